@@ -1,0 +1,110 @@
+//! ARNs: parsing, the services that require an account ID, and `ArnLike` matching.
+
+use std::fmt;
+
+/// A parsed ARN: `arn:partition:service:region:account:resource`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Arn {
+    pub partition: String,
+    pub service: String,
+    pub region: String,
+    pub account: String,
+    pub resource: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ArnError {
+    #[error("`{0}` is not an ARN: expected arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE")]
+    Malformed(String),
+}
+
+impl Arn {
+    pub fn parse(text: &str) -> Result<Arn, ArnError> {
+        let mut parts = text.splitn(6, ':');
+        let mut next = || parts.next();
+        let (Some("arn"), Some(partition), Some(service), Some(region), Some(account), Some(resource)) =
+            (next(), next(), next(), next(), next(), next())
+        else {
+            return Err(ArnError::Malformed(text.to_string()));
+        };
+        if partition.is_empty() || service.is_empty() || resource.is_empty() {
+            return Err(ArnError::Malformed(text.to_string()));
+        }
+        Ok(Arn {
+            partition: partition.into(),
+            service: service.into(),
+            region: region.into(),
+            account: account.into(),
+            resource: resource.into(),
+        })
+    }
+
+    /// Services whose resource ARNs always carry the owning account. S3 bucket ARNs
+    /// legitimately have none, so an empty account there is not an error.
+    pub fn service_requires_account(&self) -> bool {
+        matches!(self.service.as_str(), "iam" | "ecs" | "states" | "lambda" | "events" | "sts" | "sqs" | "sns")
+    }
+
+    /// True when the account field is empty although the service requires one.
+    pub fn missing_account(&self) -> bool {
+        self.account.is_empty() && self.service_requires_account()
+    }
+
+    /// The last path segment of the resource: the role name of `role/path/Name`.
+    pub fn resource_name(&self) -> &str {
+        self.resource.rsplit(['/', ':']).next().unwrap_or(&self.resource)
+    }
+}
+
+impl fmt::Display for Arn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "arn:{}:{}:{}:{}:{}", self.partition, self.service, self.region, self.account, self.resource)
+    }
+}
+
+/// `ArnLike`/`ArnEquals` as IAM defines them: the six colon-delimited components are matched
+/// separately, each with `*`/`?` wildcards, so `*` in the region never swallows the account.
+pub fn arn_like(pattern: &str, value: &str) -> bool {
+    let pat: Vec<&str> = pattern.splitn(6, ':').collect();
+    let val: Vec<&str> = value.splitn(6, ':').collect();
+    if pat.len() != 6 || val.len() != 6 {
+        // Not an ARN on one side: only a bare `*` matches.
+        return pattern == "*";
+    }
+    pat.iter().zip(val.iter()).all(|(p, v)| super::glob::matches(p, v))
+}
+
+/// The account of an ARN, when it has one.
+pub fn account_of(text: &str) -> Option<String> {
+    Arn::parse(text).ok().map(|a| a.account).filter(|a| !a.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_checks_account() {
+        let a = Arn::parse("arn:aws:iam::111122223333:role/service/Runner").unwrap();
+        assert_eq!(a.service, "iam");
+        assert_eq!(a.account, "111122223333");
+        assert_eq!(a.resource_name(), "Runner");
+        assert!(!a.missing_account());
+        assert!(Arn::parse("arn:aws:iam:::role/x").unwrap().missing_account());
+        assert!(!Arn::parse("arn:aws:s3:::bucket/key").unwrap().missing_account());
+        assert!(Arn::parse("role/x").is_err());
+        assert!(Arn::parse("arn:aws:iam::1").is_err());
+        // Lambda qualifiers and ECS revisions keep their colons in the resource.
+        let l = Arn::parse("arn:aws:lambda:us-east-1:1:function:f:live").unwrap();
+        assert_eq!(l.resource, "function:f:live");
+    }
+
+    #[test]
+    fn arn_like_matches_per_component() {
+        assert!(arn_like("arn:aws:events:*:111:rule/*", "arn:aws:events:eu-west-1:111:rule/x"));
+        assert!(!arn_like("arn:aws:events:*:111:rule/*", "arn:aws:events:eu-west-1:222:rule/x"));
+        assert!(arn_like("arn:aws:events:us-east-1:111:rule/bus/*", "arn:aws:events:us-east-1:111:rule/bus/r"));
+        assert!(!arn_like("arn:aws:events:us-east-1:111:rule/x", "not-an-arn"));
+        assert!(arn_like("*", "anything"));
+    }
+}

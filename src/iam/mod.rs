@@ -1,0 +1,11 @@
+//! The IAM policy language, pure: ARNs, wildcards, documents, and their evaluation.
+//! Nothing here performs I/O; the diagnosis engine and the planner both build on it.
+
+pub mod arn;
+pub mod eval;
+pub mod glob;
+pub mod policy;
+
+pub use arn::Arn;
+pub use eval::{Caller, Context, Decision, Evaluation, NamedPolicy, Request};
+pub use policy::{documents_equivalent, PolicyDocument, PolicyError};
