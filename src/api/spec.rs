@@ -1,0 +1,372 @@
+//! `EventBridgeIntegration`: one object for the whole integration — role, rule, target and
+//! invoke permission. Validation lives in the schema (patterns, enums, `oneOf` of `required`)
+//! because API servers before CEL ignore `x-kubernetes-validations`; the same rules are
+//! checked again at reconcile time (`plan::validate`).
+
+use std::collections::BTreeMap;
+
+use kube::CustomResource;
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+use serde::{Deserialize, Serialize};
+
+use super::status::EventBridgeIntegrationStatus;
+
+pub const ROLE_ARN_PATTERN: &str = r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$";
+pub const POLICY_ARN_PATTERN: &str = r"^arn:aws[a-z-]*:iam::(\d{12}|aws):policy/[\w+=,.@/-]{1,512}$";
+pub const CLUSTER_ARN_PATTERN: &str = r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster/[A-Za-z0-9_-]{1,255}$";
+pub const TASK_DEFINITION_ARN_PATTERN: &str =
+    r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition/[A-Za-z0-9_-]{1,255}(:[1-9][0-9]*)?$";
+pub const STATE_MACHINE_ARN_PATTERN: &str = r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$";
+pub const FUNCTION_ARN_PATTERN: &str =
+    r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:(\$LATEST|[A-Za-z0-9_-]{1,128}))?$";
+pub const QUEUE_ARN_PATTERN: &str = r"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}(\.fifo)?$";
+pub const NAME_PATTERN: &str = r"^[.\-_A-Za-z0-9]{1,64}$";
+pub const SCHEDULE_PATTERN: &str =
+    r"^(rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\)|cron\(\S+ \S+ \S+ \S+ \S+ \S+\))$";
+
+/// Declares an AWS EventBridge integration: the rule, its single target, and whatever the
+/// target needs to be invoked — an IAM role for ECS and Step Functions, a resource-based
+/// permission for Lambda. The controller creates and keeps these in sync, and reports in
+/// `status.findings` anything that would make an invocation fail with AccessDenied.
+#[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "eventbridge.dev",
+    version = "v1alpha1",
+    kind = "EventBridgeIntegration",
+    namespaced,
+    shortname = "ebi",
+    status = "EventBridgeIntegrationStatus",
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Target","type":"string","jsonPath":".status.targetKind"}"#,
+    printcolumn = r#"{"name":"Rule","type":"string","jsonPath":".status.ruleName"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct EventBridgeIntegrationSpec {
+    /// AWS region of the rule and its target. Default: the controller's region (AWS_REGION).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$"))]
+    pub region: Option<String>,
+
+    /// The EventBridge rule: what triggers the target.
+    pub rule: RuleSpec,
+
+    /// The rule's target: exactly one of `ecs`, `stepFunctions` or `lambda`.
+    pub target: TargetSpec,
+
+    /// The IAM role EventBridge assumes to invoke an ECS or Step Functions target.
+    /// Omit it to let the controller create a least-privilege role; set `arn` to bring your
+    /// own role, which is then never modified, only diagnosed. Not used for Lambda.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<RoleSpec>,
+
+    /// Take over AWS resources of the same name that carry no owner tag. Default false:
+    /// such resources are left alone and the object reports `ResourceNotOwned`.
+    #[serde(default)]
+    pub adopt_existing: bool,
+
+    /// What happens to the AWS resources when this object is deleted.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+}
+
+/// When the object is deleted: `Delete` removes every AWS resource the controller created;
+/// `Retain` leaves them in place (and keeps their owner tags).
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum DeletionPolicy {
+    #[default]
+    Delete,
+    Retain,
+}
+
+/// The EventBridge rule. Exactly one of `eventPattern` and `scheduleExpression`.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("oneOf" = [{"required": ["eventPattern"]}, {"required": ["scheduleExpression"]}]))]
+pub struct RuleSpec {
+    /// Rule name. Default: derived from the namespace and name of this object (stable, unique).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[.\-_A-Za-z0-9]{1,64}$"))]
+    pub name: Option<String>,
+
+    /// Event bus of the rule. Default: `default`. Schedules only run on the default bus.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[/.\-_A-Za-z0-9]{1,256}$"))]
+    pub event_bus_name: Option<String>,
+
+    /// Rule description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 512))]
+    pub description: Option<String>,
+
+    /// Event pattern (a JSON object), as in the EventBridge console, e.g.
+    /// `{"source": ["aws.s3"], "detail-type": ["Object Created"]}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "json_object")]
+    pub event_pattern: Option<serde_json::Value>,
+
+    /// Schedule: `rate(N minute|minutes|hour|hours|day|days)` or a six-field `cron(...)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^(rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\)|cron\(\S+ \S+ \S+ \S+ \S+ \S+\))$"))]
+    pub schedule_expression: Option<String>,
+
+    /// Whether the rule is enabled. Default true.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The single target of the rule. Exactly one of `ecs`, `stepFunctions`, `lambda`; at most
+/// one of `input`, `inputPath`, `inputTransformer`.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend(
+    "oneOf" = [{"required": ["ecs"]}, {"required": ["stepFunctions"]}, {"required": ["lambda"]}],
+    "not" = {"anyOf": [
+        {"required": ["input", "inputPath"]},
+        {"required": ["input", "inputTransformer"]},
+        {"required": ["inputPath", "inputTransformer"]}
+    ]}
+))]
+pub struct TargetSpec {
+    /// Target ID on the rule. Default `1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[.\-_A-Za-z0-9]{1,64}$"))]
+    pub id: Option<String>,
+
+    /// Run an ECS task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ecs: Option<EcsTarget>,
+
+    /// Start a Step Functions state machine execution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_functions: Option<StepFunctionsTarget>,
+
+    /// Invoke a Lambda function.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lambda: Option<LambdaTarget>,
+
+    /// Constant JSON passed to the target instead of the event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "any_json")]
+    pub input: Option<serde_json::Value>,
+
+    /// JSONPath of the part of the event to pass, e.g. `$.detail`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 256))]
+    pub input_path: Option<String>,
+
+    /// Input transformer: values extracted from the event into a template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_transformer: Option<InputTransformer>,
+
+    /// Retry policy for failed invocations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_policy: Option<RetryPolicy>,
+
+    /// SQS queue that receives events that could not be delivered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}(\.fifo)?$"))]
+    pub dead_letter_queue_arn: Option<String>,
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InputTransformer {
+    /// Names to JSONPaths into the event, e.g. `{"id": "$.detail.id"}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_paths_map: Option<BTreeMap<String, String>>,
+    /// Template using `<name>` placeholders from `inputPathsMap`.
+    #[schemars(length(min = 1, max = 8192))]
+    pub input_template: String,
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RetryPolicy {
+    /// Retries before the event is dropped or sent to the dead-letter queue (0-185).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 185))]
+    pub maximum_retry_attempts: Option<i32>,
+    /// Maximum age of an event still retried, in seconds (60-86400).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 60, max = 86400))]
+    pub maximum_event_age_in_seconds: Option<i32>,
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EcsTarget {
+    /// ARN of the ECS cluster, with its account ID.
+    #[schemars(regex(pattern = r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster/[A-Za-z0-9_-]{1,255}$"))]
+    pub cluster_arn: String,
+
+    /// ARN of the task definition, with or without a revision.
+    #[schemars(regex(pattern = r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition/[A-Za-z0-9_-]{1,255}(:[1-9][0-9]*)?$"))]
+    pub task_definition_arn: String,
+
+    /// Launch type. Default FARGATE (which requires `networkConfiguration`).
+    #[serde(default)]
+    pub launch_type: LaunchType,
+
+    /// Tasks to start per event (1-10). Default 1.
+    #[serde(default = "one")]
+    #[schemars(range(min = 1, max = 10))]
+    pub task_count: i32,
+
+    /// Fargate platform version, e.g. `LATEST` or `1.4.0`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^(LATEST|[0-9]+\.[0-9]+\.[0-9]+)$"))]
+    pub platform_version: Option<String>,
+
+    /// awsvpc network configuration; required for FARGATE.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_configuration: Option<NetworkConfiguration>,
+
+    /// Roles the task needs passed (`iam:PassRole`). Default: the task definition's
+    /// `executionRoleArn` and `taskRoleArn`, read with `ecs:DescribeTaskDefinition`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(inner(regex(pattern = r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")))]
+    pub pass_role_arns: Option<Vec<String>>,
+
+    /// Scope of `ecs:RunTask` in the generated policy: `Family` allows every revision of the
+    /// task definition's family (`task-definition/NAME:*`), `Revision` only the exact ARN.
+    #[serde(default)]
+    pub task_definition_scope: TaskDefinitionScope,
+}
+
+fn one() -> i32 {
+    1
+}
+
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[allow(clippy::upper_case_acronyms)]
+pub enum LaunchType {
+    #[default]
+    FARGATE,
+    EC2,
+    EXTERNAL,
+}
+
+impl LaunchType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LaunchType::FARGATE => "FARGATE",
+            LaunchType::EC2 => "EC2",
+            LaunchType::EXTERNAL => "EXTERNAL",
+        }
+    }
+}
+
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum TaskDefinitionScope {
+    #[default]
+    Family,
+    Revision,
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkConfiguration {
+    /// Subnet IDs (1-16).
+    #[schemars(length(min = 1, max = 16), inner(regex(pattern = r"^subnet-[0-9a-f]{1,32}$")))]
+    pub subnets: Vec<String>,
+    /// Security group IDs (up to 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 5), inner(regex(pattern = r"^sg-[0-9a-f]{1,32}$")))]
+    pub security_groups: Option<Vec<String>>,
+    /// Whether the task gets a public IP (Fargate only). Default DISABLED.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assign_public_ip: Option<AssignPublicIp>,
+}
+
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[allow(clippy::upper_case_acronyms)]
+pub enum AssignPublicIp {
+    ENABLED,
+    DISABLED,
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StepFunctionsTarget {
+    /// ARN of the state machine, with its account ID.
+    #[schemars(regex(pattern = r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$"))]
+    pub state_machine_arn: String,
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LambdaTarget {
+    /// ARN of the function. A qualified ARN (`:alias` or `:version`) is invoked as such, and
+    /// the invoke permission is granted on exactly that qualifier.
+    #[schemars(regex(pattern = r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:(\$LATEST|[A-Za-z0-9_-]{1,128}))?$"))]
+    pub function_arn: String,
+}
+
+/// The IAM role EventBridge assumes. At most one of `name` and `arn`.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("not" = {"required": ["name", "arn"]}))]
+pub struct RoleSpec {
+    /// Name of the role the controller creates. Default: derived from namespace and name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[\w+=,.@-]{1,64}$"))]
+    pub name: Option<String>,
+
+    /// IAM path of the created role. Default `/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^/([\x21-\x7E]{0,510}/)?$"))]
+    pub path: Option<String>,
+
+    /// Permissions boundary for the created role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^arn:aws[a-z-]*:iam::(\d{12}|aws):policy/[\w+=,.@/-]{1,512}$"))]
+    pub permissions_boundary_arn: Option<String>,
+
+    /// Bring your own role: the controller uses it as is, never modifies it, and diagnoses
+    /// whether EventBridge could use it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$"))]
+    pub arn: Option<String>,
+}
+
+fn json_object(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({"type": "object", "x-kubernetes-preserve-unknown-fields": true})
+}
+
+fn any_json(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({"x-kubernetes-preserve-unknown-fields": true})
+}
+
+/// The kind of target, as shown in `kubectl get ebi`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TargetKind {
+    Ecs,
+    StepFunctions,
+    Lambda,
+}
+
+impl TargetKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::Ecs => "ECS",
+            TargetKind::StepFunctions => "StepFunctions",
+            TargetKind::Lambda => "Lambda",
+        }
+    }
+}
+
+impl TargetSpec {
+    pub fn kind(&self) -> Option<TargetKind> {
+        match (&self.ecs, &self.step_functions, &self.lambda) {
+            (Some(_), None, None) => Some(TargetKind::Ecs),
+            (None, Some(_), None) => Some(TargetKind::StepFunctions),
+            (None, None, Some(_)) => Some(TargetKind::Lambda),
+            _ => None,
+        }
+    }
+}

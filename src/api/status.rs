@@ -1,0 +1,114 @@
+//! Status of an `EventBridgeIntegration`: what exists in AWS, typed conditions, and the
+//! diagnosis findings. Only deterministic fields: no timestamps that change every pass.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::diagnose::Finding;
+
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventBridgeIntegrationStatus {
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// ARN of the EventBridge rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_arn: Option<String>,
+    /// Name of the EventBridge rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_name: Option<String>,
+    /// ARN of the role EventBridge assumes (ECS and Step Functions targets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    /// ID of the target on the rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_id: Option<String>,
+    /// ECS, StepFunctions or Lambda.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_kind: Option<String>,
+    /// Ready, RoleReady, RuleReady, TargetReady, InvokePermissionReady, AccessVerified,
+    /// Reconciling, Stalled.
+    #[serde(default)]
+    pub conditions: Vec<Condition>,
+    /// Why an invocation would fail (errors) or is weaker than it should be (warnings),
+    /// each with the exact fix.
+    #[serde(default)]
+    pub findings: Vec<Finding>,
+}
+
+/// Condition types.
+pub mod condition {
+    pub const READY: &str = "Ready";
+    pub const ROLE_READY: &str = "RoleReady";
+    pub const RULE_READY: &str = "RuleReady";
+    pub const TARGET_READY: &str = "TargetReady";
+    pub const INVOKE_PERMISSION_READY: &str = "InvokePermissionReady";
+    pub const ACCESS_VERIFIED: &str = "AccessVerified";
+    pub const RECONCILING: &str = "Reconciling";
+    pub const STALLED: &str = "Stalled";
+}
+
+/// Condition reasons that are not diagnosis codes.
+pub mod reason {
+    pub const IN_SYNC: &str = "InSync";
+    pub const CREATED: &str = "Created";
+    pub const UPDATED: &str = "Updated";
+    pub const NOT_REQUIRED: &str = "NotRequired";
+    pub const BRING_YOUR_OWN: &str = "BringYourOwnRole";
+    pub const INVALID_SPEC: &str = "InvalidSpec";
+    pub const RESOURCE_NOT_OWNED: &str = "ResourceNotOwned";
+    pub const GUARDRAIL: &str = "GuardrailViolation";
+    pub const CONTROLLER_ACCESS_DENIED: &str = "ControllerAccessDenied";
+    pub const AWS_ERROR: &str = "AwsError";
+    pub const NO_ERRORS: &str = "NoAccessDeniedCauses";
+    pub const NOT_CHECKED: &str = "NotChecked";
+    pub const CONVERGED: &str = "Converged";
+    pub const PROGRESSING: &str = "Progressing";
+    pub const BLOCKED: &str = "Blocked";
+}
+
+/// A condition as the reconciler decides it, before timestamps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConditionValue {
+    pub type_: &'static str,
+    pub status: bool,
+    pub reason: String,
+    pub message: String,
+}
+
+impl ConditionValue {
+    pub fn new(type_: &'static str, status: bool, reason: impl Into<String>, message: impl Into<String>) -> Self {
+        ConditionValue { type_, status, reason: reason.into(), message: message.into() }
+    }
+}
+
+/// Builds the condition list, keeping `lastTransitionTime` from `previous` when the status
+/// did not flip, so an unchanged reconcile produces a byte-identical status.
+pub fn merge_conditions(previous: &[Condition], next: &[ConditionValue], generation: Option<i64>, now: Time) -> Vec<Condition> {
+    next.iter()
+        .map(|c| {
+            let status = if c.status { "True" } else { "False" }.to_string();
+            let last_transition_time = previous
+                .iter()
+                .find(|p| p.type_ == c.type_ && p.status == status)
+                .map(|p| p.last_transition_time.clone())
+                .unwrap_or_else(|| now.clone());
+            Condition {
+                type_: c.type_.to_string(),
+                status,
+                reason: c.reason.clone(),
+                message: c.message.clone(),
+                observed_generation: generation,
+                last_transition_time,
+            }
+        })
+        .collect()
+}
+
+impl EventBridgeIntegrationStatus {
+    pub fn condition(&self, type_: &str) -> Option<&Condition> {
+        self.conditions.iter().find(|c| c.type_ == type_)
+    }
+}
