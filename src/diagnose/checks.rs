@@ -1,0 +1,632 @@
+//! The checks: for each target of the rule, every reason EventBridge's invocation would be
+//! AccessDenied, each a [`Finding`] with its fix. Pure: a snapshot in, findings out.
+
+use serde_json::{json, Value};
+
+use super::finding::{Code, Finding};
+use super::remedy;
+use super::snapshot::{Chain, Expectations, Role, Rule, Snapshot, Target};
+use crate::iam::eval::{evaluate_identity, evaluate_resource_policy, Evaluation, NearMiss};
+use crate::iam::policy::Effect;
+use crate::iam::{Arn, Caller, Context, Decision, NamedPolicy, PolicyDocument, Request};
+
+const EVENTS: &str = "events.amazonaws.com";
+const ECS_TASKS: &str = "ecs-tasks.amazonaws.com";
+
+/// Runs every check; errors first, then warnings; no duplicates.
+pub fn diagnose(snapshot: &Snapshot, expect: &Expectations) -> Vec<Finding> {
+    let mut out = Findings::default();
+    let Some(rule) = &snapshot.rule else {
+        let name = expect.rule_name.as_deref().unwrap_or("<rule>");
+        out.push(Finding::new(
+            Code::RuleNotFound,
+            expect.target_id.as_deref(),
+            Some(name),
+            format!("The EventBridge rule {name} does not exist, so nothing invokes the target."),
+            format!(
+                "Create the rule: aws events put-rule --name {name} --event-bus-name {} --event-pattern '…' (or --schedule-expression '…')",
+                expect.event_bus_name.as_deref().unwrap_or("default")
+            ),
+        ));
+        return out.finish();
+    };
+    check_rule(rule, &mut out);
+    let account = Arn::parse(&rule.arn).map(|a| a.account).unwrap_or_default();
+
+    if let Some(id) = &expect.target_id {
+        if !snapshot.targets.iter().any(|t| &t.id == id) {
+            let arn = expect.target_arn.as_deref().unwrap_or("<target ARN>");
+            out.push(Finding::new(
+                Code::TargetNotFound,
+                Some(id),
+                Some(&rule.arn),
+                format!("Rule {} has no target with ID {id}, so matching events go nowhere.", rule.name),
+                format!(
+                    "aws events put-targets --rule {} --event-bus-name {} --targets '[{}]'",
+                    rule.name,
+                    rule.event_bus_name,
+                    json!({"Id": id, "Arn": arn})
+                ),
+            ));
+        }
+    }
+    for target in &snapshot.targets {
+        if expect.target_id.as_ref().is_some_and(|id| id != &target.id) {
+            continue;
+        }
+        TargetCheck { snapshot, expect, rule, account: &account, target, out: &mut out }.run();
+    }
+    for chain in &snapshot.chains {
+        check_chain(snapshot, chain, &mut out);
+    }
+    out.finish()
+}
+
+#[derive(Default)]
+struct Findings(Vec<Finding>);
+
+impl Findings {
+    fn push(&mut self, f: Finding) {
+        if !self.0.iter().any(|g| g.code == f.code && g.resource == f.resource && g.target_id == f.target_id) {
+            self.0.push(f);
+        }
+    }
+    fn finish(mut self) -> Vec<Finding> {
+        // Stable order: severity, then the order the checks ran in (cause before consequence).
+        self.0.sort_by_key(|f| f.severity);
+        self.0
+    }
+}
+
+fn check_rule(rule: &Rule, out: &mut Findings) {
+    check_arn(&rule.arn, None, "the rule ARN", out);
+    if !rule.enabled {
+        out.push(Finding::new(
+            Code::RuleDisabled,
+            None,
+            Some(&rule.arn),
+            format!("Rule {} is DISABLED: EventBridge does not match events or run schedules for it.", rule.name),
+            format!("aws events enable-rule --name {} --event-bus-name {}", rule.name, rule.event_bus_name),
+        ));
+    }
+}
+
+/// ArnMalformed / ArnMissingAccountId for a value that must be an ARN. True when usable.
+fn check_arn(value: &str, target_id: Option<&str>, what: &str, out: &mut Findings) -> bool {
+    match Arn::parse(value) {
+        Err(_) => {
+            out.push(Finding::new(
+                Code::ArnMalformed,
+                target_id,
+                Some(value),
+                format!("{what} `{value}` is not an ARN (arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE)."),
+                format!("Replace `{value}` with the full ARN of the resource, e.g. from the console or `aws … describe-…`."),
+            ));
+            false
+        }
+        Ok(arn) if arn.missing_account() => {
+            out.push(Finding::new(
+                Code::ArnMissingAccountId,
+                target_id,
+                Some(value),
+                format!(
+                    "{what} `{value}` has no account ID; {} ARNs must name the owning account, so it matches nothing and the call is denied.",
+                    arn.service
+                ),
+                format!("Put the 12-digit account ID between the 4th and 5th colons: arn:{}:{}:{}:ACCOUNT_ID:{}", arn.partition, arn.service, arn.region, arn.resource),
+            ));
+            false
+        }
+        Ok(_) => true,
+    }
+}
+
+struct TargetCheck<'a> {
+    snapshot: &'a Snapshot,
+    expect: &'a Expectations,
+    rule: &'a Rule,
+    account: &'a str,
+    target: &'a Target,
+    out: &'a mut Findings,
+}
+
+impl TargetCheck<'_> {
+    fn finding(&mut self, code: Code, resource: &str, message: String, remediation: String) {
+        let f = Finding::new(code, Some(&self.target.id), Some(resource), message, remediation);
+        self.out.push(f);
+    }
+
+    fn run(mut self) {
+        let t = self.target;
+        if !check_arn(&t.arn, Some(&t.id), "The target ARN", self.out) {
+            return;
+        }
+        if let Some(dlq) = &t.dead_letter_arn {
+            check_arn(dlq, Some(&t.id), "The dead-letter queue ARN", self.out);
+        }
+        let arn = Arn::parse(&t.arn).expect("checked above");
+        let rule_region = Arn::parse(&self.rule.arn).map(|a| a.region).unwrap_or_default();
+        let cross_account = !arn.account.is_empty() && arn.account != self.account;
+        match arn.service.as_str() {
+            "ecs" | "states" => {
+                if cross_account {
+                    self.finding(
+                        Code::CrossAccountUnsupportedTarget,
+                        &t.arn,
+                        format!(
+                            "The target is in account {} but the rule is in account {}: EventBridge cannot invoke {} targets in another account directly.",
+                            arn.account, self.account, if arn.service == "ecs" { "ECS" } else { "Step Functions" }
+                        ),
+                        format!(
+                            "Forward events bus to bus: target the event bus arn:{}:events:{}:{}:event-bus/default from this rule, allow account {} in that bus's resource policy, and create the rule and the ECS/Step Functions target in account {} (crossAccount.mode: EventBusForwarding).",
+                            arn.partition, arn.region, arn.account, self.account, arn.account
+                        ),
+                    );
+                    return;
+                }
+                self.check_role_target(&arn);
+            }
+            "lambda" => {
+                if cross_account && arn.region != rule_region {
+                    self.finding(
+                        Code::CrossAccountUnsupportedTarget,
+                        &t.arn,
+                        format!(
+                            "The function is in account {} and region {}, the rule in {} and {}: EventBridge delivers to a Lambda function in another account only within the same region.",
+                            arn.account, arn.region, self.account, rule_region
+                        ),
+                        "Put the rule in the function's region, or forward events bus to bus to the function's account (crossAccount.mode: EventBusForwarding).".into(),
+                    );
+                    return;
+                }
+                self.check_lambda(&arn);
+            }
+            _ => {}
+        }
+    }
+
+    /// ECS and Step Functions: a role in the rule's account that trusts EventBridge and may act.
+    fn check_role_target(&mut self, arn: &Arn) {
+        let t = self.target;
+        let Some(role_arn) = &t.role_arn else {
+            self.finding(
+                Code::TargetRoleMissing,
+                &t.arn,
+                format!("Target {} has no RoleArn: EventBridge needs a role to call {} on your behalf.", t.id, required_action(arn)),
+                format!(
+                    "Create a role that trusts events.amazonaws.com and set it on the target: aws events put-targets --rule {} --event-bus-name {} --targets '[{{\"Id\":\"{}\",\"Arn\":\"{}\",\"RoleArn\":\"arn:aws:iam::{}:role/ROLE_NAME\", …}}]'",
+                    self.rule.name, self.rule.event_bus_name, t.id, t.arn, self.account
+                ),
+            );
+            return;
+        };
+        if !check_arn(role_arn, Some(&t.id), "The target's RoleArn", self.out) {
+            return;
+        }
+        let role_account = Arn::parse(role_arn).map(|a| a.account).unwrap_or_default();
+        if role_account != self.account {
+            self.finding(
+                Code::CrossAccountUnsupportedTarget,
+                role_arn,
+                format!("The target's role is in account {role_account} but the rule is in {}: EventBridge only assumes roles of the rule's account and does not chain roles.", self.account),
+                format!("Use a role in account {} as the target's RoleArn; reach the other account bus to bus (crossAccount.mode: EventBusForwarding).", self.account),
+            );
+            return;
+        }
+        let Some(role) = self.snapshot.roles.get(role_arn) else {
+            self.finding(
+                Code::TargetRoleNotFound,
+                role_arn,
+                format!("The target's RoleArn names role {} which does not exist.", remedy::role_name(role_arn)),
+                format!(
+                    "aws iam create-role --role-name {} --assume-role-policy-document '{}'",
+                    remedy::role_name(role_arn),
+                    remedy::events_trust_policy(self.account, &self.rule.arn)
+                ),
+            );
+            return;
+        };
+        let task_definition = t
+            .task_definition_arn
+            .as_ref()
+            .and_then(|td| self.snapshot.task_definitions.get(td).or_else(|| find_task_definition(self.snapshot, td)));
+        if arn.service == "ecs" {
+            if let Some(td) = task_definition {
+                if td.roles_to_pass().iter().any(|r| r == role_arn) {
+                    self.finding(
+                        Code::TargetRoleIsTaskRole,
+                        role_arn,
+                        format!(
+                            "The target's RoleArn {role_arn} is the task definition's execution or task role. That role is for the task itself (trusted by ecs-tasks.amazonaws.com); EventBridge needs its own role to call ecs:RunTask and pass the task's roles."
+                        ),
+                        "Create a separate role for EventBridge (trusting events.amazonaws.com) with ecs:RunTask and iam:PassRole on the task's roles, and use it as the target's RoleArn.".into(),
+                    );
+                }
+            }
+        }
+        self.check_trust(role);
+        self.check_policy_arns(role);
+        let account = self.account.to_string();
+        let principal_ctx = || Context::new().with("aws:PrincipalArn", role_arn.clone()).with("aws:PrincipalAccount", account.clone());
+        let caller = Caller::Aws { arn: role_arn.clone(), account: account.clone() };
+        match arn.service.as_str() {
+            "ecs" => {
+                let td_arn = t.task_definition_arn.clone().unwrap_or_default();
+                if !td_arn.is_empty() && check_arn(&td_arn, Some(&t.id), "The target's TaskDefinitionArn", self.out) {
+                    let request = Request {
+                        caller: caller.clone(),
+                        action: "ecs:RunTask".into(),
+                        resource: Some(td_arn.clone()),
+                        context: principal_ctx().with("ecs:cluster", t.arn.clone()),
+                    };
+                    let statement = remedy::run_task_statement(&td_arn, &t.arn);
+                    self.check_permission(role, &request, Code::RunTaskNotAllowed, &td_arn, statement, &format!("ecs:RunTask on {td_arn} in cluster {}", t.arn));
+                }
+                let to_pass = match task_definition {
+                    Some(td) => td.roles_to_pass(),
+                    None => self.expect.pass_role_arns.clone(),
+                };
+                for passed in to_pass {
+                    let request = Request {
+                        caller: caller.clone(),
+                        action: "iam:PassRole".into(),
+                        resource: Some(passed.clone()),
+                        context: principal_ctx().with("iam:PassedToService", ECS_TASKS),
+                    };
+                    let statement = remedy::pass_role_statement(std::slice::from_ref(&passed));
+                    self.check_permission(role, &request, Code::PassRoleMissing, &passed, statement, &format!("iam:PassRole on {passed} (the task's role) to ecs-tasks.amazonaws.com"));
+                }
+            }
+            _ => {
+                let request = Request {
+                    caller,
+                    action: "states:StartExecution".into(),
+                    resource: Some(t.arn.clone()),
+                    context: principal_ctx(),
+                };
+                let statement = remedy::start_execution_statement(&t.arn);
+                self.check_permission(role, &request, Code::StartExecutionNotAllowed, &t.arn, statement, &format!("states:StartExecution on {}", t.arn));
+            }
+        }
+        self.check_broad_statements(role);
+    }
+
+    fn check_trust(&mut self, role: &Role) {
+        let Ok(doc) = PolicyDocument::parse(&role.trust_policy) else {
+            self.finding(
+                Code::TrustPolicyMissingServicePrincipal,
+                &role.arn,
+                format!("The trust policy of role {} cannot be read, so it allows no one.", role.name),
+                remedy::update_trust(&role.arn, self.account, &self.rule.arn),
+            );
+            return;
+        };
+        let request = Request {
+            caller: Caller::Service(EVENTS.into()),
+            action: "sts:AssumeRole".into(),
+            resource: None,
+            context: Context::new().with("aws:SourceAccount", self.account).with("aws:SourceArn", self.rule.arn.clone()),
+        };
+        let eval = evaluate_resource_policy(&NamedPolicy { name: "trust policy", document: &doc }, &request);
+        let fix = remedy::update_trust(&role.arn, self.account, &self.rule.arn);
+        match eval.decision {
+            Decision::Allow => {
+                let unprotected = eval.allowed_by.iter().any(|s| {
+                    !doc.statements[s.index]
+                        .conditions
+                        .iter()
+                        .any(|c| c.key.eq_ignore_ascii_case("aws:SourceAccount") || c.key.eq_ignore_ascii_case("aws:SourceArn"))
+                });
+                if unprotected {
+                    self.finding(
+                        Code::ConfusedDeputyUnprotected,
+                        &role.arn,
+                        format!("Role {} trusts events.amazonaws.com without an aws:SourceAccount or aws:SourceArn condition: any account's rule could make EventBridge assume it (confused deputy).", role.name),
+                        fix,
+                    );
+                }
+            }
+            Decision::ExplicitDeny => {
+                self.explicit_deny(&eval, &role.arn, "sts:AssumeRole by events.amazonaws.com");
+                self.finding(
+                    Code::TrustPolicyMissingServicePrincipal,
+                    &role.arn,
+                    format!("The trust policy of role {} denies events.amazonaws.com sts:AssumeRole.", role.name),
+                    fix,
+                );
+            }
+            Decision::ImplicitDeny if !eval.near_misses.is_empty() => {
+                self.finding(
+                    Code::TrustPolicyConditionMismatch,
+                    &role.arn,
+                    format!(
+                        "Role {} trusts events.amazonaws.com, but only under conditions this rule does not meet: {} (this rule: aws:SourceAccount={}, aws:SourceArn={}).",
+                        role.name,
+                        describe_failed(&eval.near_misses),
+                        self.account,
+                        self.rule.arn
+                    ),
+                    fix,
+                );
+            }
+            Decision::ImplicitDeny => {
+                self.finding(
+                    Code::TrustPolicyMissingServicePrincipal,
+                    &role.arn,
+                    format!("The trust policy of role {} does not let events.amazonaws.com sts:AssumeRole, so EventBridge cannot use the role.", role.name),
+                    fix,
+                );
+            }
+        }
+    }
+
+    /// One required permission of the role; names the precise reason it fails.
+    fn check_permission(&mut self, role: &Role, request: &Request, code: Code, resource: &str, statement: Value, what: &str) {
+        let docs = identity_documents(role);
+        let boundary = role.permissions_boundary.as_ref().and_then(|(arn, d)| PolicyDocument::parse(d).ok().map(|d| (arn.clone(), d)));
+        let named: Vec<NamedPolicy<'_>> = docs.iter().map(|(n, d)| NamedPolicy { name: n, document: d }).collect();
+        let boundary_named = boundary.as_ref().map(|(n, d)| NamedPolicy { name: n, document: d });
+        let eval = evaluate_identity(&named, boundary_named.as_ref(), request);
+        let role_name = role.name.clone();
+        match eval.decision {
+            Decision::Allow => {}
+            Decision::ExplicitDeny => {
+                self.explicit_deny(&eval, resource, what);
+                self.finding(code, resource, format!("Role {role_name} may not {what}: an explicit Deny blocks it."), remedy::put_statement(&role.arn, "eventbridge-invoke", statement));
+            }
+            Decision::ImplicitDeny if eval.boundary_blocks => {
+                let (boundary_arn, _) = role.permissions_boundary.clone().unwrap_or_default();
+                self.finding(
+                    Code::PermissionsBoundaryBlocks,
+                    &boundary_arn,
+                    format!("Role {role_name}'s policies allow {what}, but its permissions boundary {boundary_arn} does not, so the effective permission is denied."),
+                    format!("Allow the action in the boundary policy {boundary_arn} (a new default version with this statement):\n{}", serde_json::to_string_pretty(&statement).unwrap_or_default()),
+                );
+            }
+            Decision::ImplicitDeny => {
+                let detail = if eval.near_misses.is_empty() { String::new() } else { format!(" (a statement comes close, but {})", describe_failed(&eval.near_misses)) };
+                self.finding(code, resource, format!("Role {role_name} is not allowed {what}{detail}."), remedy::put_statement(&role.arn, "eventbridge-invoke", statement));
+            }
+        }
+    }
+
+    fn explicit_deny(&mut self, eval: &Evaluation, resource: &str, what: &str) {
+        let by: Vec<String> = eval.denied_by.iter().map(|s| format!("{} statement {}", s.policy, s.sid.clone().unwrap_or_else(|| format!("#{}", s.index + 1)))).collect();
+        self.finding(
+            Code::ExplicitDeny,
+            resource,
+            format!("An explicit Deny blocks {what}: {}. A Deny overrides every Allow.", by.join(", ")),
+            format!("Remove or narrow the Deny in {} so it no longer matches this request.", by.join(", ")),
+        );
+    }
+
+    /// ARNs without account in the role's own statements.
+    fn check_policy_arns(&mut self, role: &Role) {
+        for (name, doc) in identity_documents(role) {
+            for s in &doc.statements {
+                for r in s.resource.iter().flat_map(|m| m.patterns.iter()) {
+                    if r.starts_with("arn:") {
+                        check_arn(r, Some(&self.target.id), &format!("Resource in policy {name} of role {}", role.name), self.out);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Warn about `*` resources on the actions this integration needs.
+    fn check_broad_statements(&mut self, role: &Role) {
+        for (name, doc) in identity_documents(role) {
+            if name.starts_with("arn:aws:iam::aws:policy/") {
+                continue; // AWS managed policies are broad by design; the user chose them.
+            }
+            for (i, s) in doc.statements.iter().enumerate() {
+                let star = s.resource.as_ref().is_some_and(|m| !m.negated && m.patterns.iter().any(|p| p == "*"));
+                let sensitive = !s.action.negated
+                    && s.action.patterns.iter().any(|a| {
+                        let a = a.to_ascii_lowercase();
+                        ["ecs:runtask", "iam:passrole", "states:startexecution", "sts:assumerole", "*", "iam:*", "ecs:*", "states:*"].contains(&a.as_str())
+                    });
+                if s.effect == Effect::Allow && star && sensitive {
+                    let sid = s.sid.clone().unwrap_or_else(|| format!("#{}", i + 1));
+                    self.finding(
+                        Code::OverlyBroadPermission,
+                        &format!("{}#{name}#{sid}", role.arn),
+                        format!("Statement {sid} of policy {name} on role {} allows {} on Resource \"*\"; iam:PassRole on * lets the role hand any role to ECS.", role.name, s.action.patterns.join(", ")),
+                        "Replace \"*\" with the exact ARNs: the task definition family, the task's execution and task roles, the state machine.".into(),
+                    );
+                }
+            }
+        }
+    }
+
+    fn check_lambda(&mut self, arn: &Arn) {
+        let t = self.target;
+        let statement_id = format!("events-{}", self.rule.name);
+        let fix = remedy::add_lambda_permission(&t.arn, &statement_id, &self.rule.arn, self.account);
+        let doc = self.snapshot.lambda_policies.get(&t.arn).and_then(|v| PolicyDocument::parse(v).ok());
+        let Some(doc) = doc else {
+            self.finding(
+                Code::LambdaPermissionMissing,
+                &t.arn,
+                format!("Function {} has no resource-based policy, so EventBridge may not invoke it.", t.arn),
+                fix,
+            );
+            return;
+        };
+        for s in &doc.statements {
+            for c in &s.conditions {
+                if c.key.eq_ignore_ascii_case("aws:SourceArn") {
+                    for v in &c.values {
+                        check_arn(v, Some(&t.id), "The AWS:SourceArn of the function policy", self.out);
+                    }
+                }
+            }
+        }
+        let request = Request {
+            caller: Caller::Service(EVENTS.into()),
+            action: "lambda:InvokeFunction".into(),
+            resource: Some(t.arn.clone()),
+            context: Context::new().with("aws:SourceArn", self.rule.arn.clone()).with("aws:SourceAccount", self.account),
+        };
+        let eval = evaluate_resource_policy(&NamedPolicy { name: "function policy", document: &doc }, &request);
+        let qualifier_hint = if arn.resource.matches(':').count() >= 2 {
+            " Permissions are per qualifier: a grant on the unqualified function does not cover an alias or version, and vice versa."
+        } else {
+            ""
+        };
+        match eval.decision {
+            Decision::Allow => {
+                let unprotected = eval.allowed_by.iter().any(|s| {
+                    !doc.statements[s.index]
+                        .conditions
+                        .iter()
+                        .any(|c| c.key.eq_ignore_ascii_case("aws:SourceArn") || c.key.eq_ignore_ascii_case("aws:SourceAccount"))
+                });
+                if unprotected {
+                    self.finding(
+                        Code::ConfusedDeputyUnprotected,
+                        &t.arn,
+                        format!("The policy of function {} lets events.amazonaws.com invoke it with no AWS:SourceArn or AWS:SourceAccount condition: any account's rule could invoke it.", t.arn),
+                        format!("Replace the statement with one bound to this rule: {fix}"),
+                    );
+                }
+            }
+            Decision::ExplicitDeny => {
+                self.explicit_deny(&eval, &t.arn, "lambda:InvokeFunction by events.amazonaws.com");
+                self.finding(Code::LambdaPermissionMissing, &t.arn, format!("A Deny in the policy of function {} blocks EventBridge.", t.arn), fix);
+            }
+            Decision::ImplicitDeny => {
+                let failed_key = |key: &str| eval.near_misses.iter().any(|m| m.failed.iter().any(|c| c.key.eq_ignore_ascii_case(key)));
+                if failed_key("aws:SourceArn") {
+                    self.finding(
+                        Code::LambdaPermissionSourceArnMismatch,
+                        &t.arn,
+                        format!("Function {} lets EventBridge invoke it only for other rules: {} (this rule is {}).", t.arn, describe_failed(&eval.near_misses), self.rule.arn),
+                        fix,
+                    );
+                } else if failed_key("aws:SourceAccount") {
+                    self.finding(
+                        Code::LambdaPermissionSourceAccountMismatch,
+                        &t.arn,
+                        format!("Function {} lets EventBridge invoke it only for another account: {} (this rule's account is {}).", t.arn, describe_failed(&eval.near_misses), self.account),
+                        fix,
+                    );
+                } else {
+                    self.finding(
+                        Code::LambdaPermissionMissing,
+                        &t.arn,
+                        format!("No statement of the policy of function {} lets events.amazonaws.com invoke exactly {}.{qualifier_hint}", t.arn, t.arn),
+                        fix,
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn required_action(arn: &Arn) -> &'static str {
+    if arn.service == "ecs" {
+        "ecs:RunTask"
+    } else {
+        "states:StartExecution"
+    }
+}
+
+fn find_task_definition<'a>(snapshot: &'a Snapshot, arn: &str) -> Option<&'a super::snapshot::TaskDefinition> {
+    // A target may name `family` without a revision: the latest revision, if listed.
+    snapshot.task_definitions.values().filter(|td| remedy::family_pattern(&td.arn) == format!("{arn}:*")).max_by_key(|td| td.arn.len())
+}
+
+fn identity_documents(role: &Role) -> Vec<(String, PolicyDocument)> {
+    role.inline_policies
+        .iter()
+        .chain(role.attached_policies.iter())
+        .filter_map(|(name, doc)| PolicyDocument::parse(doc).ok().map(|d| (name.clone(), d)))
+        .collect()
+}
+
+fn describe_failed(misses: &[NearMiss]) -> String {
+    misses
+        .iter()
+        .flat_map(|m| m.failed.iter())
+        .map(|c| format!("{} {} {:?}", c.operator, c.key, c.values))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn check_chain(snapshot: &Snapshot, chain: &Chain, out: &mut Findings) {
+    let (Some(from), Some(to)) = (Arn::parse(&chain.from).ok(), Arn::parse(&chain.to).ok()) else {
+        check_arn(&chain.from, None, "The chain's source role", out);
+        check_arn(&chain.to, None, "The chain's target role", out);
+        return;
+    };
+    if from.missing_account() || to.missing_account() {
+        check_arn(&chain.from, None, "The chain's source role", out);
+        check_arn(&chain.to, None, "The chain's target role", out);
+        return;
+    }
+    let caller = Caller::Aws { arn: chain.from.clone(), account: from.account.clone() };
+    let context = Context::new().with("aws:PrincipalArn", chain.from.clone()).with("aws:PrincipalAccount", from.account.clone());
+    let trust_fix = format!(
+        "aws iam update-assume-role-policy --role-name {} --policy-document '{}' (run with credentials of account {})",
+        to.resource_name(),
+        json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS": chain.from},"Action":"sts:AssumeRole"}]}),
+        to.account
+    );
+    match snapshot.roles.get(&chain.to) {
+        None => out.push(Finding::new(
+            Code::CrossAccountTrustMissing,
+            None,
+            Some(&chain.to),
+            format!("Role {} does not exist in account {}, so {} cannot assume it.", chain.to, to.account, chain.from),
+            trust_fix.replace("update-assume-role-policy", "create-role").replace("--policy-document", "--assume-role-policy-document"),
+        )),
+        Some(role) => {
+            let allowed = PolicyDocument::parse(&role.trust_policy).ok().is_some_and(|doc| {
+                let request = Request { caller: caller.clone(), action: "sts:AssumeRole".into(), resource: None, context: context.clone() };
+                evaluate_resource_policy(&NamedPolicy { name: "trust policy", document: &doc }, &request).decision == Decision::Allow
+            });
+            if !allowed {
+                out.push(Finding::new(
+                    Code::CrossAccountTrustMissing,
+                    None,
+                    Some(&chain.to),
+                    format!("Role {} in account {} does not trust {} (nor its account) for sts:AssumeRole.", chain.to, to.account, chain.from),
+                    trust_fix,
+                ));
+            }
+        }
+    }
+    let assume_fix = remedy::put_statement(&chain.from, "assume-cross-account", json!({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": chain.to}));
+    match snapshot.roles.get(&chain.from) {
+        None => out.push(Finding::new(
+            Code::CrossAccountAssumeRoleNotAllowed,
+            None,
+            Some(&chain.from),
+            format!("The source role {} does not exist, so nothing can assume {} through it.", chain.from, chain.to),
+            assume_fix,
+        )),
+        Some(role) => {
+            let docs = identity_documents(role);
+            let named: Vec<NamedPolicy<'_>> = docs.iter().map(|(n, d)| NamedPolicy { name: n, document: d }).collect();
+            let boundary = role.permissions_boundary.as_ref().and_then(|(arn, d)| PolicyDocument::parse(d).ok().map(|d| (arn.clone(), d)));
+            let boundary_named = boundary.as_ref().map(|(n, d)| NamedPolicy { name: n, document: d });
+            let request = Request { caller, action: "sts:AssumeRole".into(), resource: Some(chain.to.clone()), context };
+            let eval = evaluate_identity(&named, boundary_named.as_ref(), &request);
+            if eval.decision != Decision::Allow {
+                let why = match eval.decision {
+                    Decision::ExplicitDeny => "an explicit Deny blocks it",
+                    _ if eval.boundary_blocks => "its permissions boundary does not allow it",
+                    _ => "no statement allows it",
+                };
+                out.push(Finding::new(
+                    Code::CrossAccountAssumeRoleNotAllowed,
+                    None,
+                    Some(&chain.from),
+                    format!("Role {} may not sts:AssumeRole on {}: {why}.", chain.from, chain.to),
+                    assume_fix,
+                ));
+            }
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! Findings: a named cause, who it concerns, and the exact fix.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Every cause the engine can name. The names are a stable interface: they appear in
+/// `status.findings`, the `AccessVerified` reason, metrics labels and `diagnose` output.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Code {
+    RuleNotFound,
+    RuleDisabled,
+    TargetNotFound,
+    TargetRoleMissing,
+    TargetRoleNotFound,
+    TargetRoleIsTaskRole,
+    TrustPolicyMissingServicePrincipal,
+    TrustPolicyConditionMismatch,
+    RunTaskNotAllowed,
+    PassRoleMissing,
+    StartExecutionNotAllowed,
+    ExplicitDeny,
+    PermissionsBoundaryBlocks,
+    LambdaPermissionMissing,
+    LambdaPermissionSourceArnMismatch,
+    LambdaPermissionSourceAccountMismatch,
+    ArnMissingAccountId,
+    ArnMalformed,
+    CrossAccountTrustMissing,
+    CrossAccountAssumeRoleNotAllowed,
+    CrossAccountUnsupportedTarget,
+    OverlyBroadPermission,
+    ConfusedDeputyUnprotected,
+}
+
+impl Code {
+    pub const ALL: [Code; 23] = [
+        Code::RuleNotFound,
+        Code::RuleDisabled,
+        Code::TargetNotFound,
+        Code::TargetRoleMissing,
+        Code::TargetRoleNotFound,
+        Code::TargetRoleIsTaskRole,
+        Code::TrustPolicyMissingServicePrincipal,
+        Code::TrustPolicyConditionMismatch,
+        Code::RunTaskNotAllowed,
+        Code::PassRoleMissing,
+        Code::StartExecutionNotAllowed,
+        Code::ExplicitDeny,
+        Code::PermissionsBoundaryBlocks,
+        Code::LambdaPermissionMissing,
+        Code::LambdaPermissionSourceArnMismatch,
+        Code::LambdaPermissionSourceAccountMismatch,
+        Code::ArnMissingAccountId,
+        Code::ArnMalformed,
+        Code::CrossAccountTrustMissing,
+        Code::CrossAccountAssumeRoleNotAllowed,
+        Code::CrossAccountUnsupportedTarget,
+        Code::OverlyBroadPermission,
+        Code::ConfusedDeputyUnprotected,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        // The Debug form is the variant name, which is the documented code.
+        match self {
+            Code::RuleNotFound => "RuleNotFound",
+            Code::RuleDisabled => "RuleDisabled",
+            Code::TargetNotFound => "TargetNotFound",
+            Code::TargetRoleMissing => "TargetRoleMissing",
+            Code::TargetRoleNotFound => "TargetRoleNotFound",
+            Code::TargetRoleIsTaskRole => "TargetRoleIsTaskRole",
+            Code::TrustPolicyMissingServicePrincipal => "TrustPolicyMissingServicePrincipal",
+            Code::TrustPolicyConditionMismatch => "TrustPolicyConditionMismatch",
+            Code::RunTaskNotAllowed => "RunTaskNotAllowed",
+            Code::PassRoleMissing => "PassRoleMissing",
+            Code::StartExecutionNotAllowed => "StartExecutionNotAllowed",
+            Code::ExplicitDeny => "ExplicitDeny",
+            Code::PermissionsBoundaryBlocks => "PermissionsBoundaryBlocks",
+            Code::LambdaPermissionMissing => "LambdaPermissionMissing",
+            Code::LambdaPermissionSourceArnMismatch => "LambdaPermissionSourceArnMismatch",
+            Code::LambdaPermissionSourceAccountMismatch => "LambdaPermissionSourceAccountMismatch",
+            Code::ArnMissingAccountId => "ArnMissingAccountId",
+            Code::ArnMalformed => "ArnMalformed",
+            Code::CrossAccountTrustMissing => "CrossAccountTrustMissing",
+            Code::CrossAccountAssumeRoleNotAllowed => "CrossAccountAssumeRoleNotAllowed",
+            Code::CrossAccountUnsupportedTarget => "CrossAccountUnsupportedTarget",
+            Code::OverlyBroadPermission => "OverlyBroadPermission",
+            Code::ConfusedDeputyUnprotected => "ConfusedDeputyUnprotected",
+        }
+    }
+
+    pub fn severity(self) -> Severity {
+        match self {
+            Code::OverlyBroadPermission | Code::ConfusedDeputyUnprotected => Severity::Warning,
+            _ => Severity::Error,
+        }
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One diagnosed cause.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    /// The cause, e.g. `PassRoleMissing`.
+    pub code: Code,
+    /// `error`: an invocation would fail. `warning`: it works but is weaker than it should be.
+    pub severity: Severity,
+    /// The rule target this concerns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_id: Option<String>,
+    /// The AWS resource (ARN or name) at fault.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    /// What is wrong, for a person.
+    pub message: String,
+    /// The exact fix: the policy statement to add or the `aws` CLI command to run.
+    pub remediation: String,
+}
+
+impl Finding {
+    pub fn new(code: Code, target_id: Option<&str>, resource: Option<&str>, message: String, remediation: String) -> Finding {
+        Finding {
+            code,
+            severity: code.severity(),
+            target_id: target_id.map(str::to_string),
+            resource: resource.map(str::to_string),
+            message,
+            remediation,
+        }
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}

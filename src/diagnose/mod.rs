@@ -1,0 +1,13 @@
+//! The AccessDenied diagnosis: pure checks from an account snapshot to named causes with
+//! fixes. The snapshot comes from the SDK (controller, `diagnose --rule`) or from AWS CLI
+//! output (`diagnose --bundle`); the checks do not know which.
+
+pub mod bundle;
+pub mod checks;
+pub mod finding;
+pub mod remedy;
+pub mod snapshot;
+
+pub use checks::diagnose;
+pub use finding::{Code, Finding, Severity};
+pub use snapshot::{Chain, Expectations, Role, Rule, Snapshot, Target, TaskDefinition};
