@@ -1,0 +1,63 @@
+"""Create the workloads the examples point at, in the AWS emulator: an ECS cluster and a
+task definition with execution and task roles, a Step Functions state machine, and a Lambda
+function. The controller never creates these; users bring them. Idempotent."""
+import io
+import json
+import os
+import sys
+import zipfile
+
+import boto3
+
+REGION = os.environ.get("AWS_REGION", "us-east-1")
+ACCOUNT = "123456789012"
+
+
+def client(name, account=None):
+    c = boto3.client(name, region_name=REGION)
+    if account:
+        # moto selects the account per request from this header.
+        c.meta.events.register("before-sign.*.*", lambda request, **_: request.headers.__setitem__("x-moto-account-id", account))
+    return c
+
+
+def ensure_role(iam, name, service):
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]}
+    try:
+        return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    except iam.exceptions.EntityAlreadyExistsException:
+        return iam.get_role(RoleName=name)["Role"]["Arn"]
+
+
+def seed(account=None):
+    iam, ecs, sfn, lam = client("iam", account), client("ecs", account), client("stepfunctions", account), client("lambda", account)
+    execution = ensure_role(iam, "orders-worker-execution", "ecs-tasks.amazonaws.com")
+    task = ensure_role(iam, "orders-worker-task", "ecs-tasks.amazonaws.com")
+    ecs.create_cluster(clusterName="demo")
+    td = ecs.register_task_definition(
+        family="orders-worker", requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256", memory="512",
+        executionRoleArn=execution, taskRoleArn=task,
+        containerDefinitions=[{"name": "worker", "image": "public.ecr.aws/docker/library/busybox:latest", "essential": True}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    sfn_role = ensure_role(iam, "order-pipeline-sfn", "states.amazonaws.com")
+    try:
+        sm = sfn.create_state_machine(name="order-pipeline", roleArn=sfn_role,
+                                      definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}))["stateMachineArn"]
+    except sfn.exceptions.StateMachineAlreadyExists:
+        sm = f"arn:aws:states:{REGION}:{account or ACCOUNT}:stateMachine:order-pipeline"
+    lambda_role = ensure_role(iam, "order-notifier-lambda", "lambda.amazonaws.com")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("handler.py", "def handler(event, context):\n    return {'ok': True}\n")
+    try:
+        fn = lam.create_function(FunctionName="order-notifier", Runtime="python3.12", Role=lambda_role, Handler="handler.handler",
+                                 Code={"ZipFile": buf.getvalue()})["FunctionArn"]
+        lam.create_alias(FunctionName="order-notifier", Name="live", FunctionVersion="$LATEST")
+    except lam.exceptions.ResourceConflictException:
+        fn = lam.get_function(FunctionName="order-notifier")["Configuration"]["FunctionArn"]
+    return {"taskDefinitionArn": td, "executionRoleArn": execution, "taskRoleArn": task, "stateMachineArn": sm, "functionArn": fn}
+
+
+if __name__ == "__main__":
+    accounts = sys.argv[1:] or [None]
+    print(json.dumps({a or ACCOUNT: seed(a) for a in accounts}, indent=2))
