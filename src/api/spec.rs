@@ -278,15 +278,16 @@ pub struct NetworkConfiguration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 5), inner(regex(pattern = r"^sg-[0-9a-f]{1,32}$")))]
     pub security_groups: Option<Vec<String>>,
-    /// Whether the task gets a public IP (Fargate only). Default DISABLED.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assign_public_ip: Option<AssignPublicIp>,
+    /// Whether the task gets a public IP (Fargate only). Default DISABLED, as in AWS.
+    #[serde(default)]
+    pub assign_public_ip: AssignPublicIp,
 }
 
-#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[allow(clippy::upper_case_acronyms)]
 pub enum AssignPublicIp {
     ENABLED,
+    #[default]
     DISABLED,
 }
 

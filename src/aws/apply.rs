@@ -1,0 +1,288 @@
+//! Writes: carry out the planner's changes, and clean up on deletion. Every create treats
+//! "already exists" as a conflict for the next pass to resolve; every delete treats
+//! "not found" as success.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_eventbridge::types as eb;
+use aws_sdk_iam::types as iam;
+
+use super::errors::{classify, AwsError, ErrorKind};
+use super::Clients;
+use crate::plan::diff::Change;
+use crate::plan::{Desired, DesiredRole, TargetShape};
+
+fn iam_tags(tags: &BTreeMap<String, String>) -> Vec<iam::Tag> {
+    tags.iter().map(|(k, v)| iam::Tag::builder().key(k).value(v).build().expect("key and value set")).collect()
+}
+
+fn eb_tags(tags: &BTreeMap<String, String>) -> Vec<eb::Tag> {
+    tags.iter().map(|(k, v)| eb::Tag::builder().key(k).value(v).build().expect("key and value set")).collect()
+}
+
+fn rejected(operation: &'static str, message: String) -> AwsError {
+    AwsError::new(operation, ErrorKind::Rejected, "InvalidRequest", message)
+}
+
+/// Applies one change. The role ARN used by the target is the desired one.
+pub async fn apply(c: &Clients, desired: &Desired, change: &Change) -> Result<(), AwsError> {
+    let managed = match &desired.role {
+        DesiredRole::Managed(m) => Some(m),
+        _ => None,
+    };
+    match change {
+        Change::CreateRole => {
+            let m = managed.expect("CreateRole only for managed roles");
+            c.iam
+                .create_role()
+                .role_name(&m.name)
+                .path(&m.path)
+                .assume_role_policy_document(m.trust_policy.to_string())
+                .set_permissions_boundary(m.permissions_boundary_arn.clone())
+                .description("EventBridge invocation role managed by eventbridge-integration-controller")
+                .set_tags(Some(iam_tags(&desired.tags)))
+                .send()
+                .await
+                .map_err(|e| classify("iam:CreateRole", e))?;
+        }
+        Change::TagRole => {
+            let m = managed.expect("managed");
+            c.iam.tag_role().role_name(&m.name).set_tags(Some(iam_tags(&desired.tags))).send().await.map_err(|e| classify("iam:TagRole", e))?;
+        }
+        Change::UpdateTrustPolicy => {
+            let m = managed.expect("managed");
+            c.iam
+                .update_assume_role_policy()
+                .role_name(&m.name)
+                .policy_document(m.trust_policy.to_string())
+                .send()
+                .await
+                .map_err(|e| classify("iam:UpdateAssumeRolePolicy", e))?;
+        }
+        Change::PutPermissionsBoundary(arn) => {
+            let m = managed.expect("managed");
+            c.iam
+                .put_role_permissions_boundary()
+                .role_name(&m.name)
+                .permissions_boundary(arn)
+                .send()
+                .await
+                .map_err(|e| classify("iam:PutRolePermissionsBoundary", e))?;
+        }
+        Change::DeletePermissionsBoundary => {
+            let m = managed.expect("managed");
+            c.iam.delete_role_permissions_boundary().role_name(&m.name).send().await.map_err(|e| classify("iam:DeleteRolePermissionsBoundary", e))?;
+        }
+        Change::PutRolePolicy => {
+            let m = managed.expect("managed");
+            c.iam
+                .put_role_policy()
+                .role_name(&m.name)
+                .policy_name(crate::plan::POLICY_NAME)
+                .policy_document(m.policy.to_string())
+                .send()
+                .await
+                .map_err(|e| classify("iam:PutRolePolicy", e))?;
+        }
+        Change::PutRule { created } => {
+            let r = &desired.rule;
+            let state = if r.enabled { eb::RuleState::Enabled } else { eb::RuleState::Disabled };
+            c.events
+                .put_rule()
+                .name(&r.name)
+                .event_bus_name(&r.event_bus_name)
+                .set_event_pattern(r.event_pattern.as_ref().map(|p| p.to_string()))
+                .set_schedule_expression(r.schedule_expression.clone())
+                .description(r.description.clone().unwrap_or_default())
+                .state(state)
+                // Tags on PutRule only apply on creation; TagRule handles existing rules.
+                .set_tags(created.then(|| eb_tags(&desired.tags)))
+                .send()
+                .await
+                .map_err(|e| classify("events:PutRule", e))?;
+        }
+        Change::TagRule => {
+            c.events
+                .tag_resource()
+                .resource_arn(&desired.rule.arn)
+                .set_tags(Some(eb_tags(&desired.tags)))
+                .send()
+                .await
+                .map_err(|e| classify("events:TagResource", e))?;
+        }
+        Change::PutTarget => {
+            let out = c
+                .events
+                .put_targets()
+                .rule(&desired.rule.name)
+                .event_bus_name(&desired.rule.event_bus_name)
+                .targets(sdk_target(&desired.target).map_err(|m| rejected("events:PutTargets", m))?)
+                .send()
+                .await
+                .map_err(|e| classify("events:PutTargets", e))?;
+            // PutTargets reports per-target failures in a 200 response.
+            if out.failed_entry_count() > 0 {
+                let why: Vec<String> = out
+                    .failed_entries()
+                    .iter()
+                    .map(|f| format!("{}: {} {}", f.target_id().unwrap_or("?"), f.error_code().unwrap_or(""), f.error_message().unwrap_or("")))
+                    .collect();
+                return Err(AwsError::new("events:PutTargets", ErrorKind::Rejected, "FailedEntries", why.join("; ")));
+            }
+        }
+        Change::RemoveTargets(ids) => {
+            let out = c
+                .events
+                .remove_targets()
+                .rule(&desired.rule.name)
+                .event_bus_name(&desired.rule.event_bus_name)
+                .set_ids(Some(ids.clone()))
+                .send()
+                .await
+                .map_err(|e| classify("events:RemoveTargets", e))?;
+            if out.failed_entry_count() > 0 {
+                return Err(AwsError::new("events:RemoveTargets", ErrorKind::Rejected, "FailedEntries", format!("{:?}", out.failed_entries())));
+            }
+        }
+        Change::AddPermission { replace } => {
+            let p = desired.permission.as_ref().expect("AddPermission only for Lambda");
+            if *replace {
+                remove_permission(c, &p.function_name, p.qualifier.as_deref(), &p.statement_id).await?;
+            }
+            let add = || {
+                c.lambda
+                    .add_permission()
+                    .function_name(&p.function_name)
+                    .set_qualifier(p.qualifier.clone())
+                    .statement_id(&p.statement_id)
+                    .action("lambda:InvokeFunction")
+                    .principal("events.amazonaws.com")
+                    .source_arn(&p.source_arn)
+                    .source_account(&p.source_account)
+                    .send()
+            };
+            match add().await.map_err(|e| classify("lambda:AddPermission", e)) {
+                // 409: a statement with our ID exists (a concurrent pass, or a stale read).
+                // It is ours by its ID; replace it so its content is exactly the desired one.
+                Err(e) if e.kind == ErrorKind::Conflict => {
+                    remove_permission(c, &p.function_name, p.qualifier.as_deref(), &p.statement_id).await?;
+                    add().await.map_err(|e| classify("lambda:AddPermission", e))?;
+                }
+                other => {
+                    other?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// NotFound is success: the permission is already gone.
+pub async fn remove_permission(c: &Clients, function: &str, qualifier: Option<&str>, statement_id: &str) -> Result<(), AwsError> {
+    match c
+        .lambda
+        .remove_permission()
+        .function_name(function)
+        .set_qualifier(qualifier.map(str::to_string))
+        .statement_id(statement_id)
+        .send()
+        .await
+        .map_err(|e| classify("lambda:RemovePermission", e))
+    {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other.map(|_| ()),
+    }
+}
+
+fn ignore_not_found<T>(r: Result<T, AwsError>) -> Result<(), AwsError> {
+    match r {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other.map(|_| ()),
+    }
+}
+
+/// What cleanup may touch: only resources this object owns.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OwnedParts {
+    pub rule: bool,
+    pub role: bool,
+}
+
+/// Deletion, in dependency order; each step idempotent.
+pub async fn delete(c: &Clients, desired: &Desired, owned: OwnedParts) -> Result<(), AwsError> {
+    if owned.rule {
+        let ids = super::observe::targets(c, &desired.rule.name, &desired.rule.event_bus_name).await?.into_iter().map(|t| t.id).collect::<Vec<_>>();
+        if !ids.is_empty() {
+            ignore_not_found(
+                c.events
+                    .remove_targets()
+                    .rule(&desired.rule.name)
+                    .event_bus_name(&desired.rule.event_bus_name)
+                    .set_ids(Some(ids))
+                    .send()
+                    .await
+                    .map_err(|e| classify("events:RemoveTargets", e)),
+            )?;
+        }
+        ignore_not_found(
+            c.events.delete_rule().name(&desired.rule.name).event_bus_name(&desired.rule.event_bus_name).send().await.map_err(|e| classify("events:DeleteRule", e)),
+        )?;
+    }
+    if let Some(p) = &desired.permission {
+        remove_permission(c, &p.function_name, p.qualifier.as_deref(), &p.statement_id).await?;
+    }
+    if let (DesiredRole::Managed(m), true) = (&desired.role, owned.role) {
+        ignore_not_found(
+            c.iam.delete_role_policy().role_name(&m.name).policy_name(crate::plan::POLICY_NAME).send().await.map_err(|e| classify("iam:DeleteRolePolicy", e)),
+        )?;
+        ignore_not_found(c.iam.delete_role().role_name(&m.name).send().await.map_err(|e| classify("iam:DeleteRole", e)))?;
+    }
+    Ok(())
+}
+
+/// The planner's target as the SDK's.
+pub fn sdk_target(t: &TargetShape) -> Result<eb::Target, String> {
+    let mut b = eb::Target::builder()
+        .id(&t.id)
+        .arn(&t.arn)
+        .set_role_arn(t.role_arn.clone())
+        .set_input(t.input.as_ref().map(|v| v.to_string()))
+        .set_input_path(t.input_path.clone());
+    if let Some((paths, template)) = &t.input_transformer {
+        let x = eb::InputTransformer::builder()
+            .set_input_paths_map((!paths.is_empty()).then(|| paths.clone().into_iter().collect()))
+            .input_template(template)
+            .build()
+            .map_err(|e| e.to_string())?;
+        b = b.input_transformer(x);
+    }
+    if let Some((attempts, age)) = t.retry {
+        b = b.retry_policy(eb::RetryPolicy::builder().set_maximum_retry_attempts(attempts).set_maximum_event_age_in_seconds(age).build());
+    }
+    if let Some(dlq) = &t.dead_letter_arn {
+        b = b.dead_letter_config(eb::DeadLetterConfig::builder().arn(dlq).build());
+    }
+    if let Some(e) = &t.ecs {
+        let network = if e.subnets.is_empty() {
+            None
+        } else {
+            let vpc = eb::AwsVpcConfiguration::builder()
+                .set_subnets(Some(e.subnets.clone()))
+                .set_security_groups((!e.security_groups.is_empty()).then(|| e.security_groups.clone()))
+                .set_assign_public_ip(e.assign_public_ip.as_deref().map(eb::AssignPublicIp::from))
+                .build()
+                .map_err(|e| e.to_string())?;
+            Some(eb::NetworkConfiguration::builder().awsvpc_configuration(vpc).build())
+        };
+        let ecs = eb::EcsParameters::builder()
+            .task_definition_arn(&e.task_definition_arn)
+            .task_count(e.task_count)
+            .launch_type(eb::LaunchType::from(e.launch_type.as_str()))
+            .set_platform_version(e.platform_version.clone())
+            .set_network_configuration(network)
+            .build()
+            .map_err(|e| e.to_string())?;
+        b = b.ecs_parameters(ecs);
+    }
+    b.build().map_err(|e| e.to_string())
+}

@@ -1,0 +1,93 @@
+//! AWS errors, classified by error code (never by message text) into what the reconciler
+//! does about them.
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    NotFound,
+    /// The controller's own credentials lack a permission: a human must grant it.
+    AccessDenied,
+    /// Throttling, 5xx, timeouts, connection errors, concurrent modification: retry.
+    Transient,
+    /// Something exists that should not (409): usually resolved by the next pass.
+    Conflict,
+    /// The request itself was rejected (validation, malformed policy, limits).
+    Rejected,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{operation} failed ({code}): {message}")]
+pub struct AwsError {
+    /// `service:Operation`, the IAM action name the controller needs for it.
+    pub operation: &'static str,
+    pub kind: ErrorKind,
+    pub code: String,
+    pub message: String,
+}
+
+impl AwsError {
+    pub fn is_not_found(&self) -> bool {
+        self.kind == ErrorKind::NotFound
+    }
+    pub fn new(operation: &'static str, kind: ErrorKind, code: &str, message: impl Into<String>) -> AwsError {
+        AwsError { operation, kind, code: code.to_string(), message: message.into() }
+    }
+}
+
+const NOT_FOUND: &[&str] = &["NoSuchEntity", "ResourceNotFoundException", "NotFoundException"];
+const ACCESS_DENIED: &[&str] = &["AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError", "UnrecognizedClientException", "InvalidClientTokenId"];
+const THROTTLED: &[&str] = &["Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded", "ThrottledException", "ServiceUnavailable", "ServiceUnavailableException", "InternalFailure", "InternalException", "ServiceException"];
+const CONFLICT: &[&str] = &["ResourceConflictException", "EntityAlreadyExists", "ResourceAlreadyExistsException", "ConcurrentModificationException", "ConcurrentModification"];
+
+/// Classifies any SDK error for `operation`.
+pub fn classify<E, R>(operation: &'static str, err: SdkError<E, R>) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let status = match &err {
+        SdkError::ServiceError(se) => Some(format!("{:?}", se.raw())),
+        _ => None,
+    };
+    match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            return AwsError::new(operation, ErrorKind::Transient, "Unreachable", aws_smithy_types::error::display::DisplayErrorContext(&err).to_string());
+        }
+        _ => {}
+    }
+    let code = err.code().unwrap_or("").to_string();
+    let message = err.message().map(str::to_string).unwrap_or_else(|| aws_smithy_types::error::display::DisplayErrorContext(&err).to_string());
+    let kind = if NOT_FOUND.contains(&code.as_str()) {
+        ErrorKind::NotFound
+    } else if ACCESS_DENIED.contains(&code.as_str()) {
+        ErrorKind::AccessDenied
+    } else if THROTTLED.contains(&code.as_str()) {
+        ErrorKind::Transient
+    } else if CONFLICT.contains(&code.as_str()) {
+        ErrorKind::Conflict
+    } else if code.is_empty() {
+        // No modeled code: judge by HTTP status (an IAM-enforcing emulator returns 403 bodies
+        // the SDK cannot parse; a proxy may return bare 5xx).
+        match status.as_deref().and_then(http_status) {
+            Some(403) => ErrorKind::AccessDenied,
+            Some(404) => ErrorKind::NotFound,
+            Some(409) => ErrorKind::Conflict,
+            Some(429) => ErrorKind::Transient,
+            Some(s) if s >= 500 => ErrorKind::Transient,
+            _ => ErrorKind::Rejected,
+        }
+    } else {
+        ErrorKind::Rejected
+    };
+    AwsError { operation, kind, code: if code.is_empty() { "Unknown".into() } else { code }, message }
+}
+
+/// Pulls `status: StatusCode(403)`-like text out of the raw response's Debug form; the raw
+/// type differs per SDK and this keeps `classify` generic.
+fn http_status(debug: &str) -> Option<u16> {
+    let at = debug.find("status: ")? + "status: ".len();
+    let digits: String = debug[at..].chars().skip_while(|c| !c.is_ascii_digit()).take_while(|c| c.is_ascii_digit()).collect();
+    digits.parse().ok()
+}

@@ -1,0 +1,126 @@
+//! The AWS side: shared SDK clients, observation (reads) and application (writes).
+//! Everything that talks to AWS lives here; the planner and the diagnosis never do.
+
+pub mod apply;
+pub mod errors;
+pub mod observe;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+
+pub use errors::{AwsError, ErrorKind};
+
+use crate::telemetry::Metrics;
+
+/// The SDK clients for one region. Cheap to clone (clients share connection pools).
+#[derive(Clone, Debug)]
+pub struct Clients {
+    pub region: String,
+    pub iam: aws_sdk_iam::Client,
+    pub events: aws_sdk_eventbridge::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub sts: aws_sdk_sts::Client,
+    pub ecs: aws_sdk_ecs::Client,
+}
+
+/// Clients per region, built once from the standard SDK configuration chain
+/// (AWS_REGION, AWS_ENDPOINT_URL, credentials, IRSA / Pod Identity).
+#[derive(Clone)]
+pub struct AwsContext {
+    base: SdkConfig,
+    metrics: Arc<Metrics>,
+    by_region: Arc<Mutex<HashMap<String, Clients>>>,
+    account: Arc<tokio::sync::OnceCell<String>>,
+}
+
+impl AwsContext {
+    pub async fn from_env(metrics: Arc<Metrics>) -> AwsContext {
+        // Adaptive retry: backs off and rate-limits the client when AWS throttles.
+        let base = aws_config::defaults(BehaviorVersion::latest()).retry_config(RetryConfig::adaptive().with_max_attempts(5)).load().await;
+        AwsContext { base, metrics, by_region: Default::default(), account: Default::default() }
+    }
+
+    pub fn default_region(&self) -> Option<String> {
+        self.base.region().map(|r| r.to_string())
+    }
+
+    pub fn clients(&self, region: &str) -> Clients {
+        let mut map = self.by_region.lock().expect("clients lock");
+        map.entry(region.to_string())
+            .or_insert_with(|| {
+                let counter = CallCounter { metrics: self.metrics.clone() };
+                let config = self.base.to_builder().region(Region::new(region.to_string())).build();
+                Clients {
+                    region: region.to_string(),
+                    iam: aws_sdk_iam::Client::from_conf(aws_sdk_iam::config::Builder::from(&config).interceptor(counter.clone()).build()),
+                    events: aws_sdk_eventbridge::Client::from_conf(aws_sdk_eventbridge::config::Builder::from(&config).interceptor(counter.clone()).build()),
+                    lambda: aws_sdk_lambda::Client::from_conf(aws_sdk_lambda::config::Builder::from(&config).interceptor(counter.clone()).build()),
+                    sts: aws_sdk_sts::Client::from_conf(aws_sdk_sts::config::Builder::from(&config).interceptor(counter.clone()).build()),
+                    ecs: aws_sdk_ecs::Client::from_conf(aws_sdk_ecs::config::Builder::from(&config).interceptor(counter).build()),
+                }
+            })
+            .clone()
+    }
+
+    /// The account of the controller's credentials (STS GetCallerIdentity, once).
+    pub async fn account_id(&self, clients: &Clients) -> Result<String, AwsError> {
+        self.account
+            .get_or_try_init(|| async {
+                let out = clients.sts.get_caller_identity().send().await.map_err(|e| errors::classify("sts:GetCallerIdentity", e))?;
+                out.account.ok_or_else(|| AwsError::new("sts:GetCallerIdentity", ErrorKind::Rejected, "NoAccount", "GetCallerIdentity returned no account"))
+            })
+            .await
+            .cloned()
+    }
+}
+
+/// Counts every HTTP attempt by service, operation and outcome, for `/metrics` and for the
+/// tests that prove an in-sync resync writes nothing.
+#[derive(Clone, Debug)]
+struct CallCounter {
+    metrics: Arc<Metrics>,
+}
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "CallCounter"
+    }
+
+    fn read_after_attempt(&self, context: &FinalizerInterceptorContextRef<'_>, _: &RuntimeComponents, cfg: &mut ConfigBag) -> Result<(), BoxError> {
+        let (service, operation) = cfg.load::<Metadata>().map(|m| (m.service().to_string(), m.name().to_string())).unwrap_or_default();
+        let outcome = match context.response() {
+            None => "network_error",
+            Some(r) => {
+                let status = r.status().as_u16();
+                let error_type = r.headers().get("x-amzn-errortype").unwrap_or("");
+                if status == 429 || error_type.starts_with("Throttling") || error_type.starts_with("TooManyRequests") {
+                    "throttled"
+                } else if status < 300 {
+                    "success"
+                } else if status < 500 {
+                    "client_error"
+                } else {
+                    "server_error"
+                }
+            }
+        };
+        self.metrics.aws_call(&service, &operation, outcome);
+        Ok(())
+    }
+}
+
+/// Whether an operation name writes (for counting writes in tests and metrics).
+pub fn is_write_operation(operation: &str) -> bool {
+    ["Create", "Put", "Update", "Delete", "Add", "Remove", "Tag", "Untag", "Attach", "Detach", "Enable", "Disable"]
+        .iter()
+        .any(|p| operation.starts_with(p))
+}

@@ -1,0 +1,99 @@
+//! The reconcile loop: watch `EventBridgeIntegration`s, drive AWS to their spec, keep it
+//! there (resync), report status, clean up behind a finalizer.
+//!
+//! One pass: validate (pure) → observe facts → plan (pure) → observe → diff (pure) →
+//! apply the changes → re-observe if anything was written → diagnose (pure) → status.
+
+pub mod conditions;
+mod reconcile;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher::Config as WatcherConfig;
+use kube::runtime::{predicates, reflector, watcher, Controller, Predicate, WatchStreamExt};
+use kube::{Api, Client, ResourceExt};
+
+use crate::api::EventBridgeIntegration;
+use crate::aws::AwsContext;
+use crate::plan::Guardrails;
+use crate::telemetry::Metrics;
+
+pub const FINALIZER: &str = "eventbridge.dev/cleanup";
+pub const FIELD_MANAGER: &str = "eventbridge-integration-controller";
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub resync_interval: Duration,
+    pub guardrails: Guardrails,
+    pub default_region: String,
+    /// Watch one namespace instead of all.
+    pub namespace: Option<String>,
+}
+
+/// Shared by every reconcile.
+pub struct Context {
+    pub client: Client,
+    pub aws: AwsContext,
+    pub recorder: Recorder,
+    pub metrics: Arc<Metrics>,
+    pub settings: Settings,
+    /// Consecutive failures per object, for exponential backoff.
+    failures: Mutex<HashMap<ObjectRef<EventBridgeIntegration>, u32>>,
+}
+
+impl Context {
+    pub fn new(client: Client, aws: AwsContext, metrics: Arc<Metrics>, settings: Settings) -> Context {
+        let reporter = Reporter { controller: FIELD_MANAGER.into(), instance: std::env::var("POD_NAME").ok() };
+        let recorder = Recorder::new(client.clone(), reporter);
+        Context { client, aws, recorder, metrics, settings, failures: Default::default() }
+    }
+
+    /// 2s, 4s, 8s … capped at 5 minutes and at the resync interval.
+    fn backoff(&self, obj: &EventBridgeIntegration) -> Duration {
+        let mut map = self.failures.lock().expect("failures lock");
+        let n = map.entry(ObjectRef::from(obj)).or_insert(0);
+        *n = (*n + 1).min(16);
+        let secs = 2u64.saturating_pow(*n).min(300);
+        Duration::from_secs(secs).min(self.settings.resync_interval.max(Duration::from_secs(2)))
+    }
+
+    fn succeeded(&self, obj: &EventBridgeIntegration) {
+        self.failures.lock().expect("failures lock").remove(&ObjectRef::from(obj));
+    }
+}
+
+/// Runs until SIGTERM/SIGINT.
+pub async fn run(ctx: Arc<Context>) {
+    let api: Api<EventBridgeIntegration> = match &ctx.settings.namespace {
+        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
+        None => Api::all(ctx.client.clone()),
+    };
+    if let Err(e) = api.list(&kube::api::ListParams::default().limit(1)).await {
+        tracing::error!("cannot list EventBridgeIntegrations ({e}); is the CRD installed? `eventbridge-integration-controller crd | kubectl apply -f -`");
+        std::process::exit(1);
+    }
+    let (reader, writer) = reflector::store();
+    // Status-only updates do not pass the filter (generation is unchanged), so writing
+    // status never wakes the controller; finalizer changes do pass.
+    let stream = watcher(api, WatcherConfig::default().any_semantic())
+        .default_backoff()
+        .modify(|o: &mut EventBridgeIntegration| o.managed_fields_mut().clear())
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(predicates::generation.combine(predicates::finalizers), Default::default());
+    ctx.metrics.ready.store(true, std::sync::atomic::Ordering::Relaxed);
+    Controller::for_stream(stream, reader)
+        .shutdown_on_signal()
+        .run(reconcile::reconcile, reconcile::error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!("reconcile ended with error: {e}");
+            }
+        })
+        .await;
+}
