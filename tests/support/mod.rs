@@ -1,0 +1,269 @@
+//! End-to-end test support: the real controller binary against a real kube-apiserver and
+//! the moto AWS emulator, both started by `make test` (hack/test-env.sh), found through
+//! KUBECONFIG and AWS_ENDPOINT_URL. Each test owns a namespace and runs its own controller
+//! watching only that namespace, so tests run in parallel without sharing objects.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ebi::api::EventBridgeIntegration;
+use kube::api::Api;
+
+pub const ACCOUNT: &str = "123456789012";
+pub const REGION: &str = "us-east-1";
+pub const CLUSTER: &str = "arn:aws:ecs:us-east-1:123456789012:cluster/demo";
+pub const TASK_DEFINITION: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/orders-worker:1";
+pub const EXECUTION_ROLE: &str = "arn:aws:iam::123456789012:role/orders-worker-execution";
+pub const TASK_ROLE: &str = "arn:aws:iam::123456789012:role/orders-worker-task";
+pub const STATE_MACHINE: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:order-pipeline";
+pub const FUNCTION: &str = "arn:aws:lambda:us-east-1:123456789012:function:order-notifier";
+
+pub fn require_env() {
+    for var in ["KUBECONFIG", "AWS_ENDPOINT_URL"] {
+        assert!(
+            std::env::var(var).is_ok(),
+            "{var} is not set: end-to-end tests need the local kube-apiserver and moto. Run `make test`, or `make env && set -a && . .tmp/env/env`."
+        );
+    }
+}
+
+pub fn kubectl(args: &[&str], stdin: Option<&str>) -> (bool, String) {
+    let mut child = Command::new("kubectl")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kubectl runs");
+    if let Some(input) = stdin {
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().expect("kubectl finishes");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+pub fn apply(yaml: &str) {
+    let (ok, out) = kubectl(&["apply", "-f", "-"], Some(yaml));
+    assert!(ok, "kubectl apply failed: {out}\n{yaml}");
+}
+
+/// Installs the CRD from crds/ (what users apply) once per test binary.
+pub fn install_crd() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let (ok, out) = kubectl(&["apply", "--server-side", "--force-conflicts", "-f", concat!(env!("CARGO_MANIFEST_DIR"), "/crds/")], None);
+        assert!(ok, "installing the CRD failed: {out}");
+        let (ok, out) = kubectl(&["wait", "--for=condition=Established", "crd/eventbridgeintegrations.eventbridge.dev", "--timeout=30s"], None);
+        assert!(ok, "CRD not established: {out}");
+    });
+}
+
+/// A fresh namespace for one test.
+pub fn namespace(name: &str) -> String {
+    require_env();
+    install_crd();
+    let ns = format!("{name}-{}", std::process::id() % 100000);
+    kubectl(&["create", "namespace", &ns], None);
+    ns
+}
+
+pub struct Controller {
+    child: Child,
+    pub metrics_port: u16,
+    pub namespace: String,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Controller {
+    pub fn start(namespace: &str, extra: &[&str]) -> Controller {
+        let metrics_port = free_port();
+        let log = std::fs::File::create(format!("{}/controller-{namespace}.log", std::env::temp_dir().display())).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_eventbridge-integration-controller"))
+            .args(["run", "--watch-namespace", namespace, "--resync-interval", "3s", "--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
+            .args(extra)
+            .env("RUST_LOG", "info,ebi=debug")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("the controller binary starts");
+        let c = Controller { child, metrics_port, namespace: namespace.to_string() };
+        wait_until("the controller's /readyz", Duration::from_secs(30), || c.get("/readyz").is_some_and(|b| b == "ready"));
+        c
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn get(&self, path: &str) -> Option<String> {
+        use std::io::Read;
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.metrics_port)).ok()?;
+        write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+        let mut buf = String::new();
+        s.read_to_string(&mut buf).ok()?;
+        buf.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
+    }
+
+    /// `ebi_aws_calls_total` by (service, operation), all outcomes.
+    pub fn aws_calls(&self) -> BTreeMap<(String, String), u64> {
+        let text = self.get("/metrics").expect("metrics");
+        let mut out = BTreeMap::new();
+        for line in text.lines().filter(|l| l.starts_with("ebi_aws_calls_total{")) {
+            let labels = &line[line.find('{').unwrap() + 1..line.find('}').unwrap()];
+            let value: u64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+            let get = |k: &str| labels.split(',').find_map(|kv| kv.strip_prefix(&format!("{k}=\""))).map(|v| v.trim_end_matches('"').to_string()).unwrap();
+            *out.entry((get("service"), get("operation"))).or_insert(0) += value;
+        }
+        out
+    }
+
+    pub fn successful_reconciles(&self) -> u64 {
+        let text = self.get("/metrics").expect("metrics");
+        text.lines().find(|l| l.starts_with("ebi_reconciles_total{result=\"success\"}")).and_then(|l| l.rsplit(' ').next()?.parse().ok()).unwrap_or(0)
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Calls made between two readings: (total, writes).
+pub fn calls_between(before: &BTreeMap<(String, String), u64>, after: &BTreeMap<(String, String), u64>) -> (u64, u64, Vec<String>) {
+    let mut total = 0;
+    let mut writes = 0;
+    let mut write_ops = vec![];
+    for (k, v) in after {
+        let d = v - before.get(k).copied().unwrap_or(0);
+        total += d;
+        if d > 0 && ebi::aws::is_write_operation(&k.1) {
+            writes += d;
+            write_ops.push(format!("{}:{}×{d}", k.0, k.1));
+        }
+    }
+    (total, writes, write_ops)
+}
+
+pub fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("timed out after {timeout:?} waiting for {what}");
+}
+
+pub async fn wait_until_async<F, Fut>(what: &str, timeout: Duration, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("timed out after {timeout:?} waiting for {what}");
+}
+
+pub async fn kube_api(ns: &str) -> Api<EventBridgeIntegration> {
+    let client = kube::Client::try_default().await.expect("kube client");
+    Api::namespaced(client, ns)
+}
+
+/// The condition (status, reason, message) of an object, if any.
+pub async fn condition(api: &Api<EventBridgeIntegration>, name: &str, type_: &str) -> Option<(String, String, String)> {
+    let obj = api.get_opt(name).await.ok()??;
+    let c = obj.status?.conditions.into_iter().find(|c| c.type_ == type_)?;
+    Some((c.status, c.reason, c.message))
+}
+
+pub async fn wait_condition(api: &Api<EventBridgeIntegration>, name: &str, type_: &str, status: &str, reason: Option<&str>) -> (String, String, String) {
+    let mut last = None;
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(45) {
+        last = condition(api, name, type_).await;
+        if let Some((s, r, _)) = &last {
+            if s == status && reason.is_none_or(|want| want == r) {
+                return last.unwrap();
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("{name}: condition {type_} never became {status} {reason:?}; last: {last:?}");
+}
+
+pub struct Aws {
+    pub iam: aws_sdk_iam::Client,
+    pub events: aws_sdk_eventbridge::Client,
+    pub lambda: aws_sdk_lambda::Client,
+}
+
+pub async fn aws() -> Aws {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).region(aws_config::Region::new(REGION)).load().await;
+    Aws { iam: aws_sdk_iam::Client::new(&config), events: aws_sdk_eventbridge::Client::new(&config), lambda: aws_sdk_lambda::Client::new(&config) }
+}
+
+pub fn ecs_yaml(ns: &str, name: &str, extra_spec: &str) -> String {
+    format!(
+        r#"apiVersion: eventbridge.dev/v1alpha1
+kind: EventBridgeIntegration
+metadata: {{name: {name}, namespace: {ns}}}
+spec:
+  rule:
+    eventPattern: {{source: ["com.example.orders"]}}
+  target:
+    ecs:
+      clusterArn: {CLUSTER}
+      taskDefinitionArn: {TASK_DEFINITION}
+      networkConfiguration: {{subnets: [subnet-0a1b2c3d], securityGroups: [sg-0a1b2c3d]}}
+{extra_spec}"#
+    )
+}
+
+pub fn sfn_yaml(ns: &str, name: &str) -> String {
+    format!(
+        r#"apiVersion: eventbridge.dev/v1alpha1
+kind: EventBridgeIntegration
+metadata: {{name: {name}, namespace: {ns}}}
+spec:
+  rule: {{scheduleExpression: "rate(5 minutes)"}}
+  target:
+    stepFunctions: {{stateMachineArn: {STATE_MACHINE}}}
+    input: {{"trigger": "schedule"}}
+"#
+    )
+}
+
+pub fn lambda_yaml(ns: &str, name: &str, function_arn: &str) -> String {
+    format!(
+        r#"apiVersion: eventbridge.dev/v1alpha1
+kind: EventBridgeIntegration
+metadata: {{name: {name}, namespace: {ns}}}
+spec:
+  rule:
+    eventPattern: {{source: ["com.example.orders"]}}
+  target:
+    lambda: {{functionArn: "{function_arn}"}}
+"#
+    )
+}
+
+/// The AWS names the controller derives for an object.
+pub fn derived(ns: &str, name: &str) -> String {
+    ebi::plan::names::derived_name("ebi-", ns, name)
+}
