@@ -149,7 +149,7 @@ async fn diagnose_command(args: DiagnoseArgs) -> ExitCode {
             }
         };
         match diagnose::bundle::parse_bundle(&text) {
-            Ok(s) => (s, Expectations::default()),
+            Ok(parsed) => parsed,
             Err(e) => {
                 eprintln!("error: unusable bundle: {e}");
                 return ExitCode::from(2);

@@ -4,13 +4,14 @@
 //! `roles[]` = `{"Role": aws iam get-role .Role, "RolePolicies": [aws iam get-role-policy …],
 //! "AttachedPolicies": [{"PolicyArn", "Document"}], "PermissionsBoundary": {"PolicyArn", "Document"}}`,
 //! `lambdaPolicies` = `{function ARN: aws lambda get-policy}`,
-//! `taskDefinitions` = `{ARN: aws ecs describe-task-definition}`, `chains` = `[{"from", "to"}]`.
+//! `taskDefinitions` = `{ARN: aws ecs describe-task-definition}`, `chains` = `[{"from", "to"}]`,
+//! and optionally `expectTargetId`: check only that target, and report it if it is missing.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::snapshot::{Chain, Role, Rule, Snapshot, Target, TaskDefinition};
+use super::snapshot::{Chain, Expectations, Role, Rule, Snapshot, Target, TaskDefinition};
 use crate::iam::PolicyDocument;
 
 /// Unusable input, with the JSON path of the problem.
@@ -44,7 +45,7 @@ fn document(v: Option<&Value>, path: &str) -> Result<Value, BundleError> {
     Ok(v.clone())
 }
 
-pub fn parse_bundle(text: &str) -> Result<Snapshot, BundleError> {
+pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError> {
     let root: Value = serde_json::from_str(text).map_err(|e| err("bundle", format!("not JSON: {e}")))?;
     if !root.is_object() {
         return Err(err("bundle", "expected an object with rule, targets, roles, …"));
@@ -128,5 +129,13 @@ pub fn parse_bundle(text: &str) -> Result<Snapshot, BundleError> {
         let path = format!("bundle.chains[{i}]");
         chains.push(Chain { from: string_at(c, "from", &path)?, to: string_at(c, "to", &path)? });
     }
-    Ok(Snapshot { rule, targets, roles, lambda_policies, task_definitions, chains })
+    let expect = Expectations {
+        target_id: match root.get("expectTargetId") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(other) => return Err(err("bundle.expectTargetId", format!("expected a target ID string, got {other}"))),
+        },
+        ..Default::default()
+    };
+    Ok((Snapshot { rule, targets, roles, lambda_policies, task_definitions, chains }, expect))
 }
