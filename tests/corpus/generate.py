@@ -1,0 +1,238 @@
+#!/usr/bin/env python3
+"""Writes the diagnosis corpus: one bundle per case, in the shapes the AWS CLI prints, each
+with the finding codes a person expects (`expect`), written by hand here — never produced by
+the engine under test. Run from anywhere: python3 tests/corpus/generate.py"""
+import copy
+import json
+import os
+import urllib.parse
+
+A = "111122223333"          # the rule's account
+B = "444455556666"          # another account
+R = "us-east-1"
+RULE = f"arn:aws:events:{R}:{A}:rule/orders"
+CLUSTER = f"arn:aws:ecs:{R}:{A}:cluster/main"
+TD = f"arn:aws:ecs:{R}:{A}:task-definition/orders-worker:3"
+EXEC = f"arn:aws:iam::{A}:role/orders-exec"
+TASK = f"arn:aws:iam::{A}:role/orders-task"
+EBROLE = f"arn:aws:iam::{A}:role/eventbridge-orders"
+SM = f"arn:aws:states:{R}:{A}:stateMachine:orders"
+FN = f"arn:aws:lambda:{R}:{A}:function:notify"
+
+def doc(*statements):
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+def trust_events(cond=True):
+    s = {"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    if cond:
+        s["Condition"] = {"StringEquals": {"aws:SourceAccount": A}, "ArnEquals": {"aws:SourceArn": RULE}}
+    return doc(s)
+
+RUN_TASK = {"Effect": "Allow", "Action": "ecs:RunTask", "Resource": f"arn:aws:ecs:{R}:{A}:task-definition/orders-worker:*", "Condition": {"ArnEquals": {"ecs:cluster": CLUSTER}}}
+PASS_ROLE = {"Effect": "Allow", "Action": "iam:PassRole", "Resource": [EXEC, TASK], "Condition": {"StringLike": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}}
+START = {"Effect": "Allow", "Action": "states:StartExecution", "Resource": SM}
+
+def role(arn, trust, inline=(), attached=(), boundary=None):
+    name = arn.rsplit("/", 1)[1]
+    r = {"Role": {"Path": "/", "RoleName": name, "RoleId": "AROA" + name.upper()[:12], "Arn": arn, "CreateDate": "2026-01-01T00:00:00Z", "AssumeRolePolicyDocument": trust},
+         "RolePolicies": [{"RoleName": name, "PolicyName": n, "PolicyDocument": d} for n, d in inline],
+         "AttachedPolicies": [{"PolicyArn": a, "Document": d} for a, d in attached]}
+    if boundary:
+        r["PermissionsBoundary"] = {"PolicyArn": boundary[0], "Document": boundary[1]}
+        r["Role"]["PermissionsBoundary"] = {"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": boundary[0]}
+    return r
+
+def rule(state="ENABLED", bus="default", name="orders", arn=RULE):
+    return {"Name": name, "Arn": arn, "EventPattern": "{\"source\":[\"com.example.orders\"]}", "State": state, "EventBusName": bus}
+
+def ecs_target(role_arn=EBROLE, cluster=CLUSTER, td=TD):
+    t = {"Id": "1", "Arn": cluster, "EcsParameters": {"TaskDefinitionArn": td, "TaskCount": 1, "LaunchType": "FARGATE",
+         "NetworkConfiguration": {"awsvpcConfiguration": {"Subnets": ["subnet-0a1b2c3d"], "AssignPublicIp": "DISABLED"}}}}
+    if role_arn:
+        t["RoleArn"] = role_arn
+    return t
+
+def task_definitions():
+    return {TD: {"taskDefinition": {"taskDefinitionArn": TD, "family": "orders-worker", "revision": 3, "executionRoleArn": EXEC, "taskRoleArn": TASK}}}
+
+def ecs_good():
+    return {"rule": rule(), "targets": {"Targets": [ecs_target()]},
+            "roles": [role(EBROLE, trust_events(), [("invoke", doc(RUN_TASK, PASS_ROLE))])],
+            "taskDefinitions": task_definitions()}
+
+def sfn_good():
+    return {"rule": rule(), "targets": {"Targets": [{"Id": "sfn", "Arn": SM, "RoleArn": EBROLE}]},
+            "roles": [role(EBROLE, trust_events(), [("invoke", doc(START))])]}
+
+def lambda_policy(resource=FN, source_arn=RULE, source_account=A, extra=()):
+    cond = {}
+    if source_arn:
+        cond["ArnLike"] = {"AWS:SourceArn": source_arn}
+    if source_account:
+        cond["StringEquals"] = {"AWS:SourceAccount": source_account}
+    s = {"Sid": "events-orders", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "lambda:InvokeFunction", "Resource": resource}
+    if cond:
+        s["Condition"] = cond
+    return {"Policy": json.dumps(doc(s, *extra)), "RevisionId": "4f1c0de2-0000-0000-0000-000000000000"}
+
+def lambda_good(target=FN, policy=None):
+    return {"rule": rule(), "targets": {"Targets": [{"Id": "fn", "Arn": target}]},
+            "lambdaPolicies": {target: policy or lambda_policy(resource=target)}}
+
+CASES = {}
+
+def case(name, description, bundle, errors=(), warnings=()):
+    bundle = copy.deepcopy(bundle)
+    bundle["description"] = description
+    bundle["expect"] = {"errors": sorted(set(errors)), "warnings": sorted(set(warnings))}
+    CASES[name] = bundle
+
+def mutate(base, f):
+    b = copy.deepcopy(base)
+    f(b)
+    return b
+
+def set_inline(b, *statements):
+    b["roles"][0]["RolePolicies"] = [{"RoleName": "eventbridge-orders", "PolicyName": "invoke", "PolicyDocument": doc(*statements)}] if statements else []
+
+# --- correct configurations: no errors ---
+case("ecs-good", "Least-privilege ECS role: RunTask on the family in this cluster, PassRole on the task's two roles.", ecs_good())
+case("ecs-good-managed-policy", "The same permissions from an attached customer managed policy.",
+     mutate(ecs_good(), lambda b: (set_inline(b), b["roles"][0]["AttachedPolicies"].append({"PolicyArn": f"arn:aws:iam::{A}:policy/orders-invoke", "Document": doc(RUN_TASK, PASS_ROLE)}))))
+case("ecs-good-url-encoded", "Documents URL-encoded as IAM's API returns them.",
+     mutate(ecs_good(), lambda b: (b["roles"][0]["Role"].__setitem__("AssumeRolePolicyDocument", urllib.parse.quote(json.dumps(trust_events()), safe="")),
+                                   b["roles"][0]["RolePolicies"][0].__setitem__("PolicyDocument", urllib.parse.quote(json.dumps(doc(RUN_TASK, PASS_ROLE)), safe="")))))
+case("ecs-good-service-list", "Trust lists several service principals, EventBridge among them.",
+     mutate(ecs_good(), lambda b: b["roles"][0]["Role"].__setitem__("AssumeRolePolicyDocument", doc({"Effect": "Allow", "Principal": {"Service": ["ecs-tasks.amazonaws.com", "events.amazonaws.com"]}, "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"aws:SourceAccount": A}}}))))
+case("ecs-good-wildcards", "Wildcards that do match: every task definition of the account, roles named orders-*.",
+     mutate(ecs_good(), lambda b: set_inline(b, {"Effect": "Allow", "Action": "ecs:RunTask", "Resource": f"arn:aws:ecs:{R}:{A}:task-definition/*"},
+                                             {"Effect": "Allow", "Action": "iam:PassRole", "Resource": f"arn:aws:iam::{A}:role/orders-*"})))
+case("ecs-good-arnlike-rule-wildcard", "Trust condition ArnLike on every rule of the account holds for this rule.",
+     mutate(ecs_good(), lambda b: b["roles"][0]["Role"].__setitem__("AssumeRolePolicyDocument", doc({"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole", "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:events:{R}:{A}:rule/*"}}}))))
+case("ecs-good-s3-arn-without-account", "An S3 ARN in the role's policy legitimately has no account.",
+     mutate(ecs_good(), lambda b: set_inline(b, RUN_TASK, PASS_ROLE, {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::orders-config/*"})))
+case("ecs-good-boundary", "A permissions boundary that allows what the role needs.",
+     mutate(ecs_good(), lambda b: b["roles"].__setitem__(0, role(EBROLE, trust_events(), [("invoke", doc(RUN_TASK, PASS_ROLE))], boundary=(f"arn:aws:iam::{A}:policy/boundary", doc({"Effect": "Allow", "Action": ["ecs:RunTask", "iam:PassRole"], "Resource": "*"}))))))
+case("ecs-good-unrelated-deny", "A Deny on other actions does not matter.",
+     mutate(ecs_good(), lambda b: set_inline(b, RUN_TASK, PASS_ROLE, {"Effect": "Deny", "Action": "s3:*", "Resource": "*"})))
+case("sfn-good", "Step Functions: StartExecution on the state machine.", sfn_good())
+case("lambda-good", "Lambda: permission for exactly this rule and account.", lambda_good())
+case("lambda-good-alias", "Permission granted on the alias the target invokes.", lambda_good(target=FN + ":live"))
+case("lambda-good-custom-bus", "Rule on a custom bus; the permission names rule/BUS/NAME.",
+     mutate(lambda_good(policy=lambda_policy(source_arn=f"arn:aws:events:{R}:{A}:rule/orders-bus/orders")), lambda b: b.__setitem__("rule", rule(bus="orders-bus", arn=f"arn:aws:events:{R}:{A}:rule/orders-bus/orders"))))
+case("lambda-good-cross-account-same-region", "A function in another account, same region: EventBridge delivers directly.",
+     {"rule": rule(), "targets": {"Targets": [{"Id": "fn", "Arn": f"arn:aws:lambda:{R}:{B}:function:notify"}]},
+      "lambdaPolicies": {f"arn:aws:lambda:{R}:{B}:function:notify": lambda_policy(resource=f"arn:aws:lambda:{R}:{B}:function:notify")}})
+case("chain-good", "Cross-account chain: the target role trusts the source role, which may assume it.",
+     {"rule": rule(), "targets": {"Targets": []},
+      "roles": [role(f"arn:aws:iam::{A}:role/source", trust_events(), [("assume", doc({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": f"arn:aws:iam::{B}:role/target"}))]),
+                role(f"arn:aws:iam::{B}:role/target", doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{A}:role/source"}, "Action": "sts:AssumeRole"}))],
+      "chains": [{"from": f"arn:aws:iam::{A}:role/source", "to": f"arn:aws:iam::{B}:role/target"}]})
+case("chain-good-account-root", "The target role trusts the source account's root; the source role's own policy allows the assume.",
+     mutate(CASES["chain-good"], lambda b: b["roles"][1]["Role"].__setitem__("AssumeRolePolicyDocument", doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{A}:root"}, "Action": "sts:AssumeRole"}))))
+
+# --- rule and target ---
+case("rule-missing", "The rule does not exist.", mutate(ecs_good(), lambda b: b.__setitem__("rule", None)), ["RuleNotFound"])
+case("rule-disabled", "The rule is DISABLED.", mutate(ecs_good(), lambda b: b["rule"].__setitem__("State", "DISABLED")), ["RuleDisabled"])
+case("target-not-found", "The expected target ID is not on the rule.", mutate(ecs_good(), lambda b: b.__setitem__("expectTargetId", "worker")), ["TargetNotFound"])
+case("ecs-no-role-arn", "The ECS target carries no RoleArn.", mutate(ecs_good(), lambda b: b["targets"]["Targets"][0].pop("RoleArn")), ["TargetRoleMissing"])
+case("sfn-no-role-arn", "The Step Functions target carries no RoleArn.", mutate(sfn_good(), lambda b: b["targets"]["Targets"][0].pop("RoleArn")), ["TargetRoleMissing"])
+case("ecs-role-not-found", "The RoleArn names a role that does not exist.", mutate(ecs_good(), lambda b: b.__setitem__("roles", [])), ["TargetRoleNotFound"])
+case("ecs-role-is-task-role", "The target uses the task's execution role, which trusts only ecs-tasks and has no permissions.",
+     mutate(ecs_good(), lambda b: (b["targets"]["Targets"][0].__setitem__("RoleArn", EXEC), b["roles"].append(role(EXEC, doc({"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}))))),
+     ["TargetRoleIsTaskRole", "TrustPolicyMissingServicePrincipal", "RunTaskNotAllowed", "PassRoleMissing"])
+
+# --- trust ---
+case("trust-missing-events", "The role trusts only ECS tasks.",
+     mutate(ecs_good(), lambda b: b["roles"][0]["Role"].__setitem__("AssumeRolePolicyDocument", doc({"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}))),
+     ["TrustPolicyMissingServicePrincipal"])
+case("trust-wrong-action", "The trust statement allows sts:TagSession, not sts:AssumeRole.",
+     mutate(ecs_good(), lambda b: b["roles"][0]["Role"].__setitem__("AssumeRolePolicyDocument", doc({"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:TagSession"}))),
+     ["TrustPolicyMissingServicePrincipal"])
+case("trust-source-arn-mismatch", "Trust is bound to another rule.",
+     mutate(ecs_good(), lambda b: b["roles"][0]["Role"]["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]["ArnEquals"].__setitem__("aws:SourceArn", f"arn:aws:events:{R}:{A}:rule/refunds")),
+     ["TrustPolicyConditionMismatch"])
+case("trust-source-account-mismatch", "Trust is bound to another account's rules.",
+     mutate(ecs_good(), lambda b: b["roles"][0]["Role"]["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]["StringEquals"].__setitem__("aws:SourceAccount", B)),
+     ["TrustPolicyConditionMismatch"])
+case("trust-explicit-deny", "The trust policy allows EventBridge but also denies it.",
+     mutate(ecs_good(), lambda b: b["roles"][0]["Role"]["AssumeRolePolicyDocument"]["Statement"].append({"Effect": "Deny", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole"})),
+     ["ExplicitDeny", "TrustPolicyMissingServicePrincipal"])
+case("trust-unprotected", "Trust without a source condition works but is a confused-deputy risk.",
+     mutate(ecs_good(), lambda b: b["roles"][0]["Role"].__setitem__("AssumeRolePolicyDocument", trust_events(cond=False))), warnings=["ConfusedDeputyUnprotected"])
+
+# --- ECS permissions ---
+case("runtask-missing", "The role may pass the roles but not run the task.", mutate(ecs_good(), lambda b: set_inline(b, PASS_ROLE)), ["RunTaskNotAllowed"])
+case("runtask-wrong-family", "RunTask is allowed on another task family.",
+     mutate(ecs_good(), lambda b: set_inline(b, dict(RUN_TASK, Resource=f"arn:aws:ecs:{R}:{A}:task-definition/billing-worker:*"), PASS_ROLE)), ["RunTaskNotAllowed"])
+case("runtask-wrong-cluster", "RunTask is allowed only in another cluster.",
+     mutate(ecs_good(), lambda b: set_inline(b, dict(RUN_TASK, Condition={"ArnEquals": {"ecs:cluster": f"arn:aws:ecs:{R}:{A}:cluster/batch"}}), PASS_ROLE)), ["RunTaskNotAllowed"])
+case("passrole-missing", "The role may run the task but not pass its roles.", mutate(ecs_good(), lambda b: set_inline(b, RUN_TASK)), ["PassRoleMissing"])
+case("passrole-execution-only", "PassRole covers the execution role but not the task role.",
+     mutate(ecs_good(), lambda b: set_inline(b, RUN_TASK, dict(PASS_ROLE, Resource=EXEC))), ["PassRoleMissing"])
+case("passrole-wrong-service", "PassRole is limited to passing roles to Lambda.",
+     mutate(ecs_good(), lambda b: set_inline(b, RUN_TASK, dict(PASS_ROLE, Condition={"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}))), ["PassRoleMissing"])
+case("passrole-explicit-deny", "An explicit Deny on iam:PassRole.",
+     mutate(ecs_good(), lambda b: set_inline(b, RUN_TASK, PASS_ROLE, {"Effect": "Deny", "Action": "iam:PassRole", "Resource": "*"})), ["ExplicitDeny", "PassRoleMissing"])
+case("boundary-blocks-runtask", "The boundary allows only PassRole, so RunTask is blocked.",
+     mutate(ecs_good(), lambda b: b["roles"].__setitem__(0, role(EBROLE, trust_events(), [("invoke", doc(RUN_TASK, PASS_ROLE))], boundary=(f"arn:aws:iam::{A}:policy/boundary", doc({"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"}))))),
+     ["PermissionsBoundaryBlocks"])
+case("overly-broad", "RunTask and PassRole on *: works, but any role could be passed.",
+     mutate(ecs_good(), lambda b: set_inline(b, {"Effect": "Allow", "Action": ["ecs:RunTask", "iam:PassRole"], "Resource": "*"})), warnings=["OverlyBroadPermission"])
+
+# --- Step Functions ---
+case("sfn-start-missing", "No StartExecution permission.", mutate(sfn_good(), lambda b: set_inline(b, {"Effect": "Allow", "Action": "states:DescribeExecution", "Resource": "*"})), ["StartExecutionNotAllowed"])
+case("sfn-wrong-machine", "StartExecution on another state machine.", mutate(sfn_good(), lambda b: set_inline(b, dict(START, Resource=f"arn:aws:states:{R}:{A}:stateMachine:billing"))), ["StartExecutionNotAllowed"])
+case("sfn-deny", "StartExecution allowed and explicitly denied.", mutate(sfn_good(), lambda b: set_inline(b, START, {"Effect": "Deny", "Action": "states:*", "Resource": "*"})), ["ExplicitDeny", "StartExecutionNotAllowed"])
+case("sfn-boundary-blocks", "The boundary does not allow Step Functions.",
+     mutate(sfn_good(), lambda b: b["roles"].__setitem__(0, role(EBROLE, trust_events(), [("invoke", doc(START))], boundary=(f"arn:aws:iam::{A}:policy/boundary", doc({"Effect": "Allow", "Action": "ecs:*", "Resource": "*"}))))),
+     ["PermissionsBoundaryBlocks"])
+
+# --- Lambda ---
+case("lambda-no-policy", "The function has no resource-based policy.", mutate(lambda_good(), lambda b: b.__setitem__("lambdaPolicies", {})), ["LambdaPermissionMissing"])
+case("lambda-alias-vs-unqualified", "The target invokes the alias; the permission covers only the unqualified function.",
+     mutate(lambda_good(), lambda b: (b["targets"]["Targets"][0].__setitem__("Arn", FN + ":live"), b.__setitem__("lambdaPolicies", {FN + ":live": lambda_policy(resource=FN)}))), ["LambdaPermissionMissing"])
+case("lambda-wrong-principal", "The permission is for S3, not EventBridge.",
+     lambda_good(policy={"Policy": json.dumps(doc({"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "lambda:InvokeFunction", "Resource": FN}))}), ["LambdaPermissionMissing"])
+case("lambda-source-arn-mismatch", "The permission names another rule.", lambda_good(policy=lambda_policy(source_arn=f"arn:aws:events:{R}:{A}:rule/refunds")), ["LambdaPermissionSourceArnMismatch"])
+case("lambda-custom-bus-arn-without-bus", "Rule on a custom bus, but the permission uses the default-bus form rule/NAME.",
+     mutate(lambda_good(), lambda b: b.__setitem__("rule", rule(bus="orders-bus", arn=f"arn:aws:events:{R}:{A}:rule/orders-bus/orders"))), ["LambdaPermissionSourceArnMismatch"])
+case("lambda-source-account-mismatch", "The permission is bound to another account.", lambda_good(policy=lambda_policy(source_account=B)), ["LambdaPermissionSourceAccountMismatch"])
+case("lambda-deny", "A Deny for EventBridge in the function policy.",
+     lambda_good(policy=lambda_policy(extra=[{"Effect": "Deny", "Principal": {"Service": "events.amazonaws.com"}, "Action": "lambda:*", "Resource": FN}])), ["ExplicitDeny", "LambdaPermissionMissing"])
+case("lambda-unprotected", "Permission without SourceArn/SourceAccount: works, but any rule could invoke.",
+     lambda_good(policy=lambda_policy(source_arn=None, source_account=None)), warnings=["ConfusedDeputyUnprotected"])
+
+# --- ARNs ---
+case("arn-role-without-account", "The target's RoleArn has no account ID.",
+     mutate(ecs_good(), lambda b: b["targets"]["Targets"][0].__setitem__("RoleArn", "arn:aws:iam:::role/eventbridge-orders")), ["ArnMissingAccountId"])
+case("arn-policy-resource-without-account", "RunTask is granted on an ARN with no account, which matches nothing.",
+     mutate(ecs_good(), lambda b: set_inline(b, dict(RUN_TASK, Resource=f"arn:aws:ecs:{R}::task-definition/orders-worker:*"), PASS_ROLE)), ["ArnMissingAccountId", "RunTaskNotAllowed"])
+case("arn-lambda-source-without-account", "The function policy's SourceArn has no account.",
+     lambda_good(policy=lambda_policy(source_arn=f"arn:aws:events:{R}::rule/orders")), ["ArnMissingAccountId", "LambdaPermissionSourceArnMismatch"])
+case("arn-malformed-role", "RoleArn is a bare role name.", mutate(ecs_good(), lambda b: b["targets"]["Targets"][0].__setitem__("RoleArn", "eventbridge-orders")), ["ArnMalformed"])
+
+# --- cross-account ---
+case("cross-account-ecs-target", "The cluster is in another account: EventBridge cannot run it directly.",
+     mutate(ecs_good(), lambda b: b["targets"]["Targets"][0].__setitem__("Arn", f"arn:aws:ecs:{R}:{B}:cluster/main")), ["CrossAccountUnsupportedTarget"])
+case("cross-account-role-arn", "The target's role is in another account: EventBridge does not chain roles.",
+     mutate(sfn_good(), lambda b: b["targets"]["Targets"][0].__setitem__("RoleArn", f"arn:aws:iam::{B}:role/eventbridge-orders")), ["CrossAccountUnsupportedTarget"])
+case("cross-account-lambda-other-region", "A function in another account and region.",
+     {"rule": rule(), "targets": {"Targets": [{"Id": "fn", "Arn": f"arn:aws:lambda:eu-west-1:{B}:function:notify"}]}}, ["CrossAccountUnsupportedTarget"])
+case("chain-trust-missing", "The target role does not trust the source role.",
+     mutate(CASES["chain-good"], lambda b: b["roles"][1]["Role"].__setitem__("AssumeRolePolicyDocument", doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{B}:root"}, "Action": "sts:AssumeRole"}))),
+     ["CrossAccountTrustMissing"])
+case("chain-assume-not-allowed", "The source role has no sts:AssumeRole on the target role.",
+     mutate(CASES["chain-good"], lambda b: b["roles"][0].__setitem__("RolePolicies", [])), ["CrossAccountAssumeRoleNotAllowed"])
+case("chain-target-role-missing", "The target role does not exist in the other account.",
+     mutate(CASES["chain-good"], lambda b: b["roles"].pop(1)), ["CrossAccountTrustMissing"])
+
+here = os.path.dirname(os.path.abspath(__file__))
+for f in os.listdir(here):
+    if f.endswith(".json"):
+        os.remove(os.path.join(here, f))
+for name, bundle in CASES.items():
+    with open(os.path.join(here, name + ".json"), "w") as fh:
+        json.dump(bundle, fh, indent=2, sort_keys=True)
+        fh.write("\n")
+print(f"wrote {len(CASES)} bundles")
