@@ -10,7 +10,11 @@ use ebi::diagnose::{self, Expectations, Finding};
 use ebi::plan::Guardrails;
 
 #[derive(Parser)]
-#[command(name = "eventbridge-integration-controller", version, about = "AWS EventBridge integrations as Kubernetes objects, with a diagnosis of every AccessDenied")]
+#[command(
+    name = "eventbridge-integration-controller",
+    version,
+    about = "AWS EventBridge integrations as Kubernetes objects, with a diagnosis of every AccessDenied"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -97,7 +101,10 @@ fn main() -> ExitCode {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
 }
 
 async fn run(args: RunArgs) -> ExitCode {
@@ -118,7 +125,11 @@ async fn run(args: RunArgs) -> ExitCode {
     let settings = ebi::controller::Settings {
         resync_interval: args.resync_interval,
         guardrails: Guardrails {
-            allowed_account_ids: args.allowed_account_ids.into_iter().filter(|a| !a.is_empty()).collect(),
+            allowed_account_ids: args
+                .allowed_account_ids
+                .into_iter()
+                .filter(|a| !a.is_empty())
+                .collect(),
             role_name_prefix: args.role_name_prefix,
             role_path: args.role_path,
             permissions_boundary_arn: args.permissions_boundary_arn,
@@ -128,7 +139,9 @@ async fn run(args: RunArgs) -> ExitCode {
     };
     tracing::info!(resync = ?settings.resync_interval, guardrails = ?settings.guardrails, "starting controller");
     let server = tokio::spawn(ebi::telemetry::serve(args.metrics_addr, metrics.clone()));
-    let ctx = Arc::new(ebi::controller::Context::new(client, aws, metrics, settings));
+    let ctx = Arc::new(ebi::controller::Context::new(
+        client, aws, metrics, settings,
+    ));
     ebi::controller::run(ctx).await;
     server.abort();
     ExitCode::SUCCESS
@@ -156,15 +169,26 @@ async fn diagnose_command(args: DiagnoseArgs) -> ExitCode {
             }
         }
     } else {
-        let rule = args.rule.clone().expect("clap requires --rule without --bundle");
-        let aws = ebi::aws::AwsContext::from_env(Arc::new(ebi::telemetry::Metrics::default())).await;
+        let rule = args
+            .rule
+            .clone()
+            .expect("clap requires --rule without --bundle");
+        let aws =
+            ebi::aws::AwsContext::from_env(Arc::new(ebi::telemetry::Metrics::default())).await;
         let Some(region) = aws.default_region() else {
             eprintln!("error: no AWS region: set AWS_REGION");
             return ExitCode::from(2);
         };
         let clients = aws.clients(&region);
         match ebi::aws::observe::snapshot_for_rule(&clients, &rule, &args.event_bus).await {
-            Ok(s) => (s, Expectations { rule_name: Some(rule), event_bus_name: Some(args.event_bus.clone()), ..Default::default() }),
+            Ok(s) => (
+                s,
+                Expectations {
+                    rule_name: Some(rule),
+                    event_bus_name: Some(args.event_bus.clone()),
+                    ..Default::default()
+                },
+            ),
             Err(e) => {
                 eprintln!("error: could not read the rule's configuration: {e}");
                 return ExitCode::from(2);
@@ -173,7 +197,11 @@ async fn diagnose_command(args: DiagnoseArgs) -> ExitCode {
     };
     let findings = diagnose::diagnose(&snapshot, &expect);
     match args.output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&serde_json::json!({"findings": findings})).expect("findings serialise")),
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"findings": findings}))
+                .expect("findings serialise")
+        ),
         Output::Text => print_text(&findings),
     }
     if findings.iter().any(Finding::is_error) {
@@ -190,8 +218,16 @@ fn print_text(findings: &[Finding]) {
     }
     for f in findings {
         let severity = if f.is_error() { "ERROR" } else { "WARNING" };
-        let target = f.target_id.as_deref().map(|t| format!(" target {t}")).unwrap_or_default();
-        println!("{severity} {}{target}: {}", f.code, f.resource.as_deref().unwrap_or(""));
+        let target = f
+            .target_id
+            .as_deref()
+            .map(|t| format!(" target {t}"))
+            .unwrap_or_default();
+        println!(
+            "{severity} {}{target}: {}",
+            f.code,
+            f.resource.as_deref().unwrap_or("")
+        );
         println!("  {}", f.message);
         for (i, line) in f.remediation.lines().enumerate() {
             println!("  {}{line}", if i == 0 { "Fix: " } else { "     " });

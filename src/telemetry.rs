@@ -60,23 +60,58 @@ impl Default for Metrics {
         let aws_calls = Family::<AwsCallLabels, Counter>::default();
         let integrations = Family::<ReadyLabels, Gauge>::default();
         let findings = Family::<CodeLabels, Gauge>::default();
-        registry.register("reconciles", "Reconciliations by result (success, error, invalid, blocked)", reconciles.clone());
-        registry.register("reconcile_duration_seconds", "Duration of one reconciliation", reconcile_duration.clone());
+        registry.register(
+            "reconciles",
+            "Reconciliations by result (success, error, invalid, blocked)",
+            reconciles.clone(),
+        );
+        registry.register(
+            "reconcile_duration_seconds",
+            "Duration of one reconciliation",
+            reconcile_duration.clone(),
+        );
         registry.register("aws_calls", "AWS API call attempts by service, operation and outcome (success, throttled, client_error, server_error, network_error)", aws_calls.clone());
-        registry.register("integrations", "EventBridgeIntegrations by Ready state", integrations.clone());
-        registry.register("findings", "Current diagnosis findings by code, across all integrations", findings.clone());
-        Metrics { registry, reconciles, reconcile_duration, aws_calls, integrations, findings, per_object: Default::default(), ready: AtomicBool::new(false) }
+        registry.register(
+            "integrations",
+            "EventBridgeIntegrations by Ready state",
+            integrations.clone(),
+        );
+        registry.register(
+            "findings",
+            "Current diagnosis findings by code, across all integrations",
+            findings.clone(),
+        );
+        Metrics {
+            registry,
+            reconciles,
+            reconcile_duration,
+            aws_calls,
+            integrations,
+            findings,
+            per_object: Default::default(),
+            ready: AtomicBool::new(false),
+        }
     }
 }
 
 impl Metrics {
     pub fn reconciled(&self, result: &str, seconds: f64) {
-        self.reconciles.get_or_create(&ResultLabels { result: result.into() }).inc();
+        self.reconciles
+            .get_or_create(&ResultLabels {
+                result: result.into(),
+            })
+            .inc();
         self.reconcile_duration.observe(seconds);
     }
 
     pub fn aws_call(&self, service: &str, operation: &str, outcome: &str) {
-        self.aws_calls.get_or_create(&AwsCallLabels { service: service.into(), operation: operation.into(), outcome: outcome.into() }).inc();
+        self.aws_calls
+            .get_or_create(&AwsCallLabels {
+                service: service.into(),
+                operation: operation.into(),
+                outcome: outcome.into(),
+            })
+            .inc();
     }
 
     /// Records an object's current state (None: the object is gone).
@@ -87,8 +122,16 @@ impl Metrics {
             None => map.remove(key),
         };
         let ready = map.values().filter(|(r, _)| *r).count() as i64;
-        self.integrations.get_or_create(&ReadyLabels { ready: "true".into() }).set(ready);
-        self.integrations.get_or_create(&ReadyLabels { ready: "false".into() }).set(map.len() as i64 - ready);
+        self.integrations
+            .get_or_create(&ReadyLabels {
+                ready: "true".into(),
+            })
+            .set(ready);
+        self.integrations
+            .get_or_create(&ReadyLabels {
+                ready: "false".into(),
+            })
+            .set(map.len() as i64 - ready);
         let mut counts: HashMap<&str, i64> = HashMap::new();
         for (_, codes) in map.values() {
             for c in codes {
@@ -96,7 +139,11 @@ impl Metrics {
             }
         }
         for code in crate::diagnose::Code::ALL {
-            self.findings.get_or_create(&CodeLabels { code: code.as_str().into() }).set(*counts.get(code.as_str()).unwrap_or(&0));
+            self.findings
+                .get_or_create(&CodeLabels {
+                    code: code.as_str().into(),
+                })
+                .set(*counts.get(code.as_str()).unwrap_or(&0));
         }
     }
 
@@ -112,17 +159,35 @@ pub async fn serve(addr: std::net::SocketAddr, metrics: Arc<Metrics>) -> std::io
     use axum::{http::StatusCode, routing::get, Router};
     let m1 = metrics.clone();
     let app = Router::new()
-        .route("/metrics", get(move || {
-            let m = m1.clone();
-            async move { ([("content-type", "application/openmetrics-text; version=1.0.0; charset=utf-8")], m.encode()) }
-        }))
+        .route(
+            "/metrics",
+            get(move || {
+                let m = m1.clone();
+                async move {
+                    (
+                        [(
+                            "content-type",
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        )],
+                        m.encode(),
+                    )
+                }
+            }),
+        )
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(move || {
-            let m = metrics.clone();
-            async move {
-                if m.ready.load(Ordering::Relaxed) { (StatusCode::OK, "ready") } else { (StatusCode::SERVICE_UNAVAILABLE, "starting") }
-            }
-        }));
+        .route(
+            "/readyz",
+            get(move || {
+                let m = metrics.clone();
+                async move {
+                    if m.ready.load(Ordering::Relaxed) {
+                        (StatusCode::OK, "ready")
+                    } else {
+                        (StatusCode::SERVICE_UNAVAILABLE, "starting")
+                    }
+                }
+            }),
+        );
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "serving /metrics, /healthz, /readyz");
     axum::serve(listener, app).await
@@ -130,8 +195,11 @@ pub async fn serve(addr: std::net::SocketAddr, metrics: Arc<Metrics>) -> std::io
 
 /// Logs as text (default) or JSON; level from RUST_LOG or `--log-level`.
 pub fn init_logging(json: bool, level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().flatten_event(true).init();
     } else {

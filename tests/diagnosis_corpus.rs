@@ -10,13 +10,29 @@ use serde_json::Value;
 
 fn corpus() -> Vec<(String, String)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
     files.sort();
-    files.into_iter().map(|p| (p.file_stem().unwrap().to_string_lossy().into_owned(), std::fs::read_to_string(&p).unwrap())).collect()
+    files
+        .into_iter()
+        .map(|p| {
+            (
+                p.file_stem().unwrap().to_string_lossy().into_owned(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
+        .collect()
 }
 
 fn codes(v: &Value) -> BTreeSet<String> {
-    v.as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect()
 }
 
 #[test]
@@ -30,43 +46,114 @@ fn every_bundle_yields_exactly_the_expected_findings() {
         let expect: Value = serde_json::from_str::<Value>(text).unwrap()["expect"].clone();
         let (snapshot, expectations) = parse_bundle(text).unwrap_or_else(|e| panic!("{name}: {e}"));
         let findings = diagnose(&snapshot, &expectations);
-        let errors: BTreeSet<String> = findings.iter().filter(|f| f.severity == Severity::Error).map(|f| f.code.to_string()).collect();
-        let warnings: BTreeSet<String> = findings.iter().filter(|f| f.severity == Severity::Warning).map(|f| f.code.to_string()).collect();
+        let errors: BTreeSet<String> = findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| f.code.to_string())
+            .collect();
+        let warnings: BTreeSet<String> = findings
+            .iter()
+            .filter(|f| f.severity == Severity::Warning)
+            .map(|f| f.code.to_string())
+            .collect();
         if errors != codes(&expect["errors"]) || warnings != codes(&expect["warnings"]) {
             failures.push(format!("{name}: expected errors {:?} warnings {:?}, got errors {errors:?} warnings {warnings:?}\n  {findings:#?}", codes(&expect["errors"]), codes(&expect["warnings"])));
         }
         for f in &findings {
-            assert!(!f.message.is_empty() && !f.remediation.is_empty(), "{name}: {:?} lacks a message or a fix", f.code);
+            assert!(
+                !f.message.is_empty() && !f.remediation.is_empty(),
+                "{name}: {:?} lacks a message or a fix",
+                f.code
+            );
         }
         if errors.is_empty() {
             clean += 1;
         }
         covered.extend(errors.into_iter().chain(warnings));
     }
-    assert!(failures.is_empty(), "{} of {} bundles differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
-    let missing: Vec<_> = Code::ALL.iter().map(|c| c.to_string()).filter(|c| !covered.contains(c)).collect();
-    assert!(missing.is_empty(), "codes not covered by the corpus: {missing:?}");
-    println!("[figures] diagnosis corpus: {} bundles, {clean} without errors, all {} codes covered", cases.len(), Code::ALL.len());
+    assert!(
+        failures.is_empty(),
+        "{} of {} bundles differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+    let missing: Vec<_> = Code::ALL
+        .iter()
+        .map(|c| c.to_string())
+        .filter(|c| !covered.contains(c))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "codes not covered by the corpus: {missing:?}"
+    );
+    println!(
+        "[figures] diagnosis corpus: {} bundles, {clean} without errors, all {} codes covered",
+        cases.len(),
+        Code::ALL.len()
+    );
 }
 
 #[test]
 fn remediations_name_the_exact_fix() {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/passrole-execution-only.json")).unwrap();
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/passrole-execution-only.json"),
+    )
+    .unwrap();
     let (s, e) = parse_bundle(&text).unwrap();
-    let f = diagnose(&s, &e).into_iter().find(|f| f.code == Code::PassRoleMissing).unwrap();
-    assert_eq!(f.resource.as_deref(), Some("arn:aws:iam::111122223333:role/orders-task"), "names the role that cannot be passed");
-    assert!(f.remediation.contains("\"iam:PassRole\"") && f.remediation.contains("ecs-tasks.amazonaws.com") && f.remediation.contains("put-role-policy --role-name eventbridge-orders"), "{}", f.remediation);
+    let f = diagnose(&s, &e)
+        .into_iter()
+        .find(|f| f.code == Code::PassRoleMissing)
+        .unwrap();
+    assert_eq!(
+        f.resource.as_deref(),
+        Some("arn:aws:iam::111122223333:role/orders-task"),
+        "names the role that cannot be passed"
+    );
+    assert!(
+        f.remediation.contains("\"iam:PassRole\"")
+            && f.remediation.contains("ecs-tasks.amazonaws.com")
+            && f.remediation
+                .contains("put-role-policy --role-name eventbridge-orders"),
+        "{}",
+        f.remediation
+    );
 
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/lambda-alias-vs-unqualified.json")).unwrap();
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/lambda-alias-vs-unqualified.json"),
+    )
+    .unwrap();
     let (s, e) = parse_bundle(&text).unwrap();
-    let f = diagnose(&s, &e).into_iter().find(|f| f.code == Code::LambdaPermissionMissing).unwrap();
-    assert!(f.remediation.contains("--qualifier live") && f.remediation.contains("--principal events.amazonaws.com") && f.remediation.contains("--source-arn arn:aws:events:us-east-1:111122223333:rule/orders"), "{}", f.remediation);
+    let f = diagnose(&s, &e)
+        .into_iter()
+        .find(|f| f.code == Code::LambdaPermissionMissing)
+        .unwrap();
+    assert!(
+        f.remediation.contains("--qualifier live")
+            && f.remediation.contains("--principal events.amazonaws.com")
+            && f.remediation
+                .contains("--source-arn arn:aws:events:us-east-1:111122223333:rule/orders"),
+        "{}",
+        f.remediation
+    );
 
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/trust-source-arn-mismatch.json")).unwrap();
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/trust-source-arn-mismatch.json"),
+    )
+    .unwrap();
     let (s, e) = parse_bundle(&text).unwrap();
-    let f = diagnose(&s, &e).into_iter().find(|f| f.code == Code::TrustPolicyConditionMismatch).unwrap();
-    assert!(f.message.contains("rule/refunds") && f.message.contains("rule/orders"), "says what is there and what is needed: {}", f.message);
-    assert!(f.remediation.starts_with("aws iam update-assume-role-policy --role-name eventbridge-orders"));
+    let f = diagnose(&s, &e)
+        .into_iter()
+        .find(|f| f.code == Code::TrustPolicyConditionMismatch)
+        .unwrap();
+    assert!(
+        f.message.contains("rule/refunds") && f.message.contains("rule/orders"),
+        "says what is there and what is needed: {}",
+        f.message
+    );
+    assert!(f
+        .remediation
+        .starts_with("aws iam update-assume-role-policy --role-name eventbridge-orders"));
 }
 
 fn cli(args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
@@ -83,43 +170,81 @@ fn cli(args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
     }
     drop(child.stdin.take());
     let out = child.wait_with_output().unwrap();
-    (out.status.code().unwrap(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
 fn diagnose_command_exit_codes_and_outputs() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus/");
-    let (code, out, _) = cli(&["diagnose", "--bundle", &format!("{dir}ecs-good.json")], None);
+    let (code, out, _) = cli(
+        &["diagnose", "--bundle", &format!("{dir}ecs-good.json")],
+        None,
+    );
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("No problems found"));
 
-    let (code, out, _) = cli(&["diagnose", "--bundle", &format!("{dir}passrole-missing.json"), "--output", "json"], None);
+    let (code, out, _) = cli(
+        &[
+            "diagnose",
+            "--bundle",
+            &format!("{dir}passrole-missing.json"),
+            "--output",
+            "json",
+        ],
+        None,
+    );
     assert_eq!(code, 1);
     let v: Value = serde_json::from_str(&out).expect("JSON output");
     let findings = v["findings"].as_array().unwrap();
-    assert!(findings.iter().all(|f| f["code"] == "PassRoleMissing" && f["severity"] == "error" && f["targetId"] == "1"), "{out}");
+    assert!(
+        findings.iter().all(|f| f["code"] == "PassRoleMissing"
+            && f["severity"] == "error"
+            && f["targetId"] == "1"),
+        "{out}"
+    );
     assert_eq!(findings.len(), 2, "one finding per role to pass");
 
-    let (code, out, _) = cli(&["diagnose", "--bundle", &format!("{dir}trust-unprotected.json")], None);
+    let (code, out, _) = cli(
+        &[
+            "diagnose",
+            "--bundle",
+            &format!("{dir}trust-unprotected.json"),
+        ],
+        None,
+    );
     assert_eq!(code, 0, "warnings alone do not fail: {out}");
     assert!(out.contains("WARNING ConfusedDeputyUnprotected"));
 
     let text = std::fs::read_to_string(format!("{dir}rule-disabled.json")).unwrap();
     let (code, out, _) = cli(&["diagnose", "--bundle", "-"], Some(&text));
     assert_eq!(code, 1);
-    assert!(out.contains("aws events enable-rule --name orders"), "{out}");
+    assert!(
+        out.contains("aws events enable-rule --name orders"),
+        "{out}"
+    );
 
     // Unusable input: exit 2, the message says what and where.
     let (code, _, err) = cli(&["diagnose", "--bundle", "-"], Some("{not json"));
     assert_eq!(code, 2);
     assert!(err.contains("not JSON"), "{err}");
-    let (code, _, err) = cli(&["diagnose", "--bundle", "-"], Some(r#"{"rule": {"Name": "x"}}"#));
+    let (code, _, err) = cli(
+        &["diagnose", "--bundle", "-"],
+        Some(r#"{"rule": {"Name": "x"}}"#),
+    );
     assert_eq!(code, 2);
     assert!(err.contains("bundle.rule.Arn: missing"), "{err}");
     let bad_doc = r#"{"rule": {"Name": "x", "Arn": "arn:aws:events:us-east-1:1:rule/x"}, "roles": [{"Role": {"Arn": "arn:aws:iam::1:role/r", "AssumeRolePolicyDocument": {"Version": "2012-10-17"}}}]}"#;
     let (code, _, err) = cli(&["diagnose", "--bundle", "-"], Some(bad_doc));
     assert_eq!(code, 2);
-    assert!(err.contains("bundle.roles[0].Role.AssumeRolePolicyDocument") && err.contains("no Statement"), "{err}");
+    assert!(
+        err.contains("bundle.roles[0].Role.AssumeRolePolicyDocument")
+            && err.contains("no Statement"),
+        "{err}"
+    );
     let (code, _, err) = cli(&["diagnose", "--bundle", "/nonexistent/bundle.json"], None);
     assert_eq!(code, 2);
     assert!(err.contains("cannot read bundle"), "{err}");
@@ -127,6 +252,13 @@ fn diagnose_command_exit_codes_and_outputs() {
 
 #[test]
 fn the_committed_crd_is_the_generated_one() {
-    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/crds/eventbridgeintegrations.eventbridge.dev.yaml")).unwrap();
-    assert!(committed == ebi::api::crd_yaml(), "crds/ is stale: run `make crd` and commit the result");
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/crds/eventbridgeintegrations.eventbridge.dev.yaml"
+    ))
+    .unwrap();
+    assert!(
+        committed == ebi::api::crd_yaml(),
+        "crds/ is stale: run `make crd` and commit the result"
+    );
 }

@@ -21,10 +21,15 @@ async fn converge_and_count(kind: &str, ns: &str, name: &str, yaml: String) {
     let (total, writes, write_ops) = calls_between(&before, &converged);
     assert!(writes > 0, "convergence must have written something");
     let reconciles = ctl.successful_reconciles();
-    wait_until("one resync", Duration::from_secs(20), || ctl.successful_reconciles() > reconciles);
+    wait_until("one resync", Duration::from_secs(20), || {
+        ctl.successful_reconciles() > reconciles
+    });
     let resynced = ctl.aws_calls();
     let (resync_total, resync_writes, resync_write_ops) = calls_between(&converged, &resynced);
-    assert_eq!(resync_writes, 0, "an in-sync resync must not write, but made {resync_write_ops:?}");
+    assert_eq!(
+        resync_writes, 0,
+        "an in-sync resync must not write, but made {resync_write_ops:?}"
+    );
     assert!(resync_total > 0, "a resync must read AWS to detect drift");
     println!("[figures] {kind}: convergence {total} AWS calls ({writes} writes: {}); in-sync resync {resync_total} calls, 0 writes", write_ops.join(", "));
 }
@@ -37,25 +42,73 @@ async fn ecs_target_converges_with_least_privilege_role() {
     let role_name = derived(&ns, "orders");
     let rule_name = derived(&ns, "orders");
     let rule_arn = format!("arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule_name}");
-    let role = aws.iam.get_role().role_name(&role_name).send().await.unwrap().role.unwrap();
+    let role = aws
+        .iam
+        .get_role()
+        .role_name(&role_name)
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap();
     let trust = json!({"Version":"2012-10-17","Statement":[{"Sid":"EventBridgeRuleOnly","Effect":"Allow","Principal":{"Service":"events.amazonaws.com"},"Action":"sts:AssumeRole",
         "Condition":{"StringEquals":{"aws:SourceAccount":ACCOUNT},"ArnEquals":{"aws:SourceArn":rule_arn}}}]});
-    assert!(documents_equivalent(&json!(role.assume_role_policy_document().unwrap()), &trust), "trust: {:?}", role.assume_role_policy_document());
-    assert!(role.tags().iter().any(|t| t.key() == "eventbridge.dev/owner" && t.value() == format!("{ns}/orders")));
-    let policy = aws.iam.get_role_policy().role_name(&role_name).policy_name("eventbridge-integration").send().await.unwrap();
+    assert!(
+        documents_equivalent(&json!(role.assume_role_policy_document().unwrap()), &trust),
+        "trust: {:?}",
+        role.assume_role_policy_document()
+    );
+    assert!(role
+        .tags()
+        .iter()
+        .any(|t| t.key() == "eventbridge.dev/owner" && t.value() == format!("{ns}/orders")));
+    let policy = aws
+        .iam
+        .get_role_policy()
+        .role_name(&role_name)
+        .policy_name("eventbridge-integration")
+        .send()
+        .await
+        .unwrap();
     let expected = json!({"Version":"2012-10-17","Statement":[
         {"Sid":"RunTask","Effect":"Allow","Action":"ecs:RunTask","Resource":"arn:aws:ecs:us-east-1:123456789012:task-definition/orders-worker:*","Condition":{"ArnEquals":{"ecs:cluster":CLUSTER}}},
         {"Sid":"PassTaskRoles","Effect":"Allow","Action":"iam:PassRole","Resource":[EXECUTION_ROLE, TASK_ROLE],"Condition":{"StringLike":{"iam:PassedToService":"ecs-tasks.amazonaws.com"}}}]});
-    assert!(documents_equivalent(&json!(policy.policy_document()), &expected), "policy: {}", policy.policy_document());
+    assert!(
+        documents_equivalent(&json!(policy.policy_document()), &expected),
+        "policy: {}",
+        policy.policy_document()
+    );
     let doc = PolicyDocument::parse(&json!(policy.policy_document())).unwrap();
-    assert!(doc.statements.iter().all(|s| s.resource.as_ref().unwrap().patterns.iter().all(|p| p != "*")), "no * resources");
-    let targets = aws.events.list_targets_by_rule().rule(&rule_name).send().await.unwrap();
+    assert!(
+        doc.statements.iter().all(|s| s
+            .resource
+            .as_ref()
+            .unwrap()
+            .patterns
+            .iter()
+            .all(|p| p != "*")),
+        "no * resources"
+    );
+    let targets = aws
+        .events
+        .list_targets_by_rule()
+        .rule(&rule_name)
+        .send()
+        .await
+        .unwrap();
     let t = &targets.targets()[0];
     assert_eq!(t.role_arn(), Some(role.arn()));
     let ecs = t.ecs_parameters().unwrap();
     assert_eq!(ecs.task_definition_arn(), TASK_DEFINITION);
     assert_eq!(ecs.launch_type().unwrap().as_str(), "FARGATE");
-    assert_eq!(ecs.network_configuration().unwrap().awsvpc_configuration().unwrap().subnets(), ["subnet-0a1b2c3d"]);
+    assert_eq!(
+        ecs.network_configuration()
+            .unwrap()
+            .awsvpc_configuration()
+            .unwrap()
+            .subnets(),
+        ["subnet-0a1b2c3d"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -64,12 +117,28 @@ async fn step_functions_target_converges() {
     converge_and_count("StepFunctions", &ns, "pipeline", sfn_yaml(&ns, "pipeline")).await;
     let aws = aws().await;
     let name = derived(&ns, "pipeline");
-    let policy = aws.iam.get_role_policy().role_name(&name).policy_name("eventbridge-integration").send().await.unwrap();
+    let policy = aws
+        .iam
+        .get_role_policy()
+        .role_name(&name)
+        .policy_name("eventbridge-integration")
+        .send()
+        .await
+        .unwrap();
     let expected = json!({"Statement":[{"Sid":"StartExecution","Effect":"Allow","Action":"states:StartExecution","Resource":STATE_MACHINE}]});
-    assert!(documents_equivalent(&json!(policy.policy_document()), &expected));
+    assert!(documents_equivalent(
+        &json!(policy.policy_document()),
+        &expected
+    ));
     let rule = aws.events.describe_rule().name(&name).send().await.unwrap();
     assert_eq!(rule.schedule_expression(), Some("rate(5 minutes)"));
-    let t = aws.events.list_targets_by_rule().rule(&name).send().await.unwrap();
+    let t = aws
+        .events
+        .list_targets_by_rule()
+        .rule(&name)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(t.targets()[0].input(), Some(r#"{"trigger":"schedule"}"#));
 }
 
@@ -77,19 +146,46 @@ async fn step_functions_target_converges() {
 async fn lambda_target_gets_a_resource_permission_on_the_qualified_arn() {
     let ns = namespace("e2e-lambda");
     let qualified = format!("{FUNCTION}:live");
-    converge_and_count("Lambda", &ns, "notify", lambda_yaml(&ns, "notify", &qualified)).await;
+    converge_and_count(
+        "Lambda",
+        &ns,
+        "notify",
+        lambda_yaml(&ns, "notify", &qualified),
+    )
+    .await;
     let aws = aws().await;
     let name = derived(&ns, "notify");
     // No role for Lambda.
     assert!(aws.iam.get_role().role_name(&name).send().await.is_err());
-    let policy = aws.lambda.get_policy().function_name(FUNCTION).qualifier("live").send().await.unwrap();
+    let policy = aws
+        .lambda
+        .get_policy()
+        .function_name(FUNCTION)
+        .qualifier("live")
+        .send()
+        .await
+        .unwrap();
     let doc: serde_json::Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
-    let stmt = doc["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == format!("ebi-{name}")).expect("our statement");
+    let stmt = doc["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == format!("ebi-{name}"))
+        .expect("our statement");
     assert_eq!(stmt["Principal"]["Service"], "events.amazonaws.com");
     assert_eq!(stmt["Action"], "lambda:InvokeFunction");
     assert_eq!(stmt["Resource"], qualified);
-    assert_eq!(stmt["Condition"]["ArnLike"]["AWS:SourceArn"], format!("arn:aws:events:{REGION}:{ACCOUNT}:rule/{name}"));
-    let t = aws.events.list_targets_by_rule().rule(&name).send().await.unwrap();
+    assert_eq!(
+        stmt["Condition"]["ArnLike"]["AWS:SourceArn"],
+        format!("arn:aws:events:{REGION}:{ACCOUNT}:rule/{name}")
+    );
+    let t = aws
+        .events
+        .list_targets_by_rule()
+        .rule(&name)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(t.targets()[0].arn(), qualified);
     assert_eq!(t.targets()[0].role_arn(), None);
 }
@@ -109,73 +205,244 @@ async fn drift_of_every_kind_is_corrected() {
     let statement_id = format!("ebi-{fn_rule}");
     let policy_of = |name: String| {
         let iam = aws.iam.clone();
-        async move { iam.get_role_policy().role_name(name).policy_name("eventbridge-integration").send().await.ok().map(|p| p.policy_document().to_string()) }
+        async move {
+            iam.get_role_policy()
+                .role_name(name)
+                .policy_name("eventbridge-integration")
+                .send()
+                .await
+                .ok()
+                .map(|p| p.policy_document().to_string())
+        }
     };
     let original_policy = policy_of(ecs_name.clone()).await.unwrap();
 
     // 1. The inline policy is deleted.
-    aws.iam.delete_role_policy().role_name(&ecs_name).policy_name("eventbridge-integration").send().await.unwrap();
-    wait_until_async("the inline policy to be restored", Duration::from_secs(30), || async { policy_of(ecs_name.clone()).await.is_some_and(|p| documents_equivalent(&json!(p), &json!(original_policy))) }).await;
+    aws.iam
+        .delete_role_policy()
+        .role_name(&ecs_name)
+        .policy_name("eventbridge-integration")
+        .send()
+        .await
+        .unwrap();
+    wait_until_async(
+        "the inline policy to be restored",
+        Duration::from_secs(30),
+        || async {
+            policy_of(ecs_name.clone())
+                .await
+                .is_some_and(|p| documents_equivalent(&json!(p), &json!(original_policy)))
+        },
+    )
+    .await;
 
     // 2. The inline policy is widened to *.
     let wide = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}).to_string();
-    aws.iam.put_role_policy().role_name(&ecs_name).policy_name("eventbridge-integration").policy_document(&wide).send().await.unwrap();
-    wait_until_async("least privilege to be restored", Duration::from_secs(30), || async { policy_of(ecs_name.clone()).await.is_some_and(|p| documents_equivalent(&json!(p), &json!(original_policy))) }).await;
+    aws.iam
+        .put_role_policy()
+        .role_name(&ecs_name)
+        .policy_name("eventbridge-integration")
+        .policy_document(&wide)
+        .send()
+        .await
+        .unwrap();
+    wait_until_async(
+        "least privilege to be restored",
+        Duration::from_secs(30),
+        || async {
+            policy_of(ecs_name.clone())
+                .await
+                .is_some_and(|p| documents_equivalent(&json!(p), &json!(original_policy)))
+        },
+    )
+    .await;
 
     // 3. The trust policy is changed to trust anyone in the account.
     let open = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":format!("arn:aws:iam::{ACCOUNT}:root")},"Action":"sts:AssumeRole"}]}).to_string();
-    aws.iam.update_assume_role_policy().role_name(&ecs_name).policy_document(&open).send().await.unwrap();
-    wait_until_async("the trust policy to be restored", Duration::from_secs(30), || async {
-        let r = aws.iam.get_role().role_name(&ecs_name).send().await.unwrap();
-        let doc = r.role().unwrap().assume_role_policy_document().unwrap().to_string();
-        doc.contains("events.amazonaws.com") && !documents_equivalent(&json!(doc), &json!(open))
-    })
+    aws.iam
+        .update_assume_role_policy()
+        .role_name(&ecs_name)
+        .policy_document(&open)
+        .send()
+        .await
+        .unwrap();
+    wait_until_async(
+        "the trust policy to be restored",
+        Duration::from_secs(30),
+        || async {
+            let r = aws
+                .iam
+                .get_role()
+                .role_name(&ecs_name)
+                .send()
+                .await
+                .unwrap();
+            let doc = r
+                .role()
+                .unwrap()
+                .assume_role_policy_document()
+                .unwrap()
+                .to_string();
+            doc.contains("events.amazonaws.com") && !documents_equivalent(&json!(doc), &json!(open))
+        },
+    )
     .await;
 
     // 4. The rule is disabled.
-    aws.events.disable_rule().name(&ecs_name).send().await.unwrap();
-    wait_until_async("the rule to be re-enabled", Duration::from_secs(30), || async {
-        aws.events.describe_rule().name(&ecs_name).send().await.unwrap().state().map(|s| s.as_str().to_string()) == Some("ENABLED".into())
-    })
+    aws.events
+        .disable_rule()
+        .name(&ecs_name)
+        .send()
+        .await
+        .unwrap();
+    wait_until_async(
+        "the rule to be re-enabled",
+        Duration::from_secs(30),
+        || async {
+            aws.events
+                .describe_rule()
+                .name(&ecs_name)
+                .send()
+                .await
+                .unwrap()
+                .state()
+                .map(|s| s.as_str().to_string())
+                == Some("ENABLED".into())
+        },
+    )
     .await;
 
     // 5. The event pattern is changed.
-    aws.events.put_rule().name(&ecs_name).event_pattern(r#"{"source":["evil"]}"#).send().await.unwrap();
-    wait_until_async("the pattern to be restored", Duration::from_secs(30), || async {
-        aws.events.describe_rule().name(&ecs_name).send().await.unwrap().event_pattern().is_some_and(|p| p.contains("com.example.orders"))
-    })
+    aws.events
+        .put_rule()
+        .name(&ecs_name)
+        .event_pattern(r#"{"source":["evil"]}"#)
+        .send()
+        .await
+        .unwrap();
+    wait_until_async(
+        "the pattern to be restored",
+        Duration::from_secs(30),
+        || async {
+            aws.events
+                .describe_rule()
+                .name(&ecs_name)
+                .send()
+                .await
+                .unwrap()
+                .event_pattern()
+                .is_some_and(|p| p.contains("com.example.orders"))
+        },
+    )
     .await;
 
     // 6. The target is removed.
-    aws.events.remove_targets().rule(&ecs_name).ids("1").send().await.unwrap();
-    wait_until_async("the target to be restored", Duration::from_secs(30), || async {
-        !aws.events.list_targets_by_rule().rule(&ecs_name).send().await.unwrap().targets().is_empty()
-    })
+    aws.events
+        .remove_targets()
+        .rule(&ecs_name)
+        .ids("1")
+        .send()
+        .await
+        .unwrap();
+    wait_until_async(
+        "the target to be restored",
+        Duration::from_secs(30),
+        || async {
+            !aws.events
+                .list_targets_by_rule()
+                .rule(&ecs_name)
+                .send()
+                .await
+                .unwrap()
+                .targets()
+                .is_empty()
+        },
+    )
     .await;
 
     // 7. The target is changed (another task count) and a foreign target is added.
-    let mut changed = aws.events.list_targets_by_rule().rule(&ecs_name).send().await.unwrap().targets()[0].clone();
+    let mut changed = aws
+        .events
+        .list_targets_by_rule()
+        .rule(&ecs_name)
+        .send()
+        .await
+        .unwrap()
+        .targets()[0]
+        .clone();
     changed.ecs_parameters = changed.ecs_parameters.map(|mut e| {
         e.task_count = Some(7);
         e
     });
-    let foreign = aws_sdk_eventbridge::types::Target::builder().id("intruder").arn(FUNCTION).build().unwrap();
-    aws.events.put_targets().rule(&ecs_name).targets(changed).targets(foreign).send().await.unwrap();
-    wait_until_async("the target to be restored and the intruder removed", Duration::from_secs(30), || async {
-        let t = aws.events.list_targets_by_rule().rule(&ecs_name).send().await.unwrap();
-        t.targets().len() == 1 && t.targets()[0].ecs_parameters().and_then(|e| e.task_count()) == Some(1)
-    })
+    let foreign = aws_sdk_eventbridge::types::Target::builder()
+        .id("intruder")
+        .arn(FUNCTION)
+        .build()
+        .unwrap();
+    aws.events
+        .put_targets()
+        .rule(&ecs_name)
+        .targets(changed)
+        .targets(foreign)
+        .send()
+        .await
+        .unwrap();
+    wait_until_async(
+        "the target to be restored and the intruder removed",
+        Duration::from_secs(30),
+        || async {
+            let t = aws
+                .events
+                .list_targets_by_rule()
+                .rule(&ecs_name)
+                .send()
+                .await
+                .unwrap();
+            t.targets().len() == 1
+                && t.targets()[0].ecs_parameters().and_then(|e| e.task_count()) == Some(1)
+        },
+    )
     .await;
 
     // 8. The Lambda permission is removed.
-    aws.lambda.remove_permission().function_name(FUNCTION).statement_id(&statement_id).send().await.unwrap();
-    wait_until_async("the Lambda permission to be restored", Duration::from_secs(30), || async {
-        aws.lambda.get_policy().function_name(FUNCTION).send().await.ok().and_then(|p| p.policy).is_some_and(|p| p.contains(&statement_id))
-    })
+    aws.lambda
+        .remove_permission()
+        .function_name(FUNCTION)
+        .statement_id(&statement_id)
+        .send()
+        .await
+        .unwrap();
+    wait_until_async(
+        "the Lambda permission to be restored",
+        Duration::from_secs(30),
+        || async {
+            aws.lambda
+                .get_policy()
+                .function_name(FUNCTION)
+                .send()
+                .await
+                .ok()
+                .and_then(|p| p.policy)
+                .is_some_and(|p| p.contains(&statement_id))
+        },
+    )
     .await;
 
-    let (ok, events) = kubectl(&["get", "events", "-n", &ns, "-o", "jsonpath={.items[*].reason}"], None);
-    assert!(ok && events.contains("DriftCorrected"), "a DriftCorrected event is published: {events}");
+    let (ok, events) = kubectl(
+        &[
+            "get",
+            "events",
+            "-n",
+            &ns,
+            "-o",
+            "jsonpath={.items[*].reason}",
+        ],
+        None,
+    );
+    assert!(
+        ok && events.contains("DriftCorrected"),
+        "a DriftCorrected event is published: {events}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -187,30 +454,81 @@ async fn spec_updates_apply_in_place() {
     wait_condition(&api, "orders", "Ready", "True", None).await;
     let aws = aws().await;
     let name = derived(&ns, "orders");
-    let role_arn = aws.iam.get_role().role_name(&name).send().await.unwrap().role.unwrap().arn;
+    let role_arn = aws
+        .iam
+        .get_role()
+        .role_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap()
+        .arn;
     // New pattern, Revision scope, a task count and an input path: same rule, same role, updated.
-    let updated = ecs_yaml(&ns, "orders", "").replace("com.example.orders", "com.example.refunds").replace(
-        "      networkConfiguration:",
-        "      taskCount: 2\n      taskDefinitionScope: Revision\n      networkConfiguration:",
-    ) + "    inputPath: $.detail\n";
+    let updated = ecs_yaml(&ns, "orders", "")
+        .replace("com.example.orders", "com.example.refunds")
+        .replace(
+            "      networkConfiguration:",
+            "      taskCount: 2\n      taskDefinitionScope: Revision\n      networkConfiguration:",
+        )
+        + "    inputPath: $.detail\n";
     apply(&updated);
-    wait_until_async("the rule and target to follow the spec", Duration::from_secs(30), || async {
-        let rule = aws.events.describe_rule().name(&name).send().await.unwrap();
-        let t = aws.events.list_targets_by_rule().rule(&name).send().await.unwrap();
-        rule.event_pattern().is_some_and(|p| p.contains("com.example.refunds"))
-            && t.targets()[0].ecs_parameters().and_then(|e| e.task_count()) == Some(2)
-            && t.targets()[0].input_path() == Some("$.detail")
-    })
+    wait_until_async(
+        "the rule and target to follow the spec",
+        Duration::from_secs(30),
+        || async {
+            let rule = aws.events.describe_rule().name(&name).send().await.unwrap();
+            let t = aws
+                .events
+                .list_targets_by_rule()
+                .rule(&name)
+                .send()
+                .await
+                .unwrap();
+            rule.event_pattern()
+                .is_some_and(|p| p.contains("com.example.refunds"))
+                && t.targets()[0].ecs_parameters().and_then(|e| e.task_count()) == Some(2)
+                && t.targets()[0].input_path() == Some("$.detail")
+        },
+    )
     .await;
-    wait_until_async("RunTask to be scoped to the revision", Duration::from_secs(30), || async {
-        let p = aws.iam.get_role_policy().role_name(&name).policy_name("eventbridge-integration").send().await.unwrap();
-        let doc = PolicyDocument::parse(&json!(p.policy_document())).unwrap();
-        doc.statements.iter().any(|s| s.resource.as_ref().unwrap().patterns == vec![TASK_DEFINITION.to_string()])
-    })
+    wait_until_async(
+        "RunTask to be scoped to the revision",
+        Duration::from_secs(30),
+        || async {
+            let p = aws
+                .iam
+                .get_role_policy()
+                .role_name(&name)
+                .policy_name("eventbridge-integration")
+                .send()
+                .await
+                .unwrap();
+            let doc = PolicyDocument::parse(&json!(p.policy_document())).unwrap();
+            doc.statements
+                .iter()
+                .any(|s| s.resource.as_ref().unwrap().patterns == vec![TASK_DEFINITION.to_string()])
+        },
+    )
     .await;
-    assert_eq!(aws.iam.get_role().role_name(&name).send().await.unwrap().role.unwrap().arn, role_arn, "the role is updated in place, not replaced");
+    assert_eq!(
+        aws.iam
+            .get_role()
+            .role_name(&name)
+            .send()
+            .await
+            .unwrap()
+            .role
+            .unwrap()
+            .arn,
+        role_arn,
+        "the role is updated in place, not replaced"
+    );
     let obj = api.get("orders").await.unwrap();
-    assert_eq!(obj.status.unwrap().observed_generation, obj.metadata.generation);
+    assert_eq!(
+        obj.status.unwrap().observed_generation,
+        obj.metadata.generation
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -225,19 +543,74 @@ async fn delete_removes_everything_and_retain_keeps_it() {
         wait_condition(&api, n, "Ready", "True", None).await;
     }
     let aws = aws().await;
-    let (ok, out) = kubectl(&["delete", "-n", &ns, "ebi", "gone", "gone-fn", "kept", "--wait=true", "--timeout=60s"], None);
+    let (ok, out) = kubectl(
+        &[
+            "delete",
+            "-n",
+            &ns,
+            "ebi",
+            "gone",
+            "gone-fn",
+            "kept",
+            "--wait=true",
+            "--timeout=60s",
+        ],
+        None,
+    );
     assert!(ok, "{out}");
     let gone = derived(&ns, "gone");
     let gone_fn = derived(&ns, "gone-fn");
     let kept = derived(&ns, "kept");
-    assert!(aws.events.describe_rule().name(&gone).send().await.is_err(), "rule deleted");
-    assert!(aws.iam.get_role().role_name(&gone).send().await.is_err(), "role deleted");
-    assert!(aws.events.describe_rule().name(&gone_fn).send().await.is_err(), "lambda rule deleted");
-    let fn_policy = aws.lambda.get_policy().function_name(FUNCTION).send().await.ok().and_then(|p| p.policy).unwrap_or_default();
-    assert!(!fn_policy.contains(&format!("ebi-{gone_fn}")), "permission removed: {fn_policy}");
-    assert!(aws.events.describe_rule().name(&kept).send().await.is_ok(), "Retain keeps the rule");
-    assert!(aws.iam.get_role().role_name(&kept).send().await.is_ok(), "Retain keeps the role");
-    assert_eq!(aws.events.list_targets_by_rule().rule(&kept).send().await.unwrap().targets().len(), 1, "Retain keeps the target");
+    assert!(
+        aws.events.describe_rule().name(&gone).send().await.is_err(),
+        "rule deleted"
+    );
+    assert!(
+        aws.iam.get_role().role_name(&gone).send().await.is_err(),
+        "role deleted"
+    );
+    assert!(
+        aws.events
+            .describe_rule()
+            .name(&gone_fn)
+            .send()
+            .await
+            .is_err(),
+        "lambda rule deleted"
+    );
+    let fn_policy = aws
+        .lambda
+        .get_policy()
+        .function_name(FUNCTION)
+        .send()
+        .await
+        .ok()
+        .and_then(|p| p.policy)
+        .unwrap_or_default();
+    assert!(
+        !fn_policy.contains(&format!("ebi-{gone_fn}")),
+        "permission removed: {fn_policy}"
+    );
+    assert!(
+        aws.events.describe_rule().name(&kept).send().await.is_ok(),
+        "Retain keeps the rule"
+    );
+    assert!(
+        aws.iam.get_role().role_name(&kept).send().await.is_ok(),
+        "Retain keeps the role"
+    );
+    assert_eq!(
+        aws.events
+            .list_targets_by_rule()
+            .rule(&kept)
+            .send()
+            .await
+            .unwrap()
+            .targets()
+            .len(),
+        1,
+        "Retain keeps the target"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -246,70 +619,199 @@ async fn resources_the_object_does_not_own_are_left_alone() {
     let aws = aws().await;
     let name = derived(&ns, "squatter");
     // Someone else's rule and role with the very names the controller would use.
-    aws.events.put_rule().name(&name).schedule_expression("rate(1 day)").description("not yours").send().await.unwrap();
+    aws.events
+        .put_rule()
+        .name(&name)
+        .schedule_expression("rate(1 day)")
+        .description("not yours")
+        .send()
+        .await
+        .unwrap();
     let trust = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}).to_string();
-    aws.iam.create_role().role_name(&name).assume_role_policy_document(&trust).send().await.unwrap();
+    aws.iam
+        .create_role()
+        .role_name(&name)
+        .assume_role_policy_document(&trust)
+        .send()
+        .await
+        .unwrap();
     let _ctl = Controller::start(&ns, &[]);
     let api = kube_api(&ns).await;
     apply(&ecs_yaml(&ns, "squatter", ""));
-    let (_, reason, message) = wait_condition(&api, "squatter", "Ready", "False", Some("ResourceNotOwned")).await;
+    let (_, reason, message) =
+        wait_condition(&api, "squatter", "Ready", "False", Some("ResourceNotOwned")).await;
     assert!(message.contains("adoptExisting"), "{reason}: {message}");
-    wait_condition(&api, "squatter", "Stalled", "True", Some("ResourceNotOwned")).await;
+    wait_condition(
+        &api,
+        "squatter",
+        "Stalled",
+        "True",
+        Some("ResourceNotOwned"),
+    )
+    .await;
     tokio::time::sleep(Duration::from_secs(4)).await; // at least one more resync
-    let role = aws.iam.get_role().role_name(&name).send().await.unwrap().role.unwrap();
-    assert!(role.assume_role_policy_document().unwrap().contains("ecs-tasks"), "trust untouched");
-    assert!(aws.iam.get_role_policy().role_name(&name).policy_name("eventbridge-integration").send().await.is_err(), "no policy added");
+    let role = aws
+        .iam
+        .get_role()
+        .role_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap();
+    assert!(
+        role.assume_role_policy_document()
+            .unwrap()
+            .contains("ecs-tasks"),
+        "trust untouched"
+    );
+    assert!(
+        aws.iam
+            .get_role_policy()
+            .role_name(&name)
+            .policy_name("eventbridge-integration")
+            .send()
+            .await
+            .is_err(),
+        "no policy added"
+    );
     let rule = aws.events.describe_rule().name(&name).send().await.unwrap();
     assert_eq!(rule.description(), Some("not yours"));
-    assert!(aws.events.list_targets_by_rule().rule(&name).send().await.unwrap().targets().is_empty(), "no target added");
+    assert!(
+        aws.events
+            .list_targets_by_rule()
+            .rule(&name)
+            .send()
+            .await
+            .unwrap()
+            .targets()
+            .is_empty(),
+        "no target added"
+    );
     // Deleting the object must not delete someone else's resources.
-    let (ok, out) = kubectl(&["delete", "-n", &ns, "ebi", "squatter", "--wait=true", "--timeout=60s"], None);
+    let (ok, out) = kubectl(
+        &[
+            "delete",
+            "-n",
+            &ns,
+            "ebi",
+            "squatter",
+            "--wait=true",
+            "--timeout=60s",
+        ],
+        None,
+    );
     assert!(ok, "{out}");
     assert!(aws.events.describe_rule().name(&name).send().await.is_ok());
     assert!(aws.iam.get_role().role_name(&name).send().await.is_ok());
 
     // With adoptExisting the controller takes an untagged rule over.
     let adopt = derived(&ns, "adopter");
-    aws.events.put_rule().name(&adopt).event_pattern(r#"{"source":["old"]}"#).send().await.unwrap();
+    aws.events
+        .put_rule()
+        .name(&adopt)
+        .event_pattern(r#"{"source":["old"]}"#)
+        .send()
+        .await
+        .unwrap();
     apply(&ecs_yaml(&ns, "adopter", "  adoptExisting: true\n"));
     wait_condition(&api, "adopter", "Ready", "True", None).await;
-    let arn = aws.events.describe_rule().name(&adopt).send().await.unwrap().arn.unwrap();
-    let tags = aws.events.list_tags_for_resource().resource_arn(arn).send().await.unwrap();
-    assert!(tags.tags().iter().any(|t| t.key() == "eventbridge.dev/owner" && t.value() == format!("{ns}/adopter")));
+    let arn = aws
+        .events
+        .describe_rule()
+        .name(&adopt)
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    let tags = aws
+        .events
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .unwrap();
+    assert!(tags
+        .tags()
+        .iter()
+        .any(|t| t.key() == "eventbridge.dev/owner" && t.value() == format!("{ns}/adopter")));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn invalid_specs_are_refused_and_create_nothing() {
     let ns = namespace("e2e-invalid");
     // The API server itself rejects what the schema can express.
-    let (ok, out) = kubectl(&["apply", "-f", "-"], Some(&lambda_yaml(&ns, "no-account", "arn:aws:lambda:us-east-1::function:f")));
+    let (ok, out) = kubectl(
+        &["apply", "-f", "-"],
+        Some(&lambda_yaml(
+            &ns,
+            "no-account",
+            "arn:aws:lambda:us-east-1::function:f",
+        )),
+    );
     assert!(!ok && out.contains("functionArn"), "{out}");
-    let both = sfn_yaml(&ns, "both").replace("rule: {scheduleExpression: \"rate(5 minutes)\"}", "rule: {scheduleExpression: \"rate(5 minutes)\", eventPattern: {source: [x]}}");
+    let both = sfn_yaml(&ns, "both").replace(
+        "rule: {scheduleExpression: \"rate(5 minutes)\"}",
+        "rule: {scheduleExpression: \"rate(5 minutes)\", eventPattern: {source: [x]}}",
+    );
     let (ok, out) = kubectl(&["apply", "-f", "-"], Some(&both));
     assert!(!ok && out.contains("oneOf"), "{out}");
     // What needs more than one field is refused at reconcile time, naming the field.
     let _ctl = Controller::start(&ns, &[]);
     let api = kube_api(&ns).await;
-    let fargate_without_network = ecs_yaml(&ns, "no-network", "").replace("      networkConfiguration: {subnets: [subnet-0a1b2c3d], securityGroups: [sg-0a1b2c3d]}\n", "");
+    let fargate_without_network = ecs_yaml(&ns, "no-network", "").replace(
+        "      networkConfiguration: {subnets: [subnet-0a1b2c3d], securityGroups: [sg-0a1b2c3d]}\n",
+        "",
+    );
     apply(&fargate_without_network);
-    let lambda_with_role = lambda_yaml(&ns, "lambda-role", FUNCTION) + "  role: {name: not-for-lambda}\n";
+    let lambda_with_role =
+        lambda_yaml(&ns, "lambda-role", FUNCTION) + "  role: {name: not-for-lambda}\n";
     apply(&lambda_with_role);
     let bad_rate = sfn_yaml(&ns, "bad-rate").replace("rate(5 minutes)", "rate(1 minutes)");
     apply(&bad_rate);
     let (_, _, m) = wait_condition(&api, "no-network", "Ready", "False", Some("InvalidSpec")).await;
     assert!(m.contains("spec.target.ecs.networkConfiguration"), "{m}");
-    let (_, _, m) = wait_condition(&api, "lambda-role", "Ready", "False", Some("InvalidSpec")).await;
+    let (_, _, m) =
+        wait_condition(&api, "lambda-role", "Ready", "False", Some("InvalidSpec")).await;
     assert!(m.contains("spec.role"), "{m}");
     let (_, _, m) = wait_condition(&api, "bad-rate", "Ready", "False", Some("InvalidSpec")).await;
     assert!(m.contains("spec.rule.scheduleExpression"), "{m}");
     wait_condition(&api, "bad-rate", "Stalled", "True", Some("InvalidSpec")).await;
     let aws = aws().await;
     for n in ["no-network", "lambda-role", "bad-rate"] {
-        assert!(aws.events.describe_rule().name(derived(&ns, n)).send().await.is_err(), "{n}: no rule created");
-        assert!(aws.iam.get_role().role_name(derived(&ns, n)).send().await.is_err(), "{n}: no role created");
+        assert!(
+            aws.events
+                .describe_rule()
+                .name(derived(&ns, n))
+                .send()
+                .await
+                .is_err(),
+            "{n}: no rule created"
+        );
+        assert!(
+            aws.iam
+                .get_role()
+                .role_name(derived(&ns, n))
+                .send()
+                .await
+                .is_err(),
+            "{n}: no role created"
+        );
     }
     // Invalid objects are still deletable (nothing to clean up).
-    let (ok, out) = kubectl(&["delete", "-n", &ns, "ebi", "--all", "--wait=true", "--timeout=60s"], None);
+    let (ok, out) = kubectl(
+        &[
+            "delete",
+            "-n",
+            &ns,
+            "ebi",
+            "--all",
+            "--wait=true",
+            "--timeout=60s",
+        ],
+        None,
+    );
     assert!(ok, "{out}");
 }
 
@@ -319,30 +821,105 @@ async fn a_bring_your_own_role_without_passrole_is_diagnosed() {
     let aws = aws().await;
     let role_name = format!("byo-{ns}");
     let trust = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"events.amazonaws.com"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"aws:SourceAccount":ACCOUNT}}}]});
-    let role = aws.iam.create_role().role_name(&role_name).assume_role_policy_document(trust.to_string()).send().await.unwrap().role.unwrap();
+    let role = aws
+        .iam
+        .create_role()
+        .role_name(&role_name)
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap();
     let run_task = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecs:RunTask","Resource":"arn:aws:ecs:us-east-1:123456789012:task-definition/orders-worker:*"}]});
-    aws.iam.put_role_policy().role_name(&role_name).policy_name("run").policy_document(run_task.to_string()).send().await.unwrap();
-    let policy_before = aws.iam.get_role_policy().role_name(&role_name).policy_name("run").send().await.unwrap().policy_document().to_string();
+    aws.iam
+        .put_role_policy()
+        .role_name(&role_name)
+        .policy_name("run")
+        .policy_document(run_task.to_string())
+        .send()
+        .await
+        .unwrap();
+    let policy_before = aws
+        .iam
+        .get_role_policy()
+        .role_name(&role_name)
+        .policy_name("run")
+        .send()
+        .await
+        .unwrap()
+        .policy_document()
+        .to_string();
     let _ctl = Controller::start(&ns, &[]);
     let api = kube_api(&ns).await;
-    apply(&ecs_yaml(&ns, "byo", &format!("  role: {{arn: {}}}\n", role.arn())));
-    let (_, _, message) = wait_condition(&api, "byo", "AccessVerified", "False", Some("PassRoleMissing")).await;
+    apply(&ecs_yaml(
+        &ns,
+        "byo",
+        &format!("  role: {{arn: {}}}\n", role.arn()),
+    ));
+    let (_, _, message) = wait_condition(
+        &api,
+        "byo",
+        "AccessVerified",
+        "False",
+        Some("PassRoleMissing"),
+    )
+    .await;
     assert!(message.contains("iam:PassRole"), "{message}");
-    assert!(message.contains("ecs-tasks.amazonaws.com") && message.contains("put-role-policy"), "the fix is in the message: {message}");
+    assert!(
+        message.contains("ecs-tasks.amazonaws.com") && message.contains("put-role-policy"),
+        "the fix is in the message: {message}"
+    );
     wait_condition(&api, "byo", "Ready", "False", Some("PassRoleMissing")).await;
     let status = api.get("byo").await.unwrap().status.unwrap();
-    let pass_findings: Vec<_> = status.findings.iter().filter(|f| f.code == ebi::diagnose::Code::PassRoleMissing).collect();
-    let roles: Vec<_> = pass_findings.iter().filter_map(|f| f.resource.clone()).collect();
-    assert!(roles.contains(&EXECUTION_ROLE.to_string()) && roles.contains(&TASK_ROLE.to_string()), "both task roles named: {roles:?}");
+    let pass_findings: Vec<_> = status
+        .findings
+        .iter()
+        .filter(|f| f.code == ebi::diagnose::Code::PassRoleMissing)
+        .collect();
+    let roles: Vec<_> = pass_findings
+        .iter()
+        .filter_map(|f| f.resource.clone())
+        .collect();
+    assert!(
+        roles.contains(&EXECUTION_ROLE.to_string()) && roles.contains(&TASK_ROLE.to_string()),
+        "both task roles named: {roles:?}"
+    );
     assert_eq!(status.role_arn.as_deref(), Some(role.arn()));
     // The role is never modified.
-    let policy_after = aws.iam.get_role_policy().role_name(&role_name).policy_name("run").send().await.unwrap().policy_document().to_string();
+    let policy_after = aws
+        .iam
+        .get_role_policy()
+        .role_name(&role_name)
+        .policy_name("run")
+        .send()
+        .await
+        .unwrap()
+        .policy_document()
+        .to_string();
     assert_eq!(policy_before, policy_after);
-    assert_eq!(aws.iam.list_role_policies().role_name(&role_name).send().await.unwrap().policy_names().len(), 1);
+    assert_eq!(
+        aws.iam
+            .list_role_policies()
+            .role_name(&role_name)
+            .send()
+            .await
+            .unwrap()
+            .policy_names()
+            .len(),
+        1
+    );
 
     // Granting PassRole (as the finding says) makes it verified on the next resync.
     let pass = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:PassRole","Resource":[EXECUTION_ROLE, TASK_ROLE],"Condition":{"StringLike":{"iam:PassedToService":"ecs-tasks.amazonaws.com"}}}]});
-    aws.iam.put_role_policy().role_name(&role_name).policy_name("pass").policy_document(pass.to_string()).send().await.unwrap();
+    aws.iam
+        .put_role_policy()
+        .role_name(&role_name)
+        .policy_name("pass")
+        .policy_document(pass.to_string())
+        .send()
+        .await
+        .unwrap();
     wait_condition(&api, "byo", "AccessVerified", "True", None).await;
     wait_condition(&api, "byo", "Ready", "True", None).await;
 }
@@ -366,13 +943,18 @@ async fn a_controller_killed_mid_convergence_converges_without_duplicates_or_orp
     apply(&yaml);
     // Kill as soon as AWS writes have started, while most objects are still converging.
     wait_until("the first AWS writes", Duration::from_secs(30), || {
-        ctl.aws_calls().iter().any(|((_, op), n)| ebi::aws::is_write_operation(op) && *n > 0)
+        ctl.aws_calls()
+            .iter()
+            .any(|((_, op), n)| ebi::aws::is_write_operation(op) && *n > 0)
     });
     ctl.kill(); // SIGKILL: no graceful shutdown
     let ready_at_kill = {
         let mut n = 0;
         for name in &names {
-            if condition(&api, name, "Ready").await.is_some_and(|c| c.0 == "True") {
+            if condition(&api, name, "Ready")
+                .await
+                .is_some_and(|c| c.0 == "True")
+            {
                 n += 1;
             }
         }
@@ -386,24 +968,100 @@ async fn a_controller_killed_mid_convergence_converges_without_duplicates_or_orp
     let aws = aws().await;
     // No duplicates: exactly one rule and one target per object, one permission statement per Lambda object.
     let prefix = format!("ebi-{ns}-");
-    let rules = aws.events.list_rules().name_prefix(&prefix).send().await.unwrap();
+    let rules = aws
+        .events
+        .list_rules()
+        .name_prefix(&prefix)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(rules.rules().len(), 15, "one rule per object");
     for r in rules.rules() {
-        assert_eq!(aws.events.list_targets_by_rule().rule(r.name().unwrap()).send().await.unwrap().targets().len(), 1);
+        assert_eq!(
+            aws.events
+                .list_targets_by_rule()
+                .rule(r.name().unwrap())
+                .send()
+                .await
+                .unwrap()
+                .targets()
+                .len(),
+            1
+        );
     }
     let roles = aws.iam.list_roles().max_items(1000).send().await.unwrap();
-    let ours: Vec<_> = roles.roles().iter().filter(|r| r.role_name().starts_with(&prefix)).collect();
+    let ours: Vec<_> = roles
+        .roles()
+        .iter()
+        .filter(|r| r.role_name().starts_with(&prefix))
+        .collect();
     assert_eq!(ours.len(), 10, "one role per ECS and Step Functions object");
-    let fn_policy = aws.lambda.get_policy().function_name(FUNCTION).send().await.unwrap().policy.unwrap();
+    let fn_policy = aws
+        .lambda
+        .get_policy()
+        .function_name(FUNCTION)
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap();
     let doc: serde_json::Value = serde_json::from_str(&fn_policy).unwrap();
-    let statements = doc["Statement"].as_array().unwrap().iter().filter(|s| s["Sid"].as_str().unwrap_or("").starts_with(&format!("ebi-{prefix}"))).count();
+    let statements = doc["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| {
+            s["Sid"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with(&format!("ebi-{prefix}"))
+        })
+        .count();
     assert_eq!(statements, 5, "one permission per Lambda object");
     // No orphans: delete everything, nothing with our prefix remains.
-    let (ok, out) = kubectl(&["delete", "-n", &ns, "ebi", "--all", "--wait=true", "--timeout=90s"], None);
+    let (ok, out) = kubectl(
+        &[
+            "delete",
+            "-n",
+            &ns,
+            "ebi",
+            "--all",
+            "--wait=true",
+            "--timeout=90s",
+        ],
+        None,
+    );
     assert!(ok, "{out}");
-    assert!(aws.events.list_rules().name_prefix(&prefix).send().await.unwrap().rules().is_empty(), "no rule left");
+    assert!(
+        aws.events
+            .list_rules()
+            .name_prefix(&prefix)
+            .send()
+            .await
+            .unwrap()
+            .rules()
+            .is_empty(),
+        "no rule left"
+    );
     let roles = aws.iam.list_roles().max_items(1000).send().await.unwrap();
-    assert!(!roles.roles().iter().any(|r| r.role_name().starts_with(&prefix)), "no role left");
-    let fn_policy = aws.lambda.get_policy().function_name(FUNCTION).send().await.ok().and_then(|p| p.policy).unwrap_or_default();
-    assert!(!fn_policy.contains(&format!("ebi-{prefix}")), "no permission left");
+    assert!(
+        !roles
+            .roles()
+            .iter()
+            .any(|r| r.role_name().starts_with(&prefix)),
+        "no role left"
+    );
+    let fn_policy = aws
+        .lambda
+        .get_policy()
+        .function_name(FUNCTION)
+        .send()
+        .await
+        .ok()
+        .and_then(|p| p.policy)
+        .unwrap_or_default();
+    assert!(
+        !fn_policy.contains(&format!("ebi-{prefix}")),
+        "no permission left"
+    );
 }

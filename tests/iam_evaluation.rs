@@ -27,8 +27,22 @@ fn allow(action: Value, resource: Value) -> Value {
     json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": resource}]})
 }
 
-fn case(name: &'static str, policy: Value, action: &'static str, resource: &'static str, expect: Decision) -> Case {
-    Case { name, policy, boundary: None, action, resource, context: vec![], expect }
+fn case(
+    name: &'static str,
+    policy: Value,
+    action: &'static str,
+    resource: &'static str,
+    expect: Decision,
+) -> Case {
+    Case {
+        name,
+        policy,
+        boundary: None,
+        action,
+        resource,
+        context: vec![],
+        expect,
+    }
 }
 
 fn identity_cases() -> Vec<Case> {
@@ -86,8 +100,19 @@ fn identity_cases() -> Vec<Case> {
 }
 
 fn request(c: &Case) -> Request {
-    let context = c.context.iter().fold(Context::new(), |ctx, (k, v)| ctx.with(k, *v));
-    Request { caller: Caller::Aws { arn: ROLE.into(), account: "111122223333".into() }, action: c.action.into(), resource: Some(c.resource.into()), context }
+    let context = c
+        .context
+        .iter()
+        .fold(Context::new(), |ctx, (k, v)| ctx.with(k, *v));
+    Request {
+        caller: Caller::Aws {
+            arn: ROLE.into(),
+            account: "111122223333".into(),
+        },
+        action: c.action.into(),
+        resource: Some(c.resource.into()),
+        context,
+    }
 }
 
 #[test]
@@ -95,12 +120,24 @@ fn identity_evaluation_follows_aws_logic() {
     let mut failures = vec![];
     for c in identity_cases() {
         let doc = PolicyDocument::parse(&c.policy).unwrap_or_else(|e| panic!("{}: {e}", c.name));
-        let boundary = c.boundary.as_ref().map(|b| PolicyDocument::parse(b).unwrap());
-        let named = [NamedPolicy { name: "p", document: &doc }];
-        let b = boundary.as_ref().map(|d| NamedPolicy { name: "boundary", document: d });
+        let boundary = c
+            .boundary
+            .as_ref()
+            .map(|b| PolicyDocument::parse(b).unwrap());
+        let named = [NamedPolicy {
+            name: "p",
+            document: &doc,
+        }];
+        let b = boundary.as_ref().map(|d| NamedPolicy {
+            name: "boundary",
+            document: d,
+        });
         let got = evaluate_identity(&named, b.as_ref(), &request(&c));
         if got.decision != c.expect {
-            failures.push(format!("{}: expected {:?}, got {:?}", c.name, c.expect, got.decision));
+            failures.push(format!(
+                "{}: expected {:?}, got {:?}",
+                c.name, c.expect, got.decision
+            ));
         }
         if c.name == "boundary does not allow" {
             assert!(got.boundary_blocks, "the boundary is named as the cause");
@@ -112,39 +149,160 @@ fn identity_evaluation_follows_aws_logic() {
 fn trust_eval(trust: Value, caller: Caller, ctx: Vec<(&str, &str)>) -> ebi::iam::Evaluation {
     let doc = PolicyDocument::parse(&trust).unwrap();
     let context = ctx.iter().fold(Context::new(), |c, (k, v)| c.with(k, *v));
-    let request = Request { caller, action: "sts:AssumeRole".into(), resource: None, context };
-    evaluate_resource_policy(&NamedPolicy { name: "trust", document: &doc }, &request)
+    let request = Request {
+        caller,
+        action: "sts:AssumeRole".into(),
+        resource: None,
+        context,
+    };
+    evaluate_resource_policy(
+        &NamedPolicy {
+            name: "trust",
+            document: &doc,
+        },
+        &request,
+    )
 }
 
 #[test]
 fn principals_in_trust_and_resource_policies() {
     use Decision::*;
     let events = || Caller::Service("events.amazonaws.com".into());
-    let role = |arn: &str| Caller::Aws { arn: arn.into(), account: arn.split(':').nth(4).unwrap().into() };
+    let role = |arn: &str| Caller::Aws {
+        arn: arn.into(),
+        account: arn.split(':').nth(4).unwrap().into(),
+    };
     let trust = |p: Value| json!({"Statement": [{"Effect": "Allow", "Principal": p, "Action": "sts:AssumeRole"}]});
-    assert_eq!(trust_eval(trust(json!({"Service": "events.amazonaws.com"})), events(), vec![]).decision, Allow);
-    assert_eq!(trust_eval(trust(json!({"Service": ["ecs-tasks.amazonaws.com", "events.amazonaws.com"]})), events(), vec![]).decision, Allow);
-    assert_eq!(trust_eval(trust(json!({"Service": "ecs-tasks.amazonaws.com"})), events(), vec![]).decision, ImplicitDeny);
-    assert_eq!(trust_eval(trust(json!("*")), events(), vec![]).decision, Allow);
-    assert_eq!(trust_eval(trust(json!({"AWS": "111122223333"})), role(ROLE), vec![]).decision, Allow, "account ID");
-    assert_eq!(trust_eval(trust(json!({"AWS": "arn:aws:iam::111122223333:root"})), role(ROLE), vec![]).decision, Allow, "account root");
-    assert_eq!(trust_eval(trust(json!({"AWS": ROLE})), role(ROLE), vec![]).decision, Allow, "exact role");
-    assert_eq!(trust_eval(trust(json!({"AWS": ROLE})), role("arn:aws:iam::111122223333:role/other"), vec![]).decision, ImplicitDeny);
-    assert_eq!(trust_eval(trust(json!({"AWS": "arn:aws:iam::444455556666:root"})), role(ROLE), vec![]).decision, ImplicitDeny, "another account");
-    assert_eq!(trust_eval(trust(json!({"AWS": ROLE})), role("arn:aws:sts::111122223333:assumed-role/runner/session"), vec![]).decision, Allow, "an assumed-role session acts as its role");
+    assert_eq!(
+        trust_eval(
+            trust(json!({"Service": "events.amazonaws.com"})),
+            events(),
+            vec![]
+        )
+        .decision,
+        Allow
+    );
+    assert_eq!(
+        trust_eval(
+            trust(json!({"Service": ["ecs-tasks.amazonaws.com", "events.amazonaws.com"]})),
+            events(),
+            vec![]
+        )
+        .decision,
+        Allow
+    );
+    assert_eq!(
+        trust_eval(
+            trust(json!({"Service": "ecs-tasks.amazonaws.com"})),
+            events(),
+            vec![]
+        )
+        .decision,
+        ImplicitDeny
+    );
+    assert_eq!(
+        trust_eval(trust(json!("*")), events(), vec![]).decision,
+        Allow
+    );
+    assert_eq!(
+        trust_eval(trust(json!({"AWS": "111122223333"})), role(ROLE), vec![]).decision,
+        Allow,
+        "account ID"
+    );
+    assert_eq!(
+        trust_eval(
+            trust(json!({"AWS": "arn:aws:iam::111122223333:root"})),
+            role(ROLE),
+            vec![]
+        )
+        .decision,
+        Allow,
+        "account root"
+    );
+    assert_eq!(
+        trust_eval(trust(json!({"AWS": ROLE})), role(ROLE), vec![]).decision,
+        Allow,
+        "exact role"
+    );
+    assert_eq!(
+        trust_eval(
+            trust(json!({"AWS": ROLE})),
+            role("arn:aws:iam::111122223333:role/other"),
+            vec![]
+        )
+        .decision,
+        ImplicitDeny
+    );
+    assert_eq!(
+        trust_eval(
+            trust(json!({"AWS": "arn:aws:iam::444455556666:root"})),
+            role(ROLE),
+            vec![]
+        )
+        .decision,
+        ImplicitDeny,
+        "another account"
+    );
+    assert_eq!(
+        trust_eval(
+            trust(json!({"AWS": ROLE})),
+            role("arn:aws:sts::111122223333:assumed-role/runner/session"),
+            vec![]
+        )
+        .decision,
+        Allow,
+        "an assumed-role session acts as its role"
+    );
     // NotPrincipal with Deny: everyone except the listed principal is denied.
     let not_principal = json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"}, {"Effect": "Deny", "NotPrincipal": {"AWS": ROLE}, "Action": "sts:AssumeRole"}]});
-    assert_eq!(trust_eval(not_principal.clone(), role("arn:aws:iam::111122223333:role/other"), vec![]).decision, ExplicitDeny);
-    assert_eq!(trust_eval(not_principal, role(ROLE), vec![]).decision, Allow);
+    assert_eq!(
+        trust_eval(
+            not_principal.clone(),
+            role("arn:aws:iam::111122223333:role/other"),
+            vec![]
+        )
+        .decision,
+        ExplicitDeny
+    );
+    assert_eq!(
+        trust_eval(not_principal, role(ROLE), vec![]).decision,
+        Allow
+    );
     // A condition that does not hold is reported as a near miss, not as a missing principal.
     let guarded = json!({"Statement": [{"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole", "Condition": {"ArnEquals": {"aws:SourceArn": "arn:aws:events:us-east-1:111122223333:rule/a"}}}]});
-    let e = trust_eval(guarded.clone(), events(), vec![("aws:SourceArn", "arn:aws:events:us-east-1:111122223333:rule/b")]);
+    let e = trust_eval(
+        guarded.clone(),
+        events(),
+        vec![(
+            "aws:SourceArn",
+            "arn:aws:events:us-east-1:111122223333:rule/b",
+        )],
+    );
     assert_eq!(e.decision, ImplicitDeny);
     assert_eq!(e.near_misses.len(), 1);
     assert_eq!(e.near_misses[0].failed[0].key, "aws:SourceArn");
-    assert_eq!(trust_eval(guarded, events(), vec![("aws:SourceArn", "arn:aws:events:us-east-1:111122223333:rule/a")]).decision, Allow);
+    assert_eq!(
+        trust_eval(
+            guarded,
+            events(),
+            vec![(
+                "aws:SourceArn",
+                "arn:aws:events:us-east-1:111122223333:rule/a"
+            )]
+        )
+        .decision,
+        Allow
+    );
     // A statement without Principal applies to no one in a resource policy.
-    assert_eq!(trust_eval(json!({"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]}), events(), vec![]).decision, ImplicitDeny);
+    assert_eq!(
+        trust_eval(
+            json!({"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]}),
+            events(),
+            vec![]
+        )
+        .decision,
+        ImplicitDeny
+    );
 }
 
 /// Runs the identity cases through `iam-rs` and reports where it agrees. This measures the
@@ -179,7 +337,12 @@ fn iam_rs_comparison() {
             ctx = ctx.with_string(*k, *v);
         }
         let principal = iam_rs::Principal::Aws(iam_rs::PrincipalId::String(ROLE.into()));
-        let request = iam_rs::IAMRequest::new_with_context(principal, c.action, iam_rs::Arn::parse(c.resource).unwrap(), ctx);
+        let request = iam_rs::IAMRequest::new_with_context(
+            principal,
+            c.action,
+            iam_rs::Arn::parse(c.resource).unwrap(),
+            ctx,
+        );
         let got = match iam_rs::evaluate_policy(&policy, &request) {
             Ok(iam_rs::Decision::Allow) => Decision::Allow,
             Ok(iam_rs::Decision::Deny) => Decision::ExplicitDeny,
@@ -192,7 +355,10 @@ fn iam_rs_comparison() {
         if got == c.expect {
             agree += 1;
         } else {
-            disagree.push(format!("{}: expected {:?}, iam-rs says {:?}", c.name, c.expect, got));
+            disagree.push(format!(
+                "{}: expected {:?}, iam-rs says {:?}",
+                c.name, c.expect, got
+            ));
         }
     }
     println!("[figures] iam-rs 0.8 on {} documented identity cases: {agree} agree, {} disagree, {} unsupported", cases.len(), disagree.len(), unsupported.len());

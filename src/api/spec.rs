@@ -12,14 +12,17 @@ use serde::{Deserialize, Serialize};
 use super::status::EventBridgeIntegrationStatus;
 
 pub const ROLE_ARN_PATTERN: &str = r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$";
-pub const POLICY_ARN_PATTERN: &str = r"^arn:aws[a-z-]*:iam::(\d{12}|aws):policy/[\w+=,.@/-]{1,512}$";
-pub const CLUSTER_ARN_PATTERN: &str = r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster/[A-Za-z0-9_-]{1,255}$";
+pub const POLICY_ARN_PATTERN: &str =
+    r"^arn:aws[a-z-]*:iam::(\d{12}|aws):policy/[\w+=,.@/-]{1,512}$";
+pub const CLUSTER_ARN_PATTERN: &str =
+    r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster/[A-Za-z0-9_-]{1,255}$";
 pub const TASK_DEFINITION_ARN_PATTERN: &str =
     r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition/[A-Za-z0-9_-]{1,255}(:[1-9][0-9]*)?$";
-pub const STATE_MACHINE_ARN_PATTERN: &str = r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$";
-pub const FUNCTION_ARN_PATTERN: &str =
-    r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:(\$LATEST|[A-Za-z0-9_-]{1,128}))?$";
-pub const QUEUE_ARN_PATTERN: &str = r"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}(\.fifo)?$";
+pub const STATE_MACHINE_ARN_PATTERN: &str =
+    r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$";
+pub const FUNCTION_ARN_PATTERN: &str = r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:(\$LATEST|[A-Za-z0-9_-]{1,128}))?$";
+pub const QUEUE_ARN_PATTERN: &str =
+    r"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}(\.fifo)?$";
 pub const NAME_PATTERN: &str = r"^[.\-_A-Za-z0-9]{1,64}$";
 pub const SCHEDULE_PATTERN: &str =
     r"^(rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\)|cron\(\S+ \S+ \S+ \S+ \S+ \S+\))$";
@@ -107,7 +110,9 @@ pub struct RuleSpec {
 
     /// Schedule: `rate(N minute|minutes|hour|hours|day|days)` or a six-field `cron(...)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^(rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\)|cron\(\S+ \S+ \S+ \S+ \S+ \S+\))$"))]
+    #[schemars(regex(
+        pattern = r"^(rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\)|cron\(\S+ \S+ \S+ \S+ \S+ \S+\))$"
+    ))]
     pub schedule_expression: Option<String>,
 
     /// Whether the rule is enabled. Default true.
@@ -169,7 +174,9 @@ pub struct TargetSpec {
 
     /// SQS queue that receives events that could not be delivered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}(\.fifo)?$"))]
+    #[schemars(regex(
+        pattern = r"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}(\.fifo)?$"
+    ))]
     pub dead_letter_queue_arn: Option<String>,
 }
 
@@ -201,11 +208,15 @@ pub struct RetryPolicy {
 #[serde(rename_all = "camelCase")]
 pub struct EcsTarget {
     /// ARN of the ECS cluster, with its account ID.
-    #[schemars(regex(pattern = r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster/[A-Za-z0-9_-]{1,255}$"))]
+    #[schemars(regex(
+        pattern = r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster/[A-Za-z0-9_-]{1,255}$"
+    ))]
     pub cluster_arn: String,
 
     /// ARN of the task definition, with or without a revision.
-    #[schemars(regex(pattern = r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition/[A-Za-z0-9_-]{1,255}(:[1-9][0-9]*)?$"))]
+    #[schemars(regex(
+        pattern = r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition/[A-Za-z0-9_-]{1,255}(:[1-9][0-9]*)?$"
+    ))]
     pub task_definition_arn: String,
 
     /// Launch type. Default FARGATE (which requires `networkConfiguration`).
@@ -272,7 +283,10 @@ pub enum TaskDefinitionScope {
 #[serde(rename_all = "camelCase")]
 pub struct NetworkConfiguration {
     /// Subnet IDs (1-16).
-    #[schemars(length(min = 1, max = 16), inner(regex(pattern = r"^subnet-[0-9a-f]{1,32}$")))]
+    #[schemars(
+        length(min = 1, max = 16),
+        inner(regex(pattern = r"^subnet-[0-9a-f]{1,32}$"))
+    )]
     pub subnets: Vec<String>,
     /// Security group IDs (up to 5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -295,7 +309,9 @@ pub enum AssignPublicIp {
 #[serde(rename_all = "camelCase")]
 pub struct StepFunctionsTarget {
     /// ARN of the state machine, with its account ID.
-    #[schemars(regex(pattern = r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$"))]
+    #[schemars(regex(
+        pattern = r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$"
+    ))]
     pub state_machine_arn: String,
 }
 
@@ -304,7 +320,9 @@ pub struct StepFunctionsTarget {
 pub struct LambdaTarget {
     /// ARN of the function. A qualified ARN (`:alias` or `:version`) is invoked as such, and
     /// the invoke permission is granted on exactly that qualifier.
-    #[schemars(regex(pattern = r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:(\$LATEST|[A-Za-z0-9_-]{1,128}))?$"))]
+    #[schemars(regex(
+        pattern = r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:(\$LATEST|[A-Za-z0-9_-]{1,128}))?$"
+    ))]
     pub function_arn: String,
 }
 

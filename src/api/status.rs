@@ -79,14 +79,29 @@ pub struct ConditionValue {
 }
 
 impl ConditionValue {
-    pub fn new(type_: &'static str, status: bool, reason: impl Into<String>, message: impl Into<String>) -> Self {
-        ConditionValue { type_, status, reason: reason.into(), message: message.into() }
+    pub fn new(
+        type_: &'static str,
+        status: bool,
+        reason: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        ConditionValue {
+            type_,
+            status,
+            reason: reason.into(),
+            message: message.into(),
+        }
     }
 }
 
 /// Builds the condition list, keeping `lastTransitionTime` from `previous` when the status
 /// did not flip, so an unchanged reconcile produces a byte-identical status.
-pub fn merge_conditions(previous: &[Condition], next: &[ConditionValue], generation: Option<i64>, now: Time) -> Vec<Condition> {
+pub fn merge_conditions(
+    previous: &[Condition],
+    next: &[ConditionValue],
+    generation: Option<i64>,
+    now: Time,
+) -> Vec<Condition> {
     next.iter()
         .map(|c| {
             let status = if c.status { "True" } else { "False" }.to_string();

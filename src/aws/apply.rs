@@ -13,11 +13,27 @@ use crate::plan::diff::Change;
 use crate::plan::{Desired, DesiredRole, TargetShape};
 
 fn iam_tags(tags: &BTreeMap<String, String>) -> Vec<iam::Tag> {
-    tags.iter().map(|(k, v)| iam::Tag::builder().key(k).value(v).build().expect("key and value set")).collect()
+    tags.iter()
+        .map(|(k, v)| {
+            iam::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .expect("key and value set")
+        })
+        .collect()
 }
 
 fn eb_tags(tags: &BTreeMap<String, String>) -> Vec<eb::Tag> {
-    tags.iter().map(|(k, v)| eb::Tag::builder().key(k).value(v).build().expect("key and value set")).collect()
+    tags.iter()
+        .map(|(k, v)| {
+            eb::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .expect("key and value set")
+        })
+        .collect()
 }
 
 fn rejected(operation: &'static str, message: String) -> AwsError {
@@ -39,7 +55,9 @@ pub async fn apply(c: &Clients, desired: &Desired, change: &Change) -> Result<()
                 .path(&m.path)
                 .assume_role_policy_document(m.trust_policy.to_string())
                 .set_permissions_boundary(m.permissions_boundary_arn.clone())
-                .description("EventBridge invocation role managed by eventbridge-integration-controller")
+                .description(
+                    "EventBridge invocation role managed by eventbridge-integration-controller",
+                )
                 .set_tags(Some(iam_tags(&desired.tags)))
                 .send()
                 .await
@@ -47,7 +65,13 @@ pub async fn apply(c: &Clients, desired: &Desired, change: &Change) -> Result<()
         }
         Change::TagRole => {
             let m = managed.expect("managed");
-            c.iam.tag_role().role_name(&m.name).set_tags(Some(iam_tags(&desired.tags))).send().await.map_err(|e| classify("iam:TagRole", e))?;
+            c.iam
+                .tag_role()
+                .role_name(&m.name)
+                .set_tags(Some(iam_tags(&desired.tags)))
+                .send()
+                .await
+                .map_err(|e| classify("iam:TagRole", e))?;
         }
         Change::UpdateTrustPolicy => {
             let m = managed.expect("managed");
@@ -71,7 +95,12 @@ pub async fn apply(c: &Clients, desired: &Desired, change: &Change) -> Result<()
         }
         Change::DeletePermissionsBoundary => {
             let m = managed.expect("managed");
-            c.iam.delete_role_permissions_boundary().role_name(&m.name).send().await.map_err(|e| classify("iam:DeleteRolePermissionsBoundary", e))?;
+            c.iam
+                .delete_role_permissions_boundary()
+                .role_name(&m.name)
+                .send()
+                .await
+                .map_err(|e| classify("iam:DeleteRolePermissionsBoundary", e))?;
         }
         Change::PutRolePolicy => {
             let m = managed.expect("managed");
@@ -86,7 +115,11 @@ pub async fn apply(c: &Clients, desired: &Desired, change: &Change) -> Result<()
         }
         Change::PutRule { created } => {
             let r = &desired.rule;
-            let state = if r.enabled { eb::RuleState::Enabled } else { eb::RuleState::Disabled };
+            let state = if r.enabled {
+                eb::RuleState::Enabled
+            } else {
+                eb::RuleState::Disabled
+            };
             c.events
                 .put_rule()
                 .name(&r.name)
@@ -125,9 +158,21 @@ pub async fn apply(c: &Clients, desired: &Desired, change: &Change) -> Result<()
                 let why: Vec<String> = out
                     .failed_entries()
                     .iter()
-                    .map(|f| format!("{}: {} {}", f.target_id().unwrap_or("?"), f.error_code().unwrap_or(""), f.error_message().unwrap_or("")))
+                    .map(|f| {
+                        format!(
+                            "{}: {} {}",
+                            f.target_id().unwrap_or("?"),
+                            f.error_code().unwrap_or(""),
+                            f.error_message().unwrap_or("")
+                        )
+                    })
                     .collect();
-                return Err(AwsError::new("events:PutTargets", ErrorKind::Rejected, "FailedEntries", why.join("; ")));
+                return Err(AwsError::new(
+                    "events:PutTargets",
+                    ErrorKind::Rejected,
+                    "FailedEntries",
+                    why.join("; "),
+                ));
             }
         }
         Change::RemoveTargets(ids) => {
@@ -141,13 +186,22 @@ pub async fn apply(c: &Clients, desired: &Desired, change: &Change) -> Result<()
                 .await
                 .map_err(|e| classify("events:RemoveTargets", e))?;
             if out.failed_entry_count() > 0 {
-                return Err(AwsError::new("events:RemoveTargets", ErrorKind::Rejected, "FailedEntries", format!("{:?}", out.failed_entries())));
+                return Err(AwsError::new(
+                    "events:RemoveTargets",
+                    ErrorKind::Rejected,
+                    "FailedEntries",
+                    format!("{:?}", out.failed_entries()),
+                ));
             }
         }
         Change::AddPermission { replace } => {
-            let p = desired.permission.as_ref().expect("AddPermission only for Lambda");
+            let p = desired
+                .permission
+                .as_ref()
+                .expect("AddPermission only for Lambda");
             if *replace {
-                remove_permission(c, &p.function_name, p.qualifier.as_deref(), &p.statement_id).await?;
+                remove_permission(c, &p.function_name, p.qualifier.as_deref(), &p.statement_id)
+                    .await?;
             }
             let add = || {
                 c.lambda
@@ -165,8 +219,11 @@ pub async fn apply(c: &Clients, desired: &Desired, change: &Change) -> Result<()
                 // 409: a statement with our ID exists (a concurrent pass, or a stale read).
                 // It is ours by its ID; replace it so its content is exactly the desired one.
                 Err(e) if e.kind == ErrorKind::Conflict => {
-                    remove_permission(c, &p.function_name, p.qualifier.as_deref(), &p.statement_id).await?;
-                    add().await.map_err(|e| classify("lambda:AddPermission", e))?;
+                    remove_permission(c, &p.function_name, p.qualifier.as_deref(), &p.statement_id)
+                        .await?;
+                    add()
+                        .await
+                        .map_err(|e| classify("lambda:AddPermission", e))?;
                 }
                 other => {
                     other?;
@@ -178,7 +235,12 @@ pub async fn apply(c: &Clients, desired: &Desired, change: &Change) -> Result<()
 }
 
 /// NotFound is success: the permission is already gone.
-pub async fn remove_permission(c: &Clients, function: &str, qualifier: Option<&str>, statement_id: &str) -> Result<(), AwsError> {
+pub async fn remove_permission(
+    c: &Clients,
+    function: &str,
+    qualifier: Option<&str>,
+    statement_id: &str,
+) -> Result<(), AwsError> {
     match c
         .lambda
         .remove_permission()
@@ -211,7 +273,11 @@ pub struct OwnedParts {
 /// Deletion, in dependency order; each step idempotent.
 pub async fn delete(c: &Clients, desired: &Desired, owned: OwnedParts) -> Result<(), AwsError> {
     if owned.rule {
-        let ids = super::observe::targets(c, &desired.rule.name, &desired.rule.event_bus_name).await?.into_iter().map(|t| t.id).collect::<Vec<_>>();
+        let ids = super::observe::targets(c, &desired.rule.name, &desired.rule.event_bus_name)
+            .await?
+            .into_iter()
+            .map(|t| t.id)
+            .collect::<Vec<_>>();
         if !ids.is_empty() {
             ignore_not_found(
                 c.events
@@ -225,7 +291,13 @@ pub async fn delete(c: &Clients, desired: &Desired, owned: OwnedParts) -> Result
             )?;
         }
         ignore_not_found(
-            c.events.delete_rule().name(&desired.rule.name).event_bus_name(&desired.rule.event_bus_name).send().await.map_err(|e| classify("events:DeleteRule", e)),
+            c.events
+                .delete_rule()
+                .name(&desired.rule.name)
+                .event_bus_name(&desired.rule.event_bus_name)
+                .send()
+                .await
+                .map_err(|e| classify("events:DeleteRule", e)),
         )?;
     }
     if let Some(p) = &desired.permission {
@@ -233,9 +305,22 @@ pub async fn delete(c: &Clients, desired: &Desired, owned: OwnedParts) -> Result
     }
     if let (DesiredRole::Managed(m), true) = (&desired.role, owned.role) {
         ignore_not_found(
-            c.iam.delete_role_policy().role_name(&m.name).policy_name(crate::plan::POLICY_NAME).send().await.map_err(|e| classify("iam:DeleteRolePolicy", e)),
+            c.iam
+                .delete_role_policy()
+                .role_name(&m.name)
+                .policy_name(crate::plan::POLICY_NAME)
+                .send()
+                .await
+                .map_err(|e| classify("iam:DeleteRolePolicy", e)),
         )?;
-        ignore_not_found(c.iam.delete_role().role_name(&m.name).send().await.map_err(|e| classify("iam:DeleteRole", e)))?;
+        ignore_not_found(
+            c.iam
+                .delete_role()
+                .role_name(&m.name)
+                .send()
+                .await
+                .map_err(|e| classify("iam:DeleteRole", e)),
+        )?;
     }
     Ok(())
 }
@@ -257,7 +342,12 @@ pub fn sdk_target(t: &TargetShape) -> Result<eb::Target, String> {
         b = b.input_transformer(x);
     }
     if let Some((attempts, age)) = t.retry {
-        b = b.retry_policy(eb::RetryPolicy::builder().set_maximum_retry_attempts(attempts).set_maximum_event_age_in_seconds(age).build());
+        b = b.retry_policy(
+            eb::RetryPolicy::builder()
+                .set_maximum_retry_attempts(attempts)
+                .set_maximum_event_age_in_seconds(age)
+                .build(),
+        );
     }
     if let Some(dlq) = &t.dead_letter_arn {
         b = b.dead_letter_config(eb::DeadLetterConfig::builder().arn(dlq).build());
@@ -268,11 +358,17 @@ pub fn sdk_target(t: &TargetShape) -> Result<eb::Target, String> {
         } else {
             let vpc = eb::AwsVpcConfiguration::builder()
                 .set_subnets(Some(e.subnets.clone()))
-                .set_security_groups((!e.security_groups.is_empty()).then(|| e.security_groups.clone()))
+                .set_security_groups(
+                    (!e.security_groups.is_empty()).then(|| e.security_groups.clone()),
+                )
                 .set_assign_public_ip(e.assign_public_ip.as_deref().map(eb::AssignPublicIp::from))
                 .build()
                 .map_err(|e| e.to_string())?;
-            Some(eb::NetworkConfiguration::builder().awsvpc_configuration(vpc).build())
+            Some(
+                eb::NetworkConfiguration::builder()
+                    .awsvpc_configuration(vpc)
+                    .build(),
+            )
         };
         let ecs = eb::EcsParameters::builder()
             .task_definition_arn(&e.task_definition_arn)

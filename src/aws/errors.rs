@@ -31,15 +31,53 @@ impl AwsError {
     pub fn is_not_found(&self) -> bool {
         self.kind == ErrorKind::NotFound
     }
-    pub fn new(operation: &'static str, kind: ErrorKind, code: &str, message: impl Into<String>) -> AwsError {
-        AwsError { operation, kind, code: code.to_string(), message: message.into() }
+    pub fn new(
+        operation: &'static str,
+        kind: ErrorKind,
+        code: &str,
+        message: impl Into<String>,
+    ) -> AwsError {
+        AwsError {
+            operation,
+            kind,
+            code: code.to_string(),
+            message: message.into(),
+        }
     }
 }
 
-const NOT_FOUND: &[&str] = &["NoSuchEntity", "ResourceNotFoundException", "NotFoundException"];
-const ACCESS_DENIED: &[&str] = &["AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError", "UnrecognizedClientException", "InvalidClientTokenId"];
-const THROTTLED: &[&str] = &["Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded", "ThrottledException", "ServiceUnavailable", "ServiceUnavailableException", "InternalFailure", "InternalException", "ServiceException"];
-const CONFLICT: &[&str] = &["ResourceConflictException", "EntityAlreadyExists", "ResourceAlreadyExistsException", "ConcurrentModificationException", "ConcurrentModification"];
+const NOT_FOUND: &[&str] = &[
+    "NoSuchEntity",
+    "ResourceNotFoundException",
+    "NotFoundException",
+];
+const ACCESS_DENIED: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "AuthorizationError",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+];
+const THROTTLED: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "ThrottledException",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "InternalFailure",
+    "InternalException",
+    "ServiceException",
+];
+const CONFLICT: &[&str] = &[
+    "ResourceConflictException",
+    "EntityAlreadyExists",
+    "ResourceAlreadyExistsException",
+    "ConcurrentModificationException",
+    "ConcurrentModification",
+];
 
 /// Classifies any SDK error for `operation`.
 pub fn classify<E, R>(operation: &'static str, err: SdkError<E, R>) -> AwsError
@@ -53,12 +91,20 @@ where
     };
     match &err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            return AwsError::new(operation, ErrorKind::Transient, "Unreachable", aws_smithy_types::error::display::DisplayErrorContext(&err).to_string());
+            return AwsError::new(
+                operation,
+                ErrorKind::Transient,
+                "Unreachable",
+                aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
+            );
         }
         _ => {}
     }
     let code = err.code().unwrap_or("").to_string();
-    let message = err.message().map(str::to_string).unwrap_or_else(|| aws_smithy_types::error::display::DisplayErrorContext(&err).to_string());
+    let message = err
+        .message()
+        .map(str::to_string)
+        .unwrap_or_else(|| aws_smithy_types::error::display::DisplayErrorContext(&err).to_string());
     let kind = if NOT_FOUND.contains(&code.as_str()) {
         ErrorKind::NotFound
     } else if ACCESS_DENIED.contains(&code.as_str()) {
@@ -81,13 +127,26 @@ where
     } else {
         ErrorKind::Rejected
     };
-    AwsError { operation, kind, code: if code.is_empty() { "Unknown".into() } else { code }, message }
+    AwsError {
+        operation,
+        kind,
+        code: if code.is_empty() {
+            "Unknown".into()
+        } else {
+            code
+        },
+        message,
+    }
 }
 
 /// Pulls `status: StatusCode(403)`-like text out of the raw response's Debug form; the raw
 /// type differs per SDK and this keeps `classify` generic.
 fn http_status(debug: &str) -> Option<u16> {
     let at = debug.find("status: ")? + "status: ".len();
-    let digits: String = debug[at..].chars().skip_while(|c| !c.is_ascii_digit()).take_while(|c| c.is_ascii_digit()).collect();
+    let digits: String = debug[at..]
+        .chars()
+        .skip_while(|c| !c.is_ascii_digit())
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
     digits.parse().ok()
 }

@@ -45,8 +45,16 @@ pub struct AwsContext {
 impl AwsContext {
     pub async fn from_env(metrics: Arc<Metrics>) -> AwsContext {
         // Adaptive retry: backs off and rate-limits the client when AWS throttles.
-        let base = aws_config::defaults(BehaviorVersion::latest()).retry_config(RetryConfig::adaptive().with_max_attempts(5)).load().await;
-        AwsContext { base, metrics, by_region: Default::default(), account: Default::default() }
+        let base = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(RetryConfig::adaptive().with_max_attempts(5))
+            .load()
+            .await;
+        AwsContext {
+            base,
+            metrics,
+            by_region: Default::default(),
+            account: Default::default(),
+        }
     }
 
     pub fn default_region(&self) -> Option<String> {
@@ -57,15 +65,41 @@ impl AwsContext {
         let mut map = self.by_region.lock().expect("clients lock");
         map.entry(region.to_string())
             .or_insert_with(|| {
-                let counter = CallCounter { metrics: self.metrics.clone() };
-                let config = self.base.to_builder().region(Region::new(region.to_string())).build();
+                let counter = CallCounter {
+                    metrics: self.metrics.clone(),
+                };
+                let config = self
+                    .base
+                    .to_builder()
+                    .region(Region::new(region.to_string()))
+                    .build();
                 Clients {
                     region: region.to_string(),
-                    iam: aws_sdk_iam::Client::from_conf(aws_sdk_iam::config::Builder::from(&config).interceptor(counter.clone()).build()),
-                    events: aws_sdk_eventbridge::Client::from_conf(aws_sdk_eventbridge::config::Builder::from(&config).interceptor(counter.clone()).build()),
-                    lambda: aws_sdk_lambda::Client::from_conf(aws_sdk_lambda::config::Builder::from(&config).interceptor(counter.clone()).build()),
-                    sts: aws_sdk_sts::Client::from_conf(aws_sdk_sts::config::Builder::from(&config).interceptor(counter.clone()).build()),
-                    ecs: aws_sdk_ecs::Client::from_conf(aws_sdk_ecs::config::Builder::from(&config).interceptor(counter).build()),
+                    iam: aws_sdk_iam::Client::from_conf(
+                        aws_sdk_iam::config::Builder::from(&config)
+                            .interceptor(counter.clone())
+                            .build(),
+                    ),
+                    events: aws_sdk_eventbridge::Client::from_conf(
+                        aws_sdk_eventbridge::config::Builder::from(&config)
+                            .interceptor(counter.clone())
+                            .build(),
+                    ),
+                    lambda: aws_sdk_lambda::Client::from_conf(
+                        aws_sdk_lambda::config::Builder::from(&config)
+                            .interceptor(counter.clone())
+                            .build(),
+                    ),
+                    sts: aws_sdk_sts::Client::from_conf(
+                        aws_sdk_sts::config::Builder::from(&config)
+                            .interceptor(counter.clone())
+                            .build(),
+                    ),
+                    ecs: aws_sdk_ecs::Client::from_conf(
+                        aws_sdk_ecs::config::Builder::from(&config)
+                            .interceptor(counter)
+                            .build(),
+                    ),
                 }
             })
             .clone()
@@ -75,8 +109,20 @@ impl AwsContext {
     pub async fn account_id(&self, clients: &Clients) -> Result<String, AwsError> {
         self.account
             .get_or_try_init(|| async {
-                let out = clients.sts.get_caller_identity().send().await.map_err(|e| errors::classify("sts:GetCallerIdentity", e))?;
-                out.account.ok_or_else(|| AwsError::new("sts:GetCallerIdentity", ErrorKind::Rejected, "NoAccount", "GetCallerIdentity returned no account"))
+                let out = clients
+                    .sts
+                    .get_caller_identity()
+                    .send()
+                    .await
+                    .map_err(|e| errors::classify("sts:GetCallerIdentity", e))?;
+                out.account.ok_or_else(|| {
+                    AwsError::new(
+                        "sts:GetCallerIdentity",
+                        ErrorKind::Rejected,
+                        "NoAccount",
+                        "GetCallerIdentity returned no account",
+                    )
+                })
             })
             .await
             .cloned()
@@ -95,14 +141,25 @@ impl Intercept for CallCounter {
         "CallCounter"
     }
 
-    fn read_after_attempt(&self, context: &FinalizerInterceptorContextRef<'_>, _: &RuntimeComponents, cfg: &mut ConfigBag) -> Result<(), BoxError> {
-        let (service, operation) = cfg.load::<Metadata>().map(|m| (m.service().to_string(), m.name().to_string())).unwrap_or_default();
+    fn read_after_attempt(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let (service, operation) = cfg
+            .load::<Metadata>()
+            .map(|m| (m.service().to_string(), m.name().to_string()))
+            .unwrap_or_default();
         let outcome = match context.response() {
             None => "network_error",
             Some(r) => {
                 let status = r.status().as_u16();
                 let error_type = r.headers().get("x-amzn-errortype").unwrap_or("");
-                if status == 429 || error_type.starts_with("Throttling") || error_type.starts_with("TooManyRequests") {
+                if status == 429
+                    || error_type.starts_with("Throttling")
+                    || error_type.starts_with("TooManyRequests")
+                {
                     "throttled"
                 } else if status < 300 {
                     "success"
@@ -120,7 +177,10 @@ impl Intercept for CallCounter {
 
 /// Whether an operation name writes (for counting writes in tests and metrics).
 pub fn is_write_operation(operation: &str) -> bool {
-    ["Create", "Put", "Update", "Delete", "Add", "Remove", "Tag", "Untag", "Attach", "Detach", "Enable", "Disable"]
-        .iter()
-        .any(|p| operation.starts_with(p))
+    [
+        "Create", "Put", "Update", "Delete", "Add", "Remove", "Tag", "Untag", "Attach", "Detach",
+        "Enable", "Disable",
+    ]
+    .iter()
+    .any(|p| operation.starts_with(p))
 }

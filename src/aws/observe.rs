@@ -25,7 +25,15 @@ fn parse_json(text: &str) -> Value {
 }
 
 pub async fn rule(c: &Clients, name: &str, bus: &str) -> Result<Option<ObservedRule>, AwsError> {
-    let out = found(c.events.describe_rule().name(name).event_bus_name(bus).send().await.map_err(|e| classify("events:DescribeRule", e)))?;
+    let out = found(
+        c.events
+            .describe_rule()
+            .name(name)
+            .event_bus_name(bus)
+            .send()
+            .await
+            .map_err(|e| classify("events:DescribeRule", e)),
+    )?;
     let Some(out) = out else { return Ok(None) };
     let arn = out.arn().unwrap_or_default().to_string();
     let tags = c
@@ -43,17 +51,35 @@ pub async fn rule(c: &Clients, name: &str, bus: &str) -> Result<Option<ObservedR
         name: out.name().unwrap_or(name).to_string(),
         arn,
         event_bus_name: out.event_bus_name().unwrap_or(bus).to_string(),
-        enabled: out.state().is_none_or(|s| s.as_str().starts_with("ENABLED")),
-        description: out.description().filter(|d| !d.is_empty()).map(str::to_string),
+        enabled: out
+            .state()
+            .is_none_or(|s| s.as_str().starts_with("ENABLED")),
+        description: out
+            .description()
+            .filter(|d| !d.is_empty())
+            .map(str::to_string),
         event_pattern: out.event_pattern().map(parse_json),
-        schedule_expression: out.schedule_expression().filter(|s| !s.is_empty()).map(str::to_string),
+        schedule_expression: out
+            .schedule_expression()
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
         tags,
     }))
 }
 
 pub async fn targets(c: &Clients, rule: &str, bus: &str) -> Result<Vec<TargetShape>, AwsError> {
-    let out = found(c.events.list_targets_by_rule().rule(rule).event_bus_name(bus).send().await.map_err(|e| classify("events:ListTargetsByRule", e)))?;
-    Ok(out.map(|o| o.targets().iter().map(target_shape).collect()).unwrap_or_default())
+    let out = found(
+        c.events
+            .list_targets_by_rule()
+            .rule(rule)
+            .event_bus_name(bus)
+            .send()
+            .await
+            .map_err(|e| classify("events:ListTargetsByRule", e)),
+    )?;
+    Ok(out
+        .map(|o| o.targets().iter().map(target_shape).collect())
+        .unwrap_or_default())
 }
 
 /// The SDK's target in the planner's comparable shape.
@@ -63,40 +89,92 @@ pub fn target_shape(t: &aws_sdk_eventbridge::types::Target) -> TargetShape {
         arn: t.arn().to_string(),
         role_arn: t.role_arn().map(str::to_string),
         ecs: t.ecs_parameters().map(|e| {
-            let vpc = e.network_configuration().and_then(|n| n.awsvpc_configuration());
+            let vpc = e
+                .network_configuration()
+                .and_then(|n| n.awsvpc_configuration());
             EcsShape {
                 task_definition_arn: e.task_definition_arn().to_string(),
                 task_count: e.task_count().unwrap_or(1),
-                launch_type: e.launch_type().map(|l| l.as_str().to_string()).unwrap_or_default(),
+                launch_type: e
+                    .launch_type()
+                    .map(|l| l.as_str().to_string())
+                    .unwrap_or_default(),
                 platform_version: e.platform_version().map(str::to_string),
                 subnets: vpc.map(|v| v.subnets().to_vec()).unwrap_or_default(),
-                security_groups: vpc.map(|v| v.security_groups().to_vec()).unwrap_or_default(),
-                assign_public_ip: vpc.and_then(|v| v.assign_public_ip()).map(|a| a.as_str().to_string()),
+                security_groups: vpc
+                    .map(|v| v.security_groups().to_vec())
+                    .unwrap_or_default(),
+                assign_public_ip: vpc
+                    .and_then(|v| v.assign_public_ip())
+                    .map(|a| a.as_str().to_string()),
             }
         }),
         input: t.input().map(parse_json),
         input_path: t.input_path().map(str::to_string),
         input_transformer: t.input_transformer().map(|x| {
-            (x.input_paths_map().cloned().unwrap_or_default().into_iter().collect::<BTreeMap<_, _>>(), x.input_template().to_string())
+            (
+                x.input_paths_map()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect::<BTreeMap<_, _>>(),
+                x.input_template().to_string(),
+            )
         }),
-        retry: t.retry_policy().map(|r| (r.maximum_retry_attempts(), r.maximum_event_age_in_seconds())),
-        dead_letter_arn: t.dead_letter_config().and_then(|d| d.arn()).map(str::to_string),
+        retry: t
+            .retry_policy()
+            .map(|r| (r.maximum_retry_attempts(), r.maximum_event_age_in_seconds())),
+        dead_letter_arn: t
+            .dead_letter_config()
+            .and_then(|d| d.arn())
+            .map(str::to_string),
     }
 }
 
 /// A role with everything that decides what it may do: trust, inline and attached
 /// policies, boundary. `name` is the role name (not the ARN).
 pub async fn role(c: &Clients, name: &str) -> Result<Option<ObservedRole>, AwsError> {
-    let got = found(c.iam.get_role().role_name(name).send().await.map_err(|e| classify("iam:GetRole", e)))?;
-    let Some(role) = got.and_then(|o| o.role) else { return Ok(None) };
+    let got = found(
+        c.iam
+            .get_role()
+            .role_name(name)
+            .send()
+            .await
+            .map_err(|e| classify("iam:GetRole", e)),
+    )?;
+    let Some(role) = got.and_then(|o| o.role) else {
+        return Ok(None);
+    };
     let mut inline_policies = BTreeMap::new();
-    let names = c.iam.list_role_policies().role_name(name).send().await.map_err(|e| classify("iam:ListRolePolicies", e))?;
+    let names = c
+        .iam
+        .list_role_policies()
+        .role_name(name)
+        .send()
+        .await
+        .map_err(|e| classify("iam:ListRolePolicies", e))?;
     for policy in names.policy_names() {
-        let doc = c.iam.get_role_policy().role_name(name).policy_name(policy).send().await.map_err(|e| classify("iam:GetRolePolicy", e))?;
-        inline_policies.insert(policy.clone(), Value::String(doc.policy_document().to_string()));
+        let doc = c
+            .iam
+            .get_role_policy()
+            .role_name(name)
+            .policy_name(policy)
+            .send()
+            .await
+            .map_err(|e| classify("iam:GetRolePolicy", e))?;
+        inline_policies.insert(
+            policy.clone(),
+            Value::String(doc.policy_document().to_string()),
+        );
     }
     let mut attached_policies = BTreeMap::new();
-    let attached = c.iam.list_attached_role_policies().role_name(name).send().await.map_err(|e| classify("iam:ListAttachedRolePolicies", e))?;
+    let attached = c
+        .iam
+        .list_attached_role_policies()
+        .role_name(name)
+        .send()
+        .await
+        .map_err(|e| classify("iam:ListAttachedRolePolicies", e))?;
     for p in attached.attached_policies() {
         if let Some(arn) = p.policy_arn() {
             if let Some(doc) = managed_policy_document(c, arn).await? {
@@ -104,15 +182,28 @@ pub async fn role(c: &Clients, name: &str) -> Result<Option<ObservedRole>, AwsEr
             }
         }
     }
-    let permissions_boundary = match role.permissions_boundary().and_then(|b| b.permissions_boundary_arn()) {
-        Some(arn) => managed_policy_document(c, arn).await?.map(|d| (arn.to_string(), d)),
+    let permissions_boundary = match role
+        .permissions_boundary()
+        .and_then(|b| b.permissions_boundary_arn())
+    {
+        Some(arn) => managed_policy_document(c, arn)
+            .await?
+            .map(|d| (arn.to_string(), d)),
         None => None,
     };
     Ok(Some(ObservedRole {
         arn: role.arn().to_string(),
         name: role.role_name().to_string(),
-        trust_policy: Value::String(role.assume_role_policy_document().unwrap_or_default().to_string()),
-        tags: role.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
+        trust_policy: Value::String(
+            role.assume_role_policy_document()
+                .unwrap_or_default()
+                .to_string(),
+        ),
+        tags: role
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect(),
         inline_policies,
         attached_policies,
         permissions_boundary,
@@ -121,49 +212,110 @@ pub async fn role(c: &Clients, name: &str) -> Result<Option<ObservedRole>, AwsEr
 
 /// The default version's document of a managed policy.
 async fn managed_policy_document(c: &Clients, arn: &str) -> Result<Option<Value>, AwsError> {
-    let policy = found(c.iam.get_policy().policy_arn(arn).send().await.map_err(|e| classify("iam:GetPolicy", e)))?;
-    let Some(version) = policy.and_then(|p| p.policy).and_then(|p| p.default_version_id) else { return Ok(None) };
-    let v = c.iam.get_policy_version().policy_arn(arn).version_id(version).send().await.map_err(|e| classify("iam:GetPolicyVersion", e))?;
-    Ok(v.policy_version().and_then(|pv| pv.document()).map(|d| Value::String(d.to_string())))
+    let policy = found(
+        c.iam
+            .get_policy()
+            .policy_arn(arn)
+            .send()
+            .await
+            .map_err(|e| classify("iam:GetPolicy", e)),
+    )?;
+    let Some(version) = policy
+        .and_then(|p| p.policy)
+        .and_then(|p| p.default_version_id)
+    else {
+        return Ok(None);
+    };
+    let v = c
+        .iam
+        .get_policy_version()
+        .policy_arn(arn)
+        .version_id(version)
+        .send()
+        .await
+        .map_err(|e| classify("iam:GetPolicyVersion", e))?;
+    Ok(v.policy_version()
+        .and_then(|pv| pv.document())
+        .map(|d| Value::String(d.to_string())))
 }
 
 /// The function's resource policy for exactly this qualifier (None: no policy).
-pub async fn lambda_policy(c: &Clients, function_name: &str, qualifier: Option<&str>) -> Result<Option<Value>, AwsError> {
-    let out = found(c.lambda.get_policy().function_name(function_name).set_qualifier(qualifier.map(str::to_string)).send().await.map_err(|e| classify("lambda:GetPolicy", e)))?;
+pub async fn lambda_policy(
+    c: &Clients,
+    function_name: &str,
+    qualifier: Option<&str>,
+) -> Result<Option<Value>, AwsError> {
+    let out = found(
+        c.lambda
+            .get_policy()
+            .function_name(function_name)
+            .set_qualifier(qualifier.map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| classify("lambda:GetPolicy", e)),
+    )?;
     Ok(out.and_then(|o| o.policy).map(Value::String))
 }
 
 pub async fn task_definition(c: &Clients, arn: &str) -> Result<Option<TaskDefinition>, AwsError> {
-    let out = c.ecs.describe_task_definition().task_definition(arn).send().await.map_err(|e| classify("ecs:DescribeTaskDefinition", e));
+    let out = c
+        .ecs
+        .describe_task_definition()
+        .task_definition(arn)
+        .send()
+        .await
+        .map_err(|e| classify("ecs:DescribeTaskDefinition", e));
     // ECS answers a missing task definition with ClientException, not a NotFound code.
     let out = match out {
         Err(e) if e.code == "ClientException" => return Ok(None),
         other => found(other)?,
     };
-    Ok(out.and_then(|o| o.task_definition).map(|td| TaskDefinition {
-        arn: td.task_definition_arn().unwrap_or(arn).to_string(),
-        execution_role_arn: td.execution_role_arn().map(str::to_string),
-        task_role_arn: td.task_role_arn().map(str::to_string),
-    }))
+    Ok(out
+        .and_then(|o| o.task_definition)
+        .map(|td| TaskDefinition {
+            arn: td.task_definition_arn().unwrap_or(arn).to_string(),
+            execution_role_arn: td.execution_role_arn().map(str::to_string),
+            task_role_arn: td.task_role_arn().map(str::to_string),
+        }))
 }
 
 /// Everything the diagnosis needs about one rule, read-only, from the account of the
 /// credentials (online `diagnose --rule`). Roles in other accounts cannot be read and are
 /// reported as such by the checks.
-pub async fn snapshot_for_rule(c: &Clients, name: &str, bus: &str) -> Result<crate::diagnose::Snapshot, AwsError> {
+pub async fn snapshot_for_rule(
+    c: &Clients,
+    name: &str,
+    bus: &str,
+) -> Result<crate::diagnose::Snapshot, AwsError> {
     use crate::diagnose::{Role, Rule, Snapshot, Target};
     let mut snap = Snapshot::default();
-    let Some(r) = rule(c, name, bus).await? else { return Ok(snap) };
-    snap.rule = Some(Rule { name: r.name.clone(), arn: r.arn.clone(), event_bus_name: r.event_bus_name.clone(), enabled: r.enabled });
+    let Some(r) = rule(c, name, bus).await? else {
+        return Ok(snap);
+    };
+    snap.rule = Some(Rule {
+        name: r.name.clone(),
+        arn: r.arn.clone(),
+        event_bus_name: r.event_bus_name.clone(),
+        enabled: r.enabled,
+    });
     for t in targets(c, name, bus).await? {
         if let Some(role_arn) = &t.role_arn {
             if !snap.roles.contains_key(role_arn) {
-                let role_name = crate::iam::Arn::parse(role_arn).map(|a| a.resource_name().to_string()).unwrap_or_default();
+                let role_name = crate::iam::Arn::parse(role_arn)
+                    .map(|a| a.resource_name().to_string())
+                    .unwrap_or_default();
                 if let Some(o) = role(c, &role_name).await? {
                     if &o.arn == role_arn {
                         snap.roles.insert(
                             o.arn.clone(),
-                            Role { arn: o.arn, name: o.name, trust_policy: o.trust_policy, inline_policies: o.inline_policies, attached_policies: o.attached_policies, permissions_boundary: o.permissions_boundary },
+                            Role {
+                                arn: o.arn,
+                                name: o.name,
+                                trust_policy: o.trust_policy,
+                                inline_policies: o.inline_policies,
+                                attached_policies: o.attached_policies,
+                                permissions_boundary: o.permissions_boundary,
+                            },
                         );
                     }
                 }
@@ -171,7 +323,8 @@ pub async fn snapshot_for_rule(c: &Clients, name: &str, bus: &str) -> Result<cra
         }
         if let Some(ecs) = &t.ecs {
             if let Some(td) = task_definition(c, &ecs.task_definition_arn).await? {
-                snap.task_definitions.insert(ecs.task_definition_arn.clone(), td);
+                snap.task_definitions
+                    .insert(ecs.task_definition_arn.clone(), td);
             }
         }
         if t.arn.starts_with("arn:") && t.arn.split(':').nth(2) == Some("lambda") {

@@ -47,10 +47,25 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(client: Client, aws: AwsContext, metrics: Arc<Metrics>, settings: Settings) -> Context {
-        let reporter = Reporter { controller: FIELD_MANAGER.into(), instance: std::env::var("POD_NAME").ok() };
+    pub fn new(
+        client: Client,
+        aws: AwsContext,
+        metrics: Arc<Metrics>,
+        settings: Settings,
+    ) -> Context {
+        let reporter = Reporter {
+            controller: FIELD_MANAGER.into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
         let recorder = Recorder::new(client.clone(), reporter);
-        Context { client, aws, recorder, metrics, settings, failures: Default::default() }
+        Context {
+            client,
+            aws,
+            recorder,
+            metrics,
+            settings,
+            failures: Default::default(),
+        }
     }
 
     /// 2s, 4s, 8s … capped at 5 minutes and at the resync interval.
@@ -63,7 +78,10 @@ impl Context {
     }
 
     fn succeeded(&self, obj: &EventBridgeIntegration) {
-        self.failures.lock().expect("failures lock").remove(&ObjectRef::from(obj));
+        self.failures
+            .lock()
+            .expect("failures lock")
+            .remove(&ObjectRef::from(obj));
     }
 }
 
@@ -85,8 +103,13 @@ pub async fn run(ctx: Arc<Context>) {
         .modify(|o: &mut EventBridgeIntegration| o.managed_fields_mut().clear())
         .reflect(writer)
         .applied_objects()
-        .predicate_filter(predicates::generation.combine(predicates::finalizers), Default::default());
-    ctx.metrics.ready.store(true, std::sync::atomic::Ordering::Relaxed);
+        .predicate_filter(
+            predicates::generation.combine(predicates::finalizers),
+            Default::default(),
+        );
+    ctx.metrics
+        .ready
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     Controller::for_stream(stream, reader)
         .shutdown_on_signal()
         .run(reconcile::reconcile, reconcile::error_policy, ctx)

@@ -25,8 +25,12 @@ use crate::plan::{self, Desired, DesiredRole, Facts, Owner, PlanError, OWNER_TAG
 use crate::Error;
 
 #[instrument(skip(obj, ctx), fields(namespace = %obj.namespace().unwrap_or_default(), name = %obj.name_any()))]
-pub async fn reconcile(obj: Arc<EventBridgeIntegration>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let api: Api<EventBridgeIntegration> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
+pub async fn reconcile(
+    obj: Arc<EventBridgeIntegration>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    let api: Api<EventBridgeIntegration> =
+        Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
     let started = Instant::now();
     let result = finalizer(&api, FINALIZER, obj, |event| async {
         match event {
@@ -36,7 +40,10 @@ pub async fn reconcile(obj: Arc<EventBridgeIntegration>, ctx: Arc<Context>) -> R
     })
     .await
     .map_err(|e| Error::Finalizer(Box::new(e)));
-    ctx.metrics.reconciled(if result.is_ok() { "success" } else { "error" }, started.elapsed().as_secs_f64());
+    ctx.metrics.reconciled(
+        if result.is_ok() { "success" } else { "error" },
+        started.elapsed().as_secs_f64(),
+    );
     result
 }
 
@@ -47,7 +54,11 @@ pub fn error_policy(obj: Arc<EventBridgeIntegration>, err: &Error, ctx: Arc<Cont
 }
 
 fn owner_of(obj: &EventBridgeIntegration) -> Owner {
-    Owner { namespace: obj.namespace().unwrap_or_default(), name: obj.name_any(), uid: obj.uid().unwrap_or_default() }
+    Owner {
+        namespace: obj.namespace().unwrap_or_default(),
+        name: obj.name_any(),
+        uid: obj.uid().unwrap_or_default(),
+    }
 }
 
 /// Failures of a pass, by what a person or the controller does about them.
@@ -72,25 +83,80 @@ struct Pass {
     findings: Vec<Finding>,
 }
 
-async fn apply_pass(obj: &EventBridgeIntegration, ctx: &Context, api: &Api<EventBridgeIntegration>) -> Result<Action, Error> {
+async fn apply_pass(
+    obj: &EventBridgeIntegration,
+    ctx: &Context,
+    api: &Api<EventBridgeIntegration>,
+) -> Result<Action, Error> {
     let owner = owner_of(obj);
     let result = converge(obj, ctx, &owner).await;
     let resync = Action::requeue(ctx.settings.resync_interval);
     let (outcome, action, err) = match &result {
         Ok(pass) => {
             ctx.succeeded(obj);
-            (Outcome::Converged { desired: &pass.desired, observed: &pass.observed, changes: &pass.changes, findings: &pass.findings }, resync, None)
+            (
+                Outcome::Converged {
+                    desired: &pass.desired,
+                    observed: &pass.observed,
+                    changes: &pass.changes,
+                    findings: &pass.findings,
+                },
+                resync,
+                None,
+            )
         }
-        Err(Failure::Plan(PlanError::InvalidSpec(e))) => (Outcome::Blocked { reason: r::INVALID_SPEC, message: e.to_string() }, resync, None),
-        Err(Failure::Plan(PlanError::Guardrail(m))) => (Outcome::Blocked { reason: r::GUARDRAIL, message: m.clone() }, resync, None),
-        Err(Failure::NotOwned(n)) => (Outcome::Blocked { reason: r::RESOURCE_NOT_OWNED, message: n.to_string() }, resync, None),
+        Err(Failure::Plan(PlanError::InvalidSpec(e))) => (
+            Outcome::Blocked {
+                reason: r::INVALID_SPEC,
+                message: e.to_string(),
+            },
+            resync,
+            None,
+        ),
+        Err(Failure::Plan(PlanError::Guardrail(m))) => (
+            Outcome::Blocked {
+                reason: r::GUARDRAIL,
+                message: m.clone(),
+            },
+            resync,
+            None,
+        ),
+        Err(Failure::NotOwned(n)) => (
+            Outcome::Blocked {
+                reason: r::RESOURCE_NOT_OWNED,
+                message: n.to_string(),
+            },
+            resync,
+            None,
+        ),
         Err(Failure::Aws(e)) if e.kind == ErrorKind::AccessDenied => {
             let message = format!("the controller's AWS credentials lack {}: {} ({}). Grant {} to the controller's IAM role.", e.operation, e.message, e.code, e.operation);
             // Not retried at full speed: backoff up to the resync interval.
-            (Outcome::Blocked { reason: r::CONTROLLER_ACCESS_DENIED, message }, Action::requeue(ctx.backoff(obj)), None)
+            (
+                Outcome::Blocked {
+                    reason: r::CONTROLLER_ACCESS_DENIED,
+                    message,
+                },
+                Action::requeue(ctx.backoff(obj)),
+                None,
+            )
         }
-        Err(Failure::Aws(e)) => (Outcome::Retrying { reason: r::AWS_ERROR, message: e.to_string() }, resync, Some(Error::Aws(e.clone()))),
-        Err(Failure::Dependency(m)) => (Outcome::Retrying { reason: "DependencyNotFound", message: m.clone() }, Action::requeue(ctx.backoff(obj)), None),
+        Err(Failure::Aws(e)) => (
+            Outcome::Retrying {
+                reason: r::AWS_ERROR,
+                message: e.to_string(),
+            },
+            resync,
+            Some(Error::Aws(e.clone())),
+        ),
+        Err(Failure::Dependency(m)) => (
+            Outcome::Retrying {
+                reason: "DependencyNotFound",
+                message: m.clone(),
+            },
+            Action::requeue(ctx.backoff(obj)),
+            None,
+        ),
     };
     let mut status = EventBridgeIntegrationStatus {
         observed_generation: obj.metadata.generation,
@@ -111,16 +177,36 @@ async fn apply_pass(obj: &EventBridgeIntegration, ctx: &Context, api: &Api<Event
         status.target_id = previous.target_id.clone();
         status.findings = previous.findings.clone();
     }
-    let previous_conditions = obj.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default();
-    status.conditions = merge_conditions(&previous_conditions, &conditions(&outcome), obj.metadata.generation, Time(k8s_openapi::jiff::Timestamp::now()));
+    let previous_conditions = obj
+        .status
+        .as_ref()
+        .map(|s| s.conditions.clone())
+        .unwrap_or_default();
+    status.conditions = merge_conditions(
+        &previous_conditions,
+        &conditions(&outcome),
+        obj.metadata.generation,
+        Time(k8s_openapi::jiff::Timestamp::now()),
+    );
 
-    let ready = status.condition(crate::api::condition::READY).is_some_and(|c| c.status == "True");
-    let codes: Vec<String> = status.findings.iter().map(|f| f.code.as_str().to_string()).collect();
+    let ready = status
+        .condition(crate::api::condition::READY)
+        .is_some_and(|c| c.status == "True");
+    let codes: Vec<String> = status
+        .findings
+        .iter()
+        .map(|f| f.code.as_str().to_string())
+        .collect();
     ctx.metrics.object_state(&owner.key(), Some((ready, codes)));
 
     if obj.status.as_ref() != Some(&status) {
         let patch = json!({"apiVersion": "eventbridge.dev/v1alpha1", "kind": "EventBridgeIntegration", "status": status});
-        api.patch_status(&obj.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
+        api.patch_status(
+            &obj.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await?;
     }
     publish_events(obj, ctx, &result, &status).await;
     match err {
@@ -129,15 +215,30 @@ async fn apply_pass(obj: &EventBridgeIntegration, ctx: &Context, api: &Api<Event
     }
 }
 
-async fn publish_events(obj: &EventBridgeIntegration, ctx: &Context, result: &Result<Pass, Failure>, status: &EventBridgeIntegrationStatus) {
-    let previous_ready = obj.status.as_ref().and_then(|s| s.condition(crate::api::condition::READY).map(|c| (c.status.clone(), c.reason.clone())));
-    let now_ready = status.condition(crate::api::condition::READY).map(|c| (c.status.clone(), c.reason.clone()));
+async fn publish_events(
+    obj: &EventBridgeIntegration,
+    ctx: &Context,
+    result: &Result<Pass, Failure>,
+    status: &EventBridgeIntegrationStatus,
+) {
+    let previous_ready = obj.status.as_ref().and_then(|s| {
+        s.condition(crate::api::condition::READY)
+            .map(|c| (c.status.clone(), c.reason.clone()))
+    });
+    let now_ready = status
+        .condition(crate::api::condition::READY)
+        .map(|c| (c.status.clone(), c.reason.clone()));
     let mut events = Vec::new();
     match result {
         Ok(pass) if !pass.changes.is_empty() => {
             let what: Vec<String> = pass.changes.iter().map(Change::describe).collect();
-            let first_time = obj.status.as_ref().and_then(|s| s.rule_arn.as_ref()).is_none();
-            let spec_changed = obj.status.as_ref().and_then(|s| s.observed_generation) != obj.metadata.generation;
+            let first_time = obj
+                .status
+                .as_ref()
+                .and_then(|s| s.rule_arn.as_ref())
+                .is_none();
+            let spec_changed =
+                obj.status.as_ref().and_then(|s| s.observed_generation) != obj.metadata.generation;
             let (reason, action) = if first_time {
                 ("Created", "Create")
             } else if spec_changed {
@@ -145,19 +246,43 @@ async fn publish_events(obj: &EventBridgeIntegration, ctx: &Context, result: &Re
             } else {
                 ("DriftCorrected", "CorrectDrift")
             };
-            events.push((EventType::Normal, reason, action, format!("{} in AWS: {}", reason_text(reason), what.join("; "))));
+            events.push((
+                EventType::Normal,
+                reason,
+                action,
+                format!("{} in AWS: {}", reason_text(reason), what.join("; ")),
+            ));
         }
         _ => {}
     }
     if previous_ready != now_ready {
         if let Some(ready) = status.condition(crate::api::condition::READY) {
-            let t = if ready.status == "True" { EventType::Normal } else { EventType::Warning };
-            let reason = if ready.status == "True" { "Ready".to_string() } else { ready.reason.clone() };
-            events.push((t, Box::leak(reason.into_boxed_str()), "Reconcile", ready.message.clone()));
+            let t = if ready.status == "True" {
+                EventType::Normal
+            } else {
+                EventType::Warning
+            };
+            let reason = if ready.status == "True" {
+                "Ready".to_string()
+            } else {
+                ready.reason.clone()
+            };
+            events.push((
+                t,
+                Box::leak(reason.into_boxed_str()),
+                "Reconcile",
+                ready.message.clone(),
+            ));
         }
     }
     for (type_, reason, action, note) in events {
-        let ev = KubeEvent { type_, reason: reason.into(), note: Some(truncate(&note, 1000)), action: action.into(), secondary: None };
+        let ev = KubeEvent {
+            type_,
+            reason: reason.into(),
+            note: Some(truncate(&note, 1000)),
+            action: action.into(),
+            secondary: None,
+        };
         if let Err(e) = ctx.recorder.publish(&ev, &obj.object_ref(&())).await {
             warn!("could not publish event: {e}");
         }
@@ -184,11 +309,18 @@ fn truncate(s: &str, max: usize) -> String {
 }
 
 fn region_of(obj: &EventBridgeIntegration, ctx: &Context) -> String {
-    obj.spec.region.clone().unwrap_or_else(|| ctx.settings.default_region.clone())
+    obj.spec
+        .region
+        .clone()
+        .unwrap_or_else(|| ctx.settings.default_region.clone())
 }
 
 /// Facts, then the plan. No AWS write happens before the plan exists.
-async fn plan_for(obj: &EventBridgeIntegration, ctx: &Context, owner: &Owner) -> Result<(Clients, Desired, Option<crate::diagnose::TaskDefinition>), Failure> {
+async fn plan_for(
+    obj: &EventBridgeIntegration,
+    ctx: &Context,
+    owner: &Owner,
+) -> Result<(Clients, Desired, Option<crate::diagnose::TaskDefinition>), Failure> {
     let kind = plan::validate(&obj.spec).map_err(|e| Failure::Plan(e.into()))?;
     let region = region_of(obj, ctx);
     let clients = ctx.aws.clients(&region);
@@ -209,33 +341,61 @@ async fn plan_for(obj: &EventBridgeIntegration, ctx: &Context, owner: &Owner) ->
             }
         }
     }
-    let facts = Facts { account_id, region, task_roles };
-    let desired = plan::plan(&obj.spec, owner, &facts, &ctx.settings.guardrails).map_err(Failure::Plan)?;
+    let facts = Facts {
+        account_id,
+        region,
+        task_roles,
+    };
+    let desired =
+        plan::plan(&obj.spec, owner, &facts, &ctx.settings.guardrails).map_err(Failure::Plan)?;
     Ok((clients, desired, task_definition))
 }
 
-async fn observe_all(clients: &Clients, desired: &Desired, task_definition: Option<crate::diagnose::TaskDefinition>) -> Result<Observed, AwsError> {
+async fn observe_all(
+    clients: &Clients,
+    desired: &Desired,
+    task_definition: Option<crate::diagnose::TaskDefinition>,
+) -> Result<Observed, AwsError> {
     let rule = observe::rule(clients, &desired.rule.name, &desired.rule.event_bus_name).await?;
-    let targets = if rule.is_some() { observe::targets(clients, &desired.rule.name, &desired.rule.event_bus_name).await? } else { vec![] };
+    let targets = if rule.is_some() {
+        observe::targets(clients, &desired.rule.name, &desired.rule.event_bus_name).await?
+    } else {
+        vec![]
+    };
     let role = match &desired.role {
         DesiredRole::NotNeeded => None,
         DesiredRole::Managed(m) => observe::role(clients, &m.name).await?,
         DesiredRole::BringYourOwn { arn } => {
-            let name = Arn::parse(arn).map(|a| a.resource_name().to_string()).unwrap_or_default();
+            let name = Arn::parse(arn)
+                .map(|a| a.resource_name().to_string())
+                .unwrap_or_default();
             observe::role(clients, &name).await?
         }
     };
     let lambda_policy = match &desired.permission {
-        Some(p) => observe::lambda_policy(clients, &p.function_name, p.qualifier.as_deref()).await?,
+        Some(p) => {
+            observe::lambda_policy(clients, &p.function_name, p.qualifier.as_deref()).await?
+        }
         None => None,
     };
-    Ok(Observed { rule, targets, role, lambda_policy, task_definition })
+    Ok(Observed {
+        rule,
+        targets,
+        role,
+        lambda_policy,
+        task_definition,
+    })
 }
 
-async fn converge(obj: &EventBridgeIntegration, ctx: &Context, owner: &Owner) -> Result<Pass, Failure> {
+async fn converge(
+    obj: &EventBridgeIntegration,
+    ctx: &Context,
+    owner: &Owner,
+) -> Result<Pass, Failure> {
     let (clients, desired, task_definition) = plan_for(obj, ctx, owner).await?;
     let mut observed = observe_all(&clients, &desired, task_definition.clone()).await?;
-    let changes = diff::diff(&desired, &observed, owner, obj.spec.adopt_existing).map_err(Failure::NotOwned)?;
+    let changes = diff::diff(&desired, &observed, owner, obj.spec.adopt_existing)
+        .map_err(Failure::NotOwned)?;
     for change in &changes {
         info!(?change, "applying");
         apply::apply(&clients, &desired, change).await?;
@@ -249,7 +409,13 @@ async fn converge(obj: &EventBridgeIntegration, ctx: &Context, owner: &Owner) ->
         event_bus_name: Some(desired.rule.event_bus_name.clone()),
         target_id: Some(desired.target.id.clone()),
         target_arn: Some(desired.target.arn.clone()),
-        pass_role_arns: obj.spec.target.ecs.as_ref().and_then(|e| e.pass_role_arns.clone()).unwrap_or_default(),
+        pass_role_arns: obj
+            .spec
+            .target
+            .ecs
+            .as_ref()
+            .and_then(|e| e.pass_role_arns.clone())
+            .unwrap_or_default(),
     };
     let mut findings = diagnose::diagnose(&diff::snapshot(&desired, &observed), &expectations);
     if !desired.rule.enabled {
@@ -257,7 +423,12 @@ async fn converge(obj: &EventBridgeIntegration, ctx: &Context, owner: &Owner) ->
         findings.retain(|f| f.code != Code::RuleDisabled);
     }
     Span::current().record("changes", changes.len());
-    Ok(Pass { desired, observed, changes, findings })
+    Ok(Pass {
+        desired,
+        observed,
+        changes,
+        findings,
+    })
 }
 
 /// Removes what this object owns (unless `deletionPolicy: Retain`). Resources without our
@@ -266,19 +437,36 @@ async fn cleanup(obj: &EventBridgeIntegration, ctx: &Context) -> Result<Action, 
     let owner = owner_of(obj);
     ctx.metrics.object_state(&owner.key(), None);
     let publish = |type_, reason: &'static str, note: String| async move {
-        let ev = KubeEvent { type_, reason: reason.into(), note: Some(truncate(&note, 1000)), action: "Delete".into(), secondary: None };
+        let ev = KubeEvent {
+            type_,
+            reason: reason.into(),
+            note: Some(truncate(&note, 1000)),
+            action: "Delete".into(),
+            secondary: None,
+        };
         if let Err(e) = ctx.recorder.publish(&ev, &obj.object_ref(&())).await {
             warn!("could not publish event: {e}");
         }
     };
     if obj.spec.deletion_policy == crate::api::DeletionPolicy::Retain {
-        publish(EventType::Normal, "Retained", "deletionPolicy Retain: the rule, target, role and permission stay in AWS".into()).await;
+        publish(
+            EventType::Normal,
+            "Retained",
+            "deletionPolicy Retain: the rule, target, role and permission stay in AWS".into(),
+        )
+        .await;
         return Ok(Action::await_change());
     }
     let (clients, desired, _) = match plan_for(obj, ctx, &owner).await {
         Ok(p) => p,
         Err(Failure::Aws(e)) => return Err(Error::Aws(e)),
-        Err(_) if obj.status.as_ref().and_then(|s| s.rule_arn.as_ref()).is_none() => {
+        Err(_)
+            if obj
+                .status
+                .as_ref()
+                .and_then(|s| s.rule_arn.as_ref())
+                .is_none() =>
+        {
             // Never planned successfully, so nothing was ever created.
             return Ok(Action::await_change());
         }
@@ -286,15 +474,24 @@ async fn cleanup(obj: &EventBridgeIntegration, ctx: &Context) -> Result<Action, 
             publish(EventType::Warning, "CleanupBlocked", format!("cannot plan the deletion ({e}); fix the spec or delete the AWS resources named in status by hand")).await;
             return Ok(Action::await_change());
         }
-        Err(Failure::Dependency(_)) | Err(Failure::NotOwned(_)) => return Ok(Action::await_change()),
+        Err(Failure::Dependency(_)) | Err(Failure::NotOwned(_)) => {
+            return Ok(Action::await_change())
+        }
     };
     let rule = observe::rule(&clients, &desired.rule.name, &desired.rule.event_bus_name).await?;
-    let owns = |tags: &std::collections::BTreeMap<String, String>| tags.get(OWNER_TAG) == Some(&owner.key());
+    let owns = |tags: &std::collections::BTreeMap<String, String>| {
+        tags.get(OWNER_TAG) == Some(&owner.key())
+    };
     let role_owned = match &desired.role {
-        DesiredRole::Managed(m) => observe::role(&clients, &m.name).await?.is_some_and(|r| owns(&r.tags)),
+        DesiredRole::Managed(m) => observe::role(&clients, &m.name)
+            .await?
+            .is_some_and(|r| owns(&r.tags)),
         _ => false,
     };
-    let owned = OwnedParts { rule: rule.as_ref().is_some_and(|r| owns(&r.tags)), role: role_owned };
+    let owned = OwnedParts {
+        rule: rule.as_ref().is_some_and(|r| owns(&r.tags)),
+        role: role_owned,
+    };
     // The Lambda permission is removed only if the rule was ours: its statement ID is derived from our rule.
     let mut desired = desired;
     if !owned.rule {
@@ -302,6 +499,14 @@ async fn cleanup(obj: &EventBridgeIntegration, ctx: &Context) -> Result<Action, 
     }
     apply::delete(&clients, &desired, owned).await?;
     info!(?owned, "deleted AWS resources");
-    publish(EventType::Normal, "Deleted", format!("Deleted the AWS resources this object owned (rule: {}, role: {})", owned.rule, owned.role)).await;
+    publish(
+        EventType::Normal,
+        "Deleted",
+        format!(
+            "Deleted the AWS resources this object owned (rule: {}, role: {})",
+            owned.rule, owned.role
+        ),
+    )
+    .await;
     Ok(Action::await_change())
 }

@@ -40,7 +40,10 @@ pub fn diagnose(snapshot: &Snapshot, expect: &Expectations) -> Vec<Finding> {
                 Code::TargetNotFound,
                 Some(id),
                 Some(&rule.arn),
-                format!("Rule {} has no target with ID {id}, so matching events go nowhere.", rule.name),
+                format!(
+                    "Rule {} has no target with ID {id}, so matching events go nowhere.",
+                    rule.name
+                ),
                 format!(
                     "aws events put-targets --rule {} --event-bus-name {} --targets '[{}]'",
                     rule.name,
@@ -54,7 +57,15 @@ pub fn diagnose(snapshot: &Snapshot, expect: &Expectations) -> Vec<Finding> {
         if expect.target_id.as_ref().is_some_and(|id| id != &target.id) {
             continue;
         }
-        TargetCheck { snapshot, expect, rule, account: &account, target, out: &mut out }.run();
+        TargetCheck {
+            snapshot,
+            expect,
+            rule,
+            account: &account,
+            target,
+            out: &mut out,
+        }
+        .run();
     }
     for chain in &snapshot.chains {
         check_chain(snapshot, chain, &mut out);
@@ -67,7 +78,11 @@ struct Findings(Vec<Finding>);
 
 impl Findings {
     fn push(&mut self, f: Finding) {
-        if !self.0.iter().any(|g| g.code == f.code && g.resource == f.resource && g.target_id == f.target_id) {
+        if !self
+            .0
+            .iter()
+            .any(|g| g.code == f.code && g.resource == f.resource && g.target_id == f.target_id)
+        {
             self.0.push(f);
         }
     }
@@ -85,8 +100,14 @@ fn check_rule(rule: &Rule, out: &mut Findings) {
             Code::RuleDisabled,
             None,
             Some(&rule.arn),
-            format!("Rule {} is DISABLED: EventBridge does not match events or run schedules for it.", rule.name),
-            format!("aws events enable-rule --name {} --event-bus-name {}", rule.name, rule.event_bus_name),
+            format!(
+                "Rule {} is DISABLED: EventBridge does not match events or run schedules for it.",
+                rule.name
+            ),
+            format!(
+                "aws events enable-rule --name {} --event-bus-name {}",
+                rule.name, rule.event_bus_name
+            ),
         ));
     }
 }
@@ -132,7 +153,13 @@ struct TargetCheck<'a> {
 
 impl TargetCheck<'_> {
     fn finding(&mut self, code: Code, resource: &str, message: String, remediation: String) {
-        let f = Finding::new(code, Some(&self.target.id), Some(resource), message, remediation);
+        let f = Finding::new(
+            code,
+            Some(&self.target.id),
+            Some(resource),
+            message,
+            remediation,
+        );
         self.out.push(f);
     }
 
@@ -145,7 +172,9 @@ impl TargetCheck<'_> {
             check_arn(dlq, Some(&t.id), "The dead-letter queue ARN", self.out);
         }
         let arn = Arn::parse(&t.arn).expect("checked above");
-        let rule_region = Arn::parse(&self.rule.arn).map(|a| a.region).unwrap_or_default();
+        let rule_region = Arn::parse(&self.rule.arn)
+            .map(|a| a.region)
+            .unwrap_or_default();
         let cross_account = !arn.account.is_empty() && arn.account != self.account;
         match arn.service.as_str() {
             "ecs" | "states" => {
@@ -217,7 +246,10 @@ impl TargetCheck<'_> {
             self.finding(
                 Code::TargetRoleNotFound,
                 role_arn,
-                format!("The target's RoleArn names role {} which does not exist.", remedy::role_name(role_arn)),
+                format!(
+                    "The target's RoleArn names role {} which does not exist.",
+                    remedy::role_name(role_arn)
+                ),
                 format!(
                     "aws iam create-role --role-name {} --assume-role-policy-document '{}'",
                     remedy::role_name(role_arn),
@@ -226,10 +258,12 @@ impl TargetCheck<'_> {
             );
             return;
         };
-        let task_definition = t
-            .task_definition_arn
-            .as_ref()
-            .and_then(|td| self.snapshot.task_definitions.get(td).or_else(|| find_task_definition(self.snapshot, td)));
+        let task_definition = t.task_definition_arn.as_ref().and_then(|td| {
+            self.snapshot
+                .task_definitions
+                .get(td)
+                .or_else(|| find_task_definition(self.snapshot, td))
+        });
         if arn.service == "ecs" {
             if let Some(td) = task_definition {
                 if td.roles_to_pass().iter().any(|r| r == role_arn) {
@@ -247,12 +281,26 @@ impl TargetCheck<'_> {
         self.check_trust(role);
         self.check_policy_arns(role);
         let account = self.account.to_string();
-        let principal_ctx = || Context::new().with("aws:PrincipalArn", role_arn.clone()).with("aws:PrincipalAccount", account.clone());
-        let caller = Caller::Aws { arn: role_arn.clone(), account: account.clone() };
+        let principal_ctx = || {
+            Context::new()
+                .with("aws:PrincipalArn", role_arn.clone())
+                .with("aws:PrincipalAccount", account.clone())
+        };
+        let caller = Caller::Aws {
+            arn: role_arn.clone(),
+            account: account.clone(),
+        };
         match arn.service.as_str() {
             "ecs" => {
                 let td_arn = t.task_definition_arn.clone().unwrap_or_default();
-                if !td_arn.is_empty() && check_arn(&td_arn, Some(&t.id), "The target's TaskDefinitionArn", self.out) {
+                if !td_arn.is_empty()
+                    && check_arn(
+                        &td_arn,
+                        Some(&t.id),
+                        "The target's TaskDefinitionArn",
+                        self.out,
+                    )
+                {
                     let request = Request {
                         caller: caller.clone(),
                         action: "ecs:RunTask".into(),
@@ -260,7 +308,14 @@ impl TargetCheck<'_> {
                         context: principal_ctx().with("ecs:cluster", t.arn.clone()),
                     };
                     let statement = remedy::run_task_statement(&td_arn, &t.arn);
-                    self.check_permission(role, &request, Code::RunTaskNotAllowed, &td_arn, statement, &format!("ecs:RunTask on {td_arn} in cluster {}", t.arn));
+                    self.check_permission(
+                        role,
+                        &request,
+                        Code::RunTaskNotAllowed,
+                        &td_arn,
+                        statement,
+                        &format!("ecs:RunTask on {td_arn} in cluster {}", t.arn),
+                    );
                 }
                 let to_pass = match task_definition {
                     Some(td) => td.roles_to_pass(),
@@ -274,7 +329,16 @@ impl TargetCheck<'_> {
                         context: principal_ctx().with("iam:PassedToService", ECS_TASKS),
                     };
                     let statement = remedy::pass_role_statement(std::slice::from_ref(&passed));
-                    self.check_permission(role, &request, Code::PassRoleMissing, &passed, statement, &format!("iam:PassRole on {passed} (the task's role) to ecs-tasks.amazonaws.com"));
+                    self.check_permission(
+                        role,
+                        &request,
+                        Code::PassRoleMissing,
+                        &passed,
+                        statement,
+                        &format!(
+                            "iam:PassRole on {passed} (the task's role) to ecs-tasks.amazonaws.com"
+                        ),
+                    );
                 }
             }
             _ => {
@@ -285,7 +349,14 @@ impl TargetCheck<'_> {
                     context: principal_ctx(),
                 };
                 let statement = remedy::start_execution_statement(&t.arn);
-                self.check_permission(role, &request, Code::StartExecutionNotAllowed, &t.arn, statement, &format!("states:StartExecution on {}", t.arn));
+                self.check_permission(
+                    role,
+                    &request,
+                    Code::StartExecutionNotAllowed,
+                    &t.arn,
+                    statement,
+                    &format!("states:StartExecution on {}", t.arn),
+                );
             }
         }
         self.check_broad_statements(role);
@@ -296,7 +367,10 @@ impl TargetCheck<'_> {
             self.finding(
                 Code::TrustPolicyMissingServicePrincipal,
                 &role.arn,
-                format!("The trust policy of role {} cannot be read, so it allows no one.", role.name),
+                format!(
+                    "The trust policy of role {} cannot be read, so it allows no one.",
+                    role.name
+                ),
                 remedy::update_trust(&role.arn, self.account, &self.rule.arn),
             );
             return;
@@ -305,17 +379,25 @@ impl TargetCheck<'_> {
             caller: Caller::Service(EVENTS.into()),
             action: "sts:AssumeRole".into(),
             resource: None,
-            context: Context::new().with("aws:SourceAccount", self.account).with("aws:SourceArn", self.rule.arn.clone()),
+            context: Context::new()
+                .with("aws:SourceAccount", self.account)
+                .with("aws:SourceArn", self.rule.arn.clone()),
         };
-        let eval = evaluate_resource_policy(&NamedPolicy { name: "trust policy", document: &doc }, &request);
+        let eval = evaluate_resource_policy(
+            &NamedPolicy {
+                name: "trust policy",
+                document: &doc,
+            },
+            &request,
+        );
         let fix = remedy::update_trust(&role.arn, self.account, &self.rule.arn);
         match eval.decision {
             Decision::Allow => {
                 let unprotected = eval.allowed_by.iter().any(|s| {
-                    !doc.statements[s.index]
-                        .conditions
-                        .iter()
-                        .any(|c| c.key.eq_ignore_ascii_case("aws:SourceAccount") || c.key.eq_ignore_ascii_case("aws:SourceArn"))
+                    !doc.statements[s.index].conditions.iter().any(|c| {
+                        c.key.eq_ignore_ascii_case("aws:SourceAccount")
+                            || c.key.eq_ignore_ascii_case("aws:SourceArn")
+                    })
                 });
                 if unprotected {
                     self.finding(
@@ -331,7 +413,10 @@ impl TargetCheck<'_> {
                 self.finding(
                     Code::TrustPolicyMissingServicePrincipal,
                     &role.arn,
-                    format!("The trust policy of role {} denies events.amazonaws.com sts:AssumeRole.", role.name),
+                    format!(
+                        "The trust policy of role {} denies events.amazonaws.com sts:AssumeRole.",
+                        role.name
+                    ),
                     fix,
                 );
             }
@@ -361,18 +446,43 @@ impl TargetCheck<'_> {
     }
 
     /// One required permission of the role; names the precise reason it fails.
-    fn check_permission(&mut self, role: &Role, request: &Request, code: Code, resource: &str, statement: Value, what: &str) {
+    fn check_permission(
+        &mut self,
+        role: &Role,
+        request: &Request,
+        code: Code,
+        resource: &str,
+        statement: Value,
+        what: &str,
+    ) {
         let docs = identity_documents(role);
-        let boundary = role.permissions_boundary.as_ref().and_then(|(arn, d)| PolicyDocument::parse(d).ok().map(|d| (arn.clone(), d)));
-        let named: Vec<NamedPolicy<'_>> = docs.iter().map(|(n, d)| NamedPolicy { name: n, document: d }).collect();
-        let boundary_named = boundary.as_ref().map(|(n, d)| NamedPolicy { name: n, document: d });
+        let boundary = role
+            .permissions_boundary
+            .as_ref()
+            .and_then(|(arn, d)| PolicyDocument::parse(d).ok().map(|d| (arn.clone(), d)));
+        let named: Vec<NamedPolicy<'_>> = docs
+            .iter()
+            .map(|(n, d)| NamedPolicy {
+                name: n,
+                document: d,
+            })
+            .collect();
+        let boundary_named = boundary.as_ref().map(|(n, d)| NamedPolicy {
+            name: n,
+            document: d,
+        });
         let eval = evaluate_identity(&named, boundary_named.as_ref(), request);
         let role_name = role.name.clone();
         match eval.decision {
             Decision::Allow => {}
             Decision::ExplicitDeny => {
                 self.explicit_deny(&eval, resource, what);
-                self.finding(code, resource, format!("Role {role_name} may not {what}: an explicit Deny blocks it."), remedy::put_statement(&role.arn, "eventbridge-invoke", statement));
+                self.finding(
+                    code,
+                    resource,
+                    format!("Role {role_name} may not {what}: an explicit Deny blocks it."),
+                    remedy::put_statement(&role.arn, "eventbridge-invoke", statement),
+                );
             }
             Decision::ImplicitDeny if eval.boundary_blocks => {
                 let (boundary_arn, _) = role.permissions_boundary.clone().unwrap_or_default();
@@ -384,19 +494,47 @@ impl TargetCheck<'_> {
                 );
             }
             Decision::ImplicitDeny => {
-                let detail = if eval.near_misses.is_empty() { String::new() } else { format!(" (a statement comes close, but {})", describe_failed(&eval.near_misses)) };
-                self.finding(code, resource, format!("Role {role_name} is not allowed {what}{detail}."), remedy::put_statement(&role.arn, "eventbridge-invoke", statement));
+                let detail = if eval.near_misses.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " (a statement comes close, but {})",
+                        describe_failed(&eval.near_misses)
+                    )
+                };
+                self.finding(
+                    code,
+                    resource,
+                    format!("Role {role_name} is not allowed {what}{detail}."),
+                    remedy::put_statement(&role.arn, "eventbridge-invoke", statement),
+                );
             }
         }
     }
 
     fn explicit_deny(&mut self, eval: &Evaluation, resource: &str, what: &str) {
-        let by: Vec<String> = eval.denied_by.iter().map(|s| format!("{} statement {}", s.policy, s.sid.clone().unwrap_or_else(|| format!("#{}", s.index + 1)))).collect();
+        let by: Vec<String> = eval
+            .denied_by
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} statement {}",
+                    s.policy,
+                    s.sid.clone().unwrap_or_else(|| format!("#{}", s.index + 1))
+                )
+            })
+            .collect();
         self.finding(
             Code::ExplicitDeny,
             resource,
-            format!("An explicit Deny blocks {what}: {}. A Deny overrides every Allow.", by.join(", ")),
-            format!("Remove or narrow the Deny in {} so it no longer matches this request.", by.join(", ")),
+            format!(
+                "An explicit Deny blocks {what}: {}. A Deny overrides every Allow.",
+                by.join(", ")
+            ),
+            format!(
+                "Remove or narrow the Deny in {} so it no longer matches this request.",
+                by.join(", ")
+            ),
         );
     }
 
@@ -406,7 +544,12 @@ impl TargetCheck<'_> {
             for s in &doc.statements {
                 for r in s.resource.iter().flat_map(|m| m.patterns.iter()) {
                     if r.starts_with("arn:") {
-                        check_arn(r, Some(&self.target.id), &format!("Resource in policy {name} of role {}", role.name), self.out);
+                        check_arn(
+                            r,
+                            Some(&self.target.id),
+                            &format!("Resource in policy {name} of role {}", role.name),
+                            self.out,
+                        );
                     }
                 }
             }
@@ -420,11 +563,24 @@ impl TargetCheck<'_> {
                 continue; // AWS managed policies are broad by design; the user chose them.
             }
             for (i, s) in doc.statements.iter().enumerate() {
-                let star = s.resource.as_ref().is_some_and(|m| !m.negated && m.patterns.iter().any(|p| p == "*"));
+                let star = s
+                    .resource
+                    .as_ref()
+                    .is_some_and(|m| !m.negated && m.patterns.iter().any(|p| p == "*"));
                 let sensitive = !s.action.negated
                     && s.action.patterns.iter().any(|a| {
                         let a = a.to_ascii_lowercase();
-                        ["ecs:runtask", "iam:passrole", "states:startexecution", "sts:assumerole", "*", "iam:*", "ecs:*", "states:*"].contains(&a.as_str())
+                        [
+                            "ecs:runtask",
+                            "iam:passrole",
+                            "states:startexecution",
+                            "sts:assumerole",
+                            "*",
+                            "iam:*",
+                            "ecs:*",
+                            "states:*",
+                        ]
+                        .contains(&a.as_str())
                     });
                 if s.effect == Effect::Allow && star && sensitive {
                     let sid = s.sid.clone().unwrap_or_else(|| format!("#{}", i + 1));
@@ -442,13 +598,21 @@ impl TargetCheck<'_> {
     fn check_lambda(&mut self, arn: &Arn) {
         let t = self.target;
         let statement_id = format!("events-{}", self.rule.name);
-        let fix = remedy::add_lambda_permission(&t.arn, &statement_id, &self.rule.arn, self.account);
-        let doc = self.snapshot.lambda_policies.get(&t.arn).and_then(|v| PolicyDocument::parse(v).ok());
+        let fix =
+            remedy::add_lambda_permission(&t.arn, &statement_id, &self.rule.arn, self.account);
+        let doc = self
+            .snapshot
+            .lambda_policies
+            .get(&t.arn)
+            .and_then(|v| PolicyDocument::parse(v).ok());
         let Some(doc) = doc else {
             self.finding(
                 Code::LambdaPermissionMissing,
                 &t.arn,
-                format!("Function {} has no resource-based policy, so EventBridge may not invoke it.", t.arn),
+                format!(
+                    "Function {} has no resource-based policy, so EventBridge may not invoke it.",
+                    t.arn
+                ),
                 fix,
             );
             return;
@@ -457,7 +621,12 @@ impl TargetCheck<'_> {
             for c in &s.conditions {
                 if c.key.eq_ignore_ascii_case("aws:SourceArn") {
                     for v in &c.values {
-                        check_arn(v, Some(&t.id), "The AWS:SourceArn of the function policy", self.out);
+                        check_arn(
+                            v,
+                            Some(&t.id),
+                            "The AWS:SourceArn of the function policy",
+                            self.out,
+                        );
                     }
                 }
             }
@@ -466,9 +635,17 @@ impl TargetCheck<'_> {
             caller: Caller::Service(EVENTS.into()),
             action: "lambda:InvokeFunction".into(),
             resource: Some(t.arn.clone()),
-            context: Context::new().with("aws:SourceArn", self.rule.arn.clone()).with("aws:SourceAccount", self.account),
+            context: Context::new()
+                .with("aws:SourceArn", self.rule.arn.clone())
+                .with("aws:SourceAccount", self.account),
         };
-        let eval = evaluate_resource_policy(&NamedPolicy { name: "function policy", document: &doc }, &request);
+        let eval = evaluate_resource_policy(
+            &NamedPolicy {
+                name: "function policy",
+                document: &doc,
+            },
+            &request,
+        );
         let qualifier_hint = if arn.resource.matches(':').count() >= 2 {
             " Permissions are per qualifier: a grant on the unqualified function does not cover an alias or version, and vice versa."
         } else {
@@ -477,10 +654,10 @@ impl TargetCheck<'_> {
         match eval.decision {
             Decision::Allow => {
                 let unprotected = eval.allowed_by.iter().any(|s| {
-                    !doc.statements[s.index]
-                        .conditions
-                        .iter()
-                        .any(|c| c.key.eq_ignore_ascii_case("aws:SourceArn") || c.key.eq_ignore_ascii_case("aws:SourceAccount"))
+                    !doc.statements[s.index].conditions.iter().any(|c| {
+                        c.key.eq_ignore_ascii_case("aws:SourceArn")
+                            || c.key.eq_ignore_ascii_case("aws:SourceAccount")
+                    })
                 });
                 if unprotected {
                     self.finding(
@@ -492,11 +669,27 @@ impl TargetCheck<'_> {
                 }
             }
             Decision::ExplicitDeny => {
-                self.explicit_deny(&eval, &t.arn, "lambda:InvokeFunction by events.amazonaws.com");
-                self.finding(Code::LambdaPermissionMissing, &t.arn, format!("A Deny in the policy of function {} blocks EventBridge.", t.arn), fix);
+                self.explicit_deny(
+                    &eval,
+                    &t.arn,
+                    "lambda:InvokeFunction by events.amazonaws.com",
+                );
+                self.finding(
+                    Code::LambdaPermissionMissing,
+                    &t.arn,
+                    format!(
+                        "A Deny in the policy of function {} blocks EventBridge.",
+                        t.arn
+                    ),
+                    fix,
+                );
             }
             Decision::ImplicitDeny => {
-                let failed_key = |key: &str| eval.near_misses.iter().any(|m| m.failed.iter().any(|c| c.key.eq_ignore_ascii_case(key)));
+                let failed_key = |key: &str| {
+                    eval.near_misses
+                        .iter()
+                        .any(|m| m.failed.iter().any(|c| c.key.eq_ignore_ascii_case(key)))
+                };
                 if failed_key("aws:SourceArn") {
                     self.finding(
                         Code::LambdaPermissionSourceArnMismatch,
@@ -532,9 +725,16 @@ fn required_action(arn: &Arn) -> &'static str {
     }
 }
 
-fn find_task_definition<'a>(snapshot: &'a Snapshot, arn: &str) -> Option<&'a super::snapshot::TaskDefinition> {
+fn find_task_definition<'a>(
+    snapshot: &'a Snapshot,
+    arn: &str,
+) -> Option<&'a super::snapshot::TaskDefinition> {
     // A target may name `family` without a revision: the latest revision, if listed.
-    snapshot.task_definitions.values().filter(|td| remedy::family_pattern(&td.arn) == format!("{arn}:*")).max_by_key(|td| td.arn.len())
+    snapshot
+        .task_definitions
+        .values()
+        .filter(|td| remedy::family_pattern(&td.arn) == format!("{arn}:*"))
+        .max_by_key(|td| td.arn.len())
 }
 
 fn identity_documents(role: &Role) -> Vec<(String, PolicyDocument)> {
@@ -565,8 +765,13 @@ fn check_chain(snapshot: &Snapshot, chain: &Chain, out: &mut Findings) {
         check_arn(&chain.to, None, "The chain's target role", out);
         return;
     }
-    let caller = Caller::Aws { arn: chain.from.clone(), account: from.account.clone() };
-    let context = Context::new().with("aws:PrincipalArn", chain.from.clone()).with("aws:PrincipalAccount", from.account.clone());
+    let caller = Caller::Aws {
+        arn: chain.from.clone(),
+        account: from.account.clone(),
+    };
+    let context = Context::new()
+        .with("aws:PrincipalArn", chain.from.clone())
+        .with("aws:PrincipalAccount", from.account.clone());
     let trust_fix = format!(
         "aws iam update-assume-role-policy --role-name {} --policy-document '{}' (run with credentials of account {})",
         to.resource_name(),
@@ -578,14 +783,34 @@ fn check_chain(snapshot: &Snapshot, chain: &Chain, out: &mut Findings) {
             Code::CrossAccountTrustMissing,
             None,
             Some(&chain.to),
-            format!("Role {} does not exist in account {}, so {} cannot assume it.", chain.to, to.account, chain.from),
-            trust_fix.replace("update-assume-role-policy", "create-role").replace("--policy-document", "--assume-role-policy-document"),
+            format!(
+                "Role {} does not exist in account {}, so {} cannot assume it.",
+                chain.to, to.account, chain.from
+            ),
+            trust_fix
+                .replace("update-assume-role-policy", "create-role")
+                .replace("--policy-document", "--assume-role-policy-document"),
         )),
         Some(role) => {
-            let allowed = PolicyDocument::parse(&role.trust_policy).ok().is_some_and(|doc| {
-                let request = Request { caller: caller.clone(), action: "sts:AssumeRole".into(), resource: None, context: context.clone() };
-                evaluate_resource_policy(&NamedPolicy { name: "trust policy", document: &doc }, &request).decision == Decision::Allow
-            });
+            let allowed = PolicyDocument::parse(&role.trust_policy)
+                .ok()
+                .is_some_and(|doc| {
+                    let request = Request {
+                        caller: caller.clone(),
+                        action: "sts:AssumeRole".into(),
+                        resource: None,
+                        context: context.clone(),
+                    };
+                    evaluate_resource_policy(
+                        &NamedPolicy {
+                            name: "trust policy",
+                            document: &doc,
+                        },
+                        &request,
+                    )
+                    .decision
+                        == Decision::Allow
+                });
             if !allowed {
                 out.push(Finding::new(
                     Code::CrossAccountTrustMissing,
@@ -597,21 +822,45 @@ fn check_chain(snapshot: &Snapshot, chain: &Chain, out: &mut Findings) {
             }
         }
     }
-    let assume_fix = remedy::put_statement(&chain.from, "assume-cross-account", json!({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": chain.to}));
+    let assume_fix = remedy::put_statement(
+        &chain.from,
+        "assume-cross-account",
+        json!({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": chain.to}),
+    );
     match snapshot.roles.get(&chain.from) {
         None => out.push(Finding::new(
             Code::CrossAccountAssumeRoleNotAllowed,
             None,
             Some(&chain.from),
-            format!("The source role {} does not exist, so nothing can assume {} through it.", chain.from, chain.to),
+            format!(
+                "The source role {} does not exist, so nothing can assume {} through it.",
+                chain.from, chain.to
+            ),
             assume_fix,
         )),
         Some(role) => {
             let docs = identity_documents(role);
-            let named: Vec<NamedPolicy<'_>> = docs.iter().map(|(n, d)| NamedPolicy { name: n, document: d }).collect();
-            let boundary = role.permissions_boundary.as_ref().and_then(|(arn, d)| PolicyDocument::parse(d).ok().map(|d| (arn.clone(), d)));
-            let boundary_named = boundary.as_ref().map(|(n, d)| NamedPolicy { name: n, document: d });
-            let request = Request { caller, action: "sts:AssumeRole".into(), resource: Some(chain.to.clone()), context };
+            let named: Vec<NamedPolicy<'_>> = docs
+                .iter()
+                .map(|(n, d)| NamedPolicy {
+                    name: n,
+                    document: d,
+                })
+                .collect();
+            let boundary = role
+                .permissions_boundary
+                .as_ref()
+                .and_then(|(arn, d)| PolicyDocument::parse(d).ok().map(|d| (arn.clone(), d)));
+            let boundary_named = boundary.as_ref().map(|(n, d)| NamedPolicy {
+                name: n,
+                document: d,
+            });
+            let request = Request {
+                caller,
+                action: "sts:AssumeRole".into(),
+                resource: Some(chain.to.clone()),
+                context,
+            };
             let eval = evaluate_identity(&named, boundary_named.as_ref(), &request);
             if eval.decision != Decision::Allow {
                 let why = match eval.decision {
@@ -623,7 +872,10 @@ fn check_chain(snapshot: &Snapshot, chain: &Chain, out: &mut Findings) {
                     Code::CrossAccountAssumeRoleNotAllowed,
                     None,
                     Some(&chain.from),
-                    format!("Role {} may not sts:AssumeRole on {}: {why}.", chain.from, chain.to),
+                    format!(
+                        "Role {} may not sts:AssumeRole on {}: {why}.",
+                        chain.from, chain.to
+                    ),
                     assume_fix,
                 ));
             }

@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 
 /// Every cause the engine can name. The names are a stable interface: they appear in
 /// `status.findings`, the `AccessVerified` reason, metrics labels and `diagnose` output.
-#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash,
+)]
 pub enum Code {
     RuleNotFound,
     RuleDisabled,
@@ -102,7 +104,9 @@ impl std::fmt::Display for Code {
     }
 }
 
-#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Error,
@@ -130,7 +134,13 @@ pub struct Finding {
 }
 
 impl Finding {
-    pub fn new(code: Code, target_id: Option<&str>, resource: Option<&str>, message: String, remediation: String) -> Finding {
+    pub fn new(
+        code: Code,
+        target_id: Option<&str>,
+        resource: Option<&str>,
+        message: String,
+        remediation: String,
+    ) -> Finding {
         Finding {
             code,
             severity: code.severity(),

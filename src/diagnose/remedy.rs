@@ -6,7 +6,9 @@ use serde_json::{json, Value};
 use crate::iam::Arn;
 
 pub fn role_name(role_arn: &str) -> String {
-    Arn::parse(role_arn).map(|a| a.resource_name().to_string()).unwrap_or_else(|_| role_arn.to_string())
+    Arn::parse(role_arn)
+        .map(|a| a.resource_name().to_string())
+        .unwrap_or_else(|_| role_arn.to_string())
 }
 
 /// The trust policy EventBridge needs, protected against the confused deputy.
@@ -68,15 +70,26 @@ pub fn start_execution_statement(state_machine_arn: &str) -> Value {
 /// `task-definition/name:3` → `task-definition/name:*`: every revision of the family.
 pub fn family_pattern(task_definition_arn: &str) -> String {
     match task_definition_arn.rsplit_once(':') {
-        Some((head, rev)) if rev.chars().all(|c| c.is_ascii_digit()) && head.contains("task-definition/") => format!("{head}:*"),
+        Some((head, rev))
+            if rev.chars().all(|c| c.is_ascii_digit()) && head.contains("task-definition/") =>
+        {
+            format!("{head}:*")
+        }
         _ => format!("{task_definition_arn}:*"),
     }
 }
 
 /// `aws lambda add-permission` for the exact ARN the target uses.
-pub fn add_lambda_permission(function_arn: &str, statement_id: &str, rule_arn: &str, account: &str) -> String {
+pub fn add_lambda_permission(
+    function_arn: &str,
+    statement_id: &str,
+    rule_arn: &str,
+    account: &str,
+) -> String {
     let (name, qualifier) = split_function_arn(function_arn);
-    let qualifier = qualifier.map(|q| format!(" --qualifier {q}")).unwrap_or_default();
+    let qualifier = qualifier
+        .map(|q| format!(" --qualifier {q}"))
+        .unwrap_or_default();
     format!(
         "aws lambda add-permission --function-name {name}{qualifier} --statement-id {statement_id} --action lambda:InvokeFunction --principal events.amazonaws.com --source-arn {rule_arn} --source-account {account}"
     )

@@ -61,7 +61,12 @@ pub struct TaskDefinition {
 impl TaskDefinition {
     /// The roles ECS must be handed for this task, each once.
     pub fn roles_to_pass(&self) -> Vec<String> {
-        let mut roles: Vec<String> = self.execution_role_arn.iter().chain(self.task_role_arn.iter()).cloned().collect();
+        let mut roles: Vec<String> = self
+            .execution_role_arn
+            .iter()
+            .chain(self.task_role_arn.iter())
+            .cloned()
+            .collect();
         roles.dedup();
         roles
     }

@@ -22,8 +22,14 @@ impl Arn {
     pub fn parse(text: &str) -> Result<Arn, ArnError> {
         let mut parts = text.splitn(6, ':');
         let mut next = || parts.next();
-        let (Some("arn"), Some(partition), Some(service), Some(region), Some(account), Some(resource)) =
-            (next(), next(), next(), next(), next(), next())
+        let (
+            Some("arn"),
+            Some(partition),
+            Some(service),
+            Some(region),
+            Some(account),
+            Some(resource),
+        ) = (next(), next(), next(), next(), next(), next())
         else {
             return Err(ArnError::Malformed(text.to_string()));
         };
@@ -42,7 +48,10 @@ impl Arn {
     /// Services whose resource ARNs always carry the owning account. S3 bucket ARNs
     /// legitimately have none, so an empty account there is not an error.
     pub fn service_requires_account(&self) -> bool {
-        matches!(self.service.as_str(), "iam" | "ecs" | "states" | "lambda" | "events" | "sts" | "sqs" | "sns")
+        matches!(
+            self.service.as_str(),
+            "iam" | "ecs" | "states" | "lambda" | "events" | "sts" | "sqs" | "sns"
+        )
     }
 
     /// True when the account field is empty although the service requires one.
@@ -52,13 +61,20 @@ impl Arn {
 
     /// The last path segment of the resource: the role name of `role/path/Name`.
     pub fn resource_name(&self) -> &str {
-        self.resource.rsplit(['/', ':']).next().unwrap_or(&self.resource)
+        self.resource
+            .rsplit(['/', ':'])
+            .next()
+            .unwrap_or(&self.resource)
     }
 }
 
 impl fmt::Display for Arn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "arn:{}:{}:{}:{}:{}", self.partition, self.service, self.region, self.account, self.resource)
+        write!(
+            f,
+            "arn:{}:{}:{}:{}:{}",
+            self.partition, self.service, self.region, self.account, self.resource
+        )
     }
 }
 
@@ -71,12 +87,17 @@ pub fn arn_like(pattern: &str, value: &str) -> bool {
         // Not an ARN on one side: only a bare `*` matches.
         return pattern == "*";
     }
-    pat.iter().zip(val.iter()).all(|(p, v)| super::glob::matches(p, v))
+    pat.iter()
+        .zip(val.iter())
+        .all(|(p, v)| super::glob::matches(p, v))
 }
 
 /// The account of an ARN, when it has one.
 pub fn account_of(text: &str) -> Option<String> {
-    Arn::parse(text).ok().map(|a| a.account).filter(|a| !a.is_empty())
+    Arn::parse(text)
+        .ok()
+        .map(|a| a.account)
+        .filter(|a| !a.is_empty())
 }
 
 #[cfg(test)]
@@ -90,8 +111,12 @@ mod tests {
         assert_eq!(a.account, "111122223333");
         assert_eq!(a.resource_name(), "Runner");
         assert!(!a.missing_account());
-        assert!(Arn::parse("arn:aws:iam:::role/x").unwrap().missing_account());
-        assert!(!Arn::parse("arn:aws:s3:::bucket/key").unwrap().missing_account());
+        assert!(Arn::parse("arn:aws:iam:::role/x")
+            .unwrap()
+            .missing_account());
+        assert!(!Arn::parse("arn:aws:s3:::bucket/key")
+            .unwrap()
+            .missing_account());
         assert!(Arn::parse("role/x").is_err());
         assert!(Arn::parse("arn:aws:iam::1").is_err());
         // Lambda qualifiers and ECS revisions keep their colons in the resource.
@@ -101,10 +126,22 @@ mod tests {
 
     #[test]
     fn arn_like_matches_per_component() {
-        assert!(arn_like("arn:aws:events:*:111:rule/*", "arn:aws:events:eu-west-1:111:rule/x"));
-        assert!(!arn_like("arn:aws:events:*:111:rule/*", "arn:aws:events:eu-west-1:222:rule/x"));
-        assert!(arn_like("arn:aws:events:us-east-1:111:rule/bus/*", "arn:aws:events:us-east-1:111:rule/bus/r"));
-        assert!(!arn_like("arn:aws:events:us-east-1:111:rule/x", "not-an-arn"));
+        assert!(arn_like(
+            "arn:aws:events:*:111:rule/*",
+            "arn:aws:events:eu-west-1:111:rule/x"
+        ));
+        assert!(!arn_like(
+            "arn:aws:events:*:111:rule/*",
+            "arn:aws:events:eu-west-1:222:rule/x"
+        ));
+        assert!(arn_like(
+            "arn:aws:events:us-east-1:111:rule/bus/*",
+            "arn:aws:events:us-east-1:111:rule/bus/r"
+        ));
+        assert!(!arn_like(
+            "arn:aws:events:us-east-1:111:rule/x",
+            "not-an-arn"
+        ));
         assert!(arn_like("*", "anything"));
     }
 }

@@ -12,7 +12,9 @@ use std::collections::BTreeMap;
 
 use super::arn::arn_like;
 use super::glob;
-use super::policy::{Condition, Effect, PolicyDocument, PrincipalKind, PrincipalMatcher, Statement};
+use super::policy::{
+    Condition, Effect, PolicyDocument, PrincipalKind, PrincipalMatcher, Statement,
+};
 
 /// Who is calling.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,7 +36,10 @@ impl Context {
         Context::default()
     }
     pub fn with(mut self, key: &str, value: impl Into<String>) -> Context {
-        self.keys.entry(key.to_ascii_lowercase()).or_default().push(value.into());
+        self.keys
+            .entry(key.to_ascii_lowercase())
+            .or_default()
+            .push(value.into());
         self
     }
     pub fn get(&self, key: &str) -> Option<&[String]> {
@@ -97,7 +102,11 @@ pub fn evaluate_resource_policy(policy: &NamedPolicy<'_>, request: &Request) -> 
 }
 
 /// Identity policies of a principal, optionally bounded by a permissions boundary.
-pub fn evaluate_identity(identity: &[NamedPolicy<'_>], boundary: Option<&NamedPolicy<'_>>, request: &Request) -> Evaluation {
+pub fn evaluate_identity(
+    identity: &[NamedPolicy<'_>],
+    boundary: Option<&NamedPolicy<'_>>,
+    request: &Request,
+) -> Evaluation {
     let mut tally = Tally::default();
     for p in identity {
         tally.scan(p, request, false);
@@ -121,16 +130,27 @@ struct Tally {
 impl Tally {
     fn scan(&mut self, policy: &NamedPolicy<'_>, request: &Request, check_principal: bool) {
         for (index, s) in policy.document.statements.iter().enumerate() {
-            let at = || StatementRef { policy: policy.name.to_string(), index, sid: s.sid.clone() };
+            let at = || StatementRef {
+                policy: policy.name.to_string(),
+                index,
+                sid: s.sid.clone(),
+            };
             if !statement_applies(s, request, check_principal) {
                 continue;
             }
-            let failed: Vec<Condition> =
-                s.conditions.iter().filter(|c| !condition_holds(c, &request.context)).cloned().collect();
+            let failed: Vec<Condition> = s
+                .conditions
+                .iter()
+                .filter(|c| !condition_holds(c, &request.context))
+                .cloned()
+                .collect();
             match (s.effect, failed.is_empty()) {
                 (Effect::Deny, true) => self.denied_by.push(at()),
                 (Effect::Allow, true) => self.allowed_by.push(at()),
-                (Effect::Allow, false) => self.near_misses.push(NearMiss { statement: at(), failed }),
+                (Effect::Allow, false) => self.near_misses.push(NearMiss {
+                    statement: at(),
+                    failed,
+                }),
                 (Effect::Deny, false) => {}
             }
         }
@@ -147,7 +167,9 @@ impl Tally {
         };
         Evaluation {
             decision,
-            boundary_blocks: identity_allows && boundary_allows == Some(false) && self.denied_by.is_empty(),
+            boundary_blocks: identity_allows
+                && boundary_allows == Some(false)
+                && self.denied_by.is_empty(),
             allowed_by: self.allowed_by,
             denied_by: self.denied_by,
             near_misses: self.near_misses,
@@ -168,13 +190,20 @@ fn statement_applies(s: &Statement, request: &Request, check_principal: bool) ->
             None => return false,
         }
     }
-    let action_hit = s.action.patterns.iter().any(|p| glob::matches_ignore_case(p, &request.action));
+    let action_hit = s
+        .action
+        .patterns
+        .iter()
+        .any(|p| glob::matches_ignore_case(p, &request.action));
     if action_hit == s.action.negated {
         return false;
     }
     match (&s.resource, &request.resource) {
         (Some(m), Some(resource)) => {
-            let hit = m.patterns.iter().any(|p| glob::matches(&substitute(p, &request.context), resource));
+            let hit = m
+                .patterns
+                .iter()
+                .any(|p| glob::matches(&substitute(p, &request.context), resource));
             hit != m.negated
         }
         // Trust policies have no Resource: the role itself is the resource.
@@ -257,7 +286,10 @@ pub fn condition_holds(c: &Condition, ctx: &Context) -> bool {
 
     if op == "null" {
         // "true": the key must be absent; "false": present.
-        return c.values.iter().any(|v| v.eq_ignore_ascii_case("true") == present.is_empty());
+        return c
+            .values
+            .iter()
+            .any(|v| v.eq_ignore_ascii_case("true") == present.is_empty());
     }
     let negated = op.contains("not");
     let policy_values: Vec<String> = c.values.iter().map(|v| substitute(v, ctx)).collect();
@@ -265,12 +297,20 @@ pub fn condition_holds(c: &Condition, ctx: &Context) -> bool {
         let any = |f: &dyn Fn(&str) -> bool| policy_values.iter().any(|v| f(v));
         Some(match op.as_str() {
             "stringequals" | "stringnotequals" => any(&|v| v == actual),
-            "stringequalsignorecase" | "stringnotequalsignorecase" => any(&|v| v.eq_ignore_ascii_case(actual)),
+            "stringequalsignorecase" | "stringnotequalsignorecase" => {
+                any(&|v| v.eq_ignore_ascii_case(actual))
+            }
             "stringlike" | "stringnotlike" => any(&|v| glob::matches(v, actual)),
-            "arnequals" | "arnlike" | "arnnotequals" | "arnnotlike" => any(&|v| arn_like(v, actual)),
+            "arnequals" | "arnlike" | "arnnotequals" | "arnnotlike" => {
+                any(&|v| arn_like(v, actual))
+            }
             "bool" => any(&|v| v.eq_ignore_ascii_case(actual)),
-            "numericequals" | "numericnotequals" | "numericlessthan" | "numericlessthanequals"
-            | "numericgreaterthan" | "numericgreaterthanequals" => {
+            "numericequals"
+            | "numericnotequals"
+            | "numericlessthan"
+            | "numericlessthanequals"
+            | "numericgreaterthan"
+            | "numericgreaterthanequals" => {
                 let a: f64 = actual.parse().ok()?;
                 any(&|v| {
                     v.parse::<f64>().is_ok_and(|v| match op.as_str() {

@@ -38,8 +38,14 @@ mod tests {
     #[test]
     fn wildcards() {
         assert!(matches("*", ""));
-        assert!(matches("arn:aws:ecs:*:111:task-definition/app:*", "arn:aws:ecs:us-east-1:111:task-definition/app:7"));
-        assert!(!matches("arn:aws:ecs:*:111:task-definition/app:*", "arn:aws:ecs:us-east-1:111:task-definition/app2:7"));
+        assert!(matches(
+            "arn:aws:ecs:*:111:task-definition/app:*",
+            "arn:aws:ecs:us-east-1:111:task-definition/app:7"
+        ));
+        assert!(!matches(
+            "arn:aws:ecs:*:111:task-definition/app:*",
+            "arn:aws:ecs:us-east-1:111:task-definition/app2:7"
+        ));
         assert!(matches("a?c", "abc"));
         assert!(!matches("a?c", "ac"));
         assert!(matches("a*b*c", "aXXbYYc"));

@@ -73,13 +73,16 @@ impl PolicyDocument {
         match value {
             Value::String(text) => PolicyDocument::parse_str(text),
             Value::Object(_) => PolicyDocument::from_object(value),
-            other => Err(PolicyError::NotJson(format!("expected an object or a string, got {other}"))),
+            other => Err(PolicyError::NotJson(format!(
+                "expected an object or a string, got {other}"
+            ))),
         }
     }
 
     pub fn parse_str(text: &str) -> Result<PolicyDocument, PolicyError> {
         let decoded = decode_document_text(text);
-        let value: Value = serde_json::from_str(&decoded).map_err(|e| PolicyError::NotJson(e.to_string()))?;
+        let value: Value =
+            serde_json::from_str(&decoded).map_err(|e| PolicyError::NotJson(e.to_string()))?;
         if let Value::String(inner) = &value {
             // A JSON string holding JSON: the CLI's `--output json` of a string field.
             return PolicyDocument::parse_str(inner);
@@ -96,7 +99,9 @@ impl PolicyDocument {
         let statements = statements
             .into_iter()
             .enumerate()
-            .map(|(index, s)| parse_statement(s).map_err(|problem| PolicyError::BadStatement { index, problem }))
+            .map(|(index, s)| {
+                parse_statement(s).map_err(|problem| PolicyError::BadStatement { index, problem })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(PolicyDocument { statements })
     }
@@ -138,7 +143,11 @@ fn decode_document_text(text: &str) -> String {
 /// Policy element names are case-sensitive in AWS's grammar, but real documents in the wild
 /// (and hand-written bundles) vary; accept any case.
 fn get_ci<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
-    value.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v)
+    value
+        .as_object()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v)
 }
 
 fn string_list(value: &Value) -> Result<Vec<String>, String> {
@@ -146,8 +155,13 @@ fn string_list(value: &Value) -> Result<Vec<String>, String> {
         Value::String(s) => Ok(vec![s.clone()]),
         Value::Bool(b) => Ok(vec![b.to_string()]),
         Value::Number(n) => Ok(vec![n.to_string()]),
-        Value::Array(items) => items.iter().map(|v| string_list(v).map(|mut l| l.remove(0))).collect(),
-        other => Err(format!("expected a string or a list of strings, got {other}")),
+        Value::Array(items) => items
+            .iter()
+            .map(|v| string_list(v).map(|mut l| l.remove(0)))
+            .collect(),
+        other => Err(format!(
+            "expected a string or a list of strings, got {other}"
+        )),
     }
 }
 
@@ -158,16 +172,32 @@ fn parse_statement(s: &Value) -> Result<Statement, String> {
     let effect = match get_ci(s, "Effect").and_then(Value::as_str) {
         Some("Allow") => Effect::Allow,
         Some("Deny") => Effect::Deny,
-        other => return Err(format!("Effect must be \"Allow\" or \"Deny\", got {other:?}")),
+        other => {
+            return Err(format!(
+                "Effect must be \"Allow\" or \"Deny\", got {other:?}"
+            ))
+        }
     };
     let action = match (get_ci(s, "Action"), get_ci(s, "NotAction")) {
-        (Some(a), None) => Matcher { negated: false, patterns: string_list(a)? },
-        (None, Some(a)) => Matcher { negated: true, patterns: string_list(a)? },
+        (Some(a), None) => Matcher {
+            negated: false,
+            patterns: string_list(a)?,
+        },
+        (None, Some(a)) => Matcher {
+            negated: true,
+            patterns: string_list(a)?,
+        },
         _ => return Err("exactly one of Action or NotAction is required".into()),
     };
     let resource = match (get_ci(s, "Resource"), get_ci(s, "NotResource")) {
-        (Some(r), None) => Some(Matcher { negated: false, patterns: string_list(r)? }),
-        (None, Some(r)) => Some(Matcher { negated: true, patterns: string_list(r)? }),
+        (Some(r), None) => Some(Matcher {
+            negated: false,
+            patterns: string_list(r)?,
+        }),
+        (None, Some(r)) => Some(Matcher {
+            negated: true,
+            patterns: string_list(r)?,
+        }),
         (None, None) => None,
         _ => return Err("Resource and NotResource are mutually exclusive".into()),
     };
@@ -181,9 +211,15 @@ fn parse_statement(s: &Value) -> Result<Statement, String> {
     if let Some(block) = get_ci(s, "Condition") {
         let block = block.as_object().ok_or("Condition must be an object")?;
         for (operator, keys) in block {
-            let keys = keys.as_object().ok_or_else(|| format!("Condition operator {operator} must map keys to values"))?;
+            let keys = keys
+                .as_object()
+                .ok_or_else(|| format!("Condition operator {operator} must map keys to values"))?;
             for (key, values) in keys {
-                conditions.push(Condition { operator: operator.clone(), key: key.clone(), values: string_list(values)? });
+                conditions.push(Condition {
+                    operator: operator.clone(),
+                    key: key.clone(),
+                    values: string_list(values)?,
+                });
             }
         }
     }
@@ -199,9 +235,15 @@ fn parse_statement(s: &Value) -> Result<Statement, String> {
 
 fn parse_principal(p: &Value, negated: bool) -> Result<PrincipalMatcher, String> {
     if p.as_str() == Some("*") {
-        return Ok(PrincipalMatcher { negated, any: true, entries: vec![] });
+        return Ok(PrincipalMatcher {
+            negated,
+            any: true,
+            entries: vec![],
+        });
     }
-    let map = p.as_object().ok_or("Principal must be \"*\" or an object such as {\"Service\": …}")?;
+    let map = p
+        .as_object()
+        .ok_or("Principal must be \"*\" or an object such as {\"Service\": …}")?;
     let mut entries = Vec::new();
     let mut any = false;
     for (kind, values) in map {
@@ -219,7 +261,11 @@ fn parse_principal(p: &Value, negated: bool) -> Result<PrincipalMatcher, String>
             entries.push((kind, v));
         }
     }
-    Ok(PrincipalMatcher { negated, any, entries })
+    Ok(PrincipalMatcher {
+        negated,
+        any,
+        entries,
+    })
 }
 
 fn sorted(mut v: Vec<String>) -> Vec<String> {
@@ -230,11 +276,35 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 
 fn canonical_statement(s: &Statement) -> Value {
     let mut out = Map::new();
-    out.insert("Effect".into(), json!(if s.effect == Effect::Allow { "Allow" } else { "Deny" }));
-    let actions = sorted(s.action.patterns.iter().map(|a| a.to_ascii_lowercase()).collect());
-    out.insert(if s.action.negated { "NotAction" } else { "Action" }.into(), json!(actions));
+    out.insert(
+        "Effect".into(),
+        json!(if s.effect == Effect::Allow {
+            "Allow"
+        } else {
+            "Deny"
+        }),
+    );
+    let actions = sorted(
+        s.action
+            .patterns
+            .iter()
+            .map(|a| a.to_ascii_lowercase())
+            .collect(),
+    );
+    out.insert(
+        if s.action.negated {
+            "NotAction"
+        } else {
+            "Action"
+        }
+        .into(),
+        json!(actions),
+    );
     if let Some(r) = &s.resource {
-        out.insert(if r.negated { "NotResource" } else { "Resource" }.into(), json!(sorted(r.patterns.clone())));
+        out.insert(
+            if r.negated { "NotResource" } else { "Resource" }.into(),
+            json!(sorted(r.patterns.clone())),
+        );
     }
     if let Some(p) = &s.principal {
         let value = if p.any && p.entries.is_empty() {
@@ -252,18 +322,37 @@ fn canonical_statement(s: &Statement) -> Value {
                 list.as_array_mut().expect("list").push(json!(v));
             }
             for list in by_kind.values_mut() {
-                let items: Vec<String> = list.as_array().unwrap().iter().filter_map(|v| v.as_str().map(String::from)).collect();
+                let items: Vec<String> = list
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect();
                 *list = json!(sorted(items));
             }
             Value::Object(by_kind)
         };
-        out.insert(if p.negated { "NotPrincipal" } else { "Principal" }.into(), value);
+        out.insert(
+            if p.negated {
+                "NotPrincipal"
+            } else {
+                "Principal"
+            }
+            .into(),
+            value,
+        );
     }
     if !s.conditions.is_empty() {
         let mut cond: Vec<Value> = s
             .conditions
             .iter()
-            .map(|c| json!([c.operator.to_ascii_lowercase(), c.key.to_ascii_lowercase(), sorted(c.values.clone())]))
+            .map(|c| {
+                json!([
+                    c.operator.to_ascii_lowercase(),
+                    c.key.to_ascii_lowercase(),
+                    sorted(c.values.clone())
+                ])
+            })
             .collect();
         cond.sort_by_key(|c| c.to_string());
         out.insert("Condition".into(), json!(cond));
@@ -296,10 +385,19 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_a_policy() {
-        assert!(matches!(PolicyDocument::parse(&json!({"Version":"2012-10-17"})), Err(PolicyError::NoStatement)));
-        assert!(matches!(PolicyDocument::parse(&json!("{not json")), Err(PolicyError::NotJson(_))));
+        assert!(matches!(
+            PolicyDocument::parse(&json!({"Version":"2012-10-17"})),
+            Err(PolicyError::NoStatement)
+        ));
+        assert!(matches!(
+            PolicyDocument::parse(&json!("{not json")),
+            Err(PolicyError::NotJson(_))
+        ));
         let both = json!({"Statement":[{"Effect":"Allow","Action":"a:b","NotAction":"c:d"}]});
-        assert!(matches!(PolicyDocument::parse(&both), Err(PolicyError::BadStatement { index: 0, .. })));
+        assert!(matches!(
+            PolicyDocument::parse(&both),
+            Err(PolicyError::BadStatement { index: 0, .. })
+        ));
         let effect = json!({"Statement":[{"Effect":"allow","Action":"a:b"}]});
         assert!(PolicyDocument::parse(&effect).is_err());
     }
@@ -308,7 +406,13 @@ mod tests {
     fn condition_values_of_any_json_scalar_are_strings() {
         let d = PolicyDocument::parse(&json!({"Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":false},"NumericLessThan":{"s3:max-keys":10}}}})).unwrap();
         assert_eq!(d.statements[0].conditions.len(), 2);
-        assert!(d.statements[0].conditions.iter().any(|c| c.values == vec!["false".to_string()]));
-        assert!(d.statements[0].conditions.iter().any(|c| c.values == vec!["10".to_string()]));
+        assert!(d.statements[0]
+            .conditions
+            .iter()
+            .any(|c| c.values == vec!["false".to_string()]));
+        assert!(d.statements[0]
+            .conditions
+            .iter()
+            .any(|c| c.values == vec!["10".to_string()]));
     }
 }

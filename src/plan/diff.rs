@@ -54,12 +54,16 @@ pub enum Change {
     DeletePermissionsBoundary,
     PutRolePolicy,
     /// PutRule creates or updates; `created` says which, for events.
-    PutRule { created: bool },
+    PutRule {
+        created: bool,
+    },
     TagRule,
     PutTarget,
     RemoveTargets(Vec<String>),
     /// `replace`: a statement with our ID exists but differs; remove it first.
-    AddPermission { replace: bool },
+    AddPermission {
+        replace: bool,
+    },
 }
 
 impl Change {
@@ -69,7 +73,9 @@ impl Change {
             Change::CreateRole => "created the IAM role".into(),
             Change::TagRole => "tagged the IAM role with its owner".into(),
             Change::UpdateTrustPolicy => "restored the role's trust policy".into(),
-            Change::PutPermissionsBoundary(b) => format!("set the role's permissions boundary to {b}"),
+            Change::PutPermissionsBoundary(b) => {
+                format!("set the role's permissions boundary to {b}")
+            }
             Change::DeletePermissionsBoundary => "removed the role's permissions boundary".into(),
             Change::PutRolePolicy => "wrote the role's permissions policy".into(),
             Change::PutRule { created: true } => "created the rule".into(),
@@ -77,8 +83,12 @@ impl Change {
             Change::TagRule => "tagged the rule with its owner".into(),
             Change::PutTarget => "wrote the rule's target".into(),
             Change::RemoveTargets(ids) => format!("removed foreign targets {ids:?} from the rule"),
-            Change::AddPermission { replace: false } => "granted EventBridge permission to invoke the function".into(),
-            Change::AddPermission { replace: true } => "replaced the function's invoke permission".into(),
+            Change::AddPermission { replace: false } => {
+                "granted EventBridge permission to invoke the function".into()
+            }
+            Change::AddPermission { replace: true } => {
+                "replaced the function's invoke permission".into()
+            }
         }
     }
 }
@@ -92,17 +102,36 @@ pub struct NotOwned {
     pub found: String,
 }
 
-fn ownership(tags: &BTreeMap<String, String>, owner: &Owner, adopt: bool, kind: &'static str, name: &str) -> Result<bool, NotOwned> {
+fn ownership(
+    tags: &BTreeMap<String, String>,
+    owner: &Owner,
+    adopt: bool,
+    kind: &'static str,
+    name: &str,
+) -> Result<bool, NotOwned> {
     match tags.get(OWNER_TAG) {
         Some(o) if *o == owner.key() => Ok(tags.get(OWNER_UID_TAG) != Some(&owner.uid)),
         // Owned by another object: never taken over, adopt or not.
-        Some(other) => Err(NotOwned { kind, name: name.into(), found: other.clone() }),
+        Some(other) => Err(NotOwned {
+            kind,
+            name: name.into(),
+            found: other.clone(),
+        }),
         None if adopt => Ok(true),
-        None => Err(NotOwned { kind, name: name.into(), found: "<none>".into() }),
+        None => Err(NotOwned {
+            kind,
+            name: name.into(),
+            found: "<none>".into(),
+        }),
     }
 }
 
-pub fn diff(desired: &Desired, observed: &Observed, owner: &Owner, adopt: bool) -> Result<Vec<Change>, NotOwned> {
+pub fn diff(
+    desired: &Desired,
+    observed: &Observed,
+    owner: &Owner,
+    adopt: bool,
+) -> Result<Vec<Change>, NotOwned> {
     let mut changes = Vec::new();
     if let DesiredRole::Managed(role) = &desired.role {
         match &observed.role {
@@ -120,7 +149,11 @@ pub fn diff(desired: &Desired, observed: &Observed, owner: &Owner, adopt: bool) 
                     (Some(_), None) => changes.push(Change::DeletePermissionsBoundary),
                     (None, None) => {}
                 }
-                if !r.inline_policies.get(super::POLICY_NAME).is_some_and(|p| documents_equivalent(p, &role.policy)) {
+                if !r
+                    .inline_policies
+                    .get(super::POLICY_NAME)
+                    .is_some_and(|p| documents_equivalent(p, &role.policy))
+                {
                     changes.push(Change::PutRolePolicy);
                 }
             }
@@ -129,10 +162,17 @@ pub fn diff(desired: &Desired, observed: &Observed, owner: &Owner, adopt: bool) 
     match &observed.rule {
         None => changes.push(Change::PutRule { created: true }),
         Some(r) => {
-            let retag = ownership(&r.tags, owner, adopt, "EventBridge rule", &desired.rule.name)?;
+            let retag = ownership(
+                &r.tags,
+                owner,
+                adopt,
+                "EventBridge rule",
+                &desired.rule.name,
+            )?;
             let want = &desired.rule;
             if r.enabled != want.enabled
-                || r.description.as_deref().unwrap_or("") != want.description.as_deref().unwrap_or("")
+                || r.description.as_deref().unwrap_or("")
+                    != want.description.as_deref().unwrap_or("")
                 || r.event_pattern != want.event_pattern
                 || r.schedule_expression != want.schedule_expression
             {
@@ -146,7 +186,12 @@ pub fn diff(desired: &Desired, observed: &Observed, owner: &Owner, adopt: bool) 
     if !observed.targets.iter().any(|t| t == &desired.target) {
         changes.push(Change::PutTarget);
     }
-    let foreign: Vec<String> = observed.targets.iter().filter(|t| t.id != desired.target.id).map(|t| t.id.clone()).collect();
+    let foreign: Vec<String> = observed
+        .targets
+        .iter()
+        .filter(|t| t.id != desired.target.id)
+        .map(|t| t.id.clone())
+        .collect();
     if !foreign.is_empty() {
         changes.push(Change::RemoveTargets(foreign));
     }
@@ -155,16 +200,35 @@ pub fn diff(desired: &Desired, observed: &Observed, owner: &Owner, adopt: bool) 
             .lambda_policy
             .as_ref()
             .and_then(|v| PolicyDocument::parse(v).ok())
-            .and_then(|doc| doc.statements.into_iter().find(|s| s.sid.as_deref() == Some(p.statement_id.as_str())));
+            .and_then(|doc| {
+                doc.statements
+                    .into_iter()
+                    .find(|s| s.sid.as_deref() == Some(p.statement_id.as_str()))
+            });
         match existing {
             None => changes.push(Change::AddPermission { replace: false }),
             Some(s) => {
                 let principal_ok = s.principal.as_ref().is_some_and(|pr| {
-                    !pr.negated && pr.entries.iter().any(|(_, v)| v == "events.amazonaws.com") && pr.entries.len() == 1
+                    !pr.negated
+                        && pr.entries.iter().any(|(_, v)| v == "events.amazonaws.com")
+                        && pr.entries.len() == 1
                 });
-                let action_ok = s.action.patterns.iter().any(|a| a.eq_ignore_ascii_case("lambda:InvokeFunction")) && s.action.patterns.len() == 1;
-                let resource_ok = s.resource.as_ref().is_some_and(|r| r.patterns == vec![p.function_arn.clone()]);
-                let condition = |key: &str| s.conditions.iter().find(|c| c.key.eq_ignore_ascii_case(key)).map(|c| c.values.clone());
+                let action_ok = s
+                    .action
+                    .patterns
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case("lambda:InvokeFunction"))
+                    && s.action.patterns.len() == 1;
+                let resource_ok = s
+                    .resource
+                    .as_ref()
+                    .is_some_and(|r| r.patterns == vec![p.function_arn.clone()]);
+                let condition = |key: &str| {
+                    s.conditions
+                        .iter()
+                        .find(|c| c.key.eq_ignore_ascii_case(key))
+                        .map(|c| c.values.clone())
+                };
                 let source_ok = condition("AWS:SourceArn") == Some(vec![p.source_arn.clone()])
                     && condition("AWS:SourceAccount") == Some(vec![p.source_account.clone()]);
                 if !(principal_ok && action_ok && resource_ok && source_ok) {
@@ -217,5 +281,12 @@ pub fn snapshot(desired: &Desired, observed: &Observed) -> Snapshot {
     if let (Some(td), Some(ecs)) = (&observed.task_definition, &desired.target.ecs) {
         task_definitions.insert(ecs.task_definition_arn.clone(), td.clone());
     }
-    Snapshot { rule, targets, roles, lambda_policies, task_definitions, chains: vec![] }
+    Snapshot {
+        rule,
+        targets,
+        roles,
+        lambda_policies,
+        task_definitions,
+        chains: vec![],
+    }
 }

@@ -99,11 +99,14 @@ pub struct DesiredRule {
 }
 
 #[derive(Clone, Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)] // one per object; boxing buys nothing
 pub enum DesiredRole {
     /// Lambda: invoked through a resource-based permission instead.
     NotNeeded,
     /// The user's role: used as is, only diagnosed.
-    BringYourOwn { arn: String },
+    BringYourOwn {
+        arn: String,
+    },
     Managed(ManagedRole),
 }
 
@@ -166,25 +169,53 @@ pub struct DesiredPermission {
 }
 
 /// The role name the controller would create, for the owner, honouring the guardrails.
-pub fn managed_role_name(spec: &EventBridgeIntegrationSpec, owner: &Owner, guard: &Guardrails) -> String {
+pub fn managed_role_name(
+    spec: &EventBridgeIntegrationSpec,
+    owner: &Owner,
+    guard: &Guardrails,
+) -> String {
     match spec.role.as_ref().and_then(|r| r.name.clone()) {
         Some(name) => name,
-        None => names::derived_name(guard.role_name_prefix.as_deref().unwrap_or("ebi-"), &owner.namespace, &owner.name),
+        None => names::derived_name(
+            guard.role_name_prefix.as_deref().unwrap_or("ebi-"),
+            &owner.namespace,
+            &owner.name,
+        ),
     }
 }
 
 pub fn rule_name(spec: &EventBridgeIntegrationSpec, owner: &Owner) -> String {
-    spec.rule.name.clone().unwrap_or_else(|| names::derived_name("ebi-", &owner.namespace, &owner.name))
+    spec.rule
+        .name
+        .clone()
+        .unwrap_or_else(|| names::derived_name("ebi-", &owner.namespace, &owner.name))
 }
 
-pub fn plan(spec: &EventBridgeIntegrationSpec, owner: &Owner, facts: &Facts, guard: &Guardrails) -> Result<Desired, PlanError> {
+pub fn plan(
+    spec: &EventBridgeIntegrationSpec,
+    owner: &Owner,
+    facts: &Facts,
+    guard: &Guardrails,
+) -> Result<Desired, PlanError> {
     let kind = validate(spec)?;
     let account = &facts.account_id;
     check_account(guard, account, "the controller's AWS account")?;
     let target_arn = match kind {
         TargetKind::Ecs => spec.target.ecs.as_ref().expect("kind").cluster_arn.clone(),
-        TargetKind::StepFunctions => spec.target.step_functions.as_ref().expect("kind").state_machine_arn.clone(),
-        TargetKind::Lambda => spec.target.lambda.as_ref().expect("kind").function_arn.clone(),
+        TargetKind::StepFunctions => spec
+            .target
+            .step_functions
+            .as_ref()
+            .expect("kind")
+            .state_machine_arn
+            .clone(),
+        TargetKind::Lambda => spec
+            .target
+            .lambda
+            .as_ref()
+            .expect("kind")
+            .function_arn
+            .clone(),
     };
     let target = Arn::parse(&target_arn).expect("validated");
     let partition = target.partition.clone();
@@ -206,7 +237,11 @@ pub fn plan(spec: &EventBridgeIntegrationSpec, owner: &Owner, facts: &Facts, gua
     }
 
     let rule_name = rule_name(spec, owner);
-    let bus = spec.rule.event_bus_name.clone().unwrap_or_else(|| "default".into());
+    let bus = spec
+        .rule
+        .event_bus_name
+        .clone()
+        .unwrap_or_else(|| "default".into());
     let bus_name_only = bus.rsplit('/').next().unwrap_or(&bus).to_string();
     let rule_arn = if bus_name_only == "default" {
         format!("arn:{partition}:events:{region}:{account}:rule/{rule_name}")
@@ -223,7 +258,9 @@ pub fn plan(spec: &EventBridgeIntegrationSpec, owner: &Owner, facts: &Facts, gua
         enabled: spec.rule.enabled,
     };
 
-    let role = plan_role(spec, owner, kind, account, &partition, &rule_arn, facts, guard)?;
+    let role = plan_role(
+        spec, owner, kind, account, &partition, &rule_arn, facts, guard,
+    )?;
     let target_id = spec.target.id.clone().unwrap_or_else(|| "1".into());
     let shape = TargetShape {
         id: target_id,
@@ -234,14 +271,34 @@ pub fn plan(spec: &EventBridgeIntegrationSpec, owner: &Owner, facts: &Facts, gua
             task_count: e.task_count,
             launch_type: e.launch_type.as_str().into(),
             platform_version: e.platform_version.clone(),
-            subnets: e.network_configuration.as_ref().map(|n| n.subnets.clone()).unwrap_or_default(),
-            security_groups: e.network_configuration.as_ref().and_then(|n| n.security_groups.clone()).unwrap_or_default(),
-            assign_public_ip: e.network_configuration.as_ref().map(|n| format!("{:?}", n.assign_public_ip)),
+            subnets: e
+                .network_configuration
+                .as_ref()
+                .map(|n| n.subnets.clone())
+                .unwrap_or_default(),
+            security_groups: e
+                .network_configuration
+                .as_ref()
+                .and_then(|n| n.security_groups.clone())
+                .unwrap_or_default(),
+            assign_public_ip: e
+                .network_configuration
+                .as_ref()
+                .map(|n| format!("{:?}", n.assign_public_ip)),
         }),
         input: spec.target.input.clone(),
         input_path: spec.target.input_path.clone(),
-        input_transformer: spec.target.input_transformer.as_ref().map(|t| (t.input_paths_map.clone().unwrap_or_default(), t.input_template.clone())),
-        retry: spec.target.retry_policy.as_ref().map(|r| (r.maximum_retry_attempts, r.maximum_event_age_in_seconds)),
+        input_transformer: spec.target.input_transformer.as_ref().map(|t| {
+            (
+                t.input_paths_map.clone().unwrap_or_default(),
+                t.input_template.clone(),
+            )
+        }),
+        retry: spec
+            .target
+            .retry_policy
+            .as_ref()
+            .map(|r| (r.maximum_retry_attempts, r.maximum_event_age_in_seconds)),
         dead_letter_arn: spec.target.dead_letter_queue_arn.clone(),
     };
     let permission = (kind == TargetKind::Lambda).then(|| {
@@ -255,7 +312,16 @@ pub fn plan(spec: &EventBridgeIntegrationSpec, owner: &Owner, facts: &Facts, gua
             source_account: account.clone(),
         }
     });
-    Ok(Desired { kind, account_id: account.clone(), region: region.clone(), tags: owner.tags(), rule, role, target: shape, permission })
+    Ok(Desired {
+        kind,
+        account_id: account.clone(),
+        region: region.clone(),
+        tags: owner.tags(),
+        rule,
+        role,
+        target: shape,
+        permission,
+    })
 }
 
 fn target_field(kind: TargetKind) -> &'static str {
@@ -267,7 +333,9 @@ fn target_field(kind: TargetKind) -> &'static str {
 }
 
 fn check_account(guard: &Guardrails, account: &str, what: &str) -> Result<(), PlanError> {
-    if !guard.allowed_account_ids.is_empty() && !guard.allowed_account_ids.iter().any(|a| a == account) {
+    if !guard.allowed_account_ids.is_empty()
+        && !guard.allowed_account_ids.iter().any(|a| a == account)
+    {
         return Err(PlanError::Guardrail(format!(
             "{what} {account} is not in the operator's allowed accounts ({}); ask the operator to add it to --allowed-account-ids",
             guard.allowed_account_ids.join(", ")
@@ -312,7 +380,10 @@ fn plan_role(
         (None, Some(required)) => required.clone(),
         (None, None) => "/".into(),
     };
-    let boundary = match (&role_spec.permissions_boundary_arn, &guard.permissions_boundary_arn) {
+    let boundary = match (
+        &role_spec.permissions_boundary_arn,
+        &guard.permissions_boundary_arn,
+    ) {
         (Some(b), Some(required)) if b != required => {
             return Err(PlanError::Guardrail(format!(
                 "spec.role.permissionsBoundaryArn `{b}` differs from the operator's mandatory boundary `{required}`; omit it"
@@ -348,7 +419,11 @@ fn plan_role(
                 "Resource": resource,
                 "Condition": {"ArnEquals": {"ecs:cluster": ecs.cluster_arn}}
             })];
-            let mut pass: Vec<String> = ecs.pass_role_arns.clone().or_else(|| facts.task_roles.clone()).unwrap_or_default();
+            let mut pass: Vec<String> = ecs
+                .pass_role_arns
+                .clone()
+                .or_else(|| facts.task_roles.clone())
+                .unwrap_or_default();
             pass.sort();
             pass.dedup();
             if !pass.is_empty() {

@@ -38,6 +38,8 @@ mod tests {
         assert_eq!(long.len(), MAX_NAME);
         let long2 = derived_name("ebi-", &"n".repeat(63), &format!("{}y", "x".repeat(252)));
         assert_ne!(long, long2, "truncated names still differ by hash");
-        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)));
+        assert!(a
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)));
     }
 }

@@ -13,30 +13,54 @@ pub struct SpecError {
 }
 
 fn bad(field: &str, message: impl Into<String>) -> SpecError {
-    SpecError { field: field.to_string(), message: message.into() }
+    SpecError {
+        field: field.to_string(),
+        message: message.into(),
+    }
 }
 
 /// Checks an ARN field: right service, resource prefix, 12-digit account.
-pub fn check_arn(field: &str, value: &str, service: &str, resource_prefix: &str) -> Result<Arn, SpecError> {
+pub fn check_arn(
+    field: &str,
+    value: &str,
+    service: &str,
+    resource_prefix: &str,
+) -> Result<Arn, SpecError> {
     let arn = Arn::parse(value).map_err(|_| bad(field, format!("`{value}` is not an ARN; expected arn:aws:{service}:REGION:ACCOUNT_ID:{resource_prefix}…")))?;
     if arn.service != service || !arn.resource.starts_with(resource_prefix) {
-        return Err(bad(field, format!("`{value}` is not a {service} {resource_prefix}… ARN")));
+        return Err(bad(
+            field,
+            format!("`{value}` is not a {service} {resource_prefix}… ARN"),
+        ));
     }
     if arn.account.len() != 12 || !arn.account.chars().all(|c| c.is_ascii_digit()) {
-        return Err(bad(field, format!("`{value}` has no 12-digit account ID; write arn:{}:{}:{}:ACCOUNT_ID:{}", arn.partition, arn.service, arn.region, arn.resource)));
+        return Err(bad(
+            field,
+            format!(
+                "`{value}` has no 12-digit account ID; write arn:{}:{}:{}:ACCOUNT_ID:{}",
+                arn.partition, arn.service, arn.region, arn.resource
+            ),
+        ));
     }
     Ok(arn)
 }
 
 fn valid_name(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 fn valid_schedule(s: &str) -> bool {
     if let Some(inner) = s.strip_prefix("rate(").and_then(|r| r.strip_suffix(')')) {
         let mut parts = inner.split(' ');
-        let (Some(n), Some(unit), None) = (parts.next(), parts.next(), parts.next()) else { return false };
-        let Ok(n) = n.parse::<u32>() else { return false };
+        let (Some(n), Some(unit), None) = (parts.next(), parts.next(), parts.next()) else {
+            return false;
+        };
+        let Ok(n) = n.parse::<u32>() else {
+            return false;
+        };
         let singular = matches!(unit, "minute" | "hour" | "day");
         let plural = matches!(unit, "minutes" | "hours" | "days");
         // AWS: `rate(1 minute)` but `rate(5 minutes)`.
@@ -52,77 +76,155 @@ pub fn validate(spec: &EventBridgeIntegrationSpec) -> Result<TargetKind, SpecErr
     let rule = &spec.rule;
     if let Some(name) = &rule.name {
         if !valid_name(name) {
-            return Err(bad("spec.rule.name", "1-64 characters of letters, digits, `.`, `-`, `_`"));
+            return Err(bad(
+                "spec.rule.name",
+                "1-64 characters of letters, digits, `.`, `-`, `_`",
+            ));
         }
     }
     match (&rule.event_pattern, &rule.schedule_expression) {
         (Some(_), Some(_)) | (None, None) => {
-            return Err(bad("spec.rule", "set exactly one of eventPattern and scheduleExpression"));
+            return Err(bad(
+                "spec.rule",
+                "set exactly one of eventPattern and scheduleExpression",
+            ));
         }
         (Some(p), None) => {
-            if !p.as_object().is_some_and(|o| !o.is_empty()) {
-                return Err(bad("spec.rule.eventPattern", "must be a non-empty JSON object such as {\"source\": [\"aws.s3\"]}"));
+            if p.as_object().is_none_or(|o| o.is_empty()) {
+                return Err(bad(
+                    "spec.rule.eventPattern",
+                    "must be a non-empty JSON object such as {\"source\": [\"aws.s3\"]}",
+                ));
             }
         }
         (None, Some(s)) => {
             if !valid_schedule(s) {
                 return Err(bad("spec.rule.scheduleExpression", format!("`{s}` is not rate(N minute|minutes|hour|hours|day|days) or a six-field cron(…)")));
             }
-            if rule.event_bus_name.as_deref().is_some_and(|b| b != "default") {
-                return Err(bad("spec.rule.eventBusName", "scheduled rules run only on the default event bus; remove eventBusName"));
+            if rule
+                .event_bus_name
+                .as_deref()
+                .is_some_and(|b| b != "default")
+            {
+                return Err(bad(
+                    "spec.rule.eventBusName",
+                    "scheduled rules run only on the default event bus; remove eventBusName",
+                ));
             }
         }
     }
     let target = &spec.target;
     if let Some(id) = &target.id {
         if !valid_name(id) {
-            return Err(bad("spec.target.id", "1-64 characters of letters, digits, `.`, `-`, `_`"));
+            return Err(bad(
+                "spec.target.id",
+                "1-64 characters of letters, digits, `.`, `-`, `_`",
+            ));
         }
     }
-    let kind = target.kind().ok_or_else(|| bad("spec.target", "set exactly one of ecs, stepFunctions, lambda"))?;
-    let inputs = [target.input.is_some(), target.input_path.is_some(), target.input_transformer.is_some()];
+    let kind = target.kind().ok_or_else(|| {
+        bad(
+            "spec.target",
+            "set exactly one of ecs, stepFunctions, lambda",
+        )
+    })?;
+    let inputs = [
+        target.input.is_some(),
+        target.input_path.is_some(),
+        target.input_transformer.is_some(),
+    ];
     if inputs.iter().filter(|x| **x).count() > 1 {
-        return Err(bad("spec.target", "set at most one of input, inputPath, inputTransformer"));
+        return Err(bad(
+            "spec.target",
+            "set at most one of input, inputPath, inputTransformer",
+        ));
     }
     if let Some(dlq) = &target.dead_letter_queue_arn {
         check_arn("spec.target.deadLetterQueueArn", dlq, "sqs", "")?;
     }
     if let Some(r) = &target.retry_policy {
-        if r.maximum_retry_attempts.is_some_and(|n| !(0..=185).contains(&n)) {
-            return Err(bad("spec.target.retryPolicy.maximumRetryAttempts", "must be 0-185"));
+        if r.maximum_retry_attempts
+            .is_some_and(|n| !(0..=185).contains(&n))
+        {
+            return Err(bad(
+                "spec.target.retryPolicy.maximumRetryAttempts",
+                "must be 0-185",
+            ));
         }
-        if r.maximum_event_age_in_seconds.is_some_and(|n| !(60..=86400).contains(&n)) {
-            return Err(bad("spec.target.retryPolicy.maximumEventAgeInSeconds", "must be 60-86400"));
+        if r.maximum_event_age_in_seconds
+            .is_some_and(|n| !(60..=86400).contains(&n))
+        {
+            return Err(bad(
+                "spec.target.retryPolicy.maximumEventAgeInSeconds",
+                "must be 60-86400",
+            ));
         }
     }
     match kind {
         TargetKind::Ecs => {
             let ecs = target.ecs.as_ref().expect("kind");
-            check_arn("spec.target.ecs.clusterArn", &ecs.cluster_arn, "ecs", "cluster/")?;
-            let td = check_arn("spec.target.ecs.taskDefinitionArn", &ecs.task_definition_arn, "ecs", "task-definition/")?;
-            if ecs.task_definition_scope == TaskDefinitionScope::Revision && !td.resource.contains(':') {
+            check_arn(
+                "spec.target.ecs.clusterArn",
+                &ecs.cluster_arn,
+                "ecs",
+                "cluster/",
+            )?;
+            let td = check_arn(
+                "spec.target.ecs.taskDefinitionArn",
+                &ecs.task_definition_arn,
+                "ecs",
+                "task-definition/",
+            )?;
+            if ecs.task_definition_scope == TaskDefinitionScope::Revision
+                && !td.resource.contains(':')
+            {
                 return Err(bad("spec.target.ecs.taskDefinitionArn", "taskDefinitionScope Revision needs a revision in the ARN (…:task-definition/NAME:REVISION)"));
             }
             if !(1..=10).contains(&ecs.task_count) {
                 return Err(bad("spec.target.ecs.taskCount", "must be 1-10"));
             }
             if ecs.launch_type == LaunchType::FARGATE && ecs.network_configuration.is_none() {
-                return Err(bad("spec.target.ecs.networkConfiguration", "FARGATE tasks use awsvpc networking: set networkConfiguration.subnets"));
+                return Err(bad(
+                    "spec.target.ecs.networkConfiguration",
+                    "FARGATE tasks use awsvpc networking: set networkConfiguration.subnets",
+                ));
             }
             if let Some(n) = &ecs.network_configuration {
                 if n.subnets.is_empty() || n.subnets.len() > 16 {
-                    return Err(bad("spec.target.ecs.networkConfiguration.subnets", "list 1-16 subnet IDs"));
+                    return Err(bad(
+                        "spec.target.ecs.networkConfiguration.subnets",
+                        "list 1-16 subnet IDs",
+                    ));
                 }
             }
             for (i, r) in ecs.pass_role_arns.iter().flatten().enumerate() {
-                check_arn(&format!("spec.target.ecs.passRoleArns[{i}]"), r, "iam", "role/")?;
+                check_arn(
+                    &format!("spec.target.ecs.passRoleArns[{i}]"),
+                    r,
+                    "iam",
+                    "role/",
+                )?;
             }
         }
         TargetKind::StepFunctions => {
-            check_arn("spec.target.stepFunctions.stateMachineArn", &target.step_functions.as_ref().expect("kind").state_machine_arn, "states", "stateMachine:")?;
+            check_arn(
+                "spec.target.stepFunctions.stateMachineArn",
+                &target
+                    .step_functions
+                    .as_ref()
+                    .expect("kind")
+                    .state_machine_arn,
+                "states",
+                "stateMachine:",
+            )?;
         }
         TargetKind::Lambda => {
-            check_arn("spec.target.lambda.functionArn", &target.lambda.as_ref().expect("kind").function_arn, "lambda", "function:")?;
+            check_arn(
+                "spec.target.lambda.functionArn",
+                &target.lambda.as_ref().expect("kind").function_arn,
+                "lambda",
+                "function:",
+            )?;
             if spec.role.is_some() {
                 return Err(bad("spec.role", "Lambda targets are invoked through the function's resource-based policy, not a role; remove spec.role"));
             }
@@ -130,7 +232,10 @@ pub fn validate(spec: &EventBridgeIntegrationSpec) -> Result<TargetKind, SpecErr
     }
     if let Some(role) = &spec.role {
         if role.name.is_some() && role.arn.is_some() {
-            return Err(bad("spec.role", "set name (a role the controller creates) or arn (your own role), not both"));
+            return Err(bad(
+                "spec.role",
+                "set name (a role the controller creates) or arn (your own role), not both",
+            ));
         }
         if let Some(arn) = &role.arn {
             check_arn("spec.role.arn", arn, "iam", "role/")?;
@@ -139,19 +244,34 @@ pub fn validate(spec: &EventBridgeIntegrationSpec) -> Result<TargetKind, SpecErr
             }
         }
         if let Some(name) = &role.name {
-            if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)) {
-                return Err(bad("spec.role.name", "1-64 characters of letters, digits and +=,.@_-"));
+            if name.is_empty()
+                || name.len() > 64
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+            {
+                return Err(bad(
+                    "spec.role.name",
+                    "1-64 characters of letters, digits and +=,.@_-",
+                ));
             }
         }
         if let Some(path) = &role.path {
             if !path.starts_with('/') || !path.ends_with('/') {
-                return Err(bad("spec.role.path", "an IAM path starts and ends with `/`, e.g. /eventbridge/"));
+                return Err(bad(
+                    "spec.role.path",
+                    "an IAM path starts and ends with `/`, e.g. /eventbridge/",
+                ));
             }
         }
         if let Some(b) = &role.permissions_boundary_arn {
             check_arn("spec.role.permissionsBoundaryArn", b, "iam", "policy/").or_else(|e| {
                 // AWS managed policies have `aws` in the account field.
-                if b.starts_with("arn:aws:iam::aws:policy/") { Ok(Arn::parse(b).expect("prefix")) } else { Err(e) }
+                if b.starts_with("arn:aws:iam::aws:policy/") {
+                    Ok(Arn::parse(b).expect("prefix"))
+                } else {
+                    Err(e)
+                }
             })?;
         }
     }

@@ -15,7 +15,8 @@ use kube::api::Api;
 pub const ACCOUNT: &str = "123456789012";
 pub const REGION: &str = "us-east-1";
 pub const CLUSTER: &str = "arn:aws:ecs:us-east-1:123456789012:cluster/demo";
-pub const TASK_DEFINITION: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/orders-worker:1";
+pub const TASK_DEFINITION: &str =
+    "arn:aws:ecs:us-east-1:123456789012:task-definition/orders-worker:1";
 pub const EXECUTION_ROLE: &str = "arn:aws:iam::123456789012:role/orders-worker-execution";
 pub const TASK_ROLE: &str = "arn:aws:iam::123456789012:role/orders-worker-task";
 pub const STATE_MACHINE: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:order-pipeline";
@@ -39,11 +40,20 @@ pub fn kubectl(args: &[&str], stdin: Option<&str>) -> (bool, String) {
         .spawn()
         .expect("kubectl runs");
     if let Some(input) = stdin {
-        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
     }
     drop(child.stdin.take());
     let out = child.wait_with_output().expect("kubectl finishes");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), text)
 }
 
@@ -56,9 +66,26 @@ pub fn apply(yaml: &str) {
 pub fn install_crd() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        let (ok, out) = kubectl(&["apply", "--server-side", "--force-conflicts", "-f", concat!(env!("CARGO_MANIFEST_DIR"), "/crds/")], None);
+        let (ok, out) = kubectl(
+            &[
+                "apply",
+                "--server-side",
+                "--force-conflicts",
+                "-f",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/crds/"),
+            ],
+            None,
+        );
         assert!(ok, "installing the CRD failed: {out}");
-        let (ok, out) = kubectl(&["wait", "--for=condition=Established", "crd/eventbridgeintegrations.eventbridge.dev", "--timeout=30s"], None);
+        let (ok, out) = kubectl(
+            &[
+                "wait",
+                "--for=condition=Established",
+                "crd/eventbridgeintegrations.eventbridge.dev",
+                "--timeout=30s",
+            ],
+            None,
+        );
         assert!(ok, "CRD not established: {out}");
     });
 }
@@ -79,23 +106,45 @@ pub struct Controller {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Controller {
     pub fn start(namespace: &str, extra: &[&str]) -> Controller {
         let metrics_port = free_port();
-        let log = std::fs::File::create(format!("{}/controller-{namespace}.log", std::env::temp_dir().display())).unwrap();
+        let log = std::fs::File::create(format!(
+            "{}/controller-{namespace}.log",
+            std::env::temp_dir().display()
+        ))
+        .unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_eventbridge-integration-controller"))
-            .args(["run", "--watch-namespace", namespace, "--resync-interval", "3s", "--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
+            .args([
+                "run",
+                "--watch-namespace",
+                namespace,
+                "--resync-interval",
+                "3s",
+                "--metrics-addr",
+                &format!("127.0.0.1:{metrics_port}"),
+            ])
             .args(extra)
             .env("RUST_LOG", "info,ebi=debug")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .expect("the controller binary starts");
-        let c = Controller { child, metrics_port, namespace: namespace.to_string() };
-        wait_until("the controller's /readyz", Duration::from_secs(30), || c.get("/readyz").is_some_and(|b| b == "ready"));
+        let c = Controller {
+            child,
+            metrics_port,
+            namespace: namespace.to_string(),
+        };
+        wait_until("the controller's /readyz", Duration::from_secs(30), || {
+            c.get("/readyz").is_some_and(|b| b == "ready")
+        });
         c
     }
 
@@ -117,10 +166,19 @@ impl Controller {
     pub fn aws_calls(&self) -> BTreeMap<(String, String), u64> {
         let text = self.get("/metrics").expect("metrics");
         let mut out = BTreeMap::new();
-        for line in text.lines().filter(|l| l.starts_with("ebi_aws_calls_total{")) {
+        for line in text
+            .lines()
+            .filter(|l| l.starts_with("ebi_aws_calls_total{"))
+        {
             let labels = &line[line.find('{').unwrap() + 1..line.find('}').unwrap()];
             let value: u64 = line.rsplit(' ').next().unwrap().parse().unwrap();
-            let get = |k: &str| labels.split(',').find_map(|kv| kv.strip_prefix(&format!("{k}=\""))).map(|v| v.trim_end_matches('"').to_string()).unwrap();
+            let get = |k: &str| {
+                labels
+                    .split(',')
+                    .find_map(|kv| kv.strip_prefix(&format!("{k}=\"")))
+                    .map(|v| v.trim_end_matches('"').to_string())
+                    .unwrap()
+            };
             *out.entry((get("service"), get("operation"))).or_insert(0) += value;
         }
         out
@@ -128,7 +186,10 @@ impl Controller {
 
     pub fn successful_reconciles(&self) -> u64 {
         let text = self.get("/metrics").expect("metrics");
-        text.lines().find(|l| l.starts_with("ebi_reconciles_total{result=\"success\"}")).and_then(|l| l.rsplit(' ').next()?.parse().ok()).unwrap_or(0)
+        text.lines()
+            .find(|l| l.starts_with("ebi_reconciles_total{result=\"success\"}"))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or(0)
     }
 }
 
@@ -139,7 +200,10 @@ impl Drop for Controller {
 }
 
 /// Calls made between two readings: (total, writes).
-pub fn calls_between(before: &BTreeMap<(String, String), u64>, after: &BTreeMap<(String, String), u64>) -> (u64, u64, Vec<String>) {
+pub fn calls_between(
+    before: &BTreeMap<(String, String), u64>,
+    after: &BTreeMap<(String, String), u64>,
+) -> (u64, u64, Vec<String>) {
     let mut total = 0;
     let mut writes = 0;
     let mut write_ops = vec![];
@@ -186,13 +250,27 @@ pub async fn kube_api(ns: &str) -> Api<EventBridgeIntegration> {
 }
 
 /// The condition (status, reason, message) of an object, if any.
-pub async fn condition(api: &Api<EventBridgeIntegration>, name: &str, type_: &str) -> Option<(String, String, String)> {
+pub async fn condition(
+    api: &Api<EventBridgeIntegration>,
+    name: &str,
+    type_: &str,
+) -> Option<(String, String, String)> {
     let obj = api.get_opt(name).await.ok()??;
-    let c = obj.status?.conditions.into_iter().find(|c| c.type_ == type_)?;
+    let c = obj
+        .status?
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == type_)?;
     Some((c.status, c.reason, c.message))
 }
 
-pub async fn wait_condition(api: &Api<EventBridgeIntegration>, name: &str, type_: &str, status: &str, reason: Option<&str>) -> (String, String, String) {
+pub async fn wait_condition(
+    api: &Api<EventBridgeIntegration>,
+    name: &str,
+    type_: &str,
+    status: &str,
+    reason: Option<&str>,
+) -> (String, String, String) {
     let mut last = None;
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(45) {
@@ -214,8 +292,15 @@ pub struct Aws {
 }
 
 pub async fn aws() -> Aws {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).region(aws_config::Region::new(REGION)).load().await;
-    Aws { iam: aws_sdk_iam::Client::new(&config), events: aws_sdk_eventbridge::Client::new(&config), lambda: aws_sdk_lambda::Client::new(&config) }
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(REGION))
+        .load()
+        .await;
+    Aws {
+        iam: aws_sdk_iam::Client::new(&config),
+        events: aws_sdk_eventbridge::Client::new(&config),
+        lambda: aws_sdk_lambda::Client::new(&config),
+    }
 }
 
 pub fn ecs_yaml(ns: &str, name: &str, extra_spec: &str) -> String {
