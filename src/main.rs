@@ -53,6 +53,25 @@ struct RunArgs {
     /// Address of /metrics, /healthz and /readyz.
     #[arg(long, default_value = "0.0.0.0:8080", env = "EBI_METRICS_ADDR")]
     metrics_addr: std::net::SocketAddr,
+    /// Elect a leader among replicas with a coordination.k8s.io Lease; only the leader reconciles.
+    #[arg(long, env = "EBI_LEADER_ELECTION")]
+    leader_election: bool,
+    /// Namespace of the Lease (default: POD_NAMESPACE, else `default`).
+    #[arg(long, env = "EBI_LEADER_ELECTION_NAMESPACE")]
+    leader_election_namespace: Option<String>,
+    /// Name of the Lease.
+    #[arg(
+        long,
+        default_value = "eventbridge-integration-controller",
+        env = "EBI_LEADER_ELECTION_LEASE"
+    )]
+    leader_election_lease: String,
+    /// Seconds a leader's claim lasts without renewal; a standby takes over after it.
+    #[arg(long, default_value_t = 15, env = "EBI_LEASE_DURATION_SECONDS")]
+    lease_duration_seconds: u64,
+    /// Seconds before expiry at which the leader renews (must be below the duration).
+    #[arg(long, default_value_t = 5, env = "EBI_LEASE_RENEW_GRACE_SECONDS")]
+    lease_renew_grace_seconds: u64,
     /// Log format.
     #[arg(long, value_enum, default_value = "text", env = "EBI_LOG_FORMAT")]
     log_format: LogFormat,
@@ -136,7 +155,24 @@ async fn run(args: RunArgs) -> ExitCode {
         },
         default_region,
         namespace: args.watch_namespace,
+        leader: args
+            .leader_election
+            .then(|| ebi::controller::leader::LeaderSettings {
+                namespace: args
+                    .leader_election_namespace
+                    .or_else(|| std::env::var("POD_NAMESPACE").ok())
+                    .unwrap_or_else(|| "default".into()),
+                lease_name: args.leader_election_lease.clone(),
+                identity: std::env::var("POD_NAME")
+                    .unwrap_or_else(|_| format!("{}-{}", hostname(), std::process::id())),
+                lease_duration: args.lease_duration_seconds,
+                renew_grace: args.lease_renew_grace_seconds,
+            }),
     };
+    if args.leader_election && args.lease_renew_grace_seconds >= args.lease_duration_seconds {
+        tracing::error!("--lease-renew-grace-seconds must be below --lease-duration-seconds");
+        return ExitCode::from(2);
+    }
     tracing::info!(resync = ?settings.resync_interval, guardrails = ?settings.guardrails, "starting controller");
     let server = tokio::spawn(ebi::telemetry::serve(args.metrics_addr, metrics.clone()));
     let ctx = Arc::new(ebi::controller::Context::new(
@@ -209,6 +245,12 @@ async fn diagnose_command(args: DiagnoseArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "controller".into())
 }
 
 fn print_text(findings: &[Finding]) {

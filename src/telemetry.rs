@@ -41,6 +41,7 @@ pub struct Metrics {
     aws_calls: Family<AwsCallLabels, Counter>,
     integrations: Family<ReadyLabels, Gauge>,
     findings: Family<CodeLabels, Gauge>,
+    leader: Gauge,
     /// Per object: ready, and its finding codes; gauges are recomputed from this.
     per_object: Mutex<HashMap<String, (bool, Vec<String>)>>,
     pub ready: AtomicBool,
@@ -81,6 +82,12 @@ impl Default for Metrics {
             "Current diagnosis findings by code, across all integrations",
             findings.clone(),
         );
+        let leader = Gauge::default();
+        registry.register(
+            "leader",
+            "1 while this replica holds the leader Lease (or runs without leader election)",
+            leader.clone(),
+        );
         Metrics {
             registry,
             reconciles,
@@ -88,6 +95,7 @@ impl Default for Metrics {
             aws_calls,
             integrations,
             findings,
+            leader,
             per_object: Default::default(),
             ready: AtomicBool::new(false),
         }
@@ -102,6 +110,10 @@ impl Metrics {
             })
             .inc();
         self.reconcile_duration.observe(seconds);
+    }
+
+    pub fn set_leader(&self, leader: bool) {
+        self.leader.set(leader as i64);
     }
 
     pub fn aws_call(&self, service: &str, operation: &str, outcome: &str) {

@@ -1065,3 +1065,76 @@ async fn a_controller_killed_mid_convergence_converges_without_duplicates_or_orp
         "no permission left"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_replicas_have_one_writer_and_the_standby_takes_over() {
+    let ns = namespace("e2e-leader");
+    let args = [
+        "--leader-election",
+        "--leader-election-namespace",
+        &ns,
+        "--lease-duration-seconds",
+        "6",
+        "--lease-renew-grace-seconds",
+        "2",
+    ];
+    let mut a = Controller::start(&ns, &args);
+    let mut b = Controller::start(&ns, &args);
+    let leaders = |a: &Controller, b: &Controller| {
+        a.metric("ebi_leader").unwrap_or(0.0) + b.metric("ebi_leader").unwrap_or(0.0)
+    };
+    wait_until("a leader", Duration::from_secs(30), || {
+        leaders(&a, &b) == 1.0
+    });
+    let api = kube_api(&ns).await;
+    apply(&sfn_yaml(&ns, "first"));
+    wait_condition(&api, "first", "Ready", "True", None).await;
+    tokio::time::sleep(Duration::from_secs(4)).await; // a resync on the leader, to be sure the standby stays idle
+    assert_eq!(leaders(&a, &b), 1.0, "exactly one leader");
+    let a_leads = a.metric("ebi_leader") == Some(1.0);
+    let (leader, standby) = if a_leads {
+        (&mut a, &mut b)
+    } else {
+        (&mut b, &mut a)
+    };
+    assert!(leader.total_aws_calls() > 0, "the leader reconciles");
+    assert_eq!(
+        standby.total_aws_calls(),
+        0,
+        "the standby makes no AWS call"
+    );
+    assert_eq!(
+        standby.successful_reconciles(),
+        0,
+        "the standby does not reconcile"
+    );
+    let (ok, holder) = kubectl(
+        &[
+            "get",
+            "lease",
+            "-n",
+            &ns,
+            "eventbridge-integration-controller",
+            "-o",
+            "jsonpath={.spec.holderIdentity}",
+        ],
+        None,
+    );
+    assert!(
+        ok && !holder.is_empty(),
+        "the Lease names its holder: {holder}"
+    );
+
+    leader.kill(); // SIGKILL: the Lease is not released, the standby must wait for it to expire
+    let killed = std::time::Instant::now();
+    apply(&sfn_yaml(&ns, "second"));
+    wait_condition(&api, "second", "Ready", "True", None).await;
+    let took = killed.elapsed();
+    assert_eq!(
+        standby.metric("ebi_leader"),
+        Some(1.0),
+        "the standby is the leader now"
+    );
+    assert!(standby.total_aws_calls() > 0);
+    println!("[figures] leader election: standby converged a new object {:.1}s after the leader was killed (lease 6s)", took.as_secs_f64());
+}

@@ -5,6 +5,7 @@
 //! apply the changes → re-observe if anything was written → diagnose (pure) → status.
 
 pub mod conditions;
+pub mod leader;
 mod reconcile;
 
 use std::collections::HashMap;
@@ -33,6 +34,8 @@ pub struct Settings {
     pub default_region: String,
     /// Watch one namespace instead of all.
     pub namespace: Option<String>,
+    /// Leader election; None: this process is the only writer.
+    pub leader: Option<leader::LeaderSettings>,
 }
 
 /// Shared by every reconcile.
@@ -95,6 +98,21 @@ pub async fn run(ctx: Arc<Context>) {
         tracing::error!("cannot list EventBridgeIntegrations ({e}); is the CRD installed? `eventbridge-integration-controller crd | kubectl apply -f -`");
         std::process::exit(1);
     }
+    // Healthy from here on, leader or standby.
+    ctx.metrics
+        .ready
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let leadership = match &ctx.settings.leader {
+        None => None,
+        Some(l) => match leader::acquire(ctx.client.clone(), l).await {
+            Ok(channel) => Some(channel),
+            Err(e) => {
+                tracing::error!("leader election failed: {e}");
+                std::process::exit(1);
+            }
+        },
+    };
+    ctx.metrics.set_leader(true);
     let (reader, writer) = reflector::store();
     // Status-only updates do not pass the filter (generation is unchanged), so writing
     // status never wakes the controller; finalizer changes do pass.
@@ -107,16 +125,22 @@ pub async fn run(ctx: Arc<Context>) {
             predicates::generation.combine(predicates::finalizers),
             Default::default(),
         );
-    ctx.metrics
-        .ready
-        .store(true, std::sync::atomic::Ordering::Relaxed);
-    Controller::for_stream(stream, reader)
-        .shutdown_on_signal()
-        .run(reconcile::reconcile, reconcile::error_policy, ctx)
+    let mut controller = Controller::for_stream(stream, reader).shutdown_on_signal();
+    if let Some(channel) = leadership.clone() {
+        controller = controller.graceful_shutdown_on(leader::lost(channel));
+    }
+    controller
+        .run(reconcile::reconcile, reconcile::error_policy, ctx.clone())
         .for_each(|result| async move {
             if let Err(e) = result {
                 tracing::debug!("reconcile ended with error: {e}");
             }
         })
         .await;
+    if leadership.is_some_and(|c| !*c.borrow()) {
+        ctx.metrics.set_leader(false);
+        // Exit so the pod restarts as a standby; a replica that lost the Lease never writes.
+        tracing::warn!("lost leadership; exiting");
+        std::process::exit(1);
+    }
 }

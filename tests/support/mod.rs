@@ -184,6 +184,18 @@ impl Controller {
         out
     }
 
+    /// An unlabelled metric's value (e.g. `ebi_leader`).
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        let text = self.get("/metrics")?;
+        text.lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+    }
+
+    pub fn total_aws_calls(&self) -> u64 {
+        self.aws_calls().values().sum()
+    }
+
     pub fn successful_reconciles(&self) -> u64 {
         let text = self.get("/metrics").expect("metrics");
         text.lines()
