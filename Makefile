@@ -8,11 +8,12 @@ CARGO ?= cargo
 
 .PHONY: test demo stop env build crd lint
 
-test: ## Everything: unit, corpus, CLI, and end-to-end against kube-apiserver + moto.
+test: ## Everything: unit, corpus, CLI, end to end (kube-apiserver + moto), Helm chart, Argo CD health.
 	@hack/test-env.sh start
 	@set -a; source $(ENV_DIR)/env; set +a; \
-	  "$$EBI_MOTO_VENV/bin/python" hack/seed_aws.py >/dev/null && \
-	  $(CARGO) test --locked --all-targets -- --test-threads=6; rc=$$?; \
+	  "$$EBI_PYTHON_VENV/bin/python" hack/seed_aws.py >/dev/null && \
+	  $(CARGO) test --locked --all-targets -- --test-threads=6 && \
+	  "$$EBI_PYTHON_VENV/bin/python" -m pytest -q tests/python; rc=$$?; \
 	  hack/test-env.sh stop; exit $$rc
 
 demo: ## Start everything, apply examples/, show what was created. `make stop` ends it.
@@ -28,8 +29,9 @@ env: ## Only start the local API server and emulator (source .tmp/env/env to use
 build:
 	$(CARGO) build --locked
 
-crd: ## Regenerate crds/ from the Rust types.
+crd: ## Regenerate crds/ (and the chart's copy) from the Rust types.
 	$(CARGO) run --locked -q -- crd > crds/eventbridgeintegrations.eventbridge.dev.yaml
+	cp crds/eventbridgeintegrations.eventbridge.dev.yaml charts/eventbridge-integration-controller/crds/
 
 lint:
 	$(CARGO) fmt --check

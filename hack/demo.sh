@@ -15,8 +15,8 @@ step "Building the controller"
 cargo build --locked -q
 
 step "Creating the workloads the examples point at (ECS task, state machine, Lambda) and a broken bring-your-own role"
-"$EBI_MOTO_VENV/bin/python" hack/seed_aws.py >/dev/null
-"$EBI_MOTO_VENV/bin/python" - <<'PY'
+"$EBI_PYTHON_VENV/bin/python" hack/seed_aws.py >/dev/null
+"$EBI_PYTHON_VENV/bin/python" - <<'PY'
 import json, boto3
 iam = boto3.client("iam", region_name="us-east-1")
 trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole",
@@ -50,7 +50,7 @@ step "kubectl get ebi"
 kubectl get ebi
 
 step "What the controller created in AWS"
-"$EBI_MOTO_VENV/bin/python" - <<'PY'
+"$EBI_PYTHON_VENV/bin/python" - <<'PY'
 import json, urllib.parse, boto3
 events, iam, lam = (boto3.client(s, region_name="us-east-1") for s in ("events", "iam", "lambda"))
 for r in events.list_rules(NamePrefix="ebi-")["Rules"]:

