@@ -199,50 +199,67 @@ pub async fn apply(c: &Clients, desired: &Desired, change: &Change) -> Result<()
                 .permission
                 .as_ref()
                 .expect("AddPermission only for Lambda");
-            if *replace {
-                remove_permission(c, &p.function_name, p.qualifier.as_deref(), &p.statement_id)
-                    .await?;
-            }
-            let add = || {
-                c.lambda
-                    .add_permission()
-                    .function_name(&p.function_name)
-                    .set_qualifier(p.qualifier.clone())
-                    .statement_id(&p.statement_id)
-                    .action("lambda:InvokeFunction")
-                    .principal("events.amazonaws.com")
-                    .source_arn(&p.source_arn)
-                    .source_account(&p.source_account)
-                    .send()
-            };
-            match add().await.map_err(|e| classify("lambda:AddPermission", e)) {
-                // 409: a statement with our ID exists (a concurrent pass, or a stale read).
-                // It is ours by its ID; replace it so its content is exactly the desired one.
-                Err(e) if e.kind == ErrorKind::Conflict => {
-                    remove_permission(c, &p.function_name, p.qualifier.as_deref(), &p.statement_id)
-                        .await?;
-                    add()
-                        .await
-                        .map_err(|e| classify("lambda:AddPermission", e))?;
-                }
-                other => {
-                    other?;
-                }
-            }
+            add_permission(&c.lambda, p, *replace).await?;
         }
     }
     Ok(())
 }
 
+/// Grants EventBridge the invoke permission. `replace`: a statement with our ID exists but
+/// differs. A 409 (the statement ID exists: a concurrent pass or a stale read) is resolved
+/// the same way: the ID is ours, so its statement is replaced by exactly the desired one.
+pub async fn add_permission(
+    lambda: &aws_sdk_lambda::Client,
+    p: &crate::plan::DesiredPermission,
+    replace: bool,
+) -> Result<(), AwsError> {
+    if replace {
+        remove_permission(
+            lambda,
+            &p.function_name,
+            p.qualifier.as_deref(),
+            &p.statement_id,
+        )
+        .await?;
+    }
+    let add = || {
+        lambda
+            .add_permission()
+            .function_name(&p.function_name)
+            .set_qualifier(p.qualifier.clone())
+            .statement_id(&p.statement_id)
+            .action("lambda:InvokeFunction")
+            .principal("events.amazonaws.com")
+            .source_arn(&p.source_arn)
+            .source_account(&p.source_account)
+            .send()
+    };
+    match add().await.map_err(|e| classify("lambda:AddPermission", e)) {
+        Err(e) if e.kind == ErrorKind::Conflict => {
+            remove_permission(
+                lambda,
+                &p.function_name,
+                p.qualifier.as_deref(),
+                &p.statement_id,
+            )
+            .await?;
+            add()
+                .await
+                .map_err(|e| classify("lambda:AddPermission", e))?;
+            Ok(())
+        }
+        other => other.map(|_| ()),
+    }
+}
+
 /// NotFound is success: the permission is already gone.
 pub async fn remove_permission(
-    c: &Clients,
+    lambda: &aws_sdk_lambda::Client,
     function: &str,
     qualifier: Option<&str>,
     statement_id: &str,
 ) -> Result<(), AwsError> {
-    match c
-        .lambda
+    match lambda
         .remove_permission()
         .function_name(function)
         .set_qualifier(qualifier.map(str::to_string))
@@ -301,7 +318,13 @@ pub async fn delete(c: &Clients, desired: &Desired, owned: OwnedParts) -> Result
         )?;
     }
     if let Some(p) = &desired.permission {
-        remove_permission(c, &p.function_name, p.qualifier.as_deref(), &p.statement_id).await?;
+        remove_permission(
+            &c.lambda,
+            &p.function_name,
+            p.qualifier.as_deref(),
+            &p.statement_id,
+        )
+        .await?;
     }
     if let (DesiredRole::Managed(m), true) = (&desired.role, owned.role) {
         ignore_not_found(

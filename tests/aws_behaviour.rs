@@ -1,0 +1,150 @@
+//! AWS behaviours the emulator does not reproduce, against mocked SDK responses:
+//! Lambda's 409 for a duplicate statement ID and 404 for a missing one (moto answers 200 to
+//! both), throttling, and the classification of the controller's own AccessDenied.
+
+use aws_sdk_lambda::operation::add_permission::AddPermissionOutput;
+use aws_sdk_lambda::operation::remove_permission::RemovePermissionOutput;
+use aws_sdk_lambda::Client;
+use aws_smithy_mocks::{mock, mock_client, RuleMode};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+use ebi::aws::apply::{add_permission, remove_permission};
+use ebi::aws::ErrorKind;
+use ebi::plan::DesiredPermission;
+
+fn permission() -> DesiredPermission {
+    DesiredPermission {
+        function_arn: "arn:aws:lambda:us-east-1:111122223333:function:f:live".into(),
+        function_name: "arn:aws:lambda:us-east-1:111122223333:function:f".into(),
+        qualifier: Some("live".into()),
+        statement_id: "ebi-rule".into(),
+        source_arn: "arn:aws:events:us-east-1:111122223333:rule/rule".into(),
+        source_account: "111122223333".into(),
+    }
+}
+
+#[tokio::test]
+async fn a_409_on_add_permission_replaces_our_statement() {
+    // As on the wire: status, error type header, JSON body; the SDK's deserializer does the rest.
+    let conflict = mock!(Client::add_permission)
+        .then_http_response(|| http(409, "ResourceConflictException", r#"{"Type":"User","message":"The statement id (ebi-rule) provided already exists. Please provide a new statement id, or remove the existing statement."}"#));
+    let removed = mock!(Client::remove_permission)
+        .match_requests(|r| r.statement_id() == Some("ebi-rule") && r.qualifier() == Some("live"))
+        .then_output(|| RemovePermissionOutput::builder().build());
+    let added = mock!(Client::add_permission)
+        .match_requests(|r| {
+            r.principal() == Some("events.amazonaws.com")
+                && r.source_arn() == Some("arn:aws:events:us-east-1:111122223333:rule/rule")
+                && r.source_account() == Some("111122223333")
+                && r.qualifier() == Some("live")
+        })
+        .then_output(|| AddPermissionOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_lambda,
+        RuleMode::Sequential,
+        &[&conflict, &removed, &added]
+    );
+    add_permission(&client, &permission(), false)
+        .await
+        .expect("the conflict is resolved");
+    assert_eq!(
+        (conflict.num_calls(), removed.num_calls(), added.num_calls()),
+        (1, 1, 1)
+    );
+}
+
+#[tokio::test]
+async fn a_404_on_remove_permission_is_success() {
+    let missing = mock!(Client::remove_permission).then_http_response(|| {
+        http(
+            404,
+            "ResourceNotFoundException",
+            r#"{"Type":"User","Message":"No policy is associated with the given resource."}"#,
+        )
+    });
+    let client = mock_client!(aws_sdk_lambda, &[&missing]);
+    remove_permission(&client, "f", None, "ebi-rule")
+        .await
+        .expect("already gone is fine");
+    assert_eq!(missing.num_calls(), 1);
+}
+
+fn http(status: u16, error_type: &str, body: &'static str) -> HttpResponse {
+    let mut r = HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::from(body));
+    r.headers_mut()
+        .insert("x-amzn-errortype", error_type.to_string());
+    r.headers_mut().insert("content-type", "application/json");
+    r
+}
+
+#[tokio::test]
+async fn throttling_is_retried_by_the_sdk() {
+    let throttled = mock!(Client::add_permission)
+        .sequence()
+        .http_response(|| {
+            http(
+                429,
+                "TooManyRequestsException",
+                r#"{"message":"Rate exceeded","Type":"User"}"#,
+            )
+        })
+        .times(2)
+        .output(|| AddPermissionOutput::builder().build())
+        .build();
+    let client = mock_client!(aws_sdk_lambda, RuleMode::Sequential, &[&throttled], |c| c
+        .retry_config(
+            aws_smithy_types::retry::RetryConfig::standard().with_max_attempts(3)
+        ));
+    add_permission(&client, &permission(), false)
+        .await
+        .expect("succeeds on the third attempt");
+    assert_eq!(throttled.num_calls(), 3);
+}
+
+#[tokio::test]
+async fn persistent_throttling_is_a_transient_error_and_access_denied_names_the_action() {
+    let throttled = mock!(Client::add_permission)
+        .sequence()
+        .http_response(|| {
+            http(
+                429,
+                "TooManyRequestsException",
+                r#"{"message":"Rate exceeded"}"#,
+            )
+        })
+        .repeatedly()
+        .build();
+    let client = mock_client!(aws_sdk_lambda, RuleMode::Sequential, &[&throttled], |c| c
+        .retry_config(
+            aws_smithy_types::retry::RetryConfig::standard().with_max_attempts(2)
+        ));
+    let err = add_permission(&client, &permission(), false)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Transient, "{err}");
+    assert_eq!(throttled.num_calls(), 2);
+
+    let denied = mock!(Client::add_permission).then_http_response(|| {
+        http(403, "AccessDeniedException", r#"{"Message":"User: arn:aws:sts::1:assumed-role/ebi/x is not authorized to perform: lambda:AddPermission"}"#)
+    });
+    let client = mock_client!(aws_sdk_lambda, &[&denied]);
+    let err = add_permission(&client, &permission(), false)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::AccessDenied, "{err}");
+    assert_eq!(
+        err.operation, "lambda:AddPermission",
+        "names the action the controller lacks"
+    );
+    assert!(err.to_string().contains("not authorized"), "{err}");
+
+    let server = mock!(Client::add_permission)
+        .then_http_response(|| http(500, "ServiceException", r#"{"message":"internal"}"#));
+    let client = mock_client!(aws_sdk_lambda, RuleMode::Sequential, &[&server], |c| c
+        .retry_config(aws_smithy_types::retry::RetryConfig::disabled()));
+    let err = add_permission(&client, &permission(), false)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Transient, "5xx is retried: {err}");
+}
