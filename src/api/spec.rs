@@ -71,6 +71,52 @@ pub struct EventBridgeIntegrationSpec {
     /// What happens to the AWS resources when this object is deleted.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+
+    /// The target lives in another account. The controller reaches that account by assuming
+    /// `provisioningRoleArn` and builds both halves of the integration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_account: Option<CrossAccountSpec>,
+}
+
+/// How the rule in this account reaches a target in another account.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CrossAccountSpec {
+    /// The account of the target (12 digits).
+    #[schemars(regex(pattern = r"^\d{12}$"))]
+    pub target_account_id: String,
+
+    /// `EventBusForwarding` (EventBridge's supported path for every target kind): the rule here
+    /// forwards to the target account's event bus, whose policy admits this account, and a
+    /// rule there invokes the target. `RoleChain`: a role in the target account trusting exactly
+    /// this account's role, which may assume it; EventBridge itself delivers across accounts
+    /// only to Lambda (same region), so RoleChain takes Lambda targets only.
+    pub mode: CrossAccountMode,
+
+    /// EventBusForwarding: the event bus in the target account. Default `default`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[/.\-_A-Za-z0-9]{1,256}$"))]
+    pub target_event_bus_name: Option<String>,
+
+    /// RoleChain: name of the role in the target account. Default: derived from namespace/name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[\w+=,.@-]{1,64}$"))]
+    pub target_role_name: Option<String>,
+
+    /// A role in the target account the controller assumes to act there.
+    #[schemars(regex(pattern = r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$"))]
+    pub provisioning_role_arn: String,
+
+    /// External ID the provisioning role's trust policy requires, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 2, max = 1224))]
+    pub external_id: Option<String>,
+}
+
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum CrossAccountMode {
+    EventBusForwarding,
+    RoleChain,
 }
 
 /// When the object is deleted: `Delete` removes every AWS resource the controller created;
@@ -361,12 +407,14 @@ fn any_json(_: &mut SchemaGenerator) -> Schema {
     json_schema!({"x-kubernetes-preserve-unknown-fields": true})
 }
 
-/// The kind of target, as shown in `kubectl get ebi`.
+/// The kind of target, as shown in `kubectl get ebi`. `EventBus` is internal: the
+/// forwarding rule of an EventBusForwarding integration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TargetKind {
     Ecs,
     StepFunctions,
     Lambda,
+    EventBus,
 }
 
 impl TargetKind {
@@ -375,6 +423,7 @@ impl TargetKind {
             TargetKind::Ecs => "ECS",
             TargetKind::StepFunctions => "StepFunctions",
             TargetKind::Lambda => "Lambda",
+            TargetKind::EventBus => "EventBus",
         }
     }
 }

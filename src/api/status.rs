@@ -28,14 +28,29 @@ pub struct EventBridgeIntegrationStatus {
     /// ECS, StepFunctions or Lambda.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_kind: Option<String>,
+    /// The half of a cross-account integration that lives in the target account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_account: Option<TargetAccountStatus>,
     /// Ready, RoleReady, RuleReady, TargetReady, InvokePermissionReady, AccessVerified,
-    /// Reconciling, Stalled.
+    /// CrossAccountReady, Reconciling, Stalled.
     #[serde(default)]
     pub conditions: Vec<Condition>,
     /// Why an invocation would fail (errors) or is weaker than it should be (warnings),
     /// each with the exact fix.
     #[serde(default)]
     pub findings: Vec<Finding>,
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetAccountStatus {
+    pub account_id: String,
+    /// EventBusForwarding: the rule on the target account's bus.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_arn: Option<String>,
+    /// The role in the target account (the workload's invocation role, or RoleChain's role).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
 }
 
 /// Condition types.
@@ -46,6 +61,7 @@ pub mod condition {
     pub const TARGET_READY: &str = "TargetReady";
     pub const INVOKE_PERMISSION_READY: &str = "InvokePermissionReady";
     pub const ACCESS_VERIFIED: &str = "AccessVerified";
+    pub const CROSS_ACCOUNT_READY: &str = "CrossAccountReady";
     pub const RECONCILING: &str = "Reconciling";
     pub const STALLED: &str = "Stalled";
 }
@@ -61,6 +77,7 @@ pub mod reason {
     pub const RESOURCE_NOT_OWNED: &str = "ResourceNotOwned";
     pub const GUARDRAIL: &str = "GuardrailViolation";
     pub const CONTROLLER_ACCESS_DENIED: &str = "ControllerAccessDenied";
+    pub const PROVISIONING_ROLE_NOT_ASSUMABLE: &str = "ProvisioningRoleNotAssumable";
     pub const AWS_ERROR: &str = "AwsError";
     pub const NO_ERRORS: &str = "NoAccessDeniedCauses";
     pub const NOT_CHECKED: &str = "NotChecked";

@@ -114,7 +114,7 @@ pub async fn apply(c: &Clients, desired: &Desired, change: &Change) -> Result<()
                 .map_err(|e| classify("iam:PutRolePolicy", e))?;
         }
         Change::PutRule { created } => {
-            let r = &desired.rule;
+            let r = desired.rule();
             let state = if r.enabled {
                 eb::RuleState::Enabled
             } else {
@@ -137,7 +137,7 @@ pub async fn apply(c: &Clients, desired: &Desired, change: &Change) -> Result<()
         Change::TagRule => {
             c.events
                 .tag_resource()
-                .resource_arn(&desired.rule.arn)
+                .resource_arn(&desired.rule().arn)
                 .set_tags(Some(eb_tags(&desired.tags)))
                 .send()
                 .await
@@ -147,9 +147,12 @@ pub async fn apply(c: &Clients, desired: &Desired, change: &Change) -> Result<()
             let out = c
                 .events
                 .put_targets()
-                .rule(&desired.rule.name)
-                .event_bus_name(&desired.rule.event_bus_name)
-                .targets(sdk_target(&desired.target).map_err(|m| rejected("events:PutTargets", m))?)
+                .rule(&desired.rule().name)
+                .event_bus_name(&desired.rule().event_bus_name)
+                .targets(
+                    sdk_target(desired.target.as_ref().expect("a rule's target"))
+                        .map_err(|m| rejected("events:PutTargets", m))?,
+                )
                 .send()
                 .await
                 .map_err(|e| classify("events:PutTargets", e))?;
@@ -179,8 +182,8 @@ pub async fn apply(c: &Clients, desired: &Desired, change: &Change) -> Result<()
             let out = c
                 .events
                 .remove_targets()
-                .rule(&desired.rule.name)
-                .event_bus_name(&desired.rule.event_bus_name)
+                .rule(&desired.rule().name)
+                .event_bus_name(&desired.rule().event_bus_name)
                 .set_ids(Some(ids.clone()))
                 .send()
                 .await
@@ -193,6 +196,24 @@ pub async fn apply(c: &Clients, desired: &Desired, change: &Change) -> Result<()
                     format!("{:?}", out.failed_entries()),
                 ));
             }
+        }
+        Change::PutBusPermission { replace } => {
+            let b = desired
+                .bus_permission
+                .as_ref()
+                .expect("PutBusPermission only when forwarding");
+            if *replace {
+                remove_bus_permission(c, b).await?;
+            }
+            c.events
+                .put_permission()
+                .event_bus_name(&b.event_bus_name)
+                .action("events:PutEvents")
+                .principal(&b.principal_account)
+                .statement_id(&b.statement_id)
+                .send()
+                .await
+                .map_err(|e| classify("events:PutPermission", e))?;
         }
         Change::AddPermission { replace } => {
             let p = desired
@@ -229,9 +250,9 @@ pub async fn add_permission(
             .set_qualifier(p.qualifier.clone())
             .statement_id(&p.statement_id)
             .action("lambda:InvokeFunction")
-            .principal("events.amazonaws.com")
-            .source_arn(&p.source_arn)
-            .source_account(&p.source_account)
+            .principal(&p.principal)
+            .set_source_arn(p.source_arn.clone())
+            .set_source_account(p.source_account.clone())
             .send()
     };
     match add().await.map_err(|e| classify("lambda:AddPermission", e)) {
@@ -273,6 +294,22 @@ pub async fn remove_permission(
     }
 }
 
+/// Removes our statement from the target bus's policy; NotFound is success.
+pub async fn remove_bus_permission(
+    c: &Clients,
+    b: &crate::plan::DesiredBusPermission,
+) -> Result<(), AwsError> {
+    ignore_not_found(
+        c.events
+            .remove_permission()
+            .event_bus_name(&b.event_bus_name)
+            .statement_id(&b.statement_id)
+            .send()
+            .await
+            .map_err(|e| classify("events:RemovePermission", e)),
+    )
+}
+
 fn ignore_not_found<T>(r: Result<T, AwsError>) -> Result<(), AwsError> {
     match r {
         Err(e) if e.is_not_found() => Ok(()),
@@ -290,7 +327,7 @@ pub struct OwnedParts {
 /// Deletion, in dependency order; each step idempotent.
 pub async fn delete(c: &Clients, desired: &Desired, owned: OwnedParts) -> Result<(), AwsError> {
     if owned.rule {
-        let ids = super::observe::targets(c, &desired.rule.name, &desired.rule.event_bus_name)
+        let ids = super::observe::targets(c, &desired.rule().name, &desired.rule().event_bus_name)
             .await?
             .into_iter()
             .map(|t| t.id)
@@ -299,8 +336,8 @@ pub async fn delete(c: &Clients, desired: &Desired, owned: OwnedParts) -> Result
             ignore_not_found(
                 c.events
                     .remove_targets()
-                    .rule(&desired.rule.name)
-                    .event_bus_name(&desired.rule.event_bus_name)
+                    .rule(&desired.rule().name)
+                    .event_bus_name(&desired.rule().event_bus_name)
                     .set_ids(Some(ids))
                     .send()
                     .await
@@ -310,12 +347,15 @@ pub async fn delete(c: &Clients, desired: &Desired, owned: OwnedParts) -> Result
         ignore_not_found(
             c.events
                 .delete_rule()
-                .name(&desired.rule.name)
-                .event_bus_name(&desired.rule.event_bus_name)
+                .name(&desired.rule().name)
+                .event_bus_name(&desired.rule().event_bus_name)
                 .send()
                 .await
                 .map_err(|e| classify("events:DeleteRule", e)),
         )?;
+    }
+    if let Some(b) = &desired.bus_permission {
+        remove_bus_permission(c, b).await?;
     }
     if let Some(p) = &desired.permission {
         remove_permission(

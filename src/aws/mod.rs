@@ -65,44 +65,111 @@ impl AwsContext {
         let mut map = self.by_region.lock().expect("clients lock");
         map.entry(region.to_string())
             .or_insert_with(|| {
-                let counter = CallCounter {
-                    metrics: self.metrics.clone(),
-                };
                 let config = self
                     .base
                     .to_builder()
                     .region(Region::new(region.to_string()))
                     .build();
-                Clients {
-                    region: region.to_string(),
-                    iam: aws_sdk_iam::Client::from_conf(
-                        aws_sdk_iam::config::Builder::from(&config)
-                            .interceptor(counter.clone())
-                            .build(),
-                    ),
-                    events: aws_sdk_eventbridge::Client::from_conf(
-                        aws_sdk_eventbridge::config::Builder::from(&config)
-                            .interceptor(counter.clone())
-                            .build(),
-                    ),
-                    lambda: aws_sdk_lambda::Client::from_conf(
-                        aws_sdk_lambda::config::Builder::from(&config)
-                            .interceptor(counter.clone())
-                            .build(),
-                    ),
-                    sts: aws_sdk_sts::Client::from_conf(
-                        aws_sdk_sts::config::Builder::from(&config)
-                            .interceptor(counter.clone())
-                            .build(),
-                    ),
-                    ecs: aws_sdk_ecs::Client::from_conf(
-                        aws_sdk_ecs::config::Builder::from(&config)
-                            .interceptor(counter)
-                            .build(),
-                    ),
-                }
+                self.build_clients(region, &config)
             })
             .clone()
+    }
+
+    /// Clients acting in another account through `role_arn` (cross-account integrations).
+    /// The SDK's AssumeRoleProvider caches the credentials until they expire and refreshes
+    /// them. The first use verifies the role can be assumed and lands in `account`.
+    pub async fn remote_clients(
+        &self,
+        region: &str,
+        role_arn: &str,
+        external_id: Option<&str>,
+        account: &str,
+    ) -> Result<Clients, AwsError> {
+        let key = format!("{region}|{role_arn}|{}", external_id.unwrap_or(""));
+        if let Some(c) = self.by_region.lock().expect("clients lock").get(&key) {
+            return Ok(c.clone());
+        }
+        let mut provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
+            .session_name("eventbridge-integration-controller")
+            .region(Region::new(region.to_string()))
+            .configure(&self.base);
+        if let Some(id) = external_id {
+            provider = provider.external_id(id);
+        }
+        let provider = provider.build().await;
+        let config = self
+            .base
+            .to_builder()
+            .region(Region::new(region.to_string()))
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+            )
+            .build();
+        let clients = self.build_clients(region, &config);
+        let not_assumable = |message: String| {
+            AwsError::new(
+                "sts:AssumeRole",
+                ErrorKind::AccessDenied,
+                "ProvisioningRoleNotAssumable",
+                message,
+            )
+        };
+        let who = clients
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| {
+                not_assumable(format!(
+                    "cannot assume {role_arn}: {}",
+                    aws_smithy_types::error::display::DisplayErrorContext(&e)
+                ))
+            })?;
+        if who.account() != Some(account) {
+            return Err(not_assumable(format!(
+                "assuming {role_arn} landed in account {:?}, not {account}",
+                who.account()
+            )));
+        }
+        self.by_region
+            .lock()
+            .expect("clients lock")
+            .insert(key, clients.clone());
+        Ok(clients)
+    }
+
+    fn build_clients(&self, region: &str, config: &SdkConfig) -> Clients {
+        let counter = CallCounter {
+            metrics: self.metrics.clone(),
+        };
+        Clients {
+            region: region.to_string(),
+            iam: aws_sdk_iam::Client::from_conf(
+                aws_sdk_iam::config::Builder::from(config)
+                    .interceptor(counter.clone())
+                    .build(),
+            ),
+            events: aws_sdk_eventbridge::Client::from_conf(
+                aws_sdk_eventbridge::config::Builder::from(config)
+                    .interceptor(counter.clone())
+                    .build(),
+            ),
+            lambda: aws_sdk_lambda::Client::from_conf(
+                aws_sdk_lambda::config::Builder::from(config)
+                    .interceptor(counter.clone())
+                    .build(),
+            ),
+            sts: aws_sdk_sts::Client::from_conf(
+                aws_sdk_sts::config::Builder::from(config)
+                    .interceptor(counter.clone())
+                    .build(),
+            ),
+            ecs: aws_sdk_ecs::Client::from_conf(
+                aws_sdk_ecs::config::Builder::from(config)
+                    .interceptor(counter)
+                    .build(),
+            ),
+        }
     }
 
     /// The account of the controller's credentials (STS GetCallerIdentity, once).

@@ -343,3 +343,16 @@ pub async fn snapshot_for_rule(
     }
     Ok(snap)
 }
+
+/// The resource policy of an event bus (None: the bus has no policy).
+pub async fn bus_policy(c: &Clients, bus: &str) -> Result<Option<Value>, AwsError> {
+    let out = found(
+        c.events
+            .describe_event_bus()
+            .name(bus)
+            .send()
+            .await
+            .map_err(|e| classify("events:DescribeEventBus", e)),
+    )?;
+    Ok(out.and_then(|o| o.policy).map(Value::String))
+}

@@ -1,18 +1,25 @@
 //! From the outcome of one reconcile pass to status conditions, pure. Follows the
 //! Kubernetes conventions kstatus reads: `Ready`, `Reconciling`, `Stalled`.
 
-use crate::api::{condition as c, reason as r, ConditionValue, TargetKind};
-use crate::diagnose::Finding;
+use crate::api::{condition as c, reason as r, ConditionValue, CrossAccountMode};
+use crate::diagnose::{Code, Finding};
 use crate::plan::diff::{Change, Observed};
-use crate::plan::{Desired, DesiredRole};
+use crate::plan::{Desired, DesiredRole, Side};
+
+/// One account's share of a converged pass.
+pub struct PartOutcome<'a> {
+    pub side: Side,
+    pub desired: &'a Desired,
+    pub observed: &'a Observed,
+    pub changes: &'a [Change],
+}
 
 /// How a pass ended.
 pub enum Outcome<'a> {
     /// Everything applied; `findings` from the diagnosis of what now exists.
     Converged {
-        desired: &'a Desired,
-        observed: &'a Observed,
-        changes: &'a [Change],
+        mode: Option<CrossAccountMode>,
+        parts: &'a [PartOutcome<'a>],
         findings: &'a [Finding],
     },
     /// A human must act: invalid spec, guardrail, not owned, controller AccessDenied.
@@ -55,11 +62,10 @@ pub fn conditions(outcome: &Outcome<'_>) -> Vec<ConditionValue> {
             ),
         ],
         Outcome::Converged {
-            desired,
-            observed,
-            changes,
+            mode,
+            parts,
             findings,
-        } => converged(desired, observed, changes, findings),
+        } => converged(*mode, parts, findings),
     }
 }
 
@@ -77,11 +83,21 @@ fn change_reason(changes: &[Change], pred: impl Fn(&Change) -> bool) -> &'static
 }
 
 fn converged(
-    desired: &Desired,
-    observed: &Observed,
-    changes: &[Change],
+    mode: Option<CrossAccountMode>,
+    parts: &[PartOutcome<'_>],
     findings: &[Finding],
 ) -> Vec<ConditionValue> {
+    let side = |s: Side| parts.iter().find(|p| p.side == s);
+    let local = side(Side::Local).expect("every plan has a local part");
+    // The part whose rule invokes the workload, and the part that only connects accounts.
+    let (workload, connector) = match mode {
+        Some(CrossAccountMode::EventBusForwarding) => {
+            (side(Side::Remote).unwrap_or(local), Some(local))
+        }
+        Some(CrossAccountMode::RoleChain) => (local, side(Side::Remote)),
+        None => (local, None),
+    };
+    let desired = workload.desired;
     let errors: Vec<&Finding> = findings.iter().filter(|f| f.is_error()).collect();
     let role = match &desired.role {
         DesiredRole::NotNeeded => ConditionValue::new(
@@ -90,7 +106,7 @@ fn converged(
             r::NOT_REQUIRED,
             "Lambda targets are invoked through the function's resource-based policy",
         ),
-        DesiredRole::BringYourOwn { arn } => match &observed.role {
+        DesiredRole::BringYourOwn { arn } => match &workload.observed.role {
             Some(_) => ConditionValue::new(
                 c::ROLE_READY,
                 true,
@@ -105,7 +121,7 @@ fn converged(
             ),
         },
         DesiredRole::Managed(m) => {
-            let reason = change_reason(changes, |c| {
+            let reason = change_reason(workload.changes, |c| {
                 matches!(
                     c,
                     Change::CreateRole
@@ -119,40 +135,45 @@ fn converged(
             ConditionValue::new(c::ROLE_READY, true, reason, format!("role {} trusts events.amazonaws.com for this rule only and holds least-privilege permissions", m.arn))
         }
     };
-    let rule_reason = change_reason(changes, |c| {
+    let rule_want = desired.rule();
+    let rule_reason = change_reason(workload.changes, |c| {
         matches!(c, Change::PutRule { .. } | Change::TagRule)
     });
-    let rule_msg = if desired.rule.enabled {
-        format!("rule {} is enabled", desired.rule.arn)
+    let rule_msg = if rule_want.enabled {
+        format!("rule {} is enabled", rule_want.arn)
     } else {
-        format!("rule {} is disabled as the spec requests", desired.rule.arn)
+        format!("rule {} is disabled as the spec requests", rule_want.arn)
     };
     let rule = ConditionValue::new(c::RULE_READY, true, rule_reason, rule_msg);
-    let target_reason = change_reason(changes, |c| {
+    let target_want = desired.target.as_ref().expect("a rule's target");
+    let target_reason = change_reason(workload.changes, |c| {
         matches!(c, Change::PutTarget | Change::RemoveTargets(_))
     });
     let target = ConditionValue::new(
         c::TARGET_READY,
         true,
         target_reason,
-        format!("target {} → {}", desired.target.id, desired.target.arn),
+        format!("target {} → {}", target_want.id, target_want.arn),
     );
-    let permission = match &desired.permission {
+    let permission = match parts.iter().find(|p| p.desired.permission.is_some()) {
         None => ConditionValue::new(
             c::INVOKE_PERMISSION_READY,
             true,
             r::NOT_REQUIRED,
             "the target is invoked through the role",
         ),
-        Some(p) => ConditionValue::new(
-            c::INVOKE_PERMISSION_READY,
-            true,
-            change_reason(changes, |c| matches!(c, Change::AddPermission { .. })),
-            format!(
-                "statement {} lets this rule invoke {}",
-                p.statement_id, p.function_arn
-            ),
-        ),
+        Some(part) => {
+            let p = part.desired.permission.as_ref().expect("found");
+            ConditionValue::new(
+                c::INVOKE_PERMISSION_READY,
+                true,
+                change_reason(part.changes, |c| matches!(c, Change::AddPermission { .. })),
+                format!(
+                    "statement {} lets {} invoke {}",
+                    p.statement_id, p.principal, p.function_arn
+                ),
+            )
+        }
     };
     let access = match errors.first() {
         None => ConditionValue::new(
@@ -168,18 +189,45 @@ fn converged(
             format!("{} Fix: {}", f.message, f.remediation),
         ),
     };
-    let parts_ready = [&role, &rule, &target, &permission]
-        .iter()
-        .all(|c| c.status);
-    let (ready, stalled) = match (errors.first(), parts_ready) {
-        (None, true) => (
+    let cross = connector.map(|part| {
+        let cross_errors: Vec<&&Finding> = errors
+            .iter()
+            .filter(|f| matches!(f.code, Code::CrossAccountTrustMissing | Code::CrossAccountAssumeRoleNotAllowed | Code::CrossAccountUnsupportedTarget))
+            .collect();
+        let reason = change_reason(part.changes, |_| true);
+        match (cross_errors.first(), mode) {
+            (Some(f), _) => ConditionValue::new(c::CROSS_ACCOUNT_READY, false, f.code.as_str(), format!("{} Fix: {}", f.message, f.remediation)),
+            (None, Some(CrossAccountMode::EventBusForwarding)) => {
+                let target = part.desired.target.as_ref().map(|t| t.arn.clone()).unwrap_or_default();
+                ConditionValue::new(
+                    c::CROSS_ACCOUNT_READY,
+                    true,
+                    reason,
+                    format!("rule {} forwards to {target}, whose policy admits account {}; a rule there invokes the target", part.desired.rule().arn, part.desired.account_id),
+                )
+            }
+            (None, _) => {
+                let chained = part.desired.role.arn().unwrap_or_default();
+                ConditionValue::new(
+                    c::CROSS_ACCOUNT_READY,
+                    true,
+                    reason,
+                    format!("role {chained} in account {} trusts exactly {}, which may assume it", part.desired.account_id, local.desired.role.arn().unwrap_or_default()),
+                )
+            }
+        }
+    });
+    let mut parts_ready: Vec<&ConditionValue> = vec![&role, &rule, &target, &permission];
+    parts_ready.extend(cross.iter());
+    let (ready, stalled) = match (errors.first(), parts_ready.iter().find(|c| !c.status)) {
+        (None, None) => (
             ConditionValue::new(
                 c::READY,
                 true,
                 r::CONVERGED,
                 format!(
                     "{} integration in sync; invocations are permitted",
-                    kind_name(desired.kind)
+                    desired.kind.as_str()
                 ),
             ),
             ConditionValue::new(
@@ -198,31 +246,15 @@ fn converged(
                 format!("{} Fix: {}", f.message, f.remediation),
             ),
         ),
-        (None, false) => {
-            let bad = [&role, &rule, &target, &permission]
-                .into_iter()
-                .find(|c| !c.status)
-                .expect("one is false");
-            (
-                ConditionValue::new(c::READY, false, bad.reason.clone(), bad.message.clone()),
-                ConditionValue::new(c::STALLED, true, bad.reason.clone(), bad.message.clone()),
-            )
-        }
+        (None, Some(bad)) => (
+            ConditionValue::new(c::READY, false, bad.reason.clone(), bad.message.clone()),
+            ConditionValue::new(c::STALLED, true, bad.reason.clone(), bad.message.clone()),
+        ),
     };
     let reconciling =
         ConditionValue::new(c::RECONCILING, false, r::CONVERGED, "AWS matches the spec");
-    vec![
-        ready,
-        role,
-        rule,
-        target,
-        permission,
-        access,
-        reconciling,
-        stalled,
-    ]
-}
-
-fn kind_name(kind: TargetKind) -> &'static str {
-    kind.as_str()
+    let mut out = vec![ready, role, rule, target, permission, access];
+    out.extend(cross);
+    out.extend([reconciling, stalled]);
+    out
 }

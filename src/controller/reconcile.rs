@@ -1,5 +1,6 @@
 //! One reconcile pass, and cleanup.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -10,18 +11,18 @@ use kube::runtime::events::{Event as KubeEvent, EventType};
 use kube::runtime::finalizer::{finalizer, Event};
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
-use tracing::{info, instrument, warn, Span};
+use tracing::{info, instrument, warn};
 
-use super::conditions::{conditions, Outcome};
+use super::conditions::{conditions, Outcome, PartOutcome};
 use super::{Context, FIELD_MANAGER, FINALIZER};
-use crate::api::status::merge_conditions;
+use crate::api::status::{merge_conditions, TargetAccountStatus};
 use crate::api::{reason as r, EventBridgeIntegration, EventBridgeIntegrationStatus, TargetKind};
 use crate::aws::apply::{self, OwnedParts};
 use crate::aws::{observe, AwsError, Clients, ErrorKind};
-use crate::diagnose::{self, Code, Expectations, Finding};
+use crate::diagnose::{self, Chain, Code, Expectations, Finding, TaskDefinition};
 use crate::iam::Arn;
 use crate::plan::diff::{self, Change, NotOwned, Observed};
-use crate::plan::{self, Desired, DesiredRole, Facts, Owner, PlanError, OWNER_TAG};
+use crate::plan::{self, Desired, DesiredRole, Facts, Owner, Plan, PlanError, Side, OWNER_TAG};
 use crate::Error;
 
 #[instrument(skip(obj, ctx), fields(namespace = %obj.namespace().unwrap_or_default(), name = %obj.name_any()))]
@@ -76,11 +77,28 @@ impl From<AwsError> for Failure {
     }
 }
 
-struct Pass {
+/// One account's share of a pass.
+struct Part {
+    side: Side,
+    clients: Clients,
     desired: Desired,
     observed: Observed,
     changes: Vec<Change>,
+}
+
+struct Pass {
+    plan: Plan,
+    parts: Vec<Part>,
     findings: Vec<Finding>,
+}
+
+impl Pass {
+    fn changes(&self) -> Vec<Change> {
+        self.parts
+            .iter()
+            .flat_map(|p| p.changes.iter().cloned())
+            .collect()
+    }
 }
 
 async fn apply_pass(
@@ -91,14 +109,26 @@ async fn apply_pass(
     let owner = owner_of(obj);
     let result = converge(obj, ctx, &owner).await;
     let resync = Action::requeue(ctx.settings.resync_interval);
+    let parts: Vec<PartOutcome<'_>> = match &result {
+        Ok(pass) => pass
+            .parts
+            .iter()
+            .map(|p| PartOutcome {
+                side: p.side,
+                desired: &p.desired,
+                observed: &p.observed,
+                changes: &p.changes,
+            })
+            .collect(),
+        Err(_) => vec![],
+    };
     let (outcome, action, err) = match &result {
         Ok(pass) => {
             ctx.succeeded(obj);
             (
                 Outcome::Converged {
-                    desired: &pass.desired,
-                    observed: &pass.observed,
-                    changes: &pass.changes,
+                    mode: pass.plan.mode,
+                    parts: &parts,
                     findings: &pass.findings,
                 },
                 resync,
@@ -129,6 +159,20 @@ async fn apply_pass(
             resync,
             None,
         ),
+        Err(Failure::Aws(e)) if e.code == "ProvisioningRoleNotAssumable" => {
+            let message = format!(
+                "{}. The controller reaches the target account through spec.crossAccount.provisioningRoleArn: its trust policy must allow the controller's role (and the external ID, if set), and the controller's role needs sts:AssumeRole on it.",
+                e.message
+            );
+            (
+                Outcome::Blocked {
+                    reason: r::PROVISIONING_ROLE_NOT_ASSUMABLE,
+                    message,
+                },
+                Action::requeue(ctx.backoff(obj)),
+                None,
+            )
+        }
         Err(Failure::Aws(e)) if e.kind == ErrorKind::AccessDenied => {
             let message = format!("the controller's AWS credentials lack {}: {} ({}). Grant {} to the controller's IAM role.", e.operation, e.message, e.code, e.operation);
             // Not retried at full speed: backoff up to the resync interval.
@@ -163,19 +207,30 @@ async fn apply_pass(
         target_kind: obj.spec.target.kind().map(|k| k.as_str().to_string()),
         ..Default::default()
     };
-    if let Ok(pass) = &result {
-        status.rule_arn = Some(pass.desired.rule.arn.clone());
-        status.rule_name = Some(pass.desired.rule.name.clone());
-        status.role_arn = pass.desired.role.arn().map(str::to_string);
-        status.target_id = Some(pass.desired.target.id.clone());
-        status.findings = pass.findings.clone();
-    } else if let Some(previous) = &obj.status {
+    match (&result, &obj.status) {
+        (Ok(pass), _) => {
+            let local = &pass.plan.local;
+            status.rule_arn = local.rule.as_ref().map(|r| r.arn.clone());
+            status.rule_name = local.rule.as_ref().map(|r| r.name.clone());
+            status.role_arn = local.role.arn().map(str::to_string);
+            status.target_id = local.target.as_ref().map(|t| t.id.clone());
+            status.target_account = pass.plan.remote.as_ref().map(|remote| TargetAccountStatus {
+                account_id: remote.account_id.clone(),
+                rule_arn: remote.rule.as_ref().map(|r| r.arn.clone()),
+                role_arn: remote.role.arn().map(str::to_string),
+            });
+            status.findings = pass.findings.clone();
+        }
         // Keep what we know exists while a pass fails, so cleanup and users can find it.
-        status.rule_arn = previous.rule_arn.clone();
-        status.rule_name = previous.rule_name.clone();
-        status.role_arn = previous.role_arn.clone();
-        status.target_id = previous.target_id.clone();
-        status.findings = previous.findings.clone();
+        (Err(_), Some(previous)) => {
+            status.rule_arn = previous.rule_arn.clone();
+            status.rule_name = previous.rule_name.clone();
+            status.role_arn = previous.role_arn.clone();
+            status.target_id = previous.target_id.clone();
+            status.target_account = previous.target_account.clone();
+            status.findings = previous.findings.clone();
+        }
+        (Err(_), None) => {}
     }
     let previous_conditions = obj
         .status
@@ -208,7 +263,8 @@ async fn apply_pass(
         )
         .await?;
     }
-    publish_events(obj, ctx, &result, &status).await;
+    let changes = result.as_ref().map(Pass::changes).unwrap_or_default();
+    publish_events(obj, ctx, &changes, &status).await;
     match err {
         Some(e) => Err(e),
         None => Ok(action),
@@ -218,7 +274,7 @@ async fn apply_pass(
 async fn publish_events(
     obj: &EventBridgeIntegration,
     ctx: &Context,
-    result: &Result<Pass, Failure>,
+    changes: &[Change],
     status: &EventBridgeIntegrationStatus,
 ) {
     let previous_ready = obj.status.as_ref().and_then(|s| {
@@ -228,57 +284,44 @@ async fn publish_events(
     let now_ready = status
         .condition(crate::api::condition::READY)
         .map(|c| (c.status.clone(), c.reason.clone()));
-    let mut events = Vec::new();
-    match result {
-        Ok(pass) if !pass.changes.is_empty() => {
-            let what: Vec<String> = pass.changes.iter().map(Change::describe).collect();
-            let first_time = obj
-                .status
-                .as_ref()
-                .and_then(|s| s.rule_arn.as_ref())
-                .is_none();
-            let spec_changed =
-                obj.status.as_ref().and_then(|s| s.observed_generation) != obj.metadata.generation;
-            let (reason, action) = if first_time {
-                ("Created", "Create")
-            } else if spec_changed {
-                ("Updated", "Update")
-            } else {
-                ("DriftCorrected", "CorrectDrift")
-            };
-            events.push((
-                EventType::Normal,
-                reason,
-                action,
-                format!("{} in AWS: {}", reason_text(reason), what.join("; ")),
-            ));
-        }
-        _ => {}
+    let mut events: Vec<(EventType, String, &str, String)> = Vec::new();
+    if !changes.is_empty() {
+        let what: Vec<String> = changes.iter().map(Change::describe).collect();
+        let first_time = obj
+            .status
+            .as_ref()
+            .and_then(|s| s.rule_arn.as_ref())
+            .is_none();
+        let spec_changed =
+            obj.status.as_ref().and_then(|s| s.observed_generation) != obj.metadata.generation;
+        let (reason, action, text) = if first_time {
+            ("Created", "Create", "Created")
+        } else if spec_changed {
+            ("Updated", "Update", "Applied the new spec")
+        } else {
+            ("DriftCorrected", "CorrectDrift", "Corrected drift")
+        };
+        events.push((
+            EventType::Normal,
+            reason.into(),
+            action,
+            format!("{text} in AWS: {}", what.join("; ")),
+        ));
     }
     if previous_ready != now_ready {
         if let Some(ready) = status.condition(crate::api::condition::READY) {
-            let t = if ready.status == "True" {
-                EventType::Normal
+            let (t, reason) = if ready.status == "True" {
+                (EventType::Normal, "Ready".to_string())
             } else {
-                EventType::Warning
+                (EventType::Warning, ready.reason.clone())
             };
-            let reason = if ready.status == "True" {
-                "Ready".to_string()
-            } else {
-                ready.reason.clone()
-            };
-            events.push((
-                t,
-                Box::leak(reason.into_boxed_str()),
-                "Reconcile",
-                ready.message.clone(),
-            ));
+            events.push((t, reason, "Reconcile", ready.message.clone()));
         }
     }
     for (type_, reason, action, note) in events {
         let ev = KubeEvent {
             type_,
-            reason: reason.into(),
+            reason,
             note: Some(truncate(&note, 1000)),
             action: action.into(),
             secondary: None,
@@ -286,14 +329,6 @@ async fn publish_events(
         if let Err(e) = ctx.recorder.publish(&ev, &obj.object_ref(&())).await {
             warn!("could not publish event: {e}");
         }
-    }
-}
-
-fn reason_text(reason: &str) -> &'static str {
-    match reason {
-        "Created" => "Created",
-        "Updated" => "Applied the new spec",
-        _ => "Corrected drift",
     }
 }
 
@@ -315,27 +350,85 @@ fn region_of(obj: &EventBridgeIntegration, ctx: &Context) -> String {
         .unwrap_or_else(|| ctx.settings.default_region.clone())
 }
 
-/// Facts, then the plan. No AWS write happens before the plan exists.
+/// Clients for each side, the plan, and the task definition. No AWS write happens before
+/// the plan exists.
+struct Planned {
+    local: Clients,
+    remote: Option<Clients>,
+    plan: Plan,
+    task_definition: Option<TaskDefinition>,
+}
+
+impl Planned {
+    fn clients(&self, side: Side) -> &Clients {
+        match side {
+            Side::Local => &self.local,
+            Side::Remote => self
+                .remote
+                .as_ref()
+                .expect("a remote part has remote clients"),
+        }
+    }
+}
+
 async fn plan_for(
     obj: &EventBridgeIntegration,
     ctx: &Context,
     owner: &Owner,
-) -> Result<(Clients, Desired, Option<crate::diagnose::TaskDefinition>), Failure> {
+) -> Result<Planned, Failure> {
     let kind = plan::validate(&obj.spec).map_err(|e| Failure::Plan(e.into()))?;
     let region = region_of(obj, ctx);
-    let clients = ctx.aws.clients(&region);
-    let account_id = ctx.aws.account_id(&clients).await?;
+    let local = ctx.aws.clients(&region);
+    let account_id = ctx.aws.account_id(&local).await?;
+    let remote = match &obj.spec.cross_account {
+        None => None,
+        Some(x) => {
+            // Refuse what the plan would refuse before assuming anything.
+            if x.target_account_id == account_id
+                || !ctx.settings.guardrails.allowed_account_ids.is_empty()
+                    && !ctx
+                        .settings
+                        .guardrails
+                        .allowed_account_ids
+                        .contains(&x.target_account_id)
+            {
+                plan::plan(
+                    &obj.spec,
+                    owner,
+                    &Facts {
+                        account_id: account_id.clone(),
+                        region: region.clone(),
+                        task_roles: None,
+                    },
+                    &ctx.settings.guardrails,
+                )
+                .map_err(Failure::Plan)?;
+            }
+            Some(
+                ctx.aws
+                    .remote_clients(
+                        &region,
+                        &x.provisioning_role_arn,
+                        x.external_id.as_deref(),
+                        &x.target_account_id,
+                    )
+                    .await?,
+            )
+        }
+    };
     let mut task_definition = None;
     let mut task_roles = None;
     if kind == TargetKind::Ecs {
         let ecs = obj.spec.target.ecs.as_ref().expect("kind");
-        task_definition = observe::task_definition(&clients, &ecs.task_definition_arn).await?;
+        // The task definition lives where the workload runs.
+        let where_ = remote.as_ref().unwrap_or(&local);
+        task_definition = observe::task_definition(where_, &ecs.task_definition_arn).await?;
         match (&task_definition, &ecs.pass_role_arns) {
             (Some(td), _) => task_roles = Some(td.roles_to_pass()),
             (None, Some(_)) => {}
             (None, None) => {
                 return Err(Failure::Dependency(format!(
-                    "task definition {} was not found in account {account_id}; register it, or set spec.target.ecs.passRoleArns",
+                    "task definition {} was not found; register it, or set spec.target.ecs.passRoleArns",
                     ecs.task_definition_arn
                 )))
             }
@@ -346,21 +439,32 @@ async fn plan_for(
         region,
         task_roles,
     };
-    let desired =
+    let plan =
         plan::plan(&obj.spec, owner, &facts, &ctx.settings.guardrails).map_err(Failure::Plan)?;
-    Ok((clients, desired, task_definition))
+    Ok(Planned {
+        local,
+        remote,
+        plan,
+        task_definition,
+    })
 }
 
 async fn observe_all(
     clients: &Clients,
     desired: &Desired,
-    task_definition: Option<crate::diagnose::TaskDefinition>,
+    task_definition: Option<TaskDefinition>,
 ) -> Result<Observed, AwsError> {
-    let rule = observe::rule(clients, &desired.rule.name, &desired.rule.event_bus_name).await?;
-    let targets = if rule.is_some() {
-        observe::targets(clients, &desired.rule.name, &desired.rule.event_bus_name).await?
-    } else {
-        vec![]
+    let (rule, targets) = match &desired.rule {
+        Some(want) => {
+            let rule = observe::rule(clients, &want.name, &want.event_bus_name).await?;
+            let targets = if rule.is_some() {
+                observe::targets(clients, &want.name, &want.event_bus_name).await?
+            } else {
+                vec![]
+            };
+            (rule, targets)
+        }
+        None => (None, vec![]),
     };
     let role = match &desired.role {
         DesiredRole::NotNeeded => None,
@@ -378,12 +482,22 @@ async fn observe_all(
         }
         None => None,
     };
+    let bus_policy = match &desired.bus_permission {
+        Some(b) => observe::bus_policy(clients, &b.event_bus_name).await?,
+        None => None,
+    };
+    let task_definition = if desired.target.as_ref().is_some_and(|t| t.ecs.is_some()) {
+        task_definition
+    } else {
+        None
+    };
     Ok(Observed {
         rule,
         targets,
         role,
         lambda_policy,
         task_definition,
+        bus_policy,
     })
 }
 
@@ -392,47 +506,106 @@ async fn converge(
     ctx: &Context,
     owner: &Owner,
 ) -> Result<Pass, Failure> {
-    let (clients, desired, task_definition) = plan_for(obj, ctx, owner).await?;
-    let mut observed = observe_all(&clients, &desired, task_definition.clone()).await?;
-    let changes = diff::diff(&desired, &observed, owner, obj.spec.adopt_existing)
-        .map_err(Failure::NotOwned)?;
-    for change in &changes {
-        info!(?change, "applying");
-        apply::apply(&clients, &desired, change).await?;
+    let planned = plan_for(obj, ctx, owner).await?;
+    // Observe and diff every account before writing anything: a resource we do not own in
+    // either account stops the whole pass, so nothing is half-applied.
+    let mut parts = Vec::new();
+    for (side, desired) in planned.plan.parts() {
+        let clients = planned.clients(side).clone();
+        let observed = observe_all(&clients, desired, planned.task_definition.clone()).await?;
+        let changes = diff::diff(desired, &observed, owner, obj.spec.adopt_existing)
+            .map_err(Failure::NotOwned)?;
+        parts.push(Part {
+            side,
+            clients,
+            desired: desired.clone(),
+            observed,
+            changes,
+        });
     }
-    if !changes.is_empty() {
-        // Diagnose what exists now, not what we believe we wrote.
-        observed = observe_all(&clients, &desired, task_definition).await?;
+    for part in &mut parts {
+        for change in &part.changes {
+            info!(side = ?part.side, account = %part.desired.account_id, ?change, "applying");
+            apply::apply(&part.clients, &part.desired, change).await?;
+        }
+        if !part.changes.is_empty() {
+            // Diagnose what exists now, not what we believe we wrote.
+            part.observed = observe_all(
+                &part.clients,
+                &part.desired,
+                planned.task_definition.clone(),
+            )
+            .await?;
+        }
     }
-    let expectations = Expectations {
-        rule_name: Some(desired.rule.name.clone()),
-        event_bus_name: Some(desired.rule.event_bus_name.clone()),
-        target_id: Some(desired.target.id.clone()),
-        target_arn: Some(desired.target.arn.clone()),
-        pass_role_arns: obj
-            .spec
-            .target
-            .ecs
-            .as_ref()
-            .and_then(|e| e.pass_role_arns.clone())
-            .unwrap_or_default(),
-    };
-    let mut findings = diagnose::diagnose(&diff::snapshot(&desired, &observed), &expectations);
-    if !desired.rule.enabled {
-        // The spec asks for a disabled rule: that is intent, not a fault.
-        findings.retain(|f| f.code != Code::RuleDisabled);
-    }
-    Span::current().record("changes", changes.len());
+    let findings = diagnose_parts(obj, &planned.plan, &parts);
     Ok(Pass {
-        desired,
-        observed,
-        changes,
+        plan: planned.plan,
+        parts,
         findings,
     })
 }
 
-/// Removes what this object owns (unless `deletionPolicy: Retain`). Resources without our
-/// owner tag are never touched.
+/// The diagnosis of every rule of the integration, each seeing the roles and function
+/// policies of both accounts, plus the RoleChain's trust chain.
+fn diagnose_parts(obj: &EventBridgeIntegration, plan: &Plan, parts: &[Part]) -> Vec<Finding> {
+    let snapshots: Vec<_> = parts
+        .iter()
+        .map(|p| (p, diff::snapshot(&p.desired, &p.observed)))
+        .collect();
+    let mut roles = BTreeMap::new();
+    let mut lambda_policies = BTreeMap::new();
+    for (_, s) in &snapshots {
+        roles.extend(s.roles.clone());
+        lambda_policies.extend(s.lambda_policies.clone());
+    }
+    let mut findings: Vec<Finding> = Vec::new();
+    for (part, snapshot) in snapshots {
+        let Some(rule) = &part.desired.rule else {
+            continue;
+        };
+        let mut snapshot = snapshot;
+        snapshot.roles = roles.clone();
+        snapshot.lambda_policies = lambda_policies.clone();
+        if part.side == Side::Local {
+            snapshot.chains = plan
+                .chain
+                .iter()
+                .map(|(from, to)| Chain {
+                    from: from.clone(),
+                    to: to.clone(),
+                })
+                .collect();
+        }
+        let expectations = Expectations {
+            rule_name: Some(rule.name.clone()),
+            event_bus_name: Some(rule.event_bus_name.clone()),
+            target_id: part.desired.target.as_ref().map(|t| t.id.clone()),
+            target_arn: part.desired.target.as_ref().map(|t| t.arn.clone()),
+            pass_role_arns: obj
+                .spec
+                .target
+                .ecs
+                .as_ref()
+                .and_then(|e| e.pass_role_arns.clone())
+                .unwrap_or_default(),
+        };
+        for f in diagnose::diagnose(&snapshot, &expectations) {
+            // The spec asks for a disabled rule: that is intent, not a fault.
+            if f.code == Code::RuleDisabled && !rule.enabled {
+                continue;
+            }
+            if !findings.contains(&f) {
+                findings.push(f);
+            }
+        }
+    }
+    findings.sort_by_key(|f| f.severity);
+    findings
+}
+
+/// Removes what this object owns in every account (unless `deletionPolicy: Retain`).
+/// Resources without our owner tag are never touched.
 async fn cleanup(obj: &EventBridgeIntegration, ctx: &Context) -> Result<Action, Error> {
     let owner = owner_of(obj);
     ctx.metrics.object_state(&owner.key(), None);
@@ -457,8 +630,9 @@ async fn cleanup(obj: &EventBridgeIntegration, ctx: &Context) -> Result<Action, 
         .await;
         return Ok(Action::await_change());
     }
-    let (clients, desired, _) = match plan_for(obj, ctx, &owner).await {
+    let planned = match plan_for(obj, ctx, &owner).await {
         Ok(p) => p,
+        // Until the AWS resources are gone (or the object says Retain), the finalizer stays.
         Err(Failure::Aws(e)) => return Err(Error::Aws(e)),
         Err(_)
             if obj
@@ -478,33 +652,51 @@ async fn cleanup(obj: &EventBridgeIntegration, ctx: &Context) -> Result<Action, 
             return Ok(Action::await_change())
         }
     };
-    let rule = observe::rule(&clients, &desired.rule.name, &desired.rule.event_bus_name).await?;
-    let owns = |tags: &std::collections::BTreeMap<String, String>| {
-        tags.get(OWNER_TAG) == Some(&owner.key())
-    };
-    let role_owned = match &desired.role {
-        DesiredRole::Managed(m) => observe::role(&clients, &m.name)
-            .await?
-            .is_some_and(|r| owns(&r.tags)),
-        _ => false,
-    };
-    let owned = OwnedParts {
-        rule: rule.as_ref().is_some_and(|r| owns(&r.tags)),
-        role: role_owned,
-    };
-    // The Lambda permission is removed only if the rule was ours: its statement ID is derived from our rule.
-    let mut desired = desired;
-    if !owned.rule {
-        desired.permission = None;
+    let owns = |tags: &BTreeMap<String, String>| tags.get(OWNER_TAG) == Some(&owner.key());
+    let mut summary = Vec::new();
+    for (side, desired) in planned.plan.parts() {
+        let clients = planned.clients(side);
+        let rule_owned = match &desired.rule {
+            Some(r) => observe::rule(clients, &r.name, &r.event_bus_name)
+                .await?
+                .is_some_and(|r| owns(&r.tags)),
+            None => false,
+        };
+        let role_owned = match &desired.role {
+            DesiredRole::Managed(m) => observe::role(clients, &m.name)
+                .await?
+                .is_some_and(|r| owns(&r.tags)),
+            _ => false,
+        };
+        let owned = OwnedParts {
+            rule: rule_owned,
+            role: role_owned,
+        };
+        // Statement IDs are derived from our rule; remove them only where that rule (or, in a
+        // part without a rule, our role) proves the integration was ours.
+        let mut desired = desired.clone();
+        let anchor_owned = if desired.rule.is_some() {
+            rule_owned
+        } else {
+            role_owned
+        };
+        if !anchor_owned {
+            desired.permission = None;
+            desired.bus_permission = None;
+        }
+        apply::delete(clients, &desired, owned).await?;
+        info!(?side, account = %desired.account_id, ?owned, "deleted AWS resources");
+        summary.push(format!(
+            "account {}: rule {}, role {}",
+            desired.account_id, owned.rule, owned.role
+        ));
     }
-    apply::delete(&clients, &desired, owned).await?;
-    info!(?owned, "deleted AWS resources");
     publish(
         EventType::Normal,
         "Deleted",
         format!(
-            "Deleted the AWS resources this object owned (rule: {}, role: {})",
-            owned.rule, owned.role
+            "Deleted the AWS resources this object owned ({})",
+            summary.join("; ")
         ),
     )
     .await;

@@ -16,6 +16,13 @@ const ECS_TASKS: &str = "ecs-tasks.amazonaws.com";
 /// Runs every check; errors first, then warnings; no duplicates.
 pub fn diagnose(snapshot: &Snapshot, expect: &Expectations) -> Vec<Finding> {
     let mut out = Findings::default();
+    if snapshot.rule.is_none() && expect.rule_name.is_none() && !snapshot.chains.is_empty() {
+        // Only a trust chain to verify.
+        for chain in &snapshot.chains {
+            check_chain(snapshot, chain, &mut out);
+        }
+        return out.finish();
+    }
     let Some(rule) = &snapshot.rule else {
         let name = expect.rule_name.as_deref().unwrap_or("<rule>");
         out.push(Finding::new(
@@ -151,7 +158,7 @@ struct TargetCheck<'a> {
     out: &'a mut Findings,
 }
 
-impl TargetCheck<'_> {
+impl<'a> TargetCheck<'a> {
     fn finding(&mut self, code: Code, resource: &str, message: String, remediation: String) {
         let f = Finding::new(
             code,
@@ -195,6 +202,7 @@ impl TargetCheck<'_> {
                 }
                 self.check_role_target(&arn);
             }
+            "events" if arn.resource.starts_with("event-bus/") => self.check_bus_target(&arn),
             "lambda" => {
                 if cross_account && arn.region != rule_region {
                     self.finding(
@@ -215,22 +223,25 @@ impl TargetCheck<'_> {
     }
 
     /// ECS and Step Functions: a role in the rule's account that trusts EventBridge and may act.
-    fn check_role_target(&mut self, arn: &Arn) {
+    /// The role the target uses, after every check that it exists and can be used: missing,
+    /// malformed, in another account, not found. None when a finding says why not.
+    fn target_role(&mut self, action: &str) -> Option<&'a Role> {
         let t = self.target;
+        let snapshot = self.snapshot;
         let Some(role_arn) = &t.role_arn else {
             self.finding(
                 Code::TargetRoleMissing,
                 &t.arn,
-                format!("Target {} has no RoleArn: EventBridge needs a role to call {} on your behalf.", t.id, required_action(arn)),
+                format!("Target {} has no RoleArn: EventBridge needs a role to call {action} on your behalf.", t.id),
                 format!(
                     "Create a role that trusts events.amazonaws.com and set it on the target: aws events put-targets --rule {} --event-bus-name {} --targets '[{{\"Id\":\"{}\",\"Arn\":\"{}\",\"RoleArn\":\"arn:aws:iam::{}:role/ROLE_NAME\", …}}]'",
                     self.rule.name, self.rule.event_bus_name, t.id, t.arn, self.account
                 ),
             );
-            return;
+            return None;
         };
         if !check_arn(role_arn, Some(&t.id), "The target's RoleArn", self.out) {
-            return;
+            return None;
         }
         let role_account = Arn::parse(role_arn).map(|a| a.account).unwrap_or_default();
         if role_account != self.account {
@@ -240,9 +251,9 @@ impl TargetCheck<'_> {
                 format!("The target's role is in account {role_account} but the rule is in {}: EventBridge only assumes roles of the rule's account and does not chain roles.", self.account),
                 format!("Use a role in account {} as the target's RoleArn; reach the other account bus to bus (crossAccount.mode: EventBusForwarding).", self.account),
             );
-            return;
+            return None;
         }
-        let Some(role) = self.snapshot.roles.get(role_arn) else {
+        let Some(role) = snapshot.roles.get(role_arn) else {
             self.finding(
                 Code::TargetRoleNotFound,
                 role_arn,
@@ -256,8 +267,29 @@ impl TargetCheck<'_> {
                     remedy::events_trust_policy(self.account, &self.rule.arn)
                 ),
             );
+            return None;
+        };
+        Some(role)
+    }
+
+    /// An event bus target: forwarding to another bus, with a role EventBridge assumes.
+    fn check_bus_target(&mut self, arn: &Arn) {
+        let cross_account = arn.account != self.account;
+        if self.target.role_arn.is_none() && !cross_account {
+            return; // same-account bus targets may go without a role
+        }
+        if let Some(role) = self.target_role("events:PutEvents on the target bus") {
+            self.check_trust(role);
+            self.check_policy_arns(role);
+        }
+    }
+
+    fn check_role_target(&mut self, arn: &Arn) {
+        let t = self.target;
+        let Some(role) = self.target_role(required_action(arn)) else {
             return;
         };
+        let role_arn = &role.arn;
         let task_definition = t.task_definition_arn.as_ref().and_then(|td| {
             self.snapshot
                 .task_definitions
@@ -597,6 +629,9 @@ impl TargetCheck<'_> {
 
     fn check_lambda(&mut self, arn: &Arn) {
         let t = self.target;
+        if t.role_arn.is_some() {
+            return self.check_lambda_with_role();
+        }
         let statement_id = format!("events-{}", self.rule.name);
         let fix =
             remedy::add_lambda_permission(&t.arn, &statement_id, &self.rule.arn, self.account);
@@ -713,6 +748,71 @@ impl TargetCheck<'_> {
                     );
                 }
             }
+        }
+    }
+}
+
+impl TargetCheck<'_> {
+    /// A Lambda target with an execution role (EventBridge's cross-account delivery): the
+    /// role must trust EventBridge and may invoke the function, and the function's policy
+    /// must let that role invoke it.
+    fn check_lambda_with_role(&mut self) {
+        let t = self.target;
+        let Some(role) = self.target_role("lambda:InvokeFunction") else {
+            return;
+        };
+        self.check_trust(role);
+        let caller = Caller::Aws {
+            arn: role.arn.clone(),
+            account: self.account.to_string(),
+        };
+        let request = Request {
+            caller: caller.clone(),
+            action: "lambda:InvokeFunction".into(),
+            resource: Some(t.arn.clone()),
+            context: Context::new(),
+        };
+        let statement =
+            json!({"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": t.arn});
+        self.check_permission(
+            role,
+            &request,
+            Code::LambdaPermissionMissing,
+            &t.arn,
+            statement,
+            &format!("lambda:InvokeFunction on {}", t.arn),
+        );
+        let (function, qualifier) = remedy::split_function_arn(&t.arn);
+        let function_account = Arn::parse(&t.arn).map(|a| a.account).unwrap_or_default();
+        let fix = format!(
+            "aws lambda add-permission --function-name {function}{} --statement-id events-{} --action lambda:InvokeFunction --principal {} (with credentials of account {function_account})",
+            qualifier.map(|q| format!(" --qualifier {q}")).unwrap_or_default(),
+            self.rule.name,
+            role.arn
+        );
+        let allowed = self
+            .snapshot
+            .lambda_policies
+            .get(&t.arn)
+            .and_then(|v| PolicyDocument::parse(v).ok())
+            .is_some_and(|doc| {
+                evaluate_resource_policy(
+                    &NamedPolicy {
+                        name: "function policy",
+                        document: &doc,
+                    },
+                    &request,
+                )
+                .decision
+                    == Decision::Allow
+            });
+        if !allowed {
+            self.finding(
+                Code::LambdaPermissionMissing,
+                &t.arn,
+                format!("The policy of function {} does not let the rule's execution role {} invoke it; EventBridge invokes a function in another account with that role.", t.arn, role.arn),
+                fix,
+            );
         }
     }
 }

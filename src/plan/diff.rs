@@ -19,6 +19,8 @@ pub struct Observed {
     /// The function policy document, when the function has one.
     pub lambda_policy: Option<Value>,
     pub task_definition: Option<TaskDefinition>,
+    /// EventBusForwarding: the target bus's resource policy.
+    pub bus_policy: Option<Value>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -60,6 +62,10 @@ pub enum Change {
     TagRule,
     PutTarget,
     RemoveTargets(Vec<String>),
+    /// `replace`: our statement exists on the bus policy but differs.
+    PutBusPermission {
+        replace: bool,
+    },
     /// `replace`: a statement with our ID exists but differs; remove it first.
     AddPermission {
         replace: bool,
@@ -83,6 +89,12 @@ impl Change {
             Change::TagRule => "tagged the rule with its owner".into(),
             Change::PutTarget => "wrote the rule's target".into(),
             Change::RemoveTargets(ids) => format!("removed foreign targets {ids:?} from the rule"),
+            Change::PutBusPermission { replace: false } => {
+                "let the source account put events on the target bus".into()
+            }
+            Change::PutBusPermission { replace: true } => {
+                "restored the target bus's policy statement".into()
+            }
             Change::AddPermission { replace: false } => {
                 "granted EventBridge permission to invoke the function".into()
             }
@@ -159,41 +171,66 @@ pub fn diff(
             }
         }
     }
-    match &observed.rule {
-        None => changes.push(Change::PutRule { created: true }),
-        Some(r) => {
-            let retag = ownership(
-                &r.tags,
-                owner,
-                adopt,
-                "EventBridge rule",
-                &desired.rule.name,
-            )?;
-            let want = &desired.rule;
-            if r.enabled != want.enabled
-                || r.description.as_deref().unwrap_or("")
-                    != want.description.as_deref().unwrap_or("")
-                || r.event_pattern != want.event_pattern
-                || r.schedule_expression != want.schedule_expression
-            {
-                changes.push(Change::PutRule { created: false });
-            }
-            if retag {
-                changes.push(Change::TagRule);
+    if let (Some(want), Some(target)) = (&desired.rule, &desired.target) {
+        match &observed.rule {
+            None => changes.push(Change::PutRule { created: true }),
+            Some(r) => {
+                let retag = ownership(&r.tags, owner, adopt, "EventBridge rule", &want.name)?;
+                if r.enabled != want.enabled
+                    || r.description.as_deref().unwrap_or("")
+                        != want.description.as_deref().unwrap_or("")
+                    || r.event_pattern != want.event_pattern
+                    || r.schedule_expression != want.schedule_expression
+                {
+                    changes.push(Change::PutRule { created: false });
+                }
+                if retag {
+                    changes.push(Change::TagRule);
+                }
             }
         }
+        if !observed.targets.iter().any(|t| t == target) {
+            changes.push(Change::PutTarget);
+        }
+        let foreign: Vec<String> = observed
+            .targets
+            .iter()
+            .filter(|t| t.id != target.id)
+            .map(|t| t.id.clone())
+            .collect();
+        if !foreign.is_empty() {
+            changes.push(Change::RemoveTargets(foreign));
+        }
     }
-    if !observed.targets.iter().any(|t| t == &desired.target) {
-        changes.push(Change::PutTarget);
-    }
-    let foreign: Vec<String> = observed
-        .targets
-        .iter()
-        .filter(|t| t.id != desired.target.id)
-        .map(|t| t.id.clone())
-        .collect();
-    if !foreign.is_empty() {
-        changes.push(Change::RemoveTargets(foreign));
+    if let Some(b) = &desired.bus_permission {
+        let existing = observed
+            .bus_policy
+            .as_ref()
+            .and_then(|v| PolicyDocument::parse(v).ok())
+            .and_then(|doc| {
+                doc.statements
+                    .into_iter()
+                    .find(|s| s.sid.as_deref() == Some(b.statement_id.as_str()))
+            });
+        match existing {
+            None => changes.push(Change::PutBusPermission { replace: false }),
+            Some(s) => {
+                let root = format!("arn:aws:iam::{}:root", b.principal_account);
+                let principal_ok = s.principal.as_ref().is_some_and(|p| {
+                    !p.negated
+                        && p.entries.len() == 1
+                        && (p.entries[0].1 == root || p.entries[0].1 == b.principal_account)
+                });
+                let action_ok = s.action.patterns == vec!["events:PutEvents".to_string()];
+                if !(principal_ok
+                    && action_ok
+                    && s.effect == crate::iam::policy::Effect::Allow
+                    && s.conditions.is_empty())
+                {
+                    changes.push(Change::PutBusPermission { replace: true });
+                }
+            }
+        }
     }
     if let Some(p) = &desired.permission {
         let existing = observed
@@ -209,9 +246,7 @@ pub fn diff(
             None => changes.push(Change::AddPermission { replace: false }),
             Some(s) => {
                 let principal_ok = s.principal.as_ref().is_some_and(|pr| {
-                    !pr.negated
-                        && pr.entries.iter().any(|(_, v)| v == "events.amazonaws.com")
-                        && pr.entries.len() == 1
+                    !pr.negated && pr.entries.len() == 1 && pr.entries[0].1 == p.principal
                 });
                 let action_ok = s
                     .action
@@ -229,8 +264,9 @@ pub fn diff(
                         .find(|c| c.key.eq_ignore_ascii_case(key))
                         .map(|c| c.values.clone())
                 };
-                let source_ok = condition("AWS:SourceArn") == Some(vec![p.source_arn.clone()])
-                    && condition("AWS:SourceAccount") == Some(vec![p.source_account.clone()]);
+                // Exactly the conditions we grant with, and none when we grant without.
+                let source_ok = condition("AWS:SourceArn") == p.source_arn.clone().map(|v| vec![v])
+                    && condition("AWS:SourceAccount") == p.source_account.clone().map(|v| vec![v]);
                 if !(principal_ok && action_ok && resource_ok && source_ok) {
                     changes.push(Change::AddPermission { replace: true });
                 }
@@ -278,7 +314,10 @@ pub fn snapshot(desired: &Desired, observed: &Observed) -> Snapshot {
         lambda_policies.insert(p.function_arn.clone(), doc.clone());
     }
     let mut task_definitions = BTreeMap::new();
-    if let (Some(td), Some(ecs)) = (&observed.task_definition, &desired.target.ecs) {
+    if let (Some(td), Some(ecs)) = (
+        &observed.task_definition,
+        desired.target.as_ref().and_then(|t| t.ecs.as_ref()),
+    ) {
         task_definitions.insert(ecs.task_definition_arn.clone(), td.clone());
     }
     Snapshot {

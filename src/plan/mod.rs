@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use crate::api::{EventBridgeIntegrationSpec, TargetKind, TaskDefinitionScope};
+use crate::api::{CrossAccountMode, EventBridgeIntegrationSpec, TargetKind, TaskDefinitionScope};
 use crate::diagnose::remedy::{family_pattern, split_function_arn};
 use crate::iam::Arn;
 pub use validate::{validate, SpecError};
@@ -75,16 +75,68 @@ pub enum PlanError {
     Guardrail(String),
 }
 
+/// The desired state in one account.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Desired {
     pub kind: TargetKind,
     pub account_id: String,
     pub region: String,
     pub tags: BTreeMap<String, String>,
-    pub rule: DesiredRule,
+    /// None: this account holds no rule (RoleChain's target account).
+    pub rule: Option<DesiredRule>,
     pub role: DesiredRole,
-    pub target: TargetShape,
+    /// The rule's target; None exactly when `rule` is None.
+    pub target: Option<TargetShape>,
     pub permission: Option<DesiredPermission>,
+    /// EventBusForwarding: the statement of the target bus's policy admitting the source account.
+    pub bus_permission: Option<DesiredBusPermission>,
+}
+
+impl Desired {
+    pub fn rule(&self) -> &DesiredRule {
+        self.rule.as_ref().expect("this part has a rule")
+    }
+}
+
+/// Where a part of the plan lives: the controller's account, or the cross-account target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Local,
+    Remote,
+}
+
+/// Everything to build, per account. Single-account integrations have only `local`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    pub local: Desired,
+    pub remote: Option<Desired>,
+    pub mode: Option<CrossAccountMode>,
+    /// RoleChain: (source role in the local account, role in the target account).
+    pub chain: Option<(String, String)>,
+}
+
+impl Plan {
+    /// The part whose rule invokes the workload (the local one, except when forwarding).
+    pub fn workload(&self) -> &Desired {
+        match (&self.mode, &self.remote) {
+            (Some(CrossAccountMode::EventBusForwarding), Some(remote)) => remote,
+            _ => &self.local,
+        }
+    }
+
+    pub fn parts(&self) -> Vec<(Side, &Desired)> {
+        std::iter::once((Side::Local, &self.local))
+            .chain(self.remote.iter().map(|r| (Side::Remote, r)))
+            .collect()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DesiredBusPermission {
+    pub event_bus_name: String,
+    pub statement_id: String,
+    /// The account allowed to `events:PutEvents`.
+    pub principal_account: String,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -164,8 +216,10 @@ pub struct DesiredPermission {
     pub function_name: String,
     pub qualifier: Option<String>,
     pub statement_id: String,
-    pub source_arn: String,
-    pub source_account: String,
+    /// `events.amazonaws.com`, or (RoleChain) the ARN of the execution role EventBridge uses.
+    pub principal: String,
+    pub source_arn: Option<String>,
+    pub source_account: Option<String>,
 }
 
 /// The role name the controller would create, for the owner, honouring the guardrails.
@@ -196,11 +250,298 @@ pub fn plan(
     owner: &Owner,
     facts: &Facts,
     guard: &Guardrails,
-) -> Result<Desired, PlanError> {
+) -> Result<Plan, PlanError> {
     let kind = validate(spec)?;
-    let account = &facts.account_id;
-    check_account(guard, account, "the controller's AWS account")?;
-    let target_arn = match kind {
+    let account = facts.account_id.clone();
+    check_account(guard, &account, "the controller's AWS account")?;
+    let target_arn = workload_arn(spec, kind);
+    let target = Arn::parse(&target_arn).expect("validated");
+    let region = facts.region.clone();
+    if target.region != region {
+        return Err(invalid(
+            target_field(kind),
+            format!("the target is in region {} but the rule is in {region}; set spec.region: {} (EventBridge targets are regional)", target.region, target.region),
+        ));
+    }
+    let partition = target.partition.clone();
+    let rule_name = rule_name(spec, owner);
+    let bus = spec
+        .rule
+        .event_bus_name
+        .clone()
+        .unwrap_or_else(|| "default".into());
+    let local_rule = DesiredRule {
+        arn: rule_arn(&partition, &region, &account, &bus, &rule_name),
+        name: rule_name.clone(),
+        event_bus_name: bus,
+        description: spec.rule.description.clone(),
+        event_pattern: spec.rule.event_pattern.clone(),
+        schedule_expression: spec.rule.schedule_expression.clone(),
+        enabled: spec.rule.enabled,
+    };
+    let Some(x) = &spec.cross_account else {
+        if target.account != account {
+            return Err(invalid(
+                target_field(kind),
+                format!(
+                    "the target is in account {} but the rule would be in account {account}; set spec.crossAccount (mode EventBusForwarding reaches every target kind)",
+                    target.account
+                ),
+            ));
+        }
+        let local = plan_workload(
+            spec, owner, kind, &account, &region, local_rule, facts, guard,
+        )?;
+        return Ok(Plan {
+            local,
+            remote: None,
+            mode: None,
+            chain: None,
+        });
+    };
+
+    // Cross-account: both halves, each in its own account.
+    let remote_account = x.target_account_id.clone();
+    if remote_account == account {
+        return Err(invalid(
+            "spec.crossAccount.targetAccountId",
+            format!("{remote_account} is the controller's own account; remove spec.crossAccount"),
+        ));
+    }
+    if target.account != remote_account {
+        return Err(invalid(target_field(kind), format!("the target is in account {}, not in spec.crossAccount.targetAccountId {remote_account}", target.account)));
+    }
+    let provisioning = validate::check_arn(
+        "spec.crossAccount.provisioningRoleArn",
+        &x.provisioning_role_arn,
+        "iam",
+        "role/",
+    )?;
+    if provisioning.account != remote_account {
+        return Err(invalid(
+            "spec.crossAccount.provisioningRoleArn",
+            format!(
+                "must be a role in the target account {remote_account}, not {}",
+                provisioning.account
+            ),
+        ));
+    }
+    check_account(guard, &remote_account, "the target account")?;
+    if spec.role.as_ref().is_some_and(|r| r.arn.is_some()) {
+        return Err(invalid("spec.role.arn", "a bring-your-own role is not supported with spec.crossAccount; the controller creates the roles in both accounts"));
+    }
+    let tags = owner.tags();
+    match x.mode {
+        CrossAccountMode::EventBusForwarding => {
+            if x.target_role_name.is_some() {
+                return Err(invalid(
+                    "spec.crossAccount.targetRoleName",
+                    "applies to mode RoleChain; remove it for EventBusForwarding",
+                ));
+            }
+            let target_bus = x
+                .target_event_bus_name
+                .clone()
+                .unwrap_or_else(|| "default".into());
+            let bus_name = target_bus
+                .rsplit('/')
+                .next()
+                .unwrap_or(&target_bus)
+                .to_string();
+            let bus_arn =
+                format!("arn:{partition}:events:{region}:{remote_account}:event-bus/{bus_name}");
+            // The rule in the target account matches what the source rule forwards: the same
+            // pattern, or for a schedule, the scheduled events of exactly that rule.
+            let remote_pattern = match &spec.rule.schedule_expression {
+                Some(_) => Some(
+                    json!({"source": ["aws.events"], "detail-type": ["Scheduled Event"], "resources": [local_rule.arn]}),
+                ),
+                None => spec.rule.event_pattern.clone(),
+            };
+            let remote_rule = DesiredRule {
+                arn: rule_arn(
+                    &partition,
+                    &region,
+                    &remote_account,
+                    &target_bus,
+                    &rule_name,
+                ),
+                name: rule_name.clone(),
+                event_bus_name: target_bus.clone(),
+                description: Some(format!(
+                    "Forwarded from {} in account {account}",
+                    local_rule.arn
+                )),
+                event_pattern: remote_pattern,
+                schedule_expression: None,
+                enabled: spec.rule.enabled,
+            };
+            let remote_facts = Facts {
+                account_id: remote_account.clone(),
+                region: region.clone(),
+                task_roles: facts.task_roles.clone(),
+            };
+            let mut remote = plan_workload(
+                spec,
+                owner,
+                kind,
+                &remote_account,
+                &region,
+                remote_rule,
+                &remote_facts,
+                guard,
+            )?;
+            remote.bus_permission = Some(DesiredBusPermission {
+                event_bus_name: target_bus,
+                // PutPermission statement IDs allow [a-zA-Z0-9-_]{1,64}.
+                statement_id: rule_name.replace('.', "_"),
+                principal_account: account.clone(),
+            });
+            let role = managed_role(
+                spec,
+                owner,
+                guard,
+                &partition,
+                events_trust(&account, &local_rule.arn),
+                vec![
+                    json!({"Sid": "ForwardToTargetBus", "Effect": "Allow", "Action": "events:PutEvents", "Resource": bus_arn}),
+                ],
+            )?;
+            let target = TargetShape {
+                id: spec.target.id.clone().unwrap_or_else(|| "1".into()),
+                arn: bus_arn,
+                role_arn: Some(role.arn.clone()),
+                ..Default::default()
+            };
+            let local = Desired {
+                kind: TargetKind::EventBus,
+                account_id: account,
+                region,
+                tags,
+                rule: Some(local_rule),
+                role: DesiredRole::Managed(role),
+                target: Some(target),
+                permission: None,
+                bus_permission: None,
+            };
+            Ok(Plan {
+                local,
+                remote: Some(remote),
+                mode: Some(x.mode),
+                chain: None,
+            })
+        }
+        CrossAccountMode::RoleChain => {
+            if kind != TargetKind::Lambda {
+                return Err(invalid(
+                    "spec.crossAccount.mode",
+                    format!(
+                        "CrossAccountUnsupportedTarget: EventBridge does not chain roles and cannot invoke {} in another account; use mode EventBusForwarding (this rule forwards to the target account's bus, and a rule there invokes the target)",
+                        kind.as_str()
+                    ),
+                ));
+            }
+            if x.target_event_bus_name.is_some() {
+                return Err(invalid(
+                    "spec.crossAccount.targetEventBusName",
+                    "applies to mode EventBusForwarding; remove it for RoleChain",
+                ));
+            }
+            let function_arn = target_arn.clone();
+            let source = managed_role(
+                spec,
+                owner,
+                guard,
+                &partition,
+                events_trust(&account, &local_rule.arn),
+                vec![],
+            )?;
+            let chained_name = x
+                .target_role_name
+                .clone()
+                .unwrap_or_else(|| managed_role_name(spec, owner, guard));
+            let chained_arn = format!(
+                "arn:{partition}:iam::{remote_account}:role{}{chained_name}",
+                source.path
+            );
+            let mut source = source;
+            source.policy = json!({"Version": "2012-10-17", "Statement": [
+                {"Sid": "AssumeTargetAccountRole", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": chained_arn},
+                {"Sid": "InvokeCrossAccount", "Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": function_arn}
+            ]});
+            let chained = ManagedRole {
+                name: chained_name,
+                path: source.path.clone(),
+                arn: chained_arn.clone(),
+                trust_policy: json!({"Version": "2012-10-17", "Statement": [{
+                    "Sid": "SourceRoleOnly", "Effect": "Allow", "Principal": {"AWS": source.arn}, "Action": "sts:AssumeRole"
+                }]}),
+                policy: json!({"Version": "2012-10-17", "Statement": workload_statements(spec, kind, facts)}),
+                permissions_boundary_arn: source.permissions_boundary_arn.clone(),
+            };
+            let (function_name, qualifier) = split_function_arn(&function_arn);
+            let mut target = target_shape(spec, &function_arn, Some(source.arn.clone()));
+            target.role_arn = Some(source.arn.clone());
+            let chain = (source.arn.clone(), chained_arn);
+            let remote = Desired {
+                kind,
+                account_id: remote_account,
+                region: region.clone(),
+                tags: tags.clone(),
+                rule: None,
+                role: DesiredRole::Managed(chained),
+                target: None,
+                // EventBridge invokes the function with the execution role of the rule's account.
+                permission: Some(DesiredPermission {
+                    function_arn,
+                    function_name,
+                    qualifier,
+                    statement_id: names::statement_id(&rule_name),
+                    principal: source.arn.clone(),
+                    source_arn: None,
+                    source_account: None,
+                }),
+                bus_permission: None,
+            };
+            let local = Desired {
+                kind,
+                account_id: account,
+                region,
+                tags,
+                rule: Some(local_rule),
+                role: DesiredRole::Managed(source),
+                target: Some(target),
+                permission: None,
+                bus_permission: None,
+            };
+            Ok(Plan {
+                local,
+                remote: Some(remote),
+                mode: Some(x.mode),
+                chain: Some(chain),
+            })
+        }
+    }
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> PlanError {
+    PlanError::InvalidSpec(SpecError {
+        field: field.into(),
+        message: message.into(),
+    })
+}
+
+fn rule_arn(partition: &str, region: &str, account: &str, bus: &str, name: &str) -> String {
+    let bus = bus.rsplit('/').next().unwrap_or(bus);
+    if bus == "default" {
+        format!("arn:{partition}:events:{region}:{account}:rule/{name}")
+    } else {
+        format!("arn:{partition}:events:{region}:{account}:rule/{bus}/{name}")
+    }
+}
+
+fn workload_arn(spec: &EventBridgeIntegrationSpec, kind: TargetKind) -> String {
+    match kind {
         TargetKind::Ecs => spec.target.ecs.as_ref().expect("kind").cluster_arn.clone(),
         TargetKind::StepFunctions => spec
             .target
@@ -216,56 +557,36 @@ pub fn plan(
             .expect("kind")
             .function_arn
             .clone(),
-    };
-    let target = Arn::parse(&target_arn).expect("validated");
-    let partition = target.partition.clone();
-    let region = &facts.region;
-    if &target.account != account {
-        return Err(PlanError::InvalidSpec(SpecError {
-            field: target_field(kind).into(),
-            message: format!(
-                "the target is in account {} but the rule would be in account {account}; a target in another account needs cross-account forwarding (EventBridge cannot invoke ECS or Step Functions in another account directly)",
-                target.account
-            ),
-        }));
+        TargetKind::EventBus => unreachable!("not a spec target kind"),
     }
-    if &target.region != region {
-        return Err(PlanError::InvalidSpec(SpecError {
-            field: target_field(kind).into(),
-            message: format!("the target is in region {} but the rule is in {region}; set spec.region: {} (EventBridge targets are regional)", target.region, target.region),
-        }));
-    }
+}
 
-    let rule_name = rule_name(spec, owner);
-    let bus = spec
-        .rule
-        .event_bus_name
-        .clone()
-        .unwrap_or_else(|| "default".into());
-    let bus_name_only = bus.rsplit('/').next().unwrap_or(&bus).to_string();
-    let rule_arn = if bus_name_only == "default" {
-        format!("arn:{partition}:events:{region}:{account}:rule/{rule_name}")
-    } else {
-        format!("arn:{partition}:events:{region}:{account}:rule/{bus_name_only}/{rule_name}")
-    };
-    let rule = DesiredRule {
-        name: rule_name.clone(),
-        event_bus_name: bus,
-        arn: rule_arn.clone(),
-        description: spec.rule.description.clone(),
-        event_pattern: spec.rule.event_pattern.clone(),
-        schedule_expression: spec.rule.schedule_expression.clone(),
-        enabled: spec.rule.enabled,
-    };
+/// The trust policy of a role only this rule's EventBridge may assume.
+fn events_trust(account: &str, rule_arn: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "EventBridgeRuleOnly",
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": account},
+                "ArnEquals": {"aws:SourceArn": rule_arn}
+            }
+        }]
+    })
+}
 
-    let role = plan_role(
-        spec, owner, kind, account, &partition, &rule_arn, facts, guard,
-    )?;
-    let target_id = spec.target.id.clone().unwrap_or_else(|| "1".into());
-    let shape = TargetShape {
-        id: target_id,
-        arn: target_arn.clone(),
-        role_arn: role.arn().map(str::to_string),
+fn target_shape(
+    spec: &EventBridgeIntegrationSpec,
+    arn: &str,
+    role_arn: Option<String>,
+) -> TargetShape {
+    TargetShape {
+        id: spec.target.id.clone().unwrap_or_else(|| "1".into()),
+        arn: arn.to_string(),
+        role_arn,
         ecs: spec.target.ecs.as_ref().map(|e| EcsShape {
             task_definition_arn: e.task_definition_arn.clone(),
             task_count: e.task_count,
@@ -300,27 +621,50 @@ pub fn plan(
             .as_ref()
             .map(|r| (r.maximum_retry_attempts, r.maximum_event_age_in_seconds)),
         dead_letter_arn: spec.target.dead_letter_queue_arn.clone(),
-    };
+    }
+}
+
+/// The workload's rule, role and permission in one account: the single-account case, and
+/// the target-account half of EventBusForwarding.
+#[allow(clippy::too_many_arguments)]
+fn plan_workload(
+    spec: &EventBridgeIntegrationSpec,
+    owner: &Owner,
+    kind: TargetKind,
+    account: &str,
+    region: &str,
+    rule: DesiredRule,
+    facts: &Facts,
+    guard: &Guardrails,
+) -> Result<Desired, PlanError> {
+    let target_arn = workload_arn(spec, kind);
+    let partition = Arn::parse(&target_arn).expect("validated").partition;
+    let role = plan_role(
+        spec, owner, kind, account, &partition, &rule.arn, facts, guard,
+    )?;
+    let target = target_shape(spec, &target_arn, role.arn().map(str::to_string));
     let permission = (kind == TargetKind::Lambda).then(|| {
         let (function_name, qualifier) = split_function_arn(&target_arn);
         DesiredPermission {
             function_arn: target_arn.clone(),
             function_name,
             qualifier,
-            statement_id: names::statement_id(&rule_name),
-            source_arn: rule_arn.clone(),
-            source_account: account.clone(),
+            statement_id: names::statement_id(&rule.name),
+            principal: "events.amazonaws.com".into(),
+            source_arn: Some(rule.arn.clone()),
+            source_account: Some(account.to_string()),
         }
     });
     Ok(Desired {
         kind,
-        account_id: account.clone(),
-        region: region.clone(),
+        account_id: account.to_string(),
+        region: region.to_string(),
         tags: owner.tags(),
-        rule,
+        rule: Some(rule),
         role,
-        target: shape,
+        target: Some(target),
         permission,
+        bus_permission: None,
     })
 }
 
@@ -329,6 +673,7 @@ fn target_field(kind: TargetKind) -> &'static str {
         TargetKind::Ecs => "spec.target.ecs.clusterArn",
         TargetKind::StepFunctions => "spec.target.stepFunctions.stateMachineArn",
         TargetKind::Lambda => "spec.target.lambda.functionArn",
+        TargetKind::EventBus => "spec.crossAccount",
     }
 }
 
@@ -344,68 +689,13 @@ fn check_account(guard: &Guardrails, account: &str, what: &str) -> Result<(), Pl
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn plan_role(
+/// The statements a role needs to invoke the spec's target, least privilege, never `*`.
+fn workload_statements(
     spec: &EventBridgeIntegrationSpec,
-    owner: &Owner,
     kind: TargetKind,
-    account: &str,
-    partition: &str,
-    rule_arn: &str,
     facts: &Facts,
-    guard: &Guardrails,
-) -> Result<DesiredRole, PlanError> {
-    if kind == TargetKind::Lambda {
-        return Ok(DesiredRole::NotNeeded);
-    }
-    let role_spec = spec.role.clone().unwrap_or_default();
-    if let Some(arn) = role_spec.arn {
-        let role_account = Arn::parse(&arn).map(|a| a.account).unwrap_or_default();
-        check_account(guard, &role_account, "the account of spec.role.arn")?;
-        return Ok(DesiredRole::BringYourOwn { arn });
-    }
-    let name = managed_role_name(spec, owner, guard);
-    if let Some(prefix) = &guard.role_name_prefix {
-        if !name.starts_with(prefix.as_str()) {
-            return Err(PlanError::Guardrail(format!(
-                "spec.role.name `{name}` does not start with the operator's required prefix `{prefix}`; rename it or omit it to get a derived name"
-            )));
-        }
-    }
-    let path = match (&role_spec.path, &guard.role_path) {
-        (Some(p), Some(required)) if p != required => {
-            return Err(PlanError::Guardrail(format!("spec.role.path `{p}` differs from the operator's required path `{required}`; omit spec.role.path")));
-        }
-        (Some(p), _) => p.clone(),
-        (None, Some(required)) => required.clone(),
-        (None, None) => "/".into(),
-    };
-    let boundary = match (
-        &role_spec.permissions_boundary_arn,
-        &guard.permissions_boundary_arn,
-    ) {
-        (Some(b), Some(required)) if b != required => {
-            return Err(PlanError::Guardrail(format!(
-                "spec.role.permissionsBoundaryArn `{b}` differs from the operator's mandatory boundary `{required}`; omit it"
-            )));
-        }
-        (Some(b), _) => Some(b.clone()),
-        (None, required) => required.clone(),
-    };
-    let trust_policy = json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "EventBridgeRuleOnly",
-            "Effect": "Allow",
-            "Principal": {"Service": "events.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-            "Condition": {
-                "StringEquals": {"aws:SourceAccount": account},
-                "ArnEquals": {"aws:SourceArn": rule_arn}
-            }
-        }]
-    });
-    let statements = match kind {
+) -> Vec<Value> {
+    match kind {
         TargetKind::Ecs => {
             let ecs = spec.target.ecs.as_ref().expect("kind");
             let resource = match ecs.task_definition_scope {
@@ -443,15 +733,95 @@ fn plan_role(
             "Action": "states:StartExecution",
             "Resource": spec.target.step_functions.as_ref().expect("kind").state_machine_arn
         })],
-        TargetKind::Lambda => unreachable!("handled above"),
+        TargetKind::Lambda => vec![json!({
+            "Sid": "InvokeFunction",
+            "Effect": "Allow",
+            "Action": "lambda:InvokeFunction",
+            "Resource": spec.target.lambda.as_ref().expect("kind").function_arn
+        })],
+        TargetKind::EventBus => vec![],
+    }
+}
+
+/// A role the controller creates: name, path and boundary from the spec within the guardrails.
+fn managed_role(
+    spec: &EventBridgeIntegrationSpec,
+    owner: &Owner,
+    guard: &Guardrails,
+    partition: &str,
+    trust_policy: Value,
+    statements: Vec<Value>,
+) -> Result<ManagedRole, PlanError> {
+    let role_spec = spec.role.clone().unwrap_or_default();
+    let name = managed_role_name(spec, owner, guard);
+    if let Some(prefix) = &guard.role_name_prefix {
+        if !name.starts_with(prefix.as_str()) {
+            return Err(PlanError::Guardrail(format!(
+                "spec.role.name `{name}` does not start with the operator's required prefix `{prefix}`; rename it or omit it to get a derived name"
+            )));
+        }
+    }
+    let path = match (&role_spec.path, &guard.role_path) {
+        (Some(p), Some(required)) if p != required => {
+            return Err(PlanError::Guardrail(format!("spec.role.path `{p}` differs from the operator's required path `{required}`; omit spec.role.path")));
+        }
+        (Some(p), _) => p.clone(),
+        (None, Some(required)) => required.clone(),
+        (None, None) => "/".into(),
     };
-    let arn = format!("arn:{partition}:iam::{account}:role{path}{name}");
-    Ok(DesiredRole::Managed(ManagedRole {
+    let boundary = match (
+        &role_spec.permissions_boundary_arn,
+        &guard.permissions_boundary_arn,
+    ) {
+        (Some(b), Some(required)) if b != required => {
+            return Err(PlanError::Guardrail(format!(
+                "spec.role.permissionsBoundaryArn `{b}` differs from the operator's mandatory boundary `{required}`; omit it"
+            )));
+        }
+        (Some(b), _) => Some(b.clone()),
+        (None, required) => required.clone(),
+    };
+    let account = trust_policy
+        .pointer("/Statement/0/Condition/StringEquals/aws:SourceAccount")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    Ok(ManagedRole {
+        arn: format!("arn:{partition}:iam::{account}:role{path}{name}"),
         name,
         path,
-        arn,
         trust_policy,
         policy: json!({"Version": "2012-10-17", "Statement": statements}),
         permissions_boundary_arn: boundary,
-    }))
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn plan_role(
+    spec: &EventBridgeIntegrationSpec,
+    owner: &Owner,
+    kind: TargetKind,
+    account: &str,
+    partition: &str,
+    rule_arn: &str,
+    facts: &Facts,
+    guard: &Guardrails,
+) -> Result<DesiredRole, PlanError> {
+    if kind == TargetKind::Lambda {
+        return Ok(DesiredRole::NotNeeded);
+    }
+    if let Some(arn) = spec.role.as_ref().and_then(|r| r.arn.clone()) {
+        let role_account = Arn::parse(&arn).map(|a| a.account).unwrap_or_default();
+        check_account(guard, &role_account, "the account of spec.role.arn")?;
+        return Ok(DesiredRole::BringYourOwn { arn });
+    }
+    let role = managed_role(
+        spec,
+        owner,
+        guard,
+        partition,
+        events_trust(account, rule_arn),
+        workload_statements(spec, kind, facts),
+    )?;
+    Ok(DesiredRole::Managed(role))
 }

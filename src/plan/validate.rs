@@ -229,6 +229,7 @@ pub fn validate(spec: &EventBridgeIntegrationSpec) -> Result<TargetKind, SpecErr
                 return Err(bad("spec.role", "Lambda targets are invoked through the function's resource-based policy, not a role; remove spec.role"));
             }
         }
+        TargetKind::EventBus => unreachable!("not a spec target kind"),
     }
     if let Some(role) = &spec.role {
         if role.name.is_some() && role.arn.is_some() {

@@ -227,6 +227,35 @@ case("chain-assume-not-allowed", "The source role has no sts:AssumeRole on the t
 case("chain-target-role-missing", "The target role does not exist in the other account.",
      mutate(CASES["chain-good"], lambda b: b["roles"].pop(1)), ["CrossAccountTrustMissing"])
 
+# --- cross-account shapes the controller builds ---
+BUS_B = f"arn:aws:events:{R}:{B}:event-bus/default"
+FWD = f"arn:aws:iam::{A}:role/forwarder"
+fwd_policy = doc({"Effect": "Allow", "Action": "events:PutEvents", "Resource": BUS_B})
+case("forwarding-good", "EventBusForwarding: the rule targets the other account's bus with a role EventBridge may assume.",
+     {"rule": rule(), "targets": {"Targets": [{"Id": "1", "Arn": BUS_B, "RoleArn": FWD}]}, "roles": [role(FWD, trust_events(), [("forward", fwd_policy)])]})
+case("forwarding-no-role", "A cross-account bus target without a RoleArn.",
+     {"rule": rule(), "targets": {"Targets": [{"Id": "1", "Arn": BUS_B}]}}, ["TargetRoleMissing"])
+case("forwarding-role-untrusted", "The forwarding role does not trust EventBridge.",
+     {"rule": rule(), "targets": {"Targets": [{"Id": "1", "Arn": BUS_B, "RoleArn": FWD}]},
+      "roles": [role(FWD, doc({"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}), [("forward", fwd_policy)])]},
+     ["TrustPolicyMissingServicePrincipal"])
+FN_B = f"arn:aws:lambda:{R}:{B}:function:notify"
+EXEC_A = f"arn:aws:iam::{A}:role/invoker"
+def role_policy_for_role(principal):
+    return {"Policy": json.dumps(doc({"Sid": "cross", "Effect": "Allow", "Principal": {"AWS": principal}, "Action": "lambda:InvokeFunction", "Resource": FN_B}))}
+lambda_exec = {"rule": rule(), "targets": {"Targets": [{"Id": "fn", "Arn": FN_B, "RoleArn": EXEC_A}]},
+               "roles": [role(EXEC_A, trust_events(), [("invoke", doc({"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": FN_B}))])],
+               "lambdaPolicies": {FN_B: role_policy_for_role(EXEC_A)}}
+case("lambda-execution-role-good", "A function in another account invoked with the rule account's execution role, which its policy names.", lambda_exec)
+case("lambda-execution-role-not-in-function-policy", "The function policy names another role.",
+     mutate(lambda_exec, lambda b: b["lambdaPolicies"].__setitem__(FN_B, role_policy_for_role(f"arn:aws:iam::{A}:role/someone-else"))), ["LambdaPermissionMissing"])
+case("lambda-execution-role-cannot-invoke", "The execution role's own policy does not allow lambda:InvokeFunction.",
+     mutate(lambda_exec, lambda b: b["roles"][0].__setitem__("RolePolicies", [])), ["LambdaPermissionMissing"])
+case("chain-only-broken", "Only a trust chain to verify (no rule): the target role trusts another role.",
+     {"roles": [role(f"arn:aws:iam::{A}:role/source", trust_events(), [("assume", doc({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": f"arn:aws:iam::{B}:role/target"}))]),
+                role(f"arn:aws:iam::{B}:role/target", doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{A}:role/other"}, "Action": "sts:AssumeRole"}))],
+      "chains": [{"from": f"arn:aws:iam::{A}:role/source", "to": f"arn:aws:iam::{B}:role/target"}]}, ["CrossAccountTrustMissing"])
+
 here = os.path.dirname(os.path.abspath(__file__))
 for f in os.listdir(here):
     if f.endswith(".json"):
