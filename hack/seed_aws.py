@@ -55,9 +55,17 @@ def seed(account=None):
         lam.create_alias(FunctionName="order-notifier", Name="live", FunctionVersion="$LATEST")
     except lam.exceptions.ResourceConflictException:
         fn = lam.get_function(FunctionName="order-notifier")["Configuration"]["FunctionArn"]
+    if account:
+        # The role the controller assumes to act in this account (cross-account tests).
+        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]}
+        try:
+            iam.create_role(RoleName="eventbridge-integration-provisioner", AssumeRolePolicyDocument=json.dumps(trust))
+        except iam.exceptions.EntityAlreadyExistsException:
+            pass
     return {"taskDefinitionArn": td, "executionRoleArn": execution, "taskRoleArn": task, "stateMachineArn": sm, "functionArn": fn}
 
 
 if __name__ == "__main__":
-    accounts = sys.argv[1:] or [None]
+    # The default account, plus any others named: python3 seed_aws.py 222222222222
+    accounts = [None] + [a for a in sys.argv[1:] if a != ACCOUNT]
     print(json.dumps({a or ACCOUNT: seed(a) for a in accounts}, indent=2))

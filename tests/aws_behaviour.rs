@@ -19,8 +19,9 @@ fn permission() -> DesiredPermission {
         function_name: "arn:aws:lambda:us-east-1:111122223333:function:f".into(),
         qualifier: Some("live".into()),
         statement_id: "ebi-rule".into(),
-        source_arn: "arn:aws:events:us-east-1:111122223333:rule/rule".into(),
-        source_account: "111122223333".into(),
+        principal: "events.amazonaws.com".into(),
+        source_arn: Some("arn:aws:events:us-east-1:111122223333:rule/rule".into()),
+        source_account: Some("111122223333".into()),
     }
 }
 

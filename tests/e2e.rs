@@ -910,6 +910,38 @@ async fn a_bring_your_own_role_without_passrole_is_diagnosed() {
         1
     );
 
+    // The same diagnosis from the command line, online and read-only, from the rule's name.
+    let rule_name = status.rule_name.clone().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_eventbridge-integration-controller"))
+        .args(["diagnose", "--rule", &rule_name, "--output", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "error findings exit 1: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let codes: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        vec!["PassRoleMissing", "PassRoleMissing"],
+        "{report}"
+    );
+    let missing =
+        std::process::Command::new(env!("CARGO_BIN_EXE_eventbridge-integration-controller"))
+            .args(["diagnose", "--rule", "no-such-rule"])
+            .output()
+            .unwrap();
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stdout).contains("RuleNotFound"));
+
     // Granting PassRole (as the finding says) makes it verified on the next resync.
     let pass = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:PassRole","Resource":[EXECUTION_ROLE, TASK_ROLE],"Condition":{"StringLike":{"iam:PassedToService":"ecs-tasks.amazonaws.com"}}}]});
     aws.iam

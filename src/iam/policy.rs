@@ -241,6 +241,20 @@ fn parse_principal(p: &Value, negated: bool) -> Result<PrincipalMatcher, String>
             entries: vec![],
         });
     }
+    // A bare string: some stores (and older Lambda policies) write the principal without its
+    // type. A service name is a service principal; anything else an AWS principal.
+    if let Some(bare) = p.as_str() {
+        let kind = if bare.ends_with(".amazonaws.com") {
+            PrincipalKind::Service
+        } else {
+            PrincipalKind::Aws
+        };
+        return Ok(PrincipalMatcher {
+            negated,
+            any: false,
+            entries: vec![(kind, bare.to_string())],
+        });
+    }
     let map = p
         .as_object()
         .ok_or("Principal must be \"*\" or an object such as {\"Service\": …}")?;
@@ -381,6 +395,28 @@ mod tests {
         assert!(documents_equivalent(&a, &c));
         let with_condition = json!({"Statement":[{"Effect":"Allow","Action":"ecs:RunTask","Resource":"arn:aws:ecs:us-east-1:1:task-definition/a:*","Condition":{"ArnEquals":{"ecs:cluster":"arn:x"}}}]});
         assert!(!documents_equivalent(&a, &with_condition));
+    }
+
+    #[test]
+    fn a_bare_string_principal_is_typed_by_its_shape() {
+        let d = PolicyDocument::parse(&json!({"Statement": [
+            {"Effect": "Allow", "Principal": "arn:aws:iam::1:role/r", "Action": "lambda:InvokeFunction"},
+            {"Effect": "Allow", "Principal": "events.amazonaws.com", "Action": "lambda:InvokeFunction"}
+        ]}))
+        .unwrap();
+        assert_eq!(
+            d.statements[0].principal.as_ref().unwrap().entries,
+            vec![(PrincipalKind::Aws, "arn:aws:iam::1:role/r".to_string())]
+        );
+        assert_eq!(
+            d.statements[1].principal.as_ref().unwrap().entries,
+            vec![(PrincipalKind::Service, "events.amazonaws.com".to_string())]
+        );
+        // Equivalent to the typed form.
+        assert!(documents_equivalent(
+            &json!({"Statement": {"Effect": "Allow", "Principal": "arn:aws:iam::1:role/r", "Action": "a:b"}}),
+            &json!({"Statement": {"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::1:role/r"]}, "Action": "a:b"}})
+        ));
     }
 
     #[test]

@@ -115,6 +115,10 @@ fn free_port() -> u16 {
 
 impl Controller {
     pub fn start(namespace: &str, extra: &[&str]) -> Controller {
+        Controller::start_with_env(namespace, extra, &[])
+    }
+
+    pub fn start_with_env(namespace: &str, extra: &[&str], env: &[(&str, &str)]) -> Controller {
         let metrics_port = free_port();
         let log = std::fs::File::create(format!(
             "{}/controller-{namespace}.log",
@@ -133,6 +137,7 @@ impl Controller {
             ])
             .args(extra)
             .env("RUST_LOG", "info,ebi=debug")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -301,6 +306,35 @@ pub struct Aws {
     pub iam: aws_sdk_iam::Client,
     pub events: aws_sdk_eventbridge::Client,
     pub lambda: aws_sdk_lambda::Client,
+}
+
+pub const OTHER_ACCOUNT: &str = "222222222222";
+pub const PROVISIONER: &str = "arn:aws:iam::222222222222:role/eventbridge-integration-provisioner";
+
+/// Clients acting in another account of the emulator (credentials from AssumeRole land there).
+pub async fn aws_in(account: &str) -> Aws {
+    let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(REGION))
+        .load()
+        .await;
+    let provider = aws_config::sts::AssumeRoleProvider::builder(format!(
+        "arn:aws:iam::{account}:role/eventbridge-integration-provisioner"
+    ))
+    .session_name("e2e")
+    .configure(&base)
+    .build()
+    .await;
+    let config = base
+        .to_builder()
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+        )
+        .build();
+    Aws {
+        iam: aws_sdk_iam::Client::new(&config),
+        events: aws_sdk_eventbridge::Client::new(&config),
+        lambda: aws_sdk_lambda::Client::new(&config),
+    }
 }
 
 pub async fn aws() -> Aws {

@@ -1,0 +1,587 @@
+//! Cross-account integrations end to end, across two accounts of the emulator: the
+//! controller's (123456789012) and a target account (222222222222) it reaches by assuming
+//! the provisioning role there.
+
+mod support;
+
+use std::time::Duration;
+
+use ebi::iam::{documents_equivalent, PolicyDocument};
+use serde_json::{json, Value};
+
+use support::*;
+
+const B: &str = OTHER_ACCOUNT;
+
+fn in_b(arn: &str) -> String {
+    arn.replace(ACCOUNT, B)
+}
+
+fn cross_yaml(ns: &str, name: &str, target: &str, cross: &str) -> String {
+    format!(
+        r#"apiVersion: eventbridge.dev/v1alpha1
+kind: EventBridgeIntegration
+metadata: {{name: {name}, namespace: {ns}}}
+spec:
+  rule:
+    eventPattern: {{source: ["com.example.orders"]}}
+  target:
+{target}
+  crossAccount:
+    targetAccountId: "{B}"
+    provisioningRoleArn: {PROVISIONER}
+{cross}"#
+    )
+}
+
+fn ecs_target_in_b() -> String {
+    format!(
+        "    ecs:\n      clusterArn: {}\n      taskDefinitionArn: {}\n      networkConfiguration: {{subnets: [subnet-0a1b2c3d]}}\n",
+        in_b(CLUSTER),
+        in_b(TASK_DEFINITION)
+    )
+}
+
+fn policy_doc(text: &str) -> PolicyDocument {
+    PolicyDocument::parse(&json!(text)).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn event_bus_forwarding_reaches_ecs_in_another_account() {
+    let ns = namespace("x-fwd");
+    let ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    let before = ctl.aws_calls();
+    apply(&cross_yaml(
+        &ns,
+        "fwd",
+        &ecs_target_in_b(),
+        "    mode: EventBusForwarding\n",
+    ));
+    wait_condition(&api, "fwd", "Ready", "True", None).await;
+    let (_, _, message) = wait_condition(&api, "fwd", "CrossAccountReady", "True", None).await;
+    assert!(
+        message.contains("event-bus/default") && message.contains(ACCOUNT),
+        "{message}"
+    );
+    let converged = ctl.aws_calls();
+    let reconciles = ctl.successful_reconciles();
+    wait_until("one resync", Duration::from_secs(20), || {
+        ctl.successful_reconciles() > reconciles
+    });
+    let (total, writes, _) = calls_between(&before, &converged);
+    let (resync, resync_writes, ops) = calls_between(&converged, &ctl.aws_calls());
+    assert_eq!(
+        resync_writes, 0,
+        "an in-sync resync writes nothing in either account: {ops:?}"
+    );
+    println!("[figures] EventBusForwarding (ECS in another account): convergence {total} calls ({writes} writes, both accounts); in-sync resync {resync} calls, 0 writes");
+
+    let name = derived(&ns, "fwd");
+    let bus_b = format!("arn:aws:events:{REGION}:{B}:event-bus/default");
+    let a = aws().await;
+    let b = aws_in(B).await;
+    // Account A: the source rule forwards to B's bus with a role that may only PutEvents there.
+    let t = a
+        .events
+        .list_targets_by_rule()
+        .rule(&name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(t.targets().len(), 1);
+    assert_eq!(t.targets()[0].arn(), bus_b);
+    let forwarder = a
+        .iam
+        .get_role_policy()
+        .role_name(&name)
+        .policy_name("eventbridge-integration")
+        .send()
+        .await
+        .unwrap();
+    assert!(documents_equivalent(
+        &json!(forwarder.policy_document()),
+        &json!({"Statement": [{"Sid": "ForwardToTargetBus", "Effect": "Allow", "Action": "events:PutEvents", "Resource": bus_b}]})
+    ));
+    // Account B: the bus admits exactly account A; a rule there runs the task with B's roles.
+    let bus = b
+        .events
+        .describe_event_bus()
+        .name("default")
+        .send()
+        .await
+        .unwrap();
+    let policy: Value = serde_json::from_str(bus.policy().unwrap()).unwrap();
+    let stmt = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == name)
+        .expect("our bus statement");
+    assert_eq!(
+        stmt["Principal"]["AWS"],
+        format!("arn:aws:iam::{ACCOUNT}:root")
+    );
+    assert_eq!(stmt["Action"], "events:PutEvents");
+    let rule_b = b.events.describe_rule().name(&name).send().await.unwrap();
+    assert!(rule_b
+        .event_pattern()
+        .unwrap()
+        .contains("com.example.orders"));
+    let tb = b
+        .events
+        .list_targets_by_rule()
+        .rule(&name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tb.targets()[0].arn(), in_b(CLUSTER));
+    let role_b = b
+        .iam
+        .get_role()
+        .role_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap();
+    assert_eq!(tb.targets()[0].role_arn(), Some(role_b.arn()));
+    assert!(role_b.arn().contains(B));
+    let trust = policy_doc(role_b.assume_role_policy_document().unwrap());
+    let source_arn = &trust.statements[0]
+        .conditions
+        .iter()
+        .find(|c| c.key == "aws:SourceArn")
+        .unwrap()
+        .values[0];
+    assert_eq!(
+        source_arn,
+        &format!("arn:aws:events:{REGION}:{B}:rule/{name}"),
+        "B's role trusts only B's rule"
+    );
+    let work = b
+        .iam
+        .get_role_policy()
+        .role_name(&name)
+        .policy_name("eventbridge-integration")
+        .send()
+        .await
+        .unwrap();
+    let work = policy_doc(work.policy_document());
+    let pass = work
+        .statements
+        .iter()
+        .find(|s| s.sid.as_deref() == Some("PassTaskRoles"))
+        .unwrap();
+    assert_eq!(
+        pass.resource.as_ref().unwrap().patterns,
+        vec![in_b(EXECUTION_ROLE), in_b(TASK_ROLE)],
+        "B's task roles, found in B"
+    );
+    assert!(a
+        .iam
+        .get_role()
+        .role_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap()
+        .arn()
+        .contains(ACCOUNT));
+    let status = api.get("fwd").await.unwrap().status.unwrap();
+    let ta = status.target_account.unwrap();
+    assert_eq!(ta.account_id, B);
+    assert_eq!(
+        ta.rule_arn.as_deref(),
+        Some(format!("arn:aws:events:{REGION}:{B}:rule/{name}").as_str())
+    );
+
+    // Drift in the target account is corrected.
+    b.iam
+        .delete_role_policy()
+        .role_name(&name)
+        .policy_name("eventbridge-integration")
+        .send()
+        .await
+        .unwrap();
+    b.events
+        .remove_permission()
+        .event_bus_name("default")
+        .statement_id(&name)
+        .send()
+        .await
+        .unwrap();
+    b.events.disable_rule().name(&name).send().await.unwrap();
+    wait_until_async(
+        "drift in account B to be corrected",
+        Duration::from_secs(30),
+        || async {
+            let policy_back = b
+                .iam
+                .get_role_policy()
+                .role_name(&name)
+                .policy_name("eventbridge-integration")
+                .send()
+                .await
+                .is_ok();
+            let bus_back = b
+                .events
+                .describe_event_bus()
+                .name("default")
+                .send()
+                .await
+                .unwrap()
+                .policy()
+                .is_some_and(|p| p.contains(&name));
+            let enabled = b
+                .events
+                .describe_rule()
+                .name(&name)
+                .send()
+                .await
+                .unwrap()
+                .state()
+                .map(|s| s.as_str().to_string())
+                == Some("ENABLED".into());
+            policy_back && bus_back && enabled
+        },
+    )
+    .await;
+
+    // Deletion leaves nothing in either account.
+    let (ok, out) = kubectl(
+        &[
+            "delete",
+            "-n",
+            &ns,
+            "ebi",
+            "fwd",
+            "--wait=true",
+            "--timeout=60s",
+        ],
+        None,
+    );
+    assert!(ok, "{out}");
+    assert!(
+        a.events.describe_rule().name(&name).send().await.is_err(),
+        "A: rule gone"
+    );
+    assert!(
+        a.iam.get_role().role_name(&name).send().await.is_err(),
+        "A: role gone"
+    );
+    assert!(
+        b.events.describe_rule().name(&name).send().await.is_err(),
+        "B: rule gone"
+    );
+    assert!(
+        b.iam.get_role().role_name(&name).send().await.is_err(),
+        "B: role gone"
+    );
+    let bus_policy = b
+        .events
+        .describe_event_bus()
+        .name("default")
+        .send()
+        .await
+        .unwrap()
+        .policy()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        !bus_policy.contains(&name),
+        "B: bus statement gone: {bus_policy}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn role_chain_reaches_lambda_in_another_account() {
+    let ns = namespace("x-chain");
+    let _ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    let function_b = in_b(FUNCTION);
+    let target = format!("    lambda: {{functionArn: \"{function_b}\"}}\n");
+    let chained_name = format!("chained-{ns}");
+    apply(&cross_yaml(
+        &ns,
+        "chain",
+        &target,
+        &format!("    mode: RoleChain\n    targetRoleName: {chained_name}\n"),
+    ));
+    wait_condition(&api, "chain", "Ready", "True", None).await;
+    wait_condition(&api, "chain", "CrossAccountReady", "True", None).await;
+    let name = derived(&ns, "chain");
+    let a = aws().await;
+    let b = aws_in(B).await;
+    let source = a
+        .iam
+        .get_role()
+        .role_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap();
+    let chained = b
+        .iam
+        .get_role()
+        .role_name(&chained_name)
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap();
+    // The target-account role trusts exactly the source role…
+    let trust = policy_doc(chained.assume_role_policy_document().unwrap());
+    assert_eq!(trust.statements.len(), 1);
+    assert_eq!(
+        trust.statements[0].principal.as_ref().unwrap().entries,
+        vec![(
+            ebi::iam::policy::PrincipalKind::Aws,
+            source.arn().to_string()
+        )]
+    );
+    // …which may assume exactly it, and invoke the function.
+    let sp = policy_doc(
+        a.iam
+            .get_role_policy()
+            .role_name(&name)
+            .policy_name("eventbridge-integration")
+            .send()
+            .await
+            .unwrap()
+            .policy_document(),
+    );
+    let assume = sp
+        .statements
+        .iter()
+        .find(|s| s.action.patterns == vec!["sts:AssumeRole".to_string()])
+        .unwrap();
+    assert_eq!(
+        assume.resource.as_ref().unwrap().patterns,
+        vec![chained.arn().to_string()]
+    );
+    // The chained role holds the target's permissions.
+    let tp = policy_doc(
+        b.iam
+            .get_role_policy()
+            .role_name(&chained_name)
+            .policy_name("eventbridge-integration")
+            .send()
+            .await
+            .unwrap()
+            .policy_document(),
+    );
+    assert_eq!(
+        tp.statements[0].resource.as_ref().unwrap().patterns,
+        vec![function_b.clone()]
+    );
+    // EventBridge delivers directly: the rule in A targets the function in B with the execution role,
+    // and the function's policy in B lets that role invoke it.
+    let t = a
+        .events
+        .list_targets_by_rule()
+        .rule(&name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(t.targets()[0].arn(), function_b);
+    assert_eq!(t.targets()[0].role_arn(), Some(source.arn()));
+    let fp = policy_doc(
+        b.lambda
+            .get_policy()
+            .function_name(&function_b)
+            .send()
+            .await
+            .unwrap()
+            .policy()
+            .unwrap(),
+    );
+    let stmt = fp
+        .statements
+        .iter()
+        .find(|s| s.sid.as_deref() == Some(format!("ebi-{name}").as_str()))
+        .expect("our statement in B");
+    // AWS writes {"AWS": ARN}; the emulator a bare ARN. Both name the same principal.
+    assert_eq!(
+        stmt.principal.as_ref().unwrap().entries,
+        vec![(
+            ebi::iam::policy::PrincipalKind::Aws,
+            source.arn().to_string()
+        )]
+    );
+    assert_eq!(
+        fp.statements.iter().filter(|s| s.sid == stmt.sid).count(),
+        1,
+        "one statement, not one per pass"
+    );
+
+    let (ok, out) = kubectl(
+        &[
+            "delete",
+            "-n",
+            &ns,
+            "ebi",
+            "chain",
+            "--wait=true",
+            "--timeout=60s",
+        ],
+        None,
+    );
+    assert!(ok, "{out}");
+    assert!(
+        a.iam.get_role().role_name(&name).send().await.is_err(),
+        "A: source role gone"
+    );
+    assert!(
+        a.events.describe_rule().name(&name).send().await.is_err(),
+        "A: rule gone"
+    );
+    assert!(
+        b.iam
+            .get_role()
+            .role_name(&chained_name)
+            .send()
+            .await
+            .is_err(),
+        "B: chained role gone"
+    );
+    let fp = b
+        .lambda
+        .get_policy()
+        .function_name(&function_b)
+        .send()
+        .await
+        .ok()
+        .and_then(|p| p.policy)
+        .unwrap_or_default();
+    assert!(!fp.contains(&format!("ebi-{name}")), "B: permission gone");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn role_chain_refuses_ecs_and_a_boundary_without_assume_role_breaks_the_chain() {
+    let ns = namespace("x-chain-broken");
+    let a = aws().await;
+    // The operator's mandatory boundary forgot sts:AssumeRole.
+    let boundary_name = format!("boundary-{ns}");
+    let boundary = a
+        .iam
+        .create_policy()
+        .policy_name(&boundary_name)
+        .policy_document(json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["lambda:InvokeFunction", "events:PutEvents"], "Resource": "*"}]}).to_string())
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap()
+        .arn
+        .unwrap();
+    let _ctl = Controller::start(&ns, &["--permissions-boundary-arn", &boundary]);
+    let api = kube_api(&ns).await;
+    apply(&cross_yaml(
+        &ns,
+        "chain-ecs",
+        &ecs_target_in_b(),
+        "    mode: RoleChain\n",
+    ));
+    let (_, _, m) = wait_condition(&api, "chain-ecs", "Ready", "False", Some("InvalidSpec")).await;
+    assert!(
+        m.contains("spec.crossAccount.mode") && m.contains("EventBusForwarding"),
+        "{m}"
+    );
+    assert!(
+        a.events
+            .describe_rule()
+            .name(derived(&ns, "chain-ecs"))
+            .send()
+            .await
+            .is_err(),
+        "nothing created"
+    );
+
+    let target = format!("    lambda: {{functionArn: \"{}\"}}\n", in_b(FUNCTION));
+    apply(&cross_yaml(
+        &ns,
+        "chain-bounded",
+        &target,
+        "    mode: RoleChain\n",
+    ));
+    let (_, reason, message) =
+        wait_condition(&api, "chain-bounded", "CrossAccountReady", "False", None).await;
+    assert_eq!(reason, "CrossAccountAssumeRoleNotAllowed", "{message}");
+    assert!(message.contains("permissions boundary"), "{message}");
+    wait_condition(
+        &api,
+        "chain-bounded",
+        "Ready",
+        "False",
+        Some("CrossAccountAssumeRoleNotAllowed"),
+    )
+    .await;
+    wait_condition(&api, "chain-bounded", "Stalled", "True", None).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_provisioning_role_that_cannot_be_assumed_gives_a_clear_condition() {
+    let ns = namespace("x-deny");
+    let venv = std::env::var("EBI_PYTHON_VENV").expect("EBI_PYTHON_VENV (make test sets it)");
+    let upstream = std::env::var("AWS_ENDPOINT_URL").unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut proxy = std::process::Command::new(format!("{venv}/bin/python"))
+        .args([
+            concat!(env!("CARGO_MANIFEST_DIR"), "/hack/fault_proxy.py"),
+            &port.to_string(),
+            &upstream,
+            "cannot-assume",
+        ])
+        .spawn()
+        .unwrap();
+    wait_until("the proxy", Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let ctl = Controller::start_with_env(&ns, &[], &[("AWS_ENDPOINT_URL", &endpoint)]);
+    let api = kube_api(&ns).await;
+    let yaml = cross_yaml(
+        &ns,
+        "denied",
+        &ecs_target_in_b(),
+        "    mode: EventBusForwarding\n",
+    )
+    .replace(PROVISIONER, "arn:aws:iam::222222222222:role/cannot-assume");
+    apply(&yaml);
+    let (_, _, message) = wait_condition(
+        &api,
+        "denied",
+        "Ready",
+        "False",
+        Some("ProvisioningRoleNotAssumable"),
+    )
+    .await;
+    assert!(
+        message.contains("arn:aws:iam::222222222222:role/cannot-assume")
+            && message.contains("trust policy"),
+        "{message}"
+    );
+    wait_condition(
+        &api,
+        "denied",
+        "Stalled",
+        "True",
+        Some("ProvisioningRoleNotAssumable"),
+    )
+    .await;
+    let writes: u64 = ctl
+        .aws_calls()
+        .iter()
+        .filter(|((_, op), _)| ebi::aws::is_write_operation(op))
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(writes, 0, "nothing is written in either account");
+    let _ = proxy.kill();
+}
