@@ -15,7 +15,7 @@ step "Building the controller"
 cargo build --locked -q
 
 step "Creating the workloads the examples point at (ECS task, state machine, Lambda) and a broken bring-your-own role"
-"$EBI_PYTHON_VENV/bin/python" hack/seed_aws.py >/dev/null
+"$EBI_PYTHON_VENV/bin/python" hack/seed_aws.py 222222222222 >/dev/null
 "$EBI_PYTHON_VENV/bin/python" - <<'PY'
 import json, boto3
 iam = boto3.client("iam", region_name="us-east-1")
@@ -41,7 +41,7 @@ echo $! > .tmp/demo-controller.pid
 
 step "kubectl apply -f examples/"
 kubectl apply -f examples/
-for n in orders-to-ecs nightly-pipeline orders-to-lambda; do
+for n in orders-to-ecs nightly-pipeline orders-to-lambda orders-to-other-account orders-to-other-account-lambda; do
   kubectl wait --for=condition=Ready "ebi/$n" --timeout=60s >/dev/null
 done
 kubectl wait --for=jsonpath='{.status.observedGeneration}'=1 ebi/orders-byo-role --timeout=60s >/dev/null
@@ -70,6 +70,10 @@ p = json.loads(lam.get_policy(FunctionName="order-notifier", Qualifier="live")["
 for s in p["Statement"]:
     print(f"lambda permission {s['Sid']}: {s['Principal']} {s['Action']} on {s['Resource']} if {json.dumps(s.get('Condition'))}")
 PY
+
+step "The cross-account integrations (kubectl get ebi -o custom-columns)"
+kubectl get ebi orders-to-other-account orders-to-other-account-lambda \
+  -o custom-columns='NAME:.metadata.name,READY:.status.conditions[?(@.type=="Ready")].status,CROSS-ACCOUNT:.status.conditions[?(@.type=="CrossAccountReady")].message'
 
 step "The broken bring-your-own role, diagnosed (kubectl get ebi orders-byo-role -o jsonpath='{.status.findings}')"
 kubectl get ebi orders-byo-role -o jsonpath='{range .status.findings[*]}{.severity} {.code} {.resource}{"\n"}  {.message}{"\n"}  Fix: {.remediation}{"\n\n"}{end}'

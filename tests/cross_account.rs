@@ -584,4 +584,5 @@ async fn a_provisioning_role_that_cannot_be_assumed_gives_a_clear_condition() {
         .sum();
     assert_eq!(writes, 0, "nothing is written in either account");
     let _ = proxy.kill();
+    let _ = proxy.wait();
 }
