@@ -1170,3 +1170,83 @@ async fn two_replicas_have_one_writer_and_the_standby_takes_over() {
     assert!(standby.total_aws_calls() > 0);
     println!("[figures] leader election: standby converged a new object {:.1}s after the leader was killed (lease 6s)", took.as_secs_f64());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn renaming_the_rule_or_role_leaves_no_orphan() {
+    let ns = namespace("e2e-rename");
+    let _ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    let aws = aws().await;
+    let first_rule = format!("first-{ns}");
+    let first_role = format!("ebi-first-{ns}");
+    let spec = |rule: &str, role: &str| {
+        ecs_yaml(&ns, "renamed", &format!("  role: {{name: {role}}}\n"))
+            .replace("  rule:\n", &format!("  rule:\n    name: {rule}\n"))
+    };
+    apply(&spec(&first_rule, &first_role));
+    wait_condition(&api, "renamed", "Ready", "True", None).await;
+    assert!(aws
+        .events
+        .describe_rule()
+        .name(&first_rule)
+        .send()
+        .await
+        .is_ok());
+    assert!(aws
+        .iam
+        .get_role()
+        .role_name(&first_role)
+        .send()
+        .await
+        .is_ok());
+
+    let second_rule = format!("second-{ns}");
+    let second_role = format!("ebi-second-{ns}");
+    apply(&spec(&second_rule, &second_role));
+    wait_until_async(
+        "the renamed rule and role to replace the old ones",
+        Duration::from_secs(30),
+        || async {
+            aws.events
+                .describe_rule()
+                .name(&first_rule)
+                .send()
+                .await
+                .is_err()
+                && aws
+                    .iam
+                    .get_role()
+                    .role_name(&first_role)
+                    .send()
+                    .await
+                    .is_err()
+        },
+    )
+    .await;
+    wait_condition(&api, "renamed", "Ready", "True", None).await;
+    let t = aws
+        .events
+        .list_targets_by_rule()
+        .rule(&second_rule)
+        .send()
+        .await
+        .unwrap();
+    assert!(t.targets()[0]
+        .role_arn()
+        .unwrap()
+        .ends_with(&format!("role/{second_role}")));
+    let status = api.get("renamed").await.unwrap().status.unwrap();
+    assert_eq!(status.rule_name.as_deref(), Some(second_rule.as_str()));
+    let (_, events) = kubectl(
+        &[
+            "get",
+            "events",
+            "-n",
+            &ns,
+            "-o",
+            "jsonpath={.items[*].message}",
+        ],
+        None,
+    );
+    assert!(events.contains("removed the previous rule"), "{events}");
+}

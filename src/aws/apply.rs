@@ -215,6 +215,7 @@ pub async fn apply(c: &Clients, desired: &Desired, change: &Change) -> Result<()
                 .await
                 .map_err(|e| classify("events:PutPermission", e))?;
         }
+        Change::RemovedPrevious(_) => unreachable!("recorded after the fact, never applied"),
         Change::AddPermission { replace } => {
             let p = desired
                 .permission

@@ -538,12 +538,102 @@ async fn converge(
             .await?;
         }
     }
+    let removed = remove_previous(obj, owner, &planned).await?;
+    if let Some(local) = parts.iter_mut().find(|p| p.side == Side::Local) {
+        local
+            .changes
+            .extend(removed.into_iter().map(Change::RemovedPrevious));
+    }
     let findings = diagnose_parts(obj, &planned.plan, &parts);
     Ok(Pass {
         plan: planned.plan,
         parts,
         findings,
     })
+}
+
+/// After a rename (spec.rule.name, spec.role.name, the bus), the rule and role recorded in
+/// status are no longer the desired ones: remove them once the new ones exist, if they
+/// carry our owner tag. Returns what was removed.
+async fn remove_previous(
+    obj: &EventBridgeIntegration,
+    owner: &Owner,
+    planned: &Planned,
+) -> Result<Vec<String>, AwsError> {
+    let Some(previous) = &obj.status else {
+        return Ok(vec![]);
+    };
+    let local = &planned.plan.local;
+    let clients = &planned.local;
+    let owns = |tags: &BTreeMap<String, String>| tags.get(OWNER_TAG) == Some(&owner.key());
+    let mut removed = Vec::new();
+    if let (Some(old_arn), Some(rule)) = (&previous.rule_arn, &local.rule) {
+        let resource = Arn::parse(old_arn)
+            .ok()
+            .and_then(|a| a.resource.strip_prefix("rule/").map(str::to_string));
+        if let (true, Some(resource)) = (old_arn != &rule.arn, resource) {
+            let (bus, name) = resource
+                .rsplit_once('/')
+                .map(|(b, n)| (b.to_string(), n.to_string()))
+                .unwrap_or(("default".into(), resource.clone()));
+            if observe::rule(clients, &name, &bus)
+                .await?
+                .is_some_and(|r| owns(&r.tags))
+            {
+                let mut old = local.clone();
+                old.rule = Some(plan::DesiredRule {
+                    name: name.clone(),
+                    event_bus_name: bus,
+                    arn: old_arn.clone(),
+                    ..rule.clone()
+                });
+                old.permission = local.permission.clone().map(|mut p| {
+                    p.statement_id = plan::names::statement_id(&name);
+                    p
+                });
+                old.bus_permission = None;
+                apply::delete(
+                    clients,
+                    &old,
+                    OwnedParts {
+                        rule: true,
+                        role: false,
+                    },
+                )
+                .await?;
+                removed.push(format!("the previous rule {old_arn}"));
+            }
+        }
+    }
+    if let (Some(old_arn), DesiredRole::Managed(m)) = (&previous.role_arn, &local.role) {
+        if old_arn != &m.arn {
+            let name = Arn::parse(old_arn)
+                .map(|a| a.resource_name().to_string())
+                .unwrap_or_default();
+            // A bring-your-own role carries no owner tag, so it is never removed here.
+            if observe::role(clients, &name)
+                .await?
+                .is_some_and(|r| owns(&r.tags))
+            {
+                let mut old = local.clone();
+                old.rule = None;
+                old.permission = None;
+                old.bus_permission = None;
+                old.role = DesiredRole::Managed(plan::ManagedRole { name, ..m.clone() });
+                apply::delete(
+                    clients,
+                    &old,
+                    OwnedParts {
+                        rule: false,
+                        role: true,
+                    },
+                )
+                .await?;
+                removed.push(format!("the previous role {old_arn}"));
+            }
+        }
+    }
+    Ok(removed)
 }
 
 /// The diagnosis of every rule of the integration, each seeing the roles and function

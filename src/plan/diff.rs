@@ -70,6 +70,8 @@ pub enum Change {
     AddPermission {
         replace: bool,
     },
+    /// A resource of the previous spec (a renamed rule or role) was removed.
+    RemovedPrevious(String),
 }
 
 impl Change {
@@ -95,6 +97,7 @@ impl Change {
             Change::PutBusPermission { replace: true } => {
                 "restored the target bus's policy statement".into()
             }
+            Change::RemovedPrevious(what) => format!("removed {what}, replaced by the new name"),
             Change::AddPermission { replace: false } => {
                 "granted EventBridge permission to invoke the function".into()
             }
