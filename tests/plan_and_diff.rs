@@ -1,0 +1,504 @@
+//! Planning and diffing, pure: spec → desired state, and desired vs observed → changes.
+//! Expected documents are written out by hand from the issue's rules, not from the planner.
+
+use std::collections::BTreeMap;
+
+use ebi::api::EventBridgeIntegrationSpec;
+use ebi::iam::{documents_equivalent, PolicyDocument};
+use ebi::plan::diff::{diff, Change, Observed, ObservedRole, ObservedRule};
+use ebi::plan::{
+    plan, DesiredRole, Facts, Guardrails, Owner, Plan, PlanError, OWNER_TAG, OWNER_UID_TAG,
+};
+use serde_json::{json, Value};
+
+const A: &str = "111122223333";
+
+fn owner() -> Owner {
+    Owner {
+        namespace: "team-a".into(),
+        name: "orders".into(),
+        uid: "uid-1".into(),
+    }
+}
+
+fn facts() -> Facts {
+    Facts {
+        account_id: A.into(),
+        region: "us-east-1".into(),
+        task_roles: Some(vec![
+            format!("arn:aws:iam::{A}:role/task"),
+            format!("arn:aws:iam::{A}:role/exec"),
+        ]),
+    }
+}
+
+fn spec(yaml: &str) -> EventBridgeIntegrationSpec {
+    serde_norway::from_str(yaml).unwrap()
+}
+
+fn ecs_spec() -> EventBridgeIntegrationSpec {
+    spec(&format!(
+        r#"
+rule: {{eventPattern: {{source: [orders]}}}}
+target:
+  ecs:
+    clusterArn: arn:aws:ecs:us-east-1:{A}:cluster/main
+    taskDefinitionArn: arn:aws:ecs:us-east-1:{A}:task-definition/worker:4
+    networkConfiguration: {{subnets: [subnet-1]}}
+"#
+    ))
+}
+
+fn lambda_spec(arn: &str) -> EventBridgeIntegrationSpec {
+    spec(&format!("rule: {{scheduleExpression: rate(1 hour)}}\ntarget: {{lambda: {{functionArn: \"{arn}\"}}}}\n"))
+}
+
+fn planned(s: &EventBridgeIntegrationSpec) -> Plan {
+    plan(s, &owner(), &facts(), &Guardrails::default()).unwrap()
+}
+
+fn managed(p: &Plan) -> ebi::plan::ManagedRole {
+    match &p.local.role {
+        DesiredRole::Managed(m) => m.clone(),
+        other => panic!("expected a managed role, got {other:?}"),
+    }
+}
+
+#[test]
+fn ecs_role_is_least_privilege_and_bound_to_the_rule() {
+    let p = planned(&ecs_spec());
+    let rule = p.local.rule.as_ref().unwrap();
+    assert!(rule.name.starts_with("ebi-team-a-orders-") && rule.name.len() <= 64);
+    assert_eq!(
+        rule.arn,
+        format!("arn:aws:events:us-east-1:{A}:rule/{}", rule.name)
+    );
+    let role = managed(&p);
+    let trust = json!({"Statement": [{"Sid": "EventBridgeRuleOnly", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"aws:SourceAccount": A}, "ArnEquals": {"aws:SourceArn": rule.arn}}}]});
+    assert!(
+        documents_equivalent(&role.trust_policy, &trust),
+        "{}",
+        role.trust_policy
+    );
+    let policy = json!({"Statement": [
+        {"Sid": "RunTask", "Effect": "Allow", "Action": "ecs:RunTask", "Resource": format!("arn:aws:ecs:us-east-1:{A}:task-definition/worker:*"),
+         "Condition": {"ArnEquals": {"ecs:cluster": format!("arn:aws:ecs:us-east-1:{A}:cluster/main")}}},
+        {"Sid": "PassTaskRoles", "Effect": "Allow", "Action": "iam:PassRole", "Resource": [format!("arn:aws:iam::{A}:role/exec"), format!("arn:aws:iam::{A}:role/task")],
+         "Condition": {"StringLike": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}}]});
+    assert!(
+        documents_equivalent(&role.policy, &policy),
+        "{}",
+        role.policy
+    );
+    let target = p.local.target.as_ref().unwrap();
+    assert_eq!(target.role_arn.as_deref(), Some(role.arn.as_str()));
+    assert_eq!(
+        target.ecs.as_ref().unwrap().assign_public_ip.as_deref(),
+        Some("DISABLED")
+    );
+}
+
+#[test]
+fn nothing_generated_has_a_star_resource() {
+    let mut revision = ecs_spec();
+    revision.target.ecs.as_mut().unwrap().task_definition_scope =
+        ebi::api::TaskDefinitionScope::Revision;
+    let sfn = spec(&format!("rule: {{eventPattern: {{source: [x]}}}}\ntarget: {{stepFunctions: {{stateMachineArn: arn:aws:states:us-east-1:{A}:stateMachine:m}}}}\n"));
+    for s in [ecs_spec(), revision, sfn] {
+        let role = managed(&planned(&s));
+        for doc in [&role.policy, &role.trust_policy] {
+            for st in PolicyDocument::parse(doc).unwrap().statements {
+                assert!(
+                    st.resource
+                        .iter()
+                        .flat_map(|r| r.patterns.iter())
+                        .all(|p| !p.contains('*') || p.ends_with(":*")),
+                    "{doc}"
+                );
+                assert!(
+                    st.resource
+                        .iter()
+                        .flat_map(|r| r.patterns.iter())
+                        .all(|p| p != "*"),
+                    "{doc}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn lambda_gets_a_permission_on_exactly_the_qualifier_and_no_role() {
+    let p = planned(&lambda_spec(&format!(
+        "arn:aws:lambda:us-east-1:{A}:function:notify:live"
+    )));
+    assert_eq!(p.local.role, DesiredRole::NotNeeded);
+    let perm = p.local.permission.as_ref().unwrap();
+    assert_eq!(
+        perm.function_name,
+        format!("arn:aws:lambda:us-east-1:{A}:function:notify")
+    );
+    assert_eq!(perm.qualifier.as_deref(), Some("live"));
+    assert_eq!(perm.principal, "events.amazonaws.com");
+    assert_eq!(
+        perm.source_arn.as_deref(),
+        Some(p.local.rule.as_ref().unwrap().arn.as_str())
+    );
+    assert_eq!(perm.source_account.as_deref(), Some(A));
+    let unqualified = planned(&lambda_spec(&format!(
+        "arn:aws:lambda:us-east-1:{A}:function:notify"
+    )));
+    assert_eq!(
+        unqualified.local.permission.as_ref().unwrap().qualifier,
+        None
+    );
+}
+
+#[test]
+fn guardrails_refuse_or_shape_what_the_object_asks() {
+    let g = |f: fn(&mut Guardrails)| {
+        let mut g = Guardrails::default();
+        f(&mut g);
+        g
+    };
+    let err = plan(
+        &ecs_spec(),
+        &owner(),
+        &facts(),
+        &g(|g| g.allowed_account_ids = vec!["999999999999".into()]),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, PlanError::Guardrail(m) if m.contains(A) && m.contains("--allowed-account-ids")),
+        "{err}"
+    );
+
+    let prefixed = plan(
+        &ecs_spec(),
+        &owner(),
+        &facts(),
+        &g(|g| g.role_name_prefix = Some("platform-".into())),
+    )
+    .unwrap();
+    assert!(
+        managed(&prefixed).name.starts_with("platform-"),
+        "derived names get the prefix"
+    );
+    let mut named = ecs_spec();
+    named.role = Some(ebi::api::RoleSpec {
+        name: Some("my-role".into()),
+        ..Default::default()
+    });
+    let err = plan(
+        &named,
+        &owner(),
+        &facts(),
+        &g(|g| g.role_name_prefix = Some("platform-".into())),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, PlanError::Guardrail(m) if m.contains("my-role") && m.contains("platform-")),
+        "{err}"
+    );
+
+    let boundary = format!("arn:aws:iam::{A}:policy/boundary");
+    let bounded = plan(
+        &ecs_spec(),
+        &owner(),
+        &facts(),
+        &g(|g| {
+            g.permissions_boundary_arn =
+                Some(format!("arn:aws:iam::{}:policy/boundary", "111122223333"))
+        }),
+    )
+    .unwrap();
+    assert_eq!(
+        managed(&bounded).permissions_boundary_arn.as_deref(),
+        Some(boundary.as_str())
+    );
+    let mut other_boundary = ecs_spec();
+    other_boundary.role = Some(ebi::api::RoleSpec {
+        permissions_boundary_arn: Some(format!("arn:aws:iam::{A}:policy/weaker")),
+        ..Default::default()
+    });
+    assert!(matches!(
+        plan(
+            &other_boundary,
+            &owner(),
+            &facts(),
+            &g(|g| g.permissions_boundary_arn =
+                Some(format!("arn:aws:iam::{}:policy/boundary", "111122223333")))
+        ),
+        Err(PlanError::Guardrail(_))
+    ));
+
+    let pathed = plan(
+        &ecs_spec(),
+        &owner(),
+        &facts(),
+        &g(|g| g.role_path = Some("/eventbridge/".into())),
+    )
+    .unwrap();
+    assert_eq!(
+        managed(&pathed).arn,
+        format!(
+            "arn:aws:iam::{A}:role/eventbridge/{}",
+            managed(&pathed).name
+        )
+    );
+}
+
+#[test]
+fn invalid_specs_name_the_field() {
+    let cases = [
+        ("rule: {scheduleExpression: rate(1 minutes)}\ntarget: {lambda: {functionArn: \"arn:aws:lambda:us-east-1:111122223333:function:f\"}}", "spec.rule.scheduleExpression"),
+        ("rule: {eventPattern: {}}\ntarget: {lambda: {functionArn: \"arn:aws:lambda:us-east-1:111122223333:function:f\"}}", "spec.rule.eventPattern"),
+        ("rule: {scheduleExpression: rate(5 minutes), eventBusName: orders}\ntarget: {lambda: {functionArn: \"arn:aws:lambda:us-east-1:111122223333:function:f\"}}", "spec.rule.eventBusName"),
+        ("rule: {eventPattern: {source: [x]}}\ntarget: {lambda: {functionArn: \"arn:aws:lambda:us-east-1::function:f\"}}", "spec.target.lambda.functionArn"),
+        ("rule: {eventPattern: {source: [x]}}\ntarget: {lambda: {functionArn: \"arn:aws:lambda:us-east-1:444455556666:function:f\"}}", "spec.target.lambda.functionArn"),
+        ("rule: {eventPattern: {source: [x]}}\ntarget: {lambda: {functionArn: \"arn:aws:lambda:eu-west-1:111122223333:function:f\"}}", "spec.target.lambda.functionArn"),
+        ("rule: {eventPattern: {source: [x]}}\ntarget: {input: {a: 1}, inputPath: $.detail, lambda: {functionArn: \"arn:aws:lambda:us-east-1:111122223333:function:f\"}}", "spec.target"),
+    ];
+    for (yaml, field) in cases {
+        match plan(&spec(yaml), &owner(), &facts(), &Guardrails::default()) {
+            Err(PlanError::InvalidSpec(e)) => assert_eq!(e.field, field, "{yaml}: {e}"),
+            other => panic!("{yaml}: expected InvalidSpec on {field}, got {other:?}"),
+        }
+    }
+}
+
+fn url_encode(v: &Value) -> Value {
+    // What IAM returns: URL-encoded JSON with keys in its own order and lists for single values.
+    let text = v.to_string();
+    json!(text
+        .bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            (b as char).to_string()
+        } else {
+            format!("%{b:02X}")
+        })
+        .collect::<String>())
+}
+
+/// What AWS would report for a correctly converged ECS integration, in AWS's own shapes.
+fn in_sync(p: &Plan) -> Observed {
+    let role = managed(p);
+    let rule = p.local.rule.as_ref().unwrap();
+    let tags = BTreeMap::from([
+        (OWNER_TAG.to_string(), "team-a/orders".to_string()),
+        (OWNER_UID_TAG.to_string(), "uid-1".to_string()),
+    ]);
+    Observed {
+        rule: Some(ObservedRule {
+            name: rule.name.clone(),
+            arn: rule.arn.clone(),
+            event_bus_name: "default".into(),
+            enabled: true,
+            description: None,
+            event_pattern: Some(json!({"source": ["orders"]})),
+            schedule_expression: None,
+            tags: tags.clone(),
+        }),
+        targets: vec![p.local.target.clone().unwrap()],
+        role: Some(ObservedRole {
+            arn: role.arn.clone(),
+            name: role.name.clone(),
+            trust_policy: url_encode(&role.trust_policy),
+            tags,
+            inline_policies: BTreeMap::from([(
+                ebi::plan::POLICY_NAME.to_string(),
+                url_encode(&role.policy),
+            )]),
+            attached_policies: BTreeMap::new(),
+            permissions_boundary: None,
+        }),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn an_object_in_sync_needs_no_change_even_in_aws_shapes() {
+    let p = planned(&ecs_spec());
+    assert_eq!(
+        diff(&p.local, &in_sync(&p), &owner(), false).unwrap(),
+        Vec::<Change>::new()
+    );
+}
+
+#[test]
+fn each_kind_of_drift_is_one_change() {
+    let p = planned(&ecs_spec());
+    let check = |mutate: &dyn Fn(&mut Observed), expected: Vec<Change>| {
+        let mut o = in_sync(&p);
+        mutate(&mut o);
+        assert_eq!(diff(&p.local, &o, &owner(), false).unwrap(), expected);
+    };
+    check(
+        &|o| o.role = None,
+        vec![Change::CreateRole, Change::PutRolePolicy],
+    );
+    check(
+        &|o| o.role.as_mut().unwrap().inline_policies.clear(),
+        vec![Change::PutRolePolicy],
+    );
+    check(
+        &|o| {
+            o.role.as_mut().unwrap().trust_policy = json!({"Statement": {"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"}})
+        },
+        vec![Change::UpdateTrustPolicy],
+    );
+    check(
+        &|o| o.rule.as_mut().unwrap().enabled = false,
+        vec![Change::PutRule { created: false }],
+    );
+    check(
+        &|o| o.rule.as_mut().unwrap().event_pattern = Some(json!({"source": ["other"]})),
+        vec![Change::PutRule { created: false }],
+    );
+    check(
+        &|o| {
+            o.rule = None;
+            o.targets.clear();
+        },
+        vec![Change::PutRule { created: true }, Change::PutTarget],
+    );
+    check(&|o| o.targets.clear(), vec![Change::PutTarget]);
+    check(
+        &|o| o.targets[0].ecs.as_mut().unwrap().task_count = 3,
+        vec![Change::PutTarget],
+    );
+    check(
+        &|o| {
+            let mut foreign = o.targets[0].clone();
+            foreign.id = "intruder".into();
+            o.targets.push(foreign)
+        },
+        vec![Change::RemoveTargets(vec!["intruder".into()])],
+    );
+    check(
+        &|o| {
+            o.role.as_mut().unwrap().permissions_boundary =
+                Some(("arn:aws:iam::111122223333:policy/b".into(), json!({})))
+        },
+        vec![Change::DeletePermissionsBoundary],
+    );
+    // A new incarnation of the object (same namespace/name, new UID) retags, nothing else.
+    check(
+        &|o| {
+            o.role
+                .as_mut()
+                .unwrap()
+                .tags
+                .insert(OWNER_UID_TAG.into(), "uid-0".into());
+        },
+        vec![Change::TagRole],
+    );
+}
+
+#[test]
+fn resources_of_others_are_never_taken() {
+    let p = planned(&ecs_spec());
+    let mut untagged = in_sync(&p);
+    untagged.rule.as_mut().unwrap().tags.clear();
+    let err = diff(&p.local, &untagged, &owner(), false).unwrap_err();
+    assert!(err.to_string().contains("adoptExisting"), "{err}");
+    assert_eq!(
+        diff(&p.local, &untagged, &owner(), true).unwrap(),
+        vec![Change::TagRule],
+        "adoptExisting takes an untagged rule"
+    );
+    let mut someone_elses = in_sync(&p);
+    someone_elses
+        .role
+        .as_mut()
+        .unwrap()
+        .tags
+        .insert(OWNER_TAG.into(), "team-b/other".into());
+    assert!(
+        diff(&p.local, &someone_elses, &owner(), true).is_err(),
+        "a resource owned by another object is never adopted"
+    );
+}
+
+#[test]
+fn the_lambda_permission_is_compared_by_meaning() {
+    let p = planned(&lambda_spec(&format!(
+        "arn:aws:lambda:us-east-1:{A}:function:notify"
+    )));
+    let perm = p.local.permission.clone().unwrap();
+    let rule = p.local.rule.clone().unwrap();
+    let statement = |source: &str| {
+        json!({"Version": "2012-10-17", "Statement": [{"Sid": perm.statement_id, "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "lambda:InvokeFunction", "Resource": perm.function_arn,
+            "Condition": {"ArnLike": {"AWS:SourceArn": source}, "StringEquals": {"AWS:SourceAccount": A}}}]})
+        .to_string()
+    };
+    let mut o = Observed {
+        rule: Some(ObservedRule {
+            name: rule.name.clone(),
+            arn: rule.arn.clone(),
+            event_bus_name: "default".into(),
+            enabled: true,
+            description: None,
+            event_pattern: None,
+            schedule_expression: Some("rate(1 hour)".into()),
+            tags: owner().tags(),
+        }),
+        targets: vec![p.local.target.clone().unwrap()],
+        lambda_policy: Some(json!(statement(&rule.arn))),
+        ..Default::default()
+    };
+    assert_eq!(diff(&p.local, &o, &owner(), false).unwrap(), vec![]);
+    o.lambda_policy = Some(json!(statement(
+        "arn:aws:events:us-east-1:111122223333:rule/other"
+    )));
+    assert_eq!(
+        diff(&p.local, &o, &owner(), false).unwrap(),
+        vec![Change::AddPermission { replace: true }]
+    );
+    o.lambda_policy = None;
+    assert_eq!(
+        diff(&p.local, &o, &owner(), false).unwrap(),
+        vec![Change::AddPermission { replace: false }]
+    );
+}
+
+#[test]
+fn cross_account_plans_both_halves() {
+    let mut s = ecs_spec();
+    let b = "444455556666";
+    s.target.ecs.as_mut().unwrap().cluster_arn = format!("arn:aws:ecs:us-east-1:{b}:cluster/main");
+    s.target.ecs.as_mut().unwrap().task_definition_arn =
+        format!("arn:aws:ecs:us-east-1:{b}:task-definition/worker:4");
+    s.cross_account = Some(serde_norway::from_str(&format!("{{targetAccountId: \"{b}\", mode: EventBusForwarding, provisioningRoleArn: \"arn:aws:iam::{b}:role/p\"}}")).unwrap());
+    let p = planned(&s);
+    let local = &p.local;
+    let remote = p.remote.as_ref().unwrap();
+    let bus = format!("arn:aws:events:us-east-1:{b}:event-bus/default");
+    assert_eq!(local.target.as_ref().unwrap().arn, bus);
+    assert!(documents_equivalent(
+        &managed(&p).policy,
+        &json!({"Statement": [{"Sid": "ForwardToTargetBus", "Effect": "Allow", "Action": "events:PutEvents", "Resource": bus}]})
+    ));
+    assert_eq!(remote.account_id, b);
+    assert_eq!(remote.bus_permission.as_ref().unwrap().principal_account, A);
+    assert_eq!(
+        remote.rule.as_ref().unwrap().arn,
+        format!(
+            "arn:aws:events:us-east-1:{b}:rule/{}",
+            local.rule.as_ref().unwrap().name
+        )
+    );
+    assert!(remote.role.arn().unwrap().contains(b));
+
+    s.cross_account.as_mut().unwrap().provisioning_role_arn = format!("arn:aws:iam::{A}:role/p");
+    assert!(
+        matches!(plan(&s, &owner(), &facts(), &Guardrails::default()), Err(PlanError::InvalidSpec(e)) if e.field == "spec.crossAccount.provisioningRoleArn")
+    );
+    s.cross_account.as_mut().unwrap().provisioning_role_arn = format!("arn:aws:iam::{b}:role/p");
+    s.cross_account.as_mut().unwrap().mode = ebi::api::CrossAccountMode::RoleChain;
+    assert!(
+        matches!(plan(&s, &owner(), &facts(), &Guardrails::default()), Err(PlanError::InvalidSpec(e)) if e.field == "spec.crossAccount.mode" && e.message.contains("EventBusForwarding"))
+    );
+}
