@@ -256,6 +256,70 @@ case("chain-only-broken", "Only a trust chain to verify (no rule): the target ro
                 role(f"arn:aws:iam::{B}:role/target", doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{A}:role/other"}, "Action": "sts:AssumeRole"}))],
       "chains": [{"from": f"arn:aws:iam::{A}:role/source", "to": f"arn:aws:iam::{B}:role/target"}]}, ["CrossAccountTrustMissing"])
 
+# --- more correct configurations: every way of being right must stay silent ---
+def with_inline(*statements):
+    return mutate(ecs_good(), lambda b: set_inline(b, *statements))
+def with_trust(trust):
+    return mutate(ecs_good(), lambda b: b["roles"][0]["Role"].__setitem__("AssumeRolePolicyDocument", trust))
+events_stmt = {"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole"}
+case("ok-passrole-two-statements", "PassRole granted per role, in two statements.",
+     with_inline(RUN_TASK, dict(PASS_ROLE, Resource=EXEC), dict(PASS_ROLE, Resource=TASK)))
+case("ok-passrole-stringequals", "PassedToService with StringEquals instead of StringLike.",
+     with_inline(RUN_TASK, dict(PASS_ROLE, Condition={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}})))
+case("ok-passrole-unconditioned", "PassRole on exactly the two roles, without a service condition.",
+     with_inline(RUN_TASK, {"Effect": "Allow", "Action": "iam:PassRole", "Resource": [EXEC, TASK]}))
+case("ok-cluster-ifexists", "The cluster condition written with ArnEqualsIfExists.",
+     with_inline(dict(RUN_TASK, Condition={"ArnEqualsIfExists": {"ecs:cluster": CLUSTER}}), PASS_ROLE))
+case("ok-cluster-arnlike", "Every cluster of the account, by ArnLike.",
+     with_inline(dict(RUN_TASK, Condition={"ArnLike": {"ecs:cluster": f"arn:aws:ecs:*:{A}:cluster/*"}}), PASS_ROLE))
+case("ok-exact-revision", "RunTask on exactly the revision the target uses.", with_inline(dict(RUN_TASK, Resource=TD), PASS_ROLE))
+case("ok-action-wildcard", "ecs:Run* and iam:Pass* on exact resources.",
+     with_inline(dict(RUN_TASK, Action="ecs:Run*"), dict(PASS_ROLE, Action="iam:Pass*")))
+case("ok-action-case", "Action names in another case.", with_inline(dict(RUN_TASK, Action="ECS:runtask"), dict(PASS_ROLE, Action="IAM:passrole")))
+case("ok-notaction", "NotAction on unrelated services with exact resources.",
+     with_inline({"Effect": "Allow", "NotAction": ["s3:*", "dynamodb:*"], "Resource": [f"arn:aws:ecs:{R}:{A}:task-definition/orders-worker:*", EXEC, TASK]}))
+case("ok-deny-elsewhere", "A Deny for every other cluster does not touch this one.",
+     with_inline(RUN_TASK, PASS_ROLE, {"Effect": "Deny", "Action": "ecs:RunTask", "Resource": "*", "Condition": {"ArnNotEquals": {"ecs:cluster": CLUSTER}}}))
+case("ok-role-with-path", "The role lives under an IAM path.",
+     mutate(ecs_good(), lambda b: (b["targets"]["Targets"][0].__setitem__("RoleArn", f"arn:aws:iam::{A}:role/service-role/eventbridge-orders"),
+                                   b["roles"][0]["Role"].__setitem__("Arn", f"arn:aws:iam::{A}:role/service-role/eventbridge-orders"))))
+case("ok-trust-sourcearn-only", "Trust bound by aws:SourceArn alone.",
+     with_trust(doc(dict(events_stmt, Condition={"ArnEquals": {"aws:SourceArn": RULE}}))))
+case("ok-trust-sourceaccount-only", "Trust bound by aws:SourceAccount alone.",
+     with_trust(doc(dict(events_stmt, Condition={"StringEquals": {"aws:SourceAccount": A}}))))
+case("ok-trust-stringlike-rules", "Trust for the account's orders-* rules by StringLike.",
+     with_trust(doc(dict(events_stmt, Condition={"StringLike": {"aws:SourceArn": f"arn:aws:events:{R}:{A}:rule/orders*"}}))))
+case("ok-trust-two-statements", "Trust for EventBridge and, separately, for ECS tasks.",
+     with_trust(doc(dict(events_stmt, Condition={"StringEquals": {"aws:SourceAccount": A}}), {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"})))
+case("ok-aws-managed-policy", "AWS's own managed policy for EventBridge to run ECS tasks (broad by design, not flagged).",
+     mutate(ecs_good(), lambda b: (set_inline(b), b["roles"][0]["AttachedPolicies"].append({"PolicyArn": "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceEventsRole",
+         "Document": doc({"Effect": "Allow", "Action": ["ecs:RunTask"], "Resource": ["*"]},
+                         {"Effect": "Allow", "Action": "iam:PassRole", "Resource": ["*"], "Condition": {"StringLike": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}})}))))
+case("ok-boundary-everything", "A boundary that allows everything.",
+     mutate(ecs_good(), lambda b: b["roles"].__setitem__(0, role(EBROLE, trust_events(), [("invoke", doc(RUN_TASK, PASS_ROLE))], boundary=(f"arn:aws:iam::{A}:policy/boundary", doc({"Effect": "Allow", "Action": "*", "Resource": "*"}))))))
+case("ok-task-without-task-role", "A task with only an execution role needs only that role passed.",
+     mutate(ecs_good(), lambda b: (b["taskDefinitions"][TD]["taskDefinition"].pop("taskRoleArn"), set_inline(b, RUN_TASK, dict(PASS_ROLE, Resource=EXEC)))))
+case("ok-dead-letter-queue", "A dead-letter queue with a full SQS ARN.",
+     mutate(ecs_good(), lambda b: b["targets"]["Targets"][0].__setitem__("DeadLetterConfig", {"Arn": f"arn:aws:sqs:{R}:{A}:orders-dlq"})))
+case("ok-rule-enabled-with-cloudtrail", "State ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS is enabled.",
+     mutate(ecs_good(), lambda b: b["rule"].__setitem__("State", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")))
+case("ok-two-targets", "One rule, an ECS target and a Lambda target, both permitted.",
+     mutate(ecs_good(), lambda b: (b["targets"]["Targets"].append({"Id": "fn", "Arn": FN}), b.__setitem__("lambdaPolicies", {FN: lambda_policy()}))))
+case("ok-sfn-wildcard", "StartExecution on every orders* state machine.", mutate(sfn_good(), lambda b: set_inline(b, dict(START, Resource=f"arn:aws:states:{R}:{A}:stateMachine:orders*"))))
+case("ok-sfn-action-list", "StartExecution among other Step Functions actions.",
+     mutate(sfn_good(), lambda b: set_inline(b, dict(START, Action=["states:StartSyncExecution", "states:StartExecution"]))))
+case("ok-sfn-managed-policy", "StartExecution from a customer managed policy.",
+     mutate(sfn_good(), lambda b: (set_inline(b), b["roles"][0]["AttachedPolicies"].append({"PolicyArn": f"arn:aws:iam::{A}:policy/start", "Document": doc(START)}))))
+case("ok-lambda-version", "A numbered version, with its own permission.", lambda_good(target=FN + ":7"))
+case("ok-lambda-sourcearn-wildcard", "The permission admits every rule of the account.", lambda_good(policy=lambda_policy(source_arn=f"arn:aws:events:{R}:{A}:rule/*")))
+case("ok-lambda-sourcearn-only", "The permission bound by SourceArn alone.", lambda_good(policy=lambda_policy(source_account=None)))
+case("ok-lambda-policy-object", "The policy given as an object rather than the CLI's JSON string.",
+     lambda_good(policy={"Policy": doc({"Sid": "events", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "lambda:InvokeFunction", "Resource": FN, "Condition": {"ArnLike": {"AWS:SourceArn": RULE}}})}))
+case("ok-lambda-other-statements", "Statements for other callers beside EventBridge's.",
+     lambda_good(policy=lambda_policy(extra=[{"Sid": "s3", "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "lambda:InvokeFunction", "Resource": FN}])))
+case("ok-lambda-principal-list", "Several service principals in one statement.",
+     lambda_good(policy={"Policy": json.dumps(doc({"Sid": "events", "Effect": "Allow", "Principal": {"Service": ["sns.amazonaws.com", "events.amazonaws.com"]}, "Action": "lambda:InvokeFunction", "Resource": FN, "Condition": {"ArnLike": {"AWS:SourceArn": RULE}}}))}))
+
 here = os.path.dirname(os.path.abspath(__file__))
 for f in os.listdir(here):
     if f.endswith(".json"):
