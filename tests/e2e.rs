@@ -1250,3 +1250,63 @@ async fn renaming_the_rule_or_role_leaves_no_orphan() {
     );
     assert!(events.contains("removed the previous rule"), "{events}");
 }
+
+/// Throttling is retried (SDK adaptive retry, then per-object backoff) and counted; metric
+/// labels stay bounded (no object names).
+#[tokio::test(flavor = "multi_thread")]
+async fn throttled_calls_are_retried_counted_and_converge() {
+    let ns = namespace("e2e-throttle");
+    let venv = std::env::var("EBI_PYTHON_VENV").expect("EBI_PYTHON_VENV (make test sets it)");
+    let upstream = std::env::var("AWS_ENDPOINT_URL").unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // Two of every three ListTargetsByRule calls are throttled.
+    let mut proxy = std::process::Command::new(format!("{venv}/bin/python"))
+        .args([
+            concat!(env!("CARGO_MANIFEST_DIR"), "/hack/fault_proxy.py"),
+            &port.to_string(),
+            &upstream,
+            "-",
+            "AWSEvents.ListTargetsByRule",
+            "2",
+        ])
+        .spawn()
+        .unwrap();
+    wait_until("the proxy", Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let ctl = Controller::start_with_env(
+        &ns,
+        &[],
+        &[("AWS_ENDPOINT_URL", &format!("http://127.0.0.1:{port}"))],
+    );
+    let api = kube_api(&ns).await;
+    apply(&sfn_yaml(&ns, "throttled"));
+    wait_condition(&api, "throttled", "Ready", "True", None).await;
+    let metrics = ctl.metrics_text();
+    let throttled = metrics
+        .lines()
+        .find(|l| l.starts_with(r#"ebi_aws_calls_total{service="EventBridge",operation="ListTargetsByRule",outcome="throttled"}"#))
+        .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .unwrap_or(0);
+    assert!(throttled >= 2, "throttled attempts are counted:\n{metrics}");
+    println!("[figures] throttling: {throttled} throttled ListTargetsByRule attempts retried; the object converged");
+    for family in [
+        "ebi_reconciles_total{result=\"success\"}",
+        "ebi_reconcile_duration_seconds_bucket",
+        "ebi_integrations{ready=\"true\"} 1",
+        "ebi_findings{code=\"PassRoleMissing\"} 0",
+        "ebi_leader 1",
+    ] {
+        assert!(metrics.contains(family), "{family} missing:\n{metrics}");
+    }
+    assert!(
+        !metrics.contains(&ns),
+        "labels never carry namespaces or names"
+    );
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+}

@@ -220,25 +220,45 @@ impl Intercept for CallCounter {
             .unwrap_or_default();
         let outcome = match context.response() {
             None => "network_error",
-            Some(r) => {
-                let status = r.status().as_u16();
-                let error_type = r.headers().get("x-amzn-errortype").unwrap_or("");
-                if status == 429
-                    || error_type.starts_with("Throttling")
-                    || error_type.starts_with("TooManyRequests")
-                {
-                    "throttled"
-                } else if status < 300 {
-                    "success"
-                } else if status < 500 {
-                    "client_error"
-                } else {
-                    "server_error"
-                }
-            }
+            Some(r) => classify_attempt(
+                r.status().as_u16(),
+                r.headers().get("x-amzn-errortype"),
+                r.body().bytes(),
+            ),
         };
         self.metrics.aws_call(&service, &operation, outcome);
         Ok(())
+    }
+}
+
+/// The outcome label of one HTTP attempt. Throttling comes as 429, or as a 400 whose error
+/// type names it: in a header for JSON protocols, in the body for IAM/STS's XML.
+pub fn classify_attempt(
+    status: u16,
+    error_type: Option<&str>,
+    body: Option<&[u8]>,
+) -> &'static str {
+    const THROTTLING: [&str; 4] = [
+        "Throttling",
+        "TooManyRequests",
+        "RequestLimitExceeded",
+        "SlowDown",
+    ];
+    let in_header = error_type.is_some_and(|t| THROTTLING.iter().any(|c| t.starts_with(c)));
+    let in_body = || {
+        body.and_then(|b| std::str::from_utf8(b).ok())
+            .is_some_and(|text| {
+                THROTTLING.iter().any(|c| {
+                    text.contains(&format!("<Code>{c}")) || text.contains(&format!("\"{c}"))
+                })
+            })
+    };
+    match status {
+        429 => "throttled",
+        400 if in_header || in_body() => "throttled",
+        s if s < 300 => "success",
+        s if s < 500 => "client_error",
+        _ => "server_error",
     }
 }
 
@@ -250,4 +270,31 @@ pub fn is_write_operation(operation: &str) -> bool {
     ]
     .iter()
     .any(|p| operation.starts_with(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::classify_attempt;
+
+    #[test]
+    fn attempts_are_labelled_by_outcome() {
+        assert_eq!(classify_attempt(200, None, None), "success");
+        assert_eq!(classify_attempt(429, None, None), "throttled");
+        assert_eq!(
+            classify_attempt(400, Some("ThrottlingException:http://internal"), None),
+            "throttled"
+        );
+        let iam = b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error></ErrorResponse>";
+        assert_eq!(classify_attempt(400, None, Some(iam)), "throttled");
+        assert_eq!(
+            classify_attempt(400, None, Some(br#"{"__type":"ThrottlingException"}"#)),
+            "throttled"
+        );
+        assert_eq!(
+            classify_attempt(400, Some("ValidationException"), Some(b"{}")),
+            "client_error"
+        );
+        assert_eq!(classify_attempt(404, None, None), "client_error");
+        assert_eq!(classify_attempt(503, None, None), "server_error");
+    }
 }

@@ -189,6 +189,10 @@ impl Controller {
         out
     }
 
+    pub fn metrics_text(&self) -> String {
+        self.get("/metrics").expect("metrics")
+    }
+
     /// An unlabelled metric's value (e.g. `ebi_leader`).
     pub fn metric(&self, name: &str) -> Option<f64> {
         let text = self.get("/metrics")?;
