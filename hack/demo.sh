@@ -25,6 +25,15 @@ try:
     iam.create_role(RoleName="orders-byo-role", AssumeRolePolicyDocument=json.dumps(trust))
 except iam.exceptions.EntityAlreadyExistsException:
     pass
+# Trust bound to another rule: the bug examples/broken-trust-other-rule.yaml shows.
+other = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole",
+         "Condition": {"ArnEquals": {"aws:SourceArn": "arn:aws:events:us-east-1:123456789012:rule/some-other-rule"}}}]}
+try:
+    iam.create_role(RoleName="step-functions-byo-role", AssumeRolePolicyDocument=json.dumps(other))
+except iam.exceptions.EntityAlreadyExistsException:
+    pass
+iam.put_role_policy(RoleName="step-functions-byo-role", PolicyName="start", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "states:StartExecution", "Resource": "arn:aws:states:us-east-1:123456789012:stateMachine:order-pipeline"}]}))
 # RunTask, but no iam:PassRole for the task's roles: the bug the diagnosis must name.
 iam.put_role_policy(RoleName="orders-byo-role", PolicyName="run-task", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Action": "ecs:RunTask", "Resource": "arn:aws:ecs:us-east-1:123456789012:task-definition/orders-worker:*"}]}))
@@ -44,7 +53,9 @@ kubectl apply -f examples/
 for n in orders-to-ecs nightly-pipeline orders-to-lambda orders-to-other-account orders-to-other-account-lambda; do
   kubectl wait --for=condition=Ready "ebi/$n" --timeout=60s >/dev/null
 done
-kubectl wait --for=jsonpath='{.status.observedGeneration}'=1 ebi/orders-byo-role --timeout=60s >/dev/null
+for n in orders-byo-role pipeline-byo-role; do
+  kubectl wait --for=jsonpath='{.status.observedGeneration}'=1 "ebi/$n" --timeout=60s >/dev/null
+done
 
 step "kubectl get ebi"
 kubectl get ebi
@@ -77,6 +88,9 @@ kubectl get ebi orders-to-other-account orders-to-other-account-lambda \
 
 step "The broken bring-your-own role, diagnosed (kubectl get ebi orders-byo-role -o jsonpath='{.status.findings}')"
 kubectl get ebi orders-byo-role -o jsonpath='{range .status.findings[*]}{.severity} {.code} {.resource}{"\n"}  {.message}{"\n"}  Fix: {.remediation}{"\n\n"}{end}'
+
+step "The other broken role (kubectl get ebi pipeline-byo-role -o jsonpath='{.status.conditions[?(@.type==\"AccessVerified\")]}')"
+kubectl get ebi pipeline-byo-role -o jsonpath='{range .status.conditions[?(@.type=="AccessVerified")]}{.status} {.reason}{"\n"}  {.message}{"\n"}{end}'
 
 cat <<EOF2
 
