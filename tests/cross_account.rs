@@ -525,27 +525,8 @@ async fn role_chain_refuses_ecs_and_a_boundary_without_assume_role_breaks_the_ch
 #[tokio::test(flavor = "multi_thread")]
 async fn a_provisioning_role_that_cannot_be_assumed_gives_a_clear_condition() {
     let ns = namespace("x-deny");
-    let venv = std::env::var("EBI_PYTHON_VENV").expect("EBI_PYTHON_VENV (make test sets it)");
-    let upstream = std::env::var("AWS_ENDPOINT_URL").unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut proxy = std::process::Command::new(format!("{venv}/bin/python"))
-        .args([
-            concat!(env!("CARGO_MANIFEST_DIR"), "/hack/fault_proxy.py"),
-            &port.to_string(),
-            &upstream,
-            "cannot-assume",
-        ])
-        .spawn()
-        .unwrap();
-    wait_until("the proxy", Duration::from_secs(10), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
-    let endpoint = format!("http://127.0.0.1:{port}");
-    let ctl = Controller::start_with_env(&ns, &[], &[("AWS_ENDPOINT_URL", &endpoint)]);
+    let proxy = FaultProxy::start(&["cannot-assume"]);
+    let ctl = Controller::start_with_env(&ns, &[], &[("AWS_ENDPOINT_URL", &proxy.endpoint)]);
     let api = kube_api(&ns).await;
     let yaml = cross_yaml(
         &ns,
@@ -583,6 +564,5 @@ async fn a_provisioning_role_that_cannot_be_assumed_gives_a_clear_condition() {
         .map(|(_, n)| n)
         .sum();
     assert_eq!(writes, 0, "nothing is written in either account");
-    let _ = proxy.kill();
-    let _ = proxy.wait();
+    drop(proxy);
 }

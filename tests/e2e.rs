@@ -1256,33 +1256,9 @@ async fn renaming_the_rule_or_role_leaves_no_orphan() {
 #[tokio::test(flavor = "multi_thread")]
 async fn throttled_calls_are_retried_counted_and_converge() {
     let ns = namespace("e2e-throttle");
-    let venv = std::env::var("EBI_PYTHON_VENV").expect("EBI_PYTHON_VENV (make test sets it)");
-    let upstream = std::env::var("AWS_ENDPOINT_URL").unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     // Two of every three ListTargetsByRule calls are throttled.
-    let mut proxy = std::process::Command::new(format!("{venv}/bin/python"))
-        .args([
-            concat!(env!("CARGO_MANIFEST_DIR"), "/hack/fault_proxy.py"),
-            &port.to_string(),
-            &upstream,
-            "-",
-            "AWSEvents.ListTargetsByRule",
-            "2",
-        ])
-        .spawn()
-        .unwrap();
-    wait_until("the proxy", Duration::from_secs(10), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
-    let ctl = Controller::start_with_env(
-        &ns,
-        &[],
-        &[("AWS_ENDPOINT_URL", &format!("http://127.0.0.1:{port}"))],
-    );
+    let proxy = FaultProxy::start(&["-", "AWSEvents.ListTargetsByRule", "2"]);
+    let ctl = Controller::start_with_env(&ns, &[], &[("AWS_ENDPOINT_URL", &proxy.endpoint)]);
     let api = kube_api(&ns).await;
     apply(&sfn_yaml(&ns, "throttled"));
     wait_condition(&api, "throttled", "Ready", "True", None).await;
@@ -1307,6 +1283,5 @@ async fn throttled_calls_are_retried_counted_and_converge() {
         !metrics.contains(&ns),
         "labels never carry namespaces or names"
     );
-    let _ = proxy.kill();
-    let _ = proxy.wait();
+    drop(proxy);
 }

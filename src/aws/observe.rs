@@ -306,17 +306,7 @@ pub async fn snapshot_for_rule(
                     .unwrap_or_default();
                 if let Some(o) = role(c, &role_name).await? {
                     if &o.arn == role_arn {
-                        snap.roles.insert(
-                            o.arn.clone(),
-                            Role {
-                                arn: o.arn,
-                                name: o.name,
-                                trust_policy: o.trust_policy,
-                                inline_policies: o.inline_policies,
-                                attached_policies: o.attached_policies,
-                                permissions_boundary: o.permissions_boundary,
-                            },
-                        );
+                        snap.roles.insert(o.arn.clone(), Role::from(o));
                     }
                 }
             }

@@ -425,12 +425,7 @@ impl<'a> TargetCheck<'a> {
         let fix = remedy::update_trust(&role.arn, self.account, &self.rule.arn);
         match eval.decision {
             Decision::Allow => {
-                let unprotected = eval.allowed_by.iter().any(|s| {
-                    !doc.statements[s.index].conditions.iter().any(|c| {
-                        c.key.eq_ignore_ascii_case("aws:SourceAccount")
-                            || c.key.eq_ignore_ascii_case("aws:SourceArn")
-                    })
-                });
+                let unprotected = allowed_without_source_condition(&eval, &doc);
                 if unprotected {
                     self.finding(
                         Code::ConfusedDeputyUnprotected,
@@ -688,12 +683,7 @@ impl<'a> TargetCheck<'a> {
         };
         match eval.decision {
             Decision::Allow => {
-                let unprotected = eval.allowed_by.iter().any(|s| {
-                    !doc.statements[s.index].conditions.iter().any(|c| {
-                        c.key.eq_ignore_ascii_case("aws:SourceArn")
-                            || c.key.eq_ignore_ascii_case("aws:SourceAccount")
-                    })
-                });
+                let unprotected = allowed_without_source_condition(&eval, &doc);
                 if unprotected {
                     self.finding(
                         Code::ConfusedDeputyUnprotected,
@@ -815,6 +805,17 @@ impl TargetCheck<'_> {
             );
         }
     }
+}
+
+/// An Allow for a service principal with neither aws:SourceArn nor aws:SourceAccount: any
+/// account's resource could use it (the confused deputy).
+fn allowed_without_source_condition(eval: &Evaluation, doc: &PolicyDocument) -> bool {
+    eval.allowed_by.iter().any(|s| {
+        !doc.statements[s.index].conditions.iter().any(|c| {
+            c.key.eq_ignore_ascii_case("aws:SourceArn")
+                || c.key.eq_ignore_ascii_case("aws:SourceAccount")
+        })
+    })
 }
 
 fn required_action(arn: &Arn) -> &'static str {

@@ -11,11 +11,13 @@ pub fn role_name(role_arn: &str) -> String {
         .unwrap_or_else(|_| role_arn.to_string())
 }
 
-/// The trust policy EventBridge needs, protected against the confused deputy.
+/// The trust policy EventBridge needs, protected against the confused deputy: only this
+/// account's rule may make EventBridge assume the role. The planner creates roles with it.
 pub fn events_trust_policy(account: &str, rule_arn: &str) -> Value {
     json!({
         "Version": "2012-10-17",
         "Statement": [{
+            "Sid": "EventBridgeRuleOnly",
             "Effect": "Allow",
             "Principal": {"Service": "events.amazonaws.com"},
             "Action": "sts:AssumeRole",

@@ -46,6 +46,19 @@ pub struct ObservedRole {
     pub permissions_boundary: Option<(String, Value)>,
 }
 
+impl From<ObservedRole> for diagnose::Role {
+    fn from(r: ObservedRole) -> Self {
+        diagnose::Role {
+            arn: r.arn,
+            name: r.name,
+            trust_policy: r.trust_policy,
+            inline_policies: r.inline_policies,
+            attached_policies: r.attached_policies,
+            permissions_boundary: r.permissions_boundary,
+        }
+    }
+}
+
 /// One write, in the order they must run.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Change {
@@ -300,17 +313,7 @@ pub fn snapshot(desired: &Desired, observed: &Observed) -> Snapshot {
         .collect();
     let mut roles = BTreeMap::new();
     for r in observed.role.iter() {
-        roles.insert(
-            r.arn.clone(),
-            diagnose::Role {
-                arn: r.arn.clone(),
-                name: r.name.clone(),
-                trust_policy: r.trust_policy.clone(),
-                inline_policies: r.inline_policies.clone(),
-                attached_policies: r.attached_policies.clone(),
-                permissions_boundary: r.permissions_boundary.clone(),
-            },
-        );
+        roles.insert(r.arn.clone(), diagnose::Role::from(r.clone()));
     }
     let mut lambda_policies = BTreeMap::new();
     if let (Some(p), Some(doc)) = (&desired.permission, &observed.lambda_policy) {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use crate::api::{CrossAccountMode, EventBridgeIntegrationSpec, TargetKind, TaskDefinitionScope};
-use crate::diagnose::remedy::{family_pattern, split_function_arn};
+use crate::diagnose::remedy::{events_trust_policy, family_pattern, split_function_arn};
 use crate::iam::Arn;
 pub use validate::{validate, SpecError};
 
@@ -402,7 +402,7 @@ pub fn plan(
                 owner,
                 guard,
                 &partition,
-                events_trust(&account, &local_rule.arn),
+                events_trust_policy(&account, &local_rule.arn),
                 vec![
                     json!({"Sid": "ForwardToTargetBus", "Effect": "Allow", "Action": "events:PutEvents", "Resource": bus_arn}),
                 ],
@@ -453,7 +453,7 @@ pub fn plan(
                 owner,
                 guard,
                 &partition,
-                events_trust(&account, &local_rule.arn),
+                events_trust_policy(&account, &local_rule.arn),
                 vec![],
             )?;
             let chained_name = x
@@ -559,23 +559,6 @@ fn workload_arn(spec: &EventBridgeIntegrationSpec, kind: TargetKind) -> String {
             .clone(),
         TargetKind::EventBus => unreachable!("not a spec target kind"),
     }
-}
-
-/// The trust policy of a role only this rule's EventBridge may assume.
-fn events_trust(account: &str, rule_arn: &str) -> Value {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "EventBridgeRuleOnly",
-            "Effect": "Allow",
-            "Principal": {"Service": "events.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-            "Condition": {
-                "StringEquals": {"aws:SourceAccount": account},
-                "ArnEquals": {"aws:SourceArn": rule_arn}
-            }
-        }]
-    })
 }
 
 fn target_shape(
@@ -820,7 +803,7 @@ fn plan_role(
         owner,
         guard,
         partition,
-        events_trust(account, rule_arn),
+        events_trust_policy(account, rule_arn),
         workload_statements(spec, kind, facts),
     )?;
     Ok(DesiredRole::Managed(role))

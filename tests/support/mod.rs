@@ -239,6 +239,41 @@ pub fn calls_between(
     (total, writes, write_ops)
 }
 
+/// hack/fault_proxy.py in front of the emulator; killed on drop.
+pub struct FaultProxy {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl FaultProxy {
+    /// `args`: what to deny and throttle (see hack/fault_proxy.py).
+    pub fn start(args: &[&str]) -> FaultProxy {
+        let venv = std::env::var("EBI_PYTHON_VENV").expect("EBI_PYTHON_VENV (make test sets it)");
+        let upstream = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
+        let port = free_port();
+        let child = Command::new(format!("{venv}/bin/python"))
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/hack/fault_proxy.py"))
+            .args([port.to_string(), upstream])
+            .args(args)
+            .spawn()
+            .expect("the fault proxy starts");
+        wait_until("the fault proxy", Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        FaultProxy {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 pub fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     let start = Instant::now();
     while start.elapsed() < timeout {
@@ -328,28 +363,30 @@ pub async fn aws_in(account: &str) -> Aws {
     .configure(&base)
     .build()
     .await;
-    let config = base
-        .to_builder()
-        .credentials_provider(
-            aws_credential_types::provider::SharedCredentialsProvider::new(provider),
-        )
-        .build();
-    Aws {
-        iam: aws_sdk_iam::Client::new(&config),
-        events: aws_sdk_eventbridge::Client::new(&config),
-        lambda: aws_sdk_lambda::Client::new(&config),
-    }
+    clients(
+        &base
+            .to_builder()
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+            )
+            .build(),
+    )
 }
 
 pub async fn aws() -> Aws {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(REGION))
-        .load()
-        .await;
+    clients(
+        &aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION))
+            .load()
+            .await,
+    )
+}
+
+fn clients(config: &aws_config::SdkConfig) -> Aws {
     Aws {
-        iam: aws_sdk_iam::Client::new(&config),
-        events: aws_sdk_eventbridge::Client::new(&config),
-        lambda: aws_sdk_lambda::Client::new(&config),
+        iam: aws_sdk_iam::Client::new(config),
+        events: aws_sdk_eventbridge::Client::new(config),
+        lambda: aws_sdk_lambda::Client::new(config),
     }
 }
 
