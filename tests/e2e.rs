@@ -1285,3 +1285,54 @@ async fn throttled_calls_are_retried_counted_and_converge() {
     );
     drop(proxy);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deleting_an_object_whose_spec_became_invalid_still_cleans_up() {
+    let ns = namespace("e2e-invalid-delete");
+    let _ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    apply(&ecs_yaml(&ns, "orders", ""));
+    wait_condition(&api, "orders", "Ready", "True", None).await;
+    // FARGATE without networkConfiguration passes the schema but not reconcile-time validation.
+    let invalid = ecs_yaml(&ns, "orders", "").replace(
+        "      networkConfiguration: {subnets: [subnet-0a1b2c3d], securityGroups: [sg-0a1b2c3d]}\n",
+        "",
+    );
+    apply(&invalid);
+    wait_condition(&api, "orders", "Ready", "False", Some("InvalidSpec")).await;
+    let (ok, out) = kubectl(
+        &[
+            "delete",
+            "-n",
+            &ns,
+            "ebi",
+            "orders",
+            "--wait=true",
+            "--timeout=60s",
+        ],
+        None,
+    );
+    assert!(ok, "{out}");
+    let aws = aws().await;
+    let name = derived(&ns, "orders");
+    assert!(
+        aws.events.describe_rule().name(&name).send().await.is_err(),
+        "the rule recorded in status is deleted"
+    );
+    assert!(
+        aws.iam.get_role().role_name(&name).send().await.is_err(),
+        "the role recorded in status is deleted"
+    );
+    let (_, events) = kubectl(
+        &[
+            "get",
+            "events",
+            "-n",
+            &ns,
+            "-o",
+            "jsonpath={.items[*].reason}",
+        ],
+        None,
+    );
+    assert!(events.contains("CleanupFromStatus"), "{events}");
+}

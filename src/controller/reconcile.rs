@@ -564,76 +564,130 @@ async fn remove_previous(
         return Ok(vec![]);
     };
     let local = &planned.plan.local;
-    let clients = &planned.local;
-    let owns = |tags: &BTreeMap<String, String>| tags.get(OWNER_TAG) == Some(&owner.key());
     let mut removed = Vec::new();
     if let (Some(old_arn), Some(rule)) = (&previous.rule_arn, &local.rule) {
-        let resource = Arn::parse(old_arn)
-            .ok()
-            .and_then(|a| a.resource.strip_prefix("rule/").map(str::to_string));
-        if let (true, Some(resource)) = (old_arn != &rule.arn, resource) {
-            let (bus, name) = resource
-                .rsplit_once('/')
-                .map(|(b, n)| (b.to_string(), n.to_string()))
-                .unwrap_or(("default".into(), resource.clone()));
-            if observe::rule(clients, &name, &bus)
+        if old_arn != &rule.arn
+            && delete_recorded_rule(&planned.local, owner, old_arn, local.permission.clone())
                 .await?
-                .is_some_and(|r| owns(&r.tags))
-            {
-                let mut old = local.clone();
-                old.rule = Some(plan::DesiredRule {
-                    name: name.clone(),
-                    event_bus_name: bus,
-                    arn: old_arn.clone(),
-                    ..rule.clone()
-                });
-                old.permission = local.permission.clone().map(|mut p| {
-                    p.statement_id = plan::names::statement_id(&name);
-                    p
-                });
-                old.bus_permission = None;
-                apply::delete(
-                    clients,
-                    &old,
-                    OwnedParts {
-                        rule: true,
-                        role: false,
-                    },
-                )
-                .await?;
-                removed.push(format!("the previous rule {old_arn}"));
-            }
+        {
+            removed.push(format!("the previous rule {old_arn}"));
         }
     }
     if let (Some(old_arn), DesiredRole::Managed(m)) = (&previous.role_arn, &local.role) {
-        if old_arn != &m.arn {
-            let name = Arn::parse(old_arn)
-                .map(|a| a.resource_name().to_string())
-                .unwrap_or_default();
-            // A bring-your-own role carries no owner tag, so it is never removed here.
-            if observe::role(clients, &name)
-                .await?
-                .is_some_and(|r| owns(&r.tags))
-            {
-                let mut old = local.clone();
-                old.rule = None;
-                old.permission = None;
-                old.bus_permission = None;
-                old.role = DesiredRole::Managed(plan::ManagedRole { name, ..m.clone() });
-                apply::delete(
-                    clients,
-                    &old,
-                    OwnedParts {
-                        rule: false,
-                        role: true,
-                    },
-                )
-                .await?;
-                removed.push(format!("the previous role {old_arn}"));
-            }
+        if old_arn != &m.arn && delete_recorded_role(&planned.local, owner, old_arn).await? {
+            removed.push(format!("the previous role {old_arn}"));
         }
     }
     Ok(removed)
+}
+
+fn owned_by(owner: &Owner, tags: &BTreeMap<String, String>) -> bool {
+    tags.get(OWNER_TAG) == Some(&owner.key())
+}
+
+/// Just enough of a `Desired` for `apply::delete` to remove resources known by name.
+fn recorded(
+    owner: &Owner,
+    rule: Option<plan::DesiredRule>,
+    role: DesiredRole,
+    permission: Option<plan::DesiredPermission>,
+) -> Desired {
+    Desired {
+        kind: TargetKind::Lambda,
+        account_id: String::new(),
+        region: String::new(),
+        tags: owner.tags(),
+        rule,
+        role,
+        target: None,
+        permission,
+        bus_permission: None,
+    }
+}
+
+/// Deletes a rule recorded in status (its targets, the rule, and our statement on
+/// `permission`'s function), if it carries our owner tag. True when it did.
+async fn delete_recorded_rule(
+    clients: &Clients,
+    owner: &Owner,
+    rule_arn: &str,
+    permission: Option<plan::DesiredPermission>,
+) -> Result<bool, AwsError> {
+    let Some(resource) = Arn::parse(rule_arn)
+        .ok()
+        .and_then(|a| a.resource.strip_prefix("rule/").map(str::to_string))
+    else {
+        return Ok(false);
+    };
+    let (bus, name) = resource
+        .rsplit_once('/')
+        .map(|(b, n)| (b.to_string(), n.to_string()))
+        .unwrap_or(("default".into(), resource.clone()));
+    if !observe::rule(clients, &name, &bus)
+        .await?
+        .is_some_and(|r| owned_by(owner, &r.tags))
+    {
+        return Ok(false);
+    }
+    let rule = plan::DesiredRule {
+        name: name.clone(),
+        event_bus_name: bus,
+        arn: rule_arn.to_string(),
+        description: None,
+        event_pattern: None,
+        schedule_expression: None,
+        enabled: true,
+    };
+    let permission = permission.map(|mut p| {
+        p.statement_id = plan::names::statement_id(&name);
+        p
+    });
+    apply::delete(
+        clients,
+        &recorded(owner, Some(rule), DesiredRole::NotNeeded, permission),
+        OwnedParts {
+            rule: true,
+            role: false,
+        },
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Deletes a role recorded in status, if it carries our owner tag (a bring-your-own role
+/// never does). True when it did.
+async fn delete_recorded_role(
+    clients: &Clients,
+    owner: &Owner,
+    role_arn: &str,
+) -> Result<bool, AwsError> {
+    let name = Arn::parse(role_arn)
+        .map(|a| a.resource_name().to_string())
+        .unwrap_or_default();
+    if !observe::role(clients, &name)
+        .await?
+        .is_some_and(|r| owned_by(owner, &r.tags))
+    {
+        return Ok(false);
+    }
+    let role = plan::ManagedRole {
+        name,
+        path: "/".into(),
+        arn: role_arn.to_string(),
+        trust_policy: serde_json::Value::Null,
+        policy: serde_json::Value::Null,
+        permissions_boundary_arn: None,
+    };
+    apply::delete(
+        clients,
+        &recorded(owner, None, DesiredRole::Managed(role), None),
+        OwnedParts {
+            rule: false,
+            role: true,
+        },
+    )
+    .await?;
+    Ok(true)
 }
 
 /// The diagnosis of every rule of the integration, each seeing the roles and function
@@ -735,7 +789,36 @@ async fn cleanup(obj: &EventBridgeIntegration, ctx: &Context) -> Result<Action, 
             return Ok(Action::await_change());
         }
         Err(Failure::Plan(e)) => {
-            publish(EventType::Warning, "CleanupBlocked", format!("cannot plan the deletion ({e}); fix the spec or delete the AWS resources named in status by hand")).await;
+            // The spec no longer plans (it was edited into an invalid one): delete what status
+            // recorded in the controller's account, by name, if it carries our owner tag.
+            let status = obj.status.clone().unwrap_or_default();
+            let region = status
+                .rule_arn
+                .as_deref()
+                .and_then(|a| Arn::parse(a).ok())
+                .map(|a| a.region)
+                .unwrap_or_else(|| region_of(obj, ctx));
+            let clients = ctx.aws.clients(&region);
+            let mut removed = Vec::new();
+            if let Some(rule_arn) = &status.rule_arn {
+                if delete_recorded_rule(&clients, &owner, rule_arn, None).await? {
+                    removed.push(rule_arn.clone());
+                }
+            }
+            if let Some(role_arn) = &status.role_arn {
+                if delete_recorded_role(&clients, &owner, role_arn).await? {
+                    removed.push(role_arn.clone());
+                }
+            }
+            publish(
+                EventType::Warning,
+                "CleanupFromStatus",
+                format!(
+                    "the spec no longer plans ({e}); deleted what status recorded: {}. A Lambda permission or resources in another account, if any, must be removed by hand",
+                    if removed.is_empty() { "nothing owned was found".to_string() } else { removed.join(", ") }
+                ),
+            )
+            .await;
             return Ok(Action::await_change());
         }
         Err(Failure::Dependency(_)) | Err(Failure::NotOwned(_)) => {
