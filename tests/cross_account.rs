@@ -263,22 +263,10 @@ async fn event_bus_forwarding_reaches_ecs_in_another_account() {
         None,
     );
     assert!(ok, "{out}");
-    assert!(
-        a.events.describe_rule().name(&name).send().await.is_err(),
-        "A: rule gone"
-    );
-    assert!(
-        a.iam.get_role().role_name(&name).send().await.is_err(),
-        "A: role gone"
-    );
-    assert!(
-        b.events.describe_rule().name(&name).send().await.is_err(),
-        "B: rule gone"
-    );
-    assert!(
-        b.iam.get_role().role_name(&name).send().await.is_err(),
-        "B: role gone"
-    );
+    assert!(!a.rule_exists(&name).await, "A: rule gone");
+    assert!(!a.role_exists(&name).await, "A: role gone");
+    assert!(!b.rule_exists(&name).await, "B: rule gone");
+    assert!(!b.role_exists(&name).await, "B: role gone");
     let bus_policy = b
         .events
         .describe_event_bus()
@@ -430,32 +418,10 @@ async fn role_chain_reaches_lambda_in_another_account() {
         None,
     );
     assert!(ok, "{out}");
-    assert!(
-        a.iam.get_role().role_name(&name).send().await.is_err(),
-        "A: source role gone"
-    );
-    assert!(
-        a.events.describe_rule().name(&name).send().await.is_err(),
-        "A: rule gone"
-    );
-    assert!(
-        b.iam
-            .get_role()
-            .role_name(&chained_name)
-            .send()
-            .await
-            .is_err(),
-        "B: chained role gone"
-    );
-    let fp = b
-        .lambda
-        .get_policy()
-        .function_name(&function_b)
-        .send()
-        .await
-        .ok()
-        .and_then(|p| p.policy)
-        .unwrap_or_default();
+    assert!(!a.role_exists(&name).await, "A: source role gone");
+    assert!(!a.rule_exists(&name).await, "A: rule gone");
+    assert!(!b.role_exists(&chained_name).await, "B: chained role gone");
+    let fp = b.function_policy(&function_b).await;
     assert!(!fp.contains(&format!("ebi-{name}")), "B: permission gone");
 }
 
@@ -491,12 +457,7 @@ async fn role_chain_refuses_ecs_and_a_boundary_without_assume_role_breaks_the_ch
         "{m}"
     );
     assert!(
-        a.events
-            .describe_rule()
-            .name(derived(&ns, "chain-ecs"))
-            .send()
-            .await
-            .is_err(),
+        !a.rule_exists(&derived(&ns, "chain-ecs")).await,
         "nothing created"
     );
 

@@ -156,7 +156,7 @@ async fn lambda_target_gets_a_resource_permission_on_the_qualified_arn() {
     let aws = aws().await;
     let name = derived(&ns, "notify");
     // No role for Lambda.
-    assert!(aws.iam.get_role().role_name(&name).send().await.is_err());
+    assert!(!aws.role_exists(&name).await);
     let policy = aws
         .lambda
         .get_policy()
@@ -561,44 +561,16 @@ async fn delete_removes_everything_and_retain_keeps_it() {
     let gone = derived(&ns, "gone");
     let gone_fn = derived(&ns, "gone-fn");
     let kept = derived(&ns, "kept");
-    assert!(
-        aws.events.describe_rule().name(&gone).send().await.is_err(),
-        "rule deleted"
-    );
-    assert!(
-        aws.iam.get_role().role_name(&gone).send().await.is_err(),
-        "role deleted"
-    );
-    assert!(
-        aws.events
-            .describe_rule()
-            .name(&gone_fn)
-            .send()
-            .await
-            .is_err(),
-        "lambda rule deleted"
-    );
-    let fn_policy = aws
-        .lambda
-        .get_policy()
-        .function_name(FUNCTION)
-        .send()
-        .await
-        .ok()
-        .and_then(|p| p.policy)
-        .unwrap_or_default();
+    assert!(!aws.rule_exists(&gone).await, "rule deleted");
+    assert!(!aws.role_exists(&gone).await, "role deleted");
+    assert!(!aws.rule_exists(&gone_fn).await, "lambda rule deleted");
+    let fn_policy = aws.function_policy(FUNCTION).await;
     assert!(
         !fn_policy.contains(&format!("ebi-{gone_fn}")),
         "permission removed: {fn_policy}"
     );
-    assert!(
-        aws.events.describe_rule().name(&kept).send().await.is_ok(),
-        "Retain keeps the rule"
-    );
-    assert!(
-        aws.iam.get_role().role_name(&kept).send().await.is_ok(),
-        "Retain keeps the role"
-    );
+    assert!(aws.rule_exists(&kept).await, "Retain keeps the rule");
+    assert!(aws.role_exists(&kept).await, "Retain keeps the role");
     assert_eq!(
         aws.events
             .list_targets_by_rule()
@@ -702,8 +674,8 @@ async fn resources_the_object_does_not_own_are_left_alone() {
         None,
     );
     assert!(ok, "{out}");
-    assert!(aws.events.describe_rule().name(&name).send().await.is_ok());
-    assert!(aws.iam.get_role().role_name(&name).send().await.is_ok());
+    assert!(aws.rule_exists(&name).await);
+    assert!(aws.role_exists(&name).await);
 
     // With adoptExisting the controller takes an untagged rule over.
     let adopt = derived(&ns, "adopter");
@@ -781,21 +753,11 @@ async fn invalid_specs_are_refused_and_create_nothing() {
     let aws = aws().await;
     for n in ["no-network", "lambda-role", "bad-rate"] {
         assert!(
-            aws.events
-                .describe_rule()
-                .name(derived(&ns, n))
-                .send()
-                .await
-                .is_err(),
+            !aws.rule_exists(&derived(&ns, n)).await,
             "{n}: no rule created"
         );
         assert!(
-            aws.iam
-                .get_role()
-                .role_name(derived(&ns, n))
-                .send()
-                .await
-                .is_err(),
+            !aws.role_exists(&derived(&ns, n)).await,
             "{n}: no role created"
         );
     }
@@ -1083,15 +1045,7 @@ async fn a_controller_killed_mid_convergence_converges_without_duplicates_or_orp
             .any(|r| r.role_name().starts_with(&prefix)),
         "no role left"
     );
-    let fn_policy = aws
-        .lambda
-        .get_policy()
-        .function_name(FUNCTION)
-        .send()
-        .await
-        .ok()
-        .and_then(|p| p.policy)
-        .unwrap_or_default();
+    let fn_policy = aws.function_policy(FUNCTION).await;
     assert!(
         !fn_policy.contains(&format!("ebi-{prefix}")),
         "no permission left"
@@ -1185,20 +1139,8 @@ async fn renaming_the_rule_or_role_leaves_no_orphan() {
     };
     apply(&spec(&first_rule, &first_role));
     wait_condition(&api, "renamed", "Ready", "True", None).await;
-    assert!(aws
-        .events
-        .describe_rule()
-        .name(&first_rule)
-        .send()
-        .await
-        .is_ok());
-    assert!(aws
-        .iam
-        .get_role()
-        .role_name(&first_role)
-        .send()
-        .await
-        .is_ok());
+    assert!(aws.rule_exists(&first_rule).await);
+    assert!(aws.role_exists(&first_role).await);
 
     let second_rule = format!("second-{ns}");
     let second_role = format!("ebi-second-{ns}");
@@ -1206,21 +1148,7 @@ async fn renaming_the_rule_or_role_leaves_no_orphan() {
     wait_until_async(
         "the renamed rule and role to replace the old ones",
         Duration::from_secs(30),
-        || async {
-            aws.events
-                .describe_rule()
-                .name(&first_rule)
-                .send()
-                .await
-                .is_err()
-                && aws
-                    .iam
-                    .get_role()
-                    .role_name(&first_role)
-                    .send()
-                    .await
-                    .is_err()
-        },
+        || async { !aws.rule_exists(&first_rule).await && !aws.role_exists(&first_role).await },
     )
     .await;
     wait_condition(&api, "renamed", "Ready", "True", None).await;
@@ -1316,11 +1244,11 @@ async fn deleting_an_object_whose_spec_became_invalid_still_cleans_up() {
     let aws = aws().await;
     let name = derived(&ns, "orders");
     assert!(
-        aws.events.describe_rule().name(&name).send().await.is_err(),
+        !aws.rule_exists(&name).await,
         "the rule recorded in status is deleted"
     );
     assert!(
-        aws.iam.get_role().role_name(&name).send().await.is_err(),
+        !aws.role_exists(&name).await,
         "the role recorded in status is deleted"
     );
     let (_, events) = kubectl(

@@ -347,6 +347,28 @@ pub struct Aws {
     pub lambda: aws_sdk_lambda::Client,
 }
 
+impl Aws {
+    pub async fn rule_exists(&self, name: &str) -> bool {
+        self.events.describe_rule().name(name).send().await.is_ok()
+    }
+
+    pub async fn role_exists(&self, name: &str) -> bool {
+        self.iam.get_role().role_name(name).send().await.is_ok()
+    }
+
+    /// The function's policy document as text ("" when it has none).
+    pub async fn function_policy(&self, function: &str) -> String {
+        self.lambda
+            .get_policy()
+            .function_name(function)
+            .send()
+            .await
+            .ok()
+            .and_then(|p| p.policy)
+            .unwrap_or_default()
+    }
+}
+
 pub const OTHER_ACCOUNT: &str = "222222222222";
 pub const PROVISIONER: &str = "arn:aws:iam::222222222222:role/eventbridge-integration-provisioner";
 
