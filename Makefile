@@ -6,7 +6,7 @@ ENV_DIR ?= $(CURDIR)/.tmp/env
 export ENV_DIR
 CARGO ?= cargo
 
-.PHONY: test demo stop env build crd lint
+.PHONY: test demo stop env build crd lint bench
 
 test: ## Everything: unit, corpus, CLI, end to end (kube-apiserver + moto), Helm chart, Argo CD health.
 	@hack/test-env.sh start
@@ -25,6 +25,9 @@ stop: ## Stop the demo's controller and the local test environment.
 
 env: ## Only start the local API server and emulator (source .tmp/env/env to use them).
 	@hack/test-env.sh start
+
+bench: ## Figures: pure-core throughput, and the controller's time and memory with N objects (N=200).
+	@hack/bench.sh
 
 build:
 	$(CARGO) build --locked
