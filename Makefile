@@ -12,7 +12,7 @@ test: ## Everything: unit, corpus, CLI, end to end (kube-apiserver + moto), Helm
 	@hack/test-env.sh start
 	@set -a; source $(ENV_DIR)/env; set +a; \
 	  "$$EBI_PYTHON_VENV/bin/python" hack/seed_aws.py 222222222222 >/dev/null && \
-	  $(CARGO) test --locked --all-targets -- --test-threads=6 --nocapture && \
+	  $(CARGO) test --locked --lib --bins --tests -- --test-threads=6 --nocapture && \
 	  "$$EBI_PYTHON_VENV/bin/python" -m pytest -q tests/python; rc=$$?; \
 	  hack/test-env.sh stop; exit $$rc
 
