@@ -40,14 +40,24 @@ fn main() {
         "rule: {eventPattern: {source: [orders]}}\ntarget:\n  ecs:\n    clusterArn: arn:aws:ecs:us-east-1:111122223333:cluster/main\n    taskDefinitionArn: arn:aws:ecs:us-east-1:111122223333:task-definition/worker:4\n    networkConfiguration: {subnets: [subnet-1]}\n",
     )
     .unwrap();
-    let facts = Facts { account_id: "111122223333".into(), region: "us-east-1".into(), task_roles: Some(vec!["arn:aws:iam::111122223333:role/exec".into()]) };
-    let owner = Owner { namespace: "bench".into(), name: "orders".into(), uid: "u".into() };
+    let facts = Facts {
+        account_id: "111122223333".into(),
+        region: "us-east-1".into(),
+        task_roles: Some(vec!["arn:aws:iam::111122223333:role/exec".into()]),
+    };
+    let owner = Owner {
+        namespace: "bench".into(),
+        name: "orders".into(),
+        uid: "u".into(),
+    };
     let objects = 10_000;
     let start = Instant::now();
     let mut changes = 0;
     for _ in 0..objects {
         let p = plan(black_box(&spec), &owner, &facts, &Guardrails::default()).unwrap();
-        changes += diff(&p.local, &Observed::default(), &owner, false).unwrap().len();
+        changes += diff(&p.local, &Observed::default(), &owner, false)
+            .unwrap()
+            .len();
     }
     let elapsed = start.elapsed();
     println!(

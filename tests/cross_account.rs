@@ -527,3 +527,66 @@ async fn a_provisioning_role_that_cannot_be_assumed_gives_a_clear_condition() {
     assert_eq!(writes, 0, "nothing is written in either account");
     drop(proxy);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn renaming_a_forwarding_rule_leaves_nothing_behind_in_either_account() {
+    let ns = namespace("x-rename");
+    let _ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    let yaml = |rule: &str| {
+        cross_yaml(
+            &ns,
+            "moved",
+            &ecs_target_in_b(),
+            "    mode: EventBusForwarding\n",
+        )
+        .replace("  rule:\n", &format!("  rule:\n    name: {rule}\n"))
+    };
+    let first = format!("first-{ns}");
+    let second = format!("second-{ns}");
+    apply(&yaml(&first));
+    wait_condition(&api, "moved", "Ready", "True", None).await;
+    let a = aws().await;
+    let b = aws_in(B).await;
+    assert!(a.rule_exists(&first).await && b.rule_exists(&first).await);
+    apply(&yaml(&second));
+    wait_until_async(
+        "the old rule to go from both accounts",
+        Duration::from_secs(30),
+        || async {
+            !a.rule_exists(&first).await
+                && !b.rule_exists(&first).await
+                && b.rule_exists(&second).await
+        },
+    )
+    .await;
+    wait_condition(&api, "moved", "Ready", "True", None).await;
+    let policy = b
+        .events
+        .describe_event_bus()
+        .name("default")
+        .send()
+        .await
+        .unwrap()
+        .policy()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        !policy.contains(&first),
+        "the old bus statement is gone: {policy}"
+    );
+    assert!(policy.contains(&second), "the new one is there: {policy}");
+    let (ok, out) = kubectl(
+        &[
+            "delete",
+            "-n",
+            &ns,
+            "ebi",
+            "moved",
+            "--wait=true",
+            "--timeout=60s",
+        ],
+        None,
+    );
+    assert!(ok, "{out}");
+}

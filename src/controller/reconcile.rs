@@ -578,6 +578,33 @@ async fn remove_previous(
             removed.push(format!("the previous role {old_arn}"));
         }
     }
+    // The target account's half of a cross-account integration, likewise.
+    if let (Some(before), Some(remote), Some(clients)) = (
+        &previous.target_account,
+        &planned.plan.remote,
+        &planned.remote,
+    ) {
+        if let (Some(old_arn), Some(rule)) = (&before.rule_arn, &remote.rule) {
+            if old_arn != &rule.arn
+                && delete_recorded_rule(clients, owner, old_arn, remote.permission.clone()).await?
+            {
+                if let Some(bus) = &remote.bus_permission {
+                    let old_name = old_arn.rsplit('/').next().unwrap_or_default();
+                    let old_statement = plan::DesiredBusPermission {
+                        statement_id: old_name.replace('.', "_"),
+                        ..bus.clone()
+                    };
+                    apply::remove_bus_permission(clients, &old_statement).await?;
+                }
+                removed.push(format!("the previous rule {old_arn}"));
+            }
+        }
+        if let (Some(old_arn), DesiredRole::Managed(m)) = (&before.role_arn, &remote.role) {
+            if old_arn != &m.arn && delete_recorded_role(clients, owner, old_arn).await? {
+                removed.push(format!("the previous role {old_arn}"));
+            }
+        }
+    }
     Ok(removed)
 }
 
