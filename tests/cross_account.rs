@@ -47,243 +47,6 @@ fn policy_doc(text: &str) -> PolicyDocument {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn event_bus_forwarding_reaches_ecs_in_another_account() {
-    let ns = namespace("x-fwd");
-    let ctl = Controller::start(&ns, &[]);
-    let api = kube_api(&ns).await;
-    let before = ctl.aws_calls();
-    apply(&cross_yaml(
-        &ns,
-        "fwd",
-        &ecs_target_in_b(),
-        "    mode: EventBusForwarding\n",
-    ));
-    wait_condition(&api, "fwd", "Ready", "True", None).await;
-    let (_, _, message) = wait_condition(&api, "fwd", "CrossAccountReady", "True", None).await;
-    assert!(
-        message.contains("event-bus/default") && message.contains(ACCOUNT),
-        "{message}"
-    );
-    let converged = ctl.aws_calls();
-    let reconciles = ctl.successful_reconciles();
-    wait_until("one resync", Duration::from_secs(20), || {
-        ctl.successful_reconciles() > reconciles
-    });
-    let (total, writes, _) = calls_between(&before, &converged);
-    let (resync, resync_writes, ops) = calls_between(&converged, &ctl.aws_calls());
-    assert_eq!(
-        resync_writes, 0,
-        "an in-sync resync writes nothing in either account: {ops:?}"
-    );
-    println!("[figures] EventBusForwarding (ECS in another account): convergence {total} calls ({writes} writes, both accounts); in-sync resync {resync} calls, 0 writes");
-
-    let name = derived(&ns, "fwd");
-    let bus_b = format!("arn:aws:events:{REGION}:{B}:event-bus/default");
-    let a = aws().await;
-    let b = aws_in(B).await;
-    // Account A: the source rule forwards to B's bus with a role that may only PutEvents there.
-    let t = a
-        .events
-        .list_targets_by_rule()
-        .rule(&name)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(t.targets().len(), 1);
-    assert_eq!(t.targets()[0].arn(), bus_b);
-    let forwarder = a
-        .iam
-        .get_role_policy()
-        .role_name(&name)
-        .policy_name("eventbridge-integration")
-        .send()
-        .await
-        .unwrap();
-    assert!(documents_equivalent(
-        &json!(forwarder.policy_document()),
-        &json!({"Statement": [{"Sid": "ForwardToTargetBus", "Effect": "Allow", "Action": "events:PutEvents", "Resource": bus_b}]})
-    ));
-    // Account B: the bus admits exactly account A; a rule there runs the task with B's roles.
-    let bus = b
-        .events
-        .describe_event_bus()
-        .name("default")
-        .send()
-        .await
-        .unwrap();
-    let policy: Value = serde_json::from_str(bus.policy().unwrap()).unwrap();
-    let stmt = policy["Statement"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["Sid"] == name)
-        .expect("our bus statement");
-    assert_eq!(
-        stmt["Principal"]["AWS"],
-        format!("arn:aws:iam::{ACCOUNT}:root")
-    );
-    assert_eq!(stmt["Action"], "events:PutEvents");
-    let rule_b = b.events.describe_rule().name(&name).send().await.unwrap();
-    assert!(rule_b
-        .event_pattern()
-        .unwrap()
-        .contains("com.example.orders"));
-    let tb = b
-        .events
-        .list_targets_by_rule()
-        .rule(&name)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(tb.targets()[0].arn(), in_b(CLUSTER));
-    let role_b = b
-        .iam
-        .get_role()
-        .role_name(&name)
-        .send()
-        .await
-        .unwrap()
-        .role
-        .unwrap();
-    assert_eq!(tb.targets()[0].role_arn(), Some(role_b.arn()));
-    assert!(role_b.arn().contains(B));
-    let trust = policy_doc(role_b.assume_role_policy_document().unwrap());
-    let source_arn = &trust.statements[0]
-        .conditions
-        .iter()
-        .find(|c| c.key == "aws:SourceArn")
-        .unwrap()
-        .values[0];
-    assert_eq!(
-        source_arn,
-        &format!("arn:aws:events:{REGION}:{B}:rule/{name}"),
-        "B's role trusts only B's rule"
-    );
-    let work = b
-        .iam
-        .get_role_policy()
-        .role_name(&name)
-        .policy_name("eventbridge-integration")
-        .send()
-        .await
-        .unwrap();
-    let work = policy_doc(work.policy_document());
-    let pass = work
-        .statements
-        .iter()
-        .find(|s| s.sid.as_deref() == Some("PassTaskRoles"))
-        .unwrap();
-    assert_eq!(
-        pass.resource.as_ref().unwrap().patterns,
-        vec![in_b(EXECUTION_ROLE), in_b(TASK_ROLE)],
-        "B's task roles, found in B"
-    );
-    assert!(a
-        .iam
-        .get_role()
-        .role_name(&name)
-        .send()
-        .await
-        .unwrap()
-        .role
-        .unwrap()
-        .arn()
-        .contains(ACCOUNT));
-    let status = api.get("fwd").await.unwrap().status.unwrap();
-    let ta = status.target_account.unwrap();
-    assert_eq!(ta.account_id, B);
-    assert_eq!(
-        ta.rule_arn.as_deref(),
-        Some(format!("arn:aws:events:{REGION}:{B}:rule/{name}").as_str())
-    );
-
-    // Drift in the target account is corrected.
-    b.iam
-        .delete_role_policy()
-        .role_name(&name)
-        .policy_name("eventbridge-integration")
-        .send()
-        .await
-        .unwrap();
-    b.events
-        .remove_permission()
-        .event_bus_name("default")
-        .statement_id(&name)
-        .send()
-        .await
-        .unwrap();
-    b.events.disable_rule().name(&name).send().await.unwrap();
-    wait_until_async(
-        "drift in account B to be corrected",
-        Duration::from_secs(30),
-        || async {
-            let policy_back = b
-                .iam
-                .get_role_policy()
-                .role_name(&name)
-                .policy_name("eventbridge-integration")
-                .send()
-                .await
-                .is_ok();
-            let bus_back = b
-                .events
-                .describe_event_bus()
-                .name("default")
-                .send()
-                .await
-                .unwrap()
-                .policy()
-                .is_some_and(|p| p.contains(&name));
-            let enabled = b
-                .events
-                .describe_rule()
-                .name(&name)
-                .send()
-                .await
-                .unwrap()
-                .state()
-                .map(|s| s.as_str().to_string())
-                == Some("ENABLED".into());
-            policy_back && bus_back && enabled
-        },
-    )
-    .await;
-
-    // Deletion leaves nothing in either account.
-    let (ok, out) = kubectl(
-        &[
-            "delete",
-            "-n",
-            &ns,
-            "ebi",
-            "fwd",
-            "--wait=true",
-            "--timeout=60s",
-        ],
-        None,
-    );
-    assert!(ok, "{out}");
-    assert!(!a.rule_exists(&name).await, "A: rule gone");
-    assert!(!a.role_exists(&name).await, "A: role gone");
-    assert!(!b.rule_exists(&name).await, "B: rule gone");
-    assert!(!b.role_exists(&name).await, "B: role gone");
-    let bus_policy = b
-        .events
-        .describe_event_bus()
-        .name("default")
-        .send()
-        .await
-        .unwrap()
-        .policy()
-        .unwrap_or_default()
-        .to_string();
-    assert!(
-        !bus_policy.contains(&name),
-        "B: bus statement gone: {bus_policy}"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread")]
 async fn role_chain_reaches_lambda_in_another_account() {
     let ns = namespace("x-chain");
     let _ctl = Controller::start(&ns, &[]);
@@ -528,54 +291,350 @@ async fn a_provisioning_role_that_cannot_be_assumed_gives_a_clear_condition() {
     drop(proxy);
 }
 
+/// A bus of its own in account B per test, so parallel tests share no bus policy.
+async fn bus_in_b(b: &Aws, ns: &str) -> String {
+    let bus = format!("bus-{ns}");
+    b.events.create_event_bus().name(&bus).send().await.unwrap();
+    bus
+}
+
+async fn bus_policy(b: &Aws, bus: &str) -> String {
+    b.events
+        .describe_event_bus()
+        .name(bus)
+        .send()
+        .await
+        .unwrap()
+        .policy()
+        .unwrap_or_default()
+        .to_string()
+}
+
+async fn rule_on(
+    b: &Aws,
+    bus: &str,
+    name: &str,
+) -> Option<aws_sdk_eventbridge::operation::describe_rule::DescribeRuleOutput> {
+    b.events
+        .describe_rule()
+        .name(name)
+        .event_bus_name(bus)
+        .send()
+        .await
+        .ok()
+}
+
+fn forwarding(bus: &str) -> String {
+    format!("    mode: EventBusForwarding\n    targetEventBusName: {bus}\n")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn event_bus_forwarding_reaches_ecs_in_another_account() {
+    let ns = namespace("x-fwd");
+    let a = aws().await;
+    let b = aws_in(B).await;
+    let bus = bus_in_b(&b, &ns).await;
+    let ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    let before = ctl.aws_calls();
+    apply(&cross_yaml(
+        &ns,
+        "fwd",
+        &ecs_target_in_b(),
+        &forwarding(&bus),
+    ));
+    wait_condition(&api, "fwd", "Ready", "True", None).await;
+    let (_, _, message) = wait_condition(&api, "fwd", "CrossAccountReady", "True", None).await;
+    assert!(
+        message.contains(&format!("event-bus/{bus}")) && message.contains(ACCOUNT),
+        "{message}"
+    );
+    let converged = ctl.aws_calls();
+    let reconciles = ctl.successful_reconciles();
+    wait_until("one resync", Duration::from_secs(20), || {
+        ctl.successful_reconciles() > reconciles
+    });
+    let (total, writes, _) = calls_between(&before, &converged);
+    let (resync, resync_writes, ops) = calls_between(&converged, &ctl.aws_calls());
+    assert_eq!(
+        resync_writes, 0,
+        "an in-sync resync writes nothing in either account: {ops:?}"
+    );
+    println!("[figures] EventBusForwarding (ECS in another account): convergence {total} calls ({writes} writes, both accounts); in-sync resync {resync} calls, 0 writes");
+
+    let name = derived(&ns, "fwd");
+    let bus_arn = format!("arn:aws:events:{REGION}:{B}:event-bus/{bus}");
+    // Account A: the source rule forwards to B's bus with a role that may only PutEvents there.
+    let t = a
+        .events
+        .list_targets_by_rule()
+        .rule(&name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(t.targets().len(), 1);
+    assert_eq!(t.targets()[0].arn(), bus_arn);
+    let forwarder = a
+        .iam
+        .get_role_policy()
+        .role_name(&name)
+        .policy_name("eventbridge-integration")
+        .send()
+        .await
+        .unwrap();
+    assert!(documents_equivalent(
+        &json!(forwarder.policy_document()),
+        &json!({"Statement": [{"Sid": "ForwardToTargetBus", "Effect": "Allow", "Action": "events:PutEvents", "Resource": bus_arn}]})
+    ));
+    // Account B: the bus admits exactly account A; a rule there runs the task with B's roles.
+    let policy: Value = serde_json::from_str(&bus_policy(&b, &bus).await).unwrap();
+    let stmt = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == format!("ebi-from-{ACCOUNT}"))
+        .expect("the bus statement for account A");
+    assert_eq!(
+        stmt["Principal"]["AWS"],
+        format!("arn:aws:iam::{ACCOUNT}:root")
+    );
+    assert_eq!(stmt["Action"], "events:PutEvents");
+    let rule_b = rule_on(&b, &bus, &name).await.expect("the rule on B's bus");
+    assert!(rule_b
+        .event_pattern()
+        .unwrap()
+        .contains("com.example.orders"));
+    let tb = b
+        .events
+        .list_targets_by_rule()
+        .rule(&name)
+        .event_bus_name(&bus)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tb.targets()[0].arn(), in_b(CLUSTER));
+    let role_b = b
+        .iam
+        .get_role()
+        .role_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap();
+    assert_eq!(tb.targets()[0].role_arn(), Some(role_b.arn()));
+    let trust = policy_doc(role_b.assume_role_policy_document().unwrap());
+    let source_arn = &trust.statements[0]
+        .conditions
+        .iter()
+        .find(|c| c.key == "aws:SourceArn")
+        .unwrap()
+        .values[0];
+    assert_eq!(
+        source_arn,
+        &format!("arn:aws:events:{REGION}:{B}:rule/{bus}/{name}"),
+        "B's role trusts only B's rule"
+    );
+    let work = policy_doc(
+        b.iam
+            .get_role_policy()
+            .role_name(&name)
+            .policy_name("eventbridge-integration")
+            .send()
+            .await
+            .unwrap()
+            .policy_document(),
+    );
+    let pass = work
+        .statements
+        .iter()
+        .find(|s| s.sid.as_deref() == Some("PassTaskRoles"))
+        .unwrap();
+    assert_eq!(
+        pass.resource.as_ref().unwrap().patterns,
+        vec![in_b(EXECUTION_ROLE), in_b(TASK_ROLE)],
+        "B's task roles, found in B"
+    );
+    let status = api.get("fwd").await.unwrap().status.unwrap();
+    let ta = status.target_account.unwrap();
+    assert_eq!(ta.account_id, B);
+    assert_eq!(
+        ta.rule_arn.as_deref(),
+        Some(format!("arn:aws:events:{REGION}:{B}:rule/{bus}/{name}").as_str())
+    );
+
+    // Drift in the target account is corrected.
+    b.iam
+        .delete_role_policy()
+        .role_name(&name)
+        .policy_name("eventbridge-integration")
+        .send()
+        .await
+        .unwrap();
+    b.events
+        .remove_permission()
+        .event_bus_name(&bus)
+        .statement_id(format!("ebi-from-{ACCOUNT}"))
+        .send()
+        .await
+        .unwrap();
+    b.events
+        .disable_rule()
+        .name(&name)
+        .event_bus_name(&bus)
+        .send()
+        .await
+        .unwrap();
+    wait_until_async(
+        "drift in account B to be corrected",
+        Duration::from_secs(30),
+        || async {
+            let policy_back = b
+                .iam
+                .get_role_policy()
+                .role_name(&name)
+                .policy_name("eventbridge-integration")
+                .send()
+                .await
+                .is_ok();
+            let bus_back = bus_policy(&b, &bus).await.contains("ebi-from-");
+            let enabled = rule_on(&b, &bus, &name)
+                .await
+                .and_then(|r| r.state().map(|s| s.as_str().to_string()))
+                == Some("ENABLED".into());
+            policy_back && bus_back && enabled
+        },
+    )
+    .await;
+
+    // Deletion leaves nothing in either account.
+    let (ok, out) = kubectl(
+        &[
+            "delete",
+            "-n",
+            &ns,
+            "ebi",
+            "fwd",
+            "--wait=true",
+            "--timeout=60s",
+        ],
+        None,
+    );
+    assert!(ok, "{out}");
+    assert!(!a.rule_exists(&name).await, "A: rule gone");
+    assert!(!a.role_exists(&name).await, "A: role gone");
+    assert!(rule_on(&b, &bus, &name).await.is_none(), "B: rule gone");
+    assert!(!b.role_exists(&name).await, "B: role gone");
+    let left = bus_policy(&b, &bus).await;
+    assert!(!left.contains("ebi-from-"), "B: bus statement gone: {left}");
+}
+
+/// Integrations forwarding from one account to one bus share the bus statement: they never
+/// evict each other, and it goes with the last of them.
+#[tokio::test(flavor = "multi_thread")]
+async fn integrations_sharing_a_bus_share_its_statement() {
+    let ns = namespace("x-share");
+    let b = aws_in(B).await;
+    let bus = bus_in_b(&b, &ns).await;
+    let ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    apply(&cross_yaml(
+        &ns,
+        "one",
+        &ecs_target_in_b(),
+        &forwarding(&bus),
+    ));
+    apply(
+        &cross_yaml(&ns, "two", &ecs_target_in_b(), &forwarding(&bus))
+            .replace("com.example.orders", "com.example.refunds"),
+    );
+    wait_condition(&api, "one", "Ready", "True", None).await;
+    wait_condition(&api, "two", "Ready", "True", None).await;
+    let settled = ctl.aws_calls();
+    let reconciles = ctl.successful_reconciles();
+    wait_until("a resync of both", Duration::from_secs(20), || {
+        ctl.successful_reconciles() >= reconciles + 2
+    });
+    let (_, writes, ops) = calls_between(&settled, &ctl.aws_calls());
+    assert_eq!(
+        writes, 0,
+        "two integrations on one bus do not fight over its policy: {ops:?}"
+    );
+    let (ok, out) = kubectl(
+        &[
+            "delete",
+            "-n",
+            &ns,
+            "ebi",
+            "one",
+            "--wait=true",
+            "--timeout=60s",
+        ],
+        None,
+    );
+    assert!(ok, "{out}");
+    assert!(
+        bus_policy(&b, &bus)
+            .await
+            .contains(&format!("ebi-from-{ACCOUNT}")),
+        "the statement stays for the other integration"
+    );
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    wait_condition(&api, "two", "Ready", "True", None).await;
+    let (ok, out) = kubectl(
+        &[
+            "delete",
+            "-n",
+            &ns,
+            "ebi",
+            "two",
+            "--wait=true",
+            "--timeout=60s",
+        ],
+        None,
+    );
+    assert!(ok, "{out}");
+    assert!(
+        !bus_policy(&b, &bus).await.contains("ebi-from-"),
+        "gone with the last integration"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn renaming_a_forwarding_rule_leaves_nothing_behind_in_either_account() {
     let ns = namespace("x-rename");
+    let a = aws().await;
+    let b = aws_in(B).await;
+    let bus = bus_in_b(&b, &ns).await;
     let _ctl = Controller::start(&ns, &[]);
     let api = kube_api(&ns).await;
     let yaml = |rule: &str| {
-        cross_yaml(
-            &ns,
-            "moved",
-            &ecs_target_in_b(),
-            "    mode: EventBusForwarding\n",
-        )
-        .replace("  rule:\n", &format!("  rule:\n    name: {rule}\n"))
+        cross_yaml(&ns, "moved", &ecs_target_in_b(), &forwarding(&bus))
+            .replace("  rule:\n", &format!("  rule:\n    name: {rule}\n"))
     };
     let first = format!("first-{ns}");
     let second = format!("second-{ns}");
     apply(&yaml(&first));
     wait_condition(&api, "moved", "Ready", "True", None).await;
-    let a = aws().await;
-    let b = aws_in(B).await;
-    assert!(a.rule_exists(&first).await && b.rule_exists(&first).await);
+    assert!(a.rule_exists(&first).await && rule_on(&b, &bus, &first).await.is_some());
     apply(&yaml(&second));
     wait_until_async(
         "the old rule to go from both accounts",
         Duration::from_secs(30),
         || async {
             !a.rule_exists(&first).await
-                && !b.rule_exists(&first).await
-                && b.rule_exists(&second).await
+                && rule_on(&b, &bus, &first).await.is_none()
+                && rule_on(&b, &bus, &second).await.is_some()
         },
     )
     .await;
     wait_condition(&api, "moved", "Ready", "True", None).await;
-    let policy = b
-        .events
-        .describe_event_bus()
-        .name("default")
-        .send()
-        .await
-        .unwrap()
-        .policy()
-        .unwrap_or_default()
-        .to_string();
     assert!(
-        !policy.contains(&first),
-        "the old bus statement is gone: {policy}"
+        bus_policy(&b, &bus)
+            .await
+            .contains(&format!("ebi-from-{ACCOUNT}")),
+        "the shared bus statement stays"
     );
-    assert!(policy.contains(&second), "the new one is there: {policy}");
     let (ok, out) = kubectl(
         &[
             "delete",
@@ -589,4 +648,5 @@ async fn renaming_a_forwarding_rule_leaves_nothing_behind_in_either_account() {
         None,
     );
     assert!(ok, "{out}");
+    assert!(!bus_policy(&b, &bus).await.contains("ebi-from-"));
 }

@@ -346,3 +346,50 @@ pub async fn bus_policy(c: &Clients, bus: &str) -> Result<Option<Value>, AwsErro
     )?;
     Ok(out.and_then(|o| o.policy).map(Value::String))
 }
+
+/// Rules on `bus` that this controller created to receive events forwarded from `account`
+/// (managed-by tag, and the description the planner writes). Used to keep the shared
+/// bus-policy statement while any of them remains.
+pub async fn forwarding_rules(
+    c: &Clients,
+    bus: &str,
+    account: &str,
+) -> Result<Vec<String>, AwsError> {
+    let mut names = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = c
+            .events
+            .list_rules()
+            .event_bus_name(bus)
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .map_err(|e| classify("events:ListRules", e))?;
+        for r in page.rules() {
+            let forwarded_from = r.description().is_some_and(|d| {
+                d.starts_with("Forwarded from ") && d.ends_with(&format!(" in account {account}"))
+            });
+            if !forwarded_from {
+                continue;
+            }
+            let Some(arn) = r.arn() else { continue };
+            let tags = c
+                .events
+                .list_tags_for_resource()
+                .resource_arn(arn)
+                .send()
+                .await
+                .map_err(|e| classify("events:ListTagsForResource", e))?;
+            if tags.tags().iter().any(|t| {
+                t.key() == crate::plan::MANAGED_BY_TAG && t.value() == crate::plan::MANAGED_BY
+            }) {
+                names.push(r.name().unwrap_or_default().to_string());
+            }
+        }
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(names);
+        }
+    }
+}

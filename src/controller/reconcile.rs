@@ -588,14 +588,7 @@ async fn remove_previous(
             if old_arn != &rule.arn
                 && delete_recorded_rule(clients, owner, old_arn, remote.permission.clone()).await?
             {
-                if let Some(bus) = &remote.bus_permission {
-                    let old_name = old_arn.rsplit('/').next().unwrap_or_default();
-                    let old_statement = plan::DesiredBusPermission {
-                        statement_id: old_name.replace('.', "_"),
-                        ..bus.clone()
-                    };
-                    apply::remove_bus_permission(clients, &old_statement).await?;
-                }
+                // The bus statement is per source account, so it stays for the renamed rule.
                 removed.push(format!("the previous rule {old_arn}"));
             }
         }
@@ -883,6 +876,15 @@ async fn cleanup(obj: &EventBridgeIntegration, ctx: &Context) -> Result<Action, 
         if !anchor_owned {
             desired.permission = None;
             desired.bus_permission = None;
+        }
+        // The bus statement is shared by every integration forwarding from the same account:
+        // it goes with the last of them.
+        if let (Some(b), Some(rule)) = (&desired.bus_permission, &desired.rule) {
+            let others =
+                observe::forwarding_rules(clients, &b.event_bus_name, &b.principal_account).await?;
+            if others.iter().any(|name| name != &rule.name) {
+                desired.bus_permission = None;
+            }
         }
         apply::delete(clients, &desired, owned).await?;
         info!(?side, account = %desired.account_id, ?owned, "deleted AWS resources");

@@ -393,8 +393,11 @@ pub fn plan(
             )?;
             remote.bus_permission = Some(DesiredBusPermission {
                 event_bus_name: target_bus,
-                // PutPermission statement IDs allow [a-zA-Z0-9-_]{1,64}.
-                statement_id: rule_name.replace('.', "_"),
+                // One statement per source account and bus, shared by every integration that
+                // forwards from this account: the bus policy admits an account once (a second
+                // statement for the same account replaces the first), so per-integration
+                // statements would evict each other.
+                statement_id: format!("ebi-from-{account}"),
                 principal_account: account.clone(),
             });
             let role = managed_role(
