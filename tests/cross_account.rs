@@ -94,16 +94,7 @@ async fn role_chain_reaches_lambda_in_another_account() {
         )]
     );
     // …which may assume exactly it, and invoke the function.
-    let sp = policy_doc(
-        a.iam
-            .get_role_policy()
-            .role_name(&name)
-            .policy_name("eventbridge-integration")
-            .send()
-            .await
-            .unwrap()
-            .policy_document(),
-    );
+    let sp = policy_doc(a.inline_policy(&name).await.unwrap().as_str());
     let assume = sp
         .statements
         .iter()
@@ -114,16 +105,7 @@ async fn role_chain_reaches_lambda_in_another_account() {
         vec![chained.arn().to_string()]
     );
     // The chained role holds the target's permissions.
-    let tp = policy_doc(
-        b.iam
-            .get_role_policy()
-            .role_name(&chained_name)
-            .policy_name("eventbridge-integration")
-            .send()
-            .await
-            .unwrap()
-            .policy_document(),
-    );
+    let tp = policy_doc(b.inline_policy(&chained_name).await.unwrap().as_str());
     assert_eq!(
         tp.statements[0].resource.as_ref().unwrap().patterns,
         vec![function_b.clone()]
@@ -435,16 +417,7 @@ async fn event_bus_forwarding_reaches_ecs_in_another_account() {
         &format!("arn:aws:events:{REGION}:{B}:rule/{bus}/{name}"),
         "B's role trusts only B's rule"
     );
-    let work = policy_doc(
-        b.iam
-            .get_role_policy()
-            .role_name(&name)
-            .policy_name("eventbridge-integration")
-            .send()
-            .await
-            .unwrap()
-            .policy_document(),
-    );
+    let work = policy_doc(b.inline_policy(&name).await.unwrap().as_str());
     let pass = work
         .statements
         .iter()
@@ -489,14 +462,7 @@ async fn event_bus_forwarding_reaches_ecs_in_another_account() {
         "drift in account B to be corrected",
         Duration::from_secs(30),
         || async {
-            let policy_back = b
-                .iam
-                .get_role_policy()
-                .role_name(&name)
-                .policy_name("eventbridge-integration")
-                .send()
-                .await
-                .is_ok();
+            let policy_back = b.inline_policy(&name).await.is_some();
             let bus_back = bus_policy(&b, &bus).await.contains("ebi-from-");
             let enabled = rule_on(&b, &bus, &name)
                 .await

@@ -62,23 +62,16 @@ async fn ecs_target_converges_with_least_privilege_role() {
         .tags()
         .iter()
         .any(|t| t.key() == "eventbridge.dev/owner" && t.value() == format!("{ns}/orders")));
-    let policy = aws
-        .iam
-        .get_role_policy()
-        .role_name(&role_name)
-        .policy_name("eventbridge-integration")
-        .send()
-        .await
-        .unwrap();
+    let policy = aws.inline_policy(&role_name).await.unwrap();
     let expected = json!({"Version":"2012-10-17","Statement":[
         {"Sid":"RunTask","Effect":"Allow","Action":"ecs:RunTask","Resource":"arn:aws:ecs:us-east-1:123456789012:task-definition/orders-worker:*","Condition":{"ArnEquals":{"ecs:cluster":CLUSTER}}},
         {"Sid":"PassTaskRoles","Effect":"Allow","Action":"iam:PassRole","Resource":[EXECUTION_ROLE, TASK_ROLE],"Condition":{"StringLike":{"iam:PassedToService":"ecs-tasks.amazonaws.com"}}}]});
     assert!(
-        documents_equivalent(&json!(policy.policy_document()), &expected),
+        documents_equivalent(&json!(policy), &expected),
         "policy: {}",
-        policy.policy_document()
+        policy
     );
-    let doc = PolicyDocument::parse(&json!(policy.policy_document())).unwrap();
+    let doc = PolicyDocument::parse(&json!(policy)).unwrap();
     assert!(
         doc.statements.iter().all(|s| s
             .resource
@@ -117,19 +110,9 @@ async fn step_functions_target_converges() {
     converge_and_count("StepFunctions", &ns, "pipeline", sfn_yaml(&ns, "pipeline")).await;
     let aws = aws().await;
     let name = derived(&ns, "pipeline");
-    let policy = aws
-        .iam
-        .get_role_policy()
-        .role_name(&name)
-        .policy_name("eventbridge-integration")
-        .send()
-        .await
-        .unwrap();
+    let policy = aws.inline_policy(&name).await.unwrap();
     let expected = json!({"Statement":[{"Sid":"StartExecution","Effect":"Allow","Action":"states:StartExecution","Resource":STATE_MACHINE}]});
-    assert!(documents_equivalent(
-        &json!(policy.policy_document()),
-        &expected
-    ));
+    assert!(documents_equivalent(&json!(policy), &expected));
     let rule = aws.events.describe_rule().name(&name).send().await.unwrap();
     assert_eq!(rule.schedule_expression(), Some("rate(5 minutes)"));
     let t = aws
@@ -204,16 +187,8 @@ async fn drift_of_every_kind_is_corrected() {
     let fn_rule = derived(&ns, "fn");
     let statement_id = format!("ebi-{fn_rule}");
     let policy_of = |name: String| {
-        let iam = aws.iam.clone();
-        async move {
-            iam.get_role_policy()
-                .role_name(name)
-                .policy_name("eventbridge-integration")
-                .send()
-                .await
-                .ok()
-                .map(|p| p.policy_document().to_string())
-        }
+        let aws = &aws;
+        async move { aws.inline_policy(&name).await }
     };
     let original_policy = policy_of(ecs_name.clone()).await.unwrap();
 
@@ -496,15 +471,8 @@ async fn spec_updates_apply_in_place() {
         "RunTask to be scoped to the revision",
         Duration::from_secs(30),
         || async {
-            let p = aws
-                .iam
-                .get_role_policy()
-                .role_name(&name)
-                .policy_name("eventbridge-integration")
-                .send()
-                .await
-                .unwrap();
-            let doc = PolicyDocument::parse(&json!(p.policy_document())).unwrap();
+            let p = aws.inline_policy(&name).await.unwrap();
+            let doc = PolicyDocument::parse(&json!(p)).unwrap();
             doc.statements
                 .iter()
                 .any(|s| s.resource.as_ref().unwrap().patterns == vec![TASK_DEFINITION.to_string()])
@@ -637,16 +605,7 @@ async fn resources_the_object_does_not_own_are_left_alone() {
             .contains("ecs-tasks"),
         "trust untouched"
     );
-    assert!(
-        aws.iam
-            .get_role_policy()
-            .role_name(&name)
-            .policy_name("eventbridge-integration")
-            .send()
-            .await
-            .is_err(),
-        "no policy added"
-    );
+    assert!(aws.inline_policy(&name).await.is_none(), "no policy added");
     let rule = aws.events.describe_rule().name(&name).send().await.unwrap();
     assert_eq!(rule.description(), Some("not yours"));
     assert!(

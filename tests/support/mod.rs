@@ -356,6 +356,19 @@ impl Aws {
         self.iam.get_role().role_name(name).send().await.is_ok()
     }
 
+    /// The controller's inline policy on a role, as IAM returns it (None when absent).
+    pub async fn inline_policy(&self, role: &str) -> Option<String> {
+        let out = self
+            .iam
+            .get_role_policy()
+            .role_name(role)
+            .policy_name("eventbridge-integration")
+            .send()
+            .await
+            .ok()?;
+        Some(out.policy_document().to_string())
+    }
+
     /// The function's policy document as text ("" when it has none).
     pub async fn function_policy(&self, function: &str) -> String {
         self.lambda
