@@ -150,19 +150,7 @@ async fn role_chain_reaches_lambda_in_another_account() {
         "one statement, not one per pass"
     );
 
-    let (ok, out) = kubectl(
-        &[
-            "delete",
-            "-n",
-            &ns,
-            "ebi",
-            "chain",
-            "--wait=true",
-            "--timeout=60s",
-        ],
-        None,
-    );
-    assert!(ok, "{out}");
+    delete_and_wait(&ns, &["chain"]);
     assert!(!a.role_exists(&name).await, "A: source role gone");
     assert!(!a.rule_exists(&name).await, "A: rule gone");
     assert!(!b.role_exists(&chained_name).await, "B: chained role gone");
@@ -474,19 +462,7 @@ async fn event_bus_forwarding_reaches_ecs_in_another_account() {
     .await;
 
     // Deletion leaves nothing in either account.
-    let (ok, out) = kubectl(
-        &[
-            "delete",
-            "-n",
-            &ns,
-            "ebi",
-            "fwd",
-            "--wait=true",
-            "--timeout=60s",
-        ],
-        None,
-    );
-    assert!(ok, "{out}");
+    delete_and_wait(&ns, &["fwd"]);
     assert!(!a.rule_exists(&name).await, "A: rule gone");
     assert!(!a.role_exists(&name).await, "A: role gone");
     assert!(rule_on(&b, &bus, &name).await.is_none(), "B: rule gone");
@@ -526,19 +502,7 @@ async fn integrations_sharing_a_bus_share_its_statement() {
         writes, 0,
         "two integrations on one bus do not fight over its policy: {ops:?}"
     );
-    let (ok, out) = kubectl(
-        &[
-            "delete",
-            "-n",
-            &ns,
-            "ebi",
-            "one",
-            "--wait=true",
-            "--timeout=60s",
-        ],
-        None,
-    );
-    assert!(ok, "{out}");
+    delete_and_wait(&ns, &["one"]);
     assert!(
         bus_policy(&b, &bus)
             .await
@@ -547,19 +511,7 @@ async fn integrations_sharing_a_bus_share_its_statement() {
     );
     tokio::time::sleep(Duration::from_secs(4)).await;
     wait_condition(&api, "two", "Ready", "True", None).await;
-    let (ok, out) = kubectl(
-        &[
-            "delete",
-            "-n",
-            &ns,
-            "ebi",
-            "two",
-            "--wait=true",
-            "--timeout=60s",
-        ],
-        None,
-    );
-    assert!(ok, "{out}");
+    delete_and_wait(&ns, &["two"]);
     assert!(
         !bus_policy(&b, &bus).await.contains("ebi-from-"),
         "gone with the last integration"
@@ -601,18 +553,6 @@ async fn renaming_a_forwarding_rule_leaves_nothing_behind_in_either_account() {
             .contains(&format!("ebi-from-{ACCOUNT}")),
         "the shared bus statement stays"
     );
-    let (ok, out) = kubectl(
-        &[
-            "delete",
-            "-n",
-            &ns,
-            "ebi",
-            "moved",
-            "--wait=true",
-            "--timeout=60s",
-        ],
-        None,
-    );
-    assert!(ok, "{out}");
+    delete_and_wait(&ns, &["moved"]);
     assert!(!bus_policy(&b, &bus).await.contains("ebi-from-"));
 }

@@ -511,21 +511,7 @@ async fn delete_removes_everything_and_retain_keeps_it() {
         wait_condition(&api, n, "Ready", "True", None).await;
     }
     let aws = aws().await;
-    let (ok, out) = kubectl(
-        &[
-            "delete",
-            "-n",
-            &ns,
-            "ebi",
-            "gone",
-            "gone-fn",
-            "kept",
-            "--wait=true",
-            "--timeout=60s",
-        ],
-        None,
-    );
-    assert!(ok, "{out}");
+    delete_and_wait(&ns, &["gone", "gone-fn", "kept"]);
     let gone = derived(&ns, "gone");
     let gone_fn = derived(&ns, "gone-fn");
     let kept = derived(&ns, "kept");
@@ -620,19 +606,7 @@ async fn resources_the_object_does_not_own_are_left_alone() {
         "no target added"
     );
     // Deleting the object must not delete someone else's resources.
-    let (ok, out) = kubectl(
-        &[
-            "delete",
-            "-n",
-            &ns,
-            "ebi",
-            "squatter",
-            "--wait=true",
-            "--timeout=60s",
-        ],
-        None,
-    );
-    assert!(ok, "{out}");
+    delete_and_wait(&ns, &["squatter"]);
     assert!(aws.rule_exists(&name).await);
     assert!(aws.role_exists(&name).await);
 
@@ -721,19 +695,7 @@ async fn invalid_specs_are_refused_and_create_nothing() {
         );
     }
     // Invalid objects are still deletable (nothing to clean up).
-    let (ok, out) = kubectl(
-        &[
-            "delete",
-            "-n",
-            &ns,
-            "ebi",
-            "--all",
-            "--wait=true",
-            "--timeout=60s",
-        ],
-        None,
-    );
-    assert!(ok, "{out}");
+    delete_and_wait(&ns, &["--all"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -972,19 +934,7 @@ async fn a_controller_killed_mid_convergence_converges_without_duplicates_or_orp
         .count();
     assert_eq!(statements, 5, "one permission per Lambda object");
     // No orphans: delete everything, nothing with our prefix remains.
-    let (ok, out) = kubectl(
-        &[
-            "delete",
-            "-n",
-            &ns,
-            "ebi",
-            "--all",
-            "--wait=true",
-            "--timeout=90s",
-        ],
-        None,
-    );
-    assert!(ok, "{out}");
+    delete_and_wait(&ns, &["--all"]);
     assert!(
         aws.events
             .list_rules()
@@ -1187,19 +1137,7 @@ async fn deleting_an_object_whose_spec_became_invalid_still_cleans_up() {
     );
     apply(&invalid);
     wait_condition(&api, "orders", "Ready", "False", Some("InvalidSpec")).await;
-    let (ok, out) = kubectl(
-        &[
-            "delete",
-            "-n",
-            &ns,
-            "ebi",
-            "orders",
-            "--wait=true",
-            "--timeout=60s",
-        ],
-        None,
-    );
-    assert!(ok, "{out}");
+    delete_and_wait(&ns, &["orders"]);
     let aws = aws().await;
     let name = derived(&ns, "orders");
     assert!(

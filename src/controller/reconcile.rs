@@ -383,27 +383,15 @@ async fn plan_for(
     let remote = match &obj.spec.cross_account {
         None => None,
         Some(x) => {
-            // Refuse what the plan would refuse before assuming anything.
-            if x.target_account_id == account_id
-                || !ctx.settings.guardrails.allowed_account_ids.is_empty()
-                    && !ctx
-                        .settings
-                        .guardrails
-                        .allowed_account_ids
-                        .contains(&x.target_account_id)
-            {
-                plan::plan(
-                    &obj.spec,
-                    owner,
-                    &Facts {
-                        account_id: account_id.clone(),
-                        region: region.clone(),
-                        task_roles: None,
-                    },
-                    &ctx.settings.guardrails,
-                )
+            // Everything the planner refuses (spec, guardrails) is refused before assuming
+            // anything in the other account; planning is pure and cheap.
+            let preliminary = Facts {
+                account_id: account_id.clone(),
+                region: region.clone(),
+                task_roles: None,
+            };
+            plan::plan(&obj.spec, owner, &preliminary, &ctx.settings.guardrails)
                 .map_err(Failure::Plan)?;
-            }
             Some(
                 ctx.aws
                     .remote_clients(

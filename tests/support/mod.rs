@@ -62,6 +62,15 @@ pub fn apply(yaml: &str) {
     assert!(ok, "kubectl apply failed: {out}\n{yaml}");
 }
 
+/// `kubectl delete` that waits for the finalizer, i.e. for the AWS cleanup to finish.
+pub fn delete_and_wait(ns: &str, names: &[&str]) {
+    let mut args = vec!["delete", "-n", ns, "ebi"];
+    args.extend_from_slice(names);
+    args.extend_from_slice(&["--wait=true", "--timeout=90s"]);
+    let (ok, out) = kubectl(&args, None);
+    assert!(ok, "kubectl delete {names:?} failed: {out}");
+}
+
 /// Installs the CRD from crds/ (what users apply) once per test binary.
 pub fn install_crd() {
     static ONCE: std::sync::Once = std::sync::Once::new();
