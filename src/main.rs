@@ -28,6 +28,25 @@ enum Command {
     Crd,
     /// Explain why EventBridge could not invoke a rule's targets.
     Diagnose(DiagnoseArgs),
+    /// List (or with --delete, remove) AWS resources tagged by this cluster's controller
+    /// whose object no longer exists.
+    Orphans(OrphansArgs),
+}
+
+#[derive(clap::Args)]
+struct OrphansArgs {
+    /// Remove what is listed (each resource proves it is this cluster's first).
+    #[arg(long)]
+    delete: bool,
+    /// Look in these regions too (comma-separated), beyond the controller's default region
+    /// and every region the live objects recorded.
+    #[arg(long, value_delimiter = ',')]
+    region: Vec<String>,
+    /// This cluster's identity in owner tags (default: the UID of the kube-system namespace).
+    #[arg(long, env = "EBI_CLUSTER_ID")]
+    cluster_id: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    output: Output,
 }
 
 #[derive(clap::Args)]
@@ -78,6 +97,14 @@ struct RunArgs {
     /// Log level (RUST_LOG overrides it).
     #[arg(long, default_value = "info", env = "EBI_LOG_LEVEL")]
     log_level: String,
+    /// This cluster's identity in the owner tags of AWS resources, so controllers of two
+    /// clusters never claim each other's resources (default: the UID of the kube-system
+    /// namespace, which needs `get` on that namespace).
+    #[arg(long, env = "EBI_CLUSTER_ID")]
+    cluster_id: Option<String>,
+    /// At most this many objects reconcile at once (bounds AWS calls in flight).
+    #[arg(long, default_value_t = 8, env = "EBI_MAX_CONCURRENT_RECONCILES")]
+    max_concurrent_reconciles: u16,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -116,6 +143,7 @@ fn main() -> ExitCode {
         }
         Command::Diagnose(args) => runtime().block_on(diagnose_command(args)),
         Command::Run(args) => runtime().block_on(run(args)),
+        Command::Orphans(args) => runtime().block_on(orphans_command(args)),
     }
 }
 
@@ -141,7 +169,17 @@ async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let cluster_id = match cluster_id(&client, args.cluster_id.clone()).await {
+        Ok(id) => id,
+        Err(code) => return code,
+    };
+    if args.max_concurrent_reconciles == 0 {
+        tracing::error!("--max-concurrent-reconciles must be at least 1");
+        return ExitCode::from(2);
+    }
     let settings = ebi::controller::Settings {
+        cluster_id,
+        max_concurrent_reconciles: args.max_concurrent_reconciles,
         resync_interval: args.resync_interval,
         guardrails: Guardrails {
             allowed_account_ids: args
@@ -182,9 +220,65 @@ async fn run(args: RunArgs) -> ExitCode {
     let ctx = Arc::new(ebi::controller::Context::new(
         client, aws, metrics, settings,
     ));
-    ebi::controller::run(ctx).await;
+    let result = ebi::controller::run(ctx).await;
     server.abort();
-    ExitCode::SUCCESS
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--cluster-id`, or the UID of the kube-system namespace.
+async fn cluster_id(client: &kube::Client, flag: Option<String>) -> Result<String, ExitCode> {
+    if let Some(id) = flag.filter(|f| !f.is_empty()) {
+        return Ok(id);
+    }
+    ebi::controller::default_cluster_id(client).await.map_err(|e| {
+        tracing::error!("cannot read the kube-system namespace to derive this cluster's identity ({e}); grant `get` on namespaces/kube-system or set --cluster-id");
+        ExitCode::from(2)
+    })
+}
+
+async fn orphans_command(args: OrphansArgs) -> ExitCode {
+    ebi::telemetry::init_logging(false, "warn");
+    let metrics = Arc::new(ebi::telemetry::Metrics::default());
+    let aws = ebi::aws::AwsContext::from_env(metrics).await;
+    let client = match kube::Client::try_default().await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("cannot reach Kubernetes: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let cluster = match cluster_id(&client, args.cluster_id).await {
+        Ok(id) => id,
+        Err(code) => return code,
+    };
+    let Some(default_region) = aws.default_region() else {
+        eprintln!("no AWS region: set AWS_REGION");
+        return ExitCode::from(2);
+    };
+    let mut regions = args.region;
+    regions.push(default_region);
+    match ebi::orphans::report(&client, &aws, &cluster, &regions, args.delete).await {
+        Ok(report) => {
+            match args.output {
+                Output::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).expect("serialisable")
+                ),
+                Output::Text => print!("{}", report.to_text()),
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 async fn diagnose_command(args: DiagnoseArgs) -> ExitCode {

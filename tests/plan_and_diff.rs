@@ -7,7 +7,8 @@ use ebi::api::EventBridgeIntegrationSpec;
 use ebi::iam::{documents_equivalent, PolicyDocument};
 use ebi::plan::diff::{diff, Change, Observed, ObservedRole, ObservedRule};
 use ebi::plan::{
-    plan, DesiredRole, Facts, Guardrails, Owner, Plan, PlanError, OWNER_TAG, OWNER_UID_TAG,
+    plan, DesiredRole, Facts, Guardrails, Owner, Plan, PlanError, CLUSTER_TAG, OWNER_TAG,
+    OWNER_UID_TAG,
 };
 use serde_json::{json, Value};
 
@@ -15,6 +16,7 @@ const A: &str = "111122223333";
 
 fn owner() -> Owner {
     Owner {
+        cluster: "cluster-1".into(),
         namespace: "team-a".into(),
         name: "orders".into(),
         uid: "uid-1".into(),
@@ -285,10 +287,8 @@ fn url_encode(v: &Value) -> Value {
 fn in_sync(p: &Plan) -> Observed {
     let role = managed(p);
     let rule = p.local.rule.as_ref().unwrap();
-    let tags = BTreeMap::from([
-        (OWNER_TAG.to_string(), "team-a/orders".to_string()),
-        (OWNER_UID_TAG.to_string(), "uid-1".to_string()),
-    ]);
+    // Everything the controller tags with: owner, UID, cluster, managed-by.
+    let tags = owner().tags();
     Observed {
         rule: Some(ObservedRule {
             name: rule.name.clone(),
@@ -409,16 +409,30 @@ fn resources_of_others_are_never_taken() {
         "adoptExisting takes an untagged rule"
     );
     let mut someone_elses = in_sync(&p);
-    someone_elses
-        .role
-        .as_mut()
-        .unwrap()
-        .tags
-        .insert(OWNER_TAG.into(), "team-b/other".into());
+    someone_elses.role.as_mut().unwrap().tags.extend([
+        (OWNER_TAG.to_string(), "team-b/other".to_string()),
+        (OWNER_UID_TAG.to_string(), "uid-9".to_string()),
+    ]);
     assert!(
         diff(&p.local, &someone_elses, &owner(), true).is_err(),
         "a resource owned by another object is never adopted"
     );
+    // The same namespace/name in another cluster: its tags carry that cluster's identity.
+    let mut other_cluster = in_sync(&p);
+    other_cluster.rule.as_mut().unwrap().tags.extend([
+        (CLUSTER_TAG.to_string(), "cluster-2".to_string()),
+        (OWNER_UID_TAG.to_string(), "uid-7".to_string()),
+    ]);
+    let err = diff(&p.local, &other_cluster, &owner(), true).unwrap_err();
+    assert!(err.to_string().contains("cluster-2"), "{err}");
+    // Even a UID collision does not make another cluster's resource ours.
+    other_cluster
+        .rule
+        .as_mut()
+        .unwrap()
+        .tags
+        .insert(OWNER_UID_TAG.into(), "uid-1".into());
+    assert!(diff(&p.local, &other_cluster, &owner(), true).is_err());
 }
 
 #[test]

@@ -4,7 +4,9 @@ pub mod spec;
 pub mod status;
 
 pub use spec::*;
-pub use status::{condition, reason, ConditionValue, EventBridgeIntegrationStatus};
+pub use status::{
+    condition, reason, ConditionValue, EventBridgeIntegrationStatus, OwnedKind, OwnedResource,
+};
 
 use kube::CustomResourceExt;
 

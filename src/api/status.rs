@@ -39,6 +39,94 @@ pub struct EventBridgeIntegrationStatus {
     /// each with the exact fix.
     #[serde(default)]
     pub findings: Vec<Finding>,
+    /// The ownership record: every AWS resource this object created or is about to create,
+    /// with its full identity. Written before the first write to AWS and kept up to date as
+    /// writes and removals succeed; removal (renames, moves, deletion) reads only this list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Vec<OwnedResource>>,
+}
+
+/// What kind of AWS resource an ownership record entry is.
+#[derive(
+    Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema,
+)]
+pub enum OwnedKind {
+    /// An EventBridge rule (with its targets).
+    Rule,
+    /// A statement of a Lambda function's resource-based policy.
+    LambdaPermission,
+    /// A statement of an event bus's resource-based policy (cross-account forwarding).
+    BusPermission,
+    /// An IAM role (with the controller's inline policy).
+    Role,
+}
+
+/// One AWS resource the controller owns, with everything needed to find it again and to
+/// prove it is ours without reading the current spec.
+#[derive(
+    Deserialize, Serialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub struct OwnedResource {
+    pub kind: OwnedKind,
+    /// `aws`, `aws-cn` or `aws-us-gov`.
+    pub partition: String,
+    pub account_id: String,
+    /// Empty for IAM roles (IAM is global).
+    #[serde(default)]
+    pub region: String,
+    /// Rule: the rule's ARN. Role: the role's ARN. LambdaPermission: the function ARN as the
+    /// target uses it. BusPermission: the event bus's ARN.
+    pub arn: String,
+    /// Rule, role, function or event bus name.
+    pub name: String,
+    /// Rule: its event bus.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_bus_name: Option<String>,
+    /// LambdaPermission: the function's qualifier (alias or version), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qualifier: Option<String>,
+    /// LambdaPermission and BusPermission: the policy statement's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statement_id: Option<String>,
+    /// LambdaPermission: what proves the statement is ours: the rule ARN of its
+    /// `aws:SourceArn` condition, or (RoleChain) the ARN of its principal role.
+    /// BusPermission: the account the statement admits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<String>,
+    /// The role the controller assumes to reach `accountId` (cross-account), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via_role_arn: Option<String>,
+}
+
+impl OwnedResource {
+    /// Same resource (identity only; `viaRoleArn` is how to reach it, not what it is).
+    pub fn same_as(&self, other: &OwnedResource) -> bool {
+        self.kind == other.kind
+            && self.partition == other.partition
+            && self.account_id == other.account_id
+            && self.region == other.region
+            && self.arn == other.arn
+            && self.statement_id == other.statement_id
+    }
+
+    /// For messages and Events: `rule arn:…`, `Lambda permission ebi-x on arn:…`.
+    pub fn describe(&self) -> String {
+        match self.kind {
+            OwnedKind::Rule => format!("rule {}", self.arn),
+            OwnedKind::Role => format!("role {}", self.arn),
+            OwnedKind::LambdaPermission => format!(
+                "Lambda permission {} on {}",
+                self.statement_id.as_deref().unwrap_or("?"),
+                self.arn
+            ),
+            OwnedKind::BusPermission => format!(
+                "event-bus policy statement {} on {}",
+                self.statement_id.as_deref().unwrap_or("?"),
+                self.arn
+            ),
+        }
+    }
 }
 
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
@@ -84,6 +172,10 @@ pub mod reason {
     pub const CONVERGED: &str = "Converged";
     pub const PROGRESSING: &str = "Progressing";
     pub const BLOCKED: &str = "Blocked";
+    pub const REJECTED_BY_AWS: &str = "RejectedByAws";
+    pub const INVALID_CREDENTIALS: &str = "InvalidCredentials";
+    pub const DEPENDENCY_NOT_FOUND: &str = "DependencyNotFound";
+    pub const CLEANUP_PENDING: &str = "CleanupPending";
 }
 
 /// A condition as the reconciler decides it, before timestamps.

@@ -36,6 +36,11 @@ fn eb_tags(tags: &BTreeMap<String, String>) -> Vec<eb::Tag> {
         .collect()
 }
 
+/// The description of every role the controller creates: how the orphan report finds them
+/// without reading the tags of every role in the account.
+pub const ROLE_DESCRIPTION: &str =
+    "EventBridge invocation role managed by eventbridge-integration-controller";
+
 fn rejected(operation: &'static str, message: String) -> AwsError {
     AwsError::new(operation, ErrorKind::Rejected, "InvalidRequest", message)
 }
@@ -55,9 +60,7 @@ pub async fn apply(c: &Clients, desired: &Desired, change: &Change) -> Result<()
                 .path(&m.path)
                 .assume_role_policy_document(m.trust_policy.to_string())
                 .set_permissions_boundary(m.permissions_boundary_arn.clone())
-                .description(
-                    "EventBridge invocation role managed by eventbridge-integration-controller",
-                )
+                .description(ROLE_DESCRIPTION)
                 .set_tags(Some(iam_tags(&desired.tags)))
                 .send()
                 .await
@@ -203,7 +206,7 @@ pub async fn apply(c: &Clients, desired: &Desired, change: &Change) -> Result<()
                 .as_ref()
                 .expect("PutBusPermission only when forwarding");
             if *replace {
-                remove_bus_permission(c, b).await?;
+                remove_bus_statement(c, &b.event_bus_name, &b.statement_id).await?;
             }
             c.events
                 .put_permission()
@@ -215,7 +218,6 @@ pub async fn apply(c: &Clients, desired: &Desired, change: &Change) -> Result<()
                 .await
                 .map_err(|e| classify("events:PutPermission", e))?;
         }
-        Change::RemovedPrevious(_) => unreachable!("recorded after the fact, never applied"),
         Change::AddPermission { replace } => {
             let p = desired
                 .permission
@@ -295,98 +297,59 @@ pub async fn remove_permission(
     }
 }
 
-/// Removes our statement from the target bus's policy; NotFound is success.
-pub async fn remove_bus_permission(
+/// Removes a statement from an event bus's policy; NotFound is success.
+pub async fn remove_bus_statement(
     c: &Clients,
-    b: &crate::plan::DesiredBusPermission,
+    bus: &str,
+    statement_id: &str,
 ) -> Result<(), AwsError> {
     ignore_not_found(
         c.events
             .remove_permission()
-            .event_bus_name(&b.event_bus_name)
-            .statement_id(&b.statement_id)
+            .event_bus_name(bus)
+            .statement_id(statement_id)
             .send()
             .await
             .map_err(|e| classify("events:RemovePermission", e)),
     )
 }
 
-fn ignore_not_found<T>(r: Result<T, AwsError>) -> Result<(), AwsError> {
+pub fn ignore_not_found<T>(r: Result<T, AwsError>) -> Result<(), AwsError> {
     match r {
         Err(e) if e.is_not_found() => Ok(()),
         other => other.map(|_| ()),
     }
 }
 
-/// What cleanup may touch: only resources this object owns.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct OwnedParts {
-    pub rule: bool,
-    pub role: bool,
-}
-
-/// Deletion, in dependency order; each step idempotent.
-pub async fn delete(c: &Clients, desired: &Desired, owned: OwnedParts) -> Result<(), AwsError> {
-    if owned.rule {
-        let ids = super::observe::targets(c, &desired.rule().name, &desired.rule().event_bus_name)
-            .await?
-            .into_iter()
-            .map(|t| t.id)
-            .collect::<Vec<_>>();
-        if !ids.is_empty() {
-            ignore_not_found(
-                c.events
-                    .remove_targets()
-                    .rule(&desired.rule().name)
-                    .event_bus_name(&desired.rule().event_bus_name)
-                    .set_ids(Some(ids))
-                    .send()
-                    .await
-                    .map_err(|e| classify("events:RemoveTargets", e)),
-            )?;
-        }
+/// Deletes a rule with its targets (a rule with targets cannot be deleted); each step
+/// idempotent.
+pub async fn delete_rule(c: &Clients, name: &str, bus: &str) -> Result<(), AwsError> {
+    let ids = super::observe::targets(c, name, bus)
+        .await?
+        .into_iter()
+        .map(|t| t.id)
+        .collect::<Vec<_>>();
+    if !ids.is_empty() {
         ignore_not_found(
             c.events
-                .delete_rule()
-                .name(&desired.rule().name)
-                .event_bus_name(&desired.rule().event_bus_name)
+                .remove_targets()
+                .rule(name)
+                .event_bus_name(bus)
+                .set_ids(Some(ids))
                 .send()
                 .await
-                .map_err(|e| classify("events:DeleteRule", e)),
+                .map_err(|e| classify("events:RemoveTargets", e)),
         )?;
     }
-    if let Some(b) = &desired.bus_permission {
-        remove_bus_permission(c, b).await?;
-    }
-    if let Some(p) = &desired.permission {
-        remove_permission(
-            &c.lambda,
-            &p.function_name,
-            p.qualifier.as_deref(),
-            &p.statement_id,
-        )
-        .await?;
-    }
-    if let (DesiredRole::Managed(m), true) = (&desired.role, owned.role) {
-        ignore_not_found(
-            c.iam
-                .delete_role_policy()
-                .role_name(&m.name)
-                .policy_name(crate::plan::POLICY_NAME)
-                .send()
-                .await
-                .map_err(|e| classify("iam:DeleteRolePolicy", e)),
-        )?;
-        ignore_not_found(
-            c.iam
-                .delete_role()
-                .role_name(&m.name)
-                .send()
-                .await
-                .map_err(|e| classify("iam:DeleteRole", e)),
-        )?;
-    }
-    Ok(())
+    ignore_not_found(
+        c.events
+            .delete_rule()
+            .name(name)
+            .event_bus_name(bus)
+            .send()
+            .await
+            .map_err(|e| classify("events:DeleteRule", e)),
+    )
 }
 
 /// The planner's target as the SDK's.

@@ -13,8 +13,12 @@ pub enum ErrorKind {
     Transient,
     /// Something exists that should not (409): usually resolved by the next pass.
     Conflict,
-    /// The request itself was rejected (validation, malformed policy, limits).
+    /// The request itself was rejected (validation, malformed policy, limits): retrying
+    /// the same request cannot help; a person must change the spec or the account.
     Rejected,
+    /// The controller's credentials are not valid at all (unknown key, expired token, bad
+    /// signature): not a missing permission, so granting one would not help.
+    Credentials,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -56,8 +60,16 @@ const ACCESS_DENIED: &[&str] = &[
     "AccessDeniedException",
     "UnauthorizedOperation",
     "AuthorizationError",
+];
+const BAD_CREDENTIALS: &[&str] = &[
     "UnrecognizedClientException",
     "InvalidClientTokenId",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "IncompleteSignature",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "RequestExpired",
 ];
 const THROTTLED: &[&str] = &[
     "Throttling",
@@ -68,8 +80,14 @@ const THROTTLED: &[&str] = &[
     "ServiceUnavailable",
     "ServiceUnavailableException",
     "InternalFailure",
+    "InternalError",
     "InternalException",
+    "InternalServerException",
     "ServiceException",
+    "ServiceFailure",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "PriorRequestNotComplete",
 ];
 const CONFLICT: &[&str] = &[
     "ResourceConflictException",
@@ -109,6 +127,8 @@ where
         ErrorKind::NotFound
     } else if ACCESS_DENIED.contains(&code.as_str()) {
         ErrorKind::AccessDenied
+    } else if BAD_CREDENTIALS.contains(&code.as_str()) {
+        ErrorKind::Credentials
     } else if THROTTLED.contains(&code.as_str()) {
         ErrorKind::Transient
     } else if CONFLICT.contains(&code.as_str()) {

@@ -2,22 +2,30 @@
 //! there (resync), report status, clean up behind a finalizer.
 //!
 //! One pass: validate (pure) → observe facts → plan (pure) → observe → diff (pure) →
-//! apply the changes → re-observe if anything was written → diagnose (pure) → status.
+//! record what will be owned → apply → remove what was superseded → diagnose (pure) →
+//! status (pure) → write. Clean-up removes exactly what the ownership record lists.
 
+mod cleanup;
 pub mod conditions;
+mod converge;
+mod diagnosis;
+mod events;
 pub mod leader;
 mod reconcile;
+mod record;
+pub mod status;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
+use kube::core::DeserializeGuard;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher::Config as WatcherConfig;
 use kube::runtime::{predicates, reflector, watcher, Controller, Predicate, WatchStreamExt};
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, Client, Resource, ResourceExt};
 
 use crate::api::EventBridgeIntegration;
 use crate::aws::AwsContext;
@@ -36,6 +44,30 @@ pub struct Settings {
     pub namespaces: Vec<String>,
     /// Leader election; None: this process is the only writer.
     pub leader: Option<leader::LeaderSettings>,
+    /// This cluster's identity in owner tags (`--cluster-id`, default the UID of the
+    /// `kube-system` namespace).
+    pub cluster_id: String,
+    /// At most this many objects reconcile at once (0: unbounded).
+    pub max_concurrent_reconciles: u16,
+}
+
+/// Why the controller stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot list EventBridgeIntegrations ({0}); is the CRD installed (`eventbridge-integration-controller crd | kubectl apply -f -`) and may this service account list them?")]
+    CannotList(kube::Error),
+    #[error("leader election failed: {0}")]
+    LeaderElection(String),
+    #[error("lost leadership; exiting so the pod restarts as a standby")]
+    LostLeadership,
+}
+
+/// The cluster identity for owner tags: the UID of the `kube-system` namespace, which is
+/// created with the cluster and never changes.
+pub async fn default_cluster_id(client: &Client) -> Result<String, kube::Error> {
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let ns = namespaces.get("kube-system").await?;
+    Ok(ns.uid().unwrap_or_default())
 }
 
 /// Shared by every reconcile.
@@ -71,16 +103,22 @@ impl Context {
         }
     }
 
-    /// 2s, 4s, 8s … capped at 5 minutes and at the resync interval.
-    fn backoff(&self, obj: &EventBridgeIntegration) -> Duration {
+    /// The next delay for `obj`'s consecutive failures (see `status::retry_delay`).
+    fn backoff(&self, obj: &EventBridgeIntegration, retry: status::Retry) -> Duration {
         let mut map = self.failures.lock().expect("failures lock");
         let n = map.entry(ObjectRef::from(obj)).or_insert(0);
         *n = (*n + 1).min(16);
-        let secs = 2u64.saturating_pow(*n).min(300);
-        Duration::from_secs(secs).min(self.settings.resync_interval.max(Duration::from_secs(2)))
+        status::retry_delay(retry, *n, self.settings.resync_interval)
     }
 
+    /// A success resets the backoff; the entry is dropped so the map holds only objects
+    /// that are failing now.
     fn succeeded(&self, obj: &EventBridgeIntegration) {
+        self.forget(obj);
+    }
+
+    /// The object is gone (or its clean-up finished): nothing of it is kept.
+    fn forget(&self, obj: &EventBridgeIntegration) {
         self.failures
             .lock()
             .expect("failures lock")
@@ -89,21 +127,21 @@ impl Context {
 }
 
 /// Runs until SIGTERM/SIGINT (or, with leader election, until the Lease is lost).
-pub async fn run(ctx: Arc<Context>) {
-    let apis: Vec<Api<EventBridgeIntegration>> = if ctx.settings.namespaces.is_empty() {
-        vec![Api::all(ctx.client.clone())]
-    } else {
-        ctx.settings
-            .namespaces
-            .iter()
-            .map(|ns| Api::namespaced(ctx.client.clone(), ns))
-            .collect()
-    };
+pub async fn run(ctx: Arc<Context>) -> Result<(), RunError> {
+    let apis: Vec<Api<DeserializeGuard<EventBridgeIntegration>>> =
+        if ctx.settings.namespaces.is_empty() {
+            vec![Api::all(ctx.client.clone())]
+        } else {
+            ctx.settings
+                .namespaces
+                .iter()
+                .map(|ns| Api::namespaced(ctx.client.clone(), ns))
+                .collect()
+        };
     for api in &apis {
-        if let Err(e) = api.list(&kube::api::ListParams::default().limit(1)).await {
-            tracing::error!("cannot list EventBridgeIntegrations ({e}); is the CRD installed (`eventbridge-integration-controller crd | kubectl apply -f -`) and may this service account list them?");
-            std::process::exit(1);
-        }
+        api.list(&kube::api::ListParams::default().limit(1))
+            .await
+            .map_err(RunError::CannotList)?;
     }
     // Healthy from here on, leader or standby.
     ctx.metrics
@@ -111,13 +149,11 @@ pub async fn run(ctx: Arc<Context>) {
         .store(true, std::sync::atomic::Ordering::Relaxed);
     let leadership = match &ctx.settings.leader {
         None => None,
-        Some(l) => match leader::acquire(ctx.client.clone(), l).await {
-            Ok(channel) => Some(channel),
-            Err(e) => {
-                tracing::error!("leader election failed: {e}");
-                std::process::exit(1);
-            }
-        },
+        Some(l) => Some(
+            leader::acquire(ctx.client.clone(), l)
+                .await
+                .map_err(|e| RunError::LeaderElection(e.to_string()))?,
+        ),
     };
     ctx.metrics.set_leader(true);
     // One controller per watched namespace: each has its own cache, so one namespace's
@@ -129,14 +165,56 @@ pub async fn run(ctx: Arc<Context>) {
     .await;
     if leadership.is_some_and(|c| !*c.borrow()) {
         ctx.metrics.set_leader(false);
-        // Exit so the pod restarts as a standby; a replica that lost the Lease never writes.
-        tracing::warn!("lost leadership; exiting");
-        std::process::exit(1);
+        // A replica that lost the Lease never writes again.
+        return Err(RunError::LostLeadership);
+    }
+    Ok(())
+}
+
+/// An object the API server holds but this version cannot read (a field of the wrong type,
+/// written around the schema): reported on the object, never allowed to stop the watch.
+async fn reconcile_guarded(
+    guarded: Arc<DeserializeGuard<EventBridgeIntegration>>,
+    ctx: Arc<Context>,
+) -> Result<kube::runtime::controller::Action, crate::Error> {
+    match &guarded.0 {
+        Ok(obj) => reconcile::reconcile(Arc::new(obj.clone()), ctx).await,
+        Err(invalid) => {
+            tracing::warn!(namespace = ?invalid.metadata.namespace, name = ?invalid.metadata.name, "cannot read the object: {}", invalid.error);
+            ctx.metrics
+                .reconciled(crate::Category::InvalidSpec.as_str(), 0.0);
+            let event = kube::runtime::events::Event {
+                type_: kube::runtime::events::EventType::Warning,
+                reason: "InvalidObject".into(),
+                note: Some(format!(
+                    "the controller cannot read this object: {}; fix the field (kubectl edit) and it is reconciled again",
+                    invalid.error
+                )),
+                action: "Reconcile".into(),
+                secondary: None,
+            };
+            ctx.recorder
+                .publish(&event, &guarded.object_ref(&()))
+                .await
+                .ok();
+            Ok(kube::runtime::controller::Action::await_change())
+        }
+    }
+}
+
+fn error_policy_guarded(
+    guarded: Arc<DeserializeGuard<EventBridgeIntegration>>,
+    err: &crate::Error,
+    ctx: Arc<Context>,
+) -> kube::runtime::controller::Action {
+    match &guarded.0 {
+        Ok(obj) => reconcile::error_policy(Arc::new(obj.clone()), err, ctx),
+        Err(_) => kube::runtime::controller::Action::await_change(),
     }
 }
 
 async fn run_one(
-    api: Api<EventBridgeIntegration>,
+    api: Api<DeserializeGuard<EventBridgeIntegration>>,
     ctx: Arc<Context>,
     leadership: Option<tokio::sync::watch::Receiver<bool>>,
 ) {
@@ -145,19 +223,25 @@ async fn run_one(
     // status never wakes the controller; finalizer changes do pass.
     let stream = watcher(api, WatcherConfig::default().any_semantic())
         .default_backoff()
-        .modify(|o: &mut EventBridgeIntegration| o.managed_fields_mut().clear())
+        .modify(|o: &mut DeserializeGuard<EventBridgeIntegration>| {
+            o.meta_mut().managed_fields = None;
+        })
         .reflect(writer)
         .applied_objects()
         .predicate_filter(
             predicates::generation.combine(predicates::finalizers),
             Default::default(),
         );
-    let mut controller = Controller::for_stream(stream, reader).shutdown_on_signal();
+    let config = kube::runtime::controller::Config::default()
+        .concurrency(ctx.settings.max_concurrent_reconciles);
+    let mut controller = Controller::for_stream(stream, reader)
+        .with_config(config)
+        .shutdown_on_signal();
     if let Some(channel) = leadership {
         controller = controller.graceful_shutdown_on(leader::lost(channel));
     }
     controller
-        .run(reconcile::reconcile, reconcile::error_policy, ctx)
+        .run(reconcile_guarded, error_policy_guarded, ctx)
         .for_each(|result| async move {
             if let Err(e) = result {
                 tracing::debug!("reconcile ended with error: {e}");

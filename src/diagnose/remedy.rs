@@ -4,29 +4,14 @@
 use serde_json::{json, Value};
 
 use crate::iam::Arn;
+// Policy and ARN builders shared with the planner live in the policy language itself.
+pub use crate::iam::arn::{family_pattern, split_function_arn};
+pub use crate::iam::documents::events_trust_policy;
 
 pub fn role_name(role_arn: &str) -> String {
     Arn::parse(role_arn)
         .map(|a| a.resource_name().to_string())
         .unwrap_or_else(|_| role_arn.to_string())
-}
-
-/// The trust policy EventBridge needs, protected against the confused deputy: only this
-/// account's rule may make EventBridge assume the role. The planner creates roles with it.
-pub fn events_trust_policy(account: &str, rule_arn: &str) -> Value {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "EventBridgeRuleOnly",
-            "Effect": "Allow",
-            "Principal": {"Service": "events.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-            "Condition": {
-                "StringEquals": {"aws:SourceAccount": account},
-                "ArnEquals": {"aws:SourceArn": rule_arn}
-            }
-        }]
-    })
 }
 
 pub fn update_trust(role_arn: &str, account: &str, rule_arn: &str) -> String {
@@ -69,18 +54,6 @@ pub fn start_execution_statement(state_machine_arn: &str) -> Value {
     json!({"Effect": "Allow", "Action": "states:StartExecution", "Resource": state_machine_arn})
 }
 
-/// `task-definition/name:3` → `task-definition/name:*`: every revision of the family.
-pub fn family_pattern(task_definition_arn: &str) -> String {
-    match task_definition_arn.rsplit_once(':') {
-        Some((head, rev))
-            if rev.chars().all(|c| c.is_ascii_digit()) && head.contains("task-definition/") =>
-        {
-            format!("{head}:*")
-        }
-        _ => format!("{task_definition_arn}:*"),
-    }
-}
-
 /// `aws lambda add-permission` for the exact ARN the target uses.
 pub fn add_lambda_permission(
     function_arn: &str,
@@ -95,14 +68,4 @@ pub fn add_lambda_permission(
     format!(
         "aws lambda add-permission --function-name {name}{qualifier} --statement-id {statement_id} --action lambda:InvokeFunction --principal events.amazonaws.com --source-arn {rule_arn} --source-account {account}"
     )
-}
-
-/// `arn:…:function:name[:qualifier]` → (unqualified ARN, qualifier).
-pub fn split_function_arn(function_arn: &str) -> (String, Option<String>) {
-    let parts: Vec<&str> = function_arn.split(':').collect();
-    if parts.len() == 8 {
-        (parts[..7].join(":"), Some(parts[7].to_string()))
-    } else {
-        (function_arn.to_string(), None)
-    }
 }

@@ -51,26 +51,8 @@ pub struct Role {
     pub permissions_boundary: Option<(String, Value)>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct TaskDefinition {
-    pub arn: String,
-    pub execution_role_arn: Option<String>,
-    pub task_role_arn: Option<String>,
-}
-
-impl TaskDefinition {
-    /// The roles ECS must be handed for this task, each once.
-    pub fn roles_to_pass(&self) -> Vec<String> {
-        let mut roles: Vec<String> = self
-            .execution_role_arn
-            .iter()
-            .chain(self.task_role_arn.iter())
-            .cloned()
-            .collect();
-        roles.dedup();
-        roles
-    }
-}
+/// The task definition's roles, a planning fact the checks read too.
+pub use crate::plan::TaskDefinition;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Chain {

@@ -100,6 +100,28 @@ pub fn account_of(text: &str) -> Option<String> {
         .filter(|a| !a.is_empty())
 }
 
+/// `task-definition/name:3` → `task-definition/name:*`: every revision of the family.
+pub fn family_pattern(task_definition_arn: &str) -> String {
+    match task_definition_arn.rsplit_once(':') {
+        Some((head, rev))
+            if rev.chars().all(|c| c.is_ascii_digit()) && head.contains("task-definition/") =>
+        {
+            format!("{head}:*")
+        }
+        _ => format!("{task_definition_arn}:*"),
+    }
+}
+
+/// `arn:…:function:name[:qualifier]` → (unqualified ARN, qualifier).
+pub fn split_function_arn(function_arn: &str) -> (String, Option<String>) {
+    let parts: Vec<&str> = function_arn.split(':').collect();
+    if parts.len() == 8 {
+        (parts[..7].join(":"), Some(parts[7].to_string()))
+    } else {
+        (function_arn.to_string(), None)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

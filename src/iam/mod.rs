@@ -2,6 +2,7 @@
 //! Nothing here performs I/O; the diagnosis engine and the planner both build on it.
 
 pub mod arn;
+pub mod documents;
 pub mod eval;
 pub mod glob;
 pub mod policy;

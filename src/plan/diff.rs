@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::{Desired, DesiredRole, Owner, TargetShape, OWNER_TAG, OWNER_UID_TAG};
-use crate::diagnose::{self, Snapshot, TaskDefinition};
+use super::{Claim, Desired, DesiredRole, Owner, TargetShape, TaskDefinition, OWNER_TAG};
 use crate::iam::{documents_equivalent, PolicyDocument};
 
 /// What the controller found in AWS. Plain data, filled by `aws::observe`.
@@ -46,19 +45,6 @@ pub struct ObservedRole {
     pub permissions_boundary: Option<(String, Value)>,
 }
 
-impl From<ObservedRole> for diagnose::Role {
-    fn from(r: ObservedRole) -> Self {
-        diagnose::Role {
-            arn: r.arn,
-            name: r.name,
-            trust_policy: r.trust_policy,
-            inline_policies: r.inline_policies,
-            attached_policies: r.attached_policies,
-            permissions_boundary: r.permissions_boundary,
-        }
-    }
-}
-
 /// One write, in the order they must run.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Change {
@@ -83,8 +69,6 @@ pub enum Change {
     AddPermission {
         replace: bool,
     },
-    /// A resource of the previous spec (a renamed rule or role) was removed.
-    RemovedPrevious(String),
 }
 
 impl Change {
@@ -110,7 +94,6 @@ impl Change {
             Change::PutBusPermission { replace: true } => {
                 "restored the target bus's policy statement".into()
             }
-            Change::RemovedPrevious(what) => format!("removed {what}, replaced by the new name"),
             Change::AddPermission { replace: false } => {
                 "granted EventBridge permission to invoke the function".into()
             }
@@ -123,13 +106,14 @@ impl Change {
 
 /// A same-named resource the object does not own.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{kind} {name} exists but is not owned by this object (tag {OWNER_TAG}={found}); set spec.adoptExisting: true to take it over, or choose another name")]
+#[error("{kind} {name} exists but is not owned by this object ({found}); set spec.adoptExisting: true to take over an untagged resource, or choose another name")]
 pub struct NotOwned {
     pub kind: &'static str,
     pub name: String,
     pub found: String,
 }
 
+/// Whether an existing resource may be used, and whether its owner tags need writing.
 fn ownership(
     tags: &BTreeMap<String, String>,
     owner: &Owner,
@@ -137,19 +121,23 @@ fn ownership(
     kind: &'static str,
     name: &str,
 ) -> Result<bool, NotOwned> {
-    match tags.get(OWNER_TAG) {
-        Some(o) if *o == owner.key() => Ok(tags.get(OWNER_UID_TAG) != Some(&owner.uid)),
-        // Owned by another object: never taken over, adopt or not.
-        Some(other) => Err(NotOwned {
+    let retag = || owner.tags().iter().any(|(k, v)| tags.get(k) != Some(v));
+    match owner.claim(tags) {
+        Claim::Ours => Ok(retag()),
+        // The same namespace/name in this cluster, an earlier incarnation of the object:
+        // it was ours by name, so the new object takes it over.
+        Claim::PreviousIncarnation => Ok(true),
+        Claim::Untagged if adopt => Ok(true),
+        Claim::Untagged => Err(NotOwned {
             kind,
             name: name.into(),
-            found: other.clone(),
+            found: format!("no {OWNER_TAG} tag"),
         }),
-        None if adopt => Ok(true),
-        None => Err(NotOwned {
+        // Another object's or another cluster's: never taken over, adopt or not.
+        Claim::Foreign(found) => Err(NotOwned {
             kind,
             name: name.into(),
-            found: "<none>".into(),
+            found,
         }),
     }
 }
@@ -231,7 +219,7 @@ pub fn diff(
         match existing {
             None => changes.push(Change::PutBusPermission { replace: false }),
             Some(s) => {
-                let root = format!("arn:aws:iam::{}:root", b.principal_account);
+                let root = format!("arn:{}:iam::{}:root", b.partition, b.principal_account);
                 let principal_ok = s.principal.as_ref().is_some_and(|p| {
                     !p.negated
                         && p.entries.len() == 1
@@ -290,48 +278,4 @@ pub fn diff(
         }
     }
     Ok(changes)
-}
-
-/// The diagnosis engine's view of what was observed.
-pub fn snapshot(desired: &Desired, observed: &Observed) -> Snapshot {
-    let rule = observed.rule.as_ref().map(|r| diagnose::Rule {
-        name: r.name.clone(),
-        arn: r.arn.clone(),
-        event_bus_name: r.event_bus_name.clone(),
-        enabled: r.enabled,
-    });
-    let targets = observed
-        .targets
-        .iter()
-        .map(|t| diagnose::Target {
-            id: t.id.clone(),
-            arn: t.arn.clone(),
-            role_arn: t.role_arn.clone(),
-            task_definition_arn: t.ecs.as_ref().map(|e| e.task_definition_arn.clone()),
-            dead_letter_arn: t.dead_letter_arn.clone(),
-        })
-        .collect();
-    let mut roles = BTreeMap::new();
-    for r in observed.role.iter() {
-        roles.insert(r.arn.clone(), diagnose::Role::from(r.clone()));
-    }
-    let mut lambda_policies = BTreeMap::new();
-    if let (Some(p), Some(doc)) = (&desired.permission, &observed.lambda_policy) {
-        lambda_policies.insert(p.function_arn.clone(), doc.clone());
-    }
-    let mut task_definitions = BTreeMap::new();
-    if let (Some(td), Some(ecs)) = (
-        &observed.task_definition,
-        desired.target.as_ref().and_then(|t| t.ecs.as_ref()),
-    ) {
-        task_definitions.insert(ecs.task_definition_arn.clone(), td.clone());
-    }
-    Snapshot {
-        rule,
-        targets,
-        roles,
-        lambda_policies,
-        task_definitions,
-        chains: vec![],
-    }
 }

@@ -3,6 +3,7 @@
 
 pub mod diff;
 pub mod names;
+pub mod record;
 pub mod validate;
 
 use std::collections::BTreeMap;
@@ -10,24 +11,46 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use crate::api::{CrossAccountMode, EventBridgeIntegrationSpec, TargetKind, TaskDefinitionScope};
-use crate::diagnose::remedy::{events_trust_policy, family_pattern, split_function_arn};
+use crate::iam::arn::{family_pattern, split_function_arn};
+use crate::iam::documents::events_trust_policy;
 use crate::iam::Arn;
 pub use validate::{validate, SpecError};
 
+/// `namespace/name` of the owning object: for people reading tags in the console.
 pub const OWNER_TAG: &str = "eventbridge.dev/owner";
+/// The owning object's UID: with the cluster tag, the proof of ownership.
 pub const OWNER_UID_TAG: &str = "eventbridge.dev/owner-uid";
+/// The identity of the cluster whose controller created the resource (`--cluster-id`), so
+/// two clusters with objects of the same namespace and name never claim each other's.
+pub const CLUSTER_TAG: &str = "eventbridge.dev/cluster";
 pub const MANAGED_BY_TAG: &str = "app.kubernetes.io/managed-by";
 pub const MANAGED_BY: &str = "eventbridge-integration-controller";
 /// The inline policy the controller writes on roles it manages.
 pub const POLICY_NAME: &str = "eventbridge-integration";
 pub const ECS_TASKS_SERVICE: &str = "ecs-tasks.amazonaws.com";
 
-/// Which Kubernetes object owns the AWS resources.
+/// Which Kubernetes object, in which cluster, owns the AWS resources.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Owner {
+    pub cluster: String,
     pub namespace: String,
     pub name: String,
     pub uid: String,
+}
+
+/// Whose a tagged AWS resource is, as far as this owner can tell.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// This object's: UID and cluster match (a resource tagged before the cluster tag
+    /// existed counts when its UID matches; the next pass adds the cluster tag).
+    Ours,
+    /// Tagged for this namespace/name in this cluster, by an earlier object of the same name
+    /// (deleted with `deletionPolicy: Retain`, then re-created): adoptable on request.
+    PreviousIncarnation,
+    /// No owner tag at all: adoptable on request.
+    Untagged,
+    /// Another object's, or another cluster's: never taken over.
+    Foreign(String),
 }
 
 impl Owner {
@@ -38,8 +61,29 @@ impl Owner {
         BTreeMap::from([
             (OWNER_TAG.to_string(), self.key()),
             (OWNER_UID_TAG.to_string(), self.uid.clone()),
+            (CLUSTER_TAG.to_string(), self.cluster.clone()),
             (MANAGED_BY_TAG.to_string(), MANAGED_BY.to_string()),
         ])
+    }
+
+    /// Reads a resource's tags.
+    pub fn claim(&self, tags: &BTreeMap<String, String>) -> Claim {
+        let cluster_ok = tags.get(CLUSTER_TAG).is_none_or(|c| *c == self.cluster);
+        let describe = || {
+            format!(
+                "{}={}, {}={}",
+                OWNER_TAG,
+                tags.get(OWNER_TAG).map_or("<none>", String::as_str),
+                CLUSTER_TAG,
+                tags.get(CLUSTER_TAG).map_or("<none>", String::as_str)
+            )
+        };
+        match (tags.get(OWNER_UID_TAG), tags.get(OWNER_TAG)) {
+            (Some(uid), _) if *uid == self.uid && cluster_ok => Claim::Ours,
+            (_, Some(key)) if *key == self.key() && cluster_ok => Claim::PreviousIncarnation,
+            (None, None) => Claim::Untagged,
+            _ => Claim::Foreign(describe()),
+        }
     }
 }
 
@@ -65,6 +109,29 @@ pub struct Facts {
     pub region: String,
     /// The task definition's execution and task roles (ECS without `passRoleArns`).
     pub task_roles: Option<Vec<String>>,
+}
+
+/// An ECS task definition, as far as planning and diagnosis need it: whose roles the
+/// invocation role must be allowed to pass. A revision never changes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TaskDefinition {
+    pub arn: String,
+    pub execution_role_arn: Option<String>,
+    pub task_role_arn: Option<String>,
+}
+
+impl TaskDefinition {
+    /// The roles ECS must be handed for this task, each once.
+    pub fn roles_to_pass(&self) -> Vec<String> {
+        let mut roles: Vec<String> = self
+            .execution_role_arn
+            .iter()
+            .chain(self.task_role_arn.iter())
+            .cloned()
+            .collect();
+        roles.dedup();
+        roles
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -133,7 +200,9 @@ impl Plan {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DesiredBusPermission {
+    pub partition: String,
     pub event_bus_name: String,
+    pub event_bus_arn: String,
     pub statement_id: String,
     /// The account allowed to `events:PutEvents`.
     pub principal_account: String,
@@ -392,7 +461,9 @@ pub fn plan(
                 guard,
             )?;
             remote.bus_permission = Some(DesiredBusPermission {
+                partition: partition.clone(),
                 event_bus_name: target_bus,
+                event_bus_arn: bus_arn.clone(),
                 // One statement per source account and bus, shared by every integration that
                 // forwards from this account: the bus policy admits an account once (a second
                 // statement for the same account replaces the first), so per-integration
@@ -499,7 +570,7 @@ pub fn plan(
                     function_arn,
                     function_name,
                     qualifier,
-                    statement_id: names::statement_id(&rule_name),
+                    statement_id: names::statement_id(&rule_name, &local_rule.arn),
                     principal: source.arn.clone(),
                     source_arn: None,
                     source_account: None,
@@ -635,7 +706,7 @@ fn plan_workload(
             function_arn: target_arn.clone(),
             function_name,
             qualifier,
-            statement_id: names::statement_id(&rule.name),
+            statement_id: names::statement_id(&rule.name, &rule.arn),
             principal: "events.amazonaws.com".into(),
             source_arn: Some(rule.arn.clone()),
             source_account: Some(account.to_string()),

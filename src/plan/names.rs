@@ -8,8 +8,7 @@ pub const MAX_NAME: usize = 64;
 /// `{prefix}{namespace}-{name}-{hash8}`, truncated before the hash when too long. The hash of
 /// `namespace/name` keeps `a-b/c` and `a/b-c` apart and survives truncation.
 pub fn derived_name(prefix: &str, namespace: &str, name: &str) -> String {
-    let digest = Sha256::digest(format!("{namespace}/{name}").as_bytes());
-    let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    let hash = short_hash(&format!("{namespace}/{name}"));
     let mut base = format!("{prefix}{namespace}-{name}");
     let room = MAX_NAME - hash.len() - 1;
     if base.len() > room {
@@ -19,9 +18,23 @@ pub fn derived_name(prefix: &str, namespace: &str, name: &str) -> String {
     format!("{base}-{hash}")
 }
 
-/// The Lambda permission statement ID for a rule: `ebi-` plus the rule name (≤ 100 chars).
-pub fn statement_id(rule_name: &str) -> String {
+/// The Lambda permission statement ID for a rule: `ebi-{rule name}-{hash8 of the rule ARN}`.
+/// Rules of the same name on two buses (or in two regions or accounts) that target one
+/// function get distinct statements. At most 4 + 64 + 1 + 8 = 77 characters, within
+/// Lambda's 100, and only characters its `StatementId` pattern allows.
+pub fn statement_id(rule_name: &str, rule_arn: &str) -> String {
+    format!("ebi-{rule_name}-{}", short_hash(rule_arn))
+}
+
+/// The statement ID this controller used before statement IDs carried the rule ARN's hash;
+/// read only to migrate objects whose status predates the ownership record.
+pub fn legacy_statement_id(rule_name: &str) -> String {
     format!("ebi-{rule_name}")
+}
+
+fn short_hash(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -39,6 +52,18 @@ mod tests {
         let long2 = derived_name("ebi-", &"n".repeat(63), &format!("{}y", "x".repeat(252)));
         assert_ne!(long, long2, "truncated names still differ by hash");
         assert!(a
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)));
+    }
+
+    #[test]
+    fn statement_ids_differ_per_rule_arn_and_fit_lambda() {
+        let name = "r".repeat(64);
+        let on_default = statement_id(&name, "arn:aws:events:us-east-1:1:rule/r");
+        let on_bus = statement_id(&name, "arn:aws:events:us-east-1:1:rule/b/r");
+        assert_ne!(on_default, on_bus);
+        assert!(on_default.len() <= 100, "{}", on_default.len());
+        assert!(on_default
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)));
     }

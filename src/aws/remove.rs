@@ -1,0 +1,251 @@
+//! Removal of what the ownership record lists, one typed resource at a time. Nothing is
+//! removed before it proves it is ours: owner tags for rules and roles; for a policy
+//! statement, its id and what it grants to (its `aws:SourceArn`, its principal). What does
+//! not prove it is left alone and leaves the record. "Not found" is success.
+
+use std::collections::BTreeMap;
+
+use super::errors::{classify, AwsError};
+use super::{apply, observe, Clients};
+use crate::api::{OwnedKind, OwnedResource};
+use crate::iam::PolicyDocument;
+use crate::plan::{Claim, Owner, POLICY_NAME};
+
+/// How the removal of one recorded resource ended. Every variant but an error means the
+/// entry leaves the record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Removal {
+    Removed,
+    /// Already gone.
+    Gone,
+    /// It exists but does not prove it is ours (tags, statement): left untouched.
+    NotOurs(String),
+    /// A role that also carries policies the controller did not put there: our inline
+    /// policy and tags were removed, the role itself stays.
+    Released(String),
+    /// A shared statement still used by others: it stays, this object no longer counts on it.
+    StillShared(String),
+}
+
+impl Removal {
+    pub fn describe(&self, what: &OwnedResource) -> String {
+        let w = what.describe();
+        match self {
+            Removal::Removed => format!("removed {w}"),
+            Removal::Gone => format!("{w} was already gone"),
+            Removal::NotOurs(why) => format!("left {w} untouched: {why}"),
+            Removal::Released(why) => format!("released {w}: {why}"),
+            Removal::StillShared(why) => format!("kept {w}: {why}"),
+        }
+    }
+}
+
+pub async fn remove(c: &Clients, r: &OwnedResource, owner: &Owner) -> Result<Removal, AwsError> {
+    match r.kind {
+        OwnedKind::Rule => remove_rule(c, r, owner).await,
+        OwnedKind::Role => remove_role(c, r, owner).await,
+        OwnedKind::LambdaPermission => remove_lambda_permission(c, r).await,
+        OwnedKind::BusPermission => remove_bus_permission(c, r).await,
+    }
+}
+
+fn not_ours(claim: Claim) -> Option<String> {
+    match claim {
+        Claim::Ours => None,
+        Claim::Untagged => Some("it carries no owner tag".into()),
+        Claim::PreviousIncarnation => {
+            Some("it is tagged for an earlier object of this name".into())
+        }
+        Claim::Foreign(tags) => Some(format!("it is tagged for another owner ({tags})")),
+    }
+}
+
+async fn remove_rule(c: &Clients, r: &OwnedResource, owner: &Owner) -> Result<Removal, AwsError> {
+    let bus = r.event_bus_name.as_deref().unwrap_or("default");
+    let Some(rule) = observe::rule(c, &r.name, bus).await? else {
+        return Ok(Removal::Gone);
+    };
+    if rule.arn != r.arn {
+        return Ok(Removal::NotOurs(format!(
+            "a rule of that name has ARN {}",
+            rule.arn
+        )));
+    }
+    if let Some(why) = not_ours(owner.claim(&rule.tags)) {
+        return Ok(Removal::NotOurs(why));
+    }
+    apply::delete_rule(c, &r.name, bus).await?;
+    Ok(Removal::Removed)
+}
+
+async fn remove_role(c: &Clients, r: &OwnedResource, owner: &Owner) -> Result<Removal, AwsError> {
+    let Some(role) = observe::role(c, &r.name).await? else {
+        return Ok(Removal::Gone);
+    };
+    if role.arn != r.arn {
+        return Ok(Removal::NotOurs(format!(
+            "a role of that name has ARN {}",
+            role.arn
+        )));
+    }
+    if let Some(why) = not_ours(owner.claim(&role.tags)) {
+        return Ok(Removal::NotOurs(why));
+    }
+    let foreign = foreign_attachments(&role.attached_policies, &role.inline_policies);
+    if !foreign.is_empty() {
+        return release_role(c, &r.name, &role.tags, owner, &foreign).await;
+    }
+    apply::ignore_not_found(
+        c.iam
+            .delete_role_policy()
+            .role_name(&r.name)
+            .policy_name(POLICY_NAME)
+            .send()
+            .await
+            .map_err(|e| classify("iam:DeleteRolePolicy", e)),
+    )?;
+    match c
+        .iam
+        .delete_role()
+        .role_name(&r.name)
+        .send()
+        .await
+        .map_err(|e| classify("iam:DeleteRole", e))
+    {
+        Ok(_) => Ok(Removal::Removed),
+        Err(e) if e.is_not_found() => Ok(Removal::Gone),
+        // Attached since we looked, or an instance profile: the role is not only ours.
+        Err(e) if e.code == "DeleteConflict" => {
+            release_role(c, &r.name, &role.tags, owner, &[e.message.clone()]).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Managed policies and inline policies on a role that the controller did not put there.
+pub fn foreign_attachments(
+    attached: &BTreeMap<String, serde_json::Value>,
+    inline: &BTreeMap<String, serde_json::Value>,
+) -> Vec<String> {
+    attached
+        .keys()
+        .map(|arn| format!("managed policy {arn}"))
+        .chain(
+            inline
+                .keys()
+                .filter(|n| n.as_str() != POLICY_NAME)
+                .map(|n| format!("inline policy {n}")),
+        )
+        .collect()
+}
+
+/// Takes the controller's share off a role others also use: its inline policy and its
+/// owner tags. The role and everything else on it stay.
+async fn release_role(
+    c: &Clients,
+    name: &str,
+    tags: &BTreeMap<String, String>,
+    owner: &Owner,
+    foreign: &[String],
+) -> Result<Removal, AwsError> {
+    apply::ignore_not_found(
+        c.iam
+            .delete_role_policy()
+            .role_name(name)
+            .policy_name(POLICY_NAME)
+            .send()
+            .await
+            .map_err(|e| classify("iam:DeleteRolePolicy", e)),
+    )?;
+    let ours: Vec<String> = owner
+        .tags()
+        .into_keys()
+        .filter(|k| tags.contains_key(k))
+        .collect();
+    if !ours.is_empty() {
+        apply::ignore_not_found(
+            c.iam
+                .untag_role()
+                .role_name(name)
+                .set_tag_keys(Some(ours))
+                .send()
+                .await
+                .map_err(|e| classify("iam:UntagRole", e)),
+        )?;
+    }
+    Ok(Removal::Released(format!(
+        "it also carries {}, which the controller did not attach; the controller's inline policy {POLICY_NAME} and owner tags were removed and the role was left in place",
+        foreign.join(", ")
+    )))
+}
+
+async fn remove_lambda_permission(c: &Clients, r: &OwnedResource) -> Result<Removal, AwsError> {
+    let sid = r.statement_id.as_deref().unwrap_or_default();
+    let Some(policy) = observe::lambda_policy(c, &r.name, r.qualifier.as_deref()).await? else {
+        return Ok(Removal::Gone);
+    };
+    let Some(statement) = statement(&policy, sid) else {
+        return Ok(Removal::Gone);
+    };
+    let proof = r.proof.as_deref().unwrap_or_default();
+    let source_arns = statement
+        .conditions
+        .iter()
+        .find(|c| c.key.eq_ignore_ascii_case("aws:SourceArn"))
+        .map(|c| c.values.clone())
+        .unwrap_or_default();
+    let principals: Vec<&str> = statement
+        .principal
+        .iter()
+        .flat_map(|p| p.entries.iter().map(|(_, v)| v.as_str()))
+        .collect();
+    let proven = source_arns == [proof] || (source_arns.is_empty() && principals == [proof]);
+    if !proven {
+        return Ok(Removal::NotOurs(format!(
+            "statement {sid} grants to {principals:?} with SourceArn {source_arns:?}, not to what this object recorded ({proof})"
+        )));
+    }
+    apply::remove_permission(&c.lambda, &r.name, r.qualifier.as_deref(), sid).await?;
+    Ok(Removal::Removed)
+}
+
+async fn remove_bus_permission(c: &Clients, r: &OwnedResource) -> Result<Removal, AwsError> {
+    let sid = r.statement_id.as_deref().unwrap_or_default();
+    let account = r.proof.as_deref().unwrap_or_default();
+    let Some(policy) = observe::bus_policy(c, &r.name).await? else {
+        return Ok(Removal::Gone);
+    };
+    let Some(statement) = statement(&policy, sid) else {
+        return Ok(Removal::Gone);
+    };
+    let root = format!("arn:{}:iam::{account}:root", r.partition);
+    let admits_account = statement
+        .principal
+        .iter()
+        .any(|p| p.entries.iter().any(|(_, v)| v == &root || v == account));
+    if !admits_account {
+        return Ok(Removal::NotOurs(format!(
+            "statement {sid} does not admit account {account}"
+        )));
+    }
+    // One statement per source account, shared by every integration forwarding from it. Our
+    // own rule is removed before this runs (rules go first), so any rule still forwarding
+    // from the account is another integration's, and the last one out removes the statement.
+    let others = observe::forwarding_rules(c, &r.name, account).await?;
+    if !others.is_empty() {
+        return Ok(Removal::StillShared(format!(
+            "{} other forwarding rule(s) from account {account} still use it",
+            others.len()
+        )));
+    }
+    apply::remove_bus_statement(c, &r.name, sid).await?;
+    Ok(Removal::Removed)
+}
+
+fn statement(policy: &serde_json::Value, sid: &str) -> Option<crate::iam::policy::Statement> {
+    PolicyDocument::parse(policy)
+        .ok()?
+        .statements
+        .into_iter()
+        .find(|s| s.sid.as_deref() == Some(sid))
+}

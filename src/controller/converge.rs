@@ -1,0 +1,297 @@
+//! The apply half of a pass: facts → plan (pure) → observe every account → diff (pure) →
+//! record what will be owned → apply → remove what the record holds but the plan no
+//! longer wants → diagnose (pure). No AWS write happens before every account was diffed
+//! and the ownership record lists everything about to be created.
+
+use kube::Api;
+use tracing::info;
+
+use super::record::{self as io_record, RecordKeeper};
+use super::Context;
+use crate::api::{EventBridgeIntegration, OwnedResource, TargetKind};
+use crate::aws::remove::Removal;
+use crate::aws::{apply, observe, AwsError, Clients};
+use crate::diagnose::{Finding, TaskDefinition};
+use crate::iam::Arn;
+use crate::plan::diff::{self, Change, NotOwned, Observed};
+use crate::plan::{self, record, Desired, DesiredRole, Facts, Owner, Plan, PlanError, Side};
+
+/// Failures of a pass, by what a person or the controller does about them.
+pub(super) enum Failure {
+    Plan(PlanError),
+    NotOwned(NotOwned),
+    Aws(AwsError),
+    /// Something the spec refers to does not exist yet, or cannot be reached.
+    Dependency(String),
+    Kube(kube::Error),
+}
+
+impl From<AwsError> for Failure {
+    fn from(e: AwsError) -> Self {
+        Failure::Aws(e)
+    }
+}
+
+impl From<kube::Error> for Failure {
+    fn from(e: kube::Error) -> Self {
+        Failure::Kube(e)
+    }
+}
+
+/// One account's share of a pass.
+pub(super) struct Part {
+    pub side: Side,
+    pub clients: Clients,
+    pub desired: Desired,
+    pub observed: Observed,
+    pub changes: Vec<Change>,
+}
+
+pub(super) struct Pass {
+    pub plan: Plan,
+    pub parts: Vec<Part>,
+    pub findings: Vec<Finding>,
+    /// What removing superseded resources did (moves, renames), for Events.
+    pub removed: Vec<String>,
+}
+
+impl Pass {
+    pub fn changes(&self) -> Vec<Change> {
+        self.parts
+            .iter()
+            .flat_map(|p| p.changes.iter().cloned())
+            .collect()
+    }
+}
+
+pub(super) fn region_of(obj: &EventBridgeIntegration, ctx: &Context) -> String {
+    obj.spec
+        .region
+        .clone()
+        .unwrap_or_else(|| ctx.settings.default_region.clone())
+}
+
+/// Clients for each side, the plan, and the task definition. No AWS write happens before
+/// the plan exists.
+pub(super) struct Planned {
+    local: Clients,
+    remote: Option<Clients>,
+    plan: Plan,
+    task_definition: Option<TaskDefinition>,
+}
+
+impl Planned {
+    fn clients(&self, side: Side) -> &Clients {
+        match side {
+            Side::Local => &self.local,
+            Side::Remote => self
+                .remote
+                .as_ref()
+                .expect("a remote part has remote clients"),
+        }
+    }
+}
+
+pub(super) async fn plan_for(
+    obj: &EventBridgeIntegration,
+    ctx: &Context,
+    owner: &Owner,
+) -> Result<Planned, Failure> {
+    let kind = plan::validate(&obj.spec).map_err(|e| Failure::Plan(e.into()))?;
+    let region = region_of(obj, ctx);
+    let local = ctx.aws.clients(&region);
+    let account_id = ctx.aws.account_id(&local).await?;
+    let remote = match &obj.spec.cross_account {
+        None => None,
+        Some(x) => {
+            // Everything the planner refuses (spec, guardrails) is refused before assuming
+            // anything in the other account; planning is pure and cheap.
+            let preliminary = Facts {
+                account_id: account_id.clone(),
+                region: region.clone(),
+                task_roles: None,
+            };
+            plan::plan(&obj.spec, owner, &preliminary, &ctx.settings.guardrails)
+                .map_err(Failure::Plan)?;
+            Some(
+                ctx.aws
+                    .remote_clients(
+                        &region,
+                        &x.provisioning_role_arn,
+                        x.external_id.as_deref(),
+                        &x.target_account_id,
+                    )
+                    .await?,
+            )
+        }
+    };
+    let mut task_definition = None;
+    let mut task_roles = None;
+    if kind == TargetKind::Ecs {
+        let ecs = obj.spec.target.ecs.as_ref().expect("kind");
+        // The task definition lives where the workload runs.
+        let where_ = remote.as_ref().unwrap_or(&local);
+        task_definition = observe::task_definition(where_, &ecs.task_definition_arn).await?;
+        match (&task_definition, &ecs.pass_role_arns) {
+            (Some(td), _) => task_roles = Some(td.roles_to_pass()),
+            (None, Some(_)) => {}
+            (None, None) => {
+                return Err(Failure::Dependency(format!(
+                    "ECS could not describe task definition {} (it does not exist, or is not visible to the controller's credentials); register it, or set spec.target.ecs.passRoleArns",
+                    ecs.task_definition_arn
+                )))
+            }
+        }
+    }
+    let facts = Facts {
+        account_id,
+        region,
+        task_roles,
+    };
+    let plan =
+        plan::plan(&obj.spec, owner, &facts, &ctx.settings.guardrails).map_err(Failure::Plan)?;
+    Ok(Planned {
+        local,
+        remote,
+        plan,
+        task_definition,
+    })
+}
+
+async fn observe_all(
+    clients: &Clients,
+    desired: &Desired,
+    task_definition: Option<TaskDefinition>,
+) -> Result<Observed, AwsError> {
+    let (rule, targets) = match &desired.rule {
+        Some(want) => {
+            let rule = observe::rule(clients, &want.name, &want.event_bus_name).await?;
+            let targets = if rule.is_some() {
+                observe::targets(clients, &want.name, &want.event_bus_name).await?
+            } else {
+                vec![]
+            };
+            (rule, targets)
+        }
+        None => (None, vec![]),
+    };
+    let role = match &desired.role {
+        DesiredRole::NotNeeded => None,
+        DesiredRole::Managed(m) => observe::role(clients, &m.name).await?,
+        DesiredRole::BringYourOwn { arn } => {
+            let name = Arn::parse(arn)
+                .map(|a| a.resource_name().to_string())
+                .unwrap_or_default();
+            observe::role(clients, &name).await?
+        }
+    };
+    let lambda_policy = match &desired.permission {
+        Some(p) => {
+            observe::lambda_policy(clients, &p.function_name, p.qualifier.as_deref()).await?
+        }
+        None => None,
+    };
+    let bus_policy = match &desired.bus_permission {
+        Some(b) => observe::bus_policy(clients, &b.event_bus_name).await?,
+        None => None,
+    };
+    let task_definition = if desired.target.as_ref().is_some_and(|t| t.ecs.is_some()) {
+        task_definition
+    } else {
+        None
+    };
+    Ok(Observed {
+        rule,
+        targets,
+        role,
+        lambda_policy,
+        task_definition,
+        bus_policy,
+    })
+}
+
+/// The provisioning role through which the controller reaches the target account.
+pub(super) fn via_role(obj: &EventBridgeIntegration) -> Option<&str> {
+    obj.spec
+        .cross_account
+        .as_ref()
+        .map(|x| x.provisioning_role_arn.as_str())
+}
+
+/// Drives AWS to the plan. `keeper` holds the ownership record: it is extended (and written
+/// to status) before the first write, and shrinks as superseded resources are removed; on
+/// failure it still says exactly what may exist.
+pub(super) async fn converge(
+    obj: &EventBridgeIntegration,
+    ctx: &Context,
+    owner: &Owner,
+    api: &Api<EventBridgeIntegration>,
+    keeper: &mut RecordKeeper,
+) -> Result<Pass, Failure> {
+    let planned = plan_for(obj, ctx, owner).await?;
+    let wanted = record::inventory(&planned.plan, via_role(obj));
+    keeper.adopt_legacy(obj, &wanted);
+    // Observe and diff every account before writing anything: a resource we do not own in
+    // either account stops the whole pass, so nothing is half-applied.
+    let mut parts = Vec::new();
+    for (side, desired) in planned.plan.parts() {
+        let clients = planned.clients(side).clone();
+        let observed = observe_all(&clients, desired, planned.task_definition.clone()).await?;
+        let changes = diff::diff(desired, &observed, owner, obj.spec.adopt_existing)
+            .map_err(Failure::NotOwned)?;
+        parts.push(Part {
+            side,
+            clients,
+            desired: desired.clone(),
+            observed,
+            changes,
+        });
+    }
+    keeper.extend(api, obj, &wanted).await?;
+    for part in &mut parts {
+        for change in &part.changes {
+            info!(side = ?part.side, account = %part.desired.account_id, ?change, "applying");
+            apply::apply(&part.clients, &part.desired, change).await?;
+        }
+        if !part.changes.is_empty() {
+            // Diagnose what exists now, not what we believe we wrote.
+            part.observed = observe_all(
+                &part.clients,
+                &part.desired,
+                planned.task_definition.clone(),
+            )
+            .await?;
+        }
+    }
+    // Moves and renames: the new resources exist now, so the old ones can go.
+    let mut removed = Vec::new();
+    for old in record::superseded(keeper.entries(), &wanted) {
+        let removal = remove_recorded(obj, ctx, owner, &planned.local, &old).await?;
+        if removal != Removal::Gone {
+            removed.push(removal.describe(&old));
+        }
+        keeper.forget(&old);
+    }
+    let findings = super::diagnosis::diagnose_parts(obj, &planned.plan, &parts);
+    Ok(Pass {
+        plan: planned.plan,
+        parts,
+        findings,
+        removed,
+    })
+}
+
+/// Removes one recorded resource with clients for the account and region it was recorded
+/// in (not today's spec's).
+pub(super) async fn remove_recorded(
+    obj: &EventBridgeIntegration,
+    ctx: &Context,
+    owner: &Owner,
+    local: &Clients,
+    entry: &OwnedResource,
+) -> Result<Removal, Failure> {
+    let clients = io_record::clients_for(obj, ctx, local, entry).await?;
+    let removal = crate::aws::remove::remove(&clients, entry, owner).await?;
+    info!(what = %entry.describe(), ?removal, "removed a recorded resource");
+    Ok(removal)
+}

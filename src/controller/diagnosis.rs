@@ -1,0 +1,130 @@
+//! Glue between what the controller observed and the pure diagnosis engine: the engine's
+//! view of each account, and the findings of every rule of an integration.
+
+use std::collections::BTreeMap;
+
+use crate::api::EventBridgeIntegration;
+use crate::diagnose::{self, Chain, Code, Expectations, Finding, Snapshot};
+use crate::plan::diff::{Observed, ObservedRole};
+use crate::plan::{Desired, Plan, Side};
+
+use super::converge::Part;
+
+impl From<ObservedRole> for diagnose::Role {
+    fn from(r: ObservedRole) -> Self {
+        diagnose::Role {
+            arn: r.arn,
+            name: r.name,
+            trust_policy: r.trust_policy,
+            inline_policies: r.inline_policies,
+            attached_policies: r.attached_policies,
+            permissions_boundary: r.permissions_boundary,
+        }
+    }
+}
+
+/// The diagnosis engine's view of what was observed.
+pub fn snapshot(desired: &Desired, observed: &Observed) -> Snapshot {
+    let rule = observed.rule.as_ref().map(|r| diagnose::Rule {
+        name: r.name.clone(),
+        arn: r.arn.clone(),
+        event_bus_name: r.event_bus_name.clone(),
+        enabled: r.enabled,
+    });
+    let targets = observed
+        .targets
+        .iter()
+        .map(|t| diagnose::Target {
+            id: t.id.clone(),
+            arn: t.arn.clone(),
+            role_arn: t.role_arn.clone(),
+            task_definition_arn: t.ecs.as_ref().map(|e| e.task_definition_arn.clone()),
+            dead_letter_arn: t.dead_letter_arn.clone(),
+        })
+        .collect();
+    let mut roles = BTreeMap::new();
+    for r in observed.role.iter() {
+        roles.insert(r.arn.clone(), diagnose::Role::from(r.clone()));
+    }
+    let mut lambda_policies = BTreeMap::new();
+    if let (Some(p), Some(doc)) = (&desired.permission, &observed.lambda_policy) {
+        lambda_policies.insert(p.function_arn.clone(), doc.clone());
+    }
+    let mut task_definitions = BTreeMap::new();
+    if let (Some(td), Some(ecs)) = (
+        &observed.task_definition,
+        desired.target.as_ref().and_then(|t| t.ecs.as_ref()),
+    ) {
+        task_definitions.insert(ecs.task_definition_arn.clone(), td.clone());
+    }
+    Snapshot {
+        rule,
+        targets,
+        roles,
+        lambda_policies,
+        task_definitions,
+        chains: vec![],
+    }
+}
+
+/// The diagnosis of every rule of the integration, each seeing the roles and function
+/// policies of both accounts, plus the RoleChain's trust chain.
+pub(super) fn diagnose_parts(
+    obj: &EventBridgeIntegration,
+    plan: &Plan,
+    parts: &[Part],
+) -> Vec<Finding> {
+    let snapshots: Vec<_> = parts
+        .iter()
+        .map(|p| (p, snapshot(&p.desired, &p.observed)))
+        .collect();
+    let mut roles = BTreeMap::new();
+    let mut lambda_policies = BTreeMap::new();
+    for (_, s) in &snapshots {
+        roles.extend(s.roles.clone());
+        lambda_policies.extend(s.lambda_policies.clone());
+    }
+    let mut findings: Vec<Finding> = Vec::new();
+    for (part, snapshot) in snapshots {
+        let Some(rule) = &part.desired.rule else {
+            continue;
+        };
+        let mut snapshot = snapshot;
+        snapshot.roles = roles.clone();
+        snapshot.lambda_policies = lambda_policies.clone();
+        if part.side == Side::Local {
+            snapshot.chains = plan
+                .chain
+                .iter()
+                .map(|(from, to)| Chain {
+                    from: from.clone(),
+                    to: to.clone(),
+                })
+                .collect();
+        }
+        let expectations = Expectations {
+            rule_name: Some(rule.name.clone()),
+            event_bus_name: Some(rule.event_bus_name.clone()),
+            target_id: part.desired.target.as_ref().map(|t| t.id.clone()),
+            target_arn: part.desired.target.as_ref().map(|t| t.arn.clone()),
+            pass_role_arns: obj
+                .spec
+                .target
+                .ecs
+                .as_ref()
+                .and_then(|e| e.pass_role_arns.clone())
+                .unwrap_or_default(),
+        };
+        for f in diagnose::diagnose(&snapshot, &expectations) {
+            // The spec asks for a disabled rule: that is intent, not a fault.
+            if f.code == Code::RuleDisabled && !rule.enabled {
+                continue;
+            }
+            if !findings.contains(&f) {
+                findings.push(f);
+            }
+        }
+    }
+    findings.sort_by_key(|f| f.severity);
+    findings
+}

@@ -1,0 +1,144 @@
+//! The ownership record's I/O: keeping `status.resources` current as a pass or a clean-up
+//! goes, and reaching each recorded resource in the account and region it was recorded in.
+
+use kube::api::{Patch, PatchParams};
+use kube::{Api, ResourceExt};
+use serde_json::json;
+
+use super::converge::Failure;
+use super::{Context, FIELD_MANAGER};
+use crate::api::{EventBridgeIntegration, EventBridgeIntegrationStatus, OwnedResource};
+use crate::aws::Clients;
+use crate::plan::record;
+
+/// The record as this reconcile knows it: starts from status, grows before writes, shrinks
+/// as removals succeed. `written` tells whether status already holds exactly `entries`.
+pub(super) struct RecordKeeper {
+    entries: Vec<OwnedResource>,
+    written: bool,
+}
+
+impl RecordKeeper {
+    /// The record of `obj`'s status; a status that predates the record yields rule and role
+    /// entries rebuilt from its older fields.
+    pub fn from_status(obj: &EventBridgeIntegration, via_role_arn: Option<&str>) -> RecordKeeper {
+        let status = obj.status.as_ref();
+        RecordKeeper {
+            entries: record::recorded(status, via_role_arn, &[]),
+            written: status.is_some_and(|s| s.resources.is_some()),
+        }
+    }
+
+    /// For a status that predates the record: the Lambda statement under its old id, which
+    /// needs the function the plan names.
+    pub fn adopt_legacy(&mut self, obj: &EventBridgeIntegration, wanted: &[OwnedResource]) {
+        if let Some(status) = obj.status.as_ref().filter(|s| s.resources.is_none()) {
+            let via = super::converge::via_role(obj);
+            self.entries = record::recorded(Some(status), via, wanted);
+        }
+    }
+
+    pub fn entries(&self) -> &[OwnedResource] {
+        &self.entries
+    }
+
+    pub fn into_entries(self) -> Vec<OwnedResource> {
+        self.entries
+    }
+
+    /// Records `wanted` in status before anything of it is created. No write when the
+    /// record already holds all of it.
+    pub async fn extend(
+        &mut self,
+        api: &Api<EventBridgeIntegration>,
+        obj: &EventBridgeIntegration,
+        wanted: &[OwnedResource],
+    ) -> Result<(), Failure> {
+        match record::before_writes(&self.entries, wanted) {
+            Some(all) => {
+                self.entries = all;
+                self.write(api, obj).await
+            }
+            None if !self.written => self.write(api, obj).await,
+            None => Ok(()),
+        }
+    }
+
+    pub fn forget(&mut self, gone: &OwnedResource) {
+        let before = self.entries.len();
+        self.entries.retain(|e| !e.same_as(gone));
+        if self.entries.len() != before {
+            self.written = false;
+        }
+    }
+
+    /// Writes the record into status, keeping every other status field as it was.
+    pub async fn write(
+        &mut self,
+        api: &Api<EventBridgeIntegration>,
+        obj: &EventBridgeIntegration,
+    ) -> Result<(), Failure> {
+        let status = EventBridgeIntegrationStatus {
+            resources: Some(self.entries.clone()),
+            ..obj.status.clone().unwrap_or_default()
+        };
+        write_status(api, obj, &status).await?;
+        self.written = true;
+        Ok(())
+    }
+}
+
+/// Server-side apply of the whole status (deterministic fields only).
+pub(super) async fn write_status(
+    api: &Api<EventBridgeIntegration>,
+    obj: &EventBridgeIntegration,
+    status: &EventBridgeIntegrationStatus,
+) -> Result<(), kube::Error> {
+    let patch = json!({"apiVersion": "eventbridge.dev/v1alpha1", "kind": "EventBridgeIntegration", "status": status});
+    api.patch_status(
+        &obj.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Clients for the account and region an entry was recorded in. A remote account is
+/// reached through the role recorded with the entry; an entry of another account without
+/// one cannot be reached with the controller's credentials and is reported, not guessed at.
+pub(super) async fn clients_for(
+    obj: &EventBridgeIntegration,
+    ctx: &Context,
+    local: &Clients,
+    entry: &OwnedResource,
+) -> Result<Clients, Failure> {
+    // IAM is global: its entries carry no region, any regional endpoint serves them.
+    let region = if entry.region.is_empty() {
+        local.region.clone()
+    } else {
+        entry.region.clone()
+    };
+    if let Some(via) = &entry.via_role_arn {
+        let external_id = obj
+            .spec
+            .cross_account
+            .as_ref()
+            .filter(|x| &x.provisioning_role_arn == via)
+            .and_then(|x| x.external_id.as_deref());
+        return Ok(ctx
+            .aws
+            .remote_clients(&region, via, external_id, &entry.account_id)
+            .await?);
+    }
+    let clients = ctx.aws.clients(&region);
+    let account = ctx.aws.account_id(&clients).await?;
+    if account != entry.account_id {
+        return Err(Failure::Dependency(format!(
+            "{} was recorded in account {}, but the controller's credentials are for account {account}; restore the controller's credentials for that account, or set deletionPolicy: Retain and remove it by hand",
+            entry.describe(),
+            entry.account_id
+        )));
+    }
+    Ok(clients)
+}

@@ -1,0 +1,386 @@
+//! The orphan report (`eventbridge-integration-controller orphans [--delete]`): AWS
+//! resources that carry this cluster's owner tags but whose object no longer exists (a
+//! finalizer removed by hand, a namespace force-deleted). Read-only unless asked to delete,
+//! and then each resource proves it is this cluster's before it is removed.
+//!
+//! Where it looks: the controller's account in the given regions, and every account and
+//! region the live objects' ownership records name (reached the way they were).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use kube::api::ListParams;
+use kube::core::DeserializeGuard;
+use kube::{Api, Client, ResourceExt};
+use serde::Serialize;
+
+use crate::api::{EventBridgeIntegration, OwnedKind, OwnedResource};
+use crate::aws::errors::classify;
+use crate::aws::remove::{self, Removal};
+use crate::aws::{observe, AwsContext, AwsError, Clients};
+use crate::plan::{Owner, CLUSTER_TAG, OWNER_TAG, OWNER_UID_TAG};
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Orphan {
+    #[serde(flatten)]
+    pub resource: OwnedResource,
+    /// `namespace/name` of the object it was created for.
+    pub owner: String,
+    pub owner_uid: String,
+    /// With `--delete`: what removing it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removal: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub cluster_id: String,
+    /// `account/region` pairs searched.
+    pub searched: Vec<String>,
+    pub live_objects: usize,
+    pub orphans: Vec<Orphan>,
+}
+
+impl Report {
+    pub fn to_text(&self) -> String {
+        let mut out = format!(
+            "cluster {}: {} live object(s); searched {}\n",
+            self.cluster_id,
+            self.live_objects,
+            self.searched.join(", ")
+        );
+        if self.orphans.is_empty() {
+            out.push_str("no orphaned resources\n");
+            return out;
+        }
+        out.push_str(&format!(
+            "{:<18} {:<40} {:<60} {}\n",
+            "KIND", "OWNER", "RESOURCE", "REMOVAL"
+        ));
+        for o in &self.orphans {
+            out.push_str(&format!(
+                "{:<18} {:<40} {:<60} {}\n",
+                format!("{:?}", o.resource.kind),
+                o.owner,
+                o.resource.describe(),
+                o.removal.as_deref().unwrap_or("-")
+            ));
+        }
+        out.push_str(&format!("{} orphaned resource(s)\n", self.orphans.len()));
+        out
+    }
+}
+
+/// Where to look: (account, region, role to assume, external ID).
+type Location = (String, String, Option<String>, Option<String>);
+
+pub async fn report(
+    client: &Client,
+    aws: &AwsContext,
+    cluster: &str,
+    regions: &[String],
+    delete: bool,
+) -> Result<Report, String> {
+    let api: Api<DeserializeGuard<EventBridgeIntegration>> = Api::all(client.clone());
+    let objects = api
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| format!("cannot list EventBridgeIntegrations: {e}"))?;
+    let live: BTreeSet<String> = objects.items.iter().filter_map(|o| o.uid()).collect();
+    let home = aws.clients(&regions[0]);
+    let account = aws
+        .account_id(&home)
+        .await
+        .map_err(|e| format!("cannot identify the controller's account: {e}"))?;
+    let mut locations: BTreeSet<Location> = regions
+        .iter()
+        .map(|r| (account.clone(), r.clone(), None, None))
+        .collect();
+    for guarded in &objects.items {
+        let Ok(obj) = &guarded.0 else { continue };
+        let external_id = obj
+            .spec
+            .cross_account
+            .as_ref()
+            .and_then(|x| x.external_id.clone());
+        for r in obj.status.iter().flat_map(|s| s.resources.iter().flatten()) {
+            if !r.region.is_empty() {
+                let ext = r.via_role_arn.as_ref().and(external_id.clone());
+                locations.insert((
+                    r.account_id.clone(),
+                    r.region.clone(),
+                    r.via_role_arn.clone(),
+                    ext,
+                ));
+            }
+        }
+    }
+    let mut orphans = Vec::new();
+    let mut roles_searched = BTreeSet::new();
+    let mut searched = Vec::new();
+    for (acct, region, via, external_id) in &locations {
+        let clients = match via {
+            None => aws.clients(region),
+            Some(role) => aws
+                .remote_clients(region, role, external_id.as_deref(), acct)
+                .await
+                .map_err(|e| format!("cannot reach account {acct} through {role}: {e}"))?,
+        };
+        searched.push(format!("{acct}/{region}"));
+        let found = tagged_rules(&clients, cluster, &live, acct, region, via)
+            .await
+            .map_err(|e| e.to_string())?;
+        for rule in &found {
+            orphans.extend(
+                statements_of_rule(&clients, rule)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        orphans.extend(found);
+        // IAM is global: one search per account.
+        if roles_searched.insert(acct.clone()) {
+            orphans.extend(
+                tagged_roles(&clients, cluster, &live, acct, via)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        if delete {
+            for o in orphans.iter_mut().filter(|o| {
+                o.removal.is_none()
+                    && o.resource.account_id == *acct
+                    && (o.resource.region == *region || o.resource.region.is_empty())
+            }) {
+                let owner = owner_of(cluster, o);
+                let removal = remove::remove(&clients, &o.resource, &owner)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                o.removal = Some(match removal {
+                    Removal::Removed => "removed".into(),
+                    other => other.describe(&o.resource),
+                });
+            }
+        }
+    }
+    orphans.sort_by(|a, b| a.resource.cmp(&b.resource));
+    Ok(Report {
+        cluster_id: cluster.to_string(),
+        searched,
+        live_objects: live.len(),
+        orphans,
+    })
+}
+
+fn owner_of(cluster: &str, o: &Orphan) -> Owner {
+    let (namespace, name) = o.owner.split_once('/').unwrap_or(("", &o.owner));
+    Owner {
+        cluster: cluster.to_string(),
+        namespace: namespace.to_string(),
+        name: name.to_string(),
+        uid: o.owner_uid.clone(),
+    }
+}
+
+/// Tags of this cluster whose object is not live: (owner, uid).
+fn orphaned_by(
+    tags: &BTreeMap<String, String>,
+    cluster: &str,
+    live: &BTreeSet<String>,
+) -> Option<(String, String)> {
+    if tags.get(CLUSTER_TAG).map(String::as_str) != Some(cluster) {
+        return None;
+    }
+    let uid = tags.get(OWNER_UID_TAG)?;
+    (!live.contains(uid)).then(|| {
+        (
+            tags.get(OWNER_TAG).cloned().unwrap_or_default(),
+            uid.clone(),
+        )
+    })
+}
+
+async fn tagged_rules(
+    c: &Clients,
+    cluster: &str,
+    live: &BTreeSet<String>,
+    account: &str,
+    region: &str,
+    via: &Option<String>,
+) -> Result<Vec<Orphan>, AwsError> {
+    let mut out = Vec::new();
+    for bus in event_buses(c).await? {
+        let mut token = None;
+        loop {
+            let page = c
+                .events
+                .list_rules()
+                .event_bus_name(&bus)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| classify("events:ListRules", e))?;
+            for r in page.rules() {
+                let (Some(name), Some(arn)) = (r.name(), r.arn()) else {
+                    continue;
+                };
+                let Some(rule) = observe::rule(c, name, &bus).await? else {
+                    continue;
+                };
+                if let Some((owner, owner_uid)) = orphaned_by(&rule.tags, cluster, live) {
+                    out.push(Orphan {
+                        resource: OwnedResource {
+                            kind: OwnedKind::Rule,
+                            partition: arn.split(':').nth(1).unwrap_or("aws").to_string(),
+                            account_id: account.to_string(),
+                            region: region.to_string(),
+                            arn: arn.to_string(),
+                            name: name.to_string(),
+                            event_bus_name: Some(bus.clone()),
+                            qualifier: None,
+                            statement_id: None,
+                            proof: None,
+                            via_role_arn: via.clone(),
+                        },
+                        owner,
+                        owner_uid,
+                        removal: None,
+                    });
+                }
+            }
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn event_buses(c: &Clients) -> Result<Vec<String>, AwsError> {
+    let mut names = Vec::new();
+    let mut token = None;
+    loop {
+        let page = c
+            .events
+            .list_event_buses()
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| classify("events:ListEventBuses", e))?;
+        names.extend(
+            page.event_buses()
+                .iter()
+                .filter_map(|b| b.name().map(str::to_string)),
+        );
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(names);
+        }
+    }
+}
+
+/// The Lambda statements that grant an orphaned rule (matched by their SourceArn).
+async fn statements_of_rule(c: &Clients, rule: &Orphan) -> Result<Vec<Orphan>, AwsError> {
+    let bus = rule.resource.event_bus_name.as_deref().unwrap_or("default");
+    let mut out = Vec::new();
+    for t in observe::targets(c, &rule.resource.name, bus).await? {
+        if t.arn.split(':').nth(2) != Some("lambda") {
+            continue;
+        }
+        let (function, qualifier) = crate::iam::arn::split_function_arn(&t.arn);
+        let Some(policy) = observe::lambda_policy(c, &function, qualifier.as_deref()).await? else {
+            continue;
+        };
+        let Ok(doc) = crate::iam::PolicyDocument::parse(&policy) else {
+            continue;
+        };
+        for s in doc.statements {
+            let grants_rule = s.conditions.iter().any(|k| {
+                k.key.eq_ignore_ascii_case("aws:SourceArn")
+                    && k.values == [rule.resource.arn.clone()]
+            });
+            if let (true, Some(sid)) = (grants_rule, s.sid) {
+                out.push(Orphan {
+                    resource: OwnedResource {
+                        kind: OwnedKind::LambdaPermission,
+                        arn: t.arn.clone(),
+                        name: function.clone(),
+                        event_bus_name: None,
+                        qualifier: qualifier.clone(),
+                        statement_id: Some(sid),
+                        proof: Some(rule.resource.arn.clone()),
+                        ..rule.resource.clone()
+                    },
+                    owner: rule.owner.clone(),
+                    owner_uid: rule.owner_uid.clone(),
+                    removal: None,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Roles the controller created (by their description) carrying this cluster's tags.
+async fn tagged_roles(
+    c: &Clients,
+    cluster: &str,
+    live: &BTreeSet<String>,
+    account: &str,
+    via: &Option<String>,
+) -> Result<Vec<Orphan>, AwsError> {
+    let mut out = Vec::new();
+    let mut marker = None;
+    loop {
+        let page = c
+            .iam
+            .list_roles()
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| classify("iam:ListRoles", e))?;
+        for role in page.roles() {
+            if role.description() != Some(crate::aws::apply::ROLE_DESCRIPTION) {
+                continue;
+            }
+            let tags = c
+                .iam
+                .list_role_tags()
+                .role_name(role.role_name())
+                .send()
+                .await
+                .map_err(|e| classify("iam:ListRoleTags", e))?;
+            let tags: BTreeMap<String, String> = tags
+                .tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect();
+            if let Some((owner, owner_uid)) = orphaned_by(&tags, cluster, live) {
+                out.push(Orphan {
+                    resource: OwnedResource {
+                        kind: OwnedKind::Role,
+                        partition: role.arn().split(':').nth(1).unwrap_or("aws").to_string(),
+                        account_id: account.to_string(),
+                        region: String::new(),
+                        arn: role.arn().to_string(),
+                        name: role.role_name().to_string(),
+                        event_bus_name: None,
+                        qualifier: None,
+                        statement_id: None,
+                        proof: None,
+                        via_role_arn: via.clone(),
+                    },
+                    owner,
+                    owner_uid,
+                    removal: None,
+                });
+            }
+        }
+        marker = page.marker().map(str::to_string);
+        if !page.is_truncated() || marker.is_none() {
+            return Ok(out);
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! The ownership record, pure: which AWS resources a plan will create (their full identity),
+//! and, against what an object's status recorded, which recorded ones are no longer wanted.
+//!
+//! The record is written to status before the first write to AWS and is the only source of
+//! truth for removal, so a change of region, bus, name, path or account, a pass that failed
+//! halfway or a retry can never orphan a resource, or remove one that the current spec
+//! still uses.
+
+use crate::api::{EventBridgeIntegrationStatus, OwnedKind, OwnedResource, TargetKind};
+use crate::iam::Arn;
+
+use super::{names, Desired, DesiredRole, Plan, Side};
+
+/// Everything `plan` makes the controller own, in removal order (see [`removal_order`]).
+/// `via_role_arn`: the role the controller assumes to reach the remote account.
+pub fn inventory(plan: &Plan, via_role_arn: Option<&str>) -> Vec<OwnedResource> {
+    let mut out = Vec::new();
+    for (side, desired) in plan.parts() {
+        let via = (side == Side::Remote)
+            .then(|| via_role_arn.map(str::to_string))
+            .flatten();
+        out.extend(part_inventory(desired, via));
+    }
+    out.sort_by_key(removal_order);
+    out
+}
+
+fn part_inventory(d: &Desired, via: Option<String>) -> Vec<OwnedResource> {
+    let entry = |kind, arn: &str, name: &str, region: &str| OwnedResource {
+        kind,
+        partition: partition_of(arn),
+        account_id: d.account_id.clone(),
+        region: region.to_string(),
+        arn: arn.to_string(),
+        name: name.to_string(),
+        event_bus_name: None,
+        qualifier: None,
+        statement_id: None,
+        proof: None,
+        via_role_arn: via.clone(),
+    };
+    let mut out = Vec::new();
+    if let Some(rule) = &d.rule {
+        out.push(OwnedResource {
+            event_bus_name: Some(rule.event_bus_name.clone()),
+            ..entry(OwnedKind::Rule, &rule.arn, &rule.name, &d.region)
+        });
+    }
+    if let Some(p) = &d.permission {
+        out.push(OwnedResource {
+            qualifier: p.qualifier.clone(),
+            statement_id: Some(p.statement_id.clone()),
+            // events.amazonaws.com grants are proven by their SourceArn, RoleChain's by the
+            // principal role.
+            proof: Some(p.source_arn.clone().unwrap_or_else(|| p.principal.clone())),
+            ..entry(
+                OwnedKind::LambdaPermission,
+                &p.function_arn,
+                &p.function_name,
+                &d.region,
+            )
+        });
+    }
+    if let Some(b) = &d.bus_permission {
+        out.push(OwnedResource {
+            statement_id: Some(b.statement_id.clone()),
+            proof: Some(b.principal_account.clone()),
+            ..entry(
+                OwnedKind::BusPermission,
+                &b.event_bus_arn,
+                &b.event_bus_name,
+                &d.region,
+            )
+        });
+    }
+    if let DesiredRole::Managed(m) = &d.role {
+        out.push(entry(OwnedKind::Role, &m.arn, &m.name, ""));
+    }
+    out
+}
+
+/// Rules go first (nothing invokes through a statement or role after its rule is gone),
+/// statements next, roles last.
+pub fn removal_order(r: &OwnedResource) -> u8 {
+    match r.kind {
+        OwnedKind::Rule => 0,
+        OwnedKind::LambdaPermission => 1,
+        OwnedKind::BusPermission => 2,
+        OwnedKind::Role => 3,
+    }
+}
+
+/// The record to write before applying `wanted`: what was recorded, plus what is about to
+/// be created. `None` when the record already holds all of it (no status write needed).
+pub fn before_writes(
+    recorded: &[OwnedResource],
+    wanted: &[OwnedResource],
+) -> Option<Vec<OwnedResource>> {
+    let missing: Vec<&OwnedResource> = wanted
+        .iter()
+        .filter(|w| !recorded.iter().any(|r| r.same_as(w)))
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let mut all: Vec<OwnedResource> = recorded.to_vec();
+    all.extend(missing.into_iter().cloned());
+    all.sort_by_key(removal_order);
+    Some(all)
+}
+
+/// Recorded resources the current plan no longer wants: moved or renamed ones, in removal
+/// order. Removed only after the wanted ones exist, so nothing is left pointing at nothing.
+pub fn superseded(recorded: &[OwnedResource], wanted: &[OwnedResource]) -> Vec<OwnedResource> {
+    let mut out: Vec<OwnedResource> = recorded
+        .iter()
+        .filter(|r| !wanted.iter().any(|w| w.same_as(r)))
+        .cloned()
+        .collect();
+    out.sort_by_key(removal_order);
+    out
+}
+
+/// What status recorded. An object whose status predates the ownership record gets one
+/// rebuilt from its older fields (`ruleArn`, `roleArn`, `targetAccount`, and for Lambda the
+/// statement under its old id on the function `wanted` names), so it is cleaned up and moved
+/// like any other. Each entry is still proven (tags; statement id and SourceArn) before
+/// anything is removed.
+pub fn recorded(
+    status: Option<&EventBridgeIntegrationStatus>,
+    via_role_arn: Option<&str>,
+    wanted: &[OwnedResource],
+) -> Vec<OwnedResource> {
+    let Some(status) = status else {
+        return vec![];
+    };
+    if let Some(resources) = &status.resources {
+        return resources.clone();
+    }
+    let mut out =
+        legacy_rule_and_role(status.rule_arn.as_deref(), status.role_arn.as_deref(), None);
+    if let Some(remote) = &status.target_account {
+        out.extend(legacy_rule_and_role(
+            remote.rule_arn.as_deref(),
+            remote.role_arn.as_deref(),
+            via_role_arn,
+        ));
+    }
+    let lambda = status.target_kind.as_deref() == Some(TargetKind::Lambda.as_str());
+    if let (true, Some(rule_name), Some(rule_arn)) = (lambda, &status.rule_name, &status.rule_arn) {
+        for w in wanted
+            .iter()
+            .filter(|w| w.kind == OwnedKind::LambdaPermission)
+        {
+            out.push(OwnedResource {
+                statement_id: Some(names::legacy_statement_id(rule_name)),
+                proof: Some(
+                    if w.proof.as_deref().is_some_and(|p| p.contains(":rule/")) {
+                        rule_arn.clone()
+                    } else {
+                        w.proof.clone().unwrap_or_default()
+                    },
+                ),
+                ..w.clone()
+            });
+        }
+    }
+    out.sort_by_key(removal_order);
+    out
+}
+
+fn legacy_rule_and_role(
+    rule_arn: Option<&str>,
+    role_arn: Option<&str>,
+    via: Option<&str>,
+) -> Vec<OwnedResource> {
+    let mut out = Vec::new();
+    if let Some((arn, name, bus)) = rule_arn.and_then(rule_identity) {
+        out.push(OwnedResource {
+            kind: OwnedKind::Rule,
+            partition: arn.partition.clone(),
+            account_id: arn.account.clone(),
+            region: arn.region.clone(),
+            arn: rule_arn.unwrap_or_default().to_string(),
+            name,
+            event_bus_name: Some(bus),
+            qualifier: None,
+            statement_id: None,
+            proof: None,
+            via_role_arn: via.map(str::to_string),
+        });
+    }
+    if let Some(arn) = role_arn.and_then(|a| Arn::parse(a).ok()) {
+        out.push(OwnedResource {
+            kind: OwnedKind::Role,
+            partition: arn.partition.clone(),
+            account_id: arn.account.clone(),
+            region: String::new(),
+            arn: role_arn.unwrap_or_default().to_string(),
+            name: arn.resource_name().to_string(),
+            event_bus_name: None,
+            qualifier: None,
+            statement_id: None,
+            proof: None,
+            via_role_arn: via.map(str::to_string),
+        });
+    }
+    out
+}
+
+/// `arn:…:rule/[bus/]name` → (ARN, name, bus).
+pub fn rule_identity(rule_arn: &str) -> Option<(Arn, String, String)> {
+    let arn = Arn::parse(rule_arn).ok()?;
+    let resource = arn.resource.strip_prefix("rule/")?.to_string();
+    let (bus, name) = match resource.rsplit_once('/') {
+        Some((b, n)) => (b.to_string(), n.to_string()),
+        None => ("default".to_string(), resource),
+    };
+    Some((arn, name, bus))
+}
+
+fn partition_of(arn: &str) -> String {
+    Arn::parse(arn)
+        .map(|a| a.partition)
+        .unwrap_or_else(|_| "aws".to_string())
+}
