@@ -516,3 +516,149 @@ fn cross_account_plans_both_halves() {
         matches!(plan(&s, &owner(), &facts(), &Guardrails::default()), Err(PlanError::InvalidSpec(e)) if e.field == "spec.crossAccount.mode" && e.message.contains("EventBusForwarding"))
     );
 }
+
+// ---- The ownership record (plan::record), pure ----
+
+use ebi::api::{EventBridgeIntegrationStatus, OwnedKind};
+use ebi::plan::record;
+
+fn kinds(entries: &[ebi::api::OwnedResource]) -> Vec<OwnedKind> {
+    entries.iter().map(|e| e.kind).collect()
+}
+
+#[test]
+fn the_record_lists_every_resource_with_its_full_identity() {
+    let p = planned(&ecs_spec());
+    let wanted = record::inventory(&p, None);
+    assert_eq!(kinds(&wanted), vec![OwnedKind::Rule, OwnedKind::Role]);
+    let rule = &wanted[0];
+    assert_eq!(rule.arn, p.local.rule.as_ref().unwrap().arn);
+    assert_eq!(
+        (
+            rule.partition.as_str(),
+            rule.account_id.as_str(),
+            rule.region.as_str()
+        ),
+        ("aws", A, "us-east-1")
+    );
+    assert_eq!(rule.event_bus_name.as_deref(), Some("default"));
+    assert_eq!(wanted[1].region, "", "IAM is global");
+
+    let f = format!("arn:aws:lambda:us-east-1:{A}:function:notify:live");
+    let p = planned(&lambda_spec(&f));
+    let wanted = record::inventory(&p, None);
+    assert_eq!(
+        kinds(&wanted),
+        vec![OwnedKind::Rule, OwnedKind::LambdaPermission]
+    );
+    let statement = &wanted[1];
+    assert_eq!(statement.qualifier.as_deref(), Some("live"));
+    assert_eq!(
+        statement.proof.as_deref(),
+        Some(wanted[0].arn.as_str()),
+        "proven by its SourceArn"
+    );
+    assert!(statement.statement_id.as_ref().unwrap().starts_with("ebi-"));
+}
+
+#[test]
+fn two_rules_of_one_name_on_two_buses_get_two_statements() {
+    let f = format!("arn:aws:lambda:us-east-1:{A}:function:notify");
+    let on_default = planned(&spec(&format!(
+        "rule: {{name: same, scheduleExpression: rate(1 hour)}}\ntarget: {{lambda: {{functionArn: \"{f}\"}}}}\n"
+    )));
+    let on_bus = planned(&spec(&format!(
+        "rule: {{name: same, eventBusName: orders, eventPattern: {{source: [x]}}}}\ntarget: {{lambda: {{functionArn: \"{f}\"}}}}\n"
+    )));
+    let a = on_default.local.permission.unwrap().statement_id;
+    let b = on_bus.local.permission.unwrap().statement_id;
+    assert_ne!(a, b);
+}
+
+#[test]
+fn a_region_change_is_a_move_create_the_new_then_remove_the_old() {
+    let before = record::inventory(&planned(&ecs_spec()), None);
+    let mut west = facts();
+    west.region = "eu-west-1".into();
+    let s = spec(&format!(
+        r#"
+region: eu-west-1
+rule: {{eventPattern: {{source: [orders]}}}}
+target:
+  ecs:
+    clusterArn: arn:aws:ecs:eu-west-1:{A}:cluster/main
+    taskDefinitionArn: arn:aws:ecs:eu-west-1:{A}:task-definition/worker:4
+    networkConfiguration: {{subnets: [subnet-1]}}
+"#
+    ));
+    let after = record::inventory(
+        &plan(&s, &owner(), &west, &Guardrails::default()).unwrap(),
+        None,
+    );
+    // Before the first write, the record holds both rules: a crash between creating the
+    // new one and removing the old one orphans neither.
+    let both = record::before_writes(&before, &after).expect("the new rule is not recorded yet");
+    assert_eq!(both.iter().filter(|e| e.kind == OwnedKind::Rule).count(), 2);
+    assert_eq!(
+        record::before_writes(&both, &after),
+        None,
+        "nothing new to record twice"
+    );
+    // What goes after the new rule exists: the old rule, in its own region. The role keeps
+    // its name and ARN, so it is not removed.
+    let gone = record::superseded(&both, &after);
+    assert_eq!(kinds(&gone), vec![OwnedKind::Rule]);
+    assert_eq!(gone[0].region, "us-east-1");
+    assert!(record::superseded(&after, &after).is_empty());
+}
+
+#[test]
+fn removal_order_is_rules_then_statements_then_roles() {
+    let f = format!("arn:aws:lambda:us-east-1:{A}:function:notify");
+    let mut mixed = record::inventory(&planned(&ecs_spec()), None);
+    mixed.extend(record::inventory(&planned(&lambda_spec(&f)), None));
+    let ordered = record::superseded(&mixed, &[]);
+    assert_eq!(
+        kinds(&ordered),
+        vec![
+            OwnedKind::Rule,
+            OwnedKind::Rule,
+            OwnedKind::LambdaPermission,
+            OwnedKind::Role
+        ]
+    );
+}
+
+#[test]
+fn a_status_older_than_the_record_is_migrated_into_one() {
+    let f = format!("arn:aws:lambda:us-east-1:{A}:function:notify");
+    let p = planned(&lambda_spec(&f));
+    let rule = p.local.rule.clone().unwrap();
+    let legacy = EventBridgeIntegrationStatus {
+        rule_arn: Some(rule.arn.clone()),
+        rule_name: Some(rule.name.clone()),
+        target_kind: Some("Lambda".into()),
+        ..Default::default()
+    };
+    let wanted = record::inventory(&p, None);
+    let entries = record::recorded(Some(&legacy), None, &wanted);
+    assert_eq!(
+        kinds(&entries),
+        vec![OwnedKind::Rule, OwnedKind::LambdaPermission]
+    );
+    assert_eq!(
+        entries[1].statement_id.as_deref(),
+        Some(format!("ebi-{}", rule.name).as_str()),
+        "the statement under the id the older controller used"
+    );
+    assert_eq!(entries[1].proof.as_deref(), Some(rule.arn.as_str()));
+    // The old statement id is not wanted any more: it is superseded by the new one.
+    let gone = record::superseded(&entries, &wanted);
+    assert_eq!(kinds(&gone), vec![OwnedKind::LambdaPermission]);
+    // A status with a record (even an empty one) is taken as it is.
+    let current = EventBridgeIntegrationStatus {
+        resources: Some(vec![]),
+        ..legacy
+    };
+    assert!(record::recorded(Some(&current), None, &wanted).is_empty());
+}
