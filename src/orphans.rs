@@ -105,11 +105,11 @@ pub async fn report(
             .as_ref()
             .and_then(|x| x.external_id.clone());
         for r in obj.status.iter().flat_map(|s| s.resources.iter().flatten()) {
-            if !r.region.is_empty() {
+            if let Some(region) = &r.region {
                 let ext = r.via_role_arn.as_ref().and(external_id.clone());
                 locations.insert((
                     r.account_id.clone(),
-                    r.region.clone(),
+                    region.clone(),
                     r.via_role_arn.clone(),
                     ext,
                 ));
@@ -151,7 +151,7 @@ pub async fn report(
             for o in orphans.iter_mut().filter(|o| {
                 o.removal.is_none()
                     && o.resource.account_id == *acct
-                    && (o.resource.region == *region || o.resource.region.is_empty())
+                    && o.resource.region.as_ref().is_none_or(|r| r == region)
             }) {
                 let owner = owner_of(cluster, o);
                 let removal = remove::remove(&clients, &o.resource, &owner)
@@ -234,7 +234,7 @@ async fn tagged_rules(
                             kind: OwnedKind::Rule,
                             partition: arn.split(':').nth(1).unwrap_or("aws").to_string(),
                             account_id: account.to_string(),
-                            region: region.to_string(),
+                            region: Some(region.to_string()),
                             arn: arn.to_string(),
                             name: name.to_string(),
                             event_bus_name: Some(bus.clone()),
@@ -363,7 +363,7 @@ async fn tagged_roles(
                         kind: OwnedKind::Role,
                         partition: role.arn().split(':').nth(1).unwrap_or("aws").to_string(),
                         account_id: account.to_string(),
-                        region: String::new(),
+                        region: None,
                         arn: role.arn().to_string(),
                         name: role.role_name().to_string(),
                         event_bus_name: None,

@@ -537,12 +537,12 @@ fn the_record_lists_every_resource_with_its_full_identity() {
         (
             rule.partition.as_str(),
             rule.account_id.as_str(),
-            rule.region.as_str()
+            rule.region.as_deref().unwrap()
         ),
         ("aws", A, "us-east-1")
     );
     assert_eq!(rule.event_bus_name.as_deref(), Some("default"));
-    assert_eq!(wanted[1].region, "", "IAM is global");
+    assert_eq!(wanted[1].region, None, "IAM is global");
 
     let f = format!("arn:aws:lambda:us-east-1:{A}:function:notify:live");
     let p = planned(&lambda_spec(&f));
@@ -608,7 +608,7 @@ target:
     // its name and ARN, so it is not removed.
     let gone = record::superseded(&both, &after);
     assert_eq!(kinds(&gone), vec![OwnedKind::Rule]);
-    assert_eq!(gone[0].region, "us-east-1");
+    assert_eq!(gone[0].region.as_deref(), Some("us-east-1"));
     assert!(record::superseded(&after, &after).is_empty());
 }
 

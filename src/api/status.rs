@@ -72,9 +72,10 @@ pub struct OwnedResource {
     /// `aws`, `aws-cn` or `aws-us-gov`.
     pub partition: String,
     pub account_id: String,
-    /// Empty for IAM roles (IAM is global).
-    #[serde(default)]
-    pub region: String,
+    /// None for IAM roles (IAM is global). (Not an empty string: server-side apply on
+    /// Kubernetes 1.20 turns "" into null, which the schema then refuses.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     /// Rule: the rule's ARN. Role: the role's ARN. LambdaPermission: the function ARN as the
     /// target uses it. BusPermission: the event bus's ARN.
     pub arn: String,

@@ -114,11 +114,7 @@ pub(super) async fn clients_for(
     entry: &OwnedResource,
 ) -> Result<Clients, Failure> {
     // IAM is global: its entries carry no region, any regional endpoint serves them.
-    let region = if entry.region.is_empty() {
-        local.region.clone()
-    } else {
-        entry.region.clone()
-    };
+    let region = entry.region.clone().unwrap_or_else(|| local.region.clone());
     if let Some(via) = &entry.via_role_arn {
         let external_id = obj
             .spec

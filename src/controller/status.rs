@@ -299,7 +299,7 @@ mod tests {
             kind: crate::api::OwnedKind::Rule,
             partition: "aws".into(),
             account_id: "1".into(),
-            region: "us-east-1".into(),
+            region: Some("us-east-1".into()),
             arn: "arn:aws:events:us-east-1:1:rule/r".into(),
             name: "r".into(),
             event_bus_name: Some("default".into()),

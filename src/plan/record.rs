@@ -26,11 +26,11 @@ pub fn inventory(plan: &Plan, via_role_arn: Option<&str>) -> Vec<OwnedResource> 
 }
 
 fn part_inventory(d: &Desired, via: Option<String>) -> Vec<OwnedResource> {
-    let entry = |kind, arn: &str, name: &str, region: &str| OwnedResource {
+    let entry = |kind, arn: &str, name: &str, region: Option<&str>| OwnedResource {
         kind,
         partition: partition_of(arn),
         account_id: d.account_id.clone(),
-        region: region.to_string(),
+        region: region.map(str::to_string),
         arn: arn.to_string(),
         name: name.to_string(),
         event_bus_name: None,
@@ -43,7 +43,7 @@ fn part_inventory(d: &Desired, via: Option<String>) -> Vec<OwnedResource> {
     if let Some(rule) = &d.rule {
         out.push(OwnedResource {
             event_bus_name: Some(rule.event_bus_name.clone()),
-            ..entry(OwnedKind::Rule, &rule.arn, &rule.name, &d.region)
+            ..entry(OwnedKind::Rule, &rule.arn, &rule.name, Some(&d.region))
         });
     }
     if let Some(p) = &d.permission {
@@ -57,7 +57,7 @@ fn part_inventory(d: &Desired, via: Option<String>) -> Vec<OwnedResource> {
                 OwnedKind::LambdaPermission,
                 &p.function_arn,
                 &p.function_name,
-                &d.region,
+                Some(&d.region),
             )
         });
     }
@@ -69,12 +69,12 @@ fn part_inventory(d: &Desired, via: Option<String>) -> Vec<OwnedResource> {
                 OwnedKind::BusPermission,
                 &b.event_bus_arn,
                 &b.event_bus_name,
-                &d.region,
+                Some(&d.region),
             )
         });
     }
     if let DesiredRole::Managed(m) = &d.role {
-        out.push(entry(OwnedKind::Role, &m.arn, &m.name, ""));
+        out.push(entry(OwnedKind::Role, &m.arn, &m.name, None));
     }
     out
 }
@@ -180,7 +180,7 @@ fn legacy_rule_and_role(
             kind: OwnedKind::Rule,
             partition: arn.partition.clone(),
             account_id: arn.account.clone(),
-            region: arn.region.clone(),
+            region: Some(arn.region.clone()),
             arn: rule_arn.unwrap_or_default().to_string(),
             name,
             event_bus_name: Some(bus),
@@ -195,7 +195,7 @@ fn legacy_rule_and_role(
             kind: OwnedKind::Role,
             partition: arn.partition.clone(),
             account_id: arn.account.clone(),
-            region: String::new(),
+            region: None,
             arn: role_arn.unwrap_or_default().to_string(),
             name: arn.resource_name().to_string(),
             event_bus_name: None,
