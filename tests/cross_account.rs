@@ -134,7 +134,7 @@ async fn role_chain_reaches_lambda_in_another_account() {
     let stmt = fp
         .statements
         .iter()
-        .find(|s| s.sid.as_deref() == Some(format!("ebi-{name}").as_str()))
+        .find(|s| s.sid.as_deref() == Some(statement_id(&name).as_str()))
         .expect("our statement in B");
     // AWS writes {"AWS": ARN}; the emulator a bare ARN. Both name the same principal.
     assert_eq!(
@@ -155,7 +155,7 @@ async fn role_chain_reaches_lambda_in_another_account() {
     assert!(!a.rule_exists(&name).await, "A: rule gone");
     assert!(!b.role_exists(&chained_name).await, "B: chained role gone");
     let fp = b.function_policy(&function_b).await;
-    assert!(!fp.contains(&format!("ebi-{name}")), "B: permission gone");
+    assert!(!fp.contains(&statement_id(&name)), "B: permission gone");
 }
 
 #[tokio::test(flavor = "multi_thread")]

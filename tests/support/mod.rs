@@ -392,6 +392,19 @@ impl Aws {
 }
 
 pub const OTHER_ACCOUNT: &str = "222222222222";
+
+/// The Lambda statement id the controller uses for a rule on the default bus of `account`.
+pub fn statement_id_in(account: &str, rule_name: &str) -> String {
+    ebi::plan::names::statement_id(
+        rule_name,
+        &format!("arn:aws:events:{REGION}:{account}:rule/{rule_name}"),
+    )
+}
+
+/// The same, in the controller's own account.
+pub fn statement_id(rule_name: &str) -> String {
+    statement_id_in(ACCOUNT, rule_name)
+}
 pub const PROVISIONER: &str = "arn:aws:iam::222222222222:role/eventbridge-integration-provisioner";
 
 /// Clients acting in another account of the emulator (credentials from AssumeRole land there).
