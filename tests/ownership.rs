@@ -1,0 +1,406 @@
+//! The ownership record and the lifecycle built on it, end to end on the local
+//! kube-apiserver + moto: moves, statement ids, foreign attachments, partial failures,
+//! rejected writes and the orphan report. Each test failed before the record existed.
+
+#[allow(dead_code)]
+mod support;
+
+use std::time::Duration;
+
+use support::*;
+
+fn sfn_in(ns: &str, name: &str, region: &str) -> String {
+    format!(
+        r#"apiVersion: eventbridge.dev/v1alpha1
+kind: EventBridgeIntegration
+metadata: {{name: {name}, namespace: {ns}}}
+spec:
+  region: {region}
+  rule: {{name: {name}-{ns}, scheduleExpression: "rate(5 minutes)"}}
+  target:
+    stepFunctions: {{stateMachineArn: "arn:aws:states:{region}:{ACCOUNT}:stateMachine:order-pipeline"}}
+"#
+    )
+}
+
+async fn aws_in_region(region: &str) -> aws_sdk_eventbridge::Client {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region.to_string()))
+        .load()
+        .await;
+    aws_sdk_eventbridge::Client::new(&config)
+}
+
+/// True when the rule exists, false on NotFound; panics on any other error, so an
+/// unreachable emulator never reads as "gone".
+async fn rule_in(events: &aws_sdk_eventbridge::Client, name: &str, bus: &str) -> bool {
+    match events
+        .describe_rule()
+        .name(name)
+        .event_bus_name(bus)
+        .send()
+        .await
+    {
+        Ok(_) => true,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            false
+        }
+        Err(e) => panic!("describe_rule {name}: {e:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_region_change_moves_the_rule_and_removes_the_old_one() {
+    let ns = namespace("own-region");
+    let _ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    let rule = format!("moving-{ns}");
+    apply(&sfn_in(&ns, "moving", "us-east-1"));
+    wait_condition(&api, "moving", "RuleReady", "True", None).await;
+    let east = aws_in_region("us-east-1").await;
+    let west = aws_in_region("us-west-2").await;
+    assert!(rule_in(&east, &rule, "default").await);
+
+    apply(&sfn_in(&ns, "moving", "us-west-2"));
+    wait_until_async(
+        "the rule to move to us-west-2",
+        Duration::from_secs(60),
+        || async {
+            rule_in(&west, &rule, "default").await && !rule_in(&east, &rule, "default").await
+        },
+    )
+    .await;
+    // The new rule stays (it is not mistaken for the old one), through several resyncs.
+    let status = api.get("moving").await.unwrap().status.unwrap();
+    let recorded: Vec<_> = status.resources.unwrap();
+    assert!(
+        recorded
+            .iter()
+            .any(|r| r.arn == format!("arn:aws:events:us-west-2:{ACCOUNT}:rule/{rule}")),
+        "{recorded:?}"
+    );
+    assert!(
+        !recorded
+            .iter()
+            .any(|r| r.region.as_deref() == Some("us-east-1")),
+        "the old rule left the record: {recorded:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(7)).await; // two resyncs (3 s) must not undo the move
+    assert!(
+        rule_in(&west, &rule, "default").await,
+        "the new rule survives resyncs"
+    );
+    assert!(!rule_in(&east, &rule, "default").await);
+
+    delete_and_wait(&ns, &["moving"]);
+    assert!(
+        !rule_in(&west, &rule, "default").await,
+        "deletion removes the rule where it is"
+    );
+}
+
+fn lambda_on_bus(ns: &str, name: &str, rule: &str, bus: Option<&str>) -> String {
+    let bus = bus
+        .map(|b| format!("eventBusName: {b}, "))
+        .unwrap_or_default();
+    format!(
+        r#"apiVersion: eventbridge.dev/v1alpha1
+kind: EventBridgeIntegration
+metadata: {{name: {name}, namespace: {ns}}}
+spec:
+  rule: {{name: {rule}, {bus}eventPattern: {{source: ["com.example.orders"]}}}}
+  target:
+    lambda: {{functionArn: "{FUNCTION}"}}
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_rules_of_one_name_on_two_buses_share_a_function_without_fighting() {
+    let ns = namespace("own-twobus");
+    let aws = aws().await;
+    let bus = format!("orders-{ns}");
+    aws.events
+        .create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .unwrap();
+    let ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    let rule = format!("same-{ns}");
+    apply(&lambda_on_bus(&ns, "on-default", &rule, None));
+    apply(&lambda_on_bus(&ns, "on-bus", &rule, Some(&bus)));
+    wait_condition(&api, "on-default", "Ready", "True", None).await;
+    wait_condition(&api, "on-bus", "Ready", "True", None).await;
+    let policy = aws.function_policy(FUNCTION).await;
+    let on_default = statement_id(&rule);
+    let on_bus = ebi::plan::names::statement_id(
+        &rule,
+        &format!("arn:aws:events:{REGION}:{ACCOUNT}:rule/{bus}/{rule}"),
+    );
+    assert_ne!(on_default, on_bus);
+    assert!(
+        policy.contains(&on_default) && policy.contains(&on_bus),
+        "{policy}"
+    );
+
+    // Resyncs write nothing: the two statements no longer replace each other.
+    let before = ctl.aws_calls();
+    let reconciles = ctl.successful_reconciles();
+    wait_until("two resyncs", Duration::from_secs(30), || {
+        ctl.successful_reconciles() >= reconciles + 4
+    });
+    let (_, writes, ops) = calls_between(&before, &ctl.aws_calls());
+    assert_eq!(writes, 0, "resyncs wrote {ops:?}");
+
+    delete_and_wait(&ns, &["on-default", "on-bus"]);
+    let policy = aws.function_policy(FUNCTION).await;
+    assert!(
+        !policy.contains(&on_default) && !policy.contains(&on_bus),
+        "{policy}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deleting_an_adopted_role_with_a_foreign_managed_policy_releases_it() {
+    let ns = namespace("own-release");
+    let aws = aws().await;
+    let role = format!("shared-{ns}");
+    aws.iam
+        .create_role()
+        .role_name(&role)
+        .assume_role_policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"events.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    let policy_arn = aws
+        .iam
+        .create_policy()
+        .policy_name(format!("audit-{ns}"))
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"logs:PutLogEvents","Resource":"*"}]}"#)
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap()
+        .arn
+        .unwrap();
+    aws.iam
+        .attach_role_policy()
+        .role_name(&role)
+        .policy_arn(&policy_arn)
+        .send()
+        .await
+        .unwrap();
+    let _ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    apply(&ecs_yaml(
+        &ns,
+        "adopter",
+        &format!("  adoptExisting: true\n  role: {{name: {role}}}\n"),
+    ));
+    wait_condition(&api, "adopter", "RoleReady", "True", None).await;
+    assert!(
+        aws.inline_policy(&role).await.is_some(),
+        "adopted and written"
+    );
+
+    // Deletion finishes (no DeleteConflict loop) and leaves the role with what is not ours.
+    delete_and_wait(&ns, &["adopter"]);
+    assert!(
+        aws.role_exists(&role).await,
+        "the role is released, not deleted"
+    );
+    let attached = aws
+        .iam
+        .list_attached_role_policies()
+        .role_name(&role)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        attached
+            .attached_policies()
+            .iter()
+            .filter_map(|p| p.policy_arn())
+            .collect::<Vec<_>>(),
+        vec![policy_arn.as_str()],
+        "the foreign managed policy stays attached"
+    );
+    assert_eq!(
+        aws.inline_policy(&role).await,
+        None,
+        "our inline policy is removed"
+    );
+    let tags = aws
+        .iam
+        .list_role_tags()
+        .role_name(&role)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !tags
+            .tags()
+            .iter()
+            .any(|t| t.key().starts_with("eventbridge.dev/")),
+        "our owner tags are removed: {:?}",
+        tags.tags()
+    );
+    let (_, reasons) = kubectl(
+        &[
+            "get",
+            "events",
+            "-n",
+            &ns,
+            "-o",
+            "jsonpath={.items[*].reason}",
+        ],
+        None,
+    );
+    assert!(reasons.contains("Released"), "{reasons}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_first_pass_that_failed_halfway_orphans_nothing_on_delete() {
+    let ns = namespace("own-halfway");
+    // Every PutRule is throttled: the role gets written, the rule never does.
+    let proxy = FaultProxy::start(&["no-role-is-denied", "AWSEvents.PutRule", "1000000"]);
+    let _ctl =
+        Controller::start_with_env(&ns, &[], &[("AWS_ENDPOINT_URL", proxy.endpoint.as_str())]);
+    let api = kube_api(&ns).await;
+    apply(&sfn_yaml(&ns, "halfway"));
+    let aws = aws().await;
+    let role = derived(&ns, "halfway");
+    wait_until_async(
+        "the role to be written",
+        Duration::from_secs(60),
+        || async { aws.role_exists(&role).await },
+    )
+    .await;
+    let recorded = api
+        .get("halfway")
+        .await
+        .unwrap()
+        .status
+        .and_then(|s| s.resources);
+    let kinds: Vec<_> = recorded.iter().flatten().map(|r| r.kind).collect();
+    assert!(
+        kinds.contains(&ebi::api::OwnedKind::Role) && kinds.contains(&ebi::api::OwnedKind::Rule),
+        "both recorded before the first write: {kinds:?}"
+    );
+    delete_and_wait(&ns, &["halfway"]);
+    assert!(
+        !aws.role_exists(&role).await,
+        "the role written by the failed pass is removed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_write_aws_rejects_stalls_with_aws_message_instead_of_retrying() {
+    let ns = namespace("own-rejected");
+    let ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    // Passes the schema (a pattern is free JSON), but EventBridge refuses it.
+    apply(&format!(
+        r#"apiVersion: eventbridge.dev/v1alpha1
+kind: EventBridgeIntegration
+metadata: {{name: refused, namespace: {ns}}}
+spec:
+  rule:
+    eventPattern: {{source: "not-a-list"}}
+  target:
+    lambda: {{functionArn: "{FUNCTION}"}}
+"#
+    ));
+    wait_condition(&api, "refused", "Stalled", "True", Some("RejectedByAws")).await;
+    let (_, _, message) = condition(&api, "refused", "Ready").await.unwrap();
+    assert!(message.contains("events:PutRule"), "{}", message);
+    // No hot retry: over a few seconds the rejected write is not repeated more than the
+    // resync interval (3 s) allows.
+    let put_rules = |calls: &std::collections::BTreeMap<(String, String), u64>| {
+        calls
+            .iter()
+            .filter(|((_, op), _)| op == "PutRule")
+            .map(|(_, n)| *n)
+            .sum::<u64>()
+    };
+    let before = put_rules(&ctl.aws_calls());
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let after = put_rules(&ctl.aws_calls());
+    assert!(
+        after - before <= 3,
+        "PutRule retried {} times in 7 s",
+        after - before
+    );
+    assert!(
+        ctl.metrics_text()
+            .contains("ebi_reconciles_total{result=\"rejected\"}"),
+        "a rejected pass is counted as such, not as a success"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_orphan_report_lists_and_removes_what_lost_its_object() {
+    let ns = namespace("own-orphans");
+    let ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    apply(&sfn_yaml(&ns, "abandoned"));
+    wait_condition(&api, "abandoned", "Ready", "True", None).await;
+    drop(ctl);
+    // The object goes without its clean-up: a finalizer removed by hand.
+    kubectl(
+        &[
+            "patch",
+            "ebi",
+            "abandoned",
+            "-n",
+            &ns,
+            "--type=merge",
+            "-p",
+            r#"{"metadata":{"finalizers":null}}"#,
+        ],
+        None,
+    );
+    delete_and_wait(&ns, &["abandoned"]);
+    let name = derived(&ns, "abandoned");
+    let orphans = |extra: &[&str]| {
+        let out =
+            std::process::Command::new(env!("CARGO_BIN_EXE_eventbridge-integration-controller"))
+                .args(["orphans", "--output", "json"])
+                .args(extra)
+                .output()
+                .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        report["orphans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["owner"] == format!("{ns}/abandoned"))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let found = orphans(&[]);
+    let kinds: Vec<&str> = found.iter().filter_map(|o| o["kind"].as_str()).collect();
+    assert_eq!(kinds, vec!["Rule", "Role"], "{found:?}");
+    let aws = aws().await;
+    assert!(aws.rule_exists(&name).await, "read-only by default");
+    let removed = orphans(&["--delete"]);
+    assert!(
+        removed.iter().all(|o| o["removal"] == "removed"),
+        "{removed:?}"
+    );
+    assert!(!aws.rule_exists(&name).await && !aws.role_exists(&name).await);
+    assert!(orphans(&[]).is_empty(), "nothing left");
+}
