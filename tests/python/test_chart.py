@@ -75,6 +75,12 @@ def test_defaults_render_a_hardened_leader_elected_deployment(chart_dir):
     lease_rules = find(objects, "Role", "ebi-eventbridge-integration-controller-leader-election")[0]["rules"]
     assert lease_rules[0]["resources"] == ["leases"]
     assert not [o for o in objects if o["kind"] in ("ServiceMonitor", "NetworkPolicy")], "optional objects are off by default"
+    # Without controller.clusterId, the identity in owner tags is kube-system's UID: read
+    # access to exactly that namespace.
+    cluster_id = find(objects, "ClusterRole", "ebi-eventbridge-integration-controller-cluster-id")[0]["rules"]
+    assert cluster_id == [{"apiGroups": [""], "resources": ["namespaces"], "resourceNames": ["kube-system"], "verbs": ["get"]}]
+    assert not any(a.startswith("--cluster-id") for a in c["args"])
+    assert "--max-concurrent-reconciles=8" in c["args"]
 
 
 def test_non_default_values(chart_dir):
@@ -84,6 +90,8 @@ def test_non_default_values(chart_dir):
         "aws": {"region": "eu-west-1"},
         "controller": {
             "resyncInterval": "5m",
+            "clusterId": "prod-eu",
+            "maxConcurrentReconciles": 4,
             "watchNamespaces": ["team-a", "team-b"],
             "guardrails": {"allowedAccountIds": ["123456789012", "210987654321"], "roleNamePrefix": "ebi-",
                            "rolePath": "/eventbridge/", "permissionsBoundaryArn": "arn:aws:iam::123456789012:policy/ebi-boundary"},
@@ -98,7 +106,8 @@ def test_non_default_values(chart_dir):
     args = c["args"]
     for expected in ["--resync-interval=5m", "--watch-namespace=team-a,team-b", "--allowed-account-ids=123456789012,210987654321",
                      "--role-name-prefix=ebi-", "--role-path=/eventbridge/", "--permissions-boundary-arn=arn:aws:iam::123456789012:policy/ebi-boundary",
-                     "--metrics-addr=0.0.0.0:9090", "--log-format=text", "--log-level=debug"]:
+                     "--metrics-addr=0.0.0.0:9090", "--log-format=text", "--log-level=debug",
+                     "--cluster-id=prod-eu", "--max-concurrent-reconciles=4"]:
         assert expected in args, (expected, args)
     assert "--leader-election" not in args, "one replica needs no election"
     assert not [o for o in objects if o["kind"] in ("ClusterRole", "ClusterRoleBinding", "PodDisruptionBudget")]
@@ -165,6 +174,8 @@ def test_install_into_the_api_server(chart_dir, kubeconfig):
         assert can("patch", "leases.coordination.k8s.io", "-n", ns) == "yes"
         assert can("delete", "eventbridgeintegrations.eventbridge.dev", "-n", "default") == "no"
         assert can("get", "secrets", "-n", "default") == "no"
+        assert can("get", "namespace/kube-system") == "yes", "the default cluster identity"
+        assert can("get", "namespace/default") == "no"
     finally:
         try:
             config.uninstall("ebi")
