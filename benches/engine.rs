@@ -46,6 +46,7 @@ fn main() {
         task_roles: Some(vec!["arn:aws:iam::111122223333:role/exec".into()]),
     };
     let owner = Owner {
+        cluster: "bench".into(),
         namespace: "bench".into(),
         name: "orders".into(),
         uid: "u".into(),

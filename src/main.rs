@@ -23,7 +23,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the controller (Kubernetes from KUBECONFIG or in-cluster; AWS from the SDK chain).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the CustomResourceDefinition as YAML.
     Crd,
     /// Explain why EventBridge could not invoke a rule's targets.
@@ -142,7 +142,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Diagnose(args) => runtime().block_on(diagnose_command(args)),
-        Command::Run(args) => runtime().block_on(run(args)),
+        Command::Run(args) => runtime().block_on(run(*args)),
         Command::Orphans(args) => runtime().block_on(orphans_command(args)),
     }
 }

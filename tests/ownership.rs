@@ -2,7 +2,6 @@
 //! kube-apiserver + moto: moves, statement ids, foreign attachments, partial failures,
 //! rejected writes and the orphan report. Each test failed before the record existed.
 
-#[allow(dead_code)]
 mod support;
 
 use std::time::Duration;
@@ -403,4 +402,146 @@ async fn the_orphan_report_lists_and_removes_what_lost_its_object() {
     );
     assert!(!aws.rule_exists(&name).await && !aws.role_exists(&name).await);
     assert!(orphans(&[]).is_empty(), "nothing left");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dead_letter_queue_gets_our_statement_and_keeps_the_others() {
+    let ns = namespace("own-dlq");
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let queue_name = format!("dlq-{ns}");
+    let url = sqs
+        .create_queue()
+        .queue_name(&queue_name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let queue_arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{queue_name}");
+    let foreign = serde_json::json!({"Sid": "OpsReads", "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "sqs:ReceiveMessage", "Resource": queue_arn});
+    let policy_with = |statements: serde_json::Value| {
+        serde_json::json!({"Version": "2012-10-17", "Statement": statements}).to_string()
+    };
+    sqs.set_queue_attributes()
+        .queue_url(&url)
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::Policy,
+            policy_with(serde_json::json!([foreign])),
+        )
+        .send()
+        .await
+        .unwrap();
+    let statements = || {
+        let sqs = sqs.clone();
+        let url = url.clone();
+        async move {
+            let out = sqs
+                .get_queue_attributes()
+                .queue_url(&url)
+                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::Policy)
+                .send()
+                .await
+                .unwrap();
+            let policy = out
+                .attributes()
+                .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::Policy))
+                .cloned()
+                .unwrap_or_default();
+            if policy.is_empty() {
+                return vec![];
+            }
+            let doc: serde_json::Value = serde_json::from_str(&policy).unwrap();
+            match &doc["Statement"] {
+                serde_json::Value::Array(list) => list.clone(),
+                one => vec![one.clone()],
+            }
+        }
+    };
+    let _ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    apply(&format!(
+        r#"apiVersion: eventbridge.dev/v1alpha1
+kind: EventBridgeIntegration
+metadata: {{name: with-dlq, namespace: {ns}}}
+spec:
+  rule: {{scheduleExpression: "rate(5 minutes)"}}
+  target:
+    stepFunctions: {{stateMachineArn: {STATE_MACHINE}}}
+    retryPolicy: {{maximumRetryAttempts: 3, maximumEventAgeInSeconds: 600}}
+    deadLetterQueueArn: {queue_arn}
+"#
+    ));
+    wait_condition(&api, "with-dlq", "Ready", "True", None).await;
+    let rule_arn = format!(
+        "arn:aws:events:{REGION}:{ACCOUNT}:rule/{}",
+        derived(&ns, "with-dlq")
+    );
+    let sid = ebi::plan::names::statement_id(&derived(&ns, "with-dlq"), &rule_arn);
+    let ours = serde_json::json!({"Sid": sid, "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "sqs:SendMessage", "Resource": queue_arn, "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}}});
+    assert_eq!(statements().await, vec![foreign.clone(), ours.clone()]);
+
+    // Drift: someone rewrites the policy without our statement; it comes back, theirs stays.
+    let other = serde_json::json!({"Sid": "Audit", "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "sqs:GetQueueAttributes", "Resource": queue_arn});
+    sqs.set_queue_attributes()
+        .queue_url(&url)
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::Policy,
+            policy_with(serde_json::json!([foreign, other])),
+        )
+        .send()
+        .await
+        .unwrap();
+    wait_until_async(
+        "our statement to be restored",
+        Duration::from_secs(30),
+        || async { statements().await.contains(&ours) },
+    )
+    .await;
+    assert_eq!(
+        statements().await,
+        vec![foreign.clone(), other.clone(), ours.clone()]
+    );
+
+    delete_and_wait(&ns, &["with-dlq"]);
+    assert_eq!(
+        statements().await,
+        vec![foreign, other],
+        "deletion removes our statement only"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dead_letter_queue_in_another_region_is_refused_naming_the_field() {
+    let ns = namespace("own-dlq-region");
+    let _ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    apply(&format!(
+        r#"apiVersion: eventbridge.dev/v1alpha1
+kind: EventBridgeIntegration
+metadata: {{name: far-dlq, namespace: {ns}}}
+spec:
+  rule: {{scheduleExpression: "rate(5 minutes)"}}
+  target:
+    stepFunctions: {{stateMachineArn: {STATE_MACHINE}}}
+    deadLetterQueueArn: arn:aws:sqs:eu-west-1:{ACCOUNT}:far
+"#
+    ));
+    wait_condition(&api, "far-dlq", "Ready", "False", Some("InvalidSpec")).await;
+    let (_, _, message) = condition(&api, "far-dlq", "Ready").await.unwrap();
+    assert!(
+        message.contains("spec.target.deadLetterQueueArn")
+            && message.contains("DeadLetterQueueInOtherRegion"),
+        "{message}"
+    );
+    let aws = aws().await;
+    assert!(
+        !aws.rule_exists(&derived(&ns, "far-dlq")).await,
+        "nothing is created"
+    );
 }

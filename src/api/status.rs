@@ -57,6 +57,9 @@ pub enum OwnedKind {
     LambdaPermission,
     /// A statement of an event bus's resource-based policy (cross-account forwarding).
     BusPermission,
+    /// A statement of a dead-letter queue's policy (EventBridge may send this rule's
+    /// undeliverable events).
+    QueuePermission,
     /// An IAM role (with the controller's inline policy).
     Role,
 }
@@ -90,8 +93,8 @@ pub struct OwnedResource {
     /// LambdaPermission and BusPermission: the policy statement's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statement_id: Option<String>,
-    /// LambdaPermission: what proves the statement is ours: the rule ARN of its
-    /// `aws:SourceArn` condition, or (RoleChain) the ARN of its principal role.
+    /// LambdaPermission and QueuePermission: what proves the statement is ours: the rule
+    /// ARN of its `aws:SourceArn` condition, or (RoleChain) the ARN of its principal role.
     /// BusPermission: the account the statement admits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proof: Option<String>,
@@ -123,6 +126,11 @@ impl OwnedResource {
             ),
             OwnedKind::BusPermission => format!(
                 "event-bus policy statement {} on {}",
+                self.statement_id.as_deref().unwrap_or("?"),
+                self.arn
+            ),
+            OwnedKind::QueuePermission => format!(
+                "dead-letter queue policy statement {} on {}",
                 self.statement_id.as_deref().unwrap_or("?"),
                 self.arn
             ),

@@ -218,6 +218,16 @@ pub async fn apply(c: &Clients, desired: &Desired, change: &Change) -> Result<()
                 .await
                 .map_err(|e| classify("events:PutPermission", e))?;
         }
+        Change::PutQueueStatement => {
+            let q = desired
+                .queue_permission
+                .as_ref()
+                .expect("PutQueueStatement only with a dead-letter queue");
+            edit_queue_policy(c, &q.queue_name, &q.queue_account, |policy| {
+                Some(crate::iam::documents::with_statement(policy, &q.statement))
+            })
+            .await?;
+        }
         Change::AddPermission { replace } => {
             let p = desired
                 .permission
@@ -295,6 +305,51 @@ pub async fn remove_permission(
         Err(e) if e.is_not_found() => Ok(()),
         other => other.map(|_| ()),
     }
+}
+
+/// Rewrites a queue's policy with `edit` (None: remove the policy). SQS has no per-statement
+/// call that takes conditions, so this is read-modify-write: the policy is read again right
+/// before the write, under a lock per queue, so two integrations sharing one dead-letter
+/// queue in this process never write over each other's statement.
+pub async fn edit_queue_policy(
+    c: &Clients,
+    queue_name: &str,
+    account: &str,
+    edit: impl FnOnce(Option<&str>) -> Option<serde_json::Value>,
+) -> Result<(), AwsError> {
+    let lock = queue_lock(&format!("{account}/{}/{queue_name}", c.region));
+    let _held = lock.lock().await;
+    let Some(queue) = super::observe::queue(c, queue_name, account).await? else {
+        return Ok(());
+    };
+    let current = queue.attributes.get("Policy").filter(|p| !p.is_empty());
+    let next = edit(current.map(String::as_str))
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    if current.map(String::as_str).unwrap_or_default() == next {
+        return Ok(());
+    }
+    ignore_not_found(
+        c.sqs
+            .set_queue_attributes()
+            .queue_url(&queue.url)
+            .attributes(aws_sdk_sqs::types::QueueAttributeName::Policy, next)
+            .send()
+            .await
+            .map_err(|e| classify("sqs:SetQueueAttributes", e)),
+    )
+}
+
+fn queue_lock(key: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+    static LOCKS: std::sync::LazyLock<
+        std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
+    > = std::sync::LazyLock::new(Default::default);
+    LOCKS
+        .lock()
+        .expect("queue locks")
+        .entry(key.to_string())
+        .or_default()
+        .clone()
 }
 
 /// Removes a statement from an event bus's policy; NotFound is success.

@@ -54,6 +54,8 @@ const NOT_FOUND: &[&str] = &[
     "NoSuchEntity",
     "ResourceNotFoundException",
     "NotFoundException",
+    "AWS.SimpleQueueService.NonExistentQueue",
+    "QueueDoesNotExist",
 ];
 const ACCESS_DENIED: &[&str] = &[
     "AccessDenied",

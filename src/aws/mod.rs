@@ -31,6 +31,7 @@ pub struct Clients {
     pub lambda: aws_sdk_lambda::Client,
     pub sts: aws_sdk_sts::Client,
     pub ecs: aws_sdk_ecs::Client,
+    pub sqs: aws_sdk_sqs::Client,
 }
 
 /// Clients per region, built once from the standard SDK configuration chain
@@ -167,6 +168,11 @@ impl AwsContext {
             ),
             ecs: aws_sdk_ecs::Client::from_conf(
                 aws_sdk_ecs::config::Builder::from(config)
+                    .interceptor(counter.clone())
+                    .build(),
+            ),
+            sqs: aws_sdk_sqs::Client::from_conf(
+                aws_sdk_sqs::config::Builder::from(config)
                     .interceptor(counter)
                     .build(),
             ),
@@ -267,7 +273,7 @@ pub fn classify_attempt(
 pub fn is_write_operation(operation: &str) -> bool {
     [
         "Create", "Put", "Update", "Delete", "Add", "Remove", "Tag", "Untag", "Attach", "Detach",
-        "Enable", "Disable",
+        "Enable", "Disable", "Set",
     ]
     .iter()
     .any(|p| operation.starts_with(p))

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::errors::{classify, AwsError};
 use super::Clients;
 use crate::diagnose::TaskDefinition;
-use crate::plan::diff::{ObservedRole, ObservedRule};
+use crate::plan::diff::{ObservedQueue, ObservedRole, ObservedRule};
 use crate::plan::{EcsShape, TargetShape};
 
 /// Turns NotFound into `None`.
@@ -237,6 +237,47 @@ async fn managed_policy_document(c: &Clients, arn: &str) -> Result<Option<Value>
     Ok(v.policy_version()
         .and_then(|pv| pv.document())
         .map(|d| Value::String(d.to_string())))
+}
+
+/// An SQS queue by name in `account` (None: it does not exist), with every attribute.
+pub async fn queue(
+    c: &Clients,
+    name: &str,
+    account: &str,
+) -> Result<Option<ObservedQueue>, AwsError> {
+    let Some(url) = found(
+        c.sqs
+            .get_queue_url()
+            .queue_name(name)
+            .queue_owner_aws_account_id(account)
+            .send()
+            .await
+            .map_err(|e| classify("sqs:GetQueueUrl", e)),
+    )?
+    .and_then(|o| o.queue_url) else {
+        return Ok(None);
+    };
+    let Some(out) = found(
+        c.sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+            .send()
+            .await
+            .map_err(|e| classify("sqs:GetQueueAttributes", e)),
+    )?
+    else {
+        return Ok(None);
+    };
+    let attributes = out
+        .attributes()
+        .map(|a| {
+            a.iter()
+                .map(|(k, v)| (k.as_str().to_string(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Some(ObservedQueue { url, attributes }))
 }
 
 /// The function's resource policy for exactly this qualifier (None: no policy).

@@ -46,6 +46,7 @@ pub async fn remove(c: &Clients, r: &OwnedResource, owner: &Owner) -> Result<Rem
         OwnedKind::Role => remove_role(c, r, owner).await,
         OwnedKind::LambdaPermission => remove_lambda_permission(c, r).await,
         OwnedKind::BusPermission => remove_bus_permission(c, r).await,
+        OwnedKind::QueuePermission => remove_queue_permission(c, r).await,
     }
 }
 
@@ -116,7 +117,14 @@ async fn remove_role(c: &Clients, r: &OwnedResource, owner: &Owner) -> Result<Re
         Err(e) if e.is_not_found() => Ok(Removal::Gone),
         // Attached since we looked, or an instance profile: the role is not only ours.
         Err(e) if e.code == "DeleteConflict" => {
-            release_role(c, &r.name, &role.tags, owner, &[e.message.clone()]).await
+            release_role(
+                c,
+                &r.name,
+                &role.tags,
+                owner,
+                std::slice::from_ref(&e.message),
+            )
+            .await
         }
         Err(e) => Err(e),
     }
@@ -239,6 +247,36 @@ async fn remove_bus_permission(c: &Clients, r: &OwnedResource) -> Result<Removal
         )));
     }
     apply::remove_bus_statement(c, &r.name, sid).await?;
+    Ok(Removal::Removed)
+}
+
+async fn remove_queue_permission(c: &Clients, r: &OwnedResource) -> Result<Removal, AwsError> {
+    let sid = r.statement_id.clone().unwrap_or_default();
+    let proof = r.proof.clone().unwrap_or_default();
+    let Some(queue) = observe::queue(c, &r.name, &r.account_id).await? else {
+        return Ok(Removal::Gone);
+    };
+    let Some(policy) = queue.policy() else {
+        return Ok(Removal::Gone);
+    };
+    let Some(s) = statement(&policy, &sid) else {
+        return Ok(Removal::Gone);
+    };
+    let source_arns = s
+        .conditions
+        .iter()
+        .find(|c| c.key.eq_ignore_ascii_case("aws:SourceArn"))
+        .map(|c| c.values.clone())
+        .unwrap_or_default();
+    if source_arns != [proof.clone()] {
+        return Ok(Removal::NotOurs(format!(
+            "statement {sid} is for {source_arns:?}, not for {proof}"
+        )));
+    }
+    apply::edit_queue_policy(c, &r.name, &r.account_id, |current| {
+        current.and_then(|p| crate::iam::documents::without_statement(p, &sid))
+    })
+    .await?;
     Ok(Removal::Removed)
 }
 

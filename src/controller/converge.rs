@@ -195,6 +195,10 @@ async fn observe_all(
         Some(b) => observe::bus_policy(clients, &b.event_bus_name).await?,
         None => None,
     };
+    let queue = match &desired.queue_permission {
+        Some(q) => observe::queue(clients, &q.queue_name, &q.queue_account).await?,
+        None => None,
+    };
     let task_definition = if desired.target.as_ref().is_some_and(|t| t.ecs.is_some()) {
         task_definition
     } else {
@@ -207,6 +211,7 @@ async fn observe_all(
         lambda_policy,
         task_definition,
         bus_policy,
+        queue,
     })
 }
 

@@ -20,6 +20,25 @@ pub struct Observed {
     pub task_definition: Option<TaskDefinition>,
     /// EventBusForwarding: the target bus's resource policy.
     pub bus_policy: Option<Value>,
+    /// The dead-letter queue, when the target names one and it exists.
+    pub queue: Option<ObservedQueue>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ObservedQueue {
+    pub url: String,
+    /// Every attribute, as `aws sqs get-queue-attributes --attribute-names All` gives them
+    /// (the policy, `KmsMasterKeyId`, …).
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl ObservedQueue {
+    pub fn policy(&self) -> Option<Value> {
+        self.attributes
+            .get("Policy")
+            .filter(|p| !p.is_empty())
+            .map(|p| Value::String(p.clone()))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -69,6 +88,8 @@ pub enum Change {
     AddPermission {
         replace: bool,
     },
+    /// Writes our statement into the dead-letter queue's policy, keeping the others.
+    PutQueueStatement,
 }
 
 impl Change {
@@ -99,6 +120,9 @@ impl Change {
             }
             Change::AddPermission { replace: true } => {
                 "replaced the function's invoke permission".into()
+            }
+            Change::PutQueueStatement => {
+                "let EventBridge send undeliverable events to the dead-letter queue".into()
             }
         }
     }
@@ -275,6 +299,23 @@ pub fn diff(
                     changes.push(Change::AddPermission { replace: true });
                 }
             }
+        }
+    }
+    if let (Some(q), Some(queue)) = (&desired.queue_permission, &observed.queue) {
+        // A missing queue is the diagnosis's to report (DeadLetterQueueNotFound), not ours
+        // to create.
+        let ours = queue
+            .attributes
+            .get("Policy")
+            .and_then(|p| crate::iam::documents::statement_with_sid(p, &q.statement_id));
+        let same = ours.is_some_and(|s| {
+            documents_equivalent(
+                &serde_json::json!({"Statement": [s]}),
+                &serde_json::json!({"Statement": [q.statement.clone()]}),
+            )
+        });
+        if !same {
+            changes.push(Change::PutQueueStatement);
         }
     }
     Ok(changes)

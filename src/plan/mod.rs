@@ -157,6 +157,9 @@ pub struct Desired {
     pub permission: Option<DesiredPermission>,
     /// EventBusForwarding: the statement of the target bus's policy admitting the source account.
     pub bus_permission: Option<DesiredBusPermission>,
+    /// The statement of the dead-letter queue's policy that lets EventBridge send this rule's
+    /// undeliverable events to it.
+    pub queue_permission: Option<DesiredQueuePermission>,
 }
 
 impl Desired {
@@ -196,6 +199,18 @@ impl Plan {
             .chain(self.remote.iter().map(|r| (Side::Remote, r)))
             .collect()
     }
+}
+
+/// Our statement in a dead-letter queue's policy. SQS has no per-statement API for
+/// conditions, so the policy is rewritten with every other statement kept as it is.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DesiredQueuePermission {
+    pub queue_arn: String,
+    pub queue_name: String,
+    pub queue_account: String,
+    pub statement_id: String,
+    pub rule_arn: String,
+    pub statement: Value,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -315,6 +330,52 @@ pub fn rule_name(spec: &EventBridgeIntegrationSpec, owner: &Owner) -> String {
 }
 
 pub fn plan(
+    spec: &EventBridgeIntegrationSpec,
+    owner: &Owner,
+    facts: &Facts,
+    guard: &Guardrails,
+) -> Result<Plan, PlanError> {
+    let mut plan = plan_accounts(spec, owner, facts, guard)?;
+    for desired in std::iter::once(&mut plan.local).chain(plan.remote.as_mut()) {
+        desired.queue_permission = queue_permission(desired)?;
+    }
+    Ok(plan)
+}
+
+/// The dead-letter queue statement of the part whose target names a queue. The queue must
+/// be where the rule is: EventBridge sends to a queue in the rule's region, and the
+/// controller writes the queue's policy with that account's credentials.
+fn queue_permission(d: &Desired) -> Result<Option<DesiredQueuePermission>, PlanError> {
+    let (Some(rule), Some(queue_arn)) = (
+        &d.rule,
+        d.target.as_ref().and_then(|t| t.dead_letter_arn.as_ref()),
+    ) else {
+        return Ok(None);
+    };
+    let field = "spec.target.deadLetterQueueArn";
+    let queue = validate::check_arn(field, queue_arn, "sqs", "")?;
+    if queue.region != d.region {
+        return Err(invalid(field, format!("DeadLetterQueueInOtherRegion: the queue is in {} but the rule is in {}; EventBridge only sends to a dead-letter queue in the rule's region: use a queue in {}", queue.region, d.region, d.region)));
+    }
+    if queue.account != d.account_id {
+        return Err(invalid(field, format!("the queue is in account {} but the rule that uses it is in account {}; use a queue of account {} (the controller writes the queue's policy in the rule's account)", queue.account, d.account_id, d.account_id)));
+    }
+    let statement_id = names::statement_id(&rule.name, &rule.arn);
+    Ok(Some(DesiredQueuePermission {
+        statement: crate::iam::documents::dead_letter_queue_statement(
+            &statement_id,
+            queue_arn,
+            &rule.arn,
+        ),
+        queue_arn: queue_arn.clone(),
+        queue_name: queue.resource.clone(),
+        queue_account: queue.account.clone(),
+        statement_id,
+        rule_arn: rule.arn.clone(),
+    }))
+}
+
+fn plan_accounts(
     spec: &EventBridgeIntegrationSpec,
     owner: &Owner,
     facts: &Facts,
@@ -497,6 +558,7 @@ pub fn plan(
                 target: Some(target),
                 permission: None,
                 bus_permission: None,
+                queue_permission: None,
             };
             Ok(Plan {
                 local,
@@ -576,6 +638,7 @@ pub fn plan(
                     source_account: None,
                 }),
                 bus_permission: None,
+                queue_permission: None,
             };
             let local = Desired {
                 kind,
@@ -587,6 +650,7 @@ pub fn plan(
                 target: Some(target),
                 permission: None,
                 bus_permission: None,
+                queue_permission: None,
             };
             Ok(Plan {
                 local,
@@ -722,6 +786,7 @@ fn plan_workload(
         target: Some(target),
         permission,
         bus_permission: None,
+        queue_permission: None,
     })
 }
 

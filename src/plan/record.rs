@@ -73,6 +73,18 @@ fn part_inventory(d: &Desired, via: Option<String>) -> Vec<OwnedResource> {
             )
         });
     }
+    if let Some(q) = &d.queue_permission {
+        out.push(OwnedResource {
+            statement_id: Some(q.statement_id.clone()),
+            proof: Some(q.rule_arn.clone()),
+            ..entry(
+                OwnedKind::QueuePermission,
+                &q.queue_arn,
+                &q.queue_name,
+                Some(&d.region),
+            )
+        });
+    }
     if let DesiredRole::Managed(m) = &d.role {
         out.push(entry(OwnedKind::Role, &m.arn, &m.name, None));
     }
@@ -86,7 +98,8 @@ pub fn removal_order(r: &OwnedResource) -> u8 {
         OwnedKind::Rule => 0,
         OwnedKind::LambdaPermission => 1,
         OwnedKind::BusPermission => 2,
-        OwnedKind::Role => 3,
+        OwnedKind::QueuePermission => 3,
+        OwnedKind::Role => 4,
     }
 }
 
