@@ -149,3 +149,45 @@ async fn persistent_throttling_is_a_transient_error_and_access_denied_names_the_
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Transient, "5xx is retried: {err}");
 }
+
+#[tokio::test]
+async fn unusable_credentials_and_rejected_requests_are_their_own_categories() {
+    // Lambda answers an unknown access key with UnrecognizedClientException (403): not a
+    // missing permission, so "grant lambda:AddPermission" would be wrong advice.
+    let unknown_key = mock!(Client::add_permission).then_http_response(|| {
+        http(
+            403,
+            "UnrecognizedClientException",
+            r#"{"message":"The security token included in the request is invalid."}"#,
+        )
+    });
+    let client = mock_client!(aws_sdk_lambda, &[&unknown_key]);
+    let err = add_permission(&client, &permission(), false)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Credentials, "{err}");
+    assert_eq!(ebi::Category::of_aws(err.kind), ebi::Category::Credentials);
+
+    // A request AWS refuses as such is rejected: retrying it unchanged cannot succeed.
+    let invalid = mock!(Client::add_permission).then_http_response(|| {
+        http(
+            400,
+            "InvalidParameterValueException",
+            r#"{"message":"The provided principal was invalid."}"#,
+        )
+    });
+    let client = mock_client!(aws_sdk_lambda, &[&invalid]);
+    let err = add_permission(&client, &permission(), false)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Rejected, "{err}");
+    let verdict = ebi::controller::status::aws_verdict(&err);
+    assert!(verdict.blocked, "Stalled, not retried hot");
+    assert!(
+        verdict
+            .message
+            .contains("The provided principal was invalid."),
+        "AWS's own message: {}",
+        verdict.message
+    );
+}
