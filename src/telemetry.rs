@@ -63,7 +63,7 @@ impl Default for Metrics {
         let findings = Family::<CodeLabels, Gauge>::default();
         registry.register(
             "reconciles",
-            "Reconciliations by result (success, error, invalid, blocked)",
+            "Reconciliations by result: success, or the failure category (transient, dependency, rejected, access_denied, invalid_spec, credentials, kubernetes).",
             reconciles.clone(),
         );
         registry.register(

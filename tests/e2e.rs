@@ -1105,8 +1105,8 @@ async fn renaming_the_rule_or_role_leaves_no_orphan() {
 #[tokio::test(flavor = "multi_thread")]
 async fn throttled_calls_are_retried_counted_and_converge() {
     let ns = namespace("e2e-throttle");
-    // Two of every three ListTargetsByRule calls are throttled.
-    let proxy = FaultProxy::start(&["-", "AWSEvents.ListTargetsByRule", "2"]);
+    // Two of every three DescribeRule calls (the first read of every pass) are throttled.
+    let proxy = FaultProxy::start(&["-", "AWSEvents.DescribeRule", "2"]);
     let ctl = Controller::start_with_env(&ns, &[], &[("AWS_ENDPOINT_URL", &proxy.endpoint)]);
     let api = kube_api(&ns).await;
     apply(&sfn_yaml(&ns, "throttled"));
@@ -1114,11 +1114,11 @@ async fn throttled_calls_are_retried_counted_and_converge() {
     let metrics = ctl.metrics_text();
     let throttled = metrics
         .lines()
-        .find(|l| l.starts_with(r#"ebi_aws_calls_total{service="EventBridge",operation="ListTargetsByRule",outcome="throttled"}"#))
+        .find(|l| l.starts_with(r#"ebi_aws_calls_total{service="EventBridge",operation="DescribeRule",outcome="throttled"}"#))
         .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
         .unwrap_or(0);
     assert!(throttled >= 2, "throttled attempts are counted:\n{metrics}");
-    println!("[figures] throttling: {throttled} throttled ListTargetsByRule attempts retried; the object converged");
+    println!("[figures] throttling: {throttled} throttled DescribeRule attempts retried; the object converged");
     for family in [
         "ebi_reconciles_total{result=\"success\"}",
         "ebi_reconcile_duration_seconds_bucket",

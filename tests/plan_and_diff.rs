@@ -332,7 +332,17 @@ fn each_kind_of_drift_is_one_change() {
     let check = |mutate: &dyn Fn(&mut Observed), expected: Vec<Change>| {
         let mut o = in_sync(&p);
         mutate(&mut o);
-        assert_eq!(diff(&p.local, &o, &owner(), false).unwrap(), expected);
+        let changes = diff(&p.local, &o, &owner(), false).unwrap();
+        assert_eq!(changes, expected);
+        // What the pass believes AWS holds after these writes is in sync: nothing to read
+        // back, and the next resync (which does read) would find nothing to do.
+        let after = ebi::plan::diff::after_writes(&p.local, &o, &changes, &owner())
+            .expect("known without reading");
+        assert_eq!(
+            diff(&p.local, &after, &owner(), false).unwrap(),
+            vec![],
+            "after {expected:?}"
+        );
     };
     check(
         &|o| o.role = None,
@@ -476,6 +486,10 @@ fn the_lambda_permission_is_compared_by_meaning() {
         diff(&p.local, &o, &owner(), false).unwrap(),
         vec![Change::AddPermission { replace: false }]
     );
+    // The statement the pass believes it wrote is exactly the one diff wants.
+    let changes = vec![Change::AddPermission { replace: false }];
+    let after = ebi::plan::diff::after_writes(&p.local, &o, &changes, &owner()).unwrap();
+    assert_eq!(diff(&p.local, &after, &owner(), false).unwrap(), vec![]);
 }
 
 #[test]

@@ -32,6 +32,9 @@ pub struct Clients {
     pub sts: aws_sdk_sts::Client,
     pub ecs: aws_sdk_ecs::Client,
     pub sqs: aws_sdk_sqs::Client,
+    /// Task definitions by ARN with a revision: a revision never changes, so it is read once
+    /// per account and region, not once per object and pass.
+    pub task_definitions: Arc<Mutex<HashMap<String, crate::plan::TaskDefinition>>>,
 }
 
 /// Clients per region, built once from the standard SDK configuration chain
@@ -176,6 +179,7 @@ impl AwsContext {
                     .interceptor(counter)
                     .build(),
             ),
+            task_definitions: Default::default(),
         }
     }
 

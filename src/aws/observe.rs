@@ -299,6 +299,14 @@ pub async fn lambda_policy(
 }
 
 pub async fn task_definition(c: &Clients, arn: &str) -> Result<Option<TaskDefinition>, AwsError> {
+    let pinned = arn
+        .rsplit_once(':')
+        .is_some_and(|(_, rev)| !rev.is_empty() && rev.chars().all(|ch| ch.is_ascii_digit()));
+    if pinned {
+        if let Some(td) = c.task_definitions.lock().expect("cache").get(arn) {
+            return Ok(Some(td.clone()));
+        }
+    }
     let out = c
         .ecs
         .describe_task_definition()
@@ -311,13 +319,20 @@ pub async fn task_definition(c: &Clients, arn: &str) -> Result<Option<TaskDefini
         Err(e) if e.code == "ClientException" => return Ok(None),
         other => found(other)?,
     };
-    Ok(out
+    let td = out
         .and_then(|o| o.task_definition)
         .map(|td| TaskDefinition {
             arn: td.task_definition_arn().unwrap_or(arn).to_string(),
             execution_role_arn: td.execution_role_arn().map(str::to_string),
             task_role_arn: td.task_role_arn().map(str::to_string),
-        }))
+        });
+    if let (true, Some(td)) = (pinned, &td) {
+        c.task_definitions
+            .lock()
+            .expect("cache")
+            .insert(arn.to_string(), td.clone());
+    }
+    Ok(td)
 }
 
 /// Everything the diagnosis needs about one rule, read-only, from the account of the

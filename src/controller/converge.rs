@@ -259,13 +259,20 @@ pub(super) async fn converge(
             apply::apply(&part.clients, &part.desired, change).await?;
         }
         if !part.changes.is_empty() {
-            // Diagnose what exists now, not what we believe we wrote.
-            part.observed = observe_all(
-                &part.clients,
-                &part.desired,
-                planned.task_definition.clone(),
-            )
-            .await?;
+            // What was just written is known without reading it back (the next resync reads
+            // it for real); only a write whose result needs reading is followed by a read.
+            part.observed =
+                match diff::after_writes(&part.desired, &part.observed, &part.changes, owner) {
+                    Some(after) => after,
+                    None => {
+                        observe_all(
+                            &part.clients,
+                            &part.desired,
+                            planned.task_definition.clone(),
+                        )
+                        .await?
+                    }
+                };
         }
     }
     // Moves and renames: the new resources exist now, so the old ones can go.

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::{Claim, Desired, DesiredRole, Owner, TargetShape, TaskDefinition, OWNER_TAG};
 use crate::iam::{documents_equivalent, PolicyDocument};
@@ -319,4 +319,131 @@ pub fn diff(
         }
     }
     Ok(changes)
+}
+
+/// What AWS holds once `changes` were applied to `before`: the desired state where the
+/// changes wrote, the rest as observed. Lets a pass diagnose what it just wrote without
+/// reading it back (the next resync reads it for real, so drift is still found). `None`
+/// when a write's result cannot be known without reading (a new permissions boundary,
+/// whose document the diagnosis evaluates).
+pub fn after_writes(
+    desired: &Desired,
+    before: &Observed,
+    changes: &[Change],
+    owner: &Owner,
+) -> Option<Observed> {
+    if changes
+        .iter()
+        .any(|c| matches!(c, Change::PutPermissionsBoundary(_)))
+    {
+        return None;
+    }
+    let mut after = before.clone();
+    let wrote = |pred: fn(&Change) -> bool| changes.iter().any(pred);
+    if let DesiredRole::Managed(m) = &desired.role {
+        if wrote(|c| {
+            matches!(
+                c,
+                Change::CreateRole
+                    | Change::TagRole
+                    | Change::UpdateTrustPolicy
+                    | Change::PutRolePolicy
+                    | Change::DeletePermissionsBoundary
+            )
+        }) {
+            let mut role = before.role.clone().unwrap_or_else(|| ObservedRole {
+                arn: m.arn.clone(),
+                name: m.name.clone(),
+                trust_policy: Value::Null,
+                tags: BTreeMap::new(),
+                inline_policies: BTreeMap::new(),
+                attached_policies: BTreeMap::new(),
+                permissions_boundary: None,
+            });
+            role.trust_policy = m.trust_policy.clone();
+            role.tags.extend(owner.tags());
+            role.inline_policies
+                .insert(super::POLICY_NAME.to_string(), m.policy.clone());
+            if m.permissions_boundary_arn.is_none() {
+                role.permissions_boundary = None;
+            }
+            after.role = Some(role);
+        }
+    }
+    if let (Some(rule), Some(target)) = (&desired.rule, &desired.target) {
+        if wrote(|c| matches!(c, Change::PutRule { .. } | Change::TagRule)) {
+            let mut tags = before
+                .rule
+                .as_ref()
+                .map(|r| r.tags.clone())
+                .unwrap_or_default();
+            tags.extend(owner.tags());
+            after.rule = Some(ObservedRule {
+                name: rule.name.clone(),
+                arn: rule.arn.clone(),
+                event_bus_name: rule.event_bus_name.clone(),
+                enabled: rule.enabled,
+                description: rule.description.clone(),
+                event_pattern: rule.event_pattern.clone(),
+                schedule_expression: rule.schedule_expression.clone(),
+                tags,
+            });
+        }
+        if wrote(|c| matches!(c, Change::PutTarget | Change::RemoveTargets(_))) {
+            after.targets = vec![target.clone()];
+        }
+    }
+    if let (Some(p), true) = (
+        &desired.permission,
+        wrote(|c| matches!(c, Change::AddPermission { .. })),
+    ) {
+        let mut condition = serde_json::Map::new();
+        if let Some(arn) = &p.source_arn {
+            condition.insert("ArnLike".into(), json!({"AWS:SourceArn": arn}));
+        }
+        if let Some(account) = &p.source_account {
+            condition.insert("StringEquals".into(), json!({"AWS:SourceAccount": account}));
+        }
+        let principal = if p.principal.ends_with(".amazonaws.com") {
+            json!({"Service": p.principal})
+        } else {
+            json!({"AWS": p.principal})
+        };
+        let mut statement = json!({"Sid": p.statement_id, "Effect": "Allow", "Principal": principal,
+            "Action": "lambda:InvokeFunction", "Resource": p.function_arn});
+        if !condition.is_empty() {
+            statement["Condition"] = Value::Object(condition);
+        }
+        after.lambda_policy = Some(rewritten(before.lambda_policy.as_ref(), &statement));
+    }
+    if let (Some(b), true) = (
+        &desired.bus_permission,
+        wrote(|c| matches!(c, Change::PutBusPermission { .. })),
+    ) {
+        let statement = json!({"Sid": b.statement_id, "Effect": "Allow",
+            "Principal": {"AWS": format!("arn:{}:iam::{}:root", b.partition, b.principal_account)},
+            "Action": "events:PutEvents", "Resource": b.event_bus_arn});
+        after.bus_policy = Some(rewritten(before.bus_policy.as_ref(), &statement));
+    }
+    if let (Some(q), Some(queue), true) = (
+        &desired.queue_permission,
+        after.queue.as_mut(),
+        changes.contains(&Change::PutQueueStatement),
+    ) {
+        let current = queue.attributes.get("Policy").cloned();
+        let policy = crate::iam::documents::with_statement(current.as_deref(), &q.statement);
+        queue
+            .attributes
+            .insert("Policy".to_string(), policy.to_string());
+    }
+    Some(after)
+}
+
+/// A resource policy (as observed: text or JSON) with `statement` in place of its Sid's.
+fn rewritten(policy: Option<&Value>, statement: &Value) -> Value {
+    let text = policy.map(|p| match p {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    });
+    crate::iam::documents::with_statement(text.as_deref(), statement)
 }
