@@ -1,9 +1,17 @@
-# Container image of the controller. Build: docker build -t eventbridge-integration-controller .
-# (No Docker engine runs on the project's CI machines; this recipe is kept minimal and is
-# checked by reading: locked dependencies, a release build, only the binary in the image.)
+# Container image of the controller:
+#   docker build -t eventbridge-integration-controller .      (or: buildah bud, podman build)
+# Base images are build arguments so that a machine without registry access can supply
+# local equivalents: hack/image.sh builds this file that way and `make test` runs the result.
+
+# The Rust image the binary is built in, the image it runs on, and where the binary comes from
+# (the `build` stage below, or an image that already holds the release binary at
+# /src/target/release/eventbridge-integration-controller).
+ARG BUILDER_IMAGE=rust:1.95-bookworm
+ARG RUNTIME_IMAGE=gcr.io/distroless/cc-debian12:nonroot
+ARG BINARY_FROM=build
 
 # --- build ---
-FROM rust:1.95-bookworm AS build
+FROM ${BUILDER_IMAGE} AS build
 WORKDIR /src
 # Dependencies first, so source edits do not rebuild them.
 COPY Cargo.toml Cargo.lock ./
@@ -14,10 +22,13 @@ COPY src ./src
 RUN cargo build --locked --release --bin eventbridge-integration-controller \
     && strip target/release/eventbridge-integration-controller
 
+FROM ${BINARY_FROM} AS binary
+
 # --- run ---
 # distroless/cc: glibc and CA certificates, no shell, no package manager; uid 65532.
-FROM gcr.io/distroless/cc-debian12:nonroot
-COPY --from=build /src/target/release/eventbridge-integration-controller /usr/local/bin/eventbridge-integration-controller
+# Run it with a read-only root filesystem: it writes nothing.
+FROM ${RUNTIME_IMAGE}
+COPY --from=binary /src/target/release/eventbridge-integration-controller /usr/local/bin/eventbridge-integration-controller
 USER 65532:65532
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/eventbridge-integration-controller"]

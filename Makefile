@@ -13,7 +13,7 @@ test: ## Everything: unit, corpus, CLI, end to end (kube-apiserver + moto), Helm
 	@set -a; source $(ENV_DIR)/env; set +a; \
 	  "$$EBI_PYTHON_VENV/bin/python" hack/seed_aws.py 222222222222 >/dev/null && \
 	  $(CARGO) test --locked --lib --bins --tests -- --test-threads=6 --nocapture && \
-	  "$$EBI_PYTHON_VENV/bin/python" -m pytest -q tests/python; rc=$$?; \
+	  "$$EBI_PYTHON_VENV/bin/python" -m pytest -q -rs tests/python; rc=$$?; \
 	  hack/test-env.sh stop; exit $$rc
 
 demo: ## Start everything, apply examples/, show what was created. `make stop` ends it.

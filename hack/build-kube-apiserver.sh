@@ -9,13 +9,50 @@
 # No registry ships a kube-apiserver binary; Debian's source package builds in ~4 min
 # with Debian's Go. See ../shared/notes/test-environment.md for why each step exists.
 set -euo pipefail
+log() { echo "[build-kube-apiserver] $*" >&2; }
+
+# The Debian archive this machine is configured with (never a hard-coded one): the first
+# enabled entry for suite `bookworm`, else the first entry that is not a security or
+# backports suite, read from deb822 `*.sources` files and classic `sources.list`/`*.list`.
+# EBI_APT_ETC replaces /etc/apt (tests use it).
+debian_mirror() {
+  local etc=${EBI_APT_ETC:-/etc/apt} files=() f
+  [[ -f $etc/sources.list ]] && files+=("$etc/sources.list")
+  for f in "$etc"/sources.list.d/*.list "$etc"/sources.list.d/*.sources; do [[ -f $f ]] && files+=("$f"); done
+  local found=""
+  ((${#files[@]})) && found=$(awk '
+    function consider(uri, suites,   n, i, s) {
+      n = split(suites, s, /[ \t]+/)
+      for (i = 1; i <= n; i++) {
+        if (s[i] == "bookworm" && exact == "") exact = uri
+        if (s[i] != "" && s[i] !~ /-(security|backports)$/ && s[i] !~ /\/updates$/ && other == "") other = uri
+      }
+    }
+    function flush() { if (uris != "" && enabled && types ~ /deb/) { split(uris, u, /[ \t]+/); consider(u[1], suites) } uris = ""; suites = ""; types = ""; enabled = 1 }
+    FNR == 1 { flush(); deb822 = (FILENAME ~ /\.sources$/) }
+    deb822 && /^[ \t]*$/ { flush(); next }
+    deb822 && /^[ \t]*#/ { next }
+    deb822 { line = $0; key = tolower(line); sub(/:.*/, "", key); val = line; sub(/^[^:]*:[ \t]*/, "", val)
+             if (key == "uris") uris = val; else if (key == "suites") suites = val; else if (key == "types") types = val
+             else if (key == "enabled" && tolower(val) == "no") enabled = 0; next }
+    /^[ \t]*deb(-src)?[ \t]/ { sub(/\[[^]]*\]/, ""); consider($2, $3) }
+    END { flush(); print (exact != "" ? exact : other) }
+    BEGIN { enabled = 1 }
+  ' "${files[@]}")
+  if [[ -z $found ]]; then
+    log "no Debian archive in this machine's apt sources ($etc/sources.list, $etc/sources.list.d/*.sources|*.list)."
+    log "Add one (e.g. a 'deb <your Debian mirror> bookworm main' line), or set KUBEBUILDER_ASSETS to a folder holding kube-apiserver and etcd."
+    return 1
+  fi
+  echo "$found"
+}
+if [[ ${1:-} == --print-mirror ]]; then debian_mirror; exit; fi
 
 if [[ -n "${KUBEBUILDER_ASSETS:-}" && -x "$KUBEBUILDER_ASSETS/kube-apiserver" && -x "$KUBEBUILDER_ASSETS/etcd" ]]; then
   echo "$KUBEBUILDER_ASSETS"; exit 0
 fi
 
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/eventbridge-integration-controller/k8s-1.20.2"
-log() { echo "[build-kube-apiserver] $*" >&2; }
 
 need_pkgs=()
 command -v go >/dev/null 2>&1 || need_pkgs+=(golang-go)
@@ -37,8 +74,7 @@ if [[ -x "$CACHE/kube-apiserver" ]]; then echo "$CACHE"; exit 0; fi
 WORK="$CACHE/build"; rm -rf "$WORK"; mkdir -p "$WORK/lists/partial" "$WORK/archives/partial"
 cd "$WORK"
 # A private deb-src list, so the machine's own apt configuration is left untouched.
-MIRROR=$(grep -h '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' | grep -v security | head -n1)
-MIRROR=${MIRROR:-http://deb.debian.org/debian}
+MIRROR=$(debian_mirror) || exit 1
 echo "deb-src $MIRROR bookworm main" > sources.list
 APT_OPTS=(-o Dir::Etc::SourceList="$WORK/sources.list" -o Dir::Etc::SourceParts=/dev/null
           -o Dir::State::Lists="$WORK/lists" -o Dir::Cache::Archives="$WORK/archives")

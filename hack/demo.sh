@@ -1,21 +1,55 @@
 #!/usr/bin/env bash
 # make demo: the local API server and AWS emulator, the CRD, the controller, examples/,
 # then what was created. Leaves everything running; `make stop` ends it.
+# Only the product's steps are printed; the tools' own output goes to .tmp/demo.log.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 export ENV_DIR=${ENV_DIR:-$ROOT/.tmp/env}
+mkdir -p .tmp
+LOG=.tmp/demo.log
+: > "$LOG"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-step "Starting kube-apiserver + etcd and the moto AWS emulator (first run builds kube-apiserver: a few minutes)"
-hack/test-env.sh start
+# Runs a command with its output in $LOG, showing one progress line that is rewritten in
+# place: the elapsed time and the command's latest "[tool] …" status line.
+quietly() { # message, command…
+  local message=$1; shift
+  local started=$SECONDS status="" from
+  from=$(stat -c %s "$LOG")
+  "$@" >>"$LOG" 2>&1 &
+  local pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    status=$(tail -c +$((from + 1)) "$LOG" | grep -a -o '^\[[a-z-]*\] .*' | tail -n 1 | cut -c1-70 || true)
+    printf '\r\033[K   %s: %dm%02ds %s' "$message" $(((SECONDS - started) / 60)) $(((SECONDS - started) % 60)) "${status:+ $status}"
+    sleep 1
+  done
+  printf '\r\033[K'
+  if ! wait "$pid"; then
+    echo "   $message failed; the last lines of $LOG:" >&2
+    tail -n 25 "$LOG" >&2
+    exit 1
+  fi
+  printf '   %s: done in %ds\n' "$message" $((SECONDS - started))
+}
+
+echo "Tool output (apt, pip, go, cargo) goes to $LOG."
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/eventbridge-integration-controller/k8s-1.20.2"
+if [[ -x "${KUBEBUILDER_ASSETS:-/nonexistent}/kube-apiserver" || -x "$CACHE/kube-apiserver" ]]; then
+  step "Starting kube-apiserver 1.20 + etcd and the moto AWS emulator"
+  quietly "starting" hack/test-env.sh start
+else
+  step "Starting kube-apiserver 1.20 + etcd and the moto AWS emulator"
+  echo "   First run: kube-apiserver is built once from Debian's kubernetes source package (about 4 minutes on 2 cores), then cached."
+  quietly "building kube-apiserver and starting" hack/test-env.sh start
+fi
 set -a; source "$ENV_DIR/env"; set +a
 
 step "Building the controller"
-cargo build --locked -q
+quietly "cargo build" cargo build --locked
 
 step "Creating the workloads the examples point at (ECS task, state machine, Lambda) and a broken bring-your-own role"
-"$EBI_PYTHON_VENV/bin/python" hack/seed_aws.py 222222222222 >/dev/null
+"$EBI_PYTHON_VENV/bin/python" hack/seed_aws.py 222222222222 >>"$LOG" 2>&1
 "$EBI_PYTHON_VENV/bin/python" - <<'PY'
 import json, boto3
 iam = boto3.client("iam", region_name="us-east-1")
@@ -40,7 +74,7 @@ iam.put_role_policy(RoleName="orders-byo-role", PolicyName="run-task", PolicyDoc
 PY
 
 step "Installing the CRD"
-kubectl apply --server-side --force-conflicts -f crds/ >/dev/null
+kubectl apply --server-side --force-conflicts -f crds/ >>"$LOG"
 kubectl wait --for=condition=Established crd/eventbridgeintegrations.eventbridge.dev --timeout=30s >/dev/null
 
 step "Running the controller (log: .tmp/demo-controller.log)"

@@ -8,9 +8,103 @@ pub use status::{
     condition, reason, ConditionValue, EventBridgeIntegrationStatus, OwnedKind, OwnedResource,
 };
 
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceDefinition, JSONSchemaProps,
+};
 use kube::CustomResourceExt;
+use schemars::transform::{transform_subschemas, Transform};
+
+/// The CRD: kube's derived CRD with [`NotNullable`] applied to its schema. Use this, not
+/// `EventBridgeIntegration::crd()`, which still carries `nullable` on every optional field.
+pub fn crd() -> CustomResourceDefinition {
+    let mut crd = EventBridgeIntegration::crd();
+    for version in &mut crd.spec.versions {
+        if let Some(props) = version
+            .schema
+            .as_mut()
+            .and_then(|s| s.open_api_v3_schema.as_mut())
+        {
+            *props = not_nullable(props);
+        }
+    }
+    crd
+}
 
 /// The CRD as YAML, exactly what `crd` prints and `crds/` holds.
 pub fn crd_yaml() -> String {
-    serde_norway::to_string(&EventBridgeIntegration::crd()).expect("the CRD always serialises")
+    serde_norway::to_string(&crd()).expect("the CRD always serialises")
+}
+
+/// Removes `nullable: true` from a schema and all its subschemas.
+///
+/// kube's derive marks every `Option` field `nullable`. API servers publish such a field to
+/// OpenAPI v2 (what `kubectl explain` reads) without its type and without its properties:
+/// `kubectl explain ebi.spec.target.ecs` printed no fields. In this API null never means
+/// anything other than "absent": every optional field is skipped when empty, never written
+/// as null. Should a field ever give null a meaning, exempt it here.
+///
+/// It has to run over the whole CRD schema rather than as `#[schemars(transform)]` on our
+/// types: `status` itself is an `Option` of the root struct the derive generates, and kube
+/// adds `nullable` in a generator transform that runs after every type-level one.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NotNullable;
+
+impl Transform for NotNullable {
+    fn transform(&mut self, schema: &mut schemars::Schema) {
+        if let Some(obj) = schema.as_object_mut() {
+            obj.remove("nullable");
+        }
+        transform_subschemas(self, schema);
+    }
+}
+
+fn not_nullable(props: &JSONSchemaProps) -> JSONSchemaProps {
+    let value = serde_json::to_value(props).expect("a JSONSchemaProps serialises");
+    let mut schema = schemars::Schema::try_from(value).expect("a schema is an object");
+    NotNullable.transform(&mut schema);
+    serde_json::from_value(schema.to_value()).expect("the schema is still a JSONSchemaProps")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn walk(name: &str, props: &JSONSchemaProps, visit: &mut impl FnMut(&str, &JSONSchemaProps)) {
+        visit(name, props);
+        for (k, p) in props.properties.iter().flatten() {
+            walk(&format!("{name}.{k}"), p, visit);
+        }
+        if let Some(k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSONSchemaPropsOrArray::Schema(items)) = &props.items {
+            walk(&format!("{name}[]"), items, visit);
+        }
+    }
+
+    #[test]
+    fn no_field_is_nullable_and_every_field_has_a_type() {
+        let crd = crd();
+        let schema = crd.spec.versions[0]
+            .schema
+            .as_ref()
+            .and_then(|s| s.open_api_v3_schema.as_ref())
+            .unwrap();
+        let mut problems = vec![];
+        walk("", schema, &mut |path, p| {
+            if p.nullable.is_some() {
+                problems.push(format!("{path}: nullable"));
+            }
+            // Only `spec.target.input` (any JSON value) may go without a type.
+            if p.type_.is_none() && p.x_kubernetes_preserve_unknown_fields != Some(true) {
+                problems.push(format!("{path}: no type"));
+            }
+        });
+        assert!(problems.is_empty(), "{problems:#?}");
+        assert!(
+            !schema
+                .description
+                .as_deref()
+                .unwrap_or("")
+                .contains("Auto-generated"),
+            "the top-level description is a real one"
+        );
+    }
 }

@@ -39,10 +39,14 @@ pub const SCHEDULE_PATTERN: &str =
     namespaced,
     shortname = "ebi",
     status = "EventBridgeIntegrationStatus",
+    doc = "An AWS EventBridge integration: one rule, its single target (ECS task, Step Functions state machine or Lambda function), and the IAM role or Lambda permission EventBridge needs to invoke it. The controller creates and keeps these in sync, and `status.findings` names anything that would make an invocation fail with AccessDenied, with the fix.",
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Reason","type":"string","description":"Reason of the Ready condition","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
     printcolumn = r#"{"name":"Target","type":"string","jsonPath":".status.targetKind"}"#,
     printcolumn = r#"{"name":"Rule","type":"string","jsonPath":".status.ruleName"}"#,
-    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    printcolumn = r#"{"name":"Role","type":"string","priority":1,"description":"ARN of the role EventBridge assumes","jsonPath":".status.roleArn"}"#,
+    printcolumn = r#"{"name":"Account","type":"string","priority":1,"description":"Account of the target when it is another account (spec.crossAccount)","jsonPath":".spec.crossAccount.targetAccountId"}"#
 )]
 #[serde(rename_all = "camelCase")]
 pub struct EventBridgeIntegrationSpec {
@@ -200,7 +204,8 @@ pub struct TargetSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lambda: Option<LambdaTarget>,
 
-    /// Constant JSON passed to the target instead of the event.
+    /// Constant JSON passed to the target instead of the event: any JSON value (object, array,
+    /// string, number), so the schema gives it no single type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "any_json")]
     pub input: Option<serde_json::Value>,
@@ -399,8 +404,11 @@ pub struct RoleSpec {
     pub arn: Option<String>,
 }
 
+/// A JSON object with values of any kind. Written as a map of preserved values rather than a
+/// preserved object: API servers publish a preserved object to OpenAPI v2 without its type,
+/// so `kubectl explain` showed `<>`; a map shows `<map[string]>`. Both keep every value.
 fn json_object(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({"type": "object", "x-kubernetes-preserve-unknown-fields": true})
+    json_schema!({"type": "object", "additionalProperties": {"x-kubernetes-preserve-unknown-fields": true}})
 }
 
 fn any_json(_: &mut SchemaGenerator) -> Schema {

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::diagnose::Finding;
 
+/// What the controller found and did: the AWS resources that exist, typed conditions, and
+/// the diagnosis. Written by the controller only.
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventBridgeIntegrationStatus {
@@ -141,6 +143,7 @@ impl OwnedResource {
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TargetAccountStatus {
+    /// The target account (12 digits).
     pub account_id: String,
     /// EventBusForwarding: the rule on the target account's bus.
     #[serde(default, skip_serializing_if = "Option::is_none")]
