@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod errors;
 pub mod observe;
+pub mod rate_limit;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
