@@ -441,7 +441,7 @@ async fn an_audit_exits_0_when_all_is_well_and_2_when_it_cannot_look() {
     assert!(rows
         .iter()
         .any(|r| r["eventBus"] == "default" && r["rule"] == json!(default_rule)));
-    assert!(calls(&out.stderr).get("ListEventBuses").is_some());
+    assert!(calls(&out.stderr).contains_key("ListEventBuses"));
     a.aws
         .events
         .delete_rule()
