@@ -600,3 +600,74 @@ async fn a_collected_bundle_diagnoses_like_the_live_account() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no rule no-such-rule"));
     assert!(missing.stdout.is_empty(), "no bundle for a missing rule");
 }
+
+/// Two rules, one broken, on a bus of their own.
+async fn seed_small(tag: &str) {
+    let a = Account::new().await;
+    a.bus(tag).await;
+    let function = a.function(&format!("{tag}-fn")).await;
+    a.rule(tag, "bare").await;
+    a.target(tag, "bare", lambda_target("fn", &function)).await;
+    a.rule(tag, "empty").await;
+}
+
+// The SDK's adaptive retry slows a throttled client right down (about a minute for these
+// few throttles), so the two throttling tests are separate, to run in parallel.
+
+/// Throttled calls are retried (and counted per attempt) and the audit completes.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_audit_survives_throttling() {
+    let tag = unique("audit-throttled");
+    seed_small(&tag).await;
+    // Two of every three ListTargetsByRule attempts are throttled.
+    let proxy = FaultProxy::start(&["-", "AWSEvents.ListTargetsByRule", "2"]);
+    let out = bin()
+        .args(["diagnose", "--all", "--event-bus", &tag, "--output", "json"])
+        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        verdicts(&json_rows(&out)),
+        BTreeMap::from([
+            (k("bare", "fn"), v("error", "LambdaPermissionMissing")),
+            (k("empty", "-"), v("ok", "-")),
+        ])
+    );
+    assert_eq!(
+        calls(&out.stderr).get("ListTargetsByRule"),
+        Some(&6),
+        "two rules, three attempts each"
+    );
+}
+
+/// A rule whose reads keep failing is reported unreadable, and the audit exits 2: incomplete.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_audit_that_cannot_read_a_rule_says_it_is_incomplete() {
+    let tag = unique("audit-unreadable");
+    seed_small(&tag).await;
+    // Throttled more times than the SDK retries.
+    let proxy = FaultProxy::start(&["-", "AWSEvents.ListTargetsByRule", "100"]);
+    let out = bin()
+        .args(["diagnose", "--all", "--event-bus", &tag, "--output", "json"])
+        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("the audit is incomplete"), "{stderr}");
+    let rows = json_rows(&out);
+    assert_eq!(rows.len(), 2, "{rows:#?}");
+    for r in &rows {
+        assert_eq!(r["verdict"], "unreadable", "{r}");
+        assert_eq!(
+            r["firstCode"], "events:ListTargetsByRule ThrottlingException",
+            "{r}"
+        );
+    }
+}
