@@ -32,7 +32,7 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{nanos}", std::process::id())
 }
 
-/// `AWS calls: N (service:Operation=n …)` from stderr.
+/// `AWS calls: N (Service:Operation=n …)` from stderr, keyed `service:Operation`.
 fn calls(stderr: &[u8]) -> BTreeMap<String, u64> {
     let text = String::from_utf8_lossy(stderr);
     let line = text
@@ -44,9 +44,11 @@ fn calls(stderr: &[u8]) -> BTreeMap<String, u64> {
         .split_whitespace()
         .map(|kv| {
             let (k, v) = kv.split_once('=').unwrap();
-            // The operation alone: service labels are the SDK's, not ours to pin.
-            let op = k.rsplit(':').next().unwrap().to_string();
-            (op, v.parse().unwrap())
+            let (service, op) = k.split_once(':').unwrap();
+            (
+                format!("{}:{op}", service.to_lowercase()),
+                v.parse().unwrap(),
+            )
         })
         .collect()
 }
@@ -168,6 +170,23 @@ impl Account {
     }
 }
 
+impl Account {
+    async fn managed_policy(&self, name: &str, doc: Value) -> String {
+        self.aws
+            .iam
+            .create_policy()
+            .policy_name(name)
+            .policy_document(doc.to_string())
+            .send()
+            .await
+            .unwrap()
+            .policy
+            .unwrap()
+            .arn
+            .unwrap()
+    }
+}
+
 fn lambda_target(id: &str, arn: &str) -> Target {
     Target::builder().id(id).arn(arn).build().unwrap()
 }
@@ -229,12 +248,27 @@ async fn seed(tag: &str) -> Account {
         a.rule(tag, &rule).await;
         a.target(tag, &rule, ecs_target("task", &no_pass)).await;
     }
-    let good = a
-        .role(
-            &format!("{tag}-good"),
-            &[("run", run_task()), ("pass", pass_role())],
-        )
-        .await;
+    // PassRole from a managed policy, under a permissions boundary that allows both.
+    let good = a.role(&format!("{tag}-good"), &[("run", run_task())]).await;
+    let pass = a.managed_policy(&format!("{tag}-pass"), pass_role()).await;
+    a.aws
+        .iam
+        .attach_role_policy()
+        .role_name(format!("{tag}-good"))
+        .policy_arn(&pass)
+        .send()
+        .await
+        .unwrap();
+    let boundary = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ecs:RunTask","iam:PassRole"],"Resource":"*"}]});
+    let boundary = a.managed_policy(&format!("{tag}-boundary"), boundary).await;
+    a.aws
+        .iam
+        .put_role_permissions_boundary()
+        .role_name(format!("{tag}-good"))
+        .permissions_boundary(&boundary)
+        .send()
+        .await
+        .unwrap();
     a.rule(tag, "ecs-ok").await;
     a.target(tag, "ecs-ok", ecs_target("task", &good)).await;
     // The same permitted function from a second rule: its permission names only lambda-ok.
@@ -335,17 +369,25 @@ async fn an_audit_of_a_bus_names_each_broken_target_and_reads_each_resource_once
     let calls = calls(&out.stderr);
     println!("audit of 7 rules, 8 targets: {calls:?}");
     assert_eq!(
-        calls.get("ListEventBuses"),
+        calls.get("eventbridge:ListEventBuses"),
         None,
         "one bus named: {calls:?}"
     );
-    assert_eq!(calls.get("ListRules"), Some(&1), "{calls:?}");
-    assert_eq!(calls.get("ListTargetsByRule"), Some(&7), "{calls:?}");
-    assert_eq!(calls.get("GetRole"), Some(&2), "{calls:?}");
-    assert_eq!(calls.get("ListRolePolicies"), Some(&2), "{calls:?}");
-    assert_eq!(calls.get("GetRolePolicy"), Some(&3), "{calls:?}");
-    assert_eq!(calls.get("GetPolicy"), Some(&2), "{calls:?}");
-    assert_eq!(calls.get("DescribeTaskDefinition"), Some(&1), "{calls:?}");
+    let want = BTreeMap::from([
+        ("eventbridge:ListRules", 1),
+        ("eventbridge:ListTargetsByRule", 7),
+        ("iam:GetRole", 2),
+        ("iam:ListRolePolicies", 2),
+        ("iam:GetRolePolicy", 2),
+        ("iam:ListAttachedRolePolicies", 2),
+        // The attached policy and the boundary of the good role.
+        ("iam:GetPolicy", 2),
+        ("iam:GetPolicyVersion", 2),
+        ("lambda:GetPolicy", 2),
+        ("ecs:DescribeTaskDefinition", 1),
+    ]);
+    let got: BTreeMap<&str, u64> = calls.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    assert_eq!(got, want);
     let writes: Vec<_> = calls
         .keys()
         .filter(|op| ebi::aws::is_write_operation(op))
@@ -441,7 +483,7 @@ async fn an_audit_exits_0_when_all_is_well_and_2_when_it_cannot_look() {
     assert!(rows
         .iter()
         .any(|r| r["eventBus"] == "default" && r["rule"] == json!(default_rule)));
-    assert!(calls(&out.stderr).contains_key("ListEventBuses"));
+    assert!(calls(&out.stderr).contains_key("eventbridge:ListEventBuses"));
     a.aws
         .events
         .delete_rule()
@@ -595,6 +637,15 @@ async fn a_collected_bundle_diagnoses_like_the_live_account() {
         EXECUTION_ROLE
     );
 
+    let out = run(&["collect", "--rule", "ecs-ok", "--event-bus", &tag]);
+    let bundle: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let role = &bundle["roles"][0];
+    assert_eq!(role["AttachedPolicies"][0]["Document"], pass_role());
+    assert!(role["PermissionsBoundary"]["PolicyArn"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!(":policy/{tag}-boundary")));
+
     let missing = run(&["collect", "--rule", "no-such-rule", "--event-bus", &tag]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no rule no-such-rule"));
@@ -640,7 +691,7 @@ async fn an_audit_survives_throttling() {
         ])
     );
     assert_eq!(
-        calls(&out.stderr).get("ListTargetsByRule"),
+        calls(&out.stderr).get("eventbridge:ListTargetsByRule"),
         Some(&6),
         "two rules, three attempts each"
     );
