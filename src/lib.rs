@@ -5,6 +5,7 @@
 //! `controller` runs the reconcile loop around them.
 
 pub mod api;
+pub mod audit;
 pub mod aws;
 pub mod controller;
 pub mod diagnose;

@@ -1,4 +1,5 @@
-//! The command line: `run` the controller, print the `crd`, or `diagnose` a rule.
+//! The command line: `run` the controller, print the `crd`, `diagnose` a rule (or every rule
+//! of a region), `collect` a rule's bundle.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,6 +32,8 @@ enum Command {
     /// List (or with --delete, remove) AWS resources tagged by this cluster's controller
     /// whose object no longer exists.
     Orphans(OrphansArgs),
+    /// Write the bundle `diagnose --bundle` reads, for one rule, from the account (read-only).
+    Collect(CollectArgs),
 }
 
 #[derive(clap::Args)]
@@ -116,20 +119,61 @@ enum LogFormat {
 #[derive(clap::Args)]
 struct DiagnoseArgs {
     /// A JSON bundle of AWS CLI output (see README); `-` reads standard input.
-    #[arg(long, conflicts_with = "rule", required_unless_present = "rule")]
+    #[arg(long, conflicts_with_all = ["rule", "all"], required_unless_present_any = ["rule", "all"])]
     bundle: Option<PathBuf>,
     /// Diagnose this rule, read-only, in the account and region of the environment.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "all")]
     rule: Option<String>,
-    /// Event bus of --rule.
-    #[arg(long, default_value = "default", requires = "rule")]
-    event_bus: String,
+    /// Diagnose every rule of the region and each of its targets, read-only (one line per
+    /// target; exit 1 when any has an error).
+    #[arg(long)]
+    all: bool,
+    /// Event bus of --rule (default: `default`); with --all, the only bus walked (default: all).
+    #[arg(long, conflicts_with = "bundle")]
+    event_bus: Option<String>,
+    #[command(flatten)]
+    online: OnlineArgs,
+    /// `text` (alias `table`: a table with --all) or `json`.
     #[arg(long, value_enum, default_value = "text")]
     output: Output,
 }
 
+#[derive(clap::Args)]
+struct CollectArgs {
+    /// The rule to collect.
+    #[arg(long)]
+    rule: String,
+    /// Its event bus.
+    #[arg(long, default_value = "default")]
+    event_bus: String,
+    #[command(flatten)]
+    online: OnlineArgs,
+}
+
+/// How online, read-only commands reach AWS.
+#[derive(clap::Args)]
+struct OnlineArgs {
+    /// AWS region to read (default: the SDK's, e.g. AWS_REGION).
+    #[arg(long)]
+    region: Option<String>,
+    /// Calls per second allowed to each AWS service (default: per service, a third or less of
+    /// AWS's quotas: events 10, iam, lambda, ecs and sts 5).
+    #[arg(long, value_parser = positive_rate)]
+    max_calls_per_second: Option<f64>,
+}
+
+fn positive_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
+        _ => Err(format!(
+            "{s:?} is not a positive number of calls per second"
+        )),
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Output {
+    #[value(alias = "table")]
     Text,
     Json,
 }
@@ -141,7 +185,9 @@ fn main() -> ExitCode {
             print!("{}", ebi::api::crd_yaml());
             ExitCode::SUCCESS
         }
+        Command::Diagnose(args) if args.all => runtime().block_on(audit_command(args)),
         Command::Diagnose(args) => runtime().block_on(diagnose_command(args)),
+        Command::Collect(args) => runtime().block_on(collect_command(args)),
         Command::Run(args) => runtime().block_on(run(*args)),
         Command::Orphans(args) => runtime().block_on(orphans_command(args)),
     }
@@ -307,19 +353,16 @@ async fn diagnose_command(args: DiagnoseArgs) -> ExitCode {
             .rule
             .clone()
             .expect("clap requires --rule without --bundle");
-        let aws =
-            ebi::aws::AwsContext::from_env(Arc::new(ebi::telemetry::Metrics::default())).await;
-        let Some(region) = aws.default_region() else {
-            eprintln!("error: no AWS region: set AWS_REGION");
+        let bus = args.event_bus.clone().unwrap_or_else(|| "default".into());
+        let Some((clients, _)) = online_clients(&args.online).await else {
             return ExitCode::from(2);
         };
-        let clients = aws.clients(&region);
-        match ebi::aws::observe::snapshot_for_rule(&clients, &rule, &args.event_bus).await {
+        match ebi::aws::observe::snapshot_for_rule(&clients, &rule, &bus).await {
             Ok(s) => (
                 s,
                 Expectations {
                     rule_name: Some(rule),
-                    event_bus_name: Some(args.event_bus.clone()),
+                    event_bus_name: Some(bus),
                     ..Default::default()
                 },
             ),
@@ -343,6 +386,113 @@ async fn diagnose_command(args: DiagnoseArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Rate-limited clients for the region of `--region` or the environment, and the counters
+/// they report to. None (after saying why) when there is no region.
+async fn online_clients(
+    args: &OnlineArgs,
+) -> Option<(ebi::aws::Clients, Arc<ebi::telemetry::Metrics>)> {
+    use ebi::aws::rate_limit::{Limiter, RateLimits};
+    let metrics = Arc::new(ebi::telemetry::Metrics::default());
+    let aws = ebi::aws::AwsContext::from_env(metrics.clone()).await;
+    let Some(region) = args.region.clone().or_else(|| aws.default_region()) else {
+        eprintln!("error: no AWS region: set AWS_REGION or pass --region");
+        return None;
+    };
+    let limits = args
+        .max_calls_per_second
+        .map(RateLimits::uniform)
+        .unwrap_or_default();
+    Some((Limiter::new(&limits).limit(&aws.clients(&region)), metrics))
+}
+
+fn print_call_counts(metrics: &ebi::telemetry::Metrics) {
+    let counts = ebi::audit::call_counts(metrics);
+    let detail: Vec<String> = counts.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    eprintln!(
+        "AWS calls: {} ({})",
+        counts.values().sum::<u64>(),
+        detail.join(" ")
+    );
+}
+
+/// `diagnose --all`: exit 1 when any target has an error; otherwise 2 when some rule could
+/// not be read (the audit is incomplete); 0 when everything is ok or only warned about.
+async fn audit_command(args: DiagnoseArgs) -> ExitCode {
+    let Some((clients, metrics)) = online_clients(&args.online).await else {
+        return ExitCode::from(2);
+    };
+    let region = clients.region.clone();
+    let reader = ebi::audit::CachedReader::new(clients);
+    let audits = match ebi::audit::audit(&reader, args.event_bus.as_deref()).await {
+        Ok(a) => a,
+        Err(e) if e.is_not_found() => {
+            eprintln!(
+                "error: no event bus {} in {region}: {e}",
+                args.event_bus.as_deref().unwrap_or("")
+            );
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("error: could not list the rules of {region}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let rows = ebi::audit::rows(&audits);
+    match args.output {
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).expect("rows serialise")
+        ),
+        Output::Text => print!("{}", ebi::audit::table(&rows)),
+    }
+    print_call_counts(&metrics);
+    use ebi::audit::Verdict;
+    if rows.iter().any(|r| r.verdict == Verdict::Error) {
+        ExitCode::from(1)
+    } else if let Some(r) = rows.iter().find(|r| r.verdict == Verdict::Unreadable) {
+        eprintln!(
+            "error: the audit is incomplete: {}/{} could not be read: {}",
+            r.event_bus,
+            r.rule,
+            r.read_error.as_deref().unwrap_or("")
+        );
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// `collect`: the bundle on stdout; exit 2 when the rule does not exist or cannot be read.
+async fn collect_command(args: CollectArgs) -> ExitCode {
+    let Some((clients, metrics)) = online_clients(&args.online).await else {
+        return ExitCode::from(2);
+    };
+    let region = clients.region.clone();
+    let reader = ebi::audit::CachedReader::new(clients);
+    let code = match ebi::audit::collect(&reader, &args.rule, &args.event_bus).await {
+        Ok(Some(bundle)) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&bundle).expect("bundle serialises")
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(None) => {
+            eprintln!(
+                "error: no rule {} on event bus {} in {region}",
+                args.rule, args.event_bus
+            );
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("error: could not read the rule's configuration: {e}");
+            ExitCode::from(2)
+        }
+    };
+    print_call_counts(&metrics);
+    code
 }
 
 fn hostname() -> String {

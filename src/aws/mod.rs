@@ -5,6 +5,7 @@ pub mod apply;
 pub mod errors;
 pub mod observe;
 pub mod remove;
+pub mod rate_limit;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -1,0 +1,770 @@
+//! The account-wide, read-only view: `diagnose --all` walks every rule of a region (every
+//! bus, or one) and diagnoses each target, whoever created it; `collect` writes one rule's
+//! bundle for `diagnose --bundle`. Both read through [`CachedReader`], which reads each role,
+//! function policy and task definition once per run, so an audit's calls grow with the
+//! distinct resources, not with rules × targets. Rate limits apply below, on the clients
+//! (`aws::rate_limit`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use futures::StreamExt;
+use serde::Serialize;
+use serde_json::{json, Value};
+use tokio::sync::OnceCell;
+
+use crate::aws::errors::classify;
+use crate::aws::{observe, AwsError, Clients};
+use crate::diagnose::{self, Expectations, Finding, Role, Rule, Snapshot, Target, TaskDefinition};
+use crate::iam::Arn;
+use crate::plan::TargetShape;
+
+/// Rules diagnosed at once. Small: the rate limiter paces the calls anyway, this only keeps
+/// a few rules' reads in flight.
+pub const CONCURRENCY: usize = 4;
+
+type Cache<T> = Mutex<HashMap<String, Arc<OnceCell<T>>>>;
+
+/// Reads shared by all the rules of one run. Each resource is read at most once: concurrent
+/// askers wait for the first read. A failed read is not remembered (the next asker retries).
+pub struct CachedReader {
+    clients: Clients,
+    roles: Cache<Option<Role>>,
+    lambda_policies: Cache<Option<Value>>,
+    task_definitions: Cache<Option<TaskDefinition>>,
+}
+
+async fn cached<T, F, Fut>(cache: &Cache<T>, key: &str, read: F) -> Result<T, AwsError>
+where
+    T: Clone,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    let cell = cache
+        .lock()
+        .expect("cache lock")
+        .entry(key.to_string())
+        .or_default()
+        .clone();
+    cell.get_or_try_init(read).await.cloned()
+}
+
+impl CachedReader {
+    pub fn new(clients: Clients) -> CachedReader {
+        CachedReader {
+            clients,
+            roles: Default::default(),
+            lambda_policies: Default::default(),
+            task_definitions: Default::default(),
+        }
+    }
+
+    pub fn clients(&self) -> &Clients {
+        &self.clients
+    }
+
+    /// The role at `arn`, when it is in `account` (the credentials' account: IAM cannot read
+    /// a role elsewhere, and a same-named local role is a different role). None: not found or
+    /// not readable here; the checks report that.
+    pub async fn role(&self, arn: &str, account: &str) -> Result<Option<Role>, AwsError> {
+        let Ok(parsed) = Arn::parse(arn) else {
+            return Ok(None);
+        };
+        if parsed.account != account {
+            return Ok(None);
+        }
+        cached(&self.roles, arn, || async {
+            Ok(observe::role(&self.clients, parsed.resource_name())
+                .await?
+                .filter(|o| o.arn == arn)
+                .map(Role::from))
+        })
+        .await
+    }
+
+    /// The resource policy of the function exactly as the target names it (with qualifier).
+    pub async fn lambda_policy(&self, function_arn: &str) -> Result<Option<Value>, AwsError> {
+        cached(&self.lambda_policies, function_arn, || async {
+            let (function, qualifier) = diagnose::remedy::split_function_arn(function_arn);
+            observe::lambda_policy(&self.clients, &function, qualifier.as_deref()).await
+        })
+        .await
+    }
+
+    pub async fn task_definition(&self, arn: &str) -> Result<Option<TaskDefinition>, AwsError> {
+        cached(&self.task_definitions, arn, || async {
+            observe::task_definition(&self.clients, arn).await
+        })
+        .await
+    }
+
+    /// What the diagnosis needs about one rule: the same content as
+    /// `observe::snapshot_for_rule`, from the cache.
+    pub async fn snapshot(
+        &self,
+        rule: &Rule,
+        targets: &[TargetShape],
+    ) -> Result<Snapshot, AwsError> {
+        let account = Arn::parse(&rule.arn).map(|a| a.account).unwrap_or_default();
+        let mut snap = Snapshot {
+            rule: Some(rule.clone()),
+            ..Default::default()
+        };
+        for t in targets {
+            if let Some(role_arn) = &t.role_arn {
+                if let Some(role) = self.role(role_arn, &account).await? {
+                    snap.roles.insert(role.arn.clone(), role);
+                }
+            }
+            if let Some(ecs) = &t.ecs {
+                if let Some(td) = self.task_definition(&ecs.task_definition_arn).await? {
+                    snap.task_definitions
+                        .insert(ecs.task_definition_arn.clone(), td);
+                }
+            }
+            if is_lambda(&t.arn) {
+                if let Some(p) = self.lambda_policy(&t.arn).await? {
+                    snap.lambda_policies.insert(t.arn.clone(), p);
+                }
+            }
+            snap.targets.push(Target {
+                id: t.id.clone(),
+                arn: t.arn.clone(),
+                role_arn: t.role_arn.clone(),
+                task_definition_arn: t.ecs.as_ref().map(|e| e.task_definition_arn.clone()),
+                dead_letter_arn: t.dead_letter_arn.clone(),
+            });
+        }
+        Ok(snap)
+    }
+}
+
+fn is_lambda(arn: &str) -> bool {
+    arn.starts_with("arn:") && arn.split(':').nth(2) == Some("lambda")
+}
+
+/// Every event bus of the region (paginated).
+pub async fn event_buses(c: &Clients) -> Result<Vec<String>, AwsError> {
+    let mut names = Vec::new();
+    let mut token = None;
+    loop {
+        let page = c
+            .events
+            .list_event_buses()
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| classify("events:ListEventBuses", e))?;
+        names.extend(
+            page.event_buses()
+                .iter()
+                .filter_map(|b| b.name().map(str::to_string)),
+        );
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(names);
+        }
+    }
+}
+
+/// Every rule of a bus (paginated), as the diagnosis sees a rule.
+pub async fn rules(c: &Clients, bus: &str) -> Result<Vec<Rule>, AwsError> {
+    let mut rules = Vec::new();
+    let mut token = None;
+    loop {
+        let page = c
+            .events
+            .list_rules()
+            .event_bus_name(bus)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| classify("events:ListRules", e))?;
+        for r in page.rules() {
+            let (Some(name), Some(arn)) = (r.name(), r.arn()) else {
+                continue;
+            };
+            rules.push(Rule {
+                name: name.to_string(),
+                arn: arn.to_string(),
+                event_bus_name: r.event_bus_name().unwrap_or(bus).to_string(),
+                enabled: r.state().is_none_or(|s| s.as_str().starts_with("ENABLED")),
+            });
+        }
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(rules);
+        }
+    }
+}
+
+/// Every target of a rule (paginated). A rule deleted meanwhile has none.
+pub async fn targets(c: &Clients, rule: &str, bus: &str) -> Result<Vec<TargetShape>, AwsError> {
+    let mut targets = Vec::new();
+    let mut token = None;
+    loop {
+        let page = c
+            .events
+            .list_targets_by_rule()
+            .rule(rule)
+            .event_bus_name(bus)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| classify("events:ListTargetsByRule", e));
+        let page = match page {
+            Err(e) if e.is_not_found() => return Ok(targets),
+            other => other?,
+        };
+        targets.extend(page.targets().iter().map(observe::target_shape));
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(targets);
+        }
+    }
+}
+
+/// One rule's result: its targets and findings, or the read that failed.
+#[derive(Debug)]
+pub struct RuleAudit {
+    pub rule: Rule,
+    pub targets: Vec<TargetShape>,
+    pub outcome: Result<Vec<Finding>, AwsError>,
+}
+
+/// Diagnoses every rule of `bus` (every bus when None). Listing buses and rules must
+/// succeed (Err otherwise); a rule whose resources cannot be read is reported as such and
+/// the walk goes on. Sorted by bus, then rule name.
+pub async fn audit(reader: &CachedReader, bus: Option<&str>) -> Result<Vec<RuleAudit>, AwsError> {
+    let c = reader.clients();
+    let buses = match bus {
+        Some(b) => vec![b.to_string()],
+        None => event_buses(c).await?,
+    };
+    let mut all_rules = Vec::new();
+    for b in &buses {
+        all_rules.extend(rules(c, b).await?);
+    }
+    let mut audits: Vec<RuleAudit> = futures::stream::iter(all_rules)
+        .map(|rule| async move {
+            let read = async {
+                let targets = targets(c, &rule.name, &rule.event_bus_name).await?;
+                let snap = reader.snapshot(&rule, &targets).await?;
+                Ok::<_, AwsError>((targets, snap))
+            };
+            match read.await {
+                Ok((targets, snap)) => {
+                    let expect = Expectations {
+                        rule_name: Some(rule.name.clone()),
+                        event_bus_name: Some(rule.event_bus_name.clone()),
+                        ..Default::default()
+                    };
+                    let findings = diagnose::diagnose(&snap, &expect);
+                    RuleAudit {
+                        rule,
+                        targets,
+                        outcome: Ok(findings),
+                    }
+                }
+                Err(e) => RuleAudit {
+                    rule,
+                    targets: Vec::new(),
+                    outcome: Err(e),
+                },
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    audits.sort_by(|a, b| {
+        (&a.rule.event_bus_name, &a.rule.name).cmp(&(&b.rule.event_bus_name, &b.rule.name))
+    });
+    Ok(audits)
+}
+
+#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Ok,
+    Warning,
+    Error,
+    /// Its configuration could not be read: no verdict.
+    Unreadable,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::Warning => "warning",
+            Verdict::Error => "error",
+            Verdict::Unreadable => "unreadable",
+        }
+    }
+}
+
+/// One line of the audit: a rule's target, or the rule itself for findings about the rule
+/// (disabled, malformed ARN), a rule with no targets, or a rule that could not be read.
+#[derive(Serialize, Clone, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditRow {
+    pub event_bus: String,
+    pub rule: String,
+    pub rule_arn: String,
+    pub target_id: Option<String>,
+    pub target_arn: Option<String>,
+    pub verdict: Verdict,
+    /// The most important finding's code (errors before warnings), or the failed read.
+    pub first_code: Option<String>,
+    pub findings: Vec<Finding>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_error: Option<String>,
+}
+
+fn verdict(findings: &[Finding]) -> Verdict {
+    if findings.iter().any(Finding::is_error) {
+        Verdict::Error
+    } else if findings.is_empty() {
+        Verdict::Ok
+    } else {
+        Verdict::Warning
+    }
+}
+
+pub fn rows(audits: &[RuleAudit]) -> Vec<AuditRow> {
+    let mut rows = Vec::new();
+    for a in audits {
+        let row = |target: Option<&TargetShape>, findings: Vec<Finding>| AuditRow {
+            event_bus: a.rule.event_bus_name.clone(),
+            rule: a.rule.name.clone(),
+            rule_arn: a.rule.arn.clone(),
+            target_id: target.map(|t| t.id.clone()),
+            target_arn: target.map(|t| t.arn.clone()),
+            verdict: verdict(&findings),
+            // The diagnosis sorts errors first.
+            first_code: findings.first().map(|f| f.code.to_string()),
+            findings,
+            read_error: None,
+        };
+        let findings = match &a.outcome {
+            Ok(f) => f,
+            Err(e) => {
+                rows.push(AuditRow {
+                    verdict: Verdict::Unreadable,
+                    first_code: Some(format!("{} {}", e.operation, e.code)),
+                    read_error: Some(e.to_string()),
+                    ..row(None, Vec::new())
+                });
+                continue;
+            }
+        };
+        let about_rule: Vec<Finding> = findings
+            .iter()
+            .filter(|f| f.target_id.is_none())
+            .cloned()
+            .collect();
+        if !about_rule.is_empty() || a.targets.is_empty() {
+            rows.push(row(None, about_rule));
+        }
+        for t in &a.targets {
+            let mine = findings
+                .iter()
+                .filter(|f| f.target_id.as_deref() == Some(t.id.as_str()))
+                .cloned()
+                .collect();
+            rows.push(row(Some(t), mine));
+        }
+    }
+    rows
+}
+
+/// The resource part of an ARN (`function:orders`, `cluster/main`), for narrow columns.
+fn short_arn(arn: &str) -> &str {
+    arn.splitn(6, ':').nth(5).unwrap_or(arn)
+}
+
+/// RULE, TARGET, VERDICT, FIRST CODE, aligned, then a one-line summary.
+pub fn table(rows: &[AuditRow]) -> String {
+    let cells: Vec<[String; 4]> = rows
+        .iter()
+        .map(|r| {
+            [
+                format!("{}/{}", r.event_bus, r.rule),
+                match (&r.target_id, &r.target_arn) {
+                    (Some(id), Some(arn)) => format!("{id} ({})", short_arn(arn)),
+                    _ => "-".into(),
+                },
+                r.verdict.as_str().to_string(),
+                r.first_code.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    let header = ["RULE", "TARGET", "VERDICT", "FIRST CODE"].map(str::to_string);
+    let mut widths = header.clone().map(|h| h.len());
+    for c in &cells {
+        for (w, v) in widths.iter_mut().zip(c) {
+            *w = (*w).max(v.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for line in std::iter::once(&header).chain(cells.iter()) {
+        let text = format!(
+            "{:w0$}  {:w1$}  {:w2$}  {}",
+            line[0],
+            line[1],
+            line[2],
+            line[3],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        );
+        out.push_str(text.trim_end());
+        out.push('\n');
+    }
+    let count = |v: Verdict| rows.iter().filter(|r| r.verdict == v).count();
+    let rules: std::collections::BTreeSet<_> = rows.iter().map(|r| &r.rule_arn).collect();
+    out.push_str(&format!(
+        "{} rule(s), {} line(s): {} error, {} warning, {} ok, {} unreadable\n",
+        rules.len(),
+        rows.len(),
+        count(Verdict::Error),
+        count(Verdict::Warning),
+        count(Verdict::Ok),
+        count(Verdict::Unreadable),
+    ));
+    out
+}
+
+/// `collect`: the bundle `diagnose --bundle` reads, for one rule, in the AWS CLI's shapes
+/// (see `diagnose::bundle`). None when the rule does not exist.
+pub async fn collect(
+    reader: &CachedReader,
+    rule_name: &str,
+    bus: &str,
+) -> Result<Option<Value>, AwsError> {
+    let c = reader.clients();
+    let described = c
+        .events
+        .describe_rule()
+        .name(rule_name)
+        .event_bus_name(bus)
+        .send()
+        .await
+        .map_err(|e| classify("events:DescribeRule", e));
+    let described = match described {
+        Err(e) if e.is_not_found() => return Ok(None),
+        other => other?,
+    };
+    let rule = Rule {
+        name: described.name().unwrap_or(rule_name).to_string(),
+        arn: described.arn().unwrap_or_default().to_string(),
+        event_bus_name: described.event_bus_name().unwrap_or(bus).to_string(),
+        enabled: described
+            .state()
+            .is_none_or(|s| s.as_str().starts_with("ENABLED")),
+    };
+    let mut rule_json = json!({
+        "Name": rule.name,
+        "Arn": rule.arn,
+        "EventBusName": rule.event_bus_name,
+    });
+    let fields = [
+        ("State", described.state().map(|s| s.as_str())),
+        ("Description", described.description()),
+        ("EventPattern", described.event_pattern()),
+        ("ScheduleExpression", described.schedule_expression()),
+        ("RoleArn", described.role_arn()),
+        ("ManagedBy", described.managed_by()),
+        ("CreatedBy", described.created_by()),
+    ];
+    for (key, value) in fields {
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            rule_json[key] = Value::String(v.to_string());
+        }
+    }
+    let targets = targets(c, &rule.name, &rule.event_bus_name).await?;
+    let snap = reader.snapshot(&rule, &targets).await?;
+    Ok(Some(bundle_json(rule_json, &targets, &snap)))
+}
+
+/// The bundle from what was read; documents decoded into JSON as the AWS CLI prints them.
+fn bundle_json(rule: Value, targets: &[TargetShape], snap: &Snapshot) -> Value {
+    let roles: Vec<Value> = snap
+        .roles
+        .values()
+        .map(|r| {
+            let mut entry = json!({
+                "Role": {
+                    "RoleName": r.name,
+                    "Arn": r.arn,
+                    "AssumeRolePolicyDocument": document_json(&r.trust_policy),
+                },
+                "RolePolicies": r.inline_policies.iter().map(|(name, doc)| json!({
+                    "RoleName": r.name,
+                    "PolicyName": name,
+                    "PolicyDocument": document_json(doc),
+                })).collect::<Vec<_>>(),
+                "AttachedPolicies": r.attached_policies.iter().map(|(arn, doc)| json!({
+                    "PolicyArn": arn,
+                    "Document": document_json(doc),
+                })).collect::<Vec<_>>(),
+            });
+            if let Some((arn, doc)) = &r.permissions_boundary {
+                entry["PermissionsBoundary"] =
+                    json!({"PolicyArn": arn, "Document": document_json(doc)});
+                entry["Role"]["PermissionsBoundary"] = json!({
+                    "PermissionsBoundaryType": "Policy",
+                    "PermissionsBoundaryArn": arn,
+                });
+            }
+            entry
+        })
+        .collect();
+    // `aws lambda get-policy` prints the policy as JSON text.
+    let lambda_policies: BTreeMap<&String, Value> = snap
+        .lambda_policies
+        .iter()
+        .map(|(arn, p)| {
+            let text = match p {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (arn, json!({"Policy": text}))
+        })
+        .collect();
+    let task_definitions: BTreeMap<&String, Value> = snap
+        .task_definitions
+        .iter()
+        .map(|(arn, td)| {
+            let mut inner = json!({"taskDefinitionArn": td.arn});
+            if let Some(r) = &td.execution_role_arn {
+                inner["executionRoleArn"] = json!(r);
+            }
+            if let Some(r) = &td.task_role_arn {
+                inner["taskRoleArn"] = json!(r);
+            }
+            (arn, json!({"taskDefinition": inner}))
+        })
+        .collect();
+    json!({
+        "rule": rule,
+        "targets": {"Targets": targets.iter().map(target_json).collect::<Vec<_>>()},
+        "roles": roles,
+        "lambdaPolicies": lambda_policies,
+        "taskDefinitions": task_definitions,
+    })
+}
+
+/// A target as `aws events list-targets-by-rule` prints it.
+pub fn target_json(t: &TargetShape) -> Value {
+    let mut v = json!({"Id": t.id, "Arn": t.arn});
+    if let Some(r) = &t.role_arn {
+        v["RoleArn"] = json!(r);
+    }
+    if let Some(input) = &t.input {
+        // The CLI prints Input as the JSON text EventBridge stores.
+        v["Input"] = json!(match input {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        });
+    }
+    if let Some(p) = &t.input_path {
+        v["InputPath"] = json!(p);
+    }
+    if let Some((paths, template)) = &t.input_transformer {
+        v["InputTransformer"] = json!({"InputPathsMap": paths, "InputTemplate": template});
+    }
+    if let Some(e) = &t.ecs {
+        let mut ecs =
+            json!({"TaskDefinitionArn": e.task_definition_arn, "TaskCount": e.task_count});
+        if !e.launch_type.is_empty() {
+            ecs["LaunchType"] = json!(e.launch_type);
+        }
+        if let Some(p) = &e.platform_version {
+            ecs["PlatformVersion"] = json!(p);
+        }
+        if !e.subnets.is_empty() || !e.security_groups.is_empty() || e.assign_public_ip.is_some() {
+            let mut vpc = json!({"Subnets": e.subnets});
+            if !e.security_groups.is_empty() {
+                vpc["SecurityGroups"] = json!(e.security_groups);
+            }
+            if let Some(a) = &e.assign_public_ip {
+                vpc["AssignPublicIp"] = json!(a);
+            }
+            ecs["NetworkConfiguration"] = json!({"awsvpcConfiguration": vpc});
+        }
+        v["EcsParameters"] = ecs;
+    }
+    if let Some((attempts, age)) = t.retry {
+        let mut retry = json!({});
+        if let Some(a) = attempts {
+            retry["MaximumRetryAttempts"] = json!(a);
+        }
+        if let Some(a) = age {
+            retry["MaximumEventAgeInSeconds"] = json!(a);
+        }
+        v["RetryPolicy"] = retry;
+    }
+    if let Some(d) = &t.dead_letter_arn {
+        v["DeadLetterConfig"] = json!({"Arn": d});
+    }
+    v
+}
+
+/// A policy document as the CLI prints it: IAM returns documents URL-encoded; the CLI
+/// decodes them into JSON. Left as it is when it is not a document.
+fn document_json(v: &Value) -> Value {
+    let Value::String(text) = v else {
+        return v.clone();
+    };
+    if let Ok(parsed) = serde_json::from_str::<Value>(text) {
+        return parsed;
+    }
+    let decoded = percent_encoding::percent_decode_str(text).decode_utf8_lossy();
+    serde_json::from_str(&decoded).unwrap_or_else(|_| v.clone())
+}
+
+/// AWS call attempts of this process by `service:Operation`, from the counters every client
+/// reports to (`telemetry::Metrics`), for the summary the commands print on stderr.
+pub fn call_counts(metrics: &crate::telemetry::Metrics) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    for line in metrics
+        .encode()
+        .lines()
+        .filter(|l| l.starts_with("ebi_aws_calls_total{"))
+    {
+        let (Some(open), Some(close)) = (line.find('{'), line.rfind('}')) else {
+            continue;
+        };
+        let labels = &line[open + 1..close];
+        let label = |k: &str| {
+            labels
+                .split(',')
+                .find_map(|kv| kv.strip_prefix(&format!("{k}=\"")))
+                .map(|v| v.trim_end_matches('"').to_string())
+                .unwrap_or_default()
+        };
+        let value: u64 = line
+            .rsplit(' ')
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        *out.entry(format!("{}:{}", label("service"), label("operation")))
+            .or_insert(0) += value;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::Code;
+
+    fn rule(name: &str) -> Rule {
+        Rule {
+            name: name.into(),
+            arn: format!("arn:aws:events:us-east-1:123456789012:rule/{name}"),
+            event_bus_name: "default".into(),
+            enabled: true,
+        }
+    }
+
+    fn target(id: &str, arn: &str) -> TargetShape {
+        TargetShape {
+            id: id.into(),
+            arn: arn.into(),
+            ..Default::default()
+        }
+    }
+
+    fn finding(code: Code, target: Option<&str>) -> Finding {
+        Finding::new(code, target, None, String::new(), String::new())
+    }
+
+    #[test]
+    fn rows_split_findings_by_target_and_rank_errors_first() {
+        let audits = vec![
+            RuleAudit {
+                rule: rule("a"),
+                targets: vec![
+                    target("ok", "arn:aws:lambda:us-east-1:123456789012:function:f"),
+                    target("bad", "arn:aws:lambda:us-east-1:123456789012:function:g"),
+                ],
+                outcome: Ok(vec![
+                    finding(Code::RuleDisabled, None),
+                    finding(Code::LambdaPermissionMissing, Some("bad")),
+                ]),
+            },
+            RuleAudit {
+                rule: rule("b"),
+                targets: vec![],
+                outcome: Err(AwsError::new(
+                    "iam:GetRole",
+                    crate::aws::ErrorKind::AccessDenied,
+                    "AccessDenied",
+                    "no",
+                )),
+            },
+        ];
+        let rows = rows(&audits);
+        let summary: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.rule.as_str(),
+                    r.target_id.as_deref(),
+                    r.verdict,
+                    r.first_code.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("a", None, Verdict::Error, Some("RuleDisabled")),
+                ("a", Some("ok"), Verdict::Ok, None),
+                (
+                    "a",
+                    Some("bad"),
+                    Verdict::Error,
+                    Some("LambdaPermissionMissing")
+                ),
+                (
+                    "b",
+                    None,
+                    Verdict::Unreadable,
+                    Some("iam:GetRole AccessDenied")
+                ),
+            ]
+        );
+        let text = table(&rows);
+        assert!(text.starts_with("RULE"), "{text}");
+        assert!(
+            text.contains("default/a  bad (function:g)"),
+            "bus/rule and a short ARN: {text}"
+        );
+        assert!(text.ends_with("2 rule(s), 4 line(s): 2 error, 0 warning, 1 ok, 1 unreadable\n"));
+    }
+
+    #[test]
+    fn collected_documents_are_decoded_like_the_cli() {
+        let encoded = Value::String("%7B%22Version%22%3A%222012-10-17%22%7D".into());
+        assert_eq!(document_json(&encoded), json!({"Version": "2012-10-17"}));
+        assert_eq!(
+            document_json(&Value::String("{\"a\":1}".into())),
+            json!({"a": 1})
+        );
+        let t = TargetShape {
+            input: Some(json!({"k": "v"})),
+            dead_letter_arn: Some("arn:aws:sqs:us-east-1:123456789012:dlq".into()),
+            ..target("t", "arn:aws:lambda:us-east-1:123456789012:function:f")
+        };
+        let v = target_json(&t);
+        assert_eq!(v["Input"], json!("{\"k\":\"v\"}"));
+        assert_eq!(
+            v["DeadLetterConfig"]["Arn"],
+            json!("arn:aws:sqs:us-east-1:123456789012:dlq")
+        );
+    }
+}

@@ -1,0 +1,294 @@
+//! Client-side rate limits on AWS calls: one token bucket per service, applied below the
+//! SDK at the HTTP layer, so every attempt (retries and paginated pages included) waits for
+//! a token, whichever code path made it. Used by the read-only account audit
+//! (`diagnose --all`, `collect`); kept apart so the controller can share it.
+//!
+//! The defaults sit well under AWS's own request quotas, which are per account and region
+//! and shared with everything else the account runs: Lambda's control plane allows 15
+//! requests per second (GetPolicy included), EventBridge's control-plane APIs 50 per second
+//! in most regions, IAM and ECS throttle at unpublished or per-action rates. An audit that
+//! takes a third of a quota cannot starve the account's own deployments. The SDK's adaptive
+//! retry still backs off on top of this when AWS throttles anyway.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use tokio::time::Instant;
+
+use super::Clients;
+
+/// A token bucket: `rate` tokens per second, at most `burst` saved up. Callers reserve a
+/// token and sleep until it is theirs, so waiters are served in arrival order.
+#[derive(Debug)]
+pub struct TokenBucket {
+    rate: f64,
+    burst: f64,
+    /// Tokens available (negative: reserved ahead), as of the instant.
+    state: Mutex<(f64, Instant)>,
+}
+
+impl TokenBucket {
+    /// `rate` calls per second (clamped to at least 0.1), bursts of up to one second's worth.
+    pub fn new(rate: f64) -> TokenBucket {
+        let rate = rate.max(0.1);
+        let burst = rate.max(1.0);
+        TokenBucket {
+            rate,
+            burst,
+            state: Mutex::new((burst, Instant::now())),
+        }
+    }
+
+    pub fn rate(&self) -> f64 {
+        self.rate
+    }
+
+    /// Waits until one call may go out.
+    pub async fn acquire(&self) {
+        let wait = {
+            let mut state = self.state.lock().expect("token bucket lock");
+            let now = Instant::now();
+            let refilled = state.0 + now.duration_since(state.1).as_secs_f64() * self.rate;
+            let tokens = refilled.min(self.burst) - 1.0;
+            *state = (tokens, now);
+            if tokens >= 0.0 {
+                Duration::ZERO
+            } else {
+                Duration::from_secs_f64(-tokens / self.rate)
+            }
+        };
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// Calls per second allowed for each AWS service (the SDK's short names: `events`, `iam`,
+/// `lambda`, `ecs`, `sts`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RateLimits {
+    per_service: BTreeMap<&'static str, f64>,
+}
+
+pub const SERVICES: [&str; 6] = ["events", "iam", "lambda", "ecs", "sts", "sqs"];
+
+impl Default for RateLimits {
+    /// A third or less of AWS's default quotas (see the module documentation).
+    fn default() -> RateLimits {
+        RateLimits {
+            per_service: BTreeMap::from([
+                ("events", 10.0),
+                ("iam", 5.0),
+                ("lambda", 5.0),
+                ("ecs", 5.0),
+                ("sts", 5.0),
+                ("sqs", 10.0),
+            ]),
+        }
+    }
+}
+
+impl RateLimits {
+    /// The same rate for every service (`--max-calls-per-second`).
+    pub fn uniform(per_second: f64) -> RateLimits {
+        RateLimits {
+            per_service: SERVICES.iter().map(|s| (*s, per_second)).collect(),
+        }
+    }
+
+    pub fn per_second(&self, service: &str) -> f64 {
+        self.per_service.get(service).copied().unwrap_or(5.0)
+    }
+}
+
+/// One bucket per service, shared by every client it limits.
+#[derive(Clone, Debug)]
+pub struct Limiter {
+    buckets: BTreeMap<&'static str, Arc<TokenBucket>>,
+}
+
+impl Limiter {
+    pub fn new(limits: &RateLimits) -> Limiter {
+        Limiter {
+            buckets: SERVICES
+                .iter()
+                .map(|s| (*s, Arc::new(TokenBucket::new(limits.per_second(s)))))
+                .collect(),
+        }
+    }
+
+    fn bucket(&self, service: &str) -> Arc<TokenBucket> {
+        self.buckets
+            .get(service)
+            .cloned()
+            .expect("a bucket for every service in SERVICES")
+    }
+
+    /// The same clients (configuration, interceptors, retry) whose HTTP attempts wait for
+    /// their service's bucket.
+    pub fn limit(&self, c: &Clients) -> Clients {
+        let http = |existing: Option<SharedHttpClient>, service: &str| RateLimitedHttpClient {
+            inner: existing.unwrap_or_else(default_https_client),
+            bucket: self.bucket(service),
+        };
+        Clients {
+            region: c.region.clone(),
+            iam: aws_sdk_iam::Client::from_conf(
+                c.iam
+                    .config()
+                    .to_builder()
+                    .http_client(http(c.iam.config().http_client(), "iam"))
+                    .build(),
+            ),
+            events: aws_sdk_eventbridge::Client::from_conf(
+                c.events
+                    .config()
+                    .to_builder()
+                    .http_client(http(c.events.config().http_client(), "events"))
+                    .build(),
+            ),
+            lambda: aws_sdk_lambda::Client::from_conf(
+                c.lambda
+                    .config()
+                    .to_builder()
+                    .http_client(http(c.lambda.config().http_client(), "lambda"))
+                    .build(),
+            ),
+            sts: aws_sdk_sts::Client::from_conf(
+                c.sts
+                    .config()
+                    .to_builder()
+                    .http_client(http(c.sts.config().http_client(), "sts"))
+                    .build(),
+            ),
+            ecs: aws_sdk_ecs::Client::from_conf(
+                c.ecs
+                    .config()
+                    .to_builder()
+                    .http_client(http(c.ecs.config().http_client(), "ecs"))
+                    .build(),
+            ),
+            sqs: aws_sdk_sqs::Client::from_conf(
+                c.sqs
+                    .config()
+                    .to_builder()
+                    .http_client(http(c.sqs.config().http_client(), "sqs"))
+                    .build(),
+            ),
+            task_definitions: c.task_definitions.clone(),
+        }
+    }
+}
+
+/// What the SDK uses when no HTTP client is configured: hyper 1 with rustls on aws-lc.
+fn default_https_client() -> SharedHttpClient {
+    use aws_smithy_http_client::tls;
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .build_https()
+}
+
+#[derive(Clone, Debug)]
+struct RateLimitedHttpClient {
+    inner: SharedHttpClient,
+    bucket: Arc<TokenBucket>,
+}
+
+impl HttpClient for RateLimitedHttpClient {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(RateLimitedConnector {
+            inner: self.inner.http_connector(settings, components),
+            bucket: self.bucket.clone(),
+        })
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.inner.connector_metadata()
+    }
+}
+
+#[derive(Debug)]
+struct RateLimitedConnector {
+    inner: SharedHttpConnector,
+    bucket: Arc<TokenBucket>,
+}
+
+impl HttpConnector for RateLimitedConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        // The request is already signed; SigV4 signatures stay valid for minutes, far
+        // longer than any wait here.
+        let inner = self.inner.clone();
+        let bucket = self.bucket.clone();
+        HttpConnectorFuture::new(async move {
+            bucket.acquire().await;
+            inner.call(request).await
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_bucket_lets_a_burst_through_then_paces_calls() {
+        let bucket = TokenBucket::new(20.0);
+        let start = std::time::Instant::now();
+        for _ in 0..20 {
+            bucket.acquire().await;
+        }
+        assert!(
+            start.elapsed() < Duration::from_millis(200),
+            "one second's worth goes at once: {:?}",
+            start.elapsed()
+        );
+        for _ in 0..5 {
+            bucket.acquire().await;
+        }
+        let elapsed = start.elapsed();
+        assert!(
+            elapsed >= Duration::from_millis(240) && elapsed < Duration::from_secs(2),
+            "then 20 per second: {elapsed:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn concurrent_callers_share_one_rate() {
+        let bucket = Arc::new(TokenBucket::new(10.0));
+        let start = std::time::Instant::now();
+        let tasks: Vec<_> = (0..15)
+            .map(|_| {
+                let b = bucket.clone();
+                tokio::spawn(async move { b.acquire().await })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        // 10 from the burst, then 5 more at 10/s.
+        let elapsed = start.elapsed();
+        assert!(elapsed >= Duration::from_millis(450), "{elapsed:?}");
+    }
+
+    #[test]
+    fn defaults_stay_under_a_third_of_the_known_quotas() {
+        let d = RateLimits::default();
+        assert!(d.per_second("lambda") <= 15.0 / 3.0);
+        assert!(d.per_second("events") <= 50.0 / 3.0);
+        assert_eq!(RateLimits::uniform(2.0).per_second("iam"), 2.0);
+    }
+}

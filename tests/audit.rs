@@ -1,0 +1,724 @@
+//! End to end on the moto emulator: `diagnose --all` and `collect` against rules, roles and
+//! functions seeded directly with the AWS SDK (the controller never saw them). Each test owns
+//! an event bus with a unique name, so tests sharing one emulator do not see each other's rules.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use aws_sdk_eventbridge::types::{
+    AwsVpcConfiguration, EcsParameters, LaunchType, NetworkConfiguration, Target,
+};
+use serde_json::{json, Value};
+use support::*;
+
+const LAMBDA_ROLE: &str = "arn:aws:iam::123456789012:role/order-notifier-lambda";
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_eventbridge-integration-controller"))
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("the binary runs")
+}
+
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{prefix}-{}-{nanos}", std::process::id())
+}
+
+/// `AWS calls: N (Service:Operation=n …)` from stderr, keyed `service:Operation`.
+fn calls(stderr: &[u8]) -> BTreeMap<String, u64> {
+    let text = String::from_utf8_lossy(stderr);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("AWS calls: "))
+        .unwrap_or_else(|| panic!("a call summary on stderr: {text}"));
+    let inner = line.split_once('(').unwrap().1.trim_end_matches(')');
+    inner
+        .split_whitespace()
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap();
+            let (service, op) = k.split_once(':').unwrap();
+            (
+                format!("{}:{op}", service.to_lowercase()),
+                v.parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The smallest valid zip archive (no entries): moto stores the code, never runs it.
+const EMPTY_ZIP: [u8; 22] = [
+    0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+];
+
+struct Account {
+    aws: Aws,
+}
+
+impl Account {
+    async fn new() -> Account {
+        require_env();
+        Account { aws: aws().await }
+    }
+
+    async fn bus(&self, name: &str) {
+        self.aws
+            .events
+            .create_event_bus()
+            .name(name)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    async fn rule(&self, bus: &str, name: &str) -> String {
+        self.aws
+            .events
+            .put_rule()
+            .name(name)
+            .event_bus_name(bus)
+            .event_pattern(json!({"source": ["com.example.audit"]}).to_string())
+            .send()
+            .await
+            .unwrap()
+            .rule_arn
+            .unwrap()
+    }
+
+    async fn target(&self, bus: &str, rule: &str, target: Target) {
+        let out = self
+            .aws
+            .events
+            .put_targets()
+            .rule(rule)
+            .event_bus_name(bus)
+            .targets(target)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.failed_entry_count, 0, "{out:?}");
+    }
+
+    async fn function(&self, name: &str) -> String {
+        self.aws
+            .lambda
+            .create_function()
+            .function_name(name)
+            .runtime(aws_sdk_lambda::types::Runtime::Python312)
+            .role(LAMBDA_ROLE)
+            .handler("handler.handler")
+            .code(
+                aws_sdk_lambda::types::FunctionCode::builder()
+                    .zip_file(aws_smithy_types::Blob::new(EMPTY_ZIP.to_vec()))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .function_arn
+            .unwrap()
+    }
+
+    async fn allow_rule_to_invoke(&self, function: &str, rule_arn: &str) {
+        self.aws
+            .lambda
+            .add_permission()
+            .function_name(function)
+            .statement_id("events")
+            .action("lambda:InvokeFunction")
+            .principal("events.amazonaws.com")
+            .source_arn(rule_arn)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// A role EventBridge may assume (with a source condition), with these inline policies.
+    async fn role(&self, name: &str, policies: &[(&str, Value)]) -> String {
+        let trust = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"events.amazonaws.com"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"aws:SourceAccount":ACCOUNT}}}]});
+        let arn = self
+            .aws
+            .iam
+            .create_role()
+            .role_name(name)
+            .assume_role_policy_document(trust.to_string())
+            .send()
+            .await
+            .unwrap()
+            .role
+            .unwrap()
+            .arn;
+        for (policy, doc) in policies {
+            self.aws
+                .iam
+                .put_role_policy()
+                .role_name(name)
+                .policy_name(*policy)
+                .policy_document(doc.to_string())
+                .send()
+                .await
+                .unwrap();
+        }
+        arn
+    }
+}
+
+impl Account {
+    async fn managed_policy(&self, name: &str, doc: Value) -> String {
+        self.aws
+            .iam
+            .create_policy()
+            .policy_name(name)
+            .policy_document(doc.to_string())
+            .send()
+            .await
+            .unwrap()
+            .policy
+            .unwrap()
+            .arn
+            .unwrap()
+    }
+}
+
+fn lambda_target(id: &str, arn: &str) -> Target {
+    Target::builder().id(id).arn(arn).build().unwrap()
+}
+
+fn ecs_target(id: &str, role: &str) -> Target {
+    Target::builder()
+        .id(id)
+        .arn(CLUSTER)
+        .role_arn(role)
+        .ecs_parameters(
+            EcsParameters::builder()
+                .task_definition_arn(TASK_DEFINITION)
+                .launch_type(LaunchType::Fargate)
+                .network_configuration(
+                    NetworkConfiguration::builder()
+                        .awsvpc_configuration(
+                            AwsVpcConfiguration::builder()
+                                .subnets("subnet-0a1b2c3d")
+                                .build()
+                                .unwrap(),
+                        )
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap()
+}
+
+fn run_task() -> Value {
+    json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecs:RunTask","Resource":"arn:aws:ecs:us-east-1:123456789012:task-definition/orders-worker:*"}]})
+}
+
+fn pass_role() -> Value {
+    json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:PassRole","Resource":[EXECUTION_ROLE, TASK_ROLE],"Condition":{"StringLike":{"iam:PassedToService":"ecs-tasks.amazonaws.com"}}}]})
+}
+
+/// On bus `tag`: `lambda-ok` (permitted), `lambda-bare` (function without permission),
+/// `ecs-0..2` (one shared role without iam:PassRole), `ecs-ok` (a role with both), and
+/// `two-targets` (the permitted function and the bare one).
+async fn seed(tag: &str) -> Account {
+    let a = Account::new().await;
+    a.bus(tag).await;
+    let ok_fn = a.function(&format!("{tag}-ok")).await;
+    let bare_fn = a.function(&format!("{tag}-bare")).await;
+    let arn = a.rule(tag, "lambda-ok").await;
+    a.allow_rule_to_invoke(&format!("{tag}-ok"), &arn).await;
+    a.target(tag, "lambda-ok", lambda_target("fn", &ok_fn))
+        .await;
+    a.rule(tag, "lambda-bare").await;
+    a.target(tag, "lambda-bare", lambda_target("fn", &bare_fn))
+        .await;
+    let no_pass = a
+        .role(&format!("{tag}-nopass"), &[("run", run_task())])
+        .await;
+    for i in 0..3 {
+        let rule = format!("ecs-{i}");
+        a.rule(tag, &rule).await;
+        a.target(tag, &rule, ecs_target("task", &no_pass)).await;
+    }
+    // PassRole from a managed policy, under a permissions boundary that allows both.
+    let good = a.role(&format!("{tag}-good"), &[("run", run_task())]).await;
+    let pass = a.managed_policy(&format!("{tag}-pass"), pass_role()).await;
+    a.aws
+        .iam
+        .attach_role_policy()
+        .role_name(format!("{tag}-good"))
+        .policy_arn(&pass)
+        .send()
+        .await
+        .unwrap();
+    let boundary = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ecs:RunTask","iam:PassRole"],"Resource":"*"}]});
+    let boundary = a.managed_policy(&format!("{tag}-boundary"), boundary).await;
+    a.aws
+        .iam
+        .put_role_permissions_boundary()
+        .role_name(format!("{tag}-good"))
+        .permissions_boundary(&boundary)
+        .send()
+        .await
+        .unwrap();
+    a.rule(tag, "ecs-ok").await;
+    a.target(tag, "ecs-ok", ecs_target("task", &good)).await;
+    // The same permitted function from a second rule: its permission names only lambda-ok.
+    a.rule(tag, "two-targets").await;
+    a.target(tag, "two-targets", lambda_target("bare", &bare_fn))
+        .await;
+    a.target(tag, "two-targets", lambda_target("ok", &ok_fn))
+        .await;
+    a
+}
+
+fn json_rows(out: &Output) -> Vec<Value> {
+    serde_json::from_slice::<Value>(&out.stdout)
+        .unwrap_or_else(|e| {
+            panic!(
+                "JSON on stdout ({e}): {}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// (rule, target) → (verdict, first code) from the JSON rows.
+fn verdicts(rows: &[Value]) -> BTreeMap<(String, String), (String, String)> {
+    rows.iter()
+        .map(|r| {
+            (
+                (
+                    r["rule"].as_str().unwrap().to_string(),
+                    r["targetId"].as_str().unwrap_or("-").to_string(),
+                ),
+                (
+                    r["verdict"].as_str().unwrap().to_string(),
+                    r["firstCode"].as_str().unwrap_or("-").to_string(),
+                ),
+            )
+        })
+        .collect()
+}
+
+fn v(verdict: &str, code: &str) -> (String, String) {
+    (verdict.to_string(), code.to_string())
+}
+
+fn k(rule: &str, target: &str) -> (String, String) {
+    (rule.to_string(), target.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_audit_of_a_bus_names_each_broken_target_and_reads_each_resource_once() {
+    let tag = unique("audit");
+    seed(&tag).await;
+
+    let out = run(&["diagnose", "--all", "--event-bus", &tag, "--output", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "errors exit 1: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = json_rows(&out);
+    let got = verdicts(&rows);
+    let want = BTreeMap::from([
+        (k("ecs-0", "task"), v("error", "PassRoleMissing")),
+        (k("ecs-1", "task"), v("error", "PassRoleMissing")),
+        (k("ecs-2", "task"), v("error", "PassRoleMissing")),
+        (k("ecs-ok", "task"), v("ok", "-")),
+        (
+            k("lambda-bare", "fn"),
+            v("error", "LambdaPermissionMissing"),
+        ),
+        (k("lambda-ok", "fn"), v("ok", "-")),
+        (
+            k("two-targets", "bare"),
+            v("error", "LambdaPermissionMissing"),
+        ),
+        (
+            k("two-targets", "ok"),
+            v("error", "LambdaPermissionSourceArnMismatch"),
+        ),
+    ]);
+    assert_eq!(got, want, "{rows:#?}");
+    assert!(rows.iter().all(|r| r["eventBus"] == json!(tag)));
+    let ecs_0 = rows.iter().find(|r| r["rule"] == "ecs-0").unwrap();
+    let passed: Vec<&str> = ecs_0["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["resource"].as_str().unwrap())
+        .collect();
+    assert_eq!(passed, vec![EXECUTION_ROLE, TASK_ROLE], "{ecs_0}");
+
+    // Calls grow with distinct resources: 2 roles, 2 functions, 1 task definition for
+    // 7 rules and 8 targets; one ListTargetsByRule per rule.
+    let calls = calls(&out.stderr);
+    println!("audit of 7 rules, 8 targets: {calls:?}");
+    assert_eq!(
+        calls.get("eventbridge:ListEventBuses"),
+        None,
+        "one bus named: {calls:?}"
+    );
+    let want = BTreeMap::from([
+        ("eventbridge:ListRules", 1),
+        ("eventbridge:ListTargetsByRule", 7),
+        ("iam:GetRole", 2),
+        ("iam:ListRolePolicies", 2),
+        ("iam:GetRolePolicy", 2),
+        ("iam:ListAttachedRolePolicies", 2),
+        // The attached policy and the boundary of the good role.
+        ("iam:GetPolicy", 2),
+        ("iam:GetPolicyVersion", 2),
+        ("lambda:GetPolicy", 2),
+        ("ecs:DescribeTaskDefinition", 1),
+    ]);
+    let got: BTreeMap<&str, u64> = calls.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    assert_eq!(got, want);
+    let writes: Vec<_> = calls
+        .keys()
+        .filter(|op| ebi::aws::is_write_operation(op))
+        .collect();
+    assert!(writes.is_empty(), "read-only: {writes:?}");
+
+    // The table: one line per target, bus/rule, short target ARN.
+    let out = run(&["diagnose", "--all", "--event-bus", &tag]);
+    assert_eq!(out.status.code(), Some(1));
+    let table = String::from_utf8_lossy(&out.stdout);
+    let header = table.lines().next().unwrap();
+    assert!(
+        header.starts_with("RULE") && header.contains("TARGET") && header.contains("FIRST CODE"),
+        "{table}"
+    );
+    let line = |rule: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(&format!("{tag}/{rule} ")))
+            .unwrap_or_else(|| panic!("a line for {rule}: {table}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        line("lambda-bare"),
+        vec![
+            format!("{tag}/lambda-bare").as_str(),
+            "fn",
+            &format!("(function:{tag}-bare)"),
+            "error",
+            "LambdaPermissionMissing"
+        ]
+    );
+    assert_eq!(line("ecs-ok")[3..], ["ok", "-"]);
+    assert!(table.contains("7 rule(s), 8 line(s): 6 error, 0 warning, 2 ok, 0 unreadable"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_audit_exits_0_when_all_is_well_and_2_when_it_cannot_look() {
+    let tag = unique("audit-ok");
+    let a = Account::new().await;
+    a.bus(&tag).await;
+    let function = a.function(&format!("{tag}-fn")).await;
+    let arn = a.rule(&tag, "fine").await;
+    a.allow_rule_to_invoke(&format!("{tag}-fn"), &arn).await;
+    a.target(&tag, "fine", lambda_target("fn", &function)).await;
+    a.rule(&tag, "no-targets").await;
+    let out = run(&[
+        "diagnose",
+        "--all",
+        "--event-bus",
+        &tag,
+        "--output",
+        "table",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = verdicts(&json_rows(&run(&[
+        "diagnose",
+        "--all",
+        "--event-bus",
+        &tag,
+        "--output",
+        "json",
+    ])));
+    assert_eq!(
+        got,
+        BTreeMap::from([
+            (k("fine", "fn"), v("ok", "-")),
+            (k("no-targets", "-"), v("ok", "-")),
+        ])
+    );
+
+    // Every bus by default: this bus and the default bus are both walked.
+    let default_rule = unique("audit-default");
+    a.rule("default", &default_rule).await;
+    let out = run(&["diagnose", "--all", "--output", "json"]);
+    // Other tests' rules are on these buses too, some broken, some deleted while we look.
+    assert!(
+        matches!(out.status.code(), Some(0..=2)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = json_rows(&out);
+    assert!(rows
+        .iter()
+        .any(|r| r["eventBus"] == json!(tag) && r["rule"] == "fine"));
+    assert!(rows
+        .iter()
+        .any(|r| r["eventBus"] == "default" && r["rule"] == json!(default_rule)));
+    assert!(calls(&out.stderr).contains_key("eventbridge:ListEventBuses"));
+    a.aws
+        .events
+        .delete_rule()
+        .name(&default_rule)
+        .send()
+        .await
+        .unwrap();
+
+    // A bus that does not exist, and an emulator that does not answer: exit 2, saying which.
+    let out = run(&[
+        "diagnose",
+        "--all",
+        "--event-bus",
+        &format!("{tag}-missing"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no event bus"));
+    let out = bin()
+        .args(["diagnose", "--all"])
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("could not list the rules"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&["diagnose", "--all", "--rule", "x"]);
+    assert_eq!(out.status.code(), Some(2), "bad usage exits 2");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_audit_keeps_to_its_rate_limit() {
+    let tag = unique("audit-rate");
+    let a = Account::new().await;
+    a.bus(&tag).await;
+    for i in 0..6 {
+        a.rule(&tag, &format!("r{i}")).await;
+    }
+    // 1 ListRules + 6 ListTargetsByRule at 2 per second with a burst of 2: ≥ 2.5 s.
+    let start = Instant::now();
+    let out = run(&[
+        "diagnose",
+        "--all",
+        "--event-bus",
+        &tag,
+        "--max-calls-per-second",
+        "2",
+    ]);
+    let elapsed = start.elapsed();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(elapsed >= Duration::from_millis(2400), "{elapsed:?}");
+    let start = Instant::now();
+    run(&["diagnose", "--all", "--event-bus", &tag]);
+    assert!(
+        start.elapsed() < elapsed,
+        "the default (10 per second) is faster"
+    );
+    assert_eq!(
+        run(&["diagnose", "--all", "--max-calls-per-second", "0"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+/// `collect`, then `diagnose --bundle` on its output, gives what `diagnose --rule` gives
+/// online, for correct and broken rules.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_collected_bundle_diagnoses_like_the_live_account() {
+    let tag = unique("collect");
+    seed(&tag).await;
+    let dir = tempfile::tempdir().unwrap();
+    for (rule, want_codes) in [
+        ("lambda-ok", vec![]),
+        ("lambda-bare", vec!["LambdaPermissionMissing"]),
+        ("ecs-0", vec!["PassRoleMissing", "PassRoleMissing"]),
+        ("ecs-ok", vec![]),
+        (
+            "two-targets",
+            vec![
+                "LambdaPermissionMissing",
+                "LambdaPermissionSourceArnMismatch",
+            ],
+        ),
+    ] {
+        let online = run(&[
+            "diagnose",
+            "--rule",
+            rule,
+            "--event-bus",
+            &tag,
+            "--output",
+            "json",
+        ]);
+        let collected = run(&["collect", "--rule", rule, "--event-bus", &tag]);
+        assert_eq!(
+            collected.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&collected.stderr)
+        );
+        let bundle: Value = serde_json::from_slice(&collected.stdout).unwrap();
+        assert_eq!(bundle["rule"]["Name"], json!(rule));
+        assert_eq!(bundle["rule"]["EventBusName"], json!(tag));
+        let path = dir.path().join(format!("{rule}.json"));
+        std::fs::write(&path, &collected.stdout).unwrap();
+        let offline = run(&[
+            "diagnose",
+            "--bundle",
+            path.to_str().unwrap(),
+            "--output",
+            "json",
+        ]);
+        let findings = |o: &Output| -> Value {
+            serde_json::from_slice::<Value>(&o.stdout).unwrap()["findings"].clone()
+        };
+        assert_eq!(
+            findings(&offline),
+            findings(&online),
+            "{rule}: offline from the bundle as online\n{bundle:#}"
+        );
+        assert_eq!(offline.status.code(), online.status.code(), "{rule}");
+        let codes: Vec<String> = findings(&online)
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["code"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(codes, want_codes, "{rule}");
+        let want_exit = if want_codes.is_empty() { 0 } else { 1 };
+        assert_eq!(online.status.code(), Some(want_exit), "{rule}");
+    }
+
+    // The bundle carries what the CLI prints: decoded policy documents, ECS parameters.
+    let out = run(&["collect", "--rule", "ecs-0", "--event-bus", &tag]);
+    let bundle: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let role = &bundle["roles"][0];
+    assert_eq!(
+        role["Role"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"],
+        "events.amazonaws.com"
+    );
+    assert_eq!(role["RolePolicies"][0]["PolicyDocument"], run_task());
+    assert_eq!(
+        bundle["targets"]["Targets"][0]["EcsParameters"]["TaskDefinitionArn"],
+        TASK_DEFINITION
+    );
+    assert_eq!(
+        bundle["taskDefinitions"][TASK_DEFINITION]["taskDefinition"]["executionRoleArn"],
+        EXECUTION_ROLE
+    );
+
+    let out = run(&["collect", "--rule", "ecs-ok", "--event-bus", &tag]);
+    let bundle: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let role = &bundle["roles"][0];
+    assert_eq!(role["AttachedPolicies"][0]["Document"], pass_role());
+    assert!(role["PermissionsBoundary"]["PolicyArn"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!(":policy/{tag}-boundary")));
+
+    let missing = run(&["collect", "--rule", "no-such-rule", "--event-bus", &tag]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no rule no-such-rule"));
+    assert!(missing.stdout.is_empty(), "no bundle for a missing rule");
+}
+
+/// Two rules, one broken, on a bus of their own.
+async fn seed_small(tag: &str) {
+    let a = Account::new().await;
+    a.bus(tag).await;
+    let function = a.function(&format!("{tag}-fn")).await;
+    a.rule(tag, "bare").await;
+    a.target(tag, "bare", lambda_target("fn", &function)).await;
+    a.rule(tag, "empty").await;
+}
+
+// The SDK's adaptive retry slows a throttled client right down (about a minute for these
+// few throttles), so the two throttling tests are separate, to run in parallel.
+
+/// Throttled calls are retried (and counted per attempt) and the audit completes.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_audit_survives_throttling() {
+    let tag = unique("audit-throttled");
+    seed_small(&tag).await;
+    // Two of every three ListTargetsByRule attempts are throttled.
+    let proxy = FaultProxy::start(&["-", "AWSEvents.ListTargetsByRule", "2"]);
+    let out = bin()
+        .args(["diagnose", "--all", "--event-bus", &tag, "--output", "json"])
+        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        verdicts(&json_rows(&out)),
+        BTreeMap::from([
+            (k("bare", "fn"), v("error", "LambdaPermissionMissing")),
+            (k("empty", "-"), v("ok", "-")),
+        ])
+    );
+    assert_eq!(
+        calls(&out.stderr).get("eventbridge:ListTargetsByRule"),
+        Some(&6),
+        "two rules, three attempts each"
+    );
+}
+
+/// A rule whose reads keep failing is reported unreadable, and the audit exits 2: incomplete.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_audit_that_cannot_read_a_rule_says_it_is_incomplete() {
+    let tag = unique("audit-unreadable");
+    seed_small(&tag).await;
+    // Throttled more times than the SDK retries.
+    let proxy = FaultProxy::start(&["-", "AWSEvents.ListTargetsByRule", "100"]);
+    let out = bin()
+        .args(["diagnose", "--all", "--event-bus", &tag, "--output", "json"])
+        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("the audit is incomplete"), "{stderr}");
+    let rows = json_rows(&out);
+    assert_eq!(rows.len(), 2, "{rows:#?}");
+    for r in &rows {
+        assert_eq!(r["verdict"], "unreadable", "{r}");
+        assert_eq!(
+            r["firstCode"], "events:ListTargetsByRule ThrottlingException",
+            "{r}"
+        );
+    }
+}
