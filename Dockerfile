@@ -13,12 +13,15 @@ ARG BINARY_FROM=build
 # --- build ---
 FROM ${BUILDER_IMAGE} AS build
 WORKDIR /src
-# Dependencies first, so source edits do not rebuild them.
+# Dependencies first, so source edits do not rebuild them. Cargo.toml names a bench target,
+# whose file must exist for cargo to load the manifest at all: a stand-in here too.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
+RUN mkdir src benches && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
+    && echo 'fn main() {}' > benches/engine.rs \
     && cargo build --locked --release \
-    && rm -rf src target/release/.fingerprint/eventbridge-integration-controller-* target/release/deps/*ebi-* target/release/deps/eventbridge_integration_controller-*
+    && rm -rf src benches target/release/.fingerprint/eventbridge-integration-controller-* target/release/deps/*ebi-* target/release/deps/eventbridge_integration_controller-*
 COPY src ./src
+COPY benches ./benches
 RUN cargo build --locked --release --bin eventbridge-integration-controller \
     && strip target/release/eventbridge-integration-controller
 

@@ -116,3 +116,20 @@ def test_an_object_converges_and_is_cleaned_up_through_the_container(root, conta
     kubectl("delete", "ebi/from-the-image", "-n", ns, "--timeout=60s")
     with pytest.raises(events.exceptions.ResourceNotFoundException):
         events.describe_rule(Name=rule)
+
+
+def test_dockerfile_dependency_step_loads_the_manifest(root, tmp_path):
+    """The build stage's first RUN builds the dependencies against stand-in sources, with only
+    Cargo.toml and Cargo.lock copied in. Cargo refuses to load a manifest whose explicit
+    targets (the bench) have no file, which broke that step unnoticed. Here the step's file
+    set-up runs as written; cargo is asked for a binary that does not exist, so it loads the
+    manifest and stops without compiling anything."""
+    stage = (root / "Dockerfile").read_text().replace("\\\n", " ").split(" AS build", 1)[1].split("\nFROM ", 1)[0]
+    first_run = next(line[4:] for line in stage.splitlines() if line.startswith("RUN "))
+    setup = first_run.split("&& cargo build", 1)[0]
+    for f in ("Cargo.toml", "Cargo.lock"):
+        (tmp_path / f).write_text((root / f).read_text())
+    subprocess.run(["bash", "-c", setup], cwd=tmp_path, check=True)
+    got = subprocess.run(["cargo", "build", "--locked", "--offline", "--release", "--bin", "no-such-binary"],
+                         cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "CARGO_TARGET_DIR": str(tmp_path / "t")})
+    assert "no bin target named `no-such-binary`" in got.stderr, got.stderr
