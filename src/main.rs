@@ -108,6 +108,10 @@ struct RunArgs {
     /// At most this many objects reconcile at once (bounds AWS calls in flight).
     #[arg(long, default_value_t = 8, env = "EBI_MAX_CONCURRENT_RECONCILES")]
     max_concurrent_reconciles: u16,
+    /// Client-side AWS call rates per account, region and service, over the defaults
+    /// (events=20,iam=10,lambda=10,ecs=10,sts=10,sqs=20 calls per second), e.g. `iam=5`.
+    #[arg(long, default_value = "", env = "EBI_AWS_RATE_LIMITS")]
+    aws_rate_limits: String,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -203,7 +207,17 @@ fn runtime() -> tokio::runtime::Runtime {
 async fn run(args: RunArgs) -> ExitCode {
     ebi::telemetry::init_logging(matches!(args.log_format, LogFormat::Json), &args.log_level);
     let metrics = Arc::new(ebi::telemetry::Metrics::default());
-    let aws = ebi::aws::AwsContext::from_env(metrics.clone()).await;
+    let limits =
+        match ebi::aws::rate_limit::RateLimits::controller().overridden(&args.aws_rate_limits) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!("--aws-rate-limits: {e}");
+                return ExitCode::from(2);
+            }
+        };
+    let aws = ebi::aws::AwsContext::from_env(metrics.clone())
+        .await
+        .with_rate_limits(limits);
     let Some(default_region) = aws.default_region() else {
         tracing::error!("no AWS region: set AWS_REGION (or spec.region on every object)");
         return ExitCode::from(2);

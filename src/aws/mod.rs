@@ -4,8 +4,8 @@
 pub mod apply;
 pub mod errors;
 pub mod observe;
-pub mod remove;
 pub mod rate_limit;
+pub mod remove;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -46,13 +46,17 @@ pub struct AwsContext {
     metrics: Arc<Metrics>,
     by_region: Arc<Mutex<HashMap<String, Clients>>>,
     account: Arc<tokio::sync::OnceCell<String>>,
+    /// Client-side rate limits; each set of clients (one account and region) gets its own
+    /// buckets, so the limits hold per (account, region, service).
+    limits: Option<rate_limit::RateLimits>,
 }
 
 impl AwsContext {
     pub async fn from_env(metrics: Arc<Metrics>) -> AwsContext {
-        // Adaptive retry: backs off and rate-limits the client when AWS throttles.
+        // Standard retry: exponential backoff with jitter on throttling and 5xx. Pacing is the
+        // token buckets' job; the SDK's adaptive mode also slept 13-19 s after a throttle.
         let base = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(RetryConfig::adaptive().with_max_attempts(5))
+            .retry_config(RetryConfig::standard().with_max_attempts(5))
             .load()
             .await;
         AwsContext {
@@ -60,7 +64,14 @@ impl AwsContext {
             metrics,
             by_region: Default::default(),
             account: Default::default(),
+            limits: None,
         }
+    }
+
+    /// Every client built from here on waits for its service's bucket.
+    pub fn with_rate_limits(mut self, limits: rate_limit::RateLimits) -> AwsContext {
+        self.limits = Some(limits);
+        self
     }
 
     pub fn default_region(&self) -> Option<String> {
@@ -148,7 +159,7 @@ impl AwsContext {
         let counter = CallCounter {
             metrics: self.metrics.clone(),
         };
-        Clients {
+        let clients = Clients {
             region: region.to_string(),
             iam: aws_sdk_iam::Client::from_conf(
                 aws_sdk_iam::config::Builder::from(config)
@@ -181,6 +192,10 @@ impl AwsContext {
                     .build(),
             ),
             task_definitions: Default::default(),
+        };
+        match &self.limits {
+            Some(limits) => rate_limit::Limiter::new(limits).limit(&clients),
+            None => clients,
         }
     }
 

@@ -97,6 +97,49 @@ impl Default for RateLimits {
 }
 
 impl RateLimits {
+    /// The controller's defaults (`run --aws-rate-limits` overrides them per service): under
+    /// AWS's per-account quotas, which every other tool in the account shares — Lambda's
+    /// control plane (GetPolicy, AddPermission, …) allows 15 requests per second in all;
+    /// IAM and EventBridge throttle mutating calls well before their read limits.
+    pub fn controller() -> RateLimits {
+        RateLimits {
+            per_service: BTreeMap::from([
+                ("events", 20.0),
+                ("iam", 10.0),
+                ("lambda", 10.0),
+                ("ecs", 10.0),
+                ("sts", 10.0),
+                ("sqs", 20.0),
+            ]),
+        }
+    }
+
+    /// `events=20,iam=10`: these services' rates over `self`'s. An unknown service or a rate
+    /// that is not a positive number is an error naming it.
+    pub fn overridden(mut self, text: &str) -> Result<RateLimits, String> {
+        for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (service, rate) = pair.split_once('=').ok_or_else(|| {
+                format!("`{pair}`: expected SERVICE=CALLS_PER_SECOND, e.g. iam=10")
+            })?;
+            let service = SERVICES
+                .iter()
+                .find(|s| **s == service.trim())
+                .ok_or_else(|| format!("`{service}` is not one of {}", SERVICES.join(", ")))?;
+            let rate: f64 = rate
+                .trim()
+                .parse()
+                .ok()
+                .filter(|r: &f64| r.is_finite() && *r > 0.0)
+                .ok_or_else(|| {
+                    format!(
+                        "`{rate}` for {service}: expected a positive number of calls per second"
+                    )
+                })?;
+            self.per_service.insert(service, rate);
+        }
+        Ok(self)
+    }
+
     /// The same rate for every service (`--max-calls-per-second`).
     pub fn uniform(per_second: f64) -> RateLimits {
         RateLimits {
