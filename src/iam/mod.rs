@@ -5,6 +5,7 @@ pub mod arn;
 pub mod eval;
 pub mod glob;
 pub mod policy;
+pub mod request;
 
 pub use arn::Arn;
 pub use eval::{Caller, Context, Decision, Evaluation, NamedPolicy, Request};
