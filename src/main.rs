@@ -1,4 +1,5 @@
-//! The command line: `run` the controller, print the `crd`, or `diagnose` a rule.
+//! The command line: `run` the controller, print the `crd`, `diagnose` a rule, or
+//! `simulate` one IAM request.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,6 +29,18 @@ enum Command {
     Crd,
     /// Explain why EventBridge could not invoke a rule's targets.
     Diagnose(DiagnoseArgs),
+    /// Evaluate one IAM request (or a list) against identity, resource, boundary, session,
+    /// SCP and RCP policies; exit 0 allowed, 1 denied, 2 bad input.
+    Simulate(SimulateArgs),
+}
+
+#[derive(clap::Args)]
+struct SimulateArgs {
+    /// JSON request file (see README, "simulate"); `-` reads standard input.
+    #[arg(long)]
+    request: PathBuf,
+    #[arg(long, value_enum, default_value = "json")]
+    output: Output,
 }
 
 #[derive(clap::Args)]
@@ -116,7 +129,27 @@ fn main() -> ExitCode {
         }
         Command::Diagnose(args) => runtime().block_on(diagnose_command(args)),
         Command::Run(args) => runtime().block_on(run(args)),
+        Command::Simulate(args) => simulate_command(args),
     }
+}
+
+fn simulate_command(args: SimulateArgs) -> ExitCode {
+    let text = if args.request.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin())
+    } else {
+        std::fs::read_to_string(&args.request)
+    };
+    let text = match text {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", args.request.display());
+            return ExitCode::from(2);
+        }
+    };
+    let (code, out, err) = ebi::simulate::run(&text, matches!(args.output, Output::Json));
+    print!("{out}");
+    eprint!("{err}");
+    ExitCode::from(code)
 }
 
 fn runtime() -> tokio::runtime::Runtime {

@@ -224,7 +224,11 @@ fn parse_statement(s: &Value) -> Result<Statement, String> {
         }
     }
     Ok(Statement {
-        sid: get_ci(s, "Sid").and_then(Value::as_str).map(str::to_string),
+        sid: match get_ci(s, "Sid") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(sid)) => Some(sid.clone()),
+            Some(other) => return Err(format!("Sid must be a string, got {other}")),
+        },
         effect,
         principal,
         action,
