@@ -10,4 +10,6 @@ pub mod snapshot;
 
 pub use checks::diagnose;
 pub use finding::{Code, Finding, Severity};
-pub use snapshot::{Chain, Expectations, Role, Rule, Snapshot, Target, TaskDefinition};
+pub use snapshot::{
+    Chain, Expectations, Organization, Queue, Role, Rule, Snapshot, Target, TaskDefinition,
+};

@@ -333,5 +333,6 @@ pub fn snapshot(desired: &Desired, observed: &Observed) -> Snapshot {
         lambda_policies,
         task_definitions,
         chains: vec![],
+        ..Default::default()
     }
 }
