@@ -311,6 +311,9 @@ fn print_text(findings: &[Finding]) {
         for (i, line) in f.remediation.lines().enumerate() {
             println!("  {}{line}", if i == 0 { "Fix: " } else { "     " });
         }
+        for note in &f.not_evaluated {
+            println!("  Note: {note}");
+        }
         println!();
     }
     let errors = findings.iter().filter(|f| f.is_error()).count();

@@ -276,6 +276,10 @@ fn policy(v: &Value, path: &str, name: &str) -> Result<Named, InputError> {
         PolicyError::BadStatement { index, problem } => {
             InputError::new(format!("{path}.Statement[{index}]"), problem)
         }
+        PolicyError::StatementNotList(got) => InputError::new(
+            format!("{path}.Statement"),
+            crate::iam::policy::statement_not_list(&got),
+        ),
         PolicyError::NoStatement => InputError::new(
             format!("{path}.Statement"),
             "missing (a policy needs statements)",
@@ -284,6 +288,7 @@ fn policy(v: &Value, path: &str, name: &str) -> Result<Named, InputError> {
     })?;
     Ok(Named {
         name: name.to_string(),
+        id: None,
         document,
     })
 }

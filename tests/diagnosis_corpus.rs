@@ -334,7 +334,12 @@ fn new_codes_name_the_level_the_statement_and_the_exact_fix() {
         "names the statement and the policy: {}",
         f.message
     );
-    assert!(f.remediation.contains("aws organizations update-policy"));
+    assert!(
+        f.remediation
+            .contains("aws organizations update-policy --policy-id p-noecs"),
+        "the policy's own ID: {}",
+        f.remediation
+    );
 
     let f = findings_of("scp-ou-allows-only-s3");
     let f = f
@@ -390,6 +395,21 @@ fn what_could_not_be_evaluated_is_said_on_the_finding() {
         "{:?}",
         f.not_evaluated
     );
+    let (code, out, _) = cli(&["diagnose", "--bundle", "-"], Some(&bundle.to_string()));
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("  Note: not evaluated: Allow statement #1 of Perimeter"),
+        "{out}"
+    );
+    let (_, out, _) = cli(
+        &["diagnose", "--bundle", "-", "--output", "json"],
+        Some(&bundle.to_string()),
+    );
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(v["findings"][0]["notEvaluated"][0]
+        .as_str()
+        .unwrap()
+        .contains("aws:PrincipalOrgID"));
 }
 
 #[test]
@@ -411,6 +431,10 @@ fn a_bundle_value_of_the_wrong_type_exits_2_with_path_and_expected_type() {
         (
             format!(r#"{{{rule}, "targets": {{"Targets": {{"Id": "1"}}}}}}"#),
             "bundle.targets.Targets: expected a list, got an object",
+        ),
+        (
+            format!(r#"{{{rule}, "roles": [{{"Role": {{"Arn": "arn:aws:iam::1:role/r", "AssumeRolePolicyDocument": {{"Statement": "Allow"}}}}}}]}}"#),
+            "bundle.roles[0].Role.AssumeRolePolicyDocument.Statement: expected a list of statements or one statement object, got \"Allow\"",
         ),
         (
             format!(r#"{{{rule}, "lambdaPolicies": []}}"#),
@@ -469,5 +493,45 @@ fn the_dead_letter_queue_statement_is_the_documented_one() {
             "Resource": queue,
             "Condition": {"ArnEquals": {"aws:SourceArn": rule}}
         })
+    );
+}
+
+#[test]
+fn what_the_snapshot_lacks_is_listed_as_not_evaluated() {
+    let notes = |name: &str| {
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/corpus/{name}.json")),
+        )
+        .unwrap();
+        let (s, _) = parse_bundle(&text).unwrap();
+        ebi::diagnose::not_evaluated(&s)
+    };
+    let n = notes("ok-dead-letter-queue");
+    assert!(n.iter().any(|n| n.contains("SCPs, RCPs")), "{n:?}");
+    assert!(
+        n.iter().any(|n| n.contains("only its region was checked")),
+        "{n:?}"
+    );
+    assert!(notes("org-good").is_empty(), "{:?}", notes("org-good"));
+    let mut bundle: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/dlq-good-customer-key.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    bundle.as_object_mut().unwrap().remove("keyPolicies");
+    let (s, e) = parse_bundle(&bundle.to_string()).unwrap();
+    assert!(
+        diagnose(&s, &e)
+            .iter()
+            .all(|f| f.code != Code::DeadLetterQueueKmsKeyNotPermitted),
+        "an ungathered key policy is not a finding"
+    );
+    assert!(
+        ebi::diagnose::not_evaluated(&s)
+            .iter()
+            .any(|n| n.contains("1234abcd-12ab-34cd-56ef-1234567890ab")
+                && n.contains("not evaluated"))
     );
 }

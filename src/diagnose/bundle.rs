@@ -70,6 +70,10 @@ fn parse_document(v: &Value, path: &str) -> Result<PolicyDocument, BundleError> 
         PolicyError::BadStatement { index, problem } => {
             err(format!("{path}.Statement[{index}]"), problem)
         }
+        PolicyError::StatementNotList(got) => err(
+            format!("{path}.Statement"),
+            crate::iam::policy::statement_not_list(&got),
+        ),
         other => err(path, other.to_string()),
     })
 }
@@ -365,19 +369,23 @@ fn parse_organization(o: &Value) -> Result<Organization, BundleError> {
                 let policy = input::required(p, "Policy", &ppath)?;
                 let ppath = format!("{ppath}.Policy");
                 input::object(policy, &ppath)?;
-                let name = match input::optional_object(policy, "PolicySummary", &ppath)? {
+                let (name, id) = match input::optional_object(policy, "PolicySummary", &ppath)? {
                     Some(_) => {
                         let spath = format!("{ppath}.PolicySummary");
                         let summary = &policy["PolicySummary"];
-                        input::optional_string(summary, "Name", &spath)?
-                            .or(input::optional_string(summary, "Id", &spath)?)
+                        (
+                            input::optional_string(summary, "Name", &spath)?,
+                            input::optional_string(summary, "Id", &spath)?,
+                        )
                     }
-                    None => None,
-                }
-                .unwrap_or_else(|| format!("policy #{}", j + 1));
+                    None => (None, None),
+                };
+                let name = name
+                    .or(id.clone())
+                    .unwrap_or_else(|| format!("policy #{}", j + 1));
                 let content = input::required(policy, "Content", &ppath)?;
                 let document = parse_document(content, &format!("{ppath}.Content"))?;
-                policies.push(Named { name, document });
+                policies.push(Named { name, id, document });
             }
             out.push(OrgLevel { id, policies });
         }

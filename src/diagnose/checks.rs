@@ -435,7 +435,7 @@ impl<'a> TargetCheck<'a> {
         self.check_resource_control(
             &rcp_request,
             &format!(
-                "EventBridge (events.amazonaws.com) to sts:AssumeRole on role {}",
+                "EventBridge (events.amazonaws.com) sts:AssumeRole on role {}",
                 role.name
             ),
         );
@@ -651,7 +651,11 @@ impl<'a> TargetCheck<'a> {
             "p-FullAWSAccess",
             block,
             &org.service_control,
-            &format!("role {} to {what}", role.name),
+            &format!("role {} {what}", role.name),
+            &format!(
+                "an exception for this role in its Condition (ArnNotLike aws:PrincipalArn {})",
+                role.arn
+            ),
         );
         self.finding(Code::ServiceControlPolicyBlocks, &block.level, message, fix);
         self.note_not_evaluated(
@@ -682,12 +686,17 @@ impl<'a> TargetCheck<'a> {
         let Some(block) = blocks.first() else {
             return false;
         };
+        let exception = format!(
+            "an exception for EventBridge acting for this account in its Condition (StringEquals aws:SourceAccount {})",
+            self.account
+        );
         let (message, fix) = org_block_text(
             "resource control policy",
             "p-RCPFullAWSAccess",
             block,
             &org.resource_control,
             what,
+            &exception,
         );
         self.finding(
             Code::ResourceControlPolicyBlocks,
@@ -743,7 +752,7 @@ impl<'a> TargetCheck<'a> {
                 dlq,
                 format!("The dead-letter queue {dlq} does not exist: events EventBridge fails to deliver (permission errors included) are dropped, and only the InvocationsFailedToBeSentToDlq metric says so."),
                 format!(
-                    "aws sqs create-queue --queue-name {name} --region {rule_region}; then {}",
+                    "aws sqs create-queue --queue-name {name} --region {rule_region}\n{}",
                     remedy::add_queue_statement(dlq, &statement)
                 ),
             );
@@ -755,6 +764,7 @@ impl<'a> TargetCheck<'a> {
             .and_then(|p| PolicyDocument::parse(p).ok())
             .map(|document| Named {
                 name: "queue policy".into(),
+                id: None,
                 document,
             });
         let request = Request {
@@ -765,7 +775,7 @@ impl<'a> TargetCheck<'a> {
                 .with("aws:SourceArn", self.rule.arn.clone())
                 .with("aws:SourceAccount", self.account),
         };
-        let what = format!("EventBridge (events.amazonaws.com) to sqs:SendMessage to {dlq}");
+        let what = format!("EventBridge (events.amazonaws.com) sqs:SendMessage on {dlq}");
         let rcp_blocks = self.check_resource_control(&request, &what);
         if !rcp_blocks {
             let outcome = request::evaluate(
@@ -1347,14 +1357,19 @@ fn org_block_text(
     block: &OrgBlock,
     levels: &[OrgLevel],
     what: &str,
+    exception: &str,
 ) -> (String, String) {
     match &block.deny {
         Some(s) => {
             let sid = s.sid.clone().unwrap_or_else(|| format!("#{}", s.index + 1));
-            let text = levels
+            let policy = levels
                 .iter()
                 .find(|l| l.id == block.level)
-                .and_then(|l| l.policies.iter().find(|p| p.name == s.policy))
+                .and_then(|l| l.policies.iter().find(|p| p.name == s.policy));
+            let policy_id = policy
+                .and_then(|p| p.id.clone())
+                .unwrap_or_else(|| "POLICY_ID".into());
+            let text = policy
                 .and_then(|p| p.document.statements.get(s.index))
                 .map(|st| {
                     format!(
@@ -1370,7 +1385,7 @@ fn org_block_text(
                     s.policy, block.level
                 ),
                 format!(
-                    "Narrow statement {sid} of {kind} {} (attached to {}) so it no longer matches this request, e.g. an exception for this role in its Condition (ArnNotLike aws:PrincipalArn), then: aws organizations update-policy --policy-id POLICY_ID --content file://policy.json (from the management account)",
+                    "Narrow statement {sid} of {kind} {} (attached to {}) so it no longer matches this request, e.g. {exception}, then: aws organizations update-policy --policy-id {policy_id} --content file://policy.json (from the management account)",
                     s.policy, block.level
                 ),
             )
@@ -1386,4 +1401,41 @@ fn org_block_text(
             ),
         ),
     }
+}
+
+/// What the snapshot did not let the engine examine, for a person to read beside the
+/// findings ("not evaluated"): organisation policies not gathered, dead-letter queues known
+/// only by ARN, key policies of encrypting keys not gathered. Empty when nothing is missing.
+pub fn not_evaluated(snapshot: &Snapshot) -> Vec<String> {
+    let mut out = vec![];
+    if snapshot.rule.is_none() {
+        return out;
+    }
+    if snapshot.organization.is_none() {
+        out.push("service and resource control policies (SCPs, RCPs): not evaluated, the organisation's policies were not gathered (bundle key `organization`; online: organizations:ListPoliciesForTarget and DescribePolicy)".into());
+    }
+    for t in &snapshot.targets {
+        let Some(dlq) = &t.dead_letter_arn else {
+            continue;
+        };
+        match snapshot.dead_letter_queues.as_ref().map(|q| q.get(dlq)) {
+            None => out.push(format!("dead-letter queue {dlq} of target {}: only its region was checked, its attributes were not gathered (bundle key `deadLetterQueues`)", t.id)),
+            Some(Some(queue)) => {
+                if let Some(key) = &queue.kms_key {
+                    let id = key.rsplit('/').next().unwrap_or(key);
+                    let known = key == "alias/aws/sqs"
+                        || key.ends_with(":alias/aws/sqs")
+                        || snapshot
+                            .key_policies
+                            .keys()
+                            .any(|k| k == key || k.rsplit('/').next() == Some(id));
+                    if !known {
+                        out.push(format!("KMS key {key} of dead-letter queue {dlq}: not evaluated, its key policy was not gathered (bundle key `keyPolicies`)"));
+                    }
+                }
+            }
+            Some(None) => {}
+        }
+    }
+    out
 }

@@ -8,7 +8,7 @@ pub mod finding;
 pub mod remedy;
 pub mod snapshot;
 
-pub use checks::diagnose;
+pub use checks::{diagnose, not_evaluated};
 pub use finding::{Code, Finding, Severity};
 pub use snapshot::{
     Chain, Expectations, Organization, Queue, Role, Rule, Snapshot, Target, TaskDefinition,

@@ -11,8 +11,15 @@ pub enum PolicyError {
     NotJson(String),
     #[error("policy document has no Statement")]
     NoStatement,
+    #[error("Statement: {}", statement_not_list(.0))]
+    StatementNotList(String),
     #[error("statement {index}: {problem}")]
     BadStatement { index: usize, problem: String },
+}
+
+/// The problem of a `Statement` that is neither a list nor an object, without its path.
+pub fn statement_not_list(got: &str) -> String {
+    format!("expected a list of statements or one statement object, got {got}")
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,7 +101,8 @@ impl PolicyDocument {
         let statements = match get_ci(value, "Statement") {
             Some(Value::Array(items)) => items.iter().collect::<Vec<_>>(),
             Some(single @ Value::Object(_)) => vec![single],
-            _ => return Err(PolicyError::NoStatement),
+            None | Some(Value::Null) => return Err(PolicyError::NoStatement),
+            Some(other) => return Err(PolicyError::StatementNotList(other.to_string())),
         };
         let statements = statements
             .into_iter()

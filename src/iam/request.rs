@@ -54,6 +54,8 @@ impl Layer {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Named {
     pub name: String,
+    /// The policy's own ID when it has one (`p-…` for organisation policies).
+    pub id: Option<String>,
     pub document: PolicyDocument,
 }
 
@@ -442,8 +444,11 @@ pub fn evaluate(question: &Question, policies: &Policies) -> Outcome {
     let refs = |v: &Verdict| v.allows.iter().map(|(s, _)| s.clone()).collect::<Vec<_>>();
     let boundary_ok = boundary.as_ref().is_none_or(|b| !b.allows.is_empty());
     let session_ok = session.as_ref().is_none_or(|s| !s.allows.is_empty());
-    let identity_ok = !identity.allows.is_empty();
     let same_account = is_service || principal_account == resource_account;
+    // "All requests are implicitly denied with the exception of the AWS account root user,
+    // which has full access" (in its own account; SCPs and any Deny still apply).
+    let root_user = same_account && matches!(principal, Principal::Account { .. });
+    let identity_ok = !identity.allows.is_empty() || root_user;
 
     // The closest way the resource policy names the caller.
     let resource_match = resource
@@ -615,6 +620,7 @@ mod tests {
     fn org_blocks_names_the_level_and_the_statement() {
         let named = |name: &str, v: serde_json::Value| Named {
             name: name.into(),
+            id: None,
             document: PolicyDocument::parse(&v).unwrap(),
         };
         let full = json!({"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}});
