@@ -407,15 +407,27 @@ fn substitute(pattern: &str, ctx: &Context) -> String {
             out.push_str(&rest[start..]);
             return out;
         };
-        let key = &after[..end];
+        // `${key, 'default'}`: the default stands in when the key is absent.
+        let (key, default) = match after[..end].split_once(',') {
+            Some((k, d)) => {
+                let d = d.trim();
+                let d = d
+                    .strip_prefix('\'')
+                    .and_then(|d| d.strip_suffix('\''))
+                    .unwrap_or(d);
+                (k.trim(), Some(d))
+            }
+            None => (&after[..end], None),
+        };
         match key {
             "*" => out.push('*'),
             "?" => out.push('?'),
             "$" => out.push('$'),
-            _ => match ctx.get(key).and_then(|v| v.first()) {
-                Some(v) => out.push_str(v),
+            _ => match (ctx.get(key).and_then(|v| v.first()), default) {
+                (Some(v), _) => out.push_str(v),
+                (None, Some(d)) => out.push_str(d),
                 // An unresolvable variable makes the value match nothing, as in AWS.
-                None => out.push('\u{0}'),
+                (None, None) => out.push('\u{0}'),
             },
         }
         rest = &after[end + 1..];

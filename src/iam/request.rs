@@ -309,6 +309,19 @@ pub fn evaluate(question: &Question, policies: &Policies) -> Outcome {
         "aws:PrincipalIsAWSService",
         Some(matches!(principal, Principal::Service(_)).to_string()),
     );
+    // aws:PrincipalType and aws:username as the global condition keys page defines them.
+    let principal_type = match principal {
+        Principal::Service(_) => None,
+        Principal::Account { .. } => Some("Account"),
+        Principal::User { .. } => Some("User"),
+        Principal::Role { .. } | Principal::Session { .. } => Some("AssumedRole"),
+        Principal::Other { arn, .. } if arn.contains(":federated-user/") => Some("FederatedUser"),
+        Principal::Other { .. } => None,
+    };
+    default_key("aws:PrincipalType", principal_type.map(str::to_string));
+    if let Principal::User { arn, .. } = principal {
+        default_key("aws:username", arn.rsplit('/').next().map(str::to_string));
+    }
     if let Principal::Service(name) = principal {
         default_key("aws:PrincipalServiceName", Some(name.clone()));
     }
