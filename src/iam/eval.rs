@@ -175,7 +175,7 @@ pub fn judge_statement(
     let mut failed = Vec::new();
     let mut not_evaluated = Vec::new();
     for c in &s.conditions {
-        match condition_outcome(c, &request.context) {
+        match condition_outcome_in(c, &request.context, s.variables) {
             ConditionOutcome::Holds => {}
             ConditionOutcome::Fails => failed.push(c.clone()),
             ConditionOutcome::NotEvaluated(why) => not_evaluated.push((c.clone(), why)),
@@ -320,10 +320,13 @@ fn statement_applies(s: &Statement, request: &Request, check_principal: bool) ->
     }
     match (&s.resource, &request.resource) {
         (Some(m), Some(resource)) => {
-            let hit = m
-                .patterns
-                .iter()
-                .any(|p| glob::matches(&substitute(p, &request.context), resource));
+            let hit = m.patterns.iter().any(|p| {
+                if s.variables {
+                    glob::matches(&substitute(p, &request.context), resource)
+                } else {
+                    glob::matches(p, resource)
+                }
+            });
             hit != m.negated
         }
         // Trust policies have no Resource: the role itself is the resource.
@@ -478,6 +481,12 @@ const OPERATORS: &[&str] = &[
 /// that is not the operator's type). AWS's rules for absent keys: a negated operator holds,
 /// `…IfExists` holds, `ForAllValues` holds vacuously, anything else fails.
 pub fn condition_outcome(c: &Condition, ctx: &Context) -> ConditionOutcome {
+    condition_outcome_in(c, ctx, true)
+}
+
+/// [`condition_outcome`], with policy variables replaced only when `variables` (the
+/// statement's document is Version 2012-10-17).
+fn condition_outcome_in(c: &Condition, ctx: &Context, variables: bool) -> ConditionOutcome {
     use ConditionOutcome::*;
     let mut op = c.operator.as_str();
     let mut set = None;
@@ -514,7 +523,11 @@ pub fn condition_outcome(c: &Condition, ctx: &Context) -> ConditionOutcome {
         return if holds { Holds } else { Fails };
     }
     let negated = op.contains("not");
-    let policy_values: Vec<String> = c.values.iter().map(|v| substitute(v, ctx)).collect();
+    let policy_values: Vec<String> = if variables {
+        c.values.iter().map(|v| substitute(v, ctx)).collect()
+    } else {
+        c.values.clone()
+    };
     // Typed operators: every policy value must be of the type, or the condition is unknown.
     let kind = op
         .trim_start_matches("not")

@@ -67,6 +67,9 @@ pub struct Statement {
     pub action: Matcher,
     pub resource: Option<Matcher>,
     pub conditions: Vec<Condition>,
+    /// Whether `${…}` policy variables are replaced: only under `"Version": "2012-10-17"`.
+    /// Without a Version (which defaults to 2008-10-17) they are literal text.
+    pub variables: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -98,6 +101,9 @@ impl PolicyDocument {
     }
 
     fn from_object(value: &Value) -> Result<PolicyDocument, PolicyError> {
+        // "If you do not include a Version element, the value defaults to 2008-10-17, and newer
+        // features, such as policy variables, will not work" (IAM JSON policy elements: Version).
+        let variables = get_ci(value, "Version").and_then(Value::as_str) == Some("2012-10-17");
         let statements = match get_ci(value, "Statement") {
             Some(Value::Array(items)) => items.iter().collect::<Vec<_>>(),
             Some(single @ Value::Object(_)) => vec![single],
@@ -108,7 +114,8 @@ impl PolicyDocument {
             .into_iter()
             .enumerate()
             .map(|(index, s)| {
-                parse_statement(s).map_err(|problem| PolicyError::BadStatement { index, problem })
+                parse_statement(s, variables)
+                    .map_err(|problem| PolicyError::BadStatement { index, problem })
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(PolicyDocument { statements })
@@ -173,7 +180,7 @@ fn string_list(value: &Value) -> Result<Vec<String>, String> {
     }
 }
 
-fn parse_statement(s: &Value) -> Result<Statement, String> {
+fn parse_statement(s: &Value, variables: bool) -> Result<Statement, String> {
     if !s.is_object() {
         return Err("a statement must be an object".into());
     }
@@ -242,6 +249,7 @@ fn parse_statement(s: &Value) -> Result<Statement, String> {
         action,
         resource,
         conditions,
+        variables,
     })
 }
 
