@@ -273,9 +273,32 @@ pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError>
     }
     let dead_letter_queues = match input::field(&root, "deadLetterQueues") {
         None => None,
-        Some(_) => {
+        Some(given) => {
+            // A map {queue ARN: output}, or a list of outputs, each naming its QueueArn.
+            let entries: Vec<(String, &Value, String)> = match given {
+                Value::Array(items) => items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, q)| {
+                        let path = format!("bundle.deadLetterQueues[{i}]");
+                        input::object(q, &path)?;
+                        let attributes = input::required(q, "Attributes", &path)?;
+                        input::object(attributes, &format!("{path}.Attributes"))?;
+                        let arn = input::required_string(
+                            attributes,
+                            "QueueArn",
+                            &format!("{path}.Attributes"),
+                        )?;
+                        Ok((arn, q, path))
+                    })
+                    .collect::<Result<_, InputError>>()?,
+                _ => optional_map(&root, "deadLetterQueues")?
+                    .into_iter()
+                    .map(|(k, v, p)| (k.clone(), v, p))
+                    .collect(),
+            };
             let mut queues = BTreeMap::new();
-            for (arn, q, path) in optional_map(&root, "deadLetterQueues")? {
+            for (arn, q, path) in entries {
                 input::object(q, &path)?;
                 let attributes = input::required(q, "Attributes", &path)?;
                 let apath = format!("{path}.Attributes");

@@ -862,6 +862,18 @@ and: aws sqs set-queue-attributes --queue-url {} --attributes KmsMasterKeyId=KEY
                 }
             )
         };
+        let kms_request = Request {
+            caller: Caller::Service(EVENTS.into()),
+            action: "kms:GenerateDataKey".into(),
+            resource: Some(key_arn.clone()),
+            context: Context::new()
+                .with("aws:SourceArn", self.rule.arn.clone())
+                .with("aws:SourceAccount", self.account),
+        };
+        self.check_resource_control(
+            &kms_request,
+            &format!("EventBridge (events.amazonaws.com) kms:GenerateDataKey on {key_arn}, the key of dead-letter queue {dlq}"),
+        );
         let mut missing = vec![];
         let mut notes = vec![];
         for action in ["kms:GenerateDataKey", "kms:Decrypt"] {

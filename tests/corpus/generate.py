@@ -449,6 +449,18 @@ case("rcp-deny-assume-role", "An RCP denies sts:AssumeRole to AWS services actin
 case("rcp-deny-dlq", "An RCP denies sqs:SendMessage to every AWS service: EventBridge cannot use the dead-letter queue.",
      with_org(with_dlq(ecs_good(), {DLQ: queue(policy=doc(DLQ_STATEMENT))}), organization(rcps=RCP_LEVELS([("RCPFullAWSAccess", RCP_FULL), ("NoServices", doc({"Sid": "NoServiceWrites", "Effect": "Deny", "Principal": "*", "Action": "sqs:SendMessage", "Resource": "*", "Condition": {"Bool": {"aws:PrincipalIsAWSService": "true"}}}))]))),
      errors=["ResourceControlPolicyBlocks"])
+case("rcp-deny-kms", "An RCP denies KMS use to AWS services: EventBridge cannot encrypt what it sends to the dead-letter queue.",
+     with_org(with_dlq(ecs_good(), {DLQ: queue(policy=doc(DLQ_STATEMENT), kms=KEY_ARN)}, keys={KEY_ARN: key_policy(KEY_ADMIN, KEY_EVENTS)}),
+              organization(rcps=RCP_LEVELS([("RCPFullAWSAccess", RCP_FULL), ("NoServiceKms", doc({"Sid": "NoServiceKms", "Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*", "Condition": {"Bool": {"aws:PrincipalIsAWSService": "true"}}}))]))),
+     errors=["ResourceControlPolicyBlocks"])
+case("dlq-good-queue-list", "deadLetterQueues given as a list of get-queue-attributes outputs, with an RCPFullAWSAccess organisation.",
+     with_org(mutate(with_dlq(ecs_good(), {DLQ: queue(policy=doc(DLQ_STATEMENT), kms=KEY_ARN)}, keys={KEY_ARN: key_policy(KEY_ADMIN, KEY_EVENTS)}),
+                     lambda b: b.__setitem__("deadLetterQueues", list(b["deadLetterQueues"].values()))),
+              organization(rcps=RCP_LEVELS([("RCPFullAWSAccess", RCP_FULL)]))))
+case("dlq-list-not-found", "deadLetterQueues as a list that does not hold the target's queue.",
+     mutate(with_dlq(ecs_good(), {DLQ: queue(arn=DLQ.replace("orders-dlq", "other-dlq"))}),
+            lambda b: b.__setitem__("deadLetterQueues", list(b["deadLetterQueues"].values()))),
+     errors=["DeadLetterQueueNotFound"])
 case("rcp-level-without-allow", "The OU has RCPs but none allows STS: every level must allow.",
      with_org(ecs_good(), organization(rcps=RCP_LEVELS([("S3Only", doc({"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"}))]))),
      errors=["ResourceControlPolicyBlocks"])
