@@ -193,9 +193,16 @@ pub fn parse_case(v: &Value, path: &str) -> Result<(Question, Policies), InputEr
         )
     })?;
     let mut context = Context::new();
-    if let Some(map) = input::optional_object(r, "context", &rpath)? {
+    // `contextVariables` is the same thing under the name other simulators use.
+    let context_key =
+        if input::field(r, "context").is_none() && input::field(r, "contextVariables").is_some() {
+            "contextVariables"
+        } else {
+            "context"
+        };
+    if let Some(map) = input::optional_object(r, context_key, &rpath)? {
         for (key, value) in map {
-            let kpath = format!("{rpath}.context[{key:?}]");
+            let kpath = format!("{rpath}.{context_key}[{key:?}]");
             match value {
                 Value::String(s) => context = context.with(key, s.clone()),
                 Value::Array(items) => {
@@ -270,8 +277,18 @@ pub fn parse_case(v: &Value, path: &str) -> Result<(Question, Policies), InputEr
 }
 
 /// A policy document given as an object; its problems reported at their path.
+/// Also accepts a named wrapper, `{"name": "…", "policy": {document}}`, as some suites write
+/// policies; the name then reports it.
 fn policy(v: &Value, path: &str, name: &str) -> Result<Named, InputError> {
     input::object(v, path)?;
+    if input::field(v, "policy").is_some() && input::field(v, "Statement").is_none() {
+        let own = input::optional_string(v, "name", path)?;
+        let inner = policy(&v["policy"], &format!("{path}.policy"), name)?;
+        return Ok(Named {
+            name: own.unwrap_or(inner.name),
+            ..inner
+        });
+    }
     let document = PolicyDocument::parse(v).map_err(|e| match e {
         PolicyError::BadStatement { index, problem } => {
             InputError::new(format!("{path}.Statement[{index}]"), problem)

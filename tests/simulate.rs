@@ -245,3 +245,35 @@ fn bad_input_exits_2_with_the_path_and_the_expected_type() {
     assert_eq!(code, 2);
     assert!(err.contains("cannot read"), "{err}");
 }
+
+#[test]
+fn named_policy_wrappers_and_context_variables_are_read_too() {
+    let v = json!([{
+        "name": "wrapped",
+        "request": {"action": "sqs:SendMessage", "resource": {"resource": "arn:aws:sqs:us-east-1:111111111111:q", "accountId": "111111111111"},
+                    "principal": "arn:aws:iam::111111111111:user/alice", "contextVariables": {"aws:SourceVpc": "vpc-1"}},
+        "identityPolicies": [{"name": "send", "policy": {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*", "Condition": {"StringEquals": {"aws:SourceVpc": "vpc-1"}}}]}}],
+        "serviceControlPolicies": [{"orgIdentifier": "r-1", "policies": [{"name": "FullAWSAccess", "policy": {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}}]}]
+    }]);
+    let (code, out, err) = cli(&["simulate", "--request", "-"], Some(&v.to_string()));
+    assert_eq!(code, 0, "{out}{err}");
+    let got: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(got[0]["response"], "Allowed");
+    assert!(
+        got[0]["explain"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["policy"] == "send"),
+        "{out}"
+    );
+    let mut bad = v.clone();
+    bad[0]["identityPolicies"][0]["policy"] = json!("Allow");
+    let (code, _, err) = cli(&["simulate", "--request", "-"], Some(&bad.to_string()));
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("$[0].identityPolicies[0].policy: expected an object, got a string"),
+        "{err}"
+    );
+}
