@@ -458,6 +458,14 @@ pub fn evaluate(question: &Question, policies: &Policies) -> Outcome {
     let boundary_ok = boundary.as_ref().is_none_or(|b| !b.allows.is_empty());
     let session_ok = session.as_ref().is_none_or(|s| !s.allows.is_empty());
     let same_account = is_service || principal_account == resource_account;
+    // A KMS key is usable only as far as its key policy allows (IAM policies count only when
+    // the key policy grants the account), and a role only by principals its trust policy
+    // allows: there the resource-based policy is required even within one account.
+    let resource_policy_required = service == "kms"
+        || question
+            .action
+            .to_ascii_lowercase()
+            .starts_with("sts:assumerole");
     // "All requests are implicitly denied with the exception of the AWS account root user,
     // which has full access" (in its own account; SCPs and any Deny still apply).
     let root_user = same_account && matches!(principal, Principal::Account { .. });
@@ -492,11 +500,13 @@ pub fn evaluate(question: &Question, policies: &Policies) -> Outcome {
                 }
                 grant(Layer::Resource, &refs(&resource));
             }
-            // 3c. Names the account, or nothing: identity policies decide.
+            // 3c. Names the account, or nothing: identity policies decide — except where the
+            // resource-based policy is required (KMS key policies, role trust policies).
             Some(PrincipalMatch::Account) | None => {
-                if is_service {
+                if is_service || (resource_match.is_none() && resource_policy_required) {
                     blocked.push(Layer::Resource);
-                } else {
+                }
+                if !is_service {
                     if !identity_ok {
                         blocked.push(Layer::Identity);
                     }

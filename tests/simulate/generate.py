@@ -175,6 +175,18 @@ case("same account: a grant to another role does not apply", PRINC, IMPLICIT, ["
 case("NotPrincipal Deny spares the named role", NOTPRINC, ALLOWED, identity=[doc(allow())], resource_policy=doc({"Effect": "Deny", "NotPrincipal": {"AWS": [ROLE, SESSION]}, "Action": "s3:*", "Resource": "*"}))
 case("NotPrincipal Deny catches everyone else", NOTPRINC, EXPLICIT, ["resource"], principal=USER, identity=[doc(allow())], resource_policy=doc({"Effect": "Deny", "NotPrincipal": {"AWS": [ROLE, SESSION]}, "Action": "s3:*", "Resource": "*"}))
 
+# --- resource-based policies that are required even in one account ---
+KEY = f"arn:aws:kms:us-east-1:{A}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+KMS_DOC = "https://docs.aws.amazon.com/kms/latest/developerguide/key-policies.html"
+TRUST_DOC = D + "id_roles.html (a role's trust policy is a required resource-based policy)"
+case("KMS: an identity policy alone does not open a key", KMS_DOC + " (unless the key policy allows it, IAM policies cannot give access to a KMS key)", IMPLICIT, ["resource"], action="kms:Decrypt", resource=KEY, identity=[doc(allow("kms:Decrypt", "*"))])
+case("KMS: a key policy that grants the account lets IAM policies decide", KMS_DOC + "#key-policy-default-allow-root-enable-iam", ALLOWED, action="kms:Decrypt", resource=KEY, identity=[doc(allow("kms:Decrypt", "*"))], resource_policy=doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{A}:root"}, "Action": "kms:*", "Resource": "*"}))
+case("KMS: the account grant without an IAM policy", KMS_DOC + "#key-policy-default-allow-root-enable-iam", IMPLICIT, ["identity"], action="kms:Decrypt", resource=KEY, resource_policy=doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{A}:root"}, "Action": "kms:*", "Resource": "*"}))
+case("KMS: a key policy naming the role grants on its own", KMS_DOC, ALLOWED, action="kms:Decrypt", resource=KEY, resource_policy=doc({"Effect": "Allow", "Principal": {"AWS": ROLE}, "Action": "kms:Decrypt", "Resource": "*"}))
+case("AssumeRole: the trust policy is required in the same account", TRUST_DOC, IMPLICIT, ["resource"], principal=USER, action="sts:AssumeRole", resource=f"arn:aws:iam::{A}:role/target", identity=[doc(allow("sts:AssumeRole", "*"))])
+case("AssumeRole: a trust policy naming the user suffices in the same account", TRUST_DOC, ALLOWED, principal=USER, action="sts:AssumeRole", resource=f"arn:aws:iam::{A}:role/target", resource_policy=doc({"Effect": "Allow", "Principal": {"AWS": USER}, "Action": "sts:AssumeRole"}))
+case("AssumeRole: a trust policy naming the account needs an identity grant", TRUST_DOC, IMPLICIT, ["identity"], principal=USER, action="sts:AssumeRole", resource=f"arn:aws:iam::{A}:role/target", resource_policy=doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{A}:root"}, "Action": "sts:AssumeRole"}))
+
 # --- cross account ------------------------------------------------------------------------------
 RB = lambda principal: doc({"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "s3:GetObject", "Resource": OBJ})
 case("cross account: both policies allow", CROSS, ALLOWED, account=B, identity=[doc(allow())], resource_policy=RB(ROLE))
