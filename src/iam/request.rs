@@ -156,10 +156,16 @@ impl Principal {
         }
     }
 
-    /// Service-linked roles live under `role/aws-service-role/`; SCPs and RCPs skip them.
+    /// Service-linked roles live under `role/aws-service-role/` and are named
+    /// `AWSServiceRoleFor…` (all a session ARN shows); SCPs and RCPs skip them.
     pub fn is_service_linked(&self) -> bool {
-        self.principal_arn()
-            .is_some_and(|a| a.contains(":role/aws-service-role/"))
+        self.principal_arn().is_some_and(|a| {
+            a.contains(":role/aws-service-role/")
+                || (matches!(self, Principal::Session { .. })
+                    && a.rsplit('/')
+                        .next()
+                        .is_some_and(|n| n.starts_with("AWSServiceRoleFor")))
+        })
     }
 
     fn caller(&self) -> Caller {
@@ -467,8 +473,9 @@ pub fn evaluate(question: &Question, policies: &Policies) -> Outcome {
             .to_ascii_lowercase()
             .starts_with("sts:assumerole");
     // "All requests are implicitly denied with the exception of the AWS account root user,
-    // which has full access" (in its own account; SCPs and any Deny still apply).
-    let root_user = same_account && matches!(principal, Principal::Account { .. });
+    // which has full access": its identity side always allows (SCPs, resource-based
+    // policies across accounts, and any Deny still apply).
+    let root_user = matches!(principal, Principal::Account { .. });
     let identity_ok = !identity.allows.is_empty() || root_user;
 
     // The closest way the resource policy names the caller.
