@@ -7,7 +7,8 @@
 //! `taskDefinitions` = `{ARN: aws ecs describe-task-definition}`, `chains` = `[{"from", "to"}]`,
 //! and optionally `expectTargetId`: check only that target, and report it if it is missing.
 //! Optional evidence for the dead-letter queue and the organisation:
-//! `deadLetterQueues` = `{queue ARN: aws sqs get-queue-attributes --attribute-names All}`,
+//! `deadLetterQueues` = `{queue ARN or URL: aws sqs get-queue-attributes --attribute-names All}`
+//! (or a list of those outputs; each is keyed by its `QueueArn`),
 //! `keyPolicies` = `{KmsMasterKeyId as the queue names it: aws kms get-key-policy}`,
 //! `organization` = `{"Organization": aws organizations describe-organization .Organization,
 //! "serviceControlPolicies": [{"targetId": "r-…|ou-…|ACCOUNT", "policies": [aws organizations
@@ -316,7 +317,8 @@ pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError>
                     policy,
                     kms_key: input::optional_string(attributes, "KmsMasterKeyId", &apath)?,
                 };
-                queues.insert(arn.clone(), queue);
+                // Keyed by the ARN the queue reports, so a map keyed by queue URL works too.
+                queues.insert(queue.arn.clone(), queue);
             }
             Some(queues)
         }

@@ -457,6 +457,8 @@ case("dlq-good-queue-list", "deadLetterQueues given as a list of get-queue-attri
      with_org(mutate(with_dlq(ecs_good(), {DLQ: queue(policy=doc(DLQ_STATEMENT), kms=KEY_ARN)}, keys={KEY_ARN: key_policy(KEY_ADMIN, KEY_EVENTS)}),
                      lambda b: b.__setitem__("deadLetterQueues", list(b["deadLetterQueues"].values()))),
               organization(rcps=RCP_LEVELS([("RCPFullAWSAccess", RCP_FULL)]))))
+case("dlq-good-keyed-by-url", "deadLetterQueues keyed by queue URL (what get-queue-attributes takes): the QueueArn attribute names the queue.",
+     with_dlq(ecs_good(), {f"https://sqs.{R}.amazonaws.com/{A}/orders-dlq": queue(policy=doc(DLQ_STATEMENT))}))
 case("dlq-list-not-found", "deadLetterQueues as a list that does not hold the target's queue.",
      mutate(with_dlq(ecs_good(), {DLQ: queue(arn=DLQ.replace("orders-dlq", "other-dlq"))}),
             lambda b: b.__setitem__("deadLetterQueues", list(b["deadLetterQueues"].values()))),
