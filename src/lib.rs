@@ -1,7 +1,8 @@
 //! EventBridge integrations as Kubernetes objects, with a diagnosis of every AccessDenied.
 //!
 //! The pure core — `api` (types), `plan` (spec → desired AWS state), `iam` (policy language)
-//! and `diagnose` (snapshot → findings) — never performs I/O. `aws` observes and applies;
+//! and `diagnose` (snapshot → findings), with `simulate` and `input` (strict JSON reading) —
+//! never performs I/O. `aws` observes and applies;
 //! `controller` runs the reconcile loop around them.
 
 pub mod api;
@@ -10,8 +11,10 @@ pub mod aws;
 pub mod controller;
 pub mod diagnose;
 pub mod iam;
+pub mod input;
 pub mod orphans;
 pub mod plan;
+pub mod simulate;
 pub mod telemetry;
 
 /// What a failure means, for the reconciler (how soon to retry), for status (which

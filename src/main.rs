@@ -1,5 +1,5 @@
 //! The command line: `run` the controller, print the `crd`, `diagnose` a rule (or every rule
-//! of a region), `collect` a rule's bundle.
+//! of a region), `collect` a rule's bundle, `simulate` one IAM request, list `orphans`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,6 +34,18 @@ enum Command {
     Orphans(OrphansArgs),
     /// Write the bundle `diagnose --bundle` reads, for one rule, from the account (read-only).
     Collect(CollectArgs),
+    /// Evaluate one IAM request (or a list) against identity, resource, boundary, session,
+    /// SCP and RCP policies; exit 0 allowed, 1 denied, 2 bad input.
+    Simulate(SimulateArgs),
+}
+
+#[derive(clap::Args)]
+struct SimulateArgs {
+    /// JSON request file (see README, "simulate"); `-` reads standard input.
+    #[arg(long)]
+    request: PathBuf,
+    #[arg(long, value_enum, default_value = "json")]
+    output: Output,
 }
 
 #[derive(clap::Args)]
@@ -194,7 +206,27 @@ fn main() -> ExitCode {
         Command::Collect(args) => runtime().block_on(collect_command(args)),
         Command::Run(args) => runtime().block_on(run(*args)),
         Command::Orphans(args) => runtime().block_on(orphans_command(args)),
+        Command::Simulate(args) => simulate_command(args),
     }
+}
+
+fn simulate_command(args: SimulateArgs) -> ExitCode {
+    let text = if args.request.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin())
+    } else {
+        std::fs::read_to_string(&args.request)
+    };
+    let text = match text {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", args.request.display());
+            return ExitCode::from(2);
+        }
+    };
+    let (code, out, err) = ebi::simulate::run(&text, matches!(args.output, Output::Json));
+    print!("{out}");
+    eprint!("{err}");
+    ExitCode::from(code)
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -535,6 +567,9 @@ fn print_text(findings: &[Finding]) {
         println!("  {}", f.message);
         for (i, line) in f.remediation.lines().enumerate() {
             println!("  {}{line}", if i == 0 { "Fix: " } else { "     " });
+        }
+        for note in &f.not_evaluated {
+            println!("  Note: {note}");
         }
         println!();
     }

@@ -262,3 +262,276 @@ fn the_committed_crd_is_the_generated_one() {
         "crds/ is stale: run `make crd` and commit the result"
     );
 }
+
+fn findings_of(name: &str) -> Vec<ebi::diagnose::Finding> {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/corpus/{name}.json")),
+    )
+    .unwrap();
+    let (s, e) = parse_bundle(&text).unwrap();
+    diagnose(&s, &e)
+}
+
+#[test]
+fn new_codes_name_the_level_the_statement_and_the_exact_fix() {
+    let rule = "arn:aws:events:us-east-1:111122223333:rule/orders";
+    let f = findings_of("dlq-no-policy");
+    let f = f
+        .iter()
+        .find(|f| f.code == Code::DeadLetterQueuePermissionMissing)
+        .unwrap();
+    assert_eq!(
+        f.resource.as_deref(),
+        Some("arn:aws:sqs:us-east-1:111122223333:orders-dlq")
+    );
+    for needle in [
+        "\"events.amazonaws.com\"",
+        "\"sqs:SendMessage\"",
+        "\"aws:SourceArn\"",
+        rule,
+        "aws sqs set-queue-attributes --queue-url https://sqs.us-east-1.amazonaws.com/111122223333/orders-dlq",
+        "keeping its other statements",
+    ] {
+        assert!(f.remediation.contains(needle), "{needle}: {}", f.remediation);
+    }
+
+    let f = findings_of("dlq-key-not-permitted");
+    let f = f
+        .iter()
+        .find(|f| f.code == Code::DeadLetterQueueKmsKeyNotPermitted)
+        .unwrap();
+    assert!(
+        f.remediation.contains("kms:GenerateDataKey")
+            && f.remediation.contains("kms:Decrypt")
+            && f.remediation
+                .contains("aws kms put-key-policy --key-id 1234abcd-12ab-34cd-56ef-1234567890ab"),
+        "{}",
+        f.remediation
+    );
+
+    let f = findings_of("dlq-other-region");
+    assert!(
+        f[0].remediation.contains("--region us-east-1")
+            && f[0]
+                .remediation
+                .contains("arn:aws:sqs:us-east-1:111122223333:orders-dlq"),
+        "{}",
+        f[0].remediation
+    );
+
+    let f = findings_of("scp-deny-runtask");
+    let f = f
+        .iter()
+        .find(|f| f.code == Code::ServiceControlPolicyBlocks)
+        .unwrap();
+    assert_eq!(
+        f.resource.as_deref(),
+        Some("ou-ab12-prod"),
+        "names the level"
+    );
+    assert!(
+        f.message.contains("NoRunTask") && f.message.contains("NoEcs"),
+        "names the statement and the policy: {}",
+        f.message
+    );
+    assert!(
+        f.remediation
+            .contains("aws organizations update-policy --policy-id p-noecs"),
+        "the policy's own ID: {}",
+        f.remediation
+    );
+
+    let f = findings_of("scp-ou-allows-only-s3");
+    let f = f
+        .iter()
+        .find(|f| f.code == Code::ServiceControlPolicyBlocks)
+        .unwrap();
+    assert!(
+        f.remediation.contains(
+            "aws organizations attach-policy --policy-id p-FullAWSAccess --target-id ou-ab12-prod"
+        ),
+        "{}",
+        f.remediation
+    );
+
+    let f = findings_of("rcp-deny-assume-role");
+    let f = f
+        .iter()
+        .find(|f| f.code == Code::ResourceControlPolicyBlocks)
+        .unwrap();
+    assert!(
+        f.message.contains("OtherAccountOnly") && f.message.contains("sts:AssumeRole"),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
+fn what_could_not_be_evaluated_is_said_on_the_finding() {
+    // An SCP that blocks at the OU (no Allow), and a Deny at the root conditioned on a key
+    // whose value is not known offline: the finding names the level and says what it could
+    // not evaluate.
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/scp-ou-allows-only-s3.json"),
+    )
+    .unwrap();
+    let mut bundle: Value = serde_json::from_str(&text).unwrap();
+    let levels = bundle["organization"]["serviceControlPolicies"]
+        .as_array_mut()
+        .unwrap();
+    levels[0]["policies"].as_array_mut().unwrap().push(serde_json::json!({"Policy": {
+        "PolicySummary": {"Id": "p-perim", "Name": "Perimeter"},
+        "Content": r#"{"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-mine"}}}]}"#
+    }}));
+    let (s, e) = parse_bundle(&bundle.to_string()).unwrap();
+    let f = diagnose(&s, &e)
+        .into_iter()
+        .find(|f| f.code == Code::ServiceControlPolicyBlocks)
+        .unwrap();
+    assert!(
+        f.not_evaluated
+            .iter()
+            .any(|n| n.contains("aws:PrincipalOrgID") && n.contains("not known")),
+        "{:?}",
+        f.not_evaluated
+    );
+    let (code, out, _) = cli(&["diagnose", "--bundle", "-"], Some(&bundle.to_string()));
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("  Note: not evaluated: Allow statement #1 of Perimeter"),
+        "{out}"
+    );
+    let (_, out, _) = cli(
+        &["diagnose", "--bundle", "-", "--output", "json"],
+        Some(&bundle.to_string()),
+    );
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(v["findings"][0]["notEvaluated"][0]
+        .as_str()
+        .unwrap()
+        .contains("aws:PrincipalOrgID"));
+}
+
+#[test]
+fn a_bundle_value_of_the_wrong_type_exits_2_with_path_and_expected_type() {
+    let rule = r#""rule": {"Name": "x", "Arn": "arn:aws:events:us-east-1:1:rule/x"}"#;
+    for (bundle, message) in [
+        (
+            format!(r#"{{{rule}, "roles": "arn:aws:iam::1:role/r"}}"#),
+            "bundle.roles: expected a list, got a string",
+        ),
+        (
+            r#"{"rule": {"Name": "x", "Arn": ["arn:aws:events:us-east-1:1:rule/x"]}}"#.to_string(),
+            "bundle.rule.Arn: expected a string, got a list",
+        ),
+        (
+            format!(r#"{{{rule}, "targets": {{"Targets": [{{"Id": "1", "Arn": "arn:aws:sqs:us-east-1:1:q", "RoleArn": 5}}]}}}}"#),
+            "bundle.targets.Targets[0].RoleArn: expected a string, got a number (5)",
+        ),
+        (
+            format!(r#"{{{rule}, "targets": {{"Targets": {{"Id": "1"}}}}}}"#),
+            "bundle.targets.Targets: expected a list, got an object",
+        ),
+        (
+            format!(r#"{{{rule}, "roles": [{{"Role": {{"Arn": "arn:aws:iam::1:role/r", "AssumeRolePolicyDocument": {{"Statement": "Allow"}}}}}}]}}"#),
+            "bundle.roles[0].Role.AssumeRolePolicyDocument.Statement: expected a list of statements or one statement object, got \"Allow\"",
+        ),
+        (
+            format!(r#"{{{rule}, "lambdaPolicies": []}}"#),
+            "bundle.lambdaPolicies: expected an object, got a list",
+        ),
+        (
+            format!(r#"{{{rule}, "roles": [{{"Role": {{"Arn": "arn:aws:iam::1:role/r", "AssumeRolePolicyDocument": {{"Statement": []}}}}, "RolePolicies": {{}}}}]}}"#),
+            "bundle.roles[0].RolePolicies: expected a list, got an object",
+        ),
+        (
+            format!(r#"{{{rule}, "deadLetterQueues": {{"arn:aws:sqs:us-east-1:1:q": {{"Attributes": "QueueArn"}}}}}}"#),
+            "bundle.deadLetterQueues[arn:aws:sqs:us-east-1:1:q].Attributes: expected an object, got a string",
+        ),
+        (
+            format!(r#"{{{rule}, "keyPolicies": {{"k": {{"Policy": 3}}}}}}"#),
+            "bundle.keyPolicies[k].Policy: expected a policy document",
+        ),
+        (
+            format!(r#"{{{rule}, "organization": {{"serviceControlPolicies": {{}}}}}}"#),
+            "bundle.organization.serviceControlPolicies: expected a list, got an object",
+        ),
+        (
+            format!(r#"{{{rule}, "organization": {{"resourceControlPolicies": [{{"targetId": "r-1", "policies": [{{"Policy": {{"Content": ["x"]}}}}]}}]}}}}"#),
+            "bundle.organization.resourceControlPolicies[0].policies[0].Policy.Content: expected a policy document",
+        ),
+        (
+            format!(r#"{{{rule}, "taskDefinitions": {{"td": {{"taskDefinition": {{"executionRoleArn": true}}}}}}}}"#),
+            "bundle.taskDefinitions[td].taskDefinition.executionRoleArn: expected a string, got a boolean (true)",
+        ),
+    ] {
+        let (code, _, err) = cli(&["diagnose", "--bundle", "-"], Some(&bundle));
+        assert_eq!(code, 2, "{bundle}");
+        assert!(err.contains(message), "expected {message:?} in {err}");
+    }
+}
+
+#[test]
+fn the_dead_letter_queue_statement_is_the_documented_one() {
+    use ebi::diagnose::remedy::{dead_letter_queue_sid, dead_letter_queue_statement};
+    let rule = "arn:aws:events:us-east-1:111122223333:rule/orders";
+    let queue = "arn:aws:sqs:us-east-1:111122223333:orders-dlq";
+    let sid = dead_letter_queue_sid(rule);
+    assert!(sid.starts_with("EventBridgeDlq") && sid.chars().all(|c| c.is_ascii_alphanumeric()));
+    assert_eq!(sid, dead_letter_queue_sid(rule), "stable");
+    assert_ne!(
+        sid,
+        dead_letter_queue_sid(&rule.replace("orders", "refunds"))
+    );
+    assert_eq!(
+        dead_letter_queue_statement(&sid, queue, rule),
+        serde_json::json!({
+            "Sid": sid,
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": queue,
+            "Condition": {"ArnEquals": {"aws:SourceArn": rule}}
+        })
+    );
+}
+
+#[test]
+fn what_the_snapshot_lacks_is_listed_as_not_evaluated() {
+    let notes = |name: &str| {
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/corpus/{name}.json")),
+        )
+        .unwrap();
+        let (s, _) = parse_bundle(&text).unwrap();
+        ebi::diagnose::not_evaluated(&s)
+    };
+    let n = notes("ok-dead-letter-queue");
+    assert!(n.iter().any(|n| n.contains("SCPs, RCPs")), "{n:?}");
+    assert!(
+        n.iter().any(|n| n.contains("only its region was checked")),
+        "{n:?}"
+    );
+    assert!(notes("org-good").is_empty(), "{:?}", notes("org-good"));
+    let mut bundle: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/dlq-good-customer-key.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    bundle.as_object_mut().unwrap().remove("keyPolicies");
+    let (s, e) = parse_bundle(&bundle.to_string()).unwrap();
+    assert!(
+        diagnose(&s, &e)
+            .iter()
+            .all(|f| f.code != Code::DeadLetterQueueKmsKeyNotPermitted),
+        "an ungathered key policy is not a finding"
+    );
+    assert!(
+        ebi::diagnose::not_evaluated(&s)
+            .iter()
+            .any(|n| n.contains("1234abcd-12ab-34cd-56ef-1234567890ab")
+                && n.contains("not evaluated"))
+    );
+}

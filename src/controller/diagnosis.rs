@@ -57,6 +57,24 @@ pub fn snapshot(desired: &Desired, observed: &Observed) -> Snapshot {
     ) {
         task_definitions.insert(ecs.task_definition_arn.clone(), td.clone());
     }
+    // The dead-letter queue as read (an empty map: it does not exist). Key policies and the
+    // organisation's policies are not read here; the findings say so ("not evaluated").
+    let dead_letter_queues = desired.queue_permission.as_ref().map(|q| {
+        observed
+            .queue
+            .iter()
+            .map(|queue| {
+                (
+                    q.queue_arn.clone(),
+                    diagnose::Queue {
+                        arn: q.queue_arn.clone(),
+                        policy: queue.policy(),
+                        kms_key: queue.attributes.get("KmsMasterKeyId").cloned(),
+                    },
+                )
+            })
+            .collect()
+    });
     Snapshot {
         rule,
         targets,
@@ -64,6 +82,8 @@ pub fn snapshot(desired: &Desired, observed: &Observed) -> Snapshot {
         lambda_policies,
         task_definitions,
         chains: vec![],
+        dead_letter_queues,
+        ..Default::default()
     }
 }
 

@@ -6,13 +6,27 @@
 //! `lambdaPolicies` = `{function ARN: aws lambda get-policy}`,
 //! `taskDefinitions` = `{ARN: aws ecs describe-task-definition}`, `chains` = `[{"from", "to"}]`,
 //! and optionally `expectTargetId`: check only that target, and report it if it is missing.
+//! Optional evidence for the dead-letter queue and the organisation:
+//! `deadLetterQueues` = `{queue ARN or URL: aws sqs get-queue-attributes --attribute-names All}`
+//! (or a list of those outputs; each is keyed by its `QueueArn`),
+//! `keyPolicies` = `{KmsMasterKeyId as the queue names it: aws kms get-key-policy}`,
+//! `organization` = `{"Organization": aws organizations describe-organization .Organization,
+//! "serviceControlPolicies": [{"targetId": "r-…|ou-…|ACCOUNT", "policies": [aws organizations
+//! describe-policy]}], "resourceControlPolicies": [same]}`, levels from the root down.
+//!
+//! Every value is type-checked: a wrong JSON type is an error naming its path and the
+//! expected type, never a silent default.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::snapshot::{Chain, Expectations, Role, Rule, Snapshot, Target, TaskDefinition};
-use crate::iam::PolicyDocument;
+use super::snapshot::{
+    Chain, Expectations, Organization, Queue, Role, Rule, Snapshot, Target, TaskDefinition,
+};
+use crate::iam::request::{Named, OrgLevel};
+use crate::iam::{PolicyDocument, PolicyError};
+use crate::input::{self, InputError};
 
 /// Unusable input, with the JSON path of the problem.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -22,6 +36,15 @@ pub struct BundleError {
     pub problem: String,
 }
 
+impl From<InputError> for BundleError {
+    fn from(e: InputError) -> BundleError {
+        BundleError {
+            path: e.path,
+            problem: e.problem,
+        }
+    }
+}
+
 fn err(path: impl Into<String>, problem: impl Into<String>) -> BundleError {
     BundleError {
         path: path.into(),
@@ -29,29 +52,45 @@ fn err(path: impl Into<String>, problem: impl Into<String>) -> BundleError {
     }
 }
 
-fn string_at(v: &Value, key: &str, path: &str) -> Result<String, BundleError> {
-    match v.get(key) {
-        Some(Value::String(s)) => Ok(s.clone()),
-        Some(other) => Err(err(
-            format!("{path}.{key}"),
-            format!("expected a string, got {other}"),
-        )),
-        None => Err(err(format!("{path}.{key}"), "missing")),
-    }
-}
-
-fn opt_string(v: &Value, key: &str) -> Option<String> {
-    v.get(key)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-}
-
 /// A policy document must parse; a bad one is the user's input error, reported with its path.
 fn document(v: Option<&Value>, path: &str) -> Result<Value, BundleError> {
-    let v = v.ok_or_else(|| err(path, "missing"))?;
-    PolicyDocument::parse(v).map_err(|e| err(path, e.to_string()))?;
+    let v = v
+        .filter(|v| !v.is_null())
+        .ok_or_else(|| err(path, "missing"))?;
+    parse_document(v, path)?;
     Ok(v.clone())
+}
+
+fn parse_document(v: &Value, path: &str) -> Result<PolicyDocument, BundleError> {
+    if !v.is_object() && !v.is_string() {
+        return Err(
+            InputError::expected(path, "a policy document (an object or JSON text)", v).into(),
+        );
+    }
+    PolicyDocument::parse(v).map_err(|e| match e {
+        PolicyError::BadStatement { index, problem } => {
+            err(format!("{path}.Statement[{index}]"), problem)
+        }
+        PolicyError::StatementNotList(got) => err(
+            format!("{path}.Statement"),
+            crate::iam::policy::statement_not_list(&got),
+        ),
+        other => err(path, other.to_string()),
+    })
+}
+
+/// An optional map of ARN (or ID) to a CLI output object.
+fn optional_map<'a>(
+    root: &'a Value,
+    key: &str,
+) -> Result<Vec<(&'a String, &'a Value, String)>, BundleError> {
+    Ok(input::optional_object(root, key, "bundle")?
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k, v, format!("bundle.{key}[{k}]")))
+                .collect()
+        })
+        .unwrap_or_default())
 }
 
 pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError> {
@@ -63,104 +102,126 @@ pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError>
             "expected an object with rule, targets, roles, …",
         ));
     }
-    let rule = match root.get("rule") {
-        None | Some(Value::Null) => None,
-        Some(r) => Some(Rule {
-            name: string_at(r, "Name", "bundle.rule")?,
-            arn: string_at(r, "Arn", "bundle.rule")?,
-            event_bus_name: opt_string(r, "EventBusName").unwrap_or_else(|| "default".into()),
-            enabled: opt_string(r, "State").is_none_or(|s| s.starts_with("ENABLED")),
-        }),
+    let rule = match input::field(&root, "rule") {
+        None => None,
+        Some(r) => {
+            input::object(r, "bundle.rule")?;
+            Some(Rule {
+                name: input::required_string(r, "Name", "bundle.rule")?,
+                arn: input::required_string(r, "Arn", "bundle.rule")?,
+                event_bus_name: input::optional_string(r, "EventBusName", "bundle.rule")?
+                    .unwrap_or_else(|| "default".into()),
+                enabled: input::optional_string(r, "State", "bundle.rule")?
+                    .is_none_or(|s| s.starts_with("ENABLED")),
+            })
+        }
     };
-    let targets_value = match root.get("targets") {
-        None | Some(Value::Null) => Value::Array(vec![]),
-        Some(Value::Array(a)) => Value::Array(a.clone()),
-        Some(obj) => obj.get("Targets").cloned().ok_or_else(|| {
-            err(
+    let (targets_list, targets_path): (&[Value], &str) = match input::field(&root, "targets") {
+        None => (&[], "bundle.targets"),
+        Some(Value::Array(a)) => (a.as_slice(), "bundle.targets"),
+        Some(obj @ Value::Object(_)) => match input::field(obj, "Targets") {
+            Some(Value::Array(a)) => (a.as_slice(), "bundle.targets.Targets"),
+            Some(other) => {
+                return Err(InputError::expected("bundle.targets.Targets", "a list", other).into())
+            }
+            None => return Err(err(
                 "bundle.targets",
                 "expected the output of `aws events list-targets-by-rule` ({\"Targets\": [...]})",
+            )),
+        },
+        Some(other) => {
+            return Err(InputError::expected(
+                "bundle.targets",
+                "the output of `aws events list-targets-by-rule` (an object) or a list of targets",
+                other,
             )
-        })?,
+            .into())
+        }
     };
     let mut targets = Vec::new();
-    for (i, t) in targets_value
-        .as_array()
-        .ok_or_else(|| err("bundle.targets.Targets", "expected a list"))?
-        .iter()
-        .enumerate()
-    {
-        let path = format!("bundle.targets.Targets[{i}]");
+    for (i, t) in targets_list.iter().enumerate() {
+        let path = format!("{targets_path}[{i}]");
+        input::object(t, &path)?;
+        let ecs = input::optional_object(t, "EcsParameters", &path)?;
+        let dlq = input::optional_object(t, "DeadLetterConfig", &path)?;
         targets.push(Target {
-            id: string_at(t, "Id", &path)?,
-            arn: string_at(t, "Arn", &path)?,
-            role_arn: opt_string(t, "RoleArn"),
-            task_definition_arn: t
-                .get("EcsParameters")
-                .and_then(|e| opt_string(e, "TaskDefinitionArn")),
-            dead_letter_arn: t.get("DeadLetterConfig").and_then(|d| opt_string(d, "Arn")),
+            id: input::required_string(t, "Id", &path)?,
+            arn: input::required_string(t, "Arn", &path)?,
+            role_arn: input::optional_string(t, "RoleArn", &path)?,
+            task_definition_arn: match ecs {
+                Some(_) => input::optional_string(
+                    &t["EcsParameters"],
+                    "TaskDefinitionArn",
+                    &format!("{path}.EcsParameters"),
+                )?,
+                None => None,
+            },
+            dead_letter_arn: match dlq {
+                Some(_) => input::optional_string(
+                    &t["DeadLetterConfig"],
+                    "Arn",
+                    &format!("{path}.DeadLetterConfig"),
+                )?,
+                None => None,
+            },
         });
     }
     let mut roles = BTreeMap::new();
-    for (i, r) in root
-        .get("roles")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default()
+    for (i, r) in input::optional_list(&root, "roles", "bundle")?
         .iter()
         .enumerate()
     {
         let path = format!("bundle.roles[{i}]");
-        let role = r.get("Role").ok_or_else(|| {
+        input::object(r, &path)?;
+        let role = input::field(r, "Role").ok_or_else(|| {
             err(
                 format!("{path}.Role"),
                 "missing (the \"Role\" of `aws iam get-role`)",
             )
         })?;
-        let arn = string_at(role, "Arn", &format!("{path}.Role"))?;
-        let name = opt_string(role, "RoleName").unwrap_or_else(|| super::remedy::role_name(&arn));
+        let rpath = format!("{path}.Role");
+        input::object(role, &rpath)?;
+        let arn = input::required_string(role, "Arn", &rpath)?;
+        let name = input::optional_string(role, "RoleName", &rpath)?
+            .unwrap_or_else(|| super::remedy::role_name(&arn));
         let trust_policy = document(
             role.get("AssumeRolePolicyDocument"),
-            &format!("{path}.Role.AssumeRolePolicyDocument"),
+            &format!("{rpath}.AssumeRolePolicyDocument"),
         )?;
         let mut inline_policies = BTreeMap::new();
-        for (j, p) in r
-            .get("RolePolicies")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
+        for (j, p) in input::optional_list(r, "RolePolicies", &path)?
             .iter()
             .enumerate()
         {
             let ppath = format!("{path}.RolePolicies[{j}]");
+            input::object(p, &ppath)?;
             inline_policies.insert(
-                string_at(p, "PolicyName", &ppath)?,
+                input::required_string(p, "PolicyName", &ppath)?,
                 document(p.get("PolicyDocument"), &format!("{ppath}.PolicyDocument"))?,
             );
         }
         let mut attached_policies = BTreeMap::new();
-        for (j, p) in r
-            .get("AttachedPolicies")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
+        for (j, p) in input::optional_list(r, "AttachedPolicies", &path)?
             .iter()
             .enumerate()
         {
             let ppath = format!("{path}.AttachedPolicies[{j}]");
+            input::object(p, &ppath)?;
             attached_policies.insert(
-                string_at(p, "PolicyArn", &ppath)?,
+                input::required_string(p, "PolicyArn", &ppath)?,
                 document(p.get("Document"), &format!("{ppath}.Document"))?,
             );
         }
-        let permissions_boundary = match r.get("PermissionsBoundary") {
-            None | Some(Value::Null) => None,
-            Some(b) => Some((
-                string_at(b, "PolicyArn", &format!("{path}.PermissionsBoundary"))?,
-                document(
-                    b.get("Document"),
-                    &format!("{path}.PermissionsBoundary.Document"),
-                )?,
-            )),
+        let permissions_boundary = match input::field(r, "PermissionsBoundary") {
+            None => None,
+            Some(b) => {
+                let bpath = format!("{path}.PermissionsBoundary");
+                input::object(b, &bpath)?;
+                Some((
+                    input::required_string(b, "PolicyArn", &bpath)?,
+                    document(b.get("Document"), &format!("{bpath}.Document"))?,
+                ))
+            }
         };
         roles.insert(
             arn.clone(),
@@ -175,57 +236,117 @@ pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError>
         );
     }
     let mut lambda_policies = BTreeMap::new();
-    if let Some(map) = root.get("lambdaPolicies").and_then(Value::as_object) {
-        for (arn, p) in map {
-            let path = format!("bundle.lambdaPolicies[{arn}]");
-            // `aws lambda get-policy` prints {"Policy": "<JSON text>", "RevisionId": …}.
-            let doc = p.get("Policy").unwrap_or(p);
-            lambda_policies.insert(arn.clone(), document(Some(doc), &format!("{path}.Policy"))?);
-        }
+    for (arn, p, path) in optional_map(&root, "lambdaPolicies")? {
+        // `aws lambda get-policy` prints {"Policy": "<JSON text>", "RevisionId": …}.
+        let doc = input::field(p, "Policy").unwrap_or(p);
+        lambda_policies.insert(arn.clone(), document(Some(doc), &format!("{path}.Policy"))?);
     }
     let mut task_definitions = BTreeMap::new();
-    if let Some(map) = root.get("taskDefinitions").and_then(Value::as_object) {
-        for (arn, td) in map {
-            let path = format!("bundle.taskDefinitions[{arn}]");
-            let td = td.get("taskDefinition").ok_or_else(|| {
-                err(
-                    format!("{path}.taskDefinition"),
-                    "missing (the output of `aws ecs describe-task-definition`)",
-                )
-            })?;
-            let real_arn = opt_string(td, "taskDefinitionArn").unwrap_or_else(|| arn.clone());
-            let entry = TaskDefinition {
-                arn: real_arn,
-                execution_role_arn: opt_string(td, "executionRoleArn"),
-                task_role_arn: opt_string(td, "taskRoleArn"),
-            };
-            task_definitions.insert(arn.clone(), entry);
-        }
+    for (arn, td, path) in optional_map(&root, "taskDefinitions")? {
+        input::object(td, &path)?;
+        let td = input::field(td, "taskDefinition").ok_or_else(|| {
+            err(
+                format!("{path}.taskDefinition"),
+                "missing (the output of `aws ecs describe-task-definition`)",
+            )
+        })?;
+        let tpath = format!("{path}.taskDefinition");
+        input::object(td, &tpath)?;
+        let entry = TaskDefinition {
+            arn: input::optional_string(td, "taskDefinitionArn", &tpath)?
+                .unwrap_or_else(|| arn.clone()),
+            execution_role_arn: input::optional_string(td, "executionRoleArn", &tpath)?,
+            task_role_arn: input::optional_string(td, "taskRoleArn", &tpath)?,
+        };
+        task_definitions.insert(arn.clone(), entry);
     }
     let mut chains = Vec::new();
-    for (i, c) in root
-        .get("chains")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default()
+    for (i, c) in input::optional_list(&root, "chains", "bundle")?
         .iter()
         .enumerate()
     {
         let path = format!("bundle.chains[{i}]");
+        input::object(c, &path)?;
         chains.push(Chain {
-            from: string_at(c, "from", &path)?,
-            to: string_at(c, "to", &path)?,
+            from: input::required_string(c, "from", &path)?,
+            to: input::required_string(c, "to", &path)?,
         });
     }
+    let dead_letter_queues = match input::field(&root, "deadLetterQueues") {
+        None => None,
+        Some(given) => {
+            // A map {queue ARN: output}, or a list of outputs, each naming its QueueArn.
+            let entries: Vec<(String, &Value, String)> = match given {
+                Value::Array(items) => items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, q)| {
+                        let path = format!("bundle.deadLetterQueues[{i}]");
+                        input::object(q, &path)?;
+                        let attributes = input::required(q, "Attributes", &path)?;
+                        input::object(attributes, &format!("{path}.Attributes"))?;
+                        let arn = input::required_string(
+                            attributes,
+                            "QueueArn",
+                            &format!("{path}.Attributes"),
+                        )?;
+                        Ok((arn, q, path))
+                    })
+                    .collect::<Result<_, InputError>>()?,
+                _ => optional_map(&root, "deadLetterQueues")?
+                    .into_iter()
+                    .map(|(k, v, p)| (k.clone(), v, p))
+                    .collect(),
+            };
+            let mut queues = BTreeMap::new();
+            for (arn, q, path) in entries {
+                input::object(q, &path)?;
+                let attributes = input::required(q, "Attributes", &path)?;
+                let apath = format!("{path}.Attributes");
+                input::object(attributes, &apath)?;
+                let policy = match input::optional_string(attributes, "Policy", &apath)? {
+                    None => None,
+                    Some(text) => Some(document(
+                        Some(&Value::String(text)),
+                        &format!("{apath}.Policy"),
+                    )?),
+                };
+                let queue = Queue {
+                    arn: input::optional_string(attributes, "QueueArn", &apath)?
+                        .unwrap_or_else(|| arn.clone()),
+                    policy,
+                    kms_key: input::optional_string(attributes, "KmsMasterKeyId", &apath)?,
+                };
+                // Keyed by the ARN the queue reports, so a map keyed by queue URL works too.
+                queues.insert(queue.arn.clone(), queue);
+            }
+            Some(queues)
+        }
+    };
+    let mut key_policies = BTreeMap::new();
+    for (key, p, path) in optional_map(&root, "keyPolicies")? {
+        input::object(p, &path)?;
+        // `aws kms get-key-policy` prints {"Policy": "<JSON text>", "PolicyName": "default"}.
+        key_policies.insert(
+            key.clone(),
+            document(p.get("Policy"), &format!("{path}.Policy"))?,
+        );
+    }
+    let organization = match input::field(&root, "organization") {
+        None => None,
+        Some(o) => Some(parse_organization(o)?),
+    };
     let expect = Expectations {
-        target_id: match root.get("expectTargetId") {
-            None | Some(Value::Null) => None,
+        target_id: match input::field(&root, "expectTargetId") {
+            None => None,
             Some(Value::String(s)) => Some(s.clone()),
             Some(other) => {
-                return Err(err(
+                return Err(InputError::expected(
                     "bundle.expectTargetId",
-                    format!("expected a target ID string, got {other}"),
-                ))
+                    "a target ID string",
+                    other,
+                )
+                .into())
             }
         },
         ..Default::default()
@@ -238,7 +359,66 @@ pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError>
             lambda_policies,
             task_definitions,
             chains,
+            dead_letter_queues,
+            key_policies,
+            organization,
         },
         expect,
     ))
+}
+
+fn parse_organization(o: &Value) -> Result<Organization, BundleError> {
+    let path = "bundle.organization";
+    input::object(o, path)?;
+    let id = match input::optional_object(o, "Organization", path)? {
+        Some(_) => {
+            input::optional_string(&o["Organization"], "Id", &format!("{path}.Organization"))?
+        }
+        None => None,
+    };
+    let levels = |key: &str| -> Result<Vec<OrgLevel>, BundleError> {
+        let mut out = Vec::new();
+        for (i, level) in input::optional_list(o, key, path)?.iter().enumerate() {
+            let lpath = format!("{path}.{key}[{i}]");
+            input::object(level, &lpath)?;
+            let id = input::required_string(level, "targetId", &lpath)?;
+            let mut policies = Vec::new();
+            for (j, p) in input::optional_list(level, "policies", &lpath)?
+                .iter()
+                .enumerate()
+            {
+                // `aws organizations describe-policy` prints {"Policy": {"PolicySummary": {…},
+                // "Content": "<JSON text>"}}.
+                let ppath = format!("{lpath}.policies[{j}]");
+                input::object(p, &ppath)?;
+                let policy = input::required(p, "Policy", &ppath)?;
+                let ppath = format!("{ppath}.Policy");
+                input::object(policy, &ppath)?;
+                let (name, id) = match input::optional_object(policy, "PolicySummary", &ppath)? {
+                    Some(_) => {
+                        let spath = format!("{ppath}.PolicySummary");
+                        let summary = &policy["PolicySummary"];
+                        (
+                            input::optional_string(summary, "Name", &spath)?,
+                            input::optional_string(summary, "Id", &spath)?,
+                        )
+                    }
+                    None => (None, None),
+                };
+                let name = name
+                    .or(id.clone())
+                    .unwrap_or_else(|| format!("policy #{}", j + 1));
+                let content = input::required(policy, "Content", &ppath)?;
+                let document = parse_document(content, &format!("{ppath}.Content"))?;
+                policies.push(Named { name, id, document });
+            }
+            out.push(OrgLevel { id, policies });
+        }
+        Ok(out)
+    };
+    Ok(Organization {
+        id,
+        service_control: levels("serviceControlPolicies")?,
+        resource_control: levels("resourceControlPolicies")?,
+    })
 }

@@ -6,8 +6,11 @@ use serde_json::{json, Value};
 use super::finding::{Code, Finding};
 use super::remedy;
 use super::snapshot::{Chain, Expectations, Role, Rule, Snapshot, Target};
-use crate::iam::eval::{evaluate_identity, evaluate_resource_policy, Evaluation, NearMiss};
+use crate::iam::eval::{
+    evaluate_identity, evaluate_resource_policy, Evaluation, NearMiss, NotEvaluated,
+};
 use crate::iam::policy::Effect;
+use crate::iam::request::{self, org_blocks, Named, OrgBlock, OrgLevel, Policies};
 use crate::iam::{Arn, Caller, Context, Decision, NamedPolicy, PolicyDocument, Request};
 
 const EVENTS: &str = "events.amazonaws.com";
@@ -176,7 +179,9 @@ impl<'a> TargetCheck<'a> {
             return;
         }
         if let Some(dlq) = &t.dead_letter_arn {
-            check_arn(dlq, Some(&t.id), "The dead-letter queue ARN", self.out);
+            if check_arn(dlq, Some(&t.id), "The dead-letter queue ARN", self.out) {
+                self.check_dead_letter_queue(dlq);
+            }
         }
         let arn = Arn::parse(&t.arn).expect("checked above");
         let rule_region = Arn::parse(&self.rule.arn)
@@ -423,6 +428,17 @@ impl<'a> TargetCheck<'a> {
             &request,
         );
         let fix = remedy::update_trust(&role.arn, self.account, &self.rule.arn);
+        let rcp_request = Request {
+            resource: Some(role.arn.clone()),
+            ..request.clone()
+        };
+        self.check_resource_control(
+            &rcp_request,
+            &format!(
+                "EventBridge (events.amazonaws.com) sts:AssumeRole on role {}",
+                role.name
+            ),
+        );
         match eval.decision {
             Decision::Allow => {
                 let unprotected = allowed_without_source_condition(&eval, &doc);
@@ -536,6 +552,368 @@ impl<'a> TargetCheck<'a> {
                     remedy::put_statement(&role.arn, "eventbridge-invoke", statement),
                 );
             }
+        }
+        self.note_not_evaluated(code, resource, &eval.not_evaluated);
+        self.check_service_control(role, request, what);
+    }
+
+    /// Attaches "not evaluated" notes to the finding of this code and resource, if any.
+    fn note_not_evaluated(&mut self, code: Code, resource: &str, notes: &[NotEvaluated]) {
+        if notes.is_empty() {
+            return;
+        }
+        let target = Some(self.target.id.clone());
+        if let Some(f) = self.out.0.iter_mut().find(|f| {
+            f.code == code && f.resource.as_deref() == Some(resource) && f.target_id == target
+        }) {
+            f.not_evaluated.extend(notes.iter().map(|n| n.to_string()));
+        }
+    }
+
+    /// The request context organisation policies see: what this engine knows, and the keys
+    /// whose value it cannot know offline marked unknown (so a condition on them is reported
+    /// as not evaluated instead of being judged as if the key were absent).
+    fn org_context(&self, base: &Context, service_principal: bool) -> Context {
+        let mut ctx = base.clone();
+        let org_id = self
+            .snapshot
+            .organization
+            .as_ref()
+            .and_then(|o| o.id.clone());
+        let region = Arn::parse(&self.rule.arn)
+            .map(|a| a.region)
+            .unwrap_or_default();
+        ctx = ctx
+            .with("aws:ResourceAccount", self.account)
+            .with("aws:PrincipalIsAWSService", service_principal.to_string());
+        if !region.is_empty() {
+            ctx = ctx.with("aws:RequestedRegion", region);
+        }
+        if service_principal {
+            ctx = ctx.with("aws:PrincipalServiceName", EVENTS);
+        }
+        let org_keys: &[&str] = if service_principal {
+            &["aws:SourceOrgID", "aws:ResourceOrgID"]
+        } else {
+            &["aws:PrincipalOrgID", "aws:ResourceOrgID"]
+        };
+        for key in org_keys {
+            ctx = match &org_id {
+                Some(id) => ctx.with(key, id.clone()),
+                None => ctx.with_unknown(key),
+            };
+        }
+        for key in [
+            "aws:PrincipalOrgPaths",
+            "aws:ResourceOrgPaths",
+            "aws:SourceOrgPaths",
+            "aws:PrincipalTag/",
+            "aws:ResourceTag/",
+            "aws:RequestTag/",
+            "aws:TagKeys",
+            "aws:SourceIp",
+            "aws:SourceVpc",
+            "aws:SourceVpce",
+            "aws:VpcSourceIp",
+            "aws:ViaAWSService",
+            "aws:CalledVia",
+            "aws:CalledViaFirst",
+            "aws:CalledViaLast",
+            "aws:CurrentTime",
+            "aws:EpochTime",
+            "aws:userid",
+        ] {
+            ctx = ctx.with_unknown(key);
+        }
+        ctx
+    }
+
+    /// SCPs limit what the target's role may do (EventBridge itself, a service principal,
+    /// is not subject to them).
+    fn check_service_control(&mut self, role: &Role, request: &Request, what: &str) {
+        let snapshot = self.snapshot;
+        let Some(org) = &snapshot.organization else {
+            return;
+        };
+        if org.service_control.is_empty() || role.arn.contains(":role/aws-service-role/") {
+            return;
+        }
+        let request = Request {
+            context: self.org_context(&request.context, false),
+            ..request.clone()
+        };
+        let (blocks, unknown) = org_blocks(&org.service_control, &request, false);
+        let Some(block) = blocks.first() else {
+            return;
+        };
+        let (message, fix) = org_block_text(
+            "service control policy",
+            "p-FullAWSAccess",
+            block,
+            &org.service_control,
+            &format!("role {} {what}", role.name),
+            &format!(
+                "an exception for this role in its Condition (ArnNotLike aws:PrincipalArn {})",
+                role.arn
+            ),
+        );
+        self.finding(Code::ServiceControlPolicyBlocks, &block.level, message, fix);
+        self.note_not_evaluated(
+            Code::ServiceControlPolicyBlocks,
+            &block.level.clone(),
+            &unknown,
+        );
+    }
+
+    /// RCPs limit what anyone, AWS services included, may do to the account's resources.
+    /// True when they block.
+    fn check_resource_control(&mut self, request: &Request, what: &str) -> bool {
+        let snapshot = self.snapshot;
+        let Some(org) = &snapshot.organization else {
+            return false;
+        };
+        if org.resource_control.is_empty() {
+            return false;
+        }
+        let request = Request {
+            context: self.org_context(
+                &request.context,
+                matches!(request.caller, Caller::Service(_)),
+            ),
+            ..request.clone()
+        };
+        let (blocks, unknown) = org_blocks(&org.resource_control, &request, true);
+        let Some(block) = blocks.first() else {
+            return false;
+        };
+        let exception = format!(
+            "an exception for EventBridge acting for this account in its Condition (StringEquals aws:SourceAccount {})",
+            self.account
+        );
+        let (message, fix) = org_block_text(
+            "resource control policy",
+            "p-RCPFullAWSAccess",
+            block,
+            &org.resource_control,
+            what,
+            &exception,
+        );
+        self.finding(
+            Code::ResourceControlPolicyBlocks,
+            &block.level,
+            message,
+            fix,
+        );
+        self.note_not_evaluated(
+            Code::ResourceControlPolicyBlocks,
+            &block.level.clone(),
+            &unknown,
+        );
+        true
+    }
+
+    /// A dead-letter queue: same region as the rule, exists, lets EventBridge send to it
+    /// (queue policy, RCPs) and, when encrypted with a KMS key, lets EventBridge use the key.
+    fn check_dead_letter_queue(&mut self, dlq: &str) {
+        let Ok(queue_arn) = Arn::parse(dlq) else {
+            return;
+        };
+        let rule_region = Arn::parse(&self.rule.arn)
+            .map(|a| a.region)
+            .unwrap_or_default();
+        let name = queue_arn.resource.clone();
+        if queue_arn.region != rule_region {
+            self.finding(
+                Code::DeadLetterQueueInOtherRegion,
+                dlq,
+                format!(
+                    "The dead-letter queue {dlq} is in {}, the rule in {rule_region}: EventBridge only sends failed events to a queue in the rule's region, so they are dropped.",
+                    queue_arn.region
+                ),
+                format!(
+                    "aws sqs create-queue --queue-name {name} --region {rule_region}, then set DeadLetterConfig.Arn of target {} to arn:{}:sqs:{rule_region}:{}:{name}",
+                    self.target.id, queue_arn.partition, queue_arn.account
+                ),
+            );
+            return;
+        }
+        let snapshot = self.snapshot;
+        let Some(queues) = &snapshot.dead_letter_queues else {
+            return; // not gathered: only the ARN could be checked
+        };
+        let statement = remedy::dead_letter_queue_statement(
+            &remedy::dead_letter_queue_sid(&self.rule.arn),
+            dlq,
+            &self.rule.arn,
+        );
+        let Some(queue) = queues.get(dlq) else {
+            self.finding(
+                Code::DeadLetterQueueNotFound,
+                dlq,
+                format!("The dead-letter queue {dlq} does not exist: events EventBridge fails to deliver (permission errors included) are dropped, and only the InvocationsFailedToBeSentToDlq metric says so."),
+                format!(
+                    "aws sqs create-queue --queue-name {name} --region {rule_region}\n{}",
+                    remedy::add_queue_statement(dlq, &statement)
+                ),
+            );
+            return;
+        };
+        let policy = queue
+            .policy
+            .as_ref()
+            .and_then(|p| PolicyDocument::parse(p).ok())
+            .map(|document| Named {
+                name: "queue policy".into(),
+                id: None,
+                document,
+            });
+        let request = Request {
+            caller: Caller::Service(EVENTS.into()),
+            action: "sqs:SendMessage".into(),
+            resource: Some(dlq.to_string()),
+            context: Context::new()
+                .with("aws:SourceArn", self.rule.arn.clone())
+                .with("aws:SourceAccount", self.account),
+        };
+        let what = format!("EventBridge (events.amazonaws.com) sqs:SendMessage on {dlq}");
+        let rcp_blocks = self.check_resource_control(&request, &what);
+        if !rcp_blocks {
+            let outcome = request::evaluate(
+                &request::Question {
+                    principal: request::Principal::Service(EVENTS.into()),
+                    action: request.action.clone(),
+                    resource: dlq.to_string(),
+                    resource_account: Some(queue_arn.account.clone()),
+                    context: request.context.clone(),
+                },
+                &Policies {
+                    resource: policy,
+                    ..Default::default()
+                },
+            );
+            if outcome.decision != Decision::Allow {
+                let why = if outcome.decision == Decision::ExplicitDeny {
+                    "a Deny in its policy blocks events.amazonaws.com"
+                } else if queue.policy.is_none() {
+                    "it has no queue policy"
+                } else {
+                    "no statement of its policy lets events.amazonaws.com sqs:SendMessage for this rule"
+                };
+                self.finding(
+                    Code::DeadLetterQueuePermissionMissing,
+                    dlq,
+                    format!("EventBridge may not send to the dead-letter queue {dlq}: {why}. Failed events (permission errors go straight to the queue) are dropped."),
+                    remedy::add_queue_statement(dlq, &statement),
+                );
+                let notes: Vec<NotEvaluated> =
+                    outcome.not_evaluated.into_iter().map(|(_, n)| n).collect();
+                self.note_not_evaluated(Code::DeadLetterQueuePermissionMissing, dlq, &notes);
+            }
+        }
+        if let Some(key) = &queue.kms_key {
+            self.check_dead_letter_key(dlq, &queue_arn, key);
+        }
+    }
+
+    /// An SQS queue encrypted with KMS: EventBridge needs kms:GenerateDataKey and kms:Decrypt
+    /// through the key policy. The AWS managed key (alias/aws/sqs) cannot grant a service.
+    fn check_dead_letter_key(&mut self, dlq: &str, queue_arn: &Arn, key: &str) {
+        let statement = remedy::dead_letter_key_statement();
+        if key == "alias/aws/sqs" || key.ends_with(":alias/aws/sqs") {
+            self.finding(
+                Code::DeadLetterQueueKmsKeyNotPermitted,
+                dlq,
+                format!("The dead-letter queue {dlq} is encrypted with the AWS managed key alias/aws/sqs, whose key policy cannot be changed to let events.amazonaws.com use it, so EventBridge cannot send to the queue."),
+                format!(
+                    "Encrypt the queue with a customer managed key whose key policy has this statement:
+{}
+and: aws sqs set-queue-attributes --queue-url {} --attributes KmsMasterKeyId=KEY_ARN (or use SSE-SQS instead: --attributes SqsManagedSseEnabled=true)",
+                    serde_json::to_string_pretty(&statement).unwrap_or_default(),
+                    remedy::queue_url(dlq)
+                ),
+            );
+            return;
+        }
+        let snapshot = self.snapshot;
+        let key_policy = snapshot.key_policies.get(key).or_else(|| {
+            // The queue may name the key by ID and the bundle by ARN, or the reverse.
+            let id = key.rsplit('/').next().unwrap_or(key);
+            snapshot
+                .key_policies
+                .iter()
+                .find(|(k, _)| k.rsplit('/').next() == Some(id))
+                .map(|(_, v)| v)
+        });
+        let Some(document) = key_policy.and_then(|p| PolicyDocument::parse(p).ok()) else {
+            return; // the key policy was not gathered: not evaluated
+        };
+        let key_arn = if key.starts_with("arn:") {
+            key.to_string()
+        } else {
+            format!(
+                "arn:{}:kms:{}:{}:{}",
+                queue_arn.partition,
+                queue_arn.region,
+                queue_arn.account,
+                if key.starts_with("alias/") {
+                    key.to_string()
+                } else {
+                    format!("key/{key}")
+                }
+            )
+        };
+        let kms_request = Request {
+            caller: Caller::Service(EVENTS.into()),
+            action: "kms:GenerateDataKey".into(),
+            resource: Some(key_arn.clone()),
+            context: Context::new()
+                .with("aws:SourceArn", self.rule.arn.clone())
+                .with("aws:SourceAccount", self.account),
+        };
+        self.check_resource_control(
+            &kms_request,
+            &format!("EventBridge (events.amazonaws.com) kms:GenerateDataKey on {key_arn}, the key of dead-letter queue {dlq}"),
+        );
+        let mut missing = vec![];
+        let mut notes = vec![];
+        for action in ["kms:GenerateDataKey", "kms:Decrypt"] {
+            let request = Request {
+                caller: Caller::Service(EVENTS.into()),
+                action: action.into(),
+                resource: Some(key_arn.clone()),
+                context: Context::new()
+                    .with("aws:SourceArn", self.rule.arn.clone())
+                    .with("aws:SourceAccount", self.account),
+            };
+            let eval = evaluate_resource_policy(
+                &NamedPolicy {
+                    name: "key policy",
+                    document: &document,
+                },
+                &request,
+            );
+            if eval.decision != Decision::Allow {
+                missing.push(action);
+            }
+            notes.extend(eval.not_evaluated);
+        }
+        if !missing.is_empty() {
+            let key_id = key_arn.rsplit('/').next().unwrap_or(key);
+            self.finding(
+                Code::DeadLetterQueueKmsKeyNotPermitted,
+                dlq,
+                format!(
+                    "The dead-letter queue {dlq} is encrypted with KMS key {key}, whose key policy does not let events.amazonaws.com {}: EventBridge cannot write to the queue.",
+                    missing.join(" or ")
+                ),
+                format!(
+                    "Add this statement to the key policy of {key_arn}, keeping its other statements:
+{}
+then: aws kms put-key-policy --key-id {key_id} --policy-name default --policy file://key-policy.json",
+                    serde_json::to_string_pretty(&statement).unwrap_or_default()
+                ),
+            );
+            self.note_not_evaluated(Code::DeadLetterQueueKmsKeyNotPermitted, dlq, &notes);
         }
     }
 
@@ -982,4 +1360,94 @@ fn check_chain(snapshot: &Snapshot, chain: &Chain, out: &mut Findings) {
             }
         }
     }
+}
+
+/// The message and fix for an organisation policy that blocks at one level.
+fn org_block_text(
+    kind: &str,
+    full_access: &str,
+    block: &OrgBlock,
+    levels: &[OrgLevel],
+    what: &str,
+    exception: &str,
+) -> (String, String) {
+    match &block.deny {
+        Some(s) => {
+            let sid = s.sid.clone().unwrap_or_else(|| format!("#{}", s.index + 1));
+            let policy = levels
+                .iter()
+                .find(|l| l.id == block.level)
+                .and_then(|l| l.policies.iter().find(|p| p.name == s.policy));
+            let policy_id = policy
+                .and_then(|p| p.id.clone())
+                .unwrap_or_else(|| "POLICY_ID".into());
+            let text = policy
+                .and_then(|p| p.document.statements.get(s.index))
+                .map(|st| {
+                    format!(
+                        " ({} {})",
+                        if st.effect == Effect::Deny { "Deny" } else { "Allow" },
+                        st.action.patterns.join(", ")
+                    )
+                })
+                .unwrap_or_default();
+            (
+                format!(
+                    "Statement {sid}{text} of the {kind} {} attached to {} denies {what}. A Deny in an organisation policy overrides every Allow in the account.",
+                    s.policy, block.level
+                ),
+                format!(
+                    "Narrow statement {sid} of {kind} {} (attached to {}) so it no longer matches this request, e.g. {exception}, then: aws organizations update-policy --policy-id {policy_id} --content file://policy.json (from the management account)",
+                    s.policy, block.level
+                ),
+            )
+        }
+        None => (
+            format!(
+                "No {kind} attached to {} allows {what}: every level of the organisation (root, OU, account) must allow an action, so it is implicitly denied.",
+                block.level
+            ),
+            format!(
+                "Attach a {kind} that allows it to {}: aws organizations attach-policy --policy-id {full_access} --target-id {} (or add the action to a policy already attached there), from the management account",
+                block.level, block.level
+            ),
+        ),
+    }
+}
+
+/// What the snapshot did not let the engine examine, for a person to read beside the
+/// findings ("not evaluated"): organisation policies not gathered, dead-letter queues known
+/// only by ARN, key policies of encrypting keys not gathered. Empty when nothing is missing.
+pub fn not_evaluated(snapshot: &Snapshot) -> Vec<String> {
+    let mut out = vec![];
+    if snapshot.rule.is_none() {
+        return out;
+    }
+    if snapshot.organization.is_none() {
+        out.push("service and resource control policies (SCPs, RCPs): not evaluated, the organisation's policies were not gathered (bundle key `organization`; online: organizations:ListPoliciesForTarget and DescribePolicy)".into());
+    }
+    for t in &snapshot.targets {
+        let Some(dlq) = &t.dead_letter_arn else {
+            continue;
+        };
+        match snapshot.dead_letter_queues.as_ref().map(|q| q.get(dlq)) {
+            None => out.push(format!("dead-letter queue {dlq} of target {}: only its region was checked, its attributes were not gathered (bundle key `deadLetterQueues`)", t.id)),
+            Some(Some(queue)) => {
+                if let Some(key) = &queue.kms_key {
+                    let id = key.rsplit('/').next().unwrap_or(key);
+                    let known = key == "alias/aws/sqs"
+                        || key.ends_with(":alias/aws/sqs")
+                        || snapshot
+                            .key_policies
+                            .keys()
+                            .any(|k| k == key || k.rsplit('/').next() == Some(id));
+                    if !known {
+                        out.push(format!("KMS key {key} of dead-letter queue {dlq}: not evaluated, its key policy was not gathered (bundle key `keyPolicies`)"));
+                    }
+                }
+            }
+            Some(None) => {}
+        }
+    }
+    out
 }

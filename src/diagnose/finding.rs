@@ -32,10 +32,16 @@ pub enum Code {
     CrossAccountUnsupportedTarget,
     OverlyBroadPermission,
     ConfusedDeputyUnprotected,
+    ServiceControlPolicyBlocks,
+    ResourceControlPolicyBlocks,
+    DeadLetterQueueNotFound,
+    DeadLetterQueuePermissionMissing,
+    DeadLetterQueueKmsKeyNotPermitted,
+    DeadLetterQueueInOtherRegion,
 }
 
 impl Code {
-    pub const ALL: [Code; 23] = [
+    pub const ALL: [Code; 29] = [
         Code::RuleNotFound,
         Code::RuleDisabled,
         Code::TargetNotFound,
@@ -59,6 +65,12 @@ impl Code {
         Code::CrossAccountUnsupportedTarget,
         Code::OverlyBroadPermission,
         Code::ConfusedDeputyUnprotected,
+        Code::ServiceControlPolicyBlocks,
+        Code::ResourceControlPolicyBlocks,
+        Code::DeadLetterQueueNotFound,
+        Code::DeadLetterQueuePermissionMissing,
+        Code::DeadLetterQueueKmsKeyNotPermitted,
+        Code::DeadLetterQueueInOtherRegion,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -87,6 +99,12 @@ impl Code {
             Code::CrossAccountUnsupportedTarget => "CrossAccountUnsupportedTarget",
             Code::OverlyBroadPermission => "OverlyBroadPermission",
             Code::ConfusedDeputyUnprotected => "ConfusedDeputyUnprotected",
+            Code::ServiceControlPolicyBlocks => "ServiceControlPolicyBlocks",
+            Code::ResourceControlPolicyBlocks => "ResourceControlPolicyBlocks",
+            Code::DeadLetterQueueNotFound => "DeadLetterQueueNotFound",
+            Code::DeadLetterQueuePermissionMissing => "DeadLetterQueuePermissionMissing",
+            Code::DeadLetterQueueKmsKeyNotPermitted => "DeadLetterQueueKmsKeyNotPermitted",
+            Code::DeadLetterQueueInOtherRegion => "DeadLetterQueueInOtherRegion",
         }
     }
 
@@ -131,6 +149,10 @@ pub struct Finding {
     pub message: String,
     /// The exact fix: the policy statement to add or the `aws` CLI command to run.
     pub remediation: String,
+    /// Conditions the engine could not evaluate for this finding (an unknown operator, a key
+    /// whose value is not known): the finding may be incomplete or wrong for that reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_evaluated: Vec<String>,
 }
 
 impl Finding {
@@ -148,6 +170,7 @@ impl Finding {
             resource: resource.map(str::to_string),
             message,
             remediation,
+            not_evaluated: vec![],
         }
     }
 

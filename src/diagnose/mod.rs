@@ -8,6 +8,8 @@ pub mod finding;
 pub mod remedy;
 pub mod snapshot;
 
-pub use checks::diagnose;
+pub use checks::{diagnose, not_evaluated};
 pub use finding::{Code, Finding, Severity};
-pub use snapshot::{Chain, Expectations, Role, Rule, Snapshot, Target, TaskDefinition};
+pub use snapshot::{
+    Chain, Expectations, Organization, Queue, Role, Rule, Snapshot, Target, TaskDefinition,
+};

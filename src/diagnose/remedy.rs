@@ -69,3 +69,49 @@ pub fn add_lambda_permission(
         "aws lambda add-permission --function-name {name}{qualifier} --statement-id {statement_id} --action lambda:InvokeFunction --principal events.amazonaws.com --source-arn {rule_arn} --source-account {account}"
     )
 }
+
+/// The queue-policy statement that lets EventBridge deliver one rule's failed events to its
+/// dead-letter queue; the controller writes the same one.
+pub use crate::iam::documents::dead_letter_queue_statement;
+
+/// A statement ID unique to one rule, stable across passes, and alphanumeric as policy
+/// grammars require: `EventBridgeDlq` and the first 16 hex digits of SHA-256(rule ARN).
+pub fn dead_letter_queue_sid(rule_arn: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(rule_arn.as_bytes());
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("EventBridgeDlq{hex}")
+}
+
+/// `arn:aws:sqs:REGION:ACCOUNT:NAME` → `https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`.
+pub fn queue_url(queue_arn: &str) -> String {
+    match Arn::parse(queue_arn) {
+        Ok(a) => format!(
+            "https://sqs.{}.amazonaws.com/{}/{}",
+            a.region, a.account, a.resource
+        ),
+        Err(_) => queue_arn.to_string(),
+    }
+}
+
+/// Adding one statement to a queue policy. `set-queue-attributes` replaces the whole policy,
+/// so the fix says to merge: the queue's other statements must be kept.
+pub fn add_queue_statement(queue_arn: &str, statement: &Value) -> String {
+    format!(
+        "Add this statement to the policy of queue {queue_arn}, keeping its other statements:\n{}\nthen: aws sqs set-queue-attributes --queue-url {} --attributes file://attributes.json  (attributes.json: {{\"Policy\": \"<the whole policy as JSON text>\"}})",
+        serde_json::to_string_pretty(statement).unwrap_or_default(),
+        queue_url(queue_arn)
+    )
+}
+
+/// The key-policy statement that lets EventBridge write to an SQS queue encrypted with a
+/// customer managed key ("Configure KMS permissions for AWS services", SQS developer guide).
+pub fn dead_letter_key_statement() -> Value {
+    json!({
+        "Sid": "EventBridgeDeadLetterQueue",
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+        "Resource": "*"
+    })
+}

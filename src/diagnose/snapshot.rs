@@ -19,6 +19,35 @@ pub struct Snapshot {
     pub task_definitions: BTreeMap<String, TaskDefinition>,
     /// Cross-account role chains to verify.
     pub chains: Vec<Chain>,
+    /// Dead-letter queues by queue ARN (`aws sqs get-queue-attributes`). None: not gathered,
+    /// so only what the ARN itself shows (its region) is checked; a queue missing from a
+    /// gathered map does not exist.
+    pub dead_letter_queues: Option<BTreeMap<String, Queue>>,
+    /// KMS key policies (`aws kms get-key-policy`), keyed as the queue names the key
+    /// (key ID, key ARN or alias).
+    pub key_policies: BTreeMap<String, Value>,
+    /// Service and resource control policies of the account's organisation. None: not
+    /// gathered, so organisation policies are not evaluated.
+    pub organization: Option<Organization>,
+}
+
+/// An SQS queue as far as EventBridge's delivery to it is concerned.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Queue {
+    pub arn: String,
+    /// The queue policy document, if the queue has one.
+    pub policy: Option<Value>,
+    /// `KmsMasterKeyId`: None for no encryption or SSE-SQS.
+    pub kms_key: Option<String>,
+}
+
+/// SCPs and RCPs per level of the organisation, root first.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Organization {
+    /// `o-…`, when known: the value of `aws:PrincipalOrgID` for the account's principals.
+    pub id: Option<String>,
+    pub service_control: Vec<crate::iam::request::OrgLevel>,
+    pub resource_control: Vec<crate::iam::request::OrgLevel>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

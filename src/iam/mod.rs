@@ -6,6 +6,7 @@ pub mod documents;
 pub mod eval;
 pub mod glob;
 pub mod policy;
+pub mod request;
 
 pub use arn::Arn;
 pub use eval::{Caller, Context, Decision, Evaluation, NamedPolicy, Request};

@@ -11,8 +11,15 @@ pub enum PolicyError {
     NotJson(String),
     #[error("policy document has no Statement")]
     NoStatement,
+    #[error("Statement: {}", statement_not_list(.0))]
+    StatementNotList(String),
     #[error("statement {index}: {problem}")]
     BadStatement { index: usize, problem: String },
+}
+
+/// The problem of a `Statement` that is neither a list nor an object, without its path.
+pub fn statement_not_list(got: &str) -> String {
+    format!("expected a list of statements or one statement object, got {got}")
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,6 +67,9 @@ pub struct Statement {
     pub action: Matcher,
     pub resource: Option<Matcher>,
     pub conditions: Vec<Condition>,
+    /// Whether `${…}` policy variables are replaced: only under `"Version": "2012-10-17"`.
+    /// Without a Version (which defaults to 2008-10-17) they are literal text.
+    pub variables: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -91,16 +101,21 @@ impl PolicyDocument {
     }
 
     fn from_object(value: &Value) -> Result<PolicyDocument, PolicyError> {
+        // "If you do not include a Version element, the value defaults to 2008-10-17, and newer
+        // features, such as policy variables, will not work" (IAM JSON policy elements: Version).
+        let variables = get_ci(value, "Version").and_then(Value::as_str) == Some("2012-10-17");
         let statements = match get_ci(value, "Statement") {
             Some(Value::Array(items)) => items.iter().collect::<Vec<_>>(),
             Some(single @ Value::Object(_)) => vec![single],
-            _ => return Err(PolicyError::NoStatement),
+            None | Some(Value::Null) => return Err(PolicyError::NoStatement),
+            Some(other) => return Err(PolicyError::StatementNotList(other.to_string())),
         };
         let statements = statements
             .into_iter()
             .enumerate()
             .map(|(index, s)| {
-                parse_statement(s).map_err(|problem| PolicyError::BadStatement { index, problem })
+                parse_statement(s, variables)
+                    .map_err(|problem| PolicyError::BadStatement { index, problem })
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(PolicyDocument { statements })
@@ -165,7 +180,7 @@ fn string_list(value: &Value) -> Result<Vec<String>, String> {
     }
 }
 
-fn parse_statement(s: &Value) -> Result<Statement, String> {
+fn parse_statement(s: &Value, variables: bool) -> Result<Statement, String> {
     if !s.is_object() {
         return Err("a statement must be an object".into());
     }
@@ -224,12 +239,17 @@ fn parse_statement(s: &Value) -> Result<Statement, String> {
         }
     }
     Ok(Statement {
-        sid: get_ci(s, "Sid").and_then(Value::as_str).map(str::to_string),
+        sid: match get_ci(s, "Sid") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(sid)) => Some(sid.clone()),
+            Some(other) => return Err(format!("Sid must be a string, got {other}")),
+        },
         effect,
         principal,
         action,
         resource,
         conditions,
+        variables,
     })
 }
 

@@ -320,6 +320,153 @@ case("ok-lambda-other-statements", "Statements for other callers beside EventBri
 case("ok-lambda-principal-list", "Several service principals in one statement.",
      lambda_good(policy={"Policy": json.dumps(doc({"Sid": "events", "Effect": "Allow", "Principal": {"Service": ["sns.amazonaws.com", "events.amazonaws.com"]}, "Action": "lambda:InvokeFunction", "Resource": FN, "Condition": {"ArnLike": {"AWS:SourceArn": RULE}}}))}))
 
+# --- dead-letter queues (issue 10, part 1): queue policy, region, KMS key ---
+DLQ = f"arn:aws:sqs:{R}:{A}:orders-dlq"
+KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
+KEY_ARN = f"arn:aws:kms:{R}:{A}:key/{KEY_ID}"
+DLQ_STATEMENT = {"Sid": "dlq-orders", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage", "Resource": DLQ, "Condition": {"ArnEquals": {"aws:SourceArn": RULE}}}
+KEY_ADMIN = {"Sid": "Enable IAM User Permissions", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{A}:root"}, "Action": "kms:*", "Resource": "*"}
+KEY_EVENTS = {"Sid": "events", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": "*"}
+
+def queue(arn=DLQ, policy=None, kms=None, sse=False):
+    """`aws sqs get-queue-attributes --attribute-names All`."""
+    a = {"QueueArn": arn, "ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0", "ApproximateNumberOfMessagesDelayed": "0",
+         "CreatedTimestamp": "1767225600", "LastModifiedTimestamp": "1767225600", "VisibilityTimeout": "30", "MaximumMessageSize": "262144",
+         "MessageRetentionPeriod": "1209600", "DelaySeconds": "0", "ReceiveMessageWaitTimeSeconds": "0", "SqsManagedSseEnabled": "true" if sse else "false"}
+    if policy:
+        a["Policy"] = json.dumps(policy)
+    if kms:
+        a["KmsMasterKeyId"] = kms
+        a["KmsDataKeyReusePeriodSeconds"] = "300"
+    return {"Attributes": a}
+
+def key_policy(*statements):
+    """`aws kms get-key-policy --key-id … --policy-name default`."""
+    return {"Policy": json.dumps({"Version": "2012-10-17", "Id": "key-default-1", "Statement": list(statements)}), "PolicyName": "default"}
+
+def with_dlq(base, queues, dlq=DLQ, keys=None, target=0):
+    b = copy.deepcopy(base)
+    b["targets"]["Targets"][target]["DeadLetterConfig"] = {"Arn": dlq}
+    if queues is not None:
+        b["deadLetterQueues"] = queues
+    if keys is not None:
+        b["keyPolicies"] = keys
+    return b
+
+case("dlq-good", "A dead-letter queue whose policy lets EventBridge send for this rule.",
+     with_dlq(ecs_good(), {DLQ: queue(policy=doc(DLQ_STATEMENT))}))
+case("dlq-good-sse-sqs", "A queue encrypted with SSE-SQS needs no key policy.",
+     with_dlq(ecs_good(), {DLQ: queue(policy=doc(DLQ_STATEMENT), sse=True)}))
+case("dlq-good-customer-key", "A queue encrypted with a customer managed key whose policy lets EventBridge use it.",
+     with_dlq(ecs_good(), {DLQ: queue(policy=doc(DLQ_STATEMENT), kms=KEY_ID)}, keys={KEY_ID: key_policy(KEY_ADMIN, KEY_EVENTS)}))
+case("dlq-good-key-by-arn", "The queue names its key by ID, the bundle by ARN: the same key.",
+     with_dlq(ecs_good(), {DLQ: queue(policy=doc(DLQ_STATEMENT), kms=KEY_ID)}, keys={KEY_ARN: key_policy(KEY_ADMIN, KEY_EVENTS)}))
+case("dlq-good-account-wide", "The queue policy admits every rule of the account (ArnLike rule/*) among other statements.",
+     with_dlq(ecs_good(), {DLQ: queue(policy=doc({"Sid": "owner", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{A}:root"}, "Action": "sqs:*", "Resource": DLQ},
+                                                 dict(DLQ_STATEMENT, Condition={"ArnLike": {"aws:SourceArn": f"arn:aws:events:{R}:{A}:rule/*"}})))}))
+case("dlq-good-lambda", "A Lambda target's dead-letter queue, permitted.",
+     with_dlq(lambda_good(), {DLQ: queue(policy=doc(DLQ_STATEMENT))}))
+case("dlq-not-found", "The dead-letter queue does not exist (absent from the gathered queues).",
+     with_dlq(ecs_good(), {}), errors=["DeadLetterQueueNotFound"])
+case("dlq-no-policy", "The queue has no policy, so EventBridge may not send to it.",
+     with_dlq(ecs_good(), {DLQ: queue()}), errors=["DeadLetterQueuePermissionMissing"])
+case("dlq-policy-other-rule", "The queue policy admits another rule only.",
+     with_dlq(ecs_good(), {DLQ: queue(policy=doc(dict(DLQ_STATEMENT, Condition={"ArnEquals": {"aws:SourceArn": f"arn:aws:events:{R}:{A}:rule/refunds"}})))}), errors=["DeadLetterQueuePermissionMissing"])
+case("dlq-policy-wrong-principal", "The queue policy admits SNS, not EventBridge.",
+     with_dlq(ecs_good(), {DLQ: queue(policy=doc(dict(DLQ_STATEMENT, Principal={"Service": "sns.amazonaws.com"})))}), errors=["DeadLetterQueuePermissionMissing"])
+case("dlq-policy-deny", "A Deny for every service principal in the queue policy.",
+     with_dlq(ecs_good(), {DLQ: queue(policy=doc(DLQ_STATEMENT, {"Effect": "Deny", "Principal": "*", "Action": "sqs:SendMessage", "Resource": DLQ, "Condition": {"Bool": {"aws:PrincipalIsAWSService": "true"}}}))}),
+     errors=["DeadLetterQueuePermissionMissing"])
+case("dlq-other-region", "The dead-letter queue is in another region than the rule (known from its ARN alone).",
+     with_dlq(ecs_good(), None, dlq=f"arn:aws:sqs:eu-west-1:{A}:orders-dlq"), errors=["DeadLetterQueueInOtherRegion"])
+case("dlq-key-not-permitted", "The queue's customer managed key only trusts the account's IAM policies.",
+     with_dlq(ecs_good(), {DLQ: queue(policy=doc(DLQ_STATEMENT), kms=KEY_ARN)}, keys={KEY_ARN: key_policy(KEY_ADMIN)}), errors=["DeadLetterQueueKmsKeyNotPermitted"])
+case("dlq-key-decrypt-only", "The key policy lets EventBridge decrypt but not generate data keys.",
+     with_dlq(ecs_good(), {DLQ: queue(policy=doc(DLQ_STATEMENT), kms=KEY_ID)}, keys={KEY_ID: key_policy(KEY_ADMIN, dict(KEY_EVENTS, Action="kms:Decrypt"))}), errors=["DeadLetterQueueKmsKeyNotPermitted"])
+case("dlq-aws-managed-key", "The queue is encrypted with alias/aws/sqs, whose policy cannot admit EventBridge.",
+     with_dlq(ecs_good(), {DLQ: queue(policy=doc(DLQ_STATEMENT), kms="alias/aws/sqs")}), errors=["DeadLetterQueueKmsKeyNotPermitted"])
+case("dlq-missing-and-role-broken", "Both a missing queue policy and a role without RunTask: both are named.",
+     mutate(with_dlq(ecs_good(), {DLQ: queue()}), lambda b: set_inline(b, PASS_ROLE)), errors=["DeadLetterQueuePermissionMissing", "RunTaskNotAllowed"])
+
+# --- organisation policies (issue 10, part 2): SCPs and RCPs per level ---
+FULL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+RCP_FULL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]}
+
+def described(name, document, kind="SERVICE_CONTROL_POLICY"):
+    """`aws organizations describe-policy --policy-id …`."""
+    pid = "p-FullAWSAccess" if name == "FullAWSAccess" else ("p-RCPFullAWSAccess" if name == "RCPFullAWSAccess" else "p-" + name.lower()[:8])
+    return {"Policy": {"PolicySummary": {"Id": pid, "Arn": f"arn:aws:organizations::999999999999:policy/o-mine/{kind.lower()}/{pid}", "Name": name, "Type": kind, "AwsManaged": pid.startswith("p-F") or pid.startswith("p-R")},
+                       "Content": json.dumps(document)}}
+
+def organization(scps=(), rcps=(), org_id=None):
+    o = {"serviceControlPolicies": [{"targetId": t, "policies": [described(n, d) for n, d in ps]} for t, ps in scps],
+         "resourceControlPolicies": [{"targetId": t, "policies": [described(n, d, "RESOURCE_CONTROL_POLICY") for n, d in ps]} for t, ps in rcps]}
+    if org_id:
+        o["Organization"] = {"Id": org_id, "Arn": f"arn:aws:organizations::999999999999:organization/{org_id}", "MasterAccountId": "999999999999", "FeatureSet": "ALL"}
+    return o
+
+SCP_LEVELS = lambda ou: [("r-root", [("FullAWSAccess", FULL)]), ("ou-ab12-prod", ou), (A, [("FullAWSAccess", FULL)])]
+RCP_LEVELS = lambda ou: [("r-root", [("RCPFullAWSAccess", RCP_FULL)]), ("ou-ab12-prod", ou), (A, [("RCPFullAWSAccess", RCP_FULL)])]
+def with_org(base, o):
+    b = copy.deepcopy(base)
+    b["organization"] = o
+    return b
+
+REGION_DENY = doc({"Sid": "OnlyEurope", "Effect": "Deny", "NotAction": ["iam:*", "sts:*", "organizations:*"], "Resource": "*", "Condition": {"StringNotEquals": {"aws:RequestedRegion": ["eu-west-1", "eu-central-1"]}}})
+case("org-good", "FullAWSAccess SCPs and RCPFullAWSAccess RCPs at every level.",
+     with_org(with_dlq(ecs_good(), {DLQ: queue(policy=doc(DLQ_STATEMENT))}), organization(SCP_LEVELS([("FullAWSAccess", FULL)]), RCP_LEVELS([("RCPFullAWSAccess", RCP_FULL)]))))
+case("org-good-region-guardrail", "An SCP that denies regions outside us-east-1 and us-west-2: the rule is in us-east-1.",
+     with_org(ecs_good(), organization(SCP_LEVELS([("FullAWSAccess", FULL), ("Regions", doc(dict(REGION_DENY["Statement"][0], Condition={"StringNotEquals": {"aws:RequestedRegion": [R, "us-west-2"]}})))]))))
+case("org-good-deny-other-actions", "An SCP that denies leaving the organisation and disabling CloudTrail.",
+     with_org(sfn_good(), organization(SCP_LEVELS([("FullAWSAccess", FULL), ("Guardrails", doc({"Effect": "Deny", "Action": ["organizations:LeaveOrganization", "cloudtrail:StopLogging"], "Resource": "*"}))]))))
+case("org-good-data-perimeter", "An RCP that keeps STS to the organisation but exempts AWS services: EventBridge may assume the role.",
+     with_org(ecs_good(), organization(rcps=RCP_LEVELS([("RCPFullAWSAccess", RCP_FULL), ("Perimeter", doc({"Sid": "OrgOnly", "Effect": "Deny", "Principal": "*", "Action": "sts:AssumeRole", "Resource": "*",
+         "Condition": {"StringNotEqualsIfExists": {"aws:PrincipalOrgID": "o-mine"}, "BoolIfExists": {"aws:PrincipalIsAWSService": "false"}}}))]), org_id="o-mine")))
+case("org-good-confused-deputy-rcp", "An RCP that lets AWS services act only for the organisation's own accounts: this rule's account is one.",
+     with_org(with_dlq(ecs_good(), {DLQ: queue(policy=doc(DLQ_STATEMENT))}), organization(rcps=RCP_LEVELS([("RCPFullAWSAccess", RCP_FULL), ("Deputy", doc({"Sid": "OwnAccountsOnly", "Effect": "Deny", "Principal": "*", "Action": ["sqs:*", "sts:*"], "Resource": "*",
+         "Condition": {"StringNotEqualsIfExists": {"aws:SourceAccount": [A, "999999999999"]}, "Bool": {"aws:PrincipalIsAWSService": "true"}}}))]))))
+case("org-good-unknown-org-id", "An SCP conditioned on aws:PrincipalOrgID without the organisation's ID in the bundle: not evaluated, so not reported as blocking.",
+     with_org(ecs_good(), organization(SCP_LEVELS([("FullAWSAccess", FULL), ("Perimeter", doc({"Effect": "Deny", "Action": "ecs:RunTask", "Resource": "*", "Condition": {"StringNotEquals": {"aws:PrincipalOrgID": "o-mine"}}}))]))))
+case("scp-deny-runtask", "An SCP on the OU denies ecs:RunTask.",
+     with_org(ecs_good(), organization(SCP_LEVELS([("FullAWSAccess", FULL), ("NoEcs", doc({"Sid": "NoRunTask", "Effect": "Deny", "Action": "ecs:RunTask", "Resource": "*"}))]))),
+     errors=["ServiceControlPolicyBlocks"])
+case("scp-ou-allows-only-s3", "The OU's only SCP allows S3 alone: ecs:RunTask is implicitly denied at that level.",
+     with_org(ecs_good(), organization(SCP_LEVELS([("S3Only", doc({"Effect": "Allow", "Action": "s3:*", "Resource": "*"}))]))),
+     errors=["ServiceControlPolicyBlocks"])
+case("scp-region-guardrail", "An SCP allows only European regions; the rule runs in us-east-1.",
+     with_org(ecs_good(), organization(SCP_LEVELS([("FullAWSAccess", FULL), ("Regions", REGION_DENY)]))),
+     errors=["ServiceControlPolicyBlocks"])
+case("scp-deny-states", "An SCP on the account denies Step Functions executions.",
+     with_org(sfn_good(), organization([("r-root", [("FullAWSAccess", FULL)]), (A, [("FullAWSAccess", FULL), ("NoStates", doc({"Effect": "Deny", "Action": "states:*", "Resource": "*"}))])])),
+     errors=["ServiceControlPolicyBlocks"])
+case("scp-org-id-known-other", "The organisation's ID is known and the SCP requires another one.",
+     with_org(ecs_good(), organization(SCP_LEVELS([("FullAWSAccess", FULL), ("Perimeter", doc({"Effect": "Deny", "Action": "ecs:RunTask", "Resource": "*", "Condition": {"StringNotEquals": {"aws:PrincipalOrgID": "o-other"}}}))]), org_id="o-mine")),
+     errors=["ServiceControlPolicyBlocks"])
+case("rcp-deny-assume-role", "An RCP denies sts:AssumeRole to AWS services acting for other accounts, and lists only another account.",
+     with_org(ecs_good(), organization(rcps=RCP_LEVELS([("RCPFullAWSAccess", RCP_FULL), ("Deputy", doc({"Sid": "OtherAccountOnly", "Effect": "Deny", "Principal": "*", "Action": "sts:*", "Resource": "*",
+         "Condition": {"StringNotEqualsIfExists": {"aws:SourceAccount": B}, "Bool": {"aws:PrincipalIsAWSService": "true"}}}))]))),
+     errors=["ResourceControlPolicyBlocks"])
+case("rcp-deny-dlq", "An RCP denies sqs:SendMessage to every AWS service: EventBridge cannot use the dead-letter queue.",
+     with_org(with_dlq(ecs_good(), {DLQ: queue(policy=doc(DLQ_STATEMENT))}), organization(rcps=RCP_LEVELS([("RCPFullAWSAccess", RCP_FULL), ("NoServices", doc({"Sid": "NoServiceWrites", "Effect": "Deny", "Principal": "*", "Action": "sqs:SendMessage", "Resource": "*", "Condition": {"Bool": {"aws:PrincipalIsAWSService": "true"}}}))]))),
+     errors=["ResourceControlPolicyBlocks"])
+case("rcp-deny-kms", "An RCP denies KMS use to AWS services: EventBridge cannot encrypt what it sends to the dead-letter queue.",
+     with_org(with_dlq(ecs_good(), {DLQ: queue(policy=doc(DLQ_STATEMENT), kms=KEY_ARN)}, keys={KEY_ARN: key_policy(KEY_ADMIN, KEY_EVENTS)}),
+              organization(rcps=RCP_LEVELS([("RCPFullAWSAccess", RCP_FULL), ("NoServiceKms", doc({"Sid": "NoServiceKms", "Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*", "Condition": {"Bool": {"aws:PrincipalIsAWSService": "true"}}}))]))),
+     errors=["ResourceControlPolicyBlocks"])
+case("dlq-good-queue-list", "deadLetterQueues given as a list of get-queue-attributes outputs, with an RCPFullAWSAccess organisation.",
+     with_org(mutate(with_dlq(ecs_good(), {DLQ: queue(policy=doc(DLQ_STATEMENT), kms=KEY_ARN)}, keys={KEY_ARN: key_policy(KEY_ADMIN, KEY_EVENTS)}),
+                     lambda b: b.__setitem__("deadLetterQueues", list(b["deadLetterQueues"].values()))),
+              organization(rcps=RCP_LEVELS([("RCPFullAWSAccess", RCP_FULL)]))))
+case("dlq-good-keyed-by-url", "deadLetterQueues keyed by queue URL (what get-queue-attributes takes): the QueueArn attribute names the queue.",
+     with_dlq(ecs_good(), {f"https://sqs.{R}.amazonaws.com/{A}/orders-dlq": queue(policy=doc(DLQ_STATEMENT))}))
+case("dlq-list-not-found", "deadLetterQueues as a list that does not hold the target's queue.",
+     mutate(with_dlq(ecs_good(), {DLQ: queue(arn=DLQ.replace("orders-dlq", "other-dlq"))}),
+            lambda b: b.__setitem__("deadLetterQueues", list(b["deadLetterQueues"].values()))),
+     errors=["DeadLetterQueueNotFound"])
+case("rcp-level-without-allow", "The OU has RCPs but none allows STS: every level must allow.",
+     with_org(ecs_good(), organization(rcps=RCP_LEVELS([("S3Only", doc({"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"}))]))),
+     errors=["ResourceControlPolicyBlocks"])
+
 here = os.path.dirname(os.path.abspath(__file__))
 for f in os.listdir(here):
     if f.endswith(".json"):

@@ -1,0 +1,705 @@
+//! One request against every policy type AWS weighs ("Policy evaluation logic", IAM User
+//! Guide): resource control policies, service control policies, the resource-based policy,
+//! identity-based policies, the permissions boundary and the session policy.
+//!
+//! The order and the rules, as documented:
+//! - An explicit Deny in any applicable policy wins.
+//! - SCPs (of the principal's organisation) and RCPs (of the resource's) must allow at every
+//!   level of the organisation: root, each OU, the account. SCPs do not apply to AWS service
+//!   principals nor to service-linked roles; RCPs do not apply to service-linked roles and
+//!   only to the services that support them.
+//! - Same account: a resource-based policy that names the principal grants on its own. If it
+//!   names the user or the role *session*, a permissions boundary or session policy does not
+//!   limit it; if it names the *role* ARN, they do. A grant to the account only delegates to
+//!   identity policies.
+//! - Cross account: the resource-based policy (in the resource's account) and the identity
+//!   policies (in the principal's) must both allow.
+//! - Otherwise identity policies must allow, and so must the permissions boundary and the
+//!   session policy when there is one.
+//!
+//! Statements whose conditions the engine cannot judge are reported as "not evaluated"
+//! instead of silently counting as no-grant.
+
+use super::eval::{
+    assumed_role_of, judge_statement, match_principal, Caller, Context, Decision, NotEvaluated,
+    PrincipalMatch, Request, StatementRef, StatementVerdict,
+};
+use super::policy::{Effect, PolicyDocument};
+
+/// The kind of policy a statement belongs to; the names are `simulate`'s `blockedBy` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Layer {
+    Rcp,
+    Scp,
+    Resource,
+    Identity,
+    Boundary,
+    Session,
+}
+
+impl Layer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layer::Rcp => "rcp",
+            Layer::Scp => "scp",
+            Layer::Resource => "resource",
+            Layer::Identity => "identity",
+            Layer::Boundary => "pb",
+            Layer::Session => "session",
+        }
+    }
+}
+
+/// A policy with the name it is reported by (`identityPolicies[0]`, a policy ARN, …).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Named {
+    pub name: String,
+    /// The policy's own ID when it has one (`p-…` for organisation policies).
+    pub id: Option<String>,
+    pub document: PolicyDocument,
+}
+
+/// The SCPs or RCPs attached at one level of the organisation (root, OU or account).
+#[derive(Clone, Debug, PartialEq)]
+pub struct OrgLevel {
+    /// `r-…`, `ou-…` or the account ID.
+    pub id: String,
+    pub policies: Vec<Named>,
+}
+
+/// Every policy that may apply to one request.
+#[derive(Clone, Debug, Default)]
+pub struct Policies {
+    pub identity: Vec<Named>,
+    pub resource: Option<Named>,
+    /// The permissions boundary (one boundary; several documents are read as one policy).
+    pub boundary: Vec<Named>,
+    pub session: Option<Named>,
+    /// Ordered from the root down to the account.
+    pub service_control: Vec<OrgLevel>,
+    pub resource_control: Vec<OrgLevel>,
+}
+
+/// The caller as the request names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Principal {
+    Service(String),
+    User { arn: String, account: String },
+    Role { arn: String, account: String },
+    Session { arn: String, account: String },
+    Account { account: String },
+    Other { arn: String, account: String },
+}
+
+impl Principal {
+    /// `events.amazonaws.com`, `123456789012`, `arn:aws:iam::…:root|user/…|role/…`,
+    /// `arn:aws:sts::…:assumed-role/…/…`, or another ARN (federated user, …).
+    pub fn parse(text: &str) -> Option<Principal> {
+        if !text.starts_with("arn:") {
+            if text.len() == 12 && text.chars().all(|c| c.is_ascii_digit()) {
+                return Some(Principal::Account {
+                    account: text.to_string(),
+                });
+            }
+            return (text.contains('.') && !text.contains(':'))
+                .then(|| Principal::Service(text.to_string()));
+        }
+        let arn = super::Arn::parse(text).ok()?;
+        let account = arn.account.clone();
+        if account.is_empty() {
+            return None;
+        }
+        let owned = text.to_string();
+        Some(match (arn.service.as_str(), arn.resource.as_str()) {
+            ("iam", "root") => Principal::Account { account },
+            ("iam", r) if r.starts_with("user/") => Principal::User {
+                arn: owned,
+                account,
+            },
+            ("iam", r) if r.starts_with("role/") => Principal::Role {
+                arn: owned,
+                account,
+            },
+            ("sts", r) if r.starts_with("assumed-role/") && r.matches('/').count() >= 2 => {
+                Principal::Session {
+                    arn: owned,
+                    account,
+                }
+            }
+            _ => Principal::Other {
+                arn: owned,
+                account,
+            },
+        })
+    }
+
+    pub fn account(&self) -> Option<&str> {
+        match self {
+            Principal::Service(_) => None,
+            Principal::User { account, .. }
+            | Principal::Role { account, .. }
+            | Principal::Session { account, .. }
+            | Principal::Account { account }
+            | Principal::Other { account, .. } => Some(account),
+        }
+    }
+
+    /// The ARN policies see as `aws:PrincipalArn`: the role, for a session.
+    pub fn principal_arn(&self) -> Option<String> {
+        match self {
+            Principal::Service(_) => None,
+            Principal::Session { arn, .. } => assumed_role_of(arn),
+            Principal::Account { account } => Some(format!("arn:aws:iam::{account}:root")),
+            Principal::User { arn, .. }
+            | Principal::Role { arn, .. }
+            | Principal::Other { arn, .. } => Some(arn.clone()),
+        }
+    }
+
+    /// Service-linked roles live under `role/aws-service-role/` and are named
+    /// `AWSServiceRoleFor…` (all a session ARN shows); SCPs and RCPs skip them.
+    pub fn is_service_linked(&self) -> bool {
+        self.principal_arn().is_some_and(|a| {
+            a.contains(":role/aws-service-role/")
+                || (matches!(self, Principal::Session { .. })
+                    && a.rsplit('/')
+                        .next()
+                        .is_some_and(|n| n.starts_with("AWSServiceRoleFor")))
+        })
+    }
+
+    fn caller(&self) -> Caller {
+        match self {
+            Principal::Service(name) => Caller::Service(name.clone()),
+            Principal::Account { account } => Caller::Aws {
+                arn: format!("arn:aws:iam::{account}:root"),
+                account: account.clone(),
+            },
+            Principal::User { arn, account }
+            | Principal::Role { arn, account }
+            | Principal::Session { arn, account }
+            | Principal::Other { arn, account } => Caller::Aws {
+                arn: arn.clone(),
+                account: account.clone(),
+            },
+        }
+    }
+}
+
+/// The question: may `principal` perform `action` on `resource` (owned by `resource_account`)?
+#[derive(Clone, Debug)]
+pub struct Question {
+    pub principal: Principal,
+    pub action: String,
+    pub resource: String,
+    /// The account that owns the resource; defaults to the ARN's account, else the principal's.
+    pub resource_account: Option<String>,
+    pub context: Context,
+}
+
+/// A statement that decided, with its policy type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decided {
+    pub layer: Layer,
+    pub effect: Effect,
+    pub statement: StatementRef,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub decision: Decision,
+    /// The policy types that denied (explicitly) or did not allow (implicitly).
+    pub blocked_by: Vec<Layer>,
+    /// The statements that decided: the Denies, or the Allows that granted.
+    pub explain: Vec<Decided>,
+    /// Statements that matched but whose conditions could not be judged.
+    pub not_evaluated: Vec<(Layer, NotEvaluated)>,
+    /// SCP/RCP levels that allowed nothing for this request: (layer, level ID).
+    pub org_levels_blocking: Vec<(Layer, String)>,
+}
+
+/// Services whose actions RCPs apply to ("List of AWS services that support RCPs").
+const RCP_SERVICES: &[&str] = &[
+    "s3",
+    "sts",
+    "sqs",
+    "kms",
+    "secretsmanager",
+    "ecr",
+    "aoss",
+    "cognito-identity",
+    "logs",
+    "dynamodb",
+    "s3express",
+];
+
+/// What one policy (or set of policies of one type) says about the request.
+#[derive(Default)]
+struct Verdict {
+    allows: Vec<(StatementRef, Option<PrincipalMatch>)>,
+    denies: Vec<StatementRef>,
+    not_evaluated: Vec<NotEvaluated>,
+}
+
+fn scan(policies: &[&Named], request: &Request, check_principal: bool) -> Verdict {
+    let mut v = Verdict::default();
+    for p in policies {
+        for (index, s) in p.document.statements.iter().enumerate() {
+            let at = || StatementRef {
+                policy: p.name.clone(),
+                index,
+                sid: s.sid.clone(),
+            };
+            let StatementVerdict::Applies {
+                failed,
+                not_evaluated,
+            } = judge_statement(s, request, check_principal)
+            else {
+                continue;
+            };
+            if !failed.is_empty() {
+                continue;
+            }
+            if !not_evaluated.is_empty() {
+                for (condition, reason) in not_evaluated {
+                    v.not_evaluated.push(NotEvaluated {
+                        statement: at(),
+                        effect: s.effect,
+                        condition,
+                        reason,
+                    });
+                }
+                continue;
+            }
+            match s.effect {
+                Effect::Deny => v.denies.push(at()),
+                Effect::Allow => {
+                    let how = if check_principal {
+                        s.principal
+                            .as_ref()
+                            .and_then(|pm| match_principal(pm, &request.caller))
+                    } else {
+                        None
+                    };
+                    v.allows.push((at(), how));
+                }
+            }
+        }
+    }
+    v
+}
+
+/// Evaluates one request against every policy type.
+pub fn evaluate(question: &Question, policies: &Policies) -> Outcome {
+    let principal = &question.principal;
+    let principal_account = principal.account().map(str::to_string);
+    let resource_account = question
+        .resource_account
+        .clone()
+        .filter(|a| !a.is_empty())
+        .or_else(|| super::arn::account_of(&question.resource))
+        .or_else(|| principal_account.clone());
+    let mut context = question.context.clone();
+    // Keys AWS puts in every request context, unless the question sets them itself.
+    let mut default_key = |key: &str, value: Option<String>| {
+        if let Some(value) = value {
+            if context.get(key).is_none() {
+                context = std::mem::take(&mut context).with(key, value);
+            }
+        }
+    };
+    default_key("aws:PrincipalArn", principal.principal_arn());
+    default_key("aws:PrincipalAccount", principal_account.clone());
+    default_key("aws:ResourceAccount", resource_account.clone());
+    default_key(
+        "aws:PrincipalIsAWSService",
+        Some(matches!(principal, Principal::Service(_)).to_string()),
+    );
+    // aws:PrincipalType and aws:username as the global condition keys page defines them.
+    let principal_type = match principal {
+        Principal::Service(_) => None,
+        Principal::Account { .. } => Some("Account"),
+        Principal::User { .. } => Some("User"),
+        Principal::Role { .. } | Principal::Session { .. } => Some("AssumedRole"),
+        Principal::Other { arn, .. } if arn.contains(":federated-user/") => Some("FederatedUser"),
+        Principal::Other { .. } => None,
+    };
+    default_key("aws:PrincipalType", principal_type.map(str::to_string));
+    if let Principal::User { arn, .. } = principal {
+        default_key("aws:username", arn.rsplit('/').next().map(str::to_string));
+    }
+    if let Principal::Service(name) = principal {
+        default_key("aws:PrincipalServiceName", Some(name.clone()));
+    }
+    let request = Request {
+        caller: principal.caller(),
+        action: question.action.clone(),
+        resource: Some(question.resource.clone()),
+        context,
+    };
+
+    let service = question
+        .action
+        .split(':')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let is_service = matches!(principal, Principal::Service(_));
+    let rcp_applies = !principal.is_service_linked() && RCP_SERVICES.contains(&service.as_str());
+    let scp_applies = !is_service && !principal.is_service_linked();
+
+    let mut out = Outcome {
+        decision: Decision::ImplicitDeny,
+        blocked_by: vec![],
+        explain: vec![],
+        not_evaluated: vec![],
+        org_levels_blocking: vec![],
+    };
+    let mut denies: Vec<(Layer, StatementRef)> = vec![];
+    let mut keep = |layer: Layer, v: &Verdict, out: &mut Outcome| {
+        denies.extend(v.denies.iter().map(|d| (layer, d.clone())));
+        out.not_evaluated
+            .extend(v.not_evaluated.iter().map(|n| (layer, n.clone())));
+    };
+
+    // Organisation policies: every level must allow.
+    let mut org = |layer: Layer, levels: &[OrgLevel], check_principal: bool, out: &mut Outcome| {
+        let mut allows = vec![];
+        for level in levels {
+            let named: Vec<&Named> = level.policies.iter().collect();
+            let v = scan(&named, &request, check_principal);
+            keep(layer, &v, out);
+            if v.allows.is_empty() {
+                out.org_levels_blocking.push((layer, level.id.clone()));
+            }
+            allows.extend(v.allows.into_iter().map(|(s, _)| s));
+        }
+        allows
+    };
+    let rcp_allows = if rcp_applies {
+        org(Layer::Rcp, &policies.resource_control, true, &mut out)
+    } else {
+        vec![]
+    };
+    let scp_allows = if scp_applies {
+        org(Layer::Scp, &policies.service_control, false, &mut out)
+    } else {
+        vec![]
+    };
+
+    let resource = policies
+        .resource
+        .as_ref()
+        .map(|r| scan(&[r], &request, true))
+        .unwrap_or_default();
+    keep(Layer::Resource, &resource, &mut out);
+    let identity = if is_service {
+        Verdict::default() // a service principal has no identity policies
+    } else {
+        scan(
+            &policies.identity.iter().collect::<Vec<_>>(),
+            &request,
+            false,
+        )
+    };
+    keep(Layer::Identity, &identity, &mut out);
+    let boundary = (!policies.boundary.is_empty() && !is_service).then(|| {
+        scan(
+            &policies.boundary.iter().collect::<Vec<_>>(),
+            &request,
+            false,
+        )
+    });
+    if let Some(b) = &boundary {
+        keep(Layer::Boundary, b, &mut out);
+    }
+    let session = policies
+        .session
+        .as_ref()
+        .filter(|_| !is_service)
+        .map(|s| scan(&[s], &request, false));
+    if let Some(s) = &session {
+        keep(Layer::Session, s, &mut out);
+    }
+
+    // 1. An explicit Deny anywhere wins.
+    if !denies.is_empty() {
+        out.decision = Decision::ExplicitDeny;
+        for (layer, _) in &denies {
+            if !out.blocked_by.contains(layer) {
+                out.blocked_by.push(*layer);
+            }
+        }
+        out.explain = denies
+            .into_iter()
+            .map(|(layer, statement)| Decided {
+                layer,
+                effect: Effect::Deny,
+                statement,
+            })
+            .collect();
+        return out;
+    }
+    // 2. RCPs and SCPs: a level that allows nothing is an implicit deny.
+    for (layer, _) in &out.org_levels_blocking {
+        if !out.blocked_by.contains(layer) {
+            out.blocked_by.push(*layer);
+        }
+    }
+    if !out.blocked_by.is_empty() {
+        return out;
+    }
+    let mut explain = vec![];
+    let mut grant = |layer: Layer, refs: &[StatementRef]| {
+        explain.extend(refs.iter().map(|s| Decided {
+            layer,
+            effect: Effect::Allow,
+            statement: s.clone(),
+        }));
+    };
+    grant(Layer::Rcp, &rcp_allows);
+    grant(Layer::Scp, &scp_allows);
+
+    let refs = |v: &Verdict| v.allows.iter().map(|(s, _)| s.clone()).collect::<Vec<_>>();
+    let boundary_ok = boundary.as_ref().is_none_or(|b| !b.allows.is_empty());
+    let session_ok = session.as_ref().is_none_or(|s| !s.allows.is_empty());
+    let same_account = is_service || principal_account == resource_account;
+    // A KMS key is usable only as far as its key policy allows (IAM policies count only when
+    // the key policy grants the account), and a role only by principals its trust policy
+    // allows: there the resource-based policy is required even within one account.
+    let resource_policy_required = service == "kms"
+        || question
+            .action
+            .to_ascii_lowercase()
+            .starts_with("sts:assumerole");
+    // "All requests are implicitly denied with the exception of the AWS account root user,
+    // which has full access": its identity side always allows (SCPs, resource-based
+    // policies across accounts, and any Deny still apply).
+    let root_user = matches!(principal, Principal::Account { .. });
+    let identity_ok = !identity.allows.is_empty() || root_user;
+
+    // The closest way the resource policy names the caller.
+    let resource_match = resource
+        .allows
+        .iter()
+        .filter_map(|(_, m)| *m)
+        .map(|m| match (m, principal) {
+            // A role calling as itself: the grant names the role ARN, which the documentation
+            // says the boundary and session policy limit.
+            (PrincipalMatch::Exact, Principal::Role { .. }) => PrincipalMatch::Role,
+            (m, _) => m,
+        })
+        .min();
+    let mut blocked = vec![];
+    if same_account {
+        match resource_match {
+            // 3a. Names the caller itself (or everyone): grants on its own.
+            Some(PrincipalMatch::Exact | PrincipalMatch::Anyone) => {
+                grant(Layer::Resource, &refs(&resource));
+            }
+            // 3b. Names the session's role: limited by boundary and session policy.
+            Some(PrincipalMatch::Role) => {
+                if !boundary_ok {
+                    blocked.push(Layer::Boundary);
+                }
+                if !session_ok {
+                    blocked.push(Layer::Session);
+                }
+                grant(Layer::Resource, &refs(&resource));
+            }
+            // 3c. Names the account, or nothing: identity policies decide — except where the
+            // resource-based policy is required (KMS key policies, role trust policies).
+            Some(PrincipalMatch::Account) | None => {
+                if is_service || (resource_match.is_none() && resource_policy_required) {
+                    blocked.push(Layer::Resource);
+                }
+                if !is_service {
+                    if !identity_ok {
+                        blocked.push(Layer::Identity);
+                    }
+                    if !boundary_ok {
+                        blocked.push(Layer::Boundary);
+                    }
+                    if !session_ok {
+                        blocked.push(Layer::Session);
+                    }
+                    grant(Layer::Identity, &refs(&identity));
+                }
+            }
+        }
+    } else {
+        // 4. Cross account: both sides must allow.
+        if resource_match.is_none() {
+            blocked.push(Layer::Resource);
+        }
+        if !identity_ok {
+            blocked.push(Layer::Identity);
+        }
+        if !boundary_ok {
+            blocked.push(Layer::Boundary);
+        }
+        if !session_ok {
+            blocked.push(Layer::Session);
+        }
+        grant(Layer::Resource, &refs(&resource));
+        grant(Layer::Identity, &refs(&identity));
+    }
+    let limited = !(same_account
+        && matches!(
+            resource_match,
+            Some(PrincipalMatch::Exact | PrincipalMatch::Anyone)
+        ));
+    if let (true, true, Some(b)) = (blocked.is_empty(), limited, &boundary) {
+        grant(Layer::Boundary, &refs(b));
+    }
+    if let (true, true, Some(s)) = (blocked.is_empty(), limited, &session) {
+        grant(Layer::Session, &refs(s));
+    }
+    if blocked.is_empty() {
+        out.decision = Decision::Allow;
+        out.explain = explain;
+    } else {
+        out.blocked_by = blocked;
+    }
+    out
+}
+
+/// The SCP or RCP statement that decides for one level: its Deny, or nothing (no Allow).
+pub fn org_denies(outcome: &Outcome, layer: Layer) -> Vec<&StatementRef> {
+    outcome
+        .explain
+        .iter()
+        .filter(|d| d.layer == layer && d.effect == Effect::Deny)
+        .map(|d| &d.statement)
+        .collect()
+}
+
+/// Why one level of the organisation blocks a request: its Deny statement, or (None) that
+/// nothing at that level allows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrgBlock {
+    pub level: String,
+    pub deny: Option<StatementRef>,
+}
+
+/// SCPs (`check_principal` false) or RCPs (true) on their own: the levels that block the
+/// request, and the statements that could not be judged. A level whose only Allow could not
+/// be judged is not counted as blocking: it is reported as not evaluated instead.
+pub fn org_blocks(
+    levels: &[OrgLevel],
+    request: &Request,
+    check_principal: bool,
+) -> (Vec<OrgBlock>, Vec<NotEvaluated>) {
+    let mut blocks = vec![];
+    let mut unknown = vec![];
+    for level in levels {
+        let named: Vec<&Named> = level.policies.iter().collect();
+        let v = scan(&named, request, check_principal);
+        let undecided_allow = v.not_evaluated.iter().any(|n| n.effect == Effect::Allow);
+        if let Some(d) = v.denies.first() {
+            blocks.push(OrgBlock {
+                level: level.id.clone(),
+                deny: Some(d.clone()),
+            });
+        } else if v.allows.is_empty() && !undecided_allow {
+            blocks.push(OrgBlock {
+                level: level.id.clone(),
+                deny: None,
+            });
+        }
+        unknown.extend(v.not_evaluated);
+    }
+    (blocks, unknown)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn principals_are_typed_by_their_shape() {
+        assert_eq!(
+            Principal::parse("events.amazonaws.com"),
+            Some(Principal::Service("events.amazonaws.com".into()))
+        );
+        assert!(matches!(
+            Principal::parse("arn:aws:sts::1:assumed-role/r/s"),
+            Some(Principal::Session { .. })
+        ));
+        assert!(matches!(
+            Principal::parse("arn:aws:iam::111122223333:root"),
+            Some(Principal::Account { .. })
+        ));
+        assert!(matches!(
+            Principal::parse("111122223333"),
+            Some(Principal::Account { .. })
+        ));
+        assert_eq!(Principal::parse("role/r"), None);
+        assert_eq!(Principal::parse("arn:aws:iam:::role/r"), None);
+        let s = Principal::parse("arn:aws:sts::1:assumed-role/r/s").unwrap();
+        assert_eq!(s.principal_arn().as_deref(), Some("arn:aws:iam::1:role/r"));
+        assert!(
+            Principal::parse("arn:aws:iam::1:role/aws-service-role/ecs.amazonaws.com/X")
+                .unwrap()
+                .is_service_linked()
+        );
+    }
+
+    #[test]
+    fn org_blocks_names_the_level_and_the_statement() {
+        let named = |name: &str, v: serde_json::Value| Named {
+            name: name.into(),
+            id: None,
+            document: PolicyDocument::parse(&v).unwrap(),
+        };
+        let full = json!({"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}});
+        let levels = vec![
+            OrgLevel {
+                id: "r-1".into(),
+                policies: vec![named("FullAWSAccess", full.clone())],
+            },
+            OrgLevel {
+                id: "ou-1".into(),
+                policies: vec![
+                    named("FullAWSAccess", full.clone()),
+                    named(
+                        "NoEcs",
+                        json!({"Statement": {"Sid": "NoRun", "Effect": "Deny", "Action": "ecs:*", "Resource": "*"}}),
+                    ),
+                ],
+            },
+            OrgLevel {
+                id: "111".into(),
+                policies: vec![named(
+                    "S3",
+                    json!({"Statement": {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}}),
+                )],
+            },
+        ];
+        let request = Request {
+            caller: Caller::Aws {
+                arn: "arn:aws:iam::111:role/r".into(),
+                account: "111".into(),
+            },
+            action: "ecs:RunTask".into(),
+            resource: Some("*".into()),
+            context: Context::new(),
+        };
+        let (blocks, unknown) = org_blocks(&levels, &request, false);
+        assert!(unknown.is_empty());
+        assert_eq!(blocks.len(), 2);
+        assert_eq!(blocks[0].level, "ou-1");
+        assert_eq!(
+            blocks[0].deny.as_ref().unwrap().sid.as_deref(),
+            Some("NoRun")
+        );
+        assert_eq!(
+            blocks[1],
+            OrgBlock {
+                level: "111".into(),
+                deny: None
+            }
+        );
+    }
+}
