@@ -36,13 +36,19 @@ pub async fn rule(c: &Clients, name: &str, bus: &str) -> Result<Option<ObservedR
     )?;
     let Some(out) = out else { return Ok(None) };
     let arn = out.arn().unwrap_or_default().to_string();
-    let tags = c
-        .events
-        .list_tags_for_resource()
-        .resource_arn(&arn)
-        .send()
-        .await
-        .map_err(|e| classify("events:ListTagsForResource", e))?
+    // Deleted between the two reads (another writer, a concurrent clean-up): gone.
+    let Some(tagged) = found(
+        c.events
+            .list_tags_for_resource()
+            .resource_arn(&arn)
+            .send()
+            .await
+            .map_err(|e| classify("events:ListTagsForResource", e)),
+    )?
+    else {
+        return Ok(None);
+    };
+    let tags = tagged
         .tags()
         .iter()
         .map(|t| (t.key().to_string(), t.value().to_string()))
