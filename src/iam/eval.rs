@@ -371,7 +371,7 @@ pub fn match_principal(p: &PrincipalMatcher, caller: &Caller) -> Option<Principa
                     Some(PrincipalMatch::Exact)
                 } else if assumed_role_of(arn).is_some_and(|role| value == &role) {
                     Some(PrincipalMatch::Role)
-                } else if value == account || *value == format!("arn:aws:iam::{account}:root") {
+                } else if value == account || is_account_root(value, account, arn) {
                     Some(PrincipalMatch::Account)
                 } else {
                     None
@@ -388,12 +388,27 @@ pub fn match_principal(p: &PrincipalMatcher, caller: &Caller) -> Option<Principa
     }
 }
 
-/// `arn:aws:sts::1:assumed-role/Name/session` acts as `arn:aws:iam::1:role/Name` in principals.
+/// The partition of an ARN (`aws`, `aws-cn`, `aws-us-gov`, …); `aws` when it is not one.
+fn partition_of(arn: &str) -> &str {
+    arn.strip_prefix("arn:")
+        .and_then(|rest| rest.split(':').next())
+        .filter(|p| !p.is_empty())
+        .unwrap_or("aws")
+}
+
+/// `arn:PARTITION:iam::ACCOUNT:root`, in the caller's partition.
+fn is_account_root(value: &str, account: &str, caller_arn: &str) -> bool {
+    *value == format!("arn:{}:iam::{account}:root", partition_of(caller_arn))
+}
+
+/// `arn:aws:sts::1:assumed-role/Name/session` acts as `arn:aws:iam::1:role/Name` in
+/// principals, in every partition (`aws-cn`, `aws-us-gov` alike).
 pub fn assumed_role_of(arn: &str) -> Option<String> {
-    let rest = arn.strip_prefix("arn:aws:sts::")?;
+    let partition = partition_of(arn);
+    let rest = arn.strip_prefix(&format!("arn:{partition}:sts::"))?;
     let (account, resource) = rest.split_once(':')?;
     let name = resource.strip_prefix("assumed-role/")?.split('/').next()?;
-    Some(format!("arn:aws:iam::{account}:role/{name}"))
+    Some(format!("arn:{partition}:iam::{account}:role/{name}"))
 }
 
 /// Replaces `${key}` policy variables with the context's (first) value.
@@ -661,6 +676,33 @@ fn parse_net(text: &str) -> Option<ipnet::IpNet> {
     t.parse::<ipnet::IpNet>()
         .ok()
         .or_else(|| t.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
+}
+
+#[cfg(test)]
+mod partition_tests {
+    use super::*;
+
+    #[test]
+    fn sessions_and_account_roots_keep_their_partition() {
+        assert_eq!(
+            assumed_role_of("arn:aws-cn:sts::111122223333:assumed-role/r/s").as_deref(),
+            Some("arn:aws-cn:iam::111122223333:role/r")
+        );
+        assert_eq!(
+            assumed_role_of("arn:aws-us-gov:sts::1:assumed-role/r/s").as_deref(),
+            Some("arn:aws-us-gov:iam::1:role/r")
+        );
+        assert!(is_account_root(
+            "arn:aws-cn:iam::1:root",
+            "1",
+            "arn:aws-cn:iam::1:role/r"
+        ));
+        assert!(!is_account_root(
+            "arn:aws:iam::1:root",
+            "1",
+            "arn:aws-cn:iam::1:role/r"
+        ));
+    }
 }
 
 #[cfg(test)]
