@@ -484,6 +484,16 @@ spec:
     let ours = serde_json::json!({"Sid": sid, "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
         "Action": "sqs:SendMessage", "Resource": queue_arn, "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}}});
     assert_eq!(statements().await, vec![foreign.clone(), ours.clone()]);
+    // What the diagnosis could not judge is said, not silently passed over.
+    let status = api.get("with-dlq").await.unwrap().status.unwrap();
+    assert!(
+        status
+            .not_evaluated
+            .iter()
+            .any(|n| n.contains("service and resource control policies")),
+        "{:?}",
+        status.not_evaluated
+    );
 
     // Drift: someone rewrites the policy without our statement; it comes back, theirs stays.
     let other = serde_json::json!({"Sid": "Audit", "Effect": "Allow",

@@ -41,6 +41,10 @@ pub struct EventBridgeIntegrationStatus {
     /// each with the exact fix.
     #[serde(default)]
     pub findings: Vec<Finding>,
+    /// What the diagnosis could not evaluate, and why: an absent finding there proves
+    /// nothing (e.g. the organisation's SCPs and RCPs, when they could not be read).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_evaluated: Vec<String>,
     /// The ownership record: every AWS resource this object created or is about to create,
     /// with its full identity. Written before the first write to AWS and kept up to date as
     /// writes and removals succeed; removal (renames, moves, deletion) reads only this list.

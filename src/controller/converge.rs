@@ -51,6 +51,8 @@ pub(super) struct Pass {
     pub plan: Plan,
     pub parts: Vec<Part>,
     pub findings: Vec<Finding>,
+    /// What the diagnosis could not evaluate, and why (`status.notEvaluated`).
+    pub not_evaluated: Vec<String>,
     /// What removing superseded resources did (moves, renames), for Events.
     pub removed: Vec<String>,
 }
@@ -284,11 +286,12 @@ pub(super) async fn converge(
         }
         keeper.forget(&old);
     }
-    let findings = super::diagnosis::diagnose_parts(obj, &planned.plan, &parts);
+    let diagnosis = super::diagnosis::diagnose_parts(obj, &planned.plan, &parts);
     Ok(Pass {
         plan: planned.plan,
         parts,
-        findings,
+        findings: diagnosis.findings,
+        not_evaluated: diagnosis.not_evaluated,
         removed,
     })
 }

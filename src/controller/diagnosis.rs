@@ -87,13 +87,19 @@ pub fn snapshot(desired: &Desired, observed: &Observed) -> Snapshot {
     }
 }
 
+/// What a pass's diagnosis found, and what it could not evaluate (and why).
+pub(super) struct Diagnosis {
+    pub findings: Vec<Finding>,
+    pub not_evaluated: Vec<String>,
+}
+
 /// The diagnosis of every rule of the integration, each seeing the roles and function
 /// policies of both accounts, plus the RoleChain's trust chain.
 pub(super) fn diagnose_parts(
     obj: &EventBridgeIntegration,
     plan: &Plan,
     parts: &[Part],
-) -> Vec<Finding> {
+) -> Diagnosis {
     let snapshots: Vec<_> = parts
         .iter()
         .map(|p| (p, snapshot(&p.desired, &p.observed)))
@@ -105,6 +111,7 @@ pub(super) fn diagnose_parts(
         lambda_policies.extend(s.lambda_policies.clone());
     }
     let mut findings: Vec<Finding> = Vec::new();
+    let mut not_evaluated: Vec<String> = Vec::new();
     for (part, snapshot) in snapshots {
         let Some(rule) = &part.desired.rule else {
             continue;
@@ -135,6 +142,11 @@ pub(super) fn diagnose_parts(
                 .and_then(|e| e.pass_role_arns.clone())
                 .unwrap_or_default(),
         };
+        for note in diagnose::not_evaluated(&snapshot) {
+            if !not_evaluated.contains(&note) {
+                not_evaluated.push(note);
+            }
+        }
         for f in diagnose::diagnose(&snapshot, &expectations) {
             // The spec asks for a disabled rule: that is intent, not a fault.
             if f.code == Code::RuleDisabled && !rule.enabled {
@@ -146,5 +158,8 @@ pub(super) fn diagnose_parts(
         }
     }
     findings.sort_by_key(|f| f.severity);
-    findings
+    Diagnosis {
+        findings,
+        not_evaluated,
+    }
 }

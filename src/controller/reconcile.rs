@@ -119,6 +119,7 @@ async fn apply_half(
         result.as_ref().ok().map(|pass: &Pass| Converged {
             plan: &pass.plan,
             findings: &pass.findings,
+            not_evaluated: &pass.not_evaluated,
         }),
         &outcome,
         keeper.into_entries(),

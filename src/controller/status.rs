@@ -160,6 +160,7 @@ pub fn aws_verdict(e: &AwsError) -> Verdict {
 pub struct Converged<'a> {
     pub plan: &'a Plan,
     pub findings: &'a [Finding],
+    pub not_evaluated: &'a [String],
 }
 
 /// The next status. `converged`: the pass's plan and findings, or None when it failed, in
@@ -192,6 +193,7 @@ pub fn next_status(
                 role_arn: remote.role.arn().map(str::to_string),
             });
             status.findings = c.findings.to_vec();
+            status.not_evaluated = c.not_evaluated.to_vec();
         }
         (None, Some(p)) => {
             status.rule_arn = p.rule_arn.clone();
@@ -200,6 +202,7 @@ pub fn next_status(
             status.target_id = p.target_id.clone();
             status.target_account = p.target_account.clone();
             status.findings = p.findings.clone();
+            status.not_evaluated = p.not_evaluated.clone();
         }
         (None, None) => {}
     }
