@@ -561,7 +561,7 @@ async fn resources_the_object_does_not_own_are_left_alone() {
         .send()
         .await
         .unwrap();
-    let _ctl = Controller::start(&ns, &[]);
+    let ctl = Controller::start(&ns, &[]);
     let api = kube_api(&ns).await;
     apply(&ecs_yaml(&ns, "squatter", ""));
     let (_, reason, message) =
@@ -575,7 +575,14 @@ async fn resources_the_object_does_not_own_are_left_alone() {
         Some("ResourceNotOwned"),
     )
     .await;
-    tokio::time::sleep(Duration::from_secs(4)).await; // at least one more resync
+    // At least one more pass (a resync) over the stalled object, which must not touch what
+    // it does not own. Any result counts: the pass happened.
+    let passes = ctl.reconciles();
+    wait_until(
+        "another pass over the stalled object",
+        Duration::from_secs(20),
+        || ctl.reconciles() > passes,
+    );
     let role = aws
         .iam
         .get_role()
@@ -984,9 +991,16 @@ async fn two_replicas_have_one_writer_and_the_standby_takes_over() {
     let api = kube_api(&ns).await;
     apply(&sfn_yaml(&ns, "first"));
     wait_condition(&api, "first", "Ready", "True", None).await;
-    tokio::time::sleep(Duration::from_secs(4)).await; // a resync on the leader, to be sure the standby stays idle
-    assert_eq!(leaders(&a, &b), 1.0, "exactly one leader");
     let a_leads = a.metric("ebi_leader") == Some(1.0);
+    {
+        // A resync on the leader, to be sure the standby stays idle meanwhile.
+        let leader = if a_leads { &a } else { &b };
+        let passes = leader.reconciles();
+        wait_until("a resync on the leader", Duration::from_secs(20), || {
+            leader.reconciles() > passes
+        });
+    }
+    assert_eq!(leaders(&a, &b), 1.0, "exactly one leader");
     let (leader, standby) = if a_leads {
         (&mut a, &mut b)
     } else {

@@ -214,6 +214,15 @@ impl Controller {
         self.aws_calls().values().sum()
     }
 
+    /// Reconciliations of any result: a pass happened, whatever it concluded.
+    pub fn reconciles(&self) -> u64 {
+        let text = self.get("/metrics").expect("metrics");
+        text.lines()
+            .filter(|l| l.starts_with("ebi_reconciles_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    }
+
     pub fn successful_reconciles(&self) -> u64 {
         let text = self.get("/metrics").expect("metrics");
         text.lines()
@@ -357,37 +366,68 @@ pub struct Aws {
 }
 
 impl Aws {
+    /// Whether the rule exists on the default bus. Only ResourceNotFoundException means
+    /// "no": any other error (the emulator down, a bad request) fails the test, so an
+    /// "is gone" assertion cannot pass by accident.
     pub async fn rule_exists(&self, name: &str) -> bool {
-        self.events.describe_rule().name(name).send().await.is_ok()
+        use aws_sdk_eventbridge::operation::describe_rule::DescribeRuleError;
+        match self.events.describe_rule().name(name).send().await {
+            Ok(_) => true,
+            Err(e) => match e.into_service_error() {
+                DescribeRuleError::ResourceNotFoundException(_) => false,
+                other => panic!("DescribeRule {name}: {other:?}"),
+            },
+        }
     }
 
+    /// Whether the role exists. Only NoSuchEntity means "no"; any other error panics.
     pub async fn role_exists(&self, name: &str) -> bool {
-        self.iam.get_role().role_name(name).send().await.is_ok()
+        use aws_sdk_iam::operation::get_role::GetRoleError;
+        match self.iam.get_role().role_name(name).send().await {
+            Ok(_) => true,
+            Err(e) => match e.into_service_error() {
+                GetRoleError::NoSuchEntityException(_) => false,
+                other => panic!("GetRole {name}: {other:?}"),
+            },
+        }
     }
 
-    /// The controller's inline policy on a role, as IAM returns it (None when absent).
+    /// The controller's inline policy on a role, as IAM returns it (None when the role or
+    /// the policy does not exist; any other error panics).
     pub async fn inline_policy(&self, role: &str) -> Option<String> {
-        let out = self
+        use aws_sdk_iam::operation::get_role_policy::GetRolePolicyError;
+        match self
             .iam
             .get_role_policy()
             .role_name(role)
             .policy_name("eventbridge-integration")
             .send()
             .await
-            .ok()?;
-        Some(out.policy_document().to_string())
+        {
+            Ok(out) => Some(out.policy_document().to_string()),
+            Err(e) => match e.into_service_error() {
+                GetRolePolicyError::NoSuchEntityException(_) => None,
+                other => panic!("GetRolePolicy {role}: {other:?}"),
+            },
+        }
     }
 
-    /// The function's policy document as text ("" when it has none).
+    /// The function's policy document as text ("" when it has none; any other error panics).
     pub async fn function_policy(&self, function: &str) -> String {
-        self.lambda
+        use aws_sdk_lambda::operation::get_policy::GetPolicyError;
+        match self
+            .lambda
             .get_policy()
             .function_name(function)
             .send()
             .await
-            .ok()
-            .and_then(|p| p.policy)
-            .unwrap_or_default()
+        {
+            Ok(p) => p.policy.unwrap_or_default(),
+            Err(e) => match e.into_service_error() {
+                GetPolicyError::ResourceNotFoundException(_) => String::new(),
+                other => panic!("GetPolicy {function}: {other:?}"),
+            },
+        }
     }
 }
 
