@@ -13,11 +13,14 @@ Random faults, for resilience tests:
       server_error  HTTP 500 InternalFailure or 503 ServiceUnavailable (half each)
       reset         the request is read, then the socket is reset (RST) with no response
       latency       the request is forwarded after --latency-ms
+      lost_response the request is forwarded (the emulator applies it), then the socket is
+                    reset: the client does not know its write happened. Not in the default
+                    mix: moto accepts a duplicate Lambda StatementId where AWS answers 409,
+                    so a lost AddPermission makes a duplicate AWS itself would refuse.
   --seed N          the sequence of decisions is deterministic for a seed (the requests'
                     arrival order is whatever the client makes it)
-Faults are injected before forwarding, so a faulted request never reaches the emulator: moto
-accepts a duplicate Lambda StatementId where AWS answers 409, so a "lost response" fault
-would create duplicates in moto that AWS itself would refuse.
+Faults other than lost_response are injected before forwarding: a faulted request never
+reaches the emulator.
 
 `GET /__faults` answers JSON: requests seen, injected faults by kind, requests per second
 (by wall-clock second) and the peak. `--stats-file PATH` writes the same JSON at exit.
@@ -52,7 +55,7 @@ def parse_args(argv):
     p.add_argument("--stats-file")
     args = p.parse_args(argv)
     args.fault_kinds = [k for k in args.fault_kinds.split(",") if k]
-    unknown = set(args.fault_kinds) - {"throttle", "server_error", "reset", "latency"}
+    unknown = set(args.fault_kinds) - {"throttle", "server_error", "reset", "latency", "lost_response"}
     if unknown:
         p.error(f"unknown fault kinds: {sorted(unknown)}")
     if not 0.0 <= args.fault_rate <= 1.0:
@@ -167,24 +170,32 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     stats["injected"][fault] += 1
                 if fault == "latency":
                     time.sleep(ARGS.latency_ms / 1000)
+                elif fault == "lost_response":
+                    self.forward(body)
+                    self.inject("reset", False)
+                    return
                 else:
                     # IAM and STS speak the query protocol (form body, XML errors).
                     xml = (self.headers.get("Content-Type") or "").startswith("application/x-www-form-urlencoded")
                     self.inject(fault, xml)
                     return
-        upstream = http.client.HTTPConnection(UPSTREAM.hostname, UPSTREAM.port, timeout=30)
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")}
-        upstream.request(self.command, self.path, body, headers)
-        response = upstream.getresponse()
-        data = response.read()
-        self.send_response(response.status)
-        for k, v in response.getheaders():
+        status, response_headers, data = self.forward(body)
+        self.send_response(status)
+        for k, v in response_headers:
             if k.lower() not in ("transfer-encoding", "connection", "content-length"):
                 self.send_header(k, v)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def forward(self, body):
+        upstream = http.client.HTTPConnection(UPSTREAM.hostname, UPSTREAM.port, timeout=30)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")}
+        upstream.request(self.command, self.path, body, headers)
+        response = upstream.getresponse()
+        data = response.read()
         upstream.close()
+        return response.status, response.getheaders(), data
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = handle_any
 

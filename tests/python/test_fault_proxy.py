@@ -128,3 +128,11 @@ def test_random_faults_follow_the_seed_and_are_counted_by_kind(proxy):
     assert all(injected.get(k, 0) > 0 for k in ("throttle", "server_error", "reset", "latency"))
     assert s["requests"] == 60
     assert sum(s["per_second"].values()) == 60 and s["peak_rps"] >= 1
+
+
+def test_a_lost_response_reaches_the_upstream_and_resets_the_client(proxy):
+    port = proxy("--fault-rate", "1", "--fault-kinds", "lost_response")
+    before = Upstream.seen
+    assert post(port) == "reset"
+    assert Upstream.seen - before == 1, "the write happened"
+    assert stats(port)["injected"]["lost_response"] == 1
