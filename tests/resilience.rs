@@ -614,3 +614,62 @@ async fn five_sigkills_during_convergence_leave_exactly_the_live_objects_resourc
     assert!(left.is_empty(), "left behind after deletion: {left:?}");
     assert!(ctl.is_alive());
 }
+
+/// 20 % of responses are lost after the emulator applied the request (the proxy resets the
+/// connection instead of answering): the controller retries writes that already happened.
+/// Every object still ends up with its rule and role exactly once, and deletion leaves
+/// nothing. No Lambda targets here: moto accepts a duplicate StatementId where AWS answers
+/// 409, so a lost AddPermission would make a duplicate AWS itself refuses.
+#[tokio::test(flavor = "multi_thread")]
+async fn lost_responses_to_applied_writes_create_nothing_twice() {
+    let ns = namespace("res-lost");
+    let aws = aws().await;
+    let proxy = FaultProxy::start(&[
+        "--fault-rate",
+        "0.2",
+        "--fault-kinds",
+        "lost_response",
+        "--seed",
+        "8",
+    ]);
+    let mut ctl =
+        Controller::start_with_resync(&ns, "30s", &[], &[("AWS_ENDPOINT_URL", &proxy.endpoint)]);
+    let api = kube_api(&ns).await;
+    let objects: Vec<_> = fleet(60, "l")
+        .into_iter()
+        .filter(|(_, k)| *k != Kind::Lambda)
+        .collect();
+    apply(&manifests(&ns, &objects));
+    let converged = wait_all_ready(&api, objects.len(), Duration::from_secs(120)).await;
+    let writes: u64 = ctl
+        .aws_calls()
+        .iter()
+        .filter(|((_, op), _)| ebi::aws::is_write_operation(op))
+        .map(|(_, n)| n)
+        .sum();
+    println!(
+        "[resilience/lost-responses] {} objects Ready in {converged:.1?}; {} responses lost \
+         after the emulator applied the request; {writes} write attempts",
+        objects.len(),
+        proxy.injected("lost_response"),
+    );
+    assert!(proxy.injected("lost_response") > 0);
+    assert!(ctl.is_alive());
+    assert_footprint(&ns, &objects, &aws.tagged_resources(&ns).await);
+    assert_one_target_each(&aws, &ns, &objects).await;
+    let (ok, out) = kubectl(
+        &[
+            "delete",
+            "ebi",
+            "--all",
+            "-n",
+            &ns,
+            "--wait=true",
+            "--timeout=120s",
+        ],
+        None,
+    );
+    assert!(ok, "deleting all: {out}");
+    let left = aws.tagged_resources(&ns).await;
+    assert!(left.is_empty(), "left behind after deletion: {left:?}");
+}
