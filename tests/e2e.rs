@@ -20,12 +20,21 @@ async fn converge_and_count(kind: &str, ns: &str, name: &str, yaml: String) {
     let converged = ctl.aws_calls();
     let (total, writes, write_ops) = calls_between(&before, &converged);
     assert!(writes > 0, "convergence must have written something");
+    // A pass is counted after its status write, so the converging pass may not be counted
+    // yet when Ready shows, and one increment could be that pass (no AWS call since
+    // `converged`). Wait for one increment, then measure between it and the next: exactly
+    // one resync (3 s apart; a pass takes well under that).
+    let reconciles = ctl.successful_reconciles();
+    wait_until("a counted pass", Duration::from_secs(20), || {
+        ctl.successful_reconciles() > reconciles
+    });
+    let settled = ctl.aws_calls();
     let reconciles = ctl.successful_reconciles();
     wait_until("one resync", Duration::from_secs(20), || {
         ctl.successful_reconciles() > reconciles
     });
     let resynced = ctl.aws_calls();
-    let (resync_total, resync_writes, resync_write_ops) = calls_between(&converged, &resynced);
+    let (resync_total, resync_writes, resync_write_ops) = calls_between(&settled, &resynced);
     assert_eq!(
         resync_writes, 0,
         "an in-sync resync must not write, but made {resync_write_ops:?}"
@@ -576,12 +585,13 @@ async fn resources_the_object_does_not_own_are_left_alone() {
     )
     .await;
     // At least one more pass (a resync) over the stalled object, which must not touch what
-    // it does not own. Any result counts: the pass happened.
+    // it does not own. Any result counts: the pass happened. Two increments: a pass is
+    // counted after its status write, so the first may be the pass that reported Stalled.
     let passes = ctl.reconciles();
     wait_until(
         "another pass over the stalled object",
         Duration::from_secs(20),
-        || ctl.reconciles() > passes,
+        || ctl.reconciles() >= passes + 2,
     );
     let role = aws
         .iam
@@ -993,11 +1003,12 @@ async fn two_replicas_have_one_writer_and_the_standby_takes_over() {
     wait_condition(&api, "first", "Ready", "True", None).await;
     let a_leads = a.metric("ebi_leader") == Some(1.0);
     {
-        // A resync on the leader, to be sure the standby stays idle meanwhile.
+        // A resync on the leader, to be sure the standby stays idle meanwhile. Two
+        // increments: the first may be the converging pass, counted after its status write.
         let leader = if a_leads { &a } else { &b };
         let passes = leader.reconciles();
         wait_until("a resync on the leader", Duration::from_secs(20), || {
-            leader.reconciles() > passes
+            leader.reconciles() >= passes + 2
         });
     }
     assert_eq!(leaders(&a, &b), 1.0, "exactly one leader");
