@@ -176,9 +176,11 @@ async fn a_hundred_integrations_converge_through_injected_faults() {
         "--seed",
         "20261127",
     ]);
-    // A long resync: what runs is the convergence and its retries, not periodic drift checks.
+    // No resync within the test's time (it would add reads to early-converged objects, the
+    // more the slower convergence is): what runs is the convergence and its retries. Failed
+    // passes still back off from 2 s (capped at the resync interval).
     let mut ctl =
-        Controller::start_with_resync(&ns, "30s", &[], &[("AWS_ENDPOINT_URL", &proxy.endpoint)]);
+        Controller::start_with_resync(&ns, "300s", &[], &[("AWS_ENDPOINT_URL", &proxy.endpoint)]);
     let api = kube_api(&ns).await;
     let objects = fleet(N, "f");
     let started = Instant::now();
@@ -195,18 +197,36 @@ async fn a_hundred_integrations_converge_through_injected_faults() {
     let after = ctl.aws_outcomes();
     let injected = |k: &str| stats["injected"][k].as_u64().unwrap_or(0);
     let requests = stats["requests"].as_u64().unwrap();
-    let per_second: Vec<u64> = stats["per_second"]
+    // Requests per wall-clock second, gaps filled with zeros.
+    let by_second: BTreeMap<u64, u64> = stats["per_second"]
         .as_object()
         .unwrap()
-        .values()
-        .map(|v| v.as_u64().unwrap())
+        .iter()
+        .map(|(k, v)| (k.parse().unwrap(), v.as_u64().unwrap()))
+        .collect();
+    let (first, last) = (
+        *by_second.keys().next().unwrap(),
+        *by_second.keys().last().unwrap(),
+    );
+    let per_second: Vec<u64> = (first..=last)
+        .map(|s| by_second.get(&s).copied().unwrap_or(0))
         .collect();
     let peak_rps = *per_second.iter().max().unwrap();
+    // The highest 5-second average after the first 10 s: the opening burst (100 objects at
+    // once, before any throttling answer has slowed the client) is not a retry storm.
+    let sustained_rps = per_second
+        .windows(5)
+        .skip(10)
+        .map(|w| w.iter().sum::<u64>() as f64 / 5.0)
+        .fold(0.0, f64::max);
+    let per_5s: Vec<u64> = per_second.chunks(5).map(|c| c.iter().sum()).collect();
     let mean_rps = calls_at_convergence as f64 / converged.as_secs_f64();
     println!(
         "[resilience/faults] {N} objects Ready in {converged:.1?} (apply→Ready {:.1?}); \
          proxy: {requests} requests ({calls_at_convergence} until convergence, {:.1} per object), \
-         peak {peak_rps} req/s, mean {mean_rps:.1} req/s; injected {}; controller outcomes {after:?}",
+         peak {peak_rps} req/s, highest 5 s average after the first 10 s {sustained_rps:.1} req/s, \
+         mean {mean_rps:.1} req/s; requests per 5 s {per_5s:?}; injected {}; controller \
+         outcomes {after:?}",
         started.elapsed(),
         calls_at_convergence as f64 / N as f64,
         stats["injected"],
@@ -236,20 +256,21 @@ async fn a_hundred_integrations_converge_through_injected_faults() {
 
     // Bounded load. Fault-free, these kinds need ~14 calls per object (the API-server
     // restart test prints its figure), and the attempts that fail here (15 %: latency is
-    // not a failure) should cost about 1/0.85 of that: 30 per object means whole passes
+    // not a failure) should cost about 1/0.85 of that: 25 per object means whole passes
     // are being repeated. Rate: when not told to slow down, the controller runs at what the
     // proxy and moto can carry (measured on 2 shared cores: ~190 req/s peak fault-free,
-    // ~280 with this mix minus throttling, converging in ~11 s). Throttling answers make
-    // the SDK's adaptive retry slow the client down (measured: ~40 req/s peak, ~17 mean,
-    // ~100 s to converge); a retry storm would instead keep the rate at that capacity.
+    // ~280 with this mix minus throttling, converging in ~11 s at ~110 req/s on average).
+    // Throttling answers make the SDK's adaptive retry slow the client down (measured: after
+    // an opening burst of up to ~140 req/s, ~17-20 req/s on average, ~90-135 s to
+    // converge); a retry storm would instead hold the rate near that capacity.
     let per_object = calls_at_convergence as f64 / N as f64;
     assert!(
-        per_object < 30.0,
+        per_object < 25.0,
         "{per_object:.1} calls per object until convergence"
     );
     assert!(
-        peak_rps <= PEAK_RPS_CEILING,
-        "peak {peak_rps} req/s through the proxy exceeds {PEAK_RPS_CEILING}"
+        sustained_rps <= SUSTAINED_RPS_CEILING,
+        "{sustained_rps:.1} req/s sustained through the proxy exceeds {SUSTAINED_RPS_CEILING}: {per_second:?}"
     );
 
     // No duplicates, counted in the emulator directly.
@@ -274,9 +295,10 @@ async fn a_hundred_integrations_converge_through_injected_faults() {
     assert!(left.is_empty(), "left behind after deletion: {left:?}");
 }
 
-/// Requests per second through the proxy under 20 % faults: well under the fault-free peak
-/// (see `a_hundred_integrations_converge_through_injected_faults`).
-const PEAK_RPS_CEILING: u64 = 120;
+/// Requests per second through the proxy under 20 % faults, sustained over 5 s after the
+/// opening burst: well under what the controller reaches when not throttled (see
+/// `a_hundred_integrations_converge_through_injected_faults`).
+const SUSTAINED_RPS_CEILING: f64 = 80.0;
 
 /// A private etcd + kube-apiserver, so that restarting the API server disturbs no other
 /// test: every test of a `make test` run shares the environment's API server, and
