@@ -1,56 +1,102 @@
 #!/usr/bin/env bash
 # make bench: figures, not pass/fail.
 #  1. the pure core (cargo bench --bench engine): diagnosis and plan+diff throughput;
-#  2. the controller (release build) against the local kube-apiserver and moto: time to
-#     converge N Step Functions integrations, its memory (RSS, peak), AWS calls, and the
-#     time to delete them all.  N defaults to 200.
+#  2. the controller (release build) against the local kube-apiserver and moto: N Step
+#     Functions integrations applied at once until all Ready, its memory (RSS idle,
+#     converging, in sync), AWS calls per object and per second per service, the time to
+#     delete them all; then the latency of one `kubectl apply` → Ready over 20 objects;
+#  3. the floor (cargo bench --bench floor): the same writes with a bare SDK client,
+#     concurrency 16, against the same emulator in the same run; the ratios to it;
+#  4. a plot (PNG) of objects Ready over time and calls per second per service.
+# N defaults to 200 (N=1000 make bench for the larger run).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd); cd "$ROOT"
 N=${N:-200}
 export ENV_DIR=${ENV_DIR:-$ROOT/.tmp/env}
+OUT=${BENCH_OUT:-$ROOT/.tmp/bench}; mkdir -p "$OUT"
 
 cargo bench --locked --bench engine 2>/dev/null | grep figures
 
 hack/test-env.sh start
 set -a; source "$ENV_DIR/env"; set +a
 "$EBI_PYTHON_VENV/bin/python" hack/seed_aws.py >/dev/null
+"$EBI_PYTHON_VENV/bin/python" -c 'import matplotlib' 2>/dev/null \
+  || "$EBI_PYTHON_VENV/bin/pip" install -q --disable-pip-version-check matplotlib >/dev/null
 cargo build --locked --release -q --bin eventbridge-integration-controller
+cargo build --locked --release -q --bench floor 2>/dev/null || true
 kubectl apply --server-side --force-conflicts -f crds/ >/dev/null
 kubectl wait --for=condition=Established crd/eventbridgeintegrations.eventbridge.dev --timeout=30s >/dev/null
 ns="bench-$$"; kubectl create namespace "$ns" >/dev/null
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 ./target/release/eventbridge-integration-controller run --watch-namespace "$ns" --metrics-addr "127.0.0.1:$port" \
-  --resync-interval 10m --log-level warn > "$ENV_DIR/bench-controller.log" 2>&1 &
+  --resync-interval 10m --log-level warn > "$OUT/controller.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; hack/test-env.sh stop' EXIT
 until curl -sf "127.0.0.1:$port/readyz" >/dev/null; do sleep 0.2; done
 idle=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
 
-for i in $(seq 1 "$N"); do
+sfn() { # name
   cat <<YAML
 ---
 apiVersion: eventbridge.dev/v1alpha1
 kind: EventBridgeIntegration
-metadata: {name: bench-$i, namespace: $ns}
+metadata: {name: $1, namespace: $ns}
 spec:
   rule: {scheduleExpression: "rate(5 minutes)"}
   target:
     stepFunctions: {stateMachineArn: "arn:aws:states:us-east-1:123456789012:stateMachine:order-pipeline"}
 YAML
-done > "$ENV_DIR/bench.yaml"
+}
+for i in $(seq 1 "$N"); do sfn "bench-$i"; done > "$OUT/bench.yaml"
+rm -f "$OUT/stop"
+"$EBI_PYTHON_VENV/bin/python" hack/bench_sample.py "$port" "$OUT/samples.csv" "$OUT/stop" &
+sampler=$!
 start=$(date +%s.%N)
-kubectl apply -f "$ENV_DIR/bench.yaml" >/dev/null
-kubectl wait --for=condition=Ready ebi --all -n "$ns" --timeout=600s >/dev/null
+kubectl apply -f "$OUT/bench.yaml" >/dev/null
+kubectl wait --for=condition=Ready ebi --all -n "$ns" --timeout=1800s >/dev/null
 converged=$(date +%s.%N)
-rss=$(awk '/VmRSS/ {print $2}' /proc/$pid/status); hwm=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
+sleep 1; touch "$OUT/stop"; wait $sampler || true
+converging_rss=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
 calls=$(curl -s "127.0.0.1:$port/metrics" | awk '/^ebi_aws_calls_total/ {s+=$NF} END {print s}')
-kubectl delete ebi --all -n "$ns" --wait=true --timeout=600s >/dev/null
+sleep 2
+insync_rss=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
+
+# Latency of one apply → Ready, objects applied one by one.
+lat="$OUT/latency.txt"; : > "$lat"
+for i in $(seq 1 20); do
+  t0=$(date +%s.%N)
+  sfn "one-$i" | kubectl apply -f - >/dev/null
+  kubectl wait --for=condition=Ready "ebi/one-$i" -n "$ns" --timeout=120s >/dev/null
+  echo "$(date +%s.%N) $t0" | awk '{print $1 - $2}' >> "$lat"
+done
+
+del_start=$(date +%s.%N)
+kubectl delete ebi --all -n "$ns" --wait=true --timeout=1800s >/dev/null
 deleted=$(date +%s.%N)
-python3 - "$N" "$start" "$converged" "$deleted" "$idle" "$rss" "$hwm" "$calls" <<'PY'
-import sys
-n, start, conv, dele, idle, rss, hwm, calls = sys.argv[1:]
-n = int(n); t1 = float(conv) - float(start); t2 = float(dele) - float(conv)
-print(f"[figures] controller (release): {n} Step Functions integrations Ready in {t1:.1f}s ({n / t1:.1f}/s); "
-      f"{int(calls)} AWS calls ({int(calls) / n:.1f} per object); deleted in {t2:.1f}s")
-print(f"[figures] controller memory: {int(idle) / 1024:.1f} MiB idle, {int(rss) / 1024:.1f} MiB with {n} objects, peak {int(hwm) / 1024:.1f} MiB")
+
+floor=$(FLOOR_N="$N" FLOOR_PREFIX="floor-$$" FLOOR_TRACE="$OUT/floor.csv" cargo bench --locked --bench floor 2>/dev/null | grep '^\[floor\]')
+echo "$floor"
+"$EBI_PYTHON_VENV/bin/python" - "$N" "$start" "$converged" "$del_start" "$deleted" "$idle" "$converging_rss" "$insync_rss" "$calls" "$OUT" "$floor" <<'PY'
+import csv, re, statistics, sys
+n, start, conv, dstart, dele, idle, conv_rss, sync_rss, calls, out, floor = sys.argv[1:]
+n = int(n); t1 = float(conv) - float(start); t2 = float(dele) - float(dstart)
+fc = float(re.search(r"create: .*: ([0-9.]+)s", floor).group(1))
+fd = float(re.search(r"delete: .*: ([0-9.]+)s", floor).group(1))
+print(f"[figures] controller (release): {n} Step Functions integrations Ready in {t1:.1f}s; floor {fc:.1f}s; ratio {t1 / fc:.1f}x")
+print(f"[figures] {int(float(calls))} AWS calls to converge ({float(calls) / n:.1f} per object; the floor needs 4)")
+print(f"[figures] deleting them: {t2:.1f}s; floor {fd:.1f}s; ratio {t2 / fd:.1f}x")
+print(f"[figures] controller memory: {int(idle) / 1024:.1f} MiB idle, peak {int(conv_rss) / 1024:.1f} MiB converging, {int(sync_rss) / 1024:.1f} MiB in sync with {n} objects")
+lat = sorted(float(x) for x in open(f"{out}/latency.txt"))
+print(f"[figures] one apply -> Ready, 20 objects one by one: p50 {statistics.median(lat):.2f}s, p95 {lat[int(0.95 * (len(lat) - 1))]:.2f}s")
+rows = list(csv.DictReader(open(f"{out}/samples.csv")))
+peak = {}
+prev = {}
+for r in rows:
+    s, t, c = r["service"], float(r["t"]), int(r["calls"])
+    if s in prev and t > prev[s][0]:
+        peak[s] = max(peak.get(s, 0), (c - prev[s][1]) / (t - prev[s][0]))
+    prev[s] = (t, c)
+print("[figures] peak AWS calls per second while converging: " + ", ".join(f"{s} {v:.0f}/s" for s, v in sorted(peak.items())))
 PY
+"$EBI_PYTHON_VENV/bin/python" hack/bench_plot.py "$OUT/samples.csv" "$OUT/floor.csv" "$OUT/bench-$N.png" \
+  "$N Step Functions integrations: controller vs floor ($(nproc) cores, moto, $(date -u +%F))"

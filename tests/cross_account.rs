@@ -285,13 +285,22 @@ async fn rule_on(
     bus: &str,
     name: &str,
 ) -> Option<aws_sdk_eventbridge::operation::describe_rule::DescribeRuleOutput> {
-    b.events
+    use aws_sdk_eventbridge::operation::describe_rule::DescribeRuleError;
+    // None only for NotFound: "the rule is gone" must not pass because the emulator is down.
+    match b
+        .events
         .describe_rule()
         .name(name)
         .event_bus_name(bus)
         .send()
         .await
-        .ok()
+    {
+        Ok(rule) => Some(rule),
+        Err(e) => match e.into_service_error() {
+            DescribeRuleError::ResourceNotFoundException(_) => None,
+            other => panic!("DescribeRule {bus}/{name}: {other:?}"),
+        },
+    }
 }
 
 fn forwarding(bus: &str) -> String {
@@ -509,7 +518,12 @@ async fn integrations_sharing_a_bus_share_its_statement() {
             .contains(&format!("ebi-from-{ACCOUNT}")),
         "the statement stays for the other integration"
     );
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    // "two" stays Ready through a resync after "one" is gone. Two passes: the cleanup pass
+    // of "one" may be counted only after kubectl saw it gone.
+    let passes = ctl.reconciles();
+    wait_until("a resync of two", Duration::from_secs(20), || {
+        ctl.reconciles() >= passes + 2
+    });
     wait_condition(&api, "two", "Ready", "True", None).await;
     delete_and_wait(&ns, &["two"]);
     assert!(

@@ -20,19 +20,21 @@ async fn converge_and_count(kind: &str, ns: &str, name: &str, yaml: String) {
     let converged = ctl.aws_calls();
     let (total, writes, write_ops) = calls_between(&before, &converged);
     assert!(writes > 0, "convergence must have written something");
-    // The finalizer pass and the converging pass are counted once the latter has written
-    // status; only then does the next count mean a resync.
-    wait_until(
-        "the converging pass to be counted",
-        Duration::from_secs(10),
-        || ctl.successful_reconciles() >= 2,
-    );
+    // A pass is counted after its status write, so the converging pass may not be counted
+    // yet when Ready shows, and one increment could be that pass (no AWS call since
+    // `converged`). Wait for one increment, then measure between it and the next: exactly
+    // one resync (3 s apart; a pass takes well under that).
+    let reconciles = ctl.successful_reconciles();
+    wait_until("a counted pass", Duration::from_secs(20), || {
+        ctl.successful_reconciles() > reconciles
+    });
+    let settled = ctl.aws_calls();
     let reconciles = ctl.successful_reconciles();
     wait_until("one resync", Duration::from_secs(20), || {
         ctl.successful_reconciles() > reconciles
     });
     let resynced = ctl.aws_calls();
-    let (resync_total, resync_writes, resync_write_ops) = calls_between(&converged, &resynced);
+    let (resync_total, resync_writes, resync_write_ops) = calls_between(&settled, &resynced);
     assert_eq!(
         resync_writes, 0,
         "an in-sync resync must not write, but made {resync_write_ops:?}"
@@ -568,7 +570,7 @@ async fn resources_the_object_does_not_own_are_left_alone() {
         .send()
         .await
         .unwrap();
-    let _ctl = Controller::start(&ns, &[]);
+    let ctl = Controller::start(&ns, &[]);
     let api = kube_api(&ns).await;
     apply(&ecs_yaml(&ns, "squatter", ""));
     let (_, reason, message) =
@@ -582,7 +584,15 @@ async fn resources_the_object_does_not_own_are_left_alone() {
         Some("ResourceNotOwned"),
     )
     .await;
-    tokio::time::sleep(Duration::from_secs(4)).await; // at least one more resync
+    // At least one more pass (a resync) over the stalled object, which must not touch what
+    // it does not own. Any result counts: the pass happened. Two increments: a pass is
+    // counted after its status write, so the first may be the pass that reported Stalled.
+    let passes = ctl.reconciles();
+    wait_until(
+        "another pass over the stalled object",
+        Duration::from_secs(20),
+        || ctl.reconciles() >= passes + 2,
+    );
     let role = aws
         .iam
         .get_role()
@@ -991,9 +1001,17 @@ async fn two_replicas_have_one_writer_and_the_standby_takes_over() {
     let api = kube_api(&ns).await;
     apply(&sfn_yaml(&ns, "first"));
     wait_condition(&api, "first", "Ready", "True", None).await;
-    tokio::time::sleep(Duration::from_secs(4)).await; // a resync on the leader, to be sure the standby stays idle
-    assert_eq!(leaders(&a, &b), 1.0, "exactly one leader");
     let a_leads = a.metric("ebi_leader") == Some(1.0);
+    {
+        // A resync on the leader, to be sure the standby stays idle meanwhile. Two
+        // increments: the first may be the converging pass, counted after its status write.
+        let leader = if a_leads { &a } else { &b };
+        let passes = leader.reconciles();
+        wait_until("a resync on the leader", Duration::from_secs(20), || {
+            leader.reconciles() >= passes + 2
+        });
+    }
+    assert_eq!(leaders(&a, &b), 1.0, "exactly one leader");
     let (leader, standby) = if a_leads {
         (&mut a, &mut b)
     } else {

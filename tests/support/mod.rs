@@ -114,7 +114,7 @@ pub struct Controller {
     pub namespace: String,
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -128,19 +128,33 @@ impl Controller {
     }
 
     pub fn start_with_env(namespace: &str, extra: &[&str], env: &[(&str, &str)]) -> Controller {
+        // A fresh log per start, as before.
+        let _ = std::fs::remove_file(Controller::log_path(namespace));
+        Controller::start_with_resync(namespace, "3s", extra, env)
+    }
+
+    /// Like `start_with_env`, with another resync interval (the flag is single-valued, so
+    /// `extra` cannot override the default 3 s). The log is appended to, so a test that
+    /// restarts its controller keeps every run's log in one file.
+    pub fn start_with_resync(
+        namespace: &str,
+        resync: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Controller {
         let metrics_port = free_port();
-        let log = std::fs::File::create(format!(
-            "{}/controller-{namespace}.log",
-            std::env::temp_dir().display()
-        ))
-        .unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(Controller::log_path(namespace))
+            .unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_eventbridge-integration-controller"))
             .args([
                 "run",
                 "--watch-namespace",
                 namespace,
                 "--resync-interval",
-                "3s",
+                resync,
                 "--metrics-addr",
                 &format!("127.0.0.1:{metrics_port}"),
             ])
@@ -160,6 +174,18 @@ impl Controller {
             c.get("/readyz").is_some_and(|b| b == "ready")
         });
         c
+    }
+
+    pub fn log_path(namespace: &str) -> String {
+        format!(
+            "{}/controller-{namespace}.log",
+            std::env::temp_dir().display()
+        )
+    }
+
+    /// The process has not exited (no crash, no exit on a lost watch).
+    pub fn is_alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     pub fn kill(&mut self) {
@@ -212,6 +238,36 @@ impl Controller {
 
     pub fn total_aws_calls(&self) -> u64 {
         self.aws_calls().values().sum()
+    }
+
+    /// `ebi_aws_calls_total` summed by outcome (success, throttled, client_error,
+    /// server_error, network_error), all services and operations.
+    pub fn aws_outcomes(&self) -> BTreeMap<String, u64> {
+        let text = self.get("/metrics").expect("metrics");
+        let mut out = BTreeMap::new();
+        for line in text
+            .lines()
+            .filter(|l| l.starts_with("ebi_aws_calls_total{"))
+        {
+            let labels = &line[line.find('{').unwrap() + 1..line.find('}').unwrap()];
+            let value: u64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+            let outcome = labels
+                .split(',')
+                .find_map(|kv| kv.strip_prefix("outcome=\""))
+                .map(|v| v.trim_end_matches('"').to_string())
+                .unwrap();
+            *out.entry(outcome).or_insert(0) += value;
+        }
+        out
+    }
+
+    /// Reconciliations of any result: a pass happened, whatever it concluded.
+    pub fn reconciles(&self) -> u64 {
+        let text = self.get("/metrics").expect("metrics");
+        text.lines()
+            .filter(|l| l.starts_with("ebi_reconciles_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
     }
 
     pub fn successful_reconciles(&self) -> u64 {
@@ -273,6 +329,29 @@ impl FaultProxy {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
         }
+    }
+}
+
+impl FaultProxy {
+    /// What the proxy saw and injected (`GET /__faults`, see hack/fault_proxy.py).
+    pub fn stats(&self) -> serde_json::Value {
+        use std::io::Read;
+        let addr = self.endpoint.trim_start_matches("http://");
+        let mut s = std::net::TcpStream::connect(addr).expect("the fault proxy answers");
+        write!(
+            s,
+            "GET /__faults HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut buf = String::new();
+        s.read_to_string(&mut buf).unwrap();
+        let body = buf.split_once("\r\n\r\n").expect("an HTTP response").1;
+        serde_json::from_str(body).expect("JSON stats")
+    }
+
+    /// Injected faults of one kind (throttle, server_error, reset, latency).
+    pub fn injected(&self, kind: &str) -> u64 {
+        self.stats()["injected"][kind].as_u64().unwrap_or(0)
     }
 }
 
@@ -357,37 +436,263 @@ pub struct Aws {
 }
 
 impl Aws {
+    /// Whether the rule exists on the default bus. Only ResourceNotFoundException means
+    /// "no": any other error (the emulator down, a bad request) fails the test, so an
+    /// "is gone" assertion cannot pass by accident.
     pub async fn rule_exists(&self, name: &str) -> bool {
-        self.events.describe_rule().name(name).send().await.is_ok()
+        use aws_sdk_eventbridge::operation::describe_rule::DescribeRuleError;
+        match self.events.describe_rule().name(name).send().await {
+            Ok(_) => true,
+            Err(e) => match e.into_service_error() {
+                DescribeRuleError::ResourceNotFoundException(_) => false,
+                other => panic!("DescribeRule {name}: {other:?}"),
+            },
+        }
     }
 
+    /// Whether the role exists. Only NoSuchEntity means "no"; any other error panics.
     pub async fn role_exists(&self, name: &str) -> bool {
-        self.iam.get_role().role_name(name).send().await.is_ok()
+        use aws_sdk_iam::operation::get_role::GetRoleError;
+        match self.iam.get_role().role_name(name).send().await {
+            Ok(_) => true,
+            Err(e) => match e.into_service_error() {
+                GetRoleError::NoSuchEntityException(_) => false,
+                other => panic!("GetRole {name}: {other:?}"),
+            },
+        }
     }
 
-    /// The controller's inline policy on a role, as IAM returns it (None when absent).
+    /// The controller's inline policy on a role, as IAM returns it (None when the role or
+    /// the policy does not exist; any other error panics).
     pub async fn inline_policy(&self, role: &str) -> Option<String> {
-        let out = self
+        use aws_sdk_iam::operation::get_role_policy::GetRolePolicyError;
+        match self
             .iam
             .get_role_policy()
             .role_name(role)
             .policy_name("eventbridge-integration")
             .send()
             .await
-            .ok()?;
-        Some(out.policy_document().to_string())
+        {
+            Ok(out) => Some(out.policy_document().to_string()),
+            Err(e) => match e.into_service_error() {
+                GetRolePolicyError::NoSuchEntityException(_) => None,
+                other => panic!("GetRolePolicy {role}: {other:?}"),
+            },
+        }
     }
 
-    /// The function's policy document as text ("" when it has none).
+    /// The function's policy document as text ("" when it has none; any other error panics).
     pub async fn function_policy(&self, function: &str) -> String {
-        self.lambda
+        use aws_sdk_lambda::operation::get_policy::GetPolicyError;
+        match self
+            .lambda
             .get_policy()
             .function_name(function)
             .send()
             .await
-            .ok()
-            .and_then(|p| p.policy)
-            .unwrap_or_default()
+        {
+            Ok(p) => p.policy.unwrap_or_default(),
+            Err(e) => match e.into_service_error() {
+                GetPolicyError::ResourceNotFoundException(_) => String::new(),
+                other => panic!("GetPolicy {function}: {other:?}"),
+            },
+        }
+    }
+
+    /// Every AWS resource in this account and region attributed to `namespace`, read from
+    /// the emulator directly: rules (on every bus) and roles whose owner tag
+    /// (`eventbridge.dev/owner` = `namespace/name`) names the namespace, and Lambda
+    /// permission statements whose ID the controller derived from a rule name of the
+    /// namespace (statements cannot carry tags; their ID embeds `ebi-{namespace}-`).
+    ///
+    /// The emulator is shared with tests that create and delete concurrently, and its
+    /// listings page by offset, so one listing can show a resource twice or skip it: each
+    /// listing is read twice and merged by identity (ARN, role ID) before the tags are read,
+    /// so a count of 2 is a real duplicate. A resource deleted between the listing and the
+    /// tag read is skipped; any other error panics.
+    pub async fn tagged_resources(&self, namespace: &str) -> TaggedResources {
+        use aws_sdk_eventbridge::operation::list_tags_for_resource::ListTagsForResourceError;
+        use aws_sdk_iam::operation::list_role_tags::ListRoleTagsError;
+        use aws_sdk_lambda::operation::get_policy::GetPolicyError;
+        use std::collections::BTreeSet;
+        let owner_in_ns = |tags: &BTreeMap<String, String>| {
+            tags.get(ebi::plan::OWNER_TAG)
+                .filter(|o| o.split_once('/').is_some_and(|(ns, _)| ns == namespace))
+                .cloned()
+        };
+        let mut out = TaggedResources::default();
+
+        // Rules: (ARN, bus/name), twice.
+        let mut rules = BTreeSet::new();
+        for _ in 0..2 {
+            let mut buses = vec![];
+            let mut token = None;
+            loop {
+                let page = self
+                    .events
+                    .list_event_buses()
+                    .set_next_token(token)
+                    .send()
+                    .await
+                    .expect("ListEventBuses");
+                buses.extend(page.event_buses().iter().filter_map(|b| b.name.clone()));
+                token = page.next_token;
+                if token.is_none() {
+                    break;
+                }
+            }
+            for bus in buses {
+                let mut token = None;
+                loop {
+                    let page = self
+                        .events
+                        .list_rules()
+                        .event_bus_name(&bus)
+                        .limit(100)
+                        .set_next_token(token)
+                        .send()
+                        .await
+                        .expect("ListRules");
+                    for rule in page.rules() {
+                        if let (Some(name), Some(arn)) = (rule.name(), rule.arn()) {
+                            rules.insert((arn.to_string(), format!("{bus}/{name}")));
+                        }
+                    }
+                    token = page.next_token;
+                    if token.is_none() {
+                        break;
+                    }
+                }
+            }
+        }
+        for (arn, bus_and_name) in rules {
+            let tags = match self
+                .events
+                .list_tags_for_resource()
+                .resource_arn(&arn)
+                .send()
+                .await
+            {
+                Ok(t) => t
+                    .tags()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string()))
+                    .collect(),
+                Err(e) => match e.into_service_error() {
+                    ListTagsForResourceError::ResourceNotFoundException(_) => continue,
+                    other => panic!("ListTagsForResource {arn}: {other:?}"),
+                },
+            };
+            if let Some(owner) = owner_in_ns(&tags) {
+                out.rules.entry(owner).or_default().push(bus_and_name);
+            }
+        }
+
+        // Roles: role ID → name, twice.
+        let mut roles = BTreeMap::new();
+        for _ in 0..2 {
+            let mut marker = None;
+            loop {
+                let page = self
+                    .iam
+                    .list_roles()
+                    .max_items(1000)
+                    .set_marker(marker)
+                    .send()
+                    .await
+                    .expect("ListRoles");
+                for role in page.roles() {
+                    roles.insert(role.role_id().to_string(), role.role_name().to_string());
+                }
+                marker = page.marker;
+                if !page.is_truncated || marker.is_none() {
+                    break;
+                }
+            }
+        }
+        for name in roles.into_values() {
+            let tags = match self.iam.list_role_tags().role_name(&name).send().await {
+                Ok(t) => t
+                    .tags()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string()))
+                    .collect(),
+                Err(e) => match e.into_service_error() {
+                    ListRoleTagsError::NoSuchEntityException(_) => continue,
+                    other => panic!("ListRoleTags {name}: {other:?}"),
+                },
+            };
+            if let Some(owner) = owner_in_ns(&tags) {
+                out.roles.entry(owner).or_default().push(name);
+            }
+        }
+
+        // Lambda statements: every function's policy, by statement ID.
+        let mut functions = BTreeSet::new();
+        let mut marker = None;
+        loop {
+            let page = self
+                .lambda
+                .list_functions()
+                .set_marker(marker)
+                .send()
+                .await
+                .expect("ListFunctions");
+            functions.extend(
+                page.functions()
+                    .iter()
+                    .filter_map(|f| f.function_name().map(str::to_string)),
+            );
+            marker = page.next_marker;
+            if marker.is_none() {
+                break;
+            }
+        }
+        let statement_prefix = format!("ebi-ebi-{namespace}-");
+        for name in functions {
+            let policy = match self.lambda.get_policy().function_name(&name).send().await {
+                Ok(p) => p.policy.unwrap_or_default(),
+                Err(e) => match e.into_service_error() {
+                    GetPolicyError::ResourceNotFoundException(_) => continue,
+                    other => panic!("GetPolicy {name}: {other:?}"),
+                },
+            };
+            let doc: serde_json::Value =
+                serde_json::from_str(&policy).expect("a JSON function policy");
+            let statements = match &doc["Statement"] {
+                serde_json::Value::Array(a) => a.clone(),
+                serde_json::Value::Null => vec![],
+                one => vec![one.clone()],
+            };
+            for st in statements {
+                let sid = st["Sid"].as_str().unwrap_or_default();
+                if sid.starts_with(&statement_prefix) {
+                    out.statements
+                        .entry(sid.to_string())
+                        .or_default()
+                        .push(name.clone());
+                }
+            }
+        }
+        out
+    }
+}
+
+/// What `Aws::tagged_resources` found for a namespace.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct TaggedResources {
+    /// Owner (`namespace/name`) → rules tagged for it, as `bus/rule`.
+    pub rules: BTreeMap<String, Vec<String>>,
+    /// Owner → roles tagged for it.
+    pub roles: BTreeMap<String, Vec<String>>,
+    /// Lambda permission statement ID → the functions whose policy holds it (once per copy).
+    pub statements: BTreeMap<String, Vec<String>>,
+}
+
+impl TaggedResources {
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty() && self.roles.is_empty() && self.statements.is_empty()
     }
 }
 
