@@ -26,7 +26,7 @@ stop: ## Stop the demo's controller and the local test environment.
 env: ## Only start the local API server and emulator (source .tmp/env/env to use them).
 	@hack/test-env.sh start
 
-bench: ## Figures: pure-core throughput, and the controller's time and memory with N objects (N=200).
+bench: ## Figures: pure core; the controller vs the AWS-call floor with N objects (N=200; N=1000 make bench), latency, memory, a plot.
 	@hack/bench.sh
 
 build:

@@ -118,7 +118,7 @@ fn assert_footprint(ns: &str, objects: &[(String, Kind)], found: &TaggedResource
         .filter(|(_, k)| *k == Kind::Lambda)
         .map(|(n, _)| {
             (
-                ebi::plan::names::statement_id(&derived(ns, n)),
+                statement_id(&derived(ns, n)),
                 vec!["order-notifier".to_string()],
             )
         })
