@@ -369,27 +369,7 @@ async fn the_orphan_report_lists_and_removes_what_lost_its_object() {
     );
     delete_and_wait(&ns, &["abandoned"]);
     let name = derived(&ns, "abandoned");
-    let orphans = |extra: &[&str]| {
-        let out =
-            std::process::Command::new(env!("CARGO_BIN_EXE_eventbridge-integration-controller"))
-                .args(["orphans", "--output", "json"])
-                .args(extra)
-                .output()
-                .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        report["orphans"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|o| o["owner"] == format!("{ns}/abandoned"))
-            .cloned()
-            .collect::<Vec<_>>()
-    };
+    let orphans = |extra: &[&str]| orphans_of(&ns, extra);
     let found = orphans(&[]);
     let kinds: Vec<&str> = found.iter().filter_map(|o| o["kind"].as_str()).collect();
     assert_eq!(kinds, vec!["Rule", "Role"], "{found:?}");

@@ -634,6 +634,9 @@ async fn five_sigkills_during_convergence_leave_exactly_the_live_objects_resourc
     assert!(ok, "deleting all: {out}");
     let left = aws.tagged_resources(&ns).await;
     assert!(left.is_empty(), "left behind after deletion: {left:?}");
+    // The controller's own orphan report agrees: nothing of this namespace's objects.
+    let orphans = orphans_of(&ns, &[]);
+    assert!(orphans.is_empty(), "orphan report: {orphans:?}");
     assert!(ctl.is_alive());
 }
 

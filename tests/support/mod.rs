@@ -801,3 +801,30 @@ spec:
 pub fn derived(ns: &str, name: &str) -> String {
     ebi::plan::names::derived_name("ebi-", ns, name)
 }
+
+/// The orphan report (`orphans --output json`, read-only, or with `--delete`), filtered to
+/// the resources whose owner tag names namespace `ns`.
+pub fn orphans_of(ns: &str, extra: &[&str]) -> Vec<serde_json::Value> {
+    let out = Command::new(env!("CARGO_BIN_EXE_eventbridge-integration-controller"))
+        .args(["orphans", "--output", "json"])
+        .args(extra)
+        .output()
+        .expect("the orphans command runs");
+    assert!(
+        out.status.success(),
+        "orphans failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    report["orphans"]
+        .as_array()
+        .expect("an orphans list")
+        .iter()
+        .filter(|o| {
+            o["owner"]
+                .as_str()
+                .is_some_and(|owner| owner.starts_with(&format!("{ns}/")))
+        })
+        .cloned()
+        .collect()
+}
