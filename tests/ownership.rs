@@ -535,3 +535,30 @@ spec:
         "nothing is created"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_task_definition_ecs_cannot_describe_is_reported_in_ecs_own_words() {
+    let ns = namespace("own-taskdef");
+    let _ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    let missing = TASK_DEFINITION.replace("task-definition/", "task-definition/never-registered-");
+    apply(&ecs_yaml(&ns, "orphan-td", "").replace(TASK_DEFINITION, &missing));
+    wait_condition(
+        &api,
+        "orphan-td",
+        "Ready",
+        "False",
+        Some("DependencyNotFound"),
+    )
+    .await;
+    let (_, _, message) = condition(&api, "orphan-td", "Ready").await.unwrap();
+    // ECS's ClientException covers "does not exist" and "may not see it": its message is
+    // passed on instead of a guess that it does not exist.
+    assert!(message.contains("ClientException"), "{message}");
+    assert!(message.contains(&missing), "{message}");
+    let aws = aws().await;
+    assert!(
+        !aws.rule_exists(&derived(&ns, "orphan-td")).await,
+        "nothing is created while the task definition cannot be read"
+    );
+}

@@ -304,7 +304,33 @@ pub async fn lambda_policy(
     Ok(out.and_then(|o| o.policy).map(Value::String))
 }
 
+/// A task definition, or ECS's own words for why it could not be described. ECS answers
+/// with `ClientException` both for a task definition that does not exist and for one the
+/// caller may not see; which one it is, only its message says, so it is passed on whole.
+pub async fn task_definition_or_reason(
+    c: &Clients,
+    arn: &str,
+) -> Result<Result<TaskDefinition, String>, AwsError> {
+    match describe_task_definition(c, arn).await {
+        Ok(Some(td)) => Ok(Ok(td)),
+        Ok(None) => Ok(Err("ECS returned no task definition".into())),
+        Err(e) if e.code == "ClientException" => Ok(Err(format!("{} ({})", e.message, e.code))),
+        Err(e) => Err(e),
+    }
+}
+
+/// A task definition; None when ECS could not describe it (see `task_definition_or_reason`).
 pub async fn task_definition(c: &Clients, arn: &str) -> Result<Option<TaskDefinition>, AwsError> {
+    match describe_task_definition(c, arn).await {
+        Err(e) if e.code == "ClientException" => Ok(None),
+        other => other,
+    }
+}
+
+async fn describe_task_definition(
+    c: &Clients,
+    arn: &str,
+) -> Result<Option<TaskDefinition>, AwsError> {
     let pinned = arn
         .rsplit_once(':')
         .is_some_and(|(_, rev)| !rev.is_empty() && rev.chars().all(|ch| ch.is_ascii_digit()));
@@ -320,11 +346,7 @@ pub async fn task_definition(c: &Clients, arn: &str) -> Result<Option<TaskDefini
         .send()
         .await
         .map_err(|e| classify("ecs:DescribeTaskDefinition", e));
-    // ECS answers a missing task definition with ClientException, not a NotFound code.
-    let out = match out {
-        Err(e) if e.code == "ClientException" => return Ok(None),
-        other => found(other)?,
-    };
+    let out = found(out)?;
     let td = out
         .and_then(|o| o.task_definition)
         .map(|td| TaskDefinition {

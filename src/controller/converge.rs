@@ -133,13 +133,18 @@ pub(super) async fn plan_for(
         let ecs = obj.spec.target.ecs.as_ref().expect("kind");
         // The task definition lives where the workload runs.
         let where_ = remote.as_ref().unwrap_or(&local);
-        task_definition = observe::task_definition(where_, &ecs.task_definition_arn).await?;
-        match (&task_definition, &ecs.pass_role_arns) {
-            (Some(td), _) => task_roles = Some(td.roles_to_pass()),
-            (None, Some(_)) => {}
-            (None, None) => {
+        match (
+            observe::task_definition_or_reason(where_, &ecs.task_definition_arn).await?,
+            &ecs.pass_role_arns,
+        ) {
+            (Ok(td), _) => {
+                task_roles = Some(td.roles_to_pass());
+                task_definition = Some(td);
+            }
+            (Err(_), Some(_)) => {}
+            (Err(why), None) => {
                 return Err(Failure::Dependency(format!(
-                    "ECS could not describe task definition {} (it does not exist, or is not visible to the controller's credentials); register it, or set spec.target.ecs.passRoleArns",
+                    "ECS could not describe task definition {}: {why}. Register it (or grant the controller ecs:DescribeTaskDefinition on it), or set spec.target.ecs.passRoleArns",
                     ecs.task_definition_arn
                 )))
             }
