@@ -533,6 +533,37 @@ async fn integrations_sharing_a_bus_share_its_statement() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn two_forwarders_deleted_at_once_leave_no_bus_statement() {
+    let ns = namespace("x-together");
+    let b = aws_in(B).await;
+    let bus = bus_in_b(&b, &ns).await;
+    let _ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    apply(&cross_yaml(
+        &ns,
+        "one",
+        &ecs_target_in_b(),
+        &forwarding(&bus),
+    ));
+    apply(
+        &cross_yaml(&ns, "two", &ecs_target_in_b(), &forwarding(&bus))
+            .replace("com.example.orders", "com.example.refunds"),
+    );
+    wait_condition(&api, "one", "Ready", "True", None).await;
+    wait_condition(&api, "two", "Ready", "True", None).await;
+    assert!(bus_policy(&b, &bus)
+        .await
+        .contains(&format!("ebi-from-{ACCOUNT}")));
+    // Both clean-ups run side by side. Each removes its own rule before it looks for other
+    // forwarders, so the last one to look finds none and removes the shared statement.
+    delete_and_wait(&ns, &["one", "two"]);
+    assert!(
+        !bus_policy(&b, &bus).await.contains("ebi-from-"),
+        "the shared statement goes with the last of two integrations deleted together"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn renaming_a_forwarding_rule_leaves_nothing_behind_in_either_account() {
     let ns = namespace("x-rename");
     let a = aws().await;
