@@ -13,11 +13,12 @@ ARG BINARY_FROM=build
 # --- build ---
 FROM ${BUILDER_IMAGE} AS build
 WORKDIR /src
-# Dependencies first, so source edits do not rebuild them. Cargo.toml names a bench target,
-# whose file must exist for cargo to load the manifest at all: a stand-in here too.
+# Dependencies first, so source edits do not rebuild them. Cargo.toml names bench targets,
+# whose files must exist for cargo to load the manifest at all: a stand-in for each.
 COPY Cargo.toml Cargo.lock ./
 RUN mkdir src benches && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
-    && echo 'fn main() {}' > benches/engine.rs \
+    && for bench in $(grep -A1 '^\[\[bench\]\]' Cargo.toml | sed -n 's/^name = "\(.*\)"$/\1/p'); do \
+         echo 'fn main() {}' > "benches/$bench.rs"; done \
     && cargo build --locked --release \
     && rm -rf src benches target/release/.fingerprint/eventbridge-integration-controller-* target/release/deps/*ebi-* target/release/deps/eventbridge_integration_controller-*
 COPY src ./src

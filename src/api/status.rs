@@ -77,9 +77,11 @@ pub enum OwnedKind {
 )]
 #[serde(rename_all = "camelCase")]
 pub struct OwnedResource {
+    /// Rule, Role, LambdaPermission, BusPermission or QueuePermission.
     pub kind: OwnedKind,
     /// `aws`, `aws-cn` or `aws-us-gov`.
     pub partition: String,
+    /// The AWS account the resource lives in.
     pub account_id: String,
     /// None for IAM roles (IAM is global). (Not an empty string: server-side apply on
     /// Kubernetes 1.20 turns "" into null, which the schema then refuses.)
