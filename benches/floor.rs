@@ -26,11 +26,27 @@ async fn main() {
     let n = var("FLOOR_N", 200);
     let concurrency = var("FLOOR_CONCURRENCY", 16);
     let prefix = std::env::var("FLOOR_PREFIX").unwrap_or_else(|_| "floor".into());
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
-    let iam = aws_sdk_iam::Client::new(&config);
-    let events = aws_sdk_eventbridge::Client::new(&config);
+    // FLOOR_RATE_LIMITS=controller: the same per-service token buckets as the controller's
+    // defaults, so the ratio compares like with like under AWS's quotas.
+    let limited = std::env::var("FLOOR_RATE_LIMITS").is_ok_and(|v| v == "controller");
+    let (iam, events) = if limited {
+        let metrics = std::sync::Arc::new(ebi::telemetry::Metrics::default());
+        let aws = ebi::aws::AwsContext::from_env(metrics)
+            .await
+            .with_rate_limits(ebi::aws::rate_limit::RateLimits::controller());
+        let region = aws.default_region().unwrap_or_else(|| "us-east-1".into());
+        let c = aws.clients(&region);
+        (c.iam, c.events)
+    } else {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .load()
+            .await;
+        (
+            aws_sdk_iam::Client::new(&config),
+            aws_sdk_eventbridge::Client::new(&config),
+        )
+    };
+    let mode = if limited { " (controller's rate limits)" } else { "" };
     let account = "123456789012";
 
     // With FLOOR_TRACE, the second at which each integration's last write returned (CSV).
@@ -100,7 +116,7 @@ async fn main() {
         std::fs::write(&path, format!("t\n{}\n", rows.join("\n"))).expect("FLOOR_TRACE");
     }
     println!(
-        "[floor] create: {n} integrations, {} writes, concurrency {concurrency}: {create:.2}s ({:.0} calls/s)",
+        "[floor] create{mode}: {n} integrations, {} writes, concurrency {concurrency}: {create:.2}s ({:.0} calls/s)",
         n * 4,
         (n * 4) as f64 / create
     );
@@ -140,7 +156,7 @@ async fn main() {
         .await;
     let delete = started.elapsed().as_secs_f64();
     println!(
-        "[floor] delete: {n} integrations, {} writes, concurrency {concurrency}: {delete:.2}s ({:.0} calls/s)",
+        "[floor] delete{mode}: {n} integrations, {} writes, concurrency {concurrency}: {delete:.2}s ({:.0} calls/s)",
         n * 4,
         (n * 4) as f64 / delete
     );

@@ -76,15 +76,21 @@ deleted=$(date +%s.%N)
 
 floor=$(FLOOR_N="$N" FLOOR_PREFIX="floor-$$" FLOOR_TRACE="$OUT/floor.csv" cargo bench --locked --bench floor 2>/dev/null | grep '^\[floor\]')
 echo "$floor"
-"$EBI_PYTHON_VENV/bin/python" - "$N" "$start" "$converged" "$del_start" "$deleted" "$idle" "$converging_rss" "$insync_rss" "$calls" "$OUT" "$floor" <<'PY'
+# The same writes under the controller's default rate limits: like with like.
+limited=$(FLOOR_RATE_LIMITS=controller FLOOR_N="$N" FLOOR_PREFIX="floorl-$$" FLOOR_TRACE="$OUT/floor-limited.csv" \
+  cargo bench --locked --bench floor 2>/dev/null | grep '^\[floor\]')
+echo "$limited"
+"$EBI_PYTHON_VENV/bin/python" - "$N" "$start" "$converged" "$del_start" "$deleted" "$idle" "$converging_rss" "$insync_rss" "$calls" "$OUT" "$floor" "$limited" <<'PY'
 import csv, re, statistics, sys
-n, start, conv, dstart, dele, idle, conv_rss, sync_rss, calls, out, floor = sys.argv[1:]
+n, start, conv, dstart, dele, idle, conv_rss, sync_rss, calls, out, floor, limited = sys.argv[1:]
 n = int(n); t1 = float(conv) - float(start); t2 = float(dele) - float(dstart)
 fc = float(re.search(r"create: .*: ([0-9.]+)s", floor).group(1))
 fd = float(re.search(r"delete: .*: ([0-9.]+)s", floor).group(1))
-print(f"[figures] controller (release): {n} Step Functions integrations Ready in {t1:.1f}s; floor {fc:.1f}s; ratio {t1 / fc:.1f}x")
+lc = float(re.search(r"create .*: ([0-9.]+)s", limited).group(1))
+ld = float(re.search(r"delete .*: ([0-9.]+)s", limited).group(1))
+print(f"[figures] controller (release): {n} Step Functions integrations Ready in {t1:.1f}s; floor {fc:.1f}s (ratio {t1 / fc:.1f}x); floor under the same rate limits {lc:.1f}s (ratio {t1 / lc:.1f}x)")
 print(f"[figures] {int(float(calls))} AWS calls to converge ({float(calls) / n:.1f} per object; the floor needs 4)")
-print(f"[figures] deleting them: {t2:.1f}s; floor {fd:.1f}s; ratio {t2 / fd:.1f}x")
+print(f"[figures] deleting them: {t2:.1f}s; floor {fd:.1f}s (ratio {t2 / fd:.1f}x); under the same rate limits {ld:.1f}s (ratio {t2 / ld:.1f}x)")
 print(f"[figures] controller memory: {int(idle) / 1024:.1f} MiB idle, peak {int(conv_rss) / 1024:.1f} MiB converging, {int(sync_rss) / 1024:.1f} MiB in sync with {n} objects")
 lat = sorted(float(x) for x in open(f"{out}/latency.txt"))
 print(f"[figures] one apply -> Ready, 20 objects one by one: p50 {statistics.median(lat):.2f}s, p95 {lat[int(0.95 * (len(lat) - 1))]:.2f}s")
@@ -99,4 +105,4 @@ for r in rows:
 print("[figures] peak AWS calls per second while converging: " + ", ".join(f"{s} {v:.0f}/s" for s, v in sorted(peak.items())))
 PY
 "$EBI_PYTHON_VENV/bin/python" hack/bench_plot.py "$OUT/samples.csv" "$OUT/floor.csv" "$OUT/bench-$N.png" \
-  "$N Step Functions integrations: controller vs floor ($(nproc) cores, moto, $(date -u +%F))"
+  "$N Step Functions integrations: controller vs floor ($(nproc) cores, moto, $(date -u +%F))" "$OUT/floor-limited.csv"

@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 samples, floor, out, title = sys.argv[1:5]
+limited = sys.argv[5] if len(sys.argv) > 5 else None
 ready = {}
 calls = defaultdict(dict)
 for row in csv.DictReader(open(samples)):
@@ -22,6 +23,9 @@ fig, (a, b) = plt.subplots(2, 1, figsize=(9, 7), sharex=True)
 ts = sorted(ready)
 a.plot(ts, [ready[t] for t in ts], label="controller: objects Ready")
 a.plot(floor_done, range(1, len(floor_done) + 1), label="floor: integrations written (bare SDK)")
+if limited:
+    done = sorted(float(r["t"]) for r in csv.DictReader(open(limited)))
+    a.plot(done, range(1, len(done) + 1), label="floor under the controller's rate limits")
 a.set_ylabel("objects")
 a.legend()
 a.set_title(title)
