@@ -12,7 +12,7 @@ use crate::plan::diff::{ObservedQueue, ObservedRole, ObservedRule};
 use crate::plan::{EcsShape, TargetShape};
 
 /// Turns NotFound into `None`.
-fn found<T>(r: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
+pub fn found<T>(r: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
     match r {
         Ok(v) => Ok(Some(v)),
         Err(e) if e.is_not_found() => Ok(None),

@@ -36,10 +36,12 @@ pub struct TokenBucket {
 }
 
 impl TokenBucket {
-    /// `rate` calls per second (clamped to at least 0.1), bursts of up to one second's worth.
+    /// `rate` calls per second (clamped to at least 0.1), evenly spaced: no tokens are saved
+    /// up beyond one, so no one-second window ever holds more than `rate` + 1 calls (a bucket
+    /// that saved a second's worth would allow twice the rate in a window after a pause).
     pub fn new(rate: f64) -> TokenBucket {
         let rate = rate.max(0.1);
-        let burst = rate.max(1.0);
+        let burst = 1.0;
         TokenBucket {
             rate,
             burst,

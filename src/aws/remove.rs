@@ -63,38 +63,59 @@ fn not_ours(claim: Claim) -> Option<String> {
 
 async fn remove_rule(c: &Clients, r: &OwnedResource, owner: &Owner) -> Result<Removal, AwsError> {
     let bus = r.event_bus_name.as_deref().unwrap_or("default");
-    let Some(rule) = observe::rule(c, &r.name, bus).await? else {
+    // The tags of the recorded ARN are the proof; a rule that is gone has none to read.
+    let Some(tagged) = observe::found(
+        c.events
+            .list_tags_for_resource()
+            .resource_arn(&r.arn)
+            .send()
+            .await
+            .map_err(|e| classify("events:ListTagsForResource", e)),
+    )?
+    else {
         return Ok(Removal::Gone);
     };
-    if rule.arn != r.arn {
-        return Ok(Removal::NotOurs(format!(
-            "a rule of that name has ARN {}",
-            rule.arn
-        )));
-    }
-    if let Some(why) = not_ours(owner.claim(&rule.tags)) {
+    let tags: BTreeMap<String, String> = tagged
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect();
+    if let Some(why) = not_ours(owner.claim(&tags)) {
         return Ok(Removal::NotOurs(why));
     }
     apply::delete_rule(c, &r.name, bus).await?;
     Ok(Removal::Removed)
 }
 
+/// Our inline policy goes first, then the role, and IAM itself says whether anything else
+/// is on it: DeleteRole is refused (`DeleteConflict`) while other inline or managed
+/// policies or instance profiles remain, and the role is then released instead. Three
+/// calls for a role that is only ours, not a read of every policy document.
 async fn remove_role(c: &Clients, r: &OwnedResource, owner: &Owner) -> Result<Removal, AwsError> {
-    let Some(role) = observe::role(c, &r.name).await? else {
+    let Some(role) = observe::found(
+        c.iam
+            .get_role()
+            .role_name(&r.name)
+            .send()
+            .await
+            .map_err(|e| classify("iam:GetRole", e)),
+    )?
+    .and_then(|o| o.role) else {
         return Ok(Removal::Gone);
     };
-    if role.arn != r.arn {
+    if role.arn() != r.arn {
         return Ok(Removal::NotOurs(format!(
             "a role of that name has ARN {}",
-            role.arn
+            role.arn()
         )));
     }
-    if let Some(why) = not_ours(owner.claim(&role.tags)) {
+    let tags: BTreeMap<String, String> = role
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect();
+    if let Some(why) = not_ours(owner.claim(&tags)) {
         return Ok(Removal::NotOurs(why));
-    }
-    let foreign = foreign_attachments(&role.attached_policies, &role.inline_policies);
-    if !foreign.is_empty() {
-        return release_role(c, &r.name, &role.tags, owner, &foreign).await;
     }
     apply::ignore_not_found(
         c.iam
@@ -115,19 +136,47 @@ async fn remove_role(c: &Clients, r: &OwnedResource, owner: &Owner) -> Result<Re
     {
         Ok(_) => Ok(Removal::Removed),
         Err(e) if e.is_not_found() => Ok(Removal::Gone),
-        // Attached since we looked, or an instance profile: the role is not only ours.
         Err(e) if e.code == "DeleteConflict" => {
-            release_role(
-                c,
-                &r.name,
-                &role.tags,
-                owner,
-                std::slice::from_ref(&e.message),
-            )
-            .await
+            let mut foreign = attachments(c, &r.name).await?;
+            if foreign.is_empty() {
+                foreign.push(e.message.clone());
+            }
+            release_role(c, &r.name, &tags, owner, &foreign).await
         }
         Err(e) => Err(e),
     }
+}
+
+/// What else is on a role: managed policies, and inline policies other than ours.
+async fn attachments(c: &Clients, role: &str) -> Result<Vec<String>, AwsError> {
+    let attached = c
+        .iam
+        .list_attached_role_policies()
+        .role_name(role)
+        .send()
+        .await
+        .map_err(|e| classify("iam:ListAttachedRolePolicies", e))?;
+    let inline = c
+        .iam
+        .list_role_policies()
+        .role_name(role)
+        .send()
+        .await
+        .map_err(|e| classify("iam:ListRolePolicies", e))?;
+    let attached: BTreeMap<String, serde_json::Value> = attached
+        .attached_policies()
+        .iter()
+        .filter_map(|p| {
+            p.policy_arn()
+                .map(|a| (a.to_string(), serde_json::Value::Null))
+        })
+        .collect();
+    let inline: BTreeMap<String, serde_json::Value> = inline
+        .policy_names()
+        .iter()
+        .map(|n| (n.clone(), serde_json::Value::Null))
+        .collect();
+    Ok(foreign_attachments(&attached, &inline))
 }
 
 /// Managed policies and inline policies on a role that the controller did not put there.
