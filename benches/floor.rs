@@ -46,7 +46,11 @@ async fn main() {
             aws_sdk_eventbridge::Client::new(&config),
         )
     };
-    let mode = if limited { " (controller's rate limits)" } else { "" };
+    let mode = if limited {
+        " (controller's rate limits)"
+    } else {
+        ""
+    };
     let account = "123456789012";
 
     // With FLOOR_TRACE, the second at which each integration's last write returned (CSV).
