@@ -144,30 +144,6 @@ fn is_lambda(arn: &str) -> bool {
     arn.starts_with("arn:") && arn.split(':').nth(2) == Some("lambda")
 }
 
-/// Every event bus of the region (paginated).
-pub async fn event_buses(c: &Clients) -> Result<Vec<String>, AwsError> {
-    let mut names = Vec::new();
-    let mut token = None;
-    loop {
-        let page = c
-            .events
-            .list_event_buses()
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| classify("events:ListEventBuses", e))?;
-        names.extend(
-            page.event_buses()
-                .iter()
-                .filter_map(|b| b.name().map(str::to_string)),
-        );
-        token = page.next_token().map(str::to_string);
-        if token.is_none() {
-            return Ok(names);
-        }
-    }
-}
-
 /// Every rule of a bus (paginated), as the diagnosis sees a rule.
 pub async fn rules(c: &Clients, bus: &str) -> Result<Vec<Rule>, AwsError> {
     let mut rules = Vec::new();
@@ -240,7 +216,7 @@ pub async fn audit(reader: &CachedReader, bus: Option<&str>) -> Result<Vec<RuleA
     let c = reader.clients();
     let buses = match bus {
         Some(b) => vec![b.to_string()],
-        None => event_buses(c).await?,
+        None => observe::event_buses(c).await?,
     };
     let mut all_rules = Vec::new();
     for b in &buses {

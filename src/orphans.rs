@@ -210,7 +210,7 @@ async fn tagged_rules(
     via: &Option<String>,
 ) -> Result<Vec<Orphan>, AwsError> {
     let mut out = Vec::new();
-    for bus in event_buses(c).await? {
+    for bus in observe::event_buses(c).await? {
         let mut token = None;
         loop {
             let page = c
@@ -256,29 +256,6 @@ async fn tagged_rules(
         }
     }
     Ok(out)
-}
-
-async fn event_buses(c: &Clients) -> Result<Vec<String>, AwsError> {
-    let mut names = Vec::new();
-    let mut token = None;
-    loop {
-        let page = c
-            .events
-            .list_event_buses()
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| classify("events:ListEventBuses", e))?;
-        names.extend(
-            page.event_buses()
-                .iter()
-                .filter_map(|b| b.name().map(str::to_string)),
-        );
-        token = page.next_token().map(str::to_string);
-        if token.is_none() {
-            return Ok(names);
-        }
-    }
 }
 
 /// The Lambda statements that grant an orphaned rule (matched by their SourceArn).

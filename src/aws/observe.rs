@@ -477,3 +477,27 @@ pub async fn forwarding_rules(
         }
     }
 }
+
+/// Every event bus of the region (paginated).
+pub async fn event_buses(c: &Clients) -> Result<Vec<String>, AwsError> {
+    let mut names = Vec::new();
+    let mut token = None;
+    loop {
+        let page = c
+            .events
+            .list_event_buses()
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| classify("events:ListEventBuses", e))?;
+        names.extend(
+            page.event_buses()
+                .iter()
+                .filter_map(|b| b.name().map(str::to_string)),
+        );
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(names);
+        }
+    }
+}

@@ -290,24 +290,28 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn a_bucket_lets_a_burst_through_then_paces_calls() {
+    async fn a_bucket_paces_calls_evenly_and_saves_up_no_burst() {
         let bucket = TokenBucket::new(20.0);
         let start = std::time::Instant::now();
-        for _ in 0..20 {
-            bucket.acquire().await;
-        }
-        assert!(
-            start.elapsed() < Duration::from_millis(200),
-            "one second's worth goes at once: {:?}",
-            start.elapsed()
-        );
-        for _ in 0..5 {
+        // 21 calls at 20 per second: the first goes at once, the others 50 ms apart.
+        for _ in 0..21 {
             bucket.acquire().await;
         }
         let elapsed = start.elapsed();
         assert!(
-            elapsed >= Duration::from_millis(240) && elapsed < Duration::from_secs(2),
-            "then 20 per second: {elapsed:?}"
+            elapsed >= Duration::from_millis(950) && elapsed < Duration::from_secs(3),
+            "21 calls take one second: {elapsed:?}"
+        );
+        // A pause saves up no more than one token: after it, the pace is the same.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let after_pause = std::time::Instant::now();
+        for _ in 0..11 {
+            bucket.acquire().await;
+        }
+        let elapsed = after_pause.elapsed();
+        assert!(
+            elapsed >= Duration::from_millis(450),
+            "no burst after a pause: {elapsed:?}"
         );
     }
 

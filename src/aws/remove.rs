@@ -245,12 +245,7 @@ async fn remove_lambda_permission(c: &Clients, r: &OwnedResource) -> Result<Remo
         return Ok(Removal::Gone);
     };
     let proof = r.proof.as_deref().unwrap_or_default();
-    let source_arns = statement
-        .conditions
-        .iter()
-        .find(|c| c.key.eq_ignore_ascii_case("aws:SourceArn"))
-        .map(|c| c.values.clone())
-        .unwrap_or_default();
+    let source_arns = source_arns(&statement);
     let principals: Vec<&str> = statement
         .principal
         .iter()
@@ -311,12 +306,7 @@ async fn remove_queue_permission(c: &Clients, r: &OwnedResource) -> Result<Remov
     let Some(s) = statement(&policy, &sid) else {
         return Ok(Removal::Gone);
     };
-    let source_arns = s
-        .conditions
-        .iter()
-        .find(|c| c.key.eq_ignore_ascii_case("aws:SourceArn"))
-        .map(|c| c.values.clone())
-        .unwrap_or_default();
+    let source_arns = source_arns(&s);
     if source_arns != [proof.clone()] {
         return Ok(Removal::NotOurs(format!(
             "statement {sid} is for {source_arns:?}, not for {proof}"
@@ -327,6 +317,16 @@ async fn remove_queue_permission(c: &Clients, r: &OwnedResource) -> Result<Remov
     })
     .await?;
     Ok(Removal::Removed)
+}
+
+/// The values of a statement's `aws:SourceArn` condition (any operator).
+fn source_arns(statement: &crate::iam::policy::Statement) -> Vec<String> {
+    statement
+        .conditions
+        .iter()
+        .find(|c| c.key.eq_ignore_ascii_case("aws:SourceArn"))
+        .map(|c| c.values.clone())
+        .unwrap_or_default()
 }
 
 fn statement(policy: &serde_json::Value, sid: &str) -> Option<crate::iam::policy::Statement> {
