@@ -33,7 +33,7 @@ async fn main() {
         let metrics = std::sync::Arc::new(ebi::telemetry::Metrics::default());
         let aws = ebi::aws::AwsContext::from_env(metrics)
             .await
-            .with_rate_limits(ebi::aws::rate_limit::RateLimits::controller());
+            .with_rate_limits(ebi::aws::rate_limit::RateLimits::default());
         let region = aws.default_region().unwrap_or_else(|| "us-east-1".into());
         let c = aws.clients(&region);
         (c.iam, c.events)

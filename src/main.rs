@@ -239,14 +239,14 @@ fn runtime() -> tokio::runtime::Runtime {
 async fn run(args: RunArgs) -> ExitCode {
     ebi::telemetry::init_logging(matches!(args.log_format, LogFormat::Json), &args.log_level);
     let metrics = Arc::new(ebi::telemetry::Metrics::default());
-    let limits =
-        match ebi::aws::rate_limit::RateLimits::controller().overridden(&args.aws_rate_limits) {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::error!("--aws-rate-limits: {e}");
-                return ExitCode::from(2);
-            }
-        };
+    let limits = match ebi::aws::rate_limit::RateLimits::default().overridden(&args.aws_rate_limits)
+    {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("--aws-rate-limits: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let aws = ebi::aws::AwsContext::from_env(metrics.clone())
         .await
         .with_rate_limits(limits);

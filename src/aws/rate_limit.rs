@@ -83,27 +83,11 @@ pub struct RateLimits {
 pub const SERVICES: [&str; 6] = ["events", "iam", "lambda", "ecs", "sts", "sqs"];
 
 impl Default for RateLimits {
-    /// A third or less of AWS's default quotas (see the module documentation).
+    /// The controller's and the audit's defaults: well under AWS's per-account quotas, which
+    /// every other tool in the account shares — Lambda's control plane (GetPolicy,
+    /// AddPermission, …) allows 15 requests per second in all, EventBridge's control plane
+    /// about 50; IAM and ECS throttle at unpublished rates, mutating calls first.
     fn default() -> RateLimits {
-        RateLimits {
-            per_service: BTreeMap::from([
-                ("events", 10.0),
-                ("iam", 5.0),
-                ("lambda", 5.0),
-                ("ecs", 5.0),
-                ("sts", 5.0),
-                ("sqs", 10.0),
-            ]),
-        }
-    }
-}
-
-impl RateLimits {
-    /// The controller's defaults (`run --aws-rate-limits` overrides them per service): under
-    /// AWS's per-account quotas, which every other tool in the account shares — Lambda's
-    /// control plane (GetPolicy, AddPermission, …) allows 15 requests per second in all;
-    /// IAM and EventBridge throttle mutating calls well before their read limits.
-    pub fn controller() -> RateLimits {
         RateLimits {
             per_service: BTreeMap::from([
                 ("events", 20.0),
@@ -115,7 +99,9 @@ impl RateLimits {
             ]),
         }
     }
+}
 
+impl RateLimits {
     /// `events=20,iam=10`: these services' rates over `self`'s. An unknown service or a rate
     /// that is not a positive number is an error naming it.
     pub fn overridden(mut self, text: &str) -> Result<RateLimits, String> {
@@ -334,10 +320,29 @@ mod tests {
     }
 
     #[test]
-    fn defaults_stay_under_a_third_of_the_known_quotas() {
+    fn defaults_stay_well_under_the_known_quotas_and_overrides_name_what_is_wrong() {
         let d = RateLimits::default();
-        assert!(d.per_second("lambda") <= 15.0 / 3.0);
-        assert!(d.per_second("events") <= 50.0 / 3.0);
+        assert!(
+            d.per_second("lambda") <= 15.0 * 2.0 / 3.0,
+            "a third of Lambda's left to others"
+        );
+        assert!(d.per_second("events") <= 50.0 / 2.0);
+        let custom = RateLimits::default()
+            .overridden("iam=5, lambda=2.5")
+            .unwrap();
+        assert_eq!(
+            (custom.per_second("iam"), custom.per_second("lambda")),
+            (5.0, 2.5)
+        );
+        assert_eq!(custom.per_second("events"), 20.0);
+        assert!(RateLimits::default()
+            .overridden("dynamodb=5")
+            .unwrap_err()
+            .contains("dynamodb"));
+        assert!(RateLimits::default()
+            .overridden("iam=0")
+            .unwrap_err()
+            .contains("positive"));
         assert_eq!(RateLimits::uniform(2.0).per_second("iam"), 2.0);
     }
 }
