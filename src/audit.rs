@@ -33,6 +33,7 @@ pub struct CachedReader {
     roles: Cache<Option<Role>>,
     lambda_policies: Cache<Option<Value>>,
     task_definitions: Cache<Option<TaskDefinition>>,
+    queues: Cache<Option<crate::plan::diff::ObservedQueue>>,
 }
 
 async fn cached<T, F, Fut>(cache: &Cache<T>, key: &str, read: F) -> Result<T, AwsError>
@@ -57,6 +58,7 @@ impl CachedReader {
             roles: Default::default(),
             lambda_policies: Default::default(),
             task_definitions: Default::default(),
+            queues: Default::default(),
         }
     }
 
@@ -99,6 +101,25 @@ impl CachedReader {
         .await
     }
 
+    /// A dead-letter queue with every attribute (None: it does not exist, or it is in
+    /// another account, where these credentials cannot read it).
+    pub async fn queue(
+        &self,
+        queue_arn: &str,
+        account: &str,
+    ) -> Result<Option<crate::plan::diff::ObservedQueue>, AwsError> {
+        let Ok(parsed) = Arn::parse(queue_arn) else {
+            return Ok(None);
+        };
+        if parsed.account != account {
+            return Ok(None);
+        }
+        cached(&self.queues, queue_arn, || async {
+            observe::queue(&self.clients, &parsed.resource, &parsed.account).await
+        })
+        .await
+    }
+
     /// What the diagnosis needs about one rule: the same content as
     /// `observe::snapshot_for_rule`, from the cache.
     pub async fn snapshot(
@@ -126,6 +147,20 @@ impl CachedReader {
             if is_lambda(&t.arn) {
                 if let Some(p) = self.lambda_policy(&t.arn).await? {
                     snap.lambda_policies.insert(t.arn.clone(), p);
+                }
+            }
+            if let Some(dlq) = &t.dead_letter_arn {
+                // Gathered (an empty entry: it does not exist), so the DLQ codes apply.
+                let queues = snap.dead_letter_queues.get_or_insert_with(Default::default);
+                if let Some(q) = self.queue(dlq, &account).await? {
+                    queues.insert(
+                        dlq.clone(),
+                        diagnose::Queue {
+                            arn: dlq.clone(),
+                            policy: q.policy(),
+                            kms_key: q.attributes.get("KmsMasterKeyId").cloned(),
+                        },
+                    );
                 }
             }
             snap.targets.push(Target {
@@ -523,13 +558,35 @@ fn bundle_json(rule: Value, targets: &[TargetShape], snap: &Snapshot) -> Value {
             (arn, json!({"taskDefinition": inner}))
         })
         .collect();
-    json!({
+    let mut bundle = json!({
         "rule": rule,
         "targets": {"Targets": targets.iter().map(target_json).collect::<Vec<_>>()},
         "roles": roles,
         "lambdaPolicies": lambda_policies,
         "taskDefinitions": task_definitions,
-    })
+    });
+    // As `aws sqs get-queue-attributes` prints them; a gathered map without a queue says
+    // the queue does not exist.
+    if let Some(queues) = &snap.dead_letter_queues {
+        let queues: serde_json::Map<String, Value> = queues
+            .iter()
+            .map(|(arn, q)| {
+                let mut attributes = json!({"QueueArn": q.arn});
+                if let Some(policy) = &q.policy {
+                    attributes["Policy"] = Value::String(match policy {
+                        Value::String(text) => text.clone(),
+                        other => other.to_string(),
+                    });
+                }
+                if let Some(key) = &q.kms_key {
+                    attributes["KmsMasterKeyId"] = json!(key);
+                }
+                (arn.clone(), json!({"Attributes": attributes}))
+            })
+            .collect();
+        bundle["deadLetterQueues"] = Value::Object(queues);
+    }
+    bundle
 }
 
 /// A target as `aws events list-targets-by-rule` prints it.

@@ -722,3 +722,72 @@ async fn an_audit_that_cannot_read_a_rule_says_it_is_incomplete() {
         );
     }
 }
+
+/// A target whose dead-letter queue EventBridge may not write to: the audit names the
+/// queue's missing statement, and a collected bundle carries the queue (and says the same).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_audit_reads_dead_letter_queues_and_collect_carries_them() {
+    let a = Account::new().await;
+    let tag = unique("audit-dlq");
+    a.bus(&tag).await;
+    let function = a.function(&format!("{tag}-fn")).await;
+    let rule_arn = a.rule(&tag, "with-dlq").await;
+    a.allow_rule_to_invoke(&function, &rule_arn).await;
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let queue = format!("{tag}-dlq");
+    sqs.create_queue().queue_name(&queue).send().await.unwrap();
+    let queue_arn = format!("arn:aws:sqs:us-east-1:123456789012:{queue}");
+    a.target(
+        &tag,
+        "with-dlq",
+        Target::builder()
+            .id("fn")
+            .arn(&function)
+            .dead_letter_config(
+                aws_sdk_eventbridge::types::DeadLetterConfig::builder()
+                    .arn(&queue_arn)
+                    .build(),
+            )
+            .build()
+            .unwrap(),
+    )
+    .await;
+    let out = run(&["diagnose", "--all", "--event-bus", &tag, "--output", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = json_rows(&out);
+    assert_eq!(
+        verdicts(&rows).get(&k("with-dlq", "fn")),
+        Some(&v("error", "DeadLetterQueuePermissionMissing")),
+        "{rows:?}"
+    );
+    let collected = run(&["collect", "--rule", "with-dlq", "--event-bus", &tag]);
+    assert!(collected.status.success());
+    let bundle: Value = serde_json::from_slice(&collected.stdout).unwrap();
+    assert_eq!(
+        bundle["deadLetterQueues"][&queue_arn]["Attributes"]["QueueArn"],
+        json!(queue_arn)
+    );
+    let path = std::env::temp_dir().join(format!("{tag}.json"));
+    std::fs::write(&path, &collected.stdout).unwrap();
+    let offline = run(&[
+        "diagnose",
+        "--bundle",
+        path.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    assert_eq!(offline.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&offline.stdout).contains("DeadLetterQueuePermissionMissing"),
+        "{}",
+        String::from_utf8_lossy(&offline.stdout)
+    );
+}
