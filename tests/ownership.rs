@@ -562,3 +562,75 @@ async fn a_task_definition_ecs_cannot_describe_is_reported_in_ecs_own_words() {
         "nothing is created while the task definition cannot be read"
     );
 }
+
+/// An object the controller cannot read (a field of the wrong type, stored while the schema
+/// was looser, as after a CRD downgrade) does not stop the watch of the others: it gets an
+/// `InvalidObject` Event, and a valid object beside it converges.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_unreadable_object_does_not_stop_the_watch() {
+    let ns = namespace("own-unreadable");
+    let crd_path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/crds/eventbridgeintegrations.eventbridge.dev.yaml"
+    );
+    let mut loose: serde_json::Value =
+        serde_norway::from_str(&std::fs::read_to_string(crd_path).unwrap()).unwrap();
+    loose["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"] =
+        serde_json::json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true});
+    // Loosened for a moment (valid objects of other tests are unaffected), then restored:
+    // the API server keeps what it stored, and lists it as stored.
+    let apply_crd = |doc: &str| {
+        let (ok, out) = kubectl(
+            &["apply", "--server-side", "--force-conflicts", "-f", "-"],
+            Some(doc),
+        );
+        assert!(ok, "{out}");
+    };
+    apply_crd(&loose.to_string());
+    let created = (|| {
+        for _ in 0..20 {
+            let (ok, _) = kubectl(
+                &["apply", "-f", "-"],
+                Some(&format!(
+                    r#"{{"apiVersion": "eventbridge.dev/v1alpha1", "kind": "EventBridgeIntegration",
+                        "metadata": {{"name": "unreadable", "namespace": "{ns}"}},
+                        "spec": {{"rule": {{"enabled": "sometimes"}}, "target": "not an object"}}}}"#
+                )),
+            );
+            if ok {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        false
+    })();
+    apply_crd(&std::fs::read_to_string(crd_path).unwrap());
+    assert!(
+        created,
+        "the malformed object was stored under the loosened schema"
+    );
+
+    let _ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    apply(&sfn_yaml(&ns, "readable"));
+    wait_condition(&api, "readable", "Ready", "True", None).await;
+    wait_until("the InvalidObject event", Duration::from_secs(30), || {
+        let (_, reasons) = kubectl(
+            &[
+                "get",
+                "events",
+                "-n",
+                &ns,
+                "-o",
+                "jsonpath={.items[*].reason}",
+            ],
+            None,
+        );
+        reasons.contains("InvalidObject")
+    });
+    kubectl(
+        &["delete", "ebi", "unreadable", "-n", &ns, "--wait=false"],
+        None,
+    );
+    delete_and_wait(&ns, &["readable"]);
+}
