@@ -15,7 +15,6 @@ mod reconcile;
 mod record;
 pub mod status;
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -78,7 +77,7 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     pub settings: Settings,
     /// Consecutive failures per object, for exponential backoff.
-    failures: Mutex<HashMap<ObjectRef<EventBridgeIntegration>, u32>>,
+    failures: Mutex<status::Backoffs<ObjectRef<EventBridgeIntegration>>>,
 }
 
 impl Context {
@@ -105,14 +104,14 @@ impl Context {
 
     /// The next delay for `obj`'s consecutive failures (see `status::retry_delay`).
     fn backoff(&self, obj: &EventBridgeIntegration, retry: status::Retry) -> Duration {
-        let mut map = self.failures.lock().expect("failures lock");
-        let n = map.entry(ObjectRef::from(obj)).or_insert(0);
-        *n = (*n + 1).min(16);
-        status::retry_delay(retry, *n, self.settings.resync_interval)
+        self.failures.lock().expect("failures lock").failed(
+            ObjectRef::from(obj),
+            retry,
+            self.settings.resync_interval,
+        )
     }
 
-    /// A success resets the backoff; the entry is dropped so the map holds only objects
-    /// that are failing now.
+    /// A success resets the backoff.
     fn succeeded(&self, obj: &EventBridgeIntegration) {
         self.forget(obj);
     }
@@ -122,7 +121,7 @@ impl Context {
         self.failures
             .lock()
             .expect("failures lock")
-            .remove(&ObjectRef::from(obj));
+            .forget(&ObjectRef::from(obj));
     }
 }
 

@@ -212,6 +212,44 @@ pub fn next_status(
     status
 }
 
+/// Consecutive failures per object, for backoff. An entry lives only while its object is
+/// failing: a success or the end of its clean-up removes it, so the map never outgrows
+/// the objects that are failing now.
+#[derive(Debug)]
+pub struct Backoffs<K> {
+    failures: std::collections::HashMap<K, u32>,
+}
+
+impl<K> Default for Backoffs<K> {
+    fn default() -> Self {
+        Backoffs {
+            failures: Default::default(),
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq> Backoffs<K> {
+    /// One more failure of `key`: the delay before its next attempt.
+    pub fn failed(&mut self, key: K, retry: Retry, resync: Duration) -> Duration {
+        let n = self.failures.entry(key).or_insert(0);
+        *n = (*n + 1).min(16);
+        retry_delay(retry, *n, resync)
+    }
+
+    /// `key` succeeded or is gone.
+    pub fn forget(&mut self, key: &K) {
+        self.failures.remove(key);
+    }
+
+    pub fn len(&self) -> usize {
+        self.failures.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
 /// The delay before the next attempt, for the `n`th consecutive failure (n ≥ 1).
 pub fn retry_delay(retry: Retry, n: u32, resync: Duration) -> Duration {
     let cap = resync.max(Duration::from_secs(2));
@@ -267,6 +305,38 @@ mod tests {
         let stalled = conds.iter().find(|x| x.type_ == c::STALLED).unwrap();
         let reconciling = conds.iter().find(|x| x.type_ == c::RECONCILING).unwrap();
         assert!(!stalled.status && reconciling.status);
+    }
+
+    #[test]
+    fn backoffs_grow_per_object_and_are_forgotten() {
+        let resync = Duration::from_secs(600);
+        let mut b = Backoffs::default();
+        assert_eq!(
+            b.failed("a", Retry::Backoff, resync),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            b.failed("a", Retry::Backoff, resync),
+            Duration::from_secs(4)
+        );
+        assert_eq!(
+            b.failed("b", Retry::Backoff, resync),
+            Duration::from_secs(2),
+            "per object"
+        );
+        assert_eq!(b.len(), 2);
+        b.forget(&"a");
+        assert_eq!(
+            b.failed("a", Retry::Backoff, resync),
+            Duration::from_secs(2),
+            "reset"
+        );
+        b.forget(&"a");
+        b.forget(&"b");
+        assert!(
+            b.is_empty(),
+            "nothing kept for objects that are not failing"
+        );
     }
 
     #[test]
