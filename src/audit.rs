@@ -120,8 +120,7 @@ impl CachedReader {
         .await
     }
 
-    /// What the diagnosis needs about one rule: the same content as
-    /// `observe::snapshot_for_rule`, from the cache.
+    /// What the diagnosis needs about one rule, from the cache.
     pub async fn snapshot(
         &self,
         rule: &Rule,
@@ -211,6 +210,26 @@ pub async fn rules(c: &Clients, bus: &str) -> Result<Vec<Rule>, AwsError> {
 }
 
 /// Every target of a rule (paginated). A rule deleted meanwhile has none.
+/// Everything the diagnosis needs about one rule (`diagnose --rule`); an empty snapshot
+/// when the rule does not exist, which the checks report.
+pub async fn snapshot_of_rule(
+    reader: &CachedReader,
+    name: &str,
+    bus: &str,
+) -> Result<Snapshot, AwsError> {
+    let Some(r) = observe::rule(reader.clients(), name, bus).await? else {
+        return Ok(Snapshot::default());
+    };
+    let rule = Rule {
+        name: r.name,
+        arn: r.arn,
+        event_bus_name: r.event_bus_name,
+        enabled: r.enabled,
+    };
+    let targets = targets(reader.clients(), name, bus).await?;
+    reader.snapshot(&rule, &targets).await
+}
+
 pub async fn targets(c: &Clients, rule: &str, bus: &str) -> Result<Vec<TargetShape>, AwsError> {
     let mut targets = Vec::new();
     let mut token = None;

@@ -403,7 +403,8 @@ async fn diagnose_command(args: DiagnoseArgs) -> ExitCode {
         let Some((clients, _)) = online_clients(&args.online).await else {
             return ExitCode::from(2);
         };
-        match ebi::aws::observe::snapshot_for_rule(&clients, &rule, &bus).await {
+        let reader = ebi::audit::CachedReader::new(clients);
+        match ebi::audit::snapshot_of_rule(&reader, &rule, &bus).await {
             Ok(s) => (
                 s,
                 Expectations {

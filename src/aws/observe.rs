@@ -363,61 +363,6 @@ async fn describe_task_definition(
     Ok(td)
 }
 
-/// Everything the diagnosis needs about one rule, read-only, from the account of the
-/// credentials (online `diagnose --rule`). Roles in other accounts cannot be read and are
-/// reported as such by the checks.
-pub async fn snapshot_for_rule(
-    c: &Clients,
-    name: &str,
-    bus: &str,
-) -> Result<crate::diagnose::Snapshot, AwsError> {
-    use crate::diagnose::{Role, Rule, Snapshot, Target};
-    let mut snap = Snapshot::default();
-    let Some(r) = rule(c, name, bus).await? else {
-        return Ok(snap);
-    };
-    snap.rule = Some(Rule {
-        name: r.name.clone(),
-        arn: r.arn.clone(),
-        event_bus_name: r.event_bus_name.clone(),
-        enabled: r.enabled,
-    });
-    for t in targets(c, name, bus).await? {
-        if let Some(role_arn) = &t.role_arn {
-            if !snap.roles.contains_key(role_arn) {
-                let role_name = crate::iam::Arn::parse(role_arn)
-                    .map(|a| a.resource_name().to_string())
-                    .unwrap_or_default();
-                if let Some(o) = role(c, &role_name).await? {
-                    if &o.arn == role_arn {
-                        snap.roles.insert(o.arn.clone(), Role::from(o));
-                    }
-                }
-            }
-        }
-        if let Some(ecs) = &t.ecs {
-            if let Some(td) = task_definition(c, &ecs.task_definition_arn).await? {
-                snap.task_definitions
-                    .insert(ecs.task_definition_arn.clone(), td);
-            }
-        }
-        if t.arn.starts_with("arn:") && t.arn.split(':').nth(2) == Some("lambda") {
-            let (function, qualifier) = crate::diagnose::remedy::split_function_arn(&t.arn);
-            if let Some(p) = lambda_policy(c, &function, qualifier.as_deref()).await? {
-                snap.lambda_policies.insert(t.arn.clone(), p);
-            }
-        }
-        snap.targets.push(Target {
-            id: t.id.clone(),
-            arn: t.arn.clone(),
-            role_arn: t.role_arn.clone(),
-            task_definition_arn: t.ecs.as_ref().map(|e| e.task_definition_arn.clone()),
-            dead_letter_arn: t.dead_letter_arn.clone(),
-        });
-    }
-    Ok(snap)
-}
-
 /// The resource policy of an event bus (None: the bus has no policy).
 pub async fn bus_policy(c: &Clients, bus: &str) -> Result<Option<Value>, AwsError> {
     let out = found(
