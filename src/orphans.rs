@@ -322,13 +322,18 @@ async fn tagged_roles(
             if role.description() != Some(crate::aws::apply::ROLE_DESCRIPTION) {
                 continue;
             }
-            let tags = c
-                .iam
-                .list_role_tags()
-                .role_name(role.role_name())
-                .send()
-                .await
-                .map_err(|e| classify("iam:ListRoleTags", e))?;
+            // Deleted since the listing (a clean-up running now): nothing to report.
+            let Some(tags) = observe::found(
+                c.iam
+                    .list_role_tags()
+                    .role_name(role.role_name())
+                    .send()
+                    .await
+                    .map_err(|e| classify("iam:ListRoleTags", e)),
+            )?
+            else {
+                continue;
+            };
             let tags: BTreeMap<String, String> = tags
                 .tags()
                 .iter()
