@@ -54,7 +54,7 @@ async fn rule_in(events: &aws_sdk_eventbridge::Client, name: &str, bus: &str) ->
 #[tokio::test(flavor = "multi_thread")]
 async fn a_region_change_moves_the_rule_and_removes_the_old_one() {
     let ns = namespace("own-region");
-    let _ctl = Controller::start(&ns, &[]);
+    let ctl = Controller::start(&ns, &[]);
     let api = kube_api(&ns).await;
     let rule = format!("moving-{ns}");
     apply(&sfn_in(&ns, "moving", "us-east-1"));
@@ -87,7 +87,11 @@ async fn a_region_change_moves_the_rule_and_removes_the_old_one() {
             .any(|r| r.region.as_deref() == Some("us-east-1")),
         "the old rule left the record: {recorded:?}"
     );
-    tokio::time::sleep(Duration::from_secs(7)).await; // two resyncs (3 s) must not undo the move
+    // Two resyncs (3 s apart) read and diff again: they must not undo the move.
+    let passes = ctl.reconciles();
+    wait_until("two resyncs", Duration::from_secs(30), || {
+        ctl.reconciles() >= passes + 2
+    });
     assert!(
         rule_in(&west, &rule, "default").await,
         "the new rule survives resyncs"

@@ -24,6 +24,27 @@ fn parse_json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
 }
 
+/// A rule's tags by ARN (None: the rule does not exist).
+pub async fn rule_tags(
+    c: &Clients,
+    arn: &str,
+) -> Result<Option<BTreeMap<String, String>>, AwsError> {
+    Ok(found(
+        c.events
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .map_err(|e| classify("events:ListTagsForResource", e)),
+    )?
+    .map(|out| {
+        out.tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect()
+    }))
+}
+
 pub async fn rule(c: &Clients, name: &str, bus: &str) -> Result<Option<ObservedRule>, AwsError> {
     let out = found(
         c.events
@@ -37,22 +58,9 @@ pub async fn rule(c: &Clients, name: &str, bus: &str) -> Result<Option<ObservedR
     let Some(out) = out else { return Ok(None) };
     let arn = out.arn().unwrap_or_default().to_string();
     // Deleted between the two reads (another writer, a concurrent clean-up): gone.
-    let Some(tagged) = found(
-        c.events
-            .list_tags_for_resource()
-            .resource_arn(&arn)
-            .send()
-            .await
-            .map_err(|e| classify("events:ListTagsForResource", e)),
-    )?
-    else {
+    let Some(tags) = rule_tags(c, &arn).await? else {
         return Ok(None);
     };
-    let tags = tagged
-        .tags()
-        .iter()
-        .map(|t| (t.key().to_string(), t.value().to_string()))
-        .collect();
     Ok(Some(ObservedRule {
         name: out.name().unwrap_or(name).to_string(),
         arn,

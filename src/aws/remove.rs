@@ -64,22 +64,9 @@ fn not_ours(claim: Claim) -> Option<String> {
 async fn remove_rule(c: &Clients, r: &OwnedResource, owner: &Owner) -> Result<Removal, AwsError> {
     let bus = r.event_bus_name.as_deref().unwrap_or("default");
     // The tags of the recorded ARN are the proof; a rule that is gone has none to read.
-    let Some(tagged) = observe::found(
-        c.events
-            .list_tags_for_resource()
-            .resource_arn(&r.arn)
-            .send()
-            .await
-            .map_err(|e| classify("events:ListTagsForResource", e)),
-    )?
-    else {
+    let Some(tags) = observe::rule_tags(c, &r.arn).await? else {
         return Ok(Removal::Gone);
     };
-    let tags: BTreeMap<String, String> = tagged
-        .tags()
-        .iter()
-        .map(|t| (t.key().to_string(), t.value().to_string()))
-        .collect();
     if let Some(why) = not_ours(owner.claim(&tags)) {
         return Ok(Removal::NotOurs(why));
     }
