@@ -182,6 +182,64 @@ async fn lambda_target_gets_a_resource_permission_on_the_qualified_arn() {
     assert_eq!(t.targets()[0].role_arn(), None);
 }
 
+/// An in-sync resync costs at most two AWS calls per integration and pass: its rule's
+/// targets (EventBridge has no bulk read of them), plus a share of one ListRules per bus and
+/// one GetAccountAuthorizationDetails that every integration of the account uses. On its
+/// own, a Step Functions pass made seven reads.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_in_sync_resync_costs_at_most_two_calls_per_integration() {
+    let ns = namespace("e2e-shared-reads");
+    let ctl = Controller::start_with_resync(&ns, "10s", &[], &[]);
+    let api = kube_api(&ns).await;
+    let n = 20;
+    for i in 0..n {
+        apply(&sfn_yaml(&ns, &format!("shared-{i}")));
+    }
+    for i in 0..n {
+        wait_condition(&api, &format!("shared-{i}"), "Ready", "True", None).await;
+    }
+    // One more pass each first: a role enters the shared snapshot once a pass asked for it.
+    let converged = ctl.successful_reconciles();
+    wait_until(
+        "every object resynced once",
+        Duration::from_secs(60),
+        || ctl.successful_reconciles() >= converged + n,
+    );
+    let before = ctl.aws_calls();
+    let start = ctl.successful_reconciles();
+    wait_until(
+        "two more resyncs of every object",
+        Duration::from_secs(60),
+        || ctl.successful_reconciles() >= start + 2 * n,
+    );
+    let after = ctl.aws_calls();
+    let passes = ctl.successful_reconciles() - start;
+    let (total, writes, write_ops) = calls_between(&before, &after);
+    assert_eq!(writes, 0, "in sync, yet wrote {write_ops:?}");
+    let per_pass = total as f64 / passes as f64;
+    let by_operation: Vec<String> = after
+        .iter()
+        .filter_map(|(k, v)| {
+            let d = v - before.get(k).copied().unwrap_or(0);
+            (d > 0).then(|| format!("{}×{d}", k.1))
+        })
+        .collect();
+    println!(
+        "[figures] in-sync resync, {n} Step Functions integrations: {total} calls in {passes} passes = {per_pass:.2} per pass ({})",
+        by_operation.join(", ")
+    );
+    assert!(
+        per_pass <= 2.0,
+        "{per_pass:.2} calls per in-sync pass: {by_operation:?}"
+    );
+    assert!(
+        !by_operation
+            .iter()
+            .any(|o| o.starts_with("GetRole") || o.starts_with("DescribeRule")),
+        "no per-object read of what the shared snapshots hold: {by_operation:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn drift_of_every_kind_is_corrected() {
     let ns = namespace("e2e-drift");

@@ -627,6 +627,25 @@ target:
 }
 
 #[test]
+fn only_what_an_earlier_pass_recorded_counts_as_already_recorded() {
+    let p = planned(&ecs_spec());
+    let nothing = record::already_recorded(&[], &p.local, None);
+    assert_eq!(nothing, record::AlreadyRecorded::default());
+    let all = record::inventory(&p, None);
+    let both = record::already_recorded(&all, &p.local, None);
+    assert!(both.rule && both.role && !both.permission && !both.queue);
+    // A rule recorded in another region is not this rule: its region moved.
+    let mut elsewhere = all.clone();
+    elsewhere[0].region = Some("eu-west-1".into());
+    let moved = record::already_recorded(&elsewhere, &p.local, None);
+    assert!(!moved.rule && moved.role);
+    let f = format!("arn:aws:lambda:us-east-1:{A}:function:notify");
+    let l = planned(&lambda_spec(&f));
+    let lambda = record::already_recorded(&record::inventory(&l, None), &l.local, None);
+    assert!(lambda.rule && lambda.permission && !lambda.role);
+}
+
+#[test]
 fn removal_order_is_rules_then_statements_then_roles() {
     let f = format!("arn:aws:lambda:us-east-1:{A}:function:notify");
     let mut mixed = record::inventory(&planned(&ecs_spec()), None);

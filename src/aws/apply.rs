@@ -47,6 +47,46 @@ fn rejected(operation: &'static str, message: String) -> AwsError {
 
 /// Applies one change. The role ARN used by the target is the desired one.
 pub async fn apply(c: &Clients, desired: &Desired, change: &Change) -> Result<(), AwsError> {
+    let result = write(c, desired, change).await;
+    // Marked after the write, failed or not (a lost response may still have written): no
+    // shared snapshot that began before this moment speaks for it again.
+    mark_written(c, desired, change);
+    result
+}
+
+fn mark_written(c: &Clients, desired: &Desired, change: &Change) {
+    match change {
+        Change::CreateRole
+        | Change::TagRole
+        | Change::UpdateTrustPolicy
+        | Change::PutPermissionsBoundary(_)
+        | Change::DeletePermissionsBoundary
+        | Change::PutRolePolicy => {
+            if let DesiredRole::Managed(m) = &desired.role {
+                c.shared.wrote_role(&m.name);
+            }
+        }
+        Change::PutRule { .. } | Change::TagRule => {
+            let r = desired.rule();
+            c.shared.wrote_rule(&r.event_bus_name, &r.name);
+        }
+        Change::AddPermission { .. } => {
+            if let Some(p) = &desired.permission {
+                c.shared
+                    .wrote_lambda_policy(&p.function_name, p.qualifier.as_deref());
+            }
+        }
+        Change::PutQueueStatement => {
+            if let Some(q) = &desired.queue_permission {
+                c.shared.wrote_queue(&q.queue_name, &q.queue_account);
+            }
+        }
+        // Targets and bus policies are always read directly.
+        Change::PutTarget | Change::RemoveTargets(_) | Change::PutBusPermission { .. } => {}
+    }
+}
+
+async fn write(c: &Clients, desired: &Desired, change: &Change) -> Result<(), AwsError> {
     let managed = match &desired.role {
         DesiredRole::Managed(m) => Some(m),
         _ => None,

@@ -6,6 +6,7 @@ pub mod errors;
 pub mod observe;
 pub mod rate_limit;
 pub mod remove;
+pub mod shared_reads;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -36,6 +37,8 @@ pub struct Clients {
     /// Task definitions by ARN with a revision: a revision never changes, so it is read once
     /// per account and region, not once per object and pass.
     pub task_definitions: Arc<Mutex<HashMap<String, crate::plan::TaskDefinition>>>,
+    /// Bulk reads shared by every integration of this account and region.
+    pub shared: Arc<shared_reads::SharedReads>,
 }
 
 /// Clients per region, built once from the standard SDK configuration chain
@@ -192,6 +195,7 @@ impl AwsContext {
                     .build(),
             ),
             task_definitions: Default::default(),
+            shared: Default::default(),
         };
         match &self.limits {
             Some(limits) => rate_limit::Limiter::new(limits).limit(&clients),

@@ -20,7 +20,7 @@ pub fn found<T>(r: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
     }
 }
 
-fn parse_json(text: &str) -> Value {
+pub(super) fn parse_json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
 }
 
@@ -225,7 +225,10 @@ pub async fn role(c: &Clients, name: &str) -> Result<Option<ObservedRole>, AwsEr
 }
 
 /// The default version's document of a managed policy.
-async fn managed_policy_document(c: &Clients, arn: &str) -> Result<Option<Value>, AwsError> {
+pub(super) async fn managed_policy_document(
+    c: &Clients,
+    arn: &str,
+) -> Result<Option<Value>, AwsError> {
     let policy = found(
         c.iam
             .get_policy()

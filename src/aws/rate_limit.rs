@@ -215,6 +215,7 @@ impl Limiter {
                     .build(),
             ),
             task_definitions: c.task_definitions.clone(),
+            shared: c.shared.clone(),
         }
     }
 }

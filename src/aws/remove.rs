@@ -41,13 +41,26 @@ impl Removal {
 }
 
 pub async fn remove(c: &Clients, r: &OwnedResource, owner: &Owner) -> Result<Removal, AwsError> {
-    match r.kind {
+    let result = match r.kind {
         OwnedKind::Rule => remove_rule(c, r, owner).await,
         OwnedKind::Role => remove_role(c, r, owner).await,
         OwnedKind::LambdaPermission => remove_lambda_permission(c, r).await,
         OwnedKind::BusPermission => remove_bus_permission(c, r).await,
         OwnedKind::QueuePermission => remove_queue_permission(c, r).await,
+    };
+    // Shared snapshots taken before the removal no longer speak for it.
+    match r.kind {
+        OwnedKind::Rule => c
+            .shared
+            .wrote_rule(r.event_bus_name.as_deref().unwrap_or("default"), &r.name),
+        OwnedKind::Role => c.shared.wrote_role(&r.name),
+        OwnedKind::LambdaPermission => c
+            .shared
+            .wrote_lambda_policy(&r.name, r.qualifier.as_deref()),
+        OwnedKind::QueuePermission => c.shared.wrote_queue(&r.name, &r.account_id),
+        OwnedKind::BusPermission => {}
     }
+    result
 }
 
 fn not_ours(claim: Claim) -> Option<String> {

@@ -3,17 +3,20 @@
 //! longer wants → diagnose (pure). No AWS write happens before every account was diffed
 //! and the ownership record lists everything about to be created.
 
+use std::time::Duration;
+
 use kube::Api;
 use tracing::info;
 
 use super::record::{self as io_record, RecordKeeper};
 use super::Context;
-use crate::api::{EventBridgeIntegration, OwnedResource, TargetKind};
+use crate::api::{EventBridgeIntegration, OwnedKind, OwnedResource, TargetKind};
 use crate::aws::remove::Removal;
+use crate::aws::shared_reads::Shared;
 use crate::aws::{apply, observe, AwsError, Clients};
 use crate::diagnose::{Finding, TaskDefinition};
 use crate::iam::Arn;
-use crate::plan::diff::{self, Change, NotOwned, Observed};
+use crate::plan::diff::{self, Change, NotOwned, Observed, ObservedRule};
 use crate::plan::{self, record, Desired, DesiredRole, Facts, Owner, Plan, PlanError, Side};
 
 /// Failures of a pass, by what a person or the controller does about them.
@@ -165,61 +168,210 @@ pub(super) async fn plan_for(
     })
 }
 
+/// How a pass reads what exists.
+#[derive(Clone, Copy, Debug)]
+enum Reads {
+    /// Every resource on its own: before writing what a shared snapshot showed, and after
+    /// an optimistic create found the name taken.
+    Direct,
+    /// What the record held before this pass is confirmed from the shared snapshots
+    /// (`aws::shared_reads`); a managed role not yet recorded is not looked for at all.
+    Shared {
+        recorded: record::AlreadyRecorded,
+        max_age: Duration,
+    },
+}
+
+/// What a part's reads found, and how.
+struct Observation {
+    observed: Observed,
+    /// Some of it came from a shared snapshot, which may be `max_age` old.
+    from_snapshots: bool,
+    /// The managed role was not read: the pass creates it, and IAM refuses a taken name.
+    role_assumed_absent: bool,
+}
+
 async fn observe_all(
     clients: &Clients,
     desired: &Desired,
     task_definition: Option<TaskDefinition>,
-) -> Result<Observed, AwsError> {
-    let (rule, targets) = match &desired.rule {
-        Some(want) => {
-            let rule = observe::rule(clients, &want.name, &want.event_bus_name).await?;
-            let targets = if rule.is_some() {
-                observe::targets(clients, &want.name, &want.event_bus_name).await?
-            } else {
-                vec![]
-            };
-            (rule, targets)
-        }
-        None => (None, vec![]),
+    owner: &Owner,
+    reads: Reads,
+) -> Result<Observation, AwsError> {
+    let (recorded, max_age) = match reads {
+        Reads::Shared { recorded, max_age } => (recorded, Some(max_age)),
+        Reads::Direct => (Default::default(), None),
     };
-    let role = match &desired.role {
+    let shared = &clients.shared;
+    let mut from_snapshots = false;
+    let mut role_assumed_absent = false;
+    let rule = match (&desired.rule, max_age) {
+        (None, _) => None,
+        (Some(want), Some(max_age)) if recorded.rule => {
+            match shared
+                .rule(clients, &want.event_bus_name, &want.name, max_age)
+                .await?
+            {
+                // ListRules carries no tags; the record proves the rule of this ARN ours.
+                Shared::Known(Some(r)) if r.arn == want.arn && diff::rule_matches(want, &r) => {
+                    from_snapshots = true;
+                    Some(ObservedRule {
+                        tags: owner.tags(),
+                        ..r
+                    })
+                }
+                _ => observe::rule(clients, &want.name, &want.event_bus_name).await?,
+            }
+        }
+        (Some(want), _) => observe::rule(clients, &want.name, &want.event_bus_name).await?,
+    };
+    let targets = match (&desired.rule, &rule) {
+        (Some(want), Some(_)) => {
+            observe::targets(clients, &want.name, &want.event_bus_name).await?
+        }
+        _ => vec![],
+    };
+    let role_name = match &desired.role {
         DesiredRole::NotNeeded => None,
-        DesiredRole::Managed(m) => observe::role(clients, &m.name).await?,
-        DesiredRole::BringYourOwn { arn } => {
-            let name = Arn::parse(arn)
+        DesiredRole::Managed(m) => Some(m.name.clone()),
+        DesiredRole::BringYourOwn { arn } => Some(
+            Arn::parse(arn)
                 .map(|a| a.resource_name().to_string())
-                .unwrap_or_default();
-            observe::role(clients, &name).await?
-        }
+                .unwrap_or_default(),
+        ),
     };
-    let lambda_policy = match &desired.permission {
-        Some(p) => {
+    let managed = matches!(desired.role, DesiredRole::Managed(_));
+    let role = match (role_name, max_age) {
+        (None, _) => None,
+        (Some(_), Some(_)) if managed && !recorded.role => {
+            role_assumed_absent = true;
+            None
+        }
+        // A role of the user's own is never written: a snapshot serves its diagnosis.
+        (Some(name), Some(max_age)) if recorded.role || !managed => {
+            match shared.role(clients, &name, max_age).await? {
+                Shared::Known(Some(r)) => {
+                    from_snapshots = true;
+                    Some(r)
+                }
+                _ => observe::role(clients, &name).await?,
+            }
+        }
+        (Some(name), _) => observe::role(clients, &name).await?,
+    };
+    let lambda_policy = match (&desired.permission, max_age) {
+        (None, _) => None,
+        (Some(p), Some(max_age)) if recorded.permission => {
+            match shared
+                .lambda_policy(clients, &p.function_name, p.qualifier.as_deref(), max_age)
+                .await?
+            {
+                Shared::Known(policy) => {
+                    from_snapshots = true;
+                    policy
+                }
+                Shared::Unknown => {
+                    observe::lambda_policy(clients, &p.function_name, p.qualifier.as_deref())
+                        .await?
+                }
+            }
+        }
+        (Some(p), _) => {
             observe::lambda_policy(clients, &p.function_name, p.qualifier.as_deref()).await?
         }
-        None => None,
     };
     let bus_policy = match &desired.bus_permission {
         Some(b) => observe::bus_policy(clients, &b.event_bus_name).await?,
         None => None,
     };
-    let queue = match &desired.queue_permission {
-        Some(q) => observe::queue(clients, &q.queue_name, &q.queue_account).await?,
-        None => None,
+    let queue = match (&desired.queue_permission, max_age) {
+        (None, _) => None,
+        (Some(q), Some(max_age)) if recorded.queue => {
+            match shared
+                .queue(clients, &q.queue_name, &q.queue_account, max_age)
+                .await?
+            {
+                Shared::Known(queue) => {
+                    from_snapshots = true;
+                    queue
+                }
+                Shared::Unknown => observe::queue(clients, &q.queue_name, &q.queue_account).await?,
+            }
+        }
+        (Some(q), _) => observe::queue(clients, &q.queue_name, &q.queue_account).await?,
     };
     let task_definition = if desired.target.as_ref().is_some_and(|t| t.ecs.is_some()) {
         task_definition
     } else {
         None
     };
-    Ok(Observed {
-        rule,
-        targets,
-        role,
-        lambda_policy,
-        task_definition,
-        bus_policy,
-        queue,
+    Ok(Observation {
+        observed: Observed {
+            rule,
+            targets,
+            role,
+            lambda_policy,
+            task_definition,
+            bus_policy,
+            queue,
+        },
+        from_snapshots,
+        role_assumed_absent,
     })
+}
+
+/// Observes and diffs one part. Snapshots only confirm: when they show anything to change,
+/// the part is read again directly, so no write follows from a read up to `max_age` old.
+async fn observe_and_diff(
+    obj: &EventBridgeIntegration,
+    ctx: &Context,
+    owner: &Owner,
+    clients: &Clients,
+    desired: &Desired,
+    task_definition: &Option<TaskDefinition>,
+    recorded: record::AlreadyRecorded,
+) -> Result<(Observation, Vec<Change>), Failure> {
+    let shared = Reads::Shared {
+        recorded,
+        max_age: ctx.settings.snapshot_max_age(),
+    };
+    let adopt = obj.spec.adopt_existing;
+    let seen = observe_all(clients, desired, task_definition.clone(), owner, shared).await?;
+    let changes = diff::diff(desired, &seen.observed, owner, adopt).map_err(Failure::NotOwned)?;
+    if changes.is_empty() || !seen.from_snapshots {
+        return Ok((seen, changes));
+    }
+    let seen = observe_all(
+        clients,
+        desired,
+        task_definition.clone(),
+        owner,
+        Reads::Direct,
+    )
+    .await?;
+    let changes = diff::diff(desired, &seen.observed, owner, adopt).map_err(Failure::NotOwned)?;
+    Ok((seen, changes))
+}
+
+async fn apply_changes(part: &Part) -> Result<(), AwsError> {
+    for change in &part.changes {
+        info!(side = ?part.side, account = %part.desired.account_id, ?change, "applying");
+        apply::apply(&part.clients, &part.desired, change).await?;
+    }
+    Ok(())
+}
+
+fn forget_role(keeper: &mut RecordKeeper, desired: &Desired) {
+    if let DesiredRole::Managed(m) = &desired.role {
+        let role = keeper
+            .entries()
+            .iter()
+            .find(|e| e.kind == OwnedKind::Role && e.arn == m.arn)
+            .cloned();
+        if let Some(role) = role {
+            keeper.forget(&role);
+        }
+    }
 }
 
 /// The provisioning role through which the controller reaches the target account.
@@ -246,24 +398,62 @@ pub(super) async fn converge(
     // Observe and diff every account before writing anything: a resource we do not own in
     // either account stops the whole pass, so nothing is half-applied.
     let mut parts = Vec::new();
+    let mut optimistic = Vec::new();
     for (side, desired) in planned.plan.parts() {
         let clients = planned.clients(side).clone();
-        let observed = observe_all(&clients, desired, planned.task_definition.clone()).await?;
-        let changes = diff::diff(desired, &observed, owner, obj.spec.adopt_existing)
-            .map_err(Failure::NotOwned)?;
+        let via = (side == Side::Remote).then(|| via_role(obj)).flatten();
+        let recorded = record::already_recorded(keeper.entries(), desired, via);
+        let (seen, changes) = observe_and_diff(
+            obj,
+            ctx,
+            owner,
+            &clients,
+            desired,
+            &planned.task_definition,
+            recorded,
+        )
+        .await?;
+        optimistic.push(seen.role_assumed_absent);
         parts.push(Part {
             side,
             clients,
             desired: desired.clone(),
-            observed,
+            observed: seen.observed,
             changes,
         });
     }
     keeper.extend(api, obj, &wanted).await?;
-    for part in &mut parts {
-        for change in &part.changes {
-            info!(side = ?part.side, account = %part.desired.account_id, ?change, "applying");
-            apply::apply(&part.clients, &part.desired, change).await?;
+    for (part, optimistic) in parts.iter_mut().zip(optimistic) {
+        match apply_changes(part).await {
+            // The role was created without looking first and its name is taken: read it
+            // and decide as for any existing role (ours, adoptable, or not ours). Role
+            // changes come first, so nothing of this part was written yet.
+            Err(e) if optimistic && e.code == "EntityAlreadyExists" => {
+                part.observed = observe_all(
+                    &part.clients,
+                    &part.desired,
+                    planned.task_definition.clone(),
+                    owner,
+                    Reads::Direct,
+                )
+                .await?
+                .observed;
+                part.changes = match diff::diff(
+                    &part.desired,
+                    &part.observed,
+                    owner,
+                    obj.spec.adopt_existing,
+                ) {
+                    Ok(changes) => changes,
+                    Err(not_owned) => {
+                        // Not ours: it must not stay in our record.
+                        forget_role(keeper, &part.desired);
+                        return Err(Failure::NotOwned(not_owned));
+                    }
+                };
+                apply_changes(part).await?;
+            }
+            other => other?,
         }
         if !part.changes.is_empty() {
             // What was just written is known without reading it back (the next resync reads
@@ -276,8 +466,11 @@ pub(super) async fn converge(
                             &part.clients,
                             &part.desired,
                             planned.task_definition.clone(),
+                            owner,
+                            Reads::Direct,
                         )
                         .await?
+                        .observed
                     }
                 };
         }

@@ -50,6 +50,19 @@ pub struct Settings {
     pub max_concurrent_reconciles: u16,
 }
 
+impl Settings {
+    /// How old a shared snapshot (`aws::shared_reads`) may be when a pass uses it.
+    pub fn snapshot_max_age(&self) -> Duration {
+        self.resync_interval / 10
+    }
+
+    /// When an in-sync object is looked at again: early enough that drift is found within
+    /// one resync interval even through a snapshot `snapshot_max_age` old.
+    pub fn in_sync_requeue(&self) -> Duration {
+        self.resync_interval - self.snapshot_max_age()
+    }
+}
+
 /// Why the controller stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {

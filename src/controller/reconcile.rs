@@ -145,7 +145,7 @@ async fn apply_half(
     match verdict {
         None => {
             ctx.succeeded(obj);
-            Ok(Action::requeue(ctx.settings.resync_interval))
+            Ok(Action::requeue(ctx.settings.in_sync_requeue()))
         }
         Some(v) => {
             let _ = category.set(v.category);

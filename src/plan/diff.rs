@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::{Claim, Desired, DesiredRole, Owner, TargetShape, TaskDefinition, OWNER_TAG};
+use super::{
+    Claim, Desired, DesiredRole, DesiredRule, Owner, TargetShape, TaskDefinition, OWNER_TAG,
+};
 use crate::iam::{documents_equivalent, PolicyDocument};
 
 /// What the controller found in AWS. Plain data, filled by `aws::observe`.
@@ -166,6 +168,14 @@ fn ownership(
     }
 }
 
+/// Whether a rule's settings (not its tags) are the desired ones.
+pub fn rule_matches(want: &DesiredRule, r: &ObservedRule) -> bool {
+    r.enabled == want.enabled
+        && r.description.as_deref().unwrap_or("") == want.description.as_deref().unwrap_or("")
+        && r.event_pattern == want.event_pattern
+        && r.schedule_expression == want.schedule_expression
+}
+
 pub fn diff(
     desired: &Desired,
     observed: &Observed,
@@ -204,12 +214,7 @@ pub fn diff(
             None => changes.push(Change::PutRule { created: true }),
             Some(r) => {
                 let retag = ownership(&r.tags, owner, adopt, "EventBridge rule", &want.name)?;
-                if r.enabled != want.enabled
-                    || r.description.as_deref().unwrap_or("")
-                        != want.description.as_deref().unwrap_or("")
-                    || r.event_pattern != want.event_pattern
-                    || r.schedule_expression != want.schedule_expression
-                {
+                if !rule_matches(want, r) {
                     changes.push(Change::PutRule { created: false });
                 }
                 if retag {

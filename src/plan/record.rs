@@ -91,6 +91,39 @@ fn part_inventory(d: &Desired, via: Option<String>) -> Vec<OwnedResource> {
     out
 }
 
+/// Which of a part's resources the record held before this pass. A recorded resource was
+/// created (or proven ours) by an earlier pass, so a shared bulk read may confirm it is in
+/// sync; a managed role not yet recorded is created without looking first (IAM refuses a
+/// duplicate name, and that refusal is the read).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AlreadyRecorded {
+    pub rule: bool,
+    pub role: bool,
+    pub permission: bool,
+    pub queue: bool,
+}
+
+pub fn already_recorded(
+    recorded: &[OwnedResource],
+    desired: &Desired,
+    via_role_arn: Option<&str>,
+) -> AlreadyRecorded {
+    let mut out = AlreadyRecorded::default();
+    for wanted in part_inventory(desired, via_role_arn.map(str::to_string)) {
+        if !recorded.iter().any(|r| r.same_as(&wanted)) {
+            continue;
+        }
+        match wanted.kind {
+            OwnedKind::Rule => out.rule = true,
+            OwnedKind::Role => out.role = true,
+            OwnedKind::LambdaPermission => out.permission = true,
+            OwnedKind::QueuePermission => out.queue = true,
+            OwnedKind::BusPermission => {}
+        }
+    }
+    out
+}
+
 /// Rules go first (nothing invokes through a statement or role after its rule is gone),
 /// statements next, roles last.
 pub fn removal_order(r: &OwnedResource) -> u8 {

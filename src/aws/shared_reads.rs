@@ -1,0 +1,452 @@
+//! Reads shared by every integration of one account and region, so that an in-sync resync
+//! costs about one call per integration instead of seven: one `ListRules` per event bus,
+//! one `GetAccountAuthorizationDetails` for the roles, one `GetPolicy` per function, one
+//! `GetQueueAttributes` per dead-letter queue, each reused for at most `max_age`.
+//!
+//! A snapshot only ever *confirms* what a pass expects: the pass reads anything it is about
+//! to write directly (see `controller::converge`). Every write this process makes marks what
+//! it wrote, and a snapshot taken before that write is not trusted for it, so no pass sees
+//! its own stale past.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tracing::warn;
+
+use super::errors::{classify, AwsError, ErrorKind};
+use super::{observe, Clients};
+use crate::plan::diff::{ObservedQueue, ObservedRole, ObservedRule};
+
+/// What a shared read knows about one resource.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Shared<T> {
+    /// From a snapshot taken after this process last wrote the resource.
+    Known(T),
+    /// No usable snapshot (not yet taken, not readable, or older than our last write):
+    /// read it directly.
+    Unknown,
+}
+
+/// Whether a snapshot taken at `taken` may still be used at `now`.
+pub fn fresh(taken: Instant, now: Instant, max_age: Duration) -> bool {
+    now.saturating_duration_since(taken) < max_age
+}
+
+/// Whether a snapshot taken at `taken` can speak for a resource this process last wrote at
+/// `written`: only if it was taken after the write (a read that began before the write may
+/// have been answered before it).
+pub fn after_last_write(written: Option<Instant>, taken: Instant) -> bool {
+    written.is_none_or(|w| w < taken)
+}
+
+/// One snapshot and the writes made since: single-flight (concurrent readers wait for the
+/// one read in progress, they do not start their own).
+struct Snapshot<T> {
+    taken: tokio::sync::Mutex<Option<(Instant, Arc<T>)>>,
+    writes: Mutex<HashMap<String, Instant>>,
+}
+
+impl<T> Default for Snapshot<T> {
+    fn default() -> Self {
+        Snapshot {
+            taken: Default::default(),
+            writes: Default::default(),
+        }
+    }
+}
+
+impl<T> Snapshot<T> {
+    async fn get<F, Fut>(&self, max_age: Duration, read: F) -> Result<(Instant, Arc<T>), AwsError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, AwsError>>,
+    {
+        let mut taken = self.taken.lock().await;
+        if let Some((at, value)) = taken.as_ref() {
+            if fresh(*at, Instant::now(), max_age) {
+                return Ok((*at, value.clone()));
+            }
+        }
+        let at = Instant::now();
+        let value = Arc::new(read().await?);
+        *taken = Some((at, value.clone()));
+        // Writes before this snapshot are in it; only later ones need remembering.
+        self.writes
+            .lock()
+            .expect("writes lock")
+            .retain(|_, w| *w >= at);
+        Ok((at, value))
+    }
+
+    fn wrote(&self, key: &str) {
+        self.writes
+            .lock()
+            .expect("writes lock")
+            .insert(key.to_string(), Instant::now());
+    }
+
+    fn trusted(&self, key: &str, taken: Instant) -> bool {
+        let written = self.writes.lock().expect("writes lock").get(key).copied();
+        after_last_write(written, taken)
+    }
+}
+
+/// A role as `GetAccountAuthorizationDetails` describes it: everything but the documents
+/// of attached managed policies, which are shared by roles and read (and cached) apart.
+#[derive(Clone, Debug)]
+struct RoleDetail {
+    arn: String,
+    trust_policy: String,
+    tags: BTreeMap<String, String>,
+    inline_policies: BTreeMap<String, Value>,
+    attached: Vec<String>,
+    permissions_boundary: Option<String>,
+}
+
+/// The shared reads of one set of clients (one account and region).
+#[derive(Default)]
+pub struct SharedReads {
+    rules: Mutex<HashMap<String, Arc<Snapshot<HashMap<String, ObservedRule>>>>>,
+    /// The roles asked about when the snapshot was taken, and those of them that exist.
+    roles: Snapshot<(BTreeSet<String>, HashMap<String, RoleDetail>)>,
+    /// The roles passes asked about: the authorization details list every role of the
+    /// account, but only these are kept.
+    roles_wanted: Mutex<BTreeSet<String>>,
+    managed_policies: Mutex<HashMap<String, Arc<Snapshot<Option<Value>>>>>,
+    lambda_policies: Mutex<HashMap<String, Arc<Snapshot<Option<Value>>>>>,
+    queues: Mutex<HashMap<String, Arc<Snapshot<Option<ObservedQueue>>>>>,
+}
+
+impl std::fmt::Debug for SharedReads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedReads")
+    }
+}
+
+fn entry<T>(map: &Mutex<HashMap<String, Arc<Snapshot<T>>>>, key: &str) -> Arc<Snapshot<T>> {
+    map.lock()
+        .expect("snapshots lock")
+        .entry(key.to_string())
+        .or_default()
+        .clone()
+}
+
+fn lambda_key(function: &str, qualifier: Option<&str>) -> String {
+    format!("{function}:{}", qualifier.unwrap_or(""))
+}
+
+fn queue_key(name: &str, account: &str) -> String {
+    format!("{account}/{name}")
+}
+
+/// A denied bulk read is not an error of the pass: the controller then reads each resource
+/// directly, as before (its policy may predate `iam:GetAccountAuthorizationDetails` or
+/// `events:ListRules`).
+fn unless_denied<T>(r: Result<T, AwsError>) -> Result<Shared<T>, AwsError> {
+    match r {
+        Ok(v) => Ok(Shared::Known(v)),
+        Err(e) if e.kind == ErrorKind::AccessDenied => {
+            warn!(error = %e, "a shared read was denied; reading each resource directly");
+            Ok(Shared::Unknown)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+impl SharedReads {
+    /// A rule as `ListRules` on its bus shows it (no tags: `ListRules` has none).
+    pub async fn rule(
+        &self,
+        c: &Clients,
+        bus: &str,
+        name: &str,
+        max_age: Duration,
+    ) -> Result<Shared<Option<ObservedRule>>, AwsError> {
+        let snapshot = entry(&self.rules, bus);
+        let got = unless_denied(snapshot.get(max_age, || list_rules(c, bus)).await)?;
+        Ok(match got {
+            Shared::Known((taken, rules)) if snapshot.trusted(name, taken) => {
+                Shared::Known(rules.get(name).cloned())
+            }
+            _ => Shared::Unknown,
+        })
+    }
+
+    /// A role with its documents. A role no snapshot was asked to keep yet is Unknown until
+    /// the next one.
+    pub async fn role(
+        &self,
+        c: &Clients,
+        name: &str,
+        max_age: Duration,
+    ) -> Result<Shared<Option<ObservedRole>>, AwsError> {
+        self.roles_wanted
+            .lock()
+            .expect("wanted lock")
+            .insert(name.to_string());
+        // The set is copied only when a snapshot is taken, not on every lookup.
+        let read =
+            || authorization_details(c, self.roles_wanted.lock().expect("wanted lock").clone());
+        let got = unless_denied(self.roles.get(max_age, read).await)?;
+        let detail = match got {
+            Shared::Known((taken, covered))
+                if covered.0.contains(name) && self.roles.trusted(name, taken) =>
+            {
+                covered.1.get(name).cloned()
+            }
+            _ => return Ok(Shared::Unknown),
+        };
+        let Some(d) = detail else {
+            return Ok(Shared::Known(None));
+        };
+        let mut attached_policies = BTreeMap::new();
+        for arn in &d.attached {
+            if let Some(doc) = self.managed_policy(c, arn, max_age).await? {
+                attached_policies.insert(arn.clone(), doc);
+            }
+        }
+        let permissions_boundary = match &d.permissions_boundary {
+            Some(arn) => self
+                .managed_policy(c, arn, max_age)
+                .await?
+                .map(|doc| (arn.clone(), doc)),
+            None => None,
+        };
+        Ok(Shared::Known(Some(ObservedRole {
+            arn: d.arn,
+            name: name.to_string(),
+            trust_policy: Value::String(d.trust_policy),
+            tags: d.tags,
+            inline_policies: d.inline_policies,
+            attached_policies,
+            permissions_boundary,
+        })))
+    }
+
+    async fn managed_policy(
+        &self,
+        c: &Clients,
+        arn: &str,
+        max_age: Duration,
+    ) -> Result<Option<Value>, AwsError> {
+        let snapshot = entry(&self.managed_policies, arn);
+        let (_, doc) = snapshot
+            .get(max_age, || observe::managed_policy_document(c, arn))
+            .await?;
+        Ok((*doc).clone())
+    }
+
+    /// A function's resource policy, shared by every integration that targets it.
+    pub async fn lambda_policy(
+        &self,
+        c: &Clients,
+        function: &str,
+        qualifier: Option<&str>,
+        max_age: Duration,
+    ) -> Result<Shared<Option<Value>>, AwsError> {
+        let snapshot = entry(&self.lambda_policies, &lambda_key(function, qualifier));
+        let (taken, policy) = snapshot
+            .get(max_age, || observe::lambda_policy(c, function, qualifier))
+            .await?;
+        Ok(if snapshot.trusted("", taken) {
+            Shared::Known((*policy).clone())
+        } else {
+            Shared::Unknown
+        })
+    }
+
+    /// A dead-letter queue with its attributes, shared by every rule that sends to it.
+    pub async fn queue(
+        &self,
+        c: &Clients,
+        name: &str,
+        account: &str,
+        max_age: Duration,
+    ) -> Result<Shared<Option<ObservedQueue>>, AwsError> {
+        let snapshot = entry(&self.queues, &queue_key(name, account));
+        let (taken, queue) = snapshot
+            .get(max_age, || observe::queue(c, name, account))
+            .await?;
+        Ok(if snapshot.trusted("", taken) {
+            Shared::Known((*queue).clone())
+        } else {
+            Shared::Unknown
+        })
+    }
+
+    pub fn wrote_rule(&self, bus: &str, name: &str) {
+        entry(&self.rules, bus).wrote(name);
+    }
+
+    pub fn wrote_role(&self, name: &str) {
+        self.roles.wrote(name);
+    }
+
+    pub fn wrote_lambda_policy(&self, function: &str, qualifier: Option<&str>) {
+        entry(&self.lambda_policies, &lambda_key(function, qualifier)).wrote("");
+    }
+
+    pub fn wrote_queue(&self, name: &str, account: &str) {
+        entry(&self.queues, &queue_key(name, account)).wrote("");
+    }
+}
+
+/// Every rule of a bus, by name (paginated, 100 a page).
+async fn list_rules(c: &Clients, bus: &str) -> Result<HashMap<String, ObservedRule>, AwsError> {
+    let mut rules = HashMap::new();
+    let mut token = None;
+    loop {
+        let page = c
+            .events
+            .list_rules()
+            .event_bus_name(bus)
+            .limit(100)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| classify("events:ListRules", e))?;
+        for r in page.rules() {
+            let Some(name) = r.name() else { continue };
+            rules.insert(
+                name.to_string(),
+                ObservedRule {
+                    name: name.to_string(),
+                    arn: r.arn().unwrap_or_default().to_string(),
+                    event_bus_name: r.event_bus_name().unwrap_or(bus).to_string(),
+                    enabled: r.state().is_none_or(|s| s.as_str().starts_with("ENABLED")),
+                    description: r
+                        .description()
+                        .filter(|d| !d.is_empty())
+                        .map(str::to_string),
+                    event_pattern: r.event_pattern().map(observe::parse_json),
+                    schedule_expression: r
+                        .schedule_expression()
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string),
+                    tags: BTreeMap::new(),
+                },
+            );
+        }
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(rules);
+        }
+    }
+}
+
+/// The wanted roles from `GetAccountAuthorizationDetails` (roles only; paginated, up to
+/// 1,000 a page).
+async fn authorization_details(
+    c: &Clients,
+    wanted: BTreeSet<String>,
+) -> Result<(BTreeSet<String>, HashMap<String, RoleDetail>), AwsError> {
+    let mut roles = HashMap::new();
+    let mut marker = None;
+    loop {
+        let page = c
+            .iam
+            .get_account_authorization_details()
+            .filter(aws_sdk_iam::types::EntityType::Role)
+            .max_items(1000)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| classify("iam:GetAccountAuthorizationDetails", e))?;
+        for r in page.role_detail_list() {
+            let Some(name) = r.role_name().filter(|n| wanted.contains(*n)) else {
+                continue;
+            };
+            roles.insert(
+                name.to_string(),
+                RoleDetail {
+                    arn: r.arn().unwrap_or_default().to_string(),
+                    trust_policy: r.assume_role_policy_document().unwrap_or_default().into(),
+                    tags: r
+                        .tags()
+                        .iter()
+                        .map(|t| (t.key().to_string(), t.value().to_string()))
+                        .collect(),
+                    inline_policies: r
+                        .role_policy_list()
+                        .iter()
+                        .filter_map(|p| {
+                            Some((
+                                p.policy_name()?.to_string(),
+                                Value::String(p.policy_document()?.to_string()),
+                            ))
+                        })
+                        .collect(),
+                    attached: r
+                        .attached_managed_policies()
+                        .iter()
+                        .filter_map(|p| p.policy_arn().map(str::to_string))
+                        .collect(),
+                    permissions_boundary: r
+                        .permissions_boundary()
+                        .and_then(|b| b.permissions_boundary_arn())
+                        .map(str::to_string),
+                },
+            );
+        }
+        marker = page
+            .is_truncated()
+            .then(|| page.marker().map(str::to_string))
+            .flatten();
+        if marker.is_none() {
+            return Ok((wanted, roles));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snapshot_is_used_only_while_younger_than_its_max_age() {
+        let taken = Instant::now();
+        let max_age = Duration::from_secs(30);
+        assert!(fresh(taken, taken, max_age));
+        assert!(fresh(taken, taken + Duration::from_secs(29), max_age));
+        assert!(!fresh(taken, taken + Duration::from_secs(30), max_age));
+        // A clock read before the snapshot (another thread) is not negative age.
+        assert!(fresh(taken + Duration::from_secs(1), taken, max_age));
+    }
+
+    #[test]
+    fn a_snapshot_speaks_only_for_what_was_written_before_it_began() {
+        let t = Instant::now();
+        assert!(after_last_write(None, t));
+        assert!(after_last_write(Some(t), t + Duration::from_millis(1)));
+        // Written while the read was in flight: the answer may predate the write.
+        assert!(!after_last_write(Some(t), t));
+        assert!(!after_last_write(Some(t + Duration::from_millis(1)), t));
+    }
+
+    #[tokio::test]
+    async fn concurrent_readers_share_one_read_and_a_write_hides_the_key() {
+        let snapshot: Snapshot<u32> = Snapshot::default();
+        let reads = std::sync::atomic::AtomicU32::new(0);
+        let read = || async {
+            reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Ok::<_, AwsError>(7)
+        };
+        let max_age = Duration::from_secs(60);
+        let (a, b) = tokio::join!(snapshot.get(max_age, read), snapshot.get(max_age, read));
+        let ((taken, a), (_, b)) = (a.unwrap(), b.unwrap());
+        assert_eq!((*a, *b), (7, 7));
+        assert_eq!(reads.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(snapshot.trusted("r", taken));
+        snapshot.wrote("r");
+        assert!(!snapshot.trusted("r", taken), "our own write outdates it");
+        assert!(snapshot.trusted("other", taken));
+        // An expired snapshot is read again, and then speaks for the key again.
+        let (taken, _) = snapshot.get(Duration::ZERO, read).await.unwrap();
+        assert_eq!(reads.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert!(snapshot.trusted("r", taken));
+    }
+}
