@@ -106,18 +106,21 @@ struct RoleDetail {
     permissions_boundary: Option<String>,
 }
 
+/// Snapshots by key (an event bus, a function, a queue, a managed policy).
+type Keyed<T> = Mutex<HashMap<String, Arc<Snapshot<T>>>>;
+
 /// The shared reads of one set of clients (one account and region).
 #[derive(Default)]
 pub struct SharedReads {
-    rules: Mutex<HashMap<String, Arc<Snapshot<HashMap<String, ObservedRule>>>>>,
+    rules: Keyed<HashMap<String, ObservedRule>>,
     /// The roles asked about when the snapshot was taken, and those of them that exist.
     roles: Snapshot<(BTreeSet<String>, HashMap<String, RoleDetail>)>,
     /// The roles passes asked about: the authorization details list every role of the
     /// account, but only these are kept.
     roles_wanted: Mutex<BTreeSet<String>>,
-    managed_policies: Mutex<HashMap<String, Arc<Snapshot<Option<Value>>>>>,
-    lambda_policies: Mutex<HashMap<String, Arc<Snapshot<Option<Value>>>>>,
-    queues: Mutex<HashMap<String, Arc<Snapshot<Option<ObservedQueue>>>>>,
+    managed_policies: Keyed<Option<Value>>,
+    lambda_policies: Keyed<Option<Value>>,
+    queues: Keyed<Option<ObservedQueue>>,
 }
 
 impl std::fmt::Debug for SharedReads {
@@ -126,7 +129,7 @@ impl std::fmt::Debug for SharedReads {
     }
 }
 
-fn entry<T>(map: &Mutex<HashMap<String, Arc<Snapshot<T>>>>, key: &str) -> Arc<Snapshot<T>> {
+fn entry<T>(map: &Keyed<T>, key: &str) -> Arc<Snapshot<T>> {
     map.lock()
         .expect("snapshots lock")
         .entry(key.to_string())
