@@ -6,7 +6,7 @@ ENV_DIR ?= $(CURDIR)/.tmp/env
 export ENV_DIR
 CARGO ?= cargo
 
-.PHONY: test demo stop env build crd lint bench
+.PHONY: test demo stop env build crd lint bench bench-memory
 
 test: ## Everything: unit, corpus, CLI, end to end (kube-apiserver + moto), Helm chart, Argo CD health.
 	@hack/test-env.sh start
@@ -28,6 +28,9 @@ env: ## Only start the local API server and emulator (source .tmp/env/env to use
 
 bench: ## Figures: pure core; the controller vs the AWS-call floor with N objects (N=200; N=1000 make bench), latency, memory, a plot.
 	@hack/bench.sh
+
+bench-memory: ## Memory with N=10000 objects in sync (client-side rate limits lifted; minutes, not AWS's hour).
+	@hack/bench_memory.sh
 
 build:
 	$(CARGO) build --locked

@@ -8,10 +8,13 @@
 #  3. the floor (cargo bench --bench floor): the same writes with a bare SDK client,
 #     concurrency 16, against the same emulator in the same run; the ratios to it;
 #  4. a plot (PNG) of objects Ready over time and calls per second per service.
-# N defaults to 200 (N=1000 make bench for the larger run).
+# N defaults to 200 (N=1000 make bench for the larger run); the controller resyncs every
+# BENCH_RESYNC (60s) so that the in-sync phase (calls per pass) takes two intervals.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd); cd "$ROOT"
 N=${N:-200}
+# Short enough that the in-sync phase sees every object resync within minutes.
+RESYNC=${BENCH_RESYNC:-60s}
 export ENV_DIR=${ENV_DIR:-$ROOT/.tmp/env}
 OUT=${BENCH_OUT:-$ROOT/.tmp/bench}; mkdir -p "$OUT"
 
@@ -29,7 +32,7 @@ kubectl wait --for=condition=Established crd/eventbridgeintegrations.eventbridge
 ns="bench-$$"; kubectl create namespace "$ns" >/dev/null
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 ./target/release/eventbridge-integration-controller run --watch-namespace "$ns" --metrics-addr "127.0.0.1:$port" \
-  --resync-interval 10m --log-level warn > "$OUT/controller.log" 2>&1 &
+  --resync-interval "$RESYNC" --log-level warn > "$OUT/controller.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; hack/test-env.sh stop' EXIT
 until curl -sf "127.0.0.1:$port/readyz" >/dev/null; do sleep 0.2; done
@@ -58,8 +61,10 @@ converged=$(date +%s.%N)
 sleep 1; touch "$OUT/stop"; wait $sampler || true
 converging_rss=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
 calls=$(curl -s "127.0.0.1:$port/metrics" | awk '/^ebi_aws_calls_total/ {s+=$NF} END {print s}')
-sleep 2
+# Drift checks: every object passes once more, then the calls of the next N passes.
+insync=$("$EBI_PYTHON_VENV/bin/python" hack/bench_insync.py "$port" "$N" 1800)
 insync_rss=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
+echo "$insync"
 
 # Latency of one apply → Ready, objects applied one by one.
 lat="$OUT/latency.txt"; : > "$lat"

@@ -154,7 +154,7 @@ pub async fn report(
                     && o.resource.region.as_ref().is_none_or(|r| r == region)
             }) {
                 let owner = owner_of(cluster, o);
-                let removal = remove::remove(&clients, &o.resource, &owner)
+                let removal = remove::remove(&clients, &o.resource, &owner, None)
                     .await
                     .map_err(|e| e.to_string())?;
                 o.removal = Some(match removal {

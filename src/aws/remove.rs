@@ -4,8 +4,10 @@
 //! not prove it is left alone and leaves the record. "Not found" is success.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use super::errors::{classify, AwsError};
+use super::shared_reads::Shared;
 use super::{apply, observe, Clients};
 use crate::api::{OwnedKind, OwnedResource};
 use crate::iam::PolicyDocument;
@@ -40,10 +42,17 @@ impl Removal {
     }
 }
 
-pub async fn remove(c: &Clients, r: &OwnedResource, owner: &Owner) -> Result<Removal, AwsError> {
+/// `snapshot_max_age`: a role's tags may come from a shared snapshot this old (the
+/// controller, removing many at once); None reads each role (the orphan report).
+pub async fn remove(
+    c: &Clients,
+    r: &OwnedResource,
+    owner: &Owner,
+    snapshot_max_age: Option<Duration>,
+) -> Result<Removal, AwsError> {
     let result = match r.kind {
         OwnedKind::Rule => remove_rule(c, r, owner).await,
-        OwnedKind::Role => remove_role(c, r, owner).await,
+        OwnedKind::Role => remove_role(c, r, owner, snapshot_max_age).await,
         OwnedKind::LambdaPermission => remove_lambda_permission(c, r).await,
         OwnedKind::BusPermission => remove_bus_permission(c, r).await,
         OwnedKind::QueuePermission => remove_queue_permission(c, r).await,
@@ -91,29 +100,20 @@ async fn remove_rule(c: &Clients, r: &OwnedResource, owner: &Owner) -> Result<Re
 /// is on it: DeleteRole is refused (`DeleteConflict`) while other inline or managed
 /// policies or instance profiles remain, and the role is then released instead. Three
 /// calls for a role that is only ours, not a read of every policy document.
-async fn remove_role(c: &Clients, r: &OwnedResource, owner: &Owner) -> Result<Removal, AwsError> {
-    let Some(role) = observe::found(
-        c.iam
-            .get_role()
-            .role_name(&r.name)
-            .send()
-            .await
-            .map_err(|e| classify("iam:GetRole", e)),
-    )?
-    .and_then(|o| o.role) else {
+async fn remove_role(
+    c: &Clients,
+    r: &OwnedResource,
+    owner: &Owner,
+    snapshot_max_age: Option<Duration>,
+) -> Result<Removal, AwsError> {
+    let Some((arn, tags)) = role_proof(c, &r.name, snapshot_max_age).await? else {
         return Ok(Removal::Gone);
     };
-    if role.arn() != r.arn {
+    if arn != r.arn {
         return Ok(Removal::NotOurs(format!(
-            "a role of that name has ARN {}",
-            role.arn()
+            "a role of that name has ARN {arn}"
         )));
     }
-    let tags: BTreeMap<String, String> = role
-        .tags()
-        .iter()
-        .map(|t| (t.key().to_string(), t.value().to_string()))
-        .collect();
     if let Some(why) = not_ours(owner.claim(&tags)) {
         return Ok(Removal::NotOurs(why));
     }
@@ -145,6 +145,37 @@ async fn remove_role(c: &Clients, r: &OwnedResource, owner: &Owner) -> Result<Re
         }
         Err(e) => Err(e),
     }
+}
+
+/// A role's ARN and tags: from the shared snapshot when it has the role as ours (a role
+/// the snapshot does not show as ours is read, so a snapshot never proves less than a read).
+async fn role_proof(
+    c: &Clients,
+    name: &str,
+    snapshot_max_age: Option<Duration>,
+) -> Result<Option<(String, BTreeMap<String, String>)>, AwsError> {
+    if let Some(max_age) = snapshot_max_age {
+        if let Shared::Known(Some(proof)) = c.shared.role_tags(c, name, max_age).await? {
+            return Ok(Some(proof));
+        }
+    }
+    let role = observe::found(
+        c.iam
+            .get_role()
+            .role_name(name)
+            .send()
+            .await
+            .map_err(|e| classify("iam:GetRole", e)),
+    )?
+    .and_then(|o| o.role);
+    Ok(role.map(|role| {
+        let tags = role
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect();
+        (role.arn().to_string(), tags)
+    }))
 }
 
 /// What else is on a role: managed policies, and inline policies other than ours.

@@ -113,10 +113,11 @@ type Keyed<T> = Mutex<HashMap<String, Arc<Snapshot<T>>>>;
 #[derive(Default)]
 pub struct SharedReads {
     rules: Keyed<HashMap<String, ObservedRule>>,
-    /// The roles asked about when the snapshot was taken, and those of them that exist.
+    /// The other roles asked about when the snapshot was taken, and the roles kept.
     roles: Snapshot<(BTreeSet<String>, HashMap<String, RoleDetail>)>,
-    /// The roles passes asked about: the authorization details list every role of the
-    /// account, but only these are kept.
+    /// Roles not tagged as ours that passes asked about (a role of the user's own): the
+    /// authorization details list every role of the account, but only ours and these are
+    /// kept.
     roles_wanted: Mutex<BTreeSet<String>>,
     managed_policies: Keyed<Option<Value>>,
     lambda_policies: Keyed<Option<Value>>,
@@ -178,32 +179,18 @@ impl SharedReads {
         })
     }
 
-    /// A role with its documents. A role no snapshot was asked to keep yet is Unknown until
-    /// the next one.
+    /// A role with its documents. A role of ours (managed-by tag) is in every snapshot; any
+    /// other is kept from the snapshot after a pass first asked for it.
     pub async fn role(
         &self,
         c: &Clients,
         name: &str,
         max_age: Duration,
     ) -> Result<Shared<Option<ObservedRole>>, AwsError> {
-        self.roles_wanted
-            .lock()
-            .expect("wanted lock")
-            .insert(name.to_string());
-        // The set is copied only when a snapshot is taken, not on every lookup.
-        let read =
-            || authorization_details(c, self.roles_wanted.lock().expect("wanted lock").clone());
-        let got = unless_denied(self.roles.get(max_age, read).await)?;
-        let detail = match got {
-            Shared::Known((taken, covered))
-                if covered.0.contains(name) && self.roles.trusted(name, taken) =>
-            {
-                covered.1.get(name).cloned()
-            }
-            _ => return Ok(Shared::Unknown),
-        };
-        let Some(d) = detail else {
-            return Ok(Shared::Known(None));
+        let d = match self.role_detail(c, name, max_age).await? {
+            Shared::Known(Some(d)) => d,
+            Shared::Known(None) => return Ok(Shared::Known(None)),
+            Shared::Unknown => return Ok(Shared::Unknown),
         };
         let mut attached_policies = BTreeMap::new();
         for arn in &d.attached {
@@ -227,6 +214,51 @@ impl SharedReads {
             attached_policies,
             permissions_boundary,
         })))
+    }
+
+    /// A role's ARN and tags: the proof of ownership its removal needs.
+    pub async fn role_tags(
+        &self,
+        c: &Clients,
+        name: &str,
+        max_age: Duration,
+    ) -> Result<Shared<Option<(String, BTreeMap<String, String>)>>, AwsError> {
+        Ok(match self.role_detail(c, name, max_age).await? {
+            Shared::Known(d) => Shared::Known(d.map(|d| (d.arn, d.tags))),
+            Shared::Unknown => Shared::Unknown,
+        })
+    }
+
+    async fn role_detail(
+        &self,
+        c: &Clients,
+        name: &str,
+        max_age: Duration,
+    ) -> Result<Shared<Option<RoleDetail>>, AwsError> {
+        // The set is copied only when a snapshot is taken, not on every lookup.
+        let read =
+            || authorization_details(c, self.roles_wanted.lock().expect("wanted lock").clone());
+        let Shared::Known((taken, snapshot)) = unless_denied(self.roles.get(max_age, read).await)?
+        else {
+            return Ok(Shared::Unknown);
+        };
+        let (asked, roles) = &*snapshot;
+        if !self.roles.trusted(name, taken) {
+            return Ok(Shared::Unknown);
+        }
+        Ok(match roles.get(name) {
+            Some(d) => Shared::Known(Some(d.clone())),
+            // Absent from a snapshot that looked for it: it does not exist.
+            None if asked.contains(name) => Shared::Known(None),
+            // Not ours and not asked for then: the snapshot cannot tell; the next one will.
+            None => {
+                self.roles_wanted
+                    .lock()
+                    .expect("wanted lock")
+                    .insert(name.to_string());
+                Shared::Unknown
+            }
+        })
     }
 
     async fn managed_policy(
@@ -340,8 +372,8 @@ async fn list_rules(c: &Clients, bus: &str) -> Result<HashMap<String, ObservedRu
     }
 }
 
-/// The wanted roles from `GetAccountAuthorizationDetails` (roles only; paginated, up to
-/// 1,000 a page).
+/// From `GetAccountAuthorizationDetails` (roles only; paginated, up to 1,000 a page): the
+/// roles this controller manages (its managed-by tag), and the others asked for.
 async fn authorization_details(
     c: &Clients,
     wanted: BTreeSet<String>,
@@ -359,7 +391,10 @@ async fn authorization_details(
             .await
             .map_err(|e| classify("iam:GetAccountAuthorizationDetails", e))?;
         for r in page.role_detail_list() {
-            let Some(name) = r.role_name().filter(|n| wanted.contains(*n)) else {
+            let ours = r.tags().iter().any(|t| {
+                t.key() == crate::plan::MANAGED_BY_TAG && t.value() == crate::plan::MANAGED_BY
+            });
+            let Some(name) = r.role_name().filter(|n| ours || wanted.contains(*n)) else {
                 continue;
             };
             roles.insert(

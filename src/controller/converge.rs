@@ -504,7 +504,13 @@ pub(super) async fn remove_recorded(
     entry: &OwnedResource,
 ) -> Result<Removal, Failure> {
     let clients = io_record::clients_for(obj, ctx, local, entry).await?;
-    let removal = crate::aws::remove::remove(&clients, entry, owner).await?;
+    let removal = crate::aws::remove::remove(
+        &clients,
+        entry,
+        owner,
+        Some(ctx.settings.snapshot_max_age()),
+    )
+    .await?;
     info!(what = %entry.describe(), ?removal, "removed a recorded resource");
     Ok(removal)
 }
