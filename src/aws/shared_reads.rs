@@ -122,6 +122,8 @@ pub struct SharedReads {
     managed_policies: Keyed<Option<Value>>,
     lambda_policies: Keyed<Option<Value>>,
     queues: Keyed<Option<ObservedQueue>>,
+    /// Bulk reads AWS denied, and when.
+    denied: Mutex<HashMap<&'static str, Instant>>,
 }
 
 impl std::fmt::Debug for SharedReads {
@@ -146,21 +148,43 @@ fn queue_key(name: &str, account: &str) -> String {
     format!("{account}/{name}")
 }
 
-/// A denied bulk read is not an error of the pass: the controller then reads each resource
-/// directly, as before (its policy may predate `iam:GetAccountAuthorizationDetails` or
-/// `events:ListRules`).
-fn unless_denied<T>(r: Result<T, AwsError>) -> Result<Shared<T>, AwsError> {
-    match r {
-        Ok(v) => Ok(Shared::Known(v)),
-        Err(e) if e.kind == ErrorKind::AccessDenied => {
-            warn!(error = %e, "a shared read was denied; reading each resource directly");
-            Ok(Shared::Unknown)
-        }
-        Err(e) => Err(e),
-    }
-}
-
 impl SharedReads {
+    /// A denied bulk read is not an error of the pass: the controller then reads each
+    /// resource directly, as before (its policy may predate `events:ListRules` or
+    /// `iam:GetAccountAuthorizationDetails`), and asks again only after ten snapshot ages
+    /// (one resync interval), not on every pass.
+    async fn unless_denied<T, Fut>(
+        &self,
+        operation: &'static str,
+        max_age: Duration,
+        read: Fut,
+    ) -> Result<Shared<T>, AwsError>
+    where
+        Fut: Future<Output = Result<T, AwsError>>,
+    {
+        let denied_at = self
+            .denied
+            .lock()
+            .expect("denied lock")
+            .get(operation)
+            .copied();
+        if denied_at.is_some_and(|at| fresh(at, Instant::now(), max_age * 10)) {
+            return Ok(Shared::Unknown);
+        }
+        match read.await {
+            Ok(v) => Ok(Shared::Known(v)),
+            Err(e) if e.kind == ErrorKind::AccessDenied => {
+                warn!(error = %e, "a shared read was denied; reading each resource directly");
+                self.denied
+                    .lock()
+                    .expect("denied lock")
+                    .insert(operation, Instant::now());
+                Ok(Shared::Unknown)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// A rule as `ListRules` on its bus shows it (no tags: `ListRules` has none).
     pub async fn rule(
         &self,
@@ -170,7 +194,8 @@ impl SharedReads {
         max_age: Duration,
     ) -> Result<Shared<Option<ObservedRule>>, AwsError> {
         let snapshot = entry(&self.rules, bus);
-        let got = unless_denied(snapshot.get(max_age, || list_rules(c, bus)).await)?;
+        let read = snapshot.get(max_age, || list_rules(c, bus));
+        let got = self.unless_denied("ListRules", max_age, read).await?;
         Ok(match got {
             Shared::Known((taken, rules)) if snapshot.trusted(name, taken) => {
                 Shared::Known(rules.get(name).cloned())
@@ -238,7 +263,10 @@ impl SharedReads {
         // The set is copied only when a snapshot is taken, not on every lookup.
         let read =
             || authorization_details(c, self.roles_wanted.lock().expect("wanted lock").clone());
-        let Shared::Known((taken, snapshot)) = unless_denied(self.roles.get(max_age, read).await)?
+        let read = self.roles.get(max_age, read);
+        let Shared::Known((taken, snapshot)) = self
+            .unless_denied("GetAccountAuthorizationDetails", max_age, read)
+            .await?
         else {
             return Ok(Shared::Unknown);
         };
@@ -486,5 +514,46 @@ mod tests {
         let (taken, _) = snapshot.get(Duration::ZERO, read).await.unwrap();
         assert_eq!(reads.load(std::sync::atomic::Ordering::SeqCst), 2);
         assert!(snapshot.trusted("r", taken));
+    }
+
+    #[tokio::test]
+    async fn a_denied_bulk_read_falls_back_and_is_not_asked_again_within_a_resync() {
+        let shared = SharedReads::default();
+        let asked = std::sync::atomic::AtomicU32::new(0);
+        let denied = || async {
+            asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Err::<u32, _>(AwsError::new(
+                "iam:GetAccountAuthorizationDetails",
+                ErrorKind::AccessDenied,
+                "AccessDenied",
+                "not authorized",
+            ))
+        };
+        let max_age = Duration::from_secs(60);
+        let first = shared.unless_denied("GAAD", max_age, denied()).await;
+        assert_eq!(
+            first.unwrap(),
+            Shared::Unknown,
+            "denied: read directly instead"
+        );
+        let again = shared.unless_denied("GAAD", max_age, denied()).await;
+        assert_eq!(again.unwrap(), Shared::Unknown);
+        assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // Another failure is the pass's error, not a fallback.
+        let throttled = shared
+            .unless_denied("ListRules", max_age, async {
+                Err::<u32, _>(AwsError::new(
+                    "events:ListRules",
+                    ErrorKind::Transient,
+                    "ThrottlingException",
+                    "slow down",
+                ))
+            })
+            .await;
+        assert!(throttled.is_err());
+        // Once the interval has passed, it is asked again.
+        let later = shared.unless_denied("GAAD", Duration::ZERO, denied()).await;
+        assert_eq!(later.unwrap(), Shared::Unknown);
+        assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 }
