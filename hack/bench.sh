@@ -75,9 +75,16 @@ for i in $(seq 1 20); do
   echo "$(date +%s.%N) $t0" | awk '{print $1 - $2}' >> "$lat"
 done
 
+# Deletion ends when the API server lists no object any more (kubectl delete --wait checks
+# the objects one at a time and returns seconds after the last one is gone).
+rm -f "$OUT/stop-delete"
+"$EBI_PYTHON_VENV/bin/python" hack/bench_sample.py "$port" "$OUT/samples-delete.csv" "$OUT/stop-delete" &
+sampler=$!
 del_start=$(date +%s.%N)
-kubectl delete ebi --all -n "$ns" --wait=true --timeout=1800s >/dev/null
+kubectl delete ebi --all -n "$ns" --wait=false >/dev/null
+until [ "$(kubectl get ebi -n "$ns" -o name | wc -l)" = 0 ]; do sleep 0.5; done
 deleted=$(date +%s.%N)
+touch "$OUT/stop-delete"; wait $sampler || true
 
 floor=$(FLOOR_N="$N" FLOOR_PREFIX="floor-$$" FLOOR_TRACE="$OUT/floor.csv" cargo bench --locked --bench floor 2>/dev/null | grep '^\[floor\]')
 echo "$floor"
@@ -97,24 +104,34 @@ ld = float(re.search(r"delete .*: ([0-9.]+)s", limited).group(1))
 # checks the objects one by one, returns later: t1).
 ready_at = min((float(r["t"]) for r in csv.DictReader(open(f"{out}/samples.csv")) if int(r["ready"]) >= n), default=t1)
 print(f"[figures] controller (release): {n} Step Functions integrations all Ready after {ready_at:.1f}s (kubectl wait --all returned after {t1:.1f}s); floor {fc:.1f}s (ratio {ready_at / fc:.1f}x); floor under the same rate limits {lc:.1f}s (ratio {ready_at / lc:.2f}x)")
-print(f"[figures] {int(float(calls))} AWS calls to converge ({float(calls) / n:.1f} per object; the floor needs 4)")
+# Calls until all Ready (the sample at ready_at), not until kubectl wait returned: by then
+# the first objects may have begun their resyncs.
+at_ready = {}
+for r in csv.DictReader(open(f"{out}/samples.csv")):
+    if float(r["t"]) <= ready_at + 0.01:
+        at_ready[r["service"]] = int(r["calls"])
+calls_at_ready = sum(at_ready.values()) or float(calls)
+print(f"[figures] {int(calls_at_ready)} AWS calls to converge ({calls_at_ready / n:.1f} per object; the floor needs 4)")
 print(f"[figures] deleting them: {t2:.1f}s; floor {fd:.1f}s (ratio {t2 / fd:.1f}x); under the same rate limits {ld:.1f}s (ratio {t2 / ld:.1f}x)")
 print(f"[figures] controller memory: {int(idle) / 1024:.1f} MiB idle, peak {int(conv_rss) / 1024:.1f} MiB converging, {int(sync_rss) / 1024:.1f} MiB in sync with {n} objects")
 lat = sorted(float(x) for x in open(f"{out}/latency.txt"))
 print(f"[figures] one apply -> Ready, 20 objects one by one: p50 {statistics.median(lat):.2f}s, p95 {lat[int(0.95 * (len(lat) - 1))]:.2f}s")
-rows = list(csv.DictReader(open(f"{out}/samples.csv")))
-series = {}
-for r in rows:
-    series.setdefault(r["service"], []).append((float(r["t"]), int(r["calls"])))
-peak = {}
-for s, points in series.items():
-    # Calls in every window of at least one second between two samples (0.5 s apart).
-    for i, (t0, c0) in enumerate(points):
-        for t1, c1 in points[i + 1:]:
-            if t1 - t0 >= 1.0:
-                peak[s] = max(peak.get(s, 0), (c1 - c0) / (t1 - t0))
-                break
-print("[figures] peak AWS calls per second (windows of 1 s or more) while converging: " + ", ".join(f"{s} {v:.1f}/s" for s, v in sorted(peak.items())) + " (limits: events 20, iam 10, lambda 10, ecs 10, sts 10, sqs 20)")
+def peaks(path, window):
+    series = {}
+    for r in csv.DictReader(open(path)):
+        series.setdefault(r["service"], []).append((float(r["t"]), int(r["calls"])))
+    peak = {}
+    for s, points in series.items():
+        # Calls in every window of at least `window` seconds between two samples (0.5 s apart).
+        for i, (t0, c0) in enumerate(points):
+            for t1, c1 in points[i + 1:]:
+                if t1 - t0 >= window:
+                    peak[s] = max(peak.get(s, 0), (c1 - c0) / (t1 - t0))
+                    break
+    return ", ".join(f"{s} {v:.1f}/s" for s, v in sorted(peak.items()) if v > 0)
+limits = "limits: events 20, iam 10, lambda 10, ecs 10, sts 10, sqs 20 per second, each bucket holding one token of burst"
+for phase, path in (("converging", f"{out}/samples.csv"), ("deleting", f"{out}/samples-delete.csv")):
+    print(f"[figures] peak AWS calls per second while {phase}: over any 5 s, {peaks(path, 5.0)}; over any 1 s, {peaks(path, 1.0)} ({limits})")
 PY
 "$EBI_PYTHON_VENV/bin/python" hack/bench_plot.py "$OUT/samples.csv" "$OUT/floor.csv" "$OUT/bench-$N.png" \
   "$N Step Functions integrations: controller vs floor ($(nproc) cores, moto, $(date -u +%F))" "$OUT/floor-limited.csv"

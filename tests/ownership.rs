@@ -697,3 +697,65 @@ async fn the_concurrency_bound_limits_the_calls_in_flight() {
         "a higher bound overlaps reconciles: {parallel} vs {serial}"
     );
 }
+
+/// A role the record does not list is created without a GetRole first. When the name is
+/// taken, IAM's refusal is the read: a foreign role is left as it is and kept out of the
+/// record; an untagged one is taken over with `adoptExisting`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_role_created_without_looking_first_never_takes_a_taken_name() {
+    let ns = namespace("own-optimistic");
+    let aws = aws().await;
+    let trust = serde_json::json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}).to_string();
+    for name in ["taken", "untagged"] {
+        aws.iam
+            .create_role()
+            .role_name(derived(&ns, name))
+            .assume_role_policy_document(&trust)
+            .send()
+            .await
+            .unwrap();
+    }
+    let ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    apply(&sfn_yaml(&ns, "taken"));
+    wait_condition(&api, "taken", "Ready", "False", Some("ResourceNotOwned")).await;
+    let role = derived(&ns, "taken");
+    let got = aws.iam.get_role().role_name(&role).send().await.unwrap();
+    assert!(
+        got.role()
+            .unwrap()
+            .assume_role_policy_document()
+            .unwrap()
+            .contains("ecs-tasks"),
+        "the foreign role's trust is untouched"
+    );
+    assert!(aws.inline_policy(&role).await.is_none(), "no policy added");
+    assert!(!aws.rule_exists(&role).await, "nothing written after the refusal");
+    let obj = api.get("taken").await.unwrap();
+    let recorded: Vec<String> = obj
+        .status
+        .and_then(|s| s.resources)
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.kind == ebi::api::OwnedKind::Role)
+        .map(|r| r.name.clone())
+        .collect();
+    assert!(recorded.is_empty(), "a role that is not ours is not recorded: {recorded:?}");
+
+    let adopt = sfn_yaml(&ns, "untagged").replace("spec:\n", "spec:\n  adoptExisting: true\n");
+    apply(&adopt);
+    wait_condition(&api, "untagged", "Ready", "True", None).await;
+    let role = derived(&ns, "untagged");
+    let got = aws.iam.get_role().role_name(&role).send().await.unwrap();
+    let got = got.role().unwrap();
+    assert!(got
+        .assume_role_policy_document()
+        .unwrap()
+        .contains("events.amazonaws.com"));
+    assert!(got
+        .tags()
+        .iter()
+        .any(|t| t.key() == "eventbridge.dev/owner" && t.value() == format!("{ns}/untagged")));
+    assert!(aws.inline_policy(&role).await.is_some());
+    drop(ctl);
+}
