@@ -12,6 +12,7 @@ mod diagnosis;
 mod events;
 mod gate;
 pub mod leader;
+pub mod locations;
 mod reconcile;
 mod record;
 pub mod status;
@@ -50,6 +51,8 @@ pub struct Settings {
     /// At most this many objects reconcile at once, across every watched namespace
     /// (0: unbounded). Enforced by `gate`, first come first served.
     pub max_concurrent_reconciles: u16,
+    /// Namespace of the ConfigMap of every place written to (`locations`).
+    pub locations_namespace: String,
 }
 
 /// Why the controller stopped.
@@ -82,6 +85,8 @@ pub struct Context {
     failures: Mutex<status::Backoffs<ObjectRef<EventBridgeIntegration>>>,
     /// The bound on passes in flight (see `gate` for why not kube-runtime's).
     gate: gate::Gate,
+    /// Every place written to, for the orphan report.
+    locations: Arc<locations::Locations>,
 }
 
 impl Context {
@@ -97,8 +102,13 @@ impl Context {
         };
         let recorder = Recorder::new(client.clone(), reporter);
         let gate = gate::Gate::new(settings.max_concurrent_reconciles);
+        let locations = Arc::new(locations::Locations::new(
+            client.clone(),
+            &settings.locations_namespace,
+        ));
         Context {
             gate,
+            locations,
             client,
             aws,
             recorder,
