@@ -388,6 +388,107 @@ async fn the_orphan_report_lists_and_removes_what_lost_its_object() {
     assert!(orphans(&[]).is_empty(), "nothing left");
 }
 
+/// A region only a deleted object used is still searched: the controller keeps every place
+/// it writes to in a ConfigMap (`controller::locations`), which outlives the objects.
+/// ca-central-1 is used by no other test, so no live object's record names it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_orphan_report_searches_a_region_only_a_deleted_object_used() {
+    let ns = namespace("own-places");
+    let region = "ca-central-1";
+    // The ConfigMap in the test's own namespace, as a deployment's is in its own.
+    let ctl = Controller::start(&ns, &["--locations-namespace", &ns]);
+    let api = kube_api(&ns).await;
+    apply(&sfn_in(&ns, "far", region));
+    wait_condition(&api, "far", "Ready", "True", None).await;
+    let (ok, kept) = kubectl(
+        &[
+            "get",
+            "configmap",
+            ebi::controller::locations::CONFIGMAP,
+            "-n",
+            &ns,
+            "-o",
+            "jsonpath={.data}",
+        ],
+        None,
+    );
+    assert!(ok, "{kept}");
+    let kept: std::collections::BTreeMap<String, String> = serde_json::from_str(&kept).unwrap();
+    assert_eq!(
+        kept.get(&format!("{ACCOUNT}.{region}")).map(String::as_str),
+        Some(format!(r#"{{"accountId":"{ACCOUNT}","region":"{region}"}}"#).as_str()),
+        "{kept:?}"
+    );
+    assert!(kept.contains_key(&format!("{ACCOUNT}.iam")), "{kept:?}");
+    // Written once per place, not on every pass: two resyncs later, still two applies.
+    let passes = ctl.reconciles();
+    wait_until("two resyncs", Duration::from_secs(30), || {
+        ctl.reconciles() >= passes + 2
+    });
+    let log = std::fs::read_to_string(Controller::log_path(&ns)).unwrap();
+    assert_eq!(
+        log.matches("location kept for the orphan report").count(),
+        2,
+        "{log}"
+    );
+    drop(ctl);
+    // The object goes without its clean-up: a finalizer removed by hand.
+    kubectl(
+        &[
+            "patch",
+            "ebi",
+            "far",
+            "-n",
+            &ns,
+            "--type=merge",
+            "-p",
+            r#"{"metadata":{"finalizers":null}}"#,
+        ],
+        None,
+    );
+    delete_and_wait(&ns, &["far"]);
+    let rule = format!("far-{ns}");
+    let far = aws_in_region(region).await;
+    assert!(rule_in(&far, &rule, "default").await);
+    let in_region = |report: &serde_json::Value| {
+        report["orphans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["owner"] == format!("{ns}/far") && o["region"] == region)
+            .map(|o| o["name"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let searched = |report: &serde_json::Value| {
+        report["searched"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!(format!("{ACCOUNT}/{region}")))
+    };
+
+    // Without the ConfigMap nothing names the region any more: the report cannot see it.
+    let absent = format!("{ns}-absent");
+    let blind = orphan_report(&["--locations-namespace", &absent]);
+    assert!(!searched(&blind) && in_region(&blind).is_empty(), "{blind}");
+
+    let report = orphan_report(&["--locations-namespace", &ns]);
+    assert!(searched(&report), "{report}");
+    assert_eq!(in_region(&report), vec![rule.clone()], "{report}");
+    let removed = orphan_report(&["--locations-namespace", &ns, "--delete"]);
+    let ours: Vec<_> = removed["orphans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["owner"] == format!("{ns}/far"))
+        .collect();
+    assert!(
+        ours.len() == 2 && ours.iter().all(|o| o["removal"] == "removed"),
+        "the rule and the role: {ours:?}"
+    );
+    assert!(!rule_in(&far, &rule, "default").await);
+    assert!(!aws().await.role_exists(&derived(&ns, "far")).await);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dead_letter_queue_gets_our_statement_and_keeps_the_others() {
     let ns = namespace("own-dlq");
