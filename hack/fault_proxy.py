@@ -23,7 +23,9 @@ Faults other than lost_response are injected before forwarding: a faulted reques
 reaches the emulator.
 
 `GET /__faults` answers JSON: requests seen, injected faults by kind, requests per second
-(by wall-clock second) and the peak. `--stats-file PATH` writes the same JSON at exit.
+(by wall-clock second) and the peak, and the most requests ever in flight at once
+(`peak_in_flight`: counted from the request's arrival until its answer is about to be
+written, so a client's next call never overlaps the previous one's count). `--stats-file PATH` writes the same JSON at exit.
 Listens on 127.0.0.1 only."""
 import argparse
 import collections
@@ -68,7 +70,8 @@ UPSTREAM = urllib.parse.urlparse(ARGS.upstream)
 DENY = None if ARGS.deny in ("", "-") else ARGS.deny.encode()
 counter, lock = itertools.count(), threading.Lock()
 rng = random.Random(ARGS.seed)
-stats = {"requests": 0, "injected": collections.Counter(), "per_second": collections.Counter()}
+stats = {"requests": 0, "injected": collections.Counter(), "per_second": collections.Counter(),
+         "in_flight": 0, "peak_in_flight": 0}
 
 THROTTLE_JSON = b'{"__type":"ThrottlingException","message":"Rate exceeded"}'
 DENIED = (b'<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
@@ -98,12 +101,14 @@ def snapshot():
         per_second = dict(sorted(stats["per_second"].items()))
         injected = dict(stats["injected"])
         requests = stats["requests"]
+        peak_in_flight = stats["peak_in_flight"]
     injected["server_error"] = injected.get("server_error_500", 0) + injected.get("server_error_503", 0)
     return {
         "requests": requests,
         "injected": injected,
         "per_second": {str(k): v for k, v in per_second.items()},
         "peak_rps": max(per_second.values(), default=0),
+        "peak_in_flight": peak_in_flight,
         "seed": ARGS.seed,
         "fault_rate": ARGS.fault_rate,
     }
@@ -115,7 +120,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def answered(self):
+        """The request leaves the in-flight count (once), before its answer is written."""
+        if getattr(self, "counted", False):
+            self.counted = False
+            with lock:
+                stats["in_flight"] -= 1
+
     def reply(self, status, content_type, body, headers=()):
+        self.answered()
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         for k, v in headers:
@@ -138,6 +151,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 body = json.dumps({"__type": code, "message": "injected"}).encode()
                 self.reply(status, "application/x-amz-json-1.1", body, [("x-amzn-ErrorType", code)])
         elif fault == "reset":
+            self.answered()
             # SO_LINGER 0: close() sends RST, the client sees a reset, not a clean EOF.
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.connection.close()
@@ -151,6 +165,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with lock:
             stats["requests"] += 1
             stats["per_second"][int(time.time())] += 1
+            stats["in_flight"] += 1
+            stats["peak_in_flight"] = max(stats["peak_in_flight"], stats["in_flight"])
+        self.counted = True
+        try:
+            self.proxy(body)
+        finally:
+            self.answered()
+
+    def proxy(self, body):
         plain = urllib.parse.unquote_to_bytes(body)
         if ARGS.throttled_target and self.headers.get("X-Amz-Target") == ARGS.throttled_target:
             with lock:
@@ -180,6 +203,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     self.inject(fault, xml)
                     return
         status, response_headers, data = self.forward(body)
+        self.answered()
         self.send_response(status)
         for k, v in response_headers:
             if k.lower() not in ("transfer-encoding", "connection", "content-length"):

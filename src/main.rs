@@ -60,6 +60,10 @@ struct OrphansArgs {
     /// This cluster's identity in owner tags (default: the UID of the kube-system namespace).
     #[arg(long, env = "EBI_CLUSTER_ID")]
     cluster_id: Option<String>,
+    /// Namespace of the controller's ConfigMap of every place it wrote to, all searched
+    /// (default: POD_NAMESPACE, else `default`; with the Helm chart: the release namespace).
+    #[arg(long, env = "EBI_LOCATIONS_NAMESPACE")]
+    locations_namespace: Option<String>,
     #[arg(long, value_enum, default_value = "text")]
     output: Output,
 }
@@ -120,6 +124,10 @@ struct RunArgs {
     /// At most this many objects reconcile at once (bounds AWS calls in flight).
     #[arg(long, default_value_t = 8, env = "EBI_MAX_CONCURRENT_RECONCILES")]
     max_concurrent_reconciles: u16,
+    /// Namespace of the ConfigMap in which every place written to (account, region, role)
+    /// is kept for the orphan report (default: POD_NAMESPACE, else `default`).
+    #[arg(long, env = "EBI_LOCATIONS_NAMESPACE")]
+    locations_namespace: Option<String>,
     /// Client-side AWS call rates per account, region and service, over the defaults
     /// (events=20,iam=10,lambda=10,ecs=10,sts=10,sqs=20 calls per second), e.g. `iam=5`.
     #[arg(long, default_value = "", env = "EBI_AWS_RATE_LIMITS")]
@@ -272,6 +280,10 @@ async fn run(args: RunArgs) -> ExitCode {
     let settings = ebi::controller::Settings {
         cluster_id,
         max_concurrent_reconciles: args.max_concurrent_reconciles,
+        locations_namespace: args
+            .locations_namespace
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(ebi::controller::locations::default_namespace),
         resync_interval: args.resync_interval,
         guardrails: Guardrails {
             allowed_account_ids: args
@@ -355,7 +367,18 @@ async fn orphans_command(args: OrphansArgs) -> ExitCode {
     };
     let mut regions = args.region;
     regions.push(default_region);
-    match ebi::orphans::report(&client, &aws, &cluster, &regions, args.delete).await {
+    let namespace = args
+        .locations_namespace
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(ebi::controller::locations::default_namespace);
+    let persisted = match ebi::controller::locations::read(&client, &namespace).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    match ebi::orphans::report(&client, &aws, &cluster, &regions, &persisted, args.delete).await {
         Ok(report) => {
             match args.output {
                 Output::Json => println!(

@@ -3,8 +3,9 @@
 //! finalizer removed by hand, a namespace force-deleted). Read-only unless asked to delete,
 //! and then each resource proves it is this cluster's before it is removed.
 //!
-//! Where it looks: the controller's account in the given regions, and every account and
-//! region the live objects' ownership records name (reached the way they were).
+//! Where it looks: the controller's account in the given regions, every account and region
+//! the live objects' ownership records name, and every one the controller has ever written
+//! to (`controller::locations`, which outlives deleted objects), each reached the way it was.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,6 +18,7 @@ use crate::api::{EventBridgeIntegration, OwnedKind, OwnedResource};
 use crate::aws::errors::classify;
 use crate::aws::remove::{self, Removal};
 use crate::aws::{observe, AwsContext, AwsError, Clients};
+use crate::controller::locations::Location as Persisted;
 use crate::plan::{Owner, CLUSTER_TAG, OWNER_TAG, OWNER_UID_TAG};
 
 #[derive(Clone, Debug, Serialize)]
@@ -80,6 +82,7 @@ pub async fn report(
     aws: &AwsContext,
     cluster: &str,
     regions: &[String],
+    persisted: &[Persisted],
     delete: bool,
 ) -> Result<Report, String> {
     let api: Api<DeserializeGuard<EventBridgeIntegration>> = Api::all(client.clone());
@@ -116,11 +119,27 @@ pub async fn report(
             }
         }
     }
+    // IAM-only places have no region: any reaches IAM.
+    locations.extend(persisted.iter().map(|p| {
+        (
+            p.account_id.clone(),
+            p.region.clone().unwrap_or_else(|| regions[0].clone()),
+            p.via_role_arn.clone(),
+            p.external_id.clone(),
+        )
+    }));
     let mut orphans = Vec::new();
     let mut roles_searched = BTreeSet::new();
     let mut searched = Vec::new();
     for (acct, region, via, external_id) in &locations {
         let clients = match via {
+            // The controller's credentials reach their own account only: searching another
+            // account's place with them would search (and attribute) the wrong account.
+            None if *acct != account => {
+                return Err(format!(
+                    "{acct}/{region} was written with the controller's credentials, which are now for account {account}: run the report with credentials for {acct}"
+                ))
+            }
             None => aws.clients(region),
             Some(role) => aws
                 .remote_clients(region, role, external_id.as_deref(), acct)

@@ -39,6 +39,10 @@ pub(super) async fn cleanup(
         return Ok(Action::await_change());
     }
     let mut keeper = RecordKeeper::from_status(obj, via_role(obj));
+    // A record older than the ConfigMap of places: kept there before removal can fail halfway.
+    if let Err(e) = ctx.locations.remember(obj, keeper.entries()).await {
+        tracing::warn!("cannot keep this object's locations for the orphan report: {e}");
+    }
     let region = super::converge::region_of(obj, ctx);
     let local = ctx.aws.clients(&region);
     // A status older than the record names no Lambda statement: the spec's plan says which

@@ -10,7 +10,9 @@ pub mod conditions;
 mod converge;
 mod diagnosis;
 mod events;
+mod gate;
 pub mod leader;
+pub mod locations;
 mod reconcile;
 mod record;
 pub mod status;
@@ -46,8 +48,11 @@ pub struct Settings {
     /// This cluster's identity in owner tags (`--cluster-id`, default the UID of the
     /// `kube-system` namespace).
     pub cluster_id: String,
-    /// At most this many objects reconcile at once (0: unbounded).
+    /// At most this many objects reconcile at once, across every watched namespace
+    /// (0: unbounded). Enforced by `gate`, first come first served.
     pub max_concurrent_reconciles: u16,
+    /// Namespace of the ConfigMap of every place written to (`locations`).
+    pub locations_namespace: String,
 }
 
 impl Settings {
@@ -91,6 +96,10 @@ pub struct Context {
     pub settings: Settings,
     /// Consecutive failures per object, for exponential backoff.
     failures: Mutex<status::Backoffs<ObjectRef<EventBridgeIntegration>>>,
+    /// The bound on passes in flight (see `gate` for why not kube-runtime's).
+    gate: gate::Gate,
+    /// Every place written to, for the orphan report.
+    locations: Arc<locations::Locations>,
 }
 
 impl Context {
@@ -105,7 +114,14 @@ impl Context {
             instance: std::env::var("POD_NAME").ok(),
         };
         let recorder = Recorder::new(client.clone(), reporter);
+        let gate = gate::Gate::new(settings.max_concurrent_reconciles);
+        let locations = Arc::new(locations::Locations::new(
+            client.clone(),
+            &settings.locations_namespace,
+        ));
         Context {
+            gate,
+            locations,
             client,
             aws,
             recorder,
@@ -168,6 +184,23 @@ pub async fn run(ctx: Arc<Context>) -> Result<(), RunError> {
         ),
     };
     ctx.metrics.set_leader(true);
+    // Passes still waiting for a slot do not start once the process is stopping.
+    let stopper = tokio::spawn({
+        let (ctx, leadership) = (ctx.clone(), leadership.clone());
+        async move {
+            let lost = async {
+                match leadership {
+                    Some(channel) => leader::lost(channel).await,
+                    None => futures::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = shutdown_signal() => {}
+                _ = lost => {}
+            }
+            ctx.gate.stop();
+        }
+    });
     // One controller per watched namespace: each has its own cache, so one namespace's
     // re-list never drops another's objects.
     futures::future::join_all(
@@ -175,12 +208,50 @@ pub async fn run(ctx: Arc<Context>) -> Result<(), RunError> {
             .map(|api| run_one(api, ctx.clone(), leadership.clone())),
     )
     .await;
+    stopper.abort();
     if leadership.is_some_and(|c| !*c.borrow()) {
         ctx.metrics.set_leader(false);
         // A replica that lost the Lease never writes again.
         return Err(RunError::LostLeadership);
     }
     Ok(())
+}
+
+/// SIGINT or SIGTERM, as kube-runtime's `shutdown_on_signal` hears them.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => futures::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+}
+
+/// One pass, once the gate lets it through. The request may have waited for a slot: the
+/// pass reads the object as the cache holds it then (an object gone meanwhile has nothing
+/// left to do).
+async fn reconcile_gated(
+    guarded: Arc<DeserializeGuard<EventBridgeIntegration>>,
+    ctx: Arc<Context>,
+    cache: reflector::Store<DeserializeGuard<EventBridgeIntegration>>,
+) -> Result<kube::runtime::controller::Action, crate::Error> {
+    let key = ObjectRef::from_obj(&*guarded);
+    let pass_ctx = ctx.clone();
+    ctx.gate
+        .run(|| async move {
+            match cache.get(&key) {
+                Some(latest) => reconcile_guarded(latest, pass_ctx).await,
+                None => Ok(kube::runtime::controller::Action::await_change()),
+            }
+        })
+        .await
+        .unwrap_or_else(|| Ok(kube::runtime::controller::Action::await_change()))
 }
 
 /// An object the API server holds but this version cannot read (a field of the wrong type,
@@ -244,8 +315,11 @@ async fn run_one(
             predicates::generation.combine(predicates::finalizers),
             Default::default(),
         );
-    let config = kube::runtime::controller::Config::default()
-        .concurrency(ctx.settings.max_concurrent_reconciles);
+    // Unbounded here: `--max-concurrent-reconciles` is the gate's (kube-runtime's own bound
+    // starves objects under load, see `gate`). kube-runtime still runs one pass per object
+    // at a time.
+    let config = kube::runtime::controller::Config::default().concurrency(0);
+    let cache = reader.clone();
     let mut controller = Controller::for_stream(stream, reader)
         .with_config(config)
         .shutdown_on_signal();
@@ -253,7 +327,11 @@ async fn run_one(
         controller = controller.graceful_shutdown_on(leader::lost(channel));
     }
     controller
-        .run(reconcile_guarded, error_policy_guarded, ctx)
+        .run(
+            move |obj, ctx| reconcile_gated(obj, ctx, cache.clone()),
+            error_policy_guarded,
+            ctx,
+        )
         .for_each(|result| async move {
             if let Err(e) = result {
                 tracing::debug!("reconcile ended with error: {e}");

@@ -88,7 +88,8 @@ async fn apply_half(
     category: &OnceLock<Category>,
 ) -> Result<Action, Error> {
     let owner = owner_of(obj, ctx);
-    let mut keeper = RecordKeeper::from_status(obj, via_role(obj));
+    let mut keeper =
+        RecordKeeper::from_status(obj, via_role(obj)).remembering(ctx.locations.clone());
     let result = converge(obj, ctx, &owner, api, &mut keeper).await;
     let verdict = result.as_ref().err().map(verdict_of);
     let parts: Vec<PartOutcome<'_>> = match &result {

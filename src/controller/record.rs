@@ -1,11 +1,14 @@
 //! The ownership record's I/O: keeping `status.resources` current as a pass or a clean-up
 //! goes, and reaching each recorded resource in the account and region it was recorded in.
 
+use std::sync::Arc;
+
 use kube::api::{Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
 
 use super::converge::Failure;
+use super::locations::Locations;
 use super::{Context, FIELD_MANAGER};
 use crate::api::{EventBridgeIntegration, EventBridgeIntegrationStatus, OwnedResource};
 use crate::aws::Clients;
@@ -16,6 +19,8 @@ use crate::plan::record;
 pub(super) struct RecordKeeper {
     entries: Vec<OwnedResource>,
     written: bool,
+    /// Where the places of what is recorded are kept for the orphan report, if anywhere.
+    locations: Option<Arc<Locations>>,
 }
 
 impl RecordKeeper {
@@ -26,6 +31,15 @@ impl RecordKeeper {
         RecordKeeper {
             entries: record::recorded(status, via_role_arn, &[]),
             written: status.is_some_and(|s| s.resources.is_some()),
+            locations: None,
+        }
+    }
+
+    /// Every place the record grows into is persisted (`locations`) before the record is.
+    pub fn remembering(self, locations: Arc<Locations>) -> RecordKeeper {
+        RecordKeeper {
+            locations: Some(locations),
+            ..self
         }
     }
 
@@ -54,6 +68,12 @@ impl RecordKeeper {
         obj: &EventBridgeIntegration,
         wanted: &[OwnedResource],
     ) -> Result<(), Failure> {
+        if let Some(locations) = &self.locations {
+            // Also the places recorded before this pass (a record older than the ConfigMap);
+            // a place this process already persisted costs no call.
+            locations.remember(obj, &self.entries).await?;
+            locations.remember(obj, wanted).await?;
+        }
         match record::before_writes(&self.entries, wanted) {
             Some(all) => {
                 self.entries = all;

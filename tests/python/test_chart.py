@@ -81,6 +81,14 @@ def test_defaults_render_a_hardened_leader_elected_deployment(chart_dir):
     assert cluster_id == [{"apiGroups": [""], "resources": ["namespaces"], "resourceNames": ["kube-system"], "verbs": ["get"]}]
     assert not any(a.startswith("--cluster-id") for a in c["args"])
     assert "--max-concurrent-reconciles=8" in c["args"]
+    # The places written to, for the orphan report: one ConfigMap of the release namespace.
+    locations = find(objects, "Role", "ebi-eventbridge-integration-controller-locations")[0]
+    assert locations["metadata"]["namespace"] == "ops"
+    assert locations["rules"] == [{"apiGroups": [""], "resources": ["configmaps"],
+                                   "resourceNames": ["eventbridge-integration-controller-locations"],
+                                   "verbs": ["create", "patch"]}]
+    binding = find(objects, "RoleBinding", "ebi-eventbridge-integration-controller-locations")[0]
+    assert binding["roleRef"]["name"] == locations["metadata"]["name"]
 
 
 def test_non_default_values(chart_dir):
@@ -113,7 +121,10 @@ def test_non_default_values(chart_dir):
     assert "--leader-election" not in args, "one replica needs no election"
     assert not [o for o in objects if o["kind"] in ("ClusterRole", "ClusterRoleBinding", "PodDisruptionBudget")]
     roles = find(objects, "Role")
-    assert sorted(r["metadata"]["namespace"] for r in roles) == ["team-a", "team-b"]
+    assert sorted((r["metadata"]["namespace"], r["metadata"]["name"]) for r in roles) == [
+        ("ops", "ebi-eventbridge-integration-controller-locations"),
+        ("team-a", "ebi-eventbridge-integration-controller"),
+        ("team-b", "ebi-eventbridge-integration-controller")]
     assert find(objects, "ServiceAccount")[0]["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith("role/ebi-controller")
     assert find(objects, "ServiceMonitor")[0]["metadata"]["labels"]["release"] == "prometheus"
     assert find(objects, "NetworkPolicy")[0]["spec"]["ingress"][0]["ports"][0]["port"] == "metrics"
@@ -177,6 +188,20 @@ def test_install_into_the_api_server(chart_dir, kubeconfig):
         assert can("get", "secrets", "-n", "default") == "no"
         assert can("get", "namespace/kube-system") == "yes", "the default cluster identity"
         assert can("get", "namespace/default") == "no"
+        # The ConfigMap of places written to: created and updated with server-side apply as
+        # the controller does (the create is authorized by name), no other ConfigMap.
+        def apply_as(name, key):
+            doc = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {key: "{}"}})
+            return subprocess.run(["kubectl", "apply", "--server-side", "--field-manager", f"ebi.{key}", "-n", ns,
+                                   "--as", who, "-f", "-"], input=doc, capture_output=True, text=True)
+        for key in ("123456789012.us-east-1", "123456789012.us-west-2"):
+            r = apply_as("eventbridge-integration-controller-locations", key)
+            assert r.returncode == 0, r.stderr
+        data = json.loads(kubectl("get", "configmap", "-n", ns, "eventbridge-integration-controller-locations", "-o", "json"))["data"]
+        assert sorted(data) == ["123456789012.us-east-1", "123456789012.us-west-2"], "each key has its own manager"
+        assert apply_as("another", "x").returncode != 0
+        assert can("get", "configmaps", "-n", ns) == "no"
+        assert can("patch", "configmaps/eventbridge-integration-controller-locations", "-n", "default") == "no"
     finally:
         try:
             config.uninstall("ebi")

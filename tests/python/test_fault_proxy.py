@@ -136,3 +136,22 @@ def test_a_lost_response_reaches_the_upstream_and_resets_the_client(proxy):
     assert post(port) == "reset"
     assert Upstream.seen - before == 1, "the write happened"
     assert stats(port)["injected"]["lost_response"] == 1
+
+
+def test_peak_in_flight_counts_overlapping_requests_only(proxy):
+    port = proxy("--fault-rate", "1", "--fault-kinds", "latency", "--latency-ms", "300")
+    # One after another on one connection: never two in flight.
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    for _ in range(3):
+        c.request("POST", "/", b"{}")
+        c.getresponse().read()
+    c.close()
+    assert stats(port)["peak_in_flight"] == 1
+    # Three at once, each held 300 ms by the latency fault.
+    threads = [threading.Thread(target=post, args=(port,)) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    s = stats(port)
+    assert s["peak_in_flight"] == 3 and s["requests"] == 6

@@ -802,9 +802,8 @@ pub fn derived(ns: &str, name: &str) -> String {
     ebi::plan::names::derived_name("ebi-", ns, name)
 }
 
-/// The orphan report (`orphans --output json`, read-only, or with `--delete`), filtered to
-/// the resources whose owner tag names namespace `ns`.
-pub fn orphans_of(ns: &str, extra: &[&str]) -> Vec<serde_json::Value> {
+/// The whole orphan report (`orphans --output json` and `extra`).
+pub fn orphan_report(extra: &[&str]) -> serde_json::Value {
     let out = Command::new(env!("CARGO_BIN_EXE_eventbridge-integration-controller"))
         .args(["orphans", "--output", "json"])
         .args(extra)
@@ -815,8 +814,13 @@ pub fn orphans_of(ns: &str, extra: &[&str]) -> Vec<serde_json::Value> {
         "orphans failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
-    report["orphans"]
+    serde_json::from_slice(&out.stdout).expect("JSON report")
+}
+
+/// The orphan report (`orphans --output json`, read-only, or with `--delete`), filtered to
+/// the resources whose owner tag names namespace `ns`.
+pub fn orphans_of(ns: &str, extra: &[&str]) -> Vec<serde_json::Value> {
+    orphan_report(extra)["orphans"]
         .as_array()
         .expect("an orphans list")
         .iter()
