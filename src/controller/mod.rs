@@ -27,6 +27,9 @@ use kube::runtime::{predicates, reflector, watcher, Controller, Predicate, Watch
 use kube::{Api, Client, Resource, ResourceExt};
 
 use crate::api::EventBridgeIntegration;
+use crate::aws::kms::KeyPolicy;
+use crate::aws::organization::OrgPolicies;
+use crate::aws::ttl_cache::TtlCache;
 use crate::aws::AwsContext;
 use crate::plan::Guardrails;
 use crate::telemetry::Metrics;
@@ -48,6 +51,9 @@ pub struct Settings {
     pub cluster_id: String,
     /// At most this many objects reconcile at once (0: unbounded).
     pub max_concurrent_reconciles: u16,
+    /// Organisation policies are read through this role (management or delegated
+    /// administrator account); None: with each account's own credentials.
+    pub organization_role_arn: Option<String>,
 }
 
 /// Why the controller stopped.
@@ -78,6 +84,10 @@ pub struct Context {
     pub settings: Settings,
     /// Consecutive failures per object, for exponential backoff.
     failures: Mutex<status::Backoffs<ObjectRef<EventBridgeIntegration>>>,
+    /// Evidence for the diagnosis only, which changes rarely: read once per account (key)
+    /// and resync interval, not once per object and pass.
+    organizations: TtlCache<OrgPolicies>,
+    key_policies: TtlCache<KeyPolicy>,
 }
 
 impl Context {
@@ -97,6 +107,8 @@ impl Context {
             aws,
             recorder,
             metrics,
+            organizations: TtlCache::new(settings.resync_interval),
+            key_policies: TtlCache::new(settings.resync_interval),
             settings,
             failures: Default::default(),
         }
