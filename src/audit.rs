@@ -15,6 +15,9 @@ use serde_json::{json, Value};
 use tokio::sync::OnceCell;
 
 use crate::aws::errors::classify;
+use crate::aws::kms::{self, KeyPolicy};
+use crate::aws::organization::{self, OrgPolicies};
+use crate::aws::ttl_cache::TtlCache;
 use crate::aws::{observe, AwsError, Clients};
 use crate::diagnose::{self, Expectations, Finding, Role, Rule, Snapshot, Target, TaskDefinition};
 use crate::iam::Arn;
@@ -34,7 +37,16 @@ pub struct CachedReader {
     lambda_policies: Cache<Option<Value>>,
     task_definitions: Cache<Option<TaskDefinition>>,
     queues: Cache<Option<crate::plan::diff::ObservedQueue>>,
+    /// Reads organisation policies: the clients' own, or a role's in the management or a
+    /// delegated administrator account (`--organization-role-arn`).
+    organizations: aws_sdk_organizations::Client,
+    /// Per account, once per run (a failed read is not remembered, as above).
+    organization: TtlCache<OrgPolicies>,
+    key_policies: TtlCache<KeyPolicy>,
 }
+
+/// Longer than any run: each is read once.
+const RUN: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 async fn cached<T, F, Fut>(cache: &Cache<T>, key: &str, read: F) -> Result<T, AwsError>
 where
@@ -54,12 +66,44 @@ where
 impl CachedReader {
     pub fn new(clients: Clients) -> CachedReader {
         CachedReader {
+            organizations: clients.organizations.clone(),
             clients,
             roles: Default::default(),
             lambda_policies: Default::default(),
             task_definitions: Default::default(),
             queues: Default::default(),
+            organization: TtlCache::new(RUN),
+            key_policies: TtlCache::new(RUN),
         }
+    }
+
+    /// Organisation policies are read with this client (e.g. a role in the management
+    /// account) instead of the clients' own.
+    pub fn with_organizations_client(mut self, client: aws_sdk_organizations::Client) -> Self {
+        self.organizations = client;
+        self
+    }
+
+    /// The SCPs and RCPs that apply to `account`, or why they could not be read.
+    pub async fn organization(&self, account: &str) -> OrgPolicies {
+        self.organization
+            .get(account, || async {
+                let read = organization::read(&self.organizations, account).await;
+                let keep = read.cacheable();
+                (read, keep)
+            })
+            .await
+    }
+
+    /// The key policy of a dead-letter queue's key, named as the queue names it.
+    pub async fn key_policy(&self, key: &str) -> KeyPolicy {
+        self.key_policies
+            .get(key, || async {
+                let read = kms::key_policy(&self.clients.kms, key).await;
+                let keep = read.cacheable();
+                (read, keep)
+            })
+            .await
     }
 
     pub fn clients(&self) -> &Clients {
@@ -150,8 +194,16 @@ impl CachedReader {
             }
             if let Some(dlq) = &t.dead_letter_arn {
                 // Gathered (an empty entry: it does not exist), so the DLQ codes apply.
-                let queues = snap.dead_letter_queues.get_or_insert_with(Default::default);
+                snap.dead_letter_queues.get_or_insert_with(Default::default);
                 if let Some(q) = self.queue(dlq, &account).await? {
+                    if let Some(key) = q
+                        .attributes
+                        .get("KmsMasterKeyId")
+                        .filter(|k| kms::needs_key_policy(k))
+                    {
+                        self.key_policy(key).await.fill(key, &mut snap);
+                    }
+                    let queues = snap.dead_letter_queues.get_or_insert_with(Default::default);
                     queues.insert(
                         dlq.clone(),
                         diagnose::Queue {
@@ -169,6 +221,9 @@ impl CachedReader {
                 task_definition_arn: t.ecs.as_ref().map(|e| e.task_definition_arn.clone()),
                 dead_letter_arn: t.dead_letter_arn.clone(),
             });
+        }
+        if !account.is_empty() {
+            self.organization(&account).await.fill(&mut snap);
         }
         Ok(snap)
     }
@@ -261,6 +316,8 @@ pub struct RuleAudit {
     pub rule: Rule,
     pub targets: Vec<TargetShape>,
     pub outcome: Result<Vec<Finding>, AwsError>,
+    /// What the diagnosis could not evaluate, and why (`diagnose::not_evaluated`).
+    pub not_evaluated: Vec<String>,
 }
 
 /// Diagnoses every rule of `bus` (every bus when None). Listing buses and rules must
@@ -295,12 +352,14 @@ pub async fn audit(reader: &CachedReader, bus: Option<&str>) -> Result<Vec<RuleA
                         rule,
                         targets,
                         outcome: Ok(findings),
+                        not_evaluated: diagnose::not_evaluated(&snap),
                     }
                 }
                 Err(e) => RuleAudit {
                     rule,
                     targets: Vec::new(),
                     outcome: Err(e),
+                    not_evaluated: Vec::new(),
                 },
             }
         })
@@ -350,6 +409,10 @@ pub struct AuditRow {
     pub findings: Vec<Finding>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub read_error: Option<String>,
+    /// What the diagnosis of this rule could not evaluate, and why (e.g. organisation
+    /// policies the credentials may not read).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_evaluated: Vec<String>,
 }
 
 fn verdict(findings: &[Finding]) -> Verdict {
@@ -376,6 +439,7 @@ pub fn rows(audits: &[RuleAudit]) -> Vec<AuditRow> {
             first_code: findings.first().map(|f| f.code.to_string()),
             findings,
             read_error: None,
+            not_evaluated: a.not_evaluated.clone(),
         };
         let findings = match &a.outcome {
             Ok(f) => f,
@@ -515,7 +579,15 @@ pub async fn collect(
     }
     let targets = targets(c, &rule.name, &rule.event_bus_name).await?;
     let snap = reader.snapshot(&rule, &targets).await?;
-    Ok(Some(bundle_json(rule_json, &targets, &snap)))
+    let mut bundle = bundle_json(rule_json, &targets, &snap);
+    // The organisation's policies as read for the snapshot (cached: no second read); left
+    // out when they could not be read, so the offline diagnosis says "not gathered".
+    if let Ok(arn) = Arn::parse(&rule.arn) {
+        if let Some(org) = reader.organization(&arn.account).await.bundle() {
+            bundle["organization"] = org;
+        }
+    }
+    Ok(Some(bundle))
 }
 
 /// The bundle from what was read; documents decoded into JSON as the AWS CLI prints them.
@@ -604,6 +676,24 @@ fn bundle_json(rule: Value, targets: &[TargetShape], snap: &Snapshot) -> Value {
             })
             .collect();
         bundle["deadLetterQueues"] = Value::Object(queues);
+    }
+    // As `aws kms get-key-policy` prints them, keyed as the queue names the key.
+    if !snap.key_policies.is_empty() {
+        let keys: serde_json::Map<String, Value> = snap
+            .key_policies
+            .iter()
+            .map(|(key, policy)| {
+                let text = match policy {
+                    Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                };
+                (
+                    key.clone(),
+                    json!({"Policy": text, "PolicyName": "default"}),
+                )
+            })
+            .collect();
+        bundle["keyPolicies"] = Value::Object(keys);
     }
     bundle
 }
@@ -747,6 +837,7 @@ mod tests {
                     finding(Code::RuleDisabled, None),
                     finding(Code::LambdaPermissionMissing, Some("bad")),
                 ]),
+                not_evaluated: vec![],
             },
             RuleAudit {
                 rule: rule("b"),
@@ -757,6 +848,7 @@ mod tests {
                     "AccessDenied",
                     "no",
                 )),
+                not_evaluated: vec![],
             },
         ];
         let rows = rows(&audits);

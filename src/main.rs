@@ -129,9 +129,15 @@ struct RunArgs {
     #[arg(long, env = "EBI_LOCATIONS_NAMESPACE")]
     locations_namespace: Option<String>,
     /// Client-side AWS call rates per account, region and service, over the defaults
-    /// (events=20,iam=10,lambda=10,ecs=10,sts=10,sqs=20 calls per second), e.g. `iam=5`.
+    /// (events=20,iam=10,lambda=10,ecs=10,sts=10,sqs=20,organizations=2,kms=10 calls per
+    /// second), e.g. `iam=5`.
     #[arg(long, default_value = "", env = "EBI_AWS_RATE_LIMITS")]
     aws_rate_limits: String,
+    /// Read service and resource control policies through this role (in the management
+    /// account, or a delegated administrator for AWS Organizations) instead of the
+    /// controller's own credentials, which a member account's cannot read them with.
+    #[arg(long, env = "EBI_ORGANIZATION_ROLE_ARN")]
+    organization_role_arn: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -181,9 +187,14 @@ struct OnlineArgs {
     #[arg(long)]
     region: Option<String>,
     /// Calls per second allowed to each AWS service (default: per service, a third or less of
-    /// AWS's quotas: events 10, iam, lambda, ecs and sts 5).
+    /// AWS's quotas: events and sqs 20, iam, lambda, ecs, sts and kms 10, organizations 2).
     #[arg(long, value_parser = positive_rate)]
     max_calls_per_second: Option<f64>,
+    /// Read service and resource control policies through this role (in the management
+    /// account, or a delegated administrator for AWS Organizations); default: the
+    /// environment's credentials.
+    #[arg(long)]
+    organization_role_arn: Option<String>,
 }
 
 fn positive_rate(s: &str) -> Result<f64, String> {
@@ -279,6 +290,7 @@ async fn run(args: RunArgs) -> ExitCode {
     }
     let settings = ebi::controller::Settings {
         cluster_id,
+        organization_role_arn: args.organization_role_arn.filter(|r| !r.is_empty()),
         max_concurrent_reconciles: args.max_concurrent_reconciles,
         locations_namespace: args
             .locations_namespace
@@ -423,10 +435,9 @@ async fn diagnose_command(args: DiagnoseArgs) -> ExitCode {
             .clone()
             .expect("clap requires --rule without --bundle");
         let bus = args.event_bus.clone().unwrap_or_else(|| "default".into());
-        let Some((clients, _)) = online_clients(&args.online).await else {
+        let Some((reader, _)) = online_reader(&args.online).await else {
             return ExitCode::from(2);
         };
-        let reader = ebi::audit::CachedReader::new(clients);
         match ebi::audit::snapshot_of_rule(&reader, &rule, &bus).await {
             Ok(s) => (
                 s,
@@ -443,13 +454,22 @@ async fn diagnose_command(args: DiagnoseArgs) -> ExitCode {
         }
     };
     let findings = diagnose::diagnose(&snapshot, &expect);
+    let not_evaluated = diagnose::not_evaluated(&snapshot);
     match args.output {
-        Output::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({"findings": findings}))
-                .expect("findings serialise")
-        ),
-        Output::Text => print_text(&findings),
+        Output::Json => {
+            let mut out = serde_json::json!({"findings": findings});
+            if !not_evaluated.is_empty() {
+                out["notEvaluated"] = serde_json::json!(not_evaluated);
+            }
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&out).expect("findings serialise")
+            )
+        }
+        Output::Text => {
+            print_text(&findings);
+            print_not_evaluated(not_evaluated.iter());
+        }
     }
     if findings.iter().any(Finding::is_error) {
         ExitCode::from(1)
@@ -458,11 +478,13 @@ async fn diagnose_command(args: DiagnoseArgs) -> ExitCode {
     }
 }
 
-/// Rate-limited clients for the region of `--region` or the environment, and the counters
-/// they report to. None (after saying why) when there is no region.
-async fn online_clients(
+/// A reader over rate-limited clients for the region of `--region` or the environment
+/// (organisation policies through `--organization-role-arn` when given), and the counters
+/// they report to. None (after saying why) when there is no region or the role cannot be
+/// assumed.
+async fn online_reader(
     args: &OnlineArgs,
-) -> Option<(ebi::aws::Clients, Arc<ebi::telemetry::Metrics>)> {
+) -> Option<(ebi::audit::CachedReader, Arc<ebi::telemetry::Metrics>)> {
     use ebi::aws::rate_limit::{Limiter, RateLimits};
     let metrics = Arc::new(ebi::telemetry::Metrics::default());
     let aws = ebi::aws::AwsContext::from_env(metrics.clone()).await;
@@ -474,7 +496,32 @@ async fn online_clients(
         .max_calls_per_second
         .map(RateLimits::uniform)
         .unwrap_or_default();
-    Some((Limiter::new(&limits).limit(&aws.clients(&region)), metrics))
+    // One limiter: the role's Organizations calls share the bucket with the others'.
+    let limiter = Limiter::new(&limits);
+    let mut reader = ebi::audit::CachedReader::new(limiter.limit(&aws.clients(&region)));
+    if let Some(role) = args.organization_role_arn.as_deref() {
+        let account = ebi::iam::Arn::parse(role)
+            .map(|a| a.account)
+            .unwrap_or_default();
+        match aws.remote_clients(&region, role, None, &account).await {
+            Ok(c) => reader = reader.with_organizations_client(limiter.limit(&c).organizations),
+            Err(e) => {
+                eprintln!("error: --organization-role-arn: {e}");
+                return None;
+            }
+        }
+    }
+    Some((reader, metrics))
+}
+
+/// What the diagnosis could not evaluate, once each, after the findings.
+fn print_not_evaluated<'a>(notes: impl Iterator<Item = &'a String>) {
+    let mut seen = std::collections::BTreeSet::new();
+    for note in notes {
+        if seen.insert(note) {
+            println!("Not evaluated: {note}");
+        }
+    }
 }
 
 fn print_call_counts(metrics: &ebi::telemetry::Metrics) {
@@ -490,11 +537,10 @@ fn print_call_counts(metrics: &ebi::telemetry::Metrics) {
 /// `diagnose --all`: exit 1 when any target has an error; otherwise 2 when some rule could
 /// not be read (the audit is incomplete); 0 when everything is ok or only warned about.
 async fn audit_command(args: DiagnoseArgs) -> ExitCode {
-    let Some((clients, metrics)) = online_clients(&args.online).await else {
+    let Some((reader, metrics)) = online_reader(&args.online).await else {
         return ExitCode::from(2);
     };
-    let region = clients.region.clone();
-    let reader = ebi::audit::CachedReader::new(clients);
+    let region = reader.clients().region.clone();
     let audits = match ebi::audit::audit(&reader, args.event_bus.as_deref()).await {
         Ok(a) => a,
         Err(e) if e.is_not_found() => {
@@ -515,7 +561,10 @@ async fn audit_command(args: DiagnoseArgs) -> ExitCode {
             "{}",
             serde_json::to_string_pretty(&rows).expect("rows serialise")
         ),
-        Output::Text => print!("{}", ebi::audit::table(&rows)),
+        Output::Text => {
+            print!("{}", ebi::audit::table(&rows));
+            print_not_evaluated(rows.iter().flat_map(|r| r.not_evaluated.iter()));
+        }
     }
     print_call_counts(&metrics);
     use ebi::audit::Verdict;
@@ -536,11 +585,10 @@ async fn audit_command(args: DiagnoseArgs) -> ExitCode {
 
 /// `collect`: the bundle on stdout; exit 2 when the rule does not exist or cannot be read.
 async fn collect_command(args: CollectArgs) -> ExitCode {
-    let Some((clients, metrics)) = online_clients(&args.online).await else {
+    let Some((reader, metrics)) = online_reader(&args.online).await else {
         return ExitCode::from(2);
     };
-    let region = clients.region.clone();
-    let reader = ebi::audit::CachedReader::new(clients);
+    let region = reader.clients().region.clone();
     let code = match ebi::audit::collect(&reader, &args.rule, &args.event_bus).await {
         Ok(Some(bundle)) => {
             println!(

@@ -108,6 +108,13 @@ pub async fn report(
             .as_ref()
             .and_then(|x| x.external_id.clone());
         for r in obj.status.iter().flat_map(|s| s.resources.iter().flatten()) {
+            // Without a role, these credentials reach only their own account: a record of
+            // another account without one was written by a controller with other
+            // credentials, and searching "it" here would search (and label, and delete in)
+            // this account instead.
+            if r.via_role_arn.is_none() && r.account_id != account {
+                continue;
+            }
             if let Some(region) = &r.region {
                 let ext = r.via_role_arn.as_ref().and(external_id.clone());
                 locations.insert((

@@ -3,10 +3,13 @@
 
 pub mod apply;
 pub mod errors;
+pub mod kms;
 pub mod observe;
+pub mod organization;
 pub mod rate_limit;
 pub mod remove;
 pub mod shared_reads;
+pub mod ttl_cache;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -34,6 +37,10 @@ pub struct Clients {
     pub sts: aws_sdk_sts::Client,
     pub ecs: aws_sdk_ecs::Client,
     pub sqs: aws_sdk_sqs::Client,
+    /// Read-only: organisation policies (SCPs, RCPs) for the diagnosis.
+    pub organizations: aws_sdk_organizations::Client,
+    /// Read-only: key policies of dead-letter queues' KMS keys, for the diagnosis.
+    pub kms: aws_sdk_kms::Client,
     /// Task definitions by ARN with a revision: a revision never changes, so it is read once
     /// per account and region, not once per object and pass.
     pub task_definitions: Arc<Mutex<HashMap<String, crate::plan::TaskDefinition>>>,
@@ -186,6 +193,16 @@ impl AwsContext {
             ),
             ecs: aws_sdk_ecs::Client::from_conf(
                 aws_sdk_ecs::config::Builder::from(config)
+                    .interceptor(counter.clone())
+                    .build(),
+            ),
+            organizations: aws_sdk_organizations::Client::from_conf(
+                aws_sdk_organizations::config::Builder::from(config)
+                    .interceptor(counter.clone())
+                    .build(),
+            ),
+            kms: aws_sdk_kms::Client::from_conf(
+                aws_sdk_kms::config::Builder::from(config)
                     .interceptor(counter.clone())
                     .build(),
             ),

@@ -80,7 +80,16 @@ pub struct RateLimits {
     per_service: BTreeMap<&'static str, f64>,
 }
 
-pub const SERVICES: [&str; 6] = ["events", "iam", "lambda", "ecs", "sts", "sqs"];
+pub const SERVICES: [&str; 8] = [
+    "events",
+    "iam",
+    "lambda",
+    "ecs",
+    "sts",
+    "sqs",
+    "organizations",
+    "kms",
+];
 
 impl Default for RateLimits {
     /// The controller's and the audit's defaults: well under AWS's per-account quotas, which
@@ -96,6 +105,12 @@ impl Default for RateLimits {
                 ("ecs", 10.0),
                 ("sts", 10.0),
                 ("sqs", 20.0),
+                // AWS Organizations throttles hard (a few requests per second per account,
+                // shared with every tool of the organisation); reads are cached for a resync
+                // interval, so a handful per account is all the diagnosis needs.
+                ("organizations", 2.0),
+                // KMS's GetKeyPolicy/DescribeKey share a 50-per-second control-plane quota.
+                ("kms", 10.0),
             ]),
         }
     }
@@ -212,6 +227,23 @@ impl Limiter {
                     .config()
                     .to_builder()
                     .http_client(http(c.sqs.config().http_client(), "sqs"))
+                    .build(),
+            ),
+            organizations: aws_sdk_organizations::Client::from_conf(
+                c.organizations
+                    .config()
+                    .to_builder()
+                    .http_client(http(
+                        c.organizations.config().http_client(),
+                        "organizations",
+                    ))
+                    .build(),
+            ),
+            kms: aws_sdk_kms::Client::from_conf(
+                c.kms
+                    .config()
+                    .to_builder()
+                    .http_client(http(c.kms.config().http_client(), "kms"))
                     .build(),
             ),
             task_definitions: c.task_definitions.clone(),
@@ -345,5 +377,16 @@ mod tests {
             .unwrap_err()
             .contains("positive"));
         assert_eq!(RateLimits::uniform(2.0).per_second("iam"), 2.0);
+        assert!(
+            d.per_second("organizations") < 5.0,
+            "under Organizations' few requests per second"
+        );
+        assert_eq!(
+            RateLimits::default()
+                .overridden("organizations=1")
+                .unwrap()
+                .per_second("organizations"),
+            1.0
+        );
     }
 }

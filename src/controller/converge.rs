@@ -11,6 +11,8 @@ use tracing::info;
 use super::record::{self as io_record, RecordKeeper};
 use super::Context;
 use crate::api::{EventBridgeIntegration, OwnedKind, OwnedResource, TargetKind};
+use crate::aws::kms::{self, KeyPolicy};
+use crate::aws::organization::{self, OrgPolicies};
 use crate::aws::remove::Removal;
 use crate::aws::shared_reads::Shared;
 use crate::aws::{apply, observe, AwsError, Clients};
@@ -484,7 +486,11 @@ pub(super) async fn converge(
         }
         keeper.forget(&old);
     }
-    let diagnosis = super::diagnosis::diagnose_parts(obj, &planned.plan, &parts);
+    let mut evidence = Vec::new();
+    for part in &parts {
+        evidence.push(evidence_for(ctx, part).await);
+    }
+    let diagnosis = super::diagnosis::diagnose_parts(obj, &planned.plan, &parts, &evidence);
     Ok(Pass {
         plan: planned.plan,
         parts,
@@ -492,6 +498,72 @@ pub(super) async fn converge(
         not_evaluated: diagnosis.not_evaluated,
         removed,
     })
+}
+
+/// What the diagnosis reads beyond what the diff needs, for one account: the organisation
+/// policies that apply to it and the key policy of its dead-letter queue's KMS key. Cached
+/// per resync interval; a failed read is said in `status.notEvaluated`, never fails a pass.
+pub(super) struct Evidence {
+    pub organization: OrgPolicies,
+    /// The queue's `KmsMasterKeyId` and its key policy.
+    pub key_policy: Option<(String, KeyPolicy)>,
+}
+
+async fn evidence_for(ctx: &Context, part: &Part) -> Evidence {
+    let account = part.desired.account_id.as_str();
+    let organization = ctx
+        .organizations
+        .get(account, || async {
+            let client = match &ctx.settings.organization_role_arn {
+                None => part.clients.organizations.clone(),
+                Some(role) => {
+                    let role_account = Arn::parse(role).map(|a| a.account).unwrap_or_default();
+                    match ctx
+                        .aws
+                        .remote_clients(&part.clients.region, role, None, &role_account)
+                        .await
+                    {
+                        Ok(c) => c.organizations,
+                        Err(e) => {
+                            let read = OrgPolicies::Unreadable {
+                                reason: format!("--organization-role-arn: {e}"),
+                                transient: e.kind == crate::aws::ErrorKind::Transient,
+                            };
+                            return (read, false);
+                        }
+                    }
+                }
+            };
+            let read = organization::read(&client, account).await;
+            let keep = read.cacheable();
+            (read, keep)
+        })
+        .await;
+    let key = part
+        .observed
+        .queue
+        .as_ref()
+        .and_then(|q| q.attributes.get("KmsMasterKeyId"))
+        .filter(|k| kms::needs_key_policy(k));
+    let key_policy = match key {
+        None => None,
+        Some(key) => {
+            let cache_key = format!("{account}|{}|{key}", part.clients.region);
+            let policy = ctx
+                .key_policies
+                .get(&cache_key, || async {
+                    let read = kms::key_policy(&part.clients.kms, key).await;
+                    let keep = read.cacheable();
+                    (read, keep)
+                })
+                .await;
+            Some((key.clone(), policy))
+        }
+    };
+    Evidence {
+        organization,
+        key_policy,
+    }
 }
 
 /// Removes one recorded resource with clients for the account and region it was recorded

@@ -8,7 +8,7 @@ use crate::diagnose::{self, Chain, Code, Expectations, Finding, Snapshot};
 use crate::plan::diff::{Observed, ObservedRole};
 use crate::plan::{Desired, Plan, Side};
 
-use super::converge::Part;
+use super::converge::{Evidence, Part};
 
 impl From<ObservedRole> for diagnose::Role {
     fn from(r: ObservedRole) -> Self {
@@ -58,7 +58,7 @@ pub fn snapshot(desired: &Desired, observed: &Observed) -> Snapshot {
         task_definitions.insert(ecs.task_definition_arn.clone(), td.clone());
     }
     // The dead-letter queue as read (an empty map: it does not exist). Key policies and the
-    // organisation's policies are not read here; the findings say so ("not evaluated").
+    // organisation's policies are added from the pass's evidence (`diagnose_parts`).
     let dead_letter_queues = desired.queue_permission.as_ref().map(|q| {
         observed
             .queue
@@ -94,15 +94,25 @@ pub(super) struct Diagnosis {
 }
 
 /// The diagnosis of every rule of the integration, each seeing the roles and function
-/// policies of both accounts, plus the RoleChain's trust chain.
+/// policies of both accounts, plus the RoleChain's trust chain, and each account's own
+/// organisation and key policies (`evidence`, one per part).
 pub(super) fn diagnose_parts(
     obj: &EventBridgeIntegration,
     plan: &Plan,
     parts: &[Part],
+    evidence: &[Evidence],
 ) -> Diagnosis {
     let snapshots: Vec<_> = parts
         .iter()
-        .map(|p| (p, snapshot(&p.desired, &p.observed)))
+        .zip(evidence)
+        .map(|(p, e)| {
+            let mut s = snapshot(&p.desired, &p.observed);
+            e.organization.fill(&mut s);
+            if let Some((key, policy)) = &e.key_policy {
+                policy.fill(key, &mut s);
+            }
+            (p, s)
+        })
         .collect();
     let mut roles = BTreeMap::new();
     let mut lambda_policies = BTreeMap::new();

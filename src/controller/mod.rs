@@ -29,6 +29,9 @@ use kube::runtime::{predicates, reflector, watcher, Controller, Predicate, Watch
 use kube::{Api, Client, Resource, ResourceExt};
 
 use crate::api::EventBridgeIntegration;
+use crate::aws::kms::KeyPolicy;
+use crate::aws::organization::OrgPolicies;
+use crate::aws::ttl_cache::TtlCache;
 use crate::aws::AwsContext;
 use crate::plan::Guardrails;
 use crate::telemetry::Metrics;
@@ -53,6 +56,9 @@ pub struct Settings {
     pub max_concurrent_reconciles: u16,
     /// Namespace of the ConfigMap of every place written to (`locations`).
     pub locations_namespace: String,
+    /// Organisation policies are read through this role (management or delegated
+    /// administrator account); None: with each account's own credentials.
+    pub organization_role_arn: Option<String>,
 }
 
 impl Settings {
@@ -100,6 +106,10 @@ pub struct Context {
     gate: gate::Gate,
     /// Every place written to, for the orphan report.
     locations: Arc<locations::Locations>,
+    /// Evidence for the diagnosis only, which changes rarely: read once per account (key)
+    /// and resync interval, not once per object and pass.
+    organizations: TtlCache<OrgPolicies>,
+    key_policies: TtlCache<KeyPolicy>,
 }
 
 impl Context {
@@ -126,6 +136,8 @@ impl Context {
             aws,
             recorder,
             metrics,
+            organizations: TtlCache::new(settings.resync_interval),
+            key_policies: TtlCache::new(settings.resync_interval),
             settings,
             failures: Default::default(),
         }

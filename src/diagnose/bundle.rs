@@ -362,12 +362,15 @@ pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError>
             dead_letter_queues,
             key_policies,
             organization,
+            ..Default::default()
         },
         expect,
     ))
 }
 
-fn parse_organization(o: &Value) -> Result<Organization, BundleError> {
+/// The bundle's `organization` value; online reads build the same value and parse it here,
+/// so a collected bundle and the live account are judged alike.
+pub fn parse_organization(o: &Value) -> Result<Organization, BundleError> {
     let path = "bundle.organization";
     input::object(o, path)?;
     let id = match input::optional_object(o, "Organization", path)? {

@@ -1424,7 +1424,10 @@ pub fn not_evaluated(snapshot: &Snapshot) -> Vec<String> {
         return out;
     }
     if snapshot.organization.is_none() {
-        out.push("service and resource control policies (SCPs, RCPs): not evaluated, the organisation's policies were not gathered (bundle key `organization`; online: organizations:ListPoliciesForTarget and DescribePolicy)".into());
+        out.push(match &snapshot.organization_unreadable {
+            Some(why) => format!("organisation policies not evaluated: {why}. A service or resource control policy (SCP, RCP) that denies is not reported; grant organizations:DescribeOrganization, ListParents, ListPoliciesForTarget and DescribePolicy (management or delegated administrator account, or --organization-role-arn)"),
+            None => "service and resource control policies (SCPs, RCPs): not evaluated, the organisation's policies were not gathered (bundle key `organization`; online: organizations:ListParents, ListPoliciesForTarget and DescribePolicy)".into(),
+        });
     }
     for t in &snapshot.targets {
         let Some(dlq) = &t.dead_letter_arn else {
@@ -1441,8 +1444,14 @@ pub fn not_evaluated(snapshot: &Snapshot) -> Vec<String> {
                             .key_policies
                             .keys()
                             .any(|k| k == key || k.rsplit('/').next() == Some(id));
-                    if !known {
-                        out.push(format!("KMS key {key} of dead-letter queue {dlq}: not evaluated, its key policy was not gathered (bundle key `keyPolicies`)"));
+                    let unreadable = snapshot
+                        .key_policies_unreadable
+                        .iter()
+                        .find(|(k, _)| *k == key || k.rsplit('/').next() == Some(id));
+                    match (known, unreadable) {
+                        (true, _) => {}
+                        (false, Some((_, why))) => out.push(format!("KMS key {key} of dead-letter queue {dlq}: key policy not evaluated: {why}")),
+                        (false, None) => out.push(format!("KMS key {key} of dead-letter queue {dlq}: not evaluated, its key policy was not gathered (bundle key `keyPolicies`; online: kms:GetKeyPolicy, and kms:DescribeKey for an alias)")),
                     }
                 }
             }

@@ -29,6 +29,12 @@ pub struct Snapshot {
     /// Service and resource control policies of the account's organisation. None: not
     /// gathered, so organisation policies are not evaluated.
     pub organization: Option<Organization>,
+    /// Why the organisation's policies could not be read online (AWS's reason, quoted in
+    /// the "not evaluated" note). Only meaningful with `organization: None`.
+    pub organization_unreadable: Option<String>,
+    /// Key policies that could not be read online, keyed like `key_policies`, with AWS's
+    /// reason (quoted in the "not evaluated" note).
+    pub key_policies_unreadable: BTreeMap<String, String>,
 }
 
 /// An SQS queue as far as EventBridge's delivery to it is concerned.

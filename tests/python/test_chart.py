@@ -100,7 +100,8 @@ def test_non_default_values(chart_dir):
             "resyncInterval": "5m",
             "clusterId": "prod-eu",
             "maxConcurrentReconciles": 4,
-            "awsRateLimits": {"lambda": 8, "iam": 5},
+            "awsRateLimits": {"lambda": 8, "iam": 5, "organizations": 1},
+            "organizationRoleArn": "arn:aws:iam::111111111111:role/organization-reader",
             "watchNamespaces": ["team-a", "team-b"],
             "guardrails": {"allowedAccountIds": ["123456789012", "210987654321"], "roleNamePrefix": "ebi-",
                            "rolePath": "/eventbridge/", "permissionsBoundaryArn": "arn:aws:iam::123456789012:policy/ebi-boundary"},
@@ -116,7 +117,8 @@ def test_non_default_values(chart_dir):
     for expected in ["--resync-interval=5m", "--watch-namespace=team-a,team-b", "--allowed-account-ids=123456789012,210987654321",
                      "--role-name-prefix=ebi-", "--role-path=/eventbridge/", "--permissions-boundary-arn=arn:aws:iam::123456789012:policy/ebi-boundary",
                      "--metrics-addr=0.0.0.0:9090", "--log-format=text", "--log-level=debug",
-                     "--cluster-id=prod-eu", "--max-concurrent-reconciles=4", "--aws-rate-limits=iam=5,lambda=8"]:
+                     "--cluster-id=prod-eu", "--max-concurrent-reconciles=4", "--aws-rate-limits=iam=5,lambda=8,organizations=1",
+                     "--organization-role-arn=arn:aws:iam::111111111111:role/organization-reader"]:
         assert expected in args, (expected, args)
     assert "--leader-election" not in args, "one replica needs no election"
     assert not [o for o in objects if o["kind"] in ("ClusterRole", "ClusterRoleBinding", "PodDisruptionBudget")]
@@ -137,6 +139,8 @@ def test_non_default_values(chart_dir):
     ({"controller": {"guardrails": {"allowedAccountIds": ["12345"]}}}, "/controller/guardrails/allowedAccountIds/0"),
     ({"controller": {"guardrails": {"permissionsBoundaryArn": "boundary"}}}, "/controller/guardrails/permissionsBoundaryArn"),
     ({"controller": {"watchNamespaces": ["Team_A"]}}, "/controller/watchNamespaces/0"),
+    ({"controller": {"organizationRoleArn": "organization-reader"}}, "/controller/organizationRoleArn"),
+    ({"controller": {"awsRateLimits": {"organizations": 0}}}, "/controller/awsRateLimits/organizations"),
     ({"logging": {"format": "xml"}}, "/logging/format"),
     ({"image": {"repository": "x", "pullPolicy": "Sometimes"}}, "/image/pullPolicy"),
     ({"replicas": 3}, "replicas"),
