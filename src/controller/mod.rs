@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
-use kube::core::DeserializeGuard;
+use kube::core::{DeserializeGuard, PartialObjectMeta};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher::Config as WatcherConfig;
@@ -144,9 +144,13 @@ impl Context {
     }
 
     /// The next delay for `obj`'s consecutive failures (see `status::retry_delay`).
-    fn backoff(&self, obj: &EventBridgeIntegration, retry: status::Retry) -> Duration {
+    fn backoff(
+        &self,
+        key: &ObjectRef<EventBridgeIntegration>,
+        retry: status::Retry,
+    ) -> Duration {
         self.failures.lock().expect("failures lock").failed(
-            ObjectRef::from(obj),
+            key.clone(),
             retry,
             self.settings.resync_interval,
         )
@@ -168,7 +172,7 @@ impl Context {
 
 /// Runs until SIGTERM/SIGINT (or, with leader election, until the Lease is lost).
 pub async fn run(ctx: Arc<Context>) -> Result<(), RunError> {
-    let apis: Vec<Api<DeserializeGuard<EventBridgeIntegration>>> =
+    let apis: Vec<Api<PartialObjectMeta<EventBridgeIntegration>>> =
         if ctx.settings.namespaces.is_empty() {
             vec![Api::all(ctx.client.clone())]
         } else {
@@ -245,20 +249,23 @@ async fn shutdown_signal() {
     }
 }
 
-/// One pass, once the gate lets it through. The request may have waited for a slot: the
-/// pass reads the object as the cache holds it then (an object gone meanwhile has nothing
+/// One pass, once the gate lets it through. The cache holds metadata only (at 10,000 objects,
+/// whole objects with their status would be most of the controller's memory), so the pass
+/// reads the object now, as the API server holds it (an object gone meanwhile has nothing
 /// left to do).
 async fn reconcile_gated(
-    guarded: Arc<DeserializeGuard<EventBridgeIntegration>>,
+    meta: Arc<PartialObjectMeta<EventBridgeIntegration>>,
     ctx: Arc<Context>,
-    cache: reflector::Store<DeserializeGuard<EventBridgeIntegration>>,
 ) -> Result<kube::runtime::controller::Action, crate::Error> {
-    let key = ObjectRef::from_obj(&*guarded);
+    let namespace = meta.namespace().unwrap_or_default();
+    let name = meta.name_any();
     let pass_ctx = ctx.clone();
     ctx.gate
         .run(|| async move {
-            match cache.get(&key) {
-                Some(latest) => reconcile_guarded(latest, pass_ctx).await,
+            let api: Api<DeserializeGuard<EventBridgeIntegration>> =
+                Api::namespaced(pass_ctx.client.clone(), &namespace);
+            match api.get_opt(&name).await.map_err(crate::Error::Kube)? {
+                Some(latest) => reconcile_guarded(Arc::new(latest), pass_ctx).await,
                 None => Ok(kube::runtime::controller::Action::await_change()),
             }
         })
@@ -297,19 +304,18 @@ async fn reconcile_guarded(
     }
 }
 
-fn error_policy_guarded(
-    guarded: Arc<DeserializeGuard<EventBridgeIntegration>>,
+fn error_policy_meta(
+    meta: Arc<PartialObjectMeta<EventBridgeIntegration>>,
     err: &crate::Error,
     ctx: Arc<Context>,
 ) -> kube::runtime::controller::Action {
-    match &guarded.0 {
-        Ok(obj) => reconcile::error_policy(Arc::new(obj.clone()), err, ctx),
-        Err(_) => kube::runtime::controller::Action::await_change(),
-    }
+    let key = ObjectRef::<EventBridgeIntegration>::new(&meta.name_any())
+        .within(&meta.namespace().unwrap_or_default());
+    reconcile::error_policy(&key, err, ctx)
 }
 
 async fn run_one(
-    api: Api<DeserializeGuard<EventBridgeIntegration>>,
+    api: Api<PartialObjectMeta<EventBridgeIntegration>>,
     ctx: Arc<Context>,
     leadership: Option<tokio::sync::watch::Receiver<bool>>,
 ) {
@@ -318,8 +324,12 @@ async fn run_one(
     // status never wakes the controller; finalizer changes do pass.
     let stream = watcher(api, WatcherConfig::default().any_semantic())
         .default_backoff()
-        .modify(|o: &mut DeserializeGuard<EventBridgeIntegration>| {
-            o.meta_mut().managed_fields = None;
+        .modify(|o: &mut PartialObjectMeta<EventBridgeIntegration>| {
+            // Only what the filter and the scheduler look at is kept.
+            o.metadata.managed_fields = None;
+            if let Some(a) = o.metadata.annotations.as_mut() {
+                a.remove("kubectl.kubernetes.io/last-applied-configuration");
+            }
         })
         .reflect(writer)
         .applied_objects()
@@ -331,7 +341,6 @@ async fn run_one(
     // starves objects under load, see `gate`). kube-runtime still runs one pass per object
     // at a time.
     let config = kube::runtime::controller::Config::default().concurrency(0);
-    let cache = reader.clone();
     let mut controller = Controller::for_stream(stream, reader)
         .with_config(config)
         .shutdown_on_signal();
@@ -339,11 +348,7 @@ async fn run_one(
         controller = controller.graceful_shutdown_on(leader::lost(channel));
     }
     controller
-        .run(
-            move |obj, ctx| reconcile_gated(obj, ctx, cache.clone()),
-            error_policy_guarded,
-            ctx,
-        )
+        .run(reconcile_gated, error_policy_meta, ctx)
         .for_each(|result| async move {
             if let Err(e) = result {
                 tracing::debug!("reconcile ended with error: {e}");

@@ -9,6 +9,7 @@ use std::time::Instant;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{finalizer, Event};
+use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 use tracing::{instrument, warn};
 
@@ -50,13 +51,17 @@ pub async fn reconcile(
     result
 }
 
-pub fn error_policy(obj: Arc<EventBridgeIntegration>, err: &Error, ctx: Arc<Context>) -> Action {
+pub fn error_policy(
+    key: &ObjectRef<EventBridgeIntegration>,
+    err: &Error,
+    ctx: Arc<Context>,
+) -> Action {
     let retry = match err.category() {
         Category::Dependency => Retry::Slow,
         _ => Retry::Backoff,
     };
-    let delay = ctx.backoff(&obj, retry);
-    warn!(namespace = %obj.namespace().unwrap_or_default(), name = %obj.name_any(), category = err.category().as_str(), ?delay, "reconcile failed: {err}");
+    let delay = ctx.backoff(key, retry);
+    warn!(namespace = %key.namespace.as_deref().unwrap_or_default(), name = %key.name, category = err.category().as_str(), ?delay, "reconcile failed: {err}");
     Action::requeue(delay)
 }
 
@@ -158,7 +163,7 @@ async fn apply_half(
             );
             let delay = match v.retry {
                 Retry::AtResync => ctx.settings.resync_interval,
-                retry => ctx.backoff(obj, retry),
+                retry => ctx.backoff(&ObjectRef::from(obj), retry),
             };
             Ok(Action::requeue(delay))
         }
