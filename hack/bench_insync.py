@@ -1,14 +1,15 @@
 """Measures in-sync resyncs: waits until every one of N objects has passed once more after
 convergence (so shared snapshots hold them), then counts AWS calls over the next N
-successful passes. Prints a [figures] line: calls per pass, writes (must be 0), the calls by
-operation, and the cost per integration per resync interval (a pass every 0.9 interval).
-Usage: bench_insync.py PORT N TIMEOUT_S"""
+successful passes (or PASSES of them). Prints a [figures] line: calls per pass, writes (must
+be 0), the calls by operation, and the cost per integration per resync interval (a pass
+every 0.9 interval). Usage: bench_insync.py PORT N TIMEOUT_S [PASSES]"""
 import re
 import sys
 import time
 import urllib.request
 
 port, n, timeout = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+measured = int(sys.argv[4]) if len(sys.argv) > 4 else n
 call = re.compile(r'^ebi_aws_calls_total\{service="([^"]+)",operation="([^"]+)",outcome="[^"]+"\} (\S+)')
 WRITES = ("Create", "Put", "Update", "Delete", "Add", "Remove", "Tag", "Untag", "Attach",
           "Detach", "Enable", "Disable", "Set")
@@ -40,7 +41,7 @@ def wait_for(passes_at_least):
 _, base = read()
 wait_for(base + n)
 before, p0, t0 = read() + (time.time(),)
-after, p1, t1 = wait_for(p0 + n)
+after, p1, t1 = wait_for(p0 + measured)
 delta = {op: after[op] - before.get(op, 0) for op in after if after[op] - before.get(op, 0) > 0}
 total = sum(delta.values())
 writes = sum(v for op, v in delta.items() if op.startswith(WRITES))

@@ -174,6 +174,11 @@ pub async fn report(
             );
         }
         if delete {
+            // Objects are listed again after AWS was: one created while this report ran
+            // had its resources found, but was not in the first list. Its resources are not
+            // orphans, and are never deleted.
+            let live_now = live_uids(&api).await?;
+            orphans.retain(|o| !live_now.contains(&o.owner_uid));
             for o in orphans.iter_mut().filter(|o| {
                 o.removal.is_none()
                     && o.resource.account_id == *acct
@@ -197,6 +202,16 @@ pub async fn report(
         live_objects: live.len(),
         orphans,
     })
+}
+
+async fn live_uids(
+    api: &Api<DeserializeGuard<EventBridgeIntegration>>,
+) -> Result<BTreeSet<String>, String> {
+    let objects = api
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| format!("cannot list EventBridgeIntegrations: {e}"))?;
+    Ok(objects.items.iter().filter_map(|o| o.uid()).collect())
 }
 
 fn owner_of(cluster: &str, o: &Orphan) -> Owner {

@@ -158,6 +158,15 @@ impl Controller {
                 "--metrics-addr",
                 &format!("127.0.0.1:{metrics_port}"),
             ])
+            // Each test's controller keeps the places it wrote to in its own namespace:
+            // tests run controllers with other accounts' credentials side by side, and one
+            // shared list would send every orphan report to all of their accounts.
+            .args(
+                (!extra.contains(&"--locations-namespace"))
+                    .then_some(["--locations-namespace", namespace])
+                    .into_iter()
+                    .flatten(),
+            )
             .args(extra)
             .env("RUST_LOG", "info,ebi=debug")
             .envs(env.iter().copied())
