@@ -94,16 +94,65 @@ impl<T> Snapshot<T> {
     }
 }
 
+/// A policy document as a snapshot keeps it. Roles of ours keep only a fingerprint of each
+/// document's canonical form (at 10,000 roles the documents would be most of the
+/// controller's memory): a pass that expects a document gets it back when the fingerprints
+/// match, and reads the role directly when they do not.
+#[derive(Clone, Debug)]
+enum Document {
+    Text(Value),
+    Fingerprint(u64),
+}
+
+/// The fingerprint of a document's meaning (see `PolicyDocument::canonical`); None when it
+/// does not parse.
+pub fn fingerprint(doc: &Value) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let canonical = crate::iam::PolicyDocument::parse(doc).ok()?.canonical();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    canonical.to_string().hash(&mut h);
+    Some(h.finish())
+}
+
+impl Document {
+    fn keep(text: &str, ours: bool) -> Document {
+        let doc = Value::String(text.to_string());
+        match (ours, fingerprint(&doc)) {
+            (true, Some(fp)) => Document::Fingerprint(fp),
+            _ => Document::Text(doc),
+        }
+    }
+
+    /// The document, or None when only a fingerprint is kept and `expected` is not it.
+    fn resolve(&self, expected: Option<&Value>) -> Option<Value> {
+        match self {
+            Document::Text(v) => Some(v.clone()),
+            Document::Fingerprint(fp) => {
+                let expected = expected?;
+                (fingerprint(expected) == Some(*fp)).then(|| expected.clone())
+            }
+        }
+    }
+}
+
 /// A role as `GetAccountAuthorizationDetails` describes it: everything but the documents
 /// of attached managed policies, which are shared by roles and read (and cached) apart.
 #[derive(Clone, Debug)]
 struct RoleDetail {
     arn: String,
-    trust_policy: String,
+    trust_policy: Document,
+    /// Of a role of ours, only the owner tags (the rest decides nothing).
     tags: BTreeMap<String, String>,
-    inline_policies: BTreeMap<String, Value>,
+    inline_policies: BTreeMap<String, Document>,
     attached: Vec<String>,
     permissions_boundary: Option<String>,
+}
+
+/// What a pass expects of a role it manages: the documents it would write.
+pub struct ExpectedDocuments<'a> {
+    pub trust_policy: &'a Value,
+    pub policy_name: &'a str,
+    pub policy: &'a Value,
 }
 
 /// Snapshots by key (an event bus, a function, a queue, a managed policy).
@@ -210,6 +259,7 @@ impl SharedReads {
         &self,
         c: &Clients,
         name: &str,
+        expected: Option<ExpectedDocuments<'_>>,
         max_age: Duration,
     ) -> Result<Shared<Option<ObservedRole>>, AwsError> {
         let d = match self.role_detail(c, name, max_age).await? {
@@ -217,6 +267,25 @@ impl SharedReads {
             Shared::Known(None) => return Ok(Shared::Known(None)),
             Shared::Unknown => return Ok(Shared::Unknown),
         };
+        // A document kept as a fingerprint that is not the expected one is drift, or a
+        // policy of someone else's: the pass reads the role itself.
+        let Some(trust_policy) = d
+            .trust_policy
+            .resolve(expected.as_ref().map(|e| e.trust_policy))
+        else {
+            return Ok(Shared::Unknown);
+        };
+        let mut inline_policies = BTreeMap::new();
+        for (policy_name, doc) in &d.inline_policies {
+            let want = expected
+                .as_ref()
+                .filter(|e| e.policy_name == policy_name)
+                .map(|e| e.policy);
+            let Some(doc) = doc.resolve(want) else {
+                return Ok(Shared::Unknown);
+            };
+            inline_policies.insert(policy_name.clone(), doc);
+        }
         let mut attached_policies = BTreeMap::new();
         for arn in &d.attached {
             if let Some(doc) = self.managed_policy(c, arn, max_age).await? {
@@ -233,9 +302,9 @@ impl SharedReads {
         Ok(Shared::Known(Some(ObservedRole {
             arn: d.arn,
             name: name.to_string(),
-            trust_policy: Value::String(d.trust_policy),
+            trust_policy,
             tags: d.tags,
-            inline_policies: d.inline_policies,
+            inline_policies,
             attached_policies,
             permissions_boundary,
         })))
@@ -425,23 +494,28 @@ async fn authorization_details(
             let Some(name) = r.role_name().filter(|n| ours || wanted.contains(*n)) else {
                 continue;
             };
+            let tags = r
+                .tags()
+                .iter()
+                .filter(|t| !ours || crate::plan::OWNER_TAG_KEYS.contains(&t.key()))
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect();
             roles.insert(
                 name.to_string(),
                 RoleDetail {
                     arn: r.arn().unwrap_or_default().to_string(),
-                    trust_policy: r.assume_role_policy_document().unwrap_or_default().into(),
-                    tags: r
-                        .tags()
-                        .iter()
-                        .map(|t| (t.key().to_string(), t.value().to_string()))
-                        .collect(),
+                    trust_policy: Document::keep(
+                        r.assume_role_policy_document().unwrap_or_default(),
+                        ours,
+                    ),
+                    tags,
                     inline_policies: r
                         .role_policy_list()
                         .iter()
                         .filter_map(|p| {
                             Some((
                                 p.policy_name()?.to_string(),
-                                Value::String(p.policy_document()?.to_string()),
+                                Document::keep(p.policy_document()?, ours),
                             ))
                         })
                         .collect(),
@@ -555,5 +629,23 @@ mod tests {
         let later = shared.unless_denied("GAAD", Duration::ZERO, denied()).await;
         assert_eq!(later.unwrap(), Shared::Unknown);
         assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn a_fingerprint_gives_back_only_the_document_it_was_taken_of() {
+        let ours = serde_json::json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "states:StartExecution", "Resource": "arn:aws:states:us-east-1:123456789012:stateMachine:a"}]});
+        // As IAM returns it: URL-encoded, the action in a list, keys reordered.
+        let as_iam = "%7B%22Statement%22%3A%5B%7B%22Resource%22%3A%22arn%3Aaws%3Astates%3Aus-east-1%3A123456789012%3AstateMachine%3Aa%22%2C%22Action%22%3A%5B%22states%3AStartExecution%22%5D%2C%22Effect%22%3A%22Allow%22%7D%5D%2C%22Version%22%3A%222012-10-17%22%7D";
+        let kept = Document::keep(as_iam, true);
+        assert!(matches!(kept, Document::Fingerprint(_)));
+        assert_eq!(kept.resolve(Some(&ours)), Some(ours.clone()));
+        let widened = serde_json::json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "states:*", "Resource": "*"}]});
+        assert_eq!(kept.resolve(Some(&widened)), None, "drift: read it");
+        assert_eq!(kept.resolve(None), None, "nothing expected: read it");
+        // Someone else's role keeps its text.
+        let text = Document::keep(as_iam, false);
+        assert_eq!(text.resolve(None), Some(Value::String(as_iam.into())));
     }
 }

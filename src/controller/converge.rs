@@ -14,7 +14,7 @@ use crate::api::{EventBridgeIntegration, OwnedKind, OwnedResource, TargetKind};
 use crate::aws::kms::{self, KeyPolicy};
 use crate::aws::organization::{self, OrgPolicies};
 use crate::aws::remove::Removal;
-use crate::aws::shared_reads::Shared;
+use crate::aws::shared_reads::{ExpectedDocuments, Shared};
 use crate::aws::{apply, observe, AwsError, Clients};
 use crate::diagnose::{Finding, TaskDefinition};
 use crate::iam::Arn;
@@ -251,7 +251,15 @@ async fn observe_all(
         }
         // A role of the user's own is never written: a snapshot serves its diagnosis.
         (Some(name), Some(max_age)) if recorded.role || !managed => {
-            match shared.role(clients, &name, max_age).await? {
+            let expected = match &desired.role {
+                DesiredRole::Managed(m) => Some(ExpectedDocuments {
+                    trust_policy: &m.trust_policy,
+                    policy_name: crate::plan::POLICY_NAME,
+                    policy: &m.policy,
+                }),
+                _ => None,
+            };
+            match shared.role(clients, &name, expected, max_age).await? {
                 Shared::Known(Some(r)) => {
                     from_snapshots = true;
                     Some(r)

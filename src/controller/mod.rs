@@ -144,11 +144,7 @@ impl Context {
     }
 
     /// The next delay for `obj`'s consecutive failures (see `status::retry_delay`).
-    fn backoff(
-        &self,
-        key: &ObjectRef<EventBridgeIntegration>,
-        retry: status::Retry,
-    ) -> Duration {
+    fn backoff(&self, key: &ObjectRef<EventBridgeIntegration>, retry: status::Retry) -> Duration {
         self.failures.lock().expect("failures lock").failed(
             key.clone(),
             retry,

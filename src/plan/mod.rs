@@ -26,6 +26,8 @@ pub const CLUSTER_TAG: &str = "eventbridge.dev/cluster";
 pub const MANAGED_BY_TAG: &str = "app.kubernetes.io/managed-by";
 pub const MANAGED_BY: &str = "eventbridge-integration-controller";
 /// The inline policy the controller writes on roles it manages.
+/// Every tag that says whose a resource is (`Owner::tags`).
+pub const OWNER_TAG_KEYS: [&str; 4] = [OWNER_TAG, OWNER_UID_TAG, CLUSTER_TAG, MANAGED_BY_TAG];
 pub const POLICY_NAME: &str = "eventbridge-integration";
 pub const ECS_TASKS_SERVICE: &str = "ecs-tasks.amazonaws.com";
 
