@@ -2,7 +2,8 @@
 convergence (so shared snapshots hold them), then counts AWS calls over the next N
 successful passes (or PASSES of them). Prints a [figures] line: calls per pass, writes (must
 be 0), the calls by operation, and the cost per integration per resync interval (a pass
-every 0.9 interval). Usage: bench_insync.py PORT N TIMEOUT_S [PASSES]"""
+every 0.9 interval). Usage: bench_insync.py PORT N TIMEOUT_S [PASSES [WARMUP]]: WARMUP
+passes (default N) are waited for before counting."""
 import re
 import sys
 import time
@@ -10,6 +11,7 @@ import urllib.request
 
 port, n, timeout = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 measured = int(sys.argv[4]) if len(sys.argv) > 4 else n
+warmup = int(sys.argv[5]) if len(sys.argv) > 5 else n
 call = re.compile(r'^ebi_aws_calls_total\{service="([^"]+)",operation="([^"]+)",outcome="[^"]+"\} (\S+)')
 WRITES = ("Create", "Put", "Update", "Delete", "Add", "Remove", "Tag", "Untag", "Attach",
           "Detach", "Enable", "Disable", "Set")
@@ -39,7 +41,7 @@ def wait_for(passes_at_least):
 
 
 _, base = read()
-wait_for(base + n)
+wait_for(base + warmup)
 before, p0, t0 = read() + (time.time(),)
 after, p1, t1 = wait_for(p0 + measured)
 delta = {op: after[op] - before.get(op, 0) for op in after if after[op] - before.get(op, 0) > 0}

@@ -55,7 +55,10 @@ impl Gate {
             _ = stopping.wait_for(|s| *s) => return None,
             permit = self.permits.acquire() => permit.ok()?,
         };
-        let out = start().await;
+        // Boxed: kube-runtime starts a future for every object that comes due, and one that
+        // waits here would otherwise hold a whole pass's state inline (tens of KB; with
+        // 10,000 objects due at once, hundreds of MB). Only passes that run allocate it.
+        let out = Box::pin(start()).await;
         drop(permit);
         Some(out)
     }
