@@ -59,7 +59,8 @@ start() {
     --advertise-client-urls "http://127.0.0.1:$etcd_port" --listen-peer-urls "http://127.0.0.1:$etcd_peer" \
     --unsafe-no-fsync >etcd.log 2>&1 &
   echo $! > etcd.pid
-  "$MOTO/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >moto.log 2>&1 &
+  # moto, paginating GetAccountAuthorizationDetails as AWS does (see hack/moto_server.py).
+  "$MOTO/bin/python" "$ROOT/hack/moto_server.py" -H 127.0.0.1 -p "$moto_port" >moto.log 2>&1 &
   echo $! > moto.pid
   "$BIN/kube-apiserver" --etcd-servers "http://127.0.0.1:$etcd_port" --bind-address 127.0.0.1 \
     --secure-port "$api_port" --insecure-port 0 --tls-cert-file server.crt --tls-private-key-file server.key \
