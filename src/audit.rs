@@ -233,35 +233,20 @@ fn is_lambda(arn: &str) -> bool {
     arn.starts_with("arn:") && arn.split(':').nth(2) == Some("lambda")
 }
 
-/// Every rule of a bus (paginated), as the diagnosis sees a rule.
+/// Every rule of a bus, as the diagnosis sees a rule.
 pub async fn rules(c: &Clients, bus: &str) -> Result<Vec<Rule>, AwsError> {
-    let mut rules = Vec::new();
-    let mut token = None;
-    loop {
-        let page = c
-            .events
-            .list_rules()
-            .event_bus_name(bus)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| classify("events:ListRules", e))?;
-        for r in page.rules() {
-            let (Some(name), Some(arn)) = (r.name(), r.arn()) else {
-                continue;
-            };
-            rules.push(Rule {
-                name: name.to_string(),
-                arn: arn.to_string(),
+    Ok(observe::list_rules(c, bus)
+        .await?
+        .iter()
+        .filter_map(|r| {
+            Some(Rule {
+                name: r.name()?.to_string(),
+                arn: r.arn()?.to_string(),
                 event_bus_name: r.event_bus_name().unwrap_or(bus).to_string(),
                 enabled: r.state().is_none_or(|s| s.as_str().starts_with("ENABLED")),
-            });
-        }
-        token = page.next_token().map(str::to_string);
-        if token.is_none() {
-            return Ok(rules);
-        }
-    }
+            })
+        })
+        .collect())
 }
 
 /// Every target of a rule (paginated). A rule deleted meanwhile has none.

@@ -396,40 +396,52 @@ pub async fn forwarding_rules(
     account: &str,
 ) -> Result<Vec<String>, AwsError> {
     let mut names = Vec::new();
-    let mut token: Option<String> = None;
+    for r in list_rules(c, bus).await? {
+        let forwarded_from = r.description().is_some_and(|d| {
+            d.starts_with("Forwarded from ") && d.ends_with(&format!(" in account {account}"))
+        });
+        let Some(arn) = r.arn().filter(|_| forwarded_from) else {
+            continue;
+        };
+        let tags = c
+            .events
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .map_err(|e| classify("events:ListTagsForResource", e))?;
+        if tags
+            .tags()
+            .iter()
+            .any(|t| t.key() == crate::plan::MANAGED_BY_TAG && t.value() == crate::plan::MANAGED_BY)
+        {
+            names.push(r.name().unwrap_or_default().to_string());
+        }
+    }
+    Ok(names)
+}
+
+/// Every rule of a bus, as ListRules gives them (paginated, 100 a page).
+pub async fn list_rules(
+    c: &Clients,
+    bus: &str,
+) -> Result<Vec<aws_sdk_eventbridge::types::Rule>, AwsError> {
+    let mut rules = Vec::new();
+    let mut token = None;
     loop {
         let page = c
             .events
             .list_rules()
             .event_bus_name(bus)
-            .set_next_token(token.clone())
+            .limit(100)
+            .set_next_token(token)
             .send()
             .await
             .map_err(|e| classify("events:ListRules", e))?;
-        for r in page.rules() {
-            let forwarded_from = r.description().is_some_and(|d| {
-                d.starts_with("Forwarded from ") && d.ends_with(&format!(" in account {account}"))
-            });
-            if !forwarded_from {
-                continue;
-            }
-            let Some(arn) = r.arn() else { continue };
-            let tags = c
-                .events
-                .list_tags_for_resource()
-                .resource_arn(arn)
-                .send()
-                .await
-                .map_err(|e| classify("events:ListTagsForResource", e))?;
-            if tags.tags().iter().any(|t| {
-                t.key() == crate::plan::MANAGED_BY_TAG && t.value() == crate::plan::MANAGED_BY
-            }) {
-                names.push(r.name().unwrap_or_default().to_string());
-            }
-        }
         token = page.next_token().map(str::to_string);
+        rules.extend(page.rules.unwrap_or_default());
         if token.is_none() {
-            return Ok(names);
+            return Ok(rules);
         }
     }
 }

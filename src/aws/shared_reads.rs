@@ -426,47 +426,32 @@ impl SharedReads {
     }
 }
 
-/// Every rule of a bus, by name (paginated, 100 a page).
+/// Every rule of a bus, by name.
 async fn list_rules(c: &Clients, bus: &str) -> Result<HashMap<String, ObservedRule>, AwsError> {
-    let mut rules = HashMap::new();
-    let mut token = None;
-    loop {
-        let page = c
-            .events
-            .list_rules()
-            .event_bus_name(bus)
-            .limit(100)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| classify("events:ListRules", e))?;
-        for r in page.rules() {
-            let Some(name) = r.name() else { continue };
-            rules.insert(
-                name.to_string(),
-                ObservedRule {
-                    name: name.to_string(),
-                    arn: r.arn().unwrap_or_default().to_string(),
-                    event_bus_name: r.event_bus_name().unwrap_or(bus).to_string(),
-                    enabled: r.state().is_none_or(|s| s.as_str().starts_with("ENABLED")),
-                    description: r
-                        .description()
-                        .filter(|d| !d.is_empty())
-                        .map(str::to_string),
-                    event_pattern: r.event_pattern().map(observe::parse_json),
-                    schedule_expression: r
-                        .schedule_expression()
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_string),
-                    tags: BTreeMap::new(),
-                },
-            );
-        }
-        token = page.next_token().map(str::to_string);
-        if token.is_none() {
-            return Ok(rules);
-        }
-    }
+    Ok(observe::list_rules(c, bus)
+        .await?
+        .into_iter()
+        .filter_map(|r| {
+            let name = r.name()?.to_string();
+            let rule = ObservedRule {
+                name: name.clone(),
+                arn: r.arn().unwrap_or_default().to_string(),
+                event_bus_name: r.event_bus_name().unwrap_or(bus).to_string(),
+                enabled: r.state().is_none_or(|s| s.as_str().starts_with("ENABLED")),
+                description: r
+                    .description()
+                    .filter(|d| !d.is_empty())
+                    .map(str::to_string),
+                event_pattern: r.event_pattern().map(observe::parse_json),
+                schedule_expression: r
+                    .schedule_expression()
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string),
+                tags: BTreeMap::new(),
+            };
+            Some((name, rule))
+        })
+        .collect())
 }
 
 /// From `GetAccountAuthorizationDetails` (roles only; paginated, up to 1,000 a page): the
