@@ -148,15 +148,7 @@ pub fn target_shape(t: &aws_sdk_eventbridge::types::Target) -> TargetShape {
 /// A role with everything that decides what it may do: trust, inline and attached
 /// policies, boundary. `name` is the role name (not the ARN).
 pub async fn role(c: &Clients, name: &str) -> Result<Option<ObservedRole>, AwsError> {
-    let got = found(
-        c.iam
-            .get_role()
-            .role_name(name)
-            .send()
-            .await
-            .map_err(|e| classify("iam:GetRole", e)),
-    )?;
-    let Some(role) = got.and_then(|o| o.role) else {
+    let Some(role) = get_role(c, name).await? else {
         return Ok(None);
     };
     let mut inline_policies = BTreeMap::new();
@@ -222,6 +214,22 @@ pub async fn role(c: &Clients, name: &str) -> Result<Option<ObservedRole>, AwsEr
         attached_policies,
         permissions_boundary,
     }))
+}
+
+/// GetRole (None: no role of that name).
+pub async fn get_role(
+    c: &Clients,
+    name: &str,
+) -> Result<Option<aws_sdk_iam::types::Role>, AwsError> {
+    let got = found(
+        c.iam
+            .get_role()
+            .role_name(name)
+            .send()
+            .await
+            .map_err(|e| classify("iam:GetRole", e)),
+    )?;
+    Ok(got.and_then(|o| o.role))
 }
 
 /// The default version's document of a managed policy.

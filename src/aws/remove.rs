@@ -159,16 +159,7 @@ async fn role_proof(
             return Ok(Some(proof));
         }
     }
-    let role = observe::found(
-        c.iam
-            .get_role()
-            .role_name(name)
-            .send()
-            .await
-            .map_err(|e| classify("iam:GetRole", e)),
-    )?
-    .and_then(|o| o.role);
-    Ok(role.map(|role| {
+    Ok(observe::get_role(c, name).await?.map(|role| {
         let tags = role
             .tags()
             .iter()

@@ -363,6 +363,23 @@ async fn observe_and_diff(
     Ok((seen, changes))
 }
 
+/// Everything of a part, read on its own (no snapshot, no assumption).
+async fn read_directly(
+    part: &Part,
+    task_definition: &Option<TaskDefinition>,
+    owner: &Owner,
+) -> Result<Observed, AwsError> {
+    let direct = Reads::Direct;
+    let seen = observe_all(
+        &part.clients,
+        &part.desired,
+        task_definition.clone(),
+        owner,
+        direct,
+    );
+    Ok(seen.await?.observed)
+}
+
 async fn apply_changes(part: &Part) -> Result<(), AwsError> {
     for change in &part.changes {
         info!(side = ?part.side, account = %part.desired.account_id, ?change, "applying");
@@ -439,15 +456,7 @@ pub(super) async fn converge(
             // and decide as for any existing role (ours, adoptable, or not ours). Role
             // changes come first, so nothing of this part was written yet.
             Err(e) if optimistic && e.code == "EntityAlreadyExists" => {
-                part.observed = observe_all(
-                    &part.clients,
-                    &part.desired,
-                    planned.task_definition.clone(),
-                    owner,
-                    Reads::Direct,
-                )
-                .await?
-                .observed;
+                part.observed = read_directly(part, &planned.task_definition, owner).await?;
                 part.changes = match diff::diff(
                     &part.desired,
                     &part.observed,
@@ -471,17 +480,7 @@ pub(super) async fn converge(
             part.observed =
                 match diff::after_writes(&part.desired, &part.observed, &part.changes, owner) {
                     Some(after) => after,
-                    None => {
-                        observe_all(
-                            &part.clients,
-                            &part.desired,
-                            planned.task_definition.clone(),
-                            owner,
-                            Reads::Direct,
-                        )
-                        .await?
-                        .observed
-                    }
+                    None => read_directly(part, &planned.task_definition, owner).await?,
                 };
         }
     }
