@@ -51,6 +51,18 @@ async fn rule_in(events: &aws_sdk_eventbridge::Client, name: &str, bus: &str) ->
     }
 }
 
+async fn recorded_resources(
+    api: &kube::Api<ebi::api::EventBridgeIntegration>,
+    name: &str,
+) -> Vec<ebi::api::OwnedResource> {
+    api.get(name)
+        .await
+        .unwrap()
+        .status
+        .and_then(|s| s.resources)
+        .unwrap_or_default()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_region_change_moves_the_rule_and_removes_the_old_one() {
     let ns = namespace("own-region");
@@ -72,9 +84,23 @@ async fn a_region_change_moves_the_rule_and_removes_the_old_one() {
         },
     )
     .await;
+    // The pass deletes the old rule before it writes the record without it: wait for the
+    // record rather than read it in between.
+    let west_arn = format!("arn:aws:events:us-west-2:{ACCOUNT}:rule/{rule}");
+    wait_until_async(
+        "the record to hold only the us-west-2 rule",
+        Duration::from_secs(30),
+        || async {
+            let recorded = recorded_resources(&api, "moving").await;
+            recorded.iter().any(|r| r.arn == west_arn)
+                && !recorded
+                    .iter()
+                    .any(|r| r.region.as_deref() == Some("us-east-1"))
+        },
+    )
+    .await;
     // The new rule stays (it is not mistaken for the old one), through several resyncs.
-    let status = api.get("moving").await.unwrap().status.unwrap();
-    let recorded: Vec<_> = status.resources.unwrap();
+    let recorded = recorded_resources(&api, "moving").await;
     assert!(
         recorded
             .iter()
