@@ -487,6 +487,82 @@ async fn drift_of_every_kind_is_corrected() {
     );
 }
 
+/// The same drift corrected twice within six minutes is one Event whose series counts 2
+/// (the publisher's PATCH of `series`, accepted by a real API server), not two Events.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repeated_drift_counts_in_one_events_series() {
+    let ns = namespace("e2e-series");
+    let _ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    apply(&sfn_yaml(&ns, "repeat"));
+    wait_condition(&api, "repeat", "Ready", "True", None).await;
+    let aws = aws().await;
+    let rule = derived(&ns, "repeat");
+    let targets = || async {
+        aws.events
+            .list_targets_by_rule()
+            .rule(&rule)
+            .send()
+            .await
+            .unwrap()
+            .targets()
+            .iter()
+            .map(|t| t.id().to_string())
+            .collect::<Vec<_>>()
+    };
+    let ids = targets().await;
+    assert!(!ids.is_empty());
+    for round in 1..=2 {
+        aws.events
+            .remove_targets()
+            .rule(&rule)
+            .set_ids(Some(ids.clone()))
+            .send()
+            .await
+            .unwrap();
+        wait_until_async(
+            &format!("the target to be restored ({round})"),
+            Duration::from_secs(30),
+            || async { !targets().await.is_empty() },
+        )
+        .await;
+    }
+    let drift_events = || {
+        let (ok, out) = kubectl(
+            &["get", "events.events.k8s.io", "-n", &ns, "-o", "json"],
+            None,
+        );
+        assert!(ok, "{out}");
+        let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["reason"] == "DriftCorrected")
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    // The publish follows the restore: wait for the count, then check there is one Event.
+    wait_until("the series to count 2", Duration::from_secs(30), || {
+        drift_events()
+            .iter()
+            .any(|e| e["series"]["count"].as_i64() == Some(2))
+    });
+    let events = drift_events();
+    assert_eq!(
+        events.len(),
+        1,
+        "one Event for the repeated drift: {events:?}"
+    );
+    assert_eq!(events[0]["regarding"]["name"], "repeat");
+    assert!(
+        events[0]["note"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("Corrected drift in AWS")),
+        "{events:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn spec_updates_apply_in_place() {
     let ns = namespace("e2e-update");

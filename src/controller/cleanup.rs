@@ -3,8 +3,8 @@
 //! finalizer is released only when the record is empty (or `deletionPolicy: Retain`).
 //! Nothing here depends on the spec still planning, or on anything it refers to existing.
 
+use super::events::EventType;
 use kube::runtime::controller::Action;
-use kube::runtime::events::EventType;
 use kube::Api;
 use tracing::info;
 

@@ -22,7 +22,6 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use kube::core::{DeserializeGuard, PartialObjectMeta};
-use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher::Config as WatcherConfig;
 use kube::runtime::{predicates, reflector, watcher, Controller, Predicate, WatchStreamExt};
@@ -97,7 +96,7 @@ pub async fn default_cluster_id(client: &Client) -> Result<String, kube::Error> 
 pub struct Context {
     pub client: Client,
     pub aws: AwsContext,
-    pub recorder: Recorder,
+    pub events: events::Publisher,
     pub metrics: Arc<Metrics>,
     pub settings: Settings,
     /// Consecutive failures per object, for exponential backoff.
@@ -119,11 +118,11 @@ impl Context {
         metrics: Arc<Metrics>,
         settings: Settings,
     ) -> Context {
-        let reporter = Reporter {
-            controller: FIELD_MANAGER.into(),
-            instance: std::env::var("POD_NAME").ok(),
-        };
-        let recorder = Recorder::new(client.clone(), reporter);
+        let events = events::Publisher::new(
+            client.clone(),
+            FIELD_MANAGER,
+            std::env::var("POD_NAME").ok(),
+        );
         let gate = gate::Gate::new(settings.max_concurrent_reconciles);
         let locations = Arc::new(locations::Locations::new(
             client.clone(),
@@ -134,7 +133,7 @@ impl Context {
             locations,
             client,
             aws,
-            recorder,
+            events,
             metrics,
             organizations: TtlCache::new(settings.resync_interval),
             key_policies: TtlCache::new(settings.resync_interval),
@@ -281,18 +280,18 @@ async fn reconcile_guarded(
             tracing::warn!(namespace = ?invalid.metadata.namespace, name = ?invalid.metadata.name, "cannot read the object: {}", invalid.error);
             ctx.metrics
                 .reconciled(crate::Category::InvalidSpec.as_str(), 0.0);
-            let event = kube::runtime::events::Event {
-                type_: kube::runtime::events::EventType::Warning,
-                reason: "InvalidObject".into(),
-                note: Some(format!(
-                    "the controller cannot read this object: {}; fix the field (kubectl edit) and it is reconciled again",
-                    invalid.error
-                )),
-                action: "Reconcile".into(),
-                secondary: None,
-            };
-            ctx.recorder
-                .publish(&event, &guarded.object_ref(&()))
+            let note = format!(
+                "the controller cannot read this object: {}; fix the field (kubectl edit) and it is reconciled again",
+                invalid.error
+            );
+            ctx.events
+                .publish(
+                    &guarded.object_ref(&()),
+                    events::EventType::Warning,
+                    "InvalidObject",
+                    "Reconcile",
+                    &events::truncate(&note, 1000),
+                )
                 .await
                 .ok();
             Ok(kube::runtime::controller::Action::await_change())
