@@ -42,8 +42,9 @@ pub struct Metrics {
     integrations: Family<ReadyLabels, Gauge>,
     findings: Family<CodeLabels, Gauge>,
     leader: Gauge,
-    /// Per object: ready, and its finding codes; gauges are recomputed from this.
-    per_object: Mutex<HashMap<String, (bool, Vec<String>)>>,
+    /// Per object: ready, and its finding codes. The gauges move by each object's change,
+    /// so a pass costs the same at 10 objects and at 10,000.
+    per_object: Mutex<HashMap<String, ObjectState>>,
     pub ready: AtomicBool,
 }
 
@@ -88,6 +89,21 @@ impl Default for Metrics {
             "1 while this replica holds the leader Lease (or runs without leader election)",
             leader.clone(),
         );
+        // Every series from the start, at 0, so that a dashboard sees 0 rather than nothing.
+        for ready in ["true", "false"] {
+            integrations
+                .get_or_create(&ReadyLabels {
+                    ready: ready.into(),
+                })
+                .set(0);
+        }
+        for code in crate::diagnose::Code::ALL {
+            findings
+                .get_or_create(&CodeLabels {
+                    code: code.as_str().into(),
+                })
+                .set(0);
+        }
         Metrics {
             registry,
             reconciles,
@@ -100,6 +116,13 @@ impl Default for Metrics {
             ready: AtomicBool::new(false),
         }
     }
+}
+
+/// What the gauges count of one object.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObjectState {
+    pub ready: bool,
+    pub codes: Box<[crate::diagnose::Code]>,
 }
 
 impl Metrics {
@@ -127,35 +150,33 @@ impl Metrics {
     }
 
     /// Records an object's current state (None: the object is gone).
-    pub fn object_state(&self, key: &str, state: Option<(bool, Vec<String>)>) {
+    pub fn object_state(&self, key: &str, state: Option<ObjectState>) {
         let mut map = self.per_object.lock().expect("metrics lock");
-        match state {
-            Some(s) => map.insert(key.to_string(), s),
+        let before = match state {
+            Some(now) => {
+                self.count(&now, 1);
+                map.insert(key.to_string(), now)
+            }
             None => map.remove(key),
         };
-        let ready = map.values().filter(|(r, _)| *r).count() as i64;
-        self.integrations
-            .get_or_create(&ReadyLabels {
-                ready: "true".into(),
-            })
-            .set(ready);
-        self.integrations
-            .get_or_create(&ReadyLabels {
-                ready: "false".into(),
-            })
-            .set(map.len() as i64 - ready);
-        let mut counts: HashMap<&str, i64> = HashMap::new();
-        for (_, codes) in map.values() {
-            for c in codes {
-                *counts.entry(c.as_str()).or_default() += 1;
-            }
+        if let Some(before) = before {
+            self.count(&before, -1);
         }
-        for code in crate::diagnose::Code::ALL {
+    }
+
+    fn count(&self, state: &ObjectState, by: i64) {
+        let ready = if state.ready { "true" } else { "false" };
+        self.integrations
+            .get_or_create(&ReadyLabels {
+                ready: ready.into(),
+            })
+            .inc_by(by);
+        for code in state.codes.iter() {
             self.findings
                 .get_or_create(&CodeLabels {
                     code: code.as_str().into(),
                 })
-                .set(*counts.get(code.as_str()).unwrap_or(&0));
+                .inc_by(by);
         }
     }
 
@@ -216,5 +237,50 @@ pub fn init_logging(json: bool, level: &str) {
         builder.json().flatten_event(true).init();
     } else {
         builder.init();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::Code;
+
+    fn gauge(m: &Metrics, series: &str) -> i64 {
+        let text = m.encode();
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{series} not in:\n{text}"))
+    }
+
+    fn state(ready: bool, codes: &[Code]) -> Option<ObjectState> {
+        Some(ObjectState {
+            ready,
+            codes: codes.into(),
+        })
+    }
+
+    #[test]
+    fn gauges_follow_each_objects_latest_state() {
+        let m = Metrics::default();
+        let ready = r#"ebi_integrations{ready="true"}"#;
+        let not_ready = r#"ebi_integrations{ready="false"}"#;
+        let pass_role = r#"ebi_findings{code="PassRoleMissing"}"#;
+        assert_eq!((gauge(&m, ready), gauge(&m, pass_role)), (0, 0));
+
+        m.object_state("ns/a", state(false, &[Code::PassRoleMissing]));
+        m.object_state("ns/b", state(true, &[]));
+        assert_eq!((gauge(&m, ready), gauge(&m, not_ready)), (1, 1));
+        assert_eq!(gauge(&m, pass_role), 1);
+        // A pass that finds the same again changes nothing.
+        m.object_state("ns/a", state(false, &[Code::PassRoleMissing]));
+        assert_eq!((gauge(&m, not_ready), gauge(&m, pass_role)), (1, 1));
+        // Fixed: moves from not ready to ready, and the finding goes.
+        m.object_state("ns/a", state(true, &[]));
+        assert_eq!((gauge(&m, ready), gauge(&m, not_ready)), (2, 0));
+        assert_eq!(gauge(&m, pass_role), 0);
+        // Deleted objects leave the counts; an unknown one changes nothing.
+        m.object_state("ns/b", None);
+        m.object_state("ns/never", None);
+        assert_eq!((gauge(&m, ready), gauge(&m, not_ready)), (1, 0));
     }
 }

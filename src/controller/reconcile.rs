@@ -134,12 +134,11 @@ async fn apply_half(
     let ready = status
         .condition(crate::api::condition::READY)
         .is_some_and(|c| c.status == "True");
-    let codes = status
-        .findings
-        .iter()
-        .map(|f| f.code.as_str().to_string())
-        .collect();
-    ctx.metrics.object_state(&owner.key(), Some((ready, codes)));
+    let codes = status.findings.iter().map(|f| f.code).collect();
+    ctx.metrics.object_state(
+        &owner.key(),
+        Some(crate::telemetry::ObjectState { ready, codes }),
+    );
     if obj.status.as_ref() != Some(&status) {
         write_status(api, obj, &status).await?;
     }
