@@ -70,6 +70,9 @@ impl<T> Snapshot<T> {
                 return Ok((*at, value.clone()));
             }
         }
+        // The stale one goes before the new one is read: at 10,000 roles or rules, two
+        // snapshots at once would be the controller's peak.
+        *taken = None;
         let at = Instant::now();
         let value = Arc::new(read().await?);
         *taken = Some((at, value.clone()));
@@ -100,7 +103,8 @@ impl<T> Snapshot<T> {
 /// match, and reads the role directly when they do not.
 #[derive(Clone, Debug)]
 enum Document {
-    Text(Value),
+    /// The text as IAM returned it (URL-encoded JSON).
+    Text(Box<str>),
     Fingerprint(u64),
 }
 
@@ -116,17 +120,19 @@ pub fn fingerprint(doc: &Value) -> Option<u64> {
 
 impl Document {
     fn keep(text: &str, ours: bool) -> Document {
-        let doc = Value::String(text.to_string());
-        match (ours, fingerprint(&doc)) {
-            (true, Some(fp)) => Document::Fingerprint(fp),
-            _ => Document::Text(doc),
+        let fingerprinted = ours
+            .then(|| fingerprint(&Value::String(text.to_string())))
+            .flatten();
+        match fingerprinted {
+            Some(fp) => Document::Fingerprint(fp),
+            None => Document::Text(text.into()),
         }
     }
 
     /// The document, or None when only a fingerprint is kept and `expected` is not it.
     fn resolve(&self, expected: Option<&Value>) -> Option<Value> {
         match self {
-            Document::Text(v) => Some(v.clone()),
+            Document::Text(text) => Some(Value::String(text.to_string())),
             Document::Fingerprint(fp) => {
                 let expected = expected?;
                 (fingerprint(expected) == Some(*fp)).then(|| expected.clone())
@@ -137,15 +143,26 @@ impl Document {
 
 /// A role as `GetAccountAuthorizationDetails` describes it: everything but the documents
 /// of attached managed policies, which are shared by roles and read (and cached) apart.
-#[derive(Clone, Debug)]
+/// Boxed slices, not maps and vectors: one is kept per role of the account we manage
+/// (10,000 roles: a map per role would be ~0.5 KB each, for a handful of entries).
+#[derive(Debug)]
 struct RoleDetail {
-    arn: String,
+    arn: Box<str>,
     trust_policy: Document,
     /// Of a role of ours, only the owner tags (the rest decides nothing).
-    tags: BTreeMap<String, String>,
-    inline_policies: BTreeMap<String, Document>,
-    attached: Vec<String>,
-    permissions_boundary: Option<String>,
+    tags: Box<[(Box<str>, Box<str>)]>,
+    inline_policies: Box<[(Box<str>, Document)]>,
+    attached: Box<[Box<str>]>,
+    permissions_boundary: Option<Box<str>>,
+}
+
+impl RoleDetail {
+    fn tags(&self) -> BTreeMap<String, String> {
+        self.tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
 }
 
 /// What a pass expects of a role it manages: the documents it would write.
@@ -155,15 +172,18 @@ pub struct ExpectedDocuments<'a> {
     pub policy: &'a Value,
 }
 
+/// The other roles asked about when the snapshot was taken, and the roles kept.
+type RolesSnapshot = (BTreeSet<String>, HashMap<Box<str>, Arc<RoleDetail>>);
+
 /// Snapshots by key (an event bus, a function, a queue, a managed policy).
 type Keyed<T> = Mutex<HashMap<String, Arc<Snapshot<T>>>>;
 
 /// The shared reads of one set of clients (one account and region).
 #[derive(Default)]
 pub struct SharedReads {
-    rules: Keyed<HashMap<String, ObservedRule>>,
+    rules: Keyed<HashMap<Box<str>, KeptRule>>,
     /// The other roles asked about when the snapshot was taken, and the roles kept.
-    roles: Snapshot<(BTreeSet<String>, HashMap<String, RoleDetail>)>,
+    roles: Snapshot<RolesSnapshot>,
     /// Roles not tagged as ours that passes asked about (a role of the user's own): the
     /// authorization details list every role of the account, but only ours and these are
     /// kept.
@@ -247,7 +267,7 @@ impl SharedReads {
         let got = self.unless_denied("ListRules", max_age, read).await?;
         Ok(match got {
             Shared::Known((taken, rules)) if snapshot.trusted(name, taken) => {
-                Shared::Known(rules.get(name).cloned())
+                Shared::Known(rules.get(name).map(|r| r.observed(name, bus)))
             }
             _ => Shared::Unknown,
         })
@@ -279,31 +299,31 @@ impl SharedReads {
         for (policy_name, doc) in &d.inline_policies {
             let want = expected
                 .as_ref()
-                .filter(|e| e.policy_name == policy_name)
+                .filter(|e| e.policy_name == &**policy_name)
                 .map(|e| e.policy);
             let Some(doc) = doc.resolve(want) else {
                 return Ok(Shared::Unknown);
             };
-            inline_policies.insert(policy_name.clone(), doc);
+            inline_policies.insert(policy_name.to_string(), doc);
         }
         let mut attached_policies = BTreeMap::new();
         for arn in &d.attached {
             if let Some(doc) = self.managed_policy(c, arn, max_age).await? {
-                attached_policies.insert(arn.clone(), doc);
+                attached_policies.insert(arn.to_string(), doc);
             }
         }
         let permissions_boundary = match &d.permissions_boundary {
             Some(arn) => self
                 .managed_policy(c, arn, max_age)
                 .await?
-                .map(|doc| (arn.clone(), doc)),
+                .map(|doc| (arn.to_string(), doc)),
             None => None,
         };
         Ok(Shared::Known(Some(ObservedRole {
-            arn: d.arn,
+            arn: d.arn.to_string(),
             name: name.to_string(),
             trust_policy,
-            tags: d.tags,
+            tags: d.tags(),
             inline_policies,
             attached_policies,
             permissions_boundary,
@@ -318,7 +338,7 @@ impl SharedReads {
         max_age: Duration,
     ) -> Result<Shared<Option<(String, BTreeMap<String, String>)>>, AwsError> {
         Ok(match self.role_detail(c, name, max_age).await? {
-            Shared::Known(d) => Shared::Known(d.map(|d| (d.arn, d.tags))),
+            Shared::Known(d) => Shared::Known(d.map(|d| (d.arn.to_string(), d.tags()))),
             Shared::Unknown => Shared::Unknown,
         })
     }
@@ -328,7 +348,7 @@ impl SharedReads {
         c: &Clients,
         name: &str,
         max_age: Duration,
-    ) -> Result<Shared<Option<RoleDetail>>, AwsError> {
+    ) -> Result<Shared<Option<Arc<RoleDetail>>>, AwsError> {
         // The set is copied only when a snapshot is taken, not on every lookup.
         let read =
             || authorization_details(c, self.roles_wanted.lock().expect("wanted lock").clone());
@@ -426,30 +446,58 @@ impl SharedReads {
     }
 }
 
+/// A rule as `ListRules` shows it (no tags: `ListRules` has none), kept as text: one is
+/// kept per rule of the bus, and an event pattern parsed into a map costs ~1 KB.
+#[derive(Debug)]
+struct KeptRule {
+    arn: Box<str>,
+    event_bus_name: Box<str>,
+    enabled: bool,
+    description: Option<Box<str>>,
+    event_pattern: Option<Box<str>>,
+    schedule_expression: Option<Box<str>>,
+}
+
+impl KeptRule {
+    fn observed(&self, name: &str, bus: &str) -> ObservedRule {
+        ObservedRule {
+            name: name.to_string(),
+            arn: self.arn.to_string(),
+            event_bus_name: if self.event_bus_name.is_empty() {
+                bus.to_string()
+            } else {
+                self.event_bus_name.to_string()
+            },
+            enabled: self.enabled,
+            description: self.description.as_deref().map(str::to_string),
+            event_pattern: self.event_pattern.as_deref().map(observe::parse_json),
+            schedule_expression: self.schedule_expression.as_deref().map(str::to_string),
+            tags: BTreeMap::new(),
+        }
+    }
+}
+
 /// Every rule of a bus, by name.
-async fn list_rules(c: &Clients, bus: &str) -> Result<HashMap<String, ObservedRule>, AwsError> {
+async fn list_rules(c: &Clients, bus: &str) -> Result<HashMap<Box<str>, KeptRule>, AwsError> {
+    let text = |t: Option<&str>| t.filter(|t| !t.is_empty()).map(Into::into);
     Ok(observe::list_rules(c, bus)
         .await?
         .into_iter()
         .filter_map(|r| {
-            let name = r.name()?.to_string();
-            let rule = ObservedRule {
-                name: name.clone(),
-                arn: r.arn().unwrap_or_default().to_string(),
-                event_bus_name: r.event_bus_name().unwrap_or(bus).to_string(),
+            let rule = KeptRule {
+                arn: r.arn().unwrap_or_default().into(),
+                // Empty when it is the snapshot's own bus (the usual case): nothing kept.
+                event_bus_name: r
+                    .event_bus_name()
+                    .filter(|b| *b != bus)
+                    .unwrap_or("")
+                    .into(),
                 enabled: r.state().is_none_or(|s| s.as_str().starts_with("ENABLED")),
-                description: r
-                    .description()
-                    .filter(|d| !d.is_empty())
-                    .map(str::to_string),
-                event_pattern: r.event_pattern().map(observe::parse_json),
-                schedule_expression: r
-                    .schedule_expression()
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string),
-                tags: BTreeMap::new(),
+                description: text(r.description()),
+                event_pattern: r.event_pattern().map(Into::into),
+                schedule_expression: text(r.schedule_expression()),
             };
-            Some((name, rule))
+            Some((r.name()?.into(), rule))
         })
         .collect())
 }
@@ -459,7 +507,7 @@ async fn list_rules(c: &Clients, bus: &str) -> Result<HashMap<String, ObservedRu
 async fn authorization_details(
     c: &Clients,
     wanted: BTreeSet<String>,
-) -> Result<(BTreeSet<String>, HashMap<String, RoleDetail>), AwsError> {
+) -> Result<RolesSnapshot, AwsError> {
     let mut roles = HashMap::new();
     let mut marker = None;
     loop {
@@ -483,12 +531,12 @@ async fn authorization_details(
                 .tags()
                 .iter()
                 .filter(|t| !ours || crate::plan::OWNER_TAG_KEYS.contains(&t.key()))
-                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .map(|t| (t.key().into(), t.value().into()))
                 .collect();
             roles.insert(
-                name.to_string(),
-                RoleDetail {
-                    arn: r.arn().unwrap_or_default().to_string(),
+                name.into(),
+                Arc::new(RoleDetail {
+                    arn: r.arn().unwrap_or_default().into(),
                     trust_policy: Document::keep(
                         r.assume_role_policy_document().unwrap_or_default(),
                         ours,
@@ -499,7 +547,7 @@ async fn authorization_details(
                         .iter()
                         .filter_map(|p| {
                             Some((
-                                p.policy_name()?.to_string(),
+                                p.policy_name()?.into(),
                                 Document::keep(p.policy_document()?, ours),
                             ))
                         })
@@ -507,13 +555,13 @@ async fn authorization_details(
                     attached: r
                         .attached_managed_policies()
                         .iter()
-                        .filter_map(|p| p.policy_arn().map(str::to_string))
+                        .filter_map(|p| p.policy_arn().map(Into::into))
                         .collect(),
                     permissions_boundary: r
                         .permissions_boundary()
                         .and_then(|b| b.permissions_boundary_arn())
-                        .map(str::to_string),
-                },
+                        .map(Into::into),
+                }),
             );
         }
         marker = page
