@@ -320,11 +320,19 @@ async fn run_one(
     let stream = watcher(api, WatcherConfig::default().any_semantic())
         .default_backoff()
         .modify(|o: &mut PartialObjectMeta<EventBridgeIntegration>| {
-            // Only what the filter and the scheduler look at is kept.
-            o.metadata.managed_fields = None;
-            if let Some(a) = o.metadata.annotations.as_mut() {
-                a.remove("kubectl.kubernetes.io/last-applied-configuration");
-            }
+            // Only what the filter and the scheduler look at is kept (a pass reads the whole
+            // object itself): GitOps tools' labels and annotations, kubectl's last applied
+            // configuration and the managed fields would be most of each cached entry.
+            let m = &mut o.metadata;
+            m.managed_fields = None;
+            m.annotations = None;
+            m.labels = None;
+            m.owner_references = None;
+            m.creation_timestamp = None;
+            // Copied into every `ObjectRef` kube-runtime keeps (store, scheduler, filter) and
+            // read by none of them; the watcher resumes from the version it saw, not this.
+            // The UID stays: the filter tells a re-created object from the old one by it.
+            m.resource_version = None;
         })
         .reflect(writer)
         .applied_objects()
