@@ -435,6 +435,17 @@ pub async fn list_rules(
     bus: &str,
 ) -> Result<Vec<aws_sdk_eventbridge::types::Rule>, AwsError> {
     let mut rules = Vec::new();
+    for_each_rule(c, bus, |r| rules.push(r)).await?;
+    Ok(rules)
+}
+
+/// Every rule of a bus, handed to `each` page by page: a caller that keeps less than the
+/// SDK's whole `Rule` never holds all of them at once (10,000 rules: ~5 MB).
+pub async fn for_each_rule(
+    c: &Clients,
+    bus: &str,
+    mut each: impl FnMut(aws_sdk_eventbridge::types::Rule),
+) -> Result<(), AwsError> {
     let mut token = None;
     loop {
         let page = c
@@ -447,9 +458,12 @@ pub async fn list_rules(
             .await
             .map_err(|e| classify("events:ListRules", e))?;
         token = page.next_token().map(str::to_string);
-        rules.extend(page.rules.unwrap_or_default());
+        page.rules
+            .unwrap_or_default()
+            .into_iter()
+            .for_each(&mut each);
         if token.is_none() {
-            return Ok(rules);
+            return Ok(());
         }
     }
 }

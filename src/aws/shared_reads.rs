@@ -480,26 +480,26 @@ impl KeptRule {
 /// Every rule of a bus, by name.
 async fn list_rules(c: &Clients, bus: &str) -> Result<HashMap<Box<str>, KeptRule>, AwsError> {
     let text = |t: Option<&str>| t.filter(|t| !t.is_empty()).map(Into::into);
-    Ok(observe::list_rules(c, bus)
-        .await?
-        .into_iter()
-        .filter_map(|r| {
-            let rule = KeptRule {
-                arn: r.arn().unwrap_or_default().into(),
-                // Empty when it is the snapshot's own bus (the usual case): nothing kept.
-                event_bus_name: r
-                    .event_bus_name()
-                    .filter(|b| *b != bus)
-                    .unwrap_or("")
-                    .into(),
-                enabled: r.state().is_none_or(|s| s.as_str().starts_with("ENABLED")),
-                description: text(r.description()),
-                event_pattern: r.event_pattern().map(Into::into),
-                schedule_expression: text(r.schedule_expression()),
-            };
-            Some((r.name()?.into(), rule))
-        })
-        .collect())
+    let mut rules = HashMap::new();
+    observe::for_each_rule(c, bus, |r| {
+        let Some(name) = r.name() else { return };
+        let rule = KeptRule {
+            arn: r.arn().unwrap_or_default().into(),
+            // Empty when it is the snapshot's own bus (the usual case): nothing kept.
+            event_bus_name: r
+                .event_bus_name()
+                .filter(|b| *b != bus)
+                .unwrap_or("")
+                .into(),
+            enabled: r.state().is_none_or(|s| s.as_str().starts_with("ENABLED")),
+            description: text(r.description()),
+            event_pattern: r.event_pattern().map(Into::into),
+            schedule_expression: text(r.schedule_expression()),
+        };
+        rules.insert(name.into(), rule);
+    })
+    .await?;
+    Ok(rules)
 }
 
 /// From `GetAccountAuthorizationDetails` (roles only; paginated, up to 1,000 a page): the
