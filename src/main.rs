@@ -10,6 +10,29 @@ use clap::{Parser, Subcommand, ValueEnum};
 use ebi::diagnose::{self, Expectations, Finding};
 use ebi::plan::Guardrails;
 
+/// jemalloc rather than glibc's malloc. glibc gives threads arenas of their own (up to 8
+/// per core of the node, not of the pod's CPU limit) and keeps what is freed in each:
+/// memory freed after converging 10,000 objects stayed resident in sync (106 MiB with
+/// glibc, 75 with jemalloc's defaults, `make bench-memory`). jemalloc returns freed pages
+/// after `dirty_decay_ms`, from a background thread; one arena (the controller waits on
+/// the network, not on the allocator) keeps a single free list rather than one per core
+/// (68 MiB). Overridable at run time with `_RJEM_MALLOC_CONF`.
+#[cfg(all(target_os = "linux", not(target_env = "musl")))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc reads its options from this symbol (a C `const char *`).
+#[cfg(all(target_os = "linux", not(target_env = "musl")))]
+#[used]
+#[export_name = "_rjem_malloc_conf"]
+static MALLOC_CONF: MallocConf =
+    MallocConf(c"background_thread:true,narenas:1,dirty_decay_ms:1000,muzzy_decay_ms:0".as_ptr());
+
+#[repr(transparent)]
+struct MallocConf(*const std::ffi::c_char);
+// Safety: points at a static, immutable C string.
+unsafe impl Sync for MallocConf {}
+
 #[derive(Parser)]
 #[command(
     name = "eventbridge-integration-controller",
