@@ -149,8 +149,9 @@ impl Document {
 struct RoleDetail {
     arn: Box<str>,
     trust_policy: Document,
-    /// Of a role of ours, only the owner tags (the rest decides nothing).
-    tags: Box<[(Box<str>, Box<str>)]>,
+    /// Of a role of ours, only the owner tags (the rest decides nothing). Shared strings:
+    /// every role of ours has the same keys, managed-by value and cluster.
+    tags: Box<[(Arc<str>, Arc<str>)]>,
     inline_policies: Box<[(Box<str>, Document)]>,
     attached: Box<[Box<str>]>,
     permissions_boundary: Option<Box<str>>,
@@ -502,6 +503,21 @@ async fn list_rules(c: &Clients, bus: &str) -> Result<HashMap<Box<str>, KeptRule
     Ok(rules)
 }
 
+/// One copy of each string that repeats across roles; a string seen once is kept once.
+#[derive(Default)]
+struct Interner(std::collections::HashSet<Arc<str>>);
+
+impl Interner {
+    fn get(&mut self, s: &str) -> Arc<str> {
+        if let Some(kept) = self.0.get(s) {
+            return kept.clone();
+        }
+        let kept: Arc<str> = s.into();
+        self.0.insert(kept.clone());
+        kept
+    }
+}
+
 /// From `GetAccountAuthorizationDetails` (roles only; paginated, up to 1,000 a page): the
 /// roles this controller manages (its managed-by tag), and the others asked for.
 async fn authorization_details(
@@ -509,6 +525,7 @@ async fn authorization_details(
     wanted: BTreeSet<String>,
 ) -> Result<RolesSnapshot, AwsError> {
     let mut roles = HashMap::new();
+    let mut strings = Interner::default();
     let mut marker = None;
     loop {
         let page = c
@@ -531,7 +548,7 @@ async fn authorization_details(
                 .tags()
                 .iter()
                 .filter(|t| !ours || crate::plan::OWNER_TAG_KEYS.contains(&t.key()))
-                .map(|t| (t.key().into(), t.value().into()))
+                .map(|t| (strings.get(t.key()), strings.get(t.value())))
                 .collect();
             roles.insert(
                 name.into(),
