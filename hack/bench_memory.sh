@@ -45,8 +45,12 @@ applied=$(date +%s)
 until [ "$(curl -s "127.0.0.1:$port/metrics" | awk '/^ebi_integrations\{ready="true"\}/ {print int($NF)}')" = "$N" ]; do sleep 2; done
 ready=$(date +%s)
 peak=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
-# Every object passes once in sync, then a quarter of them more are counted.
+# Every object passes once in sync, then a quarter of them more are counted. RSS is sampled
+# every second meanwhile: in sync is a median and a maximum, not one moment.
+( while kill -0 "$pid" 2>/dev/null; do awk '/VmRSS/ {print $2}' /proc/$pid/status; sleep 1; done ) > "$OUT/rss-insync.txt" &
+rss_sampler=$!
 insync=$("$EBI_PYTHON_VENV/bin/python" hack/bench_insync.py "$port" "$N" 3600 $((N / 4)))
-insync_rss=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
+kill "$rss_sampler" 2>/dev/null || true
+read -r rss_median rss_max < <(sort -n "$OUT/rss-insync.txt" | awk '{v[NR]=$1} END {print int(v[int((NR+1)/2)]/1024), int(v[NR]/1024)}')
 echo "$insync"
-echo "[figures] memory, $N Step Functions integrations (client-side rate limits lifted, 32 at once): kubectl apply took $((applied - start)) s, all Ready after $((ready - start)) s; RSS $((idle / 1024)) MiB idle, peak $((peak / 1024)) MiB converging, $((insync_rss / 1024)) MiB in sync"
+echo "[figures] memory, $N Step Functions integrations (client-side rate limits lifted, 32 at once): kubectl apply took $((applied - start)) s, all Ready after $((ready - start)) s; RSS $((idle / 1024)) MiB idle, peak $((peak / 1024)) MiB converging; in sync (sampled each second over $(wc -l < "$OUT/rss-insync.txt") s) median $rss_median MiB, max $rss_max MiB"
