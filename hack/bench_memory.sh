@@ -2,13 +2,15 @@
 # make bench-memory: the controller's memory with many objects (N=10000 by default).
 # Reaching 10,000 objects under the default rate limits would take AWS's time (IAM at
 # 10 calls/s: about 35 minutes), so this run lifts the client-side limits (moto is not AWS)
-# and reconciles 32 objects at once: the objects, their status and the shared snapshots are
-# the same as under the limits, only sooner. Prints RSS idle, peak while converging, and in
-# sync after every object resynced once, plus the in-sync calls per pass.
+# and reconciles BENCH_CONCURRENCY objects at once (default 8, the controller's and the
+# chart's default): the objects, their status and the shared snapshots are the same as
+# under the limits, only sooner. Prints RSS idle, peak while converging, and in sync after
+# every object resynced once, plus the in-sync calls per pass.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd); cd "$ROOT"
 N=${N:-10000}
 RESYNC=${BENCH_RESYNC:-120s}
+CONCURRENCY=${BENCH_CONCURRENCY:-8}
 export ENV_DIR=${ENV_DIR:-$ROOT/.tmp/env}
 OUT=${BENCH_OUT:-$ROOT/.tmp/bench}; mkdir -p "$OUT"
 
@@ -22,7 +24,7 @@ ns="mem-$$"; kubectl create namespace "$ns" >/dev/null
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 unlimited=events=100000,iam=100000,lambda=100000,ecs=100000,sts=100000,sqs=100000
 ./target/release/eventbridge-integration-controller run --watch-namespace "$ns" --metrics-addr "127.0.0.1:$port" \
-  --resync-interval "$RESYNC" --aws-rate-limits "$unlimited" --max-concurrent-reconciles 32 \
+  --resync-interval "$RESYNC" --aws-rate-limits "$unlimited" --max-concurrent-reconciles "$CONCURRENCY" \
   --log-level warn > "$OUT/controller-memory.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; hack/test-env.sh stop' EXIT
@@ -53,4 +55,4 @@ insync=$("$EBI_PYTHON_VENV/bin/python" hack/bench_insync.py "$port" "$N" 3600 $(
 kill "$rss_sampler" 2>/dev/null || true
 read -r rss_median rss_max < <(sort -n "$OUT/rss-insync.txt" | awk '{v[NR]=$1} END {print int(v[int((NR+1)/2)]/1024), int(v[NR]/1024)}')
 echo "$insync"
-echo "[figures] memory, $N Step Functions integrations (client-side rate limits lifted, 32 at once): kubectl apply took $((applied - start)) s, all Ready after $((ready - start)) s; RSS $((idle / 1024)) MiB idle, peak $((peak / 1024)) MiB converging; in sync (sampled each second over $(wc -l < "$OUT/rss-insync.txt") s) median $rss_median MiB, max $rss_max MiB"
+echo "[figures] memory, $N Step Functions integrations (client-side rate limits lifted, $CONCURRENCY at once): kubectl apply took $((applied - start)) s, all Ready after $((ready - start)) s; RSS $((idle / 1024)) MiB idle, peak $((peak / 1024)) MiB converging; in sync (sampled each second over $(wc -l < "$OUT/rss-insync.txt") s) median $rss_median MiB, max $rss_max MiB"
