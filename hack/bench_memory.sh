@@ -53,6 +53,8 @@ peak=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
 rss_sampler=$!
 insync=$("$EBI_PYTHON_VENV/bin/python" hack/bench_insync.py "$port" "$N" 3600 $((N / 4)))
 kill "$rss_sampler" 2>/dev/null || true
+wait "$rss_sampler" 2>/dev/null || true
+[ -s "$OUT/rss-insync.txt" ] || { echo "bench-memory: no RSS sample in sync (did the controller exit? see $OUT/controller-memory.log)" >&2; exit 1; }
 read -r rss_median rss_max < <(sort -n "$OUT/rss-insync.txt" | awk '{v[NR]=$1} END {print int(v[int((NR+1)/2)]/1024), int(v[NR]/1024)}')
 echo "$insync"
 echo "[figures] memory, $N Step Functions integrations (client-side rate limits lifted, $CONCURRENCY at once): kubectl apply took $((applied - start)) s, all Ready after $((ready - start)) s; RSS $((idle / 1024)) MiB idle, peak $((peak / 1024)) MiB converging; in sync (sampled each second over $(wc -l < "$OUT/rss-insync.txt") s) median $rss_median MiB, max $rss_max MiB"

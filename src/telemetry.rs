@@ -152,15 +152,20 @@ impl Metrics {
     /// Records an object's current state (None: the object is gone).
     pub fn object_state(&self, key: &str, state: Option<ObjectState>) {
         let mut map = self.per_object.lock().expect("metrics lock");
-        let before = match state {
-            Some(now) => {
-                self.count(&now, 1);
-                map.insert(key.to_string(), now)
-            }
+        let before = match &state {
+            Some(now) => map.insert(key.to_string(), now.clone()),
             None => map.remove(key),
         };
-        if let Some(before) = before {
-            self.count(&before, -1);
+        if before == state {
+            return;
+        }
+        // The old state out before the new one in: a scrape in between never counts the
+        // object twice.
+        if let Some(before) = &before {
+            self.count(before, -1);
+        }
+        if let Some(now) = &state {
+            self.count(now, 1);
         }
     }
 

@@ -94,7 +94,13 @@ impl Publisher {
                 .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
                 .await
             {
-                Ok(_) => return Ok(()),
+                Ok(_) => {
+                    self.recent
+                        .lock()
+                        .expect("events lock")
+                        .counted(key, count, Instant::now());
+                    return Ok(());
+                }
                 // Expired on the server (its own TTL): a new Event starts a new series.
                 Err(kube::Error::Api(e)) if e.code == 404 => {}
                 Err(e) => return Err(e),
@@ -163,16 +169,24 @@ fn series_key(
     h.finish()
 }
 
-/// The Events published within the window, at most `capacity` of them, oldest forgotten
-/// first. Pure: the caller passes the time.
+/// The series seen within the window, at most `capacity` of them, the least recently seen
+/// forgotten first. Pure: the caller passes the time.
 struct Recent {
     window: Duration,
     capacity: usize,
-    /// Key → (the Event's name, its count so far, when it was published first). A series
-    /// ends `window` after its first Event, however often it repeated.
-    by_key: HashMap<u64, (String, i32, Instant)>,
-    /// Keys in the order they were first published, for forgetting in that order.
-    order: VecDeque<u64>,
+    by_key: HashMap<u64, Series>,
+    /// (key, when seen) for every time a series was seen, oldest first. An entry whose time
+    /// is not its series' `last` is stale (seen again since) and skipped; stale entries are
+    /// dropped when they reach the front, or all at once past twice the capacity.
+    order: VecDeque<(u64, Instant)>,
+}
+
+/// One series: the Event that carries it, its count on the server, when last seen. It ends
+/// `window` after it was last seen, as kube-runtime's and client-go's do.
+struct Series {
+    name: String,
+    count: i32,
+    last: Instant,
 }
 
 impl Recent {
@@ -185,39 +199,68 @@ impl Recent {
         }
     }
 
-    /// For a repeat within the window: the Event to patch and its new count.
+    /// For a repeat within the window: the Event to patch and the count to patch in. Kept
+    /// only once the patch succeeded (`counted`).
     fn repeat(&mut self, key: u64, now: Instant) -> Option<(String, i32)> {
         self.forget_expired(now);
-        let (name, count, _) = self.by_key.get_mut(&key)?;
-        *count += 1;
-        Some((name.clone(), *count))
+        let series = self.by_key.get(&key)?;
+        Some((series.name.clone(), series.count + 1))
     }
 
+    fn counted(&mut self, key: u64, count: i32, now: Instant) {
+        if let Some(series) = self.by_key.get_mut(&key) {
+            series.count = count;
+            series.last = now;
+            self.order.push_back((key, now));
+            self.compact();
+        }
+    }
+
+    /// A new Event (first of its series, or one replacing an Event the server no longer has).
     fn remember(&mut self, key: u64, name: String, now: Instant) {
         self.forget_expired(now);
-        if self.by_key.insert(key, (name, 1, now)).is_none() {
-            self.order.push_back(key);
-        }
+        let series = Series {
+            name,
+            count: 1,
+            last: now,
+        };
+        self.by_key.insert(key, series);
+        self.order.push_back((key, now));
         while self.by_key.len() > self.capacity {
-            let Some(oldest) = self.order.pop_front() else {
+            let Some((oldest, at)) = self.order.pop_front() else {
                 break;
             };
-            self.by_key.remove(&oldest);
+            if self.current(oldest, at) {
+                self.by_key.remove(&oldest);
+            }
         }
+        self.compact();
+    }
+
+    fn current(&self, key: u64, at: Instant) -> bool {
+        self.by_key.get(&key).is_some_and(|s| s.last == at)
     }
 
     /// Amortised O(1): only the front of `order` is looked at.
     fn forget_expired(&mut self, now: Instant) {
-        while let Some(first) = self.order.front() {
-            let expired = self
-                .by_key
-                .get(first)
-                .is_none_or(|(_, _, at)| now.duration_since(*at) >= self.window);
-            if !expired {
+        while let Some(&(key, at)) = self.order.front() {
+            let current = self.current(key, at);
+            if current && now.saturating_duration_since(at) < self.window {
                 break;
             }
-            self.by_key.remove(first);
             self.order.pop_front();
+            if current {
+                self.by_key.remove(&key);
+            }
+        }
+    }
+
+    /// Keeps `order` within twice the capacity however often series repeat.
+    fn compact(&mut self) {
+        if self.order.len() > 2 * self.capacity.max(1) {
+            let by_key = &self.by_key;
+            self.order
+                .retain(|(k, at)| by_key.get(k).is_some_and(|s| s.last == *at));
         }
     }
 }
@@ -322,20 +365,50 @@ mod tests {
         assert_eq!(recent.repeat(1, t0), None, "nothing published yet");
         recent.remember(1, "obj.1".into(), t0);
         assert_eq!(recent.repeat(1, t0 + MINUTE), Some(("obj.1".into(), 2)));
+        // A patch that failed is not counted: the next repeat asks for 2 again.
+        assert_eq!(recent.repeat(1, t0 + MINUTE), Some(("obj.1".into(), 2)));
+        recent.counted(1, 2, t0 + MINUTE);
         assert_eq!(recent.repeat(1, t0 + 2 * MINUTE), Some(("obj.1".into(), 3)));
         assert_eq!(recent.repeat(2, t0 + 2 * MINUTE), None, "another key");
     }
 
     #[test]
-    fn a_series_ends_with_its_window() {
+    fn a_series_ends_a_window_after_it_was_last_seen() {
         let t0 = Instant::now();
         let mut recent = Recent::new(6 * MINUTE, 10);
         recent.remember(1, "obj.1".into(), t0);
         recent.remember(2, "obj.2".into(), t0 + 3 * MINUTE);
         assert_eq!(recent.repeat(1, t0 + 6 * MINUTE), None);
         assert_eq!(recent.repeat(2, t0 + 6 * MINUTE), Some(("obj.2".into(), 2)));
-        assert_eq!(recent.repeat(2, t0 + 9 * MINUTE), None);
+        recent.counted(2, 2, t0 + 6 * MINUTE);
+        // Seen at 6 min: still a series at 11, over at 12.
+        assert_eq!(
+            recent.repeat(2, t0 + 11 * MINUTE),
+            Some(("obj.2".into(), 3))
+        );
+        assert_eq!(recent.repeat(2, t0 + 12 * MINUTE), None);
         assert!(recent.by_key.is_empty() && recent.order.is_empty());
+    }
+
+    #[test]
+    fn a_replaced_event_keeps_its_place_by_its_latest_time() {
+        let t0 = Instant::now();
+        let mut recent = Recent::new(6 * MINUTE, 2);
+        recent.remember(1, "obj.1".into(), t0);
+        recent.remember(2, "obj.2".into(), t0 + MINUTE);
+        // Key 1's Event was gone on the server: a new one replaces it, seen last.
+        recent.remember(1, "obj.1b".into(), t0 + 2 * MINUTE);
+        recent.remember(3, "obj.3".into(), t0 + 3 * MINUTE);
+        assert_eq!(recent.repeat(2, t0 + 3 * MINUTE), None, "least recent went");
+        assert_eq!(
+            recent.repeat(1, t0 + 3 * MINUTE),
+            Some(("obj.1b".into(), 2))
+        );
+        // Many repeats of one series keep `order` bounded.
+        for i in 0..100u64 {
+            recent.counted(3, 2, t0 + 3 * MINUTE + Duration::from_millis(i));
+        }
+        assert!(recent.order.len() <= 4, "{}", recent.order.len());
     }
 
     #[test]
