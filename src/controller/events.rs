@@ -42,6 +42,14 @@ impl EventType {
     }
 }
 
+/// What one Event says about an object.
+pub struct EventText<'a> {
+    pub type_: EventType,
+    pub reason: &'a str,
+    pub action: &'a str,
+    pub note: &'a str,
+}
+
 /// How long a repeat of an Event counts as the same series (client-go's and kube-runtime's
 /// six minutes), and how many recent Events are remembered for that (client-go's 4,096).
 const SERIES_WINDOW: Duration = Duration::from_secs(6 * 60);
@@ -70,14 +78,11 @@ impl Publisher {
     pub async fn publish(
         &self,
         regarding: &ObjectReference,
-        type_: EventType,
-        reason: &str,
-        action: &str,
-        note: &str,
+        text: &EventText<'_>,
     ) -> Result<(), kube::Error> {
         let namespace = regarding.namespace.as_deref().unwrap_or("default");
         let events: Api<KubeEvent> = Api::namespaced(self.client.clone(), namespace);
-        let key = series_key(regarding, type_, reason, action, note);
+        let key = series_key(regarding, text);
         let now = jiff::Timestamp::now();
         let repeat = self
             .recent
@@ -106,7 +111,7 @@ impl Publisher {
                 Err(e) => return Err(e),
             }
         }
-        let event = self.event(regarding, type_, reason, action, note, now);
+        let event = self.event(regarding, text, now);
         let name = event.metadata.name.clone().unwrap_or_default();
         events.create(&PostParams::default(), &event).await?;
         self.recent
@@ -120,19 +125,16 @@ impl Publisher {
     fn event(
         &self,
         regarding: &ObjectReference,
-        type_: EventType,
-        reason: &str,
-        action: &str,
-        note: &str,
+        text: &EventText<'_>,
         now: jiff::Timestamp,
     ) -> KubeEvent {
         let subject = regarding.name.as_deref().unwrap_or(&self.controller);
         KubeEvent {
-            action: Some(action.into()),
-            reason: Some(reason.into()),
+            action: Some(text.action.into()),
+            reason: Some(text.reason.into()),
             event_time: Some(MicroTime(now)),
             regarding: Some(regarding.clone()),
-            note: Some(note.into()),
+            note: Some(text.note.into()),
             metadata: ObjectMeta {
                 namespace: regarding.namespace.clone(),
                 name: Some(format!("{subject}.{:x}", now.as_nanosecond())),
@@ -140,7 +142,7 @@ impl Publisher {
             },
             reporting_controller: Some(self.controller.clone()),
             reporting_instance: Some(self.instance.clone()),
-            type_: Some(type_.as_str().into()),
+            type_: Some(text.type_.as_str().into()),
             ..Default::default()
         }
     }
@@ -148,22 +150,16 @@ impl Publisher {
 
 /// An Event's identity for series: the object (by UID, so a re-created object starts
 /// afresh), type, reason, action and note. Kept as a hash: 8 bytes rather than the strings.
-fn series_key(
-    regarding: &ObjectReference,
-    type_: EventType,
-    reason: &str,
-    action: &str,
-    note: &str,
-) -> u64 {
+fn series_key(regarding: &ObjectReference, text: &EventText<'_>) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     (
         &regarding.namespace,
         &regarding.name,
         &regarding.uid,
-        type_,
-        reason,
-        action,
-        note,
+        text.type_,
+        text.reason,
+        text.action,
+        text.note,
     )
         .hash(&mut h);
     h.finish()
@@ -277,7 +273,15 @@ pub(super) async fn publish(
     let note = truncate(note, 1000);
     if let Err(e) = ctx
         .events
-        .publish(&obj.object_ref(&()), type_, reason, action, &note)
+        .publish(
+            &obj.object_ref(&()),
+            &EventText {
+                type_,
+                reason,
+                action,
+                note: &note,
+            },
+        )
         .await
     {
         warn!("could not publish event: {e}");
@@ -433,7 +437,13 @@ mod tests {
             ..Default::default()
         };
         let key = |o: &ObjectReference, note: &str| {
-            series_key(o, EventType::Normal, "DriftCorrected", "CorrectDrift", note)
+            let text = EventText {
+                type_: EventType::Normal,
+                reason: "DriftCorrected",
+                action: "CorrectDrift",
+                note,
+            };
+            series_key(o, &text)
         };
         assert_eq!(key(&obj("a"), "put rule"), key(&obj("a"), "put rule"));
         assert_ne!(key(&obj("a"), "put rule"), key(&obj("a"), "put targets"));

@@ -287,10 +287,12 @@ async fn reconcile_guarded(
             ctx.events
                 .publish(
                     &guarded.object_ref(&()),
-                    events::EventType::Warning,
-                    "InvalidObject",
-                    "Reconcile",
-                    &events::truncate(&note, 1000),
+                    &events::EventText {
+                        type_: events::EventType::Warning,
+                        reason: "InvalidObject",
+                        action: "Reconcile",
+                        note: &events::truncate(&note, 1000),
+                    },
                 )
                 .await
                 .ok();
