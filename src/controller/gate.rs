@@ -12,60 +12,175 @@
 //! objects were reconciled every 6 s and three were never reconciled at all. The unit test
 //! below reproduces it in-process.
 //!
-//! Here kube-runtime runs unbounded (it still never runs two passes of one object at once,
-//! and holds a request for an object whose pass is running or waiting), and every pass
-//! first waits for a permit of tokio's `Semaphore`, which is fair: permits go out in the
-//! order they were asked for, so an object waits at most for the passes that came due before
-//! it. One gate serves every watched namespace, so the bound is the process's, not each
-//! namespace controller's. A pass still waiting when the controller stops (a signal, the
-//! Lease lost) is not started.
+//! Here kube-runtime runs unbounded (it still never runs two passes of one object at once),
+//! and a pass that comes due when every permit is taken does not wait inside kube-runtime:
+//! its object's key joins this gate's queue and the pass returns at once. When a permit
+//! frees, it is kept for the object first in the queue, whose key is sent back to its
+//! controller (`Controller::reconcile_on`), and that pass takes it. Objects are served in the
+//! order they came due, and one that waits costs its key (~0.3 KB), not a pass parked in
+//! kube-runtime's runner: a spawned task, a tracing span and a slot of the runner's map
+//! (~0.5 KB a slot, and the map never shrinks: 10,000 objects due at once at start-up kept
+//! 8 MB of slots for good, heaptrack at `make bench-memory`'s 10,000), and every wake-up of
+//! the runner polls each parked pass. One gate serves every watched namespace, so the bound is the
+//! process's, not each namespace controller's. Objects still waiting when the controller
+//! stops (a signal, the Lease lost) are not started.
 
-use std::future::Future;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::Hash;
+use std::sync::Mutex;
+use std::time::Duration;
 
-use tokio::sync::{watch, Semaphore};
+use futures::channel::mpsc::UnboundedSender;
+use tokio::time::Instant;
 
-pub struct Gate {
-    permits: Semaphore,
-    stopping: watch::Sender<bool>,
+/// Where an object's turn is announced: the `reconcile_on` stream of its controller.
+pub type Turns<K> = UnboundedSender<K>;
+
+/// How long a permit is kept for an object whose turn came but whose pass has not taken it.
+/// kube-runtime starts that pass at once, unless the object left its cache meanwhile
+/// (deleted): then the permit goes to the next in the queue after this.
+const TURN_KEPT_FOR: Duration = Duration::from_secs(10);
+
+/// A queue kept after a burst is shrunk back once it drains, beyond this many entries.
+const KEPT_CAPACITY: usize = 1024;
+
+pub struct Gate<K> {
+    bound: usize,
+    state: Mutex<State<K>>,
 }
 
-impl Gate {
+struct State<K> {
+    /// Permits out: passes running, and turns announced but not yet taken.
+    taken: usize,
+    /// Objects that came due while every permit was out, first come first.
+    queue: VecDeque<(K, Turns<K>)>,
+    queued: HashSet<K>,
+    /// Turns announced and not yet taken, with when.
+    announced: HashMap<K, Instant>,
+    stopping: bool,
+}
+
+/// A pass may run while this is held; dropping it hands the permit on.
+pub struct Permit<'a, K: Hash + Eq + Clone> {
+    gate: &'a Gate<K>,
+}
+
+impl<K: Hash + Eq + Clone> Drop for Permit<'_, K> {
+    fn drop(&mut self) {
+        self.gate.lock().hand_on();
+    }
+}
+
+impl<K: Hash + Eq + Clone> Gate<K> {
     /// At most `bound` passes at once (0: unbounded).
-    pub fn new(bound: u16) -> Gate {
-        let permits = match bound {
-            0 => Semaphore::MAX_PERMITS,
-            n => usize::from(n),
-        };
+    pub fn new(bound: u16) -> Gate<K> {
         Gate {
-            permits: Semaphore::new(permits),
-            stopping: watch::channel(false).0,
+            bound: match bound {
+                0 => usize::MAX,
+                n => usize::from(n),
+            },
+            state: Mutex::new(State {
+                taken: 0,
+                queue: VecDeque::new(),
+                queued: HashSet::new(),
+                announced: HashMap::new(),
+                stopping: false,
+            }),
         }
     }
 
-    /// Waits for a permit (in arrival order), then runs the pass `start` makes and returns
-    /// its result. `None`, without starting it, when the controller began stopping first.
-    pub async fn run<F, Fut>(&self, start: F) -> Option<Fut::Output>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future,
-    {
-        let mut stopping = self.stopping.subscribe();
-        let permit = tokio::select! {
-            biased;
-            _ = stopping.wait_for(|s| *s) => return None,
-            permit = self.permits.acquire() => permit.ok()?,
-        };
-        // Boxed: kube-runtime starts a future for every object that comes due, and one that
-        // waits here would otherwise hold a whole pass's state inline (tens of KB; with
-        // 10,000 objects due at once, hundreds of MB). Only passes that run allocate it.
-        let out = Box::pin(start()).await;
-        drop(permit);
-        Some(out)
+    fn lock(&self) -> std::sync::MutexGuard<'_, State<K>> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// No waiting pass starts from now on; running ones finish.
+    /// A permit for `key`'s pass now, or None: the object is queued (its turn is sent to
+    /// `turns`), was queued already, or the controller is stopping.
+    pub fn enter(&self, key: &K, turns: &Turns<K>) -> Option<Permit<'_, K>> {
+        let mut state = self.lock();
+        if state.stopping {
+            return None;
+        }
+        state.reclaim_untaken_turns();
+        // Its turn came: the permit was kept for it.
+        if state.announced.remove(key).is_some() {
+            return Some(Permit { gate: self });
+        }
+        // Nobody waits and a permit is free: no queue to join.
+        if state.queue.is_empty() && state.taken < self.bound {
+            state.taken += 1;
+            return Some(Permit { gate: self });
+        }
+        // Queued once: a pass that comes due again while it waits keeps its place.
+        if state.queued.insert(key.clone()) {
+            state.queue.push_back((key.clone(), turns.clone()));
+        }
+        None
+    }
+
+    /// No queued object starts from now on; running passes finish.
     pub fn stop(&self) {
-        self.stopping.send_replace(true);
+        let mut state = self.lock();
+        state.stopping = true;
+        state.queue = VecDeque::new();
+        state.queued = HashSet::new();
+    }
+
+    /// Hands on the permits of turns nobody took. Run for the life of the controller: a
+    /// quiet controller would otherwise keep them, and its queue waiting, until the next
+    /// object comes due.
+    pub async fn reclaim_untaken_turns(&self) {
+        loop {
+            tokio::time::sleep(TURN_KEPT_FOR / 2).await;
+            self.lock().reclaim_untaken_turns();
+        }
+    }
+
+    /// Objects waiting for a permit.
+    #[cfg(test)]
+    fn waiting(&self) -> usize {
+        self.lock().queue.len()
+    }
+}
+
+impl<K: Hash + Eq + Clone> State<K> {
+    /// A freed permit goes to the object that waited longest, or back to the pool.
+    fn hand_on(&mut self) {
+        while let Some((key, turns)) = self.queue.pop_front() {
+            self.queued.remove(&key);
+            // A controller that is gone (its namespace no longer watched) takes no turn.
+            if turns.unbounded_send(key.clone()).is_ok() {
+                self.announced.insert(key, Instant::now());
+                self.shrink_when_drained();
+                return;
+            }
+        }
+        self.taken -= 1;
+        self.shrink_when_drained();
+    }
+
+    fn reclaim_untaken_turns(&mut self) {
+        let now = Instant::now();
+        let untaken: Vec<K> = self
+            .announced
+            .iter()
+            .filter(|(_, at)| now.duration_since(**at) >= TURN_KEPT_FOR)
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in untaken {
+            self.announced.remove(&key);
+            self.hand_on();
+        }
+    }
+
+    /// A burst (every object due at once at start-up) would otherwise keep its queue's
+    /// memory for good, as kube-runtime's runner keeps its map's.
+    fn shrink_when_drained(&mut self) {
+        if self.queue.is_empty() && self.queue.capacity() > KEPT_CAPACITY {
+            self.queue = VecDeque::new();
+            self.queued = HashSet::new();
+        }
     }
 }
 
@@ -77,6 +192,7 @@ mod tests {
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
+    use futures::channel::mpsc;
     use futures::{stream, FutureExt, StreamExt};
     use k8s_openapi::api::core::v1::ConfigMap;
     use kube::runtime::controller::{Action, Config};
@@ -84,14 +200,19 @@ mod tests {
     use kube::runtime::{applier, watcher};
     use kube::ResourceExt;
 
-    use super::Gate;
+    use super::{Gate, KEPT_CAPACITY, TURN_KEPT_FOR};
 
-    /// Passes per object name, and the most passes ever in flight at once.
+    type Key = ObjectRef<ConfigMap>;
+
+    /// Passes per object name, the most passes ever in flight at once, and the most
+    /// reconcile futures ever alive at once (running, or parked waiting for a permit).
     #[derive(Default)]
     struct Tally {
         passes: Mutex<BTreeMap<String, u32>>,
         in_flight: AtomicUsize,
         peak: AtomicUsize,
+        alive: AtomicUsize,
+        peak_alive: AtomicUsize,
     }
 
     impl Tally {
@@ -104,10 +225,28 @@ mod tests {
         }
     }
 
+    /// Counts a reconcile future alive from its first poll until it ends or is dropped.
+    struct Alive(Arc<Tally>);
+
+    impl Alive {
+        fn new(tally: Arc<Tally>) -> Alive {
+            let now = tally.alive.fetch_add(1, Ordering::SeqCst) + 1;
+            tally.peak_alive.fetch_max(now, Ordering::SeqCst);
+            Alive(tally)
+        }
+    }
+
+    impl Drop for Alive {
+        fn drop(&mut self) {
+            self.0.alive.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
     /// Six objects, passes of 2 s, each requeued 3 s after its pass: one slot can serve a
     /// quarter of what comes due, as in the end-to-end test with 250 ms AWS answers. Runs
-    /// kube-runtime's applier for 120 s of (paused) time and returns the tally.
-    async fn saturated(concurrency: u16, gate: Option<Arc<Gate>>) -> Arc<Tally> {
+    /// kube-runtime's applier for 120 s of (paused) time and returns the tally. With a gate,
+    /// its turns reach the applier as `Controller::reconcile_on`'s do.
+    async fn saturated(concurrency: u16, gate: Option<Arc<Gate<Key>>>) -> Arc<Tally> {
         let (store, mut writer) = reflector::store::<ConfigMap>();
         let mut refs = vec![];
         writer.apply_watcher_event(&watcher::Event::Init);
@@ -115,20 +254,28 @@ mod tests {
             let mut cm = ConfigMap::default();
             cm.metadata.name = Some(format!("object-{i}"));
             cm.metadata.namespace = Some("default".into());
-            refs.push(Ok::<_, Infallible>(ObjectRef::from_obj(&cm)));
+            refs.push(ObjectRef::from_obj(&cm));
             writer.apply_watcher_event(&watcher::Event::InitApply(cm));
         }
         writer.apply_watcher_event(&watcher::Event::InitDone);
+        let (turns, turns_heard) = mpsc::unbounded::<Key>();
         let tally = Arc::new(Tally::default());
         let reconcile = {
             let tally = tally.clone();
             move |obj: Arc<ConfigMap>, _: Arc<()>| {
-                let tally = tally.clone();
-                let gate = gate.clone();
+                let (tally, gate, turns) = (tally.clone(), gate.clone(), turns.clone());
                 async move {
+                    let _alive = Alive::new(tally.clone());
                     let name = obj.name_any();
                     match gate {
-                        Some(gate) => gate.run(|| tally.pass(name)).await.unwrap(),
+                        Some(gate) => {
+                            let Some(permit) = gate.enter(&ObjectRef::from_obj(&*obj), &turns)
+                            else {
+                                return Ok(Action::await_change());
+                            };
+                            tally.pass(name).await;
+                            drop(permit);
+                        }
                         None => tally.pass(name).await,
                     }
                     Ok::<_, std::io::Error>(Action::requeue(Duration::from_secs(3)))
@@ -136,12 +283,13 @@ mod tests {
                 .boxed()
             }
         };
+        let due = stream::select(stream::iter(refs).chain(stream::pending()), turns_heard);
         applier(
             reconcile,
             |_, _, _| Action::await_change(),
             Arc::new(()),
             store,
-            stream::iter(refs).chain(stream::pending()),
+            due.map(Ok::<_, Infallible>),
             Config::default().concurrency(concurrency),
         )
         .take_until(tokio::time::sleep(Duration::from_secs(120)))
@@ -176,6 +324,19 @@ mod tests {
         assert!(passes.values().all(|n| (9..=10).contains(n)), "{passes:?}");
     }
 
+    /// Objects waiting for a permit are keys in the gate's queue, not passes parked in
+    /// kube-runtime's runner: with all six due and one permit, at most the running pass and
+    /// the one being turned away are alive at once (parked, it was all six).
+    #[tokio::test(start_paused = true)]
+    async fn waiting_objects_park_no_pass_in_the_runner() {
+        let tally = saturated(0, Some(Arc::new(Gate::new(1)))).await;
+        let peak_alive = tally.peak_alive.load(Ordering::SeqCst);
+        assert!(
+            peak_alive <= 2,
+            "{peak_alive} reconcile futures alive at once"
+        );
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_bound_of_three_runs_three_at_once() {
         let tally = saturated(0, Some(Arc::new(Gate::new(3)))).await;
@@ -183,34 +344,94 @@ mod tests {
         assert_eq!(tally.passes.lock().unwrap().len(), 6);
     }
 
+    fn key(name: &str) -> Key {
+        ObjectRef::new(name).within("default")
+    }
+
     #[tokio::test(start_paused = true)]
-    async fn a_waiting_pass_does_not_start_once_stopping() {
+    async fn a_freed_permit_goes_to_the_longest_waiting_and_is_kept_for_it() {
+        let gate = Gate::new(1);
+        let (turns, mut heard) = mpsc::unbounded();
+        let running = gate.enter(&key("a"), &turns).expect("a free permit");
+        assert!(gate.enter(&key("b"), &turns).is_none());
+        assert!(gate.enter(&key("c"), &turns).is_none());
+        assert!(gate.enter(&key("b"), &turns).is_none(), "b keeps its place");
+        assert_eq!(gate.waiting(), 2);
+        drop(running);
+        assert_eq!(heard.next().await, Some(key("b")), "b waited longest");
+        // A newcomer does not take the permit kept for b.
+        assert!(gate.enter(&key("d"), &turns).is_none());
+        let b = gate.enter(&key("b"), &turns).expect("b's turn");
+        drop(b);
+        assert_eq!(heard.next().await, Some(key("c")));
+    }
+
+    /// An object whose turn came but whose pass never took it (deleted meanwhile) does not
+    /// keep the permit: after `TURN_KEPT_FOR` it goes to the next in the queue.
+    #[tokio::test(start_paused = true)]
+    async fn a_turn_nobody_takes_is_handed_on() {
         let gate = Arc::new(Gate::new(1));
-        let (release, held) = tokio::sync::oneshot::channel::<()>();
-        let running = tokio::spawn({
+        let (turns, mut heard) = mpsc::unbounded();
+        let running = gate.enter(&key("a"), &turns).expect("a free permit");
+        assert!(gate.enter(&key("gone"), &turns).is_none());
+        assert!(gate.enter(&key("c"), &turns).is_none());
+        drop(running);
+        assert_eq!(heard.next().await, Some(key("gone")));
+        let reclaimer = tokio::spawn({
             let gate = gate.clone();
-            async move { gate.run(|| held).await }
+            async move { gate.reclaim_untaken_turns().await }
         });
-        tokio::task::yield_now().await;
-        let started = Arc::new(AtomicUsize::new(0));
-        let waiting = tokio::spawn({
-            let (gate, started) = (gate.clone(), started.clone());
-            async move {
-                gate.run(|| async move {
-                    started.fetch_add(1, Ordering::SeqCst);
-                })
-                .await
-            }
-        });
-        tokio::task::yield_now().await;
+        tokio::time::sleep(TURN_KEPT_FOR / 2).await;
+        assert!(heard.try_recv().is_err(), "handed on too early");
+        assert_eq!(heard.next().await, Some(key("c")), "handed on at last");
+        reclaimer.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_queued_object_does_not_start_once_stopping() {
+        let gate = Gate::new(1);
+        let (turns, mut heard) = mpsc::unbounded();
+        let running = gate.enter(&key("a"), &turns).expect("a free permit");
+        assert!(gate.enter(&key("b"), &turns).is_none());
         gate.stop();
-        assert_eq!(waiting.await.unwrap(), None, "not started");
-        assert_eq!(started.load(Ordering::SeqCst), 0);
-        release.send(()).unwrap();
+        drop(running);
+        drop(turns);
+        assert_eq!(heard.next().await, None, "b's turn never came");
+        let (turns, _heard) = mpsc::unbounded();
         assert!(
-            matches!(running.await.unwrap(), Some(Ok(()))),
-            "the running pass finishes"
+            gate.enter(&key("b"), &turns).is_none(),
+            "nothing starts later"
         );
-        assert_eq!(gate.run(|| async { 1 }).await, None, "nothing starts later");
+    }
+
+    /// A burst (every object due at once) does not keep its queue's memory once drained.
+    #[tokio::test]
+    async fn a_drained_queue_gives_its_memory_back() {
+        let gate = Gate::new(1);
+        let (turns, mut heard) = mpsc::unbounded();
+        let first = gate.enter(&key("first"), &turns).expect("a free permit");
+        let burst = 4 * KEPT_CAPACITY;
+        for i in 0..burst {
+            assert!(gate.enter(&key(&format!("o-{i}")), &turns).is_none());
+        }
+        assert!(gate.lock().queue.capacity() >= burst);
+        drop(first);
+        for i in 0..burst {
+            let next = heard.next().await.expect("a turn");
+            assert_eq!(next, key(&format!("o-{i}")), "in the order they came");
+            drop(gate.enter(&next, &turns).expect("its turn"));
+        }
+        let state = gate.lock();
+        assert_eq!(state.taken, 0, "every permit back");
+        assert!(
+            state.queue.capacity() <= KEPT_CAPACITY,
+            "{}",
+            state.queue.capacity()
+        );
+        assert!(
+            state.queued.capacity() <= KEPT_CAPACITY,
+            "{}",
+            state.queued.capacity()
+        );
     }
 }

@@ -102,7 +102,7 @@ pub struct Context {
     /// Consecutive failures per object, for exponential backoff.
     failures: Mutex<status::Backoffs<ObjectRef<EventBridgeIntegration>>>,
     /// The bound on passes in flight (see `gate` for why not kube-runtime's).
-    gate: gate::Gate,
+    gate: gate::Gate<ObjectKey>,
     /// Every place written to, for the orphan report.
     locations: Arc<locations::Locations>,
     /// Evidence for the diagnosis only, which changes rarely: read once per account (key)
@@ -212,6 +212,10 @@ pub async fn run(ctx: Arc<Context>) -> Result<(), RunError> {
             ctx.gate.stop();
         }
     });
+    let reclaimer = tokio::spawn({
+        let ctx = ctx.clone();
+        async move { ctx.gate.reclaim_untaken_turns().await }
+    });
     // One controller per watched namespace: each has its own cache, so one namespace's
     // re-list never drops another's objects.
     futures::future::join_all(
@@ -220,6 +224,7 @@ pub async fn run(ctx: Arc<Context>) -> Result<(), RunError> {
     )
     .await;
     stopper.abort();
+    reclaimer.abort();
     if leadership.is_some_and(|c| !*c.borrow()) {
         ctx.metrics.set_leader(false);
         // A replica that lost the Lease never writes again.
@@ -244,28 +249,38 @@ async fn shutdown_signal() {
     }
 }
 
-/// One pass, once the gate lets it through. The cache holds metadata only (at 10,000 objects,
-/// whole objects with their status would be most of the controller's memory), so the pass
-/// reads the object now, as the API server holds it (an object gone meanwhile has nothing
-/// left to do).
+/// How the gate knows an object: its name and namespace (kube-runtime's cache key).
+type ObjectKey = ObjectRef<PartialObjectMeta<EventBridgeIntegration>>;
+
+/// One pass, once the gate lets it through; when every permit is out, the object joins the
+/// gate's queue and this returns at once (its turn comes back through `turns`). The cache
+/// holds metadata only (at 10,000 objects, whole objects with their status would be most of
+/// the controller's memory), so the pass reads the object now, as the API server holds it
+/// (an object gone meanwhile has nothing left to do).
 async fn reconcile_gated(
     meta: Arc<PartialObjectMeta<EventBridgeIntegration>>,
     ctx: Arc<Context>,
+    turns: gate::Turns<ObjectKey>,
 ) -> Result<kube::runtime::controller::Action, crate::Error> {
     let namespace = meta.namespace().unwrap_or_default();
     let name = meta.name_any();
-    let pass_ctx = ctx.clone();
-    ctx.gate
-        .run(|| async move {
-            let api: Api<DeserializeGuard<EventBridgeIntegration>> =
-                Api::namespaced(pass_ctx.client.clone(), &namespace);
-            match api.get_opt(&name).await.map_err(crate::Error::Kube)? {
-                Some(latest) => reconcile_guarded(Arc::new(latest), pass_ctx).await,
-                None => Ok(kube::runtime::controller::Action::await_change()),
-            }
-        })
-        .await
-        .unwrap_or_else(|| Ok(kube::runtime::controller::Action::await_change()))
+    let key = ObjectKey::new(&name).within(&namespace);
+    let Some(permit) = ctx.gate.enter(&key, &turns) else {
+        return Ok(kube::runtime::controller::Action::await_change());
+    };
+    // Boxed: kube-runtime spawns a task for every object that comes due, sized for the
+    // largest state of its future; only passes that run allocate a whole pass's (tens of KB).
+    let out = Box::pin(async {
+        let api: Api<DeserializeGuard<EventBridgeIntegration>> =
+            Api::namespaced(ctx.client.clone(), &namespace);
+        match api.get_opt(&name).await.map_err(crate::Error::Kube)? {
+            Some(latest) => reconcile_guarded(Arc::new(latest), ctx.clone()).await,
+            None => Ok(kube::runtime::controller::Action::await_change()),
+        }
+    })
+    .await;
+    drop(permit);
+    out
 }
 
 /// An object the API server holds but this version cannot read (a field of the wrong type,
@@ -346,14 +361,21 @@ async fn run_one(
     // starves objects under load, see `gate`). kube-runtime still runs one pass per object
     // at a time.
     let config = kube::runtime::controller::Config::default().concurrency(0);
+    // The gate announces an object's turn here (see `gate`).
+    let (turns, turns_heard) = futures::channel::mpsc::unbounded();
     let mut controller = Controller::for_stream(stream, reader)
         .with_config(config)
+        .reconcile_on(turns_heard)
         .shutdown_on_signal();
     if let Some(channel) = leadership {
         controller = controller.graceful_shutdown_on(leader::lost(channel));
     }
     controller
-        .run(reconcile_gated, error_policy_meta, ctx)
+        .run(
+            move |meta, ctx| reconcile_gated(meta, ctx, turns.clone()),
+            error_policy_meta,
+            ctx,
+        )
         .for_each(|result| async move {
             if let Err(e) = result {
                 tracing::debug!("reconcile ended with error: {e}");
