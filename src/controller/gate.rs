@@ -19,9 +19,11 @@
 //! controller (`Controller::reconcile_on`), and that pass takes it. Objects are served in the
 //! order they came due, and one that waits costs its key (~0.3 KB), not a pass parked in
 //! kube-runtime's runner: a spawned task, a tracing span and a slot of the runner's map
-//! (~0.5 KB a slot, and the map never shrinks: 10,000 objects due at once at start-up kept
-//! 8 MB of slots for good, heaptrack at `make bench-memory`'s 10,000), and every wake-up of
-//! the runner polls each parked pass. One gate serves every watched namespace, so the bound is the
+//! (~0.5 KB a slot), and every wake-up of the runner polled each parked pass. The map never
+//! shrinks: with 10,000 objects applied faster than they converged it kept 8 MB of slots
+//! for good (heaptrack, `make bench-memory`). It still grows once at start-up, when
+//! kube-runtime hands the runner every cached object at once. One gate serves every watched
+//! namespace, so the bound is the
 //! process's, not each namespace controller's. Objects still waiting when the controller
 //! stops (a signal, the Lease lost) are not started.
 
@@ -37,9 +39,11 @@ use tokio::time::Instant;
 pub type Turns<K> = UnboundedSender<K>;
 
 /// How long a permit is kept for an object whose turn came but whose pass has not taken it.
-/// kube-runtime starts that pass at once, unless the object left its cache meanwhile
-/// (deleted): then the permit goes to the next in the queue after this.
-const TURN_KEPT_FOR: Duration = Duration::from_secs(10);
+/// kube-runtime starts that pass at once, or says the object left its cache (then
+/// `forfeit` hands the permit on); this is the safety net beyond both. It outlasts
+/// kube-runtime's backoff of its trigger streams (at most 30 s, after a watch error), so a
+/// turn delayed by it is not taken from its object.
+const TURN_KEPT_FOR: Duration = Duration::from_secs(60);
 
 /// A queue kept after a burst is shrunk back once it drains, beyond this many entries.
 const KEPT_CAPACITY: usize = 1024;
@@ -119,6 +123,15 @@ impl<K: Hash + Eq + Clone> Gate<K> {
         None
     }
 
+    /// The object's turn came but it left kube-runtime's cache (deleted): its permit goes to
+    /// the next in the queue now.
+    pub fn forfeit(&self, key: &K) {
+        let mut state = self.lock();
+        if state.announced.remove(key).is_some() {
+            state.hand_on();
+        }
+    }
+
     /// No queued object starts from now on; running passes finish.
     pub fn stop(&self) {
         let mut state = self.lock();
@@ -149,7 +162,7 @@ impl<K: Hash + Eq + Clone> State<K> {
     fn hand_on(&mut self) {
         while let Some((key, turns)) = self.queue.pop_front() {
             self.queued.remove(&key);
-            // A controller that is gone (its namespace no longer watched) takes no turn.
+            // A controller that has ended (the process is stopping) takes no turn.
             if turns.unbounded_send(key.clone()).is_ok() {
                 self.announced.insert(key, Instant::now());
                 self.shrink_when_drained();
@@ -359,11 +372,33 @@ mod tests {
         assert_eq!(gate.waiting(), 2);
         drop(running);
         assert_eq!(heard.next().await, Some(key("b")), "b waited longest");
-        // A newcomer does not take the permit kept for b.
-        assert!(gate.enter(&key("d"), &turns).is_none());
         let b = gate.enter(&key("b"), &turns).expect("b's turn");
         drop(b);
         assert_eq!(heard.next().await, Some(key("c")));
+        // The queue is empty now, and the permit is still kept for c: a newcomer waits.
+        assert_eq!(gate.waiting(), 0);
+        assert!(gate.enter(&key("d"), &turns).is_none(), "d took c's permit");
+        assert_eq!(gate.lock().taken, 1, "never more than the bound");
+        let c = gate.enter(&key("c"), &turns).expect("c's turn");
+        drop(c);
+        assert_eq!(heard.next().await, Some(key("d")));
+    }
+
+    /// kube-runtime says the object is gone from its cache: the next in the queue gets the
+    /// permit at once, not after `TURN_KEPT_FOR`.
+    #[tokio::test(start_paused = true)]
+    async fn a_forfeited_turn_is_handed_on_at_once() {
+        let gate = Gate::new(1);
+        let (turns, mut heard) = mpsc::unbounded();
+        let running = gate.enter(&key("a"), &turns).expect("a free permit");
+        assert!(gate.enter(&key("gone"), &turns).is_none());
+        assert!(gate.enter(&key("c"), &turns).is_none());
+        drop(running);
+        assert_eq!(heard.next().await, Some(key("gone")));
+        gate.forfeit(&key("c"));
+        assert!(heard.try_recv().is_err(), "c had no turn to forfeit");
+        gate.forfeit(&key("gone"));
+        assert_eq!(heard.try_recv().ok(), Some(key("c")));
     }
 
     /// An object whose turn came but whose pass never took it (deleted meanwhile) does not
@@ -381,10 +416,26 @@ mod tests {
             let gate = gate.clone();
             async move { gate.reclaim_untaken_turns().await }
         });
-        tokio::time::sleep(TURN_KEPT_FOR / 2).await;
+        tokio::time::sleep(TURN_KEPT_FOR - Duration::from_secs(1)).await;
         assert!(heard.try_recv().is_err(), "handed on too early");
-        assert_eq!(heard.next().await, Some(key("c")), "handed on at last");
+        let late = tokio::time::timeout(TURN_KEPT_FOR, heard.next()).await;
+        assert_eq!(late.ok().flatten(), Some(key("c")), "never handed on");
         reclaimer.abort();
+    }
+
+    /// Without the reclaimer, the next object that comes due hands an untaken turn on.
+    #[tokio::test(start_paused = true)]
+    async fn the_next_arrival_hands_an_untaken_turn_on() {
+        let gate = Gate::new(1);
+        let (turns, mut heard) = mpsc::unbounded();
+        let running = gate.enter(&key("a"), &turns).expect("a free permit");
+        assert!(gate.enter(&key("gone"), &turns).is_none());
+        assert!(gate.enter(&key("c"), &turns).is_none());
+        drop(running);
+        assert_eq!(heard.next().await, Some(key("gone")));
+        tokio::time::sleep(TURN_KEPT_FOR).await;
+        assert!(gate.enter(&key("d"), &turns).is_none(), "c is first");
+        assert_eq!(heard.try_recv().ok(), Some(key("c")));
     }
 
     #[tokio::test(start_paused = true)]

@@ -370,16 +370,25 @@ async fn run_one(
     if let Some(channel) = leadership {
         controller = controller.graceful_shutdown_on(leader::lost(channel));
     }
+    let gate_ctx = ctx.clone();
     controller
         .run(
             move |meta, ctx| reconcile_gated(meta, ctx, turns.clone()),
             error_policy_meta,
             ctx,
         )
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!("reconcile ended with error: {e}");
+        .for_each(|result| {
+            match result {
+                // An object whose turn came left the cache meanwhile: the next one goes now.
+                Err(kube::runtime::controller::Error::ObjectNotFound(gone)) => {
+                    let key =
+                        ObjectKey::new(&gone.name).within(gone.namespace.as_deref().unwrap_or(""));
+                    gate_ctx.gate.forfeit(&key);
+                }
+                Err(e) => tracing::debug!("reconcile ended with error: {e}"),
+                Ok(_) => {}
             }
+            futures::future::ready(())
         })
         .await;
 }
