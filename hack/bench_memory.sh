@@ -5,7 +5,8 @@
 # and reconciles BENCH_CONCURRENCY objects at once (default 8, the controller's and the
 # chart's default): the objects, their status and the shared snapshots are the same as
 # under the limits, only sooner. Prints RSS idle, peak while converging, and in sync after
-# every object resynced once, plus the in-sync calls per pass.
+# every object resynced once, plus the in-sync calls per pass; then the same in sync after a
+# restart of the controller with the N objects already there (BENCH_RESTART=0 skips it).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd); cd "$ROOT"
 N=${N:-10000}
@@ -23,12 +24,29 @@ kubectl wait --for=condition=Established crd/eventbridgeintegrations.eventbridge
 ns="mem-$$"; kubectl create namespace "$ns" >/dev/null
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 unlimited=events=100000,iam=100000,lambda=100000,ecs=100000,sts=100000,sqs=100000
-./target/release/eventbridge-integration-controller run --watch-namespace "$ns" --metrics-addr "127.0.0.1:$port" \
-  --resync-interval "$RESYNC" --aws-rate-limits "$unlimited" --max-concurrent-reconciles "$CONCURRENCY" \
-  --log-level warn > "$OUT/controller-memory.log" 2>&1 &
-pid=$!
+start_controller() {
+  ./target/release/eventbridge-integration-controller run --watch-namespace "$ns" --metrics-addr "127.0.0.1:$port" \
+    --resync-interval "$RESYNC" --aws-rate-limits "$unlimited" --max-concurrent-reconciles "$CONCURRENCY" \
+    --log-level warn >> "$OUT/controller-memory.log" 2>&1 &
+  pid=$!
+  until curl -sf "127.0.0.1:$port/readyz" >/dev/null; do sleep 0.2; done
+}
+# Every object passes once in sync, then a quarter of them more are counted. RSS is sampled
+# every second meanwhile: in sync is a median and a maximum, not one moment. Sets insync,
+# rss_median, rss_max, samples.
+measure_in_sync() {
+  ( while kill -0 "$pid" 2>/dev/null; do awk '/VmRSS/ {print $2}' /proc/$pid/status; sleep 1; done ) > "$OUT/rss-insync.txt" &
+  local rss_sampler=$!
+  insync=$("$EBI_PYTHON_VENV/bin/python" hack/bench_insync.py "$port" "$N" 3600 $((N / 4)))
+  kill "$rss_sampler" 2>/dev/null || true
+  wait "$rss_sampler" 2>/dev/null || true
+  [ -s "$OUT/rss-insync.txt" ] || { echo "bench-memory: no RSS sample in sync (did the controller exit? see $OUT/controller-memory.log)" >&2; exit 1; }
+  read -r rss_median rss_max < <(sort -n "$OUT/rss-insync.txt" | awk '{v[NR]=$1} END {print int(v[int((NR+1)/2)]/1024), int(v[NR]/1024)}')
+  samples=$(wc -l < "$OUT/rss-insync.txt")
+}
+: > "$OUT/controller-memory.log"
 trap 'kill $pid 2>/dev/null || true; hack/test-env.sh stop' EXIT
-until curl -sf "127.0.0.1:$port/readyz" >/dev/null; do sleep 0.2; done
+start_controller
 idle=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
 for i in $(seq 1 "$N"); do cat <<YAML
 ---
@@ -47,14 +65,14 @@ applied=$(date +%s)
 until [ "$(curl -s "127.0.0.1:$port/metrics" | awk '/^ebi_integrations\{ready="true"\}/ {print int($NF)}')" = "$N" ]; do sleep 2; done
 ready=$(date +%s)
 peak=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
-# Every object passes once in sync, then a quarter of them more are counted. RSS is sampled
-# every second meanwhile: in sync is a median and a maximum, not one moment.
-( while kill -0 "$pid" 2>/dev/null; do awk '/VmRSS/ {print $2}' /proc/$pid/status; sleep 1; done ) > "$OUT/rss-insync.txt" &
-rss_sampler=$!
-insync=$("$EBI_PYTHON_VENV/bin/python" hack/bench_insync.py "$port" "$N" 3600 $((N / 4)))
-kill "$rss_sampler" 2>/dev/null || true
-wait "$rss_sampler" 2>/dev/null || true
-[ -s "$OUT/rss-insync.txt" ] || { echo "bench-memory: no RSS sample in sync (did the controller exit? see $OUT/controller-memory.log)" >&2; exit 1; }
-read -r rss_median rss_max < <(sort -n "$OUT/rss-insync.txt" | awk '{v[NR]=$1} END {print int(v[int((NR+1)/2)]/1024), int(v[NR]/1024)}')
+measure_in_sync
 echo "$insync"
-echo "[figures] memory, $N Step Functions integrations (client-side rate limits lifted, $CONCURRENCY at once): kubectl apply took $((applied - start)) s, all Ready after $((ready - start)) s; RSS $((idle / 1024)) MiB idle, peak $((peak / 1024)) MiB converging; in sync (sampled each second over $(wc -l < "$OUT/rss-insync.txt") s) median $rss_median MiB, max $rss_max MiB"
+echo "[figures] memory, $N Step Functions integrations (client-side rate limits lifted, $CONCURRENCY at once): kubectl apply took $((applied - start)) s, all Ready after $((ready - start)) s; RSS $((idle / 1024)) MiB idle, peak $((peak / 1024)) MiB converging; in sync (sampled each second over $samples s) median $rss_median MiB, max $rss_max MiB"
+[ "${BENCH_RESTART:-1}" = 1 ] || exit 0
+# A restart with the objects already there: kube-runtime hands every cached object to its
+# runner at once, unlike objects applied one by one while the controller runs.
+kill "$pid"; wait "$pid" 2>/dev/null || true
+start_controller
+measure_in_sync
+echo "$insync"
+echo "[figures] memory after a restart with $N objects: RSS peak $(( $(awk '/VmHWM/ {print $2}' /proc/$pid/status) / 1024 )) MiB; sampled each second from the restart while every object passed once and a quarter again ($samples s): median $rss_median MiB, max $rss_max MiB"
