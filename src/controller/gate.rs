@@ -384,17 +384,26 @@ mod tests {
         assert_eq!(heard.next().await, Some(key("d")));
     }
 
-    /// kube-runtime says the object is gone from its cache: the next in the queue gets the
-    /// permit at once, not after `TURN_KEPT_FOR`.
-    #[tokio::test(start_paused = true)]
-    async fn a_forfeited_turn_is_handed_on_at_once() {
-        let gate = Gate::new(1);
+    /// One permit: "a" ran, "gone" and "c" queued behind it; "a" ended and "gone" was
+    /// told its turn came (its pass has not taken it). Returns the turns channel.
+    async fn gone_has_its_turn_and_c_waits(
+        gate: &Gate<Key>,
+    ) -> (mpsc::UnboundedSender<Key>, mpsc::UnboundedReceiver<Key>) {
         let (turns, mut heard) = mpsc::unbounded();
         let running = gate.enter(&key("a"), &turns).expect("a free permit");
         assert!(gate.enter(&key("gone"), &turns).is_none());
         assert!(gate.enter(&key("c"), &turns).is_none());
         drop(running);
         assert_eq!(heard.next().await, Some(key("gone")));
+        (turns, heard)
+    }
+
+    /// kube-runtime says the object is gone from its cache: the next in the queue gets the
+    /// permit at once, not after `TURN_KEPT_FOR`.
+    #[tokio::test(start_paused = true)]
+    async fn a_forfeited_turn_is_handed_on_at_once() {
+        let gate = Gate::new(1);
+        let (_turns, mut heard) = gone_has_its_turn_and_c_waits(&gate).await;
         gate.forfeit(&key("c"));
         assert!(heard.try_recv().is_err(), "c had no turn to forfeit");
         gate.forfeit(&key("gone"));
@@ -406,12 +415,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_turn_nobody_takes_is_handed_on() {
         let gate = Arc::new(Gate::new(1));
-        let (turns, mut heard) = mpsc::unbounded();
-        let running = gate.enter(&key("a"), &turns).expect("a free permit");
-        assert!(gate.enter(&key("gone"), &turns).is_none());
-        assert!(gate.enter(&key("c"), &turns).is_none());
-        drop(running);
-        assert_eq!(heard.next().await, Some(key("gone")));
+        let (_turns, mut heard) = gone_has_its_turn_and_c_waits(&gate).await;
         let reclaimer = tokio::spawn({
             let gate = gate.clone();
             async move { gate.reclaim_untaken_turns().await }
@@ -427,12 +431,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_next_arrival_hands_an_untaken_turn_on() {
         let gate = Gate::new(1);
-        let (turns, mut heard) = mpsc::unbounded();
-        let running = gate.enter(&key("a"), &turns).expect("a free permit");
-        assert!(gate.enter(&key("gone"), &turns).is_none());
-        assert!(gate.enter(&key("c"), &turns).is_none());
-        drop(running);
-        assert_eq!(heard.next().await, Some(key("gone")));
+        let (turns, mut heard) = gone_has_its_turn_and_c_waits(&gate).await;
         tokio::time::sleep(TURN_KEPT_FOR).await;
         assert!(gate.enter(&key("d"), &turns).is_none(), "c is first");
         assert_eq!(heard.try_recv().ok(), Some(key("c")));
