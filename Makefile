@@ -35,9 +35,10 @@ bench-memory: ## Memory with N=10000 objects in sync (client-side rate limits li
 build:
 	$(CARGO) build --locked
 
-crd: ## Regenerate crds/ (and the chart's copy) from the Rust types.
-	$(CARGO) run --locked -q -- crd > crds/eventbridgeintegrations.eventbridge.dev.yaml
-	cp crds/eventbridgeintegrations.eventbridge.dev.yaml charts/eventbridge-integration-controller/crds/
+crd: ## Regenerate crds/ (both CRDs, and the chart's copy) from the Rust types.
+	$(CARGO) run --locked -q -- crd --only integration > crds/eventbridgeintegrations.eventbridge.dev.yaml
+	$(CARGO) run --locked -q -- crd --only policy > crds/eventbridgeintegrationpolicies.eventbridge.dev.yaml
+	cp crds/*.yaml charts/eventbridge-integration-controller/crds/
 
 lint:
 	$(CARGO) fmt --check

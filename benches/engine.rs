@@ -44,6 +44,7 @@ fn main() {
         account_id: "111122223333".into(),
         region: "us-east-1".into(),
         task_roles: Some(vec!["arn:aws:iam::111122223333:role/exec".into()]),
+        provisioning_role_arn: None,
     };
     let owner = Owner {
         cluster: "bench".into(),
@@ -56,9 +57,14 @@ fn main() {
     let mut changes = 0;
     for _ in 0..objects {
         let p = plan(black_box(&spec), &owner, &facts, &Guardrails::default()).unwrap();
-        changes += diff(&p.local, &Observed::default(), &owner, false)
-            .unwrap()
-            .len();
+        changes += diff(
+            &p.local,
+            &Observed::default(),
+            &owner,
+            ebi::plan::diff::Adoption::both(false),
+        )
+        .unwrap()
+        .len();
     }
     let elapsed = start.elapsed();
     println!(

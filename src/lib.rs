@@ -1,8 +1,8 @@
 //! EventBridge integrations as Kubernetes objects, with a diagnosis of every AccessDenied.
 //!
-//! The pure core — `api` (types), `plan` (spec → desired AWS state), `iam` (policy language)
-//! and `diagnose` (snapshot → findings), with `simulate` and `input` (strict JSON reading) —
-//! never performs I/O. `aws` observes and applies;
+//! The pure core — `api` (types), `plan` (spec → desired AWS state), `iam` (policy language),
+//! `diagnose` (snapshot → findings) and `tenancy` (what a namespace may ask for), with
+//! `simulate` and `input` (strict JSON reading) — never performs I/O. `aws` observes and applies;
 //! `controller` runs the reconcile loop around them.
 
 pub mod api;
@@ -16,6 +16,7 @@ pub mod orphans;
 pub mod plan;
 pub mod simulate;
 pub mod telemetry;
+pub mod tenancy;
 
 /// What a failure means, for the reconciler (how soon to retry), for status (which
 /// condition) and for metrics (`ebi_reconciles_total{result}`): one taxonomy for all three.

@@ -48,8 +48,8 @@ struct Cli {
 enum Command {
     /// Run the controller (Kubernetes from KUBECONFIG or in-cluster; AWS from the SDK chain).
     Run(Box<RunArgs>),
-    /// Print the CustomResourceDefinition as YAML.
-    Crd,
+    /// Print the CustomResourceDefinitions as YAML (the integration's, then the policy's).
+    Crd(CrdArgs),
     /// Explain why EventBridge could not invoke a rule's targets.
     Diagnose(DiagnoseArgs),
     /// List (or with --delete, remove) AWS resources tagged by this cluster's controller
@@ -60,6 +60,31 @@ enum Command {
     /// Evaluate one IAM request (or a list) against identity, resource, boundary, session,
     /// SCP and RCP policies; exit 0 allowed, 1 denied, 2 bad input.
     Simulate(SimulateArgs),
+}
+
+#[derive(clap::Args)]
+struct CrdArgs {
+    /// Print only this one.
+    #[arg(long, value_enum)]
+    only: Option<CrdKind>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CrdKind {
+    /// EventBridgeIntegration
+    Integration,
+    /// EventBridgeIntegrationPolicy
+    Policy,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PolicyModeArg {
+    /// An integration is acted on only when one EventBridgeIntegrationPolicy selecting its
+    /// namespace grants every reference in it.
+    Enforce,
+    /// No policies: any namespace may ask for anything within the other flags (for a
+    /// single-tenant cluster).
+    Off,
 }
 
 #[derive(clap::Args)]
@@ -161,6 +186,14 @@ struct RunArgs {
     /// controller's own credentials, which a member account's cannot read them with.
     #[arg(long, env = "EBI_ORGANIZATION_ROLE_ARN")]
     organization_role_arn: Option<String>,
+    /// `enforce`: every integration must be granted by an EventBridgeIntegrationPolicy that
+    /// selects its namespace; `off`: no policies (a single-tenant cluster).
+    #[arg(long, value_enum, default_value = "enforce", env = "EBI_POLICY_MODE")]
+    policy_mode: PolicyModeArg,
+    /// Namespace of the Secrets the policies' externalIdSecretRef name (default:
+    /// POD_NAMESPACE, else `default`; with the Helm chart: the release namespace).
+    #[arg(long, env = "EBI_SECRETS_NAMESPACE")]
+    secrets_namespace: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -239,8 +272,15 @@ enum Output {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Crd => {
-            print!("{}", ebi::api::crd_yaml());
+        Command::Crd(args) => {
+            print!(
+                "{}",
+                match args.only {
+                    None => ebi::api::all_crds_yaml(),
+                    Some(CrdKind::Integration) => ebi::api::crd_yaml(),
+                    Some(CrdKind::Policy) => ebi::api::policy_crd_yaml(),
+                }
+            );
             ExitCode::SUCCESS
         }
         Command::Diagnose(args) if args.all => runtime().block_on(audit_command(args)),
@@ -314,6 +354,14 @@ async fn run(args: RunArgs) -> ExitCode {
     let settings = ebi::controller::Settings {
         cluster_id,
         organization_role_arn: args.organization_role_arn.filter(|r| !r.is_empty()),
+        policy_mode: match args.policy_mode {
+            PolicyModeArg::Enforce => ebi::tenancy::PolicyMode::Enforce,
+            PolicyModeArg::Off => ebi::tenancy::PolicyMode::Off,
+        },
+        secrets_namespace: args
+            .secrets_namespace
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(ebi::controller::locations::default_namespace),
         max_concurrent_reconciles: args.max_concurrent_reconciles,
         locations_namespace: args
             .locations_namespace
@@ -354,7 +402,10 @@ async fn run(args: RunArgs) -> ExitCode {
         tracing::error!("--lease-renew-grace-seconds must be below --lease-duration-seconds");
         return ExitCode::from(2);
     }
-    tracing::info!(resync = ?settings.resync_interval, guardrails = ?settings.guardrails, "starting controller");
+    tracing::info!(resync = ?settings.resync_interval, guardrails = ?settings.guardrails, policy_mode = ?settings.policy_mode, "starting controller");
+    if settings.policy_mode == ebi::tenancy::PolicyMode::Off {
+        tracing::warn!("--policy-mode off: no EventBridgeIntegrationPolicy is consulted, so anyone who may create an EventBridgeIntegration in a watched namespace may have the controller pass any role, invoke any function and write any queue policy within the other flags; use it only on a single-tenant cluster");
+    }
     let server = tokio::spawn(ebi::telemetry::serve(args.metrics_addr, metrics.clone()));
     let ctx = Arc::new(ebi::controller::Context::new(
         client, aws, metrics, settings,
@@ -413,7 +464,24 @@ async fn orphans_command(args: OrphansArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match ebi::orphans::report(&client, &aws, &cluster, &regions, &persisted, args.delete).await {
+    let external_ids = match orphan_external_ids(&client, &namespace, &persisted).await {
+        Ok(ids) => ids,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    match ebi::orphans::report(
+        &client,
+        &aws,
+        &cluster,
+        &regions,
+        &persisted,
+        &external_ids,
+        args.delete,
+    )
+    .await
+    {
         Ok(report) => {
             match args.output {
                 Output::Json => println!(
@@ -429,6 +497,41 @@ async fn orphans_command(args: OrphansArgs) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The external IDs of every provisioning role the orphan report may need (the places kept
+/// in the ConfigMap and the live objects' records): from the policies that name the role
+/// (their Secrets, in the controller's namespace), or from a live object's own spec
+/// (`--policy-mode off`).
+async fn orphan_external_ids(
+    client: &kube::Client,
+    namespace: &str,
+    persisted: &[ebi::controller::locations::Location],
+) -> Result<std::collections::BTreeMap<String, ebi::aws::ExternalId>, String> {
+    use kube::core::DeserializeGuard;
+    let mut roles: std::collections::BTreeSet<String> = persisted
+        .iter()
+        .filter_map(|l| l.via_role_arn.clone())
+        .collect();
+    let api: kube::Api<DeserializeGuard<ebi::api::EventBridgeIntegration>> =
+        kube::Api::all(client.clone());
+    let objects = api
+        .list(&Default::default())
+        .await
+        .map_err(|e| format!("cannot list EventBridgeIntegrations: {e}"))?;
+    let mut ids = std::collections::BTreeMap::new();
+    for obj in objects.items.iter().filter_map(|o| o.0.as_ref().ok()) {
+        for r in obj.status.iter().flat_map(|s| s.resources.iter().flatten()) {
+            roles.extend(r.via_role_arn.clone());
+        }
+        if let Some(x) = &obj.spec.cross_account {
+            if let (Some(role), Some(id)) = (&x.provisioning_role_arn, &x.external_id) {
+                ids.insert(role.clone(), ebi::aws::ExternalId::new(id.clone()));
+            }
+        }
+    }
+    ids.extend(ebi::controller::tenancy::external_ids_for(client, namespace, &roles).await?);
+    Ok(ids)
 }
 
 async fn diagnose_command(args: DiagnoseArgs) -> ExitCode {
@@ -526,7 +629,10 @@ async fn online_reader(
         let account = ebi::iam::Arn::parse(role)
             .map(|a| a.account)
             .unwrap_or_default();
-        match aws.remote_clients(&region, role, None, &account).await {
+        match aws
+            .remote_clients(&region, &ebi::aws::RemoteAccess::role(role), &account)
+            .await
+        {
             Ok(c) => reader = reader.with_organizations_client(limiter.limit(&c).organizations),
             Err(e) => {
                 eprintln!("error: --organization-role-arn: {e}");

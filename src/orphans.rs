@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::api::{EventBridgeIntegration, OwnedKind, OwnedResource};
 use crate::aws::errors::classify;
 use crate::aws::remove::{self, Removal};
-use crate::aws::{observe, AwsContext, AwsError, Clients};
+use crate::aws::{observe, AwsContext, AwsError, Clients, ExternalId, RemoteAccess};
 use crate::controller::locations::Location as Persisted;
 use crate::plan::{Owner, CLUSTER_TAG, OWNER_TAG, OWNER_UID_TAG};
 
@@ -74,15 +74,18 @@ impl Report {
     }
 }
 
-/// Where to look: (account, region, role to assume, external ID).
-type Location = (String, String, Option<String>, Option<String>);
+/// Where to look: (account, region, role to assume).
+type Location = (String, String, Option<String>);
 
+/// `external_ids`: by provisioning role, the external ID its trust policy asks for (from
+/// the policies that name the role; never from the ConfigMap of places).
 pub async fn report(
     client: &Client,
     aws: &AwsContext,
     cluster: &str,
     regions: &[String],
     persisted: &[Persisted],
+    external_ids: &BTreeMap<String, ExternalId>,
     delete: bool,
 ) -> Result<Report, String> {
     let api: Api<DeserializeGuard<EventBridgeIntegration>> = Api::all(client.clone());
@@ -98,15 +101,10 @@ pub async fn report(
         .map_err(|e| format!("cannot identify the controller's account: {e}"))?;
     let mut locations: BTreeSet<Location> = regions
         .iter()
-        .map(|r| (account.clone(), r.clone(), None, None))
+        .map(|r| (account.clone(), r.clone(), None))
         .collect();
     for guarded in &objects.items {
         let Ok(obj) = &guarded.0 else { continue };
-        let external_id = obj
-            .spec
-            .cross_account
-            .as_ref()
-            .and_then(|x| x.external_id.clone());
         for r in obj.status.iter().flat_map(|s| s.resources.iter().flatten()) {
             // Without a role, these credentials reach only their own account: a record of
             // another account without one was written by a controller with other
@@ -116,13 +114,7 @@ pub async fn report(
                 continue;
             }
             if let Some(region) = &r.region {
-                let ext = r.via_role_arn.as_ref().and(external_id.clone());
-                locations.insert((
-                    r.account_id.clone(),
-                    region.clone(),
-                    r.via_role_arn.clone(),
-                    ext,
-                ));
+                locations.insert((r.account_id.clone(), region.clone(), r.via_role_arn.clone()));
             }
         }
     }
@@ -132,13 +124,12 @@ pub async fn report(
             p.account_id.clone(),
             p.region.clone().unwrap_or_else(|| regions[0].clone()),
             p.via_role_arn.clone(),
-            p.external_id.clone(),
         )
     }));
     let mut orphans = Vec::new();
     let mut roles_searched = BTreeSet::new();
     let mut searched = Vec::new();
-    for (acct, region, via, external_id) in &locations {
+    for (acct, region, via) in &locations {
         let clients = match via {
             // The controller's credentials reach their own account only: searching another
             // account's place with them would search (and attribute) the wrong account.
@@ -149,7 +140,14 @@ pub async fn report(
             }
             None => aws.clients(region),
             Some(role) => aws
-                .remote_clients(region, role, external_id.as_deref(), acct)
+                .remote_clients(
+                    region,
+                    &RemoteAccess {
+                        role_arn: role.clone(),
+                        external_id: external_ids.get(role).cloned(),
+                    },
+                    acct,
+                )
                 .await
                 .map_err(|e| format!("cannot reach account {acct} through {role}: {e}"))?,
         };
@@ -283,6 +281,7 @@ async fn tagged_rules(
                             statement_id: None,
                             proof: None,
                             via_role_arn: via.clone(),
+                            restore: None,
                         },
                         owner,
                         owner_uid,
@@ -394,6 +393,7 @@ async fn tagged_roles(
                         statement_id: None,
                         proof: None,
                         via_role_arn: via.clone(),
+                        restore: None,
                     },
                     owner,
                     owner_uid,

@@ -307,6 +307,11 @@ fn forwarding(bus: &str) -> String {
     format!("    mode: EventBusForwarding\n    targetEventBusName: {bus}\n")
 }
 
+/// The id of the bus statement of the integration whose source rule (in A) is `rule`.
+fn own_statement(rule: &str) -> String {
+    ebi::plan::names::bus_statement_id(&format!("arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule}"))
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn event_bus_forwarding_reaches_ecs_in_another_account() {
     let ns = namespace("x-fwd");
@@ -365,17 +370,23 @@ async fn event_bus_forwarding_reaches_ecs_in_another_account() {
         &json!(forwarder.policy_document()),
         &json!({"Statement": [{"Sid": "ForwardToTargetBus", "Effect": "Allow", "Action": "events:PutEvents", "Resource": bus_arn}]})
     ));
-    // Account B: the bus admits exactly account A; a rule there runs the task with B's roles.
+    // Account B: the bus admits exactly A's forwarding role; a rule there runs the task with
+    // B's roles.
     let policy: Value = serde_json::from_str(&bus_policy(&b, &bus).await).unwrap();
     let stmt = policy["Statement"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|s| s["Sid"] == format!("ebi-from-{ACCOUNT}"))
-        .expect("the bus statement for account A");
+        .find(|s| s["Sid"] == own_statement(&name))
+        .expect("the bus statement of this integration");
     assert_eq!(
         stmt["Principal"]["AWS"],
         format!("arn:aws:iam::{ACCOUNT}:root")
+    );
+    assert_eq!(
+        stmt["Condition"]["ArnEquals"]["aws:PrincipalArn"],
+        format!("arn:aws:iam::{ACCOUNT}:role/{name}"),
+        "only the forwarding role, not the whole account"
     );
     assert_eq!(stmt["Action"], "events:PutEvents");
     let rule_b = rule_on(&b, &bus, &name).await.expect("the rule on B's bus");
@@ -444,7 +455,7 @@ async fn event_bus_forwarding_reaches_ecs_in_another_account() {
     b.events
         .remove_permission()
         .event_bus_name(&bus)
-        .statement_id(format!("ebi-from-{ACCOUNT}"))
+        .statement_id(own_statement(&name))
         .send()
         .await
         .unwrap();
@@ -460,7 +471,7 @@ async fn event_bus_forwarding_reaches_ecs_in_another_account() {
         Duration::from_secs(30),
         || async {
             let policy_back = b.inline_policy(&name).await.is_some();
-            let bus_back = bus_policy(&b, &bus).await.contains("ebi-from-");
+            let bus_back = bus_policy(&b, &bus).await.contains(&own_statement(&name));
             let enabled = rule_on(&b, &bus, &name)
                 .await
                 .and_then(|r| r.state().map(|s| s.as_str().to_string()))
@@ -477,13 +488,14 @@ async fn event_bus_forwarding_reaches_ecs_in_another_account() {
     assert!(rule_on(&b, &bus, &name).await.is_none(), "B: rule gone");
     assert!(!b.role_exists(&name).await, "B: role gone");
     let left = bus_policy(&b, &bus).await;
-    assert!(!left.contains("ebi-from-"), "B: bus statement gone: {left}");
+    assert!(!left.contains("ebi-fwd-"), "B: bus statement gone: {left}");
 }
 
-/// Integrations forwarding from one account to one bus share the bus statement: they never
-/// evict each other, and it goes with the last of them.
+/// Integrations forwarding from one account to one bus each have a statement of their own,
+/// admitting their own forwarding role: they never evict each other, and each goes with its
+/// integration.
 #[tokio::test(flavor = "multi_thread")]
-async fn integrations_sharing_a_bus_share_its_statement() {
+async fn integrations_on_one_bus_each_have_their_own_statement() {
     let ns = namespace("x-share");
     let b = aws_in(B).await;
     let bus = bus_in_b(&b, &ns).await;
@@ -511,12 +523,17 @@ async fn integrations_sharing_a_bus_share_its_statement() {
         writes, 0,
         "two integrations on one bus do not fight over its policy: {ops:?}"
     );
+    let (one, two) = (
+        own_statement(&derived(&ns, "one")),
+        own_statement(&derived(&ns, "two")),
+    );
+    let policy = bus_policy(&b, &bus).await;
+    assert!(policy.contains(&one) && policy.contains(&two), "{policy}");
     delete_and_wait(&ns, &["one"]);
+    let policy = bus_policy(&b, &bus).await;
     assert!(
-        bus_policy(&b, &bus)
-            .await
-            .contains(&format!("ebi-from-{ACCOUNT}")),
-        "the statement stays for the other integration"
+        !policy.contains(&one) && policy.contains(&two),
+        "one's statement went with it, two's stays: {policy}"
     );
     // "two" stays Ready through a resync after "one" is gone. Two passes: the cleanup pass
     // of "one" may be counted only after kubectl saw it gone.
@@ -527,7 +544,7 @@ async fn integrations_sharing_a_bus_share_its_statement() {
     wait_condition(&api, "two", "Ready", "True", None).await;
     delete_and_wait(&ns, &["two"]);
     assert!(
-        !bus_policy(&b, &bus).await.contains("ebi-from-"),
+        !bus_policy(&b, &bus).await.contains("ebi-fwd-"),
         "gone with the last integration"
     );
 }
@@ -553,13 +570,12 @@ async fn two_forwarders_deleted_at_once_leave_no_bus_statement() {
     wait_condition(&api, "two", "Ready", "True", None).await;
     assert!(bus_policy(&b, &bus)
         .await
-        .contains(&format!("ebi-from-{ACCOUNT}")));
-    // Both clean-ups run side by side. Each removes its own rule before it looks for other
-    // forwarders, so the last one to look finds none and removes the shared statement.
+        .contains(&own_statement(&derived(&ns, "one"))));
+    // Both clean-ups run side by side, each removing its own statement.
     delete_and_wait(&ns, &["one", "two"]);
     assert!(
-        !bus_policy(&b, &bus).await.contains("ebi-from-"),
-        "the shared statement goes with the last of two integrations deleted together"
+        !bus_policy(&b, &bus).await.contains("ebi-fwd-"),
+        "both statements go with two integrations deleted together"
     );
 }
 
@@ -592,12 +608,73 @@ async fn renaming_a_forwarding_rule_leaves_nothing_behind_in_either_account() {
     )
     .await;
     wait_condition(&api, "moved", "Ready", "True", None).await;
-    assert!(
-        bus_policy(&b, &bus)
-            .await
-            .contains(&format!("ebi-from-{ACCOUNT}")),
-        "the shared bus statement stays"
-    );
+    wait_until_async(
+        "the old rule's statement to go",
+        Duration::from_secs(30),
+        || async {
+            let policy = bus_policy(&b, &bus).await;
+            policy.contains(&own_statement(&second)) && !policy.contains(&own_statement(&first))
+        },
+    )
+    .await;
     delete_and_wait(&ns, &["moved"]);
-    assert!(!bus_policy(&b, &bus).await.contains("ebi-from-"));
+    assert!(!bus_policy(&b, &bus).await.contains("ebi-fwd-"));
+}
+
+/// An older version wrote one statement per source account (`ebi-from-ACCOUNT`), admitting
+/// the whole account. Once every forwarder from that account has its own statement, the
+/// shared one is removed: a record naming it is migrated, not kept for ever.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_shared_statement_of_older_versions_is_migrated_away() {
+    let ns = namespace("x-legacy-bus");
+    let b = aws_in(B).await;
+    let bus = bus_in_b(&b, &ns).await;
+    let _ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    apply(&cross_yaml(
+        &ns,
+        "old",
+        &ecs_target_in_b(),
+        &forwarding(&bus),
+    ));
+    wait_condition(&api, "old", "Ready", "True", None).await;
+    // What the older version left: the shared statement, and its entry in the record.
+    let legacy = format!("ebi-from-{ACCOUNT}");
+    b.events
+        .put_permission()
+        .event_bus_name(&bus)
+        .action("events:PutEvents")
+        .principal(ACCOUNT)
+        .statement_id(&legacy)
+        .send()
+        .await
+        .unwrap();
+    let mut status = api.get_status("old").await.unwrap().status.unwrap();
+    let mut resources = status.resources.take().unwrap();
+    let mut entry = resources
+        .iter()
+        .find(|r| r.kind == ebi::api::OwnedKind::BusPermission)
+        .unwrap()
+        .clone();
+    entry.statement_id = Some(legacy.clone());
+    entry.proof = Some(ACCOUNT.to_string());
+    resources.push(entry);
+    status.resources = Some(resources);
+    api.patch_status(
+        "old",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(json!({"status": status})),
+    )
+    .await
+    .unwrap();
+    wait_until_async(
+        "the shared statement to go",
+        Duration::from_secs(30),
+        || async {
+            let policy = bus_policy(&b, &bus).await;
+            !policy.contains(&legacy) && policy.contains(&own_statement(&derived(&ns, "old")))
+        },
+    )
+    .await;
+    delete_and_wait(&ns, &["old"]);
 }

@@ -251,16 +251,27 @@ fn diagnose_command_exit_codes_and_outputs() {
 }
 
 #[test]
-fn the_committed_crd_is_the_generated_one() {
-    let committed = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/crds/eventbridgeintegrations.eventbridge.dev.yaml"
-    ))
-    .unwrap();
+fn the_committed_crds_are_the_generated_ones() {
+    let read = |file: &str| {
+        std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("crds")
+                .join(file),
+        )
+        .unwrap()
+    };
     assert!(
-        committed == ebi::api::crd_yaml(),
+        read("eventbridgeintegrations.eventbridge.dev.yaml") == ebi::api::crd_yaml()
+            && read("eventbridgeintegrationpolicies.eventbridge.dev.yaml")
+                == ebi::api::policy_crd_yaml(),
         "crds/ is stale: run `make crd` and commit the result"
     );
+    // `crd` prints both, as one stream kubectl applies.
+    let (code, out, _) = cli(&["crd"], None);
+    assert_eq!(code, 0);
+    let documents: Vec<&str> = out.split("\n---\n").collect();
+    assert_eq!(documents.len(), 2, "{out}");
+    assert!(documents[1].contains("kind: EventBridgeIntegrationPolicy"));
 }
 
 fn findings_of(name: &str) -> Vec<ebi::diagnose::Finding> {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use ebi::api::EventBridgeIntegrationSpec;
 use ebi::iam::{documents_equivalent, PolicyDocument};
-use ebi::plan::diff::{diff, Change, Observed, ObservedRole, ObservedRule};
+use ebi::plan::diff::{diff, Adoption, Change, Observed, ObservedRole, ObservedRule};
 use ebi::plan::{
     plan, DesiredRole, Facts, Guardrails, Owner, Plan, PlanError, CLUSTER_TAG, OWNER_TAG,
     OWNER_UID_TAG,
@@ -31,6 +31,19 @@ fn facts() -> Facts {
             format!("arn:aws:iam::{A}:role/task"),
             format!("arn:aws:iam::{A}:role/exec"),
         ]),
+        provisioning_role_arn: None,
+    }
+}
+
+/// The facts of a pass for `s`: with its cross-account provisioning role, as the controller
+/// hands it to the planner (with --policy-mode off, the spec's).
+fn facts_of(s: &EventBridgeIntegrationSpec) -> Facts {
+    Facts {
+        provisioning_role_arn: s
+            .cross_account
+            .as_ref()
+            .and_then(|x| x.provisioning_role_arn.clone()),
+        ..facts()
     }
 }
 
@@ -56,7 +69,7 @@ fn lambda_spec(arn: &str) -> EventBridgeIntegrationSpec {
 }
 
 fn planned(s: &EventBridgeIntegrationSpec) -> Plan {
-    plan(s, &owner(), &facts(), &Guardrails::default()).unwrap()
+    plan(s, &owner(), &facts_of(s), &Guardrails::default()).unwrap()
 }
 
 fn managed(p: &Plan) -> ebi::plan::ManagedRole {
@@ -321,7 +334,7 @@ fn in_sync(p: &Plan) -> Observed {
 fn an_object_in_sync_needs_no_change_even_in_aws_shapes() {
     let p = planned(&ecs_spec());
     assert_eq!(
-        diff(&p.local, &in_sync(&p), &owner(), false).unwrap(),
+        diff(&p.local, &in_sync(&p), &owner(), Adoption::both(false)).unwrap(),
         Vec::<Change>::new()
     );
 }
@@ -332,14 +345,14 @@ fn each_kind_of_drift_is_one_change() {
     let check = |mutate: &dyn Fn(&mut Observed), expected: Vec<Change>| {
         let mut o = in_sync(&p);
         mutate(&mut o);
-        let changes = diff(&p.local, &o, &owner(), false).unwrap();
+        let changes = diff(&p.local, &o, &owner(), Adoption::both(false)).unwrap();
         assert_eq!(changes, expected);
         // What the pass believes AWS holds after these writes is in sync: nothing to read
         // back, and the next resync (which does read) would find nothing to do.
         let after = ebi::plan::diff::after_writes(&p.local, &o, &changes, &owner())
             .expect("known without reading");
         assert_eq!(
-            diff(&p.local, &after, &owner(), false).unwrap(),
+            diff(&p.local, &after, &owner(), Adoption::both(false)).unwrap(),
             vec![],
             "after {expected:?}"
         );
@@ -407,14 +420,55 @@ fn each_kind_of_drift_is_one_change() {
 }
 
 #[test]
+fn an_adopted_rule_keeps_the_targets_that_were_there_before_us() {
+    let p = planned(&ecs_spec());
+    let mut theirs = in_sync(&p);
+    theirs.rule.as_mut().unwrap().tags.clear();
+    let mut other = p.local.target.clone().unwrap();
+    other.id = "their-target".into();
+    other.arn = format!("arn:aws:lambda:us-east-1:{A}:function:theirs");
+    theirs.targets.push(other.clone());
+    // Adopted now (untagged) or earlier (recorded): the other target stays.
+    assert_eq!(
+        diff(&p.local, &theirs, &owner(), Adoption::both(true)).unwrap(),
+        vec![Change::TagRule]
+    );
+    let mut ours_now = in_sync(&p);
+    ours_now.targets.push(other.clone());
+    let adopted_earlier = Adoption {
+        rule_adopted: true,
+        ..Adoption::both(false)
+    };
+    assert_eq!(
+        diff(&p.local, &ours_now, &owner(), adopted_earlier).unwrap(),
+        vec![]
+    );
+    // A rule the controller created carries only its target: another is drift.
+    assert_eq!(
+        diff(&p.local, &ours_now, &owner(), Adoption::both(false)).unwrap(),
+        vec![Change::RemoveTargets(vec!["their-target".into()])]
+    );
+    // A policy may allow the rule and not the role (or the reverse).
+    let mut both_untagged = in_sync(&p);
+    both_untagged.rule.as_mut().unwrap().tags.clear();
+    both_untagged.role.as_mut().unwrap().tags.clear();
+    let rule_only = Adoption {
+        rule: true,
+        ..Adoption::both(false)
+    };
+    let err = diff(&p.local, &both_untagged, &owner(), rule_only).unwrap_err();
+    assert_eq!(err.kind, "IAM role");
+}
+
+#[test]
 fn resources_of_others_are_never_taken() {
     let p = planned(&ecs_spec());
     let mut untagged = in_sync(&p);
     untagged.rule.as_mut().unwrap().tags.clear();
-    let err = diff(&p.local, &untagged, &owner(), false).unwrap_err();
+    let err = diff(&p.local, &untagged, &owner(), Adoption::both(false)).unwrap_err();
     assert!(err.to_string().contains("adoptExisting"), "{err}");
     assert_eq!(
-        diff(&p.local, &untagged, &owner(), true).unwrap(),
+        diff(&p.local, &untagged, &owner(), Adoption::both(true)).unwrap(),
         vec![Change::TagRule],
         "adoptExisting takes an untagged rule"
     );
@@ -424,7 +478,7 @@ fn resources_of_others_are_never_taken() {
         (OWNER_UID_TAG.to_string(), "uid-9".to_string()),
     ]);
     assert!(
-        diff(&p.local, &someone_elses, &owner(), true).is_err(),
+        diff(&p.local, &someone_elses, &owner(), Adoption::both(true)).is_err(),
         "a resource owned by another object is never adopted"
     );
     // The same namespace/name in another cluster: its tags carry that cluster's identity.
@@ -433,7 +487,7 @@ fn resources_of_others_are_never_taken() {
         (CLUSTER_TAG.to_string(), "cluster-2".to_string()),
         (OWNER_UID_TAG.to_string(), "uid-7".to_string()),
     ]);
-    let err = diff(&p.local, &other_cluster, &owner(), true).unwrap_err();
+    let err = diff(&p.local, &other_cluster, &owner(), Adoption::both(true)).unwrap_err();
     assert!(err.to_string().contains("cluster-2"), "{err}");
     // Even a UID collision does not make another cluster's resource ours.
     other_cluster
@@ -442,7 +496,7 @@ fn resources_of_others_are_never_taken() {
         .unwrap()
         .tags
         .insert(OWNER_UID_TAG.into(), "uid-1".into());
-    assert!(diff(&p.local, &other_cluster, &owner(), true).is_err());
+    assert!(diff(&p.local, &other_cluster, &owner(), Adoption::both(true)).is_err());
 }
 
 #[test]
@@ -473,23 +527,29 @@ fn the_lambda_permission_is_compared_by_meaning() {
         lambda_policy: Some(json!(statement(&rule.arn))),
         ..Default::default()
     };
-    assert_eq!(diff(&p.local, &o, &owner(), false).unwrap(), vec![]);
+    assert_eq!(
+        diff(&p.local, &o, &owner(), Adoption::both(false)).unwrap(),
+        vec![]
+    );
     o.lambda_policy = Some(json!(statement(
         "arn:aws:events:us-east-1:111122223333:rule/other"
     )));
     assert_eq!(
-        diff(&p.local, &o, &owner(), false).unwrap(),
+        diff(&p.local, &o, &owner(), Adoption::both(false)).unwrap(),
         vec![Change::AddPermission { replace: true }]
     );
     o.lambda_policy = None;
     assert_eq!(
-        diff(&p.local, &o, &owner(), false).unwrap(),
+        diff(&p.local, &o, &owner(), Adoption::both(false)).unwrap(),
         vec![Change::AddPermission { replace: false }]
     );
     // The statement the pass believes it wrote is exactly the one diff wants.
     let changes = vec![Change::AddPermission { replace: false }];
     let after = ebi::plan::diff::after_writes(&p.local, &o, &changes, &owner()).unwrap();
-    assert_eq!(diff(&p.local, &after, &owner(), false).unwrap(), vec![]);
+    assert_eq!(
+        diff(&p.local, &after, &owner(), Adoption::both(false)).unwrap(),
+        vec![]
+    );
 }
 
 #[test]
@@ -520,14 +580,16 @@ fn cross_account_plans_both_halves() {
     );
     assert!(remote.role.arn().unwrap().contains(b));
 
-    s.cross_account.as_mut().unwrap().provisioning_role_arn = format!("arn:aws:iam::{A}:role/p");
+    s.cross_account.as_mut().unwrap().provisioning_role_arn =
+        Some(format!("arn:aws:iam::{A}:role/p"));
     assert!(
-        matches!(plan(&s, &owner(), &facts(), &Guardrails::default()), Err(PlanError::InvalidSpec(e)) if e.field == "spec.crossAccount.provisioningRoleArn")
+        matches!(plan(&s, &owner(), &facts_of(&s), &Guardrails::default()), Err(PlanError::InvalidSpec(e)) if e.field == "spec.crossAccount.provisioningRoleArn")
     );
-    s.cross_account.as_mut().unwrap().provisioning_role_arn = format!("arn:aws:iam::{b}:role/p");
+    s.cross_account.as_mut().unwrap().provisioning_role_arn =
+        Some(format!("arn:aws:iam::{b}:role/p"));
     s.cross_account.as_mut().unwrap().mode = ebi::api::CrossAccountMode::RoleChain;
     assert!(
-        matches!(plan(&s, &owner(), &facts(), &Guardrails::default()), Err(PlanError::InvalidSpec(e)) if e.field == "spec.crossAccount.mode" && e.message.contains("EventBusForwarding"))
+        matches!(plan(&s, &owner(), &facts_of(&s), &Guardrails::default()), Err(PlanError::InvalidSpec(e)) if e.field == "spec.crossAccount.mode" && e.message.contains("EventBusForwarding"))
     );
 }
 

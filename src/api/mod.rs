@@ -1,8 +1,13 @@
-//! The Kubernetes API of the controller: the `EventBridgeIntegration` custom resource.
+//! The Kubernetes API of the controller: the `EventBridgeIntegration` custom resource, and
+//! the cluster-scoped `EventBridgeIntegrationPolicy` that says what each namespace may ask for.
 
+pub mod policy;
 pub mod spec;
 pub mod status;
 
+pub use policy::{
+    AccountGrant, EventBridgeIntegrationPolicy, EventBridgeIntegrationPolicySpec, SecretKeyRef,
+};
 pub use spec::*;
 pub use status::{
     condition, reason, ConditionValue, EventBridgeIntegrationStatus, OwnedKind, OwnedResource,
@@ -17,7 +22,15 @@ use schemars::transform::{transform_subschemas, Transform};
 /// The CRD: kube's derived CRD with [`NotNullable`] applied to its schema. Use this, not
 /// `EventBridgeIntegration::crd()`, which still carries `nullable` on every optional field.
 pub fn crd() -> CustomResourceDefinition {
-    let mut crd = EventBridgeIntegration::crd();
+    without_nullable(EventBridgeIntegration::crd())
+}
+
+/// The policy CRD, with [`NotNullable`] applied as for [`crd`].
+pub fn policy_crd() -> CustomResourceDefinition {
+    without_nullable(EventBridgeIntegrationPolicy::crd())
+}
+
+fn without_nullable(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
     for version in &mut crd.spec.versions {
         if let Some(props) = version
             .schema
@@ -30,9 +43,19 @@ pub fn crd() -> CustomResourceDefinition {
     crd
 }
 
-/// The CRD as YAML, exactly what `crd` prints and `crds/` holds.
+/// The integration's CRD as YAML, exactly what `crds/` holds for it.
 pub fn crd_yaml() -> String {
     serde_norway::to_string(&crd()).expect("the CRD always serialises")
+}
+
+/// The policy's CRD as YAML, exactly what `crds/` holds for it.
+pub fn policy_crd_yaml() -> String {
+    serde_norway::to_string(&policy_crd()).expect("the CRD always serialises")
+}
+
+/// Both CRDs as one YAML stream, what `crd` prints.
+pub fn all_crds_yaml() -> String {
+    format!("{}---\n{}", crd_yaml(), policy_crd_yaml())
 }
 
 /// Removes `nullable: true` from a schema and all its subschemas.
@@ -81,7 +104,12 @@ mod tests {
 
     #[test]
     fn no_field_is_nullable_and_every_field_has_a_type() {
-        let crd = crd();
+        for crd in [crd(), policy_crd()] {
+            fields_have_types(&crd);
+        }
+    }
+
+    fn fields_have_types(crd: &CustomResourceDefinition) {
         let schema = crd.spec.versions[0]
             .schema
             .as_ref()

@@ -107,11 +107,17 @@ pub struct CrossAccountSpec {
     #[schemars(regex(pattern = r"^[\w+=,.@-]{1,64}$"))]
     pub target_role_name: Option<String>,
 
-    /// A role in the target account the controller assumes to act there.
+    /// A role in the target account the controller assumes to act there. Under
+    /// `--policy-mode enforce` it may be omitted: the role of the
+    /// EventBridgeIntegrationPolicy's entry for the target account is used (a role given
+    /// here must match that entry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$"))]
-    pub provisioning_role_arn: String,
+    pub provisioning_role_arn: Option<String>,
 
-    /// External ID the provisioning role's trust policy requires, if any.
+    /// External ID the provisioning role's trust policy requires, if any. Refused under
+    /// `--policy-mode enforce`, where the external ID comes from the policy's Secret and is
+    /// never written into an object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 2, max = 1224))]
     pub external_id: Option<String>,

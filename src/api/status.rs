@@ -103,12 +103,51 @@ pub struct OwnedResource {
     pub statement_id: Option<String>,
     /// LambdaPermission and QueuePermission: what proves the statement is ours: the rule
     /// ARN of its `aws:SourceArn` condition, or (RoleChain) the ARN of its principal role.
-    /// BusPermission: the account the statement admits.
+    /// BusPermission: the forwarding role the statement admits (`aws:PrincipalArn`; an
+    /// account for the shared statements of older versions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proof: Option<String>,
     /// The role the controller assumes to reach `accountId` (cross-account), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub via_role_arn: Option<String>,
+    /// Rule and Role adopted with `adoptExisting`: what they were before the controller
+    /// took them over, put back when they are released (they are never deleted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<Restore>,
+}
+
+/// An adopted resource as it was before adoption: what the controller changes on it, and
+/// puts back when the object lets go of it.
+#[derive(
+    Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub struct Restore {
+    /// Role: its trust policy (JSON).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_policy: Option<String>,
+    /// Role: its permissions boundary, if it had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions_boundary_arn: Option<String>,
+    /// Role: the inline policy of the controller's policy name, if it had one (JSON).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inline_policy: Option<String>,
+    /// Rule: its event pattern (JSON).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_pattern: Option<String>,
+    /// Rule: its schedule expression.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_expression: Option<String>,
+    /// Rule: whether it was enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Rule: its description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Rule: the integration's target ids on it, removed on release (the others are never
+    /// touched).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub target_ids: Vec<String>,
 }
 
 impl OwnedResource {
@@ -182,6 +221,8 @@ pub mod reason {
     pub const INVALID_SPEC: &str = "InvalidSpec";
     pub const RESOURCE_NOT_OWNED: &str = "ResourceNotOwned";
     pub const GUARDRAIL: &str = "GuardrailViolation";
+    /// No EventBridgeIntegrationPolicy selecting the namespace grants the spec's references.
+    pub const NOT_PERMITTED: &str = "NotPermitted";
     pub const CONTROLLER_ACCESS_DENIED: &str = "ControllerAccessDenied";
     pub const PROVISIONING_ROLE_NOT_ASSUMABLE: &str = "ProvisioningRoleNotAssumable";
     pub const AWS_ERROR: &str = "AwsError";

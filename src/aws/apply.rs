@@ -245,15 +245,17 @@ async fn write(c: &Clients, desired: &Desired, change: &Change) -> Result<(), Aw
                 .bus_permission
                 .as_ref()
                 .expect("PutBusPermission only when forwarding");
-            if *replace {
-                remove_bus_statement(c, &b.event_bus_name, &b.statement_id).await?;
-            }
+            // The policy is written whole: every other statement as it is, ours in place
+            // of any of its id. (PutPermission's Principal form admits a whole account.)
+            let _ = replace;
+            let current = super::observe::bus_policy(c, &b.event_bus_name)
+                .await?
+                .map(|p| crate::iam::documents::document_text(&p));
+            let policy = crate::iam::documents::with_statement(current.as_deref(), &b.statement);
             c.events
                 .put_permission()
                 .event_bus_name(&b.event_bus_name)
-                .action("events:PutEvents")
-                .principal(&b.principal_account)
-                .statement_id(&b.statement_id)
+                .policy(policy.to_string())
                 .send()
                 .await
                 .map_err(|e| classify("events:PutPermission", e))?;

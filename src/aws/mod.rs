@@ -48,6 +48,46 @@ pub struct Clients {
     pub shared: Arc<shared_reads::SharedReads>,
 }
 
+/// What a provisioning role's trust policy requires of whoever assumes it. Not a secret
+/// to AWS, but a tenant's: it is read from a Secret and never printed (`Debug` hides it),
+/// logged, written to status, Events, metrics or the locations ConfigMap.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct ExternalId(String);
+
+impl ExternalId {
+    pub fn new(value: impl Into<String>) -> ExternalId {
+        ExternalId(value.into())
+    }
+
+    /// The value, for the STS request only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ExternalId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ExternalId(<redacted>)")
+    }
+}
+
+/// The way into another account: the role the controller assumes there, and the external
+/// ID its trust policy asks for.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RemoteAccess {
+    pub role_arn: String,
+    pub external_id: Option<ExternalId>,
+}
+
+impl RemoteAccess {
+    pub fn role(role_arn: impl Into<String>) -> RemoteAccess {
+        RemoteAccess {
+            role_arn: role_arn.into(),
+            external_id: None,
+        }
+    }
+}
+
 /// Clients per region, built once from the standard SDK configuration chain
 /// (AWS_REGION, AWS_ENDPOINT_URL, credentials, IRSA / Pod Identity).
 #[derive(Clone)]
@@ -56,10 +96,14 @@ pub struct AwsContext {
     metrics: Arc<Metrics>,
     by_region: Arc<Mutex<HashMap<String, Clients>>>,
     account: Arc<tokio::sync::OnceCell<String>>,
-    /// Client-side rate limits; each set of clients (one account and region) gets its own
-    /// buckets, so the limits hold per (account, region, service).
-    limits: Option<rate_limit::RateLimits>,
+    /// Client-side rate limits, one bucket per account, service and (for regional services)
+    /// region, whichever way the account is reached.
+    buckets: Option<Arc<rate_limit::Buckets>>,
 }
+
+/// The account key of the controller's own credentials in the rate-limit buckets (its
+/// account number is learnt later; no other account is reached without a role).
+const OWN_ACCOUNT: &str = "self";
 
 impl AwsContext {
     pub async fn from_env(metrics: Arc<Metrics>) -> AwsContext {
@@ -74,13 +118,13 @@ impl AwsContext {
             metrics,
             by_region: Default::default(),
             account: Default::default(),
-            limits: None,
+            buckets: None,
         }
     }
 
-    /// Every client built from here on waits for its service's bucket.
+    /// Every client built from here on waits for its account's and service's bucket.
     pub fn with_rate_limits(mut self, limits: rate_limit::RateLimits) -> AwsContext {
-        self.limits = Some(limits);
+        self.buckets = Some(Arc::new(rate_limit::Buckets::new(limits)));
         self
     }
 
@@ -97,22 +141,26 @@ impl AwsContext {
                     .to_builder()
                     .region(Region::new(region.to_string()))
                     .build();
-                self.build_clients(region, &config)
+                self.build_clients(region, &config, OWN_ACCOUNT)
             })
             .clone()
     }
 
-    /// Clients acting in another account through `role_arn` (cross-account integrations).
+    /// Clients acting in another account through `access` (cross-account integrations).
     /// The SDK's AssumeRoleProvider caches the credentials until they expire and refreshes
-    /// them. The first use verifies the role can be assumed and lands in `account`.
+    /// them. The first use verifies the role can be assumed and lands in `account`. Every
+    /// way into one account shares that account's rate limits.
     pub async fn remote_clients(
         &self,
         region: &str,
-        role_arn: &str,
-        external_id: Option<&str>,
+        access: &RemoteAccess,
         account: &str,
     ) -> Result<Clients, AwsError> {
-        let key = format!("{region}|{role_arn}|{}", external_id.unwrap_or(""));
+        let role_arn = access.role_arn.as_str();
+        let key = format!(
+            "{region}|{role_arn}|{}",
+            access.external_id.as_ref().map_or("", |e| e.expose())
+        );
         if let Some(c) = self.by_region.lock().expect("clients lock").get(&key) {
             return Ok(c.clone());
         }
@@ -120,8 +168,8 @@ impl AwsContext {
             .session_name("eventbridge-integration-controller")
             .region(Region::new(region.to_string()))
             .configure(&self.base);
-        if let Some(id) = external_id {
-            provider = provider.external_id(id);
+        if let Some(id) = &access.external_id {
+            provider = provider.external_id(id.expose());
         }
         let provider = provider.build().await;
         let config = self
@@ -132,7 +180,7 @@ impl AwsContext {
                 aws_credential_types::provider::SharedCredentialsProvider::new(provider),
             )
             .build();
-        let clients = self.build_clients(region, &config);
+        let clients = self.build_clients(region, &config, account);
         let not_assumable = |message: String| {
             AwsError::new(
                 "sts:AssumeRole",
@@ -165,7 +213,7 @@ impl AwsContext {
         Ok(clients)
     }
 
-    fn build_clients(&self, region: &str, config: &SdkConfig) -> Clients {
+    fn build_clients(&self, region: &str, config: &SdkConfig, account: &str) -> Clients {
         let counter = CallCounter {
             metrics: self.metrics.clone(),
         };
@@ -214,8 +262,8 @@ impl AwsContext {
             task_definitions: Default::default(),
             shared: Default::default(),
         };
-        match &self.limits {
-            Some(limits) => rate_limit::Limiter::new(limits).limit(&clients),
+        match &self.buckets {
+            Some(buckets) => buckets.limiter(account, region).limit(&clients),
             None => clients,
         }
     }

@@ -396,19 +396,23 @@ pub async fn bus_policy(c: &Clients, bus: &str) -> Result<Option<Value>, AwsErro
 }
 
 /// Rules on `bus` that this controller created to receive events forwarded from `account`
-/// (managed-by tag, and the description the planner writes). Used to keep the shared
-/// bus-policy statement while any of them remains.
+/// (managed-by tag, and the description the planner writes), each with the ARN of the
+/// source rule that forwards to it. Used to keep the shared bus-policy statement of older
+/// versions while a forwarder still depends on it.
 pub async fn forwarding_rules(
     c: &Clients,
     bus: &str,
     account: &str,
-) -> Result<Vec<String>, AwsError> {
+) -> Result<Vec<(String, String)>, AwsError> {
     let mut names = Vec::new();
+    let suffix = format!(" in account {account}");
     for r in list_rules(c, bus).await? {
-        let forwarded_from = r.description().is_some_and(|d| {
-            d.starts_with("Forwarded from ") && d.ends_with(&format!(" in account {account}"))
+        let source = r.description().and_then(|d| {
+            d.strip_prefix("Forwarded from ")?
+                .strip_suffix(&suffix)
+                .map(str::to_string)
         });
-        let Some(arn) = r.arn().filter(|_| forwarded_from) else {
+        let (Some(arn), Some(source)) = (r.arn(), source) else {
             continue;
         };
         let tags = c
@@ -423,7 +427,7 @@ pub async fn forwarding_rules(
             .iter()
             .any(|t| t.key() == crate::plan::MANAGED_BY_TAG && t.value() == crate::plan::MANAGED_BY)
         {
-            names.push(r.name().unwrap_or_default().to_string());
+            names.push((r.name().unwrap_or_default().to_string(), source));
         }
     }
     Ok(names)

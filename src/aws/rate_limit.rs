@@ -155,6 +155,56 @@ impl RateLimits {
     }
 }
 
+/// Services AWS runs globally: one quota per account whatever region is asked.
+pub const GLOBAL_SERVICES: [&str; 2] = ["iam", "organizations"];
+
+/// The controller's buckets: one per account, service and, for regional services, region.
+/// AWS's quotas are per account (and region), so a client of any region or any way into
+/// an account (role, external ID) shares its account's bucket: varying them cannot
+/// multiply the rate.
+#[derive(Debug)]
+pub struct Buckets {
+    limits: RateLimits,
+    by_key: Mutex<BTreeMap<BucketKey, Arc<TokenBucket>>>,
+}
+
+/// (account, region or `global`, service).
+type BucketKey = (String, String, &'static str);
+
+impl Buckets {
+    pub fn new(limits: RateLimits) -> Buckets {
+        Buckets {
+            limits,
+            by_key: Mutex::default(),
+        }
+    }
+
+    /// The bucket of `service` in `account` (and `region`, unless the service is global).
+    pub fn bucket(&self, account: &str, region: &str, service: &'static str) -> Arc<TokenBucket> {
+        let region = if GLOBAL_SERVICES.contains(&service) {
+            "global"
+        } else {
+            region
+        };
+        self.by_key
+            .lock()
+            .expect("buckets lock")
+            .entry((account.to_string(), region.to_string(), service))
+            .or_insert_with(|| Arc::new(TokenBucket::new(self.limits.per_second(service))))
+            .clone()
+    }
+
+    /// A limiter for clients acting in `account` and `region`.
+    pub fn limiter(&self, account: &str, region: &str) -> Limiter {
+        Limiter {
+            buckets: SERVICES
+                .iter()
+                .map(|s| (*s, self.bucket(account, region, s)))
+                .collect(),
+        }
+    }
+}
+
 /// One bucket per service, shared by every client it limits.
 #[derive(Clone, Debug)]
 pub struct Limiter {
@@ -162,6 +212,7 @@ pub struct Limiter {
 }
 
 impl Limiter {
+    /// Buckets of its own (one read-only command's whole run).
     pub fn new(limits: &RateLimits) -> Limiter {
         Limiter {
             buckets: SERVICES
@@ -350,6 +401,31 @@ mod tests {
         // 10 from the burst, then 5 more at 10/s.
         let elapsed = start.elapsed();
         assert!(elapsed >= Duration::from_millis(450), "{elapsed:?}");
+    }
+
+    #[test]
+    fn buckets_are_per_account_and_iam_is_global() {
+        let buckets = Buckets::new(RateLimits::default());
+        let a = buckets.bucket("111111111111", "us-east-1", "iam");
+        // IAM is global: another region of the same account shares the bucket.
+        assert!(Arc::ptr_eq(
+            &a,
+            &buckets.bucket("111111111111", "eu-west-1", "iam")
+        ));
+        assert!(!Arc::ptr_eq(
+            &a,
+            &buckets.bucket("222222222222", "us-east-1", "iam")
+        ));
+        let events = buckets.bucket("111111111111", "us-east-1", "events");
+        assert!(!Arc::ptr_eq(
+            &events,
+            &buckets.bucket("111111111111", "eu-west-1", "events")
+        ));
+        // Two limiters for one account (two roles or external IDs into it) share buckets.
+        let one = buckets.limiter("111111111111", "us-east-1");
+        let two = buckets.limiter("111111111111", "eu-west-1");
+        assert!(Arc::ptr_eq(&one.bucket("iam"), &two.bucket("iam")));
+        assert!(!Arc::ptr_eq(&one.bucket("lambda"), &two.bucket("lambda")));
     }
 
     #[test]

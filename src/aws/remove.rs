@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::errors::{classify, AwsError};
 use super::shared_reads::Shared;
 use super::{apply, observe, Clients};
+use crate::api::status::Restore;
 use crate::api::{OwnedKind, OwnedResource};
 use crate::iam::PolicyDocument;
 use crate::plan::{Claim, Owner, POLICY_NAME};
@@ -92,8 +93,68 @@ async fn remove_rule(c: &Clients, r: &OwnedResource, owner: &Owner) -> Result<Re
     if let Some(why) = not_ours(owner.claim(&tags)) {
         return Ok(Removal::NotOurs(why));
     }
+    if let Some(before) = &r.restore {
+        return release_rule(c, r, bus, before, owner).await;
+    }
     apply::delete_rule(c, &r.name, bus).await?;
     Ok(Removal::Removed)
+}
+
+/// An adopted rule is given back, not deleted: the integration's targets leave it, its
+/// settings from before adoption and its tags without ours return; other targets stay.
+async fn release_rule(
+    c: &Clients,
+    r: &OwnedResource,
+    bus: &str,
+    before: &Restore,
+    owner: &Owner,
+) -> Result<Removal, AwsError> {
+    let present: Vec<String> = observe::targets(c, &r.name, bus)
+        .await?
+        .into_iter()
+        .map(|t| t.id)
+        .filter(|id| before.target_ids.contains(id))
+        .collect();
+    if !present.is_empty() {
+        apply::ignore_not_found(
+            c.events
+                .remove_targets()
+                .rule(&r.name)
+                .event_bus_name(bus)
+                .set_ids(Some(present))
+                .send()
+                .await
+                .map_err(|e| classify("events:RemoveTargets", e)),
+        )?;
+    }
+    let state = if before.enabled.unwrap_or(true) {
+        aws_sdk_eventbridge::types::RuleState::Enabled
+    } else {
+        aws_sdk_eventbridge::types::RuleState::Disabled
+    };
+    c.events
+        .put_rule()
+        .name(&r.name)
+        .event_bus_name(bus)
+        .set_event_pattern(before.event_pattern.clone())
+        .set_schedule_expression(before.schedule_expression.clone())
+        .description(before.description.clone().unwrap_or_default())
+        .state(state)
+        .send()
+        .await
+        .map_err(|e| classify("events:PutRule", e))?;
+    apply::ignore_not_found(
+        c.events
+            .untag_resource()
+            .resource_arn(&r.arn)
+            .set_tag_keys(Some(owner.tags().into_keys().collect()))
+            .send()
+            .await
+            .map_err(|e| classify("events:UntagResource", e)),
+    )?;
+    Ok(Removal::Released(
+        "it was adopted: the integration's targets were removed, its settings from before adoption restored and the owner tags removed; its other targets were left as they were".into(),
+    ))
 }
 
 /// Our inline policy goes first, then the role, and IAM itself says whether anything else
@@ -116,6 +177,9 @@ async fn remove_role(
     }
     if let Some(why) = not_ours(owner.claim(&tags)) {
         return Ok(Removal::NotOurs(why));
+    }
+    if let Some(before) = &r.restore {
+        return restore_role(c, &r.name, before, &tags, owner).await;
     }
     apply::ignore_not_found(
         c.iam
@@ -167,6 +231,96 @@ async fn role_proof(
             .collect();
         (role.arn().to_string(), tags)
     }))
+}
+
+/// An adopted role is given back, never deleted: its trust policy, permissions boundary and
+/// the inline policy of our policy's name as they were before adoption, its tags without
+/// ours.
+async fn restore_role(
+    c: &Clients,
+    name: &str,
+    before: &Restore,
+    tags: &BTreeMap<String, String>,
+    owner: &Owner,
+) -> Result<Removal, AwsError> {
+    if let Some(trust) = &before.trust_policy {
+        c.iam
+            .update_assume_role_policy()
+            .role_name(name)
+            .policy_document(trust)
+            .send()
+            .await
+            .map_err(|e| classify("iam:UpdateAssumeRolePolicy", e))?;
+    }
+    match &before.permissions_boundary_arn {
+        Some(boundary) => {
+            c.iam
+                .put_role_permissions_boundary()
+                .role_name(name)
+                .permissions_boundary(boundary)
+                .send()
+                .await
+                .map_err(|e| classify("iam:PutRolePermissionsBoundary", e))?;
+        }
+        None => apply::ignore_not_found(
+            c.iam
+                .delete_role_permissions_boundary()
+                .role_name(name)
+                .send()
+                .await
+                .map_err(|e| classify("iam:DeleteRolePermissionsBoundary", e)),
+        )?,
+    }
+    match &before.inline_policy {
+        Some(document) => {
+            c.iam
+                .put_role_policy()
+                .role_name(name)
+                .policy_name(POLICY_NAME)
+                .policy_document(document)
+                .send()
+                .await
+                .map_err(|e| classify("iam:PutRolePolicy", e))?;
+        }
+        None => apply::ignore_not_found(
+            c.iam
+                .delete_role_policy()
+                .role_name(name)
+                .policy_name(POLICY_NAME)
+                .send()
+                .await
+                .map_err(|e| classify("iam:DeleteRolePolicy", e)),
+        )?,
+    }
+    untag_role(c, name, tags, owner).await?;
+    Ok(Removal::Released(
+        "it was adopted: its trust policy, permissions boundary and inline policy from before adoption were restored and the owner tags removed".into(),
+    ))
+}
+
+async fn untag_role(
+    c: &Clients,
+    name: &str,
+    tags: &BTreeMap<String, String>,
+    owner: &Owner,
+) -> Result<(), AwsError> {
+    let ours: Vec<String> = owner
+        .tags()
+        .into_keys()
+        .filter(|k| tags.contains_key(k))
+        .collect();
+    if ours.is_empty() {
+        return Ok(());
+    }
+    apply::ignore_not_found(
+        c.iam
+            .untag_role()
+            .role_name(name)
+            .set_tag_keys(Some(ours))
+            .send()
+            .await
+            .map_err(|e| classify("iam:UntagRole", e)),
+    )
 }
 
 /// What else is on a role: managed policies, and inline policies other than ours.
@@ -236,22 +390,7 @@ async fn release_role(
             .await
             .map_err(|e| classify("iam:DeleteRolePolicy", e)),
     )?;
-    let ours: Vec<String> = owner
-        .tags()
-        .into_keys()
-        .filter(|k| tags.contains_key(k))
-        .collect();
-    if !ours.is_empty() {
-        apply::ignore_not_found(
-            c.iam
-                .untag_role()
-                .role_name(name)
-                .set_tag_keys(Some(ours))
-                .send()
-                .await
-                .map_err(|e| classify("iam:UntagRole", e)),
-        )?;
-    }
+    untag_role(c, name, tags, owner).await?;
     Ok(Removal::Released(format!(
         "it also carries {}, which the controller did not attach; the controller's inline policy {POLICY_NAME} and owner tags were removed and the role was left in place",
         foreign.join(", ")
@@ -285,13 +424,42 @@ async fn remove_lambda_permission(c: &Clients, r: &OwnedResource) -> Result<Remo
 
 async fn remove_bus_permission(c: &Clients, r: &OwnedResource) -> Result<Removal, AwsError> {
     let sid = r.statement_id.as_deref().unwrap_or_default();
-    let account = r.proof.as_deref().unwrap_or_default();
+    let proof = r.proof.as_deref().unwrap_or_default();
     let Some(policy) = observe::bus_policy(c, &r.name).await? else {
         return Ok(Removal::Gone);
     };
     let Some(statement) = statement(&policy, sid) else {
         return Ok(Removal::Gone);
     };
+    // A statement of one forwarding role is proven by its `aws:PrincipalArn`; a record
+    // whose proof is an account is the shared statement older versions wrote.
+    if proof.starts_with("arn:") {
+        let admits = statement
+            .conditions
+            .iter()
+            .find(|k| k.key.eq_ignore_ascii_case("aws:PrincipalArn"))
+            .map(|k| k.values.clone())
+            .unwrap_or_default();
+        if admits != [proof.to_string()] {
+            return Ok(Removal::NotOurs(format!(
+                "statement {sid} admits {admits:?}, not the forwarding role {proof} this object recorded"
+            )));
+        }
+        apply::remove_bus_statement(c, &r.name, sid).await?;
+        return Ok(Removal::Removed);
+    }
+    remove_shared_bus_statement(c, r, sid, proof, &statement).await
+}
+
+/// The statement older versions shared among every integration of one source account
+/// (`ebi-from-ACCOUNT`): the last integration out removes it.
+async fn remove_shared_bus_statement(
+    c: &Clients,
+    r: &OwnedResource,
+    sid: &str,
+    account: &str,
+    statement: &crate::iam::policy::Statement,
+) -> Result<Removal, AwsError> {
     let root = format!("arn:{}:iam::{account}:root", r.partition);
     let admits_account = statement
         .principal
@@ -302,10 +470,22 @@ async fn remove_bus_permission(c: &Clients, r: &OwnedResource) -> Result<Removal
             "statement {sid} does not admit account {account}"
         )));
     }
-    // One statement per source account, shared by every integration forwarding from it. Our
-    // own rule is removed before this runs (rules go first), so any rule still forwarding
-    // from the account is another integration's, and the last one out removes the statement.
-    let others = observe::forwarding_rules(c, &r.name, account).await?;
+    // Shared by every integration forwarding from the account. A forwarder that has its own
+    // statement now (this version writes one per forwarding role) no longer depends on it;
+    // once none does, it goes: it admits the whole account.
+    let policy_text = observe::bus_policy(c, &r.name)
+        .await?
+        .map(|p| crate::iam::documents::document_text(&p))
+        .unwrap_or_default();
+    let others: Vec<String> = observe::forwarding_rules(c, &r.name, account)
+        .await?
+        .into_iter()
+        .filter(|(_, source)| {
+            let own = crate::plan::names::bus_statement_id(source);
+            crate::iam::documents::statement_with_sid(&policy_text, &own).is_none()
+        })
+        .map(|(name, _)| name)
+        .collect();
     if !others.is_empty() {
         return Ok(Removal::StillShared(format!(
             "{} other forwarding rule(s) from account {account} still use it",

@@ -8,7 +8,7 @@ use kube::runtime::controller::Action;
 use kube::Api;
 use tracing::info;
 
-use super::converge::{remove_recorded, via_role, Failure};
+use super::converge::{legacy_via_role, remove_recorded, Failure};
 use super::events::publish;
 use super::reconcile::owner_of;
 use super::record::RecordKeeper;
@@ -38,9 +38,9 @@ pub(super) async fn cleanup(
         ctx.forget(obj);
         return Ok(Action::await_change());
     }
-    let mut keeper = RecordKeeper::from_status(obj, via_role(obj));
+    let mut keeper = RecordKeeper::from_status(obj, legacy_via_role(obj));
     // A record older than the ConfigMap of places: kept there before removal can fail halfway.
-    if let Err(e) = ctx.locations.remember(obj, keeper.entries()).await {
+    if let Err(e) = ctx.locations.remember(keeper.entries()).await {
         tracing::warn!("cannot keep this object's locations for the orphan report: {e}");
     }
     let region = super::converge::region_of(obj, ctx);
@@ -53,16 +53,17 @@ pub(super) async fn cleanup(
                 account_id,
                 region: region.clone(),
                 task_roles: None,
+                provisioning_role_arn: legacy_via_role(obj).map(str::to_string),
             };
             if let Ok(p) = plan::plan(&obj.spec, &owner, &facts, &ctx.settings.guardrails) {
-                keeper.adopt_legacy(obj, &record::inventory(&p, via_role(obj)));
+                keeper.adopt_legacy(obj, &record::inventory(&p, legacy_via_role(obj)));
             }
         }
     }
     let mut outcomes: Vec<(OwnedResource, Removal)> = Vec::new();
     let entries = keeper.entries().to_vec();
     for entry in entries {
-        match remove_recorded(obj, ctx, &owner, &local, &entry).await {
+        match remove_recorded(obj, ctx, &owner, &local, &entry, None).await {
             Ok(removal) => {
                 keeper.forget(&entry);
                 outcomes.push((entry, removal));
@@ -145,6 +146,7 @@ async fn report(
 fn describe(f: &Failure) -> String {
     match f {
         Failure::Plan(e) => e.to_string(),
+        Failure::NotPermitted(r) => r.to_string(),
         Failure::NotOwned(e) => e.to_string(),
         Failure::Aws(e) => e.to_string(),
         Failure::Dependency(m) => m.clone(),

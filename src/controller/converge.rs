@@ -8,6 +8,7 @@ use std::time::Duration;
 use kube::Api;
 use tracing::info;
 
+use super::admission::{admit, Admission};
 use super::record::{self as io_record, RecordKeeper};
 use super::Context;
 use crate::api::{EventBridgeIntegration, OwnedKind, OwnedResource, TargetKind};
@@ -18,12 +19,14 @@ use crate::aws::shared_reads::{ExpectedDocuments, Shared};
 use crate::aws::{apply, observe, AwsError, Clients};
 use crate::diagnose::{Finding, TaskDefinition};
 use crate::iam::Arn;
-use crate::plan::diff::{self, Change, NotOwned, Observed, ObservedRule};
+use crate::plan::diff::{self, Adoption, Change, NotOwned, Observed, ObservedRule};
 use crate::plan::{self, record, Desired, DesiredRole, Facts, Owner, Plan, PlanError, Side};
 
 /// Failures of a pass, by what a person or the controller does about them.
 pub(super) enum Failure {
     Plan(PlanError),
+    /// No policy selecting the namespace grants what the spec asks for (`tenancy`).
+    NotPermitted(crate::tenancy::Refusal),
     NotOwned(NotOwned),
     Aws(AwsError),
     /// Something the spec refers to does not exist yet, or cannot be reached.
@@ -85,6 +88,8 @@ pub(super) struct Planned {
     remote: Option<Clients>,
     plan: Plan,
     task_definition: Option<TaskDefinition>,
+    /// What the pass may do, decided before anything was read in AWS.
+    admission: Admission,
 }
 
 impl Planned {
@@ -106,32 +111,33 @@ pub(super) async fn plan_for(
 ) -> Result<Planned, Failure> {
     let kind = plan::validate(&obj.spec).map_err(|e| Failure::Plan(e.into()))?;
     let region = region_of(obj, ctx);
+    // Nothing of the object is read or written in AWS before it is admitted.
+    let mut admission = admit(obj, ctx, &region, None).await?;
     let local = ctx.aws.clients(&region);
     let account_id = ctx.aws.account_id(&local).await?;
-    let remote = match &obj.spec.cross_account {
-        None => None,
-        Some(x) => {
-            // Everything the planner refuses (spec, guardrails) is refused before assuming
-            // anything in the other account; planning is pure and cheap.
-            let preliminary = Facts {
-                account_id: account_id.clone(),
-                region: region.clone(),
-                task_roles: None,
-            };
-            plan::plan(&obj.spec, owner, &preliminary, &ctx.settings.guardrails)
-                .map_err(Failure::Plan)?;
-            Some(
-                ctx.aws
-                    .remote_clients(
-                        &region,
-                        &x.provisioning_role_arn,
-                        x.external_id.as_deref(),
-                        &x.target_account_id,
-                    )
-                    .await?,
-            )
-        }
+    let facts = |task_roles: Option<Vec<String>>, admission: &Admission| Facts {
+        account_id: account_id.clone(),
+        region: region.clone(),
+        task_roles,
+        provisioning_role_arn: admission.via_role().map(str::to_string),
     };
+    let mut remote = None;
+    if let (Some(x), Some(access)) = (&obj.spec.cross_account, &admission.remote) {
+        // Everything the planner refuses (spec, guardrails) is refused before assuming
+        // anything in the other account; planning is pure and cheap.
+        plan::plan(
+            &obj.spec,
+            owner,
+            &facts(None, &admission),
+            &admission.guardrails,
+        )
+        .map_err(Failure::Plan)?;
+        remote = Some(
+            ctx.aws
+                .remote_clients(&region, access, &x.target_account_id)
+                .await?,
+        );
+    }
     let mut task_definition = None;
     let mut task_roles = None;
     if kind == TargetKind::Ecs {
@@ -154,19 +160,40 @@ pub(super) async fn plan_for(
                 )))
             }
         }
+        // The roles the created role will pass are the task definition's own: they must be
+        // granted too, and may make another policy the one that permits.
+        if ecs.pass_role_arns.is_none() {
+            if let Some(roles) = &task_roles {
+                let again = admit(obj, ctx, &region, Some(roles)).await?;
+                if again.remote != admission.remote {
+                    if let (Some(x), Some(access)) = (&obj.spec.cross_account, &again.remote) {
+                        remote = Some(
+                            ctx.aws
+                                .remote_clients(&region, access, &x.target_account_id)
+                                .await?,
+                        );
+                    }
+                }
+                admission = again;
+            }
+        }
     }
-    let facts = Facts {
-        account_id,
-        region,
-        task_roles,
-    };
-    let plan =
-        plan::plan(&obj.spec, owner, &facts, &ctx.settings.guardrails).map_err(Failure::Plan)?;
+    let plan = plan::plan(
+        &obj.spec,
+        owner,
+        &facts(task_roles, &admission),
+        &admission.guardrails,
+    )
+    .map_err(Failure::Plan)?;
+    if let Some(policy) = admission.policy() {
+        tracing::debug!(policy, "admitted");
+    }
     Ok(Planned {
         local,
         remote,
         plan,
         task_definition,
+        admission,
     })
 }
 
@@ -333,19 +360,18 @@ async fn observe_all(
 /// Observes and diffs one part. Snapshots only confirm: when they show anything to change,
 /// the part is read again directly, so no write follows from a read up to `max_age` old.
 async fn observe_and_diff(
-    obj: &EventBridgeIntegration,
     ctx: &Context,
     owner: &Owner,
     clients: &Clients,
     desired: &Desired,
     task_definition: &Option<TaskDefinition>,
     recorded: record::AlreadyRecorded,
+    adopt: Adoption,
 ) -> Result<(Observation, Vec<Change>), Failure> {
     let shared = Reads::Shared {
         recorded,
         max_age: ctx.settings.snapshot_max_age(),
     };
-    let adopt = obj.spec.adopt_existing;
     let seen = observe_all(clients, desired, task_definition.clone(), owner, shared).await?;
     let changes = diff::diff(desired, &seen.observed, owner, adopt).map_err(Failure::NotOwned)?;
     if changes.is_empty() || !seen.from_snapshots {
@@ -401,12 +427,13 @@ fn forget_role(keeper: &mut RecordKeeper, desired: &Desired) {
     }
 }
 
-/// The provisioning role through which the controller reaches the target account.
-pub(super) fn via_role(obj: &EventBridgeIntegration) -> Option<&str> {
+/// The spec's provisioning role: how a status that predates the ownership record reached
+/// the target account (such records were written before policies supplied the role).
+pub(super) fn legacy_via_role(obj: &EventBridgeIntegration) -> Option<&str> {
     obj.spec
         .cross_account
         .as_ref()
-        .map(|x| x.provisioning_role_arn.as_str())
+        .and_then(|x| x.provisioning_role_arn.as_deref())
 }
 
 /// Drives AWS to the plan. `keeper` holds the ownership record: it is extended (and written
@@ -420,7 +447,8 @@ pub(super) async fn converge(
     keeper: &mut RecordKeeper,
 ) -> Result<Pass, Failure> {
     let planned = plan_for(obj, ctx, owner).await?;
-    let wanted = record::inventory(&planned.plan, via_role(obj));
+    let via = planned.admission.via_role();
+    let mut wanted = record::inventory(&planned.plan, via);
     keeper.adopt_legacy(obj, &wanted);
     // Observe and diff every account before writing anything: a resource we do not own in
     // either account stops the whole pass, so nothing is half-applied.
@@ -428,19 +456,21 @@ pub(super) async fn converge(
     let mut optimistic = Vec::new();
     for (side, desired) in planned.plan.parts() {
         let clients = planned.clients(side).clone();
-        let via = (side == Side::Remote).then(|| via_role(obj)).flatten();
-        let recorded = record::already_recorded(keeper.entries(), desired, via);
+        let part_via = (side == Side::Remote).then_some(via).flatten();
+        let recorded = record::already_recorded(keeper.entries(), desired, part_via);
+        let adopt = planned.admission.adoption(desired, keeper.entries());
         let (seen, changes) = observe_and_diff(
-            obj,
             ctx,
             owner,
             &clients,
             desired,
             &planned.task_definition,
             recorded,
+            adopt,
         )
         .await?;
-        optimistic.push(seen.role_assumed_absent);
+        record::note_adoptions(&mut wanted, desired, &seen.observed, owner);
+        optimistic.push((seen.role_assumed_absent, adopt));
         parts.push(Part {
             side,
             clients,
@@ -450,19 +480,14 @@ pub(super) async fn converge(
         });
     }
     keeper.extend(api, obj, &wanted).await?;
-    for (part, optimistic) in parts.iter_mut().zip(optimistic) {
+    for (part, (optimistic, adopt)) in parts.iter_mut().zip(optimistic) {
         match apply_changes(part).await {
             // The role was created without looking first and its name is taken: read it
             // and decide as for any existing role (ours, adoptable, or not ours). Role
             // changes come first, so nothing of this part was written yet.
             Err(e) if optimistic && e.code == "EntityAlreadyExists" => {
                 part.observed = read_directly(part, &planned.task_definition, owner).await?;
-                part.changes = match diff::diff(
-                    &part.desired,
-                    &part.observed,
-                    owner,
-                    obj.spec.adopt_existing,
-                ) {
+                part.changes = match diff::diff(&part.desired, &part.observed, owner, adopt) {
                     Ok(changes) => changes,
                     Err(not_owned) => {
                         // Not ours: it must not stay in our record.
@@ -470,6 +495,9 @@ pub(super) async fn converge(
                         return Err(Failure::NotOwned(not_owned));
                     }
                 };
+                // Taken over now: what it was is recorded before it is changed.
+                record::note_adoptions(&mut wanted, &part.desired, &part.observed, owner);
+                keeper.extend(api, obj, &wanted).await?;
                 apply_changes(part).await?;
             }
             other => other?,
@@ -487,7 +515,15 @@ pub(super) async fn converge(
     // Moves and renames: the new resources exist now, so the old ones can go.
     let mut removed = Vec::new();
     for old in record::superseded(keeper.entries(), &wanted) {
-        let removal = remove_recorded(obj, ctx, owner, &planned.local, &old).await?;
+        let removal = remove_recorded(
+            obj,
+            ctx,
+            owner,
+            &planned.local,
+            &old,
+            Some(&planned.admission),
+        )
+        .await?;
         if removal != Removal::Gone {
             removed.push(removal.describe(&old));
         }
@@ -527,7 +563,11 @@ async fn evidence_for(ctx: &Context, part: &Part) -> Evidence {
                     let role_account = Arn::parse(role).map(|a| a.account).unwrap_or_default();
                     match ctx
                         .aws
-                        .remote_clients(&part.clients.region, role, None, &role_account)
+                        .remote_clients(
+                            &part.clients.region,
+                            &crate::aws::RemoteAccess::role(role.as_str()),
+                            &role_account,
+                        )
                         .await
                     {
                         Ok(c) => c.organizations,
@@ -581,8 +621,9 @@ pub(super) async fn remove_recorded(
     owner: &Owner,
     local: &Clients,
     entry: &OwnedResource,
+    admitted: Option<&Admission>,
 ) -> Result<Removal, Failure> {
-    let clients = io_record::clients_for(obj, ctx, local, entry).await?;
+    let clients = io_record::clients_for(obj, ctx, local, entry, admitted).await?;
     let removal = crate::aws::remove::remove(
         &clients,
         entry,

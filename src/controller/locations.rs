@@ -10,9 +10,9 @@
 //! One key per place, each applied (server-side apply) by a field manager of its own: an
 //! apply then names only its key and never removes the others, so several writers (a new
 //! leader, the test controllers sharing one API server) need no read-modify-write and
-//! cannot undo each other. The value is the location as JSON; the external ID is kept
-//! with its role because the role cannot be assumed without it (AWS does not treat an
-//! external ID as a secret; it is in the object's spec as well).
+//! cannot undo each other. The value is the location as JSON, never an external ID (a
+//! tenant's secret: the policy naming the role says where to read it). Values written
+//! before carried one: `scrub` rewrites them without it at start-up.
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
@@ -25,7 +25,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::FIELD_MANAGER;
-use crate::api::{EventBridgeIntegration, OwnedResource};
+use crate::api::OwnedResource;
 
 /// The ConfigMap's name, in the controller's namespace.
 pub const CONFIGMAP: &str = "eventbridge-integration-controller-locations";
@@ -45,34 +45,26 @@ pub struct Location {
     /// None: only IAM (global) was written there; any region reaches it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
-    /// The role assumed to reach `account_id`; None: the controller's own credentials.
+    /// The role assumed to reach `account_id`; None: the controller's own credentials. Its
+    /// external ID, if any, is never kept here: whoever reads the list gets it from the
+    /// policy that names the role (`controller::tenancy::external_ids_for`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub via_role_arn: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub external_id: Option<String>,
 }
 
 impl Location {
-    /// Where `entry` of `obj`'s record lives, reached as `record::clients_for` reaches it.
-    pub fn of(entry: &OwnedResource, obj: &EventBridgeIntegration) -> Location {
-        let external_id = entry.via_role_arn.as_ref().and_then(|via| {
-            obj.spec
-                .cross_account
-                .as_ref()
-                .filter(|x| &x.provisioning_role_arn == via)
-                .and_then(|x| x.external_id.clone())
-        });
+    /// Where `entry` of a record lives, reached as `record::clients_for` reaches it.
+    pub fn of(entry: &OwnedResource) -> Location {
         Location {
             account_id: entry.account_id.clone(),
             region: entry.region.clone(),
             via_role_arn: entry.via_role_arn.clone(),
-            external_id,
         }
     }
 
     /// Its ConfigMap key: readable and valid (`[-._a-zA-Z0-9]+`), e.g.
     /// `123456789012.us-east-1`, `123456789012.iam`, `222222222222.us-east-1.via-1a2b3c4d5e6f`
-    /// (a digest of the role and external ID: an ARN's `:` and `/` are not allowed in a key).
+    /// (a digest of the role: an ARN's `:` and `/` are not allowed in a key).
     pub fn key(&self) -> String {
         let mut key = format!(
             "{}.{}",
@@ -83,7 +75,6 @@ impl Location {
             let digest = Sha256::new()
                 .chain_update(via.as_bytes())
                 .chain_update(b"\n")
-                .chain_update(self.external_id.as_deref().unwrap_or("").as_bytes())
                 .finalize();
             key.push_str(".via-");
             for b in &digest[..6] {
@@ -111,38 +102,64 @@ impl Locations {
 
     /// Persists the places of `entries` this process has not persisted yet: one apply per
     /// new place, none for known ones.
-    pub async fn remember(
-        &self,
-        obj: &EventBridgeIntegration,
-        entries: &[OwnedResource],
-    ) -> Result<(), kube::Error> {
+    pub async fn remember(&self, entries: &[OwnedResource]) -> Result<(), kube::Error> {
         let new: BTreeSet<Location> = {
             let known = self.known.lock().expect("locations lock");
             entries
                 .iter()
-                .map(|e| Location::of(e, obj))
+                .map(Location::of)
                 .filter(|l| !known.contains(l))
                 .collect()
         };
         for location in new {
             let key = location.key();
-            let patch = json!({
-                "apiVersion": "v1",
-                "kind": "ConfigMap",
-                "metadata": {"name": CONFIGMAP},
-                "data": {&key: serde_json::to_string(&location).expect("serialisable")},
-            });
-            self.api
-                .patch(
-                    CONFIGMAP,
-                    &PatchParams::apply(&format!("{FIELD_MANAGER}.{key}")).force(),
-                    &Patch::Apply(&patch),
-                )
-                .await?;
+            self.apply(&key, &location).await?;
             tracing::debug!(account = %location.account_id, region = ?location.region, via = ?location.via_role_arn, "location kept for the orphan report");
             self.known.lock().expect("locations lock").insert(location);
         }
         Ok(())
+    }
+}
+
+impl Locations {
+    /// Writes one key, under its own field manager.
+    async fn apply(&self, key: &str, location: &Location) -> Result<(), kube::Error> {
+        let patch = json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": CONFIGMAP},
+            "data": {key: serde_json::to_string(location).expect("serialisable")},
+        });
+        self.api
+            .patch(
+                CONFIGMAP,
+                &PatchParams::apply(&format!("{FIELD_MANAGER}.{key}")).force(),
+                &Patch::Apply(&patch),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Rewrites every value an older version wrote with an external ID, without it (same
+    /// key and field manager). Reads the ConfigMap once; writes only what needs it.
+    pub async fn scrub(&self) -> Result<usize, kube::Error> {
+        let Some(cm) = self.api.get_opt(CONFIGMAP).await? else {
+            return Ok(0);
+        };
+        let mut scrubbed = 0;
+        for (key, value) in cm.data.unwrap_or_default() {
+            let Ok(raw) = serde_json::from_str::<serde_json::Value>(&value) else {
+                continue;
+            };
+            if raw.get("externalId").is_none() {
+                continue;
+            }
+            if let Ok(location) = serde_json::from_value::<Location>(raw) {
+                self.apply(&key, &location).await?;
+                scrubbed += 1;
+            }
+        }
+        Ok(scrubbed)
     }
 }
 
@@ -166,12 +183,11 @@ pub async fn read(client: &Client, namespace: &str) -> Result<Vec<Location>, Str
 mod tests {
     use super::*;
 
-    fn location(region: Option<&str>, via: Option<&str>, external_id: Option<&str>) -> Location {
+    fn location(region: Option<&str>, via: Option<&str>) -> Location {
         Location {
             account_id: "222222222222".into(),
             region: region.map(Into::into),
             via_role_arn: via.map(Into::into),
-            external_id: external_id.map(Into::into),
         }
     }
 
@@ -179,11 +195,14 @@ mod tests {
     fn keys_are_valid_configmap_keys_and_tell_locations_apart() {
         let role = "arn:aws:iam::222222222222:role/provisioner";
         let all = [
-            location(Some("us-east-1"), None, None),
-            location(None, None, None),
-            location(Some("us-east-1"), Some(role), None),
-            location(Some("us-east-1"), Some(role), Some("ext-1")),
-            location(Some("eu-west-1"), Some(role), Some("ext-1")),
+            location(Some("us-east-1"), None),
+            location(None, None),
+            location(Some("us-east-1"), Some(role)),
+            location(
+                Some("us-east-1"),
+                Some("arn:aws:iam::222222222222:role/other"),
+            ),
+            location(Some("eu-west-1"), Some(role)),
         ];
         let keys: BTreeSet<String> = all.iter().map(Location::key).collect();
         assert_eq!(keys.len(), all.len(), "{keys:?}");
@@ -199,21 +218,22 @@ mod tests {
         }
         assert_eq!(all[0].key(), "222222222222.us-east-1");
         assert_eq!(all[1].key(), "222222222222.iam");
-        assert!(all[3].key().starts_with("222222222222.us-east-1.via-"));
+        assert!(all[2].key().starts_with("222222222222.us-east-1.via-"));
     }
 
     #[test]
-    fn a_location_round_trips_through_its_value() {
-        let l = location(
-            Some("us-west-2"),
-            Some("arn:aws:iam::222222222222:role/p"),
-            Some("x"),
-        );
+    fn a_location_round_trips_and_an_old_external_id_is_dropped() {
+        let l = location(Some("us-west-2"), Some("arn:aws:iam::222222222222:role/p"));
         let text = serde_json::to_string(&l).unwrap();
         assert_eq!(
             text,
-            r#"{"accountId":"222222222222","region":"us-west-2","viaRoleArn":"arn:aws:iam::222222222222:role/p","externalId":"x"}"#
+            r#"{"accountId":"222222222222","region":"us-west-2","viaRoleArn":"arn:aws:iam::222222222222:role/p"}"#
         );
         assert_eq!(serde_json::from_str::<Location>(&text).unwrap(), l);
+        // What an older version wrote: read without its external ID, written back without.
+        let old = r#"{"accountId":"222222222222","region":"us-west-2","viaRoleArn":"arn:aws:iam::222222222222:role/p","externalId":"s3cret"}"#;
+        let read: Location = serde_json::from_str(old).unwrap();
+        assert_eq!(read, l);
+        assert!(!serde_json::to_string(&read).unwrap().contains("s3cret"));
     }
 }

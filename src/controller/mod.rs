@@ -5,6 +5,7 @@
 //! record what will be owned → apply → remove what was superseded → diagnose (pure) →
 //! status (pure) → write. Clean-up removes exactly what the ownership record lists.
 
+mod admission;
 mod cleanup;
 pub mod conditions;
 mod converge;
@@ -16,6 +17,7 @@ pub mod locations;
 mod reconcile;
 mod record;
 pub mod status;
+pub mod tenancy;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -58,6 +60,10 @@ pub struct Settings {
     /// Organisation policies are read through this role (management or delegated
     /// administrator account); None: with each account's own credentials.
     pub organization_role_arn: Option<String>,
+    /// Whether every integration must be granted by an EventBridgeIntegrationPolicy.
+    pub policy_mode: crate::tenancy::PolicyMode,
+    /// Namespace of the Secrets that hold the policies' external IDs (the controller's).
+    pub secrets_namespace: String,
 }
 
 impl Settings {
@@ -105,6 +111,8 @@ pub struct Context {
     gate: gate::Gate<ObjectKey>,
     /// Every place written to, for the orphan report.
     locations: Arc<locations::Locations>,
+    /// The policies and namespaces admission reads; None with `--policy-mode off`.
+    tenancy: Option<Arc<tenancy::Tenancy>>,
     /// Evidence for the diagnosis only, which changes rarely: read once per account (key)
     /// and resync interval, not once per object and pass.
     organizations: TtlCache<OrgPolicies>,
@@ -128,9 +136,16 @@ impl Context {
             client.clone(),
             &settings.locations_namespace,
         ));
+        let tenancy = (settings.policy_mode == crate::tenancy::PolicyMode::Enforce).then(|| {
+            Arc::new(tenancy::Tenancy::new(
+                client.clone(),
+                &settings.secrets_namespace,
+            ))
+        });
         Context {
             gate,
             locations,
+            tenancy,
             client,
             aws,
             events,
@@ -195,6 +210,32 @@ pub async fn run(ctx: Arc<Context>) -> Result<(), RunError> {
         ),
     };
     ctx.metrics.set_leader(true);
+    // The controller's own account, read once now (a standby makes no AWS call): admission
+    // needs it, and a pass for an integration no policy permits must make no AWS call at
+    // all. Failing here is not fatal (the first pass that needs it reads it again).
+    let home = ctx.aws.clients(&ctx.settings.default_region);
+    if let Err(e) = ctx.aws.account_id(&home).await {
+        tracing::warn!("cannot read the controller's own AWS account yet: {e}");
+    }
+    // Values older versions wrote with an external ID lose it.
+    match ctx.locations.scrub().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            scrubbed = n,
+            "removed external IDs from the ConfigMap of places"
+        ),
+        Err(e) => tracing::warn!("cannot scrub external IDs from the ConfigMap of places: {e}"),
+    }
+    // Admission decides from the policies and namespaces in memory: both are listed in full
+    // before the first pass.
+    let tenancy_watch = match &ctx.tenancy {
+        Some(t) => {
+            let watch = tokio::spawn(t.clone().watch(true));
+            t.ready().await;
+            Some(watch)
+        }
+        None => None,
+    };
     // Passes still waiting for a slot do not start once the process is stopping.
     let stopper = tokio::spawn({
         let (ctx, leadership) = (ctx.clone(), leadership.clone());
@@ -225,6 +266,9 @@ pub async fn run(ctx: Arc<Context>) -> Result<(), RunError> {
     .await;
     stopper.abort();
     reclaimer.abort();
+    if let Some(watch) = tenancy_watch {
+        watch.abort();
+    }
     if leadership.is_some_and(|c| !*c.borrow()) {
         ctx.metrics.set_leader(false);
         // A replica that lost the Lease never writes again.
@@ -363,9 +407,30 @@ async fn run_one(
     let config = kube::runtime::controller::Config::default().concurrency(0);
     // The gate announces an object's turn here (see `gate`).
     let (turns, turns_heard) = futures::channel::mpsc::unbounded();
+    // A change of the policies selecting a namespace re-queues its integrations at once.
+    let requeues = match &ctx.tenancy {
+        Some(t) => {
+            let cached = reader.clone();
+            t.subscribe()
+                .flat_map(move |namespaces| {
+                    let due: Vec<ObjectKey> = cached
+                        .state()
+                        .iter()
+                        .filter(|o| {
+                            o.namespace()
+                                .is_some_and(|ns| namespaces.contains(&ns))
+                        })
+                        .map(|o| ObjectKey::from_obj(o))
+                        .collect();
+                    futures::stream::iter(due)
+                })
+                .boxed()
+        }
+        None => futures::stream::pending().boxed(),
+    };
     let mut controller = Controller::for_stream(stream, reader)
         .with_config(config)
-        .reconcile_on(turns_heard)
+        .reconcile_on(futures::stream::select(turns_heard, requeues))
         .shutdown_on_signal();
     if let Some(channel) = leadership {
         controller = controller.graceful_shutdown_on(leader::lost(channel));

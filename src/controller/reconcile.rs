@@ -14,7 +14,7 @@ use kube::{Api, ResourceExt};
 use tracing::{instrument, warn};
 
 use super::conditions::{Outcome, PartOutcome};
-use super::converge::{converge, via_role, Failure, Pass};
+use super::converge::{converge, legacy_via_role, Failure, Pass};
 use super::record::{write_status, RecordKeeper};
 use super::status::{self, Converged, Retry, Verdict};
 use super::{cleanup, events, Context, FINALIZER};
@@ -77,6 +77,7 @@ pub(super) fn owner_of(obj: &EventBridgeIntegration, ctx: &Context) -> Owner {
 fn verdict_of(failure: &Failure) -> Verdict {
     match failure {
         Failure::Plan(e) => status::plan_verdict(e),
+        Failure::NotPermitted(r) => status::not_permitted_verdict(r.to_string()),
         Failure::NotOwned(n) => status::not_owned_verdict(n.to_string()),
         Failure::Aws(e) => status::aws_verdict(e),
         Failure::Dependency(m) => status::dependency_verdict(m.clone()),
@@ -94,7 +95,7 @@ async fn apply_half(
 ) -> Result<Action, Error> {
     let owner = owner_of(obj, ctx);
     let mut keeper =
-        RecordKeeper::from_status(obj, via_role(obj)).remembering(ctx.locations.clone());
+        RecordKeeper::from_status(obj, legacy_via_role(obj)).remembering(ctx.locations.clone());
     let result = converge(obj, ctx, &owner, api, &mut keeper).await;
     let verdict = result.as_ref().err().map(verdict_of);
     let parts: Vec<PartOutcome<'_>> = match &result {

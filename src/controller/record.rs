@@ -7,6 +7,7 @@ use kube::api::{Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
 
+use super::admission::{way_in, Admission};
 use super::converge::Failure;
 use super::locations::Locations;
 use super::{Context, FIELD_MANAGER};
@@ -47,7 +48,7 @@ impl RecordKeeper {
     /// needs the function the plan names.
     pub fn adopt_legacy(&mut self, obj: &EventBridgeIntegration, wanted: &[OwnedResource]) {
         if let Some(status) = obj.status.as_ref().filter(|s| s.resources.is_none()) {
-            let via = super::converge::via_role(obj);
+            let via = super::converge::legacy_via_role(obj);
             self.entries = record::recorded(Some(status), via, wanted);
         }
     }
@@ -71,8 +72,8 @@ impl RecordKeeper {
         if let Some(locations) = &self.locations {
             // Also the places recorded before this pass (a record older than the ConfigMap);
             // a place this process already persisted costs no call.
-            locations.remember(obj, &self.entries).await?;
-            locations.remember(obj, wanted).await?;
+            locations.remember(&self.entries).await?;
+            locations.remember(wanted).await?;
         }
         match record::before_writes(&self.entries, wanted) {
             Some(all) => {
@@ -125,26 +126,23 @@ pub(super) async fn write_status(
 }
 
 /// Clients for the account and region an entry was recorded in. A remote account is
-/// reached through the role recorded with the entry; an entry of another account without
-/// one cannot be reached with the controller's credentials and is reported, not guessed at.
+/// reached through the role recorded with the entry (with the external ID the pass's
+/// admission or a policy gives for it); an entry of another account without one cannot be
+/// reached with the controller's credentials and is reported, not guessed at.
 pub(super) async fn clients_for(
     obj: &EventBridgeIntegration,
     ctx: &Context,
     local: &Clients,
     entry: &OwnedResource,
+    admitted: Option<&Admission>,
 ) -> Result<Clients, Failure> {
     // IAM is global: its entries carry no region, any regional endpoint serves them.
     let region = entry.region.clone().unwrap_or_else(|| local.region.clone());
     if let Some(via) = &entry.via_role_arn {
-        let external_id = obj
-            .spec
-            .cross_account
-            .as_ref()
-            .filter(|x| &x.provisioning_role_arn == via)
-            .and_then(|x| x.external_id.as_deref());
+        let access = way_in(obj, ctx, via, admitted).await?;
         return Ok(ctx
             .aws
-            .remote_clients(&region, via, external_id, &entry.account_id)
+            .remote_clients(&region, &access, &entry.account_id)
             .await?);
     }
     let clients = ctx.aws.clients(&region);

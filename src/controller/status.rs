@@ -77,6 +77,17 @@ pub fn plan_verdict(e: &PlanError) -> Verdict {
     )
 }
 
+/// No policy selecting the namespace grants what the spec asks for: nothing is done in AWS
+/// until the spec or a policy changes (either re-queues the object at once).
+pub fn not_permitted_verdict(message: String) -> Verdict {
+    verdict(
+        Category::InvalidSpec,
+        r::NOT_PERMITTED,
+        message,
+        Retry::AtResync,
+    )
+}
+
 pub fn not_owned_verdict(message: String) -> Verdict {
     verdict(
         Category::InvalidSpec,
@@ -380,6 +391,7 @@ mod tests {
             statement_id: None,
             proof: None,
             via_role_arn: None,
+            restore: None,
         }];
         let v = dependency_verdict("task definition missing".into());
         let now = Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH);

@@ -17,6 +17,27 @@ pub fn dead_letter_queue_statement(statement_id: &str, queue_arn: &str, rule_arn
     })
 }
 
+/// The statement of a target account's event-bus policy that admits one forwarding role of
+/// the source account: its account as principal, narrowed to the role by `aws:PrincipalArn`
+/// (a principal naming the role itself would turn into the role's unique ID, and break, if
+/// the role were ever re-created).
+pub fn forwarding_bus_statement(
+    statement_id: &str,
+    bus_arn: &str,
+    partition: &str,
+    source_account: &str,
+    role_arn: &str,
+) -> Value {
+    json!({
+        "Sid": statement_id,
+        "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:{partition}:iam::{source_account}:root")},
+        "Action": "events:PutEvents",
+        "Resource": bus_arn,
+        "Condition": {"ArnEquals": {"aws:PrincipalArn": role_arn}}
+    })
+}
+
 /// The trust policy EventBridge needs, protected against the confused deputy: only this
 /// account's rule may make EventBridge assume the role. The planner creates roles with it.
 pub fn events_trust_policy(account: &str, rule_arn: &str) -> Value {
@@ -49,6 +70,15 @@ fn raw_statements(policy: &str) -> Option<(Value, Vec<Value>)> {
 
 fn sid_of(statement: &Value) -> Option<&str> {
     statement.get("Sid").and_then(Value::as_str)
+}
+
+/// A policy document as JSON text, whether it came as an object, as text, or URL-encoded
+/// from IAM's API.
+pub fn document_text(document: &Value) -> String {
+    match document {
+        Value::String(text) => super::policy::decode_document_text(text),
+        other => other.to_string(),
+    }
 }
 
 /// The statement with `sid` in a resource policy, as written.

@@ -145,7 +145,8 @@ pub fn documents_equivalent(a: &Value, b: &Value) -> bool {
     }
 }
 
-fn decode_document_text(text: &str) -> String {
+/// A policy document's JSON text as IAM's API returns it (URL-encoded) or as written.
+pub fn decode_document_text(text: &str) -> String {
     let trimmed = text.trim_start();
     if trimmed.starts_with('{') || trimmed.starts_with('"') {
         text.to_string()

@@ -168,6 +168,29 @@ fn ownership(
     }
 }
 
+/// What a pass may take over, and how it treats the other targets of an adopted rule.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Adoption {
+    /// An untagged rule of the desired name may be taken over.
+    pub rule: bool,
+    /// An untagged role of the desired ARN may be taken over.
+    pub role: bool,
+    /// The rule was adopted by an earlier pass (the record keeps what it was): its targets
+    /// with other ids are someone else's and stay.
+    pub rule_adopted: bool,
+}
+
+impl Adoption {
+    /// `spec.adoptExisting` alone, for both kinds (no policy narrows it).
+    pub fn both(adopt: bool) -> Adoption {
+        Adoption {
+            rule: adopt,
+            role: adopt,
+            rule_adopted: false,
+        }
+    }
+}
+
 /// Whether a rule's settings (not its tags) are the desired ones.
 pub fn rule_matches(want: &DesiredRule, r: &ObservedRule) -> bool {
     r.enabled == want.enabled
@@ -180,14 +203,14 @@ pub fn diff(
     desired: &Desired,
     observed: &Observed,
     owner: &Owner,
-    adopt: bool,
+    adopt: Adoption,
 ) -> Result<Vec<Change>, NotOwned> {
     let mut changes = Vec::new();
     if let DesiredRole::Managed(role) = &desired.role {
         match &observed.role {
             None => changes.extend([Change::CreateRole, Change::PutRolePolicy]),
             Some(r) => {
-                if ownership(&r.tags, owner, adopt, "IAM role", &role.name)? {
+                if ownership(&r.tags, owner, adopt.role, "IAM role", &role.name)? {
                     changes.push(Change::TagRole);
                 }
                 if !documents_equivalent(&r.trust_policy, &role.trust_policy) {
@@ -213,7 +236,7 @@ pub fn diff(
         match &observed.rule {
             None => changes.push(Change::PutRule { created: true }),
             Some(r) => {
-                let retag = ownership(&r.tags, owner, adopt, "EventBridge rule", &want.name)?;
+                let retag = ownership(&r.tags, owner, adopt.rule, "EventBridge rule", &want.name)?;
                 if !rule_matches(want, r) {
                     changes.push(Change::PutRule { created: false });
                 }
@@ -231,35 +254,28 @@ pub fn diff(
             .filter(|t| t.id != target.id)
             .map(|t| t.id.clone())
             .collect();
-        if !foreign.is_empty() {
+        // A rule of ours carries our target only (another one is drift); an adopted rule's
+        // other targets were there before us.
+        if !foreign.is_empty() && !keeps_other_targets(observed, owner, adopt) {
             changes.push(Change::RemoveTargets(foreign));
         }
     }
     if let Some(b) = &desired.bus_permission {
-        let existing = observed
+        let text = observed
             .bus_policy
             .as_ref()
-            .and_then(|v| PolicyDocument::parse(v).ok())
-            .and_then(|doc| {
-                doc.statements
-                    .into_iter()
-                    .find(|s| s.sid.as_deref() == Some(b.statement_id.as_str()))
-            });
-        match existing {
+            .map(crate::iam::documents::document_text);
+        let ours = text
+            .as_deref()
+            .and_then(|p| crate::iam::documents::statement_with_sid(p, &b.statement_id));
+        match ours {
             None => changes.push(Change::PutBusPermission { replace: false }),
             Some(s) => {
-                let root = format!("arn:{}:iam::{}:root", b.partition, b.principal_account);
-                let principal_ok = s.principal.as_ref().is_some_and(|p| {
-                    !p.negated
-                        && p.entries.len() == 1
-                        && (p.entries[0].1 == root || p.entries[0].1 == b.principal_account)
-                });
-                let action_ok = s.action.patterns == vec!["events:PutEvents".to_string()];
-                if !(principal_ok
-                    && action_ok
-                    && s.effect == crate::iam::policy::Effect::Allow
-                    && s.conditions.is_empty())
-                {
+                let same = documents_equivalent(
+                    &json!({"Statement": [s]}),
+                    &json!({"Statement": [b.statement.clone()]}),
+                );
+                if !same {
                     changes.push(Change::PutBusPermission { replace: true });
                 }
             }
@@ -324,6 +340,15 @@ pub fn diff(
         }
     }
     Ok(changes)
+}
+
+/// Whether the rule's targets with other ids stay: it is adopted, or being adopted now.
+pub fn keeps_other_targets(observed: &Observed, owner: &Owner, adopt: Adoption) -> bool {
+    adopt.rule_adopted
+        || observed
+            .rule
+            .as_ref()
+            .is_some_and(|r| owner.claim(&r.tags) == Claim::Untagged)
 }
 
 /// What AWS holds once `changes` were applied to `before`: the desired state where the
@@ -394,8 +419,15 @@ pub fn after_writes(
                 tags,
             });
         }
-        if wrote(|c| matches!(c, Change::PutTarget | Change::RemoveTargets(_))) {
-            after.targets = vec![target.clone()];
+        if wrote(|c| matches!(c, Change::PutTarget)) {
+            after.targets.retain(|t| t.id != target.id);
+            after.targets.push(target.clone());
+        }
+        if let Some(Change::RemoveTargets(ids)) = changes
+            .iter()
+            .find(|c| matches!(c, Change::RemoveTargets(_)))
+        {
+            after.targets.retain(|t| !ids.contains(&t.id));
         }
     }
     if let (Some(p), true) = (
@@ -425,10 +457,7 @@ pub fn after_writes(
         &desired.bus_permission,
         wrote(|c| matches!(c, Change::PutBusPermission { .. })),
     ) {
-        let statement = json!({"Sid": b.statement_id, "Effect": "Allow",
-            "Principal": {"AWS": format!("arn:{}:iam::{}:root", b.partition, b.principal_account)},
-            "Action": "events:PutEvents", "Resource": b.event_bus_arn});
-        after.bus_policy = Some(rewritten(before.bus_policy.as_ref(), &statement));
+        after.bus_policy = Some(rewritten(before.bus_policy.as_ref(), &b.statement));
     }
     if let (Some(q), Some(queue), true) = (
         &desired.queue_permission,

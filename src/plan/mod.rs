@@ -111,6 +111,9 @@ pub struct Facts {
     pub region: String,
     /// The task definition's execution and task roles (ECS without `passRoleArns`).
     pub task_roles: Option<Vec<String>>,
+    /// Cross-account: the role the controller assumes in the target account (the spec's,
+    /// or under a policy the one its account entry names).
+    pub provisioning_role_arn: Option<String>,
 }
 
 /// An ECS task definition, as far as planning and diagnosis need it: whose roles the
@@ -215,14 +218,18 @@ pub struct DesiredQueuePermission {
     pub statement: Value,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Our statement in the target bus's policy (EventBusForwarding).
+#[derive(Clone, Debug, PartialEq)]
 pub struct DesiredBusPermission {
     pub partition: String,
     pub event_bus_name: String,
     pub event_bus_arn: String,
     pub statement_id: String,
-    /// The account allowed to `events:PutEvents`.
+    /// The source account, whose forwarding role may `events:PutEvents`.
     pub principal_account: String,
+    /// The forwarding role, the only principal the statement admits (`aws:PrincipalArn`).
+    pub principal_role_arn: String,
+    pub statement: Value,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -443,9 +450,15 @@ fn plan_accounts(
     if target.account != remote_account {
         return Err(invalid(target_field(kind), format!("the target is in account {}, not in spec.crossAccount.targetAccountId {remote_account}", target.account)));
     }
+    let provisioning_role = facts.provisioning_role_arn.as_deref().ok_or_else(|| {
+        invalid(
+            "spec.crossAccount.provisioningRoleArn",
+            "required: name the role the controller assumes in the target account",
+        )
+    })?;
     let provisioning = validate::check_arn(
         "spec.crossAccount.provisioningRoleArn",
-        &x.provisioning_role_arn,
+        provisioning_role,
         "iam",
         "role/",
     )?;
@@ -512,6 +525,7 @@ fn plan_accounts(
                 account_id: remote_account.clone(),
                 region: region.clone(),
                 task_roles: facts.task_roles.clone(),
+                provisioning_role_arn: None,
             };
             let mut remote = plan_workload(
                 spec,
@@ -523,17 +537,6 @@ fn plan_accounts(
                 &remote_facts,
                 guard,
             )?;
-            remote.bus_permission = Some(DesiredBusPermission {
-                partition: partition.clone(),
-                event_bus_name: target_bus,
-                event_bus_arn: bus_arn.clone(),
-                // One statement per source account and bus, shared by every integration that
-                // forwards from this account: the bus policy admits an account once (a second
-                // statement for the same account replaces the first), so per-integration
-                // statements would evict each other.
-                statement_id: format!("ebi-from-{account}"),
-                principal_account: account.clone(),
-            });
             let role = managed_role(
                 spec,
                 owner,
@@ -544,6 +547,26 @@ fn plan_accounts(
                     json!({"Sid": "ForwardToTargetBus", "Effect": "Allow", "Action": "events:PutEvents", "Resource": bus_arn}),
                 ],
             )?;
+            // One statement per integration, admitting its forwarding role only: the bus
+            // policy is written whole (others' statements kept as they are), so statements
+            // of one source account no longer evict each other and none admits the whole
+            // account.
+            let statement_id = names::bus_statement_id(&local_rule.arn);
+            remote.bus_permission = Some(DesiredBusPermission {
+                statement: crate::iam::documents::forwarding_bus_statement(
+                    &statement_id,
+                    &bus_arn,
+                    &partition,
+                    &account,
+                    &role.arn,
+                ),
+                partition: partition.clone(),
+                event_bus_name: target_bus,
+                event_bus_arn: bus_arn.clone(),
+                statement_id,
+                principal_account: account.clone(),
+                principal_role_arn: role.arn.clone(),
+            });
             let target = TargetShape {
                 id: spec.target.id.clone().unwrap_or_else(|| "1".into()),
                 arn: bus_arn,
@@ -598,6 +621,7 @@ fn plan_accounts(
                 .target_role_name
                 .clone()
                 .unwrap_or_else(|| managed_role_name(spec, owner, guard));
+            check_role_prefix(guard, "spec.crossAccount.targetRoleName", &chained_name)?;
             let chained_arn = format!(
                 "arn:{partition}:iam::{remote_account}:role{}{chained_name}",
                 source.path
@@ -867,6 +891,17 @@ fn workload_statements(
     }
 }
 
+/// Every role name the controller creates carries the operator's prefix, whichever field
+/// names it.
+fn check_role_prefix(guard: &Guardrails, field: &str, name: &str) -> Result<(), PlanError> {
+    match &guard.role_name_prefix {
+        Some(prefix) if !name.starts_with(prefix.as_str()) => Err(PlanError::Guardrail(format!(
+            "{field} `{name}` does not start with the operator's required prefix `{prefix}`; rename it or omit it to get a derived name"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// A role the controller creates: name, path and boundary from the spec within the guardrails.
 fn managed_role(
     spec: &EventBridgeIntegrationSpec,
@@ -878,13 +913,7 @@ fn managed_role(
 ) -> Result<ManagedRole, PlanError> {
     let role_spec = spec.role.clone().unwrap_or_default();
     let name = managed_role_name(spec, owner, guard);
-    if let Some(prefix) = &guard.role_name_prefix {
-        if !name.starts_with(prefix.as_str()) {
-            return Err(PlanError::Guardrail(format!(
-                "spec.role.name `{name}` does not start with the operator's required prefix `{prefix}`; rename it or omit it to get a derived name"
-            )));
-        }
-    }
+    check_role_prefix(guard, "spec.role.name", &name)?;
     let path = match (&role_spec.path, &guard.role_path) {
         (Some(p), Some(required)) if p != required => {
             return Err(PlanError::Guardrail(format!("spec.role.path `{p}` differs from the operator's required path `{required}`; omit spec.role.path")));

@@ -26,6 +26,14 @@ pub fn statement_id(rule_name: &str, rule_arn: &str) -> String {
     format!("ebi-{rule_name}-{}", short_hash(rule_arn))
 }
 
+/// The event-bus policy statement ID of one forwarding rule: `ebi-fwd-{hash16 of the rule
+/// ARN}`, within EventBridge's 64 characters of `[a-zA-Z0-9-_]`.
+pub fn bus_statement_id(rule_arn: &str) -> String {
+    let digest = Sha256::digest(rule_arn.as_bytes());
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("ebi-fwd-{hex}")
+}
+
 /// The statement ID this controller used before statement IDs carried the rule ARN's hash;
 /// read only to migrate objects whose status predates the ownership record.
 pub fn legacy_statement_id(rule_name: &str) -> String {

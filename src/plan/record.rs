@@ -6,10 +6,13 @@
 //! halfway or a retry can never orphan a resource, or remove one that the current spec
 //! still uses.
 
+use crate::api::status::Restore;
 use crate::api::{EventBridgeIntegrationStatus, OwnedKind, OwnedResource, TargetKind};
+use crate::iam::documents::document_text;
 use crate::iam::Arn;
 
-use super::{names, Desired, DesiredRole, Plan, Side};
+use super::diff::Observed;
+use super::{names, Claim, Desired, DesiredRole, Owner, Plan, Side, POLICY_NAME};
 
 /// Everything `plan` makes the controller own, in removal order (see [`removal_order`]).
 /// `via_role_arn`: the role the controller assumes to reach the remote account.
@@ -38,6 +41,7 @@ fn part_inventory(d: &Desired, via: Option<String>) -> Vec<OwnedResource> {
         statement_id: None,
         proof: None,
         via_role_arn: via.clone(),
+        restore: None,
     };
     let mut out = Vec::new();
     if let Some(rule) = &d.rule {
@@ -64,7 +68,7 @@ fn part_inventory(d: &Desired, via: Option<String>) -> Vec<OwnedResource> {
     if let Some(b) = &d.bus_permission {
         out.push(OwnedResource {
             statement_id: Some(b.statement_id.clone()),
-            proof: Some(b.principal_account.clone()),
+            proof: Some(b.principal_role_arn.clone()),
             ..entry(
                 OwnedKind::BusPermission,
                 &b.event_bus_arn,
@@ -137,22 +141,77 @@ pub fn removal_order(r: &OwnedResource) -> u8 {
 }
 
 /// The record to write before applying `wanted`: what was recorded, plus what is about to
-/// be created. `None` when the record already holds all of it (no status write needed).
+/// be created or adopted (an entry recorded without what an adoption will change gets it).
+/// `None` when the record already holds all of it (no status write needed).
 pub fn before_writes(
     recorded: &[OwnedResource],
     wanted: &[OwnedResource],
 ) -> Option<Vec<OwnedResource>> {
-    let missing: Vec<&OwnedResource> = wanted
-        .iter()
-        .filter(|w| !recorded.iter().any(|r| r.same_as(w)))
-        .collect();
-    if missing.is_empty() {
+    let mut all: Vec<OwnedResource> = recorded.to_vec();
+    let mut grew = false;
+    for w in wanted {
+        match all.iter_mut().find(|r| r.same_as(w)) {
+            Some(r) if r.restore.is_none() && w.restore.is_some() => {
+                r.restore = w.restore.clone();
+                grew = true;
+            }
+            Some(_) => {}
+            None => {
+                all.push(w.clone());
+                grew = true;
+            }
+        }
+    }
+    if !grew {
         return None;
     }
-    let mut all: Vec<OwnedResource> = recorded.to_vec();
-    all.extend(missing.into_iter().cloned());
     all.sort_by_key(removal_order);
     Some(all)
+}
+
+/// Notes on `wanted` what the pass is about to change on a resource it adopts (one that
+/// exists with no owner tag): its settings before adoption, restored when it is released.
+/// A resource tagged for this owner, or for an earlier object of its name, is no adoption.
+pub fn note_adoptions(
+    wanted: &mut [OwnedResource],
+    desired: &Desired,
+    observed: &Observed,
+    owner: &Owner,
+) {
+    let untagged = |tags| owner.claim(tags) == Claim::Untagged;
+    if let (Some(want), Some(rule)) = (&desired.rule, &observed.rule) {
+        if untagged(&rule.tags) {
+            let restore = Restore {
+                event_pattern: rule.event_pattern.as_ref().map(|p| p.to_string()),
+                schedule_expression: rule.schedule_expression.clone(),
+                enabled: Some(rule.enabled),
+                description: rule.description.clone(),
+                target_ids: desired.target.iter().map(|t| t.id.clone()).collect(),
+                ..Default::default()
+            };
+            mark(wanted, OwnedKind::Rule, &want.arn, restore);
+        }
+    }
+    if let (DesiredRole::Managed(m), Some(role)) = (&desired.role, &observed.role) {
+        if untagged(&role.tags) && role.arn == m.arn {
+            let restore = Restore {
+                trust_policy: Some(document_text(&role.trust_policy)),
+                permissions_boundary_arn: role
+                    .permissions_boundary
+                    .as_ref()
+                    .map(|(a, _)| a.clone()),
+                inline_policy: role.inline_policies.get(POLICY_NAME).map(document_text),
+                ..Default::default()
+            };
+            mark(wanted, OwnedKind::Role, &m.arn, restore);
+        }
+    }
+}
+
+fn mark(wanted: &mut [OwnedResource], kind: OwnedKind, arn: &str, restore: Restore) {
+    for w in wanted.iter_mut().filter(|w| w.kind == kind && w.arn == arn) {
+        w.restore = Some(restore.clone());
+    }
 }
 
 /// Recorded resources the current plan no longer wants: moved or renamed ones, in removal
@@ -234,6 +293,7 @@ fn legacy_rule_and_role(
             statement_id: None,
             proof: None,
             via_role_arn: via.map(str::to_string),
+            restore: None,
         });
     }
     if let Some(arn) = role_arn.and_then(|a| Arn::parse(a).ok()) {
@@ -249,6 +309,7 @@ fn legacy_rule_and_role(
             statement_id: None,
             proof: None,
             via_role_arn: via.map(str::to_string),
+            restore: None,
         });
     }
     out

@@ -38,9 +38,10 @@ def test_lint_is_clean(chart_dir):
 
 
 def test_chart_crds_are_the_project_crds(chart_dir, root):
-    assert (chart_dir / "crds" / "eventbridgeintegrations.eventbridge.dev.yaml").read_text() == \
-        (root / "crds" / "eventbridgeintegrations.eventbridge.dev.yaml").read_text(), \
-        "charts/…/crds differs from crds/: copy crds/*.yaml into the chart (make crd does)"
+    for name in ["eventbridgeintegrations.eventbridge.dev.yaml",
+                 "eventbridgeintegrationpolicies.eventbridge.dev.yaml"]:
+        assert (chart_dir / "crds" / name).read_text() == (root / "crds" / name).read_text(), \
+            "charts/…/crds differs from crds/: copy crds/*.yaml into the chart (make crd does)"
 
 
 def test_defaults_render_a_hardened_leader_elected_deployment(chart_dir):

@@ -167,6 +167,14 @@ impl Controller {
                     .into_iter()
                     .flatten(),
             )
+            // The suites that predate policies run single-tenant; tests/tenancy.rs asks for
+            // `--policy-mode enforce` (the default of the binary and the chart).
+            .args(
+                (!extra.contains(&"--policy-mode"))
+                    .then_some(["--policy-mode", "off"])
+                    .into_iter()
+                    .flatten(),
+            )
             .args(extra)
             .env("RUST_LOG", "info,ebi=debug")
             .envs(env.iter().copied())

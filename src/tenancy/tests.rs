@@ -1,0 +1,484 @@
+use super::*;
+
+const ACCOUNT: &str = "123456789012";
+const OTHER: &str = "222222222222";
+
+fn spec(yaml: &str) -> EventBridgeIntegrationSpec {
+    serde_norway::from_str(yaml).unwrap()
+}
+
+fn policy(yaml: &str) -> EventBridgeIntegrationPolicySpec {
+    serde_norway::from_str(yaml).unwrap()
+}
+
+/// Team A's policy: everything of team A in one account and region.
+fn team_a() -> EventBridgeIntegrationPolicySpec {
+    policy(
+        r#"
+namespaceSelector: {matchLabels: {team: a}}
+accounts:
+- accountId: "123456789012"
+  regions: [us-east-1]
+- accountId: "222222222222"
+  provisioningRoleArn: arn:aws:iam::222222222222:role/ebi-provisioner
+  externalIdSecretRef: {name: team-a-ext, key: externalId}
+eventBuses: ["default", "orders-*"]
+ruleNames: ["team-a-*"]
+targets:
+- arn:aws:lambda:*:123456789012:function:team-a-*
+- arn:aws:lambda:*:222222222222:function:team-a-*
+- arn:aws:ecs:*:123456789012:cluster/team-a
+- arn:aws:ecs:*:123456789012:task-definition/team-a-*
+- arn:aws:states:*:123456789012:stateMachine:team-a-*
+passRoles: ["arn:aws:iam::123456789012:role/team-a-*"]
+roles: ["arn:aws:iam::123456789012:role/team-a-*"]
+deadLetterQueues: ["arn:aws:sqs:*:123456789012:team-a-*"]
+"#,
+    )
+}
+
+fn decide_for(
+    spec: &EventBridgeIntegrationSpec,
+    policies: &[(&str, &EventBridgeIntegrationPolicySpec)],
+) -> Decision {
+    decide_with(spec, policies, None)
+}
+
+fn decide_with(
+    spec: &EventBridgeIntegrationSpec,
+    policies: &[(&str, &EventBridgeIntegrationPolicySpec)],
+    task_roles: Option<&[String]>,
+) -> Decision {
+    let subject = Subject {
+        namespace: "team-a",
+        spec,
+        controller_account: ACCOUNT,
+        region: "us-east-1",
+        role_path: "/",
+        task_roles,
+    };
+    let candidates: Vec<Candidate<'_>> = policies
+        .iter()
+        .map(|(name, spec)| Candidate { name, spec })
+        .collect();
+    decide(&subject, &candidates)
+}
+
+fn refused(d: Decision) -> Refusal {
+    match d {
+        Decision::NotPermitted(r) => r,
+        Decision::Permitted(g) => panic!("permitted by {}", g.policy),
+    }
+}
+
+fn permitted(d: Decision) -> Grant {
+    match d {
+        Decision::Permitted(g) => g,
+        Decision::NotPermitted(r) => panic!("refused: {r}"),
+    }
+}
+
+fn lambda(function: &str) -> EventBridgeIntegrationSpec {
+    spec(&format!(
+        r#"
+rule: {{eventPattern: {{source: [orders]}}}}
+target: {{lambda: {{functionArn: "{function}"}}}}
+"#
+    ))
+}
+
+fn ecs(extra: &str) -> EventBridgeIntegrationSpec {
+    spec(&format!(
+        r#"
+rule: {{eventPattern: {{source: [orders]}}}}
+target:
+  ecs:
+    clusterArn: arn:aws:ecs:us-east-1:123456789012:cluster/team-a
+    taskDefinitionArn: arn:aws:ecs:us-east-1:123456789012:task-definition/team-a-worker:1
+    networkConfiguration: {{subnets: [subnet-0a1b2c3d]}}
+{extra}
+"#
+    ))
+}
+
+#[test]
+fn a_namespace_no_policy_selects_may_ask_for_nothing() {
+    let r = refused(decide_for(
+        &lambda("arn:aws:lambda:us-east-1:123456789012:function:team-a-x"),
+        &[],
+    ));
+    assert!(r.by_policy.is_empty());
+    let message = r.to_string();
+    assert!(
+        message.contains("no EventBridgeIntegrationPolicy selects namespace `team-a`"),
+        "{message}"
+    );
+}
+
+#[test]
+fn every_granted_reference_is_permitted() {
+    let p = team_a();
+    let g = permitted(decide_for(
+        &lambda("arn:aws:lambda:us-east-1:123456789012:function:team-a-notifier:live"),
+        &[("team-a", &p)],
+    ));
+    assert_eq!(g.policy, "team-a");
+    assert_eq!(g.provisioning, None);
+    let everything = spec(
+        r#"
+rule: {name: team-a-orders, eventBusName: orders-bus, eventPattern: {source: [x]}}
+target:
+  ecs:
+    clusterArn: arn:aws:ecs:us-east-1:123456789012:cluster/team-a
+    taskDefinitionArn: arn:aws:ecs:us-east-1:123456789012:task-definition/team-a-worker:1
+    networkConfiguration: {subnets: [subnet-0a1b2c3d]}
+    passRoleArns: [arn:aws:iam::123456789012:role/team-a-task]
+  deadLetterQueueArn: arn:aws:sqs:us-east-1:123456789012:team-a-dlq
+role: {name: team-a-runner}
+"#,
+    );
+    permitted(decide_for(&everything, &[("team-a", &p)]));
+}
+
+#[test]
+fn each_kind_of_reference_is_refused_naming_the_field_and_the_value() {
+    let p = team_a();
+    let cases: Vec<(EventBridgeIntegrationSpec, &str, &str)> = vec![
+        (
+            lambda("arn:aws:lambda:us-east-1:123456789012:function:team-b-x"),
+            "spec.target.lambda.functionArn",
+            "arn:aws:lambda:us-east-1:123456789012:function:team-b-x",
+        ),
+        (
+            spec(
+                r#"
+rule: {eventPattern: {source: [x]}}
+target: {ecs: {clusterArn: "arn:aws:ecs:us-east-1:123456789012:cluster/shared", taskDefinitionArn: "arn:aws:ecs:us-east-1:123456789012:task-definition/team-a-w:1", networkConfiguration: {subnets: [subnet-1]}}}
+"#,
+            ),
+            "spec.target.ecs.clusterArn",
+            "arn:aws:ecs:us-east-1:123456789012:cluster/shared",
+        ),
+        (
+            spec(
+                r#"
+rule: {eventPattern: {source: [x]}}
+target: {ecs: {clusterArn: "arn:aws:ecs:us-east-1:123456789012:cluster/team-a", taskDefinitionArn: "arn:aws:ecs:us-east-1:123456789012:task-definition/admin:1", networkConfiguration: {subnets: [subnet-1]}}}
+"#,
+            ),
+            "spec.target.ecs.taskDefinitionArn",
+            "arn:aws:ecs:us-east-1:123456789012:task-definition/admin:1",
+        ),
+        (
+            ecs("    passRoleArns: [arn:aws:iam::123456789012:role/admin]"),
+            "spec.target.ecs.passRoleArns[0]",
+            "arn:aws:iam::123456789012:role/admin",
+        ),
+        (
+            ecs("role: {arn: arn:aws:iam::123456789012:role/OrganizationAccountAccessRole}"),
+            "spec.role.arn",
+            "arn:aws:iam::123456789012:role/OrganizationAccountAccessRole",
+        ),
+        (
+            ecs("role: {name: admin}"),
+            "spec.role.name",
+            "arn:aws:iam::123456789012:role/admin",
+        ),
+        (
+            ecs("  deadLetterQueueArn: arn:aws:sqs:us-east-1:123456789012:payments-dlq"),
+            "spec.target.deadLetterQueueArn",
+            "arn:aws:sqs:us-east-1:123456789012:payments-dlq",
+        ),
+        (
+            spec(
+                r#"
+rule: {eventBusName: payments, eventPattern: {source: [x]}}
+target: {lambda: {functionArn: "arn:aws:lambda:us-east-1:123456789012:function:team-a-x"}}
+"#,
+            ),
+            "spec.rule.eventBusName",
+            "payments",
+        ),
+        (
+            spec(
+                r#"
+rule: {name: payments-rule, eventPattern: {source: [x]}}
+target: {lambda: {functionArn: "arn:aws:lambda:us-east-1:123456789012:function:team-a-x"}}
+"#,
+            ),
+            "spec.rule.name",
+            "payments-rule",
+        ),
+        (
+            spec(
+                r#"
+adoptExisting: true
+rule: {eventPattern: {source: [x]}}
+target: {lambda: {functionArn: "arn:aws:lambda:us-east-1:123456789012:function:team-a-x"}}
+"#,
+            ),
+            "spec.adoptExisting",
+            "true",
+        ),
+        (
+            spec(
+                r#"
+rule: {eventPattern: {source: [x]}}
+target: {lambda: {functionArn: "arn:aws:lambda:us-east-1:333333333333:function:team-a-x"}}
+crossAccount: {targetAccountId: "333333333333", mode: RoleChain}
+"#,
+            ),
+            "spec.crossAccount.targetAccountId",
+            "333333333333",
+        ),
+        (
+            spec(
+                r#"
+rule: {eventPattern: {source: [x]}}
+target: {lambda: {functionArn: "arn:aws:lambda:us-east-1:222222222222:function:team-a-x"}}
+crossAccount: {targetAccountId: "222222222222", mode: RoleChain, externalId: plain-text}
+"#,
+            ),
+            "spec.crossAccount.externalId",
+            "(set)",
+        ),
+        (
+            spec(
+                r#"
+rule: {eventPattern: {source: [x]}}
+target: {lambda: {functionArn: "arn:aws:lambda:us-east-1:222222222222:function:team-a-x"}}
+crossAccount: {targetAccountId: "222222222222", mode: RoleChain, provisioningRoleArn: "arn:aws:iam::222222222222:role/admin"}
+"#,
+            ),
+            "spec.crossAccount.provisioningRoleArn",
+            "arn:aws:iam::222222222222:role/admin",
+        ),
+        (
+            spec(
+                r#"
+rule: {eventPattern: {source: [x]}}
+target: {lambda: {functionArn: "arn:aws:lambda:us-east-1:222222222222:function:team-a-x"}}
+crossAccount: {targetAccountId: "222222222222", mode: RoleChain, targetRoleName: OrganizationAccountAccessRole}
+"#,
+            ),
+            "spec.crossAccount.targetRoleName",
+            "arn:aws:iam::222222222222:role/OrganizationAccountAccessRole",
+        ),
+    ];
+    for (s, field, value) in cases {
+        let r = refused(decide_for(&s, &[("team-a", &p)]));
+        assert_eq!((r.field.as_str(), r.value.as_str()), (field, value), "{r}");
+        let message = r.to_string();
+        assert!(
+            message.contains(field) && message.contains(value) && message.contains("team-a: "),
+            "{message}"
+        );
+    }
+}
+
+#[test]
+fn a_region_outside_the_account_entry_is_refused() {
+    let p = team_a();
+    let subject_spec = lambda("arn:aws:lambda:eu-west-1:123456789012:function:team-a-x");
+    let subject = Subject {
+        namespace: "team-a",
+        spec: &subject_spec,
+        controller_account: ACCOUNT,
+        region: "eu-west-1",
+        role_path: "/",
+        task_roles: None,
+    };
+    let r = refused(decide(
+        &subject,
+        &[Candidate {
+            name: "team-a",
+            spec: &p,
+        }],
+    ));
+    assert_eq!(
+        (r.field.as_str(), r.value.as_str()),
+        ("spec.region", "eu-west-1")
+    );
+    assert!(r.to_string().contains("regions [us-east-1]"), "{r}");
+}
+
+#[test]
+fn an_account_the_policy_does_not_list_is_refused() {
+    let mut p = team_a();
+    p.accounts.retain(|a| a.account_id != ACCOUNT);
+    let r = refused(decide_for(
+        &lambda("arn:aws:lambda:us-east-1:123456789012:function:team-a-x"),
+        &[("team-a", &p)],
+    ));
+    assert_eq!(r.field, "the controller's account");
+    assert_eq!(r.value, ACCOUNT);
+}
+
+#[test]
+fn empty_lists_grant_nothing_and_a_star_grants_anything() {
+    let empty =
+        policy(r#"{namespaceSelector: {}, accounts: [{accountId: "*"}], eventBuses: ["*"]}"#);
+    let r = refused(decide_for(
+        &lambda("arn:aws:lambda:us-east-1:123456789012:function:f"),
+        &[("empty", &empty)],
+    ));
+    assert_eq!(r.field, "spec.target.lambda.functionArn");
+    assert!(r.to_string().contains("grants no targets"), "{r}");
+    let star = policy(
+        r#"{namespaceSelector: {}, accounts: [{accountId: "*"}], eventBuses: ["*"], targets: ["*"]}"#,
+    );
+    permitted(decide_for(
+        &lambda("arn:aws:lambda:us-east-1:123456789012:function:f"),
+        &[("star", &star)],
+    ));
+}
+
+#[test]
+fn a_wildcard_in_the_region_does_not_reach_into_the_account() {
+    // ArnLike semantics: each of the six components on its own.
+    assert!(grants(
+        "arn:aws:lambda:*:123456789012:function:team-a-*",
+        "arn:aws:lambda:us-east-1:123456789012:function:team-a-x:live"
+    ));
+    assert!(!grants(
+        "arn:aws:lambda:*:123456789012:function:team-a-*",
+        "arn:aws:lambda:us-east-1:999999999999:function:team-a-x"
+    ));
+    assert!(!grants(
+        "arn:aws:lambda:*:function:team-a-*",
+        "arn:aws:lambda:us-east-1:123456789012:function:team-a-x"
+    ));
+    assert!(grants("orders-*", "orders-bus"));
+    assert!(!grants("orders-*", "payments"));
+}
+
+#[test]
+fn one_policy_must_grant_everything_two_halves_do_not_add_up() {
+    let targets_only = policy(
+        r#"{namespaceSelector: {}, accounts: [{accountId: "*"}], eventBuses: ["*"], targets: ["*"]}"#,
+    );
+    let dlq_only = policy(
+        r#"{namespaceSelector: {}, accounts: [{accountId: "*"}], eventBuses: ["*"], deadLetterQueues: ["*"]}"#,
+    );
+    let s = spec(
+        r#"
+rule: {eventPattern: {source: [x]}}
+target: {lambda: {functionArn: "arn:aws:lambda:us-east-1:123456789012:function:f"}, deadLetterQueueArn: "arn:aws:sqs:us-east-1:123456789012:q"}
+"#,
+    );
+    let r = refused(decide_for(
+        &s,
+        &[("b-dlq", &dlq_only), ("a-targets", &targets_only)],
+    ));
+    // Sorted by name: a-targets refuses the queue, b-dlq the function; both are said.
+    assert_eq!(r.field, "spec.target.deadLetterQueueArn");
+    assert_eq!(r.by_policy.len(), 2);
+    assert!(
+        r.by_policy[1].1.contains("spec.target.lambda.functionArn"),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn the_task_definitions_own_roles_must_be_passable() {
+    let p = team_a();
+    let s = ecs("");
+    permitted(decide_with(&s, &[("team-a", &p)], None));
+    let ok = vec!["arn:aws:iam::123456789012:role/team-a-exec".to_string()];
+    permitted(decide_with(&s, &[("team-a", &p)], Some(&ok)));
+    let admin = vec![
+        "arn:aws:iam::123456789012:role/team-a-exec".to_string(),
+        "arn:aws:iam::123456789012:role/admin".to_string(),
+    ];
+    let r = refused(decide_with(&s, &[("team-a", &p)], Some(&admin)));
+    assert!(
+        r.field.starts_with("spec.target.ecs.taskDefinitionArn"),
+        "{r}"
+    );
+    assert_eq!(r.value, "arn:aws:iam::123456789012:role/admin");
+}
+
+#[test]
+fn the_policys_boundary_is_applied_and_cannot_be_replaced() {
+    let mut p = team_a();
+    p.permissions_boundary_arn = Some("arn:aws:iam::123456789012:policy/team-a-boundary".into());
+    let g = permitted(decide_for(&ecs(""), &[("team-a", &p)]));
+    assert_eq!(
+        g.permissions_boundary_arn.as_deref(),
+        Some("arn:aws:iam::123456789012:policy/team-a-boundary")
+    );
+    let r = refused(decide_for(
+        &ecs("role: {permissionsBoundaryArn: arn:aws:iam::aws:policy/AdministratorAccess}"),
+        &[("team-a", &p)],
+    ));
+    assert_eq!(r.field, "spec.role.permissionsBoundaryArn");
+}
+
+#[test]
+fn the_way_into_another_account_comes_from_the_policy() {
+    let p = team_a();
+    let omitted = spec(
+        r#"
+rule: {eventPattern: {source: [x]}}
+target: {lambda: {functionArn: "arn:aws:lambda:us-east-1:222222222222:function:team-a-x"}}
+crossAccount: {targetAccountId: "222222222222", mode: RoleChain}
+"#,
+    );
+    let g = permitted(decide_for(&omitted, &[("team-a", &p)]));
+    assert_eq!(
+        g.provisioning,
+        Some(Provisioning {
+            role_arn: "arn:aws:iam::222222222222:role/ebi-provisioner".into(),
+            external_id: Some(SecretKeyRef {
+                name: "team-a-ext".into(),
+                key: "externalId".into()
+            }),
+        })
+    );
+    // A pattern entry: a `*` account is filled in; any other wildcard needs the spec's role.
+    let any = policy(
+        r#"{namespaceSelector: {}, accounts: [{accountId: "*", provisioningRoleArn: "arn:aws:iam::*:role/ebi-provisioner"}], eventBuses: ["*"], targets: ["*"], roles: ["*"]}"#,
+    );
+    let g = permitted(decide_for(&omitted, &[("any", &any)]));
+    assert_eq!(
+        g.provisioning.unwrap().role_arn,
+        "arn:aws:iam::222222222222:role/ebi-provisioner"
+    );
+    let loose = policy(
+        r#"{namespaceSelector: {}, accounts: [{accountId: "*", provisioningRoleArn: "arn:aws:iam::*:role/ebi-*"}], eventBuses: ["*"], targets: ["*"]}"#,
+    );
+    let r = refused(decide_for(&omitted, &[("loose", &loose)]));
+    assert_eq!(r.field, "spec.crossAccount.provisioningRoleArn");
+    // An account entry without a way in is not reachable at all.
+    let mut no_way = team_a();
+    no_way.accounts[1].provisioning_role_arn = None;
+    let r = refused(decide_for(&omitted, &[("team-a", &no_way)]));
+    assert_eq!(
+        (r.field.as_str(), r.value.as_str()),
+        ("spec.crossAccount.targetAccountId", OTHER)
+    );
+}
+
+#[test]
+fn adoption_needs_the_policy_and_a_granted_name() {
+    let mut p = team_a();
+    p.adopt_existing = true;
+    let s = spec(
+        r#"
+adoptExisting: true
+rule: {eventPattern: {source: [x]}}
+target: {lambda: {functionArn: "arn:aws:lambda:us-east-1:123456789012:function:team-a-x"}}
+"#,
+    );
+    let g = permitted(decide_for(&s, &[("team-a", &p)]));
+    assert!(g.may_adopt_rule("team-a-orders"));
+    assert!(!g.may_adopt_rule("payments-orders"));
+    assert!(g.may_adopt_role("arn:aws:iam::123456789012:role/team-a-runner"));
+    assert!(!g.may_adopt_role("arn:aws:iam::123456789012:role/OrganizationAccountAccessRole"));
+    // The policy grants adoption, the spec does not ask for it: nothing is adopted.
+    let g = permitted(decide_for(
+        &lambda("arn:aws:lambda:us-east-1:123456789012:function:team-a-x"),
+        &[("team-a", &p)],
+    ));
+    assert!(!g.may_adopt_rule("team-a-orders"));
+}
