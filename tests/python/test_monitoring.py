@@ -210,6 +210,23 @@ def promtool(root):
     return path
 
 
+def test_install_promtool_takes_the_machines_own_first(root, tmp_path):
+    """A promtool on PATH (or $PROMTOOL) is used as is: nothing is fetched, nothing cached."""
+    script = str(root / "hack" / "install-promtool.sh")
+    own = tmp_path / "bin" / "promtool"
+    own.parent.mkdir()
+    own.write_text("#!/bin/sh\n")
+    own.chmod(0o755)
+    env = {"PATH": f"{own.parent}:/usr/bin:/bin", "HOME": str(tmp_path / "home")}
+    got = subprocess.run([script], env=env, capture_output=True, text=True)
+    assert (got.returncode, got.stdout.strip()) == (0, str(own)), got.stderr
+    got = subprocess.run([script], env={**env, "PROMTOOL": "/bin/true"}, capture_output=True, text=True)
+    assert got.stdout.strip() == "/bin/true"
+    got = subprocess.run([script], env={**env, "PROMTOOL": str(tmp_path / "none")}, capture_output=True, text=True)
+    assert got.returncode == 3 and "not an executable" in got.stderr
+    assert not (tmp_path / "home").exists(), "nothing cached"
+
+
 def rule_file(chart_dir, tmp_path, prometheus_rule):
     objects = render(chart_dir, {"metrics": {"prometheusRule": {"enabled": True, **prometheus_rule}}})
     path = tmp_path / "rules.yaml"
