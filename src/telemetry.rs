@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use prometheus_client::encoding::{text::encode, EncodeLabelSet};
 use prometheus_client::metrics::counter::Counter;
@@ -89,6 +89,11 @@ impl Default for Metrics {
             "1 while this replica holds the leader Lease (or runs without leader election)",
             leader.clone(),
         );
+        registry.register(
+            "reconcile_queue_depth",
+            "Objects due for a reconciliation and waiting for one of the --max-concurrent-reconciles slots, across every watched namespace",
+            reconcile_queue_depth().clone(),
+        );
         // Every series from the start, at 0, so that a dashboard sees 0 rather than nothing.
         for ready in ["true", "false"] {
             integrations
@@ -116,6 +121,14 @@ impl Default for Metrics {
             ready: AtomicBool::new(false),
         }
     }
+}
+
+/// Objects waiting at the controller's concurrency gate (`controller::gate`). One gate serves
+/// the whole process, so its gauge is the process's too: the gate moves it by each change of
+/// its queue, and every `Metrics` exports it.
+pub(crate) fn reconcile_queue_depth() -> &'static Gauge {
+    static DEPTH: OnceLock<Gauge> = OnceLock::new();
+    DEPTH.get_or_init(Gauge::default)
 }
 
 /// What the gauges count of one object.
@@ -287,5 +300,27 @@ mod tests {
         m.object_state("ns/b", None);
         m.object_state("ns/never", None);
         assert_eq!((gauge(&m, ready), gauge(&m, not_ready)), (1, 0));
+    }
+
+    /// The gauges and the histogram are exported from the start, so dashboards see 0 rather
+    /// than nothing before the first reconciliation (the gate's own test checks the queue's
+    /// value). The counters' families appear with their first series: prometheus-client
+    /// writes no family that has none.
+    #[test]
+    fn gauges_and_histogram_are_exported_at_start_up() {
+        let text = Metrics::default().encode();
+        for family in [
+            "ebi_reconcile_duration_seconds histogram",
+            "ebi_integrations gauge",
+            "ebi_findings gauge",
+            "ebi_leader gauge",
+            "ebi_reconcile_queue_depth gauge",
+        ] {
+            assert!(
+                text.contains(&format!("# TYPE {family}\n")),
+                "{family}:\n{text}"
+            );
+        }
+        assert!(text.contains("\nebi_reconcile_queue_depth "), "{text}");
     }
 }

@@ -33,6 +33,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use futures::channel::mpsc::UnboundedSender;
+use prometheus_client::metrics::gauge::Gauge;
 use tokio::time::Instant;
 
 /// Where an object's turn is announced: the `reconcile_on` stream of its controller.
@@ -59,6 +60,8 @@ struct State<K> {
     /// Objects that came due while every permit was out, first come first.
     queue: VecDeque<(K, Turns<K>)>,
     queued: HashSet<K>,
+    /// Moved by every change of the queue's length (`ebi_reconcile_queue_depth`).
+    depth: Gauge,
     /// Turns announced and not yet taken, with when.
     announced: HashMap<K, Instant>,
     stopping: bool,
@@ -78,6 +81,12 @@ impl<K: Hash + Eq + Clone> Drop for Permit<'_, K> {
 impl<K: Hash + Eq + Clone> Gate<K> {
     /// At most `bound` passes at once (0: unbounded).
     pub fn new(bound: u16) -> Gate<K> {
+        Gate::with_depth_gauge(bound, crate::telemetry::reconcile_queue_depth().clone())
+    }
+
+    /// The gauge moves by changes, not set to the length: a gate that ends beside its
+    /// successor (a test, a restart in-process) never overwrites the other's count.
+    fn with_depth_gauge(bound: u16, depth: Gauge) -> Gate<K> {
         Gate {
             bound: match bound {
                 0 => usize::MAX,
@@ -87,6 +96,7 @@ impl<K: Hash + Eq + Clone> Gate<K> {
                 taken: 0,
                 queue: VecDeque::new(),
                 queued: HashSet::new(),
+                depth,
                 announced: HashMap::new(),
                 stopping: false,
             }),
@@ -119,6 +129,7 @@ impl<K: Hash + Eq + Clone> Gate<K> {
         // Queued once: a pass that comes due again while it waits keeps its place.
         if state.queued.insert(key.clone()) {
             state.queue.push_back((key.clone(), turns.clone()));
+            state.depth.inc();
         }
         None
     }
@@ -136,6 +147,7 @@ impl<K: Hash + Eq + Clone> Gate<K> {
     pub fn stop(&self) {
         let mut state = self.lock();
         state.stopping = true;
+        state.depth.dec_by(state.queue.len() as i64);
         state.queue = VecDeque::new();
         state.queued = HashSet::new();
     }
@@ -157,11 +169,19 @@ impl<K: Hash + Eq + Clone> Gate<K> {
     }
 }
 
+impl<K> Drop for Gate<K> {
+    fn drop(&mut self) {
+        let state = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        state.depth.dec_by(state.queue.len() as i64);
+    }
+}
+
 impl<K: Hash + Eq + Clone> State<K> {
     /// A freed permit goes to the object that waited longest, or back to the pool.
     fn hand_on(&mut self) {
         while let Some((key, turns)) = self.queue.pop_front() {
             self.queued.remove(&key);
+            self.depth.dec();
             // A controller that has ended (the process is stopping) takes no turn.
             if turns.unbounded_send(key.clone()).is_ok() {
                 self.announced.insert(key, Instant::now());
@@ -452,6 +472,37 @@ mod tests {
             gate.enter(&key("b"), &turns).is_none(),
             "nothing starts later"
         );
+    }
+
+    /// The exported depth follows the queue: up as objects join it (once each), down as
+    /// their turns come, when the controller stops, and when the gate is dropped.
+    #[tokio::test(start_paused = true)]
+    async fn the_depth_gauge_follows_the_queue() {
+        let depth = prometheus_client::metrics::gauge::Gauge::<i64>::default();
+        let gate = Gate::with_depth_gauge(1, depth.clone());
+        let (turns, mut heard) = mpsc::unbounded();
+        let running = gate.enter(&key("a"), &turns).expect("a free permit");
+        assert_eq!(depth.get(), 0, "a running pass is not waiting");
+        assert!(gate.enter(&key("b"), &turns).is_none());
+        assert!(gate.enter(&key("c"), &turns).is_none());
+        assert!(gate.enter(&key("b"), &turns).is_none());
+        assert_eq!(depth.get(), 2, "b counted once");
+        drop(running);
+        assert_eq!(heard.next().await, Some(key("b")));
+        assert_eq!(depth.get(), 1, "b's turn came");
+        drop(gate.enter(&key("b"), &turns).expect("b's turn"));
+        assert_eq!((heard.next().await, depth.get()), (Some(key("c")), 0));
+        assert!(gate.enter(&key("d"), &turns).is_none());
+        gate.stop();
+        assert_eq!(depth.get(), 0, "a stopped gate has nobody waiting");
+
+        let gate = Gate::with_depth_gauge(1, depth.clone());
+        // a's pass never ends (its permit not handed on), so b is still waiting.
+        std::mem::forget(gate.enter(&key("a"), &turns).expect("a free permit"));
+        assert!(gate.enter(&key("b"), &turns).is_none());
+        assert_eq!(depth.get(), 1);
+        drop(gate);
+        assert_eq!(depth.get(), 0, "the dropped gate's queue leaves the count");
     }
 
     /// A burst (every object due at once) does not keep its queue's memory once drained.

@@ -53,3 +53,30 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
   resources: ["events"]
   verbs: ["create", "patch"]
 {{- end -}}
+
+{{/* The series the alert rules read: this release's, as its ServiceMonitor labels them. */}}
+{{- define "ebi.seriesSelector" -}}
+{{- with .Values.metrics.prometheusRule.selector -}}
+{{- . -}}
+{{- else -}}
+job="{{ include "ebi.fullname" . }}-metrics", namespace="{{ .Release.Namespace }}"
+{{- end -}}
+{{- end -}}
+
+{{/* One alerting rule: name, expr, cfg (its values: for, severity), rule
+(metrics.prometheusRule), summary, description. */}}
+{{- define "ebi.alert" -}}
+- alert: {{ .name }}
+  expr: |-
+    {{- .expr | nindent 4 }}
+  for: {{ .cfg.for }}
+  labels:
+    severity: {{ .cfg.severity }}
+    {{- with .rule.alertLabels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  annotations:
+    summary: {{ .summary | quote }}
+    description: {{ .description | quote }}
+    runbook_url: {{ printf "%s%s" .rule.runbookBaseUrl (lower .name) | quote }}
+{{- end -}}
