@@ -1,6 +1,7 @@
 //! No input panics, and what is wrong with an input is said: property tests over the bundle,
 //! `simulate` and policy parsers, and the real binary on odd input (operators with non-ASCII
-//! characters, misspelt keys, a byte-order mark).
+//! characters, misspelt keys, a byte-order mark), closed pipes, a full disk and a log level
+//! that is no level.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -307,4 +308,76 @@ fn a_byte_order_mark_is_accepted() {
     let text = request(json!({"StringEquals": {"aws:x": "y"}})).to_string();
     let (code, out, err) = run(&["simulate", "--request", "-"], &format!("\u{feff}{text}"));
     assert_eq!(code, 0, "{out}{err}");
+}
+
+#[test]
+fn a_log_level_that_is_no_level_is_named() {
+    let (code, out, err) = run(&["run", "--log-level", "verbose"], "");
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("verbose") && err.contains("is not a level"),
+        "says what is wrong: {err}"
+    );
+    let (code, _, err) = run(&["run", "--log-level", "ebi=loud"], "");
+    assert_eq!(code, 2);
+    assert!(err.contains("ebi=loud"), "{err}");
+}
+
+// --- output that cannot be written ------------------------------------------------------------
+
+/// Standard output whose reader is already gone: every write fails with EPIPE.
+fn closed_pipe() -> Stdio {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    writer.into()
+}
+
+fn full_disk() -> Stdio {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap()
+        .into()
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly_with_the_commands_own_status() {
+    let bundle = std::fs::read_to_string(bundle_path("passrole-execution-only")).unwrap();
+    let request = request(json!({"StringEquals": {"aws:x": "y"}})).to_string();
+    for (args, stdin, status) in [
+        (vec!["crd"], "", 0),
+        (vec!["diagnose", "--bundle", "-"], bundle.as_str(), 1),
+        (
+            vec!["diagnose", "--bundle", "-", "--output", "json"],
+            bundle.as_str(),
+            1,
+        ),
+        (vec!["simulate", "--request", "-"], request.as_str(), 0),
+    ] {
+        let (code, _, err) = run_with(&args, stdin, closed_pipe());
+        assert_eq!(code, status, "{args:?}: {err}");
+        assert!(err.is_empty(), "{args:?} ends quietly: {err}");
+    }
+}
+
+#[test]
+fn a_full_disk_is_an_error_that_names_it() {
+    let bundle = std::fs::read_to_string(bundle_path("passrole-execution-only")).unwrap();
+    let request = request(json!({"StringEquals": {"aws:x": "y"}})).to_string();
+    for (args, stdin) in [
+        (vec!["crd"], ""),
+        (vec!["diagnose", "--bundle", "-"], bundle.as_str()),
+        (
+            vec!["simulate", "--request", "-", "--output", "text"],
+            request.as_str(),
+        ),
+    ] {
+        let (code, _, err) = run_with(&args, stdin, full_disk());
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(
+            err.contains("cannot write the output") && err.contains("No space left on device"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
 }
