@@ -99,3 +99,80 @@ pub fn optional_object<'a>(
         .map(|x| object(x, &format!("{path}.{key}")))
         .transpose()
 }
+
+/// Parses a file's text as JSON. A UTF-8 byte-order mark, which some Windows editors write
+/// before the text, is skipped: it is no part of the JSON.
+pub fn parse_json(text: &str, path: &str) -> Result<Value, InputError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    serde_json::from_str(text).map_err(|e| InputError::new(path, format!("not JSON: {e}")))
+}
+
+/// Refuses a key of the object `v` that is not in `known`: a misspelt key (`Roles` for
+/// `roles`, `identityPolicy` for `identityPolicies`) would otherwise be ignored, and its
+/// absence judged instead ("no roles", "no policy"). The error names the key and the nearest
+/// known one. A value that is not an object is left to the caller's type check.
+pub fn known_keys(v: &Value, known: &[&str], path: &str) -> Result<(), InputError> {
+    let Some(map) = v.as_object() else {
+        return Ok(());
+    };
+    match map.keys().find(|k| !known.contains(&k.as_str())) {
+        None => Ok(()),
+        Some(key) => Err(InputError::new(path, unknown_key(key, known))),
+    }
+}
+
+/// `unknown key "Roles" (did you mean "roles"?)`, or the known keys when none is close.
+pub fn unknown_key(key: &str, known: &[&str]) -> String {
+    match nearest(key, known) {
+        Some(near) => format!("unknown key {key:?} (did you mean {near:?}?)"),
+        None => format!("unknown key {key:?} (known keys: {})", known.join(", ")),
+    }
+}
+
+/// The known key closest to `key` in edit distance, ignoring case, when it is close enough
+/// to be a likely misspelling (at most a third of the longer name changed, or two edits).
+fn nearest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+    let lower = key.to_lowercase();
+    known
+        .iter()
+        .map(|k| (strsim::levenshtein(&lower, &k.to_lowercase()), *k))
+        .min_by_key(|(d, _)| *d)
+        .filter(|(d, k)| *d <= 2.max(lower.chars().count().max(k.chars().count()) / 3))
+        .map(|(_, k)| k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_unknown_key_is_named_with_the_nearest_known_one() {
+        let known = ["rule", "roles", "targets"];
+        let e = known_keys(&json!({"rule": 1, "Roles": []}), &known, "bundle").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "bundle: unknown key \"Roles\" (did you mean \"roles\"?)"
+        );
+        let e = known_keys(&json!({"zzzzzz": 1}), &known, "$").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "$: unknown key \"zzzzzz\" (known keys: rule, roles, targets)"
+        );
+        assert_eq!(
+            unknown_key("identityPolicy", &["identityPolicies", "resourcePolicy"]),
+            "unknown key \"identityPolicy\" (did you mean \"identityPolicies\"?)"
+        );
+        assert!(known_keys(&json!({"rule": 1}), &known, "bundle").is_ok());
+        assert!(known_keys(&json!([1]), &known, "bundle").is_ok());
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        assert_eq!(
+            parse_json("\u{feff}{\"a\": 1}", "$").unwrap(),
+            json!({"a": 1})
+        );
+        assert!(parse_json("\u{feff}", "$").is_err());
+    }
+}

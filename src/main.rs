@@ -161,8 +161,9 @@ struct RunArgs {
     /// Log format.
     #[arg(long, value_enum, default_value = "text", env = "EBI_LOG_FORMAT")]
     log_format: LogFormat,
-    /// Log level (RUST_LOG overrides it).
-    #[arg(long, default_value = "info", env = "EBI_LOG_LEVEL")]
+    /// Log level (RUST_LOG overrides it): error, warn, info, debug, trace or off, or
+    /// directives such as `info,ebi=debug`.
+    #[arg(long, default_value = "info", env = "EBI_LOG_LEVEL", value_parser = log_filter)]
     log_level: String,
     /// This cluster's identity in the owner tags of AWS resources, so controllers of two
     /// clusters never claim each other's resources (default: the UID of the kube-system
@@ -262,6 +263,24 @@ fn positive_rate(s: &str) -> Result<f64, String> {
     }
 }
 
+/// `--log-level`: a level, or comma-separated `target=level` directives. A bare word that is
+/// no level (`verbose`) would be taken for a target name and silence every line, errors
+/// included: it is refused, naming the levels.
+fn log_filter(s: &str) -> Result<String, String> {
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    for directive in s.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        if !directive.contains('=') && !LEVELS.contains(&directive.to_ascii_lowercase().as_str()) {
+            return Err(format!(
+                "{directive:?} is not a level ({}) nor a directive such as ebi=debug",
+                LEVELS.join(", ")
+            ));
+        }
+    }
+    tracing_subscriber::EnvFilter::try_new(s)
+        .map(|_| s.to_string())
+        .map_err(|e| format!("{s:?} is not a log filter: {e}"))
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Output {
     #[value(alias = "table")]
@@ -272,17 +291,14 @@ enum Output {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Crd(args) => {
-            print!(
-                "{}",
-                match args.only {
-                    None => ebi::api::all_crds_yaml(),
-                    Some(CrdKind::Integration) => ebi::api::crd_yaml(),
-                    Some(CrdKind::Policy) => ebi::api::policy_crd_yaml(),
-                }
-            );
-            ExitCode::SUCCESS
-        }
+        Command::Crd(args) => emit(
+            &match args.only {
+                None => ebi::api::all_crds_yaml(),
+                Some(CrdKind::Integration) => ebi::api::crd_yaml(),
+                Some(CrdKind::Policy) => ebi::api::policy_crd_yaml(),
+            },
+            ExitCode::SUCCESS,
+        ),
         Command::Diagnose(args) if args.all => runtime().block_on(audit_command(args)),
         Command::Diagnose(args) => runtime().block_on(diagnose_command(args)),
         Command::Collect(args) => runtime().block_on(collect_command(args)),
@@ -306,9 +322,25 @@ fn simulate_command(args: SimulateArgs) -> ExitCode {
         }
     };
     let (code, out, err) = ebi::simulate::run(&text, matches!(args.output, Output::Json));
-    print!("{out}");
     eprint!("{err}");
-    ExitCode::from(code)
+    emit(&out, ExitCode::from(code))
+}
+
+/// Writes a command's output to standard output. A reader that has gone (`| head`) ends the
+/// command quietly, with the exit status it would have had, as Unix tools do; any other
+/// failure (a full disk) is an error naming it, exit 2, so cut-short output never passes
+/// for whole. (`print!` panics on both, exit 101.)
+fn emit(text: &str, code: ExitCode) -> ExitCode {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => code,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => code,
+        Err(e) => {
+            eprintln!("error: cannot write the output to standard output: {e}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -483,14 +515,14 @@ async fn orphans_command(args: OrphansArgs) -> ExitCode {
     .await
     {
         Ok(report) => {
-            match args.output {
-                Output::Json => println!(
-                    "{}",
+            let text = match args.output {
+                Output::Json => format!(
+                    "{}\n",
                     serde_json::to_string_pretty(&report).expect("serialisable")
                 ),
-                Output::Text => print!("{}", report.to_text()),
-            }
-            ExitCode::SUCCESS
+                Output::Text => report.to_text(),
+            };
+            emit(&text, ExitCode::SUCCESS)
         }
         Err(e) => {
             eprintln!("{e}");
@@ -581,27 +613,25 @@ async fn diagnose_command(args: DiagnoseArgs) -> ExitCode {
     };
     let findings = diagnose::diagnose(&snapshot, &expect);
     let not_evaluated = diagnose::not_evaluated(&snapshot);
-    match args.output {
+    let text = match args.output {
         Output::Json => {
             let mut out = serde_json::json!({"findings": findings});
             if !not_evaluated.is_empty() {
                 out["notEvaluated"] = serde_json::json!(not_evaluated);
             }
-            println!(
-                "{}",
+            format!(
+                "{}\n",
                 serde_json::to_string_pretty(&out).expect("findings serialise")
             )
         }
-        Output::Text => {
-            print_text(&findings);
-            print_not_evaluated(not_evaluated.iter());
-        }
-    }
-    if findings.iter().any(Finding::is_error) {
+        Output::Text => text_report(&findings) + &not_evaluated_lines(not_evaluated.iter()),
+    };
+    let code = if findings.iter().any(Finding::is_error) {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
-    }
+    };
+    emit(&text, code)
 }
 
 /// A reader over rate-limited clients for the region of `--region` or the environment
@@ -644,13 +674,15 @@ async fn online_reader(
 }
 
 /// What the diagnosis could not evaluate, once each, after the findings.
-fn print_not_evaluated<'a>(notes: impl Iterator<Item = &'a String>) {
+fn not_evaluated_lines<'a>(notes: impl Iterator<Item = &'a String>) -> String {
     let mut seen = std::collections::BTreeSet::new();
+    let mut out = String::new();
     for note in notes {
         if seen.insert(note) {
-            println!("Not evaluated: {note}");
+            out += &format!("Not evaluated: {note}\n");
         }
     }
+    out
 }
 
 fn print_call_counts(metrics: &ebi::telemetry::Metrics) {
@@ -685,17 +717,21 @@ async fn audit_command(args: DiagnoseArgs) -> ExitCode {
         }
     };
     let rows = ebi::audit::rows(&audits);
-    match args.output {
-        Output::Json => println!(
-            "{}",
+    let text = match args.output {
+        Output::Json => format!(
+            "{}\n",
             serde_json::to_string_pretty(&rows).expect("rows serialise")
         ),
         Output::Text => {
-            print!("{}", ebi::audit::table(&rows));
-            print_not_evaluated(rows.iter().flat_map(|r| r.not_evaluated.iter()));
+            ebi::audit::table(&rows)
+                + &not_evaluated_lines(rows.iter().flat_map(|r| r.not_evaluated.iter()))
         }
-    }
+    };
+    let written = emit(&text, ExitCode::SUCCESS);
     print_call_counts(&metrics);
+    if written != ExitCode::SUCCESS {
+        return written;
+    }
     use ebi::audit::Verdict;
     if rows.iter().any(|r| r.verdict == Verdict::Error) {
         ExitCode::from(1)
@@ -719,13 +755,13 @@ async fn collect_command(args: CollectArgs) -> ExitCode {
     };
     let region = reader.clients().region.clone();
     let code = match ebi::audit::collect(&reader, &args.rule, &args.event_bus).await {
-        Ok(Some(bundle)) => {
-            println!(
-                "{}",
+        Ok(Some(bundle)) => emit(
+            &format!(
+                "{}\n",
                 serde_json::to_string_pretty(&bundle).expect("bundle serialises")
-            );
-            ExitCode::SUCCESS
-        }
+            ),
+            ExitCode::SUCCESS,
+        ),
         Ok(None) => {
             eprintln!(
                 "error: no rule {} on event bus {} in {region}",
@@ -748,10 +784,11 @@ fn hostname() -> String {
         .unwrap_or_else(|_| "controller".into())
 }
 
-fn print_text(findings: &[Finding]) {
+fn text_report(findings: &[Finding]) -> String {
+    let mut out = String::new();
     if findings.is_empty() {
-        println!("No problems found: EventBridge is allowed to invoke every target.");
-        return;
+        out.push_str("No problems found: EventBridge is allowed to invoke every target.\n");
+        return out;
     }
     for f in findings {
         let severity = if f.is_error() { "ERROR" } else { "WARNING" };
@@ -760,20 +797,24 @@ fn print_text(findings: &[Finding]) {
             .as_deref()
             .map(|t| format!(" target {t}"))
             .unwrap_or_default();
-        println!(
-            "{severity} {}{target}: {}",
+        out += &format!(
+            "{severity} {}{target}: {}\n",
             f.code,
             f.resource.as_deref().unwrap_or("")
         );
-        println!("  {}", f.message);
+        out += &format!("  {}\n", f.message);
         for (i, line) in f.remediation.lines().enumerate() {
-            println!("  {}{line}", if i == 0 { "Fix: " } else { "     " });
+            out += &format!("  {}{line}\n", if i == 0 { "Fix: " } else { "     " });
         }
         for note in &f.not_evaluated {
-            println!("  Note: {note}");
+            out += &format!("  Note: {note}\n");
         }
-        println!();
+        out.push('\n');
     }
     let errors = findings.iter().filter(|f| f.is_error()).count();
-    println!("{errors} error(s), {} warning(s)", findings.len() - errors);
+    out += &format!(
+        "{errors} error(s), {} warning(s)\n",
+        findings.len() - errors
+    );
+    out
 }

@@ -131,9 +131,13 @@ fn effect(e: Effect) -> &'static str {
 /// Parses and evaluates a file's text: one request object, or a list of them.
 /// Returns whether the input was a list (its output is a list too).
 pub fn simulate(text: &str) -> Result<(bool, Vec<Simulated>), InputError> {
-    let root: Value =
-        serde_json::from_str(text).map_err(|e| InputError::new("$", format!("not JSON: {e}")))?;
+    let root = input::parse_json(text, "$")?;
     match &root {
+        // Nothing evaluated is not "every request allowed".
+        Value::Array(items) if items.is_empty() => Err(InputError::new(
+            "$",
+            "an empty list: no request to evaluate",
+        )),
         Value::Array(items) => {
             let mut out = Vec::new();
             for (i, item) in items.iter().enumerate() {
@@ -168,11 +172,40 @@ pub fn simulate(text: &str) -> Result<(bool, Vec<Simulated>), InputError> {
     }
 }
 
+/// The keys of one request object. `doc`, `expect`, `description` and `comment` are
+/// annotations (a test suite's expected answer, the page it cites), read by people only.
+const CASE_KEYS: &[&str] = &[
+    "request",
+    "name",
+    "identityPolicies",
+    "resourcePolicy",
+    "permissionBoundaries",
+    "sessionPolicy",
+    "serviceControlPolicies",
+    "resourceControlPolicies",
+    "doc",
+    "expect",
+    "description",
+    "comment",
+];
+
 /// One request object: the question and its policies.
 pub fn parse_case(v: &Value, path: &str) -> Result<(Question, Policies), InputError> {
+    input::known_keys(v, CASE_KEYS, path)?;
     let r = input::required(v, "request", path)?;
     let rpath = format!("{path}.request");
     input::object(r, &rpath)?;
+    input::known_keys(
+        r,
+        &[
+            "action",
+            "resource",
+            "principal",
+            "context",
+            "contextVariables",
+        ],
+        &rpath,
+    )?;
     let action = input::required_string(r, "action", &rpath)?;
     if !action.contains(':') {
         return Err(InputError::new(
@@ -183,6 +216,7 @@ pub fn parse_case(v: &Value, path: &str) -> Result<(Question, Policies), InputEr
     let res = input::required(r, "resource", &rpath)?;
     let res_path = format!("{rpath}.resource");
     input::object(res, &res_path)?;
+    input::known_keys(res, &["resource", "accountId"], &res_path)?;
     let resource = input::required_string(res, "resource", &res_path)?;
     let resource_account = input::optional_string(res, "accountId", &res_path)?;
     let principal_text = input::required_string(r, "principal", &rpath)?;
@@ -240,6 +274,7 @@ pub fn parse_case(v: &Value, path: &str) -> Result<(Question, Policies), InputEr
         for (i, level) in input::optional_list(v, key, path)?.iter().enumerate() {
             let lpath = format!("{path}.{key}[{i}]");
             input::object(level, &lpath)?;
+            input::known_keys(level, &["orgIdentifier", "policies"], &lpath)?;
             let id = input::required_string(level, "orgIdentifier", &lpath)?;
             let policies = input::optional_list(level, "policies", &lpath)?
                 .iter()
@@ -282,6 +317,7 @@ pub fn parse_case(v: &Value, path: &str) -> Result<(Question, Policies), InputEr
 fn policy(v: &Value, path: &str, name: &str) -> Result<Named, InputError> {
     input::object(v, path)?;
     if input::field(v, "policy").is_some() && input::field(v, "Statement").is_none() {
+        input::known_keys(v, &["name", "policy"], path)?;
         let own = input::optional_string(v, "name", path)?;
         let inner = policy(&v["policy"], &format!("{path}.policy"), name)?;
         return Ok(Named {

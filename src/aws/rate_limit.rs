@@ -359,36 +359,41 @@ impl HttpConnector for RateLimitedConnector {
 mod tests {
     use super::*;
 
-    #[tokio::test]
+    // Paused time: tokio's clock moves only when every task waits, straight to the next timer,
+    // so these figures are the bucket's own arithmetic, not the speed of a shared machine
+    // (wall-clock bounds failed when another build held both cores). Each sleep may end up to
+    // a millisecond late (the timer's resolution), hence the small margins.
+
+    #[tokio::test(start_paused = true)]
     async fn a_bucket_paces_calls_evenly_and_saves_up_no_burst() {
         let bucket = TokenBucket::new(20.0);
-        let start = std::time::Instant::now();
+        let start = Instant::now();
         // 21 calls at 20 per second: the first goes at once, the others 50 ms apart.
         for _ in 0..21 {
             bucket.acquire().await;
         }
         let elapsed = start.elapsed();
         assert!(
-            elapsed >= Duration::from_millis(950) && elapsed < Duration::from_secs(3),
+            elapsed >= Duration::from_millis(999) && elapsed <= Duration::from_millis(1020),
             "21 calls take one second: {elapsed:?}"
         );
         // A pause saves up no more than one token: after it, the pace is the same.
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let after_pause = std::time::Instant::now();
+        let after_pause = Instant::now();
         for _ in 0..11 {
             bucket.acquire().await;
         }
         let elapsed = after_pause.elapsed();
         assert!(
-            elapsed >= Duration::from_millis(450),
+            elapsed >= Duration::from_millis(499) && elapsed <= Duration::from_millis(510),
             "no burst after a pause: {elapsed:?}"
         );
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn concurrent_callers_share_one_rate() {
         let bucket = Arc::new(TokenBucket::new(10.0));
-        let start = std::time::Instant::now();
+        let start = Instant::now();
         let tasks: Vec<_> = (0..15)
             .map(|_| {
                 let b = bucket.clone();
@@ -398,9 +403,12 @@ mod tests {
         for t in tasks {
             t.await.unwrap();
         }
-        // 10 from the burst, then 5 more at 10/s.
+        // One saved token, then 14 more at 10 per second.
         let elapsed = start.elapsed();
-        assert!(elapsed >= Duration::from_millis(450), "{elapsed:?}");
+        assert!(
+            elapsed >= Duration::from_millis(1399) && elapsed <= Duration::from_millis(1415),
+            "{elapsed:?}"
+        );
     }
 
     #[test]

@@ -93,13 +93,46 @@ fn optional_map<'a>(
         .unwrap_or_default())
 }
 
+/// The bundle's own keys. `description`, `expect`, `doc` and `comment` are annotations (the
+/// corpus's expected findings), read by people only. Inside the AWS CLI outputs the bundle
+/// holds, other fields are AWS's and are ignored.
+const BUNDLE_KEYS: &[&str] = &[
+    "rule",
+    "targets",
+    "roles",
+    "lambdaPolicies",
+    "taskDefinitions",
+    "chains",
+    "expectTargetId",
+    "deadLetterQueues",
+    "keyPolicies",
+    "organization",
+    "description",
+    "expect",
+    "doc",
+    "comment",
+];
+
 pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError> {
-    let root: Value =
-        serde_json::from_str(text).map_err(|e| err("bundle", format!("not JSON: {e}")))?;
+    let root = input::parse_json(text, "bundle")?;
     if !root.is_object() {
+        return Err(InputError::expected(
+            "bundle",
+            "an object with rule, targets, roles, …",
+            &root,
+        )
+        .into());
+    }
+    input::known_keys(&root, BUNDLE_KEYS, "bundle")?;
+    // `"rule": null` says the rule does not exist; a bundle that names neither a rule, its
+    // targets nor a chain has nothing to diagnose, and is a mistake rather than a missing rule.
+    if ["rule", "targets", "chains"]
+        .iter()
+        .all(|k| root.get(k).is_none())
+    {
         return Err(err(
             "bundle",
-            "expected an object with rule, targets, roles, …",
+            "nothing to diagnose: expected \"rule\" (the output of `aws events describe-rule`, or null when the rule does not exist), \"targets\" or \"chains\"",
         ));
     }
     let rule = match input::field(&root, "rule") {
@@ -173,6 +206,16 @@ pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError>
     {
         let path = format!("bundle.roles[{i}]");
         input::object(r, &path)?;
+        input::known_keys(
+            r,
+            &[
+                "Role",
+                "RolePolicies",
+                "AttachedPolicies",
+                "PermissionsBoundary",
+            ],
+            &path,
+        )?;
         let role = input::field(r, "Role").ok_or_else(|| {
             err(
                 format!("{path}.Role"),
@@ -207,6 +250,7 @@ pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError>
         {
             let ppath = format!("{path}.AttachedPolicies[{j}]");
             input::object(p, &ppath)?;
+            input::known_keys(p, &["PolicyArn", "PolicyName", "Document"], &ppath)?;
             attached_policies.insert(
                 input::required_string(p, "PolicyArn", &ppath)?,
                 document(p.get("Document"), &format!("{ppath}.Document"))?,
@@ -217,6 +261,7 @@ pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError>
             Some(b) => {
                 let bpath = format!("{path}.PermissionsBoundary");
                 input::object(b, &bpath)?;
+                input::known_keys(b, &["PolicyArn", "PolicyName", "Document"], &bpath)?;
                 Some((
                     input::required_string(b, "PolicyArn", &bpath)?,
                     document(b.get("Document"), &format!("{bpath}.Document"))?,
@@ -267,6 +312,7 @@ pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError>
     {
         let path = format!("bundle.chains[{i}]");
         input::object(c, &path)?;
+        input::known_keys(c, &["from", "to"], &path)?;
         chains.push(Chain {
             from: input::required_string(c, "from", &path)?,
             to: input::required_string(c, "to", &path)?,
@@ -373,6 +419,15 @@ pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError>
 pub fn parse_organization(o: &Value) -> Result<Organization, BundleError> {
     let path = "bundle.organization";
     input::object(o, path)?;
+    input::known_keys(
+        o,
+        &[
+            "Organization",
+            "serviceControlPolicies",
+            "resourceControlPolicies",
+        ],
+        path,
+    )?;
     let id = match input::optional_object(o, "Organization", path)? {
         Some(_) => {
             input::optional_string(&o["Organization"], "Id", &format!("{path}.Organization"))?
@@ -384,6 +439,7 @@ pub fn parse_organization(o: &Value) -> Result<Organization, BundleError> {
         for (i, level) in input::optional_list(o, key, path)?.iter().enumerate() {
             let lpath = format!("{path}.{key}[{i}]");
             input::object(level, &lpath)?;
+            input::known_keys(level, &["targetId", "policies"], &lpath)?;
             let id = input::required_string(level, "targetId", &lpath)?;
             let mut policies = Vec::new();
             for (j, p) in input::optional_list(level, "policies", &lpath)?

@@ -10,7 +10,7 @@ use crate::iam::eval::{
     evaluate_identity, evaluate_resource_policy, Evaluation, NearMiss, NotEvaluated,
 };
 use crate::iam::policy::Effect;
-use crate::iam::request::{self, org_blocks, Named, OrgBlock, OrgLevel, Policies};
+use crate::iam::request::{self, org_blocks, Layer, Named, OrgBlock, OrgLevel, Policies};
 use crate::iam::{Arn, Caller, Context, Decision, NamedPolicy, PolicyDocument, Request};
 
 const EVENTS: &str = "events.amazonaws.com";
@@ -642,7 +642,7 @@ impl<'a> TargetCheck<'a> {
             context: self.org_context(&request.context, false),
             ..request.clone()
         };
-        let (blocks, unknown) = org_blocks(&org.service_control, &request, false);
+        let (blocks, unknown) = org_blocks(&org.service_control, &request, Layer::Scp);
         let Some(block) = blocks.first() else {
             return;
         };
@@ -682,7 +682,7 @@ impl<'a> TargetCheck<'a> {
             ),
             ..request.clone()
         };
-        let (blocks, unknown) = org_blocks(&org.resource_control, &request, true);
+        let (blocks, unknown) = org_blocks(&org.resource_control, &request, Layer::Rcp);
         let Some(block) = blocks.first() else {
             return false;
         };

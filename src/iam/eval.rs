@@ -506,15 +506,18 @@ fn condition_outcome_in(c: &Condition, ctx: &Context, variables: bool) -> Condit
     let mut op = c.operator.as_str();
     let mut set = None;
     for prefix in ["ForAnyValue:", "ForAllValues:"] {
-        if op.len() > prefix.len() && op[..prefix.len()].eq_ignore_ascii_case(prefix) {
+        if let Some(rest) = strip_prefix_ignore_case(op, prefix).filter(|r| !r.is_empty()) {
             set = Some(prefix);
-            op = &op[prefix.len()..];
+            op = rest;
         }
     }
-    let if_exists = op.len() > 8 && op[op.len() - 8..].eq_ignore_ascii_case("IfExists");
-    if if_exists {
-        op = &op[..op.len() - 8];
-    }
+    let if_exists = match strip_suffix_ignore_case(op, "IfExists").filter(|r| !r.is_empty()) {
+        Some(rest) => {
+            op = rest;
+            true
+        }
+        None => false,
+    };
     let op = op.to_ascii_lowercase();
     if !OPERATORS.contains(&op.as_str()) {
         return NotEvaluated(format!("unknown condition operator {}", c.operator));
@@ -644,6 +647,21 @@ fn condition_outcome_in(c: &Condition, ctx: &Context, variables: bool) -> Condit
     } else {
         Fails
     }
+}
+
+/// `text` without `prefix` (ASCII, compared ignoring case). Never cuts inside a character:
+/// an operator is the policy author's text, and may hold any character.
+fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = text.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &text[prefix.len()..])
+}
+
+/// `text` without `suffix` (ASCII, compared ignoring case), on a character boundary.
+fn strip_suffix_ignore_case<'a>(text: &'a str, suffix: &str) -> Option<&'a str> {
+    let cut = text.len().checked_sub(suffix.len())?;
+    let tail = text.get(cut..)?;
+    tail.eq_ignore_ascii_case(suffix).then(|| &text[..cut])
 }
 
 /// A date condition value: ISO 8601 (`2026-01-31`, `2026-01-31T12:00:00Z`, with an offset)
@@ -818,6 +836,37 @@ mod tests {
             ),
             ConditionOutcome::Holds,
             "other absent keys keep AWS's absent-key rule"
+        );
+    }
+
+    #[test]
+    fn an_operator_with_any_characters_is_judged_or_named_never_cut_inside_a_character() {
+        // Each puts a two-byte character where the operator's prefix or `IfExists` suffix
+        // would be cut by byte count.
+        let ctx = Context::new().with("aws:x", "y");
+        for op in [
+            "Stringé1234567",
+            "ForAnyValueéStringEquals",
+            "ForAllValues:é",
+            "éIfExists",
+            "StringEqualsIfExisté",
+            "é",
+            "",
+        ] {
+            assert!(
+                matches!(
+                    condition_outcome(&cond(op, "aws:x", &["y"]), &ctx),
+                    ConditionOutcome::NotEvaluated(_)
+                ),
+                "{op}"
+            );
+        }
+        assert_eq!(
+            condition_outcome(
+                &cond("forallvalues:stringequalsifexists", "aws:x", &["y"]),
+                &ctx
+            ),
+            ConditionOutcome::Holds
         );
     }
 

@@ -15,6 +15,35 @@ pub enum PolicyError {
     StatementNotList(String),
     #[error("statement {index}: {problem}")]
     BadStatement { index: usize, problem: String },
+    /// A key that is no element of the policy grammar, e.g. `Statment`.
+    #[error("{0}")]
+    UnknownElement(String),
+}
+
+/// The elements of a policy document and of a statement (IAM JSON policy reference). AWS
+/// refuses any other; ignoring one would drop what it says (a misspelt `Condition` would
+/// make a conditional grant unconditional).
+const DOCUMENT_ELEMENTS: &[&str] = &["Version", "Id", "Statement"];
+const STATEMENT_ELEMENTS: &[&str] = &[
+    "Sid",
+    "Effect",
+    "Principal",
+    "NotPrincipal",
+    "Action",
+    "NotAction",
+    "Resource",
+    "NotResource",
+    "Condition",
+];
+
+/// The first key of `value` that is none of `known` (in any case, as [`get_ci`] reads them),
+/// named with the nearest known one.
+fn unknown_element(value: &Value, known: &[&str]) -> Option<String> {
+    value
+        .as_object()?
+        .keys()
+        .find(|k| !known.iter().any(|e| e.eq_ignore_ascii_case(k)))
+        .map(|k| crate::input::unknown_key(k, known))
 }
 
 /// The problem of a `Statement` that is neither a list nor an object, without its path.
@@ -101,6 +130,9 @@ impl PolicyDocument {
     }
 
     fn from_object(value: &Value) -> Result<PolicyDocument, PolicyError> {
+        if let Some(problem) = unknown_element(value, DOCUMENT_ELEMENTS) {
+            return Err(PolicyError::UnknownElement(problem));
+        }
         // "If you do not include a Version element, the value defaults to 2008-10-17, and newer
         // features, such as policy variables, will not work" (IAM JSON policy elements: Version).
         let variables = get_ci(value, "Version").and_then(Value::as_str) == Some("2012-10-17");
@@ -173,7 +205,15 @@ fn string_list(value: &Value) -> Result<Vec<String>, String> {
         Value::Number(n) => Ok(vec![n.to_string()]),
         Value::Array(items) => items
             .iter()
-            .map(|v| string_list(v).map(|mut l| l.remove(0)))
+            .map(|v| match v {
+                Value::String(s) => Ok(s.clone()),
+                Value::Bool(b) => Ok(b.to_string()),
+                Value::Number(n) => Ok(n.to_string()),
+                other => Err(format!(
+                    "expected a string or a list of strings, got a list holding {}",
+                    crate::input::describe(other)
+                )),
+            })
             .collect(),
         other => Err(format!(
             "expected a string or a list of strings, got {other}"
@@ -185,12 +225,19 @@ fn parse_statement(s: &Value, variables: bool) -> Result<Statement, String> {
     if !s.is_object() {
         return Err("a statement must be an object".into());
     }
-    let effect = match get_ci(s, "Effect").and_then(Value::as_str) {
-        Some("Allow") => Effect::Allow,
-        Some("Deny") => Effect::Deny,
-        other => {
+    if let Some(problem) = unknown_element(s, STATEMENT_ELEMENTS) {
+        return Err(problem);
+    }
+    let effect = match get_ci(s, "Effect") {
+        Some(Value::String(e)) if e == "Allow" => Effect::Allow,
+        Some(Value::String(e)) if e == "Deny" => Effect::Deny,
+        None | Some(Value::Null) => {
+            return Err("Effect is missing: it must be \"Allow\" or \"Deny\"".into())
+        }
+        Some(other) => {
             return Err(format!(
-                "Effect must be \"Allow\" or \"Deny\", got {other:?}"
+                "Effect must be \"Allow\" or \"Deny\", got {}",
+                crate::input::describe(other)
             ))
         }
     };

@@ -242,6 +242,20 @@ struct Verdict {
 }
 
 fn scan(policies: &[&Named], request: &Request, check_principal: bool) -> Verdict {
+    scan_for(policies, request, check_principal, false)
+}
+
+/// [`scan`], for a caller that has a permissions boundary when `bounded`: "The NotPrincipal
+/// element with a Deny effect will always deny any IAM principal that has a permissions
+/// boundary policy attached, regardless of the values specified in the NotPrincipal element"
+/// (IAM User Guide, "Permissions boundaries for IAM entities"). Such a statement then
+/// applies whoever its NotPrincipal names.
+fn scan_for(
+    policies: &[&Named],
+    request: &Request,
+    check_principal: bool,
+    bounded: bool,
+) -> Verdict {
     let mut v = Verdict::default();
     for p in policies {
         for (index, s) in p.document.statements.iter().enumerate() {
@@ -250,10 +264,13 @@ fn scan(policies: &[&Named], request: &Request, check_principal: bool) -> Verdic
                 index,
                 sid: s.sid.clone(),
             };
+            let not_principal_deny =
+                s.effect == Effect::Deny && s.principal.as_ref().is_some_and(|pm| pm.negated);
+            let check = check_principal && !(bounded && not_principal_deny);
             let StatementVerdict::Applies {
                 failed,
                 not_evaluated,
-            } = judge_statement(s, request, check_principal)
+            } = judge_statement(s, request, check)
             else {
                 continue;
             };
@@ -292,6 +309,22 @@ fn scan(policies: &[&Named], request: &Request, check_principal: bool) -> Verdic
 /// Evaluates one request against every policy type.
 pub fn evaluate(question: &Question, policies: &Policies) -> Outcome {
     let principal = &question.principal;
+    // "No permissions are required to perform this operation. If an administrator attaches a
+    // policy to your identity that explicitly denies access to the sts:GetCallerIdentity
+    // action, you can still perform this operation" (AWS STS API Reference,
+    // GetCallerIdentity): no policy of any type is consulted.
+    if question
+        .action
+        .eq_ignore_ascii_case("sts:GetCallerIdentity")
+    {
+        return Outcome {
+            decision: Decision::Allow,
+            blocked_by: vec![],
+            explain: vec![],
+            not_evaluated: vec![],
+            org_levels_blocking: vec![],
+        };
+    }
     let principal_account = principal.account().map(str::to_string);
     let resource_account = question
         .resource_account
@@ -362,14 +395,17 @@ pub fn evaluate(question: &Question, policies: &Policies) -> Outcome {
             .extend(v.not_evaluated.iter().map(|n| (layer, n.clone())));
     };
 
-    // Organisation policies: every level must allow.
+    // Organisation policies: every level must allow. For RCPs every level does: AWS attaches
+    // RCPFullAWSAccess to the root, every OU and every account when RCPs are enabled, and it
+    // cannot be detached ("RCP evaluation", AWS Organizations User Guide), so an RCP can
+    // only deny.
     let mut org = |layer: Layer, levels: &[OrgLevel], check_principal: bool, out: &mut Outcome| {
         let mut allows = vec![];
         for level in levels {
             let named: Vec<&Named> = level.policies.iter().collect();
             let v = scan(&named, &request, check_principal);
             keep(layer, &v, out);
-            if v.allows.is_empty() {
+            if v.allows.is_empty() && layer == Layer::Scp {
                 out.org_levels_blocking.push((layer, level.id.clone()));
             }
             allows.extend(v.allows.into_iter().map(|(s, _)| s));
@@ -387,10 +423,11 @@ pub fn evaluate(question: &Question, policies: &Policies) -> Outcome {
         vec![]
     };
 
+    let bounded = !policies.boundary.is_empty() && !is_service;
     let resource = policies
         .resource
         .as_ref()
-        .map(|r| scan(&[r], &request, true))
+        .map(|r| scan_for(&[r], &request, true, bounded))
         .unwrap_or_default();
     keep(Layer::Resource, &resource, &mut out);
     let identity = if is_service {
@@ -582,14 +619,17 @@ pub struct OrgBlock {
     pub deny: Option<StatementRef>,
 }
 
-/// SCPs (`check_principal` false) or RCPs (true) on their own: the levels that block the
-/// request, and the statements that could not be judged. A level whose only Allow could not
-/// be judged is not counted as blocking: it is reported as not evaluated instead.
+/// SCPs (`Layer::Scp`) or RCPs (`Layer::Rcp`, whose statements name principals) on their
+/// own: the levels that block the request, and the statements that could not be judged. A
+/// level whose only Allow could not be judged is not counted as blocking: it is reported as
+/// not evaluated instead. An RCP level blocks only by a Deny: RCPFullAWSAccess, attached to
+/// every level and impossible to detach, allows the rest.
 pub fn org_blocks(
     levels: &[OrgLevel],
     request: &Request,
-    check_principal: bool,
+    layer: Layer,
 ) -> (Vec<OrgBlock>, Vec<NotEvaluated>) {
+    let check_principal = layer == Layer::Rcp;
     let mut blocks = vec![];
     let mut unknown = vec![];
     for level in levels {
@@ -601,7 +641,7 @@ pub fn org_blocks(
                 level: level.id.clone(),
                 deny: Some(d.clone()),
             });
-        } else if v.allows.is_empty() && !undecided_allow {
+        } else if v.allows.is_empty() && !undecided_allow && layer == Layer::Scp {
             blocks.push(OrgBlock {
                 level: level.id.clone(),
                 deny: None,
@@ -686,7 +726,7 @@ mod tests {
             resource: Some("*".into()),
             context: Context::new(),
         };
-        let (blocks, unknown) = org_blocks(&levels, &request, false);
+        let (blocks, unknown) = org_blocks(&levels, &request, Layer::Scp);
         assert!(unknown.is_empty());
         assert_eq!(blocks.len(), 2);
         assert_eq!(blocks[0].level, "ou-1");

@@ -463,9 +463,11 @@ case("dlq-list-not-found", "deadLetterQueues as a list that does not hold the ta
      mutate(with_dlq(ecs_good(), {DLQ: queue(arn=DLQ.replace("orders-dlq", "other-dlq"))}),
             lambda b: b.__setitem__("deadLetterQueues", list(b["deadLetterQueues"].values()))),
      errors=["DeadLetterQueueNotFound"])
-case("rcp-level-without-allow", "The OU has RCPs but none allows STS: every level must allow.",
-     with_org(ecs_good(), organization(rcps=RCP_LEVELS([("S3Only", doc({"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"}))]))),
-     errors=["ResourceControlPolicyBlocks"])
+# "RCPFullAWSAccess ... is automatically attached to the organization root, every OU, and
+# every account ... You cannot detach this policy" (AWS Organizations, "RCP evaluation"):
+# a level is never without an Allow, so an RCP can only deny.
+case("rcp-level-without-allow", "The OU's own RCP allows only S3, but RCPFullAWSAccess (on every level, impossible to detach) still allows STS: an RCP can only deny.",
+     with_org(ecs_good(), organization(rcps=RCP_LEVELS([("S3Only", doc({"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"}))]))))
 
 here = os.path.dirname(os.path.abspath(__file__))
 for f in os.listdir(here):

@@ -157,6 +157,12 @@ case("session policy and identity both allow", SESS, ALLOWED, identity=[doc(allo
 case("the session policy does not allow", SESS + " (session permissions: the intersection)", IMPLICIT, ["session"], identity=[doc(allow())], session=doc(allow("ec2:*", "*")))
 case("same account: a grant to the session ARN is not limited by the session policy", EVAL + " (resource-based policies: role session ARN)", ALLOWED, session=doc(allow("ec2:*", "*")), resource_policy=doc({"Effect": "Allow", "Principal": {"AWS": SESSION}, "Action": "s3:GetObject", "Resource": OBJ}))
 case("same account: a grant to the session ARN is not limited by the boundary", EVAL + " (resource-based policies: role session ARN)", ALLOWED, boundary=[doc(allow("ec2:*", "*"))], resource_policy=doc({"Effect": "Allow", "Principal": {"AWS": SESSION}, "Action": "s3:GetObject", "Resource": OBJ}))
+# "A resource-based policy can specify the ARN of the session as a principal. In that case,
+# the permissions from the resource-based policy are added after the session is created. The
+# resource-based policy permissions are not limited by the session policy" (Policies and
+# permissions: session policies). An explicit Deny in the session policy still wins.
+case("same account: a grant to the session ARN outlives a session policy that allows nothing", SESS + " (a resource-based policy naming the session ARN)", ALLOWED, identity=[doc(allow())], session=doc(allow("s3:PutObject", OBJ)), resource_policy=doc({"Effect": "Allow", "Principal": {"AWS": SESSION}, "Action": "s3:GetObject", "Resource": OBJ}))
+case("same account: a session policy's Deny still beats a grant to the session ARN", SESS + "; " + EVAL + " (an explicit deny in any policy)", EXPLICIT, ["session"], session=doc(allow("s3:*", "*"), deny()), resource_policy=doc({"Effect": "Allow", "Principal": {"AWS": SESSION}, "Action": "s3:GetObject", "Resource": OBJ}))
 case("same account: a grant to the role ARN is limited by the session policy", EVAL + " (resource-based policies: IAM role ARN)", IMPLICIT, ["session"], session=doc(allow("ec2:*", "*")), resource_policy=doc({"Effect": "Allow", "Principal": {"AWS": ROLE}, "Action": "s3:GetObject", "Resource": OBJ}))
 case("same account: a grant to the role ARN is limited by the boundary", EVAL + " (resource-based policies: IAM role ARN)", IMPLICIT, ["pb"], boundary=[doc(allow("ec2:*", "*"))], resource_policy=doc({"Effect": "Allow", "Principal": {"AWS": ROLE}, "Action": "s3:GetObject", "Resource": OBJ}))
 
@@ -176,7 +182,21 @@ case("same account: a Deny in the resource policy", EVAL, EXPLICIT, ["resource"]
 case("same account: a resource policy about another object leaves identity to decide", EVAL, ALLOWED, identity=[doc(allow())], resource_policy=doc({"Effect": "Allow", "Principal": {"AWS": ROLE}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/other"}))
 case("same account: a grant to another role does not apply", PRINC, IMPLICIT, ["identity"], resource_policy=doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{A}:role/other"}, "Action": "s3:GetObject", "Resource": OBJ}))
 case("NotPrincipal Deny spares the named role", NOTPRINC, ALLOWED, identity=[doc(allow())], resource_policy=doc({"Effect": "Deny", "NotPrincipal": {"AWS": [ROLE, SESSION]}, "Action": "s3:*", "Resource": "*"}))
+# "The NotPrincipal element with a Deny effect will always deny any IAM principal that has a
+# permissions boundary policy attached, regardless of the values specified in the NotPrincipal
+# element" (Permissions boundaries for IAM entities; NotPrincipal, key points).
+case("NotPrincipal Deny denies a principal with a boundary even when it names it", BOUND + " (NotPrincipal with Deny and a permissions boundary); " + NOTPRINC, EXPLICIT, ["resource"], identity=[doc(allow())], boundary=[doc(allow("s3:*", "*"))], resource_policy=doc({"Effect": "Deny", "NotPrincipal": {"AWS": [ROLE, SESSION]}, "Action": "s3:*", "Resource": "*"}))
+case("NotPrincipal Deny denies a user with a boundary even when it names the user", BOUND + " (NotPrincipal with Deny and a permissions boundary)", EXPLICIT, ["resource"], principal=USER, identity=[doc(allow())], boundary=[doc(allow("s3:*", "*"))], resource_policy=doc({"Effect": "Deny", "NotPrincipal": {"AWS": USER}, "Action": "s3:*", "Resource": "*"}))
+case("a NotPrincipal Deny whose action does not match still denies nothing", BOUND + " (NotPrincipal with Deny and a permissions boundary); " + NOTPRINC, ALLOWED, identity=[doc(allow())], boundary=[doc(allow("s3:*", "*"))], resource_policy=doc({"Effect": "Deny", "NotPrincipal": {"AWS": [ROLE, SESSION]}, "Action": "s3:DeleteObject", "Resource": "*"}))
 case("NotPrincipal Deny catches everyone else", NOTPRINC, EXPLICIT, ["resource"], principal=USER, identity=[doc(allow())], resource_policy=doc({"Effect": "Deny", "NotPrincipal": {"AWS": [ROLE, SESSION]}, "Action": "s3:*", "Resource": "*"}))
+
+# --- sts:GetCallerIdentity -------------------------------------------------------------------------
+# "No permissions are required to perform this operation. If an administrator attaches a policy to
+# your identity that explicitly denies access to the sts:GetCallerIdentity action, you can still
+# perform this operation" (AWS STS API Reference, GetCallerIdentity).
+GCI = "https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html"
+case("sts:GetCallerIdentity needs no permission", GCI + " (no permissions are required)", ALLOWED, action="sts:GetCallerIdentity", resource="*")
+case("sts:GetCallerIdentity cannot be denied", GCI + " (an explicit deny does not prevent it)", ALLOWED, action="sts:GetCallerIdentity", resource="*", identity=[doc(deny("sts:GetCallerIdentity", "*"))], boundary=[doc(allow("s3:*", "*"))], session=doc(deny("*", "*")))
 
 # --- resource-based policies that are required even in one account ---
 KEY = f"arn:aws:kms:us-east-1:{A}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -216,7 +236,12 @@ ORG_ONLY = doc({"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource"
 case("RCPs allow at every level", RCP, ALLOWED, identity=[doc(allow())], rcps=[("r-root", [RCP_FULL]), (A, [RCP_FULL])])
 case("an RCP Deny for principals outside the organisation", RCPX, EXPLICIT, ["rcp"], account=B, context={"aws:PrincipalOrgID": "o-other"}, identity=[doc(allow())], resource_policy=RB(ROLE), rcps=[("r-root", [RCP_FULL, ORG_ONLY])])
 case("the same RCP spares the organisation", RCPX, ALLOWED, account=B, context={"aws:PrincipalOrgID": "o-mine"}, identity=[doc(allow())], resource_policy=RB(ROLE), rcps=[("r-root", [RCP_FULL, ORG_ONLY])])
-case("an RCP level without an Allow blocks", RCP + " (every level must allow)", IMPLICIT, ["rcp"], identity=[doc(allow())], rcps=[("r-root", [RCP_FULL]), ("ou-a", [])])
+# "The RCPFullAWSAccess policy ... is automatically attached to the organization root, every
+# OU, and every account ... You cannot detach this policy": no level is ever without an Allow,
+# so an RCP can only deny (an OU listed with no policy, or with one allowing S3 alone, still
+# carries RCPFullAWSAccess).
+case("an RCP level listed without policies still carries RCPFullAWSAccess", RCP + " (RCPFullAWSAccess cannot be detached)", ALLOWED, identity=[doc(allow())], rcps=[("r-root", [RCP_FULL]), ("ou-a", [])])
+case("an RCP level that allows only other actions does not block", RCP + " (an RCP can only deny)", ALLOWED, action="sqs:SendMessage", resource=QUEUE, identity=[doc(allow("sqs:SendMessage", QUEUE))], rcps=[("r-root", [RCP_FULL]), ("ou-a", [doc({"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"})])])
 case("RCPs apply only to the services that support them", RCPX + " (list of services that support RCPs)", ALLOWED, action="ec2:DescribeInstances", resource="*", identity=[doc(allow("ec2:DescribeInstances", "*"))], rcps=[("r-root", [doc({"Effect": "Deny", "Principal": "*", "Action": "*", "Resource": "*"})])])
 case("RCPs do not apply to service-linked roles", RCPX + " (resources and entities not restricted by RCPs)", ALLOWED, principal=SLR, identity=[doc(allow())], rcps=[("r-root", [doc({"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*"})])])
 case("RCPs apply to AWS service principals", RCPX + " (confused deputy protection with RCPs)", EXPLICIT, ["rcp"], principal="events.amazonaws.com", action="sqs:SendMessage", resource=QUEUE, context={"aws:SourceAccount": B}, resource_policy=doc({"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage", "Resource": QUEUE}), rcps=[("r-root", [RCP_FULL, doc({"Effect": "Deny", "Principal": "*", "Action": "sqs:*", "Resource": "*", "Condition": {"StringNotEqualsIfExists": {"aws:SourceAccount": A}, "Bool": {"aws:PrincipalIsAWSService": "true"}}})])])
