@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use prometheus_client::encoding::{text::encode, EncodeLabelSet};
 use prometheus_client::metrics::counter::Counter;
@@ -42,6 +42,8 @@ pub struct Metrics {
     integrations: Family<ReadyLabels, Gauge>,
     findings: Family<CodeLabels, Gauge>,
     leader: Gauge,
+    /// Objects waiting at the concurrency gate (`controller::gate` moves it).
+    pub reconcile_queue_depth: Gauge,
     /// Per object: ready, and its finding codes. The gauges move by each object's change,
     /// so a pass costs the same at 10 objects and at 10,000.
     per_object: Mutex<HashMap<String, ObjectState>>,
@@ -89,10 +91,11 @@ impl Default for Metrics {
             "1 while this replica holds the leader Lease (or runs without leader election)",
             leader.clone(),
         );
+        let reconcile_queue_depth = Gauge::default();
         registry.register(
             "reconcile_queue_depth",
             "Objects due for a reconciliation and waiting for one of the --max-concurrent-reconciles slots, across every watched namespace",
-            reconcile_queue_depth().clone(),
+            reconcile_queue_depth.clone(),
         );
         // Every series from the start, at 0, so that a dashboard sees 0 rather than nothing.
         for ready in ["true", "false"] {
@@ -117,18 +120,11 @@ impl Default for Metrics {
             integrations,
             findings,
             leader,
+            reconcile_queue_depth,
             per_object: Default::default(),
             ready: AtomicBool::new(false),
         }
     }
-}
-
-/// Objects waiting at the controller's concurrency gate (`controller::gate`). One gate serves
-/// the whole process, so its gauge is the process's too: the gate moves it by each change of
-/// its queue, and every `Metrics` exports it.
-pub(crate) fn reconcile_queue_depth() -> &'static Gauge {
-    static DEPTH: OnceLock<Gauge> = OnceLock::new();
-    DEPTH.get_or_init(Gauge::default)
 }
 
 /// What the gauges count of one object.

@@ -79,14 +79,10 @@ impl<K: Hash + Eq + Clone> Drop for Permit<'_, K> {
 }
 
 impl<K: Hash + Eq + Clone> Gate<K> {
-    /// At most `bound` passes at once (0: unbounded).
-    pub fn new(bound: u16) -> Gate<K> {
-        Gate::with_depth_gauge(bound, crate::telemetry::reconcile_queue_depth().clone())
-    }
-
+    /// At most `bound` passes at once (0: unbounded); `depth` counts the objects waiting.
     /// The gauge moves by changes, not set to the length: a gate that ends beside its
     /// successor (a test, a restart in-process) never overwrites the other's count.
-    fn with_depth_gauge(bound: u16, depth: Gauge) -> Gate<K> {
+    pub fn new(bound: u16, depth: Gauge) -> Gate<K> {
         Gate {
             bound: match bound {
                 0 => usize::MAX,
@@ -233,7 +229,7 @@ mod tests {
     use kube::runtime::{applier, watcher};
     use kube::ResourceExt;
 
-    use super::{Gate, KEPT_CAPACITY, TURN_KEPT_FOR};
+    use super::{Gate, Gauge, KEPT_CAPACITY, TURN_KEPT_FOR};
 
     type Key = ObjectRef<ConfigMap>;
 
@@ -349,7 +345,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_gate_bounds_passes_and_serves_every_object_in_turn() {
-        let tally = saturated(0, Some(Arc::new(Gate::new(1)))).await;
+        let tally = saturated(0, Some(Arc::new(Gate::new(1, Gauge::default())))).await;
         let passes = tally.passes.lock().unwrap().clone();
         assert_eq!(tally.peak.load(Ordering::SeqCst), 1, "one pass at a time");
         // 120 s / 2 s = 60 passes, served round-robin: 10 each, give or take the last one.
@@ -362,7 +358,7 @@ mod tests {
     /// the one being turned away are alive at once (parked, it was all six).
     #[tokio::test(start_paused = true)]
     async fn waiting_objects_park_no_pass_in_the_runner() {
-        let tally = saturated(0, Some(Arc::new(Gate::new(1)))).await;
+        let tally = saturated(0, Some(Arc::new(Gate::new(1, Gauge::default())))).await;
         let peak_alive = tally.peak_alive.load(Ordering::SeqCst);
         assert!(
             peak_alive <= 2,
@@ -372,7 +368,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_bound_of_three_runs_three_at_once() {
-        let tally = saturated(0, Some(Arc::new(Gate::new(3)))).await;
+        let tally = saturated(0, Some(Arc::new(Gate::new(3, Gauge::default())))).await;
         assert_eq!(tally.peak.load(Ordering::SeqCst), 3);
         assert_eq!(tally.passes.lock().unwrap().len(), 6);
     }
@@ -383,7 +379,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_freed_permit_goes_to_the_longest_waiting_and_is_kept_for_it() {
-        let gate = Gate::new(1);
+        let gate = Gate::new(1, Gauge::default());
         let (turns, mut heard) = mpsc::unbounded();
         let running = gate.enter(&key("a"), &turns).expect("a free permit");
         assert!(gate.enter(&key("b"), &turns).is_none());
@@ -422,7 +418,7 @@ mod tests {
     /// permit at once, not after `TURN_KEPT_FOR`.
     #[tokio::test(start_paused = true)]
     async fn a_forfeited_turn_is_handed_on_at_once() {
-        let gate = Gate::new(1);
+        let gate = Gate::new(1, Gauge::default());
         let (_turns, mut heard) = gone_has_its_turn_and_c_waits(&gate).await;
         gate.forfeit(&key("c"));
         assert!(heard.try_recv().is_err(), "c had no turn to forfeit");
@@ -434,7 +430,7 @@ mod tests {
     /// keep the permit: after `TURN_KEPT_FOR` it goes to the next in the queue.
     #[tokio::test(start_paused = true)]
     async fn a_turn_nobody_takes_is_handed_on() {
-        let gate = Arc::new(Gate::new(1));
+        let gate = Arc::new(Gate::new(1, Gauge::default()));
         let (_turns, mut heard) = gone_has_its_turn_and_c_waits(&gate).await;
         let reclaimer = tokio::spawn({
             let gate = gate.clone();
@@ -450,7 +446,7 @@ mod tests {
     /// Without the reclaimer, the next object that comes due hands an untaken turn on.
     #[tokio::test(start_paused = true)]
     async fn the_next_arrival_hands_an_untaken_turn_on() {
-        let gate = Gate::new(1);
+        let gate = Gate::new(1, Gauge::default());
         let (turns, mut heard) = gone_has_its_turn_and_c_waits(&gate).await;
         tokio::time::sleep(TURN_KEPT_FOR).await;
         assert!(gate.enter(&key("d"), &turns).is_none(), "c is first");
@@ -459,7 +455,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_queued_object_does_not_start_once_stopping() {
-        let gate = Gate::new(1);
+        let gate = Gate::new(1, Gauge::default());
         let (turns, mut heard) = mpsc::unbounded();
         let running = gate.enter(&key("a"), &turns).expect("a free permit");
         assert!(gate.enter(&key("b"), &turns).is_none());
@@ -479,7 +475,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_depth_gauge_follows_the_queue() {
         let depth = prometheus_client::metrics::gauge::Gauge::<i64>::default();
-        let gate = Gate::with_depth_gauge(1, depth.clone());
+        let gate = Gate::new(1, depth.clone());
         let (turns, mut heard) = mpsc::unbounded();
         let running = gate.enter(&key("a"), &turns).expect("a free permit");
         assert_eq!(depth.get(), 0, "a running pass is not waiting");
@@ -496,7 +492,7 @@ mod tests {
         gate.stop();
         assert_eq!(depth.get(), 0, "a stopped gate has nobody waiting");
 
-        let gate = Gate::with_depth_gauge(1, depth.clone());
+        let gate = Gate::new(1, depth.clone());
         // a's pass never ends (its permit not handed on), so b is still waiting.
         std::mem::forget(gate.enter(&key("a"), &turns).expect("a free permit"));
         assert!(gate.enter(&key("b"), &turns).is_none());
@@ -508,7 +504,7 @@ mod tests {
     /// A burst (every object due at once) does not keep its queue's memory once drained.
     #[tokio::test]
     async fn a_drained_queue_gives_its_memory_back() {
-        let gate = Gate::new(1);
+        let gate = Gate::new(1, Gauge::default());
         let (turns, mut heard) = mpsc::unbounded();
         let first = gate.enter(&key("first"), &turns).expect("a free permit");
         let burst = 4 * KEPT_CAPACITY;

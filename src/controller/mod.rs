@@ -131,7 +131,10 @@ impl Context {
             FIELD_MANAGER,
             std::env::var("POD_NAME").ok(),
         );
-        let gate = gate::Gate::new(settings.max_concurrent_reconciles);
+        let gate = gate::Gate::new(
+            settings.max_concurrent_reconciles,
+            metrics.reconcile_queue_depth.clone(),
+        );
         let locations = Arc::new(locations::Locations::new(
             client.clone(),
             &settings.locations_namespace,
