@@ -33,7 +33,7 @@ kubectl apply --server-side --force-conflicts -f crds/ >/dev/null
 kubectl wait --for=condition=Established crd/eventbridgeintegrations.eventbridge.dev --timeout=30s >/dev/null
 ns="bench-$$"; kubectl create namespace "$ns" >/dev/null
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-./target/release/eventbridge-integration-controller run --watch-namespace "$ns" --metrics-addr "127.0.0.1:$port" \
+./target/release/eventbridge-integration-controller run --watch-namespace "$ns" --policy-mode off --metrics-addr "127.0.0.1:$port" \
   --resync-interval "$RESYNC" --log-level warn > "$OUT/controller.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; hack/test-env.sh stop' EXIT

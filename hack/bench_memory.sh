@@ -25,7 +25,7 @@ ns="mem-$$"; kubectl create namespace "$ns" >/dev/null
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 unlimited=events=100000,iam=100000,lambda=100000,ecs=100000,sts=100000,sqs=100000
 start_controller() {
-  ./target/release/eventbridge-integration-controller run --watch-namespace "$ns" --metrics-addr "127.0.0.1:$port" \
+  ./target/release/eventbridge-integration-controller run --watch-namespace "$ns" --policy-mode off --metrics-addr "127.0.0.1:$port" \
     --resync-interval "$RESYNC" --aws-rate-limits "$unlimited" --max-concurrent-reconciles "$CONCURRENCY" \
     --log-level warn >> "$OUT/controller-memory.log" 2>&1 &
   pid=$!

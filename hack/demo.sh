@@ -73,16 +73,18 @@ iam.put_role_policy(RoleName="orders-byo-role", PolicyName="run-task", PolicyDoc
     {"Effect": "Allow", "Action": "ecs:RunTask", "Resource": "arn:aws:ecs:us-east-1:123456789012:task-definition/orders-worker:*"}]}))
 PY
 
-step "Installing the CRD"
+step "Installing the CRDs, and labelling the default namespace for the demo's policy"
 kubectl apply --server-side --force-conflicts -f crds/ >>"$LOG"
-kubectl wait --for=condition=Established crd/eventbridgeintegrations.eventbridge.dev --timeout=30s >/dev/null
+kubectl wait --for=condition=Established crd/eventbridgeintegrations.eventbridge.dev crd/eventbridgeintegrationpolicies.eventbridge.dev --timeout=30s >/dev/null
+kubectl label namespace default eventbridge.dev/tenant=demo --overwrite >>"$LOG"
 
 step "Running the controller (log: .tmp/demo-controller.log)"
 [ -f .tmp/demo-controller.pid ] && kill "$(cat .tmp/demo-controller.pid)" 2>/dev/null || true
 ./target/debug/eventbridge-integration-controller run --resync-interval 30s --metrics-addr 127.0.0.1:18080 > .tmp/demo-controller.log 2>&1 &
 echo $! > .tmp/demo-controller.pid
 
-step "kubectl apply -f examples/"
+step "kubectl apply -f examples/ (the policy first: without one, --policy-mode enforce permits nothing)"
+kubectl apply -f examples/tenancy-policy.yaml
 kubectl apply -f examples/
 for n in orders-to-ecs nightly-pipeline orders-to-lambda orders-to-other-account orders-to-other-account-lambda; do
   kubectl wait --for=condition=Ready "ebi/$n" --timeout=60s >/dev/null
@@ -90,6 +92,10 @@ done
 for n in orders-byo-role pipeline-byo-role; do
   kubectl wait --for=jsonpath='{.status.observedGeneration}'=1 "ebi/$n" --timeout=60s >/dev/null
 done
+kubectl wait --for=condition=Stalled ebi/orders-to-payments --timeout=60s >/dev/null
+
+step "kubectl get ebipolicy -o wide"
+kubectl get ebipolicy -o wide
 
 step "kubectl get ebi"
 kubectl get ebi
@@ -122,6 +128,9 @@ kubectl get ebi orders-to-other-account orders-to-other-account-lambda \
 
 step "The broken bring-your-own role, diagnosed (kubectl get ebi orders-byo-role -o jsonpath='{.status.findings}')"
 kubectl get ebi orders-byo-role -o jsonpath='{range .status.findings[*]}{.severity} {.code} {.resource}{"\n"}  {.message}{"\n"}  Fix: {.remediation}{"\n\n"}{end}'
+
+step "Refused by the policy (kubectl get ebi orders-to-payments -o jsonpath='{.status.conditions[?(@.type==\"Stalled\")]}')"
+kubectl get ebi orders-to-payments -o jsonpath='{range .status.conditions[?(@.type=="Stalled")]}{.status} {.reason}{"\n"}  {.message}{"\n"}{end}'
 
 step "The other broken role (kubectl get ebi pipeline-byo-role -o jsonpath='{.status.conditions[?(@.type==\"AccessVerified\")]}')"
 kubectl get ebi pipeline-byo-role -o jsonpath='{range .status.conditions[?(@.type=="AccessVerified")]}{.status} {.reason}{"\n"}  {.message}{"\n"}{end}'

@@ -413,6 +413,11 @@ async fn two_namespaces_with_two_policies_are_isolated() {
         ok && table.contains("NAMESPACES") && table.contains(&b),
         "{table}"
     );
+    assert!(
+        table.contains("GRANTS")
+            && table.contains(&format!("accounts {ACCOUNT}; buses 1; targets 1;")),
+        "{table}"
+    );
     delete_and_wait(&a, &["lambda", "pipeline"]);
     delete_and_wait(&b, &["lambda", "pipeline"]);
 }

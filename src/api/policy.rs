@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
     doc = "What the EventBridgeIntegrations of the namespaces it selects may ask the controller for: accounts and regions, event buses, rule names, targets, roles to pass, roles, dead-letter queues, adoption, and the permissions boundary of every role created for them. Under --policy-mode enforce an integration is acted on only when one policy selecting its namespace grants every reference in it.",
     printcolumn = r#"{"name":"Selector","type":"string","description":"Which namespaces it selects","jsonPath":".spec.namespaceSelector"}"#,
     printcolumn = r#"{"name":"Namespaces","type":"string","description":"The namespaces it selects now","jsonPath":".status.namespaces"}"#,
-    printcolumn = r#"{"name":"Accounts","type":"string","jsonPath":".spec.accounts[*].accountId"}"#,
-    printcolumn = r#"{"name":"Targets","type":"string","jsonPath":".spec.targets"}"#,
+    printcolumn = r#"{"name":"Grants","type":"string","description":"What it grants, in short","jsonPath":".status.grants"}"#,
+    printcolumn = r#"{"name":"Targets","type":"string","priority":1,"jsonPath":".spec.targets"}"#,
     printcolumn = r#"{"name":"PassRoles","type":"string","priority":1,"jsonPath":".spec.passRoles"}"#,
     printcolumn = r#"{"name":"Roles","type":"string","priority":1,"jsonPath":".spec.roles"}"#,
     printcolumn = r#"{"name":"Buses","type":"string","priority":1,"jsonPath":".spec.eventBuses"}"#,
@@ -134,4 +134,8 @@ pub struct EventBridgeIntegrationPolicyStatus {
     /// The namespaces the selector matches, sorted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub namespaces: Vec<String>,
+    /// What it grants, in short (`kubectl get ebipolicy`): the accounts with their regions,
+    /// and how many of each other kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grants: Option<String>,
 }

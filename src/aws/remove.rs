@@ -243,6 +243,7 @@ async fn restore_role(
     tags: &BTreeMap<String, String>,
     owner: &Owner,
 ) -> Result<Removal, AwsError> {
+    let mut kept_boundary = None;
     if let Some(trust) = &before.trust_policy {
         c.iam
             .update_assume_role_policy()
@@ -262,14 +263,24 @@ async fn restore_role(
                 .await
                 .map_err(|e| classify("iam:PutRolePermissionsBoundary", e))?;
         }
-        None => apply::ignore_not_found(
-            c.iam
-                .delete_role_permissions_boundary()
-                .role_name(name)
-                .send()
-                .await
-                .map_err(|e| classify("iam:DeleteRolePermissionsBoundary", e)),
-        )?,
+        None => {
+            let dropped = apply::ignore_not_found(
+                c.iam
+                    .delete_role_permissions_boundary()
+                    .role_name(name)
+                    .send()
+                    .await
+                    .map_err(|e| classify("iam:DeleteRolePermissionsBoundary", e)),
+            );
+            match dropped {
+                // The shipped controller policy (deploy/iam) never lets the controller drop
+                // a boundary: the role keeps the one it was given, and the release says so.
+                Err(e) if e.kind == super::ErrorKind::AccessDenied => {
+                    kept_boundary = Some(e.message);
+                }
+                other => other?,
+            }
+        }
     }
     match &before.inline_policy {
         Some(document) => {
@@ -293,9 +304,10 @@ async fn restore_role(
         )?,
     }
     untag_role(c, name, tags, owner).await?;
-    Ok(Removal::Released(
-        "it was adopted: its trust policy, permissions boundary and inline policy from before adoption were restored and the owner tags removed".into(),
-    ))
+    Ok(Removal::Released(match kept_boundary {
+        None => "it was adopted: its trust policy, permissions boundary and inline policy from before adoption were restored and the owner tags removed".into(),
+        Some(why) => format!("it was adopted: its trust policy and inline policy from before adoption were restored and the owner tags removed; it had no permissions boundary before, but the controller may not remove one ({why}), so the boundary it was given stays: remove it by hand if intended"),
+    }))
 }
 
 async fn untag_role(

@@ -186,16 +186,19 @@ impl Tenancy {
                 .collect();
             selected.sort();
             let generation = policy.metadata.generation;
+            let grants = crate::tenancy::summary(&policy.spec);
             let current = policy.status.as_ref();
-            if current
-                .is_some_and(|s| s.namespaces == selected && s.observed_generation == generation)
-            {
+            if current.is_some_and(|s| {
+                s.namespaces == selected
+                    && s.observed_generation == generation
+                    && s.grants.as_ref() == Some(&grants)
+            }) {
                 continue;
             }
             let patch = json!({
                 "apiVersion": "eventbridge.dev/v1alpha1",
                 "kind": "EventBridgeIntegrationPolicy",
-                "status": {"observedGeneration": generation, "namespaces": selected},
+                "status": {"observedGeneration": generation, "namespaces": selected, "grants": grants},
             });
             if let Err(e) = api
                 .patch_status(

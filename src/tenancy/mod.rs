@@ -509,6 +509,39 @@ fn boundary(
     }
 }
 
+/// What a policy grants, in one line for `kubectl get ebipolicy`: `accounts 123456789012
+/// (us-east-1), 210987654321 via role; buses 2; targets 3; passRoles 1; roles 0; queues 0;
+/// ruleNames 1; adopt no; boundary yes`.
+pub fn summary(policy: &EventBridgeIntegrationPolicySpec) -> String {
+    let accounts: Vec<String> = policy
+        .accounts
+        .iter()
+        .map(|a| {
+            let mut s = a.account_id.clone();
+            if !a.regions.is_empty() {
+                s.push_str(&format!(" ({})", a.regions.join(" ")));
+            }
+            if a.provisioning_role_arn.is_some() {
+                s.push_str(" via role");
+            }
+            s
+        })
+        .collect();
+    let yes = |b: bool| if b { "yes" } else { "no" };
+    format!(
+        "accounts {}; buses {}; targets {}; passRoles {}; roles {}; queues {}; ruleNames {}; adopt {}; boundary {}",
+        if accounts.is_empty() { "none".to_string() } else { accounts.join(", ") },
+        policy.event_buses.len(),
+        policy.targets.len(),
+        policy.pass_roles.len(),
+        policy.roles.len(),
+        policy.dead_letter_queues.len(),
+        policy.rule_names.len(),
+        yes(policy.adopt_existing),
+        yes(policy.permissions_boundary_arn.is_some()),
+    )
+}
+
 /// The Secret a policy names for reaching another account through `role_arn`: what
 /// clean-up and the orphan report need for a role recorded by an earlier pass.
 pub fn external_id_ref_for<'p>(

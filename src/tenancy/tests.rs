@@ -482,3 +482,15 @@ target: {lambda: {functionArn: "arn:aws:lambda:us-east-1:123456789012:function:t
     ));
     assert!(!g.may_adopt_rule("team-a-orders"));
 }
+
+#[test]
+fn a_policy_is_summed_up_in_one_line() {
+    assert_eq!(
+        summary(&team_a()),
+        "accounts 123456789012 (us-east-1), 222222222222 via role; buses 2; targets 5; passRoles 1; roles 1; queues 1; ruleNames 1; adopt no; boundary no"
+    );
+    assert_eq!(
+        summary(&policy("{namespaceSelector: {}}")),
+        "accounts none; buses 0; targets 0; passRoles 0; roles 0; queues 0; ruleNames 0; adopt no; boundary no"
+    );
+}

@@ -67,7 +67,7 @@ def test_defaults_render_a_hardened_leader_elected_deployment(chart_dir):
     assert env["AWS_REGION"]["value"] == "us-east-1"
     assert env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
     assert find(objects, "PodDisruptionBudget")[0]["spec"]["minAvailable"] == 1
-    rules = find(objects, "ClusterRole")[0]["rules"]
+    rules = find(objects, "ClusterRole", "ebi-eventbridge-integration-controller")[0]["rules"]
     by_resource = {r["resources"][0]: set(r["verbs"]) for r in rules}
     assert by_resource["events"] == {"create", "patch"}, "the event recorder also patches"
     assert by_resource["eventbridgeintegrations/finalizers"] == {"update"}
@@ -90,6 +90,40 @@ def test_defaults_render_a_hardened_leader_elected_deployment(chart_dir):
                                    "verbs": ["create", "patch"]}]
     binding = find(objects, "RoleBinding", "ebi-eventbridge-integration-controller-locations")[0]
     assert binding["roleRef"]["name"] == locations["metadata"]["name"]
+    # Tenancy: enforced by default, no policy installed (nothing is permitted until one is
+    # written), the policies and namespaces' labels read cluster-wide, no Secret readable.
+    assert "--policy-mode=enforce" in c["args"]
+    assert not [o for o in objects if o["kind"] == "EventBridgeIntegrationPolicy"]
+    tenancy = find(objects, "ClusterRole", "ebi-eventbridge-integration-controller-tenancy")[0]["rules"]
+    assert {r["resources"][0]: set(r["verbs"]) for r in tenancy} == {
+        "eventbridgeintegrationpolicies": {"get", "list", "watch"},
+        "eventbridgeintegrationpolicies/status": {"get", "patch"},
+        "namespaces": {"list", "watch"},
+    }
+    assert not [o for o in objects if o["kind"] == "Role" and "external-ids" in o["metadata"]["name"]]
+
+
+def test_policies_from_values_and_the_secrets_they_name(chart_dir):
+    policy = {"name": "team-a", "spec": {
+        "namespaceSelector": {"matchLabels": {"team": "a"}},
+        "accounts": [{"accountId": "123456789012", "regions": ["us-east-1"]},
+                     {"accountId": "210987654321", "provisioningRoleArn": "arn:aws:iam::210987654321:role/ebi-provisioner",
+                      "externalIdSecretRef": {"name": "team-a-ext", "key": "externalId"}}],
+        "eventBuses": ["default"], "targets": ["arn:aws:lambda:us-east-1:123456789012:function:team-a-*"],
+        "permissionsBoundaryArn": "arn:aws:iam::123456789012:policy/team-a-boundary"}}
+    objects = render(chart_dir, {"tenancy": {"policies": [policy], "externalIdSecrets": ["shared-ext"]}})
+    rendered = find(objects, "EventBridgeIntegrationPolicy", "team-a")[0]
+    assert rendered["spec"] == policy["spec"]
+    assert "namespace" not in rendered["metadata"], "cluster-scoped"
+    secrets = find(objects, "Role", "ebi-eventbridge-integration-controller-external-ids")[0]
+    assert secrets["metadata"]["namespace"] == "ops"
+    assert secrets["rules"] == [{"apiGroups": [""], "resources": ["secrets"],
+                                 "resourceNames": ["shared-ext", "team-a-ext"], "verbs": ["get"]}]
+    # Single-tenant: no policy is read, and the flag says so.
+    off = render(chart_dir, {"tenancy": {"policyMode": "off"}})
+    args = find(off, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--policy-mode=off" in args
+    assert not [o for o in off if o["metadata"]["name"].endswith("-tenancy")]
 
 
 def test_non_default_values(chart_dir):
@@ -122,7 +156,11 @@ def test_non_default_values(chart_dir):
                      "--organization-role-arn=arn:aws:iam::111111111111:role/organization-reader"]:
         assert expected in args, (expected, args)
     assert "--leader-election" not in args, "one replica needs no election"
-    assert not [o for o in objects if o["kind"] in ("ClusterRole", "ClusterRoleBinding", "PodDisruptionBudget")]
+    assert not [o for o in objects if o["kind"] == "PodDisruptionBudget"]
+    # Policies are cluster-scoped: reading them (and namespaces' labels) is the only
+    # cluster-wide grant left when the namespaces watched are listed.
+    assert sorted(o["metadata"]["name"] for o in objects if o["kind"] in ("ClusterRole", "ClusterRoleBinding")) == [
+        "ebi-eventbridge-integration-controller-tenancy", "ebi-eventbridge-integration-controller-tenancy"]
     roles = find(objects, "Role")
     assert sorted((r["metadata"]["namespace"], r["metadata"]["name"]) for r in roles) == [
         ("ops", "ebi-eventbridge-integration-controller-locations"),
@@ -145,6 +183,10 @@ def test_non_default_values(chart_dir):
     ({"logging": {"format": "xml"}}, "/logging/format"),
     ({"image": {"repository": "x", "pullPolicy": "Sometimes"}}, "/image/pullPolicy"),
     ({"replicas": 3}, "replicas"),
+    ({"tenancy": {"policyMode": "audit"}}, "/tenancy/policyMode"),
+    ({"tenancy": {"policies": [{"name": "p", "spec": {"targets": ["*"]}}]}}, "namespaceSelector"),
+    ({"tenancy": {"policies": [{"name": "p", "spec": {"namespaceSelector": {}, "accounts": [{"accountId": "12"}]}}]}},
+     "/tenancy/policies/0/spec/accounts/0/accountId"),
 ])
 def test_schema_rejects_bad_values(chart_dir, values, complaint):
     with pytest.raises(helm_python.HelmValuesError) as err:
@@ -170,7 +212,10 @@ def test_install_into_the_api_server(chart_dir, kubeconfig):
     ns = "ebi-helm-" + uuid.uuid4().hex[:6]
     config = helm_python.Config(kubeconfig_path=kubeconfig, namespace=ns)
     try:
-        release = config.install(str(chart_dir), "ebi", {"networkPolicy": {"enabled": True}}, namespace=ns, create_namespace=True)
+        policy = {"name": ns, "spec": {"namespaceSelector": {"matchLabels": {"team": ns}},
+                                      "accounts": [{"accountId": "123456789012", "externalIdSecretRef": {"name": "ext", "key": "id"}}]}}
+        release = config.install(str(chart_dir), "ebi", {"networkPolicy": {"enabled": True}, "tenancy": {"policies": [policy]}},
+                                 namespace=ns, create_namespace=True)
         manifest_kinds = sorted({d["kind"] for d in yaml.safe_load_all(release["manifest"] if isinstance(release, dict) else release.manifest) if d})
         print("[figures] installed kinds:", manifest_kinds)
         deploy = json.loads(kubectl("get", "deployment", "-n", ns, "ebi-eventbridge-integration-controller", "-o", "json"))
@@ -193,6 +238,15 @@ def test_install_into_the_api_server(chart_dir, kubeconfig):
         assert can("get", "secrets", "-n", "default") == "no"
         assert can("get", "namespace/kube-system") == "yes", "the default cluster identity"
         assert can("get", "namespace/default") == "no"
+        # Tenancy: policies and namespaces' labels read, the one Secret a policy names.
+        assert can("watch", "eventbridgeintegrationpolicies.eventbridge.dev") == "yes"
+        assert can("patch", "eventbridgeintegrationpolicies.eventbridge.dev", "--subresource=status") == "yes"
+        assert can("patch", "eventbridgeintegrationpolicies.eventbridge.dev") == "no"
+        assert can("delete", "eventbridgeintegrationpolicies.eventbridge.dev") == "no"
+        assert can("list", "namespaces") == "yes"
+        assert can("get", "secret/ext", "-n", ns) == "yes"
+        assert can("get", "secret/other", "-n", ns) == "no"
+        assert json.loads(kubectl("get", "ebipolicy", ns, "-o", "json"))["spec"]["namespaceSelector"] == {"matchLabels": {"team": ns}}
         # The ConfigMap of places written to: created and updated with server-side apply as
         # the controller does (the create is authorized by name), no other ConfigMap.
         def apply_as(name, key):

@@ -80,3 +80,20 @@ job="{{ include "ebi.fullname" . }}-metrics", namespace="{{ .Release.Namespace }
     description: {{ .description | quote }}
     runbook_url: {{ printf "%s%s" .rule.runbookBaseUrl (lower .name) | quote }}
 {{- end -}}
+
+{{/* The Secrets of external IDs the controller may read: those the chart's policies name,
+and tenancy.externalIdSecrets. */}}
+{{- define "ebi.externalIdSecrets" -}}
+{{- $names := list -}}
+{{- range .Values.tenancy.policies -}}
+{{- range (.spec.accounts | default list) -}}
+{{- with .externalIdSecretRef -}}
+{{- $names = append $names .name -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- range .Values.tenancy.externalIdSecrets -}}
+{{- $names = append $names . -}}
+{{- end -}}
+{{- $names | uniq | sortAlpha | toJson -}}
+{{- end -}}
