@@ -94,8 +94,8 @@ for n in orders-byo-role pipeline-byo-role; do
 done
 kubectl wait --for=condition=Stalled ebi/orders-to-payments --timeout=60s >/dev/null
 
-step "kubectl get ebipolicy -o wide"
-kubectl get ebipolicy -o wide
+step "kubectl get ebipolicy"
+kubectl get ebipolicy
 
 step "kubectl get ebi"
 kubectl get ebi

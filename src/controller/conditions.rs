@@ -203,7 +203,7 @@ fn converged(
                     c::CROSS_ACCOUNT_READY,
                     true,
                     reason,
-                    format!("rule {} forwards to {target}, whose policy admits account {}; a rule there invokes the target", part.desired.rule().arn, part.desired.account_id),
+                    format!("rule {} forwards to {target} with role {}, the only principal the bus's policy admits for it; a rule there invokes the target", part.desired.rule().arn, part.desired.role.arn().unwrap_or_default()),
                 )
             }
             (None, _) => {
