@@ -17,6 +17,7 @@ pub mod plan;
 pub mod simulate;
 pub mod telemetry;
 pub mod tenancy;
+pub mod why;
 
 /// What a failure means, for the reconciler (how soon to retry), for status (which
 /// condition) and for metrics (`ebi_reconciles_total{result}`): one taxonomy for all three.

@@ -60,6 +60,64 @@ enum Command {
     /// Evaluate one IAM request (or a list) against identity, resource, boundary, session,
     /// SCP and RCP policies; exit 0 allowed, 1 denied, 2 bad input.
     Simulate(SimulateArgs),
+    /// Why an integration does (not) work: its conditions, findings and exact fixes, read
+    /// from the cluster (also `kubectl ebi why`); exit 0 works, 1 does not, 2 not found.
+    Why(WhyArgs),
+}
+
+/// `kubectl ebi …`: the same binary, installed (or linked) as `kubectl-ebi` on the PATH.
+#[derive(Parser)]
+#[command(
+    name = "kubectl-ebi",
+    bin_name = "kubectl ebi",
+    version,
+    about = "EventBridge integrations from kubectl: why one does not work, the account's audit, orphaned AWS resources"
+)]
+struct PluginCli {
+    #[command(subcommand)]
+    command: PluginCommand,
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// An integration's conditions, findings and exact fixes (exit 0 works, 1 does not).
+    Why(WhyArgs),
+    /// Every rule of the region and each of its targets, diagnosed read-only (as
+    /// `diagnose --all`; exit 1 when any has an error).
+    Audit(PluginAuditArgs),
+    /// AWS resources tagged by this cluster whose object no longer exists (as `orphans`).
+    Orphans(OrphansArgs),
+}
+
+#[derive(clap::Args)]
+struct WhyArgs {
+    /// The EventBridgeIntegration.
+    name: String,
+    /// Its namespace (default: the kubeconfig context's).
+    #[arg(short = 'n', long)]
+    namespace: Option<String>,
+    /// Colour: `auto` on a terminal unless NO_COLOR is set.
+    #[arg(long, value_enum, default_value = "auto")]
+    color: Colour,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Colour {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(clap::Args)]
+struct PluginAuditArgs {
+    /// The only event bus walked (default: all).
+    #[arg(long)]
+    event_bus: Option<String>,
+    #[command(flatten)]
+    online: OnlineArgs,
+    /// `text` (a table) or `json`.
+    #[arg(long, value_enum, default_value = "text")]
+    output: Output,
 }
 
 #[derive(clap::Args)]
@@ -289,6 +347,15 @@ enum Output {
 }
 
 fn main() -> ExitCode {
+    // Linked or installed as `kubectl-ebi` (krew links it so), the binary is a kubectl plugin.
+    let invoked_as = std::env::args_os().next().and_then(|a| {
+        PathBuf::from(a)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+    });
+    if invoked_as.as_deref() == Some("kubectl-ebi") {
+        return plugin(PluginCli::parse());
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Crd(args) => emit(
@@ -305,7 +372,69 @@ fn main() -> ExitCode {
         Command::Run(args) => runtime().block_on(run(*args)),
         Command::Orphans(args) => runtime().block_on(orphans_command(args)),
         Command::Simulate(args) => simulate_command(args),
+        Command::Why(args) => runtime().block_on(why_command(args)),
     }
+}
+
+fn plugin(cli: PluginCli) -> ExitCode {
+    match cli.command {
+        PluginCommand::Why(args) => runtime().block_on(why_command(args)),
+        PluginCommand::Audit(args) => runtime().block_on(audit_command(DiagnoseArgs {
+            bundle: None,
+            rule: None,
+            all: true,
+            event_bus: args.event_bus,
+            online: args.online,
+            output: args.output,
+        })),
+        PluginCommand::Orphans(args) => runtime().block_on(orphans_command(args)),
+    }
+}
+
+/// `why NAME`: the object as the API server holds it, explained.
+async fn why_command(args: WhyArgs) -> ExitCode {
+    use std::io::IsTerminal;
+    let client = match kube::Client::try_default().await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: cannot reach Kubernetes: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let namespace = args
+        .namespace
+        .unwrap_or_else(|| client.default_namespace().to_string());
+    let api: kube::Api<ebi::api::EventBridgeIntegration> =
+        kube::Api::namespaced(client, &namespace);
+    let obj = match api.get_opt(&args.name).await {
+        Ok(Some(o)) => o,
+        Ok(None) => {
+            eprintln!(
+                "error: no EventBridgeIntegration {} in namespace {namespace} (kubectl get ebi -n {namespace} lists them)",
+                args.name
+            );
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!(
+                "error: cannot read EventBridgeIntegration {namespace}/{}: {e}",
+                args.name
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let colour = match args.color {
+        Colour::Always => true,
+        Colour::Never => false,
+        Colour::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let text = ebi::why::explain(&obj, ebi::why::Style::new(colour));
+    let code = if ebi::why::works(&obj) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    };
+    emit(&text, code)
 }
 
 fn simulate_command(args: SimulateArgs) -> ExitCode {
