@@ -38,7 +38,9 @@ build:
 crd: ## Regenerate crds/ (both CRDs, and the chart's copy) from the Rust types.
 	$(CARGO) run --locked -q -- crd --only integration > crds/eventbridgeintegrations.eventbridge.dev.yaml
 	$(CARGO) run --locked -q -- crd --only policy > crds/eventbridgeintegrationpolicies.eventbridge.dev.yaml
-	cp crds/*.yaml charts/eventbridge-integration-controller/crds/
+	mkdir -p crds/pre-1.25
+	$(CARGO) run --locked -q -- crd --without-cel > crds/pre-1.25/eventbridge.dev.yaml
+	cp crds/pre-1.25/eventbridge.dev.yaml charts/eventbridge-integration-controller/crds/
 
 lint:
 	$(CARGO) fmt --check

@@ -29,7 +29,7 @@ set -a; source "$ENV_DIR/env"; set +a
   || "$EBI_PYTHON_VENV/bin/pip" install -q --disable-pip-version-check matplotlib >/dev/null
 cargo build --locked --release -q --bin eventbridge-integration-controller
 cargo build --locked --release -q --bench floor 2>/dev/null || true
-kubectl apply --server-side --force-conflicts -f crds/ >/dev/null
+kubectl apply --server-side --force-conflicts -f crds/pre-1.25/ >/dev/null
 kubectl wait --for=condition=Established crd/eventbridgeintegrations.eventbridge.dev --timeout=30s >/dev/null
 ns="bench-$$"; kubectl create namespace "$ns" >/dev/null
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

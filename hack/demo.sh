@@ -74,7 +74,7 @@ iam.put_role_policy(RoleName="orders-byo-role", PolicyName="run-task", PolicyDoc
 PY
 
 step "Installing the CRDs, and labelling the default namespace for the demo's policy"
-kubectl apply --server-side --force-conflicts -f crds/ >>"$LOG"
+kubectl apply --server-side --force-conflicts -f crds/pre-1.25/ >>"$LOG"
 kubectl wait --for=condition=Established crd/eventbridgeintegrations.eventbridge.dev crd/eventbridgeintegrationpolicies.eventbridge.dev --timeout=30s >/dev/null
 kubectl label namespace default eventbridge.dev/tenant=demo --overwrite >>"$LOG"
 

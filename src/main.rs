@@ -123,8 +123,12 @@ struct PluginAuditArgs {
 #[derive(clap::Args)]
 struct CrdArgs {
     /// Print only this one.
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, conflicts_with = "without_cel")]
     only: Option<CrdKind>,
+    /// Without the CEL rules (x-kubernetes-validations): for API servers before 1.25, which
+    /// do not know them (server-side apply refuses the CRD there).
+    #[arg(long)]
+    without_cel: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -360,6 +364,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Crd(args) => emit(
             &match args.only {
+                None if args.without_cel => ebi::api::all_crds_yaml_without_cel(),
                 None => ebi::api::all_crds_yaml(),
                 Some(CrdKind::Integration) => ebi::api::crd_yaml(),
                 Some(CrdKind::Policy) => ebi::api::policy_crd_yaml(),

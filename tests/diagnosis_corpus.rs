@@ -263,8 +263,13 @@ fn the_committed_crds_are_the_generated_ones() {
     assert!(
         read("eventbridgeintegrations.eventbridge.dev.yaml") == ebi::api::crd_yaml()
             && read("eventbridgeintegrationpolicies.eventbridge.dev.yaml")
-                == ebi::api::policy_crd_yaml(),
+                == ebi::api::policy_crd_yaml()
+            && read("pre-1.25/eventbridge.dev.yaml") == ebi::api::all_crds_yaml_without_cel(),
         "crds/ is stale: run `make crd` and commit the result"
+    );
+    assert!(!read("pre-1.25/eventbridge.dev.yaml").contains("x-kubernetes-validations"));
+    assert!(
+        read("eventbridgeintegrations.eventbridge.dev.yaml").contains("x-kubernetes-validations")
     );
     // `crd` prints both, as one stream kubectl applies.
     let (code, out, _) = cli(&["crd"], None);

@@ -469,7 +469,7 @@ async fn the_watch_recovers_from_a_kube_apiserver_restart() {
             "apply",
             "--server-side",
             "-f",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/crds/"),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/crds/pre-1.25/"),
         ],
         None,
     );

@@ -58,6 +58,37 @@ pub fn all_crds_yaml() -> String {
     format!("{}---\n{}", crd_yaml(), policy_crd_yaml())
 }
 
+/// A CRD without its CEL rules (`x-kubernetes-validations`), for API servers before 1.25:
+/// they do not know the field, and server-side apply (kubectl's, Helm 4's) refuses it.
+pub fn without_cel(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    for version in &mut crd.spec.versions {
+        if let Some(props) = version
+            .schema
+            .as_mut()
+            .and_then(|s| s.open_api_v3_schema.as_mut())
+        {
+            strip_cel(props);
+        }
+    }
+    crd
+}
+
+fn strip_cel(props: &mut JSONSchemaProps) {
+    props.x_kubernetes_validations = None;
+    for p in props.properties.iter_mut().flat_map(|m| m.values_mut()) {
+        strip_cel(p);
+    }
+    if let Some(k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSONSchemaPropsOrArray::Schema(items)) = props.items.as_mut() {
+        strip_cel(items);
+    }
+}
+
+/// As [`all_crds_yaml`], for API servers before 1.25 (`crd --without-cel`).
+pub fn all_crds_yaml_without_cel() -> String {
+    let to_yaml = |c| serde_norway::to_string(&without_cel(c)).expect("the CRD always serialises");
+    format!("{}---\n{}", to_yaml(crd()), to_yaml(policy_crd()))
+}
+
 /// Removes `nullable: true` from a schema and all its subschemas.
 ///
 /// kube's derive marks every `Option` field `nullable`. API servers publish such a field to

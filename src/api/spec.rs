@@ -49,6 +49,29 @@ pub const SCHEDULE_PATTERN: &str =
     printcolumn = r#"{"name":"Account","type":"string","priority":1,"description":"Account of the target when it is another account (spec.crossAccount)","jsonPath":".spec.crossAccount.targetAccountId"}"#
 )]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "!has(self.target.lambda) || !has(self.role)",
+     "fieldPath": ".role",
+     "message": "spec.role: Lambda targets are invoked through the function's resource-based policy, not a role; remove spec.role"},
+    {"rule": "!has(self.crossAccount) || self.crossAccount.mode != 'RoleChain' || has(self.target.lambda)",
+     "fieldPath": ".crossAccount.mode",
+     "message": "spec.crossAccount.mode: EventBridge does not chain roles and reaches ECS and Step Functions in another account only bus to bus; use mode EventBusForwarding"},
+    {"rule": "!has(self.crossAccount) || !has(self.role) || !has(self.role.arn)",
+     "fieldPath": ".role.arn",
+     "message": "spec.role.arn: a bring-your-own role is not supported with spec.crossAccount (the controller creates the roles in both accounts); remove spec.role.arn"},
+    {"rule": "!has(self.region) || [has(self.target.ecs) ? self.target.ecs.clusterArn : '', has(self.target.stepFunctions) ? self.target.stepFunctions.stateMachineArn : '', has(self.target.lambda) ? self.target.lambda.functionArn : ''].all(a, a == '' || a.split(':')[3] == self.region)",
+     "fieldPath": ".region",
+     "message": "spec.region: the target is in another region; EventBridge targets are regional: set spec.region to the target's region"},
+    {"rule": "!has(self.region) || !has(self.target.deadLetterQueueArn) || self.target.deadLetterQueueArn.split(':')[3] == self.region",
+     "fieldPath": ".target.deadLetterQueueArn",
+     "message": "spec.target.deadLetterQueueArn: EventBridge only sends to a dead-letter queue in the rule's region; use a queue in spec.region"},
+    {"rule": "!has(self.crossAccount) || [has(self.target.ecs) ? self.target.ecs.clusterArn : '', has(self.target.stepFunctions) ? self.target.stepFunctions.stateMachineArn : '', has(self.target.lambda) ? self.target.lambda.functionArn : ''].all(a, a == '' || a.split(':')[4] == self.crossAccount.targetAccountId)",
+     "fieldPath": ".crossAccount.targetAccountId",
+     "message": "spec.crossAccount.targetAccountId: the target is in another account; set targetAccountId to the account in the target's ARN"},
+    {"rule": "!has(self.crossAccount) || !has(self.crossAccount.provisioningRoleArn) || self.crossAccount.provisioningRoleArn.split(':')[4] == self.crossAccount.targetAccountId",
+     "fieldPath": ".crossAccount.provisioningRoleArn",
+     "message": "spec.crossAccount.provisioningRoleArn: must be a role in the target account (spec.crossAccount.targetAccountId)"}
+]))]
 pub struct EventBridgeIntegrationSpec {
     /// AWS region of the rule and its target. Default: the controller's region (AWS_REGION).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -85,6 +108,14 @@ pub struct EventBridgeIntegrationSpec {
 /// How the rule in this account reaches a target in another account.
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "self.mode == 'RoleChain' || !has(self.targetRoleName)",
+     "fieldPath": ".targetRoleName",
+     "message": "spec.crossAccount.targetRoleName: applies to mode RoleChain; remove it for EventBusForwarding"},
+    {"rule": "self.mode == 'EventBusForwarding' || !has(self.targetEventBusName)",
+     "fieldPath": ".targetEventBusName",
+     "message": "spec.crossAccount.targetEventBusName: applies to mode EventBusForwarding; remove it for RoleChain"}
+]))]
 pub struct CrossAccountSpec {
     /// The account of the target (12 digits).
     #[schemars(regex(pattern = r"^\d{12}$"))]
@@ -141,7 +172,20 @@ pub enum DeletionPolicy {
 /// The EventBridge rule. Exactly one of `eventPattern` and `scheduleExpression`.
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-#[schemars(extend("oneOf" = [{"required": ["eventPattern"]}, {"required": ["scheduleExpression"]}]))]
+#[schemars(extend(
+    "oneOf" = [{"required": ["eventPattern"]}, {"required": ["scheduleExpression"]}],
+    "x-kubernetes-validations" = [
+        {"rule": "!has(self.scheduleExpression) || !has(self.eventBusName) || self.eventBusName == 'default'",
+         "fieldPath": ".eventBusName",
+         "message": "spec.rule.eventBusName: scheduled rules run only on the default event bus; remove eventBusName"},
+        {"rule": "!has(self.scheduleExpression) || !self.scheduleExpression.startsWith('rate(') || self.scheduleExpression.matches('^rate\\\\(1 (minute|hour|day)\\\\)$') || self.scheduleExpression.matches('^rate\\\\(([2-9]|[1-9][0-9]+) (minutes|hours|days)\\\\)$')",
+         "fieldPath": ".scheduleExpression",
+         "message": "spec.rule.scheduleExpression: rate(1 minute|hour|day) is singular, rate(N minutes|hours|days) plural for N > 1"},
+        {"rule": "!has(self.eventPattern) || size(self.eventPattern) > 0",
+         "fieldPath": ".eventPattern",
+         "message": "spec.rule.eventPattern: must be a non-empty JSON object such as {\"source\": [\"aws.s3\"]}"}
+    ]
+))]
 pub struct RuleSpec {
     /// Rule name. Default: derived from the namespace and name of this object (stable, unique).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -263,6 +307,14 @@ pub struct RetryPolicy {
 
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "self.launchType != 'FARGATE' || has(self.networkConfiguration)",
+     "fieldPath": ".networkConfiguration",
+     "message": "spec.target.ecs.networkConfiguration: FARGATE tasks use awsvpc networking: set networkConfiguration.subnets"},
+    {"rule": "self.taskDefinitionScope != 'Revision' || self.taskDefinitionArn.matches(':[1-9][0-9]*$')",
+     "fieldPath": ".taskDefinitionArn",
+     "message": "spec.target.ecs.taskDefinitionArn: taskDefinitionScope Revision needs a revision in the ARN (…:task-definition/NAME:REVISION)"}
+]))]
 pub struct EcsTarget {
     /// ARN of the ECS cluster, with its account ID.
     #[schemars(regex(
@@ -386,7 +438,13 @@ pub struct LambdaTarget {
 /// The IAM role EventBridge assumes. At most one of `name` and `arn`.
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-#[schemars(extend("not" = {"required": ["name", "arn"]}))]
+#[schemars(extend(
+    "not" = {"required": ["name", "arn"]},
+    "x-kubernetes-validations" = [
+        {"rule": "!has(self.arn) || (!has(self.path) && !has(self.permissionsBoundaryArn))",
+         "message": "spec.role: path and permissionsBoundaryArn apply to a role the controller creates; a bring-your-own role (arn) is never modified"}
+    ]
+))]
 pub struct RoleSpec {
     /// Name of the role the controller creates. Default: derived from namespace and name.
     #[serde(default, skip_serializing_if = "Option::is_none")]

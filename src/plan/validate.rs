@@ -45,6 +45,9 @@ pub fn check_arn(
     Ok(arn)
 }
 
+/// EventBridge's limit on an event pattern, in characters of its JSON.
+pub const MAX_EVENT_PATTERN: usize = 2048;
+
 fn valid_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
@@ -94,6 +97,15 @@ pub fn validate(spec: &EventBridgeIntegrationSpec) -> Result<TargetKind, SpecErr
                 return Err(bad(
                     "spec.rule.eventPattern",
                     "must be a non-empty JSON object such as {\"source\": [\"aws.s3\"]}",
+                ));
+            }
+            // As PutRule receives it. CEL has no way to measure a serialised object, so this
+            // rule is refused here only (at reconcile time), never at apply time.
+            let length = p.to_string().chars().count();
+            if length > MAX_EVENT_PATTERN {
+                return Err(bad(
+                    "spec.rule.eventPattern",
+                    format!("is {length} characters as JSON; EventBridge takes at most {MAX_EVENT_PATTERN}: split the rule, or match on fewer values"),
                 ));
             }
         }

@@ -49,7 +49,7 @@ def podman(root, *args, check=True):
 @pytest.fixture(scope="module")
 def container(root, image, kubeconfig):
     env_dir = os.path.dirname(kubeconfig)
-    kubectl("apply", "--server-side", "--force-conflicts", "-f", str(root / "crds"))
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", str(root / "crds" / "pre-1.25"))
     kubectl("wait", "--for=condition=Established", "crd/eventbridgeintegrations.eventbridge.dev", "--timeout=30s")
     namespace = f"image-{uuid.uuid4().hex[:6]}"
     kubectl("create", "namespace", namespace)

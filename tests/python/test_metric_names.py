@@ -101,7 +101,7 @@ def test_every_metric_named_is_exported_by_the_controller(root, chart_dir, kubec
         for name in metric_names(expr):
             used.setdefault(name, []).append(where)
     assert used and all(n.startswith("ebi_") for n in used), used
-    kubectl("apply", "--server-side", "--force-conflicts", "-f", str(root / "crds"))
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", str(root / "crds" / "pre-1.25"))
     kubectl("wait", "--for=condition=Established", "crd/eventbridgeintegrations.eventbridge.dev", "--timeout=30s")
     ns = f"monitoring-{uuid.uuid4().hex[:6]}"
     kubectl("create", "namespace", ns)

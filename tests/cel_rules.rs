@@ -1,0 +1,488 @@
+//! The CRD's CEL rules (`x-kubernetes-validations`), which API servers from 1.25 enforce at
+//! `kubectl apply`, evaluated here with kube's client-side CEL (the local 1.20 API server
+//! ignores them), on valid and invalid objects; and the reconcile-time checks, which older
+//! servers rely on, agree with them case by case.
+
+use std::collections::BTreeSet;
+
+use ebi::api::{EventBridgeIntegration, EventBridgeIntegrationSpec};
+use ebi::plan::{plan, validate, Facts, Guardrails, Owner, PlanError};
+use kube::core::cel::Validator;
+use serde_json::{json, Value};
+
+const A: &str = "123456789012";
+const B: &str = "222222222222";
+
+fn schema() -> Value {
+    let crd = ebi::api::crd();
+    serde_json::to_value(
+        crd.spec.versions[0]
+            .schema
+            .as_ref()
+            .and_then(|s| s.open_api_v3_schema.as_ref())
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+fn object(spec: &Value) -> Value {
+    json!({"apiVersion": "eventbridge.dev/v1alpha1", "kind": "EventBridgeIntegration",
+           "metadata": {"name": "orders", "namespace": "team-a"}, "spec": spec})
+}
+
+/// The CEL verdict: the failing rules' messages (empty: accepted).
+fn cel(spec: &Value) -> Vec<(String, String)> {
+    match Validator::new().validate(&schema(), &object(spec), None) {
+        Ok(()) => vec![],
+        Err(errors) => errors
+            .into_iter()
+            .map(|e| (e.rule.clone(), e.message.clone()))
+            .collect(),
+    }
+}
+
+/// The reconcile-time verdict: the refused field, if any.
+fn reconcile(spec: &Value) -> Option<String> {
+    let spec: EventBridgeIntegrationSpec = serde_json::from_value(spec.clone()).unwrap();
+    if let Err(e) = validate(&spec) {
+        return Some(e.field);
+    }
+    let owner = Owner {
+        cluster: "c".into(),
+        namespace: "team-a".into(),
+        name: "orders".into(),
+        uid: "u".into(),
+    };
+    let facts = Facts {
+        account_id: A.into(),
+        region: spec.region.clone().unwrap_or_else(|| "us-east-1".into()),
+        task_roles: Some(vec![format!("arn:aws:iam::{A}:role/exec")]),
+        provisioning_role_arn: spec
+            .cross_account
+            .as_ref()
+            .and_then(|x| x.provisioning_role_arn.clone()),
+    };
+    match plan(&spec, &owner, &facts, &Guardrails::default()) {
+        Ok(_) => None,
+        Err(PlanError::InvalidSpec(e)) => Some(e.field),
+        Err(PlanError::Guardrail(g)) => Some(g),
+    }
+}
+
+fn lambda(function: &str) -> Value {
+    json!({"rule": {"eventPattern": {"source": ["orders"]}}, "target": {"lambda": {"functionArn": function}}})
+}
+
+fn function(account: &str, region: &str) -> String {
+    format!("arn:aws:lambda:{region}:{account}:function:notifier")
+}
+
+fn ecs(extra: Value) -> Value {
+    let mut e = json!({"clusterArn": format!("arn:aws:ecs:us-east-1:{A}:cluster/c"),
+                       "taskDefinitionArn": format!("arn:aws:ecs:us-east-1:{A}:task-definition/w:3"),
+                       "networkConfiguration": {"subnets": ["subnet-0a1b2c3d"]}});
+    for (k, v) in extra.as_object().unwrap() {
+        if v.is_null() {
+            e.as_object_mut().unwrap().remove(k);
+        } else {
+            e[k] = v.clone();
+        }
+    }
+    json!({"rule": {"eventPattern": {"source": ["orders"]}}, "target": {"ecs": e}})
+}
+
+fn with(mut spec: Value, path: &[&str], value: Value) -> Value {
+    let mut at = &mut spec;
+    for key in &path[..path.len() - 1] {
+        at = &mut at[*key];
+    }
+    at[path[path.len() - 1]] = value;
+    spec
+}
+
+/// (name, spec, the field CEL names or None, the field the reconcile-time check refuses).
+fn cases() -> Vec<(
+    &'static str,
+    Value,
+    Option<&'static str>,
+    Option<&'static str>,
+)> {
+    let fwd = json!({"targetAccountId": B, "mode": "EventBusForwarding",
+                     "provisioningRoleArn": format!("arn:aws:iam::{B}:role/p")});
+    let chain = json!({"targetAccountId": B, "mode": "RoleChain",
+                       "provisioningRoleArn": format!("arn:aws:iam::{B}:role/p")});
+    let in_b = |mut s: Value| {
+        let text = s.to_string().replace(&format!(":{A}:"), &format!(":{B}:"));
+        s = serde_json::from_str(&text).unwrap();
+        s
+    };
+    vec![
+        (
+            "a Lambda target",
+            lambda(&function(A, "us-east-1")),
+            None,
+            None,
+        ),
+        ("ECS on Fargate", ecs(json!({})), None, None),
+        (
+            "ECS on EC2 without network",
+            ecs(json!({"launchType": "EC2", "networkConfiguration": null})),
+            None,
+            None,
+        ),
+        (
+            "Fargate without network",
+            ecs(json!({"networkConfiguration": null})),
+            Some("spec.target.ecs.networkConfiguration"),
+            Some("spec.target.ecs.networkConfiguration"),
+        ),
+        (
+            "Revision scope with a revision",
+            ecs(json!({"taskDefinitionScope": "Revision"})),
+            None,
+            None,
+        ),
+        (
+            "Revision scope without one",
+            ecs(
+                json!({"taskDefinitionScope": "Revision", "taskDefinitionArn": format!("arn:aws:ecs:us-east-1:{A}:task-definition/w")}),
+            ),
+            Some("spec.target.ecs.taskDefinitionArn"),
+            Some("spec.target.ecs.taskDefinitionArn"),
+        ),
+        (
+            "Lambda with a role",
+            with(
+                lambda(&function(A, "us-east-1")),
+                &["role"],
+                json!({"name": "r"}),
+            ),
+            Some("spec.role"),
+            Some("spec.role"),
+        ),
+        (
+            "a schedule",
+            with(
+                lambda(&function(A, "us-east-1")),
+                &["rule"],
+                json!({"scheduleExpression": "rate(5 minutes)"}),
+            ),
+            None,
+            None,
+        ),
+        (
+            "rate(1 minute)",
+            with(
+                lambda(&function(A, "us-east-1")),
+                &["rule"],
+                json!({"scheduleExpression": "rate(1 minute)"}),
+            ),
+            None,
+            None,
+        ),
+        (
+            "rate(1 minutes)",
+            with(
+                lambda(&function(A, "us-east-1")),
+                &["rule"],
+                json!({"scheduleExpression": "rate(1 minutes)"}),
+            ),
+            Some("spec.rule.scheduleExpression"),
+            Some("spec.rule.scheduleExpression"),
+        ),
+        (
+            "rate(5 minute)",
+            with(
+                lambda(&function(A, "us-east-1")),
+                &["rule"],
+                json!({"scheduleExpression": "rate(5 minute)"}),
+            ),
+            Some("spec.rule.scheduleExpression"),
+            Some("spec.rule.scheduleExpression"),
+        ),
+        (
+            "a schedule on a custom bus",
+            with(
+                lambda(&function(A, "us-east-1")),
+                &["rule"],
+                json!({"scheduleExpression": "rate(5 minutes)", "eventBusName": "orders"}),
+            ),
+            Some("spec.rule.eventBusName"),
+            Some("spec.rule.eventBusName"),
+        ),
+        (
+            "a schedule on the default bus named",
+            with(
+                lambda(&function(A, "us-east-1")),
+                &["rule"],
+                json!({"scheduleExpression": "rate(5 minutes)", "eventBusName": "default"}),
+            ),
+            None,
+            None,
+        ),
+        (
+            "an empty pattern",
+            with(
+                lambda(&function(A, "us-east-1")),
+                &["rule"],
+                json!({"eventPattern": {}}),
+            ),
+            Some("spec.rule.eventPattern"),
+            Some("spec.rule.eventPattern"),
+        ),
+        (
+            "a bring-your-own role with a path",
+            with(
+                ecs(json!({})),
+                &["role"],
+                json!({"arn": format!("arn:aws:iam::{A}:role/r"), "path": "/x/"}),
+            ),
+            Some("spec.role"),
+            Some("spec.role"),
+        ),
+        (
+            "a created role with a path",
+            with(
+                ecs(json!({})),
+                &["role"],
+                json!({"name": "r", "path": "/x/"}),
+            ),
+            None,
+            None,
+        ),
+        (
+            "spec.region matching the target",
+            with(
+                lambda(&function(A, "eu-west-1")),
+                &["region"],
+                json!("eu-west-1"),
+            ),
+            None,
+            None,
+        ),
+        (
+            "spec.region not the target's",
+            with(
+                lambda(&function(A, "us-east-1")),
+                &["region"],
+                json!("eu-west-1"),
+            ),
+            Some("spec.region"),
+            Some("spec.target.lambda.functionArn"),
+        ),
+        (
+            "a dead-letter queue in the region",
+            with(
+                with(
+                    lambda(&function(A, "eu-west-1")),
+                    &["region"],
+                    json!("eu-west-1"),
+                ),
+                &["target", "deadLetterQueueArn"],
+                json!(format!("arn:aws:sqs:eu-west-1:{A}:dlq")),
+            ),
+            None,
+            None,
+        ),
+        (
+            "a dead-letter queue in another region",
+            with(
+                with(
+                    lambda(&function(A, "eu-west-1")),
+                    &["region"],
+                    json!("eu-west-1"),
+                ),
+                &["target", "deadLetterQueueArn"],
+                json!(format!("arn:aws:sqs:us-east-1:{A}:dlq")),
+            ),
+            Some("spec.target.deadLetterQueueArn"),
+            Some("spec.target.deadLetterQueueArn"),
+        ),
+        (
+            "forwarding to ECS in B",
+            with(in_b(ecs(json!({}))), &["crossAccount"], fwd.clone()),
+            None,
+            None,
+        ),
+        (
+            "RoleChain to Lambda in B",
+            with(
+                lambda(&function(B, "us-east-1")),
+                &["crossAccount"],
+                chain.clone(),
+            ),
+            None,
+            None,
+        ),
+        (
+            "RoleChain to ECS",
+            with(in_b(ecs(json!({}))), &["crossAccount"], chain.clone()),
+            Some("spec.crossAccount.mode"),
+            Some("spec.crossAccount.mode"),
+        ),
+        (
+            "a target outside the target account",
+            with(ecs(json!({})), &["crossAccount"], fwd.clone()),
+            Some("spec.crossAccount.targetAccountId"),
+            Some("spec.target.ecs.clusterArn"),
+        ),
+        (
+            "a provisioning role of another account",
+            with(
+                in_b(ecs(json!({}))),
+                &["crossAccount"],
+                with(
+                    fwd.clone(),
+                    &["provisioningRoleArn"],
+                    json!(format!("arn:aws:iam::{A}:role/p")),
+                ),
+            ),
+            Some("spec.crossAccount.provisioningRoleArn"),
+            Some("spec.crossAccount.provisioningRoleArn"),
+        ),
+        (
+            "a target role name when forwarding",
+            with(
+                in_b(ecs(json!({}))),
+                &["crossAccount"],
+                with(fwd.clone(), &["targetRoleName"], json!("r")),
+            ),
+            Some("spec.crossAccount.targetRoleName"),
+            Some("spec.crossAccount.targetRoleName"),
+        ),
+        (
+            "a target bus with RoleChain",
+            with(
+                lambda(&function(B, "us-east-1")),
+                &["crossAccount"],
+                with(chain.clone(), &["targetEventBusName"], json!("orders")),
+            ),
+            Some("spec.crossAccount.targetEventBusName"),
+            Some("spec.crossAccount.targetEventBusName"),
+        ),
+        (
+            "a bring-your-own role across accounts",
+            with(
+                with(in_b(ecs(json!({}))), &["crossAccount"], fwd.clone()),
+                &["role"],
+                json!({"arn": format!("arn:aws:iam::{A}:role/r")}),
+            ),
+            Some("spec.role.arn"),
+            Some("spec.role.arn"),
+        ),
+    ]
+}
+
+#[test]
+fn every_rule_fires_where_it_should_and_nowhere_else() {
+    let mut fired = BTreeSet::new();
+    let mut wrong = vec![];
+    for (name, spec, expected, _) in cases() {
+        let errors = cel(&spec);
+        fired.extend(errors.iter().map(|(rule, _)| rule.clone()));
+        match (expected, errors.as_slice()) {
+            (None, []) => {}
+            (Some(field), [(_, message)]) if message.starts_with(&format!("{field}:")) => {}
+            _ => wrong.push(format!(
+                "{name}: expected {expected:?}, CEL said {errors:?}"
+            )),
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    // Every rule in the CRD is exercised by at least one case.
+    let mut rules = BTreeSet::new();
+    collect_rules(&schema(), &mut rules);
+    assert!(rules.len() >= 15, "{rules:#?}");
+    let never: Vec<&String> = rules.difference(&fired).collect();
+    assert!(never.is_empty(), "rules no case makes fail: {never:#?}");
+}
+
+#[test]
+fn the_reconcile_time_check_agrees_with_the_cel_rules() {
+    let mut disagree = vec![];
+    for (name, spec, cel_field, reconcile_field) in cases() {
+        let refused_by_cel = !cel(&spec).is_empty();
+        assert_eq!(refused_by_cel, cel_field.is_some(), "{name}");
+        let refused_later = reconcile(&spec);
+        if refused_later.as_deref() != reconcile_field {
+            disagree.push(format!(
+                "{name}: CEL {cel_field:?}, reconcile {refused_later:?}"
+            ));
+        }
+        // Refused at apply time exactly when refused at reconcile time.
+        if refused_by_cel != refused_later.is_some() {
+            disagree.push(format!(
+                "{name}: CEL refuses: {refused_by_cel}, reconcile: {refused_later:?}"
+            ));
+        }
+    }
+    assert!(disagree.is_empty(), "{disagree:#?}");
+}
+
+#[test]
+fn a_pattern_over_eventbridges_limit_is_refused_at_reconcile_time() {
+    let values: Vec<String> = (0..300).map(|i| format!("value-{i}")).collect();
+    let spec = with(
+        lambda(&function(A, "us-east-1")),
+        &["rule"],
+        json!({"eventPattern": {"detail": {"id": values}}}),
+    );
+    assert!(
+        cel(&spec).is_empty(),
+        "CEL cannot measure a serialised object"
+    );
+    assert_eq!(reconcile(&spec).as_deref(), Some("spec.rule.eventPattern"));
+}
+
+#[test]
+fn every_message_names_its_field_and_the_api_server_1_20_accepts_the_crd() {
+    let mut rules = BTreeSet::new();
+    let mut messages = vec![];
+    collect_messages(&schema(), &mut messages);
+    collect_rules(&schema(), &mut rules);
+    assert_eq!(messages.len(), rules.len());
+    for m in messages {
+        assert!(m.starts_with("spec."), "{m}");
+        assert!(m.contains(": "), "the field, then the fix: {m}");
+    }
+    // The objects the examples hold pass every rule.
+    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/examples")).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let doc: Value = serde_norway::from_str(&text).unwrap();
+        if doc["kind"] == "EventBridgeIntegration" {
+            let obj: EventBridgeIntegration = serde_json::from_value(doc.clone()).unwrap();
+            assert!(
+                cel(&serde_json::to_value(&obj.spec).unwrap()).is_empty(),
+                "{doc}"
+            );
+        }
+    }
+}
+
+fn collect_rules(schema: &Value, out: &mut BTreeSet<String>) {
+    walk(schema, &mut |rule| {
+        out.insert(rule["rule"].as_str().unwrap().to_string());
+    });
+}
+
+fn collect_messages(schema: &Value, out: &mut Vec<String>) {
+    walk(schema, &mut |rule| {
+        out.push(rule["message"].as_str().unwrap().to_string())
+    });
+}
+
+fn walk(schema: &Value, visit: &mut impl FnMut(&Value)) {
+    match schema {
+        Value::Object(map) => {
+            for (k, v) in map {
+                if k == "x-kubernetes-validations" {
+                    v.as_array().unwrap().iter().for_each(&mut *visit);
+                } else {
+                    walk(v, visit);
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| walk(v, visit)),
+        _ => {}
+    }
+}
