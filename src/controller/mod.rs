@@ -416,10 +416,7 @@ async fn run_one(
                     let due: Vec<ObjectKey> = cached
                         .state()
                         .iter()
-                        .filter(|o| {
-                            o.namespace()
-                                .is_some_and(|ns| namespaces.contains(&ns))
-                        })
+                        .filter(|o| o.namespace().is_some_and(|ns| namespaces.contains(&ns)))
                         .map(|o| ObjectKey::from_obj(o))
                         .collect();
                     futures::stream::iter(due)
