@@ -45,6 +45,7 @@ fn main() {
         region: "us-east-1".into(),
         task_roles: Some(vec!["arn:aws:iam::111122223333:role/exec".into()]),
         provisioning_role_arn: None,
+        recorded_roles: vec![],
     };
     let owner = Owner {
         cluster: "bench".into(),

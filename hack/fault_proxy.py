@@ -6,6 +6,10 @@ Targeted faults (the original positional form, still accepted as is):
   "-" denies nothing. THROTTLED_TARGET: an X-Amz-Target such as AWSEvents.ListTargetsByRule;
   of every N+1 such requests the first N get HTTP 400 ThrottlingException.
 
+A region out of reach:
+  --deny-region R   every request signed for region R (its SigV4 credential scope) gets
+                    AccessDenied, as when the credentials may no longer act there
+
 Random faults, for resilience tests:
   --fault-rate 0.2   this share of requests gets one fault, drawn evenly from --fault-kinds:
       throttle      HTTP 400 as AWS throttles: `x-amzn-ErrorType: ThrottlingException` for
@@ -55,6 +59,7 @@ def parse_args(argv):
     p.add_argument("--latency-ms", type=int, default=200)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--stats-file")
+    p.add_argument("--deny-region")
     args = p.parse_args(argv)
     args.fault_kinds = [k for k in args.fault_kinds.split(",") if k]
     unknown = set(args.fault_kinds) - {"throttle", "server_error", "reset", "latency", "lost_response"}
@@ -185,6 +190,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return
         if DENY and b"Action=AssumeRole" in plain and DENY in plain:
             self.reply(403, "text/xml", DENIED)
+            return
+        if ARGS.deny_region and f"/{ARGS.deny_region}/".encode() in (self.headers.get("Authorization") or "").encode():
+            with lock:
+                stats["injected"]["denied_region"] += 1
+            if (self.headers.get("Content-Type") or "").startswith("application/x-www-form-urlencoded"):
+                self.reply(403, "text/xml", xml_error("Sender", "AccessDenied", f"denied in {ARGS.deny_region}"))
+            else:
+                body = json.dumps({"__type": "AccessDeniedException", "message": f"denied in {ARGS.deny_region}"}).encode()
+                self.reply(400, "application/x-amz-json-1.1", body, [("x-amzn-ErrorType", "AccessDeniedException")])
             return
         if not self.path.startswith("/moto-api"):
             fault = draw_fault()

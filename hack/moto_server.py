@@ -2,10 +2,14 @@
 GetAccountAuthorizationDetails is paginated (MaxItems, at most 1,000 and 100 by default,
 then Marker), as AWS documents. moto returns every entity in one response, which no AWS
 account does; a controller reading 10,000 roles would otherwise be measured against a
-40 MB answer AWS never sends. Usage: as `moto_server` (same arguments)."""
+40 MB answer AWS never sends. And EventBridge's tag calls find a rule by its whole ARN,
+as AWS does: moto looks a rule up by its last path segment on the first bus that has that
+name, so `rule/my-bus/r` answered with the tags of `rule/r` on the default bus. Usage: as
+`moto_server` (same arguments)."""
 import sys
 
 from moto.core.responses import ActionResult
+from moto.events.models import EventsBackend
 from moto.iam.responses import IamResponse
 from moto.server import main
 
@@ -30,6 +34,32 @@ def _paginated(self):
 
 
 IamResponse.get_account_authorization_details = _paginated
+
+
+def _tagged_by_arn(original):
+    """A tag call on the rule (or bus) the ARN names, not on a namesake of another bus."""
+
+    def call(self, arn, *args):
+        kind, _, rest = arn.split(":", 5)[-1].partition("/")
+        found = None
+        if kind == "rule":
+            bus, _, name = rest.rpartition("/")
+            found = self.event_buses.get(bus or "default")
+            found = found.rules.get(name) if found else None
+        if found is None:
+            return original(self, arn, *args)
+        if original.__name__ == "list_tags_for_resource":
+            return self.tagger.list_tags_for_resource(found.arn)
+        if original.__name__ == "tag_resource":
+            tags = self.tagger.convert_dict_to_tags_input(args[0])
+            return self.tagger.tag_resource(found.arn, tags)
+        return self.tagger.untag_resource_using_names(found.arn, args[0])
+
+    return call
+
+
+for _name in ("list_tags_for_resource", "tag_resource", "untag_resource"):
+    setattr(EventsBackend, _name, _tagged_by_arn(getattr(EventsBackend, _name)))
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -174,6 +174,17 @@ struct OrphansArgs {
     /// (default: POD_NAMESPACE, else `default`; with the Helm chart: the release namespace).
     #[arg(long, env = "EBI_LOCATIONS_NAMESPACE")]
     locations_namespace: Option<String>,
+    /// Resources younger than this are never orphans, only reported (and warned about): an
+    /// object deleted a moment ago or restored from a backup (it takes over what its name
+    /// owned on its next pass, within a resync interval, 10m by default), or another
+    /// controller that shares --cluster-id and created them just now. Rules carry their
+    /// creation time from this version on; an older rule counts as old.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration, env = "EBI_ORPHAN_GRACE_PERIOD")]
+    grace_period: Duration,
+    /// Client-side AWS call rates, as for `run` (the same defaults: the sweep reads every
+    /// rule and role of each place, and shares the account's API quotas with the controller).
+    #[arg(long, default_value = "", env = "EBI_AWS_RATE_LIMITS")]
+    aws_rate_limits: String,
     #[arg(long, value_enum, default_value = "text")]
     output: Output,
 }
@@ -601,7 +612,17 @@ async fn cluster_id(client: &kube::Client, flag: Option<String>) -> Result<Strin
 async fn orphans_command(args: OrphansArgs) -> ExitCode {
     ebi::telemetry::init_logging(false, "warn");
     let metrics = Arc::new(ebi::telemetry::Metrics::default());
-    let aws = ebi::aws::AwsContext::from_env(metrics).await;
+    let limits = match ebi::aws::rate_limit::RateLimits::default().overridden(&args.aws_rate_limits)
+    {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("--aws-rate-limits: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let aws = ebi::aws::AwsContext::from_env(metrics)
+        .await
+        .with_rate_limits(limits);
     let client = match kube::Client::try_default().await {
         Ok(c) => c,
         Err(e) => {
@@ -644,6 +665,7 @@ async fn orphans_command(args: OrphansArgs) -> ExitCode {
         &regions,
         &persisted,
         &external_ids,
+        args.grace_period,
         args.delete,
     )
     .await

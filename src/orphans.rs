@@ -5,9 +5,22 @@
 //!
 //! Where it looks: the controller's account in the given regions, every account and region
 //! the live objects' ownership records name, and every one the controller has ever written
-//! to (`controller::locations`, which outlives deleted objects), each reached the way it was.
+//! to (`controller::locations`, which outlives deleted objects), each reached today's way
+//! (the role a live record names for the account first, then the one recorded with the
+//! place).
+//!
+//! What is an orphan: a rule or role tagged for this cluster whose owner UID is not a live
+//! object's, that no live object's record lists, whose owner tag names no live object (an
+//! object restored from a backup has a new UID and takes over what its name owned), and
+//! that is older than the grace period (a rule's `eventbridge.dev/created` tag, a role's
+//! creation date): a resource of an unknown owner created recently is more likely another
+//! controller's that shares `--cluster-id`, and is reported as a warning, never removed.
+//! Retained resources (`deletionPolicy: Retain`) carry no owner UID and are never orphans.
+//! With an orphaned rule go the statements that grant it: Lambda permissions, dead-letter
+//! queue statements and, for a rule receiving forwarded events, the bus statement.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use kube::api::ListParams;
 use kube::core::DeserializeGuard;
@@ -19,7 +32,7 @@ use crate::aws::errors::classify;
 use crate::aws::remove::{self, Removal};
 use crate::aws::{observe, AwsContext, AwsError, Clients, ExternalId, RemoteAccess};
 use crate::controller::locations::Location as Persisted;
-use crate::plan::{Owner, CLUSTER_TAG, OWNER_TAG, OWNER_UID_TAG};
+use crate::plan::{Owner, CLUSTER_TAG, CREATED_TAG, OWNER_TAG, OWNER_UID_TAG};
 
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -32,6 +45,9 @@ pub struct Orphan {
     /// With `--delete`: what removing it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub removal: Option<String>,
+    /// When it was created (Unix seconds), if known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created: Option<u64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -41,7 +57,17 @@ pub struct Report {
     /// `account/region` pairs searched.
     pub searched: Vec<String>,
     pub live_objects: usize,
+    /// Resources younger than this are not orphans yet.
+    pub grace_period_seconds: u64,
     pub orphans: Vec<Orphan>,
+    /// Tagged for this cluster and an object unknown here, but younger than the grace
+    /// period: never removed (another controller sharing `--cluster-id`, or an object
+    /// deleted a moment ago).
+    pub not_yet: Vec<Orphan>,
+    /// Resources live objects no longer use (a move, a rename) whose removal failed: their
+    /// controller retries it, and `leftBehind` in the object's record says why.
+    pub left_behind: Vec<Orphan>,
+    pub warnings: Vec<String>,
 }
 
 impl Report {
@@ -52,33 +78,168 @@ impl Report {
             self.live_objects,
             self.searched.join(", ")
         );
-        if self.orphans.is_empty() {
-            out.push_str("no orphaned resources\n");
-            return out;
+        for w in &self.warnings {
+            out.push_str(&format!("warning: {w}\n"));
         }
-        out.push_str(&format!(
-            "{:<18} {:<40} {:<60} {}\n",
-            "KIND", "OWNER", "RESOURCE", "REMOVAL"
-        ));
-        for o in &self.orphans {
+        let table = |out: &mut String, rows: &[Orphan], last: &str| {
             out.push_str(&format!(
                 "{:<18} {:<40} {:<60} {}\n",
-                format!("{:?}", o.resource.kind),
-                o.owner,
-                o.resource.describe(),
-                o.removal.as_deref().unwrap_or("-")
+                "KIND", "OWNER", "RESOURCE", last
             ));
+            for o in rows {
+                out.push_str(&format!(
+                    "{:<18} {:<40} {:<60} {}\n",
+                    format!("{:?}", o.resource.kind),
+                    o.owner,
+                    o.resource.describe(),
+                    o.removal
+                        .as_deref()
+                        .or(o.resource.left_behind.as_deref())
+                        .unwrap_or("-")
+                ));
+            }
+        };
+        if self.orphans.is_empty() {
+            out.push_str("no orphaned resources\n");
+        } else {
+            table(&mut out, &self.orphans, "REMOVAL");
+            out.push_str(&format!("{} orphaned resource(s)\n", self.orphans.len()));
         }
-        out.push_str(&format!("{} orphaned resource(s)\n", self.orphans.len()));
+        if !self.not_yet.is_empty() {
+            out.push_str(&format!(
+                "{} resource(s) of objects unknown here, younger than the grace period ({} s): not orphans yet\n",
+                self.not_yet.len(),
+                self.grace_period_seconds
+            ));
+            table(&mut out, &self.not_yet, "REMOVAL");
+        }
+        if !self.left_behind.is_empty() {
+            out.push_str(&format!(
+                "{} resource(s) live objects no longer use and could not remove yet (their controller retries):\n",
+                self.left_behind.len()
+            ));
+            table(&mut out, &self.left_behind, "WHY");
+        }
         out
     }
 }
 
-/// Where to look: (account, region, role to assume).
-type Location = (String, String, Option<String>);
+/// What is live in the cluster: nothing of it is an orphan.
+#[derive(Debug, Default)]
+pub struct Live {
+    pub uids: BTreeSet<String>,
+    /// `namespace/name` of every object: an object restored with a new UID takes over what
+    /// its name owned.
+    pub keys: BTreeSet<String>,
+    /// (kind, ARN) of every entry of every live record.
+    pub recorded: BTreeSet<(OwnedKind, String)>,
+}
+
+impl Live {
+    fn of(objects: &[DeserializeGuard<EventBridgeIntegration>]) -> Live {
+        let mut live = Live::default();
+        for o in objects {
+            live.uids.extend(o.uid());
+            live.keys.insert(format!(
+                "{}/{}",
+                o.namespace().unwrap_or_default(),
+                o.name_any()
+            ));
+            if let Ok(obj) = &o.0 {
+                for r in obj.status.iter().flat_map(|s| s.resources.iter().flatten()) {
+                    live.recorded.insert((r.kind, r.arn.clone()));
+                }
+            }
+        }
+        live
+    }
+}
+
+/// How a tagged resource stands, pure.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Standing {
+    /// Not this cluster's (or retained: no owner UID), or a live object's.
+    NotOrphan,
+    /// This cluster's, of an unknown object, but younger than the grace period.
+    Young {
+        owner: String,
+        uid: String,
+    },
+    Orphan {
+        owner: String,
+        uid: String,
+    },
+}
+
+/// What decides whether a tagged resource is an orphan: this cluster, what is live, now,
+/// and the grace period.
+pub struct Criteria<'a> {
+    pub cluster: &'a str,
+    pub live: &'a Live,
+    /// Unix seconds.
+    pub now: u64,
+    pub grace: Duration,
+}
+
+impl Criteria<'_> {
+    /// How a resource with `tags` (and its creation time, if known) stands.
+    pub fn standing(
+        &self,
+        tags: &BTreeMap<String, String>,
+        kind: OwnedKind,
+        arn: &str,
+        created: Option<u64>,
+    ) -> Standing {
+        if tags.get(CLUSTER_TAG).map(String::as_str) != Some(self.cluster) {
+            return Standing::NotOrphan;
+        }
+        // A retained resource lost its UID tag: released, never an orphan.
+        let Some(uid) = tags.get(OWNER_UID_TAG) else {
+            return Standing::NotOrphan;
+        };
+        let owner = tags.get(OWNER_TAG).cloned().unwrap_or_default();
+        let live = self.live;
+        if live.uids.contains(uid)
+            || live.keys.contains(&owner)
+            || live.recorded.contains(&(kind, arn.to_string()))
+        {
+            return Standing::NotOrphan;
+        }
+        let uid = uid.clone();
+        // Unknown age (a rule created before rules carried their creation time): as old as
+        // the version that wrote it, i.e. old.
+        match created {
+            Some(at) if self.now.saturating_sub(at) < self.grace.as_secs() => {
+                Standing::Young { owner, uid }
+            }
+            _ => Standing::Orphan { owner, uid },
+        }
+    }
+}
+
+fn now_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+/// Where to look: (account, region), and the ways to reach it, best first.
+type Places = BTreeMap<(String, String), Vec<Option<String>>>;
+
+fn add_way(places: &mut Places, account: &str, region: &str, via: Option<String>) {
+    let ways = places
+        .entry((account.to_string(), region.to_string()))
+        .or_default();
+    if !ways.contains(&via) {
+        ways.push(via);
+    }
+}
 
 /// `external_ids`: by provisioning role, the external ID its trust policy asks for (from
-/// the policies that name the role; never from the ConfigMap of places).
+/// the policies that name the role; never from the ConfigMap of places). `grace`: what is
+/// younger is not an orphan yet.
+#[allow(clippy::too_many_arguments)]
 pub async fn report(
     client: &Client,
     aws: &AwsContext,
@@ -86,6 +247,7 @@ pub async fn report(
     regions: &[String],
     persisted: &[Persisted],
     external_ids: &BTreeMap<String, ExternalId>,
+    grace: Duration,
     delete: bool,
 ) -> Result<Report, String> {
     let api: Api<DeserializeGuard<EventBridgeIntegration>> = Api::all(client.clone());
@@ -93,19 +255,31 @@ pub async fn report(
         .list(&ListParams::default())
         .await
         .map_err(|e| format!("cannot list EventBridgeIntegrations: {e}"))?;
-    let live: BTreeSet<String> = objects.items.iter().filter_map(|o| o.uid()).collect();
+    let live = Live::of(&objects.items);
     let home = aws.clients(&regions[0]);
     let account = aws
         .account_id(&home)
         .await
         .map_err(|e| format!("cannot identify the controller's account: {e}"))?;
-    let mut locations: BTreeSet<Location> = regions
-        .iter()
-        .map(|r| (account.clone(), r.clone(), None))
-        .collect();
+    let mut places: Places = BTreeMap::new();
+    let mut left_behind = Vec::new();
+    // The live records first: their ways in are today's (each pass refreshes them).
     for guarded in &objects.items {
         let Ok(obj) = &guarded.0 else { continue };
         for r in obj.status.iter().flat_map(|s| s.resources.iter().flatten()) {
+            if r.left_behind.is_some() {
+                left_behind.push(Orphan {
+                    resource: r.clone(),
+                    owner: format!(
+                        "{}/{}",
+                        guarded.namespace().unwrap_or_default(),
+                        guarded.name_any()
+                    ),
+                    owner_uid: guarded.uid().unwrap_or_default(),
+                    removal: None,
+                    created: None,
+                });
+            }
             // Without a role, these credentials reach only their own account: a record of
             // another account without one was written by a controller with other
             // credentials, and searching "it" here would search (and label, and delete in)
@@ -114,62 +288,72 @@ pub async fn report(
                 continue;
             }
             if let Some(region) = &r.region {
-                locations.insert((r.account_id.clone(), region.clone(), r.via_role_arn.clone()));
+                add_way(&mut places, &r.account_id, region, r.via_role_arn.clone());
             }
         }
     }
+    for r in regions {
+        add_way(&mut places, &account, r, None);
+    }
     // IAM-only places have no region: any reaches IAM.
-    locations.extend(persisted.iter().map(|p| {
-        (
-            p.account_id.clone(),
-            p.region.clone().unwrap_or_else(|| regions[0].clone()),
-            p.via_role_arn.clone(),
-        )
-    }));
+    for p in persisted {
+        let region = p.region.clone().unwrap_or_else(|| regions[0].clone());
+        add_way(&mut places, &p.account_id, &region, p.via_role_arn.clone());
+    }
+    // A way into an account reaches every region of it.
+    let by_account: BTreeMap<String, Vec<Option<String>>> =
+        places
+            .iter()
+            .fold(BTreeMap::new(), |mut acc, ((a, _), ways)| {
+                let all: &mut Vec<Option<String>> = acc.entry(a.clone()).or_default();
+                for w in ways {
+                    if !all.contains(w) {
+                        all.push(w.clone());
+                    }
+                }
+                acc
+            });
+    let criteria = Criteria {
+        cluster,
+        live: &live,
+        now: now_seconds(),
+        grace,
+    };
     let mut orphans = Vec::new();
+    let mut not_yet = Vec::new();
     let mut roles_searched = BTreeSet::new();
     let mut searched = Vec::new();
-    for (acct, region, via) in &locations {
-        let clients = match via {
-            // The controller's credentials reach their own account only: searching another
-            // account's place with them would search (and attribute) the wrong account.
-            None if *acct != account => {
-                return Err(format!(
-                    "{acct}/{region} was written with the controller's credentials, which are now for account {account}: run the report with credentials for {acct}"
-                ))
+    for ((acct, region), ways) in &places {
+        let mut candidates = ways.clone();
+        for w in by_account.get(acct).into_iter().flatten() {
+            if !candidates.contains(w) {
+                candidates.push(w.clone());
             }
-            None => aws.clients(region),
-            Some(role) => aws
-                .remote_clients(
-                    region,
-                    &RemoteAccess {
-                        role_arn: role.clone(),
-                        external_id: external_ids.get(role).cloned(),
-                    },
-                    acct,
-                )
-                .await
-                .map_err(|e| format!("cannot reach account {acct} through {role}: {e}"))?,
-        };
+        }
+        let (clients, via) = reach(aws, &account, acct, region, &candidates, external_ids).await?;
         searched.push(format!("{acct}/{region}"));
-        let found = tagged_rules(&clients, cluster, &live, acct, region, via)
-            .await
-            .map_err(|e| e.to_string())?;
-        for rule in &found {
+        let place = Place {
+            clients: &clients,
+            criteria: &criteria,
+            account: acct,
+            region,
+            via: &via,
+        };
+        let (found, young) = tagged_rules(&place).await.map_err(|e| e.to_string())?;
+        for (rule, description) in &found {
             orphans.extend(
-                statements_of_rule(&clients, rule)
+                statements_of_rule(&clients, rule, description.as_deref())
                     .await
                     .map_err(|e| e.to_string())?,
             );
         }
-        orphans.extend(found);
+        orphans.extend(found.into_iter().map(|(rule, _)| rule));
+        not_yet.extend(young);
         // IAM is global: one search per account.
         if roles_searched.insert(acct.clone()) {
-            orphans.extend(
-                tagged_roles(&clients, cluster, &live, acct, via)
-                    .await
-                    .map_err(|e| e.to_string())?,
-            );
+            let (found, young) = tagged_roles(&place).await.map_err(|e| e.to_string())?;
+            orphans.extend(found);
+            not_yet.extend(young);
         }
         if delete {
             // Objects are listed again after AWS was: one created while this report ran
@@ -194,12 +378,124 @@ pub async fn report(
         }
     }
     orphans.sort_by(|a, b| a.resource.cmp(&b.resource));
+    not_yet.sort_by(|a, b| a.resource.cmp(&b.resource));
+    let mut warnings = Vec::new();
+    if !not_yet.is_empty() {
+        warnings.push(format!(
+            "{} resource(s) carry this cluster's id ({cluster}) for objects unknown here and were created within the grace period ({} s): if no object was deleted here just now, another controller shares --cluster-id {cluster}; give each cluster its own (the default, the kube-system namespace's UID, is). They are not removed",
+            not_yet.len(),
+            grace.as_secs()
+        ));
+    }
     Ok(Report {
         cluster_id: cluster.to_string(),
         searched,
-        live_objects: live.len(),
+        live_objects: live.uids.len(),
+        grace_period_seconds: grace.as_secs(),
         orphans,
+        not_yet,
+        left_behind,
+        warnings,
     })
+}
+
+/// Clients for one place, through the first way in that works (today's first). A place no
+/// way reaches fails the report, naming it: nothing is skipped silently.
+async fn reach(
+    aws: &AwsContext,
+    own_account: &str,
+    acct: &str,
+    region: &str,
+    ways: &[Option<String>],
+    external_ids: &BTreeMap<String, ExternalId>,
+) -> Result<(Clients, Option<String>), String> {
+    let mut failures = Vec::new();
+    for via in ways {
+        match via {
+            // The controller's credentials reach their own account only: searching another
+            // account's place with them would search (and attribute) the wrong account.
+            None if acct != own_account => failures.push(format!(
+                "{acct}/{region} was written with the controller's credentials, which are now for account {own_account}: run the report with credentials for {acct}"
+            )),
+            None => return Ok((aws.clients(region), None)),
+            Some(role) => match aws
+                .remote_clients(
+                    region,
+                    &RemoteAccess {
+                        role_arn: role.clone(),
+                        external_id: external_ids.get(role).cloned(),
+                    },
+                    acct,
+                )
+                .await
+            {
+                Ok(c) => return Ok((c, Some(role.clone()))),
+                Err(e) => failures.push(format!("cannot reach account {acct} through {role}: {e}")),
+            },
+        }
+    }
+    Err(failures.join("; "))
+}
+
+/// One place being searched, and what decides an orphan there.
+struct Place<'a> {
+    clients: &'a Clients,
+    criteria: &'a Criteria<'a>,
+    account: &'a str,
+    region: &'a str,
+    via: &'a Option<String>,
+}
+
+impl Place<'_> {
+    fn standing(
+        &self,
+        tags: &BTreeMap<String, String>,
+        kind: OwnedKind,
+        arn: &str,
+        created: Option<u64>,
+    ) -> Standing {
+        self.criteria.standing(tags, kind, arn, created)
+    }
+
+    fn entry(&self, kind: OwnedKind, arn: &str, name: &str) -> OwnedResource {
+        OwnedResource {
+            kind,
+            partition: arn.split(':').nth(1).unwrap_or("aws").to_string(),
+            account_id: self.account.to_string(),
+            region: (kind != OwnedKind::Role).then(|| self.region.to_string()),
+            arn: arn.to_string(),
+            name: name.to_string(),
+            event_bus_name: None,
+            qualifier: None,
+            statement_id: None,
+            proof: None,
+            via_role_arn: self.via.clone(),
+            restore: None,
+            left_behind: None,
+        }
+    }
+}
+
+/// Sorts what `standing` says into orphans and the young.
+fn sort_into(
+    standing: Standing,
+    resource: OwnedResource,
+    created: Option<u64>,
+    orphans: &mut Vec<Orphan>,
+    young: &mut Vec<Orphan>,
+) {
+    let (list, owner, owner_uid) = match standing {
+        Standing::NotOrphan => return,
+        Standing::Young { owner, uid } => (young, owner, uid),
+        Standing::Orphan { owner, uid } => (orphans, owner, uid),
+    };
+    list.push(Orphan {
+        resource,
+        owner,
+        owner_uid,
+        removal: None,
+        created,
+    });
 }
 
 async fn live_uids(
@@ -222,136 +518,163 @@ fn owner_of(cluster: &str, o: &Orphan) -> Owner {
     }
 }
 
-/// Tags of this cluster whose object is not live: (owner, uid).
-fn orphaned_by(
-    tags: &BTreeMap<String, String>,
-    cluster: &str,
-    live: &BTreeSet<String>,
-) -> Option<(String, String)> {
-    if tags.get(CLUSTER_TAG).map(String::as_str) != Some(cluster) {
-        return None;
-    }
-    let uid = tags.get(OWNER_UID_TAG)?;
-    (!live.contains(uid)).then(|| {
-        (
-            tags.get(OWNER_TAG).cloned().unwrap_or_default(),
-            uid.clone(),
-        )
-    })
-}
-
+/// Orphaned rules (each with its description) and young ones.
 async fn tagged_rules(
-    c: &Clients,
-    cluster: &str,
-    live: &BTreeSet<String>,
-    account: &str,
-    region: &str,
-    via: &Option<String>,
-) -> Result<Vec<Orphan>, AwsError> {
-    let mut out = Vec::new();
-    for bus in observe::event_buses(c).await? {
-        let mut token = None;
-        loop {
-            let page = c
-                .events
-                .list_rules()
-                .event_bus_name(&bus)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| classify("events:ListRules", e))?;
-            for r in page.rules() {
-                let (Some(name), Some(arn)) = (r.name(), r.arn()) else {
-                    continue;
-                };
-                let Some(rule) = observe::rule(c, name, &bus).await? else {
-                    continue;
-                };
-                if let Some((owner, owner_uid)) = orphaned_by(&rule.tags, cluster, live) {
-                    out.push(Orphan {
-                        resource: OwnedResource {
-                            kind: OwnedKind::Rule,
-                            partition: arn.split(':').nth(1).unwrap_or("aws").to_string(),
-                            account_id: account.to_string(),
-                            region: Some(region.to_string()),
-                            arn: arn.to_string(),
-                            name: name.to_string(),
-                            event_bus_name: Some(bus.clone()),
-                            qualifier: None,
-                            statement_id: None,
-                            proof: None,
-                            via_role_arn: via.clone(),
-                            restore: None,
-                        },
-                        owner,
-                        owner_uid,
-                        removal: None,
-                    });
-                }
-            }
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                break;
-            }
+    p: &Place<'_>,
+) -> Result<(Vec<(Orphan, Option<String>)>, Vec<Orphan>), AwsError> {
+    let (mut out, mut young) = (Vec::new(), Vec::new());
+    for bus in observe::event_buses(p.clients).await? {
+        for r in observe::list_rules(p.clients, &bus).await? {
+            let (Some(name), Some(arn)) = (r.name(), r.arn()) else {
+                continue;
+            };
+            // Deleted since the listing: nothing to report.
+            let Some(tags) = observe::rule_tags(p.clients, arn).await? else {
+                continue;
+            };
+            let created = tags.get(CREATED_TAG).and_then(|t| t.parse().ok());
+            let resource = OwnedResource {
+                event_bus_name: Some(bus.clone()),
+                ..p.entry(OwnedKind::Rule, arn, name)
+            };
+            let standing = p.standing(&tags, OwnedKind::Rule, arn, created);
+            let mut found = Vec::new();
+            sort_into(standing, resource, created, &mut found, &mut young);
+            out.extend(
+                found
+                    .into_iter()
+                    .map(|o| (o, r.description().map(str::to_string))),
+            );
         }
     }
-    Ok(out)
+    Ok((out, young))
 }
 
-/// The Lambda statements that grant an orphaned rule (matched by their SourceArn).
-async fn statements_of_rule(c: &Clients, rule: &Orphan) -> Result<Vec<Orphan>, AwsError> {
+/// The statements that exist for an orphaned rule: Lambda permissions and dead-letter
+/// queue statements that grant it (their `aws:SourceArn` is the rule), and for a rule that
+/// receives forwarded events, the statement of its bus's policy admitting the forwarder.
+async fn statements_of_rule(
+    c: &Clients,
+    rule: &Orphan,
+    description: Option<&str>,
+) -> Result<Vec<Orphan>, AwsError> {
     let bus = rule.resource.event_bus_name.as_deref().unwrap_or("default");
+    let rule_arn = rule.resource.arn.clone();
+    let grants_rule = |s: &crate::iam::policy::Statement| {
+        crate::plan::diff::StatementGrant::of(s).source_arns == [rule_arn.clone()]
+    };
+    let statement = |kind, arn: &str, name: &str, sid: String, proof: String| Orphan {
+        resource: OwnedResource {
+            kind,
+            arn: arn.to_string(),
+            name: name.to_string(),
+            event_bus_name: None,
+            qualifier: None,
+            statement_id: Some(sid),
+            proof: Some(proof),
+            ..rule.resource.clone()
+        },
+        owner: rule.owner.clone(),
+        owner_uid: rule.owner_uid.clone(),
+        removal: None,
+        created: rule.created,
+    };
     let mut out = Vec::new();
     for t in observe::targets(c, &rule.resource.name, bus).await? {
-        if t.arn.split(':').nth(2) != Some("lambda") {
-            continue;
+        if t.arn.split(':').nth(2) == Some("lambda") {
+            let (function, qualifier) = crate::iam::arn::split_function_arn(&t.arn);
+            if let Some(policy) = observe::lambda_policy(c, &function, qualifier.as_deref()).await?
+            {
+                for s in policy_statements(&policy).iter().filter(|s| grants_rule(s)) {
+                    if let Some(sid) = &s.sid {
+                        let mut o = statement(
+                            OwnedKind::LambdaPermission,
+                            &t.arn,
+                            &function,
+                            sid.clone(),
+                            rule_arn.clone(),
+                        );
+                        o.resource.qualifier = qualifier.clone();
+                        out.push(o);
+                    }
+                }
+            }
         }
-        let (function, qualifier) = crate::iam::arn::split_function_arn(&t.arn);
-        let Some(policy) = observe::lambda_policy(c, &function, qualifier.as_deref()).await? else {
-            continue;
-        };
-        let Ok(doc) = crate::iam::PolicyDocument::parse(&policy) else {
-            continue;
-        };
-        for s in doc.statements {
-            let grants_rule = s.conditions.iter().any(|k| {
-                k.key.eq_ignore_ascii_case("aws:SourceArn")
-                    && k.values == [rule.resource.arn.clone()]
-            });
-            if let (true, Some(sid)) = (grants_rule, s.sid) {
-                out.push(Orphan {
-                    resource: OwnedResource {
-                        kind: OwnedKind::LambdaPermission,
-                        arn: t.arn.clone(),
-                        name: function.clone(),
-                        event_bus_name: None,
-                        qualifier: qualifier.clone(),
-                        statement_id: Some(sid),
-                        proof: Some(rule.resource.arn.clone()),
-                        ..rule.resource.clone()
-                    },
-                    owner: rule.owner.clone(),
-                    owner_uid: rule.owner_uid.clone(),
-                    removal: None,
-                });
+        // The dead-letter queue is in the rule's account and region (the planner refuses
+        // any other).
+        if let Some(queue_arn) = &t.dead_letter_arn {
+            let queue = crate::iam::Arn::parse(queue_arn).ok();
+            let queue_name = queue
+                .as_ref()
+                .map(|q| q.resource.clone())
+                .unwrap_or_default();
+            if let Some(policy) = observe::queue(c, &queue_name, &rule.resource.account_id)
+                .await?
+                .and_then(|q| q.policy())
+            {
+                for s in policy_statements(&policy).iter().filter(|s| grants_rule(s)) {
+                    if let Some(sid) = &s.sid {
+                        out.push(statement(
+                            OwnedKind::QueuePermission,
+                            queue_arn,
+                            &queue_name,
+                            sid.clone(),
+                            rule_arn.clone(),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    // A rule on a target account's bus that receives a forwarder's events: the bus
+    // statement admitting the forwarder's role has the id the forwarder's rule ARN gives.
+    let forwarded_from = description
+        .and_then(|d| d.strip_prefix("Forwarded from "))
+        .and_then(|d| d.split_once(" in account "))
+        .map(|(source, _)| source);
+    if let Some(source) = forwarded_from {
+        let sid = crate::plan::names::bus_statement_id(source);
+        if let Some(policy) = observe::bus_policy(c, bus).await? {
+            if let Some(s) = policy_statements(&policy)
+                .iter()
+                .find(|s| s.sid.as_deref() == Some(sid.as_str()))
+            {
+                let admits = crate::plan::diff::StatementGrant::of(s).principal_arns;
+                if let [role] = admits.as_slice() {
+                    let bus_arn = format!(
+                        "arn:{}:events:{}:{}:event-bus/{bus}",
+                        rule.resource.partition,
+                        rule.resource.region.as_deref().unwrap_or_default(),
+                        rule.resource.account_id
+                    );
+                    out.push(statement(
+                        OwnedKind::BusPermission,
+                        &bus_arn,
+                        bus,
+                        sid,
+                        role.clone(),
+                    ));
+                }
             }
         }
     }
     Ok(out)
 }
 
-/// Roles the controller created (by their description) carrying this cluster's tags.
-async fn tagged_roles(
-    c: &Clients,
-    cluster: &str,
-    live: &BTreeSet<String>,
-    account: &str,
-    via: &Option<String>,
-) -> Result<Vec<Orphan>, AwsError> {
-    let mut out = Vec::new();
+fn policy_statements(policy: &serde_json::Value) -> Vec<crate::iam::policy::Statement> {
+    crate::iam::PolicyDocument::parse(policy)
+        .map(|d| d.statements)
+        .unwrap_or_default()
+}
+
+/// Roles the controller created (by their description) carrying this cluster's tags:
+/// orphans and young ones.
+async fn tagged_roles(p: &Place<'_>) -> Result<(Vec<Orphan>, Vec<Orphan>), AwsError> {
+    let (mut out, mut young) = (Vec::new(), Vec::new());
     let mut marker = None;
     loop {
-        let page = c
+        let page = p
+            .clients
             .iam
             .list_roles()
             .set_marker(marker)
@@ -364,7 +687,8 @@ async fn tagged_roles(
             }
             // Deleted since the listing (a clean-up running now): nothing to report.
             let Some(tags) = observe::found(
-                c.iam
+                p.clients
+                    .iam
                     .list_role_tags()
                     .role_name(role.role_name())
                     .send()
@@ -379,31 +703,81 @@ async fn tagged_roles(
                 .iter()
                 .map(|t| (t.key().to_string(), t.value().to_string()))
                 .collect();
-            if let Some((owner, owner_uid)) = orphaned_by(&tags, cluster, live) {
-                out.push(Orphan {
-                    resource: OwnedResource {
-                        kind: OwnedKind::Role,
-                        partition: role.arn().split(':').nth(1).unwrap_or("aws").to_string(),
-                        account_id: account.to_string(),
-                        region: None,
-                        arn: role.arn().to_string(),
-                        name: role.role_name().to_string(),
-                        event_bus_name: None,
-                        qualifier: None,
-                        statement_id: None,
-                        proof: None,
-                        via_role_arn: via.clone(),
-                        restore: None,
-                    },
-                    owner,
-                    owner_uid,
-                    removal: None,
-                });
-            }
+            let created = u64::try_from(role.create_date().secs()).ok();
+            let standing = p.standing(&tags, OwnedKind::Role, role.arn(), created);
+            let resource = p.entry(OwnedKind::Role, role.arn(), role.role_name());
+            sort_into(standing, resource, created, &mut out, &mut young);
         }
         marker = page.marker().map(str::to_string);
         if !page.is_truncated() || marker.is_none() {
-            return Ok(out);
+            return Ok((out, young));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags(cluster: &str, uid: Option<&str>, owner: &str) -> BTreeMap<String, String> {
+        let mut t = BTreeMap::from([
+            (CLUSTER_TAG.to_string(), cluster.to_string()),
+            (OWNER_TAG.to_string(), owner.to_string()),
+        ]);
+        if let Some(uid) = uid {
+            t.insert(OWNER_UID_TAG.to_string(), uid.to_string());
+        }
+        t
+    }
+
+    #[test]
+    fn only_an_old_resource_of_an_unknown_object_of_this_cluster_is_an_orphan() {
+        let live = Live {
+            uids: BTreeSet::from(["live-uid".to_string()]),
+            keys: BTreeSet::from(["ns/restored".to_string()]),
+            recorded: BTreeSet::from([(OwnedKind::Rule, "arn:recorded".to_string())]),
+        };
+        let c = Criteria {
+            cluster: "c1",
+            live: &live,
+            now: 10_000,
+            grace: Duration::from_secs(3600),
+        };
+        let old = Some(1);
+        let judge = |t: &BTreeMap<String, String>, arn: &str, created| {
+            c.standing(t, OwnedKind::Rule, arn, created)
+        };
+        let orphan = Standing::Orphan {
+            owner: "ns/gone".into(),
+            uid: "dead".into(),
+        };
+        assert_eq!(
+            judge(&tags("c1", Some("dead"), "ns/gone"), "arn:x", old),
+            orphan
+        );
+        // Unknown age (created before rules carried it): old.
+        assert_eq!(
+            judge(&tags("c1", Some("dead"), "ns/gone"), "arn:x", None),
+            orphan
+        );
+        // Another cluster's, a retained one (no UID), a live object's, one a live record
+        // lists, one whose name a live object has (restored from a backup with a new UID).
+        for (t, arn) in [
+            (tags("c2", Some("dead"), "ns/gone"), "arn:x"),
+            (tags("c1", None, "ns/gone"), "arn:x"),
+            (tags("c1", Some("live-uid"), "ns/gone"), "arn:x"),
+            (tags("c1", Some("dead"), "ns/gone"), "arn:recorded"),
+            (tags("c1", Some("dead"), "ns/restored"), "arn:x"),
+        ] {
+            assert_eq!(judge(&t, arn, old), Standing::NotOrphan, "{t:?} {arn}");
+        }
+        // Created within the grace period: reported, not an orphan yet.
+        assert_eq!(
+            judge(&tags("c1", Some("dead"), "ns/gone"), "arn:x", Some(9_000)),
+            Standing::Young {
+                owner: "ns/gone".into(),
+                uid: "dead".into()
+            }
+        );
     }
 }

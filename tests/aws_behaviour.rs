@@ -3,6 +3,7 @@
 //! both), throttling, and the classification of the controller's own AccessDenied.
 
 use aws_sdk_lambda::operation::add_permission::AddPermissionOutput;
+use aws_sdk_lambda::operation::get_policy::GetPolicyOutput;
 use aws_sdk_lambda::operation::remove_permission::RemovePermissionOutput;
 use aws_sdk_lambda::Client;
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
@@ -25,11 +26,58 @@ fn permission() -> DesiredPermission {
     }
 }
 
-#[tokio::test]
-async fn a_409_on_add_permission_replaces_our_statement() {
+fn conflict() -> aws_smithy_mocks::Rule {
     // As on the wire: status, error type header, JSON body; the SDK's deserializer does the rest.
-    let conflict = mock!(Client::add_permission)
-        .then_http_response(|| http(409, "ResourceConflictException", r#"{"Type":"User","message":"The statement id (ebi-rule) provided already exists. Please provide a new statement id, or remove the existing statement."}"#));
+    mock!(Client::add_permission)
+        .then_http_response(|| http(409, "ResourceConflictException", r#"{"Type":"User","message":"The statement id (ebi-rule) provided already exists. Please provide a new statement id, or remove the existing statement."}"#))
+}
+
+/// The function's policy as GetPolicy answers it, holding one statement under our id.
+fn policy_with(principal: &'static str, source_arn: &'static str) -> aws_smithy_mocks::Rule {
+    mock!(Client::get_policy).then_output(move || {
+        let statement = serde_json::json!({"Sid": "ebi-rule", "Effect": "Allow",
+            "Principal": {"Service": principal}, "Action": "lambda:InvokeFunction",
+            "Resource": "arn:aws:lambda:us-east-1:111122223333:function:f:live",
+            "Condition": {"ArnLike": {"AWS:SourceArn": source_arn}}});
+        GetPolicyOutput::builder()
+            .policy(
+                serde_json::json!({"Version": "2012-10-17", "Statement": [statement]}).to_string(),
+            )
+            .build()
+    })
+}
+
+/// A 409 (the id exists although the pass's read did not show it: a concurrent pass, a
+/// stale read) whose statement is already exactly ours is success: nothing is removed.
+#[tokio::test]
+async fn a_409_for_our_own_statement_is_success() {
+    let conflict = conflict();
+    let read = policy_with(
+        "events.amazonaws.com",
+        "arn:aws:events:us-east-1:111122223333:rule/rule",
+    );
+    let removed =
+        mock!(Client::remove_permission).then_output(|| RemovePermissionOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_lambda,
+        RuleMode::MatchAny,
+        &[&conflict, &read, &removed]
+    );
+    add_permission(&client, &permission(), false)
+        .await
+        .expect("already there");
+    assert_eq!(
+        (conflict.num_calls(), read.num_calls(), removed.num_calls()),
+        (1, 1, 0)
+    );
+}
+
+/// A 409 whose statement grants this rule but differs (a widened principal) is ours: it is
+/// replaced by exactly the desired one.
+#[tokio::test]
+async fn a_409_for_our_drifted_statement_replaces_it() {
+    let conflict = conflict();
+    let read = policy_with("*", "arn:aws:events:us-east-1:111122223333:rule/rule");
     let removed = mock!(Client::remove_permission)
         .match_requests(|r| r.statement_id() == Some("ebi-rule") && r.qualifier() == Some("live"))
         .then_output(|| RemovePermissionOutput::builder().build());
@@ -44,15 +92,48 @@ async fn a_409_on_add_permission_replaces_our_statement() {
     let client = mock_client!(
         aws_sdk_lambda,
         RuleMode::Sequential,
-        &[&conflict, &removed, &added]
+        &[&conflict, &read, &removed, &added]
     );
     add_permission(&client, &permission(), false)
         .await
         .expect("the conflict is resolved");
     assert_eq!(
-        (conflict.num_calls(), removed.num_calls(), added.num_calls()),
-        (1, 1, 1)
+        (
+            conflict.num_calls(),
+            read.num_calls(),
+            removed.num_calls(),
+            added.num_calls()
+        ),
+        (1, 1, 1, 1)
     );
+}
+
+/// A 409 whose statement grants another rule is someone else's: it is reported (its
+/// principal and source named), and neither removed nor replaced.
+#[tokio::test]
+async fn a_409_for_a_foreign_statement_removes_nothing() {
+    let conflict = conflict();
+    let read = policy_with(
+        "events.amazonaws.com",
+        "arn:aws:events:us-east-1:111122223333:rule/someone-else",
+    );
+    let removed =
+        mock!(Client::remove_permission).then_output(|| RemovePermissionOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_lambda,
+        RuleMode::MatchAny,
+        &[&conflict, &read, &removed]
+    );
+    let err = add_permission(&client, &permission(), false)
+        .await
+        .expect_err("not ours");
+    assert_eq!(err.code, ebi::aws::apply::STATEMENT_NOT_OWNED);
+    assert!(
+        err.message.contains("rule/someone-else") && err.message.contains("events.amazonaws.com"),
+        "{}",
+        err.message
+    );
+    assert_eq!((conflict.num_calls(), removed.num_calls()), (1, 0));
 }
 
 #[tokio::test]

@@ -134,7 +134,11 @@ async fn role_chain_reaches_lambda_in_another_account() {
     let stmt = fp
         .statements
         .iter()
-        .find(|s| s.sid.as_deref() == Some(statement_id(&name).as_str()))
+        .find(|s| {
+            s.sid
+                .as_deref()
+                .is_some_and(|sid| is_statement_of(sid, &statement_id(&name)))
+        })
         .expect("our statement in B");
     // AWS writes {"AWS": ARN}; the emulator a bare ARN. Both name the same principal.
     assert_eq!(
@@ -677,4 +681,136 @@ async fn the_shared_statement_of_older_versions_is_migrated_away() {
     )
     .await;
     delete_and_wait(&ns, &["old"]);
+}
+
+/// The record entry of the Lambda statement in account B.
+async fn statement_entry(
+    api: &kube::Api<ebi::api::EventBridgeIntegration>,
+    name: &str,
+) -> ebi::api::OwnedResource {
+    api.get(name)
+        .await
+        .unwrap()
+        .status
+        .and_then(|s| s.resources)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|r| r.kind == ebi::api::OwnedKind::LambdaPermission)
+        .expect("the statement is recorded")
+}
+
+/// The principals of the statements in B's function policy that are `name`'s rule's.
+async fn chain_principals(b: &Aws, function: &str, rule: &str) -> Vec<String> {
+    let text = b.function_policy(function).await;
+    if text.is_empty() {
+        return vec![];
+    }
+    policy_doc(&text)
+        .statements
+        .into_iter()
+        .filter(|s| {
+            s.sid
+                .as_deref()
+                .is_some_and(|sid| is_statement_of(sid, &statement_id(rule)))
+        })
+        .flat_map(|s| s.principal.map(|p| p.entries).unwrap_or_default())
+        .map(|(_, v)| v)
+        .collect()
+}
+
+/// RoleChain's statement in B is proven by the source role it admits: when that role is
+/// renamed (here by the operator's `--role-name-prefix`; a Lambda spec names no role), the
+/// statement is rewritten for the new one and the record's proof follows, so deletion still
+/// finds the statement its own and removes it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_renamed_role_chain_source_role_keeps_the_record_true() {
+    let ns = namespace("x-chainrename");
+    let mut ctl = Controller::start(&ns, &["--role-name-prefix", "ebi-first-"]);
+    let api = kube_api(&ns).await;
+    let function_b = in_b(FUNCTION);
+    let target = format!("    lambda: {{functionArn: \"{function_b}\"}}\n");
+    apply(&cross_yaml(&ns, "chain", &target, "    mode: RoleChain\n"));
+    let role = |prefix: &str| {
+        let name = ebi::plan::names::derived_name(prefix, &ns, "chain");
+        format!("arn:aws:iam::{ACCOUNT}:role/{name}")
+    };
+    let (first, second) = (role("ebi-first-"), role("ebi-second-"));
+    wait_condition(&api, "chain", "Ready", "True", None).await;
+    let b = aws_in(B).await;
+    let rule = derived(&ns, "chain");
+    assert_eq!(
+        chain_principals(&b, &function_b, &rule).await,
+        vec![first.clone()]
+    );
+    assert_eq!(statement_entry(&api, "chain").await.proof, Some(first));
+
+    ctl.kill();
+    let _ctl = Controller::start(&ns, &["--role-name-prefix", "ebi-second-"]);
+    wait_until_async(
+        "the statement to admit the renamed source role",
+        Duration::from_secs(60),
+        || async { chain_principals(&b, &function_b, &rule).await == vec![second.clone()] },
+    )
+    .await;
+    wait_until_async(
+        "the record's proof to follow",
+        Duration::from_secs(30),
+        || async { statement_entry(&api, "chain").await.proof.as_deref() == Some(second.as_str()) },
+    )
+    .await;
+    wait_condition(&api, "chain", "Ready", "True", None).await;
+
+    delete_and_wait(&ns, &["chain"]);
+    assert!(
+        chain_principals(&b, &function_b, &rule).await.is_empty(),
+        "the statement is removed with the object"
+    );
+}
+
+/// The provisioning role is rotated (the old one may no longer be assumed): the record's way
+/// in follows the live one, and clean-up and the orphan report get in through the new role.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rotated_provisioning_role_is_the_way_in_for_clean_up_and_orphans() {
+    let ns = namespace("x-rotate");
+    let mut ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    let function_b = in_b(FUNCTION);
+    let target = format!("    lambda: {{functionArn: \"{function_b}\"}}\n");
+    let yaml = cross_yaml(&ns, "rotated", &target, "    mode: RoleChain\n");
+    apply(&yaml);
+    wait_condition(&api, "rotated", "Ready", "True", None).await;
+    ctl.kill();
+    // From now on the old role cannot be assumed; its successor can.
+    let rotated = format!("arn:aws:iam::{B}:role/ebi-provisioner-v2");
+    let proxy = FaultProxy::start(&["role/eventbridge-integration-provisioner"]);
+    let env = [("AWS_ENDPOINT_URL", proxy.endpoint.as_str())];
+    apply(&yaml.replace(PROVISIONER, &rotated));
+    let _ctl = Controller::start_with_env(&ns, &[], &env);
+    wait_until_async(
+        "the record to name the rotated role",
+        Duration::from_secs(60),
+        || async {
+            statement_entry(&api, "rotated")
+                .await
+                .via_role_arn
+                .as_deref()
+                == Some(rotated.as_str())
+        },
+    )
+    .await;
+    wait_condition(&api, "rotated", "Ready", "True", None).await;
+    // The place kept for the old role is reached through the new one.
+    let report = orphan_report_with(&["--locations-namespace", &ns], &env);
+    assert!(
+        report["searched"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(format!("{B}/{REGION}"))),
+        "{report}"
+    );
+    delete_and_wait(&ns, &["rotated"]);
+    let b = aws_in(B).await;
+    let rule = derived(&ns, "rotated");
+    assert!(chain_principals(&b, &function_b, &rule).await.is_empty());
+    assert!(!b.role_exists(&rule).await, "B: chained role gone");
 }

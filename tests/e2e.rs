@@ -162,7 +162,7 @@ async fn lambda_target_gets_a_resource_permission_on_the_qualified_arn() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|s| s["Sid"] == statement_id(&name))
+        .find(|s| is_statement_of(s["Sid"].as_str().unwrap_or_default(), &statement_id(&name)))
         .expect("our statement");
     assert_eq!(stmt["Principal"]["Service"], "events.amazonaws.com");
     assert_eq!(stmt["Action"], "lambda:InvokeFunction");
@@ -252,7 +252,7 @@ async fn drift_of_every_kind_is_corrected() {
     let aws = aws().await;
     let ecs_name = derived(&ns, "ecs");
     let fn_rule = derived(&ns, "fn");
-    let statement_id = support::statement_id(&fn_rule);
+    let statement_id = support::owned_statement_id(&fn_rule, &uid_of(&api, "fn").await);
     let policy_of = |name: String| {
         let aws = &aws;
         async move { aws.inline_policy(&name).await }

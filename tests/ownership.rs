@@ -375,12 +375,32 @@ spec:
     );
 }
 
+/// What lost its object is an orphan once older than the grace period: listed, and with
+/// `--delete` removed, with the dead-letter queue statement that granted its rule. Younger,
+/// it is only reported (with a warning: another controller may share the cluster id).
 #[tokio::test(flavor = "multi_thread")]
 async fn the_orphan_report_lists_and_removes_what_lost_its_object() {
     let ns = namespace("own-orphans");
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let queue_name = format!("dlq-{ns}");
+    let url = sqs
+        .create_queue()
+        .queue_name(&queue_name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let queue_arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{queue_name}");
     let ctl = Controller::start(&ns, &[]);
     let api = kube_api(&ns).await;
-    apply(&sfn_yaml(&ns, "abandoned"));
+    apply(&format!(
+        "{}    deadLetterQueueArn: {queue_arn}\n",
+        sfn_yaml(&ns, "abandoned")
+    ));
     wait_condition(&api, "abandoned", "Ready", "True", None).await;
     drop(ctl);
     // The object goes without its clean-up: a finalizer removed by hand.
@@ -399,19 +419,215 @@ async fn the_orphan_report_lists_and_removes_what_lost_its_object() {
     );
     delete_and_wait(&ns, &["abandoned"]);
     let name = derived(&ns, "abandoned");
-    let orphans = |extra: &[&str]| orphans_of(&ns, extra);
-    let found = orphans(&[]);
-    let kinds: Vec<&str> = found.iter().filter_map(|o| o["kind"].as_str()).collect();
-    assert_eq!(kinds, vec!["Rule", "Role"], "{found:?}");
     let aws = aws().await;
-    assert!(aws.rule_exists(&name).await, "read-only by default");
-    let removed = orphans(&["--delete"]);
+    let ours = |report: &serde_json::Value, list: &str| -> Vec<String> {
+        report[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["owner"] == format!("{ns}/abandoned"))
+            .map(|o| o["kind"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    // Seconds old: not an orphan yet under the default grace period, not even with --delete.
+    let young = orphan_report(&["--delete"]);
+    assert!(ours(&young, "orphans").is_empty(), "{young}");
+    assert_eq!(ours(&young, "notYet"), vec!["Rule", "Role"], "{young}");
     assert!(
-        removed.iter().all(|o| o["removal"] == "removed"),
-        "{removed:?}"
+        young["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("--cluster-id")),
+        "{young}"
+    );
+    assert!(aws.rule_exists(&name).await && aws.role_exists(&name).await);
+
+    let grace = [("EBI_ORPHAN_GRACE_PERIOD", "0s")];
+    let found = orphan_report_with(&[], &grace);
+    assert_eq!(
+        ours(&found, "orphans"),
+        vec!["Rule", "QueuePermission", "Role"],
+        "the queue statement that grants the rule too: {found}"
+    );
+    assert!(aws.rule_exists(&name).await, "read-only by default");
+    let removed = orphan_report_with(&["--delete"], &grace);
+    let removals: Vec<_> = removed["orphans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["owner"] == format!("{ns}/abandoned"))
+        .map(|o| o["removal"].clone())
+        .collect();
+    assert!(
+        removals.len() == 3 && removals.iter().all(|r| r == "removed"),
+        "{removed}"
     );
     assert!(!aws.rule_exists(&name).await && !aws.role_exists(&name).await);
-    assert!(orphans(&[]).is_empty(), "nothing left");
+    let policy = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::Policy)
+        .send()
+        .await
+        .unwrap();
+    let policy = policy
+        .attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::Policy))
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        !policy.contains(&name),
+        "the queue statement is gone: {policy}"
+    );
+    assert!(
+        ours(&orphan_report_with(&[], &grace), "orphans").is_empty(),
+        "nothing left"
+    );
+}
+
+/// `orphans --delete` over the whole account removes nothing that is kept or live: a
+/// retained object's rule and role (`deletionPolicy: Retain` released them: no owner UID
+/// tag), a live object's, and another cluster's rule.
+#[tokio::test(flavor = "multi_thread")]
+async fn orphans_delete_never_removes_what_is_retained_live_or_another_clusters() {
+    let ns = namespace("own-kept");
+    let _ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    apply(&sfn_yaml(&ns, "live"));
+    apply(&format!(
+        "{}  deletionPolicy: Retain\n",
+        sfn_yaml(&ns, "kept")
+    ));
+    wait_condition(&api, "live", "Ready", "True", None).await;
+    wait_condition(&api, "kept", "Ready", "True", None).await;
+    delete_and_wait(&ns, &["kept"]);
+    let aws = aws().await;
+    let kept = derived(&ns, "kept");
+    let live = derived(&ns, "live");
+    // Released: the owner UID (the proof of ownership) is gone, the rest stays for people.
+    let rule_arn = format!("arn:aws:events:{REGION}:{ACCOUNT}:rule/{kept}");
+    let rule_tags = aws
+        .events
+        .list_tags_for_resource()
+        .resource_arn(&rule_arn)
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = rule_tags.tags().iter().map(|t| t.key()).collect();
+    assert!(
+        !keys.contains(&"eventbridge.dev/owner-uid") && keys.contains(&"eventbridge.dev/owner"),
+        "{keys:?}"
+    );
+    let role_tags = aws
+        .iam
+        .list_role_tags()
+        .role_name(&kept)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !role_tags
+            .tags()
+            .iter()
+            .any(|t| t.key() == "eventbridge.dev/owner-uid"),
+        "{:?}",
+        role_tags.tags()
+    );
+    // Another cluster's rule, with an owner this cluster has never heard of.
+    let foreign = format!("other-cluster-{ns}");
+    aws.events
+        .put_rule()
+        .name(&foreign)
+        .schedule_expression("rate(1 day)")
+        .tags(tag("eventbridge.dev/cluster", "another-cluster"))
+        .tags(tag(
+            "eventbridge.dev/owner-uid",
+            "00000000-0000-0000-0000-000000000000",
+        ))
+        .tags(tag("eventbridge.dev/owner", &format!("{ns}/elsewhere")))
+        .send()
+        .await
+        .unwrap();
+
+    let report = orphan_report(&["--delete"]);
+    let mentioned: Vec<&serde_json::Value> = ["orphans", "notYet"]
+        .iter()
+        .flat_map(|list| report[*list].as_array().unwrap())
+        .filter(|o| {
+            o["owner"]
+                .as_str()
+                .is_some_and(|owner| owner.starts_with(&format!("{ns}/")))
+        })
+        .collect();
+    assert!(mentioned.is_empty(), "{mentioned:?}");
+    for name in [&kept, &live] {
+        assert!(aws.rule_exists(name).await, "{name}: rule kept");
+        assert!(aws.role_exists(name).await, "{name}: role kept");
+    }
+    assert!(
+        aws.rule_exists(&foreign).await,
+        "another cluster's rule kept"
+    );
+    assert_eq!(
+        aws.events
+            .list_targets_by_rule()
+            .rule(&kept)
+            .send()
+            .await
+            .unwrap()
+            .targets()
+            .len(),
+        1,
+        "the retained rule keeps its target"
+    );
+    // Nothing of ours stays behind for the emulator's other tests.
+    for name in [&kept, &foreign] {
+        let ids: Vec<String> = aws
+            .events
+            .list_targets_by_rule()
+            .rule(name.as_str())
+            .send()
+            .await
+            .unwrap()
+            .targets()
+            .iter()
+            .map(|t| t.id().to_string())
+            .collect();
+        if !ids.is_empty() {
+            aws.events
+                .remove_targets()
+                .rule(name.as_str())
+                .set_ids(Some(ids))
+                .send()
+                .await
+                .unwrap();
+        }
+        aws.events
+            .delete_rule()
+            .name(name.as_str())
+            .send()
+            .await
+            .unwrap();
+    }
+    let _ = aws
+        .iam
+        .delete_role_policy()
+        .role_name(&kept)
+        .policy_name("eventbridge-integration")
+        .send()
+        .await;
+    let _ = aws.iam.delete_role().role_name(&kept).send().await;
+    delete_and_wait(&ns, &["live"]);
+}
+
+fn tag(key: &str, value: &str) -> aws_sdk_eventbridge::types::Tag {
+    aws_sdk_eventbridge::types::Tag::builder()
+        .key(key)
+        .value(value)
+        .build()
+        .unwrap()
 }
 
 /// A region only a deleted object used is still searched: the controller keeps every place
@@ -497,10 +713,17 @@ async fn the_orphan_report_searches_a_region_only_a_deleted_object_used() {
     let blind = orphan_report(&["--locations-namespace", &absent]);
     assert!(!searched(&blind) && in_region(&blind).is_empty(), "{blind}");
 
-    let report = orphan_report(&["--locations-namespace", &ns]);
+    // Deleted a moment ago: old enough only with no grace period.
+    let report = orphan_report_with(
+        &["--locations-namespace", &ns],
+        &[("EBI_ORPHAN_GRACE_PERIOD", "0s")],
+    );
     assert!(searched(&report), "{report}");
     assert_eq!(in_region(&report), vec![rule.clone()], "{report}");
-    let removed = orphan_report(&["--locations-namespace", &ns, "--delete"]);
+    let removed = orphan_report_with(
+        &["--locations-namespace", &ns, "--delete"],
+        &[("EBI_ORPHAN_GRACE_PERIOD", "0s")],
+    );
     let ours: Vec<_> = removed["orphans"]
         .as_array()
         .unwrap()
@@ -591,7 +814,7 @@ spec:
         "arn:aws:events:{REGION}:{ACCOUNT}:rule/{}",
         derived(&ns, "with-dlq")
     );
-    let sid = ebi::plan::names::statement_id(&derived(&ns, "with-dlq"), &rule_arn);
+    let sid = owned_statement_id(&derived(&ns, "with-dlq"), &uid_of(&api, "with-dlq").await);
     let ours = serde_json::json!({"Sid": sid, "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
         "Action": "sqs:SendMessage", "Resource": queue_arn, "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}}});
     assert_eq!(statements().await, vec![foreign.clone(), ours.clone()]);
@@ -899,4 +1122,472 @@ async fn a_role_created_without_looking_first_never_takes_a_taken_name() {
         .any(|t| t.key() == "eventbridge.dev/owner" && t.value() == format!("{ns}/untagged")));
     assert!(aws.inline_policy(&role).await.is_some());
     drop(ctl);
+}
+
+/// The rule's target as (role ARN, whether GetRole of that ARN's name answers that very
+/// ARN). None while the rule has no target.
+async fn target_role(aws: &Aws, rule: &str) -> Option<(String, bool)> {
+    use aws_sdk_iam::operation::get_role::GetRoleError;
+    let targets = aws
+        .events
+        .list_targets_by_rule()
+        .rule(rule)
+        .send()
+        .await
+        .ok()?;
+    let arn = targets.targets().first()?.role_arn()?.to_string();
+    let name = arn.rsplit('/').next().unwrap_or_default().to_string();
+    let exists = match aws.iam.get_role().role_name(&name).send().await {
+        Ok(out) => out.role().is_some_and(|r| r.arn() == arn),
+        Err(e) => match e.into_service_error() {
+            GetRoleError::NoSuchEntityException(_) => false,
+            other => panic!("GetRole {name}: {other:?}"),
+        },
+    };
+    Some((arn, exists))
+}
+
+/// Waits until the rule's target names `arn`, which exists, and status says so.
+async fn settled_at(
+    aws: &Aws,
+    api: &kube::Api<ebi::api::EventBridgeIntegration>,
+    rule: &str,
+    arn: String,
+) {
+    wait_until_async(
+        &format!("the target to name {arn}"),
+        Duration::from_secs(60),
+        || async {
+            target_role(aws, rule).await == Some((arn.clone(), true))
+                && api
+                    .get("mover")
+                    .await
+                    .unwrap()
+                    .status
+                    .and_then(|s| s.role_arn)
+                    == Some(arn.clone())
+        },
+    )
+    .await;
+}
+
+/// A role moves to another IAM path (`spec.role.path`, then the operator's `--role-path`)
+/// without a moment in which the target names a role that does not exist: IAM role names
+/// are unique whatever the path, so the move goes through a second name. Sampled every
+/// 200 ms from the first apply to the end of both moves.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_role_path_move_never_leaves_the_target_without_its_role() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let ns = namespace("own-path");
+    let mut ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    let name = derived(&ns, "mover");
+    let spec = |path: Option<&str>| {
+        let role = path
+            .map(|p| format!("  role: {{path: {p}}}\n"))
+            .unwrap_or_default();
+        format!("{}{role}", sfn_yaml(&ns, "mover"))
+    };
+    apply(&spec(Some("/team-a/")));
+    let role_at = |path: &str| format!("arn:aws:iam::{ACCOUNT}:role{path}{name}");
+    wait_condition(&api, "mover", "Ready", "True", None).await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen: Arc<Mutex<Vec<(String, bool)>>> = Arc::default();
+    let sampler = {
+        let (stop, seen, name) = (stop.clone(), seen.clone(), name.clone());
+        tokio::spawn(async move {
+            let aws = aws().await;
+            while !stop.load(Ordering::Relaxed) {
+                if let Some(sample) = target_role(&aws, &name).await {
+                    seen.lock().unwrap().push(sample);
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    };
+    let aws = aws().await;
+    apply(&spec(Some("/team-b/")));
+    settled_at(&aws, &api, &name, role_at("/team-b/")).await;
+    // The operator's --role-path moves every object whose spec names no path.
+    apply(&spec(None));
+    ctl.kill();
+    let _ctl = Controller::start(&ns, &["--role-path", "/platform/"]);
+    settled_at(&aws, &api, &name, role_at("/platform/")).await;
+    stop.store(true, Ordering::Relaxed);
+    sampler.await.unwrap();
+
+    let seen = seen.lock().unwrap().clone();
+    let missing: Vec<&(String, bool)> = seen.iter().filter(|(_, exists)| !exists).collect();
+    assert!(
+        missing.is_empty(),
+        "the target named a role that did not exist: {missing:?}"
+    );
+    let arns: std::collections::BTreeSet<&str> = seen.iter().map(|(a, _)| a.as_str()).collect();
+    println!(
+        "[figures] path move: {} samples, role ARNs the target named: {arns:?}",
+        seen.len()
+    );
+    assert!(arns.contains(role_at("/platform/").as_str()), "{arns:?}");
+    // Only the final role is left, and the record lists only it.
+    let roles: Vec<String> = recorded_resources(&api, "mover")
+        .await
+        .into_iter()
+        .filter(|r| r.kind == ebi::api::OwnedKind::Role)
+        .map(|r| r.arn)
+        .collect();
+    assert_eq!(roles, vec![role_at("/platform/")]);
+    let tagged = aws.tagged_resources(&ns).await;
+    assert_eq!(
+        tagged.roles.get(&format!("{ns}/mover")),
+        Some(&vec![name.clone()]),
+        "no second role left behind: {tagged:?}"
+    );
+    delete_and_wait(&ns, &["mover"]);
+    assert!(!aws.role_exists(&name).await);
+}
+
+/// The statements of a function's policy that grant `rule_arn` (their Sids).
+async fn grants_to(aws: &Aws, function: &str, rule_arn: &str) -> Vec<String> {
+    let text = aws.function_policy(function).await;
+    if text.is_empty() {
+        return vec![];
+    }
+    ebi::iam::PolicyDocument::parse(&serde_json::Value::String(text))
+        .unwrap()
+        .statements
+        .into_iter()
+        .filter(|s| {
+            s.conditions.iter().any(|c| {
+                c.key.eq_ignore_ascii_case("aws:SourceArn") && c.values == [rule_arn.to_string()]
+            })
+        })
+        .filter_map(|s| s.sid)
+        .collect()
+}
+
+/// Two objects claim one rule name at the same moment (every AWS answer delayed 300 ms, so
+/// both read "no such rule" before either creates it). Exactly one owns it; the other is
+/// Stalled naming the owner, and wrote no grant to a rule that is not its own; deleting it
+/// leaves the owner's rule and grant in place.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_objects_racing_for_one_rule_name_leave_one_owner() {
+    let ns = namespace("own-race");
+    let proxy = FaultProxy::start(&[
+        "--fault-rate",
+        "1.0",
+        "--fault-kinds",
+        "latency",
+        "--latency-ms",
+        "300",
+    ]);
+    let ctl = Controller::start_with_env(&ns, &[], &[("AWS_ENDPOINT_URL", &proxy.endpoint)]);
+    let api = kube_api(&ns).await;
+    let rule = format!("contested-{ns}");
+    let rule_arn = format!("arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule}");
+    apply(&format!(
+        "{}---\n{}",
+        lambda_on_bus(&ns, "first", &rule, None),
+        lambda_on_bus(&ns, "second", &rule, None)
+    ));
+    let stalled = |c: &Option<(String, String, String)>| {
+        c.as_ref()
+            .is_some_and(|(s, r, _)| s == "False" && r == "ResourceNotOwned")
+    };
+    let up = |c: &Option<(String, String, String)>| c.as_ref().is_some_and(|(s, _, _)| s == "True");
+    let started = std::time::Instant::now();
+    let outcome = loop {
+        let (a, b) = (
+            condition(&api, "first", "Ready").await,
+            condition(&api, "second", "Ready").await,
+        );
+        if up(&a) && stalled(&b) {
+            break Some(("first", "second", b.unwrap().2));
+        }
+        if up(&b) && stalled(&a) {
+            break Some(("second", "first", a.unwrap().2));
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "never one owner Ready and the other Stalled: {a:?} {b:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let (winner, loser, message) = outcome.unwrap();
+    assert!(
+        message.contains(&format!("eventbridge.dev/owner={ns}/{winner}")),
+        "the loser names the owner: {message}"
+    );
+    let aws = aws().await;
+    let tags = aws
+        .events
+        .list_tags_for_resource()
+        .resource_arn(&rule_arn)
+        .send()
+        .await
+        .unwrap();
+    assert!(tags
+        .tags()
+        .iter()
+        .any(|t| t.key() == "eventbridge.dev/owner" && t.value() == format!("{ns}/{winner}")));
+    // Two more passes of each: the outcome holds, and only the owner grants the rule.
+    let passes = ctl.reconciles();
+    wait_until("more passes", Duration::from_secs(60), || {
+        ctl.reconciles() >= passes + 4
+    });
+    let grants = grants_to(&aws, FUNCTION, &rule_arn).await;
+    assert_eq!(grants.len(), 1, "one grant, the owner's: {grants:?}");
+    let loser_record = recorded_resources(&api, loser).await;
+    assert!(
+        !loser_record
+            .iter()
+            .any(|r| r.kind == ebi::api::OwnedKind::Rule && r.arn == rule_arn),
+        "the loser's record does not list the owner's rule: {loser_record:?}"
+    );
+
+    delete_and_wait(&ns, &[loser]);
+    assert!(aws.rule_exists(&rule).await, "the owner's rule stays");
+    assert_eq!(
+        grants_to(&aws, FUNCTION, &rule_arn).await,
+        grants,
+        "the owner's grant stays"
+    );
+    wait_condition(&api, winner, "Ready", "True", None).await;
+    delete_and_wait(&ns, &[winner]);
+    assert!(grants_to(&aws, FUNCTION, &rule_arn).await.is_empty());
+}
+
+/// A statement under the controller's statement id that grants something else is someone
+/// else's: it is reported (Stalled, naming its principal and source) and never replaced,
+/// and deleting the object leaves it. (Lambda answers a second AddPermission of an id with
+/// 409; that path is `tests/aws_behaviour.rs`.)
+#[tokio::test(flavor = "multi_thread")]
+async fn a_foreign_statement_under_our_statement_id_is_reported_not_replaced() {
+    let ns = namespace("own-sid");
+    let api = kube_api(&ns).await;
+    let rule = format!("guarded-{ns}");
+    apply(&lambda_on_bus(&ns, "guarded", &rule, None));
+    let uid = uid_of(&api, "guarded").await;
+    let foreign_rule = format!("arn:aws:events:{REGION}:{ACCOUNT}:rule/someone-else-{ns}");
+    let aws = aws().await;
+    // Under the id the controller uses, and under the one it used before ids carried their
+    // owner.
+    let ids = [owned_statement_id(&rule, &uid), statement_id(&rule)];
+    for sid in &ids {
+        aws.lambda
+            .add_permission()
+            .function_name(FUNCTION)
+            .statement_id(sid)
+            .action("lambda:InvokeFunction")
+            .principal("events.amazonaws.com")
+            .source_arn(&foreign_rule)
+            .send()
+            .await
+            .unwrap();
+    }
+    let ctl = Controller::start(&ns, &[]);
+    let (_, _, message) =
+        wait_condition(&api, "guarded", "Ready", "False", Some("ResourceNotOwned")).await;
+    assert!(
+        message.contains(&ids[0]) && message.contains(&foreign_rule),
+        "names the statement and what it grants: {message}"
+    );
+    wait_condition(&api, "guarded", "Stalled", "True", Some("ResourceNotOwned")).await;
+    let passes = ctl.reconciles();
+    wait_until("two more passes", Duration::from_secs(30), || {
+        ctl.reconciles() >= passes + 2
+    });
+    let foreign = grants_to(&aws, FUNCTION, &foreign_rule).await;
+    assert_eq!(
+        foreign.len(),
+        2,
+        "both foreign statements as they were: {foreign:?}"
+    );
+    let rule_arn = format!("arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule}");
+    assert!(grants_to(&aws, FUNCTION, &rule_arn).await.is_empty());
+    delete_and_wait(&ns, &["guarded"]);
+    assert_eq!(grants_to(&aws, FUNCTION, &foreign_rule).await.len(), 2);
+    for sid in &ids {
+        aws.lambda
+            .remove_permission()
+            .function_name(FUNCTION)
+            .statement_id(sid)
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+/// An object whose status predates the ownership record, whose first pass after the upgrade
+/// fails before planning (here a guardrail): the record that pass writes still lists the
+/// Lambda statement under its old id, so the next pass migrates it away and nothing leaks.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_legacy_lambda_statement_is_migrated_even_when_the_first_pass_fails_early() {
+    use kube::api::{Patch, PatchParams};
+    let ns = namespace("own-legacy");
+    let api = kube_api(&ns).await;
+    let rule = format!("legacy-{ns}");
+    let cluster = format!("legacy-{ns}");
+    apply(&lambda_on_bus(&ns, "old", &rule, None));
+    let uid = uid_of(&api, "old").await;
+    let rule_arn = format!("arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule}");
+    let aws = aws().await;
+    // What an older controller left: the rule with its owner tags and target, and the
+    // statement under the old id.
+    aws.events
+        .put_rule()
+        .name(&rule)
+        .event_pattern(r#"{"source":["com.example.orders"]}"#)
+        .tags(tag("eventbridge.dev/owner", &format!("{ns}/old")))
+        .tags(tag("eventbridge.dev/owner-uid", &uid))
+        .tags(tag("eventbridge.dev/cluster", &cluster))
+        .tags(tag(
+            "app.kubernetes.io/managed-by",
+            "eventbridge-integration-controller",
+        ))
+        .send()
+        .await
+        .unwrap();
+    aws.events
+        .put_targets()
+        .rule(&rule)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("1")
+                .arn(FUNCTION)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let legacy = format!("ebi-{rule}");
+    aws.lambda
+        .add_permission()
+        .function_name(FUNCTION)
+        .statement_id(&legacy)
+        .action("lambda:InvokeFunction")
+        .principal("events.amazonaws.com")
+        .source_arn(&rule_arn)
+        .source_account(ACCOUNT)
+        .send()
+        .await
+        .unwrap();
+    api.patch_status(
+        "old",
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({"status": {
+            "ruleArn": rule_arn, "ruleName": rule, "targetKind": "Lambda", "targetId": "1"}})),
+    )
+    .await
+    .unwrap();
+    // The first pass of the new version stops at a guardrail, before planning.
+    let mut ctl = Controller::start(
+        &ns,
+        &[
+            "--cluster-id",
+            &cluster,
+            "--allowed-account-ids",
+            "999999999999",
+        ],
+    );
+    wait_condition(&api, "old", "Ready", "False", Some("GuardrailViolation")).await;
+    let recorded = recorded_resources(&api, "old").await;
+    assert!(
+        recorded
+            .iter()
+            .any(|r| r.statement_id.as_deref() == Some(legacy.as_str())),
+        "the record written by the failed pass lists the old statement: {recorded:?}"
+    );
+    ctl.kill();
+    let _ctl = Controller::start(&ns, &["--cluster-id", &cluster]);
+    wait_until_async(
+        "the old statement to be migrated away",
+        Duration::from_secs(60),
+        || async {
+            let grants = grants_to(&aws, FUNCTION, &rule_arn).await;
+            grants == vec![owned_statement_id(&rule, &uid)]
+        },
+    )
+    .await;
+    wait_condition(&api, "old", "Ready", "True", None).await;
+    delete_and_wait(&ns, &["old"]);
+    assert!(grants_to(&aws, FUNCTION, &rule_arn).await.is_empty());
+    assert!(!aws.rule_exists(&rule).await);
+}
+
+/// A move whose old resource cannot be removed (its region denies the controller now) does
+/// not hold the object un-Ready: it is Ready, `ResourcesLeftBehind` says what is left and
+/// why, the record keeps it, the orphan report lists it, and once the region answers again
+/// the removal (retried with backoff) succeeds.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_superseded_resource_that_cannot_be_removed_leaves_the_object_ready() {
+    let ns = namespace("own-left");
+    let old_region = "eu-west-1";
+    let mut ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    apply(&sfn_in(&ns, "stranded", old_region));
+    wait_condition(&api, "stranded", "Ready", "True", None).await;
+    ctl.kill();
+    let proxy = FaultProxy::start(&["--deny-region", old_region]);
+    let mut ctl = Controller::start_with_env(&ns, &[], &[("AWS_ENDPOINT_URL", &proxy.endpoint)]);
+    apply(&sfn_in(&ns, "stranded", REGION));
+    let rule = format!("stranded-{ns}");
+    let old_arn = format!("arn:aws:events:{old_region}:{ACCOUNT}:rule/{rule}");
+    let (_, _, message) = wait_condition(
+        &api,
+        "stranded",
+        "ResourcesLeftBehind",
+        "True",
+        Some("CleanupPending"),
+    )
+    .await;
+    assert!(message.contains(&old_arn), "{message}");
+    let obj = api.get("stranded").await.unwrap();
+    let status = obj.status.clone().unwrap();
+    let ready = status.condition("Ready").unwrap();
+    assert_eq!(
+        (ready.status.as_str(), ready.observed_generation),
+        ("True", obj.metadata.generation),
+        "{ready:?}"
+    );
+    let left: Vec<_> = status
+        .resources
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.left_behind.is_some())
+        .map(|r| r.arn)
+        .collect();
+    assert_eq!(left, vec![old_arn.clone()]);
+    let report = orphan_report(&["--locations-namespace", &ns]);
+    assert!(
+        report["leftBehind"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["arn"] == old_arn && o["owner"] == format!("{ns}/stranded")),
+        "{report}"
+    );
+    ctl.kill();
+    drop(proxy);
+    let _ctl = Controller::start(&ns, &[]);
+    let old_region_events = aws_in_region(old_region).await;
+    wait_until_async(
+        "the old rule to be removed once its region answers",
+        Duration::from_secs(120),
+        || async { !rule_in(&old_region_events, &rule, "default").await },
+    )
+    .await;
+    wait_until_async(
+        "ResourcesLeftBehind to go",
+        Duration::from_secs(30),
+        || async {
+            condition(&api, "stranded", "ResourcesLeftBehind")
+                .await
+                .is_none()
+        },
+    )
+    .await;
+    delete_and_wait(&ns, &["stranded"]);
 }

@@ -32,6 +32,7 @@ fn facts() -> Facts {
             format!("arn:aws:iam::{A}:role/exec"),
         ]),
         provisioning_role_arn: None,
+        recorded_roles: vec![],
     }
 }
 
@@ -531,11 +532,29 @@ fn the_lambda_permission_is_compared_by_meaning() {
         diff(&p.local, &o, &owner(), Adoption::both(false)).unwrap(),
         vec![]
     );
-    o.lambda_policy = Some(json!(statement(
-        "arn:aws:events:us-east-1:111122223333:rule/other"
-    )));
+    // Ours but drifted (another account condition): replaced.
+    let drifted = statement(&rule.arn).replace(
+        &format!(r#""AWS:SourceAccount":"{A}""#),
+        r#""AWS:SourceAccount":"999999999999""#,
+    );
+    assert_ne!(drifted, statement(&rule.arn));
+    o.lambda_policy = Some(json!(drifted));
     assert_eq!(
         diff(&p.local, &o, &owner(), Adoption::both(false)).unwrap(),
+        vec![Change::AddPermission { replace: true }]
+    );
+    // Under our id but granting another rule: someone else's, never replaced…
+    let other = "arn:aws:events:us-east-1:111122223333:rule/other";
+    o.lambda_policy = Some(json!(statement(other)));
+    let err = diff(&p.local, &o, &owner(), Adoption::both(false)).unwrap_err();
+    assert!(err.to_string().contains(other), "{err}");
+    // …unless the record says this object granted exactly that (a rule renamed since).
+    let recorded = Adoption {
+        statement_proofs: vec![other.to_string()],
+        ..Adoption::both(false)
+    };
+    assert_eq!(
+        diff(&p.local, &o, &owner(), recorded).unwrap(),
         vec![Change::AddPermission { replace: true }]
     );
     o.lambda_policy = None;
@@ -736,7 +755,7 @@ fn a_status_older_than_the_record_is_migrated_into_one() {
         ..Default::default()
     };
     let wanted = record::inventory(&p, None);
-    let entries = record::recorded(Some(&legacy), None, &wanted);
+    let entries = record::recorded(Some(&legacy), &lambda_spec(&f), None);
     assert_eq!(
         kinds(&entries),
         vec![OwnedKind::Rule, OwnedKind::LambdaPermission]
@@ -755,5 +774,50 @@ fn a_status_older_than_the_record_is_migrated_into_one() {
         resources: Some(vec![]),
         ..legacy
     };
-    assert!(record::recorded(Some(&current), None, &wanted).is_empty());
+    assert!(record::recorded(Some(&current), &lambda_spec(&f), None).is_empty());
+}
+
+/// A role whose name the record holds at another path (a move of `spec.role.path` or
+/// `--role-path`) is planned under a second name at the new path; once the record no longer
+/// lists the old one, the wanted name again.
+#[test]
+fn a_path_move_plans_a_second_name_while_the_old_role_holds_the_name() {
+    let s = spec(&format!(
+        "{}role: {{path: /new/}}\n",
+        "rule: {scheduleExpression: \"rate(1 hour)\"}\ntarget:\n  stepFunctions: {stateMachineArn: \"arn:aws:states:us-east-1:111122223333:stateMachine:m\"}\n"
+    ));
+    let at = |facts: Facts| match plan(&s, &owner(), &facts, &Guardrails::default())
+        .unwrap()
+        .local
+        .role
+    {
+        DesiredRole::Managed(m) => m,
+        other => panic!("{other:?}"),
+    };
+    let settled = at(facts());
+    assert!(settled.arn.contains(":role/new/"), "{}", settled.arn);
+    assert_eq!(settled.bridge_for, None);
+    let old = settled.arn.replace(":role/new/", ":role/");
+    let moving = at(Facts {
+        recorded_roles: vec![old.clone()],
+        ..facts()
+    });
+    assert_ne!(moving.name, settled.name);
+    assert!(moving.name.starts_with(&settled.name) && moving.name.len() <= 64);
+    assert!(moving.arn.contains(":role/new/"), "{}", moving.arn);
+    assert_eq!(moving.bridge_for.as_deref(), Some(settled.name.as_str()));
+    // The bridge recorded and the old role gone: the wanted name again.
+    let done = at(Facts {
+        recorded_roles: vec![moving.arn.clone()],
+        ..facts()
+    });
+    assert_eq!(done, settled);
+    // Recorded at the very ARN wanted: no move.
+    assert_eq!(
+        at(Facts {
+            recorded_roles: vec![settled.arn.clone()],
+            ..facts()
+        }),
+        settled
+    );
 }

@@ -34,7 +34,7 @@ pub struct EventBridgeIntegrationStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_account: Option<TargetAccountStatus>,
     /// Ready, RoleReady, RuleReady, TargetReady, InvokePermissionReady, AccessVerified,
-    /// CrossAccountReady, Reconciling, Stalled.
+    /// CrossAccountReady, ResourcesLeftBehind (only while some are), Reconciling, Stalled.
     #[serde(default)]
     pub conditions: Vec<Condition>,
     /// Why an invocation would fail (errors) or is weaker than it should be (warnings),
@@ -101,8 +101,9 @@ pub struct OwnedResource {
     /// LambdaPermission and BusPermission: the policy statement's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statement_id: Option<String>,
-    /// LambdaPermission and QueuePermission: what proves the statement is ours: the rule
-    /// ARN of its `aws:SourceArn` condition, or (RoleChain) the ARN of its principal role.
+    /// LambdaPermission and QueuePermission: what proves the statement is ours, with its
+    /// id (which ends in a hash of the owning object's UID): the rule ARN of its
+    /// `aws:SourceArn` condition, or (RoleChain) the ARN of its principal role.
     /// BusPermission: the forwarding role the statement admits (`aws:PrincipalArn`; an
     /// account for the shared statements of older versions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -114,6 +115,12 @@ pub struct OwnedResource {
     /// took them over, put back when they are released (they are never deleted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore: Option<Restore>,
+    /// A resource this object no longer uses (after a move or a rename) that could not be
+    /// removed yet, and why. It stays listed until its removal succeeds, which is retried
+    /// with backoff; the object is Ready meanwhile (condition `ResourcesLeftBehind`), and
+    /// the `orphans` report lists it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_behind: Option<String>,
 }
 
 /// An adopted resource as it was before adoption: what the controller changes on it, and
@@ -209,6 +216,9 @@ pub mod condition {
     pub const CROSS_ACCOUNT_READY: &str = "CrossAccountReady";
     pub const RECONCILING: &str = "Reconciling";
     pub const STALLED: &str = "Stalled";
+    /// True while resources this object no longer uses (a move, a rename) could not be
+    /// removed yet; absent otherwise. The integration itself may be Ready meanwhile.
+    pub const RESOURCES_LEFT_BEHIND: &str = "ResourcesLeftBehind";
 }
 
 /// Condition reasons that are not diagnosis codes.

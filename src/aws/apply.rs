@@ -172,7 +172,13 @@ async fn write(c: &Clients, desired: &Desired, change: &Change) -> Result<(), Aw
                 .description(r.description.clone().unwrap_or_default())
                 .state(state)
                 // Tags on PutRule only apply on creation; TagRule handles existing rules.
-                .set_tags(created.then(|| eb_tags(&desired.tags)))
+                // A created rule also carries when it was created (EventBridge keeps no
+                // date): the orphan report leaves alone what is younger than its grace.
+                .set_tags(created.then(|| {
+                    let mut tags = desired.tags.clone();
+                    tags.insert(crate::plan::CREATED_TAG.to_string(), now_seconds());
+                    eb_tags(&tags)
+                }))
                 .send()
                 .await
                 .map_err(|e| classify("events:PutRule", e))?;
@@ -281,9 +287,25 @@ async fn write(c: &Clients, desired: &Desired, change: &Change) -> Result<(), Aw
     Ok(())
 }
 
+/// Unix seconds now, as the `eventbridge.dev/created` tag holds it.
+fn now_seconds() -> String {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The code of the error `add_permission` returns for a statement under our id that is not
+/// provably ours: the pass reports it (`ResourceNotOwned`) and writes nothing over it.
+pub const STATEMENT_NOT_OWNED: &str = "StatementNotOwned";
+
 /// Grants EventBridge the invoke permission. `replace`: a statement with our ID exists but
-/// differs. A 409 (the statement ID exists: a concurrent pass or a stale read) is resolved
-/// the same way: the ID is ours, so its statement is replaced by exactly the desired one.
+/// differs, and the diff proved it ours (it grants to this rule, or to what the record
+/// names). A 409 (the statement ID exists although the read before did not show it: a
+/// concurrent pass, a stale read) is resolved by reading the policy again: the desired
+/// statement already there is success, one that grants to this rule (or principal) is ours
+/// and replaced, and any other is someone else's and left alone ([`STATEMENT_NOT_OWNED`]).
 pub async fn add_permission(
     lambda: &aws_sdk_lambda::Client,
     p: &crate::plan::DesiredPermission,
@@ -312,6 +334,48 @@ pub async fn add_permission(
     };
     match add().await.map_err(|e| classify("lambda:AddPermission", e)) {
         Err(e) if e.kind == ErrorKind::Conflict => {
+            let policy = super::observe::found(
+                lambda
+                    .get_policy()
+                    .function_name(&p.function_name)
+                    .set_qualifier(p.qualifier.clone())
+                    .send()
+                    .await
+                    .map_err(|e| classify("lambda:GetPolicy", e)),
+            )?
+            .and_then(|o| o.policy);
+            let statement = policy.and_then(|text| {
+                crate::iam::PolicyDocument::parse(&serde_json::Value::String(text))
+                    .ok()?
+                    .statements
+                    .into_iter()
+                    .find(|s| s.sid.as_deref() == Some(p.statement_id.as_str()))
+            });
+            let Some(statement) = statement else {
+                // Gone again since the 409: add it now.
+                add()
+                    .await
+                    .map_err(|e| classify("lambda:AddPermission", e))?;
+                return Ok(());
+            };
+            let grant = crate::plan::diff::StatementGrant::of(&statement);
+            let proof = p.source_arn.as_deref().unwrap_or(&p.principal);
+            if !grant.proven_by(proof) {
+                return Err(AwsError::new(
+                    "lambda:AddPermission",
+                    ErrorKind::Rejected,
+                    STATEMENT_NOT_OWNED,
+                    format!(
+                        "statement {} on {} exists and is not this object's: {}",
+                        p.statement_id,
+                        p.function_arn,
+                        grant.describe()
+                    ),
+                ));
+            }
+            if grant_is_desired(&grant, p) {
+                return Ok(());
+            }
             remove_permission(
                 lambda,
                 &p.function_name,
@@ -326,6 +390,16 @@ pub async fn add_permission(
         }
         other => other.map(|_| ()),
     }
+}
+
+/// Whether a statement found under our id already grants exactly what is desired (the
+/// principal, and the source conditions as AddPermission writes them).
+fn grant_is_desired(
+    grant: &crate::plan::diff::StatementGrant,
+    p: &crate::plan::DesiredPermission,
+) -> bool {
+    grant.principals == [p.principal.clone()]
+        && grant.source_arns == p.source_arn.clone().into_iter().collect::<Vec<_>>()
 }
 
 /// NotFound is success: the permission is already gone.

@@ -54,9 +54,9 @@ pub async fn remove(
     let result = match r.kind {
         OwnedKind::Rule => remove_rule(c, r, owner).await,
         OwnedKind::Role => remove_role(c, r, owner, snapshot_max_age).await,
-        OwnedKind::LambdaPermission => remove_lambda_permission(c, r).await,
+        OwnedKind::LambdaPermission => remove_lambda_permission(c, r, owner).await,
         OwnedKind::BusPermission => remove_bus_permission(c, r).await,
-        OwnedKind::QueuePermission => remove_queue_permission(c, r).await,
+        OwnedKind::QueuePermission => remove_queue_permission(c, r, owner).await,
     };
     // Shared snapshots taken before the removal no longer speak for it.
     match r.kind {
@@ -71,6 +71,89 @@ pub async fn remove(
         OwnedKind::BusPermission => {}
     }
     result
+}
+
+/// `deletionPolicy: Retain` of a recorded rule or role: it stays as it is, without its
+/// owner-UID tag, the proof that it is this object's. Nothing removes it as an orphan then
+/// (the report needs that tag), and only the next object of the same namespace and name
+/// (or an adoption) takes it over. What does not prove it is ours is left as it is.
+pub async fn retain(c: &Clients, r: &OwnedResource, owner: &Owner) -> Result<Removal, AwsError> {
+    let uid_tag = vec![crate::plan::OWNER_UID_TAG.to_string()];
+    match r.kind {
+        OwnedKind::Rule => {
+            let Some(tags) = observe::rule_tags(c, &r.arn).await? else {
+                return Ok(Removal::Gone);
+            };
+            if let Some(why) = not_ours(owner.claim(&tags)) {
+                return Ok(Removal::NotOurs(why));
+            }
+            apply::ignore_not_found(
+                c.events
+                    .untag_resource()
+                    .resource_arn(&r.arn)
+                    .set_tag_keys(Some(uid_tag))
+                    .send()
+                    .await
+                    .map_err(|e| classify("events:UntagResource", e)),
+            )?;
+            c.shared
+                .wrote_rule(r.event_bus_name.as_deref().unwrap_or("default"), &r.name);
+        }
+        OwnedKind::Role => {
+            let Some((arn, tags)) = role_proof(c, &r.name, None).await? else {
+                return Ok(Removal::Gone);
+            };
+            if arn != r.arn {
+                return Ok(Removal::NotOurs(format!(
+                    "a role of that name has ARN {arn}"
+                )));
+            }
+            if let Some(why) = not_ours(owner.claim(&tags)) {
+                return Ok(Removal::NotOurs(why));
+            }
+            apply::ignore_not_found(
+                c.iam
+                    .untag_role()
+                    .role_name(&r.name)
+                    .set_tag_keys(Some(uid_tag))
+                    .send()
+                    .await
+                    .map_err(|e| classify("iam:UntagRole", e)),
+            )?;
+            c.shared.wrote_role(&r.name);
+        }
+        _ => {}
+    }
+    Ok(Removal::Released(
+        "retained: its owner-UID tag was removed, so it is no longer this cluster's to remove"
+            .into(),
+    ))
+}
+
+/// A statement whose id does not carry this owner's UID (written before ids did, or
+/// someone else's under an id of the old form) proves less than its id: it is removed only
+/// if the rule it grants to is not another owner's. Two objects that once shared a rule
+/// name shared such a statement, and the one that does not hold the rule must not remove
+/// the grant of the one that does. The rule is in the statement's own account.
+async fn rule_is_someone_elses(
+    c: &Clients,
+    r: &OwnedResource,
+    owner: &Owner,
+) -> Result<Option<String>, AwsError> {
+    let sid = r.statement_id.as_deref().unwrap_or_default();
+    let proof = r.proof.as_deref().unwrap_or_default();
+    if crate::plan::names::statement_id_of_owner(sid, &owner.uid) || !proof.contains(":rule/") {
+        return Ok(None);
+    }
+    let Some(tags) = observe::rule_tags(c, proof).await? else {
+        return Ok(None);
+    };
+    Ok(match owner.claim(&tags) {
+        Claim::Foreign(found) => Some(format!(
+            "statement {sid} grants rule {proof}, which is another owner's ({found})"
+        )),
+        _ => None,
+    })
 }
 
 fn not_ours(claim: Claim) -> Option<String> {
@@ -409,7 +492,11 @@ async fn release_role(
     )))
 }
 
-async fn remove_lambda_permission(c: &Clients, r: &OwnedResource) -> Result<Removal, AwsError> {
+async fn remove_lambda_permission(
+    c: &Clients,
+    r: &OwnedResource,
+    owner: &Owner,
+) -> Result<Removal, AwsError> {
     let sid = r.statement_id.as_deref().unwrap_or_default();
     let Some(policy) = observe::lambda_policy(c, &r.name, r.qualifier.as_deref()).await? else {
         return Ok(Removal::Gone);
@@ -429,6 +516,9 @@ async fn remove_lambda_permission(c: &Clients, r: &OwnedResource) -> Result<Remo
         return Ok(Removal::NotOurs(format!(
             "statement {sid} grants to {principals:?} with SourceArn {source_arns:?}, not to what this object recorded ({proof})"
         )));
+    }
+    if let Some(why) = rule_is_someone_elses(c, r, owner).await? {
+        return Ok(Removal::NotOurs(why));
     }
     apply::remove_permission(&c.lambda, &r.name, r.qualifier.as_deref(), sid).await?;
     Ok(Removal::Removed)
@@ -508,7 +598,11 @@ async fn remove_shared_bus_statement(
     Ok(Removal::Removed)
 }
 
-async fn remove_queue_permission(c: &Clients, r: &OwnedResource) -> Result<Removal, AwsError> {
+async fn remove_queue_permission(
+    c: &Clients,
+    r: &OwnedResource,
+    owner: &Owner,
+) -> Result<Removal, AwsError> {
     let sid = r.statement_id.clone().unwrap_or_default();
     let proof = r.proof.clone().unwrap_or_default();
     let Some(queue) = observe::queue(c, &r.name, &r.account_id).await? else {
@@ -525,6 +619,9 @@ async fn remove_queue_permission(c: &Clients, r: &OwnedResource) -> Result<Remov
         return Ok(Removal::NotOurs(format!(
             "statement {sid} is for {source_arns:?}, not for {proof}"
         )));
+    }
+    if let Some(why) = rule_is_someone_elses(c, r, owner).await? {
+        return Ok(Removal::NotOurs(why));
     }
     apply::edit_queue_policy(c, &r.name, &r.account_id, |current| {
         current.and_then(|p| crate::iam::documents::without_statement(p, &sid))

@@ -61,6 +61,7 @@ impl Admission {
             rule,
             role,
             rule_adopted,
+            statement_proofs: crate::plan::record::statement_proofs(recorded),
         }
     }
 }

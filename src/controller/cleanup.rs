@@ -8,14 +8,14 @@ use kube::runtime::controller::Action;
 use kube::Api;
 use tracing::info;
 
+use super::admission::admit;
 use super::converge::{legacy_via_role, remove_recorded, Failure};
 use super::events::publish;
 use super::reconcile::owner_of;
-use super::record::RecordKeeper;
+use super::record::{clients_for, RecordKeeper};
 use super::Context;
-use crate::api::{DeletionPolicy, EventBridgeIntegration, OwnedResource};
+use crate::api::{DeletionPolicy, EventBridgeIntegration, OwnedKind, OwnedResource};
 use crate::aws::remove::Removal;
-use crate::plan::{self, record, Facts};
 use crate::Error;
 
 pub(super) async fn cleanup(
@@ -25,19 +25,6 @@ pub(super) async fn cleanup(
 ) -> Result<Action, Error> {
     let owner = owner_of(obj, ctx);
     ctx.metrics.object_state(&owner.key(), None);
-    if obj.spec.deletion_policy == DeletionPolicy::Retain {
-        publish(
-            ctx,
-            obj,
-            EventType::Normal,
-            "Retained",
-            "Delete",
-            "deletionPolicy Retain: the rule, target, role and permissions stay in AWS",
-        )
-        .await;
-        ctx.forget(obj);
-        return Ok(Action::await_change());
-    }
     let mut keeper = RecordKeeper::from_status(obj, legacy_via_role(obj));
     // A record older than the ConfigMap of places: kept there before removal can fail halfway.
     if let Err(e) = ctx.locations.remember(keeper.entries()).await {
@@ -45,47 +32,22 @@ pub(super) async fn cleanup(
     }
     let region = super::converge::region_of(obj, ctx);
     let local = ctx.aws.clients(&region);
-    // A status older than the record names no Lambda statement: the spec's plan says which
-    // function it was on. Planning is pure; if the spec no longer plans, there is none to find.
-    if obj.status.as_ref().is_some_and(|s| s.resources.is_none()) {
-        if let Ok(account_id) = ctx.aws.account_id(&local).await {
-            let facts = Facts {
-                account_id,
-                region: region.clone(),
-                task_roles: None,
-                provisioning_role_arn: legacy_via_role(obj).map(str::to_string),
-            };
-            if let Ok(p) = plan::plan(&obj.spec, &owner, &facts, &ctx.settings.guardrails) {
-                keeper.adopt_legacy(obj, &record::inventory(&p, legacy_via_role(obj)));
-            }
-        }
+    // Today's way into the target account, if the object is still admitted: tried before
+    // the way each entry was recorded with (a rotated provisioning role or external ID).
+    let admission = admit(obj, ctx, &region, None).await.ok();
+    if obj.spec.deletion_policy == DeletionPolicy::Retain {
+        return retain(obj, ctx, api, &owner, &local, keeper, admission.as_ref()).await;
     }
     let mut outcomes: Vec<(OwnedResource, Removal)> = Vec::new();
     let entries = keeper.entries().to_vec();
     for entry in entries {
-        match remove_recorded(obj, ctx, &owner, &local, &entry, None).await {
+        match remove_recorded(obj, ctx, &owner, &local, &entry, admission.as_ref()).await {
             Ok(removal) => {
                 keeper.forget(&entry);
                 outcomes.push((entry, removal));
             }
             Err(failure) => {
-                // What is gone leaves the record now, so a retry starts where this one stopped.
-                keeper.write(api, obj).await.ok();
-                report(ctx, obj, &outcomes).await;
-                publish(
-                    ctx,
-                    obj,
-                    EventType::Warning,
-                    "CleanupPending",
-                    "Delete",
-                    &format!(
-                        "could not remove {}: {}; retrying. The object stays until everything it recorded is removed (or set deletionPolicy: Retain to keep the rest)",
-                        entry.describe(),
-                        describe(&failure)
-                    ),
-                )
-                .await;
-                return Err(into_error(failure));
+                return pending(ctx, obj, api, &mut keeper, &outcomes, &entry, failure).await;
             }
         }
     }
@@ -93,6 +55,92 @@ pub(super) async fn cleanup(
     info!(removed = outcomes.len(), "clean-up done");
     ctx.forget(obj);
     Ok(Action::await_change())
+}
+
+/// `deletionPolicy: Retain`: everything stays in AWS, but no longer proves it is this
+/// object's. Each recorded rule and role loses its owner-UID tag (the owner, cluster and
+/// managed-by tags stay, for people), so no orphan report, of this version or an older one,
+/// ever takes it for an orphan of this cluster; an object of the same namespace and name
+/// takes it over again, and another only by adoption. Statements carry no tags: they stay
+/// as they are, and are found by the orphan report only through a rule that is an orphan.
+async fn retain(
+    obj: &EventBridgeIntegration,
+    ctx: &Context,
+    api: &Api<EventBridgeIntegration>,
+    owner: &crate::plan::Owner,
+    local: &crate::aws::Clients,
+    mut keeper: RecordKeeper,
+    admission: Option<&super::admission::Admission>,
+) -> Result<Action, Error> {
+    let entries: Vec<OwnedResource> = keeper.entries().to_vec();
+    let mut released = Vec::new();
+    for entry in entries {
+        if !matches!(entry.kind, OwnedKind::Rule | OwnedKind::Role) {
+            continue;
+        }
+        let result = match clients_for(obj, ctx, local, &entry, admission).await {
+            Ok(clients) => crate::aws::remove::retain(&clients, &entry, owner)
+                .await
+                .map_err(Failure::from),
+            Err(failure) => Err(failure),
+        };
+        match result {
+            Ok(outcome) => {
+                released.push(outcome.describe(&entry));
+                keeper.forget(&entry);
+            }
+            Err(failure) => {
+                return pending(ctx, obj, api, &mut keeper, &[], &entry, failure).await;
+            }
+        }
+    }
+    publish(
+        ctx,
+        obj,
+        EventType::Normal,
+        "Retained",
+        "Delete",
+        &format!(
+            "deletionPolicy Retain: the rule, target, role and permissions stay in AWS, no longer this cluster's (their owner-UID tags were removed, so the orphan report never lists them){}",
+            if released.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", released.join("; "))
+            }
+        ),
+    )
+    .await;
+    ctx.forget(obj);
+    Ok(Action::await_change())
+}
+
+/// A removal (or release) failed: what is done leaves the record now, so a retry starts
+/// where this one stopped; the finalizer stays.
+async fn pending(
+    ctx: &Context,
+    obj: &EventBridgeIntegration,
+    api: &Api<EventBridgeIntegration>,
+    keeper: &mut RecordKeeper,
+    outcomes: &[(OwnedResource, Removal)],
+    entry: &OwnedResource,
+    failure: Failure,
+) -> Result<Action, Error> {
+    keeper.write(api, obj).await.ok();
+    report(ctx, obj, outcomes).await;
+    publish(
+        ctx,
+        obj,
+        EventType::Warning,
+        "CleanupPending",
+        "Delete",
+        &format!(
+            "could not remove {}: {}; retrying. The object stays until everything it recorded is removed (or set deletionPolicy: Retain to keep the rest)",
+            entry.describe(),
+            failure.message()
+        ),
+    )
+    .await;
+    Err(into_error(failure))
 }
 
 /// One Event for what was removed, one Warning per resource released or left alone.
@@ -143,21 +191,10 @@ async fn report(
     }
 }
 
-fn describe(f: &Failure) -> String {
-    match f {
-        Failure::Plan(e) => e.to_string(),
-        Failure::NotPermitted(r) => r.to_string(),
-        Failure::NotOwned(e) => e.to_string(),
-        Failure::Aws(e) => e.to_string(),
-        Failure::Dependency(m) => m.clone(),
-        Failure::Kube(e) => e.to_string(),
-    }
-}
-
 fn into_error(f: Failure) -> Error {
     match f {
         Failure::Aws(e) => Error::Aws(e),
         Failure::Kube(e) => Error::Kube(e),
-        other => Error::Dependency(describe(&other)),
+        other => Error::Dependency(other.message()),
     }
 }

@@ -21,6 +21,8 @@ pub enum Outcome<'a> {
         mode: Option<CrossAccountMode>,
         parts: &'a [PartOutcome<'a>],
         findings: &'a [Finding],
+        /// Superseded resources whose removal failed, each with why.
+        left_behind: &'a [String],
     },
     /// A human must act: invalid spec, guardrail, not owned, controller AccessDenied.
     Blocked {
@@ -65,7 +67,24 @@ pub fn conditions(outcome: &Outcome<'_>) -> Vec<ConditionValue> {
             mode,
             parts,
             findings,
-        } => converged(*mode, parts, findings),
+            left_behind,
+        } => {
+            let mut out = converged(*mode, parts, findings);
+            if !left_behind.is_empty() {
+                // Not a reason to be un-Ready: the integration is in place. It says what is
+                // still in AWS although nothing uses it, and that it is tried again.
+                out.push(ConditionValue::new(
+                    c::RESOURCES_LEFT_BEHIND,
+                    true,
+                    r::CLEANUP_PENDING,
+                    format!(
+                        "no longer used, not removed yet (retried with backoff; `orphans` lists them): {}",
+                        left_behind.join("; ")
+                    ),
+                ));
+            }
+            out
+        }
     }
 }
 

@@ -20,7 +20,7 @@ use crate::aws::{apply, observe, AwsError, Clients};
 use crate::diagnose::{Finding, TaskDefinition};
 use crate::iam::Arn;
 use crate::plan::diff::{self, Adoption, Change, NotOwned, Observed, ObservedRule};
-use crate::plan::{self, record, Desired, DesiredRole, Facts, Owner, Plan, PlanError, Side};
+use crate::plan::{self, record, Claim, Desired, DesiredRole, Facts, Owner, Plan, PlanError, Side};
 
 /// Failures of a pass, by what a person or the controller does about them.
 pub(super) enum Failure {
@@ -46,6 +46,20 @@ impl From<kube::Error> for Failure {
     }
 }
 
+impl Failure {
+    /// For Events, status and logs.
+    pub fn message(&self) -> String {
+        match self {
+            Failure::Plan(e) => e.to_string(),
+            Failure::NotPermitted(r) => r.to_string(),
+            Failure::NotOwned(e) => e.to_string(),
+            Failure::Aws(e) => e.to_string(),
+            Failure::Dependency(m) => m.clone(),
+            Failure::Kube(e) => e.to_string(),
+        }
+    }
+}
+
 /// One account's share of a pass.
 pub(super) struct Part {
     pub side: Side,
@@ -63,6 +77,9 @@ pub(super) struct Pass {
     pub not_evaluated: Vec<String>,
     /// What removing superseded resources did (moves, renames), for Events.
     pub removed: Vec<String>,
+    /// Superseded resources whose removal failed, and why: they stay in the record, the
+    /// object is Ready, and the removal is retried with backoff.
+    pub left_behind: Vec<String>,
 }
 
 impl Pass {
@@ -108,6 +125,7 @@ pub(super) async fn plan_for(
     obj: &EventBridgeIntegration,
     ctx: &Context,
     owner: &Owner,
+    recorded: &[OwnedResource],
 ) -> Result<Planned, Failure> {
     let kind = plan::validate(&obj.spec).map_err(|e| Failure::Plan(e.into()))?;
     let region = region_of(obj, ctx);
@@ -120,6 +138,11 @@ pub(super) async fn plan_for(
         region: region.clone(),
         task_roles,
         provisioning_role_arn: admission.via_role().map(str::to_string),
+        recorded_roles: recorded
+            .iter()
+            .filter(|e| e.kind == OwnedKind::Role)
+            .map(|e| e.arn.clone())
+            .collect(),
     };
     let mut remote = None;
     if let (Some(x), Some(access)) = (&obj.spec.cross_account, &admission.remote) {
@@ -373,7 +396,8 @@ async fn observe_and_diff(
         max_age: ctx.settings.snapshot_max_age(),
     };
     let seen = observe_all(clients, desired, task_definition.clone(), owner, shared).await?;
-    let changes = diff::diff(desired, &seen.observed, owner, adopt).map_err(Failure::NotOwned)?;
+    let changes =
+        diff::diff(desired, &seen.observed, owner, adopt.clone()).map_err(Failure::NotOwned)?;
     if changes.is_empty() || !seen.from_snapshots {
         return Ok((seen, changes));
     }
@@ -406,12 +430,97 @@ async fn read_directly(
     Ok(seen.await?.observed)
 }
 
-async fn apply_changes(part: &Part) -> Result<(), AwsError> {
+async fn apply_changes(part: &Part, owner: &Owner) -> Result<(), Failure> {
     for change in &part.changes {
         info!(side = ?part.side, account = %part.desired.account_id, ?change, "applying");
-        apply::apply(&part.clients, &part.desired, change).await?;
+        apply::apply(&part.clients, &part.desired, change)
+            .await
+            .map_err(|e| {
+                match (
+                    e.code == apply::STATEMENT_NOT_OWNED,
+                    &part.desired.permission,
+                ) {
+                    (true, Some(p)) => Failure::NotOwned(NotOwned {
+                        kind: "Lambda permission",
+                        name: format!("{} on {}", p.statement_id, p.function_arn),
+                        found: e.message,
+                        advice: diff::ADVICE_STATEMENT,
+                        foreign: false,
+                    }),
+                    _ => Failure::Aws(e),
+                }
+            })?;
+        if let Change::PutRule { created: true } = change {
+            settle_rule_claim(part, owner).await?;
+        }
     }
     Ok(())
+}
+
+/// Reading "no such rule" and then creating it is a check-then-write: another object (or
+/// another cluster's controller) may have created the same name in between, and PutRule
+/// creates or replaces without telling which. The owner tags read right after the write
+/// settle it before anything else is written to the rule (its target, its statements):
+/// exactly one owner holds a name, and the other stops here, `ResourceNotOwned` naming it.
+/// (PutRule applies tags when it creates a rule; the emulator also when it replaces one.
+/// Either way the tags read now name one owner, and a later pass of an object that no
+/// longer finds its tags stops the same way.)
+async fn settle_rule_claim(part: &Part, owner: &Owner) -> Result<(), Failure> {
+    let rule = part.desired.rule();
+    for attempt in 0..3 {
+        let tags = observe::rule_tags(&part.clients, &rule.arn).await?;
+        let claim = tags.as_ref().map(|t| owner.claim(t));
+        match claim {
+            Some(Claim::Ours) => return Ok(()),
+            Some(Claim::Foreign(found)) => {
+                return Err(Failure::NotOwned(NotOwned {
+                    kind: "EventBridge rule",
+                    name: rule.name.clone(),
+                    found: format!(
+                        "{found}: another object claimed this name at the same moment and holds it"
+                    ),
+                    advice: "choose another spec.rule.name (or remove the other object)",
+                    foreign: true,
+                }))
+            }
+            // Tags not visible yet (or the rule deleted at once): read again, briefly.
+            _ if attempt < 2 => tokio::time::sleep(Duration::from_millis(200)).await,
+            _ => {}
+        }
+    }
+    Err(Failure::Aws(AwsError::new(
+        "events:ListTagsForResource",
+        crate::aws::ErrorKind::Transient,
+        "OwnerTagsNotVisible",
+        format!(
+            "rule {} was created but its owner tags could not be read back; retrying",
+            rule.arn
+        ),
+    )))
+}
+
+/// A rule or role that the diff found tagged for another owner leaves the record: it is
+/// provably not this object's, so clean-up must not count it (statements this object wrote
+/// stay: their ids carry its UID, and they are removed with it).
+fn forget_foreign(keeper: &mut RecordKeeper, desired: &Desired, not_owned: &NotOwned) {
+    if !not_owned.foreign {
+        return;
+    }
+    let arn = match not_owned.kind {
+        "EventBridge rule" => desired.rule.as_ref().map(|r| r.arn.as_str()),
+        "IAM role" => desired.role.arn(),
+        _ => None,
+    };
+    let entry = keeper
+        .entries()
+        .iter()
+        .find(|e| {
+            matches!(e.kind, OwnedKind::Rule | OwnedKind::Role) && Some(e.arn.as_str()) == arn
+        })
+        .cloned();
+    if let Some(entry) = entry {
+        keeper.forget(&entry);
+    }
 }
 
 fn forget_role(keeper: &mut RecordKeeper, desired: &Desired) {
@@ -446,10 +555,9 @@ pub(super) async fn converge(
     api: &Api<EventBridgeIntegration>,
     keeper: &mut RecordKeeper,
 ) -> Result<Pass, Failure> {
-    let planned = plan_for(obj, ctx, owner).await?;
+    let planned = plan_for(obj, ctx, owner, keeper.entries()).await?;
     let via = planned.admission.via_role();
     let mut wanted = record::inventory(&planned.plan, via);
-    keeper.adopt_legacy(obj, &wanted);
     // Observe and diff every account before writing anything: a resource we do not own in
     // either account stops the whole pass, so nothing is half-applied.
     let mut parts = Vec::new();
@@ -459,16 +567,23 @@ pub(super) async fn converge(
         let part_via = (side == Side::Remote).then_some(via).flatten();
         let recorded = record::already_recorded(keeper.entries(), desired, part_via);
         let adopt = planned.admission.adoption(desired, keeper.entries());
-        let (seen, changes) = observe_and_diff(
+        let (seen, changes) = match observe_and_diff(
             ctx,
             owner,
             &clients,
             desired,
             &planned.task_definition,
             recorded,
-            adopt,
+            adopt.clone(),
         )
-        .await?;
+        .await
+        {
+            Err(Failure::NotOwned(n)) => {
+                forget_foreign(keeper, desired, &n);
+                return Err(Failure::NotOwned(n));
+            }
+            other => other?,
+        };
         record::note_adoptions(&mut wanted, desired, &seen.observed, owner);
         optimistic.push((seen.role_assumed_absent, adopt));
         parts.push(Part {
@@ -481,24 +596,34 @@ pub(super) async fn converge(
     }
     keeper.extend(api, obj, &wanted).await?;
     for (part, (optimistic, adopt)) in parts.iter_mut().zip(optimistic) {
-        match apply_changes(part).await {
+        match apply_changes(part, owner).await {
             // The role was created without looking first and its name is taken: read it
             // and decide as for any existing role (ours, adoptable, or not ours). Role
             // changes come first, so nothing of this part was written yet.
-            Err(e) if optimistic && e.code == "EntityAlreadyExists" => {
+            Err(Failure::Aws(e)) if optimistic && e.code == "EntityAlreadyExists" => {
                 part.observed = read_directly(part, &planned.task_definition, owner).await?;
                 part.changes = match diff::diff(&part.desired, &part.observed, owner, adopt) {
                     Ok(changes) => changes,
                     Err(not_owned) => {
                         // Not ours: it must not stay in our record.
                         forget_role(keeper, &part.desired);
+                        forget_foreign(keeper, &part.desired, &not_owned);
                         return Err(Failure::NotOwned(not_owned));
                     }
                 };
                 // Taken over now: what it was is recorded before it is changed.
                 record::note_adoptions(&mut wanted, &part.desired, &part.observed, owner);
                 keeper.extend(api, obj, &wanted).await?;
-                apply_changes(part).await?;
+                if let Err(failure) = apply_changes(part, owner).await {
+                    if let Failure::NotOwned(n) = &failure {
+                        forget_foreign(keeper, &part.desired, n);
+                    }
+                    return Err(failure);
+                }
+            }
+            Err(Failure::NotOwned(n)) => {
+                forget_foreign(keeper, &part.desired, &n);
+                return Err(Failure::NotOwned(n));
             }
             other => other?,
         }
@@ -512,10 +637,15 @@ pub(super) async fn converge(
                 };
         }
     }
-    // Moves and renames: the new resources exist now, so the old ones can go.
+    // Every part is as planned: the record's proofs and ways in are what is live now.
+    keeper.refresh(&wanted);
+    // Moves and renames: the new resources exist now, so the old ones can go. One that
+    // cannot be removed yet (its region unreachable, its account's role gone) stays in the
+    // record, says why, and is tried again with backoff: the integration itself is in place.
     let mut removed = Vec::new();
+    let mut left_behind = Vec::new();
     for old in record::superseded(keeper.entries(), &wanted) {
-        let removal = remove_recorded(
+        match remove_recorded(
             obj,
             ctx,
             owner,
@@ -523,11 +653,21 @@ pub(super) async fn converge(
             &old,
             Some(&planned.admission),
         )
-        .await?;
-        if removal != Removal::Gone {
-            removed.push(removal.describe(&old));
+        .await
+        {
+            Ok(removal) => {
+                if removal != Removal::Gone {
+                    removed.push(removal.describe(&old));
+                }
+                keeper.forget(&old);
+            }
+            Err(failure) => {
+                let why = failure.message();
+                tracing::warn!(what = %old.describe(), "a superseded resource could not be removed: {why}");
+                left_behind.push(format!("{}: {why}", old.describe()));
+                keeper.left_behind(&old, why);
+            }
         }
-        keeper.forget(&old);
     }
     let mut evidence = Vec::new();
     for part in &parts {
@@ -540,6 +680,7 @@ pub(super) async fn converge(
         findings: diagnosis.findings,
         not_evaluated: diagnosis.not_evaluated,
         removed,
+        left_behind,
     })
 }
 

@@ -116,6 +116,7 @@ async fn apply_half(
             mode: pass.plan.mode,
             parts: &parts,
             findings: &pass.findings,
+            left_behind: &pass.left_behind,
         },
         Err(_) => verdict.as_ref().expect("set for every failure").outcome(),
     };
@@ -148,7 +149,22 @@ async fn apply_half(
         Err(_) => (vec![], vec![]),
     };
     events::publish_changes(obj, ctx, &changes, &removed, &status).await;
+    let (moving, leaving) = match &result {
+        Ok(pass) => (pass.plan.moving(), !pass.left_behind.is_empty()),
+        Err(_) => (false, false),
+    };
     match verdict {
+        // What could not be removed is tried again with backoff, not only at the resync
+        // (a failure, for the backoff, without making the object un-Ready).
+        None if leaving => Ok(Action::requeue(
+            ctx.backoff(&ObjectRef::from(obj), Retry::Slow),
+        )),
+        // A role moving to another path went through its second name: the next pass
+        // creates the wanted one (the old is gone now) and moves the target again.
+        None if moving => {
+            ctx.succeeded(obj);
+            Ok(Action::requeue(std::time::Duration::from_secs(1)))
+        }
         None => {
             ctx.succeeded(obj);
             Ok(Action::requeue(ctx.settings.in_sync_requeue()))

@@ -30,7 +30,7 @@ impl RecordKeeper {
     pub fn from_status(obj: &EventBridgeIntegration, via_role_arn: Option<&str>) -> RecordKeeper {
         let status = obj.status.as_ref();
         RecordKeeper {
-            entries: record::recorded(status, via_role_arn, &[]),
+            entries: record::recorded(status, &obj.spec, via_role_arn),
             written: status.is_some_and(|s| s.resources.is_some()),
             locations: None,
         }
@@ -41,15 +41,6 @@ impl RecordKeeper {
         RecordKeeper {
             locations: Some(locations),
             ..self
-        }
-    }
-
-    /// For a status that predates the record: the Lambda statement under its old id, which
-    /// needs the function the plan names.
-    pub fn adopt_legacy(&mut self, obj: &EventBridgeIntegration, wanted: &[OwnedResource]) {
-        if let Some(status) = obj.status.as_ref().filter(|s| s.resources.is_none()) {
-            let via = super::converge::legacy_via_role(obj);
-            self.entries = record::recorded(Some(status), via, wanted);
         }
     }
 
@@ -82,6 +73,24 @@ impl RecordKeeper {
             }
             None if !self.written => self.write(api, obj).await,
             None => Ok(()),
+        }
+    }
+
+    /// After every part is as planned: proofs and ways in follow what is live.
+    pub fn refresh(&mut self, wanted: &[OwnedResource]) {
+        if let Some(entries) = record::refreshed(&self.entries, wanted) {
+            self.entries = entries;
+            self.written = false;
+        }
+    }
+
+    /// A superseded resource whose removal failed stays, saying why.
+    pub fn left_behind(&mut self, entry: &OwnedResource, why: String) {
+        for e in self.entries.iter_mut().filter(|e| e.same_as(entry)) {
+            if e.left_behind.as_deref() != Some(why.as_str()) {
+                e.left_behind = Some(why.clone());
+                self.written = false;
+            }
         }
     }
 
@@ -139,11 +148,37 @@ pub(super) async fn clients_for(
     // IAM is global: its entries carry no region, any regional endpoint serves them.
     let region = entry.region.clone().unwrap_or_else(|| local.region.clone());
     if let Some(via) = &entry.via_role_arn {
-        let access = way_in(obj, ctx, via, admitted).await?;
-        return Ok(ctx
-            .aws
-            .remote_clients(&region, &access, &entry.account_id)
-            .await?);
+        // Today's way into the entry's account first (a provisioning role or external ID
+        // rotated since the entry was recorded), then the way it was recorded with.
+        let mut ways = Vec::new();
+        let current = admitted.and_then(|a| a.remote.as_ref()).filter(|_| {
+            obj.spec
+                .cross_account
+                .as_ref()
+                .is_some_and(|x| x.target_account_id == entry.account_id)
+        });
+        ways.extend(current.cloned());
+        let mut failed = None;
+        if ways.iter().all(|w| &w.role_arn != via) {
+            // The recorded way is only a fallback: that it no longer resolves must not
+            // keep today's way from being tried.
+            match way_in(obj, ctx, via, admitted).await {
+                Ok(access) => ways.push(access),
+                Err(e) if ways.is_empty() => return Err(e),
+                Err(_) => {}
+            }
+        }
+        for access in &ways {
+            match ctx
+                .aws
+                .remote_clients(&region, access, &entry.account_id)
+                .await
+            {
+                Ok(clients) => return Ok(clients),
+                Err(e) => failed = Some(e),
+            }
+        }
+        return Err(failed.expect("at least one way in").into());
     }
     let clients = ctx.aws.clients(&region);
     let account = ctx.aws.account_id(&clients).await?;

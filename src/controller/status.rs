@@ -392,6 +392,7 @@ mod tests {
             proof: None,
             via_role_arn: None,
             restore: None,
+            left_behind: None,
         }];
         let v = dependency_verdict("task definition missing".into());
         let now = Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH);

@@ -132,11 +132,86 @@ impl Change {
 
 /// A same-named resource the object does not own.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{kind} {name} exists but is not owned by this object ({found}); set spec.adoptExisting: true to take over an untagged resource, or choose another name")]
+#[error("{kind} {name} exists but is not owned by this object ({found}); {advice}")]
 pub struct NotOwned {
     pub kind: &'static str,
     pub name: String,
     pub found: String,
+    /// What a person can do about it.
+    pub advice: &'static str,
+    /// A rule or role tagged for another object or cluster: provably someone else's, so
+    /// an entry for it does not stay in this object's record.
+    pub foreign: bool,
+}
+
+/// For a rule or role of the wanted name that is not this object's.
+pub const ADVICE_ADOPT: &str =
+    "set spec.adoptExisting: true to take over an untagged resource, or choose another name";
+/// For a policy statement under this object's statement ID that grants something else.
+pub const ADVICE_STATEMENT: &str = "the controller never replaces a statement it cannot prove is its own: remove the statement if it is stale, or give the rule another name";
+
+/// What a resource-policy statement grants, as far as proving whose it is goes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StatementGrant {
+    pub principals: Vec<String>,
+    /// Its `aws:SourceArn` condition's values (any operator).
+    pub source_arns: Vec<String>,
+    /// Its `aws:PrincipalArn` condition's values (a bus statement admitting one role).
+    pub principal_arns: Vec<String>,
+}
+
+impl StatementGrant {
+    pub fn of(s: &crate::iam::policy::Statement) -> StatementGrant {
+        let condition = |key: &str| {
+            s.conditions
+                .iter()
+                .find(|c| c.key.eq_ignore_ascii_case(key))
+                .map(|c| c.values.clone())
+                .unwrap_or_default()
+        };
+        StatementGrant {
+            principals: s
+                .principal
+                .iter()
+                .flat_map(|p| p.entries.iter().map(|(_, v)| v.clone()))
+                .collect(),
+            source_arns: condition("aws:SourceArn"),
+            principal_arns: condition("aws:PrincipalArn"),
+        }
+    }
+
+    /// One statement as JSON (a policy's `Statement` entry).
+    pub fn of_value(statement: &Value) -> Option<StatementGrant> {
+        let doc =
+            PolicyDocument::parse(&json!({"Version": "2012-10-17", "Statement": [statement]}))
+                .ok()?;
+        doc.statements.first().map(StatementGrant::of)
+    }
+
+    /// Proven by `proof` (a record's): its `aws:SourceArn` is exactly it; or, without one,
+    /// its only principal (or `aws:PrincipalArn`) is it.
+    pub fn proven_by(&self, proof: &str) -> bool {
+        self.source_arns == [proof]
+            || (self.source_arns.is_empty()
+                && (self.principals == [proof] || self.principal_arns == [proof]))
+    }
+
+    pub fn describe(&self) -> String {
+        let mut out = format!("it grants {}", self.principals.join(", "));
+        if !self.source_arns.is_empty() {
+            out.push_str(&format!(
+                " with aws:SourceArn {}",
+                self.source_arns.join(", ")
+            ));
+        }
+        if !self.principal_arns.is_empty() {
+            out.push_str(&format!(
+                " with aws:PrincipalArn {}",
+                self.principal_arns.join(", ")
+            ));
+        }
+        out
+    }
 }
 
 /// Whether an existing resource may be used, and whether its owner tags need writing.
@@ -158,18 +233,22 @@ fn ownership(
             kind,
             name: name.into(),
             found: format!("no {OWNER_TAG} tag"),
+            advice: ADVICE_ADOPT,
+            foreign: false,
         }),
         // Another object's or another cluster's: never taken over, adopt or not.
         Claim::Foreign(found) => Err(NotOwned {
             kind,
             name: name.into(),
             found,
+            advice: ADVICE_ADOPT,
+            foreign: true,
         }),
     }
 }
 
 /// What a pass may take over, and how it treats the other targets of an adopted rule.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Adoption {
     /// An untagged rule of the desired name may be taken over.
     pub rule: bool,
@@ -178,6 +257,11 @@ pub struct Adoption {
     /// The rule was adopted by an earlier pass (the record keeps what it was): its targets
     /// with other ids are someone else's and stay.
     pub rule_adopted: bool,
+    /// What the record says this object's policy statements grant to (their proofs). A
+    /// statement under this object's statement ID that differs from the plan is replaced
+    /// only when it grants to what the plan or the record names: one that grants to
+    /// something else is someone else's, reported and left alone.
+    pub statement_proofs: Vec<String>,
 }
 
 impl Adoption {
@@ -186,7 +270,7 @@ impl Adoption {
         Adoption {
             rule: adopt,
             role: adopt,
-            rule_adopted: false,
+            ..Default::default()
         }
     }
 }
@@ -212,6 +296,18 @@ pub fn diff(
             Some(r) => {
                 if ownership(&r.tags, owner, adopt.role, "IAM role", &role.name)? {
                     changes.push(Change::TagRole);
+                }
+                // A role of this name at another path: a role name is unique in the account
+                // whatever its path, so it cannot be the wanted one, nor exist beside it.
+                // (A move of a role the record lists goes through a second name instead.)
+                if r.arn != role.arn {
+                    return Err(NotOwned {
+                        kind: "IAM role",
+                        name: role.name.clone(),
+                        found: format!("a role of this name exists as {}, which this object's record does not list, and IAM role names are unique in an account whatever the path", r.arn),
+                        advice: "remove or rename that role, or choose another spec.role.name",
+                        foreign: false,
+                    });
                 }
                 if !documents_equivalent(&r.trust_policy, &role.trust_policy) {
                     changes.push(Change::UpdateTrustPolicy);
@@ -256,7 +352,7 @@ pub fn diff(
             .collect();
         // A rule of ours carries our target only (another one is drift); an adopted rule's
         // other targets were there before us.
-        if !foreign.is_empty() && !keeps_other_targets(observed, owner, adopt) {
+        if !foreign.is_empty() && !keeps_other_targets(observed, owner, &adopt) {
             changes.push(Change::RemoveTargets(foreign));
         }
     }
@@ -276,6 +372,13 @@ pub fn diff(
                     &json!({"Statement": [b.statement.clone()]}),
                 );
                 if !same {
+                    provably_ours(
+                        &s,
+                        &b.principal_role_arn,
+                        &adopt.statement_proofs,
+                        "event-bus policy statement",
+                        &format!("{} on {}", b.statement_id, b.event_bus_arn),
+                    )?;
                     changes.push(Change::PutBusPermission { replace: true });
                 }
             }
@@ -317,6 +420,23 @@ pub fn diff(
                 let source_ok = condition("AWS:SourceArn") == p.source_arn.clone().map(|v| vec![v])
                     && condition("AWS:SourceAccount") == p.source_account.clone().map(|v| vec![v]);
                 if !(principal_ok && action_ok && resource_ok && source_ok) {
+                    // Replaced only when it grants to what this object grants (or granted):
+                    // a statement under our id that grants something else is someone
+                    // else's (Lambda answers 409 to a duplicate id, and a copy or a hand
+                    // edit can put one there).
+                    let grant = StatementGrant::of(&s);
+                    let proof = p.source_arn.as_deref().unwrap_or(&p.principal);
+                    if !grant.proven_by(proof)
+                        && !adopt.statement_proofs.iter().any(|r| grant.proven_by(r))
+                    {
+                        return Err(NotOwned {
+                            kind: "Lambda permission",
+                            name: format!("{} on {}", p.statement_id, p.function_arn),
+                            found: grant.describe(),
+                            advice: ADVICE_STATEMENT,
+                            foreign: false,
+                        });
+                    }
                     changes.push(Change::AddPermission { replace: true });
                 }
             }
@@ -329,12 +449,21 @@ pub fn diff(
             .attributes
             .get("Policy")
             .and_then(|p| crate::iam::documents::statement_with_sid(p, &q.statement_id));
-        let same = ours.is_some_and(|s| {
+        let same = ours.as_ref().is_some_and(|s| {
             documents_equivalent(
                 &serde_json::json!({"Statement": [s]}),
                 &serde_json::json!({"Statement": [q.statement.clone()]}),
             )
         });
+        if let (false, Some(s)) = (same, &ours) {
+            provably_ours(
+                s,
+                &q.rule_arn,
+                &adopt.statement_proofs,
+                "dead-letter queue policy statement",
+                &format!("{} on {}", q.statement_id, q.queue_arn),
+            )?;
+        }
         if !same {
             changes.push(Change::PutQueueStatement);
         }
@@ -342,8 +471,30 @@ pub fn diff(
     Ok(changes)
 }
 
+/// A statement under this object's id that differs from the plan may be rewritten only
+/// when it grants to `proof` (the plan's) or to a proof the record holds.
+fn provably_ours(
+    statement: &Value,
+    proof: &str,
+    recorded: &[String],
+    kind: &'static str,
+    name: &str,
+) -> Result<(), NotOwned> {
+    let grant = StatementGrant::of_value(statement).unwrap_or_default();
+    if grant.proven_by(proof) || recorded.iter().any(|r| grant.proven_by(r)) {
+        return Ok(());
+    }
+    Err(NotOwned {
+        kind,
+        name: name.to_string(),
+        found: grant.describe(),
+        advice: ADVICE_STATEMENT,
+        foreign: false,
+    })
+}
+
 /// Whether the rule's targets with other ids stay: it is adopted, or being adopted now.
-pub fn keeps_other_targets(observed: &Observed, owner: &Owner, adopt: Adoption) -> bool {
+pub fn keeps_other_targets(observed: &Observed, owner: &Owner, adopt: &Adoption) -> bool {
     adopt.rule_adopted
         || observed
             .rule

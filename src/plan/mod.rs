@@ -25,6 +25,9 @@ pub const OWNER_UID_TAG: &str = "eventbridge.dev/owner-uid";
 pub const CLUSTER_TAG: &str = "eventbridge.dev/cluster";
 pub const MANAGED_BY_TAG: &str = "app.kubernetes.io/managed-by";
 pub const MANAGED_BY: &str = "eventbridge-integration-controller";
+/// When the controller created a rule (Unix seconds; EventBridge keeps no date of its own):
+/// the orphan report treats what is younger than its grace period as not yet orphaned.
+pub const CREATED_TAG: &str = "eventbridge.dev/created";
 /// The inline policy the controller writes on roles it manages.
 /// Every tag that says whose a resource is (`Owner::tags`).
 pub const OWNER_TAG_KEYS: [&str; 4] = [OWNER_TAG, OWNER_UID_TAG, CLUSTER_TAG, MANAGED_BY_TAG];
@@ -105,7 +108,7 @@ pub struct Guardrails {
 }
 
 /// Facts observed before planning.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Facts {
     pub account_id: String,
     pub region: String,
@@ -114,6 +117,11 @@ pub struct Facts {
     /// Cross-account: the role the controller assumes in the target account (the spec's,
     /// or under a policy the one its account entry names).
     pub provisioning_role_arn: Option<String>,
+    /// The ARNs of the roles the object's ownership record lists. A role whose name one of
+    /// them holds at another path is reached through a second name first (see
+    /// [`names::bridge_role_name`]): IAM role names are unique in an account whatever the
+    /// path, and the target must never name a role that does not exist.
+    pub recorded_roles: Vec<String>,
 }
 
 /// An ECS task definition, as far as planning and diagnosis need it: whose roles the
@@ -191,6 +199,14 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// A role moves to another path through a second name in this plan: the next pass
+    /// (once the old role is gone) finishes the move.
+    pub fn moving(&self) -> bool {
+        self.parts()
+            .iter()
+            .any(|(_, d)| matches!(&d.role, DesiredRole::Managed(m) if m.bridge_for.is_some()))
+    }
+
     /// The part whose rule invokes the workload (the local one, except when forwarding).
     pub fn workload(&self) -> &Desired {
         match (&self.mode, &self.remote) {
@@ -273,6 +289,9 @@ pub struct ManagedRole {
     pub trust_policy: Value,
     pub policy: Value,
     pub permissions_boundary_arn: Option<String>,
+    /// During a move to another path: the name this role stands in for (see
+    /// [`names::bridge_role_name`]); the pass after the old role is gone creates that one.
+    pub bridge_for: Option<String>,
 }
 
 /// A rule target in a form that compares equal exactly when AWS would behave the same:
@@ -346,7 +365,7 @@ pub fn plan(
 ) -> Result<Plan, PlanError> {
     let mut plan = plan_accounts(spec, owner, facts, guard)?;
     for desired in std::iter::once(&mut plan.local).chain(plan.remote.as_mut()) {
-        desired.queue_permission = queue_permission(desired)?;
+        desired.queue_permission = queue_permission(desired, owner)?;
     }
     Ok(plan)
 }
@@ -354,7 +373,10 @@ pub fn plan(
 /// The dead-letter queue statement of the part whose target names a queue. The queue must
 /// be where the rule is: EventBridge sends to a queue in the rule's region, and the
 /// controller writes the queue's policy with that account's credentials.
-fn queue_permission(d: &Desired) -> Result<Option<DesiredQueuePermission>, PlanError> {
+fn queue_permission(
+    d: &Desired,
+    owner: &Owner,
+) -> Result<Option<DesiredQueuePermission>, PlanError> {
     let (Some(rule), Some(queue_arn)) = (
         &d.rule,
         d.target.as_ref().and_then(|t| t.dead_letter_arn.as_ref()),
@@ -369,7 +391,7 @@ fn queue_permission(d: &Desired) -> Result<Option<DesiredQueuePermission>, PlanE
     if queue.account != d.account_id {
         return Err(invalid(field, format!("the queue is in account {} but the rule that uses it is in account {}; use a queue of account {} (the controller writes the queue's policy in the rule's account)", queue.account, d.account_id, d.account_id)));
     }
-    let statement_id = names::statement_id(&rule.name, &rule.arn);
+    let statement_id = names::owned_statement_id(&rule.name, &rule.arn, &owner.uid);
     Ok(Some(DesiredQueuePermission {
         statement: crate::iam::documents::dead_letter_queue_statement(
             &statement_id,
@@ -526,6 +548,7 @@ fn plan_accounts(
                 region: region.clone(),
                 task_roles: facts.task_roles.clone(),
                 provisioning_role_arn: None,
+                recorded_roles: facts.recorded_roles.clone(),
             };
             let mut remote = plan_workload(
                 spec,
@@ -546,6 +569,7 @@ fn plan_accounts(
                 vec![
                     json!({"Sid": "ForwardToTargetBus", "Effect": "Allow", "Action": "events:PutEvents", "Resource": bus_arn}),
                 ],
+                &facts.recorded_roles,
             )?;
             // One statement per integration, admitting its forwarding role only: the bus
             // policy is written whole (others' statements kept as they are), so statements
@@ -616,15 +640,19 @@ fn plan_accounts(
                 &partition,
                 events_trust_policy(&account, &local_rule.arn),
                 vec![],
+                &facts.recorded_roles,
             )?;
             let chained_name = x
                 .target_role_name
                 .clone()
                 .unwrap_or_else(|| managed_role_name(spec, owner, guard));
             check_role_prefix(guard, "spec.crossAccount.targetRoleName", &chained_name)?;
-            let chained_arn = format!(
-                "arn:{partition}:iam::{remote_account}:role{}{chained_name}",
-                source.path
+            let (chained_name, chained_arn, chained_bridge_for) = role_identity(
+                &partition,
+                &remote_account,
+                &source.path,
+                chained_name,
+                &facts.recorded_roles,
             );
             let mut source = source;
             source.policy = json!({"Version": "2012-10-17", "Statement": [
@@ -640,6 +668,7 @@ fn plan_accounts(
                 }]}),
                 policy: json!({"Version": "2012-10-17", "Statement": workload_statements(spec, kind, facts)}),
                 permissions_boundary_arn: source.permissions_boundary_arn.clone(),
+                bridge_for: chained_bridge_for,
             };
             let (function_name, qualifier) = split_function_arn(&function_arn);
             let mut target = target_shape(spec, &function_arn, Some(source.arn.clone()));
@@ -658,7 +687,11 @@ fn plan_accounts(
                     function_arn,
                     function_name,
                     qualifier,
-                    statement_id: names::statement_id(&rule_name, &local_rule.arn),
+                    statement_id: names::owned_statement_id(
+                        &rule_name,
+                        &local_rule.arn,
+                        &owner.uid,
+                    ),
                     principal: source.arn.clone(),
                     source_arn: None,
                     source_account: None,
@@ -796,7 +829,7 @@ fn plan_workload(
             function_arn: target_arn.clone(),
             function_name,
             qualifier,
-            statement_id: names::statement_id(&rule.name, &rule.arn),
+            statement_id: names::owned_statement_id(&rule.name, &rule.arn, &owner.uid),
             principal: "events.amazonaws.com".into(),
             source_arn: Some(rule.arn.clone()),
             source_account: Some(account.to_string()),
@@ -902,7 +935,38 @@ fn check_role_prefix(guard: &Guardrails, field: &str, name: &str) -> Result<(), 
     }
 }
 
+/// The name and ARN of a role the controller creates in `account` at `path`. When the
+/// ownership record lists a role of that name at another path (a move of `spec.role.path`
+/// or `--role-path`), the role cannot be created beside it: IAM role names are unique in an
+/// account whatever the path. The plan then uses a second name at the new path, so the
+/// target moves to a role that exists before the old one goes; the pass after its removal
+/// plans the wanted name again (now free), and the target moves once more. Two moves, and
+/// at no moment does the target name a role that does not exist.
+fn role_identity(
+    partition: &str,
+    account: &str,
+    path: &str,
+    name: String,
+    recorded_roles: &[String],
+) -> (String, String, Option<String>) {
+    let arn_of = |name: &str| format!("arn:{partition}:iam::{account}:role{path}{name}");
+    let arn = arn_of(&name);
+    let held_elsewhere = recorded_roles.iter().any(|recorded| {
+        recorded != &arn
+            && Arn::parse(recorded).is_ok_and(|r| {
+                r.account == account && r.resource_name().eq_ignore_ascii_case(&name)
+            })
+    });
+    if !held_elsewhere {
+        return (name, arn, None);
+    }
+    let bridge = names::bridge_role_name(&name, &arn);
+    let arn = arn_of(&bridge);
+    (bridge, arn, Some(name))
+}
+
 /// A role the controller creates: name, path and boundary from the spec within the guardrails.
+#[allow(clippy::too_many_arguments)]
 fn managed_role(
     spec: &EventBridgeIntegrationSpec,
     owner: &Owner,
@@ -910,6 +974,7 @@ fn managed_role(
     partition: &str,
     trust_policy: Value,
     statements: Vec<Value>,
+    recorded_roles: &[String],
 ) -> Result<ManagedRole, PlanError> {
     let role_spec = spec.role.clone().unwrap_or_default();
     let name = managed_role_name(spec, owner, guard);
@@ -939,9 +1004,11 @@ fn managed_role(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
+    let (name, arn, bridge_for) = role_identity(partition, &account, &path, name, recorded_roles);
     Ok(ManagedRole {
-        arn: format!("arn:{partition}:iam::{account}:role{path}{name}"),
+        arn,
         name,
+        bridge_for,
         path,
         trust_policy,
         policy: json!({"Version": "2012-10-17", "Statement": statements}),
@@ -975,6 +1042,7 @@ fn plan_role(
         partition,
         events_trust_policy(account, rule_arn),
         workload_statements(spec, kind, facts),
+        &facts.recorded_roles,
     )?;
     Ok(DesiredRole::Managed(role))
 }

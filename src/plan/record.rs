@@ -7,7 +7,10 @@
 //! still uses.
 
 use crate::api::status::Restore;
-use crate::api::{EventBridgeIntegrationStatus, OwnedKind, OwnedResource, TargetKind};
+use crate::api::{
+    CrossAccountMode, EventBridgeIntegrationSpec, EventBridgeIntegrationStatus, OwnedKind,
+    OwnedResource, TargetKind,
+};
 use crate::iam::documents::document_text;
 use crate::iam::Arn;
 
@@ -42,6 +45,7 @@ fn part_inventory(d: &Desired, via: Option<String>) -> Vec<OwnedResource> {
         proof: None,
         via_role_arn: via.clone(),
         restore: None,
+        left_behind: None,
     };
     let mut out = Vec::new();
     if let Some(rule) = &d.rule {
@@ -153,6 +157,12 @@ pub fn before_writes(
         match all.iter_mut().find(|r| r.same_as(w)) {
             Some(r) if r.restore.is_none() && w.restore.is_some() => {
                 r.restore = w.restore.clone();
+                r.left_behind = None;
+                grew = true;
+            }
+            // Wanted again (a move undone) before its removal succeeded: in use, not left.
+            Some(r) if r.left_behind.is_some() => {
+                r.left_behind = None;
                 grew = true;
             }
             Some(_) => {}
@@ -214,6 +224,58 @@ fn mark(wanted: &mut [OwnedResource], kind: OwnedKind, arn: &str, restore: Resto
     }
 }
 
+/// The record after a pass brought every part in line with the plan: each wanted entry's
+/// proof (what its statement grants to: a renamed RoleChain source role) and way in (a
+/// rotated provisioning role) are now what is live, so clean-up and the orphan report prove
+/// and reach it as it is. Only entries whose resources exist as planned are refreshed;
+/// `None` when nothing changed.
+pub fn refreshed(
+    recorded: &[OwnedResource],
+    wanted: &[OwnedResource],
+) -> Option<Vec<OwnedResource>> {
+    let mut out = recorded.to_vec();
+    let mut changed = false;
+    for r in out.iter_mut() {
+        let Some(w) = wanted.iter().find(|w| w.same_as(r)) else {
+            continue;
+        };
+        if r.proof != w.proof || r.via_role_arn != w.via_role_arn {
+            r.proof = w.proof.clone();
+            r.via_role_arn = w.via_role_arn.clone();
+            changed = true;
+        }
+    }
+    changed.then_some(out)
+}
+
+/// What the record says this object's statements grant to (their proofs).
+pub fn statement_proofs(recorded: &[OwnedResource]) -> Vec<String> {
+    recorded
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.kind,
+                OwnedKind::LambdaPermission | OwnedKind::QueuePermission | OwnedKind::BusPermission
+            )
+        })
+        .filter_map(|r| r.proof.clone())
+        .collect()
+}
+
+/// Entries that are `rule` or exist only for it: the statements that grant to it (their
+/// proof is its ARN). What a pass drops from its record when the rule turns out to be
+/// someone else's.
+pub fn of_rule(recorded: &[OwnedResource], rule_arn: &str) -> Vec<OwnedResource> {
+    recorded
+        .iter()
+        .filter(|r| {
+            (r.kind == OwnedKind::Rule && r.arn == rule_arn)
+                || (r.kind != OwnedKind::Role && r.proof.as_deref() == Some(rule_arn))
+        })
+        .cloned()
+        .collect()
+}
+
 /// Recorded resources the current plan no longer wants: moved or renamed ones, in removal
 /// order. Removed only after the wanted ones exist, so nothing is left pointing at nothing.
 pub fn superseded(recorded: &[OwnedResource], wanted: &[OwnedResource]) -> Vec<OwnedResource> {
@@ -228,13 +290,15 @@ pub fn superseded(recorded: &[OwnedResource], wanted: &[OwnedResource]) -> Vec<O
 
 /// What status recorded. An object whose status predates the ownership record gets one
 /// rebuilt from its older fields (`ruleArn`, `roleArn`, `targetAccount`, and for Lambda the
-/// statement under its old id on the function `wanted` names), so it is cleaned up and moved
-/// like any other. Each entry is still proven (tags; statement id and SourceArn) before
-/// anything is removed.
+/// statement under its old id on the function the spec names), so it is cleaned up and
+/// moved like any other. Rebuilt from status and spec alone, without planning: the first
+/// pass after an upgrade may fail before it plans (a guardrail, a policy, a dependency), and
+/// the record it writes then must already hold the statement. Each entry is still proven
+/// (tags; statement id and SourceArn or principal) before anything is removed.
 pub fn recorded(
     status: Option<&EventBridgeIntegrationStatus>,
+    spec: &EventBridgeIntegrationSpec,
     via_role_arn: Option<&str>,
-    wanted: &[OwnedResource],
 ) -> Vec<OwnedResource> {
     let Some(status) = status else {
         return vec![];
@@ -251,27 +315,54 @@ pub fn recorded(
             via_role_arn,
         ));
     }
-    let lambda = status.target_kind.as_deref() == Some(TargetKind::Lambda.as_str());
-    if let (true, Some(rule_name), Some(rule_arn)) = (lambda, &status.rule_name, &status.rule_arn) {
-        for w in wanted
-            .iter()
-            .filter(|w| w.kind == OwnedKind::LambdaPermission)
-        {
-            out.push(OwnedResource {
-                statement_id: Some(names::legacy_statement_id(rule_name)),
-                proof: Some(
-                    if w.proof.as_deref().is_some_and(|p| p.contains(":rule/")) {
-                        rule_arn.clone()
-                    } else {
-                        w.proof.clone().unwrap_or_default()
-                    },
-                ),
-                ..w.clone()
-            });
-        }
-    }
+    out.extend(legacy_statement(status, spec, via_role_arn));
     out.sort_by_key(removal_order);
     out
+}
+
+/// The Lambda statement of a status older than the record, under its old id
+/// (`ebi-<rule name>`), on the function the spec names: in the rule's account, or in the
+/// target account of a cross-account integration (proven there by the forwarded rule's
+/// ARN, or for RoleChain by the source role it admits).
+fn legacy_statement(
+    status: &EventBridgeIntegrationStatus,
+    spec: &EventBridgeIntegrationSpec,
+    via_role_arn: Option<&str>,
+) -> Option<OwnedResource> {
+    if status.target_kind.as_deref() != Some(TargetKind::Lambda.as_str()) {
+        return None;
+    }
+    let function_arn = &spec.target.lambda.as_ref()?.function_arn;
+    let function = Arn::parse(function_arn).ok()?;
+    let rule_name = status.rule_name.as_ref()?;
+    let local_rule = status.rule_arn.as_ref()?;
+    let remote = status.target_account.as_ref();
+    let (proof, via) = match spec.cross_account.as_ref().map(|x| x.mode) {
+        None => (local_rule.clone(), None),
+        Some(CrossAccountMode::EventBusForwarding) => (
+            remote.and_then(|r| r.rule_arn.clone())?,
+            via_role_arn.map(str::to_string),
+        ),
+        Some(CrossAccountMode::RoleChain) => {
+            (status.role_arn.clone()?, via_role_arn.map(str::to_string))
+        }
+    };
+    let (function_name, qualifier) = crate::iam::arn::split_function_arn(function_arn);
+    Some(OwnedResource {
+        kind: OwnedKind::LambdaPermission,
+        partition: function.partition.clone(),
+        account_id: function.account.clone(),
+        region: Some(function.region.clone()),
+        arn: function_arn.clone(),
+        name: function_name,
+        event_bus_name: None,
+        qualifier,
+        statement_id: Some(names::legacy_statement_id(rule_name)),
+        proof: Some(proof),
+        via_role_arn: via,
+        restore: None,
+        left_behind: None,
+    })
 }
 
 fn legacy_rule_and_role(
@@ -294,6 +385,7 @@ fn legacy_rule_and_role(
             proof: None,
             via_role_arn: via.map(str::to_string),
             restore: None,
+            left_behind: None,
         });
     }
     if let Some(arn) = role_arn.and_then(|a| Arn::parse(a).ok()) {
@@ -310,6 +402,7 @@ fn legacy_rule_and_role(
             proof: None,
             via_role_arn: via.map(str::to_string),
             restore: None,
+            left_behind: None,
         });
     }
     out
@@ -330,4 +423,64 @@ fn partition_of(arn: &str) -> String {
     Arn::parse(arn)
         .map(|a| a.partition)
         .unwrap_or_else(|_| "aws".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(yaml: &str) -> EventBridgeIntegrationSpec {
+        serde_norway::from_str(yaml).unwrap()
+    }
+
+    const RULE: &str = "arn:aws:events:us-east-1:111122223333:rule/r";
+
+    #[test]
+    fn a_legacy_lambda_statement_is_recorded_from_status_and_spec_alone() {
+        let status = EventBridgeIntegrationStatus {
+            rule_arn: Some(RULE.into()),
+            rule_name: Some("r".into()),
+            target_kind: Some("Lambda".into()),
+            ..Default::default()
+        };
+        let s = spec("rule: {eventPattern: {source: [x]}}\ntarget:\n  lambda: {functionArn: \"arn:aws:lambda:us-east-1:111122223333:function:f:live\"}\n");
+        let entries = recorded(Some(&status), &s, None);
+        let statement = entries
+            .iter()
+            .find(|e| e.kind == OwnedKind::LambdaPermission)
+            .expect("the old statement");
+        assert_eq!(statement.statement_id.as_deref(), Some("ebi-r"));
+        assert_eq!(statement.proof.as_deref(), Some(RULE));
+        assert_eq!(statement.qualifier.as_deref(), Some("live"));
+        assert_eq!(
+            statement.name,
+            "arn:aws:lambda:us-east-1:111122223333:function:f"
+        );
+        assert_eq!(statement.account_id, "111122223333");
+    }
+
+    #[test]
+    fn proofs_and_ways_in_follow_what_is_live() {
+        let entry = |proof: &str, via: Option<&str>| OwnedResource {
+            kind: OwnedKind::LambdaPermission,
+            partition: "aws".into(),
+            account_id: "222222222222".into(),
+            region: Some("us-east-1".into()),
+            arn: "arn:aws:lambda:us-east-1:222222222222:function:f".into(),
+            name: "f".into(),
+            event_bus_name: None,
+            qualifier: None,
+            statement_id: Some("ebi-r-1-2".into()),
+            proof: Some(proof.into()),
+            via_role_arn: via.map(str::to_string),
+            restore: None,
+            left_behind: None,
+        };
+        let before = vec![entry("arn:role/first", Some("arn:prov-1"))];
+        let wanted = vec![entry("arn:role/second", Some("arn:prov-2"))];
+        assert_eq!(refreshed(&before, &wanted), Some(wanted.clone()));
+        assert_eq!(refreshed(&wanted, &wanted), None);
+        // What the plan no longer wants is not touched.
+        assert_eq!(refreshed(&before, &[]), None);
+    }
 }

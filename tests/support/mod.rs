@@ -725,9 +725,46 @@ pub fn statement_id_in(account: &str, rule_name: &str) -> String {
     )
 }
 
-/// The same, in the controller's own account.
+/// The same, in the controller's own account. Since statement ids carry their owner, this
+/// is the prefix of the id ([`owned_statement_id`] is the whole).
 pub fn statement_id(rule_name: &str) -> String {
     statement_id_in(ACCOUNT, rule_name)
+}
+
+/// The statement id of the object of UID `uid` for a rule on the default bus of `account`:
+/// `ebi-{rule}-{hash8 of the rule ARN}-{hash8 of the owner's UID}` (computed here, not by the
+/// crate, so the tests also build against the code before ids carried their owner).
+pub fn owned_statement_id_in(account: &str, rule_name: &str, uid: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("owner:{uid}").as_bytes());
+    let suffix: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    format!("{}-{suffix}", statement_id_in(account, rule_name))
+}
+
+/// The same, in the controller's own account.
+pub fn owned_statement_id(rule_name: &str, uid: &str) -> String {
+    owned_statement_id_in(ACCOUNT, rule_name, uid)
+}
+
+/// An object's UID.
+pub async fn uid_of(api: &Api<EventBridgeIntegration>, name: &str) -> String {
+    api.get(name)
+        .await
+        .expect("the object exists")
+        .metadata
+        .uid
+        .expect("a UID")
+}
+
+/// Whether `sid` is the statement id of a rule (any owner): `base` itself (written before
+/// ids carried their owner) or `base-{8 hex}`.
+pub fn is_statement_of(sid: &str, base: &str) -> bool {
+    sid == base
+        || sid.strip_prefix(base).is_some_and(|rest| {
+            rest.len() == 9
+                && rest.starts_with('-')
+                && rest[1..].chars().all(|c| c.is_ascii_hexdigit())
+        })
 }
 pub const PROVISIONER: &str = "arn:aws:iam::222222222222:role/eventbridge-integration-provisioner";
 
@@ -823,9 +860,15 @@ pub fn derived(ns: &str, name: &str) -> String {
 
 /// The whole orphan report (`orphans --output json` and `extra`).
 pub fn orphan_report(extra: &[&str]) -> serde_json::Value {
+    orphan_report_with(extra, &[])
+}
+
+/// The same with more environment (`EBI_ORPHAN_GRACE_PERIOD`, `AWS_ENDPOINT_URL`).
+pub fn orphan_report_with(extra: &[&str], env: &[(&str, &str)]) -> serde_json::Value {
     let out = Command::new(env!("CARGO_BIN_EXE_eventbridge-integration-controller"))
         .args(["orphans", "--output", "json"])
         .args(extra)
+        .envs(env.iter().copied())
         .output()
         .expect("the orphans command runs");
     assert!(
