@@ -99,6 +99,15 @@ const CONFLICT: &[&str] = &[
     "ConcurrentModification",
 ];
 
+/// Whether AWS did not answer in time (the operation or an attempt timed out).
+pub fn is_timeout<E, R>(err: &SdkError<E, R>) -> bool {
+    match err {
+        SdkError::TimeoutError(_) => true,
+        SdkError::DispatchFailure(e) => e.is_timeout(),
+        _ => false,
+    }
+}
+
 /// Classifies any SDK error for `operation`.
 pub fn classify<E, R>(operation: &'static str, err: SdkError<E, R>) -> AwsError
 where
@@ -219,6 +228,7 @@ mod tests {
         assert_eq!(e.kind, ErrorKind::Transient);
         assert!(e.message.contains("--aws-attempt-timeout"), "{}", e.message);
         let io: Err = SdkError::dispatch_failure(ConnectorError::io("reset".into()));
+        assert!(!is_timeout(&io));
         assert!(!classify("lambda:GetPolicy", io).message.contains("timeout"));
     }
 }

@@ -312,6 +312,10 @@ impl AwsContext {
             .send()
             .await
             .map_err(|e| {
+                // No answer is not a refusal: transient, naming the timeout.
+                if errors::is_timeout(&e) {
+                    return errors::classify("sts:AssumeRole", e);
+                }
                 not_assumable(format!(
                     "cannot assume {role_arn}: {}",
                     aws_smithy_types::error::display::DisplayErrorContext(&e)
