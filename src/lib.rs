@@ -10,6 +10,7 @@ pub mod audit;
 pub mod aws;
 pub mod controller;
 pub mod diagnose;
+pub mod fence;
 pub mod iam;
 pub mod input;
 pub mod orphans;

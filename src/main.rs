@@ -255,6 +255,16 @@ struct RunArgs {
     /// second), e.g. `iam=5`.
     #[arg(long, default_value = "", env = "EBI_AWS_RATE_LIMITS")]
     aws_rate_limits: String,
+    /// How long one AWS call may take as a whole: every attempt, the backoff between them
+    /// and the waits for the client-side rate limit. A call that runs out fails the pass as
+    /// transient (retried with backoff), naming the service, the operation and the timeout.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration, env = "EBI_AWS_OPERATION_TIMEOUT")]
+    aws_operation_timeout: Duration,
+    /// How long one attempt of an AWS call may wait for AWS's answer, counted from when it
+    /// leaves the client-side rate limiter (a wait for a token is not a hang); then it is
+    /// retried within the operation timeout.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, env = "EBI_AWS_ATTEMPT_TIMEOUT")]
+    aws_attempt_timeout: Duration,
     /// Read service and resource control policies through this role (in the management
     /// account, or a delegated administrator for AWS Organizations) instead of the
     /// controller's own credentials, which a member account's cannot read them with.
@@ -506,8 +516,20 @@ async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let timeouts = ebi::aws::Timeouts {
+        operation: args.aws_operation_timeout,
+        attempt: args.aws_attempt_timeout,
+    };
+    if let Err(e) = timeouts.validate() {
+        tracing::error!("{e}");
+        return ExitCode::from(2);
+    }
+    if let Some(warning) = timeouts.queue_warning(&limits, args.max_concurrent_reconciles) {
+        tracing::warn!("{warning}");
+    }
     let aws = ebi::aws::AwsContext::from_env(metrics.clone())
         .await
+        .with_timeouts(timeouts)
         .with_rate_limits(limits);
     let Some(default_region) = aws.default_region() else {
         tracing::error!("no AWS region: set AWS_REGION (or spec.region on every object)");
@@ -545,6 +567,7 @@ async fn run(args: RunArgs) -> ExitCode {
             .filter(|n| !n.is_empty())
             .unwrap_or_else(ebi::controller::locations::default_namespace),
         resync_interval: args.resync_interval,
+        aws_operation_timeout: args.aws_operation_timeout,
         guardrails: Guardrails {
             allowed_account_ids: args
                 .allowed_account_ids

@@ -4,6 +4,9 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use prometheus_client::encoding::{text::encode, EncodeLabelSet};
 use prometheus_client::metrics::counter::Counter;
@@ -34,6 +37,16 @@ struct CodeLabels {
     code: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ApiLabels {
+    api: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KubeWriteLabels {
+    resource: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     reconciles: Family<ResultLabels, Counter>,
@@ -44,6 +57,10 @@ pub struct Metrics {
     leader: Gauge,
     /// Objects waiting at the concurrency gate (`controller::gate` moves it).
     pub reconcile_queue_depth: Gauge,
+    fenced_requests: Family<ApiLabels, Counter>,
+    kubernetes_writes: Family<KubeWriteLabels, Counter>,
+    /// Whether the controller makes progress (`/healthz`, `/readyz`).
+    pub health: Health,
     /// Per object: ready, and its finding codes. The gauges move by each object's change,
     /// so a pass costs the same at 10 objects and at 10,000.
     per_object: Mutex<HashMap<String, ObjectState>>,
@@ -74,7 +91,7 @@ impl Default for Metrics {
             "Duration of one reconciliation",
             reconcile_duration.clone(),
         );
-        registry.register("aws_calls", "AWS API call attempts by service, operation and outcome (success, throttled, client_error, server_error, network_error)", aws_calls.clone());
+        registry.register("aws_calls", "AWS API call attempts by service, operation and outcome (success, throttled, client_error, server_error, network_error, timeout; fenced: refused before sending because this replica could not show it holds the leader Lease)", aws_calls.clone());
         registry.register(
             "integrations",
             "EventBridgeIntegrations by Ready state",
@@ -92,6 +109,26 @@ impl Default for Metrics {
             leader.clone(),
         );
         let reconcile_queue_depth = Gauge::default();
+        let fenced_requests = Family::<ApiLabels, Counter>::default();
+        registry.register(
+            "fenced_requests",
+            "Requests refused before they were sent because this replica could not show it still holds the leader Lease, by api (aws: any request; kubernetes: writes)",
+            fenced_requests.clone(),
+        );
+        let kubernetes_writes = Family::<KubeWriteLabels, Counter>::default();
+        registry.register(
+            "kubernetes_writes",
+            "Writes sent to the Kubernetes API, by resource (status: an integration's status; other: objects, finalizers, Events, the ConfigMap of places)",
+            kubernetes_writes.clone(),
+        );
+        for api in ["aws", "kubernetes"] {
+            fenced_requests.get_or_create(&ApiLabels { api }).inc_by(0);
+        }
+        for resource in ["status", "other"] {
+            kubernetes_writes
+                .get_or_create(&KubeWriteLabels { resource })
+                .inc_by(0);
+        }
         registry.register(
             "reconcile_queue_depth",
             "Objects due for a reconciliation and waiting for one of the --max-concurrent-reconciles slots, across every watched namespace",
@@ -121,6 +158,9 @@ impl Default for Metrics {
             findings,
             leader,
             reconcile_queue_depth,
+            fenced_requests,
+            kubernetes_writes,
+            health: Health::default(),
             per_object: Default::default(),
             ready: AtomicBool::new(false),
         }
@@ -146,6 +186,19 @@ impl Metrics {
 
     pub fn set_leader(&self, leader: bool) {
         self.leader.set(leader as i64);
+    }
+
+    /// A request refused at the fence (`api`: aws or kubernetes).
+    pub fn fenced_request(&self, api: &'static str) {
+        self.fenced_requests.get_or_create(&ApiLabels { api }).inc();
+    }
+
+    /// A write sent to the Kubernetes API (`status`: an object's status subresource).
+    pub fn kubernetes_write(&self, status: bool) {
+        let resource = if status { "status" } else { "other" };
+        self.kubernetes_writes
+            .get_or_create(&KubeWriteLabels { resource })
+            .inc();
     }
 
     pub fn aws_call(&self, service: &str, operation: &str, outcome: &str) {
@@ -201,7 +254,146 @@ impl Metrics {
     }
 }
 
-/// Serves `/metrics`, `/healthz` (process alive) and `/readyz` (controller started).
+/// Whether the controller makes progress, for `/healthz` and `/readyz`.
+///
+/// Progress is a pass that ends, whatever it concluded: a classified failure (AWS timed out,
+/// access denied) is the controller doing its job and saying so. So one hung AWS service does
+/// not make the controller unhealthy: the passes that need it end at the operation timeout
+/// and report it, the others converge. What does:
+/// - **stalled**: passes have been in flight and none has ended for `stall_after` (a call
+///   with no deadline, a deadlock, a starved runtime). A restart can help: `/healthz` fails.
+/// - **watch failing**: the watch of integrations has failed continuously for `stall_after`
+///   (errors keep coming, none more than a minute apart, and no event in between): the
+///   controller no longer learns of changes. A restart cannot fix the API server or RBAC, so
+///   only `/readyz` fails.
+///
+/// `stall_after` is three resync intervals, and at least three AWS operation timeouts.
+pub struct Health {
+    stall_after: Mutex<Duration>,
+    state: Mutex<HealthState>,
+}
+
+#[derive(Default)]
+struct HealthState {
+    in_flight: usize,
+    /// When passes last went from none to some in flight.
+    busy_since: Option<Instant>,
+    last_ended: Option<Instant>,
+    /// The first and the latest watch error of the current run of errors.
+    watch_failing: Option<(Instant, Instant)>,
+}
+
+/// Watch errors further apart than this are not one continuous failure: the watch backs off
+/// at most 30 s between attempts (kube-runtime's default backoff), and a watch that resumed
+/// quietly (no events) yields nothing to say so.
+const WATCH_ERRORS_APART: Duration = Duration::from_secs(60);
+
+impl Default for Health {
+    fn default() -> Health {
+        Health {
+            stall_after: Mutex::new(Duration::from_secs(1800)),
+            state: Default::default(),
+        }
+    }
+}
+
+/// A pass in flight; dropped without `ended` (cancelled), it is no longer in flight but is
+/// not progress either.
+pub struct PassInFlight<'a> {
+    health: &'a Health,
+}
+
+impl PassInFlight<'_> {
+    pub fn ended(self) {
+        self.health.lock().last_ended = Some(Instant::now());
+    }
+}
+
+impl Drop for PassInFlight<'_> {
+    fn drop(&mut self) {
+        self.health.lock().in_flight -= 1;
+    }
+}
+
+impl Health {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HealthState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn set_stall_after(&self, after: Duration) {
+        *self.stall_after.lock().unwrap_or_else(|p| p.into_inner()) = after;
+    }
+
+    fn stall_after(&self) -> Duration {
+        *self.stall_after.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn pass_started(&self) -> PassInFlight<'_> {
+        let mut s = self.lock();
+        if s.in_flight == 0 {
+            s.busy_since = Some(Instant::now());
+        }
+        s.in_flight += 1;
+        PassInFlight { health: self }
+    }
+
+    /// What the watch of integrations yielded: an event (or a re-list) or an error.
+    pub fn watch_result(&self, ok: bool) {
+        let mut s = self.lock();
+        let now = Instant::now();
+        s.watch_failing = match (ok, s.watch_failing) {
+            (true, _) => None,
+            (false, Some((first, last))) if now.duration_since(last) <= WATCH_ERRORS_APART => {
+                Some((first, now))
+            }
+            (false, _) => Some((now, now)),
+        };
+    }
+
+    /// Why the controller is stalled (passes in flight, none ending), if it is.
+    pub fn stalled(&self) -> Option<String> {
+        self.stalled_at(Instant::now())
+    }
+
+    fn stalled_at(&self, now: Instant) -> Option<String> {
+        let s = self.lock();
+        let after = self.stall_after();
+        let since = match (s.busy_since, s.last_ended) {
+            (Some(b), Some(e)) => b.max(e),
+            (b, e) => b.or(e)?,
+        };
+        (s.in_flight > 0 && now.duration_since(since) > after).then(|| {
+            format!(
+                "stalled: {} passes in flight and none has ended for {:?} (more than {after:?})",
+                s.in_flight,
+                now.duration_since(since)
+            )
+        })
+    }
+
+    /// Why the controller cannot make progress (stalled, or its watch failing), if so.
+    pub fn not_progressing(&self) -> Option<String> {
+        self.not_progressing_at(Instant::now())
+    }
+
+    fn not_progressing_at(&self, now: Instant) -> Option<String> {
+        if let Some(stalled) = self.stalled_at(now) {
+            return Some(stalled);
+        }
+        let after = self.stall_after();
+        let (first, last) = self.lock().watch_failing?;
+        (now.duration_since(first) > after && now.duration_since(last) <= WATCH_ERRORS_APART)
+            .then(|| {
+                format!(
+                    "the watch of EventBridgeIntegrations has failed for {:?} (more than {after:?}); see the log for its errors",
+                    now.duration_since(first)
+                )
+            })
+    }
+}
+
+/// Serves `/metrics`, `/healthz` (alive, and not stalled) and `/readyz` (started, and making
+/// progress; see `Health`).
 pub async fn serve(addr: std::net::SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<()> {
     use axum::{http::StatusCode, routing::get, Router};
     let m1 = metrics.clone();
@@ -221,16 +413,32 @@ pub async fn serve(addr: std::net::SocketAddr, metrics: Arc<Metrics>) -> std::io
                 }
             }),
         )
-        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/healthz",
+            get({
+                let m = metrics.clone();
+                move || {
+                    let m = m.clone();
+                    async move {
+                        match m.health.stalled() {
+                            None => (StatusCode::OK, "ok".to_string()),
+                            Some(why) => (StatusCode::INTERNAL_SERVER_ERROR, why),
+                        }
+                    }
+                }
+            }),
+        )
         .route(
             "/readyz",
             get(move || {
                 let m = metrics.clone();
                 async move {
-                    if m.ready.load(Ordering::Relaxed) {
-                        (StatusCode::OK, "ready")
-                    } else {
-                        (StatusCode::SERVICE_UNAVAILABLE, "starting")
+                    if !m.ready.load(Ordering::Relaxed) {
+                        return (StatusCode::SERVICE_UNAVAILABLE, "starting".to_string());
+                    }
+                    match m.health.not_progressing() {
+                        None => (StatusCode::OK, "ready".to_string()),
+                        Some(why) => (StatusCode::SERVICE_UNAVAILABLE, why),
                     }
                 }
             }),
@@ -318,5 +526,56 @@ mod tests {
             );
         }
         assert!(text.contains("\nebi_reconcile_queue_depth "), "{text}");
+    }
+
+    /// Paused time: `advance` moves tokio's clock, which `Health` reads.
+    #[tokio::test(start_paused = true)]
+    async fn passes_in_flight_that_never_end_are_a_stall_and_ending_ones_are_not() {
+        let h = Health::default();
+        h.set_stall_after(Duration::from_secs(90));
+        let sec = |s| tokio::time::advance(Duration::from_secs(s));
+        assert_eq!(h.stalled(), None, "idle is not stalled");
+        let hung = h.pass_started();
+        sec(60).await;
+        // Other passes keep ending (a hung service, the rest converging): progress.
+        for _ in 0..3 {
+            h.pass_started().ended();
+            sec(60).await;
+        }
+        assert_eq!(h.stalled(), None);
+        sec(31).await;
+        let why = h
+            .stalled()
+            .expect("nothing ended for 91 s with a pass in flight");
+        assert!(why.contains("1 passes in flight"), "{why}");
+        assert!(h.not_progressing().is_some());
+        // A cancelled pass is not progress, but no longer in flight either.
+        drop(hung);
+        assert_eq!(h.stalled(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_watch_failing_without_pause_is_not_progress_and_one_event_heals_it() {
+        let h = Health::default();
+        h.set_stall_after(Duration::from_secs(90));
+        for _ in 0..4 {
+            h.watch_result(false);
+            tokio::time::advance(Duration::from_secs(30)).await;
+        }
+        assert!(h
+            .not_progressing()
+            .expect("failing for 120 s")
+            .contains("watch"));
+        assert_eq!(
+            h.stalled(),
+            None,
+            "only readiness: a restart cannot fix the API"
+        );
+        h.watch_result(true);
+        assert_eq!(h.not_progressing(), None);
+        // Errors further apart than a backoff are not one failure.
+        h.watch_result(false);
+        tokio::time::advance(Duration::from_secs(120)).await;
+        assert_eq!(h.not_progressing(), None);
     }
 }

@@ -57,6 +57,7 @@ fn reconcile(spec: &Value) -> Option<String> {
         account_id: A.into(),
         region: spec.region.clone().unwrap_or_else(|| "us-east-1".into()),
         task_roles: Some(vec![format!("arn:aws:iam::{A}:role/exec")]),
+        recorded_roles: vec![],
         provisioning_role_arn: spec
             .cross_account
             .as_ref()

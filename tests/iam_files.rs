@@ -66,6 +66,7 @@ fn created_role() -> String {
         region: "us-east-1".into(),
         task_roles: None,
         provisioning_role_arn: None,
+        recorded_roles: vec![],
     };
     let guard = Guardrails {
         allowed_account_ids: vec![],

@@ -99,6 +99,15 @@ const CONFLICT: &[&str] = &[
     "ConcurrentModification",
 ];
 
+/// Whether AWS did not answer in time (the operation or an attempt timed out).
+pub fn is_timeout<E, R>(err: &SdkError<E, R>) -> bool {
+    match err {
+        SdkError::TimeoutError(_) => true,
+        SdkError::DispatchFailure(e) => e.is_timeout(),
+        _ => false,
+    }
+}
+
 /// Classifies any SDK error for `operation`.
 pub fn classify<E, R>(operation: &'static str, err: SdkError<E, R>) -> AwsError
 where
@@ -109,6 +118,27 @@ where
         SdkError::ServiceError(se) => Some(format!("{:?}", se.raw())),
         _ => None,
     };
+    // No answer in time: transient (retried with backoff), and said so with the service,
+    // the operation and which timeout ran out, so a hung endpoint is told from a refusal.
+    let timed_out = match &err {
+        SdkError::TimeoutError(_) => Some("--aws-operation-timeout: every attempt and retry"),
+        SdkError::DispatchFailure(e) if e.is_timeout() => {
+            Some("--aws-attempt-timeout: one attempt, from when it was sent")
+        }
+        _ => None,
+    };
+    if let Some(which) = timed_out {
+        let service = operation.split(':').next().unwrap_or(operation);
+        return AwsError::new(
+            operation,
+            ErrorKind::Transient,
+            "Timeout",
+            format!(
+                "{service} did not answer {operation} in time ({which}): {}",
+                aws_smithy_types::error::display::DisplayErrorContext(&err)
+            ),
+        );
+    }
     match &err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             return AwsError::new(
@@ -171,4 +201,34 @@ fn http_status(debug: &str) -> Option<u16> {
         .take_while(|c| c.is_ascii_digit())
         .collect();
     digits.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_lambda::operation::get_policy::GetPolicyError;
+    use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+    use aws_smithy_runtime_api::client::result::ConnectorError;
+
+    type Err = SdkError<GetPolicyError, HttpResponse>;
+
+    #[test]
+    fn a_timeout_is_transient_and_names_the_service_and_the_timeout() {
+        let operation: Err = SdkError::timeout_error("operation timeout exceeded");
+        let e = classify("lambda:GetPolicy", operation);
+        assert_eq!((e.kind, e.code.as_str()), (ErrorKind::Transient, "Timeout"));
+        assert!(e.message.contains("lambda did not answer lambda:GetPolicy"));
+        assert!(
+            e.message.contains("--aws-operation-timeout"),
+            "{}",
+            e.message
+        );
+        let attempt: Err = SdkError::dispatch_failure(ConnectorError::timeout("read".into()));
+        let e = classify("lambda:GetPolicy", attempt);
+        assert_eq!(e.kind, ErrorKind::Transient);
+        assert!(e.message.contains("--aws-attempt-timeout"), "{}", e.message);
+        let io: Err = SdkError::dispatch_failure(ConnectorError::io("reset".into()));
+        assert!(!is_timeout(&io));
+        assert!(!classify("lambda:GetPolicy", io).message.contains("timeout"));
+    }
 }

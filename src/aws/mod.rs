@@ -13,19 +13,103 @@ pub mod ttl_cache;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
 use aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, Metadata};
+use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
 pub use errors::{AwsError, ErrorKind};
 
+use crate::fence::{Fence, Fenced};
 use crate::telemetry::Metrics;
+
+/// How long AWS may take to answer. Every client the controller builds carries them.
+///
+/// - `attempt`: one HTTP attempt, from the moment the request leaves the client-side rate
+///   limiter (`rate_limit`) until AWS's response headers, connection included. It is the
+///   SDK's read timeout, which runs inside the HTTP connector, below the token bucket's wait:
+///   a request queued behind a rate limit is waiting its turn, not hanging, and is never
+///   timed out for it. (The SDK's own attempt timeout would start before that wait, so it is
+///   left unset.) AWS's control-plane calls answer in well under a second; the largest page
+///   the controller reads (`GetAccountAuthorizationDetails`, 1,000 roles) in a few seconds.
+/// - `operation`: one call as a whole — every attempt, the retry backoff between them and
+///   the rate-limit waits. It bounds how long a pass (and any lock or shared read it holds)
+///   waits for one hung endpoint. Standard retry makes up to 5 attempts with up to 1+2+4+8 s
+///   of jittered backoff; a throttled call that finally succeeds takes well under 30 s, and a
+///   queue of 8 passes (`--max-concurrent-reconciles`) behind the slowest default rate
+///   (Organizations, 2 a second) waits 4 s. Against an endpoint that never answers, 30 s is
+///   about three attempts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    pub operation: Duration,
+    pub attempt: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Timeouts {
+        Timeouts {
+            operation: Duration::from_secs(30),
+            attempt: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Timeouts {
+    fn config(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .operation_timeout(self.operation)
+            .read_timeout(self.attempt)
+            // A host that does not even accept the connection is known sooner.
+            .connect_timeout(self.attempt.min(Duration::from_secs(5)))
+            .build()
+    }
+
+    /// Timeouts that cannot work: zero, or an attempt longer than the operation.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.operation.is_zero() || self.attempt.is_zero() {
+            return Err(
+                "--aws-operation-timeout and --aws-attempt-timeout must be above zero".into(),
+            );
+        }
+        if self.attempt > self.operation {
+            return Err(format!(
+                "--aws-attempt-timeout ({:?}) is longer than --aws-operation-timeout ({:?}): no retry could ever run",
+                self.attempt, self.operation
+            ));
+        }
+        Ok(())
+    }
+
+    /// A warning when `passes` calls queued at once behind the slowest rate limit (one each)
+    /// would wait for their tokens more than half the operation timeout: such calls would
+    /// time out while only waiting their turn.
+    pub fn queue_warning(&self, limits: &rate_limit::RateLimits, passes: u16) -> Option<String> {
+        let (service, slowest) = rate_limit::SERVICES
+            .iter()
+            .map(|s| (*s, limits.per_second(s)))
+            .fold(("", f64::MAX), |a, b| if b.1 < a.1 { b } else { a });
+        let queue = Duration::from_secs_f64(f64::from(passes.max(1)) / slowest);
+        (queue * 2 > self.operation).then(|| {
+            format!(
+                "{passes} passes at once behind the {service} rate limit ({slowest}/s) may queue {queue:?} for a token, more than half of --aws-operation-timeout ({:?}): raise the timeout or the rate, or lower --max-concurrent-reconciles, or calls may time out while only waiting their turn",
+                self.operation
+            )
+        })
+    }
+}
 
 /// The SDK clients for one region. Cheap to clone (clients share connection pools).
 #[derive(Clone, Debug)]
@@ -95,10 +179,14 @@ pub struct AwsContext {
     base: SdkConfig,
     metrics: Arc<Metrics>,
     by_region: Arc<Mutex<HashMap<String, Clients>>>,
-    account: Arc<tokio::sync::OnceCell<String>>,
+    /// Read once; concurrent first askers share one read, and its failure (see
+    /// `shared_reads::Snapshot`).
+    account: Arc<shared_reads::Snapshot<String>>,
     /// Client-side rate limits, one bucket per account, service and (for regional services)
     /// region, whichever way the account is reached.
     buckets: Option<Arc<rate_limit::Buckets>>,
+    /// Checked by every request right before it is sent (see `fence`).
+    fence: Arc<Fence>,
 }
 
 /// The account key of the controller's own credentials in the rate-limit buckets (its
@@ -111,6 +199,7 @@ impl AwsContext {
         // token buckets' job; the SDK's adaptive mode also slept 13-19 s after a throttle.
         let base = aws_config::defaults(BehaviorVersion::latest())
             .retry_config(RetryConfig::standard().with_max_attempts(5))
+            .timeout_config(Timeouts::default().config())
             .load()
             .await;
         AwsContext {
@@ -119,6 +208,34 @@ impl AwsContext {
             by_region: Default::default(),
             account: Default::default(),
             buckets: None,
+            fence: Fence::open(),
+        }
+    }
+
+    /// Every client built from here on has these timeouts.
+    pub fn with_timeouts(mut self, timeouts: Timeouts) -> AwsContext {
+        self.base = self
+            .base
+            .to_builder()
+            .timeout_config(timeouts.config())
+            .build();
+        self.by_region = Default::default();
+        self
+    }
+
+    /// Every request of every client built from here on is sent only while `fence` allows.
+    pub fn fenced_by(mut self, fence: Arc<Fence>) -> AwsContext {
+        self.fence = fence;
+        self.by_region = Default::default();
+        self
+    }
+
+    /// The same configuration, rate limits and fence, with no client built yet: no shared
+    /// snapshot of an earlier leadership term outlives it (another replica wrote meanwhile).
+    pub fn fresh(&self) -> AwsContext {
+        AwsContext {
+            by_region: Default::default(),
+            ..self.clone()
         }
     }
 
@@ -195,6 +312,10 @@ impl AwsContext {
             .send()
             .await
             .map_err(|e| {
+                // No answer is not a refusal: transient, naming the timeout.
+                if errors::is_timeout(&e) {
+                    return errors::classify("sts:AssumeRole", e);
+                }
                 not_assumable(format!(
                     "cannot assume {role_arn}: {}",
                     aws_smithy_types::error::display::DisplayErrorContext(&e)
@@ -217,6 +338,15 @@ impl AwsContext {
         let counter = CallCounter {
             metrics: self.metrics.clone(),
         };
+        // Below the rate limiter (which wraps whatever client is set here): the fence is
+        // checked after the wait for a token, right before the request leaves.
+        let fenced = FencedHttpClient {
+            inner: config
+                .http_client()
+                .unwrap_or_else(rate_limit::default_https_client),
+            fence: self.fence.clone(),
+        };
+        let config = &config.to_builder().http_client(fenced).build();
         let clients = Clients {
             region: region.to_string(),
             iam: aws_sdk_iam::Client::from_conf(
@@ -271,7 +401,7 @@ impl AwsContext {
     /// The account of the controller's credentials (STS GetCallerIdentity, once).
     pub async fn account_id(&self, clients: &Clients) -> Result<String, AwsError> {
         self.account
-            .get_or_try_init(|| async {
+            .once(|| async {
                 let out = clients
                     .sts
                     .get_caller_identity()
@@ -288,7 +418,7 @@ impl AwsContext {
                 })
             })
             .await
-            .cloned()
+            .map(|a| a.to_string())
     }
 }
 
@@ -315,15 +445,73 @@ impl Intercept for CallCounter {
             .map(|m| (m.service().to_string(), m.name().to_string()))
             .unwrap_or_default();
         let outcome = match context.response() {
-            None => "network_error",
+            None => match context
+                .output_or_error()
+                .and_then(|r| r.err())
+                .and_then(|e| e.as_connector_error())
+            {
+                Some(e) if is_fenced(e) => "fenced",
+                Some(e) if e.is_timeout() => "timeout",
+                _ => "network_error",
+            },
             Some(r) => classify_attempt(
                 r.status().as_u16(),
                 r.headers().get("x-amzn-errortype"),
                 r.body().bytes(),
             ),
         };
+        if outcome == "fenced" {
+            self.metrics.fenced_request("aws");
+        }
         self.metrics.aws_call(&service, &operation, outcome);
         Ok(())
+    }
+}
+
+/// Whether the connector refused the attempt at the fence (it was never sent).
+fn is_fenced(e: &ConnectorError) -> bool {
+    std::error::Error::source(e).is_some_and(|s| s.is::<Fenced>())
+}
+
+/// An HTTP client whose requests leave only while the fence allows (see `fence`); a request
+/// it refuses fails as a connector error the SDK does not retry.
+#[derive(Clone, Debug)]
+struct FencedHttpClient {
+    inner: SharedHttpClient,
+    fence: Arc<Fence>,
+}
+
+impl HttpClient for FencedHttpClient {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(FencedConnector {
+            inner: self.inner.http_connector(settings, components),
+            fence: self.fence.clone(),
+        })
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.inner.connector_metadata()
+    }
+}
+
+#[derive(Debug)]
+struct FencedConnector {
+    inner: SharedHttpConnector,
+    fence: Arc<Fence>,
+}
+
+impl HttpConnector for FencedConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        match self.fence.check() {
+            Ok(()) => self.inner.call(request),
+            Err(fenced) => {
+                HttpConnectorFuture::ready(Err(ConnectorError::other(Box::new(fenced), None)))
+            }
+        }
     }
 }
 
@@ -370,7 +558,27 @@ pub fn is_write_operation(operation: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::classify_attempt;
+    use super::{classify_attempt, rate_limit::RateLimits, Timeouts};
+    use std::time::Duration;
+
+    #[test]
+    fn timeouts_that_cannot_work_are_refused() {
+        let s = Duration::from_secs;
+        assert!(Timeouts::default().validate().is_ok());
+        let t = |operation, attempt| Timeouts { operation, attempt };
+        assert!(t(s(0), s(1)).validate().is_err());
+        assert!(t(s(30), s(0)).validate().is_err());
+        assert!(t(s(5), s(10)).validate().unwrap_err().contains("no retry"));
+    }
+
+    #[test]
+    fn a_queue_that_would_outwait_the_timeout_is_warned_about() {
+        let limits = RateLimits::uniform(2.0);
+        let t = Timeouts::default();
+        assert_eq!(t.queue_warning(&limits, 8), None, "4 s of 30");
+        let warning = t.queue_warning(&limits, 40).expect("20 s of 30");
+        assert!(warning.contains("--max-concurrent-reconciles"), "{warning}");
+    }
 
     #[test]
     fn attempts_are_labelled_by_outcome() {

@@ -304,7 +304,7 @@ impl Limiter {
 }
 
 /// What the SDK uses when no HTTP client is configured: hyper 1 with rustls on aws-lc.
-fn default_https_client() -> SharedHttpClient {
+pub(crate) fn default_https_client() -> SharedHttpClient {
     use aws_smithy_http_client::tls;
     aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(

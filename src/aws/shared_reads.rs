@@ -35,6 +35,12 @@ pub fn fresh(taken: Instant, now: Instant, max_age: Duration) -> bool {
     now.saturating_duration_since(taken) < max_age
 }
 
+/// Whether an asker that began waiting at `asked` shares the failure of a read that ended
+/// at `failed`: only when it was already waiting for that read.
+pub fn shared_failure(asked: Instant, failed: Instant) -> bool {
+    asked <= failed
+}
+
 /// Whether a snapshot taken at `taken` can speak for a resource this process last wrote at
 /// `written`: only if it was taken after the write (a read that began before the write may
 /// have been answered before it).
@@ -44,15 +50,24 @@ pub fn after_last_write(written: Option<Instant>, taken: Instant) -> bool {
 
 /// One snapshot and the writes made since: single-flight (concurrent readers wait for the
 /// one read in progress, they do not start their own).
-struct Snapshot<T> {
-    taken: tokio::sync::Mutex<Option<(Instant, Arc<T>)>>,
+pub(crate) struct Snapshot<T> {
+    taken: tokio::sync::Mutex<Slot<T>>,
     writes: Mutex<HashMap<String, Instant>>,
+}
+
+/// The snapshot, and how the last read failed and when.
+struct Slot<T> {
+    value: Option<(Instant, Arc<T>)>,
+    failed: Option<(Instant, AwsError)>,
 }
 
 impl<T> Default for Snapshot<T> {
     fn default() -> Self {
         Snapshot {
-            taken: Default::default(),
+            taken: tokio::sync::Mutex::new(Slot {
+                value: None,
+                failed: None,
+            }),
             writes: Default::default(),
         }
     }
@@ -64,24 +79,51 @@ impl<T> Snapshot<T> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, AwsError>>,
     {
-        let mut taken = self.taken.lock().await;
-        if let Some((at, value)) = taken.as_ref() {
+        let asked = Instant::now();
+        let mut slot = self.taken.lock().await;
+        if let Some((at, value)) = slot.value.as_ref() {
             if fresh(*at, Instant::now(), max_age) {
                 return Ok((*at, value.clone()));
             }
         }
+        // A read that failed while this asker waited for it answers this asker too. Reading
+        // again, one waiter after the other, would keep the last of N waiters N operation
+        // timeouts behind an endpoint that does not answer (the read itself is bounded by
+        // the clients' timeouts, see `aws::Timeouts`). Who asks after the failure reads again.
+        if let Some((failed_at, e)) = &slot.failed {
+            if shared_failure(asked, *failed_at) {
+                return Err(e.clone());
+            }
+        }
         // The stale one goes before the new one is read: at 10,000 roles or rules, two
         // snapshots at once would be the controller's peak.
-        *taken = None;
+        slot.value = None;
         let at = Instant::now();
-        let value = Arc::new(read().await?);
-        *taken = Some((at, value.clone()));
+        let value = match read().await {
+            Ok(v) => Arc::new(v),
+            Err(e) => {
+                slot.failed = Some((Instant::now(), e.clone()));
+                return Err(e);
+            }
+        };
+        slot.value = Some((at, value.clone()));
+        slot.failed = None;
         // Writes before this snapshot are in it; only later ones need remembering.
         self.writes
             .lock()
             .expect("writes lock")
             .retain(|_, w| *w >= at);
         Ok((at, value))
+    }
+
+    /// The value, read once for the life of the process (or until a read succeeds): for
+    /// facts that never change, such as the account of the controller's own credentials.
+    pub(crate) async fn once<F, Fut>(&self, read: F) -> Result<Arc<T>, AwsError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, AwsError>>,
+    {
+        self.get(Duration::MAX, read).await.map(|(_, v)| v)
     }
 
     fn wrote(&self, key: &str) {
@@ -638,6 +680,34 @@ mod tests {
         let (taken, _) = snapshot.get(Duration::ZERO, read).await.unwrap();
         assert_eq!(reads.load(std::sync::atomic::Ordering::SeqCst), 2);
         assert!(snapshot.trusted("r", taken));
+    }
+
+    /// A read that runs into the operation timeout answers everyone who was waiting for it:
+    /// the last of N waiters is one timeout behind a hung endpoint, not N.
+    #[tokio::test(start_paused = true)]
+    async fn waiters_share_a_failed_read_and_later_askers_read_again() {
+        let snapshot: Snapshot<u32> = Snapshot::default();
+        let reads = std::sync::atomic::AtomicU32::new(0);
+        let timeout = Duration::from_secs(30);
+        let hung = || async {
+            reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::time::sleep(timeout).await;
+            Err::<u32, _>(AwsError::new(
+                "iam:ListRoles",
+                ErrorKind::Transient,
+                "Timeout",
+                "iam did not answer",
+            ))
+        };
+        let max_age = Duration::from_secs(60);
+        let started = tokio::time::Instant::now();
+        let all = futures::future::join_all((0..4).map(|_| snapshot.get(max_age, hung))).await;
+        assert!(all.iter().all(|r| r.is_err()));
+        assert_eq!(reads.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(started.elapsed(), timeout, "one timeout, not four in a row");
+        // Whoever asks after the failure reads again.
+        assert!(snapshot.get(max_age, hung).await.is_err());
+        assert_eq!(reads.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 
     #[tokio::test]

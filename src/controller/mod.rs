@@ -64,6 +64,8 @@ pub struct Settings {
     pub policy_mode: crate::tenancy::PolicyMode,
     /// Namespace of the Secrets that hold the policies' external IDs (the controller's).
     pub secrets_namespace: String,
+    /// The AWS clients' operation timeout (`aws::Timeouts`), for the health rule.
+    pub aws_operation_timeout: Duration,
 }
 
 impl Settings {
@@ -77,6 +79,14 @@ impl Settings {
     pub fn in_sync_requeue(&self) -> Duration {
         self.resync_interval - self.snapshot_max_age()
     }
+
+    /// How long passes may be in flight with none ending (or the watch fail) before the
+    /// controller counts as not making progress (`telemetry::Health`): three resync
+    /// intervals, and at least three AWS operation timeouts (a pass blocked on one hung call
+    /// ends after one, so this never flaps under a hung service).
+    pub fn stall_after(&self) -> Duration {
+        (self.resync_interval * 3).max(self.aws_operation_timeout * 3)
+    }
 }
 
 /// Why the controller stopped.
@@ -86,8 +96,6 @@ pub enum RunError {
     CannotList(kube::Error),
     #[error("leader election failed: {0}")]
     LeaderElection(String),
-    #[error("lost leadership; exiting so the pod restarts as a standby")]
-    LostLeadership,
 }
 
 /// The cluster identity for owner tags: the UID of the `kube-system` namespace, which is
@@ -98,9 +106,15 @@ pub async fn default_cluster_id(client: &Client) -> Result<String, kube::Error> 
     Ok(ns.uid().unwrap_or_default())
 }
 
-/// Shared by every reconcile.
+/// Shared by every reconcile of one leadership term (the whole run without leader
+/// election).
 pub struct Context {
+    /// Every write through it passes the fence (`leader::fenced_client`).
     pub client: Client,
+    /// The plain client, for the lease manager only.
+    lease_client: Client,
+    /// Whether this replica may write now (`crate::fence`).
+    fence: Arc<crate::fence::Fence>,
     pub aws: AwsContext,
     pub events: events::Publisher,
     pub metrics: Arc<Metrics>,
@@ -122,6 +136,46 @@ pub struct Context {
 impl Context {
     pub fn new(
         client: Client,
+        aws: AwsContext,
+        metrics: Arc<Metrics>,
+        settings: Settings,
+    ) -> Context {
+        // With leader election, nothing is written until the Lease names this replica.
+        let fence = match settings.leader {
+            Some(_) => crate::fence::Fence::closed(),
+            None => crate::fence::Fence::open(),
+        };
+        metrics.health.set_stall_after(settings.stall_after());
+        let lease_client = client.clone();
+        let client = leader::fenced_client(client, fence.clone(), metrics.clone());
+        Context::for_term(
+            client,
+            lease_client,
+            fence.clone(),
+            aws.fenced_by(fence),
+            metrics,
+            settings,
+        )
+    }
+
+    /// A context for the next leadership term: the same clients and fence, nothing else of
+    /// the last term (its gate, backoffs, caches and AWS snapshots: the other leader wrote
+    /// meanwhile).
+    fn next_term(&self) -> Context {
+        Context::for_term(
+            self.client.clone(),
+            self.lease_client.clone(),
+            self.fence.clone(),
+            self.aws.fresh(),
+            self.metrics.clone(),
+            self.settings.clone(),
+        )
+    }
+
+    fn for_term(
+        client: Client,
+        lease_client: Client,
+        fence: Arc<crate::fence::Fence>,
         aws: AwsContext,
         metrics: Arc<Metrics>,
         settings: Settings,
@@ -150,6 +204,8 @@ impl Context {
             locations,
             tenancy,
             client,
+            lease_client,
+            fence,
             aws,
             events,
             metrics,
@@ -183,18 +239,10 @@ impl Context {
     }
 }
 
-/// Runs until SIGTERM/SIGINT (or, with leader election, until the Lease is lost).
+/// Runs until SIGTERM/SIGINT. With leader election, each time this replica wins the Lease
+/// it leads until it loses it, then stands by again.
 pub async fn run(ctx: Arc<Context>) -> Result<(), RunError> {
-    let apis: Vec<Api<PartialObjectMeta<EventBridgeIntegration>>> =
-        if ctx.settings.namespaces.is_empty() {
-            vec![Api::all(ctx.client.clone())]
-        } else {
-            ctx.settings
-                .namespaces
-                .iter()
-                .map(|ns| Api::namespaced(ctx.client.clone(), ns))
-                .collect()
-        };
+    let apis = watched_apis(&ctx);
     for api in &apis {
         api.list(&kube::api::ListParams::default().limit(1))
             .await
@@ -204,15 +252,60 @@ pub async fn run(ctx: Arc<Context>) -> Result<(), RunError> {
     ctx.metrics
         .ready
         .store(true, std::sync::atomic::Ordering::Relaxed);
-    let leadership = match &ctx.settings.leader {
-        None => None,
-        Some(l) => Some(
-            leader::acquire(ctx.client.clone(), l)
-                .await
-                .map_err(|e| RunError::LeaderElection(e.to_string()))?,
-        ),
+    let Some(settings) = ctx.settings.leader.clone() else {
+        ctx.metrics.set_leader(true);
+        lead(ctx).await;
+        return Ok(());
     };
-    ctx.metrics.set_leader(true);
+    let mut ctx = ctx;
+    loop {
+        let term = tokio::select! {
+            term = leader::acquire(ctx.lease_client.clone(), &settings, ctx.fence.clone()) => {
+                term.map_err(|e| RunError::LeaderElection(e.to_string()))?
+            }
+            _ = shutdown_signal() => return Ok(()),
+        };
+        ctx.metrics.set_leader(true);
+        // A lost Lease ends the term at once: the fence already refuses every write, and
+        // dropping the term's controllers cancels the passes in flight (kube-runtime aborts
+        // their tasks) rather than letting them run on to writes that would be refused.
+        let stopped = tokio::select! {
+            _ = lead(ctx.clone()) => true,
+            _ = term.lost() => false,
+        };
+        ctx.metrics.set_leader(false);
+        drop(term);
+        if stopped {
+            return Ok(());
+        }
+        tracing::warn!("passes in flight were cancelled; standing by to be elected again");
+        ctx = Arc::new(ctx.next_term());
+    }
+}
+
+fn watched_apis(ctx: &Context) -> Vec<Api<PartialObjectMeta<EventBridgeIntegration>>> {
+    if ctx.settings.namespaces.is_empty() {
+        vec![Api::all(ctx.client.clone())]
+    } else {
+        ctx.settings
+            .namespaces
+            .iter()
+            .map(|ns| Api::namespaced(ctx.client.clone(), ns))
+            .collect()
+    }
+}
+
+/// Aborts a spawned task when dropped (a term that ends takes its helpers with it).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Reconciles until SIGTERM/SIGINT (the caller also ends it when the Lease is lost).
+async fn lead(ctx: Arc<Context>) {
     // The controller's own account, read once now (a standby makes no AWS call): admission
     // needs it, and a pass for an integration no policy permits must make no AWS call at
     // all. Failing here is not fatal (the first pass that needs it reads it again).
@@ -231,53 +324,34 @@ pub async fn run(ctx: Arc<Context>) -> Result<(), RunError> {
     }
     // Admission decides from the policies and namespaces in memory: both are listed in full
     // before the first pass.
-    let tenancy_watch = match &ctx.tenancy {
+    let _tenancy_watch = match &ctx.tenancy {
         Some(t) => {
-            let watch = tokio::spawn(t.clone().watch(true));
+            let watch = AbortOnDrop(tokio::spawn(t.clone().watch(true)));
             t.ready().await;
             Some(watch)
         }
         None => None,
     };
     // Passes still waiting for a slot do not start once the process is stopping.
-    let stopper = tokio::spawn({
-        let (ctx, leadership) = (ctx.clone(), leadership.clone());
+    let _stopper = AbortOnDrop(tokio::spawn({
+        let ctx = ctx.clone();
         async move {
-            let lost = async {
-                match leadership {
-                    Some(channel) => leader::lost(channel).await,
-                    None => futures::future::pending().await,
-                }
-            };
-            tokio::select! {
-                _ = shutdown_signal() => {}
-                _ = lost => {}
-            }
+            shutdown_signal().await;
             ctx.gate.stop();
         }
-    });
-    let reclaimer = tokio::spawn({
+    }));
+    let _reclaimer = AbortOnDrop(tokio::spawn({
         let ctx = ctx.clone();
         async move { ctx.gate.reclaim_untaken_turns().await }
-    });
+    }));
     // One controller per watched namespace: each has its own cache, so one namespace's
     // re-list never drops another's objects.
     futures::future::join_all(
-        apis.into_iter()
-            .map(|api| run_one(api, ctx.clone(), leadership.clone())),
+        watched_apis(&ctx)
+            .into_iter()
+            .map(|api| run_one(api, ctx.clone())),
     )
     .await;
-    stopper.abort();
-    reclaimer.abort();
-    if let Some(watch) = tenancy_watch {
-        watch.abort();
-    }
-    if leadership.is_some_and(|c| !*c.borrow()) {
-        ctx.metrics.set_leader(false);
-        // A replica that lost the Lease never writes again.
-        return Err(RunError::LostLeadership);
-    }
-    Ok(())
 }
 
 /// SIGINT or SIGTERM, as kube-runtime's `shutdown_on_signal` hears them.
@@ -315,6 +389,7 @@ async fn reconcile_gated(
     let Some(permit) = ctx.gate.enter(&key, &turns) else {
         return Ok(kube::runtime::controller::Action::await_change());
     };
+    let in_flight = ctx.metrics.health.pass_started();
     // Boxed: kube-runtime spawns a task for every object that comes due, sized for the
     // largest state of its future; only passes that run allocate a whole pass's (tens of KB).
     let out = Box::pin(async {
@@ -326,6 +401,7 @@ async fn reconcile_gated(
         }
     })
     .await;
+    in_flight.ended();
     drop(permit);
     out
 }
@@ -373,16 +449,14 @@ fn error_policy_meta(
     reconcile::error_policy(&key, err, ctx)
 }
 
-async fn run_one(
-    api: Api<PartialObjectMeta<EventBridgeIntegration>>,
-    ctx: Arc<Context>,
-    leadership: Option<tokio::sync::watch::Receiver<bool>>,
-) {
+async fn run_one(api: Api<PartialObjectMeta<EventBridgeIntegration>>, ctx: Arc<Context>) {
     let (reader, writer) = reflector::store();
     // Status-only updates do not pass the filter (generation is unchanged), so writing
     // status never wakes the controller; finalizer changes do pass.
+    let health = ctx.clone();
     let stream = watcher(api, WatcherConfig::default().any_semantic())
         .default_backoff()
+        .inspect(move |event| health.metrics.health.watch_result(event.is_ok()))
         .modify(|o: &mut PartialObjectMeta<EventBridgeIntegration>| {
             // Only what the filter and the scheduler look at is kept (a pass reads the whole
             // object itself): GitOps tools' labels and annotations, kubectl's last applied
@@ -428,13 +502,10 @@ async fn run_one(
         }
         None => futures::stream::pending().boxed(),
     };
-    let mut controller = Controller::for_stream(stream, reader)
+    let controller = Controller::for_stream(stream, reader)
         .with_config(config)
         .reconcile_on(futures::stream::select(turns_heard, requeues))
         .shutdown_on_signal();
-    if let Some(channel) = leadership {
-        controller = controller.graceful_shutdown_on(leader::lost(channel));
-    }
     let gate_ctx = ctx.clone();
     controller
         .run(
