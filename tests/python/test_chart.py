@@ -64,6 +64,7 @@ def test_defaults_render_a_hardened_leader_elected_deployment(chart_dir):
     assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert "--leader-election" in c["args"]
     assert "--log-format=json" in c["args"]
+    assert "--aws-operation-timeout=30s" in c["args"] and "--aws-attempt-timeout=10s" in c["args"]
     assert not any(a.startswith("--watch-namespace") for a in c["args"]), "all namespaces by default"
     env = {e["name"]: e for e in c["env"]}
     assert env["AWS_REGION"]["value"] == "us-east-1"
@@ -137,6 +138,8 @@ def test_non_default_values(chart_dir):
             "resyncInterval": "5m",
             "clusterId": "prod-eu",
             "maxConcurrentReconciles": 4,
+            "awsOperationTimeout": "2m",
+            "awsAttemptTimeout": "45s",
             "awsRateLimits": {"lambda": 8, "iam": 5, "organizations": 1},
             "organizationRoleArn": "arn:aws:iam::111111111111:role/organization-reader",
             "watchNamespaces": ["team-a", "team-b"],
@@ -155,7 +158,8 @@ def test_non_default_values(chart_dir):
                      "--role-name-prefix=ebi-", "--role-path=/eventbridge/", "--permissions-boundary-arn=arn:aws:iam::123456789012:policy/ebi-boundary",
                      "--metrics-addr=0.0.0.0:9090", "--log-format=text", "--log-level=debug",
                      "--cluster-id=prod-eu", "--max-concurrent-reconciles=4", "--aws-rate-limits=iam=5,lambda=8,organizations=1",
-                     "--organization-role-arn=arn:aws:iam::111111111111:role/organization-reader"]:
+                     "--organization-role-arn=arn:aws:iam::111111111111:role/organization-reader",
+                     "--aws-operation-timeout=2m", "--aws-attempt-timeout=45s"]:
         assert expected in args, (expected, args)
     assert "--leader-election" not in args, "one replica needs no election"
     assert not [o for o in objects if o["kind"] == "PodDisruptionBudget"]
@@ -182,6 +186,8 @@ def test_non_default_values(chart_dir):
     ({"controller": {"watchNamespaces": ["Team_A"]}}, "/controller/watchNamespaces/0"),
     ({"controller": {"organizationRoleArn": "organization-reader"}}, "/controller/organizationRoleArn"),
     ({"controller": {"awsRateLimits": {"organizations": 0}}}, "/controller/awsRateLimits/organizations"),
+    ({"controller": {"awsOperationTimeout": "0s"}}, "/controller/awsOperationTimeout"),
+    ({"controller": {"awsAttemptTimeout": "10"}}, "/controller/awsAttemptTimeout"),
     ({"logging": {"format": "xml"}}, "/logging/format"),
     ({"image": {"repository": "x", "pullPolicy": "Sometimes"}}, "/image/pullPolicy"),
     ({"replicas": 3}, "replicas"),
@@ -194,6 +200,20 @@ def test_schema_rejects_bad_values(chart_dir, values, complaint):
     with pytest.raises(helm_python.HelmValuesError) as err:
         render(chart_dir, values)
     assert complaint in str(err.value), str(err.value)
+
+
+@pytest.mark.parametrize("operation, attempt, refused", [
+    ("1m", "2m", True), ("1h", "61m", True), ("1h", "3600s", False), ("90s", "1m", False)])
+def test_an_attempt_longer_than_its_operation_is_refused(chart_dir, operation, attempt, refused):
+    values = {"controller": {"awsOperationTimeout": operation, "awsAttemptTimeout": attempt}}
+    if not refused:
+        args = find(render(chart_dir, values), "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["args"]
+        assert f"--aws-attempt-timeout={attempt}" in args
+        return
+    # The binary would exit 2 on these; the chart says so at install time instead of a crash loop.
+    with pytest.raises(helm_python.HelmError) as err:
+        render(chart_dir, values)
+    assert f"controller.awsAttemptTimeout ({attempt}) is longer than controller.awsOperationTimeout ({operation})" in str(err.value)
 
 
 def test_two_writers_are_refused(chart_dir):

@@ -97,3 +97,9 @@ and tenancy.externalIdSecrets. */}}
 {{- end -}}
 {{- $names | uniq | sortAlpha | toJson -}}
 {{- end -}}
+
+{{/* Seconds in a duration the schema admits (N followed by s, m or h). */}}
+{{- define "ebi.seconds" -}}
+{{- $n := regexFind "^[0-9]+" . | int -}}
+{{- if hasSuffix "h" . }}{{ mul $n 3600 }}{{ else if hasSuffix "m" . }}{{ mul $n 60 }}{{ else }}{{ $n }}{{ end -}}
+{{- end -}}
