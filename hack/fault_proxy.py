@@ -6,6 +6,10 @@ Targeted faults (the original positional form, still accepted as is):
   "-" denies nothing. THROTTLED_TARGET: an X-Amz-Target such as AWSEvents.ListTargetsByRule;
   of every N+1 such requests the first N get HTTP 400 ThrottlingException.
 
+STS out of breath:
+  --throttle-assume-role N   the first N sts:AssumeRole requests get HTTP 400 Throttling (XML),
+                    as when an account's STS quota is spent; later ones are forwarded
+
 A region out of reach:
   --deny-region R   every request signed for region R (its SigV4 credential scope) gets
                     AccessDenied, as when the credentials may no longer act there
@@ -60,6 +64,7 @@ def parse_args(argv):
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--stats-file")
     p.add_argument("--deny-region")
+    p.add_argument("--throttle-assume-role", type=int, default=0)
     args = p.parse_args(argv)
     args.fault_kinds = [k for k in args.fault_kinds.split(",") if k]
     unknown = set(args.fault_kinds) - {"throttle", "server_error", "reset", "latency", "lost_response"}
@@ -187,6 +192,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 with lock:
                     stats["injected"]["throttle"] += 1
                 self.reply(400, "application/x-amz-json-1.1", THROTTLE_JSON, [("x-amzn-ErrorType", "ThrottlingException")])
+                return
+        if ARGS.throttle_assume_role and b"Action=AssumeRole&" in plain + b"&":
+            with lock:
+                throttle = stats["injected"]["assume_role_throttle"] < ARGS.throttle_assume_role
+                if throttle:
+                    stats["injected"]["assume_role_throttle"] += 1
+            if throttle:
+                self.reply(400, "text/xml", xml_error("Sender", "Throttling", "Rate exceeded"))
                 return
         if DENY and b"Action=AssumeRole" in plain and DENY in plain:
             self.reply(403, "text/xml", DENIED)

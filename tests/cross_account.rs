@@ -265,6 +265,48 @@ async fn a_provisioning_role_that_cannot_be_assumed_gives_a_clear_condition() {
     drop(proxy);
 }
 
+/// STS throttling is AWS being busy, not a refusal: the pass is retried and converges, and
+/// no condition ever says the provisioning role cannot be assumed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_throttled_assume_role_is_retried_not_reported_as_a_role_that_cannot_be_assumed() {
+    const THROTTLED: u64 = 5;
+    let ns = namespace("x-sts-busy");
+    let b = aws_in(B).await;
+    let bus = bus_in_b(&b, &ns).await;
+    let proxy = FaultProxy::start(&["--throttle-assume-role", &THROTTLED.to_string()]);
+    let _ctl = Controller::start_with_env(&ns, &[], &[("AWS_ENDPOINT_URL", &proxy.endpoint)]);
+    let api = kube_api(&ns).await;
+    apply(&cross_yaml(
+        &ns,
+        "busy",
+        &ecs_target_in_b(),
+        &forwarding(&bus),
+    ));
+    let start = std::time::Instant::now();
+    let mut reasons = std::collections::BTreeSet::new();
+    while condition(&api, "busy", "Ready").await.map(|c| c.0) != Some("True".into()) {
+        for type_ in ["Ready", "Stalled", "CrossAccountReady"] {
+            if let Some((_, reason, _)) = condition(&api, "busy", type_).await {
+                reasons.insert(reason);
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "never Ready; reasons seen: {reasons:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        !reasons.contains("ProvisioningRoleNotAssumable"),
+        "a throttled AssumeRole was reported as a refusal: {reasons:?}"
+    );
+    assert_eq!(
+        proxy.injected("assume_role_throttle"),
+        THROTTLED,
+        "every throttle was met"
+    );
+}
+
 /// A bus of its own in account B per test, so parallel tests share no bus policy.
 async fn bus_in_b(b: &Aws, ns: &str) -> String {
     let bus = format!("bus-{ns}");

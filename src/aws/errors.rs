@@ -1,6 +1,7 @@
 //! AWS errors, classified by error code (never by message text) into what the reconciler
 //! does about them.
 
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
@@ -114,13 +115,72 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    let status = match &err {
+    classify_ref(operation, &err)
+}
+
+/// Why assuming `role_arn` failed, by AWS's error code like any other call. The SDK's
+/// AssumeRoleProvider fails the first call made with its credentials (`err`); AssumeRole's
+/// own error sits in that error's source chain. Throttling, 5xx, a reset or no answer are
+/// transient (retried with backoff); only a refusal (AccessDenied, a wrong external ID, STS
+/// disabled in the region) says the role cannot be assumed.
+pub fn assume_role_failure<E, R>(role_arn: &str, err: &SdkError<E, R>) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    use aws_credential_types::provider::error::CredentialsError;
+    use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+    type AssumeRoleSdkError = SdkError<AssumeRoleError, HttpResponse>;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    let mut seen = None;
+    while let Some(e) = source {
+        if let Some(assume) = e.downcast_ref::<AssumeRoleSdkError>() {
+            seen = Some(classify_ref("sts:AssumeRole", assume));
+            break;
+        }
+        if let Some(CredentialsError::ProviderTimedOut(_)) = e.downcast_ref::<CredentialsError>() {
+            seen = Some(AwsError::new(
+                "sts:AssumeRole",
+                ErrorKind::Transient,
+                "Timeout",
+                "sts did not answer sts:AssumeRole in time",
+            ));
+            break;
+        }
+        source = e.source();
+    }
+    // No AssumeRole error in the chain: the call after it failed on its own (STS unreachable).
+    let e = seen.unwrap_or_else(|| classify_ref("sts:GetCallerIdentity", err));
+    if e.kind == ErrorKind::Transient {
+        return AwsError {
+            message: format!("assuming {role_arn}: {}", e.message),
+            ..e
+        };
+    }
+    AwsError::new(
+        "sts:AssumeRole",
+        ErrorKind::AccessDenied,
+        PROVISIONING_ROLE_NOT_ASSUMABLE,
+        format!("cannot assume {role_arn}: {} ({})", e.message, e.code),
+    )
+}
+
+/// The code of an [`AwsError`] for a provisioning role AWS refused to let the controller
+/// assume (the condition reason of the same name).
+pub const PROVISIONING_ROLE_NOT_ASSUMABLE: &str = "ProvisioningRoleNotAssumable";
+
+fn classify_ref<E, R>(operation: &'static str, err: &SdkError<E, R>) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let status = match err {
         SdkError::ServiceError(se) => Some(format!("{:?}", se.raw())),
         _ => None,
     };
     // No answer in time: transient (retried with backoff), and said so with the service,
     // the operation and which timeout ran out, so a hung endpoint is told from a refusal.
-    let timed_out = match &err {
+    let timed_out = match err {
         SdkError::TimeoutError(_) => Some("--aws-operation-timeout: every attempt and retry"),
         SdkError::DispatchFailure(e) if e.is_timeout() => {
             Some("--aws-attempt-timeout: one attempt, from when it was sent")
@@ -135,17 +195,17 @@ where
             "Timeout",
             format!(
                 "{service} did not answer {operation} in time ({which}): {}",
-                aws_smithy_types::error::display::DisplayErrorContext(&err)
+                aws_smithy_types::error::display::DisplayErrorContext(err)
             ),
         );
     }
-    match &err {
+    match err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             return AwsError::new(
                 operation,
                 ErrorKind::Transient,
                 "Unreachable",
-                aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
+                aws_smithy_types::error::display::DisplayErrorContext(err).to_string(),
             );
         }
         _ => {}
@@ -154,7 +214,7 @@ where
     let message = err
         .message()
         .map(str::to_string)
-        .unwrap_or_else(|| aws_smithy_types::error::display::DisplayErrorContext(&err).to_string());
+        .unwrap_or_else(|| aws_smithy_types::error::display::DisplayErrorContext(err).to_string());
     let kind = if NOT_FOUND.contains(&code.as_str()) {
         ErrorKind::NotFound
     } else if ACCESS_DENIED.contains(&code.as_str()) {
@@ -207,7 +267,6 @@ fn http_status(debug: &str) -> Option<u16> {
 mod tests {
     use super::*;
     use aws_sdk_lambda::operation::get_policy::GetPolicyError;
-    use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
     use aws_smithy_runtime_api::client::result::ConnectorError;
 
     type Err = SdkError<GetPolicyError, HttpResponse>;
@@ -230,5 +289,48 @@ mod tests {
         let io: Err = SdkError::dispatch_failure(ConnectorError::io("reset".into()));
         assert!(!is_timeout(&io));
         assert!(!classify("lambda:GetPolicy", io).message.contains("timeout"));
+    }
+
+    /// What the first call with an AssumeRoleProvider's credentials returns when AssumeRole
+    /// failed with `code` (the provider's error, wrapped as the SDK wraps it).
+    fn call_after_assume_role_failed(code: &str) -> Err {
+        use aws_credential_types::provider::error::CredentialsError;
+        use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+        use aws_smithy_types::error::ErrorMetadata;
+        let response = HttpResponse::new(
+            400.try_into().unwrap(),
+            aws_smithy_types::body::SdkBody::empty(),
+        );
+        let assume: SdkError<AssumeRoleError, HttpResponse> = SdkError::service_error(
+            AssumeRoleError::generic(ErrorMetadata::builder().code(code).message("m").build()),
+            response,
+        );
+        SdkError::construction_failure(CredentialsError::provider_error(assume))
+    }
+
+    #[test]
+    fn an_assume_role_throttled_or_unanswered_is_transient_and_a_refusal_is_not() {
+        let role = "arn:aws:iam::222222222222:role/provisioner";
+        for code in ["Throttling", "InternalFailure", "ServiceUnavailable"] {
+            let e = assume_role_failure(role, &call_after_assume_role_failed(code));
+            assert_eq!(e.kind, ErrorKind::Transient, "{code}: {e:?}");
+            assert_eq!((e.operation, e.code.as_str()), ("sts:AssumeRole", code));
+            assert!(e.message.contains(role), "{}", e.message);
+        }
+        for code in ["AccessDenied", "RegionDisabledException", "ExpiredToken"] {
+            let e = assume_role_failure(role, &call_after_assume_role_failed(code));
+            assert_eq!(
+                (e.kind, e.code.as_str()),
+                (ErrorKind::AccessDenied, PROVISIONING_ROLE_NOT_ASSUMABLE),
+                "{code}"
+            );
+            assert!(
+                e.message.contains(role) && e.message.contains(code),
+                "{}",
+                e.message
+            );
+        }
+        let reset: Err = SdkError::dispatch_failure(ConnectorError::io("reset".into()));
+        assert_eq!(assume_role_failure(role, &reset).kind, ErrorKind::Transient);
     }
 }

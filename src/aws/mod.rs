@@ -298,34 +298,22 @@ impl AwsContext {
             )
             .build();
         let clients = self.build_clients(region, &config, account);
-        let not_assumable = |message: String| {
-            AwsError::new(
-                "sts:AssumeRole",
-                ErrorKind::AccessDenied,
-                "ProvisioningRoleNotAssumable",
-                message,
-            )
-        };
         let who = clients
             .sts
             .get_caller_identity()
             .send()
             .await
-            .map_err(|e| {
-                // No answer is not a refusal: transient, naming the timeout.
-                if errors::is_timeout(&e) {
-                    return errors::classify("sts:AssumeRole", e);
-                }
-                not_assumable(format!(
-                    "cannot assume {role_arn}: {}",
-                    aws_smithy_types::error::display::DisplayErrorContext(&e)
-                ))
-            })?;
+            .map_err(|e| errors::assume_role_failure(role_arn, &e))?;
         if who.account() != Some(account) {
-            return Err(not_assumable(format!(
-                "assuming {role_arn} landed in account {:?}, not {account}",
-                who.account()
-            )));
+            return Err(AwsError::new(
+                "sts:AssumeRole",
+                ErrorKind::AccessDenied,
+                errors::PROVISIONING_ROLE_NOT_ASSUMABLE,
+                format!(
+                    "assuming {role_arn} landed in account {:?}, not {account}",
+                    who.account()
+                ),
+            ));
         }
         self.by_region
             .lock()

@@ -119,7 +119,7 @@ pub fn kubernetes_verdict(message: String) -> Verdict {
 pub fn aws_verdict(e: &AwsError) -> Verdict {
     let category = Category::of_aws(e.kind);
     match e.kind {
-        _ if e.code == "ProvisioningRoleNotAssumable" => verdict(
+        _ if e.code == crate::aws::errors::PROVISIONING_ROLE_NOT_ASSUMABLE => verdict(
             category,
             r::PROVISIONING_ROLE_NOT_ASSUMABLE,
             format!(
