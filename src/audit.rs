@@ -266,33 +266,8 @@ pub async fn snapshot_of_rule(
         event_bus_name: r.event_bus_name,
         enabled: r.enabled,
     };
-    let targets = targets(reader.clients(), name, bus).await?;
+    let targets = observe::targets(reader.clients(), name, bus).await?;
     reader.snapshot(&rule, &targets).await
-}
-
-pub async fn targets(c: &Clients, rule: &str, bus: &str) -> Result<Vec<TargetShape>, AwsError> {
-    let mut targets = Vec::new();
-    let mut token = None;
-    loop {
-        let page = c
-            .events
-            .list_targets_by_rule()
-            .rule(rule)
-            .event_bus_name(bus)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| classify("events:ListTargetsByRule", e));
-        let page = match page {
-            Err(e) if e.is_not_found() => return Ok(targets),
-            other => other?,
-        };
-        targets.extend(page.targets().iter().map(observe::target_shape));
-        token = page.next_token().map(str::to_string);
-        if token.is_none() {
-            return Ok(targets);
-        }
-    }
 }
 
 /// One rule's result: its targets and findings, or the read that failed.
@@ -321,7 +296,7 @@ pub async fn audit(reader: &CachedReader, bus: Option<&str>) -> Result<Vec<RuleA
     let mut audits: Vec<RuleAudit> = futures::stream::iter(all_rules)
         .map(|rule| async move {
             let read = async {
-                let targets = targets(c, &rule.name, &rule.event_bus_name).await?;
+                let targets = observe::targets(c, &rule.name, &rule.event_bus_name).await?;
                 let snap = reader.snapshot(&rule, &targets).await?;
                 Ok::<_, AwsError>((targets, snap))
             };
@@ -562,7 +537,7 @@ pub async fn collect(
             rule_json[key] = Value::String(v.to_string());
         }
     }
-    let targets = targets(c, &rule.name, &rule.event_bus_name).await?;
+    let targets = observe::targets(c, &rule.name, &rule.event_bus_name).await?;
     let snap = reader.snapshot(&rule, &targets).await?;
     let mut bundle = bundle_json(rule_json, &targets, &snap);
     // The organisation's policies as read for the snapshot (cached: no second read); left

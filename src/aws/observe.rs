@@ -81,19 +81,32 @@ pub async fn rule(c: &Clients, name: &str, bus: &str) -> Result<Option<ObservedR
     }))
 }
 
+/// Every target of a rule, none when the rule is gone. A rule holds at most five, but
+/// AWS may still page; the EventBridge SDK has no paginators (its model declares none), so
+/// the token is followed here.
 pub async fn targets(c: &Clients, rule: &str, bus: &str) -> Result<Vec<TargetShape>, AwsError> {
-    let out = found(
-        c.events
+    let mut targets = Vec::new();
+    let mut token = None;
+    loop {
+        let page = c
+            .events
             .list_targets_by_rule()
             .rule(rule)
             .event_bus_name(bus)
+            .set_next_token(token)
             .send()
             .await
-            .map_err(|e| classify("events:ListTargetsByRule", e)),
-    )?;
-    Ok(out
-        .map(|o| o.targets().iter().map(target_shape).collect())
-        .unwrap_or_default())
+            .map_err(|e| classify("events:ListTargetsByRule", e));
+        let page = match page {
+            Err(e) if e.is_not_found() => return Ok(targets),
+            other => other?,
+        };
+        targets.extend(page.targets().iter().map(target_shape));
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(targets);
+        }
+    }
 }
 
 /// The SDK's target in the planner's comparable shape.
