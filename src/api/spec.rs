@@ -143,7 +143,7 @@ pub struct CrossAccountSpec {
     /// EventBridgeIntegrationPolicy's entry for the target account is used (a role given
     /// here must match that entry).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$"))]
+    #[schemars(regex(pattern = ROLE_ARN_PATTERN))]
     pub provisioning_role_arn: Option<String>,
 
     /// External ID the provisioning role's trust policy requires, if any. Refused under
@@ -189,7 +189,7 @@ pub enum DeletionPolicy {
 pub struct RuleSpec {
     /// Rule name. Default: derived from the namespace and name of this object (stable, unique).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[.\-_A-Za-z0-9]{1,64}$"))]
+    #[schemars(regex(pattern = NAME_PATTERN))]
     pub name: Option<String>,
 
     /// Event bus of the rule. Default: `default`. Schedules only run on the default bus.
@@ -211,7 +211,7 @@ pub struct RuleSpec {
     /// Schedule: `rate(N minute|minutes|hour|hours|day|days)` or a six-field `cron(...)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(
-        pattern = r"^(rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\)|cron\(\S+ \S+ \S+ \S+ \S+ \S+\))$"
+        pattern = SCHEDULE_PATTERN
     ))]
     pub schedule_expression: Option<String>,
 
@@ -239,7 +239,7 @@ fn yes() -> bool {
 pub struct TargetSpec {
     /// Target ID on the rule. Default `1`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[.\-_A-Za-z0-9]{1,64}$"))]
+    #[schemars(regex(pattern = NAME_PATTERN))]
     pub id: Option<String>,
 
     /// Run an ECS task.
@@ -276,7 +276,7 @@ pub struct TargetSpec {
     /// SQS queue that receives events that could not be delivered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(
-        pattern = r"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}(\.fifo)?$"
+        pattern = QUEUE_ARN_PATTERN
     ))]
     pub dead_letter_queue_arn: Option<String>,
 }
@@ -318,13 +318,13 @@ pub struct RetryPolicy {
 pub struct EcsTarget {
     /// ARN of the ECS cluster, with its account ID.
     #[schemars(regex(
-        pattern = r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster/[A-Za-z0-9_-]{1,255}$"
+        pattern = CLUSTER_ARN_PATTERN
     ))]
     pub cluster_arn: String,
 
     /// ARN of the task definition, with or without a revision.
     #[schemars(regex(
-        pattern = r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition/[A-Za-z0-9_-]{1,255}(:[1-9][0-9]*)?$"
+        pattern = TASK_DEFINITION_ARN_PATTERN
     ))]
     pub task_definition_arn: String,
 
@@ -349,7 +349,7 @@ pub struct EcsTarget {
     /// Roles the task needs passed (`iam:PassRole`). Default: the task definition's
     /// `executionRoleArn` and `taskRoleArn`, read with `ecs:DescribeTaskDefinition`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(inner(regex(pattern = r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")))]
+    #[schemars(inner(regex(pattern = ROLE_ARN_PATTERN)))]
     pub pass_role_arns: Option<Vec<String>>,
 
     /// Scope of `ecs:RunTask` in the generated policy: `Family` allows every revision of the
@@ -419,7 +419,7 @@ pub enum AssignPublicIp {
 pub struct StepFunctionsTarget {
     /// ARN of the state machine, with its account ID.
     #[schemars(regex(
-        pattern = r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$"
+        pattern = STATE_MACHINE_ARN_PATTERN
     ))]
     pub state_machine_arn: String,
 }
@@ -430,7 +430,7 @@ pub struct LambdaTarget {
     /// ARN of the function. A qualified ARN (`:alias` or `:version`) is invoked as such, and
     /// the invoke permission is granted on exactly that qualifier.
     #[schemars(regex(
-        pattern = r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:(\$LATEST|[A-Za-z0-9_-]{1,128}))?$"
+        pattern = FUNCTION_ARN_PATTERN
     ))]
     pub function_arn: String,
 }
@@ -458,13 +458,13 @@ pub struct RoleSpec {
 
     /// Permissions boundary for the created role.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^arn:aws[a-z-]*:iam::(\d{12}|aws):policy/[\w+=,.@/-]{1,512}$"))]
+    #[schemars(regex(pattern = POLICY_ARN_PATTERN))]
     pub permissions_boundary_arn: Option<String>,
 
     /// Bring your own role: the controller uses it as is, never modifies it, and diagnoses
     /// whether EventBridge could use it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$"))]
+    #[schemars(regex(pattern = ROLE_ARN_PATTERN))]
     pub arn: Option<String>,
 }
 

@@ -237,10 +237,8 @@ pub mod reason {
     pub const PROVISIONING_ROLE_NOT_ASSUMABLE: &str = "ProvisioningRoleNotAssumable";
     pub const AWS_ERROR: &str = "AwsError";
     pub const NO_ERRORS: &str = "NoAccessDeniedCauses";
-    pub const NOT_CHECKED: &str = "NotChecked";
     pub const CONVERGED: &str = "Converged";
     pub const PROGRESSING: &str = "Progressing";
-    pub const BLOCKED: &str = "Blocked";
     pub const REJECTED_BY_AWS: &str = "RejectedByAws";
     pub const INVALID_CREDENTIALS: &str = "InvalidCredentials";
     pub const DEPENDENCY_NOT_FOUND: &str = "DependencyNotFound";

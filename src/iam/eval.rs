@@ -454,12 +454,6 @@ fn substitute(pattern: &str, ctx: &Context) -> String {
     out
 }
 
-/// Evaluates one condition (one operator, one key, its values) against the context.
-/// A condition the engine cannot judge counts as not holding; see [`condition_outcome`].
-pub fn condition_holds(c: &Condition, ctx: &Context) -> bool {
-    condition_outcome(c, ctx) == ConditionOutcome::Holds
-}
-
 /// The operators this engine evaluates (AWS's "Condition operators" page), without the
 /// `IfExists` suffix and the `ForAnyValue:`/`ForAllValues:` prefixes.
 const OPERATORS: &[&str] = &[

@@ -601,16 +601,6 @@ pub fn evaluate(question: &Question, policies: &Policies) -> Outcome {
     out
 }
 
-/// The SCP or RCP statement that decides for one level: its Deny, or nothing (no Allow).
-pub fn org_denies(outcome: &Outcome, layer: Layer) -> Vec<&StatementRef> {
-    outcome
-        .explain
-        .iter()
-        .filter(|d| d.layer == layer && d.effect == Effect::Deny)
-        .map(|d| &d.statement)
-        .collect()
-}
-
 /// Why one level of the organisation blocks a request: its Deny statement, or (None) that
 /// nothing at that level allows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
