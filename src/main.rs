@@ -174,6 +174,10 @@ struct OrphansArgs {
     /// (default: POD_NAMESPACE, else `default`; with the Helm chart: the release namespace).
     #[arg(long, env = "EBI_LOCATIONS_NAMESPACE")]
     locations_namespace: Option<String>,
+    /// Only what objects of these namespaces owned (comma-separated; by the owner tag), e.g.
+    /// to clean up after one team without touching another's. Default: every namespace.
+    #[arg(long, value_delimiter = ',')]
+    namespace: Vec<String>,
     /// Resources younger than this are never orphans, only reported (and warned about): an
     /// object deleted a moment ago or restored from a backup (it takes over what its name
     /// owned on its next pass, within a resync interval, 10m by default), or another
@@ -689,6 +693,7 @@ async fn orphans_command(args: OrphansArgs) -> ExitCode {
         &persisted,
         &external_ids,
         args.grace_period,
+        &args.namespace,
         args.delete,
     )
     .await

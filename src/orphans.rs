@@ -179,6 +179,8 @@ pub struct Criteria<'a> {
     /// Unix seconds.
     pub now: u64,
     pub grace: Duration,
+    /// Only resources whose owner tag names one of these namespaces (empty: every one).
+    pub namespaces: &'a [String],
 }
 
 impl Criteria<'_> {
@@ -198,6 +200,10 @@ impl Criteria<'_> {
             return Standing::NotOrphan;
         };
         let owner = tags.get(OWNER_TAG).cloned().unwrap_or_default();
+        let namespace = owner.split_once('/').map_or("", |(ns, _)| ns);
+        if !self.namespaces.is_empty() && !self.namespaces.iter().any(|n| n == namespace) {
+            return Standing::NotOrphan;
+        }
         let live = self.live;
         if live.uids.contains(uid)
             || live.keys.contains(&owner)
@@ -238,7 +244,8 @@ fn add_way(places: &mut Places, account: &str, region: &str, via: Option<String>
 
 /// `external_ids`: by provisioning role, the external ID its trust policy asks for (from
 /// the policies that name the role; never from the ConfigMap of places). `grace`: what is
-/// younger is not an orphan yet.
+/// younger is not an orphan yet. `namespaces`: only what objects of these namespaces owned
+/// (empty: all).
 #[allow(clippy::too_many_arguments)]
 pub async fn report(
     client: &Client,
@@ -248,6 +255,7 @@ pub async fn report(
     persisted: &[Persisted],
     external_ids: &BTreeMap<String, ExternalId>,
     grace: Duration,
+    namespaces: &[String],
     delete: bool,
 ) -> Result<Report, String> {
     let api: Api<DeserializeGuard<EventBridgeIntegration>> = Api::all(client.clone());
@@ -318,6 +326,7 @@ pub async fn report(
         live: &live,
         now: now_seconds(),
         grace,
+        namespaces,
     };
     let mut orphans = Vec::new();
     let mut not_yet = Vec::new();
@@ -742,6 +751,7 @@ mod tests {
             live: &live,
             now: 10_000,
             grace: Duration::from_secs(3600),
+            namespaces: &[],
         };
         let old = Some(1);
         let judge = |t: &BTreeMap<String, String>, arn: &str, created| {
@@ -779,5 +789,16 @@ mod tests {
                 uid: "dead".into()
             }
         );
+        // Scoped to namespaces: another namespace's orphan is not this sweep's.
+        let scoped = |namespaces: &[String]| {
+            Criteria { namespaces, ..c }.standing(
+                &tags("c1", Some("dead"), "ns/gone"),
+                OwnedKind::Rule,
+                "arn:x",
+                old,
+            )
+        };
+        assert_eq!(scoped(&["other".into()]), Standing::NotOrphan);
+        assert_eq!(scoped(&["other".into(), "ns".into()]), orphan);
     }
 }

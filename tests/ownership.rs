@@ -445,14 +445,15 @@ async fn the_orphan_report_lists_and_removes_what_lost_its_object() {
     assert!(aws.rule_exists(&name).await && aws.role_exists(&name).await);
 
     let grace = [("EBI_ORPHAN_GRACE_PERIOD", "0s")];
-    let found = orphan_report_with(&[], &grace);
+    // Scoped to this test's namespace: a parallel test's objects are not swept from under it.
+    let found = orphan_report_with(&["--namespace", &ns], &grace);
     assert_eq!(
         ours(&found, "orphans"),
         vec!["Rule", "QueuePermission", "Role"],
         "the queue statement that grants the rule too: {found}"
     );
     assert!(aws.rule_exists(&name).await, "read-only by default");
-    let removed = orphan_report_with(&["--delete"], &grace);
+    let removed = orphan_report_with(&["--delete", "--namespace", &ns], &grace);
     let removals: Vec<_> = removed["orphans"]
         .as_array()
         .unwrap()
@@ -482,7 +483,11 @@ async fn the_orphan_report_lists_and_removes_what_lost_its_object() {
         "the queue statement is gone: {policy}"
     );
     assert!(
-        ours(&orphan_report_with(&[], &grace), "orphans").is_empty(),
+        ours(
+            &orphan_report_with(&["--namespace", &ns], &grace),
+            "orphans"
+        )
+        .is_empty(),
         "nothing left"
     );
 }
@@ -721,7 +726,7 @@ async fn the_orphan_report_searches_a_region_only_a_deleted_object_used() {
     assert!(searched(&report), "{report}");
     assert_eq!(in_region(&report), vec![rule.clone()], "{report}");
     let removed = orphan_report_with(
-        &["--locations-namespace", &ns, "--delete"],
+        &["--locations-namespace", &ns, "--delete", "--namespace", &ns],
         &[("EBI_ORPHAN_GRACE_PERIOD", "0s")],
     );
     let ours: Vec<_> = removed["orphans"]
