@@ -479,14 +479,12 @@ fn any_json(_: &mut SchemaGenerator) -> Schema {
     json_schema!({"x-kubernetes-preserve-unknown-fields": true})
 }
 
-/// The kind of target, as shown in `kubectl get ebi`. `EventBus` is internal: the
-/// forwarding rule of an EventBusForwarding integration.
+/// The kind of target, as shown in `kubectl get ebi`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TargetKind {
     Ecs,
     StepFunctions,
     Lambda,
-    EventBus,
 }
 
 impl TargetKind {
@@ -495,7 +493,6 @@ impl TargetKind {
             TargetKind::Ecs => "ECS",
             TargetKind::StepFunctions => "StepFunctions",
             TargetKind::Lambda => "Lambda",
-            TargetKind::EventBus => "EventBus",
         }
     }
 }

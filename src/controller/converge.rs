@@ -11,7 +11,7 @@ use tracing::info;
 use super::admission::{admit, Admission};
 use super::record::{self as io_record, RecordKeeper};
 use super::Context;
-use crate::api::{EventBridgeIntegration, OwnedKind, OwnedResource, TargetKind};
+use crate::api::{EventBridgeIntegration, OwnedKind, OwnedResource};
 use crate::aws::kms::{self, KeyPolicy};
 use crate::aws::organization::{self, OrgPolicies};
 use crate::aws::remove::Removal;
@@ -127,7 +127,7 @@ pub(super) async fn plan_for(
     owner: &Owner,
     recorded: &[OwnedResource],
 ) -> Result<Planned, Failure> {
-    let kind = plan::validate(&obj.spec).map_err(|e| Failure::Plan(e.into()))?;
+    let valid = plan::validate(&obj.spec).map_err(|e| Failure::Plan(e.into()))?;
     let region = region_of(obj, ctx);
     // Nothing of the object is read or written in AWS before it is admitted.
     let mut admission = admit(obj, ctx, &region, None).await?;
@@ -163,8 +163,7 @@ pub(super) async fn plan_for(
     }
     let mut task_definition = None;
     let mut task_roles = None;
-    if kind == TargetKind::Ecs {
-        let ecs = obj.spec.target.ecs.as_ref().expect("kind");
+    if let plan::ValidTarget::Ecs(ecs) = valid.target {
         // The task definition lives where the workload runs.
         let where_ = remote.as_ref().unwrap_or(&local);
         match (

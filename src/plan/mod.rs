@@ -14,7 +14,7 @@ use crate::api::{CrossAccountMode, EventBridgeIntegrationSpec, TargetKind, TaskD
 use crate::iam::arn::{family_pattern, split_function_arn};
 use crate::iam::documents::events_trust_policy;
 use crate::iam::Arn;
-pub use validate::{validate, SpecError};
+pub use validate::{validate, SpecError, ValidSpec, ValidTarget};
 
 /// `namespace/name` of the owning object: for people reading tags in the console.
 pub const OWNER_TAG: &str = "eventbridge.dev/owner";
@@ -155,10 +155,27 @@ pub enum PlanError {
     Guardrail(String),
 }
 
+/// What a part's rule delivers to: the spec's target, or (the source half of
+/// EventBusForwarding) the target account's event bus.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PartKind {
+    Workload(TargetKind),
+    ForwardingRule,
+}
+
+impl PartKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PartKind::Workload(kind) => kind.as_str(),
+            PartKind::ForwardingRule => "EventBus",
+        }
+    }
+}
+
 /// The desired state in one account.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Desired {
-    pub kind: TargetKind,
+    pub kind: PartKind,
     pub account_id: String,
     pub region: String,
     pub tags: BTreeMap<String, String>,
@@ -412,15 +429,16 @@ fn plan_accounts(
     facts: &Facts,
     guard: &Guardrails,
 ) -> Result<Plan, PlanError> {
-    let kind = validate(spec)?;
+    let ValidSpec {
+        target: workload,
+        target_arn: target,
+    } = validate(spec)?;
     let account = facts.account_id.clone();
     check_account(guard, &account, "the controller's AWS account")?;
-    let target_arn = workload_arn(spec, kind);
-    let target = Arn::parse(&target_arn).expect("validated");
     let region = facts.region.clone();
     if target.region != region {
         return Err(invalid(
-            target_field(kind),
+            workload.field(),
             format!("the target is in region {} but the rule is in {region}; set spec.region: {} (EventBridge targets are regional)", target.region, target.region),
         ));
     }
@@ -443,7 +461,7 @@ fn plan_accounts(
     let Some(x) = &spec.cross_account else {
         if target.account != account {
             return Err(invalid(
-                target_field(kind),
+                workload.field(),
                 format!(
                     "the target is in account {} but the rule would be in account {account}; set spec.crossAccount (mode EventBusForwarding reaches every target kind)",
                     target.account
@@ -451,7 +469,7 @@ fn plan_accounts(
             ));
         }
         let local = plan_workload(
-            spec, owner, kind, &account, &region, local_rule, facts, guard,
+            spec, owner, workload, &target, &account, &region, local_rule, facts, guard,
         )?;
         return Ok(Plan {
             local,
@@ -470,7 +488,7 @@ fn plan_accounts(
         ));
     }
     if target.account != remote_account {
-        return Err(invalid(target_field(kind), format!("the target is in account {}, not in spec.crossAccount.targetAccountId {remote_account}", target.account)));
+        return Err(invalid(workload.field(), format!("the target is in account {}, not in spec.crossAccount.targetAccountId {remote_account}", target.account)));
     }
     let provisioning_role = facts.provisioning_role_arn.as_deref().ok_or_else(|| {
         invalid(
@@ -553,7 +571,8 @@ fn plan_accounts(
             let mut remote = plan_workload(
                 spec,
                 owner,
-                kind,
+                workload,
+                &target,
                 &remote_account,
                 &region,
                 remote_rule,
@@ -598,7 +617,7 @@ fn plan_accounts(
                 ..Default::default()
             };
             let local = Desired {
-                kind: TargetKind::EventBus,
+                kind: PartKind::ForwardingRule,
                 account_id: account,
                 region,
                 tags,
@@ -617,22 +636,22 @@ fn plan_accounts(
             })
         }
         CrossAccountMode::RoleChain => {
-            if kind != TargetKind::Lambda {
+            let ValidTarget::Lambda(lambda) = workload else {
                 return Err(invalid(
                     "spec.crossAccount.mode",
                     format!(
                         "CrossAccountUnsupportedTarget: EventBridge does not chain roles and cannot invoke {} in another account; use mode EventBusForwarding (this rule forwards to the target account's bus, and a rule there invokes the target)",
-                        kind.as_str()
+                        workload.kind().as_str()
                     ),
                 ));
-            }
+            };
             if x.target_event_bus_name.is_some() {
                 return Err(invalid(
                     "spec.crossAccount.targetEventBusName",
                     "applies to mode EventBusForwarding; remove it for RoleChain",
                 ));
             }
-            let function_arn = target_arn.clone();
+            let function_arn = lambda.function_arn.clone();
             let source = managed_role(
                 spec,
                 owner,
@@ -666,7 +685,7 @@ fn plan_accounts(
                 trust_policy: json!({"Version": "2012-10-17", "Statement": [{
                     "Sid": "SourceRoleOnly", "Effect": "Allow", "Principal": {"AWS": source.arn}, "Action": "sts:AssumeRole"
                 }]}),
-                policy: json!({"Version": "2012-10-17", "Statement": workload_statements(spec, kind, facts)}),
+                policy: json!({"Version": "2012-10-17", "Statement": workload_statements(workload, facts)}),
                 permissions_boundary_arn: source.permissions_boundary_arn.clone(),
                 bridge_for: chained_bridge_for,
             };
@@ -675,7 +694,7 @@ fn plan_accounts(
             target.role_arn = Some(source.arn.clone());
             let chain = (source.arn.clone(), chained_arn);
             let remote = Desired {
-                kind,
+                kind: PartKind::Workload(workload.kind()),
                 account_id: remote_account,
                 region: region.clone(),
                 tags: tags.clone(),
@@ -700,7 +719,7 @@ fn plan_accounts(
                 queue_permission: None,
             };
             let local = Desired {
-                kind,
+                kind: PartKind::Workload(workload.kind()),
                 account_id: account,
                 region,
                 tags,
@@ -734,27 +753,6 @@ fn rule_arn(partition: &str, region: &str, account: &str, bus: &str, name: &str)
         format!("arn:{partition}:events:{region}:{account}:rule/{name}")
     } else {
         format!("arn:{partition}:events:{region}:{account}:rule/{bus}/{name}")
-    }
-}
-
-fn workload_arn(spec: &EventBridgeIntegrationSpec, kind: TargetKind) -> String {
-    match kind {
-        TargetKind::Ecs => spec.target.ecs.as_ref().expect("kind").cluster_arn.clone(),
-        TargetKind::StepFunctions => spec
-            .target
-            .step_functions
-            .as_ref()
-            .expect("kind")
-            .state_machine_arn
-            .clone(),
-        TargetKind::Lambda => spec
-            .target
-            .lambda
-            .as_ref()
-            .expect("kind")
-            .function_arn
-            .clone(),
-        TargetKind::EventBus => unreachable!("not a spec target kind"),
     }
 }
 
@@ -810,20 +808,27 @@ fn target_shape(
 fn plan_workload(
     spec: &EventBridgeIntegrationSpec,
     owner: &Owner,
-    kind: TargetKind,
+    workload: ValidTarget<'_>,
+    target: &Arn,
     account: &str,
     region: &str,
     rule: DesiredRule,
     facts: &Facts,
     guard: &Guardrails,
 ) -> Result<Desired, PlanError> {
-    let target_arn = workload_arn(spec, kind);
-    let partition = Arn::parse(&target_arn).expect("validated").partition;
+    let target_arn = workload.arn().to_string();
     let role = plan_role(
-        spec, owner, kind, account, &partition, &rule.arn, facts, guard,
+        spec,
+        owner,
+        workload,
+        account,
+        &target.partition,
+        &rule.arn,
+        facts,
+        guard,
     )?;
     let target = target_shape(spec, &target_arn, role.arn().map(str::to_string));
-    let permission = (kind == TargetKind::Lambda).then(|| {
+    let permission = matches!(workload, ValidTarget::Lambda(_)).then(|| {
         let (function_name, qualifier) = split_function_arn(&target_arn);
         DesiredPermission {
             function_arn: target_arn.clone(),
@@ -836,7 +841,7 @@ fn plan_workload(
         }
     });
     Ok(Desired {
-        kind,
+        kind: PartKind::Workload(workload.kind()),
         account_id: account.to_string(),
         region: region.to_string(),
         tags: owner.tags(),
@@ -847,15 +852,6 @@ fn plan_workload(
         bus_permission: None,
         queue_permission: None,
     })
-}
-
-fn target_field(kind: TargetKind) -> &'static str {
-    match kind {
-        TargetKind::Ecs => "spec.target.ecs.clusterArn",
-        TargetKind::StepFunctions => "spec.target.stepFunctions.stateMachineArn",
-        TargetKind::Lambda => "spec.target.lambda.functionArn",
-        TargetKind::EventBus => "spec.crossAccount",
-    }
 }
 
 fn check_account(guard: &Guardrails, account: &str, what: &str) -> Result<(), PlanError> {
@@ -871,14 +867,9 @@ fn check_account(guard: &Guardrails, account: &str, what: &str) -> Result<(), Pl
 }
 
 /// The statements a role needs to invoke the spec's target, least privilege, never `*`.
-fn workload_statements(
-    spec: &EventBridgeIntegrationSpec,
-    kind: TargetKind,
-    facts: &Facts,
-) -> Vec<Value> {
-    match kind {
-        TargetKind::Ecs => {
-            let ecs = spec.target.ecs.as_ref().expect("kind");
+fn workload_statements(workload: ValidTarget<'_>, facts: &Facts) -> Vec<Value> {
+    match workload {
+        ValidTarget::Ecs(ecs) => {
             let resource = match ecs.task_definition_scope {
                 TaskDefinitionScope::Family => family_pattern(&ecs.task_definition_arn),
                 TaskDefinitionScope::Revision => ecs.task_definition_arn.clone(),
@@ -908,19 +899,18 @@ fn workload_statements(
             }
             s
         }
-        TargetKind::StepFunctions => vec![json!({
+        ValidTarget::StepFunctions(sfn) => vec![json!({
             "Sid": "StartExecution",
             "Effect": "Allow",
             "Action": "states:StartExecution",
-            "Resource": spec.target.step_functions.as_ref().expect("kind").state_machine_arn
+            "Resource": sfn.state_machine_arn
         })],
-        TargetKind::Lambda => vec![json!({
+        ValidTarget::Lambda(lambda) => vec![json!({
             "Sid": "InvokeFunction",
             "Effect": "Allow",
             "Action": "lambda:InvokeFunction",
-            "Resource": spec.target.lambda.as_ref().expect("kind").function_arn
+            "Resource": lambda.function_arn
         })],
-        TargetKind::EventBus => vec![],
     }
 }
 
@@ -1020,14 +1010,14 @@ fn managed_role(
 fn plan_role(
     spec: &EventBridgeIntegrationSpec,
     owner: &Owner,
-    kind: TargetKind,
+    workload: ValidTarget<'_>,
     account: &str,
     partition: &str,
     rule_arn: &str,
     facts: &Facts,
     guard: &Guardrails,
 ) -> Result<DesiredRole, PlanError> {
-    if kind == TargetKind::Lambda {
+    if let ValidTarget::Lambda(_) = workload {
         return Ok(DesiredRole::NotNeeded);
     }
     if let Some(arn) = spec.role.as_ref().and_then(|r| r.arn.clone()) {
@@ -1041,7 +1031,7 @@ fn plan_role(
         guard,
         partition,
         events_trust_policy(account, rule_arn),
-        workload_statements(spec, kind, facts),
+        workload_statements(workload, facts),
         &facts.recorded_roles,
     )?;
     Ok(DesiredRole::Managed(role))

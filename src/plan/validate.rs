@@ -2,7 +2,10 @@
 //! through an older CRD or a server that ignored part of the schema), plus rules that need
 //! more than one field. Every error names the field and the fix; nothing is created in AWS.
 
-use crate::api::{EventBridgeIntegrationSpec, LaunchType, TargetKind, TaskDefinitionScope};
+use crate::api::{
+    EcsTarget, EventBridgeIntegrationSpec, LambdaTarget, LaunchType, StepFunctionsTarget,
+    TargetKind, TargetSpec, TaskDefinitionScope,
+};
 use crate::iam::Arn;
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -75,7 +78,62 @@ fn valid_schedule(s: &str) -> bool {
     false
 }
 
-pub fn validate(spec: &EventBridgeIntegrationSpec) -> Result<TargetKind, SpecError> {
+/// The spec's target once validated: its kind together with its data, so that nothing
+/// downstream asks the spec again which of its optional fields is set.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ValidTarget<'a> {
+    Ecs(&'a EcsTarget),
+    StepFunctions(&'a StepFunctionsTarget),
+    Lambda(&'a LambdaTarget),
+}
+
+impl<'a> ValidTarget<'a> {
+    /// The one kind set in `target`, if exactly one is.
+    fn of(target: &'a TargetSpec) -> Option<ValidTarget<'a>> {
+        match (&target.ecs, &target.step_functions, &target.lambda) {
+            (Some(e), None, None) => Some(ValidTarget::Ecs(e)),
+            (None, Some(s), None) => Some(ValidTarget::StepFunctions(s)),
+            (None, None, Some(l)) => Some(ValidTarget::Lambda(l)),
+            _ => None,
+        }
+    }
+
+    pub fn kind(self) -> TargetKind {
+        match self {
+            ValidTarget::Ecs(_) => TargetKind::Ecs,
+            ValidTarget::StepFunctions(_) => TargetKind::StepFunctions,
+            ValidTarget::Lambda(_) => TargetKind::Lambda,
+        }
+    }
+
+    /// The ARN of the rule's target (for ECS, the cluster).
+    pub fn arn(self) -> &'a str {
+        match self {
+            ValidTarget::Ecs(e) => &e.cluster_arn,
+            ValidTarget::StepFunctions(s) => &s.state_machine_arn,
+            ValidTarget::Lambda(l) => &l.function_arn,
+        }
+    }
+
+    /// The spec field that names [`ValidTarget::arn`], for messages.
+    pub fn field(self) -> &'static str {
+        match self {
+            ValidTarget::Ecs(_) => "spec.target.ecs.clusterArn",
+            ValidTarget::StepFunctions(_) => "spec.target.stepFunctions.stateMachineArn",
+            ValidTarget::Lambda(_) => "spec.target.lambda.functionArn",
+        }
+    }
+}
+
+/// What validation learned and the planner needs: the target with its data, and its ARN
+/// parsed (for ECS, the cluster's).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ValidSpec<'a> {
+    pub target: ValidTarget<'a>,
+    pub target_arn: Arn,
+}
+
+pub fn validate(spec: &EventBridgeIntegrationSpec) -> Result<ValidSpec<'_>, SpecError> {
     let rule = &spec.rule;
     if let Some(name) = &rule.name {
         if !valid_name(name) {
@@ -134,7 +192,7 @@ pub fn validate(spec: &EventBridgeIntegrationSpec) -> Result<TargetKind, SpecErr
             ));
         }
     }
-    let kind = target.kind().ok_or_else(|| {
+    let valid = ValidTarget::of(target).ok_or_else(|| {
         bad(
             "spec.target",
             "set exactly one of ecs, stepFunctions, lambda",
@@ -172,10 +230,9 @@ pub fn validate(spec: &EventBridgeIntegrationSpec) -> Result<TargetKind, SpecErr
             ));
         }
     }
-    match kind {
-        TargetKind::Ecs => {
-            let ecs = target.ecs.as_ref().expect("kind");
-            check_arn(
+    let target_arn = match valid {
+        ValidTarget::Ecs(ecs) => {
+            let cluster = check_arn(
                 "spec.target.ecs.clusterArn",
                 &ecs.cluster_arn,
                 "ecs",
@@ -217,32 +274,27 @@ pub fn validate(spec: &EventBridgeIntegrationSpec) -> Result<TargetKind, SpecErr
                     "role/",
                 )?;
             }
+            cluster
         }
-        TargetKind::StepFunctions => {
-            check_arn(
-                "spec.target.stepFunctions.stateMachineArn",
-                &target
-                    .step_functions
-                    .as_ref()
-                    .expect("kind")
-                    .state_machine_arn,
-                "states",
-                "stateMachine:",
-            )?;
-        }
-        TargetKind::Lambda => {
-            check_arn(
+        ValidTarget::StepFunctions(sfn) => check_arn(
+            "spec.target.stepFunctions.stateMachineArn",
+            &sfn.state_machine_arn,
+            "states",
+            "stateMachine:",
+        )?,
+        ValidTarget::Lambda(lambda) => {
+            let function = check_arn(
                 "spec.target.lambda.functionArn",
-                &target.lambda.as_ref().expect("kind").function_arn,
+                &lambda.function_arn,
                 "lambda",
                 "function:",
             )?;
             if spec.role.is_some() {
                 return Err(bad("spec.role", "Lambda targets are invoked through the function's resource-based policy, not a role; remove spec.role"));
             }
+            function
         }
-        TargetKind::EventBus => unreachable!("not a spec target kind"),
-    }
+    };
     if let Some(role) = &spec.role {
         if role.name.is_some() && role.arn.is_some() {
             return Err(bad(
@@ -288,7 +340,10 @@ pub fn validate(spec: &EventBridgeIntegrationSpec) -> Result<TargetKind, SpecErr
             })?;
         }
     }
-    Ok(kind)
+    Ok(ValidSpec {
+        target: valid,
+        target_arn,
+    })
 }
 
 #[cfg(test)]
