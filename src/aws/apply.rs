@@ -10,7 +10,7 @@ use aws_sdk_iam::types as iam;
 use super::errors::{classify, AwsError, ErrorKind};
 use super::Clients;
 use crate::plan::diff::Change;
-use crate::plan::{Desired, DesiredRole, TargetShape};
+use crate::plan::{Desired, DesiredRole, ManagedRole, TargetShape};
 
 fn iam_tags(tags: &BTreeMap<String, String>) -> Vec<iam::Tag> {
     tags.iter()
@@ -43,6 +43,14 @@ pub const ROLE_DESCRIPTION: &str =
 
 fn rejected(operation: &'static str, message: String) -> AwsError {
     AwsError::new(operation, ErrorKind::Rejected, "InvalidRequest", message)
+}
+
+/// A change whose data the plan does not hold (a planner bug): refused, not a panic.
+fn unplanned(change: &Change) -> AwsError {
+    rejected(
+        "plan",
+        format!("{change:?} planned without what it writes; please report this"),
+    )
 }
 
 /// Applies one change. The role ARN used by the target is the desired one.
@@ -87,74 +95,19 @@ fn mark_written(c: &Clients, desired: &Desired, change: &Change) {
 }
 
 async fn write(c: &Clients, desired: &Desired, change: &Change) -> Result<(), AwsError> {
-    let managed = match &desired.role {
-        DesiredRole::Managed(m) => Some(m),
-        _ => None,
-    };
     match change {
-        Change::CreateRole => {
-            let m = managed.expect("CreateRole only for managed roles");
-            c.iam
-                .create_role()
-                .role_name(&m.name)
-                .path(&m.path)
-                .assume_role_policy_document(m.trust_policy.to_string())
-                .set_permissions_boundary(m.permissions_boundary_arn.clone())
-                .description(ROLE_DESCRIPTION)
-                .set_tags(Some(iam_tags(&desired.tags)))
-                .send()
-                .await
-                .map_err(|e| classify("iam:CreateRole", e))?;
-        }
-        Change::TagRole => {
-            let m = managed.expect("managed");
-            c.iam
-                .tag_role()
-                .role_name(&m.name)
-                .set_tags(Some(iam_tags(&desired.tags)))
-                .send()
-                .await
-                .map_err(|e| classify("iam:TagRole", e))?;
-        }
-        Change::UpdateTrustPolicy => {
-            let m = managed.expect("managed");
-            c.iam
-                .update_assume_role_policy()
-                .role_name(&m.name)
-                .policy_document(m.trust_policy.to_string())
-                .send()
-                .await
-                .map_err(|e| classify("iam:UpdateAssumeRolePolicy", e))?;
-        }
-        Change::PutPermissionsBoundary(arn) => {
-            let m = managed.expect("managed");
-            c.iam
-                .put_role_permissions_boundary()
-                .role_name(&m.name)
-                .permissions_boundary(arn)
-                .send()
-                .await
-                .map_err(|e| classify("iam:PutRolePermissionsBoundary", e))?;
-        }
-        Change::DeletePermissionsBoundary => {
-            let m = managed.expect("managed");
-            c.iam
-                .delete_role_permissions_boundary()
-                .role_name(&m.name)
-                .send()
-                .await
-                .map_err(|e| classify("iam:DeleteRolePermissionsBoundary", e))?;
-        }
-        Change::PutRolePolicy => {
-            let m = managed.expect("managed");
-            c.iam
-                .put_role_policy()
-                .role_name(&m.name)
-                .policy_name(crate::plan::POLICY_NAME)
-                .policy_document(m.policy.to_string())
-                .send()
-                .await
-                .map_err(|e| classify("iam:PutRolePolicy", e))?;
+        Change::CreateRole
+        | Change::TagRole
+        | Change::UpdateTrustPolicy
+        | Change::PutPermissionsBoundary(_)
+        | Change::DeletePermissionsBoundary
+        | Change::PutRolePolicy => {
+            // The planner asks role writes of managed roles only; a pass never panics on
+            // a plan it did not expect, it refuses the write.
+            let DesiredRole::Managed(m) = &desired.role else {
+                return Err(unplanned(change));
+            };
+            write_role(c, m, &desired.tags, change).await?;
         }
         Change::PutRule { created } => {
             let r = desired.rule();
@@ -199,7 +152,7 @@ async fn write(c: &Clients, desired: &Desired, change: &Change) -> Result<(), Aw
                 .rule(&desired.rule().name)
                 .event_bus_name(&desired.rule().event_bus_name)
                 .targets(
-                    sdk_target(desired.target.as_ref().expect("a rule's target"))
+                    sdk_target(desired.target.as_ref().ok_or_else(|| unplanned(change))?)
                         .map_err(|m| rejected("events:PutTargets", m))?,
                 )
                 .send()
@@ -247,10 +200,9 @@ async fn write(c: &Clients, desired: &Desired, change: &Change) -> Result<(), Aw
             }
         }
         Change::PutBusPermission { replace } => {
-            let b = desired
-                .bus_permission
-                .as_ref()
-                .expect("PutBusPermission only when forwarding");
+            let Some(b) = &desired.bus_permission else {
+                return Err(unplanned(change));
+            };
             // The policy is written whole: every other statement as it is, ours in place
             // of any of its id. (PutPermission's Principal form admits a whole account.)
             let _ = replace;
@@ -267,22 +219,91 @@ async fn write(c: &Clients, desired: &Desired, change: &Change) -> Result<(), Aw
                 .map_err(|e| classify("events:PutPermission", e))?;
         }
         Change::PutQueueStatement => {
-            let q = desired
-                .queue_permission
-                .as_ref()
-                .expect("PutQueueStatement only with a dead-letter queue");
+            let Some(q) = &desired.queue_permission else {
+                return Err(unplanned(change));
+            };
             edit_queue_policy(c, &q.queue_name, &q.queue_account, |policy| {
                 Some(crate::iam::documents::with_statement(policy, &q.statement))
             })
             .await?;
         }
         Change::AddPermission { replace } => {
-            let p = desired
-                .permission
-                .as_ref()
-                .expect("AddPermission only for Lambda");
+            let Some(p) = &desired.permission else {
+                return Err(unplanned(change));
+            };
             add_permission(&c.lambda, p, *replace).await?;
         }
+    }
+    Ok(())
+}
+
+/// The writes of a role the controller manages.
+async fn write_role(
+    c: &Clients,
+    m: &ManagedRole,
+    tags: &BTreeMap<String, String>,
+    change: &Change,
+) -> Result<(), AwsError> {
+    match change {
+        Change::CreateRole => {
+            c.iam
+                .create_role()
+                .role_name(&m.name)
+                .path(&m.path)
+                .assume_role_policy_document(m.trust_policy.to_string())
+                .set_permissions_boundary(m.permissions_boundary_arn.clone())
+                .description(ROLE_DESCRIPTION)
+                .set_tags(Some(iam_tags(tags)))
+                .send()
+                .await
+                .map_err(|e| classify("iam:CreateRole", e))?;
+        }
+        Change::TagRole => {
+            c.iam
+                .tag_role()
+                .role_name(&m.name)
+                .set_tags(Some(iam_tags(tags)))
+                .send()
+                .await
+                .map_err(|e| classify("iam:TagRole", e))?;
+        }
+        Change::UpdateTrustPolicy => {
+            c.iam
+                .update_assume_role_policy()
+                .role_name(&m.name)
+                .policy_document(m.trust_policy.to_string())
+                .send()
+                .await
+                .map_err(|e| classify("iam:UpdateAssumeRolePolicy", e))?;
+        }
+        Change::PutPermissionsBoundary(arn) => {
+            c.iam
+                .put_role_permissions_boundary()
+                .role_name(&m.name)
+                .permissions_boundary(arn)
+                .send()
+                .await
+                .map_err(|e| classify("iam:PutRolePermissionsBoundary", e))?;
+        }
+        Change::DeletePermissionsBoundary => {
+            c.iam
+                .delete_role_permissions_boundary()
+                .role_name(&m.name)
+                .send()
+                .await
+                .map_err(|e| classify("iam:DeleteRolePermissionsBoundary", e))?;
+        }
+        Change::PutRolePolicy => {
+            c.iam
+                .put_role_policy()
+                .role_name(&m.name)
+                .policy_name(crate::plan::POLICY_NAME)
+                .policy_document(m.policy.to_string())
+                .send()
+                .await
+                .map_err(|e| classify("iam:PutRolePolicy", e))?;
+        }
+        other => return Err(unplanned(other)),
     }
     Ok(())
 }
