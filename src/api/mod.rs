@@ -10,7 +10,7 @@ pub use policy::{
 };
 pub use spec::*;
 pub use status::{
-    condition, reason, ConditionValue, EventBridgeIntegrationStatus, OwnedKind, OwnedResource,
+    condition, ConditionValue, EventBridgeIntegrationStatus, OwnedKind, OwnedResource, Reason,
 };
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{

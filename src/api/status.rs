@@ -222,27 +222,68 @@ pub mod condition {
 }
 
 /// Condition reasons that are not diagnosis codes.
-pub mod reason {
-    pub const IN_SYNC: &str = "InSync";
-    pub const CREATED: &str = "Created";
-    pub const UPDATED: &str = "Updated";
-    pub const NOT_REQUIRED: &str = "NotRequired";
-    pub const BRING_YOUR_OWN: &str = "BringYourOwnRole";
-    pub const INVALID_SPEC: &str = "InvalidSpec";
-    pub const RESOURCE_NOT_OWNED: &str = "ResourceNotOwned";
-    pub const GUARDRAIL: &str = "GuardrailViolation";
+/// Why a condition is as it is, as the controller writes it (serialised as these strings;
+/// the diagnosis's finding codes are reasons too, see `diagnose::Code`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    InSync,
+    Created,
+    Updated,
+    NotRequired,
+    BringYourOwnRole,
+    InvalidSpec,
+    ResourceNotOwned,
+    GuardrailViolation,
     /// No EventBridgeIntegrationPolicy selecting the namespace grants the spec's references.
-    pub const NOT_PERMITTED: &str = "NotPermitted";
-    pub const CONTROLLER_ACCESS_DENIED: &str = "ControllerAccessDenied";
-    pub const PROVISIONING_ROLE_NOT_ASSUMABLE: &str = "ProvisioningRoleNotAssumable";
-    pub const AWS_ERROR: &str = "AwsError";
-    pub const NO_ERRORS: &str = "NoAccessDeniedCauses";
-    pub const CONVERGED: &str = "Converged";
-    pub const PROGRESSING: &str = "Progressing";
-    pub const REJECTED_BY_AWS: &str = "RejectedByAws";
-    pub const INVALID_CREDENTIALS: &str = "InvalidCredentials";
-    pub const DEPENDENCY_NOT_FOUND: &str = "DependencyNotFound";
-    pub const CLEANUP_PENDING: &str = "CleanupPending";
+    NotPermitted,
+    ControllerAccessDenied,
+    ProvisioningRoleNotAssumable,
+    AwsError,
+    NoAccessDeniedCauses,
+    Converged,
+    Progressing,
+    RejectedByAws,
+    InvalidCredentials,
+    DependencyNotFound,
+    CleanupPending,
+}
+
+impl Reason {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Reason::InSync => "InSync",
+            Reason::Created => "Created",
+            Reason::Updated => "Updated",
+            Reason::NotRequired => "NotRequired",
+            Reason::BringYourOwnRole => "BringYourOwnRole",
+            Reason::InvalidSpec => "InvalidSpec",
+            Reason::ResourceNotOwned => "ResourceNotOwned",
+            Reason::GuardrailViolation => "GuardrailViolation",
+            Reason::NotPermitted => "NotPermitted",
+            Reason::ControllerAccessDenied => "ControllerAccessDenied",
+            Reason::ProvisioningRoleNotAssumable => "ProvisioningRoleNotAssumable",
+            Reason::AwsError => "AwsError",
+            Reason::NoAccessDeniedCauses => "NoAccessDeniedCauses",
+            Reason::Converged => "Converged",
+            Reason::Progressing => "Progressing",
+            Reason::RejectedByAws => "RejectedByAws",
+            Reason::InvalidCredentials => "InvalidCredentials",
+            Reason::DependencyNotFound => "DependencyNotFound",
+            Reason::CleanupPending => "CleanupPending",
+        }
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<Reason> for String {
+    fn from(r: Reason) -> String {
+        r.as_str().to_string()
+    }
 }
 
 /// A condition as the reconciler decides it, before timestamps.

@@ -131,7 +131,7 @@ async fn pending(
         ctx,
         obj,
         EventType::Warning,
-        crate::api::reason::CLEANUP_PENDING,
+        crate::api::Reason::CleanupPending.as_str(),
         "Delete",
         &format!(
             "could not remove {}: {}; retrying. The object stays until everything it recorded is removed (or set deletionPolicy: Retain to keep the rest)",

@@ -1,7 +1,7 @@
 //! From the outcome of one reconcile pass to status conditions, pure. Follows the
 //! Kubernetes conventions kstatus reads: `Ready`, `Reconciling`, `Stalled`.
 
-use crate::api::{condition as c, reason as r, ConditionValue, CrossAccountMode};
+use crate::api::{condition as c, ConditionValue, CrossAccountMode, Reason};
 use crate::diagnose::{Code, Finding};
 use crate::plan::diff::{Change, Observed};
 use crate::plan::{Desired, DesiredRole, Side};
@@ -25,15 +25,9 @@ pub enum Outcome<'a> {
         left_behind: &'a [String],
     },
     /// A human must act: invalid spec, guardrail, not owned, controller AccessDenied.
-    Blocked {
-        reason: &'static str,
-        message: String,
-    },
+    Blocked { reason: Reason, message: String },
     /// Will be retried: throttling, 5xx, a dependency not there yet.
-    Retrying {
-        reason: &'static str,
-        message: String,
-    },
+    Retrying { reason: Reason, message: String },
 }
 
 pub fn conditions(outcome: &Outcome<'_>) -> Vec<ConditionValue> {
@@ -76,7 +70,7 @@ pub fn conditions(outcome: &Outcome<'_>) -> Vec<ConditionValue> {
                 out.push(ConditionValue::new(
                     c::RESOURCES_LEFT_BEHIND,
                     true,
-                    r::CLEANUP_PENDING,
+                    Reason::CleanupPending,
                     format!(
                         "no longer used, not removed yet (retried with backoff; `orphans` lists them): {}",
                         left_behind.join("; ")
@@ -88,16 +82,16 @@ pub fn conditions(outcome: &Outcome<'_>) -> Vec<ConditionValue> {
     }
 }
 
-fn change_reason(changes: &[Change], pred: impl Fn(&Change) -> bool) -> &'static str {
+fn change_reason(changes: &[Change], pred: impl Fn(&Change) -> bool) -> Reason {
     let creating = changes
         .iter()
         .any(|c| matches!(c, Change::CreateRole | Change::PutRule { created: true }));
     if creating && changes.iter().any(&pred) {
-        r::CREATED
+        Reason::Created
     } else if changes.iter().any(pred) {
-        r::UPDATED
+        Reason::Updated
     } else {
-        r::IN_SYNC
+        Reason::InSync
     }
 }
 
@@ -122,14 +116,14 @@ fn converged(
         DesiredRole::NotNeeded => ConditionValue::new(
             c::ROLE_READY,
             true,
-            r::NOT_REQUIRED,
+            Reason::NotRequired,
             "Lambda targets are invoked through the function's resource-based policy",
         ),
         DesiredRole::BringYourOwn { arn } => match &workload.observed.role {
             Some(_) => ConditionValue::new(
                 c::ROLE_READY,
                 true,
-                r::BRING_YOUR_OWN,
+                Reason::BringYourOwnRole,
                 format!("using {arn} as is (never modified)"),
             ),
             None => ConditionValue::new(
@@ -178,7 +172,7 @@ fn converged(
         None => ConditionValue::new(
             c::INVOKE_PERMISSION_READY,
             true,
-            r::NOT_REQUIRED,
+            Reason::NotRequired,
             "the target is invoked through the role",
         ),
         Some(part) => {
@@ -198,7 +192,7 @@ fn converged(
         None => ConditionValue::new(
             c::ACCESS_VERIFIED,
             true,
-            r::NO_ERRORS,
+            Reason::NoAccessDeniedCauses,
             "no cause of AccessDenied found for this rule's target",
         ),
         Some(f) => ConditionValue::new(
@@ -243,7 +237,7 @@ fn converged(
             ConditionValue::new(
                 c::READY,
                 true,
-                r::CONVERGED,
+                Reason::Converged,
                 format!(
                     "{} integration in sync; invocations are permitted",
                     desired.kind.as_str()
@@ -252,7 +246,7 @@ fn converged(
             ConditionValue::new(
                 c::STALLED,
                 false,
-                r::CONVERGED,
+                Reason::Converged,
                 "nothing blocks this integration",
             ),
         ),
@@ -270,8 +264,12 @@ fn converged(
             ConditionValue::new(c::STALLED, true, bad.reason.clone(), bad.message.clone()),
         ),
     };
-    let reconciling =
-        ConditionValue::new(c::RECONCILING, false, r::CONVERGED, "AWS matches the spec");
+    let reconciling = ConditionValue::new(
+        c::RECONCILING,
+        false,
+        Reason::Converged,
+        "AWS matches the spec",
+    );
     let mut out = vec![ready, role, rule, target, permission, access];
     out.extend(cross);
     out.extend([reconciling, stalled]);

@@ -173,7 +173,7 @@ async fn apply_half(
             let _ = category.set(v.category);
             warn!(
                 category = v.category.as_str(),
-                reason = v.reason,
+                reason = v.reason.as_str(),
                 "pass did not converge: {}",
                 v.message
             );

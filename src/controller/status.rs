@@ -7,7 +7,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::conditions::{conditions, Outcome};
 use crate::api::status::{merge_conditions, TargetAccountStatus};
-use crate::api::{reason as r, EventBridgeIntegrationStatus, OwnedResource};
+use crate::api::{EventBridgeIntegrationStatus, OwnedResource, Reason};
 use crate::aws::{AwsError, ErrorKind};
 use crate::diagnose::Finding;
 use crate::plan::{Plan, PlanError};
@@ -31,7 +31,7 @@ pub struct Verdict {
     pub category: Category,
     /// Blocked (Stalled=True, a person must act) or retrying (Reconciling=True).
     pub blocked: bool,
-    pub reason: &'static str,
+    pub reason: Reason,
     pub message: String,
     pub retry: Retry,
 }
@@ -52,7 +52,7 @@ impl Verdict {
     }
 }
 
-fn verdict(category: Category, reason: &'static str, message: String, retry: Retry) -> Verdict {
+fn verdict(category: Category, reason: Reason, message: String, retry: Retry) -> Verdict {
     let blocked = matches!(retry, Retry::AtResync)
         || matches!(category, Category::AccessDenied | Category::Credentials);
     Verdict {
@@ -66,8 +66,8 @@ fn verdict(category: Category, reason: &'static str, message: String, retry: Ret
 
 pub fn plan_verdict(e: &PlanError) -> Verdict {
     let reason = match e {
-        PlanError::InvalidSpec(_) => r::INVALID_SPEC,
-        PlanError::Guardrail(_) => r::GUARDRAIL,
+        PlanError::InvalidSpec(_) => Reason::InvalidSpec,
+        PlanError::Guardrail(_) => Reason::GuardrailViolation,
     };
     verdict(
         Category::InvalidSpec,
@@ -82,7 +82,7 @@ pub fn plan_verdict(e: &PlanError) -> Verdict {
 pub fn not_permitted_verdict(message: String) -> Verdict {
     verdict(
         Category::InvalidSpec,
-        r::NOT_PERMITTED,
+        Reason::NotPermitted,
         message,
         Retry::AtResync,
     )
@@ -91,7 +91,7 @@ pub fn not_permitted_verdict(message: String) -> Verdict {
 pub fn not_owned_verdict(message: String) -> Verdict {
     verdict(
         Category::InvalidSpec,
-        r::RESOURCE_NOT_OWNED,
+        Reason::ResourceNotOwned,
         message,
         Retry::AtResync,
     )
@@ -100,7 +100,7 @@ pub fn not_owned_verdict(message: String) -> Verdict {
 pub fn dependency_verdict(message: String) -> Verdict {
     verdict(
         Category::Dependency,
-        r::DEPENDENCY_NOT_FOUND,
+        Reason::DependencyNotFound,
         message,
         Retry::Slow,
     )
@@ -109,7 +109,7 @@ pub fn dependency_verdict(message: String) -> Verdict {
 pub fn kubernetes_verdict(message: String) -> Verdict {
     verdict(
         Category::Kubernetes,
-        r::PROGRESSING,
+        Reason::Progressing,
         message,
         Retry::Backoff,
     )
@@ -121,7 +121,7 @@ pub fn aws_verdict(e: &AwsError) -> Verdict {
     match e.kind {
         _ if e.code == crate::aws::errors::PROVISIONING_ROLE_NOT_ASSUMABLE => verdict(
             category,
-            r::PROVISIONING_ROLE_NOT_ASSUMABLE,
+            Reason::ProvisioningRoleNotAssumable,
             format!(
                 "{}. The controller reaches the target account through spec.crossAccount.provisioningRoleArn: its trust policy must allow the controller's role (and the external ID, if set), and the controller's role needs sts:AssumeRole on it.",
                 e.message
@@ -130,7 +130,7 @@ pub fn aws_verdict(e: &AwsError) -> Verdict {
         ),
         ErrorKind::AccessDenied => verdict(
             category,
-            r::CONTROLLER_ACCESS_DENIED,
+            Reason::ControllerAccessDenied,
             format!(
                 "the controller's AWS credentials lack {}: {} ({}). Grant {} to the controller's IAM role.",
                 e.operation, e.message, e.code, e.operation
@@ -139,7 +139,7 @@ pub fn aws_verdict(e: &AwsError) -> Verdict {
         ),
         ErrorKind::Credentials => verdict(
             category,
-            r::INVALID_CREDENTIALS,
+            Reason::InvalidCredentials,
             format!(
                 "AWS does not accept the controller's credentials ({}: {}) on {}: they are unknown, expired or mis-signed, which no IAM permission fixes. Check the controller's AWS credentials (IRSA/Pod Identity role, access key, clock).",
                 e.code, e.message, e.operation
@@ -148,7 +148,7 @@ pub fn aws_verdict(e: &AwsError) -> Verdict {
         ),
         ErrorKind::Rejected => verdict(
             category,
-            r::REJECTED_BY_AWS,
+            Reason::RejectedByAws,
             format!(
                 "AWS rejected {} ({}): {}. Retrying the same request cannot succeed; change the spec (or the account's limits) and the controller tries again.",
                 e.operation, e.code, e.message
@@ -157,12 +157,12 @@ pub fn aws_verdict(e: &AwsError) -> Verdict {
         ),
         ErrorKind::NotFound => verdict(
             Category::Dependency,
-            r::DEPENDENCY_NOT_FOUND,
+            Reason::DependencyNotFound,
             e.to_string(),
             Retry::Slow,
         ),
         ErrorKind::Transient | ErrorKind::Conflict => {
-            verdict(category, r::AWS_ERROR, e.to_string(), Retry::Backoff)
+            verdict(category, Reason::AwsError, e.to_string(), Retry::Backoff)
         }
     }
 }
@@ -287,7 +287,7 @@ mod tests {
         assert_eq!(v.category, Category::Rejected);
         assert!(v.blocked);
         assert_eq!(v.retry, Retry::AtResync);
-        assert_eq!(v.reason, r::REJECTED_BY_AWS);
+        assert_eq!(v.reason, Reason::RejectedByAws);
         assert!(v.message.contains("AWS's own words"), "{}", v.message);
         assert!(
             v.message.contains("MalformedPolicyDocument"),
@@ -300,10 +300,10 @@ mod tests {
     fn bad_credentials_are_not_access_denied() {
         let v = aws_verdict(&aws(ErrorKind::Credentials, "InvalidClientTokenId"));
         assert_eq!(v.category, Category::Credentials);
-        assert_eq!(v.reason, r::INVALID_CREDENTIALS);
+        assert_eq!(v.reason, Reason::InvalidCredentials);
         assert!(!v.message.contains("Grant"), "{}", v.message);
         let denied = aws_verdict(&aws(ErrorKind::AccessDenied, "AccessDenied"));
-        assert_eq!(denied.reason, r::CONTROLLER_ACCESS_DENIED);
+        assert_eq!(denied.reason, Reason::ControllerAccessDenied);
         assert!(denied.message.contains("Grant iam:PutRolePolicy"));
     }
 
@@ -411,7 +411,7 @@ mod tests {
         let ready = s.condition(c::READY).unwrap();
         assert_eq!(
             (ready.status.as_str(), ready.reason.as_str()),
-            ("False", r::DEPENDENCY_NOT_FOUND)
+            ("False", "DependencyNotFound")
         );
     }
 }
