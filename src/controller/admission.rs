@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use kube::ResourceExt;
 
-use super::converge::Failure;
+use super::failure::Failure;
 use super::Context;
 use crate::api::{EventBridgeIntegration, OwnedKind, OwnedResource};
 use crate::aws::{ExternalId, RemoteAccess};

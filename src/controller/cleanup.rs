@@ -9,10 +9,10 @@ use kube::Api;
 use tracing::info;
 
 use super::admission::admit;
-use super::converge::{legacy_via_role, remove_recorded, Failure};
+use super::converge::{legacy_via_role, remove_recorded};
 use super::events::publish;
-use super::reconcile::owner_of;
-use super::record::{clients_for, RecordKeeper};
+use super::failure::Failure;
+use super::record::{clients_for, owner_of, RecordKeeper};
 use super::Context;
 use crate::api::{DeletionPolicy, EventBridgeIntegration, OwnedKind, OwnedResource};
 use crate::aws::remove::Removal;

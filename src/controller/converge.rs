@@ -9,10 +9,12 @@ use kube::Api;
 use tracing::info;
 
 use super::admission::{admit, Admission};
+use super::failure::Failure;
+use super::part::{Evidence, Part};
 use super::record::{self as io_record, RecordKeeper};
 use super::Context;
 use crate::api::{EventBridgeIntegration, OwnedKind, OwnedResource};
-use crate::aws::kms::{self, KeyPolicy};
+use crate::aws::kms;
 use crate::aws::organization::{self, OrgPolicies};
 use crate::aws::remove::Removal;
 use crate::aws::shared_reads::{ExpectedDocuments, Shared};
@@ -20,54 +22,7 @@ use crate::aws::{apply, observe, AwsError, Clients};
 use crate::diagnose::{Finding, TaskDefinition};
 use crate::iam::Arn;
 use crate::plan::diff::{self, Adoption, Change, NotOwned, Observed, ObservedRule};
-use crate::plan::{self, record, Claim, Desired, DesiredRole, Facts, Owner, Plan, PlanError, Side};
-
-/// Failures of a pass, by what a person or the controller does about them.
-pub(super) enum Failure {
-    Plan(PlanError),
-    /// No policy selecting the namespace grants what the spec asks for (`tenancy`).
-    NotPermitted(crate::tenancy::Refusal),
-    NotOwned(NotOwned),
-    Aws(AwsError),
-    /// Something the spec refers to does not exist yet, or cannot be reached.
-    Dependency(String),
-    Kube(kube::Error),
-}
-
-impl From<AwsError> for Failure {
-    fn from(e: AwsError) -> Self {
-        Failure::Aws(e)
-    }
-}
-
-impl From<kube::Error> for Failure {
-    fn from(e: kube::Error) -> Self {
-        Failure::Kube(e)
-    }
-}
-
-impl Failure {
-    /// For Events, status and logs.
-    pub fn message(&self) -> String {
-        match self {
-            Failure::Plan(e) => e.to_string(),
-            Failure::NotPermitted(r) => r.to_string(),
-            Failure::NotOwned(e) => e.to_string(),
-            Failure::Aws(e) => e.to_string(),
-            Failure::Dependency(m) => m.clone(),
-            Failure::Kube(e) => e.to_string(),
-        }
-    }
-}
-
-/// One account's share of a pass.
-pub(super) struct Part {
-    pub side: Side,
-    pub clients: Clients,
-    pub desired: Desired,
-    pub observed: Observed,
-    pub changes: Vec<Change>,
-}
+use crate::plan::{self, record, Claim, Desired, DesiredRole, Facts, Owner, Plan, Side};
 
 pub(super) struct Pass {
     pub plan: Plan,
@@ -681,15 +636,6 @@ pub(super) async fn converge(
         removed,
         left_behind,
     })
-}
-
-/// What the diagnosis reads beyond what the diff needs, for one account: the organisation
-/// policies that apply to it and the key policy of its dead-letter queue's KMS key. Cached
-/// per resync interval; a failed read is said in `status.notEvaluated`, never fails a pass.
-pub(super) struct Evidence {
-    pub organization: OrgPolicies,
-    /// The queue's `KmsMasterKeyId` and its key policy.
-    pub key_policy: Option<(String, KeyPolicy)>,
 }
 
 async fn evidence_for(ctx: &Context, part: &Part) -> Evidence {

@@ -8,7 +8,7 @@ use crate::diagnose::{self, Chain, Code, Expectations, Finding, Snapshot};
 use crate::plan::diff::{Observed, ObservedRole};
 use crate::plan::{Desired, Plan, Side};
 
-use super::converge::{Evidence, Part};
+use super::part::{Evidence, Part};
 
 impl From<ObservedRole> for diagnose::Role {
     fn from(r: ObservedRole) -> Self {

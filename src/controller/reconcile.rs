@@ -14,12 +14,12 @@ use kube::{Api, ResourceExt};
 use tracing::{instrument, warn};
 
 use super::conditions::{Outcome, PartOutcome};
-use super::converge::{converge, legacy_via_role, Failure, Pass};
-use super::record::{write_status, RecordKeeper};
+use super::converge::{converge, legacy_via_role, Pass};
+use super::failure::Failure;
+use super::record::{owner_of, write_status, RecordKeeper};
 use super::status::{self, Converged, Retry, Verdict};
 use super::{cleanup, events, Context, FINALIZER};
 use crate::api::EventBridgeIntegration;
-use crate::plan::Owner;
 use crate::{Category, Error};
 
 #[instrument(skip(obj, ctx), fields(namespace = %obj.namespace().unwrap_or_default(), name = %obj.name_any()))]
@@ -63,15 +63,6 @@ pub fn error_policy(
     let delay = ctx.backoff(key, retry);
     warn!(namespace = %key.namespace.as_deref().unwrap_or_default(), name = %key.name, category = err.category().as_str(), ?delay, "reconcile failed: {err}");
     Action::requeue(delay)
-}
-
-pub(super) fn owner_of(obj: &EventBridgeIntegration, ctx: &Context) -> Owner {
-    Owner {
-        cluster: ctx.settings.cluster_id.clone(),
-        namespace: obj.namespace().unwrap_or_default(),
-        name: obj.name_any(),
-        uid: obj.uid().unwrap_or_default(),
-    }
 }
 
 fn verdict_of(failure: &Failure) -> Verdict {

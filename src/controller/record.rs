@@ -8,12 +8,12 @@ use kube::{Api, ResourceExt};
 use serde_json::json;
 
 use super::admission::{way_in, Admission};
-use super::converge::Failure;
+use super::failure::Failure;
 use super::locations::Locations;
 use super::{Context, FIELD_MANAGER};
 use crate::api::{EventBridgeIntegration, EventBridgeIntegrationStatus, OwnedResource};
 use crate::aws::Clients;
-use crate::plan::record;
+use crate::plan::{record, Owner};
 
 /// The record as this reconcile knows it: starts from status, grows before writes, shrinks
 /// as removals succeed. `written` tells whether status already holds exactly `entries`.
@@ -190,4 +190,14 @@ pub(super) async fn clients_for(
         )));
     }
     Ok(clients)
+}
+
+/// The owner a pass writes into tags and records: this cluster and the object.
+pub(super) fn owner_of(obj: &EventBridgeIntegration, ctx: &Context) -> Owner {
+    Owner {
+        cluster: ctx.settings.cluster_id.clone(),
+        namespace: obj.namespace().unwrap_or_default(),
+        name: obj.name_any(),
+        uid: obj.uid().unwrap_or_default(),
+    }
 }

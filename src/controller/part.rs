@@ -1,0 +1,25 @@
+//! One account's share of a pass, as `converge` builds it and `diagnosis` reads it.
+
+use crate::aws::kms::KeyPolicy;
+use crate::aws::organization::OrgPolicies;
+use crate::aws::Clients;
+use crate::plan::diff::{Change, Observed};
+use crate::plan::{Desired, Side};
+
+/// One account's share of a pass.
+pub(super) struct Part {
+    pub side: Side,
+    pub clients: Clients,
+    pub desired: Desired,
+    pub observed: Observed,
+    pub changes: Vec<Change>,
+}
+
+/// What the diagnosis reads beyond what the diff needs, for one account: the organisation
+/// policies that apply to it and the key policy of its dead-letter queue's KMS key. Cached
+/// per resync interval; a failed read is said in `status.notEvaluated`, never fails a pass.
+pub(super) struct Evidence {
+    pub organization: OrgPolicies,
+    /// The queue's `KmsMasterKeyId` and its key policy.
+    pub key_policy: Option<(String, KeyPolicy)>,
+}
