@@ -4,17 +4,18 @@
 pub mod diff;
 pub mod names;
 pub mod record;
+mod targets;
 pub mod validate;
 
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use crate::api::{CrossAccountMode, EventBridgeIntegrationSpec, TargetKind, TaskDefinitionScope};
-use crate::iam::arn::{family_pattern, split_function_arn};
+use crate::api::{CrossAccountMode, EventBridgeIntegrationSpec, TargetKind};
 use crate::iam::documents::events_trust_policy;
 use crate::iam::Arn;
-pub use validate::{validate, SpecError, ValidSpec, ValidTarget};
+pub use targets::ValidTarget;
+pub use validate::{validate, SpecError, ValidSpec};
 
 /// `namespace/name` of the owning object: for people reading tags in the console.
 pub const OWNER_TAG: &str = "eventbridge.dev/owner";
@@ -651,7 +652,7 @@ fn plan_accounts(
                     "applies to mode EventBusForwarding; remove it for RoleChain",
                 ));
             }
-            let function_arn = lambda.function_arn.clone();
+            let function_arn = &lambda.function_arn;
             let source = managed_role(
                 spec,
                 owner,
@@ -685,12 +686,11 @@ fn plan_accounts(
                 trust_policy: json!({"Version": "2012-10-17", "Statement": [{
                     "Sid": "SourceRoleOnly", "Effect": "Allow", "Principal": {"AWS": source.arn}, "Action": "sts:AssumeRole"
                 }]}),
-                policy: json!({"Version": "2012-10-17", "Statement": workload_statements(workload, facts)}),
+                policy: json!({"Version": "2012-10-17", "Statement": workload.invoke_statements(facts)}),
                 permissions_boundary_arn: source.permissions_boundary_arn.clone(),
                 bridge_for: chained_bridge_for,
             };
-            let (function_name, qualifier) = split_function_arn(&function_arn);
-            let mut target = target_shape(spec, &function_arn, Some(source.arn.clone()));
+            let mut target = target_shape(spec, workload, Some(source.arn.clone()));
             target.role_arn = Some(source.arn.clone());
             let chain = (source.arn.clone(), chained_arn);
             let remote = Desired {
@@ -702,19 +702,11 @@ fn plan_accounts(
                 role: DesiredRole::Managed(chained),
                 target: None,
                 // EventBridge invokes the function with the execution role of the rule's account.
-                permission: Some(DesiredPermission {
-                    function_arn,
-                    function_name,
-                    qualifier,
-                    statement_id: names::owned_statement_id(
-                        &rule_name,
-                        &local_rule.arn,
-                        &owner.uid,
-                    ),
-                    principal: source.arn.clone(),
-                    source_arn: None,
-                    source_account: None,
-                }),
+                permission: workload.resource_permission(
+                    names::owned_statement_id(&rule_name, &local_rule.arn, &owner.uid),
+                    &source.arn,
+                    None,
+                ),
                 bus_permission: None,
                 queue_permission: None,
             };
@@ -758,33 +750,14 @@ fn rule_arn(partition: &str, region: &str, account: &str, bus: &str, name: &str)
 
 fn target_shape(
     spec: &EventBridgeIntegrationSpec,
-    arn: &str,
+    workload: ValidTarget<'_>,
     role_arn: Option<String>,
 ) -> TargetShape {
     TargetShape {
         id: spec.target.id.clone().unwrap_or_else(|| "1".into()),
-        arn: arn.to_string(),
+        arn: workload.arn().to_string(),
         role_arn,
-        ecs: spec.target.ecs.as_ref().map(|e| EcsShape {
-            task_definition_arn: e.task_definition_arn.clone(),
-            task_count: e.task_count,
-            launch_type: e.launch_type.as_str().into(),
-            platform_version: e.platform_version.clone(),
-            subnets: e
-                .network_configuration
-                .as_ref()
-                .map(|n| n.subnets.clone())
-                .unwrap_or_default(),
-            security_groups: e
-                .network_configuration
-                .as_ref()
-                .and_then(|n| n.security_groups.clone())
-                .unwrap_or_default(),
-            assign_public_ip: e
-                .network_configuration
-                .as_ref()
-                .map(|n| format!("{:?}", n.assign_public_ip)),
-        }),
+        ecs: workload.ecs_parameters(),
         input: spec.target.input.clone(),
         input_path: spec.target.input_path.clone(),
         input_transformer: spec.target.input_transformer.as_ref().map(|t| {
@@ -816,7 +789,6 @@ fn plan_workload(
     facts: &Facts,
     guard: &Guardrails,
 ) -> Result<Desired, PlanError> {
-    let target_arn = workload.arn().to_string();
     let role = plan_role(
         spec,
         owner,
@@ -827,19 +799,12 @@ fn plan_workload(
         facts,
         guard,
     )?;
-    let target = target_shape(spec, &target_arn, role.arn().map(str::to_string));
-    let permission = matches!(workload, ValidTarget::Lambda(_)).then(|| {
-        let (function_name, qualifier) = split_function_arn(&target_arn);
-        DesiredPermission {
-            function_arn: target_arn.clone(),
-            function_name,
-            qualifier,
-            statement_id: names::owned_statement_id(&rule.name, &rule.arn, &owner.uid),
-            principal: "events.amazonaws.com".into(),
-            source_arn: Some(rule.arn.clone()),
-            source_account: Some(account.to_string()),
-        }
-    });
+    let target = target_shape(spec, workload, role.arn().map(str::to_string));
+    let permission = workload.resource_permission(
+        names::owned_statement_id(&rule.name, &rule.arn, &owner.uid),
+        "events.amazonaws.com",
+        Some((&rule.arn, account)),
+    );
     Ok(Desired {
         kind: PartKind::Workload(workload.kind()),
         account_id: account.to_string(),
@@ -864,54 +829,6 @@ fn check_account(guard: &Guardrails, account: &str, what: &str) -> Result<(), Pl
         )));
     }
     Ok(())
-}
-
-/// The statements a role needs to invoke the spec's target, least privilege, never `*`.
-fn workload_statements(workload: ValidTarget<'_>, facts: &Facts) -> Vec<Value> {
-    match workload {
-        ValidTarget::Ecs(ecs) => {
-            let resource = match ecs.task_definition_scope {
-                TaskDefinitionScope::Family => family_pattern(&ecs.task_definition_arn),
-                TaskDefinitionScope::Revision => ecs.task_definition_arn.clone(),
-            };
-            let mut s = vec![json!({
-                "Sid": "RunTask",
-                "Effect": "Allow",
-                "Action": "ecs:RunTask",
-                "Resource": resource,
-                "Condition": {"ArnEquals": {"ecs:cluster": ecs.cluster_arn}}
-            })];
-            let mut pass: Vec<String> = ecs
-                .pass_role_arns
-                .clone()
-                .or_else(|| facts.task_roles.clone())
-                .unwrap_or_default();
-            pass.sort();
-            pass.dedup();
-            if !pass.is_empty() {
-                s.push(json!({
-                    "Sid": "PassTaskRoles",
-                    "Effect": "Allow",
-                    "Action": "iam:PassRole",
-                    "Resource": pass,
-                    "Condition": {"StringLike": {"iam:PassedToService": ECS_TASKS_SERVICE}}
-                }));
-            }
-            s
-        }
-        ValidTarget::StepFunctions(sfn) => vec![json!({
-            "Sid": "StartExecution",
-            "Effect": "Allow",
-            "Action": "states:StartExecution",
-            "Resource": sfn.state_machine_arn
-        })],
-        ValidTarget::Lambda(lambda) => vec![json!({
-            "Sid": "InvokeFunction",
-            "Effect": "Allow",
-            "Action": "lambda:InvokeFunction",
-            "Resource": lambda.function_arn
-        })],
-    }
 }
 
 /// Every role name the controller creates carries the operator's prefix, whichever field
@@ -1017,7 +934,7 @@ fn plan_role(
     facts: &Facts,
     guard: &Guardrails,
 ) -> Result<DesiredRole, PlanError> {
-    if let ValidTarget::Lambda(_) = workload {
+    if !workload.needs_role() {
         return Ok(DesiredRole::NotNeeded);
     }
     if let Some(arn) = spec.role.as_ref().and_then(|r| r.arn.clone()) {
@@ -1031,7 +948,7 @@ fn plan_role(
         guard,
         partition,
         events_trust_policy(account, rule_arn),
-        workload_statements(workload, facts),
+        workload.invoke_statements(facts),
         &facts.recorded_roles,
     )?;
     Ok(DesiredRole::Managed(role))

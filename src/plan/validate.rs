@@ -2,10 +2,8 @@
 //! through an older CRD or a server that ignored part of the schema), plus rules that need
 //! more than one field. Every error names the field and the fix; nothing is created in AWS.
 
-use crate::api::{
-    EcsTarget, EventBridgeIntegrationSpec, LambdaTarget, LaunchType, StepFunctionsTarget,
-    TargetKind, TargetSpec, TaskDefinitionScope,
-};
+use super::targets::ValidTarget;
+use crate::api::EventBridgeIntegrationSpec;
 use crate::iam::Arn;
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -15,7 +13,7 @@ pub struct SpecError {
     pub message: String,
 }
 
-fn bad(field: &str, message: impl Into<String>) -> SpecError {
+pub(super) fn bad(field: &str, message: impl Into<String>) -> SpecError {
     SpecError {
         field: field.to_string(),
         message: message.into(),
@@ -76,53 +74,6 @@ fn valid_schedule(s: &str) -> bool {
         return inner.split(' ').filter(|f| !f.is_empty()).count() == 6;
     }
     false
-}
-
-/// The spec's target once validated: its kind together with its data, so that nothing
-/// downstream asks the spec again which of its optional fields is set.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum ValidTarget<'a> {
-    Ecs(&'a EcsTarget),
-    StepFunctions(&'a StepFunctionsTarget),
-    Lambda(&'a LambdaTarget),
-}
-
-impl<'a> ValidTarget<'a> {
-    /// The one kind set in `target`, if exactly one is.
-    fn of(target: &'a TargetSpec) -> Option<ValidTarget<'a>> {
-        match (&target.ecs, &target.step_functions, &target.lambda) {
-            (Some(e), None, None) => Some(ValidTarget::Ecs(e)),
-            (None, Some(s), None) => Some(ValidTarget::StepFunctions(s)),
-            (None, None, Some(l)) => Some(ValidTarget::Lambda(l)),
-            _ => None,
-        }
-    }
-
-    pub fn kind(self) -> TargetKind {
-        match self {
-            ValidTarget::Ecs(_) => TargetKind::Ecs,
-            ValidTarget::StepFunctions(_) => TargetKind::StepFunctions,
-            ValidTarget::Lambda(_) => TargetKind::Lambda,
-        }
-    }
-
-    /// The ARN of the rule's target (for ECS, the cluster).
-    pub fn arn(self) -> &'a str {
-        match self {
-            ValidTarget::Ecs(e) => &e.cluster_arn,
-            ValidTarget::StepFunctions(s) => &s.state_machine_arn,
-            ValidTarget::Lambda(l) => &l.function_arn,
-        }
-    }
-
-    /// The spec field that names [`ValidTarget::arn`], for messages.
-    pub fn field(self) -> &'static str {
-        match self {
-            ValidTarget::Ecs(_) => "spec.target.ecs.clusterArn",
-            ValidTarget::StepFunctions(_) => "spec.target.stepFunctions.stateMachineArn",
-            ValidTarget::Lambda(_) => "spec.target.lambda.functionArn",
-        }
-    }
 }
 
 /// What validation learned and the planner needs: the target with its data, and its ARN
@@ -230,71 +181,7 @@ pub fn validate(spec: &EventBridgeIntegrationSpec) -> Result<ValidSpec<'_>, Spec
             ));
         }
     }
-    let target_arn = match valid {
-        ValidTarget::Ecs(ecs) => {
-            let cluster = check_arn(
-                "spec.target.ecs.clusterArn",
-                &ecs.cluster_arn,
-                "ecs",
-                "cluster/",
-            )?;
-            let td = check_arn(
-                "spec.target.ecs.taskDefinitionArn",
-                &ecs.task_definition_arn,
-                "ecs",
-                "task-definition/",
-            )?;
-            if ecs.task_definition_scope == TaskDefinitionScope::Revision
-                && !td.resource.contains(':')
-            {
-                return Err(bad("spec.target.ecs.taskDefinitionArn", "taskDefinitionScope Revision needs a revision in the ARN (…:task-definition/NAME:REVISION)"));
-            }
-            if !(1..=10).contains(&ecs.task_count) {
-                return Err(bad("spec.target.ecs.taskCount", "must be 1-10"));
-            }
-            if ecs.launch_type == LaunchType::FARGATE && ecs.network_configuration.is_none() {
-                return Err(bad(
-                    "spec.target.ecs.networkConfiguration",
-                    "FARGATE tasks use awsvpc networking: set networkConfiguration.subnets",
-                ));
-            }
-            if let Some(n) = &ecs.network_configuration {
-                if n.subnets.is_empty() || n.subnets.len() > 16 {
-                    return Err(bad(
-                        "spec.target.ecs.networkConfiguration.subnets",
-                        "list 1-16 subnet IDs",
-                    ));
-                }
-            }
-            for (i, r) in ecs.pass_role_arns.iter().flatten().enumerate() {
-                check_arn(
-                    &format!("spec.target.ecs.passRoleArns[{i}]"),
-                    r,
-                    "iam",
-                    "role/",
-                )?;
-            }
-            cluster
-        }
-        ValidTarget::StepFunctions(sfn) => check_arn(
-            "spec.target.stepFunctions.stateMachineArn",
-            &sfn.state_machine_arn,
-            "states",
-            "stateMachine:",
-        )?,
-        ValidTarget::Lambda(lambda) => {
-            let function = check_arn(
-                "spec.target.lambda.functionArn",
-                &lambda.function_arn,
-                "lambda",
-                "function:",
-            )?;
-            if spec.role.is_some() {
-                return Err(bad("spec.role", "Lambda targets are invoked through the function's resource-based policy, not a role; remove spec.role"));
-            }
-            function
-        }
-    };
+    let target_arn = valid.validate(spec)?;
     if let Some(role) = &spec.role {
         if role.name.is_some() && role.arn.is_some() {
             return Err(bad(

@@ -1,0 +1,51 @@
+//! A Lambda function: no role of EventBridge's, a statement in the function's resource-based
+//! policy instead (principal `events.amazonaws.com`, `SourceArn` = the rule).
+
+use serde_json::{json, Value};
+
+use super::super::validate::{bad, check_arn, SpecError};
+use super::super::DesiredPermission;
+use crate::api::{EventBridgeIntegrationSpec, LambdaTarget};
+use crate::iam::arn::split_function_arn;
+use crate::iam::Arn;
+
+pub(super) const FIELD: &str = "spec.target.lambda.functionArn";
+
+pub(super) fn validate(
+    lambda: &LambdaTarget,
+    spec: &EventBridgeIntegrationSpec,
+) -> Result<Arn, SpecError> {
+    let function = check_arn(FIELD, &lambda.function_arn, "lambda", "function:")?;
+    if spec.role.is_some() {
+        return Err(bad("spec.role", "Lambda targets are invoked through the function's resource-based policy, not a role; remove spec.role"));
+    }
+    Ok(function)
+}
+
+/// What a chained role needs (RoleChain: the role of the function's account).
+pub(super) fn invoke_statements(lambda: &LambdaTarget) -> Vec<Value> {
+    vec![json!({
+        "Sid": "InvokeFunction",
+        "Effect": "Allow",
+        "Action": "lambda:InvokeFunction",
+        "Resource": lambda.function_arn
+    })]
+}
+
+pub(super) fn permission(
+    lambda: &LambdaTarget,
+    statement_id: String,
+    principal: &str,
+    source: Option<(&str, &str)>,
+) -> DesiredPermission {
+    let (function_name, qualifier) = split_function_arn(&lambda.function_arn);
+    DesiredPermission {
+        function_arn: lambda.function_arn.clone(),
+        function_name,
+        qualifier,
+        statement_id,
+        principal: principal.to_string(),
+        source_arn: source.map(|(arn, _)| arn.to_string()),
+        source_account: source.map(|(_, account)| account.to_string()),
+    }
+}

@@ -1,0 +1,22 @@
+//! A Step Functions state machine: StartExecution on it.
+
+use serde_json::{json, Value};
+
+use super::super::validate::{check_arn, SpecError};
+use crate::api::StepFunctionsTarget;
+use crate::iam::Arn;
+
+pub(super) const FIELD: &str = "spec.target.stepFunctions.stateMachineArn";
+
+pub(super) fn validate(sfn: &StepFunctionsTarget) -> Result<Arn, SpecError> {
+    check_arn(FIELD, &sfn.state_machine_arn, "states", "stateMachine:")
+}
+
+pub(super) fn invoke_statements(sfn: &StepFunctionsTarget) -> Vec<Value> {
+    vec![json!({
+        "Sid": "StartExecution",
+        "Effect": "Allow",
+        "Action": "states:StartExecution",
+        "Resource": sfn.state_machine_arn
+    })]
+}
