@@ -29,7 +29,11 @@ fn documents() -> Vec<(String, String)> {
         .collect();
     extra.sort();
     for p in extra {
-        let rel = p.strip_prefix(root()).unwrap().to_string_lossy().into_owned();
+        let rel = p
+            .strip_prefix(root())
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         docs.push((rel.clone(), read(&rel)));
     }
     docs
@@ -76,7 +80,9 @@ fn binary(args: &[&str]) -> (i32, String, String) {
 
 /// The first block after `heading` whose info string is `info`.
 fn block_after(text: &str, heading: &str, info: &str) -> String {
-    let at = text.find(heading).unwrap_or_else(|| panic!("no {heading:?}"));
+    let at = text
+        .find(heading)
+        .unwrap_or_else(|| panic!("no {heading:?}"));
     blocks(&text[at..])
         .into_iter()
         .find(|(i, _, _)| i == info)
@@ -105,7 +111,10 @@ fn every_json_block_parses() {
             }
         }
     }
-    assert!(checked > 0, "no ```json block found: the test would prove nothing");
+    assert!(
+        checked > 0,
+        "no ```json block found: the test would prove nothing"
+    );
 }
 
 #[test]
