@@ -1,6 +1,6 @@
 //! The README's and docs/' samples, run or checked against the code, so they cannot drift
-//! again (issue 21 §4): every ```json block parses; the `simulate` request is accepted by the
-//! real binary; the `diagnose --bundle` transcript is what the binary prints for that file;
+//! again (issue 21 §4): every ```json block parses; the `simulate` request (docs/iam-evaluator.md)
+//! is accepted by the real binary; the `diagnose --bundle` transcript is what the binary prints for that file;
 //! `kubectl get ebi` has the CRD's columns, and the names in the samples are the ones
 //! `plan::names` derives.
 //!
@@ -119,15 +119,15 @@ fn every_json_block_parses() {
 
 #[test]
 fn the_simulate_sample_is_a_valid_request() {
-    let readme = read("README.md");
-    let sample = block_after(&readme, "### `simulate`: the evaluator on its own", "json");
+    let doc = read("docs/iam-evaluator.md");
+    let sample = block_after(&doc, "## `simulate`: the evaluator on its own", "json");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("request.json");
     std::fs::write(&file, &sample).unwrap();
     let (code, stdout, stderr) = binary(&["simulate", "--request", file.to_str().unwrap()]);
     assert!(
         code == 0 || code == 1,
-        "the README's simulate sample is unusable input (exit {code}): {stderr}"
+        "docs/iam-evaluator.md's simulate sample is unusable input (exit {code}): {stderr}"
     );
     let out: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert!(out["response"].is_string(), "{out}");
@@ -191,10 +191,10 @@ fn kubectl_get_ebi_has_the_crds_columns_and_derived_rule_names() {
 
 #[test]
 fn the_record_sample_names_are_derived() {
-    let readme = read("README.md");
+    let doc = read("docs/architecture.md");
     let want = ebi::plan::names::derived_name("ebi-", "team-a", "orders");
     let sample = transcript(
-        &readme,
+        &doc,
         "$ kubectl get ebi orders -o jsonpath='{.status.resources}' | jq -c '.[]'",
     );
     for line in sample.lines().skip(1) {
