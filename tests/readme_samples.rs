@@ -202,3 +202,46 @@ fn the_record_sample_names_are_derived() {
         assert_eq!(v["name"], want.as_str(), "{line}");
     }
 }
+
+/// GitHub's anchor of a heading: lower case, punctuation dropped, spaces to hyphens.
+fn anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || *c == '-' || *c == ' ' || *c == '_')
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+#[test]
+fn links_between_the_readme_and_docs_resolve() {
+    for (name, text) in documents() {
+        let dir = root().join(&name).parent().unwrap().to_path_buf();
+        let mut anchors = Vec::new();
+        let mut fence = false;
+        for line in text.lines() {
+            if line.trim_start().starts_with("```") {
+                fence = !fence;
+            } else if !fence && line.starts_with('#') {
+                anchors.push(anchor(line.trim_start_matches('#')));
+            }
+        }
+        for (i, _) in text.match_indices("](") {
+            let rest = &text[i + 2..];
+            let target = &rest[..rest.find(')').unwrap()];
+            if target.starts_with("http") {
+                continue;
+            }
+            let (file, frag) = target.split_once('#').unwrap_or((target, ""));
+            if file.is_empty() {
+                assert!(
+                    anchors.contains(&frag.to_string()),
+                    "{name}: no heading for #{frag}"
+                );
+            } else {
+                assert!(dir.join(file).exists(), "{name}: {file} does not exist");
+            }
+        }
+    }
+}
