@@ -191,7 +191,7 @@ fn kubectl_get_ebi_has_the_crds_columns_and_derived_rule_names() {
 
 #[test]
 fn the_record_sample_names_are_derived() {
-    let doc = read("docs/architecture.md");
+    let doc = read("docs/behaviour.md");
     let want = ebi::plan::names::derived_name("ebi-", "team-a", "orders");
     let sample = transcript(
         &doc,
