@@ -151,7 +151,7 @@ enum PolicyModeArg {
 
 #[derive(clap::Args)]
 struct SimulateArgs {
-    /// JSON request file (see README, "simulate"); `-` reads standard input.
+    /// JSON request file (see docs/iam-evaluator.md, "simulate"); `-` reads standard input.
     #[arg(long)]
     request: PathBuf,
     #[arg(long, value_enum, default_value = "json")]
