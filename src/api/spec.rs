@@ -161,7 +161,8 @@ pub enum CrossAccountMode {
 }
 
 /// When the object is deleted: `Delete` removes every AWS resource the controller created;
-/// `Retain` leaves them in place (and keeps their owner tags).
+/// `Retain` leaves them in place and releases them: the owner-UID tag is removed, so no
+/// orphan sweep ever takes them.
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub enum DeletionPolicy {
     #[default]
