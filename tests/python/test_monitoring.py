@@ -1,7 +1,7 @@
 """The chart's monitoring: ServiceMonitor, PrometheusRule and Grafana dashboard, rendered
 with every new value on and off through the real Helm engine (helm-python-sdk); the alert
 rules checked and unit-tested with promtool (series in, alerts out:
-alerts/rules_test.yaml); every alert's runbook in the README. test_metric_names.py checks
+alerts/rules_test.yaml); every alert's runbook in docs/operations.md. test_metric_names.py checks
 the metrics they name against the real controller."""
 import json
 import os
@@ -73,7 +73,7 @@ def test_defaults_when_on(chart_dir):
         # The release's own series only: two releases in one cluster do not alert for each other.
         assert RELEASE_SELECTOR in r["expr"], r
         assert set(r["annotations"]) == {"summary", "description", "runbook_url"}
-        assert r["annotations"]["runbook_url"].endswith("README.md#" + r["alert"].lower())
+        assert r["annotations"]["runbook_url"].endswith("docs/operations.md#" + r["alert"].lower())
     by_name = {r["alert"]: r for r in rules}
     assert by_name["EventBridgeIntegrationsNotReady"]["for"] == "15m"
     assert by_name["EventBridgeIntegrationControllerNoLeader"]["labels"]["severity"] == "critical"
@@ -276,10 +276,10 @@ def test_the_quiet_cases_sit_close_to_the_thresholds(chart_dir, tmp_path, promto
     assert quiet and quiet <= failed, f"quiet cases that still pass with loose rules: {quiet - failed}"
 
 
-# --- The README -----------------------------------------------------------------------------
+# --- The runbooks (docs/operations.md) -------------------------------------------------------
 
 def test_every_alert_has_a_runbook_in_the_readme(root, chart_dir):
-    readme = (root / "README.md").read_text()
+    readme = (root / "docs" / "operations.md").read_text()
     section = readme.split("\n### Alerts and runbooks\n", 1)[1].split("\n## ", 1)[0]
     runbooks = dict(re.findall(r"\n#### (\w+)\n(.*?)(?=\n#### |\Z)", section, re.S))
     for r in rules_of(all_on(chart_dir)):
