@@ -53,7 +53,7 @@ pub struct Settings {
     /// `kube-system` namespace).
     pub cluster_id: String,
     /// At most this many objects reconcile at once, across every watched namespace
-    /// (0: unbounded). Enforced by `gate`, first come first served.
+    /// (0: unbounded). Enforced by `gate`: urgent passes first, then resyncs, each lane in order.
     pub max_concurrent_reconciles: u16,
     /// Namespace of the ConfigMap of every place written to (`locations`).
     pub locations_namespace: String,
@@ -123,6 +123,8 @@ pub struct Context {
     failures: Mutex<status::Backoffs<ObjectRef<EventBridgeIntegration>>>,
     /// The bound on passes in flight (see `gate` for why not kube-runtime's).
     gate: gate::Gate<ObjectKey>,
+    /// Which of the gate's lanes a pass waits in (see `gate`).
+    urgency: gate::Urgency,
     /// Every place written to, for the orphan report.
     locations: Arc<locations::Locations>,
     /// The policies and namespaces admission reads; None with `--policy-mode off`.
@@ -201,6 +203,7 @@ impl Context {
         });
         Context {
             gate,
+            urgency: gate::Urgency::default(),
             locations,
             tenancy,
             client,
@@ -386,7 +389,11 @@ async fn reconcile_gated(
     let namespace = meta.namespace().unwrap_or_default();
     let name = meta.name_any();
     let key = ObjectKey::new(&name).within(&namespace);
-    let Some(permit) = ctx.gate.enter(&key, &turns) else {
+    let deleting = meta.metadata.deletion_timestamp.is_some();
+    let lane = ctx
+        .urgency
+        .classify(&key, meta.metadata.generation, deleting);
+    let Some(permit) = ctx.gate.enter(&key, lane, &turns) else {
         return Ok(kube::runtime::controller::Action::await_change());
     };
     let in_flight = ctx.metrics.health.pass_started();
@@ -397,7 +404,10 @@ async fn reconcile_gated(
             Api::namespaced(ctx.client.clone(), &namespace);
         match api.get_opt(&name).await.map_err(crate::Error::Kube)? {
             Some(latest) => reconcile_guarded(Arc::new(latest), ctx.clone()).await,
-            None => Ok(kube::runtime::controller::Action::await_change()),
+            None => {
+                ctx.urgency.forget(&key);
+                Ok(kube::runtime::controller::Action::await_change())
+            }
         }
     })
     .await;
@@ -488,6 +498,7 @@ async fn run_one(api: Api<PartialObjectMeta<EventBridgeIntegration>>, ctx: Arc<C
     let requeues = match &ctx.tenancy {
         Some(t) => {
             let cached = reader.clone();
+            let urgency = ctx.clone();
             t.subscribe()
                 .flat_map(move |namespaces| {
                     let due: Vec<ObjectKey> = cached
@@ -495,6 +506,7 @@ async fn run_one(api: Api<PartialObjectMeta<EventBridgeIntegration>>, ctx: Arc<C
                         .iter()
                         .filter(|o| o.namespace().is_some_and(|ns| namespaces.contains(&ns)))
                         .map(|o| ObjectKey::from_obj(o))
+                        .inspect(|key| urgency.urgency.nudge(key))
                         .collect();
                     futures::stream::iter(due)
                 })
@@ -519,6 +531,7 @@ async fn run_one(api: Api<PartialObjectMeta<EventBridgeIntegration>>, ctx: Arc<C
                 Err(kube::runtime::controller::Error::ObjectNotFound(gone)) => {
                     let key =
                         ObjectKey::new(&gone.name).within(gone.namespace.as_deref().unwrap_or(""));
+                    gate_ctx.urgency.forget(&key);
                     gate_ctx.gate.forfeit(&key);
                 }
                 Err(e) => tracing::debug!("reconcile ended with error: {e}"),
