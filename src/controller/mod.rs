@@ -80,6 +80,14 @@ impl Settings {
         self.resync_interval - self.snapshot_max_age()
     }
 
+    /// `in_sync_requeue`, earlier by up to another tenth of the interval, picked by `seed`:
+    /// objects that converged together (created together, or after a restart) do not come
+    /// due together at every resync (issue 22). Earlier, never later: drift is still found
+    /// within one interval.
+    pub fn in_sync_requeue_spread(&self, seed: u64) -> Duration {
+        earlier_by_up_to(self.in_sync_requeue(), self.resync_interval / 10, seed)
+    }
+
     /// How long passes may be in flight with none ending (or the watch fail) before the
     /// controller counts as not making progress (`telemetry::Health`): three resync
     /// intervals, and at least three AWS operation timeouts (a pass blocked on one hung call
@@ -373,6 +381,11 @@ async fn shutdown_signal() {
     }
 }
 
+/// `delay` less a part of `spread` (0 to 999 thousandths, picked by `seed`).
+fn earlier_by_up_to(delay: Duration, spread: Duration, seed: u64) -> Duration {
+    delay.saturating_sub(spread * (seed % 1000) as u32 / 1000)
+}
+
 /// How the gate knows an object: its name and namespace (kube-runtime's cache key).
 type ObjectKey = ObjectRef<PartialObjectMeta<EventBridgeIntegration>>;
 
@@ -540,4 +553,24 @@ async fn run_one(api: Api<PartialObjectMeta<EventBridgeIntegration>>, ctx: Arc<C
             futures::future::ready(())
         })
         .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::earlier_by_up_to;
+    use std::time::Duration;
+
+    #[test]
+    fn resyncs_are_spread_over_a_tenth_of_the_interval_never_later() {
+        let (delay, spread) = (Duration::from_secs(270), Duration::from_secs(30));
+        let due: Vec<Duration> = (0..1000u64)
+            .map(|seed| earlier_by_up_to(delay, spread, seed))
+            .collect();
+        assert!(due.iter().all(|d| *d <= delay && *d > delay - spread));
+        let (first, last) = (due.iter().min().unwrap(), due.iter().max().unwrap());
+        assert!(
+            *last - *first >= Duration::from_secs(29),
+            "{first:?}..{last:?}"
+        );
+    }
 }
