@@ -26,9 +26,17 @@
 //! namespace, so the bound is the
 //! process's, not each namespace controller's. Objects still waiting when the controller
 //! stops (a signal, the Lease lost) are not started.
+//!
+//! Two lanes (issue 22): a pass someone waits for (an object new to this process, whose
+//! generation changed, being deleted, or re-queued by a policy change) is `Lane::Urgent`; a
+//! resync is `Lane::Background`. A freed permit goes to the urgent lane first, but at most
+//! `URGENT_IN_A_ROW` times in a row while a background object waits: an urgent pass waits
+//! for at most one permit to free plus one background pass, and background passes keep at
+//! least 1/(`URGENT_IN_A_ROW` + 1) of the permits freed while both lanes wait.
 
+use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::hash::Hash;
+use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -49,6 +57,80 @@ const TURN_KEPT_FOR: Duration = Duration::from_secs(60);
 /// A queue kept after a burst is shrunk back once it drains, beyond this many entries.
 const KEPT_CAPACITY: usize = 1024;
 
+/// The most urgent passes granted in a row while a background one waits.
+pub const URGENT_IN_A_ROW: u32 = 8;
+
+/// Which queue an object waits in when every permit is out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lane {
+    /// Someone waits for it: new, changed, deleting, or re-queued by an event.
+    Urgent,
+    /// A resync: nothing changed that the controller knows of.
+    Background,
+}
+
+/// The lane of a pass: background only for an object this process already passed at the
+/// same generation, not being deleted and not re-queued by an event since.
+pub fn lane_of(
+    last_passed: Option<i64>,
+    generation: Option<i64>,
+    deleting: bool,
+    nudged: bool,
+) -> Lane {
+    match last_passed {
+        Some(seen) if Some(seen) == generation && !deleting && !nudged => Lane::Background,
+        _ => Lane::Urgent,
+    }
+}
+
+/// What `lane_of` needs to remember between passes: the generation each object was last
+/// passed at, and the objects re-queued by an event. Keys are kept as 64-bit hashes (16
+/// bytes an object at 10,000 objects); a collision only costs a pass its lane.
+#[derive(Default)]
+pub struct Urgency {
+    passed: Mutex<HashMap<u64, i64>>,
+    nudged: Mutex<HashSet<u64>>,
+}
+
+fn hash_of<K: Hash>(key: &K) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    key.hash(&mut hasher);
+    hasher.finish()
+}
+
+impl Urgency {
+    /// An event re-queued `key` (a policy change): its next pass is urgent.
+    pub fn nudge<K: Hash>(&self, key: &K) {
+        lock(&self.nudged).insert(hash_of(key));
+    }
+
+    /// The lane of `key`'s pass at `generation`, remembered as passed from now on.
+    pub fn classify<K: Hash>(&self, key: &K, generation: Option<i64>, deleting: bool) -> Lane {
+        let hash = hash_of(key);
+        let nudged = lock(&self.nudged).remove(&hash);
+        let mut passed = lock(&self.passed);
+        let lane = lane_of(passed.get(&hash).copied(), generation, deleting, nudged);
+        match generation {
+            Some(generation) => passed.insert(hash, generation),
+            None => passed.remove(&hash),
+        };
+        lane
+    }
+
+    /// The object is gone: nothing to remember.
+    pub fn forget<K: Hash>(&self, key: &K) {
+        let hash = hash_of(key);
+        lock(&self.passed).remove(&hash);
+        lock(&self.nudged).remove(&hash);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 pub struct Gate<K> {
     bound: usize,
     state: Mutex<State<K>>,
@@ -57,9 +139,12 @@ pub struct Gate<K> {
 struct State<K> {
     /// Permits out: passes running, and turns announced but not yet taken.
     taken: usize,
-    /// Objects that came due while every permit was out, first come first.
-    queue: VecDeque<(K, Turns<K>)>,
-    queued: HashSet<K>,
+    /// Objects that came due while every permit was out, first come first, per lane.
+    urgent: VecDeque<(K, Turns<K>)>,
+    background: VecDeque<(K, Turns<K>)>,
+    queued: HashMap<K, Lane>,
+    /// Urgent permits granted in a row (`URGENT_IN_A_ROW`).
+    urgent_streak: u32,
     /// Moved by every change of the queue's length (`ebi_reconcile_queue_depth`).
     depth: Gauge,
     /// Turns announced and not yet taken, with when.
@@ -90,8 +175,10 @@ impl<K: Hash + Eq + Clone> Gate<K> {
             },
             state: Mutex::new(State {
                 taken: 0,
-                queue: VecDeque::new(),
-                queued: HashSet::new(),
+                urgent: VecDeque::new(),
+                background: VecDeque::new(),
+                queued: HashMap::new(),
+                urgent_streak: 0,
                 depth,
                 announced: HashMap::new(),
                 stopping: false,
@@ -100,14 +187,12 @@ impl<K: Hash + Eq + Clone> Gate<K> {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State<K>> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.state)
     }
 
-    /// A permit for `key`'s pass now, or None: the object is queued (its turn is sent to
-    /// `turns`), was queued already, or the controller is stopping.
-    pub fn enter(&self, key: &K, turns: &Turns<K>) -> Option<Permit<'_, K>> {
+    /// A permit for `key`'s pass now, or None: the object is queued in `lane` (its turn is
+    /// sent to `turns`), was queued already, or the controller is stopping.
+    pub fn enter(&self, key: &K, lane: Lane, turns: &Turns<K>) -> Option<Permit<'_, K>> {
         let mut state = self.lock();
         if state.stopping {
             return None;
@@ -118,15 +203,11 @@ impl<K: Hash + Eq + Clone> Gate<K> {
             return Some(Permit { gate: self });
         }
         // Nobody waits and a permit is free: no queue to join.
-        if state.queue.is_empty() && state.taken < self.bound {
+        if state.waiting() == 0 && state.taken < self.bound {
             state.taken += 1;
             return Some(Permit { gate: self });
         }
-        // Queued once: a pass that comes due again while it waits keeps its place.
-        if state.queued.insert(key.clone()) {
-            state.queue.push_back((key.clone(), turns.clone()));
-            state.depth.inc();
-        }
+        state.join(key, lane, turns);
         None
     }
 
@@ -143,9 +224,10 @@ impl<K: Hash + Eq + Clone> Gate<K> {
     pub fn stop(&self) {
         let mut state = self.lock();
         state.stopping = true;
-        state.depth.dec_by(state.queue.len() as i64);
-        state.queue = VecDeque::new();
-        state.queued = HashSet::new();
+        state.depth.dec_by(state.waiting() as i64);
+        state.urgent = VecDeque::new();
+        state.background = VecDeque::new();
+        state.queued = HashMap::new();
     }
 
     /// Hands on the permits of turns nobody took. Run for the life of the controller: a
@@ -161,21 +243,60 @@ impl<K: Hash + Eq + Clone> Gate<K> {
     /// Objects waiting for a permit.
     #[cfg(test)]
     fn waiting(&self) -> usize {
-        self.lock().queue.len()
+        self.lock().waiting()
     }
 }
 
 impl<K> Drop for Gate<K> {
     fn drop(&mut self) {
         let state = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
-        state.depth.dec_by(state.queue.len() as i64);
+        state.depth.dec_by(state.waiting() as i64);
+    }
+}
+
+impl<K> State<K> {
+    fn waiting(&self) -> usize {
+        self.urgent.len() + self.background.len()
     }
 }
 
 impl<K: Hash + Eq + Clone> State<K> {
-    /// A freed permit goes to the object that waited longest, or back to the pool.
+    /// Queued once: a pass that comes due again while it waits keeps its place, unless it
+    /// became urgent (its generation changed meanwhile): then it moves to the urgent lane.
+    fn join(&mut self, key: &K, lane: Lane, turns: &Turns<K>) {
+        match self.queued.get(key) {
+            None => {
+                self.depth.inc();
+            }
+            Some(Lane::Background) if lane == Lane::Urgent => {
+                self.background.retain(|(waiting, _)| waiting != key);
+            }
+            Some(_) => return,
+        }
+        self.queued.insert(key.clone(), lane);
+        match lane {
+            Lane::Urgent => self.urgent.push_back((key.clone(), turns.clone())),
+            Lane::Background => self.background.push_back((key.clone(), turns.clone())),
+        }
+    }
+
+    /// The next to serve: urgent first, but not more than `URGENT_IN_A_ROW` in a row while
+    /// a background object waits.
+    fn next_in_line(&mut self) -> Option<(K, Turns<K>)> {
+        let urgent_first = !self.urgent.is_empty()
+            && (self.background.is_empty() || self.urgent_streak < URGENT_IN_A_ROW);
+        if urgent_first {
+            self.urgent_streak += 1;
+            self.urgent.pop_front()
+        } else {
+            self.urgent_streak = 0;
+            self.background.pop_front()
+        }
+    }
+
+    /// A freed permit goes to the object next in line, or back to the pool.
     fn hand_on(&mut self) {
-        while let Some((key, turns)) = self.queue.pop_front() {
+        while let Some((key, turns)) = self.next_in_line() {
             self.queued.remove(&key);
             self.depth.dec();
             // A controller that has ended (the process is stopping) takes no turn.
@@ -206,9 +327,11 @@ impl<K: Hash + Eq + Clone> State<K> {
     /// A burst (every object due at once at start-up) would otherwise keep its queue's
     /// memory for good, as kube-runtime's runner keeps its map's.
     fn shrink_when_drained(&mut self) {
-        if self.queue.is_empty() && self.queue.capacity() > KEPT_CAPACITY {
-            self.queue = VecDeque::new();
-            self.queued = HashSet::new();
+        let kept = self.urgent.capacity() + self.background.capacity();
+        if self.waiting() == 0 && kept > KEPT_CAPACITY {
+            self.urgent = VecDeque::new();
+            self.background = VecDeque::new();
+            self.queued = HashMap::new();
         }
     }
 }
@@ -229,7 +352,9 @@ mod tests {
     use kube::runtime::{applier, watcher};
     use kube::ResourceExt;
 
-    use super::{Gate, Gauge, KEPT_CAPACITY, TURN_KEPT_FOR};
+    use super::{
+        lane_of, Gate, Gauge, Lane, Urgency, KEPT_CAPACITY, TURN_KEPT_FOR, URGENT_IN_A_ROW,
+    };
 
     type Key = ObjectRef<ConfigMap>;
 
@@ -298,7 +423,8 @@ mod tests {
                     let name = obj.name_any();
                     match gate {
                         Some(gate) => {
-                            let Some(permit) = gate.enter(&ObjectRef::from_obj(&*obj), &turns)
+                            let Some(permit) =
+                                gate.enter(&ObjectRef::from_obj(&*obj), Lane::Background, &turns)
                             else {
                                 return Ok(Action::await_change());
                             };
@@ -381,21 +507,33 @@ mod tests {
     async fn a_freed_permit_goes_to_the_longest_waiting_and_is_kept_for_it() {
         let gate = Gate::new(1, Gauge::default());
         let (turns, mut heard) = mpsc::unbounded();
-        let running = gate.enter(&key("a"), &turns).expect("a free permit");
-        assert!(gate.enter(&key("b"), &turns).is_none());
-        assert!(gate.enter(&key("c"), &turns).is_none());
-        assert!(gate.enter(&key("b"), &turns).is_none(), "b keeps its place");
+        let running = gate
+            .enter(&key("a"), Lane::Background, &turns)
+            .expect("a free permit");
+        assert!(gate.enter(&key("b"), Lane::Background, &turns).is_none());
+        assert!(gate.enter(&key("c"), Lane::Background, &turns).is_none());
+        assert!(
+            gate.enter(&key("b"), Lane::Background, &turns).is_none(),
+            "b keeps its place"
+        );
         assert_eq!(gate.waiting(), 2);
         drop(running);
         assert_eq!(heard.next().await, Some(key("b")), "b waited longest");
-        let b = gate.enter(&key("b"), &turns).expect("b's turn");
+        let b = gate
+            .enter(&key("b"), Lane::Background, &turns)
+            .expect("b's turn");
         drop(b);
         assert_eq!(heard.next().await, Some(key("c")));
         // The queue is empty now, and the permit is still kept for c: a newcomer waits.
         assert_eq!(gate.waiting(), 0);
-        assert!(gate.enter(&key("d"), &turns).is_none(), "d took c's permit");
+        assert!(
+            gate.enter(&key("d"), Lane::Background, &turns).is_none(),
+            "d took c's permit"
+        );
         assert_eq!(gate.lock().taken, 1, "never more than the bound");
-        let c = gate.enter(&key("c"), &turns).expect("c's turn");
+        let c = gate
+            .enter(&key("c"), Lane::Background, &turns)
+            .expect("c's turn");
         drop(c);
         assert_eq!(heard.next().await, Some(key("d")));
     }
@@ -406,9 +544,11 @@ mod tests {
         gate: &Gate<Key>,
     ) -> (mpsc::UnboundedSender<Key>, mpsc::UnboundedReceiver<Key>) {
         let (turns, mut heard) = mpsc::unbounded();
-        let running = gate.enter(&key("a"), &turns).expect("a free permit");
-        assert!(gate.enter(&key("gone"), &turns).is_none());
-        assert!(gate.enter(&key("c"), &turns).is_none());
+        let running = gate
+            .enter(&key("a"), Lane::Background, &turns)
+            .expect("a free permit");
+        assert!(gate.enter(&key("gone"), Lane::Background, &turns).is_none());
+        assert!(gate.enter(&key("c"), Lane::Background, &turns).is_none());
         drop(running);
         assert_eq!(heard.next().await, Some(key("gone")));
         (turns, heard)
@@ -449,7 +589,10 @@ mod tests {
         let gate = Gate::new(1, Gauge::default());
         let (turns, mut heard) = gone_has_its_turn_and_c_waits(&gate).await;
         tokio::time::sleep(TURN_KEPT_FOR).await;
-        assert!(gate.enter(&key("d"), &turns).is_none(), "c is first");
+        assert!(
+            gate.enter(&key("d"), Lane::Background, &turns).is_none(),
+            "c is first"
+        );
         assert_eq!(heard.try_recv().ok(), Some(key("c")));
     }
 
@@ -457,15 +600,17 @@ mod tests {
     async fn a_queued_object_does_not_start_once_stopping() {
         let gate = Gate::new(1, Gauge::default());
         let (turns, mut heard) = mpsc::unbounded();
-        let running = gate.enter(&key("a"), &turns).expect("a free permit");
-        assert!(gate.enter(&key("b"), &turns).is_none());
+        let running = gate
+            .enter(&key("a"), Lane::Background, &turns)
+            .expect("a free permit");
+        assert!(gate.enter(&key("b"), Lane::Background, &turns).is_none());
         gate.stop();
         drop(running);
         drop(turns);
         assert_eq!(heard.next().await, None, "b's turn never came");
         let (turns, _heard) = mpsc::unbounded();
         assert!(
-            gate.enter(&key("b"), &turns).is_none(),
+            gate.enter(&key("b"), Lane::Background, &turns).is_none(),
             "nothing starts later"
         );
     }
@@ -477,25 +622,33 @@ mod tests {
         let depth = prometheus_client::metrics::gauge::Gauge::<i64>::default();
         let gate = Gate::new(1, depth.clone());
         let (turns, mut heard) = mpsc::unbounded();
-        let running = gate.enter(&key("a"), &turns).expect("a free permit");
+        let running = gate
+            .enter(&key("a"), Lane::Background, &turns)
+            .expect("a free permit");
         assert_eq!(depth.get(), 0, "a running pass is not waiting");
-        assert!(gate.enter(&key("b"), &turns).is_none());
-        assert!(gate.enter(&key("c"), &turns).is_none());
-        assert!(gate.enter(&key("b"), &turns).is_none());
+        assert!(gate.enter(&key("b"), Lane::Background, &turns).is_none());
+        assert!(gate.enter(&key("c"), Lane::Background, &turns).is_none());
+        assert!(gate.enter(&key("b"), Lane::Background, &turns).is_none());
         assert_eq!(depth.get(), 2, "b counted once");
         drop(running);
         assert_eq!(heard.next().await, Some(key("b")));
         assert_eq!(depth.get(), 1, "b's turn came");
-        drop(gate.enter(&key("b"), &turns).expect("b's turn"));
+        drop(
+            gate.enter(&key("b"), Lane::Background, &turns)
+                .expect("b's turn"),
+        );
         assert_eq!((heard.next().await, depth.get()), (Some(key("c")), 0));
-        assert!(gate.enter(&key("d"), &turns).is_none());
+        assert!(gate.enter(&key("d"), Lane::Background, &turns).is_none());
         gate.stop();
         assert_eq!(depth.get(), 0, "a stopped gate has nobody waiting");
 
         let gate = Gate::new(1, depth.clone());
         // a's pass never ends (its permit not handed on), so b is still waiting.
-        std::mem::forget(gate.enter(&key("a"), &turns).expect("a free permit"));
-        assert!(gate.enter(&key("b"), &turns).is_none());
+        std::mem::forget(
+            gate.enter(&key("a"), Lane::Background, &turns)
+                .expect("a free permit"),
+        );
+        assert!(gate.enter(&key("b"), Lane::Background, &turns).is_none());
         assert_eq!(depth.get(), 1);
         drop(gate);
         assert_eq!(depth.get(), 0, "the dropped gate's queue leaves the count");
@@ -506,29 +659,161 @@ mod tests {
     async fn a_drained_queue_gives_its_memory_back() {
         let gate = Gate::new(1, Gauge::default());
         let (turns, mut heard) = mpsc::unbounded();
-        let first = gate.enter(&key("first"), &turns).expect("a free permit");
+        let first = gate
+            .enter(&key("first"), Lane::Background, &turns)
+            .expect("a free permit");
         let burst = 4 * KEPT_CAPACITY;
         for i in 0..burst {
-            assert!(gate.enter(&key(&format!("o-{i}")), &turns).is_none());
+            assert!(gate
+                .enter(&key(&format!("o-{i}")), Lane::Background, &turns)
+                .is_none());
         }
-        assert!(gate.lock().queue.capacity() >= burst);
+        assert!(gate.lock().background.capacity() >= burst);
         drop(first);
         for i in 0..burst {
             let next = heard.next().await.expect("a turn");
             assert_eq!(next, key(&format!("o-{i}")), "in the order they came");
-            drop(gate.enter(&next, &turns).expect("its turn"));
+            drop(
+                gate.enter(&next, Lane::Background, &turns)
+                    .expect("its turn"),
+            );
         }
         let state = gate.lock();
         assert_eq!(state.taken, 0, "every permit back");
         assert!(
-            state.queue.capacity() <= KEPT_CAPACITY,
+            state.background.capacity() <= KEPT_CAPACITY,
             "{}",
-            state.queue.capacity()
+            state.background.capacity()
         );
         assert!(
             state.queued.capacity() <= KEPT_CAPACITY,
             "{}",
             state.queued.capacity()
         );
+    }
+
+    #[test]
+    fn a_pass_is_background_only_when_nothing_changed_since_the_last() {
+        assert_eq!(lane_of(None, Some(1), false, false), Lane::Urgent, "new");
+        assert_eq!(lane_of(Some(1), Some(1), false, false), Lane::Background);
+        assert_eq!(
+            lane_of(Some(1), Some(2), false, false),
+            Lane::Urgent,
+            "changed"
+        );
+        assert_eq!(
+            lane_of(Some(1), Some(1), true, false),
+            Lane::Urgent,
+            "deleting"
+        );
+        assert_eq!(
+            lane_of(Some(1), Some(1), false, true),
+            Lane::Urgent,
+            "event"
+        );
+    }
+
+    #[test]
+    fn urgency_remembers_the_generation_passed_and_consumes_a_nudge() {
+        let urgency = Urgency::default();
+        let a = key("a");
+        assert_eq!(urgency.classify(&a, Some(1), false), Lane::Urgent);
+        assert_eq!(urgency.classify(&a, Some(1), false), Lane::Background);
+        urgency.nudge(&a);
+        assert_eq!(urgency.classify(&a, Some(1), false), Lane::Urgent);
+        assert_eq!(
+            urgency.classify(&a, Some(1), false),
+            Lane::Background,
+            "used"
+        );
+        assert_eq!(urgency.classify(&a, Some(2), false), Lane::Urgent);
+        urgency.forget(&a);
+        assert_eq!(
+            urgency.classify(&a, Some(2), false),
+            Lane::Urgent,
+            "new again"
+        );
+    }
+
+    /// Turns heard in order as each pass takes its permit and ends at once.
+    async fn serve(
+        gate: &Gate<Key>,
+        turns: &mpsc::UnboundedSender<Key>,
+        heard: &mut mpsc::UnboundedReceiver<Key>,
+        n: usize,
+    ) -> Vec<String> {
+        let mut order = vec![];
+        for _ in 0..n {
+            let next = heard.next().await.expect("a turn");
+            order.push(next.name.clone());
+            drop(
+                gate.enter(&next, Lane::Background, turns)
+                    .expect("its turn"),
+            );
+        }
+        order
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_urgent_pass_goes_before_resyncs_that_came_first() {
+        let gate = Gate::new(1, Gauge::default());
+        let (turns, mut heard) = mpsc::unbounded();
+        let running = gate
+            .enter(&key("a"), Lane::Background, &turns)
+            .expect("free");
+        for name in ["r1", "r2", "r3"] {
+            assert!(gate.enter(&key(name), Lane::Background, &turns).is_none());
+        }
+        assert!(gate.enter(&key("applied"), Lane::Urgent, &turns).is_none());
+        drop(running);
+        let order = serve(&gate, &turns, &mut heard, 4).await;
+        assert_eq!(order, ["applied", "r1", "r2", "r3"]);
+    }
+
+    /// A waiting resync whose object changes meanwhile moves to the urgent lane.
+    #[tokio::test(start_paused = true)]
+    async fn a_waiting_resync_that_becomes_urgent_moves_up() {
+        let depth = Gauge::<i64>::default();
+        let gate = Gate::new(1, depth.clone());
+        let (turns, mut heard) = mpsc::unbounded();
+        let running = gate
+            .enter(&key("a"), Lane::Background, &turns)
+            .expect("free");
+        assert!(gate.enter(&key("r1"), Lane::Background, &turns).is_none());
+        assert!(gate
+            .enter(&key("changed"), Lane::Background, &turns)
+            .is_none());
+        assert!(gate.enter(&key("changed"), Lane::Urgent, &turns).is_none());
+        assert!(gate
+            .enter(&key("changed"), Lane::Background, &turns)
+            .is_none());
+        assert_eq!((gate.waiting(), depth.get()), (2, 2), "queued once");
+        drop(running);
+        let order = serve(&gate, &turns, &mut heard, 2).await;
+        assert_eq!(order, ["changed", "r1"]);
+    }
+
+    /// Urgent passes that keep coming do not starve a resync: it is served after at most
+    /// `URGENT_IN_A_ROW` of them.
+    #[tokio::test(start_paused = true)]
+    async fn resyncs_are_not_starved_by_a_stream_of_urgent_passes() {
+        let gate = Gate::new(1, Gauge::default());
+        let (turns, mut heard) = mpsc::unbounded();
+        let running = gate
+            .enter(&key("a"), Lane::Background, &turns)
+            .expect("free");
+        assert!(gate
+            .enter(&key("resync"), Lane::Background, &turns)
+            .is_none());
+        let urgent = 3 * URGENT_IN_A_ROW as usize;
+        for i in 0..urgent {
+            assert!(gate
+                .enter(&key(&format!("u-{i}")), Lane::Urgent, &turns)
+                .is_none());
+        }
+        drop(running);
+        let order = serve(&gate, &turns, &mut heard, urgent + 1).await;
+        let at = order.iter().position(|n| n == "resync").expect("served");
+        assert_eq!(at, URGENT_IN_A_ROW as usize, "{order:?}");
     }
 }

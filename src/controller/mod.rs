@@ -55,7 +55,7 @@ pub struct Settings {
     /// `kube-system` namespace).
     pub cluster_id: String,
     /// At most this many objects reconcile at once, across every watched namespace
-    /// (0: unbounded). Enforced by `gate`, first come first served.
+    /// (0: unbounded). Enforced by `gate`: urgent passes first, then resyncs, each lane in order.
     pub max_concurrent_reconciles: u16,
     /// Namespace of the ConfigMap of every place written to (`locations`).
     pub locations_namespace: String,
@@ -80,6 +80,14 @@ impl Settings {
     /// one resync interval even through a snapshot `snapshot_max_age` old.
     pub fn in_sync_requeue(&self) -> Duration {
         self.resync_interval - self.snapshot_max_age()
+    }
+
+    /// `in_sync_requeue`, earlier by up to another tenth of the interval, picked by `seed`:
+    /// objects that converged together (created together, or after a restart) do not come
+    /// due together at every resync (issue 22). Earlier, never later: drift is still found
+    /// within one interval.
+    pub fn in_sync_requeue_spread(&self, seed: u64) -> Duration {
+        earlier_by_up_to(self.in_sync_requeue(), self.resync_interval / 10, seed)
     }
 
     /// How long passes may be in flight with none ending (or the watch fail) before the
@@ -125,6 +133,8 @@ pub struct Context {
     failures: Mutex<status::Backoffs<ObjectRef<EventBridgeIntegration>>>,
     /// The bound on passes in flight (see `gate` for why not kube-runtime's).
     gate: gate::Gate<ObjectKey>,
+    /// Which of the gate's lanes a pass waits in (see `gate`).
+    urgency: gate::Urgency,
     /// Every place written to, for the orphan report.
     locations: Arc<locations::Locations>,
     /// The policies and namespaces admission reads; None with `--policy-mode off`.
@@ -203,6 +213,7 @@ impl Context {
         });
         Context {
             gate,
+            urgency: gate::Urgency::default(),
             locations,
             tenancy,
             client,
@@ -372,6 +383,11 @@ async fn shutdown_signal() {
     }
 }
 
+/// `delay` less a part of `spread` (0 to 999 thousandths, picked by `seed`).
+fn earlier_by_up_to(delay: Duration, spread: Duration, seed: u64) -> Duration {
+    delay.saturating_sub(spread * (seed % 1000) as u32 / 1000)
+}
+
 /// How the gate knows an object: its name and namespace (kube-runtime's cache key).
 type ObjectKey = ObjectRef<PartialObjectMeta<EventBridgeIntegration>>;
 
@@ -388,7 +404,11 @@ async fn reconcile_gated(
     let namespace = meta.namespace().unwrap_or_default();
     let name = meta.name_any();
     let key = ObjectKey::new(&name).within(&namespace);
-    let Some(permit) = ctx.gate.enter(&key, &turns) else {
+    let deleting = meta.metadata.deletion_timestamp.is_some();
+    let lane = ctx
+        .urgency
+        .classify(&key, meta.metadata.generation, deleting);
+    let Some(permit) = ctx.gate.enter(&key, lane, &turns) else {
         return Ok(kube::runtime::controller::Action::await_change());
     };
     let in_flight = ctx.metrics.health.pass_started();
@@ -399,7 +419,10 @@ async fn reconcile_gated(
             Api::namespaced(ctx.client.clone(), &namespace);
         match api.get_opt(&name).await.map_err(crate::Error::Kube)? {
             Some(latest) => reconcile_guarded(Arc::new(latest), ctx.clone()).await,
-            None => Ok(kube::runtime::controller::Action::await_change()),
+            None => {
+                ctx.urgency.forget(&key);
+                Ok(kube::runtime::controller::Action::await_change())
+            }
         }
     })
     .await;
@@ -490,6 +513,7 @@ async fn run_one(api: Api<PartialObjectMeta<EventBridgeIntegration>>, ctx: Arc<C
     let requeues = match &ctx.tenancy {
         Some(t) => {
             let cached = reader.clone();
+            let urgency = ctx.clone();
             t.subscribe()
                 .flat_map(move |namespaces| {
                     let due: Vec<ObjectKey> = cached
@@ -497,6 +521,7 @@ async fn run_one(api: Api<PartialObjectMeta<EventBridgeIntegration>>, ctx: Arc<C
                         .iter()
                         .filter(|o| o.namespace().is_some_and(|ns| namespaces.contains(&ns)))
                         .map(|o| ObjectKey::from_obj(o))
+                        .inspect(|key| urgency.urgency.nudge(key))
                         .collect();
                     futures::stream::iter(due)
                 })
@@ -521,6 +546,7 @@ async fn run_one(api: Api<PartialObjectMeta<EventBridgeIntegration>>, ctx: Arc<C
                 Err(kube::runtime::controller::Error::ObjectNotFound(gone)) => {
                     let key =
                         ObjectKey::new(&gone.name).within(gone.namespace.as_deref().unwrap_or(""));
+                    gate_ctx.urgency.forget(&key);
                     gate_ctx.gate.forfeit(&key);
                 }
                 Err(e) => tracing::debug!("reconcile ended with error: {e}"),
@@ -529,4 +555,24 @@ async fn run_one(api: Api<PartialObjectMeta<EventBridgeIntegration>>, ctx: Arc<C
             futures::future::ready(())
         })
         .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::earlier_by_up_to;
+    use std::time::Duration;
+
+    #[test]
+    fn resyncs_are_spread_over_a_tenth_of_the_interval_never_later() {
+        let (delay, spread) = (Duration::from_secs(270), Duration::from_secs(30));
+        let due: Vec<Duration> = (0..1000u64)
+            .map(|seed| earlier_by_up_to(delay, spread, seed))
+            .collect();
+        assert!(due.iter().all(|d| *d <= delay && *d > delay - spread));
+        let (first, last) = (due.iter().min().unwrap(), due.iter().max().unwrap());
+        assert!(
+            *last - *first >= Duration::from_secs(29),
+            "{first:?}..{last:?}"
+        );
+    }
 }

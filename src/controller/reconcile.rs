@@ -158,7 +158,9 @@ async fn apply_half(
         }
         None => {
             ctx.succeeded(obj);
-            Ok(Action::requeue(ctx.settings.in_sync_requeue()))
+            Ok(Action::requeue(
+                ctx.settings.in_sync_requeue_spread(spread_seed(obj)),
+            ))
         }
         Some(v) => {
             let _ = category.set(v.category);
@@ -175,4 +177,13 @@ async fn apply_half(
             Ok(Action::requeue(delay))
         }
     }
+}
+
+/// A seed that differs between objects and between passes of one object.
+fn spread_seed(obj: &EventBridgeIntegration) -> u64 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    obj.metadata.uid.hash(&mut hasher);
+    std::time::SystemTime::now().hash(&mut hasher);
+    hasher.finish()
 }
