@@ -255,7 +255,7 @@ struct RunArgs {
     #[arg(long, env = "EBI_LOCATIONS_NAMESPACE")]
     locations_namespace: Option<String>,
     /// Client-side AWS call rates per account, region and service, over the defaults
-    /// (events=20,iam=10,lambda=10,ecs=10,sts=10,sqs=20,organizations=2,kms=10 calls per
+    /// (events=20,iam=10,lambda=10,ecs=10,sts=10,sqs=20,organizations=2,kms=10,cloudwatch=5 calls per
     /// second), e.g. `iam=5`.
     #[arg(long, default_value = "", env = "EBI_AWS_RATE_LIMITS")]
     aws_rate_limits: String,
@@ -282,6 +282,15 @@ struct RunArgs {
     /// POD_NAMESPACE, else `default`; with the Helm chart: the release namespace).
     #[arg(long, env = "EBI_SECRETS_NAMESPACE")]
     secrets_namespace: Option<String>,
+    /// Observe delivery: read each rule's CloudWatch metrics (`AWS/Events`, one bulk
+    /// GetMetricData per account, region and window, billed per metric) into the
+    /// `Delivering` condition.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, env = "EBI_OBSERVE_DELIVERY")]
+    observe_delivery: bool,
+    /// The window the delivery metrics are summed over, and how often they are read
+    /// (default: the resync interval, at least 5m; at least 1m, in whole minutes).
+    #[arg(long, value_parser = humantime::parse_duration, env = "EBI_DELIVERY_WINDOW")]
+    delivery_window: Option<Duration>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -554,7 +563,17 @@ async fn run(args: RunArgs) -> ExitCode {
         tracing::error!("--max-concurrent-reconciles must be at least 1");
         return ExitCode::from(2);
     }
+    let delivery_window = match (args.observe_delivery, args.delivery_window) {
+        (false, _) => None,
+        (true, Some(w)) if w < Duration::from_secs(60) => {
+            tracing::error!("--delivery-window must be at least 1m (CloudWatch's per-rule metrics are per minute)");
+            return ExitCode::from(2);
+        }
+        (true, Some(w)) => Some(w),
+        (true, None) => Some(args.resync_interval.max(Duration::from_secs(300))),
+    };
     let settings = ebi::controller::Settings {
+        delivery_window,
         cluster_id,
         organization_role_arn: args.organization_role_arn.filter(|r| !r.is_empty()),
         policy_mode: match args.policy_mode {

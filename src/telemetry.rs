@@ -38,6 +38,14 @@ struct CodeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NotDeliveringLabels {
+    /// The `Delivering` condition's reason (`DeliveryFailing`).
+    reason: &'static str,
+    /// The static finding that predicted the failures, or `none`.
+    predicted: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ApiLabels {
     api: &'static str,
 }
@@ -54,6 +62,7 @@ pub struct Metrics {
     aws_calls: Family<AwsCallLabels, Counter>,
     integrations: Family<ReadyLabels, Gauge>,
     findings: Family<CodeLabels, Gauge>,
+    not_delivering: Family<NotDeliveringLabels, Gauge>,
     leader: Gauge,
     /// Objects waiting at the concurrency gate (`controller::gate` moves it).
     pub reconcile_queue_depth: Gauge,
@@ -81,6 +90,7 @@ impl Default for Metrics {
         let aws_calls = Family::<AwsCallLabels, Counter>::default();
         let integrations = Family::<ReadyLabels, Gauge>::default();
         let findings = Family::<CodeLabels, Gauge>::default();
+        let not_delivering = Family::<NotDeliveringLabels, Gauge>::default();
         registry.register(
             "reconciles",
             "Reconciliations by result: success, or the failure category (transient, dependency, rejected, access_denied, invalid_spec, credentials, kubernetes).",
@@ -101,6 +111,11 @@ impl Default for Metrics {
             "findings",
             "Current diagnosis findings by code, across all integrations",
             findings.clone(),
+        );
+        registry.register(
+            "integrations_not_delivering",
+            "EventBridgeIntegrations whose rules AWS reports failed invocations for (Delivering=False), by reason and by the static finding that predicted it (none: the evaluator predicted no cause)",
+            not_delivering.clone(),
         );
         let leader = Gauge::default();
         registry.register(
@@ -149,6 +164,12 @@ impl Default for Metrics {
                 })
                 .set(0);
         }
+        not_delivering
+            .get_or_create(&NotDeliveringLabels {
+                reason: NOT_DELIVERING_REASON,
+                predicted: "none",
+            })
+            .set(0);
         Metrics {
             registry,
             reconciles,
@@ -156,6 +177,7 @@ impl Default for Metrics {
             aws_calls,
             integrations,
             findings,
+            not_delivering,
             leader,
             reconcile_queue_depth,
             fenced_requests,
@@ -172,7 +194,19 @@ impl Default for Metrics {
 pub struct ObjectState {
     pub ready: bool,
     pub codes: Box<[crate::diagnose::Code]>,
+    /// Delivering=False: AWS reports failed invocations; with the static finding that
+    /// predicted them, if any.
+    pub not_delivering: Option<NotDelivering>,
 }
+
+/// Why an integration is not delivering, as the gauge labels it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NotDelivering {
+    pub predicted: Option<crate::diagnose::Code>,
+}
+
+/// The only reason of Delivering=False.
+const NOT_DELIVERING_REASON: &str = "DeliveryFailing";
 
 impl Metrics {
     pub fn reconciled(&self, result: &str, seconds: f64) {
@@ -242,6 +276,14 @@ impl Metrics {
             self.findings
                 .get_or_create(&CodeLabels {
                     code: code.as_str().into(),
+                })
+                .inc_by(by);
+        }
+        if let Some(nd) = &state.not_delivering {
+            self.not_delivering
+                .get_or_create(&NotDeliveringLabels {
+                    reason: NOT_DELIVERING_REASON,
+                    predicted: nd.predicted.map_or("none", |c| c.as_str()),
                 })
                 .inc_by(by);
         }
@@ -478,6 +520,7 @@ mod tests {
         Some(ObjectState {
             ready,
             codes: codes.into(),
+            not_delivering: None,
         })
     }
 
@@ -506,6 +549,27 @@ mod tests {
         assert_eq!((gauge(&m, ready), gauge(&m, not_ready)), (1, 0));
     }
 
+    #[test]
+    fn the_not_delivering_gauge_follows_each_objects_delivery() {
+        let m = Metrics::default();
+        let unpredicted =
+            r#"ebi_integrations_not_delivering{reason="DeliveryFailing",predicted="none"}"#;
+        let pass_role = r#"ebi_integrations_not_delivering{reason="DeliveryFailing",predicted="PassRoleMissing"}"#;
+        assert_eq!(gauge(&m, unpredicted), 0);
+        let failing = |predicted| ObjectState {
+            ready: true,
+            codes: [Code::DeliveryFailing].into(),
+            not_delivering: Some(NotDelivering { predicted }),
+        };
+        m.object_state("ns/a", Some(failing(None)));
+        m.object_state("ns/b", Some(failing(Some(Code::PassRoleMissing))));
+        m.object_state("ns/a", Some(failing(None)));
+        assert_eq!((gauge(&m, unpredicted), gauge(&m, pass_role)), (1, 1));
+        m.object_state("ns/a", state(true, &[]));
+        m.object_state("ns/b", None);
+        assert_eq!((gauge(&m, unpredicted), gauge(&m, pass_role)), (0, 0));
+    }
+
     /// The gauges and the histogram are exported from the start, so dashboards see 0 rather
     /// than nothing before the first reconciliation (the gate's own test checks the queue's
     /// value). The counters' families appear with their first series: prometheus-client
@@ -517,6 +581,7 @@ mod tests {
             "ebi_reconcile_duration_seconds histogram",
             "ebi_integrations gauge",
             "ebi_findings gauge",
+            "ebi_integrations_not_delivering gauge",
             "ebi_leader gauge",
             "ebi_reconcile_queue_depth gauge",
         ] {

@@ -272,6 +272,8 @@ fn every_call(role: &str) -> Vec<Case> {
     // policy does).
     let default_key_policy = json!({"Version": "2012-10-17", "Statement": [{"Sid": "Enable IAM policies",
         "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "kms:*", "Resource": "*"}]});
+    // The per-rule metrics of AWS/Events, for the Delivering condition (no resource types).
+    cases.push(case("cloudwatch:GetMetricData", "*", none.clone(), true));
     for action in ["kms:DescribeKey", "kms:GetKeyPolicy"] {
         cases.push(Case {
             resource_policy: Some(default_key_policy.clone()),
@@ -436,6 +438,7 @@ fn no_allow_is_on_every_resource_where_the_action_has_resource_level_permissions
         "events:ListRules",
         "events:ListEventBuses",
         "ecs:DescribeTaskDefinition",
+        "cloudwatch:GetMetricData",
     ]);
     for s in policy["Statement"].as_array().unwrap() {
         if s["Effect"] != "Allow" || s["Resource"] != "*" {

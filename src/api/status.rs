@@ -34,7 +34,8 @@ pub struct EventBridgeIntegrationStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_account: Option<TargetAccountStatus>,
     /// Ready, RoleReady, RuleReady, TargetReady, InvokePermissionReady, AccessVerified,
-    /// CrossAccountReady, ResourcesLeftBehind (only while some are), Reconciling, Stalled.
+    /// CrossAccountReady, ResourcesLeftBehind (only while some are), Reconciling, Stalled,
+    /// and Delivering (what AWS's metrics report; not part of Ready).
     #[serde(default)]
     pub conditions: Vec<Condition>,
     /// Why an invocation would fail (errors) or is weaker than it should be (warnings),
@@ -219,6 +220,10 @@ pub mod condition {
     /// True while resources this object no longer uses (a move, a rename) could not be
     /// removed yet; absent otherwise. The integration itself may be Ready meanwhile.
     pub const RESOURCES_LEFT_BEHIND: &str = "ResourcesLeftBehind";
+    /// Whether AWS delivers the rule's events, from its CloudWatch metrics over a window:
+    /// True (invocations, no failures), False (failed invocations, with the counts), Unknown
+    /// (no traffic, or not read). What happened, not what is configured: never in `Ready`.
+    pub const DELIVERING: &str = "Delivering";
 }
 
 /// Condition reasons that are not diagnosis codes.
@@ -246,6 +251,14 @@ pub enum Reason {
     InvalidCredentials,
     DependencyNotFound,
     CleanupPending,
+    /// Delivering: invocations and no failures in the window.
+    Delivering,
+    /// Delivering: AWS reports failed invocations in the window.
+    DeliveryFailing,
+    /// Delivering: no events matched the rule in the window.
+    NoTraffic,
+    /// Delivering: the metrics were not read (yet), could not be, or are not observed.
+    NotObserved,
 }
 
 impl Reason {
@@ -270,6 +283,10 @@ impl Reason {
             Reason::InvalidCredentials => "InvalidCredentials",
             Reason::DependencyNotFound => "DependencyNotFound",
             Reason::CleanupPending => "CleanupPending",
+            Reason::Delivering => "Delivering",
+            Reason::DeliveryFailing => "DeliveryFailing",
+            Reason::NoTraffic => "NoTraffic",
+            Reason::NotObserved => "NotObserved",
         }
     }
 }
@@ -291,6 +308,8 @@ impl From<Reason> for String {
 pub struct ConditionValue {
     pub type_: &'static str,
     pub status: bool,
+    /// Unknown (`status` is then false): neither True nor False can be said.
+    pub unknown: bool,
     pub reason: String,
     pub message: String,
 }
@@ -305,8 +324,21 @@ impl ConditionValue {
         ConditionValue {
             type_,
             status,
+            unknown: false,
             reason: reason.into(),
             message: message.into(),
+        }
+    }
+
+    /// A condition whose status is Unknown.
+    pub fn unknown(
+        type_: &'static str,
+        reason: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        ConditionValue {
+            unknown: true,
+            ..ConditionValue::new(type_, false, reason, message)
         }
     }
 }
@@ -321,7 +353,12 @@ pub fn merge_conditions(
 ) -> Vec<Condition> {
     next.iter()
         .map(|c| {
-            let status = if c.status { "True" } else { "False" }.to_string();
+            let status = match (c.unknown, c.status) {
+                (true, _) => "Unknown",
+                (false, true) => "True",
+                (false, false) => "False",
+            }
+            .to_string();
             let last_transition_time = previous
                 .iter()
                 .find(|p| p.type_ == c.type_ && p.status == status)

@@ -2,6 +2,7 @@
 //! Everything that talks to AWS lives here; the planner and the diagnosis never do.
 
 pub mod apply;
+pub mod delivery;
 pub mod errors;
 pub mod kms;
 pub mod observe;
@@ -125,6 +126,9 @@ pub struct Clients {
     pub organizations: aws_sdk_organizations::Client,
     /// Read-only: key policies of dead-letter queues' KMS keys, for the diagnosis.
     pub kms: aws_sdk_kms::Client,
+    /// Read-only: the per-rule metrics of `AWS/Events` (GetMetricData), for the observed
+    /// delivery (`delivery`).
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
     /// Task definitions by ARN with a revision: a revision never changes, so it is read once
     /// per account and region, not once per object and pass.
     pub task_definitions: Arc<Mutex<HashMap<String, crate::plan::TaskDefinition>>>,
@@ -374,6 +378,11 @@ impl AwsContext {
             ),
             sqs: aws_sdk_sqs::Client::from_conf(
                 aws_sdk_sqs::config::Builder::from(config)
+                    .interceptor(counter.clone())
+                    .build(),
+            ),
+            cloudwatch: aws_sdk_cloudwatch::Client::from_conf(
+                aws_sdk_cloudwatch::config::Builder::from(config)
                     .interceptor(counter)
                     .build(),
             ),

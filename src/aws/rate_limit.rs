@@ -80,7 +80,7 @@ pub struct RateLimits {
     per_service: BTreeMap<&'static str, f64>,
 }
 
-pub const SERVICES: [&str; 8] = [
+pub const SERVICES: [&str; 9] = [
     "events",
     "iam",
     "lambda",
@@ -89,6 +89,7 @@ pub const SERVICES: [&str; 8] = [
     "sqs",
     "organizations",
     "kms",
+    "cloudwatch",
 ];
 
 impl Default for RateLimits {
@@ -111,6 +112,9 @@ impl Default for RateLimits {
                 ("organizations", 2.0),
                 // KMS's GetKeyPolicy/DescribeKey share a 50-per-second control-plane quota.
                 ("kms", 10.0),
+                // CloudWatch GetMetricData allows 50 per second per account and region; the
+                // delivery read makes one call per 100 rules and resync interval.
+                ("cloudwatch", 5.0),
             ]),
         }
     }
@@ -295,6 +299,13 @@ impl Limiter {
                     .config()
                     .to_builder()
                     .http_client(http(c.kms.config().http_client(), "kms"))
+                    .build(),
+            ),
+            cloudwatch: aws_sdk_cloudwatch::Client::from_conf(
+                c.cloudwatch
+                    .config()
+                    .to_builder()
+                    .http_client(http(c.cloudwatch.config().http_client(), "cloudwatch"))
                     .build(),
             ),
             task_definitions: c.task_definitions.clone(),

@@ -236,6 +236,8 @@ pub struct SharedReads {
     queues: Keyed<Option<ObservedQueue>>,
     /// Bulk reads AWS denied, and when.
     denied: Mutex<HashMap<&'static str, Instant>>,
+    /// The per-rule CloudWatch metrics of every rule of this account and region.
+    pub delivery: super::delivery::DeliveryReads,
 }
 
 impl std::fmt::Debug for SharedReads {

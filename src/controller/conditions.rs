@@ -2,6 +2,7 @@
 //! Kubernetes conventions kstatus reads: `Ready`, `Reconciling`, `Stalled`.
 
 use crate::api::{condition as c, ConditionValue, CrossAccountMode, Reason};
+use crate::diagnose::delivery::{self, Observation};
 use crate::diagnose::{Code, Finding};
 use crate::plan::diff::{Change, Observed};
 use crate::plan::{Desired, DesiredRole, Side};
@@ -23,6 +24,8 @@ pub enum Outcome<'a> {
         findings: &'a [Finding],
         /// Superseded resources whose removal failed, each with why.
         left_behind: &'a [String],
+        /// What AWS's metrics say of delivery: `Delivering`, never part of `Ready`.
+        delivery: &'a Observation,
     },
     /// A human must act: invalid spec, guardrail, not owned, controller AccessDenied.
     Blocked { reason: Reason, message: String },
@@ -62,8 +65,10 @@ pub fn conditions(outcome: &Outcome<'_>) -> Vec<ConditionValue> {
             parts,
             findings,
             left_behind,
+            delivery,
         } => {
             let mut out = converged(*mode, parts, findings);
+            out.push(delivering(delivery));
             if !left_behind.is_empty() {
                 // Not a reason to be un-Ready: the integration is in place. It says what is
                 // still in AWS although nothing uses it, and that it is tried again.
@@ -79,6 +84,21 @@ pub fn conditions(outcome: &Outcome<'_>) -> Vec<ConditionValue> {
             }
             out
         }
+    }
+}
+
+/// The `Delivering` condition: what AWS reports, not what is configured (not in `Ready`).
+pub fn delivering(observation: &Observation) -> ConditionValue {
+    let d = delivery::delivery(observation);
+    let reason = match d.reason {
+        delivery::DELIVERING => Reason::Delivering,
+        delivery::DELIVERY_FAILING => Reason::DeliveryFailing,
+        delivery::NO_TRAFFIC => Reason::NoTraffic,
+        _ => Reason::NotObserved,
+    };
+    match d.status {
+        Some(status) => ConditionValue::new(c::DELIVERING, status, reason, d.message),
+        None => ConditionValue::unknown(c::DELIVERING, reason, d.message),
     }
 }
 

@@ -14,11 +14,13 @@ use super::part::{Evidence, Part};
 use super::record::{self as io_record, RecordKeeper};
 use super::Context;
 use crate::api::{EventBridgeIntegration, OwnedKind, OwnedResource};
+use crate::aws::delivery::RuleKey;
 use crate::aws::kms;
 use crate::aws::organization::{self, OrgPolicies};
 use crate::aws::remove::Removal;
 use crate::aws::shared_reads::{ExpectedDocuments, Shared};
 use crate::aws::{apply, observe, AwsError, Clients};
+use crate::diagnose::delivery::{self as observed_delivery, Observation as Delivery};
 use crate::diagnose::{Finding, TaskDefinition};
 use crate::iam::Arn;
 use crate::plan::diff::{self, Adoption, Change, NotOwned, Observed, ObservedRule};
@@ -35,6 +37,8 @@ pub(super) struct Pass {
     /// Superseded resources whose removal failed, and why: they stay in the record, the
     /// object is Ready, and the removal is retried with backoff.
     pub left_behind: Vec<String>,
+    /// What AWS's metrics say of the delivery of the integration's rules.
+    pub delivery: Delivery,
 }
 
 impl Pass {
@@ -627,7 +631,17 @@ pub(super) async fn converge(
     for part in &parts {
         evidence.push(evidence_for(ctx, part).await);
     }
-    let diagnosis = super::diagnosis::diagnose_parts(obj, &planned.plan, &parts, &evidence);
+    let mut diagnosis = super::diagnosis::diagnose_parts(obj, &planned.plan, &parts, &evidence);
+    let delivery = delivery_of(ctx, &parts).await;
+    if let Delivery::Unreadable(why) = &delivery {
+        diagnosis
+            .not_evaluated
+            .push(format!("delivery (CloudWatch metrics): {why}"));
+    }
+    // What AWS reports, linked to what the diagnosis predicted (a warning: never un-Ready).
+    diagnosis
+        .findings
+        .extend(observed_delivery::link(&delivery, &diagnosis.findings));
     Ok(Pass {
         plan: planned.plan,
         parts,
@@ -635,7 +649,31 @@ pub(super) async fn converge(
         not_evaluated: diagnosis.not_evaluated,
         removed,
         left_behind,
+        delivery,
     })
+}
+
+/// The delivery of every rule of the pass, from its account's and region's shared read
+/// (`aws::delivery`): never an error of the pass.
+async fn delivery_of(ctx: &Context, parts: &[Part]) -> Delivery {
+    let Some(window) = ctx.settings.delivery_window else {
+        return Delivery::Off;
+    };
+    let mut each = Vec::new();
+    for part in parts {
+        if let Some(rule) = &part.desired.rule {
+            let key = RuleKey::new(&rule.event_bus_name, &rule.name);
+            let clients = &part.clients;
+            each.push(
+                clients
+                    .shared
+                    .delivery
+                    .observe(&clients.cloudwatch, &key, window)
+                    .await,
+            );
+        }
+    }
+    Delivery::combine(&each)
 }
 
 async fn evidence_for(ctx: &Context, part: &Part) -> Evidence {

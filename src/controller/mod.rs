@@ -68,6 +68,9 @@ pub struct Settings {
     pub secrets_namespace: String,
     /// The AWS clients' operation timeout (`aws::Timeouts`), for the health rule.
     pub aws_operation_timeout: Duration,
+    /// Observed delivery: each rule's CloudWatch metrics are summed and read over this
+    /// window (`aws::delivery`); None: not observed (`--observe-delivery=false`).
+    pub delivery_window: Option<Duration>,
 }
 
 impl Settings {

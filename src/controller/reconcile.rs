@@ -108,6 +108,7 @@ async fn apply_half(
             parts: &parts,
             findings: &pass.findings,
             left_behind: &pass.left_behind,
+            delivery: &pass.delivery,
         },
         Err(_) => verdict.as_ref().expect("set for every failure").outcome(),
     };
@@ -128,9 +129,23 @@ async fn apply_half(
         .condition(crate::api::condition::READY)
         .is_some_and(|c| c.status == "True");
     let codes = status.findings.iter().map(|f| f.code).collect();
+    let not_delivering = status
+        .condition(crate::api::condition::DELIVERING)
+        .filter(|c| c.status == "False")
+        .map(|_| crate::telemetry::NotDelivering {
+            predicted: status
+                .findings
+                .iter()
+                .find(|f| f.is_error())
+                .map(|f| f.code),
+        });
     ctx.metrics.object_state(
         &owner.key(),
-        Some(crate::telemetry::ObjectState { ready, codes }),
+        Some(crate::telemetry::ObjectState {
+            ready,
+            codes,
+            not_delivering,
+        }),
     );
     if obj.status.as_ref() != Some(&status) {
         write_status(api, obj, &status).await?;

@@ -218,8 +218,15 @@ pub fn next_status(
         (None, None) => {}
     }
     let previous_conditions = previous.map(|s| s.conditions.clone()).unwrap_or_default();
+    let failed = !matches!(outcome, Outcome::Converged { .. });
     status.conditions =
         merge_conditions(&previous_conditions, &conditions(outcome), generation, now);
+    // A failed pass observes no delivery: what the last one observed stays.
+    if failed {
+        if let Some(d) = previous.and_then(|p| p.condition(crate::api::condition::DELIVERING)) {
+            status.conditions.push(d.clone());
+        }
+    }
     status
 }
 

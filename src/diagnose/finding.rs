@@ -38,9 +38,14 @@ pub enum Code {
     DeadLetterQueuePermissionMissing,
     DeadLetterQueueKmsKeyNotPermitted,
     DeadLetterQueueInOtherRegion,
+    /// Not a static cause: AWS's own metrics report failed invocations of the rule (see
+    /// `delivery`). Not in `ALL`, the causes the static evaluator names.
+    DeliveryFailing,
 }
 
 impl Code {
+    /// Every cause the static evaluator can name (`DeliveryFailing` is observed, not
+    /// evaluated, and is not among them).
     pub const ALL: [Code; 29] = [
         Code::RuleNotFound,
         Code::RuleDisabled,
@@ -105,12 +110,16 @@ impl Code {
             Code::DeadLetterQueuePermissionMissing => "DeadLetterQueuePermissionMissing",
             Code::DeadLetterQueueKmsKeyNotPermitted => "DeadLetterQueueKmsKeyNotPermitted",
             Code::DeadLetterQueueInOtherRegion => "DeadLetterQueueInOtherRegion",
+            Code::DeliveryFailing => "DeliveryFailing",
         }
     }
 
     pub fn severity(self) -> Severity {
         match self {
             Code::OverlyBroadPermission | Code::ConfusedDeputyUnprotected => Severity::Warning,
+            // What happened, not what is configured: it never makes an integration un-Ready
+            // (the static causes it is linked to do).
+            Code::DeliveryFailing => Severity::Warning,
             _ => Severity::Error,
         }
     }

@@ -4,6 +4,7 @@
 
 pub mod bundle;
 pub mod checks;
+pub mod delivery;
 pub mod finding;
 pub mod remedy;
 pub mod snapshot;
