@@ -65,6 +65,8 @@ def test_defaults_render_a_hardened_leader_elected_deployment(chart_dir):
     assert "--leader-election" in c["args"]
     assert "--log-format=json" in c["args"]
     assert "--aws-operation-timeout=30s" in c["args"] and "--aws-attempt-timeout=10s" in c["args"]
+    assert "--observe-delivery=true" in c["args"], "delivery is observed by default"
+    assert not any(a.startswith("--delivery-window") for a in c["args"]), "the binary's default window"
     assert not any(a.startswith("--watch-namespace") for a in c["args"]), "all namespaces by default"
     env = {e["name"]: e for e in c["env"]}
     assert env["AWS_REGION"]["value"] == "us-east-1"
@@ -140,7 +142,9 @@ def test_non_default_values(chart_dir):
             "maxConcurrentReconciles": 4,
             "awsOperationTimeout": "2m",
             "awsAttemptTimeout": "45s",
-            "awsRateLimits": {"lambda": 8, "iam": 5, "organizations": 1},
+            "observeDelivery": False,
+            "deliveryWindow": "1h",
+            "awsRateLimits": {"lambda": 8, "iam": 5, "organizations": 1, "cloudwatch": 2},
             "organizationRoleArn": "arn:aws:iam::111111111111:role/organization-reader",
             "watchNamespaces": ["team-a", "team-b"],
             "guardrails": {"allowedAccountIds": ["123456789012", "210987654321"], "roleNamePrefix": "ebi-",
@@ -157,9 +161,10 @@ def test_non_default_values(chart_dir):
     for expected in ["--resync-interval=5m", "--watch-namespace=team-a,team-b", "--allowed-account-ids=123456789012,210987654321",
                      "--role-name-prefix=ebi-", "--role-path=/eventbridge/", "--permissions-boundary-arn=arn:aws:iam::123456789012:policy/ebi-boundary",
                      "--metrics-addr=0.0.0.0:9090", "--log-format=text", "--log-level=debug",
-                     "--cluster-id=prod-eu", "--max-concurrent-reconciles=4", "--aws-rate-limits=iam=5,lambda=8,organizations=1",
+                     "--cluster-id=prod-eu", "--max-concurrent-reconciles=4", "--aws-rate-limits=cloudwatch=2,iam=5,lambda=8,organizations=1",
                      "--organization-role-arn=arn:aws:iam::111111111111:role/organization-reader",
-                     "--aws-operation-timeout=2m", "--aws-attempt-timeout=45s"]:
+                     "--aws-operation-timeout=2m", "--aws-attempt-timeout=45s",
+                     "--observe-delivery=false", "--delivery-window=1h"]:
         assert expected in args, (expected, args)
     assert "--leader-election" not in args, "one replica needs no election"
     assert not [o for o in objects if o["kind"] == "PodDisruptionBudget"]
@@ -188,6 +193,8 @@ def test_non_default_values(chart_dir):
     ({"controller": {"awsRateLimits": {"organizations": 0}}}, "/controller/awsRateLimits/organizations"),
     ({"controller": {"awsOperationTimeout": "0s"}}, "/controller/awsOperationTimeout"),
     ({"controller": {"awsAttemptTimeout": "10"}}, "/controller/awsAttemptTimeout"),
+    ({"controller": {"deliveryWindow": "30s"}}, "/controller/deliveryWindow"),
+    ({"controller": {"observeDelivery": "yes"}}, "/controller/observeDelivery"),
     ({"logging": {"format": "xml"}}, "/logging/format"),
     ({"image": {"repository": "x", "pullPolicy": "Sometimes"}}, "/image/pullPolicy"),
     ({"replicas": 3}, "replicas"),
