@@ -20,6 +20,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 ALERTS = {  # values key → alert name
     "notReady": "EventBridgeIntegrationsNotReady",
     "accessDeniedFindings": "EventBridgeIntegrationAccessDeniedFindings",
+    "notDelivering": "EventBridgeIntegrationsNotDelivering",
     "noLeader": "EventBridgeIntegrationControllerNoLeader",
     "controllerAccessDenied": "EventBridgeIntegrationControllerAccessDenied",
     "awsThrottling": "EventBridgeIntegrationControllerAwsThrottled",
@@ -77,7 +78,7 @@ def test_defaults_when_on(chart_dir):
     by_name = {r["alert"]: r for r in rules}
     assert by_name["EventBridgeIntegrationsNotReady"]["for"] == "15m"
     assert by_name["EventBridgeIntegrationControllerNoLeader"]["labels"]["severity"] == "critical"
-    assert 'code!~"OverlyBroadPermission|ConfusedDeputyUnprotected"' in by_name["EventBridgeIntegrationAccessDeniedFindings"]["expr"]
+    assert 'code!~"OverlyBroadPermission|ConfusedDeputyUnprotected|DeliveryFailing"' in by_name["EventBridgeIntegrationAccessDeniedFindings"]["expr"]
     assert "[10m]" in by_name["EventBridgeIntegrationControllerAwsThrottled"]["expr"]
     assert "> 0.1" in by_name["EventBridgeIntegrationControllerReconcileErrors"]["expr"]
     cm, dashboard = dashboard_of(objects)
@@ -266,7 +267,8 @@ def test_promtool_unit_tests_every_alert(chart_dir, tmp_path, promtool):
 def test_the_quiet_cases_sit_close_to_the_thresholds(chart_dir, tmp_path, promtool):
     """With shorter for-durations, lower ratios and no ignored codes, every case where no
     alert is expected fails: each one tests a threshold, not an input nothing would alert on."""
-    loose = {"alerts": {"notReady": {"for": "5m"}, "accessDeniedFindings": {"for": "1m", "ignoredCodes": []},
+    loose = {"alerts": {"notReady": {"for": "5m"}, "notDelivering": {"for": "5m"},
+                        "accessDeniedFindings": {"for": "1m", "ignoredCodes": []},
                         "noLeader": {"for": "1m"}, "controllerAccessDenied": {"for": "1m"},
                         "awsThrottling": {"ratio": 0.01}, "reconcileErrors": {"ratio": 0.001}}}
     spec, tests = unit_tests(rule_file(chart_dir, tmp_path, loose), tmp_path)
@@ -288,4 +290,3 @@ def test_every_alert_has_a_runbook_in_the_readme(root, chart_dir):
         for part in ("Means", "First checks", "Fix"):
             assert f"**{part}" in text, (r["alert"], part)
     assert set(runbooks) == set(ALERTS.values()), "a runbook for an alert the chart lacks"
-    assert "observed delivery" in section, "say when the delivery alert arrives"
