@@ -5,6 +5,7 @@
 //! distinct resources, not with rules × targets. Rate limits apply below, on the clients
 //! (`aws::rate_limit`).
 
+use crate::sync::Locked;
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -54,12 +55,7 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<T, AwsError>>,
 {
-    let cell = cache
-        .lock()
-        .expect("cache lock")
-        .entry(key.to_string())
-        .or_default()
-        .clone();
+    let cell = cache.locked().entry(key.to_string()).or_default().clone();
     cell.get_or_try_init(read).await.cloned()
 }
 

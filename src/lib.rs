@@ -16,6 +16,7 @@ pub mod input;
 pub mod orphans;
 pub mod plan;
 pub mod simulate;
+mod sync;
 pub mod telemetry;
 pub mod tenancy;
 pub mod why;

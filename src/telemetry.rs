@@ -1,6 +1,7 @@
 //! Logs, metrics and health endpoints. Metric labels are bounded: no object names, no error
 //! strings — only result classes, AWS service/operation names and finding codes.
 
+use crate::sync::Locked;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -247,7 +248,7 @@ impl Metrics {
 
     /// Records an object's current state (None: the object is gone).
     pub fn object_state(&self, key: &str, state: Option<ObjectState>) {
-        let mut map = self.per_object.lock().expect("metrics lock");
+        let mut map = self.per_object.locked();
         let before = match &state {
             Some(now) => map.insert(key.to_string(), now.clone()),
             None => map.remove(key),

@@ -2,6 +2,7 @@
 //! "already exists" as a conflict for the next pass to resolve; every delete treats
 //! "not found" as success.
 
+use crate::sync::Locked;
 use std::collections::BTreeMap;
 
 use aws_sdk_eventbridge::types as eb;
@@ -481,12 +482,7 @@ fn queue_lock(key: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {
     static LOCKS: std::sync::LazyLock<
         std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
     > = std::sync::LazyLock::new(Default::default);
-    LOCKS
-        .lock()
-        .expect("queue locks")
-        .entry(key.to_string())
-        .or_default()
-        .clone()
+    LOCKS.locked().entry(key.to_string()).or_default().clone()
 }
 
 /// Removes a statement from an event bus's policy; NotFound is success.

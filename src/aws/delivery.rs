@@ -5,6 +5,7 @@
 //! A rule registered after the last snapshot is answered "not read yet" until the next.
 //! A read that fails answers every rule with AWS's error; it never fails a pass.
 
+use crate::sync::Locked;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
@@ -95,10 +96,7 @@ impl DeliveryReads {
     ) -> Observation {
         let window = period_of(window);
         let now = Instant::now();
-        self.registered
-            .lock()
-            .expect("registered lock")
-            .insert(key.clone(), now);
+        self.registered.locked().insert(key.clone(), now);
         let mut slot = self.snapshot.lock().await;
         let current = slot.as_ref().is_some_and(|s| {
             let kept = match s.read {
@@ -109,7 +107,7 @@ impl DeliveryReads {
         });
         if !current {
             let keys: Vec<RuleKey> = {
-                let mut registered = self.registered.lock().expect("registered lock");
+                let mut registered = self.registered.locked();
                 registered.retain(|_, asked| fresh(*asked, now, window * 3));
                 registered.keys().cloned().collect()
             };

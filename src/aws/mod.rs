@@ -12,6 +12,7 @@ pub mod remove;
 pub mod shared_reads;
 pub mod ttl_cache;
 
+use crate::sync::Locked;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -254,7 +255,7 @@ impl AwsContext {
     }
 
     pub fn clients(&self, region: &str) -> Clients {
-        let mut map = self.by_region.lock().expect("clients lock");
+        let mut map = self.by_region.locked();
         map.entry(region.to_string())
             .or_insert_with(|| {
                 let config = self
@@ -282,7 +283,7 @@ impl AwsContext {
             "{region}|{role_arn}|{}",
             access.external_id.as_ref().map_or("", |e| e.expose())
         );
-        if let Some(c) = self.by_region.lock().expect("clients lock").get(&key) {
+        if let Some(c) = self.by_region.locked().get(&key) {
             return Ok(c.clone());
         }
         let mut provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
@@ -319,10 +320,7 @@ impl AwsContext {
                 ),
             ));
         }
-        self.by_region
-            .lock()
-            .expect("clients lock")
-            .insert(key, clients.clone());
+        self.by_region.locked().insert(key, clients.clone());
         Ok(clients)
     }
 

@@ -1,6 +1,7 @@
 //! Reads: what exists in AWS, as plain data (`plan::diff::Observed`). NotFound is an
 //! answer here, not an error.
 
+use crate::sync::Locked;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
@@ -367,7 +368,7 @@ async fn describe_task_definition(
         .rsplit_once(':')
         .is_some_and(|(_, rev)| !rev.is_empty() && rev.chars().all(|ch| ch.is_ascii_digit()));
     if pinned {
-        if let Some(td) = c.task_definitions.lock().expect("cache").get(arn) {
+        if let Some(td) = c.task_definitions.locked().get(arn) {
             return Ok(Some(td.clone()));
         }
     }
@@ -388,8 +389,7 @@ async fn describe_task_definition(
         });
     if let (true, Some(td)) = (pinned, &td) {
         c.task_definitions
-            .lock()
-            .expect("cache")
+            .locked()
             .insert(arn.to_string(), td.clone());
     }
     Ok(td)

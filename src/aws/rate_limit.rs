@@ -10,6 +10,7 @@
 //! takes a third of a quota cannot starve the account's own deployments. The SDK's adaptive
 //! retry still backs off on top of this when AWS throttles anyway.
 
+use crate::sync::Locked;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -56,7 +57,7 @@ impl TokenBucket {
     /// Waits until one call may go out.
     pub async fn acquire(&self) {
         let wait = {
-            let mut state = self.state.lock().expect("token bucket lock");
+            let mut state = self.state.locked();
             let now = Instant::now();
             let refilled = state.0 + now.duration_since(state.1).as_secs_f64() * self.rate;
             let tokens = refilled.min(self.burst) - 1.0;
@@ -191,8 +192,7 @@ impl Buckets {
             region
         };
         self.by_key
-            .lock()
-            .expect("buckets lock")
+            .locked()
             .entry((account.to_string(), region.to_string(), service))
             .or_insert_with(|| Arc::new(TokenBucket::new(self.limits.per_second(service))))
             .clone()

@@ -8,6 +8,7 @@
 //! it wrote, and a snapshot taken before that write is not trusted for it, so no pass sees
 //! its own stale past.
 
+use crate::sync::Locked;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -109,10 +110,7 @@ impl<T> Snapshot<T> {
         slot.value = Some((at, value.clone()));
         slot.failed = None;
         // Writes before this snapshot are in it; only later ones need remembering.
-        self.writes
-            .lock()
-            .expect("writes lock")
-            .retain(|_, w| *w >= at);
+        self.writes.locked().retain(|_, w| *w >= at);
         Ok((at, value))
     }
 
@@ -127,14 +125,11 @@ impl<T> Snapshot<T> {
     }
 
     fn wrote(&self, key: &str) {
-        self.writes
-            .lock()
-            .expect("writes lock")
-            .insert(key.to_string(), Instant::now());
+        self.writes.locked().insert(key.to_string(), Instant::now());
     }
 
     fn trusted(&self, key: &str, taken: Instant) -> bool {
-        let written = self.writes.lock().expect("writes lock").get(key).copied();
+        let written = self.writes.locked().get(key).copied();
         after_last_write(written, taken)
     }
 }
@@ -247,11 +242,7 @@ impl std::fmt::Debug for SharedReads {
 }
 
 fn entry<T>(map: &Keyed<T>, key: &str) -> Arc<Snapshot<T>> {
-    map.lock()
-        .expect("snapshots lock")
-        .entry(key.to_string())
-        .or_default()
-        .clone()
+    map.locked().entry(key.to_string()).or_default().clone()
 }
 
 fn lambda_key(function: &str, qualifier: Option<&str>) -> String {
@@ -276,12 +267,7 @@ impl SharedReads {
     where
         Fut: Future<Output = Result<T, AwsError>>,
     {
-        let denied_at = self
-            .denied
-            .lock()
-            .expect("denied lock")
-            .get(operation)
-            .copied();
+        let denied_at = self.denied.locked().get(operation).copied();
         if denied_at.is_some_and(|at| fresh(at, Instant::now(), max_age * 10)) {
             return Ok(Shared::Unknown);
         }
@@ -289,10 +275,7 @@ impl SharedReads {
             Ok(v) => Ok(Shared::Known(v)),
             Err(e) if e.kind == ErrorKind::AccessDenied => {
                 warn!(error = %e, "a shared read was denied; reading each resource directly");
-                self.denied
-                    .lock()
-                    .expect("denied lock")
-                    .insert(operation, Instant::now());
+                self.denied.locked().insert(operation, Instant::now());
                 Ok(Shared::Unknown)
             }
             Err(e) => Err(e),
@@ -395,8 +378,7 @@ impl SharedReads {
         max_age: Duration,
     ) -> Result<Shared<Option<Arc<RoleDetail>>>, AwsError> {
         // The set is copied only when a snapshot is taken, not on every lookup.
-        let read =
-            || authorization_details(c, self.roles_wanted.lock().expect("wanted lock").clone());
+        let read = || authorization_details(c, self.roles_wanted.locked().clone());
         let read = self.roles.get(max_age, read);
         let Shared::Known((taken, snapshot)) = self
             .unless_denied("GetAccountAuthorizationDetails", max_age, read)
@@ -414,10 +396,7 @@ impl SharedReads {
             None if asked.contains(name) => Shared::Known(None),
             // Not ours and not asked for then: the snapshot cannot tell; the next one will.
             None => {
-                self.roles_wanted
-                    .lock()
-                    .expect("wanted lock")
-                    .insert(name.to_string());
+                self.roles_wanted.locked().insert(name.to_string());
                 Shared::Unknown
             }
         })

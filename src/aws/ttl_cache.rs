@@ -2,6 +2,7 @@
 //! for the diagnosis only (organisation policies, KMS key policies), so a process reads it
 //! a handful of times per account and interval, not once per object and pass.
 
+use crate::sync::Locked;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -37,7 +38,7 @@ impl<V: Clone> TtlCache<V> {
         Fut: Future<Output = (V, bool)>,
     {
         let cell = {
-            let mut entries = self.entries.lock().expect("ttl cache lock");
+            let mut entries = self.entries.locked();
             let now = Instant::now();
             let entry = entries
                 .entry(key.to_string())
@@ -57,7 +58,7 @@ impl<V: Clone> TtlCache<V> {
             .await
             .clone();
         if !keep {
-            let mut entries = self.entries.lock().expect("ttl cache lock");
+            let mut entries = self.entries.locked();
             if entries.get(key).is_some_and(|(_, c)| Arc::ptr_eq(c, &cell)) {
                 entries.remove(key);
             }

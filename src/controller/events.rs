@@ -9,6 +9,7 @@
 //! converging. client-go bounds the same cache at 4,096 entries; so does this one, and it
 //! keeps a few dozen bytes per entry rather than the Event.
 
+use crate::sync::Locked;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
@@ -84,11 +85,7 @@ impl Publisher {
         let events: Api<KubeEvent> = Api::namespaced(self.client.clone(), namespace);
         let key = series_key(regarding, text);
         let now = jiff::Timestamp::now();
-        let repeat = self
-            .recent
-            .lock()
-            .expect("events lock")
-            .repeat(key, Instant::now());
+        let repeat = self.recent.locked().repeat(key, Instant::now());
         if let Some((name, count)) = repeat {
             let series = EventSeries {
                 count,
@@ -100,10 +97,7 @@ impl Publisher {
                 .await
             {
                 Ok(_) => {
-                    self.recent
-                        .lock()
-                        .expect("events lock")
-                        .counted(key, count, Instant::now());
+                    self.recent.locked().counted(key, count, Instant::now());
                     return Ok(());
                 }
                 // Expired on the server (its own TTL): a new Event starts a new series.
@@ -114,10 +108,7 @@ impl Publisher {
         let event = self.event(regarding, text, now);
         let name = event.metadata.name.clone().unwrap_or_default();
         events.create(&PostParams::default(), &event).await?;
-        self.recent
-            .lock()
-            .expect("events lock")
-            .remember(key, name, Instant::now());
+        self.recent.locked().remember(key, name, Instant::now());
         Ok(())
     }
 

@@ -14,6 +14,7 @@
 //! tenant's secret: the policy naming the role says where to read it). Values written
 //! before carried one: `scrub` rewrites them without it at start-up.
 
+use crate::sync::Locked;
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 
@@ -104,7 +105,7 @@ impl Locations {
     /// new place, none for known ones.
     pub async fn remember(&self, entries: &[OwnedResource]) -> Result<(), kube::Error> {
         let new: BTreeSet<Location> = {
-            let known = self.known.lock().expect("locations lock");
+            let known = self.known.locked();
             entries
                 .iter()
                 .map(Location::of)
@@ -115,7 +116,7 @@ impl Locations {
             let key = location.key();
             self.apply(&key, &location).await?;
             tracing::debug!(account = %location.account_id, region = ?location.region, via = ?location.via_role_arn, "location kept for the orphan report");
-            self.known.lock().expect("locations lock").insert(location);
+            self.known.locked().insert(location);
         }
         Ok(())
     }

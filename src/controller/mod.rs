@@ -21,6 +21,7 @@ mod record;
 pub mod status;
 pub mod tenancy;
 
+use crate::sync::Locked;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -234,11 +235,9 @@ impl Context {
 
     /// The next delay for `obj`'s consecutive failures (see `status::retry_delay`).
     fn backoff(&self, key: &ObjectRef<EventBridgeIntegration>, retry: status::Retry) -> Duration {
-        self.failures.lock().expect("failures lock").failed(
-            key.clone(),
-            retry,
-            self.settings.resync_interval,
-        )
+        self.failures
+            .locked()
+            .failed(key.clone(), retry, self.settings.resync_interval)
     }
 
     /// A success resets the backoff.
@@ -248,10 +247,7 @@ impl Context {
 
     /// The object is gone (or its clean-up finished): nothing of it is kept.
     fn forget(&self, obj: &EventBridgeIntegration) {
-        self.failures
-            .lock()
-            .expect("failures lock")
-            .forget(&ObjectRef::from(obj));
+        self.failures.locked().forget(&ObjectRef::from(obj));
     }
 }
 

@@ -3,6 +3,7 @@
 //! re-queuing the integrations of every namespace whose selecting policies changed (a
 //! policy edited, created or deleted, a namespace relabelled), and each policy's status.
 
+use crate::sync::Locked;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
@@ -56,7 +57,7 @@ impl Tenancy {
     /// A stream of namespaces whose integrations must be reconciled again.
     pub fn subscribe(&self) -> UnboundedReceiver<Vec<String>> {
         let (tx, rx) = unbounded();
-        self.subscribers.lock().expect("subscribers lock").push(tx);
+        self.subscribers.locked().push(tx);
         rx
     }
 
@@ -94,9 +95,7 @@ impl Tenancy {
     /// Runs the two watches for good: keeps the caches, re-queues what a change affects,
     /// and (when `write_status`, i.e. on the leader) writes each policy's selected namespaces.
     pub async fn watch(self: Arc<Self>, write_status: bool) {
-        let Some((policy_writer, namespace_writer)) =
-            self.writers.lock().expect("writers lock").take()
-        else {
+        let Some((policy_writer, namespace_writer)) = self.writers.locked().take() else {
             return;
         };
         // Each item: (from the policies' watch?, a complete list has been applied?).
@@ -146,8 +145,7 @@ impl Tenancy {
 
     fn notify(&self, namespaces: Vec<String>) {
         self.subscribers
-            .lock()
-            .expect("subscribers lock")
+            .locked()
             .retain(|s| s.unbounded_send(namespaces.clone()).is_ok());
     }
 
