@@ -135,7 +135,7 @@ fn the_simulate_sample_is_a_valid_request() {
 
 #[test]
 fn the_diagnose_bundle_transcript_is_what_the_binary_prints() {
-    let readme = read("README.md");
+    let readme = read("docs/diagnosis.md");
     let command = "$ eventbridge-integration-controller diagnose --bundle tests/corpus/passrole-execution-only.json";
     let sample = transcript(&readme, command);
     let (_, stdout, stderr) = binary(&[
