@@ -1115,15 +1115,8 @@ async fn a_controller_killed_mid_convergence_converges_without_duplicates_or_orp
 #[tokio::test(flavor = "multi_thread")]
 async fn two_replicas_have_one_writer_and_the_standby_takes_over() {
     let ns = namespace("e2e-leader");
-    let args = [
-        "--leader-election",
-        "--leader-election-namespace",
-        &ns,
-        "--lease-duration-seconds",
-        "6",
-        "--lease-renew-grace-seconds",
-        "2",
-    ];
+    let args = leader_election_args(&ns);
+    let args = args.each_ref().map(String::as_str);
     let mut a = Controller::start(&ns, &args);
     let mut b = Controller::start(&ns, &args);
     let leaders = |a: &Controller, b: &Controller| {

@@ -77,15 +77,8 @@ fn seen(proxy: &FaultProxy) -> u64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_leader_resumed_after_losing_its_lease_writes_nothing() {
     let ns = namespace("fence");
-    let args = [
-        "--leader-election",
-        "--leader-election-namespace",
-        &ns,
-        "--lease-duration-seconds",
-        "6",
-        "--lease-renew-grace-seconds",
-        "2",
-    ];
+    let args = leader_election_args(&ns);
+    let args = args.each_ref().map(String::as_str);
     // Each replica reaches AWS through its own proxy, which counts what arrives. The first
     // one's answers are slow, so it can be stopped in the middle of a pass.
     let slow = [

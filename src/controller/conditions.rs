@@ -91,10 +91,10 @@ pub fn conditions(outcome: &Outcome<'_>) -> Vec<ConditionValue> {
 pub fn delivering(observation: &Observation) -> ConditionValue {
     let d = delivery::delivery(observation);
     let reason = match d.reason {
-        delivery::DELIVERING => Reason::Delivering,
-        delivery::DELIVERY_FAILING => Reason::DeliveryFailing,
-        delivery::NO_TRAFFIC => Reason::NoTraffic,
-        _ => Reason::NotObserved,
+        delivery::DeliveryReason::Delivering => Reason::Delivering,
+        delivery::DeliveryReason::DeliveryFailing => Reason::DeliveryFailing,
+        delivery::DeliveryReason::NoTraffic => Reason::NoTraffic,
+        delivery::DeliveryReason::NotObserved => Reason::NotObserved,
     };
     match d.status {
         Some(status) => ConditionValue::new(c::DELIVERING, status, reason, d.message),

@@ -119,14 +119,18 @@ impl Observation {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Delivery {
     pub status: Option<bool>,
-    pub reason: &'static str,
+    pub reason: DeliveryReason,
     pub message: String,
 }
 
-pub const DELIVERING: &str = "Delivering";
-pub const DELIVERY_FAILING: &str = "DeliveryFailing";
-pub const NO_TRAFFIC: &str = "NoTraffic";
-pub const NOT_OBSERVED: &str = "NotObserved";
+/// Why `Delivering` is as it is (the controller writes each as the reason of that name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeliveryReason {
+    Delivering,
+    DeliveryFailing,
+    NoTraffic,
+    NotObserved,
+}
 
 fn window_text(window: Duration) -> String {
     humantime::format_duration(window).to_string()
@@ -142,7 +146,7 @@ pub fn delivery(observation: &Observation) -> Delivery {
             if counts.failures() > 0.0 {
                 Delivery {
                     status: Some(false),
-                    reason: DELIVERY_FAILING,
+                    reason: DeliveryReason::DeliveryFailing,
                     message: format!(
                         "AWS reports {} failed invocations in the last {w} ({})",
                         counts.failures().round() as u64,
@@ -152,7 +156,7 @@ pub fn delivery(observation: &Observation) -> Delivery {
             } else if counts.traffic() > 0.0 {
                 Delivery {
                     status: Some(true),
-                    reason: DELIVERING,
+                    reason: DeliveryReason::Delivering,
                     message: format!(
                         "AWS reports {} invocations and no failures in the last {w} ({})",
                         counts.invocations.round() as u64,
@@ -162,7 +166,7 @@ pub fn delivery(observation: &Observation) -> Delivery {
             } else {
                 Delivery {
                     status: None,
-                    reason: NO_TRAFFIC,
+                    reason: DeliveryReason::NoTraffic,
                     message: format!(
                         "no events matched the rule in the last {w}: AWS reports no invocations and no failures"
                     ),
@@ -171,17 +175,17 @@ pub fn delivery(observation: &Observation) -> Delivery {
         }
         Observation::NotReadYet => Delivery {
             status: None,
-            reason: NOT_OBSERVED,
+            reason: DeliveryReason::NotObserved,
             message: "not read yet: the rule's CloudWatch metrics are read with the next bulk read of its account and region".into(),
         },
         Observation::Unreadable(error) => Delivery {
             status: None,
-            reason: NOT_OBSERVED,
+            reason: DeliveryReason::NotObserved,
             message: format!("the rule's CloudWatch metrics could not be read: {error}"),
         },
         Observation::Off => Delivery {
             status: None,
-            reason: NOT_OBSERVED,
+            reason: DeliveryReason::NotObserved,
             message: "delivery is not observed (--observe-delivery=false)".into(),
         },
     }
@@ -245,7 +249,10 @@ mod tests {
     #[test]
     fn counts_become_the_condition() {
         let d = delivery(&counts(7.0, 3.0));
-        assert_eq!((d.status, d.reason), (Some(false), DELIVERY_FAILING));
+        assert_eq!(
+            (d.status, d.reason),
+            (Some(false), DeliveryReason::DeliveryFailing)
+        );
         assert!(
             d.message.contains("3 failed invocations in the last 10m"),
             "{}",
@@ -253,10 +260,13 @@ mod tests {
         );
         assert!(d.message.contains("Invocations=7"), "{}", d.message);
         let d = delivery(&counts(7.0, 0.0));
-        assert_eq!((d.status, d.reason), (Some(true), DELIVERING));
+        assert_eq!(
+            (d.status, d.reason),
+            (Some(true), DeliveryReason::Delivering)
+        );
         assert!(d.message.contains("7 invocations"), "{}", d.message);
         let d = delivery(&counts(0.0, 0.0));
-        assert_eq!((d.status, d.reason), (None, NO_TRAFFIC));
+        assert_eq!((d.status, d.reason), (None, DeliveryReason::NoTraffic));
         let mut dlq = DeliveryCounts::default();
         dlq.set("InvocationsFailedToBeSentToDlq", 2.0);
         let d = delivery(&Observation::Counts {
@@ -269,7 +279,7 @@ mod tests {
     #[test]
     fn nothing_read_is_unknown_with_why() {
         let d = delivery(&Observation::NotReadYet);
-        assert_eq!((d.status, d.reason), (None, NOT_OBSERVED));
+        assert_eq!((d.status, d.reason), (None, DeliveryReason::NotObserved));
         assert!(d.message.contains("not read yet"));
         let d = delivery(&Observation::Unreadable(
             "AccessDenied: not authorized to perform cloudwatch:GetMetricData".into(),

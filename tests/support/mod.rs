@@ -924,3 +924,18 @@ pub fn orphans_of(ns: &str, extra: &[&str]) -> Vec<serde_json::Value> {
         .cloned()
         .collect()
 }
+
+/// Two replicas electing a leader in `ns` with a short Lease (6 s, renewed 2 s before it
+/// ends), so a takeover happens within a test's patience.
+pub fn leader_election_args(ns: &str) -> [String; 7] {
+    [
+        "--leader-election",
+        "--leader-election-namespace",
+        ns,
+        "--lease-duration-seconds",
+        "6",
+        "--lease-renew-grace-seconds",
+        "2",
+    ]
+    .map(String::from)
+}
