@@ -52,6 +52,11 @@ struct ApiLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FirstPassLabels {
+    when: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KubeWriteLabels {
     resource: &'static str,
 }
@@ -69,6 +74,7 @@ pub struct Metrics {
     pub reconcile_queue_depth: Gauge,
     fenced_requests: Family<ApiLabels, Counter>,
     kubernetes_writes: Family<KubeWriteLabels, Counter>,
+    first_passes: Family<FirstPassLabels, Counter>,
     /// Whether the controller makes progress (`/healthz`, `/readyz`).
     pub health: Health,
     /// Per object: ready, and its finding codes. The gauges move by each object's change,
@@ -137,6 +143,17 @@ impl Default for Metrics {
             "Writes sent to the Kubernetes API, by resource (status: an integration's status; other: objects, finalizers, Events, the ConfigMap of places)",
             kubernetes_writes.clone(),
         );
+        let first_passes = Family::<FirstPassLabels, Counter>::default();
+        registry.register(
+            "first_passes",
+            "First passes of the objects found when this replica began to lead, by when: urgent (never in sync, changed meanwhile, or being deleted: first), overdue (in sync, but a resync slot was missed while no controller kept the schedule: now, behind urgent passes), at_slot (in sync and checked at its last slot: at its next one)",
+            first_passes.clone(),
+        );
+        for when in ["urgent", "overdue", "at_slot"] {
+            first_passes
+                .get_or_create(&FirstPassLabels { when })
+                .inc_by(0);
+        }
         for api in ["aws", "kubernetes"] {
             fenced_requests.get_or_create(&ApiLabels { api }).inc_by(0);
         }
@@ -183,6 +200,7 @@ impl Default for Metrics {
             reconcile_queue_depth,
             fenced_requests,
             kubernetes_writes,
+            first_passes,
             health: Health::default(),
             per_object: Default::default(),
             ready: AtomicBool::new(false),
@@ -233,6 +251,13 @@ impl Metrics {
         let resource = if status { "status" } else { "other" };
         self.kubernetes_writes
             .get_or_create(&KubeWriteLabels { resource })
+            .inc();
+    }
+
+    /// How an object found at start-up got its first pass (`controller::schedule`).
+    pub fn first_pass(&self, when: &'static str) {
+        self.first_passes
+            .get_or_create(&FirstPassLabels { when })
             .inc();
     }
 

@@ -92,7 +92,7 @@ pub struct Urgency {
     nudged: Mutex<HashSet<u64>>,
 }
 
-fn hash_of<K: Hash>(key: &K) -> u64 {
+pub(super) fn hash_of<K: Hash>(key: &K) -> u64 {
     let mut hasher = DefaultHasher::new();
     key.hash(&mut hasher);
     hasher.finish()
@@ -115,6 +115,14 @@ impl Urgency {
             None => passed.remove(&hash),
         };
         lane
+    }
+
+    /// `key` is known at `generation` (a start-up list showed it in sync): its passes at
+    /// that generation are resyncs.
+    pub fn remember<K: Hash>(&self, key: &K, generation: Option<i64>) {
+        if let Some(generation) = generation {
+            lock(&self.passed).insert(hash_of(key), generation);
+        }
     }
 
     /// The object is gone: nothing to remember.
@@ -141,7 +149,8 @@ struct State<K> {
     taken: usize,
     /// Objects that came due while every permit was out, first come first, per lane.
     urgent: VecDeque<(K, Turns<K>)>,
-    background: VecDeque<(K, Turns<K>)>,
+    /// With when each joined: the oldest is the schedule's heartbeat's horizon.
+    background: VecDeque<(K, Turns<K>, Instant)>,
     queued: HashMap<K, Lane>,
     /// Urgent permits granted in a row (`URGENT_IN_A_ROW`).
     urgent_streak: u32,
@@ -240,6 +249,15 @@ impl<K: Hash + Eq + Clone> Gate<K> {
         }
     }
 
+    /// How long the resync first in the background lane has waited (None: none waits).
+    /// Its slot is not kept until it runs (`schedule::beat`).
+    pub fn oldest_background_wait(&self) -> Option<Duration> {
+        self.lock()
+            .background
+            .front()
+            .map(|(_, _, joined)| joined.elapsed())
+    }
+
     /// Objects waiting for a permit.
     #[cfg(test)]
     fn waiting(&self) -> usize {
@@ -269,14 +287,17 @@ impl<K: Hash + Eq + Clone> State<K> {
                 self.depth.inc();
             }
             Some(Lane::Background) if lane == Lane::Urgent => {
-                self.background.retain(|(waiting, _)| waiting != key);
+                self.background.retain(|(waiting, _, _)| waiting != key);
             }
             Some(_) => return,
         }
         self.queued.insert(key.clone(), lane);
         match lane {
             Lane::Urgent => self.urgent.push_back((key.clone(), turns.clone())),
-            Lane::Background => self.background.push_back((key.clone(), turns.clone())),
+            Lane::Background => {
+                self.background
+                    .push_back((key.clone(), turns.clone(), Instant::now()))
+            }
         }
     }
 
@@ -290,7 +311,9 @@ impl<K: Hash + Eq + Clone> State<K> {
             self.urgent.pop_front()
         } else {
             self.urgent_streak = 0;
-            self.background.pop_front()
+            self.background
+                .pop_front()
+                .map(|(key, turns, _)| (key, turns))
         }
     }
 

@@ -18,12 +18,13 @@ pub mod locations;
 mod part;
 mod reconcile;
 mod record;
+mod schedule;
 pub mod status;
 pub mod tenancy;
 
 use crate::sync::Locked;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use futures::StreamExt;
 use kube::core::{DeserializeGuard, PartialObjectMeta};
@@ -86,12 +87,10 @@ impl Settings {
         self.resync_interval - self.snapshot_max_age()
     }
 
-    /// `in_sync_requeue`, earlier by up to another tenth of the interval, picked by `seed`:
-    /// objects that converged together (created together, or after a restart) do not come
-    /// due together at every resync (issue 22). Earlier, never later: drift is still found
-    /// within one interval.
-    pub fn in_sync_requeue_spread(&self, seed: u64) -> Duration {
-        earlier_by_up_to(self.in_sync_requeue(), self.resync_interval / 10, seed)
+    /// Every in-sync object's slots, `in_sync_requeue` apart (see `schedule`): objects
+    /// created together resync apart, and a restart keeps each one's place.
+    pub fn slots(&self) -> schedule::Slots {
+        schedule::Slots::new(self.in_sync_requeue())
     }
 
     /// How long passes may be in flight with none ending (or the watch fail) before the
@@ -139,6 +138,9 @@ pub struct Context {
     gate: gate::Gate<ObjectKey>,
     /// Which of the gate's lanes a pass waits in (see `gate`).
     urgency: gate::Urgency,
+    /// The first passes decided from the start-up list (see `schedule`); set before the
+    /// first pass of the term.
+    startup: std::sync::OnceLock<schedule::Startup>,
     /// Every place written to, for the orphan report.
     locations: Arc<locations::Locations>,
     /// The policies and namespaces admission reads; None with `--policy-mode off`.
@@ -218,6 +220,7 @@ impl Context {
         Context {
             gate,
             urgency: gate::Urgency::default(),
+            startup: std::sync::OnceLock::new(),
             locations,
             tenancy,
             client,
@@ -344,6 +347,17 @@ async fn lead(ctx: Arc<Context>) {
         }
         None => None,
     };
+    // Objects in sync when the last controller stopped keep their resync slots (see
+    // `schedule`): decided from one list before the first pass.
+    let startup = match schedule::plan_startup(&ctx).await {
+        Ok(startup) => startup,
+        Err(e) => {
+            tracing::warn!("cannot list the watched objects for the restart schedule: {e}; every object gets its first pass now");
+            schedule::Startup::default()
+        }
+    };
+    let _ = ctx.startup.set(startup);
+    let _heartbeat = AbortOnDrop(tokio::spawn(schedule::beat(ctx.clone())));
     // Passes still waiting for a slot do not start once the process is stopping.
     let _stopper = AbortOnDrop(tokio::spawn({
         let ctx = ctx.clone();
@@ -382,11 +396,6 @@ async fn shutdown_signal() {
     }
 }
 
-/// `delay` less a part of `spread` (0 to 999 thousandths, picked by `seed`).
-fn earlier_by_up_to(delay: Duration, spread: Duration, seed: u64) -> Duration {
-    delay.saturating_sub(spread * (seed % 1000) as u32 / 1000)
-}
-
 /// How the gate knows an object: its name and namespace (kube-runtime's cache key).
 type ObjectKey = ObjectRef<PartialObjectMeta<EventBridgeIntegration>>;
 
@@ -404,9 +413,29 @@ async fn reconcile_gated(
     let name = meta.name_any();
     let key = ObjectKey::new(&name).within(&namespace);
     let deleting = meta.metadata.deletion_timestamp.is_some();
-    let lane = ctx
-        .urgency
-        .classify(&key, meta.metadata.generation, deleting);
+    let generation = meta.metadata.generation;
+    if let Some(first) = ctx.startup.get().and_then(|s| {
+        s.first_contact(
+            &key,
+            generation,
+            deleting,
+            schedule::millis(SystemTime::now()),
+        )
+    }) {
+        ctx.metrics.first_pass(first.label());
+        match first {
+            schedule::FirstPass::Urgent => {}
+            schedule::FirstPass::Overdue => ctx.urgency.remember(&key, generation),
+            schedule::FirstPass::AtSlot(at) => {
+                ctx.urgency.remember(&key, generation);
+                let wait = at.saturating_sub(schedule::millis(SystemTime::now()));
+                return Ok(kube::runtime::controller::Action::requeue(
+                    Duration::from_millis(wait),
+                ));
+            }
+        }
+    }
+    let lane = ctx.urgency.classify(&key, generation, deleting);
     let Some(permit) = ctx.gate.enter(&key, lane, &turns) else {
         return Ok(kube::runtime::controller::Action::await_change());
     };
@@ -554,24 +583,4 @@ async fn run_one(api: Api<PartialObjectMeta<EventBridgeIntegration>>, ctx: Arc<C
             futures::future::ready(())
         })
         .await;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::earlier_by_up_to;
-    use std::time::Duration;
-
-    #[test]
-    fn resyncs_are_spread_over_a_tenth_of_the_interval_never_later() {
-        let (delay, spread) = (Duration::from_secs(270), Duration::from_secs(30));
-        let due: Vec<Duration> = (0..1000u64)
-            .map(|seed| earlier_by_up_to(delay, spread, seed))
-            .collect();
-        assert!(due.iter().all(|d| *d <= delay && *d > delay - spread));
-        let (first, last) = (due.iter().min().unwrap(), due.iter().max().unwrap());
-        assert!(
-            *last - *first >= Duration::from_secs(29),
-            "{first:?}..{last:?}"
-        );
-    }
 }

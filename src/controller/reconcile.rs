@@ -173,9 +173,10 @@ async fn apply_half(
         }
         None => {
             ctx.succeeded(obj);
-            Ok(Action::requeue(
-                ctx.settings.in_sync_requeue_spread(spread_seed(obj)),
-            ))
+            Ok(Action::requeue(ctx.settings.slots().until_next(
+                super::schedule::millis(std::time::SystemTime::now()),
+                &obj.uid().unwrap_or_default(),
+            )))
         }
         Some(v) => {
             let _ = category.set(v.category);
@@ -192,13 +193,4 @@ async fn apply_half(
             Ok(Action::requeue(delay))
         }
     }
-}
-
-/// A seed that differs between objects and between passes of one object.
-fn spread_seed(obj: &EventBridgeIntegration) -> u64 {
-    use std::hash::{BuildHasher, Hash, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    obj.metadata.uid.hash(&mut hasher);
-    std::time::SystemTime::now().hash(&mut hasher);
-    hasher.finish()
 }

@@ -87,12 +87,16 @@ def test_defaults_render_a_hardened_leader_elected_deployment(chart_dir):
     assert cluster_id == [{"apiGroups": [""], "resources": ["namespaces"], "resourceNames": ["kube-system"], "verbs": ["get"]}]
     assert not any(a.startswith("--cluster-id") for a in c["args"])
     assert "--max-concurrent-reconciles=8" in c["args"]
-    # The places written to, for the orphan report: one ConfigMap of the release namespace.
+    # The places written to, for the orphan report, and the resync schedule's heartbeat: two
+    # ConfigMaps of the release namespace, by name.
     locations = find(objects, "Role", "ebi-eventbridge-integration-controller-locations")[0]
     assert locations["metadata"]["namespace"] == "ops"
     assert locations["rules"] == [{"apiGroups": [""], "resources": ["configmaps"],
                                    "resourceNames": ["eventbridge-integration-controller-locations"],
-                                   "verbs": ["create", "patch"]}]
+                                   "verbs": ["create", "patch"]},
+                                  {"apiGroups": [""], "resources": ["configmaps"],
+                                   "resourceNames": ["eventbridge-integration-controller-schedule"],
+                                   "verbs": ["get", "create", "patch"]}]
     binding = find(objects, "RoleBinding", "ebi-eventbridge-integration-controller-locations")[0]
     assert binding["roleRef"]["name"] == locations["metadata"]["name"]
     # Tenancy: enforced by default, no policy installed (nothing is permitted until one is
@@ -287,6 +291,10 @@ def test_install_into_the_api_server(chart_dir, kubeconfig):
             assert r.returncode == 0, r.stderr
         data = json.loads(kubectl("get", "configmap", "-n", ns, "eventbridge-integration-controller-locations", "-o", "json"))["data"]
         assert sorted(data) == ["123456789012.us-east-1", "123456789012.us-west-2"], "each key has its own manager"
+        # The heartbeat: written the same way, and read back when a replica begins to lead.
+        assert apply_as("eventbridge-integration-controller-schedule", "heartbeat.0a1b2c3d4e5f").returncode == 0
+        assert can("get", "configmap/eventbridge-integration-controller-schedule", "-n", ns) == "yes"
+        assert can("get", "configmap/eventbridge-integration-controller-locations", "-n", ns) == "no"
         assert apply_as("another", "x").returncode != 0
         assert can("get", "configmaps", "-n", ns) == "no"
         assert can("patch", "configmaps/eventbridge-integration-controller-locations", "-n", "default") == "no"
