@@ -793,6 +793,28 @@ mod tests {
         assert_eq!(order, ["applied", "r1", "r2", "r3"]);
     }
 
+    /// The schedule's heartbeat is held back to the oldest resync still waiting: its slot is
+    /// not kept until it runs.
+    #[tokio::test(start_paused = true)]
+    async fn the_oldest_waiting_resync_is_the_heartbeats_horizon() {
+        let gate = Gate::new(1, Gauge::default());
+        let (turns, mut heard) = mpsc::unbounded();
+        let running = gate.enter(&key("a"), Lane::Urgent, &turns).expect("free");
+        assert_eq!(gate.oldest_background_wait(), None);
+        assert!(gate.enter(&key("r1"), Lane::Background, &turns).is_none());
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert!(gate.enter(&key("r2"), Lane::Background, &turns).is_none());
+        // Urgent passes waiting do not hold it back: they are not slots.
+        assert!(gate.enter(&key("u"), Lane::Urgent, &turns).is_none());
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert_eq!(gate.oldest_background_wait(), Some(Duration::from_secs(7)));
+        drop(running);
+        // `u` served, `r1`'s turn announced: `r2` is the oldest left, waiting 2 s.
+        let order = serve(&gate, &turns, &mut heard, 1).await;
+        assert_eq!(order, ["u"]);
+        assert_eq!(gate.oldest_background_wait(), Some(Duration::from_secs(2)));
+    }
+
     /// A waiting resync whose object changes meanwhile moves to the urgent lane.
     #[tokio::test(start_paused = true)]
     async fn a_waiting_resync_that_becomes_urgent_moves_up() {
