@@ -38,7 +38,7 @@ unlimited=events=100000,iam=100000,lambda=100000,ecs=100000,sts=100000,sqs=10000
 pid=
 start_controller() { # extra flags...
   ./target/release/eventbridge-integration-controller run --watch-namespace "$ns" --locations-namespace "$ns" \
-    --policy-mode off --metrics-addr "127.0.0.1:$port" --resync-interval "${RESYNC}s" --log-level warn "$@" \
+    --policy-mode off --metrics-addr "127.0.0.1:$port" --resync-interval "${RESYNC}s" --log-level "${BENCH_LOG_LEVEL:-warn}" "$@" \
     >> "$OUT/controller.log" 2>&1 &
   pid=$!
   until curl -sf "127.0.0.1:$port/readyz" >/dev/null; do sleep 0.1; done

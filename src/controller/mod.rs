@@ -435,10 +435,13 @@ async fn reconcile_gated(
             }
         }
     }
-    let lane = ctx.urgency.classify(&key, generation, deleting);
+    let finalized = meta.finalizers().iter().any(|f| f == FINALIZER);
+    let lane = ctx.urgency.classify(&key, generation, deleting, finalized);
     let Some(permit) = ctx.gate.enter(&key, lane, &turns) else {
+        tracing::debug!(%namespace, %name, ?lane, "every permit is out: waiting at the gate");
         return Ok(kube::runtime::controller::Action::await_change());
     };
+    tracing::debug!(%namespace, %name, ?lane, "pass starts");
     let in_flight = ctx.metrics.health.pass_started();
     // Boxed: kube-runtime spawns a task for every object that comes due, sized for the
     // largest state of its future; only passes that run allocate a whole pass's (tens of KB).

@@ -20,7 +20,8 @@
 //! schedule is overdue: passed now, in the background lane. One never seen in sync, changed
 //! while the controller was down, or being deleted, is urgent. So no object goes longer than
 //! one period unchecked because of a restart, and the start-up burst is only the objects
-//! whose slots were missed.
+//! whose slots were missed. One exception, bounded: a pass in flight when the process dies
+//! counts as kept, so up to `--max-concurrent-reconciles` objects may wait two periods.
 
 use std::collections::HashMap;
 use std::hash::Hash;
