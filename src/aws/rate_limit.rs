@@ -26,14 +26,36 @@ use tokio::time::Instant;
 
 use super::Clients;
 
+tokio::task_local! {
+    /// Set (true) while a resync pass runs (`controller::gate`'s background lane): its calls
+    /// give way to every other call in each bucket (`TokenBucket::acquire`).
+    static RESYNC: bool;
+}
+
+/// Runs `work` with its AWS calls marked as a resync's (`resync`) or not: a pass someone
+/// waits for then never waits in a bucket behind the calls of resyncs in flight.
+pub async fn in_lane<F: std::future::Future>(resync: bool, work: F) -> F::Output {
+    RESYNC.scope(resync, work).await
+}
+
+fn is_resync() -> bool {
+    RESYNC.try_with(|r| *r).unwrap_or(false)
+}
+
 /// A token bucket: `rate` tokens per second, at most `burst` saved up. Callers reserve a
-/// token and sleep until it is theirs, so waiters are served in arrival order.
+/// token and sleep until it is theirs, so waiters are served in arrival order; a resync's
+/// calls (`in_lane`) instead queue behind one another and take a token only once no other
+/// call has reserved it: with 7 resyncs in flight, a new object's pass waited ~0.35 s per
+/// call behind their reservations (p95 2.7 s from apply to Ready during a restart backlog).
 #[derive(Debug)]
 pub struct TokenBucket {
     rate: f64,
     burst: f64,
     /// Tokens available (negative: reserved ahead), as of the instant.
     state: Mutex<(f64, Instant)>,
+    /// Resync calls wait here in arrival order (tokio's mutex is fair, and a call dropped
+    /// while waiting leaves the queue).
+    resyncs: tokio::sync::Mutex<()>,
 }
 
 impl TokenBucket {
@@ -47,6 +69,7 @@ impl TokenBucket {
             rate,
             burst,
             state: Mutex::new((burst, Instant::now())),
+            resyncs: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -56,6 +79,9 @@ impl TokenBucket {
 
     /// Waits until one call may go out.
     pub async fn acquire(&self) {
+        if is_resync() {
+            return self.acquire_behind().await;
+        }
         let wait = {
             let mut state = self.state.locked();
             let now = Instant::now();
@@ -69,6 +95,27 @@ impl TokenBucket {
             }
         };
         if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// A resync's call: first in the resyncs' queue, then a token no one has reserved. The
+    /// same state as `acquire`, so the rate holds for both together.
+    async fn acquire_behind(&self) {
+        let _first_in_line = self.resyncs.lock().await;
+        loop {
+            let wait = {
+                let mut state = self.state.locked();
+                let now = Instant::now();
+                let refilled = (state.0 + now.duration_since(state.1).as_secs_f64() * self.rate)
+                    .min(self.burst);
+                if refilled >= 1.0 {
+                    *state = (refilled - 1.0, now);
+                    return;
+                }
+                *state = (refilled, now);
+                Duration::from_secs_f64((1.0 - refilled) / self.rate)
+            };
             tokio::time::sleep(wait).await;
         }
     }
@@ -398,6 +445,77 @@ mod tests {
         assert!(
             elapsed >= Duration::from_millis(499) && elapsed <= Duration::from_millis(510),
             "no burst after a pause: {elapsed:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_someone_waits_for_goes_before_the_resyncs_calls_within_the_same_rate() {
+        let bucket = Arc::new(TokenBucket::new(10.0));
+        let start = Instant::now();
+        let done = Arc::new(Mutex::new(Vec::new()));
+        let call = |name: &'static str, resync: bool| {
+            let (b, done) = (bucket.clone(), done.clone());
+            tokio::spawn(in_lane(resync, async move {
+                b.acquire().await;
+                done.locked().push((name, start.elapsed()));
+            }))
+        };
+        // Six resync calls queue (one goes at once, on the saved token) ...
+        let resyncs: Vec<_> = (0..6).map(|_| call("resync", true)).collect();
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        // ... then a pass someone waits for makes two calls: each takes the next token.
+        let urgent = call("urgent", false);
+        urgent.await.unwrap();
+        call("urgent", false).await.unwrap();
+        for r in resyncs {
+            r.await.unwrap();
+        }
+        let done = done.locked().clone();
+        let order: Vec<&str> = done.iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            order,
+            ["resync", "urgent", "urgent", "resync", "resync", "resync", "resync", "resync"]
+        );
+        let urgent_at: Vec<Duration> = done
+            .iter()
+            .filter(|(n, _)| *n == "urgent")
+            .map(|(_, t)| *t)
+            .collect();
+        assert!(urgent_at[1] <= Duration::from_millis(205), "{urgent_at:?}");
+        // Eight calls at 10 per second, the first on the saved token: 0.7 s, as without lanes.
+        let last = done.last().map(|(_, t)| *t).unwrap_or_default();
+        assert!(
+            last >= Duration::from_millis(699) && last <= Duration::from_millis(720),
+            "{last:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn resync_calls_alone_keep_the_rate_and_their_order() {
+        let bucket = Arc::new(TokenBucket::new(20.0));
+        let start = Instant::now();
+        let done = Arc::new(Mutex::new(Vec::new()));
+        let tasks: Vec<_> = (0..21)
+            .map(|i| {
+                let (b, done) = (bucket.clone(), done.clone());
+                tokio::spawn(in_lane(true, async move {
+                    b.acquire().await;
+                    done.locked().push(i);
+                }))
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let elapsed = start.elapsed();
+        assert!(
+            elapsed >= Duration::from_millis(999) && elapsed <= Duration::from_millis(1025),
+            "21 calls take one second: {elapsed:?}"
+        );
+        assert_eq!(
+            *done.locked(),
+            (0..21).collect::<Vec<_>>(),
+            "in arrival order"
         );
     }
 

@@ -169,14 +169,17 @@ struct State<K> {
     urgent_streak: u32,
     /// Moved by every change of the queue's length (`ebi_reconcile_queue_depth`).
     depth: Gauge,
-    /// Turns announced and not yet taken, with when.
-    announced: HashMap<K, Instant>,
+    /// Turns announced and not yet taken, with when and the lane they waited in.
+    announced: HashMap<K, (Instant, Lane)>,
     stopping: bool,
 }
 
 /// A pass may run while this is held; dropping it hands the permit on.
 pub struct Permit<'a, K: Hash + Eq + Clone> {
     gate: &'a Gate<K>,
+    /// The lane the pass came through (the one it waited in, if it waited): its AWS calls
+    /// take that priority in the rate limiter (`aws::rate_limit::in_lane`).
+    pub lane: Lane,
 }
 
 impl<K: Hash + Eq + Clone> Drop for Permit<'_, K> {
@@ -221,13 +224,16 @@ impl<K: Hash + Eq + Clone> Gate<K> {
         }
         state.reclaim_untaken_turns();
         // Its turn came: the permit was kept for it.
-        if state.announced.remove(key).is_some() {
-            return Some(Permit { gate: self });
+        if let Some((_, waited_in)) = state.announced.remove(key) {
+            return Some(Permit {
+                gate: self,
+                lane: waited_in,
+            });
         }
         // Nobody waits and a permit is free: no queue to join.
         if state.waiting() == 0 && state.taken < self.bound {
             state.taken += 1;
-            return Some(Permit { gate: self });
+            return Some(Permit { gate: self, lane });
         }
         state.join(key, lane, turns);
         None
@@ -316,28 +322,30 @@ impl<K: Hash + Eq + Clone> State<K> {
 
     /// The next to serve: urgent first, but not more than `URGENT_IN_A_ROW` in a row while
     /// a background object waits.
-    fn next_in_line(&mut self) -> Option<(K, Turns<K>)> {
+    fn next_in_line(&mut self) -> Option<(K, Turns<K>, Lane)> {
         let urgent_first = !self.urgent.is_empty()
             && (self.background.is_empty() || self.urgent_streak < URGENT_IN_A_ROW);
         if urgent_first {
             self.urgent_streak += 1;
-            self.urgent.pop_front()
+            self.urgent
+                .pop_front()
+                .map(|(key, turns)| (key, turns, Lane::Urgent))
         } else {
             self.urgent_streak = 0;
             self.background
                 .pop_front()
-                .map(|(key, turns, _)| (key, turns))
+                .map(|(key, turns, _)| (key, turns, Lane::Background))
         }
     }
 
     /// A freed permit goes to the object next in line, or back to the pool.
     fn hand_on(&mut self) {
-        while let Some((key, turns)) = self.next_in_line() {
+        while let Some((key, turns, lane)) = self.next_in_line() {
             self.queued.remove(&key);
             self.depth.dec();
             // A controller that has ended (the process is stopping) takes no turn.
             if turns.unbounded_send(key.clone()).is_ok() {
-                self.announced.insert(key, Instant::now());
+                self.announced.insert(key, (Instant::now(), lane));
                 self.shrink_when_drained();
                 return;
             }
@@ -351,7 +359,7 @@ impl<K: Hash + Eq + Clone> State<K> {
         let untaken: Vec<K> = self
             .announced
             .iter()
-            .filter(|(_, at)| now.duration_since(**at) >= TURN_KEPT_FOR)
+            .filter(|(_, (at, _))| now.duration_since(*at) >= TURN_KEPT_FOR)
             .map(|(key, _)| key.clone())
             .collect();
         for key in untaken {

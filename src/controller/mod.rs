@@ -441,11 +441,12 @@ async fn reconcile_gated(
         tracing::debug!(%namespace, %name, ?lane, "every permit is out: waiting at the gate");
         return Ok(kube::runtime::controller::Action::await_change());
     };
-    tracing::debug!(%namespace, %name, ?lane, "pass starts");
+    tracing::debug!(%namespace, %name, lane = ?permit.lane, "pass starts");
     let in_flight = ctx.metrics.health.pass_started();
     // Boxed: kube-runtime spawns a task for every object that comes due, sized for the
     // largest state of its future; only passes that run allocate a whole pass's (tens of KB).
-    let out = Box::pin(async {
+    let resync = permit.lane == gate::Lane::Background;
+    let out = Box::pin(crate::aws::rate_limit::in_lane(resync, async {
         let api: Api<DeserializeGuard<EventBridgeIntegration>> =
             Api::namespaced(ctx.client.clone(), &namespace);
         match api.get_opt(&name).await.map_err(crate::Error::Kube)? {
@@ -455,7 +456,7 @@ async fn reconcile_gated(
                 Ok(kube::runtime::controller::Action::await_change())
             }
         }
-    })
+    }))
     .await;
     in_flight.ended();
     drop(permit);
