@@ -6,6 +6,7 @@
 
 mod ecs;
 mod lambda;
+mod sqs;
 mod step_functions;
 
 use serde_json::Value;
