@@ -658,6 +658,7 @@ async fn poll(
             }
         }
         let done: Vec<_> = done.into_iter().filter_map(Result::ok).collect();
+        // DeleteMessageBatch is authorised as sqs:DeleteMessage (the name classified).
         if !done.is_empty() {
             if let Err(e) = c
                 .sqs
@@ -666,7 +667,7 @@ async fn poll(
                 .set_entries(Some(done))
                 .send()
                 .await
-                .map_err(|e| classify("sqs:DeleteMessageBatch", e))
+                .map_err(|e| classify("sqs:DeleteMessage", e))
             {
                 // Read again after the visibility timeout: one more urgent pass, no harm.
                 tracing::warn!(queue = %url, "drift events: cannot delete read messages: {e}");
