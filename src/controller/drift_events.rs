@@ -344,29 +344,25 @@ async fn recorded_places(cm: &Api<ConfigMap>) -> Result<BTreeSet<Place>, String>
         .collect())
 }
 
+/// One key per place, applied (server-side) by a field manager of its own, as the ConfigMap
+/// of places is: the apply creates the ConfigMap on first use (so RBAC can name it) and
+/// never touches another place's key.
 async fn record_place(cm: &Api<ConfigMap>, place: &Place) -> Result<(), AwsError> {
-    let patch = json!({"data": {place.key(): serde_json::to_string(place).unwrap_or_default()}});
-    let result = match cm.get_opt(CONFIGMAP).await {
-        Ok(Some(_)) => cm
-            .patch(CONFIGMAP, &merge_params(), &Patch::Merge(&patch))
-            .await
-            .map(|_| ()),
-        Ok(None) => {
-            let mut new: ConfigMap = serde_json::from_value(patch).unwrap_or_default();
-            new.metadata.name = Some(CONFIGMAP.into());
-            cm.create(
-                &kube::api::PostParams {
-                    field_manager: Some(FIELD_MANAGER.to_string()),
-                    ..Default::default()
-                },
-                &new,
-            )
-            .await
-            .map(|_| ())
-        }
-        Err(e) => Err(e),
-    };
-    result.map_err(|e| {
+    let key = place.key();
+    let patch = json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": CONFIGMAP},
+        "data": {&key: serde_json::to_string(place).unwrap_or_default()},
+    });
+    cm.patch(
+        CONFIGMAP,
+        &PatchParams::apply(&format!("{FIELD_MANAGER}.drift.{key}")).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map(|_| ())
+    .map_err(|e| {
         AwsError::new(
             "kubernetes:ConfigMap",
             ErrorKind::Transient,
