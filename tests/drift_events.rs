@@ -252,6 +252,35 @@ async fn a_cloudtrail_event_brings_a_drifted_integration_back_within_10s_with_an
     })
     .await;
 
+    // The orphan report lists them as this cluster's drift plumbing, in use: `--delete`
+    // keeps them.
+    let report = |delete: bool| {
+        let mut args = vec![
+            "--cluster-id",
+            cluster.as_str(),
+            "--locations-namespace",
+            ns.as_str(),
+            "--namespace",
+            ns.as_str(),
+        ];
+        if delete {
+            args.push("--delete");
+        }
+        orphan_report(&args)["driftEvents"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|d| d["name"] == plumbing.as_str())
+            .collect::<Vec<_>>()
+    };
+    let listed = report(true);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["inUse"], true);
+    assert_eq!(listed[0]["region"], REGION);
+    assert!(listed[0].get("removal").is_none(), "{listed:?}");
+    assert!(aws.rule_exists(&plumbing).await && queue_url(&sqs, &plumbing).await.is_some());
+
     // Without the flag, the next controller removes the rule and queue (the ConfigMap lists
     // their place), and the object's own resources stay.
     ctl.kill();
@@ -281,5 +310,52 @@ async fn a_cloudtrail_event_brings_a_drifted_integration_back_within_10s_with_an
         !recorded.contains(&format!("123456789012.{REGION}")),
         "{recorded}"
     );
+
+    // With the flag again, they come back; once the object is deleted no record uses the
+    // place, and `orphans --delete` removes them (the controller does at its next resync):
+    // a controller that lost its queue lists the records again rather than set it up anew.
+    drop(_ctl);
+    let _ctl = Controller::start_with_resync(
+        &ns,
+        "1h",
+        &["--drift-events", "--cluster-id", &cluster],
+        &[],
+    );
+    wait_until_async(
+        "the drift rule and queue again",
+        Duration::from_secs(20),
+        || async { aws.rule_exists(&plumbing).await && queue_url(&sqs, &plumbing).await.is_some() },
+    )
+    .await;
     delete_and_wait(&ns, &["orders"]);
+    let listed = report(true);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["inUse"], false);
+    assert_eq!(listed[0]["removal"], "removed");
+    assert!(!aws.rule_exists(&plumbing).await);
+    assert!(queue_url(&sqs, &plumbing).await.is_none());
+    wait_until(
+        "the controller to forget the place",
+        Duration::from_secs(40),
+        || {
+            let (_, recorded) = kubectl(
+                &[
+                    "get",
+                    "configmap",
+                    "eventbridge-integration-controller-drift-events",
+                    "-n",
+                    &ns,
+                    "-o",
+                    "jsonpath={.data}",
+                ],
+                None,
+            );
+            !recorded.contains(&format!("123456789012.{REGION}"))
+        },
+    );
+    assert!(
+        !aws.rule_exists(&plumbing).await,
+        "set up again from a stale index"
+    );
+    assert!(queue_url(&sqs, &plumbing).await.is_none());
 }

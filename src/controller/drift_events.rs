@@ -239,7 +239,11 @@ pub async fn run(ctx: Arc<Context>, events: Arc<DriftEvents>) {
     loop {
         // The passes keep the index current; the list catches what they cannot tell (an
         // object deleted, a record written by another leader), once per interval.
-        if listed_at.is_none_or(|t| t.elapsed() >= ctx.settings.resync_interval) {
+        // A poller that ended lost its queue: deleted by hand, or by `orphans --delete` in a
+        // place no record uses any more (which only a list tells, so the rule and queue are
+        // not set up again there from a stale index).
+        let lost = pollers.values().any(|p| p.0.is_finished());
+        if lost || listed_at.is_none_or(|t| t.elapsed() >= ctx.settings.resync_interval) {
             listed_at = relist(&ctx, &events).await.then(std::time::Instant::now);
         }
         let listed = listed_at.is_some();
@@ -680,33 +684,47 @@ async fn remove_place(
     place: &Place,
 ) -> Result<(), String> {
     let c = clients_for(ctx, place).await.map_err(|e| e.to_string())?;
-    let removal = async {
-        if let Some(r) = observe::rule(&c, name, "default").await? {
-            if ours(ctx, &r.tags) {
-                crate::aws::apply::delete_rule(&c, name, "default").await?;
-            } else {
-                tracing::warn!("drift events: rule {name} is not tagged as ours; left alone");
-            }
-        }
-        if let Some(q) = observe::queue(&c, name, &place.account_id).await? {
-            if ours(ctx, &queue_tags(&c, &q.url).await?) {
-                crate::aws::apply::ignore_not_found(
-                    c.sqs
-                        .delete_queue()
-                        .queue_url(&q.url)
-                        .send()
-                        .await
-                        .map_err(|e| classify("sqs:DeleteQueue", e)),
-                )?;
-            } else {
-                tracing::warn!("drift events: queue {name} is not tagged as ours; left alone");
-            }
-        }
-        Ok::<(), AwsError>(())
-    };
-    removal.await.map_err(|e| e.to_string())?;
+    remove_plumbing(&c, name, &ctx.settings.cluster_id, &place.account_id)
+        .await
+        .map_err(|e| e.to_string())?;
     tracing::info!(account = %place.account_id, region = %place.region, "drift events: removed rule and queue {name}");
     forget_place(cm, place).await
+}
+
+/// Removes the drift rule and queue `name` of `c`'s region, each only when its tags say it
+/// is `cluster`'s drift plumbing (also for the orphan report). Gone already is success.
+pub async fn remove_plumbing(
+    c: &Clients,
+    name: &str,
+    cluster: &str,
+    account: &str,
+) -> Result<(), AwsError> {
+    let ours = |tags: &BTreeMap<String, String>| {
+        tags.get(CLUSTER_TAG).map(String::as_str) == Some(cluster)
+            && tags.get(drift::PURPOSE_TAG).map(String::as_str) == Some(drift::PURPOSE)
+    };
+    if let Some(r) = observe::rule(c, name, "default").await? {
+        if ours(&r.tags) {
+            crate::aws::apply::delete_rule(c, name, "default").await?;
+        } else {
+            tracing::warn!("drift events: rule {name} is not tagged as ours; left alone");
+        }
+    }
+    if let Some(q) = observe::queue(c, name, account).await? {
+        if ours(&queue_tags(c, &q.url).await?) {
+            crate::aws::apply::ignore_not_found(
+                c.sqs
+                    .delete_queue()
+                    .queue_url(&q.url)
+                    .send()
+                    .await
+                    .map_err(|e| classify("sqs:DeleteQueue", e)),
+            )?;
+        } else {
+            tracing::warn!("drift events: queue {name} is not tagged as ours; left alone");
+        }
+    }
+    Ok(())
 }
 
 /// Without `--drift-events`: removes every drift rule and queue the ConfigMap records (a
