@@ -252,6 +252,49 @@ async fn a_cloudtrail_event_brings_a_drifted_integration_back_within_10s_with_an
     })
     .await;
 
+    // The drift queue's own policy emptied by hand, and announced: put back at once.
+    sqs.set_queue_attributes()
+        .queue_url(&url)
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::Policy, "")
+        .send()
+        .await
+        .unwrap();
+    let detail = serde_json::json!({
+        "eventSource": "sqs.amazonaws.com",
+        "eventName": "SetQueueAttributes",
+        "awsRegion": REGION,
+        "recipientAccountId": "123456789012",
+        "requestParameters": {"queueUrl": url, "attributes": {"Policy": ""}},
+    });
+    aws.events
+        .put_events()
+        .entries(
+            aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                .source("aws.sqs")
+                .detail_type("AWS API Call via CloudTrail")
+                .detail(detail.to_string())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    wait_until_async(
+        "the drift queue's statement back",
+        Duration::from_secs(10),
+        || async {
+            sqs.get_queue_attributes()
+                .queue_url(&url)
+                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::Policy)
+                .send()
+                .await
+                .unwrap()
+                .attributes()
+                .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::Policy))
+                .is_some_and(|p| p.contains("ebi-drift-events"))
+        },
+    )
+    .await;
+
     // The orphan report lists them as this cluster's drift plumbing, in use: `--delete`
     // keeps them.
     let report = |delete: bool| {

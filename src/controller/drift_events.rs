@@ -256,11 +256,12 @@ pub async fn run(ctx: Arc<Context>, events: Arc<DriftEvents>) {
         };
         let wanted = events.index.locked().places();
         let mut failed = false;
+        // Every place is checked each time (a rule or queue of ours edited by hand is put
+        // back: at the interval, or at once when its own event is heard); a poller is
+        // started where none runs.
         for place in &wanted {
-            if pollers.get(place).is_some_and(|p| !p.0.is_finished()) {
-                continue;
-            }
             match ensure(&ctx, &events, &cm, place).await {
+                Ok(_) if pollers.get(place).is_some_and(|p| !p.0.is_finished()) => {}
                 Ok((clients, url, own)) => {
                     let task = tokio::spawn(poll(ctx.clone(), events.clone(), clients, url, own));
                     pollers.insert(place.clone(), AbortOnDrop(task));
