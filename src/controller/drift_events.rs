@@ -30,6 +30,7 @@ use std::time::Duration;
 use futures::channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{ListParams, Patch, PatchParams};
+use kube::core::DeserializeGuard;
 use kube::{Api, ResourceExt};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -294,15 +295,18 @@ pub async fn run(ctx: Arc<Context>, events: Arc<DriftEvents>) {
 
 /// Rebuilds the index from every watched object's record. Whether the list was complete.
 async fn relist(ctx: &Context, events: &DriftEvents) -> bool {
-    let apis: Vec<Api<EventBridgeIntegration>> = if ctx.settings.namespaces.is_empty() {
-        vec![Api::all(ctx.client.clone())]
-    } else {
-        ctx.settings
-            .namespaces
-            .iter()
-            .map(|ns| Api::namespaced(ctx.client.clone(), ns))
-            .collect()
-    };
+    // Guarded: an object this version cannot read (written around the schema) must not
+    // fail the whole list; it has no record to read anyway.
+    let apis: Vec<Api<DeserializeGuard<EventBridgeIntegration>>> =
+        if ctx.settings.namespaces.is_empty() {
+            vec![Api::all(ctx.client.clone())]
+        } else {
+            ctx.settings
+                .namespaces
+                .iter()
+                .map(|ns| Api::namespaced(ctx.client.clone(), ns))
+                .collect()
+        };
     let mut index = Index::default();
     for api in apis {
         let mut params = ListParams::default().limit(500);
@@ -316,7 +320,7 @@ async fn relist(ctx: &Context, events: &DriftEvents) -> bool {
                     return false;
                 }
             };
-            for obj in &page.items {
+            for obj in page.items.iter().filter_map(|g| g.0.as_ref().ok()) {
                 let key = (obj.namespace().unwrap_or_default(), obj.name_any());
                 let record = obj
                     .status
