@@ -74,8 +74,10 @@ echo "[bench-drift] $N objects Ready after $(( $(date +%s) - t0 )) s (limits lif
 until [ "$(metric 'ebi_aws_calls_total{service="SQS",operation="ReceiveMessage"' | cut -d. -f1)" -ge 1 ]; do sleep 1; done
 sleep 25  # the passes of creation (finalizer, status) end
 on0=$(calls); polls0=$(metric 'ebi_aws_calls_total{service="SQS",operation="ReceiveMessage"')
+curl -s "127.0.0.1:$port/metrics" | grep '^ebi_aws_calls_total{' > "$OUT/calls-on-0.txt"
 sleep "$WINDOW"
 on1=$(calls); polls1=$(metric 'ebi_aws_calls_total{service="SQS",operation="ReceiveMessage"')
+curl -s "127.0.0.1:$port/metrics" | grep '^ebi_aws_calls_total{' > "$OUT/calls-on-1.txt"
 "$PY" hack/bench_drift.py "$ns" event > "$OUT/latency-on.txt"
 requeued=$(metric 'ebi_drift_events_total{outcome="requeued"')
 stop_controller
@@ -108,6 +110,16 @@ print(f"[figures]   hand edit -> corrected, 20 edits at once: with drift events 
       f" without (resync {resync}s): {lat('off')}")
 print(f"[figures]   with drift events, between resyncs: {on1 - on0:.0f} AWS calls in {window:.0f}s, {polls1 - polls0:.0f} of them ReceiveMessage"
       f" = {polls_per_hour:.0f} long polls/hour per place, {on_per_hour:.3f} calls per integration per hour")
+def ops(f):
+    out = {}
+    for line in open(f):
+        labels, v = line.rsplit(" ", 1)
+        op = labels.split('operation="')[1].split('"')[0]
+        out[op] = out.get(op, 0) + float(v)
+    return out
+a, b = ops(f"{out}/calls-on-0.txt"), ops(f"{out}/calls-on-1.txt")
+diff = {k: b[k] - a.get(k, 0) for k in b if b[k] - a.get(k, 0) > 0}
+print("[figures]     of which: " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(diff.items())))
 print(f"[figures]   without, resync {resync}s: {off1 - off0:.0f} calls in {window:.0f}s over {passes:.0f} in-sync passes = {per_pass:.2f} calls per pass,"
       f" {off_per_hour:.1f} calls per integration per hour")
 for at in (1000,):
