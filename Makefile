@@ -6,7 +6,7 @@ ENV_DIR ?= $(CURDIR)/.tmp/env
 export ENV_DIR
 CARGO ?= cargo
 
-.PHONY: test demo stop env build crd lint bench bench-memory bench-restart
+.PHONY: test demo stop env build crd lint bench bench-memory bench-restart bench-drift
 
 test: ## Everything: unit, corpus, CLI, end to end (kube-apiserver + moto), Helm chart, Argo CD health.
 	@hack/test-env.sh start
@@ -26,9 +26,13 @@ stop: ## Stop the demo's controller and the local test environment.
 env: ## Only start the local API server and emulator (source .tmp/env/env to use them).
 	@hack/test-env.sh start
 
-bench: ## Figures: pure core; the controller vs the AWS-call floor with N objects (N=200; N=1000 make bench), latency, memory, a plot; then a restart with 1,000 objects in sync.
+bench: ## Figures: pure core; the controller vs the AWS-call floor with N objects (N=200; N=1000 make bench), latency, memory, a plot; then a restart with 1,000 objects in sync; then drift events (edit -> correction, calls per hour).
 	@hack/bench.sh
 	@N=$${RESTART_N:-1000} hack/bench_restart.sh
+	@N=$${DRIFT_N:-200} hack/bench_drift.sh
+
+bench-drift: ## Hand edit -> correction (p50/p95 over 20 edits) and AWS calls per integration per hour in sync, with and without --drift-events (N=200).
+	@hack/bench_drift.sh
 
 bench-restart: ## apply -> Ready while N objects in sync resync after a restart (N=1000; N=10000 make bench-restart), AWS calls/s after it.
 	@hack/bench_restart.sh

@@ -4,12 +4,16 @@ then Marker), as AWS documents. moto returns every entity in one response, which
 account does; a controller reading 10,000 roles would otherwise be measured against a
 40 MB answer AWS never sends. And EventBridge's tag calls find a rule by its whole ARN,
 as AWS does: moto looks a rule up by its last path segment on the first bus that has that
-name, so `rule/my-bus/r` answered with the tags of `rule/r` on the default bus. Usage: as
-`moto_server` (same arguments)."""
+name, so `rule/my-bus/r` answered with the tags of `rule/r` on the default bus. And
+PutEvents goes to the rules whose pattern matches, as on AWS: moto also sent every event to
+every scheduled rule (no pattern matches all in moto), and answered 500 when a matching rule
+had a target it cannot deliver to (Step Functions, ECS, Lambda), so no event put on a bus
+holding such a rule reached any queue (the drift events' test puts CloudTrail-shaped events
+on the default bus). Usage: as `moto_server` (same arguments)."""
 import sys
 
 from moto.core.responses import ActionResult
-from moto.events.models import EventsBackend
+from moto.events.models import EventsBackend, Rule
 from moto.iam.responses import IamResponse
 from moto.server import main
 
@@ -60,6 +64,27 @@ def _tagged_by_arn(original):
 
 for _name in ("list_tags_for_resource", "tag_resource", "untag_resource"):
     setattr(EventsBackend, _name, _tagged_by_arn(getattr(EventsBackend, _name)))
+
+_send_to_targets = Rule.send_to_targets
+# What moto's send_to_targets delivers; it raises on any other target.
+_DELIVERED = ("arn:aws:logs:", "arn:aws:sqs:", "arn:aws:events:")
+
+
+def _send_matching(self, original_event, transform_input=True):
+    """Only a rule with a pattern receives put events; only targets moto delivers to."""
+    if not self.event_pattern.get_pattern():
+        return
+    if not self.event_pattern.matches_event(original_event):
+        return
+    targets = self.targets
+    self.targets = [t for t in targets if t["Arn"].startswith(_DELIVERED)]
+    try:
+        _send_to_targets(self, original_event, transform_input)
+    finally:
+        self.targets = targets
+
+
+Rule.send_to_targets = _send_matching
 
 if __name__ == "__main__":
     main(sys.argv[1:])

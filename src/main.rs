@@ -291,6 +291,13 @@ struct RunArgs {
     /// (default: the resync interval, at least 5m; at least 1m, in whole minutes).
     #[arg(long, value_parser = humantime::parse_duration, env = "EBI_DELIVERY_WINDOW")]
     delivery_window: Option<Duration>,
+    /// Hear of hand edits within seconds: in each account and region written to, a rule on
+    /// the default bus sends CloudTrail's events of the calls that change what the
+    /// controller owns to a queue it long-polls, and each event re-queues the objects whose
+    /// record names the resource. The resync interval can then be long (hours). Off: the
+    /// rules and queues an earlier run made are removed.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", env = "EBI_DRIFT_EVENTS")]
+    drift_events: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -574,6 +581,7 @@ async fn run(args: RunArgs) -> ExitCode {
     };
     let settings = ebi::controller::Settings {
         delivery_window,
+        drift_events: args.drift_events,
         cluster_id,
         organization_role_arn: args.organization_role_arn.filter(|r| !r.is_empty()),
         policy_mode: match args.policy_mode {

@@ -67,7 +67,26 @@ pub struct Report {
     /// Resources live objects no longer use (a move, a rename) whose removal failed: their
     /// controller retries it, and `leftBehind` in the object's record says why.
     pub left_behind: Vec<Orphan>,
+    /// The controller's own drift rules and queues (`--drift-events`) found by their tags.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drift_events: Vec<DriftPlumbing>,
     pub warnings: Vec<String>,
+}
+
+/// A drift rule and queue of this cluster (`controller::drift_events`): not an object's, so
+/// never an orphan of one. In a place no live record uses, the controller removes them
+/// itself at its next resync interval; `--delete` removes them now (e.g. after the
+/// controller was uninstalled). In a place a live record uses, they are in use and kept.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DriftPlumbing {
+    pub account_id: String,
+    pub region: String,
+    /// The rule's and the queue's name.
+    pub name: String,
+    pub in_use: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removal: Option<String>,
 }
 
 impl Report {
@@ -112,6 +131,19 @@ impl Report {
                 self.grace_period_seconds
             ));
             table(&mut out, &self.not_yet, "REMOVAL");
+        }
+        for d in &self.drift_events {
+            out.push_str(&format!(
+                "drift events rule and queue {} in {}/{}: {}\n",
+                d.name,
+                d.account_id,
+                d.region,
+                d.removal.as_deref().unwrap_or(if d.in_use {
+                    "in use (a live object's record uses this place)"
+                } else {
+                    "no live record uses this place (the controller removes it at its next resync; --delete removes it now)"
+                })
+            ));
         }
         if !self.left_behind.is_empty() {
             out.push_str(&format!(
@@ -332,6 +364,29 @@ pub async fn report(
     let mut not_yet = Vec::new();
     let mut roles_searched = BTreeSet::new();
     let mut searched = Vec::new();
+    let mut drift_events = Vec::new();
+    // The places drift rules belong in: those of every live record of the namespaces the
+    // controller watches. Its rules are named after them (`plan::drift::resource_name`), so
+    // only the one named after `namespaces` (all: empty, as `--watch-namespace`) is judged
+    // here; another is taken to be in use.
+    let drift_name = crate::plan::drift::resource_name(cluster, namespaces);
+    let drift_places: BTreeSet<(String, String)> = objects
+        .items
+        .iter()
+        .filter_map(|g| g.0.as_ref().ok())
+        .filter(|o| {
+            namespaces.is_empty() || o.namespace().is_some_and(|ns| namespaces.contains(&ns))
+        })
+        .flat_map(|o| {
+            crate::plan::drift::places_of(
+                o.status
+                    .as_ref()
+                    .and_then(|s| s.resources.as_deref())
+                    .unwrap_or_default(),
+            )
+        })
+        .map(|(_, account, region, _)| (account, region))
+        .collect();
     for ((acct, region), ways) in &places {
         let mut candidates = ways.clone();
         for w in by_account.get(acct).into_iter().flatten() {
@@ -348,7 +403,26 @@ pub async fn report(
             region,
             via: &via,
         };
-        let (found, young) = tagged_rules(&place).await.map_err(|e| e.to_string())?;
+        let (found, young, plumbing) = tagged_rules(&place).await.map_err(|e| e.to_string())?;
+        for name in plumbing {
+            let in_use =
+                name != drift_name || drift_places.contains(&(acct.clone(), region.clone()));
+            let removal = if delete && !in_use {
+                crate::controller::drift_events::remove_plumbing(&clients, &name, cluster, acct)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Some("removed".to_string())
+            } else {
+                None
+            };
+            drift_events.push(DriftPlumbing {
+                account_id: acct.clone(),
+                region: region.clone(),
+                name,
+                in_use,
+                removal,
+            });
+        }
         for (rule, description) in &found {
             orphans.extend(
                 statements_of_rule(&clients, rule, description.as_deref())
@@ -404,6 +478,7 @@ pub async fn report(
         orphans,
         not_yet,
         left_behind,
+        drift_events,
         warnings,
     })
 }
@@ -527,11 +602,13 @@ fn owner_of(cluster: &str, o: &Orphan) -> Owner {
     }
 }
 
-/// Orphaned rules (each with its description) and young ones.
+/// Orphaned rules (each with its description), young ones, and the names of this cluster's
+/// drift rules (on the default bus).
+#[allow(clippy::type_complexity)]
 async fn tagged_rules(
     p: &Place<'_>,
-) -> Result<(Vec<(Orphan, Option<String>)>, Vec<Orphan>), AwsError> {
-    let (mut out, mut young) = (Vec::new(), Vec::new());
+) -> Result<(Vec<(Orphan, Option<String>)>, Vec<Orphan>, Vec<String>), AwsError> {
+    let (mut out, mut young, mut plumbing) = (Vec::new(), Vec::new(), Vec::new());
     for bus in observe::event_buses(p.clients).await? {
         for r in observe::list_rules(p.clients, &bus).await? {
             let (Some(name), Some(arn)) = (r.name(), r.arn()) else {
@@ -541,6 +618,16 @@ async fn tagged_rules(
             let Some(tags) = observe::rule_tags(p.clients, arn).await? else {
                 continue;
             };
+            if bus == "default"
+                && tags.get(CLUSTER_TAG).map(String::as_str) == Some(p.criteria.cluster)
+                && tags
+                    .get(crate::plan::drift::PURPOSE_TAG)
+                    .map(String::as_str)
+                    == Some(crate::plan::drift::PURPOSE)
+            {
+                plumbing.push(name.to_string());
+                continue;
+            }
             let created = tags.get(CREATED_TAG).and_then(|t| t.parse().ok());
             let resource = OwnedResource {
                 event_bus_name: Some(bus.clone()),
@@ -556,7 +643,7 @@ async fn tagged_rules(
             );
         }
     }
-    Ok((out, young))
+    Ok((out, young, plumbing))
 }
 
 /// The statements that exist for an orphaned rule: Lambda permissions and dead-letter

@@ -52,6 +52,11 @@ struct ApiLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DriftEventLabels {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct FirstPassLabels {
     when: &'static str,
 }
@@ -60,6 +65,9 @@ struct FirstPassLabels {
 struct KubeWriteLabels {
     resource: &'static str,
 }
+
+/// What became of a drift queue's message (`ebi_drift_events_total`).
+pub const DRIFT_OUTCOMES: [&str; 4] = ["requeued", "unowned", "ignored", "unparsable"];
 
 pub struct Metrics {
     registry: Registry,
@@ -75,6 +83,7 @@ pub struct Metrics {
     fenced_requests: Family<ApiLabels, Counter>,
     kubernetes_writes: Family<KubeWriteLabels, Counter>,
     first_passes: Family<FirstPassLabels, Counter>,
+    drift_events: Family<DriftEventLabels, Counter>,
     /// Whether the controller makes progress (`/healthz`, `/readyz`).
     pub health: Health,
     /// Per object: ready, and its finding codes. The gauges move by each object's change,
@@ -154,6 +163,17 @@ impl Default for Metrics {
                 .get_or_create(&FirstPassLabels { when })
                 .inc_by(0);
         }
+        let drift_events = Family::<DriftEventLabels, Counter>::default();
+        registry.register(
+            "drift_events",
+            "CloudTrail events read from the drift queues (--drift-events), by outcome: requeued (an object's record names the resource: its pass is urgent), unowned (no object's record names it: dropped), ignored (a call that failed, or the controller's own write), unparsable (not an event of the expected shape: deleted)",
+            drift_events.clone(),
+        );
+        for outcome in crate::telemetry::DRIFT_OUTCOMES {
+            drift_events
+                .get_or_create(&DriftEventLabels { outcome })
+                .inc_by(0);
+        }
         for api in ["aws", "kubernetes"] {
             fenced_requests.get_or_create(&ApiLabels { api }).inc_by(0);
         }
@@ -201,6 +221,7 @@ impl Default for Metrics {
             fenced_requests,
             kubernetes_writes,
             first_passes,
+            drift_events,
             health: Health::default(),
             per_object: Default::default(),
             ready: AtomicBool::new(false),
@@ -251,6 +272,13 @@ impl Metrics {
         let resource = if status { "status" } else { "other" };
         self.kubernetes_writes
             .get_or_create(&KubeWriteLabels { resource })
+            .inc();
+    }
+
+    /// One message of a drift queue, by what became of it (one of `DRIFT_OUTCOMES`).
+    pub fn drift_event(&self, outcome: &'static str) {
+        self.drift_events
+            .get_or_create(&DriftEventLabels { outcome })
             .inc();
     }
 

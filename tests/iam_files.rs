@@ -268,6 +268,21 @@ fn every_call(role: &str) -> Vec<Case> {
     ] {
         cases.push(case(action, &queue, none.clone(), true));
     }
+    // --drift-events: its own queues (the rule is a rule like the others: rule/ebi-drift-…).
+    let drift_queue = format!("arn:aws:sqs:us-east-1:{ACCOUNT}:ebi-drift-0123456789ab");
+    for action in [
+        "sqs:CreateQueue",
+        "sqs:TagQueue",
+        "sqs:ListQueueTags",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:DeleteQueue",
+        "sqs:GetQueueUrl",
+        "sqs:GetQueueAttributes",
+        "sqs:SetQueueAttributes",
+    ] {
+        cases.push(case(action, &drift_queue, none.clone(), true));
+    }
     // A KMS key's own policy must let the account's IAM policies work (the default key
     // policy does).
     let default_key_policy = json!({"Version": "2012-10-17", "Statement": [{"Sid": "Enable IAM policies",
@@ -341,6 +356,26 @@ fn never(role: &str) -> Vec<Case> {
     let role = role.to_string();
     let none = json!({});
     vec![
+        // Only the drift queues are created, read, emptied or deleted; a dead-letter queue
+        // (anyone's queue) only has its policy written.
+        case(
+            "sqs:DeleteQueue",
+            &format!("arn:aws:sqs:us-east-1:{ACCOUNT}:orders-dlq"),
+            none.clone(),
+            false,
+        ),
+        case(
+            "sqs:ReceiveMessage",
+            &format!("arn:aws:sqs:us-east-1:{ACCOUNT}:orders-dlq"),
+            none.clone(),
+            false,
+        ),
+        case(
+            "sqs:CreateQueue",
+            &format!("arn:aws:sqs:us-east-1:{ACCOUNT}:orders"),
+            none.clone(),
+            false,
+        ),
         // No role without the boundary, with another one, outside the prefix or the path.
         case("iam:CreateRole", &role, none.clone(), false),
         case(

@@ -86,11 +86,16 @@ impl Location {
     }
 }
 
+/// Told of each ownership record a pass writes: `namespace`, `name`, the record.
+pub type RecordListener = Box<dyn Fn(&str, &str, &[OwnedResource]) + Send + Sync>;
+
 /// The persisted set, as the controller writes it.
 pub struct Locations {
     api: Api<ConfigMap>,
     /// Persisted by this process (so certainly in the ConfigMap).
     known: Mutex<BTreeSet<Location>>,
+    /// Told of every record written (`--drift-events` keeps its index with it).
+    listener: Option<RecordListener>,
 }
 
 impl Locations {
@@ -98,6 +103,22 @@ impl Locations {
         Locations {
             api: Api::namespaced(client, namespace),
             known: Mutex::default(),
+            listener: None,
+        }
+    }
+
+    /// `listener` is told of every record a pass writes.
+    pub fn telling(self, listener: RecordListener) -> Locations {
+        Locations {
+            listener: Some(listener),
+            ..self
+        }
+    }
+
+    /// A pass wrote `record` for `namespace`/`name`.
+    pub fn record_written(&self, namespace: &str, name: &str, record: &[OwnedResource]) {
+        if let Some(listener) = &self.listener {
+            listener(namespace, name, record);
         }
     }
 

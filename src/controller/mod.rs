@@ -10,6 +10,7 @@ mod cleanup;
 pub mod conditions;
 mod converge;
 mod diagnosis;
+pub mod drift_events;
 mod events;
 mod failure;
 mod gate;
@@ -73,6 +74,9 @@ pub struct Settings {
     /// Observed delivery: each rule's CloudWatch metrics are summed and read over this
     /// window (`aws::delivery`); None: not observed (`--observe-delivery=false`).
     pub delivery_window: Option<Duration>,
+    /// Drift events (`--drift-events`): a rule and queue per place written to carry
+    /// CloudTrail's events of hand edits, which re-queue their objects (`drift_events`).
+    pub drift_events: bool,
 }
 
 impl Settings {
@@ -149,6 +153,8 @@ pub struct Context {
     /// and resync interval, not once per object and pass.
     organizations: TtlCache<OrgPolicies>,
     key_policies: TtlCache<KeyPolicy>,
+    /// The drift events' index and requeues; None without `--drift-events`.
+    drift: Option<Arc<drift_events::DriftEvents>>,
 }
 
 impl Context {
@@ -207,10 +213,20 @@ impl Context {
             settings.max_concurrent_reconciles,
             metrics.reconcile_queue_depth.clone(),
         );
-        let locations = Arc::new(locations::Locations::new(
-            client.clone(),
-            &settings.locations_namespace,
-        ));
+        let drift = settings.drift_events.then(|| {
+            Arc::new(drift_events::DriftEvents::new(
+                &settings.cluster_id,
+                &settings.namespaces,
+            ))
+        });
+        let mut places = locations::Locations::new(client.clone(), &settings.locations_namespace);
+        if let Some(d) = &drift {
+            let d = d.clone();
+            places = places.telling(Box::new(move |ns, name, record| {
+                d.observe_record(&(ns.to_string(), name.to_string()), record)
+            }));
+        }
+        let locations = Arc::new(places);
         let tenancy = (settings.policy_mode == crate::tenancy::PolicyMode::Enforce).then(|| {
             Arc::new(tenancy::Tenancy::new(
                 client.clone(),
@@ -231,6 +247,7 @@ impl Context {
             metrics,
             organizations: TtlCache::new(settings.resync_interval),
             key_policies: TtlCache::new(settings.resync_interval),
+            drift,
             settings,
             failures: Default::default(),
         }
@@ -366,6 +383,12 @@ async fn lead(ctx: Arc<Context>) {
             ctx.gate.stop();
         }
     }));
+    // Drift events: their rules, queues and pollers live as long as the term; without them,
+    // what an earlier run left is removed.
+    let _drift = AbortOnDrop(match &ctx.drift {
+        Some(d) => tokio::spawn(drift_events::run(ctx.clone(), d.clone())),
+        None => tokio::spawn(drift_events::remove_all(ctx.clone())),
+    });
     let _reclaimer = AbortOnDrop(tokio::spawn({
         let ctx = ctx.clone();
         async move { ctx.gate.reclaim_untaken_turns().await }
@@ -470,7 +493,12 @@ async fn reconcile_guarded(
     ctx: Arc<Context>,
 ) -> Result<kube::runtime::controller::Action, crate::Error> {
     match &guarded.0 {
-        Ok(obj) => reconcile::reconcile(Arc::new(obj.clone()), ctx).await,
+        Ok(obj) => {
+            if let Some(d) = &ctx.drift {
+                d.observe(obj);
+            }
+            reconcile::reconcile(Arc::new(obj.clone()), ctx).await
+        }
         Err(invalid) => {
             tracing::warn!(namespace = ?invalid.metadata.namespace, name = ?invalid.metadata.name, "cannot read the object: {}", invalid.error);
             ctx.metrics
@@ -561,9 +589,30 @@ async fn run_one(api: Api<PartialObjectMeta<EventBridgeIntegration>>, ctx: Arc<C
         }
         None => futures::stream::pending().boxed(),
     };
+    // A drift event for a resource an object of this watch records re-queues it, urgent.
+    let drifted = match &ctx.drift {
+        Some(d) => {
+            let cached = reader.clone();
+            let urgency = ctx.clone();
+            d.subscribe()
+                .filter_map(move |(ns, name)| {
+                    let key = ObjectKey::new(&name).within(&ns);
+                    let held = cached.get(&key).is_some();
+                    if held {
+                        urgency.urgency.nudge(&key);
+                    }
+                    futures::future::ready(held.then_some(key))
+                })
+                .boxed()
+        }
+        None => futures::stream::pending().boxed(),
+    };
     let controller = Controller::for_stream(stream, reader)
         .with_config(config)
-        .reconcile_on(futures::stream::select(turns_heard, requeues))
+        .reconcile_on(futures::stream::select(
+            turns_heard,
+            futures::stream::select(requeues, drifted),
+        ))
         .shutdown_on_signal();
     let gate_ctx = ctx.clone();
     controller

@@ -114,6 +114,13 @@ impl RecordKeeper {
         };
         write_status(api, obj, &status).await?;
         self.written = true;
+        if let Some(locations) = &self.locations {
+            locations.record_written(
+                &obj.namespace().unwrap_or_default(),
+                &obj.name_any(),
+                &self.entries,
+            );
+        }
         Ok(())
     }
 }

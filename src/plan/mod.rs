@@ -2,6 +2,7 @@
 //! region, the task's roles) → the desired AWS state. Never a `*` resource.
 
 pub mod diff;
+pub mod drift;
 pub mod names;
 pub mod record;
 mod targets;

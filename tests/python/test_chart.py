@@ -66,6 +66,7 @@ def test_defaults_render_a_hardened_leader_elected_deployment(chart_dir):
     assert "--log-format=json" in c["args"]
     assert "--aws-operation-timeout=30s" in c["args"] and "--aws-attempt-timeout=10s" in c["args"]
     assert "--observe-delivery=true" in c["args"], "delivery is observed by default"
+    assert "--drift-events=false" in c["args"], "drift events are off by default"
     assert not any(a.startswith("--delivery-window") for a in c["args"]), "the binary's default window"
     assert not any(a.startswith("--watch-namespace") for a in c["args"]), "all namespaces by default"
     env = {e["name"]: e for e in c["env"]}
@@ -96,6 +97,9 @@ def test_defaults_render_a_hardened_leader_elected_deployment(chart_dir):
                                    "verbs": ["create", "patch"]},
                                   {"apiGroups": [""], "resources": ["configmaps"],
                                    "resourceNames": ["eventbridge-integration-controller-schedule"],
+                                   "verbs": ["get", "create", "patch"]},
+                                  {"apiGroups": [""], "resources": ["configmaps"],
+                                   "resourceNames": ["eventbridge-integration-controller-drift-events"],
                                    "verbs": ["get", "create", "patch"]}]
     binding = find(objects, "RoleBinding", "ebi-eventbridge-integration-controller-locations")[0]
     assert binding["roleRef"]["name"] == locations["metadata"]["name"]
@@ -148,6 +152,7 @@ def test_non_default_values(chart_dir):
             "awsAttemptTimeout": "45s",
             "observeDelivery": False,
             "deliveryWindow": "1h",
+            "driftEvents": True,
             "awsRateLimits": {"lambda": 8, "iam": 5, "organizations": 1, "cloudwatch": 2},
             "organizationRoleArn": "arn:aws:iam::111111111111:role/organization-reader",
             "watchNamespaces": ["team-a", "team-b"],
@@ -168,7 +173,7 @@ def test_non_default_values(chart_dir):
                      "--cluster-id=prod-eu", "--max-concurrent-reconciles=4", "--aws-rate-limits=cloudwatch=2,iam=5,lambda=8,organizations=1",
                      "--organization-role-arn=arn:aws:iam::111111111111:role/organization-reader",
                      "--aws-operation-timeout=2m", "--aws-attempt-timeout=45s",
-                     "--observe-delivery=false", "--delivery-window=1h"]:
+                     "--observe-delivery=false", "--delivery-window=1h", "--drift-events=true"]:
         assert expected in args, (expected, args)
     assert "--leader-election" not in args, "one replica needs no election"
     assert not [o for o in objects if o["kind"] == "PodDisruptionBudget"]
@@ -199,6 +204,7 @@ def test_non_default_values(chart_dir):
     ({"controller": {"awsAttemptTimeout": "10"}}, "/controller/awsAttemptTimeout"),
     ({"controller": {"deliveryWindow": "30s"}}, "/controller/deliveryWindow"),
     ({"controller": {"observeDelivery": "yes"}}, "/controller/observeDelivery"),
+    ({"controller": {"driftEvents": "on"}}, "/controller/driftEvents"),
     ({"logging": {"format": "xml"}}, "/logging/format"),
     ({"image": {"repository": "x", "pullPolicy": "Sometimes"}}, "/image/pullPolicy"),
     ({"replicas": 3}, "replicas"),

@@ -1,0 +1,404 @@
+//! Drift events (issue 20 §2, `run --drift-events`): a hand edit announced by a
+//! CloudTrail-shaped event on the default bus is corrected within seconds although the
+//! resync interval is an hour; an event for a resource no object owns re-queues nothing;
+//! a controller started without the flag removes the rule and queue.
+//!
+//! Real kube-apiserver and moto over HTTP. moto routes `PutEvents` on the default bus
+//! through the drift rule's pattern (exact names and `prefix`) to its SQS target, as
+//! EventBridge routes CloudTrail's own events; on AWS, `PutEvents` with an `aws.*` source is
+//! refused, and the events come from CloudTrail itself. The pattern and the mapping are
+//! unit-tested in `src/plan/drift.rs`.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use ebi::plan::drift;
+use support::*;
+
+/// Puts a CloudTrail-shaped event of EventBridge's `call` on `rule` on the default bus.
+async fn cloudtrail_event(aws: &Aws, call: &str, rule: &str) {
+    let detail = serde_json::json!({
+        "eventSource": "events.amazonaws.com",
+        "eventName": call,
+        "awsRegion": REGION,
+        // CloudTrail's record names the account (moto's envelope lacks `account`).
+        "recipientAccountId": "123456789012",
+        "userIdentity": {"arn": "arn:aws:iam::123456789012:user/someone-by-hand"},
+        "requestParameters": {"rule": rule, "ids": ["1"]},
+    });
+    let out = aws
+        .events
+        .put_events()
+        .entries(
+            aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                .source("aws.events")
+                .detail_type("AWS API Call via CloudTrail")
+                .detail(detail.to_string())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.failed_entry_count(), 0, "{out:?}");
+}
+
+async fn targets(aws: &Aws, rule: &str) -> Vec<aws_sdk_eventbridge::types::Target> {
+    aws.events
+        .list_targets_by_rule()
+        .rule(rule)
+        .send()
+        .await
+        .unwrap()
+        .targets()
+        .to_vec()
+}
+
+async fn sqs() -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::new(
+        &aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION))
+            .load()
+            .await,
+    )
+}
+
+async fn queue_url(sqs: &aws_sdk_sqs::Client, name: &str) -> Option<String> {
+    sqs.get_queue_url()
+        .queue_name(name)
+        .send()
+        .await
+        .ok()
+        .and_then(|o| o.queue_url)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cloudtrail_event_brings_a_drifted_integration_back_within_10s_with_an_hourly_resync() {
+    let ns = namespace("drift-events");
+    let cluster = format!("drift-e2e-{ns}");
+    let plumbing = drift::resource_name(&cluster, std::slice::from_ref(&ns));
+    let mut ctl = Controller::start_with_resync(
+        &ns,
+        "1h",
+        &["--drift-events", "--cluster-id", &cluster],
+        &[],
+    );
+    let api = kube_api(&ns).await;
+    let aws = aws().await;
+    let sqs = sqs().await;
+    apply(&sfn_yaml(&ns, "orders"));
+    wait_condition(&api, "orders", "Ready", "True", None).await;
+    let rule = derived(&ns, "orders");
+
+    // The drift rule and queue: our tags, CloudTrail's pattern of the watched calls (IAM's
+    // too, in us-east-1), the queue as the only target, a statement admitting that rule.
+    wait_until_async(
+        "the drift rule and its target",
+        Duration::from_secs(20),
+        || async { aws.rule_exists(&plumbing).await && !targets(&aws, &plumbing).await.is_empty() },
+    )
+    .await;
+    let described = aws
+        .events
+        .describe_rule()
+        .name(&plumbing)
+        .send()
+        .await
+        .unwrap();
+    let pattern: serde_json::Value =
+        serde_json::from_str(described.event_pattern().unwrap()).unwrap();
+    assert_eq!(pattern, drift::pattern("aws", REGION));
+    assert!(drift::selects(
+        &pattern,
+        "aws.iam",
+        "iam.amazonaws.com",
+        "PutRolePolicy"
+    ));
+    let rule_arn = described.arn().unwrap().to_string();
+    let tags = aws
+        .events
+        .list_tags_for_resource()
+        .resource_arn(&rule_arn)
+        .send()
+        .await
+        .unwrap();
+    let tag = |k: &str| {
+        tags.tags()
+            .iter()
+            .find(|t| t.key() == k)
+            .map(|t| t.value().to_string())
+    };
+    assert_eq!(
+        tag("eventbridge.dev/cluster").as_deref(),
+        Some(cluster.as_str())
+    );
+    assert_eq!(
+        tag("eventbridge.dev/purpose").as_deref(),
+        Some("drift-events")
+    );
+    assert_eq!(
+        tag("eventbridge.dev/owner-uid"),
+        None,
+        "plumbing, not an object's"
+    );
+    let url = queue_url(&sqs, &plumbing).await.expect("the drift queue");
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap();
+    let attributes = attributes.attributes().unwrap();
+    let queue_arn = attributes
+        .get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .unwrap()
+        .clone();
+    let drift_targets = targets(&aws, &plumbing).await;
+    assert_eq!(drift_targets.len(), 1);
+    assert_eq!(drift_targets[0].arn(), queue_arn);
+    let policy: serde_json::Value = serde_json::from_str(
+        attributes
+            .get(&aws_sdk_sqs::types::QueueAttributeName::Policy)
+            .expect("the queue policy"),
+    )
+    .unwrap();
+    assert_eq!(
+        policy["Statement"],
+        serde_json::json!([{
+            "Sid": "ebi-drift-events",
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": queue_arn,
+            "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}}
+        }]),
+    );
+    let queue_tags = sqs.list_queue_tags().queue_url(&url).send().await.unwrap();
+    assert_eq!(
+        queue_tags
+            .tags()
+            .and_then(|t| t.get("eventbridge.dev/cluster"))
+            .map(String::as_str),
+        Some(cluster.as_str())
+    );
+
+    // An event for a rule no object owns re-queues nothing. (First, the passes of the
+    // object's creation end: the finalizer's own pass comes after Ready.)
+    let mut passes = ctl.reconciles();
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let now = ctl.reconciles();
+        if now == passes {
+            break;
+        }
+        passes = now;
+    }
+    cloudtrail_event(&aws, "RemoveTargets", "someone-elses-rule").await;
+    wait_until(
+        "the foreign event to be read",
+        Duration::from_secs(30),
+        || ctl.counter("ebi_drift_events_total", "outcome=\"unowned\"") >= 1.0,
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        ctl.reconciles(),
+        passes,
+        "a foreign rule's event re-queued a pass"
+    );
+    assert_eq!(
+        ctl.counter("ebi_drift_events_total", "outcome=\"requeued\""),
+        0.0
+    );
+
+    // A hand edit, announced: corrected within 10 s, with the next resync an hour away.
+    let before = targets(&aws, &rule).await;
+    assert_eq!(before.len(), 1);
+    aws.events
+        .remove_targets()
+        .rule(&rule)
+        .ids(before[0].id())
+        .send()
+        .await
+        .unwrap();
+    assert!(targets(&aws, &rule).await.is_empty());
+    let edited = Instant::now();
+    cloudtrail_event(&aws, "RemoveTargets", &rule).await;
+    wait_until_async(
+        "the target to be restored",
+        Duration::from_secs(10),
+        || async { targets(&aws, &rule).await.len() == 1 },
+    )
+    .await;
+    let took = edited.elapsed();
+    println!("hand edit → corrected in {took:?} (resync 1h)");
+    assert_eq!(targets(&aws, &rule).await[0].arn(), before[0].arn());
+    assert_eq!(
+        ctl.counter("ebi_drift_events_total", "outcome=\"requeued\""),
+        1.0
+    );
+    // Read messages are deleted.
+    wait_until_async("the queue to be empty", Duration::from_secs(10), || async {
+        use aws_sdk_sqs::types::QueueAttributeName as A;
+        let attrs = sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(A::ApproximateNumberOfMessages)
+            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .unwrap();
+        attrs.attributes().unwrap().values().all(|v| v == "0")
+    })
+    .await;
+
+    // The drift queue's own policy emptied by hand, and announced: put back at once.
+    sqs.set_queue_attributes()
+        .queue_url(&url)
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::Policy, "")
+        .send()
+        .await
+        .unwrap();
+    let detail = serde_json::json!({
+        "eventSource": "sqs.amazonaws.com",
+        "eventName": "SetQueueAttributes",
+        "awsRegion": REGION,
+        "recipientAccountId": "123456789012",
+        "requestParameters": {"queueUrl": url, "attributes": {"Policy": ""}},
+    });
+    aws.events
+        .put_events()
+        .entries(
+            aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                .source("aws.sqs")
+                .detail_type("AWS API Call via CloudTrail")
+                .detail(detail.to_string())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    wait_until_async(
+        "the drift queue's statement back",
+        Duration::from_secs(10),
+        || async {
+            sqs.get_queue_attributes()
+                .queue_url(&url)
+                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::Policy)
+                .send()
+                .await
+                .unwrap()
+                .attributes()
+                .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::Policy))
+                .is_some_and(|p| p.contains("ebi-drift-events"))
+        },
+    )
+    .await;
+
+    // The orphan report lists them as this cluster's drift plumbing, in use: `--delete`
+    // keeps them.
+    let report = |delete: bool| {
+        let mut args = vec![
+            "--cluster-id",
+            cluster.as_str(),
+            "--locations-namespace",
+            ns.as_str(),
+            "--namespace",
+            ns.as_str(),
+        ];
+        if delete {
+            args.push("--delete");
+        }
+        orphan_report(&args)["driftEvents"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|d| d["name"] == plumbing.as_str())
+            .collect::<Vec<_>>()
+    };
+    let listed = report(true);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["inUse"], true);
+    assert_eq!(listed[0]["region"], REGION);
+    assert!(listed[0].get("removal").is_none(), "{listed:?}");
+    assert!(aws.rule_exists(&plumbing).await && queue_url(&sqs, &plumbing).await.is_some());
+
+    // Without the flag, the next controller removes the rule and queue (the ConfigMap lists
+    // their place), and the object's own resources stay.
+    ctl.kill();
+    let _ctl = Controller::start_with_resync(&ns, "1h", &["--cluster-id", &cluster], &[]);
+    wait_until_async(
+        "the drift rule and queue to be removed",
+        Duration::from_secs(20),
+        || async {
+            !aws.rule_exists(&plumbing).await && queue_url(&sqs, &plumbing).await.is_none()
+        },
+    )
+    .await;
+    assert!(aws.rule_exists(&rule).await);
+    let (_, recorded) = kubectl(
+        &[
+            "get",
+            "configmap",
+            "eventbridge-integration-controller-drift-events",
+            "-n",
+            &ns,
+            "-o",
+            "jsonpath={.data}",
+        ],
+        None,
+    );
+    assert!(
+        !recorded.contains(&format!("123456789012.{REGION}")),
+        "{recorded}"
+    );
+
+    // With the flag again, they come back; once the object is deleted no record uses the
+    // place, and `orphans --delete` removes them (the controller does at its next resync):
+    // a controller that lost its queue lists the records again rather than set it up anew.
+    drop(_ctl);
+    let _ctl = Controller::start_with_resync(
+        &ns,
+        "1h",
+        &["--drift-events", "--cluster-id", &cluster],
+        &[],
+    );
+    wait_until_async(
+        "the drift rule and queue again",
+        Duration::from_secs(20),
+        || async { aws.rule_exists(&plumbing).await && queue_url(&sqs, &plumbing).await.is_some() },
+    )
+    .await;
+    delete_and_wait(&ns, &["orders"]);
+    let listed = report(true);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["inUse"], false);
+    assert_eq!(listed[0]["removal"], "removed");
+    assert!(!aws.rule_exists(&plumbing).await);
+    assert!(queue_url(&sqs, &plumbing).await.is_none());
+    wait_until(
+        "the controller to forget the place",
+        Duration::from_secs(40),
+        || {
+            let (_, recorded) = kubectl(
+                &[
+                    "get",
+                    "configmap",
+                    "eventbridge-integration-controller-drift-events",
+                    "-n",
+                    &ns,
+                    "-o",
+                    "jsonpath={.data}",
+                ],
+                None,
+            );
+            !recorded.contains(&format!("123456789012.{REGION}"))
+        },
+    );
+    assert!(
+        !aws.rule_exists(&plumbing).await,
+        "set up again from a stale index"
+    );
+    assert!(queue_url(&sqs, &plumbing).await.is_none());
+}
