@@ -4,9 +4,11 @@
 #  1. N Step Functions integrations converge with the client-side limits lifted (moto is not
 #     AWS: only sooner, the same objects); the controller stops.
 #  2. Restart with no heartbeat (a first install of this version, or a downtime longer than
-#     the interval): every object is overdue, a backlog in the background lane. 20 objects
-#     are applied one by one meanwhile (apply -> Ready), and one object's rule target is
-#     removed by hand at the start (drift): when it is corrected.
+#     the interval), with --drift-events: every object is overdue, a backlog in the
+#     background lane. 20 objects are applied one by one meanwhile (apply -> Ready); one
+#     object's rule target removed by hand before the restart (unannounced: corrected by its
+#     overdue pass); then, still during the backlog, the target of one of the 20 removed by
+#     hand and announced as CloudTrail would (a drift event): when each is corrected.
 #  3. The same controller, the backlog drained and a period of heartbeats kept: 20 objects
 #     applied one by one (the controller idle but for its resyncs).
 #  4. Restart again, at once (heartbeat kept): 20 objects applied one by one; the first
@@ -102,7 +104,7 @@ events.remove_targets(Rule=sys.argv[1], Ids=ids)
 PY
 drift_t0=$(date +%s.%N)
 sample cold
-start_controller
+start_controller --drift-events
 cold_t0=$(date +%s.%N)
 ( until [ "$("$PY" - "$rule" <<'PY'
 import boto3, os, sys
@@ -112,6 +114,25 @@ PY
 )" = 1 ]; do sleep 0.5; done; echo "$(date +%s.%N) $drift_t0" | awk '{print $1 - $2}' > "$OUT/drift.txt" ) &
 drift_watch=$!
 latency cold
+# An announced drift during the backlog: the target of cold-1 (Ready, so its next resync is
+# up to a period away) removed by hand, and the CloudTrail event AWS would put on the bus.
+rule1=$(kubectl get ebi cold-1 -n "$ns" -o jsonpath='{.status.ruleName}')
+"$PY" - "$rule1" > "$OUT/drift-announced.txt" <<'PY'
+import boto3, json, os, sys, time
+rule = sys.argv[1]
+events = boto3.client("events", region_name="us-east-1", endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
+ids = [t["Id"] for t in events.list_targets_by_rule(Rule=rule)["Targets"]]
+events.remove_targets(Rule=rule, Ids=ids)
+t0 = time.time()
+detail = {"eventSource": "events.amazonaws.com", "eventName": "RemoveTargets", "awsRegion": "us-east-1",
+          "recipientAccountId": "123456789012", "userIdentity": {"arn": "arn:aws:iam::123456789012:user/bench"},
+          "requestParameters": {"rule": rule, "ids": ids}}
+events.put_events(Entries=[{"Source": "aws.events", "DetailType": "AWS API Call via CloudTrail", "Detail": json.dumps(detail)}])
+while not events.list_targets_by_rule(Rule=rule)["Targets"]:
+    time.sleep(0.1)
+print(f"{time.time() - t0:.2f}")
+PY
+announced_at=$(echo "$(date +%s.%N) $cold_t0" | awk '{print $1 - $2}')
 cold_last=$(last_first_pass "$cold_t0" $((N + 20)))
 wait "$drift_watch"
 cold_first="urgent $(metric 'ebi_first_passes_total{when="urgent"}'), overdue $(metric 'ebi_first_passes_total{when="overdue"}'), at_slot $(metric 'ebi_first_passes_total{when="at_slot"}')"
@@ -132,9 +153,9 @@ warm_first="urgent $(metric 'ebi_first_passes_total{when="urgent"}'), overdue $(
 sleep $(( PERIOD > ${warm_last%.*} ? PERIOD - ${warm_last%.*} : 0 )) || true
 touch "$OUT/stop-warm"; wait "$sampler" || true
 
-"$PY" - "$N" "$RESYNC" "$OUT" "$cold_last" "$warm_last" "$cold_first" "$warm_first" <<'PY'
+"$PY" - "$N" "$RESYNC" "$OUT" "$cold_last" "$warm_last" "$cold_first" "$warm_first" "${announced_at:-0}" <<'PY'
 import csv, statistics, sys
-n, resync, out, cold_last, warm_last, cold_first, warm_first = sys.argv[1:]
+n, resync, out, cold_last, warm_last, cold_first, warm_first, announced_at = sys.argv[1:]
 def lat(name):
     v = sorted(float(x) for x in open(f"{out}/latency-{name}.txt"))
     return f"p50 {statistics.median(v):.2f}s, p95 {v[int(0.95 * (len(v) - 1))]:.2f}s, max {v[-1]:.2f}s"
@@ -158,9 +179,11 @@ def peaks(name):
     five = ", ".join(f"{s} {over(p, 5.0):.1f}/s" for s, p in sorted(series.items()) if over(p, 5.0) > 0)
     return f"{total} AWS calls in the first {span:.0f} s ({total / max(span, 1):.1f}/s); peak over any 5 s: {five}; over any 1 s: {one} (limits: EventBridge 20/s, IAM 10/s, STS 10/s, Organizations 2/s, one token of burst)"
 drift = open(f"{out}/drift.txt").read().strip()
-print(f"[figures] restart, {n} Step Functions integrations in sync, resync {resync}s, default limits")
+announced = open(f"{out}/drift-announced.txt").read().strip()
+print(f"[figures] restart, {n} Step Functions integrations in sync, resync {resync}s, default limits (the first restart with --drift-events)")
 print(f"[figures]   idle (steady state, resyncs at their slots): one apply -> Ready, 20 one by one: {lat('idle')}")
-print(f"[figures]   restart without a heartbeat (every object overdue): first passes {cold_first}; apply -> Ready during the backlog: {lat('cold')}; last first pass {float(cold_last):.1f}s after the restart; a target removed by hand before the restart restored after {float(drift):.1f}s")
+print(f"[figures]   restart without a heartbeat (every object overdue): first passes {cold_first}; apply -> Ready during the backlog: {lat('cold')}; last first pass {float(cold_last):.1f}s after the restart")
+print(f"[figures]     drift: a target removed by hand before the restart (unannounced) restored after {float(drift):.1f}s, by its overdue pass; one removed {float(announced_at):.0f}s into the backlog and announced by a drift event restored after {float(announced):.2f}s")
 print(f"[figures]     {peaks('cold')}")
 print(f"[figures]   restart with the heartbeat kept: first passes {warm_first}; apply -> Ready: {lat('warm')}; last first pass {float(warm_last):.1f}s after the restart")
 print(f"[figures]     {peaks('warm')}")
