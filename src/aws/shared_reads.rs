@@ -100,7 +100,11 @@ impl<T> Snapshot<T> {
         // snapshots at once would be the controller's peak.
         slot.value = None;
         let at = Instant::now();
-        let value = match read().await {
+        // Every pass of the account waits for this read, urgent ones too: its calls are not
+        // a resync's, whichever pass happened to start it (in a resync's lane, its pages
+        // queued behind every resync call: the first apply after a restart at 10,000 objects
+        // waited ~20 s for ListRules' 100 pages).
+        let value = match super::rate_limit::in_lane(false, read()).await {
             Ok(v) => Arc::new(v),
             Err(e) => {
                 slot.failed = Some((Instant::now(), e.clone()));
