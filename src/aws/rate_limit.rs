@@ -34,8 +34,14 @@ tokio::task_local! {
 
 /// Runs `work` with its AWS calls marked as a resync's (`resync`) or not: a pass someone
 /// waits for then never waits in a bucket behind the calls of resyncs in flight.
-pub async fn in_lane<F: std::future::Future>(resync: bool, work: F) -> F::Output {
-    RESYNC.scope(resync, work).await
+/// A plain function, not an `async fn`: the wrapper adds nothing to the size of `work`'s
+/// future (an `async fn` held it twice, and a pass's future in a debug build overflowed a
+/// worker's stack).
+pub fn in_lane<F: std::future::Future>(
+    resync: bool,
+    work: F,
+) -> tokio::task::futures::TaskLocalFuture<bool, F> {
+    RESYNC.scope(resync, work)
 }
 
 fn is_resync() -> bool {

@@ -469,17 +469,20 @@ async fn reconcile_gated(
     // Boxed: kube-runtime spawns a task for every object that comes due, sized for the
     // largest state of its future; only passes that run allocate a whole pass's (tens of KB).
     let resync = permit.lane == gate::Lane::Background;
-    let out = Box::pin(crate::aws::rate_limit::in_lane(resync, async {
-        let api: Api<DeserializeGuard<EventBridgeIntegration>> =
-            Api::namespaced(ctx.client.clone(), &namespace);
-        match api.get_opt(&name).await.map_err(crate::Error::Kube)? {
-            Some(latest) => reconcile_guarded(Arc::new(latest), ctx.clone()).await,
-            None => {
-                ctx.urgency.forget(&key);
-                Ok(kube::runtime::controller::Action::await_change())
+    let out = crate::aws::rate_limit::in_lane(
+        resync,
+        Box::pin(async {
+            let api: Api<DeserializeGuard<EventBridgeIntegration>> =
+                Api::namespaced(ctx.client.clone(), &namespace);
+            match api.get_opt(&name).await.map_err(crate::Error::Kube)? {
+                Some(latest) => reconcile_guarded(Arc::new(latest), ctx.clone()).await,
+                None => {
+                    ctx.urgency.forget(&key);
+                    Ok(kube::runtime::controller::Action::await_change())
+                }
             }
-        }
-    }))
+        }),
+    )
     .await;
     in_flight.ended();
     drop(permit);
