@@ -29,8 +29,7 @@ use std::time::Duration;
 
 use futures::channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{ListParams, Patch, PatchParams};
-use kube::core::DeserializeGuard;
+use kube::api::{Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -295,45 +294,22 @@ pub async fn run(ctx: Arc<Context>, events: Arc<DriftEvents>) {
 
 /// Rebuilds the index from every watched object's record. Whether the list was complete.
 async fn relist(ctx: &Context, events: &DriftEvents) -> bool {
-    // Guarded: an object this version cannot read (written around the schema) must not
-    // fail the whole list; it has no record to read anyway.
-    let apis: Vec<Api<DeserializeGuard<EventBridgeIntegration>>> =
-        if ctx.settings.namespaces.is_empty() {
-            vec![Api::all(ctx.client.clone())]
-        } else {
-            ctx.settings
-                .namespaces
-                .iter()
-                .map(|ns| Api::namespaced(ctx.client.clone(), ns))
-                .collect()
-        };
+    // Guarded (in `for_each_watched`): an object this version cannot read (written around
+    // the schema) must not fail the whole list; it has no record to read anyway.
     let mut index = Index::default();
-    for api in apis {
-        let mut params = ListParams::default().limit(500);
-        loop {
-            let page = match api.list(&params).await {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::warn!(
-                        "drift events: cannot list the integrations to index their records: {e}"
-                    );
-                    return false;
-                }
-            };
-            for obj in page.items.iter().filter_map(|g| g.0.as_ref().ok()) {
-                let key = (obj.namespace().unwrap_or_default(), obj.name_any());
-                let record = obj
-                    .status
-                    .as_ref()
-                    .and_then(|s| s.resources.as_deref())
-                    .unwrap_or_default();
-                index.set(&key, record);
-            }
-            match page.metadata.continue_.filter(|c| !c.is_empty()) {
-                Some(token) => params = params.continue_token(&token),
-                None => break,
-            }
-        }
+    let listed = super::for_each_watched(ctx, |obj| {
+        let key = (obj.namespace().unwrap_or_default(), obj.name_any());
+        let record = obj
+            .status
+            .as_ref()
+            .and_then(|s| s.resources.as_deref())
+            .unwrap_or_default();
+        index.set(&key, record);
+    })
+    .await;
+    if let Err(e) = listed {
+        tracing::warn!("drift events: cannot list the integrations to index their records: {e}");
+        return false;
     }
     // A record written while the list ran is in the list or comes from its pass again.
     *events.index.locked() = index;

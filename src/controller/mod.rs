@@ -274,7 +274,7 @@ impl Context {
 /// Runs until SIGTERM/SIGINT. With leader election, each time this replica wins the Lease
 /// it leads until it loses it, then stands by again.
 pub async fn run(ctx: Arc<Context>) -> Result<(), RunError> {
-    let apis = watched_apis(&ctx);
+    let apis = watched_apis::<PartialObjectMeta<EventBridgeIntegration>>(&ctx);
     for api in &apis {
         api.list(&kube::api::ListParams::default().limit(1))
             .await
@@ -315,7 +315,12 @@ pub async fn run(ctx: Arc<Context>) -> Result<(), RunError> {
     }
 }
 
-fn watched_apis(ctx: &Context) -> Vec<Api<PartialObjectMeta<EventBridgeIntegration>>> {
+/// One API per watched namespace, or one for all of them.
+fn watched_apis<K>(ctx: &Context) -> Vec<Api<K>>
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope>,
+    <K as kube::Resource>::DynamicType: Default,
+{
     if ctx.settings.namespaces.is_empty() {
         vec![Api::all(ctx.client.clone())]
     } else {
@@ -325,6 +330,29 @@ fn watched_apis(ctx: &Context) -> Vec<Api<PartialObjectMeta<EventBridgeIntegrati
             .map(|ns| Api::namespaced(ctx.client.clone(), ns))
             .collect()
     }
+}
+
+/// Every watched object as the API server holds it (with status), 500 a page, each handed
+/// to `each` and dropped: the start-up schedule and the drift events' index read them so,
+/// never all at once. An object this version cannot read is skipped (its pass reports it).
+async fn for_each_watched(
+    ctx: &Context,
+    mut each: impl FnMut(&EventBridgeIntegration),
+) -> Result<(), kube::Error> {
+    for api in watched_apis::<DeserializeGuard<EventBridgeIntegration>>(ctx) {
+        let mut params = kube::api::ListParams::default().limit(500);
+        loop {
+            let page = api.list(&params).await?;
+            for obj in page.items.iter().filter_map(|g| g.0.as_ref().ok()) {
+                each(obj);
+            }
+            match page.metadata.continue_.filter(|c| !c.is_empty()) {
+                Some(token) => params = params.continue_token(&token),
+                None => break,
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Aborts a spawned task when dropped (a term that ends takes its helpers with it).
@@ -396,7 +424,7 @@ async fn lead(ctx: Arc<Context>) {
     // One controller per watched namespace: each has its own cache, so one namespace's
     // re-list never drops another's objects.
     futures::future::join_all(
-        watched_apis(&ctx)
+        watched_apis::<PartialObjectMeta<EventBridgeIntegration>>(&ctx)
             .into_iter()
             .map(|api| run_one(api, ctx.clone())),
     )

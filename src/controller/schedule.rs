@@ -29,8 +29,7 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{ListParams, Patch, PatchParams};
-use kube::core::DeserializeGuard;
+use kube::api::{Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -284,38 +283,17 @@ pub async fn plan_startup(ctx: &Context) -> Result<Startup, kube::Error> {
     let slots = ctx.settings.slots();
     let heartbeat = last_heartbeat(ctx).await;
     let now = millis(SystemTime::now());
-    let apis: Vec<Api<DeserializeGuard<EventBridgeIntegration>>> =
-        if ctx.settings.namespaces.is_empty() {
-            vec![Api::all(ctx.client.clone())]
-        } else {
-            ctx.settings
-                .namespaces
-                .iter()
-                .map(|ns| Api::namespaced(ctx.client.clone(), ns))
-                .collect()
-        };
     let mut decided = HashMap::new();
     let mut counts: HashMap<&'static str, u64> = HashMap::new();
-    for api in apis {
-        let mut params = ListParams::default().limit(500);
-        loop {
-            let page = api.list(&params).await?;
-            for guarded in &page.items {
-                // An object this version cannot read is urgent (its pass reports it).
-                let Ok(obj) = &guarded.0 else { continue };
-                let found = Found::of(obj);
-                let decision = first_pass(&found, slots, heartbeat.as_ref(), now);
-                *counts.entry(decision.label()).or_default() += 1;
-                let key = super::ObjectKey::new(&obj.name_any())
-                    .within(&obj.namespace().unwrap_or_default());
-                decided.insert(hash_of(&key), (found.generation, decision));
-            }
-            match page.metadata.continue_.filter(|c| !c.is_empty()) {
-                Some(token) => params = params.continue_token(&token),
-                None => break,
-            }
-        }
-    }
+    super::for_each_watched(ctx, |obj| {
+        let found = Found::of(obj);
+        let decision = first_pass(&found, slots, heartbeat.as_ref(), now);
+        *counts.entry(decision.label()).or_default() += 1;
+        let key =
+            super::ObjectKey::new(&obj.name_any()).within(&obj.namespace().unwrap_or_default());
+        decided.insert(hash_of(&key), (found.generation, decision));
+    })
+    .await?;
     tracing::info!(
         at_slot = counts.get("at_slot").copied().unwrap_or(0),
         overdue = counts.get("overdue").copied().unwrap_or(0),
