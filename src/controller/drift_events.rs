@@ -731,24 +731,7 @@ pub async fn remove_all(ctx: Arc<Context>) {
 mod tests {
     use super::*;
     use crate::api::OwnedKind;
-
-    fn entry(kind: OwnedKind, name: &str, region: Option<&str>) -> OwnedResource {
-        OwnedResource {
-            kind,
-            partition: "aws".into(),
-            account_id: "222222222222".into(),
-            region: region.map(Into::into),
-            arn: format!("arn:x:{name}"),
-            name: name.into(),
-            event_bus_name: None,
-            qualifier: None,
-            statement_id: None,
-            proof: None,
-            via_role_arn: None,
-            restore: None,
-            left_behind: None,
-        }
-    }
+    use crate::plan::drift::tests::entry;
 
     fn event(name: &str, params: serde_json::Value, caller: &str) -> String {
         json!({"account": "222222222222", "region": "us-east-1",

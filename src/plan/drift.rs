@@ -348,10 +348,11 @@ pub fn selects(pattern: &Value, source: &str, event_source: &str, event_name: &s
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn entry(kind: OwnedKind, name: &str, region: Option<&str>) -> OwnedResource {
+    /// A record entry in account 222222222222 (also used by `controller::drift_events`).
+    pub(crate) fn entry(kind: OwnedKind, name: &str, region: Option<&str>) -> OwnedResource {
         OwnedResource {
             kind,
             partition: "aws".into(),
