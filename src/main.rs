@@ -247,7 +247,8 @@ struct RunArgs {
     /// namespace, which needs `get` on that namespace).
     #[arg(long, env = "EBI_CLUSTER_ID")]
     cluster_id: Option<String>,
-    /// At most this many objects reconcile at once (bounds AWS calls in flight).
+    /// At most this many objects reconcile at once (bounds AWS calls in flight). Resyncs
+    /// take at most this less one: the last is kept for new and changed objects.
     #[arg(long, default_value_t = 8, env = "EBI_MAX_CONCURRENT_RECONCILES")]
     max_concurrent_reconciles: u16,
     /// Namespace of the ConfigMap in which every place written to (account, region, role)

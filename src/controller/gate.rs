@@ -33,6 +33,11 @@
 //! `URGENT_IN_A_ROW` times in a row while a background object waits: an urgent pass waits
 //! for at most one permit to free plus one background pass, and background passes keep at
 //! least 1/(`URGENT_IN_A_ROW` + 1) of the permits freed while both lanes wait.
+//!
+//! Resyncs hold at most the bound less one permit (with a bound of 2 or more): one permit is
+//! always free for an urgent pass, so an apply during a restart backlog never waits for a
+//! resync to end (at 10,000 objects the first 8 resyncs after a restart each waited ~8 s
+//! for the account's first snapshots, and a new object waited behind them).
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -154,12 +159,17 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 pub struct Gate<K> {
     bound: usize,
+    /// The most permits the background lane holds at once (`bound` less the one kept for
+    /// urgent passes).
+    background_bound: usize,
     state: Mutex<State<K>>,
 }
 
 struct State<K> {
     /// Permits out: passes running, and turns announced but not yet taken.
     taken: usize,
+    /// Of those, the ones the background lane holds.
+    background_taken: usize,
     /// Objects that came due while every permit was out, first come first, per lane.
     urgent: VecDeque<(K, Turns<K>)>,
     /// With when each joined: the oldest is the schedule's heartbeat's horizon.
@@ -184,7 +194,9 @@ pub struct Permit<'a, K: Hash + Eq + Clone> {
 
 impl<K: Hash + Eq + Clone> Drop for Permit<'_, K> {
     fn drop(&mut self) {
-        self.gate.lock().hand_on();
+        let gate = self.gate;
+        gate.lock()
+            .hand_on(self.lane, gate.bound, gate.background_bound);
     }
 }
 
@@ -193,13 +205,16 @@ impl<K: Hash + Eq + Clone> Gate<K> {
     /// The gauge moves by changes, not set to the length: a gate that ends beside its
     /// successor (a test, a restart in-process) never overwrites the other's count.
     pub fn new(bound: u16, depth: Gauge) -> Gate<K> {
+        let bound = match bound {
+            0 => usize::MAX,
+            n => usize::from(n),
+        };
         Gate {
-            bound: match bound {
-                0 => usize::MAX,
-                n => usize::from(n),
-            },
+            bound,
+            background_bound: if bound >= 2 { bound - 1 } else { bound },
             state: Mutex::new(State {
                 taken: 0,
+                background_taken: 0,
                 urgent: VecDeque::new(),
                 background: VecDeque::new(),
                 queued: HashMap::new(),
@@ -222,7 +237,7 @@ impl<K: Hash + Eq + Clone> Gate<K> {
         if state.stopping {
             return None;
         }
-        state.reclaim_untaken_turns();
+        state.reclaim_untaken_turns(self.bound, self.background_bound);
         // Its turn came: the permit was kept for it.
         if let Some((_, waited_in)) = state.announced.remove(key) {
             return Some(Permit {
@@ -230,9 +245,14 @@ impl<K: Hash + Eq + Clone> Gate<K> {
                 lane: waited_in,
             });
         }
-        // Nobody waits and a permit is free: no queue to join.
-        if state.waiting() == 0 && state.taken < self.bound {
-            state.taken += 1;
+        // Nobody waits in its lane and a permit is free to it: no queue to join. An urgent
+        // pass goes ahead of waiting resyncs (they wait for a permit they may take).
+        let ahead = match lane {
+            Lane::Urgent => state.urgent.len(),
+            Lane::Background => state.waiting(),
+        };
+        if ahead == 0 && state.may_take(lane, self.bound, self.background_bound) {
+            state.take(lane);
             return Some(Permit { gate: self, lane });
         }
         state.join(key, lane, turns);
@@ -243,8 +263,8 @@ impl<K: Hash + Eq + Clone> Gate<K> {
     /// the next in the queue now.
     pub fn forfeit(&self, key: &K) {
         let mut state = self.lock();
-        if state.announced.remove(key).is_some() {
-            state.hand_on();
+        if let Some((_, lane)) = state.announced.remove(key) {
+            state.hand_on(lane, self.bound, self.background_bound);
         }
     }
 
@@ -264,7 +284,8 @@ impl<K: Hash + Eq + Clone> Gate<K> {
     pub async fn reclaim_untaken_turns(&self) {
         loop {
             tokio::time::sleep(TURN_KEPT_FOR / 2).await;
-            self.lock().reclaim_untaken_turns();
+            self.lock()
+                .reclaim_untaken_turns(self.bound, self.background_bound);
         }
     }
 
@@ -320,41 +341,66 @@ impl<K: Hash + Eq + Clone> State<K> {
         }
     }
 
+    /// Whether a pass of `lane` may take a permit now.
+    fn may_take(&self, lane: Lane, bound: usize, background_bound: usize) -> bool {
+        self.taken < bound && (lane == Lane::Urgent || self.background_taken < background_bound)
+    }
+
+    fn take(&mut self, lane: Lane) {
+        self.taken += 1;
+        if lane == Lane::Background {
+            self.background_taken += 1;
+        }
+    }
+
     /// The next to serve: urgent first, but not more than `URGENT_IN_A_ROW` in a row while
-    /// a background object waits.
-    fn next_in_line(&mut self) -> Option<(K, Turns<K>, Lane)> {
-        let urgent_first = !self.urgent.is_empty()
-            && (self.background.is_empty() || self.urgent_streak < URGENT_IN_A_ROW);
+    /// a background object waits that may take a permit.
+    fn next_in_line(
+        &mut self,
+        bound: usize,
+        background_bound: usize,
+    ) -> Option<(K, Turns<K>, Lane)> {
+        let background_may =
+            !self.background.is_empty() && self.may_take(Lane::Background, bound, background_bound);
+        let urgent_may =
+            !self.urgent.is_empty() && self.may_take(Lane::Urgent, bound, background_bound);
+        let urgent_first = urgent_may && (!background_may || self.urgent_streak < URGENT_IN_A_ROW);
         if urgent_first {
             self.urgent_streak += 1;
             self.urgent
                 .pop_front()
                 .map(|(key, turns)| (key, turns, Lane::Urgent))
-        } else {
+        } else if background_may {
             self.urgent_streak = 0;
             self.background
                 .pop_front()
                 .map(|(key, turns, _)| (key, turns, Lane::Background))
+        } else {
+            None
         }
     }
 
-    /// A freed permit goes to the object next in line, or back to the pool.
-    fn hand_on(&mut self) {
-        while let Some((key, turns, lane)) = self.next_in_line() {
+    /// A permit of `lane` freed: it goes to the objects next in line (one, or two when the
+    /// freed background permit lets a waiting resync in and the kept one serves an urgent
+    /// pass), or back to the pool.
+    fn hand_on(&mut self, lane: Lane, bound: usize, background_bound: usize) {
+        self.taken -= 1;
+        if lane == Lane::Background {
+            self.background_taken -= 1;
+        }
+        while let Some((key, turns, lane)) = self.next_in_line(bound, background_bound) {
             self.queued.remove(&key);
             self.depth.dec();
             // A controller that has ended (the process is stopping) takes no turn.
             if turns.unbounded_send(key.clone()).is_ok() {
+                self.take(lane);
                 self.announced.insert(key, (Instant::now(), lane));
-                self.shrink_when_drained();
-                return;
             }
         }
-        self.taken -= 1;
         self.shrink_when_drained();
     }
 
-    fn reclaim_untaken_turns(&mut self) {
+    fn reclaim_untaken_turns(&mut self, bound: usize, background_bound: usize) {
         let now = Instant::now();
         let untaken: Vec<K> = self
             .announced
@@ -363,8 +409,9 @@ impl<K: Hash + Eq + Clone> State<K> {
             .map(|(key, _)| key.clone())
             .collect();
         for key in untaken {
-            self.announced.remove(&key);
-            self.hand_on();
+            if let Some((_, lane)) = self.announced.remove(&key) {
+                self.hand_on(lane, bound, background_bound);
+            }
         }
     }
 
@@ -444,7 +491,7 @@ mod tests {
     /// quarter of what comes due, as in the end-to-end test with 250 ms AWS answers. Runs
     /// kube-runtime's applier for 120 s of (paused) time and returns the tally. With a gate,
     /// its turns reach the applier as `Controller::reconcile_on`'s do.
-    async fn saturated(concurrency: u16, gate: Option<Arc<Gate<Key>>>) -> Arc<Tally> {
+    async fn saturated(concurrency: u16, gate: Option<Arc<Gate<Key>>>, lane: Lane) -> Arc<Tally> {
         let (store, mut writer) = reflector::store::<ConfigMap>();
         let mut refs = vec![];
         writer.apply_watcher_event(&watcher::Event::Init);
@@ -468,7 +515,7 @@ mod tests {
                     match gate {
                         Some(gate) => {
                             let Some(permit) =
-                                gate.enter(&ObjectRef::from_obj(&*obj), Lane::Background, &turns)
+                                gate.enter(&ObjectRef::from_obj(&*obj), lane, &turns)
                             else {
                                 return Ok(Action::await_change());
                             };
@@ -501,7 +548,7 @@ mod tests {
     /// requests fairly now: the gate can go, and `Config::concurrency` be used again.
     #[tokio::test(start_paused = true)]
     async fn kube_runtimes_own_bound_starves_objects_under_load() {
-        let tally = saturated(1, None).await;
+        let tally = saturated(1, None, Lane::Background).await;
         let passes = tally.passes.lock().unwrap().clone();
         assert_eq!(tally.peak.load(Ordering::SeqCst), 1);
         // The slot never idled (60 passes of 2 s in 120 s), yet some objects never had one.
@@ -515,7 +562,12 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_gate_bounds_passes_and_serves_every_object_in_turn() {
-        let tally = saturated(0, Some(Arc::new(Gate::new(1, Gauge::default())))).await;
+        let tally = saturated(
+            0,
+            Some(Arc::new(Gate::new(1, Gauge::default()))),
+            Lane::Background,
+        )
+        .await;
         let passes = tally.passes.lock().unwrap().clone();
         assert_eq!(tally.peak.load(Ordering::SeqCst), 1, "one pass at a time");
         // 120 s / 2 s = 60 passes, served round-robin: 10 each, give or take the last one.
@@ -528,7 +580,12 @@ mod tests {
     /// the one being turned away are alive at once (parked, it was all six).
     #[tokio::test(start_paused = true)]
     async fn waiting_objects_park_no_pass_in_the_runner() {
-        let tally = saturated(0, Some(Arc::new(Gate::new(1, Gauge::default())))).await;
+        let tally = saturated(
+            0,
+            Some(Arc::new(Gate::new(1, Gauge::default()))),
+            Lane::Background,
+        )
+        .await;
         let peak_alive = tally.peak_alive.load(Ordering::SeqCst);
         assert!(
             peak_alive <= 2,
@@ -537,9 +594,13 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_bound_of_three_runs_three_at_once() {
-        let tally = saturated(0, Some(Arc::new(Gate::new(3, Gauge::default())))).await;
+    async fn a_bound_of_three_runs_three_urgent_passes_at_once_and_two_resyncs() {
+        let gate = || Some(Arc::new(Gate::new(3, Gauge::default())));
+        let tally = saturated(0, gate(), Lane::Urgent).await;
         assert_eq!(tally.peak.load(Ordering::SeqCst), 3);
+        assert_eq!(tally.passes.lock().unwrap().len(), 6);
+        let tally = saturated(0, gate(), Lane::Background).await;
+        assert_eq!(tally.peak.load(Ordering::SeqCst), 2, "one permit kept");
         assert_eq!(tally.passes.lock().unwrap().len(), 6);
     }
 
@@ -826,6 +887,42 @@ mod tests {
         drop(running);
         let order = serve(&gate, &turns, &mut heard, 4).await;
         assert_eq!(order, ["applied", "r1", "r2", "r3"]);
+    }
+
+    /// With a bound of 2 or more, resyncs never hold the last permit: a backlog of resyncs
+    /// leaves it for an urgent pass, which starts at once instead of waiting for one to end.
+    #[tokio::test(start_paused = true)]
+    async fn resyncs_leave_one_permit_for_an_urgent_pass() {
+        let gate = Gate::new(3, Gauge::default());
+        let (turns, mut heard) = mpsc::unbounded();
+        let r1 = gate
+            .enter(&key("r1"), Lane::Background, &turns)
+            .expect("free");
+        let _r2 = gate
+            .enter(&key("r2"), Lane::Background, &turns)
+            .expect("free");
+        assert!(
+            gate.enter(&key("r3"), Lane::Background, &turns).is_none(),
+            "the third permit is kept for urgent passes"
+        );
+        let applied = gate
+            .enter(&key("applied"), Lane::Urgent, &turns)
+            .expect("the kept permit, at once");
+        assert!(gate.enter(&key("changed"), Lane::Urgent, &turns).is_none());
+        // The urgent permit freed goes to the urgent pass waiting, not to `r3`.
+        drop(applied);
+        let order = serve(&gate, &turns, &mut heard, 1).await;
+        assert_eq!(order, ["changed"]);
+        // An urgent permit freed with only resyncs waiting goes back to the pool: it is
+        // still kept.
+        assert_eq!(gate.lock().taken, 2);
+        assert!(heard.try_next().is_err(), "no turn for r3 yet");
+        // A resync's permit freed lets the next resync in.
+        drop(r1);
+        let order = serve(&gate, &turns, &mut heard, 1).await;
+        assert_eq!(order, ["r3"]);
+        let state = gate.lock();
+        assert_eq!((state.taken, state.background_taken), (1, 1), "r2 runs");
     }
 
     /// The schedule's heartbeat is held back to the oldest resync still waiting: its slot is
