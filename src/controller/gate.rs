@@ -916,7 +916,7 @@ mod tests {
         // An urgent permit freed with only resyncs waiting goes back to the pool: it is
         // still kept.
         assert_eq!(gate.lock().taken, 2);
-        assert!(heard.try_next().is_err(), "no turn for r3 yet");
+        assert!(heard.try_recv().is_err(), "no turn for r3 yet");
         // A resync's permit freed lets the next resync in.
         drop(r1);
         let order = serve(&gate, &turns, &mut heard, 1).await;

@@ -142,9 +142,9 @@ pub struct Context {
     gate: gate::Gate<ObjectKey>,
     /// Which of the gate's lanes a pass waits in (see `gate`).
     urgency: gate::Urgency,
-    /// The first passes decided from the start-up list (see `schedule`); set before the
-    /// first pass of the term.
-    startup: std::sync::OnceLock<schedule::Startup>,
+    /// The first passes decided from the start-up list (see `schedule`), read while the
+    /// watch reads its own.
+    startup: schedule::Startup,
     /// Every place written to, for the orphan report.
     locations: Arc<locations::Locations>,
     /// The policies and namespaces admission reads; None with `--policy-mode off`.
@@ -236,7 +236,7 @@ impl Context {
         Context {
             gate,
             urgency: gate::Urgency::default(),
-            startup: std::sync::OnceLock::new(),
+            startup: schedule::Startup::listing(),
             locations,
             tenancy,
             client,
@@ -393,15 +393,9 @@ async fn lead(ctx: Arc<Context>) {
         None => None,
     };
     // Objects in sync when the last controller stopped keep their resync slots (see
-    // `schedule`): decided from one list before the first pass.
-    let startup = match schedule::plan_startup(&ctx).await {
-        Ok(startup) => startup,
-        Err(e) => {
-            tracing::warn!("cannot list the watched objects for the restart schedule: {e}; every object gets its first pass now");
-            schedule::Startup::default()
-        }
-    };
-    let _ = ctx.startup.set(startup);
+    // `schedule`): decided from one list, read beside the watch's own (at 10,000 objects
+    // each takes ~5 s); only objects that may have been in sync wait for it.
+    let _startup = AbortOnDrop(tokio::spawn(schedule::plan_startup(ctx.clone())));
     let _heartbeat = AbortOnDrop(tokio::spawn(schedule::beat(ctx.clone())));
     // Passes still waiting for a slot do not start once the process is stopping.
     let _stopper = AbortOnDrop(tokio::spawn({
@@ -465,14 +459,17 @@ async fn reconcile_gated(
     let key = ObjectKey::new(&name).within(&namespace);
     let deleting = meta.metadata.deletion_timestamp.is_some();
     let generation = meta.metadata.generation;
-    if let Some(first) = ctx.startup.get().and_then(|s| {
-        s.first_contact(
-            &key,
-            generation,
-            deleting,
-            schedule::millis(SystemTime::now()),
-        )
-    }) {
+    let finalized = meta.finalizers().iter().any(|f| f == FINALIZER);
+    let contact = |startup: &schedule::Startup| {
+        let now = schedule::millis(SystemTime::now());
+        startup.first_contact(&key, generation, deleting, finalized, now)
+    };
+    let mut first = contact(&ctx.startup);
+    if first == schedule::Contact::AfterTheList {
+        ctx.startup.listed().await;
+        first = contact(&ctx.startup);
+    }
+    if let schedule::Contact::Decided(Some(first)) = first {
         ctx.metrics.first_pass(first.label());
         match first {
             schedule::FirstPass::Urgent => {}
@@ -486,7 +483,6 @@ async fn reconcile_gated(
             }
         }
     }
-    let finalized = meta.finalizers().iter().any(|f| f == FINALIZER);
     let lane = ctx.urgency.classify(&key, generation, deleting, finalized);
     let Some(permit) = ctx.gate.enter(&key, lane, &turns) else {
         tracing::debug!(%namespace, %name, ?lane, "every permit is out: waiting at the gate");

@@ -13,8 +13,9 @@
 //! One key of one ConfigMap per controller (its cluster ID and watched namespaces), a write
 //! every few seconds to a minute, never one per object.
 //!
-//! **A restart.** One paginated list of the watched objects (with status) before the first
-//! pass. An object whose status says Ready at its current generation, and whose latest slot
+//! **A restart.** One paginated list of the watched objects (with status), read beside the
+//! watch's own initial list: an object new to the controller (no finalizer yet) or being
+//! deleted goes at once; only objects that may have been in sync wait for it. An object whose status says Ready at its current generation, and whose latest slot
 //! falls within the last heartbeat, was checked at that slot: its first pass waits for its
 //! next slot, in the background lane. One whose slot fell while no controller kept the
 //! schedule is overdue: passed now, in the background lane. One never seen in sync, changed
@@ -23,7 +24,7 @@
 //! whose slots were missed. One exception, bounded: a pass in flight when the process dies
 //! counts as kept, so up to `--max-concurrent-reconciles` objects may wait two periods.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -182,46 +183,134 @@ pub fn first_pass(
     }
 }
 
+/// A decision of the start-up list: the generation it was taken at, and the first pass.
+type Decisions = HashMap<u64, (Option<i64>, FirstPass)>;
+
+/// Where start-up stands.
+enum Phase {
+    /// The list is being read, beside the watch's own. Objects handed over meanwhile that
+    /// need no decision of it (new to the controller, being deleted) go at once; the list's
+    /// decisions for them are dropped when it ends.
+    Listing { contacted: HashSet<u64> },
+    /// Decided: the first passes not yet taken.
+    Decided { waiting: Decisions },
+}
+
+/// What the start-up list says of an object handed to the controller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Contact {
+    /// Its first pass, if the list decided one; None: decide as for any pass.
+    Decided(Option<FirstPass>),
+    /// It may have been in sync: ask again once the list is read (`Startup::listed`).
+    AfterTheList,
+}
+
 /// The first passes decided at start-up, taken one by one as kube-runtime hands each
-/// object to the controller. Once all are taken (or a period has gone by: an object
-/// deleted between the list and the watch is never handed over), the schedule is kept for
-/// every object from then on: the heartbeat's `since`.
-#[derive(Default)]
+/// object to the controller. The list is read while the watch reads its own, so an object
+/// new to the controller never waits for it. Once all are taken (or a period has gone by:
+/// an object deleted between the list and the watch is never handed over), the schedule is
+/// kept for every object from then on: the heartbeat's `since`.
 pub struct Startup {
-    /// By the object's key (its hash, as the gate's `Urgency` keeps it).
-    waiting: Mutex<HashMap<u64, (Option<i64>, FirstPass)>>,
+    phase: Mutex<Phase>,
+    /// Whether the list has been read (and decided, or given up).
+    listed: tokio::sync::watch::Sender<bool>,
     kept_since: Mutex<Option<Millis>>,
 }
 
+impl Default for Startup {
+    fn default() -> Startup {
+        Startup::listing()
+    }
+}
+
 impl Startup {
-    pub fn new(decided: HashMap<u64, (Option<i64>, FirstPass)>, now: Millis) -> Startup {
-        let kept_since = decided.is_empty().then_some(now);
+    /// Before the list is read.
+    pub fn listing() -> Startup {
         Startup {
-            waiting: Mutex::new(decided),
-            kept_since: Mutex::new(kept_since),
+            phase: Mutex::new(Phase::Listing {
+                contacted: HashSet::new(),
+            }),
+            listed: tokio::sync::watch::Sender::new(false),
+            kept_since: Mutex::new(None),
         }
     }
 
+    /// Start-up with the list read and these decisions taken at `now` (tests).
+    #[cfg(test)]
+    pub fn new(decided: Decisions, now: Millis) -> Startup {
+        let startup = Startup::listing();
+        startup.decide(decided, now);
+        startup
+    }
+
+    /// The list is read: `decided` are the first passes of the objects it found, at `now`.
+    pub fn decide(&self, mut decided: Decisions, now: Millis) {
+        let mut phase = self.phase.locked();
+        if let Phase::Listing { contacted } = &*phase {
+            for key in contacted {
+                decided.remove(key);
+            }
+        }
+        if decided.is_empty() {
+            self.kept_since.locked().get_or_insert(now);
+        }
+        *phase = Phase::Decided { waiting: decided };
+        self.listed.send_replace(true);
+    }
+
+    /// The list could not be read: every object is passed as any pass is (now), and the
+    /// schedule counts as kept only once a period has gone by (`stop_waiting`).
+    pub fn decide_nothing(&self) {
+        *self.phase.locked() = Phase::Decided {
+            waiting: HashMap::new(),
+        };
+        self.listed.send_replace(true);
+    }
+
+    /// Waits until the list is read.
+    pub async fn listed(&self) {
+        let mut listed = self.listed.subscribe();
+        // The sender lives as long as `self`: the wait ends only by the list being read.
+        let _ = listed.wait_for(|listed| *listed).await;
+    }
+
     /// The first pass decided for `key`, if it was found at start-up, still is at the
-    /// generation the list showed, and is not being deleted; None: decide as for any pass.
+    /// generation the list showed, and is not being deleted. While the list is read, an
+    /// object without the controller's finalizer (never passed) or being deleted goes as
+    /// any pass does; any other waits for the list.
     pub fn first_contact<K: Hash>(
         &self,
         key: &K,
         generation: Option<i64>,
         deleting: bool,
+        finalized: bool,
         now: Millis,
-    ) -> Option<FirstPass> {
-        let mut waiting = self.waiting.locked();
-        let (listed_at, decided) = waiting.remove(&hash_of(key))?;
+    ) -> Contact {
+        let mut phase = self.phase.locked();
+        let waiting = match &mut *phase {
+            Phase::Listing { contacted } if deleting || !finalized => {
+                contacted.insert(hash_of(key));
+                return Contact::Decided(None);
+            }
+            Phase::Listing { .. } => return Contact::AfterTheList,
+            Phase::Decided { waiting } => waiting,
+        };
+        let Some((listed_at, decided)) = waiting.remove(&hash_of(key)) else {
+            return Contact::Decided(None);
+        };
         if waiting.is_empty() {
             self.kept_since.locked().get_or_insert(now);
         }
-        (listed_at == generation && !deleting).then_some(decided)
+        Contact::Decided((listed_at == generation && !deleting).then_some(decided))
     }
 
     /// Called once a period after start-up: whatever was never handed over is gone.
     pub fn stop_waiting(&self, now: Millis) {
-        let mut waiting = self.waiting.locked();
+        let mut phase = self.phase.locked();
+        let Phase::Decided { waiting } = &mut *phase else {
+            // Still listing after a period: nothing is kept yet.
+            return;
+        };
         if !waiting.is_empty() {
             tracing::debug!(
                 never_handed_over = waiting.len(),
@@ -278,14 +367,14 @@ async fn last_heartbeat(ctx: &Context) -> Option<Heartbeat> {
 }
 
 /// Lists every watched object (with its status, a page at a time: only what `Found` needs
-/// is kept) and decides each one's first pass.
-pub async fn plan_startup(ctx: &Context) -> Result<Startup, kube::Error> {
+/// is kept) and decides each one's first pass. Runs beside the watch's own initial list.
+pub async fn plan_startup(ctx: std::sync::Arc<Context>) {
     let slots = ctx.settings.slots();
-    let heartbeat = last_heartbeat(ctx).await;
+    let heartbeat = last_heartbeat(&ctx).await;
     let now = millis(SystemTime::now());
     let mut decided = HashMap::new();
     let mut counts: HashMap<&'static str, u64> = HashMap::new();
-    super::for_each_watched(ctx, |obj| {
+    let listed = super::for_each_watched(&ctx, |obj| {
         let found = Found::of(obj);
         let decision = first_pass(&found, slots, heartbeat.as_ref(), now);
         *counts.entry(decision.label()).or_default() += 1;
@@ -293,7 +382,12 @@ pub async fn plan_startup(ctx: &Context) -> Result<Startup, kube::Error> {
             super::ObjectKey::new(&obj.name_any()).within(&obj.namespace().unwrap_or_default());
         decided.insert(hash_of(&key), (found.generation, decision));
     })
-    .await?;
+    .await;
+    if let Err(e) = listed {
+        tracing::warn!("cannot list the watched objects for the restart schedule: {e}; every object gets its first pass now");
+        ctx.startup.decide_nothing();
+        return;
+    }
     tracing::info!(
         at_slot = counts.get("at_slot").copied().unwrap_or(0),
         overdue = counts.get("overdue").copied().unwrap_or(0),
@@ -301,7 +395,7 @@ pub async fn plan_startup(ctx: &Context) -> Result<Startup, kube::Error> {
         heartbeat = ?heartbeat,
         "first passes after start-up: in sync and checked at their last slot wait for the next one; overdue go now in the background lane; urgent go first"
     );
-    Ok(Startup::new(decided, now))
+    ctx.startup.decide(decided, now);
 }
 
 /// Writes the heartbeat while this process leads: every `beat_every`, once start-up's
@@ -315,9 +409,7 @@ pub async fn beat(ctx: std::sync::Arc<Context>) {
     let mut warned = false;
     loop {
         tokio::time::sleep(every).await;
-        let Some(startup) = ctx.startup.get() else {
-            continue;
-        };
+        let startup = &ctx.startup;
         if started.elapsed() >= ctx.settings.in_sync_requeue() {
             startup.stop_waiting(millis(SystemTime::now()));
         }
@@ -540,15 +632,68 @@ mod tests {
         let startup = Startup::new(decided, 10);
         assert_eq!(startup.kept_since(), None);
         assert_eq!(
-            startup.first_contact(&key_a, Some(1), false, 20),
-            Some(FirstPass::AtSlot(99))
+            startup.first_contact(&key_a, Some(1), false, true, 20),
+            Contact::Decided(Some(FirstPass::AtSlot(99)))
         );
         // Taken once: the next pass of `a` decides as any pass does.
-        assert_eq!(startup.first_contact(&key_a, Some(1), false, 21), None);
+        assert_eq!(
+            startup.first_contact(&key_a, Some(1), false, true, 21),
+            Contact::Decided(None)
+        );
         assert_eq!(startup.kept_since(), None);
         // `b` changed since the list: no decision of the list applies.
-        assert_eq!(startup.first_contact(&key_b, Some(5), false, 30), None);
+        assert_eq!(
+            startup.first_contact(&key_b, Some(5), false, true, 30),
+            Contact::Decided(None)
+        );
         assert_eq!(startup.kept_since(), Some(30));
+    }
+
+    /// While the list is read, a new object (no finalizer yet) or one being deleted goes at
+    /// once; one that may have been in sync waits for the list. What the list then decides
+    /// for the objects that went is dropped: they are not waited for.
+    #[tokio::test(start_paused = true)]
+    async fn new_objects_do_not_wait_for_the_start_up_list() {
+        let (new, deleting, in_sync) = (("ns", "new"), ("ns", "gone"), ("ns", "kept"));
+        let startup = std::sync::Arc::new(Startup::listing());
+        assert_eq!(
+            startup.first_contact(&new, Some(1), false, false, 5),
+            Contact::Decided(None)
+        );
+        assert_eq!(
+            startup.first_contact(&deleting, Some(2), true, true, 5),
+            Contact::Decided(None)
+        );
+        assert_eq!(
+            startup.first_contact(&in_sync, Some(3), false, true, 5),
+            Contact::AfterTheList
+        );
+        let waiter = tokio::spawn({
+            let startup = startup.clone();
+            async move { startup.listed().await }
+        });
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(!waiter.is_finished(), "the list is not read yet");
+        // The list found all three (the new one was created just before it).
+        startup.decide(
+            HashMap::from([
+                (hash_of(&new), (Some(1), FirstPass::Urgent)),
+                (hash_of(&deleting), (Some(2), FirstPass::Urgent)),
+                (hash_of(&in_sync), (Some(3), FirstPass::AtSlot(700))),
+            ]),
+            10,
+        );
+        waiter.await.expect("the wait ends once the list is read");
+        assert_eq!(startup.kept_since(), None, "`kept` not yet taken");
+        assert_eq!(
+            startup.first_contact(&in_sync, Some(3), false, true, 12),
+            Contact::Decided(Some(FirstPass::AtSlot(700)))
+        );
+        assert_eq!(
+            startup.kept_since(),
+            Some(12),
+            "the objects that went are not waited for"
+        );
     }
 
     #[test]
@@ -558,6 +703,16 @@ mod tests {
         assert_eq!(startup.kept_since(), Some(500));
         // Nothing at start-up: the schedule is kept from the start.
         assert_eq!(Startup::new(HashMap::new(), 10).kept_since(), Some(10));
+        // A list that failed: kept only once a period has gone by; one still being read
+        // after a period keeps nothing.
+        let failed = Startup::listing();
+        failed.decide_nothing();
+        assert_eq!(failed.kept_since(), None);
+        failed.stop_waiting(600);
+        assert_eq!(failed.kept_since(), Some(600));
+        let stuck = Startup::listing();
+        stuck.stop_waiting(600);
+        assert_eq!(stuck.kept_since(), None);
     }
 
     #[test]
