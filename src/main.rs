@@ -288,6 +288,13 @@ struct RunArgs {
     /// `Delivering` condition.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, env = "EBI_OBSERVE_DELIVERY")]
     observe_delivery: bool,
+    /// Read each rule's dead-letter queue for AWS's own words on why delivery failed
+    /// (`ERROR_CODE`, `ERROR_MESSAGE`) into `Delivering` and the `DeliveryFailing` finding:
+    /// one ReceiveMessage of up to 10 messages per queue per delivery window, visibility
+    /// timeout 0 (the messages stay visible, but each read counts as a receive). Needs
+    /// `sqs:ReceiveMessage` on the queues, and --observe-delivery.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", env = "EBI_READ_DEAD_LETTERS")]
+    read_dead_letters: bool,
     /// The window the delivery metrics are summed over, and how often they are read
     /// (default: the resync interval, at least 5m; at least 1m, in whole minutes).
     #[arg(long, value_parser = humantime::parse_duration, env = "EBI_DELIVERY_WINDOW")]
@@ -580,7 +587,12 @@ async fn run(args: RunArgs) -> ExitCode {
         (true, Some(w)) => Some(w),
         (true, None) => Some(args.resync_interval.max(Duration::from_secs(300))),
     };
+    if args.read_dead_letters && delivery_window.is_none() {
+        tracing::error!("--read-dead-letters needs --observe-delivery (the dead-letter queues are read once per delivery window)");
+        return ExitCode::from(2);
+    }
     let settings = ebi::controller::Settings {
+        read_dead_letters: args.read_dead_letters,
         delivery_window,
         drift_events: args.drift_events,
         cluster_id,

@@ -287,6 +287,15 @@ fn every_call(role: &str) -> Vec<Case> {
     // policy does).
     let default_key_policy = json!({"Version": "2012-10-17", "Statement": [{"Sid": "Enable IAM policies",
         "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "kms:*", "Resource": "*"}]});
+    // --read-dead-letters: the dead-letter queues' messages, with the policy shipped for that
+    // opt-in beside the controller's (which alone reads no queue but its drift queues).
+    cases.push(Case {
+        policies: vec![
+            shipped("controller-policy.json"),
+            shipped("read-dead-letters-policy.json"),
+        ],
+        ..case("sqs:ReceiveMessage", &queue, none.clone(), true)
+    });
     // The per-rule metrics of AWS/Events, for the Delivering condition (no resource types).
     cases.push(case("cloudwatch:GetMetricData", "*", none.clone(), true));
     for action in ["kms:DescribeKey", "kms:GetKeyPolicy"] {

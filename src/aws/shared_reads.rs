@@ -19,6 +19,7 @@ use tracing::warn;
 
 use super::errors::{classify, AwsError, ErrorKind};
 use super::{observe, Clients};
+use crate::diagnose::delivery::DeadLetter;
 use crate::plan::diff::{ObservedQueue, ObservedRole, ObservedRule};
 
 /// What a shared read knows about one resource.
@@ -233,6 +234,8 @@ pub struct SharedReads {
     managed_policies: Keyed<Option<Value>>,
     lambda_policies: Keyed<Option<Value>>,
     queues: Keyed<Option<ObservedQueue>>,
+    /// By queue URL: the messages of one ReceiveMessage (`--read-dead-letters`).
+    dead_letters: Keyed<Vec<DeadLetterMessage>>,
     /// Bulk reads AWS denied, and when.
     denied: Mutex<HashMap<&'static str, Instant>>,
     /// The per-rule CloudWatch metrics of every rule of this account and region.
@@ -457,6 +460,31 @@ impl SharedReads {
         })
     }
 
+    /// The newest message EventBridge left for `rule_arn` in the dead-letter queue at
+    /// `queue_url`, from one ReceiveMessage per queue per `max_age` shared by every rule that
+    /// uses the queue. At most 10 messages are seen (SQS's most per call), with a visibility
+    /// timeout of 0: they stay visible to the queue's consumers, but each read counts as a
+    /// receive (a queue with a redrive policy of its own moves them on after
+    /// `maxReceiveCount` reads), which is why this is opt-in.
+    pub async fn dead_letter(
+        &self,
+        c: &Clients,
+        queue_url: &str,
+        rule_arn: &str,
+        max_age: Duration,
+    ) -> Result<Option<DeadLetter>, AwsError> {
+        let snapshot = entry(&self.dead_letters, queue_url);
+        let (_, messages) = snapshot
+            .get(max_age, || receive_dead_letters(c, queue_url))
+            .await?;
+        Ok(DeadLetter::newest_of(
+            rule_arn,
+            messages
+                .iter()
+                .map(|(attributes, sent)| (attributes, *sent)),
+        ))
+    }
+
     pub fn wrote_rule(&self, bus: &str, name: &str) {
         entry(&self.rules, bus).wrote(name);
     }
@@ -616,6 +644,48 @@ async fn authorization_details(
             return Ok((wanted, roles));
         }
     }
+}
+
+/// A message of a dead-letter queue: its string message attributes and `SentTimestamp` (ms).
+type DeadLetterMessage = (HashMap<String, String>, Option<u64>);
+
+/// One ReceiveMessage of up to 10 messages that stay visible (see `SharedReads::dead_letter`).
+async fn receive_dead_letters(
+    c: &Clients,
+    queue_url: &str,
+) -> Result<Vec<DeadLetterMessage>, AwsError> {
+    use aws_sdk_sqs::types::MessageSystemAttributeName;
+    let out = c
+        .sqs
+        .receive_message()
+        .queue_url(queue_url)
+        .max_number_of_messages(10)
+        .visibility_timeout(0)
+        .wait_time_seconds(0)
+        .message_attribute_names("All")
+        .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
+        .send()
+        .await
+        .map_err(|e| classify("sqs:ReceiveMessage", e))?;
+    Ok(out
+        .messages()
+        .iter()
+        .map(|m| {
+            let attributes = m
+                .message_attributes()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.string_value()?.to_string())))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let sent = m
+                .attributes()
+                .and_then(|a| a.get(&MessageSystemAttributeName::SentTimestamp))
+                .and_then(|t| t.parse().ok());
+            (attributes, sent)
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -39,6 +39,8 @@ pub(super) struct Pass {
     pub left_behind: Vec<String>,
     /// What AWS's metrics say of the delivery of the integration's rules.
     pub delivery: Delivery,
+    /// The newest dead-letter message of the rule (`--read-dead-letters`).
+    pub dead_letter: Option<observed_delivery::DeadLetter>,
 }
 
 impl Pass {
@@ -638,10 +640,21 @@ pub(super) async fn converge(
             .not_evaluated
             .push(format!("delivery (CloudWatch metrics): {why}"));
     }
+    let dead_letter = match dead_letter_of(ctx, &parts).await {
+        Ok(found) => found,
+        Err(e) => {
+            diagnosis
+                .not_evaluated
+                .push(format!("delivery (dead-letter queue): {e}"));
+            None
+        }
+    };
     // What AWS reports, linked to what the diagnosis predicted (a warning: never un-Ready).
-    diagnosis
-        .findings
-        .extend(observed_delivery::link(&delivery, &diagnosis.findings));
+    diagnosis.findings.extend(observed_delivery::link(
+        &delivery,
+        dead_letter.as_ref(),
+        &diagnosis.findings,
+    ));
     Ok(Pass {
         plan: planned.plan,
         parts,
@@ -650,7 +663,34 @@ pub(super) async fn converge(
         removed,
         left_behind,
         delivery,
+        dead_letter,
     })
+}
+
+/// With `--read-dead-letters`: the newest message the rule left in its dead-letter queue,
+/// from one shared read of the queue per delivery window (`SharedReads::dead_letter`).
+async fn dead_letter_of(
+    ctx: &Context,
+    parts: &[Part],
+) -> Result<Option<observed_delivery::DeadLetter>, crate::aws::AwsError> {
+    let (true, Some(window)) = (ctx.settings.read_dead_letters, ctx.settings.delivery_window)
+    else {
+        return Ok(None);
+    };
+    for part in parts {
+        let (Some(rule), Some(queue)) = (&part.desired.rule, &part.observed.queue) else {
+            continue;
+        };
+        let clients = &part.clients;
+        let found = clients
+            .shared
+            .dead_letter(clients, &queue.url, &rule.arn, window)
+            .await?;
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    Ok(None)
 }
 
 /// The delivery of every rule of the pass, from its account's and region's shared read

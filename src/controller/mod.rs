@@ -73,6 +73,9 @@ pub struct Settings {
     pub aws_operation_timeout: Duration,
     /// Observed delivery: each rule's CloudWatch metrics are summed and read over this
     /// window (`aws::delivery`); None: not observed (`--observe-delivery=false`).
+    /// Read the newest dead-letter message of each rule with a dead-letter queue (needs
+    /// the delivery window: read once per window).
+    pub read_dead_letters: bool,
     pub delivery_window: Option<Duration>,
     /// Drift events (`--drift-events`): a rule and queue per place written to carry
     /// CloudTrail's events of hand edits, which re-queue their objects (`drift_events`).

@@ -109,6 +109,7 @@ async fn apply_half(
             findings: &pass.findings,
             left_behind: &pass.left_behind,
             delivery: &pass.delivery,
+            dead_letter: pass.dead_letter.as_ref(),
         },
         Err(_) => verdict.as_ref().expect("set for every failure").outcome(),
     };

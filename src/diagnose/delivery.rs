@@ -115,6 +115,90 @@ impl Observation {
     }
 }
 
+/// The newest message EventBridge left for a rule in its dead-letter queue: the message
+/// attributes AWS documents on every such message (`RULE_ARN`, `TARGET_ARN`, `ERROR_CODE`,
+/// `ERROR_MESSAGE`, `EXHAUSTED_RETRY_CONDITION`, `RETRY_ATTEMPTS`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub error_code: String,
+    pub error_message: String,
+    pub target_arn: Option<String>,
+    /// When SQS received it (`SentTimestamp`), in Unix seconds.
+    pub sent_at: Option<u64>,
+    /// Messages for this rule among those read (one receive: at most 10 of the queue).
+    pub seen: u32,
+}
+
+/// What kind of failure an `ERROR_CODE` is, for what the diagnosis can say of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// EventBridge was refused: a policy, a trust or a key (the static diagnosis's field).
+    Permission,
+    /// The target or the rule no longer exists.
+    Missing,
+    /// Anything else (the target's own error, throttling, a timeout, a bad parameter): not
+    /// something a policy evaluation predicts.
+    Runtime,
+}
+
+impl DeadLetter {
+    /// The newest message of `rule_arn` among `messages` (each its message attributes and its
+    /// `SentTimestamp` in milliseconds, as SQS returns them); None when none is the rule's
+    /// or none carries an `ERROR_CODE`.
+    pub fn newest_of<'a>(
+        rule_arn: &str,
+        messages: impl IntoIterator<Item = (&'a std::collections::HashMap<String, String>, Option<u64>)>,
+    ) -> Option<DeadLetter> {
+        let mut newest: Option<DeadLetter> = None;
+        let mut seen = 0;
+        for (attributes, sent_millis) in messages {
+            if attributes.get("RULE_ARN").map(String::as_str) != Some(rule_arn) {
+                continue;
+            }
+            let Some(code) = attributes.get("ERROR_CODE") else {
+                continue;
+            };
+            seen += 1;
+            let sent_at = sent_millis.map(|m| m / 1000);
+            if newest.as_ref().is_some_and(|n| n.sent_at >= sent_at) {
+                continue;
+            }
+            newest = Some(DeadLetter {
+                error_code: code.clone(),
+                error_message: attributes.get("ERROR_MESSAGE").cloned().unwrap_or_default(),
+                target_arn: attributes.get("TARGET_ARN").cloned(),
+                sent_at,
+                seen: 0,
+            });
+        }
+        newest.map(|n| DeadLetter { seen, ..n })
+    }
+
+    pub fn class(&self) -> ErrorClass {
+        match self.error_code.as_str() {
+            "NO_PERMISSIONS" | "FAILED_TO_ASSUME_ROLE" => ErrorClass::Permission,
+            "NO_RESOURCE" | "RULE_NOT_FOUND" => ErrorClass::Missing,
+            _ => ErrorClass::Runtime,
+        }
+    }
+
+    /// "ERROR_CODE (“ERROR_MESSAGE”), sent at <UTC time>".
+    pub fn describe(&self) -> String {
+        let mut out = self.error_code.clone();
+        if !self.error_message.is_empty() {
+            out.push_str(&format!(" (\"{}\")", self.error_message));
+        }
+        if let Some(at) = self.sent_at {
+            let at = std::time::UNIX_EPOCH + Duration::from_secs(at);
+            out.push_str(&format!(
+                ", sent at {}",
+                humantime::format_rfc3339_seconds(at)
+            ));
+        }
+        out
+    }
+}
+
 /// The `Delivering` condition's value: `status` None is Unknown.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Delivery {
@@ -138,8 +222,20 @@ fn window_text(window: Duration) -> String {
 
 /// From the observation to the condition. True: invocations and no failures. False: failed
 /// invocations (or events that could not even be sent to the dead-letter queue). Unknown:
-/// no traffic in the window, or nothing read.
-pub fn delivery(observation: &Observation) -> Delivery {
+/// no traffic in the window, or nothing read. A dead-letter message read (`dead_letter`)
+/// adds AWS's own words; it never changes the status (it may be days old).
+pub fn delivery(observation: &Observation, dead_letter: Option<&DeadLetter>) -> Delivery {
+    let mut d = from_metrics(observation);
+    if let (Some(dl), false) = (dead_letter, d.status == Some(true)) {
+        d.message.push_str(&format!(
+            "; the newest of its dead-letter queue's messages for this rule: {}",
+            dl.describe()
+        ));
+    }
+    d
+}
+
+fn from_metrics(observation: &Observation) -> Delivery {
     match observation {
         Observation::Counts { counts, window } => {
             let w = window_text(*window);
@@ -191,36 +287,58 @@ pub fn delivery(observation: &Observation) -> Delivery {
     }
 }
 
-/// When AWS reports failures: a `DeliveryFailing` finding naming the static findings that
-/// predicted them (errors), or saying that none did. None otherwise.
-pub fn link(observation: &Observation, findings: &[Finding]) -> Option<Finding> {
-    let Observation::Counts { counts, window } = observation else {
-        return None;
-    };
-    if counts.failures() <= 0.0 {
+/// When AWS reports failures (in the metrics, or a dead-letter message of the rule): a
+/// `DeliveryFailing` finding naming the static findings that predicted them (errors), or
+/// saying that none did. None otherwise.
+pub fn link(
+    observation: &Observation,
+    dead_letter: Option<&DeadLetter>,
+    findings: &[Finding],
+) -> Option<Finding> {
+    let mut reported = vec![];
+    if let Observation::Counts { counts, window } = observation {
+        if counts.failures() > 0.0 {
+            reported.push(format!(
+                "AWS reports {} failed invocations in {}",
+                counts.failures().round() as u64,
+                window_text(*window)
+            ));
+        }
+    }
+    if let Some(dl) = dead_letter {
+        reported.push(format!(
+            "its dead-letter queue holds {} message(s) for this rule, the newest {}",
+            dl.seen,
+            dl.describe()
+        ));
+    }
+    if reported.is_empty() {
         return None;
     }
+    let reported = reported.join("; ");
     let mut predicted: Vec<&str> = findings
         .iter()
         .filter(|f| f.is_error() && f.code != Code::DeliveryFailing)
         .map(|f| f.code.as_str())
         .collect();
     predicted.dedup();
-    let reported = format!(
-        "AWS reports {} failed invocations in {}",
-        counts.failures().round() as u64,
-        window_text(*window)
-    );
-    let (message, remediation) = if predicted.is_empty() {
-        (
+    let runtime = dead_letter.filter(|dl| dl.class() == ErrorClass::Runtime);
+    let (message, remediation) = match (runtime, predicted.is_empty()) {
+        (Some(dl), _) => (
+            format!(
+                "{reported}; {} is the target's or the service's own failure, not a refused permission or a missing resource: no policy evaluation predicts it",
+                dl.error_code
+            ),
+            "Read ERROR_MESSAGE and the target's own logs; for THROTTLING or TIMEOUT raise the target's limits or the target's retry policy (maximumRetryAttempts, maximumEventAgeInSeconds)".to_string(),
+        ),
+        (None, true) => (
             format!("{reported}; the evaluator predicted no cause: please report it"),
             "Read the target's own errors (its dead-letter queue's messages carry ERROR_CODE and ERROR_MESSAGE), and report the case so the diagnosis learns it".to_string(),
-        )
-    } else {
-        (
+        ),
+        (None, false) => (
             format!("{reported}; predicted: {}", predicted.join(", ")),
             format!("Fix the predicted causes: {}", predicted.join(", ")),
-        )
+        ),
     };
     Some(Finding::new(
         Code::DeliveryFailing,
@@ -234,6 +352,11 @@ pub fn link(observation: &Observation, findings: &[Finding]) -> Option<Finding> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
+
+    fn delivery_of(observation: &Observation) -> Delivery {
+        delivery(observation, None)
+    }
 
     fn counts(invocations: f64, failed: f64) -> Observation {
         Observation::Counts {
@@ -248,7 +371,7 @@ mod tests {
 
     #[test]
     fn counts_become_the_condition() {
-        let d = delivery(&counts(7.0, 3.0));
+        let d = delivery_of(&counts(7.0, 3.0));
         assert_eq!(
             (d.status, d.reason),
             (Some(false), DeliveryReason::DeliveryFailing)
@@ -259,17 +382,17 @@ mod tests {
             d.message
         );
         assert!(d.message.contains("Invocations=7"), "{}", d.message);
-        let d = delivery(&counts(7.0, 0.0));
+        let d = delivery_of(&counts(7.0, 0.0));
         assert_eq!(
             (d.status, d.reason),
             (Some(true), DeliveryReason::Delivering)
         );
         assert!(d.message.contains("7 invocations"), "{}", d.message);
-        let d = delivery(&counts(0.0, 0.0));
+        let d = delivery_of(&counts(0.0, 0.0));
         assert_eq!((d.status, d.reason), (None, DeliveryReason::NoTraffic));
         let mut dlq = DeliveryCounts::default();
         dlq.set("InvocationsFailedToBeSentToDlq", 2.0);
-        let d = delivery(&Observation::Counts {
+        let d = delivery_of(&Observation::Counts {
             counts: dlq,
             window: Duration::from_secs(300),
         });
@@ -278,10 +401,10 @@ mod tests {
 
     #[test]
     fn nothing_read_is_unknown_with_why() {
-        let d = delivery(&Observation::NotReadYet);
+        let d = delivery_of(&Observation::NotReadYet);
         assert_eq!((d.status, d.reason), (None, DeliveryReason::NotObserved));
         assert!(d.message.contains("not read yet"));
-        let d = delivery(&Observation::Unreadable(
+        let d = delivery_of(&Observation::Unreadable(
             "AccessDenied: not authorized to perform cloudwatch:GetMetricData".into(),
         ));
         assert_eq!(d.status, None);
@@ -290,7 +413,7 @@ mod tests {
             "{}",
             d.message
         );
-        assert_eq!(delivery(&Observation::Off).status, None);
+        assert_eq!(delivery_of(&Observation::Off).status, None);
     }
 
     #[test]
@@ -303,29 +426,144 @@ mod tests {
             "m".into(),
             "r".into(),
         );
-        let f = link(&counts(0.0, 4.0), &[passrole, broad.clone()]).expect("failing");
+        let f = link(&counts(0.0, 4.0), None, &[passrole, broad.clone()]).expect("failing");
         assert_eq!(f.code, Code::DeliveryFailing);
         assert!(!f.is_error(), "kept out of Ready");
         assert_eq!(
             f.message,
             "AWS reports 4 failed invocations in 10m; predicted: PassRoleMissing"
         );
-        let f = link(&counts(0.0, 1.0), &[broad]).expect("failing");
+        let f = link(&counts(0.0, 1.0), None, &[broad]).expect("failing");
         assert!(
             f.message
                 .ends_with("the evaluator predicted no cause: please report it"),
             "{}",
             f.message
         );
-        assert_eq!(link(&counts(5.0, 0.0), &[]), None);
-        assert_eq!(link(&Observation::NotReadYet, &[]), None);
+        assert_eq!(link(&counts(5.0, 0.0), None, &[]), None);
+        assert_eq!(link(&Observation::NotReadYet, None, &[]), None);
     }
 
     #[test]
     fn several_rules_combine() {
         let c = Observation::combine(&[counts(2.0, 0.0), counts(0.0, 1.0)]);
-        assert_eq!(delivery(&c).status, Some(false));
+        assert_eq!(delivery_of(&c).status, Some(false));
         let c = Observation::combine(&[counts(2.0, 0.0), Observation::NotReadYet]);
         assert_eq!(c, Observation::NotReadYet);
+    }
+
+    fn message(rule: &str, code: &str, text: &str) -> HashMap<String, String> {
+        HashMap::from([
+            ("RULE_ARN".to_string(), rule.to_string()),
+            (
+                "TARGET_ARN".to_string(),
+                "arn:aws:states:us-east-1:123456789012:stateMachine:sm".to_string(),
+            ),
+            ("ERROR_CODE".to_string(), code.to_string()),
+            ("ERROR_MESSAGE".to_string(), text.to_string()),
+        ])
+    }
+
+    const RULE: &str = "arn:aws:events:us-east-1:123456789012:rule/ebi-orders";
+
+    #[test]
+    fn the_newest_dead_letter_of_the_rule_is_kept() {
+        let old = message(RULE, "NO_RESOURCE", "gone");
+        let new = message(
+            RULE,
+            "NO_PERMISSIONS",
+            "not authorized to perform states:StartExecution",
+        );
+        let other = message(
+            "arn:aws:events:us-east-1:123456789012:rule/other",
+            "THROTTLING",
+            "",
+        );
+        let mut no_code = message(RULE, "", "");
+        no_code.remove("ERROR_CODE");
+        let read = [
+            (&old, Some(1_700_000_000_000)),
+            (&other, Some(1_800_000_000_000)),
+            (&new, Some(1_700_000_060_000)),
+            (&no_code, Some(1_900_000_000_000)),
+        ];
+        let dl = DeadLetter::newest_of(RULE, read).expect("the rule's");
+        assert_eq!(dl.error_code, "NO_PERMISSIONS");
+        assert_eq!((dl.sent_at, dl.seen), (Some(1_700_000_060), 2));
+        assert_eq!(
+            dl.describe(),
+            "NO_PERMISSIONS (\"not authorized to perform states:StartExecution\"), sent at 2023-11-14T22:14:20Z"
+        );
+        assert_eq!(dl.class(), ErrorClass::Permission);
+        assert_eq!(
+            DeadLetter::newest_of("arn:aws:events:us-east-1:1:rule/none", [(&old, None)]),
+            None
+        );
+    }
+
+    #[test]
+    fn a_dead_letter_adds_aws_words_and_is_linked_by_its_class() {
+        let dl = DeadLetter::newest_of(
+            RULE,
+            [(
+                &message(RULE, "NO_PERMISSIONS", "denied"),
+                Some(1_700_000_000_000),
+            )],
+        )
+        .expect("read");
+        // In the condition: AWS's words, the status from the metrics alone.
+        let d = delivery(&counts(0.0, 0.0), Some(&dl));
+        assert_eq!(d.status, None);
+        assert!(
+            d.message.ends_with(
+                "for this rule: NO_PERMISSIONS (\"denied\"), sent at 2023-11-14T22:13:20Z"
+            ),
+            "{}",
+            d.message
+        );
+        assert!(
+            !delivery(&counts(3.0, 0.0), Some(&dl))
+                .message
+                .contains("NO_PERMISSIONS"),
+            "an old message is not news while delivering"
+        );
+        // Linked to the prediction, even with no failure in the metrics' window.
+        let passrole = Finding::new(Code::PassRoleMissing, None, None, "m".into(), "r".into());
+        let f = link(
+            &Observation::Off,
+            Some(&dl),
+            std::slice::from_ref(&passrole),
+        )
+        .expect("reported");
+        assert_eq!(
+            f.message,
+            "its dead-letter queue holds 1 message(s) for this rule, the newest NO_PERMISSIONS (\"denied\"), sent at 2023-11-14T22:13:20Z; predicted: PassRoleMissing"
+        );
+        // A permission failure nothing predicted is a bug report; a runtime one is not.
+        let f = link(&Observation::Off, Some(&dl), &[]).expect("reported");
+        assert!(
+            f.message
+                .ends_with("the evaluator predicted no cause: please report it"),
+            "{}",
+            f.message
+        );
+        let throttled = DeadLetter {
+            error_code: "THROTTLING".into(),
+            ..dl
+        };
+        let f = link(&counts(1.0, 2.0), Some(&throttled), &[passrole]).expect("reported");
+        assert!(
+            f.message.starts_with(
+                "AWS reports 2 failed invocations in 10m; its dead-letter queue holds"
+            ),
+            "{}",
+            f.message
+        );
+        assert!(
+            f.message
+                .contains("THROTTLING is the target's or the service's own failure"),
+            "{}",
+            f.message
+        );
     }
 }

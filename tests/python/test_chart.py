@@ -242,6 +242,15 @@ def test_two_writers_are_refused(chart_dir):
     assert "renewGraceSeconds must be below" in str(err.value)
 
 
+def test_dead_letters_are_read_only_with_delivery_observed(chart_dir):
+    args = find(render(chart_dir, {"controller": {"readDeadLetters": True}}), "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--read-dead-letters=true" in args
+    # The binary would exit 2: the chart refuses at install time instead of a crash loop.
+    with pytest.raises(helm_python.HelmError) as err:
+        render(chart_dir, {"controller": {"readDeadLetters": True, "observeDelivery": False}})
+    assert "controller.readDeadLetters needs controller.observeDelivery" in str(err.value)
+
+
 def kubectl(*args):
     return subprocess.run(["kubectl", *args], check=True, capture_output=True, text=True).stdout
 
