@@ -147,6 +147,19 @@ pub struct DriftEvents {
     subscribers: Mutex<Vec<UnboundedSender<Key>>>,
     /// A place came in, or a poller lost its queue: ensure now, not at the next interval.
     wake: tokio::sync::Notify,
+    /// When the start-up list built the index, until `run` takes it.
+    startup_listed: Mutex<Option<std::time::Instant>>,
+}
+
+/// An object's key and its record.
+pub fn record_of(obj: &EventBridgeIntegration) -> (Key, &[OwnedResource]) {
+    let key = (obj.namespace().unwrap_or_default(), obj.name_any());
+    let record = obj
+        .status
+        .as_ref()
+        .and_then(|s| s.resources.as_deref())
+        .unwrap_or_default();
+    (key, record)
 }
 
 impl DriftEvents {
@@ -156,18 +169,23 @@ impl DriftEvents {
             index: Mutex::default(),
             subscribers: Mutex::default(),
             wake: tokio::sync::Notify::new(),
+            startup_listed: Mutex::default(),
         }
     }
 
     /// The record of `obj` as a pass read or wrote it.
     pub fn observe(&self, obj: &EventBridgeIntegration) {
-        let key = (obj.namespace().unwrap_or_default(), obj.name_any());
-        let record = obj
-            .status
-            .as_ref()
-            .and_then(|s| s.resources.as_deref())
-            .unwrap_or_default();
+        let (key, record) = record_of(obj);
         self.observe_record(&key, record);
+    }
+
+    /// The index built from the start-up list (`schedule::plan_startup` reads every object
+    /// once for both): `run` takes it instead of listing again.
+    pub fn index_from_startup(&self, index: Index) {
+        // As in `relist`: a record written while the list ran is in it or comes again from
+        // its pass.
+        *self.index.locked() = index;
+        *self.startup_listed.locked() = Some(std::time::Instant::now());
     }
 
     pub fn observe_record(&self, key: &Key, record: &[OwnedResource]) {
@@ -229,13 +247,16 @@ fn handle(events: &DriftEvents, body: &str, own_arn: Option<&str>) -> &'static s
 }
 
 /// Keeps the drift rules and queues of every place the records use, and a poller on each,
-/// for the whole term. The index is rebuilt from a list of the watched objects at start and
-/// every resync interval (the passes keep it current in between).
+/// for the whole term. The index is built from the start-up list of the watched objects
+/// (`schedule::plan_startup`), and rebuilt from a list every resync interval (the passes keep
+/// it current in between).
 pub async fn run(ctx: Arc<Context>, events: Arc<DriftEvents>) {
     let cm: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ctx.settings.locations_namespace);
     let mut pollers: BTreeMap<Place, AbortOnDrop<()>> = BTreeMap::new();
     let mut failures = 0u32;
-    let mut listed_at: Option<std::time::Instant> = None;
+    // The first list is the start-up schedule's (one list of every object, not two).
+    ctx.startup.listed().await;
+    let mut listed_at = events.startup_listed.locked().take();
     loop {
         // The passes keep the index current; the list catches what they cannot tell (an
         // object deleted, a record written by another leader), once per interval.
@@ -298,12 +319,7 @@ async fn relist(ctx: &Context, events: &DriftEvents) -> bool {
     // the schema) must not fail the whole list; it has no record to read anyway.
     let mut index = Index::default();
     let listed = super::for_each_watched(ctx, |obj| {
-        let key = (obj.namespace().unwrap_or_default(), obj.name_any());
-        let record = obj
-            .status
-            .as_ref()
-            .and_then(|s| s.resources.as_deref())
-            .unwrap_or_default();
+        let (key, record) = record_of(obj);
         index.set(&key, record);
     })
     .await;

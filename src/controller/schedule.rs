@@ -374,7 +374,17 @@ pub async fn plan_startup(ctx: std::sync::Arc<Context>) {
     let now = millis(SystemTime::now());
     let mut decided = HashMap::new();
     let mut counts: HashMap<&'static str, u64> = HashMap::new();
+    // With drift events, the same list builds their index (one list of every object, not
+    // two at once at start-up).
+    let mut drift_index = ctx
+        .drift
+        .as_ref()
+        .map(|_| super::drift_events::Index::default());
     let listed = super::for_each_watched(&ctx, |obj| {
+        if let Some(index) = drift_index.as_mut() {
+            let (key, record) = super::drift_events::record_of(obj);
+            index.set(&key, record);
+        }
         let found = Found::of(obj);
         let decision = first_pass(&found, slots, heartbeat.as_ref(), now);
         *counts.entry(decision.label()).or_default() += 1;
@@ -395,6 +405,9 @@ pub async fn plan_startup(ctx: std::sync::Arc<Context>) {
         heartbeat = ?heartbeat,
         "first passes after start-up: in sync and checked at their last slot wait for the next one; overdue go now in the background lane; urgent go first"
     );
+    if let (Some(events), Some(index)) = (&ctx.drift, drift_index) {
+        events.index_from_startup(index);
+    }
     ctx.startup.decide(decided, now);
 }
 
