@@ -288,7 +288,11 @@ impl Startup {
     ) -> Contact {
         let mut phase = self.phase.locked();
         let waiting = match &mut *phase {
-            Phase::Listing { contacted } if deleting || !finalized => {
+            // Its first contact was before: a new object's second pass (the first only adds
+            // the finalizer) does not wait for the list either.
+            Phase::Listing { contacted }
+                if deleting || !finalized || contacted.contains(&hash_of(key)) =>
+            {
                 contacted.insert(hash_of(key));
                 return Contact::Decided(None);
             }
@@ -671,6 +675,11 @@ mod tests {
         let startup = std::sync::Arc::new(Startup::listing());
         assert_eq!(
             startup.first_contact(&new, Some(1), false, false, 5),
+            Contact::Decided(None)
+        );
+        // Its next pass, with the finalizer the first added, does not wait either.
+        assert_eq!(
+            startup.first_contact(&new, Some(1), false, true, 6),
             Contact::Decided(None)
         );
         assert_eq!(
