@@ -302,22 +302,29 @@ async fn observe_all(
         Some(b) => observe::bus_policy(clients, &b.event_bus_name).await?,
         None => None,
     };
-    let queue = match (&desired.queue_permission, max_age) {
-        (None, _) => None,
-        (Some(q), Some(max_age)) if recorded.queue => {
-            match shared
-                .queue(clients, &q.queue_name, &q.queue_account, max_age)
-                .await?
-            {
-                Shared::Known(queue) => {
-                    from_snapshots = true;
-                    queue
+    let mut queues = std::collections::BTreeMap::new();
+    for q in desired.permitted_queues() {
+        let queue = match max_age {
+            Some(max_age) if recorded.queue => {
+                match shared
+                    .queue(clients, &q.queue_name, &q.queue_account, max_age)
+                    .await?
+                {
+                    Shared::Known(queue) => {
+                        from_snapshots = true;
+                        queue
+                    }
+                    Shared::Unknown => {
+                        observe::queue(clients, &q.queue_name, &q.queue_account).await?
+                    }
                 }
-                Shared::Unknown => observe::queue(clients, &q.queue_name, &q.queue_account).await?,
             }
+            _ => observe::queue(clients, &q.queue_name, &q.queue_account).await?,
+        };
+        if let Some(queue) = queue {
+            queues.insert(q.queue_arn.clone(), queue);
         }
-        (Some(q), _) => observe::queue(clients, &q.queue_name, &q.queue_account).await?,
-    };
+    }
     let task_definition = if desired.target.as_ref().is_some_and(|t| t.ecs.is_some()) {
         task_definition
     } else {
@@ -331,7 +338,7 @@ async fn observe_all(
             lambda_policy,
             task_definition,
             bus_policy,
-            queue,
+            queues,
         },
         from_snapshots,
         role_assumed_absent,
@@ -711,9 +718,9 @@ async fn evidence_for(ctx: &Context, part: &Part) -> Evidence {
         })
         .await;
     let key = part
-        .observed
-        .queue
-        .as_ref()
+        .desired
+        .dead_letter_permission()
+        .and_then(|q| part.observed.queues.get(&q.queue_arn))
         .and_then(|q| q.attributes.get("KmsMasterKeyId"))
         .filter(|k| kms::needs_key_policy(k));
     let key_policy = match key {

@@ -59,10 +59,11 @@ pub fn snapshot(desired: &Desired, observed: &Observed) -> Snapshot {
     }
     // The dead-letter queue as read (an empty map: it does not exist). Key policies and the
     // organisation's policies are added from the pass's evidence (`diagnose_parts`).
-    let dead_letter_queues = desired.queue_permission.as_ref().map(|q| {
+    let dead_letter_queues = desired.dead_letter_permission().map(|q| {
         observed
-            .queue
-            .iter()
+            .queues
+            .get(&q.queue_arn)
+            .into_iter()
             .map(|queue| {
                 (
                     q.queue_arn.clone(),
