@@ -570,6 +570,9 @@ pub fn sdk_target(t: &TargetShape) -> Result<eb::Target, String> {
     if let Some(dlq) = &t.dead_letter_arn {
         b = b.dead_letter_config(eb::DeadLetterConfig::builder().arn(dlq).build());
     }
+    if let Some(group) = &t.message_group_id {
+        b = b.sqs_parameters(eb::SqsParameters::builder().message_group_id(group).build());
+    }
     if let Some(e) = &t.ecs {
         let network = if e.subnets.is_empty() {
             None

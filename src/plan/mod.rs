@@ -381,6 +381,8 @@ pub struct TargetShape {
     pub arn: String,
     pub role_arn: Option<String>,
     pub ecs: Option<EcsShape>,
+    /// `SqsParameters.MessageGroupId` (a FIFO queue).
+    pub message_group_id: Option<String>,
     /// Parsed, so formatting differences of the JSON text do not count.
     pub input: Option<Value>,
     pub input_path: Option<String>,
@@ -523,6 +525,16 @@ fn plan_accounts(
         enabled: spec.rule.enabled,
     };
     let Some(x) = &spec.cross_account else {
+        if target.account != account && !workload.reaches_other_accounts() {
+            return Err(invalid(
+                workload.field(),
+                format!(
+                    "the target is in account {} but the rule would be in account {account}: direct cross-account delivery to {} is not yet supported; use one in account {account}",
+                    target.account,
+                    workload.kind().as_str()
+                ),
+            ));
+        }
         if target.account != account {
             return Err(invalid(
                 workload.field(),
@@ -821,6 +833,7 @@ fn target_shape(
         arn: workload.arn().to_string(),
         role_arn,
         ecs: workload.ecs_parameters(),
+        message_group_id: workload.message_group_id(),
         input: spec.target.input.clone(),
         input_path: spec.target.input_path.clone(),
         input_transformer: spec.target.input_transformer.as_ref().map(|t| {
@@ -868,6 +881,10 @@ fn plan_workload(
         "events.amazonaws.com",
         Some((&rule.arn, account)),
     );
+    let queue_permissions = workload
+        .queue_permission(&rule, owner)
+        .into_iter()
+        .collect();
     Ok(Desired {
         kind: PartKind::Workload(workload.kind()),
         account_id: account.to_string(),
@@ -878,7 +895,7 @@ fn plan_workload(
         target: Some(target),
         permission,
         bus_permission: None,
-        queue_permissions: vec![],
+        queue_permissions,
     })
 }
 
