@@ -57,22 +57,23 @@ pub fn snapshot(desired: &Desired, observed: &Observed) -> Snapshot {
     ) {
         task_definitions.insert(ecs.task_definition_arn.clone(), td.clone());
     }
-    // The dead-letter queue as read (an empty map: it does not exist). Key policies and the
-    // organisation's policies are added from the pass's evidence (`diagnose_parts`).
-    let dead_letter_queues = desired.dead_letter_permission().map(|q| {
-        observed
-            .queues
-            .get(&q.queue_arn)
-            .into_iter()
-            .map(|queue| {
-                (
+    // The queues the rule sends to (dead-letter queue, SQS target) as read; one missing from
+    // the map does not exist. Key policies and the organisation's policies are added from
+    // the pass's evidence (`diagnose_parts`).
+    let queues = desired.permitted_queues();
+    let dead_letter_queues = (!queues.is_empty()).then(|| {
+        queues
+            .iter()
+            .filter_map(|q| {
+                let queue = observed.queues.get(&q.queue_arn)?;
+                Some((
                     q.queue_arn.clone(),
                     diagnose::Queue {
                         arn: q.queue_arn.clone(),
                         policy: queue.policy(),
                         kms_key: queue.attributes.get("KmsMasterKeyId").cloned(),
                     },
-                )
+                ))
             })
             .collect()
     });

@@ -208,6 +208,7 @@ impl<'a> TargetCheck<'a> {
                 self.check_role_target(&arn);
             }
             "events" if arn.resource.starts_with("event-bus/") => self.check_bus_target(&arn),
+            "sqs" if !cross_account => self.check_sqs_target(&arn),
             "lambda" => {
                 if cross_account && arn.region != rule_region {
                     self.finding(
@@ -758,6 +759,29 @@ impl<'a> TargetCheck<'a> {
             );
             return;
         };
+        if let Some((why, notes)) = self.queue_send_denied(dlq, &queue_arn, queue) {
+            self.finding(
+                Code::DeadLetterQueuePermissionMissing,
+                dlq,
+                format!("EventBridge may not send to the dead-letter queue {dlq}: {why}. Failed events (permission errors go straight to the queue) are dropped."),
+                remedy::add_queue_statement(dlq, &statement),
+            );
+            self.note_not_evaluated(Code::DeadLetterQueuePermissionMissing, dlq, &notes);
+        }
+        if let Some(key) = &queue.kms_key {
+            self.check_dead_letter_key(dlq, &queue_arn, key);
+        }
+    }
+
+    /// Why EventBridge may not `sqs:SendMessage` to `queue_arn` for this rule (its policy,
+    /// evaluated), with what could not be evaluated; None when it may, or when a resource
+    /// control policy blocks it (that finding is already made).
+    fn queue_send_denied(
+        &mut self,
+        queue_arn: &str,
+        parsed: &Arn,
+        queue: &crate::diagnose::snapshot::Queue,
+    ) -> Option<(&'static str, Vec<NotEvaluated>)> {
         let policy = queue
             .policy
             .as_ref()
@@ -770,48 +794,70 @@ impl<'a> TargetCheck<'a> {
         let request = Request {
             caller: Caller::Service(EVENTS.into()),
             action: "sqs:SendMessage".into(),
-            resource: Some(dlq.to_string()),
+            resource: Some(queue_arn.to_string()),
             context: Context::new()
                 .with("aws:SourceArn", self.rule.arn.clone())
                 .with("aws:SourceAccount", self.account),
         };
-        let what = format!("EventBridge (events.amazonaws.com) sqs:SendMessage on {dlq}");
-        let rcp_blocks = self.check_resource_control(&request, &what);
-        if !rcp_blocks {
-            let outcome = request::evaluate(
-                &request::Question {
-                    principal: request::Principal::Service(EVENTS.into()),
-                    action: request.action.clone(),
-                    resource: dlq.to_string(),
-                    resource_account: Some(queue_arn.account.clone()),
-                    context: request.context.clone(),
-                },
-                &Policies {
-                    resource: policy,
-                    ..Default::default()
-                },
-            );
-            if outcome.decision != Decision::Allow {
-                let why = if outcome.decision == Decision::ExplicitDeny {
-                    "a Deny in its policy blocks events.amazonaws.com"
-                } else if queue.policy.is_none() {
-                    "it has no queue policy"
-                } else {
-                    "no statement of its policy lets events.amazonaws.com sqs:SendMessage for this rule"
-                };
-                self.finding(
-                    Code::DeadLetterQueuePermissionMissing,
-                    dlq,
-                    format!("EventBridge may not send to the dead-letter queue {dlq}: {why}. Failed events (permission errors go straight to the queue) are dropped."),
-                    remedy::add_queue_statement(dlq, &statement),
-                );
-                let notes: Vec<NotEvaluated> =
-                    outcome.not_evaluated.into_iter().map(|(_, n)| n).collect();
-                self.note_not_evaluated(Code::DeadLetterQueuePermissionMissing, dlq, &notes);
-            }
+        let what = format!("EventBridge (events.amazonaws.com) sqs:SendMessage on {queue_arn}");
+        if self.check_resource_control(&request, &what) {
+            return None;
         }
-        if let Some(key) = &queue.kms_key {
-            self.check_dead_letter_key(dlq, &queue_arn, key);
+        let outcome = request::evaluate(
+            &request::Question {
+                principal: request::Principal::Service(EVENTS.into()),
+                action: request.action.clone(),
+                resource: queue_arn.to_string(),
+                resource_account: Some(parsed.account.clone()),
+                context: request.context.clone(),
+            },
+            &Policies {
+                resource: policy,
+                ..Default::default()
+            },
+        );
+        if outcome.decision == Decision::Allow {
+            return None;
+        }
+        let why = if outcome.decision == Decision::ExplicitDeny {
+            "a Deny in its policy blocks events.amazonaws.com"
+        } else if queue.policy.is_none() {
+            "it has no queue policy"
+        } else {
+            "no statement of its policy lets events.amazonaws.com sqs:SendMessage for this rule"
+        };
+        Some((
+            why,
+            outcome.not_evaluated.into_iter().map(|(_, n)| n).collect(),
+        ))
+    }
+
+    /// An SQS queue as the target: no role, its policy must let EventBridge send for this
+    /// rule. Checked when the queue was gathered (a queue absent from what was gathered is
+    /// not evaluated here).
+    fn check_sqs_target(&mut self, arn: &Arn) {
+        let t = self.target;
+        let snapshot = self.snapshot;
+        let Some(queue) = snapshot
+            .dead_letter_queues
+            .as_ref()
+            .and_then(|queues| queues.get(&t.arn))
+        else {
+            return;
+        };
+        if let Some((why, notes)) = self.queue_send_denied(&t.arn, arn, queue) {
+            let statement = remedy::sqs_target_statement(
+                &remedy::sqs_target_sid(&self.rule.arn),
+                &t.arn,
+                &self.rule.arn,
+            );
+            self.finding(
+                Code::SqsQueuePolicyMissing,
+                &t.arn,
+                format!("EventBridge may not send to the target queue {}: {why}. Every event the rule matches fails to be delivered.", t.arn),
+                remedy::add_queue_statement(&t.arn, &statement),
+            );
+            self.note_not_evaluated(Code::SqsQueuePolicyMissing, &t.arn, &notes);
         }
     }
 

@@ -38,6 +38,7 @@ pub enum Code {
     DeadLetterQueuePermissionMissing,
     DeadLetterQueueKmsKeyNotPermitted,
     DeadLetterQueueInOtherRegion,
+    SqsQueuePolicyMissing,
     /// Not a static cause: AWS's own metrics report failed invocations of the rule (see
     /// `delivery`). Not in `ALL`, the causes the static evaluator names.
     DeliveryFailing,
@@ -46,7 +47,7 @@ pub enum Code {
 impl Code {
     /// Every cause the static evaluator can name (`DeliveryFailing` is observed, not
     /// evaluated, and is not among them).
-    pub const ALL: [Code; 29] = [
+    pub const ALL: [Code; 30] = [
         Code::RuleNotFound,
         Code::RuleDisabled,
         Code::TargetNotFound,
@@ -76,6 +77,7 @@ impl Code {
         Code::DeadLetterQueuePermissionMissing,
         Code::DeadLetterQueueKmsKeyNotPermitted,
         Code::DeadLetterQueueInOtherRegion,
+        Code::SqsQueuePolicyMissing,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -110,6 +112,7 @@ impl Code {
             Code::DeadLetterQueuePermissionMissing => "DeadLetterQueuePermissionMissing",
             Code::DeadLetterQueueKmsKeyNotPermitted => "DeadLetterQueueKmsKeyNotPermitted",
             Code::DeadLetterQueueInOtherRegion => "DeadLetterQueueInOtherRegion",
+            Code::SqsQueuePolicyMissing => "SqsQueuePolicyMissing",
             Code::DeliveryFailing => "DeliveryFailing",
         }
     }
