@@ -717,30 +717,31 @@ async fn evidence_for(ctx: &Context, part: &Part) -> Evidence {
             (read, keep)
         })
         .await;
-    let key = part
-        .desired
-        .dead_letter_permission()
-        .and_then(|q| part.observed.queues.get(&q.queue_arn))
-        .and_then(|q| q.attributes.get("KmsMasterKeyId"))
-        .filter(|k| kms::needs_key_policy(k));
-    let key_policy = match key {
-        None => None,
-        Some(key) => {
-            let cache_key = format!("{account}|{}|{key}", part.clients.region);
-            let policy = ctx
-                .key_policies
-                .get(&cache_key, || async {
-                    let read = kms::key_policy(&part.clients.kms, key).await;
-                    let keep = read.cacheable();
-                    (read, keep)
-                })
-                .await;
-            Some((key.clone(), policy))
-        }
-    };
+    let mut keys: Vec<&String> = part
+        .observed
+        .queues
+        .values()
+        .filter_map(|q| q.attributes.get("KmsMasterKeyId"))
+        .filter(|k| kms::needs_key_policy(k))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    let mut key_policies = vec![];
+    for key in keys {
+        let cache_key = format!("{account}|{}|{key}", part.clients.region);
+        let policy = ctx
+            .key_policies
+            .get(&cache_key, || async {
+                let read = kms::key_policy(&part.clients.kms, key).await;
+                let keep = read.cacheable();
+                (read, keep)
+            })
+            .await;
+        key_policies.push((key.clone(), policy));
+    }
     Evidence {
         organization,
-        key_policy,
+        key_policies,
     }
 }
 

@@ -110,7 +110,7 @@ pub(super) fn diagnose_parts(
         .map(|(p, e)| {
             let mut s = snapshot(&p.desired, &p.observed);
             e.organization.fill(&mut s);
-            if let Some((key, policy)) = &e.key_policy {
+            for (key, policy) in &e.key_policies {
                 policy.fill(key, &mut s);
             }
             (p, s)

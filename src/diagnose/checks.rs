@@ -769,7 +769,13 @@ impl<'a> TargetCheck<'a> {
             self.note_not_evaluated(Code::DeadLetterQueuePermissionMissing, dlq, &notes);
         }
         if let Some(key) = &queue.kms_key {
-            self.check_dead_letter_key(dlq, &queue_arn, key);
+            self.check_queue_key(
+                dlq,
+                &queue_arn,
+                key,
+                Code::DeadLetterQueueKmsKeyNotPermitted,
+                "dead-letter queue",
+            );
         }
     }
 
@@ -859,23 +865,33 @@ impl<'a> TargetCheck<'a> {
             );
             self.note_not_evaluated(Code::SqsQueuePolicyMissing, &t.arn, &notes);
         }
+        if let Some(key) = &queue.kms_key {
+            self.check_queue_key(
+                &t.arn,
+                arn,
+                key,
+                Code::SqsQueueKmsKeyNotPermitted,
+                "target queue",
+            );
+        }
     }
 
-    /// An SQS queue encrypted with KMS: EventBridge needs kms:GenerateDataKey and kms:Decrypt
-    /// through the key policy. The AWS managed key (alias/aws/sqs) cannot grant a service.
-    fn check_dead_letter_key(&mut self, dlq: &str, queue_arn: &Arn, key: &str) {
+    /// An SQS queue EventBridge sends to (`what`: dead-letter or target queue), encrypted with
+    /// KMS: EventBridge needs kms:GenerateDataKey and kms:Decrypt through the key policy. The
+    /// AWS managed key (alias/aws/sqs) cannot grant a service.
+    fn check_queue_key(&mut self, queue: &str, queue_arn: &Arn, key: &str, code: Code, what: &str) {
         let statement = remedy::dead_letter_key_statement();
         if key == "alias/aws/sqs" || key.ends_with(":alias/aws/sqs") {
             self.finding(
-                Code::DeadLetterQueueKmsKeyNotPermitted,
-                dlq,
-                format!("The dead-letter queue {dlq} is encrypted with the AWS managed key alias/aws/sqs, whose key policy cannot be changed to let events.amazonaws.com use it, so EventBridge cannot send to the queue."),
+                code,
+                queue,
+                format!("The {what} {queue} is encrypted with the AWS managed key alias/aws/sqs, whose key policy cannot be changed to let events.amazonaws.com use it, so EventBridge cannot send to the queue."),
                 format!(
                     "Encrypt the queue with a customer managed key whose key policy has this statement:
 {}
 and: aws sqs set-queue-attributes --queue-url {} --attributes KmsMasterKeyId=KEY_ARN (or use SSE-SQS instead: --attributes SqsManagedSseEnabled=true)",
                     serde_json::to_string_pretty(&statement).unwrap_or_default(),
-                    remedy::queue_url(dlq)
+                    remedy::queue_url(queue)
                 ),
             );
             return;
@@ -918,7 +934,7 @@ and: aws sqs set-queue-attributes --queue-url {} --attributes KmsMasterKeyId=KEY
         };
         self.check_resource_control(
             &kms_request,
-            &format!("EventBridge (events.amazonaws.com) kms:GenerateDataKey on {key_arn}, the key of dead-letter queue {dlq}"),
+            &format!("EventBridge (events.amazonaws.com) kms:GenerateDataKey on {key_arn}, the key of {what} {queue}"),
         );
         let mut missing = vec![];
         let mut notes = vec![];
@@ -946,10 +962,10 @@ and: aws sqs set-queue-attributes --queue-url {} --attributes KmsMasterKeyId=KEY
         if !missing.is_empty() {
             let key_id = key_arn.rsplit('/').next().unwrap_or(key);
             self.finding(
-                Code::DeadLetterQueueKmsKeyNotPermitted,
-                dlq,
+                code,
+                queue,
                 format!(
-                    "The dead-letter queue {dlq} is encrypted with KMS key {key}, whose key policy does not let events.amazonaws.com {}: EventBridge cannot write to the queue.",
+                    "The {what} {queue} is encrypted with KMS key {key}, whose key policy does not let events.amazonaws.com {}: EventBridge cannot write to the queue.",
                     missing.join(" or ")
                 ),
                 format!(
@@ -959,7 +975,7 @@ then: aws kms put-key-policy --key-id {key_id} --policy-name default --policy fi
                     serde_json::to_string_pretty(&statement).unwrap_or_default()
                 ),
             );
-            self.note_not_evaluated(Code::DeadLetterQueueKmsKeyNotPermitted, dlq, &notes);
+            self.note_not_evaluated(code, queue, &notes);
         }
     }
 

@@ -39,6 +39,7 @@ pub enum Code {
     DeadLetterQueueKmsKeyNotPermitted,
     DeadLetterQueueInOtherRegion,
     SqsQueuePolicyMissing,
+    SqsQueueKmsKeyNotPermitted,
     /// Not a static cause: AWS's own metrics report failed invocations of the rule (see
     /// `delivery`). Not in `ALL`, the causes the static evaluator names.
     DeliveryFailing,
@@ -47,7 +48,7 @@ pub enum Code {
 impl Code {
     /// Every cause the static evaluator can name (`DeliveryFailing` is observed, not
     /// evaluated, and is not among them).
-    pub const ALL: [Code; 30] = [
+    pub const ALL: [Code; 31] = [
         Code::RuleNotFound,
         Code::RuleDisabled,
         Code::TargetNotFound,
@@ -78,6 +79,7 @@ impl Code {
         Code::DeadLetterQueueKmsKeyNotPermitted,
         Code::DeadLetterQueueInOtherRegion,
         Code::SqsQueuePolicyMissing,
+        Code::SqsQueueKmsKeyNotPermitted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -113,6 +115,7 @@ impl Code {
             Code::DeadLetterQueueKmsKeyNotPermitted => "DeadLetterQueueKmsKeyNotPermitted",
             Code::DeadLetterQueueInOtherRegion => "DeadLetterQueueInOtherRegion",
             Code::SqsQueuePolicyMissing => "SqsQueuePolicyMissing",
+            Code::SqsQueueKmsKeyNotPermitted => "SqsQueueKmsKeyNotPermitted",
             Code::DeliveryFailing => "DeliveryFailing",
         }
     }

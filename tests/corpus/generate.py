@@ -489,6 +489,16 @@ case("sqs-good-account-wide", "The queue policy admits every rule of the account
      sqs_good(policy=doc(dict(SQS_STATEMENT, Condition={"ArnLike": {"aws:SourceArn": f"arn:aws:events:{R}:{A}:rule/*"}}))))
 case("sqs-not-gathered", "The target queue was not gathered: nothing is said about its policy.",
      mutate(sqs_good(), lambda b: b.pop("deadLetterQueues")))
+case("sqs-good-customer-key", "A target queue encrypted with a customer managed key whose policy lets EventBridge use it.",
+     mutate(sqs_good(), lambda b: (b["deadLetterQueues"].__setitem__(QUEUE, queue(arn=QUEUE, policy=doc(FOREIGN_SQS, SQS_STATEMENT), kms=KEY_ID)),
+                                   b.__setitem__("keyPolicies", {KEY_ID: key_policy(KEY_ADMIN, KEY_EVENTS)}))))
+case("sqs-key-not-permitted", "The target queue's customer managed key does not let EventBridge use it.",
+     mutate(sqs_good(), lambda b: (b["deadLetterQueues"].__setitem__(QUEUE, queue(arn=QUEUE, policy=doc(FOREIGN_SQS, SQS_STATEMENT), kms=KEY_ID)),
+                                   b.__setitem__("keyPolicies", {KEY_ID: key_policy(KEY_ADMIN)}))),
+     errors=["SqsQueueKmsKeyNotPermitted"])
+case("sqs-aws-managed-key", "The target queue is encrypted with alias/aws/sqs, whose policy cannot admit EventBridge.",
+     mutate(sqs_good(), lambda b: b["deadLetterQueues"].__setitem__(QUEUE, queue(arn=QUEUE, policy=doc(FOREIGN_SQS, SQS_STATEMENT), kms="alias/aws/sqs"))),
+     errors=["SqsQueueKmsKeyNotPermitted"])
 case("sqs-no-policy", "The target queue has no policy, so EventBridge may not send to it.",
      sqs_good(policy={}), errors=["SqsQueuePolicyMissing"])
 case("sqs-policy-other-rule", "The queue policy admits another rule only.",
