@@ -1,6 +1,6 @@
 """Create the workloads the examples point at, in the AWS emulator: an ECS cluster and a
-task definition with execution and task roles, a Step Functions state machine, and a Lambda
-function. The controller never creates these; users bring them. Idempotent."""
+task definition with execution and task roles, a Step Functions state machine, a Lambda
+function, and an SQS queue (examples/sqs.yaml). The controller never creates these; users bring them. Idempotent."""
 import io
 import json
 import os
@@ -55,6 +55,16 @@ def seed(account=None):
         lam.create_alias(FunctionName="order-notifier", Name="live", FunctionVersion="$LATEST")
     except lam.exceptions.ResourceConflictException:
         fn = lam.get_function(FunctionName="order-notifier")["Configuration"]["FunctionArn"]
+    # The queue examples/sqs.yaml sends to, with its consumer's statement, which the
+    # controller keeps beside its own. CreateQueue is idempotent for the same attributes.
+    sqs = client("sqs", account)
+    url = sqs.create_queue(QueueName="order-events")["QueueUrl"]
+    queue_arn = f"arn:aws:sqs:{REGION}:{account or ACCOUNT}:order-events"
+    consumer = {"Sid": "Consumer", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account or ACCOUNT}:root"},
+                "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage"], "Resource": queue_arn}
+    policy = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"]).get("Attributes", {}).get("Policy")
+    if not policy:
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({"Version": "2012-10-17", "Statement": [consumer]})})
     if account:
         # The role the controller assumes to act in this account (cross-account tests).
         trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]}

@@ -188,7 +188,12 @@ impl CachedReader {
                     snap.lambda_policies.insert(t.arn.clone(), p);
                 }
             }
-            if let Some(dlq) = &t.dead_letter_arn {
+            // The dead-letter queue and an SQS target's queue: both policies must let
+            // EventBridge send.
+            let sqs_target = Arn::parse(&t.arn)
+                .is_ok_and(|a| a.service == "sqs")
+                .then_some(&t.arn);
+            for dlq in t.dead_letter_arn.iter().chain(sqs_target) {
                 // Gathered (an empty entry: it does not exist), so the DLQ codes apply.
                 snap.dead_letter_queues.get_or_insert_with(Default::default);
                 if let Some(q) = self.queue(dlq, &account).await? {

@@ -92,6 +92,18 @@ fn ecs(extra: Value) -> Value {
     json!({"rule": {"eventPattern": {"source": ["orders"]}}, "target": {"ecs": e}})
 }
 
+fn sqs(queue: &str, group: Option<&str>) -> Value {
+    let mut q = json!({"queueArn": queue});
+    if let Some(g) = group {
+        q["messageGroupId"] = json!(g);
+    }
+    json!({"rule": {"eventPattern": {"source": ["orders"]}}, "target": {"sqs": q}})
+}
+
+fn queue(account: &str, region: &str, name: &str) -> String {
+    format!("arn:aws:sqs:{region}:{account}:{name}")
+}
+
 fn with(mut spec: Value, path: &[&str], value: Value) -> Value {
     let mut at = &mut spec;
     for key in &path[..path.len() - 1] {
@@ -125,6 +137,60 @@ fn cases() -> Vec<(
             None,
         ),
         ("ECS on Fargate", ecs(json!({})), None, None),
+        (
+            "an SQS target",
+            sqs(&queue(A, "us-east-1", "orders"), None),
+            None,
+            None,
+        ),
+        (
+            "a FIFO SQS target with its message group",
+            sqs(&queue(A, "us-east-1", "orders.fifo"), Some("g1")),
+            None,
+            None,
+        ),
+        (
+            "a FIFO SQS target without a message group",
+            sqs(&queue(A, "us-east-1", "orders.fifo"), None),
+            Some("spec.target.sqs.messageGroupId"),
+            Some("spec.target.sqs.messageGroupId"),
+        ),
+        (
+            "a standard SQS target with a message group",
+            sqs(&queue(A, "us-east-1", "orders"), Some("g1")),
+            Some("spec.target.sqs.messageGroupId"),
+            Some("spec.target.sqs.messageGroupId"),
+        ),
+        (
+            "a role with an SQS target",
+            with(
+                sqs(&queue(A, "us-east-1", "orders"), None),
+                &["role"],
+                json!({"name": "ebi-r"}),
+            ),
+            Some("spec.role"),
+            Some("spec.role"),
+        ),
+        (
+            "an SQS target across accounts",
+            with(
+                sqs(&queue(B, "us-east-1", "orders"), None),
+                &["crossAccount"],
+                fwd.clone(),
+            ),
+            Some("spec.target.sqs.queueArn"),
+            Some("spec.target.sqs.queueArn"),
+        ),
+        (
+            "an SQS queue not in spec.region",
+            with(
+                sqs(&queue(A, "us-east-1", "orders"), None),
+                &["region"],
+                json!("eu-west-1"),
+            ),
+            Some("spec.region"),
+            Some("spec.target.sqs.queueArn"),
+        ),
         (
             "ECS on EC2 without network",
             ecs(json!({"launchType": "EC2", "networkConfiguration": null})),

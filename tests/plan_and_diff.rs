@@ -821,3 +821,103 @@ fn a_path_move_plans_a_second_name_while_the_old_role_holds_the_name() {
         settled
     );
 }
+
+/// An SQS target that is also its own dead-letter queue: two statements of ours in one
+/// policy, each under its own Sid, written in one rewrite; a foreign statement stays.
+#[test]
+fn an_sqs_target_and_its_dead_letter_statement_share_one_queue_rewrite() {
+    use ebi::plan::diff::{after_writes, ObservedQueue};
+    use ebi::plan::QueuePurpose;
+    let queue = format!("arn:aws:sqs:us-east-1:{A}:orders");
+    let s = spec(&format!(
+        r#"
+rule: {{eventPattern: {{source: [orders]}}}}
+target:
+  sqs: {{queueArn: "{queue}"}}
+  deadLetterQueueArn: "{queue}"
+"#
+    ));
+    let p = planned(&s);
+    let d = &p.local;
+    assert_eq!(d.role, DesiredRole::NotNeeded);
+    let rule = d.rule.as_ref().unwrap();
+    let foreign = json!({"Sid": "Consumer", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{A}:root")},
+        "Action": "sqs:ReceiveMessage", "Resource": queue});
+    let mut observed = Observed {
+        rule: Some(ObservedRule {
+            name: rule.name.clone(),
+            arn: rule.arn.clone(),
+            event_bus_name: "default".into(),
+            enabled: true,
+            description: None,
+            event_pattern: Some(json!({"source": ["orders"]})),
+            schedule_expression: None,
+            tags: owner().tags(),
+        }),
+        targets: vec![d.target.clone().unwrap()],
+        ..Default::default()
+    };
+    observed.queues.insert(
+        queue.clone(),
+        ObservedQueue {
+            url: format!("https://sqs.us-east-1.amazonaws.com/{A}/orders"),
+            attributes: BTreeMap::from([(
+                "Policy".to_string(),
+                json!({"Version": "2012-10-17", "Statement": [foreign]}).to_string(),
+            )]),
+        },
+    );
+    let changes = diff(d, &observed, &owner(), Adoption::default()).unwrap();
+    assert_eq!(
+        changes,
+        vec![Change::PutQueueStatements {
+            queue_arn: queue.clone(),
+            purposes: vec![QueuePurpose::Target, QueuePurpose::DeadLetter],
+        }]
+    );
+    let after = after_writes(d, &observed, &changes, &owner()).unwrap();
+    let policy: Value = serde_json::from_str(&after.queues[&queue].attributes["Policy"]).unwrap();
+    let sids: Vec<&str> = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["Sid"].as_str().unwrap())
+        .collect();
+    assert_eq!(sids.len(), 3, "{policy}");
+    assert_eq!(sids[0], "Consumer");
+    assert_ne!(sids[1], sids[2]);
+    // Written, the queue is in sync: no change.
+    assert_eq!(
+        diff(d, &after, &owner(), Adoption::default()).unwrap(),
+        vec![]
+    );
+    // Only the target's statement gone: one rewrite again, for it alone.
+    let mut drifted = after.clone();
+    let without_target: Vec<Value> = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| {
+            s["Sid"]
+                != json!(
+                    d.queue_permissions
+                        .iter()
+                        .find(|q| q.purpose == QueuePurpose::Target)
+                        .unwrap()
+                        .statement_id
+                )
+        })
+        .cloned()
+        .collect();
+    drifted.queues.get_mut(&queue).unwrap().attributes.insert(
+        "Policy".into(),
+        json!({"Version": "2012-10-17", "Statement": without_target}).to_string(),
+    );
+    assert_eq!(
+        diff(d, &drifted, &owner(), Adoption::default()).unwrap(),
+        vec![Change::PutQueueStatements {
+            queue_arn: queue,
+            purposes: vec![QueuePurpose::Target],
+        }]
+    );
+}

@@ -54,7 +54,9 @@ pub struct EventBridgeIntegrationPolicySpec {
     pub rule_names: Vec<String>,
 
     /// Every target ARN: the Lambda function (as the target uses it, qualifier included),
-    /// the state machine, and for ECS both the cluster and the task definition.
+    /// the state machine, the SQS queue (the controller writes a statement into its policy),
+    /// and for ECS both the cluster and the task definition. A queue granted only in
+    /// `deadLetterQueues` is not a target.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<String>,
 

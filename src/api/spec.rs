@@ -39,7 +39,7 @@ pub const SCHEDULE_PATTERN: &str =
     namespaced,
     shortname = "ebi",
     status = "EventBridgeIntegrationStatus",
-    doc = "An AWS EventBridge integration: one rule, its single target (ECS task, Step Functions state machine or Lambda function), and the IAM role or Lambda permission EventBridge needs to invoke it. The controller creates and keeps these in sync, and `status.findings` names anything that would make an invocation fail with AccessDenied, with the fix.",
+    doc = "An AWS EventBridge integration: one rule, its single target (ECS task, Step Functions state machine, Lambda function or SQS queue), and the IAM role, Lambda permission or queue policy statement EventBridge needs to invoke it. The controller creates and keeps these in sync, and `status.findings` names anything that would make an invocation fail with AccessDenied, with the fix.",
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","description":"Reason of the Ready condition","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
     printcolumn = r#"{"name":"Target","type":"string","jsonPath":".status.targetKind"}"#,
@@ -53,13 +53,19 @@ pub const SCHEDULE_PATTERN: &str =
     {"rule": "!has(self.target.lambda) || !has(self.role)",
      "fieldPath": ".role",
      "message": "spec.role: Lambda targets are invoked through the function's resource-based policy, not a role; remove spec.role"},
+    {"rule": "!has(self.target.sqs) || !has(self.role)",
+     "fieldPath": ".role",
+     "message": "spec.role: SQS targets are sent to through the queue's policy, not a role; remove spec.role"},
+    {"rule": "!has(self.target.sqs) || !has(self.crossAccount)",
+     "fieldPath": ".target.sqs.queueArn",
+     "message": "spec.target.sqs.queueArn: direct cross-account delivery to an SQS queue is not yet supported; use a queue in the rule's account and remove spec.crossAccount"},
     {"rule": "!has(self.crossAccount) || self.crossAccount.mode != 'RoleChain' || has(self.target.lambda)",
      "fieldPath": ".crossAccount.mode",
      "message": "spec.crossAccount.mode: EventBridge does not chain roles and reaches ECS and Step Functions in another account only bus to bus; use mode EventBusForwarding"},
     {"rule": "!has(self.crossAccount) || !has(self.role) || !has(self.role.arn)",
      "fieldPath": ".role.arn",
      "message": "spec.role.arn: a bring-your-own role is not supported with spec.crossAccount (the controller creates the roles in both accounts); remove spec.role.arn"},
-    {"rule": "!has(self.region) || [has(self.target.ecs) ? self.target.ecs.clusterArn : '', has(self.target.stepFunctions) ? self.target.stepFunctions.stateMachineArn : '', has(self.target.lambda) ? self.target.lambda.functionArn : ''].all(a, a == '' || a.split(':')[3] == self.region)",
+    {"rule": "!has(self.region) || [has(self.target.ecs) ? self.target.ecs.clusterArn : '', has(self.target.stepFunctions) ? self.target.stepFunctions.stateMachineArn : '', has(self.target.lambda) ? self.target.lambda.functionArn : '', has(self.target.sqs) ? self.target.sqs.queueArn : ''].all(a, a == '' || a.split(':')[3] == self.region)",
      "fieldPath": ".region",
      "message": "spec.region: the target is in another region; EventBridge targets are regional: set spec.region to the target's region"},
     {"rule": "!has(self.region) || !has(self.target.deadLetterQueueArn) || self.target.deadLetterQueueArn.split(':')[3] == self.region",
@@ -81,7 +87,7 @@ pub struct EventBridgeIntegrationSpec {
     /// The EventBridge rule: what triggers the target.
     pub rule: RuleSpec,
 
-    /// The rule's target: exactly one of `ecs`, `stepFunctions` or `lambda`.
+    /// The rule's target: exactly one of `ecs`, `stepFunctions`, `lambda` or `sqs`.
     pub target: TargetSpec,
 
     /// The IAM role EventBridge assumes to invoke an ECS or Step Functions target.
@@ -225,12 +231,12 @@ fn yes() -> bool {
     true
 }
 
-/// The single target of the rule. Exactly one of `ecs`, `stepFunctions`, `lambda`; at most
+/// The single target of the rule. Exactly one of `ecs`, `stepFunctions`, `lambda`, `sqs`; at most
 /// one of `input`, `inputPath`, `inputTransformer`.
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend(
-    "oneOf" = [{"required": ["ecs"]}, {"required": ["stepFunctions"]}, {"required": ["lambda"]}],
+    "oneOf" = [{"required": ["ecs"]}, {"required": ["stepFunctions"]}, {"required": ["lambda"]}, {"required": ["sqs"]}],
     "not" = {"anyOf": [
         {"required": ["input", "inputPath"]},
         {"required": ["input", "inputTransformer"]},
@@ -254,6 +260,10 @@ pub struct TargetSpec {
     /// Invoke a Lambda function.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lambda: Option<LambdaTarget>,
+
+    /// Send to an SQS queue (standard or FIFO).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sqs: Option<SqsTarget>,
 
     /// Constant JSON passed to the target instead of the event: any JSON value (object, array,
     /// string, number), so the schema gives it no single type.
@@ -436,6 +446,28 @@ pub struct LambdaTarget {
     pub function_arn: String,
 }
 
+/// An SQS queue: EventBridge sends through the queue's policy (no role), where the controller
+/// keeps one statement of its own (`events.amazonaws.com`, `sqs:SendMessage`, `aws:SourceArn`
+/// = the rule) beside the others, kept verbatim.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "self.queueArn.endsWith('.fifo') == has(self.messageGroupId)",
+     "fieldPath": ".messageGroupId",
+     "message": "spec.target.sqs.messageGroupId: required for a FIFO queue (name ending in .fifo), and applies only to one; set it for a FIFO queue, remove it for a standard one"}
+]))]
+pub struct SqsTarget {
+    /// ARN of the queue, in the rule's account and region.
+    #[schemars(regex(pattern = QUEUE_ARN_PATTERN))]
+    pub queue_arn: String,
+
+    /// The message group of the events, for a FIFO queue (required there, refused for a
+    /// standard queue). The queue needs content-based deduplication.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    pub message_group_id: Option<String>,
+}
+
 /// The IAM role EventBridge assumes. At most one of `name` and `arn`.
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -486,6 +518,7 @@ pub enum TargetKind {
     Ecs,
     StepFunctions,
     Lambda,
+    Sqs,
 }
 
 impl TargetKind {
@@ -494,16 +527,18 @@ impl TargetKind {
             TargetKind::Ecs => "ECS",
             TargetKind::StepFunctions => "StepFunctions",
             TargetKind::Lambda => "Lambda",
+            TargetKind::Sqs => "SQS",
         }
     }
 }
 
 impl TargetSpec {
     pub fn kind(&self) -> Option<TargetKind> {
-        match (&self.ecs, &self.step_functions, &self.lambda) {
-            (Some(_), None, None) => Some(TargetKind::Ecs),
-            (None, Some(_), None) => Some(TargetKind::StepFunctions),
-            (None, None, Some(_)) => Some(TargetKind::Lambda),
+        match (&self.ecs, &self.step_functions, &self.lambda, &self.sqs) {
+            (Some(_), None, None, None) => Some(TargetKind::Ecs),
+            (None, Some(_), None, None) => Some(TargetKind::StepFunctions),
+            (None, None, Some(_), None) => Some(TargetKind::Lambda),
+            (None, None, None, Some(_)) => Some(TargetKind::Sqs),
             _ => None,
         }
     }

@@ -85,8 +85,8 @@ fn mark_written(c: &Clients, desired: &Desired, change: &Change) {
                     .wrote_lambda_policy(&p.function_name, p.qualifier.as_deref());
             }
         }
-        Change::PutQueueStatement => {
-            if let Some(q) = &desired.queue_permission {
+        Change::PutQueueStatements { queue_arn, .. } => {
+            if let Some(q) = desired.queue_statements(queue_arn).next() {
                 c.shared.wrote_queue(&q.queue_name, &q.queue_account);
             }
         }
@@ -219,12 +219,15 @@ async fn write(c: &Clients, desired: &Desired, change: &Change) -> Result<(), Aw
                 .await
                 .map_err(|e| classify("events:PutPermission", e))?;
         }
-        Change::PutQueueStatement => {
-            let Some(q) = &desired.queue_permission else {
+        Change::PutQueueStatements { queue_arn, .. } => {
+            // Every statement of ours in this queue's policy, in one rewrite.
+            let ours: Vec<_> = desired.queue_statements(queue_arn).collect();
+            let Some(q) = ours.first() else {
                 return Err(unplanned(change));
             };
             edit_queue_policy(c, &q.queue_name, &q.queue_account, |policy| {
-                Some(crate::iam::documents::with_statement(policy, &q.statement))
+                let statements: Vec<_> = ours.iter().map(|q| q.statement.clone()).collect();
+                Some(crate::iam::documents::with_statements(policy, &statements))
             })
             .await?;
         }
@@ -566,6 +569,9 @@ pub fn sdk_target(t: &TargetShape) -> Result<eb::Target, String> {
     }
     if let Some(dlq) = &t.dead_letter_arn {
         b = b.dead_letter_config(eb::DeadLetterConfig::builder().arn(dlq).build());
+    }
+    if let Some(group) = &t.message_group_id {
+        b = b.sqs_parameters(eb::SqsParameters::builder().message_group_id(group).build());
     }
     if let Some(e) = &t.ecs {
         let network = if e.subnets.is_empty() {

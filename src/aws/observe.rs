@@ -137,6 +137,10 @@ pub fn target_shape(t: &aws_sdk_eventbridge::types::Target) -> TargetShape {
                     .map(|a| a.as_str().to_string()),
             }
         }),
+        message_group_id: t
+            .sqs_parameters()
+            .and_then(|p| p.message_group_id())
+            .map(str::to_string),
         input: t.input().map(parse_json),
         input_path: t.input_path().map(str::to_string),
         input_transformer: t.input_transformer().map(|x| {

@@ -304,22 +304,29 @@ async fn observe_all(
         Some(b) => observe::bus_policy(clients, &b.event_bus_name).await?,
         None => None,
     };
-    let queue = match (&desired.queue_permission, max_age) {
-        (None, _) => None,
-        (Some(q), Some(max_age)) if recorded.queue => {
-            match shared
-                .queue(clients, &q.queue_name, &q.queue_account, max_age)
-                .await?
-            {
-                Shared::Known(queue) => {
-                    from_snapshots = true;
-                    queue
+    let mut queues = std::collections::BTreeMap::new();
+    for q in desired.permitted_queues() {
+        let queue = match max_age {
+            Some(max_age) if recorded.queue => {
+                match shared
+                    .queue(clients, &q.queue_name, &q.queue_account, max_age)
+                    .await?
+                {
+                    Shared::Known(queue) => {
+                        from_snapshots = true;
+                        queue
+                    }
+                    Shared::Unknown => {
+                        observe::queue(clients, &q.queue_name, &q.queue_account).await?
+                    }
                 }
-                Shared::Unknown => observe::queue(clients, &q.queue_name, &q.queue_account).await?,
             }
+            _ => observe::queue(clients, &q.queue_name, &q.queue_account).await?,
+        };
+        if let Some(queue) = queue {
+            queues.insert(q.queue_arn.clone(), queue);
         }
-        (Some(q), _) => observe::queue(clients, &q.queue_name, &q.queue_account).await?,
-    };
+    }
     let task_definition = if desired.target.as_ref().is_some_and(|t| t.ecs.is_some()) {
         task_definition
     } else {
@@ -333,7 +340,7 @@ async fn observe_all(
             lambda_policy,
             task_definition,
             bus_policy,
-            queue,
+            queues,
         },
         from_snapshots,
         role_assumed_absent,
@@ -750,30 +757,31 @@ async fn evidence_for(ctx: &Context, part: &Part) -> Evidence {
             (read, keep)
         })
         .await;
-    let key = part
+    let mut keys: Vec<&String> = part
         .observed
-        .queue
-        .as_ref()
-        .and_then(|q| q.attributes.get("KmsMasterKeyId"))
-        .filter(|k| kms::needs_key_policy(k));
-    let key_policy = match key {
-        None => None,
-        Some(key) => {
-            let cache_key = format!("{account}|{}|{key}", part.clients.region);
-            let policy = ctx
-                .key_policies
-                .get(&cache_key, || async {
-                    let read = kms::key_policy(&part.clients.kms, key).await;
-                    let keep = read.cacheable();
-                    (read, keep)
-                })
-                .await;
-            Some((key.clone(), policy))
-        }
-    };
+        .queues
+        .values()
+        .filter_map(|q| q.attributes.get("KmsMasterKeyId"))
+        .filter(|k| kms::needs_key_policy(k))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    let mut key_policies = vec![];
+    for key in keys {
+        let cache_key = format!("{account}|{}|{key}", part.clients.region);
+        let policy = ctx
+            .key_policies
+            .get(&cache_key, || async {
+                let read = kms::key_policy(&part.clients.kms, key).await;
+                let keep = read.cacheable();
+                (read, keep)
+            })
+            .await;
+        key_policies.push((key.clone(), policy));
+    }
     Evidence {
         organization,
-        key_policy,
+        key_policies,
     }
 }
 

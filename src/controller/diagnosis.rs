@@ -57,21 +57,23 @@ pub fn snapshot(desired: &Desired, observed: &Observed) -> Snapshot {
     ) {
         task_definitions.insert(ecs.task_definition_arn.clone(), td.clone());
     }
-    // The dead-letter queue as read (an empty map: it does not exist). Key policies and the
-    // organisation's policies are added from the pass's evidence (`diagnose_parts`).
-    let dead_letter_queues = desired.queue_permission.as_ref().map(|q| {
-        observed
-            .queue
+    // The queues the rule sends to (dead-letter queue, SQS target) as read; one missing from
+    // the map does not exist. Key policies and the organisation's policies are added from
+    // the pass's evidence (`diagnose_parts`).
+    let queues = desired.permitted_queues();
+    let dead_letter_queues = (!queues.is_empty()).then(|| {
+        queues
             .iter()
-            .map(|queue| {
-                (
+            .filter_map(|q| {
+                let queue = observed.queues.get(&q.queue_arn)?;
+                Some((
                     q.queue_arn.clone(),
                     diagnose::Queue {
                         arn: q.queue_arn.clone(),
                         policy: queue.policy(),
                         kms_key: queue.attributes.get("KmsMasterKeyId").cloned(),
                     },
-                )
+                ))
             })
             .collect()
     });
@@ -108,7 +110,7 @@ pub(super) fn diagnose_parts(
         .map(|(p, e)| {
             let mut s = snapshot(&p.desired, &p.observed);
             e.organization.fill(&mut s);
-            if let Some((key, policy)) = &e.key_policy {
+            for (key, policy) in &e.key_policies {
                 policy.fill(key, &mut s);
             }
             (p, s)

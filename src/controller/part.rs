@@ -16,10 +16,10 @@ pub(super) struct Part {
 }
 
 /// What the diagnosis reads beyond what the diff needs, for one account: the organisation
-/// policies that apply to it and the key policy of its dead-letter queue's KMS key. Cached
+/// policies that apply to it and the key policies of its queues' KMS keys. Cached
 /// per resync interval; a failed read is said in `status.notEvaluated`, never fails a pass.
 pub(super) struct Evidence {
     pub organization: OrgPolicies,
-    /// The queue's `KmsMasterKeyId` and its key policy.
-    pub key_policy: Option<(String, KeyPolicy)>,
+    /// Each queue's `KmsMasterKeyId` (dead-letter queue, SQS target) and its key policy.
+    pub key_policies: Vec<(String, KeyPolicy)>,
 }

@@ -208,6 +208,7 @@ impl<'a> TargetCheck<'a> {
                 self.check_role_target(&arn);
             }
             "events" if arn.resource.starts_with("event-bus/") => self.check_bus_target(&arn),
+            "sqs" if !cross_account => self.check_sqs_target(&arn),
             "lambda" => {
                 if cross_account && arn.region != rule_region {
                     self.finding(
@@ -758,6 +759,35 @@ impl<'a> TargetCheck<'a> {
             );
             return;
         };
+        if let Some((why, notes)) = self.queue_send_denied(dlq, &queue_arn, queue) {
+            self.finding(
+                Code::DeadLetterQueuePermissionMissing,
+                dlq,
+                format!("EventBridge may not send to the dead-letter queue {dlq}: {why}. Failed events (permission errors go straight to the queue) are dropped."),
+                remedy::add_queue_statement(dlq, &statement),
+            );
+            self.note_not_evaluated(Code::DeadLetterQueuePermissionMissing, dlq, &notes);
+        }
+        if let Some(key) = &queue.kms_key {
+            self.check_queue_key(
+                dlq,
+                &queue_arn,
+                key,
+                Code::DeadLetterQueueKmsKeyNotPermitted,
+                "dead-letter queue",
+            );
+        }
+    }
+
+    /// Why EventBridge may not `sqs:SendMessage` to `queue_arn` for this rule (its policy,
+    /// evaluated), with what could not be evaluated; None when it may, or when a resource
+    /// control policy blocks it (that finding is already made).
+    fn queue_send_denied(
+        &mut self,
+        queue_arn: &str,
+        parsed: &Arn,
+        queue: &crate::diagnose::snapshot::Queue,
+    ) -> Option<(&'static str, Vec<NotEvaluated>)> {
         let policy = queue
             .policy
             .as_ref()
@@ -770,66 +800,98 @@ impl<'a> TargetCheck<'a> {
         let request = Request {
             caller: Caller::Service(EVENTS.into()),
             action: "sqs:SendMessage".into(),
-            resource: Some(dlq.to_string()),
+            resource: Some(queue_arn.to_string()),
             context: Context::new()
                 .with("aws:SourceArn", self.rule.arn.clone())
                 .with("aws:SourceAccount", self.account),
         };
-        let what = format!("EventBridge (events.amazonaws.com) sqs:SendMessage on {dlq}");
-        let rcp_blocks = self.check_resource_control(&request, &what);
-        if !rcp_blocks {
-            let outcome = request::evaluate(
-                &request::Question {
-                    principal: request::Principal::Service(EVENTS.into()),
-                    action: request.action.clone(),
-                    resource: dlq.to_string(),
-                    resource_account: Some(queue_arn.account.clone()),
-                    context: request.context.clone(),
-                },
-                &Policies {
-                    resource: policy,
-                    ..Default::default()
-                },
+        let what = format!("EventBridge (events.amazonaws.com) sqs:SendMessage on {queue_arn}");
+        if self.check_resource_control(&request, &what) {
+            return None;
+        }
+        let outcome = request::evaluate(
+            &request::Question {
+                principal: request::Principal::Service(EVENTS.into()),
+                action: request.action.clone(),
+                resource: queue_arn.to_string(),
+                resource_account: Some(parsed.account.clone()),
+                context: request.context.clone(),
+            },
+            &Policies {
+                resource: policy,
+                ..Default::default()
+            },
+        );
+        if outcome.decision == Decision::Allow {
+            return None;
+        }
+        let why = if outcome.decision == Decision::ExplicitDeny {
+            "a Deny in its policy blocks events.amazonaws.com"
+        } else if queue.policy.is_none() {
+            "it has no queue policy"
+        } else {
+            "no statement of its policy lets events.amazonaws.com sqs:SendMessage for this rule"
+        };
+        Some((
+            why,
+            outcome.not_evaluated.into_iter().map(|(_, n)| n).collect(),
+        ))
+    }
+
+    /// An SQS queue as the target: no role, its policy must let EventBridge send for this
+    /// rule. Checked when the queue was gathered (a queue absent from what was gathered is
+    /// not evaluated here).
+    fn check_sqs_target(&mut self, arn: &Arn) {
+        let t = self.target;
+        let snapshot = self.snapshot;
+        let Some(queue) = snapshot
+            .dead_letter_queues
+            .as_ref()
+            .and_then(|queues| queues.get(&t.arn))
+        else {
+            return;
+        };
+        if let Some((why, notes)) = self.queue_send_denied(&t.arn, arn, queue) {
+            let statement = remedy::sqs_target_statement(
+                &remedy::sqs_target_sid(&self.rule.arn),
+                &t.arn,
+                &self.rule.arn,
             );
-            if outcome.decision != Decision::Allow {
-                let why = if outcome.decision == Decision::ExplicitDeny {
-                    "a Deny in its policy blocks events.amazonaws.com"
-                } else if queue.policy.is_none() {
-                    "it has no queue policy"
-                } else {
-                    "no statement of its policy lets events.amazonaws.com sqs:SendMessage for this rule"
-                };
-                self.finding(
-                    Code::DeadLetterQueuePermissionMissing,
-                    dlq,
-                    format!("EventBridge may not send to the dead-letter queue {dlq}: {why}. Failed events (permission errors go straight to the queue) are dropped."),
-                    remedy::add_queue_statement(dlq, &statement),
-                );
-                let notes: Vec<NotEvaluated> =
-                    outcome.not_evaluated.into_iter().map(|(_, n)| n).collect();
-                self.note_not_evaluated(Code::DeadLetterQueuePermissionMissing, dlq, &notes);
-            }
+            self.finding(
+                Code::SqsQueuePolicyMissing,
+                &t.arn,
+                format!("EventBridge may not send to the target queue {}: {why}. Every event the rule matches fails to be delivered.", t.arn),
+                remedy::add_queue_statement(&t.arn, &statement),
+            );
+            self.note_not_evaluated(Code::SqsQueuePolicyMissing, &t.arn, &notes);
         }
         if let Some(key) = &queue.kms_key {
-            self.check_dead_letter_key(dlq, &queue_arn, key);
+            self.check_queue_key(
+                &t.arn,
+                arn,
+                key,
+                Code::SqsQueueKmsKeyNotPermitted,
+                "target queue",
+            );
         }
     }
 
-    /// An SQS queue encrypted with KMS: EventBridge needs kms:GenerateDataKey and kms:Decrypt
-    /// through the key policy. The AWS managed key (alias/aws/sqs) cannot grant a service.
-    fn check_dead_letter_key(&mut self, dlq: &str, queue_arn: &Arn, key: &str) {
+    /// An SQS queue EventBridge sends to (`what`: dead-letter or target queue), encrypted with
+    /// KMS: EventBridge needs kms:GenerateDataKey and kms:Decrypt through the key policy. The
+    /// AWS managed key (alias/aws/sqs) cannot grant a service.
+    fn check_queue_key(&mut self, queue: &str, queue_arn: &Arn, key: &str, code: Code, what: &str) {
         let statement = remedy::dead_letter_key_statement();
         if key == "alias/aws/sqs" || key.ends_with(":alias/aws/sqs") {
             self.finding(
-                Code::DeadLetterQueueKmsKeyNotPermitted,
-                dlq,
-                format!("The dead-letter queue {dlq} is encrypted with the AWS managed key alias/aws/sqs, whose key policy cannot be changed to let events.amazonaws.com use it, so EventBridge cannot send to the queue."),
+                code,
+                queue,
+                format!("The {what} {queue} is encrypted with the AWS managed key alias/aws/sqs, whose key policy cannot be changed to let events.amazonaws.com use it, so EventBridge cannot send to the queue."),
                 format!(
                     "Encrypt the queue with a customer managed key whose key policy has this statement:
 {}
 and: aws sqs set-queue-attributes --queue-url {} --attributes KmsMasterKeyId=KEY_ARN (or use SSE-SQS instead: --attributes SqsManagedSseEnabled=true)",
                     serde_json::to_string_pretty(&statement).unwrap_or_default(),
-                    remedy::queue_url(dlq)
+                    remedy::queue_url(queue)
                 ),
             );
             return;
@@ -872,7 +934,7 @@ and: aws sqs set-queue-attributes --queue-url {} --attributes KmsMasterKeyId=KEY
         };
         self.check_resource_control(
             &kms_request,
-            &format!("EventBridge (events.amazonaws.com) kms:GenerateDataKey on {key_arn}, the key of dead-letter queue {dlq}"),
+            &format!("EventBridge (events.amazonaws.com) kms:GenerateDataKey on {key_arn}, the key of {what} {queue}"),
         );
         let mut missing = vec![];
         let mut notes = vec![];
@@ -900,10 +962,10 @@ and: aws sqs set-queue-attributes --queue-url {} --attributes KmsMasterKeyId=KEY
         if !missing.is_empty() {
             let key_id = key_arn.rsplit('/').next().unwrap_or(key);
             self.finding(
-                Code::DeadLetterQueueKmsKeyNotPermitted,
-                dlq,
+                code,
+                queue,
                 format!(
-                    "The dead-letter queue {dlq} is encrypted with KMS key {key}, whose key policy does not let events.amazonaws.com {}: EventBridge cannot write to the queue.",
+                    "The {what} {queue} is encrypted with KMS key {key}, whose key policy does not let events.amazonaws.com {}: EventBridge cannot write to the queue.",
                     missing.join(" or ")
                 ),
                 format!(
@@ -913,7 +975,7 @@ then: aws kms put-key-policy --key-id {key_id} --policy-name default --policy fi
                     serde_json::to_string_pretty(&statement).unwrap_or_default()
                 ),
             );
-            self.note_not_evaluated(Code::DeadLetterQueueKmsKeyNotPermitted, dlq, &notes);
+            self.note_not_evaluated(code, queue, &notes);
         }
     }
 

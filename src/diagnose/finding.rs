@@ -38,6 +38,8 @@ pub enum Code {
     DeadLetterQueuePermissionMissing,
     DeadLetterQueueKmsKeyNotPermitted,
     DeadLetterQueueInOtherRegion,
+    SqsQueuePolicyMissing,
+    SqsQueueKmsKeyNotPermitted,
     /// Not a static cause: AWS's own metrics report failed invocations of the rule (see
     /// `delivery`). Not in `ALL`, the causes the static evaluator names.
     DeliveryFailing,
@@ -46,7 +48,7 @@ pub enum Code {
 impl Code {
     /// Every cause the static evaluator can name (`DeliveryFailing` is observed, not
     /// evaluated, and is not among them).
-    pub const ALL: [Code; 29] = [
+    pub const ALL: [Code; 31] = [
         Code::RuleNotFound,
         Code::RuleDisabled,
         Code::TargetNotFound,
@@ -76,6 +78,8 @@ impl Code {
         Code::DeadLetterQueuePermissionMissing,
         Code::DeadLetterQueueKmsKeyNotPermitted,
         Code::DeadLetterQueueInOtherRegion,
+        Code::SqsQueuePolicyMissing,
+        Code::SqsQueueKmsKeyNotPermitted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -110,6 +114,8 @@ impl Code {
             Code::DeadLetterQueuePermissionMissing => "DeadLetterQueuePermissionMissing",
             Code::DeadLetterQueueKmsKeyNotPermitted => "DeadLetterQueueKmsKeyNotPermitted",
             Code::DeadLetterQueueInOtherRegion => "DeadLetterQueueInOtherRegion",
+            Code::SqsQueuePolicyMissing => "SqsQueuePolicyMissing",
+            Code::SqsQueueKmsKeyNotPermitted => "SqsQueueKmsKeyNotPermitted",
             Code::DeliveryFailing => "DeliveryFailing",
         }
     }

@@ -83,6 +83,18 @@ pub fn dead_letter_queue_sid(rule_arn: &str) -> String {
     format!("EventBridgeDlq{hex}")
 }
 
+/// The queue-policy statement that lets EventBridge send one rule's events to its target
+/// queue (the controller writes the same shape under its own Sid).
+pub fn sqs_target_statement(statement_id: &str, queue_arn: &str, rule_arn: &str) -> Value {
+    dead_letter_queue_statement(statement_id, queue_arn, rule_arn)
+}
+
+/// As [`dead_letter_queue_sid`], for the target queue's statement: `EventBridgeSqs` and the
+/// first 16 hex digits of SHA-256(rule ARN).
+pub fn sqs_target_sid(rule_arn: &str) -> String {
+    dead_letter_queue_sid(rule_arn).replacen("EventBridgeDlq", "EventBridgeSqs", 1)
+}
+
 /// `arn:aws:sqs:REGION:ACCOUNT:NAME` → `https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`.
 pub fn queue_url(queue_arn: &str) -> String {
     match Arn::parse(queue_arn) {

@@ -19,9 +19,10 @@ pub struct Snapshot {
     pub task_definitions: BTreeMap<String, TaskDefinition>,
     /// Cross-account role chains to verify.
     pub chains: Vec<Chain>,
-    /// Dead-letter queues by queue ARN (`aws sqs get-queue-attributes`). None: not gathered,
-    /// so only what the ARN itself shows (its region) is checked; a queue missing from a
-    /// gathered map does not exist.
+    /// The queues the rules send to, by queue ARN (`aws sqs get-queue-attributes`):
+    /// dead-letter queues and SQS targets (the name is the bundle's `deadLetterQueues`,
+    /// kept). None: not gathered, so only what the ARN itself shows (its region) is checked;
+    /// a dead-letter queue missing from a gathered map does not exist.
     pub dead_letter_queues: Option<BTreeMap<String, Queue>>,
     /// KMS key policies (`aws kms get-key-policy`), keyed as the queue names the key
     /// (key ID, key ARN or alias).

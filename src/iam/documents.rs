@@ -102,6 +102,22 @@ pub fn with_statement(policy: Option<&str>, statement: &Value) -> Value {
     doc
 }
 
+/// `policy` with each of `statements` in place of its Sid's (one rewrite; the others kept).
+pub fn with_statements(policy: Option<&str>, statements: &[Value]) -> Value {
+    let mut text = policy.map(str::to_string);
+    let mut doc = None;
+    for statement in statements {
+        let next = with_statement(text.as_deref(), statement);
+        text = Some(next.to_string());
+        doc = Some(next);
+    }
+    doc.unwrap_or_else(|| {
+        policy
+            .and_then(|p| serde_json::from_str(p).ok())
+            .unwrap_or_else(|| json!({"Version": "2012-10-17", "Statement": []}))
+    })
+}
+
 /// `policy` without the statement `sid`; `None` when nothing else is left (the policy
 /// should then be removed, not written empty).
 pub fn without_statement(policy: &str, sid: &str) -> Option<Value> {
@@ -142,5 +158,22 @@ mod tests {
         assert_eq!(without_statement(&removed.to_string(), "Ops"), None);
         // No policy yet: one is made.
         assert_eq!(with_statement(None, &ours)["Statement"], json!([ours]));
+    }
+
+    #[test]
+    fn several_statements_go_in_one_rewrite_next_to_the_foreign_ones() {
+        let foreign = json!({"Sid": "Ops", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::1:root"}, "Action": "sqs:*", "Resource": "q"});
+        let policy = json!({"Version": "2012-10-17", "Statement": [foreign]}).to_string();
+        let rule = "arn:aws:events:us-east-1:1:rule/r";
+        let dlq = dead_letter_queue_statement("ebi-r-1", "q", rule);
+        let target = dead_letter_queue_statement("ebi-t-1", "q", rule);
+        let written = with_statements(Some(&policy), &[dlq.clone(), target.clone()]);
+        assert_eq!(written["Statement"], json!([foreign, dlq, target]));
+        let again = with_statements(Some(&written.to_string()), &[dlq.clone(), target.clone()]);
+        assert_eq!(again["Statement"], json!([foreign, dlq, target]));
+        assert_eq!(
+            with_statements(None, std::slice::from_ref(&dlq))["Statement"],
+            json!([dlq])
+        );
     }
 }

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::{
-    Claim, Desired, DesiredRole, DesiredRule, Owner, TargetShape, TaskDefinition, OWNER_TAG,
+    Claim, Desired, DesiredRole, DesiredRule, Owner, QueuePurpose, TargetShape, TaskDefinition,
+    OWNER_TAG,
 };
 use crate::iam::{documents_equivalent, PolicyDocument};
 
@@ -22,8 +23,9 @@ pub struct Observed {
     pub task_definition: Option<TaskDefinition>,
     /// EventBusForwarding: the target bus's resource policy.
     pub bus_policy: Option<Value>,
-    /// The dead-letter queue, when the target names one and it exists.
-    pub queue: Option<ObservedQueue>,
+    /// The queues whose policy holds a statement of ours (the dead-letter queue, an SQS
+    /// target), by queue ARN, those that exist.
+    pub queues: BTreeMap<String, ObservedQueue>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -90,8 +92,12 @@ pub enum Change {
     AddPermission {
         replace: bool,
     },
-    /// Writes our statement into the dead-letter queue's policy, keeping the others.
-    PutQueueStatement,
+    /// Writes our statements into a queue's policy (one rewrite), keeping the others;
+    /// `purposes`: those of our statements that were missing or differed.
+    PutQueueStatements {
+        queue_arn: String,
+        purposes: Vec<QueuePurpose>,
+    },
 }
 
 impl Change {
@@ -123,9 +129,11 @@ impl Change {
             Change::AddPermission { replace: true } => {
                 "replaced the function's invoke permission".into()
             }
-            Change::PutQueueStatement => {
-                "let EventBridge send undeliverable events to the dead-letter queue".into()
-            }
+            Change::PutQueueStatements { purposes, .. } => purposes
+                .iter()
+                .map(|p| p.describe())
+                .collect::<Vec<_>>()
+                .join("; "),
         }
     }
 }
@@ -442,30 +450,42 @@ pub fn diff(
             }
         }
     }
-    if let (Some(q), Some(queue)) = (&desired.queue_permission, &observed.queue) {
+    for first in desired.permitted_queues() {
         // A missing queue is the diagnosis's to report (DeadLetterQueueNotFound), not ours
         // to create.
-        let ours = queue
-            .attributes
-            .get("Policy")
-            .and_then(|p| crate::iam::documents::statement_with_sid(p, &q.statement_id));
-        let same = ours.as_ref().is_some_and(|s| {
-            documents_equivalent(
-                &serde_json::json!({"Statement": [s]}),
-                &serde_json::json!({"Statement": [q.statement.clone()]}),
-            )
-        });
-        if let (false, Some(s)) = (same, &ours) {
-            provably_ours(
-                s,
-                &q.rule_arn,
-                &adopt.statement_proofs,
-                "dead-letter queue policy statement",
-                &format!("{} on {}", q.statement_id, q.queue_arn),
-            )?;
+        let Some(queue) = observed.queues.get(&first.queue_arn) else {
+            continue;
+        };
+        let mut purposes = vec![];
+        for q in desired.queue_statements(&first.queue_arn) {
+            let ours = queue
+                .attributes
+                .get("Policy")
+                .and_then(|p| crate::iam::documents::statement_with_sid(p, &q.statement_id));
+            let same = ours.as_ref().is_some_and(|s| {
+                documents_equivalent(
+                    &serde_json::json!({"Statement": [s]}),
+                    &serde_json::json!({"Statement": [q.statement.clone()]}),
+                )
+            });
+            if let (false, Some(s)) = (same, &ours) {
+                provably_ours(
+                    s,
+                    &q.rule_arn,
+                    &adopt.statement_proofs,
+                    q.purpose.statement_kind(),
+                    &format!("{} on {}", q.statement_id, q.queue_arn),
+                )?;
+            }
+            if !same {
+                purposes.push(q.purpose);
+            }
         }
-        if !same {
-            changes.push(Change::PutQueueStatement);
+        if !purposes.is_empty() {
+            changes.push(Change::PutQueueStatements {
+                queue_arn: first.queue_arn.clone(),
+                purposes,
+            });
         }
     }
     Ok(changes)
@@ -610,13 +630,19 @@ pub fn after_writes(
     ) {
         after.bus_policy = Some(rewritten(before.bus_policy.as_ref(), &b.statement));
     }
-    if let (Some(q), Some(queue), true) = (
-        &desired.queue_permission,
-        after.queue.as_mut(),
-        changes.contains(&Change::PutQueueStatement),
-    ) {
+    for change in changes {
+        let Change::PutQueueStatements { queue_arn, .. } = change else {
+            continue;
+        };
+        let Some(queue) = after.queues.get_mut(queue_arn) else {
+            continue;
+        };
+        let statements: Vec<Value> = desired
+            .queue_statements(queue_arn)
+            .map(|q| q.statement.clone())
+            .collect();
         let current = queue.attributes.get("Policy").cloned();
-        let policy = crate::iam::documents::with_statement(current.as_deref(), &q.statement);
+        let policy = crate::iam::documents::with_statements(current.as_deref(), &statements);
         queue
             .attributes
             .insert("Policy".to_string(), policy.to_string());

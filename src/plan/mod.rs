@@ -189,14 +189,44 @@ pub struct Desired {
     pub permission: Option<DesiredPermission>,
     /// EventBusForwarding: the statement of the target bus's policy admitting the source account.
     pub bus_permission: Option<DesiredBusPermission>,
-    /// The statement of the dead-letter queue's policy that lets EventBridge send this rule's
-    /// undeliverable events to it.
-    pub queue_permission: Option<DesiredQueuePermission>,
+    /// Our statements in SQS queue policies, each contributed by what needs it (the
+    /// dead-letter queue, an SQS target) under its own Sid. The statements of one queue are
+    /// written in one policy rewrite.
+    pub queue_permissions: Vec<DesiredQueuePermission>,
 }
 
 impl Desired {
     pub fn rule(&self) -> &DesiredRule {
         self.rule.as_ref().expect("this part has a rule")
+    }
+
+    /// The queues whose policy holds a statement of ours, each once, in plan order: one of
+    /// its statements (for its name and account).
+    pub fn permitted_queues(&self) -> Vec<&DesiredQueuePermission> {
+        let mut out: Vec<&DesiredQueuePermission> = vec![];
+        for q in &self.queue_permissions {
+            if !out.iter().any(|o| o.queue_arn == q.queue_arn) {
+                out.push(q);
+            }
+        }
+        out
+    }
+
+    /// Our statements in the policy of `queue_arn`.
+    pub fn queue_statements<'a>(
+        &'a self,
+        queue_arn: &'a str,
+    ) -> impl Iterator<Item = &'a DesiredQueuePermission> + 'a {
+        self.queue_permissions
+            .iter()
+            .filter(move |q| q.queue_arn == queue_arn)
+    }
+
+    /// The dead-letter queue's statement, if the target names a queue.
+    pub fn dead_letter_permission(&self) -> Option<&DesiredQueuePermission> {
+        self.queue_permissions
+            .iter()
+            .find(|q| q.purpose == QueuePurpose::DeadLetter)
     }
 }
 
@@ -241,10 +271,40 @@ impl Plan {
     }
 }
 
-/// Our statement in a dead-letter queue's policy. SQS has no per-statement API for
-/// conditions, so the policy is rewritten with every other statement kept as it is.
+/// What a statement of ours in a queue's policy is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueuePurpose {
+    /// The rule's undeliverable events go to the queue.
+    DeadLetter,
+    /// The queue is the rule's target.
+    Target,
+}
+
+impl QueuePurpose {
+    /// What writing the statement does, for events.
+    pub fn describe(self) -> &'static str {
+        match self {
+            QueuePurpose::DeadLetter => {
+                "let EventBridge send undeliverable events to the dead-letter queue"
+            }
+            QueuePurpose::Target => "let EventBridge send the rule's events to the target queue",
+        }
+    }
+
+    /// For NotOwned messages.
+    pub fn statement_kind(self) -> &'static str {
+        match self {
+            QueuePurpose::DeadLetter => "dead-letter queue policy statement",
+            QueuePurpose::Target => "target queue policy statement",
+        }
+    }
+}
+
+/// Our statement in a queue's policy. SQS has no per-statement API for conditions, so the
+/// policy is rewritten with every other statement kept as it is.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DesiredQueuePermission {
+    pub purpose: QueuePurpose,
     pub queue_arn: String,
     pub queue_name: String,
     pub queue_account: String,
@@ -321,6 +381,8 @@ pub struct TargetShape {
     pub arn: String,
     pub role_arn: Option<String>,
     pub ecs: Option<EcsShape>,
+    /// `SqsParameters.MessageGroupId` (a FIFO queue).
+    pub message_group_id: Option<String>,
     /// Parsed, so formatting differences of the JSON text do not count.
     pub input: Option<Value>,
     pub input_path: Option<String>,
@@ -384,7 +446,8 @@ pub fn plan(
 ) -> Result<Plan, PlanError> {
     let mut plan = plan_accounts(spec, owner, facts, guard)?;
     for desired in std::iter::once(&mut plan.local).chain(plan.remote.as_mut()) {
-        desired.queue_permission = queue_permission(desired, owner)?;
+        let dead_letter = queue_permission(desired, owner)?;
+        desired.queue_permissions.extend(dead_letter);
     }
     Ok(plan)
 }
@@ -412,6 +475,7 @@ fn queue_permission(
     }
     let statement_id = names::owned_statement_id(&rule.name, &rule.arn, &owner.uid);
     Ok(Some(DesiredQueuePermission {
+        purpose: QueuePurpose::DeadLetter,
         statement: crate::iam::documents::dead_letter_queue_statement(
             &statement_id,
             queue_arn,
@@ -461,6 +525,16 @@ fn plan_accounts(
         enabled: spec.rule.enabled,
     };
     let Some(x) = &spec.cross_account else {
+        if target.account != account && !workload.reaches_other_accounts() {
+            return Err(invalid(
+                workload.field(),
+                format!(
+                    "the target is in account {} but the rule would be in account {account}: direct cross-account delivery to {} is not yet supported; use one in account {account}",
+                    target.account,
+                    workload.kind().as_str()
+                ),
+            ));
+        }
         if target.account != account {
             return Err(invalid(
                 workload.field(),
@@ -628,7 +702,7 @@ fn plan_accounts(
                 target: Some(target),
                 permission: None,
                 bus_permission: None,
-                queue_permission: None,
+                queue_permissions: vec![],
             };
             Ok(Plan {
                 local,
@@ -709,7 +783,7 @@ fn plan_accounts(
                     None,
                 ),
                 bus_permission: None,
-                queue_permission: None,
+                queue_permissions: vec![],
             };
             let local = Desired {
                 kind: PartKind::Workload(workload.kind()),
@@ -721,7 +795,7 @@ fn plan_accounts(
                 target: Some(target),
                 permission: None,
                 bus_permission: None,
-                queue_permission: None,
+                queue_permissions: vec![],
             };
             Ok(Plan {
                 local,
@@ -759,6 +833,7 @@ fn target_shape(
         arn: workload.arn().to_string(),
         role_arn,
         ecs: workload.ecs_parameters(),
+        message_group_id: workload.message_group_id(),
         input: spec.target.input.clone(),
         input_path: spec.target.input_path.clone(),
         input_transformer: spec.target.input_transformer.as_ref().map(|t| {
@@ -806,6 +881,10 @@ fn plan_workload(
         "events.amazonaws.com",
         Some((&rule.arn, account)),
     );
+    let queue_permissions = workload
+        .queue_permission(&rule, owner)
+        .into_iter()
+        .collect();
     Ok(Desired {
         kind: PartKind::Workload(workload.kind()),
         account_id: account.to_string(),
@@ -816,7 +895,7 @@ fn plan_workload(
         target: Some(target),
         permission,
         bus_permission: None,
-        queue_permission: None,
+        queue_permissions,
     })
 }
 

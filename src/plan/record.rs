@@ -81,7 +81,7 @@ fn part_inventory(d: &Desired, via: Option<String>) -> Vec<OwnedResource> {
             )
         });
     }
-    if let Some(q) = &d.queue_permission {
+    for q in &d.queue_permissions {
         out.push(OwnedResource {
             statement_id: Some(q.statement_id.clone()),
             proof: Some(q.rule_arn.clone()),
@@ -108,6 +108,7 @@ pub struct AlreadyRecorded {
     pub rule: bool,
     pub role: bool,
     pub permission: bool,
+    /// Every statement of ours in a queue policy is recorded.
     pub queue: bool,
 }
 
@@ -117,18 +118,24 @@ pub fn already_recorded(
     via_role_arn: Option<&str>,
 ) -> AlreadyRecorded {
     let mut out = AlreadyRecorded::default();
+    let mut queue_statements = (0, 0); // (wanted, recorded)
     for wanted in part_inventory(desired, via_role_arn.map(str::to_string)) {
-        if !recorded.iter().any(|r| r.same_as(&wanted)) {
+        let is_recorded = recorded.iter().any(|r| r.same_as(&wanted));
+        if wanted.kind == OwnedKind::QueuePermission {
+            queue_statements.0 += 1;
+            queue_statements.1 += usize::from(is_recorded);
+        }
+        if !is_recorded {
             continue;
         }
         match wanted.kind {
             OwnedKind::Rule => out.rule = true,
             OwnedKind::Role => out.role = true,
             OwnedKind::LambdaPermission => out.permission = true,
-            OwnedKind::QueuePermission => out.queue = true,
-            OwnedKind::BusPermission => {}
+            OwnedKind::QueuePermission | OwnedKind::BusPermission => {}
         }
     }
+    out.queue = queue_statements.0 > 0 && queue_statements.0 == queue_statements.1;
     out
 }
 

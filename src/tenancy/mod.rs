@@ -232,6 +232,9 @@ fn workload_arns(spec: &EventBridgeIntegrationSpec) -> Vec<(&'static str, &str)>
     if let Some(l) = &t.lambda {
         out.push(("spec.target.lambda.functionArn", l.function_arn.as_str()));
     }
+    if let Some(q) = &t.sqs {
+        out.push(("spec.target.sqs.queueArn", q.queue_arn.as_str()));
+    }
     out
 }
 

@@ -30,6 +30,7 @@ targets:
 - arn:aws:ecs:*:123456789012:cluster/team-a
 - arn:aws:ecs:*:123456789012:task-definition/team-a-*
 - arn:aws:states:*:123456789012:stateMachine:team-a-*
+- arn:aws:sqs:*:123456789012:team-a-*
 passRoles: ["arn:aws:iam::123456789012:role/team-a-*"]
 roles: ["arn:aws:iam::123456789012:role/team-a-*"]
 deadLetterQueues: ["arn:aws:sqs:*:123456789012:team-a-*"]
@@ -487,10 +488,43 @@ target: {lambda: {functionArn: "arn:aws:lambda:us-east-1:123456789012:function:t
 fn a_policy_is_summed_up_in_one_line() {
     assert_eq!(
         summary(&team_a()),
-        "accounts 123456789012 (us-east-1), 222222222222 via role; buses 2; targets 5; passRoles 1; roles 1; queues 1; ruleNames 1; adopt no; boundary no"
+        "accounts 123456789012 (us-east-1), 222222222222 via role; buses 2; targets 6; passRoles 1; roles 1; queues 1; ruleNames 1; adopt no; boundary no"
     );
     assert_eq!(
         summary(&policy("{namespaceSelector: {}}")),
         "accounts none; buses 0; targets 0; passRoles 0; roles 0; queues 0; ruleNames 0; adopt no; boundary no"
     );
+}
+
+fn sqs(queue: &str) -> EventBridgeIntegrationSpec {
+    spec(&format!(
+        r#"
+rule: {{eventPattern: {{source: [orders]}}}}
+target: {{sqs: {{queueArn: "{queue}"}}}}
+"#
+    ))
+}
+
+#[test]
+fn an_sqs_queue_is_admitted_as_a_target_like_a_function() {
+    let p = team_a();
+    permitted(decide_for(
+        &sqs("arn:aws:sqs:us-east-1:123456789012:team-a-orders"),
+        &[("team-a", &p)],
+    ));
+    let r = refused(decide_for(
+        &sqs("arn:aws:sqs:us-east-1:123456789012:team-b-orders"),
+        &[("team-a", &p)],
+    ));
+    assert_eq!(r.field, "spec.target.sqs.queueArn");
+    assert_eq!(r.value, "arn:aws:sqs:us-east-1:123456789012:team-b-orders");
+    // A queue granted as a dead-letter queue only is not a target.
+    let mut dlq_only = team_a();
+    dlq_only.targets.retain(|t| !t.starts_with("arn:aws:sqs:"));
+    dlq_only.dead_letter_queues = vec!["arn:aws:sqs:*:123456789012:team-a-*".into()];
+    let r = refused(decide_for(
+        &sqs("arn:aws:sqs:us-east-1:123456789012:team-a-orders"),
+        &[("team-a", &dlq_only)],
+    ));
+    assert_eq!(r.field, "spec.target.sqs.queueArn");
 }

@@ -469,6 +469,47 @@ case("dlq-list-not-found", "deadLetterQueues as a list that does not hold the ta
 case("rcp-level-without-allow", "The OU's own RCP allows only S3, but RCPFullAWSAccess (on every level, impossible to detach) still allows STS: an RCP can only deny.",
      with_org(ecs_good(), organization(rcps=RCP_LEVELS([("S3Only", doc({"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"}))]))))
 
+# --- SQS targets (issue 19 §1): the queue policy lets EventBridge send for this rule ---
+QUEUE = f"arn:aws:sqs:{R}:{A}:orders"
+FIFO = f"arn:aws:sqs:{R}:{A}:orders.fifo"
+SQS_STATEMENT = {"Sid": "orders-rule", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage", "Resource": QUEUE, "Condition": {"ArnEquals": {"aws:SourceArn": RULE}}}
+FOREIGN_SQS = {"Sid": "consumer", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{A}:role/orders-consumer"}, "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage"], "Resource": QUEUE}
+
+def sqs_good(arn=QUEUE, policy=None, group=None):
+    t = {"Id": "queue", "Arn": arn}
+    if group:
+        t["SqsParameters"] = {"MessageGroupId": group}
+    statement = dict(SQS_STATEMENT, Resource=arn)
+    return {"rule": rule(), "targets": {"Targets": [t]},
+            "deadLetterQueues": {arn: queue(arn=arn, policy=policy if policy is not None else doc(FOREIGN_SQS, statement))}}
+
+case("sqs-good", "An SQS target whose queue policy lets EventBridge send for this rule, beside a consumer's statement.", sqs_good())
+case("sqs-good-fifo", "A FIFO queue target with its message group, permitted.", sqs_good(arn=FIFO, group="orders"))
+case("sqs-good-account-wide", "The queue policy admits every rule of the account (ArnLike rule/*).",
+     sqs_good(policy=doc(dict(SQS_STATEMENT, Condition={"ArnLike": {"aws:SourceArn": f"arn:aws:events:{R}:{A}:rule/*"}}))))
+case("sqs-not-gathered", "The target queue was not gathered: nothing is said about its policy.",
+     mutate(sqs_good(), lambda b: b.pop("deadLetterQueues")))
+case("sqs-good-customer-key", "A target queue encrypted with a customer managed key whose policy lets EventBridge use it.",
+     mutate(sqs_good(), lambda b: (b["deadLetterQueues"].__setitem__(QUEUE, queue(arn=QUEUE, policy=doc(FOREIGN_SQS, SQS_STATEMENT), kms=KEY_ID)),
+                                   b.__setitem__("keyPolicies", {KEY_ID: key_policy(KEY_ADMIN, KEY_EVENTS)}))))
+case("sqs-key-not-permitted", "The target queue's customer managed key does not let EventBridge use it.",
+     mutate(sqs_good(), lambda b: (b["deadLetterQueues"].__setitem__(QUEUE, queue(arn=QUEUE, policy=doc(FOREIGN_SQS, SQS_STATEMENT), kms=KEY_ID)),
+                                   b.__setitem__("keyPolicies", {KEY_ID: key_policy(KEY_ADMIN)}))),
+     errors=["SqsQueueKmsKeyNotPermitted"])
+case("sqs-aws-managed-key", "The target queue is encrypted with alias/aws/sqs, whose policy cannot admit EventBridge.",
+     mutate(sqs_good(), lambda b: b["deadLetterQueues"].__setitem__(QUEUE, queue(arn=QUEUE, policy=doc(FOREIGN_SQS, SQS_STATEMENT), kms="alias/aws/sqs"))),
+     errors=["SqsQueueKmsKeyNotPermitted"])
+case("sqs-no-policy", "The target queue has no policy, so EventBridge may not send to it.",
+     sqs_good(policy={}), errors=["SqsQueuePolicyMissing"])
+case("sqs-policy-other-rule", "The queue policy admits another rule only.",
+     sqs_good(policy=doc(FOREIGN_SQS, dict(SQS_STATEMENT, Condition={"ArnEquals": {"aws:SourceArn": f"arn:aws:events:{R}:{A}:rule/refunds"}}))),
+     errors=["SqsQueuePolicyMissing"])
+case("sqs-policy-wrong-principal", "The queue policy admits SNS, not EventBridge.",
+     sqs_good(policy=doc(dict(SQS_STATEMENT, Principal={"Service": "sns.amazonaws.com"}))), errors=["SqsQueuePolicyMissing"])
+case("sqs-policy-deny", "A Deny for every service principal in the queue policy.",
+     sqs_good(policy=doc(SQS_STATEMENT, {"Effect": "Deny", "Principal": "*", "Action": "sqs:SendMessage", "Resource": QUEUE, "Condition": {"Bool": {"aws:PrincipalIsAWSService": "true"}}})),
+     errors=["SqsQueuePolicyMissing"])
+
 here = os.path.dirname(os.path.abspath(__file__))
 for f in os.listdir(here):
     if f.endswith(".json"):

@@ -1,8 +1,9 @@
 //! One module per target kind: what a kind means to the planner. Each holds the checks of
 //! its own spec fields, the statements a role needs to invoke it, the resource-based
 //! permission it takes instead of a role (Lambda), and its parameters on the rule's
-//! target (ECS). Adding a kind: a module here, a variant of [`ValidTarget`] with its arms
-//! below, and the kind's field in `api::TargetSpec` (docs/architecture.md).
+//! target (ECS, SQS), and the statement it needs in a queue's policy (SQS). Adding a kind: a
+//! module here, a variant of [`ValidTarget`] with its arms below, and the kind's field in
+//! `api::TargetSpec` (docs/architecture.md).
 
 mod ecs;
 mod lambda;
@@ -12,10 +13,10 @@ mod step_functions;
 use serde_json::Value;
 
 use super::validate::SpecError;
-use super::{DesiredPermission, EcsShape, Facts};
+use super::{DesiredPermission, DesiredQueuePermission, DesiredRule, EcsShape, Facts, Owner};
 use crate::api::{
-    EcsTarget, EventBridgeIntegrationSpec, LambdaTarget, StepFunctionsTarget, TargetKind,
-    TargetSpec,
+    EcsTarget, EventBridgeIntegrationSpec, LambdaTarget, SqsTarget, StepFunctionsTarget,
+    TargetKind, TargetSpec,
 };
 use crate::iam::Arn;
 
@@ -26,15 +27,22 @@ pub enum ValidTarget<'a> {
     Ecs(&'a EcsTarget),
     StepFunctions(&'a StepFunctionsTarget),
     Lambda(&'a LambdaTarget),
+    Sqs(&'a SqsTarget),
 }
 
 impl<'a> ValidTarget<'a> {
     /// The one kind set in `target`, if exactly one is.
     pub(super) fn of(target: &'a TargetSpec) -> Option<ValidTarget<'a>> {
-        match (&target.ecs, &target.step_functions, &target.lambda) {
-            (Some(e), None, None) => Some(ValidTarget::Ecs(e)),
-            (None, Some(s), None) => Some(ValidTarget::StepFunctions(s)),
-            (None, None, Some(l)) => Some(ValidTarget::Lambda(l)),
+        match (
+            &target.ecs,
+            &target.step_functions,
+            &target.lambda,
+            &target.sqs,
+        ) {
+            (Some(e), None, None, None) => Some(ValidTarget::Ecs(e)),
+            (None, Some(s), None, None) => Some(ValidTarget::StepFunctions(s)),
+            (None, None, Some(l), None) => Some(ValidTarget::Lambda(l)),
+            (None, None, None, Some(q)) => Some(ValidTarget::Sqs(q)),
             _ => None,
         }
     }
@@ -44,6 +52,7 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::Ecs(_) => TargetKind::Ecs,
             ValidTarget::StepFunctions(_) => TargetKind::StepFunctions,
             ValidTarget::Lambda(_) => TargetKind::Lambda,
+            ValidTarget::Sqs(_) => TargetKind::Sqs,
         }
     }
 
@@ -53,6 +62,7 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::Ecs(e) => &e.cluster_arn,
             ValidTarget::StepFunctions(s) => &s.state_machine_arn,
             ValidTarget::Lambda(l) => &l.function_arn,
+            ValidTarget::Sqs(q) => &q.queue_arn,
         }
     }
 
@@ -62,6 +72,7 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::Ecs(_) => ecs::FIELD,
             ValidTarget::StepFunctions(_) => step_functions::FIELD,
             ValidTarget::Lambda(_) => lambda::FIELD,
+            ValidTarget::Sqs(_) => sqs::FIELD,
         }
     }
 
@@ -72,13 +83,20 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::Ecs(e) => ecs::validate(e),
             ValidTarget::StepFunctions(s) => step_functions::validate(s),
             ValidTarget::Lambda(l) => lambda::validate(l, spec),
+            ValidTarget::Sqs(q) => sqs::validate_spec(q, spec),
         }
     }
 
     /// Whether EventBridge invokes it with a role (false: through the target's own
     /// resource-based policy).
     pub fn needs_role(self) -> bool {
-        !matches!(self, ValidTarget::Lambda(_))
+        !matches!(self, ValidTarget::Lambda(_) | ValidTarget::Sqs(_))
+    }
+
+    /// Whether the rule may deliver to it in another account (false: not yet supported, the
+    /// target must be in the rule's account).
+    pub fn reaches_other_accounts(self) -> bool {
+        !matches!(self, ValidTarget::Sqs(_))
     }
 
     /// What a role needs to invoke it, least privilege, never `*`. For a kind that needs
@@ -88,6 +106,7 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::Ecs(e) => ecs::invoke_statements(e, facts),
             ValidTarget::StepFunctions(s) => step_functions::invoke_statements(s),
             ValidTarget::Lambda(l) => lambda::invoke_statements(l),
+            ValidTarget::Sqs(q) => sqs::invoke_statements(q),
         }
     }
 
@@ -102,7 +121,20 @@ impl<'a> ValidTarget<'a> {
     ) -> Option<DesiredPermission> {
         match self {
             ValidTarget::Lambda(l) => Some(lambda::permission(l, statement_id, principal, source)),
-            ValidTarget::Ecs(_) | ValidTarget::StepFunctions(_) => None,
+            ValidTarget::Ecs(_) | ValidTarget::StepFunctions(_) | ValidTarget::Sqs(_) => None,
+        }
+    }
+
+    /// The statement the kind needs in a queue's policy (SQS: the target queue's), for
+    /// `rule`, owned by `owner`.
+    pub fn queue_permission(
+        self,
+        rule: &DesiredRule,
+        owner: &Owner,
+    ) -> Option<DesiredQueuePermission> {
+        match self {
+            ValidTarget::Sqs(q) => Some(sqs::permission(q, rule, owner)),
+            ValidTarget::Ecs(_) | ValidTarget::StepFunctions(_) | ValidTarget::Lambda(_) => None,
         }
     }
 
@@ -110,7 +142,15 @@ impl<'a> ValidTarget<'a> {
     pub fn ecs_parameters(self) -> Option<EcsShape> {
         match self {
             ValidTarget::Ecs(e) => Some(ecs::parameters(e)),
-            ValidTarget::StepFunctions(_) | ValidTarget::Lambda(_) => None,
+            ValidTarget::StepFunctions(_) | ValidTarget::Lambda(_) | ValidTarget::Sqs(_) => None,
+        }
+    }
+
+    /// `SqsParameters.MessageGroupId` on the rule's target (a FIFO queue).
+    pub fn message_group_id(self) -> Option<String> {
+        match self {
+            ValidTarget::Sqs(q) => q.message_group_id.clone(),
+            ValidTarget::Ecs(_) | ValidTarget::StepFunctions(_) | ValidTarget::Lambda(_) => None,
         }
     }
 }

@@ -1,16 +1,15 @@
 //! An SQS queue: no role of EventBridge's (like Lambda), a statement in the queue's policy
 //! instead (principal `events.amazonaws.com`, `sqs:SendMessage` on the queue, `SourceArn` =
 //! the rule), and `SqsParameters.MessageGroupId` on the rule's target for a FIFO queue.
-//!
-//! Not registered yet (issue 19 §1): `api::TargetSpec` has no `sqs` field and
-//! [`super::ValidTarget`] no variant, so nothing calls this module outside its tests. The
-//! registration, the second queue statement in `Desired`, apply/observe, diagnosis, tenancy
-//! and the e2e test are the next steps.
-#![allow(dead_code)]
+//! Its statement is one contribution to `Desired::queue_permissions` (the dead-letter queue's
+//! is another), under a Sid of its own, so the target queue may also be the dead-letter queue.
+//! Direct delivery to a queue in another account is not yet supported (issue 19 §3).
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::super::validate::{bad, check_arn, SpecError};
+use super::super::{names, DesiredQueuePermission, DesiredRule, Owner, QueuePurpose};
+use crate::api::{EventBridgeIntegrationSpec, SqsTarget};
 use crate::iam::Arn;
 
 pub(super) const FIELD: &str = "spec.target.sqs.queueArn";
@@ -40,6 +39,64 @@ pub(super) fn validate(queue_arn: &str, message_group_id: Option<&str>) -> Resul
         )),
         (false, Some(_)) => Err(bad(GROUP_FIELD, format!("the queue `{}` is a standard queue and EventBridge's MessageGroupId applies only to FIFO queues (name ending in .fifo); remove {GROUP_FIELD}", queue.resource))),
         _ => Ok(queue),
+    }
+}
+
+/// Checks the kind's fields and what it rules out elsewhere in `spec`: a role (the queue's
+/// policy admits EventBridge instead) and `spec.crossAccount` (not yet supported).
+pub(super) fn validate_spec(
+    sqs: &SqsTarget,
+    spec: &EventBridgeIntegrationSpec,
+) -> Result<Arn, SpecError> {
+    let queue = validate(&sqs.queue_arn, sqs.message_group_id.as_deref())?;
+    if spec.role.is_some() {
+        return Err(bad(
+            "spec.role",
+            "SQS targets are sent to through the queue's policy, not a role; remove spec.role",
+        ));
+    }
+    if spec.cross_account.is_some() {
+        return Err(not_cross_account());
+    }
+    Ok(queue)
+}
+
+/// The error for a queue in another account than the rule.
+pub(super) fn not_cross_account() -> SpecError {
+    bad(FIELD, "direct cross-account delivery to an SQS queue is not yet supported; use a queue in the rule's account (and no spec.crossAccount)")
+}
+
+/// What a chained role would need (never used: SQS takes no role and no RoleChain).
+pub(super) fn invoke_statements(sqs: &SqsTarget) -> Vec<Value> {
+    vec![json!({
+        "Sid": "SendMessage",
+        "Effect": "Allow",
+        "Action": "sqs:SendMessage",
+        "Resource": sqs.queue_arn
+    })]
+}
+
+/// The target's statement in the queue's policy. Its Sid is the owner's statement ID for the
+/// rule with `#target` in the hashed ARN, distinct from the dead-letter statement's when one
+/// queue is both.
+pub(super) fn permission(
+    sqs: &SqsTarget,
+    rule: &DesiredRule,
+    owner: &Owner,
+) -> DesiredQueuePermission {
+    let statement_id =
+        names::owned_statement_id(&rule.name, &format!("{}#target", rule.arn), &owner.uid);
+    let (queue_name, queue_account) = Arn::parse(&sqs.queue_arn)
+        .map(|a| (a.resource, a.account))
+        .unwrap_or_default();
+    DesiredQueuePermission {
+        purpose: QueuePurpose::Target,
+        statement: statement(&statement_id, &sqs.queue_arn, &rule.arn),
+        queue_arn: sqs.queue_arn.clone(),
+        queue_name,
+        queue_account,
+        statement_id,
+        rule_arn: rule.arn.clone(),
     }
 }
 
@@ -114,6 +171,76 @@ mod tests {
                 "Resource": STANDARD,
                 "Condition": {"ArnEquals": {"aws:SourceArn": rule}}
             })
+        );
+    }
+
+    fn planned(target: serde_json::Value) -> Result<crate::plan::Plan, crate::plan::PlanError> {
+        let spec: EventBridgeIntegrationSpec = serde_json::from_value(json!({
+            "rule": {"eventPattern": {"source": ["orders"]}},
+            "target": target
+        }))
+        .unwrap();
+        let owner = Owner {
+            cluster: "c".into(),
+            namespace: "team-a".into(),
+            name: "orders".into(),
+            uid: "uid-1".into(),
+        };
+        let facts = crate::plan::Facts {
+            account_id: "222222222222".into(),
+            region: "us-east-1".into(),
+            task_roles: None,
+            provisioning_role_arn: None,
+            recorded_roles: vec![],
+        };
+        crate::plan::plan(&spec, &owner, &facts, &Default::default())
+    }
+
+    #[test]
+    fn a_fifo_queue_is_planned_without_a_role_with_its_group_and_statement() {
+        let plan = planned(json!({"sqs": {"queueArn": FIFO, "messageGroupId": "g1"}})).unwrap();
+        let d = &plan.local;
+        assert_eq!(d.role, crate::plan::DesiredRole::NotNeeded);
+        let target = d.target.as_ref().unwrap();
+        assert_eq!(target.arn, FIFO);
+        assert_eq!(target.role_arn, None);
+        assert_eq!(target.message_group_id.as_deref(), Some("g1"));
+        assert_eq!(d.queue_permissions.len(), 1);
+        let q = &d.queue_permissions[0];
+        assert_eq!(q.purpose, QueuePurpose::Target);
+        assert_eq!(q.queue_name, "orders.fifo");
+        assert_eq!(q.statement, statement(&q.statement_id, FIFO, &d.rule().arn));
+        assert!(names::statement_id_of_owner(&q.statement_id, "uid-1"));
+    }
+
+    #[test]
+    fn the_target_queue_as_dead_letter_queue_gets_two_statements_with_distinct_sids() {
+        let plan = planned(json!({"sqs": {"queueArn": STANDARD}, "deadLetterQueueArn": STANDARD}))
+            .unwrap();
+        let d = &plan.local;
+        let sids: Vec<_> = d
+            .queue_permissions
+            .iter()
+            .map(|q| &q.statement_id)
+            .collect();
+        assert_eq!(sids.len(), 2);
+        assert_ne!(sids[0], sids[1]);
+        assert_eq!(d.permitted_queues().len(), 1);
+        assert_eq!(d.target.as_ref().unwrap().message_group_id, None);
+    }
+
+    #[test]
+    fn a_queue_in_another_account_or_with_cross_account_is_refused_naming_the_field() {
+        let other = "arn:aws:sqs:us-east-1:333333333333:orders";
+        let e = planned(json!({"sqs": {"queueArn": other}})).unwrap_err();
+        let crate::plan::PlanError::InvalidSpec(e) = e else {
+            panic!("{e}")
+        };
+        assert_eq!(e.field, FIELD);
+        assert!(
+            e.message.contains("direct cross-account delivery"),
+            "{}",
+            e.message
         );
     }
 }
