@@ -685,7 +685,11 @@ async fn dead_letter_of(
         return Ok(None);
     };
     for part in parts {
-        let (Some(rule), Some(queue)) = (&part.desired.rule, &part.observed.queue) else {
+        let dead_letter_queue = part
+            .desired
+            .dead_letter_permission()
+            .and_then(|q| part.observed.queues.get(&q.queue_arn));
+        let (Some(rule), Some(queue)) = (&part.desired.rule, dead_letter_queue) else {
             continue;
         };
         let clients = &part.clients;
