@@ -124,6 +124,20 @@ impl Index {
         }
     }
 
+    /// Takes every object of `newer` as it says, over what this index says of it.
+    fn absorb(&mut self, newer: Index) {
+        for (object, (keys, places)) in newer.by_object {
+            self.remove(&object);
+            for k in &keys {
+                self.by_resource
+                    .entry(k.clone())
+                    .or_default()
+                    .insert(object.clone());
+            }
+            self.by_object.insert(object, (keys, places));
+        }
+    }
+
     pub fn objects(&self, resource: &ResourceKey) -> Vec<Key> {
         self.by_resource
             .get(resource)
@@ -181,10 +195,13 @@ impl DriftEvents {
 
     /// The index built from the start-up list (`schedule::plan_startup` reads every object
     /// once for both): `run` takes it instead of listing again.
-    pub fn index_from_startup(&self, index: Index) {
-        // As in `relist`: a record written while the list ran is in it or comes again from
-        // its pass.
-        *self.index.locked() = index;
+    pub fn index_from_startup(&self, mut index: Index) {
+        // The term's index began empty: all it holds now is what this term's passes saw
+        // (new objects do not wait for the list, and may have written their record after
+        // it read them), which is at least as new as the list.
+        let mut current = self.index.locked();
+        index.absorb(std::mem::take(&mut *current));
+        *current = index;
         *self.startup_listed.locked() = Some(std::time::Instant::now());
     }
 
@@ -807,6 +824,41 @@ mod tests {
             "unowned"
         );
         assert_eq!(events.index.locked().places().len(), 1);
+    }
+
+    /// The start-up list's index does not lose what a pass recorded meanwhile (a new object
+    /// does not wait for the list, and its record may be newer than what the list read).
+    #[test]
+    fn the_start_up_index_keeps_what_passes_recorded_meanwhile() {
+        let events = DriftEvents::new("c1", &[]);
+        let (new, listed) = (
+            ("ns".to_string(), "new".to_string()),
+            ("ns".to_string(), "listed".to_string()),
+        );
+        // A pass records `new` while the list runs; the list saw `new` before its record.
+        events.observe_record(
+            &new,
+            &[entry(OwnedKind::Rule, "ebi-new", Some("us-west-2"))],
+        );
+        let mut from_list = Index::default();
+        from_list.set(&new, &[]);
+        from_list.set(
+            &listed,
+            &[entry(OwnedKind::Rule, "ebi-listed", Some("us-east-1"))],
+        );
+        events.index_from_startup(from_list);
+        let index = events.index.locked();
+        let rule = |name: &str, region| drift::key_of(&entry(OwnedKind::Rule, name, Some(region)));
+        assert_eq!(index.places().len(), 2, "both places are kept");
+        assert_eq!(
+            index.objects(&rule("ebi-new", "us-west-2")),
+            vec![new.clone()]
+        );
+        assert_eq!(
+            index.objects(&rule("ebi-listed", "us-east-1")),
+            vec![listed.clone()]
+        );
+        assert!(events.startup_listed.locked().is_some());
     }
 
     #[test]

@@ -396,9 +396,14 @@ async fn lead(ctx: Arc<Context>) {
         None => None,
     };
     // Objects in sync when the last controller stopped keep their resync slots (see
-    // `schedule`): decided from one list, read beside the watch's own (at 10,000 objects
-    // each takes ~5 s); only objects that may have been in sync wait for it.
-    let _startup = AbortOnDrop(tokio::spawn(schedule::plan_startup(ctx.clone())));
+    // `schedule`): decided from one list, read once the watches have their own (at 10,000
+    // objects each takes ~5 s, and together each took longer); only objects that may have
+    // been in sync wait for it.
+    let apis = watched_apis::<PartialObjectMeta<EventBridgeIntegration>>(&ctx);
+    let _startup = AbortOnDrop(tokio::spawn(schedule::plan_startup(
+        ctx.clone(),
+        apis.len(),
+    )));
     let _heartbeat = AbortOnDrop(tokio::spawn(schedule::beat(ctx.clone())));
     // Passes still waiting for a slot do not start once the process is stopping.
     let _stopper = AbortOnDrop(tokio::spawn({
@@ -420,12 +425,7 @@ async fn lead(ctx: Arc<Context>) {
     }));
     // One controller per watched namespace: each has its own cache, so one namespace's
     // re-list never drops another's objects.
-    futures::future::join_all(
-        watched_apis::<PartialObjectMeta<EventBridgeIntegration>>(&ctx)
-            .into_iter()
-            .map(|api| run_one(api, ctx.clone())),
-    )
-    .await;
+    futures::future::join_all(apis.into_iter().map(|api| run_one(api, ctx.clone()))).await;
 }
 
 /// SIGINT or SIGTERM, as kube-runtime's `shutdown_on_signal` hears them.
@@ -588,6 +588,19 @@ async fn run_one(api: Api<PartialObjectMeta<EventBridgeIntegration>>, ctx: Arc<C
             m.resource_version = None;
         })
         .reflect(writer)
+        .inspect({
+            // The start-up list waits for this watch's own (see `schedule::plan_startup`),
+            // told here, once the cache holds it: not by `Store::wait_until_ready`, whose
+            // future wakes only the last of two waiters (kube-runtime 5's `DelayedInit`
+            // keeps one oneshot receiver), and the controller's runner waits on it.
+            let (ctx, mut told) = (ctx.clone(), false);
+            move |event| {
+                if !told && matches!(event, Ok(watcher::Event::InitDone)) {
+                    told = true;
+                    ctx.startup.watch_synced();
+                }
+            }
+        })
         .applied_objects()
         .predicate_filter(
             predicates::generation.combine(predicates::finalizers),

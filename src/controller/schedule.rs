@@ -13,9 +13,10 @@
 //! One key of one ConfigMap per controller (its cluster ID and watched namespaces), a write
 //! every few seconds to a minute, never one per object.
 //!
-//! **A restart.** One paginated list of the watched objects (with status), read beside the
-//! watch's own initial list: an object new to the controller (no finalizer yet) or being
-//! deleted goes at once; only objects that may have been in sync wait for it. An object whose status says Ready at its current generation, and whose latest slot
+//! **A restart.** One paginated list of the watched objects (with status), read once the
+//! watches have their own initial list (kube-runtime starts no pass before that, and the two
+//! lists at once slowed each other): an object new to the controller (no finalizer yet) or
+//! being deleted goes at once; only objects that may have been in sync wait for it. An object whose status says Ready at its current generation, and whose latest slot
 //! falls within the last heartbeat, was checked at that slot: its first pass waits for its
 //! next slot, in the background lane. One whose slot fell while no controller kept the
 //! schedule is overdue: passed now, in the background lane. One never seen in sync, changed
@@ -40,6 +41,9 @@ use super::gate::hash_of;
 use super::{Context, FIELD_MANAGER};
 use crate::api::EventBridgeIntegration;
 use crate::sync::Locked;
+
+/// How long the start-up list waits for the watches' own initial lists.
+const WATCHES_SYNCED_WITHIN: Duration = Duration::from_secs(30);
 
 /// The ConfigMap of heartbeats, in the namespace of the ConfigMap of places.
 pub const CONFIGMAP: &str = "eventbridge-integration-controller-schedule";
@@ -211,6 +215,8 @@ pub enum Contact {
 /// an object deleted between the list and the watch is never handed over), the schedule is
 /// kept for every object from then on: the heartbeat's `since`.
 pub struct Startup {
+    /// Watches whose initial list is in kube-runtime's cache (`watch_synced`).
+    watches_synced: tokio::sync::watch::Sender<usize>,
     phase: Mutex<Phase>,
     /// Whether the list has been read (and decided, or given up).
     listed: tokio::sync::watch::Sender<bool>,
@@ -227,6 +233,7 @@ impl Startup {
     /// Before the list is read.
     pub fn listing() -> Startup {
         Startup {
+            watches_synced: tokio::sync::watch::Sender::new(0),
             phase: Mutex::new(Phase::Listing {
                 contacted: HashSet::new(),
             }),
@@ -265,6 +272,18 @@ impl Startup {
             waiting: HashMap::new(),
         };
         self.listed.send_replace(true);
+    }
+
+    /// One more watch has its initial list in kube-runtime's cache.
+    pub fn watch_synced(&self) {
+        self.watches_synced.send_modify(|n| *n += 1);
+    }
+
+    /// Waits until `watches` watches have their initial list.
+    async fn watches_synced(&self, watches: usize) {
+        let mut synced = self.watches_synced.subscribe();
+        // The sender lives as long as `self`.
+        let _ = synced.wait_for(|n| *n >= watches).await;
     }
 
     /// Waits until the list is read.
@@ -371,8 +390,16 @@ async fn last_heartbeat(ctx: &Context) -> Option<Heartbeat> {
 }
 
 /// Lists every watched object (with its status, a page at a time: only what `Found` needs
-/// is kept) and decides each one's first pass. Runs beside the watch's own initial list.
-pub async fn plan_startup(ctx: std::sync::Arc<Context>) {
+/// is kept) and decides each one's first pass, once the `watches` watches have their own
+/// initial list: kube-runtime starts no pass before its cache is complete, so a new object
+/// waits for that list, and this one (10,000 objects with their status, from etcd) would
+/// only slow it down. The objects that may have been in sync wait for both.
+pub async fn plan_startup(ctx: std::sync::Arc<Context>, watches: usize) {
+    // A watch that cannot list (its namespace's RBAC) must not hold the others' objects.
+    let synced = tokio::time::timeout(WATCHES_SYNCED_WITHIN, ctx.startup.watches_synced(watches));
+    if synced.await.is_err() {
+        tracing::warn!("not every watch has its initial list after {WATCHES_SYNCED_WITHIN:?}; reading the start-up list anyway");
+    }
     let slots = ctx.settings.slots();
     let heartbeat = last_heartbeat(&ctx).await;
     let now = millis(SystemTime::now());
