@@ -83,6 +83,7 @@ pub struct Metrics {
     fenced_requests: Family<ApiLabels, Counter>,
     kubernetes_writes: Family<KubeWriteLabels, Counter>,
     first_passes: Family<FirstPassLabels, Counter>,
+    cache_synced: Gauge<f64, std::sync::atomic::AtomicU64>,
     drift_events: Family<DriftEventLabels, Counter>,
     /// Whether the controller makes progress (`/healthz`, `/readyz`).
     pub health: Health,
@@ -163,6 +164,12 @@ impl Default for Metrics {
                 .get_or_create(&FirstPassLabels { when })
                 .inc_by(0);
         }
+        let cache_synced = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "cache_synced_seconds",
+            "Seconds from when this replica began to lead until its watches' initial lists were in kube-runtime's cache: no pass starts before, so an object applied at that moment waits at least this long (it grows with the number of objects)",
+            cache_synced.clone(),
+        );
         let drift_events = Family::<DriftEventLabels, Counter>::default();
         registry.register(
             "drift_events",
@@ -221,6 +228,7 @@ impl Default for Metrics {
             fenced_requests,
             kubernetes_writes,
             first_passes,
+            cache_synced,
             drift_events,
             health: Health::default(),
             per_object: Default::default(),
@@ -280,6 +288,11 @@ impl Metrics {
         self.drift_events
             .get_or_create(&DriftEventLabels { outcome })
             .inc();
+    }
+
+    /// Every watch of the term has its initial list in the cache, `after` the term began.
+    pub fn cache_synced(&self, after: std::time::Duration) {
+        self.cache_synced.set(after.as_secs_f64());
     }
 
     /// How an object found at start-up got its first pass (`controller::schedule`).

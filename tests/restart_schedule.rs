@@ -97,6 +97,18 @@ async fn after_a_restart_objects_in_sync_keep_their_slots_and_changed_ones_go_fi
         first_passes(&second, "at_slot"),
     );
     println!("[figures] restart with {n} objects, one changed while down: urgent {urgent}, overdue {overdue}, at their next slot {at_slot}");
+    // No first pass before the watch's initial list is in the cache: the gauge says when.
+    let synced: f64 = second
+        .metrics_text()
+        .lines()
+        .find_map(|l| l.strip_prefix("ebi_cache_synced_seconds "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("ebi_cache_synced_seconds");
+    let since_restart = restarted_at.elapsed().unwrap().as_secs_f64();
+    assert!(
+        synced > 0.0 && synced < since_restart,
+        "the cache synced {synced} s after the term began, {since_restart} s since the restart"
+    );
     assert_eq!(
         urgent, 1.0,
         "only the object changed while the controller was down is urgent"

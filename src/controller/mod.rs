@@ -369,6 +369,7 @@ impl<T> Drop for AbortOnDrop<T> {
 
 /// Reconciles until SIGTERM/SIGINT (the caller also ends it when the Lease is lost).
 async fn lead(ctx: Arc<Context>) {
+    let began = std::time::Instant::now();
     // The controller's own account, read once now (a standby makes no AWS call): admission
     // needs it, and a pass for an integration no policy permits must make no AWS call at
     // all. Failing here is not fatal (the first pass that needs it reads it again).
@@ -425,7 +426,12 @@ async fn lead(ctx: Arc<Context>) {
     }));
     // One controller per watched namespace: each has its own cache, so one namespace's
     // re-list never drops another's objects.
-    futures::future::join_all(apis.into_iter().map(|api| run_one(api, ctx.clone()))).await;
+    let watches = apis.len();
+    futures::future::join_all(
+        apis.into_iter()
+            .map(|api| run_one(api, ctx.clone(), watches, began)),
+    )
+    .await;
 }
 
 /// SIGINT or SIGTERM, as kube-runtime's `shutdown_on_signal` hears them.
@@ -564,7 +570,13 @@ fn error_policy_meta(
     reconcile::error_policy(&key, err, ctx)
 }
 
-async fn run_one(api: Api<PartialObjectMeta<EventBridgeIntegration>>, ctx: Arc<Context>) {
+/// One watch of `watches`, in a term that began at `began`.
+async fn run_one(
+    api: Api<PartialObjectMeta<EventBridgeIntegration>>,
+    ctx: Arc<Context>,
+    watches: usize,
+    began: std::time::Instant,
+) {
     let (reader, writer) = reflector::store();
     // Status-only updates do not pass the filter (generation is unchanged), so writing
     // status never wakes the controller; finalizer changes do pass.
@@ -597,7 +609,9 @@ async fn run_one(api: Api<PartialObjectMeta<EventBridgeIntegration>>, ctx: Arc<C
             move |event| {
                 if !told && matches!(event, Ok(watcher::Event::InitDone)) {
                     told = true;
-                    ctx.startup.watch_synced();
+                    if ctx.startup.watch_synced() == watches {
+                        ctx.metrics.cache_synced(began.elapsed());
+                    }
                 }
             }
         })

@@ -274,9 +274,14 @@ impl Startup {
         self.listed.send_replace(true);
     }
 
-    /// One more watch has its initial list in kube-runtime's cache.
-    pub fn watch_synced(&self) {
-        self.watches_synced.send_modify(|n| *n += 1);
+    /// One more watch has its initial list in kube-runtime's cache; how many have.
+    pub fn watch_synced(&self) -> usize {
+        let mut synced = 0;
+        self.watches_synced.send_modify(|n| {
+            *n += 1;
+            synced = *n;
+        });
+        synced
     }
 
     /// Waits until `watches` watches have their initial list.
