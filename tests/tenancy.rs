@@ -264,6 +264,15 @@ refused!(
     ))
 );
 refused!(
+    refuses_an_sqs_target_not_granted,
+    "tn-sqs",
+    "spec.target.sqs.queueArn",
+    format!("arn:aws:sqs:{REGION}:{ACCOUNT}:payments-events"),
+    format!(
+        "  rule: {{eventPattern: {{source: [orders]}}}}\n  target:\n    sqs: {{queueArn: \"arn:aws:sqs:{REGION}:{ACCOUNT}:payments-events\"}}\n"
+    )
+);
+refused!(
     refuses_a_bus_not_granted,
     "tn-bus",
     "spec.rule.eventBusName",
