@@ -48,10 +48,7 @@ async fn wait_delivering(
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_aws_records_become_the_delivering_condition() {
     let ns = namespace("e2e-delivery");
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(REGION))
-        .load()
-        .await;
+    let config = sdk_config().await;
     let cw = aws_sdk_cloudwatch::Client::new(&config);
     let failing = derived(&ns, "failing");
     let delivering = derived(&ns, "delivering");
@@ -158,10 +155,7 @@ async fn metrics_aws_records_become_the_delivering_condition() {
 async fn dead_letter_messages_bring_aws_words_with_read_dead_letters() {
     use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName};
     let ns = namespace("e2e-dead-letters");
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(REGION))
-        .load()
-        .await;
+    let config = sdk_config().await;
     let sqs = aws_sdk_sqs::Client::new(&config);
     let queue = derived(&ns, "dlq");
     let url = sqs

@@ -55,12 +55,7 @@ async fn targets(aws: &Aws, rule: &str) -> Vec<aws_sdk_eventbridge::types::Targe
 }
 
 async fn sqs() -> aws_sdk_sqs::Client {
-    aws_sdk_sqs::Client::new(
-        &aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(REGION))
-            .load()
-            .await,
-    )
+    aws_sdk_sqs::Client::new(&sdk_config().await)
 }
 
 async fn queue_url(sqs: &aws_sdk_sqs::Client, name: &str) -> Option<String> {

@@ -11,9 +11,7 @@ use serde_json::{json, Value};
 use support::*;
 
 async fn clients() -> (aws_sdk_sqs::Client, aws_sdk_eventbridge::Client) {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
+    let config = sdk_config().await;
     (
         aws_sdk_sqs::Client::new(&config),
         aws_sdk_eventbridge::Client::new(&config),

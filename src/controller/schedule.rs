@@ -223,12 +223,6 @@ pub struct Startup {
     kept_since: Mutex<Option<Millis>>,
 }
 
-impl Default for Startup {
-    fn default() -> Startup {
-        Startup::listing()
-    }
-}
-
 impl Startup {
     /// Before the list is read.
     pub fn listing() -> Startup {

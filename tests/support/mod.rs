@@ -821,13 +821,16 @@ pub async fn aws_in(account: &str) -> Aws {
     )
 }
 
+/// The SDK's configuration for the emulator's default account, in `REGION`.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(REGION))
+        .load()
+        .await
+}
+
 pub async fn aws() -> Aws {
-    clients(
-        &aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(REGION))
-            .load()
-            .await,
-    )
+    clients(&sdk_config().await)
 }
 
 fn clients(config: &aws_config::SdkConfig) -> Aws {
