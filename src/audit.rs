@@ -177,7 +177,7 @@ impl CachedReader {
                     snap.roles.insert(role.arn.clone(), role);
                 }
             }
-            if let Some(ecs) = &t.ecs {
+            if let Some(ecs) = t.parameters.ecs() {
                 if let Some(td) = self.task_definition(&ecs.task_definition_arn).await? {
                     snap.task_definitions
                         .insert(ecs.task_definition_arn.clone(), td);
@@ -219,7 +219,7 @@ impl CachedReader {
                 id: t.id.clone(),
                 arn: t.arn.clone(),
                 role_arn: t.role_arn.clone(),
-                task_definition_arn: t.ecs.as_ref().map(|e| e.task_definition_arn.clone()),
+                task_definition_arn: t.parameters.ecs().map(|e| e.task_definition_arn.clone()),
                 dead_letter_arn: t.dead_letter_arn.clone(),
             });
         }
@@ -678,26 +678,8 @@ pub fn target_json(t: &TargetShape) -> Value {
     if let Some((paths, template)) = &t.input_transformer {
         v["InputTransformer"] = json!({"InputPathsMap": paths, "InputTemplate": template});
     }
-    if let Some(e) = &t.ecs {
-        let mut ecs =
-            json!({"TaskDefinitionArn": e.task_definition_arn, "TaskCount": e.task_count});
-        if !e.launch_type.is_empty() {
-            ecs["LaunchType"] = json!(e.launch_type);
-        }
-        if let Some(p) = &e.platform_version {
-            ecs["PlatformVersion"] = json!(p);
-        }
-        if !e.subnets.is_empty() || !e.security_groups.is_empty() || e.assign_public_ip.is_some() {
-            let mut vpc = json!({"Subnets": e.subnets});
-            if !e.security_groups.is_empty() {
-                vpc["SecurityGroups"] = json!(e.security_groups);
-            }
-            if let Some(a) = &e.assign_public_ip {
-                vpc["AssignPublicIp"] = json!(a);
-            }
-            ecs["NetworkConfiguration"] = json!({"awsvpcConfiguration": vpc});
-        }
-        v["EcsParameters"] = ecs;
+    if let Some((block, json)) = crate::aws::target_parameters::cli_json(&t.parameters) {
+        v[block] = json;
     }
     if let Some((attempts, age)) = t.retry {
         let mut retry = json!({});

@@ -110,7 +110,7 @@ fn ecs_role_is_least_privilege_and_bound_to_the_rule() {
     let target = p.local.target.as_ref().unwrap();
     assert_eq!(target.role_arn.as_deref(), Some(role.arn.as_str()));
     assert_eq!(
-        target.ecs.as_ref().unwrap().assign_public_ip.as_deref(),
+        target.parameters.ecs().unwrap().assign_public_ip.as_deref(),
         Some("DISABLED")
     );
 }
@@ -389,7 +389,11 @@ fn each_kind_of_drift_is_one_change() {
     );
     check(&|o| o.targets.clear(), vec![Change::PutTarget]);
     check(
-        &|o| o.targets[0].ecs.as_mut().unwrap().task_count = 3,
+        &|o| {
+            if let ebi::plan::TargetParameters::Ecs(e) = &mut o.targets[0].parameters {
+                e.task_count = 3
+            }
+        },
         vec![Change::PutTarget],
     );
     check(

@@ -570,36 +570,6 @@ pub fn sdk_target(t: &TargetShape) -> Result<eb::Target, String> {
     if let Some(dlq) = &t.dead_letter_arn {
         b = b.dead_letter_config(eb::DeadLetterConfig::builder().arn(dlq).build());
     }
-    if let Some(group) = &t.message_group_id {
-        b = b.sqs_parameters(eb::SqsParameters::builder().message_group_id(group).build());
-    }
-    if let Some(e) = &t.ecs {
-        let network = if e.subnets.is_empty() {
-            None
-        } else {
-            let vpc = eb::AwsVpcConfiguration::builder()
-                .set_subnets(Some(e.subnets.clone()))
-                .set_security_groups(
-                    (!e.security_groups.is_empty()).then(|| e.security_groups.clone()),
-                )
-                .set_assign_public_ip(e.assign_public_ip.as_deref().map(eb::AssignPublicIp::from))
-                .build()
-                .map_err(|e| e.to_string())?;
-            Some(
-                eb::NetworkConfiguration::builder()
-                    .awsvpc_configuration(vpc)
-                    .build(),
-            )
-        };
-        let ecs = eb::EcsParameters::builder()
-            .task_definition_arn(&e.task_definition_arn)
-            .task_count(e.task_count)
-            .launch_type(eb::LaunchType::from(e.launch_type.as_str()))
-            .set_platform_version(e.platform_version.clone())
-            .set_network_configuration(network)
-            .build()
-            .map_err(|e| e.to_string())?;
-        b = b.ecs_parameters(ecs);
-    }
+    b = super::target_parameters::with_parameters(b, &t.parameters)?;
     b.build().map_err(|e| e.to_string())
 }

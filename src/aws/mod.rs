@@ -10,6 +10,7 @@ pub mod organization;
 pub mod rate_limit;
 pub mod remove;
 pub mod shared_reads;
+pub mod target_parameters;
 pub mod ttl_cache;
 
 use crate::sync::Locked;

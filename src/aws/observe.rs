@@ -10,7 +10,7 @@ use super::errors::{classify, AwsError};
 use super::Clients;
 use crate::diagnose::TaskDefinition;
 use crate::plan::diff::{ObservedQueue, ObservedRole, ObservedRule};
-use crate::plan::{EcsShape, TargetShape};
+use crate::plan::TargetShape;
 
 /// Turns NotFound into `None`.
 pub fn found<T>(r: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
@@ -116,31 +116,7 @@ pub fn target_shape(t: &aws_sdk_eventbridge::types::Target) -> TargetShape {
         id: t.id().to_string(),
         arn: t.arn().to_string(),
         role_arn: t.role_arn().map(str::to_string),
-        ecs: t.ecs_parameters().map(|e| {
-            let vpc = e
-                .network_configuration()
-                .and_then(|n| n.awsvpc_configuration());
-            EcsShape {
-                task_definition_arn: e.task_definition_arn().to_string(),
-                task_count: e.task_count().unwrap_or(1),
-                launch_type: e
-                    .launch_type()
-                    .map(|l| l.as_str().to_string())
-                    .unwrap_or_default(),
-                platform_version: e.platform_version().map(str::to_string),
-                subnets: vpc.map(|v| v.subnets().to_vec()).unwrap_or_default(),
-                security_groups: vpc
-                    .map(|v| v.security_groups().to_vec())
-                    .unwrap_or_default(),
-                assign_public_ip: vpc
-                    .and_then(|v| v.assign_public_ip())
-                    .map(|a| a.as_str().to_string()),
-            }
-        }),
-        message_group_id: t
-            .sqs_parameters()
-            .and_then(|p| p.message_group_id())
-            .map(str::to_string),
+        parameters: super::target_parameters::observed(t),
         input: t.input().map(parse_json),
         input_path: t.input_path().map(str::to_string),
         input_transformer: t.input_transformer().map(|x| {

@@ -327,7 +327,11 @@ async fn observe_all(
             queues.insert(q.queue_arn.clone(), queue);
         }
     }
-    let task_definition = if desired.target.as_ref().is_some_and(|t| t.ecs.is_some()) {
+    let task_definition = if desired
+        .target
+        .as_ref()
+        .is_some_and(|t| t.parameters.ecs().is_some())
+    {
         task_definition
     } else {
         None

@@ -38,7 +38,7 @@ pub fn snapshot(desired: &Desired, observed: &Observed) -> Snapshot {
             id: t.id.clone(),
             arn: t.arn.clone(),
             role_arn: t.role_arn.clone(),
-            task_definition_arn: t.ecs.as_ref().map(|e| e.task_definition_arn.clone()),
+            task_definition_arn: t.parameters.ecs().map(|e| e.task_definition_arn.clone()),
             dead_letter_arn: t.dead_letter_arn.clone(),
         })
         .collect();
@@ -53,7 +53,7 @@ pub fn snapshot(desired: &Desired, observed: &Observed) -> Snapshot {
     let mut task_definitions = BTreeMap::new();
     if let (Some(td), Some(ecs)) = (
         &observed.task_definition,
-        desired.target.as_ref().and_then(|t| t.ecs.as_ref()),
+        desired.target.as_ref().and_then(|t| t.parameters.ecs()),
     ) {
         task_definitions.insert(ecs.task_definition_arn.clone(), td.clone());
     }

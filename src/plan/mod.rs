@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use crate::api::{CrossAccountMode, EventBridgeIntegrationSpec, TargetKind};
 use crate::iam::documents::events_trust_policy;
 use crate::iam::Arn;
-pub use targets::ValidTarget;
+pub use targets::{TargetParameters, ValidTarget};
 pub use validate::{validate, SpecError, ValidSpec};
 
 /// `namespace/name` of the owning object: for people reading tags in the console.
@@ -380,9 +380,8 @@ pub struct TargetShape {
     pub id: String,
     pub arn: String,
     pub role_arn: Option<String>,
-    pub ecs: Option<EcsShape>,
-    /// `SqsParameters.MessageGroupId` (a FIFO queue).
-    pub message_group_id: Option<String>,
+    /// The kind's own parameter block (ECS launch, a FIFO message group).
+    pub parameters: TargetParameters,
     /// Parsed, so formatting differences of the JSON text do not count.
     pub input: Option<Value>,
     pub input_path: Option<String>,
@@ -832,8 +831,7 @@ fn target_shape(
         id: spec.target.id.clone().unwrap_or_else(|| "1".into()),
         arn: workload.arn().to_string(),
         role_arn,
-        ecs: workload.ecs_parameters(),
-        message_group_id: workload.message_group_id(),
+        parameters: workload.parameters(),
         input: spec.target.input.clone(),
         input_path: spec.target.input_path.clone(),
         input_transformer: spec.target.input_transformer.as_ref().map(|t| {

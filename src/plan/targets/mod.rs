@@ -138,19 +138,46 @@ impl<'a> ValidTarget<'a> {
         }
     }
 
-    /// The kind's launch parameters on the rule's target.
-    pub fn ecs_parameters(self) -> Option<EcsShape> {
+    /// The kind's parameters on the rule's target.
+    pub fn parameters(self) -> TargetParameters {
         match self {
-            ValidTarget::Ecs(e) => Some(ecs::parameters(e)),
-            ValidTarget::StepFunctions(_) | ValidTarget::Lambda(_) | ValidTarget::Sqs(_) => None,
+            ValidTarget::Ecs(e) => TargetParameters::Ecs(ecs::parameters(e)),
+            ValidTarget::Sqs(q) => q
+                .message_group_id
+                .clone()
+                .map_or(TargetParameters::None, TargetParameters::MessageGroup),
+            ValidTarget::StepFunctions(_) | ValidTarget::Lambda(_) => TargetParameters::None,
+        }
+    }
+}
+
+/// The kind-specific parameters of a rule's target, one variant per parameter block of
+/// EventBridge's `Target` that a kind uses: built from the spec by the kind's module, read
+/// from and written to AWS by one mapping (`aws::target_parameters`). A kind that needs a new
+/// block adds a variant here and its arm there.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub enum TargetParameters {
+    /// None: the ARN (and the role, input and retry fields every kind has) say it all.
+    #[default]
+    None,
+    /// `EcsParameters`: how to launch the task.
+    Ecs(EcsShape),
+    /// `SqsParameters.MessageGroupId`: the message group of a FIFO queue or topic.
+    MessageGroup(String),
+}
+
+impl TargetParameters {
+    pub fn ecs(&self) -> Option<&EcsShape> {
+        match self {
+            TargetParameters::Ecs(e) => Some(e),
+            _ => None,
         }
     }
 
-    /// `SqsParameters.MessageGroupId` on the rule's target (a FIFO queue).
-    pub fn message_group_id(self) -> Option<String> {
+    pub fn message_group_id(&self) -> Option<&str> {
         match self {
-            ValidTarget::Sqs(q) => q.message_group_id.clone(),
-            ValidTarget::Ecs(_) | ValidTarget::StepFunctions(_) | ValidTarget::Lambda(_) => None,
+            TargetParameters::MessageGroup(g) => Some(g),
+            _ => None,
         }
     }
 }

@@ -204,7 +204,7 @@ mod tests {
         let target = d.target.as_ref().unwrap();
         assert_eq!(target.arn, FIFO);
         assert_eq!(target.role_arn, None);
-        assert_eq!(target.message_group_id.as_deref(), Some("g1"));
+        assert_eq!(target.parameters.message_group_id(), Some("g1"));
         assert_eq!(d.queue_permissions.len(), 1);
         let q = &d.queue_permissions[0];
         assert_eq!(q.purpose, QueuePurpose::Target);
@@ -226,7 +226,10 @@ mod tests {
         assert_eq!(sids.len(), 2);
         assert_ne!(sids[0], sids[1]);
         assert_eq!(d.permitted_queues().len(), 1);
-        assert_eq!(d.target.as_ref().unwrap().message_group_id, None);
+        assert_eq!(
+            d.target.as_ref().unwrap().parameters,
+            super::super::TargetParameters::None
+        );
     }
 
     #[test]
