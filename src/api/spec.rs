@@ -464,7 +464,7 @@ pub struct SqsTarget {
     /// The message group of the events, for a FIFO queue (required there, refused for a
     /// standard queue). The queue needs content-based deduplication.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 128))]
+    #[schemars(length(min = 1, max = 100))]
     pub message_group_id: Option<String>,
 }
 

@@ -15,8 +15,9 @@ use crate::iam::Arn;
 pub(super) const FIELD: &str = "spec.target.sqs.queueArn";
 pub(super) const GROUP_FIELD: &str = "spec.target.sqs.messageGroupId";
 
-/// `SqsParameters.MessageGroupId`'s limit, in characters.
-const MAX_GROUP_ID: usize = 128;
+/// `SqsParameters.MessageGroupId`'s limit in EventBridge's API, in characters (SQS itself takes
+/// 128, but `PutTargets` refuses more than 100).
+const MAX_GROUP_ID: usize = 100;
 
 /// Checks the queue's ARN and `messageGroupId` against the queue's type (FIFO: name ends in
 /// `.fifo`): required for a FIFO queue, refused for a standard one. The queue's ARN, parsed.
