@@ -22,13 +22,14 @@ mod record;
 mod schedule;
 pub mod status;
 pub mod tenancy;
+mod watched;
 
 use crate::sync::Locked;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use futures::StreamExt;
-use kube::core::{DeserializeGuard, PartialObjectMeta};
+use kube::core::DeserializeGuard;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher::Config as WatcherConfig;
 use kube::runtime::{predicates, reflector, watcher, Controller, Predicate, WatchStreamExt};
@@ -41,6 +42,7 @@ use crate::aws::ttl_cache::TtlCache;
 use crate::aws::AwsContext;
 use crate::plan::Guardrails;
 use crate::telemetry::Metrics;
+use watched::WatchedMeta;
 
 pub const FINALIZER: &str = "eventbridge.dev/cleanup";
 pub const FIELD_MANAGER: &str = "eventbridge-integration-controller";
@@ -277,7 +279,7 @@ impl Context {
 /// Runs until SIGTERM/SIGINT. With leader election, each time this replica wins the Lease
 /// it leads until it loses it, then stands by again.
 pub async fn run(ctx: Arc<Context>) -> Result<(), RunError> {
-    let apis = watched_apis::<PartialObjectMeta<EventBridgeIntegration>>(&ctx);
+    let apis = watched_apis::<WatchedMeta>(&ctx);
     for api in &apis {
         api.list(&kube::api::ListParams::default().limit(1))
             .await
@@ -400,7 +402,7 @@ async fn lead(ctx: Arc<Context>) {
     // `schedule`): decided from one list, read once the watches have their own (at 10,000
     // objects each takes ~5 s, and together each took longer); only objects that may have
     // been in sync wait for it.
-    let apis = watched_apis::<PartialObjectMeta<EventBridgeIntegration>>(&ctx);
+    let apis = watched_apis::<WatchedMeta>(&ctx);
     let _startup = AbortOnDrop(tokio::spawn(schedule::plan_startup(
         ctx.clone(),
         apis.len(),
@@ -451,7 +453,7 @@ async fn shutdown_signal() {
 }
 
 /// How the gate knows an object: its name and namespace (kube-runtime's cache key).
-type ObjectKey = ObjectRef<PartialObjectMeta<EventBridgeIntegration>>;
+type ObjectKey = ObjectRef<WatchedMeta>;
 
 /// One pass, once the gate lets it through; when every permit is out, the object joins the
 /// gate's queue and this returns at once (its turn comes back through `turns`). The cache
@@ -459,7 +461,7 @@ type ObjectKey = ObjectRef<PartialObjectMeta<EventBridgeIntegration>>;
 /// the controller's memory), so the pass reads the object now, as the API server holds it
 /// (an object gone meanwhile has nothing left to do).
 async fn reconcile_gated(
-    meta: Arc<PartialObjectMeta<EventBridgeIntegration>>,
+    meta: Arc<WatchedMeta>,
     ctx: Arc<Context>,
     turns: gate::Turns<ObjectKey>,
 ) -> Result<kube::runtime::controller::Action, crate::Error> {
@@ -561,7 +563,7 @@ async fn reconcile_guarded(
 }
 
 fn error_policy_meta(
-    meta: Arc<PartialObjectMeta<EventBridgeIntegration>>,
+    meta: Arc<WatchedMeta>,
     err: &crate::Error,
     ctx: Arc<Context>,
 ) -> kube::runtime::controller::Action {
@@ -572,7 +574,7 @@ fn error_policy_meta(
 
 /// One watch of `watches`, in a term that began at `began`.
 async fn run_one(
-    api: Api<PartialObjectMeta<EventBridgeIntegration>>,
+    api: Api<WatchedMeta>,
     ctx: Arc<Context>,
     watches: usize,
     began: std::time::Instant,
@@ -581,23 +583,22 @@ async fn run_one(
     // Status-only updates do not pass the filter (generation is unchanged), so writing
     // status never wakes the controller; finalizer changes do pass.
     let health = ctx.clone();
-    let stream = watcher(api, WatcherConfig::default().any_semantic())
+    // From the apiserver's watch cache (resourceVersion=0), in one response: kube-core sends
+    // no resourceVersion at all when a page size is set (it may not page the cache), so
+    // kube-runtime's default of 500 made this list 20 quorum reads from etcd, 4.4 s of 10,000
+    // objects' metadata, for 0.8 s from the cache (docs/behaviour.md, restart). The body,
+    // ~2 KB an object, is held once while `WatchedMeta` decodes the little it keeps.
+    let mut from_cache = WatcherConfig::default().any_semantic();
+    from_cache.page_size = None;
+    let stream = watcher(api, from_cache)
         .default_backoff()
         .inspect(move |event| health.metrics.health.watch_result(event.is_ok()))
-        .modify(|o: &mut PartialObjectMeta<EventBridgeIntegration>| {
-            // Only what the filter and the scheduler look at is kept (a pass reads the whole
-            // object itself): GitOps tools' labels and annotations, kubectl's last applied
-            // configuration and the managed fields would be most of each cached entry.
-            let m = &mut o.metadata;
-            m.managed_fields = None;
-            m.annotations = None;
-            m.labels = None;
-            m.owner_references = None;
-            m.creation_timestamp = None;
+        .modify(|o: &mut WatchedMeta| {
             // Copied into every `ObjectRef` kube-runtime keeps (store, scheduler, filter) and
-            // read by none of them; the watcher resumes from the version it saw, not this.
-            // The UID stays: the filter tells a re-created object from the old one by it.
-            m.resource_version = None;
+            // read by none of them; the watcher resumed from it before this (`WatchedMeta`
+            // keeps nothing else the cache does not need). The UID stays: the filter tells a
+            // re-created object from the old one by it.
+            o.metadata.resource_version = None;
         })
         .reflect(writer)
         .inspect({
