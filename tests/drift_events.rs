@@ -18,21 +18,32 @@ use support::*;
 
 /// Puts a CloudTrail-shaped event of EventBridge's `call` on `rule` on the default bus.
 async fn cloudtrail_event(aws: &Aws, call: &str, rule: &str) {
+    let request = serde_json::json!({"rule": rule, "ids": ["1"]});
+    put_cloudtrail_event(&aws.events, ("events", call), (ACCOUNT, REGION), request).await;
+}
+
+/// Puts on the default bus `events` reaches the event CloudTrail records for `service`'s
+/// `call` (`events`, `PutTargets`) made in `account` and `region` with `request`.
+async fn put_cloudtrail_event(
+    events: &aws_sdk_eventbridge::Client,
+    (service, call): (&str, &str),
+    (account, region): (&str, &str),
+    request: serde_json::Value,
+) {
     let detail = serde_json::json!({
-        "eventSource": "events.amazonaws.com",
+        "eventSource": format!("{service}.amazonaws.com"),
         "eventName": call,
-        "awsRegion": REGION,
+        "awsRegion": region,
         // CloudTrail's record names the account (moto's envelope lacks `account`).
-        "recipientAccountId": "123456789012",
-        "userIdentity": {"arn": "arn:aws:iam::123456789012:user/someone-by-hand"},
-        "requestParameters": {"rule": rule, "ids": ["1"]},
+        "recipientAccountId": account,
+        "userIdentity": {"arn": format!("arn:aws:iam::{account}:user/someone-by-hand")},
+        "requestParameters": request,
     });
-    let out = aws
-        .events
+    let out = events
         .put_events()
         .entries(
             aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
-                .source("aws.events")
+                .source(format!("aws.{service}"))
                 .detail_type("AWS API Call via CloudTrail")
                 .detail(detail.to_string())
                 .build(),
@@ -396,4 +407,222 @@ async fn a_cloudtrail_event_brings_a_drifted_integration_back_within_10s_with_an
         "set up again from a stale index"
     );
     assert!(queue_url(&sqs, &plumbing).await.is_none());
+}
+
+/// The drift rule's pattern in a place, once the rule is there with its queue as target.
+async fn drift_rule_in(
+    events: &aws_sdk_eventbridge::Client,
+    name: &str,
+    place: &str,
+) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(rule) = events.describe_rule().name(name).send().await {
+            let queued = events
+                .list_targets_by_rule()
+                .rule(name)
+                .send()
+                .await
+                .is_ok_and(|t| t.targets().iter().any(|t| t.arn().contains(":sqs:")));
+            if queued {
+                return serde_json::from_str(rule.event_pattern().unwrap_or_default()).unwrap();
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no drift rule {name} with its queue in {place} after 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// IAM is global and CloudTrail records its calls in us-east-1 only: an integration whose
+/// rule is in eu-west-1 hears its role's drift from the drift rule in us-east-1, and the one
+/// in eu-west-1 does not ask for IAM's events.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_role_edit_is_heard_in_us_east_1_for_an_integration_in_another_region() {
+    const ELSEWHERE: &str = "eu-west-1";
+    let ns = namespace("drift-iam");
+    let cluster = format!("drift-e2e-{ns}");
+    let plumbing = drift::resource_name(&cluster, std::slice::from_ref(&ns));
+    let _ctl = Controller::start_with_resync(
+        &ns,
+        "1h",
+        &["--drift-events", "--cluster-id", &cluster],
+        &[],
+    );
+    let api = kube_api(&ns).await;
+    let aws = aws().await;
+    let elsewhere = aws_sdk_eventbridge::Client::new(
+        &sdk_config()
+            .await
+            .to_builder()
+            .region(aws_config::Region::new(ELSEWHERE))
+            .build(),
+    );
+    let state_machine = STATE_MACHINE.replace(REGION, ELSEWHERE);
+    apply(&format!(
+        r#"apiVersion: eventbridge.dev/v1alpha1
+kind: EventBridgeIntegration
+metadata: {{name: orders, namespace: {ns}}}
+spec:
+  region: {ELSEWHERE}
+  rule: {{scheduleExpression: "rate(5 minutes)"}}
+  target:
+    stepFunctions: {{stateMachineArn: {state_machine}}}
+"#
+    ));
+    wait_condition(&api, "orders", "Ready", "True", None).await;
+    let role = derived(&ns, "orders");
+    let policy = aws.inline_policy(&role).await.expect("the role's policy");
+
+    let regional = drift_rule_in(&elsewhere, &plumbing, ELSEWHERE).await;
+    assert_eq!(regional, drift::pattern("aws", ELSEWHERE));
+    assert!(
+        !drift::selects(
+            &regional,
+            "aws.iam",
+            "iam.amazonaws.com",
+            "DeleteRolePolicy"
+        ),
+        "IAM's events are never recorded in {ELSEWHERE}: {regional}"
+    );
+    let global = drift_rule_in(&aws.events, &plumbing, REGION).await;
+    assert!(drift::selects(
+        &global,
+        "aws.iam",
+        "iam.amazonaws.com",
+        "DeleteRolePolicy"
+    ));
+
+    // The role's policy deleted by hand; CloudTrail records it in us-east-1.
+    aws.iam
+        .delete_role_policy()
+        .role_name(&role)
+        .policy_name("eventbridge-integration")
+        .send()
+        .await
+        .unwrap();
+    let edited = Instant::now();
+    put_cloudtrail_event(
+        &aws.events,
+        ("iam", "DeleteRolePolicy"),
+        (ACCOUNT, REGION),
+        serde_json::json!({"roleName": role, "policyName": "eventbridge-integration"}),
+    )
+    .await;
+    wait_until_async(
+        "the role's policy to be restored",
+        Duration::from_secs(10),
+        || async { aws.inline_policy(&role).await.is_some() },
+    )
+    .await;
+    println!(
+        "role edit → corrected in {:?} (rule in {ELSEWHERE}, resync 1h)",
+        edited.elapsed()
+    );
+    assert_eq!(aws.inline_policy(&role).await, Some(policy));
+    delete_and_wait(&ns, &["orders"]);
+}
+
+/// A place in another account: the drift rule and queue are set up there too (through the
+/// provisioning role), and a hand edit there, on the target account's bus, is corrected
+/// within 10 s with an hourly resync.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hand_edit_in_the_target_account_is_heard_there() {
+    const B: &str = OTHER_ACCOUNT;
+    let ns = namespace("drift-x");
+    let cluster = format!("drift-e2e-{ns}");
+    let plumbing = drift::resource_name(&cluster, std::slice::from_ref(&ns));
+    let b = aws_in(B).await;
+    let bus = format!("bus-{ns}");
+    b.events.create_event_bus().name(&bus).send().await.unwrap();
+    let _ctl = Controller::start_with_resync(
+        &ns,
+        "1h",
+        &["--drift-events", "--cluster-id", &cluster],
+        &[],
+    );
+    let api = kube_api(&ns).await;
+    apply(&format!(
+        r#"apiVersion: eventbridge.dev/v1alpha1
+kind: EventBridgeIntegration
+metadata: {{name: fwd, namespace: {ns}}}
+spec:
+  rule:
+    eventPattern: {{source: ["com.example.orders"]}}
+  target:
+    ecs:
+      clusterArn: {cluster_b}
+      taskDefinitionArn: {task_b}
+      networkConfiguration: {{subnets: [subnet-0a1b2c3d]}}
+  crossAccount:
+    targetAccountId: "{B}"
+    provisioningRoleArn: {PROVISIONER}
+    mode: EventBusForwarding
+    targetEventBusName: {bus}
+"#,
+        cluster_b = CLUSTER.replace(ACCOUNT, B),
+        task_b = TASK_DEFINITION.replace(ACCOUNT, B),
+    ));
+    wait_condition(&api, "fwd", "Ready", "True", None).await;
+    let pattern = drift_rule_in(&b.events, &plumbing, &format!("account {B}")).await;
+    assert_eq!(pattern, drift::pattern("aws", REGION));
+    let queue = b
+        .events
+        .list_targets_by_rule()
+        .rule(&plumbing)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        queue.targets()[0]
+            .arn()
+            .contains(&format!(":sqs:{REGION}:{B}:")),
+        "the drift queue is in the target account: {queue:?}"
+    );
+
+    // The rule on B's bus loses its target by hand; CloudTrail records it in B.
+    let rule = derived(&ns, "fwd");
+    let in_b = || async {
+        b.events
+            .list_targets_by_rule()
+            .rule(&rule)
+            .event_bus_name(&bus)
+            .send()
+            .await
+            .unwrap()
+            .targets()
+            .to_vec()
+    };
+    let before = in_b().await;
+    assert_eq!(before.len(), 1);
+    b.events
+        .remove_targets()
+        .rule(&rule)
+        .event_bus_name(&bus)
+        .ids(before[0].id())
+        .send()
+        .await
+        .unwrap();
+    let edited = Instant::now();
+    put_cloudtrail_event(
+        &b.events,
+        ("events", "RemoveTargets"),
+        (B, REGION),
+        serde_json::json!({"rule": rule, "eventBusName": bus, "ids": [before[0].id()]}),
+    )
+    .await;
+    wait_until_async(
+        "the target on B's bus to be restored",
+        Duration::from_secs(10),
+        || async { in_b().await.len() == 1 },
+    )
+    .await;
+    println!(
+        "hand edit in account {B} → corrected in {:?} (resync 1h)",
+        edited.elapsed()
+    );
+    assert_eq!(in_b().await[0].arn(), before[0].arn());
+    delete_and_wait(&ns, &["fwd"]);
 }
