@@ -258,13 +258,19 @@ async fn a_cloudtrail_event_brings_a_drifted_integration_back_within_10s_with_an
     })
     .await;
 
-    // The drift queue's own policy emptied by hand, and announced: put back at once.
-    sqs.set_queue_attributes()
-        .queue_url(&url)
-        .attributes(aws_sdk_sqs::types::QueueAttributeName::Policy, "")
-        .send()
-        .await
-        .unwrap();
+    // The drift queue's own policy emptied by hand and its retention shortened, announced:
+    // put back at once. (A delay set by hand would hold back its own announcement too; the
+    // periodic check puts that back, unit-tested in `plan::drift`.)
+    {
+        use aws_sdk_sqs::types::QueueAttributeName as A;
+        sqs.set_queue_attributes()
+            .queue_url(&url)
+            .attributes(A::Policy, "")
+            .attributes(A::MessageRetentionPeriod, "60")
+            .send()
+            .await
+            .unwrap();
+    }
     let detail = serde_json::json!({
         "eventSource": "sqs.amazonaws.com",
         "eventName": "SetQueueAttributes",
@@ -297,6 +303,27 @@ async fn a_cloudtrail_event_brings_a_drifted_integration_back_within_10s_with_an
                 .attributes()
                 .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::Policy))
                 .is_some_and(|p| p.contains("ebi-drift-events"))
+        },
+    )
+    .await;
+    wait_until_async(
+        "the drift queue's attributes back",
+        Duration::from_secs(10),
+        || async {
+            let attributes = sqs
+                .get_queue_attributes()
+                .queue_url(&url)
+                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+                .send()
+                .await
+                .unwrap();
+            let attributes = attributes.attributes().unwrap();
+            drift::QUEUE_ATTRIBUTES.iter().all(|(name, value)| {
+                attributes
+                    .get(&aws_sdk_sqs::types::QueueAttributeName::from(*name))
+                    .map(String::as_str)
+                    == Some(*value)
+            })
         },
     )
     .await;

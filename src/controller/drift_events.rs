@@ -46,8 +46,7 @@ use crate::plan::{CLUSTER_TAG, MANAGED_BY, MANAGED_BY_TAG};
 pub const CONFIGMAP: &str = "eventbridge-integration-controller-drift-events";
 /// The queue policy statement's id.
 const STATEMENT_ID: &str = "ebi-drift-events";
-/// How long an unread event is kept: older ones are worth no more than the next resync.
-const RETENTION_SECONDS: &str = "3600";
+/// A receive's long poll, the queue's `ReceiveMessageWaitTimeSeconds` too.
 const WAIT_SECONDS: i32 = 20;
 
 /// `namespace`, `name` of an object.
@@ -497,17 +496,16 @@ async fn ensure(
                 return Err(not_ours("queue", name));
             }
             let arn = q.attributes.get("QueueArn").cloned().unwrap_or_default();
+            correct_queue_attributes(&c, &q.url, &q.attributes).await?;
             (q.url, arn)
         }
         None => {
-            use aws_sdk_sqs::types::QueueAttributeName as A;
             let url = c
                 .sqs
                 .create_queue()
                 .queue_name(name)
                 .set_tags(Some(tags(ctx).into_iter().collect()))
-                .attributes(A::MessageRetentionPeriod, RETENTION_SECONDS)
-                .attributes(A::ReceiveMessageWaitTimeSeconds, WAIT_SECONDS.to_string())
+                .set_attributes(Some(queue_attributes(&drift::QUEUE_ATTRIBUTES)))
                 .send()
                 .await
                 .map_err(|e| classify("sqs:CreateQueue", e))?
@@ -610,6 +608,42 @@ async fn ensure(
         .ok()
         .and_then(|o| o.arn);
     Ok((c, url, own))
+}
+
+/// `attributes` as the SDK takes them.
+fn queue_attributes(
+    attributes: &[(&str, &str)],
+) -> HashMap<aws_sdk_sqs::types::QueueAttributeName, String> {
+    attributes
+        .iter()
+        .map(|(k, v)| {
+            (
+                aws_sdk_sqs::types::QueueAttributeName::from(*k),
+                v.to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Puts back the drift queue's attributes edited by hand (one call, none when none was).
+async fn correct_queue_attributes(
+    c: &Clients,
+    url: &str,
+    observed: &BTreeMap<String, String>,
+) -> Result<(), AwsError> {
+    let wrong = drift::queue_attributes_to_correct(observed);
+    if wrong.is_empty() {
+        return Ok(());
+    }
+    tracing::info!(queue = url, attributes = ?wrong, "drift events: the queue's attributes were edited; putting them back");
+    c.sqs
+        .set_queue_attributes()
+        .queue_url(url)
+        .set_attributes(Some(queue_attributes(&wrong)))
+        .send()
+        .await
+        .map_err(|e| classify("sqs:SetQueueAttributes", e))?;
+    Ok(())
 }
 
 /// Long-polls one place's queue for the whole term.
@@ -765,6 +799,14 @@ mod tests {
     use super::*;
     use crate::api::OwnedKind;
     use crate::plan::drift::tests::entry;
+
+    #[test]
+    fn the_receive_waits_as_long_as_the_queue_says() {
+        assert!(drift::QUEUE_ATTRIBUTES.contains(&(
+            "ReceiveMessageWaitTimeSeconds",
+            WAIT_SECONDS.to_string().as_str()
+        )));
+    }
 
     fn event(name: &str, params: serde_json::Value, caller: &str) -> String {
         json!({"account": "222222222222", "region": "us-east-1",

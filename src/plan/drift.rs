@@ -25,6 +25,26 @@ pub const PURPOSE: &str = "drift-events";
 /// The rule's only target id.
 pub const TARGET_ID: &str = "ebi-drift-queue";
 
+/// The drift queue's attributes, as SQS names and reports them: an unread event is kept an
+/// hour (older ones are worth no more than the next resync), a receive long-polls 20 s, and
+/// no delay postpones an event. A hand edit of one is corrected like any other drift.
+pub const QUEUE_ATTRIBUTES: [(&str, &str); 3] = [
+    ("MessageRetentionPeriod", "3600"),
+    ("ReceiveMessageWaitTimeSeconds", "20"),
+    ("DelaySeconds", "0"),
+];
+
+/// The attributes of `observed` (the queue's, as `GetQueueAttributes` gave them) that are
+/// not [`QUEUE_ATTRIBUTES`]'s values, with those values.
+pub fn queue_attributes_to_correct(
+    observed: &std::collections::BTreeMap<String, String>,
+) -> Vec<(&'static str, &'static str)> {
+    QUEUE_ATTRIBUTES
+        .into_iter()
+        .filter(|(name, value)| observed.get(*name).map(String::as_str) != Some(*value))
+        .collect()
+}
+
 /// One service's calls that change what the controller owns: exact names, and prefixes for
 /// the names CloudTrail suffixes with an API version (Lambda's `AddPermission20150331v2`).
 pub struct Watched {
