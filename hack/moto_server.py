@@ -9,12 +9,16 @@ PutEvents goes to the rules whose pattern matches, as on AWS: moto also sent eve
 every scheduled rule (no pattern matches all in moto), and answered 500 when a matching rule
 had a target it cannot deliver to (Step Functions, ECS, Lambda), so no event put on a bus
 holding such a rule reached any queue (the drift events' test puts CloudTrail-shaped events
-on the default bus). Usage: as `moto_server` (same arguments)."""
+on the default bus). And an event bus may be a CloudWatch Logs delivery source (log types
+ERROR_LOGS, INFO_LOGS, TRACE_LOGS), as on AWS since July 2025: moto's list of services that
+vend logs predates event bus logging. Usage: as `moto_server` (same arguments)."""
 import sys
 
 from moto.core.responses import ActionResult
 from moto.events.models import EventsBackend, Rule
 from moto.iam.responses import IamResponse
+from moto.logs.exceptions import ValidationException
+from moto.logs.models import DeliverySource, LogsBackend
 from moto.server import main
 
 _unpaginated = IamResponse.get_account_authorization_details
@@ -85,6 +89,30 @@ def _send_matching(self, original_event, transform_input=True):
 
 
 Rule.send_to_targets = _send_matching
+
+_put_delivery_source = LogsBackend.put_delivery_source
+_BUS_LOG_TYPES = ("ERROR_LOGS", "INFO_LOGS", "TRACE_LOGS")
+
+
+def _put_delivery_source_of_a_bus(self, name, resource_arn, log_type, tags):
+    """An event bus's delivery source, as AWS accepts it; any other as moto does."""
+    if resource_arn.split(":")[2] != "events":
+        return _put_delivery_source(self, name, resource_arn, log_type, tags)
+    if log_type not in _BUS_LOG_TYPES:
+        raise ValidationException(msg=" This service is not allowed for this LogSource.")
+    source = DeliverySource(
+        account_id=self.account_id,
+        region=self.region_name,
+        name=name,
+        resource_arn=resource_arn,
+        log_type=log_type,
+        tags=tags,
+    )
+    self.delivery_sources[name] = source
+    return source
+
+
+LogsBackend.put_delivery_source = _put_delivery_source_of_a_bus
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -285,7 +285,9 @@ struct RunArgs {
     secrets_namespace: Option<String>,
     /// Observe delivery: read each rule's CloudWatch metrics (`AWS/Events`, one bulk
     /// GetMetricData per account, region and window, billed per metric) into the
-    /// `Delivering` condition.
+    /// `Delivering` condition; for a rule whose metrics report failures, its bus's failure
+    /// records where the bus logs to CloudWatch Logs (one FilterLogEvents per rule and
+    /// window).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, env = "EBI_OBSERVE_DELIVERY")]
     observe_delivery: bool,
     /// Read each rule's dead-letter queue for AWS's own words on why delivery failed

@@ -284,3 +284,229 @@ spec:
     delete_and_wait(&ns, &["dead-lettered"]);
     sqs.delete_queue().queue_url(&url).send().await.unwrap();
 }
+
+/// Where a bus logs to CloudWatch Logs (a delivery from the bus, as a delivery source, to a
+/// log group), the failure records of a rule whose metrics report failures, in AWS's
+/// documented schema, bring the target service's own words into `Delivering` and into the
+/// `DeliveryFailing` finding; another rule's records and successes are not this rule's.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bus_log_record_brings_the_target_services_words() {
+    let ns = namespace("e2e-bus-log");
+    let config = sdk_config().await;
+    let cw = aws_sdk_cloudwatch::Client::new(&config);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
+    let events = aws_sdk_eventbridge::Client::new(&config);
+    // A bus of its own: its log, its delivery, no other test's.
+    let bus = format!("bus-{ns}");
+    let bus_arn = events
+        .create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .expect("CreateEventBus")
+        .event_bus_arn
+        .unwrap();
+    let group = format!("/aws/vendedlogs/events/{bus}");
+    logs.create_log_group()
+        .log_group_name(&group)
+        .send()
+        .await
+        .expect("CreateLogGroup");
+    logs.create_log_stream()
+        .log_group_name(&group)
+        .log_stream_name("error")
+        .send()
+        .await
+        .expect("CreateLogStream");
+    logs.put_delivery_source()
+        .name(format!("{bus}-errors"))
+        .resource_arn(&bus_arn)
+        .log_type("ERROR_LOGS")
+        .send()
+        .await
+        .expect("PutDeliverySource");
+    let destination = logs
+        .put_delivery_destination()
+        .name(format!("{bus}-group"))
+        .delivery_destination_configuration(
+            aws_sdk_cloudwatchlogs::types::DeliveryDestinationConfiguration::builder()
+                .destination_resource_arn(format!(
+                    "arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}:*"
+                ))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("PutDeliveryDestination")
+        .delivery_destination
+        .unwrap();
+    logs.create_delivery()
+        .delivery_source_name(format!("{bus}-errors"))
+        .delivery_destination_arn(destination.arn().unwrap())
+        .send()
+        .await
+        .expect("CreateDelivery");
+
+    let _ctl = Controller::start(&ns, &["--delivery-window", "1m"]);
+    let api = kube_api(&ns).await;
+    apply(&format!(
+        r#"apiVersion: eventbridge.dev/v1alpha1
+kind: EventBridgeIntegration
+metadata: {{name: logged, namespace: {ns}}}
+spec:
+  rule:
+    eventBusName: {bus}
+    eventPattern: {{source: ["com.example.orders"]}}
+  target:
+    stepFunctions: {{stateMachineArn: "{STATE_MACHINE}"}}
+"#
+    ));
+    wait_condition(&api, "logged", "Ready", "True", Some("Converged")).await;
+    let status = api.get("logged").await.unwrap().status.unwrap();
+    let (rule_arn, rule) = (status.rule_arn.unwrap(), status.rule_name.unwrap());
+    let record = move |rule_arn: &str, step: &str, message: &str, status: u16| {
+        serde_json::json!({
+            "resource_arn": bus_arn,
+            "request_id": "6f5c1a3e-0000-4000-8000-000000000001",
+            "event_id": "6f5c1a3e-0000-4000-8000-000000000002",
+            "invocation_id": "6f5c1a3e-0000-4000-8000-000000000003",
+            "message_timestamp_ms": std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis()
+                .to_string(),
+            "message_type": step,
+            "log_level": "ERROR",
+            "details": {"rule_arn": rule_arn, "target_arn": STATE_MACHINE},
+            "error": {
+                "http_status_code": status,
+                "error_message": message,
+                "aws_service": "states",
+                "request_id": "svc-1"
+            }
+        })
+        .to_string()
+    };
+    let now = move || {
+        i64::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis(),
+        )
+        .unwrap()
+    };
+    let denied = "User: arn:aws:sts::123456789012:assumed-role/x/y is not authorized to perform: states:StartExecution on resource: arn:aws:states:us-east-1:123456789012:stateMachine:order-pipeline";
+    // While the rule is used, EventBridge logs each failure and counts it in the metrics (for
+    // a rule on a custom bus, with both dimensions): a record and a point every few seconds,
+    // so that whichever one-minute window a read covers holds some.
+    let feeder = {
+        let (cw, logs, bus, rule, group) = (
+            cw.clone(),
+            logs.clone(),
+            bus.clone(),
+            rule.clone(),
+            group.clone(),
+        );
+        tokio::spawn(async move {
+            use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+            loop {
+                for message in [
+                    record(
+                        &rule_arn,
+                        "INVOCATION_ATTEMPT_PERMANENT_FAILURE",
+                        denied,
+                        403,
+                    ),
+                    record(
+                        &format!("{rule_arn}-other"),
+                        "INVOCATION_FAILURE",
+                        "another rule's",
+                        500,
+                    ),
+                    record(&rule_arn, "INVOCATION_SUCCESS", "", 200),
+                ] {
+                    logs.put_log_events()
+                        .log_group_name(&group)
+                        .log_stream_name("error")
+                        .log_events(
+                            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                                .timestamp(now())
+                                .message(message)
+                                .build()
+                                .unwrap(),
+                        )
+                        .send()
+                        .await
+                        .expect("PutLogEvents");
+                }
+                let dims = [("EventBusName", bus.as_str()), ("RuleName", rule.as_str())];
+                let datum = |metric: &str, value: f64| {
+                    let mut d = MetricDatum::builder()
+                        .metric_name(metric)
+                        .value(value)
+                        .unit(StandardUnit::Count)
+                        .timestamp(std::time::SystemTime::now().into());
+                    for (name, v) in dims {
+                        d = d.dimensions(Dimension::builder().name(name).value(v).build());
+                    }
+                    d.build()
+                };
+                cw.put_metric_data()
+                    .namespace("AWS/Events")
+                    .metric_data(datum("Invocations", 1.0))
+                    .metric_data(datum("FailedInvocations", 1.0))
+                    .send()
+                    .await
+                    .expect("PutMetricData");
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+        })
+    };
+
+    let start = Instant::now();
+    let message = loop {
+        let (status, _, message) = condition(&api, "logged", "Delivering")
+            .await
+            .unwrap_or_default();
+        if status == "False" && message.contains("event bus logged") {
+            break message;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(150),
+            "Delivering never quoted the bus's log: {status} {message}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert!(
+        message.contains(&format!(
+            "; the newest failure its event bus logged for this rule: INVOCATION_ATTEMPT_PERMANENT_FAILURE: \"{denied}\" (states, HTTP 403), logged at "
+        )),
+        "{message}"
+    );
+    assert!(!message.contains("another rule's"), "{message}");
+    let status = api.get("logged").await.unwrap().status.unwrap();
+    let linked = status
+        .findings
+        .iter()
+        .find(|f| f.code == ebi::diagnose::Code::DeliveryFailing)
+        .expect("a DeliveryFailing finding");
+    assert!(
+        linked.message.contains(
+            " failure(s) of this rule, the newest INVOCATION_ATTEMPT_PERMANENT_FAILURE: \"User: "
+        ),
+        "{}",
+        linked.message
+    );
+    // Configured right, so nothing predicted the refusal: a report for us.
+    assert!(
+        linked
+            .message
+            .ends_with("the evaluator predicted no cause: please report it"),
+        "{}",
+        linked.message
+    );
+    feeder.abort();
+    delete_and_wait(&ns, &["logged"]);
+}

@@ -298,6 +298,23 @@ fn every_call(role: &str) -> Vec<Case> {
     });
     // The per-rule metrics of AWS/Events, for the Delivering condition (no resource types).
     cases.push(case("cloudwatch:GetMetricData", "*", none.clone(), true));
+    // Where event buses log, and a rule's failure records there (no resource types for the
+    // two listings).
+    for action in ["logs:DescribeDeliverySources", "logs:DescribeDeliveries"] {
+        cases.push(case(action, "*", none.clone(), true));
+    }
+    cases.push(case(
+        "logs:GetDeliveryDestination",
+        &format!("arn:aws:logs:us-east-1:{ACCOUNT}:delivery-destination:default-bus-errors"),
+        none.clone(),
+        true,
+    ));
+    cases.push(case(
+        "logs:FilterLogEvents",
+        &format!("arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/vendedlogs/events/default"),
+        none.clone(),
+        true,
+    ));
     for action in ["kms:DescribeKey", "kms:GetKeyPolicy"] {
         cases.push(Case {
             resource_policy: Some(default_key_policy.clone()),
@@ -483,6 +500,8 @@ fn no_allow_is_on_every_resource_where_the_action_has_resource_level_permissions
         "events:ListEventBuses",
         "ecs:DescribeTaskDefinition",
         "cloudwatch:GetMetricData",
+        "logs:DescribeDeliverySources",
+        "logs:DescribeDeliveries",
     ]);
     for s in policy["Statement"].as_array().unwrap() {
         if s["Effect"] != "Allow" || s["Resource"] != "*" {

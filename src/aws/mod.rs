@@ -2,6 +2,7 @@
 //! Everything that talks to AWS lives here; the planner and the diagnosis never do.
 
 pub mod apply;
+pub mod bus_logs;
 pub mod delivery;
 pub mod errors;
 pub mod kms;
@@ -131,6 +132,9 @@ pub struct Clients {
     /// Read-only: the per-rule metrics of `AWS/Events` (GetMetricData), for the observed
     /// delivery (`delivery`).
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    /// Read-only: where an event bus logs (CloudWatch Logs deliveries) and its failure
+    /// records there, for the observed delivery (`bus_logs`).
+    pub logs: aws_sdk_cloudwatchlogs::Client,
     /// Task definitions by ARN with a revision: a revision never changes, so it is read once
     /// per account and region, not once per object and pass.
     pub task_definitions: Arc<Mutex<HashMap<String, crate::plan::TaskDefinition>>>,
@@ -382,6 +386,11 @@ impl AwsContext {
             ),
             cloudwatch: aws_sdk_cloudwatch::Client::from_conf(
                 aws_sdk_cloudwatch::config::Builder::from(config)
+                    .interceptor(counter.clone())
+                    .build(),
+            ),
+            logs: aws_sdk_cloudwatchlogs::Client::from_conf(
+                aws_sdk_cloudwatchlogs::config::Builder::from(config)
                     .interceptor(counter)
                     .build(),
             ),

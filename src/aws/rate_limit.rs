@@ -134,7 +134,7 @@ pub struct RateLimits {
     per_service: BTreeMap<&'static str, f64>,
 }
 
-pub const SERVICES: [&str; 9] = [
+pub const SERVICES: [&str; 10] = [
     "events",
     "iam",
     "lambda",
@@ -144,6 +144,7 @@ pub const SERVICES: [&str; 9] = [
     "organizations",
     "kms",
     "cloudwatch",
+    "logs",
 ];
 
 impl Default for RateLimits {
@@ -169,6 +170,10 @@ impl Default for RateLimits {
                 // CloudWatch GetMetricData allows 50 per second per account and region; the
                 // delivery read makes one call per 100 rules and resync interval.
                 ("cloudwatch", 5.0),
+                // CloudWatch Logs: FilterLogEvents allows 5 per second per account and
+                // region (shared with every reader of the account's logs); a bus's log is
+                // read only for a rule whose metrics report failures, once a window.
+                ("logs", 2.0),
             ]),
         }
     }
@@ -359,6 +364,13 @@ impl Limiter {
                     .config()
                     .to_builder()
                     .http_client(http(c.cloudwatch.config().http_client(), "cloudwatch"))
+                    .build(),
+            ),
+            logs: aws_sdk_cloudwatchlogs::Client::from_conf(
+                c.logs
+                    .config()
+                    .to_builder()
+                    .http_client(http(c.logs.config().http_client(), "logs"))
                     .build(),
             ),
             task_definitions: c.task_definitions.clone(),

@@ -19,6 +19,7 @@ use tracing::warn;
 
 use super::errors::{classify, AwsError, ErrorKind};
 use super::{observe, Clients};
+use crate::diagnose::bus_log::BusLogFailure;
 use crate::diagnose::delivery::DeadLetter;
 use crate::plan::diff::{ObservedQueue, ObservedRole, ObservedRule};
 
@@ -236,6 +237,10 @@ pub struct SharedReads {
     queues: Keyed<Option<ObservedQueue>>,
     /// By queue URL: the messages of one ReceiveMessage (`--read-dead-letters`).
     dead_letters: Keyed<Vec<DeadLetterMessage>>,
+    /// The log group each event bus logs to, by bus ARN (`aws::bus_logs`).
+    bus_log_groups: Snapshot<HashMap<String, String>>,
+    /// By rule ARN: the rule's failure records in its bus's log group.
+    bus_log_records: Keyed<Vec<String>>,
     /// Bulk reads AWS denied, and when.
     denied: Mutex<HashMap<&'static str, Instant>>,
     /// The per-rule CloudWatch metrics of every rule of this account and region.
@@ -482,6 +487,42 @@ impl SharedReads {
             messages
                 .iter()
                 .map(|(attributes, sent)| (attributes, *sent)),
+        ))
+    }
+
+    /// The newest failure of `rule_arn` in the log of `bus_arn`, where the bus logs to
+    /// CloudWatch Logs: where each bus logs from one discovery per account and region and
+    /// `max_age`, the rule's records from one read per rule and `max_age`. None: the bus
+    /// logs nowhere this can read, or logged no failure of the rule.
+    pub async fn bus_log_failure(
+        &self,
+        c: &Clients,
+        bus_arn: &str,
+        rule_arn: &str,
+        max_age: Duration,
+    ) -> Result<Option<BusLogFailure>, AwsError> {
+        let (_, groups) = self
+            .bus_log_groups
+            .get(max_age, || super::bus_logs::log_groups(c))
+            .await?;
+        let Some(group) = groups.get(bus_arn) else {
+            tracing::debug!(bus = bus_arn, logging = ?groups.keys().collect::<Vec<_>>(), "the bus logs to no log group");
+            return Ok(None);
+        };
+        let (_, records) = entry(&self.bus_log_records, rule_arn)
+            .get(max_age, || {
+                super::bus_logs::failure_records(c, group, rule_arn, max_age)
+            })
+            .await?;
+        tracing::debug!(
+            group,
+            rule = rule_arn,
+            records = records.len(),
+            "the bus's failure records read"
+        );
+        Ok(BusLogFailure::newest_of(
+            rule_arn,
+            records.iter().map(String::as_str),
         ))
     }
 

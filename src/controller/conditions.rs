@@ -2,7 +2,7 @@
 //! Kubernetes conventions kstatus reads: `Ready`, `Reconciling`, `Stalled`.
 
 use crate::api::{condition as c, ConditionValue, CrossAccountMode, Reason};
-use crate::diagnose::delivery::{self, DeadLetter, Observation};
+use crate::diagnose::delivery::{self, AwsWords, Observation};
 use crate::diagnose::{Code, Finding};
 use crate::plan::diff::{Change, Observed};
 use crate::plan::{Desired, DesiredRole, Side};
@@ -26,8 +26,9 @@ pub enum Outcome<'a> {
         left_behind: &'a [String],
         /// What AWS's metrics say of delivery: `Delivering`, never part of `Ready`.
         delivery: &'a Observation,
-        /// The newest dead-letter message of the rule (`--read-dead-letters`).
-        dead_letter: Option<&'a DeadLetter>,
+        /// AWS's own words: the newest dead-letter message of the rule
+        /// (`--read-dead-letters`), the newest failure its bus logged.
+        words: AwsWords<'a>,
     },
     /// A human must act: invalid spec, guardrail, not owned, controller AccessDenied.
     Blocked { reason: Reason, message: String },
@@ -68,10 +69,10 @@ pub fn conditions(outcome: &Outcome<'_>) -> Vec<ConditionValue> {
             findings,
             left_behind,
             delivery,
-            dead_letter,
+            words,
         } => {
             let mut out = converged(*mode, parts, findings);
-            out.push(delivering(delivery, *dead_letter));
+            out.push(delivering(delivery, *words));
             if !left_behind.is_empty() {
                 // Not a reason to be un-Ready: the integration is in place. It says what is
                 // still in AWS although nothing uses it, and that it is tried again.
@@ -91,8 +92,8 @@ pub fn conditions(outcome: &Outcome<'_>) -> Vec<ConditionValue> {
 }
 
 /// The `Delivering` condition: what AWS reports, not what is configured (not in `Ready`).
-pub fn delivering(observation: &Observation, dead_letter: Option<&DeadLetter>) -> ConditionValue {
-    let d = delivery::delivery(observation, dead_letter);
+pub fn delivering(observation: &Observation, words: AwsWords<'_>) -> ConditionValue {
+    let d = delivery::delivery(observation, words);
     let reason = match d.reason {
         delivery::DeliveryReason::Delivering => Reason::Delivering,
         delivery::DeliveryReason::DeliveryFailing => Reason::DeliveryFailing,

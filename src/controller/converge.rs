@@ -20,6 +20,7 @@ use crate::aws::organization::{self, OrgPolicies};
 use crate::aws::remove::Removal;
 use crate::aws::shared_reads::{ExpectedDocuments, Shared};
 use crate::aws::{apply, observe, AwsError, Clients};
+use crate::diagnose::bus_log::BusLogFailure;
 use crate::diagnose::delivery::{self as observed_delivery, Observation as Delivery};
 use crate::diagnose::{Finding, TaskDefinition};
 use crate::iam::Arn;
@@ -41,6 +42,8 @@ pub(super) struct Pass {
     pub delivery: Delivery,
     /// The newest dead-letter message of the rule (`--read-dead-letters`).
     pub dead_letter: Option<observed_delivery::DeadLetter>,
+    /// The newest failure the rule's event bus logged (when the metrics report failures).
+    pub bus_log: Option<BusLogFailure>,
 }
 
 impl Pass {
@@ -660,10 +663,23 @@ pub(super) async fn converge(
             None
         }
     };
+    let bus_log = match bus_log_of(ctx, &parts, &delivery).await {
+        Ok(found) => found,
+        Err(e) => {
+            diagnosis
+                .not_evaluated
+                .push(format!("delivery (the event bus's log): {e}"));
+            None
+        }
+    };
     // What AWS reports, linked to what the diagnosis predicted (a warning: never un-Ready).
+    let words = observed_delivery::AwsWords {
+        dead_letter: dead_letter.as_ref(),
+        bus_log: bus_log.as_ref(),
+    };
     diagnosis.findings.extend(observed_delivery::link(
         &delivery,
-        dead_letter.as_ref(),
+        words,
         &diagnosis.findings,
     ));
     Ok(Pass {
@@ -675,7 +691,40 @@ pub(super) async fn converge(
         left_behind,
         delivery,
         dead_letter,
+        bus_log,
     })
+}
+
+/// When the metrics report failures: the newest failure the rule's event bus logged, where
+/// the bus logs to CloudWatch Logs (one discovery per account and region and one read per
+/// rule, each per delivery window, `SharedReads::bus_log_failure`). An integration that
+/// delivers, or is not observed, costs no call here.
+async fn bus_log_of(
+    ctx: &Context,
+    parts: &[Part],
+    delivery: &Delivery,
+) -> Result<Option<BusLogFailure>, crate::aws::AwsError> {
+    let (Some(window), true) = (ctx.settings.delivery_window, delivery.failed()) else {
+        return Ok(None);
+    };
+    for part in parts {
+        let Some(rule) = &part.desired.rule else {
+            continue;
+        };
+        let Some(bus_arn) = crate::aws::bus_logs::bus_of_rule(&rule.arn, &rule.event_bus_name)
+        else {
+            continue;
+        };
+        let clients = &part.clients;
+        let found = clients
+            .shared
+            .bus_log_failure(clients, &bus_arn, &rule.arn, window)
+            .await?;
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    Ok(None)
 }
 
 /// With `--read-dead-letters`: the newest message the rule left in its dead-letter queue,

@@ -109,7 +109,10 @@ async fn apply_half(
             findings: &pass.findings,
             left_behind: &pass.left_behind,
             delivery: &pass.delivery,
-            dead_letter: pass.dead_letter.as_ref(),
+            words: crate::diagnose::delivery::AwsWords {
+                dead_letter: pass.dead_letter.as_ref(),
+                bus_log: pass.bus_log.as_ref(),
+            },
         },
         Err(_) => verdict.as_ref().expect("set for every failure").outcome(),
     };

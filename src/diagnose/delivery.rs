@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use super::bus_log::BusLogFailure;
 use super::finding::{Code, Finding};
 
 /// The per-rule metrics of `AWS/Events`, in the order they are read.
@@ -91,6 +92,12 @@ pub enum Observation {
 }
 
 impl Observation {
+    /// Whether the metrics report failed invocations (the only case where AWS's own words
+    /// are worth a read: the bus's log is read then, and only then).
+    pub fn failed(&self) -> bool {
+        matches!(self, Observation::Counts { counts, .. } if counts.failures() > 0.0)
+    }
+
     /// One observation for several rules (a cross-account integration's two): the sums
     /// when every rule was read, else the first rule that was not.
     pub fn combine(all: &[Observation]) -> Observation {
@@ -199,6 +206,54 @@ impl DeadLetter {
     }
 }
 
+/// What AWS itself said of a rule's failures, beside its counts: the newest message the rule
+/// left in its dead-letter queue (`--read-dead-letters`), and the newest failure its bus
+/// logged (where the bus logs to CloudWatch Logs).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AwsWords<'a> {
+    pub dead_letter: Option<&'a DeadLetter>,
+    pub bus_log: Option<&'a BusLogFailure>,
+}
+
+impl AwsWords<'_> {
+    /// Each, as it is quoted: where AWS said it, and what.
+    fn quoted(&self) -> Vec<String> {
+        let mut out = vec![];
+        if let Some(dl) = self.dead_letter {
+            out.push(format!(
+                "its dead-letter queue holds {} message(s) for this rule, the newest {}",
+                dl.seen,
+                dl.describe()
+            ));
+        }
+        if let Some(log) = self.bus_log {
+            out.push(format!(
+                "its event bus logged {} failure(s) of this rule, the newest {}",
+                log.seen,
+                log.describe()
+            ));
+        }
+        out
+    }
+
+    /// The words of a failure no policy evaluation predicts (the target's own error, a
+    /// throttle, a timeout), if AWS's words say so.
+    fn runtime_failure(&self) -> Option<String> {
+        if let Some(dl) = self
+            .dead_letter
+            .filter(|dl| dl.class() == ErrorClass::Runtime)
+        {
+            return Some(dl.error_code.clone());
+        }
+        self.bus_log
+            .filter(|log| log.class() == ErrorClass::Runtime)
+            .map(|log| match &log.service {
+                Some(service) => format!("{}'s error", service),
+                None => log.step.clone(),
+            })
+    }
+}
+
 /// The `Delivering` condition's value: `status` None is Unknown.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Delivery {
@@ -222,15 +277,23 @@ fn window_text(window: Duration) -> String {
 
 /// From the observation to the condition. True: invocations and no failures. False: failed
 /// invocations (or events that could not even be sent to the dead-letter queue). Unknown:
-/// no traffic in the window, or nothing read. A dead-letter message read (`dead_letter`)
-/// adds AWS's own words; it never changes the status (it may be days old).
-pub fn delivery(observation: &Observation, dead_letter: Option<&DeadLetter>) -> Delivery {
+/// no traffic in the window, or nothing read. AWS's own words (a dead-letter message, a
+/// record of the bus's log) are added; they never change the status (they may be old).
+pub fn delivery(observation: &Observation, words: AwsWords<'_>) -> Delivery {
     let mut d = from_metrics(observation);
-    if let (Some(dl), false) = (dead_letter, d.status == Some(true)) {
-        d.message.push_str(&format!(
-            "; the newest of its dead-letter queue's messages for this rule: {}",
-            dl.describe()
-        ));
+    if d.status != Some(true) {
+        if let Some(dl) = words.dead_letter {
+            d.message.push_str(&format!(
+                "; the newest of its dead-letter queue's messages for this rule: {}",
+                dl.describe()
+            ));
+        }
+        if let Some(log) = words.bus_log {
+            d.message.push_str(&format!(
+                "; the newest failure its event bus logged for this rule: {}",
+                log.describe()
+            ));
+        }
     }
     d
 }
@@ -287,12 +350,12 @@ fn from_metrics(observation: &Observation) -> Delivery {
     }
 }
 
-/// When AWS reports failures (in the metrics, or a dead-letter message of the rule): a
-/// `DeliveryFailing` finding naming the static findings that predicted them (errors), or
-/// saying that none did. None otherwise.
+/// When AWS reports failures (in the metrics, a dead-letter message of the rule, or its
+/// bus's log): a `DeliveryFailing` finding naming the static findings that predicted them
+/// (errors), or saying that none did. None otherwise.
 pub fn link(
     observation: &Observation,
-    dead_letter: Option<&DeadLetter>,
+    words: AwsWords<'_>,
     findings: &[Finding],
 ) -> Option<Finding> {
     let mut reported = vec![];
@@ -305,13 +368,7 @@ pub fn link(
             ));
         }
     }
-    if let Some(dl) = dead_letter {
-        reported.push(format!(
-            "its dead-letter queue holds {} message(s) for this rule, the newest {}",
-            dl.seen,
-            dl.describe()
-        ));
-    }
+    reported.extend(words.quoted());
     if reported.is_empty() {
         return None;
     }
@@ -322,12 +379,10 @@ pub fn link(
         .map(|f| f.code.as_str())
         .collect();
     predicted.dedup();
-    let runtime = dead_letter.filter(|dl| dl.class() == ErrorClass::Runtime);
-    let (message, remediation) = match (runtime, predicted.is_empty()) {
-        (Some(dl), _) => (
+    let (message, remediation) = match (words.runtime_failure(), predicted.is_empty()) {
+        (Some(what), _) => (
             format!(
-                "{reported}; {} is the target's or the service's own failure, not a refused permission or a missing resource: no policy evaluation predicts it",
-                dl.error_code
+                "{reported}; {what} is the target's or the service's own failure, not a refused permission or a missing resource: no policy evaluation predicts it"
             ),
             "Read ERROR_MESSAGE and the target's own logs; for THROTTLING or TIMEOUT raise the target's limits or the target's retry policy (maximumRetryAttempts, maximumEventAgeInSeconds)".to_string(),
         ),
@@ -354,8 +409,15 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    fn dead_letter(dl: &DeadLetter) -> AwsWords<'_> {
+        AwsWords {
+            dead_letter: Some(dl),
+            bus_log: None,
+        }
+    }
+
     fn delivery_of(observation: &Observation) -> Delivery {
-        delivery(observation, None)
+        delivery(observation, AwsWords::default())
     }
 
     fn counts(invocations: f64, failed: f64) -> Observation {
@@ -426,22 +488,30 @@ mod tests {
             "m".into(),
             "r".into(),
         );
-        let f = link(&counts(0.0, 4.0), None, &[passrole, broad.clone()]).expect("failing");
+        let f = link(
+            &counts(0.0, 4.0),
+            AwsWords::default(),
+            &[passrole, broad.clone()],
+        )
+        .expect("failing");
         assert_eq!(f.code, Code::DeliveryFailing);
         assert!(!f.is_error(), "kept out of Ready");
         assert_eq!(
             f.message,
             "AWS reports 4 failed invocations in 10m; predicted: PassRoleMissing"
         );
-        let f = link(&counts(0.0, 1.0), None, &[broad]).expect("failing");
+        let f = link(&counts(0.0, 1.0), AwsWords::default(), &[broad]).expect("failing");
         assert!(
             f.message
                 .ends_with("the evaluator predicted no cause: please report it"),
             "{}",
             f.message
         );
-        assert_eq!(link(&counts(5.0, 0.0), None, &[]), None);
-        assert_eq!(link(&Observation::NotReadYet, None, &[]), None);
+        assert_eq!(link(&counts(5.0, 0.0), AwsWords::default(), &[]), None);
+        assert_eq!(
+            link(&Observation::NotReadYet, AwsWords::default(), &[]),
+            None
+        );
     }
 
     #[test]
@@ -512,7 +582,7 @@ mod tests {
         )
         .expect("read");
         // In the condition: AWS's words, the status from the metrics alone.
-        let d = delivery(&counts(0.0, 0.0), Some(&dl));
+        let d = delivery(&counts(0.0, 0.0), dead_letter(&dl));
         assert_eq!(d.status, None);
         assert!(
             d.message.ends_with(
@@ -522,7 +592,7 @@ mod tests {
             d.message
         );
         assert!(
-            !delivery(&counts(3.0, 0.0), Some(&dl))
+            !delivery(&counts(3.0, 0.0), dead_letter(&dl))
                 .message
                 .contains("NO_PERMISSIONS"),
             "an old message is not news while delivering"
@@ -531,7 +601,7 @@ mod tests {
         let passrole = Finding::new(Code::PassRoleMissing, None, None, "m".into(), "r".into());
         let f = link(
             &Observation::Off,
-            Some(&dl),
+            dead_letter(&dl),
             std::slice::from_ref(&passrole),
         )
         .expect("reported");
@@ -540,7 +610,7 @@ mod tests {
             "its dead-letter queue holds 1 message(s) for this rule, the newest NO_PERMISSIONS (\"denied\"), sent at 2023-11-14T22:13:20Z; predicted: PassRoleMissing"
         );
         // A permission failure nothing predicted is a bug report; a runtime one is not.
-        let f = link(&Observation::Off, Some(&dl), &[]).expect("reported");
+        let f = link(&Observation::Off, dead_letter(&dl), &[]).expect("reported");
         assert!(
             f.message
                 .ends_with("the evaluator predicted no cause: please report it"),
@@ -551,7 +621,7 @@ mod tests {
             error_code: "THROTTLING".into(),
             ..dl
         };
-        let f = link(&counts(1.0, 2.0), Some(&throttled), &[passrole]).expect("reported");
+        let f = link(&counts(1.0, 2.0), dead_letter(&throttled), &[passrole]).expect("reported");
         assert!(
             f.message.starts_with(
                 "AWS reports 2 failed invocations in 10m; its dead-letter queue holds"
@@ -562,6 +632,55 @@ mod tests {
         assert!(
             f.message
                 .contains("THROTTLING is the target's or the service's own failure"),
+            "{}",
+            f.message
+        );
+    }
+
+    #[test]
+    fn a_bus_log_record_is_quoted_and_linked_like_a_dead_letter() {
+        let log = BusLogFailure {
+            step: "INVOCATION_ATTEMPT_PERMANENT_FAILURE".into(),
+            error_message: "User: arn:aws:sts::123456789012:assumed-role/r/s is not authorized to perform: iam:PassRole".into(),
+            service: Some("ecs".into()),
+            http_status: Some(403),
+            target_arn: None,
+            at_millis: Some(1_700_000_000_000),
+            seen: 2,
+        };
+        let words = AwsWords {
+            dead_letter: None,
+            bus_log: Some(&log),
+        };
+        let d = delivery(&counts(0.0, 2.0), words);
+        assert_eq!(d.status, Some(false));
+        assert!(
+            d.message.ends_with("; the newest failure its event bus logged for this rule: INVOCATION_ATTEMPT_PERMANENT_FAILURE: \"User: arn:aws:sts::123456789012:assumed-role/r/s is not authorized to perform: iam:PassRole\" (ecs, HTTP 403), logged at 2023-11-14T22:13:20Z"),
+            "{}",
+            d.message
+        );
+        let passrole = Finding::new(Code::PassRoleMissing, None, None, "m".into(), "r".into());
+        let f = link(&counts(0.0, 2.0), words, std::slice::from_ref(&passrole)).unwrap();
+        assert!(f.message.contains("its event bus logged 2 failure(s) of this rule, the newest INVOCATION_ATTEMPT_PERMANENT_FAILURE"), "{}", f.message);
+        assert!(
+            f.message.ends_with("; predicted: PassRoleMissing"),
+            "{}",
+            f.message
+        );
+        // The target's own failure is not a prediction's miss.
+        let throttled = BusLogFailure {
+            error_message: "Rate exceeded".into(),
+            http_status: Some(429),
+            ..log.clone()
+        };
+        let words = AwsWords {
+            dead_letter: None,
+            bus_log: Some(&throttled),
+        };
+        let f = link(&counts(0.0, 2.0), words, &[]).unwrap();
+        assert!(
+            f.message
+                .contains("ecs's error is the target's or the service's own failure"),
             "{}",
             f.message
         );

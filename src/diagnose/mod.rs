@@ -3,6 +3,7 @@
 //! output (`diagnose --bundle`); the checks do not know which.
 
 pub mod bundle;
+pub mod bus_log;
 pub mod checks;
 pub mod delivery;
 pub mod finding;
