@@ -11,11 +11,16 @@ had a target it cannot deliver to (Step Functions, ECS, Lambda), so no event put
 holding such a rule reached any queue (the drift events' test puts CloudTrail-shaped events
 on the default bus). And an event bus may be a CloudWatch Logs delivery source (log types
 ERROR_LOGS, INFO_LOGS, TRACE_LOGS), as on AWS since July 2025: moto's list of services that
-vend logs predates event bus logging. Usage: as `moto_server` (same arguments)."""
+vend logs predates event bus logging. And CloudTrail's LookupEvents, which moto lacks (it
+answered 500), answers with no events, as a quiet account's trail does; the controller's
+reading of real records is tested against recorded responses (tests/aws_behaviour.rs).
+Usage: as `moto_server` (same arguments)."""
+import json
 import sys
 
 from moto.core.responses import ActionResult
 from moto.events.models import EventsBackend, Rule
+from moto.cloudtrail.responses import CloudTrailResponse
 from moto.iam.responses import IamResponse
 from moto.logs.exceptions import ValidationException
 from moto.logs.models import DeliverySource, LogsBackend
@@ -113,6 +118,13 @@ def _put_delivery_source_of_a_bus(self, name, resource_arn, log_type, tags):
 
 
 LogsBackend.put_delivery_source = _put_delivery_source_of_a_bus
+
+
+def _lookup_no_events(self):
+    return json.dumps({"Events": []})
+
+
+CloudTrailResponse.lookup_events = _lookup_no_events
 
 if __name__ == "__main__":
     main(sys.argv[1:])

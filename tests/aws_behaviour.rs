@@ -272,3 +272,75 @@ async fn unusable_credentials_and_rejected_requests_are_their_own_categories() {
         verdict.message
     );
 }
+
+/// CloudTrail's LookupEvents, which the emulator lacks, from responses recorded in AWS's
+/// shape: the newest pages of the window are read (at most `MAX_PAGES`, following
+/// `NextToken`), and EventBridge's failed calls for a role are picked out of them.
+#[tokio::test]
+async fn cloudtrail_pages_are_read_newest_first_up_to_the_cap() {
+    use aws_sdk_cloudtrail::operation::lookup_events::LookupEventsOutput;
+    use aws_sdk_cloudtrail::types::Event;
+    use ebi::aws::cloudtrail::{recent_events, MAX_PAGES};
+    use ebi::diagnose::trail::TrailFailure;
+    const ROLE: &str = "arn:aws:iam::111122223333:role/ebi-orders";
+    // One page: a person's call, then EventBridge's refused RunTask with the role's session.
+    let record = |n: usize| {
+        let refused = serde_json::json!({
+            "eventVersion": "1.08",
+            "userIdentity": {
+                "type": "AssumedRole",
+                "arn": "arn:aws:sts::111122223333:assumed-role/ebi-orders/a1b2",
+                "invokedBy": "events.amazonaws.com",
+                "sessionContext": {"sessionIssuer": {"type": "Role", "arn": ROLE, "userName": "ebi-orders"}}
+            },
+            "eventTime": format!("2026-12-05T10:{:02}:00Z", 59 - n),
+            "eventSource": "ecs.amazonaws.com",
+            "eventName": "RunTask",
+            "sourceIPAddress": "events.amazonaws.com",
+            "errorCode": "AccessDenied",
+            "errorMessage": "User: arn:aws:sts::111122223333:assumed-role/ebi-orders/a1b2 is not authorized to perform: iam:PassRole on resource: arn:aws:iam::111122223333:role/worker-task"
+        });
+        let person = serde_json::json!({
+            "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/dev"},
+            "eventTime": "2026-12-05T10:00:00Z", "eventSource": "ecs.amazonaws.com",
+            "eventName": "ListClusters", "sourceIPAddress": "203.0.113.9"
+        });
+        [person, refused].map(|v| {
+            Event::builder()
+                .event_name("x")
+                .cloud_trail_event(v.to_string())
+                .build()
+        })
+    };
+    let page = |n: usize| {
+        mock!(aws_sdk_cloudtrail::Client::lookup_events)
+            .match_requests(move |r| {
+                r.next_token() == (n > 0).then(|| format!("page-{n}")).as_deref()
+            })
+            .then_output(move || {
+                LookupEventsOutput::builder()
+                    .set_events(Some(record(n).to_vec()))
+                    .next_token(format!("page-{}", n + 1))
+                    .build()
+            })
+    };
+    let pages: Vec<_> = (0..MAX_PAGES + 2).map(page).collect();
+    let client = mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, &pages);
+    let events = recent_events(&client, std::time::Duration::from_secs(600))
+        .await
+        .unwrap();
+    assert_eq!(
+        events.len(),
+        2 * MAX_PAGES,
+        "the cap, though AWS offers more pages"
+    );
+    let unread: usize = pages[MAX_PAGES..].iter().map(|r| r.num_calls()).sum();
+    assert_eq!(unread, 0, "no call past the cap");
+    let f = TrailFailure::newest_for(ROLE, events.iter().map(String::as_str)).unwrap();
+    assert_eq!(f.seen as usize, MAX_PAGES);
+    assert_eq!(
+        f.at, "2026-12-05T10:59:00Z",
+        "the newest, from the first page"
+    );
+    assert_eq!(f.call, "ecs.amazonaws.com:RunTask");
+}

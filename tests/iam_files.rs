@@ -298,6 +298,8 @@ fn every_call(role: &str) -> Vec<Case> {
     });
     // The per-rule metrics of AWS/Events, for the Delivering condition (no resource types).
     cases.push(case("cloudwatch:GetMetricData", "*", none.clone(), true));
+    // EventBridge's failed calls, from CloudTrail's management events (no resource types).
+    cases.push(case("cloudtrail:LookupEvents", "*", none.clone(), true));
     // Where event buses log, and a rule's failure records there (no resource types for the
     // two listings).
     for action in ["logs:DescribeDeliverySources", "logs:DescribeDeliveries"] {
@@ -502,6 +504,7 @@ fn no_allow_is_on_every_resource_where_the_action_has_resource_level_permissions
         "cloudwatch:GetMetricData",
         "logs:DescribeDeliverySources",
         "logs:DescribeDeliveries",
+        "cloudtrail:LookupEvents",
     ]);
     for s in policy["Statement"].as_array().unwrap() {
         if s["Effect"] != "Allow" || s["Resource"] != "*" {

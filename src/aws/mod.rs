@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod bus_logs;
+pub mod cloudtrail;
 pub mod delivery;
 pub mod errors;
 pub mod kms;
@@ -135,6 +136,8 @@ pub struct Clients {
     /// Read-only: where an event bus logs (CloudWatch Logs deliveries) and its failure
     /// records there, for the observed delivery (`bus_logs`).
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// Read-only: EventBridge's failed calls as CloudTrail records them (`cloudtrail`).
+    pub cloudtrail: aws_sdk_cloudtrail::Client,
     /// Task definitions by ARN with a revision: a revision never changes, so it is read once
     /// per account and region, not once per object and pass.
     pub task_definitions: Arc<Mutex<HashMap<String, crate::plan::TaskDefinition>>>,
@@ -391,6 +394,11 @@ impl AwsContext {
             ),
             logs: aws_sdk_cloudwatchlogs::Client::from_conf(
                 aws_sdk_cloudwatchlogs::config::Builder::from(config)
+                    .interceptor(counter.clone())
+                    .build(),
+            ),
+            cloudtrail: aws_sdk_cloudtrail::Client::from_conf(
+                aws_sdk_cloudtrail::config::Builder::from(config)
                     .interceptor(counter)
                     .build(),
             ),

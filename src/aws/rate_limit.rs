@@ -134,7 +134,7 @@ pub struct RateLimits {
     per_service: BTreeMap<&'static str, f64>,
 }
 
-pub const SERVICES: [&str; 10] = [
+pub const SERVICES: [&str; 11] = [
     "events",
     "iam",
     "lambda",
@@ -145,6 +145,7 @@ pub const SERVICES: [&str; 10] = [
     "kms",
     "cloudwatch",
     "logs",
+    "cloudtrail",
 ];
 
 impl Default for RateLimits {
@@ -174,6 +175,9 @@ impl Default for RateLimits {
                 // region (shared with every reader of the account's logs); a bus's log is
                 // read only for a rule whose metrics report failures, once a window.
                 ("logs", 2.0),
+                // CloudTrail LookupEvents: 2 per second per account and region, AWS's own
+                // limit; read once a window and account when a rule there fails.
+                ("cloudtrail", 1.0),
             ]),
         }
     }
@@ -371,6 +375,13 @@ impl Limiter {
                     .config()
                     .to_builder()
                     .http_client(http(c.logs.config().http_client(), "logs"))
+                    .build(),
+            ),
+            cloudtrail: aws_sdk_cloudtrail::Client::from_conf(
+                c.cloudtrail
+                    .config()
+                    .to_builder()
+                    .http_client(http(c.cloudtrail.config().http_client(), "cloudtrail"))
                     .build(),
             ),
             task_definitions: c.task_definitions.clone(),

@@ -21,6 +21,7 @@ use super::errors::{classify, AwsError, ErrorKind};
 use super::{observe, Clients};
 use crate::diagnose::bus_log::BusLogFailure;
 use crate::diagnose::delivery::DeadLetter;
+use crate::diagnose::trail::TrailFailure;
 use crate::plan::diff::{ObservedQueue, ObservedRole, ObservedRule};
 
 /// What a shared read knows about one resource.
@@ -222,6 +223,9 @@ type RolesSnapshot = (BTreeSet<String>, HashMap<Box<str>, Arc<RoleDetail>>);
 /// Snapshots by key (an event bus, a function, a queue, a managed policy).
 type Keyed<T> = Mutex<HashMap<String, Arc<Snapshot<T>>>>;
 
+/// How long a failed CloudTrail read answers for the next (AWS allows 2 reads a second).
+const TRAIL_FAILURE_KEPT: Duration = Duration::from_secs(60);
+
 /// The shared reads of one set of clients (one account and region).
 #[derive(Default)]
 pub struct SharedReads {
@@ -241,6 +245,10 @@ pub struct SharedReads {
     bus_log_groups: Snapshot<HashMap<String, String>>,
     /// By rule ARN: the rule's failure records in its bus's log group.
     bus_log_records: Keyed<Vec<String>>,
+    /// The newest management events CloudTrail recorded (`aws::cloudtrail`), and when and
+    /// how the last read failed.
+    trail: Snapshot<Vec<String>>,
+    trail_failed: Mutex<Option<(Instant, AwsError)>>,
     /// Bulk reads AWS denied, and when.
     denied: Mutex<HashMap<&'static str, Instant>>,
     /// The per-rule CloudWatch metrics of every rule of this account and region.
@@ -523,6 +531,40 @@ impl SharedReads {
         Ok(BusLogFailure::newest_of(
             rule_arn,
             records.iter().map(String::as_str),
+        ))
+    }
+
+    /// The newest failed call EventBridge made for `role_arn` (its AssumeRole, or a call made
+    /// with the role), from one read of CloudTrail per account, region and `max_age`.
+    pub async fn trail_failure(
+        &self,
+        c: &Clients,
+        role_arn: &str,
+        max_age: Duration,
+    ) -> Result<Option<TrailFailure>, AwsError> {
+        // LookupEvents allows 2 calls a second per account and region: a read that failed
+        // (denied, throttled) answers every pass for a while instead of being tried by each.
+        if let Some((at, e)) = self.trail_failed.locked().clone() {
+            if fresh(at, Instant::now(), TRAIL_FAILURE_KEPT.min(max_age)) {
+                return Err(e);
+            }
+        }
+        let read = self
+            .trail
+            .get(max_age, || {
+                super::cloudtrail::recent_events(&c.cloudtrail, max_age)
+            })
+            .await;
+        let events = match read {
+            Ok((_, events)) => events,
+            Err(e) => {
+                *self.trail_failed.locked() = Some((Instant::now(), e.clone()));
+                return Err(e);
+            }
+        };
+        Ok(TrailFailure::newest_for(
+            role_arn,
+            events.iter().map(String::as_str),
         ))
     }
 

@@ -22,6 +22,7 @@ use crate::aws::shared_reads::{ExpectedDocuments, Shared};
 use crate::aws::{apply, observe, AwsError, Clients};
 use crate::diagnose::bus_log::BusLogFailure;
 use crate::diagnose::delivery::{self as observed_delivery, Observation as Delivery};
+use crate::diagnose::trail::TrailFailure;
 use crate::diagnose::{Finding, TaskDefinition};
 use crate::iam::Arn;
 use crate::plan::diff::{self, Adoption, Change, NotOwned, Observed, ObservedRule};
@@ -44,6 +45,8 @@ pub(super) struct Pass {
     pub dead_letter: Option<observed_delivery::DeadLetter>,
     /// The newest failure the rule's event bus logged (when the metrics report failures).
     pub bus_log: Option<BusLogFailure>,
+    /// The newest failed call of EventBridge's for the role, from CloudTrail (likewise).
+    pub trail: Option<TrailFailure>,
 }
 
 impl Pass {
@@ -672,10 +675,20 @@ pub(super) async fn converge(
             None
         }
     };
+    let trail = match trail_of(ctx, &parts, &delivery).await {
+        Ok(found) => found,
+        Err(e) => {
+            diagnosis
+                .not_evaluated
+                .push(format!("delivery (CloudTrail): {e}"));
+            None
+        }
+    };
     // What AWS reports, linked to what the diagnosis predicted (a warning: never un-Ready).
     let words = observed_delivery::AwsWords {
         dead_letter: dead_letter.as_ref(),
         bus_log: bus_log.as_ref(),
+        trail: trail.as_ref(),
     };
     diagnosis.findings.extend(observed_delivery::link(
         &delivery,
@@ -692,7 +705,33 @@ pub(super) async fn converge(
         delivery,
         dead_letter,
         bus_log,
+        trail,
     })
+}
+
+/// When the metrics report failures: the newest failed call EventBridge made for the role
+/// of a part (its AssumeRole, or a call made with it), from one CloudTrail read per account,
+/// region and delivery window (`SharedReads::trail_failure`). A kind that takes no role
+/// (Lambda, SQS) has none to look for: EventBridge calls it as itself.
+async fn trail_of(
+    ctx: &Context,
+    parts: &[Part],
+    delivery: &Delivery,
+) -> Result<Option<TrailFailure>, crate::aws::AwsError> {
+    let (Some(window), true) = (ctx.settings.delivery_window, delivery.failed()) else {
+        return Ok(None);
+    };
+    for part in parts {
+        let Some(role) = part.desired.role.arn() else {
+            continue;
+        };
+        let clients = &part.clients;
+        let found = clients.shared.trail_failure(clients, role, window).await?;
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    Ok(None)
 }
 
 /// When the metrics report failures: the newest failure the rule's event bus logged, where

@@ -112,6 +112,7 @@ async fn apply_half(
             words: crate::diagnose::delivery::AwsWords {
                 dead_letter: pass.dead_letter.as_ref(),
                 bus_log: pass.bus_log.as_ref(),
+                trail: pass.trail.as_ref(),
             },
         },
         Err(_) => verdict.as_ref().expect("set for every failure").outcome(),

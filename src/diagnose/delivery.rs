@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::bus_log::BusLogFailure;
 use super::finding::{Code, Finding};
+use super::trail::TrailFailure;
 
 /// The per-rule metrics of `AWS/Events`, in the order they are read.
 pub const METRICS: [&str; 5] = [
@@ -208,11 +209,14 @@ impl DeadLetter {
 
 /// What AWS itself said of a rule's failures, beside its counts: the newest message the rule
 /// left in its dead-letter queue (`--read-dead-letters`), and the newest failure its bus
-/// logged (where the bus logs to CloudWatch Logs).
+/// logged (where the bus logs to CloudWatch Logs), and the newest failed call of
+/// EventBridge's for the integration's role that CloudTrail recorded.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AwsWords<'a> {
     pub dead_letter: Option<&'a DeadLetter>,
     pub bus_log: Option<&'a BusLogFailure>,
+    /// The newest failed call CloudTrail recorded of EventBridge's for the role.
+    pub trail: Option<&'a TrailFailure>,
 }
 
 impl AwsWords<'_> {
@@ -233,6 +237,13 @@ impl AwsWords<'_> {
                 log.describe()
             ));
         }
+        if let Some(trail) = self.trail {
+            out.push(format!(
+                "CloudTrail recorded {} failed call(s) EventBridge made for its role, the newest {}",
+                trail.seen,
+                trail.describe()
+            ));
+        }
         out
     }
 
@@ -245,12 +256,18 @@ impl AwsWords<'_> {
         {
             return Some(dl.error_code.clone());
         }
-        self.bus_log
+        if let Some(log) = self
+            .bus_log
             .filter(|log| log.class() == ErrorClass::Runtime)
-            .map(|log| match &log.service {
-                Some(service) => format!("{}'s error", service),
+        {
+            return Some(match &log.service {
+                Some(service) => format!("{service}'s error"),
                 None => log.step.clone(),
-            })
+            });
+        }
+        self.trail
+            .filter(|t| t.class() == ErrorClass::Runtime)
+            .map(|t| t.error_code.clone())
     }
 }
 
@@ -292,6 +309,12 @@ pub fn delivery(observation: &Observation, words: AwsWords<'_>) -> Delivery {
             d.message.push_str(&format!(
                 "; the newest failure its event bus logged for this rule: {}",
                 log.describe()
+            ));
+        }
+        if let Some(trail) = words.trail {
+            d.message.push_str(&format!(
+                "; the newest failed call CloudTrail recorded of EventBridge's for its role: {}",
+                trail.describe()
             ));
         }
     }
@@ -412,7 +435,7 @@ mod tests {
     fn dead_letter(dl: &DeadLetter) -> AwsWords<'_> {
         AwsWords {
             dead_letter: Some(dl),
-            bus_log: None,
+            ..AwsWords::default()
         }
     }
 
@@ -649,8 +672,8 @@ mod tests {
             seen: 2,
         };
         let words = AwsWords {
-            dead_letter: None,
             bus_log: Some(&log),
+            ..AwsWords::default()
         };
         let d = delivery(&counts(0.0, 2.0), words);
         assert_eq!(d.status, Some(false));
@@ -674,13 +697,55 @@ mod tests {
             ..log.clone()
         };
         let words = AwsWords {
-            dead_letter: None,
             bus_log: Some(&throttled),
+            ..AwsWords::default()
         };
         let f = link(&counts(0.0, 2.0), words, &[]).unwrap();
         assert!(
             f.message
                 .contains("ecs's error is the target's or the service's own failure"),
+            "{}",
+            f.message
+        );
+    }
+
+    #[test]
+    fn a_failed_call_cloudtrail_recorded_is_quoted_and_linked() {
+        let trail = TrailFailure {
+            call: "sts.amazonaws.com:AssumeRole".into(),
+            error_code: "AccessDenied".into(),
+            error_message:
+                "User: events.amazonaws.com is not authorized to perform: sts:AssumeRole".into(),
+            at: "2026-12-05T10:00:00Z".into(),
+            seen: 3,
+        };
+        let words = AwsWords {
+            trail: Some(&trail),
+            ..AwsWords::default()
+        };
+        let d = delivery(&counts(0.0, 3.0), words);
+        assert!(
+            d.message.ends_with("; the newest failed call CloudTrail recorded of EventBridge's for its role: sts.amazonaws.com:AssumeRole failed with AccessDenied (\"User: events.amazonaws.com is not authorized to perform: sts:AssumeRole\") at 2026-12-05T10:00:00Z"),
+            "{}",
+            d.message
+        );
+        let trust = Finding::new(
+            Code::TrustPolicyMissingServicePrincipal,
+            None,
+            None,
+            "m".into(),
+            "r".into(),
+        );
+        let f = link(&counts(0.0, 3.0), words, std::slice::from_ref(&trust)).unwrap();
+        assert!(
+            f.message
+                .contains("CloudTrail recorded 3 failed call(s) EventBridge made for its role"),
+            "{}",
+            f.message
+        );
+        assert!(
+            f.message
+                .ends_with("; predicted: TrustPolicyMissingServicePrincipal"),
             "{}",
             f.message
         );

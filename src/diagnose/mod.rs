@@ -9,6 +9,7 @@ pub mod delivery;
 pub mod finding;
 pub mod remedy;
 pub mod snapshot;
+pub mod trail;
 
 pub use checks::{diagnose, not_evaluated};
 pub use finding::{Code, Finding, Severity};
