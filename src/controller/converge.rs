@@ -357,8 +357,30 @@ async fn observe_all(
     })
 }
 
+tokio::task_local! {
+    /// Set (true) for a pass an event re-queued (a drift event, a policy change): AWS
+    /// changed, so a shared snapshot taken before may hide the change, and waiting for the
+    /// next one (a `ListRules` of every rule on the bus, paged at the account's rate) would
+    /// hold the correction back by seconds. Such a pass reads its own resources directly.
+    static HEARD_OF_A_CHANGE: bool;
+}
+
+/// Runs a pass (`work`, boxed: see `reconcile_gated`) reading AWS directly when `heard` of
+/// a change, from shared snapshots otherwise.
+pub(super) fn reading_directly<F: std::future::Future>(
+    heard: bool,
+    work: F,
+) -> tokio::task::futures::TaskLocalFuture<bool, std::pin::Pin<Box<F>>> {
+    HEARD_OF_A_CHANGE.scope(heard, Box::pin(work))
+}
+
+fn heard_of_a_change() -> bool {
+    HEARD_OF_A_CHANGE.try_with(|h| *h).unwrap_or(false)
+}
+
 /// Observes and diffs one part. Snapshots only confirm: when they show anything to change,
-/// the part is read again directly, so no write follows from a read up to `max_age` old.
+/// the part is read again directly, so no write follows from a read up to `max_age` old. A
+/// pass re-queued by an event reads directly from the start.
 async fn observe_and_diff(
     ctx: &Context,
     owner: &Owner,
@@ -368,11 +390,15 @@ async fn observe_and_diff(
     recorded: record::AlreadyRecorded,
     adopt: Adoption,
 ) -> Result<(Observation, Vec<Change>), Failure> {
-    let shared = Reads::Shared {
-        recorded,
-        max_age: ctx.settings.snapshot_max_age(),
+    let reads = if heard_of_a_change() {
+        Reads::Direct
+    } else {
+        Reads::Shared {
+            recorded,
+            max_age: ctx.settings.snapshot_max_age(),
+        }
     };
-    let seen = observe_all(clients, desired, task_definition.clone(), owner, shared).await?;
+    let seen = observe_all(clients, desired, task_definition.clone(), owner, reads).await?;
     let changes =
         diff::diff(desired, &seen.observed, owner, adopt.clone()).map_err(Failure::NotOwned)?;
     if changes.is_empty() || !seen.from_snapshots {

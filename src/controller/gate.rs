@@ -114,6 +114,7 @@ impl Urgency {
     /// `finalizer` returns, and the finalizer's own watch event brings the real pass): it
     /// is not remembered, so that next pass keeps the lane a new object deserves (it went
     /// to the back of the resyncs, ~20 s behind 400 of them after a restart).
+    #[cfg(test)]
     pub fn classify<K: Hash>(
         &self,
         key: &K,
@@ -121,10 +122,23 @@ impl Urgency {
         deleting: bool,
         finalized: bool,
     ) -> Lane {
-        if !finalized && !deleting {
-            return Lane::Urgent;
-        }
+        self.classify_heard(key, generation, deleting, finalized).0
+    }
+
+    /// `classify`, and whether an event re-queued `key` since its last pass (a drift event
+    /// says AWS changed: that pass reads AWS directly, not from a snapshot taken before).
+    pub fn classify_heard<K: Hash>(
+        &self,
+        key: &K,
+        generation: Option<i64>,
+        deleting: bool,
+        finalized: bool,
+    ) -> (Lane, bool) {
         let hash = hash_of(key);
+        if !finalized && !deleting {
+            // The nudge is kept for the pass that does the work (after the finalizer's).
+            return (Lane::Urgent, lock(&self.nudged).contains(&hash));
+        }
         let nudged = lock(&self.nudged).remove(&hash);
         let mut passed = lock(&self.passed);
         let lane = lane_of(passed.get(&hash).copied(), generation, deleting, nudged);
@@ -132,7 +146,7 @@ impl Urgency {
             Some(generation) => passed.insert(hash, generation),
             None => passed.remove(&hash),
         };
-        lane
+        (lane, nudged)
     }
 
     /// `key` is known at `generation` (a start-up list showed it in sync): its passes at
@@ -848,10 +862,18 @@ mod tests {
         assert_eq!(urgency.classify(&a, Some(1), false, false), Lane::Urgent);
         assert_eq!(urgency.classify(&a, Some(1), false, true), Lane::Urgent);
         assert_eq!(urgency.classify(&a, Some(1), false, true), Lane::Background);
-        // A nudge is kept for the pass that does the work.
+        // A nudge is kept for the pass that does the work, which hears of it.
         urgency.nudge(&a);
         assert_eq!(urgency.classify(&a, Some(1), false, false), Lane::Urgent);
-        assert_eq!(urgency.classify(&a, Some(1), false, true), Lane::Urgent);
+        assert_eq!(
+            urgency.classify_heard(&a, Some(1), false, true),
+            (Lane::Urgent, true)
+        );
+        assert_eq!(
+            urgency.classify_heard(&a, Some(1), false, true),
+            (Lane::Background, false),
+            "heard once"
+        );
     }
 
     /// Turns heard in order as each pass takes its permit and ends at once.

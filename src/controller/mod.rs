@@ -494,7 +494,9 @@ async fn reconcile_gated(
             }
         }
     }
-    let lane = ctx.urgency.classify(&key, generation, deleting, finalized);
+    let (lane, heard) = ctx
+        .urgency
+        .classify_heard(&key, generation, deleting, finalized);
     let Some(permit) = ctx.gate.enter(&key, lane, &turns) else {
         tracing::debug!(%namespace, %name, ?lane, "every permit is out: waiting at the gate");
         return Ok(kube::runtime::controller::Action::await_change());
@@ -506,7 +508,7 @@ async fn reconcile_gated(
     let resync = permit.lane == gate::Lane::Background;
     let out = crate::aws::rate_limit::in_lane(
         resync,
-        Box::pin(async {
+        converge::reading_directly(heard, async {
             let api: Api<DeserializeGuard<EventBridgeIntegration>> =
                 Api::namespaced(ctx.client.clone(), &namespace);
             match api.get_opt(&name).await.map_err(crate::Error::Kube)? {
