@@ -125,6 +125,7 @@ spec:
         .is_none());
     let status = api.get("to-topic").await.unwrap().status.unwrap();
     assert_eq!(status.target_kind.as_deref(), Some("SNS"));
+    assert!(status.findings.is_empty(), "{:?}", status.findings);
 
     // Drift: the policy is rewritten without our statement; it comes back, theirs stays.
     let other = json!({"Sid": "Audit", "Effect": "Allow",
