@@ -1,6 +1,6 @@
 """Create the workloads the examples point at, in the AWS emulator: an ECS cluster and a
 task definition with execution and task roles, a Step Functions state machine, a Lambda
-function, and an SQS queue (examples/sqs.yaml). The controller never creates these; users bring them. Idempotent."""
+function, an SQS queue (examples/sqs.yaml) and an SNS topic (examples/sns.yaml). The controller never creates these; users bring them. Idempotent."""
 import io
 import json
 import os
@@ -65,6 +65,15 @@ def seed(account=None):
     policy = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"]).get("Attributes", {}).get("Policy")
     if not policy:
         sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({"Version": "2012-10-17", "Statement": [consumer]})})
+    # The topic examples/sns.yaml publishes to, with its subscribers' statement.
+    sns = client("sns", account)
+    topic_arn = sns.create_topic(Name="order-notifications")["TopicArn"]
+    subscribers = {"Sid": "Subscribers", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account or ACCOUNT}:root"},
+                   "Action": "sns:Subscribe", "Resource": topic_arn}
+    current = json.loads(sns.get_topic_attributes(TopicArn=topic_arn)["Attributes"].get("Policy") or "{}")
+    if not any(s.get("Sid") == "Subscribers" for s in current.get("Statement", [])):
+        sns.set_topic_attributes(TopicArn=topic_arn, AttributeName="Policy",
+                                 AttributeValue=json.dumps({"Version": "2012-10-17", "Statement": [subscribers]}))
     if account:
         # The role the controller assumes to act in this account (cross-account tests).
         trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]}

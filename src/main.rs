@@ -357,7 +357,8 @@ struct OnlineArgs {
     #[arg(long)]
     region: Option<String>,
     /// Calls per second allowed to each AWS service (default: per service, a third or less of
-    /// AWS's quotas: events and sqs 20, iam, lambda, ecs, sts and kms 10, organizations 2).
+    /// AWS's quotas: events, sqs and sns 20, iam, lambda, ecs, sts and kms 10, organizations 2,
+    /// cloudwatch 5, logs 2, cloudtrail 1).
     #[arg(long, value_parser = positive_rate)]
     max_calls_per_second: Option<f64>,
     /// Read service and resource control policies through this role (in the management

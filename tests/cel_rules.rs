@@ -104,6 +104,18 @@ fn queue(account: &str, region: &str, name: &str) -> String {
     format!("arn:aws:sqs:{region}:{account}:{name}")
 }
 
+fn sns(topic: &str, group: Option<&str>) -> Value {
+    let mut t = json!({"topicArn": topic});
+    if let Some(g) = group {
+        t["messageGroupId"] = json!(g);
+    }
+    json!({"rule": {"eventPattern": {"source": ["orders"]}}, "target": {"sns": t}})
+}
+
+fn topic(account: &str, region: &str, name: &str) -> String {
+    format!("arn:aws:sns:{region}:{account}:{name}")
+}
+
 fn with(mut spec: Value, path: &[&str], value: Value) -> Value {
     let mut at = &mut spec;
     for key in &path[..path.len() - 1] {
@@ -190,6 +202,60 @@ fn cases() -> Vec<(
             ),
             Some("spec.region"),
             Some("spec.target.sqs.queueArn"),
+        ),
+        (
+            "an SNS target",
+            sns(&topic(A, "us-east-1", "orders"), None),
+            None,
+            None,
+        ),
+        (
+            "a FIFO SNS target with its message group",
+            sns(&topic(A, "us-east-1", "orders.fifo"), Some("g1")),
+            None,
+            None,
+        ),
+        (
+            "a FIFO SNS target without a message group",
+            sns(&topic(A, "us-east-1", "orders.fifo"), None),
+            Some("spec.target.sns.messageGroupId"),
+            Some("spec.target.sns.messageGroupId"),
+        ),
+        (
+            "a standard SNS target with a message group",
+            sns(&topic(A, "us-east-1", "orders"), Some("g1")),
+            Some("spec.target.sns.messageGroupId"),
+            Some("spec.target.sns.messageGroupId"),
+        ),
+        (
+            "a role with an SNS target",
+            with(
+                sns(&topic(A, "us-east-1", "orders"), None),
+                &["role"],
+                json!({"name": "ebi-r"}),
+            ),
+            Some("spec.role"),
+            Some("spec.role"),
+        ),
+        (
+            "an SNS target across accounts",
+            with(
+                sns(&topic(B, "us-east-1", "orders"), None),
+                &["crossAccount"],
+                fwd.clone(),
+            ),
+            Some("spec.target.sns.topicArn"),
+            Some("spec.target.sns.topicArn"),
+        ),
+        (
+            "an SNS topic not in spec.region",
+            with(
+                sns(&topic(A, "us-east-1", "orders"), None),
+                &["region"],
+                json!("eu-west-1"),
+            ),
+            Some("spec.region"),
+            Some("spec.target.sns.topicArn"),
         ),
         (
             "ECS on EC2 without network",

@@ -268,6 +268,11 @@ fn every_call(role: &str) -> Vec<Case> {
     ] {
         cases.push(case(action, &queue, none.clone(), true));
     }
+    // SNS targets: the topic's policy, read and rewritten like a queue's.
+    let topic = format!("arn:aws:sns:us-east-1:{ACCOUNT}:orders");
+    for action in ["sns:GetTopicAttributes", "sns:SetTopicAttributes"] {
+        cases.push(case(action, &topic, none.clone(), true));
+    }
     // --drift-events: its own queues (the rule is a rule like the others: rule/ebi-drift-…).
     let drift_queue = format!("arn:aws:sqs:us-east-1:{ACCOUNT}:ebi-drift-0123456789ab");
     for action in [

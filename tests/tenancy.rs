@@ -273,6 +273,15 @@ refused!(
     )
 );
 refused!(
+    refuses_an_sns_target_not_granted,
+    "tn-sns",
+    "spec.target.sns.topicArn",
+    format!("arn:aws:sns:{REGION}:{ACCOUNT}:payments-events"),
+    format!(
+        "  rule: {{eventPattern: {{source: [orders]}}}}\n  target:\n    sns: {{topicArn: \"arn:aws:sns:{REGION}:{ACCOUNT}:payments-events\"}}\n"
+    )
+);
+refused!(
     refuses_a_bus_not_granted,
     "tn-bus",
     "spec.rule.eventBusName",

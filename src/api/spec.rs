@@ -23,6 +23,9 @@ pub const STATE_MACHINE_ARN_PATTERN: &str =
 pub const FUNCTION_ARN_PATTERN: &str = r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:(\$LATEST|[A-Za-z0-9_-]{1,128}))?$";
 pub const QUEUE_ARN_PATTERN: &str =
     r"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}(\.fifo)?$";
+/// SNS topic names: 1-256 of letters, digits, `-` and `_`, a FIFO topic's ending in `.fifo`.
+pub const TOPIC_ARN_PATTERN: &str =
+    r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:([A-Za-z0-9_-]{1,256}|[A-Za-z0-9_-]{1,251}\.fifo)$";
 pub const NAME_PATTERN: &str = r"^[.\-_A-Za-z0-9]{1,64}$";
 pub const SCHEDULE_PATTERN: &str =
     r"^(rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\)|cron\(\S+ \S+ \S+ \S+ \S+ \S+\))$";
@@ -39,7 +42,7 @@ pub const SCHEDULE_PATTERN: &str =
     namespaced,
     shortname = "ebi",
     status = "EventBridgeIntegrationStatus",
-    doc = "An AWS EventBridge integration: one rule, its single target (ECS task, Step Functions state machine, Lambda function or SQS queue), and the IAM role, Lambda permission or queue policy statement EventBridge needs to invoke it. The controller creates and keeps these in sync, and `status.findings` names anything that would make an invocation fail with AccessDenied, with the fix.",
+    doc = "An AWS EventBridge integration: one rule, its single target (ECS task, Step Functions state machine, Lambda function, SQS queue or SNS topic), and the IAM role, Lambda permission or queue or topic policy statement EventBridge needs to invoke it. The controller creates and keeps these in sync, and `status.findings` names anything that would make an invocation fail with AccessDenied, with the fix.",
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","description":"Reason of the Ready condition","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
     printcolumn = r#"{"name":"Target","type":"string","jsonPath":".status.targetKind"}"#,
@@ -59,13 +62,19 @@ pub const SCHEDULE_PATTERN: &str =
     {"rule": "!has(self.target.sqs) || !has(self.crossAccount)",
      "fieldPath": ".target.sqs.queueArn",
      "message": "spec.target.sqs.queueArn: direct cross-account delivery to an SQS queue is not yet supported; use a queue in the rule's account and remove spec.crossAccount"},
+    {"rule": "!has(self.target.sns) || !has(self.role)",
+     "fieldPath": ".role",
+     "message": "spec.role: SNS targets are published to through the topic's policy, not a role; remove spec.role"},
+    {"rule": "!has(self.target.sns) || !has(self.crossAccount)",
+     "fieldPath": ".target.sns.topicArn",
+     "message": "spec.target.sns.topicArn: direct cross-account delivery to an SNS topic is not yet supported; use a topic in the rule's account and remove spec.crossAccount"},
     {"rule": "!has(self.crossAccount) || self.crossAccount.mode != 'RoleChain' || has(self.target.lambda)",
      "fieldPath": ".crossAccount.mode",
      "message": "spec.crossAccount.mode: EventBridge does not chain roles and reaches ECS and Step Functions in another account only bus to bus; use mode EventBusForwarding"},
     {"rule": "!has(self.crossAccount) || !has(self.role) || !has(self.role.arn)",
      "fieldPath": ".role.arn",
      "message": "spec.role.arn: a bring-your-own role is not supported with spec.crossAccount (the controller creates the roles in both accounts); remove spec.role.arn"},
-    {"rule": "!has(self.region) || [has(self.target.ecs) ? self.target.ecs.clusterArn : '', has(self.target.stepFunctions) ? self.target.stepFunctions.stateMachineArn : '', has(self.target.lambda) ? self.target.lambda.functionArn : '', has(self.target.sqs) ? self.target.sqs.queueArn : ''].all(a, a == '' || a.split(':')[3] == self.region)",
+    {"rule": "!has(self.region) || [has(self.target.ecs) ? self.target.ecs.clusterArn : '', has(self.target.stepFunctions) ? self.target.stepFunctions.stateMachineArn : '', has(self.target.lambda) ? self.target.lambda.functionArn : '', has(self.target.sqs) ? self.target.sqs.queueArn : '', has(self.target.sns) ? self.target.sns.topicArn : ''].all(a, a == '' || a.split(':')[3] == self.region)",
      "fieldPath": ".region",
      "message": "spec.region: the target is in another region; EventBridge targets are regional: set spec.region to the target's region"},
     {"rule": "!has(self.region) || !has(self.target.deadLetterQueueArn) || self.target.deadLetterQueueArn.split(':')[3] == self.region",
@@ -87,7 +96,7 @@ pub struct EventBridgeIntegrationSpec {
     /// The EventBridge rule: what triggers the target.
     pub rule: RuleSpec,
 
-    /// The rule's target: exactly one of `ecs`, `stepFunctions`, `lambda` or `sqs`.
+    /// The rule's target: exactly one of `ecs`, `stepFunctions`, `lambda`, `sqs` or `sns`.
     pub target: TargetSpec,
 
     /// The IAM role EventBridge assumes to invoke an ECS or Step Functions target.
@@ -231,12 +240,12 @@ fn yes() -> bool {
     true
 }
 
-/// The single target of the rule. Exactly one of `ecs`, `stepFunctions`, `lambda`, `sqs`; at most
+/// The single target of the rule. Exactly one of `ecs`, `stepFunctions`, `lambda`, `sqs`, `sns`; at most
 /// one of `input`, `inputPath`, `inputTransformer`.
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend(
-    "oneOf" = [{"required": ["ecs"]}, {"required": ["stepFunctions"]}, {"required": ["lambda"]}, {"required": ["sqs"]}],
+    "oneOf" = [{"required": ["ecs"]}, {"required": ["stepFunctions"]}, {"required": ["lambda"]}, {"required": ["sqs"]}, {"required": ["sns"]}],
     "not" = {"anyOf": [
         {"required": ["input", "inputPath"]},
         {"required": ["input", "inputTransformer"]},
@@ -264,6 +273,10 @@ pub struct TargetSpec {
     /// Send to an SQS queue (standard or FIFO).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sqs: Option<SqsTarget>,
+
+    /// Publish to an SNS topic (standard or FIFO).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sns: Option<SnsTarget>,
 
     /// Constant JSON passed to the target instead of the event: any JSON value (object, array,
     /// string, number), so the schema gives it no single type.
@@ -468,6 +481,28 @@ pub struct SqsTarget {
     pub message_group_id: Option<String>,
 }
 
+/// An SNS topic: EventBridge publishes through the topic's policy (no role), where the
+/// controller keeps one statement of its own (`events.amazonaws.com`, `sns:Publish`,
+/// `aws:SourceArn` = the rule) beside the others, kept verbatim.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "self.topicArn.endsWith('.fifo') == has(self.messageGroupId)",
+     "fieldPath": ".messageGroupId",
+     "message": "spec.target.sns.messageGroupId: required for a FIFO topic (name ending in .fifo), and applies only to one; set it for a FIFO topic, remove it for a standard one"}
+]))]
+pub struct SnsTarget {
+    /// ARN of the topic, in the rule's account and region.
+    #[schemars(regex(pattern = TOPIC_ARN_PATTERN))]
+    pub topic_arn: String,
+
+    /// The message group of the events, for a FIFO topic (required there, refused for a
+    /// standard topic). The topic needs content-based deduplication.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 100))]
+    pub message_group_id: Option<String>,
+}
+
 /// The IAM role EventBridge assumes. At most one of `name` and `arn`.
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -519,6 +554,7 @@ pub enum TargetKind {
     StepFunctions,
     Lambda,
     Sqs,
+    Sns,
 }
 
 impl TargetKind {
@@ -528,17 +564,25 @@ impl TargetKind {
             TargetKind::StepFunctions => "StepFunctions",
             TargetKind::Lambda => "Lambda",
             TargetKind::Sqs => "SQS",
+            TargetKind::Sns => "SNS",
         }
     }
 }
 
 impl TargetSpec {
     pub fn kind(&self) -> Option<TargetKind> {
-        match (&self.ecs, &self.step_functions, &self.lambda, &self.sqs) {
-            (Some(_), None, None, None) => Some(TargetKind::Ecs),
-            (None, Some(_), None, None) => Some(TargetKind::StepFunctions),
-            (None, None, Some(_), None) => Some(TargetKind::Lambda),
-            (None, None, None, Some(_)) => Some(TargetKind::Sqs),
+        match (
+            &self.ecs,
+            &self.step_functions,
+            &self.lambda,
+            &self.sqs,
+            &self.sns,
+        ) {
+            (Some(_), None, None, None, None) => Some(TargetKind::Ecs),
+            (None, Some(_), None, None, None) => Some(TargetKind::StepFunctions),
+            (None, None, Some(_), None, None) => Some(TargetKind::Lambda),
+            (None, None, None, Some(_), None) => Some(TargetKind::Sqs),
+            (None, None, None, None, Some(_)) => Some(TargetKind::Sns),
             _ => None,
         }
     }

@@ -225,7 +225,7 @@ async fn write(c: &Clients, desired: &Desired, change: &Change) -> Result<(), Aw
             let Some(q) = ours.first() else {
                 return Err(unplanned(change));
             };
-            edit_queue_policy(c, &q.queue_name, &q.queue_account, |policy| {
+            edit_policy(c, queue_arn, &q.queue_name, &q.queue_account, |policy| {
                 let statements: Vec<_> = ours.iter().map(|q| q.statement.clone()).collect();
                 Some(crate::iam::documents::with_statements(policy, &statements))
             })
@@ -458,9 +458,25 @@ pub async fn edit_queue_policy(
     account: &str,
     edit: impl FnOnce(Option<&str>) -> Option<serde_json::Value>,
 ) -> Result<(), AwsError> {
-    let lock = queue_lock(&format!("{account}/{}/{queue_name}", c.region));
+    edit_policy(c, "", queue_name, account, edit).await
+}
+
+/// [`edit_queue_policy`] for the queue or SNS topic `arn` names (`aws::policy_holder`).
+pub async fn edit_policy(
+    c: &Clients,
+    arn: &str,
+    queue_name: &str,
+    account: &str,
+    edit: impl FnOnce(Option<&str>) -> Option<serde_json::Value>,
+) -> Result<(), AwsError> {
+    let lock = match crate::plan::PolicyHolder::of_arn(arn) {
+        crate::plan::PolicyHolder::Queue => {
+            queue_lock(&format!("{account}/{}/{queue_name}", c.region))
+        }
+        crate::plan::PolicyHolder::Topic => queue_lock(arn),
+    };
     let _held = lock.lock().await;
-    let Some(queue) = super::observe::queue(c, queue_name, account).await? else {
+    let Some(queue) = super::policy_holder::read(c, arn, queue_name, account).await? else {
         return Ok(());
     };
     let current = queue.attributes.get("Policy").filter(|p| !p.is_empty());
@@ -470,15 +486,7 @@ pub async fn edit_queue_policy(
     if current.map(String::as_str).unwrap_or_default() == next {
         return Ok(());
     }
-    ignore_not_found(
-        c.sqs
-            .set_queue_attributes()
-            .queue_url(&queue.url)
-            .attributes(aws_sdk_sqs::types::QueueAttributeName::Policy, next)
-            .send()
-            .await
-            .map_err(|e| classify("sqs:SetQueueAttributes", e)),
-    )
+    super::policy_holder::write_policy(c, arn, &queue, next).await
 }
 
 fn queue_lock(key: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {

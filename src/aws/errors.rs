@@ -57,6 +57,8 @@ const NOT_FOUND: &[&str] = &[
     "NotFoundException",
     "AWS.SimpleQueueService.NonExistentQueue",
     "QueueDoesNotExist",
+    // SNS: GetTopicAttributes/SetTopicAttributes on a topic that does not exist.
+    "NotFound",
 ];
 const ACCESS_DENIED: &[&str] = &[
     "AccessDenied",

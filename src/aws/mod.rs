@@ -9,6 +9,7 @@ pub mod errors;
 pub mod kms;
 pub mod observe;
 pub mod organization;
+pub mod policy_holder;
 pub mod rate_limit;
 pub mod remove;
 pub mod shared_reads;
@@ -126,6 +127,7 @@ pub struct Clients {
     pub sts: aws_sdk_sts::Client,
     pub ecs: aws_sdk_ecs::Client,
     pub sqs: aws_sdk_sqs::Client,
+    pub sns: aws_sdk_sns::Client,
     /// Read-only: organisation policies (SCPs, RCPs) for the diagnosis.
     pub organizations: aws_sdk_organizations::Client,
     /// Read-only: key policies of dead-letter queues' KMS keys, for the diagnosis.
@@ -384,6 +386,11 @@ impl AwsContext {
             ),
             sqs: aws_sdk_sqs::Client::from_conf(
                 aws_sdk_sqs::config::Builder::from(config)
+                    .interceptor(counter.clone())
+                    .build(),
+            ),
+            sns: aws_sdk_sns::Client::from_conf(
+                aws_sdk_sns::config::Builder::from(config)
                     .interceptor(counter.clone())
                     .build(),
             ),

@@ -134,13 +134,14 @@ pub struct RateLimits {
     per_service: BTreeMap<&'static str, f64>,
 }
 
-pub const SERVICES: [&str; 11] = [
+pub const SERVICES: [&str; 12] = [
     "events",
     "iam",
     "lambda",
     "ecs",
     "sts",
     "sqs",
+    "sns",
     "organizations",
     "kms",
     "cloudwatch",
@@ -162,6 +163,7 @@ impl Default for RateLimits {
                 ("ecs", 10.0),
                 ("sts", 10.0),
                 ("sqs", 20.0),
+                ("sns", 20.0),
                 // AWS Organizations throttles hard (a few requests per second per account,
                 // shared with every tool of the organisation); reads are cached for a resync
                 // interval, so a handful per account is all the diagnosis needs.
@@ -344,6 +346,13 @@ impl Limiter {
                     .config()
                     .to_builder()
                     .http_client(http(c.sqs.config().http_client(), "sqs"))
+                    .build(),
+            ),
+            sns: aws_sdk_sns::Client::from_conf(
+                c.sns
+                    .config()
+                    .to_builder()
+                    .http_client(http(c.sns.config().http_client(), "sns"))
                     .build(),
             ),
             organizations: aws_sdk_organizations::Client::from_conf(

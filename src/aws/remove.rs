@@ -605,7 +605,7 @@ async fn remove_queue_permission(
 ) -> Result<Removal, AwsError> {
     let sid = r.statement_id.clone().unwrap_or_default();
     let proof = r.proof.clone().unwrap_or_default();
-    let Some(queue) = observe::queue(c, &r.name, &r.account_id).await? else {
+    let Some(queue) = super::policy_holder::read(c, &r.arn, &r.name, &r.account_id).await? else {
         return Ok(Removal::Gone);
     };
     let Some(policy) = queue.policy() else {
@@ -623,7 +623,7 @@ async fn remove_queue_permission(
     if let Some(why) = rule_is_someone_elses(c, r, owner).await? {
         return Ok(Removal::NotOurs(why));
     }
-    apply::edit_queue_policy(c, &r.name, &r.account_id, |current| {
+    apply::edit_policy(c, &r.arn, &r.name, &r.account_id, |current| {
         current.and_then(|p| crate::iam::documents::without_statement(p, &sid))
     })
     .await?;

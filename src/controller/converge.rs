@@ -313,6 +313,9 @@ async fn observe_all(
     let mut queues = std::collections::BTreeMap::new();
     for q in desired.permitted_queues() {
         let queue = match max_age {
+            _ if q.holder() == crate::plan::PolicyHolder::Topic => {
+                crate::aws::policy_holder::topic(clients, &q.queue_arn).await?
+            }
             Some(max_age) if recorded.queue => {
                 match shared
                     .queue(clients, &q.queue_name, &q.queue_account, max_age)

@@ -209,6 +209,7 @@ impl<'a> TargetCheck<'a> {
             }
             "events" if arn.resource.starts_with("event-bus/") => self.check_bus_target(&arn),
             "sqs" if !cross_account => self.check_sqs_target(&arn),
+            "sns" if !cross_account => self.check_sns_target(&arn),
             "lambda" => {
                 if cross_account && arn.region != rule_region {
                     self.finding(
@@ -788,24 +789,41 @@ impl<'a> TargetCheck<'a> {
         parsed: &Arn,
         queue: &crate::diagnose::snapshot::Queue,
     ) -> Option<(&'static str, Vec<NotEvaluated>)> {
+        self.resource_policy_denies(queue_arn, parsed, queue, "sqs:SendMessage")
+    }
+
+    /// Whether the policy of `queue` (an SQS queue or SNS topic, as gathered) denies
+    /// EventBridge `action` for this rule: why, and what was not evaluated.
+    fn resource_policy_denies(
+        &mut self,
+        queue_arn: &str,
+        parsed: &Arn,
+        queue: &crate::diagnose::snapshot::Queue,
+        action: &'static str,
+    ) -> Option<(&'static str, Vec<NotEvaluated>)> {
+        let noun = if action.starts_with("sns:") {
+            "topic"
+        } else {
+            "queue"
+        };
         let policy = queue
             .policy
             .as_ref()
             .and_then(|p| PolicyDocument::parse(p).ok())
             .map(|document| Named {
-                name: "queue policy".into(),
+                name: format!("{noun} policy"),
                 id: None,
                 document,
             });
         let request = Request {
             caller: Caller::Service(EVENTS.into()),
-            action: "sqs:SendMessage".into(),
+            action: action.into(),
             resource: Some(queue_arn.to_string()),
             context: Context::new()
                 .with("aws:SourceArn", self.rule.arn.clone())
                 .with("aws:SourceAccount", self.account),
         };
-        let what = format!("EventBridge (events.amazonaws.com) sqs:SendMessage on {queue_arn}");
+        let what = format!("EventBridge (events.amazonaws.com) {action} on {queue_arn}");
         if self.check_resource_control(&request, &what) {
             return None;
         }
@@ -828,7 +846,13 @@ impl<'a> TargetCheck<'a> {
         let why = if outcome.decision == Decision::ExplicitDeny {
             "a Deny in its policy blocks events.amazonaws.com"
         } else if queue.policy.is_none() {
-            "it has no queue policy"
+            if noun == "topic" {
+                "it has no topic policy"
+            } else {
+                "it has no queue policy"
+            }
+        } else if noun == "topic" {
+            "no statement of its policy lets events.amazonaws.com sns:Publish for this rule"
         } else {
             "no statement of its policy lets events.amazonaws.com sqs:SendMessage for this rule"
         };
@@ -873,6 +897,58 @@ impl<'a> TargetCheck<'a> {
                 Code::SqsQueueKmsKeyNotPermitted,
                 "target queue",
             );
+        }
+    }
+
+    /// An SNS topic as the target: no role, its policy must let EventBridge publish for this
+    /// rule, and its KMS key (if any) let EventBridge use it. Checked when the topic was
+    /// gathered (with the queues, by ARN).
+    fn check_sns_target(&mut self, arn: &Arn) {
+        let t = self.target;
+        let snapshot = self.snapshot;
+        let Some(topic) = snapshot
+            .dead_letter_queues
+            .as_ref()
+            .and_then(|holders| holders.get(&t.arn))
+        else {
+            return;
+        };
+        if let Some((why, notes)) = self.resource_policy_denies(&t.arn, arn, topic, "sns:Publish") {
+            let statement = remedy::sns_target_statement(
+                &remedy::sns_target_sid(&self.rule.arn),
+                &t.arn,
+                &self.rule.arn,
+            );
+            self.finding(
+                Code::SnsTopicPolicyMissing,
+                &t.arn,
+                format!("EventBridge may not publish to the target topic {}: {why}. Every event the rule matches fails to be delivered.", t.arn),
+                remedy::add_topic_statement(&t.arn, &statement),
+            );
+            self.note_not_evaluated(Code::SnsTopicPolicyMissing, &t.arn, &notes);
+        }
+        if let Some(key) = &topic.kms_key {
+            if key == "alias/aws/sns" || key.ends_with(":alias/aws/sns") {
+                let statement = remedy::dead_letter_key_statement();
+                self.finding(
+                    Code::SnsTopicKmsKeyNotPermitted,
+                    &t.arn,
+                    format!("The target topic {} is encrypted with the AWS managed key alias/aws/sns, whose key policy cannot be changed to let events.amazonaws.com use it, so EventBridge cannot publish to the topic.", t.arn),
+                    format!(
+                        "Encrypt the topic with a customer managed key whose key policy has this statement:\n{}\nand: aws sns set-topic-attributes --topic-arn {} --attribute-name KmsMasterKeyId --attribute-value KEY_ARN",
+                        serde_json::to_string_pretty(&statement).unwrap_or_default(),
+                        t.arn
+                    ),
+                );
+            } else {
+                self.check_queue_key(
+                    &t.arn,
+                    arn,
+                    key,
+                    Code::SnsTopicKmsKeyNotPermitted,
+                    "target topic",
+                );
+            }
         }
     }
 
@@ -965,8 +1041,9 @@ and: aws sqs set-queue-attributes --queue-url {} --attributes KmsMasterKeyId=KEY
                 code,
                 queue,
                 format!(
-                    "The {what} {queue} is encrypted with KMS key {key}, whose key policy does not let events.amazonaws.com {}: EventBridge cannot write to the queue.",
-                    missing.join(" or ")
+                    "The {what} {queue} is encrypted with KMS key {key}, whose key policy does not let events.amazonaws.com {}: EventBridge cannot write to the {}.",
+                    missing.join(" or "),
+                    if what.ends_with("topic") { "topic" } else { "queue" }
                 ),
                 format!(
                     "Add this statement to the key policy of {key_arn}, keeping its other statements:

@@ -40,6 +40,8 @@ pub enum Code {
     DeadLetterQueueInOtherRegion,
     SqsQueuePolicyMissing,
     SqsQueueKmsKeyNotPermitted,
+    SnsTopicPolicyMissing,
+    SnsTopicKmsKeyNotPermitted,
     /// Not a static cause: AWS's own metrics report failed invocations of the rule (see
     /// `delivery`). Not in `ALL`, the causes the static evaluator names.
     DeliveryFailing,
@@ -48,7 +50,7 @@ pub enum Code {
 impl Code {
     /// Every cause the static evaluator can name (`DeliveryFailing` is observed, not
     /// evaluated, and is not among them).
-    pub const ALL: [Code; 31] = [
+    pub const ALL: [Code; 33] = [
         Code::RuleNotFound,
         Code::RuleDisabled,
         Code::TargetNotFound,
@@ -80,6 +82,8 @@ impl Code {
         Code::DeadLetterQueueInOtherRegion,
         Code::SqsQueuePolicyMissing,
         Code::SqsQueueKmsKeyNotPermitted,
+        Code::SnsTopicPolicyMissing,
+        Code::SnsTopicKmsKeyNotPermitted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -116,6 +120,8 @@ impl Code {
             Code::DeadLetterQueueInOtherRegion => "DeadLetterQueueInOtherRegion",
             Code::SqsQueuePolicyMissing => "SqsQueuePolicyMissing",
             Code::SqsQueueKmsKeyNotPermitted => "SqsQueueKmsKeyNotPermitted",
+            Code::SnsTopicPolicyMissing => "SnsTopicPolicyMissing",
+            Code::SnsTopicKmsKeyNotPermitted => "SnsTopicKmsKeyNotPermitted",
             Code::DeliveryFailing => "DeliveryFailing",
         }
     }

@@ -116,6 +116,33 @@ pub fn add_queue_statement(queue_arn: &str, statement: &Value) -> String {
     )
 }
 
+/// As [`sqs_target_sid`], for a target topic's statement: `EventBridgeSns` and the first 16
+/// hex digits of SHA-256(rule ARN).
+pub fn sns_target_sid(rule_arn: &str) -> String {
+    dead_letter_queue_sid(rule_arn).replacen("EventBridgeDlq", "EventBridgeSns", 1)
+}
+
+/// The statement of a topic's policy that lets `rule_arn` publish to it.
+pub fn sns_target_statement(statement_id: &str, topic_arn: &str, rule_arn: &str) -> Value {
+    json!({
+        "Sid": statement_id,
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "sns:Publish",
+        "Resource": topic_arn,
+        "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}}
+    })
+}
+
+/// Adding one statement to a topic policy: `set-topic-attributes` replaces the whole policy,
+/// so the topic's other statements must be kept.
+pub fn add_topic_statement(topic_arn: &str, statement: &Value) -> String {
+    format!(
+        "Add this statement to the policy of topic {topic_arn}, keeping its other statements:\n{}\nthen: aws sns set-topic-attributes --topic-arn {topic_arn} --attribute-name Policy --attribute-value file://policy.json  (policy.json: the whole policy)",
+        serde_json::to_string_pretty(statement).unwrap_or_default()
+    )
+}
+
 /// The key-policy statement that lets EventBridge write to an SQS queue encrypted with a
 /// customer managed key ("Configure KMS permissions for AWS services", SQS developer guide).
 pub fn dead_letter_key_statement() -> Value {

@@ -58,7 +58,7 @@ pub struct Watched {
     pub global: bool,
 }
 
-pub const WATCHED: [Watched; 4] = [
+pub const WATCHED: [Watched; 5] = [
     Watched {
         source: "aws.events",
         event_source: "events.amazonaws.com",
@@ -102,6 +102,14 @@ pub const WATCHED: [Watched; 4] = [
         source: "aws.sqs",
         event_source: "sqs.amazonaws.com",
         names: &["SetQueueAttributes"],
+        prefixes: &[],
+        global: false,
+    },
+    // SNS target topics: their policy is rewritten whole, like a queue's.
+    Watched {
+        source: "aws.sns",
+        event_source: "sns.amazonaws.com",
+        names: &["SetTopicAttributes"],
         prefixes: &[],
         global: false,
     },
@@ -326,6 +334,12 @@ pub fn parse_event(body: &str) -> Result<DriftEvent, Unparsable> {
         "sqs.amazonaws.com" => {
             resources.extend(param("queueUrl").map(|q| key(Named::Queue, queue_name(&q))))
         }
+        // A topic's statements are recorded as QueuePermission too (the holders share one
+        // path), named by the topic's name: a queue and a topic of one name share a key, which
+        // costs at most an extra pass.
+        "sns.amazonaws.com" => {
+            resources.extend(param("topicArn").map(|t| key(Named::Queue, queue_name(&t))))
+        }
         _ => {}
     }
     if resources.iter().any(|r| r.name.is_empty()) {
@@ -512,6 +526,12 @@ pub(crate) mod tests {
                 "SetQueueAttributes",
                 json!({"queueUrl": "https://sqs.eu-west-1.amazonaws.com/222222222222/dlq", "attributes": {}}),
                 entry(OwnedKind::QueuePermission, "dlq", Some("eu-west-1")),
+            ),
+            (
+                "sns.amazonaws.com",
+                "SetTopicAttributes",
+                json!({"topicArn": "arn:aws:sns:eu-west-1:222222222222:orders", "attributeName": "Policy", "attributeValue": "{}"}),
+                entry(OwnedKind::QueuePermission, "orders", Some("eu-west-1")),
             ),
         ];
         for (source, name, params, owned) in cases {

@@ -278,6 +278,26 @@ pub enum QueuePurpose {
     DeadLetter,
     /// The queue is the rule's target.
     Target,
+    /// The SNS topic is the rule's target.
+    TopicTarget,
+}
+
+/// What holds a policy of statements rewritten whole: an SQS queue or an SNS topic (neither
+/// has a per-statement call that takes conditions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PolicyHolder {
+    Queue,
+    Topic,
+}
+
+impl PolicyHolder {
+    /// The holder an ARN names, by its service (`sns`: a topic; anything else, a queue).
+    pub fn of_arn(arn: &str) -> PolicyHolder {
+        match arn.split(':').nth(2) {
+            Some("sns") => PolicyHolder::Topic,
+            _ => PolicyHolder::Queue,
+        }
+    }
 }
 
 impl QueuePurpose {
@@ -288,6 +308,9 @@ impl QueuePurpose {
                 "let EventBridge send undeliverable events to the dead-letter queue"
             }
             QueuePurpose::Target => "let EventBridge send the rule's events to the target queue",
+            QueuePurpose::TopicTarget => {
+                "let EventBridge publish the rule's events to the target topic"
+            }
         }
     }
 
@@ -296,6 +319,7 @@ impl QueuePurpose {
         match self {
             QueuePurpose::DeadLetter => "dead-letter queue policy statement",
             QueuePurpose::Target => "target queue policy statement",
+            QueuePurpose::TopicTarget => "target topic policy statement",
         }
     }
 }
@@ -311,6 +335,13 @@ pub struct DesiredQueuePermission {
     pub statement_id: String,
     pub rule_arn: String,
     pub statement: Value,
+}
+
+impl DesiredQueuePermission {
+    /// Whether the statement is in a queue's policy or a topic's.
+    pub fn holder(&self) -> PolicyHolder {
+        PolicyHolder::of_arn(&self.queue_arn)
+    }
 }
 
 /// Our statement in the target bus's policy (EventBusForwarding).

@@ -235,6 +235,9 @@ fn workload_arns(spec: &EventBridgeIntegrationSpec) -> Vec<(&'static str, &str)>
     if let Some(q) = &t.sqs {
         out.push(("spec.target.sqs.queueArn", q.queue_arn.as_str()));
     }
+    if let Some(t) = &t.sns {
+        out.push(("spec.target.sns.topicArn", t.topic_arn.as_str()));
+    }
     out
 }
 

@@ -528,3 +528,34 @@ fn an_sqs_queue_is_admitted_as_a_target_like_a_function() {
     ));
     assert_eq!(r.field, "spec.target.sqs.queueArn");
 }
+
+fn sns(topic: &str) -> EventBridgeIntegrationSpec {
+    spec(&format!(
+        r#"
+rule: {{eventPattern: {{source: [orders]}}}}
+target: {{sns: {{topicArn: "{topic}"}}}}
+"#
+    ))
+}
+
+#[test]
+fn an_sns_topic_is_admitted_only_when_the_policy_grants_it_as_a_target() {
+    let mut p = team_a();
+    // team-a's policy grants queues, not topics: a topic of the same name is refused.
+    let r = refused(decide_for(
+        &sns("arn:aws:sns:us-east-1:123456789012:team-a-orders"),
+        &[("team-a", &p)],
+    ));
+    assert_eq!(r.field, "spec.target.sns.topicArn");
+    assert_eq!(r.value, "arn:aws:sns:us-east-1:123456789012:team-a-orders");
+    p.targets.push("arn:aws:sns:*:123456789012:team-a-*".into());
+    permitted(decide_for(
+        &sns("arn:aws:sns:us-east-1:123456789012:team-a-orders"),
+        &[("team-a", &p)],
+    ));
+    let r = refused(decide_for(
+        &sns("arn:aws:sns:us-east-1:123456789012:team-b-orders"),
+        &[("team-a", &p)],
+    ));
+    assert_eq!(r.field, "spec.target.sns.topicArn");
+}

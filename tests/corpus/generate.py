@@ -510,6 +510,51 @@ case("sqs-policy-deny", "A Deny for every service principal in the queue policy.
      sqs_good(policy=doc(SQS_STATEMENT, {"Effect": "Deny", "Principal": "*", "Action": "sqs:SendMessage", "Resource": QUEUE, "Condition": {"Bool": {"aws:PrincipalIsAWSService": "true"}}})),
      errors=["SqsQueuePolicyMissing"])
 
+# SNS targets: the topic's attributes (`aws sns get-topic-attributes`) are gathered with the
+# queues, by ARN; EventBridge needs sns:Publish for the rule, and its KMS key if encrypted.
+TOPIC = f"arn:aws:sns:{R}:{A}:orders"
+FIFO_TOPIC = f"arn:aws:sns:{R}:{A}:orders.fifo"
+SNS_STATEMENT = {"Sid": "orders-rule", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sns:Publish", "Resource": TOPIC, "Condition": {"ArnEquals": {"aws:SourceArn": RULE}}}
+FOREIGN_SNS = {"Sid": "subscribers", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{A}:root"}, "Action": "sns:Subscribe", "Resource": TOPIC}
+
+def topic(arn=TOPIC, policy=None, kms=None):
+    """`aws sns get-topic-attributes`."""
+    a = {"TopicArn": arn, "Owner": A, "DisplayName": "", "SubscriptionsConfirmed": "0", "SubscriptionsPending": "0", "SubscriptionsDeleted": "0",
+         "EffectiveDeliveryPolicy": json.dumps({"http": {"defaultHealthyRetryPolicy": {"numRetries": 3}}})}
+    if policy:
+        a["Policy"] = json.dumps(policy)
+    if kms:
+        a["KmsMasterKeyId"] = kms
+    return {"Attributes": a}
+
+def sns_good(arn=TOPIC, policy=None, group=None, kms=None):
+    t = {"Id": "topic", "Arn": arn}
+    if group:
+        t["SqsParameters"] = {"MessageGroupId": group}
+    statement = dict(SNS_STATEMENT, Resource=arn)
+    return {"rule": rule(), "targets": {"Targets": [t]},
+            "deadLetterQueues": {arn: topic(arn=arn, policy=policy if policy is not None else doc(FOREIGN_SNS, statement), kms=kms)}}
+
+case("sns-good", "An SNS target whose topic policy lets EventBridge publish for this rule, beside the subscribers' statement.", sns_good())
+case("sns-good-fifo", "A FIFO topic target with its message group, permitted.", sns_good(arn=FIFO_TOPIC, group="orders"))
+case("sns-not-gathered", "The target topic was not gathered: nothing is said about its policy.",
+     mutate(sns_good(), lambda b: b.pop("deadLetterQueues")))
+case("sns-good-customer-key", "A target topic encrypted with a customer managed key whose policy lets EventBridge use it.",
+     mutate(sns_good(kms=KEY_ID), lambda b: b.__setitem__("keyPolicies", {KEY_ID: key_policy(KEY_ADMIN, KEY_EVENTS)})))
+case("sns-key-not-permitted", "The target topic's customer managed key does not let EventBridge use it.",
+     mutate(sns_good(kms=KEY_ID), lambda b: b.__setitem__("keyPolicies", {KEY_ID: key_policy(KEY_ADMIN)})),
+     errors=["SnsTopicKmsKeyNotPermitted"])
+case("sns-aws-managed-key", "The target topic is encrypted with alias/aws/sns, whose policy cannot admit EventBridge.",
+     sns_good(kms="alias/aws/sns"), errors=["SnsTopicKmsKeyNotPermitted"])
+case("sns-no-statement", "The topic policy has no statement for EventBridge (only the subscribers').",
+     sns_good(policy=doc(FOREIGN_SNS)), errors=["SnsTopicPolicyMissing"])
+case("sns-policy-other-rule", "The topic policy admits another rule only.",
+     sns_good(policy=doc(FOREIGN_SNS, dict(SNS_STATEMENT, Condition={"ArnEquals": {"aws:SourceArn": f"arn:aws:events:{R}:{A}:rule/refunds"}}))),
+     errors=["SnsTopicPolicyMissing"])
+case("sns-policy-deny", "A Deny for every service principal in the topic policy.",
+     sns_good(policy=doc(SNS_STATEMENT, {"Effect": "Deny", "Principal": "*", "Action": "sns:Publish", "Resource": TOPIC, "Condition": {"Bool": {"aws:PrincipalIsAWSService": "true"}}})),
+     errors=["SnsTopicPolicyMissing"])
+
 here = os.path.dirname(os.path.abspath(__file__))
 for f in os.listdir(here):
     if f.endswith(".json"):

@@ -1,12 +1,13 @@
 //! One module per target kind: what a kind means to the planner. Each holds the checks of
 //! its own spec fields, the statements a role needs to invoke it, the resource-based
 //! permission it takes instead of a role (Lambda), and its parameters on the rule's
-//! target (ECS, SQS), and the statement it needs in a queue's policy (SQS). Adding a kind: a
+//! target (ECS, SQS, SNS), and the statement it needs in a queue's or topic's policy (SQS, SNS). Adding a kind: a
 //! module here, a variant of [`ValidTarget`] with its arms below, and the kind's field in
 //! `api::TargetSpec` (docs/architecture.md).
 
 mod ecs;
 mod lambda;
+mod sns;
 mod sqs;
 mod step_functions;
 
@@ -15,7 +16,7 @@ use serde_json::Value;
 use super::validate::SpecError;
 use super::{DesiredPermission, DesiredQueuePermission, DesiredRule, EcsShape, Facts, Owner};
 use crate::api::{
-    EcsTarget, EventBridgeIntegrationSpec, LambdaTarget, SqsTarget, StepFunctionsTarget,
+    EcsTarget, EventBridgeIntegrationSpec, LambdaTarget, SnsTarget, SqsTarget, StepFunctionsTarget,
     TargetKind, TargetSpec,
 };
 use crate::iam::Arn;
@@ -28,6 +29,7 @@ pub enum ValidTarget<'a> {
     StepFunctions(&'a StepFunctionsTarget),
     Lambda(&'a LambdaTarget),
     Sqs(&'a SqsTarget),
+    Sns(&'a SnsTarget),
 }
 
 impl<'a> ValidTarget<'a> {
@@ -38,11 +40,13 @@ impl<'a> ValidTarget<'a> {
             &target.step_functions,
             &target.lambda,
             &target.sqs,
+            &target.sns,
         ) {
-            (Some(e), None, None, None) => Some(ValidTarget::Ecs(e)),
-            (None, Some(s), None, None) => Some(ValidTarget::StepFunctions(s)),
-            (None, None, Some(l), None) => Some(ValidTarget::Lambda(l)),
-            (None, None, None, Some(q)) => Some(ValidTarget::Sqs(q)),
+            (Some(e), None, None, None, None) => Some(ValidTarget::Ecs(e)),
+            (None, Some(s), None, None, None) => Some(ValidTarget::StepFunctions(s)),
+            (None, None, Some(l), None, None) => Some(ValidTarget::Lambda(l)),
+            (None, None, None, Some(q), None) => Some(ValidTarget::Sqs(q)),
+            (None, None, None, None, Some(t)) => Some(ValidTarget::Sns(t)),
             _ => None,
         }
     }
@@ -53,6 +57,7 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::StepFunctions(_) => TargetKind::StepFunctions,
             ValidTarget::Lambda(_) => TargetKind::Lambda,
             ValidTarget::Sqs(_) => TargetKind::Sqs,
+            ValidTarget::Sns(_) => TargetKind::Sns,
         }
     }
 
@@ -63,6 +68,7 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::StepFunctions(s) => &s.state_machine_arn,
             ValidTarget::Lambda(l) => &l.function_arn,
             ValidTarget::Sqs(q) => &q.queue_arn,
+            ValidTarget::Sns(t) => &t.topic_arn,
         }
     }
 
@@ -73,6 +79,7 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::StepFunctions(_) => step_functions::FIELD,
             ValidTarget::Lambda(_) => lambda::FIELD,
             ValidTarget::Sqs(_) => sqs::FIELD,
+            ValidTarget::Sns(_) => sns::FIELD,
         }
     }
 
@@ -84,19 +91,23 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::StepFunctions(s) => step_functions::validate(s),
             ValidTarget::Lambda(l) => lambda::validate(l, spec),
             ValidTarget::Sqs(q) => sqs::validate_spec(q, spec),
+            ValidTarget::Sns(t) => sns::validate_spec(t, spec),
         }
     }
 
     /// Whether EventBridge invokes it with a role (false: through the target's own
     /// resource-based policy).
     pub fn needs_role(self) -> bool {
-        !matches!(self, ValidTarget::Lambda(_) | ValidTarget::Sqs(_))
+        !matches!(
+            self,
+            ValidTarget::Lambda(_) | ValidTarget::Sqs(_) | ValidTarget::Sns(_)
+        )
     }
 
     /// Whether the rule may deliver to it in another account (false: not yet supported, the
     /// target must be in the rule's account).
     pub fn reaches_other_accounts(self) -> bool {
-        !matches!(self, ValidTarget::Sqs(_))
+        !matches!(self, ValidTarget::Sqs(_) | ValidTarget::Sns(_))
     }
 
     /// What a role needs to invoke it, least privilege, never `*`. For a kind that needs
@@ -107,6 +118,7 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::StepFunctions(s) => step_functions::invoke_statements(s),
             ValidTarget::Lambda(l) => lambda::invoke_statements(l),
             ValidTarget::Sqs(q) => sqs::invoke_statements(q),
+            ValidTarget::Sns(t) => sns::invoke_statements(t),
         }
     }
 
@@ -121,11 +133,15 @@ impl<'a> ValidTarget<'a> {
     ) -> Option<DesiredPermission> {
         match self {
             ValidTarget::Lambda(l) => Some(lambda::permission(l, statement_id, principal, source)),
-            ValidTarget::Ecs(_) | ValidTarget::StepFunctions(_) | ValidTarget::Sqs(_) => None,
+            ValidTarget::Ecs(_)
+            | ValidTarget::StepFunctions(_)
+            | ValidTarget::Sqs(_)
+            | ValidTarget::Sns(_) => None,
         }
     }
 
-    /// The statement the kind needs in a queue's policy (SQS: the target queue's), for
+    /// The statement the kind needs in a queue's or topic's policy (SQS: the target queue's,
+    /// SNS: the target topic's), for
     /// `rule`, owned by `owner`.
     pub fn queue_permission(
         self,
@@ -134,6 +150,7 @@ impl<'a> ValidTarget<'a> {
     ) -> Option<DesiredQueuePermission> {
         match self {
             ValidTarget::Sqs(q) => Some(sqs::permission(q, rule, owner)),
+            ValidTarget::Sns(t) => Some(sns::permission(t, rule, owner)),
             ValidTarget::Ecs(_) | ValidTarget::StepFunctions(_) | ValidTarget::Lambda(_) => None,
         }
     }
@@ -143,6 +160,10 @@ impl<'a> ValidTarget<'a> {
         match self {
             ValidTarget::Ecs(e) => TargetParameters::Ecs(ecs::parameters(e)),
             ValidTarget::Sqs(q) => q
+                .message_group_id
+                .clone()
+                .map_or(TargetParameters::None, TargetParameters::MessageGroup),
+            ValidTarget::Sns(t) => t
                 .message_group_id
                 .clone()
                 .map_or(TargetParameters::None, TargetParameters::MessageGroup),
