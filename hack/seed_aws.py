@@ -1,6 +1,6 @@
 """Create the workloads the examples point at, in the AWS emulator: an ECS cluster and a
 task definition with execution and task roles, a Step Functions state machine, a Lambda
-function, an SQS queue (examples/sqs.yaml) and an SNS topic (examples/sns.yaml). The controller never creates these; users bring them. Idempotent."""
+function, an SQS queue (examples/sqs.yaml), an SNS topic (examples/sns.yaml) and a Kinesis stream (examples/kinesis.yaml). The controller never creates these; users bring them. Idempotent."""
 import io
 import json
 import os
@@ -74,6 +74,12 @@ def seed(account=None):
     if not any(s.get("Sid") == "Subscribers" for s in current.get("Statement", [])):
         sns.set_topic_attributes(TopicArn=topic_arn, AttributeName="Policy",
                                  AttributeValue=json.dumps({"Version": "2012-10-17", "Statement": [subscribers]}))
+    # The stream examples/kinesis.yaml puts records in.
+    kinesis = client("kinesis", account)
+    try:
+        kinesis.create_stream(StreamName="order-stream", ShardCount=1)
+    except kinesis.exceptions.ResourceInUseException:
+        pass
     if account:
         # The role the controller assumes to act in this account (cross-account tests).
         trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]}

@@ -116,6 +116,18 @@ fn topic(account: &str, region: &str, name: &str) -> String {
     format!("arn:aws:sns:{region}:{account}:{name}")
 }
 
+fn kinesis(stream: &str, partition_key_path: Option<&str>) -> Value {
+    let mut t = json!({"streamArn": stream});
+    if let Some(p) = partition_key_path {
+        t["partitionKeyPath"] = json!(p);
+    }
+    json!({"rule": {"eventPattern": {"source": ["orders"]}}, "target": {"kinesis": t}})
+}
+
+fn stream(account: &str, region: &str, name: &str) -> String {
+    format!("arn:aws:kinesis:{region}:{account}:stream/{name}")
+}
+
 fn with(mut spec: Value, path: &[&str], value: Value) -> Value {
     let mut at = &mut spec;
     for key in &path[..path.len() - 1] {
@@ -256,6 +268,42 @@ fn cases() -> Vec<(
             ),
             Some("spec.region"),
             Some("spec.target.sns.topicArn"),
+        ),
+        (
+            "a Kinesis target",
+            kinesis(&stream(A, "us-east-1", "orders"), None),
+            None,
+            None,
+        ),
+        (
+            "a Kinesis target partitioned by a field, with a role named",
+            with(
+                kinesis(&stream(A, "us-east-1", "orders"), Some("$.detail.id")),
+                &["role"],
+                json!({"name": "ebi-r"}),
+            ),
+            None,
+            None,
+        ),
+        (
+            "a Kinesis target across accounts",
+            with(
+                kinesis(&stream(B, "us-east-1", "orders"), None),
+                &["crossAccount"],
+                fwd.clone(),
+            ),
+            Some("spec.target.kinesis.streamArn"),
+            Some("spec.target.kinesis.streamArn"),
+        ),
+        (
+            "a Kinesis stream not in spec.region",
+            with(
+                kinesis(&stream(A, "us-east-1", "orders"), None),
+                &["region"],
+                json!("eu-west-1"),
+            ),
+            Some("spec.region"),
+            Some("spec.target.kinesis.streamArn"),
         ),
         (
             "ECS on EC2 without network",

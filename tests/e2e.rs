@@ -1319,3 +1319,96 @@ async fn deleting_an_object_whose_spec_became_invalid_still_cleans_up() {
     // Clean-up reads the ownership record, not the (now invalid) spec.
     assert!(events.contains("Deleted"), "{events}");
 }
+
+/// The rule's one target, as EventBridge lists it.
+async fn only_target(aws: &Aws, rule: &str) -> aws_sdk_eventbridge::types::Target {
+    let out = aws
+        .events
+        .list_targets_by_rule()
+        .rule(rule)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.targets().len(), 1, "{:?}", out.targets());
+    out.targets()[0].clone()
+}
+
+fn partition_key_of(t: &aws_sdk_eventbridge::types::Target) -> Option<String> {
+    t.kinesis_parameters()
+        .map(|k| k.partition_key_path().to_string())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kinesis_target_gets_put_record_on_its_stream_and_its_partition_key() {
+    let ns = namespace("e2e-kinesis");
+    let stream = format!("arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/orders-{ns}");
+    let yaml = |partition: &str| {
+        format!(
+            r#"apiVersion: eventbridge.dev/v1alpha1
+kind: EventBridgeIntegration
+metadata: {{name: records, namespace: {ns}}}
+spec:
+  rule: {{eventPattern: {{source: [orders]}}}}
+  target:
+    kinesis: {{streamArn: "{stream}"{partition}}}
+"#
+        )
+    };
+    converge_and_count(
+        "Kinesis",
+        &ns,
+        "records",
+        yaml(r#", partitionKeyPath: "$.detail.orderId""#),
+    )
+    .await;
+    // converge_and_count's controller has stopped; this one corrects the drift below.
+    let _ctl = Controller::start(&ns, &[]);
+    let aws = aws().await;
+    let name = derived(&ns, "records");
+    let policy = aws.inline_policy(&name).await.unwrap();
+    let expected = json!({"Statement":[{"Sid":"PutRecord","Effect":"Allow","Action":"kinesis:PutRecord","Resource":stream}]});
+    assert!(
+        documents_equivalent(&json!(policy), &expected),
+        "policy: {policy}"
+    );
+    let t = only_target(&aws, &name).await;
+    assert_eq!(t.arn(), stream);
+    let role_arn = format!("arn:aws:iam::{ACCOUNT}:role/{name}");
+    assert_eq!(t.role_arn(), Some(role_arn.as_str()));
+    assert_eq!(partition_key_of(&t).as_deref(), Some("$.detail.orderId"));
+
+    // A partition key changed by hand is put back.
+    let mut edited = t.clone();
+    edited.kinesis_parameters = Some(
+        aws_sdk_eventbridge::types::KinesisParameters::builder()
+            .partition_key_path("$.id")
+            .build()
+            .unwrap(),
+    );
+    aws.events
+        .put_targets()
+        .rule(&name)
+        .targets(edited)
+        .send()
+        .await
+        .unwrap();
+    wait_until_async(
+        "the partition key to be restored",
+        Duration::from_secs(30),
+        || async {
+            partition_key_of(&only_target(&aws, &name).await).as_deref() == Some("$.detail.orderId")
+        },
+    )
+    .await;
+
+    // Without partitionKeyPath the event's ID is the key: the block goes.
+    apply(&yaml(""));
+    wait_until_async(
+        "the partition key to be removed",
+        Duration::from_secs(30),
+        || async { partition_key_of(&only_target(&aws, &name).await).is_none() },
+    )
+    .await;
+    let api = kube_api(&ns).await;
+    wait_condition(&api, "records", "Ready", "True", None).await;
+}

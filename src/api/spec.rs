@@ -26,6 +26,9 @@ pub const QUEUE_ARN_PATTERN: &str =
 /// SNS topic names: 1-256 of letters, digits, `-` and `_`, a FIFO topic's ending in `.fifo`.
 pub const TOPIC_ARN_PATTERN: &str =
     r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:([A-Za-z0-9_-]{1,256}|[A-Za-z0-9_-]{1,251}\.fifo)$";
+/// Kinesis stream names: 1-128 of letters, digits, `_`, `.` and `-`.
+pub const STREAM_ARN_PATTERN: &str =
+    r"^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream/[A-Za-z0-9_.-]{1,128}$";
 pub const NAME_PATTERN: &str = r"^[.\-_A-Za-z0-9]{1,64}$";
 pub const SCHEDULE_PATTERN: &str =
     r"^(rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\)|cron\(\S+ \S+ \S+ \S+ \S+ \S+\))$";
@@ -42,7 +45,7 @@ pub const SCHEDULE_PATTERN: &str =
     namespaced,
     shortname = "ebi",
     status = "EventBridgeIntegrationStatus",
-    doc = "An AWS EventBridge integration: one rule, its single target (ECS task, Step Functions state machine, Lambda function, SQS queue or SNS topic), and the IAM role, Lambda permission or queue or topic policy statement EventBridge needs to invoke it. The controller creates and keeps these in sync, and `status.findings` names anything that would make an invocation fail with AccessDenied, with the fix.",
+    doc = "An AWS EventBridge integration: one rule, its single target (ECS task, Step Functions state machine, Lambda function, SQS queue, SNS topic or Kinesis stream), and the IAM role, Lambda permission or queue or topic policy statement EventBridge needs to invoke it. The controller creates and keeps these in sync, and `status.findings` names anything that would make an invocation fail with AccessDenied, with the fix.",
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","description":"Reason of the Ready condition","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
     printcolumn = r#"{"name":"Target","type":"string","jsonPath":".status.targetKind"}"#,
@@ -68,13 +71,16 @@ pub const SCHEDULE_PATTERN: &str =
     {"rule": "!has(self.target.sns) || !has(self.crossAccount)",
      "fieldPath": ".target.sns.topicArn",
      "message": "spec.target.sns.topicArn: direct cross-account delivery to an SNS topic is not yet supported; use a topic in the rule's account and remove spec.crossAccount"},
+    {"rule": "!has(self.target.kinesis) || !has(self.crossAccount)",
+     "fieldPath": ".target.kinesis.streamArn",
+     "message": "spec.target.kinesis.streamArn: cross-account delivery to a Kinesis stream is not yet supported; use a stream in the rule's account and remove spec.crossAccount"},
     {"rule": "!has(self.crossAccount) || self.crossAccount.mode != 'RoleChain' || has(self.target.lambda)",
      "fieldPath": ".crossAccount.mode",
      "message": "spec.crossAccount.mode: EventBridge does not chain roles and reaches ECS and Step Functions in another account only bus to bus; use mode EventBusForwarding"},
     {"rule": "!has(self.crossAccount) || !has(self.role) || !has(self.role.arn)",
      "fieldPath": ".role.arn",
      "message": "spec.role.arn: a bring-your-own role is not supported with spec.crossAccount (the controller creates the roles in both accounts); remove spec.role.arn"},
-    {"rule": "!has(self.region) || [has(self.target.ecs) ? self.target.ecs.clusterArn : '', has(self.target.stepFunctions) ? self.target.stepFunctions.stateMachineArn : '', has(self.target.lambda) ? self.target.lambda.functionArn : '', has(self.target.sqs) ? self.target.sqs.queueArn : '', has(self.target.sns) ? self.target.sns.topicArn : ''].all(a, a == '' || a.split(':')[3] == self.region)",
+    {"rule": "!has(self.region) || [has(self.target.ecs) ? self.target.ecs.clusterArn : '', has(self.target.stepFunctions) ? self.target.stepFunctions.stateMachineArn : '', has(self.target.lambda) ? self.target.lambda.functionArn : '', has(self.target.sqs) ? self.target.sqs.queueArn : '', has(self.target.sns) ? self.target.sns.topicArn : '', has(self.target.kinesis) ? self.target.kinesis.streamArn : ''].all(a, a == '' || a.split(':')[3] == self.region)",
      "fieldPath": ".region",
      "message": "spec.region: the target is in another region; EventBridge targets are regional: set spec.region to the target's region"},
     {"rule": "!has(self.region) || !has(self.target.deadLetterQueueArn) || self.target.deadLetterQueueArn.split(':')[3] == self.region",
@@ -96,7 +102,8 @@ pub struct EventBridgeIntegrationSpec {
     /// The EventBridge rule: what triggers the target.
     pub rule: RuleSpec,
 
-    /// The rule's target: exactly one of `ecs`, `stepFunctions`, `lambda`, `sqs` or `sns`.
+    /// The rule's target: exactly one of `ecs`, `stepFunctions`, `lambda`, `sqs`, `sns` or
+    /// `kinesis`.
     pub target: TargetSpec,
 
     /// The IAM role EventBridge assumes to invoke an ECS or Step Functions target.
@@ -240,12 +247,12 @@ fn yes() -> bool {
     true
 }
 
-/// The single target of the rule. Exactly one of `ecs`, `stepFunctions`, `lambda`, `sqs`, `sns`; at most
-/// one of `input`, `inputPath`, `inputTransformer`.
+/// The single target of the rule. Exactly one of `ecs`, `stepFunctions`, `lambda`, `sqs`, `sns`,
+/// `kinesis`; at most one of `input`, `inputPath`, `inputTransformer`.
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend(
-    "oneOf" = [{"required": ["ecs"]}, {"required": ["stepFunctions"]}, {"required": ["lambda"]}, {"required": ["sqs"]}, {"required": ["sns"]}],
+    "oneOf" = [{"required": ["ecs"]}, {"required": ["stepFunctions"]}, {"required": ["lambda"]}, {"required": ["sqs"]}, {"required": ["sns"]}, {"required": ["kinesis"]}],
     "not" = {"anyOf": [
         {"required": ["input", "inputPath"]},
         {"required": ["input", "inputTransformer"]},
@@ -277,6 +284,10 @@ pub struct TargetSpec {
     /// Publish to an SNS topic (standard or FIFO).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sns: Option<SnsTarget>,
+
+    /// Put each event as a record in a Kinesis data stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kinesis: Option<KinesisTarget>,
 
     /// Constant JSON passed to the target instead of the event: any JSON value (object, array,
     /// string, number), so the schema gives it no single type.
@@ -503,6 +514,23 @@ pub struct SnsTarget {
     pub message_group_id: Option<String>,
 }
 
+/// A Kinesis data stream: EventBridge puts each event as one record with the integration's
+/// role, which gets `kinesis:PutRecord` on this stream only.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KinesisTarget {
+    /// ARN of the stream, in the rule's account and region.
+    #[schemars(regex(pattern = STREAM_ARN_PATTERN))]
+    pub stream_arn: String,
+
+    /// JSONPath of the event field whose value is the record's partition key (which shard it
+    /// goes to), e.g. `$.detail.orderId`. Default: EventBridge uses the event's ID, which
+    /// spreads events over the shards with no order between related ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256), regex(pattern = r"^\$"))]
+    pub partition_key_path: Option<String>,
+}
+
 /// The IAM role EventBridge assumes. At most one of `name` and `arn`.
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -555,6 +583,7 @@ pub enum TargetKind {
     Lambda,
     Sqs,
     Sns,
+    Kinesis,
 }
 
 impl TargetKind {
@@ -565,24 +594,28 @@ impl TargetKind {
             TargetKind::Lambda => "Lambda",
             TargetKind::Sqs => "SQS",
             TargetKind::Sns => "SNS",
+            TargetKind::Kinesis => "Kinesis",
         }
     }
 }
 
 impl TargetSpec {
+    /// The one kind set, if exactly one is.
     pub fn kind(&self) -> Option<TargetKind> {
-        match (
-            &self.ecs,
-            &self.step_functions,
-            &self.lambda,
-            &self.sqs,
-            &self.sns,
-        ) {
-            (Some(_), None, None, None, None) => Some(TargetKind::Ecs),
-            (None, Some(_), None, None, None) => Some(TargetKind::StepFunctions),
-            (None, None, Some(_), None, None) => Some(TargetKind::Lambda),
-            (None, None, None, Some(_), None) => Some(TargetKind::Sqs),
-            (None, None, None, None, Some(_)) => Some(TargetKind::Sns),
+        let set = [
+            (self.ecs.is_some(), TargetKind::Ecs),
+            (self.step_functions.is_some(), TargetKind::StepFunctions),
+            (self.lambda.is_some(), TargetKind::Lambda),
+            (self.sqs.is_some(), TargetKind::Sqs),
+            (self.sns.is_some(), TargetKind::Sns),
+            (self.kinesis.is_some(), TargetKind::Kinesis),
+        ];
+        let mut kinds = set
+            .into_iter()
+            .filter(|(is_set, _)| *is_set)
+            .map(|(_, k)| k);
+        match (kinds.next(), kinds.next()) {
+            (Some(kind), None) => Some(kind),
             _ => None,
         }
     }

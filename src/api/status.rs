@@ -27,7 +27,7 @@ pub struct EventBridgeIntegrationStatus {
     /// ID of the target on the rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_id: Option<String>,
-    /// ECS, StepFunctions or Lambda.
+    /// ECS, StepFunctions, Lambda, SQS, SNS or Kinesis.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_kind: Option<String>,
     /// The half of a cross-account integration that lives in the target account.

@@ -14,6 +14,9 @@ pub fn observed(t: &eb::Target) -> TargetParameters {
     if let Some(e) = t.ecs_parameters() {
         return TargetParameters::Ecs(ecs_shape(e));
     }
+    if let Some(k) = t.kinesis_parameters() {
+        return TargetParameters::PartitionKeyPath(k.partition_key_path().to_string());
+    }
     match t.sqs_parameters().and_then(|p| p.message_group_id()) {
         Some(group) => TargetParameters::MessageGroup(group.to_string()),
         None => TargetParameters::None,
@@ -31,6 +34,12 @@ pub fn with_parameters(
             b.sqs_parameters(eb::SqsParameters::builder().message_group_id(group).build())
         }
         TargetParameters::Ecs(e) => b.ecs_parameters(ecs_parameters(e)?),
+        TargetParameters::PartitionKeyPath(path) => b.kinesis_parameters(
+            eb::KinesisParameters::builder()
+                .partition_key_path(path)
+                .build()
+                .map_err(|e| e.to_string())?,
+        ),
     })
 }
 
@@ -41,6 +50,9 @@ pub fn cli_json(p: &TargetParameters) -> Option<(&'static str, Value)> {
         TargetParameters::None => None,
         TargetParameters::MessageGroup(group) => {
             Some(("SqsParameters", json!({"MessageGroupId": group})))
+        }
+        TargetParameters::PartitionKeyPath(path) => {
+            Some(("KinesisParameters", json!({"PartitionKeyPath": path})))
         }
         TargetParameters::Ecs(e) => {
             let mut ecs =
@@ -143,6 +155,7 @@ mod tests {
             TargetParameters::None,
             TargetParameters::Ecs(ecs),
             TargetParameters::MessageGroup("orders".into()),
+            TargetParameters::PartitionKeyPath("$.detail.orderId".into()),
         ] {
             assert_eq!(round_trip(p.clone()), p);
         }

@@ -189,18 +189,22 @@ impl<'a> TargetCheck<'a> {
             .unwrap_or_default();
         let cross_account = !arn.account.is_empty() && arn.account != self.account;
         match arn.service.as_str() {
-            "ecs" | "states" => {
-                if cross_account {
+            "ecs" | "states" | "kinesis" => {
+                // Since January 2025 EventBridge puts records directly to a stream of another
+                // account in the rule's region, with the rule's role; never across regions.
+                let direct = arn.service == "kinesis" && arn.region == rule_region;
+                if cross_account && !direct {
                     self.finding(
                         Code::CrossAccountUnsupportedTarget,
                         &t.arn,
                         format!(
-                            "The target is in account {} but the rule is in account {}: EventBridge cannot invoke {} targets in another account directly.",
-                            arn.account, self.account, if arn.service == "ecs" { "ECS" } else { "Step Functions" }
+                            "The target is in account {} but the rule is in account {}: EventBridge cannot invoke {} targets in another account directly{}.",
+                            arn.account, self.account, role_target_kind(&arn),
+                            if arn.service == "kinesis" { " outside the rule's region" } else { "" }
                         ),
                         format!(
-                            "Forward events bus to bus: target the event bus arn:{}:events:{}:{}:event-bus/default from this rule, allow account {} in that bus's resource policy, and create the rule and the ECS/Step Functions target in account {} (crossAccount.mode: EventBusForwarding).",
-                            arn.partition, arn.region, arn.account, self.account, arn.account
+                            "Forward events bus to bus: target the event bus arn:{}:events:{}:{}:event-bus/default from this rule, allow account {} in that bus's resource policy, and create the rule and the {} target in account {} (crossAccount.mode: EventBusForwarding).",
+                            arn.partition, arn.region, arn.account, self.account, role_target_kind(&arn), arn.account
                         ),
                     );
                     return;
@@ -381,20 +385,21 @@ impl<'a> TargetCheck<'a> {
                 }
             }
             _ => {
+                let (action, code) = target_action(arn);
                 let request = Request {
                     caller,
-                    action: "states:StartExecution".into(),
+                    action: action.into(),
                     resource: Some(t.arn.clone()),
                     context: principal_ctx(),
                 };
-                let statement = remedy::start_execution_statement(&t.arn);
+                let statement = remedy::invoke_statement(action, &t.arn);
                 self.check_permission(
                     role,
                     &request,
-                    Code::StartExecutionNotAllowed,
+                    code,
                     &t.arn,
                     statement,
-                    &format!("states:StartExecution on {}", t.arn),
+                    &format!("{action} on {}", t.arn),
                 );
             }
         }
@@ -1339,7 +1344,25 @@ fn required_action(arn: &Arn) -> &'static str {
     if arn.service == "ecs" {
         "ecs:RunTask"
     } else {
-        "states:StartExecution"
+        target_action(arn).0
+    }
+}
+
+/// The action a role target (other than ECS, checked on its task definition) needs on the
+/// target's own ARN, and the finding when the role lacks it. EventBridge puts one record per
+/// event (PutRecord, not PutRecords).
+fn target_action(arn: &Arn) -> (&'static str, Code) {
+    match arn.service.as_str() {
+        "kinesis" => ("kinesis:PutRecord", Code::PutRecordNotAllowed),
+        _ => ("states:StartExecution", Code::StartExecutionNotAllowed),
+    }
+}
+
+fn role_target_kind(arn: &Arn) -> &'static str {
+    match arn.service.as_str() {
+        "ecs" => "ECS",
+        "kinesis" => "Kinesis",
+        _ => "Step Functions",
     }
 }
 

@@ -20,6 +20,7 @@ pub enum Code {
     RunTaskNotAllowed,
     PassRoleMissing,
     StartExecutionNotAllowed,
+    PutRecordNotAllowed,
     ExplicitDeny,
     PermissionsBoundaryBlocks,
     LambdaPermissionMissing,
@@ -50,7 +51,7 @@ pub enum Code {
 impl Code {
     /// Every cause the static evaluator can name (`DeliveryFailing` is observed, not
     /// evaluated, and is not among them).
-    pub const ALL: [Code; 33] = [
+    pub const ALL: [Code; 34] = [
         Code::RuleNotFound,
         Code::RuleDisabled,
         Code::TargetNotFound,
@@ -62,6 +63,7 @@ impl Code {
         Code::RunTaskNotAllowed,
         Code::PassRoleMissing,
         Code::StartExecutionNotAllowed,
+        Code::PutRecordNotAllowed,
         Code::ExplicitDeny,
         Code::PermissionsBoundaryBlocks,
         Code::LambdaPermissionMissing,
@@ -100,6 +102,7 @@ impl Code {
             Code::RunTaskNotAllowed => "RunTaskNotAllowed",
             Code::PassRoleMissing => "PassRoleMissing",
             Code::StartExecutionNotAllowed => "StartExecutionNotAllowed",
+            Code::PutRecordNotAllowed => "PutRecordNotAllowed",
             Code::ExplicitDeny => "ExplicitDeny",
             Code::PermissionsBoundaryBlocks => "PermissionsBoundaryBlocks",
             Code::LambdaPermissionMissing => "LambdaPermissionMissing",

@@ -50,8 +50,9 @@ pub fn pass_role_statement(role_arns: &[String]) -> Value {
     })
 }
 
-pub fn start_execution_statement(state_machine_arn: &str) -> Value {
-    json!({"Effect": "Allow", "Action": "states:StartExecution", "Resource": state_machine_arn})
+/// The statement a role needs to call `action` on exactly `target_arn`.
+pub fn invoke_statement(action: &str, target_arn: &str) -> Value {
+    json!({"Effect": "Allow", "Action": action, "Resource": target_arn})
 }
 
 /// `aws lambda add-permission` for the exact ARN the target uses.

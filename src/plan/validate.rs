@@ -146,7 +146,7 @@ pub fn validate(spec: &EventBridgeIntegrationSpec) -> Result<ValidSpec<'_>, Spec
     let valid = ValidTarget::of(target).ok_or_else(|| {
         bad(
             "spec.target",
-            "set exactly one of ecs, stepFunctions, lambda",
+            "set exactly one of ecs, stepFunctions, lambda, sqs, sns, kinesis",
         )
     })?;
     let inputs = [

@@ -238,6 +238,9 @@ fn workload_arns(spec: &EventBridgeIntegrationSpec) -> Vec<(&'static str, &str)>
     if let Some(t) = &t.sns {
         out.push(("spec.target.sns.topicArn", t.topic_arn.as_str()));
     }
+    if let Some(k) = &t.kinesis {
+        out.push(("spec.target.kinesis.streamArn", k.stream_arn.as_str()));
+    }
     out
 }
 

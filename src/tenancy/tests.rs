@@ -559,3 +559,38 @@ fn an_sns_topic_is_admitted_only_when_the_policy_grants_it_as_a_target() {
     ));
     assert_eq!(r.field, "spec.target.sns.topicArn");
 }
+
+fn kinesis(stream: &str) -> EventBridgeIntegrationSpec {
+    spec(&format!(
+        r#"
+rule: {{eventPattern: {{source: [orders]}}}}
+target: {{kinesis: {{streamArn: "{stream}", partitionKeyPath: $.detail.id}}}}
+"#
+    ))
+}
+
+#[test]
+fn a_kinesis_stream_is_admitted_only_when_the_policy_grants_it_as_a_target() {
+    let mut p = team_a();
+    // Without this check the role would get kinesis:PutRecord on any stream of the account.
+    let r = refused(decide_for(
+        &kinesis("arn:aws:kinesis:us-east-1:123456789012:stream/team-a-orders"),
+        &[("team-a", &p)],
+    ));
+    assert_eq!(r.field, "spec.target.kinesis.streamArn");
+    assert_eq!(
+        r.value,
+        "arn:aws:kinesis:us-east-1:123456789012:stream/team-a-orders"
+    );
+    p.targets
+        .push("arn:aws:kinesis:*:123456789012:stream/team-a-*".into());
+    permitted(decide_for(
+        &kinesis("arn:aws:kinesis:us-east-1:123456789012:stream/team-a-orders"),
+        &[("team-a", &p)],
+    ));
+    let r = refused(decide_for(
+        &kinesis("arn:aws:kinesis:us-east-1:123456789012:stream/team-b-orders"),
+        &[("team-a", &p)],
+    ));
+    assert_eq!(r.field, "spec.target.kinesis.streamArn");
+}

@@ -1,11 +1,12 @@
 //! One module per target kind: what a kind means to the planner. Each holds the checks of
 //! its own spec fields, the statements a role needs to invoke it, the resource-based
 //! permission it takes instead of a role (Lambda), and its parameters on the rule's
-//! target (ECS, SQS, SNS), and the statement it needs in a queue's or topic's policy (SQS, SNS). Adding a kind: a
-//! module here, a variant of [`ValidTarget`] with its arms below, and the kind's field in
+//! target (ECS, SQS, SNS, Kinesis), and the statement it needs in a queue's or topic's policy
+//! (SQS, SNS). Adding a kind: a module here, a variant of [`ValidTarget`] with its arms below, and the kind's field in
 //! `api::TargetSpec` (docs/architecture.md).
 
 mod ecs;
+mod kinesis;
 mod lambda;
 mod sns;
 mod sqs;
@@ -16,8 +17,8 @@ use serde_json::Value;
 use super::validate::SpecError;
 use super::{DesiredPermission, DesiredQueuePermission, DesiredRule, EcsShape, Facts, Owner};
 use crate::api::{
-    EcsTarget, EventBridgeIntegrationSpec, LambdaTarget, SnsTarget, SqsTarget, StepFunctionsTarget,
-    TargetKind, TargetSpec,
+    EcsTarget, EventBridgeIntegrationSpec, KinesisTarget, LambdaTarget, SnsTarget, SqsTarget,
+    StepFunctionsTarget, TargetKind, TargetSpec,
 };
 use crate::iam::Arn;
 
@@ -30,23 +31,26 @@ pub enum ValidTarget<'a> {
     Lambda(&'a LambdaTarget),
     Sqs(&'a SqsTarget),
     Sns(&'a SnsTarget),
+    Kinesis(&'a KinesisTarget),
 }
 
 impl<'a> ValidTarget<'a> {
     /// The one kind set in `target`, if exactly one is.
     pub(super) fn of(target: &'a TargetSpec) -> Option<ValidTarget<'a>> {
-        match (
-            &target.ecs,
-            &target.step_functions,
-            &target.lambda,
-            &target.sqs,
-            &target.sns,
-        ) {
-            (Some(e), None, None, None, None) => Some(ValidTarget::Ecs(e)),
-            (None, Some(s), None, None, None) => Some(ValidTarget::StepFunctions(s)),
-            (None, None, Some(l), None, None) => Some(ValidTarget::Lambda(l)),
-            (None, None, None, Some(q), None) => Some(ValidTarget::Sqs(q)),
-            (None, None, None, None, Some(t)) => Some(ValidTarget::Sns(t)),
+        let set = [
+            target.ecs.as_ref().map(ValidTarget::Ecs),
+            target
+                .step_functions
+                .as_ref()
+                .map(ValidTarget::StepFunctions),
+            target.lambda.as_ref().map(ValidTarget::Lambda),
+            target.sqs.as_ref().map(ValidTarget::Sqs),
+            target.sns.as_ref().map(ValidTarget::Sns),
+            target.kinesis.as_ref().map(ValidTarget::Kinesis),
+        ];
+        let mut kinds = set.into_iter().flatten();
+        match (kinds.next(), kinds.next()) {
+            (Some(kind), None) => Some(kind),
             _ => None,
         }
     }
@@ -58,6 +62,7 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::Lambda(_) => TargetKind::Lambda,
             ValidTarget::Sqs(_) => TargetKind::Sqs,
             ValidTarget::Sns(_) => TargetKind::Sns,
+            ValidTarget::Kinesis(_) => TargetKind::Kinesis,
         }
     }
 
@@ -69,6 +74,7 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::Lambda(l) => &l.function_arn,
             ValidTarget::Sqs(q) => &q.queue_arn,
             ValidTarget::Sns(t) => &t.topic_arn,
+            ValidTarget::Kinesis(k) => &k.stream_arn,
         }
     }
 
@@ -80,6 +86,7 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::Lambda(_) => lambda::FIELD,
             ValidTarget::Sqs(_) => sqs::FIELD,
             ValidTarget::Sns(_) => sns::FIELD,
+            ValidTarget::Kinesis(_) => kinesis::FIELD,
         }
     }
 
@@ -92,6 +99,7 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::Lambda(l) => lambda::validate(l, spec),
             ValidTarget::Sqs(q) => sqs::validate_spec(q, spec),
             ValidTarget::Sns(t) => sns::validate_spec(t, spec),
+            ValidTarget::Kinesis(k) => kinesis::validate(k, spec),
         }
     }
 
@@ -107,7 +115,10 @@ impl<'a> ValidTarget<'a> {
     /// Whether the rule may deliver to it in another account (false: not yet supported, the
     /// target must be in the rule's account).
     pub fn reaches_other_accounts(self) -> bool {
-        !matches!(self, ValidTarget::Sqs(_) | ValidTarget::Sns(_))
+        !matches!(
+            self,
+            ValidTarget::Sqs(_) | ValidTarget::Sns(_) | ValidTarget::Kinesis(_)
+        )
     }
 
     /// What a role needs to invoke it, least privilege, never `*`. For a kind that needs
@@ -119,6 +130,7 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::Lambda(l) => lambda::invoke_statements(l),
             ValidTarget::Sqs(q) => sqs::invoke_statements(q),
             ValidTarget::Sns(t) => sns::invoke_statements(t),
+            ValidTarget::Kinesis(k) => kinesis::invoke_statements(k),
         }
     }
 
@@ -136,7 +148,8 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::Ecs(_)
             | ValidTarget::StepFunctions(_)
             | ValidTarget::Sqs(_)
-            | ValidTarget::Sns(_) => None,
+            | ValidTarget::Sns(_)
+            | ValidTarget::Kinesis(_) => None,
         }
     }
 
@@ -151,7 +164,10 @@ impl<'a> ValidTarget<'a> {
         match self {
             ValidTarget::Sqs(q) => Some(sqs::permission(q, rule, owner)),
             ValidTarget::Sns(t) => Some(sns::permission(t, rule, owner)),
-            ValidTarget::Ecs(_) | ValidTarget::StepFunctions(_) | ValidTarget::Lambda(_) => None,
+            ValidTarget::Ecs(_)
+            | ValidTarget::StepFunctions(_)
+            | ValidTarget::Lambda(_)
+            | ValidTarget::Kinesis(_) => None,
         }
     }
 
@@ -167,6 +183,7 @@ impl<'a> ValidTarget<'a> {
                 .message_group_id
                 .clone()
                 .map_or(TargetParameters::None, TargetParameters::MessageGroup),
+            ValidTarget::Kinesis(k) => kinesis::parameters(k),
             ValidTarget::StepFunctions(_) | ValidTarget::Lambda(_) => TargetParameters::None,
         }
     }
@@ -185,6 +202,8 @@ pub enum TargetParameters {
     Ecs(EcsShape),
     /// `SqsParameters.MessageGroupId`: the message group of a FIFO queue or topic.
     MessageGroup(String),
+    /// `KinesisParameters.PartitionKeyPath`: the JSONPath of the record's partition key.
+    PartitionKeyPath(String),
 }
 
 impl TargetParameters {

@@ -1,0 +1,167 @@
+//! A Kinesis data stream: a role of EventBridge's with `kinesis:PutRecord` on the stream (one
+//! record per event; EventBridge does not batch into PutRecords), and
+//! `KinesisParameters.PartitionKeyPath` on the rule's target when the spec names one (without
+//! it, EventBridge uses the event's ID as the partition key). Direct delivery to a stream in
+//! another account is not yet supported (issue 19 §3).
+
+use serde_json::{json, Value};
+
+use super::super::validate::{bad, check_arn, SpecError};
+use super::TargetParameters;
+use crate::api::{EventBridgeIntegrationSpec, KinesisTarget};
+use crate::iam::Arn;
+
+pub(super) const FIELD: &str = "spec.target.kinesis.streamArn";
+const PARTITION_KEY_FIELD: &str = "spec.target.kinesis.partitionKeyPath";
+
+/// `KinesisParameters.PartitionKeyPath`'s limit in EventBridge's API, in characters.
+const MAX_PARTITION_KEY_PATH: usize = 256;
+
+/// Kinesis's limit on a stream's name.
+const MAX_STREAM_NAME: usize = 128;
+
+/// Checks the stream's ARN, the partition key's JSONPath, and what the kind rules out
+/// elsewhere in `spec` (`spec.crossAccount`). The stream's ARN, parsed.
+pub(super) fn validate(
+    kinesis: &KinesisTarget,
+    spec: &EventBridgeIntegrationSpec,
+) -> Result<Arn, SpecError> {
+    let stream = check_arn(FIELD, &kinesis.stream_arn, "kinesis", "stream/")?;
+    let name = &stream.resource["stream/".len()..];
+    let name_ok = !name.is_empty()
+        && name.len() <= MAX_STREAM_NAME
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if !name_ok {
+        return Err(bad(
+            FIELD,
+            format!(
+                "`{}` names no stream; expected arn:aws:kinesis:REGION:ACCOUNT_ID:stream/STREAM_NAME (1 to {MAX_STREAM_NAME} letters, digits, _, . and -)",
+                kinesis.stream_arn
+            ),
+        ));
+    }
+    if let Some(path) = &kinesis.partition_key_path {
+        if !path.starts_with('$') || path.chars().count() > MAX_PARTITION_KEY_PATH {
+            return Err(bad(
+                PARTITION_KEY_FIELD,
+                format!("`{path}` is not a JSONPath of at most {MAX_PARTITION_KEY_PATH} characters; write the event field to partition by, e.g. $.detail.orderId, or remove it to partition by the event's ID"),
+            ));
+        }
+    }
+    if spec.cross_account.is_some() {
+        return Err(bad(FIELD, "cross-account delivery to a Kinesis stream is not yet supported; use a stream in the rule's account and remove spec.crossAccount"));
+    }
+    Ok(stream)
+}
+
+pub(super) fn invoke_statements(kinesis: &KinesisTarget) -> Vec<Value> {
+    vec![json!({
+        "Sid": "PutRecord",
+        "Effect": "Allow",
+        "Action": "kinesis:PutRecord",
+        "Resource": kinesis.stream_arn
+    })]
+}
+
+pub(super) fn parameters(kinesis: &KinesisTarget) -> TargetParameters {
+    kinesis
+        .partition_key_path
+        .clone()
+        .map_or(TargetParameters::None, TargetParameters::PartitionKeyPath)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(target: serde_json::Value) -> EventBridgeIntegrationSpec {
+        serde_json::from_value(json!({"rule": {"scheduleExpression": "rate(5 minutes)"},
+            "target": {"kinesis": target}}))
+        .unwrap()
+    }
+
+    fn check(target: serde_json::Value) -> Result<Arn, SpecError> {
+        let spec = spec(target);
+        validate(spec.target.kinesis.as_ref().unwrap(), &spec)
+    }
+
+    const STREAM: &str = "arn:aws:kinesis:us-east-1:123456789012:stream/orders.v2";
+
+    #[test]
+    fn a_stream_with_or_without_a_partition_key_is_valid() {
+        assert_eq!(
+            check(json!({"streamArn": STREAM})).unwrap().resource,
+            "stream/orders.v2"
+        );
+        check(json!({"streamArn": STREAM, "partitionKeyPath": "$.detail.orderId"})).unwrap();
+    }
+
+    #[test]
+    fn bad_input_names_the_field_and_the_fix() {
+        for (target, field, words) in [
+            (
+                json!({"streamArn": "arn:aws:kinesis:us-east-1::stream/orders"}),
+                FIELD,
+                "12-digit account ID",
+            ),
+            (
+                json!({"streamArn": "arn:aws:kinesis:us-east-1:123456789012:orders"}),
+                FIELD,
+                "not a kinesis stream/",
+            ),
+            (
+                json!({"streamArn": "arn:aws:kinesis:us-east-1:123456789012:stream/a b"}),
+                FIELD,
+                "names no stream",
+            ),
+            (
+                json!({"streamArn": "arn:aws:sqs:us-east-1:123456789012:stream/a"}),
+                FIELD,
+                "not a kinesis",
+            ),
+            (
+                json!({"streamArn": STREAM, "partitionKeyPath": "detail.id"}),
+                PARTITION_KEY_FIELD,
+                "e.g. $.detail.orderId",
+            ),
+            (
+                json!({"streamArn": STREAM, "partitionKeyPath": format!("${}", ".a".repeat(200))}),
+                PARTITION_KEY_FIELD,
+                "at most 256",
+            ),
+        ] {
+            let err = check(target.clone())
+                .expect_err(&target.to_string())
+                .to_string();
+            assert!(
+                err.contains(field) && err.contains(words),
+                "{target}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_role_may_put_records_on_this_stream_only() {
+        let k = KinesisTarget {
+            stream_arn: STREAM.into(),
+            partition_key_path: None,
+        };
+        assert_eq!(
+            invoke_statements(&k),
+            vec![
+                json!({"Sid": "PutRecord", "Effect": "Allow", "Action": "kinesis:PutRecord", "Resource": STREAM})
+            ]
+        );
+        assert_eq!(parameters(&k), TargetParameters::None);
+        let keyed = KinesisTarget {
+            partition_key_path: Some("$.id".into()),
+            ..k
+        };
+        assert_eq!(
+            parameters(&keyed),
+            TargetParameters::PartitionKeyPath("$.id".into())
+        );
+    }
+}
