@@ -19,7 +19,7 @@ use crate::aws::errors::classify;
 use crate::aws::kms::{self, KeyPolicy};
 use crate::aws::organization::{self, OrgPolicies};
 use crate::aws::ttl_cache::TtlCache;
-use crate::aws::{observe, AwsError, Clients};
+use crate::aws::{observe, policy_holder, AwsError, Clients};
 use crate::diagnose::{self, Expectations, Finding, Role, Rule, Snapshot, Target, TaskDefinition};
 use crate::iam::Arn;
 use crate::plan::TargetShape;
@@ -141,8 +141,9 @@ impl CachedReader {
         .await
     }
 
-    /// A dead-letter queue with every attribute (None: it does not exist, or it is in
-    /// another account, where these credentials cannot read it).
+    /// A dead-letter queue, an SQS target's queue or an SNS target's topic, with every
+    /// attribute (None: it does not exist, or it is in another account, where these
+    /// credentials cannot read it).
     pub async fn queue(
         &self,
         queue_arn: &str,
@@ -155,7 +156,7 @@ impl CachedReader {
             return Ok(None);
         }
         cached(&self.queues, queue_arn, || async {
-            observe::queue(&self.clients, &parsed.resource, &parsed.account).await
+            policy_holder::read(&self.clients, queue_arn, &parsed.resource, &parsed.account).await
         })
         .await
     }
@@ -188,12 +189,12 @@ impl CachedReader {
                     snap.lambda_policies.insert(t.arn.clone(), p);
                 }
             }
-            // The dead-letter queue and an SQS target's queue: both policies must let
-            // EventBridge send.
-            let sqs_target = Arn::parse(&t.arn)
-                .is_ok_and(|a| a.service == "sqs")
+            // The dead-letter queue and an SQS target's queue or SNS target's topic: each
+            // policy must let EventBridge send (the diagnosis finds a topic among the queues).
+            let holder_target = Arn::parse(&t.arn)
+                .is_ok_and(|a| a.service == "sqs" || a.service == "sns")
                 .then_some(&t.arn);
-            for dlq in t.dead_letter_arn.iter().chain(sqs_target) {
+            for dlq in t.dead_letter_arn.iter().chain(holder_target) {
                 // Gathered (an empty entry: it does not exist), so the DLQ codes apply.
                 snap.dead_letter_queues.get_or_insert_with(Default::default);
                 if let Some(q) = self.queue(dlq, &account).await? {
@@ -617,13 +618,19 @@ fn bundle_json(rule: Value, targets: &[TargetShape], snap: &Snapshot) -> Value {
         "lambdaPolicies": lambda_policies,
         "taskDefinitions": task_definitions,
     });
-    // As `aws sqs get-queue-attributes` prints them; a gathered map without a queue says
-    // the queue does not exist.
+    // As `aws sqs get-queue-attributes` (or `aws sns get-topic-attributes`) prints them; a
+    // gathered map without a queue says the queue does not exist.
     if let Some(queues) = &snap.dead_letter_queues {
         let queues: serde_json::Map<String, Value> = queues
             .iter()
             .map(|(arn, q)| {
-                let mut attributes = json!({"QueueArn": q.arn});
+                // A target topic sits among the queues: `aws sns get-topic-attributes`.
+                let arn_key = if Arn::parse(&q.arn).is_ok_and(|a| a.service == "sns") {
+                    "TopicArn"
+                } else {
+                    "QueueArn"
+                };
+                let mut attributes = json!({ arn_key: q.arn });
                 if let Some(policy) = &q.policy {
                     attributes["Policy"] = Value::String(match policy {
                         Value::String(text) => text.clone(),

@@ -40,17 +40,25 @@ fn calls(stderr: &[u8]) -> BTreeMap<String, u64> {
         .find(|l| l.starts_with("AWS calls: "))
         .unwrap_or_else(|| panic!("a call summary on stderr: {text}"));
     let inner = line.split_once('(').unwrap().1.trim_end_matches(')');
-    inner
-        .split_whitespace()
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap();
+    // `Service:Operation=n`, where a service's name may hold a space (`CloudWatch Logs`).
+    let mut out = BTreeMap::new();
+    let mut pending = String::new();
+    for token in inner.split_whitespace() {
+        if !pending.is_empty() {
+            pending.push(' ');
+        }
+        pending.push_str(token);
+        if let Some((k, v)) = pending.rsplit_once('=') {
             let (service, op) = k.split_once(':').unwrap();
-            (
+            out.insert(
                 format!("{}:{op}", service.to_lowercase()),
                 v.parse().unwrap(),
-            )
-        })
-        .collect()
+            );
+            pending.clear();
+        }
+    }
+    assert!(pending.is_empty(), "an unparsed call count: {pending}");
+    out
 }
 
 /// The smallest valid zip archive (no entries): moto stores the code, never runs it.
@@ -793,4 +801,79 @@ async fn an_audit_reads_dead_letter_queues_and_collect_carries_them() {
         "{}",
         String::from_utf8_lossy(&offline.stdout)
     );
+}
+
+/// An SNS target whose topic policy does not admit EventBridge: `diagnose --all` reads the
+/// topic and names `SnsTopicPolicyMissing`; `collect` carries the topic, and the bundle says
+/// the same offline. Once the statement is there, the target is clean.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_audit_reads_an_sns_targets_topic_and_collect_carries_it() {
+    let a = Account::new().await;
+    let tag = unique("audit-sns");
+    a.bus(&tag).await;
+    let rule_arn = a.rule(&tag, "to-topic").await;
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let sns = aws_sdk_sns::Client::new(&config);
+    let topic_arn = sns
+        .create_topic()
+        .name(format!("{tag}-topic"))
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    a.target(
+        &tag,
+        "to-topic",
+        Target::builder()
+            .id("topic")
+            .arn(&topic_arn)
+            .build()
+            .unwrap(),
+    )
+    .await;
+    let verdict = || {
+        let out = run(&["diagnose", "--all", "--event-bus", &tag, "--output", "json"]);
+        let rows = json_rows(&out);
+        (
+            out.status.code(),
+            verdicts(&rows).get(&k("to-topic", "topic")).cloned(),
+        )
+    };
+    assert_eq!(
+        verdict(),
+        (Some(1), Some(v("error", "SnsTopicPolicyMissing")))
+    );
+    let collected = run(&["collect", "--rule", "to-topic", "--event-bus", &tag]);
+    assert!(collected.status.success());
+    let bundle: Value = serde_json::from_slice(&collected.stdout).unwrap();
+    assert_eq!(
+        bundle["deadLetterQueues"][&topic_arn]["Attributes"]["TopicArn"],
+        json!(topic_arn)
+    );
+    let path = std::env::temp_dir().join(format!("{tag}.json"));
+    std::fs::write(&path, &collected.stdout).unwrap();
+    let offline = run(&[
+        "diagnose",
+        "--bundle",
+        path.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    assert_eq!(offline.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&offline.stdout).contains("SnsTopicPolicyMissing"));
+
+    let admitted = json!({"Version": "2012-10-17", "Statement": [{"Sid": "Events", "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"}, "Action": "sns:Publish", "Resource": topic_arn,
+        "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}}}]});
+    sns.set_topic_attributes()
+        .topic_arn(&topic_arn)
+        .attribute_name("Policy")
+        .attribute_value(admitted.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verdict(), (Some(0), Some(v("ok", "-"))));
 }
