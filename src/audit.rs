@@ -15,6 +15,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::sync::OnceCell;
 
+use crate::aws::delivery_evidence::EvidenceReader;
 use crate::aws::errors::classify;
 use crate::aws::kms::{self, KeyPolicy};
 use crate::aws::organization::{self, OrgPolicies};
@@ -44,6 +45,8 @@ pub struct CachedReader {
     /// Per account, once per run (a failed read is not remembered, as above).
     organization: TtlCache<OrgPolicies>,
     key_policies: TtlCache<KeyPolicy>,
+    /// What AWS recorded of each rule's deliveries (`--delivery-window`); None: not read.
+    delivery: Option<EvidenceReader>,
 }
 
 /// Longer than any run: each is read once.
@@ -70,7 +73,15 @@ impl CachedReader {
             queues: Default::default(),
             organization: TtlCache::new(RUN),
             key_policies: TtlCache::new(RUN),
+            delivery: None,
         }
+    }
+
+    /// Each snapshot also carries what AWS recorded of the rule's deliveries over the last
+    /// `window` (metrics; for a failing rule, its bus's log and CloudTrail).
+    pub fn with_delivery_window(mut self, window: std::time::Duration) -> Self {
+        self.delivery = Some(EvidenceReader::new(window));
+        self
     }
 
     /// Organisation policies are read with this client (e.g. a role in the management
@@ -227,6 +238,13 @@ impl CachedReader {
         if !account.is_empty() {
             self.organization(&account).await.fill(&mut snap);
         }
+        if let Some(delivery) = &self.delivery {
+            let roles: Vec<&str> = targets
+                .iter()
+                .filter_map(|t| t.role_arn.as_deref())
+                .collect();
+            snap.delivery = Some(delivery.read(&self.clients, rule, &roles).await);
+        }
         Ok(snap)
     }
 }
@@ -294,6 +312,9 @@ pub async fn audit(reader: &CachedReader, bus: Option<&str>) -> Result<Vec<RuleA
     let mut all_rules = Vec::new();
     for b in &buses {
         all_rules.extend(rules(c, b).await?);
+    }
+    if let Some(delivery) = &reader.delivery {
+        delivery.prefetch(c, &all_rules).await;
     }
     let mut audits: Vec<RuleAudit> = futures::stream::iter(all_rules)
         .map(|rule| async move {
@@ -618,6 +639,9 @@ fn bundle_json(rule: Value, targets: &[TargetShape], snap: &Snapshot) -> Value {
         "lambdaPolicies": lambda_policies,
         "taskDefinitions": task_definitions,
     });
+    if let Some(delivery) = &snap.delivery {
+        bundle["delivery"] = delivery_json(delivery);
+    }
     // As `aws sqs get-queue-attributes` (or `aws sns get-topic-attributes`) prints them; a
     // gathered map without a queue says the queue does not exist.
     if let Some(queues) = &snap.dead_letter_queues {
@@ -667,6 +691,28 @@ fn bundle_json(rule: Value, targets: &[TargetShape], snap: &Snapshot) -> Value {
 }
 
 /// A target as `aws events list-targets-by-rule` prints it.
+/// The bundle's `delivery`, as `diagnose::bundle` reads it.
+fn delivery_json(d: &diagnose::delivery::DeliveryEvidence) -> Value {
+    let mut out = json!({
+        "windowSeconds": d.window.as_secs(),
+        "busLogRecords": d.bus_log_records,
+        "cloudTrailEvents": d.trail_records,
+    });
+    if let Some(c) = &d.counts {
+        out["metrics"] = json!({
+            "Invocations": c.invocations,
+            "FailedInvocations": c.failed_invocations,
+            "InvocationsFailedToBeSentToDlq": c.failed_to_dead_letter,
+            "DeadLetterInvocations": c.dead_letter_invocations,
+            "ThrottledRules": c.throttled,
+        });
+    }
+    if !d.unreadable.is_empty() {
+        out["unreadable"] = json!(d.unreadable);
+    }
+    out
+}
+
 pub fn target_json(t: &TargetShape) -> Value {
     let mut v = json!({"Id": t.id, "Arn": t.arn});
     if let Some(r) = &t.role_arn {

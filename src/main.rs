@@ -366,6 +366,12 @@ struct OnlineArgs {
     /// environment's credentials.
     #[arg(long)]
     organization_role_arn: Option<String>,
+    /// What AWS recorded of each rule's deliveries over this window joins the diagnosis (a
+    /// `DeliveryFailing` warning linked to the predicted causes) and `collect`'s bundle:
+    /// CloudWatch's per-rule metrics (one GetMetricData per 100 rules) and, for a rule with
+    /// failures, its event bus's log and CloudTrail. `0s` reads none of it.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "1h")]
+    delivery_window: Duration,
 }
 
 fn positive_rate(s: &str) -> Result<f64, String> {
@@ -882,6 +888,9 @@ async fn online_reader(
     // One limiter: the role's Organizations calls share the bucket with the others'.
     let limiter = Limiter::new(&limits);
     let mut reader = ebi::audit::CachedReader::new(limiter.limit(&aws.clients(&region)));
+    if !args.delivery_window.is_zero() {
+        reader = reader.with_delivery_window(args.delivery_window);
+    }
     if let Some(role) = args.organization_role_arn.as_deref() {
         let account = ebi::iam::Arn::parse(role)
             .map(|a| a.account)

@@ -45,6 +45,92 @@ async fn wait_delivering(
     panic!("{name}: Delivering never became {status}; last: {last:?}");
 }
 
+/// A bus of its own named `bus` (no other test's rules), logging its errors to a log group
+/// of its own through a CloudWatch Logs delivery, as the console sets it up: the bus, its
+/// ARN and the group.
+async fn logging_bus(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    events: &aws_sdk_eventbridge::Client,
+    bus: &str,
+) -> (String, String, String) {
+    let bus_arn = events
+        .create_event_bus()
+        .name(bus)
+        .send()
+        .await
+        .expect("CreateEventBus")
+        .event_bus_arn
+        .unwrap();
+    let group = format!("/aws/vendedlogs/events/{bus}");
+    logs.create_log_group()
+        .log_group_name(&group)
+        .send()
+        .await
+        .expect("CreateLogGroup");
+    logs.create_log_stream()
+        .log_group_name(&group)
+        .log_stream_name("error")
+        .send()
+        .await
+        .expect("CreateLogStream");
+    logs.put_delivery_source()
+        .name(format!("{bus}-errors"))
+        .resource_arn(&bus_arn)
+        .log_type("ERROR_LOGS")
+        .send()
+        .await
+        .expect("PutDeliverySource");
+    let destination = logs
+        .put_delivery_destination()
+        .name(format!("{bus}-group"))
+        .delivery_destination_configuration(
+            aws_sdk_cloudwatchlogs::types::DeliveryDestinationConfiguration::builder()
+                .destination_resource_arn(format!(
+                    "arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}:*"
+                ))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("PutDeliveryDestination")
+        .delivery_destination
+        .unwrap();
+    logs.create_delivery()
+        .delivery_source_name(format!("{bus}-errors"))
+        .delivery_destination_arn(destination.arn().unwrap())
+        .send()
+        .await
+        .expect("CreateDelivery");
+
+    (bus.to_string(), bus_arn, group)
+}
+
+/// A record of the bus's log in AWS's documented schema (a target of Step Functions).
+fn bus_log_record(bus_arn: &str, rule_arn: &str, step: &str, message: &str, status: u16) -> String {
+    serde_json::json!({
+        "resource_arn": bus_arn,
+        "request_id": "6f5c1a3e-0000-4000-8000-000000000001",
+        "event_id": "6f5c1a3e-0000-4000-8000-000000000002",
+        "invocation_id": "6f5c1a3e-0000-4000-8000-000000000003",
+        "message_timestamp_ms": std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+            .to_string(),
+        "message_type": step,
+        "log_level": "ERROR",
+        "details": {"rule_arn": rule_arn, "target_arn": STATE_MACHINE},
+        "error": {
+            "http_status_code": status,
+            "error_message": message,
+            "aws_service": "states",
+            "request_id": "svc-1"
+        }
+    })
+    .to_string()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_aws_records_become_the_delivering_condition() {
     let ns = namespace("e2e-delivery");
@@ -296,58 +382,7 @@ async fn a_bus_log_record_brings_the_target_services_words() {
     let cw = aws_sdk_cloudwatch::Client::new(&config);
     let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
     let events = aws_sdk_eventbridge::Client::new(&config);
-    // A bus of its own: its log, its delivery, no other test's.
-    let bus = format!("bus-{ns}");
-    let bus_arn = events
-        .create_event_bus()
-        .name(&bus)
-        .send()
-        .await
-        .expect("CreateEventBus")
-        .event_bus_arn
-        .unwrap();
-    let group = format!("/aws/vendedlogs/events/{bus}");
-    logs.create_log_group()
-        .log_group_name(&group)
-        .send()
-        .await
-        .expect("CreateLogGroup");
-    logs.create_log_stream()
-        .log_group_name(&group)
-        .log_stream_name("error")
-        .send()
-        .await
-        .expect("CreateLogStream");
-    logs.put_delivery_source()
-        .name(format!("{bus}-errors"))
-        .resource_arn(&bus_arn)
-        .log_type("ERROR_LOGS")
-        .send()
-        .await
-        .expect("PutDeliverySource");
-    let destination = logs
-        .put_delivery_destination()
-        .name(format!("{bus}-group"))
-        .delivery_destination_configuration(
-            aws_sdk_cloudwatchlogs::types::DeliveryDestinationConfiguration::builder()
-                .destination_resource_arn(format!(
-                    "arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}:*"
-                ))
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .expect("PutDeliveryDestination")
-        .delivery_destination
-        .unwrap();
-    logs.create_delivery()
-        .delivery_source_name(format!("{bus}-errors"))
-        .delivery_destination_arn(destination.arn().unwrap())
-        .send()
-        .await
-        .expect("CreateDelivery");
-
+    let (bus, bus_arn, group) = logging_bus(&logs, &events, &format!("bus-{ns}")).await;
     let _ctl = Controller::start(&ns, &["--delivery-window", "1m"]);
     let api = kube_api(&ns).await;
     apply(&format!(
@@ -366,27 +401,7 @@ spec:
     let status = api.get("logged").await.unwrap().status.unwrap();
     let (rule_arn, rule) = (status.rule_arn.unwrap(), status.rule_name.unwrap());
     let record = move |rule_arn: &str, step: &str, message: &str, status: u16| {
-        serde_json::json!({
-            "resource_arn": bus_arn,
-            "request_id": "6f5c1a3e-0000-4000-8000-000000000001",
-            "event_id": "6f5c1a3e-0000-4000-8000-000000000002",
-            "invocation_id": "6f5c1a3e-0000-4000-8000-000000000003",
-            "message_timestamp_ms": std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_millis()
-                .to_string(),
-            "message_type": step,
-            "log_level": "ERROR",
-            "details": {"rule_arn": rule_arn, "target_arn": STATE_MACHINE},
-            "error": {
-                "http_status_code": status,
-                "error_message": message,
-                "aws_service": "states",
-                "request_id": "svc-1"
-            }
-        })
-        .to_string()
+        bus_log_record(&bus_arn, rule_arn, step, message, status)
     };
     let now = move || {
         i64::try_from(
@@ -509,4 +524,225 @@ spec:
     );
     feeder.abort();
     delete_and_wait(&ns, &["logged"]);
+}
+
+/// The CLI shows the same evidence (issue 20): `diagnose --rule` and `diagnose --all` read a
+/// failing rule's metrics and its bus's log and link them to the predicted cause; `collect`
+/// writes them into the bundle, and `diagnose --bundle` says the same offline. The rule and
+/// its role are made by hand (the controller never saw them): the role lacks
+/// `states:StartExecution`.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_reads_and_bundles_what_aws_recorded_of_a_failing_rule() {
+    let ns = namespace("cli-delivery");
+    let config = sdk_config().await;
+    let cw = aws_sdk_cloudwatch::Client::new(&config);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
+    let aws = aws().await;
+    let (bus, bus_arn, group) = logging_bus(&logs, &aws.events, &format!("bus-{ns}")).await;
+    let rule = "refused";
+    let rule_arn = aws
+        .events
+        .put_rule()
+        .name(rule)
+        .event_bus_name(&bus)
+        .event_pattern(r#"{"source":["com.example.orders"]}"#)
+        .send()
+        .await
+        .unwrap()
+        .rule_arn
+        .unwrap();
+    let role = format!("cli-{ns}");
+    let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}}]});
+    let role_arn = aws
+        .iam
+        .create_role()
+        .role_name(&role)
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap()
+        .arn;
+    let describe_only = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Action": "states:DescribeExecution", "Resource": "*"}]});
+    aws.iam
+        .put_role_policy()
+        .role_name(&role)
+        .policy_name("invoke")
+        .policy_document(describe_only.to_string())
+        .send()
+        .await
+        .unwrap();
+    aws.events
+        .put_targets()
+        .rule(rule)
+        .event_bus_name(&bus)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("sfn")
+                .arn(STATE_MACHINE)
+                .role_arn(&role_arn)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    // What EventBridge records when it is refused: the metrics, and the bus's log record.
+    // The points are half a minute old, as CloudWatch's are when read (a point stamped in
+    // the very second of the read may fall after its end, which is sent in whole seconds).
+    let dims = [("EventBusName", bus.as_str()), ("RuleName", rule)];
+    let recorded_at = std::time::SystemTime::now() - Duration::from_secs(30);
+    let datum = |metric: &str, value: f64| {
+        let mut d = MetricDatum::builder()
+            .metric_name(metric)
+            .value(value)
+            .unit(StandardUnit::Count)
+            .timestamp(recorded_at.into());
+        for (name, v) in dims {
+            d = d.dimensions(Dimension::builder().name(name).value(v).build());
+        }
+        d.build()
+    };
+    cw.put_metric_data()
+        .namespace("AWS/Events")
+        .metric_data(datum("Invocations", 3.0))
+        .metric_data(datum("FailedInvocations", 3.0))
+        .send()
+        .await
+        .expect("PutMetricData");
+    let denied = format!("User: arn:aws:sts::{ACCOUNT}:assumed-role/{role}/events is not authorized to perform: states:StartExecution on resource: {STATE_MACHINE}");
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    logs.put_log_events()
+        .log_group_name(&group)
+        .log_stream_name("error")
+        .log_events(
+            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                .timestamp(i64::try_from(now_ms).unwrap())
+                .message(bus_log_record(
+                    &bus_arn,
+                    &rule_arn,
+                    "INVOCATION_ATTEMPT_PERMANENT_FAILURE",
+                    &denied,
+                    403,
+                ))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("PutLogEvents");
+
+    let cli = |args: &[&str]| {
+        let out =
+            std::process::Command::new(env!("CARGO_BIN_EXE_eventbridge-integration-controller"))
+                .args(args)
+                .output()
+                .expect("the binary runs");
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        (
+            out.status.code(),
+            stdout,
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    // The DeliveryFailing finding among a JSON report's findings.
+    let delivery_failing = |findings: &serde_json::Value| -> String {
+        findings
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["code"] == "DeliveryFailing")
+            .map(|f| f["message"].as_str().unwrap().to_string())
+            .unwrap_or_else(|| panic!("no DeliveryFailing among {findings}"))
+    };
+    let window = ["--delivery-window", "5m"];
+    let (code, stdout, stderr) = cli(&[
+        &[
+            "diagnose",
+            "--rule",
+            rule,
+            "--event-bus",
+            &bus,
+            "--output",
+            "json",
+        ][..],
+        &window,
+    ]
+    .concat());
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let online = delivery_failing(&report["findings"]);
+    assert!(online.starts_with("AWS reports 3 failed invocations in 5m; its event bus logged 1 failure(s) of this rule, the newest INVOCATION_ATTEMPT_PERMANENT_FAILURE: \"User: "), "{online}");
+    assert!(
+        online.contains("is not authorized to perform: states:StartExecution"),
+        "{online}"
+    );
+    assert!(
+        online.ends_with("; predicted: StartExecutionNotAllowed"),
+        "{online}"
+    );
+
+    // The same rule in an audit of its bus: a row for the rule itself.
+    let (code, stdout, _) = cli(&[
+        &["diagnose", "--all", "--event-bus", &bus, "--output", "json"][..],
+        &window,
+    ]
+    .concat());
+    assert_eq!(code, Some(1));
+    let rows: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let rule_row = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["targetId"].is_null())
+        .unwrap_or_else(|| panic!("a row for the rule: {rows}"));
+    assert_eq!(delivery_failing(&rule_row["findings"]), online);
+
+    // Collected, then judged offline: the same words.
+    let (code, bundle, stderr) = cli(&[
+        &["collect", "--rule", rule, "--event-bus", &bus][..],
+        &window,
+    ]
+    .concat());
+    assert_eq!(code, Some(0), "{stderr}");
+    let parsed: serde_json::Value = serde_json::from_str(&bundle).unwrap();
+    assert_eq!(parsed["delivery"]["metrics"]["FailedInvocations"], 3.0);
+    assert_eq!(parsed["delivery"]["windowSeconds"], 300);
+    assert_eq!(
+        parsed["delivery"]["busLogRecords"].as_array().map(Vec::len),
+        Some(1)
+    );
+    let path = std::env::temp_dir().join(format!("{ns}.json"));
+    std::fs::write(&path, &bundle).unwrap();
+    let (code, stdout, _) = cli(&[
+        "diagnose",
+        "--bundle",
+        path.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code, Some(1));
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(delivery_failing(&report["findings"]), online);
+
+    // `--delivery-window 0s` reads none of it.
+    let (_, stdout, _) = cli(&[
+        "diagnose",
+        "--rule",
+        rule,
+        "--event-bus",
+        &bus,
+        "--output",
+        "json",
+        "--delivery-window",
+        "0s",
+    ]);
+    assert!(!stdout.contains("DeliveryFailing"), "{stdout}");
 }

@@ -138,6 +138,7 @@ fn odd_bundle() -> impl Strategy<Value = Value> {
             "/deadLetterQueues",
             "/taskDefinitions",
             "/chains",
+            "/delivery",
         ]),
     )
         .prop_map(move |(value, at)| {
@@ -379,5 +380,37 @@ fn a_full_disk_is_an_error_that_names_it() {
             "{args:?}: {err}"
         );
         assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
+fn unusable_delivery_evidence_in_a_bundle_is_named_with_its_path() {
+    for (delivery, says) in [
+        (json!({"metrics": {}}), "bundle.delivery.windowSeconds: missing"),
+        (
+            json!({"windowSeconds": 0}),
+            "bundle.delivery.windowSeconds: expected a whole number of seconds above 0",
+        ),
+        (
+            json!({"windowSeconds": 60, "metrics": {"Failures": 1}}),
+            "bundle.delivery.metrics.Failures: not a metric of AWS/Events read here; expected one of Invocations, FailedInvocations,",
+        ),
+        (
+            json!({"windowSeconds": 60, "metrics": {"FailedInvocations": -1}}),
+            "bundle.delivery.metrics.FailedInvocations: expected a sum (a number, 0 or more)",
+        ),
+        (
+            json!({"windowSeconds": 60, "busLogRecords": [7]}),
+            "bundle.delivery.busLogRecords[0]: expected a record (JSON text or an object)",
+        ),
+        (
+            json!({"windowSeconds": 60, "cloudtrailEvents": []}),
+            "bundle.delivery: unknown key \"cloudtrailEvents\" (did you mean \"cloudTrailEvents\"?)",
+        ),
+    ] {
+        let bundle = json!({"rule": null, "delivery": delivery});
+        let (code, out, err) = run(&["diagnose", "--bundle", "-"], &bundle.to_string());
+        assert_eq!(code, 2, "{delivery}: {out}");
+        assert!(err.contains(says), "{delivery}: {err}");
     }
 }

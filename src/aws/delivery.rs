@@ -115,7 +115,7 @@ impl DeliveryReads {
             *slot = Some(Snapshot {
                 at,
                 window,
-                read: read(client, &keys, window).await,
+                read: read_counts(client, &keys, window).await,
             });
         }
         let snapshot = slot.as_ref().expect("read above");
@@ -164,7 +164,7 @@ pub fn queries(rules: &[RuleKey], window: Duration) -> Vec<MetricDataQuery> {
 }
 
 /// Reads every rule of `keys` over the last `window`, 100 rules a call.
-async fn read(
+pub async fn read_counts(
     client: &aws_sdk_cloudwatch::Client,
     keys: &[RuleKey],
     window: Duration,

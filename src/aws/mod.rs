@@ -5,6 +5,7 @@ pub mod apply;
 pub mod bus_logs;
 pub mod cloudtrail;
 pub mod delivery;
+pub mod delivery_evidence;
 pub mod errors;
 pub mod kms;
 pub mod observe;

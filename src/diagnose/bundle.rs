@@ -13,14 +13,21 @@
 //! `organization` = `{"Organization": aws organizations describe-organization .Organization,
 //! "serviceControlPolicies": [{"targetId": "r-…|ou-…|ACCOUNT", "policies": [aws organizations
 //! describe-policy]}], "resourceControlPolicies": [same]}`, levels from the root down.
+//! What AWS recorded of the rule's deliveries, as `collect` writes it: `delivery` =
+//! `{"windowSeconds": N, "metrics": {"Invocations": n, "FailedInvocations": n, …} (the sums of
+//! aws cloudwatch get-metric-data over the window), "busLogRecords": [the event bus log's
+//! records of the rule, as JSON text or objects], "cloudTrailEvents": [aws cloudtrail
+//! lookup-events .Events[].CloudTrailEvent], "unreadable": ["what could not be read"]}`.
 //!
 //! Every value is type-checked: a wrong JSON type is an error naming its path and the
 //! expected type, never a silent default.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde_json::Value;
 
+use super::delivery::{DeliveryCounts, DeliveryEvidence, METRICS};
 use super::snapshot::{
     Chain, Expectations, Organization, Queue, Role, Rule, Snapshot, Target, TaskDefinition,
 };
@@ -107,6 +114,7 @@ const BUNDLE_KEYS: &[&str] = &[
     "deadLetterQueues",
     "keyPolicies",
     "organization",
+    "delivery",
     "description",
     "expect",
     "doc",
@@ -382,6 +390,10 @@ pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError>
         None => None,
         Some(o) => Some(parse_organization(o)?),
     };
+    let delivery = match input::field(&root, "delivery") {
+        None => None,
+        Some(d) => Some(parse_delivery(d)?),
+    };
     let expect = Expectations {
         target_id: match input::field(&root, "expectTargetId") {
             None => None,
@@ -408,10 +420,94 @@ pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError>
             dead_letter_queues,
             key_policies,
             organization,
+            delivery,
             ..Default::default()
         },
         expect,
     ))
+}
+
+/// The bundle's `delivery` (see the module's head).
+fn parse_delivery(d: &Value) -> Result<DeliveryEvidence, BundleError> {
+    const PATH: &str = "bundle.delivery";
+    input::object(d, PATH)?;
+    input::known_keys(
+        d,
+        &[
+            "windowSeconds",
+            "metrics",
+            "busLogRecords",
+            "cloudTrailEvents",
+            "unreadable",
+        ],
+        PATH,
+    )?;
+    let window = match input::field(d, "windowSeconds") {
+        Some(Value::Number(n)) if n.as_u64().is_some_and(|s| s > 0) => {
+            Duration::from_secs(n.as_u64().unwrap_or_default())
+        }
+        Some(other) => {
+            return Err(InputError::expected(
+                format!("{PATH}.windowSeconds"),
+                "a whole number of seconds above 0",
+                other,
+            )
+            .into())
+        }
+        None => return Err(err(format!("{PATH}.windowSeconds"), "missing")),
+    };
+    let counts = match input::optional_object(d, "metrics", PATH)? {
+        None => None,
+        Some(metrics) => {
+            let mut counts = DeliveryCounts::default();
+            for (name, value) in metrics {
+                let path = format!("{PATH}.metrics.{name}");
+                if !METRICS.contains(&name.as_str()) {
+                    return Err(err(
+                        path,
+                        format!(
+                            "not a metric of AWS/Events read here; expected one of {}",
+                            METRICS.join(", ")
+                        ),
+                    ));
+                }
+                let sum = value.as_f64().filter(|v| *v >= 0.0).ok_or_else(|| {
+                    InputError::expected(&path, "a sum (a number, 0 or more)", value)
+                })?;
+                counts.set(name, sum);
+            }
+            Some(counts)
+        }
+    };
+    // Each record as JSON text (as AWS returns them) or as the object itself.
+    let records = |key: &str| -> Result<Vec<String>, BundleError> {
+        input::optional_list(d, key, PATH)?
+            .iter()
+            .enumerate()
+            .map(|(i, r)| match r {
+                Value::String(text) => Ok(text.clone()),
+                Value::Object(_) => Ok(r.to_string()),
+                other => Err(InputError::expected(
+                    format!("{PATH}.{key}[{i}]"),
+                    "a record (JSON text or an object)",
+                    other,
+                )
+                .into()),
+            })
+            .collect()
+    };
+    let unreadable = input::optional_list(d, "unreadable", PATH)?
+        .iter()
+        .enumerate()
+        .map(|(i, v)| input::string(v, &format!("{PATH}.unreadable[{i}]")))
+        .collect::<Result<_, _>>()?;
+    Ok(DeliveryEvidence {
+        window,
+        counts,
+        bus_log_records: records("busLogRecords")?,
+        trail_records: records("cloudTrailEvents")?,
+        unreadable,
+    })
 }
 
 /// The bundle's `organization` value; online reads build the same value and parse it here,

@@ -80,6 +80,15 @@ pub fn diagnose(snapshot: &Snapshot, expect: &Expectations) -> Vec<Finding> {
     for chain in &snapshot.chains {
         check_chain(snapshot, chain, &mut out);
     }
+    if let Some(evidence) = &snapshot.delivery {
+        let roles: Vec<&str> = snapshot
+            .targets
+            .iter()
+            .filter_map(|t| t.role_arn.as_deref())
+            .collect();
+        let reported = evidence.finding(&rule.arn, &roles, &out.0);
+        out.0.extend(reported);
+    }
     out.finish()
 }
 
@@ -1619,6 +1628,9 @@ pub fn not_evaluated(snapshot: &Snapshot) -> Vec<String> {
             }
             Some(None) => {}
         }
+    }
+    if let Some(evidence) = &snapshot.delivery {
+        out.extend(evidence.unreadable.iter().cloned());
     }
     out
 }

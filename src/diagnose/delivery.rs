@@ -427,6 +427,63 @@ pub fn link(
     ))
 }
 
+/// What AWS recorded of one rule's deliveries, as the CLI reads it online (`diagnose --rule`,
+/// `diagnose --all`, `collect`) and a bundle carries it (`delivery`): the metric sums and the
+/// raw records, never a verdict, so that a bundle is judged offline as the account was
+/// online. The dead-letter queue's messages are not among them: reading them changes their
+/// visibility, which a read-only command must not do.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DeliveryEvidence {
+    /// The window everything was read over.
+    pub window: Duration,
+    /// The rule's metric sums over the window; None when they were not read (`unreadable`
+    /// says why).
+    pub counts: Option<DeliveryCounts>,
+    /// The rule's failure records in its event bus's log (each record's JSON text), read only
+    /// when the metrics report failures and the bus logs to CloudWatch Logs.
+    pub bus_log_records: Vec<String>,
+    /// CloudTrail's records (`CloudTrailEvent` JSON text) of calls EventBridge made for the
+    /// rule's roles, read only when the metrics report failures.
+    pub trail_records: Vec<String>,
+    /// Each source that could not be read, with AWS's reason (`delivery (…): …`).
+    pub unreadable: Vec<String>,
+}
+
+impl DeliveryEvidence {
+    pub fn observation(&self) -> Observation {
+        match (&self.counts, self.unreadable.first()) {
+            (Some(counts), _) => Observation::Counts {
+                counts: *counts,
+                window: self.window,
+            },
+            (None, Some(why)) => Observation::Unreadable(why.clone()),
+            (None, None) => Observation::NotReadYet,
+        }
+    }
+
+    /// The `DeliveryFailing` finding of the rule `rule_arn`, whose targets use `role_arns`,
+    /// linked to the static `findings` (as the controller's `Delivering` is): None when AWS
+    /// reports no failure.
+    pub fn finding(
+        &self,
+        rule_arn: &str,
+        role_arns: &[&str],
+        findings: &[Finding],
+    ) -> Option<Finding> {
+        let bus_log =
+            BusLogFailure::newest_of(rule_arn, self.bus_log_records.iter().map(String::as_str));
+        let trail = role_arns.iter().find_map(|role| {
+            TrailFailure::newest_for(role, self.trail_records.iter().map(String::as_str))
+        });
+        let words = AwsWords {
+            dead_letter: None,
+            bus_log: bus_log.as_ref(),
+            trail: trail.as_ref(),
+        };
+        link(&self.observation(), words, findings)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,6 +36,9 @@ pub struct Snapshot {
     /// Key policies that could not be read online, keyed like `key_policies`, with AWS's
     /// reason (quoted in the "not evaluated" note).
     pub key_policies_unreadable: BTreeMap<String, String>,
+    /// What AWS recorded of the rule's deliveries (the CLI's online reads, a bundle's
+    /// `delivery`). None: not gathered; the controller links its own (`Delivering`).
+    pub delivery: Option<super::delivery::DeliveryEvidence>,
 }
 
 /// An SQS queue as far as EventBridge's delivery to it is concerned.

@@ -555,6 +555,52 @@ case("sns-policy-deny", "A Deny for every service principal in the topic policy.
      sns_good(policy=doc(SNS_STATEMENT, {"Effect": "Deny", "Principal": "*", "Action": "sns:Publish", "Resource": TOPIC, "Condition": {"Bool": {"aws:PrincipalIsAWSService": "true"}}})),
      errors=["SnsTopicPolicyMissing"])
 
+# --- Kinesis: a role with kinesis:PutRecord on the stream (EventBridge puts one record per event) ---
+STREAM = f"arn:aws:kinesis:{R}:{A}:stream/orders"
+PUT_RECORD = {"Effect": "Allow", "Action": "kinesis:PutRecord", "Resource": STREAM}
+
+def kinesis_good(stream=STREAM):
+    return {"rule": rule(), "targets": {"Targets": [{"Id": "stream", "Arn": stream, "RoleArn": EBROLE,
+                                                     "KinesisParameters": {"PartitionKeyPath": "$.detail.orderId"}}]},
+            "roles": [role(EBROLE, trust_events(), [("invoke", doc(dict(PUT_RECORD, Resource=stream)))])]}
+
+case("kinesis-good", "Kinesis: PutRecord on the stream, partitioned by order ID.", kinesis_good())
+case("kinesis-good-stream-wildcard", "PutRecord on every stream named orders*.",
+     mutate(kinesis_good(), lambda b: set_inline(b, dict(PUT_RECORD, Resource=f"arn:aws:kinesis:{R}:{A}:stream/orders*"))))
+case("kinesis-good-other-account-same-region", "A stream of another account in the rule's region: EventBridge puts to it directly with the rule's role.",
+     kinesis_good(stream=f"arn:aws:kinesis:{R}:{B}:stream/orders"))
+case("kinesis-put-records-only", "PutRecords (the batch call) is granted, PutRecord is not: EventBridge calls PutRecord.",
+     mutate(kinesis_good(), lambda b: set_inline(b, dict(PUT_RECORD, Action="kinesis:PutRecords"))), ["PutRecordNotAllowed"])
+case("kinesis-wrong-stream", "PutRecord on another stream.",
+     mutate(kinesis_good(), lambda b: set_inline(b, dict(PUT_RECORD, Resource=f"arn:aws:kinesis:{R}:{A}:stream/refunds"))), ["PutRecordNotAllowed"])
+case("kinesis-no-role", "A Kinesis target without a RoleArn.",
+     mutate(kinesis_good(), lambda b: b["targets"]["Targets"][0].pop("RoleArn")), ["TargetRoleMissing"])
+case("kinesis-other-account-other-region", "A stream of another account in another region: no direct delivery across regions.",
+     kinesis_good(stream=f"arn:aws:kinesis:eu-west-1:{B}:stream/orders"), ["CrossAccountUnsupportedTarget"])
+
+# --- What AWS recorded of the rule's deliveries (`collect`'s `delivery`), linked to the causes ---
+def metrics(invocations, failed):
+    return {"Invocations": invocations, "FailedInvocations": failed, "InvocationsFailedToBeSentToDlq": 0,
+            "DeadLetterInvocations": 0, "ThrottledRules": 0}
+
+DENIED_LOG = json.dumps({"resource_arn": f"arn:aws:events:{R}:{A}:event-bus/default", "message_timestamp_ms": "1764900000000",
+                         "message_type": "INVOCATION_ATTEMPT_PERMANENT_FAILURE", "log_level": "ERROR",
+                         "details": {"rule_arn": RULE, "target_arn": SM},
+                         "error": {"http_status_code": 403, "aws_service": "states",
+                                   "error_message": f"User: arn:aws:sts::{A}:assumed-role/eventbridge-orders/x is not authorized to perform: states:StartExecution on resource: {SM}"}})
+
+case("delivery-good", "AWS reports invocations and no failures: nothing to say.",
+     mutate(sfn_good(), lambda b: b.__setitem__("delivery", {"windowSeconds": 3600, "metrics": metrics(12, 0)})))
+case("delivery-failing-predicted", "AWS reports failures and the bus logged AWS's refusal; the static cause is named beside them.",
+     mutate(sfn_good(), lambda b: (set_inline(b, {"Effect": "Allow", "Action": "states:DescribeExecution", "Resource": "*"}),
+                                   b.__setitem__("delivery", {"windowSeconds": 3600, "metrics": metrics(5, 5), "busLogRecords": [DENIED_LOG]}))),
+     ["StartExecutionNotAllowed"], ["DeliveryFailing"])
+case("delivery-failing-unpredicted", "AWS reports failures of a rule configured right: said, with no predicted cause.",
+     mutate(sfn_good(), lambda b: b.__setitem__("delivery", {"windowSeconds": 3600, "metrics": metrics(5, 2)})),
+     [], ["DeliveryFailing"])
+case("delivery-metrics-unreadable", "The metrics could not be read: no verdict on delivery, and no finding.",
+     mutate(sfn_good(), lambda b: b.__setitem__("delivery", {"windowSeconds": 3600, "unreadable": ["delivery (CloudWatch metrics): cloudwatch:GetMetricData failed (AccessDenied)"]})))
+
 here = os.path.dirname(os.path.abspath(__file__))
 for f in os.listdir(here):
     if f.endswith(".json"):
