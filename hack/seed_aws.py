@@ -1,6 +1,6 @@
 """Create the workloads the examples point at, in the AWS emulator: an ECS cluster and a
 task definition with execution and task roles, a Step Functions state machine, a Lambda
-function, an SQS queue (examples/sqs.yaml), an SNS topic (examples/sns.yaml) and a Kinesis stream (examples/kinesis.yaml). The controller never creates these; users bring them. Idempotent."""
+function, an SQS queue (examples/sqs.yaml), an SNS topic (examples/sns.yaml) a Kinesis stream (examples/kinesis.yaml) and a REST API (examples/api-gateway.yaml). The controller never creates these; users bring them. Idempotent."""
 import io
 import json
 import os
@@ -80,6 +80,18 @@ def seed(account=None):
         kinesis.create_stream(StreamName="order-stream", ShardCount=1)
     except kinesis.exceptions.ResourceInUseException:
         pass
+    # The REST API examples/api-gateway.yaml calls (moto takes its ID from the _custom_id_
+    # tag): POST /orders, IAM-authorised, deployed to stage prod.
+    apigw = client("apigateway", account)
+    try:
+        apigw.get_rest_api(restApiId="a1b2c3d4e5")
+    except apigw.exceptions.NotFoundException:
+        apigw.create_rest_api(name="orders-api", tags={"_custom_id_": "a1b2c3d4e5"})
+        root = next(r for r in apigw.get_resources(restApiId="a1b2c3d4e5")["items"] if r["path"] == "/")
+        orders = apigw.create_resource(restApiId="a1b2c3d4e5", parentId=root["id"], pathPart="orders")
+        apigw.put_method(restApiId="a1b2c3d4e5", resourceId=orders["id"], httpMethod="POST", authorizationType="AWS_IAM")
+        apigw.put_integration(restApiId="a1b2c3d4e5", resourceId=orders["id"], httpMethod="POST", type="MOCK")
+        apigw.create_deployment(restApiId="a1b2c3d4e5", stageName="prod")
     if account:
         # The role the controller assumes to act in this account (cross-account tests).
         trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]}

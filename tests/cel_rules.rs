@@ -128,6 +128,12 @@ fn stream(account: &str, region: &str, name: &str) -> String {
     format!("arn:aws:kinesis:{region}:{account}:stream/{name}")
 }
 
+fn api_gateway(region: &str, method: &str, path: &str) -> Value {
+    json!({"rule": {"eventPattern": {"source": ["orders"]}}, "target": {"apiGateway": {
+        "restApiArn": format!("arn:aws:apigateway:{region}::/restapis/a1b2c3d4e5"),
+        "stage": "prod", "method": method, "path": path}}})
+}
+
 fn with(mut spec: Value, path: &[&str], value: Value) -> Value {
     let mut at = &mut spec;
     for key in &path[..path.len() - 1] {
@@ -304,6 +310,42 @@ fn cases() -> Vec<(
             ),
             Some("spec.region"),
             Some("spec.target.kinesis.streamArn"),
+        ),
+        (
+            "an API Gateway target",
+            api_gateway("us-east-1", "POST", "/orders"),
+            None,
+            None,
+        ),
+        (
+            "an API Gateway target with a path parameter and its value",
+            with(
+                api_gateway("us-east-1", "ANY", "/orders/*"),
+                &["target", "apiGateway", "pathParameterValues"],
+                json!(["$.detail.id"]),
+            ),
+            None,
+            None,
+        ),
+        (
+            "an API Gateway target across accounts",
+            with(
+                api_gateway("us-east-1", "POST", "/orders"),
+                &["crossAccount"],
+                fwd.clone(),
+            ),
+            Some("spec.target.apiGateway.restApiArn"),
+            Some("spec.target.apiGateway.restApiArn"),
+        ),
+        (
+            "an API Gateway API not in spec.region",
+            with(
+                api_gateway("us-east-1", "POST", "/orders"),
+                &["region"],
+                json!("eu-west-1"),
+            ),
+            Some("spec.region"),
+            Some("spec.target.apiGateway.restApiArn"),
         ),
         (
             "ECS on EC2 without network",

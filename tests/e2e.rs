@@ -1412,3 +1412,68 @@ spec:
     let api = kube_api(&ns).await;
     wait_condition(&api, "records", "Ready", "True", None).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn api_gateway_target_calls_its_method_with_a_role_that_may_invoke_only_it() {
+    let ns = namespace("e2e-apigw");
+    let _ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    let yaml = |headers: &str| {
+        format!(
+            r#"apiVersion: eventbridge.dev/v1alpha1
+kind: EventBridgeIntegration
+metadata: {{name: calls, namespace: {ns}}}
+spec:
+  rule: {{eventPattern: {{source: [orders]}}}}
+  target:
+    apiGateway:
+      restApiArn: "arn:aws:apigateway:{REGION}::/restapis/a1b2c3d4e5"
+      stage: prod
+      method: POST
+      path: /orders/*/events
+      pathParameterValues: ["$.detail.orderId"]
+{headers}"#
+        )
+    };
+    apply(&yaml("      headerParameters: {X-Source: eventbridge}\n"));
+    wait_condition(&api, "calls", "Ready", "True", Some("Converged")).await;
+    let aws = aws().await;
+    let name = derived(&ns, "calls");
+    let method =
+        format!("arn:aws:execute-api:{REGION}:{ACCOUNT}:a1b2c3d4e5/prod/POST/orders/*/events");
+    let policy = aws.inline_policy(&name).await.unwrap();
+    let expected = json!({"Statement":[{"Sid":"InvokeApi","Effect":"Allow","Action":"execute-api:Invoke","Resource":method}]});
+    assert!(
+        documents_equivalent(&json!(policy), &expected),
+        "policy: {policy}"
+    );
+    let t = only_target(&aws, &name).await;
+    assert_eq!(
+        t.arn(),
+        method,
+        "the rule calls the method's execute-api ARN"
+    );
+    let http = t.http_parameters().expect("HttpParameters");
+    assert_eq!(http.path_parameter_values(), ["$.detail.orderId"]);
+    assert_eq!(
+        http.header_parameters()
+            .and_then(|h| h.get("X-Source"))
+            .map(String::as_str),
+        Some("eventbridge")
+    );
+
+    // A header removed from the spec leaves the target; the path value stays.
+    apply(&yaml(""));
+    wait_until_async(
+        "the header to be removed",
+        Duration::from_secs(30),
+        || async {
+            let t = only_target(&aws, &name).await;
+            t.http_parameters().is_some_and(|h| {
+                h.header_parameters().is_none_or(|m| m.is_empty())
+                    && h.path_parameter_values() == ["$.detail.orderId"]
+            })
+        },
+    )
+    .await;
+}

@@ -29,6 +29,9 @@ pub const TOPIC_ARN_PATTERN: &str =
 /// Kinesis stream names: 1-128 of letters, digits, `_`, `.` and `-`.
 pub const STREAM_ARN_PATTERN: &str =
     r"^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream/[A-Za-z0-9_.-]{1,128}$";
+/// A REST API's ARN, as API Gateway writes it: no account (`arn:aws:apigateway:REGION::/restapis/ID`).
+pub const REST_API_ARN_PATTERN: &str =
+    r"^arn:aws[a-z-]*:apigateway:[a-z0-9-]+::/restapis/[a-z0-9]{10}$";
 pub const NAME_PATTERN: &str = r"^[.\-_A-Za-z0-9]{1,64}$";
 pub const SCHEDULE_PATTERN: &str =
     r"^(rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\)|cron\(\S+ \S+ \S+ \S+ \S+ \S+\))$";
@@ -45,7 +48,7 @@ pub const SCHEDULE_PATTERN: &str =
     namespaced,
     shortname = "ebi",
     status = "EventBridgeIntegrationStatus",
-    doc = "An AWS EventBridge integration: one rule, its single target (ECS task, Step Functions state machine, Lambda function, SQS queue, SNS topic or Kinesis stream), and the IAM role, Lambda permission or queue or topic policy statement EventBridge needs to invoke it. The controller creates and keeps these in sync, and `status.findings` names anything that would make an invocation fail with AccessDenied, with the fix.",
+    doc = "An AWS EventBridge integration: one rule, its single target (ECS task, Step Functions state machine, Lambda function, SQS queue, SNS topic, Kinesis stream or API Gateway REST API), and the IAM role, Lambda permission or queue or topic policy statement EventBridge needs to invoke it. The controller creates and keeps these in sync, and `status.findings` names anything that would make an invocation fail with AccessDenied, with the fix.",
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","description":"Reason of the Ready condition","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
     printcolumn = r#"{"name":"Target","type":"string","jsonPath":".status.targetKind"}"#,
@@ -74,13 +77,16 @@ pub const SCHEDULE_PATTERN: &str =
     {"rule": "!has(self.target.kinesis) || !has(self.crossAccount)",
      "fieldPath": ".target.kinesis.streamArn",
      "message": "spec.target.kinesis.streamArn: cross-account delivery to a Kinesis stream is not yet supported; use a stream in the rule's account and remove spec.crossAccount"},
+    {"rule": "!has(self.target.apiGateway) || !has(self.crossAccount)",
+     "fieldPath": ".target.apiGateway.restApiArn",
+     "message": "spec.target.apiGateway.restApiArn: cross-account delivery to an API Gateway REST API is not yet supported; use an API in the rule's account and remove spec.crossAccount"},
     {"rule": "!has(self.crossAccount) || self.crossAccount.mode != 'RoleChain' || has(self.target.lambda)",
      "fieldPath": ".crossAccount.mode",
      "message": "spec.crossAccount.mode: EventBridge does not chain roles and reaches ECS and Step Functions in another account only bus to bus; use mode EventBusForwarding"},
     {"rule": "!has(self.crossAccount) || !has(self.role) || !has(self.role.arn)",
      "fieldPath": ".role.arn",
      "message": "spec.role.arn: a bring-your-own role is not supported with spec.crossAccount (the controller creates the roles in both accounts); remove spec.role.arn"},
-    {"rule": "!has(self.region) || [has(self.target.ecs) ? self.target.ecs.clusterArn : '', has(self.target.stepFunctions) ? self.target.stepFunctions.stateMachineArn : '', has(self.target.lambda) ? self.target.lambda.functionArn : '', has(self.target.sqs) ? self.target.sqs.queueArn : '', has(self.target.sns) ? self.target.sns.topicArn : '', has(self.target.kinesis) ? self.target.kinesis.streamArn : ''].all(a, a == '' || a.split(':')[3] == self.region)",
+    {"rule": "!has(self.region) || [has(self.target.ecs) ? self.target.ecs.clusterArn : '', has(self.target.stepFunctions) ? self.target.stepFunctions.stateMachineArn : '', has(self.target.lambda) ? self.target.lambda.functionArn : '', has(self.target.sqs) ? self.target.sqs.queueArn : '', has(self.target.sns) ? self.target.sns.topicArn : '', has(self.target.kinesis) ? self.target.kinesis.streamArn : '', has(self.target.apiGateway) ? self.target.apiGateway.restApiArn : ''].all(a, a == '' || a.split(':')[3] == self.region)",
      "fieldPath": ".region",
      "message": "spec.region: the target is in another region; EventBridge targets are regional: set spec.region to the target's region"},
     {"rule": "!has(self.region) || !has(self.target.deadLetterQueueArn) || self.target.deadLetterQueueArn.split(':')[3] == self.region",
@@ -102,8 +108,8 @@ pub struct EventBridgeIntegrationSpec {
     /// The EventBridge rule: what triggers the target.
     pub rule: RuleSpec,
 
-    /// The rule's target: exactly one of `ecs`, `stepFunctions`, `lambda`, `sqs`, `sns` or
-    /// `kinesis`.
+    /// The rule's target: exactly one of `ecs`, `stepFunctions`, `lambda`, `sqs`, `sns`,
+    /// `kinesis` or `apiGateway`.
     pub target: TargetSpec,
 
     /// The IAM role EventBridge assumes to invoke an ECS or Step Functions target.
@@ -248,11 +254,11 @@ fn yes() -> bool {
 }
 
 /// The single target of the rule. Exactly one of `ecs`, `stepFunctions`, `lambda`, `sqs`, `sns`,
-/// `kinesis`; at most one of `input`, `inputPath`, `inputTransformer`.
+/// `kinesis`, `apiGateway`; at most one of `input`, `inputPath`, `inputTransformer`.
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend(
-    "oneOf" = [{"required": ["ecs"]}, {"required": ["stepFunctions"]}, {"required": ["lambda"]}, {"required": ["sqs"]}, {"required": ["sns"]}, {"required": ["kinesis"]}],
+    "oneOf" = [{"required": ["ecs"]}, {"required": ["stepFunctions"]}, {"required": ["lambda"]}, {"required": ["sqs"]}, {"required": ["sns"]}, {"required": ["kinesis"]}, {"required": ["apiGateway"]}],
     "not" = {"anyOf": [
         {"required": ["input", "inputPath"]},
         {"required": ["input", "inputTransformer"]},
@@ -288,6 +294,10 @@ pub struct TargetSpec {
     /// Put each event as a record in a Kinesis data stream.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kinesis: Option<KinesisTarget>,
+
+    /// Call a method of an API Gateway REST API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_gateway: Option<ApiGatewayTarget>,
 
     /// Constant JSON passed to the target instead of the event: any JSON value (object, array,
     /// string, number), so the schema gives it no single type.
@@ -531,6 +541,75 @@ pub struct KinesisTarget {
     pub partition_key_path: Option<String>,
 }
 
+/// A method of an API Gateway REST API in the rule's account: EventBridge calls it with the
+/// integration's role, which gets `execute-api:Invoke` on exactly this stage, method and path.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiGatewayTarget {
+    /// ARN of the REST API (`arn:aws:apigateway:REGION::/restapis/API_ID`, as API Gateway
+    /// writes it, without an account: the API is in the rule's account).
+    #[schemars(regex(pattern = REST_API_ARN_PATTERN))]
+    pub rest_api_arn: String,
+
+    /// The deployed stage, e.g. `prod`.
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_-]{1,128}$"))]
+    pub stage: String,
+
+    /// The HTTP method, or `ANY` for every method of the resource.
+    pub method: HttpMethod,
+
+    /// The resource path, from `/`, e.g. `/orders`; a path parameter is `*`
+    /// (`/orders/*/items`), its value in `pathParameterValues`.
+    // Go's regexp (the API server's) allows repeat counts up to 1000: the length is separate.
+    #[schemars(
+        length(min = 1, max = 1024),
+        regex(pattern = r"^/[A-Za-z0-9._~!$&'()*+,;=:@/-]*$")
+    )]
+    pub path: String,
+
+    /// The values of the path's `*` segments, in order (as many as there are `*`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub path_parameter_values: Vec<String>,
+
+    /// Headers added to the request.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub header_parameters: BTreeMap<String, String>,
+
+    /// Query string parameters added to the request.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub query_string_parameters: BTreeMap<String, String>,
+}
+
+/// An HTTP method of API Gateway; `ANY` is every method of the resource.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[allow(clippy::upper_case_acronyms)]
+pub enum HttpMethod {
+    GET,
+    POST,
+    PUT,
+    PATCH,
+    DELETE,
+    HEAD,
+    OPTIONS,
+    ANY,
+}
+
+impl HttpMethod {
+    /// As the method appears in an `execute-api` ARN (`*` for ANY).
+    pub fn in_arn(self) -> &'static str {
+        match self {
+            HttpMethod::GET => "GET",
+            HttpMethod::POST => "POST",
+            HttpMethod::PUT => "PUT",
+            HttpMethod::PATCH => "PATCH",
+            HttpMethod::DELETE => "DELETE",
+            HttpMethod::HEAD => "HEAD",
+            HttpMethod::OPTIONS => "OPTIONS",
+            HttpMethod::ANY => "*",
+        }
+    }
+}
+
 /// The IAM role EventBridge assumes. At most one of `name` and `arn`.
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -584,6 +663,7 @@ pub enum TargetKind {
     Sqs,
     Sns,
     Kinesis,
+    ApiGateway,
 }
 
 impl TargetKind {
@@ -595,6 +675,7 @@ impl TargetKind {
             TargetKind::Sqs => "SQS",
             TargetKind::Sns => "SNS",
             TargetKind::Kinesis => "Kinesis",
+            TargetKind::ApiGateway => "APIGateway",
         }
     }
 }
@@ -609,6 +690,7 @@ impl TargetSpec {
             (self.sqs.is_some(), TargetKind::Sqs),
             (self.sns.is_some(), TargetKind::Sns),
             (self.kinesis.is_some(), TargetKind::Kinesis),
+            (self.api_gateway.is_some(), TargetKind::ApiGateway),
         ];
         let mut kinds = set
             .into_iter()

@@ -7,7 +7,7 @@
 use aws_sdk_eventbridge::types as eb;
 use serde_json::{json, Value};
 
-use crate::plan::{EcsShape, TargetParameters};
+use crate::plan::{EcsShape, HttpShape, TargetParameters};
 
 /// The parameter block `t` carries, as the planner compares it.
 pub fn observed(t: &eb::Target) -> TargetParameters {
@@ -16,6 +16,21 @@ pub fn observed(t: &eb::Target) -> TargetParameters {
     }
     if let Some(k) = t.kinesis_parameters() {
         return TargetParameters::PartitionKeyPath(k.partition_key_path().to_string());
+    }
+    if let Some(h) = t.http_parameters() {
+        let map = |m: Option<&std::collections::HashMap<String, String>>| {
+            m.map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default()
+        };
+        let http = HttpShape {
+            path_parameter_values: h.path_parameter_values().to_vec(),
+            header_parameters: map(h.header_parameters()),
+            query_string_parameters: map(h.query_string_parameters()),
+        };
+        // An empty block says no more than none (as the planner writes none then).
+        if http != HttpShape::default() {
+            return TargetParameters::Http(http);
+        }
     }
     match t.sqs_parameters().and_then(|p| p.message_group_id()) {
         Some(group) => TargetParameters::MessageGroup(group.to_string()),
@@ -34,6 +49,21 @@ pub fn with_parameters(
             b.sqs_parameters(eb::SqsParameters::builder().message_group_id(group).build())
         }
         TargetParameters::Ecs(e) => b.ecs_parameters(ecs_parameters(e)?),
+        TargetParameters::Http(h) => b.http_parameters(
+            eb::HttpParameters::builder()
+                .set_path_parameter_values(
+                    (!h.path_parameter_values.is_empty()).then(|| h.path_parameter_values.clone()),
+                )
+                .set_header_parameters(
+                    (!h.header_parameters.is_empty())
+                        .then(|| h.header_parameters.clone().into_iter().collect()),
+                )
+                .set_query_string_parameters(
+                    (!h.query_string_parameters.is_empty())
+                        .then(|| h.query_string_parameters.clone().into_iter().collect()),
+                )
+                .build(),
+        ),
         TargetParameters::PartitionKeyPath(path) => b.kinesis_parameters(
             eb::KinesisParameters::builder()
                 .partition_key_path(path)
@@ -53,6 +83,19 @@ pub fn cli_json(p: &TargetParameters) -> Option<(&'static str, Value)> {
         }
         TargetParameters::PartitionKeyPath(path) => {
             Some(("KinesisParameters", json!({"PartitionKeyPath": path})))
+        }
+        TargetParameters::Http(h) => {
+            let mut http = json!({});
+            if !h.path_parameter_values.is_empty() {
+                http["PathParameterValues"] = json!(h.path_parameter_values);
+            }
+            if !h.header_parameters.is_empty() {
+                http["HeaderParameters"] = json!(h.header_parameters);
+            }
+            if !h.query_string_parameters.is_empty() {
+                http["QueryStringParameters"] = json!(h.query_string_parameters);
+            }
+            Some(("HttpParameters", http))
         }
         TargetParameters::Ecs(e) => {
             let mut ecs =
@@ -156,6 +199,11 @@ mod tests {
             TargetParameters::Ecs(ecs),
             TargetParameters::MessageGroup("orders".into()),
             TargetParameters::PartitionKeyPath("$.detail.orderId".into()),
+            TargetParameters::Http(HttpShape {
+                path_parameter_values: vec!["$.detail.orderId".into()],
+                header_parameters: [("X-Source".into(), "eventbridge".into())].into(),
+                query_string_parameters: [("v".into(), "2".into())].into(),
+            }),
         ] {
             assert_eq!(round_trip(p.clone()), p);
         }

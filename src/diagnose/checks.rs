@@ -198,7 +198,7 @@ impl<'a> TargetCheck<'a> {
             .unwrap_or_default();
         let cross_account = !arn.account.is_empty() && arn.account != self.account;
         match arn.service.as_str() {
-            "ecs" | "states" | "kinesis" => {
+            "ecs" | "states" | "kinesis" | "execute-api" => {
                 // Since January 2025 EventBridge puts records directly to a stream of another
                 // account in the rule's region, with the rule's role; never across regions.
                 let direct = arn.service == "kinesis" && arn.region == rule_region;
@@ -1363,6 +1363,7 @@ fn required_action(arn: &Arn) -> &'static str {
 fn target_action(arn: &Arn) -> (&'static str, Code) {
     match arn.service.as_str() {
         "kinesis" => ("kinesis:PutRecord", Code::PutRecordNotAllowed),
+        "execute-api" => ("execute-api:Invoke", Code::InvokeApiNotAllowed),
         _ => ("states:StartExecution", Code::StartExecutionNotAllowed),
     }
 }
@@ -1371,6 +1372,7 @@ fn role_target_kind(arn: &Arn) -> &'static str {
     match arn.service.as_str() {
         "ecs" => "ECS",
         "kinesis" => "Kinesis",
+        "execute-api" => "API Gateway",
         _ => "Step Functions",
     }
 }

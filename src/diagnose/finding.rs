@@ -21,6 +21,7 @@ pub enum Code {
     PassRoleMissing,
     StartExecutionNotAllowed,
     PutRecordNotAllowed,
+    InvokeApiNotAllowed,
     ExplicitDeny,
     PermissionsBoundaryBlocks,
     LambdaPermissionMissing,
@@ -51,7 +52,7 @@ pub enum Code {
 impl Code {
     /// Every cause the static evaluator can name (`DeliveryFailing` is observed, not
     /// evaluated, and is not among them).
-    pub const ALL: [Code; 34] = [
+    pub const ALL: [Code; 35] = [
         Code::RuleNotFound,
         Code::RuleDisabled,
         Code::TargetNotFound,
@@ -64,6 +65,7 @@ impl Code {
         Code::PassRoleMissing,
         Code::StartExecutionNotAllowed,
         Code::PutRecordNotAllowed,
+        Code::InvokeApiNotAllowed,
         Code::ExplicitDeny,
         Code::PermissionsBoundaryBlocks,
         Code::LambdaPermissionMissing,
@@ -103,6 +105,7 @@ impl Code {
             Code::PassRoleMissing => "PassRoleMissing",
             Code::StartExecutionNotAllowed => "StartExecutionNotAllowed",
             Code::PutRecordNotAllowed => "PutRecordNotAllowed",
+            Code::InvokeApiNotAllowed => "InvokeApiNotAllowed",
             Code::ExplicitDeny => "ExplicitDeny",
             Code::PermissionsBoundaryBlocks => "PermissionsBoundaryBlocks",
             Code::LambdaPermissionMissing => "LambdaPermissionMissing",

@@ -421,6 +421,14 @@ pub struct TargetShape {
     pub dead_letter_arn: Option<String>,
 }
 
+/// `HttpParameters` of an API Gateway (or API destination) target.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct HttpShape {
+    pub path_parameter_values: Vec<String>,
+    pub header_parameters: BTreeMap<String, String>,
+    pub query_string_parameters: BTreeMap<String, String>,
+}
+
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct EcsShape {
     pub task_definition_arn: String,
@@ -531,6 +539,15 @@ fn plan_accounts(
     } = validate(spec)?;
     let account = facts.account_id.clone();
     check_account(guard, &account, "the controller's AWS account")?;
+    // A kind whose ARN names no account (API Gateway's REST API) is in the rule's account.
+    let target = if target.account.is_empty() {
+        Arn {
+            account: account.clone(),
+            ..target
+        }
+    } else {
+        target
+    };
     let region = facts.region.clone();
     if target.region != region {
         return Err(invalid(
@@ -795,7 +812,8 @@ fn plan_accounts(
                 permissions_boundary_arn: source.permissions_boundary_arn.clone(),
                 bridge_for: chained_bridge_for,
             };
-            let mut target = target_shape(spec, workload, Some(source.arn.clone()));
+            let mut target =
+                target_shape(spec, workload, &remote_account, Some(source.arn.clone()));
             target.role_arn = Some(source.arn.clone());
             let chain = (source.arn.clone(), chained_arn);
             let remote = Desired {
@@ -856,11 +874,12 @@ fn rule_arn(partition: &str, region: &str, account: &str, bus: &str, name: &str)
 fn target_shape(
     spec: &EventBridgeIntegrationSpec,
     workload: ValidTarget<'_>,
+    account: &str,
     role_arn: Option<String>,
 ) -> TargetShape {
     TargetShape {
         id: spec.target.id.clone().unwrap_or_else(|| "1".into()),
-        arn: workload.arn().to_string(),
+        arn: workload.target_arn(account),
         role_arn,
         parameters: workload.parameters(),
         input: spec.target.input.clone(),
@@ -904,7 +923,7 @@ fn plan_workload(
         facts,
         guard,
     )?;
-    let target = target_shape(spec, workload, role.arn().map(str::to_string));
+    let target = target_shape(spec, workload, account, role.arn().map(str::to_string));
     let permission = workload.resource_permission(
         names::owned_statement_id(&rule.name, &rule.arn, &owner.uid),
         "events.amazonaws.com",

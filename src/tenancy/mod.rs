@@ -241,6 +241,9 @@ fn workload_arns(spec: &EventBridgeIntegrationSpec) -> Vec<(&'static str, &str)>
     if let Some(k) = &t.kinesis {
         out.push(("spec.target.kinesis.streamArn", k.stream_arn.as_str()));
     }
+    if let Some(a) = &t.api_gateway {
+        out.push(("spec.target.apiGateway.restApiArn", a.rest_api_arn.as_str()));
+    }
     out
 }
 

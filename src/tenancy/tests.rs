@@ -594,3 +594,24 @@ fn a_kinesis_stream_is_admitted_only_when_the_policy_grants_it_as_a_target() {
     ));
     assert_eq!(r.field, "spec.target.kinesis.streamArn");
 }
+
+#[test]
+fn an_api_gateway_target_is_admitted_by_its_rest_apis_arn() {
+    let spec = spec(
+        r#"
+rule: {eventPattern: {source: [orders]}}
+target: {apiGateway: {restApiArn: "arn:aws:apigateway:us-east-1::/restapis/a1b2c3d4e5", stage: prod, method: POST, path: /orders}}
+"#,
+    );
+    let mut p = team_a();
+    // Without this check the role would get execute-api:Invoke on any API of the account.
+    let r = refused(decide_for(&spec, &[("team-a", &p)]));
+    assert_eq!(r.field, "spec.target.apiGateway.restApiArn");
+    assert_eq!(
+        r.value,
+        "arn:aws:apigateway:us-east-1::/restapis/a1b2c3d4e5"
+    );
+    p.targets
+        .push("arn:aws:apigateway:us-east-1::/restapis/a1b2c3d4e5".into());
+    permitted(decide_for(&spec, &[("team-a", &p)]));
+}

@@ -578,6 +578,25 @@ case("kinesis-no-role", "A Kinesis target without a RoleArn.",
 case("kinesis-other-account-other-region", "A stream of another account in another region: no direct delivery across regions.",
      kinesis_good(stream=f"arn:aws:kinesis:eu-west-1:{B}:stream/orders"), ["CrossAccountUnsupportedTarget"])
 
+# --- API Gateway: a role with execute-api:Invoke on the method the target ARN names ---
+METHOD = f"arn:aws:execute-api:{R}:{A}:a1b2c3d4e5/prod/POST/orders"
+INVOKE_API = {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": METHOD}
+
+def api_good(resource=METHOD):
+    return {"rule": rule(), "targets": {"Targets": [{"Id": "api", "Arn": METHOD, "RoleArn": EBROLE,
+                                                     "HttpParameters": {"HeaderParameters": {"X-Source": "eventbridge"}}}]},
+            "roles": [role(EBROLE, trust_events(), [("invoke", doc(dict(INVOKE_API, Resource=resource)))])]}
+
+case("api-gateway-good", "API Gateway: execute-api:Invoke on exactly the method the rule calls.", api_good())
+case("api-gateway-good-stage-wildcard", "execute-api:Invoke on every method of the stage.",
+     api_good(resource=f"arn:aws:execute-api:{R}:{A}:a1b2c3d4e5/prod/*"))
+case("api-gateway-other-method", "execute-api:Invoke on GET, the rule calls POST.",
+     api_good(resource=f"arn:aws:execute-api:{R}:{A}:a1b2c3d4e5/prod/GET/orders"), ["InvokeApiNotAllowed"])
+case("api-gateway-other-stage", "execute-api:Invoke on the test stage, the rule calls prod.",
+     api_good(resource=f"arn:aws:execute-api:{R}:{A}:a1b2c3d4e5/test/POST/orders"), ["InvokeApiNotAllowed"])
+case("api-gateway-no-role", "An API Gateway target without a RoleArn.",
+     mutate(api_good(), lambda b: b["targets"]["Targets"][0].pop("RoleArn")), ["TargetRoleMissing"])
+
 # --- What AWS recorded of the rule's deliveries (`collect`'s `delivery`), linked to the causes ---
 def metrics(invocations, failed):
     return {"Invocations": invocations, "FailedInvocations": failed, "InvocationsFailedToBeSentToDlq": 0,

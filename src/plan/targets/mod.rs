@@ -1,10 +1,11 @@
 //! One module per target kind: what a kind means to the planner. Each holds the checks of
 //! its own spec fields, the statements a role needs to invoke it, the resource-based
 //! permission it takes instead of a role (Lambda), and its parameters on the rule's
-//! target (ECS, SQS, SNS, Kinesis), and the statement it needs in a queue's or topic's policy
+//! target (ECS, SQS, SNS, Kinesis, API Gateway), and the statement it needs in a queue's or topic's policy
 //! (SQS, SNS). Adding a kind: a module here, a variant of [`ValidTarget`] with its arms below, and the kind's field in
 //! `api::TargetSpec` (docs/architecture.md).
 
+mod api_gateway;
 mod ecs;
 mod kinesis;
 mod lambda;
@@ -15,10 +16,12 @@ mod step_functions;
 use serde_json::Value;
 
 use super::validate::SpecError;
-use super::{DesiredPermission, DesiredQueuePermission, DesiredRule, EcsShape, Facts, Owner};
+use super::{
+    DesiredPermission, DesiredQueuePermission, DesiredRule, EcsShape, Facts, HttpShape, Owner,
+};
 use crate::api::{
-    EcsTarget, EventBridgeIntegrationSpec, KinesisTarget, LambdaTarget, SnsTarget, SqsTarget,
-    StepFunctionsTarget, TargetKind, TargetSpec,
+    ApiGatewayTarget, EcsTarget, EventBridgeIntegrationSpec, KinesisTarget, LambdaTarget,
+    SnsTarget, SqsTarget, StepFunctionsTarget, TargetKind, TargetSpec,
 };
 use crate::iam::Arn;
 
@@ -32,6 +35,7 @@ pub enum ValidTarget<'a> {
     Sqs(&'a SqsTarget),
     Sns(&'a SnsTarget),
     Kinesis(&'a KinesisTarget),
+    ApiGateway(&'a ApiGatewayTarget),
 }
 
 impl<'a> ValidTarget<'a> {
@@ -47,6 +51,7 @@ impl<'a> ValidTarget<'a> {
             target.sqs.as_ref().map(ValidTarget::Sqs),
             target.sns.as_ref().map(ValidTarget::Sns),
             target.kinesis.as_ref().map(ValidTarget::Kinesis),
+            target.api_gateway.as_ref().map(ValidTarget::ApiGateway),
         ];
         let mut kinds = set.into_iter().flatten();
         match (kinds.next(), kinds.next()) {
@@ -63,10 +68,11 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::Sqs(_) => TargetKind::Sqs,
             ValidTarget::Sns(_) => TargetKind::Sns,
             ValidTarget::Kinesis(_) => TargetKind::Kinesis,
+            ValidTarget::ApiGateway(_) => TargetKind::ApiGateway,
         }
     }
 
-    /// The ARN of the rule's target (for ECS, the cluster).
+    /// The ARN the spec names (for ECS, the cluster; for API Gateway, the REST API).
     pub fn arn(self) -> &'a str {
         match self {
             ValidTarget::Ecs(e) => &e.cluster_arn,
@@ -75,6 +81,16 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::Sqs(q) => &q.queue_arn,
             ValidTarget::Sns(t) => &t.topic_arn,
             ValidTarget::Kinesis(k) => &k.stream_arn,
+            ValidTarget::ApiGateway(a) => &a.rest_api_arn,
+        }
+    }
+
+    /// The ARN of the rule's target in `account`, the target's account: the spec's
+    /// [`ValidTarget::arn`], but for API Gateway the called method's `execute-api` ARN.
+    pub fn target_arn(self, account: &str) -> String {
+        match self {
+            ValidTarget::ApiGateway(a) => api_gateway::method_arn(a, account),
+            other => other.arn().to_string(),
         }
     }
 
@@ -87,6 +103,7 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::Sqs(_) => sqs::FIELD,
             ValidTarget::Sns(_) => sns::FIELD,
             ValidTarget::Kinesis(_) => kinesis::FIELD,
+            ValidTarget::ApiGateway(_) => api_gateway::FIELD,
         }
     }
 
@@ -100,6 +117,7 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::Sqs(q) => sqs::validate_spec(q, spec),
             ValidTarget::Sns(t) => sns::validate_spec(t, spec),
             ValidTarget::Kinesis(k) => kinesis::validate(k, spec),
+            ValidTarget::ApiGateway(a) => api_gateway::validate(a, spec),
         }
     }
 
@@ -117,7 +135,10 @@ impl<'a> ValidTarget<'a> {
     pub fn reaches_other_accounts(self) -> bool {
         !matches!(
             self,
-            ValidTarget::Sqs(_) | ValidTarget::Sns(_) | ValidTarget::Kinesis(_)
+            ValidTarget::Sqs(_)
+                | ValidTarget::Sns(_)
+                | ValidTarget::Kinesis(_)
+                | ValidTarget::ApiGateway(_)
         )
     }
 
@@ -131,6 +152,7 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::Sqs(q) => sqs::invoke_statements(q),
             ValidTarget::Sns(t) => sns::invoke_statements(t),
             ValidTarget::Kinesis(k) => kinesis::invoke_statements(k),
+            ValidTarget::ApiGateway(a) => api_gateway::invoke_statements(a, &facts.account_id),
         }
     }
 
@@ -149,7 +171,8 @@ impl<'a> ValidTarget<'a> {
             | ValidTarget::StepFunctions(_)
             | ValidTarget::Sqs(_)
             | ValidTarget::Sns(_)
-            | ValidTarget::Kinesis(_) => None,
+            | ValidTarget::Kinesis(_)
+            | ValidTarget::ApiGateway(_) => None,
         }
     }
 
@@ -167,7 +190,8 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::Ecs(_)
             | ValidTarget::StepFunctions(_)
             | ValidTarget::Lambda(_)
-            | ValidTarget::Kinesis(_) => None,
+            | ValidTarget::Kinesis(_)
+            | ValidTarget::ApiGateway(_) => None,
         }
     }
 
@@ -184,6 +208,7 @@ impl<'a> ValidTarget<'a> {
                 .clone()
                 .map_or(TargetParameters::None, TargetParameters::MessageGroup),
             ValidTarget::Kinesis(k) => kinesis::parameters(k),
+            ValidTarget::ApiGateway(a) => api_gateway::parameters(a),
             ValidTarget::StepFunctions(_) | ValidTarget::Lambda(_) => TargetParameters::None,
         }
     }
@@ -204,6 +229,8 @@ pub enum TargetParameters {
     MessageGroup(String),
     /// `KinesisParameters.PartitionKeyPath`: the JSONPath of the record's partition key.
     PartitionKeyPath(String),
+    /// `HttpParameters`: path parameter values, headers and query string (API Gateway).
+    Http(HttpShape),
 }
 
 impl TargetParameters {

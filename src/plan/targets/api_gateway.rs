@@ -1,0 +1,256 @@
+//! An API Gateway REST API: a role of EventBridge's with `execute-api:Invoke` on exactly the
+//! method the rule calls (`arn:aws:execute-api:REGION:ACCOUNT:API_ID/STAGE/METHOD/PATH`,
+//! which is also the rule's target ARN), and `HttpParameters` for the path's `*` values,
+//! headers and query string. The REST API's own ARN names no account: the API is in the
+//! rule's account (direct delivery to another account's API is not yet supported, issue 19
+//! §3).
+
+use serde_json::{json, Value};
+
+use super::super::validate::{bad, SpecError};
+use super::super::HttpShape;
+use super::TargetParameters;
+use crate::api::{ApiGatewayTarget, EventBridgeIntegrationSpec};
+use crate::iam::Arn;
+
+pub(super) const FIELD: &str = "spec.target.apiGateway.restApiArn";
+const PATH_FIELD: &str = "spec.target.apiGateway.path";
+const VALUES_FIELD: &str = "spec.target.apiGateway.pathParameterValues";
+
+/// API Gateway's REST API IDs: 10 lowercase letters and digits.
+fn is_api_id(id: &str) -> bool {
+    id.len() == 10
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+}
+
+/// Checks the REST API's ARN, the stage, the path against its parameter values, and what the
+/// kind rules out elsewhere in `spec`. The REST API's ARN, parsed (no account: the planner
+/// puts the API in the rule's account).
+pub(super) fn validate(
+    api: &ApiGatewayTarget,
+    spec: &EventBridgeIntegrationSpec,
+) -> Result<Arn, SpecError> {
+    let expected = "expected arn:aws:apigateway:REGION::/restapis/API_ID (as `aws apigateway get-rest-apis` shows the ID; no account)";
+    let arn = Arn::parse(&api.rest_api_arn).map_err(|_| {
+        bad(
+            FIELD,
+            format!("`{}` is not an ARN; {expected}", api.rest_api_arn),
+        )
+    })?;
+    let id = arn.resource.strip_prefix("/restapis/").unwrap_or_default();
+    if arn.service != "apigateway" || !is_api_id(id) || arn.region.is_empty() {
+        return Err(bad(
+            FIELD,
+            format!("`{}` names no REST API; {expected}", api.rest_api_arn),
+        ));
+    }
+    if !arn.account.is_empty() {
+        return Err(bad(FIELD, format!("`{}` has an account, which API Gateway's ARNs never have; write arn:{}:apigateway:{}::{}", api.rest_api_arn, arn.partition, arn.region, arn.resource)));
+    }
+    let stage_ok = !api.stage.is_empty()
+        && api.stage.len() <= 128
+        && api
+            .stage
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'));
+    if !stage_ok {
+        return Err(bad(
+            "spec.target.apiGateway.stage",
+            format!(
+                "`{}` is not a stage name (1 to 128 letters, digits, _ and -)",
+                api.stage
+            ),
+        ));
+    }
+    if !api.path.starts_with('/')
+        || api.path.len() > 1024
+        || api.path.chars().any(char::is_whitespace)
+    {
+        return Err(bad(
+            PATH_FIELD,
+            format!("`{}` is not a resource path; write it from /, e.g. /orders, with * for a path parameter", api.path),
+        ));
+    }
+    let wildcards = api.path.split('/').filter(|s| *s == "*").count();
+    if wildcards != api.path_parameter_values.len() {
+        return Err(bad(
+            VALUES_FIELD,
+            format!(
+                "the path `{}` has {wildcards} path parameter(s) (`*`) but {} value(s) are given; give one value per `*`, in order",
+                api.path,
+                api.path_parameter_values.len()
+            ),
+        ));
+    }
+    if spec.cross_account.is_some() {
+        return Err(bad(FIELD, "cross-account delivery to an API Gateway REST API is not yet supported; use an API in the rule's account and remove spec.crossAccount"));
+    }
+    Ok(arn)
+}
+
+/// The method's `execute-api` ARN in `account`: the rule's target, and the resource of the
+/// role's one statement.
+pub(super) fn method_arn(api: &ApiGatewayTarget, account: &str) -> String {
+    // Only called on a validated spec; an unparsable ARN is passed on as it is.
+    let Ok(arn) = Arn::parse(&api.rest_api_arn) else {
+        return api.rest_api_arn.clone();
+    };
+    let id = arn.resource.trim_start_matches("/restapis/");
+    format!(
+        "arn:{}:execute-api:{}:{account}:{id}/{}/{}{}",
+        arn.partition,
+        arn.region,
+        api.stage,
+        api.method.in_arn(),
+        api.path
+    )
+}
+
+pub(super) fn invoke_statements(api: &ApiGatewayTarget, account: &str) -> Vec<Value> {
+    vec![json!({
+        "Sid": "InvokeApi",
+        "Effect": "Allow",
+        "Action": "execute-api:Invoke",
+        "Resource": method_arn(api, account)
+    })]
+}
+
+pub(super) fn parameters(api: &ApiGatewayTarget) -> TargetParameters {
+    let http = HttpShape {
+        path_parameter_values: api.path_parameter_values.clone(),
+        header_parameters: api.header_parameters.clone(),
+        query_string_parameters: api.query_string_parameters.clone(),
+    };
+    if http == HttpShape::default() {
+        TargetParameters::None
+    } else {
+        TargetParameters::Http(http)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const API: &str = "arn:aws:apigateway:us-east-1::/restapis/a1b2c3d4e5";
+
+    fn spec(target: Value) -> EventBridgeIntegrationSpec {
+        serde_json::from_value(json!({"rule": {"scheduleExpression": "rate(5 minutes)"},
+            "target": {"apiGateway": target}}))
+        .unwrap()
+    }
+
+    fn check(target: Value) -> Result<Arn, SpecError> {
+        let spec = spec(target);
+        validate(spec.target.api_gateway.as_ref().unwrap(), &spec)
+    }
+
+    fn orders(method: &str, path: &str) -> Value {
+        json!({"restApiArn": API, "stage": "prod", "method": method, "path": path})
+    }
+
+    #[test]
+    fn the_role_may_invoke_exactly_the_method_the_rule_calls() {
+        let spec = spec(orders("POST", "/orders"));
+        let api = spec.target.api_gateway.as_ref().unwrap();
+        check(orders("POST", "/orders")).unwrap();
+        let method = "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/POST/orders";
+        assert_eq!(method_arn(api, "123456789012"), method);
+        assert_eq!(
+            invoke_statements(api, "123456789012"),
+            vec![
+                json!({"Sid": "InvokeApi", "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": method})
+            ]
+        );
+        assert_eq!(parameters(api), TargetParameters::None);
+        let any = spec_api(orders("ANY", "/"));
+        assert_eq!(
+            method_arn(&any, "123456789012"),
+            "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/*/"
+        );
+    }
+
+    fn spec_api(target: Value) -> ApiGatewayTarget {
+        spec(target).target.api_gateway.unwrap()
+    }
+
+    #[test]
+    fn path_values_headers_and_query_strings_are_the_http_parameters() {
+        let mut target = orders("GET", "/orders/*/items");
+        target["pathParameterValues"] = json!(["$.detail.orderId"]);
+        target["headerParameters"] = json!({"X-Source": "eventbridge"});
+        check(target.clone()).unwrap();
+        let TargetParameters::Http(http) = parameters(&spec_api(target)) else {
+            panic!("HttpParameters expected");
+        };
+        assert_eq!(http.path_parameter_values, ["$.detail.orderId"]);
+        assert_eq!(http.header_parameters["X-Source"], "eventbridge");
+        assert!(http.query_string_parameters.is_empty());
+    }
+
+    #[test]
+    fn bad_input_names_the_field_and_the_fix() {
+        let with = |key: &str, value: Value| {
+            let mut t = orders("POST", "/orders");
+            t[key] = value;
+            t
+        };
+        for (target, field, words) in [
+            (
+                with(
+                    "restApiArn",
+                    json!("arn:aws:apigateway:us-east-1:123456789012:/restapis/a1b2c3d4e5"),
+                ),
+                FIELD,
+                "has an account",
+            ),
+            (
+                with(
+                    "restApiArn",
+                    json!("arn:aws:apigateway:us-east-1::/restapis/short"),
+                ),
+                FIELD,
+                "names no REST API",
+            ),
+            (
+                with(
+                    "restApiArn",
+                    json!("arn:aws:execute-api:us-east-1::/restapis/a1b2c3d4e5"),
+                ),
+                FIELD,
+                "names no REST API",
+            ),
+            (
+                with("restApiArn", json!("a1b2c3d4e5")),
+                FIELD,
+                "is not an ARN",
+            ),
+            (
+                with("stage", json!("prod stage")),
+                "spec.target.apiGateway.stage",
+                "not a stage name",
+            ),
+            (with("path", json!("orders")), PATH_FIELD, "write it from /"),
+            (
+                with("path", json!("/orders/*")),
+                VALUES_FIELD,
+                "1 path parameter(s) (`*`) but 0 value(s)",
+            ),
+            (
+                with("pathParameterValues", json!(["x"])),
+                VALUES_FIELD,
+                "0 path parameter(s) (`*`) but 1 value(s)",
+            ),
+        ] {
+            let err = check(target.clone())
+                .expect_err(&target.to_string())
+                .to_string();
+            assert!(
+                err.contains(field) && err.contains(words),
+                "{target}: {err}"
+            );
+        }
+    }
+}
