@@ -1,6 +1,6 @@
 """Create the workloads the examples point at, in the AWS emulator: an ECS cluster and a
 task definition with execution and task roles, a Step Functions state machine, a Lambda
-function, an SQS queue (examples/sqs.yaml), an SNS topic (examples/sns.yaml) a Kinesis stream (examples/kinesis.yaml) and a REST API (examples/api-gateway.yaml). The controller never creates these; users bring them. Idempotent."""
+function, an SQS queue (examples/sqs.yaml), an SNS topic (examples/sns.yaml) a Kinesis stream (examples/kinesis.yaml) a REST API (examples/api-gateway.yaml) and a log group (examples/logs.yaml). The controller never creates these; users bring them. Idempotent."""
 import io
 import json
 import os
@@ -92,6 +92,12 @@ def seed(account=None):
         apigw.put_method(restApiId="a1b2c3d4e5", resourceId=orders["id"], httpMethod="POST", authorizationType="AWS_IAM")
         apigw.put_integration(restApiId="a1b2c3d4e5", resourceId=orders["id"], httpMethod="POST", type="MOCK")
         apigw.create_deployment(restApiId="a1b2c3d4e5", stageName="prod")
+    # The log group examples/logs.yaml writes to.
+    logs = client("logs", account)
+    try:
+        logs.create_log_group(logGroupName="/aws/events/orders")
+    except logs.exceptions.ResourceAlreadyExistsException:
+        pass
     if account:
         # The role the controller assumes to act in this account (cross-account tests).
         trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]}

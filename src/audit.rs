@@ -227,6 +227,43 @@ impl CachedReader {
                     );
                 }
             }
+            // A log group target: the account's logs resource policies grant together, each
+            // held among the queues under `…:resource-policy:NAME`.
+            if let Some(group) = Arn::parse(&t.arn)
+                .ok()
+                .filter(|a| a.service == "logs" && a.account == account)
+            {
+                let holders = snap.dead_letter_queues.get_or_insert_with(Default::default);
+                let policies = policy_holder::logs_policies(&self.clients).await?;
+                let name_of = |name: &str| {
+                    format!(
+                        "arn:{}:logs:{}:{}:resource-policy:{name}",
+                        group.partition, group.region, group.account
+                    )
+                };
+                if policies.is_empty() {
+                    // Gathered, and none: the check says so.
+                    let key = name_of(crate::plan::LOGS_POLICY_NAME);
+                    holders.insert(
+                        key.clone(),
+                        diagnose::Queue {
+                            arn: key,
+                            ..Default::default()
+                        },
+                    );
+                }
+                for (name, document) in policies {
+                    let key = name_of(&name);
+                    holders.insert(
+                        key.clone(),
+                        diagnose::Queue {
+                            arn: key,
+                            policy: document.map(Value::String),
+                            kms_key: None,
+                        },
+                    );
+                }
+            }
             snap.targets.push(Target {
                 id: t.id.clone(),
                 arn: t.arn.clone(),

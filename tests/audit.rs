@@ -880,3 +880,54 @@ async fn an_audit_reads_an_sns_targets_topic_and_collect_carries_it() {
         .unwrap();
     assert_eq!(verdict(), (Some(0), Some(v("ok", "-"))));
 }
+
+/// A log group target: `diagnose --all` reads the account's CloudWatch Logs resource policies
+/// and names `LogsResourcePolicyMissing` until one grants the rule; then the target is clean.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_audit_reads_the_accounts_logs_resource_policies_for_a_log_group_target() {
+    let a = Account::new().await;
+    let tag = unique("audit-logs");
+    a.bus(&tag).await;
+    let rule_arn = a.rule(&tag, "to-log").await;
+    let group = format!("arn:aws:logs:us-east-1:123456789012:log-group:/aws/events/{tag}");
+    a.target(
+        &tag,
+        "to-log",
+        Target::builder().id("log").arn(&group).build().unwrap(),
+    )
+    .await;
+    let verdict = || {
+        let out = run(&["diagnose", "--all", "--event-bus", &tag, "--output", "json"]);
+        let rows = json_rows(&out);
+        (
+            out.status.code(),
+            verdicts(&rows).get(&k("to-log", "log")).cloned(),
+        )
+    };
+    assert_eq!(
+        verdict(),
+        (Some(1), Some(v("error", "LogsResourcePolicyMissing")))
+    );
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
+    let name = format!("{tag}-events");
+    let grant = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": format!("{group}:*"),
+        "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}}}]});
+    logs.put_resource_policy()
+        .policy_name(&name)
+        .policy_document(grant.to_string())
+        .send()
+        .await
+        .unwrap();
+    let after = verdict();
+    logs.delete_resource_policy()
+        .policy_name(&name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after, (Some(0), Some(v("ok", "-"))));
+}

@@ -134,6 +134,10 @@ fn api_gateway(region: &str, method: &str, path: &str) -> Value {
         "stage": "prod", "method": method, "path": path}}})
 }
 
+fn logs(group: &str) -> Value {
+    json!({"rule": {"eventPattern": {"source": ["orders"]}}, "target": {"logs": {"logGroupArn": group}}})
+}
+
 fn with(mut spec: Value, path: &[&str], value: Value) -> Value {
     let mut at = &mut spec;
     for key in &path[..path.len() - 1] {
@@ -346,6 +350,50 @@ fn cases() -> Vec<(
             ),
             Some("spec.region"),
             Some("spec.target.apiGateway.restApiArn"),
+        ),
+        (
+            "a log group target",
+            logs(&format!(
+                "arn:aws:logs:us-east-1:{A}:log-group:/aws/events/orders"
+            )),
+            None,
+            None,
+        ),
+        (
+            "a role with a log group target",
+            with(
+                logs(&format!(
+                    "arn:aws:logs:us-east-1:{A}:log-group:/aws/events/orders"
+                )),
+                &["role"],
+                json!({"name": "ebi-r"}),
+            ),
+            Some("spec.role"),
+            Some("spec.role"),
+        ),
+        (
+            "a log group target across accounts",
+            with(
+                logs(&format!(
+                    "arn:aws:logs:us-east-1:{B}:log-group:/aws/events/orders"
+                )),
+                &["crossAccount"],
+                fwd.clone(),
+            ),
+            Some("spec.target.logs.logGroupArn"),
+            Some("spec.target.logs.logGroupArn"),
+        ),
+        (
+            "a log group not in spec.region",
+            with(
+                logs(&format!(
+                    "arn:aws:logs:us-east-1:{A}:log-group:/aws/events/orders"
+                )),
+                &["region"],
+                json!("eu-west-1"),
+            ),
+            Some("spec.region"),
+            Some("spec.target.logs.logGroupArn"),
         ),
         (
             "ECS on EC2 without network",

@@ -1477,3 +1477,124 @@ spec:
     )
     .await;
 }
+
+/// The statements of the account's CloudWatch Logs resource policy `name`; None when there
+/// is no such policy.
+async fn logs_policy_statements(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    name: &str,
+) -> Option<Vec<serde_json::Value>> {
+    let out = logs.describe_resource_policies().send().await.unwrap();
+    let p = out
+        .resource_policies()
+        .iter()
+        .find(|p| p.policy_name() == Some(name))?;
+    let doc: serde_json::Value = serde_json::from_str(p.policy_document().unwrap()).unwrap();
+    Some(match &doc["Statement"] {
+        serde_json::Value::Array(list) => list.clone(),
+        one => vec![one.clone()],
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn log_group_target_gets_our_statement_in_our_logs_resource_policy_until_deleted() {
+    let ns = namespace("e2e-logs");
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk_config().await);
+    // Another policy of the account: never written.
+    let foreign = json!({"Version": "2012-10-17", "Statement": [{"Sid": "Vpc", "Effect": "Allow",
+        "Principal": {"Service": "delivery.logs.amazonaws.com"}, "Action": "logs:PutLogEvents",
+        "Resource": format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/vpc/{ns}:*")}]});
+    let foreign_name = format!("team-{ns}");
+    logs.put_resource_policy()
+        .policy_name(&foreign_name)
+        .policy_document(foreign.to_string())
+        .send()
+        .await
+        .unwrap();
+    let group = format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/events/{ns}");
+    let _ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    apply(&format!(
+        r#"apiVersion: eventbridge.dev/v1alpha1
+kind: EventBridgeIntegration
+metadata: {{name: audit-log, namespace: {ns}}}
+spec:
+  rule: {{eventPattern: {{source: [orders]}}}}
+  target:
+    logs: {{logGroupArn: "{group}:*"}}
+"#
+    ));
+    wait_condition(&api, "audit-log", "Ready", "True", Some("Converged")).await;
+    let rule_name = derived(&ns, "audit-log");
+    let rule_arn = format!("arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule_name}");
+    let sid = ebi::plan::names::owned_statement_id(
+        &rule_name,
+        &format!("{rule_arn}#target"),
+        &uid_of(&api, "audit-log").await,
+    );
+    let ours = json!({"Sid": sid, "Effect": "Allow",
+        "Principal": {"Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]},
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": format!("{group}:*"),
+        "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}}});
+    let policy = "EventBridgeIntegrationController";
+    let mine = |statements: Option<Vec<serde_json::Value>>| {
+        statements
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|s| s["Sid"] == ours["Sid"])
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        mine(logs_policy_statements(&logs, policy).await),
+        vec![ours.clone()]
+    );
+    assert_eq!(
+        logs_policy_statements(&logs, &foreign_name).await,
+        Some(foreign["Statement"].as_array().unwrap().clone())
+    );
+    let aws = aws().await;
+    let t = only_target(&aws, &rule_name).await;
+    assert_eq!(
+        t.arn(),
+        group,
+        "the rule targets the group, without IAM's :*"
+    );
+    assert_eq!(
+        t.role_arn(),
+        None,
+        "no role: AWS ignores one for log groups"
+    );
+
+    // Our statement removed by hand is put back; the foreign policy is left as it is.
+    let others: Vec<serde_json::Value> = logs_policy_statements(&logs, policy)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|s| s["Sid"] != ours["Sid"])
+        .collect();
+    logs.put_resource_policy()
+        .policy_name(policy)
+        .policy_document(json!({"Version": "2012-10-17", "Statement": others}).to_string())
+        .send()
+        .await
+        .unwrap();
+    wait_until_async(
+        "our statement to be restored",
+        Duration::from_secs(30),
+        || async { mine(logs_policy_statements(&logs, policy).await) == vec![ours.clone()] },
+    )
+    .await;
+
+    delete_and_wait(&ns, &["audit-log"]);
+    assert!(mine(logs_policy_statements(&logs, policy).await).is_empty());
+    assert_eq!(
+        logs_policy_statements(&logs, &foreign_name).await,
+        Some(foreign["Statement"].as_array().unwrap().clone())
+    );
+    // An account holds at most 10 logs resource policies: leave none behind.
+    logs.delete_resource_policy()
+        .policy_name(&foreign_name)
+        .send()
+        .await
+        .unwrap();
+}

@@ -310,6 +310,15 @@ fn every_call(role: &str) -> Vec<Case> {
     for action in ["logs:DescribeDeliverySources", "logs:DescribeDeliveries"] {
         cases.push(case(action, "*", none.clone(), true));
     }
+    // The controller's statements for log group targets, in the account's CloudWatch Logs
+    // resource policy of its name (no resource types).
+    for action in [
+        "logs:DescribeResourcePolicies",
+        "logs:PutResourcePolicy",
+        "logs:DeleteResourcePolicy",
+    ] {
+        cases.push(case(action, "*", none.clone(), true));
+    }
     cases.push(case(
         "logs:GetDeliveryDestination",
         &format!("arn:aws:logs:us-east-1:{ACCOUNT}:delivery-destination:default-bus-errors"),
@@ -510,6 +519,9 @@ fn no_allow_is_on_every_resource_where_the_action_has_resource_level_permissions
         "logs:DescribeDeliverySources",
         "logs:DescribeDeliveries",
         "cloudtrail:LookupEvents",
+        "logs:DescribeResourcePolicies",
+        "logs:PutResourcePolicy",
+        "logs:DeleteResourcePolicy",
     ]);
     for s in policy["Statement"].as_array().unwrap() {
         if s["Effect"] != "Allow" || s["Resource"] != "*" {

@@ -32,6 +32,9 @@ pub const STREAM_ARN_PATTERN: &str =
 /// A REST API's ARN, as API Gateway writes it: no account (`arn:aws:apigateway:REGION::/restapis/ID`).
 pub const REST_API_ARN_PATTERN: &str =
     r"^arn:aws[a-z-]*:apigateway:[a-z0-9-]+::/restapis/[a-z0-9]{10}$";
+/// A log group's ARN, with or without the `:*` that IAM resources add.
+pub const LOG_GROUP_ARN_PATTERN: &str =
+    r"^arn:aws[a-z-]*:logs:[a-z0-9-]+:\d{12}:log-group:[A-Za-z0-9_/.#-]{1,512}(:\*)?$";
 pub const NAME_PATTERN: &str = r"^[.\-_A-Za-z0-9]{1,64}$";
 pub const SCHEDULE_PATTERN: &str =
     r"^(rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\)|cron\(\S+ \S+ \S+ \S+ \S+ \S+\))$";
@@ -48,7 +51,7 @@ pub const SCHEDULE_PATTERN: &str =
     namespaced,
     shortname = "ebi",
     status = "EventBridgeIntegrationStatus",
-    doc = "An AWS EventBridge integration: one rule, its single target (ECS task, Step Functions state machine, Lambda function, SQS queue, SNS topic, Kinesis stream or API Gateway REST API), and the IAM role, Lambda permission or queue or topic policy statement EventBridge needs to invoke it. The controller creates and keeps these in sync, and `status.findings` names anything that would make an invocation fail with AccessDenied, with the fix.",
+    doc = "An AWS EventBridge integration: one rule, its single target (ECS task, Step Functions state machine, Lambda function, SQS queue, SNS topic, Kinesis stream, API Gateway REST API or CloudWatch Logs log group), and the IAM role, Lambda permission or queue or topic policy statement EventBridge needs to invoke it. The controller creates and keeps these in sync, and `status.findings` names anything that would make an invocation fail with AccessDenied, with the fix.",
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","description":"Reason of the Ready condition","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
     printcolumn = r#"{"name":"Target","type":"string","jsonPath":".status.targetKind"}"#,
@@ -77,6 +80,12 @@ pub const SCHEDULE_PATTERN: &str =
     {"rule": "!has(self.target.kinesis) || !has(self.crossAccount)",
      "fieldPath": ".target.kinesis.streamArn",
      "message": "spec.target.kinesis.streamArn: cross-account delivery to a Kinesis stream is not yet supported; use a stream in the rule's account and remove spec.crossAccount"},
+    {"rule": "!has(self.target.logs) || !has(self.role)",
+     "fieldPath": ".role",
+     "message": "spec.role: CloudWatch Logs targets are written to through the account's logs resource policy, not a role; remove spec.role"},
+    {"rule": "!has(self.target.logs) || !has(self.crossAccount)",
+     "fieldPath": ".target.logs.logGroupArn",
+     "message": "spec.target.logs.logGroupArn: cross-account delivery to a log group is not supported; use a log group in the rule's account and remove spec.crossAccount"},
     {"rule": "!has(self.target.apiGateway) || !has(self.crossAccount)",
      "fieldPath": ".target.apiGateway.restApiArn",
      "message": "spec.target.apiGateway.restApiArn: cross-account delivery to an API Gateway REST API is not yet supported; use an API in the rule's account and remove spec.crossAccount"},
@@ -86,7 +95,7 @@ pub const SCHEDULE_PATTERN: &str =
     {"rule": "!has(self.crossAccount) || !has(self.role) || !has(self.role.arn)",
      "fieldPath": ".role.arn",
      "message": "spec.role.arn: a bring-your-own role is not supported with spec.crossAccount (the controller creates the roles in both accounts); remove spec.role.arn"},
-    {"rule": "!has(self.region) || [has(self.target.ecs) ? self.target.ecs.clusterArn : '', has(self.target.stepFunctions) ? self.target.stepFunctions.stateMachineArn : '', has(self.target.lambda) ? self.target.lambda.functionArn : '', has(self.target.sqs) ? self.target.sqs.queueArn : '', has(self.target.sns) ? self.target.sns.topicArn : '', has(self.target.kinesis) ? self.target.kinesis.streamArn : '', has(self.target.apiGateway) ? self.target.apiGateway.restApiArn : ''].all(a, a == '' || a.split(':')[3] == self.region)",
+    {"rule": "!has(self.region) || [has(self.target.ecs) ? self.target.ecs.clusterArn : '', has(self.target.stepFunctions) ? self.target.stepFunctions.stateMachineArn : '', has(self.target.lambda) ? self.target.lambda.functionArn : '', has(self.target.sqs) ? self.target.sqs.queueArn : '', has(self.target.sns) ? self.target.sns.topicArn : '', has(self.target.kinesis) ? self.target.kinesis.streamArn : '', has(self.target.apiGateway) ? self.target.apiGateway.restApiArn : '', has(self.target.logs) ? self.target.logs.logGroupArn : ''].all(a, a == '' || a.split(':')[3] == self.region)",
      "fieldPath": ".region",
      "message": "spec.region: the target is in another region; EventBridge targets are regional: set spec.region to the target's region"},
     {"rule": "!has(self.region) || !has(self.target.deadLetterQueueArn) || self.target.deadLetterQueueArn.split(':')[3] == self.region",
@@ -109,7 +118,7 @@ pub struct EventBridgeIntegrationSpec {
     pub rule: RuleSpec,
 
     /// The rule's target: exactly one of `ecs`, `stepFunctions`, `lambda`, `sqs`, `sns`,
-    /// `kinesis` or `apiGateway`.
+    /// `kinesis`, `apiGateway` or `logs`.
     pub target: TargetSpec,
 
     /// The IAM role EventBridge assumes to invoke an ECS or Step Functions target.
@@ -254,11 +263,11 @@ fn yes() -> bool {
 }
 
 /// The single target of the rule. Exactly one of `ecs`, `stepFunctions`, `lambda`, `sqs`, `sns`,
-/// `kinesis`, `apiGateway`; at most one of `input`, `inputPath`, `inputTransformer`.
+/// `kinesis`, `apiGateway`, `logs`; at most one of `input`, `inputPath`, `inputTransformer`.
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend(
-    "oneOf" = [{"required": ["ecs"]}, {"required": ["stepFunctions"]}, {"required": ["lambda"]}, {"required": ["sqs"]}, {"required": ["sns"]}, {"required": ["kinesis"]}, {"required": ["apiGateway"]}],
+    "oneOf" = [{"required": ["ecs"]}, {"required": ["stepFunctions"]}, {"required": ["lambda"]}, {"required": ["sqs"]}, {"required": ["sns"]}, {"required": ["kinesis"]}, {"required": ["apiGateway"]}, {"required": ["logs"]}],
     "not" = {"anyOf": [
         {"required": ["input", "inputPath"]},
         {"required": ["input", "inputTransformer"]},
@@ -298,6 +307,10 @@ pub struct TargetSpec {
     /// Call a method of an API Gateway REST API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_gateway: Option<ApiGatewayTarget>,
+
+    /// Write each event to a CloudWatch Logs log group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logs: Option<LogsTarget>,
 
     /// Constant JSON passed to the target instead of the event: any JSON value (object, array,
     /// string, number), so the schema gives it no single type.
@@ -580,6 +593,18 @@ pub struct ApiGatewayTarget {
     pub query_string_parameters: BTreeMap<String, String>,
 }
 
+/// A CloudWatch Logs log group in the rule's account: EventBridge writes each event to a log
+/// stream of its own there, through the account's CloudWatch Logs resource policy (no role),
+/// where the controller keeps one statement of its own in a policy of its name.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LogsTarget {
+    /// ARN of the log group, e.g. `arn:aws:logs:us-east-1:123456789012:log-group:/aws/events/orders`
+    /// (a trailing `:*` is accepted).
+    #[schemars(regex(pattern = LOG_GROUP_ARN_PATTERN))]
+    pub log_group_arn: String,
+}
+
 /// An HTTP method of API Gateway; `ANY` is every method of the resource.
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 #[allow(clippy::upper_case_acronyms)]
@@ -664,6 +689,7 @@ pub enum TargetKind {
     Sns,
     Kinesis,
     ApiGateway,
+    Logs,
 }
 
 impl TargetKind {
@@ -676,6 +702,7 @@ impl TargetKind {
             TargetKind::Sns => "SNS",
             TargetKind::Kinesis => "Kinesis",
             TargetKind::ApiGateway => "APIGateway",
+            TargetKind::Logs => "Logs",
         }
     }
 }
@@ -691,6 +718,7 @@ impl TargetSpec {
             (self.sns.is_some(), TargetKind::Sns),
             (self.kinesis.is_some(), TargetKind::Kinesis),
             (self.api_gateway.is_some(), TargetKind::ApiGateway),
+            (self.logs.is_some(), TargetKind::Logs),
         ];
         let mut kinds = set
             .into_iter()

@@ -461,7 +461,8 @@ pub async fn edit_queue_policy(
     edit_policy(c, "", queue_name, account, edit).await
 }
 
-/// [`edit_queue_policy`] for the queue or SNS topic `arn` names (`aws::policy_holder`).
+/// [`edit_queue_policy`] for the queue, SNS topic or CloudWatch Logs resource policy `arn`
+/// names (`aws::policy_holder`).
 pub async fn edit_policy(
     c: &Clients,
     arn: &str,
@@ -473,7 +474,7 @@ pub async fn edit_policy(
         crate::plan::PolicyHolder::Queue => {
             queue_lock(&format!("{account}/{}/{queue_name}", c.region))
         }
-        crate::plan::PolicyHolder::Topic => queue_lock(arn),
+        crate::plan::PolicyHolder::Topic | crate::plan::PolicyHolder::LogsPolicy => queue_lock(arn),
     };
     let _held = lock.lock().await;
     let Some(queue) = super::policy_holder::read(c, arn, queue_name, account).await? else {

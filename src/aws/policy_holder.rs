@@ -1,6 +1,7 @@
-//! The two holders of a policy the controller rewrites whole, keeping every statement but its
-//! own: an SQS queue (`GetQueueAttributes`/`SetQueueAttributes`) and an SNS topic
-//! (`GetTopicAttributes`/`SetTopicAttributes`). Everything above this file (plan, diff,
+//! The holders of a policy the controller rewrites whole, keeping every statement but its
+//! own: an SQS queue (`GetQueueAttributes`/`SetQueueAttributes`), an SNS topic
+//! (`GetTopicAttributes`/`SetTopicAttributes`) and a CloudWatch Logs resource policy of the
+//! account (`DescribeResourcePolicies`/`PutResourcePolicy`, `DeleteResourcePolicy` when empty). Everything above this file (plan, diff,
 //! apply, record, cleanup) treats them alike; only the read and the write differ.
 
 use super::errors::{classify, AwsError};
@@ -20,6 +21,51 @@ pub async fn read(
     match PolicyHolder::of_arn(arn) {
         PolicyHolder::Queue => super::observe::queue(c, name, account).await,
         PolicyHolder::Topic => topic(c, arn).await,
+        PolicyHolder::LogsPolicy => logs_policy(c, name).await,
+    }
+}
+
+/// The account's CloudWatch Logs resource policy `name` (in the clients' region), as a holder
+/// with its `Policy`; the holder is the account's, so it is there without a policy too.
+/// `url` is the policy's name.
+pub async fn logs_policy(c: &Clients, name: &str) -> Result<Option<ObservedQueue>, AwsError> {
+    let document = logs_policies(c)
+        .await?
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .and_then(|(_, d)| d);
+    Ok(Some(ObservedQueue {
+        url: name.to_string(),
+        attributes: document
+            .into_iter()
+            .map(|d| ("Policy".to_string(), d))
+            .collect(),
+    }))
+}
+
+/// Every CloudWatch Logs resource policy of the account and region (at most 10), by name,
+/// with its document.
+pub async fn logs_policies(c: &Clients) -> Result<Vec<(String, Option<String>)>, AwsError> {
+    let mut out = vec![];
+    let mut token = None;
+    loop {
+        let page = c
+            .logs
+            .describe_resource_policies()
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| classify("logs:DescribeResourcePolicies", e))?;
+        out.extend(page.resource_policies().iter().map(|p| {
+            (
+                p.policy_name().unwrap_or_default().to_string(),
+                p.policy_document().map(str::to_string),
+            )
+        }));
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(out);
+        }
     }
 }
 
@@ -63,6 +109,25 @@ pub async fn write_policy(
                 .await
                 .map_err(|e| classify("sqs:SetQueueAttributes", e)),
         ),
+        // No statement left: the policy goes (it counts against the account's 10).
+        PolicyHolder::LogsPolicy if policy.is_empty() => super::apply::ignore_not_found(
+            c.logs
+                .delete_resource_policy()
+                .policy_name(&observed.url)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| classify("logs:DeleteResourcePolicy", e)),
+        ),
+        PolicyHolder::LogsPolicy => c
+            .logs
+            .put_resource_policy()
+            .policy_name(&observed.url)
+            .policy_document(policy)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify("logs:PutResourcePolicy", e)),
         PolicyHolder::Topic => {
             // A topic always has a policy (SNS writes its default one); an empty value is
             // refused, so with no statement left the topic gets an empty statement list.

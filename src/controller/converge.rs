@@ -313,8 +313,15 @@ async fn observe_all(
     let mut queues = std::collections::BTreeMap::new();
     for q in desired.permitted_queues() {
         let queue = match max_age {
-            _ if q.holder() == crate::plan::PolicyHolder::Topic => {
-                crate::aws::policy_holder::topic(clients, &q.queue_arn).await?
+            // Topics and logs policies are read directly, not through the shared queue cache.
+            _ if q.holder() != crate::plan::PolicyHolder::Queue => {
+                crate::aws::policy_holder::read(
+                    clients,
+                    &q.queue_arn,
+                    &q.queue_name,
+                    &q.queue_account,
+                )
+                .await?
             }
             Some(max_age) if recorded.queue => {
                 match shared

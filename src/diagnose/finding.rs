@@ -44,6 +44,7 @@ pub enum Code {
     SqsQueueKmsKeyNotPermitted,
     SnsTopicPolicyMissing,
     SnsTopicKmsKeyNotPermitted,
+    LogsResourcePolicyMissing,
     /// Not a static cause: AWS's own metrics report failed invocations of the rule (see
     /// `delivery`). Not in `ALL`, the causes the static evaluator names.
     DeliveryFailing,
@@ -52,7 +53,7 @@ pub enum Code {
 impl Code {
     /// Every cause the static evaluator can name (`DeliveryFailing` is observed, not
     /// evaluated, and is not among them).
-    pub const ALL: [Code; 35] = [
+    pub const ALL: [Code; 36] = [
         Code::RuleNotFound,
         Code::RuleDisabled,
         Code::TargetNotFound,
@@ -88,6 +89,7 @@ impl Code {
         Code::SqsQueueKmsKeyNotPermitted,
         Code::SnsTopicPolicyMissing,
         Code::SnsTopicKmsKeyNotPermitted,
+        Code::LogsResourcePolicyMissing,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -128,6 +130,7 @@ impl Code {
             Code::SqsQueueKmsKeyNotPermitted => "SqsQueueKmsKeyNotPermitted",
             Code::SnsTopicPolicyMissing => "SnsTopicPolicyMissing",
             Code::SnsTopicKmsKeyNotPermitted => "SnsTopicKmsKeyNotPermitted",
+            Code::LogsResourcePolicyMissing => "LogsResourcePolicyMissing",
             Code::DeliveryFailing => "DeliveryFailing",
         }
     }

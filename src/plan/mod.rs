@@ -6,6 +6,7 @@ pub mod drift;
 pub mod names;
 pub mod record;
 mod targets;
+pub use targets::logs::POLICY_NAME as LOGS_POLICY_NAME;
 pub mod validate;
 
 use std::collections::BTreeMap;
@@ -280,6 +281,9 @@ pub enum QueuePurpose {
     Target,
     /// The SNS topic is the rule's target.
     TopicTarget,
+    /// A CloudWatch Logs log group is the rule's target (the statement is in the account's
+    /// resource policy of the controller's name).
+    LogGroupTarget,
 }
 
 /// What holds a policy of statements rewritten whole: an SQS queue or an SNS topic (neither
@@ -288,13 +292,18 @@ pub enum QueuePurpose {
 pub enum PolicyHolder {
     Queue,
     Topic,
+    /// One CloudWatch Logs resource policy of the account and region, by name (log groups
+    /// have no policy of their own there: the account's up to 10 policies grant them).
+    LogsPolicy,
 }
 
 impl PolicyHolder {
-    /// The holder an ARN names, by its service (`sns`: a topic; anything else, a queue).
+    /// The holder an ARN names, by its service (`sns`: a topic; `logs`: a resource policy,
+    /// `arn:…:logs:REGION:ACCOUNT:resource-policy:NAME`; anything else, a queue).
     pub fn of_arn(arn: &str) -> PolicyHolder {
         match arn.split(':').nth(2) {
             Some("sns") => PolicyHolder::Topic,
+            Some("logs") => PolicyHolder::LogsPolicy,
             _ => PolicyHolder::Queue,
         }
     }
@@ -311,6 +320,9 @@ impl QueuePurpose {
             QueuePurpose::TopicTarget => {
                 "let EventBridge publish the rule's events to the target topic"
             }
+            QueuePurpose::LogGroupTarget => {
+                "let EventBridge write the rule's events to the target log group"
+            }
         }
     }
 
@@ -320,6 +332,7 @@ impl QueuePurpose {
             QueuePurpose::DeadLetter => "dead-letter queue policy statement",
             QueuePurpose::Target => "target queue policy statement",
             QueuePurpose::TopicTarget => "target topic policy statement",
+            QueuePurpose::LogGroupTarget => "CloudWatch Logs resource policy statement",
         }
     }
 }

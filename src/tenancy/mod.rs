@@ -244,6 +244,9 @@ fn workload_arns(spec: &EventBridgeIntegrationSpec) -> Vec<(&'static str, &str)>
     if let Some(a) = &t.api_gateway {
         out.push(("spec.target.apiGateway.restApiArn", a.rest_api_arn.as_str()));
     }
+    if let Some(l) = &t.logs {
+        out.push(("spec.target.logs.logGroupArn", l.log_group_arn.as_str()));
+    }
     out
 }
 

@@ -615,3 +615,20 @@ target: {apiGateway: {restApiArn: "arn:aws:apigateway:us-east-1::/restapis/a1b2c
         .push("arn:aws:apigateway:us-east-1::/restapis/a1b2c3d4e5".into());
     permitted(decide_for(&spec, &[("team-a", &p)]));
 }
+
+#[test]
+fn a_log_group_is_admitted_only_when_the_policy_grants_it_as_a_target() {
+    let spec = spec(
+        r#"
+rule: {eventPattern: {source: [orders]}}
+target: {logs: {logGroupArn: "arn:aws:logs:us-east-1:123456789012:log-group:/aws/events/team-a-orders"}}
+"#,
+    );
+    let mut p = team_a();
+    // Without this check any namespace could have its events written to any log group.
+    let r = refused(decide_for(&spec, &[("team-a", &p)]));
+    assert_eq!(r.field, "spec.target.logs.logGroupArn");
+    p.targets
+        .push("arn:aws:logs:us-east-1:123456789012:log-group:/aws/events/team-a-*".into());
+    permitted(decide_for(&spec, &[("team-a", &p)]));
+}

@@ -597,6 +597,37 @@ case("api-gateway-other-stage", "execute-api:Invoke on the test stage, the rule 
 case("api-gateway-no-role", "An API Gateway target without a RoleArn.",
      mutate(api_good(), lambda b: b["targets"]["Targets"][0].pop("RoleArn")), ["TargetRoleMissing"])
 
+# --- CloudWatch Logs: the account's logs resource policies must let EventBridge write ---
+GROUP = f"arn:aws:logs:{R}:{A}:log-group:/aws/events/orders"
+def logs_policy_key(name):
+    return f"arn:aws:logs:{R}:{A}:resource-policy:{name}"
+LOGS_STATEMENT = {"Sid": "EventBridgeLogsOrders", "Effect": "Allow",
+                  "Principal": {"Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]},
+                  "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": f"{GROUP}:*",
+                  "Condition": {"ArnEquals": {"aws:SourceArn": RULE}}}
+CONSOLE_LOGS = {"Sid": "TrustEventsToStoreLogEvent", "Effect": "Allow",
+                "Principal": {"Service": ["delivery.logs.amazonaws.com", "events.amazonaws.com"]},
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": f"arn:aws:logs:{R}:{A}:log-group:/aws/events/*:*"}
+
+def logs_good(policies=None):
+    policies = {"EventBridgeIntegrationController": doc(LOGS_STATEMENT)} if policies is None else policies
+    return {"rule": rule(), "targets": {"Targets": [{"Id": "logs", "Arn": GROUP}]},
+            "deadLetterQueues": {logs_policy_key(n): {"Attributes": {"Policy": json.dumps(d)} if d else {}} for n, d in policies.items()}}
+
+case("logs-good", "A log group target: our statement in the controller's logs resource policy.", logs_good())
+case("logs-good-console-policy", "The policy the console writes (every /aws/events/ group) grants it, among other policies.",
+     logs_good({"TrustEventsToStoreLogEvent": doc(CONSOLE_LOGS), "Other": doc(dict(CONSOLE_LOGS, Sid="x", Resource=f"arn:aws:logs:{R}:{A}:log-group:/vpc/*:*"))}))
+case("logs-not-gathered", "The account's logs resource policies were not gathered: nothing is said.",
+     mutate(logs_good(), lambda b: b.pop("deadLetterQueues")))
+case("logs-no-policy", "The account has no logs resource policy at all.",
+     logs_good({"EventBridgeIntegrationController": None}), ["LogsResourcePolicyMissing"])
+case("logs-other-group", "The policies grant other log groups only.",
+     logs_good({"TrustEventsToStoreLogEvent": doc(dict(CONSOLE_LOGS, Resource=f"arn:aws:logs:{R}:{A}:log-group:/aws/lambda/*:*"))}),
+     ["LogsResourcePolicyMissing"])
+case("logs-other-rule", "Our statement admits another rule only.",
+     logs_good({"EventBridgeIntegrationController": doc(dict(LOGS_STATEMENT, Condition={"ArnEquals": {"aws:SourceArn": f"arn:aws:events:{R}:{A}:rule/refunds"}}))}),
+     ["LogsResourcePolicyMissing"])
+
 # --- What AWS recorded of the rule's deliveries (`collect`'s `delivery`), linked to the causes ---
 def metrics(invocations, failed):
     return {"Invocations": invocations, "FailedInvocations": failed, "InvocationsFailedToBeSentToDlq": 0,

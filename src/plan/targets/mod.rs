@@ -9,6 +9,7 @@ mod api_gateway;
 mod ecs;
 mod kinesis;
 mod lambda;
+pub mod logs;
 mod sns;
 mod sqs;
 mod step_functions;
@@ -21,7 +22,7 @@ use super::{
 };
 use crate::api::{
     ApiGatewayTarget, EcsTarget, EventBridgeIntegrationSpec, KinesisTarget, LambdaTarget,
-    SnsTarget, SqsTarget, StepFunctionsTarget, TargetKind, TargetSpec,
+    LogsTarget, SnsTarget, SqsTarget, StepFunctionsTarget, TargetKind, TargetSpec,
 };
 use crate::iam::Arn;
 
@@ -36,6 +37,7 @@ pub enum ValidTarget<'a> {
     Sns(&'a SnsTarget),
     Kinesis(&'a KinesisTarget),
     ApiGateway(&'a ApiGatewayTarget),
+    Logs(&'a LogsTarget),
 }
 
 impl<'a> ValidTarget<'a> {
@@ -52,6 +54,7 @@ impl<'a> ValidTarget<'a> {
             target.sns.as_ref().map(ValidTarget::Sns),
             target.kinesis.as_ref().map(ValidTarget::Kinesis),
             target.api_gateway.as_ref().map(ValidTarget::ApiGateway),
+            target.logs.as_ref().map(ValidTarget::Logs),
         ];
         let mut kinds = set.into_iter().flatten();
         match (kinds.next(), kinds.next()) {
@@ -69,6 +72,7 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::Sns(_) => TargetKind::Sns,
             ValidTarget::Kinesis(_) => TargetKind::Kinesis,
             ValidTarget::ApiGateway(_) => TargetKind::ApiGateway,
+            ValidTarget::Logs(_) => TargetKind::Logs,
         }
     }
 
@@ -82,6 +86,7 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::Sns(t) => &t.topic_arn,
             ValidTarget::Kinesis(k) => &k.stream_arn,
             ValidTarget::ApiGateway(a) => &a.rest_api_arn,
+            ValidTarget::Logs(l) => logs::group_arn(l),
         }
     }
 
@@ -104,6 +109,7 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::Sns(_) => sns::FIELD,
             ValidTarget::Kinesis(_) => kinesis::FIELD,
             ValidTarget::ApiGateway(_) => api_gateway::FIELD,
+            ValidTarget::Logs(_) => logs::FIELD,
         }
     }
 
@@ -118,6 +124,7 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::Sns(t) => sns::validate_spec(t, spec),
             ValidTarget::Kinesis(k) => kinesis::validate(k, spec),
             ValidTarget::ApiGateway(a) => api_gateway::validate(a, spec),
+            ValidTarget::Logs(l) => logs::validate(l, spec),
         }
     }
 
@@ -126,7 +133,10 @@ impl<'a> ValidTarget<'a> {
     pub fn needs_role(self) -> bool {
         !matches!(
             self,
-            ValidTarget::Lambda(_) | ValidTarget::Sqs(_) | ValidTarget::Sns(_)
+            ValidTarget::Lambda(_)
+                | ValidTarget::Sqs(_)
+                | ValidTarget::Sns(_)
+                | ValidTarget::Logs(_)
         )
     }
 
@@ -139,6 +149,7 @@ impl<'a> ValidTarget<'a> {
                 | ValidTarget::Sns(_)
                 | ValidTarget::Kinesis(_)
                 | ValidTarget::ApiGateway(_)
+                | ValidTarget::Logs(_)
         )
     }
 
@@ -153,6 +164,7 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::Sns(t) => sns::invoke_statements(t),
             ValidTarget::Kinesis(k) => kinesis::invoke_statements(k),
             ValidTarget::ApiGateway(a) => api_gateway::invoke_statements(a, &facts.account_id),
+            ValidTarget::Logs(l) => logs::invoke_statements(l),
         }
     }
 
@@ -172,7 +184,8 @@ impl<'a> ValidTarget<'a> {
             | ValidTarget::Sqs(_)
             | ValidTarget::Sns(_)
             | ValidTarget::Kinesis(_)
-            | ValidTarget::ApiGateway(_) => None,
+            | ValidTarget::ApiGateway(_)
+            | ValidTarget::Logs(_) => None,
         }
     }
 
@@ -187,6 +200,7 @@ impl<'a> ValidTarget<'a> {
         match self {
             ValidTarget::Sqs(q) => Some(sqs::permission(q, rule, owner)),
             ValidTarget::Sns(t) => Some(sns::permission(t, rule, owner)),
+            ValidTarget::Logs(l) => Some(logs::permission(l, rule, owner)),
             ValidTarget::Ecs(_)
             | ValidTarget::StepFunctions(_)
             | ValidTarget::Lambda(_)
@@ -209,6 +223,7 @@ impl<'a> ValidTarget<'a> {
                 .map_or(TargetParameters::None, TargetParameters::MessageGroup),
             ValidTarget::Kinesis(k) => kinesis::parameters(k),
             ValidTarget::ApiGateway(a) => api_gateway::parameters(a),
+            ValidTarget::Logs(_) => TargetParameters::None,
             ValidTarget::StepFunctions(_) | ValidTarget::Lambda(_) => TargetParameters::None,
         }
     }
