@@ -58,7 +58,7 @@ pub struct Watched {
     pub global: bool,
 }
 
-pub const WATCHED: [Watched; 5] = [
+pub const WATCHED: [Watched; 6] = [
     Watched {
         source: "aws.events",
         event_source: "events.amazonaws.com",
@@ -110,6 +110,14 @@ pub const WATCHED: [Watched; 5] = [
         source: "aws.sns",
         event_source: "sns.amazonaws.com",
         names: &["SetTopicAttributes"],
+        prefixes: &[],
+        global: false,
+    },
+    // Log group targets: the account's logs resource policy of the controller's name.
+    Watched {
+        source: "aws.logs",
+        event_source: "logs.amazonaws.com",
+        names: &["PutResourcePolicy", "DeleteResourcePolicy"],
         prefixes: &[],
         global: false,
     },
@@ -340,6 +348,9 @@ pub fn parse_event(body: &str) -> Result<DriftEvent, Unparsable> {
         "sns.amazonaws.com" => {
             resources.extend(param("topicArn").map(|t| key(Named::Queue, queue_name(&t))))
         }
+        // A logs resource policy is recorded as QueuePermission under the policy's name; every
+        // log group target of the account and region shares it, so an edit re-queues them all.
+        "logs.amazonaws.com" => resources.extend(param("policyName").map(|p| key(Named::Queue, p))),
         _ => {}
     }
     if resources.iter().any(|r| r.name.is_empty()) {
@@ -532,6 +543,16 @@ pub(crate) mod tests {
                 "SetTopicAttributes",
                 json!({"topicArn": "arn:aws:sns:eu-west-1:222222222222:orders", "attributeName": "Policy", "attributeValue": "{}"}),
                 entry(OwnedKind::QueuePermission, "orders", Some("eu-west-1")),
+            ),
+            (
+                "logs.amazonaws.com",
+                "PutResourcePolicy",
+                json!({"policyName": "EventBridgeIntegrationController", "policyDocument": "{}"}),
+                entry(
+                    OwnedKind::QueuePermission,
+                    "EventBridgeIntegrationController",
+                    Some("eu-west-1"),
+                ),
             ),
         ];
         for (source, name, params, owned) in cases {
