@@ -282,6 +282,33 @@ refused!(
     )
 );
 refused!(
+    refuses_a_kinesis_target_not_granted,
+    "tn-kinesis",
+    "spec.target.kinesis.streamArn",
+    format!("arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/payments"),
+    format!(
+        "  rule: {{eventPattern: {{source: [orders]}}}}\n  target:\n    kinesis: {{streamArn: \"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/payments\"}}\n"
+    )
+);
+refused!(
+    refuses_an_api_gateway_target_not_granted,
+    "tn-apigw",
+    "spec.target.apiGateway.restApiArn",
+    format!("arn:aws:apigateway:{REGION}::/restapis/p4yments00"),
+    format!(
+        "  rule: {{eventPattern: {{source: [orders]}}}}\n  target:\n    apiGateway: {{restApiArn: \"arn:aws:apigateway:{REGION}::/restapis/p4yments00\", stage: prod, method: POST, path: /pay}}\n"
+    )
+);
+refused!(
+    refuses_a_log_group_target_not_granted,
+    "tn-logs",
+    "spec.target.logs.logGroupArn",
+    format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/events/payments"),
+    format!(
+        "  rule: {{eventPattern: {{source: [orders]}}}}\n  target:\n    logs: {{logGroupArn: \"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/events/payments\"}}\n"
+    )
+);
+refused!(
     refuses_a_bus_not_granted,
     "tn-bus",
     "spec.rule.eventBusName",
