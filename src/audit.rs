@@ -39,6 +39,8 @@ pub struct CachedReader {
     lambda_policies: Cache<Option<Value>>,
     task_definitions: Cache<Option<TaskDefinition>>,
     queues: Cache<Option<crate::plan::diff::ObservedQueue>>,
+    /// The account's CloudWatch Logs resource policies (log group targets), once per run.
+    logs_policies: Cache<Vec<(String, Option<String>)>>,
     /// Reads organisation policies: the clients' own, or a role's in the management or a
     /// delegated administrator account (`--organization-role-arn`).
     organizations: aws_sdk_organizations::Client,
@@ -71,6 +73,7 @@ impl CachedReader {
             lambda_policies: Default::default(),
             task_definitions: Default::default(),
             queues: Default::default(),
+            logs_policies: Default::default(),
             organization: TtlCache::new(RUN),
             key_policies: TtlCache::new(RUN),
             delivery: None,
@@ -234,7 +237,10 @@ impl CachedReader {
                 .filter(|a| a.service == "logs" && a.account == account)
             {
                 let holders = snap.dead_letter_queues.get_or_insert_with(Default::default);
-                let policies = policy_holder::logs_policies(&self.clients).await?;
+                let policies = cached(&self.logs_policies, &account, || {
+                    policy_holder::logs_policies(&self.clients)
+                })
+                .await?;
                 let name_of = |name: &str| {
                     format!(
                         "arn:{}:logs:{}:{}:resource-policy:{name}",

@@ -106,6 +106,24 @@ async fn logging_bus(
     (bus.to_string(), bus_arn, group)
 }
 
+/// One point of a rule's metric on a custom bus, as EventBridge records it (both dimensions).
+fn bus_rule_datum(
+    bus: &str,
+    rule: &str,
+    metric: &str,
+    value: f64,
+    at: std::time::SystemTime,
+) -> MetricDatum {
+    MetricDatum::builder()
+        .metric_name(metric)
+        .value(value)
+        .unit(StandardUnit::Count)
+        .timestamp(at.into())
+        .dimensions(Dimension::builder().name("EventBusName").value(bus).build())
+        .dimensions(Dimension::builder().name("RuleName").value(rule).build())
+        .build()
+}
+
 /// A record of the bus's log in AWS's documented schema (a target of Step Functions).
 fn bus_log_record(bus_arn: &str, rule_arn: &str, step: &str, message: &str, status: u16) -> String {
     serde_json::json!({
@@ -425,7 +443,6 @@ spec:
             group.clone(),
         );
         tokio::spawn(async move {
-            use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
             loop {
                 for message in [
                     record(
@@ -456,17 +473,8 @@ spec:
                         .await
                         .expect("PutLogEvents");
                 }
-                let dims = [("EventBusName", bus.as_str()), ("RuleName", rule.as_str())];
                 let datum = |metric: &str, value: f64| {
-                    let mut d = MetricDatum::builder()
-                        .metric_name(metric)
-                        .value(value)
-                        .unit(StandardUnit::Count)
-                        .timestamp(std::time::SystemTime::now().into());
-                    for (name, v) in dims {
-                        d = d.dimensions(Dimension::builder().name(name).value(v).build());
-                    }
-                    d.build()
+                    bus_rule_datum(&bus, &rule, metric, value, std::time::SystemTime::now())
                 };
                 cw.put_metric_data()
                     .namespace("AWS/Events")
@@ -594,19 +602,8 @@ async fn the_cli_reads_and_bundles_what_aws_recorded_of_a_failing_rule() {
     // What EventBridge records when it is refused: the metrics, and the bus's log record.
     // The points are half a minute old, as CloudWatch's are when read (a point stamped in
     // the very second of the read may fall after its end, which is sent in whole seconds).
-    let dims = [("EventBusName", bus.as_str()), ("RuleName", rule)];
     let recorded_at = std::time::SystemTime::now() - Duration::from_secs(30);
-    let datum = |metric: &str, value: f64| {
-        let mut d = MetricDatum::builder()
-            .metric_name(metric)
-            .value(value)
-            .unit(StandardUnit::Count)
-            .timestamp(recorded_at.into());
-        for (name, v) in dims {
-            d = d.dimensions(Dimension::builder().name(name).value(v).build());
-        }
-        d.build()
-    };
+    let datum = |metric: &str, value: f64| bus_rule_datum(&bus, rule, metric, value, recorded_at);
     cw.put_metric_data()
         .namespace("AWS/Events")
         .metric_data(datum("Invocations", 3.0))

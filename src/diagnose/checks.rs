@@ -1015,7 +1015,7 @@ impl<'a> TargetCheck<'a> {
         if let Some((why, notes)) =
             self.resource_policy_denies(&stream, arn, &all, "logs:PutLogEvents")
         {
-            let statement = remedy::logs_target_statement(
+            let statement = crate::iam::documents::logs_target_statement(
                 &remedy::logs_target_sid(&self.rule.arn),
                 t.arn.trim_end_matches(":*"),
                 &self.rule.arn,

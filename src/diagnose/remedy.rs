@@ -139,19 +139,6 @@ pub fn logs_target_sid(rule_arn: &str) -> String {
     dead_letter_queue_sid(rule_arn).replacen("EventBridgeDlq", "EventBridgeLogs", 1)
 }
 
-/// The statement of a CloudWatch Logs resource policy that lets `rule_arn` write to the log
-/// group (the controller writes the same, `plan::targets::logs::statement`).
-pub fn logs_target_statement(statement_id: &str, log_group_arn: &str, rule_arn: &str) -> Value {
-    json!({
-        "Sid": statement_id,
-        "Effect": "Allow",
-        "Principal": {"Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]},
-        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-        "Resource": format!("{log_group_arn}:*"),
-        "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}}
-    })
-}
-
 /// Adding one statement to a CloudWatch Logs resource policy of the account (at most 10 a
 /// region, 5,120 characters each): `put-resource-policy` replaces the named policy whole.
 pub fn put_logs_resource_policy(statement: &Value) -> String {

@@ -17,6 +17,19 @@ pub fn dead_letter_queue_statement(statement_id: &str, queue_arn: &str, rule_arn
     })
 }
 
+/// The statement of a CloudWatch Logs resource policy that lets one rule's events be written
+/// to a log group (principals as AWS's example grants them; `aws:SourceArn` = the rule).
+pub fn logs_target_statement(statement_id: &str, log_group_arn: &str, rule_arn: &str) -> Value {
+    json!({
+        "Sid": statement_id,
+        "Effect": "Allow",
+        "Principal": {"Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]},
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": format!("{log_group_arn}:*"),
+        "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}}
+    })
+}
+
 /// The statement of a target account's event-bus policy that admits one forwarding role of
 /// the source account: its account as principal, narrowed to the role by `aws:PrincipalArn`
 /// (a principal naming the role itself would turn into the role's unique ID, and break, if

@@ -93,25 +93,17 @@ pub(super) fn permission(
         .unwrap_or_default();
     DesiredQueuePermission {
         purpose: QueuePurpose::LogGroupTarget,
-        statement: statement(&statement_id, group_arn(logs), &rule.arn),
+        statement: crate::iam::documents::logs_target_statement(
+            &statement_id,
+            group_arn(logs),
+            &rule.arn,
+        ),
         queue_arn: holder_arn(&partition, &region, &account),
         queue_name: POLICY_NAME.to_string(),
         queue_account: account,
         statement_id,
         rule_arn: rule.arn.clone(),
     }
-}
-
-/// The owned statement that lets the rule's events be written to the log group.
-pub fn statement(statement_id: &str, log_group_arn: &str, rule_arn: &str) -> Value {
-    json!({
-        "Sid": statement_id,
-        "Effect": "Allow",
-        "Principal": {"Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]},
-        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-        "Resource": format!("{log_group_arn}:*"),
-        "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}}
-    })
 }
 
 #[cfg(test)]
