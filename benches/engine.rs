@@ -46,6 +46,7 @@ fn main() {
         task_roles: Some(vec!["arn:aws:iam::111122223333:role/exec".into()]),
         provisioning_role_arn: None,
         recorded_roles: vec![],
+        connection_secret: None,
     };
     let owner = Owner {
         cluster: "bench".into(),

@@ -62,6 +62,12 @@ fn reconcile(spec: &Value) -> Option<String> {
             .cross_account
             .as_ref()
             .and_then(|x| x.provisioning_role_arn.clone()),
+        // As the controller reads it from the connection's Secret.
+        connection_secret: Some(ebi::plan::ConnectionSecret {
+            version: "s@1".into(),
+            first: "x-api-key".into(),
+            second: "secret".into(),
+        }),
     };
     match plan(&spec, &owner, &facts, &Guardrails::default()) {
         Ok(_) => None,
@@ -132,6 +138,15 @@ fn api_gateway(region: &str, method: &str, path: &str) -> Value {
     json!({"rule": {"eventPattern": {"source": ["orders"]}}, "target": {"apiGateway": {
         "restApiArn": format!("arn:aws:apigateway:{region}::/restapis/a1b2c3d4e5"),
         "stage": "prod", "method": method, "path": path}}})
+}
+
+fn api_destination(endpoint: &str, connection: Value) -> Value {
+    json!({"rule": {"eventPattern": {"source": ["orders"]}}, "target": {"apiDestination": {
+        "endpoint": endpoint, "httpMethod": "POST", "connection": connection}}})
+}
+
+fn api_key() -> Value {
+    json!({"authorizationType": "API_KEY", "secretRef": {"name": "orders-api"}})
 }
 
 fn logs(group: &str) -> Value {
@@ -350,6 +365,57 @@ fn cases() -> Vec<(
             ),
             Some("spec.region"),
             Some("spec.target.apiGateway.restApiArn"),
+        ),
+        (
+            "an API destination with an API key",
+            api_destination("https://api.example.com/orders", api_key()),
+            None,
+            None,
+        ),
+        (
+            "an API destination with OAuth client credentials",
+            api_destination(
+                "https://api.example.com/orders",
+                json!({"authorizationType": "OAUTH_CLIENT_CREDENTIALS", "secretRef": {"name": "s"},
+                    "oauth": {"authorizationEndpoint": "https://auth.example.com/token", "httpMethod": "POST"}}),
+            ),
+            None,
+            None,
+        ),
+        (
+            "an API destination over plain HTTP",
+            api_destination("http://api.example.com/orders", api_key()),
+            Some("spec.target.apiDestination.endpoint"),
+            Some("spec.target.apiDestination.endpoint"),
+        ),
+        (
+            "OAuth client credentials without their token endpoint",
+            api_destination(
+                "https://api.example.com/orders",
+                json!({"authorizationType": "OAUTH_CLIENT_CREDENTIALS", "secretRef": {"name": "s"}}),
+            ),
+            Some("spec.target.apiDestination.connection.oauth"),
+            Some("spec.target.apiDestination.connection.oauth"),
+        ),
+        (
+            "a token endpoint for an API key",
+            api_destination(
+                "https://api.example.com/orders",
+                json!({"authorizationType": "API_KEY", "secretRef": {"name": "s"},
+                    "oauth": {"authorizationEndpoint": "https://auth.example.com/token", "httpMethod": "POST"}}),
+            ),
+            Some("spec.target.apiDestination.connection.oauth"),
+            Some("spec.target.apiDestination.connection.oauth"),
+        ),
+        (
+            "an API destination across accounts",
+            with(
+                api_destination("https://api.example.com/orders", api_key()),
+                &["crossAccount"],
+                fwd.clone(),
+            ),
+            Some("spec.target.apiDestination.endpoint"),
+            Some("spec.target.apiDestination.endpoint"),
         ),
         (
             "a log group target",

@@ -1598,3 +1598,205 @@ spec:
         .await
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn api_destination_gets_its_connection_from_a_secret_and_a_role_that_may_invoke_only_it() {
+    let ns = namespace("e2e-apidest");
+    let secret = |key_name: &str| {
+        format!(
+            r#"apiVersion: v1
+kind: Secret
+metadata: {{name: orders-api, namespace: {ns}}}
+stringData: {{apiKeyName: {key_name}, apiKeyValue: s3cr3t-value}}
+"#
+        )
+    };
+    apply(&secret("x-api-key"));
+    let _ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    apply(&format!(
+        r#"apiVersion: eventbridge.dev/v1alpha1
+kind: EventBridgeIntegration
+metadata: {{name: webhook, namespace: {ns}}}
+spec:
+  rule: {{eventPattern: {{source: [orders]}}}}
+  target:
+    apiDestination:
+      endpoint: "https://api.example.com/orders/*"
+      httpMethod: POST
+      invocationRateLimitPerSecond: 20
+      pathParameterValues: ["$.detail.orderId"]
+      headerParameters: {{X-Source: eventbridge}}
+      connection:
+        authorizationType: API_KEY
+        secretRef: {{name: orders-api}}
+"#
+    ));
+    wait_condition(&api, "webhook", "Ready", "True", Some("Converged")).await;
+    let aws = aws().await;
+    let name = derived(&ns, "webhook");
+    let uid = uid_of(&api, "webhook").await;
+    let connection = aws
+        .events
+        .describe_connection()
+        .name(&name)
+        .send()
+        .await
+        .unwrap();
+    let key_name =
+        |c: &aws_sdk_eventbridge::operation::describe_connection::DescribeConnectionOutput| {
+            c.auth_parameters()
+                .and_then(|p| p.api_key_auth_parameters())
+                .and_then(|k| k.api_key_name())
+                .map(str::to_string)
+        };
+    assert_eq!(key_name(&connection).as_deref(), Some("x-api-key"));
+    assert_eq!(
+        connection.authorization_type().map(|t| t.as_str()),
+        Some("API_KEY")
+    );
+    let described = connection.description().unwrap_or_default();
+    assert!(
+        described.contains(&format!("uid={uid}")) && !described.contains("s3cr3t"),
+        "the description names the owner and no credential: {described}"
+    );
+    let destination = aws
+        .events
+        .describe_api_destination()
+        .name(&name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        destination.invocation_endpoint(),
+        Some("https://api.example.com/orders/*")
+    );
+    assert_eq!(destination.http_method().map(|m| m.as_str()), Some("POST"));
+    assert_eq!(destination.invocation_rate_limit_per_second(), Some(20));
+    assert_eq!(destination.connection_arn(), connection.connection_arn());
+    let destination_arn = destination.api_destination_arn().unwrap().to_string();
+
+    let policy = aws.inline_policy(&name).await.unwrap();
+    let expected = json!({"Statement":[{"Sid":"InvokeApiDestination","Effect":"Allow",
+        "Action":"events:InvokeApiDestination",
+        "Resource":format!("arn:aws:events:{REGION}:{ACCOUNT}:api-destination/{name}/*")}]});
+    assert!(
+        documents_equivalent(&json!(policy), &expected),
+        "policy: {policy}"
+    );
+    let t = only_target(&aws, &name).await;
+    assert_eq!(
+        t.arn(),
+        destination_arn,
+        "the rule calls the destination AWS created"
+    );
+    assert!(t
+        .role_arn()
+        .is_some_and(|r| r.ends_with(&format!("/{name}"))));
+    assert_eq!(
+        t.http_parameters()
+            .map(|h| h.path_parameter_values().to_vec()),
+        Some(vec!["$.detail.orderId".to_string()])
+    );
+
+    // A rotated Secret reaches the connection at the next pass (AWS never shows the value:
+    // the emulator shows the key's name, which the rotation changes too).
+    apply(&secret("x-api-key-2"));
+    wait_until_async(
+        "the rotated key to reach the connection",
+        Duration::from_secs(30),
+        || async {
+            let c = aws
+                .events
+                .describe_connection()
+                .name(&name)
+                .send()
+                .await
+                .unwrap();
+            key_name(&c).as_deref() == Some("x-api-key-2")
+        },
+    )
+    .await;
+
+    // The endpoint changed by hand is restored, on the same destination.
+    aws.events
+        .update_api_destination()
+        .name(&name)
+        .invocation_endpoint("https://attacker.example.net/")
+        .send()
+        .await
+        .unwrap();
+    wait_until_async(
+        "the endpoint to be restored",
+        Duration::from_secs(30),
+        || async {
+            let d = aws
+                .events
+                .describe_api_destination()
+                .name(&name)
+                .send()
+                .await
+                .unwrap();
+            d.invocation_endpoint() == Some("https://api.example.com/orders/*")
+        },
+    )
+    .await;
+    assert_eq!(only_target(&aws, &name).await.arn(), destination_arn);
+
+    delete_and_wait(&ns, &["webhook"]);
+    let gone_destination = aws
+        .events
+        .describe_api_destination()
+        .name(&name)
+        .send()
+        .await;
+    assert!(
+        gone_destination.is_err_and(|e| e.into_service_error().is_resource_not_found_exception()),
+        "the destination is deleted"
+    );
+    let gone_connection = aws.events.describe_connection().name(&name).send().await;
+    assert!(
+        gone_connection.is_err_and(|e| e.into_service_error().is_resource_not_found_exception()),
+        "the connection is deleted"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_api_destination_whose_secret_is_missing_is_stalled_naming_the_secret_and_creates_nothing(
+) {
+    let ns = namespace("e2e-apidest-nosecret");
+    let _ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    apply(&format!(
+        r#"apiVersion: eventbridge.dev/v1alpha1
+kind: EventBridgeIntegration
+metadata: {{name: webhook, namespace: {ns}}}
+spec:
+  rule: {{eventPattern: {{source: [orders]}}}}
+  target:
+    apiDestination:
+      endpoint: "https://api.example.com/orders"
+      httpMethod: POST
+      connection:
+        authorizationType: BASIC
+        secretRef: {{name: partner-login}}
+"#
+    ));
+    let (_, _, message) = wait_condition(&api, "webhook", "Ready", "False", None).await;
+    assert!(
+        message.contains(&format!("Secret {ns}/partner-login"))
+            && message.contains("--from-literal=username=")
+            && message.contains("--from-literal=password="),
+        "{message}"
+    );
+    let aws = aws().await;
+    let name = derived(&ns, "webhook");
+    assert!(!aws.rule_exists(&name).await, "nothing is created");
+    assert!(aws
+        .events
+        .describe_connection()
+        .name(&name)
+        .send()
+        .await
+        .is_err());
+}

@@ -67,6 +67,7 @@ fn created_role() -> String {
         task_roles: None,
         provisioning_role_arn: None,
         recorded_roles: vec![],
+        connection_secret: None,
     };
     let guard = Guardrails {
         allowed_account_ids: vec![],

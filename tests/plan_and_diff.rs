@@ -33,6 +33,7 @@ fn facts() -> Facts {
         ]),
         provisioning_role_arn: None,
         recorded_roles: vec![],
+        connection_secret: None,
     }
 }
 

@@ -55,8 +55,9 @@ pub struct EventBridgeIntegrationPolicySpec {
 
     /// Every target ARN: the Lambda function (as the target uses it, qualifier included),
     /// the state machine, the SQS queue (the controller writes a statement into its policy),
-    /// and for ECS both the cluster and the task definition. A queue granted only in
-    /// `deadLetterQueues` is not a target.
+    /// and for ECS both the cluster and the task definition; for an API destination, the
+    /// endpoint's URL (`https://api.example.com/*`: events leave AWS for it). A queue granted
+    /// only in `deadLetterQueues` is not a target.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<String>,
 

@@ -51,7 +51,7 @@ pub const SCHEDULE_PATTERN: &str =
     namespaced,
     shortname = "ebi",
     status = "EventBridgeIntegrationStatus",
-    doc = "An AWS EventBridge integration: one rule, its single target (ECS task, Step Functions state machine, Lambda function, SQS queue, SNS topic, Kinesis stream, API Gateway REST API or CloudWatch Logs log group), and the IAM role, Lambda permission or queue or topic policy statement EventBridge needs to invoke it. The controller creates and keeps these in sync, and `status.findings` names anything that would make an invocation fail with AccessDenied, with the fix.",
+    doc = "An AWS EventBridge integration: one rule, its single target (ECS task, Step Functions state machine, Lambda function, SQS queue, SNS topic, Kinesis stream, API Gateway REST API, CloudWatch Logs log group or HTTPS API destination), and the IAM role, Lambda permission or queue or topic policy statement EventBridge needs to invoke it. The controller creates and keeps these in sync, and `status.findings` names anything that would make an invocation fail with AccessDenied, with the fix.",
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","description":"Reason of the Ready condition","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
     printcolumn = r#"{"name":"Target","type":"string","jsonPath":".status.targetKind"}"#,
@@ -86,6 +86,9 @@ pub const SCHEDULE_PATTERN: &str =
     {"rule": "!has(self.target.logs) || !has(self.crossAccount)",
      "fieldPath": ".target.logs.logGroupArn",
      "message": "spec.target.logs.logGroupArn: cross-account delivery to a log group is not supported; use a log group in the rule's account and remove spec.crossAccount"},
+    {"rule": "!has(self.target.apiDestination) || !has(self.crossAccount)",
+     "fieldPath": ".target.apiDestination.endpoint",
+     "message": "spec.target.apiDestination.endpoint: an API destination is an HTTPS endpoint called from the rule's account; remove spec.crossAccount"},
     {"rule": "!has(self.target.apiGateway) || !has(self.crossAccount)",
      "fieldPath": ".target.apiGateway.restApiArn",
      "message": "spec.target.apiGateway.restApiArn: cross-account delivery to an API Gateway REST API is not yet supported; use an API in the rule's account and remove spec.crossAccount"},
@@ -118,7 +121,7 @@ pub struct EventBridgeIntegrationSpec {
     pub rule: RuleSpec,
 
     /// The rule's target: exactly one of `ecs`, `stepFunctions`, `lambda`, `sqs`, `sns`,
-    /// `kinesis`, `apiGateway` or `logs`.
+    /// `kinesis`, `apiGateway`, `logs` or `apiDestination`.
     pub target: TargetSpec,
 
     /// The IAM role EventBridge assumes to invoke an ECS or Step Functions target.
@@ -263,11 +266,11 @@ fn yes() -> bool {
 }
 
 /// The single target of the rule. Exactly one of `ecs`, `stepFunctions`, `lambda`, `sqs`, `sns`,
-/// `kinesis`, `apiGateway`, `logs`; at most one of `input`, `inputPath`, `inputTransformer`.
+/// `kinesis`, `apiGateway`, `logs`, `apiDestination`; at most one of `input`, `inputPath`, `inputTransformer`.
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend(
-    "oneOf" = [{"required": ["ecs"]}, {"required": ["stepFunctions"]}, {"required": ["lambda"]}, {"required": ["sqs"]}, {"required": ["sns"]}, {"required": ["kinesis"]}, {"required": ["apiGateway"]}, {"required": ["logs"]}],
+    "oneOf" = [{"required": ["ecs"]}, {"required": ["stepFunctions"]}, {"required": ["lambda"]}, {"required": ["sqs"]}, {"required": ["sns"]}, {"required": ["kinesis"]}, {"required": ["apiGateway"]}, {"required": ["logs"]}, {"required": ["apiDestination"]}],
     "not" = {"anyOf": [
         {"required": ["input", "inputPath"]},
         {"required": ["input", "inputTransformer"]},
@@ -311,6 +314,10 @@ pub struct TargetSpec {
     /// Write each event to a CloudWatch Logs log group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logs: Option<LogsTarget>,
+
+    /// Call an HTTPS endpoint outside AWS (an EventBridge API destination and its connection).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_destination: Option<ApiDestinationTarget>,
 
     /// Constant JSON passed to the target instead of the event: any JSON value (object, array,
     /// string, number), so the schema gives it no single type.
@@ -605,6 +612,171 @@ pub struct LogsTarget {
     pub log_group_arn: String,
 }
 
+/// An HTTPS endpoint outside AWS, called through an EventBridge API destination: the
+/// controller creates the connection (its credentials read from a Kubernetes Secret, never
+/// written in the spec) and the API destination, and the integration's role gets
+/// `events:InvokeApiDestination` on this destination only.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "self.endpoint.startsWith('https://')",
+     "fieldPath": ".endpoint",
+     "message": "spec.target.apiDestination.endpoint: EventBridge calls HTTPS endpoints only; use an https:// URL"}
+]))]
+pub struct ApiDestinationTarget {
+    /// The URL called, `https://…`; a path parameter is `*`, its value in
+    /// `pathParameterValues`.
+    #[schemars(
+        length(min = 9, max = 2048),
+        regex(pattern = r"^https://[A-Za-z0-9%()_.!~*';/?:@&=+$,-]+$")
+    )]
+    pub endpoint: String,
+
+    /// The HTTP method of the call.
+    pub http_method: ApiDestinationMethod,
+
+    /// The most calls a second EventBridge makes to the endpoint (1 to 300). Default 300;
+    /// events beyond it wait, up to the retry policy's event age.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 300))]
+    pub invocation_rate_limit_per_second: Option<i32>,
+
+    /// How EventBridge authenticates to the endpoint.
+    pub connection: ConnectionSpec,
+
+    /// The values of the endpoint's `*` segments, in order (as many as there are `*`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub path_parameter_values: Vec<String>,
+
+    /// Headers added to the request.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub header_parameters: BTreeMap<String, String>,
+
+    /// Query string parameters added to the request.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub query_string_parameters: BTreeMap<String, String>,
+}
+
+/// An API destination's HTTP method.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[allow(clippy::upper_case_acronyms)]
+pub enum ApiDestinationMethod {
+    GET,
+    POST,
+    PUT,
+    PATCH,
+    DELETE,
+    HEAD,
+    OPTIONS,
+}
+
+impl ApiDestinationMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiDestinationMethod::GET => "GET",
+            ApiDestinationMethod::POST => "POST",
+            ApiDestinationMethod::PUT => "PUT",
+            ApiDestinationMethod::PATCH => "PATCH",
+            ApiDestinationMethod::DELETE => "DELETE",
+            ApiDestinationMethod::HEAD => "HEAD",
+            ApiDestinationMethod::OPTIONS => "OPTIONS",
+        }
+    }
+}
+
+/// The EventBridge connection of an API destination: its authorization, with the
+/// credentials in a Secret of the object's namespace (keys by type: `API_KEY`: `apiKeyName`,
+/// `apiKeyValue`; `BASIC`: `username`, `password`; `OAUTH_CLIENT_CREDENTIALS`: `clientId`,
+/// `clientSecret`). A change of the Secret is written to the connection at the next pass.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "(self.authorizationType == 'OAUTH_CLIENT_CREDENTIALS') == has(self.oauth)",
+     "fieldPath": ".oauth",
+     "message": "spec.target.apiDestination.connection.oauth: required exactly when authorizationType is OAUTH_CLIENT_CREDENTIALS (the token endpoint and its method)"}
+]))]
+pub struct ConnectionSpec {
+    /// `API_KEY`, `BASIC` or `OAUTH_CLIENT_CREDENTIALS`.
+    pub authorization_type: AuthorizationType,
+
+    /// The Secret, in the object's namespace, holding the credentials.
+    pub secret_ref: LocalSecretRef,
+
+    /// OAuth client credentials: where EventBridge gets its token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth: Option<OAuthSpec>,
+}
+
+/// How EventBridge authorizes its calls to an API destination.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+pub enum AuthorizationType {
+    API_KEY,
+    BASIC,
+    OAUTH_CLIENT_CREDENTIALS,
+}
+
+impl AuthorizationType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthorizationType::API_KEY => "API_KEY",
+            AuthorizationType::BASIC => "BASIC",
+            AuthorizationType::OAUTH_CLIENT_CREDENTIALS => "OAUTH_CLIENT_CREDENTIALS",
+        }
+    }
+
+    /// The Secret's keys the type reads, in the order AWS's parameters take them.
+    pub fn secret_keys(self) -> [&'static str; 2] {
+        match self {
+            AuthorizationType::API_KEY => ["apiKeyName", "apiKeyValue"],
+            AuthorizationType::BASIC => ["username", "password"],
+            AuthorizationType::OAUTH_CLIENT_CREDENTIALS => ["clientId", "clientSecret"],
+        }
+    }
+}
+
+/// A Secret of the object's own namespace (no other namespace's Secret can be named).
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LocalSecretRef {
+    /// The Secret's name.
+    #[schemars(regex(pattern = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"))]
+    pub name: String,
+}
+
+/// The OAuth token endpoint of a connection.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OAuthSpec {
+    /// The token endpoint, `https://…`.
+    #[schemars(
+        length(min = 9, max = 2048),
+        regex(pattern = r"^https://[A-Za-z0-9%()_.!~*';/?:@&=+$,-]+$")
+    )]
+    pub authorization_endpoint: String,
+
+    /// `GET`, `POST` or `PUT`.
+    pub http_method: OAuthMethod,
+}
+
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[allow(clippy::upper_case_acronyms)]
+pub enum OAuthMethod {
+    GET,
+    POST,
+    PUT,
+}
+
+impl OAuthMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OAuthMethod::GET => "GET",
+            OAuthMethod::POST => "POST",
+            OAuthMethod::PUT => "PUT",
+        }
+    }
+}
+
 /// An HTTP method of API Gateway; `ANY` is every method of the resource.
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 #[allow(clippy::upper_case_acronyms)]
@@ -690,6 +862,7 @@ pub enum TargetKind {
     Kinesis,
     ApiGateway,
     Logs,
+    ApiDestination,
 }
 
 impl TargetKind {
@@ -703,6 +876,7 @@ impl TargetKind {
             TargetKind::Kinesis => "Kinesis",
             TargetKind::ApiGateway => "APIGateway",
             TargetKind::Logs => "Logs",
+            TargetKind::ApiDestination => "APIDestination",
         }
     }
 }
@@ -719,6 +893,7 @@ impl TargetSpec {
             (self.kinesis.is_some(), TargetKind::Kinesis),
             (self.api_gateway.is_some(), TargetKind::ApiGateway),
             (self.logs.is_some(), TargetKind::Logs),
+            (self.api_destination.is_some(), TargetKind::ApiDestination),
         ];
         let mut kinds = set
             .into_iter()

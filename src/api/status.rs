@@ -69,6 +69,10 @@ pub enum OwnedKind {
     QueuePermission,
     /// An IAM role (with the controller's inline policy).
     Role,
+    /// An EventBridge API destination (named as the rule; `arn` without AWS's ID).
+    ApiDestination,
+    /// An EventBridge connection of an API destination (likewise).
+    Connection,
 }
 
 /// One AWS resource the controller owns, with everything needed to find it again and to
@@ -78,7 +82,8 @@ pub enum OwnedKind {
 )]
 #[serde(rename_all = "camelCase")]
 pub struct OwnedResource {
-    /// Rule, Role, LambdaPermission, BusPermission or QueuePermission.
+    /// Rule, Role, LambdaPermission, BusPermission, QueuePermission, ApiDestination or
+    /// Connection.
     pub kind: OwnedKind,
     /// `aws`, `aws-cn` or `aws-us-gov`.
     pub partition: String,
@@ -189,6 +194,8 @@ impl OwnedResource {
                 self.statement_id.as_deref().unwrap_or("?"),
                 self.arn
             ),
+            OwnedKind::ApiDestination => format!("API destination {}", self.arn),
+            OwnedKind::Connection => format!("connection {}", self.arn),
         }
     }
 }

@@ -90,13 +90,29 @@ fn mark_written(c: &Clients, desired: &Desired, change: &Change) {
                 c.shared.wrote_queue(&q.queue_name, &q.queue_account);
             }
         }
-        // Targets and bus policies are always read directly.
-        Change::PutTarget | Change::RemoveTargets(_) | Change::PutBusPermission { .. } => {}
+        // Targets, bus policies, API destinations and connections are always read directly.
+        Change::PutTarget
+        | Change::RemoveTargets(_)
+        | Change::PutBusPermission { .. }
+        | Change::PutConnection { .. }
+        | Change::PutApiDestination { .. } => {}
     }
 }
 
 async fn write(c: &Clients, desired: &Desired, change: &Change) -> Result<(), AwsError> {
     match change {
+        Change::PutConnection { created } => {
+            let Some(d) = &desired.api_destination else {
+                return Err(unplanned(change));
+            };
+            super::api_destination::put_connection(c, &d.name, &d.connection, *created).await?;
+        }
+        Change::PutApiDestination { created } => {
+            let Some(d) = &desired.api_destination else {
+                return Err(unplanned(change));
+            };
+            super::api_destination::put_api_destination(c, d, *created).await?;
+        }
         Change::CreateRole
         | Change::TagRole
         | Change::UpdateTrustPolicy
@@ -147,15 +163,17 @@ async fn write(c: &Clients, desired: &Desired, change: &Change) -> Result<(), Aw
                 .map_err(|e| classify("events:TagResource", e))?;
         }
         Change::PutTarget => {
+            let mut target = desired.target.clone().ok_or_else(|| unplanned(change))?;
+            // An API destination's ARN ends in the ID AWS gave it.
+            if let Some(d) = &desired.api_destination {
+                target.arn = super::api_destination::destination_arn(c, d).await?;
+            }
             let out = c
                 .events
                 .put_targets()
                 .rule(&desired.rule().name)
                 .event_bus_name(&desired.rule().event_bus_name)
-                .targets(
-                    sdk_target(desired.target.as_ref().ok_or_else(|| unplanned(change))?)
-                        .map_err(|m| rejected("events:PutTargets", m))?,
-                )
+                .targets(sdk_target(&target).map_err(|m| rejected("events:PutTargets", m))?)
                 .send()
                 .await
                 .map_err(|e| classify("events:PutTargets", e))?;

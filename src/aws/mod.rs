@@ -1,6 +1,7 @@
 //! The AWS side: shared SDK clients, observation (reads) and application (writes).
 //! Everything that talks to AWS lives here; the planner and the diagnosis never do.
 
+pub mod api_destination;
 pub mod apply;
 pub mod bus_logs;
 pub mod cloudtrail;

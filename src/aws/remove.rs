@@ -57,6 +57,9 @@ pub async fn remove(
         OwnedKind::LambdaPermission => remove_lambda_permission(c, r, owner).await,
         OwnedKind::BusPermission => remove_bus_permission(c, r).await,
         OwnedKind::QueuePermission => remove_queue_permission(c, r, owner).await,
+        OwnedKind::ApiDestination | OwnedKind::Connection => {
+            remove_api_destination_part(c, r, owner).await
+        }
     };
     // Shared snapshots taken before the removal no longer speak for it.
     match r.kind {
@@ -68,7 +71,7 @@ pub async fn remove(
             .shared
             .wrote_lambda_policy(&r.name, r.qualifier.as_deref()),
         OwnedKind::QueuePermission => c.shared.wrote_queue(&r.name, &r.account_id),
-        OwnedKind::BusPermission => {}
+        OwnedKind::BusPermission | OwnedKind::ApiDestination | OwnedKind::Connection => {}
     }
     result
 }
@@ -165,6 +168,41 @@ fn not_ours(claim: Claim) -> Option<String> {
         }
         Claim::Foreign(tags) => Some(format!("it is tagged for another owner ({tags})")),
     }
+}
+
+/// An API destination or connection: removed when its description names this owner (they
+/// take no tags), and when it is the recorded one (the ARN up to AWS's ID).
+async fn remove_api_destination_part(
+    c: &Clients,
+    r: &OwnedResource,
+    owner: &Owner,
+) -> Result<Removal, AwsError> {
+    use super::api_destination as api;
+    use crate::plan::api_destination::{description_tags, is_instance_of};
+    let found = match r.kind {
+        OwnedKind::Connection => api::connection(c, &r.name)
+            .await?
+            .map(|x| (x.arn, x.description)),
+        _ => api::api_destination(c, &r.name)
+            .await?
+            .map(|x| (x.arn, x.description)),
+    };
+    let Some((arn, description)) = found else {
+        return Ok(Removal::Gone);
+    };
+    if !is_instance_of(&arn, &r.arn) {
+        return Ok(Removal::NotOurs(format!("the one of that name is {arn}")));
+    }
+    if owner.claim(&description_tags(&description)) != Claim::Ours {
+        return Ok(Removal::NotOurs(format!(
+            "its description does not name this object (\"{description}\")"
+        )));
+    }
+    match r.kind {
+        OwnedKind::Connection => api::delete_connection(c, &r.name).await?,
+        _ => api::delete_api_destination(c, &r.name).await?,
+    }
+    Ok(Removal::Removed)
 }
 
 async fn remove_rule(c: &Clients, r: &OwnedResource, owner: &Owner) -> Result<Removal, AwsError> {

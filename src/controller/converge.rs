@@ -100,7 +100,17 @@ pub(super) async fn plan_for(
     let mut admission = admit(obj, ctx, &region, None).await?;
     let local = ctx.aws.clients(&region);
     let account_id = ctx.aws.account_id(&local).await?;
+    // An API destination's credentials: read from the object's namespace, before planning.
+    let connection_secret = match valid.target {
+        plan::ValidTarget::ApiDestination(d) => Some(
+            super::connection_secret::read(&ctx.client, &owner.namespace, &d.connection)
+                .await
+                .map_err(Failure::Dependency)?,
+        ),
+        _ => None,
+    };
     let facts = |task_roles: Option<Vec<String>>, admission: &Admission| Facts {
+        connection_secret: connection_secret.clone(),
         account_id: account_id.clone(),
         region: region.clone(),
         task_roles,
@@ -343,6 +353,15 @@ async fn observe_all(
             queues.insert(q.queue_arn.clone(), queue);
         }
     }
+    // No bulk read of API destinations carries their descriptions (the proof of whose they
+    // are): each is described, two calls a pass.
+    let (api_destination, connection) = match &desired.api_destination {
+        Some(d) => (
+            crate::aws::api_destination::api_destination(clients, &d.name).await?,
+            crate::aws::api_destination::connection(clients, &d.name).await?,
+        ),
+        None => (None, None),
+    };
     let task_definition = if desired
         .target
         .as_ref()
@@ -361,6 +380,8 @@ async fn observe_all(
             task_definition,
             bus_policy,
             queues,
+            api_destination,
+            connection,
         },
         from_snapshots,
         role_assumed_absent,

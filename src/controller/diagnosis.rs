@@ -77,6 +77,23 @@ pub fn snapshot(desired: &Desired, observed: &Observed) -> Snapshot {
             })
             .collect()
     });
+    let api_destinations = observed
+        .api_destination
+        .iter()
+        .map(|d| {
+            let connection = observed
+                .connection
+                .as_ref()
+                .filter(|c| c.arn == d.connection_arn);
+            let destination = diagnose::ApiDestination {
+                arn: d.arn.clone(),
+                connection_arn: d.connection_arn.clone(),
+                connection_state: connection.map(|c| c.state.clone()),
+                connection_state_reason: connection.and_then(|c| c.state_reason.clone()),
+            };
+            (d.arn.clone(), destination)
+        })
+        .collect();
     Snapshot {
         rule,
         targets,
@@ -85,6 +102,7 @@ pub fn snapshot(desired: &Desired, observed: &Observed) -> Snapshot {
         task_definitions,
         chains: vec![],
         dead_letter_queues,
+        api_destinations,
         ..Default::default()
     }
 }

@@ -8,6 +8,7 @@
 mod admission;
 mod cleanup;
 pub mod conditions;
+mod connection_secret;
 mod converge;
 mod diagnosis;
 pub mod drift_events;

@@ -115,6 +115,7 @@ const BUNDLE_KEYS: &[&str] = &[
     "keyPolicies",
     "organization",
     "delivery",
+    "apiDestinations",
     "description",
     "expect",
     "doc",
@@ -394,6 +395,7 @@ pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError>
         None => None,
         Some(d) => Some(parse_delivery(d)?),
     };
+    let api_destinations = parse_api_destinations(&root)?;
     let expect = Expectations {
         target_id: match input::field(&root, "expectTargetId") {
             None => None,
@@ -421,10 +423,45 @@ pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError>
             key_policies,
             organization,
             delivery,
+            api_destinations,
             ..Default::default()
         },
         expect,
     ))
+}
+
+/// The bundle's `apiDestinations`: {destination ARN: `aws events describe-api-destination`'s
+/// output, with the output of `aws events describe-connection` for its connection under
+/// `Connection` (null or absent: the connection does not exist)}.
+fn parse_api_destinations(
+    root: &Value,
+) -> Result<BTreeMap<String, super::ApiDestination>, BundleError> {
+    let mut out = BTreeMap::new();
+    for (arn, d, path) in optional_map(root, "apiDestinations")? {
+        input::object(d, &path)?;
+        let connection_arn = input::required_string(d, "ConnectionArn", &path)?;
+        let (state, reason) = match input::field(d, "Connection") {
+            None | Some(Value::Null) => (None, None),
+            Some(c) => {
+                let cpath = format!("{path}.Connection");
+                input::object(c, &cpath)?;
+                (
+                    Some(input::required_string(c, "ConnectionState", &cpath)?),
+                    input::optional_string(c, "StateReason", &cpath)?,
+                )
+            }
+        };
+        out.insert(
+            arn.clone(),
+            super::ApiDestination {
+                arn: arn.clone(),
+                connection_arn,
+                connection_state: state,
+                connection_state_reason: reason,
+            },
+        );
+    }
+    Ok(out)
 }
 
 /// The bundle's `delivery` (see the module's head).

@@ -220,6 +220,22 @@ impl<'a> TargetCheck<'a> {
                 }
                 self.check_role_target(&arn);
             }
+            "events" if arn.resource.starts_with("api-destination/") => {
+                if cross_account {
+                    self.finding(
+                        Code::CrossAccountUnsupportedTarget,
+                        &t.arn,
+                        format!(
+                            "The API destination is in account {} but the rule is in account {}: a rule can only call an API destination of its own account.",
+                            arn.account, self.account
+                        ),
+                        format!("Create the connection and API destination in account {} (or forward events bus to bus to account {}, and call the destination from a rule there).", self.account, arn.account),
+                    );
+                    return;
+                }
+                self.check_connection(&arn);
+                self.check_role_target(&arn);
+            }
             "events" if arn.resource.starts_with("event-bus/") => self.check_bus_target(&arn),
             "sqs" if !cross_account => self.check_sqs_target(&arn),
             "sns" if !cross_account => self.check_sns_target(&arn),
@@ -303,6 +319,49 @@ impl<'a> TargetCheck<'a> {
             self.check_trust(role);
             self.check_policy_arns(role);
         }
+    }
+
+    /// ConnectionNotAuthorized: EventBridge calls an API destination only through an
+    /// authorized connection; any other state (deauthorized after a refused token or key,
+    /// still authorizing, deleted) fails every call, whatever the role may do.
+    fn check_connection(&mut self, arn: &Arn) {
+        let Some(d) = self.snapshot.api_destinations.get(&self.target.arn) else {
+            return;
+        };
+        let name = arn
+            .resource
+            .trim_start_matches("api-destination/")
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let connection_name = d
+            .connection_arn
+            .rsplit(":connection/")
+            .next()
+            .and_then(|n| n.split('/').next())
+            .unwrap_or_default()
+            .to_string();
+        let (message, remediation) = match (&d.connection_state, &d.connection_state_reason) {
+            (Some(state), _) if state == "AUTHORIZED" => return,
+            (None, _) => (
+                format!("API destination {name} uses connection {}, which does not exist: EventBridge cannot call the endpoint.", d.connection_arn),
+                format!("Create the connection (aws events create-connection --name {connection_name} …) and point the destination at it (aws events update-api-destination --name {name} --connection-arn …)."),
+            ),
+            (Some(state), reason) => (
+                format!(
+                    "Connection {connection_name} of API destination {name} is {state}, not AUTHORIZED{}: EventBridge fails every call to the endpoint.",
+                    reason.as_ref().map(|r| format!(" (AWS: \"{r}\")")).unwrap_or_default()
+                ),
+                format!("Fix the credentials the connection holds (for OAuth, the client ID and secret and the token endpoint must be accepted by the authorization server), then write them again: aws events update-connection --name {connection_name} --authorization-type … --auth-parameters …; a controller-managed connection is rewritten when its Secret changes."),
+            ),
+        };
+        self.finding(
+            Code::ConnectionNotAuthorized,
+            &d.connection_arn.clone(),
+            message,
+            remediation,
+        );
     }
 
     fn check_role_target(&mut self, arn: &Arn) {
@@ -1428,6 +1487,10 @@ fn target_action(arn: &Arn) -> (&'static str, Code) {
     match arn.service.as_str() {
         "kinesis" => ("kinesis:PutRecord", Code::PutRecordNotAllowed),
         "execute-api" => ("execute-api:Invoke", Code::InvokeApiNotAllowed),
+        "events" => (
+            "events:InvokeApiDestination",
+            Code::InvokeApiDestinationNotAllowed,
+        ),
         _ => ("states:StartExecution", Code::StartExecutionNotAllowed),
     }
 }
@@ -1437,6 +1500,7 @@ fn role_target_kind(arn: &Arn) -> &'static str {
         "ecs" => "ECS",
         "kinesis" => "Kinesis",
         "execute-api" => "API Gateway",
+        "events" => "API destination",
         _ => "Step Functions",
     }
 }

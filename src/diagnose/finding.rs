@@ -45,6 +45,8 @@ pub enum Code {
     SnsTopicPolicyMissing,
     SnsTopicKmsKeyNotPermitted,
     LogsResourcePolicyMissing,
+    InvokeApiDestinationNotAllowed,
+    ConnectionNotAuthorized,
     /// Not a static cause: AWS's own metrics report failed invocations of the rule (see
     /// `delivery`). Not in `ALL`, the causes the static evaluator names.
     DeliveryFailing,
@@ -53,7 +55,7 @@ pub enum Code {
 impl Code {
     /// Every cause the static evaluator can name (`DeliveryFailing` is observed, not
     /// evaluated, and is not among them).
-    pub const ALL: [Code; 36] = [
+    pub const ALL: [Code; 38] = [
         Code::RuleNotFound,
         Code::RuleDisabled,
         Code::TargetNotFound,
@@ -90,6 +92,8 @@ impl Code {
         Code::SnsTopicPolicyMissing,
         Code::SnsTopicKmsKeyNotPermitted,
         Code::LogsResourcePolicyMissing,
+        Code::InvokeApiDestinationNotAllowed,
+        Code::ConnectionNotAuthorized,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -131,6 +135,8 @@ impl Code {
             Code::SnsTopicPolicyMissing => "SnsTopicPolicyMissing",
             Code::SnsTopicKmsKeyNotPermitted => "SnsTopicKmsKeyNotPermitted",
             Code::LogsResourcePolicyMissing => "LogsResourcePolicyMissing",
+            Code::InvokeApiDestinationNotAllowed => "InvokeApiDestinationNotAllowed",
+            Code::ConnectionNotAuthorized => "ConnectionNotAuthorized",
             Code::DeliveryFailing => "DeliveryFailing",
         }
     }

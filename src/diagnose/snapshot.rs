@@ -39,6 +39,20 @@ pub struct Snapshot {
     /// What AWS recorded of the rule's deliveries (the CLI's online reads, a bundle's
     /// `delivery`). None: not gathered; the controller links its own (`Delivering`).
     pub delivery: Option<super::delivery::DeliveryEvidence>,
+    /// The API destinations the targets name, by ARN, with their connection's state. A
+    /// destination missing from the map was not gathered: its connection is not judged.
+    pub api_destinations: BTreeMap<String, ApiDestination>,
+}
+
+/// An API destination and what its connection's state says of EventBridge's calls.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ApiDestination {
+    pub arn: String,
+    pub connection_arn: String,
+    /// `AUTHORIZED`, `AUTHORIZING`, `DEAUTHORIZED`, … (None: the connection does not exist).
+    pub connection_state: Option<String>,
+    /// AWS's `StateReason`, when it gives one.
+    pub connection_state_reason: Option<String>,
 }
 
 /// An SQS queue as far as EventBridge's delivery to it is concerned.

@@ -26,6 +26,33 @@ pub struct Observed {
     /// The queues whose policy holds a statement of ours (the dead-letter queue, an SQS
     /// target), by queue ARN, those that exist.
     pub queues: BTreeMap<String, ObservedQueue>,
+    /// An API destination target: the destination of the planned name, if it exists.
+    pub api_destination: Option<ObservedApiDestination>,
+    /// And its connection, if it exists.
+    pub connection: Option<ObservedConnection>,
+}
+
+/// An API destination as `DescribeApiDestination` shows it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ObservedApiDestination {
+    pub arn: String,
+    pub connection_arn: String,
+    pub endpoint: String,
+    pub http_method: String,
+    pub rate_limit: Option<i32>,
+    pub description: String,
+}
+
+/// A connection as `DescribeConnection` shows it (never its secret values).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ObservedConnection {
+    pub arn: String,
+    pub authorization_type: String,
+    /// `AUTHORIZED`, `AUTHORIZING`, `DEAUTHORIZED`, …
+    pub state: String,
+    /// AWS's words when it is not authorized.
+    pub state_reason: Option<String>,
+    pub description: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -71,6 +98,14 @@ pub struct ObservedRole {
 /// One write, in the order they must run.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Change {
+    /// CreateConnection or (`created: false`) UpdateConnection with the Secret's credentials.
+    PutConnection {
+        created: bool,
+    },
+    /// CreateApiDestination or UpdateApiDestination.
+    PutApiDestination {
+        created: bool,
+    },
     CreateRole,
     TagRole,
     UpdateTrustPolicy,
@@ -104,6 +139,17 @@ impl Change {
     /// Drift means an existing resource was changed or removed behind our back.
     pub fn describe(&self) -> String {
         match self {
+            Change::PutConnection { created: true } => {
+                "created the API destination's connection".into()
+            }
+            Change::PutConnection { created: false } => {
+                "wrote the connection's authorization (its Secret changed, or the connection did)"
+                    .into()
+            }
+            Change::PutApiDestination { created: true } => "created the API destination".into(),
+            Change::PutApiDestination { created: false } => {
+                "restored the API destination's endpoint, method, rate or connection".into()
+            }
             Change::CreateRole => "created the IAM role".into(),
             Change::TagRole => "tagged the IAM role with its owner".into(),
             Change::UpdateTrustPolicy => "restored the role's trust policy".into(),
@@ -297,7 +343,7 @@ pub fn diff(
     owner: &Owner,
     adopt: Adoption,
 ) -> Result<Vec<Change>, NotOwned> {
-    let mut changes = Vec::new();
+    let mut changes = api_destination_changes(desired, observed, owner, &adopt)?;
     if let DesiredRole::Managed(role) = &desired.role {
         match &observed.role {
             None => changes.extend([Change::CreateRole, Change::PutRolePolicy]),
@@ -349,6 +395,7 @@ pub fn diff(
                 }
             }
         }
+        let target = &resolved_target(desired, observed, target);
         if !observed.targets.iter().any(|t| t == target) {
             changes.push(Change::PutTarget);
         }
@@ -522,6 +569,91 @@ pub fn keeps_other_targets(observed: &Observed, owner: &Owner, adopt: &Adoption)
             .is_some_and(|r| owner.claim(&r.tags) == Claim::Untagged)
 }
 
+/// The connection's and the API destination's writes, before anything that uses them. Neither
+/// takes tags: their descriptions say whose they are, and an untagged one is taken over only
+/// with `spec.adoptExisting` (as a rule is).
+fn api_destination_changes(
+    desired: &Desired,
+    observed: &Observed,
+    owner: &Owner,
+    adopt: &Adoption,
+) -> Result<Vec<Change>, NotOwned> {
+    use super::targets::api_destination::description_tags;
+    let Some(want) = &desired.api_destination else {
+        return Ok(vec![]);
+    };
+    let mut changes = vec![];
+    match &observed.connection {
+        None => changes.push(Change::PutConnection { created: true }),
+        Some(c) => {
+            let tags = description_tags(&c.description);
+            ownership(
+                &tags,
+                owner,
+                adopt.rule,
+                "EventBridge connection",
+                &want.name,
+            )?;
+            if c.description != want.connection.description
+                || c.authorization_type != want.connection.authorization_type.as_str()
+            {
+                changes.push(Change::PutConnection { created: false });
+            }
+        }
+    }
+    match &observed.api_destination {
+        None => changes.push(Change::PutApiDestination { created: true }),
+        Some(a) => {
+            let tags = description_tags(&a.description);
+            ownership(
+                &tags,
+                owner,
+                adopt.rule,
+                "EventBridge API destination",
+                &want.name,
+            )?;
+            let connection_ok = observed
+                .connection
+                .as_ref()
+                .is_some_and(|c| c.arn == a.connection_arn);
+            let same = a.endpoint == want.endpoint
+                && a.http_method == want.http_method
+                && a.rate_limit
+                    .unwrap_or(super::targets::api_destination::DEFAULT_RATE)
+                    == want.rate_limit
+                && a.description == want.description;
+            if !(same && connection_ok) {
+                changes.push(Change::PutApiDestination { created: false });
+            }
+        }
+    }
+    Ok(changes)
+}
+
+/// The desired target as AWS would hold it: an API destination's ARN ends in the ID AWS gave
+/// the destination, so it is the observed destination's (none yet: the planned ARN, which no
+/// target has, so the target is written once the destination exists).
+pub fn resolved_target(
+    desired: &Desired,
+    observed: &Observed,
+    target: &TargetShape,
+) -> TargetShape {
+    let observed_arn = desired.api_destination.as_ref().and_then(|want| {
+        observed
+            .api_destination
+            .as_ref()
+            .filter(|a| super::targets::api_destination::is_instance_of(&a.arn, &want.arn))
+            .map(|a| a.arn.clone())
+    });
+    match observed_arn {
+        Some(arn) => TargetShape {
+            arn,
+            ..target.clone()
+        },
+        None => target.clone(),
+    }
+}
+
 /// What AWS holds once `changes` were applied to `before`: the desired state where the
 /// changes wrote, the rest as observed. Lets a pass diagnose what it just wrote without
 /// reading it back (the next resync reads it for real, so drift is still found). `None`
@@ -537,6 +669,10 @@ pub fn after_writes(
         .iter()
         .any(|c| matches!(c, Change::PutPermissionsBoundary(_)))
     {
+        return None;
+    }
+    // An API destination written by this pass has an ARN only AWS knows: read it back.
+    if desired.api_destination.is_some() && !changes.is_empty() {
         return None;
     }
     let mut after = before.clone();

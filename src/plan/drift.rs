@@ -180,6 +180,8 @@ pub enum Named {
     Function,
     Queue,
     Bus,
+    /// An API destination or its connection (both are named as the rule).
+    ApiDestination,
 }
 
 /// One resource: its kind, account, region (None for IAM) and bare name.
@@ -199,6 +201,7 @@ pub fn key_of(entry: &OwnedResource) -> ResourceKey {
         OwnedKind::LambdaPermission => Named::Function,
         OwnedKind::QueuePermission => Named::Queue,
         OwnedKind::BusPermission => Named::Bus,
+        OwnedKind::ApiDestination | OwnedKind::Connection => Named::ApiDestination,
     };
     let name = match named {
         Named::Function => function_name(&entry.name),

@@ -6,6 +6,7 @@ pub mod drift;
 pub mod names;
 pub mod record;
 mod targets;
+pub use targets::api_destination;
 pub use targets::logs::POLICY_NAME as LOGS_POLICY_NAME;
 pub mod validate;
 
@@ -125,6 +126,29 @@ pub struct Facts {
     /// [`names::bridge_role_name`]): IAM role names are unique in an account whatever the
     /// path, and the target must never name a role that does not exist.
     pub recorded_roles: Vec<String>,
+    /// An API destination's connection: the credentials of its Secret.
+    pub connection_secret: Option<ConnectionSecret>,
+}
+
+/// The credentials of an API destination's connection, as read from its Secret (the values
+/// of the two keys its authorization type reads). Never printed: `Debug` shows the version.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ConnectionSecret {
+    /// `NAME@RESOURCE_VERSION` of the Secret: recorded in the connection's description, so a
+    /// new version is written to AWS (which never returns a connection's secret values).
+    pub version: String,
+    /// API key name, user name or client ID.
+    pub first: String,
+    /// API key value, password or client secret.
+    pub second: String,
+}
+
+impl std::fmt::Debug for ConnectionSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionSecret")
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
 }
 
 /// An ECS task definition, as far as planning and diagnosis need it: whose roles the
@@ -194,6 +218,8 @@ pub struct Desired {
     /// dead-letter queue, an SQS target) under its own Sid. The statements of one queue are
     /// written in one policy rewrite.
     pub queue_permissions: Vec<DesiredQueuePermission>,
+    /// An API destination target: the destination and its connection.
+    pub api_destination: Option<DesiredApiDestination>,
 }
 
 impl Desired {
@@ -355,6 +381,31 @@ impl DesiredQueuePermission {
     pub fn holder(&self) -> PolicyHolder {
         PolicyHolder::of_arn(&self.queue_arn)
     }
+}
+
+/// An API destination of ours and its connection, both named as the rule. Their ARNs end in
+/// an ID AWS picks: `arn` and `connection.arn` stop before it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DesiredApiDestination {
+    pub name: String,
+    pub arn: String,
+    pub endpoint: String,
+    pub http_method: String,
+    pub rate_limit: i32,
+    /// Whose it is (destinations take no tags).
+    pub description: String,
+    pub connection: DesiredConnection,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DesiredConnection {
+    pub arn: String,
+    pub authorization_type: crate::api::AuthorizationType,
+    /// OAuth: the token endpoint and its method.
+    pub oauth: Option<(String, String)>,
+    pub secret: ConnectionSecret,
+    /// Whose it is, and the Secret's version it holds.
+    pub description: String,
 }
 
 /// Our statement in the target bus's policy (EventBusForwarding).
@@ -552,14 +603,20 @@ fn plan_accounts(
     } = validate(spec)?;
     let account = facts.account_id.clone();
     check_account(guard, &account, "the controller's AWS account")?;
-    // A kind whose ARN names no account (API Gateway's REST API) is in the rule's account.
-    let target = if target.account.is_empty() {
-        Arn {
+    // A kind whose ARN names no account (API Gateway's REST API) is in the rule's account;
+    // one the spec names by no ARN at all (an API destination), in its region and partition.
+    let target = match (target.account.is_empty(), target.region.is_empty()) {
+        (false, _) => target,
+        (true, false) => Arn {
             account: account.clone(),
             ..target
-        }
-    } else {
-        target
+        },
+        (true, true) => Arn {
+            account: account.clone(),
+            region: facts.region.clone(),
+            partition: partition_of_region(&facts.region).to_string(),
+            ..target
+        },
     };
     let region = facts.region.clone();
     if target.region != region {
@@ -703,6 +760,7 @@ fn plan_accounts(
                 task_roles: facts.task_roles.clone(),
                 provisioning_role_arn: None,
                 recorded_roles: facts.recorded_roles.clone(),
+                connection_secret: None,
             };
             let mut remote = plan_workload(
                 spec,
@@ -763,6 +821,7 @@ fn plan_accounts(
                 permission: None,
                 bus_permission: None,
                 queue_permissions: vec![],
+                api_destination: None,
             };
             Ok(Plan {
                 local,
@@ -821,12 +880,17 @@ fn plan_accounts(
                 trust_policy: json!({"Version": "2012-10-17", "Statement": [{
                     "Sid": "SourceRoleOnly", "Effect": "Allow", "Principal": {"AWS": source.arn}, "Action": "sts:AssumeRole"
                 }]}),
-                policy: json!({"Version": "2012-10-17", "Statement": workload.invoke_statements(facts)}),
+                policy: json!({"Version": "2012-10-17", "Statement": workload.invoke_statements(facts, &local_rule.arn)}),
                 permissions_boundary_arn: source.permissions_boundary_arn.clone(),
                 bridge_for: chained_bridge_for,
             };
-            let mut target =
-                target_shape(spec, workload, &remote_account, Some(source.arn.clone()));
+            let mut target = target_shape(
+                spec,
+                workload,
+                &remote_account,
+                &local_rule.arn,
+                Some(source.arn.clone()),
+            );
             target.role_arn = Some(source.arn.clone());
             let chain = (source.arn.clone(), chained_arn);
             let remote = Desired {
@@ -845,6 +909,7 @@ fn plan_accounts(
                 ),
                 bus_permission: None,
                 queue_permissions: vec![],
+                api_destination: None,
             };
             let local = Desired {
                 kind: PartKind::Workload(workload.kind()),
@@ -857,6 +922,7 @@ fn plan_accounts(
                 permission: None,
                 bus_permission: None,
                 queue_permissions: vec![],
+                api_destination: None,
             };
             Ok(Plan {
                 local,
@@ -865,6 +931,21 @@ fn plan_accounts(
                 chain: Some(chain),
             })
         }
+    }
+}
+
+/// The partition a region is in.
+fn partition_of_region(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else if region.starts_with("us-iso-") {
+        "aws-iso"
+    } else if region.starts_with("us-isob-") {
+        "aws-iso-b"
+    } else {
+        "aws"
     }
 }
 
@@ -888,11 +969,12 @@ fn target_shape(
     spec: &EventBridgeIntegrationSpec,
     workload: ValidTarget<'_>,
     account: &str,
+    rule_arn: &str,
     role_arn: Option<String>,
 ) -> TargetShape {
     TargetShape {
         id: spec.target.id.clone().unwrap_or_else(|| "1".into()),
-        arn: workload.target_arn(account),
+        arn: workload.target_arn(account, rule_arn),
         role_arn,
         parameters: workload.parameters(),
         input: spec.target.input.clone(),
@@ -936,7 +1018,15 @@ fn plan_workload(
         facts,
         guard,
     )?;
-    let target = target_shape(spec, workload, account, role.arn().map(str::to_string));
+    let target = target_shape(
+        spec,
+        workload,
+        account,
+        &rule.arn,
+        role.arn().map(str::to_string),
+    );
+    let api_destination =
+        workload.api_destination(&rule, owner, facts.connection_secret.as_ref())?;
     let permission = workload.resource_permission(
         names::owned_statement_id(&rule.name, &rule.arn, &owner.uid),
         "events.amazonaws.com",
@@ -957,6 +1047,7 @@ fn plan_workload(
         permission,
         bus_permission: None,
         queue_permissions,
+        api_destination,
     })
 }
 
@@ -1089,7 +1180,7 @@ fn plan_role(
         guard,
         partition,
         events_trust_policy(account, rule_arn),
-        workload.invoke_statements(facts),
+        workload.invoke_statements(facts, rule_arn),
         &facts.recorded_roles,
     )?;
     Ok(DesiredRole::Managed(role))

@@ -93,6 +93,20 @@ fn part_inventory(d: &Desired, via: Option<String>) -> Vec<OwnedResource> {
             )
         });
     }
+    if let Some(a) = &d.api_destination {
+        out.push(entry(
+            OwnedKind::ApiDestination,
+            &a.arn,
+            &a.name,
+            Some(&d.region),
+        ));
+        out.push(entry(
+            OwnedKind::Connection,
+            &a.connection.arn,
+            &a.name,
+            Some(&d.region),
+        ));
+    }
     if let DesiredRole::Managed(m) = &d.role {
         out.push(entry(OwnedKind::Role, &m.arn, &m.name, None));
     }
@@ -132,7 +146,10 @@ pub fn already_recorded(
             OwnedKind::Rule => out.rule = true,
             OwnedKind::Role => out.role = true,
             OwnedKind::LambdaPermission => out.permission = true,
-            OwnedKind::QueuePermission | OwnedKind::BusPermission => {}
+            OwnedKind::QueuePermission
+            | OwnedKind::BusPermission
+            | OwnedKind::ApiDestination
+            | OwnedKind::Connection => {}
         }
     }
     out.queue = queue_statements.0 > 0 && queue_statements.0 == queue_statements.1;
@@ -140,14 +157,16 @@ pub fn already_recorded(
 }
 
 /// Rules go first (nothing invokes through a statement or role after its rule is gone),
-/// statements next, roles last.
+/// statements next, then an API destination before its connection, roles last.
 pub fn removal_order(r: &OwnedResource) -> u8 {
     match r.kind {
         OwnedKind::Rule => 0,
         OwnedKind::LambdaPermission => 1,
         OwnedKind::BusPermission => 2,
         OwnedKind::QueuePermission => 3,
-        OwnedKind::Role => 4,
+        OwnedKind::ApiDestination => 4,
+        OwnedKind::Connection => 5,
+        OwnedKind::Role => 6,
     }
 }
 

@@ -247,6 +247,10 @@ fn workload_arns(spec: &EventBridgeIntegrationSpec) -> Vec<(&'static str, &str)>
     if let Some(l) = &t.logs {
         out.push(("spec.target.logs.logGroupArn", l.log_group_arn.as_str()));
     }
+    // Not an ARN: the URL events leave AWS for, granted like one (`https://api.example.com/*`).
+    if let Some(d) = &t.api_destination {
+        out.push(("spec.target.apiDestination.endpoint", d.endpoint.as_str()));
+    }
     out
 }
 

@@ -632,3 +632,26 @@ target: {logs: {logGroupArn: "arn:aws:logs:us-east-1:123456789012:log-group:/aws
         .push("arn:aws:logs:us-east-1:123456789012:log-group:/aws/events/team-a-*".into());
     permitted(decide_for(&spec, &[("team-a", &p)]));
 }
+
+#[test]
+fn an_api_destination_is_admitted_only_when_the_policy_grants_its_endpoint() {
+    let spec = spec(
+        r#"
+rule: {eventPattern: {source: [orders]}}
+target:
+  apiDestination:
+    endpoint: "https://hooks.partner.example.com/orders"
+    httpMethod: POST
+    connection: {authorizationType: API_KEY, secretRef: {name: partner}}
+"#,
+    );
+    let mut p = team_a();
+    // Without this check any namespace could send the bus's events to any URL.
+    let r = refused(decide_for(&spec, &[("team-a", &p)]));
+    assert_eq!(r.field, "spec.target.apiDestination.endpoint");
+    assert_eq!(r.value, "https://hooks.partner.example.com/orders");
+    p.targets.push("https://hooks.partner.example.com/*".into());
+    permitted(decide_for(&spec, &[("team-a", &p)]));
+    p.targets = vec!["https://hooks.partner.example.com.evil.example/*".into()];
+    refused(decide_for(&spec, &[("team-a", &p)]));
+}

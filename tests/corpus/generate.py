@@ -628,6 +628,40 @@ case("logs-other-rule", "Our statement admits another rule only.",
      logs_good({"EventBridgeIntegrationController": doc(dict(LOGS_STATEMENT, Condition={"ArnEquals": {"aws:SourceArn": f"arn:aws:events:{R}:{A}:rule/refunds"}}))}),
      ["LogsResourcePolicyMissing"])
 
+# --- API destinations: the role may invoke the destination; its connection must be AUTHORIZED ---
+DEST = f"arn:aws:events:{R}:{A}:api-destination/orders/5f1c9a2e-3b4d-4e8f-9a0b-1c2d3e4f5a6b"
+CONN = f"arn:aws:events:{R}:{A}:connection/orders/0b9e8d7c-6a5f-4e3d-8c2b-1a0f9e8d7c6b"
+INVOKE_DEST = {"Effect": "Allow", "Action": "events:InvokeApiDestination",
+               "Resource": f"arn:aws:events:{R}:{A}:api-destination/orders/*"}
+
+def dest_good(resource=INVOKE_DEST["Resource"], state="AUTHORIZED", reason=None, gathered=True):
+    b = {"rule": rule(), "targets": {"Targets": [{"Id": "api", "Arn": DEST, "RoleArn": EBROLE}]},
+         "roles": [role(EBROLE, trust_events(), [("invoke", doc(dict(INVOKE_DEST, Resource=resource)))])]}
+    if gathered:
+        connection = None if state is None else dict({"ConnectionArn": CONN, "Name": "orders", "ConnectionState": state,
+                                                      "AuthorizationType": "API_KEY"}, **({"StateReason": reason} if reason else {}))
+        b["apiDestinations"] = {DEST: {"ApiDestinationArn": DEST, "Name": "orders", "ConnectionArn": CONN,
+                                       "InvocationEndpoint": "https://api.example.com/orders", "HttpMethod": "POST",
+                                       "ApiDestinationState": "ACTIVE", "Connection": connection}}
+    return b
+
+case("api-destination-good", "An API destination: InvokeApiDestination on it (any ID AWS gives it), an AUTHORIZED connection.",
+     dest_good())
+case("api-destination-exact-arn", "InvokeApiDestination on the destination's full ARN.", dest_good(resource=DEST))
+case("api-destination-not-gathered", "The destination's connection was not gathered: only the role is judged.",
+     dest_good(gathered=False))
+case("api-destination-other-destination", "InvokeApiDestination on another destination only.",
+     dest_good(resource=f"arn:aws:events:{R}:{A}:api-destination/refunds/*"), ["InvokeApiDestinationNotAllowed"])
+case("api-destination-put-events-only", "The role may put events on the bus, not invoke the destination.",
+     mutate(dest_good(), lambda b: set_inline(b, {"Effect": "Allow", "Action": "events:PutEvents", "Resource": f"arn:aws:events:{R}:{A}:event-bus/default"})),
+     ["InvokeApiDestinationNotAllowed"])
+case("api-destination-deauthorized", "The connection was deauthorized: the token endpoint refused the client credentials.",
+     dest_good(state="DEAUTHORIZED", reason="The authorization server responded with 401 Unauthorized"), ["ConnectionNotAuthorized"])
+case("api-destination-authorizing", "The connection is still authorizing.", dest_good(state="AUTHORIZING"), ["ConnectionNotAuthorized"])
+case("api-destination-connection-gone", "The destination's connection was deleted.", dest_good(state=None), ["ConnectionNotAuthorized"])
+case("api-destination-no-role", "An API destination target without a RoleArn.",
+     mutate(dest_good(), lambda b: b["targets"]["Targets"][0].pop("RoleArn")), ["TargetRoleMissing"])
+
 # --- What AWS recorded of the rule's deliveries (`collect`'s `delivery`), linked to the causes ---
 def metrics(invocations, failed):
     return {"Invocations": invocations, "FailedInvocations": failed, "InvocationsFailedToBeSentToDlq": 0,

@@ -52,6 +52,13 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
+{{- if .Values.apiDestinations.readSecrets }}
+# The Secret an API destination's connection names (spec.target.apiDestination.connection
+# .secretRef), in the object's own namespace: get by name only, never list or watch.
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get"]
+{{- end }}
 {{- end -}}
 
 {{/* The series the alert rules read: this release's, as its ServiceMonitor labels them. */}}

@@ -5,6 +5,7 @@
 //! (SQS, SNS). Adding a kind: a module here, a variant of [`ValidTarget`] with its arms below, and the kind's field in
 //! `api::TargetSpec` (docs/architecture.md).
 
+pub mod api_destination;
 mod api_gateway;
 mod ecs;
 mod kinesis;
@@ -18,11 +19,12 @@ use serde_json::Value;
 
 use super::validate::SpecError;
 use super::{
-    DesiredPermission, DesiredQueuePermission, DesiredRule, EcsShape, Facts, HttpShape, Owner,
+    ConnectionSecret, DesiredApiDestination, DesiredPermission, DesiredQueuePermission,
+    DesiredRule, EcsShape, Facts, HttpShape, Owner,
 };
 use crate::api::{
-    ApiGatewayTarget, EcsTarget, EventBridgeIntegrationSpec, KinesisTarget, LambdaTarget,
-    LogsTarget, SnsTarget, SqsTarget, StepFunctionsTarget, TargetKind, TargetSpec,
+    ApiDestinationTarget, ApiGatewayTarget, EcsTarget, EventBridgeIntegrationSpec, KinesisTarget,
+    LambdaTarget, LogsTarget, SnsTarget, SqsTarget, StepFunctionsTarget, TargetKind, TargetSpec,
 };
 use crate::iam::Arn;
 
@@ -38,6 +40,7 @@ pub enum ValidTarget<'a> {
     Kinesis(&'a KinesisTarget),
     ApiGateway(&'a ApiGatewayTarget),
     Logs(&'a LogsTarget),
+    ApiDestination(&'a ApiDestinationTarget),
 }
 
 impl<'a> ValidTarget<'a> {
@@ -55,6 +58,10 @@ impl<'a> ValidTarget<'a> {
             target.kinesis.as_ref().map(ValidTarget::Kinesis),
             target.api_gateway.as_ref().map(ValidTarget::ApiGateway),
             target.logs.as_ref().map(ValidTarget::Logs),
+            target
+                .api_destination
+                .as_ref()
+                .map(ValidTarget::ApiDestination),
         ];
         let mut kinds = set.into_iter().flatten();
         match (kinds.next(), kinds.next()) {
@@ -73,10 +80,12 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::Kinesis(_) => TargetKind::Kinesis,
             ValidTarget::ApiGateway(_) => TargetKind::ApiGateway,
             ValidTarget::Logs(_) => TargetKind::Logs,
+            ValidTarget::ApiDestination(_) => TargetKind::ApiDestination,
         }
     }
 
-    /// The ARN the spec names (for ECS, the cluster; for API Gateway, the REST API).
+    /// The ARN the spec names (for ECS, the cluster; for API Gateway, the REST API; for an
+    /// API destination, which the spec names by its endpoint, the endpoint).
     pub fn arn(self) -> &'a str {
         match self {
             ValidTarget::Ecs(e) => &e.cluster_arn,
@@ -87,14 +96,18 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::Kinesis(k) => &k.stream_arn,
             ValidTarget::ApiGateway(a) => &a.rest_api_arn,
             ValidTarget::Logs(l) => logs::group_arn(l),
+            ValidTarget::ApiDestination(d) => &d.endpoint,
         }
     }
 
     /// The ARN of the rule's target in `account`, the target's account: the spec's
-    /// [`ValidTarget::arn`], but for API Gateway the called method's `execute-api` ARN.
-    pub fn target_arn(self, account: &str) -> String {
+    /// [`ValidTarget::arn`], but for API Gateway the called method's `execute-api` ARN, and
+    /// for an API destination the destination named as `rule_arn`'s rule (without the ID AWS
+    /// appends: see `api_destination`).
+    pub fn target_arn(self, account: &str, rule_arn: &str) -> String {
         match self {
             ValidTarget::ApiGateway(a) => api_gateway::method_arn(a, account),
+            ValidTarget::ApiDestination(_) => api_destination::destination_arn(rule_arn),
             other => other.arn().to_string(),
         }
     }
@@ -110,6 +123,7 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::Kinesis(_) => kinesis::FIELD,
             ValidTarget::ApiGateway(_) => api_gateway::FIELD,
             ValidTarget::Logs(_) => logs::FIELD,
+            ValidTarget::ApiDestination(_) => api_destination::FIELD,
         }
     }
 
@@ -125,6 +139,7 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::Kinesis(k) => kinesis::validate(k, spec),
             ValidTarget::ApiGateway(a) => api_gateway::validate(a, spec),
             ValidTarget::Logs(l) => logs::validate(l, spec),
+            ValidTarget::ApiDestination(d) => api_destination::validate(d, spec),
         }
     }
 
@@ -150,12 +165,14 @@ impl<'a> ValidTarget<'a> {
                 | ValidTarget::Kinesis(_)
                 | ValidTarget::ApiGateway(_)
                 | ValidTarget::Logs(_)
+                | ValidTarget::ApiDestination(_)
         )
     }
 
     /// What a role needs to invoke it, least privilege, never `*`. For a kind that needs
-    /// no role of EventBridge's, what a chained role needs (RoleChain).
-    pub fn invoke_statements(self, facts: &Facts) -> Vec<Value> {
+    /// no role of EventBridge's, what a chained role needs (RoleChain). `rule_arn`: the
+    /// rule that invokes it (an API destination is named as its rule).
+    pub fn invoke_statements(self, facts: &Facts, rule_arn: &str) -> Vec<Value> {
         match self {
             ValidTarget::Ecs(e) => ecs::invoke_statements(e, facts),
             ValidTarget::StepFunctions(s) => step_functions::invoke_statements(s),
@@ -165,6 +182,7 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::Kinesis(k) => kinesis::invoke_statements(k),
             ValidTarget::ApiGateway(a) => api_gateway::invoke_statements(a, &facts.account_id),
             ValidTarget::Logs(l) => logs::invoke_statements(l),
+            ValidTarget::ApiDestination(_) => api_destination::invoke_statements(rule_arn),
         }
     }
 
@@ -185,7 +203,8 @@ impl<'a> ValidTarget<'a> {
             | ValidTarget::Sns(_)
             | ValidTarget::Kinesis(_)
             | ValidTarget::ApiGateway(_)
-            | ValidTarget::Logs(_) => None,
+            | ValidTarget::Logs(_)
+            | ValidTarget::ApiDestination(_) => None,
         }
     }
 
@@ -205,7 +224,24 @@ impl<'a> ValidTarget<'a> {
             | ValidTarget::StepFunctions(_)
             | ValidTarget::Lambda(_)
             | ValidTarget::Kinesis(_)
-            | ValidTarget::ApiGateway(_) => None,
+            | ValidTarget::ApiGateway(_)
+            | ValidTarget::ApiDestination(_) => None,
+        }
+    }
+
+    /// The API destination and connection the kind needs (API destinations only), for
+    /// `rule`, owned by `owner`, with the credentials read from the connection's Secret.
+    pub fn api_destination(
+        self,
+        rule: &DesiredRule,
+        owner: &Owner,
+        secret: Option<&ConnectionSecret>,
+    ) -> Result<Option<DesiredApiDestination>, SpecError> {
+        match self {
+            ValidTarget::ApiDestination(d) => {
+                api_destination::desired(d, rule, owner, secret).map(Some)
+            }
+            _ => Ok(None),
         }
     }
 
@@ -223,6 +259,7 @@ impl<'a> ValidTarget<'a> {
                 .map_or(TargetParameters::None, TargetParameters::MessageGroup),
             ValidTarget::Kinesis(k) => kinesis::parameters(k),
             ValidTarget::ApiGateway(a) => api_gateway::parameters(a),
+            ValidTarget::ApiDestination(d) => api_destination::parameters(d),
             ValidTarget::Logs(_) => TargetParameters::None,
             ValidTarget::StepFunctions(_) | ValidTarget::Lambda(_) => TargetParameters::None,
         }

@@ -193,6 +193,7 @@ mod tests {
             task_roles: None,
             provisioning_role_arn: None,
             recorded_roles: vec![],
+            connection_secret: None,
         };
         crate::plan::plan(&spec, &owner, &facts, &Default::default())
     }
