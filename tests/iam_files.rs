@@ -255,6 +255,35 @@ fn every_call(role: &str) -> Vec<Case> {
     ] {
         cases.push(case(action, &bus, none.clone(), true));
     }
+    // API destination targets: the destination and its connection, named as the rule.
+    let destination =
+        format!("arn:aws:events:us-east-1:{ACCOUNT}:api-destination/ebi-team-a-orders/0b1c2d3e");
+    for action in [
+        "events:CreateApiDestination",
+        "events:UpdateApiDestination",
+        "events:DeleteApiDestination",
+        "events:DescribeApiDestination",
+    ] {
+        cases.push(case(action, &destination, none.clone(), true));
+    }
+    let connection =
+        format!("arn:aws:events:us-east-1:{ACCOUNT}:connection/ebi-team-a-orders/4f5a6b7c");
+    for action in [
+        "events:CreateConnection",
+        "events:UpdateConnection",
+        "events:DeleteConnection",
+        "events:DescribeConnection",
+    ] {
+        cases.push(case(action, &connection, none.clone(), true));
+    }
+    // EventBridge keeps a connection's credentials through its service-linked role, created
+    // with the account's first connection.
+    cases.push(case(
+        "iam:CreateServiceLinkedRole",
+        &format!("arn:aws:iam::{ACCOUNT}:role/aws-service-role/apidestinations.events.amazonaws.com/AWSServiceRoleForAmazonEventBridgeApiDestinations"),
+        json!({"iam:AWSServiceName": "apidestinations.events.amazonaws.com"}),
+        true,
+    ));
     for action in [
         "lambda:AddPermission",
         "lambda:RemovePermission",
@@ -399,6 +428,13 @@ fn never(role: &str) -> Vec<Case> {
     let role = role.to_string();
     let none = json!({});
     vec![
+        // No other service-linked role.
+        case(
+            "iam:CreateServiceLinkedRole",
+            &format!("arn:aws:iam::{ACCOUNT}:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS"),
+            json!({"iam:AWSServiceName": "ecs.amazonaws.com"}),
+            false,
+        ),
         // Only the drift queues are created, read, emptied or deleted; a dead-letter queue
         // (anyone's queue) only has its policy written.
         case(

@@ -127,7 +127,7 @@ pub async fn put_connection(
             .auth_parameters(auth.build())
             .send()
             .await
-            .map_err(|e| classify(op, e))?;
+            .map_err(|e| classify("events:CreateConnection", e))?;
         return Ok(());
     }
     let mut auth = eb::UpdateConnectionAuthRequestParameters::builder();
