@@ -176,6 +176,46 @@ impl CachedReader {
     }
 
     /// What the diagnosis needs about one rule, from the cache.
+    /// An API destination target of the rule's account and its connection's state (None:
+    /// not such a target, or no such destination).
+    async fn api_destination(
+        &self,
+        target_arn: &str,
+        account: &str,
+    ) -> Result<Option<diagnose::ApiDestination>, AwsError> {
+        let Some(name) = Arn::parse(target_arn)
+            .ok()
+            .filter(|a| a.service == "events" && a.account == account)
+            .and_then(|a| {
+                a.resource
+                    .strip_prefix("api-destination/")
+                    .and_then(|r| r.split('/').next())
+                    .map(str::to_string)
+            })
+        else {
+            return Ok(None);
+        };
+        use crate::aws::api_destination as api;
+        let Some(d) = api::api_destination(&self.clients, &name).await? else {
+            return Ok(None);
+        };
+        let connection_name = d
+            .connection_arn
+            .rsplit(":connection/")
+            .next()
+            .and_then(|n| n.split('/').next())
+            .unwrap_or_default();
+        let connection = api::connection(&self.clients, connection_name)
+            .await?
+            .filter(|c| c.arn == d.connection_arn);
+        Ok(Some(diagnose::ApiDestination {
+            arn: d.arn,
+            connection_arn: d.connection_arn,
+            connection_state: connection.as_ref().map(|c| c.state.clone()),
+            connection_state_reason: connection.and_then(|c| c.state_reason),
+        }))
+    }
+
     pub async fn snapshot(
         &self,
         rule: &Rule,
@@ -269,6 +309,9 @@ impl CachedReader {
                         },
                     );
                 }
+            }
+            if let Some(d) = self.api_destination(&t.arn, &account).await? {
+                snap.api_destinations.insert(t.arn.clone(), d);
             }
             snap.targets.push(Target {
                 id: t.id.clone(),
@@ -711,6 +754,28 @@ fn bundle_json(rule: Value, targets: &[TargetShape], snap: &Snapshot) -> Value {
             })
             .collect();
         bundle["deadLetterQueues"] = Value::Object(queues);
+    }
+    // As `aws events describe-api-destination` prints them, each with its connection as
+    // `aws events describe-connection` does (null: it does not exist).
+    if !snap.api_destinations.is_empty() {
+        let destinations: serde_json::Map<String, Value> = snap
+            .api_destinations
+            .iter()
+            .map(|(arn, d)| {
+                let connection = d.connection_state.as_ref().map(|state| {
+                    let mut c = json!({"ConnectionArn": d.connection_arn, "ConnectionState": state});
+                    if let Some(reason) = &d.connection_state_reason {
+                        c["StateReason"] = json!(reason);
+                    }
+                    c
+                });
+                (
+                    arn.clone(),
+                    json!({"ApiDestinationArn": d.arn, "ConnectionArn": d.connection_arn, "Connection": connection}),
+                )
+            })
+            .collect();
+        bundle["apiDestinations"] = Value::Object(destinations);
     }
     // As `aws kms get-key-policy` prints them, keyed as the queue names the key.
     if !snap.key_policies.is_empty() {

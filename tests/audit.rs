@@ -931,3 +931,107 @@ async fn an_audit_reads_the_accounts_logs_resource_policies_for_a_log_group_targ
         .unwrap();
     assert_eq!(after, (Some(0), Some(v("ok", "-"))));
 }
+
+/// An API destination target: `diagnose --all` judges the role's `events:InvokeApiDestination`
+/// on the destination, and reads its connection, which `collect` carries: a bundle whose
+/// connection is DEAUTHORIZED (the emulator's are always AUTHORIZED) names the cause offline.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_audit_reads_an_api_destination_and_its_connection_and_collect_carries_them() {
+    use aws_sdk_eventbridge::types as eb;
+    let a = Account::new().await;
+    let tag = unique("audit-dest");
+    a.bus(&tag).await;
+    a.rule(&tag, "to-webhook").await;
+    let connection_arn = a
+        .aws
+        .events
+        .create_connection()
+        .name(&tag)
+        .authorization_type(eb::ConnectionAuthorizationType::ApiKey)
+        .auth_parameters(
+            eb::CreateConnectionAuthRequestParameters::builder()
+                .api_key_auth_parameters(
+                    eb::CreateConnectionApiKeyAuthRequestParameters::builder()
+                        .api_key_name("x-api-key")
+                        .api_key_value("k")
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .connection_arn
+        .unwrap();
+    let destination_arn = a
+        .aws
+        .events
+        .create_api_destination()
+        .name(&tag)
+        .connection_arn(&connection_arn)
+        .invocation_endpoint("https://hooks.example.com/orders")
+        .http_method(eb::ApiDestinationHttpMethod::Post)
+        .send()
+        .await
+        .unwrap()
+        .api_destination_arn
+        .unwrap();
+    // The role may put events on buses, not invoke the destination.
+    let role = a
+        .role(
+            &format!("{tag}-role"),
+            &[(
+                "put",
+                json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "events:PutEvents",
+                    "Resource": format!("arn:aws:events:us-east-1:{ACCOUNT}:event-bus/{tag}")}]}),
+            )],
+        )
+        .await;
+    a.target(
+        &tag,
+        "to-webhook",
+        Target::builder()
+            .id("webhook")
+            .arn(&destination_arn)
+            .role_arn(&role)
+            .build()
+            .unwrap(),
+    )
+    .await;
+    let out = run(&["diagnose", "--all", "--event-bus", &tag, "--output", "json"]);
+    assert_eq!(
+        (
+            out.status.code(),
+            verdicts(&json_rows(&out))
+                .get(&k("to-webhook", "webhook"))
+                .cloned()
+        ),
+        (Some(1), Some(v("error", "InvokeApiDestinationNotAllowed")))
+    );
+    let collected = run(&["collect", "--rule", "to-webhook", "--event-bus", &tag]);
+    assert!(collected.status.success());
+    let mut bundle: Value = serde_json::from_slice(&collected.stdout).unwrap();
+    let entry = &mut bundle["apiDestinations"][&destination_arn];
+    assert_eq!(entry["ConnectionArn"], json!(connection_arn));
+    assert_eq!(entry["Connection"]["ConnectionState"], json!("AUTHORIZED"));
+    entry["Connection"]["ConnectionState"] = json!("DEAUTHORIZED");
+    entry["Connection"]["StateReason"] = json!("The authorization server responded with 401");
+    let path = std::env::temp_dir().join(format!("{tag}.json"));
+    std::fs::write(&path, bundle.to_string()).unwrap();
+    let offline = run(&[
+        "diagnose",
+        "--bundle",
+        path.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    assert_eq!(offline.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&offline.stdout);
+    assert!(
+        said.contains("ConnectionNotAuthorized")
+            && said.contains("responded with 401")
+            && said.contains("InvokeApiDestinationNotAllowed"),
+        "{said}"
+    );
+}
