@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 
 use ebi::api::EventBridgeIntegrationSpec;
 use ebi::iam::{documents_equivalent, PolicyDocument};
-use ebi::plan::diff::{diff, Adoption, Change, Observed, ObservedRole, ObservedRule};
+use ebi::plan::diff::{
+    diff, Adoption, Change, Observed, ObservedApiDestination, ObservedConnection, ObservedRole,
+    ObservedRule,
+};
 use ebi::plan::{
     plan, DesiredRole, Facts, Guardrails, Owner, Plan, PlanError, CLUSTER_TAG, OWNER_TAG,
     OWNER_UID_TAG,
@@ -925,4 +928,205 @@ target:
             purposes: vec![QueuePurpose::Target],
         }]
     );
+}
+
+fn api_destination_plan(authorization: &str, version: &str) -> Plan {
+    let oauth = if authorization == "OAUTH_CLIENT_CREDENTIALS" {
+        ", oauth: {authorizationEndpoint: \"https://auth.example.com/token\", httpMethod: POST}"
+    } else {
+        ""
+    };
+    let s = spec(&format!(
+        r#"
+rule: {{eventPattern: {{source: [orders]}}}}
+target:
+  apiDestination:
+    endpoint: https://hooks.example.com/orders
+    httpMethod: POST
+    connection: {{authorizationType: {authorization}, secretRef: {{name: partner}}{oauth}}}
+"#
+    ));
+    let facts = Facts {
+        connection_secret: Some(ebi::plan::ConnectionSecret {
+            version: version.into(),
+            first: "x-api-key".into(),
+            second: "value".into(),
+        }),
+        ..facts()
+    };
+    plan(&s, &owner(), &facts, &Guardrails::default()).unwrap()
+}
+
+/// What AWS holds once the plan was applied: AWS's IDs end both ARNs.
+fn api_destination_in_sync(p: &Plan) -> Observed {
+    let want = p.local.api_destination.clone().unwrap();
+    let mut observed = in_sync(p);
+    let arn = format!("{}/5f1c9a2e", want.arn);
+    observed.targets[0].arn = arn.clone();
+    observed.api_destination = Some(ObservedApiDestination {
+        arn,
+        connection_arn: format!("{}/0b9e8d7c", want.connection.arn),
+        endpoint: want.endpoint.clone(),
+        http_method: want.http_method.clone(),
+        rate_limit: Some(want.rate_limit),
+        description: want.description.clone(),
+    });
+    observed.connection = Some(ObservedConnection {
+        arn: format!("{}/0b9e8d7c", want.connection.arn),
+        authorization_type: want.connection.authorization_type.as_str().into(),
+        state: "AUTHORIZED".into(),
+        state_reason: None,
+        description: want.connection.description.clone(),
+    });
+    observed
+}
+
+#[test]
+fn an_api_destination_is_created_before_its_role_and_rule_and_then_left_alone() {
+    let p = api_destination_plan("API_KEY", "partner@1");
+    let changes = diff(
+        &p.local,
+        &Observed::default(),
+        &owner(),
+        Adoption::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        changes[..2],
+        [
+            Change::PutConnection { created: true },
+            Change::PutApiDestination { created: true }
+        ],
+        "the destination exists before the target names it"
+    );
+    assert!(changes.contains(&Change::PutTarget));
+    let role = managed(&p);
+    assert_eq!(
+        role.policy["Statement"][0]["Resource"],
+        format!("{}/*", p.local.api_destination.as_ref().unwrap().arn)
+    );
+    // In sync: the target names the destination by the ARN AWS gave it.
+    let observed = api_destination_in_sync(&p);
+    assert_eq!(
+        diff(&p.local, &observed, &owner(), Adoption::default()).unwrap(),
+        vec![]
+    );
+}
+
+#[test]
+fn each_kind_of_api_destination_drift_is_one_change() {
+    let p = api_destination_plan("API_KEY", "partner@1");
+    let change = |edit: &dyn Fn(&mut Observed)| {
+        let mut observed = api_destination_in_sync(&p);
+        edit(&mut observed);
+        diff(&p.local, &observed, &owner(), Adoption::default())
+    };
+    // A new version of the Secret: the credentials are written again, nothing else.
+    let rotated = api_destination_plan("API_KEY", "partner@2");
+    assert_eq!(
+        diff(
+            &rotated.local,
+            &api_destination_in_sync(&p),
+            &owner(),
+            Adoption::default()
+        )
+        .unwrap(),
+        vec![Change::PutConnection { created: false }]
+    );
+    for (what, edit, expected) in [
+        (
+            "endpoint edited",
+            Box::new(|o: &mut Observed| {
+                o.api_destination.as_mut().unwrap().endpoint = "https://evil.example".into()
+            }) as Box<dyn Fn(&mut Observed)>,
+            vec![Change::PutApiDestination { created: false }],
+        ),
+        (
+            "rate edited",
+            Box::new(|o: &mut Observed| o.api_destination.as_mut().unwrap().rate_limit = Some(1)),
+            vec![Change::PutApiDestination { created: false }],
+        ),
+        (
+            "destination on another connection",
+            Box::new(|o: &mut Observed| {
+                o.api_destination.as_mut().unwrap().connection_arn = "arn:other".into()
+            }),
+            vec![Change::PutApiDestination { created: false }],
+        ),
+        (
+            "connection deauthorized by a call",
+            Box::new(|o: &mut Observed| {
+                o.connection.as_mut().unwrap().state = "DEAUTHORIZED".into()
+            }),
+            vec![Change::PutConnection { created: false }],
+        ),
+        (
+            "destination deleted by hand",
+            Box::new(|o: &mut Observed| o.api_destination = None),
+            // Re-created with a new ID: the target must follow it.
+            vec![
+                Change::PutApiDestination { created: true },
+                Change::PutTarget,
+            ],
+        ),
+    ] {
+        assert_eq!(change(&*edit).unwrap(), expected, "{what}");
+    }
+    // An OAuth connection its token endpoint refused is reported, not rewritten each pass.
+    let oauth = api_destination_plan("OAUTH_CLIENT_CREDENTIALS", "partner@1");
+    let mut observed = api_destination_in_sync(&oauth);
+    observed.connection.as_mut().unwrap().state = "DEAUTHORIZED".into();
+    assert_eq!(
+        diff(&oauth.local, &observed, &owner(), Adoption::default()).unwrap(),
+        vec![]
+    );
+}
+
+#[test]
+fn an_api_destination_or_connection_of_someone_else_is_never_taken() {
+    let p = api_destination_plan("API_KEY", "partner@1");
+    let other = Owner {
+        uid: "another-uid".into(),
+        name: "payments".into(),
+        ..owner()
+    };
+    let mut observed = api_destination_in_sync(&p);
+    observed.connection.as_mut().unwrap().description =
+        ebi::plan::api_destination::description(&other, Some("s@1"));
+    let e = diff(&p.local, &observed, &owner(), Adoption::default()).unwrap_err();
+    assert!(e.kind == "EventBridge connection" && e.foreign, "{e}");
+    // Made by hand (no owner in its description): only with adoptExisting.
+    let mut observed = api_destination_in_sync(&p);
+    observed.api_destination.as_mut().unwrap().description = "made by hand".into();
+    let e = diff(&p.local, &observed, &owner(), Adoption::default()).unwrap_err();
+    assert!(e.kind == "EventBridge API destination" && !e.foreign, "{e}");
+    assert_eq!(
+        diff(&p.local, &observed, &owner(), Adoption::both(true)).unwrap(),
+        vec![Change::PutApiDestination { created: false }]
+    );
+}
+
+#[test]
+fn the_record_lists_an_api_destination_before_its_connection_both_before_the_role() {
+    let p = api_destination_plan("BASIC", "partner@1");
+    let entries = record::inventory(&p, None);
+    assert_eq!(
+        kinds(&entries),
+        [
+            OwnedKind::Rule,
+            OwnedKind::ApiDestination,
+            OwnedKind::Connection,
+            OwnedKind::Role
+        ]
+    );
+    let rule = p.local.rule.as_ref().unwrap();
+    assert_eq!(
+        entries[1].arn,
+        format!("arn:aws:events:us-east-1:{A}:api-destination/{}", rule.name)
+    );
+    assert_eq!(
+        entries[2].arn,
+        format!("arn:aws:events:us-east-1:{A}:connection/{}", rule.name)
+    );
+    assert!(entries[1..3].iter().all(|e| e.name == rule.name));
 }

@@ -594,8 +594,16 @@ fn api_destination_changes(
                 "EventBridge connection",
                 &want.name,
             )?;
+            // Deauthorized by a call (an API key or basic login is not refused by AWS):
+            // writing the credentials again authorizes it. An OAuth connection deauthorized
+            // by its token endpoint is the diagnosis's to report, rewritten when its Secret
+            // changes, not on every pass.
+            let deauthorized = c.state == "DEAUTHORIZED"
+                && want.connection.authorization_type
+                    != crate::api::AuthorizationType::OAUTH_CLIENT_CREDENTIALS;
             if c.description != want.connection.description
                 || c.authorization_type != want.connection.authorization_type.as_str()
+                || deauthorized
             {
                 changes.push(Change::PutConnection { created: false });
             }

@@ -71,6 +71,11 @@ pub const WATCHED: [Watched; 6] = [
             "RemoveTargets",
             "PutPermission",
             "RemovePermission",
+            "UpdateApiDestination",
+            "DeleteApiDestination",
+            "UpdateConnection",
+            "DeleteConnection",
+            "DeauthorizeConnection",
         ],
         prefixes: &[],
         global: false,
@@ -330,6 +335,14 @@ pub fn parse_event(body: &str) -> Result<DriftEvent, Unparsable> {
                 Named::Bus,
                 bus_name(&param("eventBusName").unwrap_or_else(|| "default".into())),
             )),
+            // An API destination and its connection are named as their rule.
+            "UpdateApiDestination"
+            | "DeleteApiDestination"
+            | "UpdateConnection"
+            | "DeleteConnection"
+            | "DeauthorizeConnection" => {
+                resources.extend(param("name").map(|n| key(Named::ApiDestination, n)))
+            }
             _ => {
                 if let Some(rule) = param("name").or_else(|| param("rule")) {
                     // A rule may be named by its ARN (`…:rule/bus/name`).
@@ -556,6 +569,18 @@ pub(crate) mod tests {
                     "EventBridgeIntegrationController",
                     Some("eu-west-1"),
                 ),
+            ),
+            (
+                "events.amazonaws.com",
+                "UpdateApiDestination",
+                json!({"name": "ebi-r", "invocationEndpoint": "https://x.example"}),
+                entry(OwnedKind::ApiDestination, "ebi-r", Some("eu-west-1")),
+            ),
+            (
+                "events.amazonaws.com",
+                "DeauthorizeConnection",
+                json!({"name": "ebi-r"}),
+                entry(OwnedKind::Connection, "ebi-r", Some("eu-west-1")),
             ),
         ];
         for (source, name, params, owned) in cases {
