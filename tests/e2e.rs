@@ -10,8 +10,13 @@ use serde_json::json;
 use support::*;
 
 /// Converges an object, then measures one in-sync resync: it must make zero writes.
-/// Prints the call counts the README quotes.
-async fn converge_and_count(kind: &str, ns: &str, name: &str, yaml: String) {
+/// Prints the call counts the README quotes; returns the resync's calls by operation.
+async fn converge_and_count(
+    kind: &str,
+    ns: &str,
+    name: &str,
+    yaml: String,
+) -> std::collections::BTreeMap<String, u64> {
     let ctl = Controller::start(ns, &[]);
     let api = kube_api(ns).await;
     let before = ctl.aws_calls();
@@ -41,6 +46,11 @@ async fn converge_and_count(kind: &str, ns: &str, name: &str, yaml: String) {
     );
     assert!(resync_total > 0, "a resync must read AWS to detect drift");
     println!("[figures] {kind}: convergence {total} AWS calls ({writes} writes: {}); in-sync resync {resync_total} calls, 0 writes", write_ops.join(", "));
+    resynced
+        .iter()
+        .map(|(k, v)| (k.1.clone(), v - settled.get(k).copied().unwrap_or(0)))
+        .filter(|(_, d)| *d > 0)
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1612,9 +1622,7 @@ stringData: {{apiKeyName: {key_name}, apiKeyValue: s3cr3t-value}}
         )
     };
     apply(&secret("x-api-key"));
-    let _ctl = Controller::start(&ns, &[]);
-    let api = kube_api(&ns).await;
-    apply(&format!(
+    let yaml = format!(
         r#"apiVersion: eventbridge.dev/v1alpha1
 kind: EventBridgeIntegration
 metadata: {{name: webhook, namespace: {ns}}}
@@ -1631,8 +1639,19 @@ spec:
         authorizationType: API_KEY
         secretRef: {{name: orders-api}}
 "#
-    ));
-    wait_condition(&api, "webhook", "Ready", "True", Some("Converged")).await;
+    );
+    let resync = converge_and_count("API destination", &ns, "webhook", yaml).await;
+    // In sync, the account's lists confirm the destination and connection (shared by every
+    // integration of the account and region); nothing is described.
+    assert!(
+        resync.contains_key("ListApiDestinations")
+            && resync.contains_key("ListConnections")
+            && !resync.contains_key("DescribeApiDestination")
+            && !resync.contains_key("DescribeConnection"),
+        "{resync:?}"
+    );
+    let _ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
     let aws = aws().await;
     let name = derived(&ns, "webhook");
     let uid = uid_of(&api, "webhook").await;

@@ -231,6 +231,8 @@ fn every_call(role: &str) -> Vec<Case> {
         "iam:ListRoles",
         "events:ListRules",
         "events:ListEventBuses",
+        "events:ListApiDestinations",
+        "events:ListConnections",
         "ecs:DescribeTaskDefinition",
     ] {
         cases.push(case(action, "*", none.clone(), true));
@@ -551,6 +553,8 @@ fn no_allow_is_on_every_resource_where_the_action_has_resource_level_permissions
         "iam:ListRoles",
         "events:ListRules",
         "events:ListEventBuses",
+        "events:ListApiDestinations",
+        "events:ListConnections",
         "ecs:DescribeTaskDefinition",
         "cloudwatch:GetMetricData",
         "logs:DescribeDeliverySources",

@@ -259,3 +259,93 @@ pub async fn delete_connection(c: &Clients, name: &str) -> Result<(), AwsError> 
             .map_err(|e| classify("events:DeleteConnection", e)),
     )
 }
+
+/// Every API destination of the account and region, by name, as `ListApiDestinations` shows
+/// them: no description (the list has none).
+pub async fn list_api_destinations(
+    c: &Clients,
+) -> Result<std::collections::HashMap<Box<str>, ObservedApiDestination>, AwsError> {
+    let mut out = std::collections::HashMap::new();
+    let mut token = None;
+    loop {
+        let page = c
+            .events
+            .list_api_destinations()
+            .limit(100)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| classify("events:ListApiDestinations", e))?;
+        for d in page.api_destinations() {
+            let Some(name) = d.name() else { continue };
+            out.insert(
+                name.into(),
+                ObservedApiDestination {
+                    arn: d.api_destination_arn().unwrap_or_default().to_string(),
+                    connection_arn: d.connection_arn().unwrap_or_default().to_string(),
+                    endpoint: d.invocation_endpoint().unwrap_or_default().to_string(),
+                    http_method: d
+                        .http_method()
+                        .map(|m| m.as_str().to_string())
+                        .unwrap_or_default(),
+                    rate_limit: d.invocation_rate_limit_per_second(),
+                    description: String::new(),
+                },
+            );
+        }
+        token = next_page(page.next_token());
+        if token.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
+/// Every connection of the account and region, by name, as `ListConnections` shows them:
+/// no description.
+pub async fn list_connections(
+    c: &Clients,
+) -> Result<std::collections::HashMap<Box<str>, ObservedConnection>, AwsError> {
+    let mut out = std::collections::HashMap::new();
+    let mut token = None;
+    loop {
+        let page = c
+            .events
+            .list_connections()
+            .limit(100)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| classify("events:ListConnections", e))?;
+        for x in page.connections() {
+            let Some(name) = x.name() else { continue };
+            out.insert(
+                name.into(),
+                ObservedConnection {
+                    arn: x.connection_arn().unwrap_or_default().to_string(),
+                    authorization_type: x
+                        .authorization_type()
+                        .map(|t| t.as_str().to_string())
+                        .unwrap_or_default(),
+                    state: x
+                        .connection_state()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                    state_reason: x
+                        .state_reason()
+                        .filter(|r| !r.is_empty())
+                        .map(str::to_string),
+                    description: String::new(),
+                },
+            );
+        }
+        token = next_page(page.next_token());
+        if token.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
+/// The next page's token; an empty one is none.
+fn next_page(token: Option<&str>) -> Option<String> {
+    token.filter(|t| !t.is_empty()).map(str::to_string)
+}

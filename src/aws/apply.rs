@@ -90,12 +90,13 @@ fn mark_written(c: &Clients, desired: &Desired, change: &Change) {
                 c.shared.wrote_queue(&q.queue_name, &q.queue_account);
             }
         }
-        // Targets, bus policies, API destinations and connections are always read directly.
-        Change::PutTarget
-        | Change::RemoveTargets(_)
-        | Change::PutBusPermission { .. }
-        | Change::PutConnection { .. }
-        | Change::PutApiDestination { .. } => {}
+        Change::PutConnection { .. } | Change::PutApiDestination { .. } => {
+            if let Some(d) = &desired.api_destination {
+                c.shared.wrote_api_destination(&d.name);
+            }
+        }
+        // Targets and bus policies are always read directly.
+        Change::PutTarget | Change::RemoveTargets(_) | Change::PutBusPermission { .. } => {}
     }
 }
 

@@ -71,7 +71,10 @@ pub async fn remove(
             .shared
             .wrote_lambda_policy(&r.name, r.qualifier.as_deref()),
         OwnedKind::QueuePermission => c.shared.wrote_queue(&r.name, &r.account_id),
-        OwnedKind::BusPermission | OwnedKind::ApiDestination | OwnedKind::Connection => {}
+        OwnedKind::ApiDestination | OwnedKind::Connection => {
+            c.shared.wrote_api_destination(&r.name)
+        }
+        OwnedKind::BusPermission => {}
     }
     result
 }

@@ -22,7 +22,17 @@ use super::{observe, Clients};
 use crate::diagnose::bus_log::BusLogFailure;
 use crate::diagnose::delivery::DeadLetter;
 use crate::diagnose::trail::TrailFailure;
-use crate::plan::diff::{ObservedQueue, ObservedRole, ObservedRule};
+use crate::plan::diff::{
+    ObservedApiDestination, ObservedConnection, ObservedQueue, ObservedRole, ObservedRule,
+};
+
+/// What an API destination's and its connection's lists do not show (see `SharedReads`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiDestinationDetails {
+    pub destination_description: String,
+    pub rate_limit: Option<i32>,
+    pub connection_description: String,
+}
 
 /// What a shared read knows about one resource.
 #[derive(Clone, Debug, PartialEq)]
@@ -249,6 +259,14 @@ pub struct SharedReads {
     /// how the last read failed.
     trail: Snapshot<Vec<String>>,
     trail_failed: Mutex<Option<(Instant, AwsError)>>,
+    /// Every API destination and connection of the account and region, by name (their
+    /// lists carry no description).
+    api_destinations: Snapshot<HashMap<Box<str>, ObservedApiDestination>>,
+    connections: Snapshot<HashMap<Box<str>, ObservedConnection>>,
+    /// By name: what the lists do not carry, as this process last read or wrote it (the
+    /// descriptions, which say whose they are and which Secret version the connection
+    /// holds; the rate, which the emulator's list omits). Without it, a pass reads directly.
+    api_destination_details: Mutex<HashMap<String, ApiDestinationDetails>>,
     /// Bulk reads AWS denied, and when.
     denied: Mutex<HashMap<&'static str, Instant>>,
     /// The per-rule CloudWatch metrics of every rule of this account and region.
@@ -566,6 +584,81 @@ impl SharedReads {
             role_arn,
             events.iter().map(String::as_str),
         ))
+    }
+
+    /// An API destination and its connection of `name`, from the account's lists, with what
+    /// the lists lack from this process's last direct read (none: Unknown).
+    pub async fn api_destination(
+        &self,
+        c: &Clients,
+        name: &str,
+        max_age: Duration,
+    ) -> Result<Shared<(Option<ObservedApiDestination>, Option<ObservedConnection>)>, AwsError>
+    {
+        let Some(details) = self.api_destination_details.locked().get(name).cloned() else {
+            return Ok(Shared::Unknown);
+        };
+        let read = self
+            .api_destinations
+            .get(max_age, || super::api_destination::list_api_destinations(c));
+        let destinations = self
+            .unless_denied("ListApiDestinations", max_age, read)
+            .await?;
+        let read = self
+            .connections
+            .get(max_age, || super::api_destination::list_connections(c));
+        let connections = self.unless_denied("ListConnections", max_age, read).await?;
+        let (Shared::Known((d_at, destinations)), Shared::Known((c_at, connections))) =
+            (destinations, connections)
+        else {
+            return Ok(Shared::Unknown);
+        };
+        if !self.api_destinations.trusted(name, d_at) || !self.connections.trusted(name, c_at) {
+            return Ok(Shared::Unknown);
+        }
+        let destination = destinations.get(name).map(|d| ObservedApiDestination {
+            description: details.destination_description.clone(),
+            rate_limit: d.rate_limit.or(details.rate_limit),
+            ..d.clone()
+        });
+        let connection = connections.get(name).map(|x| ObservedConnection {
+            description: details.connection_description.clone(),
+            ..x.clone()
+        });
+        Ok(Shared::Known((destination, connection)))
+    }
+
+    /// What a direct read found of an API destination and its connection, for the lists.
+    pub fn read_api_destination(
+        &self,
+        name: &str,
+        destination: Option<&ObservedApiDestination>,
+        connection: Option<&ObservedConnection>,
+    ) {
+        let mut details = self.api_destination_details.locked();
+        match (destination, connection) {
+            (Some(d), Some(x)) => {
+                details.insert(
+                    name.to_string(),
+                    ApiDestinationDetails {
+                        destination_description: d.description.clone(),
+                        rate_limit: d.rate_limit,
+                        connection_description: x.description.clone(),
+                    },
+                );
+            }
+            _ => {
+                details.remove(name);
+            }
+        }
+    }
+
+    /// An API destination or connection of `name` was written: the lists taken before do
+    /// not speak for it, and what a direct read found is out of date.
+    pub fn wrote_api_destination(&self, name: &str) {
+        self.api_destinations.wrote(name);
+        self.connections.wrote(name);
+        self.api_destination_details.locked().remove(name);
     }
 
     pub fn wrote_rule(&self, bus: &str, name: &str) {

@@ -25,7 +25,10 @@ use crate::diagnose::delivery::{self as observed_delivery, Observation as Delive
 use crate::diagnose::trail::TrailFailure;
 use crate::diagnose::{Finding, TaskDefinition};
 use crate::iam::Arn;
-use crate::plan::diff::{self, Adoption, Change, NotOwned, Observed, ObservedRule};
+use crate::plan::diff::{
+    self, Adoption, Change, NotOwned, Observed, ObservedApiDestination, ObservedConnection,
+    ObservedRule,
+};
 use crate::plan::{self, record, Claim, Desired, DesiredRole, Facts, Owner, Plan, Side};
 
 pub(super) struct Pass {
@@ -353,14 +356,20 @@ async fn observe_all(
             queues.insert(q.queue_arn.clone(), queue);
         }
     }
-    // No bulk read of API destinations carries their descriptions (the proof of whose they
-    // are): each is described, two calls a pass.
-    let (api_destination, connection) = match &desired.api_destination {
-        Some(d) => (
-            crate::aws::api_destination::api_destination(clients, &d.name).await?,
-            crate::aws::api_destination::connection(clients, &d.name).await?,
-        ),
-        None => (None, None),
+    // Recorded ones are confirmed from the account's lists (which carry no description:
+    // what the last direct read found stands for it); anything else is described.
+    let (api_destination, connection) = match (&desired.api_destination, max_age) {
+        (None, _) => (None, None),
+        (Some(d), Some(max_age)) if recorded.api_destination => {
+            match shared.api_destination(clients, &d.name, max_age).await? {
+                Shared::Known(pair) => {
+                    from_snapshots = true;
+                    pair
+                }
+                Shared::Unknown => describe_api_destination(clients, &d.name).await?,
+            }
+        }
+        (Some(d), _) => describe_api_destination(clients, &d.name).await?,
     };
     let task_definition = if desired
         .target
@@ -386,6 +395,20 @@ async fn observe_all(
         from_snapshots,
         role_assumed_absent,
     })
+}
+
+/// An API destination and its connection, described (and remembered for the lists).
+async fn describe_api_destination(
+    clients: &Clients,
+    name: &str,
+) -> Result<(Option<ObservedApiDestination>, Option<ObservedConnection>), AwsError> {
+    use crate::aws::api_destination as api;
+    let destination = api::api_destination(clients, name).await?;
+    let connection = api::connection(clients, name).await?;
+    clients
+        .shared
+        .read_api_destination(name, destination.as_ref(), connection.as_ref());
+    Ok((destination, connection))
 }
 
 tokio::task_local! {

@@ -124,6 +124,8 @@ pub struct AlreadyRecorded {
     pub permission: bool,
     /// Every statement of ours in a queue policy is recorded.
     pub queue: bool,
+    /// The API destination and its connection are both recorded.
+    pub api_destination: bool,
 }
 
 pub fn already_recorded(
@@ -133,6 +135,7 @@ pub fn already_recorded(
 ) -> AlreadyRecorded {
     let mut out = AlreadyRecorded::default();
     let mut queue_statements = (0, 0); // (wanted, recorded)
+    let mut api_destination_parts = 0;
     for wanted in part_inventory(desired, via_role_arn.map(str::to_string)) {
         let is_recorded = recorded.iter().any(|r| r.same_as(&wanted));
         if wanted.kind == OwnedKind::QueuePermission {
@@ -146,12 +149,11 @@ pub fn already_recorded(
             OwnedKind::Rule => out.rule = true,
             OwnedKind::Role => out.role = true,
             OwnedKind::LambdaPermission => out.permission = true,
-            OwnedKind::QueuePermission
-            | OwnedKind::BusPermission
-            | OwnedKind::ApiDestination
-            | OwnedKind::Connection => {}
+            OwnedKind::ApiDestination | OwnedKind::Connection => api_destination_parts += 1,
+            OwnedKind::QueuePermission | OwnedKind::BusPermission => {}
         }
     }
+    out.api_destination = api_destination_parts == 2;
     out.queue = queue_statements.0 > 0 && queue_statements.0 == queue_statements.1;
     out
 }
