@@ -174,6 +174,8 @@ fn cases() -> Vec<(
                      "provisioningRoleArn": format!("arn:aws:iam::{B}:role/p")});
     let chain = json!({"targetAccountId": B, "mode": "RoleChain",
                        "provisioningRoleArn": format!("arn:aws:iam::{B}:role/p")});
+    let direct = json!({"targetAccountId": B, "mode": "DirectDelivery",
+                        "provisioningRoleArn": format!("arn:aws:iam::{B}:role/p")});
     let in_b = |mut s: Value| {
         let text = s.to_string().replace(&format!(":{A}:"), &format!(":{B}:"));
         s = serde_json::from_str(&text).unwrap();
@@ -651,6 +653,44 @@ fn cases() -> Vec<(
             ),
             None,
             None,
+        ),
+        (
+            "DirectDelivery to Lambda in B",
+            with(
+                lambda(&function(B, "us-east-1")),
+                &["crossAccount"],
+                direct.clone(),
+            ),
+            None,
+            None,
+        ),
+        (
+            "DirectDelivery to ECS",
+            with(in_b(ecs(json!({}))), &["crossAccount"], direct.clone()),
+            Some("spec.crossAccount.mode"),
+            Some("spec.crossAccount.mode"),
+        ),
+        (
+            "RoleChain's former targetRoleName, still accepted",
+            with(
+                lambda(&function(B, "us-east-1")),
+                &["crossAccount"],
+                json!({"targetAccountId": B, "mode": "RoleChain", "targetRoleName": "old-invoker",
+                       "provisioningRoleArn": format!("arn:aws:iam::{B}:role/p")}),
+            ),
+            None,
+            None,
+        ),
+        (
+            "targetRoleName with DirectDelivery",
+            with(
+                lambda(&function(B, "us-east-1")),
+                &["crossAccount"],
+                json!({"targetAccountId": B, "mode": "DirectDelivery", "targetRoleName": "old-invoker",
+                       "provisioningRoleArn": format!("arn:aws:iam::{B}:role/p")}),
+            ),
+            Some("spec.crossAccount.targetRoleName"),
+            Some("spec.crossAccount.targetRoleName"),
         ),
         (
             "RoleChain to ECS",

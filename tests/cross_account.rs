@@ -47,22 +47,21 @@ fn policy_doc(text: &str) -> PolicyDocument {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn role_chain_reaches_lambda_in_another_account() {
-    let ns = namespace("x-chain");
+async fn direct_delivery_reaches_lambda_in_another_account_with_no_role_there() {
+    let ns = namespace("x-direct");
     let _ctl = Controller::start(&ns, &[]);
     let api = kube_api(&ns).await;
     let function_b = in_b(FUNCTION);
     let target = format!("    lambda: {{functionArn: \"{function_b}\"}}\n");
-    let chained_name = format!("chained-{ns}");
     apply(&cross_yaml(
         &ns,
-        "chain",
+        "direct",
         &target,
-        &format!("    mode: RoleChain\n    targetRoleName: {chained_name}\n"),
+        "    mode: DirectDelivery\n",
     ));
-    wait_condition(&api, "chain", "Ready", "True", None).await;
-    wait_condition(&api, "chain", "CrossAccountReady", "True", None).await;
-    let name = derived(&ns, "chain");
+    wait_condition(&api, "direct", "Ready", "True", None).await;
+    wait_condition(&api, "direct", "CrossAccountReady", "True", None).await;
+    let name = derived(&ns, "direct");
     let a = aws().await;
     let b = aws_in(B).await;
     let source = a
@@ -74,44 +73,14 @@ async fn role_chain_reaches_lambda_in_another_account() {
         .unwrap()
         .role
         .unwrap();
-    let chained = b
-        .iam
-        .get_role()
-        .role_name(&chained_name)
-        .send()
-        .await
-        .unwrap()
-        .role
-        .unwrap();
-    // The target-account role trusts exactly the source role…
-    let trust = policy_doc(chained.assume_role_policy_document().unwrap());
-    assert_eq!(trust.statements.len(), 1);
-    assert_eq!(
-        trust.statements[0].principal.as_ref().unwrap().entries,
-        vec![(
-            ebi::iam::policy::PrincipalKind::Aws,
-            source.arn().to_string()
-        )]
-    );
-    // …which may assume exactly it, and invoke the function.
-    let sp = policy_doc(a.inline_policy(&name).await.unwrap().as_str());
-    let assume = sp
-        .statements
-        .iter()
-        .find(|s| s.action.patterns == vec!["sts:AssumeRole".to_string()])
-        .unwrap();
-    assert_eq!(
-        assume.resource.as_ref().unwrap().patterns,
-        vec![chained.arn().to_string()]
-    );
-    // The chained role holds the target's permissions.
-    let tp = policy_doc(b.inline_policy(&chained_name).await.unwrap().as_str());
-    assert_eq!(
-        tp.statements[0].resource.as_ref().unwrap().patterns,
-        vec![function_b.clone()]
-    );
-    // EventBridge delivers directly: the rule in A targets the function in B with the execution role,
-    // and the function's policy in B lets that role invoke it.
+    // The execution role may invoke exactly the function, and assume nothing.
+    let sp = a.inline_policy(&name).await.unwrap();
+    let expected = json!({"Statement": [{"Sid": "InvokeCrossAccount", "Effect": "Allow",
+        "Action": "lambda:InvokeFunction", "Resource": function_b}]});
+    assert!(documents_equivalent(&json!(sp), &expected), "{sp}");
+    assert!(!b.role_exists(&name).await, "B: no role is created there");
+    // EventBridge delivers directly: the rule in A targets the function in B with the
+    // execution role, and the function's policy in B lets that role invoke it.
     let t = a
         .events
         .list_targets_by_rule()
@@ -154,25 +123,108 @@ async fn role_chain_reaches_lambda_in_another_account() {
         "one statement, not one per pass"
     );
 
-    delete_and_wait(&ns, &["chain"]);
+    delete_and_wait(&ns, &["direct"]);
     assert!(!a.role_exists(&name).await, "A: source role gone");
     assert!(!a.rule_exists(&name).await, "A: rule gone");
-    assert!(!b.role_exists(&chained_name).await, "B: chained role gone");
     let fp = b.function_policy(&function_b).await;
     assert!(!fp.contains(&statement_id(&name)), "B: permission gone");
 }
 
+/// An earlier version's RoleChain created a role in B (trusting the execution role, never
+/// assumed by EventBridge) and recorded it: the record is the migration, the role leaves with
+/// it, and an object still written with `mode: RoleChain` and `targetRoleName` applies.
 #[tokio::test(flavor = "multi_thread")]
-async fn role_chain_refuses_ecs_and_a_boundary_without_assume_role_breaks_the_chain() {
+async fn rolechains_role_of_an_earlier_version_is_removed_from_the_target_account() {
+    let ns = namespace("x-chain-old");
+    let _ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    let function_b = in_b(FUNCTION);
+    let chained_name = format!("chained-{ns}");
+    apply(&cross_yaml(
+        &ns,
+        "chain",
+        &format!("    lambda: {{functionArn: \"{function_b}\"}}\n"),
+        &format!("    mode: RoleChain\n    targetRoleName: {chained_name}\n"),
+    ));
+    wait_condition(&api, "chain", "Ready", "True", None).await;
+    let name = derived(&ns, "chain");
+    let a = aws().await;
+    let b = aws_in(B).await;
+    assert!(!b.role_exists(&chained_name).await, "nothing created in B");
+    // What the earlier version left: the role in B, tagged as the source role is, and its
+    // record entry (reached through the provisioning role).
+    let source = a
+        .iam
+        .get_role()
+        .role_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap();
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": source.arn()}, "Action": "sts:AssumeRole"}]});
+    let chained = b
+        .iam
+        .create_role()
+        .role_name(&chained_name)
+        .assume_role_policy_document(trust.to_string())
+        .set_tags(Some(source.tags().to_vec()))
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap();
+    let mut status = api.get_status("chain").await.unwrap().status.unwrap();
+    let mut resources = status.resources.take().unwrap();
+    let mut entry = resources
+        .iter()
+        .find(|r| r.kind == ebi::api::OwnedKind::Role)
+        .unwrap()
+        .clone();
+    entry.account_id = B.to_string();
+    entry.arn = chained.arn().to_string();
+    entry.name = chained_name.clone();
+    entry.via_role_arn = Some(PROVISIONER.to_string());
+    resources.push(entry);
+    status.resources = Some(resources);
+    api.patch_status(
+        "chain",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(json!({"status": status})),
+    )
+    .await
+    .unwrap();
+    wait_until_async(
+        "RoleChain's old role to leave B",
+        Duration::from_secs(30),
+        || async { !b.role_exists(&chained_name).await },
+    )
+    .await;
+    wait_condition(&api, "chain", "Ready", "True", None).await;
+    let recorded = api.get_status("chain").await.unwrap().status.unwrap();
+    assert!(
+        recorded
+            .resources
+            .unwrap_or_default()
+            .iter()
+            .all(|r| r.account_id != B || r.kind != ebi::api::OwnedKind::Role),
+        "the entry leaves the record with the role"
+    );
+    delete_and_wait(&ns, &["chain"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn direct_delivery_refuses_ecs_and_a_boundary_without_invoke_breaks_it() {
     let ns = namespace("x-chain-broken");
     let a = aws().await;
-    // The operator's mandatory boundary forgot sts:AssumeRole.
+    // The operator's mandatory boundary forgot lambda:InvokeFunction.
     let boundary_name = format!("boundary-{ns}");
     let boundary = a
         .iam
         .create_policy()
         .policy_name(&boundary_name)
-        .policy_document(json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["lambda:InvokeFunction", "events:PutEvents"], "Resource": "*"}]}).to_string())
+        .policy_document(json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["sts:AssumeRole", "events:PutEvents"], "Resource": "*"}]}).to_string())
         .send()
         .await
         .unwrap()
@@ -186,7 +238,7 @@ async fn role_chain_refuses_ecs_and_a_boundary_without_assume_role_breaks_the_ch
         &ns,
         "chain-ecs",
         &ecs_target_in_b(),
-        "    mode: RoleChain\n",
+        "    mode: DirectDelivery\n",
     ));
     let (_, _, m) = wait_condition(&api, "chain-ecs", "Ready", "False", Some("InvalidSpec")).await;
     assert!(
@@ -206,18 +258,20 @@ async fn role_chain_refuses_ecs_and_a_boundary_without_assume_role_breaks_the_ch
         "    mode: RoleChain\n",
     ));
     let (_, reason, message) =
-        wait_condition(&api, "chain-bounded", "CrossAccountReady", "False", None).await;
-    assert_eq!(reason, "CrossAccountAssumeRoleNotAllowed", "{message}");
-    assert!(message.contains("permissions boundary"), "{message}");
+        wait_condition(&api, "chain-bounded", "AccessVerified", "False", None).await;
+    assert_eq!(reason, "PermissionsBoundaryBlocks", "{message}");
+    assert!(
+        message.contains("lambda:InvokeFunction") && message.contains(&boundary),
+        "{message}"
+    );
     wait_condition(
         &api,
         "chain-bounded",
         "Ready",
         "False",
-        Some("CrossAccountAssumeRoleNotAllowed"),
+        Some("PermissionsBoundaryBlocks"),
     )
     .await;
-    wait_condition(&api, "chain-bounded", "Stalled", "True", None).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

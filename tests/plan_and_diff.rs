@@ -1130,3 +1130,47 @@ fn the_record_lists_an_api_destination_before_its_connection_both_before_the_rol
     );
     assert!(entries[1..3].iter().all(|e| e.name == rule.name));
 }
+
+#[test]
+fn direct_delivery_to_another_accounts_function_creates_no_role_there() {
+    let b = "444455556666";
+    let function = format!("arn:aws:lambda:us-east-1:{b}:function:notifier:live");
+    for mode in ["DirectDelivery", "RoleChain"] {
+        let mut s = lambda_spec(&function);
+        s.cross_account = Some(serde_norway::from_str(&format!("{{targetAccountId: \"{b}\", mode: {mode}, provisioningRoleArn: \"arn:aws:iam::{b}:role/p\"}}")).unwrap());
+        let p = planned(&s);
+        let role = managed(&p);
+        // The execution role of this account invokes the function itself: no sts:AssumeRole.
+        assert!(
+            documents_equivalent(
+                &role.policy,
+                &json!({"Statement": [{"Sid": "InvokeCrossAccount", "Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": function}]})
+            ),
+            "{mode}: {}",
+            role.policy
+        );
+        let target = p.local.target.as_ref().unwrap();
+        assert_eq!(
+            (target.arn.as_str(), target.role_arn.as_deref()),
+            (function.as_str(), Some(role.arn.as_str()))
+        );
+        let remote = p.remote.as_ref().unwrap();
+        assert_eq!(
+            remote.role,
+            DesiredRole::NotNeeded,
+            "{mode}: no role in {b}"
+        );
+        let permission = remote.permission.as_ref().unwrap();
+        assert_eq!(
+            permission.principal, role.arn,
+            "the function's policy names the role"
+        );
+        assert!(p.chain.is_none());
+        assert!(
+            record::inventory(&p, None)
+                .iter()
+                .all(|e| e.kind != OwnedKind::Role || e.account_id == A),
+            "{mode}: the record holds no role of {b}"
+        );
+    }
+}

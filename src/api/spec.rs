@@ -92,9 +92,9 @@ pub const SCHEDULE_PATTERN: &str =
     {"rule": "!has(self.target.apiGateway) || !has(self.crossAccount)",
      "fieldPath": ".target.apiGateway.restApiArn",
      "message": "spec.target.apiGateway.restApiArn: cross-account delivery to an API Gateway REST API is not yet supported; use an API in the rule's account and remove spec.crossAccount"},
-    {"rule": "!has(self.crossAccount) || self.crossAccount.mode != 'RoleChain' || has(self.target.lambda)",
+    {"rule": "!has(self.crossAccount) || self.crossAccount.mode == 'EventBusForwarding' || has(self.target.lambda)",
      "fieldPath": ".crossAccount.mode",
-     "message": "spec.crossAccount.mode: EventBridge does not chain roles and reaches ECS and Step Functions in another account only bus to bus; use mode EventBusForwarding"},
+     "message": "spec.crossAccount.mode: EventBridge delivers directly to a Lambda function of another account, and reaches ECS and Step Functions there only bus to bus; use mode EventBusForwarding"},
     {"rule": "!has(self.crossAccount) || !has(self.role) || !has(self.role.arn)",
      "fieldPath": ".role.arn",
      "message": "spec.role.arn: a bring-your-own role is not supported with spec.crossAccount (the controller creates the roles in both accounts); remove spec.role.arn"},
@@ -151,21 +151,24 @@ pub struct EventBridgeIntegrationSpec {
 #[schemars(extend("x-kubernetes-validations" = [
     {"rule": "self.mode == 'RoleChain' || !has(self.targetRoleName)",
      "fieldPath": ".targetRoleName",
-     "message": "spec.crossAccount.targetRoleName: applies to mode RoleChain; remove it for EventBusForwarding"},
+     "message": "spec.crossAccount.targetRoleName: no role is created in the target account (EventBridge never assumes one there); remove it"},
     {"rule": "self.mode == 'EventBusForwarding' || !has(self.targetEventBusName)",
      "fieldPath": ".targetEventBusName",
-     "message": "spec.crossAccount.targetEventBusName: applies to mode EventBusForwarding; remove it for RoleChain"}
+     "message": "spec.crossAccount.targetEventBusName: applies to mode EventBusForwarding; remove it for DirectDelivery"}
 ]))]
 pub struct CrossAccountSpec {
     /// The account of the target (12 digits).
     #[schemars(regex(pattern = r"^\d{12}$"))]
     pub target_account_id: String,
 
-    /// `EventBusForwarding` (EventBridge's supported path for every target kind): the rule here
+    /// `EventBusForwarding` (EventBridge's path for every target kind): the rule here
     /// forwards to the target account's event bus, whose policy admits this account, and a
-    /// rule there invokes the target. `RoleChain`: a role in the target account trusting exactly
-    /// this account's role, which may assume it; EventBridge itself delivers across accounts
-    /// only to Lambda (same region), so RoleChain takes Lambda targets only.
+    /// rule there invokes the target. `DirectDelivery` (Lambda, same region): the rule here
+    /// invokes the function with an execution role of this account, which the function's
+    /// policy names; EventBridge never assumes a role in the target account.
+    /// `RoleChain`: the former name of `DirectDelivery`, which also created a role in the
+    /// target account trusting the execution role; EventBridge never used it, so it is no
+    /// longer created, and one an earlier version created is removed.
     pub mode: CrossAccountMode,
 
     /// EventBusForwarding: the event bus in the target account. Default `default`.
@@ -173,7 +176,9 @@ pub struct CrossAccountSpec {
     #[schemars(regex(pattern = r"^[/.\-_A-Za-z0-9]{1,256}$"))]
     pub target_event_bus_name: Option<String>,
 
-    /// RoleChain: name of the role in the target account. Default: derived from namespace/name.
+    /// Deprecated, ignored: the name of the role RoleChain created in the target account,
+    /// which is no longer created (EventBridge never assumed it). Accepted with mode
+    /// RoleChain only, so that objects written for an earlier version still apply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[\w+=,.@-]{1,64}$"))]
     pub target_role_name: Option<String>,
@@ -197,7 +202,19 @@ pub struct CrossAccountSpec {
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 pub enum CrossAccountMode {
     EventBusForwarding,
+    DirectDelivery,
+    /// The former name of `DirectDelivery`.
     RoleChain,
+}
+
+impl CrossAccountMode {
+    /// Whether the rule here invokes the target in the other account itself.
+    pub fn is_direct(self) -> bool {
+        matches!(
+            self,
+            CrossAccountMode::DirectDelivery | CrossAccountMode::RoleChain
+        )
+    }
 }
 
 /// When the object is deleted: `Delete` removes every AWS resource the controller created;

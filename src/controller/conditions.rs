@@ -131,7 +131,9 @@ fn converged(
         Some(CrossAccountMode::EventBusForwarding) => {
             (side(Side::Remote).unwrap_or(local), Some(local))
         }
-        Some(CrossAccountMode::RoleChain) => (local, side(Side::Remote)),
+        Some(CrossAccountMode::DirectDelivery | CrossAccountMode::RoleChain) => {
+            (local, side(Side::Remote))
+        }
         None => (local, None),
     };
     let desired = workload.desired;
@@ -244,12 +246,17 @@ fn converged(
                 )
             }
             (None, _) => {
-                let chained = part.desired.role.arn().unwrap_or_default();
+                let function = part
+                    .desired
+                    .permission
+                    .as_ref()
+                    .map(|p| p.function_arn.as_str())
+                    .unwrap_or_default();
                 ConditionValue::new(
                     c::CROSS_ACCOUNT_READY,
                     true,
                     reason,
-                    format!("role {chained} in account {} trusts exactly {}, which may assume it", part.desired.account_id, local.desired.role.arn().unwrap_or_default()),
+                    format!("the rule invokes {function} in account {} directly with role {}, which the function's policy names (no role is assumed in that account)", part.desired.account_id, local.desired.role.arn().unwrap_or_default()),
                 )
             }
         }

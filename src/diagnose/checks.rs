@@ -1418,6 +1418,7 @@ impl TargetCheck<'_> {
         };
         let statement =
             json!({"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": t.arn});
+        let found_before = self.out.0.len();
         self.check_permission(
             role,
             &request,
@@ -1428,6 +1429,9 @@ impl TargetCheck<'_> {
         );
         let (function, qualifier) = remedy::split_function_arn(&t.arn);
         let function_account = Arn::parse(&t.arn).map(|a| a.account).unwrap_or_default();
+        if self.out.0.len() > found_before {
+            self.check_hand_built_chain(role, &function_account);
+        }
         let fix = format!(
             "aws lambda add-permission --function-name {function}{} --statement-id events-{} --action lambda:InvokeFunction --principal {} (with credentials of account {function_account})",
             qualifier.map(|q| format!(" --qualifier {q}")).unwrap_or_default(),
@@ -1458,6 +1462,45 @@ impl TargetCheck<'_> {
                 fix,
             );
         }
+    }
+}
+
+impl TargetCheck<'_> {
+    /// RoleChainNotFollowed: the execution role may not invoke the function, but may assume a
+    /// role of the function's account: the textbook chain. EventBridge calls the function with
+    /// the execution role itself and never assumes a second role, so the chain grants nothing
+    /// it uses.
+    fn check_hand_built_chain(&mut self, role: &Role, function_account: &str) {
+        let in_function_account = format!(":iam::{function_account}:role/");
+        let chained: Vec<String> = identity_documents(role)
+            .into_iter()
+            .flat_map(|(_, doc)| doc.statements)
+            .filter(|s| s.effect == Effect::Allow && !s.action.negated)
+            .filter(|s| {
+                s.action
+                    .patterns
+                    .iter()
+                    .any(|a| crate::iam::glob::matches_ignore_case(a, "sts:AssumeRole"))
+            })
+            .flat_map(|s| s.resource.map(|r| r.patterns).unwrap_or_default())
+            .filter(|r| r.contains(&in_function_account))
+            .collect();
+        let Some(first) = chained.first() else {
+            return;
+        };
+        let t = self.target;
+        self.finding(
+            Code::RoleChainNotFollowed,
+            &role.arn,
+            format!(
+                "Role {} may assume {first} in the function's account, but EventBridge never chains roles: it invokes {} with {} itself, so the role in account {function_account} is never used.",
+                role.arn, t.arn, role.arn
+            ),
+            format!(
+                "Grant {} lambda:InvokeFunction on {} and let it invoke the function in the function's policy (aws lambda add-permission … --principal {}); the role in account {function_account} and the sts:AssumeRole statement can go.",
+                role.arn, t.arn, role.arn
+            ),
+        );
     }
 }
 

@@ -47,6 +47,7 @@ pub enum Code {
     LogsResourcePolicyMissing,
     InvokeApiDestinationNotAllowed,
     ConnectionNotAuthorized,
+    RoleChainNotFollowed,
     /// Not a static cause: AWS's own metrics report failed invocations of the rule (see
     /// `delivery`). Not in `ALL`, the causes the static evaluator names.
     DeliveryFailing,
@@ -55,7 +56,7 @@ pub enum Code {
 impl Code {
     /// Every cause the static evaluator can name (`DeliveryFailing` is observed, not
     /// evaluated, and is not among them).
-    pub const ALL: [Code; 38] = [
+    pub const ALL: [Code; 39] = [
         Code::RuleNotFound,
         Code::RuleDisabled,
         Code::TargetNotFound,
@@ -94,6 +95,7 @@ impl Code {
         Code::LogsResourcePolicyMissing,
         Code::InvokeApiDestinationNotAllowed,
         Code::ConnectionNotAuthorized,
+        Code::RoleChainNotFollowed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -137,6 +139,7 @@ impl Code {
             Code::LogsResourcePolicyMissing => "LogsResourcePolicyMissing",
             Code::InvokeApiDestinationNotAllowed => "InvokeApiDestinationNotAllowed",
             Code::ConnectionNotAuthorized => "ConnectionNotAuthorized",
+            Code::RoleChainNotFollowed => "RoleChainNotFollowed",
             Code::DeliveryFailing => "DeliveryFailing",
         }
     }

@@ -714,7 +714,7 @@ fn plan_accounts(
             if x.target_role_name.is_some() {
                 return Err(invalid(
                     "spec.crossAccount.targetRoleName",
-                    "applies to mode RoleChain; remove it for EventBusForwarding",
+                    "no role is created in the target account (EventBridge never assumes one there); remove it",
                 ));
             }
             let target_bus = x
@@ -830,12 +830,12 @@ fn plan_accounts(
                 chain: None,
             })
         }
-        CrossAccountMode::RoleChain => {
+        CrossAccountMode::DirectDelivery | CrossAccountMode::RoleChain => {
             let ValidTarget::Lambda(lambda) = workload else {
                 return Err(invalid(
                     "spec.crossAccount.mode",
                     format!(
-                        "CrossAccountUnsupportedTarget: EventBridge does not chain roles and cannot invoke {} in another account; use mode EventBusForwarding (this rule forwards to the target account's bus, and a rule there invokes the target)",
+                        "CrossAccountUnsupportedTarget: EventBridge cannot invoke {} in another account directly; use mode EventBusForwarding (this rule forwards to the target account's bus, and a rule there invokes the target)",
                         workload.kind().as_str()
                     ),
                 ));
@@ -843,11 +843,20 @@ fn plan_accounts(
             if x.target_event_bus_name.is_some() {
                 return Err(invalid(
                     "spec.crossAccount.targetEventBusName",
-                    "applies to mode EventBusForwarding; remove it for RoleChain",
+                    "applies to mode EventBusForwarding; remove it for DirectDelivery",
                 ));
             }
-            let function_arn = &lambda.function_arn;
-            let source = managed_role(
+            if x.target_role_name.is_some() && x.mode == CrossAccountMode::DirectDelivery {
+                return Err(invalid(
+                    "spec.crossAccount.targetRoleName",
+                    "no role is created in the target account (EventBridge never assumes one there); remove it",
+                ));
+            }
+            // EventBridge invokes the function with this execution role itself, which the
+            // function's policy names; it never assumes a role of the function's account, so
+            // none is created there (`targetRoleName` is ignored; RoleChain's role of an
+            // earlier version leaves with the record).
+            let mut source = managed_role(
                 spec,
                 owner,
                 guard,
@@ -856,52 +865,24 @@ fn plan_accounts(
                 vec![],
                 &facts.recorded_roles,
             )?;
-            let chained_name = x
-                .target_role_name
-                .clone()
-                .unwrap_or_else(|| managed_role_name(spec, owner, guard));
-            check_role_prefix(guard, "spec.crossAccount.targetRoleName", &chained_name)?;
-            let (chained_name, chained_arn, chained_bridge_for) = role_identity(
-                &partition,
-                &remote_account,
-                &source.path,
-                chained_name,
-                &facts.recorded_roles,
-            );
-            let mut source = source;
             source.policy = json!({"Version": "2012-10-17", "Statement": [
-                {"Sid": "AssumeTargetAccountRole", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": chained_arn},
-                {"Sid": "InvokeCrossAccount", "Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": function_arn}
+                {"Sid": "InvokeCrossAccount", "Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": lambda.function_arn}
             ]});
-            let chained = ManagedRole {
-                name: chained_name,
-                path: source.path.clone(),
-                arn: chained_arn.clone(),
-                trust_policy: json!({"Version": "2012-10-17", "Statement": [{
-                    "Sid": "SourceRoleOnly", "Effect": "Allow", "Principal": {"AWS": source.arn}, "Action": "sts:AssumeRole"
-                }]}),
-                policy: json!({"Version": "2012-10-17", "Statement": workload.invoke_statements(facts, &local_rule.arn)}),
-                permissions_boundary_arn: source.permissions_boundary_arn.clone(),
-                bridge_for: chained_bridge_for,
-            };
-            let mut target = target_shape(
+            let target = target_shape(
                 spec,
                 workload,
                 &remote_account,
                 &local_rule.arn,
                 Some(source.arn.clone()),
             );
-            target.role_arn = Some(source.arn.clone());
-            let chain = (source.arn.clone(), chained_arn);
             let remote = Desired {
                 kind: PartKind::Workload(workload.kind()),
                 account_id: remote_account,
                 region: region.clone(),
                 tags: tags.clone(),
                 rule: None,
-                role: DesiredRole::Managed(chained),
+                role: DesiredRole::NotNeeded,
                 target: None,
-                // EventBridge invokes the function with the execution role of the rule's account.
                 permission: workload.resource_permission(
                     names::owned_statement_id(&rule_name, &local_rule.arn, &owner.uid),
                     &source.arn,
@@ -928,7 +909,7 @@ fn plan_accounts(
                 local,
                 remote: Some(remote),
                 mode: Some(x.mode),
-                chain: Some(chain),
+                chain: None,
             })
         }
     }

@@ -371,7 +371,7 @@ fn legacy_statement(
             remote.and_then(|r| r.rule_arn.clone())?,
             via_role_arn.map(str::to_string),
         ),
-        Some(CrossAccountMode::RoleChain) => {
+        Some(CrossAccountMode::DirectDelivery | CrossAccountMode::RoleChain) => {
             (status.role_arn.clone()?, via_role_arn.map(str::to_string))
         }
     };

@@ -395,7 +395,8 @@ fn bus_granted(
 }
 
 /// Every role the spec names: a bring-your-own ARN, an explicit name (as the ARN it would
-/// get), RoleChain's target role. Derived names need no grant.
+/// get). Derived names need no grant (nor RoleChain's former `targetRoleName`: no role is
+/// created in the target account).
 fn roles(
     subject: &Subject<'_>,
     policy: &EventBridgeIntegrationPolicySpec,
@@ -412,20 +413,6 @@ fn roles(
                 subject.controller_account, subject.role_path
             );
             require("roles", &policy.roles, "spec.role.name", &arn)?;
-        }
-    }
-    if let Some(x) = &spec.cross_account {
-        if let Some(name) = &x.target_role_name {
-            let arn = format!(
-                "arn:{partition}:iam::{}:role{}{name}",
-                x.target_account_id, subject.role_path
-            );
-            require(
-                "roles",
-                &policy.roles,
-                "spec.crossAccount.targetRoleName",
-                &arn,
-            )?;
         }
     }
     Ok(())

@@ -254,17 +254,6 @@ crossAccount: {targetAccountId: "222222222222", mode: RoleChain, provisioningRol
             "spec.crossAccount.provisioningRoleArn",
             "arn:aws:iam::222222222222:role/admin",
         ),
-        (
-            spec(
-                r#"
-rule: {eventPattern: {source: [x]}}
-target: {lambda: {functionArn: "arn:aws:lambda:us-east-1:222222222222:function:team-a-x"}}
-crossAccount: {targetAccountId: "222222222222", mode: RoleChain, targetRoleName: OrganizationAccountAccessRole}
-"#,
-            ),
-            "spec.crossAccount.targetRoleName",
-            "arn:aws:iam::222222222222:role/OrganizationAccountAccessRole",
-        ),
     ];
     for (s, field, value) in cases {
         let r = refused(decide_for(&s, &[("team-a", &p)]));
@@ -654,4 +643,39 @@ target:
     permitted(decide_for(&spec, &[("team-a", &p)]));
     p.targets = vec!["https://hooks.partner.example.com.evil.example/*".into()];
     refused(decide_for(&spec, &[("team-a", &p)]));
+}
+
+#[test]
+fn rolechains_target_role_name_needs_no_grant_now_that_no_role_is_created_there() {
+    // It once named a role the controller created (or took over) in the target account; the
+    // planner now ignores it, so even the organisation's access role names nothing to take.
+    let s = spec(
+        r#"
+rule: {eventPattern: {source: [x]}}
+target: {lambda: {functionArn: "arn:aws:lambda:us-east-1:222222222222:function:team-a-x"}}
+crossAccount: {targetAccountId: "222222222222", mode: RoleChain, targetRoleName: OrganizationAccountAccessRole}
+"#,
+    );
+    permitted(decide_for(&s, &[("team-a", &team_a())]));
+    let plan = crate::plan::plan(
+        &s,
+        &crate::plan::Owner {
+            cluster: "c".into(),
+            namespace: "team-a".into(),
+            name: "n".into(),
+            uid: "u".into(),
+        },
+        &crate::plan::Facts {
+            account_id: "123456789012".into(),
+            region: "us-east-1".into(),
+            provisioning_role_arn: Some("arn:aws:iam::222222222222:role/ebi-provisioner".into()),
+            ..Default::default()
+        },
+        &Default::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        plan.remote.unwrap().role,
+        crate::plan::DesiredRole::NotNeeded
+    );
 }

@@ -251,6 +251,17 @@ case("lambda-execution-role-not-in-function-policy", "The function policy names 
      mutate(lambda_exec, lambda b: b["lambdaPolicies"].__setitem__(FN_B, role_policy_for_role(f"arn:aws:iam::{A}:role/someone-else"))), ["LambdaPermissionMissing"])
 case("lambda-execution-role-cannot-invoke", "The execution role's own policy does not allow lambda:InvokeFunction.",
      mutate(lambda_exec, lambda b: b["roles"][0].__setitem__("RolePolicies", [])), ["LambdaPermissionMissing"])
+CHAINED_B = f"arn:aws:iam::{B}:role/notify-invoker"
+hand_chain = mutate(lambda_exec, lambda b: (
+    b["roles"][0].__setitem__("RolePolicies", [{"RoleName": "invoker", "PolicyName": "assume", "PolicyDocument": doc({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": CHAINED_B})}]),
+    b["roles"].append(role(CHAINED_B, doc({"Effect": "Allow", "Principal": {"AWS": EXEC_A}, "Action": "sts:AssumeRole"}),
+                           [("invoke", doc({"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": FN_B}))])),
+    b["lambdaPolicies"].__setitem__(FN_B, role_policy_for_role(CHAINED_B))))
+case("lambda-hand-built-role-chain", "The textbook chain: the execution role may only assume a role of the function's account, which may invoke it. EventBridge never assumes it.",
+     hand_chain, ["LambdaPermissionMissing", "RoleChainNotFollowed"])
+case("lambda-chain-beside-direct-grant", "An assumable role in the function's account besides a working direct grant: nothing to say.",
+     mutate(lambda_exec, lambda b: b["roles"][0]["RolePolicies"].append(
+         {"RoleName": "invoker", "PolicyName": "assume", "PolicyDocument": doc({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": CHAINED_B})})))
 case("chain-only-broken", "Only a trust chain to verify (no rule): the target role trusts another role.",
      {"roles": [role(f"arn:aws:iam::{A}:role/source", trust_events(), [("assume", doc({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": f"arn:aws:iam::{B}:role/target"}))]),
                 role(f"arn:aws:iam::{B}:role/target", doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{A}:role/other"}, "Action": "sts:AssumeRole"}))],
