@@ -260,14 +260,31 @@ pub async fn delete_connection(c: &Clients, name: &str) -> Result<(), AwsError> 
     )
 }
 
+/// Every item of a listing EventBridge pages with `NextToken` (these have no SDK paginator):
+/// `page` reads one page from a token, giving its items and the next token.
+async fn all_pages<T, F, Fut>(mut page: F) -> Result<Vec<T>, AwsError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<T>, Option<String>), AwsError>>,
+{
+    let mut out = vec![];
+    let mut token = None;
+    loop {
+        let (items, next) = page(token).await?;
+        out.extend(items);
+        token = next.filter(|t| !t.is_empty());
+        if token.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
 /// Every API destination of the account and region, by name, as `ListApiDestinations` shows
 /// them: no description (the list has none).
 pub async fn list_api_destinations(
     c: &Clients,
 ) -> Result<std::collections::HashMap<Box<str>, ObservedApiDestination>, AwsError> {
-    let mut out = std::collections::HashMap::new();
-    let mut token = None;
-    loop {
+    let listed = all_pages(|token| async move {
         let page = c
             .events
             .list_api_destinations()
@@ -276,11 +293,11 @@ pub async fn list_api_destinations(
             .send()
             .await
             .map_err(|e| classify("events:ListApiDestinations", e))?;
-        for d in page.api_destinations() {
-            let Some(name) = d.name() else { continue };
-            out.insert(
-                name.into(),
-                ObservedApiDestination {
+        let items = page
+            .api_destinations()
+            .iter()
+            .filter_map(|d| {
+                let observed = ObservedApiDestination {
                     arn: d.api_destination_arn().unwrap_or_default().to_string(),
                     connection_arn: d.connection_arn().unwrap_or_default().to_string(),
                     endpoint: d.invocation_endpoint().unwrap_or_default().to_string(),
@@ -290,14 +307,14 @@ pub async fn list_api_destinations(
                         .unwrap_or_default(),
                     rate_limit: d.invocation_rate_limit_per_second(),
                     description: String::new(),
-                },
-            );
-        }
-        token = next_page(page.next_token());
-        if token.is_none() {
-            return Ok(out);
-        }
-    }
+                };
+                d.name().map(|n| (Box::<str>::from(n), observed))
+            })
+            .collect();
+        Ok((items, page.next_token().map(str::to_string)))
+    })
+    .await?;
+    Ok(listed.into_iter().collect())
 }
 
 /// Every connection of the account and region, by name, as `ListConnections` shows them:
@@ -305,9 +322,7 @@ pub async fn list_api_destinations(
 pub async fn list_connections(
     c: &Clients,
 ) -> Result<std::collections::HashMap<Box<str>, ObservedConnection>, AwsError> {
-    let mut out = std::collections::HashMap::new();
-    let mut token = None;
-    loop {
+    let listed = all_pages(|token| async move {
         let page = c
             .events
             .list_connections()
@@ -316,11 +331,11 @@ pub async fn list_connections(
             .send()
             .await
             .map_err(|e| classify("events:ListConnections", e))?;
-        for x in page.connections() {
-            let Some(name) = x.name() else { continue };
-            out.insert(
-                name.into(),
-                ObservedConnection {
+        let items = page
+            .connections()
+            .iter()
+            .filter_map(|x| {
+                let observed = ObservedConnection {
                     arn: x.connection_arn().unwrap_or_default().to_string(),
                     authorization_type: x
                         .authorization_type()
@@ -335,17 +350,12 @@ pub async fn list_connections(
                         .filter(|r| !r.is_empty())
                         .map(str::to_string),
                     description: String::new(),
-                },
-            );
-        }
-        token = next_page(page.next_token());
-        if token.is_none() {
-            return Ok(out);
-        }
-    }
-}
-
-/// The next page's token; an empty one is none.
-fn next_page(token: Option<&str>) -> Option<String> {
-    token.filter(|t| !t.is_empty()).map(str::to_string)
+                };
+                x.name().map(|n| (Box::<str>::from(n), observed))
+            })
+            .collect();
+        Ok((items, page.next_token().map(str::to_string)))
+    })
+    .await?;
+    Ok(listed.into_iter().collect())
 }
