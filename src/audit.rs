@@ -245,8 +245,10 @@ impl CachedReader {
             }
             // The dead-letter queue and an SQS target's queue or SNS target's topic: each
             // policy must let EventBridge send (the diagnosis finds a topic among the queues).
+            // One of another account (direct delivery) is not readable with this account's
+            // credentials: not gathered, so only the execution role is judged.
             let holder_target = Arn::parse(&t.arn)
-                .is_ok_and(|a| a.service == "sqs" || a.service == "sns")
+                .is_ok_and(|a| (a.service == "sqs" || a.service == "sns") && a.account == account)
                 .then_some(&t.arn);
             for dlq in t.dead_letter_arn.iter().chain(holder_target) {
                 // Gathered (an empty entry: it does not exist), so the DLQ codes apply.

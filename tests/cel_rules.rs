@@ -224,13 +224,33 @@ fn cases() -> Vec<(
             Some("spec.role"),
         ),
         (
-            "an SQS target across accounts",
+            "an SQS target across accounts, bus to bus",
             with(
                 sqs(&queue(B, "us-east-1", "orders"), None),
                 &["crossAccount"],
                 fwd.clone(),
             ),
             Some("spec.target.sqs.queueArn"),
+            Some("spec.target.sqs.queueArn"),
+        ),
+        (
+            "an SQS target across accounts, delivered directly",
+            with(
+                sqs(&queue(B, "us-east-1", "orders"), None),
+                &["crossAccount"],
+                direct.clone(),
+            ),
+            None,
+            None,
+        ),
+        (
+            "an SQS target of another account than targetAccountId",
+            with(
+                sqs(&queue("333333333333", "us-east-1", "orders"), None),
+                &["crossAccount"],
+                direct.clone(),
+            ),
+            Some("spec.crossAccount.targetAccountId"),
             Some("spec.target.sqs.queueArn"),
         ),
         (
@@ -278,7 +298,7 @@ fn cases() -> Vec<(
             Some("spec.role"),
         ),
         (
-            "an SNS target across accounts",
+            "an SNS target across accounts, bus to bus",
             with(
                 sns(&topic(B, "us-east-1", "orders"), None),
                 &["crossAccount"],
@@ -286,6 +306,16 @@ fn cases() -> Vec<(
             ),
             Some("spec.target.sns.topicArn"),
             Some("spec.target.sns.topicArn"),
+        ),
+        (
+            "an SNS target across accounts, delivered directly",
+            with(
+                sns(&topic(B, "us-east-1", "orders"), None),
+                &["crossAccount"],
+                direct.clone(),
+            ),
+            None,
+            None,
         ),
         (
             "an SNS topic not in spec.region",

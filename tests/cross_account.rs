@@ -910,3 +910,205 @@ async fn a_rotated_provisioning_role_is_the_way_in_for_clean_up_and_orphans() {
     assert!(chain_principals(&b, &function_b, &rule).await.is_empty());
     assert!(!b.role_exists(&rule).await, "B: chained role gone");
 }
+
+/// The statements of a queue's or topic's policy (an empty list when it has none).
+fn statements_of(policy: Option<&str>) -> Vec<Value> {
+    let Some(text) = policy.filter(|p| !p.is_empty()) else {
+        return vec![];
+    };
+    match serde_json::from_str::<Value>(text).unwrap()["Statement"].clone() {
+        Value::Array(list) => list,
+        one => vec![one],
+    }
+}
+
+/// EventBridge sends to an SQS queue and publishes to an SNS topic of another account of the
+/// same region directly, with the rule account's execution role, which the queue's and the
+/// topic's policies name: each gets one owned statement there (written through the
+/// provisioning role, the others kept), restored when removed by hand, removed on delete.
+#[tokio::test(flavor = "multi_thread")]
+async fn direct_delivery_reaches_a_queue_and_a_topic_in_another_account() {
+    let ns = namespace("x-direct-qt");
+    let config_b = sdk_config_in(B).await;
+    let sqs_b = aws_sdk_sqs::Client::new(&config_b);
+    let sns_b = aws_sdk_sns::Client::new(&config_b);
+    let queue_name = format!("orders-{ns}");
+    let queue_url = sqs_b
+        .create_queue()
+        .queue_name(&queue_name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let queue_arn = format!("arn:aws:sqs:{REGION}:{B}:{queue_name}");
+    let consumer = json!({"Sid": "Consumer", "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{B}:root")}, "Action": "sqs:ReceiveMessage", "Resource": queue_arn});
+    sqs_b
+        .set_queue_attributes()
+        .queue_url(&queue_url)
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::Policy,
+            json!({"Version": "2012-10-17", "Statement": [consumer]}).to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let topic_arn = sns_b
+        .create_topic()
+        .name(format!("notices-{ns}"))
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let _ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    apply(&cross_yaml(
+        &ns,
+        "to-queue",
+        &format!("    sqs: {{queueArn: \"{queue_arn}\"}}\n"),
+        "    mode: DirectDelivery\n",
+    ));
+    apply(&cross_yaml(
+        &ns,
+        "to-topic",
+        &format!("    sns: {{topicArn: \"{topic_arn}\"}}\n"),
+        "    mode: DirectDelivery\n",
+    ));
+    wait_condition(&api, "to-queue", "Ready", "True", None).await;
+    wait_condition(&api, "to-topic", "Ready", "True", None).await;
+    let a = aws().await;
+    let queue_policy = || async {
+        let out = sqs_b
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::Policy)
+            .send()
+            .await
+            .unwrap();
+        statements_of(
+            out.attributes()
+                .and_then(|m| m.get(&aws_sdk_sqs::types::QueueAttributeName::Policy))
+                .map(String::as_str),
+        )
+    };
+    let topic_policy = || async {
+        let out = sns_b
+            .get_topic_attributes()
+            .topic_arn(&topic_arn)
+            .send()
+            .await
+            .unwrap();
+        statements_of(
+            out.attributes()
+                .and_then(|m| m.get("Policy"))
+                .map(String::as_str),
+        )
+    };
+    for (object, resource, action, policy) in [
+        (
+            "to-queue",
+            queue_arn.clone(),
+            "sqs:SendMessage",
+            queue_policy().await,
+        ),
+        (
+            "to-topic",
+            topic_arn.clone(),
+            "sns:Publish",
+            topic_policy().await,
+        ),
+    ] {
+        let name = derived(&ns, object);
+        let role = a
+            .iam
+            .get_role()
+            .role_name(&name)
+            .send()
+            .await
+            .unwrap()
+            .role
+            .unwrap();
+        let inline = a.inline_policy(&name).await.unwrap();
+        let p = policy_doc(&inline);
+        assert_eq!(
+            (
+                p.statements.len(),
+                p.statements[0].action.patterns.clone(),
+                p.statements[0].resource.clone().unwrap().patterns
+            ),
+            (1, vec![action.to_string()], vec![resource.clone()]),
+            "{object}: the execution role may {action} on exactly the target: {inline}"
+        );
+        let t = a
+            .events
+            .list_targets_by_rule()
+            .rule(&name)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            (t.targets()[0].arn(), t.targets()[0].role_arn()),
+            (resource.as_str(), Some(role.arn())),
+            "{object}: the rule targets the resource in B with the execution role"
+        );
+        let ours: Vec<&Value> = policy
+            .iter()
+            .filter(|s| {
+                s["Principal"]["AWS"] == json!(role.arn())
+                    || s["Principal"] == json!({"AWS": [role.arn()]})
+            })
+            .collect();
+        assert_eq!(
+            ours.len(),
+            1,
+            "{object}: one statement for the role: {policy:?}"
+        );
+        assert_eq!(ours[0]["Action"], json!(action));
+        assert!(!b_role_of(&name).await, "{object}: no role in B");
+    }
+    assert!(
+        queue_policy().await.contains(&consumer),
+        "the consumer's statement is kept verbatim"
+    );
+
+    // Our queue statement removed by hand is put back; the consumer's stays.
+    sqs_b
+        .set_queue_attributes()
+        .queue_url(&queue_url)
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::Policy,
+            json!({"Version": "2012-10-17", "Statement": [consumer]}).to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    wait_until_async(
+        "the queue statement to be restored",
+        Duration::from_secs(30),
+        || async { queue_policy().await.len() == 2 },
+    )
+    .await;
+
+    delete_and_wait(&ns, &["to-queue", "to-topic"]);
+    assert_eq!(
+        queue_policy().await,
+        vec![consumer],
+        "only the consumer's statement is left"
+    );
+    let role_statements = topic_policy()
+        .await
+        .into_iter()
+        .filter(|s| {
+            s["Principal"]
+                .get("AWS")
+                .is_some_and(|p| p.to_string().contains(&ns))
+        })
+        .count();
+    assert_eq!(role_statements, 0, "the topic statement is removed");
+}
+
+async fn b_role_of(name: &str) -> bool {
+    aws_in(B).await.role_exists(name).await
+}

@@ -1174,3 +1174,57 @@ fn direct_delivery_to_another_accounts_function_creates_no_role_there() {
         );
     }
 }
+
+#[test]
+fn direct_delivery_to_another_accounts_queue_names_the_execution_role_in_its_policy() {
+    let b = "444455556666";
+    let queue = format!("arn:aws:sqs:us-east-1:{b}:orders");
+    let s = spec(&format!(
+        r#"
+rule: {{eventPattern: {{source: [orders]}}}}
+target: {{sqs: {{queueArn: "{queue}"}}}}
+crossAccount: {{targetAccountId: "{b}", mode: DirectDelivery, provisioningRoleArn: "arn:aws:iam::{b}:role/p"}}
+"#
+    ));
+    let p = planned(&s);
+    let role = managed(&p);
+    assert!(
+        documents_equivalent(
+            &role.policy,
+            &json!({"Statement": [{"Sid": "SendMessage", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queue}]})
+        ),
+        "{}",
+        role.policy
+    );
+    let target = p.local.target.as_ref().unwrap();
+    assert_eq!(target.role_arn.as_deref(), Some(role.arn.as_str()));
+    let remote = p.remote.as_ref().unwrap();
+    assert_eq!(remote.role, DesiredRole::NotNeeded);
+    assert!(remote.rule.is_none() && p.local.queue_permissions.is_empty());
+    let q = &remote.queue_permissions[0];
+    assert_eq!(
+        (q.queue_arn.as_str(), q.queue_account.as_str()),
+        (queue.as_str(), b)
+    );
+    assert_eq!(
+        q.statement,
+        json!({"Sid": q.statement_id, "Effect": "Allow", "Principal": {"AWS": role.arn},
+            "Action": "sqs:SendMessage", "Resource": queue})
+    );
+    // The record proves the statement by the role it names.
+    let entry = record::inventory(&p, Some("arn:aws:iam::444455556666:role/p"))
+        .into_iter()
+        .find(|e| e.kind == OwnedKind::QueuePermission)
+        .unwrap();
+    assert_eq!(
+        (entry.account_id.as_str(), entry.proof.as_deref()),
+        (b, Some(role.arn.as_str()))
+    );
+    // Bus to bus is refused for a queue, naming the mode to use.
+    let mut forwarding = s.clone();
+    forwarding.cross_account.as_mut().unwrap().mode =
+        ebi::api::CrossAccountMode::EventBusForwarding;
+    assert!(
+        matches!(plan(&forwarding, &owner(), &facts_of(&forwarding), &Guardrails::default()), Err(PlanError::InvalidSpec(e)) if e.field == "spec.target.sqs.queueArn" && e.message.contains("DirectDelivery"))
+    );
+}

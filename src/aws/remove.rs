@@ -655,10 +655,13 @@ async fn remove_queue_permission(
     let Some(s) = statement(&policy, &sid) else {
         return Ok(Removal::Gone);
     };
-    let source_arns = source_arns(&s);
-    if source_arns != [proof.clone()] {
+    // Proven by its aws:SourceArn (the rule), or for direct delivery from another account
+    // by its only principal (the rule account's execution role).
+    let grant = crate::plan::diff::StatementGrant::of(&s);
+    if !grant.proven_by(&proof) {
         return Ok(Removal::NotOurs(format!(
-            "statement {sid} is for {source_arns:?}, not for {proof}"
+            "statement {sid} is not for {proof} ({})",
+            grant.describe()
         )));
     }
     if let Some(why) = rule_is_someone_elses(c, r, owner).await? {

@@ -246,17 +246,23 @@ fn converged(
                 )
             }
             (None, _) => {
-                let function = part
+                let target = part
                     .desired
                     .permission
                     .as_ref()
                     .map(|p| p.function_arn.as_str())
+                    .or_else(|| {
+                        part.desired
+                            .queue_permissions
+                            .first()
+                            .map(|q| q.queue_arn.as_str())
+                    })
                     .unwrap_or_default();
                 ConditionValue::new(
                     c::CROSS_ACCOUNT_READY,
                     true,
                     reason,
-                    format!("the rule invokes {function} in account {} directly with role {}, which the function's policy names (no role is assumed in that account)", part.desired.account_id, local.desired.role.arn().unwrap_or_default()),
+                    format!("the rule delivers to {target} in account {} directly with role {}, which its policy names (no role is assumed in that account)", part.desired.account_id, local.desired.role.arn().unwrap_or_default()),
                 )
             }
         }

@@ -136,9 +136,15 @@ pub(super) fn diagnose_parts(
         .collect();
     let mut roles = BTreeMap::new();
     let mut lambda_policies = BTreeMap::new();
+    // A queue or topic of the target account (direct delivery) is read in its part, and
+    // judged from the rule's.
+    let mut holders: Option<BTreeMap<String, diagnose::Queue>> = None;
     for (_, s) in &snapshots {
         roles.extend(s.roles.clone());
         lambda_policies.extend(s.lambda_policies.clone());
+        if let Some(h) = &s.dead_letter_queues {
+            holders.get_or_insert_with(BTreeMap::new).extend(h.clone());
+        }
     }
     let mut findings: Vec<Finding> = Vec::new();
     let mut not_evaluated: Vec<String> = Vec::new();
@@ -149,6 +155,7 @@ pub(super) fn diagnose_parts(
         let mut snapshot = snapshot;
         snapshot.roles = roles.clone();
         snapshot.lambda_policies = lambda_policies.clone();
+        snapshot.dead_letter_queues = holders.clone();
         if part.side == Side::Local {
             snapshot.chains = plan
                 .chain

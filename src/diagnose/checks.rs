@@ -237,6 +237,21 @@ impl<'a> TargetCheck<'a> {
                 self.check_role_target(&arn);
             }
             "events" if arn.resource.starts_with("event-bus/") => self.check_bus_target(&arn),
+            "sqs" | "sns" if cross_account => {
+                if arn.region != rule_region {
+                    self.finding(
+                        Code::CrossAccountUnsupportedTarget,
+                        &t.arn,
+                        format!(
+                            "The target is in account {} and region {}, the rule in {} and {}: EventBridge delivers to a queue or topic of another account only within the same region.",
+                            arn.account, arn.region, self.account, rule_region
+                        ),
+                        "Put the rule in the target's region, or forward events bus to bus to the target's account (crossAccount.mode: EventBusForwarding).".into(),
+                    );
+                    return;
+                }
+                self.check_direct_target(&arn);
+            }
             "sqs" if !cross_account => self.check_sqs_target(&arn),
             "sns" if !cross_account => self.check_sns_target(&arn),
             "logs" if !cross_account => self.check_logs_target(&arn),
@@ -318,6 +333,75 @@ impl<'a> TargetCheck<'a> {
         if let Some(role) = self.target_role("events:PutEvents on the target bus") {
             self.check_trust(role);
             self.check_policy_arns(role);
+        }
+    }
+
+    /// A queue or topic of another account, delivered to directly: the rule's execution role
+    /// (of the rule's account) must trust EventBridge and may send or publish (checked as a
+    /// role target), and the queue's or topic's policy must name that role (checked when the
+    /// holder was gathered).
+    fn check_direct_target(&mut self, arn: &Arn) {
+        let t = self.target;
+        self.check_role_target(arn);
+        let (Some(role_arn), Some(holder)) = (
+            &t.role_arn,
+            self.snapshot
+                .dead_letter_queues
+                .as_ref()
+                .and_then(|h| h.get(&t.arn)),
+        ) else {
+            return;
+        };
+        let (action, code, what) = if arn.service == "sns" {
+            ("sns:Publish", Code::SnsTopicPolicyMissing, "topic")
+        } else {
+            ("sqs:SendMessage", Code::SqsQueuePolicyMissing, "queue")
+        };
+        let request = Request {
+            caller: Caller::Aws {
+                arn: role_arn.clone(),
+                account: self.account.to_string(),
+            },
+            action: action.into(),
+            resource: Some(t.arn.clone()),
+            context: Context::new()
+                .with("aws:PrincipalArn", role_arn.clone())
+                .with("aws:PrincipalAccount", self.account),
+        };
+        let allowed = holder
+            .policy
+            .as_ref()
+            .and_then(|p| PolicyDocument::parse(p).ok())
+            .is_some_and(|doc| {
+                evaluate_resource_policy(
+                    &NamedPolicy {
+                        name: "resource policy",
+                        document: &doc,
+                    },
+                    &request,
+                )
+                .decision
+                    == Decision::Allow
+            });
+        if !allowed {
+            let statement = crate::iam::documents::role_send_statement(
+                &format!("events-{}", self.rule.name),
+                action,
+                &t.arn,
+                role_arn,
+            );
+            self.finding(
+                code,
+                &t.arn,
+                format!(
+                    "The policy of {what} {} (account {}) does not let the rule's execution role {role_arn} {action}; EventBridge delivers to a {what} of another account with that role.",
+                    t.arn, arn.account
+                ),
+                format!(
+                    "Add this statement to the {what}'s policy, with credentials of account {}: {statement}",
+                    arn.account
+                ),
+            );
         }
     }
 
@@ -1534,6 +1618,8 @@ fn target_action(arn: &Arn) -> (&'static str, Code) {
             "events:InvokeApiDestination",
             Code::InvokeApiDestinationNotAllowed,
         ),
+        "sqs" => ("sqs:SendMessage", Code::SendMessageNotAllowed),
+        "sns" => ("sns:Publish", Code::PublishNotAllowed),
         _ => ("states:StartExecution", Code::StartExecutionNotAllowed),
     }
 }
@@ -1544,6 +1630,8 @@ fn role_target_kind(arn: &Arn) -> &'static str {
         "kinesis" => "Kinesis",
         "execute-api" => "API Gateway",
         "events" => "API destination",
+        "sqs" => "SQS",
+        "sns" => "SNS",
         _ => "Step Functions",
     }
 }

@@ -48,6 +48,8 @@ pub enum Code {
     InvokeApiDestinationNotAllowed,
     ConnectionNotAuthorized,
     RoleChainNotFollowed,
+    SendMessageNotAllowed,
+    PublishNotAllowed,
     /// Not a static cause: AWS's own metrics report failed invocations of the rule (see
     /// `delivery`). Not in `ALL`, the causes the static evaluator names.
     DeliveryFailing,
@@ -56,7 +58,7 @@ pub enum Code {
 impl Code {
     /// Every cause the static evaluator can name (`DeliveryFailing` is observed, not
     /// evaluated, and is not among them).
-    pub const ALL: [Code; 39] = [
+    pub const ALL: [Code; 41] = [
         Code::RuleNotFound,
         Code::RuleDisabled,
         Code::TargetNotFound,
@@ -96,6 +98,8 @@ impl Code {
         Code::InvokeApiDestinationNotAllowed,
         Code::ConnectionNotAuthorized,
         Code::RoleChainNotFollowed,
+        Code::SendMessageNotAllowed,
+        Code::PublishNotAllowed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -140,6 +144,8 @@ impl Code {
             Code::InvokeApiDestinationNotAllowed => "InvokeApiDestinationNotAllowed",
             Code::ConnectionNotAuthorized => "ConnectionNotAuthorized",
             Code::RoleChainNotFollowed => "RoleChainNotFollowed",
+            Code::SendMessageNotAllowed => "SendMessageNotAllowed",
+            Code::PublishNotAllowed => "PublishNotAllowed",
             Code::DeliveryFailing => "DeliveryFailing",
         }
     }

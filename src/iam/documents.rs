@@ -17,6 +17,23 @@ pub fn dead_letter_queue_statement(statement_id: &str, queue_arn: &str, rule_arn
     })
 }
 
+/// The statement of a queue's or topic's policy that lets one execution role of another
+/// account `action` on it (direct cross-account delivery: EventBridge sends with that role).
+pub fn role_send_statement(
+    statement_id: &str,
+    action: &str,
+    resource: &str,
+    role_arn: &str,
+) -> Value {
+    json!({
+        "Sid": statement_id,
+        "Effect": "Allow",
+        "Principal": {"AWS": role_arn},
+        "Action": action,
+        "Resource": resource
+    })
+}
+
 /// The statement of a CloudWatch Logs resource policy that lets one rule's events be written
 /// to a log group (principals as AWS's example grants them; `aws:SourceArn` = the rule).
 pub fn logs_target_statement(statement_id: &str, log_group_arn: &str, rule_arn: &str) -> Value {

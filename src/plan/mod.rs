@@ -372,6 +372,8 @@ pub struct DesiredQueuePermission {
     pub queue_name: String,
     pub queue_account: String,
     pub statement_id: String,
+    /// What proves the statement ours: the rule of its `aws:SourceArn`, or for direct
+    /// delivery from another account the execution role it names.
     pub rule_arn: String,
     pub statement: Value,
 }
@@ -653,10 +655,15 @@ fn plan_accounts(
             ));
         }
         if target.account != account {
+            let mode = if workload.delivered_directly() {
+                "mode DirectDelivery: EventBridge delivers to it directly with this account's execution role"
+            } else {
+                "mode EventBusForwarding reaches every target kind"
+            };
             return Err(invalid(
                 workload.field(),
                 format!(
-                    "the target is in account {} but the rule would be in account {account}; set spec.crossAccount (mode EventBusForwarding reaches every target kind)",
+                    "the target is in account {} but the rule would be in account {account}; set spec.crossAccount ({mode})",
                     target.account
                 ),
             ));
@@ -831,7 +838,7 @@ fn plan_accounts(
             })
         }
         CrossAccountMode::DirectDelivery | CrossAccountMode::RoleChain => {
-            let ValidTarget::Lambda(lambda) = workload else {
+            if !workload.delivered_directly() {
                 return Err(invalid(
                     "spec.crossAccount.mode",
                     format!(
@@ -839,7 +846,7 @@ fn plan_accounts(
                         workload.kind().as_str()
                     ),
                 ));
-            };
+            }
             if x.target_event_bus_name.is_some() {
                 return Err(invalid(
                     "spec.crossAccount.targetEventBusName",
@@ -852,22 +859,25 @@ fn plan_accounts(
                     "no role is created in the target account (EventBridge never assumes one there); remove it",
                 ));
             }
-            // EventBridge invokes the function with this execution role itself, which the
-            // function's policy names; it never assumes a role of the function's account, so
-            // none is created there (`targetRoleName` is ignored; RoleChain's role of an
-            // earlier version leaves with the record).
-            let mut source = managed_role(
+            // EventBridge delivers with this execution role itself, which the target's own
+            // policy names; it never assumes a role of the target's account, so none is
+            // created there (`targetRoleName` is ignored; RoleChain's role of an earlier
+            // version leaves with the record).
+            let statements = match workload {
+                ValidTarget::Lambda(lambda) => vec![
+                    json!({"Sid": "InvokeCrossAccount", "Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": lambda.function_arn}),
+                ],
+                other => other.invoke_statements(facts, &local_rule.arn),
+            };
+            let source = managed_role(
                 spec,
                 owner,
                 guard,
                 &partition,
                 events_trust_policy(&account, &local_rule.arn),
-                vec![],
+                statements,
                 &facts.recorded_roles,
             )?;
-            source.policy = json!({"Version": "2012-10-17", "Statement": [
-                {"Sid": "InvokeCrossAccount", "Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": lambda.function_arn}
-            ]});
             let target = target_shape(
                 spec,
                 workload,
@@ -889,7 +899,10 @@ fn plan_accounts(
                     None,
                 ),
                 bus_permission: None,
-                queue_permissions: vec![],
+                queue_permissions: workload
+                    .direct_queue_permission(&local_rule, owner, &source.arn)
+                    .into_iter()
+                    .collect(),
                 api_destination: None,
             };
             let local = Desired {

@@ -639,6 +639,37 @@ case("logs-other-rule", "Our statement admits another rule only.",
      logs_good({"EventBridgeIntegrationController": doc(dict(LOGS_STATEMENT, Condition={"ArnEquals": {"aws:SourceArn": f"arn:aws:events:{R}:{A}:rule/refunds"}}))}),
      ["LogsResourcePolicyMissing"])
 
+# --- Direct delivery to a queue or topic of another account (same region) ---
+QUEUE_B = f"arn:aws:sqs:{R}:{B}:orders"
+TOPIC_B = f"arn:aws:sns:{R}:{B}:orders"
+SENDER = f"arn:aws:iam::{A}:role/sender"
+
+def direct_good(target, action, holder, statement_principal=SENDER, role_action=None, target_region=R):
+    arn = target.replace(f":{R}:", f":{target_region}:")
+    allow = {"Effect": "Allow", "Principal": {"AWS": statement_principal}, "Action": action, "Resource": arn}
+    gathered = queue(arn=arn, policy=doc(allow)) if holder == "queue" else topic(arn=arn, policy=doc(allow))
+    return {"rule": rule(), "targets": {"Targets": [{"Id": "t", "Arn": arn, "RoleArn": SENDER}]},
+            "roles": [role(SENDER, trust_events(), [("send", doc({"Effect": "Allow", "Action": role_action or action, "Resource": arn}))])],
+            "deadLetterQueues": {arn: gathered}}
+
+case("direct-sqs-good", "A queue of another account, sent to with the rule account's execution role, which the queue policy names.",
+     direct_good(QUEUE_B, "sqs:SendMessage", "queue"))
+case("direct-sqs-role-cannot-send", "The execution role may not sqs:SendMessage.",
+     direct_good(QUEUE_B, "sqs:SendMessage", "queue", role_action="sqs:GetQueueAttributes"), ["SendMessageNotAllowed"])
+case("direct-sqs-policy-names-another-role", "The queue policy names another role of the rule's account.",
+     direct_good(QUEUE_B, "sqs:SendMessage", "queue", statement_principal=f"arn:aws:iam::{A}:role/someone-else"), ["SqsQueuePolicyMissing"])
+case("direct-sqs-no-role", "A queue of another account with no RoleArn: EventBridge needs the execution role.",
+     mutate(direct_good(QUEUE_B, "sqs:SendMessage", "queue"), lambda b: b["targets"]["Targets"][0].pop("RoleArn")), ["TargetRoleMissing"])
+case("direct-sqs-other-region", "A queue of another account and another region.",
+     direct_good(QUEUE_B, "sqs:SendMessage", "queue", target_region="eu-west-1"), ["CrossAccountUnsupportedTarget"])
+case("direct-sns-good", "A topic of another account, published to with the execution role its policy names.",
+     direct_good(TOPIC_B, "sns:Publish", "topic"))
+case("direct-sns-role-cannot-publish", "The execution role may not sns:Publish.",
+     direct_good(TOPIC_B, "sns:Publish", "topic", role_action="sns:Subscribe"), ["PublishNotAllowed"])
+case("direct-sns-policy-admits-events-only", "The topic policy admits events.amazonaws.com, not the execution role: the same-account grant does not carry over.",
+     mutate(direct_good(TOPIC_B, "sns:Publish", "topic"), lambda b: b["deadLetterQueues"][TOPIC_B].__setitem__("Attributes", topic(arn=TOPIC_B, policy=doc({"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sns:Publish", "Resource": TOPIC_B, "Condition": {"ArnEquals": {"aws:SourceArn": RULE}}}))["Attributes"])),
+     ["SnsTopicPolicyMissing"])
+
 # --- API destinations: the role may invoke the destination; its connection must be AUTHORIZED ---
 DEST = f"arn:aws:events:{R}:{A}:api-destination/orders/5f1c9a2e-3b4d-4e8f-9a0b-1c2d3e4f5a6b"
 CONN = f"arn:aws:events:{R}:{A}:connection/orders/0b9e8d7c-6a5f-4e3d-8c2b-1a0f9e8d7c6b"

@@ -800,6 +800,11 @@ pub const PROVISIONER: &str = "arn:aws:iam::222222222222:role/eventbridge-integr
 
 /// Clients acting in another account of the emulator (credentials from AssumeRole land there).
 pub async fn aws_in(account: &str) -> Aws {
+    clients(&sdk_config_in(account).await)
+}
+
+/// The SDK's configuration for another account of the emulator, through its provisioning role.
+pub async fn sdk_config_in(account: &str) -> aws_config::SdkConfig {
     let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(REGION))
         .load()
@@ -811,14 +816,11 @@ pub async fn aws_in(account: &str) -> Aws {
     .configure(&base)
     .build()
     .await;
-    clients(
-        &base
-            .to_builder()
-            .credentials_provider(
-                aws_credential_types::provider::SharedCredentialsProvider::new(provider),
-            )
-            .build(),
-    )
+    base.to_builder()
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+        )
+        .build()
 }
 
 /// The SDK's configuration for the emulator's default account, in `REGION`.

@@ -160,9 +160,7 @@ impl<'a> ValidTarget<'a> {
     pub fn reaches_other_accounts(self) -> bool {
         !matches!(
             self,
-            ValidTarget::Sqs(_)
-                | ValidTarget::Sns(_)
-                | ValidTarget::Kinesis(_)
+            ValidTarget::Kinesis(_)
                 | ValidTarget::ApiGateway(_)
                 | ValidTarget::Logs(_)
                 | ValidTarget::ApiDestination(_)
@@ -245,6 +243,33 @@ impl<'a> ValidTarget<'a> {
         }
     }
 
+    /// Direct delivery to another account: the statement the target's own policy needs for
+    /// the rule account's execution role `role_arn` (SQS, SNS; Lambda's is
+    /// [`ValidTarget::resource_permission`]).
+    pub fn direct_queue_permission(
+        self,
+        rule: &DesiredRule,
+        owner: &Owner,
+        role_arn: &str,
+    ) -> Option<DesiredQueuePermission> {
+        match self {
+            ValidTarget::Sqs(q) => Some(sqs::direct_permission(q, rule, owner, role_arn)),
+            ValidTarget::Sns(t) => Some(sns::direct_permission(t, rule, owner, role_arn)),
+            _ => None,
+        }
+    }
+
+    /// Whether EventBridge delivers to it in another account of the rule's region directly,
+    /// with an execution role of the rule's account (mode DirectDelivery) that the target's
+    /// own policy names. (Kinesis and API Gateway are delivered to directly too, but are not
+    /// yet built here.)
+    pub fn delivered_directly(self) -> bool {
+        matches!(
+            self,
+            ValidTarget::Lambda(_) | ValidTarget::Sqs(_) | ValidTarget::Sns(_)
+        )
+    }
+
     /// The kind's parameters on the rule's target.
     pub fn parameters(self) -> TargetParameters {
         match self {
@@ -264,6 +289,19 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::StepFunctions(_) | ValidTarget::Lambda(_) => TargetParameters::None,
         }
     }
+}
+
+/// A queue's or topic's statement for direct delivery from another account: `action` for the
+/// execution role `role_arn` alone, which is also what proves the statement ours.
+fn naming_role(
+    mut p: DesiredQueuePermission,
+    action: &str,
+    role_arn: &str,
+) -> DesiredQueuePermission {
+    p.statement =
+        crate::iam::documents::role_send_statement(&p.statement_id, action, &p.queue_arn, role_arn);
+    p.rule_arn = role_arn.to_string();
+    p
 }
 
 /// The kind-specific parameters of a rule's target, one variant per parameter block of

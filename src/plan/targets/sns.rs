@@ -4,7 +4,9 @@
 //! uses that block for FIFO topics too). Its statement is one contribution to
 //! `Desired::queue_permissions`, the list of our statements in resource policies that are
 //! rewritten whole (SQS queues, SNS topics): a holder is a queue or a topic by its ARN's
-//! service. Direct delivery to a topic in another account is not yet supported (issue 19 §3).
+//! service. A topic in another account of the rule's region is delivered to directly (mode
+//! DirectDelivery): the rule account's execution role gets `sns:Publish`, and the topic's
+//! policy names that role ([`direct_permission`]).
 
 use serde_json::{json, Value};
 
@@ -66,18 +68,17 @@ pub(super) fn validate_spec(
             "SNS targets are published to through the topic's policy, not a role; remove spec.role",
         ));
     }
-    if spec.cross_account.is_some() {
-        return Err(not_cross_account());
+    if spec
+        .cross_account
+        .as_ref()
+        .is_some_and(|x| !x.mode.is_direct())
+    {
+        return Err(bad(FIELD, "a topic in another account is published to directly: set spec.crossAccount.mode: DirectDelivery"));
     }
     Ok(topic)
 }
 
-/// The error for a topic in another account than the rule.
-pub(super) fn not_cross_account() -> SpecError {
-    bad(FIELD, "direct cross-account delivery to an SNS topic is not yet supported; use a topic in the rule's account (and no spec.crossAccount)")
-}
-
-/// What a chained role would need (never used: SNS takes no role and no RoleChain).
+/// What the execution role needs for direct delivery to a topic in another account.
 pub(super) fn invoke_statements(sns: &SnsTarget) -> Vec<Value> {
     vec![json!({
         "Sid": "Publish",
@@ -108,6 +109,17 @@ pub(super) fn permission(
         statement_id,
         rule_arn: rule.arn.clone(),
     }
+}
+
+/// Direct delivery to a topic of another account: the statement of the topic's policy that
+/// lets the rule account's execution role `role_arn` publish to it (proven by that role).
+pub(super) fn direct_permission(
+    sns: &SnsTarget,
+    rule: &DesiredRule,
+    owner: &Owner,
+    role_arn: &str,
+) -> DesiredQueuePermission {
+    super::naming_role(permission(sns, rule, owner), "sns:Publish", role_arn)
 }
 
 /// The owned statement of the topic's policy that lets the rule publish to it.
@@ -267,7 +279,8 @@ mod tests {
         };
         assert_eq!(e.field, FIELD);
         assert!(
-            e.message.contains("direct cross-account delivery"),
+            e.message
+                .contains("set spec.crossAccount (mode DirectDelivery"),
             "{}",
             e.message
         );

@@ -3,7 +3,9 @@
 //! the rule), and `SqsParameters.MessageGroupId` on the rule's target for a FIFO queue.
 //! Its statement is one contribution to `Desired::queue_permissions` (the dead-letter queue's
 //! is another), under a Sid of its own, so the target queue may also be the dead-letter queue.
-//! Direct delivery to a queue in another account is not yet supported (issue 19 §3).
+//! A queue in another account of the rule's region is delivered to directly (mode
+//! DirectDelivery): the rule account's execution role gets `sqs:SendMessage` on the queue, and
+//! the queue's policy names that role instead of `events.amazonaws.com` ([`direct_permission`]).
 
 use serde_json::{json, Value};
 
@@ -56,18 +58,17 @@ pub(super) fn validate_spec(
             "SQS targets are sent to through the queue's policy, not a role; remove spec.role",
         ));
     }
-    if spec.cross_account.is_some() {
-        return Err(not_cross_account());
+    if spec
+        .cross_account
+        .as_ref()
+        .is_some_and(|x| !x.mode.is_direct())
+    {
+        return Err(bad(FIELD, "a queue in another account is sent to directly: set spec.crossAccount.mode: DirectDelivery"));
     }
     Ok(queue)
 }
 
-/// The error for a queue in another account than the rule.
-pub(super) fn not_cross_account() -> SpecError {
-    bad(FIELD, "direct cross-account delivery to an SQS queue is not yet supported; use a queue in the rule's account (and no spec.crossAccount)")
-}
-
-/// What a chained role would need (never used: SQS takes no role and no RoleChain).
+/// What the execution role needs for direct delivery to a queue in another account.
 pub(super) fn invoke_statements(sqs: &SqsTarget) -> Vec<Value> {
     vec![json!({
         "Sid": "SendMessage",
@@ -99,6 +100,17 @@ pub(super) fn permission(
         statement_id,
         rule_arn: rule.arn.clone(),
     }
+}
+
+/// Direct delivery to a queue of another account: the statement of the queue's policy that
+/// lets the rule account's execution role `role_arn` send to it (proven by that role).
+pub(super) fn direct_permission(
+    sqs: &SqsTarget,
+    rule: &DesiredRule,
+    owner: &Owner,
+    role_arn: &str,
+) -> DesiredQueuePermission {
+    super::naming_role(permission(sqs, rule, owner), "sqs:SendMessage", role_arn)
 }
 
 /// The owned statement of the queue's policy that lets the rule send to it: the same shape as
@@ -243,7 +255,8 @@ mod tests {
         };
         assert_eq!(e.field, FIELD);
         assert!(
-            e.message.contains("direct cross-account delivery"),
+            e.message
+                .contains("set spec.crossAccount (mode DirectDelivery"),
             "{}",
             e.message
         );
