@@ -695,6 +695,37 @@ fn cases() -> Vec<(
             None,
         ),
         (
+            "a function in B, no mode: delivered directly",
+            with(
+                lambda(&function(B, "us-east-1")),
+                &["crossAccount"],
+                json!({"targetAccountId": B, "provisioningRoleArn": format!("arn:aws:iam::{B}:role/p")}),
+            ),
+            None,
+            None,
+        ),
+        (
+            "ECS in B, no mode: bus to bus",
+            with(
+                in_b(ecs(json!({}))),
+                &["crossAccount"],
+                json!({"targetAccountId": B, "provisioningRoleArn": format!("arn:aws:iam::{B}:role/p")}),
+            ),
+            None,
+            None,
+        ),
+        (
+            "a target bus for a function in B, no mode",
+            with(
+                lambda(&function(B, "us-east-1")),
+                &["crossAccount"],
+                json!({"targetAccountId": B, "targetEventBusName": "central",
+                       "provisioningRoleArn": format!("arn:aws:iam::{B}:role/p")}),
+            ),
+            Some("spec.crossAccount.targetEventBusName"),
+            Some("spec.crossAccount.targetEventBusName"),
+        ),
+        (
             "DirectDelivery to ECS",
             with(in_b(ecs(json!({}))), &["crossAccount"], direct.clone()),
             Some("spec.crossAccount.mode"),

@@ -974,7 +974,8 @@ async fn direct_delivery_reaches_a_queue_and_a_topic_in_another_account() {
         &ns,
         "to-topic",
         &format!("    sns: {{topicArn: \"{topic_arn}\"}}\n"),
-        "    mode: DirectDelivery\n",
+        // No mode: a topic of another account is delivered to directly by default.
+        "",
     ));
     wait_condition(&api, "to-queue", "Ready", "True", None).await;
     wait_condition(&api, "to-topic", "Ready", "True", None).await;

@@ -614,7 +614,7 @@ fn cross_account_plans_both_halves() {
     );
     s.cross_account.as_mut().unwrap().provisioning_role_arn =
         Some(format!("arn:aws:iam::{b}:role/p"));
-    s.cross_account.as_mut().unwrap().mode = ebi::api::CrossAccountMode::RoleChain;
+    s.cross_account.as_mut().unwrap().mode = Some(ebi::api::CrossAccountMode::RoleChain);
     assert!(
         matches!(plan(&s, &owner(), &facts_of(&s), &Guardrails::default()), Err(PlanError::InvalidSpec(e)) if e.field == "spec.crossAccount.mode" && e.message.contains("EventBusForwarding"))
     );
@@ -1223,7 +1223,7 @@ crossAccount: {{targetAccountId: "{b}", mode: DirectDelivery, provisioningRoleAr
     // Bus to bus is refused for a queue, naming the mode to use.
     let mut forwarding = s.clone();
     forwarding.cross_account.as_mut().unwrap().mode =
-        ebi::api::CrossAccountMode::EventBusForwarding;
+        Some(ebi::api::CrossAccountMode::EventBusForwarding);
     assert!(
         matches!(plan(&forwarding, &owner(), &facts_of(&forwarding), &Guardrails::default()), Err(PlanError::InvalidSpec(e)) if e.field == "spec.target.sqs.queueArn" && e.message.contains("DirectDelivery"))
     );

@@ -68,13 +68,13 @@ pub const SCHEDULE_PATTERN: &str =
     {"rule": "!has(self.target.sqs) || !has(self.role)",
      "fieldPath": ".role",
      "message": "spec.role: SQS targets are sent to through the queue's policy, not a role; remove spec.role"},
-    {"rule": "!has(self.target.sqs) || !has(self.crossAccount) || self.crossAccount.mode != 'EventBusForwarding'",
+    {"rule": "!has(self.target.sqs) || !has(self.crossAccount) || !has(self.crossAccount.mode) || self.crossAccount.mode != 'EventBusForwarding'",
      "fieldPath": ".target.sqs.queueArn",
      "message": "spec.target.sqs.queueArn: a queue in another account is sent to directly: set spec.crossAccount.mode: DirectDelivery"},
     {"rule": "!has(self.target.sns) || !has(self.role)",
      "fieldPath": ".role",
      "message": "spec.role: SNS targets are published to through the topic's policy, not a role; remove spec.role"},
-    {"rule": "!has(self.target.sns) || !has(self.crossAccount) || self.crossAccount.mode != 'EventBusForwarding'",
+    {"rule": "!has(self.target.sns) || !has(self.crossAccount) || !has(self.crossAccount.mode) || self.crossAccount.mode != 'EventBusForwarding'",
      "fieldPath": ".target.sns.topicArn",
      "message": "spec.target.sns.topicArn: a topic in another account is published to directly: set spec.crossAccount.mode: DirectDelivery"},
     {"rule": "!has(self.target.kinesis) || !has(self.crossAccount)",
@@ -92,9 +92,12 @@ pub const SCHEDULE_PATTERN: &str =
     {"rule": "!has(self.target.apiGateway) || !has(self.crossAccount)",
      "fieldPath": ".target.apiGateway.restApiArn",
      "message": "spec.target.apiGateway.restApiArn: cross-account delivery to an API Gateway REST API is not yet supported; use an API in the rule's account and remove spec.crossAccount"},
-    {"rule": "!has(self.crossAccount) || self.crossAccount.mode == 'EventBusForwarding' || has(self.target.lambda) || has(self.target.sqs) || has(self.target.sns)",
+    {"rule": "!has(self.crossAccount) || !has(self.crossAccount.mode) || self.crossAccount.mode == 'EventBusForwarding' || has(self.target.lambda) || has(self.target.sqs) || has(self.target.sns)",
      "fieldPath": ".crossAccount.mode",
      "message": "spec.crossAccount.mode: EventBridge delivers directly to a Lambda function, SQS queue or SNS topic of another account, and reaches ECS and Step Functions there only bus to bus; use mode EventBusForwarding"},
+    {"rule": "!has(self.crossAccount) || !has(self.crossAccount.targetEventBusName) || (has(self.crossAccount.mode) ? self.crossAccount.mode == 'EventBusForwarding' : !(has(self.target.lambda) || has(self.target.sqs) || has(self.target.sns)))",
+     "fieldPath": ".crossAccount.targetEventBusName",
+     "message": "spec.crossAccount.targetEventBusName: applies to mode EventBusForwarding (a function, queue or topic of another account is delivered to directly by default); remove it, or set mode: EventBusForwarding for a Lambda function"},
     {"rule": "!has(self.crossAccount) || !has(self.role) || !has(self.role.arn)",
      "fieldPath": ".role.arn",
      "message": "spec.role.arn: a bring-your-own role is not supported with spec.crossAccount (the controller creates the roles in both accounts); remove spec.role.arn"},
@@ -149,12 +152,9 @@ pub struct EventBridgeIntegrationSpec {
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [
-    {"rule": "self.mode == 'RoleChain' || !has(self.targetRoleName)",
+    {"rule": "(has(self.mode) && self.mode == 'RoleChain') || !has(self.targetRoleName)",
      "fieldPath": ".targetRoleName",
-     "message": "spec.crossAccount.targetRoleName: no role is created in the target account (EventBridge never assumes one there); remove it"},
-    {"rule": "self.mode == 'EventBusForwarding' || !has(self.targetEventBusName)",
-     "fieldPath": ".targetEventBusName",
-     "message": "spec.crossAccount.targetEventBusName: applies to mode EventBusForwarding; remove it for DirectDelivery"}
+     "message": "spec.crossAccount.targetRoleName: no role is created in the target account (EventBridge never assumes one there); remove it"}
 ]))]
 pub struct CrossAccountSpec {
     /// The account of the target (12 digits).
@@ -169,7 +169,10 @@ pub struct CrossAccountSpec {
     /// `RoleChain`: the former name of `DirectDelivery`, which also created a role in the
     /// target account trusting the execution role; EventBridge never used it, so it is no
     /// longer created, and one an earlier version created is removed.
-    pub mode: CrossAccountMode,
+    /// Default: DirectDelivery for a Lambda function, SQS queue or SNS topic, EventBusForwarding
+    /// for every other kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<CrossAccountMode>,
 
     /// EventBusForwarding: the event bus in the target account. Default `default`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -205,6 +208,25 @@ pub enum CrossAccountMode {
     DirectDelivery,
     /// The former name of `DirectDelivery`.
     RoleChain,
+}
+
+impl EventBridgeIntegrationSpec {
+    /// The cross-account mode in effect: the spec's, or by the target's kind (DirectDelivery
+    /// for a Lambda function, SQS queue or SNS topic, EventBusForwarding for the others).
+    /// None without `crossAccount`.
+    pub fn cross_account_mode(&self) -> Option<CrossAccountMode> {
+        let x = self.cross_account.as_ref()?;
+        Some(x.mode.unwrap_or(
+            if self.target.lambda.is_some()
+                || self.target.sqs.is_some()
+                || self.target.sns.is_some()
+            {
+                CrossAccountMode::DirectDelivery
+            } else {
+                CrossAccountMode::EventBusForwarding
+            },
+        ))
+    }
 }
 
 impl CrossAccountMode {

@@ -716,7 +716,10 @@ fn plan_accounts(
         return Err(invalid("spec.role.arn", "a bring-your-own role is not supported with spec.crossAccount; the controller creates the roles in both accounts"));
     }
     let tags = owner.tags();
-    match x.mode {
+    let mode = spec
+        .cross_account_mode()
+        .unwrap_or(CrossAccountMode::EventBusForwarding);
+    match mode {
         CrossAccountMode::EventBusForwarding => {
             if x.target_role_name.is_some() {
                 return Err(invalid(
@@ -833,7 +836,7 @@ fn plan_accounts(
             Ok(Plan {
                 local,
                 remote: Some(remote),
-                mode: Some(x.mode),
+                mode: Some(mode),
                 chain: None,
             })
         }
@@ -853,7 +856,7 @@ fn plan_accounts(
                     "applies to mode EventBusForwarding; remove it for DirectDelivery",
                 ));
             }
-            if x.target_role_name.is_some() && x.mode == CrossAccountMode::DirectDelivery {
+            if x.target_role_name.is_some() && mode == CrossAccountMode::DirectDelivery {
                 return Err(invalid(
                     "spec.crossAccount.targetRoleName",
                     "no role is created in the target account (EventBridge never assumes one there); remove it",
@@ -921,7 +924,7 @@ fn plan_accounts(
             Ok(Plan {
                 local,
                 remote: Some(remote),
-                mode: Some(x.mode),
+                mode: Some(mode),
                 chain: None,
             })
         }

@@ -68,11 +68,7 @@ pub(super) fn validate_spec(
             "SNS targets are published to through the topic's policy, not a role; remove spec.role",
         ));
     }
-    if spec
-        .cross_account
-        .as_ref()
-        .is_some_and(|x| !x.mode.is_direct())
-    {
+    if spec.cross_account_mode().is_some_and(|m| !m.is_direct()) {
         return Err(bad(FIELD, "a topic in another account is published to directly: set spec.crossAccount.mode: DirectDelivery"));
     }
     Ok(topic)

@@ -58,11 +58,7 @@ pub(super) fn validate_spec(
             "SQS targets are sent to through the queue's policy, not a role; remove spec.role",
         ));
     }
-    if spec
-        .cross_account
-        .as_ref()
-        .is_some_and(|x| !x.mode.is_direct())
-    {
+    if spec.cross_account_mode().is_some_and(|m| !m.is_direct()) {
         return Err(bad(FIELD, "a queue in another account is sent to directly: set spec.crossAccount.mode: DirectDelivery"));
     }
     Ok(queue)
