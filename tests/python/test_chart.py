@@ -139,13 +139,13 @@ def test_policies_from_values_and_the_secrets_they_name(chart_dir):
     assert not [o for o in off if o["metadata"]["name"].endswith("-tenancy")]
 
 
-def test_api_destination_secrets_are_read_by_name_only_and_can_be_turned_off(chart_dir):
+def test_api_destination_secrets_are_read_by_name_only_and_only_when_allowed(chart_dir):
     def secret_rules(values):
         role = find(render(chart_dir, values), "ClusterRole", "ebi-eventbridge-integration-controller")[0]
         return [r for r in role["rules"] if "secrets" in r["resources"]]
-    assert secret_rules({}) == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}], \
-        "get by name: no list or watch of every Secret"
-    assert secret_rules({"apiDestinations": {"readSecrets": False}}) == []
+    assert secret_rules({}) == [], "no Secret of a team's namespace is readable by default"
+    assert secret_rules({"apiDestinations": {"readSecrets": True}}) == [
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}], "get by name: no list or watch of every Secret"
 
 
 def test_non_default_values(chart_dir):
