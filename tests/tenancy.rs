@@ -309,6 +309,14 @@ refused!(
     )
 );
 refused!(
+    // Refused before its Secret is read (the Secret does not even exist) and before any call.
+    refuses_an_api_destination_endpoint_not_granted,
+    "tn-apidest",
+    "spec.target.apiDestination.endpoint",
+    "https://collector.elsewhere.example.net/events",
+    "  rule: {eventPattern: {source: [orders]}}\n  target:\n    apiDestination:\n      endpoint: https://collector.elsewhere.example.net/events\n      httpMethod: POST\n      connection: {authorizationType: API_KEY, secretRef: {name: not-created}}\n"
+);
+refused!(
     refuses_a_bus_not_granted,
     "tn-bus",
     "spec.rule.eventBusName",

@@ -357,52 +357,30 @@ impl<'a> TargetCheck<'a> {
         } else {
             ("sqs:SendMessage", Code::SqsQueuePolicyMissing, "queue")
         };
-        let request = Request {
-            caller: Caller::Aws {
-                arn: role_arn.clone(),
-                account: self.account.to_string(),
-            },
-            action: action.into(),
-            resource: Some(t.arn.clone()),
-            context: Context::new()
-                .with("aws:PrincipalArn", role_arn.clone())
-                .with("aws:PrincipalAccount", self.account),
+        let Some((why, notes)) =
+            self.resource_policy_denies(&t.arn, arn, holder, action, Some(role_arn))
+        else {
+            return;
         };
-        let allowed = holder
-            .policy
-            .as_ref()
-            .and_then(|p| PolicyDocument::parse(p).ok())
-            .is_some_and(|doc| {
-                evaluate_resource_policy(
-                    &NamedPolicy {
-                        name: "resource policy",
-                        document: &doc,
-                    },
-                    &request,
-                )
-                .decision
-                    == Decision::Allow
-            });
-        if !allowed {
-            let statement = crate::iam::documents::role_send_statement(
-                &format!("events-{}", self.rule.name),
-                action,
-                &t.arn,
-                role_arn,
-            );
-            self.finding(
-                code,
-                &t.arn,
-                format!(
-                    "The policy of {what} {} (account {}) does not let the rule's execution role {role_arn} {action}; EventBridge delivers to a {what} of another account with that role.",
-                    t.arn, arn.account
-                ),
-                format!(
-                    "Add this statement to the {what}'s policy, with credentials of account {}: {statement}",
-                    arn.account
-                ),
-            );
-        }
+        let statement = crate::iam::documents::role_send_statement(
+            &format!("events-{}", self.rule.name),
+            action,
+            &t.arn,
+            role_arn,
+        );
+        self.finding(
+            code,
+            &t.arn,
+            format!(
+                "The {what} {} (account {}) does not let the rule's execution role {role_arn} {action}: {why}. EventBridge delivers to a {what} of another account with that role.",
+                t.arn, arn.account
+            ),
+            format!(
+                "Add this statement to the {what}'s policy, with credentials of account {}: {statement}",
+                arn.account
+            ),
+        );
+        self.note_not_evaluated(code, &t.arn, &notes);
     }
 
     /// ConnectionNotAuthorized: EventBridge calls an API destination only through an
@@ -947,17 +925,20 @@ impl<'a> TargetCheck<'a> {
         parsed: &Arn,
         queue: &crate::diagnose::snapshot::Queue,
     ) -> Option<(&'static str, Vec<NotEvaluated>)> {
-        self.resource_policy_denies(queue_arn, parsed, queue, "sqs:SendMessage")
+        self.resource_policy_denies(queue_arn, parsed, queue, "sqs:SendMessage", None)
     }
 
     /// Whether the policy of `queue` (an SQS queue or SNS topic, as gathered) denies
-    /// EventBridge `action` for this rule: why, and what was not evaluated.
+    /// EventBridge `action` for this rule: why, and what was not evaluated. `role`: the rule's
+    /// execution role, which acts instead of events.amazonaws.com (direct delivery to another
+    /// account); the organisation's resource control policies apply to either.
     fn resource_policy_denies(
         &mut self,
         queue_arn: &str,
         parsed: &Arn,
         queue: &crate::diagnose::snapshot::Queue,
         action: &'static str,
+        role: Option<&str>,
     ) -> Option<(&'static str, Vec<NotEvaluated>)> {
         let noun = if action.starts_with("sns:") {
             "topic"
@@ -975,24 +956,50 @@ impl<'a> TargetCheck<'a> {
                 id: None,
                 document,
             });
+        let (caller, principal, context, who) = match role {
+            None => (
+                Caller::Service(EVENTS.into()),
+                request::Principal::Service(EVENTS.into()),
+                Context::new()
+                    .with("aws:SourceArn", self.rule.arn.clone())
+                    .with("aws:SourceAccount", self.account),
+                format!("EventBridge (events.amazonaws.com) {action} on {queue_arn}"),
+            ),
+            Some(role) => (
+                Caller::Aws {
+                    arn: role.to_string(),
+                    account: self.account.to_string(),
+                },
+                request::Principal::Role {
+                    arn: role.to_string(),
+                    account: self.account.to_string(),
+                },
+                Context::new()
+                    .with("aws:PrincipalArn", role)
+                    .with("aws:PrincipalAccount", self.account),
+                format!("EventBridge with role {role}: {action} on {queue_arn}"),
+            ),
+        };
         let request = Request {
-            caller: Caller::Service(EVENTS.into()),
+            caller,
             action: action.into(),
             resource: Some(queue_arn.to_string()),
-            context: Context::new()
-                .with("aws:SourceArn", self.rule.arn.clone())
-                .with("aws:SourceAccount", self.account),
+            context,
         };
-        let what = format!("EventBridge (events.amazonaws.com) {action} on {queue_arn}");
-        if self.check_resource_control(&request, &what) {
+        if self.check_resource_control(&request, &who) {
             return None;
         }
         let outcome = request::evaluate(
             &request::Question {
-                principal: request::Principal::Service(EVENTS.into()),
+                principal,
                 action: request.action.clone(),
                 resource: queue_arn.to_string(),
-                resource_account: Some(parsed.account.clone()),
+                // The role's own permission is judged apart (`check_role_target`): asked as
+                // if in one account, the question is the resource policy's answer alone.
+                resource_account: Some(match role {
+                    None => parsed.account.clone(),
+                    Some(_) => self.account.to_string(),
+                }),
                 context: request.context.clone(),
             },
             &Policies {
@@ -1003,7 +1010,15 @@ impl<'a> TargetCheck<'a> {
         if outcome.decision == Decision::Allow {
             return None;
         }
-        let why = if outcome.decision == Decision::ExplicitDeny {
+        let why = if role.is_some() {
+            if outcome.decision == Decision::ExplicitDeny {
+                "a Deny in its policy blocks the rule's execution role"
+            } else if queue.policy.is_none() {
+                "it has no policy, and a role of another account needs one that names it"
+            } else {
+                "no statement of its policy lets the rule's execution role do so"
+            }
+        } else if outcome.decision == Decision::ExplicitDeny {
             "a Deny in its policy blocks events.amazonaws.com"
         } else if queue.policy.is_none() {
             match noun {
@@ -1075,7 +1090,9 @@ impl<'a> TargetCheck<'a> {
         else {
             return;
         };
-        if let Some((why, notes)) = self.resource_policy_denies(&t.arn, arn, topic, "sns:Publish") {
+        if let Some((why, notes)) =
+            self.resource_policy_denies(&t.arn, arn, topic, "sns:Publish", None)
+        {
             let statement = remedy::sns_target_statement(
                 &remedy::sns_target_sid(&self.rule.arn),
                 &t.arn,
@@ -1156,7 +1173,7 @@ impl<'a> TargetCheck<'a> {
         };
         let stream = format!("{}:log-stream:eventbridge", t.arn.trim_end_matches(":*"));
         if let Some((why, notes)) =
-            self.resource_policy_denies(&stream, arn, &all, "logs:PutLogEvents")
+            self.resource_policy_denies(&stream, arn, &all, "logs:PutLogEvents", None)
         {
             let statement = crate::iam::documents::logs_target_statement(
                 &remedy::logs_target_sid(&self.rule.arn),

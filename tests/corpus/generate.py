@@ -670,6 +670,11 @@ case("direct-sns-policy-admits-events-only", "The topic policy admits events.ama
      mutate(direct_good(TOPIC_B, "sns:Publish", "topic"), lambda b: b["deadLetterQueues"][TOPIC_B].__setitem__("Attributes", topic(arn=TOPIC_B, policy=doc({"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sns:Publish", "Resource": TOPIC_B, "Condition": {"ArnEquals": {"aws:SourceArn": RULE}}}))["Attributes"])),
      ["SnsTopicPolicyMissing"])
 
+case("direct-sqs-rcp-denies-outside-roles", "A resource control policy lets only principals of the target's own account send to its queues: the rule account's execution role is refused.",
+     with_org(direct_good(QUEUE_B, "sqs:SendMessage", "queue"), organization(rcps=RCP_LEVELS([("RCPFullAWSAccess", RCP_FULL), ("OwnPrincipals", doc({"Sid": "OwnAccountOnly", "Effect": "Deny", "Principal": "*", "Action": "sqs:SendMessage", "Resource": "*",
+         "Condition": {"StringNotEquals": {"aws:PrincipalAccount": B}}}))]))),
+     ["ResourceControlPolicyBlocks"])
+
 # --- API destinations: the role may invoke the destination; its connection must be AUTHORIZED ---
 DEST = f"arn:aws:events:{R}:{A}:api-destination/orders/5f1c9a2e-3b4d-4e8f-9a0b-1c2d3e4f5a6b"
 CONN = f"arn:aws:events:{R}:{A}:connection/orders/0b9e8d7c-6a5f-4e3d-8c2b-1a0f9e8d7c6b"
