@@ -16,8 +16,11 @@
 //! creation date): a resource of an unknown owner created recently is more likely another
 //! controller's that shares `--cluster-id`, and is reported as a warning, never removed.
 //! Retained resources (`deletionPolicy: Retain`) carry no owner UID and are never orphans.
-//! With an orphaned rule go the statements that grant it: Lambda permissions, dead-letter
-//! queue statements and, for a rule receiving forwarded events, the bus statement.
+//! With an orphaned rule go the statements that grant it: Lambda permissions, the statements
+//! of its dead-letter queue, SQS queue or SNS topic target, or of the account's logs resource
+//! policy for a log group target, and for a rule receiving forwarded events, the bus
+//! statement. API destinations and connections take no tags: their descriptions say whose
+//! they are, and are judged as tags are.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -32,7 +35,7 @@ use crate::aws::errors::classify;
 use crate::aws::remove::{self, Removal};
 use crate::aws::{observe, AwsContext, AwsError, Clients, ExternalId, RemoteAccess};
 use crate::controller::locations::Location as Persisted;
-use crate::plan::{Owner, CLUSTER_TAG, CREATED_TAG, OWNER_TAG, OWNER_UID_TAG};
+use crate::plan::{Owner, TargetShape, CLUSTER_TAG, CREATED_TAG, OWNER_TAG, OWNER_UID_TAG};
 
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -432,6 +435,11 @@ pub async fn report(
         }
         orphans.extend(found.into_iter().map(|(rule, _)| rule));
         not_yet.extend(young);
+        let (found, young) = described_api_destinations(&place)
+            .await
+            .map_err(|e| e.to_string())?;
+        orphans.extend(found);
+        not_yet.extend(young);
         // IAM is global: one search per account.
         if roles_searched.insert(acct.clone()) {
             let (found, young) = tagged_roles(&place).await.map_err(|e| e.to_string())?;
@@ -444,6 +452,9 @@ pub async fn report(
             // orphans, and are never deleted.
             let live_now = live_uids(&api).await?;
             orphans.retain(|o| !live_now.contains(&o.owner_uid));
+            // In the controller's order: rules first, an API destination before its
+            // connection (it refers to it), roles last.
+            orphans.sort_by_key(|o| crate::plan::record::removal_order(&o.resource));
             for o in orphans.iter_mut().filter(|o| {
                 o.removal.is_none()
                     && o.resource.account_id == *acct
@@ -696,28 +707,26 @@ async fn statements_of_rule(
                 }
             }
         }
-        // The dead-letter queue is in the rule's account and region (the planner refuses
-        // any other).
-        if let Some(queue_arn) = &t.dead_letter_arn {
-            let queue = crate::iam::Arn::parse(queue_arn).ok();
-            let queue_name = queue
-                .as_ref()
-                .map(|q| q.resource.clone())
-                .unwrap_or_default();
-            if let Some(policy) = observe::queue(c, &queue_name, &rule.resource.account_id)
-                .await?
-                .and_then(|q| q.policy())
-            {
-                for s in policy_statements(&policy).iter().filter(|s| grants_rule(s)) {
-                    if let Some(sid) = &s.sid {
-                        out.push(statement(
-                            OwnedKind::QueuePermission,
-                            queue_arn,
-                            &queue_name,
-                            sid.clone(),
-                            rule_arn.clone(),
-                        ));
-                    }
+        for (holder_arn, holder_name) in policy_holders_of(&t, &rule.resource) {
+            let Some(policy) = crate::aws::policy_holder::read(
+                c,
+                &holder_arn,
+                &holder_name,
+                &rule.resource.account_id,
+            )
+            .await?
+            .and_then(|h| h.policy()) else {
+                continue;
+            };
+            for s in policy_statements(&policy).iter().filter(|s| grants_rule(s)) {
+                if let Some(sid) = &s.sid {
+                    out.push(statement(
+                        OwnedKind::QueuePermission,
+                        &holder_arn,
+                        &holder_name,
+                        sid.clone(),
+                        rule_arn.clone(),
+                    ));
                 }
             }
         }
@@ -757,10 +766,113 @@ async fn statements_of_rule(
     Ok(out)
 }
 
+/// The policies that may hold a statement granting `rule` for its target `t`, as (holder
+/// ARN, holder name): the dead-letter queue's, an SQS queue's or SNS topic's target, and for
+/// a log group target the account's logs resource policy the controller keeps. Only those
+/// of the rule's account: the statement of a queue or topic of another account (direct
+/// delivery) names the rule's role, not the rule, and lives where this search does not
+/// read policies.
+fn policy_holders_of(t: &TargetShape, rule: &OwnedResource) -> Vec<(String, String)> {
+    let in_rule_account = |arn: &str| {
+        crate::iam::Arn::parse(arn)
+            .ok()
+            .filter(|a| a.account == rule.account_id)
+    };
+    let mut out: Vec<(String, String)> = vec![];
+    let mut add = |holder: (String, String)| {
+        if !out.iter().any(|(arn, _)| *arn == holder.0) {
+            out.push(holder);
+        }
+    };
+    if let Some(queue) = t
+        .dead_letter_arn
+        .as_deref()
+        .and_then(|q| in_rule_account(q).map(|a| (q, a)))
+    {
+        add((queue.0.to_string(), queue.1.resource));
+    }
+    if let Some(target) = in_rule_account(&t.arn) {
+        match target.service.as_str() {
+            "sqs" | "sns" => add((t.arn.clone(), target.resource)),
+            "logs" => add((
+                crate::plan::logs_policy_arn(&target.partition, &target.region, &target.account),
+                crate::plan::LOGS_POLICY_NAME.to_string(),
+            )),
+            _ => {}
+        }
+    }
+    out
+}
+
 fn policy_statements(policy: &serde_json::Value) -> Vec<crate::iam::policy::Statement> {
     crate::iam::PolicyDocument::parse(policy)
         .map(|d| d.statements)
         .unwrap_or_default()
+}
+
+/// API destinations and connections whose description names this cluster (they take no
+/// tags): orphans and young ones. Found by listing, not through a rule: a clean-up cut
+/// short after the rule went leaves them with no rule pointing at them. The lists carry no
+/// description, so each one listed is described (one call each; a report, not a pass).
+async fn described_api_destinations(p: &Place<'_>) -> Result<(Vec<Orphan>, Vec<Orphan>), AwsError> {
+    use crate::aws::api_destination as api;
+    let (mut out, mut young) = (Vec::new(), Vec::new());
+    let mut found = Vec::new();
+    for name in api::list_api_destinations(p.clients).await?.into_keys() {
+        let described = observe::found(
+            p.clients
+                .events
+                .describe_api_destination()
+                .name(name.as_ref())
+                .send()
+                .await
+                .map_err(|e| classify("events:DescribeApiDestination", e)),
+        )?;
+        found.extend(described.map(|d| {
+            (
+                OwnedKind::ApiDestination,
+                name,
+                d.api_destination_arn().unwrap_or_default().to_string(),
+                d.description().unwrap_or_default().to_string(),
+                d.creation_time().map(|t| t.secs()),
+            )
+        }));
+    }
+    for name in api::list_connections(p.clients).await?.into_keys() {
+        let described = observe::found(
+            p.clients
+                .events
+                .describe_connection()
+                .name(name.as_ref())
+                .send()
+                .await
+                .map_err(|e| classify("events:DescribeConnection", e)),
+        )?;
+        found.extend(described.map(|d| {
+            (
+                OwnedKind::Connection,
+                name,
+                d.connection_arn().unwrap_or_default().to_string(),
+                d.description().unwrap_or_default().to_string(),
+                d.creation_time().map(|t| t.secs()),
+            )
+        }));
+    }
+    for (kind, name, arn, description, created) in found {
+        let tags = crate::plan::api_destination::description_tags(&description);
+        // Recorded (and proven on removal) by the ARN up to the ID AWS appends.
+        let arn = arn.rsplit_once('/').map_or(arn.as_str(), |(a, _)| a);
+        let created = created.and_then(|t| u64::try_from(t).ok());
+        let standing = p.standing(&tags, kind, arn, created);
+        sort_into(
+            standing,
+            p.entry(kind, arn, &name),
+            created,
+            &mut out,
+            &mut young,
+        );
+    }
+    Ok((out, young))
 }
 
 /// Roles the controller created (by their description) carrying this cluster's tags:
@@ -824,6 +936,66 @@ mod tests {
             t.insert(OWNER_UID_TAG.to_string(), uid.to_string());
         }
         t
+    }
+
+    #[test]
+    fn the_policies_searched_for_a_rules_statements_are_its_queue_topic_or_logs_policy_in_its_account(
+    ) {
+        let rule = OwnedResource {
+            kind: OwnedKind::Rule,
+            partition: "aws".into(),
+            account_id: "111111111111".into(),
+            region: Some("eu-west-1".into()),
+            arn: "arn:aws:events:eu-west-1:111111111111:rule/r".into(),
+            name: "r".into(),
+            event_bus_name: Some("default".into()),
+            qualifier: None,
+            statement_id: None,
+            proof: None,
+            via_role_arn: None,
+            restore: None,
+            left_behind: None,
+        };
+        let holders = |arn: &str, dlq: Option<&str>| {
+            policy_holders_of(
+                &TargetShape {
+                    arn: arn.into(),
+                    dead_letter_arn: dlq.map(str::to_string),
+                    ..TargetShape::default()
+                },
+                &rule,
+            )
+        };
+        let queue = "arn:aws:sqs:eu-west-1:111111111111:orders";
+        let dlq = "arn:aws:sqs:eu-west-1:111111111111:orders-dlq";
+        assert_eq!(
+            holders(queue, Some(dlq)),
+            vec![
+                (dlq.to_string(), "orders-dlq".to_string()),
+                (queue.to_string(), "orders".to_string())
+            ]
+        );
+        // The queue that is both target and dead-letter queue is read once.
+        assert_eq!(holders(queue, Some(queue)).len(), 1);
+        let topic = "arn:aws:sns:eu-west-1:111111111111:alerts";
+        assert_eq!(
+            holders(topic, None),
+            vec![(topic.to_string(), "alerts".to_string())]
+        );
+        assert_eq!(
+            holders("arn:aws:logs:eu-west-1:111111111111:log-group:/audit", None),
+            vec![(
+                format!(
+                    "arn:aws:logs:eu-west-1:111111111111:resource-policy:{}",
+                    crate::plan::LOGS_POLICY_NAME
+                ),
+                crate::plan::LOGS_POLICY_NAME.to_string()
+            )]
+        );
+        // Another account's queue (direct delivery) names the role, not the rule; roles and
+        // functions hold no such statement.
+        assert!(holders("arn:aws:sqs:eu-west-1:222222222222:orders", None).is_empty());
+        assert!(holders("arn:aws:states:eu-west-1:111111111111:stateMachine:m", None).is_empty());
     }
 
     #[test]

@@ -22,6 +22,41 @@ spec:
     )
 }
 
+/// The objects go without their clean-up (their controller stopped): the finalizer is
+/// removed by hand, then they are deleted.
+fn abandon(ns: &str, names: &[&str]) {
+    for name in names {
+        kubectl(
+            &[
+                "patch",
+                "ebi",
+                name,
+                "-n",
+                ns,
+                "--type=merge",
+                "-p",
+                r#"{"metadata":{"finalizers":null}}"#,
+            ],
+            None,
+        );
+    }
+    delete_and_wait(ns, names);
+}
+
+/// A new queue named `name` in the test account: the client, its URL and its ARN.
+async fn new_queue(name: &str) -> (aws_sdk_sqs::Client, String, String) {
+    let sqs = aws_sdk_sqs::Client::new(&sdk_config().await);
+    let url = sqs
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    (sqs, url, format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"))
+}
+
 async fn aws_in_region(region: &str) -> aws_sdk_eventbridge::Client {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(region.to_string()))
@@ -381,20 +416,8 @@ spec:
 #[tokio::test(flavor = "multi_thread")]
 async fn the_orphan_report_lists_and_removes_what_lost_its_object() {
     let ns = namespace("own-orphans");
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
-    let sqs = aws_sdk_sqs::Client::new(&config);
     let queue_name = format!("dlq-{ns}");
-    let url = sqs
-        .create_queue()
-        .queue_name(&queue_name)
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let queue_arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{queue_name}");
+    let (sqs, url, queue_arn) = new_queue(&queue_name).await;
     let ctl = Controller::start(&ns, &[]);
     let api = kube_api(&ns).await;
     apply(&format!(
@@ -403,21 +426,7 @@ async fn the_orphan_report_lists_and_removes_what_lost_its_object() {
     ));
     wait_condition(&api, "abandoned", "Ready", "True", None).await;
     drop(ctl);
-    // The object goes without its clean-up: a finalizer removed by hand.
-    kubectl(
-        &[
-            "patch",
-            "ebi",
-            "abandoned",
-            "-n",
-            &ns,
-            "--type=merge",
-            "-p",
-            r#"{"metadata":{"finalizers":null}}"#,
-        ],
-        None,
-    );
-    delete_and_wait(&ns, &["abandoned"]);
+    abandon(&ns, &["abandoned"]);
     let name = derived(&ns, "abandoned");
     let aws = aws().await;
     let ours = |report: &serde_json::Value, list: &str| -> Vec<String> {
@@ -488,6 +497,142 @@ async fn the_orphan_report_lists_and_removes_what_lost_its_object() {
             "orphans"
         )
         .is_empty(),
+        "nothing left"
+    );
+}
+
+/// The kinds that grant their rule through a resource policy, or take no tags, are found
+/// too: an SQS target's statement in its queue's policy (beside a foreign one, kept), and an
+/// API destination and its connection, whose descriptions say whose they are. `--delete`
+/// removes each and nothing else.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_orphan_report_finds_queue_statements_api_destinations_and_connections() {
+    let ns = namespace("own-orphan-kinds");
+    let queue_name = format!("orders-{ns}");
+    let (sqs, url, queue_arn) = new_queue(&queue_name).await;
+    let foreign = serde_json::json!({"Sid": "TeamReader", "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")},
+        "Action": "sqs:ReceiveMessage", "Resource": queue_arn});
+    sqs.set_queue_attributes()
+        .queue_url(&url)
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::Policy,
+            serde_json::json!({"Version": "2012-10-17", "Statement": [foreign]}).to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    apply(&format!(
+        r#"apiVersion: v1
+kind: Secret
+metadata: {{name: hook-key, namespace: {ns}}}
+stringData: {{apiKeyName: x-api-key, apiKeyValue: not-a-real-key}}
+---
+apiVersion: eventbridge.dev/v1alpha1
+kind: EventBridgeIntegration
+metadata: {{name: queue, namespace: {ns}}}
+spec:
+  rule: {{eventPattern: {{source: [orders]}}}}
+  target: {{sqs: {{queueArn: "{queue_arn}"}}}}
+---
+apiVersion: eventbridge.dev/v1alpha1
+kind: EventBridgeIntegration
+metadata: {{name: hook, namespace: {ns}}}
+spec:
+  rule: {{eventPattern: {{source: [orders]}}}}
+  target:
+    apiDestination:
+      endpoint: "https://hooks.example.com/orders"
+      httpMethod: POST
+      connection: {{authorizationType: API_KEY, secretRef: {{name: hook-key}}}}
+"#
+    ));
+    let ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    for name in ["queue", "hook"] {
+        wait_condition(&api, name, "Ready", "True", None).await;
+    }
+    drop(ctl);
+    abandon(&ns, &["queue", "hook"]);
+    let kinds_of = |report: &serde_json::Value, owner: &str| -> Vec<String> {
+        report["orphans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["owner"] == format!("{ns}/{owner}"))
+            .map(|o| o["kind"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let grace = [("EBI_ORPHAN_GRACE_PERIOD", "0s")];
+    let found = orphan_report_with(&["--namespace", &ns], &grace);
+    assert_eq!(
+        kinds_of(&found, "queue"),
+        vec!["Rule", "QueuePermission"],
+        "the target queue's statement goes with its rule: {found}"
+    );
+    assert_eq!(
+        kinds_of(&found, "hook"),
+        vec!["Rule", "Role", "ApiDestination", "Connection"],
+        "{found}"
+    );
+
+    let removed = orphan_report_with(&["--delete", "--namespace", &ns], &grace);
+    let removals: Vec<_> = removed["orphans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| {
+            o["owner"]
+                .as_str()
+                .is_some_and(|o| o.starts_with(&format!("{ns}/")))
+        })
+        .map(|o| o["removal"].clone())
+        .collect();
+    assert!(
+        removals.len() == 6 && removals.iter().all(|r| r == "removed"),
+        "{removed}"
+    );
+    let policy = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::Policy)
+        .send()
+        .await
+        .unwrap();
+    let policy: serde_json::Value = serde_json::from_str(
+        policy
+            .attributes()
+            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::Policy))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        policy["Statement"],
+        serde_json::json!([foreign]),
+        "only our statement went"
+    );
+    let events = aws().await.events;
+    let hook = derived(&ns, "hook");
+    assert!(
+        events
+            .describe_api_destination()
+            .name(&hook)
+            .send()
+            .await
+            .is_err_and(|e| e.into_service_error().is_resource_not_found_exception()),
+        "the API destination is gone"
+    );
+    assert!(
+        events
+            .describe_connection()
+            .name(&hook)
+            .send()
+            .await
+            .is_err_and(|e| e.into_service_error().is_resource_not_found_exception()),
+        "the connection is gone"
+    );
+    assert!(
+        kinds_of(&orphan_report_with(&["--namespace", &ns], &grace), "hook").is_empty(),
         "nothing left"
     );
 }
@@ -679,21 +824,7 @@ async fn the_orphan_report_searches_a_region_only_a_deleted_object_used() {
         "{log}"
     );
     drop(ctl);
-    // The object goes without its clean-up: a finalizer removed by hand.
-    kubectl(
-        &[
-            "patch",
-            "ebi",
-            "far",
-            "-n",
-            &ns,
-            "--type=merge",
-            "-p",
-            r#"{"metadata":{"finalizers":null}}"#,
-        ],
-        None,
-    );
-    delete_and_wait(&ns, &["far"]);
+    abandon(&ns, &["far"]);
     let rule = format!("far-{ns}");
     let far = aws_in_region(region).await;
     assert!(rule_in(&far, &rule, "default").await);
@@ -746,20 +877,8 @@ async fn the_orphan_report_searches_a_region_only_a_deleted_object_used() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dead_letter_queue_gets_our_statement_and_keeps_the_others() {
     let ns = namespace("own-dlq");
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
-    let sqs = aws_sdk_sqs::Client::new(&config);
     let queue_name = format!("dlq-{ns}");
-    let url = sqs
-        .create_queue()
-        .queue_name(&queue_name)
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let queue_arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{queue_name}");
+    let (sqs, url, queue_arn) = new_queue(&queue_name).await;
     let foreign = serde_json::json!({"Sid": "OpsReads", "Effect": "Allow",
         "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "sqs:ReceiveMessage", "Resource": queue_arn});
     let policy_with = |statements: serde_json::Value| {

@@ -7,7 +7,7 @@ pub mod names;
 pub mod record;
 mod targets;
 pub use targets::api_destination;
-pub use targets::logs::POLICY_NAME as LOGS_POLICY_NAME;
+pub use targets::logs::{holder_arn as logs_policy_arn, POLICY_NAME as LOGS_POLICY_NAME};
 pub mod validate;
 
 use std::collections::BTreeMap;
