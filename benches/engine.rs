@@ -2,6 +2,9 @@
 //! - the diagnosis of every corpus bundle (parse + evaluate), repeated;
 //! - planning and diffing an in-sync ECS integration, repeated.
 
+// A test panics on what it did not expect: that is its failure message.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
 use std::hint::black_box;
 use std::time::Instant;
 

@@ -535,6 +535,17 @@ fn emit(text: &str, code: ExitCode) -> ExitCode {
     }
 }
 
+/// Our reports as indented JSON: plain data (strings, numbers, maps with string keys), which
+/// serde_json always serialises.
+#[allow(clippy::expect_used, reason = "plain data always serialises")]
+fn pretty_json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string_pretty(value).expect("plain data serialises")
+}
+
+#[allow(
+    clippy::expect_used,
+    reason = "no runtime, no program: failing at start is the only way"
+)]
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -749,10 +760,7 @@ async fn orphans_command(args: OrphansArgs) -> ExitCode {
     {
         Ok(report) => {
             let text = match args.output {
-                Output::Json => format!(
-                    "{}\n",
-                    serde_json::to_string_pretty(&report).expect("serialisable")
-                ),
+                Output::Json => format!("{}\n", pretty_json(&report)),
                 Output::Text => report.to_text(),
             };
             emit(&text, ExitCode::SUCCESS)
@@ -821,10 +829,10 @@ async fn diagnose_command(args: DiagnoseArgs) -> ExitCode {
             }
         }
     } else {
-        let rule = args
-            .rule
-            .clone()
-            .expect("clap requires --rule without --bundle");
+        let Some(rule) = args.rule.clone() else {
+            eprintln!("diagnose: give --rule NAME, or --bundle FILE");
+            return ExitCode::from(2);
+        };
         let bus = args.event_bus.clone().unwrap_or_else(|| "default".into());
         let Some((reader, _)) = online_reader(&args.online).await else {
             return ExitCode::from(2);
@@ -852,10 +860,7 @@ async fn diagnose_command(args: DiagnoseArgs) -> ExitCode {
             if !not_evaluated.is_empty() {
                 out["notEvaluated"] = serde_json::json!(not_evaluated);
             }
-            format!(
-                "{}\n",
-                serde_json::to_string_pretty(&out).expect("findings serialise")
-            )
+            format!("{}\n", pretty_json(&out))
         }
         Output::Text => text_report(&findings) + &not_evaluated_lines(not_evaluated.iter()),
     };
@@ -954,10 +959,7 @@ async fn audit_command(args: DiagnoseArgs) -> ExitCode {
     };
     let rows = ebi::audit::rows(&audits);
     let text = match args.output {
-        Output::Json => format!(
-            "{}\n",
-            serde_json::to_string_pretty(&rows).expect("rows serialise")
-        ),
+        Output::Json => format!("{}\n", pretty_json(&rows)),
         Output::Text => {
             ebi::audit::table(&rows)
                 + &not_evaluated_lines(rows.iter().flat_map(|r| r.not_evaluated.iter()))
@@ -991,13 +993,7 @@ async fn collect_command(args: CollectArgs) -> ExitCode {
     };
     let region = reader.clients().region.clone();
     let code = match ebi::audit::collect(&reader, &args.rule, &args.event_bus).await {
-        Ok(Some(bundle)) => emit(
-            &format!(
-                "{}\n",
-                serde_json::to_string_pretty(&bundle).expect("bundle serialises")
-            ),
-            ExitCode::SUCCESS,
-        ),
+        Ok(Some(bundle)) => emit(&format!("{}\n", pretty_json(&bundle)), ExitCode::SUCCESS),
         Ok(None) => {
             eprintln!(
                 "error: no rule {} on event bus {} in {region}",

@@ -366,7 +366,10 @@ pub fn run(text: &str, json_output: bool) -> (u8, String, String) {
                 } else {
                     results[0].to_json()
                 };
-                format!("{}\n", serde_json::to_string_pretty(&v).expect("JSON"))
+                format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&v).unwrap_or_else(|e| format!("\"{e}\""))
+                )
             } else {
                 results.iter().map(Simulated::to_text).collect()
             };

@@ -356,6 +356,10 @@ impl Metrics {
         }
     }
 
+    #[allow(
+        clippy::expect_used,
+        reason = "prometheus-client writes to a String, which never refuses a write"
+    )]
     pub fn encode(&self) -> String {
         let mut out = String::new();
         encode(&mut out, &self.registry).expect("writing to a String cannot fail");

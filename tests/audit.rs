@@ -2,6 +2,9 @@
 //! functions seeded directly with the AWS SDK (the controller never saw them). Each test owns
 //! an event bus with a unique name, so tests sharing one emulator do not see each other's rules.
 
+// A test panics on what it did not expect: that is its failure message.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
 mod support;
 
 use std::collections::BTreeMap;

@@ -2,6 +2,9 @@
 //! Lambda's 409 for a duplicate statement ID and 404 for a missing one (moto answers 200 to
 //! both), throttling, and the classification of the controller's own AccessDenied.
 
+// A test panics on what it did not expect: that is its failure message.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
 use aws_sdk_lambda::operation::add_permission::AddPermissionOutput;
 use aws_sdk_lambda::operation::get_policy::GetPolicyOutput;
 use aws_sdk_lambda::operation::remove_permission::RemovePermissionOutput;

@@ -3,6 +3,9 @@
 //! ignores them), on valid and invalid objects; and the reconcile-time checks, which older
 //! servers rely on, agree with them case by case.
 
+// A test panics on what it did not expect: that is its failure message.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
 use std::collections::BTreeSet;
 
 use ebi::api::{EventBridgeIntegration, EventBridgeIntegrationSpec};

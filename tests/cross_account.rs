@@ -2,6 +2,9 @@
 //! controller's (123456789012) and a target account (222222222222) it reaches by assuming
 //! the provisioning role there.
 
+// A test panics on what it did not expect: that is its failure message.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
 mod support;
 
 use std::time::Duration;

@@ -2,6 +2,9 @@
 //! dimensions (`AWS/Events`, `RuleName` on the default bus) become the `Delivering`
 //! condition, read in one bulk GetMetricData per window; `Ready` does not move.
 
+// A test panics on what it did not expect: that is its failure message.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
 mod support;
 
 use std::time::{Duration, Instant};

@@ -9,6 +9,9 @@
 //! refused, and the events come from CloudTrail itself. The pattern and the mapping are
 //! unit-tested in `src/plan/drift.rs`.
 
+// A test panics on what it did not expect: that is its failure message.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
 mod support;
 
 use std::time::{Duration, Instant};

@@ -1,6 +1,9 @@
 //! End to end: the real controller binary, a real kube-apiserver, the moto AWS emulator,
 //! driven with kubectl. See tests/support for the harness.
 
+// A test panics on what it did not expect: that is its failure message.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
 mod support;
 
 use std::time::Duration;

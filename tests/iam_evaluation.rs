@@ -5,6 +5,9 @@
 //! The same identity-policy cases are also run through the `iam-rs` crate, to record how it
 //! compares (the reason this project has its own evaluator); see `iam_rs_comparison`.
 
+// A test panics on what it did not expect: that is its failure message.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
 use ebi::iam::eval::{evaluate_identity, evaluate_resource_policy};
 use ebi::iam::{Caller, Context, Decision, NamedPolicy, PolicyDocument, Request};
 use serde_json::{json, Value};

@@ -13,6 +13,9 @@
 //! What moto lacks is covered with mocked responses at the end: a member account's
 //! ListParents is AccessDeniedException in AWS (moto: AccountNotFoundException).
 
+// A test panics on what it did not expect: that is its failure message.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
 mod support;
 
 use std::collections::BTreeMap;

@@ -2,6 +2,9 @@
 //! kube-apiserver + moto: moves, statement ids, foreign attachments, partial failures,
 //! rejected writes and the orphan report. Each test failed before the record existed.
 
+// A test panics on what it did not expect: that is its failure message.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
 mod support;
 
 use std::time::Duration;

@@ -1,6 +1,9 @@
 //! Planning and diffing, pure: spec → desired state, and desired vs observed → changes.
 //! Expected documents are written out by hand from the rules, not from the planner.
 
+// A test panics on what it did not expect: that is its failure message.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
 use std::collections::BTreeMap;
 
 use ebi::api::EventBridgeIntegrationSpec;

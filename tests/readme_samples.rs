@@ -8,6 +8,9 @@
 //! prose (not one file per command), and `trycmd` is not in Cargo.lock (this branch adds no
 //! dependency). A transcript line ending in `…` is compared up to the ellipsis.
 
+// A test panics on what it did not expect: that is its failure message.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -4,6 +4,9 @@
 //! injects the faults. Each test owns a namespace; AWS resources are attributed to it by
 //! their owner tags (`Aws::tagged_resources`). Figures are printed (`--nocapture`).
 
+// A test panics on what it did not expect: that is its failure message.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};

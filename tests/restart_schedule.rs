@@ -5,6 +5,9 @@
 //! Real kube-apiserver and moto; the decisions themselves (slots, heartbeat windows) are
 //! unit-tested in `src/controller/schedule.rs`.
 
+// A test panics on what it did not expect: that is its failure message.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
 mod support;
 
 use std::time::Duration;

@@ -3,6 +3,9 @@
 //! characters, misspelt keys, a byte-order mark), closed pipes, a full disk and a log level
 //! that is no level.
 
+// A test panics on what it did not expect: that is its failure message.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 

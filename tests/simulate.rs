@@ -2,6 +2,9 @@
 //! case carries the response a person expects from AWS's documented evaluation logic and a
 //! link to the page that states the rule (`doc`). The real binary is run, as users run it.
 
+// A test panics on what it did not expect: that is its failure message.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};

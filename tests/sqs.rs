@@ -3,6 +3,9 @@
 //! policy carries our statement next to a foreign one kept verbatim, drift is corrected,
 //! and deleting the object removes our statement only.
 
+// A test panics on what it did not expect: that is its failure message.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
 mod support;
 
 use std::time::Duration;

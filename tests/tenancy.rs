@@ -3,6 +3,9 @@
 //! it. Each test labels its own namespace and writes a policy selecting only that label
 //! (policies are cluster-scoped, and the tests run side by side).
 
+// A test panics on what it did not expect: that is its failure message.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
 mod support;
 
 use std::time::{Duration, Instant};

@@ -1,6 +1,9 @@
 //! Issue 17, section 4: nothing hangs, and only one writer. Against the real kube-apiserver
 //! and moto (hack/test-env.sh).
 
+// A test panics on what it did not expect: that is its failure message.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
 mod support;
 
 use std::net::TcpListener;

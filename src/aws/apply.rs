@@ -13,6 +13,10 @@ use super::Clients;
 use crate::plan::diff::Change;
 use crate::plan::{Desired, DesiredRole, ManagedRole, TargetShape};
 
+#[allow(
+    clippy::expect_used,
+    reason = "the SDK's builder fails only when key or value is unset; both are set"
+)]
 fn iam_tags(tags: &BTreeMap<String, String>) -> Vec<iam::Tag> {
     tags.iter()
         .map(|(k, v)| {
@@ -25,6 +29,10 @@ fn iam_tags(tags: &BTreeMap<String, String>) -> Vec<iam::Tag> {
         .collect()
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "the SDK's builder fails only when key or value is unset; both are set"
+)]
 fn eb_tags(tags: &BTreeMap<String, String>) -> Vec<eb::Tag> {
     tags.iter()
         .map(|(k, v)| {

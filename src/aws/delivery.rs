@@ -98,27 +98,26 @@ impl DeliveryReads {
         let now = Instant::now();
         self.registered.locked().insert(key.clone(), now);
         let mut slot = self.snapshot.lock().await;
-        let current = slot.as_ref().is_some_and(|s| {
-            let kept = match s.read {
-                Ok(_) => s.window.min(window),
-                Err(_) => FAILED_READ_KEPT.min(window),
-            };
-            fresh(s.at, Instant::now(), kept)
-        });
-        if !current {
-            let keys: Vec<RuleKey> = {
-                let mut registered = self.registered.locked();
-                registered.retain(|_, asked| fresh(*asked, now, window * 3));
-                registered.keys().cloned().collect()
-            };
-            let at = Instant::now();
-            *slot = Some(Snapshot {
-                at,
-                window,
-                read: read_counts(client, &keys, window).await,
-            });
-        }
-        let snapshot = slot.as_ref().expect("read above");
+        let kept = |s: &Snapshot| match s.read {
+            Ok(_) => s.window.min(window),
+            Err(_) => FAILED_READ_KEPT.min(window),
+        };
+        let snapshot: &Snapshot = match &mut *slot {
+            Some(s) if fresh(s.at, Instant::now(), kept(s)) => s,
+            stale => {
+                let keys: Vec<RuleKey> = {
+                    let mut registered = self.registered.locked();
+                    registered.retain(|_, asked| fresh(*asked, now, window * 3));
+                    registered.keys().cloned().collect()
+                };
+                let at = Instant::now();
+                stale.insert(Snapshot {
+                    at,
+                    window,
+                    read: read_counts(client, &keys, window).await,
+                })
+            }
+        };
         match &snapshot.read {
             Ok(counts) => match counts.get(key) {
                 Some(counts) => Observation::Counts {

@@ -122,8 +122,8 @@ async fn read_levels(
     }
     // From the account up to the root, then root first.
     let mut path = vec![account.to_string()];
+    let mut child = account.to_string();
     loop {
-        let child = path.last().expect("the account").clone();
         let out = client
             .list_parents()
             .child_id(&child)
@@ -140,7 +140,8 @@ async fn read_levels(
         };
         let id = parent.id().unwrap_or_default().to_string();
         let is_root = parent.r#type() == Some(&ParentType::Root) || id.starts_with("r-");
-        path.push(id);
+        path.push(id.clone());
+        child = id;
         if is_root {
             break;
         }

@@ -290,6 +290,10 @@ impl Limiter {
         }
     }
 
+    #[allow(
+        clippy::expect_used,
+        reason = "`limit` names only services of SERVICES, each given a bucket in `new`"
+    )]
     fn bucket(&self, service: &str) -> Arc<TokenBucket> {
         self.buckets
             .get(service)

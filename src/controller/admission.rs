@@ -29,17 +29,17 @@ pub(super) struct Admission {
 }
 
 impl Admission {
-    pub fn via_role(&self) -> Option<&str> {
+    pub(super) fn via_role(&self) -> Option<&str> {
         self.remote.as_ref().map(|r| r.role_arn.as_str())
     }
 
     /// The permitting policy's name, for logs.
-    pub fn policy(&self) -> Option<&str> {
+    pub(super) fn policy(&self) -> Option<&str> {
         self.grant.as_ref().map(|g| g.policy.as_str())
     }
 
     /// What a part may adopt: under a policy, only the names it grants.
-    pub fn adoption(&self, desired: &Desired, recorded: &[OwnedResource]) -> Adoption {
+    pub(super) fn adoption(&self, desired: &Desired, recorded: &[OwnedResource]) -> Adoption {
         let rule_name = desired.rule.as_ref().map(|r| r.name.as_str());
         let role_arn = match &desired.role {
             DesiredRole::Managed(m) => Some(m.arn.as_str()),

@@ -125,6 +125,10 @@ fn converged(
     findings: &[Finding],
 ) -> Vec<ConditionValue> {
     let side = |s: Side| parts.iter().find(|p| p.side == s);
+    #[allow(
+        clippy::expect_used,
+        reason = "plan::plan gives every plan a local part"
+    )]
     let local = side(Side::Local).expect("every plan has a local part");
     // The part whose rule invokes the workload, and the part that only connects accounts.
     let (workload, connector) = match mode {
@@ -184,6 +188,10 @@ fn converged(
         format!("rule {} is disabled as the spec requests", rule_want.arn)
     };
     let rule = ConditionValue::new(c::RULE_READY, true, rule_reason, rule_msg);
+    #[allow(
+        clippy::expect_used,
+        reason = "Desired::target is None exactly when its rule is, and this part has a rule"
+    )]
     let target_want = desired.target.as_ref().expect("a rule's target");
     let target_reason = change_reason(workload.changes, |c| {
         matches!(c, Change::PutTarget | Change::RemoveTargets(_))
@@ -194,25 +202,25 @@ fn converged(
         target_reason,
         format!("target {} → {}", target_want.id, target_want.arn),
     );
-    let permission = match parts.iter().find(|p| p.desired.permission.is_some()) {
+    let permission = match parts
+        .iter()
+        .find_map(|part| part.desired.permission.as_ref().map(|p| (part, p)))
+    {
         None => ConditionValue::new(
             c::INVOKE_PERMISSION_READY,
             true,
             Reason::NotRequired,
             "the target is invoked through the role",
         ),
-        Some(part) => {
-            let p = part.desired.permission.as_ref().expect("found");
-            ConditionValue::new(
-                c::INVOKE_PERMISSION_READY,
-                true,
-                change_reason(part.changes, |c| matches!(c, Change::AddPermission { .. })),
-                format!(
-                    "statement {} lets {} invoke {}",
-                    p.statement_id, p.principal, p.function_arn
-                ),
-            )
-        }
+        Some((part, p)) => ConditionValue::new(
+            c::INVOKE_PERMISSION_READY,
+            true,
+            change_reason(part.changes, |c| matches!(c, Change::AddPermission { .. })),
+            format!(
+                "statement {} lets {} invoke {}",
+                p.statement_id, p.principal, p.function_arn
+            ),
+        ),
     };
     let access = match errors.first() {
         None => ConditionValue::new(

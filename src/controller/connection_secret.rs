@@ -10,7 +10,7 @@ use crate::plan::ConnectionSecret;
 
 /// Reads the two keys the connection's authorization type takes (surrounding whitespace
 /// dropped: `kubectl create secret --from-file` keeps a trailing newline).
-pub async fn read(
+pub(super) async fn read(
     client: &Client,
     namespace: &str,
     connection: &ConnectionSpec,

@@ -53,7 +53,7 @@ pub(super) struct Pass {
 }
 
 impl Pass {
-    pub fn changes(&self) -> Vec<Change> {
+    pub(super) fn changes(&self) -> Vec<Change> {
         self.parts
             .iter()
             .flat_map(|p| p.changes.iter().cloned())
@@ -80,6 +80,10 @@ pub(super) struct Planned {
 }
 
 impl Planned {
+    #[allow(
+        clippy::expect_used,
+        reason = "a plan has a remote part only with spec.crossAccount, for which remote clients are made"
+    )]
     fn clients(&self, side: Side) -> &Clients {
         match side {
             Side::Local => &self.local,

@@ -24,7 +24,7 @@ impl From<ObservedRole> for diagnose::Role {
 }
 
 /// The diagnosis engine's view of what was observed.
-pub fn snapshot(desired: &Desired, observed: &Observed) -> Snapshot {
+pub(super) fn snapshot(desired: &Desired, observed: &Observed) -> Snapshot {
     let rule = observed.rule.as_ref().map(|r| diagnose::Rule {
         name: r.name.clone(),
         arn: r.arn.clone(),

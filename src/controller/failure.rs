@@ -31,7 +31,7 @@ impl From<kube::Error> for Failure {
 
 impl Failure {
     /// For Events, status and logs.
-    pub fn message(&self) -> String {
+    pub(super) fn message(&self) -> String {
         match self {
             Failure::Plan(e) => e.to_string(),
             Failure::NotPermitted(r) => r.to_string(),

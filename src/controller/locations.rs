@@ -150,7 +150,7 @@ impl Locations {
             "apiVersion": "v1",
             "kind": "ConfigMap",
             "metadata": {"name": CONFIGMAP},
-            "data": {key: serde_json::to_string(location).expect("serialisable")},
+            "data": {key: serde_json::to_string(location).map_err(kube::Error::SerdeError)?},
         });
         self.api
             .patch(

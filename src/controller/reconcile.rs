@@ -23,7 +23,7 @@ use crate::api::EventBridgeIntegration;
 use crate::{Category, Error};
 
 #[instrument(skip(obj, ctx), fields(namespace = %obj.namespace().unwrap_or_default(), name = %obj.name_any()))]
-pub async fn reconcile(
+pub(super) async fn reconcile(
     obj: Arc<EventBridgeIntegration>,
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
@@ -51,7 +51,7 @@ pub async fn reconcile(
     result
 }
 
-pub fn error_policy(
+pub(super) fn error_policy(
     key: &ObjectRef<EventBridgeIntegration>,
     err: &Error,
     ctx: Arc<Context>,
@@ -102,6 +102,10 @@ async fn apply_half(
             .collect(),
         Err(_) => vec![],
     };
+    #[allow(
+        clippy::expect_used,
+        reason = "`verdict` is Some exactly when `result` is Err"
+    )]
     let outcome = match &result {
         Ok(pass) => Outcome::Converged {
             mode: pass.plan.mode,

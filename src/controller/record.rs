@@ -27,7 +27,10 @@ pub(super) struct RecordKeeper {
 impl RecordKeeper {
     /// The record of `obj`'s status; a status that predates the record yields rule and role
     /// entries rebuilt from its older fields.
-    pub fn from_status(obj: &EventBridgeIntegration, via_role_arn: Option<&str>) -> RecordKeeper {
+    pub(super) fn from_status(
+        obj: &EventBridgeIntegration,
+        via_role_arn: Option<&str>,
+    ) -> RecordKeeper {
         let status = obj.status.as_ref();
         RecordKeeper {
             entries: record::recorded(status, &obj.spec, via_role_arn),
@@ -37,24 +40,24 @@ impl RecordKeeper {
     }
 
     /// Every place the record grows into is persisted (`locations`) before the record is.
-    pub fn remembering(self, locations: Arc<Locations>) -> RecordKeeper {
+    pub(super) fn remembering(self, locations: Arc<Locations>) -> RecordKeeper {
         RecordKeeper {
             locations: Some(locations),
             ..self
         }
     }
 
-    pub fn entries(&self) -> &[OwnedResource] {
+    pub(super) fn entries(&self) -> &[OwnedResource] {
         &self.entries
     }
 
-    pub fn into_entries(self) -> Vec<OwnedResource> {
+    pub(super) fn into_entries(self) -> Vec<OwnedResource> {
         self.entries
     }
 
     /// Records `wanted` in status before anything of it is created. No write when the
     /// record already holds all of it.
-    pub async fn extend(
+    pub(super) async fn extend(
         &mut self,
         api: &Api<EventBridgeIntegration>,
         obj: &EventBridgeIntegration,
@@ -77,7 +80,7 @@ impl RecordKeeper {
     }
 
     /// After every part is as planned: proofs and ways in follow what is live.
-    pub fn refresh(&mut self, wanted: &[OwnedResource]) {
+    pub(super) fn refresh(&mut self, wanted: &[OwnedResource]) {
         if let Some(entries) = record::refreshed(&self.entries, wanted) {
             self.entries = entries;
             self.written = false;
@@ -85,7 +88,7 @@ impl RecordKeeper {
     }
 
     /// A superseded resource whose removal failed stays, saying why.
-    pub fn left_behind(&mut self, entry: &OwnedResource, why: String) {
+    pub(super) fn left_behind(&mut self, entry: &OwnedResource, why: String) {
         for e in self.entries.iter_mut().filter(|e| e.same_as(entry)) {
             if e.left_behind.as_deref() != Some(why.as_str()) {
                 e.left_behind = Some(why.clone());
@@ -94,7 +97,7 @@ impl RecordKeeper {
         }
     }
 
-    pub fn forget(&mut self, gone: &OwnedResource) {
+    pub(super) fn forget(&mut self, gone: &OwnedResource) {
         let before = self.entries.len();
         self.entries.retain(|e| !e.same_as(gone));
         if self.entries.len() != before {
@@ -103,7 +106,7 @@ impl RecordKeeper {
     }
 
     /// Writes the record into status, keeping every other status field as it was.
-    pub async fn write(
+    pub(super) async fn write(
         &mut self,
         api: &Api<EventBridgeIntegration>,
         obj: &EventBridgeIntegration,
@@ -185,7 +188,13 @@ pub(super) async fn clients_for(
                 Err(e) => failed = Some(e),
             }
         }
-        return Err(failed.expect("at least one way in").into());
+        return Err(match failed {
+            Some(e) => e.into(),
+            None => Failure::Dependency(format!(
+                "no way into account {} is known (no provisioning role recorded or in the spec)",
+                entry.account_id
+            )),
+        });
     }
     let clients = ctx.aws.clients(&region);
     let account = ctx.aws.account_id(&clients).await?;

@@ -192,7 +192,9 @@ impl<'a> TargetCheck<'a> {
                 self.check_dead_letter_queue(dlq);
             }
         }
-        let arn = Arn::parse(&t.arn).expect("checked above");
+        let Ok(arn) = Arn::parse(&t.arn) else {
+            return; // reported by check_arn above
+        };
         let rule_region = Arn::parse(&self.rule.arn)
             .map(|a| a.region)
             .unwrap_or_default();

@@ -3,6 +3,8 @@
 //! from comparing policy text).
 
 use percent_encoding::percent_decode_str;
+use std::collections::BTreeMap;
+
 use serde_json::{json, Map, Value};
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -392,7 +394,7 @@ fn canonical_statement(s: &Statement) -> Value {
         let value = if p.any && p.entries.is_empty() {
             json!("*")
         } else {
-            let mut by_kind = Map::new();
+            let mut by_kind: BTreeMap<&str, Vec<String>> = BTreeMap::new();
             for (kind, v) in &p.entries {
                 let (name, v) = match kind {
                     PrincipalKind::Aws => ("AWS", v.clone()),
@@ -400,19 +402,14 @@ fn canonical_statement(s: &Statement) -> Value {
                     PrincipalKind::Federated => ("Federated", v.clone()),
                     PrincipalKind::CanonicalUser => ("CanonicalUser", v.clone()),
                 };
-                let list = by_kind.entry(name).or_insert_with(|| json!([]));
-                list.as_array_mut().expect("list").push(json!(v));
+                by_kind.entry(name).or_default().push(v);
             }
-            for list in by_kind.values_mut() {
-                let items: Vec<String> = list
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .filter_map(|v| v.as_str().map(String::from))
-                    .collect();
-                *list = json!(sorted(items));
-            }
-            Value::Object(by_kind)
+            Value::Object(
+                by_kind
+                    .into_iter()
+                    .map(|(name, items)| (name.to_string(), json!(sorted(items))))
+                    .collect(),
+            )
         };
         out.insert(
             if p.negated {

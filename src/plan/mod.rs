@@ -223,6 +223,10 @@ pub struct Desired {
 }
 
 impl Desired {
+    #[allow(
+        clippy::expect_used,
+        reason = "called only for parts with a rule: every part but RoleChain's target account"
+    )]
     pub fn rule(&self) -> &DesiredRule {
         self.rule.as_ref().expect("this part has a rule")
     }

@@ -219,10 +219,9 @@ pub fn validate(spec: &EventBridgeIntegrationSpec) -> Result<ValidSpec<'_>, Spec
         if let Some(b) = &role.permissions_boundary_arn {
             check_arn("spec.role.permissionsBoundaryArn", b, "iam", "policy/").or_else(|e| {
                 // AWS managed policies have `aws` in the account field.
-                if b.starts_with("arn:aws:iam::aws:policy/") {
-                    Ok(Arn::parse(b).expect("prefix"))
-                } else {
-                    Err(e)
+                match Arn::parse(b) {
+                    Ok(arn) if b.starts_with("arn:aws:iam::aws:policy/") => Ok(arn),
+                    _ => Err(e),
                 }
             })?;
         }

@@ -10,7 +10,7 @@ mod api_gateway;
 mod ecs;
 mod kinesis;
 mod lambda;
-pub mod logs;
+pub(super) mod logs;
 mod sns;
 mod sqs;
 mod step_functions;
