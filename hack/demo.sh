@@ -86,7 +86,7 @@ echo $! > .tmp/demo-controller.pid
 step "kubectl apply -f examples/ (the policy first: without one, --policy-mode enforce permits nothing)"
 kubectl apply -f examples/tenancy-policy.yaml
 kubectl apply -f examples/
-for n in orders-to-ecs nightly-pipeline orders-to-lambda orders-to-queue orders-to-topic orders-to-stream orders-to-api orders-to-log orders-to-webhook orders-to-other-account orders-to-other-account-lambda; do
+for n in orders-to-ecs nightly-pipeline orders-to-lambda orders-to-queue orders-to-topic orders-to-stream orders-to-api orders-to-log orders-to-webhook orders-to-other-account orders-to-other-account-lambda orders-to-other-account-stream; do
   kubectl wait --for=condition=Ready "ebi/$n" --timeout=60s >/dev/null
 done
 for n in orders-byo-role pipeline-byo-role; do
@@ -123,7 +123,7 @@ for s in p["Statement"]:
 PY
 
 step "The cross-account integrations (kubectl get ebi -o custom-columns)"
-kubectl get ebi orders-to-other-account orders-to-other-account-lambda \
+kubectl get ebi orders-to-other-account orders-to-other-account-lambda orders-to-other-account-stream \
   -o custom-columns='NAME:.metadata.name,READY:.status.conditions[?(@.type=="Ready")].status,CROSS-ACCOUNT:.status.conditions[?(@.type=="CrossAccountReady")].message'
 
 step "The broken bring-your-own role, diagnosed (kubectl get ebi orders-byo-role -o jsonpath='{.status.findings}')"

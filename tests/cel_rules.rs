@@ -357,6 +357,37 @@ fn cases() -> Vec<(
             Some("spec.target.kinesis.streamArn"),
         ),
         (
+            "a Kinesis target across accounts, delivered directly",
+            with(
+                kinesis(&stream(B, "us-east-1", "orders"), None),
+                &["crossAccount"],
+                direct.clone(),
+            ),
+            None,
+            None,
+        ),
+        (
+            "a Kinesis target across accounts, no mode: delivered directly",
+            with(
+                kinesis(&stream(B, "us-east-1", "orders"), None),
+                &["crossAccount"],
+                json!({"targetAccountId": B,
+                       "provisioningRoleArn": format!("arn:aws:iam::{B}:role/p")}),
+            ),
+            None,
+            None,
+        ),
+        (
+            "a Kinesis target of another account than targetAccountId",
+            with(
+                kinesis(&stream("333333333333", "us-east-1", "orders"), None),
+                &["crossAccount"],
+                direct.clone(),
+            ),
+            Some("spec.crossAccount.targetAccountId"),
+            Some("spec.target.kinesis.streamArn"),
+        ),
+        (
             "a Kinesis stream not in spec.region",
             with(
                 kinesis(&stream(A, "us-east-1", "orders"), None),

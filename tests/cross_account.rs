@@ -1025,43 +1025,11 @@ async fn direct_delivery_reaches_a_queue_and_a_topic_in_another_account() {
         ),
     ] {
         let name = derived(&ns, object);
-        let role = a
-            .iam
-            .get_role()
-            .role_name(&name)
-            .send()
-            .await
-            .unwrap()
-            .role
-            .unwrap();
-        let inline = a.inline_policy(&name).await.unwrap();
-        let p = policy_doc(&inline);
-        assert_eq!(
-            (
-                p.statements.len(),
-                p.statements[0].action.patterns.clone(),
-                p.statements[0].resource.clone().unwrap().patterns
-            ),
-            (1, vec![action.to_string()], vec![resource.clone()]),
-            "{object}: the execution role may {action} on exactly the target: {inline}"
-        );
-        let t = a
-            .events
-            .list_targets_by_rule()
-            .rule(&name)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            (t.targets()[0].arn(), t.targets()[0].role_arn()),
-            (resource.as_str(), Some(role.arn())),
-            "{object}: the rule targets the resource in B with the execution role"
-        );
+        let role = execution_role_of(&a, &name, action, &resource).await;
         let ours: Vec<&Value> = policy
             .iter()
             .filter(|s| {
-                s["Principal"]["AWS"] == json!(role.arn())
-                    || s["Principal"] == json!({"AWS": [role.arn()]})
+                s["Principal"]["AWS"] == json!(role) || s["Principal"] == json!({"AWS": [role]})
             })
             .collect();
         assert_eq!(
@@ -1113,6 +1081,143 @@ async fn direct_delivery_reaches_a_queue_and_a_topic_in_another_account() {
     assert_eq!(role_statements, 0, "the topic statement is removed");
 }
 
+/// The execution role of the rule `name` (both named `name`): it may `action` on exactly
+/// `resource`, and the rule targets `resource` with it. Its ARN.
+async fn execution_role_of(a: &Aws, name: &str, action: &str, resource: &str) -> String {
+    let role = a
+        .iam
+        .get_role()
+        .role_name(name)
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap();
+    let inline = a.inline_policy(name).await.unwrap();
+    let p = policy_doc(&inline);
+    assert_eq!(
+        (
+            p.statements.len(),
+            p.statements[0].action.patterns.clone(),
+            p.statements[0].resource.clone().unwrap().patterns
+        ),
+        (1, vec![action.to_string()], vec![resource.to_string()]),
+        "{name}: the execution role may {action} on exactly the target: {inline}"
+    );
+    let t = a
+        .events
+        .list_targets_by_rule()
+        .rule(name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (t.targets()[0].arn(), t.targets()[0].role_arn()),
+        (resource, Some(role.arn())),
+        "{name}: the rule targets the resource in B with the execution role"
+    );
+    role.arn().to_string()
+}
+
 async fn b_role_of(name: &str) -> bool {
     aws_in(B).await.role_exists(name).await
+}
+
+/// EventBridge puts records to a Kinesis stream of another account of the same region
+/// directly (no mode given: the default for a stream), with the rule account's execution
+/// role, which the stream's resource policy names: one owned statement beside a foreign one,
+/// restored when removed by hand, removed on delete; a policy left with no statement is
+/// deleted (a stream takes no empty policy).
+#[tokio::test(flavor = "multi_thread")]
+async fn direct_delivery_puts_to_a_stream_in_another_account() {
+    let ns = namespace("x-direct-kin");
+    let kinesis_b = aws_sdk_kinesis::Client::new(&sdk_config_in(B).await);
+    let mut streams = vec![];
+    for name in [format!("clicks-{ns}"), format!("bare-{ns}")] {
+        kinesis_b
+            .create_stream()
+            .stream_name(&name)
+            .shard_count(1)
+            .send()
+            .await
+            .unwrap();
+        streams.push(format!("arn:aws:kinesis:{REGION}:{B}:stream/{name}"));
+    }
+    let (stream_arn, bare_arn) = (streams[0].clone(), streams[1].clone());
+    let reader = json!({"Sid": "Analytics", "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{B}:root")}, "Action": "kinesis:GetRecords", "Resource": stream_arn});
+    let put_policy = |statements: Vec<Value>| {
+        kinesis_b
+            .put_resource_policy()
+            .resource_arn(&stream_arn)
+            .policy(json!({"Version": "2012-10-17", "Statement": statements}).to_string())
+            .send()
+    };
+    put_policy(vec![reader.clone()]).await.unwrap();
+    let policy_of = |arn: String| {
+        let kinesis_b = kinesis_b.clone();
+        async move {
+            let out = kinesis_b
+                .get_resource_policy()
+                .resource_arn(&arn)
+                .send()
+                .await
+                .unwrap();
+            statements_of(Some(out.policy()).filter(|p| *p != "{}"))
+        }
+    };
+    let _ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    for (object, arn) in [("to-stream", &stream_arn), ("to-bare", &bare_arn)] {
+        apply(&cross_yaml(
+            &ns,
+            object,
+            &format!("    kinesis: {{streamArn: \"{arn}\", partitionKeyPath: \"$.detail.id\"}}\n"),
+            "",
+        ));
+    }
+    wait_condition(&api, "to-stream", "Ready", "True", None).await;
+    wait_condition(&api, "to-bare", "Ready", "True", None).await;
+    let a = aws().await;
+    let name = derived(&ns, "to-stream");
+    let role = execution_role_of(&a, &name, "kinesis:PutRecord", &stream_arn).await;
+    let ours = |policy: &[Value]| -> Vec<Value> {
+        policy
+            .iter()
+            .filter(|s| s["Principal"]["AWS"] == json!(role))
+            .cloned()
+            .collect()
+    };
+    let policy = policy_of(stream_arn.clone()).await;
+    assert_eq!(ours(&policy).len(), 1, "{policy:?}");
+    assert_eq!(ours(&policy)[0]["Action"], json!("kinesis:PutRecord"));
+    assert!(policy.contains(&reader), "the reader's statement is kept");
+    assert!(!b_role_of(&name).await, "no role in B");
+
+    // Removed by hand, our statement is put back; the reader's stays.
+    put_policy(vec![reader.clone()]).await.unwrap();
+    wait_until_async(
+        "the stream statement to be restored",
+        Duration::from_secs(30),
+        || async { policy_of(stream_arn.clone()).await.len() == 2 },
+    )
+    .await;
+
+    delete_and_wait(&ns, &["to-stream", "to-bare"]);
+    assert_eq!(
+        policy_of(stream_arn.clone()).await,
+        vec![reader],
+        "only the reader's statement is left"
+    );
+    let bare = kinesis_b
+        .get_resource_policy()
+        .resource_arn(&bare_arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        bare.policy(),
+        "{}",
+        "the policy that held only our statement is deleted, not left empty"
+    );
 }

@@ -308,6 +308,17 @@ fn every_call(role: &str) -> Vec<Case> {
     for action in ["sns:GetTopicAttributes", "sns:SetTopicAttributes"] {
         cases.push(case(action, &topic, none.clone(), true));
     }
+    // Direct delivery to a stream (in a target account, through the provisioning role, which
+    // holds this policy there): the stream's resource policy, and no other stream's data.
+    let stream = format!("arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/orders");
+    for action in [
+        "kinesis:GetResourcePolicy",
+        "kinesis:PutResourcePolicy",
+        "kinesis:DeleteResourcePolicy",
+    ] {
+        cases.push(case(action, &stream, none.clone(), true));
+    }
+    cases.push(case("kinesis:PutRecord", &stream, none.clone(), false));
     // --drift-events: its own queues (the rule is a rule like the others: rule/ebi-drift-…).
     let drift_queue = format!("arn:aws:sqs:us-east-1:{ACCOUNT}:ebi-drift-0123456789ab");
     for action in [

@@ -1231,3 +1231,60 @@ crossAccount: {{targetAccountId: "{b}", mode: DirectDelivery, provisioningRoleAr
         matches!(plan(&forwarding, &owner(), &facts_of(&forwarding), &Guardrails::default()), Err(PlanError::InvalidSpec(e)) if e.field == "spec.target.sqs.queueArn" && e.message.contains("DirectDelivery"))
     );
 }
+
+#[test]
+fn direct_delivery_to_another_accounts_stream_names_the_execution_role_in_its_resource_policy() {
+    let b = "444455556666";
+    let stream = format!("arn:aws:kinesis:us-east-1:{b}:stream/clicks");
+    // No mode: a stream of another account is put to directly by default.
+    let s = spec(&format!(
+        r#"
+rule: {{eventPattern: {{source: [orders]}}}}
+target: {{kinesis: {{streamArn: "{stream}"}}}}
+crossAccount: {{targetAccountId: "{b}", provisioningRoleArn: "arn:aws:iam::{b}:role/p"}}
+"#
+    ));
+    let p = planned(&s);
+    let role = managed(&p);
+    assert!(
+        documents_equivalent(
+            &role.policy,
+            &json!({"Statement": [{"Sid": "PutRecord", "Effect": "Allow", "Action": "kinesis:PutRecord", "Resource": stream}]})
+        ),
+        "{}",
+        role.policy
+    );
+    assert_eq!(
+        p.local.target.as_ref().unwrap().role_arn.as_deref(),
+        Some(role.arn.as_str())
+    );
+    let remote = p.remote.as_ref().unwrap();
+    assert_eq!(remote.role, DesiredRole::NotNeeded);
+    let q = &remote.queue_permissions[0];
+    assert_eq!(
+        (
+            q.queue_arn.as_str(),
+            q.queue_name.as_str(),
+            q.queue_account.as_str(),
+            q.holder()
+        ),
+        (
+            stream.as_str(),
+            "clicks",
+            b,
+            ebi::plan::PolicyHolder::Stream
+        )
+    );
+    assert_eq!(
+        q.statement,
+        json!({"Sid": q.statement_id, "Effect": "Allow", "Principal": {"AWS": role.arn},
+            "Action": "kinesis:PutRecord", "Resource": stream})
+    );
+    // Bus to bus is refused for a stream, naming the mode to use.
+    let mut forwarding = s.clone();
+    forwarding.cross_account.as_mut().unwrap().mode =
+        Some(ebi::api::CrossAccountMode::EventBusForwarding);
+    assert!(
+        matches!(plan(&forwarding, &owner(), &facts_of(&forwarding), &Guardrails::default()), Err(PlanError::InvalidSpec(e)) if e.field == "spec.target.kinesis.streamArn" && e.message.contains("DirectDelivery"))
+    );
+}

@@ -77,9 +77,9 @@ pub const SCHEDULE_PATTERN: &str =
     {"rule": "!has(self.target.sns) || !has(self.crossAccount) || !has(self.crossAccount.mode) || self.crossAccount.mode != 'EventBusForwarding'",
      "fieldPath": ".target.sns.topicArn",
      "message": "spec.target.sns.topicArn: a topic in another account is published to directly: set spec.crossAccount.mode: DirectDelivery"},
-    {"rule": "!has(self.target.kinesis) || !has(self.crossAccount)",
+    {"rule": "!has(self.target.kinesis) || !has(self.crossAccount) || !has(self.crossAccount.mode) || self.crossAccount.mode != 'EventBusForwarding'",
      "fieldPath": ".target.kinesis.streamArn",
-     "message": "spec.target.kinesis.streamArn: cross-account delivery to a Kinesis stream is not yet supported; use a stream in the rule's account and remove spec.crossAccount"},
+     "message": "spec.target.kinesis.streamArn: a stream in another account is put to directly: set spec.crossAccount.mode: DirectDelivery"},
     {"rule": "!has(self.target.logs) || !has(self.role)",
      "fieldPath": ".role",
      "message": "spec.role: CloudWatch Logs targets are written to through the account's logs resource policy, not a role; remove spec.role"},
@@ -92,10 +92,10 @@ pub const SCHEDULE_PATTERN: &str =
     {"rule": "!has(self.target.apiGateway) || !has(self.crossAccount)",
      "fieldPath": ".target.apiGateway.restApiArn",
      "message": "spec.target.apiGateway.restApiArn: cross-account delivery to an API Gateway REST API is not yet supported; use an API in the rule's account and remove spec.crossAccount"},
-    {"rule": "!has(self.crossAccount) || !has(self.crossAccount.mode) || self.crossAccount.mode == 'EventBusForwarding' || has(self.target.lambda) || has(self.target.sqs) || has(self.target.sns)",
+    {"rule": "!has(self.crossAccount) || !has(self.crossAccount.mode) || self.crossAccount.mode == 'EventBusForwarding' || has(self.target.lambda) || has(self.target.sqs) || has(self.target.sns) || has(self.target.kinesis)",
      "fieldPath": ".crossAccount.mode",
-     "message": "spec.crossAccount.mode: EventBridge delivers directly to a Lambda function, SQS queue or SNS topic of another account, and reaches ECS and Step Functions there only bus to bus; use mode EventBusForwarding"},
-    {"rule": "!has(self.crossAccount) || !has(self.crossAccount.targetEventBusName) || (has(self.crossAccount.mode) ? self.crossAccount.mode == 'EventBusForwarding' : !(has(self.target.lambda) || has(self.target.sqs) || has(self.target.sns)))",
+     "message": "spec.crossAccount.mode: EventBridge delivers directly to a Lambda function, SQS queue, SNS topic or Kinesis stream of another account, and reaches ECS and Step Functions there only bus to bus; use mode EventBusForwarding"},
+    {"rule": "!has(self.crossAccount) || !has(self.crossAccount.targetEventBusName) || (has(self.crossAccount.mode) ? self.crossAccount.mode == 'EventBusForwarding' : !(has(self.target.lambda) || has(self.target.sqs) || has(self.target.sns) || has(self.target.kinesis)))",
      "fieldPath": ".crossAccount.targetEventBusName",
      "message": "spec.crossAccount.targetEventBusName: applies to mode EventBusForwarding (a function, queue or topic of another account is delivered to directly by default); remove it, or set mode: EventBusForwarding for a Lambda function"},
     {"rule": "!has(self.crossAccount) || !has(self.role) || !has(self.role.arn)",
@@ -107,7 +107,7 @@ pub const SCHEDULE_PATTERN: &str =
     {"rule": "!has(self.region) || !has(self.target.deadLetterQueueArn) || self.target.deadLetterQueueArn.split(':')[3] == self.region",
      "fieldPath": ".target.deadLetterQueueArn",
      "message": "spec.target.deadLetterQueueArn: EventBridge only sends to a dead-letter queue in the rule's region; use a queue in spec.region"},
-    {"rule": "!has(self.crossAccount) || [has(self.target.ecs) ? self.target.ecs.clusterArn : '', has(self.target.stepFunctions) ? self.target.stepFunctions.stateMachineArn : '', has(self.target.lambda) ? self.target.lambda.functionArn : '', has(self.target.sqs) ? self.target.sqs.queueArn : '', has(self.target.sns) ? self.target.sns.topicArn : ''].all(a, a == '' || a.split(':')[4] == self.crossAccount.targetAccountId)",
+    {"rule": "!has(self.crossAccount) || [has(self.target.ecs) ? self.target.ecs.clusterArn : '', has(self.target.stepFunctions) ? self.target.stepFunctions.stateMachineArn : '', has(self.target.lambda) ? self.target.lambda.functionArn : '', has(self.target.sqs) ? self.target.sqs.queueArn : '', has(self.target.sns) ? self.target.sns.topicArn : '', has(self.target.kinesis) ? self.target.kinesis.streamArn : ''].all(a, a == '' || a.split(':')[4] == self.crossAccount.targetAccountId)",
      "fieldPath": ".crossAccount.targetAccountId",
      "message": "spec.crossAccount.targetAccountId: the target is in another account; set targetAccountId to the account in the target's ARN"},
     {"rule": "!has(self.crossAccount) || !has(self.crossAccount.provisioningRoleArn) || self.crossAccount.provisioningRoleArn.split(':')[4] == self.crossAccount.targetAccountId",
@@ -212,14 +212,15 @@ pub enum CrossAccountMode {
 
 impl EventBridgeIntegrationSpec {
     /// The cross-account mode in effect: the spec's, or by the target's kind (DirectDelivery
-    /// for a Lambda function, SQS queue or SNS topic, EventBusForwarding for the others).
-    /// None without `crossAccount`.
+    /// for a Lambda function, SQS queue, SNS topic or Kinesis stream, EventBusForwarding for
+    /// the others). None without `crossAccount`.
     pub fn cross_account_mode(&self) -> Option<CrossAccountMode> {
         let x = self.cross_account.as_ref()?;
         Some(x.mode.unwrap_or(
             if self.target.lambda.is_some()
                 || self.target.sqs.is_some()
                 || self.target.sns.is_some()
+                || self.target.kinesis.is_some()
             {
                 CrossAccountMode::DirectDelivery
             } else {

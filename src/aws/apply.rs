@@ -501,7 +501,9 @@ pub async fn edit_policy(
         crate::plan::PolicyHolder::Queue => {
             queue_lock(&format!("{account}/{}/{queue_name}", c.region))
         }
-        crate::plan::PolicyHolder::Topic | crate::plan::PolicyHolder::LogsPolicy => queue_lock(arn),
+        crate::plan::PolicyHolder::Topic
+        | crate::plan::PolicyHolder::LogsPolicy
+        | crate::plan::PolicyHolder::Stream => queue_lock(arn),
     };
     let _held = lock.lock().await;
     let Some(queue) = super::policy_holder::read(c, arn, queue_name, account).await? else {

@@ -130,6 +130,8 @@ pub struct Clients {
     pub ecs: aws_sdk_ecs::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub sns: aws_sdk_sns::Client,
+    /// A stream's resource policy, for direct delivery from another account.
+    pub kinesis: aws_sdk_kinesis::Client,
     /// Read-only: organisation policies (SCPs, RCPs) for the diagnosis.
     pub organizations: aws_sdk_organizations::Client,
     /// Read-only: key policies of dead-letter queues' KMS keys, for the diagnosis.
@@ -393,6 +395,11 @@ impl AwsContext {
             ),
             sns: aws_sdk_sns::Client::from_conf(
                 aws_sdk_sns::config::Builder::from(config)
+                    .interceptor(counter.clone())
+                    .build(),
+            ),
+            kinesis: aws_sdk_kinesis::Client::from_conf(
+                aws_sdk_kinesis::config::Builder::from(config)
                     .interceptor(counter.clone())
                     .build(),
             ),

@@ -1,7 +1,8 @@
 //! The holders of a policy the controller rewrites whole, keeping every statement but its
 //! own: an SQS queue (`GetQueueAttributes`/`SetQueueAttributes`), an SNS topic
 //! (`GetTopicAttributes`/`SetTopicAttributes`) and a CloudWatch Logs resource policy of the
-//! account (`DescribeResourcePolicies`/`PutResourcePolicy`, `DeleteResourcePolicy` when empty). Everything above this file (plan, diff,
+//! account (`DescribeResourcePolicies`/`PutResourcePolicy`, `DeleteResourcePolicy` when empty)
+//! and a Kinesis stream's resource policy (`Get`/`Put`/`DeleteResourcePolicy`). Everything above this file (plan, diff,
 //! apply, record, cleanup) treats them alike; only the read and the write differ.
 
 use super::errors::{classify, AwsError};
@@ -22,7 +23,32 @@ pub async fn read(
         PolicyHolder::Queue => super::observe::queue(c, name, account).await,
         PolicyHolder::Topic => topic(c, arn).await,
         PolicyHolder::LogsPolicy => logs_policy(c, name).await,
+        PolicyHolder::Stream => stream(c, arn).await,
     }
+}
+
+/// A Kinesis stream's resource policy as a holder (`url` is the stream's ARN); None: the
+/// stream does not exist. A stream without a policy reads as `{}`: no `Policy`.
+pub async fn stream(c: &Clients, stream_arn: &str) -> Result<Option<ObservedQueue>, AwsError> {
+    let Some(out) = found(
+        c.kinesis
+            .get_resource_policy()
+            .resource_arn(stream_arn)
+            .send()
+            .await
+            .map_err(|e| classify("kinesis:GetResourcePolicy", e)),
+    )?
+    else {
+        return Ok(None);
+    };
+    let policy = out.policy().trim();
+    Ok(Some(ObservedQueue {
+        url: stream_arn.to_string(),
+        attributes: (!policy.is_empty() && policy != "{}")
+            .then(|| ("Policy".to_string(), policy.to_string()))
+            .into_iter()
+            .collect(),
+    }))
 }
 
 /// The account's CloudWatch Logs resource policy `name` (in the clients' region), as a holder
@@ -128,6 +154,25 @@ pub async fn write_policy(
             .await
             .map(|_| ())
             .map_err(|e| classify("logs:PutResourcePolicy", e)),
+        // No statement left: the policy goes (a stream takes no empty one).
+        PolicyHolder::Stream if policy.is_empty() => super::apply::ignore_not_found(
+            c.kinesis
+                .delete_resource_policy()
+                .resource_arn(arn)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| classify("kinesis:DeleteResourcePolicy", e)),
+        ),
+        PolicyHolder::Stream => c
+            .kinesis
+            .put_resource_policy()
+            .resource_arn(arn)
+            .policy(policy)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify("kinesis:PutResourcePolicy", e)),
         PolicyHolder::Topic => {
             // A topic always has a policy (SNS writes its default one); an empty value is
             // refused, so with no statement left the topic gets an empty statement list.

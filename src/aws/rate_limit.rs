@@ -134,7 +134,7 @@ pub struct RateLimits {
     per_service: BTreeMap<&'static str, f64>,
 }
 
-pub const SERVICES: [&str; 12] = [
+pub const SERVICES: [&str; 13] = [
     "events",
     "iam",
     "lambda",
@@ -142,6 +142,7 @@ pub const SERVICES: [&str; 12] = [
     "sts",
     "sqs",
     "sns",
+    "kinesis",
     "organizations",
     "kms",
     "cloudwatch",
@@ -164,6 +165,9 @@ impl Default for RateLimits {
                 ("sts", 10.0),
                 ("sqs", 20.0),
                 ("sns", 20.0),
+                // Kinesis's resource-policy calls share the stream control plane's quota
+                // (about 5 per second per account for most of its operations).
+                ("kinesis", 5.0),
                 // AWS Organizations throttles hard (a few requests per second per account,
                 // shared with every tool of the organisation); reads are cached for a resync
                 // interval, so a handful per account is all the diagnosis needs.
@@ -357,6 +361,13 @@ impl Limiter {
                     .config()
                     .to_builder()
                     .http_client(http(c.sns.config().http_client(), "sns"))
+                    .build(),
+            ),
+            kinesis: aws_sdk_kinesis::Client::from_conf(
+                c.kinesis
+                    .config()
+                    .to_builder()
+                    .http_client(http(c.kinesis.config().http_client(), "kinesis"))
                     .build(),
             ),
             organizations: aws_sdk_organizations::Client::from_conf(

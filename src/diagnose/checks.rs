@@ -202,8 +202,13 @@ impl<'a> TargetCheck<'a> {
         match arn.service.as_str() {
             "ecs" | "states" | "kinesis" | "execute-api" => {
                 // Since January 2025 EventBridge puts records directly to a stream of another
-                // account in the rule's region, with the rule's role; never across regions.
+                // account in the rule's region, with the rule's role, which the stream's
+                // resource policy must name; never across regions.
                 let direct = arn.service == "kinesis" && arn.region == rule_region;
+                if cross_account && direct {
+                    self.check_direct_target(&arn);
+                    return;
+                }
                 if cross_account && !direct {
                     self.finding(
                         Code::CrossAccountUnsupportedTarget,
@@ -338,10 +343,10 @@ impl<'a> TargetCheck<'a> {
         }
     }
 
-    /// A queue or topic of another account, delivered to directly: the rule's execution role
-    /// (of the rule's account) must trust EventBridge and may send or publish (checked as a
-    /// role target), and the queue's or topic's policy must name that role (checked when the
-    /// holder was gathered).
+    /// A queue, topic or stream of another account, delivered to directly: the rule's
+    /// execution role (of the rule's account) must trust EventBridge and may send, publish or
+    /// put (checked as a role target), and the queue's, topic's or stream's policy must name
+    /// that role (checked when the holder was gathered).
     fn check_direct_target(&mut self, arn: &Arn) {
         let t = self.target;
         self.check_role_target(arn);
@@ -354,10 +359,25 @@ impl<'a> TargetCheck<'a> {
         ) else {
             return;
         };
-        let (action, code, what) = if arn.service == "sns" {
-            ("sns:Publish", Code::SnsTopicPolicyMissing, "topic")
-        } else {
-            ("sqs:SendMessage", Code::SqsQueuePolicyMissing, "queue")
+        let (action, code, what, command) = match arn.service.as_str() {
+            "sns" => (
+                "sns:Publish",
+                Code::SnsTopicPolicyMissing,
+                "topic",
+                "aws sns set-topic-attributes --attribute-name Policy",
+            ),
+            "kinesis" => (
+                "kinesis:PutRecord",
+                Code::KinesisStreamPolicyMissing,
+                "stream",
+                "aws kinesis put-resource-policy",
+            ),
+            _ => (
+                "sqs:SendMessage",
+                Code::SqsQueuePolicyMissing,
+                "queue",
+                "aws sqs set-queue-attributes",
+            ),
         };
         let Some((why, notes)) =
             self.resource_policy_denies(&t.arn, arn, holder, action, Some(role_arn))
@@ -378,7 +398,7 @@ impl<'a> TargetCheck<'a> {
                 t.arn, arn.account
             ),
             format!(
-                "Add this statement to the {what}'s policy, with credentials of account {}: {statement}",
+                "Add this statement to the {what}'s policy ({command}), with credentials of account {}: {statement}",
                 arn.account
             ),
         );

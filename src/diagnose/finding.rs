@@ -50,6 +50,7 @@ pub enum Code {
     RoleChainNotFollowed,
     SendMessageNotAllowed,
     PublishNotAllowed,
+    KinesisStreamPolicyMissing,
     /// Not a static cause: AWS's own metrics report failed invocations of the rule (see
     /// `delivery`). Not in `ALL`, the causes the static evaluator names.
     DeliveryFailing,
@@ -58,7 +59,7 @@ pub enum Code {
 impl Code {
     /// Every cause the static evaluator can name (`DeliveryFailing` is observed, not
     /// evaluated, and is not among them).
-    pub const ALL: [Code; 41] = [
+    pub const ALL: [Code; 42] = [
         Code::RuleNotFound,
         Code::RuleDisabled,
         Code::TargetNotFound,
@@ -100,6 +101,7 @@ impl Code {
         Code::RoleChainNotFollowed,
         Code::SendMessageNotAllowed,
         Code::PublishNotAllowed,
+        Code::KinesisStreamPolicyMissing,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -146,6 +148,7 @@ impl Code {
             Code::RoleChainNotFollowed => "RoleChainNotFollowed",
             Code::SendMessageNotAllowed => "SendMessageNotAllowed",
             Code::PublishNotAllowed => "PublishNotAllowed",
+            Code::KinesisStreamPolicyMissing => "KinesisStreamPolicyMissing",
             Code::DeliveryFailing => "DeliveryFailing",
         }
     }

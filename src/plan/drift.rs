@@ -58,7 +58,7 @@ pub struct Watched {
     pub global: bool,
 }
 
-pub const WATCHED: [Watched; 6] = [
+pub const WATCHED: [Watched; 7] = [
     Watched {
         source: "aws.events",
         event_source: "events.amazonaws.com",
@@ -122,6 +122,14 @@ pub const WATCHED: [Watched; 6] = [
     Watched {
         source: "aws.logs",
         event_source: "logs.amazonaws.com",
+        names: &["PutResourcePolicy", "DeleteResourcePolicy"],
+        prefixes: &[],
+        global: false,
+    },
+    // Streams of another account delivered to directly: their resource policy.
+    Watched {
+        source: "aws.kinesis",
+        event_source: "kinesis.amazonaws.com",
         names: &["PutResourcePolicy", "DeleteResourcePolicy"],
         prefixes: &[],
         global: false,
@@ -367,6 +375,17 @@ pub fn parse_event(body: &str) -> Result<DriftEvent, Unparsable> {
         // A logs resource policy is recorded as QueuePermission under the policy's name; every
         // log group target of the account and region shares it, so an edit re-queues them all.
         "logs.amazonaws.com" => resources.extend(param("policyName").map(|p| key(Named::Queue, p))),
+        // A stream's resource policy is recorded as QueuePermission under the stream's name.
+        "kinesis.amazonaws.com" => resources.extend(
+            param("resourceARN")
+                .or_else(|| param("resourceArn"))
+                .map(|a| {
+                    key(
+                        Named::Queue,
+                        a.rsplit('/').next().unwrap_or_default().to_string(),
+                    )
+                }),
+        ),
         _ => {}
     }
     if resources.iter().any(|r| r.name.is_empty()) {
@@ -569,6 +588,12 @@ pub(crate) mod tests {
                     "EventBridgeIntegrationController",
                     Some("eu-west-1"),
                 ),
+            ),
+            (
+                "kinesis.amazonaws.com",
+                "PutResourcePolicy",
+                json!({"resourceARN": "arn:aws:kinesis:eu-west-1:222222222222:stream/clicks", "policy": "{}"}),
+                entry(OwnedKind::QueuePermission, "clicks", Some("eu-west-1")),
             ),
             (
                 "events.amazonaws.com",

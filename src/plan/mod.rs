@@ -314,6 +314,9 @@ pub enum QueuePurpose {
     /// A CloudWatch Logs log group is the rule's target (the statement is in the account's
     /// resource policy of the controller's name).
     LogGroupTarget,
+    /// A Kinesis stream of another account is the rule's target (direct delivery: the
+    /// statement of its resource policy names the rule account's execution role).
+    StreamTarget,
 }
 
 /// What holds a policy of statements rewritten whole: an SQS queue or an SNS topic (neither
@@ -325,15 +328,19 @@ pub enum PolicyHolder {
     /// One CloudWatch Logs resource policy of the account and region, by name (log groups
     /// have no policy of their own there: the account's up to 10 policies grant them).
     LogsPolicy,
+    /// A Kinesis data stream's resource policy (direct delivery from another account).
+    Stream,
 }
 
 impl PolicyHolder {
     /// The holder an ARN names, by its service (`sns`: a topic; `logs`: a resource policy,
-    /// `arn:…:logs:REGION:ACCOUNT:resource-policy:NAME`; anything else, a queue).
+    /// `arn:…:logs:REGION:ACCOUNT:resource-policy:NAME`; `kinesis`: a stream; anything else,
+    /// a queue).
     pub fn of_arn(arn: &str) -> PolicyHolder {
         match arn.split(':').nth(2) {
             Some("sns") => PolicyHolder::Topic,
             Some("logs") => PolicyHolder::LogsPolicy,
+            Some("kinesis") => PolicyHolder::Stream,
             _ => PolicyHolder::Queue,
         }
     }
@@ -353,6 +360,9 @@ impl QueuePurpose {
             QueuePurpose::LogGroupTarget => {
                 "let EventBridge write the rule's events to the target log group"
             }
+            QueuePurpose::StreamTarget => {
+                "let the rule's execution role put the rule's events to the target stream"
+            }
         }
     }
 
@@ -363,6 +373,7 @@ impl QueuePurpose {
             QueuePurpose::Target => "target queue policy statement",
             QueuePurpose::TopicTarget => "target topic policy statement",
             QueuePurpose::LogGroupTarget => "CloudWatch Logs resource policy statement",
+            QueuePurpose::StreamTarget => "target stream resource policy statement",
         }
     }
 }

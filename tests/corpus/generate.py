@@ -642,12 +642,18 @@ case("logs-other-rule", "Our statement admits another rule only.",
 # --- Direct delivery to a queue or topic of another account (same region) ---
 QUEUE_B = f"arn:aws:sqs:{R}:{B}:orders"
 TOPIC_B = f"arn:aws:sns:{R}:{B}:orders"
+STREAM_B = f"arn:aws:kinesis:{R}:{B}:stream/orders"
+
+def stream_policy(arn, policy=None):
+    """A stream's resource policy as the controller holds it (`aws kinesis get-resource-policy`'s
+    Policy, among the queues); no policy: `{}`, i.e. no Policy attribute."""
+    return {"Attributes": dict({"QueueArn": arn}, **({"Policy": json.dumps(policy)} if policy else {}))}
 SENDER = f"arn:aws:iam::{A}:role/sender"
 
 def direct_good(target, action, holder, statement_principal=SENDER, role_action=None, target_region=R):
     arn = target.replace(f":{R}:", f":{target_region}:")
     allow = {"Effect": "Allow", "Principal": {"AWS": statement_principal}, "Action": action, "Resource": arn}
-    gathered = queue(arn=arn, policy=doc(allow)) if holder == "queue" else topic(arn=arn, policy=doc(allow))
+    gathered = {"queue": queue, "topic": topic, "stream": stream_policy}[holder](arn=arn, policy=doc(allow))
     return {"rule": rule(), "targets": {"Targets": [{"Id": "t", "Arn": arn, "RoleArn": SENDER}]},
             "roles": [role(SENDER, trust_events(), [("send", doc({"Effect": "Allow", "Action": role_action or action, "Resource": arn}))])],
             "deadLetterQueues": {arn: gathered}}
@@ -669,6 +675,19 @@ case("direct-sns-role-cannot-publish", "The execution role may not sns:Publish."
 case("direct-sns-policy-admits-events-only", "The topic policy admits events.amazonaws.com, not the execution role: the same-account grant does not carry over.",
      mutate(direct_good(TOPIC_B, "sns:Publish", "topic"), lambda b: b["deadLetterQueues"][TOPIC_B].__setitem__("Attributes", topic(arn=TOPIC_B, policy=doc({"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sns:Publish", "Resource": TOPIC_B, "Condition": {"ArnEquals": {"aws:SourceArn": RULE}}}))["Attributes"])),
      ["SnsTopicPolicyMissing"])
+
+case("direct-kinesis-good", "A stream of another account, put to with the execution role its resource policy names.",
+     direct_good(STREAM_B, "kinesis:PutRecord", "stream"))
+case("direct-kinesis-no-stream-policy", "The stream has no resource policy: the role of another account is refused whatever it may do.",
+     mutate(direct_good(STREAM_B, "kinesis:PutRecord", "stream"), lambda b: b["deadLetterQueues"].__setitem__(STREAM_B, stream_policy(STREAM_B))),
+     ["KinesisStreamPolicyMissing"])
+case("direct-kinesis-policy-grants-putrecords-only", "The stream's policy lets the role kinesis:PutRecords only: EventBridge puts one record per event.",
+     mutate(direct_good(STREAM_B, "kinesis:PutRecord", "stream"), lambda b: b["deadLetterQueues"].__setitem__(STREAM_B, stream_policy(STREAM_B, doc({"Effect": "Allow", "Principal": {"AWS": SENDER}, "Action": "kinesis:PutRecords", "Resource": STREAM_B})))),
+     ["KinesisStreamPolicyMissing"])
+case("direct-kinesis-role-cannot-put", "The execution role may not kinesis:PutRecord on the stream.",
+     direct_good(STREAM_B, "kinesis:PutRecord", "stream", role_action="kinesis:DescribeStream"), ["PutRecordNotAllowed"])
+case("direct-kinesis-other-region", "A stream of another account and another region: EventBridge puts directly only within the rule's region.",
+     direct_good(STREAM_B, "kinesis:PutRecord", "stream", target_region="eu-west-1"), ["CrossAccountUnsupportedTarget"])
 
 case("direct-sqs-rcp-denies-outside-roles", "A resource control policy lets only principals of the target's own account send to its queues: the rule account's execution role is refused.",
      with_org(direct_good(QUEUE_B, "sqs:SendMessage", "queue"), organization(rcps=RCP_LEVELS([("RCPFullAWSAccess", RCP_FULL), ("OwnPrincipals", doc({"Sid": "OwnAccountOnly", "Effect": "Deny", "Principal": "*", "Action": "sqs:SendMessage", "Resource": "*",

@@ -1,12 +1,15 @@
 //! A Kinesis data stream: a role of EventBridge's with `kinesis:PutRecord` on the stream (one
 //! record per event; EventBridge does not batch into PutRecords), and
 //! `KinesisParameters.PartitionKeyPath` on the rule's target when the spec names one (without
-//! it, EventBridge uses the event's ID as the partition key). Direct delivery to a stream in
-//! another account is not yet supported (issue 19 §3).
+//! it, EventBridge uses the event's ID as the partition key). A stream in another account of
+//! the rule's region is put to directly (mode DirectDelivery): the rule account's execution
+//! role gets `kinesis:PutRecord` on it, and the stream's resource policy gets one owned
+//! statement naming that role ([`direct_permission`]).
 
 use serde_json::{json, Value};
 
 use super::super::validate::{bad, check_arn, SpecError};
+use super::super::{names, DesiredQueuePermission, DesiredRule, Owner, QueuePurpose};
 use super::TargetParameters;
 use crate::api::{EventBridgeIntegrationSpec, KinesisTarget};
 use crate::iam::Arn;
@@ -50,10 +53,43 @@ pub(super) fn validate(
             ));
         }
     }
-    if spec.cross_account.is_some() {
-        return Err(bad(FIELD, "cross-account delivery to a Kinesis stream is not yet supported; use a stream in the rule's account and remove spec.crossAccount"));
+    if spec.cross_account_mode().is_some_and(|m| !m.is_direct()) {
+        return Err(bad(FIELD, "a stream in another account is put to directly: set spec.crossAccount.mode: DirectDelivery"));
     }
     Ok(stream)
+}
+
+/// Direct delivery to a stream of another account: the statement of the stream's resource
+/// policy that lets the rule account's execution role `role_arn` put records to it, under the
+/// owner's statement ID for the rule (`#target`, as for queues and topics), proven by that
+/// role.
+pub(super) fn direct_permission(
+    kinesis: &KinesisTarget,
+    rule: &DesiredRule,
+    owner: &Owner,
+    role_arn: &str,
+) -> DesiredQueuePermission {
+    let statement_id =
+        names::owned_statement_id(&rule.name, &format!("{}#target", rule.arn), &owner.uid);
+    // Validated: the ARN parses; the fallback only keeps this total.
+    let (stream_name, stream_account) = Arn::parse(&kinesis.stream_arn)
+        .map(|a| {
+            (
+                a.resource.trim_start_matches("stream/").to_string(),
+                a.account,
+            )
+        })
+        .unwrap_or_default();
+    let p = DesiredQueuePermission {
+        purpose: QueuePurpose::StreamTarget,
+        statement: Value::Null,
+        queue_arn: kinesis.stream_arn.clone(),
+        queue_name: stream_name,
+        queue_account: stream_account,
+        statement_id,
+        rule_arn: rule.arn.clone(),
+    };
+    super::naming_role(p, "kinesis:PutRecord", role_arn)
 }
 
 pub(super) fn invoke_statements(kinesis: &KinesisTarget) -> Vec<Value> {

@@ -160,10 +160,7 @@ impl<'a> ValidTarget<'a> {
     pub fn reaches_other_accounts(self) -> bool {
         !matches!(
             self,
-            ValidTarget::Kinesis(_)
-                | ValidTarget::ApiGateway(_)
-                | ValidTarget::Logs(_)
-                | ValidTarget::ApiDestination(_)
+            ValidTarget::ApiGateway(_) | ValidTarget::Logs(_) | ValidTarget::ApiDestination(_)
         )
     }
 
@@ -255,6 +252,7 @@ impl<'a> ValidTarget<'a> {
         match self {
             ValidTarget::Sqs(q) => Some(sqs::direct_permission(q, rule, owner, role_arn)),
             ValidTarget::Sns(t) => Some(sns::direct_permission(t, rule, owner, role_arn)),
+            ValidTarget::Kinesis(k) => Some(kinesis::direct_permission(k, rule, owner, role_arn)),
             _ => None,
         }
     }
@@ -266,7 +264,10 @@ impl<'a> ValidTarget<'a> {
     pub fn delivered_directly(self) -> bool {
         matches!(
             self,
-            ValidTarget::Lambda(_) | ValidTarget::Sqs(_) | ValidTarget::Sns(_)
+            ValidTarget::Lambda(_)
+                | ValidTarget::Sqs(_)
+                | ValidTarget::Sns(_)
+                | ValidTarget::Kinesis(_)
         )
     }
 
