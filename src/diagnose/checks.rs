@@ -201,11 +201,13 @@ impl<'a> TargetCheck<'a> {
         let cross_account = !arn.account.is_empty() && arn.account != self.account;
         match arn.service.as_str() {
             "ecs" | "states" | "kinesis" | "execute-api" => {
-                // Since January 2025 EventBridge puts records directly to a stream of another
-                // account in the rule's region, with the rule's role, which the stream's
-                // resource policy must name; never across regions.
-                let direct = arn.service == "kinesis" && arn.region == rule_region;
-                if cross_account && direct {
+                // Since January 2025 EventBridge delivers directly to a stream or a REST API of
+                // another account in the rule's region, with the rule's role, which the
+                // stream's or API's resource policy must name; never across regions. (An
+                // API's resource policy is not gathered: only the role is judged.)
+                let direct_kind = matches!(arn.service.as_str(), "kinesis" | "execute-api");
+                let direct = direct_kind && arn.region == rule_region;
+                if cross_account && direct && arn.service == "kinesis" {
                     self.check_direct_target(&arn);
                     return;
                 }
@@ -216,7 +218,7 @@ impl<'a> TargetCheck<'a> {
                         format!(
                             "The target is in account {} but the rule is in account {}: EventBridge cannot invoke {} targets in another account directly{}.",
                             arn.account, self.account, role_target_kind(&arn),
-                            if arn.service == "kinesis" { " outside the rule's region" } else { "" }
+                            if direct_kind { " outside the rule's region" } else { "" }
                         ),
                         format!(
                             "Forward events bus to bus: target the event bus arn:{}:events:{}:{}:event-bus/default from this rule, allow account {} in that bus's resource policy, and create the rule and the {} target in account {} (crossAccount.mode: EventBusForwarding).",

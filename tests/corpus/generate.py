@@ -605,6 +605,12 @@ case("api-gateway-other-method", "execute-api:Invoke on GET, the rule calls POST
      api_good(resource=f"arn:aws:execute-api:{R}:{A}:a1b2c3d4e5/prod/GET/orders"), ["InvokeApiNotAllowed"])
 case("api-gateway-other-stage", "execute-api:Invoke on the test stage, the rule calls prod.",
      api_good(resource=f"arn:aws:execute-api:{R}:{A}:a1b2c3d4e5/test/POST/orders"), ["InvokeApiNotAllowed"])
+API_B = f"arn:aws:execute-api:{R}:{B}:a1b2c3d4e5/prod/POST/orders"
+case("api-gateway-other-account", "A REST API of another account in the rule's region: EventBridge calls it directly with the rule's role (the API's resource policy is not gathered).",
+     mutate(api_good(resource=API_B), lambda b: b["targets"]["Targets"][0].__setitem__("Arn", API_B)))
+case("api-gateway-other-account-other-region", "A REST API of another account and another region: no direct delivery across regions.",
+     mutate(api_good(resource=API_B.replace(f":{R}:", ":eu-west-1:")), lambda b: b["targets"]["Targets"][0].__setitem__("Arn", API_B.replace(f":{R}:", ":eu-west-1:"))),
+     ["CrossAccountUnsupportedTarget"])
 case("api-gateway-no-role", "An API Gateway target without a RoleArn.",
      mutate(api_good(), lambda b: b["targets"]["Targets"][0].pop("RoleArn")), ["TargetRoleMissing"])
 
