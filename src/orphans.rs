@@ -879,16 +879,9 @@ async fn described_api_destinations(p: &Place<'_>) -> Result<(Vec<Orphan>, Vec<O
 /// orphans and young ones.
 async fn tagged_roles(p: &Place<'_>) -> Result<(Vec<Orphan>, Vec<Orphan>), AwsError> {
     let (mut out, mut young) = (Vec::new(), Vec::new());
-    let mut marker = None;
-    loop {
-        let page = p
-            .clients
-            .iam
-            .list_roles()
-            .set_marker(marker)
-            .send()
-            .await
-            .map_err(|e| classify("iam:ListRoles", e))?;
+    let mut pages = p.clients.iam.list_roles().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| classify("iam:ListRoles", e))?;
         for role in page.roles() {
             if role.description() != Some(crate::aws::apply::ROLE_DESCRIPTION) {
                 continue;
@@ -916,11 +909,8 @@ async fn tagged_roles(p: &Place<'_>) -> Result<(Vec<Orphan>, Vec<Orphan>), AwsEr
             let resource = p.entry(OwnedKind::Role, role.arn(), role.role_name());
             sort_into(standing, resource, created, &mut out, &mut young);
         }
-        marker = page.marker().map(str::to_string);
-        if !page.is_truncated() || marker.is_none() {
-            return Ok((out, young));
-        }
     }
+    Ok((out, young))
 }
 
 #[cfg(test)]

@@ -213,28 +213,21 @@ async fn policies_for_target(
     target: &str,
     kind: &PolicyType,
 ) -> Result<Vec<String>, AwsError> {
-    let mut ids = Vec::new();
-    let mut token = None;
-    loop {
-        let page = client
-            .list_policies_for_target()
-            .target_id(target)
-            .filter(kind.clone())
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| classify("organizations:ListPoliciesForTarget", e))?;
-        ids.extend(
-            page.policies()
-                .iter()
-                .filter_map(|p| p.id())
-                .map(str::to_string),
-        );
-        token = page.next_token().map(str::to_string);
-        if token.is_none() {
-            return Ok(ids);
-        }
-    }
+    let pages = client
+        .list_policies_for_target()
+        .target_id(target)
+        .filter(kind.clone())
+        .into_paginator()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| classify("organizations:ListPoliciesForTarget", e))?;
+    Ok(pages
+        .iter()
+        .flat_map(|page| page.policies())
+        .filter_map(|p| p.id())
+        .map(str::to_string)
+        .collect())
 }
 
 /// One policy as `aws organizations describe-policy` prints it.
