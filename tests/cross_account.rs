@@ -1166,16 +1166,27 @@ async fn direct_delivery_puts_to_a_stream_in_another_account() {
             statements_of(Some(out.policy()).filter(|p| *p != "{}"))
         }
     };
-    let _ctl = Controller::start(&ns, &[]);
-    let api = kube_api(&ns).await;
-    for (object, arn) in [("to-stream", &stream_arn), ("to-bare", &bare_arn)] {
-        apply(&cross_yaml(
+    let yaml = |object: &str, arn: &str| {
+        cross_yaml(
             &ns,
             object,
             &format!("    kinesis: {{streamArn: \"{arn}\", partitionKeyPath: \"$.detail.id\"}}\n"),
             "",
-        ));
-    }
+        )
+    };
+    let resync = converge_and_count(
+        "Kinesis stream of another account",
+        &ns,
+        "to-stream",
+        yaml("to-stream", &stream_arn),
+    )
+    .await;
+    // In sync, the stream's policy is read once: Kinesis has no bulk read of resource
+    // policies, so this kind costs one call per integration beyond the shared reads.
+    assert_eq!(resync.get("GetResourcePolicy"), Some(&1), "{resync:?}");
+    let _ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    apply(&yaml("to-bare", &bare_arn));
     wait_condition(&api, "to-stream", "Ready", "True", None).await;
     wait_condition(&api, "to-bare", "Ready", "True", None).await;
     let a = aws().await;

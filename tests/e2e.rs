@@ -12,50 +12,6 @@ use ebi::iam::{documents_equivalent, PolicyDocument};
 use serde_json::json;
 use support::*;
 
-/// Converges an object, then measures one in-sync resync: it must make zero writes.
-/// Prints the call counts the README quotes; returns the resync's calls by operation.
-async fn converge_and_count(
-    kind: &str,
-    ns: &str,
-    name: &str,
-    yaml: String,
-) -> std::collections::BTreeMap<String, u64> {
-    let ctl = Controller::start(ns, &[]);
-    let api = kube_api(ns).await;
-    let before = ctl.aws_calls();
-    apply(&yaml);
-    wait_condition(&api, name, "Ready", "True", Some("Converged")).await;
-    let converged = ctl.aws_calls();
-    let (total, writes, write_ops) = calls_between(&before, &converged);
-    assert!(writes > 0, "convergence must have written something");
-    // A pass is counted after its status write, so the converging pass may not be counted
-    // yet when Ready shows, and one increment could be that pass (no AWS call since
-    // `converged`). Wait for one increment, then measure between it and the next: exactly
-    // one resync (3 s apart; a pass takes well under that).
-    let reconciles = ctl.successful_reconciles();
-    wait_until("a counted pass", Duration::from_secs(20), || {
-        ctl.successful_reconciles() > reconciles
-    });
-    let settled = ctl.aws_calls();
-    let reconciles = ctl.successful_reconciles();
-    wait_until("one resync", Duration::from_secs(20), || {
-        ctl.successful_reconciles() > reconciles
-    });
-    let resynced = ctl.aws_calls();
-    let (resync_total, resync_writes, resync_write_ops) = calls_between(&settled, &resynced);
-    assert_eq!(
-        resync_writes, 0,
-        "an in-sync resync must not write, but made {resync_write_ops:?}"
-    );
-    assert!(resync_total > 0, "a resync must read AWS to detect drift");
-    println!("[figures] {kind}: convergence {total} AWS calls ({writes} writes: {}); in-sync resync {resync_total} calls, 0 writes", write_ops.join(", "));
-    resynced
-        .iter()
-        .map(|(k, v)| (k.1.clone(), v - settled.get(k).copied().unwrap_or(0)))
-        .filter(|(_, d)| *d > 0)
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn ecs_target_converges_with_least_privilege_role() {
     let ns = namespace("e2e-ecs");
