@@ -19,7 +19,8 @@
 //! With an orphaned rule go the statements that grant it: Lambda permissions, the statements
 //! of its dead-letter queue, SQS queue or SNS topic target, or of the account's logs resource
 //! policy for a log group target, and for a rule receiving forwarded events, the bus
-//! statement. API destinations and connections take no tags: their descriptions say whose
+//! statement; for a queue, topic or stream of another account delivered to directly, the
+//! statement there that names the rule's execution role. API destinations and connections take no tags: their descriptions say whose
 //! they are, and are judged as tags are.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -427,11 +428,23 @@ pub async fn report(
             });
         }
         for (rule, description) in &found {
-            orphans.extend(
-                statements_of_rule(&clients, rule, description.as_deref())
-                    .await
-                    .map_err(|e| e.to_string())?,
-            );
+            let (statements, grants) = statements_of_rule(&clients, rule, description.as_deref())
+                .await
+                .map_err(|e| e.to_string())?;
+            orphans.extend(statements);
+            for grant in grants {
+                // Now, before this place's removals: once the execution role is deleted, AWS
+                // shows its unique ID in the policies that named it.
+                let way = Reach {
+                    aws,
+                    own_account: &account,
+                    by_account: &by_account,
+                    external_ids,
+                };
+                orphans.extend(
+                    direct_statements(&way, &grant, delete.then_some((&api, cluster))).await?,
+                );
+            }
         }
         orphans.extend(found.into_iter().map(|(rule, _)| rule));
         not_yet.extend(young);
@@ -492,6 +505,64 @@ pub async fn report(
         drift_events,
         warnings,
     })
+}
+
+/// How the report gets into an account: its credentials' own account, and the ways into the
+/// others.
+struct Reach<'a> {
+    aws: &'a AwsContext,
+    own_account: &'a str,
+    by_account: &'a BTreeMap<String, Vec<Option<String>>>,
+    external_ids: &'a BTreeMap<String, ExternalId>,
+}
+
+/// The statements `grant` left in its target's account, reached the way a place of that
+/// account is (an account no way reaches fails the report, as a place does). With `delete`
+/// (the objects' API and the cluster), each is removed after its object is confirmed gone.
+async fn direct_statements(
+    way: &Reach<'_>,
+    grant: &DirectGrant,
+    delete: Option<(&Api<DeserializeGuard<EventBridgeIntegration>>, &str)>,
+) -> Result<Vec<Orphan>, String> {
+    let ways = way
+        .by_account
+        .get(&grant.account)
+        .cloned()
+        .unwrap_or_default();
+    if ways.is_empty() {
+        return Err(format!(
+            "rule {} delivers to {} in account {}, which no record or kept place names a way into: pass --locations-namespace where the controller keeps its places, or run the report with credentials for {}",
+            grant.rule.resource.arn, grant.holder_arn, grant.account, grant.account
+        ));
+    }
+    let (clients, via) = reach(
+        way.aws,
+        way.own_account,
+        &grant.account,
+        &grant.region,
+        &ways,
+        way.external_ids,
+    )
+    .await?;
+    let mut found = grant
+        .statements(&clients, &via)
+        .await
+        .map_err(|e| e.to_string())?;
+    let Some((api, cluster)) = delete else {
+        return Ok(found);
+    };
+    let live_now = live_uids(api).await?;
+    found.retain(|o| !live_now.contains(&o.owner_uid));
+    for o in &mut found {
+        let removal = remove::remove(&clients, &o.resource, &owner_of(cluster, o), None)
+            .await
+            .map_err(|e| e.to_string())?;
+        o.removal = Some(match removal {
+            Removal::Removed => "removed".into(),
+            other => other.describe(&o.resource),
+        });
+    }
+    Ok(found)
 }
 
 /// Clients for one place, through the first way in that works (today's first). A place no
@@ -664,7 +735,7 @@ async fn statements_of_rule(
     c: &Clients,
     rule: &Orphan,
     description: Option<&str>,
-) -> Result<Vec<Orphan>, AwsError> {
+) -> Result<(Vec<Orphan>, Vec<DirectGrant>), AwsError> {
     let bus = rule.resource.event_bus_name.as_deref().unwrap_or("default");
     let rule_arn = rule.resource.arn.clone();
     let grants_rule = |s: &crate::iam::policy::Statement| {
@@ -687,7 +758,9 @@ async fn statements_of_rule(
         created: rule.created,
     };
     let mut out = Vec::new();
+    let mut direct = Vec::new();
     for t in observe::targets(c, &rule.resource.name, bus).await? {
+        direct.extend(direct_grant_of(&t, rule));
         if t.arn.split(':').nth(2) == Some("lambda") {
             let (function, qualifier) = crate::iam::arn::split_function_arn(&t.arn);
             if let Some(policy) = observe::lambda_policy(c, &function, qualifier.as_deref()).await?
@@ -763,15 +836,14 @@ async fn statements_of_rule(
             }
         }
     }
-    Ok(out)
+    Ok((out, direct))
 }
 
 /// The policies that may hold a statement granting `rule` for its target `t`, as (holder
 /// ARN, holder name): the dead-letter queue's, an SQS queue's or SNS topic's target, and for
 /// a log group target the account's logs resource policy the controller keeps. Only those
-/// of the rule's account: the statement of a queue or topic of another account (direct
-/// delivery) names the rule's role, not the rule, and lives where this search does not
-/// read policies.
+/// of the rule's account: the statement of a queue, topic or stream of another account
+/// (direct delivery) names the rule's role, not the rule ([`DirectGrant`]).
 fn policy_holders_of(t: &TargetShape, rule: &OwnedResource) -> Vec<(String, String)> {
     let in_rule_account = |arn: &str| {
         crate::iam::Arn::parse(arn)
@@ -802,6 +874,81 @@ fn policy_holders_of(t: &TargetShape, rule: &OwnedResource) -> Vec<(String, Stri
         }
     }
     out
+}
+
+/// An orphaned rule's target in another account, delivered to directly: the statement
+/// granting it is in the target's own policy there and names the rule's execution role, not
+/// the rule.
+#[derive(Clone, Debug)]
+struct DirectGrant {
+    rule: Orphan,
+    account: String,
+    region: String,
+    holder_arn: String,
+    holder_name: String,
+    role_arn: String,
+}
+
+/// The direct grant `t` of `rule` may have left: a queue, topic or stream of another account
+/// that the rule reaches with a role.
+fn direct_grant_of(t: &TargetShape, rule: &Orphan) -> Option<DirectGrant> {
+    let target = crate::iam::Arn::parse(&t.arn).ok()?;
+    let role_arn = t.role_arn.clone()?;
+    if target.account == rule.resource.account_id
+        || !matches!(target.service.as_str(), "sqs" | "sns" | "kinesis")
+    {
+        return None;
+    }
+    let holder_name = target
+        .resource
+        .strip_prefix("stream/")
+        .unwrap_or(&target.resource)
+        .to_string();
+    Some(DirectGrant {
+        rule: rule.clone(),
+        account: target.account,
+        region: target.region,
+        holder_arn: t.arn.clone(),
+        holder_name,
+        role_arn,
+    })
+}
+
+impl DirectGrant {
+    /// The statements of the target's policy that name exactly the execution role, each
+    /// proven by it on removal. `via`: how this account was reached.
+    async fn statements(&self, c: &Clients, via: &Option<String>) -> Result<Vec<Orphan>, AwsError> {
+        let holder =
+            crate::aws::policy_holder::read(c, &self.holder_arn, &self.holder_name, &self.account)
+                .await?;
+        let Some(policy) = holder.and_then(|h| h.policy()) else {
+            return Ok(vec![]);
+        };
+        Ok(policy_statements(&policy)
+            .iter()
+            .filter(|s| crate::plan::diff::StatementGrant::of(s).proven_by(&self.role_arn))
+            .filter_map(|s| s.sid.clone())
+            .map(|sid| Orphan {
+                resource: OwnedResource {
+                    kind: OwnedKind::QueuePermission,
+                    account_id: self.account.clone(),
+                    region: Some(self.region.clone()),
+                    arn: self.holder_arn.clone(),
+                    name: self.holder_name.clone(),
+                    event_bus_name: None,
+                    qualifier: None,
+                    statement_id: Some(sid),
+                    proof: Some(self.role_arn.clone()),
+                    via_role_arn: via.clone(),
+                    ..self.rule.resource.clone()
+                },
+                owner: self.rule.owner.clone(),
+                owner_uid: self.rule.owner_uid.clone(),
+                removal: None,
+                created: self.rule.created,
+            })
+            .collect())
+    }
 }
 
 fn policy_statements(policy: &serde_json::Value) -> Vec<crate::iam::policy::Statement> {

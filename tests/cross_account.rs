@@ -914,27 +914,12 @@ async fn a_rotated_provisioning_role_is_the_way_in_for_clean_up_and_orphans() {
     assert!(!b.role_exists(&rule).await, "B: chained role gone");
 }
 
-/// The statements of a queue's or topic's policy (an empty list when it has none).
-fn statements_of(policy: Option<&str>) -> Vec<Value> {
-    let Some(text) = policy.filter(|p| !p.is_empty()) else {
-        return vec![];
-    };
-    match serde_json::from_str::<Value>(text).unwrap()["Statement"].clone() {
-        Value::Array(list) => list,
-        one => vec![one],
-    }
-}
-
-/// EventBridge sends to an SQS queue and publishes to an SNS topic of another account of the
-/// same region directly, with the rule account's execution role, which the queue's and the
-/// topic's policies name: each gets one owned statement there (written through the
-/// provisioning role, the others kept), restored when removed by hand, removed on delete.
-#[tokio::test(flavor = "multi_thread")]
-async fn direct_delivery_reaches_a_queue_and_a_topic_in_another_account() {
-    let ns = namespace("x-direct-qt");
-    let config_b = sdk_config_in(B).await;
-    let sqs_b = aws_sdk_sqs::Client::new(&config_b);
-    let sns_b = aws_sdk_sns::Client::new(&config_b);
+/// A queue `orders-NS` in account B whose policy lets B's own principals receive: its URL,
+/// its ARN and that consumer's statement.
+async fn queue_in_b_with_consumer(
+    sqs_b: &aws_sdk_sqs::Client,
+    ns: &str,
+) -> (String, String, Value) {
     let queue_name = format!("orders-{ns}");
     let queue_url = sqs_b
         .create_queue()
@@ -957,6 +942,47 @@ async fn direct_delivery_reaches_a_queue_and_a_topic_in_another_account() {
         .send()
         .await
         .unwrap();
+    (queue_url, queue_arn, consumer)
+}
+
+/// The statements of the queue's policy now.
+async fn queue_statements(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<Value> {
+    let out = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::Policy)
+        .send()
+        .await
+        .unwrap();
+    statements_of(
+        out.attributes()
+            .and_then(|m| m.get(&aws_sdk_sqs::types::QueueAttributeName::Policy))
+            .map(String::as_str),
+    )
+}
+
+/// The statements of a queue's or topic's policy (an empty list when it has none).
+fn statements_of(policy: Option<&str>) -> Vec<Value> {
+    let Some(text) = policy.filter(|p| !p.is_empty()) else {
+        return vec![];
+    };
+    match serde_json::from_str::<Value>(text).unwrap()["Statement"].clone() {
+        Value::Array(list) => list,
+        one => vec![one],
+    }
+}
+
+/// EventBridge sends to an SQS queue and publishes to an SNS topic of another account of the
+/// same region directly, with the rule account's execution role, which the queue's and the
+/// topic's policies name: each gets one owned statement there (written through the
+/// provisioning role, the others kept), restored when removed by hand, removed on delete.
+#[tokio::test(flavor = "multi_thread")]
+async fn direct_delivery_reaches_a_queue_and_a_topic_in_another_account() {
+    let ns = namespace("x-direct-qt");
+    let config_b = sdk_config_in(B).await;
+    let sqs_b = aws_sdk_sqs::Client::new(&config_b);
+    let sns_b = aws_sdk_sns::Client::new(&config_b);
+    let (queue_url, queue_arn, consumer) = queue_in_b_with_consumer(&sqs_b, &ns).await;
     let topic_arn = sns_b
         .create_topic()
         .name(format!("notices-{ns}"))
@@ -983,20 +1009,7 @@ async fn direct_delivery_reaches_a_queue_and_a_topic_in_another_account() {
     wait_condition(&api, "to-queue", "Ready", "True", None).await;
     wait_condition(&api, "to-topic", "Ready", "True", None).await;
     let a = aws().await;
-    let queue_policy = || async {
-        let out = sqs_b
-            .get_queue_attributes()
-            .queue_url(&queue_url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::Policy)
-            .send()
-            .await
-            .unwrap();
-        statements_of(
-            out.attributes()
-                .and_then(|m| m.get(&aws_sdk_sqs::types::QueueAttributeName::Policy))
-                .map(String::as_str),
-        )
-    };
+    let queue_policy = || queue_statements(&sqs_b, &queue_url);
     let topic_policy = || async {
         let out = sns_b
             .get_topic_attributes()
@@ -1230,5 +1243,93 @@ async fn direct_delivery_puts_to_a_stream_in_another_account() {
         bare.policy(),
         "{}",
         "the policy that held only our statement is deleted, not left empty"
+    );
+}
+
+/// An object that delivered directly to a queue of another account lost its clean-up (its
+/// finalizer removed by hand): the orphan report finds, with its rule and role, the statement
+/// the queue's policy holds in the other account (it names the role, not the rule), and
+/// `--delete` removes it there, keeping the consumer's statement.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_orphan_report_finds_a_direct_grant_in_the_other_account() {
+    let ns = namespace("x-orphan-direct");
+    let sqs_b = aws_sdk_sqs::Client::new(&sdk_config_in(B).await);
+    let (queue_url, queue_arn, consumer) = queue_in_b_with_consumer(&sqs_b, &ns).await;
+    let queue_policy = || queue_statements(&sqs_b, &queue_url);
+    let ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    apply(&cross_yaml(
+        &ns,
+        "gone",
+        &format!("    sqs: {{queueArn: \"{queue_arn}\"}}\n"),
+        "",
+    ));
+    wait_condition(&api, "gone", "Ready", "True", None).await;
+    assert_eq!(queue_policy().await.len(), 2);
+    drop(ctl);
+    kubectl(
+        &[
+            "patch",
+            "ebi",
+            "gone",
+            "-n",
+            &ns,
+            "--type=merge",
+            "-p",
+            r#"{"metadata":{"finalizers":null}}"#,
+        ],
+        None,
+    );
+    delete_and_wait(&ns, &["gone"]);
+
+    let grace = [("EBI_ORPHAN_GRACE_PERIOD", "0s")];
+    let args = [
+        "--namespace",
+        ns.as_str(),
+        "--locations-namespace",
+        ns.as_str(),
+    ];
+    let ours = |report: &Value| -> Vec<(String, String)> {
+        report["orphans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["owner"] == format!("{ns}/gone"))
+            .map(|o| {
+                (
+                    o["kind"].as_str().unwrap().to_string(),
+                    o["accountId"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let found = orphan_report_with(&args, &grace);
+    let account_a = ACCOUNT.to_string();
+    assert_eq!(
+        ours(&found),
+        vec![
+            ("Rule".to_string(), account_a.clone()),
+            ("QueuePermission".to_string(), B.to_string()),
+            ("Role".to_string(), account_a),
+        ],
+        "{found}"
+    );
+    assert_eq!(queue_policy().await.len(), 2, "read-only by default");
+    let mut delete = args.to_vec();
+    delete.push("--delete");
+    let removed = orphan_report_with(&delete, &grace);
+    assert!(
+        removed["orphans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["owner"] == format!("{ns}/gone"))
+            .all(|o| o["removal"] == "removed"),
+        "{removed}"
+    );
+    assert_eq!(
+        queue_policy().await,
+        vec![consumer],
+        "our statement in B is gone, the consumer's kept"
     );
 }
