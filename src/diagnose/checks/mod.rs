@@ -1,0 +1,481 @@
+//! The checks: for each target of the rule, every reason EventBridge's invocation would be
+//! AccessDenied, each a [`Finding`] with its fix. Pure: a snapshot in, findings out.
+
+mod api_destination;
+mod chain;
+mod lambda;
+mod organization;
+mod resource_policies;
+mod roles;
+
+use chain::{check_chain, org_block_text};
+use serde_json::{json, Value};
+
+use super::finding::{Code, Finding};
+use super::remedy;
+use super::snapshot::{Chain, Expectations, Role, Rule, Snapshot, Target};
+use crate::iam::eval::{
+    evaluate_identity, evaluate_resource_policy, Evaluation, NearMiss, NotEvaluated,
+};
+use crate::iam::policy::Effect;
+use crate::iam::request::{self, org_blocks, Layer, Named, OrgBlock, OrgLevel, Policies};
+use crate::iam::{Arn, Caller, Context, Decision, NamedPolicy, PolicyDocument, Request};
+
+const EVENTS: &str = "events.amazonaws.com";
+const ECS_TASKS: &str = "ecs-tasks.amazonaws.com";
+
+/// Runs every check; errors first, then warnings; no duplicates.
+pub fn diagnose(snapshot: &Snapshot, expect: &Expectations) -> Vec<Finding> {
+    let mut out = Findings::default();
+    if snapshot.rule.is_none() && expect.rule_name.is_none() && !snapshot.chains.is_empty() {
+        // Only a trust chain to verify.
+        for chain in &snapshot.chains {
+            check_chain(snapshot, chain, &mut out);
+        }
+        return out.finish();
+    }
+    let Some(rule) = &snapshot.rule else {
+        let name = expect.rule_name.as_deref().unwrap_or("<rule>");
+        out.push(Finding::new(
+            Code::RuleNotFound,
+            expect.target_id.as_deref(),
+            Some(name),
+            format!("The EventBridge rule {name} does not exist, so nothing invokes the target."),
+            format!(
+                "Create the rule: aws events put-rule --name {name} --event-bus-name {} --event-pattern '…' (or --schedule-expression '…')",
+                expect.event_bus_name.as_deref().unwrap_or("default")
+            ),
+        ));
+        return out.finish();
+    };
+    check_rule(rule, &mut out);
+    let account = Arn::parse(&rule.arn).map(|a| a.account).unwrap_or_default();
+
+    if let Some(id) = &expect.target_id {
+        if !snapshot.targets.iter().any(|t| &t.id == id) {
+            let arn = expect.target_arn.as_deref().unwrap_or("<target ARN>");
+            out.push(Finding::new(
+                Code::TargetNotFound,
+                Some(id),
+                Some(&rule.arn),
+                format!(
+                    "Rule {} has no target with ID {id}, so matching events go nowhere.",
+                    rule.name
+                ),
+                format!(
+                    "aws events put-targets --rule {} --event-bus-name {} --targets '[{}]'",
+                    rule.name,
+                    rule.event_bus_name,
+                    json!({"Id": id, "Arn": arn})
+                ),
+            ));
+        }
+    }
+    for target in &snapshot.targets {
+        if expect.target_id.as_ref().is_some_and(|id| id != &target.id) {
+            continue;
+        }
+        TargetCheck {
+            snapshot,
+            expect,
+            rule,
+            account: &account,
+            target,
+            out: &mut out,
+        }
+        .run();
+    }
+    for chain in &snapshot.chains {
+        check_chain(snapshot, chain, &mut out);
+    }
+    if let Some(evidence) = &snapshot.delivery {
+        let roles: Vec<&str> = snapshot
+            .targets
+            .iter()
+            .filter_map(|t| t.role_arn.as_deref())
+            .collect();
+        let reported = evidence.finding(&rule.arn, &roles, &out.0);
+        out.0.extend(reported);
+    }
+    out.finish()
+}
+
+#[derive(Default)]
+struct Findings(Vec<Finding>);
+
+impl Findings {
+    fn push(&mut self, f: Finding) {
+        if !self
+            .0
+            .iter()
+            .any(|g| g.code == f.code && g.resource == f.resource && g.target_id == f.target_id)
+        {
+            self.0.push(f);
+        }
+    }
+    fn finish(mut self) -> Vec<Finding> {
+        // Stable order: severity, then the order the checks ran in (cause before consequence).
+        self.0.sort_by_key(|f| f.severity);
+        self.0
+    }
+}
+
+fn check_rule(rule: &Rule, out: &mut Findings) {
+    check_arn(&rule.arn, None, "the rule ARN", out);
+    if !rule.enabled {
+        out.push(Finding::new(
+            Code::RuleDisabled,
+            None,
+            Some(&rule.arn),
+            format!(
+                "Rule {} is DISABLED: EventBridge does not match events or run schedules for it.",
+                rule.name
+            ),
+            format!(
+                "aws events enable-rule --name {} --event-bus-name {}",
+                rule.name, rule.event_bus_name
+            ),
+        ));
+    }
+}
+
+/// ArnMalformed / ArnMissingAccountId for a value that must be an ARN. True when usable.
+fn check_arn(value: &str, target_id: Option<&str>, what: &str, out: &mut Findings) -> bool {
+    match Arn::parse(value) {
+        Err(_) => {
+            out.push(Finding::new(
+                Code::ArnMalformed,
+                target_id,
+                Some(value),
+                format!("{what} `{value}` is not an ARN (arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE)."),
+                format!("Replace `{value}` with the full ARN of the resource, e.g. from the console or `aws … describe-…`."),
+            ));
+            false
+        }
+        Ok(arn) if arn.missing_account() => {
+            out.push(Finding::new(
+                Code::ArnMissingAccountId,
+                target_id,
+                Some(value),
+                format!(
+                    "{what} `{value}` has no account ID; {} ARNs must name the owning account, so it matches nothing and the call is denied.",
+                    arn.service
+                ),
+                format!("Put the 12-digit account ID between the 4th and 5th colons: arn:{}:{}:{}:ACCOUNT_ID:{}", arn.partition, arn.service, arn.region, arn.resource),
+            ));
+            false
+        }
+        Ok(_) => true,
+    }
+}
+
+struct TargetCheck<'a> {
+    snapshot: &'a Snapshot,
+    expect: &'a Expectations,
+    rule: &'a Rule,
+    account: &'a str,
+    target: &'a Target,
+    out: &'a mut Findings,
+}
+
+impl<'a> TargetCheck<'a> {
+    fn finding(&mut self, code: Code, resource: &str, message: String, remediation: String) {
+        let f = Finding::new(
+            code,
+            Some(&self.target.id),
+            Some(resource),
+            message,
+            remediation,
+        );
+        self.out.push(f);
+    }
+
+    fn run(mut self) {
+        let t = self.target;
+        if !check_arn(&t.arn, Some(&t.id), "The target ARN", self.out) {
+            return;
+        }
+        if let Some(dlq) = &t.dead_letter_arn {
+            if check_arn(dlq, Some(&t.id), "The dead-letter queue ARN", self.out) {
+                self.check_dead_letter_queue(dlq);
+            }
+        }
+        let Ok(arn) = Arn::parse(&t.arn) else {
+            return; // reported by check_arn above
+        };
+        let rule_region = Arn::parse(&self.rule.arn)
+            .map(|a| a.region)
+            .unwrap_or_default();
+        let cross_account = !arn.account.is_empty() && arn.account != self.account;
+        match arn.service.as_str() {
+            "ecs" | "states" | "kinesis" | "execute-api" => {
+                // Since January 2025 EventBridge delivers directly to a stream or a REST API of
+                // another account in the rule's region, with the rule's role, which the
+                // stream's or API's resource policy must name; never across regions. (An
+                // API's resource policy is not gathered: only the role is judged.)
+                let direct_kind = matches!(arn.service.as_str(), "kinesis" | "execute-api");
+                let direct = direct_kind && arn.region == rule_region;
+                if cross_account && direct && arn.service == "kinesis" {
+                    self.check_direct_target(&arn);
+                    return;
+                }
+                if cross_account && !direct {
+                    self.finding(
+                        Code::CrossAccountUnsupportedTarget,
+                        &t.arn,
+                        format!(
+                            "The target is in account {} but the rule is in account {}: EventBridge cannot invoke {} targets in another account directly{}.",
+                            arn.account, self.account, role_target_kind(&arn),
+                            if direct_kind { " outside the rule's region" } else { "" }
+                        ),
+                        format!(
+                            "Forward events bus to bus: target the event bus arn:{}:events:{}:{}:event-bus/default from this rule, allow account {} in that bus's resource policy, and create the rule and the {} target in account {} (crossAccount.mode: EventBusForwarding).",
+                            arn.partition, arn.region, arn.account, self.account, role_target_kind(&arn), arn.account
+                        ),
+                    );
+                    return;
+                }
+                self.check_role_target(&arn);
+            }
+            "events" if arn.resource.starts_with("api-destination/") => {
+                if cross_account {
+                    self.finding(
+                        Code::CrossAccountUnsupportedTarget,
+                        &t.arn,
+                        format!(
+                            "The API destination is in account {} but the rule is in account {}: a rule can only call an API destination of its own account.",
+                            arn.account, self.account
+                        ),
+                        format!("Create the connection and API destination in account {} (or forward events bus to bus to account {}, and call the destination from a rule there).", self.account, arn.account),
+                    );
+                    return;
+                }
+                self.check_connection(&arn);
+                self.check_role_target(&arn);
+            }
+            "events" if arn.resource.starts_with("event-bus/") => self.check_bus_target(&arn),
+            "sqs" | "sns" if cross_account => {
+                if arn.region != rule_region {
+                    self.finding(
+                        Code::CrossAccountUnsupportedTarget,
+                        &t.arn,
+                        format!(
+                            "The target is in account {} and region {}, the rule in {} and {}: EventBridge delivers to a queue or topic of another account only within the same region.",
+                            arn.account, arn.region, self.account, rule_region
+                        ),
+                        "Put the rule in the target's region, or forward events bus to bus to the target's account (crossAccount.mode: EventBusForwarding).".into(),
+                    );
+                    return;
+                }
+                self.check_direct_target(&arn);
+            }
+            "sqs" if !cross_account => self.check_sqs_target(&arn),
+            "sns" if !cross_account => self.check_sns_target(&arn),
+            "logs" if !cross_account => self.check_logs_target(&arn),
+            "lambda" => {
+                if cross_account && arn.region != rule_region {
+                    self.finding(
+                        Code::CrossAccountUnsupportedTarget,
+                        &t.arn,
+                        format!(
+                            "The function is in account {} and region {}, the rule in {} and {}: EventBridge delivers to a Lambda function in another account only within the same region.",
+                            arn.account, arn.region, self.account, rule_region
+                        ),
+                        "Put the rule in the function's region, or forward events bus to bus to the function's account (crossAccount.mode: EventBusForwarding).".into(),
+                    );
+                    return;
+                }
+                self.check_lambda(&arn);
+            }
+            _ => {}
+        }
+    }
+
+    /// ECS and Step Functions: a role in the rule's account that trusts EventBridge and may act.
+    /// The role the target uses, after every check that it exists and can be used: missing,
+    /// malformed, in another account, not found. None when a finding says why not.
+    fn target_role(&mut self, action: &str) -> Option<&'a Role> {
+        let t = self.target;
+        let snapshot = self.snapshot;
+        let Some(role_arn) = &t.role_arn else {
+            self.finding(
+                Code::TargetRoleMissing,
+                &t.arn,
+                format!("Target {} has no RoleArn: EventBridge needs a role to call {action} on your behalf.", t.id),
+                format!(
+                    "Create a role that trusts events.amazonaws.com and set it on the target: aws events put-targets --rule {} --event-bus-name {} --targets '[{{\"Id\":\"{}\",\"Arn\":\"{}\",\"RoleArn\":\"arn:aws:iam::{}:role/ROLE_NAME\", …}}]'",
+                    self.rule.name, self.rule.event_bus_name, t.id, t.arn, self.account
+                ),
+            );
+            return None;
+        };
+        if !check_arn(role_arn, Some(&t.id), "The target's RoleArn", self.out) {
+            return None;
+        }
+        let role_account = Arn::parse(role_arn).map(|a| a.account).unwrap_or_default();
+        if role_account != self.account {
+            self.finding(
+                Code::CrossAccountUnsupportedTarget,
+                role_arn,
+                format!("The target's role is in account {role_account} but the rule is in {}: EventBridge only assumes roles of the rule's account and does not chain roles.", self.account),
+                format!("Use a role in account {} as the target's RoleArn; reach the other account bus to bus (crossAccount.mode: EventBusForwarding).", self.account),
+            );
+            return None;
+        }
+        let Some(role) = snapshot.roles.get(role_arn) else {
+            self.finding(
+                Code::TargetRoleNotFound,
+                role_arn,
+                format!(
+                    "The target's RoleArn names role {} which does not exist.",
+                    remedy::role_name(role_arn)
+                ),
+                format!(
+                    "aws iam create-role --role-name {} --assume-role-policy-document '{}'",
+                    remedy::role_name(role_arn),
+                    remedy::events_trust_policy(self.account, &self.rule.arn)
+                ),
+            );
+            return None;
+        };
+        Some(role)
+    }
+
+    /// An event bus target: forwarding to another bus, with a role EventBridge assumes.
+    fn check_bus_target(&mut self, arn: &Arn) {
+        let cross_account = arn.account != self.account;
+        if self.target.role_arn.is_none() && !cross_account {
+            return; // same-account bus targets may go without a role
+        }
+        if let Some(role) = self.target_role("events:PutEvents on the target bus") {
+            self.check_trust(role);
+            self.check_policy_arns(role);
+        }
+    }
+}
+
+/// An Allow for a service principal with neither aws:SourceArn nor aws:SourceAccount: any
+/// account's resource could use it (the confused deputy).
+fn allowed_without_source_condition(eval: &Evaluation, doc: &PolicyDocument) -> bool {
+    eval.allowed_by.iter().any(|s| {
+        !doc.statements[s.index].conditions.iter().any(|c| {
+            c.key.eq_ignore_ascii_case("aws:SourceArn")
+                || c.key.eq_ignore_ascii_case("aws:SourceAccount")
+        })
+    })
+}
+
+fn required_action(arn: &Arn) -> &'static str {
+    if arn.service == "ecs" {
+        "ecs:RunTask"
+    } else {
+        target_action(arn).0
+    }
+}
+
+/// The action a role target (other than ECS, checked on its task definition) needs on the
+/// target's own ARN, and the finding when the role lacks it. EventBridge puts one record per
+/// event (PutRecord, not PutRecords).
+fn target_action(arn: &Arn) -> (&'static str, Code) {
+    match arn.service.as_str() {
+        "kinesis" => ("kinesis:PutRecord", Code::PutRecordNotAllowed),
+        "execute-api" => ("execute-api:Invoke", Code::InvokeApiNotAllowed),
+        "events" => (
+            "events:InvokeApiDestination",
+            Code::InvokeApiDestinationNotAllowed,
+        ),
+        "sqs" => ("sqs:SendMessage", Code::SendMessageNotAllowed),
+        "sns" => ("sns:Publish", Code::PublishNotAllowed),
+        _ => ("states:StartExecution", Code::StartExecutionNotAllowed),
+    }
+}
+
+fn role_target_kind(arn: &Arn) -> &'static str {
+    match arn.service.as_str() {
+        "ecs" => "ECS",
+        "kinesis" => "Kinesis",
+        "execute-api" => "API Gateway",
+        "events" => "API destination",
+        "sqs" => "SQS",
+        "sns" => "SNS",
+        _ => "Step Functions",
+    }
+}
+
+fn find_task_definition<'a>(
+    snapshot: &'a Snapshot,
+    arn: &str,
+) -> Option<&'a super::snapshot::TaskDefinition> {
+    // A target may name `family` without a revision: the latest revision, if listed.
+    snapshot
+        .task_definitions
+        .values()
+        .filter(|td| remedy::family_pattern(&td.arn) == format!("{arn}:*"))
+        .max_by_key(|td| td.arn.len())
+}
+
+fn identity_documents(role: &Role) -> Vec<(String, PolicyDocument)> {
+    role.inline_policies
+        .iter()
+        .chain(role.attached_policies.iter())
+        .filter_map(|(name, doc)| PolicyDocument::parse(doc).ok().map(|d| (name.clone(), d)))
+        .collect()
+}
+
+fn describe_failed(misses: &[NearMiss]) -> String {
+    misses
+        .iter()
+        .flat_map(|m| m.failed.iter())
+        .map(|c| format!("{} {} {:?}", c.operator, c.key, c.values))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// What the snapshot did not let the engine examine, for a person to read beside the
+/// findings ("not evaluated"): organisation policies not gathered, dead-letter queues known
+/// only by ARN, key policies of encrypting keys not gathered. Empty when nothing is missing.
+pub fn not_evaluated(snapshot: &Snapshot) -> Vec<String> {
+    let mut out = vec![];
+    if snapshot.rule.is_none() {
+        return out;
+    }
+    if snapshot.organization.is_none() {
+        out.push(match &snapshot.organization_unreadable {
+            Some(why) => format!("organisation policies not evaluated: {why}. A service or resource control policy (SCP, RCP) that denies is not reported; grant organizations:DescribeOrganization, ListParents, ListPoliciesForTarget and DescribePolicy (management or delegated administrator account, or --organization-role-arn)"),
+            None => "service and resource control policies (SCPs, RCPs): not evaluated, the organisation's policies were not gathered (bundle key `organization`; online: organizations:ListParents, ListPoliciesForTarget and DescribePolicy)".into(),
+        });
+    }
+    for t in &snapshot.targets {
+        let Some(dlq) = &t.dead_letter_arn else {
+            continue;
+        };
+        match snapshot.dead_letter_queues.as_ref().map(|q| q.get(dlq)) {
+            None => out.push(format!("dead-letter queue {dlq} of target {}: only its region was checked, its attributes were not gathered (bundle key `deadLetterQueues`)", t.id)),
+            Some(Some(queue)) => {
+                if let Some(key) = &queue.kms_key {
+                    let id = key.rsplit('/').next().unwrap_or(key);
+                    let known = key == "alias/aws/sqs"
+                        || key.ends_with(":alias/aws/sqs")
+                        || snapshot
+                            .key_policies
+                            .keys()
+                            .any(|k| k == key || k.rsplit('/').next() == Some(id));
+                    let unreadable = snapshot
+                        .key_policies_unreadable
+                        .iter()
+                        .find(|(k, _)| *k == key || k.rsplit('/').next() == Some(id));
+                    match (known, unreadable) {
+                        (true, _) => {}
+                        (false, Some((_, why))) => out.push(format!("KMS key {key} of dead-letter queue {dlq}: key policy not evaluated: {why}")),
+                        (false, None) => out.push(format!("KMS key {key} of dead-letter queue {dlq}: not evaluated, its key policy was not gathered (bundle key `keyPolicies`; online: kms:GetKeyPolicy, and kms:DescribeKey for an alias)")),
+                    }
+                }
+            }
+            Some(None) => {}
+        }
+    }
+    if let Some(evidence) = &snapshot.delivery {
+        out.extend(evidence.unreadable.iter().cloned());
+    }
+    out
+}

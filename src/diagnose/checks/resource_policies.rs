@@ -1,0 +1,520 @@
+//! Targets granted by a resource policy rather than a role (SQS queues, SNS topics, the
+//! account's CloudWatch Logs resource policies, a dead-letter queue), their KMS keys, and
+//! a queue, topic or stream of another account delivered to directly.
+
+use super::*;
+
+impl TargetCheck<'_> {
+    /// A queue, topic or stream of another account, delivered to directly: the rule's
+    /// execution role (of the rule's account) must trust EventBridge and may send, publish or
+    /// put (checked as a role target), and the queue's, topic's or stream's policy must name
+    /// that role (checked when the holder was gathered).
+    pub(super) fn check_direct_target(&mut self, arn: &Arn) {
+        let t = self.target;
+        self.check_role_target(arn);
+        let (Some(role_arn), Some(holder)) = (
+            &t.role_arn,
+            self.snapshot
+                .dead_letter_queues
+                .as_ref()
+                .and_then(|h| h.get(&t.arn)),
+        ) else {
+            return;
+        };
+        let (action, code, what, command) = match arn.service.as_str() {
+            "sns" => (
+                "sns:Publish",
+                Code::SnsTopicPolicyMissing,
+                "topic",
+                "aws sns set-topic-attributes --attribute-name Policy",
+            ),
+            "kinesis" => (
+                "kinesis:PutRecord",
+                Code::KinesisStreamPolicyMissing,
+                "stream",
+                "aws kinesis put-resource-policy",
+            ),
+            _ => (
+                "sqs:SendMessage",
+                Code::SqsQueuePolicyMissing,
+                "queue",
+                "aws sqs set-queue-attributes",
+            ),
+        };
+        let Some((why, notes)) =
+            self.resource_policy_denies(&t.arn, arn, holder, action, Some(role_arn))
+        else {
+            return;
+        };
+        let statement = crate::iam::documents::role_send_statement(
+            &format!("events-{}", self.rule.name),
+            action,
+            &t.arn,
+            role_arn,
+        );
+        self.finding(
+            code,
+            &t.arn,
+            format!(
+                "The {what} {} (account {}) does not let the rule's execution role {role_arn} {action}: {why}. EventBridge delivers to a {what} of another account with that role.",
+                t.arn, arn.account
+            ),
+            format!(
+                "Add this statement to the {what}'s policy ({command}), with credentials of account {}: {statement}",
+                arn.account
+            ),
+        );
+        self.note_not_evaluated(code, &t.arn, &notes);
+    }
+
+    /// A dead-letter queue: same region as the rule, exists, lets EventBridge send to it
+    /// (queue policy, RCPs) and, when encrypted with a KMS key, lets EventBridge use the key.
+    pub(super) fn check_dead_letter_queue(&mut self, dlq: &str) {
+        let Ok(queue_arn) = Arn::parse(dlq) else {
+            return;
+        };
+        let rule_region = Arn::parse(&self.rule.arn)
+            .map(|a| a.region)
+            .unwrap_or_default();
+        let name = queue_arn.resource.clone();
+        if queue_arn.region != rule_region {
+            self.finding(
+                Code::DeadLetterQueueInOtherRegion,
+                dlq,
+                format!(
+                    "The dead-letter queue {dlq} is in {}, the rule in {rule_region}: EventBridge only sends failed events to a queue in the rule's region, so they are dropped.",
+                    queue_arn.region
+                ),
+                format!(
+                    "aws sqs create-queue --queue-name {name} --region {rule_region}, then set DeadLetterConfig.Arn of target {} to arn:{}:sqs:{rule_region}:{}:{name}",
+                    self.target.id, queue_arn.partition, queue_arn.account
+                ),
+            );
+            return;
+        }
+        let snapshot = self.snapshot;
+        let Some(queues) = &snapshot.dead_letter_queues else {
+            return; // not gathered: only the ARN could be checked
+        };
+        let statement = remedy::dead_letter_queue_statement(
+            &remedy::dead_letter_queue_sid(&self.rule.arn),
+            dlq,
+            &self.rule.arn,
+        );
+        let Some(queue) = queues.get(dlq) else {
+            self.finding(
+                Code::DeadLetterQueueNotFound,
+                dlq,
+                format!("The dead-letter queue {dlq} does not exist: events EventBridge fails to deliver (permission errors included) are dropped, and only the InvocationsFailedToBeSentToDlq metric says so."),
+                format!(
+                    "aws sqs create-queue --queue-name {name} --region {rule_region}\n{}",
+                    remedy::add_queue_statement(dlq, &statement)
+                ),
+            );
+            return;
+        };
+        if let Some((why, notes)) = self.queue_send_denied(dlq, &queue_arn, queue) {
+            self.finding(
+                Code::DeadLetterQueuePermissionMissing,
+                dlq,
+                format!("EventBridge may not send to the dead-letter queue {dlq}: {why}. Failed events (permission errors go straight to the queue) are dropped."),
+                remedy::add_queue_statement(dlq, &statement),
+            );
+            self.note_not_evaluated(Code::DeadLetterQueuePermissionMissing, dlq, &notes);
+        }
+        if let Some(key) = &queue.kms_key {
+            self.check_queue_key(
+                dlq,
+                &queue_arn,
+                key,
+                Code::DeadLetterQueueKmsKeyNotPermitted,
+                "dead-letter queue",
+            );
+        }
+    }
+
+    /// Why EventBridge may not `sqs:SendMessage` to `queue_arn` for this rule (its policy,
+    /// evaluated), with what could not be evaluated; None when it may, or when a resource
+    /// control policy blocks it (that finding is already made).
+    pub(super) fn queue_send_denied(
+        &mut self,
+        queue_arn: &str,
+        parsed: &Arn,
+        queue: &crate::diagnose::snapshot::Queue,
+    ) -> Option<(&'static str, Vec<NotEvaluated>)> {
+        self.resource_policy_denies(queue_arn, parsed, queue, "sqs:SendMessage", None)
+    }
+
+    /// Whether the policy of `queue` (an SQS queue or SNS topic, as gathered) denies
+    /// EventBridge `action` for this rule: why, and what was not evaluated. `role`: the rule's
+    /// execution role, which acts instead of events.amazonaws.com (direct delivery to another
+    /// account); the organisation's resource control policies apply to either.
+    pub(super) fn resource_policy_denies(
+        &mut self,
+        queue_arn: &str,
+        parsed: &Arn,
+        queue: &crate::diagnose::snapshot::Queue,
+        action: &'static str,
+        role: Option<&str>,
+    ) -> Option<(&'static str, Vec<NotEvaluated>)> {
+        let noun = if action.starts_with("sns:") {
+            "topic"
+        } else if action.starts_with("logs:") {
+            "logs resource"
+        } else {
+            "queue"
+        };
+        let policy = queue
+            .policy
+            .as_ref()
+            .and_then(|p| PolicyDocument::parse(p).ok())
+            .map(|document| Named {
+                name: format!("{noun} policy"),
+                id: None,
+                document,
+            });
+        let (caller, principal, context, who) = match role {
+            None => (
+                Caller::Service(EVENTS.into()),
+                request::Principal::Service(EVENTS.into()),
+                Context::new()
+                    .with("aws:SourceArn", self.rule.arn.clone())
+                    .with("aws:SourceAccount", self.account),
+                format!("EventBridge (events.amazonaws.com) {action} on {queue_arn}"),
+            ),
+            Some(role) => (
+                Caller::Aws {
+                    arn: role.to_string(),
+                    account: self.account.to_string(),
+                },
+                request::Principal::Role {
+                    arn: role.to_string(),
+                    account: self.account.to_string(),
+                },
+                Context::new()
+                    .with("aws:PrincipalArn", role)
+                    .with("aws:PrincipalAccount", self.account),
+                format!("EventBridge with role {role}: {action} on {queue_arn}"),
+            ),
+        };
+        let request = Request {
+            caller,
+            action: action.into(),
+            resource: Some(queue_arn.to_string()),
+            context,
+        };
+        if self.check_resource_control(&request, &who) {
+            return None;
+        }
+        let outcome = request::evaluate(
+            &request::Question {
+                principal,
+                action: request.action.clone(),
+                resource: queue_arn.to_string(),
+                // The role's own permission is judged apart (`check_role_target`): asked as
+                // if in one account, the question is the resource policy's answer alone.
+                resource_account: Some(match role {
+                    None => parsed.account.clone(),
+                    Some(_) => self.account.to_string(),
+                }),
+                context: request.context.clone(),
+            },
+            &Policies {
+                resource: policy,
+                ..Default::default()
+            },
+        );
+        if outcome.decision == Decision::Allow {
+            return None;
+        }
+        let why = if role.is_some() {
+            if outcome.decision == Decision::ExplicitDeny {
+                "a Deny in its policy blocks the rule's execution role"
+            } else if queue.policy.is_none() {
+                "it has no policy, and a role of another account needs one that names it"
+            } else {
+                "no statement of its policy lets the rule's execution role do so"
+            }
+        } else if outcome.decision == Decision::ExplicitDeny {
+            "a Deny in its policy blocks events.amazonaws.com"
+        } else if queue.policy.is_none() {
+            match noun {
+                "topic" => "it has no topic policy",
+                "logs resource" => "the account has no CloudWatch Logs resource policy",
+                _ => "it has no queue policy",
+            }
+        } else if noun == "logs resource" {
+            "no statement of the account's CloudWatch Logs resource policies lets events.amazonaws.com logs:PutLogEvents to it for this rule"
+        } else if noun == "topic" {
+            "no statement of its policy lets events.amazonaws.com sns:Publish for this rule"
+        } else {
+            "no statement of its policy lets events.amazonaws.com sqs:SendMessage for this rule"
+        };
+        Some((
+            why,
+            outcome.not_evaluated.into_iter().map(|(_, n)| n).collect(),
+        ))
+    }
+
+    /// An SQS queue as the target: no role, its policy must let EventBridge send for this
+    /// rule. Checked when the queue was gathered (a queue absent from what was gathered is
+    /// not evaluated here).
+    pub(super) fn check_sqs_target(&mut self, arn: &Arn) {
+        let t = self.target;
+        let snapshot = self.snapshot;
+        let Some(queue) = snapshot
+            .dead_letter_queues
+            .as_ref()
+            .and_then(|queues| queues.get(&t.arn))
+        else {
+            return;
+        };
+        if let Some((why, notes)) = self.queue_send_denied(&t.arn, arn, queue) {
+            let statement = remedy::sqs_target_statement(
+                &remedy::sqs_target_sid(&self.rule.arn),
+                &t.arn,
+                &self.rule.arn,
+            );
+            self.finding(
+                Code::SqsQueuePolicyMissing,
+                &t.arn,
+                format!("EventBridge may not send to the target queue {}: {why}. Every event the rule matches fails to be delivered.", t.arn),
+                remedy::add_queue_statement(&t.arn, &statement),
+            );
+            self.note_not_evaluated(Code::SqsQueuePolicyMissing, &t.arn, &notes);
+        }
+        if let Some(key) = &queue.kms_key {
+            self.check_queue_key(
+                &t.arn,
+                arn,
+                key,
+                Code::SqsQueueKmsKeyNotPermitted,
+                "target queue",
+            );
+        }
+    }
+
+    /// An SNS topic as the target: no role, its policy must let EventBridge publish for this
+    /// rule, and its KMS key (if any) let EventBridge use it. Checked when the topic was
+    /// gathered (with the queues, by ARN).
+    pub(super) fn check_sns_target(&mut self, arn: &Arn) {
+        let t = self.target;
+        let snapshot = self.snapshot;
+        let Some(topic) = snapshot
+            .dead_letter_queues
+            .as_ref()
+            .and_then(|holders| holders.get(&t.arn))
+        else {
+            return;
+        };
+        if let Some((why, notes)) =
+            self.resource_policy_denies(&t.arn, arn, topic, "sns:Publish", None)
+        {
+            let statement = remedy::sns_target_statement(
+                &remedy::sns_target_sid(&self.rule.arn),
+                &t.arn,
+                &self.rule.arn,
+            );
+            self.finding(
+                Code::SnsTopicPolicyMissing,
+                &t.arn,
+                format!("EventBridge may not publish to the target topic {}: {why}. Every event the rule matches fails to be delivered.", t.arn),
+                remedy::add_topic_statement(&t.arn, &statement),
+            );
+            self.note_not_evaluated(Code::SnsTopicPolicyMissing, &t.arn, &notes);
+        }
+        if let Some(key) = &topic.kms_key {
+            if key == "alias/aws/sns" || key.ends_with(":alias/aws/sns") {
+                let statement = remedy::dead_letter_key_statement();
+                self.finding(
+                    Code::SnsTopicKmsKeyNotPermitted,
+                    &t.arn,
+                    format!("The target topic {} is encrypted with the AWS managed key alias/aws/sns, whose key policy cannot be changed to let events.amazonaws.com use it, so EventBridge cannot publish to the topic.", t.arn),
+                    format!(
+                        "Encrypt the topic with a customer managed key whose key policy has this statement:\n{}\nand: aws sns set-topic-attributes --topic-arn {} --attribute-name KmsMasterKeyId --attribute-value KEY_ARN",
+                        serde_json::to_string_pretty(&statement).unwrap_or_default(),
+                        t.arn
+                    ),
+                );
+            } else {
+                self.check_queue_key(
+                    &t.arn,
+                    arn,
+                    key,
+                    Code::SnsTopicKmsKeyNotPermitted,
+                    "target topic",
+                );
+            }
+        }
+    }
+
+    /// A CloudWatch Logs log group as the target: no role; one of the account's logs resource
+    /// policies must let EventBridge write to it for this rule. Checked when those policies
+    /// were gathered (held among the queues, keyed `…:logs:REGION:ACCOUNT:resource-policy:NAME`).
+    pub(super) fn check_logs_target(&mut self, arn: &Arn) {
+        let t = self.target;
+        let prefix = format!(
+            "arn:{}:logs:{}:{}:resource-policy:",
+            arn.partition, arn.region, arn.account
+        );
+        let Some(holders) = self.snapshot.dead_letter_queues.as_ref() else {
+            return;
+        };
+        let policies: Vec<&crate::diagnose::snapshot::Queue> = holders
+            .iter()
+            .filter(|(key, _)| key.starts_with(&prefix))
+            .map(|(_, q)| q)
+            .collect();
+        if policies.is_empty() {
+            return; // not gathered
+        }
+        // The account's policies grant together: one document of all their statements.
+        let mut statements = vec![];
+        for q in &policies {
+            let doc = match &q.policy {
+                Some(Value::String(text)) => serde_json::from_str(text).unwrap_or(Value::Null),
+                Some(v) => v.clone(),
+                None => Value::Null,
+            };
+            match &doc["Statement"] {
+                Value::Array(list) => statements.extend(list.iter().cloned()),
+                Value::Null => {}
+                one => statements.push(one.clone()),
+            }
+        }
+        let all = crate::diagnose::snapshot::Queue {
+            arn: t.arn.clone(),
+            policy: (!statements.is_empty())
+                .then(|| json!({"Version": "2012-10-17", "Statement": statements})),
+            kms_key: None,
+        };
+        let stream = format!("{}:log-stream:eventbridge", t.arn.trim_end_matches(":*"));
+        if let Some((why, notes)) =
+            self.resource_policy_denies(&stream, arn, &all, "logs:PutLogEvents", None)
+        {
+            let statement = crate::iam::documents::logs_target_statement(
+                &remedy::logs_target_sid(&self.rule.arn),
+                t.arn.trim_end_matches(":*"),
+                &self.rule.arn,
+            );
+            self.finding(
+                Code::LogsResourcePolicyMissing,
+                &t.arn,
+                format!("EventBridge may not write to the target log group {}: {why}. Every event the rule matches fails to be delivered.", t.arn),
+                remedy::put_logs_resource_policy(&statement),
+            );
+            self.note_not_evaluated(Code::LogsResourcePolicyMissing, &t.arn, &notes);
+        }
+    }
+
+    /// An SQS queue EventBridge sends to (`what`: dead-letter or target queue), encrypted with
+    /// KMS: EventBridge needs kms:GenerateDataKey and kms:Decrypt through the key policy. The
+    /// AWS managed key (alias/aws/sqs) cannot grant a service.
+    pub(super) fn check_queue_key(
+        &mut self,
+        queue: &str,
+        queue_arn: &Arn,
+        key: &str,
+        code: Code,
+        what: &str,
+    ) {
+        let statement = remedy::dead_letter_key_statement();
+        if key == "alias/aws/sqs" || key.ends_with(":alias/aws/sqs") {
+            self.finding(
+                code,
+                queue,
+                format!("The {what} {queue} is encrypted with the AWS managed key alias/aws/sqs, whose key policy cannot be changed to let events.amazonaws.com use it, so EventBridge cannot send to the queue."),
+                format!(
+                    "Encrypt the queue with a customer managed key whose key policy has this statement:
+{}
+and: aws sqs set-queue-attributes --queue-url {} --attributes KmsMasterKeyId=KEY_ARN (or use SSE-SQS instead: --attributes SqsManagedSseEnabled=true)",
+                    serde_json::to_string_pretty(&statement).unwrap_or_default(),
+                    remedy::queue_url(queue)
+                ),
+            );
+            return;
+        }
+        let snapshot = self.snapshot;
+        let key_policy = snapshot.key_policies.get(key).or_else(|| {
+            // The queue may name the key by ID and the bundle by ARN, or the reverse.
+            let id = key.rsplit('/').next().unwrap_or(key);
+            snapshot
+                .key_policies
+                .iter()
+                .find(|(k, _)| k.rsplit('/').next() == Some(id))
+                .map(|(_, v)| v)
+        });
+        let Some(document) = key_policy.and_then(|p| PolicyDocument::parse(p).ok()) else {
+            return; // the key policy was not gathered: not evaluated
+        };
+        let key_arn = if key.starts_with("arn:") {
+            key.to_string()
+        } else {
+            format!(
+                "arn:{}:kms:{}:{}:{}",
+                queue_arn.partition,
+                queue_arn.region,
+                queue_arn.account,
+                if key.starts_with("alias/") {
+                    key.to_string()
+                } else {
+                    format!("key/{key}")
+                }
+            )
+        };
+        let kms_request = Request {
+            caller: Caller::Service(EVENTS.into()),
+            action: "kms:GenerateDataKey".into(),
+            resource: Some(key_arn.clone()),
+            context: Context::new()
+                .with("aws:SourceArn", self.rule.arn.clone())
+                .with("aws:SourceAccount", self.account),
+        };
+        self.check_resource_control(
+            &kms_request,
+            &format!("EventBridge (events.amazonaws.com) kms:GenerateDataKey on {key_arn}, the key of {what} {queue}"),
+        );
+        let mut missing = vec![];
+        let mut notes = vec![];
+        for action in ["kms:GenerateDataKey", "kms:Decrypt"] {
+            let request = Request {
+                caller: Caller::Service(EVENTS.into()),
+                action: action.into(),
+                resource: Some(key_arn.clone()),
+                context: Context::new()
+                    .with("aws:SourceArn", self.rule.arn.clone())
+                    .with("aws:SourceAccount", self.account),
+            };
+            let eval = evaluate_resource_policy(
+                &NamedPolicy {
+                    name: "key policy",
+                    document: &document,
+                },
+                &request,
+            );
+            if eval.decision != Decision::Allow {
+                missing.push(action);
+            }
+            notes.extend(eval.not_evaluated);
+        }
+        if !missing.is_empty() {
+            let key_id = key_arn.rsplit('/').next().unwrap_or(key);
+            self.finding(
+                code,
+                queue,
+                format!(
+                    "The {what} {queue} is encrypted with KMS key {key}, whose key policy does not let events.amazonaws.com {}: EventBridge cannot write to the {}.",
+                    missing.join(" or "),
+                    if what.ends_with("topic") { "topic" } else { "queue" }
+                ),
+                format!(
+                    "Add this statement to the key policy of {key_arn}, keeping its other statements:
+{}
+then: aws kms put-key-policy --key-id {key_id} --policy-name default --policy file://key-policy.json",
+                    serde_json::to_string_pretty(&statement).unwrap_or_default()
+                ),
+            );
+            self.note_not_evaluated(code, queue, &notes);
+        }
+    }
+}
