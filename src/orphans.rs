@@ -305,10 +305,92 @@ pub async fn report(
         .account_id(&home)
         .await
         .map_err(|e| format!("cannot identify the controller's account: {e}"))?;
+    let (places, left_behind) = places_to_search(&objects.items, &account, regions, persisted);
+    let by_account = ways_by_account(&places);
+    let criteria = Criteria {
+        cluster,
+        live: &live,
+        now: now_seconds(),
+        grace,
+        namespaces,
+    };
+    let sweep = Sweep {
+        reach: Reach {
+            aws,
+            own_account: &account,
+            by_account: &by_account,
+            external_ids,
+        },
+        api: &api,
+        cluster,
+        delete,
+        drift_name: crate::plan::drift::resource_name(cluster, namespaces),
+        drift_places: drift_places(&objects.items, namespaces),
+    };
+    let mut found = Found::default();
+    for ((acct, region), ways) in &places {
+        let mut candidates = ways.clone();
+        for w in by_account.get(acct).into_iter().flatten() {
+            if !candidates.contains(w) {
+                candidates.push(w.clone());
+            }
+        }
+        let (clients, via) = reach(aws, &account, acct, region, &candidates, external_ids).await?;
+        found.searched.push(format!("{acct}/{region}"));
+        let place = Place {
+            clients: &clients,
+            criteria: &criteria,
+            account: acct,
+            region,
+            via: &via,
+        };
+        sweep.search(&place, &mut found).await?;
+        if delete {
+            sweep.remove_found(&place, &mut found.orphans).await?;
+        }
+    }
+    let Found {
+        mut orphans,
+        mut not_yet,
+        searched,
+        drift_events,
+        ..
+    } = found;
+    orphans.sort_by(|a, b| a.resource.cmp(&b.resource));
+    not_yet.sort_by(|a, b| a.resource.cmp(&b.resource));
+    let mut warnings = Vec::new();
+    if !not_yet.is_empty() {
+        warnings.push(format!(
+            "{} resource(s) carry this cluster's id ({cluster}) for objects unknown here and were created within the grace period ({} s): if no object was deleted here just now, another controller shares --cluster-id {cluster}; give each cluster its own (the default, the kube-system namespace's UID, is). They are not removed",
+            not_yet.len(),
+            grace.as_secs()
+        ));
+    }
+    Ok(Report {
+        cluster_id: cluster.to_string(),
+        searched,
+        live_objects: live.uids.len(),
+        grace_period_seconds: grace.as_secs(),
+        orphans,
+        not_yet,
+        left_behind,
+        drift_events,
+        warnings,
+    })
+}
+
+/// Where to look, and the live records' resources whose removal failed (`leftBehind`):
+/// the places the live records name (their ways in are today's: each pass refreshes them),
+/// the controller's account in `regions`, and every place the controller kept.
+fn places_to_search(
+    objects: &[DeserializeGuard<EventBridgeIntegration>],
+    account: &str,
+    regions: &[String],
+    persisted: &[Persisted],
+) -> (Places, Vec<Orphan>) {
     let mut places: Places = BTreeMap::new();
     let mut left_behind = Vec::new();
-    // The live records first: their ways in are today's (each pass refreshes them).
-    for guarded in &objects.items {
+    for guarded in objects {
         let Ok(obj) = &guarded.0 else { continue };
         for r in obj.status.iter().flat_map(|s| s.resources.iter().flatten()) {
             if r.left_behind.is_some() {
@@ -337,45 +419,40 @@ pub async fn report(
         }
     }
     for r in regions {
-        add_way(&mut places, &account, r, None);
+        add_way(&mut places, account, r, None);
     }
     // IAM-only places have no region: any reaches IAM.
     for p in persisted {
         let region = p.region.clone().unwrap_or_else(|| regions[0].clone());
         add_way(&mut places, &p.account_id, &region, p.via_role_arn.clone());
     }
-    // A way into an account reaches every region of it.
-    let by_account: BTreeMap<String, Vec<Option<String>>> =
-        places
-            .iter()
-            .fold(BTreeMap::new(), |mut acc, ((a, _), ways)| {
-                let all: &mut Vec<Option<String>> = acc.entry(a.clone()).or_default();
-                for w in ways {
-                    if !all.contains(w) {
-                        all.push(w.clone());
-                    }
+    (places, left_behind)
+}
+
+/// A way into an account reaches every region of it.
+fn ways_by_account(places: &Places) -> BTreeMap<String, Vec<Option<String>>> {
+    places
+        .iter()
+        .fold(BTreeMap::new(), |mut acc, ((a, _), ways)| {
+            let all: &mut Vec<Option<String>> = acc.entry(a.clone()).or_default();
+            for w in ways {
+                if !all.contains(w) {
+                    all.push(w.clone());
                 }
-                acc
-            });
-    let criteria = Criteria {
-        cluster,
-        live: &live,
-        now: now_seconds(),
-        grace,
-        namespaces,
-    };
-    let mut orphans = Vec::new();
-    let mut not_yet = Vec::new();
-    let mut roles_searched = BTreeSet::new();
-    let mut searched = Vec::new();
-    let mut drift_events = Vec::new();
-    // The places drift rules belong in: those of every live record of the namespaces the
-    // controller watches. Its rules are named after them (`plan::drift::resource_name`), so
-    // only the one named after `namespaces` (all: empty, as `--watch-namespace`) is judged
-    // here; another is taken to be in use.
-    let drift_name = crate::plan::drift::resource_name(cluster, namespaces);
-    let drift_places: BTreeSet<(String, String)> = objects
-        .items
+            }
+            acc
+        })
+}
+
+/// The places drift rules belong in: those of every live record of the namespaces the
+/// controller watches. Its rules are named after them (`plan::drift::resource_name`), so
+/// only the one named after `namespaces` (all: empty, as `--watch-namespace`) is judged
+/// here; another is taken to be in use.
+fn drift_places(
+    objects: &[DeserializeGuard<EventBridgeIntegration>],
+    namespaces: &[String],
+) -> BTreeSet<(String, String)> {
+    objects
         .iter()
         .filter_map(|g| g.0.as_ref().ok())
         .filter(|o| {
@@ -390,121 +467,131 @@ pub async fn report(
             )
         })
         .map(|(_, account, region, _)| (account, region))
-        .collect();
-    for ((acct, region), ways) in &places {
-        let mut candidates = ways.clone();
-        for w in by_account.get(acct).into_iter().flatten() {
-            if !candidates.contains(w) {
-                candidates.push(w.clone());
-            }
-        }
-        let (clients, via) = reach(aws, &account, acct, region, &candidates, external_ids).await?;
-        searched.push(format!("{acct}/{region}"));
-        let place = Place {
-            clients: &clients,
-            criteria: &criteria,
-            account: acct,
-            region,
-            via: &via,
-        };
-        let (found, young, plumbing) = tagged_rules(&place).await.map_err(|e| e.to_string())?;
+        .collect()
+}
+
+/// What the report has found so far.
+#[derive(Default)]
+struct Found {
+    orphans: Vec<Orphan>,
+    not_yet: Vec<Orphan>,
+    searched: Vec<String>,
+    drift_events: Vec<DriftPlumbing>,
+    /// IAM is global: one search per account.
+    roles_searched: BTreeSet<String>,
+}
+
+/// What holds for every place of one report.
+struct Sweep<'a> {
+    reach: Reach<'a>,
+    api: &'a Api<DeserializeGuard<EventBridgeIntegration>>,
+    cluster: &'a str,
+    delete: bool,
+    drift_name: String,
+    drift_places: BTreeSet<(String, String)>,
+}
+
+impl Sweep<'_> {
+    /// Everything of this cluster in one place: rules and what grants them (and, in another
+    /// account, what grants their roles), drift plumbing, API destinations and connections,
+    /// and the account's roles once.
+    async fn search(&self, place: &Place<'_>, found: &mut Found) -> Result<(), String> {
+        let (rules, young, plumbing) = tagged_rules(place).await.map_err(|e| e.to_string())?;
         for name in plumbing {
-            let in_use =
-                name != drift_name || drift_places.contains(&(acct.clone(), region.clone()));
-            let removal = if delete && !in_use {
-                crate::controller::drift_events::remove_plumbing(&clients, &name, cluster, acct)
+            found.drift_events.push(self.plumbing(place, name).await?);
+        }
+        for (rule, description) in &rules {
+            let (statements, grants) =
+                statements_of_rule(place.clients, rule, description.as_deref())
                     .await
                     .map_err(|e| e.to_string())?;
-                Some("removed".to_string())
-            } else {
-                None
-            };
-            drift_events.push(DriftPlumbing {
-                account_id: acct.clone(),
-                region: region.clone(),
-                name,
-                in_use,
-                removal,
-            });
-        }
-        for (rule, description) in &found {
-            let (statements, grants) = statements_of_rule(&clients, rule, description.as_deref())
-                .await
-                .map_err(|e| e.to_string())?;
-            orphans.extend(statements);
+            found.orphans.extend(statements);
             for grant in grants {
                 // Now, before this place's removals: once the execution role is deleted, AWS
                 // shows its unique ID in the policies that named it.
-                let way = Reach {
-                    aws,
-                    own_account: &account,
-                    by_account: &by_account,
-                    external_ids,
-                };
-                orphans.extend(
-                    direct_statements(&way, &grant, delete.then_some((&api, cluster))).await?,
-                );
+                let delete = self.delete.then_some((self.api, self.cluster));
+                found
+                    .orphans
+                    .extend(direct_statements(&self.reach, &grant, delete).await?);
             }
         }
-        orphans.extend(found.into_iter().map(|(rule, _)| rule));
-        not_yet.extend(young);
-        let (found, young) = described_api_destinations(&place)
+        found
+            .orphans
+            .extend(rules.into_iter().map(|(rule, _)| rule));
+        found.not_yet.extend(young);
+        let (destinations, young) = described_api_destinations(place)
             .await
             .map_err(|e| e.to_string())?;
-        orphans.extend(found);
-        not_yet.extend(young);
-        // IAM is global: one search per account.
-        if roles_searched.insert(acct.clone()) {
-            let (found, young) = tagged_roles(&place).await.map_err(|e| e.to_string())?;
-            orphans.extend(found);
-            not_yet.extend(young);
+        found.orphans.extend(destinations);
+        found.not_yet.extend(young);
+        if found.roles_searched.insert(place.account.to_string()) {
+            let (roles, young) = tagged_roles(place).await.map_err(|e| e.to_string())?;
+            found.orphans.extend(roles);
+            found.not_yet.extend(young);
         }
-        if delete {
-            // Objects are listed again after AWS was: one created while this report ran
-            // had its resources found, but was not in the first list. Its resources are not
-            // orphans, and are never deleted.
-            let live_now = live_uids(&api).await?;
-            orphans.retain(|o| !live_now.contains(&o.owner_uid));
-            // In the controller's order: rules first, an API destination before its
-            // connection (it refers to it), roles last.
-            orphans.sort_by_key(|o| crate::plan::record::removal_order(&o.resource));
-            for o in orphans.iter_mut().filter(|o| {
-                o.removal.is_none()
-                    && o.resource.account_id == *acct
-                    && o.resource.region.as_ref().is_none_or(|r| r == region)
-            }) {
-                let owner = owner_of(cluster, o);
-                let removal = remove::remove(&clients, &o.resource, &owner, None)
+        Ok(())
+    }
+
+    /// A drift rule and queue of this cluster: in use where a live record is, and with
+    /// `--delete` removed where none is.
+    async fn plumbing(&self, place: &Place<'_>, name: String) -> Result<DriftPlumbing, String> {
+        let here = (place.account.to_string(), place.region.to_string());
+        let in_use = name != self.drift_name || self.drift_places.contains(&here);
+        let removal = if self.delete && !in_use {
+            crate::controller::drift_events::remove_plumbing(
+                place.clients,
+                &name,
+                self.cluster,
+                place.account,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            Some("removed".to_string())
+        } else {
+            None
+        };
+        Ok(DriftPlumbing {
+            account_id: here.0,
+            region: here.1,
+            name,
+            in_use,
+            removal,
+        })
+    }
+
+    /// `--delete` in one place: each orphan found there, after proving it is this cluster's.
+    async fn remove_found(
+        &self,
+        place: &Place<'_>,
+        orphans: &mut Vec<Orphan>,
+    ) -> Result<(), String> {
+        // Objects are listed again after AWS was: one created while this report ran had its
+        // resources found, but was not in the first list. Its resources are not orphans,
+        // and are never deleted.
+        let live_now = live_uids(self.api).await?;
+        orphans.retain(|o| !live_now.contains(&o.owner_uid));
+        // In the controller's order: rules first, an API destination before its connection
+        // (it refers to it), roles last.
+        orphans.sort_by_key(|o| crate::plan::record::removal_order(&o.resource));
+        for o in orphans.iter_mut().filter(|o| {
+            o.removal.is_none()
+                && o.resource.account_id == place.account
+                && o.resource
+                    .region
+                    .as_deref()
+                    .is_none_or(|r| r == place.region)
+        }) {
+            let removal =
+                remove::remove(place.clients, &o.resource, &owner_of(self.cluster, o), None)
                     .await
                     .map_err(|e| e.to_string())?;
-                o.removal = Some(match removal {
-                    Removal::Removed => "removed".into(),
-                    other => other.describe(&o.resource),
-                });
-            }
+            o.removal = Some(match removal {
+                Removal::Removed => "removed".into(),
+                other => other.describe(&o.resource),
+            });
         }
+        Ok(())
     }
-    orphans.sort_by(|a, b| a.resource.cmp(&b.resource));
-    not_yet.sort_by(|a, b| a.resource.cmp(&b.resource));
-    let mut warnings = Vec::new();
-    if !not_yet.is_empty() {
-        warnings.push(format!(
-            "{} resource(s) carry this cluster's id ({cluster}) for objects unknown here and were created within the grace period ({} s): if no object was deleted here just now, another controller shares --cluster-id {cluster}; give each cluster its own (the default, the kube-system namespace's UID, is). They are not removed",
-            not_yet.len(),
-            grace.as_secs()
-        ));
-    }
-    Ok(Report {
-        cluster_id: cluster.to_string(),
-        searched,
-        live_objects: live.uids.len(),
-        grace_period_seconds: grace.as_secs(),
-        orphans,
-        not_yet,
-        left_behind,
-        drift_events,
-        warnings,
-    })
 }
 
 /// How the report gets into an account: its credentials' own account, and the ways into the
