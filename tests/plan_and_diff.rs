@@ -114,7 +114,7 @@ fn ecs_role_is_least_privilege_and_bound_to_the_rule() {
         "{}",
         role.policy
     );
-    let target = p.local.target.as_ref().unwrap();
+    let target = p.local.targets.first().unwrap();
     assert_eq!(target.role_arn.as_deref(), Some(role.arn.as_str()));
     assert_eq!(
         target.parameters.ecs().unwrap().assign_public_ip.as_deref(),
@@ -321,7 +321,7 @@ fn in_sync(p: &Plan) -> Observed {
             schedule_expression: None,
             tags: tags.clone(),
         }),
-        targets: vec![p.local.target.clone().unwrap()],
+        targets: vec![p.local.targets.first().cloned().unwrap()],
         role: Some(ObservedRole {
             arn: role.arn.clone(),
             name: role.name.clone(),
@@ -436,7 +436,7 @@ fn an_adopted_rule_keeps_the_targets_that_were_there_before_us() {
     let p = planned(&ecs_spec());
     let mut theirs = in_sync(&p);
     theirs.rule.as_mut().unwrap().tags.clear();
-    let mut other = p.local.target.clone().unwrap();
+    let mut other = p.local.targets.first().cloned().unwrap();
     other.id = "their-target".into();
     other.arn = format!("arn:aws:lambda:us-east-1:{A}:function:theirs");
     theirs.targets.push(other.clone());
@@ -535,7 +535,7 @@ fn the_lambda_permission_is_compared_by_meaning() {
             schedule_expression: Some("rate(1 hour)".into()),
             tags: owner().tags(),
         }),
-        targets: vec![p.local.target.clone().unwrap()],
+        targets: vec![p.local.targets.first().cloned().unwrap()],
         lambda_policy: Some(json!(statement(&rule.arn))),
         ..Default::default()
     };
@@ -594,7 +594,7 @@ fn cross_account_plans_both_halves() {
     let local = &p.local;
     let remote = p.remote.as_ref().unwrap();
     let bus = format!("arn:aws:events:us-east-1:{b}:event-bus/default");
-    assert_eq!(local.target.as_ref().unwrap().arn, bus);
+    assert_eq!(local.targets.first().unwrap().arn, bus);
     assert!(documents_equivalent(
         &managed(&p).policy,
         &json!({"Statement": [{"Sid": "ForwardToTargetBus", "Effect": "Allow", "Action": "events:PutEvents", "Resource": bus}]})
@@ -865,7 +865,7 @@ target:
             schedule_expression: None,
             tags: owner().tags(),
         }),
-        targets: vec![d.target.clone().unwrap()],
+        targets: vec![d.targets.first().cloned().unwrap()],
         ..Default::default()
     };
     observed.queues.insert(
@@ -1152,7 +1152,7 @@ fn direct_delivery_to_another_accounts_function_creates_no_role_there() {
             "{mode}: {}",
             role.policy
         );
-        let target = p.local.target.as_ref().unwrap();
+        let target = p.local.targets.first().unwrap();
         assert_eq!(
             (target.arn.as_str(), target.role_arn.as_deref()),
             (function.as_str(), Some(role.arn.as_str()))
@@ -1199,7 +1199,7 @@ crossAccount: {{targetAccountId: "{b}", mode: DirectDelivery, provisioningRoleAr
         "{}",
         role.policy
     );
-    let target = p.local.target.as_ref().unwrap();
+    let target = p.local.targets.first().unwrap();
     assert_eq!(target.role_arn.as_deref(), Some(role.arn.as_str()));
     let remote = p.remote.as_ref().unwrap();
     assert_eq!(remote.role, DesiredRole::NotNeeded);
@@ -1255,7 +1255,7 @@ crossAccount: {{targetAccountId: "{b}", provisioningRoleArn: "arn:aws:iam::{b}:r
         role.policy
     );
     assert_eq!(
-        p.local.target.as_ref().unwrap().role_arn.as_deref(),
+        p.local.targets.first().unwrap().role_arn.as_deref(),
         Some(role.arn.as_str())
     );
     let remote = p.remote.as_ref().unwrap();

@@ -172,17 +172,24 @@ async fn write(c: &Clients, desired: &Desired, change: &Change) -> Result<(), Aw
                 .map_err(|e| classify("events:TagResource", e))?;
         }
         Change::PutTarget => {
-            let mut target = desired.target.clone().ok_or_else(|| unplanned(change))?;
-            // An API destination's ARN ends in the ID AWS gave it.
-            if let Some(d) = &desired.api_destination {
-                target.arn = super::api_destination::destination_arn(c, d).await?;
+            if desired.targets.is_empty() {
+                return Err(unplanned(change));
+            }
+            let mut targets = Vec::with_capacity(desired.targets.len());
+            for t in &desired.targets {
+                let mut target = t.clone();
+                // An API destination's ARN ends in the ID AWS gave it.
+                if let Some(d) = desired.api_destination.as_ref().filter(|d| d.arn == t.arn) {
+                    target.arn = super::api_destination::destination_arn(c, d).await?;
+                }
+                targets.push(sdk_target(&target).map_err(|m| rejected("events:PutTargets", m))?);
             }
             let out = c
                 .events
                 .put_targets()
                 .rule(&desired.rule().name)
                 .event_bus_name(&desired.rule().event_bus_name)
-                .targets(sdk_target(&target).map_err(|m| rejected("events:PutTargets", m))?)
+                .set_targets(Some(targets))
                 .send()
                 .await
                 .map_err(|e| classify("events:PutTargets", e))?;

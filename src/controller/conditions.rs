@@ -188,20 +188,15 @@ fn converged(
         format!("rule {} is disabled as the spec requests", rule_want.arn)
     };
     let rule = ConditionValue::new(c::RULE_READY, true, rule_reason, rule_msg);
-    #[allow(
-        clippy::expect_used,
-        reason = "Desired::target is None exactly when its rule is, and this part has a rule"
-    )]
-    let target_want = desired.target.as_ref().expect("a rule's target");
+    let target_want: Vec<String> = desired
+        .targets
+        .iter()
+        .map(|t| format!("target {} → {}", t.id, t.arn))
+        .collect();
     let target_reason = change_reason(workload.changes, |c| {
         matches!(c, Change::PutTarget | Change::RemoveTargets(_))
     });
-    let target = ConditionValue::new(
-        c::TARGET_READY,
-        true,
-        target_reason,
-        format!("target {} → {}", target_want.id, target_want.arn),
-    );
+    let target = ConditionValue::new(c::TARGET_READY, true, target_reason, target_want.join("; "));
     let permission = match parts
         .iter()
         .find_map(|part| part.desired.permission.as_ref().map(|p| (part, p)))
@@ -245,7 +240,7 @@ fn converged(
         match (cross_errors.first(), mode) {
             (Some(f), _) => ConditionValue::new(c::CROSS_ACCOUNT_READY, false, f.code.as_str(), format!("{} Fix: {}", f.message, f.remediation)),
             (None, Some(CrossAccountMode::EventBusForwarding)) => {
-                let target = part.desired.target.as_ref().map(|t| t.arn.clone()).unwrap_or_default();
+                let target = part.desired.targets.first().map(|t| t.arn.clone()).unwrap_or_default();
                 ConditionValue::new(
                     c::CROSS_ACCOUNT_READY,
                     true,

@@ -375,11 +375,7 @@ async fn observe_all(
         }
         (Some(d), _) => describe_api_destination(clients, &d.name).await?,
     };
-    let task_definition = if desired
-        .target
-        .as_ref()
-        .is_some_and(|t| t.parameters.ecs().is_some())
-    {
+    let task_definition = if desired.targets.iter().any(|t| t.parameters.ecs().is_some()) {
         task_definition
     } else {
         None

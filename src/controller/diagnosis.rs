@@ -53,7 +53,7 @@ pub(super) fn snapshot(desired: &Desired, observed: &Observed) -> Snapshot {
     let mut task_definitions = BTreeMap::new();
     if let (Some(td), Some(ecs)) = (
         &observed.task_definition,
-        desired.target.as_ref().and_then(|t| t.parameters.ecs()),
+        desired.targets.iter().find_map(|t| t.parameters.ecs()),
     ) {
         task_definitions.insert(ecs.task_definition_arn.clone(), td.clone());
     }
@@ -169,8 +169,12 @@ pub(super) fn diagnose_parts(
         let expectations = Expectations {
             rule_name: Some(rule.name.clone()),
             event_bus_name: Some(rule.event_bus_name.clone()),
-            target_id: part.desired.target.as_ref().map(|t| t.id.clone()),
-            target_arn: part.desired.target.as_ref().map(|t| t.arn.clone()),
+            targets: part
+                .desired
+                .targets
+                .iter()
+                .map(|t| (t.id.clone(), t.arn.clone()))
+                .collect(),
             pass_role_arns: obj
                 .spec
                 .target

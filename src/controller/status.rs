@@ -197,7 +197,14 @@ pub fn next_status(
             status.rule_arn = local.rule.as_ref().map(|r| r.arn.clone());
             status.rule_name = local.rule.as_ref().map(|r| r.name.clone());
             status.role_arn = local.role.arn().map(str::to_string);
-            status.target_id = local.target.as_ref().map(|t| t.id.clone());
+            status.target_id = (!local.targets.is_empty()).then(|| {
+                local
+                    .targets
+                    .iter()
+                    .map(|t| t.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            });
             status.target_account = c.plan.remote.as_ref().map(|remote| TargetAccountStatus {
                 account_id: remote.account_id.clone(),
                 rule_arn: remote.rule.as_ref().map(|r| r.arn.clone()),

@@ -397,9 +397,9 @@ pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError>
     };
     let api_destinations = parse_api_destinations(&root)?;
     let expect = Expectations {
-        target_id: match input::field(&root, "expectTargetId") {
-            None => None,
-            Some(Value::String(s)) => Some(s.clone()),
+        targets: match input::field(&root, "expectTargetId") {
+            None => vec![],
+            Some(Value::String(s)) => vec![(s.clone(), "<target ARN>".to_string())],
             Some(other) => {
                 return Err(InputError::expected(
                     "bundle.expectTargetId",

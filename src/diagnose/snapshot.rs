@@ -118,8 +118,9 @@ pub struct Chain {
 pub struct Expectations {
     pub rule_name: Option<String>,
     pub event_bus_name: Option<String>,
-    pub target_id: Option<String>,
-    pub target_arn: Option<String>,
+    /// The rule's targets the caller expects, by ID, with the ARN each should have (empty:
+    /// every target the rule has is checked).
+    pub targets: Vec<(String, String)>,
     /// Roles the ECS task needs passed when the task definition is not in the snapshot.
     pub pass_role_arns: Vec<String>,
 }

@@ -161,7 +161,7 @@ impl Change {
             Change::PutRule { created: true } => "created the rule".into(),
             Change::PutRule { created: false } => "restored the rule's settings".into(),
             Change::TagRule => "tagged the rule with its owner".into(),
-            Change::PutTarget => "wrote the rule's target".into(),
+            Change::PutTarget => "wrote the rule's targets".into(),
             Change::RemoveTargets(ids) => format!("removed foreign targets {ids:?} from the rule"),
             Change::PutBusPermission { replace: false } => {
                 "let the source account put events on the target bus".into()
@@ -382,7 +382,7 @@ pub fn diff(
             }
         }
     }
-    if let (Some(want), Some(target)) = (&desired.rule, &desired.target) {
+    if let (Some(want), false) = (&desired.rule, desired.targets.is_empty()) {
         match &observed.rule {
             None => changes.push(Change::PutRule { created: true }),
             Some(r) => {
@@ -395,18 +395,22 @@ pub fn diff(
                 }
             }
         }
-        let target = &resolved_target(desired, observed, target);
-        if !observed.targets.iter().any(|t| t == target) {
+        let targets: Vec<TargetShape> = desired
+            .targets
+            .iter()
+            .map(|t| resolved_target(desired, observed, t))
+            .collect();
+        if targets.iter().any(|t| !observed.targets.contains(t)) {
             changes.push(Change::PutTarget);
         }
         let foreign: Vec<String> = observed
             .targets
             .iter()
-            .filter(|t| t.id != target.id)
+            .filter(|t| !targets.iter().any(|want| want.id == t.id))
             .map(|t| t.id.clone())
             .collect();
-        // A rule of ours carries our target only (another one is drift); an adopted rule's
-        // other targets were there before us.
+        // A rule of ours carries our targets only (another one is drift, or one removed from
+        // spec.targets); an adopted rule's other targets were there before us.
         if !foreign.is_empty() && !keeps_other_targets(observed, owner, &adopt) {
             changes.push(Change::RemoveTargets(foreign));
         }
@@ -647,6 +651,9 @@ pub fn resolved_target(
     target: &TargetShape,
 ) -> TargetShape {
     let observed_arn = desired.api_destination.as_ref().and_then(|want| {
+        if target.arn != want.arn {
+            return None;
+        }
         observed
             .api_destination
             .as_ref()
@@ -715,7 +722,7 @@ pub fn after_writes(
             after.role = Some(role);
         }
     }
-    if let (Some(rule), Some(target)) = (&desired.rule, &desired.target) {
+    if let (Some(rule), false) = (&desired.rule, desired.targets.is_empty()) {
         if wrote(|c| matches!(c, Change::PutRule { .. } | Change::TagRule)) {
             let mut tags = before
                 .rule
@@ -735,8 +742,10 @@ pub fn after_writes(
             });
         }
         if wrote(|c| matches!(c, Change::PutTarget)) {
-            after.targets.retain(|t| t.id != target.id);
-            after.targets.push(target.clone());
+            for target in &desired.targets {
+                after.targets.retain(|t| t.id != target.id);
+                after.targets.push(target.clone());
+            }
         }
         if let Some(Change::RemoveTargets(ids)) = changes
             .iter()

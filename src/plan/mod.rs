@@ -209,8 +209,9 @@ pub struct Desired {
     /// None: this account holds no rule (RoleChain's target account).
     pub rule: Option<DesiredRule>,
     pub role: DesiredRole,
-    /// The rule's target; None exactly when `rule` is None.
-    pub target: Option<TargetShape>,
+    /// The rule's targets (one for `spec.target`, up to five for `spec.targets`); empty
+    /// exactly when `rule` is None.
+    pub targets: Vec<TargetShape>,
     pub permission: Option<DesiredPermission>,
     /// EventBusForwarding: the statement of the target bus's policy admitting the source account.
     pub bus_permission: Option<DesiredBusPermission>,
@@ -580,7 +581,7 @@ fn queue_permission(
 ) -> Result<Option<DesiredQueuePermission>, PlanError> {
     let (Some(rule), Some(queue_arn)) = (
         &d.rule,
-        d.target.as_ref().and_then(|t| t.dead_letter_arn.as_ref()),
+        d.targets.first().and_then(|t| t.dead_letter_arn.as_ref()),
     ) else {
         return Ok(None);
     };
@@ -842,7 +843,7 @@ fn plan_accounts(
                 tags,
                 rule: Some(local_rule),
                 role: DesiredRole::Managed(role),
-                target: Some(target),
+                targets: vec![target],
                 permission: None,
                 bus_permission: None,
                 queue_permissions: vec![],
@@ -910,7 +911,7 @@ fn plan_accounts(
                 tags: tags.clone(),
                 rule: None,
                 role: DesiredRole::NotNeeded,
-                target: None,
+                targets: vec![],
                 permission: workload.resource_permission(
                     names::owned_statement_id(&rule_name, &local_rule.arn, &owner.uid),
                     &source.arn,
@@ -930,7 +931,7 @@ fn plan_accounts(
                 tags,
                 rule: Some(local_rule),
                 role: DesiredRole::Managed(source),
-                target: Some(target),
+                targets: vec![target],
                 permission: None,
                 bus_permission: None,
                 queue_permissions: vec![],
@@ -1055,7 +1056,7 @@ fn plan_workload(
         tags: owner.tags(),
         rule: Some(rule),
         role,
-        target: Some(target),
+        targets: vec![target],
         permission,
         bus_permission: None,
         queue_permissions,

@@ -224,7 +224,7 @@ pub fn note_adoptions(
                 schedule_expression: rule.schedule_expression.clone(),
                 enabled: Some(rule.enabled),
                 description: rule.description.clone(),
-                target_ids: desired.target.iter().map(|t| t.id.clone()).collect(),
+                target_ids: desired.targets.iter().map(|t| t.id.clone()).collect(),
                 ..Default::default()
             };
             mark(wanted, OwnedKind::Rule, &want.arn, restore);

@@ -38,7 +38,7 @@ pub fn diagnose(snapshot: &Snapshot, expect: &Expectations) -> Vec<Finding> {
         let name = expect.rule_name.as_deref().unwrap_or("<rule>");
         out.push(Finding::new(
             Code::RuleNotFound,
-            expect.target_id.as_deref(),
+            expect.targets.first().map(|(id, _)| id.as_str()),
             Some(name),
             format!("The EventBridge rule {name} does not exist, so nothing invokes the target."),
             format!(
@@ -51,9 +51,8 @@ pub fn diagnose(snapshot: &Snapshot, expect: &Expectations) -> Vec<Finding> {
     check_rule(rule, &mut out);
     let account = Arn::parse(&rule.arn).map(|a| a.account).unwrap_or_default();
 
-    if let Some(id) = &expect.target_id {
+    for (id, arn) in &expect.targets {
         if !snapshot.targets.iter().any(|t| &t.id == id) {
-            let arn = expect.target_arn.as_deref().unwrap_or("<target ARN>");
             out.push(Finding::new(
                 Code::TargetNotFound,
                 Some(id),
@@ -72,7 +71,7 @@ pub fn diagnose(snapshot: &Snapshot, expect: &Expectations) -> Vec<Finding> {
         }
     }
     for target in &snapshot.targets {
-        if expect.target_id.as_ref().is_some_and(|id| id != &target.id) {
+        if !expect.targets.is_empty() && !expect.targets.iter().any(|(id, _)| id == &target.id) {
             continue;
         }
         TargetCheck {

@@ -229,7 +229,7 @@ mod tests {
         let plan = planned(json!({"sns": {"topicArn": FIFO, "messageGroupId": "g1"}})).unwrap();
         let d = &plan.local;
         assert_eq!(d.role, crate::plan::DesiredRole::NotNeeded);
-        let target = d.target.as_ref().unwrap();
+        let target = d.targets.first().unwrap();
         assert_eq!(target.arn, FIFO);
         assert_eq!(target.role_arn, None);
         assert_eq!(target.parameters.message_group_id(), Some("g1"));
@@ -249,7 +249,7 @@ mod tests {
             planned(json!({"sns": {"topicArn": STANDARD}, "deadLetterQueueArn": dlq})).unwrap();
         let d = &plan.local;
         assert_eq!(
-            d.target.as_ref().unwrap().parameters,
+            d.targets.first().unwrap().parameters,
             super::super::TargetParameters::None
         );
         let holders: Vec<_> = d

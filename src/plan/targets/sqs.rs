@@ -211,7 +211,7 @@ mod tests {
         let plan = planned(json!({"sqs": {"queueArn": FIFO, "messageGroupId": "g1"}})).unwrap();
         let d = &plan.local;
         assert_eq!(d.role, crate::plan::DesiredRole::NotNeeded);
-        let target = d.target.as_ref().unwrap();
+        let target = d.targets.first().unwrap();
         assert_eq!(target.arn, FIFO);
         assert_eq!(target.role_arn, None);
         assert_eq!(target.parameters.message_group_id(), Some("g1"));
@@ -237,7 +237,7 @@ mod tests {
         assert_ne!(sids[0], sids[1]);
         assert_eq!(d.permitted_queues().len(), 1);
         assert_eq!(
-            d.target.as_ref().unwrap().parameters,
+            d.targets.first().unwrap().parameters,
             super::super::TargetParameters::None
         );
     }
