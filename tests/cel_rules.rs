@@ -48,8 +48,11 @@ fn cel(spec: &Value) -> Vec<(String, String)> {
 /// The reconcile-time verdict: the refused field, if any.
 fn reconcile(spec: &Value) -> Option<String> {
     let spec: EventBridgeIntegrationSpec = serde_json::from_value(spec.clone()).unwrap();
-    if let Err(e) = validate(&spec) {
-        return Some(e.field);
+    // As the controller does: each target as the one target of a spec of its own.
+    for (field, view) in ebi::plan::target_list::views(&spec) {
+        if let Err(e) = validate(&view) {
+            return Some(ebi::plan::target_list::of_entry(&field, e).field);
+        }
     }
     let owner = Owner {
         cluster: "c".into(),
@@ -155,6 +158,12 @@ fn api_key() -> Value {
 
 fn logs(group: &str) -> Value {
     json!({"rule": {"eventPattern": {"source": ["orders"]}}, "target": {"logs": {"logGroupArn": group}}})
+}
+
+/// `object` with `key` set to `value`.
+fn dict_with(mut object: Value, key: &str, value: &str) -> Value {
+    object[key] = json!(value);
+    object
 }
 
 fn with(mut spec: Value, path: &[&str], value: Value) -> Value {
@@ -843,6 +852,80 @@ fn cases() -> Vec<(
             Some("spec.role.arn"),
             Some("spec.role.arn"),
         ),
+        (
+            "five targets on one rule",
+            json!({"rule": {"eventPattern": {"source": ["orders"]}}, "targets": [
+                dict_with(lambda(&function(A, "us-east-1"))["target"].clone(), "id", "notify"),
+                dict_with(sqs(&queue(A, "us-east-1", "orders"), None)["target"].clone(), "id", "queue"),
+                dict_with(kinesis(&stream(A, "us-east-1", "clicks"), None)["target"].clone(), "id", "clicks"),
+                dict_with(sns(&topic(A, "us-east-1", "alerts"), None)["target"].clone(), "id", "alerts"),
+                dict_with(logs(&format!("arn:aws:logs:us-east-1:{A}:log-group:/aws/events/orders"))["target"].clone(), "id", "audit"),
+            ]}),
+            None,
+            None,
+        ),
+        (
+            "both target and targets",
+            with(
+                lambda(&function(A, "us-east-1")),
+                &["targets"],
+                json!([dict_with(
+                    sqs(&queue(A, "us-east-1", "orders"), None)["target"].clone(),
+                    "id",
+                    "q"
+                )]),
+            ),
+            Some("spec.targets"),
+            Some("spec.targets"),
+        ),
+        (
+            "neither target nor targets",
+            json!({"rule": {"eventPattern": {"source": ["orders"]}}}),
+            Some("spec.targets"),
+            Some("spec.targets"),
+        ),
+        (
+            "two targets of one id",
+            json!({"rule": {"eventPattern": {"source": ["orders"]}}, "targets": [
+                dict_with(lambda(&function(A, "us-east-1"))["target"].clone(), "id", "t"),
+                dict_with(sqs(&queue(A, "us-east-1", "orders"), None)["target"].clone(), "id", "t"),
+            ]}),
+            Some("spec.targets"),
+            Some("spec.targets[1].id"),
+        ),
+        (
+            "a listed target without an id",
+            json!({"rule": {"eventPattern": {"source": ["orders"]}}, "targets": [
+                sqs(&queue(A, "us-east-1", "orders"), None)["target"].clone(),
+            ]}),
+            Some("spec.targets"),
+            Some("spec.targets[0].id"),
+        ),
+        (
+            "a target list across accounts",
+            json!({"rule": {"eventPattern": {"source": ["orders"]}}, "targets": [
+                dict_with(sqs(&queue(A, "us-east-1", "orders"), None)["target"].clone(), "id", "q"),
+            ], "crossAccount": {"targetAccountId": B, "provisioningRoleArn": format!("arn:aws:iam::{B}:role/p")}}),
+            Some("spec.crossAccount"),
+            Some("spec.crossAccount"),
+        ),
+        (
+            "two Lambda functions in one list",
+            json!({"rule": {"eventPattern": {"source": ["orders"]}}, "targets": [
+                dict_with(lambda(&function(A, "us-east-1"))["target"].clone(), "id", "a"),
+                dict_with(lambda(&function(A, "us-east-1").replace("notifier", "audit"))["target"].clone(), "id", "b"),
+            ]}),
+            Some("spec.targets"),
+            Some("spec.targets"),
+        ),
+        (
+            "a role for a list that takes none",
+            json!({"rule": {"eventPattern": {"source": ["orders"]}}, "role": {"name": "ebi-r"}, "targets": [
+                dict_with(sqs(&queue(A, "us-east-1", "orders"), None)["target"].clone(), "id", "q"),
+            ]}),
+            Some("spec.role"),
+            Some("spec.role"),
+        ),
     ]
 }
 
@@ -913,6 +996,9 @@ fn every_message_names_its_field_and_the_api_server_1_20_accepts_the_crd() {
     let mut messages = vec![];
     collect_messages(&schema(), &mut messages);
     collect_rules(&schema(), &mut rules);
+    // A target's own rules appear twice: under `target` and under `targets`' items.
+    messages.sort();
+    messages.dedup();
     assert_eq!(messages.len(), rules.len());
     for m in messages {
         assert!(m.starts_with("spec."), "{m}");

@@ -947,18 +947,7 @@ async fn queue_in_b_with_consumer(
 
 /// The statements of the queue's policy now.
 async fn queue_statements(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<Value> {
-    let out = sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::Policy)
-        .send()
-        .await
-        .unwrap();
-    statements_of(
-        out.attributes()
-            .and_then(|m| m.get(&aws_sdk_sqs::types::QueueAttributeName::Policy))
-            .map(String::as_str),
-    )
+    statements_of(Some(&queue_policy_text(sqs, url).await))
 }
 
 /// The statements of a queue's or topic's policy (an empty list when it has none).

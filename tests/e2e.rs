@@ -1778,3 +1778,157 @@ spec:
         .await
         .is_err());
 }
+
+/// `spec.targets`: five targets on one rule, one role holding what the stream and the state
+/// machine need, each queue, topic and function granting the rule; a target removed from the
+/// list leaves the rule with its grant; a sixth is refused by the schema.
+#[tokio::test(flavor = "multi_thread")]
+async fn five_targets_on_one_rule_and_one_removed_with_its_grant() {
+    let ns = namespace("e2e-fan");
+    let config = sdk_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let sns = aws_sdk_sns::Client::new(&config);
+    let kinesis = aws_sdk_kinesis::Client::new(&config);
+    let name = format!("fan-{ns}");
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let queue_arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{name}");
+    let topic_arn = sns
+        .create_topic()
+        .name(&name)
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    kinesis
+        .create_stream()
+        .stream_name(&name)
+        .shard_count(1)
+        .send()
+        .await
+        .unwrap();
+    let stream_arn = format!("arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{name}");
+    let entries = [
+        format!("  - id: notify\n    lambda: {{functionArn: \"{FUNCTION}\"}}\n"),
+        format!("  - id: queue\n    sqs: {{queueArn: \"{queue_arn}\"}}\n"),
+        format!("  - id: alerts\n    sns: {{topicArn: \"{topic_arn}\"}}\n"),
+        format!("  - id: clicks\n    kinesis: {{streamArn: \"{stream_arn}\"}}\n"),
+        format!("  - id: pipeline\n    stepFunctions: {{stateMachineArn: \"{STATE_MACHINE}\"}}\n"),
+    ];
+    let yaml = |entries: &[String]| {
+        format!(
+            "apiVersion: eventbridge.dev/v1alpha1\nkind: EventBridgeIntegration\nmetadata: {{name: fan, namespace: {ns}}}\nspec:\n  rule: {{eventPattern: {{source: [orders]}}}}\n  targets:\n{}",
+            entries.concat()
+        )
+    };
+    converge_and_count("five targets", &ns, "fan", yaml(&entries)).await;
+    let _ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    let aws = aws().await;
+    let rule = derived(&ns, "fan");
+    let rule_arn = format!("arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule}");
+    let targets = |aws: &Aws| {
+        let rule = rule.clone();
+        let events = aws.events.clone();
+        async move {
+            let out = events
+                .list_targets_by_rule()
+                .rule(&rule)
+                .send()
+                .await
+                .unwrap();
+            let mut ids: Vec<String> = out.targets().iter().map(|t| t.id().to_string()).collect();
+            ids.sort();
+            ids
+        }
+    };
+    assert_eq!(
+        targets(&aws).await,
+        ["alerts", "clicks", "notify", "pipeline", "queue"]
+    );
+    // One role, for the two targets invoked through one.
+    let policy = aws.inline_policy(&rule).await.unwrap();
+    let doc = PolicyDocument::parse(&json!(policy)).unwrap();
+    let mut granted: Vec<String> = doc
+        .statements
+        .iter()
+        .flat_map(|s| s.action.patterns.clone())
+        .collect();
+    granted.sort();
+    assert_eq!(
+        granted,
+        ["kinesis:PutRecord", "states:StartExecution"],
+        "{policy}"
+    );
+    let queue_statements = || queue_policy_text(&sqs, &queue_url);
+    assert!(queue_statements().await.contains(&rule_arn));
+    let topic_policy = sns
+        .get_topic_attributes()
+        .topic_arn(&topic_arn)
+        .send()
+        .await
+        .unwrap();
+    assert!(topic_policy.attributes().unwrap()["Policy"].contains(&rule_arn));
+    assert!(aws.function_policy(FUNCTION).await.contains(&rule_arn));
+    let (_, kinds) = kubectl(
+        &[
+            "get",
+            "ebi",
+            "fan",
+            "-n",
+            &ns,
+            "-o",
+            "jsonpath={.status.targetKind}",
+        ],
+        None,
+    );
+    assert_eq!(kinds, "Lambda,SQS,SNS,Kinesis,StepFunctions");
+
+    // The queue leaves the list: it leaves the rule, and its statement the queue's policy.
+    let without_queue: Vec<String> = entries
+        .iter()
+        .filter(|e| !e.contains("id: queue"))
+        .cloned()
+        .collect();
+    apply(&yaml(&without_queue));
+    wait_until_async(
+        "the queue target to leave the rule",
+        Duration::from_secs(60),
+        || async { targets(&aws).await == ["alerts", "clicks", "notify", "pipeline"] },
+    )
+    .await;
+    wait_until_async(
+        "the queue statement to go",
+        Duration::from_secs(60),
+        || async { !queue_statements().await.contains(&rule_arn) },
+    )
+    .await;
+    wait_condition(&api, "fan", "Ready", "True", None).await;
+
+    // A sixth target is refused by the schema, naming the limit.
+    let mut six = entries.to_vec();
+    six.push(format!(
+        "  - id: more\n    sqs: {{queueArn: \"{queue_arn}\"}}\n"
+    ));
+    let (ok, out) = kubectl(&["apply", "-f", "-"], Some(&yaml(&six)));
+    assert!(!ok && out.contains("spec.targets"), "{out}");
+    assert!(out.contains('5'), "{out}");
+
+    delete_and_wait(&ns, &["fan"]);
+    assert!(!aws.rule_exists(&rule).await);
+    assert!(!aws.function_policy(FUNCTION).await.contains(&rule_arn));
+    let topic_policy = sns
+        .get_topic_attributes()
+        .topic_arn(&topic_arn)
+        .send()
+        .await
+        .unwrap();
+    assert!(!topic_policy.attributes().unwrap()["Policy"].contains(&rule_arn));
+}

@@ -1288,3 +1288,121 @@ crossAccount: {{targetAccountId: "{b}", provisioningRoleArn: "arn:aws:iam::{b}:r
         matches!(plan(&forwarding, &owner(), &facts_of(&forwarding), &Guardrails::default()), Err(PlanError::InvalidSpec(e)) if e.field == "spec.target.kinesis.streamArn" && e.message.contains("DirectDelivery"))
     );
 }
+
+fn five_targets() -> EventBridgeIntegrationSpec {
+    spec(
+        r#"
+rule: {eventPattern: {source: [orders]}}
+targets:
+- id: notify
+  lambda: {functionArn: "arn:aws:lambda:us-east-1:111122223333:function:notify"}
+- id: queue
+  sqs: {queueArn: "arn:aws:sqs:us-east-1:111122223333:orders"}
+- id: clicks
+  kinesis: {streamArn: "arn:aws:kinesis:us-east-1:111122223333:stream/clicks"}
+- id: pipeline
+  stepFunctions: {stateMachineArn: "arn:aws:states:us-east-1:111122223333:stateMachine:pipeline"}
+- id: audit
+  logs: {logGroupArn: "arn:aws:logs:us-east-1:111122223333:log-group:/aws/events/orders"}
+"#,
+    )
+}
+
+#[test]
+fn five_targets_share_one_rule_and_one_role_holding_what_each_needs() {
+    let s = five_targets();
+    let p = planned(&s);
+    let d = &p.local;
+    let ids: Vec<&str> = d.targets.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(ids, ["notify", "queue", "clicks", "pipeline", "audit"]);
+    let role = managed(&p);
+    // One role: the stream's and the state machine's statements (numbered by entry, so
+    // their Sids are unique); none for the function, queue or log group.
+    assert!(
+        documents_equivalent(
+            &role.policy,
+            &json!({"Statement": [
+                {"Sid": "PutRecord3", "Effect": "Allow", "Action": "kinesis:PutRecord",
+                 "Resource": "arn:aws:kinesis:us-east-1:111122223333:stream/clicks"},
+                {"Sid": "StartExecution4", "Effect": "Allow", "Action": "states:StartExecution",
+                 "Resource": "arn:aws:states:us-east-1:111122223333:stateMachine:pipeline"}]})
+        ),
+        "{}",
+        role.policy
+    );
+    let with_role: Vec<&str> = d
+        .targets
+        .iter()
+        .filter(|t| t.role_arn.as_deref() == Some(role.arn.as_str()))
+        .map(|t| t.id.as_str())
+        .collect();
+    assert_eq!(with_role, ["clicks", "pipeline"]);
+    assert_eq!(
+        d.permission.as_ref().map(|p| p.function_arn.as_str()),
+        Some("arn:aws:lambda:us-east-1:111122223333:function:notify")
+    );
+    // The queue's and the log group's statements, each under a Sid of its own entry.
+    let sids: Vec<(&str, &str)> = d
+        .queue_permissions
+        .iter()
+        .map(|q| (q.queue_name.as_str(), q.statement_id.as_str()))
+        .collect();
+    assert_eq!(sids.len(), 2, "{sids:?}");
+    assert_ne!(sids[0].1, sids[1].1);
+    for q in &d.queue_permissions {
+        assert_eq!(q.statement["Sid"], json!(q.statement_id));
+    }
+    assert_eq!(
+        s.kinds_label().as_deref(),
+        Some("Lambda,SQS,Kinesis,StepFunctions,Logs")
+    );
+}
+
+#[test]
+fn a_target_list_is_refused_naming_the_entry_and_the_fix() {
+    let refused = |yaml: &str| match plan(&spec(yaml), &owner(), &facts(), &Guardrails::default()) {
+        Err(PlanError::InvalidSpec(e)) => (e.field, e.message),
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    let lambda = |id: &str, f: &str| {
+        format!("- id: {id}\n  lambda: {{functionArn: \"arn:aws:lambda:us-east-1:111122223333:function:{f}\"}}\n")
+    };
+    let head = "rule: {eventPattern: {source: [orders]}}\ntargets:\n";
+    let (field, message) = refused(&format!(
+        "{head}{}{}",
+        lambda("a", "one"),
+        lambda("b", "two")
+    ));
+    assert_eq!(field, "spec.targets");
+    assert!(message.contains("at most one Lambda"), "{message}");
+    let (field, message) = refused(&format!(
+        "{head}{}{}",
+        lambda("a", "one"),
+        lambda("a", "two")
+            .replace("lambda", "sqs")
+            .replace("functionArn", "queueArn")
+            .replace(
+                "lambda:us-east-1:111122223333:function:two",
+                "sqs:us-east-1:111122223333:two"
+            )
+    ));
+    assert_eq!(field, "spec.targets[1].id");
+    assert!(message.contains("unique"), "{message}");
+    let (field, _) = refused(&format!(
+        "{head}{}- id: q\n  sqs: {{queueArn: \"arn:aws:sqs:us-east-1:111122223333:orders.fifo\"}}\n",
+        lambda("a", "one")
+    ));
+    assert_eq!(
+        field, "spec.targets[1].sqs.messageGroupId",
+        "an entry's own error names the entry"
+    );
+    let (field, _) = refused(&format!(
+        "{head}{}crossAccount: {{targetAccountId: \"444455556666\"}}\n",
+        lambda("a", "one")
+    ));
+    assert_eq!(field, "spec.crossAccount");
+    let (field, _) = refused(&format!(
+        "{head}- lambda: {{functionArn: \"arn:aws:lambda:us-east-1:111122223333:function:f\"}}\n"
+    ));
+    assert_eq!(field, "spec.targets[0].id");
+}

@@ -62,57 +62,72 @@ pub const SCHEDULE_PATTERN: &str =
 )]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [
-    {"rule": "!has(self.target.lambda) || !has(self.role)",
+    {"rule": "!has(self.target) || (!has(self.target.lambda) || !has(self.role))",
      "fieldPath": ".role",
      "message": "spec.role: Lambda targets are invoked through the function's resource-based policy, not a role; remove spec.role"},
-    {"rule": "!has(self.target.sqs) || !has(self.role)",
+    {"rule": "!has(self.target) || (!has(self.target.sqs) || !has(self.role))",
      "fieldPath": ".role",
      "message": "spec.role: SQS targets are sent to through the queue's policy, not a role; remove spec.role"},
-    {"rule": "!has(self.target.sqs) || !has(self.crossAccount) || !has(self.crossAccount.mode) || self.crossAccount.mode != 'EventBusForwarding'",
+    {"rule": "!has(self.target) || (!has(self.target.sqs) || !has(self.crossAccount) || !has(self.crossAccount.mode) || self.crossAccount.mode != 'EventBusForwarding')",
      "fieldPath": ".target.sqs.queueArn",
      "message": "spec.target.sqs.queueArn: a queue in another account is sent to directly: set spec.crossAccount.mode: DirectDelivery"},
-    {"rule": "!has(self.target.sns) || !has(self.role)",
+    {"rule": "!has(self.target) || (!has(self.target.sns) || !has(self.role))",
      "fieldPath": ".role",
      "message": "spec.role: SNS targets are published to through the topic's policy, not a role; remove spec.role"},
-    {"rule": "!has(self.target.sns) || !has(self.crossAccount) || !has(self.crossAccount.mode) || self.crossAccount.mode != 'EventBusForwarding'",
+    {"rule": "!has(self.target) || (!has(self.target.sns) || !has(self.crossAccount) || !has(self.crossAccount.mode) || self.crossAccount.mode != 'EventBusForwarding')",
      "fieldPath": ".target.sns.topicArn",
      "message": "spec.target.sns.topicArn: a topic in another account is published to directly: set spec.crossAccount.mode: DirectDelivery"},
-    {"rule": "!has(self.target.kinesis) || !has(self.crossAccount) || !has(self.crossAccount.mode) || self.crossAccount.mode != 'EventBusForwarding'",
+    {"rule": "!has(self.target) || (!has(self.target.kinesis) || !has(self.crossAccount) || !has(self.crossAccount.mode) || self.crossAccount.mode != 'EventBusForwarding')",
      "fieldPath": ".target.kinesis.streamArn",
      "message": "spec.target.kinesis.streamArn: a stream in another account is put to directly: set spec.crossAccount.mode: DirectDelivery"},
-    {"rule": "!has(self.target.logs) || !has(self.role)",
+    {"rule": "!has(self.target) || (!has(self.target.logs) || !has(self.role))",
      "fieldPath": ".role",
      "message": "spec.role: CloudWatch Logs targets are written to through the account's logs resource policy, not a role; remove spec.role"},
-    {"rule": "!has(self.target.logs) || !has(self.crossAccount)",
+    {"rule": "!has(self.target) || (!has(self.target.logs) || !has(self.crossAccount))",
      "fieldPath": ".target.logs.logGroupArn",
      "message": "spec.target.logs.logGroupArn: cross-account delivery to a log group is not supported; use a log group in the rule's account and remove spec.crossAccount"},
-    {"rule": "!has(self.target.apiDestination) || !has(self.crossAccount)",
+    {"rule": "!has(self.target) || (!has(self.target.apiDestination) || !has(self.crossAccount))",
      "fieldPath": ".target.apiDestination.endpoint",
      "message": "spec.target.apiDestination.endpoint: an API destination is an HTTPS endpoint called from the rule's account; remove spec.crossAccount"},
-    {"rule": "!has(self.target.apiGateway) || !has(self.crossAccount)",
+    {"rule": "!has(self.target) || (!has(self.target.apiGateway) || !has(self.crossAccount))",
      "fieldPath": ".target.apiGateway.restApiArn",
      "message": "spec.target.apiGateway.restApiArn: cross-account delivery to an API Gateway REST API is not yet supported; use an API in the rule's account and remove spec.crossAccount"},
-    {"rule": "!has(self.crossAccount) || !has(self.crossAccount.mode) || self.crossAccount.mode == 'EventBusForwarding' || has(self.target.lambda) || has(self.target.sqs) || has(self.target.sns) || has(self.target.kinesis)",
+    {"rule": "!has(self.target) || (!has(self.crossAccount) || !has(self.crossAccount.mode) || self.crossAccount.mode == 'EventBusForwarding' || has(self.target.lambda) || has(self.target.sqs) || has(self.target.sns) || has(self.target.kinesis))",
      "fieldPath": ".crossAccount.mode",
      "message": "spec.crossAccount.mode: EventBridge delivers directly to a Lambda function, SQS queue, SNS topic or Kinesis stream of another account, and reaches ECS and Step Functions there only bus to bus; use mode EventBusForwarding"},
-    {"rule": "!has(self.crossAccount) || !has(self.crossAccount.targetEventBusName) || (has(self.crossAccount.mode) ? self.crossAccount.mode == 'EventBusForwarding' : !(has(self.target.lambda) || has(self.target.sqs) || has(self.target.sns) || has(self.target.kinesis)))",
+    {"rule": "!has(self.target) || (!has(self.crossAccount) || !has(self.crossAccount.targetEventBusName) || (has(self.crossAccount.mode) ? self.crossAccount.mode == 'EventBusForwarding' : !(has(self.target.lambda) || has(self.target.sqs) || has(self.target.sns) || has(self.target.kinesis))))",
      "fieldPath": ".crossAccount.targetEventBusName",
      "message": "spec.crossAccount.targetEventBusName: applies to mode EventBusForwarding (a function, queue or topic of another account is delivered to directly by default); remove it, or set mode: EventBusForwarding for a Lambda function"},
     {"rule": "!has(self.crossAccount) || !has(self.role) || !has(self.role.arn)",
      "fieldPath": ".role.arn",
      "message": "spec.role.arn: a bring-your-own role is not supported with spec.crossAccount (the controller creates the roles in both accounts); remove spec.role.arn"},
-    {"rule": "!has(self.region) || [has(self.target.ecs) ? self.target.ecs.clusterArn : '', has(self.target.stepFunctions) ? self.target.stepFunctions.stateMachineArn : '', has(self.target.lambda) ? self.target.lambda.functionArn : '', has(self.target.sqs) ? self.target.sqs.queueArn : '', has(self.target.sns) ? self.target.sns.topicArn : '', has(self.target.kinesis) ? self.target.kinesis.streamArn : '', has(self.target.apiGateway) ? self.target.apiGateway.restApiArn : '', has(self.target.logs) ? self.target.logs.logGroupArn : ''].all(a, a == '' || a.split(':')[3] == self.region)",
+    {"rule": "!has(self.target) || (!has(self.region) || [has(self.target.ecs) ? self.target.ecs.clusterArn : '', has(self.target.stepFunctions) ? self.target.stepFunctions.stateMachineArn : '', has(self.target.lambda) ? self.target.lambda.functionArn : '', has(self.target.sqs) ? self.target.sqs.queueArn : '', has(self.target.sns) ? self.target.sns.topicArn : '', has(self.target.kinesis) ? self.target.kinesis.streamArn : '', has(self.target.apiGateway) ? self.target.apiGateway.restApiArn : '', has(self.target.logs) ? self.target.logs.logGroupArn : ''].all(a, a == '' || a.split(':')[3] == self.region))",
      "fieldPath": ".region",
      "message": "spec.region: the target is in another region; EventBridge targets are regional: set spec.region to the target's region"},
-    {"rule": "!has(self.region) || !has(self.target.deadLetterQueueArn) || self.target.deadLetterQueueArn.split(':')[3] == self.region",
+    {"rule": "!has(self.target) || (!has(self.region) || !has(self.target.deadLetterQueueArn) || self.target.deadLetterQueueArn.split(':')[3] == self.region)",
      "fieldPath": ".target.deadLetterQueueArn",
      "message": "spec.target.deadLetterQueueArn: EventBridge only sends to a dead-letter queue in the rule's region; use a queue in spec.region"},
-    {"rule": "!has(self.crossAccount) || [has(self.target.ecs) ? self.target.ecs.clusterArn : '', has(self.target.stepFunctions) ? self.target.stepFunctions.stateMachineArn : '', has(self.target.lambda) ? self.target.lambda.functionArn : '', has(self.target.sqs) ? self.target.sqs.queueArn : '', has(self.target.sns) ? self.target.sns.topicArn : '', has(self.target.kinesis) ? self.target.kinesis.streamArn : ''].all(a, a == '' || a.split(':')[4] == self.crossAccount.targetAccountId)",
+    {"rule": "!has(self.target) || (!has(self.crossAccount) || [has(self.target.ecs) ? self.target.ecs.clusterArn : '', has(self.target.stepFunctions) ? self.target.stepFunctions.stateMachineArn : '', has(self.target.lambda) ? self.target.lambda.functionArn : '', has(self.target.sqs) ? self.target.sqs.queueArn : '', has(self.target.sns) ? self.target.sns.topicArn : '', has(self.target.kinesis) ? self.target.kinesis.streamArn : ''].all(a, a == '' || a.split(':')[4] == self.crossAccount.targetAccountId))",
      "fieldPath": ".crossAccount.targetAccountId",
      "message": "spec.crossAccount.targetAccountId: the target is in another account; set targetAccountId to the account in the target's ARN"},
     {"rule": "!has(self.crossAccount) || !has(self.crossAccount.provisioningRoleArn) || self.crossAccount.provisioningRoleArn.split(':')[4] == self.crossAccount.targetAccountId",
      "fieldPath": ".crossAccount.provisioningRoleArn",
-     "message": "spec.crossAccount.provisioningRoleArn: must be a role in the target account (spec.crossAccount.targetAccountId)"}
+     "message": "spec.crossAccount.provisioningRoleArn: must be a role in the target account (spec.crossAccount.targetAccountId)"},
+    {"rule": "has(self.target) != has(self.targets)",
+     "fieldPath": ".targets",
+     "message": "spec.targets: set exactly one of spec.target (one target) and spec.targets (up to five)"},
+    {"rule": "!has(self.targets) || self.targets.all(t, has(t.id)) && self.targets.all(a, self.targets.exists_one(b, b.id == a.id))",
+     "fieldPath": ".targets",
+     "message": "spec.targets: every target needs an id, unique on the rule"},
+    {"rule": "!has(self.targets) || !has(self.crossAccount)",
+     "fieldPath": ".crossAccount",
+     "message": "spec.crossAccount: not yet with spec.targets; use spec.target for a target in another account"},
+    {"rule": "!has(self.targets) || (self.targets.filter(t, has(t.lambda)).size() <= 1 && self.targets.filter(t, has(t.ecs)).size() <= 1 && self.targets.filter(t, has(t.apiDestination)).size() <= 1)",
+     "fieldPath": ".targets",
+     "message": "spec.targets: at most one Lambda function, one ECS task and one API destination per integration for now; use another integration for the next one"},
+    {"rule": "!has(self.targets) || !has(self.role) || self.targets.exists(t, has(t.ecs) || has(t.stepFunctions) || has(t.kinesis) || has(t.apiGateway) || has(t.apiDestination))",
+     "fieldPath": ".role",
+     "message": "spec.role: none of spec.targets is invoked through a role (Lambda, SQS, SNS and log groups are granted by their own policies); remove spec.role"},
 ]))]
 pub struct EventBridgeIntegrationSpec {
     /// AWS region of the rule and its target. Default: the controller's region (AWS_REGION).
@@ -124,8 +139,17 @@ pub struct EventBridgeIntegrationSpec {
     pub rule: RuleSpec,
 
     /// The rule's target: exactly one of `ecs`, `stepFunctions`, `lambda`, `sqs`, `sns`,
-    /// `kinesis`, `apiGateway`, `logs` or `apiDestination`.
+    /// `kinesis`, `apiGateway`, `logs` or `apiDestination`. Set this or `targets`.
+    #[serde(default, skip_serializing_if = "TargetSpec::is_unset")]
     pub target: TargetSpec,
+
+    /// Up to five targets of the rule, each of the same shape as `target` with its own `id`
+    /// (unique): one role holds what every target needs, and a target removed from the list
+    /// leaves the rule with its grants. Set this or `target`. Not yet with `crossAccount`; at
+    /// most one Lambda function, one ECS task and one API destination.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 5))]
+    pub targets: Option<Vec<TargetSpec>>,
 
     /// The IAM role EventBridge assumes to invoke an ECS or Step Functions target.
     /// Omit it to let the controller create a least-privilege role; set `arn` to bring your
@@ -211,6 +235,29 @@ pub enum CrossAccountMode {
 }
 
 impl EventBridgeIntegrationSpec {
+    /// Each target with the field path that names it (`spec.target`, or `spec.targets[i]`).
+    pub fn target_entries(&self) -> Vec<(String, &TargetSpec)> {
+        match &self.targets {
+            Some(list) => list
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (format!("spec.targets[{i}]"), t))
+                .collect(),
+            None => vec![("spec.target".to_string(), &self.target)],
+        }
+    }
+
+    /// The kinds of the targets, for status and metrics (`Lambda`, or `Lambda,SQS` for a
+    /// list); None when one is not a single kind.
+    pub fn kinds_label(&self) -> Option<String> {
+        let kinds: Option<Vec<&str>> = self
+            .target_entries()
+            .iter()
+            .map(|(_, t)| t.kind().map(TargetKind::as_str))
+            .collect();
+        kinds.map(|k| k.join(","))
+    }
+
     /// The cross-account mode in effect: the spec's, or by the target's kind (DirectDelivery
     /// for a Lambda function, SQS queue, SNS topic or Kinesis stream, EventBusForwarding for
     /// the others). None without `crossAccount`.
@@ -305,9 +352,9 @@ fn yes() -> bool {
     true
 }
 
-/// The single target of the rule. Exactly one of `ecs`, `stepFunctions`, `lambda`, `sqs`, `sns`,
+/// A target of the rule. Exactly one of `ecs`, `stepFunctions`, `lambda`, `sqs`, `sns`,
 /// `kinesis`, `apiGateway`, `logs`, `apiDestination`; at most one of `input`, `inputPath`, `inputTransformer`.
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend(
     "oneOf" = [{"required": ["ecs"]}, {"required": ["stepFunctions"]}, {"required": ["lambda"]}, {"required": ["sqs"]}, {"required": ["sns"]}, {"required": ["kinesis"]}, {"required": ["apiGateway"]}, {"required": ["logs"]}, {"required": ["apiDestination"]}],
@@ -922,6 +969,11 @@ impl TargetKind {
 }
 
 impl TargetSpec {
+    /// Nothing set: the spec gives its targets as `targets`.
+    pub fn is_unset(&self) -> bool {
+        *self == TargetSpec::default()
+    }
+
     /// The one kind set, if exactly one is.
     pub fn kind(&self) -> Option<TargetKind> {
         let set = [

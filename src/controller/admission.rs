@@ -170,7 +170,11 @@ fn with_policy_boundary(
         return Ok(guardrails);
     };
     let creates_role = spec.role.as_ref().is_none_or(|r| r.arn.is_none())
-        && (spec.target.lambda.is_none() || spec.cross_account.is_some());
+        && (spec
+            .target_entries()
+            .iter()
+            .any(|(_, t)| t.lambda.is_none())
+            || spec.cross_account.is_some());
     match &global.permissions_boundary_arn {
         Some(operator) if operator != policy_boundary && creates_role => {
             Err(Failure::Plan(PlanError::Guardrail(format!(

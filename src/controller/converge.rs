@@ -101,20 +101,30 @@ pub(super) async fn plan_for(
     owner: &Owner,
     recorded: &[OwnedResource],
 ) -> Result<Planned, Failure> {
-    let valid = plan::validate(&obj.spec).map_err(|e| Failure::Plan(e.into()))?;
+    // Each target as the one target of a spec of its own (`spec.targets` holds up to five).
+    let views = plan::target_list::views(&obj.spec);
+    let mut valid = Vec::with_capacity(views.len());
+    for (field, view) in &views {
+        let v = plan::validate(view)
+            .map_err(|e| Failure::Plan(plan::target_list::of_entry(field, e).into()))?;
+        valid.push(v.target);
+    }
     let region = region_of(obj, ctx);
     // Nothing of the object is read or written in AWS before it is admitted.
     let mut admission = admit(obj, ctx, &region, None).await?;
     let local = ctx.aws.clients(&region);
     let account_id = ctx.aws.account_id(&local).await?;
     // An API destination's credentials: read from the object's namespace, before planning.
-    let connection_secret = match valid.target {
-        plan::ValidTarget::ApiDestination(d) => Some(
+    let connection_secret = match valid.iter().find_map(|t| match t {
+        plan::ValidTarget::ApiDestination(d) => Some(*d),
+        _ => None,
+    }) {
+        Some(d) => Some(
             super::connection_secret::read(&ctx.client, &owner.namespace, &d.connection)
                 .await
                 .map_err(Failure::Dependency)?,
         ),
-        _ => None,
+        None => None,
     };
     let facts = |task_roles: Option<Vec<String>>, admission: &Admission| Facts {
         connection_secret: connection_secret.clone(),
@@ -147,7 +157,10 @@ pub(super) async fn plan_for(
     }
     let mut task_definition = None;
     let mut task_roles = None;
-    if let plan::ValidTarget::Ecs(ecs) = valid.target {
+    if let Some(ecs) = valid.iter().find_map(|t| match t {
+        plan::ValidTarget::Ecs(e) => Some(*e),
+        _ => None,
+    }) {
         // The task definition lives where the workload runs.
         let where_ = remote.as_ref().unwrap_or(&local);
         match (

@@ -177,11 +177,11 @@ pub(super) fn diagnose_parts(
                 .collect(),
             pass_role_arns: obj
                 .spec
-                .target
-                .ecs
-                .as_ref()
-                .and_then(|e| e.pass_role_arns.clone())
-                .unwrap_or_default(),
+                .target_entries()
+                .iter()
+                .filter_map(|(_, t)| t.ecs.as_ref()?.pass_role_arns.clone())
+                .flatten()
+                .collect(),
         };
         for note in diagnose::not_evaluated(&snapshot) {
             if !not_evaluated.contains(&note) {

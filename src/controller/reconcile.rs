@@ -124,7 +124,7 @@ async fn apply_half(
     let status = status::next_status(
         obj.status.as_ref(),
         obj.metadata.generation,
-        obj.spec.target.kind().map(|k| k.as_str().to_string()),
+        obj.spec.kinds_label(),
         result.as_ref().ok().map(|pass: &Pass| Converged {
             plan: &pass.plan,
             findings: &pass.findings,

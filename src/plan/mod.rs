@@ -5,6 +5,7 @@ pub mod diff;
 pub mod drift;
 pub mod names;
 pub mod record;
+pub mod target_list;
 mod targets;
 pub use targets::api_destination;
 pub use targets::logs::{holder_arn as logs_policy_arn, POLICY_NAME as LOGS_POLICY_NAME};
@@ -564,6 +565,9 @@ pub fn plan(
     facts: &Facts,
     guard: &Guardrails,
 ) -> Result<Plan, PlanError> {
+    if let Some(list) = &spec.targets {
+        return target_list::plan_list(spec, list, owner, facts, guard);
+    }
     let mut plan = plan_accounts(spec, owner, facts, guard)?;
     for desired in std::iter::once(&mut plan.local).chain(plan.remote.as_mut()) {
         let dead_letter = queue_permission(desired, owner)?;

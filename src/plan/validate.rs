@@ -135,6 +135,12 @@ pub fn validate(spec: &EventBridgeIntegrationSpec) -> Result<ValidSpec<'_>, Spec
         }
     }
     let target = &spec.target;
+    if spec.targets.is_none() && target.is_unset() {
+        return Err(bad(
+            "spec.targets",
+            "set exactly one of spec.target (one target) and spec.targets (up to five)",
+        ));
+    }
     if let Some(id) = &target.id {
         if !valid_name(id) {
             return Err(bad(

@@ -212,46 +212,88 @@ fn partition(spec: &EventBridgeIntegrationSpec) -> String {
         .unwrap_or_else(|| "aws".into())
 }
 
-/// The target's ARNs, each with its field.
-fn workload_arns(spec: &EventBridgeIntegrationSpec) -> Vec<(&'static str, &str)> {
-    let t = &spec.target;
+/// Every target's ARNs, each with its field (`spec.target…` or `spec.targets[i]…`).
+fn workload_arns(spec: &EventBridgeIntegrationSpec) -> Vec<(String, &str)> {
+    spec.target_entries()
+        .into_iter()
+        .flat_map(|(field, t)| {
+            target_arns(t)
+                .into_iter()
+                .map(move |(f, arn)| (format!("{field}.{f}"), arn))
+        })
+        .collect()
+}
+
+/// One target's ARNs, each with its field below the target.
+fn target_arns(t: &crate::api::TargetSpec) -> Vec<(&'static str, &str)> {
     let mut out = Vec::new();
     if let Some(ecs) = &t.ecs {
-        out.push(("spec.target.ecs.clusterArn", ecs.cluster_arn.as_str()));
-        out.push((
-            "spec.target.ecs.taskDefinitionArn",
-            ecs.task_definition_arn.as_str(),
-        ));
+        out.push(("ecs.clusterArn", ecs.cluster_arn.as_str()));
+        out.push(("ecs.taskDefinitionArn", ecs.task_definition_arn.as_str()));
     }
     if let Some(sfn) = &t.step_functions {
         out.push((
-            "spec.target.stepFunctions.stateMachineArn",
+            "stepFunctions.stateMachineArn",
             sfn.state_machine_arn.as_str(),
         ));
     }
     if let Some(l) = &t.lambda {
-        out.push(("spec.target.lambda.functionArn", l.function_arn.as_str()));
+        out.push(("lambda.functionArn", l.function_arn.as_str()));
     }
     if let Some(q) = &t.sqs {
-        out.push(("spec.target.sqs.queueArn", q.queue_arn.as_str()));
+        out.push(("sqs.queueArn", q.queue_arn.as_str()));
     }
     if let Some(t) = &t.sns {
-        out.push(("spec.target.sns.topicArn", t.topic_arn.as_str()));
+        out.push(("sns.topicArn", t.topic_arn.as_str()));
     }
     if let Some(k) = &t.kinesis {
-        out.push(("spec.target.kinesis.streamArn", k.stream_arn.as_str()));
+        out.push(("kinesis.streamArn", k.stream_arn.as_str()));
     }
     if let Some(a) = &t.api_gateway {
-        out.push(("spec.target.apiGateway.restApiArn", a.rest_api_arn.as_str()));
+        out.push(("apiGateway.restApiArn", a.rest_api_arn.as_str()));
     }
     if let Some(l) = &t.logs {
-        out.push(("spec.target.logs.logGroupArn", l.log_group_arn.as_str()));
+        out.push(("logs.logGroupArn", l.log_group_arn.as_str()));
     }
     // Not an ARN: the URL events leave AWS for, granted like one (`https://api.example.com/*`).
     if let Some(d) = &t.api_destination {
-        out.push(("spec.target.apiDestination.endpoint", d.endpoint.as_str()));
+        out.push(("apiDestination.endpoint", d.endpoint.as_str()));
     }
     out
+}
+
+/// The roles an ECS target's created role may pass: the spec's, or its task definition's.
+fn pass_roles_granted(
+    subject: &Subject<'_>,
+    policy: &crate::api::EventBridgeIntegrationPolicySpec,
+    field: &str,
+    target: &crate::api::TargetSpec,
+) -> Result<(), Denied> {
+    let Some(ecs) = &target.ecs else {
+        return Ok(());
+    };
+    for (i, role) in ecs.pass_role_arns.iter().flatten().enumerate() {
+        require(
+            "passRoles",
+            &policy.pass_roles,
+            format!("{field}.ecs.passRoleArns[{i}]"),
+            role,
+        )?;
+    }
+    if ecs.pass_role_arns.is_none() {
+        for role in subject.task_roles.into_iter().flatten() {
+            require(
+                "passRoles",
+                &policy.pass_roles,
+                format!(
+                    "{field}.ecs.taskDefinitionArn (the role its task definition {} hands to ECS)",
+                    ecs.task_definition_arn
+                ),
+                role,
+            )?;
+        }
+    }
+    Ok(())
 }
 
 fn check(subject: &Subject<'_>, candidate: &Candidate<'_>) -> Result<Grant, Denied> {
@@ -280,36 +322,16 @@ fn check(subject: &Subject<'_>, candidate: &Candidate<'_>) -> Result<Grant, Deni
     for (field, arn) in workload_arns(spec) {
         require("targets", &policy.targets, field, arn)?;
     }
-    if let Some(ecs) = &spec.target.ecs {
-        for (i, role) in ecs.pass_role_arns.iter().flatten().enumerate() {
+    for (field, target) in spec.target_entries() {
+        pass_roles_granted(subject, policy, &field, target)?;
+        if let Some(dlq) = &target.dead_letter_queue_arn {
             require(
-                "passRoles",
-                &policy.pass_roles,
-                format!("spec.target.ecs.passRoleArns[{i}]"),
-                role,
+                "deadLetterQueues",
+                &policy.dead_letter_queues,
+                format!("{field}.deadLetterQueueArn"),
+                dlq,
             )?;
         }
-        if ecs.pass_role_arns.is_none() {
-            for role in subject.task_roles.into_iter().flatten() {
-                require(
-                    "passRoles",
-                    &policy.pass_roles,
-                    format!(
-                        "spec.target.ecs.taskDefinitionArn (the role its task definition {} hands to ECS)",
-                        ecs.task_definition_arn
-                    ),
-                    role,
-                )?;
-            }
-        }
-    }
-    if let Some(dlq) = &spec.target.dead_letter_queue_arn {
-        require(
-            "deadLetterQueues",
-            &policy.dead_letter_queues,
-            "spec.target.deadLetterQueueArn",
-            dlq,
-        )?;
     }
     roles(subject, policy, &partition)?;
     if spec.adopt_existing && !policy.adopt_existing {

@@ -679,3 +679,38 @@ crossAccount: {targetAccountId: "222222222222", mode: RoleChain, targetRoleName:
         crate::plan::DesiredRole::NotNeeded
     );
 }
+
+#[test]
+fn every_target_of_a_list_must_be_granted_and_the_refusal_names_its_entry() {
+    let mut p = team_a();
+    p.targets.push("arn:aws:sns:*:123456789012:team-a-*".into());
+    let list = |topic: &str, dlq: &str| {
+        spec(&format!(
+            r#"
+rule: {{eventPattern: {{source: [orders]}}}}
+targets:
+- id: topic
+  sns: {{topicArn: "arn:aws:sns:us-east-1:123456789012:{topic}"}}
+- id: queue
+  sqs: {{queueArn: "arn:aws:sqs:us-east-1:123456789012:team-a-orders"}}
+  deadLetterQueueArn: "arn:aws:sqs:us-east-1:123456789012:{dlq}"
+"#
+        ))
+    };
+    permitted(decide_for(
+        &list("team-a-alerts", "team-a-dlq"),
+        &[("team-a", &p)],
+    ));
+    // The first entry's topic is another team's: refused, naming that entry.
+    let r = refused(decide_for(
+        &list("team-b-alerts", "team-a-dlq"),
+        &[("team-a", &p)],
+    ));
+    assert_eq!(r.field, "spec.targets[0].sns.topicArn");
+    // The second entry's dead-letter queue is not granted: refused too.
+    let r = refused(decide_for(
+        &list("team-a-alerts", "team-b-dlq"),
+        &[("team-a", &p)],
+    ));
+    assert_eq!(r.field, "spec.targets[1].deadLetterQueueArn");
+}

@@ -988,3 +988,18 @@ pub async fn converge_and_count(
         .filter(|(_, d)| *d > 0)
         .collect()
 }
+
+/// The queue's policy as SQS holds it ("" when it has none).
+pub async fn queue_policy_text(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
+    let out = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::Policy)
+        .send()
+        .await
+        .unwrap();
+    out.attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::Policy))
+        .cloned()
+        .unwrap_or_default()
+}

@@ -1,0 +1,216 @@
+//! `spec.targets`: up to five targets on one rule. Each target is planned as the one target
+//! of a spec of its own (its view: the same rule, role and options), and the views' plans are
+//! merged into one part: one rule, one role holding every target's statements, the targets,
+//! and each target's grant. What a view says is wrong is said of its entry
+//! (`spec.targets[i]…`).
+//!
+//! Not yet: `crossAccount` with a list, and more than one Lambda function, ECS task or API
+//! destination in it (each has a single slot in a part: the function's permission, the task
+//! definition's roles, the destination named as the rule).
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value};
+
+use super::validate::{bad, SpecError};
+use super::{
+    names, plan, DesiredRole, Facts, Guardrails, Owner, Plan, PlanError, QueuePurpose, ValidTarget,
+};
+use crate::api::{EventBridgeIntegrationSpec, TargetKind};
+
+/// Kinds a list may hold once only, for now.
+const ONCE: [TargetKind; 3] = [
+    TargetKind::Lambda,
+    TargetKind::Ecs,
+    TargetKind::ApiDestination,
+];
+
+/// The spec of one entry: the list's rule and options, that entry as its target, and the
+/// role only for a kind invoked through one (a function, queue, topic or log group ignores
+/// it, as a single target of that kind refuses it).
+pub fn views(spec: &EventBridgeIntegrationSpec) -> Vec<(String, EventBridgeIntegrationSpec)> {
+    spec.target_entries()
+        .into_iter()
+        .map(|(field, entry)| {
+            let role_used = ValidTarget::of(entry).is_none_or(|t| t.needs_role());
+            let view = EventBridgeIntegrationSpec {
+                target: entry.clone(),
+                targets: None,
+                role: spec.role.clone().filter(|_| role_used),
+                ..spec.clone()
+            };
+            (field, view)
+        })
+        .collect()
+}
+
+/// Said of `spec.target…` in a view, said of the entry `field` of the list.
+pub fn of_entry(field: &str, e: SpecError) -> SpecError {
+    match e.field.strip_prefix("spec.target") {
+        Some(rest) => SpecError {
+            field: format!("{field}{rest}"),
+            message: e.message,
+        },
+        None => e,
+    }
+}
+
+/// What the list itself must be, beyond each entry: what CEL also refuses, so a cluster
+/// without CEL (before 1.25) refuses it too.
+fn check_list(
+    spec: &EventBridgeIntegrationSpec,
+    list: &[crate::api::TargetSpec],
+) -> Result<(), SpecError> {
+    if !spec.target.is_unset() {
+        return Err(bad(
+            "spec.targets",
+            "set exactly one of spec.target (one target) and spec.targets (up to five)",
+        ));
+    }
+    if list.is_empty() || list.len() > 5 {
+        return Err(bad(
+            "spec.targets",
+            format!("holds {} targets; a rule takes 1 to 5", list.len()),
+        ));
+    }
+    let mut ids = BTreeSet::new();
+    for (i, t) in list.iter().enumerate() {
+        let Some(id) = &t.id else {
+            return Err(bad(
+                &format!("spec.targets[{i}].id"),
+                "required in a list: give each target an id, unique on the rule",
+            ));
+        };
+        if !ids.insert(id.as_str()) {
+            return Err(bad(
+                &format!("spec.targets[{i}].id"),
+                format!("`{id}` is the id of an earlier target; ids are unique on the rule"),
+            ));
+        }
+    }
+    if spec.cross_account.is_some() {
+        return Err(bad(
+            "spec.crossAccount",
+            "not yet with spec.targets; use spec.target for a target in another account",
+        ));
+    }
+    for kind in ONCE {
+        if list.iter().filter(|t| t.kind() == Some(kind)).count() > 1 {
+            return Err(bad(
+                "spec.targets",
+                format!("at most one {} target per integration for now; use another integration for the next one", kind.as_str()),
+            ));
+        }
+    }
+    let kinds: Vec<Option<ValidTarget>> = list.iter().map(ValidTarget::of).collect();
+    if spec.role.is_some() && kinds.iter().flatten().all(|t| !t.needs_role()) {
+        return Err(bad("spec.role", "none of spec.targets is invoked through a role (Lambda, SQS, SNS and log groups are granted by their own policies); remove spec.role"));
+    }
+    Ok(())
+}
+
+/// The plan of a spec with `targets`: each entry's, merged.
+pub fn plan_list(
+    spec: &EventBridgeIntegrationSpec,
+    list: &[crate::api::TargetSpec],
+    owner: &Owner,
+    facts: &Facts,
+    guard: &Guardrails,
+) -> Result<Plan, PlanError> {
+    check_list(spec, list)?;
+    let mut merged: Option<Plan> = None;
+    let mut statements: Vec<Value> = vec![];
+    let mut seen_resources = BTreeSet::new();
+    for (i, (field, view)) in views(spec).into_iter().enumerate() {
+        let mut part = plan(&view, owner, facts, guard).map_err(|e| match e {
+            PlanError::InvalidSpec(e) => PlanError::InvalidSpec(of_entry(&field, e)),
+            other => other,
+        })?;
+        let d = &mut part.local;
+        let Some(target) = d.targets.first() else {
+            continue;
+        };
+        if !seen_resources.insert(target.arn.clone()) {
+            return Err(PlanError::InvalidSpec(bad(
+                &field,
+                format!(
+                    "targets {} as an earlier target does: one target per resource",
+                    target.arn
+                ),
+            )));
+        }
+        // Statement ids unique across the list: the role's by the entry's position, the
+        // target's own statement (queue, topic, log group) by its id.
+        if let DesiredRole::Managed(m) = &d.role {
+            statements.extend(numbered(&m.policy, i + 1));
+        }
+        let id = target.id.clone();
+        for q in &mut d.queue_permissions {
+            if q.purpose != QueuePurpose::DeadLetter {
+                let rule = d.rule.as_ref().map(|r| (r.name.clone(), r.arn.clone()));
+                if let Some((name, arn)) = rule {
+                    q.statement_id =
+                        names::owned_statement_id(&name, &format!("{arn}#target/{id}"), &owner.uid);
+                    q.statement["Sid"] = json!(q.statement_id);
+                }
+            }
+        }
+        merged = Some(match merged.take() {
+            None => part,
+            Some(mut into) => {
+                merge(&mut into, part);
+                into
+            }
+        });
+    }
+    let mut plan = merged.ok_or_else(|| {
+        PlanError::InvalidSpec(bad("spec.targets", "holds no target; a rule takes 1 to 5"))
+    })?;
+    // One role for the rule: the first entry's that takes one, holding every entry's
+    // statements.
+    if let DesiredRole::Managed(m) = &mut plan.local.role {
+        m.policy = json!({"Version": "2012-10-17", "Statement": statements});
+    }
+    Ok(plan)
+}
+
+/// `policy`'s statements, each Sid suffixed with `n` (IAM wants Sids unique in a policy).
+fn numbered(policy: &Value, n: usize) -> Vec<Value> {
+    policy["Statement"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| {
+            let mut s = s.clone();
+            if let Some(sid) = s["Sid"].as_str() {
+                s["Sid"] = json!(format!("{sid}{n}"));
+            }
+            s
+        })
+        .collect()
+}
+
+/// `part`'s target and grants join `into`'s (the same rule, the same role name).
+fn merge(into: &mut Plan, part: Plan) {
+    let d = part.local;
+    let to = &mut into.local;
+    to.targets.extend(d.targets);
+    if to.permission.is_none() {
+        to.permission = d.permission;
+    }
+    if to.api_destination.is_none() {
+        to.api_destination = d.api_destination;
+    }
+    for q in d.queue_permissions {
+        if !to
+            .queue_permissions
+            .iter()
+            .any(|p| p.queue_arn == q.queue_arn && p.statement_id == q.statement_id)
+        {
+            to.queue_permissions.push(q);
+        }
+    }
+    if matches!(to.role, DesiredRole::NotNeeded) {
+        to.role = d.role;
+    }
+}
