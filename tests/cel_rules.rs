@@ -915,6 +915,15 @@ fn cases() -> Vec<(
                 dict_with(lambda(&function(A, "us-east-1"))["target"].clone(), "id", "a"),
                 dict_with(lambda(&function(A, "us-east-1").replace("notifier", "audit"))["target"].clone(), "id", "b"),
             ]}),
+            None,
+            None,
+        ),
+        (
+            "two API destinations in one list",
+            json!({"rule": {"eventPattern": {"source": ["orders"]}}, "targets": [
+                dict_with(api_destination("https://a.example.com/orders", api_key())["target"].clone(), "id", "a"),
+                dict_with(api_destination("https://b.example.com/orders", api_key())["target"].clone(), "id", "b"),
+            ]}),
             Some("spec.targets"),
             Some("spec.targets"),
         ),

@@ -1779,9 +1779,9 @@ spec:
         .is_err());
 }
 
-/// `spec.targets`: five targets on one rule, one role holding what the stream and the state
-/// machine need, each queue, topic and function granting the rule; a target removed from the
-/// list leaves the rule with its grant; a sixth is refused by the schema.
+/// `spec.targets`: five targets on one rule, one role holding what the stream needs, each
+/// queue, topic and function (two: the function and its alias) granting the rule; a target
+/// removed from the list leaves the rule with its grant; a sixth is refused by the schema.
 #[tokio::test(flavor = "multi_thread")]
 async fn five_targets_on_one_rule_and_one_removed_with_its_grant() {
     let ns = namespace("e2e-fan");
@@ -1820,7 +1820,7 @@ async fn five_targets_on_one_rule_and_one_removed_with_its_grant() {
         format!("  - id: queue\n    sqs: {{queueArn: \"{queue_arn}\"}}\n"),
         format!("  - id: alerts\n    sns: {{topicArn: \"{topic_arn}\"}}\n"),
         format!("  - id: clicks\n    kinesis: {{streamArn: \"{stream_arn}\"}}\n"),
-        format!("  - id: pipeline\n    stepFunctions: {{stateMachineArn: \"{STATE_MACHINE}\"}}\n"),
+        format!("  - id: live\n    lambda: {{functionArn: \"{FUNCTION}:live\"}}\n"),
     ];
     let yaml = |entries: &[String]| {
         format!(
@@ -1851,7 +1851,7 @@ async fn five_targets_on_one_rule_and_one_removed_with_its_grant() {
     };
     assert_eq!(
         targets(&aws).await,
-        ["alerts", "clicks", "notify", "pipeline", "queue"]
+        ["alerts", "clicks", "live", "notify", "queue"]
     );
     // One role, for the two targets invoked through one.
     let policy = aws.inline_policy(&rule).await.unwrap();
@@ -1862,11 +1862,7 @@ async fn five_targets_on_one_rule_and_one_removed_with_its_grant() {
         .flat_map(|s| s.action.patterns.clone())
         .collect();
     granted.sort();
-    assert_eq!(
-        granted,
-        ["kinesis:PutRecord", "states:StartExecution"],
-        "{policy}"
-    );
+    assert_eq!(granted, ["kinesis:PutRecord"], "{policy}");
     let queue_statements = || queue_policy_text(&sqs, &queue_url);
     assert!(queue_statements().await.contains(&rule_arn));
     let topic_policy = sns
@@ -1876,7 +1872,19 @@ async fn five_targets_on_one_rule_and_one_removed_with_its_grant() {
         .await
         .unwrap();
     assert!(topic_policy.attributes().unwrap()["Policy"].contains(&rule_arn));
+    // Two functions (the function and its alias): each policy grants the rule.
     assert!(aws.function_policy(FUNCTION).await.contains(&rule_arn));
+    let live_policy = || async {
+        aws.lambda
+            .get_policy()
+            .function_name(FUNCTION)
+            .qualifier("live")
+            .send()
+            .await
+            .map(|p| p.policy.unwrap_or_default())
+            .unwrap_or_default()
+    };
+    assert!(live_policy().await.contains(&rule_arn));
     let (_, kinds) = kubectl(
         &[
             "get",
@@ -1889,7 +1897,7 @@ async fn five_targets_on_one_rule_and_one_removed_with_its_grant() {
         ],
         None,
     );
-    assert_eq!(kinds, "Lambda,SQS,SNS,Kinesis,StepFunctions");
+    assert_eq!(kinds, "Lambda,SQS,SNS,Kinesis,Lambda");
 
     // The queue leaves the list: it leaves the rule, and its statement the queue's policy.
     let without_queue: Vec<String> = entries
@@ -1901,7 +1909,7 @@ async fn five_targets_on_one_rule_and_one_removed_with_its_grant() {
     wait_until_async(
         "the queue target to leave the rule",
         Duration::from_secs(60),
-        || async { targets(&aws).await == ["alerts", "clicks", "notify", "pipeline"] },
+        || async { targets(&aws).await == ["alerts", "clicks", "live", "notify"] },
     )
     .await;
     wait_until_async(
@@ -1924,6 +1932,7 @@ async fn five_targets_on_one_rule_and_one_removed_with_its_grant() {
     delete_and_wait(&ns, &["fan"]);
     assert!(!aws.rule_exists(&rule).await);
     assert!(!aws.function_policy(FUNCTION).await.contains(&rule_arn));
+    assert!(!live_policy().await.contains(&rule_arn));
     let topic_policy = sns
         .get_topic_attributes()
         .topic_arn(&topic_arn)

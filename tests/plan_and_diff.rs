@@ -157,7 +157,7 @@ fn lambda_gets_a_permission_on_exactly_the_qualifier_and_no_role() {
         "arn:aws:lambda:us-east-1:{A}:function:notify:live"
     )));
     assert_eq!(p.local.role, DesiredRole::NotNeeded);
-    let perm = p.local.permission.as_ref().unwrap();
+    let perm = p.local.permissions.first().unwrap();
     assert_eq!(
         perm.function_name,
         format!("arn:aws:lambda:us-east-1:{A}:function:notify")
@@ -173,7 +173,7 @@ fn lambda_gets_a_permission_on_exactly_the_qualifier_and_no_role() {
         "arn:aws:lambda:us-east-1:{A}:function:notify"
     )));
     assert_eq!(
-        unqualified.local.permission.as_ref().unwrap().qualifier,
+        unqualified.local.permissions.first().unwrap().qualifier,
         None
     );
 }
@@ -516,7 +516,7 @@ fn the_lambda_permission_is_compared_by_meaning() {
     let p = planned(&lambda_spec(&format!(
         "arn:aws:lambda:us-east-1:{A}:function:notify"
     )));
-    let perm = p.local.permission.clone().unwrap();
+    let perm = p.local.permissions.first().cloned().unwrap();
     let rule = p.local.rule.clone().unwrap();
     let statement = |source: &str| {
         json!({"Version": "2012-10-17", "Statement": [{"Sid": perm.statement_id, "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
@@ -536,7 +536,7 @@ fn the_lambda_permission_is_compared_by_meaning() {
             tags: owner().tags(),
         }),
         targets: vec![p.local.targets.first().cloned().unwrap()],
-        lambda_policy: Some(json!(statement(&rule.arn))),
+        lambda_policies: [(perm.function_arn.clone(), json!(statement(&rule.arn)))].into(),
         ..Default::default()
     };
     assert_eq!(
@@ -549,14 +549,17 @@ fn the_lambda_permission_is_compared_by_meaning() {
         r#""AWS:SourceAccount":"999999999999""#,
     );
     assert_ne!(drifted, statement(&rule.arn));
-    o.lambda_policy = Some(json!(drifted));
+    o.lambda_policies = [(perm.function_arn.clone(), json!(drifted))].into();
     assert_eq!(
         diff(&p.local, &o, &owner(), Adoption::both(false)).unwrap(),
-        vec![Change::AddPermission { replace: true }]
+        vec![Change::AddPermission {
+            function_arn: perm.function_arn.clone(),
+            replace: true
+        }]
     );
     // Under our id but granting another rule: someone else's, never replaced…
     let other = "arn:aws:events:us-east-1:111122223333:rule/other";
-    o.lambda_policy = Some(json!(statement(other)));
+    o.lambda_policies = [(perm.function_arn.clone(), json!(statement(other)))].into();
     let err = diff(&p.local, &o, &owner(), Adoption::both(false)).unwrap_err();
     assert!(err.to_string().contains(other), "{err}");
     // …unless the record says this object granted exactly that (a rule renamed since).
@@ -566,15 +569,24 @@ fn the_lambda_permission_is_compared_by_meaning() {
     };
     assert_eq!(
         diff(&p.local, &o, &owner(), recorded).unwrap(),
-        vec![Change::AddPermission { replace: true }]
+        vec![Change::AddPermission {
+            function_arn: perm.function_arn.clone(),
+            replace: true
+        }]
     );
-    o.lambda_policy = None;
+    o.lambda_policies.clear();
     assert_eq!(
         diff(&p.local, &o, &owner(), Adoption::both(false)).unwrap(),
-        vec![Change::AddPermission { replace: false }]
+        vec![Change::AddPermission {
+            function_arn: perm.function_arn.clone(),
+            replace: false
+        }]
     );
     // The statement the pass believes it wrote is exactly the one diff wants.
-    let changes = vec![Change::AddPermission { replace: false }];
+    let changes = vec![Change::AddPermission {
+        function_arn: perm.function_arn.clone(),
+        replace: false,
+    }];
     let after = ebi::plan::diff::after_writes(&p.local, &o, &changes, &owner()).unwrap();
     assert_eq!(
         diff(&p.local, &after, &owner(), Adoption::both(false)).unwrap(),
@@ -676,8 +688,8 @@ fn two_rules_of_one_name_on_two_buses_get_two_statements() {
     let on_bus = planned(&spec(&format!(
         "rule: {{name: same, eventBusName: orders, eventPattern: {{source: [x]}}}}\ntarget: {{lambda: {{functionArn: \"{f}\"}}}}\n"
     )));
-    let a = on_default.local.permission.unwrap().statement_id;
-    let b = on_bus.local.permission.unwrap().statement_id;
+    let a = on_default.local.permissions[0].clone().statement_id;
+    let b = on_bus.local.permissions[0].clone().statement_id;
     assert_ne!(a, b);
 }
 
@@ -1163,7 +1175,7 @@ fn direct_delivery_to_another_accounts_function_creates_no_role_there() {
             DesiredRole::NotNeeded,
             "{mode}: no role in {b}"
         );
-        let permission = remote.permission.as_ref().unwrap();
+        let permission = remote.permissions.first().unwrap();
         assert_eq!(
             permission.principal, role.arn,
             "the function's policy names the role"
@@ -1338,7 +1350,7 @@ fn five_targets_share_one_rule_and_one_role_holding_what_each_needs() {
         .collect();
     assert_eq!(with_role, ["clicks", "pipeline"]);
     assert_eq!(
-        d.permission.as_ref().map(|p| p.function_arn.as_str()),
+        d.permissions.first().map(|p| p.function_arn.as_str()),
         Some("arn:aws:lambda:us-east-1:111122223333:function:notify")
     );
     // The queue's and the log group's statements, each under a Sid of its own entry.
@@ -1368,13 +1380,32 @@ fn a_target_list_is_refused_naming_the_entry_and_the_fix() {
         format!("- id: {id}\n  lambda: {{functionArn: \"arn:aws:lambda:us-east-1:111122223333:function:{f}\"}}\n")
     };
     let head = "rule: {eventPattern: {source: [orders]}}\ntargets:\n";
-    let (field, message) = refused(&format!(
+    // Two functions: each gets its own permission.
+    let two = planned(&spec(&format!(
         "{head}{}{}",
         lambda("a", "one"),
         lambda("b", "two")
+    )));
+    let functions: Vec<&str> = two
+        .local
+        .permissions
+        .iter()
+        .map(|p| p.function_name.rsplit(':').next().unwrap())
+        .collect();
+    assert_eq!(functions, ["one", "two"]);
+    let destination = |id: &str, host: &str| {
+        format!("- id: {id}\n  apiDestination: {{endpoint: \"https://{host}/x\", httpMethod: POST, connection: {{authorizationType: API_KEY, secretRef: {{name: s}}}}}}\n")
+    };
+    let (field, message) = refused(&format!(
+        "{head}{}{}",
+        destination("a", "a.example.com"),
+        destination("b", "b.example.com")
     ));
     assert_eq!(field, "spec.targets");
-    assert!(message.contains("at most one Lambda"), "{message}");
+    assert!(
+        message.contains("at most one ECS task and one API destination"),
+        "{message}"
+    );
     let (field, message) = refused(&format!(
         "{head}{}{}",
         lambda("a", "one"),

@@ -87,8 +87,12 @@ fn mark_written(c: &Clients, desired: &Desired, change: &Change) {
             let r = desired.rule();
             c.shared.wrote_rule(&r.event_bus_name, &r.name);
         }
-        Change::AddPermission { .. } => {
-            if let Some(p) = &desired.permission {
+        Change::AddPermission { function_arn, .. } => {
+            if let Some(p) = desired
+                .permissions
+                .iter()
+                .find(|p| p.function_arn == *function_arn)
+            {
                 c.shared
                     .wrote_lambda_policy(&p.function_name, p.qualifier.as_deref());
             }
@@ -265,8 +269,15 @@ async fn write(c: &Clients, desired: &Desired, change: &Change) -> Result<(), Aw
             })
             .await?;
         }
-        Change::AddPermission { replace } => {
-            let Some(p) = &desired.permission else {
+        Change::AddPermission {
+            replace,
+            function_arn,
+        } => {
+            let Some(p) = desired
+                .permissions
+                .iter()
+                .find(|p| p.function_arn == *function_arn)
+            else {
                 return Err(unplanned(change));
             };
             add_permission(&c.lambda, p, *replace).await?;

@@ -197,24 +197,31 @@ fn converged(
         matches!(c, Change::PutTarget | Change::RemoveTargets(_))
     });
     let target = ConditionValue::new(c::TARGET_READY, true, target_reason, target_want.join("; "));
-    let permission = match parts
+    let granted: Vec<(&PartOutcome<'_>, &crate::plan::DesiredPermission)> = parts
         .iter()
-        .find_map(|part| part.desired.permission.as_ref().map(|p| (part, p)))
-    {
+        .flat_map(|part| part.desired.permissions.iter().map(move |p| (part, p)))
+        .collect();
+    let permission = match granted.first() {
         None => ConditionValue::new(
             c::INVOKE_PERMISSION_READY,
             true,
             Reason::NotRequired,
             "the target is invoked through the role",
         ),
-        Some((part, p)) => ConditionValue::new(
+        Some((part, _)) => ConditionValue::new(
             c::INVOKE_PERMISSION_READY,
             true,
             change_reason(part.changes, |c| matches!(c, Change::AddPermission { .. })),
-            format!(
-                "statement {} lets {} invoke {}",
-                p.statement_id, p.principal, p.function_arn
-            ),
+            granted
+                .iter()
+                .map(|(_, p)| {
+                    format!(
+                        "statement {} lets {} invoke {}",
+                        p.statement_id, p.principal, p.function_arn
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
         ),
     };
     let access = match errors.first() {
@@ -251,8 +258,8 @@ fn converged(
             (None, _) => {
                 let target = part
                     .desired
-                    .permission
-                    .as_ref()
+                    .permissions
+                    .first()
                     .map(|p| p.function_arn.as_str())
                     .or_else(|| {
                         part.desired

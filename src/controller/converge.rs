@@ -3,6 +3,8 @@
 //! longer wants → diagnose (pure). No AWS write happens before every account was diffed
 //! and the ownership record lists everything about to be created.
 
+use std::collections::BTreeMap;
+
 use std::time::Duration;
 
 use kube::Api;
@@ -315,27 +317,28 @@ async fn observe_all(
         }
         (Some(name), _) => observe::role(clients, &name).await?,
     };
-    let lambda_policy = match (&desired.permission, max_age) {
-        (None, _) => None,
-        (Some(p), Some(max_age)) if recorded.permission => {
-            match shared
-                .lambda_policy(clients, &p.function_name, p.qualifier.as_deref(), max_age)
-                .await?
-            {
-                Shared::Known(policy) => {
-                    from_snapshots = true;
-                    policy
-                }
-                Shared::Unknown => {
-                    observe::lambda_policy(clients, &p.function_name, p.qualifier.as_deref())
-                        .await?
+    let mut lambda_policies = BTreeMap::new();
+    for p in &desired.permissions {
+        let policy = match max_age {
+            Some(max_age) if recorded.permission => {
+                match shared
+                    .lambda_policy(clients, &p.function_name, p.qualifier.as_deref(), max_age)
+                    .await?
+                {
+                    Shared::Known(policy) => {
+                        from_snapshots = true;
+                        policy
+                    }
+                    Shared::Unknown => {
+                        observe::lambda_policy(clients, &p.function_name, p.qualifier.as_deref())
+                            .await?
+                    }
                 }
             }
-        }
-        (Some(p), _) => {
-            observe::lambda_policy(clients, &p.function_name, p.qualifier.as_deref()).await?
-        }
-    };
+            _ => observe::lambda_policy(clients, &p.function_name, p.qualifier.as_deref()).await?,
+        };
+        lambda_policies.extend(policy.map(|policy| (p.function_arn.clone(), policy)));
+    }
     let bus_policy = match &desired.bus_permission {
         Some(b) => observe::bus_policy(clients, &b.event_bus_name).await?,
         None => None,
@@ -398,7 +401,7 @@ async fn observe_all(
             rule,
             targets,
             role,
-            lambda_policy,
+            lambda_policies,
             task_definition,
             bus_policy,
             queues,
@@ -506,10 +509,15 @@ async fn apply_changes(part: &Part, owner: &Owner) -> Result<(), Failure> {
         apply::apply(&part.clients, &part.desired, change)
             .await
             .map_err(|e| {
-                match (
-                    e.code == apply::STATEMENT_NOT_OWNED,
-                    &part.desired.permission,
-                ) {
+                let written = match change {
+                    diff::Change::AddPermission { function_arn, .. } => part
+                        .desired
+                        .permissions
+                        .iter()
+                        .find(|p| p.function_arn == *function_arn),
+                    _ => None,
+                };
+                match (e.code == apply::STATEMENT_NOT_OWNED, written) {
                     (true, Some(p)) => Failure::NotOwned(NotOwned {
                         kind: "Lambda permission",
                         name: format!("{} on {}", p.statement_id, p.function_arn),

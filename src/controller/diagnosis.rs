@@ -47,8 +47,10 @@ pub(super) fn snapshot(desired: &Desired, observed: &Observed) -> Snapshot {
         roles.insert(r.arn.clone(), diagnose::Role::from(r.clone()));
     }
     let mut lambda_policies = BTreeMap::new();
-    if let (Some(p), Some(doc)) = (&desired.permission, &observed.lambda_policy) {
-        lambda_policies.insert(p.function_arn.clone(), doc.clone());
+    for p in &desired.permissions {
+        if let Some(doc) = observed.lambda_policies.get(&p.function_arn) {
+            lambda_policies.insert(p.function_arn.clone(), doc.clone());
+        }
     }
     let mut task_definitions = BTreeMap::new();
     if let (Some(td), Some(ecs)) = (

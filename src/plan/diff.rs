@@ -19,7 +19,9 @@ pub struct Observed {
     /// The role the target uses: the managed one, or the user's own.
     pub role: Option<ObservedRole>,
     /// The function policy document, when the function has one.
-    pub lambda_policy: Option<Value>,
+    /// The policies of the functions the plan grants, by the function ARN as the target
+    /// uses it (qualified or not); a function without a policy is absent.
+    pub lambda_policies: BTreeMap<String, Value>,
     pub task_definition: Option<TaskDefinition>,
     /// EventBusForwarding: the target bus's resource policy.
     pub bus_policy: Option<Value>,
@@ -125,6 +127,8 @@ pub enum Change {
     },
     /// `replace`: a statement with our ID exists but differs; remove it first.
     AddPermission {
+        /// The function ARN as the target uses it: which of the plan's permissions.
+        function_arn: String,
         replace: bool,
     },
     /// Writes our statements into a queue's policy (one rewrite), keeping the others;
@@ -169,12 +173,14 @@ impl Change {
             Change::PutBusPermission { replace: true } => {
                 "restored the target bus's policy statement".into()
             }
-            Change::AddPermission { replace: false } => {
-                "granted EventBridge permission to invoke the function".into()
-            }
-            Change::AddPermission { replace: true } => {
-                "replaced the function's invoke permission".into()
-            }
+            Change::AddPermission {
+                replace: false,
+                function_arn,
+            } => format!("granted EventBridge permission to invoke {function_arn}"),
+            Change::AddPermission {
+                replace: true,
+                function_arn,
+            } => format!("replaced the invoke permission of {function_arn}"),
             Change::PutQueueStatements { purposes, .. } => purposes
                 .iter()
                 .map(|p| p.describe())
@@ -443,10 +449,10 @@ pub fn diff(
             }
         }
     }
-    if let Some(p) = &desired.permission {
+    for p in &desired.permissions {
         let existing = observed
-            .lambda_policy
-            .as_ref()
+            .lambda_policies
+            .get(&p.function_arn)
             .and_then(|v| PolicyDocument::parse(v).ok())
             .and_then(|doc| {
                 doc.statements
@@ -454,7 +460,10 @@ pub fn diff(
                     .find(|s| s.sid.as_deref() == Some(p.statement_id.as_str()))
             });
         match existing {
-            None => changes.push(Change::AddPermission { replace: false }),
+            None => changes.push(Change::AddPermission {
+                function_arn: p.function_arn.clone(),
+                replace: false,
+            }),
             Some(s) => {
                 let principal_ok = s.principal.as_ref().is_some_and(|pr| {
                     !pr.negated && pr.entries.len() == 1 && pr.entries[0].1 == p.principal
@@ -496,7 +505,10 @@ pub fn diff(
                             foreign: false,
                         });
                     }
-                    changes.push(Change::AddPermission { replace: true });
+                    changes.push(Change::AddPermission {
+                        function_arn: p.function_arn.clone(),
+                        replace: true,
+                    });
                 }
             }
         }
@@ -754,10 +766,11 @@ pub fn after_writes(
             after.targets.retain(|t| !ids.contains(&t.id));
         }
     }
-    if let (Some(p), true) = (
-        &desired.permission,
-        wrote(|c| matches!(c, Change::AddPermission { .. })),
-    ) {
+    for p in desired.permissions.iter().filter(|p| {
+        changes.iter().any(|c| {
+            matches!(c, Change::AddPermission { function_arn, .. } if *function_arn == p.function_arn)
+        })
+    }) {
         let mut condition = serde_json::Map::new();
         if let Some(arn) = &p.source_arn {
             condition.insert("ArnLike".into(), json!({"AWS:SourceArn": arn}));
@@ -775,7 +788,10 @@ pub fn after_writes(
         if !condition.is_empty() {
             statement["Condition"] = Value::Object(condition);
         }
-        after.lambda_policy = Some(rewritten(before.lambda_policy.as_ref(), &statement));
+        after.lambda_policies.insert(
+            p.function_arn.clone(),
+            rewritten(before.lambda_policies.get(&p.function_arn), &statement),
+        );
     }
     if let (Some(b), true) = (
         &desired.bus_permission,

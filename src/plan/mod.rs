@@ -213,7 +213,9 @@ pub struct Desired {
     /// The rule's targets (one for `spec.target`, up to five for `spec.targets`); empty
     /// exactly when `rule` is None.
     pub targets: Vec<TargetShape>,
-    pub permission: Option<DesiredPermission>,
+    /// The statements of Lambda functions' policies that let the rule invoke them, one per
+    /// function target.
+    pub permissions: Vec<DesiredPermission>,
     /// EventBusForwarding: the statement of the target bus's policy admitting the source account.
     pub bus_permission: Option<DesiredBusPermission>,
     /// Our statements in SQS queue policies, each contributed by what needs it (the
@@ -848,7 +850,7 @@ fn plan_accounts(
                 rule: Some(local_rule),
                 role: DesiredRole::Managed(role),
                 targets: vec![target],
-                permission: None,
+                permissions: vec![],
                 bus_permission: None,
                 queue_permissions: vec![],
                 api_destination: None,
@@ -916,11 +918,14 @@ fn plan_accounts(
                 rule: None,
                 role: DesiredRole::NotNeeded,
                 targets: vec![],
-                permission: workload.resource_permission(
-                    names::owned_statement_id(&rule_name, &local_rule.arn, &owner.uid),
-                    &source.arn,
-                    None,
-                ),
+                permissions: workload
+                    .resource_permission(
+                        names::owned_statement_id(&rule_name, &local_rule.arn, &owner.uid),
+                        &source.arn,
+                        None,
+                    )
+                    .into_iter()
+                    .collect(),
                 bus_permission: None,
                 queue_permissions: workload
                     .direct_queue_permission(&local_rule, owner, &source.arn)
@@ -936,7 +941,7 @@ fn plan_accounts(
                 rule: Some(local_rule),
                 role: DesiredRole::Managed(source),
                 targets: vec![target],
-                permission: None,
+                permissions: vec![],
                 bus_permission: None,
                 queue_permissions: vec![],
                 api_destination: None,
@@ -1061,7 +1066,7 @@ fn plan_workload(
         rule: Some(rule),
         role,
         targets: vec![target],
-        permission,
+        permissions: permission.into_iter().collect(),
         bus_permission: None,
         queue_permissions,
         api_destination,

@@ -54,7 +54,7 @@ fn part_inventory(d: &Desired, via: Option<String>) -> Vec<OwnedResource> {
             ..entry(OwnedKind::Rule, &rule.arn, &rule.name, Some(&d.region))
         });
     }
-    if let Some(p) = &d.permission {
+    for p in &d.permissions {
         out.push(OwnedResource {
             qualifier: p.qualifier.clone(),
             statement_id: Some(p.statement_id.clone()),
@@ -135,6 +135,7 @@ pub fn already_recorded(
 ) -> AlreadyRecorded {
     let mut out = AlreadyRecorded::default();
     let mut queue_statements = (0, 0); // (wanted, recorded)
+    let mut permissions = (0, 0); // (wanted, recorded)
     let mut api_destination_parts = 0;
     for wanted in part_inventory(desired, via_role_arn.map(str::to_string)) {
         let is_recorded = recorded.iter().any(|r| r.same_as(&wanted));
@@ -142,18 +143,24 @@ pub fn already_recorded(
             queue_statements.0 += 1;
             queue_statements.1 += usize::from(is_recorded);
         }
+        if wanted.kind == OwnedKind::LambdaPermission {
+            permissions.0 += 1;
+            permissions.1 += usize::from(is_recorded);
+        }
         if !is_recorded {
             continue;
         }
         match wanted.kind {
             OwnedKind::Rule => out.rule = true,
             OwnedKind::Role => out.role = true,
-            OwnedKind::LambdaPermission => out.permission = true,
+            OwnedKind::LambdaPermission => {}
             OwnedKind::ApiDestination | OwnedKind::Connection => api_destination_parts += 1,
             OwnedKind::QueuePermission | OwnedKind::BusPermission => {}
         }
     }
     out.api_destination = api_destination_parts == 2;
+    // Every function's permission is recorded: each is confirmed from the shared snapshots.
+    out.permission = permissions.0 > 0 && permissions.0 == permissions.1;
     out.queue = queue_statements.0 > 0 && queue_statements.0 == queue_statements.1;
     out
 }

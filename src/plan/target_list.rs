@@ -4,9 +4,9 @@
 //! and each target's grant. What a view says is wrong is said of its entry
 //! (`spec.targets[i]…`).
 //!
-//! Not yet: `crossAccount` with a list, and more than one Lambda function, ECS task or API
-//! destination in it (each has a single slot in a part: the function's permission, the task
-//! definition's roles, the destination named as the rule).
+//! Not yet: `crossAccount` with a list, and more than one ECS task or API destination in it
+//! (each has a single slot in a part: the task definition's roles, the destination named as
+//! the rule).
 
 use std::collections::BTreeSet;
 
@@ -19,11 +19,7 @@ use super::{
 use crate::api::{EventBridgeIntegrationSpec, TargetKind};
 
 /// Kinds a list may hold once only, for now.
-const ONCE: [TargetKind; 3] = [
-    TargetKind::Lambda,
-    TargetKind::Ecs,
-    TargetKind::ApiDestination,
-];
+const ONCE: [TargetKind; 2] = [TargetKind::Ecs, TargetKind::ApiDestination];
 
 /// The spec of one entry: the list's rule and options, that entry as its target, and the
 /// role only for a kind invoked through one (a function, queue, topic or log group ignores
@@ -98,7 +94,7 @@ fn check_list(
         if list.iter().filter(|t| t.kind() == Some(kind)).count() > 1 {
             return Err(bad(
                 "spec.targets",
-                format!("at most one {} target per integration for now; use another integration for the next one", kind.as_str()),
+                format!("holds more than one {} target: at most one ECS task and one API destination per integration for now; use another integration for the next one", kind.as_str()),
             ));
         }
     }
@@ -140,19 +136,26 @@ pub fn plan_list(
             )));
         }
         // Statement ids unique across the list: the role's by the entry's position, the
-        // target's own statement (queue, topic, log group) by its id.
+        // target's own statement (function, queue, topic, log group) by its id: two
+        // entries may name one function's version and its alias, or share a policy.
         if let DesiredRole::Managed(m) = &d.role {
             statements.extend(numbered(&m.policy, i + 1));
         }
         let id = target.id.clone();
-        for q in &mut d.queue_permissions {
-            if q.purpose != QueuePurpose::DeadLetter {
-                let rule = d.rule.as_ref().map(|r| (r.name.clone(), r.arn.clone()));
-                if let Some((name, arn)) = rule {
-                    q.statement_id =
-                        names::owned_statement_id(&name, &format!("{arn}#target/{id}"), &owner.uid);
-                    q.statement["Sid"] = json!(q.statement_id);
-                }
+        let entry_statement = |rule: &super::DesiredRule| {
+            names::owned_statement_id(&rule.name, &format!("{}#target/{id}", rule.arn), &owner.uid)
+        };
+        if let Some(rule) = d.rule.clone() {
+            for p in &mut d.permissions {
+                p.statement_id = entry_statement(&rule);
+            }
+            for q in d
+                .queue_permissions
+                .iter_mut()
+                .filter(|q| q.purpose != QueuePurpose::DeadLetter)
+            {
+                q.statement_id = entry_statement(&rule);
+                q.statement["Sid"] = json!(q.statement_id);
             }
         }
         merged = Some(match merged.take() {
@@ -195,9 +198,7 @@ fn merge(into: &mut Plan, part: Plan) {
     let d = part.local;
     let to = &mut into.local;
     to.targets.extend(d.targets);
-    if to.permission.is_none() {
-        to.permission = d.permission;
-    }
+    to.permissions.extend(d.permissions);
     if to.api_destination.is_none() {
         to.api_destination = d.api_destination;
     }
