@@ -204,16 +204,22 @@ async fn rolechains_role_of_an_earlier_version_is_removed_from_the_target_accoun
         || async { !b.role_exists(&chained_name).await },
     )
     .await;
+    // The pass writes the record after the removal it made: wait for that status write (Ready
+    // was already True, so waiting for it proves nothing).
+    wait_until_async(
+        "the entry to leave the record with the role",
+        Duration::from_secs(30),
+        || async {
+            let recorded = api.get_status("chain").await.unwrap().status.unwrap();
+            recorded
+                .resources
+                .unwrap_or_default()
+                .iter()
+                .all(|r| r.account_id != B || r.kind != ebi::api::OwnedKind::Role)
+        },
+    )
+    .await;
     wait_condition(&api, "chain", "Ready", "True", None).await;
-    let recorded = api.get_status("chain").await.unwrap().status.unwrap();
-    assert!(
-        recorded
-            .resources
-            .unwrap_or_default()
-            .iter()
-            .all(|r| r.account_id != B || r.kind != ebi::api::OwnedKind::Role),
-        "the entry leaves the record with the role"
-    );
     delete_and_wait(&ns, &["chain"]);
 }
 
