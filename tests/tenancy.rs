@@ -205,6 +205,17 @@ refused!(
     PAYMENTS_FUNCTION,
     lambda_spec(PAYMENTS_FUNCTION, "")
 );
+// spec.targets: every entry is checked before any AWS call; the granted first entry does not
+// carry the second, which the refusal names by its position.
+refused!(
+    refuses_one_target_of_a_list_not_granted,
+    "tn-list",
+    "spec.targets[1].sqs.queueArn",
+    format!("arn:aws:sqs:{REGION}:{ACCOUNT}:payments-events"),
+    format!(
+        "  rule: {{eventPattern: {{source: [orders]}}}}\n  targets:\n  - id: notify\n    lambda: {{functionArn: \"{FUNCTION}\"}}\n  - id: payments\n    sqs: {{queueArn: \"arn:aws:sqs:{REGION}:{ACCOUNT}:payments-events\"}}\n"
+    )
+);
 refused!(
     refuses_an_ecs_cluster_not_granted,
     "tn-cluster",
