@@ -139,7 +139,7 @@ async fn direct_delivery_reaches_lambda_in_another_account_with_no_role_there() 
 #[tokio::test(flavor = "multi_thread")]
 async fn rolechains_role_of_an_earlier_version_is_removed_from_the_target_account() {
     let ns = namespace("x-chain-old");
-    let _ctl = Controller::start(&ns, &[]);
+    let ctl = Controller::start(&ns, &[]);
     let api = kube_api(&ns).await;
     let function_b = in_b(FUNCTION);
     let chained_name = format!("chained-{ns}");
@@ -150,6 +150,9 @@ async fn rolechains_role_of_an_earlier_version_is_removed_from_the_target_accoun
         &format!("    mode: RoleChain\n    targetRoleName: {chained_name}\n"),
     ));
     wait_condition(&api, "chain", "Ready", "True", None).await;
+    // No pass may run while the record is edited: one in flight would write its own record
+    // over the injected entry, and the old role would never be found.
+    drop(ctl);
     let name = derived(&ns, "chain");
     let a = aws().await;
     let b = aws_in(B).await;
@@ -198,6 +201,8 @@ async fn rolechains_role_of_an_earlier_version_is_removed_from_the_target_accoun
     )
     .await
     .unwrap();
+    // The same resync as `start`, appending to the first run's log.
+    let _ctl = Controller::start_with_resync(&ns, "3s", &[], &[]);
     wait_until_async(
         "RoleChain's old role to leave B",
         Duration::from_secs(30),
@@ -738,7 +743,7 @@ async fn the_shared_statement_of_older_versions_is_migrated_away() {
     let ns = namespace("x-legacy-bus");
     let b = aws_in(B).await;
     let bus = bus_in_b(&b, &ns).await;
-    let _ctl = Controller::start(&ns, &[]);
+    let ctl = Controller::start(&ns, &[]);
     let api = kube_api(&ns).await;
     apply(&cross_yaml(
         &ns,
@@ -747,6 +752,9 @@ async fn the_shared_statement_of_older_versions_is_migrated_away() {
         &forwarding(&bus),
     ));
     wait_condition(&api, "old", "Ready", "True", None).await;
+    // No pass may run while the record is edited: one in flight would write its own record
+    // over the injected entry, and the shared statement would stay for ever (CI saw it).
+    drop(ctl);
     // What the older version left: the shared statement, and its entry in the record.
     let legacy = format!("ebi-from-{ACCOUNT}");
     b.events
@@ -776,6 +784,8 @@ async fn the_shared_statement_of_older_versions_is_migrated_away() {
     )
     .await
     .unwrap();
+    // The same resync as `start`, appending to the first run's log.
+    let _ctl = Controller::start_with_resync(&ns, "3s", &[], &[]);
     wait_until_async(
         "the shared statement to go",
         Duration::from_secs(30),
@@ -986,7 +996,8 @@ async fn direct_delivery_reaches_a_queue_and_a_topic_in_another_account() {
         .unwrap()
         .topic_arn
         .unwrap();
-    let _ctl = Controller::start(&ns, &[]);
+    // The same resync as `start`, appending to the first run's log.
+    let _ctl = Controller::start_with_resync(&ns, "3s", &[], &[]);
     let api = kube_api(&ns).await;
     apply(&cross_yaml(
         &ns,
