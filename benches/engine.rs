@@ -46,7 +46,11 @@ fn main() {
     let facts = Facts {
         account_id: "111122223333".into(),
         region: "us-east-1".into(),
-        task_roles: Some(vec!["arn:aws:iam::111122223333:role/exec".into()]),
+        task_roles: [(
+            "arn:aws:ecs:us-east-1:111122223333:task-definition/worker:4".to_string(),
+            vec!["arn:aws:iam::111122223333:role/exec".to_string()],
+        )]
+        .into(),
         provisioning_role_arn: None,
         recorded_roles: vec![],
         connection_secret: None,

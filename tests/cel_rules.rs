@@ -63,7 +63,18 @@ fn reconcile(spec: &Value) -> Option<String> {
     let facts = Facts {
         account_id: A.into(),
         region: spec.region.clone().unwrap_or_else(|| "us-east-1".into()),
-        task_roles: Some(vec![format!("arn:aws:iam::{A}:role/exec")]),
+        // The roles of every task definition a case names, as the controller reads them.
+        task_roles: spec
+            .target_entries()
+            .into_iter()
+            .filter_map(|(_, t)| t.ecs.as_ref())
+            .map(|e| {
+                (
+                    e.task_definition_arn.clone(),
+                    vec![format!("arn:aws:iam::{A}:role/exec")],
+                )
+            })
+            .collect(),
         recorded_roles: vec![],
         provisioning_role_arn: spec
             .cross_account
@@ -914,6 +925,15 @@ fn cases() -> Vec<(
             json!({"rule": {"eventPattern": {"source": ["orders"]}}, "targets": [
                 dict_with(lambda(&function(A, "us-east-1"))["target"].clone(), "id", "a"),
                 dict_with(lambda(&function(A, "us-east-1").replace("notifier", "audit"))["target"].clone(), "id", "b"),
+            ]}),
+            None,
+            None,
+        ),
+        (
+            "two ECS tasks on one cluster in one list",
+            json!({"rule": {"eventPattern": {"source": ["orders"]}}, "targets": [
+                dict_with(ecs(json!({}))["target"].clone(), "id", "worker"),
+                dict_with(ecs(json!({"taskDefinitionArn": format!("arn:aws:ecs:us-east-1:{A}:task-definition/report:1")}))["target"].clone(), "id", "report"),
             ]}),
             None,
             None,

@@ -1941,3 +1941,128 @@ async fn five_targets_on_one_rule_and_one_removed_with_its_grant() {
         .unwrap();
     assert!(!topic_policy.attributes().unwrap()["Policy"].contains(&rule_arn));
 }
+
+/// Two ECS tasks on one rule: the role runs each task definition and passes each one's own
+/// roles, read from ECS; the second task leaves the list with its statements.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_ecs_tasks_on_one_rule_each_pass_their_own_roles() {
+    let ns = namespace("e2e-two-ecs");
+    let config = sdk_config().await;
+    let ecs = aws_sdk_ecs::Client::new(&config);
+    let aws = aws().await;
+    // A second task definition, with an execution role of its own.
+    let report_role = aws
+        .iam
+        .create_role()
+        .role_name(format!("report-{ns}"))
+        .assume_role_policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap()
+        .arn;
+    let report = ecs
+        .register_task_definition()
+        .family(format!("report-{ns}"))
+        .requires_compatibilities(aws_sdk_ecs::types::Compatibility::Fargate)
+        .network_mode(aws_sdk_ecs::types::NetworkMode::Awsvpc)
+        .cpu("256")
+        .memory("512")
+        .execution_role_arn(&report_role)
+        .container_definitions(
+            aws_sdk_ecs::types::ContainerDefinition::builder()
+                .name("report")
+                .image("public.ecr.aws/docker/library/busybox:latest")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .task_definition
+        .unwrap()
+        .task_definition_arn
+        .unwrap();
+    let task = |id: &str, td: &str| {
+        format!("  - id: {id}\n    ecs: {{clusterArn: {CLUSTER}, taskDefinitionArn: \"{td}\", networkConfiguration: {{subnets: [subnet-0a1b2c3d]}}}}\n")
+    };
+    let yaml = |entries: &[String]| {
+        format!(
+            "apiVersion: eventbridge.dev/v1alpha1\nkind: EventBridgeIntegration\nmetadata: {{name: tasks, namespace: {ns}}}\nspec:\n  rule: {{eventPattern: {{source: [orders]}}}}\n  targets:\n{}",
+            entries.concat()
+        )
+    };
+    let both = [task("worker", TASK_DEFINITION), task("report", &report)];
+    let _ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    apply(&yaml(&both));
+    wait_condition(&api, "tasks", "Ready", "True", None).await;
+    let name = derived(&ns, "tasks");
+    let family = |td: &str| format!("{}:*", td.rsplit_once(':').unwrap().0);
+    let cond = json!({"StringLike": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}});
+    let expected = json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "RunTask1", "Effect": "Allow", "Action": "ecs:RunTask", "Resource": family(TASK_DEFINITION),
+         "Condition": {"ArnEquals": {"ecs:cluster": CLUSTER}}},
+        {"Sid": "PassTaskRoles1", "Effect": "Allow", "Action": "iam:PassRole",
+         "Resource": [EXECUTION_ROLE, TASK_ROLE], "Condition": cond},
+        {"Sid": "RunTask2", "Effect": "Allow", "Action": "ecs:RunTask", "Resource": family(&report),
+         "Condition": {"ArnEquals": {"ecs:cluster": CLUSTER}}},
+        {"Sid": "PassTaskRoles2", "Effect": "Allow", "Action": "iam:PassRole",
+         "Resource": [report_role], "Condition": cond}]});
+    let policy = aws.inline_policy(&name).await.unwrap();
+    assert!(documents_equivalent(&json!(policy), &expected), "{policy}");
+    let on_rule = || async {
+        let out = aws
+            .events
+            .list_targets_by_rule()
+            .rule(&name)
+            .send()
+            .await
+            .unwrap();
+        let mut found: Vec<(String, String)> = out
+            .targets()
+            .iter()
+            .map(|t| {
+                let td = t.ecs_parameters().unwrap().task_definition_arn();
+                (t.id().to_string(), td.to_string())
+            })
+            .collect();
+        found.sort();
+        found
+    };
+    assert_eq!(
+        on_rule().await,
+        [
+            ("report".to_string(), report.clone()),
+            ("worker".to_string(), TASK_DEFINITION.to_string())
+        ]
+    );
+    // The report task leaves: its target, and its statements with it.
+    apply(&yaml(&both[..1]));
+    wait_until_async(
+        "the report task to leave the rule and the role",
+        Duration::from_secs(60),
+        || async {
+            // The document as IAM returns it (URL-encoded), parsed.
+            let policy = aws.inline_policy(&name).await.unwrap_or_default();
+            let resources: Vec<String> = PolicyDocument::parse(&json!(policy))
+                .map(|d| {
+                    d.statements
+                        .iter()
+                        .flat_map(|s| s.resource.iter().flat_map(|r| r.patterns.clone()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            on_rule().await.len() == 1
+                && !resources.contains(&report_role)
+                && resources.iter().any(|r| r == TASK_ROLE)
+        },
+    )
+    .await;
+    delete_and_wait(&ns, &["tasks"]);
+    assert!(!aws.rule_exists(&name).await);
+}

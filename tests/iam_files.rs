@@ -67,7 +67,7 @@ fn created_role() -> String {
     let facts = Facts {
         account_id: ACCOUNT.into(),
         region: "us-east-1".into(),
-        task_roles: None,
+        task_roles: Default::default(),
         provisioning_role_arn: None,
         recorded_roles: vec![],
         connection_secret: None,

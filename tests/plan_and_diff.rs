@@ -33,10 +33,14 @@ fn facts() -> Facts {
     Facts {
         account_id: A.into(),
         region: "us-east-1".into(),
-        task_roles: Some(vec![
-            format!("arn:aws:iam::{A}:role/task"),
-            format!("arn:aws:iam::{A}:role/exec"),
-        ]),
+        task_roles: [(
+            format!("arn:aws:ecs:us-east-1:{A}:task-definition/worker:4"),
+            vec![
+                format!("arn:aws:iam::{A}:role/task"),
+                format!("arn:aws:iam::{A}:role/exec"),
+            ],
+        )]
+        .into(),
         provisioning_role_arn: None,
         recorded_roles: vec![],
         connection_secret: None,
@@ -1402,10 +1406,7 @@ fn a_target_list_is_refused_naming_the_entry_and_the_fix() {
         destination("b", "b.example.com")
     ));
     assert_eq!(field, "spec.targets");
-    assert!(
-        message.contains("at most one ECS task and one API destination"),
-        "{message}"
-    );
+    assert!(message.contains("at most one API destination"), "{message}");
     let (field, message) = refused(&format!(
         "{head}{}{}",
         lambda("a", "one"),
@@ -1436,4 +1437,88 @@ fn a_target_list_is_refused_naming_the_entry_and_the_fix() {
         "{head}- lambda: {{functionArn: \"arn:aws:lambda:us-east-1:111122223333:function:f\"}}\n"
     ));
     assert_eq!(field, "spec.targets[0].id");
+}
+
+/// Two ECS tasks on one cluster: one role runs each task definition and passes each one's own
+/// roles (the roles read for the other are not passed for it); the same task twice is
+/// refused naming the second entry.
+#[test]
+fn two_ecs_tasks_of_a_list_each_run_their_own_definition_and_pass_their_own_roles() {
+    let cluster = "arn:aws:ecs:us-east-1:111122223333:cluster/main";
+    let worker = "arn:aws:ecs:us-east-1:111122223333:task-definition/worker:4";
+    let report = "arn:aws:ecs:us-east-1:111122223333:task-definition/report:2";
+    let task = |id: &str, td: &str| {
+        format!("- id: {id}\n  ecs: {{clusterArn: \"{cluster}\", taskDefinitionArn: \"{td}\", networkConfiguration: {{subnets: [subnet-1]}}}}\n")
+    };
+    let head = "rule: {eventPattern: {source: [orders]}}\ntargets:\n";
+    let mut f = facts();
+    f.task_roles.insert(
+        report.to_string(),
+        vec![format!("arn:aws:iam::{A}:role/report-exec")],
+    );
+    let p = plan(
+        &spec(&format!(
+            "{head}{}{}",
+            task("worker", worker),
+            task("report", report)
+        )),
+        &owner(),
+        &f,
+        &Guardrails::default(),
+    )
+    .unwrap();
+    let DesiredRole::Managed(role) = &p.local.role else {
+        panic!("a managed role: {:?}", p.local.role)
+    };
+    let statements = role.policy["Statement"].as_array().unwrap();
+    let of = |sid: &str| -> Value {
+        statements
+            .iter()
+            .find(|s| s["Sid"] == sid)
+            .unwrap_or_else(|| panic!("no {sid} in {statements:?}"))
+            .clone()
+    };
+    assert_eq!(
+        of("RunTask1")["Resource"],
+        json!(format!("{}:*", &worker[..worker.len() - 2]))
+    );
+    assert_eq!(
+        of("RunTask2")["Resource"],
+        json!(format!("{}:*", &report[..report.len() - 2]))
+    );
+    assert_eq!(
+        of("PassTaskRoles1")["Resource"],
+        json!([
+            format!("arn:aws:iam::{A}:role/exec"),
+            format!("arn:aws:iam::{A}:role/task")
+        ])
+    );
+    assert_eq!(
+        of("PassTaskRoles2")["Resource"],
+        json!([format!("arn:aws:iam::{A}:role/report-exec")])
+    );
+    assert_eq!(statements.len(), 4, "{statements:?}");
+    let ids: Vec<&str> = p.local.targets.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(ids, ["worker", "report"]);
+    assert!(p
+        .local
+        .targets
+        .iter()
+        .all(|t| t.role_arn.as_deref() == Some(role.arn.as_str())));
+    match plan(
+        &spec(&format!("{head}{}{}", task("a", worker), task("b", worker))),
+        &owner(),
+        &f,
+        &Guardrails::default(),
+    ) {
+        Err(PlanError::InvalidSpec(e)) => {
+            assert_eq!(e.field, "spec.targets[1]");
+            assert!(
+                e.message.contains("one target per resource"),
+                "{}",
+                e.message
+            );
+        }
+        other => panic!("the same task twice is refused, got {other:?}"),
+    }
 }

@@ -3,6 +3,7 @@
 //! permitting policy's boundary), how it reaches another account, and what it may adopt.
 //! Decided once per pass and handed down; an integration no policy permits stops here.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use kube::ResourceExt;
@@ -66,13 +67,13 @@ impl Admission {
     }
 }
 
-/// Admits `obj` for a pass in `region`. `task_roles`: the roles its task definition hands
-/// to ECS, once read (they must be passable too).
+/// Admits `obj` for a pass in `region`. `task_roles`: the roles each of its task
+/// definitions hands to ECS, once read (they must be passable too).
 pub(super) async fn admit(
     obj: &EventBridgeIntegration,
     ctx: &Context,
     region: &str,
-    task_roles: Option<&[String]>,
+    task_roles: &BTreeMap<String, Vec<String>>,
 ) -> Result<Admission, Failure> {
     let spec = &obj.spec;
     let global = &ctx.settings.guardrails;

@@ -34,7 +34,7 @@ pub(super) async fn cleanup(
     let local = ctx.aws.clients(&region);
     // Today's way into the target account, if the object is still admitted: tried before
     // the way each entry was recorded with (a rotated provisioning role or external ID).
-    let admission = admit(obj, ctx, &region, None).await.ok();
+    let admission = admit(obj, ctx, &region, &Default::default()).await.ok();
     if obj.spec.deletion_policy == DeletionPolicy::Retain {
         return retain(obj, ctx, api, &owner, &local, keeper, admission.as_ref()).await;
     }

@@ -25,11 +25,11 @@ use crate::aws::{apply, observe, AwsError, Clients};
 use crate::diagnose::bus_log::BusLogFailure;
 use crate::diagnose::delivery::{self as observed_delivery, Observation as Delivery};
 use crate::diagnose::trail::TrailFailure;
-use crate::diagnose::{Finding, TaskDefinition};
+use crate::diagnose::Finding;
 use crate::iam::Arn;
 use crate::plan::diff::{
     self, Adoption, Change, NotOwned, Observed, ObservedApiDestination, ObservedConnection,
-    ObservedRule,
+    ObservedRule, TaskDefinitions,
 };
 use crate::plan::{self, record, Claim, Desired, DesiredRole, Facts, Owner, Plan, Side};
 
@@ -70,13 +70,14 @@ pub(super) fn region_of(obj: &EventBridgeIntegration, ctx: &Context) -> String {
         .unwrap_or_else(|| ctx.settings.default_region.clone())
 }
 
-/// Clients for each side, the plan, and the task definition. No AWS write happens before
+/// Clients for each side, the plan, and the task definitions. No AWS write happens before
 /// the plan exists.
 pub(super) struct Planned {
     local: Clients,
     remote: Option<Clients>,
     plan: Plan,
-    task_definition: Option<TaskDefinition>,
+    /// The ECS targets' task definitions, by the ARN the spec names.
+    task_definitions: TaskDefinitions,
     /// What the pass may do, decided before anything was read in AWS.
     admission: Admission,
 }
@@ -113,7 +114,7 @@ pub(super) async fn plan_for(
     }
     let region = region_of(obj, ctx);
     // Nothing of the object is read or written in AWS before it is admitted.
-    let mut admission = admit(obj, ctx, &region, None).await?;
+    let mut admission = admit(obj, ctx, &region, &BTreeMap::new()).await?;
     let local = ctx.aws.clients(&region);
     let account_id = ctx.aws.account_id(&local).await?;
     // An API destination's credentials: read from the object's namespace, before planning.
@@ -128,7 +129,7 @@ pub(super) async fn plan_for(
         ),
         None => None,
     };
-    let facts = |task_roles: Option<Vec<String>>, admission: &Admission| Facts {
+    let facts = |task_roles: BTreeMap<String, Vec<String>>, admission: &Admission| Facts {
         connection_secret: connection_secret.clone(),
         account_id: account_id.clone(),
         region: region.clone(),
@@ -147,7 +148,7 @@ pub(super) async fn plan_for(
         plan::plan(
             &obj.spec,
             owner,
-            &facts(None, &admission),
+            &facts(BTreeMap::new(), &admission),
             &admission.guardrails,
         )
         .map_err(Failure::Plan)?;
@@ -157,47 +158,34 @@ pub(super) async fn plan_for(
                 .await?,
         );
     }
-    let mut task_definition = None;
-    let mut task_roles = None;
-    if let Some(ecs) = valid.iter().find_map(|t| match t {
-        plan::ValidTarget::Ecs(e) => Some(*e),
-        _ => None,
-    }) {
-        // The task definition lives where the workload runs.
-        let where_ = remote.as_ref().unwrap_or(&local);
-        match (
-            observe::task_definition_or_reason(where_, &ecs.task_definition_arn).await?,
-            &ecs.pass_role_arns,
-        ) {
-            (Ok(td), _) => {
-                task_roles = Some(td.roles_to_pass());
-                task_definition = Some(td);
-            }
-            (Err(_), Some(_)) => {}
-            (Err(why), None) => {
-                return Err(Failure::Dependency(format!(
-                    "ECS could not describe task definition {}: {why}. Register it (or grant the controller ecs:DescribeTaskDefinition on it), or set spec.target.ecs.passRoleArns",
-                    ecs.task_definition_arn
-                )))
-            }
-        }
-        // The roles the created role will pass are the task definition's own: they must be
-        // granted too, and may make another policy the one that permits.
-        if ecs.pass_role_arns.is_none() {
-            if let Some(roles) = &task_roles {
-                let again = admit(obj, ctx, &region, Some(roles)).await?;
-                if again.remote != admission.remote {
-                    if let (Some(x), Some(access)) = (&obj.spec.cross_account, &again.remote) {
-                        remote = Some(
-                            ctx.aws
-                                .remote_clients(&region, access, &x.target_account_id)
-                                .await?,
-                        );
-                    }
-                }
-                admission = again;
+    let ecs_targets: Vec<(&str, &crate::api::EcsTarget)> = views
+        .iter()
+        .zip(&valid)
+        .filter_map(|((field, _), t)| match t {
+            plan::ValidTarget::Ecs(e) => Some((field.as_str(), *e)),
+            _ => None,
+        })
+        .collect();
+    // The task definitions live where the workload runs.
+    let (task_definitions, task_roles) =
+        read_task_definitions(remote.as_ref().unwrap_or(&local), &ecs_targets).await?;
+    // The roles the created role will pass are the task definitions' own: they must be
+    // granted too, and may make another policy the one that permits.
+    let read_for_passing = ecs_targets.iter().any(|(_, e)| {
+        e.pass_role_arns.is_none() && task_roles.contains_key(&e.task_definition_arn)
+    });
+    if read_for_passing {
+        let again = admit(obj, ctx, &region, &task_roles).await?;
+        if again.remote != admission.remote {
+            if let (Some(x), Some(access)) = (&obj.spec.cross_account, &again.remote) {
+                remote = Some(
+                    ctx.aws
+                        .remote_clients(&region, access, &x.target_account_id)
+                        .await?,
+                );
             }
         }
+        admission = again;
     }
     let plan = plan::plan(
         &obj.spec,
@@ -213,9 +201,42 @@ pub(super) async fn plan_for(
         local,
         remote,
         plan,
-        task_definition,
+        task_definitions,
         admission,
     })
+}
+
+/// The ECS task definitions by the ARN each target names, and the roles each hands to ECS
+/// (for the targets without `passRoleArns`, whose PassRole they decide). One that cannot
+/// be described stops the pass unless its target names its roles itself.
+async fn read_task_definitions(
+    clients: &Clients,
+    ecs_targets: &[(&str, &crate::api::EcsTarget)],
+) -> Result<(TaskDefinitions, BTreeMap<String, Vec<String>>), Failure> {
+    let mut found = TaskDefinitions::new();
+    let mut roles = BTreeMap::new();
+    for (field, ecs) in ecs_targets {
+        let arn = &ecs.task_definition_arn;
+        if found.contains_key(arn) {
+            continue;
+        }
+        match (
+            observe::task_definition_or_reason(clients, arn).await?,
+            &ecs.pass_role_arns,
+        ) {
+            (Ok(td), _) => {
+                roles.insert(arn.clone(), td.roles_to_pass());
+                found.insert(arn.clone(), td);
+            }
+            (Err(_), Some(_)) => {}
+            (Err(why), None) => {
+                return Err(Failure::Dependency(format!(
+                    "ECS could not describe task definition {arn}: {why}. Register it (or grant the controller ecs:DescribeTaskDefinition on it), or set {field}.ecs.passRoleArns"
+                )))
+            }
+        }
+    }
+    Ok((found, roles))
 }
 
 /// How a pass reads what exists.
@@ -244,7 +265,7 @@ struct Observation {
 async fn observe_all(
     clients: &Clients,
     desired: &Desired,
-    task_definition: Option<TaskDefinition>,
+    task_definitions: &TaskDefinitions,
     owner: &Owner,
     reads: Reads,
 ) -> Result<Observation, AwsError> {
@@ -391,18 +412,23 @@ async fn observe_all(
         }
         (Some(d), _) => describe_api_destination(clients, &d.name).await?,
     };
-    let task_definition = if desired.targets.iter().any(|t| t.parameters.ecs().is_some()) {
-        task_definition
-    } else {
-        None
-    };
+    // Those of this part's ECS targets (the workload's side).
+    let task_definitions: TaskDefinitions = desired
+        .targets
+        .iter()
+        .filter_map(|t| t.parameters.ecs())
+        .filter_map(|e| {
+            let td = task_definitions.get(&e.task_definition_arn)?;
+            Some((e.task_definition_arn.clone(), td.clone()))
+        })
+        .collect();
     Ok(Observation {
         observed: Observed {
             rule,
             targets,
             role,
             lambda_policies,
-            task_definition,
+            task_definitions,
             bus_policy,
             queues,
             api_destination,
@@ -456,7 +482,7 @@ async fn observe_and_diff(
     owner: &Owner,
     clients: &Clients,
     desired: &Desired,
-    task_definition: &Option<TaskDefinition>,
+    task_definitions: &TaskDefinitions,
     recorded: record::AlreadyRecorded,
     adopt: Adoption,
 ) -> Result<(Observation, Vec<Change>), Failure> {
@@ -468,20 +494,13 @@ async fn observe_and_diff(
             max_age: ctx.settings.snapshot_max_age(),
         }
     };
-    let seen = observe_all(clients, desired, task_definition.clone(), owner, reads).await?;
+    let seen = observe_all(clients, desired, task_definitions, owner, reads).await?;
     let changes =
         diff::diff(desired, &seen.observed, owner, adopt.clone()).map_err(Failure::NotOwned)?;
     if changes.is_empty() || !seen.from_snapshots {
         return Ok((seen, changes));
     }
-    let seen = observe_all(
-        clients,
-        desired,
-        task_definition.clone(),
-        owner,
-        Reads::Direct,
-    )
-    .await?;
+    let seen = observe_all(clients, desired, task_definitions, owner, Reads::Direct).await?;
     let changes = diff::diff(desired, &seen.observed, owner, adopt).map_err(Failure::NotOwned)?;
     Ok((seen, changes))
 }
@@ -489,14 +508,14 @@ async fn observe_and_diff(
 /// Everything of a part, read on its own (no snapshot, no assumption).
 async fn read_directly(
     part: &Part,
-    task_definition: &Option<TaskDefinition>,
+    task_definitions: &TaskDefinitions,
     owner: &Owner,
 ) -> Result<Observed, AwsError> {
     let direct = Reads::Direct;
     let seen = observe_all(
         &part.clients,
         &part.desired,
-        task_definition.clone(),
+        task_definitions,
         owner,
         direct,
     );
@@ -650,7 +669,7 @@ pub(super) async fn converge(
             owner,
             &clients,
             desired,
-            &planned.task_definition,
+            &planned.task_definitions,
             recorded,
             adopt.clone(),
         )
@@ -679,7 +698,7 @@ pub(super) async fn converge(
             // and decide as for any existing role (ours, adoptable, or not ours). Role
             // changes come first, so nothing of this part was written yet.
             Err(Failure::Aws(e)) if optimistic && e.code == "EntityAlreadyExists" => {
-                part.observed = read_directly(part, &planned.task_definition, owner).await?;
+                part.observed = read_directly(part, &planned.task_definitions, owner).await?;
                 part.changes = match diff::diff(&part.desired, &part.observed, owner, adopt) {
                     Ok(changes) => changes,
                     Err(not_owned) => {
@@ -711,7 +730,7 @@ pub(super) async fn converge(
             part.observed =
                 match diff::after_writes(&part.desired, &part.observed, &part.changes, owner) {
                     Some(after) => after,
-                    None => read_directly(part, &planned.task_definition, owner).await?,
+                    None => read_directly(part, &planned.task_definitions, owner).await?,
                 };
         }
     }

@@ -52,13 +52,7 @@ pub(super) fn snapshot(desired: &Desired, observed: &Observed) -> Snapshot {
             lambda_policies.insert(p.function_arn.clone(), doc.clone());
         }
     }
-    let mut task_definitions = BTreeMap::new();
-    if let (Some(td), Some(ecs)) = (
-        &observed.task_definition,
-        desired.targets.iter().find_map(|t| t.parameters.ecs()),
-    ) {
-        task_definitions.insert(ecs.task_definition_arn.clone(), td.clone());
-    }
+    let task_definitions = observed.task_definitions.clone();
     // The queues the rule sends to (dead-letter queue, SQS target) as read; one missing from
     // the map does not exist. Key policies and the organisation's policies are added from
     // the pass's evidence (`diagnose_parts`).

@@ -11,6 +11,9 @@ use super::{
 };
 use crate::iam::{documents_equivalent, PolicyDocument};
 
+/// Task definitions by the ARN a target names (a family, or one revision).
+pub type TaskDefinitions = BTreeMap<String, TaskDefinition>;
+
 /// What the controller found in AWS. Plain data, filled by `aws::observe`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Observed {
@@ -22,7 +25,8 @@ pub struct Observed {
     /// The policies of the functions the plan grants, by the function ARN as the target
     /// uses it (qualified or not); a function without a policy is absent.
     pub lambda_policies: BTreeMap<String, Value>,
-    pub task_definition: Option<TaskDefinition>,
+    /// The ECS targets' task definitions, by the ARN each target names.
+    pub task_definitions: TaskDefinitions,
     /// EventBusForwarding: the target bus's resource policy.
     pub bus_policy: Option<Value>,
     /// The queues whose policy holds a statement of ours (the dead-letter queue, an SQS

@@ -117,8 +117,9 @@ pub struct Guardrails {
 pub struct Facts {
     pub account_id: String,
     pub region: String,
-    /// The task definition's execution and task roles (ECS without `passRoleArns`).
-    pub task_roles: Option<Vec<String>>,
+    /// The execution and task roles of each ECS target's task definition, by the ARN the
+    /// spec names (ECS without `passRoleArns`); one not read is absent.
+    pub task_roles: BTreeMap<String, Vec<String>>,
     /// Cross-account: the role the controller assumes in the target account (the spec's,
     /// or under a policy the one its account entry names).
     pub provisioning_role_arn: Option<String>,

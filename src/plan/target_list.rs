@@ -4,9 +4,9 @@
 //! and each target's grant. What a view says is wrong is said of its entry
 //! (`spec.targets[i]…`).
 //!
-//! Not yet: `crossAccount` with a list, and more than one ECS task or API destination in it
-//! (each has a single slot in a part: the task definition's roles, the destination named as
-//! the rule).
+//! Not yet: `crossAccount` with a list, and more than one API destination in it (a part has
+//! one slot for it: the destination is named as the rule). Several ECS tasks share the role:
+//! each entry's RunTask and PassRole statements are its own, numbered by position.
 
 use std::collections::BTreeSet;
 
@@ -19,7 +19,7 @@ use super::{
 use crate::api::{EventBridgeIntegrationSpec, TargetKind};
 
 /// Kinds a list may hold once only, for now.
-const ONCE: [TargetKind; 2] = [TargetKind::Ecs, TargetKind::ApiDestination];
+const ONCE: [TargetKind; 1] = [TargetKind::ApiDestination];
 
 /// The spec of one entry: the list's rule and options, that entry as its target, and the
 /// role only for a kind invoked through one (a function, queue, topic or log group ignores
@@ -94,7 +94,7 @@ fn check_list(
         if list.iter().filter(|t| t.kind() == Some(kind)).count() > 1 {
             return Err(bad(
                 "spec.targets",
-                format!("holds more than one {} target: at most one ECS task and one API destination per integration for now; use another integration for the next one", kind.as_str()),
+                format!("holds more than one {} target: at most one API destination per integration for now; use another integration for the next one", kind.as_str()),
             ));
         }
     }
@@ -126,13 +126,18 @@ pub fn plan_list(
         let Some(target) = d.targets.first() else {
             continue;
         };
-        if !seen_resources.insert(target.arn.clone()) {
+        // An ECS target's ARN is its cluster's: two tasks may share one.
+        let resource = match target.parameters.ecs() {
+            Some(e) => format!(
+                "{} with task definition {}",
+                target.arn, e.task_definition_arn
+            ),
+            None => target.arn.clone(),
+        };
+        if !seen_resources.insert(resource.clone()) {
             return Err(PlanError::InvalidSpec(bad(
                 &field,
-                format!(
-                    "targets {} as an earlier target does: one target per resource",
-                    target.arn
-                ),
+                format!("targets {resource} as an earlier target does: one target per resource"),
             )));
         }
         // Statement ids unique across the list: the role's by the entry's position, the

@@ -6,6 +6,7 @@
 //! passed, every role named, the dead-letter queue, adoption, the boundary. Which policies
 //! select a namespace (label selectors) is the caller's to work out; this module decides.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::api::{
@@ -38,8 +39,9 @@ pub struct Subject<'a> {
     pub region: &'a str,
     /// The IAM path of a role the controller would create (spec, operator, or `/`).
     pub role_path: &'a str,
-    /// Roles the task definition hands to ECS, once read (ECS without `passRoleArns`).
-    pub task_roles: Option<&'a [String]>,
+    /// The roles each ECS target's task definition hands to ECS, by the ARN the spec names,
+    /// once read (ECS without `passRoleArns`); one not read yet is absent.
+    pub task_roles: &'a BTreeMap<String, Vec<String>>,
 }
 
 /// One policy that selects the subject's namespace.
@@ -281,7 +283,12 @@ fn pass_roles_granted(
         )?;
     }
     if ecs.pass_role_arns.is_none() {
-        for role in subject.task_roles.into_iter().flatten() {
+        for role in subject
+            .task_roles
+            .get(&ecs.task_definition_arn)
+            .into_iter()
+            .flatten()
+        {
             require(
                 "passRoles",
                 &policy.pass_roles,

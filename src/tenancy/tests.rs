@@ -50,13 +50,23 @@ fn decide_with(
     policies: &[(&str, &EventBridgeIntegrationPolicySpec)],
     task_roles: Option<&[String]>,
 ) -> Decision {
+    // The roles read, for every task definition the spec names.
+    let read: BTreeMap<String, Vec<String>> = task_roles
+        .map(|roles| {
+            spec.target_entries()
+                .into_iter()
+                .filter_map(|(_, t)| t.ecs.as_ref())
+                .map(|e| (e.task_definition_arn.clone(), roles.to_vec()))
+                .collect()
+        })
+        .unwrap_or_default();
     let subject = Subject {
         namespace: "team-a",
         spec,
         controller_account: ACCOUNT,
         region: "us-east-1",
         role_path: "/",
-        task_roles,
+        task_roles: &read,
     };
     let candidates: Vec<Candidate<'_>> = policies
         .iter()
@@ -276,7 +286,7 @@ fn a_region_outside_the_account_entry_is_refused() {
         controller_account: ACCOUNT,
         region: "eu-west-1",
         role_path: "/",
-        task_roles: None,
+        task_roles: &BTreeMap::new(),
     };
     let r = refused(decide(
         &subject,
@@ -713,4 +723,58 @@ targets:
         &[("team-a", &p)],
     ));
     assert_eq!(r.field, "spec.targets[1].deadLetterQueueArn");
+}
+
+/// Two ECS tasks on one rule: each task definition's roles are checked against its own
+/// entry, so the one handing an ungranted role is the one named.
+#[test]
+fn each_task_definition_of_a_list_is_checked_for_its_own_roles() {
+    let p = team_a();
+    let s = spec(
+        r#"
+rule: {eventPattern: {source: [orders]}}
+targets:
+  - id: first
+    ecs:
+      clusterArn: arn:aws:ecs:us-east-1:123456789012:cluster/team-a
+      taskDefinitionArn: arn:aws:ecs:us-east-1:123456789012:task-definition/team-a-worker:1
+      networkConfiguration: {subnets: [subnet-0a1b2c3d]}
+  - id: second
+    ecs:
+      clusterArn: arn:aws:ecs:us-east-1:123456789012:cluster/team-a
+      taskDefinitionArn: arn:aws:ecs:us-east-1:123456789012:task-definition/team-a-report:2
+      networkConfiguration: {subnets: [subnet-0a1b2c3d]}
+"#,
+    );
+    let read: BTreeMap<String, Vec<String>> = [
+        (
+            "arn:aws:ecs:us-east-1:123456789012:task-definition/team-a-worker:1".to_string(),
+            vec!["arn:aws:iam::123456789012:role/team-a-exec".to_string()],
+        ),
+        (
+            "arn:aws:ecs:us-east-1:123456789012:task-definition/team-a-report:2".to_string(),
+            vec!["arn:aws:iam::123456789012:role/admin".to_string()],
+        ),
+    ]
+    .into();
+    let subject = Subject {
+        namespace: "team-a",
+        spec: &s,
+        controller_account: ACCOUNT,
+        region: "us-east-1",
+        role_path: "/",
+        task_roles: &read,
+    };
+    let r = refused(decide(
+        &subject,
+        &[Candidate {
+            name: "team-a",
+            spec: &p,
+        }],
+    ));
+    assert!(
+        r.field.starts_with("spec.targets[1].ecs.taskDefinitionArn"),
+        "{r}"
+    );
+    assert_eq!(r.value, "arn:aws:iam::123456789012:role/admin");
 }

@@ -67,7 +67,7 @@ pub(super) fn invoke_statements(ecs: &EcsTarget, facts: &Facts) -> Vec<Value> {
     let mut pass: Vec<String> = ecs
         .pass_role_arns
         .clone()
-        .or_else(|| facts.task_roles.clone())
+        .or_else(|| facts.task_roles.get(&ecs.task_definition_arn).cloned())
         .unwrap_or_default();
     pass.sort();
     pass.dedup();

@@ -216,7 +216,7 @@ mod tests {
         let facts = crate::plan::Facts {
             account_id: "222222222222".into(),
             region: "us-east-1".into(),
-            task_roles: None,
+            task_roles: Default::default(),
             provisioning_role_arn: None,
             recorded_roles: vec![],
             connection_secret: None,
