@@ -13,6 +13,7 @@ pub mod diagnose;
 pub mod fence;
 pub mod iam;
 pub mod input;
+pub mod locations;
 pub mod orphans;
 pub mod plan;
 pub mod simulate;
@@ -20,6 +21,10 @@ mod sync;
 pub mod telemetry;
 pub mod tenancy;
 pub mod why;
+
+/// The field manager of every write the controller makes to Kubernetes (suffixed where one
+/// key has a manager of its own).
+pub const FIELD_MANAGER: &str = "eventbridge-integration-controller";
 
 /// What a failure means, for the reconciler (how soon to retry), for status (which
 /// condition) and for metrics (`ebi_reconciles_total{result}`): one taxonomy for all three.

@@ -624,12 +624,12 @@ async fn run(args: RunArgs) -> ExitCode {
         secrets_namespace: args
             .secrets_namespace
             .filter(|n| !n.is_empty())
-            .unwrap_or_else(ebi::controller::locations::default_namespace),
+            .unwrap_or_else(ebi::locations::default_namespace),
         max_concurrent_reconciles: args.max_concurrent_reconciles,
         locations_namespace: args
             .locations_namespace
             .filter(|n| !n.is_empty())
-            .unwrap_or_else(ebi::controller::locations::default_namespace),
+            .unwrap_or_else(ebi::locations::default_namespace),
         resync_interval: args.resync_interval,
         aws_operation_timeout: args.aws_operation_timeout,
         guardrails: Guardrails {
@@ -730,8 +730,8 @@ async fn orphans_command(args: OrphansArgs) -> ExitCode {
     let namespace = args
         .locations_namespace
         .filter(|n| !n.is_empty())
-        .unwrap_or_else(ebi::controller::locations::default_namespace);
-    let persisted = match ebi::controller::locations::read(&client, &namespace).await {
+        .unwrap_or_else(ebi::locations::default_namespace);
+    let persisted = match ebi::locations::read(&client, &namespace).await {
         Ok(l) => l,
         Err(e) => {
             eprintln!("{e}");
@@ -779,7 +779,7 @@ async fn orphans_command(args: OrphansArgs) -> ExitCode {
 async fn orphan_external_ids(
     client: &kube::Client,
     namespace: &str,
-    persisted: &[ebi::controller::locations::Location],
+    persisted: &[ebi::locations::Location],
 ) -> Result<std::collections::BTreeMap<String, ebi::aws::ExternalId>, String> {
     use kube::core::DeserializeGuard;
     let mut roles: std::collections::BTreeSet<String> = persisted

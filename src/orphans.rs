@@ -5,7 +5,7 @@
 //!
 //! Where it looks: the controller's account in the given regions, every account and region
 //! the live objects' ownership records name, and every one the controller has ever written
-//! to (`controller::locations`, which outlives deleted objects), each reached today's way
+//! to (`locations`, which outlives deleted objects), each reached today's way
 //! (the role a live record names for the account first, then the one recorded with the
 //! place).
 //!
@@ -35,7 +35,7 @@ use crate::api::{EventBridgeIntegration, OwnedKind, OwnedResource};
 use crate::aws::errors::classify;
 use crate::aws::remove::{self, Removal};
 use crate::aws::{observe, AwsContext, AwsError, Clients, ExternalId, RemoteAccess};
-use crate::controller::locations::Location as Persisted;
+use crate::locations::Location as Persisted;
 use crate::plan::{Owner, TargetShape, CLUSTER_TAG, CREATED_TAG, OWNER_TAG, OWNER_UID_TAG};
 
 #[derive(Clone, Debug, Serialize)]
@@ -538,14 +538,9 @@ impl Sweep<'_> {
         let here = (place.account.to_string(), place.region.to_string());
         let in_use = name != self.drift_name || self.drift_places.contains(&here);
         let removal = if self.delete && !in_use {
-            crate::controller::drift_events::remove_plumbing(
-                place.clients,
-                &name,
-                self.cluster,
-                place.account,
-            )
-            .await
-            .map_err(|e| e.to_string())?;
+            crate::aws::drift_plumbing::remove(place.clients, &name, self.cluster, place.account)
+                .await
+                .map_err(|e| e.to_string())?;
             Some("removed".to_string())
         } else {
             None

@@ -784,7 +784,7 @@ fn tag(key: &str, value: &str) -> aws_sdk_eventbridge::types::Tag {
 }
 
 /// A region only a deleted object used is still searched: the controller keeps every place
-/// it writes to in a ConfigMap (`controller::locations`), which outlives the objects.
+/// it writes to in a ConfigMap (`ebi::locations`), which outlives the objects.
 /// ca-central-1 is used by no other test, so no live object's record names it.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_orphan_report_searches_a_region_only_a_deleted_object_used() {
@@ -799,7 +799,7 @@ async fn the_orphan_report_searches_a_region_only_a_deleted_object_used() {
         &[
             "get",
             "configmap",
-            ebi::controller::locations::CONFIGMAP,
+            ebi::locations::CONFIGMAP,
             "-n",
             &ns,
             "-o",

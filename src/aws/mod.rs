@@ -7,6 +7,7 @@ pub mod bus_logs;
 pub mod cloudtrail;
 pub mod delivery;
 pub mod delivery_evidence;
+pub mod drift_plumbing;
 pub mod errors;
 pub mod kms;
 pub mod observe;

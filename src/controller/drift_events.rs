@@ -34,33 +34,34 @@ use kube::{Api, ResourceExt};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::locations::Location;
-use super::{AbortOnDrop, Context, FIELD_MANAGER};
+use super::{AbortOnDrop, Context};
 use crate::api::{EventBridgeIntegration, OwnedResource};
 use crate::aws::errors::classify;
-use crate::aws::{observe, AwsError, Clients, ErrorKind, RemoteAccess};
+use crate::aws::{drift_plumbing, observe, AwsError, Clients, ErrorKind, RemoteAccess};
+use crate::locations::Location;
 use crate::plan::drift::{self, ResourceKey};
 use crate::plan::{CLUSTER_TAG, MANAGED_BY, MANAGED_BY_TAG};
+use crate::FIELD_MANAGER;
 
 /// The ConfigMap that records every place holding a drift rule and queue.
-pub const CONFIGMAP: &str = "eventbridge-integration-controller-drift-events";
+pub(super) const CONFIGMAP: &str = "eventbridge-integration-controller-drift-events";
 /// The queue policy statement's id.
 const STATEMENT_ID: &str = "ebi-drift-events";
 /// A receive's long poll, the queue's `ReceiveMessageWaitTimeSeconds` too.
 const WAIT_SECONDS: i32 = 20;
 
 /// `namespace`, `name` of an object.
-pub type Key = (String, String);
+pub(super) type Key = (String, String);
 
 /// One place that holds a drift rule and queue.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Place {
-    pub partition: String,
-    pub account_id: String,
-    pub region: String,
+pub(super) struct Place {
+    pub(super) partition: String,
+    pub(super) account_id: String,
+    pub(super) region: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub via_role_arn: Option<String>,
+    pub(super) via_role_arn: Option<String>,
 }
 
 impl Place {
@@ -76,14 +77,14 @@ impl Place {
 
 /// Which objects' records name each resource, and the places they use.
 #[derive(Default)]
-pub struct Index {
+pub(super) struct Index {
     by_resource: HashMap<ResourceKey, BTreeSet<Key>>,
     by_object: HashMap<Key, (Vec<ResourceKey>, BTreeSet<Place>)>,
 }
 
 impl Index {
     /// `object`'s record is now `record`. Whether a place came in that no object used.
-    pub fn set(&mut self, object: &Key, record: &[OwnedResource]) -> bool {
+    pub(super) fn set(&mut self, object: &Key, record: &[OwnedResource]) -> bool {
         let before = self.places();
         self.remove(object);
         if record.is_empty() {
@@ -137,14 +138,14 @@ impl Index {
         }
     }
 
-    pub fn objects(&self, resource: &ResourceKey) -> Vec<Key> {
+    pub(super) fn objects(&self, resource: &ResourceKey) -> Vec<Key> {
         self.by_resource
             .get(resource)
             .map(|s| s.iter().cloned().collect())
             .unwrap_or_default()
     }
 
-    pub fn places(&self) -> BTreeSet<Place> {
+    pub(super) fn places(&self) -> BTreeSet<Place> {
         self.by_object
             .values()
             .flat_map(|(_, p)| p.iter().cloned())
@@ -153,9 +154,9 @@ impl Index {
 }
 
 /// The runtime half, shared by the term's passes (which keep the index) and its tasks.
-pub struct DriftEvents {
+pub(super) struct DriftEvents {
     /// The rule's and queue's name.
-    pub name: String,
+    pub(super) name: String,
     index: Mutex<Index>,
     subscribers: Mutex<Vec<UnboundedSender<Key>>>,
     /// A place came in, or a poller lost its queue: ensure now, not at the next interval.
@@ -165,7 +166,7 @@ pub struct DriftEvents {
 }
 
 /// An object's key and its record.
-pub fn record_of(obj: &EventBridgeIntegration) -> (Key, &[OwnedResource]) {
+pub(super) fn record_of(obj: &EventBridgeIntegration) -> (Key, &[OwnedResource]) {
     let key = (obj.namespace().unwrap_or_default(), obj.name_any());
     let record = obj
         .status
@@ -176,7 +177,7 @@ pub fn record_of(obj: &EventBridgeIntegration) -> (Key, &[OwnedResource]) {
 }
 
 impl DriftEvents {
-    pub fn new(cluster_id: &str, namespaces: &[String]) -> DriftEvents {
+    pub(super) fn new(cluster_id: &str, namespaces: &[String]) -> DriftEvents {
         DriftEvents {
             name: drift::resource_name(cluster_id, namespaces),
             index: Mutex::default(),
@@ -187,14 +188,14 @@ impl DriftEvents {
     }
 
     /// The record of `obj` as a pass read or wrote it.
-    pub fn observe(&self, obj: &EventBridgeIntegration) {
+    pub(super) fn observe(&self, obj: &EventBridgeIntegration) {
         let (key, record) = record_of(obj);
         self.observe_record(&key, record);
     }
 
     /// The index built from the start-up list (`schedule::plan_startup` reads every object
     /// once for both): `run` takes it instead of listing again.
-    pub fn index_from_startup(&self, mut index: Index) {
+    pub(super) fn index_from_startup(&self, mut index: Index) {
         // The term's index began empty: all it holds now is what this term's passes saw
         // (new objects do not wait for the list, and may have written their record after
         // it read them), which is at least as new as the list.
@@ -204,14 +205,14 @@ impl DriftEvents {
         *self.startup_listed.locked() = Some(std::time::Instant::now());
     }
 
-    pub fn observe_record(&self, key: &Key, record: &[OwnedResource]) {
+    pub(super) fn observe_record(&self, key: &Key, record: &[OwnedResource]) {
         if self.index.locked().set(key, record) {
             self.wake.notify_one();
         }
     }
 
     /// Objects to re-queue, as `(namespace, name)`; each watch keeps those it holds.
-    pub fn subscribe(&self) -> UnboundedReceiver<Key> {
+    pub(super) fn subscribe(&self) -> UnboundedReceiver<Key> {
         let (tx, rx) = unbounded();
         self.subscribers.locked().push(tx);
         rx
@@ -266,7 +267,7 @@ fn handle(events: &DriftEvents, body: &str, own_arn: Option<&str>) -> &'static s
 /// for the whole term. The index is built from the start-up list of the watched objects
 /// (`schedule::plan_startup`), and rebuilt from a list every resync interval (the passes keep
 /// it current in between).
-pub async fn run(ctx: Arc<Context>, events: Arc<DriftEvents>) {
+pub(super) async fn run(ctx: Arc<Context>, events: Arc<DriftEvents>) {
     let cm: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ctx.settings.locations_namespace);
     let mut pollers: BTreeMap<Place, AbortOnDrop<()>> = BTreeMap::new();
     let mut failures = 0u32;
@@ -448,8 +449,7 @@ fn tags(ctx: &Context) -> BTreeMap<String, String> {
 
 /// Whether `found` tags say the resource is this cluster's drift plumbing.
 fn ours(ctx: &Context, found: &BTreeMap<String, String>) -> bool {
-    found.get(CLUSTER_TAG) == Some(&ctx.settings.cluster_id)
-        && found.get(drift::PURPOSE_TAG).map(String::as_str) == Some(drift::PURPOSE)
+    drift_plumbing::is_clusters(found, &ctx.settings.cluster_id)
 }
 
 fn not_ours(what: &str, name: &str) -> AwsError {
@@ -459,22 +459,6 @@ fn not_ours(what: &str, name: &str) -> AwsError {
         "NotOwned",
         format!("a {what} named {name} exists without this cluster's drift-events tags; it is left alone (rename it, or tag it {CLUSTER_TAG} and {}={} to hand it over)", drift::PURPOSE_TAG, drift::PURPOSE),
     )
-}
-
-async fn queue_tags(c: &Clients, url: &str) -> Result<BTreeMap<String, String>, AwsError> {
-    let out = c
-        .sqs
-        .list_queue_tags()
-        .queue_url(url)
-        .send()
-        .await
-        .map_err(|e| classify("sqs:ListQueueTags", e))?;
-    Ok(out
-        .tags()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .collect())
 }
 
 /// The place's queue and rule, as they should be: (clients, queue URL, the controller's
@@ -492,7 +476,7 @@ async fn ensure(
     let account = place.account_id.as_str();
     let (url, arn) = match observe::queue(&c, name, account).await? {
         Some(q) => {
-            if !ours(ctx, &queue_tags(&c, &q.url).await?) {
+            if !ours(ctx, &drift_plumbing::queue_tags(&c, &q.url).await?) {
                 return Err(not_ours("queue", name));
             }
             let arn = q.attributes.get("QueueArn").cloned().unwrap_or_default();
@@ -732,52 +716,16 @@ async fn remove_place(
     place: &Place,
 ) -> Result<(), String> {
     let c = clients_for(ctx, place).await.map_err(|e| e.to_string())?;
-    remove_plumbing(&c, name, &ctx.settings.cluster_id, &place.account_id)
+    drift_plumbing::remove(&c, name, &ctx.settings.cluster_id, &place.account_id)
         .await
         .map_err(|e| e.to_string())?;
     tracing::info!(account = %place.account_id, region = %place.region, "drift events: removed rule and queue {name}");
     forget_place(cm, place).await
 }
 
-/// Removes the drift rule and queue `name` of `c`'s region, each only when its tags say it
-/// is `cluster`'s drift plumbing (also for the orphan report). Gone already is success.
-pub async fn remove_plumbing(
-    c: &Clients,
-    name: &str,
-    cluster: &str,
-    account: &str,
-) -> Result<(), AwsError> {
-    let ours = |tags: &BTreeMap<String, String>| {
-        tags.get(CLUSTER_TAG).map(String::as_str) == Some(cluster)
-            && tags.get(drift::PURPOSE_TAG).map(String::as_str) == Some(drift::PURPOSE)
-    };
-    if let Some(r) = observe::rule(c, name, "default").await? {
-        if ours(&r.tags) {
-            crate::aws::apply::delete_rule(c, name, "default").await?;
-        } else {
-            tracing::warn!("drift events: rule {name} is not tagged as ours; left alone");
-        }
-    }
-    if let Some(q) = observe::queue(c, name, account).await? {
-        if ours(&queue_tags(c, &q.url).await?) {
-            crate::aws::apply::ignore_not_found(
-                c.sqs
-                    .delete_queue()
-                    .queue_url(&q.url)
-                    .send()
-                    .await
-                    .map_err(|e| classify("sqs:DeleteQueue", e)),
-            )?;
-        } else {
-            tracing::warn!("drift events: queue {name} is not tagged as ours; left alone");
-        }
-    }
-    Ok(())
-}
-
 /// Without `--drift-events`: removes every drift rule and queue the ConfigMap records (a
 /// controller that had it on before). No ConfigMap: no AWS call.
-pub async fn remove_all(ctx: Arc<Context>) {
+pub(super) async fn remove_all(ctx: Arc<Context>) {
     let cm: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ctx.settings.locations_namespace);
     let name = drift::resource_name(&ctx.settings.cluster_id, &ctx.settings.namespaces);
     let places = match recorded_places(&cm).await {

@@ -11,12 +11,11 @@ pub mod conditions;
 mod connection_secret;
 mod converge;
 mod diagnosis;
-pub mod drift_events;
+mod drift_events;
 mod events;
 mod failure;
 mod gate;
 pub mod leader;
-pub mod locations;
 mod part;
 mod reconcile;
 mod record;
@@ -41,12 +40,13 @@ use crate::aws::kms::KeyPolicy;
 use crate::aws::organization::OrgPolicies;
 use crate::aws::ttl_cache::TtlCache;
 use crate::aws::AwsContext;
+use crate::locations;
 use crate::plan::Guardrails;
 use crate::telemetry::Metrics;
+use crate::FIELD_MANAGER;
 use watched::WatchedMeta;
 
 pub const FINALIZER: &str = "eventbridge.dev/cleanup";
-pub const FIELD_MANAGER: &str = "eventbridge-integration-controller";
 
 #[derive(Clone, Debug)]
 pub struct Settings {

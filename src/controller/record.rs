@@ -9,11 +9,12 @@ use serde_json::json;
 
 use super::admission::{way_in, Admission};
 use super::failure::Failure;
-use super::locations::Locations;
-use super::{Context, FIELD_MANAGER};
+use super::Context;
 use crate::api::{EventBridgeIntegration, EventBridgeIntegrationStatus, OwnedResource};
 use crate::aws::Clients;
+use crate::locations::Locations;
 use crate::plan::{record, Owner};
+use crate::FIELD_MANAGER;
 
 /// The record as this reconcile knows it: starts from status, grows before writes, shrinks
 /// as removals succeed. `written` tells whether status already holds exactly `entries`.

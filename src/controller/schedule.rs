@@ -38,9 +38,10 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::gate::hash_of;
-use super::{Context, FIELD_MANAGER};
+use super::Context;
 use crate::api::EventBridgeIntegration;
 use crate::sync::Locked;
+use crate::FIELD_MANAGER;
 
 /// How long the start-up list waits for the watches' own initial lists.
 const WATCHES_SYNCED_WITHIN: Duration = Duration::from_secs(30);

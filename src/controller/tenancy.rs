@@ -17,9 +17,9 @@ use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client, ResourceExt};
 use serde_json::json;
 
-use super::FIELD_MANAGER;
 use crate::api::{EventBridgeIntegrationPolicy, SecretKeyRef};
 use crate::aws::ExternalId;
+use crate::FIELD_MANAGER;
 
 type NamespaceMeta = PartialObjectMeta<Namespace>;
 

@@ -25,8 +25,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::FIELD_MANAGER;
 use crate::api::OwnedResource;
+use crate::FIELD_MANAGER;
 
 /// The ConfigMap's name, in the controller's namespace.
 pub const CONFIGMAP: &str = "eventbridge-integration-controller-locations";
