@@ -8,15 +8,15 @@ use crate::plan::diff::{Change, Observed};
 use crate::plan::{Desired, DesiredRole, Side};
 
 /// One account's share of a converged pass.
-pub struct PartOutcome<'a> {
-    pub side: Side,
-    pub desired: &'a Desired,
-    pub observed: &'a Observed,
-    pub changes: &'a [Change],
+pub(super) struct PartOutcome<'a> {
+    pub(super) side: Side,
+    pub(super) desired: &'a Desired,
+    pub(super) observed: &'a Observed,
+    pub(super) changes: &'a [Change],
 }
 
 /// How a pass ended.
-pub enum Outcome<'a> {
+pub(super) enum Outcome<'a> {
     /// Everything applied; `findings` from the diagnosis of what now exists.
     Converged {
         mode: Option<CrossAccountMode>,
@@ -36,7 +36,7 @@ pub enum Outcome<'a> {
     Retrying { reason: Reason, message: String },
 }
 
-pub fn conditions(outcome: &Outcome<'_>) -> Vec<ConditionValue> {
+pub(super) fn conditions(outcome: &Outcome<'_>) -> Vec<ConditionValue> {
     match outcome {
         Outcome::Blocked { reason, message } => vec![
             ConditionValue::new(c::READY, false, *reason, message.clone()),
@@ -92,7 +92,7 @@ pub fn conditions(outcome: &Outcome<'_>) -> Vec<ConditionValue> {
 }
 
 /// The `Delivering` condition: what AWS reports, not what is configured (not in `Ready`).
-pub fn delivering(observation: &Observation, words: AwsWords<'_>) -> ConditionValue {
+pub(super) fn delivering(observation: &Observation, words: AwsWords<'_>) -> ConditionValue {
     let d = delivery::delivery(observation, words);
     let reason = match d.reason {
         delivery::DeliveryReason::Delivering => Reason::Delivering,

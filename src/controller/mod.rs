@@ -7,7 +7,7 @@
 
 mod admission;
 mod cleanup;
-pub mod conditions;
+mod conditions;
 mod connection_secret;
 mod converge;
 mod diagnosis;

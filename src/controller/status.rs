@@ -37,7 +37,7 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    pub fn outcome(&self) -> Outcome<'static> {
+    pub(super) fn outcome(&self) -> Outcome<'static> {
         if self.blocked {
             Outcome::Blocked {
                 reason: self.reason,
@@ -168,15 +168,15 @@ pub fn aws_verdict(e: &AwsError) -> Verdict {
 }
 
 /// What a converged pass contributes to status.
-pub struct Converged<'a> {
-    pub plan: &'a Plan,
-    pub findings: &'a [Finding],
-    pub not_evaluated: &'a [String],
+pub(super) struct Converged<'a> {
+    pub(super) plan: &'a Plan,
+    pub(super) findings: &'a [Finding],
+    pub(super) not_evaluated: &'a [String],
 }
 
 /// The next status. `converged`: the pass's plan and findings, or None when it failed, in
 /// which case what status knew is kept so users (and clean-up) can still find it.
-pub fn next_status(
+pub(super) fn next_status(
     previous: Option<&EventBridgeIntegrationStatus>,
     generation: Option<i64>,
     target_kind: Option<String>,
