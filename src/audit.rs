@@ -133,8 +133,7 @@ impl CachedReader {
         cached(&self.roles, arn, || async {
             Ok(observe::role(&self.clients, parsed.resource_name())
                 .await?
-                .filter(|o| o.arn == arn)
-                .map(Role::from))
+                .filter(|o| o.arn == arn))
         })
         .await
     }
@@ -352,6 +351,7 @@ pub async fn rules(c: &Clients, bus: &str) -> Result<Vec<Rule>, AwsError> {
                 arn: r.arn()?.to_string(),
                 event_bus_name: r.event_bus_name().unwrap_or(bus).to_string(),
                 enabled: r.state().is_none_or(|s| s.as_str().starts_with("ENABLED")),
+                ..Rule::default()
             })
         })
         .collect())
@@ -368,14 +368,8 @@ pub async fn snapshot_of_rule(
     let Some(r) = observe::rule(reader.clients(), name, bus).await? else {
         return Ok(Snapshot::default());
     };
-    let rule = Rule {
-        name: r.name,
-        arn: r.arn,
-        event_bus_name: r.event_bus_name,
-        enabled: r.enabled,
-    };
     let targets = observe::targets(reader.clients(), name, bus).await?;
-    reader.snapshot(&rule, &targets).await
+    reader.snapshot(&r, &targets).await
 }
 
 /// One rule's result: its targets and findings, or the read that failed.
@@ -628,6 +622,7 @@ pub async fn collect(
         enabled: described
             .state()
             .is_none_or(|s| s.as_str().starts_with("ENABLED")),
+        ..Rule::default()
     };
     let mut rule_json = json!({
         "Name": rule.name,
@@ -915,6 +910,7 @@ mod tests {
             arn: format!("arn:aws:events:us-east-1:123456789012:rule/{name}"),
             event_bus_name: "default".into(),
             enabled: true,
+            ..Rule::default()
         }
     }
 

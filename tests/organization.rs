@@ -945,6 +945,7 @@ mod mocked {
                 arn: "arn:aws:events:us-east-1:222222222222:rule/r".into(),
                 event_bus_name: "default".into(),
                 enabled: true,
+                ..Default::default()
             }),
             ..Default::default()
         };

@@ -5,32 +5,14 @@ use std::collections::BTreeMap;
 
 use crate::api::EventBridgeIntegration;
 use crate::diagnose::{self, Chain, Code, Expectations, Finding, Snapshot};
-use crate::plan::diff::{Observed, ObservedRole};
+use crate::plan::diff::Observed;
 use crate::plan::{Desired, Plan, Side};
 
 use super::part::{Evidence, Part};
 
-impl From<ObservedRole> for diagnose::Role {
-    fn from(r: ObservedRole) -> Self {
-        diagnose::Role {
-            arn: r.arn,
-            name: r.name,
-            trust_policy: r.trust_policy,
-            inline_policies: r.inline_policies,
-            attached_policies: r.attached_policies,
-            permissions_boundary: r.permissions_boundary,
-        }
-    }
-}
-
 /// The diagnosis engine's view of what was observed.
 pub(super) fn snapshot(desired: &Desired, observed: &Observed) -> Snapshot {
-    let rule = observed.rule.as_ref().map(|r| diagnose::Rule {
-        name: r.name.clone(),
-        arn: r.arn.clone(),
-        event_bus_name: r.event_bus_name.clone(),
-        enabled: r.enabled,
-    });
+    let rule = observed.rule.clone();
     let targets = observed
         .targets
         .iter()
@@ -44,7 +26,7 @@ pub(super) fn snapshot(desired: &Desired, observed: &Observed) -> Snapshot {
         .collect();
     let mut roles = BTreeMap::new();
     for r in observed.role.iter() {
-        roles.insert(r.arn.clone(), diagnose::Role::from(r.clone()));
+        roles.insert(r.arn.clone(), r.clone());
     }
     let mut lambda_policies = BTreeMap::new();
     for p in &desired.permissions {

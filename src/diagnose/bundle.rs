@@ -155,6 +155,7 @@ pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError>
                     .unwrap_or_else(|| "default".into()),
                 enabled: input::optional_string(r, "State", "bundle.rule")?
                     .is_none_or(|s| s.starts_with("ENABLED")),
+                ..Rule::default()
             })
         }
     };
@@ -286,6 +287,8 @@ pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError>
                 inline_policies,
                 attached_policies,
                 permissions_boundary,
+                // A bundle carries no tags: the checks do not read them.
+                tags: BTreeMap::new(),
             },
         );
     }

@@ -74,13 +74,9 @@ pub struct Organization {
     pub resource_control: Vec<crate::iam::request::OrgLevel>,
 }
 
-#[derive(Clone, Debug, PartialEq)]
-pub struct Rule {
-    pub name: String,
-    pub arn: String,
-    pub event_bus_name: String,
-    pub enabled: bool,
-}
+/// A rule as read: the one type the diff and the checks share (the checks read its name,
+/// ARN, bus and state).
+pub use crate::plan::diff::ObservedRule as Rule;
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Target {
@@ -91,18 +87,8 @@ pub struct Target {
     pub dead_letter_arn: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq)]
-pub struct Role {
-    pub arn: String,
-    pub name: String,
-    pub trust_policy: Value,
-    /// Inline policies: name → document.
-    pub inline_policies: BTreeMap<String, Value>,
-    /// Attached managed policies: ARN → default version's document.
-    pub attached_policies: BTreeMap<String, Value>,
-    /// Permissions boundary: ARN and document.
-    pub permissions_boundary: Option<(String, Value)>,
-}
+/// A role as read: the one type the diff and the checks share (the checks ignore its tags).
+pub use crate::plan::diff::ObservedRole as Role;
 
 /// The task definition's roles, a planning fact the checks read too.
 pub use crate::plan::TaskDefinition;

@@ -78,7 +78,8 @@ impl ObservedQueue {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+/// A rule as EventBridge shows it (`diagnose::Rule` is this type).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ObservedRule {
     pub name: String,
     pub arn: String,
@@ -90,14 +91,19 @@ pub struct ObservedRule {
     pub tags: BTreeMap<String, String>,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+/// A role as IAM shows it, for the diff (ownership by its tags) and for the diagnosis
+/// (`diagnose::Role` is this type).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ObservedRole {
     pub arn: String,
     pub name: String,
     pub trust_policy: Value,
     pub tags: BTreeMap<String, String>,
+    /// Inline policies: name → document.
     pub inline_policies: BTreeMap<String, Value>,
+    /// Attached managed policies: ARN → default version's document.
     pub attached_policies: BTreeMap<String, Value>,
+    /// Permissions boundary: ARN and document.
     pub permissions_boundary: Option<(String, Value)>,
 }
 
