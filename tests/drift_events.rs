@@ -102,9 +102,26 @@ async fn a_cloudtrail_event_brings_a_drifted_integration_back_within_10s_with_an
     // The drift rule and queue: our tags, CloudTrail's pattern of the watched calls (IAM's
     // too, in us-east-1), the queue as the only target, a statement admitting that rule.
     wait_until_async(
-        "the drift rule and its target",
+        "the drift rule, its target and the queue's statement",
         Duration::from_secs(20),
-        || async { aws.rule_exists(&plumbing).await && !targets(&aws, &plumbing).await.is_empty() },
+        || async {
+            if !aws.rule_exists(&plumbing).await || targets(&aws, &plumbing).await.is_empty() {
+                return false;
+            }
+            // The queue's statement is written after the rule's target.
+            let Some(url) = queue_url(&sqs, &plumbing).await else {
+                return false;
+            };
+            let policy = aws_sdk_sqs::types::QueueAttributeName::Policy;
+            sqs.get_queue_attributes()
+                .queue_url(&url)
+                .attribute_names(policy.clone())
+                .send()
+                .await
+                .ok()
+                .and_then(|a| a.attributes().and_then(|m| m.get(&policy).cloned()))
+                .is_some_and(|p| p.contains("ebi-drift-events"))
+        },
     )
     .await;
     let described = aws
@@ -373,21 +390,25 @@ async fn a_cloudtrail_event_brings_a_drifted_integration_back_within_10s_with_an
     )
     .await;
     assert!(aws.rule_exists(&rule).await);
-    let (_, recorded) = kubectl(
-        &[
-            "get",
-            "configmap",
-            "eventbridge-integration-controller-drift-events",
-            "-n",
-            &ns,
-            "-o",
-            "jsonpath={.data}",
-        ],
-        None,
-    );
-    assert!(
-        !recorded.contains(&format!("123456789012.{REGION}")),
-        "{recorded}"
+    // The place leaves the ConfigMap after its rule and queue are gone.
+    wait_until(
+        "the place to leave the drift ConfigMap",
+        Duration::from_secs(20),
+        || {
+            let (_, recorded) = kubectl(
+                &[
+                    "get",
+                    "configmap",
+                    "eventbridge-integration-controller-drift-events",
+                    "-n",
+                    &ns,
+                    "-o",
+                    "jsonpath={.data}",
+                ],
+                None,
+            );
+            !recorded.contains(&format!("123456789012.{REGION}"))
+        },
     );
 
     // With the flag again, they come back; once the object is deleted no record uses the

@@ -168,11 +168,13 @@ async fn an_in_sync_resync_costs_at_most_two_calls_per_integration() {
         wait_condition(&api, &format!("shared-{i}"), "Ready", "True", None).await;
     }
     // One more pass each first: a role enters the shared snapshot once a pass asked for it.
+    // A pass is counted after its status write, so some converging passes may not be in
+    // `converged` yet: wait for two rounds, so every object has had one after converging.
     let converged = ctl.successful_reconciles();
     wait_until(
-        "every object resynced once",
-        Duration::from_secs(60),
-        || ctl.successful_reconciles() >= converged + n,
+        "every object resynced at least once",
+        Duration::from_secs(90),
+        || ctl.successful_reconciles() >= converged + 2 * n,
     );
     let before = ctl.aws_calls();
     let start = ctl.successful_reconciles();
@@ -604,11 +606,16 @@ async fn spec_updates_apply_in_place() {
         role_arn,
         "the role is updated in place, not replaced"
     );
-    let obj = api.get("orders").await.unwrap();
-    assert_eq!(
-        obj.status.unwrap().observed_generation,
-        obj.metadata.generation
-    );
+    // The status write follows the last AWS write of the pass.
+    wait_until_async(
+        "the status to speak of the updated spec",
+        Duration::from_secs(30),
+        || async {
+            let obj = api.get("orders").await.unwrap();
+            obj.status.and_then(|s| s.observed_generation) == obj.metadata.generation
+        },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1181,6 +1188,19 @@ async fn renaming_the_rule_or_role_leaves_no_orphan() {
         || async { !aws.rule_exists(&first_rule).await && !aws.role_exists(&first_role).await },
     )
     .await;
+    // Ready was True before the rename: wait for the status write of the pass that made it
+    // (it follows the removals), not for Ready.
+    wait_until_async(
+        "the status to name the renamed rule",
+        Duration::from_secs(30),
+        || async {
+            let obj = api.get("renamed").await.unwrap();
+            let status = obj.status.unwrap_or_default();
+            status.rule_name.as_deref() == Some(second_rule.as_str())
+                && status.observed_generation == obj.metadata.generation
+        },
+    )
+    .await;
     wait_condition(&api, "renamed", "Ready", "True", None).await;
     let t = aws
         .events
@@ -1193,24 +1213,25 @@ async fn renaming_the_rule_or_role_leaves_no_orphan() {
         .role_arn()
         .unwrap()
         .ends_with(&format!("role/{second_role}")));
-    let status = api.get("renamed").await.unwrap().status.unwrap();
-    assert_eq!(status.rule_name.as_deref(), Some(second_rule.as_str()));
-    let (_, events) = kubectl(
-        &[
-            "get",
-            "events",
-            "-n",
-            &ns,
-            "-o",
-            "jsonpath={.items[*].message}",
-        ],
-        None,
-    );
-    assert!(
-        events.contains(&format!(
-            "removed rule arn:aws:events:{REGION}:{ACCOUNT}:rule/{first_rule}"
-        )),
-        "{events}"
+    // The Events are published after the status write.
+    let removed = format!("removed rule arn:aws:events:{REGION}:{ACCOUNT}:rule/{first_rule}");
+    wait_until(
+        "the Event naming the removed rule",
+        Duration::from_secs(30),
+        || {
+            let (_, events) = kubectl(
+                &[
+                    "get",
+                    "events",
+                    "-n",
+                    &ns,
+                    "-o",
+                    "jsonpath={.items[*].message}",
+                ],
+                None,
+            );
+            events.contains(&removed)
+        },
     );
 }
 
