@@ -390,25 +390,27 @@ async fn a_cloudtrail_event_brings_a_drifted_integration_back_within_10s_with_an
     )
     .await;
     assert!(aws.rule_exists(&rule).await);
+    // Whether the drift ConfigMap no longer lists this account and region.
+    let place_forgotten = || {
+        let (_, recorded) = kubectl(
+            &[
+                "get",
+                "configmap",
+                "eventbridge-integration-controller-drift-events",
+                "-n",
+                &ns,
+                "-o",
+                "jsonpath={.data}",
+            ],
+            None,
+        );
+        !recorded.contains(&format!("123456789012.{REGION}"))
+    };
     // The place leaves the ConfigMap after its rule and queue are gone.
     wait_until(
         "the place to leave the drift ConfigMap",
         Duration::from_secs(20),
-        || {
-            let (_, recorded) = kubectl(
-                &[
-                    "get",
-                    "configmap",
-                    "eventbridge-integration-controller-drift-events",
-                    "-n",
-                    &ns,
-                    "-o",
-                    "jsonpath={.data}",
-                ],
-                None,
-            );
-            !recorded.contains(&format!("123456789012.{REGION}"))
-        },
+        place_forgotten,
     );
 
     // With the flag again, they come back; once the object is deleted no record uses the
@@ -437,21 +439,7 @@ async fn a_cloudtrail_event_brings_a_drifted_integration_back_within_10s_with_an
     wait_until(
         "the controller to forget the place",
         Duration::from_secs(40),
-        || {
-            let (_, recorded) = kubectl(
-                &[
-                    "get",
-                    "configmap",
-                    "eventbridge-integration-controller-drift-events",
-                    "-n",
-                    &ns,
-                    "-o",
-                    "jsonpath={.data}",
-                ],
-                None,
-            );
-            !recorded.contains(&format!("123456789012.{REGION}"))
-        },
+        place_forgotten,
     );
     assert!(
         !aws.rule_exists(&plumbing).await,
