@@ -53,7 +53,7 @@ fn main() {
         .into(),
         provisioning_role_arn: None,
         recorded_roles: vec![],
-        connection_secret: None,
+        connection_secrets: Default::default(),
     };
     let owner = Owner {
         cluster: "bench".into(),

@@ -80,12 +80,20 @@ fn reconcile(spec: &Value) -> Option<String> {
             .cross_account
             .as_ref()
             .and_then(|x| x.provisioning_role_arn.clone()),
-        // As the controller reads it from the connection's Secret.
-        connection_secret: Some(ebi::plan::ConnectionSecret {
-            version: "s@1".into(),
-            first: "x-api-key".into(),
-            second: "secret".into(),
-        }),
+        // As the controller reads them from the connections' Secrets.
+        connection_secrets: spec
+            .target_entries()
+            .into_iter()
+            .filter_map(|(_, t)| t.api_destination.as_ref())
+            .map(|d| {
+                let secret = ebi::plan::ConnectionSecret {
+                    version: format!("{}@1", d.connection.secret_ref.name),
+                    first: "x-api-key".into(),
+                    second: "secret".into(),
+                };
+                (d.connection.secret_ref.name.clone(), secret)
+            })
+            .collect(),
     };
     match plan(&spec, &owner, &facts, &Guardrails::default()) {
         Ok(_) => None,
@@ -939,13 +947,13 @@ fn cases() -> Vec<(
             None,
         ),
         (
-            "two API destinations in one list",
+            "two API destinations in one list, each with its own Secret",
             json!({"rule": {"eventPattern": {"source": ["orders"]}}, "targets": [
                 dict_with(api_destination("https://a.example.com/orders", api_key())["target"].clone(), "id", "a"),
-                dict_with(api_destination("https://b.example.com/orders", api_key())["target"].clone(), "id", "b"),
+                dict_with(api_destination("https://b.example.com/orders", json!({"authorizationType": "BASIC", "secretRef": {"name": "b-login"}}))["target"].clone(), "id", "b"),
             ]}),
-            Some("spec.targets"),
-            Some("spec.targets"),
+            None,
+            None,
         ),
         (
             "a role for a list that takes none",

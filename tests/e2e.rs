@@ -1803,6 +1803,211 @@ spec:
 /// `spec.targets`: five targets on one rule, one role holding what the stream needs, each
 /// queue, topic and function (two: the function and its alias) granting the rule; a target
 /// removed from the list leaves the rule with its grant; a sixth is refused by the schema.
+/// Two API destinations on one rule: each entry gets its own destination and connection
+/// (named as the rule and its id, with its own Secret), the role may invoke each, and an
+/// entry leaving the list takes its destination, connection, target and statement with it.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_api_destinations_on_one_rule_each_with_its_own_connection() {
+    let ns = namespace("e2e-two-apidest");
+    apply(&format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: partner-key, namespace: {ns}}}\nstringData: {{apiKeyName: x-partner-key, apiKeyValue: k}}\n---\napiVersion: v1\nkind: Secret\nmetadata: {{name: audit-login, namespace: {ns}}}\nstringData: {{username: auditor, password: p}}\n"
+    ));
+    let partner_entry = "  - id: partner\n    apiDestination:\n      endpoint: \"https://partner.example.com/orders\"\n      httpMethod: POST\n      connection: {authorizationType: API_KEY, secretRef: {name: partner-key}}\n";
+    let audit_entry = "  - id: audit\n    apiDestination:\n      endpoint: \"https://audit.example.net/events\"\n      httpMethod: PUT\n      connection: {authorizationType: BASIC, secretRef: {name: audit-login}}\n";
+    let yaml = |entries: &[&str]| {
+        format!(
+            "apiVersion: eventbridge.dev/v1alpha1\nkind: EventBridgeIntegration\nmetadata: {{name: hooks, namespace: {ns}}}\nspec:\n  rule: {{eventPattern: {{source: [orders]}}}}\n  targets:\n{}",
+            entries.concat()
+        )
+    };
+    let resync = converge_and_count(
+        "two API destinations",
+        &ns,
+        "hooks",
+        yaml(&[partner_entry, audit_entry]),
+    )
+    .await;
+    // In sync, both are confirmed from the account's lists: nothing is described.
+    assert!(
+        !resync.contains_key("DescribeApiDestination")
+            && !resync.contains_key("DescribeConnection"),
+        "{resync:?}"
+    );
+    let _ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    let aws = aws().await;
+    let rule = derived(&ns, "hooks");
+    let (partner, audit) = (format!("{rule}-partner"), format!("{rule}-audit"));
+    let destination = |name: String| {
+        let events = aws.events.clone();
+        async move { events.describe_api_destination().name(name).send().await }
+    };
+    let connection = |name: String| {
+        let events = aws.events.clone();
+        async move { events.describe_connection().name(name).send().await }
+    };
+    // Each destination calls its own endpoint through its own connection and Secret.
+    let p = destination(partner.clone()).await.unwrap();
+    let a = destination(audit.clone()).await.unwrap();
+    assert_eq!(
+        (p.invocation_endpoint(), p.http_method().map(|m| m.as_str())),
+        (Some("https://partner.example.com/orders"), Some("POST"))
+    );
+    assert_eq!(
+        (a.invocation_endpoint(), a.http_method().map(|m| m.as_str())),
+        (Some("https://audit.example.net/events"), Some("PUT"))
+    );
+    let pc = connection(partner.clone()).await.unwrap();
+    let ac = connection(audit.clone()).await.unwrap();
+    assert_eq!(p.connection_arn(), pc.connection_arn());
+    assert_eq!(a.connection_arn(), ac.connection_arn());
+    let key_name = pc
+        .auth_parameters()
+        .and_then(|x| x.api_key_auth_parameters())
+        .and_then(|k| k.api_key_name());
+    assert_eq!(key_name, Some("x-partner-key"));
+    let user = ac
+        .auth_parameters()
+        .and_then(|x| x.basic_auth_parameters())
+        .and_then(|b| b.username());
+    assert_eq!(user, Some("auditor"));
+    // The rule calls each destination by the ARN AWS gave it.
+    let targets = || {
+        let events = aws.events.clone();
+        let rule = rule.clone();
+        async move {
+            let out = events
+                .list_targets_by_rule()
+                .rule(rule)
+                .send()
+                .await
+                .unwrap();
+            let mut found: Vec<(String, String)> = out
+                .targets()
+                .iter()
+                .map(|t| (t.id().to_string(), t.arn().to_string()))
+                .collect();
+            found.sort();
+            found
+        }
+    };
+    let (partner_arn, audit_arn) = (
+        p.api_destination_arn().unwrap().to_string(),
+        a.api_destination_arn().unwrap().to_string(),
+    );
+    assert_eq!(
+        targets().await,
+        [
+            ("audit".to_string(), audit_arn.clone()),
+            ("partner".to_string(), partner_arn.clone())
+        ]
+    );
+    // One role: a statement per destination, each on that destination only.
+    let invokable = || async {
+        let policy = aws.inline_policy(&rule).await.unwrap();
+        let doc = PolicyDocument::parse(&json!(policy)).unwrap();
+        let mut resources: Vec<String> = doc
+            .statements
+            .iter()
+            .flat_map(|s| s.resource.iter().flat_map(|r| r.patterns.clone()))
+            .collect();
+        resources.sort();
+        resources
+    };
+    let on = |name: &str| format!("arn:aws:events:{REGION}:{ACCOUNT}:api-destination/{name}/*");
+    assert_eq!(invokable().await, [on(&audit), on(&partner)]);
+
+    // The audit entry leaves the list: its target, statement, destination and connection go.
+    apply(&yaml(&[partner_entry]));
+    wait_until_async(
+        "the audit destination and connection to go",
+        Duration::from_secs(60),
+        || async {
+            destination(audit.clone()).await.is_err() && connection(audit.clone()).await.is_err()
+        },
+    )
+    .await;
+    assert_eq!(
+        targets().await,
+        [("partner".to_string(), partner_arn.clone())]
+    );
+    assert_eq!(invokable().await, [on(&partner)]);
+    wait_condition(&api, "hooks", "Ready", "True", None).await;
+    assert_eq!(
+        destination(partner.clone())
+            .await
+            .unwrap()
+            .api_destination_arn(),
+        Some(partner_arn.as_str()),
+        "the remaining destination is the same one"
+    );
+
+    delete_and_wait(&ns, &["hooks"]);
+    assert!(!aws.rule_exists(&rule).await);
+    let gone = destination(partner.clone()).await;
+    assert!(gone.is_err_and(|e| e.into_service_error().is_resource_not_found_exception()));
+    let gone = connection(partner.clone()).await;
+    assert!(gone.is_err_and(|e| e.into_service_error().is_resource_not_found_exception()));
+}
+
+/// `spec.target` to `spec.targets`: the API destination named as the rule gives way to the
+/// one named as the rule and the entry's id (the record removes the old pair once the rule
+/// calls the new one).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_api_destination_moved_into_a_list_is_renamed_and_the_old_one_removed() {
+    let ns = namespace("e2e-apidest-move");
+    let _ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    let aws = aws().await;
+    apply(&format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: hook-key, namespace: {ns}}}\nstringData: {{apiKeyName: x-key, apiKeyValue: k}}\n"
+    ));
+    let destination = "apiDestination:\n      endpoint: \"https://hooks.example.com/in\"\n      httpMethod: POST\n      connection: {authorizationType: API_KEY, secretRef: {name: hook-key}}\n";
+    let object = |target: &str| {
+        format!("apiVersion: eventbridge.dev/v1alpha1\nkind: EventBridgeIntegration\nmetadata: {{name: hook, namespace: {ns}}}\nspec:\n  rule: {{eventPattern: {{source: [orders]}}}}\n{target}")
+    };
+    apply(&object(&format!("  target:\n    {destination}")));
+    wait_condition(&api, "hook", "Ready", "True", Some("Converged")).await;
+    let rule = derived(&ns, "hook");
+    let exists = |name: String| {
+        let events = aws.events.clone();
+        async move {
+            let d = events.describe_api_destination().name(&name).send().await;
+            let c = events.describe_connection().name(&name).send().await;
+            (d.is_ok(), c.is_ok())
+        }
+    };
+    assert_eq!(exists(rule.clone()).await, (true, true));
+
+    apply(&object(&format!(
+        "  targets:\n  - id: partner\n    {destination}"
+    )));
+    let renamed = format!("{rule}-partner");
+    wait_until_async(
+        "the old destination and connection to give way to the entry's",
+        Duration::from_secs(60),
+        || async {
+            exists(rule.clone()).await == (false, false)
+                && exists(renamed.clone()).await == (true, true)
+        },
+    )
+    .await;
+    let called = aws
+        .events
+        .describe_api_destination()
+        .name(&renamed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        only_target(&aws, &rule).await.arn(),
+        called.api_destination_arn().unwrap(),
+        "the rule calls the renamed destination"
+    );
+    delete_and_wait(&ns, &["hook"]);
+    assert_eq!(exists(renamed).await, (false, false));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn five_targets_on_one_rule_and_one_removed_with_its_grant() {
     let ns = namespace("e2e-fan");

@@ -70,7 +70,7 @@ fn created_role() -> String {
         task_roles: Default::default(),
         provisioning_role_arn: None,
         recorded_roles: vec![],
-        connection_secret: None,
+        connection_secrets: Default::default(),
     };
     let guard = Guardrails {
         allowed_account_ids: vec![],

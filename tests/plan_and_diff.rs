@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use ebi::api::EventBridgeIntegrationSpec;
 use ebi::iam::{documents_equivalent, PolicyDocument};
 use ebi::plan::diff::{
-    diff, Adoption, Change, Observed, ObservedApiDestination, ObservedConnection, ObservedRole,
-    ObservedRule,
+    diff, Adoption, Change, Observed, ObservedApiDestination, ObservedApiDestinationPair,
+    ObservedConnection, ObservedRole, ObservedRule,
 };
 use ebi::plan::{
     plan, DesiredRole, Facts, Guardrails, Owner, Plan, PlanError, CLUSTER_TAG, OWNER_TAG,
@@ -43,7 +43,7 @@ fn facts() -> Facts {
         .into(),
         provisioning_role_arn: None,
         recorded_roles: vec![],
-        connection_secret: None,
+        connection_secrets: Default::default(),
     }
 }
 
@@ -965,24 +965,61 @@ target:
     connection: {{authorizationType: {authorization}, secretRef: {{name: partner}}{oauth}}}
 "#
     ));
-    let facts = Facts {
-        connection_secret: Some(ebi::plan::ConnectionSecret {
-            version: version.into(),
-            first: "x-api-key".into(),
-            second: "value".into(),
-        }),
+    plan(
+        &s,
+        &owner(),
+        &secrets(&[("partner", version)]),
+        &Guardrails::default(),
+    )
+    .unwrap()
+}
+
+/// The facts with the connections' Secrets (name, version) read.
+fn secrets(read: &[(&str, &str)]) -> Facts {
+    let connection_secrets = read
+        .iter()
+        .map(|(name, version)| {
+            let secret = ebi::plan::ConnectionSecret {
+                version: (*version).into(),
+                first: "x-api-key".into(),
+                second: "value".into(),
+            };
+            (name.to_string(), secret)
+        })
+        .collect();
+    Facts {
+        connection_secrets,
         ..facts()
-    };
-    plan(&s, &owner(), &facts, &Guardrails::default()).unwrap()
+    }
+}
+
+/// The one API destination of a plan: its name, and its destination and connection as found.
+fn name_of(p: &Plan) -> String {
+    p.local.api_destinations[0].name.clone()
+}
+
+fn found(o: &mut Observed) -> &mut ObservedApiDestinationPair {
+    o.api_destinations.values_mut().next().unwrap()
 }
 
 /// What AWS holds once the plan was applied: AWS's IDs end both ARNs.
 fn api_destination_in_sync(p: &Plan) -> Observed {
-    let want = p.local.api_destination.clone().unwrap();
+    let want = p.local.api_destinations[0].clone();
     let mut observed = in_sync(p);
     let arn = format!("{}/5f1c9a2e", want.arn);
     observed.targets[0].arn = arn.clone();
-    observed.api_destination = Some(ObservedApiDestination {
+    let pair = found_in_sync(&want, arn);
+    observed.api_destinations.insert(want.name.clone(), pair);
+    observed
+}
+
+/// A destination and its connection as AWS holds them once `want` was written, the
+/// destination under `arn`.
+fn found_in_sync(
+    want: &ebi::plan::DesiredApiDestination,
+    arn: String,
+) -> ObservedApiDestinationPair {
+    let destination = Some(ObservedApiDestination {
         arn,
         connection_arn: format!("{}/0b9e8d7c", want.connection.arn),
         endpoint: want.endpoint.clone(),
@@ -990,14 +1027,17 @@ fn api_destination_in_sync(p: &Plan) -> Observed {
         rate_limit: Some(want.rate_limit),
         description: want.description.clone(),
     });
-    observed.connection = Some(ObservedConnection {
+    let connection = Some(ObservedConnection {
         arn: format!("{}/0b9e8d7c", want.connection.arn),
         authorization_type: want.connection.authorization_type.as_str().into(),
         state: "AUTHORIZED".into(),
         state_reason: None,
         description: want.connection.description.clone(),
     });
-    observed
+    ObservedApiDestinationPair {
+        destination,
+        connection,
+    }
 }
 
 #[test]
@@ -1013,8 +1053,14 @@ fn an_api_destination_is_created_before_its_role_and_rule_and_then_left_alone() 
     assert_eq!(
         changes[..2],
         [
-            Change::PutConnection { created: true },
-            Change::PutApiDestination { created: true }
+            Change::PutConnection {
+                name: name_of(&p),
+                created: true
+            },
+            Change::PutApiDestination {
+                name: name_of(&p),
+                created: true
+            }
         ],
         "the destination exists before the target names it"
     );
@@ -1022,7 +1068,7 @@ fn an_api_destination_is_created_before_its_role_and_rule_and_then_left_alone() 
     let role = managed(&p);
     assert_eq!(
         role.policy["Statement"][0]["Resource"],
-        format!("{}/*", p.local.api_destination.as_ref().unwrap().arn)
+        format!("{}/*", p.local.api_destinations[0].arn)
     );
     // In sync: the target names the destination by the ARN AWS gave it.
     let observed = api_destination_in_sync(&p);
@@ -1050,43 +1096,53 @@ fn each_kind_of_api_destination_drift_is_one_change() {
             Adoption::default()
         )
         .unwrap(),
-        vec![Change::PutConnection { created: false }]
+        vec![Change::PutConnection {
+            name: name_of(&p),
+            created: false
+        }]
     );
+    let put_connection = || Change::PutConnection {
+        name: name_of(&p),
+        created: false,
+    };
+    let put_destination = |created| Change::PutApiDestination {
+        name: name_of(&p),
+        created,
+    };
     for (what, edit, expected) in [
         (
             "endpoint edited",
             Box::new(|o: &mut Observed| {
-                o.api_destination.as_mut().unwrap().endpoint = "https://evil.example".into()
+                found(o).destination.as_mut().unwrap().endpoint = "https://evil.example".into()
             }) as Box<dyn Fn(&mut Observed)>,
-            vec![Change::PutApiDestination { created: false }],
+            vec![put_destination(false)],
         ),
         (
             "rate edited",
-            Box::new(|o: &mut Observed| o.api_destination.as_mut().unwrap().rate_limit = Some(1)),
-            vec![Change::PutApiDestination { created: false }],
+            Box::new(|o: &mut Observed| {
+                found(o).destination.as_mut().unwrap().rate_limit = Some(1)
+            }),
+            vec![put_destination(false)],
         ),
         (
             "destination on another connection",
             Box::new(|o: &mut Observed| {
-                o.api_destination.as_mut().unwrap().connection_arn = "arn:other".into()
+                found(o).destination.as_mut().unwrap().connection_arn = "arn:other".into()
             }),
-            vec![Change::PutApiDestination { created: false }],
+            vec![put_destination(false)],
         ),
         (
             "connection deauthorized by a call",
             Box::new(|o: &mut Observed| {
-                o.connection.as_mut().unwrap().state = "DEAUTHORIZED".into()
+                found(o).connection.as_mut().unwrap().state = "DEAUTHORIZED".into()
             }),
-            vec![Change::PutConnection { created: false }],
+            vec![put_connection()],
         ),
         (
             "destination deleted by hand",
-            Box::new(|o: &mut Observed| o.api_destination = None),
+            Box::new(|o: &mut Observed| found(o).destination = None),
             // Re-created with a new ID: the target must follow it.
-            vec![
-                Change::PutApiDestination { created: true },
-                Change::PutTarget,
-            ],
+            vec![put_destination(true), Change::PutTarget],
         ),
     ] {
         assert_eq!(change(&*edit).unwrap(), expected, "{what}");
@@ -1094,7 +1150,7 @@ fn each_kind_of_api_destination_drift_is_one_change() {
     // An OAuth connection its token endpoint refused is reported, not rewritten each pass.
     let oauth = api_destination_plan("OAUTH_CLIENT_CREDENTIALS", "partner@1");
     let mut observed = api_destination_in_sync(&oauth);
-    observed.connection.as_mut().unwrap().state = "DEAUTHORIZED".into();
+    found(&mut observed).connection.as_mut().unwrap().state = "DEAUTHORIZED".into();
     assert_eq!(
         diff(&oauth.local, &observed, &owner(), Adoption::default()).unwrap(),
         vec![]
@@ -1110,19 +1166,170 @@ fn an_api_destination_or_connection_of_someone_else_is_never_taken() {
         ..owner()
     };
     let mut observed = api_destination_in_sync(&p);
-    observed.connection.as_mut().unwrap().description =
-        ebi::plan::api_destination::description(&other, Some("s@1"));
+    found(&mut observed)
+        .connection
+        .as_mut()
+        .unwrap()
+        .description = ebi::plan::api_destination::description(&other, Some("s@1"));
     let e = diff(&p.local, &observed, &owner(), Adoption::default()).unwrap_err();
     assert!(e.kind == "EventBridge connection" && e.foreign, "{e}");
     // Made by hand (no owner in its description): only with adoptExisting.
     let mut observed = api_destination_in_sync(&p);
-    observed.api_destination.as_mut().unwrap().description = "made by hand".into();
+    found(&mut observed)
+        .destination
+        .as_mut()
+        .unwrap()
+        .description = "made by hand".into();
     let e = diff(&p.local, &observed, &owner(), Adoption::default()).unwrap_err();
     assert!(e.kind == "EventBridge API destination" && !e.foreign, "{e}");
     assert_eq!(
         diff(&p.local, &observed, &owner(), Adoption::both(true)).unwrap(),
-        vec![Change::PutApiDestination { created: false }]
+        vec![Change::PutApiDestination {
+            name: name_of(&p),
+            created: false
+        }]
     );
+}
+
+#[test]
+fn two_api_destinations_of_a_list_each_have_their_own_destination_connection_and_grant() {
+    let yaml = r#"
+rule: {eventPattern: {source: [orders]}}
+targets:
+- id: partner
+  apiDestination: {endpoint: "https://a.example.com/x", httpMethod: POST, connection: {authorizationType: API_KEY, secretRef: {name: partner}}}
+- id: audit
+  apiDestination: {endpoint: "https://b.example.com/y", httpMethod: PUT, connection: {authorizationType: BASIC, secretRef: {name: audit-login}}}
+"#;
+    let read = [("partner", "partner@1"), ("audit-login", "audit-login@7")];
+    let p = plan(
+        &spec(yaml),
+        &owner(),
+        &secrets(&read),
+        &Guardrails::default(),
+    )
+    .unwrap();
+    let rule = p.local.rule.clone().unwrap();
+    let d = &p.local.api_destinations;
+    let names: Vec<&str> = d.iter().map(|d| d.name.as_str()).collect();
+    let (partner, audit) = (
+        format!("{}-partner", rule.name),
+        format!("{}-audit", rule.name),
+    );
+    assert_eq!(names, [partner.as_str(), audit.as_str()]);
+    // Each target names its own destination; each connection holds its own Secret.
+    let prefix = format!("arn:aws:events:us-east-1:{A}");
+    assert_eq!(d[0].arn, format!("{prefix}:api-destination/{partner}"));
+    assert_eq!(d[1].connection.arn, format!("{prefix}:connection/{audit}"));
+    let targets: Vec<&str> = p.local.targets.iter().map(|t| t.arn.as_str()).collect();
+    assert_eq!(targets, [d[0].arn.as_str(), d[1].arn.as_str()]);
+    assert!(d[0].connection.description.ends_with(" secret=partner@1"));
+    assert!(d[1]
+        .connection
+        .description
+        .ends_with(" secret=audit-login@7"));
+    assert_eq!(
+        (d[1].http_method.as_str(), d[1].endpoint.as_str()),
+        ("PUT", "https://b.example.com/y")
+    );
+    // One role, a statement per destination, each on that destination only.
+    let role = managed(&p);
+    let resources: Vec<&Value> = role.policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| &s["Resource"])
+        .collect();
+    assert_eq!(
+        resources,
+        [
+            &json!(format!("{}/*", d[0].arn)),
+            &json!(format!("{}/*", d[1].arn))
+        ]
+    );
+    // From nothing: both connections and destinations are written before anything uses them.
+    let changes = diff(
+        &p.local,
+        &Observed::default(),
+        &owner(),
+        Adoption::default(),
+    )
+    .unwrap();
+    let put = |name: &str, connection: bool| match connection {
+        true => Change::PutConnection {
+            name: name.into(),
+            created: true,
+        },
+        false => Change::PutApiDestination {
+            name: name.into(),
+            created: true,
+        },
+    };
+    assert_eq!(
+        changes[..4],
+        [
+            put(&partner, true),
+            put(&partner, false),
+            put(&audit, true),
+            put(&audit, false)
+        ]
+    );
+    // In sync, then the second destination edited by hand: only its write.
+    let mut observed = in_sync(&p);
+    observed.targets = p.local.targets.clone();
+    for (i, want) in d.iter().enumerate() {
+        let arn = format!("{}/id-{i}", want.arn);
+        observed.targets[i].arn = arn.clone();
+        observed
+            .api_destinations
+            .insert(want.name.clone(), found_in_sync(want, arn));
+    }
+    assert_eq!(
+        diff(&p.local, &observed, &owner(), Adoption::default()).unwrap(),
+        vec![]
+    );
+    let edited = observed.api_destinations.get_mut(&audit).unwrap();
+    edited.destination.as_mut().unwrap().endpoint = "https://evil.example".into();
+    assert_eq!(
+        diff(&p.local, &observed, &owner(), Adoption::default()).unwrap(),
+        vec![Change::PutApiDestination {
+            name: audit.clone(),
+            created: false
+        }]
+    );
+    // The record: each destination and its connection under its own name (in removal
+    // order: destinations before connections).
+    let entries = record::inventory(&p, None);
+    let named: Vec<(OwnedKind, &str)> = entries
+        .iter()
+        .filter(|e| matches!(e.kind, OwnedKind::ApiDestination | OwnedKind::Connection))
+        .map(|e| (e.kind, e.name.as_str()))
+        .collect();
+    assert_eq!(
+        named,
+        [
+            (OwnedKind::ApiDestination, partner.as_str()),
+            (OwnedKind::ApiDestination, audit.as_str()),
+            (OwnedKind::Connection, partner.as_str()),
+            (OwnedKind::Connection, audit.as_str()),
+        ]
+    );
+    // A Secret not read is said of its entry.
+    match plan(
+        &spec(yaml),
+        &owner(),
+        &secrets(&read[..1]),
+        &Guardrails::default(),
+    ) {
+        Err(PlanError::InvalidSpec(e)) => {
+            assert_eq!(
+                e.field,
+                "spec.targets[1].apiDestination.connection.secretRef"
+            );
+            assert!(e.message.contains("audit-login"), "{}", e.message);
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
 }
 
 #[test]
@@ -1397,16 +1604,6 @@ fn a_target_list_is_refused_naming_the_entry_and_the_fix() {
         .map(|p| p.function_name.rsplit(':').next().unwrap())
         .collect();
     assert_eq!(functions, ["one", "two"]);
-    let destination = |id: &str, host: &str| {
-        format!("- id: {id}\n  apiDestination: {{endpoint: \"https://{host}/x\", httpMethod: POST, connection: {{authorizationType: API_KEY, secretRef: {{name: s}}}}}}\n")
-    };
-    let (field, message) = refused(&format!(
-        "{head}{}{}",
-        destination("a", "a.example.com"),
-        destination("b", "b.example.com")
-    ));
-    assert_eq!(field, "spec.targets");
-    assert!(message.contains("at most one API destination"), "{message}");
     let (field, message) = refused(&format!(
         "{head}{}{}",
         lambda("a", "one"),

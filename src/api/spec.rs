@@ -122,9 +122,6 @@ pub const SCHEDULE_PATTERN: &str =
     {"rule": "!has(self.targets) || !has(self.crossAccount)",
      "fieldPath": ".crossAccount",
      "message": "spec.crossAccount: not yet with spec.targets; use spec.target for a target in another account"},
-    {"rule": "!has(self.targets) || self.targets.filter(t, has(t.apiDestination)).size() <= 1",
-     "fieldPath": ".targets",
-     "message": "spec.targets: at most one API destination per integration for now; use another integration for the next one"},
     {"rule": "!has(self.targets) || !has(self.role) || self.targets.exists(t, has(t.ecs) || has(t.stepFunctions) || has(t.kinesis) || has(t.apiGateway) || has(t.apiDestination))",
      "fieldPath": ".role",
      "message": "spec.role: none of spec.targets is invoked through a role (Lambda, SQS, SNS and log groups are granted by their own policies); remove spec.role"},
@@ -145,8 +142,8 @@ pub struct EventBridgeIntegrationSpec {
 
     /// Up to five targets of the rule, each of the same shape as `target` with its own `id`
     /// (unique): one role holds what every target needs, and a target removed from the list
-    /// leaves the rule with its grants. Set this or `target`. Not yet with `crossAccount`; at
-    /// most one API destination.
+    /// leaves the rule with its grants. Set this or `target`. Not yet with `crossAccount`.
+    /// Each API destination of the list is named as the rule and its id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 5))]
     pub targets: Option<Vec<TargetSpec>>,

@@ -102,10 +102,8 @@ fn mark_written(c: &Clients, desired: &Desired, change: &Change) {
                 c.shared.wrote_queue(&q.queue_name, &q.queue_account);
             }
         }
-        Change::PutConnection { .. } | Change::PutApiDestination { .. } => {
-            if let Some(d) = &desired.api_destination {
-                c.shared.wrote_api_destination(&d.name);
-            }
+        Change::PutConnection { name, .. } | Change::PutApiDestination { name, .. } => {
+            c.shared.wrote_api_destination(name);
         }
         // Targets and bus policies are always read directly.
         Change::PutTarget | Change::RemoveTargets(_) | Change::PutBusPermission { .. } => {}
@@ -114,14 +112,14 @@ fn mark_written(c: &Clients, desired: &Desired, change: &Change) {
 
 async fn write(c: &Clients, desired: &Desired, change: &Change) -> Result<(), AwsError> {
     match change {
-        Change::PutConnection { created } => {
-            let Some(d) = &desired.api_destination else {
+        Change::PutConnection { name, created } => {
+            let Some(d) = desired.api_destination(name) else {
                 return Err(unplanned(change));
             };
             super::api_destination::put_connection(c, &d.name, &d.connection, *created).await?;
         }
-        Change::PutApiDestination { created } => {
-            let Some(d) = &desired.api_destination else {
+        Change::PutApiDestination { name, created } => {
+            let Some(d) = desired.api_destination(name) else {
                 return Err(unplanned(change));
             };
             super::api_destination::put_api_destination(c, d, *created).await?;
@@ -183,7 +181,7 @@ async fn write(c: &Clients, desired: &Desired, change: &Change) -> Result<(), Aw
             for t in &desired.targets {
                 let mut target = t.clone();
                 // An API destination's ARN ends in the ID AWS gave it.
-                if let Some(d) = desired.api_destination.as_ref().filter(|d| d.arn == t.arn) {
+                if let Some(d) = desired.api_destinations.iter().find(|d| d.arn == t.arn) {
                     target.arn = super::api_destination::destination_arn(c, d).await?;
                 }
                 targets.push(sdk_target(&target).map_err(|m| rejected("events:PutTargets", m))?);

@@ -23,7 +23,8 @@ use crate::diagnose::bus_log::BusLogFailure;
 use crate::diagnose::delivery::DeadLetter;
 use crate::diagnose::trail::TrailFailure;
 use crate::plan::diff::{
-    ObservedApiDestination, ObservedConnection, ObservedQueue, ObservedRole, ObservedRule,
+    ObservedApiDestination, ObservedApiDestinationPair, ObservedConnection, ObservedQueue,
+    ObservedRole, ObservedRule,
 };
 
 /// What an API destination's and its connection's lists do not show (see `SharedReads`).
@@ -593,8 +594,7 @@ impl SharedReads {
         c: &Clients,
         name: &str,
         max_age: Duration,
-    ) -> Result<Shared<(Option<ObservedApiDestination>, Option<ObservedConnection>)>, AwsError>
-    {
+    ) -> Result<Shared<ObservedApiDestinationPair>, AwsError> {
         let Some(details) = self.api_destination_details.locked().get(name).cloned() else {
             return Ok(Shared::Unknown);
         };
@@ -625,7 +625,10 @@ impl SharedReads {
             description: details.connection_description.clone(),
             ..x.clone()
         });
-        Ok(Shared::Known((destination, connection)))
+        Ok(Shared::Known(ObservedApiDestinationPair {
+            destination,
+            connection,
+        }))
     }
 
     /// What a direct read found of an API destination and its connection, for the lists.

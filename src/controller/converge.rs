@@ -28,8 +28,8 @@ use crate::diagnose::trail::TrailFailure;
 use crate::diagnose::Finding;
 use crate::iam::Arn;
 use crate::plan::diff::{
-    self, Adoption, Change, NotOwned, Observed, ObservedApiDestination, ObservedConnection,
-    ObservedRule, TaskDefinitions,
+    self, Adoption, Change, NotOwned, Observed, ObservedApiDestinationPair, ObservedRule,
+    TaskDefinitions,
 };
 use crate::plan::{self, record, Claim, Desired, DesiredRole, Facts, Owner, Plan, Side};
 
@@ -117,20 +117,21 @@ pub(super) async fn plan_for(
     let mut admission = admit(obj, ctx, &region, &BTreeMap::new()).await?;
     let local = ctx.aws.clients(&region);
     let account_id = ctx.aws.account_id(&local).await?;
-    // An API destination's credentials: read from the object's namespace, before planning.
-    let connection_secret = match valid.iter().find_map(|t| match t {
-        plan::ValidTarget::ApiDestination(d) => Some(*d),
-        _ => None,
-    }) {
-        Some(d) => Some(
-            super::connection_secret::read(&ctx.client, &owner.namespace, &d.connection)
-                .await
-                .map_err(Failure::Dependency)?,
-        ),
-        None => None,
-    };
+    // The API destinations' credentials: read from the object's namespace, before planning.
+    let destinations: Vec<(&str, &crate::api::ConnectionSpec)> = views
+        .iter()
+        .zip(&valid)
+        .filter_map(|((field, _), t)| match t {
+            plan::ValidTarget::ApiDestination(d) => Some((field.as_str(), &d.connection)),
+            _ => None,
+        })
+        .collect();
+    let connection_secrets =
+        super::connection_secret::read_all(&ctx.client, &owner.namespace, &destinations)
+            .await
+            .map_err(Failure::Dependency)?;
     let facts = |task_roles: BTreeMap<String, Vec<String>>, admission: &Admission| Facts {
-        connection_secret: connection_secret.clone(),
+        connection_secrets: connection_secrets.clone(),
         account_id: account_id.clone(),
         region: region.clone(),
         task_roles,
@@ -240,7 +241,7 @@ async fn read_task_definitions(
 }
 
 /// How a pass reads what exists.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 enum Reads {
     /// Every resource on its own: before writing what a shared snapshot showed, and after
     /// an optimistic create found the name taken.
@@ -399,19 +400,22 @@ async fn observe_all(
     }
     // Recorded ones are confirmed from the account's lists (which carry no description:
     // what the last direct read found stands for it); anything else is described.
-    let (api_destination, connection) = match (&desired.api_destination, max_age) {
-        (None, _) => (None, None),
-        (Some(d), Some(max_age)) if recorded.api_destination => {
-            match shared.api_destination(clients, &d.name, max_age).await? {
-                Shared::Known(pair) => {
-                    from_snapshots = true;
-                    pair
+    let mut api_destinations = BTreeMap::new();
+    for d in &desired.api_destinations {
+        let pair = match max_age {
+            Some(max_age) if recorded.api_destinations.contains(&d.name) => {
+                match shared.api_destination(clients, &d.name, max_age).await? {
+                    Shared::Known(pair) => {
+                        from_snapshots = true;
+                        pair
+                    }
+                    Shared::Unknown => describe_api_destination(clients, &d.name).await?,
                 }
-                Shared::Unknown => describe_api_destination(clients, &d.name).await?,
             }
-        }
-        (Some(d), _) => describe_api_destination(clients, &d.name).await?,
-    };
+            _ => describe_api_destination(clients, &d.name).await?,
+        };
+        api_destinations.insert(d.name.clone(), pair);
+    }
     // Those of this part's ECS targets (the workload's side).
     let task_definitions: TaskDefinitions = desired
         .targets
@@ -431,8 +435,7 @@ async fn observe_all(
             task_definitions,
             bus_policy,
             queues,
-            api_destination,
-            connection,
+            api_destinations,
         },
         from_snapshots,
         role_assumed_absent,
@@ -443,14 +446,17 @@ async fn observe_all(
 async fn describe_api_destination(
     clients: &Clients,
     name: &str,
-) -> Result<(Option<ObservedApiDestination>, Option<ObservedConnection>), AwsError> {
+) -> Result<ObservedApiDestinationPair, AwsError> {
     use crate::aws::api_destination as api;
     let destination = api::api_destination(clients, name).await?;
     let connection = api::connection(clients, name).await?;
     clients
         .shared
         .read_api_destination(name, destination.as_ref(), connection.as_ref());
-    Ok((destination, connection))
+    Ok(ObservedApiDestinationPair {
+        destination,
+        connection,
+    })
 }
 
 tokio::task_local! {

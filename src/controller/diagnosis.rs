@@ -56,10 +56,11 @@ pub(super) fn snapshot(desired: &Desired, observed: &Observed) -> Snapshot {
             .collect()
     });
     let api_destinations = observed
-        .api_destination
-        .iter()
-        .map(|d| {
-            let connection = observed
+        .api_destinations
+        .values()
+        .filter_map(|pair| {
+            let d = pair.destination.as_ref()?;
+            let connection = pair
                 .connection
                 .as_ref()
                 .filter(|c| c.arn == d.connection_arn);
@@ -69,7 +70,7 @@ pub(super) fn snapshot(desired: &Desired, observed: &Observed) -> Snapshot {
                 connection_state: connection.map(|c| c.state.clone()),
                 connection_state_reason: connection.and_then(|c| c.state_reason.clone()),
             };
-            (d.arn.clone(), destination)
+            Some((d.arn.clone(), destination))
         })
         .collect();
     Snapshot {

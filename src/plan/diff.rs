@@ -32,9 +32,15 @@ pub struct Observed {
     /// The queues whose policy holds a statement of ours (the dead-letter queue, an SQS
     /// target), by queue ARN, those that exist.
     pub queues: BTreeMap<String, ObservedQueue>,
-    /// An API destination target: the destination of the planned name, if it exists.
-    pub api_destination: Option<ObservedApiDestination>,
-    /// And its connection, if it exists.
+    /// The API destination targets' destinations and connections, by the planned name.
+    pub api_destinations: BTreeMap<String, ObservedApiDestinationPair>,
+}
+
+/// An API destination of a planned name and its connection (of the same name), each as
+/// found (None: it does not exist).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ObservedApiDestinationPair {
+    pub destination: Option<ObservedApiDestination>,
     pub connection: Option<ObservedConnection>,
 }
 
@@ -110,12 +116,15 @@ pub struct ObservedRole {
 /// One write, in the order they must run.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Change {
-    /// CreateConnection or (`created: false`) UpdateConnection with the Secret's credentials.
+    /// CreateConnection or (`created: false`) UpdateConnection with the Secret's credentials,
+    /// for the API destination `name`.
     PutConnection {
+        name: String,
         created: bool,
     },
     /// CreateApiDestination or UpdateApiDestination.
     PutApiDestination {
+        name: String,
         created: bool,
     },
     CreateRole,
@@ -153,17 +162,22 @@ impl Change {
     /// Drift means an existing resource was changed or removed behind our back.
     pub fn describe(&self) -> String {
         match self {
-            Change::PutConnection { created: true } => {
-                "created the API destination's connection".into()
-            }
-            Change::PutConnection { created: false } => {
-                "wrote the connection's authorization (its Secret changed, or the connection did)"
-                    .into()
-            }
-            Change::PutApiDestination { created: true } => "created the API destination".into(),
-            Change::PutApiDestination { created: false } => {
-                "restored the API destination's endpoint, method, rate or connection".into()
-            }
+            Change::PutConnection {
+                name,
+                created: true,
+            } => format!("created the connection of API destination {name}"),
+            Change::PutConnection {
+                name,
+                created: false,
+            } => format!("wrote the authorization of connection {name} (its Secret changed, or the connection did)"),
+            Change::PutApiDestination {
+                name,
+                created: true,
+            } => format!("created API destination {name}"),
+            Change::PutApiDestination {
+                name,
+                created: false,
+            } => format!("restored API destination {name}'s endpoint, method, rate or connection"),
             Change::CreateRole => "created the IAM role".into(),
             Change::TagRole => "tagged the IAM role with its owner".into(),
             Change::UpdateTrustPolicy => "restored the role's trust policy".into(),
@@ -604,64 +618,89 @@ fn api_destination_changes(
     owner: &Owner,
     adopt: &Adoption,
 ) -> Result<Vec<Change>, NotOwned> {
-    use super::targets::api_destination::description_tags;
-    let Some(want) = &desired.api_destination else {
-        return Ok(vec![]);
-    };
     let mut changes = vec![];
-    match &observed.connection {
-        None => changes.push(Change::PutConnection { created: true }),
-        Some(c) => {
-            let tags = description_tags(&c.description);
-            ownership(
-                &tags,
-                owner,
-                adopt.rule,
-                "EventBridge connection",
-                &want.name,
-            )?;
-            // Deauthorized by a call (an API key or basic login is not refused by AWS):
-            // writing the credentials again authorizes it. An OAuth connection deauthorized
-            // by its token endpoint is the diagnosis's to report, rewritten when its Secret
-            // changes, not on every pass.
-            let deauthorized = c.state == "DEAUTHORIZED"
-                && want.connection.authorization_type
-                    != crate::api::AuthorizationType::OAUTH_CLIENT_CREDENTIALS;
-            if c.description != want.connection.description
-                || c.authorization_type != want.connection.authorization_type.as_str()
-                || deauthorized
-            {
-                changes.push(Change::PutConnection { created: false });
-            }
-        }
-    }
-    match &observed.api_destination {
-        None => changes.push(Change::PutApiDestination { created: true }),
-        Some(a) => {
-            let tags = description_tags(&a.description);
-            ownership(
-                &tags,
-                owner,
-                adopt.rule,
-                "EventBridge API destination",
-                &want.name,
-            )?;
-            let connection_ok = observed
-                .connection
-                .as_ref()
-                .is_some_and(|c| c.arn == a.connection_arn);
-            let same = a.endpoint == want.endpoint
-                && a.http_method == want.http_method
-                && a.rate_limit
-                    .unwrap_or(super::targets::api_destination::DEFAULT_RATE)
-                    == want.rate_limit
-                && a.description == want.description;
-            if !(same && connection_ok) {
-                changes.push(Change::PutApiDestination { created: false });
-            }
-        }
+    for want in &desired.api_destinations {
+        let found = observed.api_destinations.get(&want.name);
+        let found = found.cloned().unwrap_or_default();
+        changes.extend(connection_change(
+            want,
+            found.connection.as_ref(),
+            owner,
+            adopt,
+        )?);
+        changes.extend(destination_change(want, &found, owner, adopt)?);
     }
     Ok(changes)
+}
+
+fn connection_change(
+    want: &super::DesiredApiDestination,
+    found: Option<&ObservedConnection>,
+    owner: &Owner,
+    adopt: &Adoption,
+) -> Result<Option<Change>, NotOwned> {
+    use super::targets::api_destination::description_tags;
+    let name = want.name.clone();
+    let Some(c) = found else {
+        return Ok(Some(Change::PutConnection {
+            name,
+            created: true,
+        }));
+    };
+    let tags = description_tags(&c.description);
+    ownership(&tags, owner, adopt.rule, "EventBridge connection", &name)?;
+    // Deauthorized by a call (an API key or basic login is not refused by AWS): writing the
+    // credentials again authorizes it. An OAuth connection deauthorized by its token
+    // endpoint is the diagnosis's to report, rewritten when its Secret changes, not on
+    // every pass.
+    let deauthorized = c.state == "DEAUTHORIZED"
+        && want.connection.authorization_type
+            != crate::api::AuthorizationType::OAUTH_CLIENT_CREDENTIALS;
+    let changed = c.description != want.connection.description
+        || c.authorization_type != want.connection.authorization_type.as_str()
+        || deauthorized;
+    Ok(changed.then_some(Change::PutConnection {
+        name,
+        created: false,
+    }))
+}
+
+fn destination_change(
+    want: &super::DesiredApiDestination,
+    found: &ObservedApiDestinationPair,
+    owner: &Owner,
+    adopt: &Adoption,
+) -> Result<Option<Change>, NotOwned> {
+    use super::targets::api_destination::{description_tags, DEFAULT_RATE};
+    let name = want.name.clone();
+    let Some(a) = &found.destination else {
+        return Ok(Some(Change::PutApiDestination {
+            name,
+            created: true,
+        }));
+    };
+    let tags = description_tags(&a.description);
+    ownership(
+        &tags,
+        owner,
+        adopt.rule,
+        "EventBridge API destination",
+        &name,
+    )?;
+    let connection_ok = found
+        .connection
+        .as_ref()
+        .is_some_and(|c| c.arn == a.connection_arn);
+    let same = a.endpoint == want.endpoint
+        && a.http_method == want.http_method
+        && a.rate_limit.unwrap_or(DEFAULT_RATE) == want.rate_limit
+        && a.description == want.description;
+    Ok(
+        (!(same && connection_ok)).then_some(Change::PutApiDestination {
+            name,
+            created: false,
+        }),
+    )
 }
 
 /// The desired target as AWS would hold it: an API destination's ARN ends in the ID AWS gave
@@ -672,16 +711,18 @@ pub fn resolved_target(
     observed: &Observed,
     target: &TargetShape,
 ) -> TargetShape {
-    let observed_arn = desired.api_destination.as_ref().and_then(|want| {
-        if target.arn != want.arn {
-            return None;
-        }
-        observed
-            .api_destination
-            .as_ref()
-            .filter(|a| super::targets::api_destination::is_instance_of(&a.arn, &want.arn))
-            .map(|a| a.arn.clone())
-    });
+    let observed_arn = desired
+        .api_destinations
+        .iter()
+        .find(|want| target.arn == want.arn)
+        .and_then(|want| {
+            let found = observed.api_destinations.get(&want.name)?;
+            found
+                .destination
+                .as_ref()
+                .filter(|a| super::targets::api_destination::is_instance_of(&a.arn, &want.arn))
+                .map(|a| a.arn.clone())
+        });
     match observed_arn {
         Some(arn) => TargetShape {
             arn,
@@ -709,7 +750,7 @@ pub fn after_writes(
         return None;
     }
     // An API destination written by this pass has an ARN only AWS knows: read it back.
-    if desired.api_destination.is_some() && !changes.is_empty() {
+    if !desired.api_destinations.is_empty() && !changes.is_empty() {
         return None;
     }
     let mut after = before.clone();

@@ -128,8 +128,9 @@ pub struct Facts {
     /// [`names::bridge_role_name`]): IAM role names are unique in an account whatever the
     /// path, and the target must never name a role that does not exist.
     pub recorded_roles: Vec<String>,
-    /// An API destination's connection: the credentials of its Secret.
-    pub connection_secret: Option<ConnectionSecret>,
+    /// The API destinations' connections: the credentials of each Secret they name, by the
+    /// Secret's name (two destinations may share one).
+    pub connection_secrets: BTreeMap<String, ConnectionSecret>,
 }
 
 /// The credentials of an API destination's connection, as read from its Secret (the values
@@ -223,8 +224,8 @@ pub struct Desired {
     /// dead-letter queue, an SQS target) under its own Sid. The statements of one queue are
     /// written in one policy rewrite.
     pub queue_permissions: Vec<DesiredQueuePermission>,
-    /// An API destination target: the destination and its connection.
-    pub api_destination: Option<DesiredApiDestination>,
+    /// The API destination targets' destinations, each with its connection.
+    pub api_destinations: Vec<DesiredApiDestination>,
 }
 
 impl Desired {
@@ -263,6 +264,11 @@ impl Desired {
         self.queue_permissions
             .iter()
             .find(|q| q.purpose == QueuePurpose::DeadLetter)
+    }
+
+    /// The API destination of that name, if the part holds one.
+    pub fn api_destination(&self, name: &str) -> Option<&DesiredApiDestination> {
+        self.api_destinations.iter().find(|d| d.name == name)
     }
 }
 
@@ -405,8 +411,9 @@ impl DesiredQueuePermission {
     }
 }
 
-/// An API destination of ours and its connection, both named as the rule. Their ARNs end in
-/// an ID AWS picks: `arn` and `connection.arn` stop before it.
+/// An API destination of ours and its connection, both named as the rule (in a list, as the
+/// rule and the entry's id). Their ARNs end in an ID AWS picks: `arn` and `connection.arn`
+/// stop before it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DesiredApiDestination {
     pub name: String,
@@ -793,7 +800,7 @@ fn plan_accounts(
                 task_roles: facts.task_roles.clone(),
                 provisioning_role_arn: None,
                 recorded_roles: facts.recorded_roles.clone(),
-                connection_secret: None,
+                connection_secrets: BTreeMap::new(),
             };
             let mut remote = plan_workload(
                 spec,
@@ -854,7 +861,7 @@ fn plan_accounts(
                 permissions: vec![],
                 bus_permission: None,
                 queue_permissions: vec![],
-                api_destination: None,
+                api_destinations: vec![],
             };
             Ok(Plan {
                 local,
@@ -932,7 +939,7 @@ fn plan_accounts(
                     .direct_queue_permission(&local_rule, owner, &source.arn)
                     .into_iter()
                     .collect(),
-                api_destination: None,
+                api_destinations: vec![],
             };
             let local = Desired {
                 kind: PartKind::Workload(workload.kind()),
@@ -945,7 +952,7 @@ fn plan_accounts(
                 permissions: vec![],
                 bus_permission: None,
                 queue_permissions: vec![],
-                api_destination: None,
+                api_destinations: vec![],
             };
             Ok(Plan {
                 local,
@@ -1048,8 +1055,7 @@ fn plan_workload(
         &rule.arn,
         role.arn().map(str::to_string),
     );
-    let api_destination =
-        workload.api_destination(&rule, owner, facts.connection_secret.as_ref())?;
+    let api_destination = workload.api_destination(&rule, owner, &facts.connection_secrets)?;
     let permission = workload.resource_permission(
         names::owned_statement_id(&rule.name, &rule.arn, &owner.uid),
         "events.amazonaws.com",
@@ -1070,7 +1076,7 @@ fn plan_workload(
         permissions: permission.into_iter().collect(),
         bus_permission: None,
         queue_permissions,
-        api_destination,
+        api_destinations: api_destination.into_iter().collect(),
     })
 }
 

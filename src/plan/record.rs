@@ -6,6 +6,8 @@
 //! halfway or a retry can never orphan a resource, or remove one that the current spec
 //! still uses.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use crate::api::status::Restore;
 use crate::api::{
     CrossAccountMode, EventBridgeIntegrationSpec, EventBridgeIntegrationStatus, OwnedKind,
@@ -93,7 +95,7 @@ fn part_inventory(d: &Desired, via: Option<String>) -> Vec<OwnedResource> {
             )
         });
     }
-    if let Some(a) = &d.api_destination {
+    for a in &d.api_destinations {
         out.push(entry(
             OwnedKind::ApiDestination,
             &a.arn,
@@ -117,15 +119,15 @@ fn part_inventory(d: &Desired, via: Option<String>) -> Vec<OwnedResource> {
 /// created (or proven ours) by an earlier pass, so a shared bulk read may confirm it is in
 /// sync; a managed role not yet recorded is created without looking first (IAM refuses a
 /// duplicate name, and that refusal is the read).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AlreadyRecorded {
     pub rule: bool,
     pub role: bool,
     pub permission: bool,
     /// Every statement of ours in a queue policy is recorded.
     pub queue: bool,
-    /// The API destination and its connection are both recorded.
-    pub api_destination: bool,
+    /// The names of the API destinations recorded with their connections.
+    pub api_destinations: BTreeSet<String>,
 }
 
 pub fn already_recorded(
@@ -136,7 +138,7 @@ pub fn already_recorded(
     let mut out = AlreadyRecorded::default();
     let mut queue_statements = (0, 0); // (wanted, recorded)
     let mut permissions = (0, 0); // (wanted, recorded)
-    let mut api_destination_parts = 0;
+    let mut api_destination_parts: BTreeMap<String, usize> = BTreeMap::new();
     for wanted in part_inventory(desired, via_role_arn.map(str::to_string)) {
         let is_recorded = recorded.iter().any(|r| r.same_as(&wanted));
         if wanted.kind == OwnedKind::QueuePermission {
@@ -154,11 +156,19 @@ pub fn already_recorded(
             OwnedKind::Rule => out.rule = true,
             OwnedKind::Role => out.role = true,
             OwnedKind::LambdaPermission => {}
-            OwnedKind::ApiDestination | OwnedKind::Connection => api_destination_parts += 1,
+            OwnedKind::ApiDestination | OwnedKind::Connection => {
+                *api_destination_parts
+                    .entry(wanted.name.clone())
+                    .or_default() += 1;
+            }
             OwnedKind::QueuePermission | OwnedKind::BusPermission => {}
         }
     }
-    out.api_destination = api_destination_parts == 2;
+    out.api_destinations = api_destination_parts
+        .into_iter()
+        .filter(|(_, parts)| *parts == 2)
+        .map(|(name, _)| name)
+        .collect();
     // Every function's permission is recorded: each is confirmed from the shared snapshots.
     out.permission = permissions.0 > 0 && permissions.0 == permissions.1;
     out.queue = queue_statements.0 > 0 && queue_statements.0 == queue_statements.1;

@@ -4,9 +4,10 @@
 //! and each target's grant. What a view says is wrong is said of its entry
 //! (`spec.targets[i]…`).
 //!
-//! Not yet: `crossAccount` with a list, and more than one API destination in it (a part has
-//! one slot for it: the destination is named as the rule). Several ECS tasks share the role:
-//! each entry's RunTask and PassRole statements are its own, numbered by position.
+//! Not yet: `crossAccount` with a list. Several ECS tasks share the role: each entry's
+//! RunTask and PassRole statements are its own, numbered by position. Several API
+//! destinations each take the entry's name (the rule's and the id), so each has its own
+//! destination, connection and statement.
 
 use std::collections::BTreeSet;
 
@@ -16,10 +17,7 @@ use super::validate::{bad, SpecError};
 use super::{
     names, plan, DesiredRole, Facts, Guardrails, Owner, Plan, PlanError, QueuePurpose, ValidTarget,
 };
-use crate::api::{EventBridgeIntegrationSpec, TargetKind};
-
-/// Kinds a list may hold once only, for now.
-const ONCE: [TargetKind; 1] = [TargetKind::ApiDestination];
+use crate::api::EventBridgeIntegrationSpec;
 
 /// The spec of one entry: the list's rule and options, that entry as its target, and the
 /// role only for a kind invoked through one (a function, queue, topic or log group ignores
@@ -90,14 +88,6 @@ fn check_list(
             "not yet with spec.targets; use spec.target for a target in another account",
         ));
     }
-    for kind in ONCE {
-        if list.iter().filter(|t| t.kind() == Some(kind)).count() > 1 {
-            return Err(bad(
-                "spec.targets",
-                format!("holds more than one {} target: at most one API destination per integration for now; use another integration for the next one", kind.as_str()),
-            ));
-        }
-    }
     let kinds: Vec<Option<ValidTarget>> = list.iter().map(ValidTarget::of).collect();
     if spec.role.is_some() && kinds.iter().flatten().all(|t| !t.needs_role()) {
         return Err(bad("spec.role", "none of spec.targets is invoked through a role (Lambda, SQS, SNS and log groups are granted by their own policies); remove spec.role"));
@@ -123,6 +113,9 @@ pub fn plan_list(
             other => other,
         })?;
         let d = &mut part.local;
+        if let Some(id) = view.target.id.as_deref() {
+            super::api_destination::name_for_entry(d, id);
+        }
         let Some(target) = d.targets.first() else {
             continue;
         };
@@ -204,9 +197,7 @@ fn merge(into: &mut Plan, part: Plan) {
     let to = &mut into.local;
     to.targets.extend(d.targets);
     to.permissions.extend(d.permissions);
-    if to.api_destination.is_none() {
-        to.api_destination = d.api_destination;
-    }
+    to.api_destinations.extend(d.api_destinations);
     for q in d.queue_permissions {
         if !to
             .queue_permissions

@@ -9,15 +9,19 @@
 //! a new version of the Secret is how a rotation reaches AWS. The destination's ARN ends in
 //! an ID AWS picks: the plan names it without that ID ([`destination_arn`]), and the diff
 //! and the target's write use the observed one.
+//!
+//! In `spec.targets` each API destination is named as the rule and its entry's id
+//! ([`entry_name`]), so a rule may call several endpoints, each with its own connection.
 
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
 use super::super::validate::{bad, SpecError};
 use super::super::{
-    ConnectionSecret, DesiredApiDestination, DesiredConnection, DesiredRule, HttpShape, Owner,
-    CLUSTER_TAG, MANAGED_BY, OWNER_TAG, OWNER_UID_TAG,
+    ConnectionSecret, Desired, DesiredApiDestination, DesiredConnection, DesiredRole, DesiredRule,
+    HttpShape, Owner, CLUSTER_TAG, MANAGED_BY, OWNER_TAG, OWNER_UID_TAG,
 };
 use super::TargetParameters;
 use crate::api::{ApiDestinationTarget, AuthorizationType, EventBridgeIntegrationSpec};
@@ -30,6 +34,8 @@ const OAUTH_FIELD: &str = "spec.target.apiDestination.connection.oauth";
 pub const DEFAULT_RATE: i32 = 300;
 /// EventBridge's limit on an endpoint's length.
 const MAX_ENDPOINT: usize = 2048;
+/// EventBridge's limit on an API destination's and a connection's name.
+const MAX_NAME: usize = 64;
 
 /// Checks the endpoint against its path values, the rate, the connection's OAuth block, and
 /// what the kind rules out elsewhere in `spec`. The destination's ARN, as far as the spec
@@ -126,8 +132,52 @@ pub fn connection_arn(rule_arn: &str) -> String {
 }
 
 fn sibling_arn(rule_arn: &str, kind: &str) -> String {
+    named_arn(rule_arn, kind, resource_name(rule_arn))
+}
+
+fn named_arn(rule_arn: &str, kind: &str, name: &str) -> String {
     let prefix = rule_arn.split(":rule/").next().unwrap_or(rule_arn);
-    format!("{prefix}:{kind}/{}", resource_name(rule_arn))
+    format!("{prefix}:{kind}/{name}")
+}
+
+/// The name of the API destination (and connection) of the list's entry `id`:
+/// `{rule}-{id}`, or past EventBridge's 64 characters, cut before a hash of the whole, so
+/// two entries (or two rules) never share one.
+pub fn entry_name(rule_arn: &str, id: &str) -> String {
+    let name = format!("{}-{id}", resource_name(rule_arn));
+    if name.len() <= MAX_NAME {
+        return name;
+    }
+    let digest = Sha256::digest(name.as_bytes());
+    let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    let mut base = name;
+    base.truncate(MAX_NAME - hash.len() - 1);
+    format!("{}-{hash}", base.trim_end_matches(['-', '.', '_']))
+}
+
+/// A part planned for the list's entry `id` as a spec's one target (so its destination is
+/// named as the rule) takes the entry's name instead: the destination, its connection, the
+/// rule's target and the role's statement.
+pub(crate) fn name_for_entry(part: &mut Desired, id: &str) {
+    let Some(rule_arn) = part.rule.as_ref().map(|r| r.arn.clone()) else {
+        return;
+    };
+    let (old, name) = (destination_arn(&rule_arn), entry_name(&rule_arn, id));
+    let new = named_arn(&rule_arn, "api-destination", &name);
+    for d in part.api_destinations.iter_mut().filter(|d| d.arn == old) {
+        d.arn = new.clone();
+        d.connection.arn = named_arn(&rule_arn, "connection", &name);
+        d.name = name.clone();
+    }
+    for t in part.targets.iter_mut().filter(|t| t.arn == old) {
+        t.arn = new.clone();
+    }
+    if let DesiredRole::Managed(m) = &mut part.role {
+        let statements = m.policy["Statement"].as_array_mut().into_iter().flatten();
+        for s in statements.filter(|s| s["Resource"] == json!(format!("{old}/*"))) {
+            s["Resource"] = json!(format!("{new}/*"));
+        }
+    }
 }
 
 /// Whether an observed ARN (with AWS's ID) is the one [`destination_arn`] or
@@ -138,23 +188,27 @@ pub fn is_instance_of(observed: &str, planned: &str) -> bool {
         .is_some_and(|rest| rest.starts_with('/') && !rest[1..].contains('/'))
 }
 
-/// The destination and its connection, named as `rule`, with `secret`'s credentials (the
-/// controller reads the Secret before planning; without it nothing can be written).
+/// The destination and its connection, named as `rule`, with the credentials of the Secret
+/// the connection names (the controller reads each Secret before planning; without it
+/// nothing can be written).
 pub(super) fn desired(
     d: &ApiDestinationTarget,
     rule: &DesiredRule,
     owner: &Owner,
-    secret: Option<&ConnectionSecret>,
+    secrets: &BTreeMap<String, ConnectionSecret>,
 ) -> Result<DesiredApiDestination, SpecError> {
-    let secret = secret.cloned().ok_or_else(|| {
-        bad(
-            "spec.target.apiDestination.connection.secretRef",
-            format!(
-                "the Secret `{}` was not read; the connection's credentials come from it",
-                d.connection.secret_ref.name
-            ),
-        )
-    })?;
+    let secret = secrets
+        .get(&d.connection.secret_ref.name)
+        .cloned()
+        .ok_or_else(|| {
+            bad(
+                "spec.target.apiDestination.connection.secretRef",
+                format!(
+                    "the Secret `{}` was not read; the connection's credentials come from it",
+                    d.connection.secret_ref.name
+                ),
+            )
+        })?;
     Ok(DesiredApiDestination {
         name: resource_name(&rule.arn).to_string(),
         arn: destination_arn(&rule.arn),
@@ -324,6 +378,26 @@ mod tests {
             connection_arn(rule),
             "arn:aws:events:us-east-1:123456789012:connection/ebi-ns-orders"
         );
+    }
+
+    #[test]
+    fn entry_names_fit_eventbridge_and_never_collide() {
+        let rule = "arn:aws:events:us-east-1:123456789012:rule/orders-bus/ebi-ns-orders";
+        assert_eq!(entry_name(rule, "partner"), "ebi-ns-orders-partner");
+        let long_rule = format!(
+            "arn:aws:events:us-east-1:123456789012:rule/{}",
+            "r".repeat(64)
+        );
+        let (a, b) = (
+            entry_name(&long_rule, "partner-a"),
+            entry_name(&long_rule, "partner-b"),
+        );
+        assert!(a.len() <= MAX_NAME && b.len() <= MAX_NAME, "{a} {b}");
+        assert_ne!(a, b);
+        assert!(a.starts_with("rrrr"), "{a}");
+        assert!(a
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')));
     }
 
     #[test]

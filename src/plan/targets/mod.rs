@@ -15,6 +15,8 @@ mod sns;
 mod sqs;
 mod step_functions;
 
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 
 use super::validate::SpecError;
@@ -230,11 +232,11 @@ impl<'a> ValidTarget<'a> {
         self,
         rule: &DesiredRule,
         owner: &Owner,
-        secret: Option<&ConnectionSecret>,
+        secrets: &BTreeMap<String, ConnectionSecret>,
     ) -> Result<Option<DesiredApiDestination>, SpecError> {
         match self {
             ValidTarget::ApiDestination(d) => {
-                api_destination::desired(d, rule, owner, secret).map(Some)
+                api_destination::desired(d, rule, owner, secrets).map(Some)
             }
             _ => Ok(None),
         }

@@ -201,7 +201,7 @@ mod tests {
             task_roles: Default::default(),
             provisioning_role_arn: None,
             recorded_roles: vec![],
-            connection_secret: None,
+            connection_secrets: Default::default(),
         };
         crate::plan::plan(&spec, &owner, &facts, &Default::default())
     }
