@@ -921,12 +921,31 @@ fn cases() -> Vec<(
             Some("spec.targets[0].id"),
         ),
         (
-            "a target list across accounts",
+            "a target list across accounts, delivered directly",
             json!({"rule": {"eventPattern": {"source": ["orders"]}}, "targets": [
-                dict_with(sqs(&queue(A, "us-east-1", "orders"), None)["target"].clone(), "id", "q"),
+                dict_with(sqs(&queue(B, "us-east-1", "orders"), None)["target"].clone(), "id", "q"),
+                dict_with(lambda(&function(B, "us-east-1"))["target"].clone(), "id", "f"),
             ], "crossAccount": {"targetAccountId": B, "provisioningRoleArn": format!("arn:aws:iam::{B}:role/p")}}),
-            Some("spec.crossAccount"),
-            Some("spec.crossAccount"),
+            None,
+            None,
+        ),
+        (
+            "a target list across accounts, bus to bus",
+            json!({"rule": {"eventPattern": {"source": ["orders"]}}, "targets": [
+                dict_with(in_b(ecs(json!({})))["target"].clone(), "id", "worker"),
+                dict_with(in_b(ecs(json!({"taskDefinitionArn": format!("arn:aws:ecs:us-east-1:{A}:task-definition/report:1")})))["target"].clone(), "id", "report"),
+            ], "crossAccount": {"targetAccountId": B, "provisioningRoleArn": format!("arn:aws:iam::{B}:role/p")}}),
+            None,
+            None,
+        ),
+        (
+            "a target list across accounts whose kinds take different modes",
+            json!({"rule": {"eventPattern": {"source": ["orders"]}}, "targets": [
+                dict_with(sqs(&queue(B, "us-east-1", "orders"), None)["target"].clone(), "id", "q"),
+                dict_with(in_b(ecs(json!({})))["target"].clone(), "id", "worker"),
+            ], "crossAccount": {"targetAccountId": B, "provisioningRoleArn": format!("arn:aws:iam::{B}:role/p")}}),
+            Some("spec.crossAccount.mode"),
+            Some("spec.crossAccount.mode"),
         ),
         (
             "two Lambda functions in one list",

@@ -1103,6 +1103,250 @@ async fn direct_delivery_reaches_a_queue_and_a_topic_in_another_account() {
     assert_eq!(role_statements, 0, "the topic statement is removed");
 }
 
+/// `spec.targets` across accounts: a queue and a topic of B on one rule, delivered directly
+/// (the default for both). One execution role here may send to the one and publish to the
+/// other; each policy there names it once. The topic leaves the list: its target, its
+/// statement there and the role's statement go; the queue's stay.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_list_delivered_directly_to_another_account_and_one_entry_removed() {
+    let ns = namespace("x-direct-list");
+    let config_b = sdk_config_in(B).await;
+    let sqs_b = aws_sdk_sqs::Client::new(&config_b);
+    let sns_b = aws_sdk_sns::Client::new(&config_b);
+    let (queue_url, queue_arn, consumer) = queue_in_b_with_consumer(&sqs_b, &ns).await;
+    let topic_arn = sns_b
+        .create_topic()
+        .name(format!("notices-{ns}"))
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let _ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    let queue_entry = format!("  - id: queue\n    sqs: {{queueArn: \"{queue_arn}\"}}\n");
+    let topic_entry = format!("  - id: notices\n    sns: {{topicArn: \"{topic_arn}\"}}\n");
+    let yaml = |entries: &[&str]| {
+        format!(
+            "apiVersion: eventbridge.dev/v1alpha1\nkind: EventBridgeIntegration\nmetadata: {{name: fan, namespace: {ns}}}\nspec:\n  rule: {{eventPattern: {{source: [com.example.orders]}}}}\n  crossAccount: {{targetAccountId: \"{B}\", provisioningRoleArn: \"{PROVISIONER}\"}}\n  targets:\n{}",
+            entries.concat()
+        )
+    };
+    apply(&yaml(&[&queue_entry, &topic_entry]));
+    wait_condition(&api, "fan", "Ready", "True", Some("Converged")).await;
+    let a = aws().await;
+    let name = derived(&ns, "fan");
+    let role = a
+        .iam
+        .get_role()
+        .role_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap()
+        .arn;
+    let granted = || async {
+        let doc = policy_doc(&a.inline_policy(&name).await.unwrap());
+        let mut pairs: Vec<(String, String)> = doc
+            .statements
+            .iter()
+            .map(|s| {
+                (
+                    s.action.patterns.join(","),
+                    s.resource.clone().unwrap().patterns.join(","),
+                )
+            })
+            .collect();
+        pairs.sort();
+        pairs
+    };
+    assert_eq!(
+        granted().await,
+        [
+            ("sns:Publish".to_string(), topic_arn.clone()),
+            ("sqs:SendMessage".to_string(), queue_arn.clone())
+        ]
+    );
+    let targets = || async {
+        let out = a
+            .events
+            .list_targets_by_rule()
+            .rule(&name)
+            .send()
+            .await
+            .unwrap();
+        let mut found: Vec<(String, String, String)> = out
+            .targets()
+            .iter()
+            .map(|t| {
+                let role = t.role_arn().unwrap_or_default().to_string();
+                (t.id().to_string(), t.arn().to_string(), role)
+            })
+            .collect();
+        found.sort();
+        found
+    };
+    assert_eq!(
+        targets().await,
+        [
+            ("notices".to_string(), topic_arn.clone(), role.clone()),
+            ("queue".to_string(), queue_arn.clone(), role.clone())
+        ]
+    );
+    let naming_role = |statements: Vec<Value>| {
+        statements
+            .into_iter()
+            .filter(|s| s.to_string().contains(&role))
+            .count()
+    };
+    let topic_statements = || async {
+        let out = sns_b
+            .get_topic_attributes()
+            .topic_arn(&topic_arn)
+            .send()
+            .await
+            .unwrap();
+        statements_of(
+            out.attributes()
+                .and_then(|m| m.get("Policy"))
+                .map(String::as_str),
+        )
+    };
+    assert_eq!(naming_role(queue_statements(&sqs_b, &queue_url).await), 1);
+    assert_eq!(naming_role(topic_statements().await), 1);
+    assert!(!b_role_of(&name).await, "no role in B");
+
+    // The topic leaves the list.
+    apply(&yaml(&[&queue_entry]));
+    wait_until_async(
+        "the topic's statement to go",
+        Duration::from_secs(60),
+        || async { naming_role(topic_statements().await) == 0 },
+    )
+    .await;
+    wait_until_async(
+        "the topic to leave the rule and the role",
+        Duration::from_secs(30),
+        || async { targets().await.len() == 1 && granted().await.len() == 1 },
+    )
+    .await;
+    assert_eq!(targets().await[0].0, "queue");
+    assert_eq!(
+        granted().await,
+        [("sqs:SendMessage".to_string(), queue_arn.clone())]
+    );
+    assert_eq!(naming_role(queue_statements(&sqs_b, &queue_url).await), 1);
+
+    delete_and_wait(&ns, &["fan"]);
+    assert_eq!(
+        queue_statements(&sqs_b, &queue_url).await,
+        vec![consumer],
+        "only the consumer's statement is left"
+    );
+}
+
+/// `spec.targets` bus to bus: an ECS task and a state machine of B on one rule (both forwarded
+/// by default). Here one forwarding rule with one target, B's bus; there one rule with both
+/// targets and one role holding what each needs. The state machine leaves the list: its
+/// target and statement go there, the forwarding stays.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_list_forwarded_to_another_accounts_bus_and_one_entry_removed() {
+    let ns = namespace("x-fwd-list");
+    let a = aws().await;
+    let b = aws_in(B).await;
+    let bus = bus_in_b(&b, &ns).await;
+    let _ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    let task_entry = format!("  - id: worker\n{}", ecs_target_in_b());
+    let pipeline_entry = format!(
+        "  - id: pipeline\n    stepFunctions: {{stateMachineArn: \"{}\"}}\n",
+        in_b(STATE_MACHINE)
+    );
+    let yaml = |entries: &[&str]| {
+        format!(
+            "apiVersion: eventbridge.dev/v1alpha1\nkind: EventBridgeIntegration\nmetadata: {{name: fan, namespace: {ns}}}\nspec:\n  rule: {{eventPattern: {{source: [com.example.orders]}}}}\n  crossAccount: {{targetAccountId: \"{B}\", provisioningRoleArn: \"{PROVISIONER}\", targetEventBusName: {bus}}}\n  targets:\n{}",
+            entries.concat()
+        )
+    };
+    apply(&yaml(&[&task_entry, &pipeline_entry]));
+    wait_condition(&api, "fan", "Ready", "True", Some("Converged")).await;
+    let name = derived(&ns, "fan");
+    let bus_arn = format!("arn:aws:events:{REGION}:{B}:event-bus/{bus}");
+    // A: one forwarding target, and a role that only forwards.
+    let here = a
+        .events
+        .list_targets_by_rule()
+        .rule(&name)
+        .send()
+        .await
+        .unwrap();
+    let here: Vec<(&str, &str)> = here.targets().iter().map(|t| (t.id(), t.arn())).collect();
+    assert_eq!(here, [("to-target-account", bus_arn.as_str())]);
+    let actions = |policy: String| {
+        let mut found: Vec<String> = policy_doc(&policy)
+            .statements
+            .iter()
+            .flat_map(|s| s.action.patterns.clone())
+            .collect();
+        found.sort();
+        found
+    };
+    assert_eq!(
+        actions(a.inline_policy(&name).await.unwrap()),
+        ["events:PutEvents"]
+    );
+    // B: one rule on the bus with both targets, one role running the task, passing its
+    // roles and starting the state machine; the bus admits the forwarding role.
+    let there = || async {
+        let out = b
+            .events
+            .list_targets_by_rule()
+            .rule(&name)
+            .event_bus_name(&bus)
+            .send()
+            .await
+            .unwrap();
+        let mut ids: Vec<String> = out.targets().iter().map(|t| t.id().to_string()).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(there().await, ["pipeline", "worker"]);
+    let b_actions = || async { actions(b.inline_policy(&name).await.unwrap()) };
+    assert_eq!(
+        b_actions().await,
+        ["ecs:RunTask", "iam:PassRole", "states:StartExecution"]
+    );
+    assert!(bus_policy(&b, &bus).await.contains(&own_statement(&name)));
+
+    // The state machine leaves the list.
+    apply(&yaml(&[&task_entry]));
+    wait_until_async(
+        "the state machine to leave B's rule and role",
+        Duration::from_secs(60),
+        || async {
+            there().await == ["worker"]
+                && !b_actions()
+                    .await
+                    .contains(&"states:StartExecution".to_string())
+        },
+    )
+    .await;
+    assert_eq!(
+        actions(a.inline_policy(&name).await.unwrap()),
+        ["events:PutEvents"],
+        "the forwarding is unchanged"
+    );
+
+    delete_and_wait(&ns, &["fan"]);
+    assert!(
+        rule_on(&b, &bus, &name).await.is_none(),
+        "B's rule is removed"
+    );
+    assert!(!bus_policy(&b, &bus).await.contains(&own_statement(&name)));
+    assert!(!a.rule_exists(&name).await);
+}
+
 /// The execution role of the rule `name` (both named `name`): it may `action` on exactly
 /// `resource`, and the rule targets `resource` with it. Its ARN.
 async fn execution_role_of(a: &Aws, name: &str, action: &str, resource: &str) -> String {

@@ -1629,7 +1629,10 @@ fn a_target_list_is_refused_naming_the_entry_and_the_fix() {
         "{head}{}crossAccount: {{targetAccountId: \"444455556666\"}}\n",
         lambda("a", "one")
     ));
-    assert_eq!(field, "spec.crossAccount");
+    assert_eq!(
+        field, "spec.targets[0].lambda.functionArn",
+        "a function here, in a list across accounts: the entry is named"
+    );
     let (field, _) = refused(&format!(
         "{head}- lambda: {{functionArn: \"arn:aws:lambda:us-east-1:111122223333:function:f\"}}\n"
     ));
@@ -1718,4 +1721,151 @@ fn two_ecs_tasks_of_a_list_each_run_their_own_definition_and_pass_their_own_role
         }
         other => panic!("the same task twice is refused, got {other:?}"),
     }
+}
+
+/// The Sids of a managed role's policy, in order.
+fn role_sids(role: &DesiredRole) -> Vec<String> {
+    let DesiredRole::Managed(m) = role else {
+        panic!("a managed role: {role:?}")
+    };
+    m.policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["Sid"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_list_delivered_directly_to_another_account_has_one_execution_role_here_and_each_grant_there() {
+    let b = "444455556666";
+    let s = spec(&format!(
+        r#"
+rule: {{eventPattern: {{source: [orders]}}}}
+crossAccount: {{targetAccountId: "{b}", provisioningRoleArn: "arn:aws:iam::{b}:role/p"}}
+targets:
+- id: queue
+  sqs: {{queueArn: "arn:aws:sqs:us-east-1:{b}:orders"}}
+- id: notify
+  lambda: {{functionArn: "arn:aws:lambda:us-east-1:{b}:function:notifier"}}
+"#
+    ));
+    let p = plan(&s, &owner(), &facts_of(&s), &Guardrails::default()).unwrap();
+    assert_eq!(p.mode, Some(ebi::api::CrossAccountMode::DirectDelivery));
+    // Here: one rule, both targets through one execution role that may reach each.
+    let local = &p.local;
+    let role = managed(&p);
+    assert_eq!(
+        role_sids(&local.role),
+        ["SendMessage1", "InvokeCrossAccount2"]
+    );
+    let ids: Vec<&str> = local.targets.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(ids, ["queue", "notify"]);
+    assert!(local
+        .targets
+        .iter()
+        .all(|t| t.role_arn.as_deref() == Some(role.arn.as_str())));
+    // There: no role, the function's permission and the queue's statement, each naming the
+    // execution role and each under its entry's own statement id.
+    let remote = p.remote.as_ref().unwrap();
+    assert_eq!(remote.account_id, b);
+    assert!(matches!(remote.role, DesiredRole::NotNeeded) && remote.rule.is_none());
+    assert_eq!(remote.permissions.len(), 1);
+    assert_eq!(remote.permissions[0].principal, role.arn);
+    assert_eq!(remote.queue_permissions.len(), 1);
+    let queue_statement = remote.queue_permissions[0].statement.to_string();
+    assert!(queue_statement.contains(&role.arn), "{queue_statement}");
+    assert_ne!(
+        remote.permissions[0].statement_id,
+        remote.queue_permissions[0].statement_id
+    );
+}
+
+#[test]
+fn a_list_forwarded_to_another_accounts_bus_keeps_one_forwarding_target_here_and_merges_there() {
+    let b = "444455556666";
+    let worker = format!("arn:aws:ecs:us-east-1:{b}:task-definition/worker:4");
+    let report = format!("arn:aws:ecs:us-east-1:{b}:task-definition/report:2");
+    let s = spec(&format!(
+        r#"
+rule: {{eventPattern: {{source: [orders]}}}}
+crossAccount: {{targetAccountId: "{b}", provisioningRoleArn: "arn:aws:iam::{b}:role/p"}}
+targets:
+- id: worker
+  ecs: {{clusterArn: "arn:aws:ecs:us-east-1:{b}:cluster/main", taskDefinitionArn: "{worker}", networkConfiguration: {{subnets: [subnet-1]}}}}
+- id: report
+  ecs: {{clusterArn: "arn:aws:ecs:us-east-1:{b}:cluster/main", taskDefinitionArn: "{report}", networkConfiguration: {{subnets: [subnet-1]}}}}
+"#
+    ));
+    let mut f = facts_of(&s);
+    f.task_roles = [
+        (worker.clone(), vec![format!("arn:aws:iam::{b}:role/exec")]),
+        (
+            report.clone(),
+            vec![format!("arn:aws:iam::{b}:role/report-exec")],
+        ),
+    ]
+    .into();
+    let p = plan(&s, &owner(), &f, &Guardrails::default()).unwrap();
+    assert_eq!(p.mode, Some(ebi::api::CrossAccountMode::EventBusForwarding));
+    // Here: the forwarding rule with one target, the bus, and a role that only forwards.
+    let bus = format!("arn:aws:events:us-east-1:{b}:event-bus/default");
+    let local_targets: Vec<(&str, &str)> = p
+        .local
+        .targets
+        .iter()
+        .map(|t| (t.id.as_str(), t.arn.as_str()))
+        .collect();
+    assert_eq!(local_targets, [("to-target-account", bus.as_str())]);
+    assert_eq!(role_sids(&p.local.role), ["ForwardToTargetBus"]);
+    // There: one rule with both tasks, one role running each and passing each one's roles,
+    // and one bus statement admitting the forwarding role.
+    let remote = p.remote.as_ref().unwrap();
+    let ids: Vec<&str> = remote.targets.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(ids, ["worker", "report"]);
+    assert_eq!(
+        role_sids(&remote.role),
+        ["RunTask1", "PassTaskRoles1", "RunTask2", "PassTaskRoles2"]
+    );
+    let DesiredRole::Managed(there) = &remote.role else {
+        unreachable!()
+    };
+    let passed = there.policy["Statement"][3]["Resource"].to_string();
+    assert!(
+        passed.contains("report-exec") && !passed.contains("role/exec\""),
+        "{passed}"
+    );
+    assert!(remote.bus_permission.is_some());
+}
+
+#[test]
+fn a_list_across_accounts_is_refused_when_its_kinds_take_different_modes_or_one_is_here() {
+    let b = "444455556666";
+    let refused = |targets: String| {
+        let s = spec(&format!(
+            "rule: {{eventPattern: {{source: [orders]}}}}\ncrossAccount: {{targetAccountId: \"{b}\", provisioningRoleArn: \"arn:aws:iam::{b}:role/p\"}}\ntargets:\n{targets}"
+        ));
+        match plan(&s, &owner(), &facts_of(&s), &Guardrails::default()) {
+            Err(PlanError::InvalidSpec(e)) => (e.field, e.message),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    };
+    let queue = |account: &str| {
+        format!("- id: queue\n  sqs: {{queueArn: \"arn:aws:sqs:us-east-1:{account}:orders\"}}\n")
+    };
+    let task = format!("- id: worker\n  ecs: {{clusterArn: \"arn:aws:ecs:us-east-1:{b}:cluster/main\", taskDefinitionArn: \"arn:aws:ecs:us-east-1:{b}:task-definition/w:1\", passRoleArns: [], networkConfiguration: {{subnets: [subnet-1]}}}}\n");
+    let (field, message) = refused(format!("{}{task}", queue(b)));
+    assert_eq!(field, "spec.crossAccount.mode");
+    assert!(
+        message.contains("spec.targets[0]") && message.contains("set mode EventBusForwarding"),
+        "{message}"
+    );
+    // An entry in the rule's own account, with a list across accounts: named.
+    let (field, message) = refused(format!(
+        "{}{}",
+        queue(b),
+        queue(A).replace("id: queue", "id: here")
+    ));
+    assert_eq!(field, "spec.targets[1].sqs.queueArn");
+    assert!(message.contains(b), "{message}");
 }

@@ -119,10 +119,10 @@ pub const SCHEDULE_PATTERN: &str =
     {"rule": "!has(self.targets) || self.targets.all(t, has(t.id)) && self.targets.all(a, self.targets.exists_one(b, b.id == a.id))",
      "fieldPath": ".targets",
      "message": "spec.targets: every target needs an id, unique on the rule"},
-    {"rule": "!has(self.targets) || !has(self.crossAccount)",
-     "fieldPath": ".crossAccount",
-     "message": "spec.crossAccount: not yet with spec.targets; use spec.target for a target in another account"},
-    {"rule": "!has(self.targets) || !has(self.role) || self.targets.exists(t, has(t.ecs) || has(t.stepFunctions) || has(t.kinesis) || has(t.apiGateway) || has(t.apiDestination))",
+    {"rule": "!has(self.targets) || !has(self.crossAccount) || has(self.crossAccount.mode) || self.targets.all(t, has(t.lambda) || has(t.sqs) || has(t.sns) || has(t.kinesis)) || self.targets.all(t, !has(t.lambda) && !has(t.sqs) && !has(t.sns) && !has(t.kinesis))",
+     "fieldPath": ".crossAccount.mode",
+     "message": "spec.crossAccount.mode: the targets take different modes by default (DirectDelivery for a function, queue, topic or stream; EventBusForwarding for the rest), and one rule does one: set mode EventBusForwarding (it reaches every kind), or split the list"},
+    {"rule": "!has(self.targets) || !has(self.role) || has(self.crossAccount) || self.targets.exists(t, has(t.ecs) || has(t.stepFunctions) || has(t.kinesis) || has(t.apiGateway) || has(t.apiDestination))",
      "fieldPath": ".role",
      "message": "spec.role: none of spec.targets is invoked through a role (Lambda, SQS, SNS and log groups are granted by their own policies); remove spec.role"},
 ]))]
@@ -142,8 +142,9 @@ pub struct EventBridgeIntegrationSpec {
 
     /// Up to five targets of the rule, each of the same shape as `target` with its own `id`
     /// (unique): one role holds what every target needs, and a target removed from the list
-    /// leaves the rule with its grants. Set this or `target`. Not yet with `crossAccount`.
-    /// Each API destination of the list is named as the rule and its id.
+    /// leaves the rule with its grants. Set this or `target`. With `crossAccount`, every
+    /// target is in the target account and the list takes one mode. Each API destination of
+    /// the list is named as the rule and its id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 5))]
     pub targets: Option<Vec<TargetSpec>>,

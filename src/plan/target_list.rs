@@ -4,8 +4,11 @@
 //! and each target's grant. What a view says is wrong is said of its entry
 //! (`spec.targets[i]…`).
 //!
-//! Not yet: `crossAccount` with a list. Several ECS tasks share the role: each entry's
-//! RunTask and PassRole statements are its own, numbered by position. Several API
+//! With `crossAccount`, every entry is in the target account and the list takes one mode:
+//! DirectDelivery merges the execution role here and the grants there; EventBusForwarding
+//! keeps one forwarding rule here (its one target, the bus, none of the entries') and merges
+//! the rule, role and grants there. Several ECS tasks share the role: each entry's RunTask
+//! and PassRole statements are its own, numbered by position. Several API
 //! destinations each take the entry's name (the rule's and the id), so each has its own
 //! destination, connection and statement.
 
@@ -17,16 +20,17 @@ use super::validate::{bad, SpecError};
 use super::{
     names, plan, DesiredRole, Facts, Guardrails, Owner, Plan, PlanError, QueuePurpose, ValidTarget,
 };
-use crate::api::EventBridgeIntegrationSpec;
+use crate::api::{CrossAccountMode, EventBridgeIntegrationSpec};
 
 /// The spec of one entry: the list's rule and options, that entry as its target, and the
-/// role only for a kind invoked through one (a function, queue, topic or log group ignores
-/// it, as a single target of that kind refuses it).
+/// role only for a kind invoked through one (a function, queue, topic or log group here
+/// ignores it, as a single target of that kind refuses it; across accounts every kind is).
 pub fn views(spec: &EventBridgeIntegrationSpec) -> Vec<(String, EventBridgeIntegrationSpec)> {
     spec.target_entries()
         .into_iter()
         .map(|(field, entry)| {
-            let role_used = ValidTarget::of(entry).is_none_or(|t| t.needs_role());
+            let role_used = spec.cross_account.is_some()
+                || ValidTarget::of(entry).is_none_or(|t| t.needs_role());
             let view = EventBridgeIntegrationSpec {
                 target: entry.clone(),
                 targets: None,
@@ -82,18 +86,17 @@ fn check_list(
             ));
         }
     }
-    if spec.cross_account.is_some() {
-        return Err(bad(
-            "spec.crossAccount",
-            "not yet with spec.targets; use spec.target for a target in another account",
-        ));
-    }
     let kinds: Vec<Option<ValidTarget>> = list.iter().map(ValidTarget::of).collect();
-    if spec.role.is_some() && kinds.iter().flatten().all(|t| !t.needs_role()) {
+    let no_role = spec.cross_account.is_none() && kinds.iter().flatten().all(|t| !t.needs_role());
+    if spec.role.is_some() && no_role {
         return Err(bad("spec.role", "none of spec.targets is invoked through a role (Lambda, SQS, SNS and log groups are granted by their own policies); remove spec.role"));
     }
     Ok(())
 }
+
+/// The id of the forwarding rule's one target (the target account's bus) in a list: every
+/// entry forwards the same way, so it is none of theirs.
+pub const FORWARDING_TARGET_ID: &str = "to-target-account";
 
 /// The plan of a spec with `targets`: each entry's, merged.
 pub fn plan_list(
@@ -104,56 +107,43 @@ pub fn plan_list(
     guard: &Guardrails,
 ) -> Result<Plan, PlanError> {
     check_list(spec, list)?;
+    let views = views(spec);
+    check_one_mode(&views)?;
     let mut merged: Option<Plan> = None;
     let mut statements: Vec<Value> = vec![];
     let mut seen_resources = BTreeSet::new();
-    for (i, (field, view)) in views(spec).into_iter().enumerate() {
+    for (i, (field, view)) in views.into_iter().enumerate() {
         let mut part = plan(&view, owner, facts, guard).map_err(|e| match e {
             PlanError::InvalidSpec(e) => PlanError::InvalidSpec(of_entry(&field, e)),
             other => other,
         })?;
-        let d = &mut part.local;
-        if let Some(id) = view.target.id.as_deref() {
-            super::api_destination::name_for_entry(d, id);
-        }
-        let Some(target) = d.targets.first() else {
-            continue;
+        let id = view.target.id.clone().unwrap_or_default();
+        let local_rule = part.local.rule.clone();
+        let forwarding = part.mode == Some(CrossAccountMode::EventBusForwarding);
+        let workload = match (forwarding, part.remote.as_mut()) {
+            (true, Some(remote)) => remote,
+            _ => &mut part.local,
         };
-        // An ECS target's ARN is its cluster's: two tasks may share one.
-        let resource = match target.parameters.ecs() {
-            Some(e) => format!(
-                "{} with task definition {}",
-                target.arn, e.task_definition_arn
-            ),
-            None => target.arn.clone(),
-        };
-        if !seen_resources.insert(resource.clone()) {
-            return Err(PlanError::InvalidSpec(bad(
-                &field,
-                format!("targets {resource} as an earlier target does: one target per resource"),
-            )));
+        super::api_destination::name_for_entry(workload, &id);
+        if let Some(resource) = workload.targets.first().map(resource_of) {
+            if !seen_resources.insert(resource.clone()) {
+                return Err(PlanError::InvalidSpec(bad(
+                    &field,
+                    format!(
+                        "targets {resource} as an earlier target does: one target per resource"
+                    ),
+                )));
+            }
         }
-        // Statement ids unique across the list: the role's by the entry's position, the
-        // target's own statement (function, queue, topic, log group) by its id: two
-        // entries may name one function's version and its alias, or share a policy.
-        if let DesiredRole::Managed(m) = &d.role {
+        // The role invoking the workload holds every entry's statements, numbered by the
+        // entry's position (IAM wants Sids unique in a policy).
+        if let DesiredRole::Managed(m) = &workload.role {
             statements.extend(numbered(&m.policy, i + 1));
         }
-        let id = target.id.clone();
-        let entry_statement = |rule: &super::DesiredRule| {
-            names::owned_statement_id(&rule.name, &format!("{}#target/{id}", rule.arn), &owner.uid)
-        };
-        if let Some(rule) = d.rule.clone() {
-            for p in &mut d.permissions {
-                p.statement_id = entry_statement(&rule);
-            }
-            for q in d
-                .queue_permissions
-                .iter_mut()
-                .filter(|q| q.purpose != QueuePurpose::DeadLetter)
-            {
-                q.statement_id = entry_statement(&rule);
-                q.statement["Sid"] = json!(q.statement_id);
+        for d in std::iter::once(&mut part.local).chain(part.remote.as_mut()) {
+            let rule = d.rule.clone().or_else(|| local_rule.clone());
+            if let Some(rule) = rule {
+                name_statements_for_entry(d, &rule, &id, owner);
             }
         }
         merged = Some(match merged.take() {
@@ -167,12 +157,79 @@ pub fn plan_list(
     let mut plan = merged.ok_or_else(|| {
         PlanError::InvalidSpec(bad("spec.targets", "holds no target; a rule takes 1 to 5"))
     })?;
-    // One role for the rule: the first entry's that takes one, holding every entry's
-    // statements.
-    if let DesiredRole::Managed(m) = &mut plan.local.role {
+    let forwarding = plan.mode == Some(CrossAccountMode::EventBusForwarding);
+    if forwarding {
+        for t in &mut plan.local.targets {
+            t.id = FORWARDING_TARGET_ID.to_string();
+        }
+    }
+    let workload = match (forwarding, plan.remote.as_mut()) {
+        (true, Some(remote)) => remote,
+        _ => &mut plan.local,
+    };
+    if let DesiredRole::Managed(m) = &mut workload.role {
         m.policy = json!({"Version": "2012-10-17", "Statement": statements});
     }
     Ok(plan)
+}
+
+/// What "one target per resource" compares: the target's ARN, and for ECS (whose ARN is the
+/// cluster's, which two tasks may share) the task definition with it.
+fn resource_of(target: &super::TargetShape) -> String {
+    match target.parameters.ecs() {
+        Some(e) => format!(
+            "{} with task definition {}",
+            target.arn, e.task_definition_arn
+        ),
+        None => target.arn.clone(),
+    }
+}
+
+/// The target's own statements (function, queue, topic, log group; in either account) under
+/// an id of the entry's: two entries may name one function's version and its alias, or
+/// share a policy. A dead-letter statement is the rule's, shared by the entries that name
+/// the queue.
+fn name_statements_for_entry(
+    d: &mut super::Desired,
+    rule: &super::DesiredRule,
+    id: &str,
+    owner: &Owner,
+) {
+    let statement_id =
+        names::owned_statement_id(&rule.name, &format!("{}#target/{id}", rule.arn), &owner.uid);
+    for p in &mut d.permissions {
+        p.statement_id = statement_id.clone();
+    }
+    for q in d
+        .queue_permissions
+        .iter_mut()
+        .filter(|q| q.purpose != QueuePurpose::DeadLetter)
+    {
+        q.statement_id = statement_id.clone();
+        q.statement["Sid"] = json!(statement_id);
+    }
+}
+
+/// With `crossAccount`, one mode for the whole list: its default is by kind (DirectDelivery
+/// for a function, queue, topic or stream; EventBusForwarding for the rest), and a list
+/// mixing both is one rule that cannot do both.
+fn check_one_mode(views: &[(String, EventBridgeIntegrationSpec)]) -> Result<(), SpecError> {
+    let direct = |m: CrossAccountMode| m.is_direct();
+    let mut modes = views
+        .iter()
+        .filter_map(|(field, v)| Some((field, v.cross_account_mode()?)));
+    let Some((first_field, first)) = modes.next() else {
+        return Ok(());
+    };
+    match modes.find(|(_, m)| direct(*m) != direct(first)) {
+        None => Ok(()),
+        Some((field, other)) => Err(bad(
+            "spec.crossAccount.mode",
+            format!(
+                "{first_field} is delivered by {first:?} and {field} by {other:?} by default, and one rule does one: set mode EventBusForwarding (it reaches every kind), or split the list"
+            ),
+        )),
+    }
 }
 
 /// `policy`'s statements, each Sid suffixed with `n` (IAM wants Sids unique in a policy).
@@ -191,10 +248,20 @@ fn numbered(policy: &Value, n: usize) -> Vec<Value> {
         .collect()
 }
 
-/// `part`'s target and grants join `into`'s (the same rule, the same role name).
+/// `part`'s targets and grants join `into`'s, account by account (the same rules, the same
+/// role names).
 fn merge(into: &mut Plan, part: Plan) {
-    let d = part.local;
-    let to = &mut into.local;
+    merge_part(&mut into.local, part.local);
+    if let (Some(to), Some(d)) = (into.remote.as_mut(), part.remote) {
+        merge_part(to, d);
+    }
+}
+
+fn merge_part(to: &mut super::Desired, d: super::Desired) {
+    // Every entry forwards to the same bus with the same role: the first's stands for all.
+    if d.kind == super::PartKind::ForwardingRule {
+        return;
+    }
     to.targets.extend(d.targets);
     to.permissions.extend(d.permissions);
     to.api_destinations.extend(d.api_destinations);
@@ -206,6 +273,9 @@ fn merge(into: &mut Plan, part: Plan) {
         {
             to.queue_permissions.push(q);
         }
+    }
+    if to.bus_permission.is_none() {
+        to.bus_permission = d.bus_permission;
     }
     if matches!(to.role, DesiredRole::NotNeeded) {
         to.role = d.role;
