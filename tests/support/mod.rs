@@ -457,6 +457,26 @@ pub async fn condition(
     Some((c.status, c.reason, c.message))
 }
 
+/// The condition as a pass over the object's current spec wrote it: None while the status
+/// is of an earlier generation (a condition already true before a spec change is no sign
+/// the change was applied). Once deletion has begun the generation moves on its own, so any
+/// status stands.
+async fn current_condition(
+    api: &Api<EventBridgeIntegration>,
+    name: &str,
+    type_: &str,
+) -> Option<(String, String, String)> {
+    let obj = api.get_opt(name).await.ok()??;
+    let deleting = obj.metadata.deletion_timestamp.is_some();
+    let status = obj.status?;
+    if !deleting && status.observed_generation < obj.metadata.generation {
+        return None;
+    }
+    let c = status.conditions.into_iter().find(|c| c.type_ == type_)?;
+    Some((c.status, c.reason, c.message))
+}
+
+/// Waits until the condition holds for the object's current spec (see [`current_condition`]).
 pub async fn wait_condition(
     api: &Api<EventBridgeIntegration>,
     name: &str,
@@ -467,7 +487,7 @@ pub async fn wait_condition(
     let mut last = None;
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(45) {
-        last = condition(api, name, type_).await;
+        last = current_condition(api, name, type_).await;
         if let Some((s, r, _)) = &last {
             if s == status && reason.is_none_or(|want| want == r) {
                 return last.unwrap();
