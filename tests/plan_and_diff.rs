@@ -1752,6 +1752,11 @@ targets:
     ));
     let p = plan(&s, &owner(), &facts_of(&s), &Guardrails::default()).unwrap();
     assert_eq!(p.mode, Some(ebi::api::CrossAccountMode::DirectDelivery));
+    // The spec says so too (a namespace policy asks a forwarded list only for a bus grant).
+    assert_eq!(
+        s.cross_account_mode(),
+        Some(ebi::api::CrossAccountMode::DirectDelivery)
+    );
     // Here: one rule, both targets through one execution role that may reach each.
     let local = &p.local;
     let role = managed(&p);
@@ -1808,6 +1813,7 @@ targets:
     .into();
     let p = plan(&s, &owner(), &f, &Guardrails::default()).unwrap();
     assert_eq!(p.mode, Some(ebi::api::CrossAccountMode::EventBusForwarding));
+    assert_eq!(s.cross_account_mode(), p.mode);
     // Here: the forwarding rule with one target, the bus, and a role that only forwards.
     let bus = format!("arn:aws:events:us-east-1:{b}:event-bus/default");
     let local_targets: Vec<(&str, &str)> = p
@@ -1857,7 +1863,7 @@ fn a_list_across_accounts_is_refused_when_its_kinds_take_different_modes_or_one_
     let (field, message) = refused(format!("{}{task}", queue(b)));
     assert_eq!(field, "spec.crossAccount.mode");
     assert!(
-        message.contains("spec.targets[0]") && message.contains("set mode EventBusForwarding"),
+        message.contains("spec.targets[0]") && message.contains("split the list"),
         "{message}"
     );
     // An entry in the rule's own account, with a list across accounts: named.

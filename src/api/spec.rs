@@ -121,8 +121,8 @@ pub const SCHEDULE_PATTERN: &str =
      "message": "spec.targets: every target needs an id, unique on the rule"},
     {"rule": "!has(self.targets) || !has(self.crossAccount) || has(self.crossAccount.mode) || self.targets.all(t, has(t.lambda) || has(t.sqs) || has(t.sns) || has(t.kinesis)) || self.targets.all(t, !has(t.lambda) && !has(t.sqs) && !has(t.sns) && !has(t.kinesis))",
      "fieldPath": ".crossAccount.mode",
-     "message": "spec.crossAccount.mode: the targets take different modes by default (DirectDelivery for a function, queue, topic or stream; EventBusForwarding for the rest), and one rule does one: set mode EventBusForwarding (it reaches every kind), or split the list"},
-    {"rule": "!has(self.targets) || !has(self.role) || has(self.crossAccount) || self.targets.exists(t, has(t.ecs) || has(t.stepFunctions) || has(t.kinesis) || has(t.apiGateway) || has(t.apiDestination))",
+     "message": "spec.crossAccount.mode: the targets take different modes by default (DirectDelivery for a function, queue, topic or stream; EventBusForwarding for the rest), and one rule does one: split the list (a queue, topic or stream of another account is delivered to directly only; a function may also be forwarded, with mode EventBusForwarding)"},
+    {"rule": "!has(self.targets) || !has(self.role) || self.targets.exists(t, has(t.ecs) || has(t.stepFunctions) || has(t.kinesis) || has(t.apiGateway) || has(t.apiDestination))",
      "fieldPath": ".role",
      "message": "spec.role: none of spec.targets is invoked through a role (Lambda, SQS, SNS and log groups are granted by their own policies); remove spec.role"},
 ]))]
@@ -261,12 +261,13 @@ impl EventBridgeIntegrationSpec {
     /// the others). None without `crossAccount`.
     pub fn cross_account_mode(&self) -> Option<CrossAccountMode> {
         let x = self.cross_account.as_ref()?;
+        // The default is by kind; a list takes one mode (a list of kinds of both is refused).
+        let direct = |t: &TargetSpec| {
+            t.lambda.is_some() || t.sqs.is_some() || t.sns.is_some() || t.kinesis.is_some()
+        };
+        let entries = self.target_entries();
         Some(x.mode.unwrap_or(
-            if self.target.lambda.is_some()
-                || self.target.sqs.is_some()
-                || self.target.sns.is_some()
-                || self.target.kinesis.is_some()
-            {
+            if !entries.is_empty() && entries.iter().all(|(_, t)| direct(t)) {
                 CrossAccountMode::DirectDelivery
             } else {
                 CrossAccountMode::EventBusForwarding

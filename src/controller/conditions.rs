@@ -256,23 +256,20 @@ fn converged(
                 )
             }
             (None, _) => {
-                let target = part
+                // Every function, queue, topic or stream a list delivers to there.
+                let targets: Vec<&str> = part
                     .desired
                     .permissions
-                    .first()
+                    .iter()
                     .map(|p| p.function_arn.as_str())
-                    .or_else(|| {
-                        part.desired
-                            .queue_permissions
-                            .first()
-                            .map(|q| q.queue_arn.as_str())
-                    })
-                    .unwrap_or_default();
+                    .chain(part.desired.queue_permissions.iter().map(|q| q.queue_arn.as_str()))
+                    .collect();
+                let target = targets.join(", ");
                 ConditionValue::new(
                     c::CROSS_ACCOUNT_READY,
                     true,
                     reason,
-                    format!("the rule delivers to {target} in account {} directly with role {}, which its policy names (no role is assumed in that account)", part.desired.account_id, local.desired.role.arn().unwrap_or_default()),
+                    format!("the rule delivers to {target} in account {} directly with role {}, which each one's policy names (no role is assumed in that account)", part.desired.account_id, local.desired.role.arn().unwrap_or_default()),
                 )
             }
         }

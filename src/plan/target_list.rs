@@ -23,14 +23,13 @@ use super::{
 use crate::api::{CrossAccountMode, EventBridgeIntegrationSpec};
 
 /// The spec of one entry: the list's rule and options, that entry as its target, and the
-/// role only for a kind invoked through one (a function, queue, topic or log group here
-/// ignores it, as a single target of that kind refuses it; across accounts every kind is).
+/// role only for a kind invoked through one (a function, queue, topic or log group ignores
+/// it, as a single target of that kind refuses it).
 pub fn views(spec: &EventBridgeIntegrationSpec) -> Vec<(String, EventBridgeIntegrationSpec)> {
     spec.target_entries()
         .into_iter()
         .map(|(field, entry)| {
-            let role_used = spec.cross_account.is_some()
-                || ValidTarget::of(entry).is_none_or(|t| t.needs_role());
+            let role_used = ValidTarget::of(entry).is_none_or(|t| t.needs_role());
             let view = EventBridgeIntegrationSpec {
                 target: entry.clone(),
                 targets: None,
@@ -87,8 +86,7 @@ fn check_list(
         }
     }
     let kinds: Vec<Option<ValidTarget>> = list.iter().map(ValidTarget::of).collect();
-    let no_role = spec.cross_account.is_none() && kinds.iter().flatten().all(|t| !t.needs_role());
-    if spec.role.is_some() && no_role {
+    if spec.role.is_some() && kinds.iter().flatten().all(|t| !t.needs_role()) {
         return Err(bad("spec.role", "none of spec.targets is invoked through a role (Lambda, SQS, SNS and log groups are granted by their own policies); remove spec.role"));
     }
     Ok(())
@@ -226,7 +224,7 @@ fn check_one_mode(views: &[(String, EventBridgeIntegrationSpec)]) -> Result<(), 
         Some((field, other)) => Err(bad(
             "spec.crossAccount.mode",
             format!(
-                "{first_field} is delivered by {first:?} and {field} by {other:?} by default, and one rule does one: set mode EventBusForwarding (it reaches every kind), or split the list"
+                "{first_field} is delivered by {first:?} and {field} by {other:?} by default, and one rule does one: split the list (a queue, topic or stream of another account is delivered to directly only; a function may also be forwarded, with mode EventBusForwarding)"
             ),
         )),
     }

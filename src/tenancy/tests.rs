@@ -778,3 +778,28 @@ targets:
     );
     assert_eq!(r.value, "arn:aws:iam::123456789012:role/admin");
 }
+
+#[test]
+fn a_list_delivered_directly_to_another_account_needs_no_grant_of_its_bus() {
+    let mut p = team_a();
+    // No bus of the target account is granted: a list delivered directly uses none.
+    p.event_buses = vec!["orders-*".into()];
+    let list = |mode: &str| {
+        spec(&format!(
+            r#"
+rule: {{eventBusName: orders-in, eventPattern: {{source: [x]}}}}
+targets:
+- {{id: a, lambda: {{functionArn: "arn:aws:lambda:us-east-1:222222222222:function:team-a-x"}}}}
+- {{id: b, lambda: {{functionArn: "arn:aws:lambda:us-east-1:222222222222:function:team-a-y"}}}}
+crossAccount: {{targetAccountId: "222222222222"{mode}}}
+"#
+        ))
+    };
+    permitted(decide_for(&list(""), &[("team-a", &p)]));
+    // Forwarded, the same list needs the target account's bus.
+    let r = refused(decide_for(
+        &list(", mode: EventBusForwarding"),
+        &[("team-a", &p)],
+    ));
+    assert_eq!(r.field, "spec.crossAccount.targetEventBusName");
+}

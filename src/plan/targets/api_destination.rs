@@ -141,8 +141,10 @@ fn named_arn(rule_arn: &str, kind: &str, name: &str) -> String {
 }
 
 /// The name of the API destination (and connection) of the list's entry `id`:
-/// `{rule}-{id}`, or past EventBridge's 64 characters, cut before a hash of the whole, so
-/// two entries (or two rules) never share one.
+/// `{rule}-{id}`, or past EventBridge's 64 characters, cut before a hash of the whole. Two
+/// entries of one rule never share one; a rule named by hand could meet another's
+/// (`a` + `b-c`, `a-b` + `c`): the description names the owner, so the second integration
+/// stops on `NotOwned` rather than take it.
 pub fn entry_name(rule_arn: &str, id: &str) -> String {
     let name = format!("{}-{id}", resource_name(rule_arn));
     if name.len() <= MAX_NAME {
