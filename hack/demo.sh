@@ -86,7 +86,7 @@ echo $! > .tmp/demo-controller.pid
 step "kubectl apply -f examples/ (the policy first: without one, --policy-mode enforce permits nothing)"
 kubectl apply -f examples/tenancy-policy.yaml
 kubectl apply -f examples/
-for n in orders-to-ecs nightly-pipeline orders-to-lambda orders-to-queue orders-to-topic orders-to-stream orders-to-api orders-to-log orders-to-webhook orders-to-other-account orders-to-other-account-lambda orders-to-other-account-stream orders-fan-out; do
+for n in orders-to-ecs nightly-pipeline orders-to-lambda orders-to-queue orders-to-topic orders-to-stream orders-to-api orders-to-log orders-to-webhook orders-to-other-account orders-to-other-account-lambda orders-to-other-account-stream orders-fan-out weekday-report; do
   kubectl wait --for=condition=Ready "ebi/$n" --timeout=60s >/dev/null
 done
 for n in orders-byo-role pipeline-byo-role; do
@@ -108,6 +108,11 @@ for r in events.list_rules(NamePrefix="ebi-")["Rules"]:
     print(f"rule {r['Name']}  state={r['State']}  {r.get('EventPattern') or r.get('ScheduleExpression')}")
     for t in events.list_targets_by_rule(Rule=r["Name"])["Targets"]:
         print(f"  target {t['Id']} -> {t['Arn']}" + (f"\n    roleArn {t['RoleArn']}" if t.get("RoleArn") else ""))
+scheduler = boto3.client("scheduler", region_name="us-east-1")
+for summary in scheduler.list_schedules()["Schedules"]:
+    s = scheduler.get_schedule(Name=summary["Name"], GroupName=summary["GroupName"])
+    print(f"schedule {s['Name']}  {s['ScheduleExpression']} in {s.get('ScheduleExpressionTimezone', 'UTC')}  window={s['FlexibleTimeWindow']['Mode']}")
+    print(f"  target -> {s['Target']['Arn']}\n    roleArn {s['Target']['RoleArn']}")
 for role in iam.list_roles()["Roles"]:
     if not role["RoleName"].startswith("ebi-"):
         continue

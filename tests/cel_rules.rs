@@ -975,6 +975,68 @@ fn cases() -> Vec<(
             None,
         ),
         (
+            "a schedule with a time zone and a flexible window, to a queue",
+            json!({"schedule": {"expression": "cron(0 9 ? * MON-FRI *)", "timezone": "Europe/Paris",
+                   "flexibleTimeWindow": {"mode": "FLEXIBLE", "maximumWindowInMinutes": 15}},
+                   "target": sqs(&queue(A, "us-east-1", "orders"), None)["target"].clone()}),
+            None,
+            None,
+        ),
+        (
+            "a rule and a schedule",
+            with(
+                sqs(&queue(A, "us-east-1", "orders"), None),
+                &["schedule"],
+                json!({"expression": "rate(5 minutes)"}),
+            ),
+            Some("spec.schedule"),
+            Some("spec.schedule"),
+        ),
+        (
+            "a schedule with a list",
+            json!({"schedule": {"expression": "rate(5 minutes)"}, "targets": [
+                dict_with(sqs(&queue(A, "us-east-1", "orders"), None)["target"].clone(), "id", "q"),
+            ]}),
+            Some("spec.targets"),
+            Some("spec.targets"),
+        ),
+        (
+            "a schedule to a target it does not reach yet",
+            json!({"schedule": {"expression": "rate(5 minutes)"},
+                   "target": ecs(json!({}))["target"].clone()}),
+            Some("spec.target"),
+            Some("spec.target"),
+        ),
+        (
+            "a schedule across accounts",
+            json!({"schedule": {"expression": "rate(5 minutes)"},
+                   "target": sqs(&queue(B, "us-east-1", "orders"), None)["target"].clone(),
+                   "crossAccount": direct.clone()}),
+            Some("spec.crossAccount"),
+            Some("spec.crossAccount"),
+        ),
+        (
+            "a schedule with an input path",
+            json!({"schedule": {"expression": "rate(5 minutes)"},
+                   "target": dict_with(sqs(&queue(A, "us-east-1", "orders"), None)["target"].clone(), "inputPath", "$.detail")}),
+            Some("spec.target"),
+            Some("spec.target"),
+        ),
+        (
+            "a time zone for a rate()",
+            json!({"schedule": {"expression": "rate(5 minutes)", "timezone": "Europe/Paris"},
+                   "target": sqs(&queue(A, "us-east-1", "orders"), None)["target"].clone()}),
+            Some("spec.schedule.timezone"),
+            Some("spec.schedule.timezone"),
+        ),
+        (
+            "a flexible window without its length",
+            json!({"schedule": {"expression": "rate(5 minutes)", "flexibleTimeWindow": {"mode": "FLEXIBLE"}},
+                   "target": sqs(&queue(A, "us-east-1", "orders"), None)["target"].clone()}),
+            Some("spec.schedule.flexibleTimeWindow.maximumWindowInMinutes"),
+            Some("spec.schedule.flexibleTimeWindow.maximumWindowInMinutes"),
+        ),
+        (
             "a role for a list that takes none",
             json!({"rule": {"eventPattern": {"source": ["orders"]}}, "role": {"name": "ebi-r"}, "targets": [
                 dict_with(sqs(&queue(A, "us-east-1", "orders"), None)["target"].clone(), "id", "q"),

@@ -2292,3 +2292,176 @@ async fn two_ecs_tasks_on_one_rule_each_pass_their_own_roles() {
     delete_and_wait(&ns, &["tasks"]);
     assert!(!aws.rule_exists(&name).await);
 }
+
+/// `spec.schedule`: an EventBridge Scheduler schedule with a time zone and a flexible window
+/// sends to a queue through a role Scheduler alone may assume, for this account's schedule
+/// group only, allowed exactly `sqs:SendMessage` on the queue. A schedule edited by hand is
+/// put back; a spec change updates it in place; delete removes the schedule and the role.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_schedule_with_a_time_zone_sends_to_a_queue_through_a_scheduler_role() {
+    let ns = namespace("e2e-schedule");
+    let config = sdk_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let scheduler = aws_sdk_scheduler::Client::new(&config);
+    let queue = format!("reports-{ns}");
+    sqs.create_queue().queue_name(&queue).send().await.unwrap();
+    let queue_arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}");
+    let yaml = |timezone: &str| {
+        format!(
+            r#"apiVersion: eventbridge.dev/v1alpha1
+kind: EventBridgeIntegration
+metadata: {{name: nightly, namespace: {ns}}}
+spec:
+  schedule:
+    expression: "cron(0 9 ? * MON-FRI *)"
+    timezone: {timezone}
+    flexibleTimeWindow: {{mode: FLEXIBLE, maximumWindowInMinutes: 15}}
+    startDate: "2030-01-01T00:00:00Z"
+  target:
+    sqs: {{queueArn: "{queue_arn}"}}
+    input: {{job: report}}
+"#
+        )
+    };
+    let _ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    apply(&yaml("Europe/Paris"));
+    wait_condition(&api, "nightly", "Ready", "True", Some("Converged")).await;
+    let name = derived(&ns, "nightly");
+    let get = || async {
+        scheduler
+            .get_schedule()
+            .name(&name)
+            .send()
+            .await
+            .map_err(|e| e.into_service_error())
+    };
+    let s = get().await.unwrap();
+    assert_eq!(s.schedule_expression(), Some("cron(0 9 ? * MON-FRI *)"));
+    assert_eq!(s.schedule_expression_timezone(), Some("Europe/Paris"));
+    let window = s.flexible_time_window().unwrap();
+    assert_eq!(
+        (window.mode().as_str(), window.maximum_window_in_minutes()),
+        ("FLEXIBLE", Some(15))
+    );
+    assert_eq!(
+        s.start_date().map(|d| d
+            .fmt(aws_smithy_types::date_time::Format::DateTime)
+            .unwrap()),
+        Some("2030-01-01T00:00:00Z".to_string())
+    );
+    let target = s.target().unwrap();
+    assert_eq!(target.arn(), queue_arn);
+    let input: serde_json::Value = serde_json::from_str(target.input().unwrap()).unwrap();
+    assert_eq!(input, json!({"job": "report"}));
+    // The role: Scheduler only, for this account's default group only; SendMessage on the
+    // queue only.
+    let aws = aws().await;
+    let role = aws
+        .iam
+        .get_role()
+        .role_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap();
+    assert_eq!(target.role_arn(), role.arn());
+    let trust =
+        ebi::iam::PolicyDocument::parse(&json!(role.assume_role_policy_document().unwrap()))
+            .unwrap();
+    let principals: Vec<String> = trust.statements[0]
+        .principal
+        .iter()
+        .flat_map(|p| p.entries.iter().map(|(_, v)| v.clone()))
+        .collect();
+    assert_eq!(principals, ["scheduler.amazonaws.com"]);
+    let conditions: Vec<(String, Vec<String>)> = trust.statements[0]
+        .conditions
+        .iter()
+        .map(|c| (c.key.to_lowercase(), c.values.clone()))
+        .collect();
+    assert!(
+        conditions.contains(&(
+            "aws:sourcearn".into(),
+            vec![format!(
+                "arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule-group/default"
+            )]
+        )) && conditions.contains(&("aws:sourceaccount".into(), vec![ACCOUNT.into()])),
+        "{conditions:?}"
+    );
+    let doc = PolicyDocument::parse(&json!(aws.inline_policy(&name).await.unwrap())).unwrap();
+    let granted: Vec<(Vec<String>, Vec<String>)> = doc
+        .statements
+        .iter()
+        .map(|s| {
+            (
+                s.action.patterns.clone(),
+                s.resource.clone().unwrap().patterns,
+            )
+        })
+        .collect();
+    assert_eq!(
+        granted,
+        [(vec!["sqs:SendMessage".to_string()], vec![queue_arn.clone()])]
+    );
+    let (_, schedule_arn) = kubectl(
+        &[
+            "get",
+            "ebi",
+            "nightly",
+            "-n",
+            &ns,
+            "-o",
+            "jsonpath={.status.scheduleArn}",
+        ],
+        None,
+    );
+    assert_eq!(Some(schedule_arn.as_str()), s.arn());
+
+    // Edited by hand: put back.
+    scheduler
+        .update_schedule()
+        .name(&name)
+        .schedule_expression("rate(1 minute)")
+        .flexible_time_window(
+            aws_sdk_scheduler::types::FlexibleTimeWindow::builder()
+                .mode(aws_sdk_scheduler::types::FlexibleTimeWindowMode::Off)
+                .build()
+                .unwrap(),
+        )
+        .target(target.clone())
+        .send()
+        .await
+        .unwrap();
+    wait_until_async(
+        "the schedule to be put back",
+        Duration::from_secs(30),
+        || async {
+            get().await.is_ok_and(|s| {
+                s.schedule_expression() == Some("cron(0 9 ? * MON-FRI *)")
+                    && s.schedule_expression_timezone() == Some("Europe/Paris")
+            })
+        },
+    )
+    .await;
+
+    // Another time zone: the same schedule, updated.
+    apply(&yaml("America/New_York"));
+    wait_until_async("the new time zone", Duration::from_secs(30), || async {
+        get().await.is_ok_and(|s| {
+            s.schedule_expression_timezone() == Some("America/New_York")
+                && s.arn() == Some(schedule_arn.as_str())
+        })
+    })
+    .await;
+
+    delete_and_wait(&ns, &["nightly"]);
+    assert!(
+        get()
+            .await
+            .is_err_and(|e| e.is_resource_not_found_exception()),
+        "the schedule is deleted"
+    );
+    assert!(!aws.role_exists(&name).await, "the role is deleted");
+}

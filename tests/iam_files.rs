@@ -319,6 +319,23 @@ fn every_call(role: &str) -> Vec<Case> {
         cases.push(case(action, &stream, none.clone(), true));
     }
     cases.push(case("kinesis:PutRecord", &stream, none.clone(), false));
+    // spec.schedule: the schedules of this account (a schedule takes its role, passed to
+    // Scheduler like the others to EventBridge).
+    let schedule = format!("arn:aws:scheduler:us-east-1:{ACCOUNT}:schedule/default/ebi-x");
+    for action in [
+        "scheduler:GetSchedule",
+        "scheduler:CreateSchedule",
+        "scheduler:UpdateSchedule",
+        "scheduler:DeleteSchedule",
+    ] {
+        cases.push(case(action, &schedule, none.clone(), true));
+    }
+    cases.push(case(
+        "iam:PassRole",
+        role,
+        json!({"iam:PassedToService": "scheduler.amazonaws.com"}),
+        true,
+    ));
     // --drift-events: its own queues (the rule is a rule like the others: rule/ebi-drift-…).
     let drift_queue = format!("arn:aws:sqs:us-east-1:{ACCOUNT}:ebi-drift-0123456789ab");
     for action in [

@@ -310,10 +310,7 @@ fn url_encode(v: &Value) -> Value {
 
 /// What AWS would report for a correctly converged ECS integration, in AWS's own shapes.
 fn in_sync(p: &Plan) -> Observed {
-    let role = managed(p);
     let rule = p.local.rule.as_ref().unwrap();
-    // Everything the controller tags with: owner, UID, cluster, managed-by.
-    let tags = owner().tags();
     Observed {
         rule: Some(ObservedRule {
             name: rule.name.clone(),
@@ -323,22 +320,29 @@ fn in_sync(p: &Plan) -> Observed {
             description: None,
             event_pattern: Some(json!({"source": ["orders"]})),
             schedule_expression: None,
-            tags: tags.clone(),
+            // Everything the controller tags with: owner, UID, cluster, managed-by.
+            tags: owner().tags(),
         }),
         targets: vec![p.local.targets.first().cloned().unwrap()],
-        role: Some(ObservedRole {
-            arn: role.arn.clone(),
-            name: role.name.clone(),
-            trust_policy: url_encode(&role.trust_policy),
-            tags,
-            inline_policies: BTreeMap::from([(
-                ebi::plan::POLICY_NAME.to_string(),
-                url_encode(&role.policy),
-            )]),
-            attached_policies: BTreeMap::new(),
-            permissions_boundary: None,
-        }),
+        role: Some(observed_role(p)),
         ..Default::default()
+    }
+}
+
+/// The plan's managed role as IAM holds it (policies URL-encoded, tagged with the owner).
+fn observed_role(p: &Plan) -> ObservedRole {
+    let role = managed(p);
+    ObservedRole {
+        arn: role.arn.clone(),
+        name: role.name.clone(),
+        trust_policy: url_encode(&role.trust_policy),
+        tags: owner().tags(),
+        inline_policies: BTreeMap::from([(
+            ebi::plan::POLICY_NAME.to_string(),
+            url_encode(&role.policy),
+        )]),
+        attached_policies: BTreeMap::new(),
+        permissions_boundary: None,
     }
 }
 
@@ -1874,4 +1878,217 @@ fn a_list_across_accounts_is_refused_when_its_kinds_take_different_modes_or_one_
     ));
     assert_eq!(field, "spec.targets[1].sqs.queueArn");
     assert!(message.contains(b), "{message}");
+}
+
+fn scheduled(extra: &str, target: &str) -> EventBridgeIntegrationSpec {
+    spec(&format!(
+        "schedule: {{expression: \"cron(0 9 ? * MON-FRI *)\", timezone: Europe/Paris{extra}}}\ntarget: {target}\n"
+    ))
+}
+
+const SCHEDULED_QUEUE: &str = "{sqs: {queueArn: \"arn:aws:sqs:us-east-1:111122223333:reports\"}, deadLetterQueueArn: \"arn:aws:sqs:us-east-1:111122223333:reports-dlq\", retryPolicy: {maximumRetryAttempts: 3}}";
+
+#[test]
+fn a_schedule_is_one_schedule_and_a_role_only_scheduler_may_assume_for_its_group() {
+    let p = planned(&scheduled(
+        ", group: reports, flexibleTimeWindow: {mode: FLEXIBLE, maximumWindowInMinutes: 15}",
+        SCHEDULED_QUEUE,
+    ));
+    let d = &p.local;
+    assert!(d.rule.is_none() && d.targets.is_empty() && d.queue_permissions.is_empty());
+    let s = d.schedule.as_ref().unwrap();
+    let group_arn = format!("arn:aws:scheduler:us-east-1:{A}:schedule-group/reports");
+    assert_eq!(s.group_arn, group_arn);
+    assert_eq!(
+        s.arn,
+        format!(
+            "arn:aws:scheduler:us-east-1:{A}:schedule/reports/{}",
+            s.name
+        )
+    );
+    assert_eq!(
+        (s.timezone.as_deref(), s.flexible_window),
+        (Some("Europe/Paris"), Some(15))
+    );
+    // The role: Scheduler, for this account's group; the queue and the dead-letter queue.
+    let role = managed(&p);
+    assert!(documents_equivalent(
+        &role.trust_policy,
+        &json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Principal": {"Service": "scheduler.amazonaws.com"}, "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": A}, "ArnEquals": {"aws:SourceArn": group_arn}}}]})
+    ));
+    let grants: Vec<(&str, &str)> = role.policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["Action"].as_str().unwrap(),
+                s["Resource"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        grants,
+        [
+            (
+                "sqs:SendMessage",
+                "arn:aws:sqs:us-east-1:111122223333:reports"
+            ),
+            (
+                "sqs:SendMessage",
+                "arn:aws:sqs:us-east-1:111122223333:reports-dlq"
+            )
+        ]
+    );
+    assert_eq!(s.target.role_arn.as_deref(), Some(role.arn.as_str()));
+    assert_eq!(s.target.retry, Some((Some(3), None)));
+    // A function is invoked through the role too (Scheduler has no resource policy path).
+    let f = planned(&scheduled(
+        "",
+        "{lambda: {functionArn: \"arn:aws:lambda:us-east-1:111122223333:function:f\"}}",
+    ));
+    assert!(f.local.permissions.is_empty());
+    assert_eq!(
+        managed(&f).policy["Statement"][0]["Action"],
+        "lambda:InvokeFunction"
+    );
+}
+
+#[test]
+fn a_schedule_in_sync_needs_nothing_and_each_drift_is_one_write() {
+    let p = planned(&scheduled("", SCHEDULED_QUEUE));
+    let want = p.local.schedule.clone().unwrap();
+    let found = ebi::plan::diff::ObservedSchedule {
+        arn: want.arn.clone(),
+        expression: want.expression.clone(),
+        timezone: "Europe/Paris".into(),
+        flexible_window: None,
+        start_date: None,
+        end_date: None,
+        enabled: true,
+        description: want.description.clone(),
+        target_arn: want.target.arn.clone(),
+        role_arn: want.target.role_arn.clone().unwrap(),
+        input: None,
+        // The attempts the spec gives, the age Scheduler fills in.
+        retry: (3, 86_400),
+        dead_letter_arn: want.target.dead_letter_arn.clone(),
+        message_group_id: None,
+    };
+    let mut observed = Observed {
+        role: Some(observed_role(&p)),
+        ..Default::default()
+    };
+    observed.schedule = Some(found.clone());
+    let recorded = Adoption {
+        schedule_recorded: true,
+        ..Adoption::default()
+    };
+    assert_eq!(
+        diff(&p.local, &observed, &owner(), recorded.clone()).unwrap(),
+        vec![]
+    );
+    let put_back = vec![Change::PutSchedule { created: false }];
+    type Edit = fn(&mut ebi::plan::diff::ObservedSchedule);
+    let edits: [(&str, Edit); 5] = [
+        ("expression", |s| s.expression = "rate(1 minute)".into()),
+        ("time zone", |s| s.timezone = "UTC".into()),
+        ("disabled", |s| s.enabled = false),
+        ("target", |s| {
+            s.target_arn = "arn:aws:sqs:us-east-1:111122223333:other".into()
+        }),
+        ("dead-letter queue", |s| s.dead_letter_arn = None),
+    ];
+    for (what, edit) in edits {
+        let mut o = observed.clone();
+        edit(o.schedule.as_mut().unwrap());
+        assert_eq!(
+            diff(&p.local, &o, &owner(), recorded.clone()).unwrap(),
+            put_back,
+            "{what}"
+        );
+    }
+    // Gone: created again.
+    let mut gone = observed.clone();
+    gone.schedule = None;
+    assert_eq!(
+        diff(&p.local, &gone, &owner(), Adoption::default()).unwrap(),
+        vec![Change::PutSchedule { created: true }]
+    );
+    // Its description erased by an update: ours while the record holds it, not otherwise.
+    let mut erased = observed.clone();
+    erased.schedule.as_mut().unwrap().description = String::new();
+    assert_eq!(
+        diff(&p.local, &erased, &owner(), recorded).unwrap(),
+        put_back
+    );
+    let e = diff(&p.local, &erased, &owner(), Adoption::default()).unwrap_err();
+    assert!(
+        e.kind == "EventBridge Scheduler schedule" && !e.foreign,
+        "{e}"
+    );
+    // Another object's: never taken.
+    let other = Owner {
+        uid: "another-uid".into(),
+        name: "payments".into(),
+        ..owner()
+    };
+    let mut foreign = observed;
+    foreign.schedule.as_mut().unwrap().description =
+        ebi::plan::api_destination::description(&other, None);
+    let e = diff(&p.local, &foreign, &owner(), Adoption::both(true)).unwrap_err();
+    assert!(e.foreign, "{e}");
+}
+
+#[test]
+fn a_schedule_is_refused_naming_the_field_and_the_fix() {
+    let refused = |s: EventBridgeIntegrationSpec| match plan(
+        &s,
+        &owner(),
+        &facts(),
+        &Guardrails::default(),
+    ) {
+        Err(PlanError::InvalidSpec(e)) => (e.field, e.message),
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    for (extra, target, field, words) in [
+        (
+            ", startDate: \"2027-02-01T00:00:00Z\", endDate: \"2027-01-01T00:00:00Z\"",
+            SCHEDULED_QUEUE,
+            "spec.schedule.endDate",
+            "not after",
+        ),
+        (
+            ", flexibleTimeWindow: {mode: FLEXIBLE}",
+            SCHEDULED_QUEUE,
+            "spec.schedule.flexibleTimeWindow.maximumWindowInMinutes",
+            "1 to 1440",
+        ),
+        (
+            "",
+            "{kinesis: {streamArn: \"arn:aws:kinesis:us-east-1:111122223333:stream/s\"}}",
+            "spec.target",
+            "not yet ECS or Kinesis",
+        ),
+        (
+            "",
+            "{sqs: {queueArn: \"arn:aws:sqs:us-east-1:111122223333:q\"}, inputPath: \"$.detail\"}",
+            "spec.target",
+            "use input",
+        ),
+    ] {
+        let (f, m) = refused(scheduled(extra, target));
+        assert_eq!(f, field, "{m}");
+        assert!(m.contains(words), "{field}: {m}");
+    }
+    let (f, _) = refused(spec(&format!(
+        "schedule: {{expression: \"rate(5 minutes)\", timezone: Europe/Paris}}\ntarget: {SCHEDULED_QUEUE}\n"
+    )));
+    assert_eq!(f, "spec.schedule.timezone");
+    let (f, _) = refused(spec(&format!(
+        "rule: {{scheduleExpression: \"rate(5 minutes)\"}}\nschedule: {{expression: \"rate(5 minutes)\"}}\ntarget: {SCHEDULED_QUEUE}\n"
+    )));
+    assert_eq!(f, "spec.schedule");
 }

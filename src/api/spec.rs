@@ -62,6 +62,21 @@ pub const SCHEDULE_PATTERN: &str =
 )]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "has(self.rule) != has(self.schedule)",
+     "fieldPath": ".schedule",
+     "message": "spec.schedule: set exactly one of spec.rule (an EventBridge rule) and spec.schedule (an EventBridge Scheduler schedule)"},
+    {"rule": "!has(self.schedule) || !has(self.targets)",
+     "fieldPath": ".targets",
+     "message": "spec.targets: a schedule invokes one target: use spec.target"},
+    {"rule": "!has(self.schedule) || !has(self.crossAccount)",
+     "fieldPath": ".crossAccount",
+     "message": "spec.crossAccount: not yet with spec.schedule: the schedule's target must be in the controller's account"},
+    {"rule": "!has(self.schedule) || !has(self.target) || !(has(self.target.inputPath) || has(self.target.inputTransformer))",
+     "fieldPath": ".target",
+     "message": "spec.target: a schedule has no event to take a path or transform from: use input (the JSON the target receives)"},
+    {"rule": "!has(self.schedule) || !has(self.target) || has(self.target.lambda) || has(self.target.stepFunctions) || has(self.target.sqs) || (has(self.target.sns) && !has(self.target.sns.messageGroupId))",
+     "fieldPath": ".target",
+     "message": "spec.target: a schedule invokes a Lambda function, a state machine, an SQS queue or an SNS standard topic here (not yet ECS or Kinesis); use spec.rule with a scheduleExpression for the others"},
     {"rule": "!has(self.target) || (!has(self.target.lambda) || !has(self.role))",
      "fieldPath": ".role",
      "message": "spec.role: Lambda targets are invoked through the function's resource-based policy, not a role; remove spec.role"},
@@ -132,8 +147,14 @@ pub struct EventBridgeIntegrationSpec {
     #[schemars(regex(pattern = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$"))]
     pub region: Option<String>,
 
-    /// The EventBridge rule: what triggers the target.
+    /// The EventBridge rule: what triggers the target. Set this or `schedule`.
+    #[serde(default, skip_serializing_if = "RuleSpec::is_unset")]
     pub rule: RuleSpec,
+
+    /// An EventBridge Scheduler schedule instead of a rule: time zones, one-time `at()`
+    /// schedules, flexible windows, start and end dates. Set this or `rule`; one `target`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleSpec>,
 
     /// The rule's target: exactly one of `ecs`, `stepFunctions`, `lambda`, `sqs`, `sns`,
     /// `kinesis`, `apiGateway`, `logs` or `apiDestination`. Set this or `targets`.
@@ -349,6 +370,118 @@ pub struct RuleSpec {
 
 fn yes() -> bool {
     true
+}
+
+impl Default for RuleSpec {
+    fn default() -> RuleSpec {
+        RuleSpec {
+            name: None,
+            event_bus_name: None,
+            description: None,
+            event_pattern: None,
+            schedule_expression: None,
+            enabled: true,
+        }
+    }
+}
+
+impl RuleSpec {
+    /// Not given (the spec has a `schedule` instead).
+    pub fn is_unset(&self) -> bool {
+        *self == RuleSpec::default()
+    }
+}
+
+/// An EventBridge Scheduler schedule: what invokes the target, at what times.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend(
+    "x-kubernetes-validations" = [
+        {"rule": "!has(self.timezone) || !self.expression.startsWith('rate(')",
+         "fieldPath": ".timezone",
+         "message": "spec.schedule.timezone: applies to cron() and at() expressions; a rate() runs at fixed intervals: remove it"}
+    ]
+))]
+pub struct ScheduleSpec {
+    /// `rate(5 minutes)`, a six-field `cron(0 9 ? * MON-FRI *)`, or `at(2027-01-01T09:00:00)`
+    /// for once.
+    #[schemars(regex(pattern = SCHEDULER_EXPRESSION_PATTERN))]
+    pub expression: String,
+
+    /// The IANA time zone `cron()` and `at()` are read in, e.g. `Europe/Paris`. Default UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        regex(pattern = r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){0,2}$"),
+        length(max = 50)
+    )]
+    pub timezone: Option<String>,
+
+    /// `mode: FLEXIBLE` with `maximumWindowInMinutes` (1 to 1440): the target is invoked at
+    /// some time in that window after each scheduled time, spreading load. Default: on time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flexible_time_window: Option<FlexibleTimeWindow>,
+
+    /// No invocation before this instant (`2027-01-01T00:00:00Z`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = INSTANT_PATTERN))]
+    pub start_date: Option<String>,
+
+    /// No invocation after this instant (`2027-12-31T23:59:59Z`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = INSTANT_PATTERN))]
+    pub end_date: Option<String>,
+
+    /// The schedule group the schedule is created in (it must exist). Default `default`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9a-zA-Z\-_.]{1,64}$"))]
+    pub group: Option<String>,
+
+    /// Whether the schedule is enabled. Default true.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+/// `rate(…)`, `cron(…)` or `at(yyyy-mm-ddThh:mm:ss)`.
+pub const SCHEDULER_EXPRESSION_PATTERN: &str = r"^(rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\)|cron\(\S+( \S+){5}\)|at\([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\))$";
+/// An instant in UTC, to the second.
+pub const INSTANT_PATTERN: &str = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$";
+
+/// Scheduler's flexible time window.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend(
+    "x-kubernetes-validations" = [
+        {"rule": "(self.mode == 'FLEXIBLE') == has(self.maximumWindowInMinutes)",
+         "fieldPath": ".maximumWindowInMinutes",
+         "message": "spec.schedule.flexibleTimeWindow.maximumWindowInMinutes: required exactly with mode FLEXIBLE (1 to 1440)"}
+    ]
+))]
+pub struct FlexibleTimeWindow {
+    /// `OFF` (on time) or `FLEXIBLE`.
+    pub mode: FlexibleMode,
+    /// With `FLEXIBLE`: the window's length, 1 to 1440 minutes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1440))]
+    pub maximum_window_in_minutes: Option<i32>,
+}
+
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[allow(
+    clippy::upper_case_acronyms,
+    reason = "Scheduler's own spelling, as users write it"
+)]
+pub enum FlexibleMode {
+    OFF,
+    FLEXIBLE,
+}
+
+impl FlexibleMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlexibleMode::OFF => "OFF",
+            FlexibleMode::FLEXIBLE => "FLEXIBLE",
+        }
+    }
 }
 
 /// A target of the rule. Exactly one of `ecs`, `stepFunctions`, `lambda`, `sqs`, `sns`,

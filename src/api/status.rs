@@ -21,6 +21,9 @@ pub struct EventBridgeIntegrationStatus {
     /// Name of the EventBridge rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule_name: Option<String>,
+    /// ARN of the Scheduler schedule (`spec.schedule`, instead of a rule).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_arn: Option<String>,
     /// ARN of the role EventBridge assumes (ECS and Step Functions targets).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_arn: Option<String>,
@@ -73,6 +76,8 @@ pub enum OwnedKind {
     ApiDestination,
     /// An EventBridge connection of an API destination (likewise).
     Connection,
+    /// An EventBridge Scheduler schedule (`spec.schedule`; `arn` names its group).
+    Schedule,
 }
 
 /// One AWS resource the controller owns, with everything needed to find it again and to
@@ -82,8 +87,8 @@ pub enum OwnedKind {
 )]
 #[serde(rename_all = "camelCase")]
 pub struct OwnedResource {
-    /// Rule, Role, LambdaPermission, BusPermission, QueuePermission, ApiDestination or
-    /// Connection.
+    /// Rule, Role, LambdaPermission, BusPermission, QueuePermission, ApiDestination,
+    /// Connection or Schedule.
     pub kind: OwnedKind,
     /// `aws`, `aws-cn` or `aws-us-gov`.
     pub partition: String,
@@ -196,6 +201,7 @@ impl OwnedResource {
             ),
             OwnedKind::ApiDestination => format!("API destination {}", self.arn),
             OwnedKind::Connection => format!("connection {}", self.arn),
+            OwnedKind::Schedule => format!("schedule {}", self.arn),
         }
     }
 }

@@ -105,8 +105,11 @@ fn mark_written(c: &Clients, desired: &Desired, change: &Change) {
         Change::PutConnection { name, .. } | Change::PutApiDestination { name, .. } => {
             c.shared.wrote_api_destination(name);
         }
-        // Targets and bus policies are always read directly.
-        Change::PutTarget | Change::RemoveTargets(_) | Change::PutBusPermission { .. } => {}
+        // Targets, bus policies and schedules are always read directly.
+        Change::PutTarget
+        | Change::RemoveTargets(_)
+        | Change::PutBusPermission { .. }
+        | Change::PutSchedule { .. } => {}
     }
 }
 
@@ -123,6 +126,12 @@ async fn write(c: &Clients, desired: &Desired, change: &Change) -> Result<(), Aw
                 return Err(unplanned(change));
             };
             super::api_destination::put_api_destination(c, d, *created).await?;
+        }
+        Change::PutSchedule { created } => {
+            let Some(d) = &desired.schedule else {
+                return Err(unplanned(change));
+            };
+            super::schedule::put_schedule(c, d, *created).await?;
         }
         Change::CreateRole
         | Change::TagRole

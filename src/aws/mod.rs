@@ -15,6 +15,7 @@ pub mod organization;
 pub mod policy_holder;
 pub mod rate_limit;
 pub mod remove;
+pub mod schedule;
 pub mod shared_reads;
 pub mod target_parameters;
 pub mod ttl_cache;
@@ -133,6 +134,8 @@ pub struct Clients {
     pub sns: aws_sdk_sns::Client,
     /// A stream's resource policy, for direct delivery from another account.
     pub kinesis: aws_sdk_kinesis::Client,
+    /// EventBridge Scheduler: a `spec.schedule`'s schedule.
+    pub scheduler: aws_sdk_scheduler::Client,
     /// Read-only: organisation policies (SCPs, RCPs) for the diagnosis.
     pub organizations: aws_sdk_organizations::Client,
     /// Read-only: key policies of dead-letter queues' KMS keys, for the diagnosis.
@@ -401,6 +404,11 @@ impl AwsContext {
             ),
             kinesis: aws_sdk_kinesis::Client::from_conf(
                 aws_sdk_kinesis::config::Builder::from(config)
+                    .interceptor(counter.clone())
+                    .build(),
+            ),
+            scheduler: aws_sdk_scheduler::Client::from_conf(
+                aws_sdk_scheduler::config::Builder::from(config)
                     .interceptor(counter.clone())
                     .build(),
             ),

@@ -134,7 +134,7 @@ pub struct RateLimits {
     per_service: BTreeMap<&'static str, f64>,
 }
 
-pub const SERVICES: [&str; 13] = [
+pub const SERVICES: [&str; 14] = [
     "events",
     "iam",
     "lambda",
@@ -143,6 +143,7 @@ pub const SERVICES: [&str; 13] = [
     "sqs",
     "sns",
     "kinesis",
+    "scheduler",
     "organizations",
     "kms",
     "cloudwatch",
@@ -168,6 +169,9 @@ impl Default for RateLimits {
                 // Kinesis's resource-policy calls share the stream control plane's quota
                 // (about 5 per second per account for most of its operations).
                 ("kinesis", 5.0),
+                // Scheduler's control plane: Get/Create/UpdateSchedule allow 50 per second
+                // per account and region; one GetSchedule per schedule and resync.
+                ("scheduler", 10.0),
                 // AWS Organizations throttles hard (a few requests per second per account,
                 // shared with every tool of the organisation); reads are cached for a resync
                 // interval, so a handful per account is all the diagnosis needs.
@@ -368,6 +372,13 @@ impl Limiter {
                     .config()
                     .to_builder()
                     .http_client(http(c.kinesis.config().http_client(), "kinesis"))
+                    .build(),
+            ),
+            scheduler: aws_sdk_scheduler::Client::from_conf(
+                c.scheduler
+                    .config()
+                    .to_builder()
+                    .http_client(http(c.scheduler.config().http_client(), "scheduler"))
                     .build(),
             ),
             organizations: aws_sdk_organizations::Client::from_conf(

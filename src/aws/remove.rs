@@ -60,6 +60,7 @@ pub async fn remove(
         OwnedKind::ApiDestination | OwnedKind::Connection => {
             remove_api_destination_part(c, r, owner).await
         }
+        OwnedKind::Schedule => remove_schedule(c, r, owner).await,
     };
     // Shared snapshots taken before the removal no longer speak for it.
     match r.kind {
@@ -74,7 +75,7 @@ pub async fn remove(
         OwnedKind::ApiDestination | OwnedKind::Connection => {
             c.shared.wrote_api_destination(&r.name)
         }
-        OwnedKind::BusPermission => {}
+        OwnedKind::BusPermission | OwnedKind::Schedule => {}
     }
     result
 }
@@ -205,6 +206,32 @@ async fn remove_api_destination_part(
         OwnedKind::Connection => api::delete_connection(c, &r.name).await?,
         _ => api::delete_api_destination(c, &r.name).await?,
     }
+    Ok(Removal::Removed)
+}
+
+/// A schedule: removed when its description names this owner (schedules take no tags). Its
+/// group is in the recorded ARN (`…:schedule/GROUP/NAME`).
+async fn remove_schedule(
+    c: &Clients,
+    r: &OwnedResource,
+    owner: &Owner,
+) -> Result<Removal, AwsError> {
+    use crate::plan::api_destination::description_tags;
+    let group = r
+        .arn
+        .rsplit_once(":schedule/")
+        .and_then(|(_, rest)| rest.split('/').next())
+        .unwrap_or("default");
+    let Some(found) = super::schedule::schedule(c, group, &r.name).await? else {
+        return Ok(Removal::Gone);
+    };
+    if owner.claim(&description_tags(&found.description)) != Claim::Ours {
+        return Ok(Removal::NotOurs(format!(
+            "its description does not name this object (\"{}\")",
+            found.description
+        )));
+    }
+    super::schedule::delete_schedule(c, group, &r.name).await?;
     Ok(Removal::Removed)
 }
 

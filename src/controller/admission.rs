@@ -58,10 +58,16 @@ impl Admission {
                 .iter()
                 .any(|e| e.kind == OwnedKind::Rule && e.arn == want.arn && e.restore.is_some())
         });
+        let schedule_recorded = desired.schedule.as_ref().is_some_and(|want| {
+            recorded
+                .iter()
+                .any(|e| e.kind == OwnedKind::Schedule && e.arn == want.arn)
+        });
         Adoption {
             rule,
             role,
             rule_adopted,
+            schedule_recorded,
             statement_proofs: crate::plan::record::statement_proofs(recorded),
         }
     }

@@ -175,26 +175,38 @@ fn converged(
                         | Change::PutRolePolicy
                 )
             });
-            ConditionValue::new(c::ROLE_READY, true, reason, format!("role {} trusts events.amazonaws.com for this rule only and holds least-privilege permissions", m.arn))
+            let trusted = match &desired.schedule {
+                Some(s) => format!(
+                    "scheduler.amazonaws.com for schedule group {} only",
+                    s.group_arn
+                ),
+                None => "events.amazonaws.com for this rule only".to_string(),
+            };
+            ConditionValue::new(
+                c::ROLE_READY,
+                true,
+                reason,
+                format!(
+                    "role {} trusts {trusted} and holds least-privilege permissions",
+                    m.arn
+                ),
+            )
         }
     };
-    let rule_want = desired.rule();
-    let rule_reason = change_reason(workload.changes, |c| {
-        matches!(c, Change::PutRule { .. } | Change::TagRule)
-    });
-    let rule_msg = if rule_want.enabled {
-        format!("rule {} is enabled", rule_want.arn)
-    } else {
-        format!("rule {} is disabled as the spec requests", rule_want.arn)
+    let rule = rule_condition(desired, workload.changes);
+    let target_want: Vec<String> = match &desired.schedule {
+        Some(s) => vec![format!("schedule target → {}", s.target.arn)],
+        None => desired
+            .targets
+            .iter()
+            .map(|t| format!("target {} → {}", t.id, t.arn))
+            .collect(),
     };
-    let rule = ConditionValue::new(c::RULE_READY, true, rule_reason, rule_msg);
-    let target_want: Vec<String> = desired
-        .targets
-        .iter()
-        .map(|t| format!("target {} → {}", t.id, t.arn))
-        .collect();
     let target_reason = change_reason(workload.changes, |c| {
-        matches!(c, Change::PutTarget | Change::RemoveTargets(_))
+        matches!(
+            c,
+            Change::PutTarget | Change::RemoveTargets(_) | Change::PutSchedule { .. }
+        )
     });
     let target = ConditionValue::new(c::TARGET_READY, true, target_reason, target_want.join("; "));
     let granted: Vec<(&PartOutcome<'_>, &crate::plan::DesiredPermission)> = parts
@@ -318,4 +330,40 @@ fn converged(
     out.extend(cross);
     out.extend([reconciling, stalled]);
     out
+}
+
+/// RuleReady: the rule, or the schedule standing for it (`spec.schedule`).
+fn rule_condition(desired: &crate::plan::Desired, changes: &[Change]) -> ConditionValue {
+    let state = |enabled: bool| match enabled {
+        true => "is enabled",
+        false => "is disabled as the spec requests",
+    };
+    match (&desired.schedule, &desired.rule) {
+        (Some(s), _) => ConditionValue::new(
+            c::RULE_READY,
+            true,
+            change_reason(changes, |c| matches!(c, Change::PutSchedule { .. })),
+            format!(
+                "schedule {} ({} in {}) {}",
+                s.arn,
+                s.expression,
+                s.timezone.as_deref().unwrap_or("UTC"),
+                state(s.enabled)
+            ),
+        ),
+        (None, Some(rule)) => ConditionValue::new(
+            c::RULE_READY,
+            true,
+            change_reason(changes, |c| {
+                matches!(c, Change::PutRule { .. } | Change::TagRule)
+            }),
+            format!("rule {} {}", rule.arn, state(rule.enabled)),
+        ),
+        (None, None) => ConditionValue::new(
+            c::RULE_READY,
+            true,
+            Reason::NotRequired,
+            "this account holds no rule",
+        ),
+    }
 }

@@ -416,6 +416,11 @@ async fn observe_all(
         };
         api_destinations.insert(d.name.clone(), pair);
     }
+    // A schedule is read directly: Scheduler's list carries none of what the diff compares.
+    let schedule = match &desired.schedule {
+        Some(s) => crate::aws::schedule::schedule(clients, &s.group, &s.name).await?,
+        None => None,
+    };
     // Those of this part's ECS targets (the workload's side).
     let task_definitions: TaskDefinitions = desired
         .targets
@@ -436,6 +441,7 @@ async fn observe_all(
             bus_policy,
             queues,
             api_destinations,
+            schedule,
         },
         from_snapshots,
         role_assumed_absent,

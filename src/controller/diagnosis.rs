@@ -128,6 +128,9 @@ pub(super) fn diagnose_parts(
     let mut findings: Vec<Finding> = Vec::new();
     let mut not_evaluated: Vec<String> = Vec::new();
     for (part, snapshot) in snapshots {
+        if let Some(schedule) = &part.desired.schedule {
+            not_evaluated.push(format!("schedule {}: the AccessDenied diagnosis reads rules; the schedule's role is kept to Scheduler's trust and the target's action by the controller, not yet diagnosed", schedule.arn));
+        }
         let Some(rule) = &part.desired.rule else {
             continue;
         };

@@ -196,6 +196,7 @@ pub(super) fn next_status(
             let local = &c.plan.local;
             status.rule_arn = local.rule.as_ref().map(|r| r.arn.clone());
             status.rule_name = local.rule.as_ref().map(|r| r.name.clone());
+            status.schedule_arn = local.schedule.as_ref().map(|s| s.arn.clone());
             status.role_arn = local.role.arn().map(str::to_string);
             status.target_id = (!local.targets.is_empty()).then(|| {
                 local
@@ -216,6 +217,7 @@ pub(super) fn next_status(
         (None, Some(p)) => {
             status.rule_arn = p.rule_arn.clone();
             status.rule_name = p.rule_name.clone();
+            status.schedule_arn = p.schedule_arn.clone();
             status.role_arn = p.role_arn.clone();
             status.target_id = p.target_id.clone();
             status.target_account = p.target_account.clone();

@@ -34,6 +34,31 @@ pub struct Observed {
     pub queues: BTreeMap<String, ObservedQueue>,
     /// The API destination targets' destinations and connections, by the planned name.
     pub api_destinations: BTreeMap<String, ObservedApiDestinationPair>,
+    /// `spec.schedule`: the schedule of the planned name and group, if it exists.
+    pub schedule: Option<ObservedSchedule>,
+}
+
+/// A schedule as `GetSchedule` shows it, in the plan's terms (defaults filled in).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ObservedSchedule {
+    pub arn: String,
+    pub expression: String,
+    /// As Scheduler reports it (`UTC` when none was given).
+    pub timezone: String,
+    /// Minutes of a `FLEXIBLE` window; None: `OFF`.
+    pub flexible_window: Option<i32>,
+    /// `yyyy-mm-ddThh:mm:ssZ`.
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+    pub enabled: bool,
+    pub description: String,
+    pub target_arn: String,
+    pub role_arn: String,
+    pub input: Option<Value>,
+    /// (attempts, event age in seconds), as Scheduler fills them in.
+    pub retry: (i32, i32),
+    pub dead_letter_arn: Option<String>,
+    pub message_group_id: Option<String>,
 }
 
 /// An API destination of a planned name and its connection (of the same name), each as
@@ -127,6 +152,10 @@ pub enum Change {
         name: String,
         created: bool,
     },
+    /// CreateSchedule or (`created: false`) UpdateSchedule: the whole schedule.
+    PutSchedule {
+        created: bool,
+    },
     CreateRole,
     TagRole,
     UpdateTrustPolicy,
@@ -178,6 +207,10 @@ impl Change {
                 name,
                 created: false,
             } => format!("restored API destination {name}'s endpoint, method, rate or connection"),
+            Change::PutSchedule { created: true } => "created the schedule".into(),
+            Change::PutSchedule { created: false } => {
+                "restored the schedule's expression, window, dates, state or target".into()
+            }
             Change::CreateRole => "created the IAM role".into(),
             Change::TagRole => "tagged the IAM role with its owner".into(),
             Change::UpdateTrustPolicy => "restored the role's trust policy".into(),
@@ -341,6 +374,10 @@ pub struct Adoption {
     /// The rule was adopted by an earlier pass (the record keeps what it was): its targets
     /// with other ids are someone else's and stay.
     pub rule_adopted: bool,
+    /// The record holds the desired schedule: an earlier pass created it. A schedule whose
+    /// description no longer names an owner is still ours then (UpdateSchedule replaces
+    /// every field, so an edit that omits the description erases it).
+    pub schedule_recorded: bool,
     /// What the record says this object's policy statements grant to (their proofs). A
     /// statement under this object's statement ID that differs from the plan is replaced
     /// only when it grants to what the plan or the record names: one that grants to
@@ -575,6 +612,7 @@ pub fn diff(
             });
         }
     }
+    changes.extend(schedule_change(desired, observed, owner, &adopt)?);
     Ok(changes)
 }
 
@@ -701,6 +739,58 @@ fn destination_change(
             created: false,
         }),
     )
+}
+
+/// Scheduler's retry policy when a schedule names none: 185 attempts within a day.
+pub const SCHEDULER_DEFAULT_RETRY: (i32, i32) = (185, 86_400);
+
+/// The schedule's write, after the role it names. A schedule takes no tags: its description
+/// says whose it is, and one made by hand is taken over only with `spec.adoptExisting`.
+fn schedule_change(
+    desired: &Desired,
+    observed: &Observed,
+    owner: &Owner,
+    adopt: &Adoption,
+) -> Result<Option<Change>, NotOwned> {
+    let Some(want) = &desired.schedule else {
+        return Ok(None);
+    };
+    let Some(found) = &observed.schedule else {
+        return Ok(Some(Change::PutSchedule { created: true }));
+    };
+    let tags = super::targets::api_destination::description_tags(&found.description);
+    ownership(
+        &tags,
+        owner,
+        adopt.rule || adopt.schedule_recorded,
+        "EventBridge Scheduler schedule",
+        &want.name,
+    )?;
+    let t = &want.target;
+    let retry = t.retry.map_or(SCHEDULER_DEFAULT_RETRY, |(attempts, age)| {
+        (
+            attempts.unwrap_or(SCHEDULER_DEFAULT_RETRY.0),
+            age.unwrap_or(SCHEDULER_DEFAULT_RETRY.1),
+        )
+    });
+    let message_group = match &t.parameters {
+        super::TargetParameters::MessageGroup(g) => Some(g.clone()),
+        _ => None,
+    };
+    let same = found.expression == want.expression
+        && found.timezone == want.timezone.as_deref().unwrap_or("UTC")
+        && found.flexible_window == want.flexible_window
+        && found.start_date == want.start_date
+        && found.end_date == want.end_date
+        && found.enabled == want.enabled
+        && found.description == want.description
+        && found.target_arn == t.arn
+        && Some(found.role_arn.as_str()) == t.role_arn.as_deref()
+        && found.input == t.input
+        && found.retry == retry
+        && found.dead_letter_arn == t.dead_letter_arn
+        && found.message_group_id == message_group;
+    Ok((!same).then_some(Change::PutSchedule { created: false }))
 }
 
 /// The desired target as AWS would hold it: an API destination's ARN ends in the ID AWS gave

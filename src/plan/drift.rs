@@ -195,6 +195,8 @@ pub enum Named {
     Bus,
     /// An API destination or its connection (both are named as the rule).
     ApiDestination,
+    /// A Scheduler schedule (no drift event is routed for it yet: resyncs find its drift).
+    Schedule,
 }
 
 /// One resource: its kind, account, region (None for IAM) and bare name.
@@ -215,6 +217,7 @@ pub fn key_of(entry: &OwnedResource) -> ResourceKey {
         OwnedKind::QueuePermission => Named::Queue,
         OwnedKind::BusPermission => Named::Bus,
         OwnedKind::ApiDestination | OwnedKind::Connection => Named::ApiDestination,
+        OwnedKind::Schedule => Named::Schedule,
     };
     let name = match named {
         Named::Function => function_name(&entry.name),

@@ -5,6 +5,7 @@ pub mod diff;
 pub mod drift;
 pub mod names;
 pub mod record;
+pub mod schedule;
 pub mod target_list;
 mod targets;
 pub use targets::api_destination;
@@ -226,6 +227,8 @@ pub struct Desired {
     pub queue_permissions: Vec<DesiredQueuePermission>,
     /// The API destination targets' destinations, each with its connection.
     pub api_destinations: Vec<DesiredApiDestination>,
+    /// `spec.schedule`: the Scheduler schedule invoking the target (then no rule).
+    pub schedule: Option<schedule::DesiredSchedule>,
 }
 
 impl Desired {
@@ -657,6 +660,9 @@ fn plan_accounts(
             format!("the target is in region {} but the rule is in {region}; set spec.region: {} (EventBridge targets are regional)", target.region, target.region),
         ));
     }
+    if let Some(schedule) = &spec.schedule {
+        return schedule::plan(spec, schedule, owner, workload, &target, facts, guard);
+    }
     let partition = target.partition.clone();
     let rule_name = rule_name(spec, owner);
     let bus = spec
@@ -862,6 +868,7 @@ fn plan_accounts(
                 bus_permission: None,
                 queue_permissions: vec![],
                 api_destinations: vec![],
+                schedule: None,
             };
             Ok(Plan {
                 local,
@@ -940,6 +947,7 @@ fn plan_accounts(
                     .into_iter()
                     .collect(),
                 api_destinations: vec![],
+                schedule: None,
             };
             let local = Desired {
                 kind: PartKind::Workload(workload.kind()),
@@ -953,6 +961,7 @@ fn plan_accounts(
                 bus_permission: None,
                 queue_permissions: vec![],
                 api_destinations: vec![],
+                schedule: None,
             };
             Ok(Plan {
                 local,
@@ -1077,6 +1086,7 @@ fn plan_workload(
         bus_permission: None,
         queue_permissions,
         api_destinations: api_destination.into_iter().collect(),
+        schedule: None,
     })
 }
 

@@ -50,6 +50,9 @@ fn part_inventory(d: &Desired, via: Option<String>) -> Vec<OwnedResource> {
         left_behind: None,
     };
     let mut out = Vec::new();
+    if let Some(s) = &d.schedule {
+        out.push(entry(OwnedKind::Schedule, &s.arn, &s.name, Some(&d.region)));
+    }
     if let Some(rule) = &d.rule {
         out.push(OwnedResource {
             event_bus_name: Some(rule.event_bus_name.clone()),
@@ -161,7 +164,7 @@ pub fn already_recorded(
                     .entry(wanted.name.clone())
                     .or_default() += 1;
             }
-            OwnedKind::QueuePermission | OwnedKind::BusPermission => {}
+            OwnedKind::QueuePermission | OwnedKind::BusPermission | OwnedKind::Schedule => {}
         }
     }
     out.api_destinations = api_destination_parts
@@ -175,11 +178,12 @@ pub fn already_recorded(
     out
 }
 
-/// Rules go first (nothing invokes through a statement or role after its rule is gone),
+/// Rules and schedules go first (nothing invokes through a statement or role after its rule
+/// is gone),
 /// statements next, then an API destination before its connection, roles last.
 pub fn removal_order(r: &OwnedResource) -> u8 {
     match r.kind {
-        OwnedKind::Rule => 0,
+        OwnedKind::Rule | OwnedKind::Schedule => 0,
         OwnedKind::LambdaPermission => 1,
         OwnedKind::BusPermission => 2,
         OwnedKind::QueuePermission => 3,

@@ -64,6 +64,12 @@ fn check_list(
             "set exactly one of spec.target (one target) and spec.targets (up to five)",
         ));
     }
+    if spec.schedule.is_some() {
+        return Err(bad(
+            "spec.targets",
+            "a schedule invokes one target: use spec.target",
+        ));
+    }
     if list.is_empty() || list.len() > 5 {
         return Err(bad(
             "spec.targets",

@@ -56,7 +56,8 @@ fn valid_name(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
-fn valid_schedule(s: &str) -> bool {
+/// A rule's `scheduleExpression` (Scheduler takes the same `rate()` and `cron()`).
+pub(super) fn valid_schedule(s: &str) -> bool {
     if let Some(inner) = s.strip_prefix("rate(").and_then(|r| r.strip_suffix(')')) {
         let mut parts = inner.split(' ');
         let (Some(n), Some(unit), None) = (parts.next(), parts.next(), parts.next()) else {
@@ -85,54 +86,9 @@ pub struct ValidSpec<'a> {
 }
 
 pub fn validate(spec: &EventBridgeIntegrationSpec) -> Result<ValidSpec<'_>, SpecError> {
-    let rule = &spec.rule;
-    if let Some(name) = &rule.name {
-        if !valid_name(name) {
-            return Err(bad(
-                "spec.rule.name",
-                "1-64 characters of letters, digits, `.`, `-`, `_`",
-            ));
-        }
-    }
-    match (&rule.event_pattern, &rule.schedule_expression) {
-        (Some(_), Some(_)) | (None, None) => {
-            return Err(bad(
-                "spec.rule",
-                "set exactly one of eventPattern and scheduleExpression",
-            ));
-        }
-        (Some(p), None) => {
-            if p.as_object().is_none_or(|o| o.is_empty()) {
-                return Err(bad(
-                    "spec.rule.eventPattern",
-                    "must be a non-empty JSON object such as {\"source\": [\"aws.s3\"]}",
-                ));
-            }
-            // As PutRule receives it. CEL has no way to measure a serialised object, so this
-            // rule is refused here only (at reconcile time), never at apply time.
-            let length = p.to_string().chars().count();
-            if length > MAX_EVENT_PATTERN {
-                return Err(bad(
-                    "spec.rule.eventPattern",
-                    format!("is {length} characters as JSON; EventBridge takes at most {MAX_EVENT_PATTERN}: split the rule, or match on fewer values"),
-                ));
-            }
-        }
-        (None, Some(s)) => {
-            if !valid_schedule(s) {
-                return Err(bad("spec.rule.scheduleExpression", format!("`{s}` is not rate(N minute|minutes|hour|hours|day|days) or a six-field cron(…)")));
-            }
-            if rule
-                .event_bus_name
-                .as_deref()
-                .is_some_and(|b| b != "default")
-            {
-                return Err(bad(
-                    "spec.rule.eventBusName",
-                    "scheduled rules run only on the default event bus; remove eventBusName",
-                ));
-            }
-        }
+    match &spec.schedule {
+        Some(schedule) => super::schedule::validate(spec, schedule)?,
+        None => check_rule(&spec.rule)?,
     }
     let target = &spec.target;
     if spec.targets.is_none() && target.is_unset() {
@@ -236,6 +192,59 @@ pub fn validate(spec: &EventBridgeIntegrationSpec) -> Result<ValidSpec<'_>, Spec
         target: valid,
         target_arn,
     })
+}
+
+/// The rule's own fields: a name, exactly one of a pattern and a schedule expression.
+fn check_rule(rule: &crate::api::RuleSpec) -> Result<(), SpecError> {
+    if let Some(name) = &rule.name {
+        if !valid_name(name) {
+            return Err(bad(
+                "spec.rule.name",
+                "1-64 characters of letters, digits, `.`, `-`, `_`",
+            ));
+        }
+    }
+    match (&rule.event_pattern, &rule.schedule_expression) {
+        (Some(_), Some(_)) | (None, None) => {
+            return Err(bad(
+                "spec.rule",
+                "set exactly one of eventPattern and scheduleExpression",
+            ));
+        }
+        (Some(p), None) => {
+            if p.as_object().is_none_or(|o| o.is_empty()) {
+                return Err(bad(
+                    "spec.rule.eventPattern",
+                    "must be a non-empty JSON object such as {\"source\": [\"aws.s3\"]}",
+                ));
+            }
+            // As PutRule receives it. CEL has no way to measure a serialised object, so this
+            // rule is refused here only (at reconcile time), never at apply time.
+            let length = p.to_string().chars().count();
+            if length > MAX_EVENT_PATTERN {
+                return Err(bad(
+                    "spec.rule.eventPattern",
+                    format!("is {length} characters as JSON; EventBridge takes at most {MAX_EVENT_PATTERN}: split the rule, or match on fewer values"),
+                ));
+            }
+        }
+        (None, Some(s)) => {
+            if !valid_schedule(s) {
+                return Err(bad("spec.rule.scheduleExpression", format!("`{s}` is not rate(N minute|minutes|hour|hours|day|days) or a six-field cron(…)")));
+            }
+            if rule
+                .event_bus_name
+                .as_deref()
+                .is_some_and(|b| b != "default")
+            {
+                return Err(bad(
+                    "spec.rule.eventBusName",
+                    "scheduled rules run only on the default event bus; remove eventBusName",
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -314,15 +314,18 @@ fn check(subject: &Subject<'_>, candidate: &Candidate<'_>) -> Result<Grant, Deni
         "the controller's account",
     )?;
     let provisioning = cross_account(subject, policy, &partition)?;
-    let bus = spec.rule.event_bus_name.as_deref().unwrap_or("default");
-    bus_granted(
-        policy,
-        "spec.rule.eventBusName",
-        bus,
-        &partition,
-        subject.region,
-        subject.controller_account,
-    )?;
+    // A schedule uses no event bus; its role is invoked for the target the policy grants.
+    if spec.schedule.is_none() {
+        let bus = spec.rule.event_bus_name.as_deref().unwrap_or("default");
+        bus_granted(
+            policy,
+            "spec.rule.eventBusName",
+            bus,
+            &partition,
+            subject.region,
+            subject.controller_account,
+        )?;
+    }
     if let Some(name) = &spec.rule.name {
         require("ruleNames", &policy.rule_names, "spec.rule.name", name)?;
     }

@@ -157,6 +157,19 @@ impl<'a> ValidTarget<'a> {
         )
     }
 
+    /// Whether a schedule (`spec.schedule`) may invoke it here: Scheduler's templated
+    /// targets without parameters of their own, and SQS (with its FIFO message group). ECS
+    /// and Kinesis (templated too, with parameters) are not yet built; the rest Scheduler
+    /// reaches only through universal targets.
+    pub fn scheduled(self) -> bool {
+        match self {
+            ValidTarget::StepFunctions(_) | ValidTarget::Lambda(_) | ValidTarget::Sqs(_) => true,
+            // Scheduler's SNS target takes no message group.
+            ValidTarget::Sns(t) => t.message_group_id.is_none(),
+            _ => false,
+        }
+    }
+
     /// Whether the rule may deliver to it in another account (false: not yet supported, the
     /// target must be in the rule's account).
     pub fn reaches_other_accounts(self) -> bool {

@@ -1,0 +1,291 @@
+//! `spec.schedule`: an EventBridge Scheduler schedule instead of a rule. Scheduler invokes
+//! every kind through a role (a function's or queue's own policy plays no part), so the plan
+//! is one schedule and one role: trusted by `scheduler.amazonaws.com` for this account's
+//! schedule group only, allowed exactly the target's action, and the dead-letter queue's
+//! `sqs:SendMessage` when one is set (Scheduler sends there with the same role).
+//!
+//! A schedule takes no tags: its description says whose it is, as an API destination's does.
+//! Not yet: several targets (a schedule has one), another account, and the kinds Scheduler
+//! reaches only through its universal targets (API destinations, API Gateway, log groups).
+
+use serde_json::{json, Value};
+
+use super::validate::{bad, SpecError};
+use super::{
+    managed_role, Desired, DesiredRole, Facts, Guardrails, Owner, PartKind, Plan, PlanError,
+    TargetShape, ValidTarget,
+};
+use crate::api::{EventBridgeIntegrationSpec, FlexibleMode, ScheduleSpec};
+use crate::iam::Arn;
+
+/// A schedule of ours, as Scheduler holds it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DesiredSchedule {
+    pub name: String,
+    pub group: String,
+    /// `arn:…:schedule/GROUP/NAME`.
+    pub arn: String,
+    /// `arn:…:schedule-group/GROUP`: what the role's trust is limited to.
+    pub group_arn: String,
+    pub expression: String,
+    /// None: UTC.
+    pub timezone: Option<String>,
+    /// Minutes of the flexible window; None: `OFF`.
+    pub flexible_window: Option<i32>,
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+    pub enabled: bool,
+    /// Whose it is (schedules take no tags).
+    pub description: String,
+    /// The target: its ARN, the role, the kind's parameters, input, retry and dead letter.
+    pub target: TargetShape,
+}
+
+/// What a schedule rules out elsewhere in the spec, and its own fields beyond the schema.
+pub(super) fn validate(
+    spec: &EventBridgeIntegrationSpec,
+    schedule: &ScheduleSpec,
+) -> Result<(), SpecError> {
+    if !spec.rule.is_unset() {
+        return Err(bad(
+            "spec.schedule",
+            "set exactly one of spec.rule (an EventBridge rule) and spec.schedule (an EventBridge Scheduler schedule)",
+        ));
+    }
+    if spec.targets.is_some() {
+        return Err(bad(
+            "spec.targets",
+            "a schedule invokes one target: use spec.target",
+        ));
+    }
+    if spec.cross_account.is_some() {
+        return Err(bad(
+            "spec.crossAccount",
+            "not yet with spec.schedule: the schedule's target must be in the controller's account",
+        ));
+    }
+    if spec.target.input_path.is_some() || spec.target.input_transformer.is_some() {
+        return Err(bad(
+            "spec.target",
+            "a schedule has no event to take a path or transform from: use input (the JSON the target receives)",
+        ));
+    }
+    if let Some(kind) = ValidTarget::of(&spec.target).filter(|t| !t.scheduled()) {
+        return Err(bad(
+            "spec.target",
+            format!(
+                "a schedule invokes a Lambda function, a state machine, an SQS queue or an SNS standard topic here (not yet ECS or Kinesis), not this {} target; use spec.rule with a scheduleExpression for it",
+                kind.kind().as_str()
+            ),
+        ));
+    }
+    let expression = &schedule.expression;
+    if !valid_expression(expression) {
+        return Err(bad(
+            "spec.schedule.expression",
+            format!("`{expression}` is not rate(N minutes|hours|days), a six-field cron(…) or at(yyyy-mm-ddThh:mm:ss)"),
+        ));
+    }
+    if schedule.timezone.is_some() && expression.starts_with("rate(") {
+        return Err(bad(
+            "spec.schedule.timezone",
+            "applies to cron() and at() expressions; a rate() runs at fixed intervals: remove it",
+        ));
+    }
+    if let Some(w) = &schedule.flexible_time_window {
+        let minutes_ok = w
+            .maximum_window_in_minutes
+            .is_some_and(|m| (1..=1440).contains(&m));
+        if (w.mode == FlexibleMode::FLEXIBLE) != minutes_ok
+            || (w.mode == FlexibleMode::OFF && w.maximum_window_in_minutes.is_some())
+        {
+            return Err(bad(
+                "spec.schedule.flexibleTimeWindow.maximumWindowInMinutes",
+                "required exactly with mode FLEXIBLE (1 to 1440)",
+            ));
+        }
+    }
+    for (field, date) in [
+        ("spec.schedule.startDate", &schedule.start_date),
+        ("spec.schedule.endDate", &schedule.end_date),
+    ] {
+        if date.as_deref().is_some_and(|d| !valid_instant(d)) {
+            return Err(bad(
+                field,
+                "an instant in UTC to the second, e.g. 2027-01-01T00:00:00Z",
+            ));
+        }
+    }
+    if let (Some(start), Some(end)) = (&schedule.start_date, &schedule.end_date) {
+        // Same format, fixed width: the text orders as the instants do.
+        if start >= end {
+            return Err(bad(
+                "spec.schedule.endDate",
+                format!("{end} is not after startDate {start}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A rule's `rate()` or `cron()`, or `at(yyyy-mm-ddThh:mm:ss)`.
+fn valid_expression(e: &str) -> bool {
+    match e.strip_prefix("at(").and_then(|r| r.strip_suffix(')')) {
+        Some(at) => valid_instant(&format!("{at}Z")),
+        None => super::validate::valid_schedule(e),
+    }
+}
+
+/// `yyyy-mm-ddThh:mm:ssZ`, with plausible fields.
+fn valid_instant(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    let number = |r: std::ops::Range<usize>| s[r].parse::<u32>().unwrap_or(99);
+    b.len() == 20
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && b[10] == b'T'
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19)
+        && b[19] == b'Z'
+        && (1..=12).contains(&number(5..7))
+        && (1..=31).contains(&number(8..10))
+        && number(11..13) < 24
+        && number(14..16) < 60
+        && number(17..19) < 60
+}
+
+/// The trust of a schedule's role: Scheduler, for schedules of this account's `group_arn`.
+pub fn scheduler_trust_policy(account: &str, group_arn: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": "scheduler.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": account},
+                "ArnEquals": {"aws:SourceArn": group_arn}
+            }
+        }]
+    })
+}
+
+/// The plan of a spec with a schedule: the role and the schedule, in the controller's
+/// account (`target` is the validated target's ARN, in `account` and `region`).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn plan(
+    spec: &EventBridgeIntegrationSpec,
+    schedule: &ScheduleSpec,
+    owner: &Owner,
+    workload: ValidTarget<'_>,
+    target: &Arn,
+    facts: &Facts,
+    guard: &Guardrails,
+) -> Result<Plan, PlanError> {
+    let (account, region, partition) = (&facts.account_id, &facts.region, &target.partition);
+    let name = super::rule_name(spec, owner);
+    let group = schedule.group.clone().unwrap_or_else(|| "default".into());
+    let group_arn = format!("arn:{partition}:scheduler:{region}:{account}:schedule-group/{group}");
+    let mut statements = workload.invoke_statements(facts, "");
+    if let Some(dlq) = &spec.target.dead_letter_queue_arn {
+        statements.push(json!({"Sid": "DeadLetterQueue", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": dlq}));
+    }
+    let role = managed_role(
+        spec,
+        owner,
+        guard,
+        partition,
+        scheduler_trust_policy(account, &group_arn),
+        statements,
+        &facts.recorded_roles,
+    )?;
+    let target = TargetShape {
+        id: String::new(),
+        arn: workload.target_arn(account, ""),
+        role_arn: Some(role.arn.clone()),
+        parameters: workload.parameters(),
+        input: spec.target.input.clone(),
+        input_path: None,
+        input_transformer: None,
+        retry: spec
+            .target
+            .retry_policy
+            .as_ref()
+            .map(|r| (r.maximum_retry_attempts, r.maximum_event_age_in_seconds)),
+        dead_letter_arn: spec.target.dead_letter_queue_arn.clone(),
+    };
+    let desired_schedule = DesiredSchedule {
+        arn: format!("arn:{partition}:scheduler:{region}:{account}:schedule/{group}/{name}"),
+        name,
+        group,
+        group_arn,
+        expression: schedule.expression.clone(),
+        timezone: schedule.timezone.clone(),
+        flexible_window: schedule
+            .flexible_time_window
+            .as_ref()
+            .filter(|w| w.mode == FlexibleMode::FLEXIBLE)
+            .and_then(|w| w.maximum_window_in_minutes),
+        start_date: schedule.start_date.clone(),
+        end_date: schedule.end_date.clone(),
+        enabled: schedule.enabled,
+        description: super::api_destination::description(owner, None),
+        target,
+    };
+    Ok(Plan {
+        local: Desired {
+            kind: PartKind::Workload(workload.kind()),
+            account_id: account.clone(),
+            region: region.clone(),
+            tags: owner.tags(),
+            rule: None,
+            role: DesiredRole::Managed(role),
+            targets: vec![],
+            permissions: vec![],
+            bus_permission: None,
+            queue_permissions: vec![],
+            api_destinations: vec![],
+            schedule: Some(desired_schedule),
+        },
+        remote: None,
+        mode: None,
+        chain: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expressions_and_instants_are_checked_as_scheduler_reads_them() {
+        for good in [
+            "rate(1 hour)",
+            "rate(5 minutes)",
+            "cron(0 9 ? * MON-FRI *)",
+            "at(2027-01-01T09:00:00)",
+        ] {
+            assert!(valid_expression(good), "{good}");
+        }
+        for bad in [
+            "rate(1 hours)",
+            "rate(0 minutes)",
+            "cron(0 9 * * ?)",
+            "at(2027-13-01T09:00:00)",
+            "at(2027-01-01 09:00:00)",
+            "every day",
+        ] {
+            assert!(!valid_expression(bad), "{bad}");
+        }
+        assert!(valid_instant("2027-01-01T00:00:00Z"));
+        assert!(!valid_instant("2027-01-01T00:00:00+01:00"));
+        assert!(!valid_instant("2027-01-01T24:00:00Z"));
+    }
+}
