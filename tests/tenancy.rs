@@ -80,6 +80,7 @@ fn team_grants() -> String {
   - accountId: "{OTHER_ACCOUNT}"
     provisioningRoleArn: {PROVISIONER}
   eventBuses: [default]
+  scheduleGroups: [default]
   ruleNames: ["team-*"]
   targets:
   - "arn:aws:lambda:*:{ACCOUNT}:function:order-notifier*"
@@ -214,6 +215,25 @@ refused!(
     format!("arn:aws:sqs:{REGION}:{ACCOUNT}:payments-events"),
     format!(
         "  rule: {{eventPattern: {{source: [orders]}}}}\n  targets:\n  - id: notify\n    lambda: {{functionArn: \"{FUNCTION}\"}}\n  - id: payments\n    sqs: {{queueArn: \"arn:aws:sqs:{REGION}:{ACCOUNT}:payments-events\"}}\n"
+    )
+);
+// spec.schedule: its group is granted like a bus, its target like any target.
+refused!(
+    refuses_a_schedule_group_not_granted,
+    "tn-sch-group",
+    "spec.schedule.group",
+    "payments",
+    format!(
+        "  schedule: {{expression: \"rate(5 minutes)\", group: payments}}\n  target:\n    lambda: {{functionArn: \"{FUNCTION}\"}}\n"
+    )
+);
+refused!(
+    refuses_a_schedules_target_not_granted,
+    "tn-sch-target",
+    "spec.target.lambda.functionArn",
+    PAYMENTS_FUNCTION,
+    format!(
+        "  schedule: {{expression: \"rate(5 minutes)\"}}\n  target:\n    lambda: {{functionArn: \"{PAYMENTS_FUNCTION}\"}}\n"
     )
 );
 refused!(

@@ -48,6 +48,11 @@ pub struct EventBridgeIntegrationPolicySpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub event_buses: Vec<String>,
 
+    /// Scheduler schedule groups `spec.schedule.group` may name (default `default`), as names
+    /// or ARNs, e.g. `default`, `team-a-*`. Empty: no schedule at all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub schedule_groups: Vec<String>,
+
     /// Explicit `spec.rule.name` values. Derived names (`ebi-<namespace>-<name>-<hash>`) are
     /// always allowed: they cannot name another namespace's rule.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -314,17 +314,34 @@ fn check(subject: &Subject<'_>, candidate: &Candidate<'_>) -> Result<Grant, Deni
         "the controller's account",
     )?;
     let provisioning = cross_account(subject, policy, &partition)?;
-    // A schedule uses no event bus; its role is invoked for the target the policy grants.
-    if spec.schedule.is_none() {
-        let bus = spec.rule.event_bus_name.as_deref().unwrap_or("default");
-        bus_granted(
-            policy,
-            "spec.rule.eventBusName",
-            bus,
-            &partition,
-            subject.region,
-            subject.controller_account,
-        )?;
+    // A schedule uses no event bus: its group is what it is created in.
+    match &spec.schedule {
+        Some(schedule) => {
+            let group = schedule.group.as_deref().unwrap_or("default");
+            let arn = format!(
+                "arn:{partition}:scheduler:{}:{}:schedule-group/{group}",
+                subject.region, subject.controller_account
+            );
+            if !policy.schedule_groups.iter().any(|p| grants(p, &arn)) {
+                require(
+                    "scheduleGroups",
+                    &policy.schedule_groups,
+                    "spec.schedule.group",
+                    group,
+                )?;
+            }
+        }
+        None => {
+            let bus = spec.rule.event_bus_name.as_deref().unwrap_or("default");
+            bus_granted(
+                policy,
+                "spec.rule.eventBusName",
+                bus,
+                &partition,
+                subject.region,
+                subject.controller_account,
+            )?;
+        }
     }
     if let Some(name) = &spec.rule.name {
         require("ruleNames", &policy.rule_names, "spec.rule.name", name)?;

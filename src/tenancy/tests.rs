@@ -803,3 +803,40 @@ crossAccount: {{targetAccountId: "222222222222"{mode}}}
     ));
     assert_eq!(r.field, "spec.crossAccount.targetEventBusName");
 }
+
+#[test]
+fn a_schedule_is_admitted_only_in_a_granted_schedule_group() {
+    let scheduled = |group: &str| {
+        spec(&format!(
+            r#"
+schedule: {{expression: "rate(5 minutes)"{group}}}
+target: {{sqs: {{queueArn: "arn:aws:sqs:us-east-1:123456789012:team-a-reports"}}}}
+"#
+        ))
+    };
+    // No scheduleGroups: no schedule, not even in `default`.
+    let r = refused(decide_for(&scheduled(""), &[("team-a", &team_a())]));
+    assert_eq!(
+        (r.field.as_str(), r.value.as_str()),
+        ("spec.schedule.group", "default")
+    );
+    let mut p = team_a();
+    p.schedule_groups = vec!["default".into(), "team-a-*".into()];
+    permitted(decide_for(&scheduled(""), &[("team-a", &p)]));
+    permitted(decide_for(
+        &scheduled(", group: team-a-nightly"),
+        &[("team-a", &p)],
+    ));
+    let r = refused(decide_for(
+        &scheduled(", group: payments"),
+        &[("team-a", &p)],
+    ));
+    assert_eq!(
+        (r.field.as_str(), r.value.as_str()),
+        ("spec.schedule.group", "payments")
+    );
+    // A group is not an event bus: buses granted, no group, still refused.
+    let mut buses_only = team_a();
+    buses_only.event_buses = vec!["*".into()];
+    refused(decide_for(&scheduled(""), &[("team-a", &buses_only)]));
+}
