@@ -1088,7 +1088,7 @@ async fn described_api_destinations(p: &Place<'_>) -> Result<(Vec<Orphan>, Vec<O
         }));
     }
     for (kind, name, arn, description, created) in found {
-        let tags = crate::plan::api_destination::description_tags(&description);
+        let tags = crate::plan::described::description_tags(&description);
         // Recorded (and proven on removal) by the ARN up to the ID AWS appends.
         let arn = arn.rsplit_once('/').map_or(arn.as_str(), |(a, _)| a);
         let created = created.and_then(|t| u64::try_from(t).ok());

@@ -1174,7 +1174,7 @@ fn an_api_destination_or_connection_of_someone_else_is_never_taken() {
         .connection
         .as_mut()
         .unwrap()
-        .description = ebi::plan::api_destination::description(&other, Some("s@1"));
+        .description = ebi::plan::described::description(&other, Some("s@1"));
     let e = diff(&p.local, &observed, &owner(), Adoption::default()).unwrap_err();
     assert!(e.kind == "EventBridge connection" && e.foreign, "{e}");
     // Made by hand (no owner in its description): only with adoptExisting.
@@ -2037,7 +2037,7 @@ fn a_schedule_in_sync_needs_nothing_and_each_drift_is_one_write() {
     };
     let mut foreign = observed;
     foreign.schedule.as_mut().unwrap().description =
-        ebi::plan::api_destination::description(&other, None);
+        ebi::plan::described::description(&other, None);
     let e = diff(&p.local, &foreign, &owner(), Adoption::both(true)).unwrap_err();
     assert!(e.foreign, "{e}");
 }

@@ -182,7 +182,7 @@ async fn remove_api_destination_part(
     owner: &Owner,
 ) -> Result<Removal, AwsError> {
     use super::api_destination as api;
-    use crate::plan::api_destination::{description_tags, is_instance_of};
+    use crate::plan::api_destination::is_instance_of;
     let found = match r.kind {
         OwnedKind::Connection => api::connection(c, &r.name)
             .await?
@@ -197,10 +197,8 @@ async fn remove_api_destination_part(
     if !is_instance_of(&arn, &r.arn) {
         return Ok(Removal::NotOurs(format!("the one of that name is {arn}")));
     }
-    if owner.claim(&description_tags(&description)) != Claim::Ours {
-        return Ok(Removal::NotOurs(format!(
-            "its description does not name this object (\"{description}\")"
-        )));
+    if let Some(not_ours) = not_described_as(owner, &description) {
+        return Ok(not_ours);
     }
     match r.kind {
         OwnedKind::Connection => api::delete_connection(c, &r.name).await?,
@@ -216,7 +214,6 @@ async fn remove_schedule(
     r: &OwnedResource,
     owner: &Owner,
 ) -> Result<Removal, AwsError> {
-    use crate::plan::api_destination::description_tags;
     let group = r
         .arn
         .rsplit_once(":schedule/")
@@ -225,14 +222,22 @@ async fn remove_schedule(
     let Some(found) = super::schedule::schedule(c, group, &r.name).await? else {
         return Ok(Removal::Gone);
     };
-    if owner.claim(&description_tags(&found.description)) != Claim::Ours {
-        return Ok(Removal::NotOurs(format!(
-            "its description does not name this object (\"{}\")",
-            found.description
-        )));
+    if let Some(not_ours) = not_described_as(owner, &found.description) {
+        return Ok(not_ours);
     }
     super::schedule::delete_schedule(c, group, &r.name).await?;
     Ok(Removal::Removed)
+}
+
+/// A resource without tags is ours when its description names `owner` (see
+/// `plan::described`); otherwise what it names.
+fn not_described_as(owner: &Owner, description: &str) -> Option<Removal> {
+    let tags = crate::plan::described::description_tags(description);
+    (owner.claim(&tags) != Claim::Ours).then(|| {
+        Removal::NotOurs(format!(
+            "its description does not name this object (\"{description}\")"
+        ))
+    })
 }
 
 async fn remove_rule(c: &Clients, r: &OwnedResource, owner: &Owner) -> Result<Removal, AwsError> {

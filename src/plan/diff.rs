@@ -677,7 +677,7 @@ fn connection_change(
     owner: &Owner,
     adopt: &Adoption,
 ) -> Result<Option<Change>, NotOwned> {
-    use super::targets::api_destination::description_tags;
+    use super::described::description_tags;
     let name = want.name.clone();
     let Some(c) = found else {
         return Ok(Some(Change::PutConnection {
@@ -709,7 +709,8 @@ fn destination_change(
     owner: &Owner,
     adopt: &Adoption,
 ) -> Result<Option<Change>, NotOwned> {
-    use super::targets::api_destination::{description_tags, DEFAULT_RATE};
+    use super::described::description_tags;
+    use super::targets::api_destination::DEFAULT_RATE;
     let name = want.name.clone();
     let Some(a) = &found.destination else {
         return Ok(Some(Change::PutApiDestination {
@@ -758,7 +759,7 @@ fn schedule_change(
     let Some(found) = &observed.schedule else {
         return Ok(Some(Change::PutSchedule { created: true }));
     };
-    let tags = super::targets::api_destination::description_tags(&found.description);
+    let tags = super::described::description_tags(&found.description);
     ownership(
         &tags,
         owner,

@@ -1,6 +1,7 @@
 //! Planning, pure: an `EventBridgeIntegration` spec plus a few observed facts (account,
 //! region, the task's roles) → the desired AWS state. Never a `*` resource.
 
+pub mod described;
 pub mod diff;
 pub mod drift;
 pub mod names;

@@ -236,7 +236,7 @@ pub(super) fn plan(
         start_date: schedule.start_date.clone(),
         end_date: schedule.end_date.clone(),
         enabled: schedule.enabled,
-        description: super::api_destination::description(owner, None),
+        description: super::described::description(owner, None),
         target,
     };
     Ok(Plan {

@@ -4,7 +4,7 @@
 //! rule is, and the rule's role gets `events:InvokeApiDestination` on that destination only.
 //!
 //! Neither resource takes tags, so each says whose it is in its description
-//! ([`description`], read back by [`description_tags`]); the connection's also names the
+//! ([`super::super::described`]); the connection's also names the
 //! Secret's version written to it, since AWS never returns a connection's secret values:
 //! a new version of the Secret is how a rotation reaches AWS. The destination's ARN ends in
 //! an ID AWS picks: the plan names it without that ID ([`destination_arn`]), and the diff
@@ -18,10 +18,11 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use super::super::described::description;
 use super::super::validate::{bad, SpecError};
 use super::super::{
     ConnectionSecret, Desired, DesiredApiDestination, DesiredConnection, DesiredRole, DesiredRule,
-    HttpShape, Owner, CLUSTER_TAG, MANAGED_BY, OWNER_TAG, OWNER_UID_TAG,
+    HttpShape, Owner,
 };
 use super::TargetParameters;
 use crate::api::{ApiDestinationTarget, AuthorizationType, EventBridgeIntegrationSpec};
@@ -255,43 +256,6 @@ pub(super) fn parameters(d: &ApiDestinationTarget) -> TargetParameters {
     }
 }
 
-/// The description that says whose a connection or destination is (neither takes tags), and
-/// for a connection, which version of its Secret it holds: `key=value` words after the
-/// controller's name.
-pub fn description(owner: &Owner, secret_version: Option<&str>) -> String {
-    let mut out = format!(
-        "{MANAGED_BY} owner={} uid={} cluster={}",
-        owner.key(),
-        owner.uid,
-        owner.cluster
-    );
-    if let Some(v) = secret_version {
-        out.push_str(&format!(" secret={v}"));
-    }
-    out
-}
-
-/// A description read back as the owner tags it stands for (empty: nobody's), so
-/// [`Owner::claim`] judges it as it judges tags.
-pub fn description_tags(description: &str) -> BTreeMap<String, String> {
-    let mut words = description.split_whitespace();
-    if words.next() != Some(MANAGED_BY) {
-        return BTreeMap::new();
-    }
-    words
-        .filter_map(|w| w.split_once('='))
-        .filter_map(|(k, v)| {
-            let key = match k {
-                "owner" => OWNER_TAG,
-                "uid" => OWNER_UID_TAG,
-                "cluster" => CLUSTER_TAG,
-                _ => return None,
-            };
-            Some((key.to_string(), v.to_string()))
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -400,34 +364,5 @@ mod tests {
         assert!(a
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')));
-    }
-
-    #[test]
-    fn a_description_reads_back_as_the_owner_it_names() {
-        let owner = Owner {
-            cluster: "prod".into(),
-            namespace: "ns".into(),
-            name: "orders".into(),
-            uid: "8d3f6c1e-0000-4000-8000-000000000000".into(),
-        };
-        let text = description(&owner, Some("s@42"));
-        assert_eq!(
-            owner.claim(&description_tags(&text)),
-            crate::plan::Claim::Ours
-        );
-        assert!(text.ends_with(" secret=s@42"), "{text}");
-        let other = Owner {
-            uid: "another".into(),
-            name: "payments".into(),
-            ..owner.clone()
-        };
-        assert!(matches!(
-            owner.claim(&description_tags(&description(&other, None))),
-            crate::plan::Claim::Foreign(_)
-        ));
-        assert_eq!(
-            owner.claim(&description_tags("made by hand")),
-            crate::plan::Claim::Untagged
-        );
     }
 }
