@@ -1003,9 +1003,51 @@ fn cases() -> Vec<(
         (
             "a schedule to a target it does not reach yet",
             json!({"schedule": {"expression": "rate(5 minutes)"},
+                   "target": {"logs": {"logGroupArn": format!("arn:aws:logs:us-east-1:{A}:log-group:/aws/events/orders")}}}),
+            Some("spec.target"),
+            Some("spec.target"),
+        ),
+        (
+            "a schedule running an ECS task",
+            json!({"schedule": {"expression": "rate(5 minutes)"},
                    "target": ecs(json!({}))["target"].clone()}),
-            Some("spec.target"),
-            Some("spec.target"),
+            None,
+            None,
+        ),
+        (
+            "a schedule putting to a stream under a fixed key",
+            json!({"schedule": {"expression": "rate(5 minutes)"},
+                   "target": {"kinesis": {"streamArn": format!("arn:aws:kinesis:us-east-1:{A}:stream/ticks"), "partitionKey": "ticks"}}}),
+            None,
+            None,
+        ),
+        (
+            "a schedule putting to a stream without a key",
+            json!({"schedule": {"expression": "rate(5 minutes)"},
+                   "target": {"kinesis": {"streamArn": format!("arn:aws:kinesis:us-east-1:{A}:stream/ticks")}}}),
+            Some("spec.target.kinesis.partitionKey"),
+            Some("spec.target.kinesis.partitionKey"),
+        ),
+        (
+            "a schedule putting to a stream by a path into an event it does not have",
+            json!({"schedule": {"expression": "rate(5 minutes)"},
+                   "target": {"kinesis": {"streamArn": format!("arn:aws:kinesis:us-east-1:{A}:stream/ticks"), "partitionKey": "ticks", "partitionKeyPath": "$.id"}}}),
+            Some("spec.target.kinesis.partitionKeyPath"),
+            Some("spec.target.kinesis.partitionKeyPath"),
+        ),
+        (
+            "a rule putting to a stream under a fixed key",
+            json!({"rule": {"eventPattern": {"source": ["orders"]}},
+                   "target": {"kinesis": {"streamArn": format!("arn:aws:kinesis:us-east-1:{A}:stream/ticks"), "partitionKey": "ticks"}}}),
+            Some("spec.target.kinesis.partitionKey"),
+            Some("spec.target.kinesis.partitionKey"),
+        ),
+        (
+            "a list entry putting to a stream under a fixed key",
+            json!({"rule": {"eventPattern": {"source": ["orders"]}}, "targets": [
+                {"id": "s", "kinesis": {"streamArn": format!("arn:aws:kinesis:us-east-1:{A}:stream/ticks"), "partitionKey": "ticks"}}]}),
+            Some("spec.targets"),
+            Some("spec.targets[0].kinesis.partitionKey"),
         ),
         (
             "a schedule across accounts",

@@ -2465,3 +2465,173 @@ spec:
     );
     assert!(!aws.role_exists(&name).await, "the role is deleted");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_schedule_runs_an_ecs_task_and_puts_to_a_stream_under_a_fixed_key() {
+    let ns = namespace("e2e-schedule-kinds");
+    let config = sdk_config().await;
+    let scheduler = aws_sdk_scheduler::Client::new(&config);
+    let kinesis = aws_sdk_kinesis::Client::new(&config);
+    let stream = format!("ticks-{ns}");
+    kinesis
+        .create_stream()
+        .stream_name(&stream)
+        .shard_count(1)
+        .send()
+        .await
+        .unwrap();
+    let stream_arn = format!("arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{stream}");
+    apply(&format!(
+        r#"apiVersion: eventbridge.dev/v1alpha1
+kind: EventBridgeIntegration
+metadata: {{name: batch, namespace: {ns}}}
+spec:
+  schedule: {{expression: "rate(1 hour)"}}
+  target:
+    ecs:
+      clusterArn: {CLUSTER}
+      taskDefinitionArn: "{TASK_DEFINITION}"
+      taskCount: 2
+      networkConfiguration: {{subnets: [subnet-0a1b2c3d], assignPublicIp: DISABLED}}
+---
+apiVersion: eventbridge.dev/v1alpha1
+kind: EventBridgeIntegration
+metadata: {{name: ticks, namespace: {ns}}}
+spec:
+  schedule: {{expression: "rate(5 minutes)"}}
+  target:
+    kinesis: {{streamArn: "{stream_arn}", partitionKey: ticks}}
+    input: {{tick: true}}
+"#
+    ));
+    let _ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    wait_condition(&api, "batch", "Ready", "True", Some("Converged")).await;
+    wait_condition(&api, "ticks", "Ready", "True", Some("Converged")).await;
+    let aws = aws().await;
+    let get = |name: String| {
+        let scheduler = scheduler.clone();
+        async move {
+            scheduler
+                .get_schedule()
+                .name(name)
+                .send()
+                .await
+                .map_err(|e| e.into_service_error())
+        }
+    };
+    let granted = |doc: PolicyDocument| -> Vec<(Vec<String>, Vec<String>)> {
+        doc.statements
+            .iter()
+            .map(|s| {
+                (
+                    s.action.patterns.clone(),
+                    s.resource.clone().unwrap().patterns,
+                )
+            })
+            .collect()
+    };
+
+    // ECS: Scheduler's own EcsParameters, and the role runs this family in this cluster and
+    // passes the task's two roles, nothing else.
+    let batch = derived(&ns, "batch");
+    let batch_schedule = get(batch.clone()).await.unwrap();
+    let target = batch_schedule.target().unwrap().clone();
+    assert_eq!(target.arn(), CLUSTER);
+    let ecs = target.ecs_parameters().unwrap();
+    assert_eq!(ecs.task_definition_arn(), TASK_DEFINITION);
+    assert_eq!(ecs.task_count(), Some(2));
+    let vpc = ecs
+        .network_configuration()
+        .and_then(|n| n.awsvpc_configuration())
+        .unwrap();
+    assert_eq!(vpc.subnets(), ["subnet-0a1b2c3d"]);
+    assert_eq!(vpc.assign_public_ip().map(|a| a.as_str()), Some("DISABLED"));
+    let doc = PolicyDocument::parse(&json!(aws.inline_policy(&batch).await.unwrap())).unwrap();
+    let mut ecs_grants = granted(doc);
+    ecs_grants.sort();
+    assert_eq!(
+        ecs_grants,
+        [
+            (
+                vec!["ecs:RunTask".to_string()],
+                vec![format!("{}:*", TASK_DEFINITION.rsplit_once(':').unwrap().0)]
+            ),
+            (
+                vec!["iam:PassRole".to_string()],
+                vec![EXECUTION_ROLE.to_string(), TASK_ROLE.to_string()]
+            ),
+        ]
+    );
+
+    // Kinesis: the fixed key the spec names, and PutRecord on this stream only.
+    let ticks = derived(&ns, "ticks");
+    let s = get(ticks.clone()).await.unwrap();
+    let t = s.target().unwrap();
+    assert_eq!(t.arn(), stream_arn);
+    assert_eq!(
+        t.kinesis_parameters().map(|k| k.partition_key()),
+        Some("ticks")
+    );
+    let doc = PolicyDocument::parse(&json!(aws.inline_policy(&ticks).await.unwrap())).unwrap();
+    assert_eq!(
+        granted(doc),
+        [(
+            vec!["kinesis:PutRecord".to_string()],
+            vec![stream_arn.clone()]
+        )]
+    );
+
+    // The task count edited by hand: put back, parameters and all.
+    let mut edited = target.clone();
+    edited.ecs_parameters = Some(
+        aws_sdk_scheduler::types::EcsParameters::builder()
+            .task_definition_arn(TASK_DEFINITION)
+            .task_count(9)
+            .build()
+            .unwrap(),
+    );
+    scheduler
+        .update_schedule()
+        .name(&batch)
+        .schedule_expression("rate(1 hour)")
+        .description(batch_schedule.description().unwrap_or_default())
+        .flexible_time_window(
+            aws_sdk_scheduler::types::FlexibleTimeWindow::builder()
+                .mode(aws_sdk_scheduler::types::FlexibleTimeWindowMode::Off)
+                .build()
+                .unwrap(),
+        )
+        .target(edited)
+        .send()
+        .await
+        .unwrap();
+    wait_until_async(
+        "the task's parameters to be put back",
+        Duration::from_secs(30),
+        || async {
+            get(batch.clone()).await.is_ok_and(|s| {
+                s.target()
+                    .and_then(|t| t.ecs_parameters())
+                    .is_some_and(|e| {
+                        e.task_count() == Some(2)
+                            && e.network_configuration()
+                                .and_then(|n| n.awsvpc_configuration())
+                                .is_some_and(|v| v.subnets() == ["subnet-0a1b2c3d"])
+                    })
+            })
+        },
+    )
+    .await;
+
+    delete_and_wait(&ns, &["batch", "ticks"]);
+    for name in [&batch, &ticks] {
+        assert!(
+            get(name.clone())
+                .await
+                .is_err_and(|e| e.is_resource_not_found_exception()),
+            "schedule {name} is deleted"
+        );
+        assert!(!aws.role_exists(name).await, "role {name} is deleted");
+    }
+}

@@ -13,8 +13,8 @@ use ebi::plan::diff::{
     ObservedConnection, ObservedRole, ObservedRule,
 };
 use ebi::plan::{
-    plan, DesiredRole, Facts, Guardrails, Owner, Plan, PlanError, CLUSTER_TAG, OWNER_TAG,
-    OWNER_UID_TAG,
+    plan, DesiredRole, Facts, Guardrails, Owner, Plan, PlanError, TargetParameters, CLUSTER_TAG,
+    OWNER_TAG, OWNER_UID_TAG,
 };
 use serde_json::{json, Value};
 
@@ -1975,7 +1975,7 @@ fn a_schedule_in_sync_needs_nothing_and_each_drift_is_one_write() {
         // The attempts the spec gives, the age Scheduler fills in.
         retry: (3, 86_400),
         dead_letter_arn: want.target.dead_letter_arn.clone(),
-        message_group_id: None,
+        parameters: TargetParameters::None,
     };
     let mut observed = Observed {
         role: Some(observed_role(&p)),
@@ -2069,8 +2069,20 @@ fn a_schedule_is_refused_naming_the_field_and_the_fix() {
         (
             "",
             "{kinesis: {streamArn: \"arn:aws:kinesis:us-east-1:111122223333:stream/s\"}}",
+            "spec.target.kinesis.partitionKey",
+            "required with a schedule",
+        ),
+        (
+            "",
+            "{kinesis: {streamArn: \"arn:aws:kinesis:us-east-1:111122223333:stream/s\", partitionKeyPath: \"$.id\"}}",
+            "spec.target.kinesis.partitionKeyPath",
+            "name the key itself",
+        ),
+        (
+            "",
+            "{logs: {logGroupArn: \"arn:aws:logs:us-east-1:111122223333:log-group:/aws/events/x\"}}",
             "spec.target",
-            "not yet ECS or Kinesis",
+            "not this Logs target",
         ),
         (
             "",
@@ -2090,5 +2102,81 @@ fn a_schedule_is_refused_naming_the_field_and_the_fix() {
     let (f, _) = refused(spec(&format!(
         "rule: {{scheduleExpression: \"rate(5 minutes)\"}}\nschedule: {{expression: \"rate(5 minutes)\"}}\ntarget: {SCHEDULED_QUEUE}\n"
     )));
-    assert_eq!(f, "spec.schedule");
+    assert_eq!(f, "spec.schedule"); // A fixed partition key is a schedule's: a rule is told to use a path into the event.
+    let (f, m) = refused(spec(
+        "rule: {scheduleExpression: \"rate(5 minutes)\"}\ntarget: {kinesis: {streamArn: \"arn:aws:kinesis:us-east-1:111122223333:stream/s\", partitionKey: k}}\n",
+    ));
+    assert_eq!(f, "spec.target.kinesis.partitionKey");
+    assert!(m.contains("partitionKeyPath"), "{m}");
+}
+
+#[test]
+fn a_scheduled_task_and_stream_carry_their_parameters_and_drift_in_them_is_one_write() {
+    let stream = "arn:aws:kinesis:us-east-1:111122223333:stream/ticks";
+    let p = planned(&scheduled(
+        "",
+        &format!("{{kinesis: {{streamArn: \"{stream}\", partitionKey: ticks}}}}"),
+    ));
+    let want = p.local.schedule.clone().unwrap();
+    assert_eq!(
+        want.target.parameters,
+        TargetParameters::PartitionKey("ticks".into())
+    );
+    assert_eq!(
+        managed(&p).policy["Statement"][0]["Action"],
+        "kinesis:PutRecord"
+    );
+    let ecs = planned(&scheduled(
+        "",
+        "{ecs: {clusterArn: \"arn:aws:ecs:us-east-1:111122223333:cluster/main\", taskDefinitionArn: \"arn:aws:ecs:us-east-1:111122223333:task-definition/orders-worker:3\", taskCount: 2, networkConfiguration: {subnets: [subnet-1]}, passRoleArns: [\"arn:aws:iam::111122223333:role/orders-exec\"]}}",
+    ));
+    let ecs_shape = match &ecs.local.schedule.as_ref().unwrap().target.parameters {
+        TargetParameters::Ecs(e) => e.clone(),
+        other => panic!("expected ECS parameters, got {other:?}"),
+    };
+    assert_eq!(
+        (ecs_shape.task_count, ecs_shape.subnets.as_slice()),
+        (2, ["subnet-1".to_string()].as_slice())
+    );
+    let ecs_role = managed(&ecs);
+    let ecs_actions: Vec<&str> = ecs_role.policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["Action"].as_str().unwrap())
+        .collect();
+    assert_eq!(ecs_actions, ["ecs:RunTask", "iam:PassRole"]);
+    // In sync with the key Scheduler holds; another key is put back.
+    let found = ebi::plan::diff::ObservedSchedule {
+        arn: want.arn.clone(),
+        expression: want.expression.clone(),
+        timezone: "Europe/Paris".into(),
+        description: want.description.clone(),
+        target_arn: want.target.arn.clone(),
+        role_arn: want.target.role_arn.clone().unwrap(),
+        enabled: true,
+        retry: ebi::plan::diff::SCHEDULER_DEFAULT_RETRY,
+        parameters: TargetParameters::PartitionKey("ticks".into()),
+        ..Default::default()
+    };
+    let observed = Observed {
+        role: Some(observed_role(&p)),
+        schedule: Some(found),
+        ..Default::default()
+    };
+    let recorded = Adoption {
+        schedule_recorded: true,
+        ..Adoption::default()
+    };
+    assert_eq!(
+        diff(&p.local, &observed, &owner(), recorded.clone()).unwrap(),
+        vec![]
+    );
+    let mut other_key = observed;
+    other_key.schedule.as_mut().unwrap().parameters =
+        TargetParameters::PartitionKey("other".into());
+    assert_eq!(
+        diff(&p.local, &other_key, &owner(), recorded).unwrap(),
+        vec![Change::PutSchedule { created: false }]
+    );
 }

@@ -74,9 +74,21 @@ pub const SCHEDULE_PATTERN: &str =
     {"rule": "!has(self.schedule) || !has(self.target) || !(has(self.target.inputPath) || has(self.target.inputTransformer))",
      "fieldPath": ".target",
      "message": "spec.target: a schedule has no event to take a path or transform from: use input (the JSON the target receives)"},
-    {"rule": "!has(self.schedule) || !has(self.target) || has(self.target.lambda) || has(self.target.stepFunctions) || has(self.target.sqs) || (has(self.target.sns) && !has(self.target.sns.messageGroupId))",
+    {"rule": "!has(self.schedule) || !has(self.target) || has(self.target.lambda) || has(self.target.stepFunctions) || has(self.target.ecs) || has(self.target.kinesis) || has(self.target.sqs) || (has(self.target.sns) && !has(self.target.sns.messageGroupId))",
      "fieldPath": ".target",
-     "message": "spec.target: a schedule invokes a Lambda function, a state machine, an SQS queue or an SNS standard topic here (not yet ECS or Kinesis); use spec.rule with a scheduleExpression for the others"},
+     "message": "spec.target: a schedule invokes a Lambda function, a state machine, an ECS task, a Kinesis stream, an SQS queue or an SNS standard topic here; use spec.rule with a scheduleExpression for the others"},
+    {"rule": "!has(self.schedule) || !has(self.target) || !has(self.target.kinesis) || !has(self.target.kinesis.partitionKeyPath)",
+     "fieldPath": ".target.kinesis.partitionKeyPath",
+     "message": "spec.target.kinesis.partitionKeyPath: a schedule sends no event to take a path from: name the key itself in partitionKey"},
+    {"rule": "!has(self.schedule) || !has(self.target) || !has(self.target.kinesis) || has(self.target.kinesis.partitionKey)",
+     "fieldPath": ".target.kinesis.partitionKey",
+     "message": "spec.target.kinesis.partitionKey: required with a schedule: Scheduler puts every record under this key"},
+    {"rule": "has(self.schedule) || !has(self.target) || !has(self.target.kinesis) || !has(self.target.kinesis.partitionKey)",
+     "fieldPath": ".target.kinesis.partitionKey",
+     "message": "spec.target.kinesis.partitionKey: a fixed partition key is for a schedule; a rule takes the key from the event: use partitionKeyPath"},
+    {"rule": "!has(self.targets) || self.targets.all(t, !has(t.kinesis) || !has(t.kinesis.partitionKey))",
+     "fieldPath": ".targets",
+     "message": "spec.targets: kinesis.partitionKey is for a schedule; a rule takes the key from the event: use partitionKeyPath"},
     {"rule": "!has(self.target) || (!has(self.target.lambda) || !has(self.role))",
      "fieldPath": ".role",
      "message": "spec.role: Lambda targets are invoked through the function's resource-based policy, not a role; remove spec.role"},
@@ -778,6 +790,12 @@ pub struct KinesisTarget {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 256), regex(pattern = r"^\$"))]
     pub partition_key_path: Option<String>,
+
+    /// The record's partition key itself, for a schedule (`spec.schedule`, where it is
+    /// required): a schedule sends no event to take a path from. Not with a rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
+    pub partition_key: Option<String>,
 }
 
 /// A method of an API Gateway REST API in the rule's account: EventBridge calls it with the

@@ -12,7 +12,6 @@ use super::observe::found;
 use super::Clients;
 use crate::plan::diff::{ObservedSchedule, SCHEDULER_DEFAULT_RETRY};
 use crate::plan::schedule::DesiredSchedule;
-use crate::plan::TargetParameters;
 
 /// The schedule `name` of `group`; None: it does not exist.
 pub async fn schedule(
@@ -65,10 +64,9 @@ pub async fn schedule(
                 .and_then(|t| t.dead_letter_config())
                 .and_then(|d| d.arn())
                 .map(str::to_string),
-            message_group_id: target
-                .and_then(|t| t.sqs_parameters())
-                .and_then(|p| p.message_group_id())
-                .map(str::to_string),
+            parameters: target
+                .map(super::target_parameters::scheduled)
+                .unwrap_or_default(),
         }
     }))
 }
@@ -130,14 +128,12 @@ pub async fn put_schedule(c: &Clients, d: &DesiredSchedule, created: bool) -> Re
                 .build(),
         );
     }
-    if let TargetParameters::MessageGroup(group) = &t.parameters {
-        target = target.sqs_parameters(
-            sch::SqsParameters::builder()
-                .message_group_id(group)
-                .build(),
-        );
-    }
-    let target = target.build().map_err(build)?;
+    let target = super::target_parameters::with_scheduled_parameters(target, &t.parameters)
+        .map_err(|problem| {
+            AwsError::new(operation, ErrorKind::Rejected, "InvalidRequest", problem)
+        })?
+        .build()
+        .map_err(build)?;
     let start = d
         .start_date
         .as_deref()

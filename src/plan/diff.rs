@@ -58,7 +58,9 @@ pub struct ObservedSchedule {
     /// (attempts, event age in seconds), as Scheduler fills them in.
     pub retry: (i32, i32),
     pub dead_letter_arn: Option<String>,
-    pub message_group_id: Option<String>,
+    /// The target's parameter block (ECS, Kinesis's key, SQS's message group), as a rule
+    /// target's is compared.
+    pub parameters: super::TargetParameters,
 }
 
 /// An API destination of a planned name and its connection (of the same name), each as
@@ -774,10 +776,6 @@ fn schedule_change(
             age.unwrap_or(SCHEDULER_DEFAULT_RETRY.1),
         )
     });
-    let message_group = match &t.parameters {
-        super::TargetParameters::MessageGroup(g) => Some(g.clone()),
-        _ => None,
-    };
     let same = found.expression == want.expression
         && found.timezone == want.timezone.as_deref().unwrap_or("UTC")
         && found.flexible_window == want.flexible_window
@@ -790,7 +788,7 @@ fn schedule_change(
         && found.input == t.input
         && found.retry == retry
         && found.dead_letter_arn == t.dead_letter_arn
-        && found.message_group_id == message_group;
+        && found.parameters == t.parameters;
     Ok((!same).then_some(Change::PutSchedule { created: false }))
 }
 

@@ -7,6 +7,8 @@
 //! A schedule takes no tags: its description says whose it is, as an API destination's does.
 //! Not yet: several targets (a schedule has one), another account, and the kinds Scheduler
 //! reaches only through its universal targets (API destinations, API Gateway, log groups).
+//! ECS and Kinesis take their parameters as for a rule, except a stream's partition key,
+//! which a schedule names itself (`partitionKey`: there is no event to take a path from).
 
 use serde_json::{json, Value};
 
@@ -74,10 +76,24 @@ pub(super) fn validate(
         return Err(bad(
             "spec.target",
             format!(
-                "a schedule invokes a Lambda function, a state machine, an SQS queue or an SNS standard topic here (not yet ECS or Kinesis), not this {} target; use spec.rule with a scheduleExpression for it",
+                "a schedule invokes a Lambda function, a state machine, an ECS task, a Kinesis stream, an SQS queue or an SNS standard topic here, not this {} target; use spec.rule with a scheduleExpression for it",
                 kind.kind().as_str()
             ),
         ));
+    }
+    if let Some(kinesis) = &spec.target.kinesis {
+        if kinesis.partition_key_path.is_some() {
+            return Err(bad(
+                "spec.target.kinesis.partitionKeyPath",
+                "a schedule sends no event to take a path from: name the key itself in partitionKey",
+            ));
+        }
+        if kinesis.partition_key.is_none() {
+            return Err(bad(
+                "spec.target.kinesis.partitionKey",
+                "required with a schedule: Scheduler puts every record under this key (e.g. the schedule's name)",
+            ));
+        }
     }
     let expression = &schedule.expression;
     if !valid_expression(expression) {

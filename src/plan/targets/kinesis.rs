@@ -1,7 +1,8 @@
 //! A Kinesis data stream: a role of EventBridge's with `kinesis:PutRecord` on the stream (one
 //! record per event; EventBridge does not batch into PutRecords), and
 //! `KinesisParameters.PartitionKeyPath` on the rule's target when the spec names one (without
-//! it, EventBridge uses the event's ID as the partition key). A stream in another account of
+//! it, EventBridge uses the event's ID as the partition key); a schedule, which has no event,
+//! names the key itself (`partitionKey`, Scheduler's `KinesisParameters.PartitionKey`). A stream in another account of
 //! the rule's region is put to directly (mode DirectDelivery): the rule account's execution
 //! role gets `kinesis:PutRecord` on it, and the stream's resource policy gets one owned
 //! statement naming that role ([`direct_permission`]).
@@ -53,6 +54,12 @@ pub(super) fn validate(
             ));
         }
     }
+    if kinesis.partition_key.is_some() && spec.schedule.is_none() {
+        return Err(bad(
+            "spec.target.kinesis.partitionKey",
+            "a fixed partition key is for a schedule; a rule takes the key from the event: use partitionKeyPath",
+        ));
+    }
     if spec.cross_account_mode().is_some_and(|m| !m.is_direct()) {
         return Err(bad(FIELD, "a stream in another account is put to directly: set spec.crossAccount.mode: DirectDelivery"));
     }
@@ -101,7 +108,12 @@ pub(super) fn invoke_statements(kinesis: &KinesisTarget) -> Vec<Value> {
     })]
 }
 
+/// A rule's JSONPath into the event, or a schedule's fixed key (validation allows each only
+/// where it applies).
 pub(super) fn parameters(kinesis: &KinesisTarget) -> TargetParameters {
+    if let Some(key) = &kinesis.partition_key {
+        return TargetParameters::PartitionKey(key.clone());
+    }
     kinesis
         .partition_key_path
         .clone()
@@ -183,6 +195,7 @@ mod tests {
         let k = KinesisTarget {
             stream_arn: STREAM.into(),
             partition_key_path: None,
+            partition_key: None,
         };
         assert_eq!(
             invoke_statements(&k),
@@ -198,6 +211,19 @@ mod tests {
         assert_eq!(
             parameters(&keyed),
             TargetParameters::PartitionKeyPath("$.id".into())
+        );
+        // A schedule's fixed key (validation allows it only with spec.schedule).
+        let fixed = KinesisTarget {
+            partition_key: Some("ticks".into()),
+            ..KinesisTarget {
+                stream_arn: STREAM.into(),
+                partition_key_path: None,
+                partition_key: None,
+            }
+        };
+        assert_eq!(
+            parameters(&fixed),
+            TargetParameters::PartitionKey("ticks".into())
         );
     }
 }

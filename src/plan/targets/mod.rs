@@ -158,12 +158,16 @@ impl<'a> ValidTarget<'a> {
     }
 
     /// Whether a schedule (`spec.schedule`) may invoke it here: Scheduler's templated
-    /// targets without parameters of their own, and SQS (with its FIFO message group). ECS
-    /// and Kinesis (templated too, with parameters) are not yet built; the rest Scheduler
-    /// reaches only through universal targets.
+    /// targets (ECS with its launch parameters, Kinesis with a fixed partition key, SQS with
+    /// its FIFO message group). The rest Scheduler reaches only through universal targets,
+    /// not yet built.
     pub fn scheduled(self) -> bool {
         match self {
-            ValidTarget::StepFunctions(_) | ValidTarget::Lambda(_) | ValidTarget::Sqs(_) => true,
+            ValidTarget::StepFunctions(_)
+            | ValidTarget::Lambda(_)
+            | ValidTarget::Sqs(_)
+            | ValidTarget::Ecs(_)
+            | ValidTarget::Kinesis(_) => true,
             // Scheduler's SNS target takes no message group.
             ValidTarget::Sns(t) => t.message_group_id.is_none(),
             _ => false,
@@ -335,6 +339,8 @@ pub enum TargetParameters {
     MessageGroup(String),
     /// `KinesisParameters.PartitionKeyPath`: the JSONPath of the record's partition key.
     PartitionKeyPath(String),
+    /// Scheduler's `KinesisParameters.PartitionKey`: the record's partition key itself.
+    PartitionKey(String),
     /// `HttpParameters`: path parameter values, headers and query string (API Gateway).
     Http(HttpShape),
 }
