@@ -1008,6 +1008,21 @@ fn cases() -> Vec<(
             Some("spec.target"),
         ),
         (
+            "a schedule with a FIFO dead-letter queue",
+            json!({"schedule": {"expression": "rate(5 minutes)"},
+                   "target": dict_with(sqs(&queue(A, "us-east-1", "orders"), None)["target"].clone(), "deadLetterQueueArn", &queue(A, "us-east-1", "orders-dlq.fifo"))}),
+            Some("spec.target.deadLetterQueueArn"),
+            Some("spec.target.deadLetterQueueArn"),
+        ),
+        (
+            "a schedule invoking a function with a role of the user's",
+            json!({"schedule": {"expression": "rate(5 minutes)"},
+                   "role": {"arn": format!("arn:aws:iam::{A}:role/nightly")},
+                   "target": {"lambda": {"functionArn": format!("arn:aws:lambda:us-east-1:{A}:function:f")}}}),
+            None,
+            None,
+        ),
+        (
             "a schedule running an ECS task",
             json!({"schedule": {"expression": "rate(5 minutes)"},
                    "target": ecs(json!({}))["target"].clone()}),

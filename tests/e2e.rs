@@ -2635,3 +2635,141 @@ spec:
         assert!(!aws.role_exists(name).await, "role {name} is deleted");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_schedules_own_role_is_diagnosed_for_schedulers_trust_and_its_dead_letter_queue() {
+    let ns = namespace("e2e-schedule-byo");
+    let config = sdk_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let aws = aws().await;
+    let queue = format!("reports-{ns}");
+    let dlq = format!("reports-dlq-{ns}");
+    for q in [&queue, &dlq] {
+        sqs.create_queue().queue_name(q).send().await.unwrap();
+    }
+    let queue_arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}");
+    let dlq_arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{dlq}");
+    // A role made for an EventBridge rule, reused: it trusts events.amazonaws.com.
+    let role_name = format!("nightly-{ns}");
+    let trust = |service: &str| {
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Principal": {"Service": service}, "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}}]})
+        .to_string()
+    };
+    let role = aws
+        .iam
+        .create_role()
+        .role_name(&role_name)
+        .assume_role_policy_document(trust("events.amazonaws.com"))
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap();
+    let send = |resource: &str| {
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Action": "sqs:SendMessage", "Resource": resource}]})
+        .to_string()
+    };
+    aws.iam
+        .put_role_policy()
+        .role_name(&role_name)
+        .policy_name("send")
+        .policy_document(send(&queue_arn))
+        .send()
+        .await
+        .unwrap();
+    let _ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    apply(&format!(
+        r#"apiVersion: eventbridge.dev/v1alpha1
+kind: EventBridgeIntegration
+metadata: {{name: nightly, namespace: {ns}}}
+spec:
+  schedule: {{expression: "rate(1 hour)"}}
+  role: {{arn: "{}"}}
+  target:
+    sqs: {{queueArn: "{queue_arn}"}}
+    deadLetterQueueArn: "{dlq_arn}"
+"#,
+        role.arn()
+    ));
+    // The schedule names the user's role, and the diagnosis says Scheduler cannot assume it.
+    let (_, _, message) = wait_condition(
+        &api,
+        "nightly",
+        "AccessVerified",
+        "False",
+        Some("SchedulerTrustMissing"),
+    )
+    .await;
+    assert!(
+        message.contains("events.amazonaws.com") && message.contains("scheduler.amazonaws.com"),
+        "the message names the service it trusts and the one it must: {message}"
+    );
+    assert!(
+        message.contains(&format!(
+            "arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule-group/default"
+        )),
+        "the fix scopes the trust to the schedule's group: {message}"
+    );
+    let scheduler = aws_sdk_scheduler::Client::new(&config);
+    let name = derived(&ns, "nightly");
+    let s = scheduler.get_schedule().name(&name).send().await.unwrap();
+    assert_eq!(s.target().unwrap().role_arn(), role.arn());
+    let status = api.get("nightly").await.unwrap().status.unwrap();
+    let codes: Vec<String> = status.findings.iter().map(|f| f.code.to_string()).collect();
+    assert_eq!(
+        codes,
+        ["SchedulerTrustMissing", "ScheduleDeadLetterNotAllowed"],
+        "the trust, then the dead-letter queue, and nothing about the queue it may send to"
+    );
+    assert!(
+        !status
+            .not_evaluated
+            .iter()
+            .any(|n| n.contains("not yet diagnosed")),
+        "{:?}",
+        status.not_evaluated
+    );
+
+    // The trust fixed as the finding says: the dead-letter queue is what is left.
+    aws.iam
+        .update_assume_role_policy()
+        .role_name(&role_name)
+        .policy_document(trust("scheduler.amazonaws.com"))
+        .send()
+        .await
+        .unwrap();
+    wait_condition(
+        &api,
+        "nightly",
+        "AccessVerified",
+        "False",
+        Some("ScheduleDeadLetterNotAllowed"),
+    )
+    .await;
+    aws.iam
+        .put_role_policy()
+        .role_name(&role_name)
+        .policy_name("dead-letter")
+        .policy_document(send(&dlq_arn))
+        .send()
+        .await
+        .unwrap();
+    wait_condition(&api, "nightly", "AccessVerified", "True", None).await;
+    wait_condition(&api, "nightly", "Ready", "True", None).await;
+    // The user's role is never modified, and outlives the object.
+    delete_and_wait(&ns, &["nightly"]);
+    let policies = aws
+        .iam
+        .list_role_policies()
+        .role_name(&role_name)
+        .send()
+        .await
+        .unwrap();
+    let mut names = policies.policy_names().to_vec();
+    names.sort();
+    assert_eq!(names, ["dead-letter", "send"]);
+}

@@ -2010,12 +2010,17 @@ fn a_schedule_in_sync_needs_nothing_and_each_drift_is_one_write() {
             "{what}"
         );
     }
-    // Gone: created again.
+    // Gone: created again; what the pass then knows without reading it back is in sync
+    // (the diagnosis reads it: a schedule just created is not "not found").
     let mut gone = observed.clone();
     gone.schedule = None;
+    let changes = diff(&p.local, &gone, &owner(), Adoption::default()).unwrap();
+    assert_eq!(changes, vec![Change::PutSchedule { created: true }]);
+    let after = ebi::plan::diff::after_writes(&p.local, &gone, &changes, &owner()).unwrap();
+    assert_eq!(after.schedule.as_ref(), Some(&found));
     assert_eq!(
-        diff(&p.local, &gone, &owner(), Adoption::default()).unwrap(),
-        vec![Change::PutSchedule { created: true }]
+        diff(&p.local, &after, &owner(), recorded.clone()).unwrap(),
+        vec![]
     );
     // Its description erased by an update: ours while the record holds it, not otherwise.
     let mut erased = observed.clone();
@@ -2108,6 +2113,27 @@ fn a_schedule_is_refused_naming_the_field_and_the_fix() {
     ));
     assert_eq!(f, "spec.target.kinesis.partitionKey");
     assert!(m.contains("partitionKeyPath"), "{m}");
+}
+
+#[test]
+fn a_schedules_own_role_is_named_in_its_target_and_never_created() {
+    let byo = format!("arn:aws:iam::{A}:role/nightly");
+    let p = planned(&spec(&format!(
+        "schedule: {{expression: \"rate(1 hour)\"}}\nrole: {{arn: \"{byo}\"}}\ntarget: {{lambda: {{functionArn: \"arn:aws:lambda:us-east-1:{A}:function:f\"}}}}\n"
+    )));
+    assert_eq!(p.local.role, DesiredRole::BringYourOwn { arn: byo.clone() });
+    let s = p.local.schedule.as_ref().unwrap();
+    assert_eq!(s.target.role_arn.as_deref(), Some(byo.as_str()));
+    assert!(p.local.permissions.is_empty(), "no function policy either");
+    // Nothing to write to the role: only the schedule.
+    let changes = diff(
+        &p.local,
+        &Observed::default(),
+        &owner(),
+        Adoption::default(),
+    )
+    .unwrap();
+    assert_eq!(changes, vec![Change::PutSchedule { created: true }]);
 }
 
 #[test]

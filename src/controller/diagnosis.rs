@@ -75,6 +75,7 @@ pub(super) fn snapshot(desired: &Desired, observed: &Observed) -> Snapshot {
         .collect();
     Snapshot {
         rule,
+        schedule: observed.schedule.clone(),
         targets,
         roles,
         lambda_policies,
@@ -127,9 +128,34 @@ pub(super) fn diagnose_parts(
     }
     let mut findings: Vec<Finding> = Vec::new();
     let mut not_evaluated: Vec<String> = Vec::new();
+    let pass_role_arns: Vec<String> = obj
+        .spec
+        .target_entries()
+        .iter()
+        .filter_map(|(_, t)| t.ecs.as_ref()?.pass_role_arns.clone())
+        .flatten()
+        .collect();
     for (part, snapshot) in snapshots {
         if let Some(schedule) = &part.desired.schedule {
-            not_evaluated.push(format!("schedule {}: the AccessDenied diagnosis reads rules; the schedule's role is kept to Scheduler's trust and the target's action by the controller, not yet diagnosed", schedule.arn));
+            let expectations = Expectations {
+                schedule_name: Some(format!("{}/{}", schedule.group, schedule.name)),
+                pass_role_arns: pass_role_arns.clone(),
+                ..Expectations::default()
+            };
+            let mut snapshot = snapshot;
+            snapshot.roles = roles.clone();
+            for note in diagnose::not_evaluated(&snapshot) {
+                if !not_evaluated.contains(&note) {
+                    not_evaluated.push(note);
+                }
+            }
+            // The spec asks for a disabled schedule: that is intent, not a fault.
+            findings.extend(
+                diagnose::diagnose(&snapshot, &expectations)
+                    .into_iter()
+                    .filter(|f| schedule.enabled || f.code != Code::ScheduleDisabled),
+            );
+            continue;
         }
         let Some(rule) = &part.desired.rule else {
             continue;
@@ -157,13 +183,8 @@ pub(super) fn diagnose_parts(
                 .iter()
                 .map(|t| (t.id.clone(), t.arn.clone()))
                 .collect(),
-            pass_role_arns: obj
-                .spec
-                .target_entries()
-                .iter()
-                .filter_map(|(_, t)| t.ecs.as_ref()?.pass_role_arns.clone())
-                .flatten()
-                .collect(),
+            pass_role_arns: pass_role_arns.clone(),
+            schedule_name: None,
         };
         for note in diagnose::not_evaluated(&snapshot) {
             if !not_evaluated.contains(&note) {

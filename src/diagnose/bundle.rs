@@ -13,6 +13,8 @@
 //! `organization` = `{"Organization": aws organizations describe-organization .Organization,
 //! "serviceControlPolicies": [{"targetId": "r-…|ou-…|ACCOUNT", "policies": [aws organizations
 //! describe-policy]}], "resourceControlPolicies": [same]}`, levels from the root down.
+//! A schedule instead of a rule: `schedule` = `aws scheduler get-schedule` (null: it does not
+//! exist), with its role in `roles` and its ECS task definition in `taskDefinitions`.
 //! What AWS recorded of the rule's deliveries, as `collect` writes it: `delivery` =
 //! `{"windowSeconds": N, "metrics": {"Invocations": n, "FailedInvocations": n, …} (the sums of
 //! aws cloudwatch get-metric-data over the window), "busLogRecords": [the event bus log's
@@ -116,6 +118,7 @@ const BUNDLE_KEYS: &[&str] = &[
     "organization",
     "delivery",
     "apiDestinations",
+    "schedule",
     "description",
     "expect",
     "doc",
@@ -135,13 +138,13 @@ pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError>
     input::known_keys(&root, BUNDLE_KEYS, "bundle")?;
     // `"rule": null` says the rule does not exist; a bundle that names neither a rule, its
     // targets nor a chain has nothing to diagnose, and is a mistake rather than a missing rule.
-    if ["rule", "targets", "chains"]
+    if ["rule", "targets", "chains", "schedule"]
         .iter()
         .all(|k| root.get(k).is_none())
     {
         return Err(err(
             "bundle",
-            "nothing to diagnose: expected \"rule\" (the output of `aws events describe-rule`, or null when the rule does not exist), \"targets\" or \"chains\"",
+            "nothing to diagnose: expected \"rule\" (the output of `aws events describe-rule`, or null when the rule does not exist), \"targets\", \"chains\" or \"schedule\" (the output of `aws scheduler get-schedule`, or null)",
         ));
     }
     let rule = match input::field(&root, "rule") {
@@ -399,7 +402,16 @@ pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError>
         Some(d) => Some(parse_delivery(d)?),
     };
     let api_destinations = parse_api_destinations(&root)?;
+    let schedule = match root.get("schedule") {
+        None | Some(Value::Null) => None,
+        Some(s) => Some(parse_schedule(s)?),
+    };
     let expect = Expectations {
+        // `"schedule": null`: a schedule is expected and does not exist.
+        schedule_name: root
+            .get("schedule")
+            .is_some_and(Value::is_null)
+            .then(|| "<group>/<schedule>".to_string()),
         targets: match input::field(&root, "expectTargetId") {
             None => vec![],
             Some(Value::String(s)) => vec![(s.clone(), "<target ARN>".to_string())],
@@ -427,10 +439,55 @@ pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError>
             organization,
             delivery,
             api_destinations,
+            schedule,
             ..Default::default()
         },
         expect,
     ))
+}
+
+/// The bundle's `schedule`: `aws scheduler get-schedule`'s output, as far as the checks read
+/// it (its ARN and state; its target's ARN, role, dead-letter queue and ECS task definition).
+fn parse_schedule(s: &Value) -> Result<super::Schedule, BundleError> {
+    let path = "bundle.schedule";
+    input::object(s, path)?;
+    let target = input::field(s, "Target").ok_or_else(|| {
+        err(
+            format!("{path}.Target"),
+            "missing (every schedule has a target)",
+        )
+    })?;
+    let tpath = format!("{path}.Target");
+    input::object(target, &tpath)?;
+    let dead_letter_arn = match input::optional_object(target, "DeadLetterConfig", &tpath)? {
+        Some(_) => input::optional_string(
+            &target["DeadLetterConfig"],
+            "Arn",
+            &format!("{tpath}.DeadLetterConfig"),
+        )?,
+        None => None,
+    };
+    let parameters = match input::optional_object(target, "EcsParameters", &tpath)? {
+        Some(_) => crate::plan::TargetParameters::Ecs(crate::plan::EcsShape {
+            task_definition_arn: input::required_string(
+                &target["EcsParameters"],
+                "TaskDefinitionArn",
+                &format!("{tpath}.EcsParameters"),
+            )?,
+            ..Default::default()
+        }),
+        None => crate::plan::TargetParameters::None,
+    };
+    Ok(super::Schedule {
+        arn: input::required_string(s, "Arn", path)?,
+        expression: input::optional_string(s, "ScheduleExpression", path)?.unwrap_or_default(),
+        enabled: input::optional_string(s, "State", path)?.is_none_or(|state| state == "ENABLED"),
+        target_arn: input::required_string(target, "Arn", &tpath)?,
+        role_arn: input::optional_string(target, "RoleArn", &tpath)?.unwrap_or_default(),
+        dead_letter_arn,
+        parameters,
+        ..Default::default()
+    })
 }
 
 /// The bundle's `apiDestinations`: {destination ARN: `aws events describe-api-destination`'s

@@ -51,6 +51,12 @@ pub enum Code {
     SendMessageNotAllowed,
     PublishNotAllowed,
     KinesisStreamPolicyMissing,
+    ScheduleNotFound,
+    ScheduleDisabled,
+    SchedulerTrustMissing,
+    InvokeFunctionNotAllowed,
+    ScheduleDeadLetterNotAllowed,
+    ScheduleDeadLetterQueueIsFifo,
     /// Not a static cause: AWS's own metrics report failed invocations of the rule (see
     /// `delivery`). Not in `ALL`, the causes the static evaluator names.
     DeliveryFailing,
@@ -59,7 +65,7 @@ pub enum Code {
 impl Code {
     /// Every cause the static evaluator can name (`DeliveryFailing` is observed, not
     /// evaluated, and is not among them).
-    pub const ALL: [Code; 42] = [
+    pub const ALL: [Code; 48] = [
         Code::RuleNotFound,
         Code::RuleDisabled,
         Code::TargetNotFound,
@@ -102,6 +108,12 @@ impl Code {
         Code::SendMessageNotAllowed,
         Code::PublishNotAllowed,
         Code::KinesisStreamPolicyMissing,
+        Code::ScheduleNotFound,
+        Code::ScheduleDisabled,
+        Code::SchedulerTrustMissing,
+        Code::InvokeFunctionNotAllowed,
+        Code::ScheduleDeadLetterNotAllowed,
+        Code::ScheduleDeadLetterQueueIsFifo,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -149,6 +161,12 @@ impl Code {
             Code::SendMessageNotAllowed => "SendMessageNotAllowed",
             Code::PublishNotAllowed => "PublishNotAllowed",
             Code::KinesisStreamPolicyMissing => "KinesisStreamPolicyMissing",
+            Code::ScheduleNotFound => "ScheduleNotFound",
+            Code::ScheduleDisabled => "ScheduleDisabled",
+            Code::SchedulerTrustMissing => "SchedulerTrustMissing",
+            Code::InvokeFunctionNotAllowed => "InvokeFunctionNotAllowed",
+            Code::ScheduleDeadLetterNotAllowed => "ScheduleDeadLetterNotAllowed",
+            Code::ScheduleDeadLetterQueueIsFifo => "ScheduleDeadLetterQueueIsFifo",
             Code::DeliveryFailing => "DeliveryFailing",
         }
     }

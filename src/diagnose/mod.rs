@@ -14,6 +14,6 @@ pub mod trail;
 pub use checks::{diagnose, not_evaluated};
 pub use finding::{Code, Finding, Severity};
 pub use snapshot::{
-    ApiDestination, Chain, Expectations, Organization, Queue, Role, Rule, Snapshot, Target,
-    TaskDefinition,
+    ApiDestination, Chain, Expectations, Organization, Queue, Role, Rule, Schedule, Snapshot,
+    Target, TaskDefinition,
 };

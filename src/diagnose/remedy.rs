@@ -14,11 +14,11 @@ pub fn role_name(role_arn: &str) -> String {
         .unwrap_or_else(|_| role_arn.to_string())
 }
 
-pub fn update_trust(role_arn: &str, account: &str, rule_arn: &str) -> String {
+/// `aws iam update-assume-role-policy` setting `policy`.
+pub fn update_trust_to(role_arn: &str, policy: &Value) -> String {
     format!(
-        "aws iam update-assume-role-policy --role-name {} --policy-document '{}'",
+        "aws iam update-assume-role-policy --role-name {} --policy-document '{policy}'",
         role_name(role_arn),
-        events_trust_policy(account, rule_arn)
     )
 }
 

@@ -42,6 +42,10 @@ pub struct Snapshot {
     /// The API destinations the targets name, by ARN, with their connection's state. A
     /// destination missing from the map was not gathered: its connection is not judged.
     pub api_destinations: BTreeMap<String, ApiDestination>,
+    /// An EventBridge Scheduler schedule, diagnosed instead of a rule (its target, role and
+    /// dead-letter queue). None: not gathered, or (with `Expectations::schedule_name`) it
+    /// does not exist.
+    pub schedule: Option<Schedule>,
 }
 
 /// An API destination and what its connection's state says of EventBridge's calls.
@@ -73,6 +77,10 @@ pub struct Organization {
     pub service_control: Vec<crate::iam::request::OrgLevel>,
     pub resource_control: Vec<crate::iam::request::OrgLevel>,
 }
+
+/// A schedule as read: the one type the diff and the checks share (the checks read its ARN,
+/// state, target, role, dead-letter queue and ECS task definition).
+pub use crate::plan::diff::ObservedSchedule as Schedule;
 
 /// A rule as read: the one type the diff and the checks share (the checks read its name,
 /// ARN, bus and state).
@@ -109,4 +117,6 @@ pub struct Expectations {
     pub targets: Vec<(String, String)>,
     /// Roles the ECS task needs passed when the task definition is not in the snapshot.
     pub pass_role_arns: Vec<String>,
+    /// A schedule is expected (`GROUP/NAME`): its absence is a finding.
+    pub schedule_name: Option<String>,
 }

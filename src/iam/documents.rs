@@ -86,6 +86,23 @@ pub fn events_trust_policy(account: &str, rule_arn: &str) -> Value {
     })
 }
 
+/// The trust of a schedule's role: Scheduler, for schedules of this account's `group_arn`
+/// (Scheduler's `aws:SourceArn` is the schedule group's ARN, never a schedule's).
+pub fn scheduler_trust_policy(account: &str, group_arn: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": "scheduler.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": account},
+                "ArnEquals": {"aws:SourceArn": group_arn}
+            }
+        }]
+    })
+}
+
 /// The statements of a resource policy as raw JSON (a single statement object counts as a
 /// list of one); `None` when the text is not a policy.
 fn raw_statements(policy: &str) -> Option<(Value, Vec<Value>)> {

@@ -769,27 +769,40 @@ fn schedule_change(
         "EventBridge Scheduler schedule",
         &want.name,
     )?;
-    let t = &want.target;
-    let retry = t.retry.map_or(SCHEDULER_DEFAULT_RETRY, |(attempts, age)| {
-        (
-            attempts.unwrap_or(SCHEDULER_DEFAULT_RETRY.0),
-            age.unwrap_or(SCHEDULER_DEFAULT_RETRY.1),
-        )
-    });
-    let same = found.expression == want.expression
-        && found.timezone == want.timezone.as_deref().unwrap_or("UTC")
-        && found.flexible_window == want.flexible_window
-        && found.start_date == want.start_date
-        && found.end_date == want.end_date
-        && found.enabled == want.enabled
-        && found.description == want.description
-        && found.target_arn == t.arn
-        && Some(found.role_arn.as_str()) == t.role_arn.as_deref()
-        && found.input == t.input
-        && found.retry == retry
-        && found.dead_letter_arn == t.dead_letter_arn
-        && found.parameters == t.parameters;
+    // Every field but the ARN, which AWS names from the group and name compared already.
+    let same = *found
+        == ObservedSchedule {
+            arn: found.arn.clone(),
+            ..schedule_as_written(want)
+        };
     Ok((!same).then_some(Change::PutSchedule { created: false }))
+}
+
+/// The schedule as `GetSchedule` shows it once `want` is written: Scheduler's defaults
+/// filled in (UTC, its retry policy).
+pub fn schedule_as_written(want: &super::schedule::DesiredSchedule) -> ObservedSchedule {
+    let t = &want.target;
+    ObservedSchedule {
+        arn: want.arn.clone(),
+        expression: want.expression.clone(),
+        timezone: want.timezone.clone().unwrap_or_else(|| "UTC".into()),
+        flexible_window: want.flexible_window,
+        start_date: want.start_date.clone(),
+        end_date: want.end_date.clone(),
+        enabled: want.enabled,
+        description: want.description.clone(),
+        target_arn: t.arn.clone(),
+        role_arn: t.role_arn.clone().unwrap_or_default(),
+        input: t.input.clone(),
+        retry: t.retry.map_or(SCHEDULER_DEFAULT_RETRY, |(attempts, age)| {
+            (
+                attempts.unwrap_or(SCHEDULER_DEFAULT_RETRY.0),
+                age.unwrap_or(SCHEDULER_DEFAULT_RETRY.1),
+            )
+        }),
+        dead_letter_arn: t.dead_letter_arn.clone(),
+        parameters: t.parameters.clone(),
+    }
 }
 
 /// The desired target as AWS would hold it: an API destination's ARN ends in the ID AWS gave
@@ -872,6 +885,11 @@ pub fn after_writes(
                 role.permissions_boundary = None;
             }
             after.role = Some(role);
+        }
+    }
+    if let Some(schedule) = &desired.schedule {
+        if wrote(|c| matches!(c, Change::PutSchedule { .. })) {
+            after.schedule = Some(schedule_as_written(schedule));
         }
     }
     if let (Some(rule), false) = (&desired.rule, desired.targets.is_empty()) {

@@ -10,7 +10,7 @@
 //! ECS and Kinesis take their parameters as for a rule, except a stream's partition key,
 //! which a schedule names itself (`partitionKey`: there is no event to take a path from).
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::validate::{bad, SpecError};
 use super::{
@@ -18,6 +18,7 @@ use super::{
     TargetShape, ValidTarget,
 };
 use crate::api::{EventBridgeIntegrationSpec, FlexibleMode, ScheduleSpec};
+use crate::iam::documents::scheduler_trust_policy;
 use crate::iam::Arn;
 
 /// A schedule of ours, as Scheduler holds it.
@@ -64,6 +65,17 @@ pub(super) fn validate(
         return Err(bad(
             "spec.crossAccount",
             "not yet with spec.schedule: the schedule's target must be in the controller's account",
+        ));
+    }
+    if spec
+        .target
+        .dead_letter_queue_arn
+        .as_deref()
+        .is_some_and(|dlq| dlq.ends_with(".fifo"))
+    {
+        return Err(bad(
+            "spec.target.deadLetterQueueArn",
+            "EventBridge Scheduler sends undelivered invocations only to a standard queue, not a FIFO one",
         ));
     }
     if spec.target.input_path.is_some() || spec.target.input_transformer.is_some() {
@@ -177,22 +189,6 @@ fn valid_instant(s: &str) -> bool {
         && number(17..19) < 60
 }
 
-/// The trust of a schedule's role: Scheduler, for schedules of this account's `group_arn`.
-pub fn scheduler_trust_policy(account: &str, group_arn: &str) -> Value {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Service": "scheduler.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-            "Condition": {
-                "StringEquals": {"aws:SourceAccount": account},
-                "ArnEquals": {"aws:SourceArn": group_arn}
-            }
-        }]
-    })
-}
-
 /// The plan of a spec with a schedule: the role and the schedule, in the controller's
 /// account (`target` is the validated target's ARN, in `account` and `region`).
 #[allow(clippy::too_many_arguments)]
@@ -213,19 +209,28 @@ pub(super) fn plan(
     if let Some(dlq) = &spec.target.dead_letter_queue_arn {
         statements.push(json!({"Sid": "DeadLetterQueue", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": dlq}));
     }
-    let role = managed_role(
-        spec,
-        owner,
-        guard,
-        partition,
-        scheduler_trust_policy(account, &group_arn),
-        statements,
-        &facts.recorded_roles,
-    )?;
+    let role = match spec.role.as_ref().and_then(|r| r.arn.clone()) {
+        // The user's role: used as is, and diagnosed (its trust for Scheduler and this
+        // group, its permission for the target and the dead-letter queue).
+        Some(arn) => {
+            let role_account = Arn::parse(&arn).map(|a| a.account).unwrap_or_default();
+            super::check_account(guard, &role_account, "the account of spec.role.arn")?;
+            DesiredRole::BringYourOwn { arn }
+        }
+        None => DesiredRole::Managed(managed_role(
+            spec,
+            owner,
+            guard,
+            partition,
+            scheduler_trust_policy(account, &group_arn),
+            statements,
+            &facts.recorded_roles,
+        )?),
+    };
     let target = TargetShape {
         id: String::new(),
         arn: workload.target_arn(account, ""),
-        role_arn: Some(role.arn.clone()),
+        role_arn: role.arn().map(str::to_string),
         parameters: workload.parameters(),
         input: spec.target.input.clone(),
         input_path: None,
@@ -262,7 +267,7 @@ pub(super) fn plan(
             region: region.clone(),
             tags: owner.tags(),
             rule: None,
-            role: DesiredRole::Managed(role),
+            role,
             targets: vec![],
             permissions: vec![],
             bus_permission: None,

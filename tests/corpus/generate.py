@@ -757,6 +757,73 @@ case("delivery-failing-unpredicted", "AWS reports failures of a rule configured 
 case("delivery-metrics-unreadable", "The metrics could not be read: no verdict on delivery, and no finding.",
      mutate(sfn_good(), lambda b: b.__setitem__("delivery", {"windowSeconds": 3600, "unreadable": ["delivery (CloudWatch metrics): cloudwatch:GetMetricData failed (AccessDenied)"]})))
 
+# --- EventBridge Scheduler: a schedule instead of a rule; every target through its role ---
+GROUP = f"arn:aws:scheduler:{R}:{A}:schedule-group/reports"
+SCHEDULE = f"arn:aws:scheduler:{R}:{A}:schedule/reports/nightly"
+SROLE = f"arn:aws:iam::{A}:role/scheduler-nightly"
+REPORTS = f"arn:aws:sqs:{R}:{A}:reports"
+REPORTS_DLQ = f"arn:aws:sqs:{R}:{A}:reports-dlq"
+
+def trust_scheduler(source_arn=GROUP, cond=True):
+    s = {"Effect": "Allow", "Principal": {"Service": "scheduler.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    if cond:
+        s["Condition"] = {"StringEquals": {"aws:SourceAccount": A}, "ArnEquals": {"aws:SourceArn": source_arn}}
+    return doc(s)
+
+def schedule_of(target_arn, state="ENABLED", dlq=None, extra=None):
+    t = {"Arn": target_arn, "RoleArn": SROLE, "RetryPolicy": {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}}
+    if dlq:
+        t["DeadLetterConfig"] = {"Arn": dlq}
+    t.update(extra or {})
+    return {"Arn": SCHEDULE, "Name": "nightly", "GroupName": "reports", "State": state,
+            "ScheduleExpression": "cron(0 9 ? * MON-FRI *)", "ScheduleExpressionTimezone": "Europe/Paris",
+            "FlexibleTimeWindow": {"Mode": "OFF"}, "Target": t}
+
+def scheduled(target_arn, *statements, trust=None, **kw):
+    return {"schedule": schedule_of(target_arn, **kw),
+            "roles": [role(SROLE, trust or trust_scheduler(), [("invoke", doc(*statements))] if statements else [])]}
+
+SCHED_ECS = {"EcsParameters": {"TaskDefinitionArn": TD, "TaskCount": 1, "LaunchType": "FARGATE",
+             "NetworkConfiguration": {"awsvpcConfiguration": {"Subnets": ["subnet-0a1b2c3d"]}}}}
+INVOKE_FN = {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": FN}
+SEND_REPORTS = {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": REPORTS}
+SEND_DLQ = {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": REPORTS_DLQ}
+
+case("schedule-sfn-good", "A schedule starting a state machine: its role trusts Scheduler for the schedule's group and may StartExecution.",
+     scheduled(SM, START))
+case("schedule-lambda-good", "A schedule invoking a function through its role (lambda:InvokeFunction); no function policy is needed.",
+     scheduled(FN, INVOKE_FN))
+case("schedule-ecs-good", "A schedule running an ECS task: RunTask on the family in the cluster, PassRole on the task's roles.",
+     mutate(scheduled(CLUSTER, RUN_TASK, PASS_ROLE, extra=SCHED_ECS), lambda b: b.__setitem__("taskDefinitions", task_definitions())))
+case("schedule-sqs-dead-letter-good", "A schedule sending to a queue, with a standard dead-letter queue its role may send to.",
+     scheduled(REPORTS, SEND_REPORTS, SEND_DLQ, dlq=REPORTS_DLQ))
+case("schedule-kinesis-good", "A schedule putting records to a stream with kinesis:PutRecord.",
+     scheduled(f"arn:aws:kinesis:{R}:{A}:stream/ticks", {"Effect": "Allow", "Action": "kinesis:PutRecord", "Resource": f"arn:aws:kinesis:{R}:{A}:stream/ticks"},
+               extra={"KinesisParameters": {"PartitionKey": "ticks"}}))
+case("schedule-trust-group-wildcard-good", "Trust scoped to every schedule group of the account (ArnLike schedule-group/*), as AWS's guide allows.",
+     scheduled(SM, START, trust=doc({"Effect": "Allow", "Principal": {"Service": "scheduler.amazonaws.com"}, "Action": "sts:AssumeRole",
+                                       "Condition": {"StringEquals": {"aws:SourceAccount": A}, "ArnLike": {"aws:SourceArn": f"arn:aws:scheduler:*:{A}:schedule-group/*"}}})))
+case("schedule-not-found", "The schedule does not exist.", {"schedule": None}, ["ScheduleNotFound"])
+case("schedule-disabled", "The schedule is DISABLED: Scheduler does not invoke its target.",
+     scheduled(SM, START, state="DISABLED"), ["ScheduleDisabled"])
+case("schedule-role-trusts-events-only", "A role made for a rule and reused: it trusts events.amazonaws.com, not scheduler.amazonaws.com.",
+     scheduled(SM, START, trust=trust_events()), ["SchedulerTrustMissing"])
+case("schedule-trust-scoped-to-the-schedule", "Trust's aws:SourceArn names the schedule; Scheduler sends its group's ARN, so it never matches.",
+     scheduled(SM, START, trust=trust_scheduler(source_arn=SCHEDULE)), ["TrustPolicyConditionMismatch"])
+case("schedule-trust-without-conditions", "Trust for Scheduler with no SourceAccount or SourceArn: works, but any account's schedule could use the role.",
+     scheduled(SM, START, trust=trust_scheduler(cond=False)), [], ["ConfusedDeputyUnprotected"])
+case("schedule-role-not-found", "The schedule's role does not exist.",
+     mutate(scheduled(SM, START), lambda b: b.__setitem__("roles", [])), ["TargetRoleNotFound"])
+case("schedule-lambda-function-policy-only", "The function's policy lets events.amazonaws.com invoke it, but Scheduler calls with the role, which may not.",
+     mutate(scheduled(FN, START), lambda b: b.__setitem__("lambdaPolicies", {FN: lambda_policy()})), ["InvokeFunctionNotAllowed"])
+case("schedule-ecs-pass-role-missing", "A scheduled ECS task whose role may run the task but not pass its roles.",
+     mutate(scheduled(CLUSTER, RUN_TASK, extra=SCHED_ECS), lambda b: b.__setitem__("taskDefinitions", task_definitions())), ["PassRoleMissing"])
+case("schedule-dead-letter-not-allowed", "The role may send to the target queue but not to the dead-letter queue, where Scheduler sends with that role.",
+     scheduled(REPORTS, SEND_REPORTS, dlq=REPORTS_DLQ), ["ScheduleDeadLetterNotAllowed"])
+case("schedule-dead-letter-fifo", "A FIFO dead-letter queue: Scheduler sends only to standard queues.",
+     scheduled(REPORTS, SEND_REPORTS, {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": REPORTS_DLQ + ".fifo"}, dlq=REPORTS_DLQ + ".fifo"),
+     ["ScheduleDeadLetterQueueIsFifo"])
+
 here = os.path.dirname(os.path.abspath(__file__))
 for f in os.listdir(here):
     if f.endswith(".json"):

@@ -3,17 +3,19 @@
 
 mod api_destination;
 mod chain;
+mod judge;
 mod lambda;
-mod organization;
 mod resource_policies;
 mod roles;
+mod schedule;
 
 use chain::{check_chain, org_block_text};
+use judge::{Invoker, Judge};
 use serde_json::{json, Value};
 
 use super::finding::{Code, Finding};
 use super::remedy;
-use super::snapshot::{Chain, Expectations, Role, Rule, Snapshot, Target};
+use super::snapshot::{Chain, Expectations, Role, Rule, Schedule, Snapshot, Target};
 use crate::iam::eval::{
     evaluate_identity, evaluate_resource_policy, Evaluation, NearMiss, NotEvaluated,
 };
@@ -22,11 +24,16 @@ use crate::iam::request::{self, org_blocks, Layer, Named, OrgBlock, OrgLevel, Po
 use crate::iam::{Arn, Caller, Context, Decision, NamedPolicy, PolicyDocument, Request};
 
 const EVENTS: &str = "events.amazonaws.com";
+const SCHEDULER: &str = "scheduler.amazonaws.com";
 const ECS_TASKS: &str = "ecs-tasks.amazonaws.com";
 
 /// Runs every check; errors first, then warnings; no duplicates.
 pub fn diagnose(snapshot: &Snapshot, expect: &Expectations) -> Vec<Finding> {
     let mut out = Findings::default();
+    if snapshot.schedule.is_some() || expect.schedule_name.is_some() {
+        schedule::check_schedule(snapshot, expect, &mut out);
+        return out.finish();
+    }
     if snapshot.rule.is_none() && expect.rule_name.is_none() && !snapshot.chains.is_empty() {
         // Only a trust chain to verify.
         for chain in &snapshot.chains {
@@ -177,18 +184,25 @@ struct TargetCheck<'a> {
     out: &'a mut Findings,
 }
 
-impl<'a> TargetCheck<'a> {
-    fn finding(&mut self, code: Code, resource: &str, message: String, remediation: String) {
-        let f = Finding::new(
-            code,
-            Some(&self.target.id),
-            Some(resource),
-            message,
-            remediation,
-        );
-        self.out.push(f);
+impl<'a> Judge<'a> for TargetCheck<'a> {
+    fn snapshot(&self) -> &'a Snapshot {
+        self.snapshot
     }
+    fn account(&self) -> &'a str {
+        self.account
+    }
+    fn invoker(&self) -> Invoker<'a> {
+        Invoker::events(&self.rule.arn)
+    }
+    fn target_id(&self) -> Option<&'a str> {
+        Some(&self.target.id)
+    }
+    fn out(&mut self) -> &mut Findings {
+        self.out
+    }
+}
 
+impl<'a> TargetCheck<'a> {
     fn run(mut self) {
         let t = self.target;
         if !check_arn(&t.arn, Some(&t.id), "The target ARN", self.out) {
@@ -435,7 +449,7 @@ fn describe_failed(misses: &[NearMiss]) -> String {
 /// only by ARN, key policies of encrypting keys not gathered. Empty when nothing is missing.
 pub fn not_evaluated(snapshot: &Snapshot) -> Vec<String> {
     let mut out = vec![];
-    if snapshot.rule.is_none() {
+    if snapshot.rule.is_none() && snapshot.schedule.is_none() {
         return out;
     }
     if snapshot.organization.is_none() {
@@ -475,6 +489,13 @@ pub fn not_evaluated(snapshot: &Snapshot) -> Vec<String> {
     }
     if let Some(evidence) = &snapshot.delivery {
         out.extend(evidence.unreadable.iter().cloned());
+    }
+    if let Some(s) = snapshot
+        .schedule
+        .as_ref()
+        .filter(|s| s.target_arn.contains(":scheduler:::aws-sdk:"))
+    {
+        out.push(format!("universal target {} of schedule {}: the API action it calls is not judged, only the schedule's role and its trust", s.target_arn, s.arn));
     }
     out
 }

@@ -16,7 +16,8 @@ pub(super) fn validate(
     spec: &EventBridgeIntegrationSpec,
 ) -> Result<Arn, SpecError> {
     let function = check_arn(FIELD, &lambda.function_arn, "lambda", "function:")?;
-    if spec.role.is_some() {
+    // A schedule invokes every kind through a role, which spec.role may name or bring.
+    if spec.role.is_some() && spec.schedule.is_none() {
         return Err(bad("spec.role", "Lambda targets are invoked through the function's resource-based policy, not a role; remove spec.role"));
     }
     Ok(function)

@@ -62,7 +62,8 @@ pub(super) fn validate_spec(
     spec: &EventBridgeIntegrationSpec,
 ) -> Result<Arn, SpecError> {
     let topic = validate(&sns.topic_arn, sns.message_group_id.as_deref())?;
-    if spec.role.is_some() {
+    // A schedule invokes every kind through a role, which spec.role may name or bring.
+    if spec.role.is_some() && spec.schedule.is_none() {
         return Err(bad(
             "spec.role",
             "SNS targets are published to through the topic's policy, not a role; remove spec.role",

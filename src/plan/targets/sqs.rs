@@ -52,7 +52,8 @@ pub(super) fn validate_spec(
     spec: &EventBridgeIntegrationSpec,
 ) -> Result<Arn, SpecError> {
     let queue = validate(&sqs.queue_arn, sqs.message_group_id.as_deref())?;
-    if spec.role.is_some() {
+    // A schedule invokes every kind through a role, which spec.role may name or bring.
+    if spec.role.is_some() && spec.schedule.is_none() {
         return Err(bad(
             "spec.role",
             "SQS targets are sent to through the queue's policy, not a role; remove spec.role",

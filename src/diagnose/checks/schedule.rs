@@ -1,0 +1,199 @@
+//! A schedule (EventBridge Scheduler) instead of a rule. Scheduler invokes every kind of
+//! target through the schedule's role, never through a function's or queue's own policy, and
+//! sends what it could not deliver to the dead-letter queue with that same role. So the causes
+//! are the schedule itself (missing, disabled), the role's trust for `scheduler.amazonaws.com`
+//! and the schedule's group (Scheduler's `aws:SourceArn`), the role's permission for the
+//! target's action and for the dead-letter queue, and the organisation's policies.
+
+use super::*;
+
+/// The findings of the snapshot's schedule, or of its absence when one is expected.
+pub(super) fn check_schedule(snapshot: &Snapshot, expect: &Expectations, out: &mut Findings) {
+    let Some(schedule) = &snapshot.schedule else {
+        let name = expect
+            .schedule_name
+            .as_deref()
+            .unwrap_or("default/<schedule>");
+        let (group, schedule_name) = name.split_once('/').unwrap_or(("default", name));
+        out.push(Finding::new(
+            Code::ScheduleNotFound,
+            None,
+            Some(name),
+            format!("The EventBridge Scheduler schedule {schedule_name} of group {group} does not exist, so nothing invokes the target."),
+            format!("Create it: aws scheduler create-schedule --name {schedule_name} --group-name {group} --schedule-expression '…' --flexible-time-window Mode=OFF --target '{{\"Arn\": \"…\", \"RoleArn\": \"…\"}}'"),
+        ));
+        return;
+    };
+    if !check_arn(&schedule.arn, None, "The schedule ARN", out) {
+        return;
+    }
+    let Ok(arn) = Arn::parse(&schedule.arn) else {
+        return; // reported by check_arn above
+    };
+    // arn:PARTITION:scheduler:REGION:ACCOUNT:schedule/GROUP/NAME
+    let path = arn.resource.trim_start_matches("schedule/");
+    let (group, name) = path.split_once('/').unwrap_or(("default", path));
+    let group_arn = format!(
+        "arn:{}:scheduler:{}:{}:schedule-group/{group}",
+        arn.partition, arn.region, arn.account
+    );
+    if !schedule.enabled {
+        out.push(Finding::new(
+            Code::ScheduleDisabled,
+            None,
+            Some(&schedule.arn),
+            format!("Schedule {name} of group {group} is DISABLED: Scheduler does not invoke its target."),
+            format!("aws scheduler update-schedule --name {name} --group-name {group} --state ENABLED, with every other field as aws scheduler get-schedule shows it (an update replaces the whole schedule)"),
+        ));
+    }
+    ScheduleCheck {
+        snapshot,
+        expect,
+        schedule,
+        name,
+        account: &arn.account,
+        group_arn: &group_arn,
+        out,
+    }
+    .run();
+}
+
+struct ScheduleCheck<'a> {
+    snapshot: &'a Snapshot,
+    expect: &'a Expectations,
+    schedule: &'a Schedule,
+    name: &'a str,
+    account: &'a str,
+    group_arn: &'a str,
+    out: &'a mut Findings,
+}
+
+impl<'a> Judge<'a> for ScheduleCheck<'a> {
+    fn snapshot(&self) -> &'a Snapshot {
+        self.snapshot
+    }
+    fn account(&self) -> &'a str {
+        self.account
+    }
+    fn invoker(&self) -> Invoker<'a> {
+        Invoker::scheduler(self.group_arn)
+    }
+    fn target_id(&self) -> Option<&'a str> {
+        None
+    }
+    fn out(&mut self) -> &mut Findings {
+        self.out
+    }
+}
+
+impl<'a> ScheduleCheck<'a> {
+    fn run(mut self) {
+        let s = self.schedule;
+        if !check_arn(&s.target_arn, None, "The schedule's target ARN", self.out) {
+            return;
+        }
+        let dead_letter = s
+            .dead_letter_arn
+            .as_deref()
+            .filter(|dlq| check_arn(dlq, None, "The dead-letter queue ARN", self.out));
+        if let Some(dlq) = dead_letter.filter(|dlq| dlq.ends_with(".fifo")) {
+            self.finding(
+                Code::ScheduleDeadLetterQueueIsFifo,
+                dlq,
+                format!("The schedule's dead-letter queue {dlq} is a FIFO queue: EventBridge Scheduler sends undelivered invocations only to a standard queue."),
+                format!("Create a standard queue (aws sqs create-queue --queue-name {}) and name it in the schedule's target DeadLetterConfig.", remedy::role_name(dlq).trim_end_matches(".fifo")),
+            );
+        }
+        let Some(role) = self.role() else {
+            return;
+        };
+        self.check_trust(role);
+        self.check_policy_arns(role);
+        self.check_target_action(role);
+        if let Some(dlq) = dead_letter.filter(|dlq| !dlq.ends_with(".fifo")) {
+            self.check_action(
+                role,
+                "sqs:SendMessage",
+                Code::ScheduleDeadLetterNotAllowed,
+                dlq,
+                &format!("sqs:SendMessage on the dead-letter queue {dlq} (Scheduler sends what it could not deliver there with the schedule's role, not as a service)"),
+            );
+        }
+        self.check_broad_statements(role);
+    }
+
+    /// The schedule's role, once it is known to exist in this account.
+    fn role(&mut self) -> Option<&'a Role> {
+        let role_arn = self.schedule.role_arn.as_str();
+        let trust = crate::iam::documents::scheduler_trust_policy(self.account, self.group_arn);
+        if role_arn.is_empty() {
+            self.finding(
+                Code::TargetRoleMissing,
+                &self.schedule.arn,
+                format!("Schedule {} names no role: Scheduler invokes every target with the schedule's role.", self.name),
+                format!("Create a role that trusts scheduler.amazonaws.com ({trust}) and name it in the schedule's target RoleArn."),
+            );
+            return None;
+        }
+        if !check_arn(role_arn, None, "The schedule's RoleArn", self.out) {
+            return None;
+        }
+        let Some(role) = self.snapshot.roles.get(role_arn) else {
+            self.finding(
+                Code::TargetRoleNotFound,
+                role_arn,
+                format!(
+                    "The schedule's RoleArn names role {} which does not exist.",
+                    remedy::role_name(role_arn)
+                ),
+                format!(
+                    "aws iam create-role --role-name {} --assume-role-policy-document '{trust}'",
+                    remedy::role_name(role_arn)
+                ),
+            );
+            return None;
+        };
+        Some(role)
+    }
+
+    /// What the role must be allowed on the target. A function is invoked with the role
+    /// (`lambda:InvokeFunction`), unlike from a rule; a universal target (`aws-sdk`) calls an
+    /// API whose action only its ARN names, and is not judged here.
+    fn check_target_action(&mut self, role: &Role) {
+        let s = self.schedule;
+        let Ok(target) = Arn::parse(&s.target_arn) else {
+            return;
+        };
+        match target.service.as_str() {
+            "scheduler" => {}
+            "ecs" => {
+                let task_definition_arn = s
+                    .parameters
+                    .ecs()
+                    .map(|e| e.task_definition_arn.clone())
+                    .unwrap_or_default();
+                let known = self
+                    .snapshot
+                    .task_definitions
+                    .get(&task_definition_arn)
+                    .or_else(|| find_task_definition(self.snapshot, &task_definition_arn));
+                let to_pass = match known {
+                    Some(td) => td.roles_to_pass(),
+                    None => self.expect.pass_role_arns.clone(),
+                };
+                self.check_run_task(role, &s.target_arn, &task_definition_arn, to_pass);
+            }
+            "lambda" => self.check_action(
+                role,
+                "lambda:InvokeFunction",
+                Code::InvokeFunctionNotAllowed,
+                &s.target_arn,
+                &format!("lambda:InvokeFunction on {} (Scheduler invokes a function with the schedule's role; the function's own policy plays no part)", s.target_arn),
+            ),
+            _ => {
+                let (action, code) = target_action(&target);
+                self.check_action(role, action, code, &s.target_arn, &format!("{action} on {}", s.target_arn));
+            }
+        }
+    }
+}
