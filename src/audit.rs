@@ -20,8 +20,10 @@ use crate::aws::errors::classify;
 use crate::aws::kms::{self, KeyPolicy};
 use crate::aws::organization::{self, OrgPolicies};
 use crate::aws::ttl_cache::TtlCache;
-use crate::aws::{observe, policy_holder, AwsError, Clients};
-use crate::diagnose::{self, Expectations, Finding, Role, Rule, Snapshot, Target, TaskDefinition};
+use crate::aws::{observe, policy_holder, schedule, AwsError, Clients};
+use crate::diagnose::{
+    self, Expectations, Finding, Role, Rule, Schedule, Snapshot, Target, TaskDefinition,
+};
 use crate::iam::Arn;
 use crate::plan::TargetShape;
 
@@ -336,6 +338,47 @@ impl CachedReader {
     }
 }
 
+impl CachedReader {
+    /// Everything the diagnosis needs about one schedule: its role, its ECS task definition
+    /// and the account's organisation policies (Scheduler reads no function or queue policy:
+    /// it invokes every target with the role).
+    pub async fn schedule_snapshot(&self, schedule: Schedule) -> Result<Snapshot, AwsError> {
+        let account = Arn::parse(&schedule.arn)
+            .map(|a| a.account)
+            .unwrap_or_default();
+        let mut snap = Snapshot::default();
+        if !schedule.role_arn.is_empty() {
+            if let Some(role) = self.role(&schedule.role_arn, &account).await? {
+                snap.roles.insert(role.arn.clone(), role);
+            }
+        }
+        if let Some(ecs) = schedule.parameters.ecs() {
+            if let Some(td) = self.task_definition(&ecs.task_definition_arn).await? {
+                snap.task_definitions
+                    .insert(ecs.task_definition_arn.clone(), td);
+            }
+        }
+        if !account.is_empty() {
+            self.organization(&account).await.fill(&mut snap);
+        }
+        snap.schedule = Some(schedule);
+        Ok(snap)
+    }
+}
+
+/// Everything the diagnosis needs about the schedule `name` of `group` (`diagnose
+/// --schedule`); an empty snapshot when it does not exist, which the checks report.
+pub async fn snapshot_of_schedule(
+    reader: &CachedReader,
+    group: &str,
+    name: &str,
+) -> Result<Snapshot, AwsError> {
+    match schedule::schedule(reader.clients(), group, name).await? {
+        Some(s) => reader.schedule_snapshot(s).await,
+        None => Ok(Snapshot::default()),
+    }
+}
+
 fn is_lambda(arn: &str) -> bool {
     arn.starts_with("arn:") && arn.split(':').nth(2) == Some("lambda")
 }
@@ -372,9 +415,37 @@ pub async fn snapshot_of_rule(
     reader.snapshot(&r, &targets).await
 }
 
-/// One rule's result: its targets and findings, or the read that failed.
+/// What invokes the audited targets: a rule, or an EventBridge Scheduler schedule.
+#[derive(Serialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Invoker {
+    #[default]
+    Rule,
+    Schedule,
+}
+
+/// What `diagnose --all` walks: every event bus and every schedule group, or only the bus
+/// or group named (naming one of them leaves the other kind out).
+#[derive(Clone, Debug, Default)]
+pub struct AuditScope {
+    pub event_bus: Option<String>,
+    pub schedule_group: Option<String>,
+}
+
+impl AuditScope {
+    fn rules(&self) -> bool {
+        self.event_bus.is_some() || self.schedule_group.is_none()
+    }
+    fn schedules(&self) -> bool {
+        self.schedule_group.is_some() || self.event_bus.is_none()
+    }
+}
+
+/// One rule's (or schedule's) result: its targets and findings, or the read that failed.
 #[derive(Debug)]
 pub struct RuleAudit {
+    pub invoker: Invoker,
+    /// A rule; for a schedule, its name, ARN, state, and its group in `event_bus_name`.
     pub rule: Rule,
     pub targets: Vec<TargetShape>,
     pub outcome: Result<Vec<Finding>, AwsError>,
@@ -385,11 +456,12 @@ pub struct RuleAudit {
 /// Diagnoses every rule of `bus` (every bus when None). Listing buses and rules must
 /// succeed (Err otherwise); a rule whose resources cannot be read is reported as such and
 /// the walk goes on. Sorted by bus, then rule name.
-pub async fn audit(reader: &CachedReader, bus: Option<&str>) -> Result<Vec<RuleAudit>, AwsError> {
+pub async fn audit(reader: &CachedReader, scope: &AuditScope) -> Result<Vec<RuleAudit>, AwsError> {
     let c = reader.clients();
-    let buses = match bus {
-        Some(b) => vec![b.to_string()],
-        None => observe::event_buses(c).await?,
+    let buses = match (&scope.event_bus, scope.rules()) {
+        (_, false) => vec![],
+        (Some(b), true) => vec![b.clone()],
+        (None, true) => observe::event_buses(c).await?,
     };
     let mut all_rules = Vec::new();
     for b in &buses {
@@ -414,6 +486,7 @@ pub async fn audit(reader: &CachedReader, bus: Option<&str>) -> Result<Vec<RuleA
                     };
                     let findings = diagnose::diagnose(&snap, &expect);
                     RuleAudit {
+                        invoker: Invoker::Rule,
                         rule,
                         targets,
                         outcome: Ok(findings),
@@ -421,6 +494,7 @@ pub async fn audit(reader: &CachedReader, bus: Option<&str>) -> Result<Vec<RuleA
                     }
                 }
                 Err(e) => RuleAudit {
+                    invoker: Invoker::Rule,
                     rule,
                     targets: Vec::new(),
                     outcome: Err(e),
@@ -431,10 +505,80 @@ pub async fn audit(reader: &CachedReader, bus: Option<&str>) -> Result<Vec<RuleA
         .buffer_unordered(CONCURRENCY)
         .collect()
         .await;
+    if scope.schedules() {
+        let names = schedule::list_schedules(c, scope.schedule_group.as_deref()).await?;
+        let schedules: Vec<RuleAudit> = futures::stream::iter(names)
+            .map(|(group, name)| audit_schedule(reader, group, name))
+            .buffer_unordered(CONCURRENCY)
+            .filter_map(|a| async move { a })
+            .collect()
+            .await;
+        audits.extend(schedules);
+    }
     audits.sort_by(|a, b| {
-        (&a.rule.event_bus_name, &a.rule.name).cmp(&(&b.rule.event_bus_name, &b.rule.name))
+        (
+            a.invoker == Invoker::Schedule,
+            &a.rule.event_bus_name,
+            &a.rule.name,
+        )
+            .cmp(&(
+                b.invoker == Invoker::Schedule,
+                &b.rule.event_bus_name,
+                &b.rule.name,
+            ))
     });
     Ok(audits)
+}
+
+/// One schedule's audit; None when it was deleted since it was listed.
+async fn audit_schedule(reader: &CachedReader, group: String, name: String) -> Option<RuleAudit> {
+    let unread = |e: AwsError| RuleAudit {
+        invoker: Invoker::Schedule,
+        rule: Rule {
+            name: name.clone(),
+            // Its ARN is not known unread: the name stands in.
+            arn: format!("{group}/{name}"),
+            event_bus_name: group.clone(),
+            enabled: true,
+            ..Rule::default()
+        },
+        targets: Vec::new(),
+        outcome: Err(e),
+        not_evaluated: Vec::new(),
+    };
+    let found = match schedule::schedule(reader.clients(), &group, &name).await {
+        Ok(found) => found?,
+        Err(e) => return Some(unread(e)),
+    };
+    let rule = Rule {
+        name: name.clone(),
+        arn: found.arn.clone(),
+        event_bus_name: group.clone(),
+        enabled: found.enabled,
+        ..Rule::default()
+    };
+    let target = TargetShape {
+        arn: found.target_arn.clone(),
+        role_arn: Some(found.role_arn.clone()).filter(|r| !r.is_empty()),
+        dead_letter_arn: found.dead_letter_arn.clone(),
+        parameters: found.parameters.clone(),
+        ..TargetShape::default()
+    };
+    let snap = match reader.schedule_snapshot(found).await {
+        Ok(snap) => snap,
+        Err(e) => return Some(unread(e)),
+    };
+    let expect = Expectations {
+        schedule_name: Some(format!("{group}/{name}")),
+        ..Default::default()
+    };
+    Some(RuleAudit {
+        invoker: Invoker::Schedule,
+        rule,
+        targets: vec![target],
+        outcome: Ok(diagnose::diagnose(&snap, &expect)),
+        not_evaluated: diagnose::not_evaluated(&snap),
+    })
 }
 
 #[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -463,6 +607,9 @@ impl Verdict {
 #[derive(Serialize, Clone, Debug)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditRow {
+    /// `rule` or `schedule`.
+    pub invoker: Invoker,
+    /// The rule's event bus, or the schedule's group.
     pub event_bus: String,
     pub rule: String,
     pub rule_arn: String,
@@ -494,6 +641,7 @@ pub fn rows(audits: &[RuleAudit]) -> Vec<AuditRow> {
     let mut rows = Vec::new();
     for a in audits {
         let row = |target: Option<&TargetShape>, findings: Vec<Finding>| AuditRow {
+            invoker: a.invoker,
             event_bus: a.rule.event_bus_name.clone(),
             rule: a.rule.name.clone(),
             rule_arn: a.rule.arn.clone(),
@@ -518,6 +666,14 @@ pub fn rows(audits: &[RuleAudit]) -> Vec<AuditRow> {
                 continue;
             }
         };
+        if a.invoker == Invoker::Schedule {
+            // One target, without an ID, and every finding is the schedule's.
+            rows.push(AuditRow {
+                target_id: None,
+                ..row(a.targets.first(), findings.clone())
+            });
+            continue;
+        }
         let about_rule: Vec<Finding> = findings
             .iter()
             .filter(|f| f.target_id.is_none())
@@ -549,9 +705,13 @@ pub fn table(rows: &[AuditRow]) -> String {
         .iter()
         .map(|r| {
             [
-                format!("{}/{}", r.event_bus, r.rule),
+                match r.invoker {
+                    Invoker::Rule => format!("{}/{}", r.event_bus, r.rule),
+                    Invoker::Schedule => format!("schedule {}/{}", r.event_bus, r.rule),
+                },
                 match (&r.target_id, &r.target_arn) {
                     (Some(id), Some(arn)) => format!("{id} ({})", short_arn(arn)),
+                    (None, Some(arn)) => short_arn(arn).to_string(),
                     _ => "-".into(),
                 },
                 r.verdict.as_str().to_string(),
@@ -582,10 +742,20 @@ pub fn table(rows: &[AuditRow]) -> String {
         out.push('\n');
     }
     let count = |v: Verdict| rows.iter().filter(|r| r.verdict == v).count();
-    let rules: std::collections::BTreeSet<_> = rows.iter().map(|r| &r.rule_arn).collect();
+    let of = |invoker: Invoker| {
+        rows.iter()
+            .filter(|r| r.invoker == invoker)
+            .map(|r| &r.rule_arn)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+    };
+    let schedules = match of(Invoker::Schedule) {
+        0 => String::new(),
+        n => format!(", {n} schedule(s)"),
+    };
     out.push_str(&format!(
-        "{} rule(s), {} line(s): {} error, {} warning, {} ok, {} unreadable\n",
-        rules.len(),
+        "{} rule(s){schedules}, {} line(s): {} error, {} warning, {} ok, {} unreadable\n",
+        of(Invoker::Rule),
         rows.len(),
         count(Verdict::Error),
         count(Verdict::Warning),
@@ -656,8 +826,85 @@ pub async fn collect(
     Ok(Some(bundle))
 }
 
-/// The bundle from what was read; documents decoded into JSON as the AWS CLI prints them.
+/// `collect --schedule`: the bundle `diagnose --bundle` reads, for one schedule (its
+/// `schedule`, role, task definition and organisation policies). None when it does not
+/// exist.
+pub async fn collect_schedule(
+    reader: &CachedReader,
+    group: &str,
+    name: &str,
+) -> Result<Option<Value>, AwsError> {
+    let Some(found) = schedule::schedule(reader.clients(), group, name).await? else {
+        return Ok(None);
+    };
+    let schedule = schedule_json(&found, group, name);
+    let account = Arn::parse(&found.arn).map(|a| a.account).ok();
+    let snap = reader.schedule_snapshot(found).await?;
+    let mut bundle = evidence_json(&snap);
+    bundle["schedule"] = schedule;
+    if let Some(account) = account {
+        if let Some(org) = reader.organization(&account).await.bundle() {
+            bundle["organization"] = org;
+        }
+    }
+    Ok(Some(bundle))
+}
+
+/// A schedule as `aws scheduler get-schedule` prints it (what was read of it).
+fn schedule_json(s: &Schedule, group: &str, name: &str) -> Value {
+    let mut target = json!({
+        "Arn": s.target_arn,
+        "RoleArn": s.role_arn,
+        "RetryPolicy": {"MaximumRetryAttempts": s.retry.0, "MaximumEventAgeInSeconds": s.retry.1},
+    });
+    if let Some(dlq) = &s.dead_letter_arn {
+        target["DeadLetterConfig"] = json!({"Arn": dlq});
+    }
+    if let Some(input) = &s.input {
+        target["Input"] = json!(match input {
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        });
+    }
+    if let Some((key, block)) = crate::aws::target_parameters::cli_json(&s.parameters) {
+        target[key] = block;
+    }
+    let mut out = json!({
+        "Arn": s.arn,
+        "Name": name,
+        "GroupName": group,
+        "State": if s.enabled { "ENABLED" } else { "DISABLED" },
+        "ScheduleExpression": s.expression,
+        "ScheduleExpressionTimezone": s.timezone,
+        "FlexibleTimeWindow": match s.flexible_window {
+            Some(minutes) => json!({"Mode": "FLEXIBLE", "MaximumWindowInMinutes": minutes}),
+            None => json!({"Mode": "OFF"}),
+        },
+        "Target": target,
+    });
+    for (key, value) in [("StartDate", &s.start_date), ("EndDate", &s.end_date)] {
+        if let Some(v) = value {
+            out[key] = json!(v);
+        }
+    }
+    if !s.description.is_empty() {
+        out["Description"] = json!(s.description);
+    }
+    out
+}
+
+/// A rule's bundle from what was read; documents decoded into JSON as the AWS CLI prints
+/// them.
 fn bundle_json(rule: Value, targets: &[TargetShape], snap: &Snapshot) -> Value {
+    let mut bundle = evidence_json(snap);
+    bundle["rule"] = rule;
+    bundle["targets"] = json!({"Targets": targets.iter().map(target_json).collect::<Vec<_>>()});
+    bundle
+}
+
+/// What a bundle holds besides the rule or schedule: roles, policies, task definitions,
+/// queues, API destinations, key policies and delivery evidence.
+fn evidence_json(snap: &Snapshot) -> Value {
     let roles: Vec<Value> = snap
         .roles
         .values()
@@ -716,8 +963,6 @@ fn bundle_json(rule: Value, targets: &[TargetShape], snap: &Snapshot) -> Value {
         })
         .collect();
     let mut bundle = json!({
-        "rule": rule,
-        "targets": {"Targets": targets.iter().map(target_json).collect::<Vec<_>>()},
         "roles": roles,
         "lambdaPolicies": lambda_policies,
         "taskDefinitions": task_definitions,
@@ -930,6 +1175,7 @@ mod tests {
     fn rows_split_findings_by_target_and_rank_errors_first() {
         let audits = vec![
             RuleAudit {
+                invoker: Invoker::Rule,
                 rule: rule("a"),
                 targets: vec![
                     target("ok", "arn:aws:lambda:us-east-1:123456789012:function:f"),
@@ -942,6 +1188,7 @@ mod tests {
                 not_evaluated: vec![],
             },
             RuleAudit {
+                invoker: Invoker::Rule,
                 rule: rule("b"),
                 targets: vec![],
                 outcome: Err(AwsError::new(

@@ -110,9 +110,12 @@ enum Colour {
 
 #[derive(clap::Args)]
 struct PluginAuditArgs {
-    /// The only event bus walked (default: all).
+    /// The only event bus walked (default: all, and every schedule group).
     #[arg(long)]
     event_bus: Option<String>,
+    /// The only schedule group walked (default: all, and every event bus).
+    #[arg(long)]
+    schedule_group: Option<String>,
     #[command(flatten)]
     online: OnlineArgs,
     /// `text` (a table) or `json`.
@@ -319,18 +322,27 @@ enum LogFormat {
 #[derive(clap::Args)]
 struct DiagnoseArgs {
     /// A JSON bundle of AWS CLI output (see README); `-` reads standard input.
-    #[arg(long, conflicts_with_all = ["rule", "all"], required_unless_present_any = ["rule", "all"])]
+    #[arg(long, conflicts_with_all = ["rule", "all", "schedule"], required_unless_present_any = ["rule", "all", "schedule"])]
     bundle: Option<PathBuf>,
     /// Diagnose this rule, read-only, in the account and region of the environment.
-    #[arg(long, conflicts_with = "all")]
+    #[arg(long, conflicts_with_all = ["all", "schedule"])]
     rule: Option<String>,
-    /// Diagnose every rule of the region and each of its targets, read-only (one line per
-    /// target; exit 1 when any has an error).
+    /// Diagnose this EventBridge Scheduler schedule (`GROUP/NAME`, or `NAME` in the default
+    /// group), read-only.
+    #[arg(long, conflicts_with = "all")]
+    schedule: Option<String>,
+    /// Diagnose every rule and schedule of the region and each of their targets, read-only
+    /// (one line per target; exit 1 when any has an error).
     #[arg(long)]
     all: bool,
-    /// Event bus of --rule (default: `default`); with --all, the only bus walked (default: all).
-    #[arg(long, conflicts_with = "bundle")]
+    /// Event bus of --rule (default: `default`); with --all, the only bus walked (and no
+    /// schedules, unless --schedule-group is given too).
+    #[arg(long, conflicts_with_all = ["bundle", "schedule"])]
     event_bus: Option<String>,
+    /// With --all, the only schedule group walked (and no rules, unless --event-bus is given
+    /// too).
+    #[arg(long, requires = "all")]
+    schedule_group: Option<String>,
     #[command(flatten)]
     online: OnlineArgs,
     /// `text` (alias `table`: a table with --all) or `json`.
@@ -341,8 +353,16 @@ struct DiagnoseArgs {
 #[derive(clap::Args)]
 struct CollectArgs {
     /// The rule to collect.
+    #[arg(
+        long,
+        required_unless_present = "schedule",
+        conflicts_with = "schedule"
+    )]
+    rule: Option<String>,
+    /// The EventBridge Scheduler schedule to collect instead (`GROUP/NAME`, or `NAME` in the
+    /// default group).
     #[arg(long)]
-    rule: String,
+    schedule: Option<String>,
     /// Its event bus.
     #[arg(long, default_value = "default")]
     event_bus: String,
@@ -445,8 +465,10 @@ fn plugin(cli: PluginCli) -> ExitCode {
         PluginCommand::Audit(args) => runtime().block_on(audit_command(DiagnoseArgs {
             bundle: None,
             rule: None,
+            schedule: None,
             all: true,
             event_bus: args.event_bus,
+            schedule_group: args.schedule_group,
             online: args.online,
             output: args.output,
         })),
@@ -828,9 +850,27 @@ async fn diagnose_command(args: DiagnoseArgs) -> ExitCode {
                 return ExitCode::from(2);
             }
         }
+    } else if let Some(schedule) = &args.schedule {
+        let (group, name) = schedule_name(schedule);
+        let Some((reader, _)) = online_reader(&args.online).await else {
+            return ExitCode::from(2);
+        };
+        match ebi::audit::snapshot_of_schedule(&reader, group, name).await {
+            Ok(s) => (
+                s,
+                Expectations {
+                    schedule_name: Some(format!("{group}/{name}")),
+                    ..Default::default()
+                },
+            ),
+            Err(e) => {
+                eprintln!("error: could not read the schedule's configuration: {e}");
+                return ExitCode::from(2);
+            }
+        }
     } else {
         let Some(rule) = args.rule.clone() else {
-            eprintln!("diagnose: give --rule NAME, or --bundle FILE");
+            eprintln!("diagnose: give --rule NAME, --schedule [GROUP/]NAME, or --bundle FILE");
             return ExitCode::from(2);
         };
         let bus = args.event_bus.clone().unwrap_or_else(|| "default".into());
@@ -943,7 +983,11 @@ async fn audit_command(args: DiagnoseArgs) -> ExitCode {
         return ExitCode::from(2);
     };
     let region = reader.clients().region.clone();
-    let audits = match ebi::audit::audit(&reader, args.event_bus.as_deref()).await {
+    let scope = ebi::audit::AuditScope {
+        event_bus: args.event_bus.clone(),
+        schedule_group: args.schedule_group.clone(),
+    };
+    let audits = match ebi::audit::audit(&reader, &scope).await {
         Ok(a) => a,
         Err(e) if e.is_not_found() => {
             eprintln!(
@@ -953,7 +997,7 @@ async fn audit_command(args: DiagnoseArgs) -> ExitCode {
             return ExitCode::from(2);
         }
         Err(e) => {
-            eprintln!("error: could not list the rules of {region}: {e}");
+            eprintln!("error: could not list the rules or schedules of {region}: {e}");
             return ExitCode::from(2);
         }
     };
@@ -992,22 +1036,41 @@ async fn collect_command(args: CollectArgs) -> ExitCode {
         return ExitCode::from(2);
     };
     let region = reader.clients().region.clone();
-    let code = match ebi::audit::collect(&reader, &args.rule, &args.event_bus).await {
+    let (collected, what) = match (&args.rule, &args.schedule) {
+        (Some(rule), _) => (
+            ebi::audit::collect(&reader, rule, &args.event_bus).await,
+            format!("rule {rule} on event bus {}", args.event_bus),
+        ),
+        (None, Some(schedule)) => {
+            let (group, name) = schedule_name(schedule);
+            (
+                ebi::audit::collect_schedule(&reader, group, name).await,
+                format!("schedule {name} in group {group}"),
+            )
+        }
+        (None, None) => {
+            eprintln!("collect: give --rule NAME or --schedule [GROUP/]NAME");
+            return ExitCode::from(2);
+        }
+    };
+    let code = match collected {
         Ok(Some(bundle)) => emit(&format!("{}\n", pretty_json(&bundle)), ExitCode::SUCCESS),
         Ok(None) => {
-            eprintln!(
-                "error: no rule {} on event bus {} in {region}",
-                args.rule, args.event_bus
-            );
+            eprintln!("error: no {what} in {region}");
             ExitCode::from(2)
         }
         Err(e) => {
-            eprintln!("error: could not read the rule's configuration: {e}");
+            eprintln!("error: could not read the configuration of the {what}: {e}");
             ExitCode::from(2)
         }
     };
     print_call_counts(&metrics);
     code
+}
+
+/// `GROUP/NAME`, or `NAME` in Scheduler's `default` group.
+fn schedule_name(text: &str) -> (&str, &str) {
+    text.split_once('/').unwrap_or(("default", text))
 }
 
 fn hostname() -> String {

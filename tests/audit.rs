@@ -1038,3 +1038,187 @@ async fn an_audit_reads_an_api_destination_and_its_connection_and_collect_carrie
         "{said}"
     );
 }
+
+/// Schedules: `diagnose --all --schedule-group` walks one group's schedules (and no rules),
+/// `diagnose --schedule` reads one, and `collect --schedule` writes the bundle that gives the
+/// same findings offline.
+#[tokio::test(flavor = "multi_thread")]
+async fn schedules_are_diagnosed_in_a_walk_by_name_and_from_a_collected_bundle() {
+    let group = unique("sched-audit");
+    let a = Account::new().await;
+    let config = sdk_config().await;
+    let scheduler = aws_sdk_scheduler::Client::new(&config);
+    scheduler
+        .create_schedule_group()
+        .name(&group)
+        .send()
+        .await
+        .unwrap();
+    let group_arn = format!("arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule-group/{group}");
+    let trust = |service: &str| {
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Principal": {"Service": service}, "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}, "ArnEquals": {"aws:SourceArn": group_arn}}}]})
+    };
+    let invoke = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Action": "lambda:InvokeFunction", "Resource": FUNCTION}]});
+    let start = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Action": "states:StartExecution", "Resource": STATE_MACHINE}]});
+    let role = |name: String, trust: Value, policy: Option<Value>| {
+        let iam = a.aws.iam.clone();
+        async move {
+            let arn = iam
+                .create_role()
+                .role_name(&name)
+                .assume_role_policy_document(trust.to_string())
+                .send()
+                .await
+                .unwrap()
+                .role
+                .unwrap()
+                .arn
+                .clone();
+            if let Some(p) = policy {
+                iam.put_role_policy()
+                    .role_name(&name)
+                    .policy_name("invoke")
+                    .policy_document(p.to_string())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            arn
+        }
+    };
+    let good = role(
+        format!("{group}-good"),
+        trust("scheduler.amazonaws.com"),
+        Some(invoke),
+    )
+    .await;
+    let reused = role(
+        format!("{group}-rule"),
+        trust("events.amazonaws.com"),
+        Some(start),
+    )
+    .await;
+    let bare = role(
+        format!("{group}-bare"),
+        trust("scheduler.amazonaws.com"),
+        None,
+    )
+    .await;
+    for (name, target, role_arn) in [
+        ("good", FUNCTION, &good),
+        ("reused-role", STATE_MACHINE, &reused),
+        ("no-invoke", FUNCTION, &bare),
+    ] {
+        scheduler
+            .create_schedule()
+            .name(name)
+            .group_name(&group)
+            .schedule_expression("rate(1 hour)")
+            .flexible_time_window(
+                aws_sdk_scheduler::types::FlexibleTimeWindow::builder()
+                    .mode(aws_sdk_scheduler::types::FlexibleTimeWindowMode::Off)
+                    .build()
+                    .unwrap(),
+            )
+            .target(
+                aws_sdk_scheduler::types::Target::builder()
+                    .arn(target)
+                    .role_arn(role_arn)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+
+    // The walk of the group: one line per schedule, no rules.
+    let out = run(&[
+        "diagnose",
+        "--all",
+        "--schedule-group",
+        &group,
+        "--output",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "an error finding exits 1");
+    let rows = json_rows(&out);
+    assert!(
+        rows.iter()
+            .all(|r| r["invoker"] == "schedule" && r["eventBus"] == json!(group)),
+        "{rows:?}"
+    );
+    assert_eq!(
+        verdicts(&rows),
+        BTreeMap::from([
+            (k("good", "-"), v("ok", "-")),
+            (k("reused-role", "-"), v("error", "SchedulerTrustMissing")),
+            (k("no-invoke", "-"), v("error", "InvokeFunctionNotAllowed")),
+        ])
+    );
+    let calls = calls(&out.stderr);
+    assert_eq!(calls.get("scheduler:ListSchedules"), Some(&1), "{calls:?}");
+    assert_eq!(calls.get("scheduler:GetSchedule"), Some(&3), "{calls:?}");
+    assert!(!calls.contains_key("eventbridge:ListRules"), "{calls:?}");
+    let table =
+        String::from_utf8_lossy(&run(&["diagnose", "--all", "--schedule-group", &group]).stdout)
+            .to_string();
+    assert!(
+        table.contains(&format!("schedule {group}/reused-role"))
+            && table.contains("0 rule(s), 3 schedule(s), 3 line(s): 2 error, 0 warning, 1 ok"),
+        "{table}"
+    );
+
+    // One schedule by name; one that does not exist.
+    let out = run(&[
+        "diagnose",
+        "--schedule",
+        &format!("{group}/reused-role"),
+        "--output",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["findings"][0]["code"], "SchedulerTrustMissing");
+    assert_eq!(report["findings"].as_array().unwrap().len(), 1, "{report}");
+    let out = run(&["diagnose", "--schedule", &format!("{group}/missing")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ScheduleNotFound"));
+
+    // Collected, then diagnosed offline: the same finding.
+    let out = run(&["collect", "--schedule", &format!("{group}/no-invoke")]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bundle: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(bundle["schedule"]["Target"]["RoleArn"], json!(bare));
+    let path = std::env::temp_dir().join(format!("{group}.json"));
+    std::fs::write(&path, &out.stdout).unwrap();
+    let offline = run(&[
+        "diagnose",
+        "--bundle",
+        path.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    assert_eq!(offline.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&offline.stdout).unwrap();
+    let codes: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["InvokeFunctionNotAllowed"]);
+    let _ = std::fs::remove_file(&path);
+    let missing = run(&["collect", "--schedule", &format!("{group}/missing")]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no schedule missing in group"));
+}

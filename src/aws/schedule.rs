@@ -187,3 +187,32 @@ pub async fn delete_schedule(c: &Clients, group: &str, name: &str) -> Result<(),
             .map_err(|e| classify("scheduler:DeleteSchedule", e)),
     )
 }
+
+/// Every schedule of the region (of `group` only, when given), as (group, name), with the
+/// SDK's paginator. A schedule's summary names its target but not its role: each is read
+/// with [`schedule`].
+pub async fn list_schedules(
+    c: &Clients,
+    group: Option<&str>,
+) -> Result<Vec<(String, String)>, AwsError> {
+    let mut pages = c
+        .scheduler
+        .list_schedules()
+        .set_group_name(group.map(str::to_string))
+        .into_paginator()
+        .send();
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| classify("scheduler:ListSchedules", e))?;
+        for s in page.schedules() {
+            if let Some(name) = s.name() {
+                out.push((
+                    s.group_name().unwrap_or("default").to_string(),
+                    name.to_string(),
+                ));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
