@@ -2107,7 +2107,43 @@ fn a_schedule_is_refused_naming_the_field_and_the_fix() {
     let (f, _) = refused(spec(&format!(
         "rule: {{scheduleExpression: \"rate(5 minutes)\"}}\nschedule: {{expression: \"rate(5 minutes)\"}}\ntarget: {SCHEDULED_QUEUE}\n"
     )));
-    assert_eq!(f, "spec.schedule"); // A fixed partition key is a schedule's: a rule is told to use a path into the event.
+    assert_eq!(f, "spec.schedule");
+    // Another account's target, role or dead-letter queue, or another region's queue: refused,
+    // naming the field (Scheduler passes only a role of its own account).
+    let other = "444455556666";
+    for (target, extra, field, words) in [
+        (
+            format!("{{lambda: {{functionArn: \"arn:aws:lambda:us-east-1:{other}:function:f\"}}}}"),
+            String::new(),
+            "spec.target.lambda.functionArn",
+            "account 444455556666",
+        ),
+        (
+            SCHEDULED_QUEUE.to_string(),
+            format!("role: {{arn: \"arn:aws:iam::{other}:role/r\"}}\n"),
+            "spec.role.arn",
+            "only a role of the schedule's account",
+        ),
+        (
+            format!("{{sqs: {{queueArn: \"arn:aws:sqs:us-east-1:{A}:q\"}}, deadLetterQueueArn: \"arn:aws:sqs:us-east-1:{other}:dlq\"}}"),
+            String::new(),
+            "spec.target.deadLetterQueueArn",
+            "account 444455556666",
+        ),
+        (
+            format!("{{sqs: {{queueArn: \"arn:aws:sqs:us-east-1:{A}:q\"}}, deadLetterQueueArn: \"arn:aws:sqs:eu-west-1:{A}:dlq\"}}"),
+            String::new(),
+            "spec.target.deadLetterQueueArn",
+            "eu-west-1",
+        ),
+    ] {
+        let (f, m) = refused(spec(&format!(
+            "schedule: {{expression: \"rate(5 minutes)\"}}\n{extra}target: {target}\n"
+        )));
+        assert_eq!(f, field, "{m}");
+        assert!(m.contains(words), "{field}: {m}");
+    }
+    // A fixed partition key is a schedule's: a rule is told to use a path into the event.
     let (f, m) = refused(spec(
         "rule: {scheduleExpression: \"rate(5 minutes)\"}\ntarget: {kinesis: {streamArn: \"arn:aws:kinesis:us-east-1:111122223333:stream/s\", partitionKey: k}}\n",
     ));

@@ -402,6 +402,14 @@ pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError>
         Some(d) => Some(parse_delivery(d)?),
     };
     let api_destinations = parse_api_destinations(&root)?;
+    if root.get("schedule").is_some()
+        && (root.get("rule").is_some() || root.get("targets").is_some())
+    {
+        return Err(err(
+            "bundle.schedule",
+            "a bundle diagnoses a rule (rule, targets) or a schedule, not both: split it in two",
+        ));
+    }
     let schedule = match root.get("schedule") {
         None | Some(Value::Null) => None,
         Some(s) => Some(parse_schedule(s)?),

@@ -189,6 +189,48 @@ fn valid_instant(s: &str) -> bool {
         && number(17..19) < 60
 }
 
+/// A schedule, its role and its dead-letter queue are the controller's account's, in its
+/// region: Scheduler passes only a role of the schedule's account, and another account's
+/// target is not yet reached (it would be granted without that account's consent).
+fn check_same_account(
+    spec: &EventBridgeIntegrationSpec,
+    workload: ValidTarget<'_>,
+    target: &Arn,
+    account: &str,
+    region: &str,
+) -> Result<(), PlanError> {
+    let other = |field: &str, what: &str, found: &str| {
+        super::invalid(
+            field,
+            format!("{what} is in account {found} but the schedule would be in account {account}: a schedule reaches its own account only (not yet another); use one of account {account}"),
+        )
+    };
+    if target.account != account {
+        return Err(other(workload.field(), "the target", &target.account));
+    }
+    if let Some(arn) = spec.role.as_ref().and_then(|r| r.arn.as_deref()) {
+        let role_account = Arn::parse(arn).map(|a| a.account).unwrap_or_default();
+        if role_account != account {
+            return Err(other(
+                "spec.role.arn",
+                "the role (Scheduler passes only a role of the schedule's account)",
+                &role_account,
+            ));
+        }
+    }
+    if let Some(dlq) = &spec.target.dead_letter_queue_arn {
+        let field = "spec.target.deadLetterQueueArn";
+        let queue = super::validate::check_arn(field, dlq, "sqs", "")?;
+        if queue.account != account {
+            return Err(other(field, "the dead-letter queue", &queue.account));
+        }
+        if queue.region != region {
+            return Err(super::invalid(field, format!("the queue is in {} but the schedule is in {region}; Scheduler sends only to a dead-letter queue of its region: use a queue in {region}", queue.region)));
+        }
+    }
+    Ok(())
+}
+
 /// The plan of a spec with a schedule: the role and the schedule, in the controller's
 /// account (`target` is the validated target's ARN, in `account` and `region`).
 #[allow(clippy::too_many_arguments)]
@@ -202,6 +244,7 @@ pub(super) fn plan(
     guard: &Guardrails,
 ) -> Result<Plan, PlanError> {
     let (account, region, partition) = (&facts.account_id, &facts.region, &target.partition);
+    check_same_account(spec, workload, target, account, region)?;
     let name = super::rule_name(spec, owner);
     let group = schedule.group.clone().unwrap_or_else(|| "default".into());
     let group_arn = format!("arn:{partition}:scheduler:{region}:{account}:schedule-group/{group}");

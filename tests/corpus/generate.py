@@ -820,6 +820,10 @@ case("schedule-ecs-pass-role-missing", "A scheduled ECS task whose role may run 
      mutate(scheduled(CLUSTER, RUN_TASK, extra=SCHED_ECS), lambda b: b.__setitem__("taskDefinitions", task_definitions())), ["PassRoleMissing"])
 case("schedule-dead-letter-not-allowed", "The role may send to the target queue but not to the dead-letter queue, where Scheduler sends with that role.",
      scheduled(REPORTS, SEND_REPORTS, dlq=REPORTS_DLQ), ["ScheduleDeadLetterNotAllowed"])
+case("schedule-role-in-another-account", "The schedule names a role of another account: Scheduler passes only a role of the schedule's account.",
+     mutate(scheduled(SM, START), lambda b: (b["schedule"]["Target"].__setitem__("RoleArn", f"arn:aws:iam::{B}:role/scheduler-nightly"),
+                                             b["roles"][0]["Role"].__setitem__("Arn", f"arn:aws:iam::{B}:role/scheduler-nightly"))),
+     ["CrossAccountUnsupportedTarget"])
 case("schedule-dead-letter-fifo", "A FIFO dead-letter queue: Scheduler sends only to standard queues.",
      scheduled(REPORTS, SEND_REPORTS, {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": REPORTS_DLQ + ".fifo"}, dlq=REPORTS_DLQ + ".fifo"),
      ["ScheduleDeadLetterQueueIsFifo"])

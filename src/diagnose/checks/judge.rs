@@ -37,7 +37,7 @@ impl<'a> Invoker<'a> {
             service: SCHEDULER,
             name: "EventBridge Scheduler",
             source_arn: group_arn,
-            source_kind: "schedule",
+            source_kind: "schedule group",
             trust_missing: Code::SchedulerTrustMissing,
         }
     }

@@ -490,12 +490,24 @@ pub fn not_evaluated(snapshot: &Snapshot) -> Vec<String> {
     if let Some(evidence) = &snapshot.delivery {
         out.extend(evidence.unreadable.iter().cloned());
     }
-    if let Some(s) = snapshot
-        .schedule
-        .as_ref()
-        .filter(|s| s.target_arn.contains(":scheduler:::aws-sdk:"))
-    {
+    if let Some(s) = &snapshot.schedule {
+        out.extend(schedule_not_evaluated(s));
+    }
+    out
+}
+
+/// What a schedule's diagnosis judges of its role only: Scheduler calls with the role, so
+/// the role's permission is judged, but not what the queue or topic itself holds.
+fn schedule_not_evaluated(s: &Schedule) -> Vec<String> {
+    let mut out = vec![];
+    if s.target_arn.contains(":scheduler:::aws-sdk:") {
         out.push(format!("universal target {} of schedule {}: the API action it calls is not judged, only the schedule's role and its trust", s.target_arn, s.arn));
+    }
+    if let Some(dlq) = &s.dead_letter_arn {
+        out.push(format!("dead-letter queue {dlq} of schedule {}: the role's sqs:SendMessage is judged; that the queue exists, its resource control policies and its KMS key (which must let the role kms:GenerateDataKey and kms:Decrypt) are not read for a schedule", s.arn));
+    }
+    if [":sqs:", ":sns:"].iter().any(|k| s.target_arn.contains(k)) {
+        out.push(format!("target {} of schedule {}: the role's permission is judged; a customer managed KMS key encrypting it (which must let the role kms:GenerateDataKey and kms:Decrypt) and resource control policies on it are not read for a schedule", s.target_arn, s.arn));
     }
     out
 }

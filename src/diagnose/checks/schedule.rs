@@ -138,6 +138,16 @@ impl<'a> ScheduleCheck<'a> {
         if !check_arn(role_arn, None, "The schedule's RoleArn", self.out) {
             return None;
         }
+        let role_account = Arn::parse(role_arn).map(|a| a.account).unwrap_or_default();
+        if role_account != self.account {
+            self.finding(
+                Code::CrossAccountUnsupportedTarget,
+                role_arn,
+                format!("The schedule's role is in account {role_account} but the schedule is in {}: Scheduler passes only a role of the schedule's account.", self.account),
+                format!("Use a role of account {} that trusts scheduler.amazonaws.com ({trust}) as the schedule's RoleArn.", self.account),
+            );
+            return None;
+        }
         let Some(role) = self.snapshot.roles.get(role_arn) else {
             self.finding(
                 Code::TargetRoleNotFound,
