@@ -665,3 +665,98 @@ spec:
     assert_eq!(in_b().await[0].arn(), before[0].arn());
     delete_and_wait(&ns, &["fwd"]);
 }
+
+/// A schedule edited by hand is put back within seconds of CloudTrail's `UpdateSchedule`,
+/// with the next resync an hour away.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_schedule_edited_by_hand_is_put_back_on_its_cloudtrail_event() {
+    let ns = namespace("drift-schedule");
+    let cluster = format!("drift-e2e-{ns}");
+    let plumbing = drift::resource_name(&cluster, std::slice::from_ref(&ns));
+    let _ctl = Controller::start_with_resync(
+        &ns,
+        "1h",
+        &["--drift-events", "--cluster-id", &cluster],
+        &[],
+    );
+    let api = kube_api(&ns).await;
+    let aws = aws().await;
+    let sqs = sqs().await;
+    let queue = format!("ticks-{ns}");
+    sqs.create_queue().queue_name(&queue).send().await.unwrap();
+    apply(&format!(
+        r#"apiVersion: eventbridge.dev/v1alpha1
+kind: EventBridgeIntegration
+metadata: {{name: ticks, namespace: {ns}}}
+spec:
+  schedule: {{expression: "rate(1 hour)"}}
+  target:
+    sqs: {{queueArn: "arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}"}}
+"#
+    ));
+    wait_condition(&api, "ticks", "Ready", "True", None).await;
+    wait_until_async(
+        "the drift rule and the queue's statement",
+        Duration::from_secs(20),
+        || async {
+            let Some(url) = queue_url(&sqs, &plumbing).await else {
+                return false;
+            };
+            let policy = aws_sdk_sqs::types::QueueAttributeName::Policy;
+            !targets(&aws, &plumbing).await.is_empty()
+                && sqs
+                    .get_queue_attributes()
+                    .queue_url(&url)
+                    .attribute_names(policy.clone())
+                    .send()
+                    .await
+                    .ok()
+                    .and_then(|a| a.attributes().and_then(|m| m.get(&policy).cloned()))
+                    .is_some_and(|p| p.contains("ebi-drift-events"))
+        },
+    )
+    .await;
+    let scheduler = aws_sdk_scheduler::Client::new(&sdk_config().await);
+    let name = derived(&ns, "ticks");
+    let expression = || async {
+        scheduler
+            .get_schedule()
+            .name(&name)
+            .send()
+            .await
+            .unwrap()
+            .schedule_expression()
+            .map(str::to_string)
+    };
+    let s = scheduler.get_schedule().name(&name).send().await.unwrap();
+    scheduler
+        .update_schedule()
+        .name(&name)
+        .schedule_expression("rate(1 minute)")
+        .description(s.description().unwrap_or_default())
+        .flexible_time_window(s.flexible_time_window().unwrap().clone())
+        .target(s.target().unwrap().clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(expression().await.as_deref(), Some("rate(1 minute)"));
+    let edited = Instant::now();
+    put_cloudtrail_event(
+        &aws.events,
+        ("scheduler", "UpdateSchedule"),
+        (ACCOUNT, REGION),
+        serde_json::json!({"name": name, "groupName": "default", "scheduleExpression": "rate(1 minute)"}),
+    )
+    .await;
+    wait_until_async(
+        "the schedule to be put back",
+        Duration::from_secs(10),
+        || async { expression().await.as_deref() == Some("rate(1 hour)") },
+    )
+    .await;
+    println!(
+        "schedule edited by hand → put back in {:?} (resync 1h)",
+        edited.elapsed()
+    );
+    delete_and_wait(&ns, &["ticks"]);
+}

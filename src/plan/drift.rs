@@ -58,7 +58,7 @@ pub struct Watched {
     pub global: bool,
 }
 
-pub const WATCHED: [Watched; 7] = [
+pub const WATCHED: [Watched; 8] = [
     Watched {
         source: "aws.events",
         event_source: "events.amazonaws.com",
@@ -134,6 +134,14 @@ pub const WATCHED: [Watched; 7] = [
         prefixes: &[],
         global: false,
     },
+    // Scheduler schedules (`spec.schedule`): an update replaces every field.
+    Watched {
+        source: "aws.scheduler",
+        event_source: "scheduler.amazonaws.com",
+        names: &["UpdateSchedule", "DeleteSchedule"],
+        prefixes: &[],
+        global: false,
+    },
 ];
 
 /// The region where a partition's global (IAM) calls are recorded.
@@ -195,7 +203,8 @@ pub enum Named {
     Bus,
     /// An API destination or its connection (both are named as the rule).
     ApiDestination,
-    /// A Scheduler schedule (no drift event is routed for it yet: resyncs find its drift).
+    /// A Scheduler schedule, by its name (two groups' schedules of one name share a key,
+    /// which costs at most an extra pass).
     Schedule,
 }
 
@@ -379,6 +388,9 @@ pub fn parse_event(body: &str) -> Result<DriftEvent, Unparsable> {
         // log group target of the account and region shares it, so an edit re-queues them all.
         "logs.amazonaws.com" => resources.extend(param("policyName").map(|p| key(Named::Queue, p))),
         // A stream's resource policy is recorded as QueuePermission under the stream's name.
+        "scheduler.amazonaws.com" => {
+            resources.extend(param("name").map(|n| key(Named::Schedule, n)))
+        }
         "kinesis.amazonaws.com" => resources.extend(
             param("resourceARN")
                 .or_else(|| param("resourceArn"))
@@ -609,6 +621,18 @@ pub(crate) mod tests {
                 "DeauthorizeConnection",
                 json!({"name": "ebi-r"}),
                 entry(OwnedKind::Connection, "ebi-r", Some("eu-west-1")),
+            ),
+            (
+                "scheduler.amazonaws.com",
+                "UpdateSchedule",
+                json!({"name": "ebi-s", "groupName": "reports", "scheduleExpression": "rate(1 minute)"}),
+                entry(OwnedKind::Schedule, "ebi-s", Some("eu-west-1")),
+            ),
+            (
+                "scheduler.amazonaws.com",
+                "DeleteSchedule",
+                json!({"name": "ebi-s"}),
+                entry(OwnedKind::Schedule, "ebi-s", Some("eu-west-1")),
             ),
         ];
         for (source, name, params, owned) in cases {
