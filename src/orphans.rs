@@ -20,8 +20,9 @@
 //! of its dead-letter queue, SQS queue or SNS topic target, or of the account's logs resource
 //! policy for a log group target, and for a rule receiving forwarded events, the bus
 //! statement; for a queue, topic or stream of another account delivered to directly, the
-//! statement there that names the rule's execution role. API destinations and connections take no tags: their descriptions say whose
-//! they are, and are judged as tags are.
+//! statement there that names the rule's execution role. API destinations, connections and
+//! Scheduler schedules take no tags: their descriptions say whose they are, and are judged as
+//! tags are.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -523,6 +524,11 @@ impl Sweep<'_> {
             .await
             .map_err(|e| e.to_string())?;
         found.orphans.extend(destinations);
+        found.not_yet.extend(young);
+        let (schedules, young) = described_schedules(place)
+            .await
+            .map_err(|e| e.to_string())?;
+        found.orphans.extend(schedules);
         found.not_yet.extend(young);
         if found.roles_searched.insert(place.account.to_string()) {
             let (roles, young) = tagged_roles(place).await.map_err(|e| e.to_string())?;
@@ -1096,6 +1102,43 @@ async fn described_api_destinations(p: &Place<'_>) -> Result<(Vec<Orphan>, Vec<O
         sort_into(
             standing,
             p.entry(kind, arn, &name),
+            created,
+            &mut out,
+            &mut young,
+        );
+    }
+    Ok((out, young))
+}
+
+/// Scheduler schedules whose description names this cluster (they take no tags): orphans
+/// and young ones. The list names each schedule's group but not its description, so each
+/// one listed is read (one call each; a report, not a pass).
+async fn described_schedules(p: &Place<'_>) -> Result<(Vec<Orphan>, Vec<Orphan>), AwsError> {
+    let (mut out, mut young) = (Vec::new(), Vec::new());
+    for (group, name) in crate::aws::schedule::list_schedules(p.clients, None).await? {
+        let read = observe::found(
+            p.clients
+                .scheduler
+                .get_schedule()
+                .group_name(&group)
+                .name(&name)
+                .send()
+                .await
+                .map_err(|e| classify("scheduler:GetSchedule", e)),
+        )?;
+        let Some(schedule) = read else {
+            continue; // deleted since it was listed
+        };
+        let tags =
+            crate::plan::described::description_tags(schedule.description().unwrap_or_default());
+        let arn = schedule.arn().unwrap_or_default();
+        let created = schedule
+            .creation_date()
+            .and_then(|t| u64::try_from(t.secs()).ok());
+        let standing = p.standing(&tags, OwnedKind::Schedule, arn, created);
+        sort_into(
+            standing,
+            p.entry(OwnedKind::Schedule, arn, &name),
             created,
             &mut out,
             &mut young,

@@ -236,6 +236,7 @@ fn every_call(role: &str) -> Vec<Case> {
         "events:ListEventBuses",
         "events:ListApiDestinations",
         "events:ListConnections",
+        "scheduler:ListSchedules",
         "ecs:DescribeTaskDefinition",
     ] {
         cases.push(case(action, "*", none.clone(), true));
@@ -586,6 +587,7 @@ fn no_allow_is_on_every_resource_where_the_action_has_resource_level_permissions
         "events:ListEventBuses",
         "events:ListApiDestinations",
         "events:ListConnections",
+        "scheduler:ListSchedules",
         "ecs:DescribeTaskDefinition",
         "cloudwatch:GetMetricData",
         "logs:DescribeDeliverySources",

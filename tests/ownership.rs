@@ -548,15 +548,22 @@ spec:
       endpoint: "https://hooks.example.com/orders"
       httpMethod: POST
       connection: {{authorizationType: API_KEY, secretRef: {{name: hook-key}}}}
+---
+apiVersion: eventbridge.dev/v1alpha1
+kind: EventBridgeIntegration
+metadata: {{name: nightly, namespace: {ns}}}
+spec:
+  schedule: {{expression: "rate(1 hour)"}}
+  target: {{sqs: {{queueArn: "{queue_arn}"}}}}
 "#
     ));
     let ctl = Controller::start(&ns, &[]);
     let api = kube_api(&ns).await;
-    for name in ["queue", "hook"] {
+    for name in ["queue", "hook", "nightly"] {
         wait_condition(&api, name, "Ready", "True", None).await;
     }
     drop(ctl);
-    abandon(&ns, &["queue", "hook"]);
+    abandon(&ns, &["queue", "hook", "nightly"]);
     let kinds_of = |report: &serde_json::Value, owner: &str| -> Vec<String> {
         report["orphans"]
             .as_array()
@@ -578,6 +585,11 @@ spec:
         vec!["Rule", "Role", "ApiDestination", "Connection"],
         "{found}"
     );
+    assert_eq!(
+        kinds_of(&found, "nightly"),
+        vec!["Role", "Schedule"],
+        "a schedule is found by its description: {found}"
+    );
 
     let removed = orphan_report_with(&["--delete", "--namespace", &ns], &grace);
     let removals: Vec<_> = removed["orphans"]
@@ -592,8 +604,18 @@ spec:
         .map(|o| o["removal"].clone())
         .collect();
     assert!(
-        removals.len() == 6 && removals.iter().all(|r| r == "removed"),
+        removals.len() == 8 && removals.iter().all(|r| r == "removed"),
         "{removed}"
+    );
+    let scheduler = aws_sdk_scheduler::Client::new(&sdk_config().await);
+    assert!(
+        scheduler
+            .get_schedule()
+            .name(derived(&ns, "nightly"))
+            .send()
+            .await
+            .is_err_and(|e| e.into_service_error().is_resource_not_found_exception()),
+        "the schedule is gone"
     );
     let policy = sqs
         .get_queue_attributes()
@@ -634,8 +656,9 @@ spec:
             .is_err_and(|e| e.into_service_error().is_resource_not_found_exception()),
         "the connection is gone"
     );
+    let after = orphan_report_with(&["--namespace", &ns], &grace);
     assert!(
-        kinds_of(&orphan_report_with(&["--namespace", &ns], &grace), "hook").is_empty(),
+        kinds_of(&after, "hook").is_empty() && kinds_of(&after, "nightly").is_empty(),
         "nothing left"
     );
 }
