@@ -173,17 +173,15 @@ pub async fn read_counts(
     let mut out = HashMap::new();
     for chunk in keys.chunks(RULES_PER_CALL) {
         let mut counts = vec![DeliveryCounts::default(); chunk.len()];
-        let mut next: Option<String> = None;
-        loop {
-            let answer = client
-                .get_metric_data()
-                .set_metric_data_queries(Some(queries(chunk, window)))
-                .start_time(start.into())
-                .end_time(end.into())
-                .set_next_token(next.take())
-                .send()
-                .await
-                .map_err(|e| classify("cloudwatch:GetMetricData", e))?;
+        let mut pages = client
+            .get_metric_data()
+            .set_metric_data_queries(Some(queries(chunk, window)))
+            .start_time(start.into())
+            .end_time(end.into())
+            .into_paginator()
+            .send();
+        while let Some(answer) = pages.next().await {
+            let answer = answer.map_err(|e| classify("cloudwatch:GetMetricData", e))?;
             for result in answer.metric_data_results() {
                 let Some((r, m)) = result.id().and_then(parse_id) else {
                     continue;
@@ -200,10 +198,6 @@ pub async fn read_counts(
                     // Pages of one query add up.
                     c.set(metric, before + sum);
                 }
-            }
-            match answer.next_token() {
-                Some(token) if !token.is_empty() => next = Some(token.to_string()),
-                _ => break,
             }
         }
         out.extend(chunk.iter().cloned().zip(counts));

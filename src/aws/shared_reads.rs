@@ -760,17 +760,16 @@ async fn authorization_details(
 ) -> Result<RolesSnapshot, AwsError> {
     let mut roles = HashMap::new();
     let mut strings = Interner::default();
-    let mut marker = None;
-    loop {
-        let page = c
-            .iam
-            .get_account_authorization_details()
-            .filter(aws_sdk_iam::types::EntityType::Role)
-            .max_items(1000)
-            .set_marker(marker)
-            .send()
-            .await
-            .map_err(|e| classify("iam:GetAccountAuthorizationDetails", e))?;
+    // The SDK's paginator follows `Marker`, which IAM returns only while `IsTruncated`.
+    let mut pages = c
+        .iam
+        .get_account_authorization_details()
+        .filter(aws_sdk_iam::types::EntityType::Role)
+        .max_items(1000)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| classify("iam:GetAccountAuthorizationDetails", e))?;
         for r in page.role_detail_list() {
             let ours = r.tags().iter().any(|t| {
                 t.key() == crate::plan::MANAGED_BY_TAG && t.value() == crate::plan::MANAGED_BY
@@ -815,14 +814,8 @@ async fn authorization_details(
                 }),
             );
         }
-        marker = page
-            .is_truncated()
-            .then(|| page.marker().map(str::to_string))
-            .flatten();
-        if marker.is_none() {
-            return Ok((wanted, roles));
-        }
     }
+    Ok((wanted, roles))
 }
 
 /// A message of a dead-letter queue: its string message attributes and `SentTimestamp` (ms).
