@@ -69,6 +69,9 @@ pub fn explain(obj: &EventBridgeIntegration, style: Style) -> String {
     if let Some(rule) = &status.rule_arn {
         let _ = writeln!(out, "  rule    {rule}");
     }
+    if let Some(schedule) = &status.schedule_arn {
+        let _ = writeln!(out, "  schedule {schedule}");
+    }
     if let Some(role) = &status.role_arn {
         let _ = writeln!(out, "  role    {role}");
     }

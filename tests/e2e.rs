@@ -2327,6 +2327,16 @@ spec:
     let api = kube_api(&ns).await;
     apply(&yaml("Europe/Paris"));
     wait_condition(&api, "nightly", "Ready", "True", Some("Converged")).await;
+    // Scheduler publishes no per-schedule metrics: said, not left "not read yet" forever.
+    let (_, _, delivering) = wait_condition(
+        &api,
+        "nightly",
+        "Delivering",
+        "Unknown",
+        Some("NotObserved"),
+    )
+    .await;
+    assert!(delivering.contains("not per schedule"), "{delivering}");
     let name = derived(&ns, "nightly");
     let get = || async {
         scheduler

@@ -934,6 +934,12 @@ async fn delivery_of(ctx: &Context, parts: &[Part]) -> Delivery {
     let Some(window) = ctx.settings.delivery_window else {
         return Delivery::Off;
     };
+    if parts
+        .iter()
+        .all(|p| p.desired.rule.is_none() && p.desired.schedule.is_some())
+    {
+        return Delivery::NotPerSchedule;
+    }
     let mut each = Vec::new();
     for part in parts {
         if let Some(rule) = &part.desired.rule {

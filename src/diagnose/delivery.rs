@@ -90,6 +90,9 @@ pub enum Observation {
     Unreadable(String),
     /// Observation is switched off (`--observe-delivery=false`).
     Off,
+    /// A schedule's: EventBridge Scheduler publishes its invocation metrics per account and
+    /// schedule group, never per schedule, so one schedule's delivery cannot be told apart.
+    NotPerSchedule,
 }
 
 impl Observation {
@@ -369,6 +372,11 @@ fn from_metrics(observation: &Observation) -> Delivery {
             status: None,
             reason: DeliveryReason::NotObserved,
             message: "delivery is not observed (--observe-delivery=false)".into(),
+        },
+        Observation::NotPerSchedule => Delivery {
+            status: None,
+            reason: DeliveryReason::NotObserved,
+            message: "not observed for a schedule: EventBridge Scheduler publishes its invocation metrics (AWS/Scheduler) per account and schedule group, not per schedule; a dead-letter queue on the target collects what it could not deliver".into(),
         },
     }
 }
