@@ -2783,3 +2783,36 @@ spec:
     names.sort();
     assert_eq!(names, ["dead-letter", "send"]);
 }
+
+/// A schedule in sync costs one GetSchedule a resync (Scheduler has no bulk read of a
+/// schedule's fields), besides the account's shared role read.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_schedule_in_sync_costs_one_read_of_its_own() {
+    let ns = namespace("e2e-schedule-cost");
+    let resync = converge_and_count(
+        "schedule",
+        &ns,
+        "tick",
+        format!(
+            r#"apiVersion: eventbridge.dev/v1alpha1
+kind: EventBridgeIntegration
+metadata: {{name: tick, namespace: {ns}}}
+spec:
+  schedule: {{expression: "rate(1 hour)"}}
+  target: {{stepFunctions: {{stateMachineArn: "{STATE_MACHINE}"}}}}
+"#
+        ),
+    )
+    .await;
+    println!("[figures] schedule: in-sync resync by operation {resync:?}");
+    assert_eq!(resync.get("GetSchedule"), Some(&1), "{resync:?}");
+    let own: u64 = resync
+        .iter()
+        .filter(|(op, _)| op.as_str() != "GetAccountAuthorizationDetails")
+        .map(|(_, n)| n)
+        .sum();
+    assert!(
+        own <= 2,
+        "at most two calls of its own a resync (the role comes from the account's shared read): {resync:?}"
+    );
+}
