@@ -2816,3 +2816,52 @@ spec:
         "at most two calls of its own a resync (the role comes from the account's shared read): {resync:?}"
     );
 }
+
+/// A schedule group is the user's to create: one that does not exist stops the pass with a
+/// message naming the field and the command, creates nothing else, and is picked up once
+/// the group exists.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_schedule_in_a_group_that_does_not_exist_says_so_and_converges_once_it_does() {
+    let ns = namespace("e2e-schedule-group");
+    let group = format!("reports-{ns}");
+    let _ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    apply(&format!(
+        r#"apiVersion: eventbridge.dev/v1alpha1
+kind: EventBridgeIntegration
+metadata: {{name: weekly, namespace: {ns}}}
+spec:
+  schedule: {{expression: "rate(7 days)", group: {group}}}
+  target: {{stepFunctions: {{stateMachineArn: "{STATE_MACHINE}"}}}}
+"#
+    ));
+    let (_, reason, message) = wait_condition(&api, "weekly", "Ready", "False", None).await;
+    println!("group missing: {reason}: {message}");
+    assert!(
+        message.contains("spec.schedule.group")
+            && message.contains(&group)
+            && message.contains("aws scheduler create-schedule-group"),
+        "{reason}: {message}"
+    );
+    assert!(
+        !aws().await.role_exists(&derived(&ns, "weekly")).await,
+        "nothing is written before the group exists (not even the role)"
+    );
+    let scheduler = aws_sdk_scheduler::Client::new(&sdk_config().await);
+    scheduler
+        .create_schedule_group()
+        .name(&group)
+        .send()
+        .await
+        .unwrap();
+    wait_condition(&api, "weekly", "Ready", "True", Some("Converged")).await;
+    let s = scheduler
+        .get_schedule()
+        .group_name(&group)
+        .name(derived(&ns, "weekly"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(s.group_name(), Some(group.as_str()));
+    delete_and_wait(&ns, &["weekly"]);
+}

@@ -331,6 +331,19 @@ fn every_call(role: &str) -> Vec<Case> {
     ] {
         cases.push(case(action, &schedule, none.clone(), true));
     }
+    let group = format!("arn:aws:scheduler:us-east-1:{ACCOUNT}:schedule-group/reports");
+    cases.push(case(
+        "scheduler:GetScheduleGroup",
+        &group,
+        none.clone(),
+        true,
+    ));
+    cases.push(case(
+        "scheduler:CreateScheduleGroup",
+        &group,
+        none.clone(),
+        false,
+    ));
     cases.push(case(
         "iam:PassRole",
         role,

@@ -216,3 +216,30 @@ pub async fn list_schedules(
     out.sort();
     Ok(out)
 }
+
+/// Before a schedule is created in `group` (other than `default`, which every account has):
+/// a group that does not exist is a dependency of the user's (the controller creates no
+/// groups: they hold other schedules too), said before anything is written, naming the field
+/// and the command. Real Scheduler would refuse CreateSchedule; the emulator fails with a 500.
+pub async fn require_group(c: &Clients, group: &str) -> Result<(), AwsError> {
+    if group == "default" {
+        return Ok(());
+    }
+    let found = found(
+        c.scheduler
+            .get_schedule_group()
+            .name(group)
+            .send()
+            .await
+            .map_err(|e| classify("scheduler:GetScheduleGroup", e)),
+    )?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(AwsError::new(
+            "scheduler:GetScheduleGroup",
+            ErrorKind::NotFound,
+            "ResourceNotFoundException",
+            format!("spec.schedule.group `{group}` is no schedule group of this account in {}: create it (aws scheduler create-schedule-group --name {group}); the controller creates no schedule groups, which hold other schedules too", c.region),
+        )),
+    }
+}

@@ -418,7 +418,14 @@ async fn observe_all(
     }
     // A schedule is read directly: Scheduler's list carries none of what the diff compares.
     let schedule = match &desired.schedule {
-        Some(s) => crate::aws::schedule::schedule(clients, &s.group, &s.name).await?,
+        Some(s) => {
+            let found = crate::aws::schedule::schedule(clients, &s.group, &s.name).await?;
+            // To be created: its group must exist, or nothing (its role) is written.
+            if found.is_none() {
+                crate::aws::schedule::require_group(clients, &s.group).await?;
+            }
+            found
+        }
         None => None,
     };
     // Those of this part's ECS targets (the workload's side).
