@@ -68,6 +68,14 @@ except iam.exceptions.EntityAlreadyExistsException:
     pass
 iam.put_role_policy(RoleName="step-functions-byo-role", PolicyName="start", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Action": "states:StartExecution", "Resource": "arn:aws:states:us-east-1:123456789012:stateMachine:order-pipeline"}]}))
+# A rule's role reused for a schedule (examples/broken-schedule-role.yaml): it trusts
+# events.amazonaws.com, not scheduler.amazonaws.com.
+try:
+    iam.create_role(RoleName="nightly-byo-role", AssumeRolePolicyDocument=json.dumps(trust))
+except iam.exceptions.EntityAlreadyExistsException:
+    pass
+iam.put_role_policy(RoleName="nightly-byo-role", PolicyName="start", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "states:StartExecution", "Resource": "arn:aws:states:us-east-1:123456789012:stateMachine:order-pipeline"}]}))
 # RunTask, but no iam:PassRole for the task's roles: the bug the diagnosis must name.
 iam.put_role_policy(RoleName="orders-byo-role", PolicyName="run-task", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Action": "ecs:RunTask", "Resource": "arn:aws:ecs:us-east-1:123456789012:task-definition/orders-worker:*"}]}))
@@ -89,7 +97,7 @@ kubectl apply -f examples/
 for n in orders-to-ecs nightly-pipeline orders-to-lambda orders-to-queue orders-to-topic orders-to-stream orders-to-api orders-to-log orders-to-webhook orders-to-other-account orders-to-other-account-lambda orders-to-other-account-stream orders-fan-out weekday-report; do
   kubectl wait --for=condition=Ready "ebi/$n" --timeout=60s >/dev/null
 done
-for n in orders-byo-role pipeline-byo-role; do
+for n in orders-byo-role pipeline-byo-role nightly-byo-role; do
   kubectl wait --for=jsonpath='{.status.observedGeneration}'=1 "ebi/$n" --timeout=60s >/dev/null
 done
 kubectl wait --for=condition=Stalled ebi/orders-to-payments --timeout=60s >/dev/null
@@ -139,6 +147,9 @@ kubectl get ebi orders-to-payments -o jsonpath='{range .status.conditions[?(@.ty
 
 step "The other broken role (kubectl get ebi pipeline-byo-role -o jsonpath='{.status.conditions[?(@.type==\"AccessVerified\")]}')"
 kubectl get ebi pipeline-byo-role -o jsonpath='{range .status.conditions[?(@.type=="AccessVerified")]}{.status} {.reason}{"\n"}  {.message}{"\n"}{end}'
+
+step "A rule's role reused for a schedule (kubectl get ebi nightly-byo-role -o jsonpath='{.status.findings}')"
+kubectl get ebi nightly-byo-role -o jsonpath='{range .status.findings[*]}{.severity} {.code} {.resource}{"\n"}  {.message}{"\n"}  Fix: {.remediation}{"\n\n"}{end}'
 
 cat <<EOF2
 
