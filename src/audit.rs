@@ -362,6 +362,8 @@ impl CachedReader {
             self.organization(&account).await.fill(&mut snap);
         }
         snap.schedule = Some(schedule);
+        snap.now =
+            Some(humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string());
         Ok(snap)
     }
 }
@@ -842,6 +844,8 @@ pub async fn collect_schedule(
     let snap = reader.schedule_snapshot(found).await?;
     let mut bundle = evidence_json(&snap);
     bundle["schedule"] = schedule;
+    // What the end date and a one-time expression are judged against offline.
+    bundle["collectedAt"] = json!(snap.now);
     if let Some(account) = account {
         if let Some(org) = reader.organization(&account).await.bundle() {
             bundle["organization"] = org;

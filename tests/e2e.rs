@@ -2865,3 +2865,56 @@ spec:
     assert_eq!(s.group_name(), Some(group.as_str()));
     delete_and_wait(&ns, &["weekly"]);
 }
+
+/// A schedule whose end date passes is still in sync, and says it will not fire again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_schedule_whose_end_date_passes_says_it_will_not_fire_again() {
+    let ns = namespace("e2e-schedule-ended");
+    let end = std::time::SystemTime::now() + Duration::from_secs(8);
+    let end = humantime::format_rfc3339_seconds(end).to_string();
+    let _ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    apply(&format!(
+        r#"apiVersion: eventbridge.dev/v1alpha1
+kind: EventBridgeIntegration
+metadata: {{name: brief, namespace: {ns}}}
+spec:
+  schedule: {{expression: "rate(1 minute)", endDate: "{end}"}}
+  target: {{stepFunctions: {{stateMachineArn: "{STATE_MACHINE}"}}}}
+"#
+    ));
+    wait_condition(&api, "brief", "Ready", "True", Some("Converged")).await;
+    let ended = |s: &ebi::api::EventBridgeIntegrationStatus| {
+        s.findings
+            .iter()
+            .any(|f| f.code == ebi::diagnose::Code::ScheduleEnded)
+    };
+    let status = api.get("brief").await.unwrap().status.unwrap();
+    assert!(
+        !ended(&status),
+        "not before its end date: {:?}",
+        status.findings
+    );
+    wait_until_async(
+        "the end date to be noted",
+        Duration::from_secs(45),
+        || async {
+            api.get("brief")
+                .await
+                .ok()
+                .and_then(|o| o.status)
+                .is_some_and(|s| ended(&s))
+        },
+    )
+    .await;
+    // A note, not a fault: the integration stays Ready.
+    wait_condition(&api, "brief", "Ready", "True", None).await;
+    let status = api.get("brief").await.unwrap().status.unwrap();
+    let f = status
+        .findings
+        .iter()
+        .find(|f| f.code == ebi::diagnose::Code::ScheduleEnded)
+        .unwrap();
+    assert!(f.message.contains(&end), "{}", f.message);
+    delete_and_wait(&ns, &["brief"]);
+}

@@ -144,6 +144,7 @@ pub(super) fn diagnose_parts(
             };
             let mut snapshot = snapshot;
             snapshot.roles = roles.clone();
+            snapshot.now = Some(now_text());
             for note in diagnose::not_evaluated(&snapshot) {
                 if !not_evaluated.contains(&note) {
                     not_evaluated.push(note);
@@ -206,4 +207,9 @@ pub(super) fn diagnose_parts(
         findings,
         not_evaluated,
     }
+}
+
+/// Now, as a schedule's dates are written (`yyyy-mm-ddThh:mm:ssZ`).
+pub(crate) fn now_text() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }

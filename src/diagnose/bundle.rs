@@ -14,7 +14,9 @@
 //! "serviceControlPolicies": [{"targetId": "r-…|ou-…|ACCOUNT", "policies": [aws organizations
 //! describe-policy]}], "resourceControlPolicies": [same]}`, levels from the root down.
 //! A schedule instead of a rule: `schedule` = `aws scheduler get-schedule` (null: it does not
-//! exist), with its role in `roles` and its ECS task definition in `taskDefinitions`.
+//! exist), with its role in `roles` and its ECS task definition in `taskDefinitions`, and
+//! `collectedAt` (`yyyy-mm-ddThh:mm:ssZ`), when the bundle was read: its end date and a
+//! one-time expression are judged against it.
 //! What AWS recorded of the rule's deliveries, as `collect` writes it: `delivery` =
 //! `{"windowSeconds": N, "metrics": {"Invocations": n, "FailedInvocations": n, …} (the sums of
 //! aws cloudwatch get-metric-data over the window), "busLogRecords": [the event bus log's
@@ -119,6 +121,7 @@ const BUNDLE_KEYS: &[&str] = &[
     "delivery",
     "apiDestinations",
     "schedule",
+    "collectedAt",
     "description",
     "expect",
     "doc",
@@ -448,6 +451,7 @@ pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError>
             delivery,
             api_destinations,
             schedule,
+            now: input::optional_string(&root, "collectedAt", "bundle")?,
             ..Default::default()
         },
         expect,
@@ -490,6 +494,7 @@ fn parse_schedule(s: &Value) -> Result<super::Schedule, BundleError> {
         arn: input::required_string(s, "Arn", path)?,
         expression: input::optional_string(s, "ScheduleExpression", path)?.unwrap_or_default(),
         enabled: input::optional_string(s, "State", path)?.is_none_or(|state| state == "ENABLED"),
+        end_date: input::optional_string(s, "EndDate", path)?,
         target_arn: input::required_string(target, "Arn", &tpath)?,
         role_arn: input::optional_string(target, "RoleArn", &tpath)?.unwrap_or_default(),
         dead_letter_arn,

@@ -57,6 +57,9 @@ pub enum Code {
     InvokeFunctionNotAllowed,
     ScheduleDeadLetterNotAllowed,
     ScheduleDeadLetterQueueIsFifo,
+    /// The schedule's end date, or its one-time `at()`, has passed: Scheduler invokes its
+    /// target no more (a warning: a one-time schedule that ran is done).
+    ScheduleEnded,
     /// Not a static cause: AWS's own metrics report failed invocations of the rule (see
     /// `delivery`). Not in `ALL`, the causes the static evaluator names.
     DeliveryFailing,
@@ -65,7 +68,7 @@ pub enum Code {
 impl Code {
     /// Every cause the static evaluator can name (`DeliveryFailing` is observed, not
     /// evaluated, and is not among them).
-    pub const ALL: [Code; 48] = [
+    pub const ALL: [Code; 49] = [
         Code::RuleNotFound,
         Code::RuleDisabled,
         Code::TargetNotFound,
@@ -114,6 +117,7 @@ impl Code {
         Code::InvokeFunctionNotAllowed,
         Code::ScheduleDeadLetterNotAllowed,
         Code::ScheduleDeadLetterQueueIsFifo,
+        Code::ScheduleEnded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -167,13 +171,16 @@ impl Code {
             Code::InvokeFunctionNotAllowed => "InvokeFunctionNotAllowed",
             Code::ScheduleDeadLetterNotAllowed => "ScheduleDeadLetterNotAllowed",
             Code::ScheduleDeadLetterQueueIsFifo => "ScheduleDeadLetterQueueIsFifo",
+            Code::ScheduleEnded => "ScheduleEnded",
             Code::DeliveryFailing => "DeliveryFailing",
         }
     }
 
     pub fn severity(self) -> Severity {
         match self {
-            Code::OverlyBroadPermission | Code::ConfusedDeputyUnprotected => Severity::Warning,
+            Code::OverlyBroadPermission | Code::ConfusedDeputyUnprotected | Code::ScheduleEnded => {
+                Severity::Warning
+            }
             // What happened, not what is configured: it never makes an integration un-Ready
             // (the static causes it is linked to do).
             Code::DeliveryFailing => Severity::Warning,

@@ -46,6 +46,9 @@ pub struct Snapshot {
     /// dead-letter queue). None: not gathered, or (with `Expectations::schedule_name`) it
     /// does not exist.
     pub schedule: Option<Schedule>,
+    /// When the snapshot was read (`yyyy-mm-ddThh:mm:ssZ`): a schedule's end date and
+    /// one-time expression are judged against it. None: not judged.
+    pub now: Option<String>,
 }
 
 /// An API destination and what its connection's state says of EventBridge's calls.

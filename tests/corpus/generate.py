@@ -824,6 +824,20 @@ case("schedule-role-in-another-account", "The schedule names a role of another a
      mutate(scheduled(SM, START), lambda b: (b["schedule"]["Target"].__setitem__("RoleArn", f"arn:aws:iam::{B}:role/scheduler-nightly"),
                                              b["roles"][0]["Role"].__setitem__("Arn", f"arn:aws:iam::{B}:role/scheduler-nightly"))),
      ["CrossAccountUnsupportedTarget"])
+def dated(bundle, collected_at, **fields):
+    b = copy.deepcopy(bundle)
+    b["schedule"].update(fields)
+    b["collectedAt"] = collected_at
+    return b
+
+case("schedule-end-date-passed", "The schedule's end date passed before the bundle was collected: it invokes nothing more (a note, not an error).",
+     dated(scheduled(SM, START), "2026-06-01T00:00:00Z", EndDate="2026-01-01T00:00:00+00:00"), [], ["ScheduleEnded"])
+case("schedule-end-date-ahead-good", "An end date still ahead when collected: nothing to say.",
+     dated(scheduled(SM, START), "2026-06-01T00:00:00Z", EndDate="2027-01-01T00:00:00+00:00"))
+case("schedule-one-time-passed", "A one-time schedule whose at() time passed more than a day before collection (in any time zone): done.",
+     dated(scheduled(SM, START), "2026-03-03T00:00:00Z", ScheduleExpression="at(2026-03-01T09:00:00)"), [], ["ScheduleEnded"])
+case("schedule-one-time-ahead-good", "A one-time schedule whose time may not have come yet in its zone (14 hours of zones): not judged ended.",
+     dated(scheduled(SM, START), "2026-03-01T20:00:00Z", ScheduleExpression="at(2026-03-01T09:00:00)"))
 case("schedule-dead-letter-fifo", "A FIFO dead-letter queue: Scheduler sends only to standard queues.",
      scheduled(REPORTS, SEND_REPORTS, {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": REPORTS_DLQ + ".fifo"}, dlq=REPORTS_DLQ + ".fifo"),
      ["ScheduleDeadLetterQueueIsFifo"])

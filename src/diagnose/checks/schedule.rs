@@ -46,6 +46,9 @@ pub(super) fn check_schedule(snapshot: &Snapshot, expect: &Expectations, out: &m
             format!("aws scheduler update-schedule --name {name} --group-name {group} --state ENABLED, with every other field as aws scheduler get-schedule shows it (an update replaces the whole schedule)"),
         ));
     }
+    if let Some(now) = snapshot.now.as_deref() {
+        check_ended(schedule, name, group, now, out);
+    }
     ScheduleCheck {
         snapshot,
         expect,
@@ -56,6 +59,50 @@ pub(super) fn check_schedule(snapshot: &Snapshot, expect: &Expectations, out: &m
         out,
     }
     .run();
+}
+
+/// The end date passed, or the one-time `at()` long enough ago to have passed in any time
+/// zone (its time is the schedule's zone's; zones reach 14 hours from UTC).
+fn check_ended(schedule: &Schedule, name: &str, group: &str, now: &str, out: &mut Findings) {
+    let Some(now_s) = epoch_seconds(now) else {
+        return;
+    };
+    let ended = schedule
+        .end_date
+        .as_deref()
+        .and_then(epoch_seconds)
+        .filter(|end| *end <= now_s)
+        .map(|_| {
+            format!(
+                "its end date {} has passed",
+                schedule.end_date.as_deref().unwrap_or_default()
+            )
+        });
+    let once = schedule
+        .expression
+        .strip_prefix("at(")
+        .and_then(|r| r.strip_suffix(')'))
+        .filter(|at| epoch_seconds(&format!("{at}Z")).is_some_and(|t| t + 14 * 3600 < now_s))
+        .map(|at| format!("its one-time expression at({at}) has passed"));
+    if let Some(why) = ended.or(once) {
+        out.push(Finding::new(
+            Code::ScheduleEnded,
+            None,
+            Some(&schedule.arn),
+            format!("Schedule {name} of group {group} will not invoke its target again: {why} (as of {now})."),
+            "If it should run again, set a later endDate (or none) or a future at() expression; a one-time schedule that ran is done, and this is only a note.".into(),
+        ));
+    }
+}
+
+/// Seconds since the epoch of an instant `yyyy-mm-ddThh:mm:ssZ` (as the CLI may print it,
+/// `+00:00` or fractions too).
+fn epoch_seconds(instant: &str) -> Option<u64> {
+    let normalised = instant.trim().replace("+00:00", "Z");
+    let t = humantime::parse_rfc3339_weak(normalised.trim_end_matches('Z')).ok()?;
+    t.duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs())
 }
 
 struct ScheduleCheck<'a> {
@@ -205,5 +252,20 @@ impl<'a> ScheduleCheck<'a> {
                 self.check_action(role, action, code, &s.target_arn, &format!("{action} on {}", s.target_arn));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_read_as_scheduler_and_the_cli_write_them() {
+        let base = epoch_seconds("2027-01-01T00:00:00Z").unwrap();
+        assert_eq!(epoch_seconds("2027-01-01T00:00:00+00:00"), Some(base));
+        assert_eq!(epoch_seconds("2027-01-01T00:00:00.000Z"), Some(base));
+        assert_eq!(epoch_seconds("2027-01-01T00:00:00"), Some(base));
+        assert_eq!(epoch_seconds("2027-01-01T01:00:00Z"), Some(base + 3600));
+        assert_eq!(epoch_seconds("next tuesday"), None);
     }
 }
