@@ -14,6 +14,10 @@ A region out of reach:
   --deny-region R   every request signed for region R (its SigV4 credential scope) gets
                     AccessDenied, as when the credentials may no longer act there
 
+A service call the credentials lack:
+  --deny-get-path P every GET whose path starts with P gets 403 AccessDeniedException (the
+                    REST-JSON services: `/schedules` is Scheduler's ListSchedules)
+
 Random faults, for resilience tests:
   --fault-rate 0.2   this share of requests gets one fault, drawn evenly from --fault-kinds:
       throttle      HTTP 400 as AWS throttles: `x-amzn-ErrorType: ThrottlingException` for
@@ -64,6 +68,7 @@ def parse_args(argv):
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--stats-file")
     p.add_argument("--deny-region")
+    p.add_argument("--deny-get-path")
     p.add_argument("--throttle-assume-role", type=int, default=0)
     args = p.parse_args(argv)
     args.fault_kinds = [k for k in args.fault_kinds.split(",") if k]
@@ -212,6 +217,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             else:
                 body = json.dumps({"__type": "AccessDeniedException", "message": f"denied in {ARGS.deny_region}"}).encode()
                 self.reply(400, "application/x-amz-json-1.1", body, [("x-amzn-ErrorType", "AccessDeniedException")])
+            return
+        if ARGS.deny_get_path and self.command == "GET" and self.path.startswith(ARGS.deny_get_path):
+            with lock:
+                stats["injected"]["denied_path"] += 1
+            body = json.dumps({"Message": f"not authorized to perform this call on {ARGS.deny_get_path}"}).encode()
+            self.reply(403, "application/json", body, [("x-amzn-ErrorType", "AccessDeniedException")])
             return
         if not self.path.startswith("/moto-api"):
             fault = draw_fault()

@@ -458,7 +458,7 @@ pub struct RuleAudit {
 /// Diagnoses every rule of `bus` (every bus when None). Listing buses and rules must
 /// succeed (Err otherwise); a rule whose resources cannot be read is reported as such and
 /// the walk goes on. Sorted by bus, then rule name.
-pub async fn audit(reader: &CachedReader, scope: &AuditScope) -> Result<Vec<RuleAudit>, AwsError> {
+pub async fn audit(reader: &CachedReader, scope: &AuditScope) -> Result<Audit, AwsError> {
     let c = reader.clients();
     let buses = match (&scope.event_bus, scope.rules()) {
         (_, false) => vec![],
@@ -507,8 +507,21 @@ pub async fn audit(reader: &CachedReader, scope: &AuditScope) -> Result<Vec<Rule
         .buffer_unordered(CONCURRENCY)
         .collect()
         .await;
+    let mut not_walked = Vec::new();
     if scope.schedules() {
-        let names = schedule::list_schedules(c, scope.schedule_group.as_deref()).await?;
+        let names = match schedule::list_schedules(c, scope.schedule_group.as_deref()).await {
+            Ok(names) => names,
+            // Schedules were not asked for by name: credentials made for rules alone still
+            // audit the rules, and say what they could not walk.
+            Err(e)
+                if scope.schedule_group.is_none()
+                    && e.kind == crate::aws::ErrorKind::AccessDenied =>
+            {
+                not_walked.push(format!("schedules: not walked, {e}; grant scheduler:ListSchedules and scheduler:GetSchedule, or pass --event-bus to audit rules only"));
+                Vec::new()
+            }
+            Err(e) => return Err(e),
+        };
         let schedules: Vec<RuleAudit> = futures::stream::iter(names)
             .map(|(group, name)| audit_schedule(reader, group, name))
             .buffer_unordered(CONCURRENCY)
@@ -529,7 +542,14 @@ pub async fn audit(reader: &CachedReader, scope: &AuditScope) -> Result<Vec<Rule
                 &b.rule.name,
             ))
     });
-    Ok(audits)
+    Ok(Audit { audits, not_walked })
+}
+
+/// A walk's results, and what it could not walk at all (and why).
+#[derive(Debug)]
+pub struct Audit {
+    pub audits: Vec<RuleAudit>,
+    pub not_walked: Vec<String>,
 }
 
 /// One schedule's audit; None when it was deleted since it was listed.

@@ -987,7 +987,7 @@ async fn audit_command(args: DiagnoseArgs) -> ExitCode {
         event_bus: args.event_bus.clone(),
         schedule_group: args.schedule_group.clone(),
     };
-    let audits = match ebi::audit::audit(&reader, &scope).await {
+    let walk = match ebi::audit::audit(&reader, &scope).await {
         Ok(a) => a,
         Err(e) if e.is_not_found() => {
             eprintln!(
@@ -1001,7 +1001,7 @@ async fn audit_command(args: DiagnoseArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let rows = ebi::audit::rows(&audits);
+    let rows = ebi::audit::rows(&walk.audits);
     let text = match args.output {
         Output::Json => format!("{}\n", pretty_json(&rows)),
         Output::Text => {
@@ -1009,6 +1009,10 @@ async fn audit_command(args: DiagnoseArgs) -> ExitCode {
                 + &not_evaluated_lines(rows.iter().flat_map(|r| r.not_evaluated.iter()))
         }
     };
+    // What was not walked at all: said on stderr, beside the output (JSON stays an array).
+    for note in &walk.not_walked {
+        eprintln!("note: {note}");
+    }
     let written = emit(&text, ExitCode::SUCCESS);
     print_call_counts(&metrics);
     if written != ExitCode::SUCCESS {

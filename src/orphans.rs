@@ -355,11 +355,12 @@ pub async fn report(
         mut not_yet,
         searched,
         drift_events,
+        not_searched,
         ..
     } = found;
     orphans.sort_by(|a, b| a.resource.cmp(&b.resource));
     not_yet.sort_by(|a, b| a.resource.cmp(&b.resource));
-    let mut warnings = Vec::new();
+    let mut warnings = not_searched;
     if !not_yet.is_empty() {
         warnings.push(format!(
             "{} resource(s) carry this cluster's id ({cluster}) for objects unknown here and were created within the grace period ({} s): if no object was deleted here just now, another controller shares --cluster-id {cluster}; give each cluster its own (the default, the kube-system namespace's UID, is). They are not removed",
@@ -480,6 +481,8 @@ struct Found {
     drift_events: Vec<DriftPlumbing>,
     /// IAM is global: one search per account.
     roles_searched: BTreeSet<String>,
+    /// What could not be searched at all (and why), for the report's warnings.
+    not_searched: Vec<String>,
 }
 
 /// What holds for every place of one report.
@@ -525,11 +528,19 @@ impl Sweep<'_> {
             .map_err(|e| e.to_string())?;
         found.orphans.extend(destinations);
         found.not_yet.extend(young);
-        let (schedules, young) = described_schedules(place)
-            .await
-            .map_err(|e| e.to_string())?;
-        found.orphans.extend(schedules);
-        found.not_yet.extend(young);
+        match described_schedules(place).await {
+            Ok((schedules, young)) => {
+                found.orphans.extend(schedules);
+                found.not_yet.extend(young);
+            }
+            // Credentials made before schedules existed: the rest of the report stands, and
+            // says what it could not search.
+            Err(e) if e.kind == crate::aws::ErrorKind::AccessDenied => found.not_searched.push(format!(
+                "schedules of {}/{} not searched: {e}; grant scheduler:ListSchedules and scheduler:GetSchedule",
+                place.account, place.region
+            )),
+            Err(e) => return Err(e.to_string()),
+        }
         if found.roles_searched.insert(place.account.to_string()) {
             let (roles, young) = tagged_roles(place).await.map_err(|e| e.to_string())?;
             found.orphans.extend(roles);

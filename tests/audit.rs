@@ -1222,3 +1222,46 @@ async fn schedules_are_diagnosed_in_a_walk_by_name_and_from_a_collected_bundle()
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no schedule missing in group"));
 }
+
+/// Credentials made for rules alone (no scheduler:ListSchedules) still audit every bus: the
+/// schedules not walked are said on stderr, not made a failure; asked for by group, the
+/// same denial is one (exit 2).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_audit_without_scheduler_permissions_still_audits_the_rules() {
+    let tag = unique("audit-no-scheduler");
+    let a = Account::new().await;
+    a.bus(&tag).await;
+    a.rule(&tag, "no-targets").await;
+    let proxy = FaultProxy::start(&["--deny-get-path", "/schedules"]);
+    let out = bin()
+        .args(["diagnose", "--all", "--output", "json"])
+        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Other tests' rules share the emulator, some broken: 0 or 1, never 2.
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{stderr}");
+    assert!(
+        stderr.contains("note: schedules: not walked") && stderr.contains("AccessDenied"),
+        "{stderr}"
+    );
+    let rows = json_rows(&out);
+    assert!(rows
+        .iter()
+        .any(|r| r["eventBus"] == json!(tag) && r["rule"] == "no-targets"));
+    assert!(
+        rows.iter().all(|r| r["invoker"] == "rule"),
+        "no schedule rows"
+    );
+    let out = bin()
+        .args(["diagnose", "--all", "--schedule-group", "default"])
+        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1741,3 +1741,20 @@ async fn a_superseded_resource_that_cannot_be_removed_leaves_the_object_ready() 
     .await;
     delete_and_wait(&ns, &["stranded"]);
 }
+
+/// Credentials without Scheduler's list still get the rest of the orphan report, with a
+/// warning naming what was not searched and the permission to grant.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_orphan_report_without_scheduler_permissions_warns_and_goes_on() {
+    require_env();
+    let proxy = FaultProxy::start(&["--deny-get-path", "/schedules"]);
+    let report = orphan_report_with(&[], &[("AWS_ENDPOINT_URL", proxy.endpoint.as_str())]);
+    let warnings = report["warnings"].as_array().unwrap();
+    assert!(
+        warnings.iter().any(|w| w
+            .as_str()
+            .is_some_and(|w| w.contains("schedules of") && w.contains("scheduler:ListSchedules"))),
+        "{report}"
+    );
+    assert!(report["searched"].as_array().is_some_and(|s| !s.is_empty()));
+}
