@@ -528,6 +528,16 @@ pub async fn audit(reader: &CachedReader, scope: &AuditScope) -> Result<Audit, A
             .filter_map(|a| async move { a })
             .collect()
             .await;
+        // Listed but not readable (GetSchedule denied), in a walk that did not ask for them
+        // by group: one note, as for a list denied, not an incomplete rules audit.
+        let (denied, schedules): (Vec<RuleAudit>, Vec<RuleAudit>) =
+            schedules.into_iter().partition(|a| {
+                scope.schedule_group.is_none()
+                    && matches!(&a.outcome, Err(e) if e.kind == crate::aws::ErrorKind::AccessDenied)
+            });
+        if let Some(Err(e)) = denied.first().map(|a| &a.outcome) {
+            not_walked.push(format!("schedules: {} not read, {e}; grant scheduler:GetSchedule, or pass --event-bus to audit rules only", denied.len()));
+        }
         audits.extend(schedules);
     }
     audits.sort_by(|a, b| {

@@ -989,6 +989,13 @@ async fn audit_command(args: DiagnoseArgs) -> ExitCode {
     };
     let walk = match ebi::audit::audit(&reader, &scope).await {
         Ok(a) => a,
+        Err(e) if e.is_not_found() && e.operation == "scheduler:ListSchedules" => {
+            eprintln!(
+                "error: no schedule group {} in {region}: {e}",
+                args.schedule_group.as_deref().unwrap_or("")
+            );
+            return ExitCode::from(2);
+        }
         Err(e) if e.is_not_found() => {
             eprintln!(
                 "error: no event bus {} in {region}: {e}",

@@ -528,7 +528,14 @@ impl Sweep<'_> {
             .map_err(|e| e.to_string())?;
         found.orphans.extend(destinations);
         found.not_yet.extend(young);
-        match described_schedules(place).await {
+        // Schedules live in the controller's own account only (another account's are
+        // refused): elsewhere there is nothing to find, and nothing to ask its role for.
+        let schedules = if place.account == self.reach.own_account {
+            described_schedules(place).await
+        } else {
+            Ok((Vec::new(), Vec::new()))
+        };
+        match schedules {
             Ok((schedules, young)) => {
                 found.orphans.extend(schedules);
                 found.not_yet.extend(young);

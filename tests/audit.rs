@@ -1113,27 +1113,7 @@ async fn schedules_are_diagnosed_in_a_walk_by_name_and_from_a_collected_bundle()
         ("reused-role", STATE_MACHINE, &reused),
         ("no-invoke", FUNCTION, &bare),
     ] {
-        scheduler
-            .create_schedule()
-            .name(name)
-            .group_name(&group)
-            .schedule_expression("rate(1 hour)")
-            .flexible_time_window(
-                aws_sdk_scheduler::types::FlexibleTimeWindow::builder()
-                    .mode(aws_sdk_scheduler::types::FlexibleTimeWindowMode::Off)
-                    .build()
-                    .unwrap(),
-            )
-            .target(
-                aws_sdk_scheduler::types::Target::builder()
-                    .arn(target)
-                    .role_arn(role_arn)
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .unwrap();
+        create_schedule(&scheduler, &group, name, target, role_arn).await;
     }
 
     // The walk of the group: one line per schedule, no rules.
@@ -1264,4 +1244,66 @@ async fn an_audit_without_scheduler_permissions_still_audits_the_rules() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Listed, but each schedule unreadable (GetSchedule denied): one note, the same exit.
+    let config = sdk_config().await;
+    let scheduler = aws_sdk_scheduler::Client::new(&config);
+    let name = format!("{tag}-s");
+    create_schedule(
+        &scheduler,
+        "default",
+        &name,
+        STATE_MACHINE,
+        &format!("arn:aws:iam::{ACCOUNT}:role/none"),
+    )
+    .await;
+    let get_denied = FaultProxy::start(&["--deny-get-path", "/schedules/"]);
+    let out = bin()
+        .args(["diagnose", "--all", "--output", "json"])
+        .env("AWS_ENDPOINT_URL", &get_denied.endpoint)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{stderr}");
+    assert!(
+        stderr.contains("not read") && stderr.contains("scheduler:GetSchedule"),
+        "{stderr}"
+    );
+    assert!(json_rows(&out).iter().all(|r| r["invoker"] == "rule"));
+    scheduler
+        .delete_schedule()
+        .name(&name)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A schedule made by hand (not the controller's): `rate(1 hour)` to `target` with `role`.
+async fn create_schedule(
+    scheduler: &aws_sdk_scheduler::Client,
+    group: &str,
+    name: &str,
+    target: &str,
+    role: &str,
+) {
+    scheduler
+        .create_schedule()
+        .name(name)
+        .group_name(group)
+        .schedule_expression("rate(1 hour)")
+        .flexible_time_window(
+            aws_sdk_scheduler::types::FlexibleTimeWindow::builder()
+                .mode(aws_sdk_scheduler::types::FlexibleTimeWindowMode::Off)
+                .build()
+                .unwrap(),
+        )
+        .target(
+            aws_sdk_scheduler::types::Target::builder()
+                .arn(target)
+                .role_arn(role)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
 }

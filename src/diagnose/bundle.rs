@@ -451,11 +451,28 @@ pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError>
             delivery,
             api_destinations,
             schedule,
-            now: input::optional_string(&root, "collectedAt", "bundle")?,
+            now: collected_at(&root)?,
             ..Default::default()
         },
         expect,
     ))
+}
+
+/// `collectedAt`, an instant (an offset or `Z`), or absent; anything else is refused
+/// rather than silently not judging the schedule's dates.
+fn collected_at(root: &Value) -> Result<Option<String>, BundleError> {
+    let Some(text) = input::optional_string(root, "collectedAt", "bundle")? else {
+        return Ok(None);
+    };
+    match crate::iam::eval::parse_date(&text) {
+        Some(_) => Ok(Some(text)),
+        None => Err(err(
+            "bundle.collectedAt",
+            format!(
+                "`{text}` is not an instant: write it as 2026-12-05T10:00:00Z (or with an offset)"
+            ),
+        )),
+    }
 }
 
 /// The bundle's `schedule`: `aws scheduler get-schedule`'s output, as far as the checks read

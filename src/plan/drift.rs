@@ -388,9 +388,12 @@ pub fn parse_event(body: &str) -> Result<DriftEvent, Unparsable> {
         // log group target of the account and region shares it, so an edit re-queues them all.
         "logs.amazonaws.com" => resources.extend(param("policyName").map(|p| key(Named::Queue, p))),
         // A stream's resource policy is recorded as QueuePermission under the stream's name.
-        "scheduler.amazonaws.com" => {
-            resources.extend(param("name").map(|n| key(Named::Schedule, n)))
-        }
+        // The schedule's name is a path label of the call; either spelling is read.
+        "scheduler.amazonaws.com" => resources.extend(
+            param("name")
+                .or_else(|| param("Name"))
+                .map(|n| key(Named::Schedule, n)),
+        ),
         "kinesis.amazonaws.com" => resources.extend(
             param("resourceARN")
                 .or_else(|| param("resourceArn"))

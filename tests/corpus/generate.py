@@ -838,6 +838,10 @@ case("schedule-one-time-passed", "A one-time schedule whose at() time passed mor
      dated(scheduled(SM, START), "2026-03-03T00:00:00Z", ScheduleExpression="at(2026-03-01T09:00:00)"), [], ["ScheduleEnded"])
 case("schedule-one-time-ahead-good", "A one-time schedule whose time may not have come yet in its zone (14 hours of zones): not judged ended.",
      dated(scheduled(SM, START), "2026-03-01T20:00:00Z", ScheduleExpression="at(2026-03-01T09:00:00)"))
+case("schedule-one-time-ignores-end-date-good", "A one-time schedule ahead, with an end date already past: Scheduler ignores a one-time schedule's end date, so it still fires.",
+     dated(scheduled(SM, START), "2026-03-01T00:00:00Z", ScheduleExpression="at(2026-03-05T09:00:00)", EndDate="2026-02-01T00:00:00+01:00"))
+case("schedule-end-date-passed-local-offset", "The end date as the CLI prints it on a machine east of UTC (+02:00), passed when collected.",
+     dated(scheduled(SM, START), "2026-06-01T00:00:00+02:00", EndDate="2026-05-31T12:00:00+02:00"), [], ["ScheduleEnded"])
 case("schedule-dead-letter-fifo", "A FIFO dead-letter queue: Scheduler sends only to standard queues.",
      scheduled(REPORTS, SEND_REPORTS, {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": REPORTS_DLQ + ".fifo"}, dlq=REPORTS_DLQ + ".fifo"),
      ["ScheduleDeadLetterQueueIsFifo"])

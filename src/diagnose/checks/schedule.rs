@@ -61,48 +61,47 @@ pub(super) fn check_schedule(snapshot: &Snapshot, expect: &Expectations, out: &m
     .run();
 }
 
+/// How long after an `at()` time read as UTC it has passed in every zone (its time is the
+/// schedule's zone's; the westernmost is UTC−12; a margin beyond).
+const AT_MARGIN_SECONDS: i64 = 14 * 3600;
+
 /// The end date passed, or the one-time `at()` long enough ago to have passed in any time
-/// zone (its time is the schedule's zone's; zones reach 14 hours from UTC).
+/// zone.
 fn check_ended(schedule: &Schedule, name: &str, group: &str, now: &str, out: &mut Findings) {
     let Some(now_s) = epoch_seconds(now) else {
         return;
     };
-    let ended = schedule
-        .end_date
-        .as_deref()
-        .and_then(epoch_seconds)
-        .filter(|end| *end <= now_s)
-        .map(|_| {
-            format!(
-                "its end date {} has passed",
-                schedule.end_date.as_deref().unwrap_or_default()
-            )
-        });
-    let once = schedule
+    let one_time = schedule
         .expression
         .strip_prefix("at(")
-        .and_then(|r| r.strip_suffix(')'))
-        .filter(|at| epoch_seconds(&format!("{at}Z")).is_some_and(|t| t + 14 * 3600 < now_s))
-        .map(|at| format!("its one-time expression at({at}) has passed"));
-    if let Some(why) = ended.or(once) {
+        .and_then(|r| r.strip_suffix(')'));
+    let why = match one_time {
+        // Scheduler ignores a one-time schedule's end date.
+        Some(at) => epoch_seconds(&format!("{at}Z"))
+            .is_some_and(|t| t + AT_MARGIN_SECONDS < now_s)
+            .then(|| format!("its one-time expression at({at}) has passed")),
+        None => schedule
+            .end_date
+            .as_deref()
+            .filter(|end| epoch_seconds(end).is_some_and(|end| end <= now_s))
+            .map(|end| format!("its end date {end} has passed")),
+    };
+    if let Some(why) = why {
         out.push(Finding::new(
             Code::ScheduleEnded,
             None,
             Some(&schedule.arn),
-            format!("Schedule {name} of group {group} will not invoke its target again: {why} (as of {now})."),
+            // No "as of now": the message would change, and status be written, every pass.
+            format!("Schedule {name} of group {group} will not invoke its target again: {why}."),
             "If it should run again, set a later endDate (or none) or a future at() expression; a one-time schedule that ran is done, and this is only a note.".into(),
         ));
     }
 }
 
-/// Seconds since the epoch of an instant `yyyy-mm-ddThh:mm:ssZ` (as the CLI may print it,
-/// `+00:00` or fractions too).
-fn epoch_seconds(instant: &str) -> Option<u64> {
-    let normalised = instant.trim().replace("+00:00", "Z");
-    let t = humantime::parse_rfc3339_weak(normalised.trim_end_matches('Z')).ok()?;
-    t.duration_since(std::time::UNIX_EPOCH)
-        .ok()
-        .map(|d| d.as_secs())
+/// Seconds since the epoch of an instant as Scheduler and the CLI write it (`Z`, an offset
+/// in the CLI's local zone, fractions; none: UTC), read as IAM's date conditions are.
+fn epoch_seconds(instant: &str) -> Option<i64> {
+    crate::iam::eval::parse_date(instant).map(|t| t.as_second())
 }
 
 struct ScheduleCheck<'a> {
@@ -266,6 +265,8 @@ mod tests {
         assert_eq!(epoch_seconds("2027-01-01T00:00:00.000Z"), Some(base));
         assert_eq!(epoch_seconds("2027-01-01T00:00:00"), Some(base));
         assert_eq!(epoch_seconds("2027-01-01T01:00:00Z"), Some(base + 3600));
+        // The CLI prints Scheduler's times in its machine's zone.
+        assert_eq!(epoch_seconds("2027-01-01T01:00:00+01:00"), Some(base));
         assert_eq!(epoch_seconds("next tuesday"), None);
     }
 }
