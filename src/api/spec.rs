@@ -58,7 +58,6 @@ pub const SCHEDULE_PATTERN: &str =
     printcolumn = r#"{"name":"Rule","type":"string","jsonPath":".status.ruleName"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     printcolumn = r#"{"name":"Role","type":"string","priority":1,"description":"ARN of the role EventBridge assumes","jsonPath":".status.roleArn"}"#,
-    printcolumn = r#"{"name":"Schedule","type":"string","priority":1,"description":"ARN of the EventBridge Scheduler schedule (spec.schedule)","jsonPath":".status.scheduleArn"}"#,
     printcolumn = r#"{"name":"Account","type":"string","priority":1,"description":"Account of the target when it is another account (spec.crossAccount)","jsonPath":".spec.crossAccount.targetAccountId"}"#
 )]
 #[serde(rename_all = "camelCase")]
