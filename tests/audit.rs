@@ -689,11 +689,10 @@ async fn an_audit_survives_throttling() {
     seed_small(&tag).await;
     // Two of every three ListTargetsByRule attempts are throttled.
     let proxy = FaultProxy::start(&["-", "AWSEvents.ListTargetsByRule", "2"]);
-    let out = bin()
-        .args(["diagnose", "--all", "--event-bus", &tag, "--output", "json"])
-        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
-        .output()
-        .unwrap();
+    let out = run_through(
+        &proxy,
+        &["diagnose", "--all", "--event-bus", &tag, "--output", "json"],
+    );
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -721,11 +720,10 @@ async fn an_audit_that_cannot_read_a_rule_says_it_is_incomplete() {
     seed_small(&tag).await;
     // Throttled more times than the SDK retries.
     let proxy = FaultProxy::start(&["-", "AWSEvents.ListTargetsByRule", "100"]);
-    let out = bin()
-        .args(["diagnose", "--all", "--event-bus", &tag, "--output", "json"])
-        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
-        .output()
-        .unwrap();
+    let out = run_through(
+        &proxy,
+        &["diagnose", "--all", "--event-bus", &tag, "--output", "json"],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("the audit is incomplete"), "{stderr}");
@@ -1213,11 +1211,7 @@ async fn an_audit_without_scheduler_permissions_still_audits_the_rules() {
     a.bus(&tag).await;
     a.rule(&tag, "no-targets").await;
     let proxy = FaultProxy::start(&["--deny-get-path", "/schedules"]);
-    let out = bin()
-        .args(["diagnose", "--all", "--output", "json"])
-        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
-        .output()
-        .unwrap();
+    let out = run_through(&proxy, &["diagnose", "--all", "--output", "json"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     // Other tests' rules share the emulator, some broken: 0 or 1, never 2.
     assert!(matches!(out.status.code(), Some(0 | 1)), "{stderr}");
@@ -1233,11 +1227,10 @@ async fn an_audit_without_scheduler_permissions_still_audits_the_rules() {
         rows.iter().all(|r| r["invoker"] == "rule"),
         "no schedule rows"
     );
-    let out = bin()
-        .args(["diagnose", "--all", "--schedule-group", "default"])
-        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
-        .output()
-        .unwrap();
+    let out = run_through(
+        &proxy,
+        &["diagnose", "--all", "--schedule-group", "default"],
+    );
     assert_eq!(
         out.status.code(),
         Some(2),
@@ -1257,11 +1250,7 @@ async fn an_audit_without_scheduler_permissions_still_audits_the_rules() {
     )
     .await;
     let get_denied = FaultProxy::start(&["--deny-get-path", "/schedules/"]);
-    let out = bin()
-        .args(["diagnose", "--all", "--output", "json"])
-        .env("AWS_ENDPOINT_URL", &get_denied.endpoint)
-        .output()
-        .unwrap();
+    let out = run_through(&get_denied, &["diagnose", "--all", "--output", "json"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(matches!(out.status.code(), Some(0 | 1)), "{stderr}");
     assert!(
@@ -1275,6 +1264,15 @@ async fn an_audit_without_scheduler_permissions_still_audits_the_rules() {
         .send()
         .await
         .unwrap();
+}
+
+/// The binary with `args`, its AWS calls going through `proxy`.
+fn run_through(proxy: &FaultProxy, args: &[&str]) -> Output {
+    bin()
+        .args(args)
+        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
+        .output()
+        .unwrap()
 }
 
 /// A schedule made by hand (not the controller's): `rate(1 hour)` to `target` with `role`.

@@ -839,4 +839,34 @@ target: {{sqs: {{queueArn: "arn:aws:sqs:us-east-1:123456789012:team-a-reports"}}
     let mut buses_only = team_a();
     buses_only.event_buses = vec!["*".into()];
     refused(decide_for(&scheduled(""), &[("team-a", &buses_only)]));
+    // A schedule's own role and dead-letter queue are granted as a rule's are.
+    let with = |role: &str, dlq: &str| {
+        spec(&format!(
+            r#"
+schedule: {{expression: "rate(5 minutes)"}}
+role: {{arn: "arn:aws:iam::123456789012:role/{role}"}}
+target: {{sqs: {{queueArn: "arn:aws:sqs:us-east-1:123456789012:team-a-reports"}}, deadLetterQueueArn: "arn:aws:sqs:us-east-1:123456789012:{dlq}"}}
+"#
+        ))
+    };
+    permitted(decide_for(
+        &with("team-a-nightly", "team-a-dlq"),
+        &[("team-a", &p)],
+    ));
+    let r = refused(decide_for(
+        &with("team-a-nightly", "payments-dlq"),
+        &[("team-a", &p)],
+    ));
+    assert_eq!(r.field, "spec.target.deadLetterQueueArn");
+    let r = refused(decide_for(
+        &with("payments-role", "team-a-dlq"),
+        &[("team-a", &p)],
+    ));
+    assert_eq!(
+        (r.field.as_str(), r.value.as_str()),
+        (
+            "spec.role.arn",
+            "arn:aws:iam::123456789012:role/payments-role"
+        )
+    );
 }
