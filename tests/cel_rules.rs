@@ -1030,6 +1030,20 @@ fn cases() -> Vec<(
             None,
         ),
         (
+            "a schedule publishing to a FIFO topic",
+            json!({"schedule": {"expression": "rate(5 minutes)"},
+                   "target": {"sns": {"topicArn": format!("arn:aws:sns:us-east-1:{A}:orders.fifo"), "messageGroupId": "nightly"}}}),
+            None,
+            None,
+        ),
+        (
+            "a schedule to an API Gateway stage",
+            json!({"schedule": {"expression": "rate(5 minutes)"},
+                   "target": {"apiGateway": {"restApiArn": format!("arn:aws:apigateway:us-east-1::/restapis/a1b2c3d4e5"), "stage": "prod", "method": "POST", "path": "/orders"}}}),
+            Some("spec.target"),
+            Some("spec.target"),
+        ),
+        (
             "a schedule putting to a stream under a fixed key",
             json!({"schedule": {"expression": "rate(5 minutes)"},
                    "target": {"kinesis": {"streamArn": format!("arn:aws:kinesis:us-east-1:{A}:stream/ticks"), "partitionKey": "ticks"}}}),

@@ -2297,6 +2297,59 @@ async fn two_ecs_tasks_on_one_rule_each_pass_their_own_roles() {
 /// sends to a queue through a role Scheduler alone may assume, for this account's schedule
 /// group only, allowed exactly `sqs:SendMessage` on the queue. A schedule edited by hand is
 /// put back; a spec change updates it in place; delete removes the schedule and the role.
+/// The schedule `name` of the default group, as Scheduler holds it.
+async fn get_schedule(
+    scheduler: &aws_sdk_scheduler::Client,
+    name: &str,
+) -> Result<
+    aws_sdk_scheduler::operation::get_schedule::GetScheduleOutput,
+    aws_sdk_scheduler::operation::get_schedule::GetScheduleError,
+> {
+    scheduler
+        .get_schedule()
+        .name(name)
+        .send()
+        .await
+        .map_err(|e| e.into_service_error())
+}
+
+/// After delete: the schedule `name` and its role of the same name are gone.
+async fn assert_schedule_and_role_gone(
+    scheduler: &aws_sdk_scheduler::Client,
+    aws: &Aws,
+    name: &str,
+) {
+    assert!(
+        get_schedule(scheduler, name)
+            .await
+            .is_err_and(|e| e.is_resource_not_found_exception()),
+        "schedule {name} is deleted"
+    );
+    assert!(!aws.role_exists(name).await, "role {name} is deleted");
+}
+
+/// A schedule's time window as an edit by hand sets it: none.
+fn window_off() -> aws_sdk_scheduler::types::FlexibleTimeWindow {
+    aws_sdk_scheduler::types::FlexibleTimeWindow::builder()
+        .mode(aws_sdk_scheduler::types::FlexibleTimeWindowMode::Off)
+        .build()
+        .unwrap()
+}
+
+/// The role's inline grants, statement by statement: (actions, resources).
+async fn grants_of(aws: &Aws, role_name: &str) -> Vec<(Vec<String>, Vec<String>)> {
+    let doc = PolicyDocument::parse(&json!(aws.inline_policy(role_name).await.unwrap())).unwrap();
+    doc.statements
+        .iter()
+        .map(|s| {
+            (
+                s.action.patterns.clone(),
+                s.resource.clone().unwrap().patterns,
+            )
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_schedule_with_a_time_zone_sends_to_a_queue_through_a_scheduler_role() {
     let ns = namespace("e2e-schedule");
@@ -2338,14 +2391,7 @@ spec:
     .await;
     assert!(delivering.contains("not per schedule"), "{delivering}");
     let name = derived(&ns, "nightly");
-    let get = || async {
-        scheduler
-            .get_schedule()
-            .name(&name)
-            .send()
-            .await
-            .map_err(|e| e.into_service_error())
-    };
+    let get = || get_schedule(&scheduler, &name);
     let s = get().await.unwrap();
     assert_eq!(s.schedule_expression(), Some("cron(0 9 ? * MON-FRI *)"));
     assert_eq!(s.schedule_expression_timezone(), Some("Europe/Paris"));
@@ -2400,17 +2446,7 @@ spec:
         )) && conditions.contains(&("aws:sourceaccount".into(), vec![ACCOUNT.into()])),
         "{conditions:?}"
     );
-    let doc = PolicyDocument::parse(&json!(aws.inline_policy(&name).await.unwrap())).unwrap();
-    let granted: Vec<(Vec<String>, Vec<String>)> = doc
-        .statements
-        .iter()
-        .map(|s| {
-            (
-                s.action.patterns.clone(),
-                s.resource.clone().unwrap().patterns,
-            )
-        })
-        .collect();
+    let granted = grants_of(&aws, &name).await;
     assert_eq!(
         granted,
         [(vec!["sqs:SendMessage".to_string()], vec![queue_arn.clone()])]
@@ -2434,12 +2470,7 @@ spec:
         .update_schedule()
         .name(&name)
         .schedule_expression("rate(1 minute)")
-        .flexible_time_window(
-            aws_sdk_scheduler::types::FlexibleTimeWindow::builder()
-                .mode(aws_sdk_scheduler::types::FlexibleTimeWindowMode::Off)
-                .build()
-                .unwrap(),
-        )
+        .flexible_time_window(window_off())
         .target(target.clone())
         .send()
         .await
@@ -2467,13 +2498,7 @@ spec:
     .await;
 
     delete_and_wait(&ns, &["nightly"]);
-    assert!(
-        get()
-            .await
-            .is_err_and(|e| e.is_resource_not_found_exception()),
-        "the schedule is deleted"
-    );
-    assert!(!aws.role_exists(&name).await, "the role is deleted");
+    assert_schedule_and_role_gone(&scheduler, &aws, &name).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -2530,17 +2555,6 @@ spec:
                 .map_err(|e| e.into_service_error())
         }
     };
-    let granted = |doc: PolicyDocument| -> Vec<(Vec<String>, Vec<String>)> {
-        doc.statements
-            .iter()
-            .map(|s| {
-                (
-                    s.action.patterns.clone(),
-                    s.resource.clone().unwrap().patterns,
-                )
-            })
-            .collect()
-    };
 
     // ECS: Scheduler's own EcsParameters, and the role runs this family in this cluster and
     // passes the task's two roles, nothing else.
@@ -2557,8 +2571,7 @@ spec:
         .unwrap();
     assert_eq!(vpc.subnets(), ["subnet-0a1b2c3d"]);
     assert_eq!(vpc.assign_public_ip().map(|a| a.as_str()), Some("DISABLED"));
-    let doc = PolicyDocument::parse(&json!(aws.inline_policy(&batch).await.unwrap())).unwrap();
-    let mut ecs_grants = granted(doc);
+    let mut ecs_grants = grants_of(&aws, &batch).await;
     ecs_grants.sort();
     assert_eq!(
         ecs_grants,
@@ -2583,9 +2596,8 @@ spec:
         t.kinesis_parameters().map(|k| k.partition_key()),
         Some("ticks")
     );
-    let doc = PolicyDocument::parse(&json!(aws.inline_policy(&ticks).await.unwrap())).unwrap();
     assert_eq!(
-        granted(doc),
+        grants_of(&aws, &ticks).await,
         [(
             vec!["kinesis:PutRecord".to_string()],
             vec![stream_arn.clone()]
@@ -2606,12 +2618,7 @@ spec:
         .name(&batch)
         .schedule_expression("rate(1 hour)")
         .description(batch_schedule.description().unwrap_or_default())
-        .flexible_time_window(
-            aws_sdk_scheduler::types::FlexibleTimeWindow::builder()
-                .mode(aws_sdk_scheduler::types::FlexibleTimeWindowMode::Off)
-                .build()
-                .unwrap(),
-        )
+        .flexible_time_window(window_off())
         .target(edited)
         .send()
         .await
@@ -2636,14 +2643,111 @@ spec:
 
     delete_and_wait(&ns, &["batch", "ticks"]);
     for name in [&batch, &ticks] {
-        assert!(
-            get(name.clone())
-                .await
-                .is_err_and(|e| e.is_resource_not_found_exception()),
-            "schedule {name} is deleted"
-        );
-        assert!(!aws.role_exists(name).await, "role {name} is deleted");
+        assert_schedule_and_role_gone(&scheduler, &aws, name).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_schedule_publishes_to_a_fifo_topic_through_the_universal_target() {
+    let ns = namespace("e2e-schedule-fifo");
+    let config = sdk_config().await;
+    let sns = aws_sdk_sns::Client::new(&config);
+    let scheduler = aws_sdk_scheduler::Client::new(&config);
+    let topic_arn = sns
+        .create_topic()
+        .name(format!("orders-{ns}.fifo"))
+        .attributes("FifoTopic", "true")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let policy_of = || async {
+        sns.get_topic_attributes()
+            .topic_arn(&topic_arn)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap_or_default()
+            .get("Policy")
+            .cloned()
+    };
+    let policy_before = policy_of().await;
+    let _ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    apply(&format!(
+        r#"apiVersion: eventbridge.dev/v1alpha1
+kind: EventBridgeIntegration
+metadata: {{name: nightly, namespace: {ns}}}
+spec:
+  schedule: {{expression: "cron(0 2 * * ? *)", timezone: Europe/Paris}}
+  target:
+    sns: {{topicArn: "{topic_arn}", messageGroupId: nightly}}
+    input: {{report: daily}}
+"#
+    ));
+    // Ready: the diagnosis judged the universal call (sns:Publish on the input's topic) and
+    // found the role allowed.
+    wait_condition(&api, "nightly", "Ready", "True", Some("Converged")).await;
+    let name = derived(&ns, "nightly");
+    let get = || get_schedule(&scheduler, &name);
+    let s = get().await.unwrap();
+    let target = s.target().unwrap().clone();
+    assert_eq!(target.arn(), "arn:aws:scheduler:::aws-sdk:sns:publish");
+    assert!(target.sqs_parameters().is_none());
+    let request: serde_json::Value = serde_json::from_str(target.input().unwrap()).unwrap();
+    assert_eq!(request["TopicArn"], topic_arn);
+    assert_eq!(request["MessageGroupId"], "nightly");
+    assert_eq!(
+        request["MessageDeduplicationId"],
+        "<aws.scheduler.execution-id>"
+    );
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(request["Message"].as_str().unwrap()).unwrap(),
+        json!({"report": "daily"})
+    );
+    let aws = aws().await;
+    let granted = grants_of(&aws, &name).await;
+    assert_eq!(
+        granted,
+        [(vec!["sns:Publish".to_string()], vec![topic_arn.clone()])]
+    );
+    // Scheduler publishes with the role: the topic's own policy is left as it was.
+    assert_eq!(policy_of().await, policy_before);
+
+    // Another message group written by hand: put back.
+    let mut edited = target.clone();
+    let mut other = request.clone();
+    other["MessageGroupId"] = json!("someone-else");
+    edited.input = Some(other.to_string());
+    scheduler
+        .update_schedule()
+        .name(&name)
+        .schedule_expression("cron(0 2 * * ? *)")
+        .schedule_expression_timezone("Europe/Paris")
+        .description(s.description().unwrap_or_default())
+        .flexible_time_window(window_off())
+        .target(edited)
+        .send()
+        .await
+        .unwrap();
+    wait_until_async(
+        "the message group to be put back",
+        Duration::from_secs(30),
+        || async {
+            get().await.is_ok_and(|s| {
+                s.target()
+                    .and_then(|t| t.input())
+                    .and_then(|i| serde_json::from_str::<serde_json::Value>(i).ok())
+                    .is_some_and(|i| i["MessageGroupId"] == "nightly")
+            })
+        },
+    )
+    .await;
+
+    delete_and_wait(&ns, &["nightly"]);
+    assert_schedule_and_role_gone(&scheduler, &aws, &name).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

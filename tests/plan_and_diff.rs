@@ -2091,6 +2091,12 @@ fn a_schedule_is_refused_naming_the_field_and_the_fix() {
         ),
         (
             "",
+            "{apiGateway: {restApiArn: \"arn:aws:apigateway:us-east-1::/restapis/a1b2c3d4e5\", stage: prod, method: POST, path: /orders}}",
+            "spec.target",
+            "no target that calls an API Gateway stage",
+        ),
+        (
+            "",
             "{sqs: {queueArn: \"arn:aws:sqs:us-east-1:111122223333:q\"}, inputPath: \"$.detail\"}",
             "spec.target",
             "use input",
@@ -2241,4 +2247,68 @@ fn a_scheduled_task_and_stream_carry_their_parameters_and_drift_in_them_is_one_w
         diff(&p.local, &other_key, &owner(), recorded).unwrap(),
         vec![Change::PutSchedule { created: false }]
     );
+}
+
+#[test]
+fn a_schedule_publishes_to_a_fifo_topic_through_schedulers_universal_target() {
+    let topic = "arn:aws:sns:us-east-1:111122223333:orders.fifo";
+    let p = planned(&scheduled(
+        "",
+        &format!(
+            "{{sns: {{topicArn: \"{topic}\", messageGroupId: nightly}}, input: {{report: daily}}}}"
+        ),
+    ));
+    assert!(
+        p.local.queue_permissions.is_empty(),
+        "no topic policy: Scheduler calls with the role"
+    );
+    let target = &p.local.schedule.as_ref().unwrap().target;
+    assert_eq!(target.arn, "arn:aws:scheduler:::aws-sdk:sns:publish");
+    assert_eq!(target.parameters, TargetParameters::None);
+    // Publish's own request: the group, one deduplication ID per invocation, and the spec's
+    // input as the message's text.
+    let request = target.input.as_ref().unwrap();
+    assert_eq!(request["TopicArn"], topic);
+    assert_eq!(request["MessageGroupId"], "nightly");
+    assert_eq!(
+        request["MessageDeduplicationId"],
+        "<aws.scheduler.execution-id>"
+    );
+    let message: serde_json::Value =
+        serde_json::from_str(request["Message"].as_str().unwrap()).unwrap();
+    assert_eq!(message, json!({"report": "daily"}));
+    let role = managed(&p);
+    assert_eq!(
+        role.policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (
+                s["Action"].as_str().unwrap(),
+                s["Resource"].as_str().unwrap()
+            ))
+            .collect::<Vec<_>>(),
+        [("sns:Publish", topic)]
+    );
+    // Without input, the message names the schedule and the time it fired for.
+    let bare = planned(&scheduled(
+        "",
+        &format!("{{sns: {{topicArn: \"{topic}\", messageGroupId: nightly}}}}"),
+    ));
+    let request = bare.local.schedule.unwrap().target.input.unwrap();
+    assert!(
+        request["Message"]
+            .as_str()
+            .unwrap()
+            .contains("<aws.scheduler.scheduled-time>"),
+        "{request}"
+    );
+    // A standard topic keeps Scheduler's templated target, with the input as it is.
+    let standard = planned(&scheduled(
+        "",
+        "{sns: {topicArn: \"arn:aws:sns:us-east-1:111122223333:orders\"}, input: {report: daily}}",
+    ));
+    let target = standard.local.schedule.unwrap().target;
+    assert_eq!(target.arn, "arn:aws:sns:us-east-1:111122223333:orders");
+    assert_eq!(target.input, Some(json!({"report": "daily"})));
 }

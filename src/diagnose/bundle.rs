@@ -476,7 +476,8 @@ fn collected_at(root: &Value) -> Result<Option<String>, BundleError> {
 }
 
 /// The bundle's `schedule`: `aws scheduler get-schedule`'s output, as far as the checks read
-/// it (its ARN and state; its target's ARN, role, dead-letter queue and ECS task definition).
+/// it (its ARN and state; its target's ARN, role, input, dead-letter queue and ECS task
+/// definition).
 fn parse_schedule(s: &Value) -> Result<super::Schedule, BundleError> {
     let path = "bundle.schedule";
     input::object(s, path)?;
@@ -516,6 +517,10 @@ fn parse_schedule(s: &Value) -> Result<super::Schedule, BundleError> {
         role_arn: input::optional_string(target, "RoleArn", &tpath)?.unwrap_or_default(),
         dead_letter_arn,
         parameters,
+        // A universal target's call and resource are in its input (text that is no JSON
+        // stays text, as the controller reads it).
+        input: input::optional_string(target, "Input", &tpath)?
+            .map(|text| serde_json::from_str(&text).unwrap_or(Value::String(text))),
         ..Default::default()
     })
 }

@@ -57,6 +57,9 @@ pub enum Code {
     InvokeFunctionNotAllowed,
     ScheduleDeadLetterNotAllowed,
     ScheduleDeadLetterQueueIsFifo,
+    /// Scheduler's templated SNS target names a FIFO topic: it sends no message group ID,
+    /// so SNS refuses every publish (the universal target `aws-sdk:sns:publish` can).
+    ScheduleTopicNeedsMessageGroup,
     /// The schedule's end date, or its one-time `at()`, has passed: Scheduler invokes its
     /// target no more (a warning: a one-time schedule that ran is done).
     ScheduleEnded,
@@ -68,7 +71,7 @@ pub enum Code {
 impl Code {
     /// Every cause the static evaluator can name (`DeliveryFailing` is observed, not
     /// evaluated, and is not among them).
-    pub const ALL: [Code; 49] = [
+    pub const ALL: [Code; 50] = [
         Code::RuleNotFound,
         Code::RuleDisabled,
         Code::TargetNotFound,
@@ -117,6 +120,7 @@ impl Code {
         Code::InvokeFunctionNotAllowed,
         Code::ScheduleDeadLetterNotAllowed,
         Code::ScheduleDeadLetterQueueIsFifo,
+        Code::ScheduleTopicNeedsMessageGroup,
         Code::ScheduleEnded,
     ];
 
@@ -171,6 +175,7 @@ impl Code {
             Code::InvokeFunctionNotAllowed => "InvokeFunctionNotAllowed",
             Code::ScheduleDeadLetterNotAllowed => "ScheduleDeadLetterNotAllowed",
             Code::ScheduleDeadLetterQueueIsFifo => "ScheduleDeadLetterQueueIsFifo",
+            Code::ScheduleTopicNeedsMessageGroup => "ScheduleTopicNeedsMessageGroup",
             Code::ScheduleEnded => "ScheduleEnded",
             Code::DeliveryFailing => "DeliveryFailing",
         }

@@ -5,10 +5,12 @@
 //! `sqs:SendMessage` when one is set (Scheduler sends there with the same role).
 //!
 //! A schedule takes no tags: its description says whose it is, as an API destination's does.
-//! Not yet: several targets (a schedule has one), another account, and the kinds Scheduler
-//! reaches only through its universal targets (API destinations, API Gateway, log groups).
-//! ECS and Kinesis take their parameters as for a rule, except a stream's partition key,
-//! which a schedule names itself (`partitionKey`: there is no event to take a path from).
+//! Not yet: several targets (a schedule has one) and another account. Not at all: log
+//! groups, API Gateway and API destinations, which Scheduler cannot call (see
+//! `ValidTarget::not_scheduled_because`). ECS and Kinesis take their parameters as for a
+//! rule, except a stream's partition key, which a schedule names itself (`partitionKey`:
+//! there is no event to take a path from). A FIFO topic is published to through Scheduler's
+//! universal target (`targets::sns::scheduled_publish_request`).
 
 use serde_json::json;
 
@@ -84,14 +86,16 @@ pub(super) fn validate(
             "a schedule has no event to take a path or transform from: use input (the JSON the target receives)",
         ));
     }
-    if let Some(kind) = ValidTarget::of(&spec.target).filter(|t| !t.scheduled()) {
-        return Err(bad(
-            "spec.target",
-            format!(
-                "a schedule invokes a Lambda function, a state machine, an ECS task, a Kinesis stream, an SQS queue or an SNS standard topic here, not this {} target; use spec.rule with a scheduleExpression for it",
-                kind.kind().as_str()
-            ),
-        ));
+    if let Some(kind) = ValidTarget::of(&spec.target) {
+        if let Some(why) = kind.not_scheduled_because() {
+            return Err(bad(
+                "spec.target",
+                format!(
+                    "a schedule invokes a Lambda function, a state machine, an ECS task, a Kinesis stream, an SQS queue or an SNS topic, not this {} target: {why}; use spec.rule with a scheduleExpression (UTC) for it",
+                    kind.kind().as_str()
+                ),
+            ));
+        }
     }
     if let Some(kinesis) = &spec.target.kinesis {
         if kinesis.partition_key_path.is_some() {
@@ -270,12 +274,14 @@ pub(super) fn plan(
             &facts.recorded_roles,
         )?),
     };
+    let (arn, parameters, input) =
+        workload.scheduled_call(partition, account, spec.target.input.as_ref());
     let target = TargetShape {
         id: String::new(),
-        arn: workload.target_arn(account, ""),
+        arn,
         role_arn: role.arn().map(str::to_string),
-        parameters: workload.parameters(),
-        input: spec.target.input.clone(),
+        parameters,
+        input,
         input_path: None,
         input_transformer: None,
         retry: spec

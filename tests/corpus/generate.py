@@ -846,6 +846,21 @@ case("schedule-dead-letter-fifo", "A FIFO dead-letter queue: Scheduler sends onl
      scheduled(REPORTS, SEND_REPORTS, {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": REPORTS_DLQ + ".fifo"}, dlq=REPORTS_DLQ + ".fifo"),
      ["ScheduleDeadLetterQueueIsFifo"])
 
+ORDERS_FIFO = f"arn:aws:sns:{R}:{A}:orders.fifo"
+PUBLISH_FIFO = {"Effect": "Allow", "Action": "sns:Publish", "Resource": ORDERS_FIFO}
+UNIVERSAL_PUBLISH = {"Input": json.dumps({"TopicArn": ORDERS_FIFO, "Message": "{}", "MessageGroupId": "nightly",
+                                          "MessageDeduplicationId": "<aws.scheduler.execution-id>"})}
+case("schedule-fifo-topic-universal-good", "A FIFO topic published to through the universal target aws-sdk:sns:publish, with its group; the role may publish to that topic.",
+     scheduled("arn:aws:scheduler:::aws-sdk:sns:publish", PUBLISH_FIFO, extra=UNIVERSAL_PUBLISH))
+case("schedule-fifo-topic-universal-not-allowed", "The universal publish names the topic in its input, and the role may publish only to another topic.",
+     scheduled("arn:aws:scheduler:::aws-sdk:sns:publish", {"Effect": "Allow", "Action": "sns:Publish", "Resource": f"arn:aws:sns:{R}:{A}:orders"},
+               extra=UNIVERSAL_PUBLISH), ["PublishNotAllowed"])
+case("schedule-fifo-topic-templated", "A FIFO topic as the templated SNS target: Scheduler sends no message group, so SNS refuses every publish.",
+     scheduled(ORDERS_FIFO, PUBLISH_FIFO), ["ScheduleTopicNeedsMessageGroup"])
+case("schedule-universal-send-message-good", "A universal SendMessage written by hand: the queue is read from its QueueUrl, and the role may send to it.",
+     scheduled("arn:aws:scheduler:::aws-sdk:sqs:sendMessage", SEND_REPORTS,
+               extra={"Input": json.dumps({"QueueUrl": f"https://sqs.{R}.amazonaws.com/{A}/reports", "MessageBody": "<aws.scheduler.scheduled-time>"})}))
+
 here = os.path.dirname(os.path.abspath(__file__))
 for f in os.listdir(here):
     if f.endswith(".json"):

@@ -500,7 +500,9 @@ pub fn not_evaluated(snapshot: &Snapshot) -> Vec<String> {
 /// the role's permission is judged, but not what the queue or topic itself holds.
 fn schedule_not_evaluated(s: &Schedule) -> Vec<String> {
     let mut out = vec![];
-    if s.target_arn.contains(":scheduler:::aws-sdk:") {
+    if s.target_arn.contains(":scheduler:::aws-sdk:")
+        && schedule::universal_call(&s.target_arn, s.input.as_ref()).is_none()
+    {
         out.push(format!("universal target {} of schedule {}: the API action it calls is not judged, only the schedule's role and its trust", s.target_arn, s.arn));
     }
     if let Some(dlq) = &s.dead_letter_arn {

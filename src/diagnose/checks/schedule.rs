@@ -150,6 +150,11 @@ impl<'a> ScheduleCheck<'a> {
                 format!("Create a standard queue (aws sqs create-queue --queue-name {}) and name it in the schedule's target DeadLetterConfig.", remedy::role_name(dlq).trim_end_matches(".fifo")),
             );
         }
+        if Arn::parse(&s.target_arn)
+            .is_ok_and(|t| t.service == "sns" && t.resource.ends_with(".fifo"))
+        {
+            self.check_templated_fifo_topic();
+        }
         let Some(role) = self.role() else {
             return;
         };
@@ -212,16 +217,36 @@ impl<'a> ScheduleCheck<'a> {
         Some(role)
     }
 
+    /// Scheduler's templated SNS target on a FIFO topic: it has no message group to send, so
+    /// SNS refuses every publish (an invocation failure, not a permission).
+    fn check_templated_fifo_topic(&mut self) {
+        let topic = self.schedule.target_arn.as_str();
+        let partition = Arn::parse(topic)
+            .map(|a| a.partition)
+            .unwrap_or_else(|_| "aws".into());
+        self.finding(
+            Code::ScheduleTopicNeedsMessageGroup,
+            topic,
+            format!("Schedule {} publishes to the FIFO topic {topic} through Scheduler's SNS target, which sends no message group ID: SNS refuses every publish.", self.name),
+            format!("Publish through the universal target instead: target Arn arn:{partition}:scheduler:::aws-sdk:sns:publish, Input {{\"TopicArn\": \"{topic}\", \"Message\": \"…\", \"MessageGroupId\": \"…\", \"MessageDeduplicationId\": \"<aws.scheduler.execution-id>\"}} (with this controller: set spec.target.sns.messageGroupId)."),
+        );
+    }
+
     /// What the role must be allowed on the target. A function is invoked with the role
-    /// (`lambda:InvokeFunction`), unlike from a rule; a universal target (`aws-sdk`) calls an
-    /// API whose action only its ARN names, and is not judged here.
+    /// (`lambda:InvokeFunction`), unlike from a rule; a universal target (`aws-sdk`) is
+    /// judged when its call is one whose resource its input names ([`universal_call`]).
     fn check_target_action(&mut self, role: &Role) {
         let s = self.schedule;
         let Ok(target) = Arn::parse(&s.target_arn) else {
             return;
         };
         match target.service.as_str() {
-            "scheduler" => {}
+            "scheduler" => {
+                if let Some(call) = universal_call(&s.target_arn, s.input.as_ref()) {
+                    let what = format!("{} on {} (the call of universal target {})", call.action, call.resource, s.target_arn);
+                    self.check_action(role, call.action, call.code, &call.resource, &what);
+                }
+            }
             "ecs" => {
                 let task_definition_arn = s
                     .parameters
@@ -254,6 +279,74 @@ impl<'a> ScheduleCheck<'a> {
     }
 }
 
+/// The call of a universal target: the IAM action, the code when the role may not do it, and
+/// the resource its input names.
+#[derive(Debug, PartialEq)]
+pub(super) struct UniversalCall {
+    pub action: &'static str,
+    pub code: Code,
+    pub resource: String,
+}
+
+/// The call of a universal target (`arn:…:scheduler:::aws-sdk:SERVICE:OPERATION`) whose
+/// resource its input names: SNS Publish (what the controller writes for a FIFO topic), and
+/// SQS SendMessage, Kinesis PutRecord and Step Functions StartExecution as written by hand.
+/// None: another call, whose resource is not known here (said in `notEvaluated`).
+pub(super) fn universal_call(target_arn: &str, input: Option<&Value>) -> Option<UniversalCall> {
+    let (_, call) = target_arn.split_once(":scheduler:::aws-sdk:")?;
+    let field = |key: &str| input?.get(key)?.as_str().map(str::to_string);
+    let (action, code, resource) = match call.to_ascii_lowercase().as_str() {
+        "sns:publish" => ("sns:Publish", Code::PublishNotAllowed, field("TopicArn")?),
+        "sqs:sendmessage" => (
+            "sqs:SendMessage",
+            Code::SendMessageNotAllowed,
+            queue_arn_of_url(&field("QueueUrl")?)?,
+        ),
+        "kinesis:putrecord" => (
+            "kinesis:PutRecord",
+            Code::PutRecordNotAllowed,
+            field("StreamARN")?,
+        ),
+        "sfn:startexecution" => (
+            "states:StartExecution",
+            Code::StartExecutionNotAllowed,
+            field("StateMachineArn")?,
+        ),
+        _ => return None,
+    };
+    Some(UniversalCall {
+        action,
+        code,
+        resource,
+    })
+}
+
+/// `https://sqs.REGION.amazonaws.com/ACCOUNT/NAME` as the queue's ARN (the partition from
+/// the host's domain; the legacy `REGION.queue.amazonaws.com` form too).
+fn queue_arn_of_url(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let (host, path) = rest.split_once('/')?;
+    let (account, name) = path.trim_end_matches('/').split_once('/')?;
+    let region = host
+        .strip_prefix("sqs.")
+        .and_then(|h| h.split('.').next())
+        .or_else(|| host.split_once(".queue.").map(|(r, _)| r))?;
+    let partition = if host.ends_with(".amazonaws.com.cn") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    };
+    let valid = account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && !name.is_empty()
+        && !name.contains('/');
+    valid.then(|| format!("arn:{partition}:sqs:{region}:{account}:{name}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,5 +361,47 @@ mod tests {
         // The CLI prints Scheduler's times in its machine's zone.
         assert_eq!(epoch_seconds("2027-01-01T01:00:00+01:00"), Some(base));
         assert_eq!(epoch_seconds("next tuesday"), None);
+    }
+
+    #[test]
+    fn a_universal_targets_call_is_read_from_its_arn_and_input() {
+        let topic = "arn:aws:sns:us-east-1:111111111111:orders.fifo";
+        let publish = json!({"TopicArn": topic, "Message": "{}", "MessageGroupId": "g"});
+        assert_eq!(
+            universal_call("arn:aws:scheduler:::aws-sdk:sns:publish", Some(&publish)),
+            Some(UniversalCall {
+                action: "sns:Publish",
+                code: Code::PublishNotAllowed,
+                resource: topic.into()
+            })
+        );
+        let send = json!({"QueueUrl": "https://sqs.eu-west-1.amazonaws.com/111111111111/jobs", "MessageBody": "x"});
+        assert_eq!(
+            universal_call("arn:aws:scheduler:::aws-sdk:sqs:sendMessage", Some(&send))
+                .map(|c| c.resource),
+            Some("arn:aws:sqs:eu-west-1:111111111111:jobs".into())
+        );
+        assert_eq!(
+            queue_arn_of_url("https://cn-north-1.queue.amazonaws.com.cn/111111111111/jobs"),
+            Some("arn:aws-cn:sqs:cn-north-1:111111111111:jobs".into())
+        );
+        // No resource named, another call, or a templated target: not judged.
+        assert_eq!(
+            universal_call("arn:aws:scheduler:::aws-sdk:sns:publish", Some(&json!({}))),
+            None
+        );
+        assert_eq!(
+            universal_call("arn:aws:scheduler:::aws-sdk:sns:publish", None),
+            None
+        );
+        assert_eq!(
+            universal_call("arn:aws:scheduler:::aws-sdk:sqs:createQueue", Some(&send)),
+            None
+        );
+        assert_eq!(universal_call(topic, Some(&publish)), None);
+        assert_eq!(
+            queue_arn_of_url("https://sqs.us-east-1.amazonaws.com/jobs"),
+            None
+        );
     }
 }

@@ -157,20 +157,46 @@ impl<'a> ValidTarget<'a> {
         )
     }
 
-    /// Whether a schedule (`spec.schedule`) may invoke it here: Scheduler's templated
-    /// targets (ECS with its launch parameters, Kinesis with a fixed partition key, SQS with
-    /// its FIFO message group). The rest Scheduler reaches only through universal targets,
-    /// not yet built.
-    pub fn scheduled(self) -> bool {
+    /// Why a schedule (`spec.schedule`) cannot invoke it; None: it can, through Scheduler's
+    /// templated targets (ECS with its launch parameters, Kinesis with a fixed partition key,
+    /// SQS with its FIFO message group) or, for a FIFO topic, the universal target.
+    pub fn not_scheduled_because(self) -> Option<&'static str> {
         match self {
             ValidTarget::StepFunctions(_)
             | ValidTarget::Lambda(_)
             | ValidTarget::Sqs(_)
+            | ValidTarget::Sns(_)
             | ValidTarget::Ecs(_)
-            | ValidTarget::Kinesis(_) => true,
-            // Scheduler's SNS target takes no message group.
-            ValidTarget::Sns(t) => t.message_group_id.is_none(),
-            _ => false,
+            | ValidTarget::Kinesis(_) => None,
+            ValidTarget::Logs(_) => Some("Scheduler has no templated target for a log group, and its universal PutLogEvents needs each event's timestamp in milliseconds, which no schedule attribute gives"),
+            ValidTarget::ApiGateway(_) => Some("Scheduler has no target that calls an API Gateway stage (its universal targets call AWS's own APIs, not yours)"),
+            ValidTarget::ApiDestination(_) => Some("Scheduler has no HTTP target and does not call API destinations"),
+        }
+    }
+
+    /// A schedule's target: its ARN, the kind's parameters and the input, where Scheduler's
+    /// templated target is the rule's (ARN, parameters, the spec's input) but for a FIFO
+    /// topic, published to through the universal target with Publish's request as input.
+    pub(super) fn scheduled_call(
+        self,
+        partition: &str,
+        account: &str,
+        input: Option<&Value>,
+    ) -> (String, TargetParameters, Option<Value>) {
+        match self {
+            ValidTarget::Sns(t) => match t.message_group_id.as_deref() {
+                Some(group) => (
+                    sns::universal_publish_arn(partition),
+                    TargetParameters::None,
+                    Some(sns::scheduled_publish_request(t, group, input)),
+                ),
+                None => (t.topic_arn.clone(), TargetParameters::None, input.cloned()),
+            },
+            other => (
+                other.target_arn(account, ""),
+                other.parameters(),
+                input.cloned(),
+            ),
         }
     }
 

@@ -85,6 +85,39 @@ pub(super) fn invoke_statements(sns: &SnsTarget) -> Vec<Value> {
     })]
 }
 
+/// Scheduler's universal target that publishes to a topic (its ARN names no account: the
+/// call's resource is the input's `TopicArn`).
+pub(super) fn universal_publish_arn(partition: &str) -> String {
+    format!("arn:{partition}:scheduler:::aws-sdk:sns:publish")
+}
+
+/// What a schedule sends to a FIFO topic. Scheduler's templated SNS target takes no message
+/// group (its only FIFO block is SQS's), so the schedule calls SNS Publish itself through
+/// the universal target, whose input is Publish's request: the group, and the ID Scheduler
+/// gives each invocation as the deduplication ID, so that a retry of one invocation is
+/// dropped and the next invocation is not (the topic needs no content-based deduplication).
+/// The message is the spec's input as JSON text, as the templated target sends it, or one
+/// that names the schedule and the time it fired for.
+pub(super) fn scheduled_publish_request(
+    sns: &SnsTarget,
+    group_id: &str,
+    input: Option<&Value>,
+) -> Value {
+    let message = input.map_or_else(
+        || {
+            json!({"schedule": "<aws.scheduler.schedule-arn>", "scheduledTime": "<aws.scheduler.scheduled-time>"})
+                .to_string()
+        },
+        Value::to_string,
+    );
+    json!({
+        "TopicArn": sns.topic_arn,
+        "Message": message,
+        "MessageGroupId": group_id,
+        "MessageDeduplicationId": "<aws.scheduler.execution-id>",
+    })
+}
+
 /// The target's statement in the topic's policy, under the owner's statement ID for the rule
 /// (`#target` in the hashed ARN, as for an SQS target).
 pub(super) fn permission(
