@@ -252,26 +252,7 @@ impl CachedReader {
                 .is_ok_and(|a| (a.service == "sqs" || a.service == "sns") && a.account == account)
                 .then_some(&t.arn);
             for dlq in t.dead_letter_arn.iter().chain(holder_target) {
-                // Gathered (an empty entry: it does not exist), so the DLQ codes apply.
-                snap.dead_letter_queues.get_or_insert_with(Default::default);
-                if let Some(q) = self.queue(dlq, &account).await? {
-                    if let Some(key) = q
-                        .attributes
-                        .get("KmsMasterKeyId")
-                        .filter(|k| kms::needs_key_policy(k))
-                    {
-                        self.key_policy(key).await.fill(key, &mut snap);
-                    }
-                    let queues = snap.dead_letter_queues.get_or_insert_with(Default::default);
-                    queues.insert(
-                        dlq.clone(),
-                        diagnose::Queue {
-                            arn: dlq.clone(),
-                            policy: q.policy(),
-                            kms_key: q.attributes.get("KmsMasterKeyId").cloned(),
-                        },
-                    );
-                }
+                self.gather_holder(dlq, &account, &mut snap).await?;
             }
             // A log group target: the account's logs resource policies grant together, each
             // held among the queues under `…:resource-policy:NAME`.
@@ -342,11 +323,41 @@ impl CachedReader {
     /// Everything the diagnosis needs about one schedule: its role, its ECS task definition
     /// and the account's organisation policies (Scheduler reads no function or queue policy:
     /// it invokes every target with the role).
+    /// A queue or topic into the snapshot's holders, with its key's policy when a customer
+    /// managed key encrypts it; an empty holder list when it does not exist (gathered, so the
+    /// checks that need it apply).
+    async fn gather_holder(
+        &self,
+        arn: &str,
+        account: &str,
+        snap: &mut Snapshot,
+    ) -> Result<(), AwsError> {
+        snap.dead_letter_queues.get_or_insert_with(Default::default);
+        if let Some(q) = self.queue(arn, account).await? {
+            let key = q.attributes.get("KmsMasterKeyId").cloned();
+            if let Some(key) = key.as_deref().filter(|k| kms::needs_key_policy(k)) {
+                self.key_policy(key).await.fill(key, snap);
+            }
+            let queue = diagnose::Queue {
+                arn: arn.to_string(),
+                policy: q.policy(),
+                kms_key: key,
+            };
+            let queues = snap.dead_letter_queues.get_or_insert_with(Default::default);
+            queues.insert(arn.to_string(), queue);
+        }
+        Ok(())
+    }
+
     pub async fn schedule_snapshot(&self, schedule: Schedule) -> Result<Snapshot, AwsError> {
         let account = Arn::parse(&schedule.arn)
             .map(|a| a.account)
             .unwrap_or_default();
         let mut snap = Snapshot::default();
+        // What Scheduler sends to with the role, for their keys.
+        for holder in diagnose::schedule_sends_to(&schedule) {
+            self.gather_holder(&holder, &account, &mut snap).await?;
+        }
         if !schedule.role_arn.is_empty() {
             if let Some(role) = self.role(&schedule.role_arn, &account).await? {
                 snap.roles.insert(role.arn.clone(), role);

@@ -1045,67 +1045,16 @@ async fn schedules_are_diagnosed_in_a_walk_by_name_and_from_a_collected_bundle()
     let group = unique("sched-audit");
     let a = Account::new().await;
     let config = sdk_config().await;
-    let scheduler = aws_sdk_scheduler::Client::new(&config);
-    scheduler
-        .create_schedule_group()
-        .name(&group)
-        .send()
-        .await
-        .unwrap();
-    let group_arn = format!("arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule-group/{group}");
-    let trust = |service: &str| {
-        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-            "Principal": {"Service": service}, "Action": "sts:AssumeRole",
-            "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}, "ArnEquals": {"aws:SourceArn": group_arn}}}]})
-    };
+    let scheduler = new_schedule_group(&config, &group).await;
     let invoke = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
         "Action": "lambda:InvokeFunction", "Resource": FUNCTION}]});
     let start = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
         "Action": "states:StartExecution", "Resource": STATE_MACHINE}]});
-    let role = |name: String, trust: Value, policy: Option<Value>| {
-        let iam = a.aws.iam.clone();
-        async move {
-            let arn = iam
-                .create_role()
-                .role_name(&name)
-                .assume_role_policy_document(trust.to_string())
-                .send()
-                .await
-                .unwrap()
-                .role
-                .unwrap()
-                .arn
-                .clone();
-            if let Some(p) = policy {
-                iam.put_role_policy()
-                    .role_name(&name)
-                    .policy_name("invoke")
-                    .policy_document(p.to_string())
-                    .send()
-                    .await
-                    .unwrap();
-            }
-            arn
-        }
-    };
-    let good = role(
-        format!("{group}-good"),
-        trust("scheduler.amazonaws.com"),
-        Some(invoke),
-    )
-    .await;
-    let reused = role(
-        format!("{group}-rule"),
-        trust("events.amazonaws.com"),
-        Some(start),
-    )
-    .await;
-    let bare = role(
-        format!("{group}-bare"),
-        trust("scheduler.amazonaws.com"),
-        None,
-    )
-    .await;
+    let iam = &a.aws.iam;
+    let scheduler_trust = "scheduler.amazonaws.com";
+    let good = group_role(iam, &group, "good", scheduler_trust, Some(invoke)).await;
+    let reused = group_role(iam, &group, "rule", "events.amazonaws.com", Some(start)).await;
+    let bare = group_role(iam, &group, "bare", scheduler_trust, None).await;
     for (name, target, role_arn) in [
         ("good", FUNCTION, &good),
         ("reused-role", STATE_MACHINE, &reused),
@@ -1273,6 +1222,129 @@ fn run_through(proxy: &FaultProxy, args: &[&str]) -> Output {
         .env("AWS_ENDPOINT_URL", &proxy.endpoint)
         .output()
         .unwrap()
+}
+
+/// A schedule's queue under a customer managed key that leaves the key to IAM policies, and
+/// a role that may send but not use the key: found by the walk and by name, and carried by
+/// `collect` (the queue and its key policy) so the offline diagnosis finds it too.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_schedules_queue_key_is_read_online_and_carried_by_collect() {
+    let group = unique("sched-kms");
+    let a = Account::new().await;
+    let config = sdk_config().await;
+    let scheduler = new_schedule_group(&config, &group).await;
+    let key = key_granting_the_account(&config, ACCOUNT).await;
+    let queue_arn = queue_under_key(&config, ACCOUNT, &group, key.key_id()).await;
+    let send = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Action": "sqs:SendMessage", "Resource": queue_arn}]});
+    let role_arn = group_role(
+        &a.aws.iam,
+        &group,
+        "keyed",
+        "scheduler.amazonaws.com",
+        Some(send),
+    )
+    .await;
+    create_schedule(&scheduler, &group, "keyed", &queue_arn, &role_arn).await;
+
+    let out = run(&[
+        "diagnose",
+        "--all",
+        "--schedule-group",
+        &group,
+        "--output",
+        "json",
+    ]);
+    assert_eq!(
+        verdicts(&json_rows(&out)),
+        BTreeMap::from([(k("keyed", "-"), v("error", "SqsQueueKmsKeyNotPermitted"))])
+    );
+    let calls = calls(&out.stderr);
+    assert_eq!(calls.get("kms:GetKeyPolicy"), Some(&1), "{calls:?}");
+
+    let out = run(&["collect", "--schedule", &format!("{group}/keyed")]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bundle: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        bundle["keyPolicies"]
+            .as_object()
+            .is_some_and(|k| k.len() == 1),
+        "{bundle:#}"
+    );
+    let path = std::env::temp_dir().join(format!("{group}.json"));
+    std::fs::write(&path, &out.stdout).unwrap();
+    let offline = run(&[
+        "diagnose",
+        "--bundle",
+        path.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    let report: Value = serde_json::from_slice(&offline.stdout).unwrap();
+    let _ = std::fs::remove_file(&path);
+    let codes: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["SqsQueueKmsKeyNotPermitted"], "{report:#}");
+}
+
+/// A new schedule group `group` of this account; the client that made it.
+async fn new_schedule_group(
+    config: &aws_config::SdkConfig,
+    group: &str,
+) -> aws_sdk_scheduler::Client {
+    let scheduler = aws_sdk_scheduler::Client::new(config);
+    scheduler
+        .create_schedule_group()
+        .name(group)
+        .send()
+        .await
+        .unwrap();
+    scheduler
+}
+
+/// The role `GROUP-SUFFIX`, trusting `service` for this account's schedule group `group`,
+/// with `policy` inline when given; its ARN.
+async fn group_role(
+    iam: &aws_sdk_iam::Client,
+    group: &str,
+    suffix: &str,
+    service: &str,
+    policy: Option<Value>,
+) -> String {
+    let group_arn = format!("arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule-group/{group}");
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Service": service}, "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}, "ArnEquals": {"aws:SourceArn": group_arn}}}]});
+    let name = format!("{group}-{suffix}");
+    let arn = iam
+        .create_role()
+        .role_name(&name)
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap()
+        .arn;
+    if let Some(p) = policy {
+        iam.put_role_policy()
+            .role_name(&name)
+            .policy_name("invoke")
+            .policy_document(p.to_string())
+            .send()
+            .await
+            .unwrap();
+    }
+    arn
 }
 
 /// A schedule made by hand (not the controller's): `rate(1 hour)` to `target` with `role`.

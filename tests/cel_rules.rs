@@ -1037,6 +1037,20 @@ fn cases() -> Vec<(
             None,
         ),
         (
+            "a schedule naming a key though it sends to no queue or topic",
+            json!({"schedule": {"expression": "rate(5 minutes)", "kmsKeyArns": [format!("arn:aws:kms:us-east-1:{A}:key/k")]},
+                   "target": {"lambda": {"functionArn": format!("arn:aws:lambda:us-east-1:{A}:function:f")}}}),
+            Some("spec.schedule.kmsKeyArns"),
+            Some("spec.schedule.kmsKeyArns"),
+        ),
+        (
+            "a schedule naming its queue's key",
+            json!({"schedule": {"expression": "rate(5 minutes)", "kmsKeyArns": [format!("arn:aws:kms:us-east-1:{A}:key/1234abcd")]},
+                   "target": sqs(&queue(A, "us-east-1", "orders"), None)["target"].clone()}),
+            None,
+            None,
+        ),
+        (
             "a schedule to an API Gateway stage",
             json!({"schedule": {"expression": "rate(5 minutes)"},
                    "target": {"apiGateway": {"restApiArn": format!("arn:aws:apigateway:us-east-1::/restapis/a1b2c3d4e5"), "stage": "prod", "method": "POST", "path": "/orders"}}}),

@@ -2750,6 +2750,72 @@ spec:
     assert_schedule_and_role_gone(&scheduler, &aws, &name).await;
 }
 
+/// A schedule's queue under a customer managed key: SQS uses the key as the schedule's role,
+/// so a key policy that grants the account leaves it to the role's own policy, which the
+/// controller's role holds only for the keys `spec.schedule.kmsKeyArns` names.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_schedules_queue_key_is_judged_for_the_schedules_role() {
+    let ns = namespace("e2e-schedule-kms");
+    let config = sdk_config().await;
+    let key = key_granting_the_account(&config, ACCOUNT).await;
+    let queue_arn = queue_under_key(&config, ACCOUNT, &format!("reports-{ns}"), key.key_id()).await;
+    let _ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    let yaml = |keys: &str| {
+        format!(
+            r#"apiVersion: eventbridge.dev/v1alpha1
+kind: EventBridgeIntegration
+metadata: {{name: nightly, namespace: {ns}}}
+spec:
+  schedule: {{expression: "rate(1 hour)"{keys}}}
+  target:
+    sqs: {{queueArn: "{queue_arn}"}}
+"#
+        )
+    };
+    apply(&yaml(""));
+    let (_, _, message) = wait_condition(
+        &api,
+        "nightly",
+        "AccessVerified",
+        "False",
+        Some("SqsQueueKmsKeyNotPermitted"),
+    )
+    .await;
+    let key_arn = key.arn().unwrap().to_string();
+    assert!(
+        message.contains(key.key_id())
+            && message.contains("leaves the key to IAM policies")
+            && message.contains("spec.schedule.kmsKeyArns"),
+        "names the key, why the role may not use it, and the field that fixes it: {message}"
+    );
+    // Named in the spec: the role may use the key through SQS only, and the finding clears.
+    apply(&yaml(&format!(", kmsKeyArns: [\"{key_arn}\"]")));
+    wait_condition(&api, "nightly", "Ready", "True", Some("Converged")).await;
+    let aws = aws().await;
+    let name = derived(&ns, "nightly");
+    let doc = PolicyDocument::parse(&json!(aws.inline_policy(&name).await.unwrap())).unwrap();
+    let keys = doc
+        .statements
+        .iter()
+        .find(|s| s.action.patterns.iter().any(|a| a == "kms:GenerateDataKey"))
+        .unwrap_or_else(|| panic!("a statement for the key: {doc:?}"));
+    assert_eq!(keys.resource.clone().unwrap().patterns, [key_arn]);
+    let conditions: Vec<(String, Vec<String>)> = keys
+        .conditions
+        .iter()
+        .map(|c| (c.key.to_lowercase(), c.values.clone()))
+        .collect();
+    assert_eq!(
+        conditions,
+        [(
+            "kms:viaservice".to_string(),
+            vec![format!("sqs.{REGION}.amazonaws.com")]
+        )]
+    );
+    delete_and_wait(&ns, &["nightly"]);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_schedules_own_role_is_diagnosed_for_schedulers_trust_and_its_dead_letter_queue() {
     let ns = namespace("e2e-schedule-byo");

@@ -637,14 +637,7 @@ async fn a_dead_letter_queue_key_policy_is_read_online() {
     let m = member(&tag).await;
     let kms = aws_sdk_kms::Client::new(&m.config);
     let root_only = json!({"Version":"2012-10-17","Statement":[{"Sid":"Admins","Effect":"Allow","Principal":{"AWS":format!("arn:aws:iam::{}:root", m.account)},"Action":"kms:*","Resource":"*"}]});
-    let key = kms
-        .create_key()
-        .policy(root_only.to_string())
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap();
+    let key = key_granting_the_account(&m.config, &m.account).await;
     let alias = format!("alias/{tag}");
     kms.create_alias()
         .alias_name(&alias)
@@ -790,15 +783,7 @@ async fn the_controller_reports_organisation_and_key_policies() {
         &m.ou,
     )
     .await;
-    let kms = aws_sdk_kms::Client::new(&m.config);
-    let key = kms
-        .create_key()
-        .policy(json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":format!("arn:aws:iam::{}:root", m.account)},"Action":"kms:*","Resource":"*"}]}).to_string())
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap();
+    let key = key_granting_the_account(&m.config, &m.account).await;
     let queue = format!("{tag}-dlq");
     aws_sdk_sqs::Client::new(&m.config)
         .create_queue()

@@ -2149,6 +2149,35 @@ fn a_schedule_is_refused_naming_the_field_and_the_fix() {
         assert_eq!(f, field, "{m}");
         assert!(m.contains(words), "{field}: {m}");
     }
+    // A queue's key: of the schedule's account and region, and only when it sends to a queue
+    // or topic.
+    for (key, target, words) in [
+        (
+            format!("arn:aws:kms:us-east-1:{other}:key/k"),
+            SCHEDULED_QUEUE.to_string(),
+            "account 444455556666",
+        ),
+        (
+            format!("arn:aws:kms:eu-west-1:{A}:key/k"),
+            SCHEDULED_QUEUE.to_string(),
+            "eu-west-1",
+        ),
+        (
+            format!("arn:aws:kms:us-east-1:{A}:key/k"),
+            "{lambda: {functionArn: \"arn:aws:lambda:us-east-1:111122223333:function:f\"}}"
+                .to_string(),
+            "sends to no queue or topic",
+        ),
+        (
+            format!("arn:aws:kms:us-east-1:{A}:alias/reports"),
+            SCHEDULED_QUEUE.to_string(),
+            "not an alias",
+        ),
+    ] {
+        let (f, m) = refused(scheduled(&format!(", kmsKeyArns: [\"{key}\"]"), &target));
+        assert!(f.starts_with("spec.schedule.kmsKeyArns"), "{f}: {m}");
+        assert!(m.contains(words), "{key}: {m}");
+    }
     // A fixed partition key is a schedule's: a rule is told to use a path into the event.
     let (f, m) = refused(spec(
         "rule: {scheduleExpression: \"rate(5 minutes)\"}\ntarget: {kinesis: {streamArn: \"arn:aws:kinesis:us-east-1:111122223333:stream/s\", partitionKey: k}}\n",
@@ -2311,4 +2340,40 @@ fn a_schedule_publishes_to_a_fifo_topic_through_schedulers_universal_target() {
     let target = standard.local.schedule.unwrap().target;
     assert_eq!(target.arn, "arn:aws:sns:us-east-1:111122223333:orders");
     assert_eq!(target.input, Some(json!({"report": "daily"})));
+}
+
+#[test]
+fn a_schedules_role_may_use_the_keys_it_names_through_the_services_that_encrypt() {
+    let key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd";
+    let p = planned(&scheduled(
+        &format!(", kmsKeyArns: [\"{key}\"]"),
+        SCHEDULED_QUEUE,
+    ));
+    let role = managed(&p);
+    let keys = role.policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "QueueAndTopicKeys")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        keys,
+        json!({"Sid": "QueueAndTopicKeys", "Effect": "Allow",
+            "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": [key],
+            "Condition": {"StringEquals": {"kms:ViaService": ["sqs.us-east-1.amazonaws.com"]}}})
+    );
+    // A topic's key, used through SNS only.
+    let topic = planned(&scheduled(
+        &format!(", kmsKeyArns: [\"{key}\"]"),
+        "{sns: {topicArn: \"arn:aws:sns:us-east-1:111122223333:alerts\"}}",
+    ));
+    let statements = managed(&topic).policy["Statement"].clone();
+    assert_eq!(
+        statements[1]["Condition"]["StringEquals"]["kms:ViaService"],
+        json!(["sns.us-east-1.amazonaws.com"])
+    );
+    // Without the field, no key statement at all.
+    let bare = planned(&scheduled("", SCHEDULED_QUEUE));
+    assert!(!managed(&bare).policy.to_string().contains("kms:"));
 }

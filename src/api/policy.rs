@@ -82,6 +82,11 @@ pub struct EventBridgeIntegrationPolicySpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dead_letter_queues: Vec<String>,
 
+    /// KMS key ARNs `spec.schedule.kmsKeyArns` may name: a schedule's created role may use
+    /// them through SQS or SNS (a queue's or topic's customer managed key).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kms_keys: Vec<String>,
+
     /// Whether `spec.adoptExisting` may take over untagged rules and roles; only those whose
     /// names `ruleNames` and `roles` grant, and what is changed on them is restored when
     /// they are released. Default false.

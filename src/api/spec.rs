@@ -77,6 +77,9 @@ pub const SCHEDULE_PATTERN: &str =
     {"rule": "!has(self.schedule) || !has(self.target) || has(self.target.lambda) || has(self.target.stepFunctions) || has(self.target.ecs) || has(self.target.kinesis) || has(self.target.sqs) || has(self.target.sns)",
      "fieldPath": ".target",
      "message": "spec.target: a schedule invokes a Lambda function, a state machine, an ECS task, a Kinesis stream, an SQS queue or an SNS topic; Scheduler cannot call log groups, API Gateway stages or API destinations: use spec.rule with a scheduleExpression for those"},
+    {"rule": "!has(self.schedule) || !has(self.schedule.kmsKeyArns) || (has(self.target) && (has(self.target.sqs) || has(self.target.sns) || has(self.target.deadLetterQueueArn)))",
+     "fieldPath": ".schedule.kmsKeyArns",
+     "message": "spec.schedule.kmsKeyArns: the schedule sends to no queue or topic (neither its target nor a dead-letter queue), so its role uses no key: remove it"},
     {"rule": "!has(self.schedule) || !has(self.target) || !has(self.target.deadLetterQueueArn) || !self.target.deadLetterQueueArn.endsWith('.fifo')",
      "fieldPath": ".target.deadLetterQueueArn",
      "message": "spec.target.deadLetterQueueArn: EventBridge Scheduler sends undelivered invocations only to a standard queue, not a FIFO one"},
@@ -454,7 +457,21 @@ pub struct ScheduleSpec {
     /// Whether the schedule is enabled. Default true.
     #[serde(default = "yes")]
     pub enabled: bool,
+
+    /// The customer managed KMS keys (key ARNs) of the queue, topic or dead-letter queue the
+    /// schedule sends to. SQS and SNS use a key as the schedule's role, not as a service, so
+    /// the role created for the schedule may use these (`kms:GenerateDataKey` and
+    /// `kms:Decrypt`, through SQS or SNS only), and the key policy must grant the account
+    /// (as AWS's default key policy does) or the role. Not needed for SSE-SQS or the AWS
+    /// managed keys (`alias/aws/sqs`, `alias/aws/sns`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 2), inner(regex(pattern = KMS_KEY_ARN_PATTERN)))]
+    pub kms_key_arns: Option<Vec<String>>,
 }
+
+/// A KMS key's ARN (not an alias: an IAM policy grants a key by its ARN).
+pub const KMS_KEY_ARN_PATTERN: &str =
+    r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]{1,128}$";
 
 /// `rate(…)`, `cron(…)` or `at(yyyy-mm-ddThh:mm:ss)`.
 pub const SCHEDULER_EXPRESSION_PATTERN: &str = r"^(rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\)|cron\(\S+( \S+){5}\)|at\([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\))$";

@@ -398,6 +398,9 @@ async fn observe_all(
             queues.insert(q.queue_arn.clone(), queue);
         }
     }
+    if let Some(s) = &desired.schedule {
+        queues.extend(read_schedule_holders(clients, shared, s, max_age).await?);
+    }
     // Recorded ones are confirmed from the account's lists (which carry no description:
     // what the last direct read found stands for it); anything else is described.
     let mut api_destinations = BTreeMap::new();
@@ -453,6 +456,43 @@ async fn observe_all(
         from_snapshots,
         role_assumed_absent,
     })
+}
+
+/// What a schedule sends to with its role (its queue or topic, its dead-letter queue), read
+/// for their keys, which the diagnosis judges: no statement of ours is in their policies. A
+/// queue comes from the account's shared read when one is allowed; one the controller may
+/// not read is left out (the diagnosis says its key was not read) rather than failing the
+/// pass.
+async fn read_schedule_holders(
+    clients: &Clients,
+    shared: &crate::aws::shared_reads::SharedReads,
+    schedule: &crate::plan::schedule::DesiredSchedule,
+    max_age: Option<Duration>,
+) -> Result<Vec<(String, crate::plan::diff::ObservedQueue)>, AwsError> {
+    let as_written = crate::plan::diff::schedule_as_written(schedule);
+    let mut out = vec![];
+    for arn in crate::diagnose::schedule_sends_to(&as_written) {
+        let Ok(holder) = crate::iam::Arn::parse(&arn) else {
+            continue;
+        };
+        let name = holder.resource_name().to_string();
+        let read = match max_age {
+            Some(max_age) if holder.service == "sqs" => {
+                match shared.queue(clients, &name, &holder.account, max_age).await {
+                    Ok(Shared::Known(queue)) => Ok(queue),
+                    Ok(Shared::Unknown) => observe::queue(clients, &name, &holder.account).await,
+                    Err(e) => Err(e),
+                }
+            }
+            _ => crate::aws::policy_holder::read(clients, &arn, &name, &holder.account).await,
+        };
+        match read {
+            Ok(queue) => out.extend(queue.map(|q| (arn, q))),
+            Err(e) if e.kind == crate::aws::ErrorKind::AccessDenied => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
 }
 
 /// An API destination and its connection, described (and remembered for the lists).

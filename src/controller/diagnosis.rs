@@ -38,16 +38,27 @@ pub(super) fn snapshot(desired: &Desired, observed: &Observed) -> Snapshot {
     // The queues the rule sends to (dead-letter queue, SQS target) as read; one missing from
     // the map does not exist. Key policies and the organisation's policies are added from
     // the pass's evidence (`diagnose_parts`).
-    let queues = desired.permitted_queues();
-    let dead_letter_queues = (!queues.is_empty()).then(|| {
-        queues
+    // The queues and topics with our statements, and those a schedule sends to (read for
+    // their keys).
+    let mut holders: Vec<String> = desired
+        .permitted_queues()
+        .iter()
+        .map(|q| q.queue_arn.clone())
+        .collect();
+    if let Some(s) = &desired.schedule {
+        holders.extend(diagnose::schedule_sends_to(
+            &crate::plan::diff::schedule_as_written(s),
+        ));
+    }
+    let dead_letter_queues = (!holders.is_empty()).then(|| {
+        holders
             .iter()
-            .filter_map(|q| {
-                let queue = observed.queues.get(&q.queue_arn)?;
+            .filter_map(|arn| {
+                let queue = observed.queues.get(arn)?;
                 Some((
-                    q.queue_arn.clone(),
+                    arn.clone(),
                     diagnose::Queue {
-                        arn: q.queue_arn.clone(),
+                        arn: arn.clone(),
                         policy: queue.policy(),
                         kms_key: queue.attributes.get("KmsMasterKeyId").cloned(),
                     },

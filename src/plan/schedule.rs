@@ -111,6 +111,15 @@ pub(super) fn validate(
             ));
         }
     }
+    let sends_to_holder = spec.target.sqs.is_some()
+        || spec.target.sns.is_some()
+        || spec.target.dead_letter_queue_arn.is_some();
+    if schedule.kms_key_arns.is_some() && !sends_to_holder {
+        return Err(bad(
+            "spec.schedule.kmsKeyArns",
+            "the schedule sends to no queue or topic (neither its target nor a dead-letter queue), so its role uses no key: remove it",
+        ));
+    }
     let expression = &schedule.expression;
     if !valid_expression(expression) {
         return Err(bad(
@@ -222,6 +231,25 @@ fn check_same_account(
             ));
         }
     }
+    let schedule = spec.schedule.as_ref();
+    for (i, key) in schedule
+        .and_then(|s| s.kms_key_arns.as_ref())
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let field = format!("spec.schedule.kmsKeyArns[{i}]");
+        let parsed = super::validate::check_arn(&field, key, "kms", "")?;
+        if !parsed.resource.starts_with("key/") {
+            return Err(super::invalid(&field, format!("`{key}` is not a key's ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY_ID): an IAM policy grants a key by its ARN, not an alias; aws kms describe-key --key-id ALIAS prints it")));
+        }
+        if parsed.account != account {
+            return Err(other(&field, "the key", &parsed.account));
+        }
+        if parsed.region != region {
+            return Err(super::invalid(&field, format!("the key is in {} but the schedule's queue or topic is in {region}, and SQS and SNS use a key of their own region: name the key of the queue or topic (its KmsMasterKeyId)", parsed.region)));
+        }
+    }
     if let Some(dlq) = &spec.target.dead_letter_queue_arn {
         let field = "spec.target.deadLetterQueueArn";
         let queue = super::validate::check_arn(field, dlq, "sqs", "")?;
@@ -233,6 +261,31 @@ fn check_same_account(
         }
     }
     Ok(())
+}
+
+/// The role's use of the keys of the queue, topic or dead-letter queue: only through the
+/// services that encrypt with them for this schedule (`kms:ViaService`), so the role cannot
+/// decrypt anything else with them.
+fn keys_statement(
+    keys: &[String],
+    workload: ValidTarget<'_>,
+    dead_letter: bool,
+    region: &str,
+) -> serde_json::Value {
+    let mut via = vec![];
+    if matches!(workload, ValidTarget::Sqs(_)) || dead_letter {
+        via.push(format!("sqs.{region}.amazonaws.com"));
+    }
+    if matches!(workload, ValidTarget::Sns(_)) {
+        via.push(format!("sns.{region}.amazonaws.com"));
+    }
+    json!({
+        "Sid": "QueueAndTopicKeys",
+        "Effect": "Allow",
+        "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+        "Resource": keys,
+        "Condition": {"StringEquals": {"kms:ViaService": via}}
+    })
 }
 
 /// The plan of a spec with a schedule: the role and the schedule, in the controller's
@@ -255,6 +308,14 @@ pub(super) fn plan(
     let mut statements = workload.invoke_statements(facts, "");
     if let Some(dlq) = &spec.target.dead_letter_queue_arn {
         statements.push(json!({"Sid": "DeadLetterQueue", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": dlq}));
+    }
+    if let Some(keys) = &schedule.kms_key_arns {
+        statements.push(keys_statement(
+            keys,
+            workload,
+            spec.target.dead_letter_queue_arn.is_some(),
+            region,
+        ));
     }
     let role = match spec.role.as_ref().and_then(|r| r.arn.clone()) {
         // The user's role: used as is, and diagnosed (its trust for Scheduler and this

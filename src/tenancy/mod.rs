@@ -330,6 +330,14 @@ fn check(subject: &Subject<'_>, candidate: &Candidate<'_>) -> Result<Grant, Deni
                     group,
                 )?;
             }
+            for (i, key) in schedule.kms_key_arns.iter().flatten().enumerate() {
+                require(
+                    "kmsKeys",
+                    &policy.kms_keys,
+                    format!("spec.schedule.kmsKeyArns[{i}]"),
+                    key,
+                )?;
+            }
         }
         None => {
             let bus = spec.rule.event_bus_name.as_deref().unwrap_or("default");

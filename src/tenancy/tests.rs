@@ -805,6 +805,28 @@ crossAccount: {{targetAccountId: "222222222222"{mode}}}
 }
 
 #[test]
+fn a_schedules_queue_key_is_admitted_only_when_the_policy_grants_it() {
+    let keyed = spec(
+        r#"
+schedule: {expression: "rate(5 minutes)", kmsKeyArns: ["arn:aws:kms:us-east-1:123456789012:key/team-a-1"]}
+target: {sqs: {queueArn: "arn:aws:sqs:us-east-1:123456789012:team-a-reports"}}
+"#,
+    );
+    let mut p = team_a();
+    p.schedule_groups = vec!["default".into()];
+    let r = refused(decide_for(&keyed, &[("team-a", &p)]));
+    assert_eq!(
+        (r.field.as_str(), r.value.as_str()),
+        (
+            "spec.schedule.kmsKeyArns[0]",
+            "arn:aws:kms:us-east-1:123456789012:key/team-a-1"
+        )
+    );
+    p.kms_keys = vec!["arn:aws:kms:*:123456789012:key/team-a-*".into()];
+    permitted(decide_for(&keyed, &[("team-a", &p)]));
+}
+
+#[test]
 fn a_schedule_is_admitted_only_in_a_granted_schedule_group() {
     let scheduled = |group: &str| {
         spec(&format!(

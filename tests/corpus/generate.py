@@ -861,6 +861,34 @@ case("schedule-universal-send-message-good", "A universal SendMessage written by
      scheduled("arn:aws:scheduler:::aws-sdk:sqs:sendMessage", SEND_REPORTS,
                extra={"Input": json.dumps({"QueueUrl": f"https://sqs.{R}.amazonaws.com/{A}/reports", "MessageBody": "<aws.scheduler.scheduled-time>"})}))
 
+# A schedule's queue or topic under a KMS key: SQS and SNS use the key as the schedule's role,
+# so the key policy must name the role or grant the account (and the role's policy allow it).
+USE_KEY = {"Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": KEY_ARN}
+KEY_FOR_ROLE = {"Sid": "scheduler-role", "Effect": "Allow", "Principal": {"AWS": SROLE}, "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": "*"}
+
+def keyed(bundle, holders, keys=None):
+    b = copy.deepcopy(bundle)
+    b["deadLetterQueues"] = {arn: queue(arn=arn, kms=key) for arn, key in holders.items()}
+    if keys is not None:
+        b["keyPolicies"] = keys
+    return b
+
+case("schedule-sqs-customer-key-delegated-good", "The schedule's queue is under a customer managed key whose policy grants the account, and the role's policy lets it use the key.",
+     keyed(scheduled(REPORTS, SEND_REPORTS, USE_KEY), {REPORTS: KEY_ID}, {KEY_ID: key_policy(KEY_ADMIN)}))
+case("schedule-sqs-customer-key-role-lacks", "The key policy grants the account, so the role's own policy decides, and it does not allow the key.",
+     keyed(scheduled(REPORTS, SEND_REPORTS), {REPORTS: KEY_ID}, {KEY_ID: key_policy(KEY_ADMIN)}), ["SqsQueueKmsKeyNotPermitted"])
+case("schedule-sqs-customer-key-events-only", "The key policy admits events.amazonaws.com (what a rule needs) but neither the role nor the account: the role's own Allow does not count.",
+     keyed(scheduled(REPORTS, SEND_REPORTS, USE_KEY), {REPORTS: KEY_ID}, {KEY_ID: key_policy(KEY_EVENTS)}), ["SqsQueueKmsKeyNotPermitted"])
+case("schedule-sqs-aws-managed-key-good", "alias/aws/sqs admits any principal of the account through SQS: fine for a schedule's role (unlike for a rule, which calls as a service).",
+     keyed(scheduled(REPORTS, SEND_REPORTS), {REPORTS: "alias/aws/sqs"}))
+case("schedule-dead-letter-key-names-role-good", "The dead-letter queue's key policy names the schedule's role: it may use the key without an IAM grant of its own.",
+     keyed(scheduled(REPORTS, SEND_REPORTS, SEND_DLQ, dlq=REPORTS_DLQ), {REPORTS_DLQ: KEY_ID}, {KEY_ID: key_policy(KEY_EVENTS, KEY_FOR_ROLE)}))
+case("schedule-dead-letter-key-refuses-role", "The dead-letter queue's key admits only EventBridge: Scheduler sends there as the role and cannot.",
+     keyed(scheduled(REPORTS, SEND_REPORTS, SEND_DLQ, dlq=REPORTS_DLQ), {REPORTS_DLQ: KEY_ID}, {KEY_ID: key_policy(KEY_EVENTS)}), ["DeadLetterQueueKmsKeyNotPermitted"])
+case("schedule-fifo-topic-key-role-lacks", "The FIFO topic of a universal publish is under a key that grants the account; the role may publish but not use the key.",
+     keyed(scheduled("arn:aws:scheduler:::aws-sdk:sns:publish", PUBLISH_FIFO, extra=UNIVERSAL_PUBLISH), {ORDERS_FIFO: KEY_ID}, {KEY_ID: key_policy(KEY_ADMIN)}),
+     ["SnsTopicKmsKeyNotPermitted"])
+
 here = os.path.dirname(os.path.abspath(__file__))
 for f in os.listdir(here):
     if f.endswith(".json"):

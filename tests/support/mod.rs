@@ -1009,6 +1009,44 @@ pub async fn converge_and_count(
         .collect()
 }
 
+/// A KMS key whose policy is AWS's default: it grants the account (`kms:*` to its root), so
+/// the account's IAM policies decide who may use it.
+pub async fn key_granting_the_account(
+    config: &aws_config::SdkConfig,
+    account: &str,
+) -> aws_sdk_kms::types::KeyMetadata {
+    let root_only = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Sid": "Admins", "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{account}:root")}, "Action": "kms:*", "Resource": "*"}]});
+    aws_sdk_kms::Client::new(config)
+        .create_key()
+        .policy(root_only.to_string())
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+}
+
+/// Creates the queue `name` encrypted with the KMS key `key_id`; its ARN.
+pub async fn queue_under_key(
+    config: &aws_config::SdkConfig,
+    account: &str,
+    name: &str,
+    key_id: &str,
+) -> String {
+    aws_sdk_sqs::Client::new(config)
+        .create_queue()
+        .queue_name(name)
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::KmsMasterKeyId,
+            key_id,
+        )
+        .send()
+        .await
+        .unwrap();
+    format!("arn:aws:sqs:{REGION}:{account}:{name}")
+}
+
 /// The queue's policy as SQS holds it ("" when it has none).
 pub async fn queue_policy_text(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
     let out = sqs

@@ -8,6 +8,7 @@ mod lambda;
 mod resource_policies;
 mod roles;
 mod schedule;
+pub use schedule::schedule_sends_to;
 
 use chain::{check_chain, org_block_text};
 use judge::{Invoker, Judge};
@@ -491,25 +492,43 @@ pub fn not_evaluated(snapshot: &Snapshot) -> Vec<String> {
         out.extend(evidence.unreadable.iter().cloned());
     }
     if let Some(s) = &snapshot.schedule {
-        out.extend(schedule_not_evaluated(s));
+        out.extend(schedule_not_evaluated(snapshot, s));
     }
     out
 }
 
-/// What a schedule's diagnosis judges of its role only: Scheduler calls with the role, so
-/// the role's permission is judged, but not what the queue or topic itself holds.
-fn schedule_not_evaluated(s: &Schedule) -> Vec<String> {
+/// What a schedule's diagnosis does not judge: a universal call whose resource is not
+/// known, whether the dead-letter queue exists, the RCPs on a queue or topic, and a key
+/// whose queue or key policy was not gathered.
+fn schedule_not_evaluated(snapshot: &Snapshot, s: &Schedule) -> Vec<String> {
     let mut out = vec![];
+    let holders = snapshot.dead_letter_queues.as_ref();
+    let key_judged = |holder: &str| {
+        holders.and_then(|h| h.get(holder)).is_some_and(|q| {
+            q.kms_key.as_deref().is_none_or(|key| {
+                resource_policies::is_aws_managed_key(key)
+                    || resource_policies::key_policy_of(snapshot, key).is_some()
+            })
+        })
+    };
     if s.target_arn.contains(":scheduler:::aws-sdk:")
         && schedule::universal_call(&s.target_arn, s.input.as_ref()).is_none()
     {
         out.push(format!("universal target {} of schedule {}: the API action it calls is not judged, only the schedule's role and its trust", s.target_arn, s.arn));
     }
+    let key_note = |holder: &str| {
+        if key_judged(holder) {
+            String::new()
+        } else {
+            "; its KMS key (which must let the role kms:GenerateDataKey and kms:Decrypt) was not read".into()
+        }
+    };
     if let Some(dlq) = &s.dead_letter_arn {
-        out.push(format!("dead-letter queue {dlq} of schedule {}: the role's sqs:SendMessage is judged; that the queue exists, its resource control policies and its KMS key (which must let the role kms:GenerateDataKey and kms:Decrypt) are not read for a schedule", s.arn));
+        out.push(format!("dead-letter queue {dlq} of schedule {}: the role's sqs:SendMessage is judged; that the queue exists and resource control policies on it are not{}", s.arn, key_note(dlq)));
     }
-    if [":sqs:", ":sns:"].iter().any(|k| s.target_arn.contains(k)) {
-        out.push(format!("target {} of schedule {}: the role's permission is judged; a customer managed KMS key encrypting it (which must let the role kms:GenerateDataKey and kms:Decrypt) and resource control policies on it are not read for a schedule", s.target_arn, s.arn));
+    let resource = schedule::call_resource(s);
+    if Arn::parse(&resource).is_ok_and(|a| a.service == "sqs" || a.service == "sns") {
+        out.push(format!("target {resource} of schedule {}: the role's permission is judged; resource control policies on it are not{}", s.arn, key_note(&resource)));
     }
     out
 }

@@ -434,34 +434,10 @@ and: aws sqs set-queue-attributes --queue-url {} --attributes KmsMasterKeyId=KEY
             );
             return;
         }
-        let snapshot = self.snapshot;
-        let key_policy = snapshot.key_policies.get(key).or_else(|| {
-            // The queue may name the key by ID and the bundle by ARN, or the reverse.
-            let id = key.rsplit('/').next().unwrap_or(key);
-            snapshot
-                .key_policies
-                .iter()
-                .find(|(k, _)| k.rsplit('/').next() == Some(id))
-                .map(|(_, v)| v)
-        });
-        let Some(document) = key_policy.and_then(|p| PolicyDocument::parse(p).ok()) else {
+        let Some(document) = key_policy_of(self.snapshot, key) else {
             return; // the key policy was not gathered: not evaluated
         };
-        let key_arn = if key.starts_with("arn:") {
-            key.to_string()
-        } else {
-            format!(
-                "arn:{}:kms:{}:{}:{}",
-                queue_arn.partition,
-                queue_arn.region,
-                queue_arn.account,
-                if key.starts_with("alias/") {
-                    key.to_string()
-                } else {
-                    format!("key/{key}")
-                }
-            )
-        };
+        let key_arn = key_arn_of(key, queue_arn);
         let kms_request = Request {
             caller: Caller::Service(EVENTS.into()),
             action: "kms:GenerateDataKey".into(),
@@ -517,4 +493,42 @@ then: aws kms put-key-policy --key-id {key_id} --policy-name default --policy fi
             self.note_not_evaluated(code, queue, &notes);
         }
     }
+}
+
+/// The gathered policy of the key a queue or topic names (by ID, alias or ARN; the bundle may
+/// name it another way). None: not gathered.
+pub(super) fn key_policy_of(snapshot: &Snapshot, key: &str) -> Option<PolicyDocument> {
+    let policy = snapshot.key_policies.get(key).or_else(|| {
+        let id = key.rsplit('/').next().unwrap_or(key);
+        snapshot
+            .key_policies
+            .iter()
+            .find(|(k, _)| k.rsplit('/').next() == Some(id))
+            .map(|(_, v)| v)
+    })?;
+    PolicyDocument::parse(policy).ok()
+}
+
+/// The ARN of the key `key` (an ID, alias or ARN) in the account and region of `holder`.
+pub(super) fn key_arn_of(key: &str, holder: &Arn) -> String {
+    if key.starts_with("arn:") {
+        return key.to_string();
+    }
+    let resource = if key.starts_with("alias/") {
+        key.to_string()
+    } else {
+        format!("key/{key}")
+    };
+    format!(
+        "arn:{}:kms:{}:{}:{resource}",
+        holder.partition, holder.region, holder.account
+    )
+}
+
+/// Whether `key` is the AWS managed key of SQS or SNS (its policy admits any principal of
+/// the account calling through that service, and no service principal).
+pub(super) fn is_aws_managed_key(key: &str) -> bool {
+    ["alias/aws/sqs", "alias/aws/sns"]
+        .iter()
+        .any(|alias| key == *alias || key.ends_with(&format!(":{alias}")))
 }

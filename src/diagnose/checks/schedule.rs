@@ -170,7 +170,135 @@ impl<'a> ScheduleCheck<'a> {
                 &format!("sqs:SendMessage on the dead-letter queue {dlq} (Scheduler sends what it could not deliver there with the schedule's role, not as a service)"),
             );
         }
+        self.check_keys(role);
         self.check_broad_statements(role);
+    }
+
+    /// The queues and topics Scheduler sends to with the role ([`schedule_sends_to`]), each
+    /// with what it is and the code when its key refuses the role.
+    fn sends_to(&self) -> Vec<(String, &'static str, Code)> {
+        let s = self.schedule;
+        let resource = call_resource(s);
+        let mut out = vec![];
+        match Arn::parse(&resource).map(|a| a.service) {
+            Ok(service) if service == "sqs" => {
+                out.push((resource, "target queue", Code::SqsQueueKmsKeyNotPermitted))
+            }
+            Ok(service) if service == "sns" => {
+                out.push((resource, "target topic", Code::SnsTopicKmsKeyNotPermitted))
+            }
+            _ => {}
+        }
+        if let Some(dlq) = &s.dead_letter_arn {
+            out.push((
+                dlq.clone(),
+                "dead-letter queue",
+                Code::DeadLetterQueueKmsKeyNotPermitted,
+            ));
+        }
+        out
+    }
+
+    /// A queue or topic encrypted with a customer managed key: SQS and SNS use the key as
+    /// the caller, the schedule's role (not a service principal, as for a rule), so the key
+    /// policy must name the role, or grant the account and leave it to the role's own
+    /// policies. The AWS managed keys admit any principal of the account calling through
+    /// their service: fine here, unlike for a rule. Judged when the holder and its key
+    /// policy were gathered.
+    fn check_keys(&mut self, role: &Role) {
+        let holders = self.snapshot.dead_letter_queues.as_ref();
+        for (holder, what, code) in self.sends_to() {
+            let Some(key) = holders
+                .and_then(|h| h.get(&holder))
+                .and_then(|q| q.kms_key.clone())
+            else {
+                continue;
+            };
+            if resource_policies::is_aws_managed_key(&key) {
+                continue;
+            }
+            let (Ok(holder_arn), Some(key_policy)) = (
+                Arn::parse(&holder),
+                resource_policies::key_policy_of(self.snapshot, &key),
+            ) else {
+                continue;
+            };
+            let key_arn = resource_policies::key_arn_of(&key, &holder_arn);
+            let via = format!("{}.{}.amazonaws.com", holder_arn.service, holder_arn.region);
+            let mut denied = vec![];
+            let mut notes = vec![];
+            for action in ["kms:GenerateDataKey", "kms:Decrypt"] {
+                let outcome = self.key_outcome(role, &key_arn, &key_policy, action, &via);
+                if outcome.decision != Decision::Allow {
+                    denied.push((action, outcome.decision, outcome.blocked_by));
+                }
+                notes.extend(outcome.not_evaluated.into_iter().map(|(_, n)| n));
+            }
+            let Some((_, decision, blocked_by)) = denied.first() else {
+                continue;
+            };
+            let actions: Vec<&str> = denied.iter().map(|(a, _, _)| *a).collect();
+            let (why, fix) = key_refusal(role, &key_arn, *decision, blocked_by);
+            self.finding(
+                code,
+                &holder,
+                format!(
+                    "The {what} {holder} is encrypted with KMS key {key}, and Scheduler's role {} may not {} with it: {why}. Scheduler cannot send to the {}.",
+                    role.name,
+                    actions.join(" or "),
+                    if what.ends_with("topic") { "topic" } else { "queue" }
+                ),
+                fix,
+            );
+            self.note_not_evaluated(code, &holder, &notes);
+        }
+    }
+
+    /// The role's use of the key through SQS or SNS (`via`), by every policy that weighs:
+    /// the key policy (required: IAM policies count only if it grants the account), the
+    /// role's policies and its boundary.
+    fn key_outcome(
+        &self,
+        role: &Role,
+        key_arn: &str,
+        key_policy: &PolicyDocument,
+        action: &str,
+        via: &str,
+    ) -> crate::iam::request::Outcome {
+        use crate::iam::request::{evaluate, Principal, Question};
+        let named = |(name, document): (String, PolicyDocument)| Named {
+            name,
+            id: None,
+            document,
+        };
+        let policies = Policies {
+            identity: identity_documents(role).into_iter().map(named).collect(),
+            resource: Some(named(("key policy".into(), key_policy.clone()))),
+            boundary: role
+                .permissions_boundary
+                .as_ref()
+                .and_then(|(arn, d)| {
+                    PolicyDocument::parse(d)
+                        .ok()
+                        .map(|d| named((arn.clone(), d)))
+                })
+                .into_iter()
+                .collect(),
+            ..Policies::default()
+        };
+        let question = Question {
+            principal: Principal::Role {
+                arn: role.arn.clone(),
+                account: self.account.to_string(),
+            },
+            action: action.into(),
+            resource: key_arn.into(),
+            resource_account: None,
+            context: Context::new()
+                .with("kms:ViaService", via)
+                .with("kms:CallerAccount", self.account),
+        };
+        evaluate(&question, &policies)
     }
 
     /// The schedule's role, once it is known to exist in this account.
@@ -277,6 +405,75 @@ impl<'a> ScheduleCheck<'a> {
             }
         }
     }
+}
+
+/// What the schedule's call acts on: the templated target, or the resource a universal
+/// call's input names (the universal ARN itself when it names none).
+pub(super) fn call_resource(s: &Schedule) -> String {
+    universal_call(&s.target_arn, s.input.as_ref())
+        .map(|call| call.resource)
+        .unwrap_or_else(|| s.target_arn.clone())
+}
+
+/// The queues and topics Scheduler sends to with the schedule's role: the target's
+/// (templated, or the resource of a universal call) and the dead-letter queue. What is
+/// gathered for their KMS keys.
+pub fn schedule_sends_to(s: &Schedule) -> Vec<String> {
+    let target = call_resource(s);
+    let holder = Arn::parse(&target).is_ok_and(|a| a.service == "sqs" || a.service == "sns");
+    holder
+        .then_some(target)
+        .into_iter()
+        .chain(s.dead_letter_arn.clone())
+        .collect()
+}
+
+/// Why the key refuses the role (by the policy types that did not allow) and the fix.
+fn key_refusal(
+    role: &Role,
+    key_arn: &str,
+    decision: Decision,
+    blocked_by: &[Layer],
+) -> (String, String) {
+    let key_id = key_arn.rsplit('/').next().unwrap_or(key_arn);
+    let statement = json!({
+        "Sid": "SchedulerRoleUsesKey",
+        "Effect": "Allow",
+        "Principal": {"AWS": role.arn},
+        "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+        "Resource": "*"
+    });
+    let key_fix = format!(
+        "Add this statement to the key policy of {key_arn}, keeping its other statements:\n{}\nthen: aws kms put-key-policy --key-id {key_id} --policy-name default --policy file://key-policy.json",
+        serde_json::to_string_pretty(&statement).unwrap_or_default()
+    );
+    let layers: Vec<&str> = blocked_by.iter().map(|l| l.as_str()).collect();
+    if decision == Decision::ExplicitDeny {
+        let why = format!(
+            "an explicit Deny blocks it (policy types: {}); a Deny wins over every Allow",
+            layers.join(", ")
+        );
+        let fix = format!("Narrow the Deny of the {} policy that matches kms:GenerateDataKey or kms:Decrypt on {key_arn}, e.g. a Condition that exempts aws:PrincipalArn {}", layers.join(", "), role.arn);
+        return (why, fix);
+    }
+    if blocked_by.contains(&Layer::Resource) {
+        let why = "its key policy names neither the role nor the account (a key is usable only as far as its key policy allows)";
+        return (why.into(), key_fix);
+    }
+    if blocked_by == [Layer::Identity] {
+        let why = "the key policy leaves the key to IAM policies, and the role's policies do not allow it";
+        let fix = format!(
+            "For a role the controller created, name the key in spec.schedule.kmsKeyArns: [\"{key_arn}\"]. For a role of yours: {}",
+            remedy::put_statement(
+                &role.arn,
+                "eventbridge-invoke",
+                json!({"Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": key_arn}),
+            )
+        );
+        return (why.into(), fix);
+    }
+    let why = format!("not allowed by its {} policies", layers.join(", "));
+    (why, key_fix)
 }
 
 /// The call of a universal target: the IAM action, the code when the role may not do it, and
