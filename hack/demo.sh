@@ -94,7 +94,7 @@ echo $! > .tmp/demo-controller.pid
 step "kubectl apply -f examples/ (the policy first: without one, --policy-mode enforce permits nothing)"
 kubectl apply -f examples/tenancy-policy.yaml
 kubectl apply -f examples/
-for n in orders-to-ecs nightly-pipeline orders-to-lambda orders-to-queue orders-to-topic orders-to-stream orders-to-api orders-to-log orders-to-webhook orders-to-other-account orders-to-other-account-lambda orders-to-other-account-stream orders-fan-out weekday-report; do
+for n in orders-to-ecs nightly-pipeline orders-to-lambda orders-to-queue orders-to-topic orders-to-stream orders-to-api orders-to-log orders-to-webhook orders-to-other-account orders-to-other-account-lambda orders-to-other-account-stream orders-fan-out weekday-report nightly-digest; do
   kubectl wait --for=condition=Ready "ebi/$n" --timeout=60s >/dev/null
 done
 for n in orders-byo-role pipeline-byo-role nightly-byo-role; do

@@ -74,6 +74,9 @@ def seed(account=None):
     if not any(s.get("Sid") == "Subscribers" for s in current.get("Statement", [])):
         sns.set_topic_attributes(TopicArn=topic_arn, AttributeName="Policy",
                                  AttributeValue=json.dumps({"Version": "2012-10-17", "Statement": [subscribers]}))
+    # The FIFO topic examples/schedule-fifo-topic.yaml publishes to (through Scheduler's
+    # universal target: its templated SNS target sends no message group).
+    sns.create_topic(Name="order-digests.fifo", Attributes={"FifoTopic": "true"})
     # The stream examples/kinesis.yaml puts records in.
     kinesis = client("kinesis", account)
     try:
