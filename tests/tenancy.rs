@@ -575,17 +575,28 @@ async fn policy_and_namespace_changes_take_effect_within_seconds() {
         .await
         .expect("disable the rule by hand");
     // A spec change is a pass too (generation bumps); it stays refused and writes nothing.
-    let passes = ctl.reconciles();
+    // The barrier is a status written for the new generation: a count of passes could be
+    // met by one already under way for the old spec.
     apply(&object(
         &ns,
         "pipeline",
         &sfn_spec("    input: {changed: true}\n"),
     ));
-    wait_until(
-        "the pass for the spec change",
+    let generation = api.get("pipeline").await.unwrap().metadata.generation;
+    wait_until_async(
+        "a refused pass for the spec change",
         Duration::from_secs(20),
-        || ctl.reconciles() > passes,
-    );
+        || async {
+            api.get("pipeline").await.is_ok_and(|o| {
+                let status = o.status.unwrap_or_default();
+                status.observed_generation == generation
+                    && status.conditions.iter().any(|c| {
+                        c.type_ == "Stalled" && c.status == "True" && c.reason == "NotPermitted"
+                    })
+            })
+        },
+    )
+    .await;
     assert_eq!(writes(&ctl), before, "{:?}", ctl.aws_calls());
     let state = aws
         .events
