@@ -1044,6 +1044,14 @@ fn cases() -> Vec<(
             Some("spec.schedule.kmsKeyArns"),
         ),
         (
+            "a schedule naming a key for a role of the user's",
+            json!({"schedule": {"expression": "rate(5 minutes)", "kmsKeyArns": [format!("arn:aws:kms:us-east-1:{A}:key/1234abcd")]},
+                   "role": {"arn": format!("arn:aws:iam::{A}:role/mine")},
+                   "target": sqs(&queue(A, "us-east-1", "orders"), None)["target"].clone()}),
+            Some("spec.schedule.kmsKeyArns"),
+            Some("spec.schedule.kmsKeyArns"),
+        ),
+        (
             "a schedule naming its queue's key",
             json!({"schedule": {"expression": "rate(5 minutes)", "kmsKeyArns": [format!("arn:aws:kms:us-east-1:{A}:key/1234abcd")]},
                    "target": sqs(&queue(A, "us-east-1", "orders"), None)["target"].clone()}),

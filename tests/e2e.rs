@@ -2701,7 +2701,7 @@ spec:
     assert_eq!(request["MessageGroupId"], "nightly");
     assert_eq!(
         request["MessageDeduplicationId"],
-        "<aws.scheduler.execution-id>"
+        format!("{name}@<aws.scheduler.scheduled-time>")
     );
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(request["Message"].as_str().unwrap()).unwrap(),

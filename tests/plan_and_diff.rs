@@ -2173,11 +2173,22 @@ fn a_schedule_is_refused_naming_the_field_and_the_fix() {
             SCHEDULED_QUEUE.to_string(),
             "not an alias",
         ),
+        (
+            format!("arn:aws:kms:us-east-1:{A}:key/*"),
+            SCHEDULED_QUEUE.to_string(),
+            "not a key's ARN",
+        ),
     ] {
         let (f, m) = refused(scheduled(&format!(", kmsKeyArns: [\"{key}\"]"), &target));
         assert!(f.starts_with("spec.schedule.kmsKeyArns"), "{f}: {m}");
         assert!(m.contains(words), "{key}: {m}");
     }
+    // Keys granted to a role of the user's, which the controller never modifies: refused.
+    let (f, m) = refused(spec(&format!(
+        "schedule: {{expression: \"rate(5 minutes)\", kmsKeyArns: [\"arn:aws:kms:us-east-1:{A}:key/k\"]}}\nrole: {{arn: \"arn:aws:iam::{A}:role/mine\"}}\ntarget: {SCHEDULED_QUEUE}\n"
+    )));
+    assert_eq!(f, "spec.schedule.kmsKeyArns");
+    assert!(m.contains("never modified"), "{m}");
     // A fixed partition key is a schedule's: a rule is told to use a path into the event.
     let (f, m) = refused(spec(
         "rule: {scheduleExpression: \"rate(5 minutes)\"}\ntarget: {kinesis: {streamArn: \"arn:aws:kinesis:us-east-1:111122223333:stream/s\", partitionKey: k}}\n",
@@ -2299,9 +2310,11 @@ fn a_schedule_publishes_to_a_fifo_topic_through_schedulers_universal_target() {
     let request = target.input.as_ref().unwrap();
     assert_eq!(request["TopicArn"], topic);
     assert_eq!(request["MessageGroupId"], "nightly");
+    let name = &p.local.schedule.as_ref().unwrap().name;
     assert_eq!(
         request["MessageDeduplicationId"],
-        "<aws.scheduler.execution-id>"
+        format!("{name}@<aws.scheduler.scheduled-time>"),
+        "one ID for every retry of a run, another for each run and each schedule"
     );
     let message: serde_json::Value =
         serde_json::from_str(request["Message"].as_str().unwrap()).unwrap();

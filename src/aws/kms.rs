@@ -13,8 +13,13 @@ use crate::diagnose::Snapshot;
 /// One key's policy, or why it could not be read.
 #[derive(Clone, Debug, PartialEq)]
 pub enum KeyPolicy {
-    /// The policy document as KMS returns it (JSON text).
-    Read(String),
+    /// The policy document as KMS returns it (JSON text), and the key's ARN when the queue
+    /// names it by alias (DescribeKey's): IAM policies grant a key by its ARN, never by an
+    /// alias's.
+    Read {
+        policy: String,
+        key_arn: Option<String>,
+    },
     /// `transient` (throttled, unreachable) results are not cached.
     Unreadable { reason: String, transient: bool },
 }
@@ -23,10 +28,13 @@ impl KeyPolicy {
     /// Into a snapshot, keyed as the queue names the key (`KmsMasterKeyId`).
     pub fn fill(&self, key: &str, snapshot: &mut Snapshot) {
         match self {
-            KeyPolicy::Read(policy) => {
+            KeyPolicy::Read { policy, key_arn } => {
                 snapshot
                     .key_policies
                     .insert(key.to_string(), Value::String(policy.clone()));
+                if let Some(arn) = key_arn {
+                    snapshot.key_arns.insert(key.to_string(), arn.clone());
+                }
             }
             KeyPolicy::Unreadable { reason, .. } => {
                 snapshot
@@ -39,7 +47,13 @@ impl KeyPolicy {
     /// As `aws kms get-key-policy` prints it (`collect`'s `keyPolicies`); None when unreadable.
     pub fn bundle(&self) -> Option<Value> {
         match self {
-            KeyPolicy::Read(policy) => Some(json!({"Policy": policy, "PolicyName": "default"})),
+            KeyPolicy::Read { policy, key_arn } => {
+                let mut out = json!({"Policy": policy, "PolicyName": "default"});
+                if let Some(arn) = key_arn {
+                    out["KeyArn"] = json!(arn);
+                }
+                Some(out)
+            }
             KeyPolicy::Unreadable { .. } => None,
         }
     }
@@ -64,7 +78,7 @@ pub fn needs_key_policy(key: &str) -> bool {
 /// The default key policy of `key` (key ID, key ARN, alias name or alias ARN).
 pub async fn key_policy(client: &aws_sdk_kms::Client, key: &str) -> KeyPolicy {
     match read(client, key).await {
-        Ok(policy) => KeyPolicy::Read(policy),
+        Ok((policy, key_arn)) => KeyPolicy::Read { policy, key_arn },
         Err(e) => KeyPolicy::Unreadable {
             transient: e.kind == ErrorKind::Transient,
             reason: e.to_string(),
@@ -72,7 +86,11 @@ pub async fn key_policy(client: &aws_sdk_kms::Client, key: &str) -> KeyPolicy {
     }
 }
 
-async fn read(client: &aws_sdk_kms::Client, key: &str) -> Result<String, AwsError> {
+/// The policy, and the key's ARN when `key` is an alias.
+async fn read(
+    client: &aws_sdk_kms::Client,
+    key: &str,
+) -> Result<(String, Option<String>), AwsError> {
     let is_alias = key.starts_with("alias/") || key.contains(":alias/");
     let key_id = if is_alias {
         let out = client
@@ -100,14 +118,16 @@ async fn read(client: &aws_sdk_kms::Client, key: &str) -> Result<String, AwsErro
         .send()
         .await
         .map_err(|e| classify("kms:GetKeyPolicy", e))?;
-    out.policy().map(str::to_string).ok_or_else(|| {
+    let key_arn = is_alias.then(|| key_id.clone());
+    let policy = out.policy().map(str::to_string).ok_or_else(|| {
         AwsError::new(
             "kms:GetKeyPolicy",
             ErrorKind::Rejected,
             "NoPolicy",
             format!("GetKeyPolicy returned no policy for {key_id}"),
         )
-    })
+    })?;
+    Ok((policy, key_arn))
 }
 
 #[cfg(test)]
@@ -117,8 +137,11 @@ mod tests {
     #[test]
     fn a_read_policy_and_an_unreadable_one_fill_the_snapshot_as_the_bundle_would() {
         let mut s = Snapshot::default();
-        KeyPolicy::Read("{\"Version\":\"2012-10-17\",\"Statement\":[]}".into())
-            .fill("alias/dlq", &mut s);
+        KeyPolicy::Read {
+            policy: "{\"Version\":\"2012-10-17\",\"Statement\":[]}".into(),
+            key_arn: None,
+        }
+        .fill("alias/dlq", &mut s);
         KeyPolicy::Unreadable {
             reason: "kms:GetKeyPolicy failed (AccessDeniedException): no".into(),
             transient: false,

@@ -388,6 +388,7 @@ pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError>
         }
     };
     let mut key_policies = BTreeMap::new();
+    let mut key_arns = BTreeMap::new();
     for (key, p, path) in optional_map(&root, "keyPolicies")? {
         input::object(p, &path)?;
         // `aws kms get-key-policy` prints {"Policy": "<JSON text>", "PolicyName": "default"}.
@@ -395,6 +396,10 @@ pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError>
             key.clone(),
             document(p.get("Policy"), &format!("{path}.Policy"))?,
         );
+        // `collect` adds the key's ARN for a key named by alias (aws kms describe-key).
+        if let Some(arn) = input::optional_string(p, "KeyArn", &path)? {
+            key_arns.insert(key.clone(), arn);
+        }
     }
     let organization = match input::field(&root, "organization") {
         None => None,
@@ -447,6 +452,7 @@ pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError>
             chains,
             dead_letter_queues,
             key_policies,
+            key_arns,
             organization,
             delivery,
             api_destinations,

@@ -27,6 +27,9 @@ pub struct Snapshot {
     /// KMS key policies (`aws kms get-key-policy`), keyed as the queue names the key
     /// (key ID, key ARN or alias).
     pub key_policies: BTreeMap<String, Value>,
+    /// The key ARN of a key named by alias, keyed like `key_policies` (DescribeKey's; a
+    /// bundle's `keyPolicies[…].KeyArn`): IAM policies grant a key by its ARN only.
+    pub key_arns: BTreeMap<String, String>,
     /// Service and resource control policies of the account's organisation. None: not
     /// gathered, so organisation policies are not evaluated.
     pub organization: Option<Organization>,

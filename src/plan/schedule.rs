@@ -114,6 +114,12 @@ pub(super) fn validate(
     let sends_to_holder = spec.target.sqs.is_some()
         || spec.target.sns.is_some()
         || spec.target.dead_letter_queue_arn.is_some();
+    if schedule.kms_key_arns.is_some() && spec.role.as_ref().is_some_and(|r| r.arn.is_some()) {
+        return Err(bad(
+            "spec.schedule.kmsKeyArns",
+            "grants keys to the role the controller creates, and spec.role.arn brings a role of yours, which is never modified: allow kms:GenerateDataKey and kms:Decrypt on the keys in your role's policy, and remove kmsKeyArns",
+        ));
+    }
     if schedule.kms_key_arns.is_some() && !sends_to_holder {
         return Err(bad(
             "spec.schedule.kmsKeyArns",
@@ -240,7 +246,12 @@ fn check_same_account(
     {
         let field = format!("spec.schedule.kmsKeyArns[{i}]");
         let parsed = super::validate::check_arn(&field, key, "kms", "")?;
-        if !parsed.resource.starts_with("key/") {
+        let key_id = parsed.resource.strip_prefix("key/").unwrap_or_default();
+        let key_id_ok = (1..=128).contains(&key_id.len())
+            && key_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if !key_id_ok {
             return Err(super::invalid(&field, format!("`{key}` is not a key's ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY_ID): an IAM policy grants a key by its ARN, not an alias; aws kms describe-key --key-id ALIAS prints it")));
         }
         if parsed.account != account {
@@ -271,13 +282,19 @@ fn keys_statement(
     workload: ValidTarget<'_>,
     dead_letter: bool,
     region: &str,
+    partition: &str,
 ) -> serde_json::Value {
+    let domain = if partition == "aws-cn" {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
     let mut via = vec![];
     if matches!(workload, ValidTarget::Sqs(_)) || dead_letter {
-        via.push(format!("sqs.{region}.amazonaws.com"));
+        via.push(format!("sqs.{region}.{domain}"));
     }
     if matches!(workload, ValidTarget::Sns(_)) {
-        via.push(format!("sns.{region}.amazonaws.com"));
+        via.push(format!("sns.{region}.{domain}"));
     }
     json!({
         "Sid": "QueueAndTopicKeys",
@@ -315,6 +332,7 @@ pub(super) fn plan(
             workload,
             spec.target.dead_letter_queue_arn.is_some(),
             region,
+            partition,
         ));
     }
     let role = match spec.role.as_ref().and_then(|r| r.arn.clone()) {
@@ -336,7 +354,7 @@ pub(super) fn plan(
         )?),
     };
     let (arn, parameters, input) =
-        workload.scheduled_call(partition, account, spec.target.input.as_ref());
+        workload.scheduled_call(partition, account, &name, spec.target.input.as_ref());
     let target = TargetShape {
         id: String::new(),
         arn,

@@ -849,7 +849,7 @@ case("schedule-dead-letter-fifo", "A FIFO dead-letter queue: Scheduler sends onl
 ORDERS_FIFO = f"arn:aws:sns:{R}:{A}:orders.fifo"
 PUBLISH_FIFO = {"Effect": "Allow", "Action": "sns:Publish", "Resource": ORDERS_FIFO}
 UNIVERSAL_PUBLISH = {"Input": json.dumps({"TopicArn": ORDERS_FIFO, "Message": "{}", "MessageGroupId": "nightly",
-                                          "MessageDeduplicationId": "<aws.scheduler.execution-id>"})}
+                                          "MessageDeduplicationId": "nightly@<aws.scheduler.scheduled-time>"})}
 case("schedule-fifo-topic-universal-good", "A FIFO topic published to through the universal target aws-sdk:sns:publish, with its group; the role may publish to that topic.",
      scheduled("arn:aws:scheduler:::aws-sdk:sns:publish", PUBLISH_FIFO, extra=UNIVERSAL_PUBLISH))
 case("schedule-fifo-topic-universal-not-allowed", "The universal publish names the topic in its input, and the role may publish only to another topic.",
@@ -888,6 +888,30 @@ case("schedule-dead-letter-key-refuses-role", "The dead-letter queue's key admit
 case("schedule-fifo-topic-key-role-lacks", "The FIFO topic of a universal publish is under a key that grants the account; the role may publish but not use the key.",
      keyed(scheduled("arn:aws:scheduler:::aws-sdk:sns:publish", PUBLISH_FIFO, extra=UNIVERSAL_PUBLISH), {ORDERS_FIFO: KEY_ID}, {KEY_ID: key_policy(KEY_ADMIN)}),
      ["SnsTopicKmsKeyNotPermitted"])
+
+KEY_ALIAS = "alias/reports"
+def aliased(bundle, key_arn=True):
+    b = keyed(bundle, {REPORTS: KEY_ALIAS}, {KEY_ALIAS: key_policy(KEY_ADMIN)})
+    if key_arn:
+        b["keyPolicies"][KEY_ALIAS]["KeyArn"] = KEY_ARN
+    return b
+case("schedule-sqs-key-alias-good", "The queue names its key by alias; collect carried the key's ARN, which the role's policy grants (an IAM policy names a key by its ARN).",
+     aliased(scheduled(REPORTS, SEND_REPORTS, USE_KEY)))
+case("schedule-sqs-key-alias-grant-by-alias", "The role's policy grants the alias's ARN: KMS matches IAM policies against the key's ARN, so the role may not use the key.",
+     aliased(scheduled(REPORTS, SEND_REPORTS, dict(USE_KEY, Resource=f"arn:aws:kms:{R}:{A}:alias/reports"))), ["SqsQueueKmsKeyNotPermitted"])
+case("schedule-sqs-key-alias-unresolved", "The queue names its key by alias and the key's ARN was not carried: not judged (a note says why), never guessed.",
+     aliased(scheduled(REPORTS, SEND_REPORTS), key_arn=False))
+BOUNDARY_ARN = f"arn:aws:iam::{A}:policy/scheduler-boundary"
+def bounded(bundle, *statements):
+    b = copy.deepcopy(bundle)
+    r = role(SROLE, trust_scheduler(), [("invoke", doc(SEND_REPORTS, USE_KEY))], boundary=(BOUNDARY_ARN, doc(*statements)))
+    b["roles"] = [r]
+    return b
+case("schedule-sqs-key-boundary-blocks", "The role's policy allows the key but its permissions boundary allows only SQS: the boundary is what to change.",
+     bounded(keyed(scheduled(REPORTS, SEND_REPORTS), {REPORTS: KEY_ID}, {KEY_ID: key_policy(KEY_ADMIN)}), {"Effect": "Allow", "Action": "sqs:*", "Resource": "*"}),
+     ["SqsQueueKmsKeyNotPermitted"])
+case("schedule-dead-letter-is-the-target", "The same queue as target and dead-letter queue, under a key the role may not use: one finding, as the target.",
+     keyed(scheduled(REPORTS, SEND_REPORTS, dlq=REPORTS), {REPORTS: KEY_ID}, {KEY_ID: key_policy(KEY_ADMIN)}), ["SqsQueueKmsKeyNotPermitted"])
 
 here = os.path.dirname(os.path.abspath(__file__))
 for f in os.listdir(here):

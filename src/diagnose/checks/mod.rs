@@ -502,33 +502,60 @@ pub fn not_evaluated(snapshot: &Snapshot) -> Vec<String> {
 /// whose queue or key policy was not gathered.
 fn schedule_not_evaluated(snapshot: &Snapshot, s: &Schedule) -> Vec<String> {
     let mut out = vec![];
-    let holders = snapshot.dead_letter_queues.as_ref();
-    let key_judged = |holder: &str| {
-        holders.and_then(|h| h.get(holder)).is_some_and(|q| {
-            q.kms_key.as_deref().is_none_or(|key| {
-                resource_policies::is_aws_managed_key(key)
-                    || resource_policies::key_policy_of(snapshot, key).is_some()
-            })
-        })
-    };
     if s.target_arn.contains(":scheduler:::aws-sdk:")
         && schedule::universal_call(&s.target_arn, s.input.as_ref()).is_none()
     {
         out.push(format!("universal target {} of schedule {}: the API action it calls is not judged, only the schedule's role and its trust", s.target_arn, s.arn));
     }
-    let key_note = |holder: &str| {
-        if key_judged(holder) {
-            String::new()
-        } else {
-            "; its KMS key (which must let the role kms:GenerateDataKey and kms:Decrypt) was not read".into()
-        }
-    };
-    if let Some(dlq) = &s.dead_letter_arn {
-        out.push(format!("dead-letter queue {dlq} of schedule {}: the role's sqs:SendMessage is judged; that the queue exists and resource control policies on it are not{}", s.arn, key_note(dlq)));
-    }
+    let schedule_account = Arn::parse(&s.arn).map(|a| a.account).unwrap_or_default();
     let resource = schedule::call_resource(s);
-    if Arn::parse(&resource).is_ok_and(|a| a.service == "sqs" || a.service == "sns") {
-        out.push(format!("target {resource} of schedule {}: the role's permission is judged; resource control policies on it are not{}", s.arn, key_note(&resource)));
+    let target = Arn::parse(&resource)
+        .ok()
+        .filter(|a| a.service == "sqs" || a.service == "sns");
+    if let Some(target) = &target {
+        let mut note = format!("target {resource} of schedule {}: the role's permission is judged; resource control policies on it are not", s.arn);
+        if target.account != schedule_account {
+            // A universal call written by hand may reach another account, whose queue or
+            // topic policy must grant the role too.
+            note.push_str(&format!(
+                ", nor its own policy, which must grant the role (it is in account {})",
+                target.account
+            ));
+        }
+        note.push_str(&key_not_read(snapshot, &resource));
+        out.push(note);
+    }
+    if let Some(dlq) = s.dead_letter_arn.as_ref().filter(|d| **d != resource) {
+        out.push(format!("dead-letter queue {dlq} of schedule {}: the role's sqs:SendMessage is judged; that the queue exists and resource control policies on it are not{}", s.arn, key_not_read(snapshot, dlq)));
     }
     out
+}
+
+/// Why a schedule's queue or topic's key was not judged ("" when it was, or needs none).
+fn key_not_read(snapshot: &Snapshot, holder: &str) -> String {
+    const WHAT: &str = "its KMS key (which must let the role kms:GenerateDataKey and kms:Decrypt)";
+    let Some(q) = snapshot
+        .dead_letter_queues
+        .as_ref()
+        .and_then(|h| h.get(holder))
+    else {
+        return format!("; {WHAT} was not read (nor the queue or topic)");
+    };
+    let Some(key) = q.kms_key.as_deref() else {
+        return String::new();
+    };
+    if resource_policies::is_aws_managed_key(key) {
+        return String::new();
+    }
+    if let Some(reason) = snapshot.key_policies_unreadable.get(key) {
+        return format!("; {WHAT}, {key}, could not be read: {reason}");
+    }
+    if resource_policies::key_policy_of(snapshot, key).is_none() {
+        return format!("; {WHAT}, {key}, was not read");
+    }
+    let named_by_alias = key.starts_with("alias/") || key.contains(":alias/");
+    if named_by_alias && !snapshot.key_arns.contains_key(key) {
+        return format!("; {WHAT} is named by alias {key}, and the key's ARN, which IAM policies name it by, was not read (aws kms describe-key; a bundle's keyPolicies[…].KeyArn)");
+    }
+    String::new()
 }

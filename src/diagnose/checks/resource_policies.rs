@@ -525,6 +525,15 @@ pub(super) fn key_arn_of(key: &str, holder: &Arn) -> String {
     )
 }
 
+/// The ARN IAM policies name the key by: an alias resolved by DescribeKey (None when it was
+/// not), else the key's own ARN.
+pub(super) fn resolved_key_arn(snapshot: &Snapshot, key: &str, holder: &Arn) -> Option<String> {
+    if key.starts_with("alias/") || key.contains(":alias/") {
+        return snapshot.key_arns.get(key).cloned();
+    }
+    Some(key_arn_of(key, holder))
+}
+
 /// Whether `key` is the AWS managed key of SQS or SNS (its policy admits any principal of
 /// the account calling through that service, and no service principal).
 pub(super) fn is_aws_managed_key(key: &str) -> bool {

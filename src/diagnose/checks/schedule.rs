@@ -189,7 +189,12 @@ impl<'a> ScheduleCheck<'a> {
             }
             _ => {}
         }
-        if let Some(dlq) = &s.dead_letter_arn {
+        // The target's queue named again as the dead-letter queue: judged once, as the target.
+        if let Some(dlq) = s
+            .dead_letter_arn
+            .as_ref()
+            .filter(|d| **d != resource_of(&out))
+        {
             out.push((
                 dlq.clone(),
                 "dead-letter queue",
@@ -217,14 +222,24 @@ impl<'a> ScheduleCheck<'a> {
             if resource_policies::is_aws_managed_key(&key) {
                 continue;
             }
+            // An alias not resolved to its key, or a policy not read: not judged (the
+            // `notEvaluated` note says so).
             let (Ok(holder_arn), Some(key_policy)) = (
                 Arn::parse(&holder),
                 resource_policies::key_policy_of(self.snapshot, &key),
             ) else {
                 continue;
             };
-            let key_arn = resource_policies::key_arn_of(&key, &holder_arn);
-            let via = format!("{}.{}.amazonaws.com", holder_arn.service, holder_arn.region);
+            let Some(key_arn) =
+                resource_policies::resolved_key_arn(self.snapshot, &key, &holder_arn)
+            else {
+                continue;
+            };
+            let via = service_host(
+                &holder_arn.service,
+                &holder_arn.region,
+                &holder_arn.partition,
+            );
             let mut denied = vec![];
             let mut notes = vec![];
             for action in ["kms:GenerateDataKey", "kms:Decrypt"] {
@@ -352,11 +367,12 @@ impl<'a> ScheduleCheck<'a> {
         let partition = Arn::parse(topic)
             .map(|a| a.partition)
             .unwrap_or_else(|_| "aws".into());
+        let name = self.name;
         self.finding(
             Code::ScheduleTopicNeedsMessageGroup,
             topic,
             format!("Schedule {} publishes to the FIFO topic {topic} through Scheduler's SNS target, which sends no message group ID: SNS refuses every publish.", self.name),
-            format!("Publish through the universal target instead: target Arn arn:{partition}:scheduler:::aws-sdk:sns:publish, Input {{\"TopicArn\": \"{topic}\", \"Message\": \"…\", \"MessageGroupId\": \"…\", \"MessageDeduplicationId\": \"<aws.scheduler.execution-id>\"}} (with this controller: set spec.target.sns.messageGroupId)."),
+            format!("Publish through the universal target instead: target Arn arn:{partition}:scheduler:::aws-sdk:sns:publish, Input {{\"TopicArn\": \"{topic}\", \"Message\": \"…\", \"MessageGroupId\": \"…\", \"MessageDeduplicationId\": \"{name}@<aws.scheduler.scheduled-time>\"}} (one ID for every retry of a run; with this controller: set spec.target.sns.messageGroupId)."),
         );
     }
 
@@ -421,14 +437,15 @@ pub(super) fn call_resource(s: &Schedule) -> String {
 pub fn schedule_sends_to(s: &Schedule) -> Vec<String> {
     let target = call_resource(s);
     let holder = Arn::parse(&target).is_ok_and(|a| a.service == "sqs" || a.service == "sns");
-    holder
-        .then_some(target)
-        .into_iter()
-        .chain(s.dead_letter_arn.clone())
-        .collect()
+    let mut out: Vec<String> = holder.then_some(target).into_iter().collect();
+    if let Some(dlq) = s.dead_letter_arn.clone().filter(|d| !out.contains(d)) {
+        out.push(dlq);
+    }
+    out
 }
 
-/// Why the key refuses the role (by the policy types that did not allow) and the fix.
+/// Why the key refuses the role, by the policy types that did not allow (or denied), and
+/// the fix of each.
 fn key_refusal(
     role: &Role,
     key_arn: &str,
@@ -436,44 +453,84 @@ fn key_refusal(
     blocked_by: &[Layer],
 ) -> (String, String) {
     let key_id = key_arn.rsplit('/').next().unwrap_or(key_arn);
-    let statement = json!({
-        "Sid": "SchedulerRoleUsesKey",
-        "Effect": "Allow",
-        "Principal": {"AWS": role.arn},
-        "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
-        "Resource": "*"
-    });
-    let key_fix = format!(
-        "Add this statement to the key policy of {key_arn}, keeping its other statements:\n{}\nthen: aws kms put-key-policy --key-id {key_id} --policy-name default --policy file://key-policy.json",
-        serde_json::to_string_pretty(&statement).unwrap_or_default()
-    );
-    let layers: Vec<&str> = blocked_by.iter().map(|l| l.as_str()).collect();
+    let layer_name = |l: &Layer| match l {
+        Layer::Resource => "key policy",
+        Layer::Identity => "role's policies",
+        Layer::Boundary => "permissions boundary",
+        other => other.as_str(),
+    };
+    let layers: Vec<&str> = blocked_by.iter().map(layer_name).collect();
     if decision == Decision::ExplicitDeny {
         let why = format!(
-            "an explicit Deny blocks it (policy types: {}); a Deny wins over every Allow",
+            "an explicit Deny in the {} blocks it; a Deny wins over every Allow",
             layers.join(", ")
         );
-        let fix = format!("Narrow the Deny of the {} policy that matches kms:GenerateDataKey or kms:Decrypt on {key_arn}, e.g. a Condition that exempts aws:PrincipalArn {}", layers.join(", "), role.arn);
+        let fix = format!("Narrow the Deny of the {} that matches kms:GenerateDataKey or kms:Decrypt on {key_arn}, e.g. a Condition that exempts aws:PrincipalArn {}", layers.join(", "), role.arn);
         return (why, fix);
     }
-    if blocked_by.contains(&Layer::Resource) {
-        let why = "its key policy names neither the role nor the account (a key is usable only as far as its key policy allows)";
-        return (why.into(), key_fix);
+    let use_key = json!(["kms:GenerateDataKey", "kms:Decrypt"]);
+    let mut whys = vec![];
+    let mut fixes = vec![];
+    for layer in blocked_by {
+        match layer {
+            Layer::Resource => {
+                whys.push("its key policy names neither the role nor the account (a key is usable only as far as its key policy allows)".to_string());
+                let statement = json!({"Sid": "SchedulerRoleUsesKey", "Effect": "Allow",
+                    "Principal": {"AWS": role.arn}, "Action": use_key, "Resource": "*"});
+                fixes.push(format!(
+                    "Add this statement to the key policy of {key_arn}, keeping its other statements:\n{}\nthen: aws kms put-key-policy --key-id {key_id} --policy-name default --policy file://key-policy.json",
+                    serde_json::to_string_pretty(&statement).unwrap_or_default()
+                ));
+            }
+            Layer::Identity => {
+                whys.push("the key policy leaves the key to IAM policies, and the role's policies do not allow it".to_string());
+                fixes.push(format!(
+                    "For a role the controller created, name the key in spec.schedule.kmsKeyArns: [\"{key_arn}\"]. For a role of yours: {}",
+                    remedy::put_statement(
+                        &role.arn,
+                        "eventbridge-invoke",
+                        json!({"Effect": "Allow", "Action": use_key, "Resource": key_arn}),
+                    )
+                ));
+            }
+            Layer::Boundary => {
+                let boundary = role
+                    .permissions_boundary
+                    .as_ref()
+                    .map_or("", |(arn, _)| arn.as_str());
+                whys.push(format!(
+                    "the role's permissions boundary {boundary} does not allow it"
+                ));
+                fixes.push(format!(
+                    "Allow it in the boundary policy {boundary} (a new default version with this statement):\n{}",
+                    serde_json::to_string_pretty(&json!({"Effect": "Allow", "Action": use_key, "Resource": key_arn})).unwrap_or_default()
+                ));
+            }
+            other => {
+                whys.push(format!("its {} policies do not allow it", other.as_str()));
+                fixes.push(format!("Allow kms:GenerateDataKey and kms:Decrypt on {key_arn} for {} in the {} policies.", role.arn, other.as_str()));
+            }
+        }
     }
-    if blocked_by == [Layer::Identity] {
-        let why = "the key policy leaves the key to IAM policies, and the role's policies do not allow it";
-        let fix = format!(
-            "For a role the controller created, name the key in spec.schedule.kmsKeyArns: [\"{key_arn}\"]. For a role of yours: {}",
-            remedy::put_statement(
-                &role.arn,
-                "eventbridge-invoke",
-                json!({"Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": key_arn}),
-            )
-        );
-        return (why.into(), fix);
-    }
-    let why = format!("not allowed by its {} policies", layers.join(", "));
-    (why, key_fix)
+    (whys.join("; and "), fixes.join("\nAnd: "))
+}
+
+/// The host of `service` in `region`, as `kms:ViaService` names it.
+fn service_host(service: &str, region: &str, partition: &str) -> String {
+    let domain = if partition == "aws-cn" {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
+    format!("{service}.{region}.{domain}")
+}
+
+/// The first holder's ARN (the target's queue or topic), or "".
+fn resource_of(holders: &[(String, &'static str, Code)]) -> String {
+    holders
+        .first()
+        .map(|(arn, _, _)| arn.clone())
+        .unwrap_or_default()
 }
 
 /// The call of a universal target: the IAM action, the code when the role may not do it, and

@@ -181,6 +181,7 @@ impl<'a> ValidTarget<'a> {
         self,
         partition: &str,
         account: &str,
+        schedule_name: &str,
         input: Option<&Value>,
     ) -> (String, TargetParameters, Option<Value>) {
         match self {
@@ -188,7 +189,12 @@ impl<'a> ValidTarget<'a> {
                 Some(group) => (
                     sns::universal_publish_arn(partition),
                     TargetParameters::None,
-                    Some(sns::scheduled_publish_request(t, group, input)),
+                    Some(sns::scheduled_publish_request(
+                        t,
+                        group,
+                        schedule_name,
+                        input,
+                    )),
                 ),
                 None => (t.topic_arn.clone(), TargetParameters::None, input.cloned()),
             },
