@@ -9,6 +9,8 @@ pub mod delivery;
 pub mod delivery_evidence;
 pub mod drift_plumbing;
 pub mod errors;
+#[cfg(test)]
+pub(crate) mod fake;
 pub mod kms;
 pub mod observe;
 pub mod organization;

@@ -613,6 +613,25 @@ async fn apply_changes(part: &Part, owner: &Owner) -> Result<(), Failure> {
     Ok(())
 }
 
+/// IAM's answer to CreateRole for a name that exists.
+const TAKEN: &str = "EntityAlreadyExists";
+
+/// The role was created without looking first (the record said none) and IAM says the name
+/// is taken: the part is read again and diffed as for any existing role, so `part.changes`
+/// says what is left to write (ours, or adoptable), or the role is not ours (`NotOwned`).
+/// Role changes come first, so nothing of the part was written before.
+async fn reread_taken_role(
+    part: &mut Part,
+    task_definitions: &TaskDefinitions,
+    owner: &Owner,
+    adopt: Adoption,
+) -> Result<(), Failure> {
+    part.observed = read_directly(part, task_definitions, owner).await?;
+    part.changes =
+        diff::diff(&part.desired, &part.observed, owner, adopt).map_err(Failure::NotOwned)?;
+    Ok(())
+}
+
 /// Reading "no such rule" and then creating it is a check-then-write: another object (or
 /// another cluster's controller) may have created the same name in between, and PutRule
 /// creates or replaces without telling which. The owner tags read right after the write
@@ -756,17 +775,16 @@ pub(super) async fn converge(
             // The role was created without looking first and its name is taken: read it
             // and decide as for any existing role (ours, adoptable, or not ours). Role
             // changes come first, so nothing of this part was written yet.
-            Err(Failure::Aws(e)) if optimistic && e.code == "EntityAlreadyExists" => {
-                part.observed = read_directly(part, &planned.task_definitions, owner).await?;
-                part.changes = match diff::diff(&part.desired, &part.observed, owner, adopt) {
-                    Ok(changes) => changes,
-                    Err(not_owned) => {
+            Err(Failure::Aws(e)) if optimistic && e.code == TAKEN => {
+                match reread_taken_role(part, &planned.task_definitions, owner, adopt).await {
+                    Err(Failure::NotOwned(not_owned)) => {
                         // Not ours: it must not stay in our record.
                         forget_role(keeper, &part.desired);
                         forget_foreign(keeper, &part.desired, &not_owned);
                         return Err(Failure::NotOwned(not_owned));
                     }
-                };
+                    other => other?,
+                }
                 // Taken over now: what it was is recorded before it is changed.
                 record::note_adoptions(&mut wanted, &part.desired, &part.observed, owner);
                 keeper.extend(api, obj, &wanted).await?;
@@ -1086,4 +1104,234 @@ pub(super) async fn remove_recorded(
     .await?;
     info!(what = %entry.describe(), ?removal, "removed a recorded resource");
     Ok(removal)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The pass's branches against an in-memory account (`aws::fake`): what is written, in
+    //! which order, and where a pass stops when someone else writes at the same moment.
+
+    use super::*;
+    use crate::aws::fake::{FakeAccount, ACCOUNT, REGION};
+    use crate::plan::{Guardrails, Plan};
+
+    fn owner() -> Owner {
+        Owner {
+            cluster: "cluster-1".into(),
+            namespace: "team-a".into(),
+            name: "orders".into(),
+            uid: "uid-1".into(),
+        }
+    }
+
+    /// A rule starting a state machine through a role the controller creates.
+    fn planned() -> Plan {
+        let spec = serde_json::from_value(serde_json::json!({
+            "rule": {"eventPattern": {"source": ["orders"]}},
+            "target": {"stepFunctions": {"stateMachineArn":
+                format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:orders")}}
+        }))
+        .unwrap();
+        let facts = Facts {
+            account_id: ACCOUNT.into(),
+            region: REGION.into(),
+            ..Facts::default()
+        };
+        crate::plan::plan(&spec, &owner(), &facts, &Guardrails::default()).unwrap()
+    }
+
+    /// Observes and diffs the plan's one part, as a pass that reads directly does.
+    async fn observed_part(account: &FakeAccount, plan: &Plan) -> Part {
+        let clients = account.clients();
+        let seen = observe_all(
+            &clients,
+            &plan.local,
+            &TaskDefinitions::default(),
+            &owner(),
+            Reads::Direct,
+        )
+        .await
+        .unwrap();
+        let changes = diff::diff(&plan.local, &seen.observed, &owner(), Adoption::default())
+            .unwrap_or_else(|n| panic!("not owned: {n}"));
+        Part {
+            side: Side::Local,
+            clients,
+            desired: plan.local.clone(),
+            observed: seen.observed,
+            changes,
+        }
+    }
+
+    fn position(writes: &[String], prefix: &str) -> usize {
+        writes
+            .iter()
+            .position(|w| w.starts_with(prefix))
+            .unwrap_or_else(|| panic!("{prefix} in {writes:?}"))
+    }
+
+    #[tokio::test]
+    async fn an_empty_account_gets_the_role_before_the_target_that_names_it_and_the_next_pass_writes_nothing(
+    ) {
+        let account = FakeAccount::default();
+        let plan = planned();
+        let part = observed_part(&account, &plan).await;
+        assert!(!part.changes.is_empty());
+        if let Err(f) = apply_changes(&part, &owner()).await {
+            panic!("{}", f.message());
+        }
+        let writes = account.writes();
+        let targets = position(&writes, "events:PutTargets");
+        assert!(position(&writes, "iam:CreateRole") < targets, "{writes:?}");
+        assert!(
+            position(&writes, "iam:PutRolePolicy") < targets,
+            "{writes:?}"
+        );
+        assert!(position(&writes, "events:PutRule") < targets, "{writes:?}");
+        // In sync: the next pass reads, finds nothing to change and writes nothing.
+        let again = observed_part(&account, &plan).await;
+        assert_eq!(again.changes, vec![]);
+        assert_eq!(account.writes(), writes);
+    }
+
+    #[tokio::test]
+    async fn a_rule_another_object_claims_at_the_same_moment_stops_the_pass_before_its_target() {
+        let account = FakeAccount::default();
+        let plan = planned();
+        let part = observed_part(&account, &plan).await;
+        let theirs = Owner {
+            uid: "uid-2".into(),
+            name: "other".into(),
+            ..owner()
+        };
+        account.state().rule_claimed_meanwhile = Some(theirs.tags());
+        match apply_changes(&part, &owner()).await {
+            Err(Failure::NotOwned(n)) => {
+                assert_eq!(n.kind, "EventBridge rule");
+                assert!(
+                    n.found.contains("claimed this name at the same moment"),
+                    "{n}"
+                );
+            }
+            Err(other) => panic!("expected NotOwned, got {}", other.message()),
+            Ok(()) => panic!("expected NotOwned"),
+        }
+        let writes = account.writes();
+        assert!(writes.iter().any(|w| w.starts_with("events:PutRule")));
+        assert!(
+            !writes.iter().any(|w| w.starts_with("events:PutTargets")),
+            "nothing is written to a rule someone else holds: {writes:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn owner_tags_that_never_show_are_a_transient_failure_not_a_claim() {
+        let account = FakeAccount::default();
+        let plan = planned();
+        let part = observed_part(&account, &plan).await;
+        account.state().rule_claimed_meanwhile = Some(Default::default());
+        match apply_changes(&part, &owner()).await {
+            Err(Failure::Aws(e)) => {
+                assert_eq!(
+                    (e.code.as_str(), e.kind),
+                    ("OwnerTagsNotVisible", crate::aws::ErrorKind::Transient)
+                );
+            }
+            Err(other) => panic!("expected a transient error, got {}", other.message()),
+            Ok(()) => panic!("expected a transient error"),
+        }
+        assert!(!account
+            .writes()
+            .iter()
+            .any(|w| w.starts_with("events:PutTargets")));
+    }
+
+    #[tokio::test]
+    async fn a_role_name_taken_meanwhile_by_someone_else_is_not_taken_over() {
+        let account = FakeAccount::default();
+        let plan = planned();
+        let mut part = observed_part(&account, &plan).await;
+        let role = plan
+            .local
+            .role
+            .arn()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_string();
+        account.state().role_created_meanwhile = Some((role, Default::default()));
+        match apply_changes(&part, &owner()).await {
+            Err(Failure::Aws(e)) => assert_eq!(e.code, TAKEN),
+            Err(other) => panic!("expected {TAKEN}, got {}", other.message()),
+            Ok(()) => panic!("expected {TAKEN}"),
+        }
+        match reread_taken_role(
+            &mut part,
+            &TaskDefinitions::default(),
+            &owner(),
+            Adoption::default(),
+        )
+        .await
+        {
+            Err(Failure::NotOwned(n)) => assert_eq!(n.kind, "IAM role"),
+            Err(other) => panic!("expected NotOwned, got {}", other.message()),
+            Ok(()) => panic!(
+                "an untagged role of someone else's must not be taken: {:?}",
+                part.changes
+            ),
+        }
+        assert_eq!(account.writes(), Vec::<String>::new(), "nothing written");
+    }
+
+    #[tokio::test]
+    async fn a_role_name_taken_meanwhile_by_another_pass_of_the_same_object_is_finished() {
+        let account = FakeAccount::default();
+        let plan = planned();
+        let mut part = observed_part(&account, &plan).await;
+        let role = plan
+            .local
+            .role
+            .arn()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_string();
+        account.state().role_created_meanwhile = Some((role, owner().tags()));
+        assert!(matches!(
+            apply_changes(&part, &owner()).await,
+            Err(Failure::Aws(e)) if e.code == TAKEN
+        ));
+        if let Err(f) = reread_taken_role(
+            &mut part,
+            &TaskDefinitions::default(),
+            &owner(),
+            Adoption::default(),
+        )
+        .await
+        {
+            panic!("ours: {}", f.message());
+        }
+        // Ours, with the other pass's empty trust: what is left is written, role first.
+        assert!(
+            !part.changes.contains(&Change::CreateRole),
+            "{:?}",
+            part.changes
+        );
+        if let Err(f) = apply_changes(&part, &owner()).await {
+            panic!("{}", f.message());
+        }
+        let writes = account.writes();
+        let targets = position(&writes, "events:PutTargets");
+        assert!(
+            position(&writes, "iam:UpdateAssumeRolePolicy") < targets,
+            "{writes:?}"
+        );
+        assert!(
+            position(&writes, "iam:PutRolePolicy") < targets,
+            "{writes:?}"
+        );
+        assert_eq!(observed_part(&account, &plan).await.changes, vec![]);
+    }
 }
