@@ -55,6 +55,8 @@ pub(crate) struct State {
     pub roles: BTreeMap<String, FakeRole>,
     /// Every write, in order: `events:PutRule NAME`, `iam:CreateRole NAME`, …
     pub writes: Vec<String>,
+    /// The reads of rules, in order: `events:ListRules`, `events:DescribeRule NAME`.
+    pub rule_reads: Vec<String>,
     /// A role of this name, with these tags, appears right before our CreateRole of it:
     /// created by someone else (untagged), or by another pass of the same object, in the
     /// moment between our read and our write.
@@ -134,7 +136,9 @@ impl FakeAccount {
         let a = self.clone();
         let describe = mock!(eb::Client::describe_rule).then_compute_response(move |i| {
             let name = i.name().unwrap_or_default();
-            match a.state().rules.get(name) {
+            let mut state = a.state();
+            state.rule_reads.push(format!("events:DescribeRule {name}"));
+            match state.rules.get(name) {
                 Some(r) => MockResponse::Output(
                     eb::operation::describe_rule::DescribeRuleOutput::builder()
                         .name(name)
@@ -248,8 +252,32 @@ impl FakeAccount {
                 .failed_entry_count(0)
                 .build()
         });
+        let a = self.clone();
+        let list = mock!(eb::Client::list_rules).then_compute_output(move |_| {
+            let mut state = a.state();
+            state.rule_reads.push("events:ListRules".into());
+            let rules = state
+                .rules
+                .iter()
+                .map(|(name, r)| {
+                    eb::types::Rule::builder()
+                        .name(name)
+                        .arn(&r.arn)
+                        .set_event_pattern(r.event_pattern.clone())
+                        .set_schedule_expression(r.schedule_expression.clone())
+                        .set_description(r.description.clone())
+                        .set_state(r.state.as_deref().map(eb::types::RuleState::from))
+                        .event_bus_name("default")
+                        .build()
+                })
+                .collect();
+            eb::operation::list_rules::ListRulesOutput::builder()
+                .set_rules(Some(rules))
+                .build()
+        });
         vec![
             describe,
+            list,
             tags,
             targets,
             put_rule,
@@ -399,7 +427,18 @@ impl FakeAccount {
             iam::operation::update_assume_role_policy::UpdateAssumeRolePolicyOutput::builder()
                 .build()
         });
+        // The account-wide role snapshot is denied: roles are read one by one, as under a
+        // controller policy without iam:GetAccountAuthorizationDetails.
+        let details =
+            mock!(iam::Client::get_account_authorization_details).then_http_response(|| {
+                query_error(
+                    403,
+                    "AccessDenied",
+                    "not authorized to perform: iam:GetAccountAuthorizationDetails",
+                )
+            });
         vec![
+            details,
             get_role,
             list_policies,
             get_policy,

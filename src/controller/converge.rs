@@ -537,7 +537,7 @@ fn heard_of_a_change() -> bool {
 /// the part is read again directly, so no write follows from a read up to `max_age` old. A
 /// pass re-queued by an event reads directly from the start.
 async fn observe_and_diff(
-    ctx: &Context,
+    snapshot_max_age: Duration,
     owner: &Owner,
     clients: &Clients,
     desired: &Desired,
@@ -550,7 +550,7 @@ async fn observe_and_diff(
     } else {
         Reads::Shared {
             recorded,
-            max_age: ctx.settings.snapshot_max_age(),
+            max_age: snapshot_max_age,
         }
     };
     let seen = observe_all(clients, desired, task_definitions, owner, reads).await?;
@@ -743,7 +743,7 @@ pub(super) async fn converge(
         let recorded = record::already_recorded(keeper.entries(), desired, part_via);
         let adopt = planned.admission.adoption(desired, keeper.entries());
         let (seen, changes) = match observe_and_diff(
-            ctx,
+            ctx.settings.snapshot_max_age(),
             owner,
             &clients,
             desired,
@@ -1192,6 +1192,66 @@ mod tests {
         let again = observed_part(&account, &plan).await;
         assert_eq!(again.changes, vec![]);
         assert_eq!(account.writes(), writes);
+    }
+
+    /// Snapshots only confirm: a pass that used one (the rule, from the account's list) and
+    /// sees a change (the target removed by hand) reads the rule itself again before it
+    /// writes, so no write follows from a read up to `max_age` old.
+    #[tokio::test]
+    async fn a_change_seen_beside_a_snapshot_is_read_again_directly_before_any_write() {
+        let account = FakeAccount::default();
+        let plan = planned();
+        let part = observed_part(&account, &plan).await;
+        if let Err(f) = apply_changes(&part, &owner()).await {
+            panic!("{}", f.message());
+        }
+        let rule = plan.local.rule().name.clone();
+        account
+            .state()
+            .rules
+            .get_mut(&rule)
+            .unwrap()
+            .targets
+            .clear();
+        account.state().rule_reads.clear();
+        let recorded = record::AlreadyRecorded {
+            rule: true,
+            role: true,
+            ..Default::default()
+        };
+        let (seen, changes) = heard_nothing(observe_and_diff(
+            Duration::from_secs(60),
+            &owner(),
+            &part.clients,
+            &plan.local,
+            &TaskDefinitions::default(),
+            recorded,
+            Adoption::default(),
+        ))
+        .await;
+        assert!(changes == [Change::PutTarget], "{changes:?}");
+        assert!(
+            !seen.from_snapshots,
+            "what is written follows from direct reads"
+        );
+        assert_eq!(
+            account.state().rule_reads,
+            [
+                "events:ListRules".to_string(),
+                format!("events:DescribeRule {rule}")
+            ],
+            "the list confirmed the rule, then the change sent the pass to the rule itself"
+        );
+    }
+
+    /// A pass not re-queued by an event: snapshots may serve.
+    async fn heard_nothing(
+        work: impl std::future::Future<Output = Result<(Observation, Vec<Change>), Failure>>,
+    ) -> (Observation, Vec<Change>) {
+        match HEARD_OF_A_CHANGE.scope(false, work).await {
+            Ok(out) => out,
+            Err(f) => panic!("{}", f.message()),
+        }
     }
 
     #[tokio::test]
