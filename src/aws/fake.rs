@@ -275,8 +275,17 @@ impl FakeAccount {
                 .set_rules(Some(rules))
                 .build()
         });
+        let a = self.clone();
+        let delete_rule = mock!(eb::Client::delete_rule).then_compute_output(move |i| {
+            let name = i.name().unwrap_or_default().to_string();
+            let mut state = a.state();
+            state.writes.push(format!("events:DeleteRule {name}"));
+            state.rules.remove(&name);
+            eb::operation::delete_rule::DeleteRuleOutput::builder().build()
+        });
         vec![
             describe,
+            delete_rule,
             list,
             tags,
             targets,
@@ -437,8 +446,69 @@ impl FakeAccount {
                     "not authorized to perform: iam:GetAccountAuthorizationDetails",
                 )
             });
+        let a = self.clone();
+        let delete_policy =
+            mock!(iam::Client::delete_role_policy).then_compute_response(move |i| {
+                let (name, policy) = (
+                    i.role_name().unwrap_or_default().to_string(),
+                    i.policy_name().unwrap_or_default(),
+                );
+                let mut state = a.state();
+                let removed = state
+                    .roles
+                    .get_mut(&name)
+                    .and_then(|r| r.inline.remove(policy));
+                match removed {
+                    Some(_) => {
+                        state.writes.push(format!("iam:DeleteRolePolicy {name}"));
+                        MockResponse::Output(
+                            iam::operation::delete_role_policy::DeleteRolePolicyOutput::builder()
+                                .build(),
+                        )
+                    }
+                    None => MockResponse::Http(no_such_entity(&format!(
+                        "The role policy with name {policy} cannot be found."
+                    ))),
+                }
+            });
+        let a = self.clone();
+        let delete_role = mock!(iam::Client::delete_role).then_compute_response(move |i| {
+            let name = i.role_name().unwrap_or_default().to_string();
+            let mut state = a.state();
+            match state.roles.get(&name).map(|r| r.inline.is_empty()) {
+                None => MockResponse::Http(no_such_entity(&format!(
+                    "The role with name {name} cannot be found."
+                ))),
+                // IAM refuses to delete a role that still has policies.
+                Some(false) => MockResponse::Http(query_error(
+                    409,
+                    "DeleteConflict",
+                    "Cannot delete entity, must delete policies first.",
+                )),
+                Some(true) => {
+                    state.writes.push(format!("iam:DeleteRole {name}"));
+                    state.roles.remove(&name);
+                    MockResponse::Output(
+                        iam::operation::delete_role::DeleteRoleOutput::builder().build(),
+                    )
+                }
+            }
+        });
+        let a = self.clone();
+        let untag = mock!(iam::Client::untag_role).then_compute_output(move |i| {
+            let name = i.role_name().unwrap_or_default().to_string();
+            let mut state = a.state();
+            state.writes.push(format!("iam:UntagRole {name}"));
+            if let Some(r) = state.roles.get_mut(&name) {
+                r.tags.retain(|k, _| !i.tag_keys().contains(k));
+            }
+            iam::operation::untag_role::UntagRoleOutput::builder().build()
+        });
         vec![
             details,
+            delete_policy,
+            delete_role,
+            untag,
             get_role,
             list_policies,
             get_policy,

@@ -1244,6 +1244,60 @@ mod tests {
         );
     }
 
+    /// Converged, then removed from the record as clean-up does: what proves ours goes,
+    /// what another owner holds now stays, and a role that carries a policy of someone
+    /// else's is released (our policy and tags off), not deleted.
+    #[tokio::test]
+    async fn clean_up_removes_from_the_record_only_what_proves_ours() {
+        let account = FakeAccount::default();
+        let plan = planned();
+        let part = observed_part(&account, &plan).await;
+        if let Err(f) = apply_changes(&part, &owner()).await {
+            panic!("{}", f.message());
+        }
+        let record = record::inventory(&plan, None);
+        let remove = |entry: &OwnedResource| {
+            let clients = part.clients.clone();
+            let entry = entry.clone();
+            async move { crate::aws::remove::remove(&clients, &entry, &owner(), None).await }
+        };
+        let rule = record.iter().find(|e| e.kind == OwnedKind::Rule).unwrap();
+        let role = record.iter().find(|e| e.kind == OwnedKind::Role).unwrap();
+
+        // The role now carries someone else's policy too: released, not deleted.
+        account
+            .state()
+            .roles
+            .get_mut(&role.name)
+            .unwrap()
+            .inline
+            .insert("audit".into(), "{}".into());
+        let released = remove(role).await.unwrap();
+        assert!(matches!(released, Removal::Released(_)), "{released:?}");
+        {
+            let state = account.state();
+            let left = &state.roles[&role.name];
+            assert_eq!(left.inline.keys().collect::<Vec<_>>(), ["audit"]);
+            assert!(owner().claim(&left.tags) != Claim::Ours, "{:?}", left.tags);
+        }
+
+        // The rule, tagged for another owner since: left untouched.
+        let theirs = Owner {
+            uid: "uid-2".into(),
+            ..owner()
+        };
+        account.state().rules.get_mut(&rule.name).unwrap().tags = theirs.tags();
+        let kept = remove(rule).await.unwrap();
+        assert!(matches!(kept, Removal::NotOurs(_)), "{kept:?}");
+        assert!(account.state().rules.contains_key(&rule.name));
+
+        // Ours again: deleted; a second removal finds it gone.
+        account.state().rules.get_mut(&rule.name).unwrap().tags = owner().tags();
+        assert_eq!(remove(rule).await.unwrap(), Removal::Removed);
+        assert!(!account.state().rules.contains_key(&rule.name));
+        assert_eq!(remove(rule).await.unwrap(), Removal::Gone);
+    }
+
     /// A pass not re-queued by an event: snapshots may serve.
     async fn heard_nothing(
         work: impl std::future::Future<Output = Result<(Observation, Vec<Change>), Failure>>,
