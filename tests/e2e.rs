@@ -2701,7 +2701,10 @@ spec:
     assert_eq!(request["MessageGroupId"], "nightly");
     assert_eq!(
         request["MessageDeduplicationId"],
-        format!("{name}@<aws.scheduler.scheduled-time>")
+        format!(
+            "{}@<aws.scheduler.scheduled-time>",
+            ebi::plan::names::schedule_deduplication_prefix("default", &name)
+        )
     );
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(request["Message"].as_str().unwrap()).unwrap(),

@@ -736,6 +736,11 @@ async fn a_dead_letter_queue_key_policy_is_read_online() {
     let carried: Value =
         serde_json::from_str(bundle["keyPolicies"][&alias]["Policy"].as_str().unwrap()).unwrap();
     assert_eq!(carried, root_only);
+    // The key behind the alias, which IAM policies name it by (DescribeKey's ARN).
+    assert_eq!(
+        bundle["keyPolicies"][&alias]["KeyArn"],
+        json!(key.arn().unwrap())
+    );
     let path = std::env::temp_dir().join(format!("{tag}.json"));
     std::fs::write(&path, &collected.stdout).unwrap();
     let offline = json_out(&run_in(

@@ -2310,12 +2310,24 @@ fn a_schedule_publishes_to_a_fifo_topic_through_schedulers_universal_target() {
     let request = target.input.as_ref().unwrap();
     assert_eq!(request["TopicArn"], topic);
     assert_eq!(request["MessageGroupId"], "nightly");
-    let name = &p.local.schedule.as_ref().unwrap().name;
-    assert_eq!(
-        request["MessageDeduplicationId"],
-        format!("{name}@<aws.scheduler.scheduled-time>"),
-        "one ID for every retry of a run, another for each run and each schedule"
+    let schedule = p.local.schedule.as_ref().unwrap();
+    let dedup = request["MessageDeduplicationId"].as_str().unwrap();
+    assert!(
+        dedup.starts_with(&format!("{}-", schedule.name))
+            && dedup.ends_with("@<aws.scheduler.scheduled-time>")
+            && dedup.len() <= 128 - 20 + "<aws.scheduler.scheduled-time>".len(),
+        "one ID for every retry of a run, another for each run: {dedup}"
     );
+    // Another group's schedule of the same name publishes under another ID.
+    let other_group = planned(&scheduled(
+        ", group: reports",
+        &format!(
+            "{{sns: {{topicArn: \"{topic}\", messageGroupId: nightly}}, input: {{report: daily}}}}"
+        ),
+    ));
+    let other = other_group.local.schedule.unwrap();
+    assert_eq!(other.name, schedule.name);
+    assert_ne!(other.target.input.unwrap()["MessageDeduplicationId"], dedup);
     let message: serde_json::Value =
         serde_json::from_str(request["Message"].as_str().unwrap()).unwrap();
     assert_eq!(message, json!({"report": "daily"}));

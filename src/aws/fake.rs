@@ -1,7 +1,10 @@
 //! An in-memory AWS account for unit tests of the pass: the IAM roles and EventBridge rules
 //! a pass reads and writes, served through the SDK's own mocking layer
 //! (`aws-smithy-mocks`), so the code under test is the product's, SDK calls and error
-//! classification included; only the wire is replaced. Every write is logged in order,
+//! classification included: errors come back as on the wire and go through the SDK's
+//! deserializer; answers are the SDK's own output types. Refusals follow AWS's (a rule with
+//! targets is not deleted, a role with policies is not, a target needs its rule, a policy
+//! its role). Every write is logged in order,
 //! and a test may script what another writer does at the same moment (a rule claimed by
 //! someone else between our read and our write, tags that do not show yet).
 //!
@@ -226,19 +229,22 @@ impl FakeAccount {
             eb::operation::tag_resource::TagResourceOutput::builder().build()
         });
         let a = self.clone();
-        let put_targets = mock!(eb::Client::put_targets).then_compute_output(move |i| {
+        let put_targets = mock!(eb::Client::put_targets).then_compute_response(move |i| {
             let name = i.rule().unwrap_or_default().to_string();
             let mut state = a.state();
-            state.writes.push(format!("events:PutTargets {name}"));
-            if let Some(r) = state.rules.get_mut(&name) {
-                for t in i.targets() {
-                    r.targets.retain(|old| old.id() != t.id());
-                    r.targets.push(t.clone());
-                }
+            let Some(r) = state.rules.get_mut(&name) else {
+                return MockResponse::Http(not_found_json(&format!("Rule {name} does not exist.")));
+            };
+            for t in i.targets() {
+                r.targets.retain(|old| old.id() != t.id());
+                r.targets.push(t.clone());
             }
-            eb::operation::put_targets::PutTargetsOutput::builder()
-                .failed_entry_count(0)
-                .build()
+            state.writes.push(format!("events:PutTargets {name}"));
+            MockResponse::Output(
+                eb::operation::put_targets::PutTargetsOutput::builder()
+                    .failed_entry_count(0)
+                    .build(),
+            )
         });
         let a = self.clone();
         let remove_targets = mock!(eb::Client::remove_targets).then_compute_output(move |i| {
@@ -276,12 +282,23 @@ impl FakeAccount {
                 .build()
         });
         let a = self.clone();
-        let delete_rule = mock!(eb::Client::delete_rule).then_compute_output(move |i| {
+        let delete_rule = mock!(eb::Client::delete_rule).then_compute_response(move |i| {
             let name = i.name().unwrap_or_default().to_string();
             let mut state = a.state();
+            // EventBridge refuses to delete a rule that still has targets.
+            if state
+                .rules
+                .get(&name)
+                .is_some_and(|r| !r.targets.is_empty())
+            {
+                return MockResponse::Http(json_error(
+                    "ValidationException",
+                    "Rule can't be deleted since it has targets.",
+                ));
+            }
             state.writes.push(format!("events:DeleteRule {name}"));
             state.rules.remove(&name);
-            eb::operation::delete_rule::DeleteRuleOutput::builder().build()
+            MockResponse::Output(eb::operation::delete_rule::DeleteRuleOutput::builder().build())
         });
         vec![
             describe,
@@ -399,17 +416,22 @@ impl FakeAccount {
             MockResponse::Output(out)
         });
         let a = self.clone();
-        let put_policy = mock!(iam::Client::put_role_policy).then_compute_output(move |i| {
+        let put_policy = mock!(iam::Client::put_role_policy).then_compute_response(move |i| {
             let name = i.role_name().unwrap_or_default().to_string();
             let mut state = a.state();
+            let Some(r) = state.roles.get_mut(&name) else {
+                return MockResponse::Http(no_such_entity(&format!(
+                    "The role with name {name} cannot be found."
+                )));
+            };
+            r.inline.insert(
+                i.policy_name().unwrap_or_default().into(),
+                i.policy_document().unwrap_or_default().into(),
+            );
             state.writes.push(format!("iam:PutRolePolicy {name}"));
-            if let Some(r) = state.roles.get_mut(&name) {
-                r.inline.insert(
-                    i.policy_name().unwrap_or_default().into(),
-                    i.policy_document().unwrap_or_default().into(),
-                );
-            }
-            iam::operation::put_role_policy::PutRolePolicyOutput::builder().build()
+            MockResponse::Output(
+                iam::operation::put_role_policy::PutRolePolicyOutput::builder().build(),
+            )
         });
         let a = self.clone();
         let tag_role = mock!(iam::Client::tag_role).then_compute_output(move |i| {
@@ -548,14 +570,17 @@ fn role_of(name: &str, r: &FakeRole) -> iam::types::Role {
 
 /// EventBridge's "no such rule", as on the wire (the SDK's deserializer classifies it).
 fn not_found_json(message: &str) -> HttpResponse {
-    let body = serde_json::json!({"__type": "ResourceNotFoundException", "message": message});
+    json_error("ResourceNotFoundException", message)
+}
+
+/// An EventBridge (JSON protocol) error response.
+fn json_error(code: &'static str, message: &str) -> HttpResponse {
+    let body = serde_json::json!({"__type": code, "message": message});
     let mut response = HttpResponse::new(
         StatusCode::try_from(400).unwrap_or_else(|e| panic!("{e}")),
         SdkBody::from(body.to_string()),
     );
-    response
-        .headers_mut()
-        .insert("x-amzn-errortype", "ResourceNotFoundException");
+    response.headers_mut().insert("x-amzn-errortype", code);
     response
         .headers_mut()
         .insert("content-type", "application/x-amz-json-1.1");

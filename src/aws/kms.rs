@@ -92,6 +92,7 @@ async fn read(
     key: &str,
 ) -> Result<(String, Option<String>), AwsError> {
     let is_alias = key.starts_with("alias/") || key.contains(":alias/");
+    let mut key_arn = None;
     let key_id = if is_alias {
         let out = client
             .describe_key()
@@ -107,6 +108,8 @@ async fn read(
                 format!("DescribeKey returned nothing for {key}"),
             )
         })?;
+        // GetKeyPolicy takes the ID; the ARN is what IAM policies name the key by.
+        key_arn = meta.arn().map(str::to_string);
         meta.arn().unwrap_or(meta.key_id()).to_string()
     } else {
         key.to_string()
@@ -118,7 +121,6 @@ async fn read(
         .send()
         .await
         .map_err(|e| classify("kms:GetKeyPolicy", e))?;
-    let key_arn = is_alias.then(|| key_id.clone());
     let policy = out.policy().map(str::to_string).ok_or_else(|| {
         AwsError::new(
             "kms:GetKeyPolicy",

@@ -84,6 +84,13 @@ pub fn legacy_statement_id(rule_name: &str) -> String {
     format!("ebi-{rule_name}")
 }
 
+/// What a schedule's FIFO publish is deduplicated by, before the run's due time: its name
+/// and a hash of its group and name, since two groups may hold schedules of one name
+/// (bounded: 64 + 9 characters, well inside SNS's 128 with the time).
+pub fn schedule_deduplication_prefix(group: &str, name: &str) -> String {
+    format!("{name}-{}", short_hash(&format!("{group}/{name}")))
+}
+
 fn short_hash(text: &str) -> String {
     let digest = Sha256::digest(text.as_bytes());
     digest.iter().take(4).map(|b| format!("{b:02x}")).collect()

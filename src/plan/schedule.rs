@@ -353,8 +353,12 @@ pub(super) fn plan(
             &facts.recorded_roles,
         )?),
     };
-    let (arn, parameters, input) =
-        workload.scheduled_call(partition, account, &name, spec.target.input.as_ref());
+    let (arn, parameters, input) = workload.scheduled_call(
+        partition,
+        account,
+        &super::names::schedule_deduplication_prefix(&group, &name),
+        spec.target.input.as_ref(),
+    );
     let target = TargetShape {
         id: String::new(),
         arn,

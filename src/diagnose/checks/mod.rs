@@ -553,8 +553,7 @@ fn key_not_read(snapshot: &Snapshot, holder: &str) -> String {
     if resource_policies::key_policy_of(snapshot, key).is_none() {
         return format!("; {WHAT}, {key}, was not read");
     }
-    let named_by_alias = key.starts_with("alias/") || key.contains(":alias/");
-    if named_by_alias && !snapshot.key_arns.contains_key(key) {
+    if !resource_policies::key_arn_known(snapshot, key) {
         return format!("; {WHAT} is named by alias {key}, and the key's ARN, which IAM policies name it by, was not read (aws kms describe-key; a bundle's keyPolicies[…].KeyArn)");
     }
     String::new()

@@ -437,7 +437,12 @@ and: aws sqs set-queue-attributes --queue-url {} --attributes KmsMasterKeyId=KEY
         let Some(document) = key_policy_of(self.snapshot, key) else {
             return; // the key policy was not gathered: not evaluated
         };
-        let key_arn = key_arn_of(key, queue_arn);
+        // A key policy grants EventBridge by its statements' Resource (usually "*"); an alias
+        // not resolved to its key is judged by the alias's ARN, and the fix asks for the key.
+        let resolved = resolved_key_arn(self.snapshot, key, queue_arn);
+        let key_arn = resolved
+            .clone()
+            .unwrap_or_else(|| key_arn_of(key, queue_arn));
         let kms_request = Request {
             caller: Caller::Service(EVENTS.into()),
             action: "kms:GenerateDataKey".into(),
@@ -474,7 +479,11 @@ and: aws sqs set-queue-attributes --queue-url {} --attributes KmsMasterKeyId=KEY
             notes.extend(eval.not_evaluated);
         }
         if !missing.is_empty() {
-            let key_id = key_arn.rsplit('/').next().unwrap_or(key);
+            let key_id = match &resolved {
+                Some(arn) => arn.rsplit('/').next().unwrap_or(arn).to_string(),
+                // PutKeyPolicy takes no alias: the key behind it.
+                None => format!("\"$(aws kms describe-key --key-id {key} --query KeyMetadata.KeyId --output text)\""),
+            };
             self.finding(
                 code,
                 queue,
@@ -498,15 +507,13 @@ then: aws kms put-key-policy --key-id {key_id} --policy-name default --policy fi
 /// The gathered policy of the key a queue or topic names (by ID, alias or ARN; the bundle may
 /// name it another way). None: not gathered.
 pub(super) fn key_policy_of(snapshot: &Snapshot, key: &str) -> Option<PolicyDocument> {
-    let policy = snapshot.key_policies.get(key).or_else(|| {
-        let id = key.rsplit('/').next().unwrap_or(key);
-        snapshot
-            .key_policies
-            .iter()
-            .find(|(k, _)| k.rsplit('/').next() == Some(id))
-            .map(|(_, v)| v)
-    })?;
-    PolicyDocument::parse(policy).ok()
+    PolicyDocument::parse(by_key(&snapshot.key_policies, key)?).ok()
+}
+
+/// Whether the key's ARN is known when the key is named by alias (always, for a key).
+pub(super) fn key_arn_known(snapshot: &Snapshot, key: &str) -> bool {
+    let named_by_alias = key.starts_with("alias/") || key.contains(":alias/");
+    !named_by_alias || by_key(&snapshot.key_arns, key).is_some()
 }
 
 /// The ARN of the key `key` (an ID, alias or ARN) in the account and region of `holder`.
@@ -529,9 +536,20 @@ pub(super) fn key_arn_of(key: &str, holder: &Arn) -> String {
 /// not), else the key's own ARN.
 pub(super) fn resolved_key_arn(snapshot: &Snapshot, key: &str, holder: &Arn) -> Option<String> {
     if key.starts_with("alias/") || key.contains(":alias/") {
-        return snapshot.key_arns.get(key).cloned();
+        return by_key(&snapshot.key_arns, key).cloned();
     }
     Some(key_arn_of(key, holder))
+}
+
+/// An entry keyed as the queue names its key, or another way (by ID, alias or ARN: a bundle
+/// may name it otherwise).
+fn by_key<'a, V>(map: &'a std::collections::BTreeMap<String, V>, key: &str) -> Option<&'a V> {
+    map.get(key).or_else(|| {
+        let id = key.rsplit('/').next().unwrap_or(key);
+        map.iter()
+            .find(|(k, _)| k.rsplit('/').next() == Some(id))
+            .map(|(_, v)| v)
+    })
 }
 
 /// Whether `key` is the AWS managed key of SQS or SNS (its policy admits any principal of

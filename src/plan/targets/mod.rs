@@ -181,7 +181,7 @@ impl<'a> ValidTarget<'a> {
         self,
         partition: &str,
         account: &str,
-        schedule_name: &str,
+        deduplication_prefix: &str,
         input: Option<&Value>,
     ) -> (String, TargetParameters, Option<Value>) {
         match self {
@@ -192,7 +192,7 @@ impl<'a> ValidTarget<'a> {
                     Some(sns::scheduled_publish_request(
                         t,
                         group,
-                        schedule_name,
+                        deduplication_prefix,
                         input,
                     )),
                 ),

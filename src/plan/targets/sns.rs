@@ -94,16 +94,17 @@ pub(super) fn universal_publish_arn(partition: &str) -> String {
 /// What a schedule sends to a FIFO topic. Scheduler's templated SNS target takes no message
 /// group (its only FIFO block is SQS's), so the schedule calls SNS Publish itself through
 /// the universal target, whose input is Publish's request: the group, and a deduplication ID
-/// made of the schedule's name and the time the run was scheduled for. It is the same for
-/// every retry of one run (Scheduler gives each attempt its own execution ID, so that
-/// would not do), and differs between runs and between schedules publishing to the topic;
+/// made of the schedule's name, a hash of its group and name
+/// (`names::schedule_deduplication_prefix`) and the time the run was scheduled for. It is the
+/// same for every retry of one run (Scheduler gives each attempt its own execution ID, so
+/// that would not do), and differs between runs and between schedules publishing to the topic;
 /// the topic needs no content-based deduplication. The message is the spec's input as JSON
 /// text, as the templated target sends it, or one that names the schedule and the time it
 /// fired for.
 pub(super) fn scheduled_publish_request(
     sns: &SnsTarget,
     group_id: &str,
-    schedule_name: &str,
+    deduplication_prefix: &str,
     input: Option<&Value>,
 ) -> Value {
     let message = input.map_or_else(
@@ -117,7 +118,7 @@ pub(super) fn scheduled_publish_request(
         "TopicArn": sns.topic_arn,
         "Message": message,
         "MessageGroupId": group_id,
-        "MessageDeduplicationId": format!("{schedule_name}@<aws.scheduler.scheduled-time>"),
+        "MessageDeduplicationId": format!("{deduplication_prefix}@<aws.scheduler.scheduled-time>"),
     })
 }
 
