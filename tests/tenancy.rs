@@ -227,6 +227,16 @@ refused!(
         "  schedule: {{expression: \"rate(5 minutes)\", group: payments}}\n  target:\n    lambda: {{functionArn: \"{FUNCTION}\"}}\n"
     )
 );
+// A key the schedule's created role would be allowed to use: granted in `kmsKeys` only.
+refused!(
+    refuses_a_schedules_queue_key_not_granted,
+    "tn-sch-key",
+    "spec.schedule.kmsKeyArns[0]",
+    format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"),
+    format!(
+        "  schedule: {{expression: \"rate(5 minutes)\", kmsKeyArns: [\"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab\"]}}\n  target:\n    lambda: {{functionArn: \"{FUNCTION}\"}}\n    deadLetterQueueArn: \"arn:aws:sqs:{REGION}:{ACCOUNT}:team-dlq\"\n"
+    )
+);
 refused!(
     refuses_a_schedules_target_not_granted,
     "tn-sch-target",
