@@ -1164,6 +1164,30 @@ mod tests {
         }
     }
 
+    /// Applies the part's changes; a failure fails the test.
+    async fn applied(part: &Part) {
+        if let Err(f) = apply_changes(part, &owner()).await {
+            panic!("{}", f.message());
+        }
+    }
+
+    /// The name of the role the plan creates.
+    fn role_name(plan: &Plan) -> String {
+        let arn = plan.local.role.arn().unwrap();
+        arn.rsplit('/').next().unwrap().to_string()
+    }
+
+    /// The step after IAM said the role's name is taken, as `converge` takes it.
+    async fn reread(part: &mut Part) -> Result<(), Failure> {
+        reread_taken_role(
+            part,
+            &TaskDefinitions::default(),
+            &owner(),
+            Adoption::default(),
+        )
+        .await
+    }
+
     fn position(writes: &[String], prefix: &str) -> usize {
         writes
             .iter()
@@ -1178,9 +1202,7 @@ mod tests {
         let plan = planned();
         let part = observed_part(&account, &plan).await;
         assert!(!part.changes.is_empty());
-        if let Err(f) = apply_changes(&part, &owner()).await {
-            panic!("{}", f.message());
-        }
+        applied(&part).await;
         let writes = account.writes();
         let targets = position(&writes, "events:PutTargets");
         assert!(position(&writes, "iam:CreateRole") < targets, "{writes:?}");
@@ -1192,9 +1214,7 @@ mod tests {
         // In sync: the next pass reads, finds nothing to change and writes nothing.
         let again = observed_part(&account, &plan).await;
         assert_eq!(again.changes, vec![]);
-        if let Err(f) = apply_changes(&again, &owner()).await {
-            panic!("{}", f.message());
-        }
+        applied(&again).await;
         assert_eq!(account.writes(), writes);
     }
 
@@ -1206,9 +1226,7 @@ mod tests {
         let account = FakeAccount::default();
         let plan = planned();
         let part = observed_part(&account, &plan).await;
-        if let Err(f) = apply_changes(&part, &owner()).await {
-            panic!("{}", f.message());
-        }
+        applied(&part).await;
         let rule = plan.local.rule().name.clone();
         let recorded = record::AlreadyRecorded {
             rule: true,
@@ -1263,9 +1281,7 @@ mod tests {
         let account = FakeAccount::default();
         let plan = planned();
         let part = observed_part(&account, &plan).await;
-        if let Err(f) = apply_changes(&part, &owner()).await {
-            panic!("{}", f.message());
-        }
+        applied(&part).await;
         let record = record::inventory(&plan, None);
         let remove = |entry: &OwnedResource| {
             let clients = part.clients.clone();
@@ -1376,29 +1392,14 @@ mod tests {
         let account = FakeAccount::default();
         let plan = planned();
         let mut part = observed_part(&account, &plan).await;
-        let role = plan
-            .local
-            .role
-            .arn()
-            .unwrap()
-            .rsplit('/')
-            .next()
-            .unwrap()
-            .to_string();
+        let role = role_name(&plan);
         account.state().role_created_meanwhile = Some((role, Default::default()));
         match apply_changes(&part, &owner()).await {
             Err(Failure::Aws(e)) => assert_eq!(e.code, TAKEN),
             Err(other) => panic!("expected {TAKEN}, got {}", other.message()),
             Ok(()) => panic!("expected {TAKEN}"),
         }
-        match reread_taken_role(
-            &mut part,
-            &TaskDefinitions::default(),
-            &owner(),
-            Adoption::default(),
-        )
-        .await
-        {
+        match reread(&mut part).await {
             Err(Failure::NotOwned(n)) => assert_eq!(n.kind, "IAM role"),
             Err(other) => panic!("expected NotOwned, got {}", other.message()),
             Ok(()) => panic!(
@@ -1414,28 +1415,13 @@ mod tests {
         let account = FakeAccount::default();
         let plan = planned();
         let mut part = observed_part(&account, &plan).await;
-        let role = plan
-            .local
-            .role
-            .arn()
-            .unwrap()
-            .rsplit('/')
-            .next()
-            .unwrap()
-            .to_string();
+        let role = role_name(&plan);
         account.state().role_created_meanwhile = Some((role, owner().tags()));
         assert!(matches!(
             apply_changes(&part, &owner()).await,
             Err(Failure::Aws(e)) if e.code == TAKEN
         ));
-        if let Err(f) = reread_taken_role(
-            &mut part,
-            &TaskDefinitions::default(),
-            &owner(),
-            Adoption::default(),
-        )
-        .await
-        {
+        if let Err(f) = reread(&mut part).await {
             panic!("ours: {}", f.message());
         }
         // Ours, with the other pass's empty trust: what is left is written, role first.
@@ -1444,9 +1430,7 @@ mod tests {
             "{:?}",
             part.changes
         );
-        if let Err(f) = apply_changes(&part, &owner()).await {
-            panic!("{}", f.message());
-        }
+        applied(&part).await;
         let writes = account.writes();
         let targets = position(&writes, "events:PutTargets");
         assert!(

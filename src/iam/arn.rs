@@ -78,6 +78,17 @@ impl fmt::Display for Arn {
     }
 }
 
+/// The host of a regional service endpoint, as `kms:ViaService` names it:
+/// `sqs.us-east-1.amazonaws.com`, `sqs.cn-north-1.amazonaws.com.cn` in China.
+pub fn service_host(service: &str, region: &str, partition: &str) -> String {
+    let domain = if partition == "aws-cn" {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
+    format!("{service}.{region}.{domain}")
+}
+
 /// `ArnLike`/`ArnEquals` as IAM defines them: the six colon-delimited components are matched
 /// separately, each with `*`/`?` wildcards, so `*` in the region never swallows the account.
 pub fn arn_like(pattern: &str, value: &str) -> bool {

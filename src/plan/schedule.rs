@@ -284,17 +284,12 @@ fn keys_statement(
     region: &str,
     partition: &str,
 ) -> serde_json::Value {
-    let domain = if partition == "aws-cn" {
-        "amazonaws.com.cn"
-    } else {
-        "amazonaws.com"
-    };
     let mut via = vec![];
     if matches!(workload, ValidTarget::Sqs(_)) || dead_letter {
-        via.push(format!("sqs.{region}.{domain}"));
+        via.push(crate::iam::arn::service_host("sqs", region, partition));
     }
     if matches!(workload, ValidTarget::Sns(_)) {
-        via.push(format!("sns.{region}.{domain}"));
+        via.push(crate::iam::arn::service_host("sns", region, partition));
     }
     json!({
         "Sid": "QueueAndTopicKeys",

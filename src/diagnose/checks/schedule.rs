@@ -177,31 +177,20 @@ impl<'a> ScheduleCheck<'a> {
     /// The queues and topics Scheduler sends to with the role ([`schedule_sends_to`]), each
     /// with what it is and the code when its key refuses the role.
     fn sends_to(&self) -> Vec<(String, &'static str, Code)> {
-        let s = self.schedule;
-        let resource = call_resource(s);
-        let mut out = vec![];
-        match Arn::parse(&resource).map(|a| a.service) {
-            Ok(service) if service == "sqs" => {
-                out.push((resource, "target queue", Code::SqsQueueKmsKeyNotPermitted))
-            }
-            Ok(service) if service == "sns" => {
-                out.push((resource, "target topic", Code::SnsTopicKmsKeyNotPermitted))
-            }
-            _ => {}
-        }
-        // The target's queue named again as the dead-letter queue: judged once, as the target.
-        if let Some(dlq) = s
-            .dead_letter_arn
-            .as_ref()
-            .filter(|d| **d != resource_of(&out))
-        {
-            out.push((
-                dlq.clone(),
-                "dead-letter queue",
-                Code::DeadLetterQueueKmsKeyNotPermitted,
-            ));
-        }
-        out
+        let target = call_resource(self.schedule);
+        schedule_sends_to(self.schedule)
+            .into_iter()
+            .map(|holder| {
+                let (what, code) = if holder != target {
+                    ("dead-letter queue", Code::DeadLetterQueueKmsKeyNotPermitted)
+                } else if Arn::parse(&holder).is_ok_and(|a| a.service == "sns") {
+                    ("target topic", Code::SnsTopicKmsKeyNotPermitted)
+                } else {
+                    ("target queue", Code::SqsQueueKmsKeyNotPermitted)
+                };
+                (holder, what, code)
+            })
+            .collect()
     }
 
     /// A queue or topic encrypted with a customer managed key: SQS and SNS use the key as
@@ -235,7 +224,7 @@ impl<'a> ScheduleCheck<'a> {
             else {
                 continue;
             };
-            let via = service_host(
+            let via = crate::iam::arn::service_host(
                 &holder_arn.service,
                 &holder_arn.region,
                 &holder_arn.partition,
@@ -513,24 +502,6 @@ fn key_refusal(
         }
     }
     (whys.join("; and "), fixes.join("\nAnd: "))
-}
-
-/// The host of `service` in `region`, as `kms:ViaService` names it.
-fn service_host(service: &str, region: &str, partition: &str) -> String {
-    let domain = if partition == "aws-cn" {
-        "amazonaws.com.cn"
-    } else {
-        "amazonaws.com"
-    };
-    format!("{service}.{region}.{domain}")
-}
-
-/// The first holder's ARN (the target's queue or topic), or "".
-fn resource_of(holders: &[(String, &'static str, Code)]) -> String {
-    holders
-        .first()
-        .map(|(arn, _, _)| arn.clone())
-        .unwrap_or_default()
 }
 
 /// The call of a universal target: the IAM action, the code when the role may not do it, and
