@@ -383,6 +383,47 @@ fn new_codes_name_the_level_the_statement_and_the_exact_fix() {
         "{}",
         f.message
     );
+
+    // A role calls as itself: the exception an RCP needs names the role, never
+    // aws:SourceAccount, which only a service principal's call carries.
+    let role = "arn:aws:iam::111122223333:role/scheduler-nightly";
+    for (case, statement, call) in [
+        (
+            "schedule-sqs-rcp-denies-the-role",
+            "OtherSendersOnly",
+            "sqs:SendMessage on the target queue",
+        ),
+        (
+            "schedule-dead-letter-rcp-denies-the-role",
+            "#1",
+            "sqs:SendMessage on the dead-letter queue",
+        ),
+        (
+            "schedule-sqs-key-rcp-denies-the-role",
+            "NoRoleKms",
+            "kms:GenerateDataKey on arn:aws:kms:",
+        ),
+    ] {
+        let f = findings_of(case);
+        let f = f
+            .iter()
+            .find(|f| f.code == Code::ResourceControlPolicyBlocks)
+            .unwrap();
+        assert!(
+            f.message.contains(&format!("Statement {statement} "))
+                && f.message
+                    .contains(&format!("role scheduler-nightly {call}")),
+            "{case}: {}",
+            f.message
+        );
+        assert!(
+            f.remediation
+                .contains(&format!("(ArnNotLike aws:PrincipalArn {role})"))
+                && !f.remediation.contains("aws:SourceAccount"),
+            "{case}: {}",
+            f.remediation
+        );
+    }
 }
 
 #[test]

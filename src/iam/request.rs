@@ -233,6 +233,13 @@ const RCP_SERVICES: &[&str] = &[
     "s3express",
 ];
 
+/// Whether RCPs weigh on `action` (`service:Operation`) at all: SNS, Lambda, EventBridge and
+/// most services are outside them, so an RCP naming `*` still never blocks those calls.
+pub fn rcp_applies_to(action: &str) -> bool {
+    let service = action.split(':').next().unwrap_or_default();
+    RCP_SERVICES.contains(&service.to_ascii_lowercase().as_str())
+}
+
 /// What one policy (or set of policies of one type) says about the request.
 #[derive(Default)]
 struct Verdict {
@@ -378,7 +385,7 @@ pub fn evaluate(question: &Question, policies: &Policies) -> Outcome {
         .unwrap_or("")
         .to_ascii_lowercase();
     let is_service = matches!(principal, Principal::Service(_));
-    let rcp_applies = !principal.is_service_linked() && RCP_SERVICES.contains(&service.as_str());
+    let rcp_applies = !principal.is_service_linked() && rcp_applies_to(&question.action);
     let scp_applies = !is_service && !principal.is_service_linked();
 
     let mut out = Outcome {
@@ -674,6 +681,16 @@ mod tests {
                 .unwrap()
                 .is_service_linked()
         );
+    }
+
+    #[test]
+    fn rcps_weigh_only_on_the_services_they_cover() {
+        assert!(rcp_applies_to("sqs:SendMessage"));
+        assert!(rcp_applies_to("KMS:GenerateDataKey"));
+        assert!(rcp_applies_to("sts:AssumeRole"));
+        assert!(!rcp_applies_to("sns:Publish"));
+        assert!(!rcp_applies_to("lambda:InvokeFunction"));
+        assert!(!rcp_applies_to("events:PutEvents"));
     }
 
     #[test]

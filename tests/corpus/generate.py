@@ -913,6 +913,34 @@ case("schedule-sqs-key-boundary-blocks", "The role's policy allows the key but i
 case("schedule-dead-letter-is-the-target", "The same queue as target and dead-letter queue, under a key the role may not use: one finding, as the target.",
      keyed(scheduled(REPORTS, SEND_REPORTS, dlq=REPORTS), {REPORTS: KEY_ID}, {KEY_ID: key_policy(KEY_ADMIN)}), ["SqsQueueKmsKeyNotPermitted"])
 
+# RCPs weigh on the schedule's role as on any principal, for SQS and KMS; SNS is outside RCPs.
+OUTSIDE_ROLES = {"Effect": "Deny", "Principal": "*", "Resource": "*",
+                 "Condition": {"StringNotEquals": {"aws:PrincipalAccount": B}, "Bool": {"aws:PrincipalIsAWSService": "false"}}}
+case("schedule-sqs-rcp-denies-the-role", "An RCP lets only another account's principals send to the queues: the schedule's role is refused on its target queue.",
+     with_org(scheduled(REPORTS, SEND_REPORTS), organization(rcps=RCP_LEVELS([("RCPFullAWSAccess", RCP_FULL), ("OwnSenders", doc(dict(OUTSIDE_ROLES, Sid="OtherSendersOnly", Action="sqs:SendMessage")))]))),
+     ["ResourceControlPolicyBlocks"])
+case("schedule-dead-letter-rcp-exempts-the-role-good", "An RCP denies sqs:SendMessage to every role but the schedule's: target and dead-letter queue are both reachable.",
+     with_org(scheduled(REPORTS, SEND_REPORTS, SEND_DLQ, dlq=REPORTS_DLQ),
+              organization(rcps=RCP_LEVELS([("RCPFullAWSAccess", RCP_FULL), ("OnlyScheduler", doc({"Effect": "Deny", "Principal": "*", "Action": "sqs:SendMessage", "Resource": "*",
+                  "Condition": {"ArnNotLike": {"aws:PrincipalArn": SROLE}, "Bool": {"aws:PrincipalIsAWSService": "false"}}}))]))))
+case("schedule-dead-letter-rcp-denies-the-role", "A schedule starting a state machine; the RCP exempts another role, so the dead-letter queue, where Scheduler sends with the schedule's role, refuses it.",
+     with_org(scheduled(SM, START, SEND_DLQ, dlq=REPORTS_DLQ),
+              organization(rcps=RCP_LEVELS([("RCPFullAWSAccess", RCP_FULL), ("OnlyOther", doc({"Effect": "Deny", "Principal": "*", "Action": "sqs:SendMessage", "Resource": "*",
+                  "Condition": {"ArnNotLike": {"aws:PrincipalArn": f"arn:aws:iam::{A}:role/other"}, "Bool": {"aws:PrincipalIsAWSService": "false"}}}))]))),
+     ["ResourceControlPolicyBlocks"])
+case("schedule-topic-outside-rcps-good", "An RCP denies every action to the account's roles: SNS is not a service RCPs apply to, so the schedule still publishes.",
+     with_org(scheduled("arn:aws:scheduler:::aws-sdk:sns:publish", PUBLISH_FIFO, extra=UNIVERSAL_PUBLISH),
+              organization(rcps=RCP_LEVELS([("RCPFullAWSAccess", RCP_FULL), ("NoRoles", doc(dict(OUTSIDE_ROLES, Action="*")))]))))
+case("schedule-sqs-key-rcp-denies-the-role", "The queue's key grants the account and the role's policy allows it, but an RCP denies KMS to the account's roles.",
+     with_org(keyed(scheduled(REPORTS, SEND_REPORTS, USE_KEY), {REPORTS: KEY_ID}, {KEY_ID: key_policy(KEY_ADMIN)}),
+              organization(rcps=RCP_LEVELS([("RCPFullAWSAccess", RCP_FULL), ("NoKms", doc(dict(OUTSIDE_ROLES, Sid="NoRoleKms", Action="kms:*")))]))),
+     ["ResourceControlPolicyBlocks"])
+case("schedule-sqs-key-scp-denies-the-role", "The queue's key lets the role use it, but an SCP on the OU lets the account's roles use keys only through S3.",
+     with_org(keyed(scheduled(REPORTS, SEND_REPORTS, USE_KEY), {REPORTS: KEY_ID}, {KEY_ID: key_policy(KEY_ADMIN)}),
+              organization(SCP_LEVELS([("FullAWSAccess", FULL), ("KeysViaS3", doc({"Sid": "KeysOnlyThroughS3", "Effect": "Deny", "Action": "kms:GenerateDataKey*", "Resource": "*",
+                  "Condition": {"StringNotEquals": {"kms:ViaService": f"s3.{R}.amazonaws.com"}}}))]))),
+     ["ServiceControlPolicyBlocks"])
+
 here = os.path.dirname(os.path.abspath(__file__))
 for f in os.listdir(here):
     if f.endswith(".json"):

@@ -550,7 +550,7 @@ pub(super) trait Judge<'a> {
         let Some(org) = &snapshot.organization else {
             return false;
         };
-        if org.resource_control.is_empty() {
+        if org.resource_control.is_empty() || !request::rcp_applies_to(&request.action) {
             return false;
         }
         let request = Request {
@@ -564,11 +564,17 @@ pub(super) trait Judge<'a> {
         let Some(block) = blocks.first() else {
             return false;
         };
-        let exception = format!(
-            "an exception for {} acting for this account in its Condition (StringEquals aws:SourceAccount {})",
-            self.invoker().name,
-            self.account()
-        );
+        // A role calls as itself: aws:SourceAccount is set only for a service principal.
+        let exception = match &request.caller {
+            Caller::Aws { arn, .. } => format!(
+                "an exception for role {arn} in its Condition (ArnNotLike aws:PrincipalArn {arn})"
+            ),
+            _ => format!(
+                "an exception for {} acting for this account in its Condition (StringEquals aws:SourceAccount {})",
+                self.invoker().name,
+                self.account()
+            ),
+        };
         let (message, fix) = org_block_text(
             "resource control policy",
             "p-RCPFullAWSAccess",
@@ -593,7 +599,7 @@ pub(super) trait Judge<'a> {
 }
 
 /// What the role's own calls carry: who it is, in which account.
-fn principal_context(role: &Role, account: &str) -> Context {
+pub(super) fn principal_context(role: &Role, account: &str) -> Context {
     Context::new()
         .with("aws:PrincipalArn", role.arn.clone())
         .with("aws:PrincipalAccount", account)

@@ -498,8 +498,8 @@ pub fn not_evaluated(snapshot: &Snapshot) -> Vec<String> {
 }
 
 /// What a schedule's diagnosis does not judge: a universal call whose resource is not
-/// known, whether the dead-letter queue exists, the RCPs on a queue or topic, and a key
-/// whose queue or key policy was not gathered.
+/// known, whether the dead-letter queue exists, a queue or topic in another account (its
+/// policy and its organisation's RCPs), and a key whose queue or key policy was not gathered.
 fn schedule_not_evaluated(snapshot: &Snapshot, s: &Schedule) -> Vec<String> {
     let mut out = vec![];
     if s.target_arn.contains(":scheduler:::aws-sdk:")
@@ -513,20 +513,22 @@ fn schedule_not_evaluated(snapshot: &Snapshot, s: &Schedule) -> Vec<String> {
         .ok()
         .filter(|a| a.service == "sqs" || a.service == "sns");
     if let Some(target) = &target {
-        let mut note = format!("target {resource} of schedule {}: the role's permission is judged; resource control policies on it are not", s.arn);
         if target.account != schedule_account {
             // A universal call written by hand may reach another account, whose queue or
-            // topic policy must grant the role too.
-            note.push_str(&format!(
-                ", nor its own policy, which must grant the role (it is in account {})",
-                target.account
-            ));
+            // topic policy must grant the role too, and whose organisation path was not read.
+            out.push(format!("target {resource} of schedule {}: the role's permission is judged; its own policy, which must grant the role (it is in account {}), and that account's resource control policies are not{}", s.arn, target.account, key_not_read(snapshot, &resource)));
+        } else {
+            let key = key_not_read(snapshot, &resource);
+            if !key.is_empty() {
+                out.push(format!(
+                    "target {resource} of schedule {}: the role's permission is judged{key}",
+                    s.arn
+                ));
+            }
         }
-        note.push_str(&key_not_read(snapshot, &resource));
-        out.push(note);
     }
     if let Some(dlq) = s.dead_letter_arn.as_ref().filter(|d| **d != resource) {
-        out.push(format!("dead-letter queue {dlq} of schedule {}: the role's sqs:SendMessage is judged; that the queue exists and resource control policies on it are not{}", s.arn, key_not_read(snapshot, dlq)));
+        out.push(format!("dead-letter queue {dlq} of schedule {}: the role's sqs:SendMessage is judged; that the queue exists is not{}", s.arn, key_not_read(snapshot, dlq)));
     }
     out
 }

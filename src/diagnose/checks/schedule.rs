@@ -5,6 +5,7 @@
 //! and the schedule's group (Scheduler's `aws:SourceArn`), the role's permission for the
 //! target's action and for the dead-letter queue, and the organisation's policies.
 
+use super::judge::principal_context;
 use super::*;
 
 /// The findings of the snapshot's schedule, or of its absence when one is expected.
@@ -170,8 +171,40 @@ impl<'a> ScheduleCheck<'a> {
                 &format!("sqs:SendMessage on the dead-letter queue {dlq} (Scheduler sends what it could not deliver there with the schedule's role, not as a service)"),
             );
         }
+        self.check_queues_resource_control(role);
         self.check_keys(role);
         self.check_broad_statements(role);
+    }
+
+    /// The organisation's RCPs weigh on the role's sqs:SendMessage to the target queue and
+    /// the dead-letter queue as on anyone's (a topic is outside RCPs). Only the schedule's
+    /// account: the policies gathered are those above it.
+    fn check_queues_resource_control(&mut self, role: &Role) {
+        for (holder, what, _) in self.sends_to() {
+            let in_account =
+                Arn::parse(&holder).is_ok_and(|a| a.service == "sqs" && a.account == self.account);
+            if !in_account {
+                continue;
+            }
+            let request = self.role_request(role, "sqs:SendMessage", &holder);
+            self.check_resource_control(
+                &request,
+                &format!("role {} sqs:SendMessage on the {what} {holder}", role.name),
+            );
+        }
+    }
+
+    /// The role calling `action` on `resource`, as the request context shows it.
+    fn role_request(&self, role: &Role, action: &str, resource: &str) -> Request {
+        Request {
+            caller: Caller::Aws {
+                arn: role.arn.clone(),
+                account: self.account.to_string(),
+            },
+            action: action.into(),
+            resource: Some(resource.into()),
+            context: principal_context(role, self.account),
+        }
     }
 
     /// The queues and topics Scheduler sends to with the role ([`schedule_sends_to`]), each
@@ -229,6 +262,7 @@ impl<'a> ScheduleCheck<'a> {
                 &holder_arn.region,
                 &holder_arn.partition,
             );
+            self.check_key_organisation(role, &key_arn, &via, &format!("{what} {holder}"));
             let mut denied = vec![];
             let mut notes = vec![];
             for action in ["kms:GenerateDataKey", "kms:Decrypt"] {
@@ -255,6 +289,21 @@ impl<'a> ScheduleCheck<'a> {
                 fix,
             );
             self.note_not_evaluated(code, &holder, &notes);
+        }
+    }
+
+    /// The organisation's policies on the role's use of a key: its SCPs, and its RCPs when
+    /// the key is in the schedule's account (the levels gathered are that account's).
+    fn check_key_organisation(&mut self, role: &Role, key_arn: &str, via: &str, of: &str) {
+        let mut request = self.role_request(role, "kms:GenerateDataKey", key_arn);
+        request.context = request
+            .context
+            .with("kms:ViaService", via)
+            .with("kms:CallerAccount", self.account);
+        let what = format!("kms:GenerateDataKey on {key_arn}, the key of the {of}");
+        self.check_service_control(role, &request, &what);
+        if Arn::parse(key_arn).is_ok_and(|k| k.account == self.account) {
+            self.check_resource_control(&request, &format!("role {} {what}", role.name));
         }
     }
 
