@@ -73,14 +73,26 @@ impl Category {
     }
 }
 
-/// Errors of a reconcile pass that are retried with backoff.
+/// How a reconcile pass fails, by what a person or the controller does about it. The pass's
+/// steps return it; the apply half turns it into a verdict (conditions, when to retry), the
+/// clean-up half and the runtime retry it by its [`Category`].
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The spec is invalid or breaks a guardrail.
+    #[error(transparent)]
+    Plan(#[from] plan::PlanError),
+    /// No policy selecting the namespace grants what the spec asks for (`tenancy`).
+    #[error("{0}")]
+    NotPermitted(tenancy::Refusal),
+    /// A same-named AWS resource belongs to someone else.
+    #[error(transparent)]
+    NotOwned(#[from] plan::diff::NotOwned),
     #[error("Kubernetes API: {0}")]
     Kube(#[from] kube::Error),
     #[error(transparent)]
     Aws(#[from] aws::AwsError),
-    /// A dependency of the pass is missing (clean-up waits for it rather than guessing).
+    /// Something the spec refers to does not exist yet, or cannot be reached (clean-up waits
+    /// for it rather than guessing).
     #[error("{0}")]
     Dependency(String),
     #[error("{0}")]
@@ -93,6 +105,7 @@ impl Error {
     pub fn category(&self) -> Category {
         use kube::runtime::finalizer::Error as F;
         match self {
+            Error::Plan(_) | Error::NotPermitted(_) | Error::NotOwned(_) => Category::InvalidSpec,
             Error::Kube(_) => Category::Kubernetes,
             Error::Aws(e) => Category::of_aws(e.kind),
             Error::Dependency(_) => Category::Dependency,
@@ -106,3 +119,49 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::runtime::finalizer::Error as F;
+
+    fn not_owned() -> plan::diff::NotOwned {
+        plan::diff::NotOwned {
+            kind: "role",
+            name: "r".into(),
+            found: "no owner tag".into(),
+            advice: "rename it",
+            foreign: false,
+        }
+    }
+
+    #[test]
+    fn every_failure_of_a_pass_has_the_category_its_retry_and_metric_use() {
+        let throttled = aws::AwsError::new(
+            "iam:GetRole",
+            aws::ErrorKind::Transient,
+            "Throttling",
+            "slow down",
+        );
+        let invalid = plan::PlanError::Guardrail("no".into());
+        assert_eq!(Error::from(invalid).category(), Category::InvalidSpec);
+        assert_eq!(Error::from(not_owned()).category(), Category::InvalidSpec);
+        assert_eq!(
+            Error::from(throttled.clone()).category(),
+            Category::Transient
+        );
+        assert_eq!(
+            Error::Dependency("bus".into()).category(),
+            Category::Dependency
+        );
+        // The finalizer's wrapper is looked through: what failed inside decides.
+        let wrapped = Error::Finalizer(Box::new(F::CleanupFailed(Error::from(not_owned()))));
+        assert_eq!(wrapped.category(), Category::InvalidSpec);
+        let wrapped = Error::Finalizer(Box::new(F::ApplyFailed(Error::from(throttled))));
+        assert_eq!(wrapped.category(), Category::Transient);
+        // Its text is the failure's own, as status and Events show it.
+        assert!(Error::from(not_owned())
+            .to_string()
+            .starts_with("role r exists but is not owned by this object (no owner tag)"));
+    }
+}

@@ -8,13 +8,13 @@ use std::sync::Arc;
 
 use kube::ResourceExt;
 
-use super::failure::Failure;
 use super::Context;
 use crate::api::{EventBridgeIntegration, OwnedKind, OwnedResource};
 use crate::aws::{ExternalId, RemoteAccess};
 use crate::plan::diff::Adoption;
 use crate::plan::{Desired, DesiredRole, Guardrails, PlanError, SpecError};
 use crate::tenancy::{self, Candidate, Decision, Grant, PolicyMode, Subject};
+use crate::Error;
 
 /// What one pass of one integration may do.
 #[derive(Clone, Debug)]
@@ -80,7 +80,7 @@ pub(super) async fn admit(
     ctx: &Context,
     region: &str,
     task_roles: &BTreeMap<String, Vec<String>>,
-) -> Result<Admission, Failure> {
+) -> Result<Admission, Error> {
     let spec = &obj.spec;
     let global = &ctx.settings.guardrails;
     let Some(tenancy) = ctx
@@ -136,7 +136,7 @@ pub(super) async fn admit(
         .collect();
     let grant = match tenancy::decide(&subject, &candidates) {
         Decision::Permitted(g) => g,
-        Decision::NotPermitted(refusal) => return Err(Failure::NotPermitted(refusal)),
+        Decision::NotPermitted(refusal) => return Err(Error::NotPermitted(refusal)),
     };
     let remote = match &grant.provisioning {
         None => None,
@@ -145,7 +145,7 @@ pub(super) async fn admit(
             external_id: match &p.external_id {
                 None => None,
                 Some(secret) => Some(tenancy.external_id(secret).await.map_err(|e| {
-                    Failure::Dependency(format!(
+                    Error::Dependency(format!(
                         "the external ID of policy {}'s entry for account {}: {e}",
                         grant.policy,
                         spec.cross_account
@@ -171,7 +171,7 @@ fn with_policy_boundary(
     global: &Guardrails,
     grant: &Grant,
     spec: &crate::api::EventBridgeIntegrationSpec,
-) -> Result<Guardrails, Failure> {
+) -> Result<Guardrails, Error> {
     let mut guardrails = global.clone();
     let Some(policy_boundary) = &grant.permissions_boundary_arn else {
         return Ok(guardrails);
@@ -184,7 +184,7 @@ fn with_policy_boundary(
             || spec.cross_account.is_some());
     match &global.permissions_boundary_arn {
         Some(operator) if operator != policy_boundary && creates_role => {
-            Err(Failure::Plan(PlanError::Guardrail(format!(
+            Err(Error::Plan(PlanError::Guardrail(format!(
                 "policy {} requires the permissions boundary {policy_boundary} on every role it grants, but the operator's --permissions-boundary-arn is {operator}: a role carries one boundary, so the platform team must make them agree",
                 grant.policy
             ))))
@@ -197,8 +197,8 @@ fn with_policy_boundary(
     }
 }
 
-fn invalid(field: &str, message: &str) -> Failure {
-    Failure::Plan(PlanError::InvalidSpec(SpecError {
+fn invalid(field: &str, message: &str) -> Error {
+    Error::Plan(PlanError::InvalidSpec(SpecError {
         field: field.into(),
         message: message.into(),
     }))
@@ -213,7 +213,7 @@ pub(super) async fn way_in(
     ctx: &Context,
     via_role: &str,
     admitted: Option<&Admission>,
-) -> Result<RemoteAccess, Failure> {
+) -> Result<RemoteAccess, Error> {
     if let Some(remote) = admitted
         .and_then(|a| a.remote.as_ref())
         .filter(|r| r.role_arn == via_role)
@@ -242,7 +242,7 @@ pub(super) async fn way_in(
                 .find_map(|p| tenancy::external_id_ref_for(&p.spec, via_role).cloned());
             match secret {
                 None => None,
-                Some(r) => Some(tenancy.external_id(&r).await.map_err(Failure::Dependency)?),
+                Some(r) => Some(tenancy.external_id(&r).await.map_err(Error::Dependency)?),
             }
         }
     };

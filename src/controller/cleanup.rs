@@ -11,7 +11,6 @@ use tracing::info;
 use super::admission::admit;
 use super::converge::{legacy_via_role, remove_recorded};
 use super::events::publish;
-use super::failure::Failure;
 use super::record::{clients_for, owner_of, RecordKeeper};
 use super::Context;
 use crate::api::{DeletionPolicy, EventBridgeIntegration, OwnedKind, OwnedResource};
@@ -81,7 +80,7 @@ async fn retain(
         let result = match clients_for(obj, ctx, local, &entry, admission).await {
             Ok(clients) => crate::aws::remove::retain(&clients, &entry, owner)
                 .await
-                .map_err(Failure::from),
+                .map_err(Error::from),
             Err(failure) => Err(failure),
         };
         match result {
@@ -123,7 +122,7 @@ async fn pending(
     keeper: &mut RecordKeeper,
     outcomes: &[(OwnedResource, Removal)],
     entry: &OwnedResource,
-    failure: Failure,
+    failure: Error,
 ) -> Result<Action, Error> {
     keeper.write(api, obj).await.ok();
     report(ctx, obj, outcomes).await;
@@ -136,11 +135,11 @@ async fn pending(
         &format!(
             "could not remove {}: {}; retrying. The object stays until everything it recorded is removed (or set deletionPolicy: Retain to keep the rest)",
             entry.describe(),
-            failure.message()
+            failure
         ),
     )
     .await;
-    Err(into_error(failure))
+    Err(failure)
 }
 
 /// One Event for what was removed, one Warning per resource released or left alone.
@@ -188,13 +187,5 @@ async fn report(
             &removal.describe(entry),
         )
         .await;
-    }
-}
-
-fn into_error(f: Failure) -> Error {
-    match f {
-        Failure::Aws(e) => Error::Aws(e),
-        Failure::Kube(e) => Error::Kube(e),
-        other => Error::Dependency(other.message()),
     }
 }

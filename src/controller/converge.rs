@@ -11,7 +11,6 @@ use kube::Api;
 use tracing::info;
 
 use super::admission::{admit, Admission};
-use super::failure::Failure;
 use super::part::{Evidence, Part};
 use super::record::{self as io_record, RecordKeeper};
 use super::Context;
@@ -32,6 +31,7 @@ use crate::plan::diff::{
     TaskDefinitions,
 };
 use crate::plan::{self, record, Claim, Desired, DesiredRole, Facts, Owner, Plan, Side};
+use crate::Error;
 
 pub(super) struct Pass {
     pub plan: Plan,
@@ -103,13 +103,13 @@ pub(super) async fn plan_for(
     ctx: &Context,
     owner: &Owner,
     recorded: &[OwnedResource],
-) -> Result<Planned, Failure> {
+) -> Result<Planned, Error> {
     // Each target as the one target of a spec of its own (`spec.targets` holds up to five).
     let views = plan::target_list::views(&obj.spec);
     let mut valid = Vec::with_capacity(views.len());
     for (field, view) in &views {
         let v = plan::validate(view)
-            .map_err(|e| Failure::Plan(plan::target_list::of_entry(field, e).into()))?;
+            .map_err(|e| Error::Plan(plan::target_list::of_entry(field, e).into()))?;
         valid.push(v.target);
     }
     let region = region_of(obj, ctx);
@@ -129,7 +129,7 @@ pub(super) async fn plan_for(
     let connection_secrets =
         super::connection_secret::read_all(&ctx.client, &owner.namespace, &destinations)
             .await
-            .map_err(Failure::Dependency)?;
+            .map_err(Error::Dependency)?;
     let facts = |task_roles: BTreeMap<String, Vec<String>>, admission: &Admission| Facts {
         connection_secrets: connection_secrets.clone(),
         account_id: account_id.clone(),
@@ -152,7 +152,7 @@ pub(super) async fn plan_for(
             &facts(BTreeMap::new(), &admission),
             &admission.guardrails,
         )
-        .map_err(Failure::Plan)?;
+        .map_err(Error::Plan)?;
         remote = Some(
             ctx.aws
                 .remote_clients(&region, access, &x.target_account_id)
@@ -194,7 +194,7 @@ pub(super) async fn plan_for(
         &facts(task_roles, &admission),
         &admission.guardrails,
     )
-    .map_err(Failure::Plan)?;
+    .map_err(Error::Plan)?;
     if let Some(policy) = admission.policy() {
         tracing::debug!(policy, "admitted");
     }
@@ -213,7 +213,7 @@ pub(super) async fn plan_for(
 async fn read_task_definitions(
     clients: &Clients,
     ecs_targets: &[(&str, &crate::api::EcsTarget)],
-) -> Result<(TaskDefinitions, BTreeMap<String, Vec<String>>), Failure> {
+) -> Result<(TaskDefinitions, BTreeMap<String, Vec<String>>), Error> {
     let mut found = TaskDefinitions::new();
     let mut roles = BTreeMap::new();
     for (field, ecs) in ecs_targets {
@@ -231,7 +231,7 @@ async fn read_task_definitions(
             }
             (Err(_), Some(_)) => {}
             (Err(why), None) => {
-                return Err(Failure::Dependency(format!(
+                return Err(Error::Dependency(format!(
                     "ECS could not describe task definition {arn}: {why}. Register it (or grant the controller ecs:DescribeTaskDefinition on it), or set {field}.ecs.passRoleArns"
                 )))
             }
@@ -544,7 +544,7 @@ async fn observe_and_diff(
     task_definitions: &TaskDefinitions,
     recorded: record::AlreadyRecorded,
     adopt: Adoption,
-) -> Result<(Observation, Vec<Change>), Failure> {
+) -> Result<(Observation, Vec<Change>), Error> {
     let reads = if heard_of_a_change() {
         Reads::Direct
     } else {
@@ -555,12 +555,12 @@ async fn observe_and_diff(
     };
     let seen = observe_all(clients, desired, task_definitions, owner, reads).await?;
     let changes =
-        diff::diff(desired, &seen.observed, owner, adopt.clone()).map_err(Failure::NotOwned)?;
+        diff::diff(desired, &seen.observed, owner, adopt.clone()).map_err(Error::NotOwned)?;
     if changes.is_empty() || !seen.from_snapshots {
         return Ok((seen, changes));
     }
     let seen = observe_all(clients, desired, task_definitions, owner, Reads::Direct).await?;
-    let changes = diff::diff(desired, &seen.observed, owner, adopt).map_err(Failure::NotOwned)?;
+    let changes = diff::diff(desired, &seen.observed, owner, adopt).map_err(Error::NotOwned)?;
     Ok((seen, changes))
 }
 
@@ -581,7 +581,7 @@ async fn read_directly(
     Ok(seen.await?.observed)
 }
 
-async fn apply_changes(part: &Part, owner: &Owner) -> Result<(), Failure> {
+async fn apply_changes(part: &Part, owner: &Owner) -> Result<(), Error> {
     for change in &part.changes {
         info!(side = ?part.side, account = %part.desired.account_id, ?change, "applying");
         apply::apply(&part.clients, &part.desired, change)
@@ -596,14 +596,14 @@ async fn apply_changes(part: &Part, owner: &Owner) -> Result<(), Failure> {
                     _ => None,
                 };
                 match (e.code == apply::STATEMENT_NOT_OWNED, written) {
-                    (true, Some(p)) => Failure::NotOwned(NotOwned {
+                    (true, Some(p)) => Error::NotOwned(NotOwned {
                         kind: "Lambda permission",
                         name: format!("{} on {}", p.statement_id, p.function_arn),
                         found: e.message,
                         advice: diff::ADVICE_STATEMENT,
                         foreign: false,
                     }),
-                    _ => Failure::Aws(e),
+                    _ => Error::Aws(e),
                 }
             })?;
         if let Change::PutRule { created: true } = change {
@@ -625,10 +625,10 @@ async fn reread_taken_role(
     task_definitions: &TaskDefinitions,
     owner: &Owner,
     adopt: Adoption,
-) -> Result<(), Failure> {
+) -> Result<(), Error> {
     part.observed = read_directly(part, task_definitions, owner).await?;
     part.changes =
-        diff::diff(&part.desired, &part.observed, owner, adopt).map_err(Failure::NotOwned)?;
+        diff::diff(&part.desired, &part.observed, owner, adopt).map_err(Error::NotOwned)?;
     Ok(())
 }
 
@@ -641,7 +641,7 @@ async fn reread_taken_role(
 /// its creator. The emulator applies them on a replace too, where two interleaved writers
 /// could each read their own; the one whose tags are overwritten finds another owner's at
 /// its next pass and stops the same way.)
-async fn settle_rule_claim(part: &Part, owner: &Owner) -> Result<(), Failure> {
+async fn settle_rule_claim(part: &Part, owner: &Owner) -> Result<(), Error> {
     let rule = part.desired.rule();
     for attempt in 0..3 {
         let tags = observe::rule_tags(&part.clients, &rule.arn).await?;
@@ -649,7 +649,7 @@ async fn settle_rule_claim(part: &Part, owner: &Owner) -> Result<(), Failure> {
         match claim {
             Some(Claim::Ours) => return Ok(()),
             Some(Claim::Foreign(found)) => {
-                return Err(Failure::NotOwned(NotOwned {
+                return Err(Error::NotOwned(NotOwned {
                     kind: "EventBridge rule",
                     name: rule.name.clone(),
                     found: format!(
@@ -664,7 +664,7 @@ async fn settle_rule_claim(part: &Part, owner: &Owner) -> Result<(), Failure> {
             _ => {}
         }
     }
-    Err(Failure::Aws(AwsError::new(
+    Err(Error::Aws(AwsError::new(
         "events:ListTagsForResource",
         crate::aws::ErrorKind::Transient,
         "OwnerTagsNotVisible",
@@ -730,7 +730,7 @@ pub(super) async fn converge(
     owner: &Owner,
     api: &Api<EventBridgeIntegration>,
     keeper: &mut RecordKeeper,
-) -> Result<Pass, Failure> {
+) -> Result<Pass, Error> {
     let planned = plan_for(obj, ctx, owner, keeper.entries()).await?;
     let via = planned.admission.via_role();
     let mut wanted = record::inventory(&planned.plan, via);
@@ -754,9 +754,9 @@ pub(super) async fn converge(
         )
         .await
         {
-            Err(Failure::NotOwned(n)) => {
+            Err(Error::NotOwned(n)) => {
                 forget_foreign(keeper, desired, &n);
-                return Err(Failure::NotOwned(n));
+                return Err(Error::NotOwned(n));
             }
             other => other?,
         };
@@ -776,13 +776,13 @@ pub(super) async fn converge(
             // The role was created without looking first and its name is taken: read it
             // and decide as for any existing role (ours, adoptable, or not ours). Role
             // changes come first, so nothing of this part was written yet.
-            Err(Failure::Aws(e)) if optimistic && e.code == TAKEN => {
+            Err(Error::Aws(e)) if optimistic && e.code == TAKEN => {
                 match reread_taken_role(part, &planned.task_definitions, owner, adopt).await {
-                    Err(Failure::NotOwned(not_owned)) => {
+                    Err(Error::NotOwned(not_owned)) => {
                         // Not ours: it must not stay in our record.
                         forget_role(keeper, &part.desired);
                         forget_foreign(keeper, &part.desired, &not_owned);
-                        return Err(Failure::NotOwned(not_owned));
+                        return Err(Error::NotOwned(not_owned));
                     }
                     other => other?,
                 }
@@ -790,15 +790,15 @@ pub(super) async fn converge(
                 record::note_adoptions(&mut wanted, &part.desired, &part.observed, owner);
                 keeper.extend(api, obj, &wanted).await?;
                 if let Err(failure) = apply_changes(part, owner).await {
-                    if let Failure::NotOwned(n) = &failure {
+                    if let Error::NotOwned(n) = &failure {
                         forget_foreign(keeper, &part.desired, n);
                     }
                     return Err(failure);
                 }
             }
-            Err(Failure::NotOwned(n)) => {
+            Err(Error::NotOwned(n)) => {
                 forget_foreign(keeper, &part.desired, &n);
-                return Err(Failure::NotOwned(n));
+                return Err(Error::NotOwned(n));
             }
             other => other?,
         }
@@ -837,7 +837,7 @@ pub(super) async fn converge(
                 keeper.forget(&old);
             }
             Err(failure) => {
-                let why = failure.message();
+                let why = failure.to_string();
                 tracing::warn!(what = %old.describe(), "a superseded resource could not be removed: {why}");
                 left_behind.push(format!("{}: {why}", old.describe()));
                 keeper.left_behind(&old, why);
@@ -1094,7 +1094,7 @@ pub(super) async fn remove_recorded(
     local: &Clients,
     entry: &OwnedResource,
     admitted: Option<&Admission>,
-) -> Result<Removal, Failure> {
+) -> Result<Removal, Error> {
     let clients = io_record::clients_for(obj, ctx, local, entry, admitted).await?;
     let removal = crate::aws::remove::remove(
         &clients,
@@ -1167,7 +1167,7 @@ mod tests {
     /// Applies the part's changes; a failure fails the test.
     async fn applied(part: &Part) {
         if let Err(f) = apply_changes(part, &owner()).await {
-            panic!("{}", f.message());
+            panic!("{}", f);
         }
     }
 
@@ -1178,7 +1178,7 @@ mod tests {
     }
 
     /// The step after IAM said the role's name is taken, as `converge` takes it.
-    async fn reread(part: &mut Part) -> Result<(), Failure> {
+    async fn reread(part: &mut Part) -> Result<(), Error> {
         reread_taken_role(
             part,
             &TaskDefinitions::default(),
@@ -1327,11 +1327,11 @@ mod tests {
 
     /// A pass not re-queued by an event: snapshots may serve.
     async fn heard_nothing(
-        work: impl std::future::Future<Output = Result<(Observation, Vec<Change>), Failure>>,
+        work: impl std::future::Future<Output = Result<(Observation, Vec<Change>), Error>>,
     ) -> (Observation, Vec<Change>) {
         match HEARD_OF_A_CHANGE.scope(false, work).await {
             Ok(out) => out,
-            Err(f) => panic!("{}", f.message()),
+            Err(f) => panic!("{}", f),
         }
     }
 
@@ -1347,14 +1347,14 @@ mod tests {
         };
         account.state().rule_claimed_meanwhile = Some(theirs.tags());
         match apply_changes(&part, &owner()).await {
-            Err(Failure::NotOwned(n)) => {
+            Err(Error::NotOwned(n)) => {
                 assert_eq!(n.kind, "EventBridge rule");
                 assert!(
                     n.found.contains("claimed this name at the same moment"),
                     "{n}"
                 );
             }
-            Err(other) => panic!("expected NotOwned, got {}", other.message()),
+            Err(other) => panic!("expected NotOwned, got {}", other),
             Ok(()) => panic!("expected NotOwned"),
         }
         let writes = account.writes();
@@ -1372,13 +1372,13 @@ mod tests {
         let part = observed_part(&account, &plan).await;
         account.state().rule_claimed_meanwhile = Some(Default::default());
         match apply_changes(&part, &owner()).await {
-            Err(Failure::Aws(e)) => {
+            Err(Error::Aws(e)) => {
                 assert_eq!(
                     (e.code.as_str(), e.kind),
                     ("OwnerTagsNotVisible", crate::aws::ErrorKind::Transient)
                 );
             }
-            Err(other) => panic!("expected a transient error, got {}", other.message()),
+            Err(other) => panic!("expected a transient error, got {}", other),
             Ok(()) => panic!("expected a transient error"),
         }
         assert!(!account
@@ -1395,13 +1395,13 @@ mod tests {
         let role = role_name(&plan);
         account.state().role_created_meanwhile = Some((role, Default::default()));
         match apply_changes(&part, &owner()).await {
-            Err(Failure::Aws(e)) => assert_eq!(e.code, TAKEN),
-            Err(other) => panic!("expected {TAKEN}, got {}", other.message()),
+            Err(Error::Aws(e)) => assert_eq!(e.code, TAKEN),
+            Err(other) => panic!("expected {TAKEN}, got {}", other),
             Ok(()) => panic!("expected {TAKEN}"),
         }
         match reread(&mut part).await {
-            Err(Failure::NotOwned(n)) => assert_eq!(n.kind, "IAM role"),
-            Err(other) => panic!("expected NotOwned, got {}", other.message()),
+            Err(Error::NotOwned(n)) => assert_eq!(n.kind, "IAM role"),
+            Err(other) => panic!("expected NotOwned, got {}", other),
             Ok(()) => panic!(
                 "an untagged role of someone else's must not be taken: {:?}",
                 part.changes
@@ -1419,10 +1419,10 @@ mod tests {
         account.state().role_created_meanwhile = Some((role, owner().tags()));
         assert!(matches!(
             apply_changes(&part, &owner()).await,
-            Err(Failure::Aws(e)) if e.code == TAKEN
+            Err(Error::Aws(e)) if e.code == TAKEN
         ));
         if let Err(f) = reread(&mut part).await {
-            panic!("ours: {}", f.message());
+            panic!("ours: {}", f);
         }
         // Ours, with the other pass's empty trust: what is left is written, role first.
         assert!(

@@ -13,7 +13,6 @@ mod converge;
 mod diagnosis;
 mod drift_events;
 mod events;
-mod failure;
 mod gate;
 pub mod leader;
 mod part;

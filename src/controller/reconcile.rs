@@ -15,7 +15,6 @@ use tracing::{instrument, warn};
 
 use super::conditions::{Outcome, PartOutcome};
 use super::converge::{converge, legacy_via_role, Pass};
-use super::failure::Failure;
 use super::record::{owner_of, write_status, RecordKeeper};
 use super::status::{self, Converged, Retry, Verdict};
 use super::{cleanup, events, Context, FINALIZER};
@@ -56,8 +55,10 @@ pub(super) fn error_policy(
     err: &Error,
     ctx: Arc<Context>,
 ) -> Action {
+    // Clean-up's failures reach here too: one that waits on a person (a resource not
+    // ours, a refused spec) or on a missing dependency is retried slowly, not hammered.
     let retry = match err.category() {
-        Category::Dependency => Retry::Slow,
+        Category::Dependency | Category::InvalidSpec => Retry::Slow,
         _ => Retry::Backoff,
     };
     let delay = ctx.backoff(key, retry);
@@ -65,14 +66,19 @@ pub(super) fn error_policy(
     Action::requeue(delay)
 }
 
-fn verdict_of(failure: &Failure) -> Verdict {
+fn verdict_of(failure: &Error) -> Verdict {
+    use kube::runtime::finalizer::Error as F;
     match failure {
-        Failure::Plan(e) => status::plan_verdict(e),
-        Failure::NotPermitted(r) => status::not_permitted_verdict(r.to_string()),
-        Failure::NotOwned(n) => status::not_owned_verdict(n.to_string()),
-        Failure::Aws(e) => status::aws_verdict(e),
-        Failure::Dependency(m) => status::dependency_verdict(m.clone()),
-        Failure::Kube(e) => status::kubernetes_verdict(e.to_string()),
+        Error::Plan(e) => status::plan_verdict(e),
+        Error::NotPermitted(r) => status::not_permitted_verdict(r.to_string()),
+        Error::NotOwned(n) => status::not_owned_verdict(n.to_string()),
+        Error::Aws(e) => status::aws_verdict(e),
+        Error::Dependency(m) => status::dependency_verdict(m.clone()),
+        Error::Kube(e) => status::kubernetes_verdict(e.to_string()),
+        Error::Finalizer(inner) => match inner.as_ref() {
+            F::ApplyFailed(e) | F::CleanupFailed(e) => verdict_of(e),
+            other => status::kubernetes_verdict(other.to_string()),
+        },
     }
 }
 

@@ -8,12 +8,12 @@ use kube::{Api, ResourceExt};
 use serde_json::json;
 
 use super::admission::{way_in, Admission};
-use super::failure::Failure;
 use super::Context;
 use crate::api::{EventBridgeIntegration, EventBridgeIntegrationStatus, OwnedResource};
 use crate::aws::Clients;
 use crate::locations::Locations;
 use crate::plan::{record, Owner};
+use crate::Error;
 use crate::FIELD_MANAGER;
 
 /// The record as this reconcile knows it: starts from status, grows before writes, shrinks
@@ -63,7 +63,7 @@ impl RecordKeeper {
         api: &Api<EventBridgeIntegration>,
         obj: &EventBridgeIntegration,
         wanted: &[OwnedResource],
-    ) -> Result<(), Failure> {
+    ) -> Result<(), Error> {
         if let Some(locations) = &self.locations {
             // Also the places recorded before this pass (a record older than the ConfigMap);
             // a place this process already persisted costs no call.
@@ -111,7 +111,7 @@ impl RecordKeeper {
         &mut self,
         api: &Api<EventBridgeIntegration>,
         obj: &EventBridgeIntegration,
-    ) -> Result<(), Failure> {
+    ) -> Result<(), Error> {
         let status = EventBridgeIntegrationStatus {
             resources: Some(self.entries.clone()),
             ..obj.status.clone().unwrap_or_default()
@@ -155,7 +155,7 @@ pub(super) async fn clients_for(
     local: &Clients,
     entry: &OwnedResource,
     admitted: Option<&Admission>,
-) -> Result<Clients, Failure> {
+) -> Result<Clients, Error> {
     // IAM is global: its entries carry no region, any regional endpoint serves them.
     let region = entry.region.clone().unwrap_or_else(|| local.region.clone());
     if let Some(via) = &entry.via_role_arn {
@@ -191,7 +191,7 @@ pub(super) async fn clients_for(
         }
         return Err(match failed {
             Some(e) => e.into(),
-            None => Failure::Dependency(format!(
+            None => Error::Dependency(format!(
                 "no way into account {} is known (no provisioning role recorded or in the spec)",
                 entry.account_id
             )),
@@ -200,7 +200,7 @@ pub(super) async fn clients_for(
     let clients = ctx.aws.clients(&region);
     let account = ctx.aws.account_id(&clients).await?;
     if account != entry.account_id {
-        return Err(Failure::Dependency(format!(
+        return Err(Error::Dependency(format!(
             "{} was recorded in account {}, but the controller's credentials are for account {account}; restore the controller's credentials for that account, or set deletionPolicy: Retain and remove it by hand",
             entry.describe(),
             entry.account_id
