@@ -501,13 +501,13 @@ pub async fn audit(reader: &CachedReader, scope: &AuditScope) -> Result<Audit, A
                         event_bus_name: Some(rule.event_bus_name.clone()),
                         ..Default::default()
                     };
-                    let findings = diagnose::diagnose(&snap, &expect);
+                    let diagnosis = diagnose::examine(&snap, &expect);
                     RuleAudit {
                         invoker: Invoker::Rule,
                         rule,
                         targets,
-                        outcome: Ok(findings),
-                        not_evaluated: diagnose::not_evaluated(&snap),
+                        outcome: Ok(diagnosis.findings),
+                        not_evaluated: diagnosis.not_evaluated,
                     }
                 }
                 Err(e) => RuleAudit {
@@ -619,12 +619,13 @@ async fn audit_schedule(reader: &CachedReader, group: String, name: String) -> O
         schedule_name: Some(format!("{group}/{name}")),
         ..Default::default()
     };
+    let diagnosis = diagnose::examine(&snap, &expect);
     Some(RuleAudit {
         invoker: Invoker::Schedule,
         rule,
         targets: vec![target],
-        outcome: Ok(diagnose::diagnose(&snap, &expect)),
-        not_evaluated: diagnose::not_evaluated(&snap),
+        outcome: Ok(diagnosis.findings),
+        not_evaluated: diagnosis.not_evaluated,
     })
 }
 

@@ -892,8 +892,10 @@ async fn diagnose_command(args: DiagnoseArgs) -> ExitCode {
             }
         }
     };
-    let findings = diagnose::diagnose(&snapshot, &expect);
-    let not_evaluated = diagnose::not_evaluated(&snapshot);
+    let diagnose::Diagnosis {
+        findings,
+        not_evaluated,
+    } = diagnose::examine(&snapshot, &expect);
     let text = match args.output {
         Output::Json => {
             let mut out = serde_json::json!({"findings": findings});

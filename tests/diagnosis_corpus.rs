@@ -595,3 +595,44 @@ fn what_the_snapshot_lacks_is_listed_as_not_evaluated() {
                 && n.contains("not evaluated"))
     );
 }
+
+#[test]
+fn an_organisation_deny_that_cannot_be_judged_is_said_even_without_a_finding() {
+    let examined = |name: &str| {
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/corpus/{name}.json")),
+        )
+        .unwrap();
+        let (s, e) = parse_bundle(&text).unwrap();
+        ebi::diagnose::examine(&s, &e)
+    };
+    // A key's tags are not in a bundle: the SCP's Deny may apply or not, and silence would
+    // read as "allowed".
+    let d = examined("schedule-sqs-key-scp-deny-on-a-tag-is-said");
+    assert!(d.findings.is_empty(), "{:?}", d.findings);
+    let note = d
+        .not_evaluated
+        .iter()
+        .find(|n| n.contains("OnlyApprovedKeys"))
+        .unwrap_or_else(|| panic!("{:?}", d.not_evaluated));
+    assert!(
+        note.starts_with("service control policy Deny statement OnlyApprovedKeys of TaggedKeys")
+            && note.contains("aws:ResourceTag/approved")
+            && note
+                .contains("it may deny role scheduler-nightly kms:GenerateDataKey on arn:aws:kms:"),
+        "{note}"
+    );
+    // A Deny whose condition is judged (kms:ViaService) is a finding, not a note.
+    let d = examined("schedule-sqs-key-scp-denies-the-role");
+    assert!(d
+        .findings
+        .iter()
+        .any(|f| f.code == Code::ServiceControlPolicyBlocks));
+    assert!(
+        d.not_evaluated
+            .iter()
+            .all(|n| !n.contains("KeysOnlyThroughS3")),
+        "{:?}",
+        d.not_evaluated
+    );
+}

@@ -156,14 +156,16 @@ pub(super) fn diagnose_parts(
             let mut snapshot = snapshot;
             snapshot.roles = roles.clone();
             snapshot.now = Some(now_text());
-            for note in diagnose::not_evaluated(&snapshot) {
+            let diagnosis = diagnose::examine(&snapshot, &expectations);
+            for note in diagnosis.not_evaluated {
                 if !not_evaluated.contains(&note) {
                     not_evaluated.push(note);
                 }
             }
             // The spec asks for a disabled schedule: that is intent, not a fault.
             findings.extend(
-                diagnose::diagnose(&snapshot, &expectations)
+                diagnosis
+                    .findings
                     .into_iter()
                     .filter(|f| schedule.enabled || f.code != Code::ScheduleDisabled),
             );
@@ -198,12 +200,13 @@ pub(super) fn diagnose_parts(
             pass_role_arns: pass_role_arns.clone(),
             schedule_name: None,
         };
-        for note in diagnose::not_evaluated(&snapshot) {
+        let diagnosis = diagnose::examine(&snapshot, &expectations);
+        for note in diagnosis.not_evaluated {
             if !not_evaluated.contains(&note) {
                 not_evaluated.push(note);
             }
         }
-        for f in diagnose::diagnose(&snapshot, &expectations) {
+        for f in diagnosis.findings {
             // The spec asks for a disabled rule: that is intent, not a fault.
             if f.code == Code::RuleDisabled && !rule.enabled {
                 continue;

@@ -940,6 +940,10 @@ case("schedule-sqs-key-scp-denies-the-role", "The queue's key lets the role use 
               organization(SCP_LEVELS([("FullAWSAccess", FULL), ("KeysViaS3", doc({"Sid": "KeysOnlyThroughS3", "Effect": "Deny", "Action": "kms:GenerateDataKey*", "Resource": "*",
                   "Condition": {"StringNotEquals": {"kms:ViaService": f"s3.{R}.amazonaws.com"}}}))]))),
      ["ServiceControlPolicyBlocks"])
+case("schedule-sqs-key-scp-deny-on-a-tag-is-said", "An SCP denies KMS on keys without a tag; a key's tags are not in a bundle, so nothing is found, and notEvaluated names the statement that may block.",
+     with_org(keyed(scheduled(REPORTS, SEND_REPORTS, USE_KEY), {REPORTS: KEY_ID}, {KEY_ID: key_policy(KEY_ADMIN)}),
+              organization(SCP_LEVELS([("FullAWSAccess", FULL), ("TaggedKeys", doc({"Sid": "OnlyApprovedKeys", "Effect": "Deny", "Action": "kms:GenerateDataKey*", "Resource": "*",
+                  "Condition": {"StringNotEquals": {"aws:ResourceTag/approved": "true"}}}))]))))
 
 here = os.path.dirname(os.path.abspath(__file__))
 for f in os.listdir(here):

@@ -448,6 +448,20 @@ pub(super) trait Judge<'a> {
         }
     }
 
+    /// An organisation policy's Deny that matched the request but whose condition could not
+    /// be judged (a key not known offline, as a resource tag): no finding carries it, and
+    /// silence would read as "allowed", so it is said in `notEvaluated`.
+    fn note_unjudged_denies(&mut self, kind: &str, what: &str, unknown: &[NotEvaluated]) {
+        for n in unknown.iter().filter(|n| n.effect == Effect::Deny) {
+            let statement = n.to_string();
+            let statement = statement.trim_start_matches("not evaluated: ");
+            let note = format!("{kind} {statement}; it may deny {what}");
+            if !self.out().1.contains(&note) {
+                self.out().1.push(note);
+            }
+        }
+    }
+
     /// The request context organisation policies see: what this engine knows, and the keys
     /// whose value it cannot know offline marked unknown (so a condition on them is reported
     /// as not evaluated instead of being judged as if the key were absent).
@@ -522,6 +536,11 @@ pub(super) trait Judge<'a> {
         };
         let (blocks, unknown) = org_blocks(&org.service_control, &request, Layer::Scp);
         let Some(block) = blocks.first() else {
+            self.note_unjudged_denies(
+                "service control policy",
+                &format!("role {} {what}", role.name),
+                &unknown,
+            );
             return;
         };
         let (message, fix) = org_block_text(
@@ -562,6 +581,7 @@ pub(super) trait Judge<'a> {
         };
         let (blocks, unknown) = org_blocks(&org.resource_control, &request, Layer::Rcp);
         let Some(block) = blocks.first() else {
+            self.note_unjudged_denies("resource control policy", what, &unknown);
             return false;
         };
         // A role calls as itself: aws:SourceAccount is set only for a service principal.

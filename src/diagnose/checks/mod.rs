@@ -30,17 +30,44 @@ const ECS_TASKS: &str = "ecs-tasks.amazonaws.com";
 
 /// Runs every check; errors first, then warnings; no duplicates.
 pub fn diagnose(snapshot: &Snapshot, expect: &Expectations) -> Vec<Finding> {
+    check_all(snapshot, expect).finish()
+}
+
+/// The findings, and everything the diagnosis could not judge: what the snapshot lacks
+/// ([`not_evaluated`]) and the statements the checks met but could not evaluate without a
+/// finding to attach them to (an organisation policy's Deny on a key not known offline).
+pub struct Diagnosis {
+    pub findings: Vec<Finding>,
+    pub not_evaluated: Vec<String>,
+}
+
+/// [`diagnose`] and [`not_evaluated`] in one, with the checks' own notes.
+pub fn examine(snapshot: &Snapshot, expect: &Expectations) -> Diagnosis {
+    let out = check_all(snapshot, expect);
+    let mut not_evaluated = not_evaluated(snapshot);
+    for note in &out.1 {
+        if !not_evaluated.contains(note) {
+            not_evaluated.push(note.clone());
+        }
+    }
+    Diagnosis {
+        findings: out.finish(),
+        not_evaluated,
+    }
+}
+
+fn check_all(snapshot: &Snapshot, expect: &Expectations) -> Findings {
     let mut out = Findings::default();
     if snapshot.schedule.is_some() || expect.schedule_name.is_some() {
         schedule::check_schedule(snapshot, expect, &mut out);
-        return out.finish();
+        return out;
     }
     if snapshot.rule.is_none() && expect.rule_name.is_none() && !snapshot.chains.is_empty() {
         // Only a trust chain to verify.
         for chain in &snapshot.chains {
             check_chain(snapshot, chain, &mut out);
         }
-        return out.finish();
+        return out;
     }
     let Some(rule) = &snapshot.rule else {
         let name = expect.rule_name.as_deref().unwrap_or("<rule>");
@@ -54,7 +81,7 @@ pub fn diagnose(snapshot: &Snapshot, expect: &Expectations) -> Vec<Finding> {
                 expect.event_bus_name.as_deref().unwrap_or("default")
             ),
         ));
-        return out.finish();
+        return out;
     };
     check_rule(rule, &mut out);
     let account = Arn::parse(&rule.arn).map(|a| a.account).unwrap_or_default();
@@ -104,11 +131,12 @@ pub fn diagnose(snapshot: &Snapshot, expect: &Expectations) -> Vec<Finding> {
         let reported = evidence.finding(&rule.arn, &roles, &out.0);
         out.0.extend(reported);
     }
-    out.finish()
+    out
 }
 
+/// The findings, and the notes of what was met but not judged with no finding to carry them.
 #[derive(Default)]
-struct Findings(Vec<Finding>);
+struct Findings(Vec<Finding>, Vec<String>);
 
 impl Findings {
     fn push(&mut self, f: Finding) {
