@@ -282,12 +282,17 @@ fn the_committed_crds_are_the_generated_ones() {
     assert!(documents[1].contains("kind: EventBridgeIntegrationPolicy"));
 }
 
-fn findings_of(name: &str) -> Vec<ebi::diagnose::Finding> {
+/// A corpus bundle, read as `diagnose --bundle` reads it.
+fn case(name: &str) -> (ebi::diagnose::Snapshot, ebi::diagnose::Expectations) {
     let text = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/corpus/{name}.json")),
     )
     .unwrap();
-    let (s, e) = parse_bundle(&text).unwrap();
+    parse_bundle(&text).unwrap()
+}
+
+fn findings_of(name: &str) -> Vec<ebi::diagnose::Finding> {
+    let (s, e) = case(name);
     diagnose(&s, &e)
 }
 
@@ -558,14 +563,7 @@ fn the_dead_letter_queue_statement_is_the_documented_one() {
 
 #[test]
 fn what_the_snapshot_lacks_is_listed_as_not_evaluated() {
-    let notes = |name: &str| {
-        let text = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/corpus/{name}.json")),
-        )
-        .unwrap();
-        let (s, _) = parse_bundle(&text).unwrap();
-        ebi::diagnose::not_evaluated(&s)
-    };
+    let notes = |name: &str| ebi::diagnose::not_evaluated(&case(name).0);
     let n = notes("ok-dead-letter-queue");
     assert!(n.iter().any(|n| n.contains("SCPs, RCPs")), "{n:?}");
     assert!(
@@ -599,11 +597,7 @@ fn what_the_snapshot_lacks_is_listed_as_not_evaluated() {
 #[test]
 fn an_organisation_deny_that_cannot_be_judged_is_said_even_without_a_finding() {
     let examined = |name: &str| {
-        let text = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/corpus/{name}.json")),
-        )
-        .unwrap();
-        let (s, e) = parse_bundle(&text).unwrap();
+        let (s, e) = case(name);
         ebi::diagnose::examine(&s, &e)
     };
     // A key's tags are not in a bundle: the SCP's Deny may apply or not, and silence would
