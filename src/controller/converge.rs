@@ -721,6 +721,86 @@ pub(super) fn legacy_via_role(obj: &EventBridgeIntegration) -> Option<&str> {
         .and_then(|x| x.provisioning_role_arn.as_deref())
 }
 
+/// Where a pass keeps its ownership record: status, in a reconcile ([`StatusRecord`]).
+pub(super) trait Record {
+    /// Records `wanted` before anything of it is written (`RecordKeeper::extend`).
+    async fn extend(&mut self, wanted: &[OwnedResource]) -> Result<(), Error>;
+    fn keeper(&mut self) -> &mut RecordKeeper;
+}
+
+/// The record in the object's status.
+struct StatusRecord<'a> {
+    keeper: &'a mut RecordKeeper,
+    api: &'a Api<EventBridgeIntegration>,
+    obj: &'a EventBridgeIntegration,
+}
+
+impl Record for StatusRecord<'_> {
+    async fn extend(&mut self, wanted: &[OwnedResource]) -> Result<(), Error> {
+        self.keeper.extend(self.api, self.obj, wanted).await
+    }
+    fn keeper(&mut self) -> &mut RecordKeeper {
+        self.keeper
+    }
+}
+
+/// The write half of a pass: everything the parts may create is recorded first, then each
+/// part is written. A role name taken since it was read is read again and decided as any
+/// existing role (ours, adoptable, or not ours); what proves not ours leaves the record.
+/// On failure the record still lists everything that may exist.
+async fn record_then_write(
+    parts: &mut [Part],
+    optimistic: Vec<(bool, Adoption)>,
+    wanted: &mut [OwnedResource],
+    record: &mut impl Record,
+    task_definitions: &TaskDefinitions,
+    owner: &Owner,
+) -> Result<(), Error> {
+    record.extend(wanted).await?;
+    for (part, (optimistic, adopt)) in parts.iter_mut().zip(optimistic) {
+        match apply_changes(part, owner).await {
+            // The role was created without looking first and its name is taken: read it
+            // and decide as for any existing role (ours, adoptable, or not ours). Role
+            // changes come first, so nothing of this part was written yet.
+            Err(Error::Aws(e)) if optimistic && e.code == TAKEN => {
+                match reread_taken_role(part, task_definitions, owner, adopt).await {
+                    Err(Error::NotOwned(not_owned)) => {
+                        // Not ours: it must not stay in our record.
+                        forget_role(record.keeper(), &part.desired);
+                        forget_foreign(record.keeper(), &part.desired, &not_owned);
+                        return Err(Error::NotOwned(not_owned));
+                    }
+                    other => other?,
+                }
+                // Taken over now: what it was is recorded before it is changed.
+                record::note_adoptions(wanted, &part.desired, &part.observed, owner);
+                record.extend(wanted).await?;
+                if let Err(failure) = apply_changes(part, owner).await {
+                    if let Error::NotOwned(n) = &failure {
+                        forget_foreign(record.keeper(), &part.desired, n);
+                    }
+                    return Err(failure);
+                }
+            }
+            Err(Error::NotOwned(n)) => {
+                forget_foreign(record.keeper(), &part.desired, &n);
+                return Err(Error::NotOwned(n));
+            }
+            other => other?,
+        }
+        if !part.changes.is_empty() {
+            // What was just written is known without reading it back (the next resync reads
+            // it for real); only a write whose result needs reading is followed by a read.
+            part.observed =
+                match diff::after_writes(&part.desired, &part.observed, &part.changes, owner) {
+                    Some(after) => after,
+                    None => read_directly(part, task_definitions, owner).await?,
+                };
+        }
+    }
+    Ok(())
+}
+
 /// Drives AWS to the plan. `keeper` holds the ownership record: it is extended (and written
 /// to status) before the first write, and shrinks as superseded resources are removed; on
 /// failure it still says exactly what may exist.
@@ -770,48 +850,20 @@ pub(super) async fn converge(
             changes,
         });
     }
-    keeper.extend(api, obj, &wanted).await?;
-    for (part, (optimistic, adopt)) in parts.iter_mut().zip(optimistic) {
-        match apply_changes(part, owner).await {
-            // The role was created without looking first and its name is taken: read it
-            // and decide as for any existing role (ours, adoptable, or not ours). Role
-            // changes come first, so nothing of this part was written yet.
-            Err(Error::Aws(e)) if optimistic && e.code == TAKEN => {
-                match reread_taken_role(part, &planned.task_definitions, owner, adopt).await {
-                    Err(Error::NotOwned(not_owned)) => {
-                        // Not ours: it must not stay in our record.
-                        forget_role(keeper, &part.desired);
-                        forget_foreign(keeper, &part.desired, &not_owned);
-                        return Err(Error::NotOwned(not_owned));
-                    }
-                    other => other?,
-                }
-                // Taken over now: what it was is recorded before it is changed.
-                record::note_adoptions(&mut wanted, &part.desired, &part.observed, owner);
-                keeper.extend(api, obj, &wanted).await?;
-                if let Err(failure) = apply_changes(part, owner).await {
-                    if let Error::NotOwned(n) = &failure {
-                        forget_foreign(keeper, &part.desired, n);
-                    }
-                    return Err(failure);
-                }
-            }
-            Err(Error::NotOwned(n)) => {
-                forget_foreign(keeper, &part.desired, &n);
-                return Err(Error::NotOwned(n));
-            }
-            other => other?,
-        }
-        if !part.changes.is_empty() {
-            // What was just written is known without reading it back (the next resync reads
-            // it for real); only a write whose result needs reading is followed by a read.
-            part.observed =
-                match diff::after_writes(&part.desired, &part.observed, &part.changes, owner) {
-                    Some(after) => after,
-                    None => read_directly(part, &planned.task_definitions, owner).await?,
-                };
-        }
-    }
+    let mut record = StatusRecord {
+        keeper: &mut *keeper,
+        api,
+        obj,
+    };
+    record_then_write(
+        &mut parts,
+        optimistic,
+        &mut wanted,
+        &mut record,
+        &planned.task_definitions,
+        owner,
+    )
+    .await?;
     // Every part is as planned: the record's proofs and ways in are what is live now.
     keeper.refresh(&wanted);
     // Moves and renames: the new resources exist now, so the old ones can go. One that
@@ -1177,17 +1229,6 @@ mod tests {
         arn.rsplit('/').next().unwrap().to_string()
     }
 
-    /// The step after IAM said the role's name is taken, as `converge` takes it.
-    async fn reread(part: &mut Part) -> Result<(), Error> {
-        reread_taken_role(
-            part,
-            &TaskDefinitions::default(),
-            &owner(),
-            Adoption::default(),
-        )
-        .await
-    }
-
     fn position(writes: &[String], prefix: &str) -> usize {
         writes
             .iter()
@@ -1387,50 +1428,159 @@ mod tests {
             .any(|w| w.starts_with("events:PutTargets")));
     }
 
-    #[tokio::test]
-    async fn a_role_name_taken_meanwhile_by_someone_else_is_not_taken_over() {
-        let account = FakeAccount::default();
-        let plan = planned();
-        let mut part = observed_part(&account, &plan).await;
-        let role = role_name(&plan);
-        account.state().role_created_meanwhile = Some((role, Default::default()));
-        match apply_changes(&part, &owner()).await {
-            Err(Error::Aws(e)) => assert_eq!(e.code, TAKEN),
-            Err(other) => panic!("expected {TAKEN}, got {}", other),
-            Ok(()) => panic!("expected {TAKEN}"),
+    /// The record kept in memory; each write of it joins the account's write log, so the
+    /// test sees it in order with AWS's writes. `refused`: the API server refuses it.
+    struct LoggedRecord {
+        keeper: RecordKeeper,
+        account: FakeAccount,
+        refused: bool,
+    }
+
+    impl LoggedRecord {
+        fn new(account: &FakeAccount) -> LoggedRecord {
+            LoggedRecord {
+                keeper: RecordKeeper::empty(),
+                account: account.clone(),
+                refused: false,
+            }
         }
-        match reread(&mut part).await {
-            Err(Error::NotOwned(n)) => assert_eq!(n.kind, "IAM role"),
-            Err(other) => panic!("expected NotOwned, got {}", other),
-            Ok(()) => panic!(
-                "an untagged role of someone else's must not be taken: {:?}",
-                part.changes
-            ),
+    }
+
+    impl Record for LoggedRecord {
+        async fn extend(&mut self, wanted: &[OwnedResource]) -> Result<(), Error> {
+            if !self.keeper.grow(wanted) {
+                return Ok(());
+            }
+            if self.refused {
+                let status =
+                    kube::core::Status::failure("etcdserver: request timed out", "Timeout")
+                        .with_code(504);
+                return Err(Error::Kube(kube::Error::Api(Box::new(status))));
+            }
+            let what: Vec<String> = self.keeper.entries().iter().map(|e| e.describe()).collect();
+            self.account
+                .state()
+                .writes
+                .push(format!("record {}", what.join("; ")));
+            self.keeper.mark_written();
+            Ok(())
         }
-        assert_eq!(account.writes(), Vec::<String>::new(), "nothing written");
+        fn keeper(&mut self) -> &mut RecordKeeper {
+            &mut self.keeper
+        }
+    }
+
+    /// The write half as `converge` runs it, on the plan's one part.
+    async fn write_half(
+        account: &FakeAccount,
+        plan: &Plan,
+        record: &mut LoggedRecord,
+        optimistic: bool,
+    ) -> Result<Part, Error> {
+        let mut parts = [observed_part(account, plan).await];
+        let mut wanted = record::inventory(plan, None);
+        record_then_write(
+            &mut parts,
+            vec![(optimistic, Adoption::default())],
+            &mut wanted,
+            record,
+            &TaskDefinitions::default(),
+            &owner(),
+        )
+        .await?;
+        let [part] = parts;
+        Ok(part)
     }
 
     #[tokio::test]
-    async fn a_role_name_taken_meanwhile_by_another_pass_of_the_same_object_is_finished() {
+    async fn the_record_names_the_rule_and_role_before_aws_is_written_and_a_pass_in_sync_writes_neither(
+    ) {
         let account = FakeAccount::default();
         let plan = planned();
-        let mut part = observed_part(&account, &plan).await;
-        let role = role_name(&plan);
-        account.state().role_created_meanwhile = Some((role, owner().tags()));
-        assert!(matches!(
-            apply_changes(&part, &owner()).await,
-            Err(Error::Aws(e)) if e.code == TAKEN
-        ));
-        if let Err(f) = reread(&mut part).await {
-            panic!("ours: {}", f);
+        let mut record = LoggedRecord::new(&account);
+        if let Err(f) = write_half(&account, &plan, &mut record, true).await {
+            panic!("{f}");
         }
-        // Ours, with the other pass's empty trust: what is left is written, role first.
+        let writes = account.writes();
+        assert!(writes[0].starts_with("record "), "{writes:?}");
         assert!(
-            !part.changes.contains(&Change::CreateRole),
-            "{:?}",
-            part.changes
+            writes[0].contains(&role_name(&plan)) && writes[0].contains(&plan.local.rule().name),
+            "the first write records the role and the rule: {writes:?}"
         );
-        applied(&part).await;
+        assert_eq!(
+            writes.iter().filter(|w| w.starts_with("record ")).count(),
+            1
+        );
+        assert!(position(&writes, "iam:CreateRole") > 0 && position(&writes, "events:PutRule") > 0);
+        // The next pass finds everything recorded and in sync: no write of either kind.
+        if let Err(f) = write_half(&account, &plan, &mut record, true).await {
+            panic!("{f}");
+        }
+        assert_eq!(account.writes(), writes);
+    }
+
+    #[tokio::test]
+    async fn a_record_the_api_server_refuses_stops_the_pass_before_any_aws_write() {
+        let account = FakeAccount::default();
+        let plan = planned();
+        let mut record = LoggedRecord {
+            refused: true,
+            ..LoggedRecord::new(&account)
+        };
+        match write_half(&account, &plan, &mut record, true).await {
+            Err(Error::Kube(kube::Error::Api(status))) => assert_eq!(status.code, 504),
+            Err(other) => panic!("expected the API server's refusal, got {other}"),
+            Ok(_) => panic!("a pass whose record was not written must not write to AWS"),
+        }
+        assert_eq!(account.writes(), Vec::<String>::new());
+    }
+
+    #[tokio::test]
+    async fn a_role_name_taken_meanwhile_by_someone_else_leaves_the_record_and_nothing_is_written()
+    {
+        let account = FakeAccount::default();
+        let plan = planned();
+        let role = role_name(&plan);
+        account.state().role_created_meanwhile = Some((role.clone(), Default::default()));
+        let mut record = LoggedRecord::new(&account);
+        match write_half(&account, &plan, &mut record, true).await {
+            Err(Error::NotOwned(n)) => assert_eq!(n.kind, "IAM role"),
+            Err(other) => panic!("expected NotOwned, got {other}"),
+            Ok(_) => panic!("an untagged role of someone else's must not be taken"),
+        }
+        // Recorded before the attempt, as every write is; gone from the record once it
+        // proved someone else's, so clean-up can never delete it.
+        assert!(
+            account.writes()[0].contains(&role),
+            "{:?}",
+            account.writes()
+        );
+        assert!(
+            record
+                .keeper
+                .entries()
+                .iter()
+                .all(|e| e.kind != OwnedKind::Role),
+            "{:?}",
+            record.keeper.entries()
+        );
+        assert!(
+            account.writes().iter().all(|w| w.starts_with("record ")),
+            "nothing of the part was written to AWS: {:?}",
+            account.writes()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_role_name_taken_meanwhile_by_another_pass_of_the_same_object_is_finished_in_the_same_pass(
+    ) {
+        let account = FakeAccount::default();
+        let plan = planned();
+        account.state().role_created_meanwhile = Some((role_name(&plan), owner().tags()));
+        let mut record = LoggedRecord::new(&account);
+        if let Err(f) = write_half(&account, &plan, &mut record, true).await {
+            panic!("{f}");
+        }
         let writes = account.writes();
         let targets = position(&writes, "events:PutTargets");
         assert!(
@@ -1440,6 +1590,14 @@ mod tests {
         assert!(
             position(&writes, "iam:PutRolePolicy") < targets,
             "{writes:?}"
+        );
+        assert!(
+            record
+                .keeper
+                .entries()
+                .iter()
+                .any(|e| e.kind == OwnedKind::Role),
+            "ours: it stays recorded"
         );
         assert_eq!(observed_part(&account, &plan).await.changes, vec![]);
     }

@@ -70,14 +70,38 @@ impl RecordKeeper {
             locations.remember(&self.entries).await?;
             locations.remember(wanted).await?;
         }
+        if self.grow(wanted) {
+            self.write(api, obj).await
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Adds what `wanted` has that the record lacks; true when status must be written (it
+    /// grew, or it never was).
+    pub(super) fn grow(&mut self, wanted: &[OwnedResource]) -> bool {
         match record::before_writes(&self.entries, wanted) {
             Some(all) => {
                 self.entries = all;
-                self.write(api, obj).await
+                true
             }
-            None if !self.written => self.write(api, obj).await,
-            None => Ok(()),
+            None => !self.written,
         }
+    }
+
+    /// An empty record, as a new object's; `written` as a test's record says.
+    #[cfg(test)]
+    pub(super) fn empty() -> RecordKeeper {
+        RecordKeeper {
+            entries: vec![],
+            written: false,
+            locations: None,
+        }
+    }
+
+    #[cfg(test)]
+    pub(super) fn mark_written(&mut self) {
+        self.written = true;
     }
 
     /// After every part is as planned: proofs and ways in follow what is live.
