@@ -385,7 +385,7 @@ struct OnlineArgs {
     /// account, or a delegated administrator for AWS Organizations); default: the
     /// environment's credentials.
     #[arg(long)]
-    organization_role_arn: Option<String>,
+    organization_role_arn: Option<ebi::iam::RoleArn>,
     /// What AWS recorded of each rule's deliveries over this window joins the diagnosis (a
     /// `DeliveryFailing` warning linked to the predicted causes) and `collect`'s bundle:
     /// CloudWatch's per-rule metrics (one GetMetricData per 100 rules) and, for a rule with
@@ -586,6 +586,17 @@ async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Empty: an environment variable a chart leaves blank, for none.
+    let organization_role_arn = match args.organization_role_arn.as_deref() {
+        None | Some("") => None,
+        Some(text) => match ebi::iam::RoleArn::parse(text) {
+            Ok(role) => Some(role),
+            Err(e) => {
+                tracing::error!("--organization-role-arn (EBI_ORGANIZATION_ROLE_ARN): {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
     let timeouts = ebi::aws::Timeouts {
         operation: args.aws_operation_timeout,
         attempt: args.aws_attempt_timeout,
@@ -638,7 +649,7 @@ async fn run(args: RunArgs) -> ExitCode {
         delivery_window,
         drift_events: args.drift_events,
         cluster_id,
-        organization_role_arn: args.organization_role_arn.filter(|r| !r.is_empty()),
+        organization_role_arn,
         policy_mode: match args.policy_mode {
             PolicyModeArg::Enforce => ebi::tenancy::PolicyMode::Enforce,
             PolicyModeArg::Off => ebi::tenancy::PolicyMode::Off,
@@ -938,12 +949,13 @@ async fn online_reader(
     if !args.delivery_window.is_zero() {
         reader = reader.with_delivery_window(args.delivery_window);
     }
-    if let Some(role) = args.organization_role_arn.as_deref() {
-        let account = ebi::iam::Arn::parse(role)
-            .map(|a| a.account)
-            .unwrap_or_default();
+    if let Some(role) = &args.organization_role_arn {
         match aws
-            .remote_clients(&region, &ebi::aws::RemoteAccess::role(role), &account)
+            .remote_clients(
+                &region,
+                &ebi::aws::RemoteAccess::role(role.as_str()),
+                role.account(),
+            )
             .await
         {
             Ok(c) => reader = reader.with_organizations_client(limiter.limit(&c).organizations),

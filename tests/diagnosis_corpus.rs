@@ -630,3 +630,36 @@ fn an_organisation_deny_that_cannot_be_judged_is_said_even_without_a_finding() {
         d.not_evaluated
     );
 }
+
+#[test]
+fn a_role_arn_flag_without_an_account_is_refused_before_anything_is_read() {
+    // The controller: refused at start, before Kubernetes or AWS is reached (neither is
+    // configured here), naming the flag and its variable.
+    let (code, out, err) = cli(
+        &[
+            "run",
+            "--organization-role-arn",
+            "arn:aws:iam:::role/org-reader",
+        ],
+        None,
+    );
+    assert_eq!(code, 2, "{out}{err}");
+    let said = format!("{out}{err}");
+    assert!(
+        said.contains("--organization-role-arn (EBI_ORGANIZATION_ROLE_ARN)")
+            && said.contains("12-digit account"),
+        "{said}"
+    );
+    // The CLI: clap refuses the value the same way.
+    let (code, _, err) = cli(
+        &[
+            "diagnose",
+            "--all",
+            "--organization-role-arn",
+            "arn:aws:iam::111122223333:user/me",
+        ],
+        None,
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("is not an IAM role's ARN"), "{err}");
+}

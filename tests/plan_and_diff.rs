@@ -2402,3 +2402,47 @@ fn a_schedules_role_may_use_the_keys_it_names_through_the_services_that_encrypt(
     let bare = planned(&scheduled("", SCHEDULED_QUEUE));
     assert!(!managed(&bare).policy.to_string().contains("kms:"));
 }
+
+#[test]
+fn a_role_of_the_users_is_parsed_once_and_must_name_its_account() {
+    let with_role = |arn: &str| {
+        let mut s = ecs_spec();
+        s.role = Some(serde_json::from_value(serde_json::json!({"arn": arn})).unwrap());
+        s
+    };
+    // Without its account, the role could never be judged or compared: refused, naming the
+    // field and the form it must take.
+    for arn in [
+        "arn:aws:iam:::role/orders",
+        "arn:aws:iam::111122223333:user/orders",
+        "arn:aws:iam::111122223333:role/",
+    ] {
+        match plan(&with_role(arn), &owner(), &facts(), &Guardrails::default()) {
+            Err(PlanError::InvalidSpec(e)) => {
+                assert_eq!(e.field, "spec.role.arn");
+                assert!(e.message.contains("12-digit account"), "{}", e.message);
+            }
+            other => panic!("{arn}: expected a refusal, got {other:?}"),
+        }
+    }
+    // Its account is the one the operator's allowed accounts are checked against.
+    let guard = Guardrails {
+        allowed_account_ids: vec![A.into()],
+        ..Guardrails::default()
+    };
+    let other = with_role("arn:aws:iam::444455556666:role/path/orders");
+    match plan(&other, &owner(), &facts(), &guard) {
+        Err(PlanError::Guardrail(m)) => assert!(
+            m.contains("the account of spec.role.arn 444455556666"),
+            "{m}"
+        ),
+        other => panic!("expected the guardrail, got {other:?}"),
+    }
+    let ours = planned(&with_role(&format!("arn:aws:iam::{A}:role/path/orders")));
+    assert_eq!(
+        ours.local.role,
+        DesiredRole::BringYourOwn {
+            arn: format!("arn:aws:iam::{A}:role/path/orders")
+        }
+    );
+}

@@ -1083,13 +1083,12 @@ async fn evidence_for(ctx: &Context, part: &Part) -> Evidence {
             let client = match &ctx.settings.organization_role_arn {
                 None => part.clients.organizations.clone(),
                 Some(role) => {
-                    let role_account = Arn::parse(role).map(|a| a.account).unwrap_or_default();
                     match ctx
                         .aws
                         .remote_clients(
                             &part.clients.region,
                             &crate::aws::RemoteAccess::role(role.as_str()),
-                            &role_account,
+                            role.account(),
                         )
                         .await
                     {

@@ -66,7 +66,7 @@ pub struct Settings {
     pub locations_namespace: String,
     /// Organisation policies are read through this role (management or delegated
     /// administrator account); None: with each account's own credentials.
-    pub organization_role_arn: Option<String>,
+    pub organization_role_arn: Option<crate::iam::RoleArn>,
     /// Whether every integration must be granted by an EventBridgeIntegrationPolicy.
     pub policy_mode: crate::tenancy::PolicyMode,
     /// Namespace of the Secrets that hold the policies' external IDs (the controller's).

@@ -16,6 +16,8 @@ pub struct Arn {
 pub enum ArnError {
     #[error("`{0}` is not an ARN: expected arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE")]
     Malformed(String),
+    #[error("`{0}` is not an IAM role's ARN: expected arn:aws:iam::ACCOUNT_ID:role/NAME (12-digit account, no region, a path allowed before the name)")]
+    NotARole(String),
 }
 
 impl Arn {
@@ -78,6 +80,64 @@ impl fmt::Display for Arn {
     }
 }
 
+/// An IAM role's ARN, parsed once: `arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME` with a
+/// 12-digit account. Whoever holds one reads its account and name without parsing again,
+/// and never meets a role ARN whose account is missing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoleArn {
+    text: String,
+    arn: Arn,
+}
+
+impl RoleArn {
+    pub fn parse(text: &str) -> Result<RoleArn, ArnError> {
+        let arn = Arn::parse(text)?;
+        let account_ok = arn.account.len() == 12 && arn.account.bytes().all(|b| b.is_ascii_digit());
+        let name_ok = arn
+            .resource
+            .strip_prefix("role/")
+            .is_some_and(|rest| !rest.is_empty() && !rest.ends_with('/'));
+        if arn.service != "iam" || !arn.region.is_empty() || !name_ok || !account_ok {
+            return Err(ArnError::NotARole(text.to_string()));
+        }
+        Ok(RoleArn {
+            text: text.to_string(),
+            arn,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The 12-digit account the role is in.
+    pub fn account(&self) -> &str {
+        &self.arn.account
+    }
+
+    pub fn partition(&self) -> &str {
+        &self.arn.partition
+    }
+
+    /// The role's name, without its path.
+    pub fn name(&self) -> &str {
+        self.arn.resource_name()
+    }
+}
+
+impl fmt::Display for RoleArn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::str::FromStr for RoleArn {
+    type Err = ArnError;
+    fn from_str(text: &str) -> Result<RoleArn, ArnError> {
+        RoleArn::parse(text)
+    }
+}
+
 /// The host of a regional service endpoint, as `kms:ViaService` names it:
 /// `sqs.us-east-1.amazonaws.com`, `sqs.cn-north-1.amazonaws.com.cn` in China.
 pub fn service_host(service: &str, region: &str, partition: &str) -> String {
@@ -136,6 +196,37 @@ pub fn split_function_arn(function_arn: &str) -> (String, Option<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_role_arn_is_parsed_once_with_its_account_and_name() {
+        let r = RoleArn::parse("arn:aws-cn:iam::111122223333:role/service/ebi-orders").unwrap();
+        assert_eq!(r.account(), "111122223333");
+        assert_eq!(r.name(), "ebi-orders");
+        assert_eq!(r.partition(), "aws-cn");
+        assert_eq!(
+            r.to_string(),
+            "arn:aws-cn:iam::111122223333:role/service/ebi-orders"
+        );
+        for bad in [
+            "arn:aws:iam:::role/no-account",
+            "arn:aws:iam::1111:role/short-account",
+            "arn:aws:iam::111122223333:user/someone",
+            "arn:aws:iam::111122223333:role/",
+            "arn:aws:iam:us-east-1:111122223333:role/regional",
+            "arn:aws:sts::111122223333:assumed-role/r/s",
+            "role/just-a-name",
+        ] {
+            assert_eq!(
+                RoleArn::parse(bad),
+                Err(if bad.starts_with("arn:") {
+                    ArnError::NotARole(bad.into())
+                } else {
+                    ArnError::Malformed(bad.into())
+                }),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn parses_and_checks_account() {

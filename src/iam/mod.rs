@@ -8,6 +8,6 @@ pub mod glob;
 pub mod policy;
 pub mod request;
 
-pub use arn::Arn;
+pub use arn::{Arn, RoleArn};
 pub use eval::{Caller, Context, Decision, Evaluation, NamedPolicy, Request};
 pub use policy::{documents_equivalent, PolicyDocument, PolicyError};

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 
 use crate::api::{CrossAccountMode, EventBridgeIntegrationSpec, TargetKind};
 use crate::iam::documents::events_trust_policy;
-use crate::iam::Arn;
+use crate::iam::{Arn, RoleArn};
 pub use targets::{TargetParameters, ValidTarget};
 pub use validate::{validate, SpecError, ValidSpec};
 
@@ -636,7 +636,9 @@ fn plan_accounts(
     let ValidSpec {
         target: workload,
         target_arn: target,
+        own_role,
     } = validate(spec)?;
+    let own_role = own_role.as_ref();
     let account = facts.account_id.clone();
     check_account(guard, &account, "the controller's AWS account")?;
     // A kind whose ARN names no account (API Gateway's REST API) is in the rule's account;
@@ -662,7 +664,9 @@ fn plan_accounts(
         ));
     }
     if let Some(schedule) = &spec.schedule {
-        return schedule::plan(spec, schedule, owner, workload, &target, facts, guard);
+        return schedule::plan(
+            spec, schedule, owner, workload, &target, own_role, facts, guard,
+        );
     }
     let partition = target.partition.clone();
     let rule_name = rule_name(spec, owner);
@@ -706,7 +710,7 @@ fn plan_accounts(
             ));
         }
         let local = plan_workload(
-            spec, owner, workload, &target, &account, &region, local_rule, facts, guard,
+            spec, owner, workload, &target, own_role, &account, &region, local_rule, facts, guard,
         )?;
         return Ok(Plan {
             local,
@@ -814,6 +818,7 @@ fn plan_accounts(
                 owner,
                 workload,
                 &target,
+                own_role,
                 &remote_account,
                 &region,
                 remote_rule,
@@ -1042,6 +1047,7 @@ fn plan_workload(
     owner: &Owner,
     workload: ValidTarget<'_>,
     target: &Arn,
+    own_role: Option<&RoleArn>,
     account: &str,
     region: &str,
     rule: DesiredRule,
@@ -1052,6 +1058,7 @@ fn plan_workload(
         spec,
         owner,
         workload,
+        own_role,
         account,
         &target.partition,
         &rule.arn,
@@ -1200,6 +1207,7 @@ fn plan_role(
     spec: &EventBridgeIntegrationSpec,
     owner: &Owner,
     workload: ValidTarget<'_>,
+    own_role: Option<&RoleArn>,
     account: &str,
     partition: &str,
     rule_arn: &str,
@@ -1209,10 +1217,11 @@ fn plan_role(
     if !workload.needs_role() {
         return Ok(DesiredRole::NotNeeded);
     }
-    if let Some(arn) = spec.role.as_ref().and_then(|r| r.arn.clone()) {
-        let role_account = Arn::parse(&arn).map(|a| a.account).unwrap_or_default();
-        check_account(guard, &role_account, "the account of spec.role.arn")?;
-        return Ok(DesiredRole::BringYourOwn { arn });
+    if let Some(own) = own_role {
+        check_account(guard, own.account(), "the account of spec.role.arn")?;
+        return Ok(DesiredRole::BringYourOwn {
+            arn: own.to_string(),
+        });
     }
     let role = managed_role(
         spec,

@@ -21,7 +21,7 @@ use super::{
 };
 use crate::api::{EventBridgeIntegrationSpec, FlexibleMode, ScheduleSpec};
 use crate::iam::documents::scheduler_trust_policy;
-use crate::iam::Arn;
+use crate::iam::{Arn, RoleArn};
 
 /// A schedule of ours, as Scheduler holds it.
 #[derive(Clone, Debug, PartialEq)]
@@ -215,6 +215,7 @@ fn check_same_account(
     spec: &EventBridgeIntegrationSpec,
     workload: ValidTarget<'_>,
     target: &Arn,
+    own_role: Option<&RoleArn>,
     account: &str,
     region: &str,
 ) -> Result<(), PlanError> {
@@ -227,15 +228,12 @@ fn check_same_account(
     if target.account != account {
         return Err(other(workload.field(), "the target", &target.account));
     }
-    if let Some(arn) = spec.role.as_ref().and_then(|r| r.arn.as_deref()) {
-        let role_account = Arn::parse(arn).map(|a| a.account).unwrap_or_default();
-        if role_account != account {
-            return Err(other(
-                "spec.role.arn",
-                "the role (Scheduler passes only a role of the schedule's account)",
-                &role_account,
-            ));
-        }
+    if let Some(own) = own_role.filter(|r| r.account() != account) {
+        return Err(other(
+            "spec.role.arn",
+            "the role (Scheduler passes only a role of the schedule's account)",
+            own.account(),
+        ));
     }
     let schedule = spec.schedule.as_ref();
     for (i, key) in schedule
@@ -309,11 +307,12 @@ pub(super) fn plan(
     owner: &Owner,
     workload: ValidTarget<'_>,
     target: &Arn,
+    own_role: Option<&RoleArn>,
     facts: &Facts,
     guard: &Guardrails,
 ) -> Result<Plan, PlanError> {
     let (account, region, partition) = (&facts.account_id, &facts.region, &target.partition);
-    check_same_account(spec, workload, target, account, region)?;
+    check_same_account(spec, workload, target, own_role, account, region)?;
     let name = super::rule_name(spec, owner);
     let group = schedule.group.clone().unwrap_or_else(|| "default".into());
     let group_arn = format!("arn:{partition}:scheduler:{region}:{account}:schedule-group/{group}");
@@ -330,13 +329,14 @@ pub(super) fn plan(
             partition,
         ));
     }
-    let role = match spec.role.as_ref().and_then(|r| r.arn.clone()) {
+    let role = match own_role {
         // The user's role: used as is, and diagnosed (its trust for Scheduler and this
         // group, its permission for the target and the dead-letter queue).
-        Some(arn) => {
-            let role_account = Arn::parse(&arn).map(|a| a.account).unwrap_or_default();
-            super::check_account(guard, &role_account, "the account of spec.role.arn")?;
-            DesiredRole::BringYourOwn { arn }
+        Some(own) => {
+            super::check_account(guard, own.account(), "the account of spec.role.arn")?;
+            DesiredRole::BringYourOwn {
+                arn: own.to_string(),
+            }
         }
         None => DesiredRole::Managed(managed_role(
             spec,

@@ -4,7 +4,7 @@
 
 use super::targets::ValidTarget;
 use crate::api::EventBridgeIntegrationSpec;
-use crate::iam::Arn;
+use crate::iam::{Arn, RoleArn};
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
@@ -83,6 +83,8 @@ pub(super) fn valid_schedule(s: &str) -> bool {
 pub struct ValidSpec<'a> {
     pub target: ValidTarget<'a>,
     pub target_arn: Arn,
+    /// `spec.role.arn`: a role of the user's, parsed (its account is known).
+    pub own_role: Option<RoleArn>,
 }
 
 pub fn validate(spec: &EventBridgeIntegrationSpec) -> Result<ValidSpec<'_>, SpecError> {
@@ -144,6 +146,7 @@ pub fn validate(spec: &EventBridgeIntegrationSpec) -> Result<ValidSpec<'_>, Spec
         }
     }
     let target_arn = valid.validate(spec)?;
+    let mut own_role = None;
     if let Some(role) = &spec.role {
         if role.name.is_some() && role.arn.is_some() {
             return Err(bad(
@@ -152,7 +155,7 @@ pub fn validate(spec: &EventBridgeIntegrationSpec) -> Result<ValidSpec<'_>, Spec
             ));
         }
         if let Some(arn) = &role.arn {
-            check_arn("spec.role.arn", arn, "iam", "role/")?;
+            own_role = Some(RoleArn::parse(arn).map_err(|e| bad("spec.role.arn", e.to_string()))?);
             if role.path.is_some() || role.permissions_boundary_arn.is_some() {
                 return Err(bad("spec.role", "path and permissionsBoundaryArn apply to a role the controller creates; a bring-your-own role (arn) is never modified"));
             }
@@ -191,6 +194,7 @@ pub fn validate(spec: &EventBridgeIntegrationSpec) -> Result<ValidSpec<'_>, Spec
     Ok(ValidSpec {
         target: valid,
         target_arn,
+        own_role,
     })
 }
 
