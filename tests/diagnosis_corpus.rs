@@ -446,7 +446,7 @@ fn what_could_not_be_evaluated_is_said_on_the_finding() {
         .unwrap();
     levels[0]["policies"].as_array_mut().unwrap().push(serde_json::json!({"Policy": {
         "PolicySummary": {"Id": "p-perim", "Name": "Perimeter"},
-        "Content": r#"{"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-mine"}}}]}"#
+        "Content": r#"{"Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*", "Condition": {"StringNotEquals": {"aws:PrincipalOrgID": "o-mine"}}}]}"#
     }}));
     let (s, e) = parse_bundle(&bundle.to_string()).unwrap();
     let f = diagnose(&s, &e)
@@ -463,7 +463,7 @@ fn what_could_not_be_evaluated_is_said_on_the_finding() {
     let (code, out, _) = cli(&["diagnose", "--bundle", "-"], Some(&bundle.to_string()));
     assert_eq!(code, 1);
     assert!(
-        out.contains("  Note: not evaluated: Allow statement #1 of Perimeter"),
+        out.contains("  Note: not evaluated: Deny statement #1 of Perimeter"),
         "{out}"
     );
     let (_, out, _) = cli(
@@ -595,6 +595,35 @@ fn what_the_snapshot_lacks_is_listed_as_not_evaluated() {
 }
 
 #[test]
+fn an_organisation_level_that_blocks_several_calls_names_each_in_one_finding() {
+    let f = findings_of("schedule-rcp-blocks-target-and-dead-letter");
+    assert_eq!(f.len(), 1, "{f:?}");
+    let m = &f[0].message;
+    assert!(
+        m.starts_with("Statement OnlyTheIngestRole (Deny sqs:SendMessage)")
+            && m.contains("sqs:SendMessage on the target queue arn:aws:sqs:us-east-1:111122223333:reports.")
+            && m.contains("It also denies role scheduler-nightly sqs:SendMessage on the dead-letter queue arn:aws:sqs:us-east-1:111122223333:reports-dlq."),
+        "{m}"
+    );
+    // Both calls SQS makes with the key are asked: a Deny of Decrypt alone is found.
+    let f = findings_of("schedule-sqs-key-scp-denies-decrypt");
+    assert!(
+        f[0].message.contains("kms:Decrypt on arn:aws:kms:"),
+        "{}",
+        f[0].message
+    );
+    // A service principal's exception is a condition that fails for this account, so the
+    // Deny no longer applies to it.
+    let f = findings_of("rcp-deny-assume-role");
+    assert!(
+        f[0].remediation
+            .contains("(StringNotEqualsIfExists aws:SourceAccount 111122223333)"),
+        "{}",
+        f[0].remediation
+    );
+}
+
+#[test]
 fn an_organisation_deny_that_cannot_be_judged_is_said_even_without_a_finding() {
     let examined = |name: &str| {
         let (s, e) = case(name);
@@ -615,6 +644,16 @@ fn an_organisation_deny_that_cannot_be_judged_is_said_even_without_a_finding() {
             && note
                 .contains("it may deny role scheduler-nightly kms:GenerateDataKey on arn:aws:kms:"),
         "{note}"
+    );
+    // An SCP level's only Allow, on a key not known offline: the level may deny.
+    let d = examined("schedule-scp-level-only-allow-unjudged");
+    assert!(d.findings.is_empty(), "{:?}", d.findings);
+    assert!(
+        d.not_evaluated.iter().any(|n| n
+            .starts_with("service control policy Allow statement TaggedPrincipals of TeamOnly")
+            && n.contains("its level's only Allow")),
+        "{:?}",
+        d.not_evaluated
     );
     // A Deny whose condition is judged (kms:ViaService) is a finding, not a note.
     let d = examined("schedule-sqs-key-scp-denies-the-role");

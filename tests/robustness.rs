@@ -186,8 +186,7 @@ proptest! {
     #[test]
     fn no_bundle_panics_the_diagnosis(v in odd_bundle()) {
         if let Ok((snapshot, expect)) = parse_bundle(&v.to_string()) {
-            let _ = ebi::diagnose::diagnose(&snapshot, &expect);
-            let _ = ebi::diagnose::not_evaluated(&snapshot);
+            let _ = ebi::diagnose::examine(&snapshot, &expect);
         }
     }
 

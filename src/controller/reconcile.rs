@@ -55,10 +55,8 @@ pub(super) fn error_policy(
     err: &Error,
     ctx: Arc<Context>,
 ) -> Action {
-    // Clean-up's failures reach here too: one that waits on a person (a resource not
-    // ours, a refused spec) or on a missing dependency is retried slowly, not hammered.
     let retry = match err.category() {
-        Category::Dependency | Category::InvalidSpec => Retry::Slow,
+        Category::Dependency => Retry::Slow,
         _ => Retry::Backoff,
     };
     let delay = ctx.backoff(key, retry);

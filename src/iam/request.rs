@@ -644,7 +644,14 @@ pub fn org_blocks(
                 deny: None,
             });
         }
-        unknown.extend(v.not_evaluated);
+        // What could not be judged and weighs: a Deny; an Allow only at an SCP level where
+        // nothing else allows (an RCP level always allows).
+        let allowed = !v.allows.is_empty();
+        unknown.extend(
+            v.not_evaluated
+                .into_iter()
+                .filter(|n| n.effect == Effect::Deny || (layer == Layer::Scp && !allowed)),
+        );
     }
     (blocks, unknown)
 }

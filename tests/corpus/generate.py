@@ -944,6 +944,23 @@ case("schedule-sqs-key-scp-deny-on-a-tag-is-said", "An SCP denies KMS on keys wi
      with_org(keyed(scheduled(REPORTS, SEND_REPORTS, USE_KEY), {REPORTS: KEY_ID}, {KEY_ID: key_policy(KEY_ADMIN)}),
               organization(SCP_LEVELS([("FullAWSAccess", FULL), ("TaggedKeys", doc({"Sid": "OnlyApprovedKeys", "Effect": "Deny", "Action": "kms:GenerateDataKey*", "Resource": "*",
                   "Condition": {"StringNotEquals": {"aws:ResourceTag/approved": "true"}}}))]))))
+case("schedule-sqs-key-scp-denies-decrypt", "The SCP leaves GenerateDataKey alone but denies kms:Decrypt, which SQS also calls with the sender's role: the schedule cannot send.",
+     with_org(keyed(scheduled(REPORTS, SEND_REPORTS, USE_KEY), {REPORTS: KEY_ID}, {KEY_ID: key_policy(KEY_ADMIN)}),
+              organization(SCP_LEVELS([("FullAWSAccess", FULL), ("NoDecrypt", doc({"Sid": "NoDecrypt", "Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*"}))]))),
+     ["ServiceControlPolicyBlocks"])
+case("schedule-aws-managed-key-scp-denies", "The queue uses alias/aws/sqs (no key policy to read), and an SCP lets the account's roles use keys only through S3: SCPs weigh on AWS managed keys too.",
+     with_org(keyed(scheduled(REPORTS, SEND_REPORTS), {REPORTS: "alias/aws/sqs"}),
+              organization(SCP_LEVELS([("FullAWSAccess", FULL), ("KeysViaS3", doc({"Sid": "KeysOnlyThroughS3", "Effect": "Deny", "Action": "kms:*", "Resource": "*",
+                  "Condition": {"StringNotEquals": {"kms:ViaService": f"s3.{R}.amazonaws.com"}}}))]))),
+     ["ServiceControlPolicyBlocks"])
+case("schedule-rcp-blocks-target-and-dead-letter", "One RCP statement refuses the role on both the target queue and the dead-letter queue: one finding for the level, naming both.",
+     with_org(scheduled(REPORTS, SEND_REPORTS, SEND_DLQ, dlq=REPORTS_DLQ),
+              organization(rcps=RCP_LEVELS([("RCPFullAWSAccess", RCP_FULL), ("OnlyOther", doc({"Sid": "OnlyTheIngestRole", "Effect": "Deny", "Principal": "*", "Action": "sqs:SendMessage", "Resource": "*",
+                  "Condition": {"ArnNotLike": {"aws:PrincipalArn": f"arn:aws:iam::{A}:role/ingest"}, "Bool": {"aws:PrincipalIsAWSService": "false"}}}))]))),
+     ["ResourceControlPolicyBlocks"])
+case("schedule-scp-level-only-allow-unjudged", "The OU's only SCP allows everything to principals tagged team=reports; a role's tags are not in a bundle: nothing is found, and notEvaluated says the level may deny.",
+     with_org(scheduled(SM, START), organization(SCP_LEVELS([("TeamOnly", doc({"Sid": "TaggedPrincipals", "Effect": "Allow", "Action": "*", "Resource": "*",
+                  "Condition": {"StringEquals": {"aws:PrincipalTag/team": "reports"}}}))]))))
 
 here = os.path.dirname(os.path.abspath(__file__))
 for f in os.listdir(here):

@@ -448,18 +448,57 @@ pub(super) trait Judge<'a> {
         }
     }
 
-    /// An organisation policy's Deny that matched the request but whose condition could not
-    /// be judged (a key not known offline, as a resource tag): no finding carries it, and
-    /// silence would read as "allowed", so it is said in `notEvaluated`.
-    fn note_unjudged_denies(&mut self, kind: &str, what: &str, unknown: &[NotEvaluated]) {
-        for n in unknown.iter().filter(|n| n.effect == Effect::Deny) {
+    /// An organisation policy's statement that weighs on the request but whose condition
+    /// could not be judged (a key not known offline, as a resource tag): a Deny, or an SCP
+    /// level's only Allow. No finding carries it, and silence would read as "allowed", so
+    /// it is said in `notEvaluated`.
+    fn note_unjudged_org(&mut self, kind: &str, what: &str, unknown: &[NotEvaluated]) {
+        for n in unknown {
             let statement = n.to_string();
             let statement = statement.trim_start_matches("not evaluated: ");
-            let note = format!("{kind} {statement}; it may deny {what}");
+            let note = match n.effect {
+                Effect::Deny => format!("{kind} {statement}; it may deny {what}"),
+                Effect::Allow => format!("{kind} {statement}; it is its level's only Allow, so unless it applies the level denies {what}"),
+            };
             if !self.out().1.contains(&note) {
                 self.out().1.push(note);
             }
         }
+    }
+
+    /// An organisation policy that blocks: one finding per level and code, so a level that
+    /// blocks several calls (the trust, a queue, a key) says each of them in that finding.
+    fn org_block_finding(
+        &mut self,
+        code: Code,
+        level: &str,
+        what: &str,
+        (message, fix): (String, String),
+        unknown: &[NotEvaluated],
+    ) {
+        let target = self.target_id().map(str::to_string);
+        let same_level = self.out().0.iter_mut().find(|f| {
+            f.code == code && f.resource.as_deref() == Some(level) && f.target_id == target
+        });
+        // The statement (or the level's missing Allow) the message names, before the call.
+        let statement = message.split(" denies ").next().unwrap_or(&message);
+        match same_level {
+            Some(f) => {
+                if !f.message.contains(what) {
+                    let more = if f.message.starts_with(statement) {
+                        format!(" It also denies {what}.")
+                    } else {
+                        format!(" Also: {message}")
+                    };
+                    f.message.push_str(&more);
+                }
+                if !f.remediation.contains(&fix) {
+                    f.remediation.push_str(&format!("\nAlso: {fix}"));
+                }
+            }
+            None => self.finding(code, level, message, fix),
+        }
+        self.note_not_evaluated(code, level, unknown);
     }
 
     /// The request context organisation policies see: what this engine knows, and the keys
@@ -536,14 +575,14 @@ pub(super) trait Judge<'a> {
         };
         let (blocks, unknown) = org_blocks(&org.service_control, &request, Layer::Scp);
         let Some(block) = blocks.first() else {
-            self.note_unjudged_denies(
+            self.note_unjudged_org(
                 "service control policy",
                 &format!("role {} {what}", role.name),
                 &unknown,
             );
             return;
         };
-        let (message, fix) = org_block_text(
+        let text = org_block_text(
             "service control policy",
             "p-FullAWSAccess",
             block,
@@ -554,10 +593,13 @@ pub(super) trait Judge<'a> {
                 role.arn
             ),
         );
-        self.finding(Code::ServiceControlPolicyBlocks, &block.level, message, fix);
-        self.note_not_evaluated(
+        let level = block.level.clone();
+        let what = format!("role {} {what}", role.name);
+        self.org_block_finding(
             Code::ServiceControlPolicyBlocks,
-            &block.level.clone(),
+            &level,
+            &what,
+            text,
             &unknown,
         );
     }
@@ -581,7 +623,7 @@ pub(super) trait Judge<'a> {
         };
         let (blocks, unknown) = org_blocks(&org.resource_control, &request, Layer::Rcp);
         let Some(block) = blocks.first() else {
-            self.note_unjudged_denies("resource control policy", what, &unknown);
+            self.note_unjudged_org("resource control policy", what, &unknown);
             return false;
         };
         // A role calls as itself: aws:SourceAccount is set only for a service principal.
@@ -589,13 +631,14 @@ pub(super) trait Judge<'a> {
             Caller::Aws { arn, .. } => format!(
                 "an exception for role {arn} in its Condition (ArnNotLike aws:PrincipalArn {arn})"
             ),
+            // A Deny applies while every condition holds: this one fails for this account.
             _ => format!(
-                "an exception for {} acting for this account in its Condition (StringEquals aws:SourceAccount {})",
+                "an exception for {} acting for this account in its Condition (StringNotEqualsIfExists aws:SourceAccount {})",
                 self.invoker().name,
                 self.account()
             ),
         };
-        let (message, fix) = org_block_text(
+        let text = org_block_text(
             "resource control policy",
             "p-RCPFullAWSAccess",
             block,
@@ -603,15 +646,12 @@ pub(super) trait Judge<'a> {
             what,
             &exception,
         );
-        self.finding(
+        let level = block.level.clone();
+        self.org_block_finding(
             Code::ResourceControlPolicyBlocks,
-            &block.level,
-            message,
-            fix,
-        );
-        self.note_not_evaluated(
-            Code::ResourceControlPolicyBlocks,
-            &block.level.clone(),
+            &level,
+            what,
+            text,
             &unknown,
         );
         true
@@ -620,7 +660,9 @@ pub(super) trait Judge<'a> {
 
 /// What the role's own calls carry: who it is, in which account.
 pub(super) fn principal_context(role: &Role, account: &str) -> Context {
+    // The invoker calls with a session of the role it assumed.
     Context::new()
         .with("aws:PrincipalArn", role.arn.clone())
         .with("aws:PrincipalAccount", account)
+        .with("aws:PrincipalType", "AssumedRole")
 }

@@ -544,7 +544,13 @@ fn schedule_not_evaluated(snapshot: &Snapshot, s: &Schedule) -> Vec<String> {
         if target.account != schedule_account {
             // A universal call written by hand may reach another account, whose queue or
             // topic policy must grant the role too, and whose organisation path was not read.
-            out.push(format!("target {resource} of schedule {}: the role's permission is judged; its own policy, which must grant the role (it is in account {}), and that account's resource control policies are not{}", s.arn, target.account, key_not_read(snapshot, &resource)));
+            // RCPs do not cover SNS.
+            let rcps = if target.service == "sqs" {
+                ", and that account's resource control policies"
+            } else {
+                ""
+            };
+            out.push(format!("target {resource} of schedule {}: the role's permission is judged; its own policy, which must grant the role (it is in account {}){rcps}, are not{}", s.arn, target.account, key_not_read(snapshot, &resource)));
         } else {
             let key = key_not_read(snapshot, &resource);
             if !key.is_empty() {
@@ -556,7 +562,11 @@ fn schedule_not_evaluated(snapshot: &Snapshot, s: &Schedule) -> Vec<String> {
         }
     }
     if let Some(dlq) = s.dead_letter_arn.as_ref().filter(|d| **d != resource) {
-        out.push(format!("dead-letter queue {dlq} of schedule {}: the role's sqs:SendMessage is judged; that the queue exists is not{}", s.arn, key_not_read(snapshot, dlq)));
+        let elsewhere = match Arn::parse(dlq).map(|a| a.account) {
+            Ok(account) if account != schedule_account => format!(", nor its own policy, which must grant the role, and the resource control policies of its account {account}"),
+            _ => String::new(),
+        };
+        out.push(format!("dead-letter queue {dlq} of schedule {}: the role's sqs:SendMessage is judged; that the queue exists is not{elsewhere}{}", s.arn, key_not_read(snapshot, dlq)));
     }
     out
 }

@@ -105,6 +105,14 @@ fn epoch_seconds(instant: &str) -> Option<i64> {
     crate::iam::eval::parse_date(instant).map(|t| t.as_second())
 }
 
+/// A queue or topic Scheduler sends to with the role, and the key it is under.
+struct Held<'h> {
+    holder: &'h str,
+    what: &'static str,
+    code: Code,
+    key: &'h str,
+}
+
 struct ScheduleCheck<'a> {
     snapshot: &'a Snapshot,
     expect: &'a Expectations,
@@ -176,20 +184,29 @@ impl<'a> ScheduleCheck<'a> {
         self.check_broad_statements(role);
     }
 
-    /// The organisation's RCPs weigh on the role's sqs:SendMessage to the target queue and
-    /// the dead-letter queue as on anyone's (a topic is outside RCPs). Only the schedule's
-    /// account: the policies gathered are those above it.
+    /// The organisation's RCPs weigh on the role's sends to the target queue or topic and
+    /// the dead-letter queue as on anyone's (`check_resource_control` passes over a topic:
+    /// RCPs do not cover SNS). Only the schedule's account: the policies gathered are those
+    /// above it.
     fn check_queues_resource_control(&mut self, role: &Role) {
         for (holder, what, _) in self.sends_to() {
-            let in_account =
-                Arn::parse(&holder).is_ok_and(|a| a.service == "sqs" && a.account == self.account);
-            if !in_account {
+            let Some(action) = Arn::parse(&holder)
+                .ok()
+                .filter(|a| a.account == self.account)
+                .map(|a| {
+                    if a.service == "sns" {
+                        "sns:Publish"
+                    } else {
+                        "sqs:SendMessage"
+                    }
+                })
+            else {
                 continue;
-            }
-            let request = self.role_request(role, "sqs:SendMessage", &holder);
+            };
+            let request = self.role_request(role, action, &holder);
             self.check_resource_control(
                 &request,
-                &format!("role {} sqs:SendMessage on the {what} {holder}", role.name),
+                &format!("role {} {action} on the {what} {holder}", role.name),
             );
         }
     }
@@ -241,20 +258,7 @@ impl<'a> ScheduleCheck<'a> {
             else {
                 continue;
             };
-            if resource_policies::is_aws_managed_key(&key) {
-                continue;
-            }
-            // An alias not resolved to its key, or a policy not read: not judged (the
-            // `notEvaluated` note says so).
-            let (Ok(holder_arn), Some(key_policy)) = (
-                Arn::parse(&holder),
-                resource_policies::key_policy_of(self.snapshot, &key),
-            ) else {
-                continue;
-            };
-            let Some(key_arn) =
-                resource_policies::resolved_key_arn(self.snapshot, &key, &holder_arn)
-            else {
+            let Ok(holder_arn) = Arn::parse(&holder) else {
                 continue;
             };
             let via = crate::iam::arn::service_host(
@@ -262,48 +266,107 @@ impl<'a> ScheduleCheck<'a> {
                 &holder_arn.region,
                 &holder_arn.partition,
             );
-            self.check_key_organisation(role, &key_arn, &via, &format!("{what} {holder}"));
-            let mut denied = vec![];
-            let mut notes = vec![];
-            for action in ["kms:GenerateDataKey", "kms:Decrypt"] {
-                let outcome = self.key_outcome(role, &key_arn, &key_policy, action, &via);
-                if outcome.decision != Decision::Allow {
-                    denied.push((action, outcome.decision, outcome.blocked_by));
-                }
-                notes.extend(outcome.not_evaluated.into_iter().map(|(_, n)| n));
+            // The organisation weighs on any key's use, an AWS managed one's too (named by
+            // its alias when its key is not known: an SCP's `Resource: "*"` matches it).
+            let resolved = resource_policies::resolved_key_arn(self.snapshot, &key, &holder_arn);
+            let managed = resource_policies::is_aws_managed_key(&key);
+            let for_org = resolved
+                .clone()
+                .unwrap_or_else(|| resource_policies::key_arn_of(&key, &holder_arn));
+            self.check_key_organisation(
+                role,
+                &for_org,
+                &via,
+                &format!("{what} {holder}"),
+                !managed,
+            );
+            if managed {
+                continue;
             }
-            let Some((_, decision, blocked_by)) = denied.first() else {
+            // An alias not resolved to its key, or a policy not read: not judged (the
+            // `notEvaluated` note says so).
+            let (Some(key_arn), Some(key_policy)) = (
+                resolved,
+                resource_policies::key_policy_of(self.snapshot, &key),
+            ) else {
                 continue;
             };
-            let actions: Vec<&str> = denied.iter().map(|(a, _, _)| *a).collect();
-            let (why, fix) = key_refusal(role, &key_arn, *decision, blocked_by);
-            self.finding(
+            let held = Held {
+                holder: &holder,
+                what,
                 code,
-                &holder,
-                format!(
-                    "The {what} {holder} is encrypted with KMS key {key}, and Scheduler's role {} may not {} with it: {why}. Scheduler cannot send to the {}.",
-                    role.name,
-                    actions.join(" or "),
-                    if what.ends_with("topic") { "topic" } else { "queue" }
-                ),
-                fix,
-            );
-            self.note_not_evaluated(code, &holder, &notes);
+                key: &key,
+            };
+            self.check_key_policy(role, &held, &key_arn, &key_policy, &via);
         }
     }
 
-    /// The organisation's policies on the role's use of a key: its SCPs, and its RCPs when
+    /// The key policy, the role's policies and its boundary on the role's use of `key_arn`.
+    fn check_key_policy(
+        &mut self,
+        role: &Role,
+        held: &Held<'_>,
+        key_arn: &str,
+        key_policy: &PolicyDocument,
+        via: &str,
+    ) {
+        let Held {
+            holder,
+            what,
+            code,
+            key,
+        } = *held;
+        let mut denied = vec![];
+        let mut notes = vec![];
+        for action in ["kms:GenerateDataKey", "kms:Decrypt"] {
+            let outcome = self.key_outcome(role, key_arn, key_policy, action, via);
+            if outcome.decision != Decision::Allow {
+                denied.push((action, outcome.decision, outcome.blocked_by));
+            }
+            notes.extend(outcome.not_evaluated.into_iter().map(|(_, n)| n));
+        }
+        let Some((_, decision, blocked_by)) = denied.first() else {
+            return;
+        };
+        let actions: Vec<&str> = denied.iter().map(|(a, _, _)| *a).collect();
+        let (why, fix) = key_refusal(role, key_arn, *decision, blocked_by);
+        self.finding(
+            code,
+            holder,
+            format!(
+                "The {what} {holder} is encrypted with KMS key {key}, and Scheduler's role {} may not {} with it: {why}. Scheduler cannot send to the {}.",
+                role.name,
+                actions.join(" or "),
+                if what.ends_with("topic") { "topic" } else { "queue" }
+            ),
+            fix,
+        );
+        self.note_not_evaluated(code, holder, &notes);
+    }
+
+    /// The organisation's policies on the role's use of a key (both calls SQS and SNS make
+    /// with it): its SCPs, and its RCPs when `rcps` (RCPs do not cover AWS managed keys) and
     /// the key is in the schedule's account (the levels gathered are that account's).
-    fn check_key_organisation(&mut self, role: &Role, key_arn: &str, via: &str, of: &str) {
-        let mut request = self.role_request(role, "kms:GenerateDataKey", key_arn);
-        request.context = request
-            .context
-            .with("kms:ViaService", via)
-            .with("kms:CallerAccount", self.account);
-        let what = format!("kms:GenerateDataKey on {key_arn}, the key of the {of}");
-        self.check_service_control(role, &request, &what);
-        if Arn::parse(key_arn).is_ok_and(|k| k.account == self.account) {
-            self.check_resource_control(&request, &format!("role {} {what}", role.name));
+    fn check_key_organisation(
+        &mut self,
+        role: &Role,
+        key_arn: &str,
+        via: &str,
+        of: &str,
+        rcps: bool,
+    ) {
+        let in_account = Arn::parse(key_arn).is_ok_and(|k| k.account == self.account);
+        for action in ["kms:GenerateDataKey", "kms:Decrypt"] {
+            let mut request = self.role_request(role, action, key_arn);
+            request.context = request
+                .context
+                .with("kms:ViaService", via)
+                .with("kms:CallerAccount", self.account);
+            let what = format!("{action} on {key_arn}, the key of the {of}");
+            self.check_service_control(role, &request, &what);
+            if rcps && in_account {
+                self.check_resource_control(&request, &format!("role {} {what}", role.name));
+            }
         }
     }
 
