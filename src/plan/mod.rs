@@ -924,7 +924,7 @@ fn plan_accounts(
                 statements,
                 &facts.recorded_roles,
             )?;
-            let target = target_shape(
+            let shape = target_shape(
                 spec,
                 workload,
                 &remote_account,
@@ -949,7 +949,7 @@ fn plan_accounts(
                     .collect(),
                 bus_permission: None,
                 queue_permissions: workload
-                    .direct_queue_permission(&local_rule, owner, &source.arn)
+                    .direct_queue_permission(&target, &local_rule, owner, &source.arn)
                     .into_iter()
                     .collect(),
                 api_destinations: vec![],
@@ -962,7 +962,7 @@ fn plan_accounts(
                 tags,
                 rule: Some(local_rule),
                 role: DesiredRole::Managed(source),
-                targets: vec![target],
+                targets: vec![shape],
                 permissions: vec![],
                 bus_permission: None,
                 queue_permissions: vec![],
@@ -1065,7 +1065,7 @@ fn plan_workload(
         facts,
         guard,
     )?;
-    let target = target_shape(
+    let shape = target_shape(
         spec,
         workload,
         account,
@@ -1079,7 +1079,7 @@ fn plan_workload(
         Some((&rule.arn, account)),
     );
     let queue_permissions = workload
-        .queue_permission(&rule, owner)
+        .queue_permission(target, &rule, owner)
         .into_iter()
         .collect();
     Ok(Desired {
@@ -1089,7 +1089,7 @@ fn plan_workload(
         tags: owner.tags(),
         rule: Some(rule),
         role,
-        targets: vec![target],
+        targets: vec![shape],
         permissions: permission.into_iter().collect(),
         bus_permission: None,
         queue_permissions,

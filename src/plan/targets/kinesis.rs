@@ -72,27 +72,19 @@ pub(super) fn validate(
 /// role.
 pub(super) fn direct_permission(
     kinesis: &KinesisTarget,
+    stream: &Arn,
     rule: &DesiredRule,
     owner: &Owner,
     role_arn: &str,
 ) -> DesiredQueuePermission {
     let statement_id =
         names::owned_statement_id(&rule.name, &format!("{}#target", rule.arn), &owner.uid);
-    // Validated: the ARN parses; the fallback only keeps this total.
-    let (stream_name, stream_account) = Arn::parse(&kinesis.stream_arn)
-        .map(|a| {
-            (
-                a.resource.trim_start_matches("stream/").to_string(),
-                a.account,
-            )
-        })
-        .unwrap_or_default();
     let p = DesiredQueuePermission {
         purpose: QueuePurpose::StreamTarget,
         statement: Value::Null,
         queue_arn: kinesis.stream_arn.clone(),
-        queue_name: stream_name,
-        queue_account: stream_account,
+        queue_name: stream.resource.trim_start_matches("stream/").to_string(),
+        queue_account: stream.account.clone(),
         statement_id,
         rule_arn: rule.arn.clone(),
     };

@@ -82,15 +82,13 @@ pub fn holder_arn(partition: &str, region: &str, account: &str) -> String {
 /// ID for the rule (`#target`, as for SQS and SNS targets).
 pub(super) fn permission(
     logs: &LogsTarget,
+    group: &Arn,
     rule: &DesiredRule,
     owner: &Owner,
 ) -> DesiredQueuePermission {
     let statement_id =
         names::owned_statement_id(&rule.name, &format!("{}#target", rule.arn), &owner.uid);
-    // Validated: the ARN parses; the fallback only keeps this total.
-    let (partition, region, account) = Arn::parse(group_arn(logs))
-        .map(|a| (a.partition, a.region, a.account))
-        .unwrap_or_default();
+    let (partition, region, account) = (&group.partition, &group.region, &group.account);
     DesiredQueuePermission {
         purpose: QueuePurpose::LogGroupTarget,
         statement: crate::iam::documents::logs_target_statement(
@@ -98,9 +96,9 @@ pub(super) fn permission(
             group_arn(logs),
             &rule.arn,
         ),
-        queue_arn: holder_arn(&partition, &region, &account),
+        queue_arn: holder_arn(partition, region, account),
         queue_name: POLICY_NAME.to_string(),
-        queue_account: account,
+        queue_account: account.clone(),
         statement_id,
         rule_arn: rule.arn.clone(),
     }
@@ -192,7 +190,9 @@ mod tests {
             name: "n".into(),
             uid: "8d3f6c1e-0000-4000-8000-000000000000".into(),
         };
-        let p = permission(spec.target.logs.as_ref().unwrap(), &rule, &owner);
+        let logs = spec.target.logs.as_ref().unwrap();
+        let group = Arn::parse(group_arn(logs)).unwrap();
+        let p = permission(logs, &group, &rule, &owner);
         assert_eq!(p.queue_name, POLICY_NAME);
         assert_eq!(
             p.queue_arn,

@@ -255,17 +255,18 @@ impl<'a> ValidTarget<'a> {
     }
 
     /// The statement the kind needs in a queue's or topic's policy (SQS: the target queue's,
-    /// SNS: the target topic's), for
-    /// `rule`, owned by `owner`.
+    /// SNS: the target topic's, Logs: the account's resource policy), for `rule`, owned by
+    /// `owner`. `target` is the kind's ARN as validation parsed it.
     pub fn queue_permission(
         self,
+        target: &Arn,
         rule: &DesiredRule,
         owner: &Owner,
     ) -> Option<DesiredQueuePermission> {
         match self {
-            ValidTarget::Sqs(q) => Some(sqs::permission(q, rule, owner)),
-            ValidTarget::Sns(t) => Some(sns::permission(t, rule, owner)),
-            ValidTarget::Logs(l) => Some(logs::permission(l, rule, owner)),
+            ValidTarget::Sqs(q) => Some(sqs::permission(q, target, rule, owner)),
+            ValidTarget::Sns(t) => Some(sns::permission(t, target, rule, owner)),
+            ValidTarget::Logs(l) => Some(logs::permission(l, target, rule, owner)),
             ValidTarget::Ecs(_)
             | ValidTarget::StepFunctions(_)
             | ValidTarget::Lambda(_)
@@ -296,14 +297,17 @@ impl<'a> ValidTarget<'a> {
     /// [`ValidTarget::resource_permission`]).
     pub fn direct_queue_permission(
         self,
+        target: &Arn,
         rule: &DesiredRule,
         owner: &Owner,
         role_arn: &str,
     ) -> Option<DesiredQueuePermission> {
         match self {
-            ValidTarget::Sqs(q) => Some(sqs::direct_permission(q, rule, owner, role_arn)),
-            ValidTarget::Sns(t) => Some(sns::direct_permission(t, rule, owner, role_arn)),
-            ValidTarget::Kinesis(k) => Some(kinesis::direct_permission(k, rule, owner, role_arn)),
+            ValidTarget::Sqs(q) => Some(sqs::direct_permission(q, target, rule, owner, role_arn)),
+            ValidTarget::Sns(t) => Some(sns::direct_permission(t, target, rule, owner, role_arn)),
+            ValidTarget::Kinesis(k) => {
+                Some(kinesis::direct_permission(k, target, rule, owner, role_arn))
+            }
             _ => None,
         }
     }

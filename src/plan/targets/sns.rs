@@ -126,20 +126,18 @@ pub(super) fn scheduled_publish_request(
 /// (`#target` in the hashed ARN, as for an SQS target).
 pub(super) fn permission(
     sns: &SnsTarget,
+    topic: &Arn,
     rule: &DesiredRule,
     owner: &Owner,
 ) -> DesiredQueuePermission {
     let statement_id =
         names::owned_statement_id(&rule.name, &format!("{}#target", rule.arn), &owner.uid);
-    let (topic_name, topic_account) = Arn::parse(&sns.topic_arn)
-        .map(|a| (a.resource, a.account))
-        .unwrap_or_default();
     DesiredQueuePermission {
         purpose: QueuePurpose::TopicTarget,
         statement: statement(&statement_id, &sns.topic_arn, &rule.arn),
         queue_arn: sns.topic_arn.clone(),
-        queue_name: topic_name,
-        queue_account: topic_account,
+        queue_name: topic.resource.clone(),
+        queue_account: topic.account.clone(),
         statement_id,
         rule_arn: rule.arn.clone(),
     }
@@ -149,11 +147,12 @@ pub(super) fn permission(
 /// lets the rule account's execution role `role_arn` publish to it (proven by that role).
 pub(super) fn direct_permission(
     sns: &SnsTarget,
+    topic: &Arn,
     rule: &DesiredRule,
     owner: &Owner,
     role_arn: &str,
 ) -> DesiredQueuePermission {
-    super::naming_role(permission(sns, rule, owner), "sns:Publish", role_arn)
+    super::naming_role(permission(sns, topic, rule, owner), "sns:Publish", role_arn)
 }
 
 /// The owned statement of the topic's policy that lets the rule publish to it.

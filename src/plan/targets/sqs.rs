@@ -80,20 +80,18 @@ pub(super) fn invoke_statements(sqs: &SqsTarget) -> Vec<Value> {
 /// queue is both.
 pub(super) fn permission(
     sqs: &SqsTarget,
+    queue: &Arn,
     rule: &DesiredRule,
     owner: &Owner,
 ) -> DesiredQueuePermission {
     let statement_id =
         names::owned_statement_id(&rule.name, &format!("{}#target", rule.arn), &owner.uid);
-    let (queue_name, queue_account) = Arn::parse(&sqs.queue_arn)
-        .map(|a| (a.resource, a.account))
-        .unwrap_or_default();
     DesiredQueuePermission {
         purpose: QueuePurpose::Target,
         statement: statement(&statement_id, &sqs.queue_arn, &rule.arn),
         queue_arn: sqs.queue_arn.clone(),
-        queue_name,
-        queue_account,
+        queue_name: queue.resource.clone(),
+        queue_account: queue.account.clone(),
         statement_id,
         rule_arn: rule.arn.clone(),
     }
@@ -103,11 +101,16 @@ pub(super) fn permission(
 /// lets the rule account's execution role `role_arn` send to it (proven by that role).
 pub(super) fn direct_permission(
     sqs: &SqsTarget,
+    queue: &Arn,
     rule: &DesiredRule,
     owner: &Owner,
     role_arn: &str,
 ) -> DesiredQueuePermission {
-    super::naming_role(permission(sqs, rule, owner), "sqs:SendMessage", role_arn)
+    super::naming_role(
+        permission(sqs, queue, rule, owner),
+        "sqs:SendMessage",
+        role_arn,
+    )
 }
 
 /// The owned statement of the queue's policy that lets the rule send to it: the same shape as
