@@ -242,3 +242,149 @@ pub(super) fn owner_of(obj: &EventBridgeIntegration, ctx: &Context) -> Owner {
         uid: obj.uid().unwrap_or_default(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The record's own I/O against a double of the Kubernetes API that logs each request:
+    //! the places are kept before the record, the record before any AWS write (the pass's
+    //! order, `converge::record_then_write`), and nothing is written twice.
+
+    use std::sync::Mutex;
+    use std::task::{Context as TaskContext, Poll};
+
+    use super::*;
+
+    /// Answers every request as the API server would for these two writes, and logs it.
+    #[derive(Clone, Default)]
+    struct ApiDouble {
+        log: Arc<Mutex<Vec<String>>>,
+        /// A request whose path holds this fails, as etcd timing out does.
+        refuse: Option<&'static str>,
+        /// What a status write returns.
+        object: serde_json::Value,
+    }
+
+    impl ApiDouble {
+        fn requests(&self) -> Vec<String> {
+            self.log.lock().unwrap().clone()
+        }
+    }
+
+    impl tower_service::Service<http::Request<kube::client::Body>> for ApiDouble {
+        type Response = http::Response<kube::client::Body>;
+        type Error = kube::Error;
+        type Future = futures::future::Ready<Result<Self::Response, kube::Error>>;
+
+        fn poll_ready(&mut self, _: &mut TaskContext<'_>) -> Poll<Result<(), kube::Error>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, request: http::Request<kube::client::Body>) -> Self::Future {
+            let path = request.uri().path().to_string();
+            self.log
+                .lock()
+                .unwrap()
+                .push(format!("{} {path}", request.method()));
+            let (code, body) = if self.refuse.is_some_and(|r| path.contains(r)) {
+                (
+                    500,
+                    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                           "message": "etcdserver: request timed out", "reason": "InternalError", "code": 500}),
+                )
+            } else if path.contains("/configmaps/") {
+                (
+                    200,
+                    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": crate::locations::CONFIGMAP, "namespace": "ebi-system"}}),
+                )
+            } else {
+                (200, self.object.clone())
+            };
+            let response = http::Response::builder()
+                .status(code)
+                .header("content-type", "application/json")
+                .body(kube::client::Body::from(serde_json::to_vec(&body).unwrap()))
+                .unwrap();
+            futures::future::ready(Ok(response))
+        }
+    }
+
+    fn object() -> EventBridgeIntegration {
+        serde_json::from_value(json!({
+            "apiVersion": "eventbridge.dev/v1alpha1", "kind": "EventBridgeIntegration",
+            "metadata": {"name": "orders", "namespace": "team-a", "uid": "uid-1"},
+            "spec": {"rule": {"eventPattern": {"source": ["orders"]}},
+                     "target": {"stepFunctions": {"stateMachineArn": "arn:aws:states:us-east-1:111122223333:stateMachine:orders"}}}
+        }))
+        .unwrap()
+    }
+
+    fn role_in(account: &str) -> OwnedResource {
+        serde_json::from_value(json!({
+            "kind": "Role", "partition": "aws", "accountId": account,
+            "arn": format!("arn:aws:iam::{account}:role/orders"), "name": "orders"
+        }))
+        .unwrap()
+    }
+
+    /// A keeper whose places go to the double's ConfigMap, and the object's API.
+    fn keeper_on(double: &ApiDouble) -> (RecordKeeper, Api<EventBridgeIntegration>) {
+        let client = kube::Client::new(double.clone(), "ebi-system");
+        let places = Arc::new(Locations::new(client.clone(), "ebi-system"));
+        (
+            RecordKeeper::empty().remembering(places),
+            Api::namespaced(client, "team-a"),
+        )
+    }
+
+    #[tokio::test]
+    async fn the_places_are_kept_before_the_record_and_nothing_is_written_twice() {
+        let double = ApiDouble {
+            object: serde_json::to_value(object()).unwrap(),
+            ..ApiDouble::default()
+        };
+        let (mut keeper, api) = keeper_on(&double);
+        let wanted = [role_in("111122223333")];
+        if let Err(e) = keeper.extend(&api, &object(), &wanted).await {
+            panic!("{e}");
+        }
+        let requests = double.requests();
+        assert_eq!(requests.len(), 2, "{requests:?}");
+        assert!(
+            requests[0].starts_with("PATCH /api/v1/namespaces/ebi-system/configmaps/"),
+            "the place first: {requests:?}"
+        );
+        assert_eq!(
+            requests[1],
+            "PATCH /apis/eventbridge.dev/v1alpha1/namespaces/team-a/eventbridgeintegrations/orders/status"
+        );
+        assert_eq!(keeper.entries(), wanted);
+        // The same again: the place is known and the record holds it all, so no request.
+        if let Err(e) = keeper.extend(&api, &object(), &wanted).await {
+            panic!("{e}");
+        }
+        assert_eq!(double.requests().len(), 2, "{:?}", double.requests());
+    }
+
+    #[tokio::test]
+    async fn a_place_the_api_server_refuses_stops_the_record_before_status() {
+        let double = ApiDouble {
+            refuse: Some("/configmaps/"),
+            object: serde_json::to_value(object()).unwrap(),
+            ..ApiDouble::default()
+        };
+        let (mut keeper, api) = keeper_on(&double);
+        match keeper.extend(&api, &object(), &[role_in("222222222222")]).await {
+            Err(Error::Kube(kube::Error::Api(status))) => assert_eq!(status.code, 500),
+            Err(other) => panic!("expected the API server's refusal, got {other}"),
+            Ok(()) => panic!("a place not kept must stop the record"),
+        }
+        // The orphan report could not find the account: nothing may be recorded, so the
+        // pass writes nothing to AWS.
+        assert!(
+            double.requests().iter().all(|r| !r.ends_with("/status")),
+            "{:?}",
+            double.requests()
+        );
+        assert!(keeper.entries().is_empty());
+    }
+}
