@@ -456,7 +456,9 @@ fn what_could_not_be_evaluated_is_said_on_the_finding() {
     assert!(
         f.not_evaluated
             .iter()
-            .any(|n| n.contains("aws:PrincipalOrgID") && n.contains("not known")),
+            .any(|n| n.contains("aws:PrincipalOrgID")
+                && n.contains("not known")
+                && n.contains("(for role ")),
         "{:?}",
         f.not_evaluated
     );

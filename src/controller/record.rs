@@ -373,7 +373,10 @@ mod tests {
             ..ApiDouble::default()
         };
         let (mut keeper, api) = keeper_on(&double);
-        match keeper.extend(&api, &object(), &[role_in("222222222222")]).await {
+        match keeper
+            .extend(&api, &object(), &[role_in("222222222222")])
+            .await
+        {
             Err(Error::Kube(kube::Error::Api(status))) => assert_eq!(status.code, 500),
             Err(other) => panic!("expected the API server's refusal, got {other}"),
             Ok(()) => panic!("a place not kept must stop the record"),

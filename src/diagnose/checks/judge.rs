@@ -498,7 +498,21 @@ pub(super) trait Judge<'a> {
             }
             None => self.finding(code, level, message, fix),
         }
-        self.note_not_evaluated(code, level, unknown);
+        // Said with the call it weighs on: one finding may carry several calls.
+        let notes: Vec<String> = unknown
+            .iter()
+            .map(|n| format!("{n} (for {what})"))
+            .collect();
+        let target = self.target_id().map(str::to_string);
+        if let Some(f) = self.out().0.iter_mut().find(|f| {
+            f.code == code && f.resource.as_deref() == Some(level) && f.target_id == target
+        }) {
+            for note in notes {
+                if !f.not_evaluated.contains(&note) {
+                    f.not_evaluated.push(note);
+                }
+            }
+        }
     }
 
     /// The request context organisation policies see: what this engine knows, and the keys
