@@ -212,15 +212,7 @@ pub(super) trait Judge<'a> {
 
     /// `action` on `resource` by the role, as the invoker makes the call with it.
     fn check_action(&mut self, role: &Role, action: &str, code: Code, resource: &str, what: &str) {
-        let request = Request {
-            caller: Caller::Aws {
-                arn: role.arn.clone(),
-                account: self.account().to_string(),
-            },
-            action: action.into(),
-            resource: Some(resource.to_string()),
-            context: principal_context(role, self.account()),
-        };
+        let request = self.role_request(role, action, resource);
         let statement = remedy::invoke_statement(action, resource);
         self.check_permission(role, &request, code, resource, statement, what);
     }
@@ -440,11 +432,29 @@ pub(super) trait Judge<'a> {
         if notes.is_empty() {
             return;
         }
-        let target = self.target_id().map(str::to_string);
-        if let Some(f) = self.out().0.iter_mut().find(|f| {
-            f.code == code && f.resource.as_deref() == Some(resource) && f.target_id == target
-        }) {
+        if let Some(f) = self.finding_at(code, resource) {
             f.not_evaluated.extend(notes.iter().map(|n| n.to_string()));
+        }
+    }
+
+    /// The finding of `code` on `resource` for this target, once reported.
+    fn finding_at(&mut self, code: Code, resource: &str) -> Option<&mut Finding> {
+        let target = self.target_id().map(str::to_string);
+        self.out().0.iter_mut().find(|f| {
+            f.code == code && f.resource.as_deref() == Some(resource) && f.target_id == target
+        })
+    }
+
+    /// The role calling `action` on `resource`, as the request context shows it.
+    fn role_request(&self, role: &Role, action: &str, resource: &str) -> Request {
+        Request {
+            caller: Caller::Aws {
+                arn: role.arn.clone(),
+                account: self.account().to_string(),
+            },
+            action: action.into(),
+            resource: Some(resource.into()),
+            context: principal_context(role, self.account()),
         }
     }
 
@@ -476,10 +486,7 @@ pub(super) trait Judge<'a> {
         (message, fix): (String, String),
         unknown: &[NotEvaluated],
     ) {
-        let target = self.target_id().map(str::to_string);
-        let same_level = self.out().0.iter_mut().find(|f| {
-            f.code == code && f.resource.as_deref() == Some(level) && f.target_id == target
-        });
+        let same_level = self.finding_at(code, level);
         // The statement (or the level's missing Allow) the message names, before the call.
         let statement = message.split(" denies ").next().unwrap_or(&message);
         match same_level {
@@ -503,10 +510,7 @@ pub(super) trait Judge<'a> {
             .iter()
             .map(|n| format!("{n} (for {what})"))
             .collect();
-        let target = self.target_id().map(str::to_string);
-        if let Some(f) = self.out().0.iter_mut().find(|f| {
-            f.code == code && f.resource.as_deref() == Some(level) && f.target_id == target
-        }) {
+        if let Some(f) = self.finding_at(code, level) {
             for note in notes {
                 if !f.not_evaluated.contains(&note) {
                     f.not_evaluated.push(note);
@@ -673,7 +677,7 @@ pub(super) trait Judge<'a> {
 }
 
 /// What the role's own calls carry: who it is, in which account.
-pub(super) fn principal_context(role: &Role, account: &str) -> Context {
+fn principal_context(role: &Role, account: &str) -> Context {
     // The invoker calls with a session of the role it assumed.
     Context::new()
         .with("aws:PrincipalArn", role.arn.clone())

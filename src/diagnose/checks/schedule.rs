@@ -5,7 +5,6 @@
 //! and the schedule's group (Scheduler's `aws:SourceArn`), the role's permission for the
 //! target's action and for the dead-letter queue, and the organisation's policies.
 
-use super::judge::principal_context;
 use super::*;
 
 /// The findings of the snapshot's schedule, or of its absence when one is expected.
@@ -208,19 +207,6 @@ impl<'a> ScheduleCheck<'a> {
                 &request,
                 &format!("role {} {action} on the {what} {holder}", role.name),
             );
-        }
-    }
-
-    /// The role calling `action` on `resource`, as the request context shows it.
-    fn role_request(&self, role: &Role, action: &str, resource: &str) -> Request {
-        Request {
-            caller: Caller::Aws {
-                arn: role.arn.clone(),
-                account: self.account.to_string(),
-            },
-            action: action.into(),
-            resource: Some(resource.into()),
-            context: principal_context(role, self.account),
         }
     }
 
