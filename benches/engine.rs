@@ -44,8 +44,8 @@ fn main() {
     )
     .unwrap();
     let facts = Facts {
-        account_id: "111122223333".into(),
-        region: "us-east-1".into(),
+        account_id: "111122223333".parse().unwrap(),
+        region: "us-east-1".parse().unwrap(),
         task_roles: [(
             "arn:aws:ecs:us-east-1:111122223333:task-definition/worker:4".to_string(),
             vec!["arn:aws:iam::111122223333:role/exec".to_string()],

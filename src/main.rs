@@ -169,7 +169,7 @@ struct OrphansArgs {
     /// Look in these regions too (comma-separated), beyond the controller's default region
     /// and every region the live objects recorded.
     #[arg(long, value_delimiter = ',')]
-    region: Vec<String>,
+    region: Vec<ebi::iam::Region>,
     /// This cluster's identity in owner tags (default: the UID of the kube-system namespace).
     #[arg(long, env = "EBI_CLUSTER_ID")]
     cluster_id: Option<String>,
@@ -375,7 +375,7 @@ struct CollectArgs {
 struct OnlineArgs {
     /// AWS region to read (default: the SDK's, e.g. AWS_REGION).
     #[arg(long)]
-    region: Option<String>,
+    region: Option<ebi::iam::Region>,
     /// Calls per second allowed to each AWS service (default: per service, a third or less of
     /// AWS's quotas: events, sqs and sns 20, iam, lambda, ecs, sts and kms 10, organizations 2,
     /// cloudwatch 5, logs 2, cloudtrail 1).
@@ -597,6 +597,20 @@ async fn run(args: RunArgs) -> ExitCode {
             }
         },
     };
+    // Empty entries: a blank environment variable, for none.
+    let allowed_account_ids = match args
+        .allowed_account_ids
+        .iter()
+        .filter(|a| !a.is_empty())
+        .map(|a| ebi::iam::AccountId::parse(a))
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(ids) => ids,
+        Err(e) => {
+            tracing::error!("--allowed-account-ids (EBI_ALLOWED_ACCOUNT_IDS): {e}");
+            return ExitCode::from(2);
+        }
+    };
     let timeouts = ebi::aws::Timeouts {
         operation: args.aws_operation_timeout,
         attempt: args.aws_attempt_timeout,
@@ -612,9 +626,16 @@ async fn run(args: RunArgs) -> ExitCode {
         .await
         .with_timeouts(timeouts)
         .with_rate_limits(limits);
-    let Some(default_region) = aws.default_region() else {
-        tracing::error!("no AWS region: set AWS_REGION (or spec.region on every object)");
-        return ExitCode::from(2);
+    let default_region = match aws.default_region().as_deref().map(ebi::iam::Region::parse) {
+        Some(Ok(region)) => region,
+        Some(Err(e)) => {
+            tracing::error!("AWS_REGION: {e}");
+            return ExitCode::from(2);
+        }
+        None => {
+            tracing::error!("no AWS region: set AWS_REGION");
+            return ExitCode::from(2);
+        }
     };
     let client = match kube::Client::try_default().await {
         Ok(c) => c,
@@ -666,11 +687,7 @@ async fn run(args: RunArgs) -> ExitCode {
         resync_interval: args.resync_interval,
         aws_operation_timeout: args.aws_operation_timeout,
         guardrails: Guardrails {
-            allowed_account_ids: args
-                .allowed_account_ids
-                .into_iter()
-                .filter(|a| !a.is_empty())
-                .collect(),
+            allowed_account_ids,
             role_name_prefix: args.role_name_prefix,
             role_path: args.role_path,
             permissions_boundary_arn: args.permissions_boundary_arn,
@@ -758,7 +775,7 @@ async fn orphans_command(args: OrphansArgs) -> ExitCode {
         eprintln!("no AWS region: set AWS_REGION");
         return ExitCode::from(2);
     };
-    let mut regions = args.region;
+    let mut regions: Vec<String> = args.region.into_iter().map(String::from).collect();
     regions.push(default_region);
     let namespace = args
         .locations_namespace
@@ -935,7 +952,12 @@ async fn online_reader(
     use ebi::aws::rate_limit::{Limiter, RateLimits};
     let metrics = Arc::new(ebi::telemetry::Metrics::default());
     let aws = ebi::aws::AwsContext::from_env(metrics.clone()).await;
-    let Some(region) = args.region.clone().or_else(|| aws.default_region()) else {
+    let Some(region) = args
+        .region
+        .as_ref()
+        .map(ToString::to_string)
+        .or_else(|| aws.default_region())
+    else {
         eprintln!("error: no AWS region: set AWS_REGION or pass --region");
         return None;
     };

@@ -61,8 +61,13 @@ fn reconcile(spec: &Value) -> Option<String> {
         uid: "u".into(),
     };
     let facts = Facts {
-        account_id: A.into(),
-        region: spec.region.clone().unwrap_or_else(|| "us-east-1".into()),
+        account_id: A.parse().unwrap(),
+        region: spec
+            .region
+            .as_deref()
+            .unwrap_or("us-east-1")
+            .parse()
+            .unwrap(),
         // The roles of every task definition a case names, as the controller reads them.
         task_roles: spec
             .target_entries()

@@ -673,6 +673,45 @@ fn an_organisation_deny_that_cannot_be_judged_is_said_even_without_a_finding() {
 }
 
 #[test]
+fn an_account_or_region_no_arn_can_be_built_from_is_refused_at_start_naming_where_it_came_from() {
+    let start = |args: &[&str], region: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_eventbridge-integration-controller"))
+            .args(args)
+            .env("AWS_REGION", region)
+            .env_remove("EBI_ALLOWED_ACCOUNT_IDS")
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.code().unwrap(), said)
+    };
+    // A blank entry is the chart's empty default; the short one is refused by name.
+    let (code, said) = start(
+        &["run", "--allowed-account-ids", "111122223333,,11112222333"],
+        "us-east-1",
+    );
+    assert_eq!(code, 2, "{said}");
+    assert!(
+        said.contains("--allowed-account-ids (EBI_ALLOWED_ACCOUNT_IDS)")
+            && said.contains("`11112222333` is not an AWS account ID"),
+        "{said}"
+    );
+    let (code, said) = start(&["run"], "us_east_1");
+    assert_eq!(code, 2, "{said}");
+    assert!(
+        said.contains("AWS_REGION") && said.contains("`us_east_1` is not an AWS region name"),
+        "{said}"
+    );
+    // The CLI: clap refuses a region flag the same way.
+    let (code, said) = start(&["diagnose", "--all", "--region", "useast1"], "us-east-1");
+    assert_eq!(code, 2, "{said}");
+    assert!(
+        said.contains("`useast1` is not an AWS region name"),
+        "{said}"
+    );
+}
+
+#[test]
 fn a_role_arn_flag_without_an_account_is_refused_before_anything_is_read() {
     // The controller: refused at start, before Kubernetes or AWS is reached (neither is
     // configured here), naming the flag and its variable.

@@ -789,6 +789,33 @@ async fn invalid_specs_are_refused_and_create_nothing() {
     );
     let (ok, out) = kubectl(&["apply", "-f", "-"], Some(&both));
     assert!(!ok && out.contains("oneOf"), "{out}");
+    // The schema's region pattern and the planner's parse agree: a region the API server
+    // takes is one the controller can build endpoints for, and the reverse.
+    for region in [
+        "eu-west-1",
+        "us-gov-west-1",
+        "us-isob-east-1",
+        "eusc-de-east-1",
+        "ap-southeast-12",
+        "us_east_1",
+        "us-east",
+        "europe-west-1",
+        "us-gov-west-east-1",
+    ] {
+        let object = format!(
+            "{}  region: {region}\n",
+            lambda_yaml(&ns, "region-shape", FUNCTION)
+        );
+        let (accepted, out) = kubectl(&["apply", "--dry-run=server", "-f", "-"], Some(&object));
+        assert_eq!(
+            accepted,
+            ebi::iam::Region::parse(region).is_ok(),
+            "{region}: {out}"
+        );
+        if !accepted {
+            assert!(out.contains("spec.region"), "{region}: {out}");
+        }
+    }
     // What needs more than one field is refused at reconcile time, naming the field.
     let _ctl = Controller::start(&ns, &[]);
     let api = kube_api(&ns).await;

@@ -65,8 +65,8 @@ fn created_role() -> String {
         uid: "u".into(),
     };
     let facts = Facts {
-        account_id: ACCOUNT.into(),
-        region: "us-east-1".into(),
+        account_id: ACCOUNT.parse().unwrap(),
+        region: "us-east-1".parse().unwrap(),
         task_roles: Default::default(),
         provisioning_role_arn: None,
         recorded_roles: vec![],

@@ -13,8 +13,8 @@ use ebi::plan::diff::{
     ObservedConnection, ObservedRole, ObservedRule,
 };
 use ebi::plan::{
-    plan, DesiredRole, Facts, Guardrails, Owner, Plan, PlanError, TargetParameters, CLUSTER_TAG,
-    OWNER_TAG, OWNER_UID_TAG,
+    plan, validate, DesiredRole, Facts, Guardrails, Owner, Plan, PlanError, TargetParameters,
+    CLUSTER_TAG, OWNER_TAG, OWNER_UID_TAG,
 };
 use serde_json::{json, Value};
 
@@ -31,8 +31,8 @@ fn owner() -> Owner {
 
 fn facts() -> Facts {
     Facts {
-        account_id: A.into(),
-        region: "us-east-1".into(),
+        account_id: A.parse().unwrap(),
+        region: "us-east-1".parse().unwrap(),
         task_roles: [(
             format!("arn:aws:ecs:us-east-1:{A}:task-definition/worker:4"),
             vec![
@@ -193,7 +193,7 @@ fn guardrails_refuse_or_shape_what_the_object_asks() {
         &ecs_spec(),
         &owner(),
         &facts(),
-        &g(|g| g.allowed_account_ids = vec!["999999999999".into()]),
+        &g(|g| g.allowed_account_ids = vec!["999999999999".parse().unwrap()]),
     )
     .unwrap_err();
     assert!(
@@ -705,7 +705,7 @@ fn two_rules_of_one_name_on_two_buses_get_two_statements() {
 fn a_region_change_is_a_move_create_the_new_then_remove_the_old() {
     let before = record::inventory(&planned(&ecs_spec()), None);
     let mut west = facts();
-    west.region = "eu-west-1".into();
+    west.region = "eu-west-1".parse().unwrap();
     let s = spec(&format!(
         r#"
 region: eu-west-1
@@ -2048,6 +2048,28 @@ fn a_schedule_in_sync_needs_nothing_and_each_drift_is_one_write() {
 }
 
 #[test]
+fn a_region_no_endpoint_can_be_built_from_is_refused_naming_the_field() {
+    for region in ["us_east_1", "useast1", "us-east", "US-EAST-1"] {
+        let mut s = ecs_spec();
+        s.region = Some(region.into());
+        match validate(&s) {
+            Err(e) => {
+                assert_eq!(e.field, "spec.region", "{region}");
+                assert!(
+                    e.message.contains(region) && e.message.contains("eu-west-1"),
+                    "{region}: {}",
+                    e.message
+                );
+            }
+            Ok(_) => panic!("{region} accepted"),
+        }
+    }
+    let mut s = ecs_spec();
+    s.region = Some("us-east-1".into());
+    assert!(validate(&s).is_ok());
+}
+
+#[test]
 fn a_schedule_is_refused_naming_the_field_and_the_fix() {
     let refused = |s: EventBridgeIntegrationSpec| match plan(
         &s,
@@ -2427,7 +2449,7 @@ fn a_role_of_the_users_is_parsed_once_and_must_name_its_account() {
     }
     // Its account is the one the operator's allowed accounts are checked against.
     let guard = Guardrails {
-        allowed_account_ids: vec![A.into()],
+        allowed_account_ids: vec![A.parse().unwrap()],
         ..Guardrails::default()
     };
     let other = with_role("arn:aws:iam::444455556666:role/path/orders");

@@ -165,7 +165,7 @@ pub const SCHEDULE_PATTERN: &str =
 pub struct EventBridgeIntegrationSpec {
     /// AWS region of the rule and its target. Default: the controller's region (AWS_REGION).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$"))]
+    #[schemars(regex(pattern = crate::iam::REGION_PATTERN))]
     pub region: Option<String>,
 
     /// The EventBridge rule: what triggers the target. Set this or `schedule`.

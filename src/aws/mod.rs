@@ -22,6 +22,7 @@ pub mod shared_reads;
 pub mod target_parameters;
 pub mod ttl_cache;
 
+use crate::iam::AccountId;
 use crate::sync::Locked;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -439,7 +440,7 @@ impl AwsContext {
     }
 
     /// The account of the controller's credentials (STS GetCallerIdentity, once).
-    pub async fn account_id(&self, clients: &Clients) -> Result<String, AwsError> {
+    pub async fn account_id(&self, clients: &Clients) -> Result<AccountId, AwsError> {
         self.account
             .once(|| async {
                 let out = clients
@@ -458,7 +459,16 @@ impl AwsContext {
                 })
             })
             .await
-            .map(|a| a.to_string())
+            .and_then(|a| {
+                AccountId::parse(&a).map_err(|e| {
+                    AwsError::new(
+                        "sts:GetCallerIdentity",
+                        ErrorKind::Rejected,
+                        "MalformedAccount",
+                        e.to_string(),
+                    )
+                })
+            })
     }
 }
 

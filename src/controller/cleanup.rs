@@ -29,7 +29,9 @@ pub(super) async fn cleanup(
     if let Err(e) = ctx.locations.remember(keeper.entries()).await {
         tracing::warn!("cannot keep this object's locations for the orphan report: {e}");
     }
-    let region = super::converge::region_of(obj, ctx);
+    // An unparsable spec.region never planned anything there; each entry names its region.
+    let region = super::converge::region_of(obj, ctx)
+        .unwrap_or_else(|_| ctx.settings.default_region.clone());
     let local = ctx.aws.clients(&region);
     // Today's way into the target account, if the object is still admitted: tried before
     // the way each entry was recorded with (a rotated provisioning role or external ID).

@@ -26,6 +26,7 @@ use crate::diagnose::delivery::{self as observed_delivery, Observation as Delive
 use crate::diagnose::trail::TrailFailure;
 use crate::diagnose::Finding;
 use crate::iam::Arn;
+use crate::iam::Region;
 use crate::plan::diff::{
     self, Adoption, Change, NotOwned, Observed, ObservedApiDestinationPair, ObservedRule,
     TaskDefinitions,
@@ -63,11 +64,21 @@ impl Pass {
     }
 }
 
-pub(super) fn region_of(obj: &EventBridgeIntegration, ctx: &Context) -> String {
-    obj.spec
-        .region
-        .clone()
-        .unwrap_or_else(|| ctx.settings.default_region.clone())
+/// `spec.region`, or the controller's. Validation refused an unparsable one before any pass
+/// reaches AWS; this says so again rather than assume it.
+pub(super) fn region_of(obj: &EventBridgeIntegration, ctx: &Context) -> Result<Region, Error> {
+    match &obj.spec.region {
+        None => Ok(ctx.settings.default_region.clone()),
+        Some(text) => Region::parse(text).map_err(|e| {
+            Error::Plan(
+                plan::SpecError {
+                    field: "spec.region".into(),
+                    message: e.to_string(),
+                }
+                .into(),
+            )
+        }),
+    }
 }
 
 /// Clients for each side, the plan, and the task definitions. No AWS write happens before
@@ -112,7 +123,7 @@ pub(super) async fn plan_for(
             .map_err(|e| Error::Plan(plan::target_list::of_entry(field, e).into()))?;
         valid.push(v.target);
     }
-    let region = region_of(obj, ctx);
+    let region = region_of(obj, ctx)?;
     // Nothing of the object is read or written in AWS before it is admitted.
     let mut admission = admit(obj, ctx, &region, &BTreeMap::new()).await?;
     let local = ctx.aws.clients(&region);
@@ -1184,11 +1195,7 @@ mod tests {
                 format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:orders")}}
         }))
         .unwrap();
-        let facts = Facts {
-            account_id: ACCOUNT.into(),
-            region: REGION.into(),
-            ..Facts::default()
-        };
+        let facts = Facts::new(ACCOUNT.parse().unwrap(), REGION.parse().unwrap());
         crate::plan::plan(&spec, &owner(), &facts, &Guardrails::default()).unwrap()
     }
 

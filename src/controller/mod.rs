@@ -51,7 +51,7 @@ pub const FINALIZER: &str = "eventbridge.dev/cleanup";
 pub struct Settings {
     pub resync_interval: Duration,
     pub guardrails: Guardrails,
-    pub default_region: String,
+    pub default_region: crate::iam::Region,
     /// Watch these namespaces instead of all.
     pub namespaces: Vec<String>,
     /// Leader election; None: this process is the only writer.

@@ -207,7 +207,7 @@ pub(super) fn next_status(
                     .join(",")
             });
             status.target_account = c.plan.remote.as_ref().map(|remote| TargetAccountStatus {
-                account_id: remote.account_id.clone(),
+                account_id: remote.account_id.to_string(),
                 rule_arn: remote.rule.as_ref().map(|r| r.arn.clone()),
                 role_arn: remote.role.arn().map(str::to_string),
             });

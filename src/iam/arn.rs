@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use super::AccountId;
+
 /// A parsed ARN: `arn:partition:service:region:account:resource`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Arn {
@@ -87,22 +89,25 @@ impl fmt::Display for Arn {
 pub struct RoleArn {
     text: String,
     arn: Arn,
+    account: AccountId,
 }
 
 impl RoleArn {
     pub fn parse(text: &str) -> Result<RoleArn, ArnError> {
         let arn = Arn::parse(text)?;
-        let account_ok = arn.account.len() == 12 && arn.account.bytes().all(|b| b.is_ascii_digit());
+        let not_a_role = || ArnError::NotARole(text.to_string());
+        let account = AccountId::parse(&arn.account).map_err(|_| not_a_role())?;
         let name_ok = arn
             .resource
             .strip_prefix("role/")
             .is_some_and(|rest| !rest.is_empty() && !rest.ends_with('/'));
-        if arn.service != "iam" || !arn.region.is_empty() || !name_ok || !account_ok {
-            return Err(ArnError::NotARole(text.to_string()));
+        if arn.service != "iam" || !arn.region.is_empty() || !name_ok {
+            return Err(not_a_role());
         }
         Ok(RoleArn {
             text: text.to_string(),
             arn,
+            account,
         })
     }
 
@@ -110,9 +115,9 @@ impl RoleArn {
         &self.text
     }
 
-    /// The 12-digit account the role is in.
-    pub fn account(&self) -> &str {
-        &self.arn.account
+    /// The account the role is in.
+    pub fn account(&self) -> &AccountId {
+        &self.account
     }
 
     pub fn partition(&self) -> &str {

@@ -96,7 +96,7 @@ impl Principal {
     /// `arn:aws:sts::…:assumed-role/…/…`, or another ARN (federated user, …).
     pub fn parse(text: &str) -> Option<Principal> {
         if !text.starts_with("arn:") {
-            if text.len() == 12 && text.chars().all(|c| c.is_ascii_digit()) {
+            if super::AccountId::parse(text).is_ok() {
                 return Some(Principal::Account {
                     account: text.to_string(),
                 });

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 
 use crate::api::{CrossAccountMode, EventBridgeIntegrationSpec, TargetKind};
 use crate::iam::documents::events_trust_policy;
-use crate::iam::{Arn, RoleArn};
+use crate::iam::{AccountId, Arn, Region, RoleArn};
 pub use targets::{TargetParameters, ValidTarget};
 pub use validate::{validate, SpecError, ValidSpec};
 
@@ -104,7 +104,7 @@ impl Owner {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Guardrails {
     /// Accounts the controller may act in; empty means any.
-    pub allowed_account_ids: Vec<String>,
+    pub allowed_account_ids: Vec<AccountId>,
     /// Prefix of every role name the controller creates (derived names get it; explicit
     /// names must carry it).
     pub role_name_prefix: Option<String>,
@@ -115,10 +115,10 @@ pub struct Guardrails {
 }
 
 /// Facts observed before planning.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Facts {
-    pub account_id: String,
-    pub region: String,
+    pub account_id: AccountId,
+    pub region: Region,
     /// The execution and task roles of each ECS target's task definition, by the ARN the
     /// spec names (ECS without `passRoleArns`); one not read is absent.
     pub task_roles: BTreeMap<String, Vec<String>>,
@@ -133,6 +133,20 @@ pub struct Facts {
     /// The API destinations' connections: the credentials of each Secret they name, by the
     /// Secret's name (two destinations may share one).
     pub connection_secrets: BTreeMap<String, ConnectionSecret>,
+}
+
+impl Facts {
+    /// The facts of an account and region where nothing else was read.
+    pub fn new(account_id: AccountId, region: Region) -> Facts {
+        Facts {
+            account_id,
+            region,
+            task_roles: BTreeMap::new(),
+            provisioning_role_arn: None,
+            recorded_roles: Vec::new(),
+            connection_secrets: BTreeMap::new(),
+        }
+    }
 }
 
 /// The credentials of an API destination's connection, as read from its Secret (the values
@@ -208,8 +222,8 @@ impl PartKind {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Desired {
     pub kind: PartKind,
-    pub account_id: String,
-    pub region: String,
+    pub account_id: AccountId,
+    pub region: Region,
     pub tags: BTreeMap<String, String>,
     /// None: this account holds no rule (RoleChain's target account).
     pub rule: Option<DesiredRule>,
@@ -646,13 +660,13 @@ fn plan_accounts(
     let target = match (target.account.is_empty(), target.region.is_empty()) {
         (false, _) => target,
         (true, false) => Arn {
-            account: account.clone(),
+            account: account.to_string(),
             ..target
         },
         (true, true) => Arn {
-            account: account.clone(),
-            region: facts.region.clone(),
-            partition: partition_of_region(&facts.region).to_string(),
+            account: account.to_string(),
+            region: facts.region.to_string(),
+            partition: facts.region.partition().to_string(),
             ..target
         },
     };
@@ -721,7 +735,8 @@ fn plan_accounts(
     };
 
     // Cross-account: both halves, each in its own account.
-    let remote_account = x.target_account_id.clone();
+    let remote_account = AccountId::parse(&x.target_account_id)
+        .map_err(|e| invalid("spec.crossAccount.targetAccountId", e.to_string()))?;
     if remote_account == account {
         return Err(invalid(
             "spec.crossAccount.targetAccountId",
@@ -853,7 +868,7 @@ fn plan_accounts(
                 event_bus_name: target_bus,
                 event_bus_arn: bus_arn.clone(),
                 statement_id,
-                principal_account: account.clone(),
+                principal_account: account.to_string(),
                 principal_role_arn: role.arn.clone(),
             });
             let target = TargetShape {
@@ -913,7 +928,7 @@ fn plan_accounts(
                 ValidTarget::Lambda(lambda) => vec![
                     json!({"Sid": "InvokeCrossAccount", "Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": lambda.function_arn}),
                 ],
-                other => other.invoke_statements(facts, &local_rule.arn),
+                other => other.invoke_statements(&target, facts, &local_rule.arn),
             };
             let source = managed_role(
                 spec,
@@ -927,7 +942,7 @@ fn plan_accounts(
             let shape = target_shape(
                 spec,
                 workload,
-                &remote_account,
+                &target,
                 &local_rule.arn,
                 Some(source.arn.clone()),
             );
@@ -979,21 +994,6 @@ fn plan_accounts(
     }
 }
 
-/// The partition a region is in.
-fn partition_of_region(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else if region.starts_with("us-iso-") {
-        "aws-iso"
-    } else if region.starts_with("us-isob-") {
-        "aws-iso-b"
-    } else {
-        "aws"
-    }
-}
-
 fn invalid(field: &str, message: impl Into<String>) -> PlanError {
     PlanError::InvalidSpec(SpecError {
         field: field.into(),
@@ -1013,13 +1013,13 @@ fn rule_arn(partition: &str, region: &str, account: &str, bus: &str, name: &str)
 fn target_shape(
     spec: &EventBridgeIntegrationSpec,
     workload: ValidTarget<'_>,
-    account: &str,
+    target: &Arn,
     rule_arn: &str,
     role_arn: Option<String>,
 ) -> TargetShape {
     TargetShape {
         id: spec.target.id.clone().unwrap_or_else(|| "1".into()),
-        arn: workload.target_arn(account, rule_arn),
+        arn: workload.target_arn(target, rule_arn),
         role_arn,
         parameters: workload.parameters(),
         input: spec.target.input.clone(),
@@ -1048,27 +1048,19 @@ fn plan_workload(
     workload: ValidTarget<'_>,
     target: &Arn,
     own_role: Option<&RoleArn>,
-    account: &str,
-    region: &str,
+    account: &AccountId,
+    region: &Region,
     rule: DesiredRule,
     facts: &Facts,
     guard: &Guardrails,
 ) -> Result<Desired, PlanError> {
     let role = plan_role(
-        spec,
-        owner,
-        workload,
-        own_role,
-        account,
-        &target.partition,
-        &rule.arn,
-        facts,
-        guard,
+        spec, owner, workload, own_role, account, target, &rule.arn, facts, guard,
     )?;
     let shape = target_shape(
         spec,
         workload,
-        account,
+        target,
         &rule.arn,
         role.arn().map(str::to_string),
     );
@@ -1084,8 +1076,8 @@ fn plan_workload(
         .collect();
     Ok(Desired {
         kind: PartKind::Workload(workload.kind()),
-        account_id: account.to_string(),
-        region: region.to_string(),
+        account_id: account.clone(),
+        region: region.clone(),
         tags: owner.tags(),
         rule: Some(rule),
         role,
@@ -1104,7 +1096,12 @@ fn check_account(guard: &Guardrails, account: &str, what: &str) -> Result<(), Pl
     {
         return Err(PlanError::Guardrail(format!(
             "{what} {account} is not in the operator's allowed accounts ({}); ask the operator to add it to --allowed-account-ids",
-            guard.allowed_account_ids.join(", ")
+            guard
+                .allowed_account_ids
+                .iter()
+                .map(AccountId::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
     Ok(())
@@ -1209,7 +1206,7 @@ fn plan_role(
     workload: ValidTarget<'_>,
     own_role: Option<&RoleArn>,
     account: &str,
-    partition: &str,
+    target: &Arn,
     rule_arn: &str,
     facts: &Facts,
     guard: &Guardrails,
@@ -1227,9 +1224,9 @@ fn plan_role(
         spec,
         owner,
         guard,
-        partition,
+        &target.partition,
         events_trust_policy(account, rule_arn),
-        workload.invoke_statements(facts, rule_arn),
+        workload.invoke_statements(target, facts, rule_arn),
         &facts.recorded_roles,
     )?;
     Ok(DesiredRole::Managed(role))

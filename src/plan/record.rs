@@ -37,7 +37,7 @@ fn part_inventory(d: &Desired, via: Option<String>) -> Vec<OwnedResource> {
     let entry = |kind, arn: &str, name: &str, region: Option<&str>| OwnedResource {
         kind,
         partition: partition_of(arn),
-        account_id: d.account_id.clone(),
+        account_id: d.account_id.to_string(),
         region: region.map(str::to_string),
         arn: arn.to_string(),
         name: name.to_string(),

@@ -316,7 +316,7 @@ pub(super) fn plan(
     let name = super::rule_name(spec, owner);
     let group = schedule.group.clone().unwrap_or_else(|| "default".into());
     let group_arn = format!("arn:{partition}:scheduler:{region}:{account}:schedule-group/{group}");
-    let mut statements = workload.invoke_statements(facts, "");
+    let mut statements = workload.invoke_statements(target, facts, "");
     if let Some(dlq) = &spec.target.dead_letter_queue_arn {
         statements.push(json!({"Sid": "DeadLetterQueue", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": dlq}));
     }
@@ -349,8 +349,7 @@ pub(super) fn plan(
         )?),
     };
     let (arn, parameters, input) = workload.scheduled_call(
-        partition,
-        account,
+        target,
         &super::names::schedule_deduplication_prefix(&group, &name),
         spec.target.input.as_ref(),
     );

@@ -34,7 +34,7 @@ pub fn check_arn(
             format!("`{value}` is not a {service} {resource_prefix}… ARN"),
         ));
     }
-    if arn.account.len() != 12 || !arn.account.chars().all(|c| c.is_ascii_digit()) {
+    if crate::iam::AccountId::parse(&arn.account).is_err() {
         return Err(bad(
             field,
             format!(
@@ -88,6 +88,9 @@ pub struct ValidSpec<'a> {
 }
 
 pub fn validate(spec: &EventBridgeIntegrationSpec) -> Result<ValidSpec<'_>, SpecError> {
+    if let Some(region) = &spec.region {
+        crate::iam::Region::parse(region).map_err(|e| bad("spec.region", e.to_string()))?;
+    }
     match &spec.schedule {
         Some(schedule) => super::schedule::validate(spec, schedule)?,
         None => check_rule(&spec.rule)?,

@@ -676,10 +676,11 @@ crossAccount: {targetAccountId: "222222222222", mode: RoleChain, targetRoleName:
             uid: "u".into(),
         },
         &crate::plan::Facts {
-            account_id: "123456789012".into(),
-            region: "us-east-1".into(),
             provisioning_role_arn: Some("arn:aws:iam::222222222222:role/ebi-provisioner".into()),
-            ..Default::default()
+            ..crate::plan::Facts::new(
+                "123456789012".parse().unwrap(),
+                "us-east-1".parse().unwrap(),
+            )
         },
         &Default::default(),
     )

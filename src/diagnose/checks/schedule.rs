@@ -663,10 +663,8 @@ fn queue_arn_of_url(url: &str) -> Option<String> {
     } else {
         "aws"
     };
-    let valid = account.len() == 12
-        && account.bytes().all(|b| b.is_ascii_digit())
-        && !name.is_empty()
-        && !name.contains('/');
+    let valid =
+        crate::iam::AccountId::parse(account).is_ok() && !name.is_empty() && !name.contains('/');
     valid.then(|| format!("arn:{partition}:sqs:{region}:{account}:{name}"))
 }
 

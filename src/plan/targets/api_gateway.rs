@@ -90,30 +90,28 @@ pub(super) fn validate(
     Ok(arn)
 }
 
-/// The method's `execute-api` ARN in `account`: the rule's target, and the resource of the
-/// role's one statement.
-pub(super) fn method_arn(api: &ApiGatewayTarget, account: &str) -> String {
-    // Only called on a validated spec; an unparsable ARN is passed on as it is.
-    let Ok(arn) = Arn::parse(&api.rest_api_arn) else {
-        return api.rest_api_arn.clone();
-    };
-    let id = arn.resource.trim_start_matches("/restapis/");
+/// The method's `execute-api` ARN: the rule's target, and the resource of the role's one
+/// statement. `rest_api` is the REST API's ARN as [`validate`] returned it, with the
+/// account the planner put it in.
+pub(super) fn method_arn(api: &ApiGatewayTarget, rest_api: &Arn) -> String {
+    let id = rest_api.resource.trim_start_matches("/restapis/");
     format!(
-        "arn:{}:execute-api:{}:{account}:{id}/{}/{}{}",
-        arn.partition,
-        arn.region,
+        "arn:{}:execute-api:{}:{}:{id}/{}/{}{}",
+        rest_api.partition,
+        rest_api.region,
+        rest_api.account,
         api.stage,
         api.method.in_arn(),
         api.path
     )
 }
 
-pub(super) fn invoke_statements(api: &ApiGatewayTarget, account: &str) -> Vec<Value> {
+pub(super) fn invoke_statements(api: &ApiGatewayTarget, rest_api: &Arn) -> Vec<Value> {
     vec![json!({
         "Sid": "InvokeApi",
         "Effect": "Allow",
         "Action": "execute-api:Invoke",
-        "Resource": method_arn(api, account)
+        "Resource": method_arn(api, rest_api)
     })]
 }
 
@@ -155,11 +153,16 @@ mod tests {
     fn the_role_may_invoke_exactly_the_method_the_rule_calls() {
         let spec = spec(orders("POST", "/orders"));
         let api = spec.target.api_gateway.as_ref().unwrap();
-        check(orders("POST", "/orders")).unwrap();
+        // Validation returns the REST API's ARN without an account; the planner puts it in
+        // the rule's.
+        let rest_api = Arn {
+            account: "123456789012".into(),
+            ..check(orders("POST", "/orders")).unwrap()
+        };
         let method = "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/POST/orders";
-        assert_eq!(method_arn(api, "123456789012"), method);
+        assert_eq!(method_arn(api, &rest_api), method);
         assert_eq!(
-            invoke_statements(api, "123456789012"),
+            invoke_statements(api, &rest_api),
             vec![
                 json!({"Sid": "InvokeApi", "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": method})
             ]
@@ -167,7 +170,7 @@ mod tests {
         assert_eq!(parameters(api), TargetParameters::None);
         let any = spec_api(orders("ANY", "/"));
         assert_eq!(
-            method_arn(&any, "123456789012"),
+            method_arn(&any, &rest_api),
             "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/*/"
         );
     }

@@ -102,13 +102,13 @@ impl<'a> ValidTarget<'a> {
         }
     }
 
-    /// The ARN of the rule's target in `account`, the target's account: the spec's
-    /// [`ValidTarget::arn`], but for API Gateway the called method's `execute-api` ARN, and
-    /// for an API destination the destination named as `rule_arn`'s rule (without the ID AWS
-    /// appends: see `api_destination`).
-    pub fn target_arn(self, account: &str, rule_arn: &str) -> String {
+    /// The ARN of the rule's target: the spec's [`ValidTarget::arn`], but for API Gateway
+    /// the called method's `execute-api` ARN, and for an API destination the destination
+    /// named as `rule_arn`'s rule (without the ID AWS appends: see `api_destination`).
+    /// `target` is the validated ARN, its account filled in where the spec's has none.
+    pub fn target_arn(self, target: &Arn, rule_arn: &str) -> String {
         match self {
-            ValidTarget::ApiGateway(a) => api_gateway::method_arn(a, account),
+            ValidTarget::ApiGateway(a) => api_gateway::method_arn(a, target),
             ValidTarget::ApiDestination(_) => api_destination::destination_arn(rule_arn),
             other => other.arn().to_string(),
         }
@@ -179,15 +179,14 @@ impl<'a> ValidTarget<'a> {
     /// topic, published to through the universal target with Publish's request as input.
     pub(super) fn scheduled_call(
         self,
-        partition: &str,
-        account: &str,
+        target: &Arn,
         deduplication_prefix: &str,
         input: Option<&Value>,
     ) -> (String, TargetParameters, Option<Value>) {
         match self {
             ValidTarget::Sns(t) => match t.message_group_id.as_deref() {
                 Some(group) => (
-                    sns::universal_publish_arn(partition),
+                    sns::universal_publish_arn(&target.partition),
                     TargetParameters::None,
                     Some(sns::scheduled_publish_request(
                         t,
@@ -199,7 +198,7 @@ impl<'a> ValidTarget<'a> {
                 None => (t.topic_arn.clone(), TargetParameters::None, input.cloned()),
             },
             other => (
-                other.target_arn(account, ""),
+                other.target_arn(target, ""),
                 other.parameters(),
                 input.cloned(),
             ),
@@ -218,7 +217,7 @@ impl<'a> ValidTarget<'a> {
     /// What a role needs to invoke it, least privilege, never `*`. For a kind that needs
     /// no role of EventBridge's, what a chained role needs (RoleChain). `rule_arn`: the
     /// rule that invokes it (an API destination is named as its rule).
-    pub fn invoke_statements(self, facts: &Facts, rule_arn: &str) -> Vec<Value> {
+    pub fn invoke_statements(self, target: &Arn, facts: &Facts, rule_arn: &str) -> Vec<Value> {
         match self {
             ValidTarget::Ecs(e) => ecs::invoke_statements(e, facts),
             ValidTarget::StepFunctions(s) => step_functions::invoke_statements(s),
@@ -226,7 +225,7 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::Sqs(q) => sqs::invoke_statements(q),
             ValidTarget::Sns(t) => sns::invoke_statements(t),
             ValidTarget::Kinesis(k) => kinesis::invoke_statements(k),
-            ValidTarget::ApiGateway(a) => api_gateway::invoke_statements(a, &facts.account_id),
+            ValidTarget::ApiGateway(a) => api_gateway::invoke_statements(a, target),
             ValidTarget::Logs(l) => logs::invoke_statements(l),
             ValidTarget::ApiDestination(_) => api_destination::invoke_statements(rule_arn),
         }

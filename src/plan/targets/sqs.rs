@@ -199,14 +199,10 @@ mod tests {
             name: "orders".into(),
             uid: "uid-1".into(),
         };
-        let facts = crate::plan::Facts {
-            account_id: "222222222222".into(),
-            region: "us-east-1".into(),
-            task_roles: Default::default(),
-            provisioning_role_arn: None,
-            recorded_roles: vec![],
-            connection_secrets: Default::default(),
-        };
+        let facts = crate::plan::Facts::new(
+            "222222222222".parse().unwrap(),
+            "us-east-1".parse().unwrap(),
+        );
         crate::plan::plan(&spec, &owner, &facts, &Default::default())
     }
 

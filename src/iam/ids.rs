@@ -1,0 +1,226 @@
+//! The identifiers every ARN is built from, parsed once: an account ID and a region name.
+//! Whoever holds one never checks it again, and the test of a well-formed account lives
+//! here once (it was written out by hand in four places).
+
+use std::fmt;
+use std::ops::Deref;
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    #[error("`{0}` is not an AWS account ID: expected 12 digits, such as 123456789012")]
+    Account(String),
+    #[error("`{0}` is not an AWS region name: expected one such as eu-west-1, us-gov-west-1 or cn-north-1")]
+    Region(String),
+}
+
+/// A 12-digit AWS account ID.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AccountId(String);
+
+impl AccountId {
+    pub fn parse(text: &str) -> Result<AccountId, IdError> {
+        if text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(AccountId(text.to_string()))
+        } else {
+            Err(IdError::Account(text.to_string()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The shape of a region's name, as the CRD's schema checks `spec.region` (the API server
+/// applies it; [`Region::parse`] is the same test, for the CLI and older objects).
+pub const REGION_PATTERN: &str = r"^[a-z]{2,4}(-[a-z]+){1,2}-[0-9]{1,2}$";
+
+/// An AWS region's name: `eu-west-1`, `us-gov-west-1`, `cn-north-1`, `us-isob-east-1`,
+/// `eusc-de-east-1`. Checked by shape, not against a list, so a region AWS opens tomorrow is
+/// accepted; what it refuses is what no endpoint can be built from (`us_east_1`, `useast1`,
+/// `us-east`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Region(String);
+
+impl Region {
+    pub fn parse(text: &str) -> Result<Region, IdError> {
+        let letters = |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase());
+        let parts: Vec<&str> = text.split('-').collect();
+        let well_formed = match parts.as_slice() {
+            [area, words @ .., number] => {
+                (2..=4).contains(&area.len())
+                    && letters(area)
+                    && (1..=2).contains(&words.len())
+                    && words.iter().all(letters)
+                    && (1..=2).contains(&number.len())
+                    && number.bytes().all(|b| b.is_ascii_digit())
+            }
+            _ => false,
+        };
+        if well_formed {
+            Ok(Region(text.to_string()))
+        } else {
+            Err(IdError::Region(text.to_string()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The partition the region belongs to, as its ARNs name it.
+    pub fn partition(&self) -> &'static str {
+        let r = self.0.as_str();
+        if r.starts_with("cn-") {
+            "aws-cn"
+        } else if r.starts_with("us-gov-") {
+            "aws-us-gov"
+        } else if r.starts_with("us-isob-") {
+            "aws-iso-b"
+        } else if r.starts_with("us-iso-") {
+            "aws-iso"
+        } else if r.starts_with("eu-isoe-") {
+            "aws-iso-e"
+        } else if r.starts_with("us-isof-") {
+            "aws-iso-f"
+        } else if r.starts_with("eusc-") {
+            "aws-eusc"
+        } else {
+            "aws"
+        }
+    }
+}
+
+macro_rules! reads_as_text {
+    ($id:ident) => {
+        impl Deref for $id {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<str> for $id {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $id {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::str::FromStr for $id {
+            type Err = IdError;
+            fn from_str(text: &str) -> Result<$id, IdError> {
+                $id::parse(text)
+            }
+        }
+
+        impl PartialEq<str> for $id {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $id {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialEq<String> for $id {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
+
+        impl PartialEq<$id> for String {
+            fn eq(&self, other: &$id) -> bool {
+                *self == other.0
+            }
+        }
+
+        impl PartialEq<$id> for str {
+            fn eq(&self, other: &$id) -> bool {
+                self == other.0
+            }
+        }
+
+        impl From<$id> for String {
+            fn from(id: $id) -> String {
+                id.0
+            }
+        }
+    };
+}
+
+reads_as_text!(AccountId);
+reads_as_text!(Region);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_account_id_is_exactly_twelve_digits() {
+        assert_eq!(AccountId::parse("123456789012").unwrap(), "123456789012");
+        for bad in [
+            "",
+            "12345678901",
+            "1234567890123",
+            "12345678901a",
+            "+12345678901",
+            " 123456789012",
+            "１２３４５６７８９０１２",
+        ] {
+            assert_eq!(
+                AccountId::parse(bad),
+                Err(IdError::Account(bad.into())),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_region_is_taken_by_its_shape_and_knows_its_partition() {
+        for (good, partition) in [
+            ("us-east-1", "aws"),
+            ("ap-southeast-5", "aws"),
+            ("cn-north-1", "aws-cn"),
+            ("us-gov-west-1", "aws-us-gov"),
+            ("us-iso-east-1", "aws-iso"),
+            ("us-isob-east-1", "aws-iso-b"),
+            ("me-central-12", "aws"),
+            ("eu-isoe-west-1", "aws-iso-e"),
+            ("us-isof-south-1", "aws-iso-f"),
+            ("eusc-de-east-1", "aws-eusc"),
+        ] {
+            let region = Region::parse(good).unwrap();
+            assert_eq!(region.partition(), partition, "{good}");
+        }
+        for bad in [
+            "",
+            "us-east",
+            "useast1",
+            "us_east_1",
+            "US-EAST-1",
+            "us-east-1 ",
+            "us--east-1",
+            "u-east-1",
+            "us-east-123",
+            "us-east-x",
+            "europe-west-1",
+            "us-gov-west-east-1",
+            "us-1",
+        ] {
+            assert_eq!(
+                Region::parse(bad),
+                Err(IdError::Region(bad.into())),
+                "{bad:?}"
+            );
+        }
+    }
+}
