@@ -575,6 +575,18 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a tokio runtime")
 }
 
+/// The region of the SDK's configuration chain, parsed: none, or one that is not a region's
+/// name, said with where it may have come from.
+fn sdk_region(aws: &ebi::aws::AwsContext) -> Result<Option<ebi::iam::Region>, String> {
+    aws.default_region()
+        .map(|text| {
+            ebi::iam::Region::parse(&text).map_err(|e| {
+                format!("the SDK's region (AWS_REGION, AWS_DEFAULT_REGION or the profile's region): {e}")
+            })
+        })
+        .transpose()
+}
+
 async fn run(args: RunArgs) -> ExitCode {
     ebi::telemetry::init_logging(matches!(args.log_format, LogFormat::Json), &args.log_level);
     let metrics = Arc::new(ebi::telemetry::Metrics::default());
@@ -626,14 +638,14 @@ async fn run(args: RunArgs) -> ExitCode {
         .await
         .with_timeouts(timeouts)
         .with_rate_limits(limits);
-    let default_region = match aws.default_region().as_deref().map(ebi::iam::Region::parse) {
-        Some(Ok(region)) => region,
-        Some(Err(e)) => {
-            tracing::error!("AWS_REGION: {e}");
+    let default_region = match sdk_region(&aws) {
+        Ok(Some(region)) => region,
+        Ok(None) => {
+            tracing::error!("no AWS region: set AWS_REGION");
             return ExitCode::from(2);
         }
-        None => {
-            tracing::error!("no AWS region: set AWS_REGION");
+        Err(e) => {
+            tracing::error!("{e}");
             return ExitCode::from(2);
         }
     };
@@ -771,12 +783,19 @@ async fn orphans_command(args: OrphansArgs) -> ExitCode {
         Ok(id) => id,
         Err(code) => return code,
     };
-    let Some(default_region) = aws.default_region() else {
-        eprintln!("no AWS region: set AWS_REGION");
-        return ExitCode::from(2);
+    let default_region = match sdk_region(&aws) {
+        Ok(Some(region)) => region,
+        Ok(None) => {
+            eprintln!("no AWS region: set AWS_REGION");
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
     };
     let mut regions: Vec<String> = args.region.into_iter().map(String::from).collect();
-    regions.push(default_region);
+    regions.push(default_region.into());
     let namespace = args
         .locations_namespace
         .filter(|n| !n.is_empty())
@@ -952,14 +971,17 @@ async fn online_reader(
     use ebi::aws::rate_limit::{Limiter, RateLimits};
     let metrics = Arc::new(ebi::telemetry::Metrics::default());
     let aws = ebi::aws::AwsContext::from_env(metrics.clone()).await;
-    let Some(region) = args
-        .region
-        .as_ref()
-        .map(ToString::to_string)
-        .or_else(|| aws.default_region())
-    else {
-        eprintln!("error: no AWS region: set AWS_REGION or pass --region");
-        return None;
+    let region = match (&args.region, sdk_region(&aws)) {
+        (Some(flag), _) => flag.to_string(),
+        (None, Ok(Some(region))) => region.to_string(),
+        (None, Ok(None)) => {
+            eprintln!("error: no AWS region: set AWS_REGION or pass --region");
+            return None;
+        }
+        (None, Err(e)) => {
+            eprintln!("error: {e}");
+            return None;
+        }
     };
     let limits = args
         .max_calls_per_second

@@ -709,6 +709,13 @@ fn an_account_or_region_no_arn_can_be_built_from_is_refused_at_start_naming_wher
         said.contains("`useast1` is not an AWS region name"),
         "{said}"
     );
+    // And the environment's region, for a read-only command as for the controller.
+    let (code, said) = start(&["diagnose", "--all"], "us_east_1");
+    assert_ne!(code, 0, "{said}");
+    assert!(
+        said.contains("AWS_REGION") && said.contains("`us_east_1` is not an AWS region name"),
+        "{said}"
+    );
 }
 
 #[test]

@@ -2070,6 +2070,33 @@ fn a_region_no_endpoint_can_be_built_from_is_refused_naming_the_field() {
 }
 
 #[test]
+fn a_target_account_that_is_not_twelve_digits_is_refused_before_admission() {
+    // Validation runs before admission reads the namespace's policy: the field is named,
+    // not a policy denial.
+    let mut s = spec(
+        r#"
+rule: {eventPattern: {source: [orders]}}
+crossAccount: {targetAccountId: "222233334444", provisioningRoleArn: "arn:aws:iam::222233334444:role/p"}
+target:
+  sqs: {queueArn: "arn:aws:sqs:us-east-1:222233334444:orders"}
+"#,
+    );
+    assert!(validate(&s).is_ok());
+    s.cross_account.as_mut().unwrap().target_account_id = "22223333444".into();
+    match validate(&s) {
+        Err(e) => {
+            assert_eq!(e.field, "spec.crossAccount.targetAccountId");
+            assert!(
+                e.message.contains("`22223333444` is not an AWS account ID"),
+                "{}",
+                e.message
+            );
+        }
+        Ok(_) => panic!("an 11-digit account accepted"),
+    }
+}
+
+#[test]
 fn a_schedule_is_refused_naming_the_field_and_the_fix() {
     let refused = |s: EventBridgeIntegrationSpec| match plan(
         &s,

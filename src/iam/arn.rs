@@ -65,14 +65,60 @@ impl Arn {
 
     /// The last path segment of the resource: the role name of `role/path/Name`.
     pub fn resource_name(&self) -> &str {
-        self.resource
-            .rsplit(['/', ':'])
-            .next()
-            .unwrap_or(&self.resource)
+        last_segment(&self.resource)
     }
 }
 
 impl fmt::Display for Arn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "arn:{}:{}:{}:{}:{}",
+            self.partition, self.service, self.region, self.account, self.resource
+        )
+    }
+}
+
+/// An ARN in an account: what a rule targets, once the planner has put an ARN that names no
+/// account (a REST API's) in the rule's. Whoever holds one compares and writes its account
+/// without checking it again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountArn {
+    pub partition: String,
+    pub service: String,
+    pub region: String,
+    pub account: AccountId,
+    pub resource: String,
+}
+
+impl AccountArn {
+    /// `arn` in its own account, or in `home` when it names none.
+    pub fn in_account(arn: Arn, home: &AccountId) -> Result<AccountArn, super::IdError> {
+        let account = if arn.account.is_empty() {
+            home.clone()
+        } else {
+            AccountId::parse(&arn.account)?
+        };
+        Ok(AccountArn {
+            partition: arn.partition,
+            service: arn.service,
+            region: arn.region,
+            account,
+            resource: arn.resource,
+        })
+    }
+
+    /// The last path segment of the resource, as [`Arn::resource_name`].
+    pub fn resource_name(&self) -> &str {
+        last_segment(&self.resource)
+    }
+}
+
+fn last_segment(resource: &str) -> &str {
+    resource.rsplit(['/', ':']).next().unwrap_or(resource)
+}
+
+impl fmt::Display for AccountArn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -144,12 +190,17 @@ impl std::str::FromStr for RoleArn {
 }
 
 /// The host of a regional service endpoint, as `kms:ViaService` names it:
-/// `sqs.us-east-1.amazonaws.com`, `sqs.cn-north-1.amazonaws.com.cn` in China.
+/// `sqs.us-east-1.amazonaws.com`, `sqs.cn-north-1.amazonaws.com.cn` in China (each
+/// partition's DNS suffix, as the SDK's partition table gives it).
 pub fn service_host(service: &str, region: &str, partition: &str) -> String {
-    let domain = if partition == "aws-cn" {
-        "amazonaws.com.cn"
-    } else {
-        "amazonaws.com"
+    let domain = match partition {
+        "aws-cn" => "amazonaws.com.cn",
+        "aws-iso" => "c2s.ic.gov",
+        "aws-iso-b" => "sc2s.sgov.gov",
+        "aws-iso-e" => "cloud.adc-e.uk",
+        "aws-iso-f" => "csp.hci.ic.gov",
+        "aws-eusc" => "amazonaws.eu",
+        _ => "amazonaws.com",
     };
     format!("{service}.{region}.{domain}")
 }
@@ -201,6 +252,27 @@ pub fn split_function_arn(function_arn: &str) -> (String, Option<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_service_host_takes_its_partitions_dns_suffix() {
+        // As the SDK's partition table (aws-sdk-*/src/endpoint_lib.rs) gives them.
+        for (region, domain) in [
+            ("us-east-1", "amazonaws.com"),
+            ("us-gov-west-1", "amazonaws.com"),
+            ("cn-north-1", "amazonaws.com.cn"),
+            ("eusc-de-east-1", "amazonaws.eu"),
+            ("us-iso-east-1", "c2s.ic.gov"),
+            ("us-isob-east-1", "sc2s.sgov.gov"),
+            ("eu-isoe-west-1", "cloud.adc-e.uk"),
+            ("us-isof-south-1", "csp.hci.ic.gov"),
+        ] {
+            let partition = crate::iam::Region::parse(region).unwrap().partition();
+            assert_eq!(
+                service_host("sqs", region, partition),
+                format!("sqs.{region}.{domain}")
+            );
+        }
+    }
 
     #[test]
     fn a_role_arn_is_parsed_once_with_its_account_and_name() {

@@ -37,8 +37,7 @@ pub const REGION_PATTERN: &str = r"^[a-z]{2,4}(-[a-z]+){1,2}-[0-9]{1,2}$";
 
 /// An AWS region's name: `eu-west-1`, `us-gov-west-1`, `cn-north-1`, `us-isob-east-1`,
 /// `eusc-de-east-1`. Checked by shape, not against a list, so a region AWS opens tomorrow is
-/// accepted; what it refuses is what no endpoint can be built from (`us_east_1`, `useast1`,
-/// `us-east`).
+/// accepted; what it refuses is not a region's shape (`us_east_1`, `useast1`, `us-east`).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Region(String);
 
@@ -68,7 +67,8 @@ impl Region {
         &self.0
     }
 
-    /// The partition the region belongs to, as its ARNs name it.
+    /// The partition the region belongs to, as its ARNs name it. A region of a partition
+    /// opened after this list was written is taken for `aws`.
     pub fn partition(&self) -> &'static str {
         let r = self.0.as_str();
         if r.starts_with("cn-") {

@@ -149,6 +149,11 @@ pub fn iam_region(partition: &str) -> &'static str {
     match partition {
         "aws-cn" => "cn-north-1",
         "aws-us-gov" => "us-gov-west-1",
+        "aws-iso" => "us-iso-east-1",
+        "aws-iso-b" => "us-isob-east-1",
+        "aws-iso-e" => "eu-isoe-west-1",
+        "aws-iso-f" => "us-isof-south-1",
+        "aws-eusc" => "eusc-de-east-1",
         _ => "us-east-1",
     }
 }

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 
 use crate::api::{CrossAccountMode, EventBridgeIntegrationSpec, TargetKind};
 use crate::iam::documents::events_trust_policy;
-use crate::iam::{AccountId, Arn, Region, RoleArn};
+use crate::iam::{AccountArn, AccountId, Arn, Region, RoleArn};
 pub use targets::{TargetParameters, ValidTarget};
 pub use validate::{validate, SpecError, ValidSpec};
 
@@ -414,7 +414,7 @@ pub struct DesiredQueuePermission {
     pub purpose: QueuePurpose,
     pub queue_arn: String,
     pub queue_name: String,
-    pub queue_account: String,
+    pub queue_account: AccountId,
     pub statement_id: String,
     /// What proves the statement ours: the rule of its `aws:SourceArn`, or for direct
     /// delivery from another account the execution role it names.
@@ -635,7 +635,8 @@ fn queue_permission(
         ),
         queue_arn: queue_arn.clone(),
         queue_name: queue.resource.clone(),
-        queue_account: queue.account.clone(),
+        // The same account, checked above.
+        queue_account: d.account_id.clone(),
         statement_id,
         rule_arn: rule.arn.clone(),
     }))
@@ -651,25 +652,23 @@ fn plan_accounts(
         target: workload,
         target_arn: target,
         own_role,
+        target_account,
     } = validate(spec)?;
     let own_role = own_role.as_ref();
     let account = facts.account_id.clone();
     check_account(guard, &account, "the controller's AWS account")?;
     // A kind whose ARN names no account (API Gateway's REST API) is in the rule's account;
     // one the spec names by no ARN at all (an API destination), in its region and partition.
-    let target = match (target.account.is_empty(), target.region.is_empty()) {
-        (false, _) => target,
-        (true, false) => Arn {
-            account: account.to_string(),
-            ..target
-        },
-        (true, true) => Arn {
-            account: account.to_string(),
+    let target = match target.account.is_empty() && target.region.is_empty() {
+        true => Arn {
             region: facts.region.to_string(),
             partition: facts.region.partition().to_string(),
             ..target
         },
+        false => target,
     };
+    let target = AccountArn::in_account(target, &account)
+        .map_err(|e| invalid(workload.field(), e.to_string()))?;
     let region = facts.region.clone();
     if target.region != region {
         return Err(invalid(
@@ -735,8 +734,12 @@ fn plan_accounts(
     };
 
     // Cross-account: both halves, each in its own account.
-    let remote_account = AccountId::parse(&x.target_account_id)
-        .map_err(|e| invalid("spec.crossAccount.targetAccountId", e.to_string()))?;
+    let Some(remote_account) = target_account else {
+        return Err(invalid(
+            "spec.crossAccount.targetAccountId",
+            "required with spec.crossAccount",
+        ));
+    };
     if remote_account == account {
         return Err(invalid(
             "spec.crossAccount.targetAccountId",
@@ -1013,7 +1016,7 @@ fn rule_arn(partition: &str, region: &str, account: &str, bus: &str, name: &str)
 fn target_shape(
     spec: &EventBridgeIntegrationSpec,
     workload: ValidTarget<'_>,
-    target: &Arn,
+    target: &AccountArn,
     rule_arn: &str,
     role_arn: Option<String>,
 ) -> TargetShape {
@@ -1046,7 +1049,7 @@ fn plan_workload(
     spec: &EventBridgeIntegrationSpec,
     owner: &Owner,
     workload: ValidTarget<'_>,
-    target: &Arn,
+    target: &AccountArn,
     own_role: Option<&RoleArn>,
     account: &AccountId,
     region: &Region,
@@ -1206,7 +1209,7 @@ fn plan_role(
     workload: ValidTarget<'_>,
     own_role: Option<&RoleArn>,
     account: &str,
-    target: &Arn,
+    target: &AccountArn,
     rule_arn: &str,
     facts: &Facts,
     guard: &Guardrails,

@@ -21,7 +21,7 @@ use super::{
 };
 use crate::api::{EventBridgeIntegrationSpec, FlexibleMode, ScheduleSpec};
 use crate::iam::documents::scheduler_trust_policy;
-use crate::iam::{Arn, RoleArn};
+use crate::iam::{AccountArn, RoleArn};
 
 /// A schedule of ours, as Scheduler holds it.
 #[derive(Clone, Debug, PartialEq)]
@@ -214,7 +214,7 @@ fn valid_instant(s: &str) -> bool {
 fn check_same_account(
     spec: &EventBridgeIntegrationSpec,
     workload: ValidTarget<'_>,
-    target: &Arn,
+    target: &AccountArn,
     own_role: Option<&RoleArn>,
     account: &str,
     region: &str,
@@ -306,7 +306,7 @@ pub(super) fn plan(
     schedule: &ScheduleSpec,
     owner: &Owner,
     workload: ValidTarget<'_>,
-    target: &Arn,
+    target: &AccountArn,
     own_role: Option<&RoleArn>,
     facts: &Facts,
     guard: &Guardrails,

@@ -4,7 +4,7 @@
 
 use super::targets::ValidTarget;
 use crate::api::EventBridgeIntegrationSpec;
-use crate::iam::{Arn, RoleArn};
+use crate::iam::{AccountId, Arn, RoleArn};
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
@@ -85,12 +85,21 @@ pub struct ValidSpec<'a> {
     pub target_arn: Arn,
     /// `spec.role.arn`: a role of the user's, parsed (its account is known).
     pub own_role: Option<RoleArn>,
+    /// `spec.crossAccount.targetAccountId`, parsed.
+    pub target_account: Option<AccountId>,
 }
 
 pub fn validate(spec: &EventBridgeIntegrationSpec) -> Result<ValidSpec<'_>, SpecError> {
     if let Some(region) = &spec.region {
         crate::iam::Region::parse(region).map_err(|e| bad("spec.region", e.to_string()))?;
     }
+    let target_account = match &spec.cross_account {
+        Some(x) => Some(
+            AccountId::parse(&x.target_account_id)
+                .map_err(|e| bad("spec.crossAccount.targetAccountId", e.to_string()))?,
+        ),
+        None => None,
+    };
     match &spec.schedule {
         Some(schedule) => super::schedule::validate(spec, schedule)?,
         None => check_rule(&spec.rule)?,
@@ -198,6 +207,7 @@ pub fn validate(spec: &EventBridgeIntegrationSpec) -> Result<ValidSpec<'_>, Spec
         target: valid,
         target_arn,
         own_role,
+        target_account,
     })
 }
 

@@ -645,7 +645,7 @@ pub(super) fn universal_call(target_arn: &str, input: Option<&Value>) -> Option<
 }
 
 /// `https://sqs.REGION.amazonaws.com/ACCOUNT/NAME` as the queue's ARN (the partition from
-/// the host's domain; the legacy `REGION.queue.amazonaws.com` form too).
+/// the region; the legacy `REGION.queue.amazonaws.com` form too).
 fn queue_arn_of_url(url: &str) -> Option<String> {
     let rest = url
         .strip_prefix("https://")
@@ -656,13 +656,8 @@ fn queue_arn_of_url(url: &str) -> Option<String> {
         .strip_prefix("sqs.")
         .and_then(|h| h.split('.').next())
         .or_else(|| host.split_once(".queue.").map(|(r, _)| r))?;
-    let partition = if host.ends_with(".amazonaws.com.cn") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    };
+    let region = crate::iam::Region::parse(region).ok()?;
+    let partition = region.partition();
     let valid =
         crate::iam::AccountId::parse(account).is_ok() && !name.is_empty() && !name.contains('/');
     valid.then(|| format!("arn:{partition}:sqs:{region}:{account}:{name}"))

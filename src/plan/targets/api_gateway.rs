@@ -11,7 +11,7 @@ use super::super::validate::{bad, SpecError};
 use super::super::HttpShape;
 use super::TargetParameters;
 use crate::api::{ApiGatewayTarget, EventBridgeIntegrationSpec};
-use crate::iam::Arn;
+use crate::iam::{AccountArn, Arn};
 
 pub(super) const FIELD: &str = "spec.target.apiGateway.restApiArn";
 const PATH_FIELD: &str = "spec.target.apiGateway.path";
@@ -93,7 +93,7 @@ pub(super) fn validate(
 /// The method's `execute-api` ARN: the rule's target, and the resource of the role's one
 /// statement. `rest_api` is the REST API's ARN as [`validate`] returned it, with the
 /// account the planner put it in.
-pub(super) fn method_arn(api: &ApiGatewayTarget, rest_api: &Arn) -> String {
+pub(super) fn method_arn(api: &ApiGatewayTarget, rest_api: &AccountArn) -> String {
     let id = rest_api.resource.trim_start_matches("/restapis/");
     format!(
         "arn:{}:execute-api:{}:{}:{id}/{}/{}{}",
@@ -106,7 +106,7 @@ pub(super) fn method_arn(api: &ApiGatewayTarget, rest_api: &Arn) -> String {
     )
 }
 
-pub(super) fn invoke_statements(api: &ApiGatewayTarget, rest_api: &Arn) -> Vec<Value> {
+pub(super) fn invoke_statements(api: &ApiGatewayTarget, rest_api: &AccountArn) -> Vec<Value> {
     vec![json!({
         "Sid": "InvokeApi",
         "Effect": "Allow",
@@ -155,10 +155,11 @@ mod tests {
         let api = spec.target.api_gateway.as_ref().unwrap();
         // Validation returns the REST API's ARN without an account; the planner puts it in
         // the rule's.
-        let rest_api = Arn {
-            account: "123456789012".into(),
-            ..check(orders("POST", "/orders")).unwrap()
-        };
+        let rest_api = AccountArn::in_account(
+            check(orders("POST", "/orders")).unwrap(),
+            &"123456789012".parse().unwrap(),
+        )
+        .unwrap();
         let method = "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/POST/orders";
         assert_eq!(method_arn(api, &rest_api), method);
         assert_eq!(

@@ -13,7 +13,7 @@ use super::super::validate::{bad, check_arn, SpecError};
 use super::super::{names, DesiredQueuePermission, DesiredRule, Owner, QueuePurpose};
 use super::TargetParameters;
 use crate::api::{EventBridgeIntegrationSpec, KinesisTarget};
-use crate::iam::Arn;
+use crate::iam::{AccountArn, Arn};
 
 pub(super) const FIELD: &str = "spec.target.kinesis.streamArn";
 const PARTITION_KEY_FIELD: &str = "spec.target.kinesis.partitionKeyPath";
@@ -72,7 +72,7 @@ pub(super) fn validate(
 /// role.
 pub(super) fn direct_permission(
     kinesis: &KinesisTarget,
-    stream: &Arn,
+    stream: &AccountArn,
     rule: &DesiredRule,
     owner: &Owner,
     role_arn: &str,

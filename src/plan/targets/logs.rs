@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use super::super::validate::{bad, check_arn, SpecError};
 use super::super::{names, DesiredQueuePermission, DesiredRule, Owner, QueuePurpose};
 use crate::api::{EventBridgeIntegrationSpec, LogsTarget};
-use crate::iam::Arn;
+use crate::iam::{AccountArn, Arn};
 
 pub(super) const FIELD: &str = "spec.target.logs.logGroupArn";
 
@@ -82,7 +82,7 @@ pub fn holder_arn(partition: &str, region: &str, account: &str) -> String {
 /// ID for the rule (`#target`, as for SQS and SNS targets).
 pub(super) fn permission(
     logs: &LogsTarget,
-    group: &Arn,
+    group: &AccountArn,
     rule: &DesiredRule,
     owner: &Owner,
 ) -> DesiredQueuePermission {
@@ -191,7 +191,8 @@ mod tests {
             uid: "8d3f6c1e-0000-4000-8000-000000000000".into(),
         };
         let logs = spec.target.logs.as_ref().unwrap();
-        let group = Arn::parse(group_arn(logs)).unwrap();
+        let home = "123456789012".parse().unwrap();
+        let group = AccountArn::in_account(Arn::parse(group_arn(logs)).unwrap(), &home).unwrap();
         let p = permission(logs, &group, &rule, &owner);
         assert_eq!(p.queue_name, POLICY_NAME);
         assert_eq!(

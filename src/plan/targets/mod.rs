@@ -28,7 +28,7 @@ use crate::api::{
     ApiDestinationTarget, ApiGatewayTarget, EcsTarget, EventBridgeIntegrationSpec, KinesisTarget,
     LambdaTarget, LogsTarget, SnsTarget, SqsTarget, StepFunctionsTarget, TargetKind, TargetSpec,
 };
-use crate::iam::Arn;
+use crate::iam::{AccountArn, Arn};
 
 /// The spec's target once validated: its kind together with its data, so that nothing
 /// downstream asks the spec again which of its optional fields is set.
@@ -106,7 +106,7 @@ impl<'a> ValidTarget<'a> {
     /// the called method's `execute-api` ARN, and for an API destination the destination
     /// named as `rule_arn`'s rule (without the ID AWS appends: see `api_destination`).
     /// `target` is the validated ARN, its account filled in where the spec's has none.
-    pub fn target_arn(self, target: &Arn, rule_arn: &str) -> String {
+    pub fn target_arn(self, target: &AccountArn, rule_arn: &str) -> String {
         match self {
             ValidTarget::ApiGateway(a) => api_gateway::method_arn(a, target),
             ValidTarget::ApiDestination(_) => api_destination::destination_arn(rule_arn),
@@ -179,7 +179,7 @@ impl<'a> ValidTarget<'a> {
     /// topic, published to through the universal target with Publish's request as input.
     pub(super) fn scheduled_call(
         self,
-        target: &Arn,
+        target: &AccountArn,
         deduplication_prefix: &str,
         input: Option<&Value>,
     ) -> (String, TargetParameters, Option<Value>) {
@@ -217,7 +217,12 @@ impl<'a> ValidTarget<'a> {
     /// What a role needs to invoke it, least privilege, never `*`. For a kind that needs
     /// no role of EventBridge's, what a chained role needs (RoleChain). `rule_arn`: the
     /// rule that invokes it (an API destination is named as its rule).
-    pub fn invoke_statements(self, target: &Arn, facts: &Facts, rule_arn: &str) -> Vec<Value> {
+    pub fn invoke_statements(
+        self,
+        target: &AccountArn,
+        facts: &Facts,
+        rule_arn: &str,
+    ) -> Vec<Value> {
         match self {
             ValidTarget::Ecs(e) => ecs::invoke_statements(e, facts),
             ValidTarget::StepFunctions(s) => step_functions::invoke_statements(s),
@@ -258,7 +263,7 @@ impl<'a> ValidTarget<'a> {
     /// `owner`. `target` is the kind's ARN as validation parsed it.
     pub fn queue_permission(
         self,
-        target: &Arn,
+        target: &AccountArn,
         rule: &DesiredRule,
         owner: &Owner,
     ) -> Option<DesiredQueuePermission> {
@@ -296,7 +301,7 @@ impl<'a> ValidTarget<'a> {
     /// [`ValidTarget::resource_permission`]).
     pub fn direct_queue_permission(
         self,
-        target: &Arn,
+        target: &AccountArn,
         rule: &DesiredRule,
         owner: &Owner,
         role_arn: &str,

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use super::super::validate::{bad, check_arn, SpecError};
 use super::super::{names, DesiredQueuePermission, DesiredRule, Owner, QueuePurpose};
 use crate::api::{EventBridgeIntegrationSpec, SnsTarget};
-use crate::iam::Arn;
+use crate::iam::{AccountArn, Arn};
 
 pub(super) const FIELD: &str = "spec.target.sns.topicArn";
 pub(super) const GROUP_FIELD: &str = "spec.target.sns.messageGroupId";
@@ -126,7 +126,7 @@ pub(super) fn scheduled_publish_request(
 /// (`#target` in the hashed ARN, as for an SQS target).
 pub(super) fn permission(
     sns: &SnsTarget,
-    topic: &Arn,
+    topic: &AccountArn,
     rule: &DesiredRule,
     owner: &Owner,
 ) -> DesiredQueuePermission {
@@ -147,7 +147,7 @@ pub(super) fn permission(
 /// lets the rule account's execution role `role_arn` publish to it (proven by that role).
 pub(super) fn direct_permission(
     sns: &SnsTarget,
-    topic: &Arn,
+    topic: &AccountArn,
     rule: &DesiredRule,
     owner: &Owner,
     role_arn: &str,

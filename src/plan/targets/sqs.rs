@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::super::validate::{bad, check_arn, SpecError};
 use super::super::{names, DesiredQueuePermission, DesiredRule, Owner, QueuePurpose};
 use crate::api::{EventBridgeIntegrationSpec, SqsTarget};
-use crate::iam::Arn;
+use crate::iam::{AccountArn, Arn};
 
 pub(super) const FIELD: &str = "spec.target.sqs.queueArn";
 pub(super) const GROUP_FIELD: &str = "spec.target.sqs.messageGroupId";
@@ -80,7 +80,7 @@ pub(super) fn invoke_statements(sqs: &SqsTarget) -> Vec<Value> {
 /// queue is both.
 pub(super) fn permission(
     sqs: &SqsTarget,
-    queue: &Arn,
+    queue: &AccountArn,
     rule: &DesiredRule,
     owner: &Owner,
 ) -> DesiredQueuePermission {
@@ -101,7 +101,7 @@ pub(super) fn permission(
 /// lets the rule account's execution role `role_arn` send to it (proven by that role).
 pub(super) fn direct_permission(
     sqs: &SqsTarget,
-    queue: &Arn,
+    queue: &AccountArn,
     rule: &DesiredRule,
     owner: &Owner,
     role_arn: &str,
