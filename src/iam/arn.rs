@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::AccountId;
+use super::{AccountId, Partition};
 
 /// A parsed ARN: `arn:partition:service:region:account:resource`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -84,7 +84,7 @@ impl fmt::Display for Arn {
 /// without checking it again.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AccountArn {
-    pub partition: String,
+    pub partition: Partition,
     pub service: String,
     pub region: String,
     pub account: AccountId,
@@ -92,7 +92,7 @@ pub struct AccountArn {
 }
 
 impl AccountArn {
-    /// `arn` in its own account, or in `home` when it names none.
+    /// `arn` in its own account, or in `home` when it names none; its partition parsed.
     pub fn in_account(arn: Arn, home: &AccountId) -> Result<AccountArn, super::IdError> {
         let account = if arn.account.is_empty() {
             home.clone()
@@ -100,7 +100,7 @@ impl AccountArn {
             AccountId::parse(&arn.account)?
         };
         Ok(AccountArn {
-            partition: arn.partition,
+            partition: Partition::parse(&arn.partition)?,
             service: arn.service,
             region: arn.region,
             account,
@@ -136,6 +136,7 @@ pub struct RoleArn {
     text: String,
     arn: Arn,
     account: AccountId,
+    partition: Partition,
 }
 
 impl RoleArn {
@@ -143,6 +144,7 @@ impl RoleArn {
         let arn = Arn::parse(text)?;
         let not_a_role = || ArnError::NotARole(text.to_string());
         let account = AccountId::parse(&arn.account).map_err(|_| not_a_role())?;
+        let partition = Partition::parse(&arn.partition).map_err(|_| not_a_role())?;
         let name_ok = arn
             .resource
             .strip_prefix("role/")
@@ -154,6 +156,7 @@ impl RoleArn {
             text: text.to_string(),
             arn,
             account,
+            partition,
         })
     }
 
@@ -166,8 +169,8 @@ impl RoleArn {
         &self.account
     }
 
-    pub fn partition(&self) -> &str {
-        &self.arn.partition
+    pub fn partition(&self) -> &Partition {
+        &self.partition
     }
 
     /// The role's name, without its path.
@@ -268,7 +271,7 @@ mod tests {
         ] {
             let partition = crate::iam::Region::parse(region).unwrap().partition();
             assert_eq!(
-                service_host("sqs", region, partition),
+                service_host("sqs", region, &partition),
                 format!("sqs.{region}.{domain}")
             );
         }

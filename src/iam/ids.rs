@@ -11,6 +11,8 @@ pub enum IdError {
     Account(String),
     #[error("`{0}` is not an AWS region name: expected one such as eu-west-1, us-gov-west-1 or cn-north-1")]
     Region(String),
+    #[error("`{0}` is not an AWS partition: expected aws, aws-cn, aws-us-gov or another aws-…")]
+    Partition(String),
 }
 
 /// A 12-digit AWS account ID.
@@ -24,10 +26,6 @@ impl AccountId {
         } else {
             Err(IdError::Account(text.to_string()))
         }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
     }
 }
 
@@ -63,13 +61,13 @@ impl Region {
         }
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     /// The partition the region belongs to, as its ARNs name it. A region of a partition
     /// opened after this list was written is taken for `aws`.
-    pub fn partition(&self) -> &'static str {
+    pub fn partition(&self) -> Partition {
+        Partition(self.partition_name().to_string())
+    }
+
+    fn partition_name(&self) -> &'static str {
         let r = self.0.as_str();
         if r.starts_with("cn-") {
             "aws-cn"
@@ -91,8 +89,34 @@ impl Region {
     }
 }
 
+/// A partition as ARNs name it: `aws`, `aws-cn`, `aws-us-gov`, `aws-iso-b`, `aws-eusc`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Partition(String);
+
+impl Partition {
+    pub fn parse(text: &str) -> Result<Partition, IdError> {
+        let well_formed = text.strip_prefix("aws").is_some_and(|rest| {
+            rest.split('-')
+                .skip(1)
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+                && (rest.is_empty() || rest.starts_with('-'))
+        });
+        if well_formed {
+            Ok(Partition(text.to_string()))
+        } else {
+            Err(IdError::Partition(text.to_string()))
+        }
+    }
+}
+
 macro_rules! reads_as_text {
     ($id:ident) => {
+        impl $id {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
         impl Deref for $id {
             type Target = str;
             fn deref(&self) -> &str {
@@ -159,6 +183,7 @@ macro_rules! reads_as_text {
 
 reads_as_text!(AccountId);
 reads_as_text!(Region);
+reads_as_text!(Partition);
 
 #[cfg(test)]
 mod tests {
@@ -200,6 +225,7 @@ mod tests {
         ] {
             let region = Region::parse(good).unwrap();
             assert_eq!(region.partition(), partition, "{good}");
+            assert_eq!(Partition::parse(partition), Ok(region.partition()));
         }
         for bad in [
             "",
@@ -219,6 +245,19 @@ mod tests {
             assert_eq!(
                 Region::parse(bad),
                 Err(IdError::Region(bad.into())),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_partition_is_aws_and_lowercase_words() {
+        for bad in [
+            "", "aw", "AWS", "aws-", "aws--cn", "awscn", "aws-c1", "azure",
+        ] {
+            assert_eq!(
+                Partition::parse(bad),
+                Err(IdError::Partition(bad.into())),
                 "{bad:?}"
             );
         }

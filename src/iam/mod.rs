@@ -11,5 +11,5 @@ pub mod request;
 
 pub use arn::{AccountArn, Arn, RoleArn};
 pub use eval::{Caller, Context, Decision, Evaluation, NamedPolicy, Request};
-pub use ids::{AccountId, IdError, Region, REGION_PATTERN};
+pub use ids::{AccountId, IdError, Partition, Region, REGION_PATTERN};
 pub use policy::{documents_equivalent, PolicyDocument, PolicyError};

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 
 use crate::api::{CrossAccountMode, EventBridgeIntegrationSpec, TargetKind};
 use crate::iam::documents::events_trust_policy;
-use crate::iam::{AccountArn, AccountId, Arn, Region, RoleArn};
+use crate::iam::{AccountArn, AccountId, Arn, Partition, Region, RoleArn};
 pub use targets::{TargetParameters, ValidTarget};
 pub use validate::{validate, SpecError, ValidSpec};
 
@@ -458,12 +458,12 @@ pub struct DesiredConnection {
 /// Our statement in the target bus's policy (EventBusForwarding).
 #[derive(Clone, Debug, PartialEq)]
 pub struct DesiredBusPermission {
-    pub partition: String,
+    pub partition: Partition,
     pub event_bus_name: String,
     pub event_bus_arn: String,
     pub statement_id: String,
     /// The source account, whose forwarding role may `events:PutEvents`.
-    pub principal_account: String,
+    pub principal_account: AccountId,
     /// The forwarding role, the only principal the statement admits (`aws:PrincipalArn`).
     pub principal_role_arn: String,
     pub statement: Value,
@@ -871,7 +871,7 @@ fn plan_accounts(
                 event_bus_name: target_bus,
                 event_bus_arn: bus_arn.clone(),
                 statement_id,
-                principal_account: account.to_string(),
+                principal_account: account.clone(),
                 principal_role_arn: role.arn.clone(),
             });
             let target = TargetShape {
