@@ -78,7 +78,7 @@ pub struct Report {
     pub warnings: Vec<String>,
 }
 
-/// A drift rule and queue of this cluster (`controller::drift_events`): not an object's, so
+/// A drift rule and queue of this cluster (`controller::runtime::drift_events`): not an object's, so
 /// never an orphan of one. In a place no live record uses, the controller removes them
 /// itself at its next resync interval; `--delete` removes them now (e.g. after the
 /// controller was uninstalled). In a place a live record uses, they are in use and kept.

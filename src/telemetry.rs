@@ -78,7 +78,7 @@ pub struct Metrics {
     findings: Family<CodeLabels, Gauge>,
     not_delivering: Family<NotDeliveringLabels, Gauge>,
     leader: Gauge,
-    /// Objects waiting at the concurrency gate (`controller::gate` moves it).
+    /// Objects waiting at the concurrency gate (`controller::runtime::gate` moves it).
     pub reconcile_queue_depth: Gauge,
     fenced_requests: Family<ApiLabels, Counter>,
     kubernetes_writes: Family<KubeWriteLabels, Counter>,
@@ -295,7 +295,7 @@ impl Metrics {
         self.cache_synced.set(after.as_secs_f64());
     }
 
-    /// How an object found at start-up got its first pass (`controller::schedule`).
+    /// How an object found at start-up got its first pass (`controller::runtime::schedule`).
     pub fn first_pass(&self, when: &'static str) {
         self.first_passes
             .get_or_create(&FirstPassLabels { when })

@@ -6,7 +6,7 @@
 //! no log group here: the metrics and the dead-letter queue still speak for it.
 //!
 //! The failure records of one rule are read with one `FilterLogEvents` over the delivery
-//! window, and only for a rule whose metrics report failures (`controller::converge`), so an
+//! window, and only for a rule whose metrics report failures (`controller::pass::converge`), so an
 //! integration that delivers costs no call here.
 
 use std::collections::HashMap;

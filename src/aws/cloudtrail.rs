@@ -1,7 +1,7 @@
 //! EventBridge's failed calls as CloudTrail records them (`LookupEvents`, the account's
 //! management events of the last 90 days), read the way the troubleshooting guides say to
 //! check by hand, but once per account, region and delivery window for every integration
-//! there, and only when a rule of theirs reports failures (`controller::converge`).
+//! there, and only when a rule of theirs reports failures (`controller::pass::converge`).
 //!
 //! `LookupEvents` allows AWS's 2 calls per second per account and region and takes one
 //! lookup attribute, none of which selects "made by EventBridge" (AssumeRole is STS's event,

@@ -27,7 +27,7 @@ use tokio::time::Instant;
 use super::Clients;
 
 tokio::task_local! {
-    /// Set (true) while a resync pass runs (`controller::gate`'s background lane): its calls
+    /// Set (true) while a resync pass runs (`controller::runtime::gate`'s background lane): its calls
     /// give way to every other call in each bucket (`TokenBucket::acquire`).
     static RESYNC: bool;
 }

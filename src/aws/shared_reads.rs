@@ -4,7 +4,7 @@
 //! `GetQueueAttributes` per dead-letter queue, each reused for at most `max_age`.
 //!
 //! A snapshot only ever *confirms* what a pass expects: the pass reads anything it is about
-//! to write directly (see `controller::converge`). Every write this process makes marks what
+//! to write directly (see `controller::pass::converge`). Every write this process makes marks what
 //! it wrote, and a snapshot taken before that write is not trusted for it, so no pass sees
 //! its own stale past.
 

@@ -2,7 +2,7 @@
 //! events of the calls that can change what the controller owns, the names of the rule and
 //! queue that carry them, and the mapping from one such event to the recorded resources it
 //! names. The I/O (ensuring the rule and queue, long-polling, re-queuing) is
-//! `controller::drift_events`.
+//! `controller::runtime::drift_events`.
 //!
 //! CloudTrail delivers "AWS API Call via CloudTrail" events to the default bus of the
 //! region the call was made in. IAM is global and its calls are recorded in us-east-1 (in
@@ -454,7 +454,7 @@ pub fn selects(pattern: &Value, source: &str, event_source: &str, event_name: &s
 pub(crate) mod tests {
     use super::*;
 
-    /// A record entry in account 222222222222 (also used by `controller::drift_events`).
+    /// A record entry in account 222222222222 (also used by `controller::runtime::drift_events`).
     pub(crate) fn entry(kind: OwnedKind, name: &str, region: Option<&str>) -> OwnedResource {
         OwnedResource {
             kind,

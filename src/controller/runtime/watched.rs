@@ -19,7 +19,7 @@ use serde::{Deserialize, Deserializer};
 use crate::api::EventBridgeIntegration;
 
 #[derive(Clone, Debug, Default, PartialEq)]
-pub(super) struct WatchedMeta {
+pub(in crate::controller) struct WatchedMeta {
     pub metadata: ObjectMeta,
 }
 

@@ -50,7 +50,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use tokio::time::Instant;
 
 /// Where an object's turn is announced: the `reconcile_on` stream of its controller.
-pub(super) type Turns<K> = UnboundedSender<K>;
+pub(in crate::controller) type Turns<K> = UnboundedSender<K>;
 
 /// How long a permit is kept for an object whose turn came but whose pass has not taken it.
 /// kube-runtime starts that pass at once, or says the object left its cache (then
@@ -63,11 +63,11 @@ const TURN_KEPT_FOR: Duration = Duration::from_secs(60);
 const KEPT_CAPACITY: usize = 1024;
 
 /// The most urgent passes granted in a row while a background one waits.
-pub(super) const URGENT_IN_A_ROW: u32 = 8;
+pub(in crate::controller) const URGENT_IN_A_ROW: u32 = 8;
 
 /// Which queue an object waits in when every permit is out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Lane {
+pub(in crate::controller) enum Lane {
     /// Someone waits for it: new, changed, deleting, or re-queued by an event.
     Urgent,
     /// A resync: nothing changed that the controller knows of.
@@ -76,7 +76,7 @@ pub(super) enum Lane {
 
 /// The lane of a pass: background only for an object this process already passed at the
 /// same generation, not being deleted and not re-queued by an event since.
-pub(super) fn lane_of(
+pub(in crate::controller) fn lane_of(
     last_passed: Option<i64>,
     generation: Option<i64>,
     deleting: bool,
@@ -92,12 +92,12 @@ pub(super) fn lane_of(
 /// passed at, and the objects re-queued by an event. Keys are kept as 64-bit hashes (16
 /// bytes an object at 10,000 objects); a collision only costs a pass its lane.
 #[derive(Default)]
-pub(super) struct Urgency {
+pub(in crate::controller) struct Urgency {
     passed: Mutex<HashMap<u64, i64>>,
     nudged: Mutex<HashSet<u64>>,
 }
 
-pub(super) fn hash_of<K: Hash>(key: &K) -> u64 {
+pub(in crate::controller) fn hash_of<K: Hash>(key: &K) -> u64 {
     let mut hasher = DefaultHasher::new();
     key.hash(&mut hasher);
     hasher.finish()
@@ -105,7 +105,7 @@ pub(super) fn hash_of<K: Hash>(key: &K) -> u64 {
 
 impl Urgency {
     /// An event re-queued `key` (a policy change): its next pass is urgent.
-    pub(super) fn nudge<K: Hash>(&self, key: &K) {
+    pub(in crate::controller) fn nudge<K: Hash>(&self, key: &K) {
         lock(&self.nudged).insert(hash_of(key));
     }
 
@@ -115,7 +115,7 @@ impl Urgency {
     /// is not remembered, so that next pass keeps the lane a new object deserves (it went
     /// to the back of the resyncs, ~20 s behind 400 of them after a restart).
     #[cfg(test)]
-    pub(super) fn classify<K: Hash>(
+    pub(in crate::controller) fn classify<K: Hash>(
         &self,
         key: &K,
         generation: Option<i64>,
@@ -127,7 +127,7 @@ impl Urgency {
 
     /// `classify`, and whether an event re-queued `key` since its last pass (a drift event
     /// says AWS changed: that pass reads AWS directly, not from a snapshot taken before).
-    pub(super) fn classify_heard<K: Hash>(
+    pub(in crate::controller) fn classify_heard<K: Hash>(
         &self,
         key: &K,
         generation: Option<i64>,
@@ -151,14 +151,14 @@ impl Urgency {
 
     /// `key` is known at `generation` (a start-up list showed it in sync): its passes at
     /// that generation are resyncs.
-    pub(super) fn remember<K: Hash>(&self, key: &K, generation: Option<i64>) {
+    pub(in crate::controller) fn remember<K: Hash>(&self, key: &K, generation: Option<i64>) {
         if let Some(generation) = generation {
             lock(&self.passed).insert(hash_of(key), generation);
         }
     }
 
     /// The object is gone: nothing to remember.
-    pub(super) fn forget<K: Hash>(&self, key: &K) {
+    pub(in crate::controller) fn forget<K: Hash>(&self, key: &K) {
         let hash = hash_of(key);
         lock(&self.passed).remove(&hash);
         lock(&self.nudged).remove(&hash);
@@ -171,7 +171,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-pub(super) struct Gate<K> {
+pub(in crate::controller) struct Gate<K> {
     bound: usize,
     /// The most permits the background lane holds at once (`bound` less the one kept for
     /// urgent passes).
@@ -199,7 +199,7 @@ struct State<K> {
 }
 
 /// A pass may run while this is held; dropping it hands the permit on.
-pub(super) struct Permit<'a, K: Hash + Eq + Clone> {
+pub(in crate::controller) struct Permit<'a, K: Hash + Eq + Clone> {
     gate: &'a Gate<K>,
     /// The lane the pass came through (the one it waited in, if it waited): its AWS calls
     /// take that priority in the rate limiter (`aws::rate_limit::in_lane`).
@@ -218,7 +218,7 @@ impl<K: Hash + Eq + Clone> Gate<K> {
     /// At most `bound` passes at once (0: unbounded); `depth` counts the objects waiting.
     /// The gauge moves by changes, not set to the length: a gate that ends beside its
     /// successor (a test, a restart in-process) never overwrites the other's count.
-    pub(super) fn new(bound: u16, depth: Gauge) -> Gate<K> {
+    pub(in crate::controller) fn new(bound: u16, depth: Gauge) -> Gate<K> {
         let bound = match bound {
             0 => usize::MAX,
             n => usize::from(n),
@@ -246,7 +246,12 @@ impl<K: Hash + Eq + Clone> Gate<K> {
 
     /// A permit for `key`'s pass now, or None: the object is queued in `lane` (its turn is
     /// sent to `turns`), was queued already, or the controller is stopping.
-    pub(super) fn enter(&self, key: &K, lane: Lane, turns: &Turns<K>) -> Option<Permit<'_, K>> {
+    pub(in crate::controller) fn enter(
+        &self,
+        key: &K,
+        lane: Lane,
+        turns: &Turns<K>,
+    ) -> Option<Permit<'_, K>> {
         let mut state = self.lock();
         if state.stopping {
             return None;
@@ -275,7 +280,7 @@ impl<K: Hash + Eq + Clone> Gate<K> {
 
     /// The object's turn came but it left kube-runtime's cache (deleted): its permit goes to
     /// the next in the queue now.
-    pub(super) fn forfeit(&self, key: &K) {
+    pub(in crate::controller) fn forfeit(&self, key: &K) {
         let mut state = self.lock();
         if let Some((_, lane)) = state.announced.remove(key) {
             state.hand_on(lane, self.bound, self.background_bound);
@@ -283,7 +288,7 @@ impl<K: Hash + Eq + Clone> Gate<K> {
     }
 
     /// No queued object starts from now on; running passes finish.
-    pub(super) fn stop(&self) {
+    pub(in crate::controller) fn stop(&self) {
         let mut state = self.lock();
         state.stopping = true;
         state.depth.dec_by(state.waiting() as i64);
@@ -295,7 +300,7 @@ impl<K: Hash + Eq + Clone> Gate<K> {
     /// Hands on the permits of turns nobody took. Run for the life of the controller: a
     /// quiet controller would otherwise keep them, and its queue waiting, until the next
     /// object comes due.
-    pub(super) async fn reclaim_untaken_turns(&self) {
+    pub(in crate::controller) async fn reclaim_untaken_turns(&self) {
         loop {
             tokio::time::sleep(TURN_KEPT_FOR / 2).await;
             self.lock()
@@ -305,7 +310,7 @@ impl<K: Hash + Eq + Clone> Gate<K> {
 
     /// How long the resync first in the background lane has waited (None: none waits).
     /// Its slot is not kept until it runs (`schedule::beat`).
-    pub(super) fn oldest_background_wait(&self) -> Option<Duration> {
+    pub(in crate::controller) fn oldest_background_wait(&self) -> Option<Duration> {
         self.lock()
             .background
             .front()

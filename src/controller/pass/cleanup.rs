@@ -3,21 +3,21 @@
 //! finalizer is released only when the record is empty (or `deletionPolicy: Retain`).
 //! Nothing here depends on the spec still planning, or on anything it refers to existing.
 
-use super::events::EventType;
+use crate::controller::runtime::events::EventType;
 use kube::runtime::controller::Action;
 use kube::Api;
 use tracing::info;
 
 use super::admission::admit;
 use super::converge::{legacy_via_role, remove_recorded};
-use super::events::publish;
 use super::record::{clients_for, owner_of, RecordKeeper};
-use super::Context;
 use crate::api::{DeletionPolicy, EventBridgeIntegration, OwnedKind, OwnedResource};
 use crate::aws::remove::Removal;
+use crate::controller::runtime::events::publish;
+use crate::controller::Context;
 use crate::Error;
 
-pub(super) async fn cleanup(
+pub(in crate::controller) async fn cleanup(
     obj: &EventBridgeIntegration,
     ctx: &Context,
     api: &Api<EventBridgeIntegration>,

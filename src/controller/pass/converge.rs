@@ -13,7 +13,6 @@ use tracing::info;
 use super::admission::{admit, Admission};
 use super::part::{Evidence, Part};
 use super::record::{self as io_record, RecordKeeper};
-use super::Context;
 use crate::api::{EventBridgeIntegration, OwnedKind, OwnedResource};
 use crate::aws::delivery::RuleKey;
 use crate::aws::kms;
@@ -21,6 +20,7 @@ use crate::aws::organization::{self, OrgPolicies};
 use crate::aws::remove::Removal;
 use crate::aws::shared_reads::{ExpectedDocuments, Shared};
 use crate::aws::{apply, observe, AwsError, Clients};
+use crate::controller::Context;
 use crate::diagnose::bus_log::BusLogFailure;
 use crate::diagnose::delivery::{self as observed_delivery, Observation as Delivery};
 use crate::diagnose::trail::TrailFailure;
@@ -34,7 +34,7 @@ use crate::plan::diff::{
 use crate::plan::{self, record, Claim, Desired, DesiredRole, Facts, Owner, Plan, Side};
 use crate::Error;
 
-pub(super) struct Pass {
+pub(in crate::controller) struct Pass {
     pub plan: Plan,
     pub parts: Vec<Part>,
     pub findings: Vec<Finding>,
@@ -56,7 +56,7 @@ pub(super) struct Pass {
 }
 
 impl Pass {
-    pub(super) fn changes(&self) -> Vec<Change> {
+    pub(in crate::controller) fn changes(&self) -> Vec<Change> {
         self.parts
             .iter()
             .flat_map(|p| p.changes.iter().cloned())
@@ -66,7 +66,10 @@ impl Pass {
 
 /// `spec.region`, or the controller's. Validation refused an unparsable one before any pass
 /// reaches AWS; this says so again rather than assume it.
-pub(super) fn region_of(obj: &EventBridgeIntegration, ctx: &Context) -> Result<Region, Error> {
+pub(in crate::controller) fn region_of(
+    obj: &EventBridgeIntegration,
+    ctx: &Context,
+) -> Result<Region, Error> {
     match &obj.spec.region {
         None => Ok(ctx.settings.default_region.clone()),
         Some(text) => Region::parse(text).map_err(|e| {
@@ -83,7 +86,7 @@ pub(super) fn region_of(obj: &EventBridgeIntegration, ctx: &Context) -> Result<R
 
 /// Clients for each side, the plan, and the task definitions. No AWS write happens before
 /// the plan exists.
-pub(super) struct Planned {
+pub(in crate::controller) struct Planned {
     local: Clients,
     remote: Option<Clients>,
     plan: Plan,
@@ -109,7 +112,7 @@ impl Planned {
     }
 }
 
-pub(super) async fn plan_for(
+pub(in crate::controller) async fn plan_for(
     obj: &EventBridgeIntegration,
     ctx: &Context,
     owner: &Owner,
@@ -533,7 +536,7 @@ tokio::task_local! {
 
 /// Runs a pass (`work`, boxed: see `reconcile_gated`) reading AWS directly when `heard` of
 /// a change, from shared snapshots otherwise.
-pub(super) fn reading_directly<F: std::future::Future>(
+pub(in crate::controller) fn reading_directly<F: std::future::Future>(
     heard: bool,
     work: F,
 ) -> tokio::task::futures::TaskLocalFuture<bool, std::pin::Pin<Box<F>>> {
@@ -725,7 +728,7 @@ fn forget_role(keeper: &mut RecordKeeper, desired: &Desired) {
 
 /// The spec's provisioning role: how a status that predates the ownership record reached
 /// the target account (such records were written before policies supplied the role).
-pub(super) fn legacy_via_role(obj: &EventBridgeIntegration) -> Option<&str> {
+pub(in crate::controller) fn legacy_via_role(obj: &EventBridgeIntegration) -> Option<&str> {
     obj.spec
         .cross_account
         .as_ref()
@@ -733,7 +736,7 @@ pub(super) fn legacy_via_role(obj: &EventBridgeIntegration) -> Option<&str> {
 }
 
 /// Where a pass keeps its ownership record: status, in a reconcile ([`StatusRecord`]).
-pub(super) trait Record {
+pub(in crate::controller) trait Record {
     /// Records `wanted` before anything of it is written (`RecordKeeper::extend`).
     async fn extend(&mut self, wanted: &[OwnedResource]) -> Result<(), Error>;
     fn keeper(&mut self) -> &mut RecordKeeper;
@@ -815,7 +818,7 @@ async fn record_then_write(
 /// Drives AWS to the plan. `keeper` holds the ownership record: it is extended (and written
 /// to status) before the first write, and shrinks as superseded resources are removed; on
 /// failure it still says exactly what may exist.
-pub(super) async fn converge(
+pub(in crate::controller) async fn converge(
     obj: &EventBridgeIntegration,
     ctx: &Context,
     owner: &Owner,
@@ -1149,7 +1152,7 @@ async fn evidence_for(ctx: &Context, part: &Part) -> Evidence {
 
 /// Removes one recorded resource with clients for the account and region it was recorded
 /// in (not today's spec's).
-pub(super) async fn remove_recorded(
+pub(in crate::controller) async fn remove_recorded(
     obj: &EventBridgeIntegration,
     ctx: &Context,
     owner: &Owner,

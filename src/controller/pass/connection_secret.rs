@@ -13,7 +13,7 @@ use crate::plan::ConnectionSecret;
 /// The Secrets of every API destination's connection (`field`: the target's, as
 /// `spec.targets[1]`), by name: a Secret two connections share is read once, so it must serve
 /// both with the same authorization type (the keys it holds depend on it).
-pub(super) async fn read_all(
+pub(in crate::controller) async fn read_all(
     client: &Client,
     namespace: &str,
     connections: &[(&str, &ConnectionSpec)],

@@ -23,8 +23,8 @@ use kube::{Api, Client, Resource};
 use serde_json::json;
 use tracing::warn;
 
-use super::Context;
 use crate::api::{EventBridgeIntegration, EventBridgeIntegrationStatus};
+use crate::controller::Context;
 use crate::plan::diff::Change;
 
 /// Normal or Warning, as Kubernetes spells them.
@@ -253,7 +253,7 @@ impl Recent {
 }
 
 /// Publishes one Event about `obj`; a failure to publish is logged, never fatal.
-pub(super) async fn publish(
+pub(in crate::controller) async fn publish(
     ctx: &Context,
     obj: &EventBridgeIntegration,
     type_: EventType,
@@ -279,7 +279,7 @@ pub(super) async fn publish(
     }
 }
 
-pub(super) async fn publish_changes(
+pub(in crate::controller) async fn publish_changes(
     obj: &EventBridgeIntegration,
     ctx: &Context,
     changes: &[Change],
@@ -336,7 +336,7 @@ pub(super) async fn publish_changes(
     }
 }
 
-pub(super) fn truncate(s: &str, max: usize) -> String {
+pub(in crate::controller) fn truncate(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_string();
     }

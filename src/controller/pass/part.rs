@@ -7,7 +7,7 @@ use crate::plan::diff::{Change, Observed};
 use crate::plan::{Desired, Side};
 
 /// One account's share of a pass.
-pub(super) struct Part {
+pub(in crate::controller) struct Part {
     pub side: Side,
     pub clients: Clients,
     pub desired: Desired,
@@ -18,7 +18,7 @@ pub(super) struct Part {
 /// What the diagnosis reads beyond what the diff needs, for one account: the organisation
 /// policies that apply to it and the key policies of its queues' KMS keys. Cached
 /// per resync interval; a failed read is said in `status.notEvaluated`, never fails a pass.
-pub(super) struct Evidence {
+pub(in crate::controller) struct Evidence {
     pub organization: OrgPolicies,
     /// Each queue's `KmsMasterKeyId` (dead-letter queue, SQS target) and its key policy.
     pub key_policies: Vec<(String, KeyPolicy)>,

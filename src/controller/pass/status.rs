@@ -1,8 +1,6 @@
 //! From how a pass ended to the object's status, pure: the verdict (conditions, category,
 //! when to look again) and the status fields. Unit-tested without a cluster or AWS.
 
-use std::time::Duration;
-
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::conditions::{conditions, Outcome};
@@ -37,7 +35,7 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    pub(super) fn outcome(&self) -> Outcome<'static> {
+    pub(in crate::controller) fn outcome(&self) -> Outcome<'static> {
         if self.blocked {
             Outcome::Blocked {
                 reason: self.reason,
@@ -168,15 +166,15 @@ pub fn aws_verdict(e: &AwsError) -> Verdict {
 }
 
 /// What a converged pass contributes to status.
-pub(super) struct Converged<'a> {
-    pub(super) plan: &'a Plan,
-    pub(super) findings: &'a [Finding],
-    pub(super) not_evaluated: &'a [String],
+pub(in crate::controller) struct Converged<'a> {
+    pub(in crate::controller) plan: &'a Plan,
+    pub(in crate::controller) findings: &'a [Finding],
+    pub(in crate::controller) not_evaluated: &'a [String],
 }
 
 /// The next status. `converged`: the pass's plan and findings, or None when it failed, in
 /// which case what status knew is kept so users (and clean-up) can still find it.
-pub(super) fn next_status(
+pub(in crate::controller) fn next_status(
     previous: Option<&EventBridgeIntegrationStatus>,
     generation: Option<i64>,
     target_kind: Option<String>,
@@ -239,55 +237,6 @@ pub(super) fn next_status(
     status
 }
 
-/// Consecutive failures per object, for backoff. An entry lives only while its object is
-/// failing: a success or the end of its clean-up removes it, so the map never outgrows
-/// the objects that are failing now.
-#[derive(Debug)]
-pub struct Backoffs<K> {
-    failures: std::collections::HashMap<K, u32>,
-}
-
-impl<K> Default for Backoffs<K> {
-    fn default() -> Self {
-        Backoffs {
-            failures: Default::default(),
-        }
-    }
-}
-
-impl<K: std::hash::Hash + Eq> Backoffs<K> {
-    /// One more failure of `key`: the delay before its next attempt.
-    pub fn failed(&mut self, key: K, retry: Retry, resync: Duration) -> Duration {
-        let n = self.failures.entry(key).or_insert(0);
-        *n = (*n + 1).min(16);
-        retry_delay(retry, *n, resync)
-    }
-
-    /// `key` succeeded or is gone.
-    pub fn forget(&mut self, key: &K) {
-        self.failures.remove(key);
-    }
-
-    pub fn len(&self) -> usize {
-        self.failures.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.failures.is_empty()
-    }
-}
-
-/// The delay before the next attempt, for the `n`th consecutive failure (n ≥ 1).
-pub fn retry_delay(retry: Retry, n: u32, resync: Duration) -> Duration {
-    let cap = resync.max(Duration::from_secs(2));
-    let secs = match retry {
-        Retry::Backoff => 2u64.saturating_pow(n.min(16)),
-        Retry::Slow => 15u64.saturating_mul(2u64.saturating_pow(n.min(16) - 1)),
-        Retry::AtResync => return resync,
-    };
-    Duration::from_secs(secs.min(300)).min(cap)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,61 +281,6 @@ mod tests {
         let stalled = conds.iter().find(|x| x.type_ == c::STALLED).unwrap();
         let reconciling = conds.iter().find(|x| x.type_ == c::RECONCILING).unwrap();
         assert!(!stalled.status && reconciling.status);
-    }
-
-    #[test]
-    fn backoffs_grow_per_object_and_are_forgotten() {
-        let resync = Duration::from_secs(600);
-        let mut b = Backoffs::default();
-        assert_eq!(
-            b.failed("a", Retry::Backoff, resync),
-            Duration::from_secs(2)
-        );
-        assert_eq!(
-            b.failed("a", Retry::Backoff, resync),
-            Duration::from_secs(4)
-        );
-        assert_eq!(
-            b.failed("b", Retry::Backoff, resync),
-            Duration::from_secs(2),
-            "per object"
-        );
-        assert_eq!(b.len(), 2);
-        b.forget(&"a");
-        assert_eq!(
-            b.failed("a", Retry::Backoff, resync),
-            Duration::from_secs(2),
-            "reset"
-        );
-        b.forget(&"a");
-        b.forget(&"b");
-        assert!(
-            b.is_empty(),
-            "nothing kept for objects that are not failing"
-        );
-    }
-
-    #[test]
-    fn delays_grow_and_are_capped() {
-        let resync = Duration::from_secs(600);
-        assert_eq!(
-            retry_delay(Retry::Backoff, 1, resync),
-            Duration::from_secs(2)
-        );
-        assert_eq!(
-            retry_delay(Retry::Backoff, 3, resync),
-            Duration::from_secs(8)
-        );
-        assert_eq!(
-            retry_delay(Retry::Backoff, 30, resync),
-            Duration::from_secs(300)
-        );
-        assert_eq!(retry_delay(Retry::Slow, 1, resync), Duration::from_secs(15));
-        assert_eq!(retry_delay(Retry::AtResync, 1, resync), resync);
-        assert_eq!(
-            retry_delay(Retry::Backoff, 30, Duration::from_secs(5)),
-            Duration::from_secs(5)
-        );
     }
 
     #[test]

@@ -8,15 +8,15 @@ use crate::plan::diff::{Change, Observed};
 use crate::plan::{Desired, DesiredRole, Side};
 
 /// One account's share of a converged pass.
-pub(super) struct PartOutcome<'a> {
-    pub(super) side: Side,
-    pub(super) desired: &'a Desired,
-    pub(super) observed: &'a Observed,
-    pub(super) changes: &'a [Change],
+pub(in crate::controller) struct PartOutcome<'a> {
+    pub(in crate::controller) side: Side,
+    pub(in crate::controller) desired: &'a Desired,
+    pub(in crate::controller) observed: &'a Observed,
+    pub(in crate::controller) changes: &'a [Change],
 }
 
 /// How a pass ended.
-pub(super) enum Outcome<'a> {
+pub(in crate::controller) enum Outcome<'a> {
     /// Everything applied; `findings` from the diagnosis of what now exists.
     Converged {
         mode: Option<CrossAccountMode>,
@@ -36,7 +36,7 @@ pub(super) enum Outcome<'a> {
     Retrying { reason: Reason, message: String },
 }
 
-pub(super) fn conditions(outcome: &Outcome<'_>) -> Vec<ConditionValue> {
+pub(in crate::controller) fn conditions(outcome: &Outcome<'_>) -> Vec<ConditionValue> {
     match outcome {
         Outcome::Blocked { reason, message } => vec![
             ConditionValue::new(c::READY, false, *reason, message.clone()),
@@ -92,7 +92,10 @@ pub(super) fn conditions(outcome: &Outcome<'_>) -> Vec<ConditionValue> {
 }
 
 /// The `Delivering` condition: what AWS reports, not what is configured (not in `Ready`).
-pub(super) fn delivering(observation: &Observation, words: AwsWords<'_>) -> ConditionValue {
+pub(in crate::controller) fn delivering(
+    observation: &Observation,
+    words: AwsWords<'_>,
+) -> ConditionValue {
     let d = delivery::delivery(observation, words);
     let reason = match d.reason {
         delivery::DeliveryReason::Delivering => Reason::Delivering,

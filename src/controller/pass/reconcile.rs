@@ -13,16 +13,18 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 use tracing::{instrument, warn};
 
+use super::cleanup;
 use super::conditions::{Outcome, PartOutcome};
 use super::converge::{converge, legacy_via_role, Pass};
 use super::record::{owner_of, write_status, RecordKeeper};
 use super::status::{self, Converged, Retry, Verdict};
-use super::{cleanup, events, Context, FINALIZER};
 use crate::api::EventBridgeIntegration;
+use crate::controller::runtime::events;
+use crate::controller::{Context, FINALIZER};
 use crate::{Category, Error};
 
 #[instrument(skip(obj, ctx), fields(namespace = %obj.namespace().unwrap_or_default(), name = %obj.name_any()))]
-pub(super) async fn reconcile(
+pub(in crate::controller) async fn reconcile(
     obj: Arc<EventBridgeIntegration>,
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
@@ -50,7 +52,7 @@ pub(super) async fn reconcile(
     result
 }
 
-pub(super) fn error_policy(
+pub(in crate::controller) fn error_policy(
     key: &ObjectRef<EventBridgeIntegration>,
     err: &Error,
     ctx: Arc<Context>,
@@ -186,10 +188,7 @@ async fn apply_half(
         }
         None => {
             ctx.succeeded(obj);
-            Ok(Action::requeue(ctx.settings.slots().until_next(
-                super::schedule::millis(std::time::SystemTime::now()),
-                &obj.uid().unwrap_or_default(),
-            )))
+            Ok(Action::requeue(ctx.until_next_slot(obj)))
         }
         Some(v) => {
             let _ = category.set(v.category);

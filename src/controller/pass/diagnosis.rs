@@ -11,7 +11,7 @@ use crate::plan::{Desired, Plan, Side};
 use super::part::{Evidence, Part};
 
 /// The diagnosis engine's view of what was observed.
-pub(super) fn snapshot(desired: &Desired, observed: &Observed) -> Snapshot {
+pub(in crate::controller) fn snapshot(desired: &Desired, observed: &Observed) -> Snapshot {
     let rule = observed.rule.clone();
     let targets = observed
         .targets
@@ -99,7 +99,7 @@ pub(super) fn snapshot(desired: &Desired, observed: &Observed) -> Snapshot {
 }
 
 /// What a pass's diagnosis found, and what it could not evaluate (and why).
-pub(super) struct Diagnosis {
+pub(in crate::controller) struct Diagnosis {
     pub findings: Vec<Finding>,
     pub not_evaluated: Vec<String>,
 }
@@ -107,7 +107,7 @@ pub(super) struct Diagnosis {
 /// The diagnosis of every rule of the integration, each seeing the roles and function
 /// policies of both accounts, plus the RoleChain's trust chain, and each account's own
 /// organisation and key policies (`evidence`, one per part).
-pub(super) fn diagnose_parts(
+pub(in crate::controller) fn diagnose_parts(
     obj: &EventBridgeIntegration,
     plan: &Plan,
     parts: &[Part],

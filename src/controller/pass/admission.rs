@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use kube::ResourceExt;
 
-use super::Context;
 use crate::api::{EventBridgeIntegration, OwnedKind, OwnedResource};
 use crate::aws::{ExternalId, RemoteAccess};
+use crate::controller::Context;
 use crate::plan::diff::Adoption;
 use crate::plan::{Desired, DesiredRole, Guardrails, PlanError, SpecError};
 use crate::tenancy::{self, Candidate, Decision, Grant, PolicyMode, Subject};
@@ -18,7 +18,7 @@ use crate::Error;
 
 /// What one pass of one integration may do.
 #[derive(Clone, Debug)]
-pub(super) struct Admission {
+pub(in crate::controller) struct Admission {
     /// The operator's guardrails, with the permitting policy's boundary.
     pub guardrails: Guardrails,
     /// The way into the target account of a cross-account integration.
@@ -30,17 +30,21 @@ pub(super) struct Admission {
 }
 
 impl Admission {
-    pub(super) fn via_role(&self) -> Option<&str> {
+    pub(in crate::controller) fn via_role(&self) -> Option<&str> {
         self.remote.as_ref().map(|r| r.role_arn.as_str())
     }
 
     /// The permitting policy's name, for logs.
-    pub(super) fn policy(&self) -> Option<&str> {
+    pub(in crate::controller) fn policy(&self) -> Option<&str> {
         self.grant.as_ref().map(|g| g.policy.as_str())
     }
 
     /// What a part may adopt: under a policy, only the names it grants.
-    pub(super) fn adoption(&self, desired: &Desired, recorded: &[OwnedResource]) -> Adoption {
+    pub(in crate::controller) fn adoption(
+        &self,
+        desired: &Desired,
+        recorded: &[OwnedResource],
+    ) -> Adoption {
         let rule_name = desired.rule.as_ref().map(|r| r.name.as_str());
         let role_arn = match &desired.role {
             DesiredRole::Managed(m) => Some(m.arn.as_str()),
@@ -75,7 +79,7 @@ impl Admission {
 
 /// Admits `obj` for a pass in `region`. `task_roles`: the roles each of its task
 /// definitions hands to ECS, once read (they must be passable too).
-pub(super) async fn admit(
+pub(in crate::controller) async fn admit(
     obj: &EventBridgeIntegration,
     ctx: &Context,
     region: &str,
@@ -208,7 +212,7 @@ fn invalid(field: &str, message: &str) -> Error {
 /// resources, which may belong to an object no longer permitted): the pass's own way in
 /// when it is the same role; otherwise the external ID a policy names for that role, or
 /// (policies off) the spec's.
-pub(super) async fn way_in(
+pub(in crate::controller) async fn way_in(
     obj: &EventBridgeIntegration,
     ctx: &Context,
     via_role: &str,

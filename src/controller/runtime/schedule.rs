@@ -38,8 +38,8 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::gate::hash_of;
-use super::Context;
 use crate::api::EventBridgeIntegration;
+use crate::controller::Context;
 use crate::sync::Locked;
 use crate::FIELD_MANAGER;
 
@@ -47,13 +47,13 @@ use crate::FIELD_MANAGER;
 const WATCHES_SYNCED_WITHIN: Duration = Duration::from_secs(30);
 
 /// The ConfigMap of heartbeats, in the namespace of the ConfigMap of places.
-pub(super) const CONFIGMAP: &str = "eventbridge-integration-controller-schedule";
+pub(in crate::controller) const CONFIGMAP: &str = "eventbridge-integration-controller-schedule";
 
 /// Milliseconds since the Unix epoch (slots and heartbeats are wall-clock times: another
 /// process, on another node, reads them).
-pub(super) type Millis = u64;
+pub(in crate::controller) type Millis = u64;
 
-pub(super) fn millis(t: SystemTime) -> Millis {
+pub(in crate::controller) fn millis(t: SystemTime) -> Millis {
     t.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as Millis
 }
 
@@ -103,14 +103,14 @@ impl Slots {
 }
 
 /// How often the leader writes its heartbeat: a twentieth of a period, between 1 s and 60 s.
-pub(super) fn beat_every(period: Duration) -> Duration {
+pub(in crate::controller) fn beat_every(period: Duration) -> Duration {
     (period / 20).clamp(Duration::from_secs(1), Duration::from_secs(60))
 }
 
 /// What the leader writes: every object's slots from `since` to `at` were kept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct Heartbeat {
+pub(in crate::controller) struct Heartbeat {
     /// The slots' period; a heartbeat of another period (the interval was changed) says
     /// nothing of today's slots.
     pub period_millis: Millis,
@@ -120,7 +120,7 @@ pub(super) struct Heartbeat {
 
 /// An object found at start-up, as the list showed it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) struct Found {
+pub(in crate::controller) struct Found {
     pub uid: String,
     pub generation: Option<i64>,
     /// Ready=True at its current generation, and not being deleted.
@@ -128,7 +128,7 @@ pub(super) struct Found {
 }
 
 impl Found {
-    pub(super) fn of(obj: &EventBridgeIntegration) -> Found {
+    pub(in crate::controller) fn of(obj: &EventBridgeIntegration) -> Found {
         let generation = obj.metadata.generation;
         let in_sync = obj.metadata.deletion_timestamp.is_none()
             && obj.status.as_ref().is_some_and(|s| {
@@ -146,7 +146,7 @@ impl Found {
 
 /// When an object found at start-up gets its first pass.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum FirstPass {
+pub(in crate::controller) enum FirstPass {
     /// Never seen in sync, changed while no controller ran, or being deleted: now, urgent.
     Urgent,
     /// In sync, but its latest slot fell outside the heartbeat: now, in the background lane.
@@ -157,7 +157,7 @@ pub(super) enum FirstPass {
 }
 
 impl FirstPass {
-    pub(super) fn label(&self) -> &'static str {
+    pub(in crate::controller) fn label(&self) -> &'static str {
         match self {
             FirstPass::Urgent => "urgent",
             FirstPass::Overdue => "overdue",
@@ -167,7 +167,7 @@ impl FirstPass {
 }
 
 /// The first pass of `found`, given the last heartbeat, at `now`.
-pub(super) fn first_pass(
+pub(in crate::controller) fn first_pass(
     found: &Found,
     slots: Slots,
     heartbeat: Option<&Heartbeat>,
@@ -203,7 +203,7 @@ enum Phase {
 
 /// What the start-up list says of an object handed to the controller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Contact {
+pub(in crate::controller) enum Contact {
     /// Its first pass, if the list decided one; None: decide as for any pass.
     Decided(Option<FirstPass>),
     /// It may have been in sync: ask again once the list is read (`Startup::listed`).
@@ -215,7 +215,7 @@ pub(super) enum Contact {
 /// new to the controller never waits for it. Once all are taken (or a period has gone by:
 /// an object deleted between the list and the watch is never handed over), the schedule is
 /// kept for every object from then on: the heartbeat's `since`.
-pub(super) struct Startup {
+pub(in crate::controller) struct Startup {
     /// Watches whose initial list is in kube-runtime's cache (`watch_synced`).
     watches_synced: tokio::sync::watch::Sender<usize>,
     phase: Mutex<Phase>,
@@ -226,7 +226,7 @@ pub(super) struct Startup {
 
 impl Startup {
     /// Before the list is read.
-    pub(super) fn listing() -> Startup {
+    pub(in crate::controller) fn listing() -> Startup {
         Startup {
             watches_synced: tokio::sync::watch::Sender::new(0),
             phase: Mutex::new(Phase::Listing {
@@ -239,14 +239,14 @@ impl Startup {
 
     /// Start-up with the list read and these decisions taken at `now` (tests).
     #[cfg(test)]
-    pub(super) fn new(decided: Decisions, now: Millis) -> Startup {
+    pub(in crate::controller) fn new(decided: Decisions, now: Millis) -> Startup {
         let startup = Startup::listing();
         startup.decide(decided, now);
         startup
     }
 
     /// The list is read: `decided` are the first passes of the objects it found, at `now`.
-    pub(super) fn decide(&self, mut decided: Decisions, now: Millis) {
+    pub(in crate::controller) fn decide(&self, mut decided: Decisions, now: Millis) {
         let mut phase = self.phase.locked();
         if let Phase::Listing { contacted } = &*phase {
             for key in contacted {
@@ -262,7 +262,7 @@ impl Startup {
 
     /// The list could not be read: every object is passed as any pass is (now), and the
     /// schedule counts as kept only once a period has gone by (`stop_waiting`).
-    pub(super) fn decide_nothing(&self) {
+    pub(in crate::controller) fn decide_nothing(&self) {
         *self.phase.locked() = Phase::Decided {
             waiting: HashMap::new(),
         };
@@ -270,7 +270,7 @@ impl Startup {
     }
 
     /// One more watch has its initial list in kube-runtime's cache; how many have.
-    pub(super) fn watch_synced(&self) -> usize {
+    pub(in crate::controller) fn watch_synced(&self) -> usize {
         let mut synced = 0;
         self.watches_synced.send_modify(|n| {
             *n += 1;
@@ -287,7 +287,7 @@ impl Startup {
     }
 
     /// Waits until the list is read.
-    pub(super) async fn listed(&self) {
+    pub(in crate::controller) async fn listed(&self) {
         let mut listed = self.listed.subscribe();
         // The sender lives as long as `self`: the wait ends only by the list being read.
         let _ = listed.wait_for(|listed| *listed).await;
@@ -297,7 +297,7 @@ impl Startup {
     /// generation the list showed, and is not being deleted. While the list is read, an
     /// object without the controller's finalizer (never passed) or being deleted goes as
     /// any pass does; any other waits for the list.
-    pub(super) fn first_contact<K: Hash>(
+    pub(in crate::controller) fn first_contact<K: Hash>(
         &self,
         key: &K,
         generation: Option<i64>,
@@ -328,7 +328,7 @@ impl Startup {
     }
 
     /// Called once a period after start-up: whatever was never handed over is gone.
-    pub(super) fn stop_waiting(&self, now: Millis) {
+    pub(in crate::controller) fn stop_waiting(&self, now: Millis) {
         let mut phase = self.phase.locked();
         let Phase::Decided { waiting } = &mut *phase else {
             // Still listing after a period: nothing is kept yet.
@@ -345,7 +345,7 @@ impl Startup {
     }
 
     /// Since when every object's slots are kept; None while start-up passes remain.
-    pub(super) fn kept_since(&self) -> Option<Millis> {
+    pub(in crate::controller) fn kept_since(&self) -> Option<Millis> {
         *self.kept_since.locked()
     }
 }
@@ -353,7 +353,7 @@ impl Startup {
 /// The heartbeat's key: one per controller (cluster ID and watched namespaces), so test
 /// controllers sharing an API server, or two installations watching different namespaces,
 /// never read each other's.
-pub(super) fn heartbeat_key(cluster_id: &str, namespaces: &[String]) -> String {
+pub(in crate::controller) fn heartbeat_key(cluster_id: &str, namespaces: &[String]) -> String {
     let mut namespaces = namespaces.to_vec();
     namespaces.sort();
     let mut digest = Sha256::new().chain_update(cluster_id.as_bytes());
@@ -394,7 +394,7 @@ async fn last_heartbeat(ctx: &Context) -> Option<Heartbeat> {
 /// initial list: kube-runtime starts no pass before its cache is complete, so a new object
 /// waits for that list, and this one (10,000 objects with their status, from etcd) would
 /// only slow it down. The objects that may have been in sync wait for both.
-pub(super) async fn plan_startup(ctx: std::sync::Arc<Context>, watches: usize) {
+pub(in crate::controller) async fn plan_startup(ctx: std::sync::Arc<Context>, watches: usize) {
     // A watch that cannot list (its namespace's RBAC) must not hold the others' objects.
     let synced = tokio::time::timeout(WATCHES_SYNCED_WITHIN, ctx.startup.watches_synced(watches));
     if synced.await.is_err() {
@@ -445,7 +445,7 @@ pub(super) async fn plan_startup(ctx: std::sync::Arc<Context>, watches: usize) {
 /// Writes the heartbeat while this process leads: every `beat_every`, once start-up's
 /// first passes are all taken. Its `at` is held back to the oldest resync still waiting at
 /// the gate (that slot is not yet kept).
-pub(super) async fn beat(ctx: std::sync::Arc<Context>) {
+pub(in crate::controller) async fn beat(ctx: std::sync::Arc<Context>) {
     let slots = ctx.settings.slots();
     let every = beat_every(ctx.settings.in_sync_requeue());
     let started = tokio::time::Instant::now();

@@ -34,34 +34,35 @@ use kube::{Api, ResourceExt};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{AbortOnDrop, Context};
+use super::AbortOnDrop;
 use crate::api::{EventBridgeIntegration, OwnedResource};
 use crate::aws::errors::classify;
 use crate::aws::{drift_plumbing, observe, AwsError, Clients, ErrorKind, RemoteAccess};
+use crate::controller::Context;
 use crate::locations::Location;
 use crate::plan::drift::{self, ResourceKey};
 use crate::plan::{CLUSTER_TAG, MANAGED_BY, MANAGED_BY_TAG};
 use crate::FIELD_MANAGER;
 
 /// The ConfigMap that records every place holding a drift rule and queue.
-pub(super) const CONFIGMAP: &str = "eventbridge-integration-controller-drift-events";
+pub(in crate::controller) const CONFIGMAP: &str = "eventbridge-integration-controller-drift-events";
 /// The queue policy statement's id.
 const STATEMENT_ID: &str = "ebi-drift-events";
 /// A receive's long poll, the queue's `ReceiveMessageWaitTimeSeconds` too.
 const WAIT_SECONDS: i32 = 20;
 
 /// `namespace`, `name` of an object.
-pub(super) type Key = (String, String);
+pub(in crate::controller) type Key = (String, String);
 
 /// One place that holds a drift rule and queue.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct Place {
-    pub(super) partition: String,
-    pub(super) account_id: String,
-    pub(super) region: String,
+pub(in crate::controller) struct Place {
+    pub(in crate::controller) partition: String,
+    pub(in crate::controller) account_id: String,
+    pub(in crate::controller) region: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(super) via_role_arn: Option<String>,
+    pub(in crate::controller) via_role_arn: Option<String>,
 }
 
 impl Place {
@@ -77,14 +78,14 @@ impl Place {
 
 /// Which objects' records name each resource, and the places they use.
 #[derive(Default)]
-pub(super) struct Index {
+pub(in crate::controller) struct Index {
     by_resource: HashMap<ResourceKey, BTreeSet<Key>>,
     by_object: HashMap<Key, (Vec<ResourceKey>, BTreeSet<Place>)>,
 }
 
 impl Index {
     /// `object`'s record is now `record`. Whether a place came in that no object used.
-    pub(super) fn set(&mut self, object: &Key, record: &[OwnedResource]) -> bool {
+    pub(in crate::controller) fn set(&mut self, object: &Key, record: &[OwnedResource]) -> bool {
         let before = self.places();
         self.remove(object);
         if record.is_empty() {
@@ -138,14 +139,14 @@ impl Index {
         }
     }
 
-    pub(super) fn objects(&self, resource: &ResourceKey) -> Vec<Key> {
+    pub(in crate::controller) fn objects(&self, resource: &ResourceKey) -> Vec<Key> {
         self.by_resource
             .get(resource)
             .map(|s| s.iter().cloned().collect())
             .unwrap_or_default()
     }
 
-    pub(super) fn places(&self) -> BTreeSet<Place> {
+    pub(in crate::controller) fn places(&self) -> BTreeSet<Place> {
         self.by_object
             .values()
             .flat_map(|(_, p)| p.iter().cloned())
@@ -154,9 +155,9 @@ impl Index {
 }
 
 /// The runtime half, shared by the term's passes (which keep the index) and its tasks.
-pub(super) struct DriftEvents {
+pub(in crate::controller) struct DriftEvents {
     /// The rule's and queue's name.
-    pub(super) name: String,
+    pub(in crate::controller) name: String,
     index: Mutex<Index>,
     subscribers: Mutex<Vec<UnboundedSender<Key>>>,
     /// A place came in, or a poller lost its queue: ensure now, not at the next interval.
@@ -166,7 +167,7 @@ pub(super) struct DriftEvents {
 }
 
 /// An object's key and its record.
-pub(super) fn record_of(obj: &EventBridgeIntegration) -> (Key, &[OwnedResource]) {
+pub(in crate::controller) fn record_of(obj: &EventBridgeIntegration) -> (Key, &[OwnedResource]) {
     let key = (obj.namespace().unwrap_or_default(), obj.name_any());
     let record = obj
         .status
@@ -177,7 +178,7 @@ pub(super) fn record_of(obj: &EventBridgeIntegration) -> (Key, &[OwnedResource])
 }
 
 impl DriftEvents {
-    pub(super) fn new(cluster_id: &str, namespaces: &[String]) -> DriftEvents {
+    pub(in crate::controller) fn new(cluster_id: &str, namespaces: &[String]) -> DriftEvents {
         DriftEvents {
             name: drift::resource_name(cluster_id, namespaces),
             index: Mutex::default(),
@@ -188,14 +189,14 @@ impl DriftEvents {
     }
 
     /// The record of `obj` as a pass read or wrote it.
-    pub(super) fn observe(&self, obj: &EventBridgeIntegration) {
+    pub(in crate::controller) fn observe(&self, obj: &EventBridgeIntegration) {
         let (key, record) = record_of(obj);
         self.observe_record(&key, record);
     }
 
     /// The index built from the start-up list (`schedule::plan_startup` reads every object
     /// once for both): `run` takes it instead of listing again.
-    pub(super) fn index_from_startup(&self, mut index: Index) {
+    pub(in crate::controller) fn index_from_startup(&self, mut index: Index) {
         // The term's index began empty: all it holds now is what this term's passes saw
         // (new objects do not wait for the list, and may have written their record after
         // it read them), which is at least as new as the list.
@@ -205,14 +206,14 @@ impl DriftEvents {
         *self.startup_listed.locked() = Some(std::time::Instant::now());
     }
 
-    pub(super) fn observe_record(&self, key: &Key, record: &[OwnedResource]) {
+    pub(in crate::controller) fn observe_record(&self, key: &Key, record: &[OwnedResource]) {
         if self.index.locked().set(key, record) {
             self.wake.notify_one();
         }
     }
 
     /// Objects to re-queue, as `(namespace, name)`; each watch keeps those it holds.
-    pub(super) fn subscribe(&self) -> UnboundedReceiver<Key> {
+    pub(in crate::controller) fn subscribe(&self) -> UnboundedReceiver<Key> {
         let (tx, rx) = unbounded();
         self.subscribers.locked().push(tx);
         rx
@@ -267,7 +268,7 @@ fn handle(events: &DriftEvents, body: &str, own_arn: Option<&str>) -> &'static s
 /// for the whole term. The index is built from the start-up list of the watched objects
 /// (`schedule::plan_startup`), and rebuilt from a list every resync interval (the passes keep
 /// it current in between).
-pub(super) async fn run(ctx: Arc<Context>, events: Arc<DriftEvents>) {
+pub(in crate::controller) async fn run(ctx: Arc<Context>, events: Arc<DriftEvents>) {
     let cm: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ctx.settings.locations_namespace);
     let mut pollers: BTreeMap<Place, AbortOnDrop<()>> = BTreeMap::new();
     let mut failures = 0u32;
@@ -725,7 +726,7 @@ async fn remove_place(
 
 /// Without `--drift-events`: removes every drift rule and queue the ConfigMap records (a
 /// controller that had it on before). No ConfigMap: no AWS call.
-pub(super) async fn remove_all(ctx: Arc<Context>) {
+pub(in crate::controller) async fn remove_all(ctx: Arc<Context>) {
     let cm: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ctx.settings.locations_namespace);
     let name = drift::resource_name(&ctx.settings.cluster_id, &ctx.settings.namespaces);
     let places = match recorded_places(&cm).await {

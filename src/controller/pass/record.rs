@@ -8,9 +8,9 @@ use kube::{Api, ResourceExt};
 use serde_json::json;
 
 use super::admission::{way_in, Admission};
-use super::Context;
 use crate::api::{EventBridgeIntegration, EventBridgeIntegrationStatus, OwnedResource};
 use crate::aws::Clients;
+use crate::controller::Context;
 use crate::locations::Locations;
 use crate::plan::{record, Owner};
 use crate::Error;
@@ -18,7 +18,7 @@ use crate::FIELD_MANAGER;
 
 /// The record as this reconcile knows it: starts from status, grows before writes, shrinks
 /// as removals succeed. `written` tells whether status already holds exactly `entries`.
-pub(super) struct RecordKeeper {
+pub(in crate::controller) struct RecordKeeper {
     entries: Vec<OwnedResource>,
     written: bool,
     /// Where the places of what is recorded are kept for the orphan report, if anywhere.
@@ -28,7 +28,7 @@ pub(super) struct RecordKeeper {
 impl RecordKeeper {
     /// The record of `obj`'s status; a status that predates the record yields rule and role
     /// entries rebuilt from its older fields.
-    pub(super) fn from_status(
+    pub(in crate::controller) fn from_status(
         obj: &EventBridgeIntegration,
         via_role_arn: Option<&str>,
     ) -> RecordKeeper {
@@ -41,24 +41,24 @@ impl RecordKeeper {
     }
 
     /// Every place the record grows into is persisted (`locations`) before the record is.
-    pub(super) fn remembering(self, locations: Arc<Locations>) -> RecordKeeper {
+    pub(in crate::controller) fn remembering(self, locations: Arc<Locations>) -> RecordKeeper {
         RecordKeeper {
             locations: Some(locations),
             ..self
         }
     }
 
-    pub(super) fn entries(&self) -> &[OwnedResource] {
+    pub(in crate::controller) fn entries(&self) -> &[OwnedResource] {
         &self.entries
     }
 
-    pub(super) fn into_entries(self) -> Vec<OwnedResource> {
+    pub(in crate::controller) fn into_entries(self) -> Vec<OwnedResource> {
         self.entries
     }
 
     /// Records `wanted` in status before anything of it is created. No write when the
     /// record already holds all of it.
-    pub(super) async fn extend(
+    pub(in crate::controller) async fn extend(
         &mut self,
         api: &Api<EventBridgeIntegration>,
         obj: &EventBridgeIntegration,
@@ -79,7 +79,7 @@ impl RecordKeeper {
 
     /// Adds what `wanted` has that the record lacks; true when status must be written (it
     /// grew, or it never was).
-    pub(super) fn grow(&mut self, wanted: &[OwnedResource]) -> bool {
+    pub(in crate::controller) fn grow(&mut self, wanted: &[OwnedResource]) -> bool {
         match record::before_writes(&self.entries, wanted) {
             Some(all) => {
                 self.entries = all;
@@ -91,7 +91,7 @@ impl RecordKeeper {
 
     /// An empty record, as a new object's; `written` as a test's record says.
     #[cfg(test)]
-    pub(super) fn empty() -> RecordKeeper {
+    pub(in crate::controller) fn empty() -> RecordKeeper {
         RecordKeeper {
             entries: vec![],
             written: false,
@@ -100,12 +100,12 @@ impl RecordKeeper {
     }
 
     #[cfg(test)]
-    pub(super) fn mark_written(&mut self) {
+    pub(in crate::controller) fn mark_written(&mut self) {
         self.written = true;
     }
 
     /// After every part is as planned: proofs and ways in follow what is live.
-    pub(super) fn refresh(&mut self, wanted: &[OwnedResource]) {
+    pub(in crate::controller) fn refresh(&mut self, wanted: &[OwnedResource]) {
         if let Some(entries) = record::refreshed(&self.entries, wanted) {
             self.entries = entries;
             self.written = false;
@@ -113,7 +113,7 @@ impl RecordKeeper {
     }
 
     /// A superseded resource whose removal failed stays, saying why.
-    pub(super) fn left_behind(&mut self, entry: &OwnedResource, why: String) {
+    pub(in crate::controller) fn left_behind(&mut self, entry: &OwnedResource, why: String) {
         for e in self.entries.iter_mut().filter(|e| e.same_as(entry)) {
             if e.left_behind.as_deref() != Some(why.as_str()) {
                 e.left_behind = Some(why.clone());
@@ -122,7 +122,7 @@ impl RecordKeeper {
         }
     }
 
-    pub(super) fn forget(&mut self, gone: &OwnedResource) {
+    pub(in crate::controller) fn forget(&mut self, gone: &OwnedResource) {
         let before = self.entries.len();
         self.entries.retain(|e| !e.same_as(gone));
         if self.entries.len() != before {
@@ -131,7 +131,7 @@ impl RecordKeeper {
     }
 
     /// Writes the record into status, keeping every other status field as it was.
-    pub(super) async fn write(
+    pub(in crate::controller) async fn write(
         &mut self,
         api: &Api<EventBridgeIntegration>,
         obj: &EventBridgeIntegration,
@@ -154,7 +154,7 @@ impl RecordKeeper {
 }
 
 /// Server-side apply of the whole status (deterministic fields only).
-pub(super) async fn write_status(
+pub(in crate::controller) async fn write_status(
     api: &Api<EventBridgeIntegration>,
     obj: &EventBridgeIntegration,
     status: &EventBridgeIntegrationStatus,
@@ -173,7 +173,7 @@ pub(super) async fn write_status(
 /// reached through the role recorded with the entry (with the external ID the pass's
 /// admission or a policy gives for it); an entry of another account without one cannot be
 /// reached with the controller's credentials and is reported, not guessed at.
-pub(super) async fn clients_for(
+pub(in crate::controller) async fn clients_for(
     obj: &EventBridgeIntegration,
     ctx: &Context,
     local: &Clients,
@@ -234,7 +234,7 @@ pub(super) async fn clients_for(
 }
 
 /// The owner a pass writes into tags and records: this cluster and the object.
-pub(super) fn owner_of(obj: &EventBridgeIntegration, ctx: &Context) -> Owner {
+pub(in crate::controller) fn owner_of(obj: &EventBridgeIntegration, ctx: &Context) -> Owner {
     Owner {
         cluster: ctx.settings.cluster_id.clone(),
         namespace: obj.namespace().unwrap_or_default(),
