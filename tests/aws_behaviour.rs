@@ -25,7 +25,7 @@ fn permission() -> DesiredPermission {
         statement_id: "ebi-rule".into(),
         principal: "events.amazonaws.com".into(),
         source_arn: Some("arn:aws:events:us-east-1:111122223333:rule/rule".into()),
-        source_account: Some("111122223333".into()),
+        source_account: Some("111122223333".parse().unwrap()),
     }
 }
 

@@ -406,7 +406,7 @@ pub async fn add_permission(
             .action("lambda:InvokeFunction")
             .principal(&p.principal)
             .set_source_arn(p.source_arn.clone())
-            .set_source_account(p.source_account.clone())
+            .set_source_account(p.source_account.as_ref().map(ToString::to_string))
             .send()
     };
     match add().await.map_err(|e| classify("lambda:AddPermission", e)) {

@@ -173,6 +173,13 @@ macro_rules! reads_as_text {
             }
         }
 
+        /// Written as its text (JSON documents name accounts and regions as strings).
+        impl serde::Serialize for $id {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
         impl From<$id> for String {
             fn from(id: $id) -> String {
                 id.0

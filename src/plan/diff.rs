@@ -549,7 +549,8 @@ pub fn diff(
                 };
                 // Exactly the conditions we grant with, and none when we grant without.
                 let source_ok = condition("AWS:SourceArn") == p.source_arn.clone().map(|v| vec![v])
-                    && condition("AWS:SourceAccount") == p.source_account.clone().map(|v| vec![v]);
+                    && condition("AWS:SourceAccount")
+                        == p.source_account.as_ref().map(|v| vec![v.to_string()]);
                 if !(principal_ok && action_ok && resource_ok && source_ok) {
                     // Replaced only when it grants to what this object grants (or granted):
                     // a statement under our id that grants something else is someone

@@ -561,7 +561,7 @@ pub struct DesiredPermission {
     /// `events.amazonaws.com`, or (RoleChain) the ARN of the execution role EventBridge uses.
     pub principal: String,
     pub source_arn: Option<String>,
-    pub source_account: Option<String>,
+    pub source_account: Option<AccountId>,
 }
 
 /// The role name the controller would create, for the owner, honouring the guardrails.

@@ -7,7 +7,7 @@ use super::super::validate::{bad, check_arn, SpecError};
 use super::super::DesiredPermission;
 use crate::api::{EventBridgeIntegrationSpec, LambdaTarget};
 use crate::iam::arn::split_function_arn;
-use crate::iam::Arn;
+use crate::iam::{AccountId, Arn};
 
 pub(super) const FIELD: &str = "spec.target.lambda.functionArn";
 
@@ -37,7 +37,7 @@ pub(super) fn permission(
     lambda: &LambdaTarget,
     statement_id: String,
     principal: &str,
-    source: Option<(&str, &str)>,
+    source: Option<(&str, &AccountId)>,
 ) -> DesiredPermission {
     let (function_name, qualifier) = split_function_arn(&lambda.function_arn);
     DesiredPermission {
@@ -47,6 +47,6 @@ pub(super) fn permission(
         statement_id,
         principal: principal.to_string(),
         source_arn: source.map(|(arn, _)| arn.to_string()),
-        source_account: source.map(|(_, account)| account.to_string()),
+        source_account: source.map(|(_, account)| account.clone()),
     }
 }

@@ -28,7 +28,7 @@ use crate::api::{
     ApiDestinationTarget, ApiGatewayTarget, EcsTarget, EventBridgeIntegrationSpec, KinesisTarget,
     LambdaTarget, LogsTarget, SnsTarget, SqsTarget, StepFunctionsTarget, TargetKind, TargetSpec,
 };
-use crate::iam::{AccountArn, Arn};
+use crate::iam::{AccountArn, AccountId, Arn};
 
 /// The spec's target once validated: its kind together with its data, so that nothing
 /// downstream asks the spec again which of its optional fields is set.
@@ -243,7 +243,7 @@ impl<'a> ValidTarget<'a> {
         self,
         statement_id: String,
         principal: &str,
-        source: Option<(&str, &str)>,
+        source: Option<(&str, &AccountId)>,
     ) -> Option<DesiredPermission> {
         match self {
             ValidTarget::Lambda(l) => Some(lambda::permission(l, statement_id, principal, source)),
