@@ -1143,7 +1143,7 @@ async fn one_unreadable_object_does_not_stop_the_watch() {
 /// the resync interval 3 s, so six converged objects bring four times what one slot serves.
 /// Every object must still be reconciled: under kube-runtime's own bound the first objects'
 /// resyncs were served over and over and three objects never had a pass (no finalizer, no
-/// status in 120 s; see `src/controller/gate.rs`). Served in turn, the six first passes
+/// status in 120 s; see `src/controller/runtime/gate.rs`). Served in turn, the six first passes
 /// (~6 calls each) take ~10 s at bound 1 and ~2 s at bound 8: far inside the 120 s wait.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_concurrency_bound_limits_the_calls_in_flight() {

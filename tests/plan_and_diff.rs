@@ -2070,6 +2070,27 @@ fn a_region_no_endpoint_can_be_built_from_is_refused_naming_the_field() {
 }
 
 #[test]
+fn a_target_arn_of_no_partition_is_refused_naming_the_field() {
+    let good = lambda_spec(&format!("arn:aws-cn:lambda:cn-north-1:{A}:function:f"));
+    assert!(validate(&good).is_ok());
+    for partition in ["awz", "aws-", "AWS"] {
+        let s = lambda_spec(&format!("arn:{partition}:lambda:us-east-1:{A}:function:f"));
+        match validate(&s) {
+            Err(e) => {
+                assert_eq!(e.field, "spec.target.lambda.functionArn", "{partition}");
+                assert!(
+                    e.message
+                        .contains(&format!("`{partition}` is not an AWS partition")),
+                    "{partition}: {}",
+                    e.message
+                );
+            }
+            Ok(_) => panic!("{partition} accepted"),
+        }
+    }
+}
+
+#[test]
 fn a_target_account_that_is_not_twelve_digits_is_refused_before_admission() {
     // Validation runs before admission reads the namespace's policy: the field is named,
     // not a policy denial.

@@ -3,7 +3,7 @@
 //! heartbeat every object in sync is checked at once, behind them.
 //!
 //! Real kube-apiserver and moto; the decisions themselves (slots, heartbeat windows) are
-//! unit-tested in `src/controller/schedule.rs`.
+//! unit-tested in `src/controller/runtime/schedule.rs`.
 
 // A test panics on what it did not expect: that is its failure message.
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]

@@ -4,14 +4,20 @@
 //! One pass: validate (pure) → observe facts → plan (pure) → observe → diff (pure) →
 //! record what will be owned → apply → remove what was superseded → diagnose (pure) →
 //! status (pure) → write. Clean-up removes exactly what the ownership record lists.
+//!
+//! Two rooms: `runtime/` schedules passes, `pass/` is one pass. Here is what both use: the
+//! settings, the `Context` (which holds the runtime's state), the Event publisher and
+//! tenancy's watches.
 
+mod events;
 mod pass;
 mod runtime;
+pub mod tenancy;
 
 pub use pass::status;
-pub use runtime::{leader, run, tenancy};
+pub use runtime::{leader, run};
 
-use runtime::{backoff, drift_events, events, gate, schedule, ObjectKey};
+use runtime::{backoff, drift_events, gate, schedule, ObjectKey};
 
 use crate::sync::Locked;
 use std::sync::{Arc, Mutex};

@@ -34,6 +34,9 @@ pub fn check_arn(
             format!("`{value}` is not a {service} {resource_prefix}… ARN"),
         ));
     }
+    if let Err(e) = crate::iam::Partition::parse(&arn.partition) {
+        return Err(bad(field, format!("`{value}`: {e}")));
+    }
     if crate::iam::AccountId::parse(&arn.account).is_err() {
         return Err(bad(
             field,

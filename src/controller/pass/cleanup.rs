@@ -3,7 +3,7 @@
 //! finalizer is released only when the record is empty (or `deletionPolicy: Retain`).
 //! Nothing here depends on the spec still planning, or on anything it refers to existing.
 
-use crate::controller::runtime::events::EventType;
+use crate::controller::events::EventType;
 use kube::runtime::controller::Action;
 use kube::Api;
 use tracing::info;
@@ -13,7 +13,7 @@ use super::converge::{legacy_via_role, remove_recorded};
 use super::record::{clients_for, owner_of, RecordKeeper};
 use crate::api::{DeletionPolicy, EventBridgeIntegration, OwnedKind, OwnedResource};
 use crate::aws::remove::Removal;
-use crate::controller::runtime::events::publish;
+use crate::controller::events::publish;
 use crate::controller::Context;
 use crate::Error;
 

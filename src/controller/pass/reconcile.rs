@@ -19,7 +19,7 @@ use super::converge::{converge, legacy_via_role, Pass};
 use super::record::{owner_of, write_status, RecordKeeper};
 use super::status::{self, Converged, Retry, Verdict};
 use crate::api::EventBridgeIntegration;
-use crate::controller::runtime::events;
+use crate::controller::events;
 use crate::controller::{Context, FINALIZER};
 use crate::{Category, Error};
 

@@ -427,10 +427,13 @@ async fn clients_for(ctx: &Context, place: &Place) -> Result<Clients, AwsError> 
         return Ok(c);
     };
     let roles = BTreeSet::from([via.clone()]);
-    let ids =
-        super::tenancy::external_ids_for(&ctx.client, &ctx.settings.secrets_namespace, &roles)
-            .await
-            .map_err(|e| AwsError::new("sts:AssumeRole", ErrorKind::Transient, "ExternalId", e))?;
+    let ids = crate::controller::tenancy::external_ids_for(
+        &ctx.client,
+        &ctx.settings.secrets_namespace,
+        &roles,
+    )
+    .await
+    .map_err(|e| AwsError::new("sts:AssumeRole", ErrorKind::Transient, "ExternalId", e))?;
     let access = RemoteAccess {
         role_arn: via.clone(),
         external_id: ids.get(via).cloned(),

@@ -1,13 +1,12 @@
-//! The runtime: the loop that watches, gates and schedules passes, leader election, and the
-//! listeners (policies, drift events) that wake objects. A pass itself is `super::pass`.
+//! The runtime: the loop that watches, gates and schedules passes, backoff, leader election,
+//! and the drift-event listener that wakes objects. A pass itself is `super::pass`; what
+//! both use (`Context`, the Event publisher, tenancy's watches) is `super`.
 
 pub(super) mod backoff;
 pub(super) mod drift_events;
-pub(super) mod events;
 pub(super) mod gate;
 pub mod leader;
 pub(super) mod schedule;
-pub mod tenancy;
 pub(super) mod watched;
 
 use std::sync::Arc;
@@ -23,6 +22,7 @@ use kube::{Api, Resource, ResourceExt};
 use crate::api::EventBridgeIntegration;
 use watched::WatchedMeta;
 
+use super::events;
 use super::pass::converge;
 use super::pass::reconcile;
 use super::{Context, RunError, FINALIZER};
