@@ -65,7 +65,10 @@ impl Arn {
 
     /// The last path segment of the resource: the role name of `role/path/Name`.
     pub fn resource_name(&self) -> &str {
-        last_segment(&self.resource)
+        self.resource
+            .rsplit(['/', ':'])
+            .next()
+            .unwrap_or(&self.resource)
     }
 }
 
@@ -107,15 +110,6 @@ impl AccountArn {
             resource: arn.resource,
         })
     }
-
-    /// The last path segment of the resource, as [`Arn::resource_name`].
-    pub fn resource_name(&self) -> &str {
-        last_segment(&self.resource)
-    }
-}
-
-fn last_segment(resource: &str) -> &str {
-    resource.rsplit(['/', ':']).next().unwrap_or(resource)
 }
 
 impl fmt::Display for AccountArn {
@@ -196,16 +190,7 @@ impl std::str::FromStr for RoleArn {
 /// `sqs.us-east-1.amazonaws.com`, `sqs.cn-north-1.amazonaws.com.cn` in China (each
 /// partition's DNS suffix, as the SDK's partition table gives it).
 pub fn service_host(service: &str, region: &str, partition: &str) -> String {
-    let domain = match partition {
-        "aws-cn" => "amazonaws.com.cn",
-        "aws-iso" => "c2s.ic.gov",
-        "aws-iso-b" => "sc2s.sgov.gov",
-        "aws-iso-e" => "cloud.adc-e.uk",
-        "aws-iso-f" => "csp.hci.ic.gov",
-        "aws-eusc" => "amazonaws.eu",
-        _ => "amazonaws.com",
-    };
-    format!("{service}.{region}.{domain}")
+    format!("{service}.{region}.{}", super::ids::dns_suffix(partition))
 }
 
 /// `ArnLike`/`ArnEquals` as IAM defines them: the six colon-delimited components are matched

@@ -68,25 +68,94 @@ impl Region {
     }
 
     fn partition_name(&self) -> &'static str {
-        let r = self.0.as_str();
-        if r.starts_with("cn-") {
-            "aws-cn"
-        } else if r.starts_with("us-gov-") {
-            "aws-us-gov"
-        } else if r.starts_with("us-isob-") {
-            "aws-iso-b"
-        } else if r.starts_with("us-iso-") {
-            "aws-iso"
-        } else if r.starts_with("eu-isoe-") {
-            "aws-iso-e"
-        } else if r.starts_with("us-isof-") {
-            "aws-iso-f"
-        } else if r.starts_with("eusc-") {
-            "aws-eusc"
-        } else {
-            "aws"
-        }
+        PARTITIONS
+            .iter()
+            .find(|p| self.0.starts_with(p.region_prefix))
+            .unwrap_or(&AWS)
+            .name
     }
+}
+
+/// What the controller needs of a partition, as the SDK's partition table gives it
+/// (`aws-sdk-*/src/endpoint_lib.rs`), except that China's IAM calls are recorded in
+/// cn-north-1, where IAM's endpoint is.
+struct PartitionFacts {
+    name: &'static str,
+    /// The prefix of its regions' names.
+    region_prefix: &'static str,
+    dns_suffix: &'static str,
+    /// Where its global (IAM) calls are recorded.
+    iam_region: &'static str,
+}
+
+const AWS: PartitionFacts = PartitionFacts {
+    name: "aws",
+    region_prefix: "",
+    dns_suffix: "amazonaws.com",
+    iam_region: "us-east-1",
+};
+
+const PARTITIONS: &[PartitionFacts] = &[
+    PartitionFacts {
+        name: "aws-cn",
+        region_prefix: "cn-",
+        dns_suffix: "amazonaws.com.cn",
+        iam_region: "cn-north-1",
+    },
+    PartitionFacts {
+        name: "aws-us-gov",
+        region_prefix: "us-gov-",
+        dns_suffix: "amazonaws.com",
+        iam_region: "us-gov-west-1",
+    },
+    PartitionFacts {
+        name: "aws-iso",
+        region_prefix: "us-iso-",
+        dns_suffix: "c2s.ic.gov",
+        iam_region: "us-iso-east-1",
+    },
+    PartitionFacts {
+        name: "aws-iso-b",
+        region_prefix: "us-isob-",
+        dns_suffix: "sc2s.sgov.gov",
+        iam_region: "us-isob-east-1",
+    },
+    PartitionFacts {
+        name: "aws-iso-e",
+        region_prefix: "eu-isoe-",
+        dns_suffix: "cloud.adc-e.uk",
+        iam_region: "eu-isoe-west-1",
+    },
+    PartitionFacts {
+        name: "aws-iso-f",
+        region_prefix: "us-isof-",
+        dns_suffix: "csp.hci.ic.gov",
+        iam_region: "us-isof-south-1",
+    },
+    PartitionFacts {
+        name: "aws-eusc",
+        region_prefix: "eusc-",
+        dns_suffix: "amazonaws.eu",
+        iam_region: "eusc-de-east-1",
+    },
+];
+
+/// The facts of the partition named `partition`; one not in the table is taken for `aws`.
+fn facts_of(partition: &str) -> &'static PartitionFacts {
+    PARTITIONS
+        .iter()
+        .find(|p| p.name == partition)
+        .unwrap_or(&AWS)
+}
+
+/// The DNS suffix of a partition's endpoints (`amazonaws.com.cn` in China).
+pub fn dns_suffix(partition: &str) -> &'static str {
+    facts_of(partition).dns_suffix
+}
+
+/// The region where a partition's global (IAM) calls are recorded.
+pub fn iam_region(partition: &str) -> &'static str {
+    facts_of(partition).iam_region
 }
 
 /// A partition as ARNs name it: `aws`, `aws-cn`, `aws-us-gov`, `aws-iso-b`, `aws-eusc`.
@@ -255,6 +324,29 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn each_partitions_iam_calls_are_recorded_in_its_global_region() {
+        // The SDK's implicitGlobalRegion, but China's, where IAM's endpoint is.
+        for (region, iam) in [
+            ("eu-west-1", "us-east-1"),
+            ("cn-northwest-1", "cn-north-1"),
+            ("us-gov-east-1", "us-gov-west-1"),
+            ("us-iso-west-1", "us-iso-east-1"),
+            ("us-isob-east-1", "us-isob-east-1"),
+            ("eu-isoe-west-1", "eu-isoe-west-1"),
+            ("us-isof-east-1", "us-isof-south-1"),
+            ("eusc-de-east-1", "eusc-de-east-1"),
+        ] {
+            let partition = Region::parse(region).unwrap().partition();
+            assert_eq!(iam_region(&partition), iam, "{region}");
+        }
+        assert_eq!(
+            dns_suffix("aws-new"),
+            "amazonaws.com",
+            "unknown: taken for aws"
+        );
     }
 
     #[test]

@@ -144,19 +144,7 @@ pub const WATCHED: [Watched; 8] = [
     },
 ];
 
-/// The region where a partition's global (IAM) calls are recorded.
-pub fn iam_region(partition: &str) -> &'static str {
-    match partition {
-        "aws-cn" => "cn-north-1",
-        "aws-us-gov" => "us-gov-west-1",
-        "aws-iso" => "us-iso-east-1",
-        "aws-iso-b" => "us-isob-east-1",
-        "aws-iso-e" => "eu-isoe-west-1",
-        "aws-iso-f" => "us-isof-south-1",
-        "aws-eusc" => "eusc-de-east-1",
-        _ => "us-east-1",
-    }
-}
+pub use crate::iam::ids::iam_region;
 
 /// The drift rule's pattern in `region` of `partition`: IAM's calls only where they are
 /// recorded, the regional services' everywhere.

@@ -659,13 +659,14 @@ fn plan_accounts(
     check_account(guard, &account, "the controller's AWS account")?;
     // A kind whose ARN names no account (API Gateway's REST API) is in the rule's account;
     // one the spec names by no ARN at all (an API destination), in its region and partition.
-    let target = match target.account.is_empty() && target.region.is_empty() {
-        true => Arn {
+    let target = if target.account.is_empty() && target.region.is_empty() {
+        Arn {
             region: facts.region.to_string(),
             partition: facts.region.partition().to_string(),
             ..target
-        },
-        false => target,
+        }
+    } else {
+        target
     };
     let target = AccountArn::in_account(target, &account)
         .map_err(|e| invalid(workload.field(), e.to_string()))?;
