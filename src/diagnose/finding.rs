@@ -124,6 +124,21 @@ impl Code {
         Code::ScheduleEnded,
     ];
 
+    /// The finding when a role lacks `action`, which a target needs on its ARN: each of the
+    /// kinds that came first has its own code, named after its action.
+    pub fn role_lacks(action: &str) -> Code {
+        match action {
+            "ecs:RunTask" => Code::RunTaskNotAllowed,
+            "kinesis:PutRecord" => Code::PutRecordNotAllowed,
+            "execute-api:Invoke" => Code::InvokeApiNotAllowed,
+            "events:InvokeApiDestination" => Code::InvokeApiDestinationNotAllowed,
+            "sqs:SendMessage" => Code::SendMessageNotAllowed,
+            "sns:Publish" => Code::PublishNotAllowed,
+            "lambda:InvokeFunction" => Code::InvokeFunctionNotAllowed,
+            _ => Code::StartExecutionNotAllowed,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         // The Debug form is the variant name, which is the documented code.
         match self {

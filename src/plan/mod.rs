@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use crate::api::{CrossAccountMode, EventBridgeIntegrationSpec, TargetKind};
 use crate::iam::documents::events_trust_policy;
 use crate::iam::{AccountArn, AccountId, Arn, Partition, Region, RoleArn};
-pub use targets::{TargetParameters, ValidTarget};
+pub use targets::{kind_of_arn, spec_fields, KindFacts, TargetParameters, ValidTarget, KINDS};
 pub use validate::{validate, SpecError, ValidSpec};
 
 /// `namespace/name` of the owning object: for people reading tags in the console.

@@ -125,7 +125,7 @@ pub fn validate(spec: &EventBridgeIntegrationSpec) -> Result<ValidSpec<'_>, Spec
     let valid = ValidTarget::of(target).ok_or_else(|| {
         bad(
             "spec.target",
-            "set exactly one of ecs, stepFunctions, lambda, sqs, sns, kinesis",
+            format!("set exactly one of {}", super::targets::spec_fields()),
         )
     })?;
     let inputs = [

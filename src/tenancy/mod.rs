@@ -15,6 +15,7 @@ use crate::api::{
 };
 use crate::iam::arn::arn_like;
 use crate::iam::{glob, Arn};
+use crate::plan::ValidTarget;
 
 /// `run --policy-mode`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -226,42 +227,15 @@ fn workload_arns(spec: &EventBridgeIntegrationSpec) -> Vec<(String, &str)> {
         .collect()
 }
 
-/// One target's ARNs, each with its field below the target.
+/// One target's ARNs, each with its field below the target: those its kind's module names
+/// ([`ValidTarget::references`]), of every kind set (validation refuses two, but this must
+/// not miss one if asked first). An API destination's is not an ARN but the URL events leave
+/// AWS for, granted like one (`https://api.example.com/*`).
 fn target_arns(t: &crate::api::TargetSpec) -> Vec<(&'static str, &str)> {
-    let mut out = Vec::new();
-    if let Some(ecs) = &t.ecs {
-        out.push(("ecs.clusterArn", ecs.cluster_arn.as_str()));
-        out.push(("ecs.taskDefinitionArn", ecs.task_definition_arn.as_str()));
-    }
-    if let Some(sfn) = &t.step_functions {
-        out.push((
-            "stepFunctions.stateMachineArn",
-            sfn.state_machine_arn.as_str(),
-        ));
-    }
-    if let Some(l) = &t.lambda {
-        out.push(("lambda.functionArn", l.function_arn.as_str()));
-    }
-    if let Some(q) = &t.sqs {
-        out.push(("sqs.queueArn", q.queue_arn.as_str()));
-    }
-    if let Some(t) = &t.sns {
-        out.push(("sns.topicArn", t.topic_arn.as_str()));
-    }
-    if let Some(k) = &t.kinesis {
-        out.push(("kinesis.streamArn", k.stream_arn.as_str()));
-    }
-    if let Some(a) = &t.api_gateway {
-        out.push(("apiGateway.restApiArn", a.rest_api_arn.as_str()));
-    }
-    if let Some(l) = &t.logs {
-        out.push(("logs.logGroupArn", l.log_group_arn.as_str()));
-    }
-    // Not an ARN: the URL events leave AWS for, granted like one (`https://api.example.com/*`).
-    if let Some(d) = &t.api_destination {
-        out.push(("apiDestination.endpoint", d.endpoint.as_str()));
-    }
-    out
+    ValidTarget::every_set(t)
+        .into_iter()
+        .flat_map(ValidTarget::references)
+        .collect()
 }
 
 /// The roles an ECS target's created role may pass: the spec's, or its task definition's.

@@ -23,6 +23,7 @@ use crate::iam::eval::{
 use crate::iam::policy::Effect;
 use crate::iam::request::{self, org_blocks, Layer, Named, OrgBlock, OrgLevel, Policies};
 use crate::iam::{Arn, Caller, Context, Decision, NamedPolicy, PolicyDocument, Request};
+use crate::plan::kind_of_arn;
 
 const EVENTS: &str = "events.amazonaws.com";
 const SCHEDULER: &str = "scheduler.amazonaws.com";
@@ -250,35 +251,6 @@ impl<'a> TargetCheck<'a> {
             .unwrap_or_default();
         let cross_account = !arn.account.is_empty() && arn.account != self.account;
         match arn.service.as_str() {
-            "ecs" | "states" | "kinesis" | "execute-api" => {
-                // Since January 2025 EventBridge delivers directly to a stream or a REST API of
-                // another account in the rule's region, with the rule's role, which the
-                // stream's or API's resource policy must name; never across regions. (An
-                // API's resource policy is not gathered: only the role is judged.)
-                let direct_kind = matches!(arn.service.as_str(), "kinesis" | "execute-api");
-                let direct = direct_kind && arn.region == rule_region;
-                if cross_account && direct && arn.service == "kinesis" {
-                    self.check_direct_target(&arn);
-                    return;
-                }
-                if cross_account && !direct {
-                    self.finding(
-                        Code::CrossAccountUnsupportedTarget,
-                        &t.arn,
-                        format!(
-                            "The target is in account {} but the rule is in account {}: EventBridge cannot invoke {} targets in another account directly{}.",
-                            arn.account, self.account, role_target_kind(&arn),
-                            if direct_kind { " outside the rule's region" } else { "" }
-                        ),
-                        format!(
-                            "Forward events bus to bus: target the event bus arn:{}:events:{}:{}:event-bus/default from this rule, allow account {} in that bus's resource policy, and create the rule and the {} target in account {} (crossAccount.mode: EventBusForwarding).",
-                            arn.partition, arn.region, arn.account, self.account, role_target_kind(&arn), arn.account
-                        ),
-                    );
-                    return;
-                }
-                self.check_role_target(&arn);
-            }
             "events" if arn.resource.starts_with("api-destination/") => {
                 if cross_account {
                     self.finding(
@@ -328,6 +300,35 @@ impl<'a> TargetCheck<'a> {
                     return;
                 }
                 self.check_lambda(&arn);
+            }
+            _ if invoked_with_role(&arn) => {
+                // Since January 2025 EventBridge delivers directly to a stream or a REST API of
+                // another account in the rule's region, with the rule's role, which the
+                // stream's or API's resource policy must name; never across regions. (An
+                // API's resource policy is not gathered: only the role is judged.)
+                let direct_kind = matches!(arn.service.as_str(), "kinesis" | "execute-api");
+                let direct = direct_kind && arn.region == rule_region;
+                if cross_account && direct && arn.service == "kinesis" {
+                    self.check_direct_target(&arn);
+                    return;
+                }
+                if cross_account && !direct {
+                    self.finding(
+                        Code::CrossAccountUnsupportedTarget,
+                        &t.arn,
+                        format!(
+                            "The target is in account {} but the rule is in account {}: EventBridge cannot invoke {} targets in another account directly{}.",
+                            arn.account, self.account, role_target_kind(&arn),
+                            if direct_kind { " outside the rule's region" } else { "" }
+                        ),
+                        format!(
+                            "Forward events bus to bus: target the event bus arn:{}:events:{}:{}:event-bus/default from this rule, allow account {} in that bus's resource policy, and create the rule and the {} target in account {} (crossAccount.mode: EventBusForwarding).",
+                            arn.partition, arn.region, arn.account, self.account, role_target_kind(&arn), arn.account
+                        ),
+                    );
+                    return;
+                }
+                self.check_role_target(&arn);
             }
             _ => {}
         }
@@ -407,41 +408,31 @@ fn allowed_without_source_condition(eval: &Evaluation, doc: &PolicyDocument) -> 
     })
 }
 
-fn required_action(arn: &Arn) -> &'static str {
-    if arn.service == "ecs" {
-        "ecs:RunTask"
-    } else {
-        target_action(arn).0
-    }
+/// What the role must be allowed, for messages: `ecs:RunTask`, or the target's actions.
+fn required_action(arn: &Arn) -> String {
+    target_actions(arn)
+        .iter()
+        .map(|(action, _)| *action)
+        .collect::<Vec<_>>()
+        .join(" and ")
 }
 
-/// The action a role target (other than ECS, checked on its task definition) needs on the
-/// target's own ARN, and the finding when the role lacks it. EventBridge puts one record per
-/// event (PutRecord, not PutRecords).
-fn target_action(arn: &Arn) -> (&'static str, Code) {
-    match arn.service.as_str() {
-        "kinesis" => ("kinesis:PutRecord", Code::PutRecordNotAllowed),
-        "execute-api" => ("execute-api:Invoke", Code::InvokeApiNotAllowed),
-        "events" => (
-            "events:InvokeApiDestination",
-            Code::InvokeApiDestinationNotAllowed,
-        ),
-        "sqs" => ("sqs:SendMessage", Code::SendMessageNotAllowed),
-        "sns" => ("sns:Publish", Code::PublishNotAllowed),
-        _ => ("states:StartExecution", Code::StartExecutionNotAllowed),
-    }
+/// The actions a role target (other than ECS, checked on its task definition) needs on the
+/// target's own ARN, as its kind's module states them, each with the finding when the role
+/// lacks it. EventBridge puts one record per event to Kinesis (PutRecord, not PutRecords).
+fn target_actions(arn: &Arn) -> Vec<(&'static str, Code)> {
+    let actions = kind_of_arn(arn).map_or(&["states:StartExecution"][..], |k| k.role_actions);
+    actions.iter().map(|a| (*a, Code::role_lacks(a))).collect()
 }
 
+/// How findings name the target's kind.
 fn role_target_kind(arn: &Arn) -> &'static str {
-    match arn.service.as_str() {
-        "ecs" => "ECS",
-        "kinesis" => "Kinesis",
-        "execute-api" => "API Gateway",
-        "events" => "API destination",
-        "sqs" => "SQS",
-        "sns" => "SNS",
-        _ => "Step Functions",
-    }
+    kind_of_arn(arn).map_or("this", |k| k.label)
+}
+
+/// Whether EventBridge invokes a rule's target of this ARN with a role of the rule's account.
+fn invoked_with_role(arn: &Arn) -> bool {
+    kind_of_arn(arn).is_some_and(|k| k.invoked_with_role)
 }
 
 fn find_task_definition<'a>(

@@ -7,7 +7,7 @@ use super::*;
 impl TargetCheck<'_> {
     pub(super) fn check_role_target(&mut self, arn: &Arn) {
         let t = self.target;
-        let Some(role) = self.target_role(required_action(arn)) else {
+        let Some(role) = self.target_role(&required_action(arn)) else {
             return;
         };
         let role_arn = &role.arn;
@@ -43,14 +43,15 @@ impl TargetCheck<'_> {
                 self.check_run_task(role, &t.arn, &task_definition_arn, to_pass);
             }
             _ => {
-                let (action, code) = target_action(arn);
-                self.check_action(
-                    role,
-                    action,
-                    code,
-                    &t.arn,
-                    &format!("{action} on {}", t.arn),
-                );
+                for (action, code) in target_actions(arn) {
+                    self.check_action(
+                        role,
+                        action,
+                        code,
+                        &t.arn,
+                        &format!("{action} on {}", t.arn),
+                    );
+                }
             }
         }
         self.check_broad_statements(role);

@@ -24,11 +24,21 @@ use super::super::{
     ConnectionSecret, Desired, DesiredApiDestination, DesiredConnection, DesiredRole, DesiredRule,
     HttpShape, Owner,
 };
-use super::TargetParameters;
-use crate::api::{ApiDestinationTarget, AuthorizationType, EventBridgeIntegrationSpec};
+use super::{KindFacts, TargetParameters};
+use crate::api::{ApiDestinationTarget, AuthorizationType, EventBridgeIntegrationSpec, TargetKind};
 use crate::iam::Arn;
 
 pub(super) const FIELD: &str = "spec.target.apiDestination.endpoint";
+
+pub(super) const FACTS: KindFacts = KindFacts {
+    kind: TargetKind::ApiDestination,
+    spec_field: "apiDestination",
+    label: "API destination",
+    service: "events",
+    resource_prefix: "api-destination/",
+    role_actions: &["events:InvokeApiDestination"],
+    invoked_with_role: true,
+};
 const VALUES_FIELD: &str = "spec.target.apiDestination.pathParameterValues";
 const OAUTH_FIELD: &str = "spec.target.apiDestination.connection.oauth";
 /// EventBridge's default and highest invocation rate of an API destination.

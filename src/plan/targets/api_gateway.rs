@@ -9,11 +9,21 @@ use serde_json::{json, Value};
 
 use super::super::validate::{bad, SpecError};
 use super::super::HttpShape;
-use super::TargetParameters;
-use crate::api::{ApiGatewayTarget, EventBridgeIntegrationSpec};
+use super::{KindFacts, TargetParameters};
+use crate::api::{ApiGatewayTarget, EventBridgeIntegrationSpec, TargetKind};
 use crate::iam::{AccountArn, Arn};
 
 pub(super) const FIELD: &str = "spec.target.apiGateway.restApiArn";
+
+pub(super) const FACTS: KindFacts = KindFacts {
+    kind: TargetKind::ApiGateway,
+    spec_field: "apiGateway",
+    label: "API Gateway",
+    service: "execute-api",
+    resource_prefix: "",
+    role_actions: &["execute-api:Invoke"],
+    invoked_with_role: true,
+};
 const PATH_FIELD: &str = "spec.target.apiGateway.path";
 const VALUES_FIELD: &str = "spec.target.apiGateway.pathParameterValues";
 

@@ -5,11 +5,22 @@ use serde_json::{json, Value};
 
 use super::super::validate::{bad, check_arn, SpecError};
 use super::super::{EcsShape, Facts, ECS_TASKS_SERVICE};
-use crate::api::{EcsTarget, LaunchType, TaskDefinitionScope};
+use super::KindFacts;
+use crate::api::{EcsTarget, LaunchType, TargetKind, TaskDefinitionScope};
 use crate::iam::arn::family_pattern;
 use crate::iam::Arn;
 
 pub(super) const FIELD: &str = "spec.target.ecs.clusterArn";
+
+pub(super) const FACTS: KindFacts = KindFacts {
+    kind: TargetKind::Ecs,
+    spec_field: "ecs",
+    label: "ECS",
+    service: "ecs",
+    resource_prefix: "cluster/",
+    role_actions: &["ecs:RunTask"],
+    invoked_with_role: true,
+};
 
 pub(super) fn validate(ecs: &EcsTarget) -> Result<Arn, SpecError> {
     let cluster = check_arn(FIELD, &ecs.cluster_arn, "ecs", "cluster/")?;

@@ -11,11 +11,21 @@ use serde_json::{json, Value};
 
 use super::super::validate::{bad, check_arn, SpecError};
 use super::super::{names, DesiredQueuePermission, DesiredRule, Owner, QueuePurpose};
-use super::TargetParameters;
-use crate::api::{EventBridgeIntegrationSpec, KinesisTarget};
+use super::{KindFacts, TargetParameters};
+use crate::api::{EventBridgeIntegrationSpec, KinesisTarget, TargetKind};
 use crate::iam::{AccountArn, Arn};
 
 pub(super) const FIELD: &str = "spec.target.kinesis.streamArn";
+
+pub(super) const FACTS: KindFacts = KindFacts {
+    kind: TargetKind::Kinesis,
+    spec_field: "kinesis",
+    label: "Kinesis",
+    service: "kinesis",
+    resource_prefix: "",
+    role_actions: &["kinesis:PutRecord"],
+    invoked_with_role: true,
+};
 const PARTITION_KEY_FIELD: &str = "spec.target.kinesis.partitionKeyPath";
 
 /// `KinesisParameters.PartitionKeyPath`'s limit in EventBridge's API, in characters.

@@ -5,11 +5,22 @@ use serde_json::{json, Value};
 
 use super::super::validate::{bad, check_arn, SpecError};
 use super::super::DesiredPermission;
-use crate::api::{EventBridgeIntegrationSpec, LambdaTarget};
+use super::KindFacts;
+use crate::api::{EventBridgeIntegrationSpec, LambdaTarget, TargetKind};
 use crate::iam::arn::split_function_arn;
 use crate::iam::{AccountId, Arn};
 
 pub(super) const FIELD: &str = "spec.target.lambda.functionArn";
+
+pub(super) const FACTS: KindFacts = KindFacts {
+    kind: TargetKind::Lambda,
+    spec_field: "lambda",
+    label: "Lambda",
+    service: "lambda",
+    resource_prefix: "function:",
+    role_actions: &["lambda:InvokeFunction"],
+    invoked_with_role: false,
+};
 
 pub(super) fn validate(
     lambda: &LambdaTarget,

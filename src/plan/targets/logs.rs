@@ -12,10 +12,21 @@ use serde_json::{json, Value};
 
 use super::super::validate::{bad, check_arn, SpecError};
 use super::super::{names, DesiredQueuePermission, DesiredRule, Owner, QueuePurpose};
-use crate::api::{EventBridgeIntegrationSpec, LogsTarget};
+use super::KindFacts;
+use crate::api::{EventBridgeIntegrationSpec, LogsTarget, TargetKind};
 use crate::iam::{AccountArn, Arn};
 
 pub(super) const FIELD: &str = "spec.target.logs.logGroupArn";
+
+pub(super) const FACTS: KindFacts = KindFacts {
+    kind: TargetKind::Logs,
+    spec_field: "logs",
+    label: "CloudWatch Logs",
+    service: "logs",
+    resource_prefix: "log-group:",
+    role_actions: &["logs:CreateLogStream", "logs:PutLogEvents"],
+    invoked_with_role: false,
+};
 
 /// The CloudWatch Logs resource policy that holds the controller's statements.
 pub const POLICY_NAME: &str = "EventBridgeIntegrationController";

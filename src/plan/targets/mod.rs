@@ -45,9 +45,67 @@ pub enum ValidTarget<'a> {
     ApiDestination(&'a ApiDestinationTarget),
 }
 
+/// What a kind is, stated once in its module, for the code that meets a kind by something
+/// other than the spec: a rule's target read back from AWS (the diagnosis knows it by its
+/// ARN), and the messages that list the kinds.
+#[derive(Debug, PartialEq, Eq)]
+pub struct KindFacts {
+    pub kind: TargetKind,
+    /// The kind's field under `spec.target` (`stepFunctions`).
+    pub spec_field: &'static str,
+    /// How findings name it (`Step Functions`).
+    pub label: &'static str,
+    /// The service in the ARN of the rule's target, and how its resource starts where the
+    /// service alone does not tell the kind (`events`: an API destination, not a bus).
+    pub service: &'static str,
+    pub resource_prefix: &'static str,
+    /// What a role needs on the rule target's ARN to invoke it: EventBridge's own role when
+    /// the kind is invoked with one, otherwise a schedule's or a chained role's. ECS's RunTask
+    /// is on the task definition, not the cluster the target names (`ecs`).
+    pub role_actions: &'static [&'static str],
+    /// Whether EventBridge invokes a rule's target of this kind with a role (false: through
+    /// the target's own resource policy).
+    pub invoked_with_role: bool,
+}
+
+/// Every kind, as registered: one entry per module.
+pub const KINDS: [&KindFacts; 9] = [
+    &ecs::FACTS,
+    &step_functions::FACTS,
+    &lambda::FACTS,
+    &sqs::FACTS,
+    &sns::FACTS,
+    &kinesis::FACTS,
+    &api_gateway::FACTS,
+    &logs::FACTS,
+    &api_destination::FACTS,
+];
+
+/// The kind a rule target's ARN names, if it is one this controller builds.
+pub fn kind_of_arn(arn: &Arn) -> Option<&'static KindFacts> {
+    KINDS
+        .into_iter()
+        .find(|k| k.service == arn.service && arn.resource.starts_with(k.resource_prefix))
+}
+
+/// The kinds' fields under `spec.target`, for messages (`ecs, stepFunctions, …`).
+pub fn spec_fields() -> String {
+    KINDS.map(|k| k.spec_field).join(", ")
+}
+
 impl<'a> ValidTarget<'a> {
     /// The one kind set in `target`, if exactly one is.
     pub(super) fn of(target: &'a TargetSpec) -> Option<ValidTarget<'a>> {
+        let mut kinds = ValidTarget::every_set(target).into_iter();
+        match (kinds.next(), kinds.next()) {
+            (Some(kind), None) => Some(kind),
+            _ => None,
+        }
+    }
+
+    /// Every kind set in `target`: one in a valid spec, but admission, which must not miss a
+    /// reference, asks before validation has refused two.
+    pub fn every_set(target: &'a TargetSpec) -> Vec<ValidTarget<'a>> {
         let set = [
             target.ecs.as_ref().map(ValidTarget::Ecs),
             target
@@ -65,24 +123,41 @@ impl<'a> ValidTarget<'a> {
                 .as_ref()
                 .map(ValidTarget::ApiDestination),
         ];
-        let mut kinds = set.into_iter().flatten();
-        match (kinds.next(), kinds.next()) {
-            (Some(kind), None) => Some(kind),
-            _ => None,
+        set.into_iter().flatten().collect()
+    }
+
+    /// What the kind is, from its module.
+    pub fn facts(self) -> &'static KindFacts {
+        match self {
+            ValidTarget::Ecs(_) => &ecs::FACTS,
+            ValidTarget::StepFunctions(_) => &step_functions::FACTS,
+            ValidTarget::Lambda(_) => &lambda::FACTS,
+            ValidTarget::Sqs(_) => &sqs::FACTS,
+            ValidTarget::Sns(_) => &sns::FACTS,
+            ValidTarget::Kinesis(_) => &kinesis::FACTS,
+            ValidTarget::ApiGateway(_) => &api_gateway::FACTS,
+            ValidTarget::Logs(_) => &logs::FACTS,
+            ValidTarget::ApiDestination(_) => &api_destination::FACTS,
         }
     }
 
     pub fn kind(self) -> TargetKind {
+        self.facts().kind
+    }
+
+    /// Every ARN (or, for an API destination, URL) the spec names for the kind, as written,
+    /// with its field below the target (`ecs.taskDefinitionArn`): what a namespace's policy
+    /// must grant (`tenancy`).
+    pub fn references(self) -> Vec<(&'static str, &'a str)> {
+        let own = self.field().trim_start_matches("spec.target.");
         match self {
-            ValidTarget::Ecs(_) => TargetKind::Ecs,
-            ValidTarget::StepFunctions(_) => TargetKind::StepFunctions,
-            ValidTarget::Lambda(_) => TargetKind::Lambda,
-            ValidTarget::Sqs(_) => TargetKind::Sqs,
-            ValidTarget::Sns(_) => TargetKind::Sns,
-            ValidTarget::Kinesis(_) => TargetKind::Kinesis,
-            ValidTarget::ApiGateway(_) => TargetKind::ApiGateway,
-            ValidTarget::Logs(_) => TargetKind::Logs,
-            ValidTarget::ApiDestination(_) => TargetKind::ApiDestination,
+            ValidTarget::Ecs(e) => vec![
+                (own, e.cluster_arn.as_str()),
+                ("ecs.taskDefinitionArn", e.task_definition_arn.as_str()),
+            ],
+            // As written, `:*` and all: the policy grants what the author wrote.
+            ValidTarget::Logs(l) => vec![(own, l.log_group_arn.as_str())],
+            other => vec![(own, other.arn())],
         }
     }
 
@@ -148,13 +223,7 @@ impl<'a> ValidTarget<'a> {
     /// Whether EventBridge invokes it with a role (false: through the target's own
     /// resource-based policy).
     pub fn needs_role(self) -> bool {
-        !matches!(
-            self,
-            ValidTarget::Lambda(_)
-                | ValidTarget::Sqs(_)
-                | ValidTarget::Sns(_)
-                | ValidTarget::Logs(_)
-        )
+        self.facts().invoked_with_role
     }
 
     /// Why a schedule (`spec.schedule`) cannot invoke it; None: it can, through Scheduler's
@@ -398,5 +467,141 @@ impl TargetParameters {
             TargetParameters::MessageGroup(g) => Some(g),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::iam::Region;
+
+    const ACCOUNT: &str = "111122223333";
+    const RULE: &str = "arn:aws:events:us-east-1:111122223333:rule/orders";
+
+    /// One valid target of every kind registered.
+    fn one_of_each() -> Vec<EventBridgeIntegrationSpec> {
+        let a = |rest: &str| format!("arn:aws:{rest}");
+        [
+            json!({"ecs": {"clusterArn": a("ecs:us-east-1:111122223333:cluster/c"),
+                "taskDefinitionArn": a("ecs:us-east-1:111122223333:task-definition/t:1"),
+                "launchType": "EC2"}}),
+            json!({"stepFunctions": {"stateMachineArn": a("states:us-east-1:111122223333:stateMachine:s")}}),
+            json!({"lambda": {"functionArn": a("lambda:us-east-1:111122223333:function:f")}}),
+            json!({"sqs": {"queueArn": a("sqs:us-east-1:111122223333:q")}}),
+            json!({"sns": {"topicArn": a("sns:us-east-1:111122223333:t")}}),
+            json!({"kinesis": {"streamArn": a("kinesis:us-east-1:111122223333:stream/s")}}),
+            json!({"apiGateway": {"restApiArn": a("apigateway:us-east-1::/restapis/a1b2c3d4e5"),
+                "stage": "prod", "method": "POST", "path": "/orders"}}),
+            json!({"logs": {"logGroupArn": a("logs:us-east-1:111122223333:log-group:/orders")}}),
+            json!({"apiDestination": {"endpoint": "https://api.example.com/orders", "httpMethod": "POST",
+                "connection": {"authorizationType": "API_KEY",
+                    "secretRef": {"name": "s", "key": "k"}}}}),
+        ]
+        .into_iter()
+        .map(|target| {
+            serde_json::from_value(json!({"rule": {"eventPattern": {"source": ["shop"]}}, "target": target}))
+                .unwrap()
+        })
+        .collect()
+    }
+
+    /// The target's validated ARN, placed as the planner places it (an API destination's,
+    /// which the spec names by no ARN, in the rule's region and partition).
+    fn placed(kind: ValidTarget<'_>, spec: &EventBridgeIntegrationSpec) -> AccountArn {
+        let mut parsed = kind.validate(spec).unwrap();
+        if parsed.region.is_empty() {
+            parsed.region = "us-east-1".into();
+            parsed.partition = "aws".into();
+        }
+        AccountArn::in_account(parsed, &AccountId::parse(ACCOUNT).unwrap()).unwrap()
+    }
+
+    /// The rule target's ARN as AWS holds it.
+    fn target_arn(kind: ValidTarget<'_>, spec: &EventBridgeIntegrationSpec) -> String {
+        kind.target_arn(&placed(kind, spec), RULE)
+    }
+
+    #[test]
+    fn every_kind_is_registered_once_and_is_known_again_by_its_targets_arn() {
+        let specs = one_of_each();
+        let kinds: Vec<_> = specs
+            .iter()
+            .map(|s| ValidTarget::of(&s.target).unwrap())
+            .collect();
+        assert_eq!(kinds.len(), KINDS.len(), "a kind without an example here");
+        for (kind, spec) in kinds.iter().zip(&specs) {
+            let facts = kind.facts();
+            assert_eq!(
+                KINDS.iter().filter(|k| k.kind == facts.kind).count(),
+                1,
+                "{:?} is not in KINDS once",
+                facts.kind
+            );
+            assert!(KINDS.contains(&facts));
+            assert!(kind
+                .field()
+                .starts_with(&format!("spec.target.{}.", facts.spec_field)));
+            let arn = target_arn(*kind, spec);
+            let known = kind_of_arn(&Arn::parse(&arn).unwrap());
+            assert_eq!(known.map(|k| k.kind), Some(facts.kind), "{arn}");
+        }
+        // A bus is a rule's target too, but no kind of the spec.
+        let bus = Arn::parse("arn:aws:events:us-east-1:111122223333:event-bus/default").unwrap();
+        assert_eq!(kind_of_arn(&bus), None);
+    }
+
+    /// What the diagnosis holds a role to is what the planner grants it.
+    #[test]
+    fn a_kinds_role_actions_are_those_its_statements_grant_on_its_target() {
+        let facts = Facts::new(
+            AccountId::parse(ACCOUNT).unwrap(),
+            Region::parse("us-east-1").unwrap(),
+        );
+        for spec in one_of_each() {
+            let kind = ValidTarget::of(&spec.target).unwrap();
+            let placed = placed(kind, &spec);
+            let mut granted: Vec<String> = kind
+                .invoke_statements(&placed, &facts, RULE)
+                .iter()
+                .flat_map(|s| match &s["Action"] {
+                    Value::String(a) => vec![a.clone()],
+                    Value::Array(a) => a
+                        .iter()
+                        .filter_map(|a| a.as_str().map(String::from))
+                        .collect(),
+                    _ => vec![],
+                })
+                .filter(|a| a != "iam:PassRole")
+                .collect();
+            granted.sort();
+            let mut stated: Vec<_> = kind.facts().role_actions.to_vec();
+            stated.sort();
+            assert_eq!(granted, stated, "{:?}", kind.kind());
+        }
+    }
+
+    #[test]
+    fn every_kind_set_is_seen_so_that_admission_misses_none() {
+        let two: TargetSpec = serde_json::from_value(json!({
+            "lambda": {"functionArn": "arn:aws:lambda:us-east-1:111122223333:function:f"},
+            "sqs": {"queueArn": "arn:aws:sqs:us-east-1:111122223333:q"}}))
+        .unwrap();
+        assert_eq!(ValidTarget::of(&two), None);
+        let refs: Vec<_> = ValidTarget::every_set(&two)
+            .into_iter()
+            .flat_map(ValidTarget::references)
+            .collect();
+        assert_eq!(
+            refs,
+            [
+                (
+                    "lambda.functionArn",
+                    "arn:aws:lambda:us-east-1:111122223333:function:f"
+                ),
+                ("sqs.queueArn", "arn:aws:sqs:us-east-1:111122223333:q")
+            ]
+        );
     }
 }

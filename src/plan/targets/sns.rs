@@ -12,10 +12,21 @@ use serde_json::{json, Value};
 
 use super::super::validate::{bad, check_arn, SpecError};
 use super::super::{names, DesiredQueuePermission, DesiredRule, Owner, QueuePurpose};
-use crate::api::{EventBridgeIntegrationSpec, SnsTarget};
+use super::KindFacts;
+use crate::api::{EventBridgeIntegrationSpec, SnsTarget, TargetKind};
 use crate::iam::{AccountArn, Arn};
 
 pub(super) const FIELD: &str = "spec.target.sns.topicArn";
+
+pub(super) const FACTS: KindFacts = KindFacts {
+    kind: TargetKind::Sns,
+    spec_field: "sns",
+    label: "SNS",
+    service: "sns",
+    resource_prefix: "",
+    role_actions: &["sns:Publish"],
+    invoked_with_role: false,
+};
 pub(super) const GROUP_FIELD: &str = "spec.target.sns.messageGroupId";
 
 /// `SqsParameters.MessageGroupId`'s limit in EventBridge's API, in characters.

@@ -11,10 +11,21 @@ use serde_json::{json, Value};
 
 use super::super::validate::{bad, check_arn, SpecError};
 use super::super::{names, DesiredQueuePermission, DesiredRule, Owner, QueuePurpose};
-use crate::api::{EventBridgeIntegrationSpec, SqsTarget};
+use super::KindFacts;
+use crate::api::{EventBridgeIntegrationSpec, SqsTarget, TargetKind};
 use crate::iam::{AccountArn, Arn};
 
 pub(super) const FIELD: &str = "spec.target.sqs.queueArn";
+
+pub(super) const FACTS: KindFacts = KindFacts {
+    kind: TargetKind::Sqs,
+    spec_field: "sqs",
+    label: "SQS",
+    service: "sqs",
+    resource_prefix: "",
+    role_actions: &["sqs:SendMessage"],
+    invoked_with_role: false,
+};
 pub(super) const GROUP_FIELD: &str = "spec.target.sqs.messageGroupId";
 
 /// `SqsParameters.MessageGroupId`'s limit in EventBridge's API, in characters (SQS itself takes

@@ -3,10 +3,21 @@
 use serde_json::{json, Value};
 
 use super::super::validate::{check_arn, SpecError};
-use crate::api::StepFunctionsTarget;
+use super::KindFacts;
+use crate::api::{StepFunctionsTarget, TargetKind};
 use crate::iam::Arn;
 
 pub(super) const FIELD: &str = "spec.target.stepFunctions.stateMachineArn";
+
+pub(super) const FACTS: KindFacts = KindFacts {
+    kind: TargetKind::StepFunctions,
+    spec_field: "stepFunctions",
+    label: "Step Functions",
+    service: "states",
+    resource_prefix: "",
+    role_actions: &["states:StartExecution"],
+    invoked_with_role: true,
+};
 
 pub(super) fn validate(sfn: &StepFunctionsTarget) -> Result<Arn, SpecError> {
     check_arn(FIELD, &sfn.state_machine_arn, "states", "stateMachine:")
