@@ -1430,6 +1430,79 @@ spec:
     wait_condition(&api, "records", "Ready", "True", None).await;
 }
 
+/// The kind added to show the per-kind design (issue 18): one module, its registration and
+/// the API's field. Created, verified, corrected on drift, removed from the record.
+#[tokio::test(flavor = "multi_thread")]
+async fn firehose_target_gets_put_record_batch_on_its_stream_and_is_corrected_and_removed() {
+    let ns = namespace("e2e-firehose");
+    let stream = format!("arn:aws:firehose:{REGION}:{ACCOUNT}:deliverystream/orders-{ns}");
+    let yaml = format!(
+        r#"apiVersion: eventbridge.dev/v1alpha1
+kind: EventBridgeIntegration
+metadata: {{name: archive, namespace: {ns}}}
+spec:
+  rule: {{eventPattern: {{source: [orders]}}}}
+  target:
+    firehose: {{deliveryStreamArn: "{stream}"}}
+"#
+    );
+    converge_and_count("Firehose", &ns, "archive", yaml).await;
+    let _ctl = Controller::start(&ns, &[]);
+    let aws = aws().await;
+    let api = kube_api(&ns).await;
+    let name = derived(&ns, "archive");
+    let expected = json!({"Statement":[{"Sid":"PutRecords","Effect":"Allow",
+        "Action":["firehose:PutRecord","firehose:PutRecordBatch"],"Resource":stream}]});
+    let policy = aws.inline_policy(&name).await.unwrap();
+    assert!(
+        documents_equivalent(&json!(policy), &expected),
+        "policy: {policy}"
+    );
+    let t = only_target(&aws, &name).await;
+    assert_eq!(t.arn(), stream);
+    let role_arn = format!("arn:aws:iam::{ACCOUNT}:role/{name}");
+    assert_eq!(t.role_arn(), Some(role_arn.as_str()));
+    // The diagnosis judges the role by the kind's own actions: nothing to say.
+    wait_condition(&api, "archive", "AccessVerified", "True", None).await;
+    let obj = api.get("archive").await.unwrap();
+    let status = obj.status.unwrap();
+    assert_eq!(status.target_kind.as_deref(), Some("Firehose"));
+
+    // The batch call taken away by hand is put back.
+    aws.iam
+        .put_role_policy()
+        .role_name(&name)
+        .policy_name("eventbridge-integration")
+        .policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Action": "firehose:PutRecord", "Resource": stream}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    wait_until_async(
+        "the role's policy to be restored",
+        Duration::from_secs(30),
+        || async {
+            aws.inline_policy(&name)
+                .await
+                .is_some_and(|p| documents_equivalent(&json!(p), &expected))
+        },
+    )
+    .await;
+
+    delete_and_wait(&ns, &["archive"]);
+    assert!(
+        !aws.rule_exists(&name).await,
+        "the rule outlived the object"
+    );
+    assert!(
+        !aws.role_exists(&name).await,
+        "the role outlived the object"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn api_gateway_target_calls_its_method_with_a_role_that_may_invoke_only_it() {
     let ns = namespace("e2e-apigw");

@@ -29,6 +29,9 @@ pub const TOPIC_ARN_PATTERN: &str =
 /// Kinesis stream names: 1-128 of letters, digits, `_`, `.` and `-`.
 pub const STREAM_ARN_PATTERN: &str =
     r"^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream/[A-Za-z0-9_.-]{1,128}$";
+/// Firehose stream names: 1-64 of letters, digits, `_`, `.` and `-`.
+pub const FIREHOSE_STREAM_ARN_PATTERN: &str =
+    r"^arn:aws[a-z-]*:firehose:[a-z0-9-]+:\d{12}:deliverystream/[A-Za-z0-9_.-]{1,64}$";
 /// A REST API's ARN, as API Gateway writes it: no account (`arn:aws:apigateway:REGION::/restapis/ID`).
 pub const REST_API_ARN_PATTERN: &str =
     r"^arn:aws[a-z-]*:apigateway:[a-z0-9-]+::/restapis/[a-z0-9]{10}$";
@@ -137,13 +140,13 @@ pub const SCHEDULE_PATTERN: &str =
     {"rule": "!has(self.crossAccount) || !has(self.role) || !has(self.role.arn)",
      "fieldPath": ".role.arn",
      "message": "spec.role.arn: a bring-your-own role is not supported with spec.crossAccount (the controller creates the roles in both accounts); remove spec.role.arn"},
-    {"rule": "!has(self.target) || (!has(self.region) || [has(self.target.ecs) ? self.target.ecs.clusterArn : '', has(self.target.stepFunctions) ? self.target.stepFunctions.stateMachineArn : '', has(self.target.lambda) ? self.target.lambda.functionArn : '', has(self.target.sqs) ? self.target.sqs.queueArn : '', has(self.target.sns) ? self.target.sns.topicArn : '', has(self.target.kinesis) ? self.target.kinesis.streamArn : '', has(self.target.apiGateway) ? self.target.apiGateway.restApiArn : '', has(self.target.logs) ? self.target.logs.logGroupArn : ''].all(a, a == '' || a.split(':')[3] == self.region))",
+    {"rule": "!has(self.target) || (!has(self.region) || [has(self.target.ecs) ? self.target.ecs.clusterArn : '', has(self.target.stepFunctions) ? self.target.stepFunctions.stateMachineArn : '', has(self.target.lambda) ? self.target.lambda.functionArn : '', has(self.target.sqs) ? self.target.sqs.queueArn : '', has(self.target.sns) ? self.target.sns.topicArn : '', has(self.target.kinesis) ? self.target.kinesis.streamArn : '', has(self.target.firehose) ? self.target.firehose.deliveryStreamArn : '', has(self.target.apiGateway) ? self.target.apiGateway.restApiArn : '', has(self.target.logs) ? self.target.logs.logGroupArn : ''].all(a, a == '' || a.split(':')[3] == self.region))",
      "fieldPath": ".region",
      "message": "spec.region: the target is in another region; EventBridge targets are regional: set spec.region to the target's region"},
     {"rule": "!has(self.target) || (!has(self.region) || !has(self.target.deadLetterQueueArn) || self.target.deadLetterQueueArn.split(':')[3] == self.region)",
      "fieldPath": ".target.deadLetterQueueArn",
      "message": "spec.target.deadLetterQueueArn: EventBridge only sends to a dead-letter queue in the rule's region; use a queue in spec.region"},
-    {"rule": "!has(self.target) || (!has(self.crossAccount) || [has(self.target.ecs) ? self.target.ecs.clusterArn : '', has(self.target.stepFunctions) ? self.target.stepFunctions.stateMachineArn : '', has(self.target.lambda) ? self.target.lambda.functionArn : '', has(self.target.sqs) ? self.target.sqs.queueArn : '', has(self.target.sns) ? self.target.sns.topicArn : '', has(self.target.kinesis) ? self.target.kinesis.streamArn : ''].all(a, a == '' || a.split(':')[4] == self.crossAccount.targetAccountId))",
+    {"rule": "!has(self.target) || (!has(self.crossAccount) || [has(self.target.ecs) ? self.target.ecs.clusterArn : '', has(self.target.stepFunctions) ? self.target.stepFunctions.stateMachineArn : '', has(self.target.lambda) ? self.target.lambda.functionArn : '', has(self.target.sqs) ? self.target.sqs.queueArn : '', has(self.target.sns) ? self.target.sns.topicArn : '', has(self.target.kinesis) ? self.target.kinesis.streamArn : '', has(self.target.firehose) ? self.target.firehose.deliveryStreamArn : ''].all(a, a == '' || a.split(':')[4] == self.crossAccount.targetAccountId))",
      "fieldPath": ".crossAccount.targetAccountId",
      "message": "spec.crossAccount.targetAccountId: the target is in another account; set targetAccountId to the account in the target's ARN"},
     {"rule": "!has(self.crossAccount) || !has(self.crossAccount.provisioningRoleArn) || self.crossAccount.provisioningRoleArn.split(':')[4] == self.crossAccount.targetAccountId",
@@ -158,7 +161,7 @@ pub const SCHEDULE_PATTERN: &str =
     {"rule": "!has(self.targets) || !has(self.crossAccount) || has(self.crossAccount.mode) || self.targets.all(t, has(t.lambda) || has(t.sqs) || has(t.sns) || has(t.kinesis)) || self.targets.all(t, !has(t.lambda) && !has(t.sqs) && !has(t.sns) && !has(t.kinesis))",
      "fieldPath": ".crossAccount.mode",
      "message": "spec.crossAccount.mode: the targets take different modes by default (DirectDelivery for a function, queue, topic or stream; EventBusForwarding for the rest), and one rule does one: split the list (a queue, topic or stream of another account is delivered to directly only; a function may also be forwarded, with mode EventBusForwarding)"},
-    {"rule": "!has(self.targets) || !has(self.role) || self.targets.exists(t, has(t.ecs) || has(t.stepFunctions) || has(t.kinesis) || has(t.apiGateway) || has(t.apiDestination))",
+    {"rule": "!has(self.targets) || !has(self.role) || self.targets.exists(t, has(t.ecs) || has(t.stepFunctions) || has(t.kinesis) || has(t.firehose) || has(t.apiGateway) || has(t.apiDestination))",
      "fieldPath": ".role",
      "message": "spec.role: none of spec.targets is invoked through a role (Lambda, SQS, SNS and log groups are granted by their own policies); remove spec.role"},
 ]))]
@@ -178,7 +181,7 @@ pub struct EventBridgeIntegrationSpec {
     pub schedule: Option<ScheduleSpec>,
 
     /// The rule's target: exactly one of `ecs`, `stepFunctions`, `lambda`, `sqs`, `sns`,
-    /// `kinesis`, `apiGateway`, `logs` or `apiDestination`. Set this or `targets`.
+    /// `kinesis`, `firehose`, `apiGateway`, `logs` or `apiDestination`. Set this or `targets`.
     #[serde(default, skip_serializing_if = "TargetSpec::is_unset")]
     pub target: TargetSpec,
 
@@ -520,11 +523,11 @@ impl FlexibleMode {
 }
 
 /// A target of the rule. Exactly one of `ecs`, `stepFunctions`, `lambda`, `sqs`, `sns`,
-/// `kinesis`, `apiGateway`, `logs`, `apiDestination`; at most one of `input`, `inputPath`, `inputTransformer`.
+/// `kinesis`, `firehose`, `apiGateway`, `logs`, `apiDestination`; at most one of `input`, `inputPath`, `inputTransformer`.
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend(
-    "oneOf" = [{"required": ["ecs"]}, {"required": ["stepFunctions"]}, {"required": ["lambda"]}, {"required": ["sqs"]}, {"required": ["sns"]}, {"required": ["kinesis"]}, {"required": ["apiGateway"]}, {"required": ["logs"]}, {"required": ["apiDestination"]}],
+    "oneOf" = [{"required": ["ecs"]}, {"required": ["stepFunctions"]}, {"required": ["lambda"]}, {"required": ["sqs"]}, {"required": ["sns"]}, {"required": ["kinesis"]}, {"required": ["firehose"]}, {"required": ["apiGateway"]}, {"required": ["logs"]}, {"required": ["apiDestination"]}],
     "not" = {"anyOf": [
         {"required": ["input", "inputPath"]},
         {"required": ["input", "inputTransformer"]},
@@ -560,6 +563,10 @@ pub struct TargetSpec {
     /// Put each event as a record in a Kinesis data stream.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kinesis: Option<KinesisTarget>,
+
+    /// Put events as records in an Amazon Data Firehose stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firehose: Option<FirehoseTarget>,
 
     /// Call a method of an API Gateway REST API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -819,6 +826,17 @@ pub struct KinesisTarget {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 256))]
     pub partition_key: Option<String>,
+}
+
+/// An Amazon Data Firehose stream: EventBridge puts events to it with the integration's
+/// role, which gets `firehose:PutRecord` and `firehose:PutRecordBatch` on this stream only.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FirehoseTarget {
+    /// ARN of the stream (`arn:aws:firehose:REGION:ACCOUNT_ID:deliverystream/NAME`), in the
+    /// rule's region; in another account, reached bus to bus.
+    #[schemars(regex(pattern = FIREHOSE_STREAM_ARN_PATTERN))]
+    pub delivery_stream_arn: String,
 }
 
 /// A method of an API Gateway REST API in the rule's account: EventBridge calls it with the
@@ -1120,6 +1138,7 @@ pub enum TargetKind {
     Sqs,
     Sns,
     Kinesis,
+    Firehose,
     ApiGateway,
     Logs,
     ApiDestination,
@@ -1134,6 +1153,7 @@ impl TargetKind {
             TargetKind::Sqs => "SQS",
             TargetKind::Sns => "SNS",
             TargetKind::Kinesis => "Kinesis",
+            TargetKind::Firehose => "Firehose",
             TargetKind::ApiGateway => "APIGateway",
             TargetKind::Logs => "Logs",
             TargetKind::ApiDestination => "APIDestination",
@@ -1156,6 +1176,7 @@ impl TargetSpec {
             (self.sqs.is_some(), TargetKind::Sqs),
             (self.sns.is_some(), TargetKind::Sns),
             (self.kinesis.is_some(), TargetKind::Kinesis),
+            (self.firehose.is_some(), TargetKind::Firehose),
             (self.api_gateway.is_some(), TargetKind::ApiGateway),
             (self.logs.is_some(), TargetKind::Logs),
             (self.api_destination.is_some(), TargetKind::ApiDestination),

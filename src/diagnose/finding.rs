@@ -63,6 +63,10 @@ pub enum Code {
     /// The schedule's end date, or its one-time `at()`, has passed: Scheduler invokes its
     /// target no more (a warning: a one-time schedule that ran is done).
     ScheduleEnded,
+    /// The target's role may not do what a kind without a code of its own needs on the
+    /// target (Firehose's PutRecord and PutRecordBatch); the message names the action. The
+    /// kinds that came first keep their codes (`StartExecutionNotAllowed`, …).
+    TargetActionNotAllowed,
     /// Not a static cause: AWS's own metrics report failed invocations of the rule (see
     /// `delivery`). Not in `ALL`, the causes the static evaluator names.
     DeliveryFailing,
@@ -71,7 +75,7 @@ pub enum Code {
 impl Code {
     /// Every cause the static evaluator can name (`DeliveryFailing` is observed, not
     /// evaluated, and is not among them).
-    pub const ALL: [Code; 50] = [
+    pub const ALL: [Code; 51] = [
         Code::RuleNotFound,
         Code::RuleDisabled,
         Code::TargetNotFound,
@@ -122,6 +126,7 @@ impl Code {
         Code::ScheduleDeadLetterQueueIsFifo,
         Code::ScheduleTopicNeedsMessageGroup,
         Code::ScheduleEnded,
+        Code::TargetActionNotAllowed,
     ];
 
     /// The finding when a role lacks `action`, which a target needs on its ARN: each of the
@@ -135,7 +140,8 @@ impl Code {
             "sqs:SendMessage" => Code::SendMessageNotAllowed,
             "sns:Publish" => Code::PublishNotAllowed,
             "lambda:InvokeFunction" => Code::InvokeFunctionNotAllowed,
-            _ => Code::StartExecutionNotAllowed,
+            "states:StartExecution" => Code::StartExecutionNotAllowed,
+            _ => Code::TargetActionNotAllowed,
         }
     }
 
@@ -192,6 +198,7 @@ impl Code {
             Code::ScheduleDeadLetterQueueIsFifo => "ScheduleDeadLetterQueueIsFifo",
             Code::ScheduleTopicNeedsMessageGroup => "ScheduleTopicNeedsMessageGroup",
             Code::ScheduleEnded => "ScheduleEnded",
+            Code::TargetActionNotAllowed => "TargetActionNotAllowed",
             Code::DeliveryFailing => "DeliveryFailing",
         }
     }

@@ -594,6 +594,32 @@ fn a_kinesis_stream_is_admitted_only_when_the_policy_grants_it_as_a_target() {
     assert_eq!(r.field, "spec.target.kinesis.streamArn");
 }
 
+/// Firehose came after admission read the kinds' own references: nothing here names it.
+#[test]
+fn a_firehose_stream_is_admitted_only_when_the_policy_grants_it_as_a_target() {
+    let firehose = |stream: &str| {
+        spec(&format!(
+            r#"
+rule: {{eventPattern: {{source: [orders]}}}}
+target: {{firehose: {{deliveryStreamArn: "{stream}"}}}}
+"#
+        ))
+    };
+    let mut p = team_a();
+    let ours = "arn:aws:firehose:us-east-1:123456789012:deliverystream/team-a-orders";
+    let r = refused(decide_for(&firehose(ours), &[("team-a", &p)]));
+    assert_eq!(r.field, "spec.target.firehose.deliveryStreamArn");
+    assert_eq!(r.value, ours);
+    p.targets
+        .push("arn:aws:firehose:*:123456789012:deliverystream/team-a-*".into());
+    permitted(decide_for(&firehose(ours), &[("team-a", &p)]));
+    let r = refused(decide_for(
+        &firehose("arn:aws:firehose:us-east-1:123456789012:deliverystream/team-b-orders"),
+        &[("team-a", &p)],
+    ));
+    assert_eq!(r.field, "spec.target.firehose.deliveryStreamArn");
+}
+
 #[test]
 fn an_api_gateway_target_is_admitted_by_its_rest_apis_arn() {
     let spec = spec(

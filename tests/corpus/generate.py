@@ -589,6 +589,27 @@ case("kinesis-no-role", "A Kinesis target without a RoleArn.",
 case("kinesis-other-account-other-region", "A stream of another account in another region: no direct delivery across regions.",
      kinesis_good(stream=f"arn:aws:kinesis:eu-west-1:{B}:stream/orders"), ["CrossAccountUnsupportedTarget"])
 
+# --- Firehose: a role with firehose:PutRecord and PutRecordBatch on the stream ---
+FIREHOSE = f"arn:aws:firehose:{R}:{A}:deliverystream/orders"
+PUT_FIREHOSE = {"Effect": "Allow", "Action": ["firehose:PutRecord", "firehose:PutRecordBatch"], "Resource": FIREHOSE}
+
+def firehose_good(stream=FIREHOSE):
+    return {"rule": rule(), "targets": {"Targets": [{"Id": "firehose", "Arn": stream, "RoleArn": EBROLE}]},
+            "roles": [role(EBROLE, trust_events(), [("invoke", doc(dict(PUT_FIREHOSE, Resource=stream)))])]}
+
+case("firehose-good", "Firehose: PutRecord and PutRecordBatch on the stream.", firehose_good())
+case("firehose-good-wildcard-action", "firehose:Put* on the stream.",
+     mutate(firehose_good(), lambda b: set_inline(b, dict(PUT_FIREHOSE, Action="firehose:Put*"))))
+case("firehose-put-record-only", "PutRecord alone: EventBridge batches events to Firehose (PutRecordBatch).",
+     mutate(firehose_good(), lambda b: set_inline(b, dict(PUT_FIREHOSE, Action="firehose:PutRecord"))), ["TargetActionNotAllowed"])
+case("firehose-wrong-stream", "Both actions, on another stream.",
+     mutate(firehose_good(), lambda b: set_inline(b, dict(PUT_FIREHOSE, Resource=f"arn:aws:firehose:{R}:{A}:deliverystream/refunds"))),
+     ["TargetActionNotAllowed", "TargetActionNotAllowed"])
+case("firehose-no-role", "A Firehose target without a RoleArn.",
+     mutate(firehose_good(), lambda b: b["targets"]["Targets"][0].pop("RoleArn")), ["TargetRoleMissing"])
+case("firehose-other-account", "A stream of another account: EventBridge reaches Firehose there only bus to bus.",
+     firehose_good(stream=f"arn:aws:firehose:{R}:{B}:deliverystream/orders"), ["CrossAccountUnsupportedTarget"])
+
 # --- API Gateway: a role with execute-api:Invoke on the method the target ARN names ---
 METHOD = f"arn:aws:execute-api:{R}:{A}:a1b2c3d4e5/prod/POST/orders"
 INVOKE_API = {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": METHOD}

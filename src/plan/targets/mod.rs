@@ -8,6 +8,7 @@
 pub mod api_destination;
 mod api_gateway;
 mod ecs;
+mod firehose;
 mod kinesis;
 mod lambda;
 pub(super) mod logs;
@@ -25,8 +26,9 @@ use super::{
     DesiredRule, EcsShape, Facts, HttpShape, Owner,
 };
 use crate::api::{
-    ApiDestinationTarget, ApiGatewayTarget, EcsTarget, EventBridgeIntegrationSpec, KinesisTarget,
-    LambdaTarget, LogsTarget, SnsTarget, SqsTarget, StepFunctionsTarget, TargetKind, TargetSpec,
+    ApiDestinationTarget, ApiGatewayTarget, EcsTarget, EventBridgeIntegrationSpec, FirehoseTarget,
+    KinesisTarget, LambdaTarget, LogsTarget, SnsTarget, SqsTarget, StepFunctionsTarget, TargetKind,
+    TargetSpec,
 };
 use crate::iam::{AccountArn, AccountId, Arn};
 
@@ -40,6 +42,7 @@ pub enum ValidTarget<'a> {
     Sqs(&'a SqsTarget),
     Sns(&'a SnsTarget),
     Kinesis(&'a KinesisTarget),
+    Firehose(&'a FirehoseTarget),
     ApiGateway(&'a ApiGatewayTarget),
     Logs(&'a LogsTarget),
     ApiDestination(&'a ApiDestinationTarget),
@@ -69,13 +72,14 @@ pub struct KindFacts {
 }
 
 /// Every kind, as registered: one entry per module.
-pub const KINDS: [&KindFacts; 9] = [
+pub const KINDS: [&KindFacts; 10] = [
     &ecs::FACTS,
     &step_functions::FACTS,
     &lambda::FACTS,
     &sqs::FACTS,
     &sns::FACTS,
     &kinesis::FACTS,
+    &firehose::FACTS,
     &api_gateway::FACTS,
     &logs::FACTS,
     &api_destination::FACTS,
@@ -116,6 +120,7 @@ impl<'a> ValidTarget<'a> {
             target.sqs.as_ref().map(ValidTarget::Sqs),
             target.sns.as_ref().map(ValidTarget::Sns),
             target.kinesis.as_ref().map(ValidTarget::Kinesis),
+            target.firehose.as_ref().map(ValidTarget::Firehose),
             target.api_gateway.as_ref().map(ValidTarget::ApiGateway),
             target.logs.as_ref().map(ValidTarget::Logs),
             target
@@ -135,6 +140,7 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::Sqs(_) => &sqs::FACTS,
             ValidTarget::Sns(_) => &sns::FACTS,
             ValidTarget::Kinesis(_) => &kinesis::FACTS,
+            ValidTarget::Firehose(_) => &firehose::FACTS,
             ValidTarget::ApiGateway(_) => &api_gateway::FACTS,
             ValidTarget::Logs(_) => &logs::FACTS,
             ValidTarget::ApiDestination(_) => &api_destination::FACTS,
@@ -171,6 +177,7 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::Sqs(q) => &q.queue_arn,
             ValidTarget::Sns(t) => &t.topic_arn,
             ValidTarget::Kinesis(k) => &k.stream_arn,
+            ValidTarget::Firehose(f) => &f.delivery_stream_arn,
             ValidTarget::ApiGateway(a) => &a.rest_api_arn,
             ValidTarget::Logs(l) => logs::group_arn(l),
             ValidTarget::ApiDestination(d) => &d.endpoint,
@@ -198,6 +205,7 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::Sqs(_) => sqs::FIELD,
             ValidTarget::Sns(_) => sns::FIELD,
             ValidTarget::Kinesis(_) => kinesis::FIELD,
+            ValidTarget::Firehose(_) => firehose::FIELD,
             ValidTarget::ApiGateway(_) => api_gateway::FIELD,
             ValidTarget::Logs(_) => logs::FIELD,
             ValidTarget::ApiDestination(_) => api_destination::FIELD,
@@ -214,6 +222,7 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::Sqs(q) => sqs::validate_spec(q, spec),
             ValidTarget::Sns(t) => sns::validate_spec(t, spec),
             ValidTarget::Kinesis(k) => kinesis::validate(k, spec),
+            ValidTarget::Firehose(f) => firehose::validate(f),
             ValidTarget::ApiGateway(a) => api_gateway::validate(a, spec),
             ValidTarget::Logs(l) => logs::validate(l, spec),
             ValidTarget::ApiDestination(d) => api_destination::validate(d, spec),
@@ -237,6 +246,7 @@ impl<'a> ValidTarget<'a> {
             | ValidTarget::Sns(_)
             | ValidTarget::Ecs(_)
             | ValidTarget::Kinesis(_) => None,
+            ValidTarget::Firehose(_) => Some("Scheduler reaches Firehose only through its universal target aws-sdk:firehose:putRecord, which this controller does not build yet"),
             ValidTarget::Logs(_) => Some("Scheduler has no templated target for a log group, and its universal PutLogEvents needs each event's timestamp in milliseconds, which no schedule attribute gives"),
             ValidTarget::ApiGateway(_) => Some("Scheduler has no target that calls an API Gateway stage (its universal targets call AWS's own APIs, not yours)"),
             ValidTarget::ApiDestination(_) => Some("Scheduler has no HTTP target and does not call API destinations"),
@@ -299,6 +309,7 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::Sqs(q) => sqs::invoke_statements(q),
             ValidTarget::Sns(t) => sns::invoke_statements(t),
             ValidTarget::Kinesis(k) => kinesis::invoke_statements(k),
+            ValidTarget::Firehose(f) => firehose::invoke_statements(f),
             ValidTarget::ApiGateway(a) => api_gateway::invoke_statements(a, target),
             ValidTarget::Logs(l) => logs::invoke_statements(l),
             ValidTarget::ApiDestination(_) => api_destination::invoke_statements(rule_arn),
@@ -321,6 +332,7 @@ impl<'a> ValidTarget<'a> {
             | ValidTarget::Sqs(_)
             | ValidTarget::Sns(_)
             | ValidTarget::Kinesis(_)
+            | ValidTarget::Firehose(_)
             | ValidTarget::ApiGateway(_)
             | ValidTarget::Logs(_)
             | ValidTarget::ApiDestination(_) => None,
@@ -344,6 +356,7 @@ impl<'a> ValidTarget<'a> {
             | ValidTarget::StepFunctions(_)
             | ValidTarget::Lambda(_)
             | ValidTarget::Kinesis(_)
+            | ValidTarget::Firehose(_)
             | ValidTarget::ApiGateway(_)
             | ValidTarget::ApiDestination(_) => None,
         }
@@ -414,7 +427,7 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::Kinesis(k) => kinesis::parameters(k),
             ValidTarget::ApiGateway(a) => api_gateway::parameters(a),
             ValidTarget::ApiDestination(d) => api_destination::parameters(d),
-            ValidTarget::Logs(_) => TargetParameters::None,
+            ValidTarget::Logs(_) | ValidTarget::Firehose(_) => TargetParameters::None,
             ValidTarget::StepFunctions(_) | ValidTarget::Lambda(_) => TargetParameters::None,
         }
     }
@@ -492,6 +505,7 @@ mod tests {
             json!({"sqs": {"queueArn": a("sqs:us-east-1:111122223333:q")}}),
             json!({"sns": {"topicArn": a("sns:us-east-1:111122223333:t")}}),
             json!({"kinesis": {"streamArn": a("kinesis:us-east-1:111122223333:stream/s")}}),
+            json!({"firehose": {"deliveryStreamArn": a("firehose:us-east-1:111122223333:deliverystream/s")}}),
             json!({"apiGateway": {"restApiArn": a("apigateway:us-east-1::/restapis/a1b2c3d4e5"),
                 "stage": "prod", "method": "POST", "path": "/orders"}}),
             json!({"logs": {"logGroupArn": a("logs:us-east-1:111122223333:log-group:/orders")}}),
