@@ -1350,6 +1350,26 @@ async fn only_target(aws: &Aws, rule: &str) -> aws_sdk_eventbridge::types::Targe
     out.targets()[0].clone()
 }
 
+/// The rule's one target, after checking that it names `arn` with the integration's role,
+/// whose inline policy is `expected`.
+async fn only_target_with_role(
+    aws: &Aws,
+    name: &str,
+    arn: &str,
+    expected: &serde_json::Value,
+) -> aws_sdk_eventbridge::types::Target {
+    let policy = aws.inline_policy(name).await.unwrap();
+    assert!(
+        documents_equivalent(&json!(policy), expected),
+        "policy: {policy}"
+    );
+    let t = only_target(aws, name).await;
+    assert_eq!(t.arn(), arn);
+    let role_arn = format!("arn:aws:iam::{ACCOUNT}:role/{name}");
+    assert_eq!(t.role_arn(), Some(role_arn.as_str()));
+    t
+}
+
 fn partition_key_of(t: &aws_sdk_eventbridge::types::Target) -> Option<String> {
     t.kinesis_parameters()
         .map(|k| k.partition_key_path().to_string())
@@ -1382,16 +1402,8 @@ spec:
     let _ctl = Controller::start(&ns, &[]);
     let aws = aws().await;
     let name = derived(&ns, "records");
-    let policy = aws.inline_policy(&name).await.unwrap();
     let expected = json!({"Statement":[{"Sid":"PutRecord","Effect":"Allow","Action":"kinesis:PutRecord","Resource":stream}]});
-    assert!(
-        documents_equivalent(&json!(policy), &expected),
-        "policy: {policy}"
-    );
-    let t = only_target(&aws, &name).await;
-    assert_eq!(t.arn(), stream);
-    let role_arn = format!("arn:aws:iam::{ACCOUNT}:role/{name}");
-    assert_eq!(t.role_arn(), Some(role_arn.as_str()));
+    let t = only_target_with_role(&aws, &name, &stream, &expected).await;
     assert_eq!(partition_key_of(&t).as_deref(), Some("$.detail.orderId"));
 
     // A partition key changed by hand is put back.
@@ -1453,15 +1465,7 @@ spec:
     let name = derived(&ns, "archive");
     let expected = json!({"Statement":[{"Sid":"PutRecords","Effect":"Allow",
         "Action":["firehose:PutRecord","firehose:PutRecordBatch"],"Resource":stream}]});
-    let policy = aws.inline_policy(&name).await.unwrap();
-    assert!(
-        documents_equivalent(&json!(policy), &expected),
-        "policy: {policy}"
-    );
-    let t = only_target(&aws, &name).await;
-    assert_eq!(t.arn(), stream);
-    let role_arn = format!("arn:aws:iam::{ACCOUNT}:role/{name}");
-    assert_eq!(t.role_arn(), Some(role_arn.as_str()));
+    only_target_with_role(&aws, &name, &stream, &expected).await;
     // The diagnosis judges the role by the kind's own actions: nothing to say.
     wait_condition(&api, "archive", "AccessVerified", "True", None).await;
     let obj = api.get("archive").await.unwrap();

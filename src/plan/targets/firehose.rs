@@ -41,12 +41,7 @@ pub(super) fn validate(firehose: &FirehoseTarget) -> Result<Arn, SpecError> {
         "deliverystream/",
     )?;
     let name = &stream.resource["deliverystream/".len()..];
-    let name_ok = !name.is_empty()
-        && name.len() <= MAX_STREAM_NAME
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-    if !name_ok {
+    if !super::is_stream_name(name, MAX_STREAM_NAME) {
         return Err(bad(
             FIELD,
             format!(

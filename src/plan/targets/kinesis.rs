@@ -42,12 +42,7 @@ pub(super) fn validate(
 ) -> Result<Arn, SpecError> {
     let stream = check_arn(FIELD, &kinesis.stream_arn, "kinesis", "stream/")?;
     let name = &stream.resource["stream/".len()..];
-    let name_ok = !name.is_empty()
-        && name.len() <= MAX_STREAM_NAME
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-    if !name_ok {
+    if !super::is_stream_name(name, MAX_STREAM_NAME) {
         return Err(bad(
             FIELD,
             format!(

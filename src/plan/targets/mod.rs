@@ -433,6 +433,16 @@ impl<'a> ValidTarget<'a> {
     }
 }
 
+/// Whether `name` is a stream's name as Kinesis and Firehose both take one: 1 to `max`
+/// letters, digits, `_`, `.` and `-`.
+fn is_stream_name(name: &str, max: usize) -> bool {
+    !name.is_empty()
+        && name.len() <= max
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
 /// A queue's or topic's statement for direct delivery from another account: `action` for the
 /// execution role `role_arn` alone, which is also what proves the statement ours.
 fn naming_role(
