@@ -2620,6 +2620,7 @@ async fn a_schedule_runs_an_ecs_task_and_puts_to_a_stream_under_a_fixed_key() {
         .await
         .unwrap();
     let stream_arn = format!("arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{stream}");
+    let firehose_arn = format!("arn:aws:firehose:{REGION}:{ACCOUNT}:deliverystream/archive-{ns}");
     apply(&format!(
         r#"apiVersion: eventbridge.dev/v1alpha1
 kind: EventBridgeIntegration
@@ -2641,12 +2642,22 @@ spec:
   target:
     kinesis: {{streamArn: "{stream_arn}", partitionKey: ticks}}
     input: {{tick: true}}
+---
+apiVersion: eventbridge.dev/v1alpha1
+kind: EventBridgeIntegration
+metadata: {{name: archive, namespace: {ns}}}
+spec:
+  schedule: {{expression: "rate(1 day)"}}
+  target:
+    firehose: {{deliveryStreamArn: "{firehose_arn}"}}
+    input: {{snapshot: daily}}
 "#
     ));
     let _ctl = Controller::start(&ns, &[]);
     let api = kube_api(&ns).await;
     wait_condition(&api, "batch", "Ready", "True", Some("Converged")).await;
     wait_condition(&api, "ticks", "Ready", "True", Some("Converged")).await;
+    wait_condition(&api, "archive", "Ready", "True", Some("Converged")).await;
     let aws = aws().await;
     let get = |name: String| {
         let scheduler = scheduler.clone();
@@ -2708,6 +2719,22 @@ spec:
         )]
     );
 
+    // Firehose: Scheduler's templated target (the stream's ARN, the input as the record) and
+    // PutRecord alone, not the batch call a rule's role gets.
+    let archive = derived(&ns, "archive");
+    let s = get(archive.clone()).await.unwrap();
+    let t = s.target().unwrap();
+    assert_eq!(t.arn(), firehose_arn);
+    assert_eq!(t.input(), Some(r#"{"snapshot":"daily"}"#));
+    assert_eq!(
+        grants_of(&aws, &archive).await,
+        [(
+            vec!["firehose:PutRecord".to_string()],
+            vec![firehose_arn.clone()]
+        )]
+    );
+    wait_condition(&api, "archive", "AccessVerified", "True", None).await;
+
     // The task count edited by hand: put back, parameters and all.
     let mut edited = target.clone();
     edited.ecs_parameters = Some(
@@ -2745,8 +2772,8 @@ spec:
     )
     .await;
 
-    delete_and_wait(&ns, &["batch", "ticks"]);
-    for name in [&batch, &ticks] {
+    delete_and_wait(&ns, &["batch", "ticks", "archive"]);
+    for name in [&batch, &ticks, &archive] {
         assert_schedule_and_role_gone(&scheduler, &aws, name).await;
     }
 }

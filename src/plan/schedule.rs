@@ -91,7 +91,7 @@ pub(super) fn validate(
             return Err(bad(
                 "spec.target",
                 format!(
-                    "a schedule invokes a Lambda function, a state machine, an ECS task, a Kinesis stream, an SQS queue or an SNS topic, not this {} target: {why}; use spec.rule with a scheduleExpression (UTC) for it",
+                    "a schedule invokes a Lambda function, a state machine, an ECS task, a Kinesis or Firehose stream, an SQS queue or an SNS topic, not this {} target: {why}; use spec.rule with a scheduleExpression (UTC) for it",
                     kind.kind().as_str()
                 ),
             ));
@@ -316,7 +316,7 @@ pub(super) fn plan(
     let name = super::rule_name(spec, owner);
     let group = schedule.group.clone().unwrap_or_else(|| "default".into());
     let group_arn = format!("arn:{partition}:scheduler:{region}:{account}:schedule-group/{group}");
-    let mut statements = workload.invoke_statements(target, facts, "");
+    let mut statements = workload.scheduled_statements(target, facts);
     if let Some(dlq) = &spec.target.dead_letter_queue_arn {
         statements.push(json!({"Sid": "DeadLetterQueue", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": dlq}));
     }

@@ -821,6 +821,10 @@ case("schedule-sqs-dead-letter-good", "A schedule sending to a queue, with a sta
 case("schedule-kinesis-good", "A schedule putting records to a stream with kinesis:PutRecord.",
      scheduled(f"arn:aws:kinesis:{R}:{A}:stream/ticks", {"Effect": "Allow", "Action": "kinesis:PutRecord", "Resource": f"arn:aws:kinesis:{R}:{A}:stream/ticks"},
                extra={"KinesisParameters": {"PartitionKey": "ticks"}}))
+case("schedule-firehose-good", "A schedule putting to a Firehose stream: Scheduler's templated target calls PutRecord only.",
+     scheduled(FIREHOSE, {"Effect": "Allow", "Action": "firehose:PutRecord", "Resource": FIREHOSE}))
+case("schedule-firehose-batch-only", "PutRecordBatch alone: Scheduler's Firehose target calls PutRecord.",
+     scheduled(FIREHOSE, {"Effect": "Allow", "Action": "firehose:PutRecordBatch", "Resource": FIREHOSE}), ["TargetActionNotAllowed"])
 case("schedule-trust-group-wildcard-good", "Trust scoped to every schedule group of the account (ArnLike schedule-group/*), as AWS's guide allows.",
      scheduled(SM, START, trust=doc({"Effect": "Allow", "Principal": {"Service": "scheduler.amazonaws.com"}, "Action": "sts:AssumeRole",
                                        "Condition": {"StringEquals": {"aws:SourceAccount": A}, "ArnLike": {"aws:SourceArn": f"arn:aws:scheduler:*:{A}:schedule-group/*"}}})))

@@ -425,6 +425,17 @@ fn target_actions(arn: &Arn) -> Vec<(&'static str, Code)> {
     actions.iter().map(|a| (*a, Code::role_lacks(a))).collect()
 }
 
+/// What a schedule's role needs on a templated target of this ARN: the kind's
+/// `scheduler_actions` (Firehose: PutRecord alone), else what a rule's role needs.
+fn scheduler_actions(arn: &Arn) -> Vec<(&'static str, Code)> {
+    match kind_of_arn(arn).map(|k| k.scheduler_actions) {
+        Some(actions) if !actions.is_empty() => {
+            actions.iter().map(|a| (*a, Code::role_lacks(a))).collect()
+        }
+        _ => target_actions(arn),
+    }
+}
+
 /// How findings name the target's kind.
 fn role_target_kind(arn: &Arn) -> &'static str {
     kind_of_arn(arn).map_or("this", |k| k.label)

@@ -503,7 +503,7 @@ impl<'a> ScheduleCheck<'a> {
                 &format!("lambda:InvokeFunction on {} (Scheduler invokes a function with the schedule's role; the function's own policy plays no part)", s.target_arn),
             ),
             _ => {
-                for (action, code) in target_actions(&target) {
+                for (action, code) in scheduler_actions(&target) {
                     self.check_action(role, action, code, &s.target_arn, &format!("{action} on {}", s.target_arn));
                 }
             }

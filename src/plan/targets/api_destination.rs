@@ -38,6 +38,7 @@ pub(super) const FACTS: KindFacts = KindFacts {
     resource_prefix: "api-destination/",
     role_actions: &["events:InvokeApiDestination"],
     invoked_with_role: true,
+    scheduler_actions: &[],
 };
 const VALUES_FIELD: &str = "spec.target.apiDestination.pathParameterValues";
 const OAUTH_FIELD: &str = "spec.target.apiDestination.connection.oauth";

@@ -23,6 +23,7 @@ pub(super) const FACTS: KindFacts = KindFacts {
     resource_prefix: "",
     role_actions: &["execute-api:Invoke"],
     invoked_with_role: true,
+    scheduler_actions: &[],
 };
 const PATH_FIELD: &str = "spec.target.apiGateway.path";
 const VALUES_FIELD: &str = "spec.target.apiGateway.pathParameterValues";

@@ -20,6 +20,7 @@ pub(super) const FACTS: KindFacts = KindFacts {
     resource_prefix: "cluster/",
     role_actions: &["ecs:RunTask"],
     invoked_with_role: true,
+    scheduler_actions: &["ecs:RunTask"],
 };
 
 pub(super) fn validate(ecs: &EcsTarget) -> Result<Arn, SpecError> {

@@ -4,8 +4,9 @@
 //! EventBridge console creates, and CDK's `KinesisFirehoseStream` target, grant both, and so
 //! does this. The rule's target takes no parameter block: EventBridge tells the kind by the
 //! ARN. A stream in another account is reached bus to bus (EventBridge does not deliver to
-//! Firehose across accounts directly); a schedule cannot invoke it (see
-//! `ValidTarget::not_scheduled_because`).
+//! Firehose across accounts directly). A schedule puts to it through Scheduler's templated
+//! Firehose target (the stream's ARN, the input as the record), whose role needs
+//! `firehose:PutRecord` only ([`scheduled_statements`]).
 
 use serde_json::{json, Value};
 
@@ -26,6 +27,7 @@ pub(super) const FACTS: KindFacts = KindFacts {
     resource_prefix: "deliverystream/",
     role_actions: &ACTIONS,
     invoked_with_role: true,
+    scheduler_actions: &["firehose:PutRecord"],
 };
 
 /// Firehose's limit on a stream's name (`CreateDeliveryStream`'s `DeliveryStreamName`).
@@ -51,6 +53,17 @@ pub(super) fn validate(firehose: &FirehoseTarget) -> Result<Arn, SpecError> {
         ));
     }
     Ok(stream)
+}
+
+/// A schedule's role: Scheduler's templated Firehose target calls PutRecord, one record per
+/// run, never the batch call.
+pub(super) fn scheduled_statements(firehose: &FirehoseTarget) -> Vec<Value> {
+    vec![json!({
+        "Sid": "PutRecord",
+        "Effect": "Allow",
+        "Action": "firehose:PutRecord",
+        "Resource": firehose.delivery_stream_arn
+    })]
 }
 
 pub(super) fn invoke_statements(firehose: &FirehoseTarget) -> Vec<Value> {

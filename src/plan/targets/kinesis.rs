@@ -25,6 +25,7 @@ pub(super) const FACTS: KindFacts = KindFacts {
     resource_prefix: "",
     role_actions: &["kinesis:PutRecord"],
     invoked_with_role: true,
+    scheduler_actions: &["kinesis:PutRecord"],
 };
 const PARTITION_KEY_FIELD: &str = "spec.target.kinesis.partitionKeyPath";
 

@@ -20,6 +20,7 @@ pub(super) const FACTS: KindFacts = KindFacts {
     resource_prefix: "function:",
     role_actions: &["lambda:InvokeFunction"],
     invoked_with_role: false,
+    scheduler_actions: &["lambda:InvokeFunction"],
 };
 
 pub(super) fn validate(

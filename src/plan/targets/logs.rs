@@ -26,6 +26,7 @@ pub(super) const FACTS: KindFacts = KindFacts {
     resource_prefix: "log-group:",
     role_actions: &["logs:CreateLogStream", "logs:PutLogEvents"],
     invoked_with_role: false,
+    scheduler_actions: &[],
 };
 
 /// The CloudWatch Logs resource policy that holds the controller's statements.

@@ -69,6 +69,9 @@ pub struct KindFacts {
     /// Whether EventBridge invokes a rule's target of this kind with a role (false: through
     /// the target's own resource policy).
     pub invoked_with_role: bool,
+    /// What a schedule's role needs on the kind's templated target in EventBridge Scheduler
+    /// (empty: a schedule does not invoke it, or not through a templated target).
+    pub scheduler_actions: &'static [&'static str],
 }
 
 /// Every kind, as registered: one entry per module.
@@ -245,8 +248,8 @@ impl<'a> ValidTarget<'a> {
             | ValidTarget::Sqs(_)
             | ValidTarget::Sns(_)
             | ValidTarget::Ecs(_)
-            | ValidTarget::Kinesis(_) => None,
-            ValidTarget::Firehose(_) => Some("Scheduler reaches Firehose only through its universal target aws-sdk:firehose:putRecord, which this controller does not build yet"),
+            | ValidTarget::Kinesis(_)
+            | ValidTarget::Firehose(_) => None,
             ValidTarget::Logs(_) => Some("Scheduler has no templated target for a log group, and its universal PutLogEvents needs each event's timestamp in milliseconds, which no schedule attribute gives"),
             ValidTarget::ApiGateway(_) => Some("Scheduler has no target that calls an API Gateway stage (its universal targets call AWS's own APIs, not yours)"),
             ValidTarget::ApiDestination(_) => Some("Scheduler has no HTTP target and does not call API destinations"),
@@ -281,6 +284,15 @@ impl<'a> ValidTarget<'a> {
                 other.parameters(),
                 input.cloned(),
             ),
+        }
+    }
+
+    /// What a schedule's role needs to invoke it (the rule's role's statements but for
+    /// Firehose, which Scheduler's templated target puts to one record at a time).
+    pub(super) fn scheduled_statements(self, target: &AccountArn, facts: &Facts) -> Vec<Value> {
+        match self {
+            ValidTarget::Firehose(f) => firehose::scheduled_statements(f),
+            other => other.invoke_statements(target, facts, ""),
         }
     }
 
@@ -542,6 +554,13 @@ mod tests {
         AccountArn::in_account(parsed, &AccountId::parse(ACCOUNT).unwrap()).unwrap()
     }
 
+    fn facts() -> Facts {
+        Facts::new(
+            AccountId::parse(ACCOUNT).unwrap(),
+            Region::parse("us-east-1").unwrap(),
+        )
+    }
+
     /// The rule target's ARN as AWS holds it.
     fn target_arn(kind: ValidTarget<'_>, spec: &EventBridgeIntegrationSpec) -> String {
         kind.target_arn(&placed(kind, spec), RULE)
@@ -579,29 +598,54 @@ mod tests {
     /// What the diagnosis holds a role to is what the planner grants it.
     #[test]
     fn a_kinds_role_actions_are_those_its_statements_grant_on_its_target() {
-        let facts = Facts::new(
-            AccountId::parse(ACCOUNT).unwrap(),
-            Region::parse("us-east-1").unwrap(),
-        );
+        let facts = facts();
         for spec in one_of_each() {
             let kind = ValidTarget::of(&spec.target).unwrap();
             let placed = placed(kind, &spec);
-            let mut granted: Vec<String> = kind
-                .invoke_statements(&placed, &facts, RULE)
-                .iter()
-                .flat_map(|s| match &s["Action"] {
-                    Value::String(a) => vec![a.clone()],
-                    Value::Array(a) => a
-                        .iter()
-                        .filter_map(|a| a.as_str().map(String::from))
-                        .collect(),
-                    _ => vec![],
-                })
-                .filter(|a| a != "iam:PassRole")
-                .collect();
-            granted.sort();
+            let granted = actions_of(&kind.invoke_statements(&placed, &facts, RULE));
             let mut stated: Vec<_> = kind.facts().role_actions.to_vec();
             stated.sort();
+            assert_eq!(granted, stated, "{:?}", kind.kind());
+        }
+    }
+
+    fn actions_of(statements: &[Value]) -> Vec<String> {
+        let mut actions: Vec<String> = statements
+            .iter()
+            .flat_map(|s| match &s["Action"] {
+                Value::String(a) => vec![a.clone()],
+                Value::Array(a) => a
+                    .iter()
+                    .filter_map(|a| a.as_str().map(String::from))
+                    .collect(),
+                _ => vec![],
+            })
+            .filter(|a| a != "iam:PassRole")
+            .collect();
+        actions.sort();
+        actions
+    }
+
+    /// A schedule's role gets what Scheduler's templated target calls, and a kind a schedule
+    /// cannot invoke states no action for one.
+    #[test]
+    fn a_schedules_role_gets_the_kinds_scheduler_actions() {
+        let facts = facts();
+        for spec in one_of_each() {
+            let kind = ValidTarget::of(&spec.target).unwrap();
+            let stated = kind.facts().scheduler_actions;
+            assert_eq!(
+                stated.is_empty(),
+                kind.not_scheduled_because().is_some(),
+                "{:?}",
+                kind.kind()
+            );
+            if stated.is_empty() {
+                continue;
+            }
+            let mut stated: Vec<_> = stated.iter().map(|a| a.to_string()).collect();
+            stated.sort();
+            let granted = actions_of(&kind.scheduled_statements(&placed(kind, &spec), &facts));
             assert_eq!(granted, stated, "{:?}", kind.kind());
         }
     }

@@ -26,6 +26,7 @@ pub(super) const FACTS: KindFacts = KindFacts {
     resource_prefix: "",
     role_actions: &["sns:Publish"],
     invoked_with_role: false,
+    scheduler_actions: &["sns:Publish"],
 };
 pub(super) const GROUP_FIELD: &str = "spec.target.sns.messageGroupId";
 

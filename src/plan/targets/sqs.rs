@@ -25,6 +25,7 @@ pub(super) const FACTS: KindFacts = KindFacts {
     resource_prefix: "",
     role_actions: &["sqs:SendMessage"],
     invoked_with_role: false,
+    scheduler_actions: &["sqs:SendMessage"],
 };
 pub(super) const GROUP_FIELD: &str = "spec.target.sqs.messageGroupId";
 

@@ -17,6 +17,7 @@ pub(super) const FACTS: KindFacts = KindFacts {
     resource_prefix: "",
     role_actions: &["states:StartExecution"],
     invoked_with_role: true,
+    scheduler_actions: &["states:StartExecution"],
 };
 
 pub(super) fn validate(sfn: &StepFunctionsTarget) -> Result<Arn, SpecError> {
