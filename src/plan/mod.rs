@@ -1,6 +1,7 @@
 //! Planning, pure: an `EventBridgeIntegration` spec plus a few observed facts (account,
 //! region, the task's roles) → the desired AWS state. Never a `*` resource.
 
+mod cross_account;
 pub mod described;
 pub mod diff;
 pub mod drift;
@@ -642,6 +643,19 @@ fn queue_permission(
     }))
 }
 
+/// An integration's plan so far: validated, its target placed in its account, its rule in
+/// the controller's. What each way of reaching the target starts from.
+struct Placed<'a> {
+    spec: &'a EventBridgeIntegrationSpec,
+    owner: &'a Owner,
+    facts: &'a Facts,
+    guard: &'a Guardrails,
+    workload: ValidTarget<'a>,
+    target: AccountArn,
+    own_role: Option<&'a RoleArn>,
+    local_rule: DesiredRule,
+}
+
 fn plan_accounts(
     spec: &EventBridgeIntegrationSpec,
     owner: &Owner,
@@ -650,15 +664,43 @@ fn plan_accounts(
 ) -> Result<Plan, PlanError> {
     let ValidSpec {
         target: workload,
-        target_arn: target,
+        target_arn,
         own_role,
         target_account,
     } = validate(spec)?;
     let own_role = own_role.as_ref();
-    let account = facts.account_id.clone();
-    check_account(guard, &account, "the controller's AWS account")?;
-    // A kind whose ARN names no account (API Gateway's REST API) is in the rule's account;
-    // one the spec names by no ARN at all (an API destination), in its region and partition.
+    check_account(guard, &facts.account_id, "the controller's AWS account")?;
+    let target = place_target(workload, target_arn, facts)?;
+    if let Some(schedule) = &spec.schedule {
+        return schedule::plan(
+            spec, schedule, owner, workload, &target, own_role, facts, guard,
+        );
+    }
+    let local_rule = local_rule(spec, owner, &target, facts);
+    let placed = Placed {
+        spec,
+        owner,
+        facts,
+        guard,
+        workload,
+        target,
+        own_role,
+        local_rule,
+    };
+    match &spec.cross_account {
+        None => plan_in_one_account(placed),
+        Some(x) => cross_account::plan(placed, x, target_account),
+    }
+}
+
+/// The target's validated ARN in its account, which must be in the rule's region. A kind
+/// whose ARN names no account (API Gateway's REST API) is in the rule's account; one the spec
+/// names by no ARN at all (an API destination), in its region and partition.
+fn place_target(
+    workload: ValidTarget<'_>,
+    target: Arn,
+    facts: &Facts,
+) -> Result<AccountArn, PlanError> {
     let target = if target.account.is_empty() && target.region.is_empty() {
         Arn {
             region: facts.region.to_string(),
@@ -668,334 +710,96 @@ fn plan_accounts(
     } else {
         target
     };
-    let target = AccountArn::in_account(target, &account)
+    let target = AccountArn::in_account(target, &facts.account_id)
         .map_err(|e| invalid(workload.field(), e.to_string()))?;
-    let region = facts.region.clone();
-    if target.region != region {
+    let region = &facts.region;
+    if target.region != *region {
         return Err(invalid(
             workload.field(),
             format!("the target is in region {} but the rule is in {region}; set spec.region: {} (EventBridge targets are regional)", target.region, target.region),
         ));
     }
-    if let Some(schedule) = &spec.schedule {
-        return schedule::plan(
-            spec, schedule, owner, workload, &target, own_role, facts, guard,
-        );
-    }
-    let partition = target.partition.clone();
+    Ok(target)
+}
+
+/// The integration's rule, in the controller's account and region.
+fn local_rule(
+    spec: &EventBridgeIntegrationSpec,
+    owner: &Owner,
+    target: &AccountArn,
+    facts: &Facts,
+) -> DesiredRule {
     let rule_name = rule_name(spec, owner);
     let bus = spec
         .rule
         .event_bus_name
         .clone()
         .unwrap_or_else(|| "default".into());
-    let local_rule = DesiredRule {
-        arn: rule_arn(&partition, &region, &account, &bus, &rule_name),
-        name: rule_name.clone(),
+    DesiredRule {
+        arn: rule_arn(
+            &target.partition,
+            &facts.region,
+            &facts.account_id,
+            &bus,
+            &rule_name,
+        ),
+        name: rule_name,
         event_bus_name: bus,
         description: spec.rule.description.clone(),
         event_pattern: spec.rule.event_pattern.clone(),
         schedule_expression: spec.rule.schedule_expression.clone(),
         enabled: spec.rule.enabled,
-    };
-    let Some(x) = &spec.cross_account else {
-        if target.account != account && !workload.reaches_other_accounts() {
-            return Err(invalid(
-                workload.field(),
-                format!(
-                    "the target is in account {} but the rule would be in account {account}: direct cross-account delivery to {} is not yet supported; use one in account {account}",
-                    target.account,
-                    workload.kind().as_str()
-                ),
-            ));
-        }
-        if target.account != account {
-            let mode = if workload.delivered_directly() {
-                "mode DirectDelivery: EventBridge delivers to it directly with this account's execution role"
-            } else {
-                "mode EventBusForwarding reaches every target kind"
-            };
-            return Err(invalid(
-                workload.field(),
-                format!(
-                    "the target is in account {} but the rule would be in account {account}; set spec.crossAccount ({mode})",
-                    target.account
-                ),
-            ));
-        }
-        let local = plan_workload(
-            spec, owner, workload, &target, own_role, &account, &region, local_rule, facts, guard,
-        )?;
-        return Ok(Plan {
-            local,
-            remote: None,
-            mode: None,
-            chain: None,
-        });
-    };
+    }
+}
 
-    // Cross-account: both halves, each in its own account.
-    let Some(remote_account) = target_account else {
+/// Target and rule in the controller's account: no `spec.crossAccount`, so a target of
+/// another account is refused with the mode that would reach it.
+fn plan_in_one_account(placed: Placed<'_>) -> Result<Plan, PlanError> {
+    let Placed {
+        spec,
+        owner,
+        facts,
+        guard,
+        workload,
+        target,
+        own_role,
+        local_rule,
+    } = placed;
+    let account = facts.account_id.clone();
+    let region = facts.region.clone();
+    if target.account != account && !workload.reaches_other_accounts() {
         return Err(invalid(
-            "spec.crossAccount.targetAccountId",
-            "required with spec.crossAccount",
-        ));
-    };
-    if remote_account == account {
-        return Err(invalid(
-            "spec.crossAccount.targetAccountId",
-            format!("{remote_account} is the controller's own account; remove spec.crossAccount"),
-        ));
-    }
-    if target.account != remote_account {
-        return Err(invalid(workload.field(), format!("the target is in account {}, not in spec.crossAccount.targetAccountId {remote_account}", target.account)));
-    }
-    let provisioning_role = facts.provisioning_role_arn.as_deref().ok_or_else(|| {
-        invalid(
-            "spec.crossAccount.provisioningRoleArn",
-            "required: name the role the controller assumes in the target account",
-        )
-    })?;
-    let provisioning = validate::check_arn(
-        "spec.crossAccount.provisioningRoleArn",
-        provisioning_role,
-        "iam",
-        "role/",
-    )?;
-    if provisioning.account != remote_account {
-        return Err(invalid(
-            "spec.crossAccount.provisioningRoleArn",
+            workload.field(),
             format!(
-                "must be a role in the target account {remote_account}, not {}",
-                provisioning.account
+                "the target is in account {} but the rule would be in account {account}: direct cross-account delivery to {} is not yet supported; use one in account {account}",
+                target.account,
+                workload.kind().as_str()
             ),
         ));
     }
-    check_account(guard, &remote_account, "the target account")?;
-    if spec.role.as_ref().is_some_and(|r| r.arn.is_some()) {
-        return Err(invalid("spec.role.arn", "a bring-your-own role is not supported with spec.crossAccount; the controller creates the roles in both accounts"));
+    if target.account != account {
+        let mode = if workload.delivered_directly() {
+            "mode DirectDelivery: EventBridge delivers to it directly with this account's execution role"
+        } else {
+            "mode EventBusForwarding reaches every target kind"
+        };
+        return Err(invalid(
+            workload.field(),
+            format!(
+                "the target is in account {} but the rule would be in account {account}; set spec.crossAccount ({mode})",
+                target.account
+            ),
+        ));
     }
-    let tags = owner.tags();
-    let mode = spec
-        .cross_account_mode()
-        .unwrap_or(CrossAccountMode::EventBusForwarding);
-    match mode {
-        CrossAccountMode::EventBusForwarding => {
-            if x.target_role_name.is_some() {
-                return Err(invalid(
-                    "spec.crossAccount.targetRoleName",
-                    "no role is created in the target account (EventBridge never assumes one there); remove it",
-                ));
-            }
-            let target_bus = x
-                .target_event_bus_name
-                .clone()
-                .unwrap_or_else(|| "default".into());
-            let bus_name = target_bus
-                .rsplit('/')
-                .next()
-                .unwrap_or(&target_bus)
-                .to_string();
-            let bus_arn =
-                format!("arn:{partition}:events:{region}:{remote_account}:event-bus/{bus_name}");
-            // The rule in the target account matches what the source rule forwards: the same
-            // pattern, or for a schedule, the scheduled events of exactly that rule.
-            let remote_pattern = match &spec.rule.schedule_expression {
-                Some(_) => Some(
-                    json!({"source": ["aws.events"], "detail-type": ["Scheduled Event"], "resources": [local_rule.arn]}),
-                ),
-                None => spec.rule.event_pattern.clone(),
-            };
-            let remote_rule = DesiredRule {
-                arn: rule_arn(
-                    &partition,
-                    &region,
-                    &remote_account,
-                    &target_bus,
-                    &rule_name,
-                ),
-                name: rule_name.clone(),
-                event_bus_name: target_bus.clone(),
-                description: Some(format!(
-                    "Forwarded from {} in account {account}",
-                    local_rule.arn
-                )),
-                event_pattern: remote_pattern,
-                schedule_expression: None,
-                enabled: spec.rule.enabled,
-            };
-            let remote_facts = Facts {
-                account_id: remote_account.clone(),
-                region: region.clone(),
-                task_roles: facts.task_roles.clone(),
-                provisioning_role_arn: None,
-                recorded_roles: facts.recorded_roles.clone(),
-                connection_secrets: BTreeMap::new(),
-            };
-            let mut remote = plan_workload(
-                spec,
-                owner,
-                workload,
-                &target,
-                own_role,
-                &remote_account,
-                &region,
-                remote_rule,
-                &remote_facts,
-                guard,
-            )?;
-            let role = managed_role(
-                spec,
-                owner,
-                guard,
-                &partition,
-                events_trust_policy(&account, &local_rule.arn),
-                vec![
-                    json!({"Sid": "ForwardToTargetBus", "Effect": "Allow", "Action": "events:PutEvents", "Resource": bus_arn}),
-                ],
-                &facts.recorded_roles,
-            )?;
-            // One statement per integration, admitting its forwarding role only: the bus
-            // policy is written whole (others' statements kept as they are), so statements
-            // of one source account no longer evict each other and none admits the whole
-            // account.
-            let statement_id = names::bus_statement_id(&local_rule.arn);
-            remote.bus_permission = Some(DesiredBusPermission {
-                statement: crate::iam::documents::forwarding_bus_statement(
-                    &statement_id,
-                    &bus_arn,
-                    &partition,
-                    &account,
-                    &role.arn,
-                ),
-                partition: partition.clone(),
-                event_bus_name: target_bus,
-                event_bus_arn: bus_arn.clone(),
-                statement_id,
-                principal_account: account.clone(),
-                principal_role_arn: role.arn.clone(),
-            });
-            let target = TargetShape {
-                id: spec.target.id.clone().unwrap_or_else(|| "1".into()),
-                arn: bus_arn,
-                role_arn: Some(role.arn.clone()),
-                ..Default::default()
-            };
-            let local = Desired {
-                kind: PartKind::ForwardingRule,
-                account_id: account,
-                region,
-                tags,
-                rule: Some(local_rule),
-                role: DesiredRole::Managed(role),
-                targets: vec![target],
-                permissions: vec![],
-                bus_permission: None,
-                queue_permissions: vec![],
-                api_destinations: vec![],
-                schedule: None,
-            };
-            Ok(Plan {
-                local,
-                remote: Some(remote),
-                mode: Some(mode),
-                chain: None,
-            })
-        }
-        CrossAccountMode::DirectDelivery | CrossAccountMode::RoleChain => {
-            if !workload.delivered_directly() {
-                return Err(invalid(
-                    "spec.crossAccount.mode",
-                    format!(
-                        "CrossAccountUnsupportedTarget: EventBridge cannot invoke {} in another account directly; use mode EventBusForwarding (this rule forwards to the target account's bus, and a rule there invokes the target)",
-                        workload.kind().as_str()
-                    ),
-                ));
-            }
-            if x.target_event_bus_name.is_some() {
-                return Err(invalid(
-                    "spec.crossAccount.targetEventBusName",
-                    "applies to mode EventBusForwarding; remove it for DirectDelivery",
-                ));
-            }
-            if x.target_role_name.is_some() && mode == CrossAccountMode::DirectDelivery {
-                return Err(invalid(
-                    "spec.crossAccount.targetRoleName",
-                    "no role is created in the target account (EventBridge never assumes one there); remove it",
-                ));
-            }
-            // EventBridge delivers with this execution role itself, which the target's own
-            // policy names; it never assumes a role of the target's account, so none is
-            // created there (`targetRoleName` is ignored; RoleChain's role of an earlier
-            // version leaves with the record).
-            let statements = match workload {
-                ValidTarget::Lambda(lambda) => vec![
-                    json!({"Sid": "InvokeCrossAccount", "Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": lambda.function_arn}),
-                ],
-                other => other.invoke_statements(&target, facts, &local_rule.arn),
-            };
-            let source = managed_role(
-                spec,
-                owner,
-                guard,
-                &partition,
-                events_trust_policy(&account, &local_rule.arn),
-                statements,
-                &facts.recorded_roles,
-            )?;
-            let shape = target_shape(
-                spec,
-                workload,
-                &target,
-                &local_rule.arn,
-                Some(source.arn.clone()),
-            );
-            let remote = Desired {
-                kind: PartKind::Workload(workload.kind()),
-                account_id: remote_account,
-                region: region.clone(),
-                tags: tags.clone(),
-                rule: None,
-                role: DesiredRole::NotNeeded,
-                targets: vec![],
-                permissions: workload
-                    .resource_permission(
-                        names::owned_statement_id(&rule_name, &local_rule.arn, &owner.uid),
-                        &source.arn,
-                        None,
-                    )
-                    .into_iter()
-                    .collect(),
-                bus_permission: None,
-                queue_permissions: workload
-                    .direct_queue_permission(&target, &local_rule, owner, &source.arn)
-                    .into_iter()
-                    .collect(),
-                api_destinations: vec![],
-                schedule: None,
-            };
-            let local = Desired {
-                kind: PartKind::Workload(workload.kind()),
-                account_id: account,
-                region,
-                tags,
-                rule: Some(local_rule),
-                role: DesiredRole::Managed(source),
-                targets: vec![shape],
-                permissions: vec![],
-                bus_permission: None,
-                queue_permissions: vec![],
-                api_destinations: vec![],
-                schedule: None,
-            };
-            Ok(Plan {
-                local,
-                remote: Some(remote),
-                mode: Some(mode),
-                chain: None,
-            })
-        }
-    }
+    let local = plan_workload(
+        spec, owner, workload, &target, own_role, &account, &region, local_rule, facts, guard,
+    )?;
+    Ok(Plan {
+        local,
+        remote: None,
+        mode: None,
+        chain: None,
+    })
 }
 
 fn invalid(field: &str, message: impl Into<String>) -> PlanError {

@@ -1,0 +1,355 @@
+//! An integration whose target is in another account: both halves, each in its own
+//! account. Bus to bus (EventBusForwarding: this rule forwards to the target account's bus,
+//! where a rule of the same name invokes the target) reaches every kind; direct delivery
+//! (DirectDelivery, and RoleChain's older name for it) reaches the kinds EventBridge invokes
+//! in another account of the rule's region with this account's execution role, which the
+//! target's own policy names.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use super::{
+    check_account, invalid, managed_role, names, plan_workload, rule_arn, target_shape, validate,
+    Desired, DesiredBusPermission, DesiredRole, DesiredRule, Facts, PartKind, Placed, Plan,
+    PlanError, TargetShape, ValidTarget,
+};
+use crate::api::{CrossAccountMode, CrossAccountSpec};
+use crate::iam::documents::events_trust_policy;
+use crate::iam::AccountId;
+
+pub(super) fn plan(
+    placed: Placed<'_>,
+    x: &CrossAccountSpec,
+    target_account: Option<AccountId>,
+) -> Result<Plan, PlanError> {
+    let remote_account = remote_account(&placed, target_account)?;
+    match placed
+        .spec
+        .cross_account_mode()
+        .unwrap_or(CrossAccountMode::EventBusForwarding)
+    {
+        CrossAccountMode::EventBusForwarding => forward_bus_to_bus(placed, x, remote_account),
+        mode @ (CrossAccountMode::DirectDelivery | CrossAccountMode::RoleChain) => {
+            deliver_directly(placed, x, remote_account, mode)
+        }
+    }
+}
+
+/// The target's account, once `spec.crossAccount` is shown to reach it: named, another
+/// account than the controller's, the target's, allowed, with a provisioning role there.
+fn remote_account(
+    placed: &Placed<'_>,
+    target_account: Option<AccountId>,
+) -> Result<AccountId, PlanError> {
+    let Placed {
+        spec,
+        facts,
+        guard,
+        workload,
+        target,
+        ..
+    } = placed;
+    let account = &facts.account_id;
+    let Some(remote_account) = target_account else {
+        return Err(invalid(
+            "spec.crossAccount.targetAccountId",
+            "required with spec.crossAccount",
+        ));
+    };
+    if remote_account == *account {
+        return Err(invalid(
+            "spec.crossAccount.targetAccountId",
+            format!("{remote_account} is the controller's own account; remove spec.crossAccount"),
+        ));
+    }
+    if target.account != remote_account {
+        return Err(invalid(workload.field(), format!("the target is in account {}, not in spec.crossAccount.targetAccountId {remote_account}", target.account)));
+    }
+    let provisioning_role = facts.provisioning_role_arn.as_deref().ok_or_else(|| {
+        invalid(
+            "spec.crossAccount.provisioningRoleArn",
+            "required: name the role the controller assumes in the target account",
+        )
+    })?;
+    let provisioning = validate::check_arn(
+        "spec.crossAccount.provisioningRoleArn",
+        provisioning_role,
+        "iam",
+        "role/",
+    )?;
+    if provisioning.account != remote_account {
+        return Err(invalid(
+            "spec.crossAccount.provisioningRoleArn",
+            format!(
+                "must be a role in the target account {remote_account}, not {}",
+                provisioning.account
+            ),
+        ));
+    }
+    check_account(guard, &remote_account, "the target account")?;
+    if spec.role.as_ref().is_some_and(|r| r.arn.is_some()) {
+        return Err(invalid("spec.role.arn", "a bring-your-own role is not supported with spec.crossAccount; the controller creates the roles in both accounts"));
+    }
+    Ok(remote_account)
+}
+
+/// EventBusForwarding: the rule here forwards to the target account's bus with a role that
+/// may only put events there; the bus's policy admits that role; a rule there of the same
+/// name invokes the target as in one account.
+fn forward_bus_to_bus(
+    placed: Placed<'_>,
+    x: &CrossAccountSpec,
+    remote_account: AccountId,
+) -> Result<Plan, PlanError> {
+    let Placed {
+        spec,
+        owner,
+        facts,
+        guard,
+        workload,
+        target,
+        own_role,
+        local_rule,
+    } = placed;
+    let (account, region) = (facts.account_id.clone(), facts.region.clone());
+    let partition = target.partition.clone();
+    let rule_name = local_rule.name.clone();
+    let tags = owner.tags();
+    let mode = CrossAccountMode::EventBusForwarding;
+    if x.target_role_name.is_some() {
+        return Err(invalid(
+            "spec.crossAccount.targetRoleName",
+            "no role is created in the target account (EventBridge never assumes one there); remove it",
+        ));
+    }
+    let target_bus = x
+        .target_event_bus_name
+        .clone()
+        .unwrap_or_else(|| "default".into());
+    let bus_name = target_bus
+        .rsplit('/')
+        .next()
+        .unwrap_or(&target_bus)
+        .to_string();
+    let bus_arn = format!("arn:{partition}:events:{region}:{remote_account}:event-bus/{bus_name}");
+    // The rule in the target account matches what the source rule forwards: the same
+    // pattern, or for a schedule, the scheduled events of exactly that rule.
+    let remote_pattern = match &spec.rule.schedule_expression {
+        Some(_) => Some(
+            json!({"source": ["aws.events"], "detail-type": ["Scheduled Event"], "resources": [local_rule.arn]}),
+        ),
+        None => spec.rule.event_pattern.clone(),
+    };
+    let remote_rule = DesiredRule {
+        arn: rule_arn(
+            &partition,
+            &region,
+            &remote_account,
+            &target_bus,
+            &rule_name,
+        ),
+        name: rule_name.clone(),
+        event_bus_name: target_bus.clone(),
+        description: Some(format!(
+            "Forwarded from {} in account {account}",
+            local_rule.arn
+        )),
+        event_pattern: remote_pattern,
+        schedule_expression: None,
+        enabled: spec.rule.enabled,
+    };
+    let remote_facts = Facts {
+        account_id: remote_account.clone(),
+        region: region.clone(),
+        task_roles: facts.task_roles.clone(),
+        provisioning_role_arn: None,
+        recorded_roles: facts.recorded_roles.clone(),
+        connection_secrets: BTreeMap::new(),
+    };
+    let mut remote = plan_workload(
+        spec,
+        owner,
+        workload,
+        &target,
+        own_role,
+        &remote_account,
+        &region,
+        remote_rule,
+        &remote_facts,
+        guard,
+    )?;
+    let role = managed_role(
+        spec,
+        owner,
+        guard,
+        &partition,
+        events_trust_policy(&account, &local_rule.arn),
+        vec![
+            json!({"Sid": "ForwardToTargetBus", "Effect": "Allow", "Action": "events:PutEvents", "Resource": bus_arn}),
+        ],
+        &facts.recorded_roles,
+    )?;
+    // One statement per integration, admitting its forwarding role only: the bus
+    // policy is written whole (others' statements kept as they are), so statements
+    // of one source account no longer evict each other and none admits the whole
+    // account.
+    let statement_id = names::bus_statement_id(&local_rule.arn);
+    remote.bus_permission = Some(DesiredBusPermission {
+        statement: crate::iam::documents::forwarding_bus_statement(
+            &statement_id,
+            &bus_arn,
+            &partition,
+            &account,
+            &role.arn,
+        ),
+        partition: partition.clone(),
+        event_bus_name: target_bus,
+        event_bus_arn: bus_arn.clone(),
+        statement_id,
+        principal_account: account.clone(),
+        principal_role_arn: role.arn.clone(),
+    });
+    let target = TargetShape {
+        id: spec.target.id.clone().unwrap_or_else(|| "1".into()),
+        arn: bus_arn,
+        role_arn: Some(role.arn.clone()),
+        ..Default::default()
+    };
+    let local = Desired {
+        kind: PartKind::ForwardingRule,
+        account_id: account,
+        region,
+        tags,
+        rule: Some(local_rule),
+        role: DesiredRole::Managed(role),
+        targets: vec![target],
+        permissions: vec![],
+        bus_permission: None,
+        queue_permissions: vec![],
+        api_destinations: vec![],
+        schedule: None,
+    };
+    Ok(Plan {
+        local,
+        remote: Some(remote),
+        mode: Some(mode),
+        chain: None,
+    })
+}
+
+/// DirectDelivery: the rule here targets the resource in the other account with this
+/// account's execution role, and the target's own policy (written there through the
+/// provisioning role) names that role.
+fn deliver_directly(
+    placed: Placed<'_>,
+    x: &CrossAccountSpec,
+    remote_account: AccountId,
+    mode: CrossAccountMode,
+) -> Result<Plan, PlanError> {
+    let Placed {
+        spec,
+        owner,
+        facts,
+        guard,
+        workload,
+        target,
+        local_rule,
+        ..
+    } = placed;
+    let (account, region) = (facts.account_id.clone(), facts.region.clone());
+    let partition = target.partition.clone();
+    let rule_name = local_rule.name.clone();
+    let tags = owner.tags();
+    if !workload.delivered_directly() {
+        return Err(invalid(
+            "spec.crossAccount.mode",
+            format!(
+                "CrossAccountUnsupportedTarget: EventBridge cannot invoke {} in another account directly; use mode EventBusForwarding (this rule forwards to the target account's bus, and a rule there invokes the target)",
+                workload.kind().as_str()
+            ),
+        ));
+    }
+    if x.target_event_bus_name.is_some() {
+        return Err(invalid(
+            "spec.crossAccount.targetEventBusName",
+            "applies to mode EventBusForwarding; remove it for DirectDelivery",
+        ));
+    }
+    if x.target_role_name.is_some() && mode == CrossAccountMode::DirectDelivery {
+        return Err(invalid(
+            "spec.crossAccount.targetRoleName",
+            "no role is created in the target account (EventBridge never assumes one there); remove it",
+        ));
+    }
+    // EventBridge delivers with this execution role itself, which the target's own
+    // policy names; it never assumes a role of the target's account, so none is
+    // created there (`targetRoleName` is ignored; RoleChain's role of an earlier
+    // version leaves with the record).
+    let statements = match workload {
+        ValidTarget::Lambda(lambda) => vec![
+            json!({"Sid": "InvokeCrossAccount", "Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": lambda.function_arn}),
+        ],
+        other => other.invoke_statements(&target, facts, &local_rule.arn),
+    };
+    let source = managed_role(
+        spec,
+        owner,
+        guard,
+        &partition,
+        events_trust_policy(&account, &local_rule.arn),
+        statements,
+        &facts.recorded_roles,
+    )?;
+    let shape = target_shape(
+        spec,
+        workload,
+        &target,
+        &local_rule.arn,
+        Some(source.arn.clone()),
+    );
+    let remote = Desired {
+        kind: PartKind::Workload(workload.kind()),
+        account_id: remote_account,
+        region: region.clone(),
+        tags: tags.clone(),
+        rule: None,
+        role: DesiredRole::NotNeeded,
+        targets: vec![],
+        permissions: workload
+            .resource_permission(
+                names::owned_statement_id(&rule_name, &local_rule.arn, &owner.uid),
+                &source.arn,
+                None,
+            )
+            .into_iter()
+            .collect(),
+        bus_permission: None,
+        queue_permissions: workload
+            .direct_queue_permission(&target, &local_rule, owner, &source.arn)
+            .into_iter()
+            .collect(),
+        api_destinations: vec![],
+        schedule: None,
+    };
+    let local = Desired {
+        kind: PartKind::Workload(workload.kind()),
+        account_id: account,
+        region,
+        tags,
+        rule: Some(local_rule),
+        role: DesiredRole::Managed(source),
+        targets: vec![shape],
+        permissions: vec![],
+        bus_permission: None,
+        queue_permissions: vec![],
+        api_destinations: vec![],
+        schedule: None,
+    };
+    Ok(Plan {
+        local,
+        remote: Some(remote),
+        mode: Some(mode),
+        chain: None,
+    })
+}
