@@ -150,7 +150,61 @@ pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError>
             "nothing to diagnose: expected \"rule\" (the output of `aws events describe-rule`, or null when the rule does not exist), \"targets\", \"chains\" or \"schedule\" (the output of `aws scheduler get-schedule`, or null)",
         ));
     }
-    let rule = match input::field(&root, "rule") {
+    let rule = parse_rule(&root)?;
+    let targets = parse_targets(&root)?;
+    let roles = parse_roles(&root)?;
+    let lambda_policies = parse_lambda_policies(&root)?;
+    let task_definitions = parse_task_definitions(&root)?;
+    let chains = parse_chains(&root)?;
+    let dead_letter_queues = parse_dead_letter_queues(&root)?;
+    let (key_policies, key_arns) = parse_key_policies(&root)?;
+    let organization = match input::field(&root, "organization") {
+        None => None,
+        Some(o) => Some(parse_organization(o)?),
+    };
+    let delivery = match input::field(&root, "delivery") {
+        None => None,
+        Some(d) => Some(parse_delivery(d)?),
+    };
+    let api_destinations = parse_api_destinations(&root)?;
+    if root.get("schedule").is_some()
+        && (root.get("rule").is_some() || root.get("targets").is_some())
+    {
+        return Err(err(
+            "bundle.schedule",
+            "a bundle diagnoses a rule (rule, targets) or a schedule, not both: split it in two",
+        ));
+    }
+    let schedule = match root.get("schedule") {
+        None | Some(Value::Null) => None,
+        Some(s) => Some(parse_schedule(s)?),
+    };
+    let expect = parse_expectations(&root)?;
+    Ok((
+        Snapshot {
+            rule,
+            targets,
+            roles,
+            lambda_policies,
+            task_definitions,
+            chains,
+            dead_letter_queues,
+            key_policies,
+            key_arns,
+            organization,
+            delivery,
+            api_destinations,
+            schedule,
+            now: collected_at(&root)?,
+            ..Default::default()
+        },
+        expect,
+    ))
+}
+
+/// `rule`: `aws events describe-rule`, or null when the rule does not exist.
+fn parse_rule(root: &Value) -> Result<Option<Rule>, BundleError> {
+    let rule = match input::field(root, "rule") {
         None => None,
         Some(r) => {
             input::object(r, "bundle.rule")?;
@@ -165,7 +219,12 @@ pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError>
             })
         }
     };
-    let (targets_list, targets_path): (&[Value], &str) = match input::field(&root, "targets") {
+    Ok(rule)
+}
+
+/// `targets`: `aws events list-targets-by-rule`, or a list of its targets.
+fn parse_targets(root: &Value) -> Result<Vec<Target>, BundleError> {
+    let (targets_list, targets_path): (&[Value], &str) = match input::field(root, "targets") {
         None => (&[], "bundle.targets"),
         Some(Value::Array(a)) => (a.as_slice(), "bundle.targets"),
         Some(obj @ Value::Object(_)) => match input::field(obj, "Targets") {
@@ -215,8 +274,13 @@ pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError>
             },
         });
     }
+    Ok(targets)
+}
+
+/// `roles`: each `aws iam get-role`, with its inline and attached policies and boundary.
+fn parse_roles(root: &Value) -> Result<BTreeMap<String, Role>, BundleError> {
     let mut roles = BTreeMap::new();
-    for (i, r) in input::optional_list(&root, "roles", "bundle")?
+    for (i, r) in input::optional_list(root, "roles", "bundle")?
         .iter()
         .enumerate()
     {
@@ -298,14 +362,24 @@ pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError>
             },
         );
     }
+    Ok(roles)
+}
+
+/// `lambdaPolicies`: `aws lambda get-policy` by function ARN.
+fn parse_lambda_policies(root: &Value) -> Result<BTreeMap<String, Value>, BundleError> {
     let mut lambda_policies = BTreeMap::new();
-    for (arn, p, path) in optional_map(&root, "lambdaPolicies")? {
+    for (arn, p, path) in optional_map(root, "lambdaPolicies")? {
         // `aws lambda get-policy` prints {"Policy": "<JSON text>", "RevisionId": …}.
         let doc = input::field(p, "Policy").unwrap_or(p);
         lambda_policies.insert(arn.clone(), document(Some(doc), &format!("{path}.Policy"))?);
     }
+    Ok(lambda_policies)
+}
+
+/// `taskDefinitions`: `aws ecs describe-task-definition` by ARN.
+fn parse_task_definitions(root: &Value) -> Result<BTreeMap<String, TaskDefinition>, BundleError> {
     let mut task_definitions = BTreeMap::new();
-    for (arn, td, path) in optional_map(&root, "taskDefinitions")? {
+    for (arn, td, path) in optional_map(root, "taskDefinitions")? {
         input::object(td, &path)?;
         let td = input::field(td, "taskDefinition").ok_or_else(|| {
             err(
@@ -323,8 +397,13 @@ pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError>
         };
         task_definitions.insert(arn.clone(), entry);
     }
+    Ok(task_definitions)
+}
+
+/// `chains`: the role chains to follow, `{from, to}`.
+fn parse_chains(root: &Value) -> Result<Vec<Chain>, BundleError> {
     let mut chains = Vec::new();
-    for (i, c) in input::optional_list(&root, "chains", "bundle")?
+    for (i, c) in input::optional_list(root, "chains", "bundle")?
         .iter()
         .enumerate()
     {
@@ -336,7 +415,12 @@ pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError>
             to: input::required_string(c, "to", &path)?,
         });
     }
-    let dead_letter_queues = match input::field(&root, "deadLetterQueues") {
+    Ok(chains)
+}
+
+/// `deadLetterQueues`: `aws sqs get-queue-attributes` by queue ARN (or URL), or a list.
+fn parse_dead_letter_queues(root: &Value) -> Result<Option<BTreeMap<String, Queue>>, BundleError> {
+    let dead_letter_queues = match input::field(root, "deadLetterQueues") {
         None => None,
         Some(given) => {
             // A map {queue ARN: output}, or a list of outputs, each naming its QueueArn.
@@ -357,7 +441,7 @@ pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError>
                         Ok((arn, q, path))
                     })
                     .collect::<Result<_, InputError>>()?,
-                _ => optional_map(&root, "deadLetterQueues")?
+                _ => optional_map(root, "deadLetterQueues")?
                     .into_iter()
                     .map(|(k, v, p)| (k.clone(), v, p))
                     .collect(),
@@ -387,9 +471,17 @@ pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError>
             Some(queues)
         }
     };
+    Ok(dead_letter_queues)
+}
+
+/// `keyPolicies`: `aws kms get-key-policy` by key, with the ARN of a key named by alias.
+#[allow(clippy::type_complexity)]
+fn parse_key_policies(
+    root: &Value,
+) -> Result<(BTreeMap<String, Value>, BTreeMap<String, String>), BundleError> {
     let mut key_policies = BTreeMap::new();
     let mut key_arns = BTreeMap::new();
-    for (key, p, path) in optional_map(&root, "keyPolicies")? {
+    for (key, p, path) in optional_map(root, "keyPolicies")? {
         input::object(p, &path)?;
         // `aws kms get-key-policy` prints {"Policy": "<JSON text>", "PolicyName": "default"}.
         key_policies.insert(
@@ -401,34 +493,18 @@ pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError>
             key_arns.insert(key.clone(), arn);
         }
     }
-    let organization = match input::field(&root, "organization") {
-        None => None,
-        Some(o) => Some(parse_organization(o)?),
-    };
-    let delivery = match input::field(&root, "delivery") {
-        None => None,
-        Some(d) => Some(parse_delivery(d)?),
-    };
-    let api_destinations = parse_api_destinations(&root)?;
-    if root.get("schedule").is_some()
-        && (root.get("rule").is_some() || root.get("targets").is_some())
-    {
-        return Err(err(
-            "bundle.schedule",
-            "a bundle diagnoses a rule (rule, targets) or a schedule, not both: split it in two",
-        ));
-    }
-    let schedule = match root.get("schedule") {
-        None | Some(Value::Null) => None,
-        Some(s) => Some(parse_schedule(s)?),
-    };
+    Ok((key_policies, key_arns))
+}
+
+/// What the bundle expects to exist: a schedule (`"schedule": null`), a target ID.
+fn parse_expectations(root: &Value) -> Result<Expectations, BundleError> {
     let expect = Expectations {
         // `"schedule": null`: a schedule is expected and does not exist.
         schedule_name: root
             .get("schedule")
             .is_some_and(Value::is_null)
             .then(|| "<group>/<schedule>".to_string()),
-        targets: match input::field(&root, "expectTargetId") {
+        targets: match input::field(root, "expectTargetId") {
             None => vec![],
             Some(Value::String(s)) => vec![(s.clone(), "<target ARN>".to_string())],
             Some(other) => {
@@ -442,26 +518,7 @@ pub fn parse_bundle(text: &str) -> Result<(Snapshot, Expectations), BundleError>
         },
         ..Default::default()
     };
-    Ok((
-        Snapshot {
-            rule,
-            targets,
-            roles,
-            lambda_policies,
-            task_definitions,
-            chains,
-            dead_letter_queues,
-            key_policies,
-            key_arns,
-            organization,
-            delivery,
-            api_destinations,
-            schedule,
-            now: collected_at(&root)?,
-            ..Default::default()
-        },
-        expect,
-    ))
+    Ok(expect)
 }
 
 /// `collectedAt`, an instant (an offset or `Z`), or absent; anything else is refused
