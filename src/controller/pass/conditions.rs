@@ -145,12 +145,36 @@ fn converged(
     };
     let desired = workload.desired;
     let errors: Vec<&Finding> = findings.iter().filter(|f| f.is_error()).collect();
-    let role = match &desired.role {
+    let role = role_condition(workload);
+    let rule = rule_condition(desired, workload.changes);
+    let target = target_condition(workload);
+    let permission = permission_condition(parts);
+    let access = access_condition(&errors);
+    let cross = connector.map(|part| cross_account_condition(part, local, mode, &errors));
+    let mut parts_ready: Vec<&ConditionValue> = vec![&role, &rule, &target, &permission];
+    parts_ready.extend(cross.iter());
+    let (ready, stalled) = ready_and_stalled(desired, &errors, &parts_ready);
+    let reconciling = ConditionValue::new(
+        c::RECONCILING,
+        false,
+        Reason::Converged,
+        "AWS matches the spec",
+    );
+    let mut out = vec![ready, role, rule, target, permission, access];
+    out.extend(cross);
+    out.extend([reconciling, stalled]);
+    out
+}
+
+/// RoleReady: the role of the part that invokes the workload, or why it has none.
+fn role_condition(workload: &PartOutcome<'_>) -> ConditionValue {
+    let desired = workload.desired;
+    match &desired.role {
         DesiredRole::NotNeeded => ConditionValue::new(
             c::ROLE_READY,
             true,
             Reason::NotRequired,
-            "Lambda targets are invoked through the function's resource-based policy",
+            "every target is invoked through its own resource-based policy (a function's, queue's or topic's policy, or the account's logs resource policy), not a role",
         ),
         DesiredRole::BringYourOwn { arn } => match &workload.observed.role {
             Some(_) => ConditionValue::new(
@@ -195,8 +219,12 @@ fn converged(
                 ),
             )
         }
-    };
-    let rule = rule_condition(desired, workload.changes);
+    }
+}
+
+/// TargetReady: the rule's targets, or the schedule's.
+fn target_condition(workload: &PartOutcome<'_>) -> ConditionValue {
+    let desired = workload.desired;
     let target_want: Vec<String> = match &desired.schedule {
         Some(s) => vec![format!("schedule target → {}", s.target.arn)],
         None => desired
@@ -211,12 +239,16 @@ fn converged(
             Change::PutTarget | Change::RemoveTargets(_) | Change::PutSchedule { .. }
         )
     });
-    let target = ConditionValue::new(c::TARGET_READY, true, target_reason, target_want.join("; "));
+    ConditionValue::new(c::TARGET_READY, true, target_reason, target_want.join("; "))
+}
+
+/// InvokePermissionReady: the statements of functions' policies, in either account.
+fn permission_condition(parts: &[PartOutcome<'_>]) -> ConditionValue {
     let granted: Vec<(&PartOutcome<'_>, &crate::plan::DesiredPermission)> = parts
         .iter()
         .flat_map(|part| part.desired.permissions.iter().map(move |p| (part, p)))
         .collect();
-    let permission = match granted.first() {
+    match granted.first() {
         None => ConditionValue::new(
             c::INVOKE_PERMISSION_READY,
             true,
@@ -238,8 +270,12 @@ fn converged(
                 .collect::<Vec<_>>()
                 .join("; "),
         ),
-    };
-    let access = match errors.first() {
+    }
+}
+
+/// AccessVerified: the first error of the diagnosis, or none.
+fn access_condition(errors: &[&Finding]) -> ConditionValue {
+    match errors.first() {
         None => ConditionValue::new(
             c::ACCESS_VERIFIED,
             true,
@@ -252,46 +288,81 @@ fn converged(
             f.code.as_str(),
             format!("{} Fix: {}", f.message, f.remediation),
         ),
-    };
-    let cross = connector.map(|part| {
-        let cross_errors: Vec<&&Finding> = errors
-            .iter()
-            .filter(|f| matches!(f.code, Code::CrossAccountTrustMissing | Code::CrossAccountAssumeRoleNotAllowed | Code::CrossAccountUnsupportedTarget))
-            .collect();
-        let reason = change_reason(part.changes, |_| true);
-        match (cross_errors.first(), mode) {
-            (Some(f), _) => ConditionValue::new(c::CROSS_ACCOUNT_READY, false, f.code.as_str(), format!("{} Fix: {}", f.message, f.remediation)),
-            (None, Some(CrossAccountMode::EventBusForwarding)) => {
-                let target = part.desired.targets.first().map(|t| t.arn.clone()).unwrap_or_default();
-                ConditionValue::new(
-                    c::CROSS_ACCOUNT_READY,
-                    true,
-                    reason,
-                    format!("rule {} forwards to {target} with role {}, the only principal the bus's policy admits for it; a rule there invokes the target", part.desired.rule().arn, part.desired.role.arn().unwrap_or_default()),
-                )
-            }
-            (None, _) => {
-                // Every function, queue, topic or stream a list delivers to there.
-                let targets: Vec<&str> = part
-                    .desired
-                    .permissions
-                    .iter()
-                    .map(|p| p.function_arn.as_str())
-                    .chain(part.desired.queue_permissions.iter().map(|q| q.queue_arn.as_str()))
-                    .collect();
-                let target = targets.join(", ");
-                ConditionValue::new(
-                    c::CROSS_ACCOUNT_READY,
-                    true,
-                    reason,
-                    format!("the rule delivers to {target} in account {} directly with role {}, which each one's policy names (no role is assumed in that account)", part.desired.account_id, local.desired.role.arn().unwrap_or_default()),
-                )
-            }
+    }
+}
+
+/// CrossAccountReady: the part that connects the accounts (`part`), in its mode.
+fn cross_account_condition(
+    part: &PartOutcome<'_>,
+    local: &PartOutcome<'_>,
+    mode: Option<CrossAccountMode>,
+    errors: &[&Finding],
+) -> ConditionValue {
+    let cross_errors: Vec<&&Finding> = errors
+        .iter()
+        .filter(|f| {
+            matches!(
+                f.code,
+                Code::CrossAccountTrustMissing
+                    | Code::CrossAccountAssumeRoleNotAllowed
+                    | Code::CrossAccountUnsupportedTarget
+            )
+        })
+        .collect();
+    let reason = change_reason(part.changes, |_| true);
+    match (cross_errors.first(), mode) {
+        (Some(f), _) => ConditionValue::new(
+            c::CROSS_ACCOUNT_READY,
+            false,
+            f.code.as_str(),
+            format!("{} Fix: {}", f.message, f.remediation),
+        ),
+        (None, Some(CrossAccountMode::EventBusForwarding)) => {
+            let target = part
+                .desired
+                .targets
+                .first()
+                .map(|t| t.arn.clone())
+                .unwrap_or_default();
+            ConditionValue::new(
+                c::CROSS_ACCOUNT_READY,
+                true,
+                reason,
+                format!("rule {} forwards to {target} with role {}, the only principal the bus's policy admits for it; a rule there invokes the target", part.desired.rule().arn, part.desired.role.arn().unwrap_or_default()),
+            )
         }
-    });
-    let mut parts_ready: Vec<&ConditionValue> = vec![&role, &rule, &target, &permission];
-    parts_ready.extend(cross.iter());
-    let (ready, stalled) = match (errors.first(), parts_ready.iter().find(|c| !c.status)) {
+        (None, _) => {
+            // Every function, queue, topic or stream a list delivers to there.
+            let targets: Vec<&str> = part
+                .desired
+                .permissions
+                .iter()
+                .map(|p| p.function_arn.as_str())
+                .chain(
+                    part.desired
+                        .queue_permissions
+                        .iter()
+                        .map(|q| q.queue_arn.as_str()),
+                )
+                .collect();
+            let target = targets.join(", ");
+            ConditionValue::new(
+                c::CROSS_ACCOUNT_READY,
+                true,
+                reason,
+                format!("the rule delivers to {target} in account {} directly with role {}, which each one's policy names (no role is assumed in that account)", part.desired.account_id, local.desired.role.arn().unwrap_or_default()),
+            )
+        }
+    }
+}
+
+/// Ready and Stalled: the first error, else the first part not ready, else converged.
+fn ready_and_stalled(
+    desired: &crate::plan::Desired,
+    errors: &[&Finding],
+    parts_ready: &[&ConditionValue],
+) -> (ConditionValue, ConditionValue) {
+    match (errors.first(), parts_ready.iter().find(|c| !c.status)) {
         (None, None) => (
             ConditionValue::new(
                 c::READY,
@@ -322,17 +393,7 @@ fn converged(
             ConditionValue::new(c::READY, false, bad.reason.clone(), bad.message.clone()),
             ConditionValue::new(c::STALLED, true, bad.reason.clone(), bad.message.clone()),
         ),
-    };
-    let reconciling = ConditionValue::new(
-        c::RECONCILING,
-        false,
-        Reason::Converged,
-        "AWS matches the spec",
-    );
-    let mut out = vec![ready, role, rule, target, permission, access];
-    out.extend(cross);
-    out.extend([reconciling, stalled]);
-    out
+    }
 }
 
 /// RuleReady: the rule, or the schedule standing for it (`spec.schedule`).
