@@ -413,6 +413,23 @@ pub fn diff(
     adopt: Adoption,
 ) -> Result<Vec<Change>, NotOwned> {
     let mut changes = api_destination_changes(desired, observed, owner, &adopt)?;
+    changes.extend(role_changes(desired, observed, owner, &adopt)?);
+    changes.extend(rule_changes(desired, observed, owner, &adopt)?);
+    changes.extend(bus_permission_changes(desired, observed, &adopt)?);
+    changes.extend(lambda_permission_changes(desired, observed, &adopt)?);
+    changes.extend(queue_statement_changes(desired, observed, &adopt)?);
+    changes.extend(schedule_change(desired, observed, owner, &adopt)?);
+    Ok(changes)
+}
+
+/// The managed role: created, tagged, its trust, boundary and policy put back.
+fn role_changes(
+    desired: &Desired,
+    observed: &Observed,
+    owner: &Owner,
+    adopt: &Adoption,
+) -> Result<Vec<Change>, NotOwned> {
+    let mut changes = vec![];
     if let DesiredRole::Managed(role) = &desired.role {
         match &observed.role {
             None => changes.extend([Change::CreateRole, Change::PutRolePolicy]),
@@ -451,6 +468,17 @@ pub fn diff(
             }
         }
     }
+    Ok(changes)
+}
+
+/// The rule and its targets: created or put back, tagged, targets not ours removed.
+fn rule_changes(
+    desired: &Desired,
+    observed: &Observed,
+    owner: &Owner,
+    adopt: &Adoption,
+) -> Result<Vec<Change>, NotOwned> {
+    let mut changes = vec![];
     if let (Some(want), false) = (&desired.rule, desired.targets.is_empty()) {
         match &observed.rule {
             None => changes.push(Change::PutRule { created: true }),
@@ -480,10 +508,20 @@ pub fn diff(
             .collect();
         // A rule of ours carries our targets only (another one is drift, or one removed from
         // spec.targets); an adopted rule's other targets were there before us.
-        if !foreign.is_empty() && !keeps_other_targets(observed, owner, &adopt) {
+        if !foreign.is_empty() && !keeps_other_targets(observed, owner, adopt) {
             changes.push(Change::RemoveTargets(foreign));
         }
     }
+    Ok(changes)
+}
+
+/// EventBusForwarding: our statement in the target bus's policy.
+fn bus_permission_changes(
+    desired: &Desired,
+    observed: &Observed,
+    adopt: &Adoption,
+) -> Result<Vec<Change>, NotOwned> {
+    let mut changes = vec![];
     if let Some(b) = &desired.bus_permission {
         let text = observed
             .bus_policy
@@ -512,6 +550,16 @@ pub fn diff(
             }
         }
     }
+    Ok(changes)
+}
+
+/// Our statement in each function's policy.
+fn lambda_permission_changes(
+    desired: &Desired,
+    observed: &Observed,
+    adopt: &Adoption,
+) -> Result<Vec<Change>, NotOwned> {
+    let mut changes = vec![];
     for p in &desired.permissions {
         let existing = observed
             .lambda_policies
@@ -577,6 +625,16 @@ pub fn diff(
             }
         }
     }
+    Ok(changes)
+}
+
+/// Our statements in each queue's, topic's, stream's or logs resource policy, one rewrite per holder.
+fn queue_statement_changes(
+    desired: &Desired,
+    observed: &Observed,
+    adopt: &Adoption,
+) -> Result<Vec<Change>, NotOwned> {
+    let mut changes = vec![];
     for first in desired.permitted_queues() {
         // A missing queue is the diagnosis's to report (DeadLetterQueueNotFound), not ours
         // to create.
@@ -615,7 +673,6 @@ pub fn diff(
             });
         }
     }
-    changes.extend(schedule_change(desired, observed, owner, &adopt)?);
     Ok(changes)
 }
 
