@@ -30,7 +30,8 @@ pub struct EventBridgeIntegrationStatus {
     /// ID of the target on the rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_id: Option<String>,
-    /// ECS, StepFunctions, Lambda, SQS, SNS or Kinesis.
+    /// The target's kind (`TargetKind`): ECS, StepFunctions, Lambda, SQS, SNS, Kinesis,
+    /// Firehose, APIGateway, Logs or APIDestination.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_kind: Option<String>,
     /// The half of a cross-account integration that lives in the target account.

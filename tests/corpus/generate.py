@@ -600,7 +600,7 @@ def firehose_good(stream=FIREHOSE):
 case("firehose-good", "Firehose: PutRecord and PutRecordBatch on the stream.", firehose_good())
 case("firehose-good-wildcard-action", "firehose:Put* on the stream.",
      mutate(firehose_good(), lambda b: set_inline(b, dict(PUT_FIREHOSE, Action="firehose:Put*"))))
-case("firehose-put-record-only", "PutRecord alone: EventBridge batches events to Firehose (PutRecordBatch).",
+case("firehose-put-record-only", "PutRecord alone: the rule's role is asked for both actions AWS's own roles hold (its pages disagree on which EventBridge calls).",
      mutate(firehose_good(), lambda b: set_inline(b, dict(PUT_FIREHOSE, Action="firehose:PutRecord"))), ["TargetActionNotAllowed"])
 case("firehose-wrong-stream", "Both actions, on another stream.",
      mutate(firehose_good(), lambda b: set_inline(b, dict(PUT_FIREHOSE, Resource=f"arn:aws:firehose:{R}:{A}:deliverystream/refunds"))),

@@ -17,7 +17,7 @@ pub(super) const FACTS: KindFacts = KindFacts {
     spec_field: "ecs",
     label: "ECS",
     service: "ecs",
-    resource_prefix: "cluster/",
+    resource_prefix: "",
     role_actions: &["ecs:RunTask"],
     invoked_with_role: true,
     scheduler_actions: &["ecs:RunTask"],

@@ -1,8 +1,8 @@
 //! An Amazon Data Firehose stream (a "delivery stream" in its API and ARN): a role of
 //! EventBridge's with `firehose:PutRecord` and `firehose:PutRecordBatch` on that stream only.
-//! EventBridge's guide names PutRecordBatch (it batches events to Firehose); the role the
-//! EventBridge console creates, and CDK's `KinesisFirehoseStream` target, grant both, and so
-//! does this. The rule's target takes no parameter block: EventBridge tells the kind by the
+//! AWS's pages disagree on which of the two EventBridge calls (one names PutRecordBatch); the
+//! role the EventBridge console creates and CDK's `KinesisFirehoseStream` target grant both,
+//! and so does this, and the diagnosis asks a hand-made role for both. The rule's target takes no parameter block: EventBridge tells the kind by the
 //! ARN. A stream in another account is reached bus to bus (EventBridge does not deliver to
 //! Firehose across accounts directly). A schedule puts to it through Scheduler's templated
 //! Firehose target (the stream's ARN, the input as the record), whose role needs

@@ -240,7 +240,7 @@ impl<'a> ValidTarget<'a> {
 
     /// Why a schedule (`spec.schedule`) cannot invoke it; None: it can, through Scheduler's
     /// templated targets (ECS with its launch parameters, Kinesis with a fixed partition key,
-    /// SQS with its FIFO message group) or, for a FIFO topic, the universal target.
+    /// Firehose, SQS with its FIFO message group) or, for a FIFO topic, the universal target.
     pub fn not_scheduled_because(self) -> Option<&'static str> {
         match self {
             ValidTarget::StepFunctions(_)
