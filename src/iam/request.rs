@@ -313,25 +313,11 @@ fn scan_for(
     v
 }
 
-/// Evaluates one request against every policy type.
-pub fn evaluate(question: &Question, policies: &Policies) -> Outcome {
+/// The request AWS evaluates for `question`: its context with the keys AWS puts in every
+/// request (unless the question sets them itself), and the principal's and the resource's
+/// accounts.
+fn request_of(question: &Question) -> (Request, Option<String>, Option<String>) {
     let principal = &question.principal;
-    // "No permissions are required to perform this operation. If an administrator attaches a
-    // policy to your identity that explicitly denies access to the sts:GetCallerIdentity
-    // action, you can still perform this operation" (AWS STS API Reference,
-    // GetCallerIdentity): no policy of any type is consulted.
-    if question
-        .action
-        .eq_ignore_ascii_case("sts:GetCallerIdentity")
-    {
-        return Outcome {
-            decision: Decision::Allow,
-            blocked_by: vec![],
-            explain: vec![],
-            not_evaluated: vec![],
-            org_levels_blocking: vec![],
-        };
-    }
     let principal_account = principal.account().map(str::to_string);
     let resource_account = question
         .resource_account
@@ -377,6 +363,29 @@ pub fn evaluate(question: &Question, policies: &Policies) -> Outcome {
         resource: Some(question.resource.clone()),
         context,
     };
+    (request, principal_account, resource_account)
+}
+
+/// Evaluates one request against every policy type.
+pub fn evaluate(question: &Question, policies: &Policies) -> Outcome {
+    let principal = &question.principal;
+    // "No permissions are required to perform this operation. If an administrator attaches a
+    // policy to your identity that explicitly denies access to the sts:GetCallerIdentity
+    // action, you can still perform this operation" (AWS STS API Reference,
+    // GetCallerIdentity): no policy of any type is consulted.
+    if question
+        .action
+        .eq_ignore_ascii_case("sts:GetCallerIdentity")
+    {
+        return Outcome {
+            decision: Decision::Allow,
+            blocked_by: vec![],
+            explain: vec![],
+            not_evaluated: vec![],
+            org_levels_blocking: vec![],
+        };
+    }
+    let (request, principal_account, resource_account) = request_of(question);
 
     let service = question
         .action
@@ -534,59 +543,20 @@ pub fn evaluate(question: &Question, policies: &Policies) -> Outcome {
             (m, _) => m,
         })
         .min();
-    let mut blocked = vec![];
-    if same_account {
-        match resource_match {
-            // 3a. Names the caller itself (or everyone): grants on its own.
-            Some(PrincipalMatch::Exact | PrincipalMatch::Anyone) => {
-                grant(Layer::Resource, &refs(&resource));
-            }
-            // 3b. Names the session's role: limited by boundary and session policy.
-            Some(PrincipalMatch::Role) => {
-                if !boundary_ok {
-                    blocked.push(Layer::Boundary);
-                }
-                if !session_ok {
-                    blocked.push(Layer::Session);
-                }
-                grant(Layer::Resource, &refs(&resource));
-            }
-            // 3c. Names the account, or nothing: identity policies decide — except where the
-            // resource-based policy is required (KMS key policies, role trust policies).
-            Some(PrincipalMatch::Account) | None => {
-                if is_service || (resource_match.is_none() && resource_policy_required) {
-                    blocked.push(Layer::Resource);
-                }
-                if !is_service {
-                    if !identity_ok {
-                        blocked.push(Layer::Identity);
-                    }
-                    if !boundary_ok {
-                        blocked.push(Layer::Boundary);
-                    }
-                    if !session_ok {
-                        blocked.push(Layer::Session);
-                    }
-                    grant(Layer::Identity, &refs(&identity));
-                }
-            }
+    let (blocked, granting) = deciding_layers(
+        same_account,
+        resource_match,
+        is_service,
+        resource_policy_required,
+        identity_ok,
+        boundary_ok,
+        session_ok,
+    );
+    for layer in granting {
+        match layer {
+            Layer::Identity => grant(Layer::Identity, &refs(&identity)),
+            _ => grant(Layer::Resource, &refs(&resource)),
         }
-    } else {
-        // 4. Cross account: both sides must allow.
-        if resource_match.is_none() {
-            blocked.push(Layer::Resource);
-        }
-        if !identity_ok {
-            blocked.push(Layer::Identity);
-        }
-        if !boundary_ok {
-            blocked.push(Layer::Boundary);
-        }
-        if !session_ok {
-            blocked.push(Layer::Session);
-        }
-        grant(Layer::Resource, &refs(&resource));
-        grant(Layer::Identity, &refs(&identity));
     }
     let limited = !(same_account
         && matches!(
@@ -606,6 +576,66 @@ pub fn evaluate(question: &Question, policies: &Policies) -> Outcome {
         out.blocked_by = blocked;
     }
     out
+}
+
+/// Steps 3 and 4 of AWS's evaluation logic, once no Deny and no organisation level blocks:
+/// the layers that fail to allow (empty: allowed), and the layers whose allows grant it
+/// (Resource, Identity), by how the resource policy names the caller (`resource_match`).
+fn deciding_layers(
+    same_account: bool,
+    resource_match: Option<PrincipalMatch>,
+    is_service: bool,
+    resource_policy_required: bool,
+    identity_ok: bool,
+    boundary_ok: bool,
+    session_ok: bool,
+) -> (Vec<Layer>, Vec<Layer>) {
+    let mut blocked = vec![];
+    let mut granting = vec![];
+    let limits = |blocked: &mut Vec<Layer>| {
+        if !boundary_ok {
+            blocked.push(Layer::Boundary);
+        }
+        if !session_ok {
+            blocked.push(Layer::Session);
+        }
+    };
+    if same_account {
+        match resource_match {
+            // 3a. Names the caller itself (or everyone): grants on its own.
+            Some(PrincipalMatch::Exact | PrincipalMatch::Anyone) => granting.push(Layer::Resource),
+            // 3b. Names the session's role: limited by boundary and session policy.
+            Some(PrincipalMatch::Role) => {
+                limits(&mut blocked);
+                granting.push(Layer::Resource);
+            }
+            // 3c. Names the account, or nothing: identity policies decide — except where the
+            // resource-based policy is required (KMS key policies, role trust policies).
+            Some(PrincipalMatch::Account) | None => {
+                if is_service || (resource_match.is_none() && resource_policy_required) {
+                    blocked.push(Layer::Resource);
+                }
+                if !is_service {
+                    if !identity_ok {
+                        blocked.push(Layer::Identity);
+                    }
+                    limits(&mut blocked);
+                    granting.push(Layer::Identity);
+                }
+            }
+        }
+    } else {
+        // 4. Cross account: both sides must allow.
+        if resource_match.is_none() {
+            blocked.push(Layer::Resource);
+        }
+        if !identity_ok {
+            blocked.push(Layer::Identity);
+        }
+        limits(&mut blocked);
+        granting.extend([Layer::Resource, Layer::Identity]);
+    }
+    (blocked, granting)
 }
 
 /// Why one level of the organisation blocks a request: its Deny statement, or (None) that
