@@ -334,6 +334,16 @@ refused!(
         "  rule: {{eventPattern: {{source: [orders]}}}}\n  target:\n    kinesis: {{streamArn: \"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/payments\"}}\n"
     )
 );
+// Firehose's stream is checked from its kind's own references (plan::targets), as every kind's.
+refused!(
+    refuses_a_firehose_target_not_granted,
+    "tn-firehose",
+    "spec.target.firehose.deliveryStreamArn",
+    format!("arn:aws:firehose:{REGION}:{ACCOUNT}:deliverystream/payments"),
+    format!(
+        "  rule: {{eventPattern: {{source: [orders]}}}}\n  target:\n    firehose: {{deliveryStreamArn: \"arn:aws:firehose:{REGION}:{ACCOUNT}:deliverystream/payments\"}}\n"
+    )
+);
 refused!(
     refuses_an_api_gateway_target_not_granted,
     "tn-apigw",
