@@ -1191,6 +1191,84 @@ fn the_reconcile_time_check_agrees_with_the_cel_rules() {
     assert!(disagree.is_empty(), "{disagree:#?}");
 }
 
+/// What a kind's module says is built in another account (`KindFacts::built_across_accounts`)
+/// is what the CEL rules and the planner accept, though the CEL rules are written out by
+/// hand: each kind's target in account B, with no mode, DirectDelivery and
+/// EventBusForwarding, is accepted by both exactly when the kind builds that mode (no mode:
+/// when it builds any).
+#[test]
+fn every_kind_in_another_account_is_accepted_in_exactly_the_modes_its_module_builds() {
+    use ebi::api::{CrossAccountMode, TargetKind};
+    let in_b = |s: Value| -> Value {
+        serde_json::from_str(&s.to_string().replace(&format!(":{A}:"), &format!(":{B}:"))).unwrap()
+    };
+    let rule = json!({"eventPattern": {"source": ["orders"]}});
+    let kinds = vec![
+        (TargetKind::Ecs, in_b(ecs(json!({})))),
+        (
+            TargetKind::StepFunctions,
+            json!({"rule": rule, "target": {"stepFunctions": {
+                "stateMachineArn": format!("arn:aws:states:us-east-1:{B}:stateMachine:s")}}}),
+        ),
+        (TargetKind::Lambda, lambda(&function(B, "us-east-1"))),
+        (TargetKind::Sqs, sqs(&queue(B, "us-east-1", "orders"), None)),
+        (TargetKind::Sns, sns(&topic(B, "us-east-1", "orders"), None)),
+        (
+            TargetKind::Kinesis,
+            kinesis(&stream(B, "us-east-1", "orders"), None),
+        ),
+        (
+            TargetKind::Firehose,
+            json!({"rule": rule, "target": {"firehose": {
+                "deliveryStreamArn": format!("arn:aws:firehose:us-east-1:{B}:deliverystream/s")}}}),
+        ),
+        (
+            TargetKind::ApiGateway,
+            api_gateway("us-east-1", "POST", "/orders"),
+        ),
+        (
+            TargetKind::Logs,
+            logs(&format!("arn:aws:logs:us-east-1:{B}:log-group:/orders")),
+        ),
+        (
+            TargetKind::ApiDestination,
+            api_destination("https://api.example.com/orders", api_key()),
+        ),
+    ];
+    assert_eq!(kinds.len(), ebi::plan::KINDS.len(), "a kind without a case");
+    for (kind, spec) in kinds {
+        let facts = ebi::plan::KINDS.iter().find(|k| k.kind == kind).unwrap();
+        for mode in [
+            None,
+            Some(CrossAccountMode::DirectDelivery),
+            Some(CrossAccountMode::EventBusForwarding),
+        ] {
+            let mut x = json!({"targetAccountId": B,
+                "provisioningRoleArn": format!("arn:aws:iam::{B}:role/p")});
+            if let Some(m) = mode {
+                x["mode"] = serde_json::to_value(m).unwrap();
+            }
+            let spec = with(spec.clone(), &["crossAccount"], x);
+            let built = match mode {
+                None => !facts.built_across_accounts.is_empty(),
+                Some(m) => facts.builds(m),
+            };
+            let planner = reconcile(&spec);
+            assert_eq!(
+                planner.is_none(),
+                built,
+                "{kind:?} {mode:?}: the planner says {planner:?}"
+            );
+            let rules = cel(&spec);
+            assert_eq!(
+                rules.is_empty(),
+                built,
+                "{kind:?} {mode:?}: CEL says {rules:?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn a_pattern_over_eventbridges_limit_is_refused_at_reconcile_time() {
     let values: Vec<String> = (0..300).map(|i| format!("value-{i}")).collect();

@@ -1758,7 +1758,7 @@ targets:
     assert_eq!(p.mode, Some(ebi::api::CrossAccountMode::DirectDelivery));
     // The spec says so too (a namespace policy asks a forwarded list only for a bus grant).
     assert_eq!(
-        s.cross_account_mode(),
+        ebi::plan::cross_account_mode(&s),
         Some(ebi::api::CrossAccountMode::DirectDelivery)
     );
     // Here: one rule, both targets through one execution role that may reach each.
@@ -1817,7 +1817,7 @@ targets:
     .into();
     let p = plan(&s, &owner(), &f, &Guardrails::default()).unwrap();
     assert_eq!(p.mode, Some(ebi::api::CrossAccountMode::EventBusForwarding));
-    assert_eq!(s.cross_account_mode(), p.mode);
+    assert_eq!(ebi::plan::cross_account_mode(&s), p.mode);
     // Here: the forwarding rule with one target, the bus, and a role that only forwards.
     let bus = format!("arn:aws:events:us-east-1:{b}:event-bus/default");
     let local_targets: Vec<(&str, &str)> = p

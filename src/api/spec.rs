@@ -300,25 +300,6 @@ impl EventBridgeIntegrationSpec {
             .collect();
         kinds.map(|k| k.join(","))
     }
-
-    /// The cross-account mode in effect: the spec's, or by the target's kind (DirectDelivery
-    /// for a Lambda function, SQS queue, SNS topic or Kinesis stream, EventBusForwarding for
-    /// the others). None without `crossAccount`.
-    pub fn cross_account_mode(&self) -> Option<CrossAccountMode> {
-        let x = self.cross_account.as_ref()?;
-        // The default is by kind; a list takes one mode (a list of kinds of both is refused).
-        let direct = |t: &TargetSpec| {
-            t.lambda.is_some() || t.sqs.is_some() || t.sns.is_some() || t.kinesis.is_some()
-        };
-        let entries = self.target_entries();
-        Some(x.mode.unwrap_or(
-            if !entries.is_empty() && entries.iter().all(|(_, t)| direct(t)) {
-                CrossAccountMode::DirectDelivery
-            } else {
-                CrossAccountMode::EventBusForwarding
-            },
-        ))
-    }
 }
 
 impl CrossAccountMode {

@@ -24,11 +24,7 @@ pub(super) fn plan(
     target_account: Option<AccountId>,
 ) -> Result<Plan, PlanError> {
     let remote_account = remote_account(&placed, target_account)?;
-    match placed
-        .spec
-        .cross_account_mode()
-        .unwrap_or(CrossAccountMode::EventBusForwarding)
-    {
+    match super::cross_account_mode(placed.spec).unwrap_or(CrossAccountMode::EventBusForwarding) {
         CrossAccountMode::EventBusForwarding => forward_bus_to_bus(placed, x, remote_account),
         mode @ (CrossAccountMode::DirectDelivery | CrossAccountMode::RoleChain) => {
             deliver_directly(placed, x, remote_account, mode)
@@ -261,15 +257,6 @@ fn deliver_directly(
     let partition = target.partition.clone();
     let rule_name = local_rule.name.clone();
     let tags = owner.tags();
-    if !workload.delivered_directly() {
-        return Err(invalid(
-            "spec.crossAccount.mode",
-            format!(
-                "CrossAccountUnsupportedTarget: EventBridge cannot invoke {} in another account directly; use mode EventBusForwarding (this rule forwards to the target account's bus, and a rule there invokes the target)",
-                workload.kind().as_str()
-            ),
-        ));
-    }
     if x.target_event_bus_name.is_some() {
         return Err(invalid(
             "spec.crossAccount.targetEventBusName",

@@ -21,7 +21,9 @@ use serde_json::{json, Value};
 use crate::api::{CrossAccountMode, EventBridgeIntegrationSpec, TargetKind};
 use crate::iam::documents::events_trust_policy;
 use crate::iam::{AccountArn, AccountId, Arn, Partition, Region, RoleArn};
-pub use targets::{kind_of_arn, spec_fields, KindFacts, TargetParameters, ValidTarget, KINDS};
+pub use targets::{
+    cross_account_mode, kind_of_arn, spec_fields, KindFacts, TargetParameters, ValidTarget, KINDS,
+};
 pub use validate::{validate, SpecError, ValidSpec};
 
 /// `namespace/name` of the owning object: for people reading tags in the console.
@@ -767,26 +769,20 @@ fn plan_in_one_account(placed: Placed<'_>) -> Result<Plan, PlanError> {
     } = placed;
     let account = facts.account_id.clone();
     let region = facts.region.clone();
-    if target.account != account && !workload.reaches_other_accounts() {
-        return Err(invalid(
-            workload.field(),
-            format!(
-                "the target is in account {} but the rule would be in account {account}: direct cross-account delivery to {} is not yet supported; use one in account {account}",
-                target.account,
-                workload.kind().as_str()
-            ),
-        ));
-    }
     if target.account != account {
-        let mode = if workload.delivered_directly() {
-            "mode DirectDelivery: EventBridge delivers to it directly with this account's execution role"
-        } else {
-            "mode EventBusForwarding reaches every target kind"
+        let kind = workload.facts();
+        let advice = match kind.built_across_accounts.first() {
+            None => format!(
+                ": this controller builds {} targets in the rule's account only; use one in account {account}",
+                kind.label
+            ),
+            Some(m) if m.is_direct() => "; set spec.crossAccount (mode DirectDelivery: EventBridge delivers to it directly with this account's execution role)".to_string(),
+            Some(_) => "; set spec.crossAccount (mode EventBusForwarding: this rule forwards to that account's bus, and a rule there invokes the target)".to_string(),
         };
         return Err(invalid(
             workload.field(),
             format!(
-                "the target is in account {} but the rule would be in account {account}; set spec.crossAccount ({mode})",
+                "the target is in account {} but the rule would be in account {account}{advice}",
                 target.account
             ),
         ));

@@ -386,7 +386,7 @@ fn legacy_statement(
     let rule_name = status.rule_name.as_ref()?;
     let local_rule = status.rule_arn.as_ref()?;
     let remote = status.target_account.as_ref();
-    let (proof, via) = match spec.cross_account_mode() {
+    let (proof, via) = match super::cross_account_mode(spec) {
         None => (local_rule.clone(), None),
         Some(CrossAccountMode::EventBusForwarding) => (
             remote.and_then(|r| r.rule_arn.clone())?,

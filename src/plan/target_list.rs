@@ -221,7 +221,7 @@ fn check_one_mode(views: &[(String, EventBridgeIntegrationSpec)]) -> Result<(), 
     let direct = |m: CrossAccountMode| m.is_direct();
     let mut modes = views
         .iter()
-        .filter_map(|(field, v)| Some((field, v.cross_account_mode()?)));
+        .filter_map(|(field, v)| Some((field, super::cross_account_mode(v)?)));
     let Some((first_field, first)) = modes.next() else {
         return Ok(());
     };

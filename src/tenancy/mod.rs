@@ -474,7 +474,7 @@ fn cross_account(
         subject.region,
         "spec.crossAccount.targetAccountId",
     )?;
-    if subject.spec.cross_account_mode() == Some(CrossAccountMode::EventBusForwarding) {
+    if crate::plan::cross_account_mode(subject.spec) == Some(CrossAccountMode::EventBusForwarding) {
         let bus = x.target_event_bus_name.as_deref().unwrap_or("default");
         bus_granted(
             policy,

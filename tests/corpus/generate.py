@@ -665,6 +665,9 @@ case("logs-other-group", "The policies grant other log groups only.",
 case("logs-other-rule", "Our statement admits another rule only.",
      logs_good({"EventBridgeIntegrationController": doc(dict(LOGS_STATEMENT, Condition={"ArnEquals": {"aws:SourceArn": f"arn:aws:events:{R}:{A}:rule/refunds"}}))}),
      ["LogsResourcePolicyMissing"])
+case("logs-other-account", "A log group of another account: EventBridge writes to a log group there only from a rule of that account (bus to bus).",
+     mutate(logs_good(), lambda b: b["targets"]["Targets"][0].__setitem__("Arn", GROUP.replace(f":{A}:", f":{B}:"))),
+     ["CrossAccountUnsupportedTarget"])
 
 # --- Direct delivery to a queue or topic of another account (same region) ---
 QUEUE_B = f"arn:aws:sqs:{R}:{B}:orders"

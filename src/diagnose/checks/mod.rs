@@ -17,13 +17,14 @@ use serde_json::{json, Value};
 use super::finding::{Code, Finding};
 use super::remedy;
 use super::snapshot::{Chain, Expectations, Role, Rule, Schedule, Snapshot, Target};
+use crate::api::TargetKind;
 use crate::iam::eval::{
     evaluate_identity, evaluate_resource_policy, Evaluation, NearMiss, NotEvaluated,
 };
 use crate::iam::policy::Effect;
 use crate::iam::request::{self, org_blocks, Layer, Named, OrgBlock, OrgLevel, Policies};
 use crate::iam::{Arn, Caller, Context, Decision, NamedPolicy, PolicyDocument, Request};
-use crate::plan::kind_of_arn;
+use crate::plan::{kind_of_arn, KindFacts};
 
 const EVENTS: &str = "events.amazonaws.com";
 const SCHEDULER: &str = "scheduler.amazonaws.com";
@@ -246,92 +247,81 @@ impl<'a> TargetCheck<'a> {
         let Ok(arn) = Arn::parse(&t.arn) else {
             return; // reported by check_arn above
         };
-        let rule_region = Arn::parse(&self.rule.arn)
-            .map(|a| a.region)
-            .unwrap_or_default();
+        if arn.service == "events" && arn.resource.starts_with("event-bus/") {
+            self.check_bus_target(&arn);
+            return;
+        }
+        let Some(kind) = kind_of_arn(&arn) else {
+            return; // not a kind this controller builds: nothing is judged
+        };
         let cross_account = !arn.account.is_empty() && arn.account != self.account;
-        match arn.service.as_str() {
-            "events" if arn.resource.starts_with("api-destination/") => {
-                if cross_account {
-                    self.finding(
-                        Code::CrossAccountUnsupportedTarget,
-                        &t.arn,
-                        format!(
-                            "The API destination is in account {} but the rule is in account {}: a rule can only call an API destination of its own account.",
-                            arn.account, self.account
-                        ),
-                        format!("Create the connection and API destination in account {} (or forward events bus to bus to account {}, and call the destination from a rule there).", self.account, arn.account),
-                    );
-                    return;
-                }
+        if cross_account && !self.reached_from_another_account(&arn, kind) {
+            return;
+        }
+        match kind.kind {
+            TargetKind::ApiDestination => {
                 self.check_connection(&arn);
                 self.check_role_target(&arn);
             }
-            "events" if arn.resource.starts_with("event-bus/") => self.check_bus_target(&arn),
-            "sqs" | "sns" if cross_account => {
-                if arn.region != rule_region {
-                    self.finding(
-                        Code::CrossAccountUnsupportedTarget,
-                        &t.arn,
-                        format!(
-                            "The target is in account {} and region {}, the rule in {} and {}: EventBridge delivers to a queue or topic of another account only within the same region.",
-                            arn.account, arn.region, self.account, rule_region
-                        ),
-                        "Put the rule in the target's region, or forward events bus to bus to the target's account (crossAccount.mode: EventBusForwarding).".into(),
-                    );
-                    return;
-                }
+            TargetKind::Lambda => self.check_lambda(&arn),
+            // Another account's queue, topic or stream names the rule's role in its policy.
+            TargetKind::Sqs | TargetKind::Sns | TargetKind::Kinesis if cross_account => {
                 self.check_direct_target(&arn);
             }
-            "sqs" if !cross_account => self.check_sqs_target(&arn),
-            "sns" if !cross_account => self.check_sns_target(&arn),
-            "logs" if !cross_account => self.check_logs_target(&arn),
-            "lambda" => {
-                if cross_account && arn.region != rule_region {
-                    self.finding(
-                        Code::CrossAccountUnsupportedTarget,
-                        &t.arn,
-                        format!(
-                            "The function is in account {} and region {}, the rule in {} and {}: EventBridge delivers to a Lambda function in another account only within the same region.",
-                            arn.account, arn.region, self.account, rule_region
-                        ),
-                        "Put the rule in the function's region, or forward events bus to bus to the function's account (crossAccount.mode: EventBusForwarding).".into(),
-                    );
-                    return;
-                }
-                self.check_lambda(&arn);
-            }
-            _ if invoked_with_role(&arn) => {
-                // Since January 2025 EventBridge delivers directly to a stream or a REST API of
-                // another account in the rule's region, with the rule's role, which the
-                // stream's or API's resource policy must name; never across regions. (An
-                // API's resource policy is not gathered: only the role is judged.)
-                let direct_kind = matches!(arn.service.as_str(), "kinesis" | "execute-api");
-                let direct = direct_kind && arn.region == rule_region;
-                if cross_account && direct && arn.service == "kinesis" {
-                    self.check_direct_target(&arn);
-                    return;
-                }
-                if cross_account && !direct {
-                    self.finding(
-                        Code::CrossAccountUnsupportedTarget,
-                        &t.arn,
-                        format!(
-                            "The target is in account {} but the rule is in account {}: EventBridge cannot invoke {} targets in another account directly{}.",
-                            arn.account, self.account, role_target_kind(&arn),
-                            if direct_kind { " outside the rule's region" } else { "" }
-                        ),
-                        format!(
-                            "Forward events bus to bus: target the event bus arn:{}:events:{}:{}:event-bus/default from this rule, allow account {} in that bus's resource policy, and create the rule and the {} target in account {} (crossAccount.mode: EventBusForwarding).",
-                            arn.partition, arn.region, arn.account, self.account, role_target_kind(&arn), arn.account
-                        ),
-                    );
-                    return;
-                }
-                self.check_role_target(&arn);
-            }
+            TargetKind::Sqs => self.check_sqs_target(&arn),
+            TargetKind::Sns => self.check_sns_target(&arn),
+            TargetKind::Logs => self.check_logs_target(&arn),
+            // A REST API of another account is judged by the role alone: its resource policy
+            // is not gathered.
+            _ if kind.invoked_with_role => self.check_role_target(&arn),
             _ => {}
         }
+    }
+
+    /// A target in another account than the rule's: whether EventBridge reaches it from this
+    /// rule (directly, within the rule's region, for the kinds its module says EventBridge
+    /// delivers to so); otherwise a finding says how it is reached instead.
+    fn reached_from_another_account(&mut self, arn: &Arn, kind: &KindFacts) -> bool {
+        let t = self.target;
+        let rule_region = Arn::parse(&self.rule.arn)
+            .map(|a| a.region)
+            .unwrap_or_default();
+        let (message, fix) = if kind.kind == TargetKind::ApiDestination {
+            (
+                format!(
+                    "The API destination is in account {} but the rule is in account {}: a rule can only call an API destination of its own account.",
+                    arn.account, self.account
+                ),
+                format!("Create the connection and API destination in account {} (or forward events bus to bus to account {}, and call the destination from a rule there).", self.account, arn.account),
+            )
+        } else if kind.eventbridge_delivers_across_accounts {
+            if arn.region == rule_region {
+                return true;
+            }
+            (
+                format!(
+                    "The target is in account {} and region {}, the rule in {} and {}: EventBridge delivers to a {} target of another account directly only within the same region.",
+                    arn.account, arn.region, self.account, rule_region, kind.label
+                ),
+                format!(
+                    "Put the rule in region {}, or forward events bus to bus: target the event bus arn:{}:events:{}:{}:event-bus/default from this rule, allow account {} in that bus's resource policy, and invoke the target from a rule in account {}.",
+                    arn.region, arn.partition, arn.region, arn.account, self.account, arn.account
+                ),
+            )
+        } else {
+            (
+                format!(
+                    "The target is in account {} but the rule is in account {}: EventBridge cannot invoke {} targets in another account directly.",
+                    arn.account, self.account, kind.label
+                ),
+                format!(
+                    "Forward events bus to bus: target the event bus arn:{}:events:{}:{}:event-bus/default from this rule, allow account {} in that bus's resource policy, and create the rule and the {} target in account {} (crossAccount.mode: EventBusForwarding).",
+                    arn.partition, arn.region, arn.account, self.account, kind.label, arn.account
+                ),
+            )
+        };
+        self.finding(Code::CrossAccountUnsupportedTarget, &t.arn, message, fix);
+        false
     }
 
     /// ECS and Step Functions: a role in the rule's account that trusts EventBridge and may act.
@@ -434,16 +424,6 @@ fn scheduler_actions(arn: &Arn) -> Vec<(&'static str, Code)> {
         }
         _ => target_actions(arn),
     }
-}
-
-/// How findings name the target's kind.
-fn role_target_kind(arn: &Arn) -> &'static str {
-    kind_of_arn(arn).map_or("this", |k| k.label)
-}
-
-/// Whether EventBridge invokes a rule's target of this ARN with a role of the rule's account.
-fn invoked_with_role(arn: &Arn) -> bool {
-    kind_of_arn(arn).is_some_and(|k| k.invoked_with_role)
 }
 
 fn find_task_definition<'a>(

@@ -39,6 +39,8 @@ pub(super) const FACTS: KindFacts = KindFacts {
     role_actions: &["events:InvokeApiDestination"],
     invoked_with_role: true,
     scheduler_actions: &[],
+    eventbridge_delivers_across_accounts: false,
+    built_across_accounts: &[],
 };
 const VALUES_FIELD: &str = "spec.target.apiDestination.pathParameterValues";
 const OAUTH_FIELD: &str = "spec.target.apiDestination.connection.oauth";

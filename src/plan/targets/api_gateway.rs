@@ -24,6 +24,8 @@ pub(super) const FACTS: KindFacts = KindFacts {
     role_actions: &["execute-api:Invoke"],
     invoked_with_role: true,
     scheduler_actions: &[],
+    eventbridge_delivers_across_accounts: true,
+    built_across_accounts: &[],
 };
 const PATH_FIELD: &str = "spec.target.apiGateway.path";
 const VALUES_FIELD: &str = "spec.target.apiGateway.pathParameterValues";

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use super::super::validate::{bad, check_arn, SpecError};
 use super::super::{EcsShape, Facts, ECS_TASKS_SERVICE};
 use super::KindFacts;
-use crate::api::{EcsTarget, LaunchType, TargetKind, TaskDefinitionScope};
+use crate::api::{CrossAccountMode, EcsTarget, LaunchType, TargetKind, TaskDefinitionScope};
 use crate::iam::arn::family_pattern;
 use crate::iam::Arn;
 
@@ -21,6 +21,8 @@ pub(super) const FACTS: KindFacts = KindFacts {
     role_actions: &["ecs:RunTask"],
     invoked_with_role: true,
     scheduler_actions: &["ecs:RunTask"],
+    eventbridge_delivers_across_accounts: false,
+    built_across_accounts: &[CrossAccountMode::EventBusForwarding],
 };
 
 pub(super) fn validate(ecs: &EcsTarget) -> Result<Arn, SpecError> {

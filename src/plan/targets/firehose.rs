@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::super::validate::{bad, check_arn, SpecError};
 use super::KindFacts;
-use crate::api::{FirehoseTarget, TargetKind};
+use crate::api::{CrossAccountMode, FirehoseTarget, TargetKind};
 use crate::iam::Arn;
 
 pub(super) const FIELD: &str = "spec.target.firehose.deliveryStreamArn";
@@ -28,6 +28,8 @@ pub(super) const FACTS: KindFacts = KindFacts {
     role_actions: &ACTIONS,
     invoked_with_role: true,
     scheduler_actions: &["firehose:PutRecord"],
+    eventbridge_delivers_across_accounts: false,
+    built_across_accounts: &[CrossAccountMode::EventBusForwarding],
 };
 
 /// Firehose's limit on a stream's name (`CreateDeliveryStream`'s `DeliveryStreamName`).

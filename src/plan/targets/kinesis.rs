@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::super::validate::{bad, check_arn, SpecError};
 use super::super::{names, DesiredQueuePermission, DesiredRule, Owner, QueuePurpose};
 use super::{KindFacts, TargetParameters};
-use crate::api::{EventBridgeIntegrationSpec, KinesisTarget, TargetKind};
+use crate::api::{CrossAccountMode, EventBridgeIntegrationSpec, KinesisTarget, TargetKind};
 use crate::iam::{AccountArn, Arn};
 
 pub(super) const FIELD: &str = "spec.target.kinesis.streamArn";
@@ -26,6 +26,8 @@ pub(super) const FACTS: KindFacts = KindFacts {
     role_actions: &["kinesis:PutRecord"],
     invoked_with_role: true,
     scheduler_actions: &["kinesis:PutRecord"],
+    eventbridge_delivers_across_accounts: true,
+    built_across_accounts: &[CrossAccountMode::DirectDelivery],
 };
 const PARTITION_KEY_FIELD: &str = "spec.target.kinesis.partitionKeyPath";
 
@@ -65,9 +67,6 @@ pub(super) fn validate(
             "spec.target.kinesis.partitionKey",
             "a fixed partition key is for a schedule; a rule takes the key from the event: use partitionKeyPath",
         ));
-    }
-    if spec.cross_account_mode().is_some_and(|m| !m.is_direct()) {
-        return Err(bad(FIELD, "a stream in another account is put to directly: set spec.crossAccount.mode: DirectDelivery"));
     }
     Ok(stream)
 }

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use super::super::validate::{bad, check_arn, SpecError};
 use super::super::DesiredPermission;
 use super::KindFacts;
-use crate::api::{EventBridgeIntegrationSpec, LambdaTarget, TargetKind};
+use crate::api::{CrossAccountMode, EventBridgeIntegrationSpec, LambdaTarget, TargetKind};
 use crate::iam::arn::split_function_arn;
 use crate::iam::{AccountId, Arn};
 
@@ -21,6 +21,11 @@ pub(super) const FACTS: KindFacts = KindFacts {
     role_actions: &["lambda:InvokeFunction"],
     invoked_with_role: false,
     scheduler_actions: &["lambda:InvokeFunction"],
+    eventbridge_delivers_across_accounts: true,
+    built_across_accounts: &[
+        CrossAccountMode::DirectDelivery,
+        CrossAccountMode::EventBusForwarding,
+    ],
 };
 
 pub(super) fn validate(

@@ -27,6 +27,8 @@ pub(super) const FACTS: KindFacts = KindFacts {
     role_actions: &["logs:CreateLogStream", "logs:PutLogEvents"],
     invoked_with_role: false,
     scheduler_actions: &[],
+    eventbridge_delivers_across_accounts: false,
+    built_across_accounts: &[],
 };
 
 /// The CloudWatch Logs resource policy that holds the controller's statements.

@@ -20,15 +20,15 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::validate::SpecError;
+use super::validate::{self, SpecError};
 use super::{
     ConnectionSecret, DesiredApiDestination, DesiredPermission, DesiredQueuePermission,
     DesiredRule, EcsShape, Facts, HttpShape, Owner,
 };
 use crate::api::{
-    ApiDestinationTarget, ApiGatewayTarget, EcsTarget, EventBridgeIntegrationSpec, FirehoseTarget,
-    KinesisTarget, LambdaTarget, LogsTarget, SnsTarget, SqsTarget, StepFunctionsTarget, TargetKind,
-    TargetSpec,
+    ApiDestinationTarget, ApiGatewayTarget, CrossAccountMode, EcsTarget,
+    EventBridgeIntegrationSpec, FirehoseTarget, KinesisTarget, LambdaTarget, LogsTarget, SnsTarget,
+    SqsTarget, StepFunctionsTarget, TargetKind, TargetSpec,
 };
 use crate::iam::{AccountArn, AccountId, Arn};
 
@@ -72,6 +72,46 @@ pub struct KindFacts {
     /// What a schedule's role needs on the kind's templated target in EventBridge Scheduler
     /// (empty: a schedule does not invoke it, or not through a templated target).
     pub scheduler_actions: &'static [&'static str],
+    /// Whether EventBridge delivers to it in another account of the rule's region directly,
+    /// with an execution role of the rule's account that the target's own policy names
+    /// (since January 2025: API Gateway, Kinesis, Lambda, SNS, SQS). Otherwise another
+    /// account is reached only bus to bus. EventBridge's fact, whatever is built here.
+    pub eventbridge_delivers_across_accounts: bool,
+    /// The `spec.crossAccount.mode`s this controller builds for a target of the kind in
+    /// another account, the default first; empty: it must be in the rule's account.
+    pub built_across_accounts: &'static [CrossAccountMode],
+}
+
+impl KindFacts {
+    /// Whether this controller builds `mode` for the kind (RoleChain is DirectDelivery's
+    /// older name).
+    pub fn builds(&self, mode: CrossAccountMode) -> bool {
+        self.built_across_accounts
+            .iter()
+            .any(|m| m.is_direct() == mode.is_direct())
+    }
+}
+
+/// The `spec.crossAccount.mode` in effect: the spec's, or the targets' default by kind (the
+/// first their modules build; a list whose kinds all default to DirectDelivery takes it,
+/// any other EventBusForwarding). None without `crossAccount`.
+pub fn cross_account_mode(spec: &EventBridgeIntegrationSpec) -> Option<CrossAccountMode> {
+    let x = spec.cross_account.as_ref()?;
+    let defaults_to_direct = |t: &TargetSpec| {
+        ValidTarget::of(t).is_some_and(|k| {
+            k.facts()
+                .built_across_accounts
+                .first()
+                .is_some_and(|m| m.is_direct())
+        })
+    };
+    let entries = spec.target_entries();
+    let all_direct = !entries.is_empty() && entries.iter().all(|(_, t)| defaults_to_direct(t));
+    Some(x.mode.unwrap_or(if all_direct {
+        CrossAccountMode::DirectDelivery
+    } else {
+        CrossAccountMode::EventBusForwarding
+    }))
 }
 
 /// Every kind, as registered: one entry per module.
@@ -218,6 +258,12 @@ impl<'a> ValidTarget<'a> {
     /// Checks the kind's own fields (and what it rules out elsewhere in `spec`); the
     /// target's ARN, parsed.
     pub(super) fn validate(self, spec: &EventBridgeIntegrationSpec) -> Result<Arn, SpecError> {
+        let arn = self.validate_fields(spec)?;
+        self.check_cross_account_mode(spec)?;
+        Ok(arn)
+    }
+
+    fn validate_fields(self, spec: &EventBridgeIntegrationSpec) -> Result<Arn, SpecError> {
         match self {
             ValidTarget::Ecs(e) => ecs::validate(e),
             ValidTarget::StepFunctions(s) => step_functions::validate(s),
@@ -230,6 +276,35 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::Logs(l) => logs::validate(l, spec),
             ValidTarget::ApiDestination(d) => api_destination::validate(d, spec),
         }
+    }
+
+    /// The mode `spec.crossAccount` takes, against the modes the kind's module builds. (A
+    /// kind built in the rule's account only refuses `crossAccount` in its own checks, with
+    /// its own reason.)
+    fn check_cross_account_mode(self, spec: &EventBridgeIntegrationSpec) -> Result<(), SpecError> {
+        let facts = self.facts();
+        let Some(mode) = cross_account_mode(spec) else {
+            return Ok(());
+        };
+        if facts.built_across_accounts.is_empty() || facts.builds(mode) {
+            return Ok(());
+        }
+        if mode.is_direct() {
+            return Err(validate::bad(
+                "spec.crossAccount.mode",
+                format!(
+                    "CrossAccountUnsupportedTarget: EventBridge cannot invoke {} in another account directly; use mode EventBusForwarding (this rule forwards to the target account's bus, and a rule there invokes the target)",
+                    facts.kind.as_str()
+                ),
+            ));
+        }
+        Err(validate::bad(
+            self.field(),
+            format!(
+                "{} targets of another account are delivered to directly, with this account's execution role (this controller does not forward them bus to bus): set spec.crossAccount.mode: DirectDelivery",
+                facts.label
+            ),
+        ))
     }
 
     /// Whether EventBridge invokes it with a role (false: through the target's own
@@ -294,15 +369,6 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::Firehose(f) => firehose::scheduled_statements(f),
             other => other.invoke_statements(target, facts, ""),
         }
-    }
-
-    /// Whether the rule may deliver to it in another account (false: not yet supported, the
-    /// target must be in the rule's account).
-    pub fn reaches_other_accounts(self) -> bool {
-        !matches!(
-            self,
-            ValidTarget::ApiGateway(_) | ValidTarget::Logs(_) | ValidTarget::ApiDestination(_)
-        )
     }
 
     /// What a role needs to invoke it, least privilege, never `*`. For a kind that needs
@@ -408,20 +474,6 @@ impl<'a> ValidTarget<'a> {
             }
             _ => None,
         }
-    }
-
-    /// Whether EventBridge delivers to it in another account of the rule's region directly,
-    /// with an execution role of the rule's account (mode DirectDelivery) that the target's
-    /// own policy names. (Kinesis and API Gateway are delivered to directly too, but are not
-    /// yet built here.)
-    pub fn delivered_directly(self) -> bool {
-        matches!(
-            self,
-            ValidTarget::Lambda(_)
-                | ValidTarget::Sqs(_)
-                | ValidTarget::Sns(_)
-                | ValidTarget::Kinesis(_)
-        )
     }
 
     /// The kind's parameters on the rule's target.
@@ -647,6 +699,49 @@ mod tests {
             stated.sort();
             let granted = actions_of(&kind.scheduled_statements(&placed(kind, &spec), &facts));
             assert_eq!(granted, stated, "{:?}", kind.kind());
+        }
+    }
+
+    /// The planner builds direct delivery only where EventBridge delivers so (which the
+    /// diagnosis judges by), and only for a kind that grants it through the target's policy:
+    /// the function's, or a statement of the queue's, topic's or stream's naming the role.
+    #[test]
+    fn direct_delivery_is_built_only_where_eventbridge_delivers_directly() {
+        let role = "arn:aws:iam::111122223333:role/exec";
+        let owner = Owner {
+            cluster: "c".into(),
+            namespace: "n".into(),
+            name: "o".into(),
+            uid: "u".into(),
+        };
+        for spec in one_of_each() {
+            let kind = ValidTarget::of(&spec.target).unwrap();
+            let facts = kind.facts();
+            if !facts.builds(CrossAccountMode::DirectDelivery) {
+                continue;
+            }
+            assert!(
+                facts.eventbridge_delivers_across_accounts,
+                "{:?}",
+                facts.kind
+            );
+            let rule = DesiredRule {
+                name: "orders".into(),
+                event_bus_name: "default".into(),
+                arn: RULE.into(),
+                description: None,
+                event_pattern: None,
+                schedule_expression: None,
+                enabled: true,
+            };
+            let grants = kind
+                .direct_queue_permission(&placed(kind, &spec), &rule, &owner, role)
+                .is_some();
+            assert!(
+                grants || facts.kind == TargetKind::Lambda,
+                "{:?} builds DirectDelivery but its target's policy never names the role",
+                facts.kind
+            );
         }
     }
 

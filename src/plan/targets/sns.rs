@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use super::super::validate::{bad, check_arn, SpecError};
 use super::super::{names, DesiredQueuePermission, DesiredRule, Owner, QueuePurpose};
 use super::KindFacts;
-use crate::api::{EventBridgeIntegrationSpec, SnsTarget, TargetKind};
+use crate::api::{CrossAccountMode, EventBridgeIntegrationSpec, SnsTarget, TargetKind};
 use crate::iam::{AccountArn, Arn};
 
 pub(super) const FIELD: &str = "spec.target.sns.topicArn";
@@ -27,6 +27,8 @@ pub(super) const FACTS: KindFacts = KindFacts {
     role_actions: &["sns:Publish"],
     invoked_with_role: false,
     scheduler_actions: &["sns:Publish"],
+    eventbridge_delivers_across_accounts: true,
+    built_across_accounts: &[CrossAccountMode::DirectDelivery],
 };
 pub(super) const GROUP_FIELD: &str = "spec.target.sns.messageGroupId";
 
@@ -80,9 +82,6 @@ pub(super) fn validate_spec(
             "spec.role",
             "SNS targets are published to through the topic's policy, not a role; remove spec.role",
         ));
-    }
-    if spec.cross_account_mode().is_some_and(|m| !m.is_direct()) {
-        return Err(bad(FIELD, "a topic in another account is published to directly: set spec.crossAccount.mode: DirectDelivery"));
     }
     Ok(topic)
 }

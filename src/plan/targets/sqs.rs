@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::super::validate::{bad, check_arn, SpecError};
 use super::super::{names, DesiredQueuePermission, DesiredRule, Owner, QueuePurpose};
 use super::KindFacts;
-use crate::api::{EventBridgeIntegrationSpec, SqsTarget, TargetKind};
+use crate::api::{CrossAccountMode, EventBridgeIntegrationSpec, SqsTarget, TargetKind};
 use crate::iam::{AccountArn, Arn};
 
 pub(super) const FIELD: &str = "spec.target.sqs.queueArn";
@@ -26,6 +26,8 @@ pub(super) const FACTS: KindFacts = KindFacts {
     role_actions: &["sqs:SendMessage"],
     invoked_with_role: false,
     scheduler_actions: &["sqs:SendMessage"],
+    eventbridge_delivers_across_accounts: true,
+    built_across_accounts: &[CrossAccountMode::DirectDelivery],
 };
 pub(super) const GROUP_FIELD: &str = "spec.target.sqs.messageGroupId";
 
@@ -70,9 +72,6 @@ pub(super) fn validate_spec(
             "spec.role",
             "SQS targets are sent to through the queue's policy, not a role; remove spec.role",
         ));
-    }
-    if spec.cross_account_mode().is_some_and(|m| !m.is_direct()) {
-        return Err(bad(FIELD, "a queue in another account is sent to directly: set spec.crossAccount.mode: DirectDelivery"));
     }
     Ok(queue)
 }

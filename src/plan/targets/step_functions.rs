@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 
 use super::super::validate::{check_arn, SpecError};
 use super::KindFacts;
-use crate::api::{StepFunctionsTarget, TargetKind};
+use crate::api::{CrossAccountMode, StepFunctionsTarget, TargetKind};
 use crate::iam::Arn;
 
 pub(super) const FIELD: &str = "spec.target.stepFunctions.stateMachineArn";
@@ -18,6 +18,8 @@ pub(super) const FACTS: KindFacts = KindFacts {
     role_actions: &["states:StartExecution"],
     invoked_with_role: true,
     scheduler_actions: &["states:StartExecution"],
+    eventbridge_delivers_across_accounts: false,
+    built_across_accounts: &[CrossAccountMode::EventBusForwarding],
 };
 
 pub(super) fn validate(sfn: &StepFunctionsTarget) -> Result<Arn, SpecError> {
