@@ -8,6 +8,7 @@ pub(super) mod conditions;
 pub(super) mod connection_secret;
 pub(super) mod converge;
 pub(super) mod diagnosis;
+pub(super) mod observe;
 pub(super) mod part;
 pub(super) mod reconcile;
 pub(super) mod record;

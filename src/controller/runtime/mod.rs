@@ -23,7 +23,7 @@ use crate::api::EventBridgeIntegration;
 use watched::WatchedMeta;
 
 use super::events;
-use super::pass::converge;
+use super::pass::observe;
 use super::pass::reconcile;
 use super::{Context, RunError, FINALIZER};
 
@@ -259,7 +259,7 @@ async fn reconcile_gated(
     let resync = permit.lane == gate::Lane::Background;
     let out = crate::aws::rate_limit::in_lane(
         resync,
-        converge::reading_directly(heard, async {
+        observe::reading_directly(heard, async {
             let api: Api<DeserializeGuard<EventBridgeIntegration>> =
                 Api::namespaced(ctx.client.clone(), &namespace);
             match api.get_opt(&name).await.map_err(crate::Error::Kube)? {
