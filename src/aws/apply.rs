@@ -146,33 +146,7 @@ async fn write(c: &Clients, desired: &Desired, change: &Change) -> Result<(), Aw
             };
             write_role(c, m, &desired.tags, change).await?;
         }
-        Change::PutRule { created } => {
-            let r = desired.rule();
-            let state = if r.enabled {
-                eb::RuleState::Enabled
-            } else {
-                eb::RuleState::Disabled
-            };
-            c.events
-                .put_rule()
-                .name(&r.name)
-                .event_bus_name(&r.event_bus_name)
-                .set_event_pattern(r.event_pattern.as_ref().map(|p| p.to_string()))
-                .set_schedule_expression(r.schedule_expression.clone())
-                .description(r.description.clone().unwrap_or_default())
-                .state(state)
-                // Tags on PutRule only apply on creation; TagRule handles existing rules.
-                // A created rule also carries when it was created (EventBridge keeps no
-                // date): the orphan report leaves alone what is younger than its grace.
-                .set_tags(created.then(|| {
-                    let mut tags = desired.tags.clone();
-                    tags.insert(crate::plan::CREATED_TAG.to_string(), now_seconds());
-                    eb_tags(&tags)
-                }))
-                .send()
-                .await
-                .map_err(|e| classify("events:PutRule", e))?;
-        }
+        Change::PutRule { created } => put_rule(c, desired, *created).await?,
         Change::TagRule => {
             c.events
                 .tag_resource()
@@ -182,88 +156,9 @@ async fn write(c: &Clients, desired: &Desired, change: &Change) -> Result<(), Aw
                 .await
                 .map_err(|e| classify("events:TagResource", e))?;
         }
-        Change::PutTarget => {
-            if desired.targets.is_empty() {
-                return Err(unplanned(change));
-            }
-            let mut targets = Vec::with_capacity(desired.targets.len());
-            for t in &desired.targets {
-                let mut target = t.clone();
-                // An API destination's ARN ends in the ID AWS gave it.
-                if let Some(d) = desired.api_destinations.iter().find(|d| d.arn == t.arn) {
-                    target.arn = super::api_destination::destination_arn(c, d).await?;
-                }
-                targets.push(sdk_target(&target).map_err(|m| rejected("events:PutTargets", m))?);
-            }
-            let out = c
-                .events
-                .put_targets()
-                .rule(&desired.rule().name)
-                .event_bus_name(&desired.rule().event_bus_name)
-                .set_targets(Some(targets))
-                .send()
-                .await
-                .map_err(|e| classify("events:PutTargets", e))?;
-            // PutTargets reports per-target failures in a 200 response.
-            if out.failed_entry_count() > 0 {
-                let why: Vec<String> = out
-                    .failed_entries()
-                    .iter()
-                    .map(|f| {
-                        format!(
-                            "{}: {} {}",
-                            f.target_id().unwrap_or("?"),
-                            f.error_code().unwrap_or(""),
-                            f.error_message().unwrap_or("")
-                        )
-                    })
-                    .collect();
-                return Err(AwsError::new(
-                    "events:PutTargets",
-                    ErrorKind::Rejected,
-                    "FailedEntries",
-                    why.join("; "),
-                ));
-            }
-        }
-        Change::RemoveTargets(ids) => {
-            let out = c
-                .events
-                .remove_targets()
-                .rule(&desired.rule().name)
-                .event_bus_name(&desired.rule().event_bus_name)
-                .set_ids(Some(ids.clone()))
-                .send()
-                .await
-                .map_err(|e| classify("events:RemoveTargets", e))?;
-            if out.failed_entry_count() > 0 {
-                return Err(AwsError::new(
-                    "events:RemoveTargets",
-                    ErrorKind::Rejected,
-                    "FailedEntries",
-                    format!("{:?}", out.failed_entries()),
-                ));
-            }
-        }
-        Change::PutBusPermission { replace } => {
-            let Some(b) = &desired.bus_permission else {
-                return Err(unplanned(change));
-            };
-            // The policy is written whole: every other statement as it is, ours in place
-            // of any of its id. (PutPermission's Principal form admits a whole account.)
-            let _ = replace;
-            let current = super::observe::bus_policy(c, &b.event_bus_name)
-                .await?
-                .map(|p| crate::iam::documents::document_text(&p));
-            let policy = crate::iam::documents::with_statement(current.as_deref(), &b.statement);
-            c.events
-                .put_permission()
-                .event_bus_name(&b.event_bus_name)
-                .policy(policy.to_string())
-                .send()
-                .await
-                .map_err(|e| classify("events:PutPermission", e))?;
-        }
+        Change::PutTarget => put_targets(c, desired, change).await?,
+        Change::RemoveTargets(ids) => remove_targets(c, desired, ids).await?,
+        Change::PutBusPermission { .. } => put_bus_permission(c, desired, change).await?,
         Change::PutQueueStatements { queue_arn, .. } => {
             // Every statement of ours in this queue's policy, in one rewrite.
             let ours: Vec<_> = desired.queue_statements(queue_arn).collect();
@@ -290,6 +185,128 @@ async fn write(c: &Clients, desired: &Desired, change: &Change) -> Result<(), Aw
             add_permission(&c.lambda, p, *replace).await?;
         }
     }
+    Ok(())
+}
+
+/// The rule, created or updated in place (PutRule is both).
+async fn put_rule(c: &Clients, desired: &Desired, created: bool) -> Result<(), AwsError> {
+    let r = desired.rule();
+    let state = if r.enabled {
+        eb::RuleState::Enabled
+    } else {
+        eb::RuleState::Disabled
+    };
+    c.events
+        .put_rule()
+        .name(&r.name)
+        .event_bus_name(&r.event_bus_name)
+        .set_event_pattern(r.event_pattern.as_ref().map(|p| p.to_string()))
+        .set_schedule_expression(r.schedule_expression.clone())
+        .description(r.description.clone().unwrap_or_default())
+        .state(state)
+        // Tags on PutRule only apply on creation; TagRule handles existing rules.
+        // A created rule also carries when it was created (EventBridge keeps no
+        // date): the orphan report leaves alone what is younger than its grace.
+        .set_tags(created.then(|| {
+            let mut tags = desired.tags.clone();
+            tags.insert(crate::plan::CREATED_TAG.to_string(), now_seconds());
+            eb_tags(&tags)
+        }))
+        .send()
+        .await
+        .map_err(|e| classify("events:PutRule", e))?;
+    Ok(())
+}
+
+/// Every target of the rule, in one PutTargets (which answers per target, in a 200).
+async fn put_targets(c: &Clients, desired: &Desired, change: &Change) -> Result<(), AwsError> {
+    if desired.targets.is_empty() {
+        return Err(unplanned(change));
+    }
+    let mut targets = Vec::with_capacity(desired.targets.len());
+    for t in &desired.targets {
+        let mut target = t.clone();
+        // An API destination's ARN ends in the ID AWS gave it.
+        if let Some(d) = desired.api_destinations.iter().find(|d| d.arn == t.arn) {
+            target.arn = super::api_destination::destination_arn(c, d).await?;
+        }
+        targets.push(sdk_target(&target).map_err(|m| rejected("events:PutTargets", m))?);
+    }
+    let out = c
+        .events
+        .put_targets()
+        .rule(&desired.rule().name)
+        .event_bus_name(&desired.rule().event_bus_name)
+        .set_targets(Some(targets))
+        .send()
+        .await
+        .map_err(|e| classify("events:PutTargets", e))?;
+    // PutTargets reports per-target failures in a 200 response.
+    if out.failed_entry_count() > 0 {
+        let why: Vec<String> = out
+            .failed_entries()
+            .iter()
+            .map(|f| {
+                format!(
+                    "{}: {} {}",
+                    f.target_id().unwrap_or("?"),
+                    f.error_code().unwrap_or(""),
+                    f.error_message().unwrap_or("")
+                )
+            })
+            .collect();
+        return Err(AwsError::new(
+            "events:PutTargets",
+            ErrorKind::Rejected,
+            "FailedEntries",
+            why.join("; "),
+        ));
+    }
+    Ok(())
+}
+
+async fn remove_targets(c: &Clients, desired: &Desired, ids: &[String]) -> Result<(), AwsError> {
+    let out = c
+        .events
+        .remove_targets()
+        .rule(&desired.rule().name)
+        .event_bus_name(&desired.rule().event_bus_name)
+        .set_ids(Some(ids.to_vec()))
+        .send()
+        .await
+        .map_err(|e| classify("events:RemoveTargets", e))?;
+    if out.failed_entry_count() > 0 {
+        return Err(AwsError::new(
+            "events:RemoveTargets",
+            ErrorKind::Rejected,
+            "FailedEntries",
+            format!("{:?}", out.failed_entries()),
+        ));
+    }
+    Ok(())
+}
+
+/// The target bus's policy, written whole: every other statement as it is, ours in place of
+/// any of its id. (PutPermission's Principal form admits a whole account.)
+async fn put_bus_permission(
+    c: &Clients,
+    desired: &Desired,
+    change: &Change,
+) -> Result<(), AwsError> {
+    let Some(b) = &desired.bus_permission else {
+        return Err(unplanned(change));
+    };
+    let current = super::observe::bus_policy(c, &b.event_bus_name)
+        .await?
+        .map(|p| crate::iam::documents::document_text(&p));
+    let policy = crate::iam::documents::with_statement(current.as_deref(), &b.statement);
+    c.events
+        .put_permission()
+        .event_bus_name(&b.event_bus_name)
+        .policy(policy.to_string())
+        .send()
+        .await
+        .map_err(|e| classify("events:PutPermission", e))?;
     Ok(())
 }
 
