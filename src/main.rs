@@ -587,102 +587,81 @@ fn sdk_region(aws: &ebi::aws::AwsContext) -> Result<Option<ebi::iam::Region>, St
         .transpose()
 }
 
-async fn run(args: RunArgs) -> ExitCode {
-    ebi::telemetry::init_logging(matches!(args.log_format, LogFormat::Json), &args.log_level);
-    let metrics = Arc::new(ebi::telemetry::Metrics::default());
-    let limits = match ebi::aws::rate_limit::RateLimits::default().overridden(&args.aws_rate_limits)
-    {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::error!("--aws-rate-limits: {e}");
-            return ExitCode::from(2);
-        }
-    };
+/// What `run`'s flags say once checked, before anything is reached; a refusal names its
+/// flag (exit code 2).
+struct CheckedFlags {
+    limits: ebi::aws::rate_limit::RateLimits,
+    timeouts: ebi::aws::Timeouts,
+    organization_role_arn: Option<ebi::iam::RoleArn>,
+    allowed_account_ids: Vec<ebi::iam::AccountId>,
+    delivery_window: Option<Duration>,
+}
+
+fn check_flags(args: &RunArgs) -> Result<CheckedFlags, String> {
+    let limits = ebi::aws::rate_limit::RateLimits::default()
+        .overridden(&args.aws_rate_limits)
+        .map_err(|e| format!("--aws-rate-limits: {e}"))?;
     // Empty: an environment variable a chart leaves blank, for none.
     let organization_role_arn = match args.organization_role_arn.as_deref() {
         None | Some("") => None,
-        Some(text) => match ebi::iam::RoleArn::parse(text) {
-            Ok(role) => Some(role),
-            Err(e) => {
-                tracing::error!("--organization-role-arn (EBI_ORGANIZATION_ROLE_ARN): {e}");
-                return ExitCode::from(2);
-            }
-        },
+        Some(text) => Some(
+            ebi::iam::RoleArn::parse(text)
+                .map_err(|e| format!("--organization-role-arn (EBI_ORGANIZATION_ROLE_ARN): {e}"))?,
+        ),
     };
     // Empty entries: a blank environment variable, for none.
-    let allowed_account_ids = match args
+    let allowed_account_ids = args
         .allowed_account_ids
         .iter()
         .filter(|a| !a.is_empty())
         .map(|a| ebi::iam::AccountId::parse(a))
         .collect::<Result<Vec<_>, _>>()
-    {
-        Ok(ids) => ids,
-        Err(e) => {
-            tracing::error!("--allowed-account-ids (EBI_ALLOWED_ACCOUNT_IDS): {e}");
-            return ExitCode::from(2);
-        }
-    };
+        .map_err(|e| format!("--allowed-account-ids (EBI_ALLOWED_ACCOUNT_IDS): {e}"))?;
     let timeouts = ebi::aws::Timeouts {
         operation: args.aws_operation_timeout,
         attempt: args.aws_attempt_timeout,
     };
-    if let Err(e) = timeouts.validate() {
-        tracing::error!("{e}");
-        return ExitCode::from(2);
-    }
-    if let Some(warning) = timeouts.queue_warning(&limits, args.max_concurrent_reconciles) {
-        tracing::warn!("{warning}");
-    }
-    let aws = ebi::aws::AwsContext::from_env(metrics.clone())
-        .await
-        .with_timeouts(timeouts)
-        .with_rate_limits(limits);
-    let default_region = match sdk_region(&aws) {
-        Ok(Some(region)) => region,
-        Ok(None) => {
-            tracing::error!("no AWS region: set AWS_REGION");
-            return ExitCode::from(2);
-        }
-        Err(e) => {
-            tracing::error!("{e}");
-            return ExitCode::from(2);
-        }
-    };
-    let client = match kube::Client::try_default().await {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!("cannot reach Kubernetes: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let cluster_id = match cluster_id(&client, args.cluster_id.clone()).await {
-        Ok(id) => id,
-        Err(code) => return code,
-    };
+    timeouts.validate().map_err(|e| e.to_string())?;
     if args.max_concurrent_reconciles == 0 {
-        tracing::error!("--max-concurrent-reconciles must be at least 1");
-        return ExitCode::from(2);
+        return Err("--max-concurrent-reconciles must be at least 1".into());
     }
     let delivery_window = match (args.observe_delivery, args.delivery_window) {
         (false, _) => None,
         (true, Some(w)) if w < Duration::from_secs(60) => {
-            tracing::error!("--delivery-window must be at least 1m (CloudWatch's per-rule metrics are per minute)");
-            return ExitCode::from(2);
+            return Err("--delivery-window must be at least 1m (CloudWatch's per-rule metrics are per minute)".into());
         }
         (true, Some(w)) => Some(w),
         (true, None) => Some(args.resync_interval.max(Duration::from_secs(300))),
     };
     if args.read_dead_letters && delivery_window.is_none() {
-        tracing::error!("--read-dead-letters needs --observe-delivery (the dead-letter queues are read once per delivery window)");
-        return ExitCode::from(2);
+        return Err("--read-dead-letters needs --observe-delivery (the dead-letter queues are read once per delivery window)".into());
     }
-    let settings = ebi::controller::Settings {
-        read_dead_letters: args.read_dead_letters,
+    if args.leader_election && args.lease_renew_grace_seconds >= args.lease_duration_seconds {
+        return Err("--lease-renew-grace-seconds must be below --lease-duration-seconds".into());
+    }
+    Ok(CheckedFlags {
+        limits,
+        timeouts,
+        organization_role_arn,
+        allowed_account_ids,
         delivery_window,
+    })
+}
+
+/// The controller's settings: the checked flags, this cluster's identity and the SDK's
+/// region; blank strings (a chart's unset environment variables) stand for none.
+fn settings(
+    args: RunArgs,
+    flags: CheckedFlags,
+    cluster_id: String,
+    default_region: ebi::iam::Region,
+) -> ebi::controller::Settings {
+    ebi::controller::Settings {
+        read_dead_letters: args.read_dead_letters,
+        delivery_window: flags.delivery_window,
         drift_events: args.drift_events,
         cluster_id,
-        organization_role_arn,
+        organization_role_arn: flags.organization_role_arn,
         policy_mode: match args.policy_mode {
             PolicyModeArg::Enforce => ebi::tenancy::PolicyMode::Enforce,
             PolicyModeArg::Off => ebi::tenancy::PolicyMode::Off,
@@ -699,7 +678,7 @@ async fn run(args: RunArgs) -> ExitCode {
         resync_interval: args.resync_interval,
         aws_operation_timeout: args.aws_operation_timeout,
         guardrails: Guardrails {
-            allowed_account_ids,
+            allowed_account_ids: flags.allowed_account_ids,
             role_name_prefix: args.role_name_prefix,
             role_path: args.role_path,
             permissions_boundary_arn: args.permissions_boundary_arn,
@@ -723,16 +702,59 @@ async fn run(args: RunArgs) -> ExitCode {
                 lease_duration: args.lease_duration_seconds,
                 renew_grace: args.lease_renew_grace_seconds,
             }),
-    };
-    if args.leader_election && args.lease_renew_grace_seconds >= args.lease_duration_seconds {
-        tracing::error!("--lease-renew-grace-seconds must be below --lease-duration-seconds");
-        return ExitCode::from(2);
     }
+}
+
+async fn run(args: RunArgs) -> ExitCode {
+    ebi::telemetry::init_logging(matches!(args.log_format, LogFormat::Json), &args.log_level);
+    let metrics = Arc::new(ebi::telemetry::Metrics::default());
+    // Every flag is checked before anything is reached.
+    let flags = match check_flags(&args) {
+        Ok(flags) => flags,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(warning) = flags
+        .timeouts
+        .queue_warning(&flags.limits, args.max_concurrent_reconciles)
+    {
+        tracing::warn!("{warning}");
+    }
+    let aws = ebi::aws::AwsContext::from_env(metrics.clone())
+        .await
+        .with_timeouts(flags.timeouts)
+        .with_rate_limits(flags.limits.clone());
+    let default_region = match sdk_region(&aws) {
+        Ok(Some(region)) => region,
+        Ok(None) => {
+            tracing::error!("no AWS region: set AWS_REGION");
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let client = match kube::Client::try_default().await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("cannot reach Kubernetes: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let cluster_id = match cluster_id(&client, args.cluster_id.clone()).await {
+        Ok(id) => id,
+        Err(code) => return code,
+    };
+    let metrics_addr = args.metrics_addr;
+    let settings = settings(args, flags, cluster_id, default_region);
     tracing::info!(resync = ?settings.resync_interval, guardrails = ?settings.guardrails, policy_mode = ?settings.policy_mode, "starting controller");
     if settings.policy_mode == ebi::tenancy::PolicyMode::Off {
         tracing::warn!("--policy-mode off: no EventBridgeIntegrationPolicy is consulted, so anyone who may create an EventBridgeIntegration in a watched namespace may have the controller pass any role, invoke any function and write any queue policy within the other flags; use it only on a single-tenant cluster");
     }
-    let server = tokio::spawn(ebi::telemetry::serve(args.metrics_addr, metrics.clone()));
+    let server = tokio::spawn(ebi::telemetry::serve(metrics_addr, metrics.clone()));
     let ctx = Arc::new(ebi::controller::Context::new(
         client, aws, metrics, settings,
     ));
@@ -1181,4 +1203,49 @@ fn text_report(findings: &[Finding]) -> String {
         findings.len() - errors
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    fn checked(flags: &[&str]) -> Result<CheckedFlags, String> {
+        let mut argv = vec!["eventbridge-integration-controller", "run"];
+        argv.extend_from_slice(flags);
+        let Command::Run(args) = Cli::try_parse_from(argv).unwrap().command else {
+            panic!("not the run command");
+        };
+        check_flags(&args)
+    }
+
+    /// Each refusal names its flag, before Kubernetes or AWS is reached.
+    #[test]
+    fn a_bad_run_flag_is_refused_naming_it() {
+        assert!(checked(&[]).is_ok());
+        for (flags, named) in [
+            (
+                &["--max-concurrent-reconciles", "0"][..],
+                "--max-concurrent-reconciles",
+            ),
+            (&["--allowed-account-ids", "12345"], "--allowed-account-ids"),
+            (
+                &["--organization-role-arn", "not-an-arn"],
+                "--organization-role-arn",
+            ),
+            (
+                &["--read-dead-letters", "--observe-delivery", "false"],
+                "--read-dead-letters",
+            ),
+            (&["--delivery-window", "30s"], "--delivery-window"),
+        ] {
+            let refused = checked(flags).err().unwrap_or_default();
+            assert!(refused.contains(named), "{flags:?}: {refused:?}");
+        }
+        // Delivery is observed by default, over at least five minutes.
+        let window = checked(&[]).unwrap().delivery_window;
+        assert!(window.is_some_and(|w| w >= Duration::from_secs(300)));
+        assert!(checked(&["--read-dead-letters"]).is_ok());
+    }
 }
