@@ -368,7 +368,13 @@ fn request_of(question: &Question) -> (Request, Option<String>, Option<String>) 
 
 /// Evaluates one request against every policy type.
 pub fn evaluate(question: &Question, policies: &Policies) -> Outcome {
-    let principal = &question.principal;
+    let mut out = Outcome {
+        decision: Decision::ImplicitDeny,
+        blocked_by: vec![],
+        explain: vec![],
+        not_evaluated: vec![],
+        org_levels_blocking: vec![],
+    };
     // "No permissions are required to perform this operation. If an administrator attaches a
     // policy to your identity that explicitly denies access to the sts:GetCallerIdentity
     // action, you can still perform this operation" (AWS STS API Reference,
@@ -377,113 +383,22 @@ pub fn evaluate(question: &Question, policies: &Policies) -> Outcome {
         .action
         .eq_ignore_ascii_case("sts:GetCallerIdentity")
     {
-        return Outcome {
-            decision: Decision::Allow,
-            blocked_by: vec![],
-            explain: vec![],
-            not_evaluated: vec![],
-            org_levels_blocking: vec![],
-        };
+        out.decision = Decision::Allow;
+        return out;
     }
     let (request, principal_account, resource_account) = request_of(question);
-
-    let service = question
-        .action
-        .split(':')
-        .next()
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let is_service = matches!(principal, Principal::Service(_));
-    let rcp_applies = !principal.is_service_linked() && rcp_applies_to(&question.action);
-    let scp_applies = !is_service && !principal.is_service_linked();
-
-    let mut out = Outcome {
-        decision: Decision::ImplicitDeny,
-        blocked_by: vec![],
-        explain: vec![],
-        not_evaluated: vec![],
-        org_levels_blocking: vec![],
-    };
-    let mut denies: Vec<(Layer, StatementRef)> = vec![];
-    let mut keep = |layer: Layer, v: &Verdict, out: &mut Outcome| {
-        denies.extend(v.denies.iter().map(|d| (layer, d.clone())));
-        out.not_evaluated
-            .extend(v.not_evaluated.iter().map(|n| (layer, n.clone())));
-    };
-
-    // Organisation policies: every level must allow. For RCPs every level does: AWS attaches
-    // RCPFullAWSAccess to the root, every OU and every account when RCPs are enabled, and it
-    // cannot be detached ("RCP evaluation", AWS Organizations User Guide), so an RCP can
-    // only deny.
-    let mut org = |layer: Layer, levels: &[OrgLevel], check_principal: bool, out: &mut Outcome| {
-        let mut allows = vec![];
-        for level in levels {
-            let named: Vec<&Named> = level.policies.iter().collect();
-            let v = scan(&named, &request, check_principal);
-            keep(layer, &v, out);
-            if v.allows.is_empty() && layer == Layer::Scp {
-                out.org_levels_blocking.push((layer, level.id.clone()));
-            }
-            allows.extend(v.allows.into_iter().map(|(s, _)| s));
-        }
-        allows
-    };
-    let rcp_allows = if rcp_applies {
-        org(Layer::Rcp, &policies.resource_control, true, &mut out)
-    } else {
-        vec![]
-    };
-    let scp_allows = if scp_applies {
-        org(Layer::Scp, &policies.service_control, false, &mut out)
-    } else {
-        vec![]
-    };
-
-    let bounded = !policies.boundary.is_empty() && !is_service;
-    let resource = policies
-        .resource
-        .as_ref()
-        .map(|r| scan_for(&[r], &request, true, bounded))
-        .unwrap_or_default();
-    keep(Layer::Resource, &resource, &mut out);
-    let identity = if is_service {
-        Verdict::default() // a service principal has no identity policies
-    } else {
-        scan(
-            &policies.identity.iter().collect::<Vec<_>>(),
-            &request,
-            false,
-        )
-    };
-    keep(Layer::Identity, &identity, &mut out);
-    let boundary = (!policies.boundary.is_empty() && !is_service).then(|| {
-        scan(
-            &policies.boundary.iter().collect::<Vec<_>>(),
-            &request,
-            false,
-        )
-    });
-    if let Some(b) = &boundary {
-        keep(Layer::Boundary, b, &mut out);
-    }
-    let session = policies
-        .session
-        .as_ref()
-        .filter(|_| !is_service)
-        .map(|s| scan(&[s], &request, false));
-    if let Some(s) = &session {
-        keep(Layer::Session, s, &mut out);
-    }
+    let scanned = scan_layers(question, policies, &request, &mut out);
 
     // 1. An explicit Deny anywhere wins.
-    if !denies.is_empty() {
+    if !scanned.denies.is_empty() {
         out.decision = Decision::ExplicitDeny;
-        for (layer, _) in &denies {
+        for (layer, _) in &scanned.denies {
             if !out.blocked_by.contains(layer) {
                 out.blocked_by.push(*layer);
             }
         }
-        out.explain = denies
+        out.explain = scanned
+            .denies
             .into_iter()
             .map(|(layer, statement)| Decided {
                 layer,
@@ -502,6 +417,143 @@ pub fn evaluate(question: &Question, policies: &Policies) -> Outcome {
     if !out.blocked_by.is_empty() {
         return out;
     }
+    // 3 and 4.
+    let same_account = matches!(question.principal, Principal::Service(_))
+        || principal_account == resource_account;
+    match weigh_allows(question, &scanned, same_account) {
+        Ok(explain) => {
+            out.decision = Decision::Allow;
+            out.explain = explain;
+        }
+        Err(blocked) => out.blocked_by = blocked,
+    }
+    out
+}
+
+/// Every layer's verdict on one request, read before any is weighed.
+struct Scanned {
+    /// The Deny statements that match, by layer.
+    denies: Vec<(Layer, StatementRef)>,
+    rcp_allows: Vec<StatementRef>,
+    scp_allows: Vec<StatementRef>,
+    resource: Verdict,
+    identity: Verdict,
+    /// None: the layer does not apply (no boundary or session policy, or a service
+    /// principal, which has none).
+    boundary: Option<Verdict>,
+    session: Option<Verdict>,
+}
+
+/// Reads every layer that applies to the caller: the organisation's (into `out`, the
+/// levels that allow nothing), then the resource's, the identity's, the boundary and the
+/// session policy; what could not be judged goes to `out.not_evaluated`.
+fn scan_layers(
+    question: &Question,
+    policies: &Policies,
+    request: &Request,
+    out: &mut Outcome,
+) -> Scanned {
+    let principal = &question.principal;
+    let is_service = matches!(principal, Principal::Service(_));
+    let rcp_applies = !principal.is_service_linked() && rcp_applies_to(&question.action);
+    let scp_applies = !is_service && !principal.is_service_linked();
+    let mut denies: Vec<(Layer, StatementRef)> = vec![];
+    let mut keep = |layer: Layer, v: &Verdict, out: &mut Outcome| {
+        denies.extend(v.denies.iter().map(|d| (layer, d.clone())));
+        out.not_evaluated
+            .extend(v.not_evaluated.iter().map(|n| (layer, n.clone())));
+    };
+
+    // Organisation policies: every level must allow. For RCPs every level does: AWS attaches
+    // RCPFullAWSAccess to the root, every OU and every account when RCPs are enabled, and it
+    // cannot be detached ("RCP evaluation", AWS Organizations User Guide), so an RCP can
+    // only deny.
+    let mut org = |layer: Layer, levels: &[OrgLevel], check_principal: bool, out: &mut Outcome| {
+        let mut allows = vec![];
+        for level in levels {
+            let named: Vec<&Named> = level.policies.iter().collect();
+            let v = scan(&named, request, check_principal);
+            keep(layer, &v, out);
+            if v.allows.is_empty() && layer == Layer::Scp {
+                out.org_levels_blocking.push((layer, level.id.clone()));
+            }
+            allows.extend(v.allows.into_iter().map(|(s, _)| s));
+        }
+        allows
+    };
+    let rcp_allows = if rcp_applies {
+        org(Layer::Rcp, &policies.resource_control, true, out)
+    } else {
+        vec![]
+    };
+    let scp_allows = if scp_applies {
+        org(Layer::Scp, &policies.service_control, false, out)
+    } else {
+        vec![]
+    };
+
+    let bounded = !policies.boundary.is_empty() && !is_service;
+    let resource = policies
+        .resource
+        .as_ref()
+        .map(|r| scan_for(&[r], request, true, bounded))
+        .unwrap_or_default();
+    keep(Layer::Resource, &resource, out);
+    let identity = if is_service {
+        Verdict::default() // a service principal has no identity policies
+    } else {
+        scan(
+            &policies.identity.iter().collect::<Vec<_>>(),
+            request,
+            false,
+        )
+    };
+    keep(Layer::Identity, &identity, out);
+    let boundary = (!policies.boundary.is_empty() && !is_service).then(|| {
+        scan(
+            &policies.boundary.iter().collect::<Vec<_>>(),
+            request,
+            false,
+        )
+    });
+    if let Some(b) = &boundary {
+        keep(Layer::Boundary, b, out);
+    }
+    let session = policies
+        .session
+        .as_ref()
+        .filter(|_| !is_service)
+        .map(|s| scan(&[s], request, false));
+    if let Some(s) = &session {
+        keep(Layer::Session, s, out);
+    }
+    Scanned {
+        denies,
+        rcp_allows,
+        scp_allows,
+        resource,
+        identity,
+        boundary,
+        session,
+    }
+}
+
+/// Steps 3 and 4, once nothing denies: the Allows that grant the request (Ok), or the
+/// layers that fail to allow it (Err).
+fn weigh_allows(
+    question: &Question,
+    scanned: &Scanned,
+    same_account: bool,
+) -> Result<Vec<Decided>, Vec<Layer>> {
+    let principal = &question.principal;
+    let is_service = matches!(principal, Principal::Service(_));
+    let Scanned {
+        resource,
+        identity,
+        boundary,
+        session,
+        ..
+    } = scanned;
     let mut explain = vec![];
     let mut grant = |layer: Layer, refs: &[StatementRef]| {
         explain.extend(refs.iter().map(|s| Decided {
@@ -510,13 +562,18 @@ pub fn evaluate(question: &Question, policies: &Policies) -> Outcome {
             statement: s.clone(),
         }));
     };
-    grant(Layer::Rcp, &rcp_allows);
-    grant(Layer::Scp, &scp_allows);
+    grant(Layer::Rcp, &scanned.rcp_allows);
+    grant(Layer::Scp, &scanned.scp_allows);
 
     let refs = |v: &Verdict| v.allows.iter().map(|(s, _)| s.clone()).collect::<Vec<_>>();
     let boundary_ok = boundary.as_ref().is_none_or(|b| !b.allows.is_empty());
     let session_ok = session.as_ref().is_none_or(|s| !s.allows.is_empty());
-    let same_account = is_service || principal_account == resource_account;
+    let service = question
+        .action
+        .split(':')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
     // A KMS key is usable only as far as its key policy allows (IAM policies count only when
     // the key policy grants the account), and a role only by principals its trust policy
     // allows: there the resource-based policy is required even within one account.
@@ -552,30 +609,28 @@ pub fn evaluate(question: &Question, policies: &Policies) -> Outcome {
         boundary_ok,
         session_ok,
     );
+    if !blocked.is_empty() {
+        return Err(blocked);
+    }
     for layer in granting {
         match layer {
-            Layer::Identity => grant(Layer::Identity, &refs(&identity)),
-            _ => grant(Layer::Resource, &refs(&resource)),
+            Layer::Identity => grant(Layer::Identity, &refs(identity)),
+            _ => grant(Layer::Resource, &refs(resource)),
         }
     }
+    // The boundary and session policy limit what they do not name exactly.
     let limited = !(same_account
         && matches!(
             resource_match,
             Some(PrincipalMatch::Exact | PrincipalMatch::Anyone)
         ));
-    if let (true, true, Some(b)) = (blocked.is_empty(), limited, &boundary) {
+    if let (true, Some(b)) = (limited, boundary) {
         grant(Layer::Boundary, &refs(b));
     }
-    if let (true, true, Some(s)) = (blocked.is_empty(), limited, &session) {
+    if let (true, Some(s)) = (limited, session) {
         grant(Layer::Session, &refs(s));
     }
-    if blocked.is_empty() {
-        out.decision = Decision::Allow;
-        out.explain = explain;
-    } else {
-        out.blocked_by = blocked;
-    }
-    out
+    Ok(explain)
 }
 
 /// Steps 3 and 4 of AWS's evaluation logic, once no Deny and no organisation level blocks:
