@@ -1,13 +1,12 @@
 //! The checks: for each target of the rule, every reason EventBridge's invocation would be
 //! AccessDenied, each a [`Finding`] with its fix. Pure: a snapshot in, findings out.
 
-mod api_destination;
 mod chain;
 mod judge;
-mod lambda;
 mod resource_policies;
 mod roles;
 mod schedule;
+mod targets;
 pub use schedule::schedule_sends_to;
 
 use chain::{check_chain, org_block_text};

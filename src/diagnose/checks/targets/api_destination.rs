@@ -1,12 +1,12 @@
 //! An API destination target: its connection must be AUTHORIZED.
 
-use super::*;
+use super::super::*;
 
 impl TargetCheck<'_> {
     /// ConnectionNotAuthorized: EventBridge calls an API destination only through an
     /// authorized connection; any other state (deauthorized after a refused token or key,
     /// still authorizing, deleted) fails every call, whatever the role may do.
-    pub(super) fn check_connection(&mut self, arn: &Arn) {
+    pub(in crate::diagnose::checks) fn check_connection(&mut self, arn: &Arn) {
         let Some(d) = self.snapshot.api_destinations.get(&self.target.arn) else {
             return;
         };

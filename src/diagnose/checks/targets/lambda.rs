@@ -1,10 +1,10 @@
 //! A Lambda target: the function's resource policy (same account), or an execution role
 //! the function's policy names (another account), and the hand-built role chain.
 
-use super::*;
+use super::super::*;
 
 impl TargetCheck<'_> {
-    pub(super) fn check_lambda(&mut self, arn: &Arn) {
+    pub(in crate::diagnose::checks) fn check_lambda(&mut self, arn: &Arn) {
         let t = self.target;
         if t.role_arn.is_some() {
             return self.check_lambda_with_role();
@@ -128,7 +128,7 @@ impl TargetCheck<'_> {
     /// A Lambda target with an execution role (EventBridge's cross-account delivery): the
     /// role must trust EventBridge and may invoke the function, and the function's policy
     /// must let that role invoke it.
-    pub(super) fn check_lambda_with_role(&mut self) {
+    pub(in crate::diagnose::checks) fn check_lambda_with_role(&mut self) {
         let t = self.target;
         let Some(role) = self.target_role("lambda:InvokeFunction") else {
             return;
@@ -198,7 +198,11 @@ impl TargetCheck<'_> {
     /// role of the function's account: the textbook chain. EventBridge calls the function with
     /// the execution role itself and never assumes a second role, so the chain grants nothing
     /// it uses.
-    pub(super) fn check_hand_built_chain(&mut self, role: &Role, function_account: &str) {
+    pub(in crate::diagnose::checks) fn check_hand_built_chain(
+        &mut self,
+        role: &Role,
+        function_account: &str,
+    ) {
         let in_function_account = format!(":iam::{function_account}:role/");
         let chained: Vec<String> = identity_documents(role)
             .into_iter()
