@@ -314,7 +314,7 @@ fn in_sync(p: &Plan) -> Observed {
     Observed {
         rule: Some(ObservedRule {
             name: rule.name.clone(),
-            arn: rule.arn.clone(),
+            arn: rule.arn.to_string(),
             event_bus_name: "default".into(),
             enabled: true,
             description: None,
@@ -535,7 +535,7 @@ fn the_lambda_permission_is_compared_by_meaning() {
     let mut o = Observed {
         rule: Some(ObservedRule {
             name: rule.name.clone(),
-            arn: rule.arn.clone(),
+            arn: rule.arn.to_string(),
             event_bus_name: "default".into(),
             enabled: true,
             description: None,
@@ -780,7 +780,7 @@ fn a_status_older_than_the_record_is_migrated_into_one() {
     let p = planned(&lambda_spec(&f));
     let rule = p.local.rule.clone().unwrap();
     let legacy = EventBridgeIntegrationStatus {
-        rule_arn: Some(rule.arn.clone()),
+        rule_arn: Some(rule.arn.to_string()),
         rule_name: Some(rule.name.clone()),
         target_kind: Some("Lambda".into()),
         ..Default::default()
@@ -790,6 +790,24 @@ fn a_status_older_than_the_record_is_migrated_into_one() {
     assert_eq!(
         kinds(&entries),
         vec![OwnedKind::Rule, OwnedKind::LambdaPermission]
+    );
+    // The rule's entry, read back from its ARN alone, is the one the record would hold.
+    let (read, planned_entry) = (&entries[0], &wanted[0]);
+    assert_eq!(
+        (
+            &read.arn,
+            &read.name,
+            &read.event_bus_name,
+            &read.account_id,
+            &read.region
+        ),
+        (
+            &planned_entry.arn,
+            &planned_entry.name,
+            &planned_entry.event_bus_name,
+            &planned_entry.account_id,
+            &planned_entry.region
+        )
     );
     assert_eq!(
         entries[1].statement_id.as_deref(),
@@ -877,7 +895,7 @@ target:
     let mut observed = Observed {
         rule: Some(ObservedRule {
             name: rule.name.clone(),
-            arn: rule.arn.clone(),
+            arn: rule.arn.to_string(),
             event_bus_name: "default".into(),
             enabled: true,
             description: None,

@@ -150,7 +150,7 @@ async fn write(c: &Clients, desired: &Desired, change: &Change) -> Result<(), Aw
         Change::TagRule => {
             c.events
                 .tag_resource()
-                .resource_arn(&desired.rule().arn)
+                .resource_arn(desired.rule().arn.as_str())
                 .set_tags(Some(eb_tags(&desired.tags)))
                 .send()
                 .await

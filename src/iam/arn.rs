@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::{AccountId, Partition};
+use super::{AccountId, Partition, Region};
 
 /// A parsed ARN: `arn:partition:service:region:account:resource`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,6 +20,8 @@ pub enum ArnError {
     Malformed(String),
     #[error("`{0}` is not an IAM role's ARN: expected arn:aws:iam::ACCOUNT_ID:role/NAME (12-digit account, no region, a path allowed before the name)")]
     NotARole(String),
+    #[error("`{0}` is not an EventBridge rule's ARN: expected arn:aws:events:REGION:ACCOUNT_ID:rule/[BUS/]NAME")]
+    NotARule(String),
 }
 
 impl Arn {
@@ -186,6 +188,130 @@ impl std::str::FromStr for RoleArn {
     }
 }
 
+/// An EventBridge rule's ARN, `arn:PARTITION:events:REGION:ACCOUNT:rule/[BUS/]NAME` (the bus
+/// only when it is not the default), made from its typed parts where the planner names a
+/// rule, so that whoever holds one reads its account, region and name without parsing.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RuleArn {
+    text: String,
+    partition: Partition,
+    account: AccountId,
+    region: Region,
+    bus: String,
+    name: String,
+}
+
+impl RuleArn {
+    /// The rule `name` on the bus `bus` (a name, or a bus's ARN) of `account` in `region`.
+    pub fn new(
+        partition: &Partition,
+        region: &Region,
+        account: &AccountId,
+        bus: &str,
+        name: &str,
+    ) -> RuleArn {
+        let bus = bus.rsplit('/').next().unwrap_or(bus);
+        let text = if bus == "default" {
+            format!("arn:{partition}:events:{region}:{account}:rule/{name}")
+        } else {
+            format!("arn:{partition}:events:{region}:{account}:rule/{bus}/{name}")
+        };
+        RuleArn {
+            text,
+            partition: partition.clone(),
+            account: account.clone(),
+            region: region.clone(),
+            bus: bus.to_string(),
+            name: name.to_string(),
+        }
+    }
+
+    /// A rule's ARN as AWS or a record gives it.
+    pub fn parse(text: &str) -> Result<RuleArn, ArnError> {
+        let arn = Arn::parse(text)?;
+        let not_a_rule = || ArnError::NotARule(text.to_string());
+        let rest = arn.resource.strip_prefix("rule/").ok_or_else(not_a_rule)?;
+        let (bus, name) = rest.rsplit_once('/').unwrap_or(("default", rest));
+        if arn.service != "events" || name.is_empty() || bus.is_empty() {
+            return Err(not_a_rule());
+        }
+        let account = AccountId::parse(&arn.account).map_err(|_| not_a_rule())?;
+        let region = Region::parse(&arn.region).map_err(|_| not_a_rule())?;
+        let partition = Partition::parse(&arn.partition).map_err(|_| not_a_rule())?;
+        Ok(RuleArn::new(&partition, &region, &account, bus, name))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    pub fn account(&self) -> &AccountId {
+        &self.account
+    }
+
+    pub fn region(&self) -> &Region {
+        &self.region
+    }
+
+    pub fn partition(&self) -> &Partition {
+        &self.partition
+    }
+
+    /// The rule's bus, by name (`default`).
+    pub fn bus(&self) -> &str {
+        &self.bus
+    }
+
+    /// The rule's name, without its bus.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl fmt::Display for RuleArn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// Read as text wherever an ARN is text (an SDK call, a policy document, a record entry).
+impl std::ops::Deref for RuleArn {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.text
+    }
+}
+
+impl AsRef<str> for RuleArn {
+    fn as_ref(&self) -> &str {
+        &self.text
+    }
+}
+
+impl PartialEq<str> for RuleArn {
+    fn eq(&self, other: &str) -> bool {
+        self.text == other
+    }
+}
+
+impl PartialEq<String> for RuleArn {
+    fn eq(&self, other: &String) -> bool {
+        &self.text == other
+    }
+}
+
+impl PartialEq<RuleArn> for String {
+    fn eq(&self, other: &RuleArn) -> bool {
+        *self == other.text
+    }
+}
+
+impl serde::Serialize for RuleArn {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
 /// The host of a regional service endpoint, as `kms:ViaService` names it:
 /// `sqs.us-east-1.amazonaws.com`, `sqs.cn-north-1.amazonaws.com.cn` in China (each
 /// partition's DNS suffix, as the SDK's partition table gives it).
@@ -240,6 +366,44 @@ pub fn split_function_arn(function_arn: &str) -> (String, Option<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rule_arn_is_made_from_its_parts_and_parsed_back_the_same() {
+        let (partition, region) = (
+            Partition::parse("aws-cn").unwrap(),
+            Region::parse("cn-north-1").unwrap(),
+        );
+        let account = AccountId::parse("111122223333").unwrap();
+        let on_default = RuleArn::new(&partition, &region, &account, "default", "orders");
+        assert_eq!(
+            on_default.as_str(),
+            "arn:aws-cn:events:cn-north-1:111122223333:rule/orders"
+        );
+        let bus = "arn:aws-cn:events:cn-north-1:111122223333:event-bus/central";
+        let on_bus = RuleArn::new(&partition, &region, &account, bus, "orders");
+        assert_eq!(
+            on_bus.as_str(),
+            "arn:aws-cn:events:cn-north-1:111122223333:rule/central/orders"
+        );
+        for rule in [on_default, on_bus] {
+            let again = RuleArn::parse(rule.as_str()).unwrap();
+            assert_eq!(again, rule);
+            assert_eq!((again.name(), again.account()), ("orders", &account));
+            assert_eq!(again.partition(), &partition);
+        }
+        for bad in [
+            "arn:aws:events:us-east-1:111122223333:event-bus/default",
+            "arn:aws:events:us-east-1::rule/orders",
+            "arn:aws:events::111122223333:rule/orders",
+            "arn:aws:sqs:us-east-1:111122223333:rule/orders",
+            "arn:aws:events:us-east-1:111122223333:rule/",
+        ] {
+            assert!(
+                matches!(RuleArn::parse(bad), Err(ArnError::NotARule(_))),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn a_service_host_takes_its_partitions_dns_suffix() {

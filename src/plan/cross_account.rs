@@ -10,13 +10,13 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use super::{
-    check_account, invalid, managed_role, names, plan_workload, rule_arn, target_shape, validate,
-    Desired, DesiredBusPermission, DesiredRole, DesiredRule, Facts, PartKind, Placed, Plan,
-    PlanError, TargetShape, ValidTarget,
+    check_account, invalid, managed_role, names, plan_workload, target_shape, validate, Desired,
+    DesiredBusPermission, DesiredRole, DesiredRule, Facts, PartKind, Placed, Plan, PlanError,
+    TargetShape, ValidTarget,
 };
 use crate::api::{CrossAccountMode, CrossAccountSpec};
 use crate::iam::documents::events_trust_policy;
-use crate::iam::AccountId;
+use crate::iam::{AccountId, RuleArn};
 
 pub(super) fn plan(
     placed: Placed<'_>,
@@ -138,7 +138,7 @@ fn forward_bus_to_bus(
         None => spec.rule.event_pattern.clone(),
     };
     let remote_rule = DesiredRule {
-        arn: rule_arn(
+        arn: RuleArn::new(
             &partition,
             &region,
             &remote_account,

@@ -960,7 +960,7 @@ pub fn after_writes(
             tags.extend(owner.tags());
             after.rule = Some(ObservedRule {
                 name: rule.name.clone(),
-                arn: rule.arn.clone(),
+                arn: rule.arn.to_string(),
                 event_bus_name: rule.event_bus_name.clone(),
                 enabled: rule.enabled,
                 description: rule.description.clone(),

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 
 use crate::api::{CrossAccountMode, EventBridgeIntegrationSpec, TargetKind};
 use crate::iam::documents::events_trust_policy;
-use crate::iam::{AccountArn, AccountId, Arn, Partition, Region, RoleArn};
+use crate::iam::{AccountArn, AccountId, Arn, Partition, Region, RoleArn, RuleArn};
 pub use targets::{
     cross_account_mode, kind_of_arn, spec_fields, KindFacts, TargetParameters, ValidTarget, KINDS,
 };
@@ -476,7 +476,7 @@ pub struct DesiredBusPermission {
 pub struct DesiredRule {
     pub name: String,
     pub event_bus_name: String,
-    pub arn: String,
+    pub arn: RuleArn,
     pub description: Option<String>,
     pub event_pattern: Option<Value>,
     pub schedule_expression: Option<String>,
@@ -641,7 +641,7 @@ fn queue_permission(
         // The same account, checked above.
         queue_account: d.account_id.clone(),
         statement_id,
-        rule_arn: rule.arn.clone(),
+        rule_arn: rule.arn.to_string(),
     }))
 }
 
@@ -738,7 +738,7 @@ fn local_rule(
         .clone()
         .unwrap_or_else(|| "default".into());
     DesiredRule {
-        arn: rule_arn(
+        arn: RuleArn::new(
             &target.partition,
             &facts.region,
             &facts.account_id,
@@ -803,15 +803,6 @@ fn invalid(field: &str, message: impl Into<String>) -> PlanError {
         field: field.into(),
         message: message.into(),
     })
-}
-
-fn rule_arn(partition: &str, region: &str, account: &str, bus: &str, name: &str) -> String {
-    let bus = bus.rsplit('/').next().unwrap_or(bus);
-    if bus == "default" {
-        format!("arn:{partition}:events:{region}:{account}:rule/{name}")
-    } else {
-        format!("arn:{partition}:events:{region}:{account}:rule/{bus}/{name}")
-    }
 }
 
 fn target_shape(

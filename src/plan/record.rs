@@ -14,7 +14,7 @@ use crate::api::{
     OwnedResource, TargetKind,
 };
 use crate::iam::documents::document_text;
-use crate::iam::Arn;
+use crate::iam::{Arn, RuleArn};
 
 use super::diff::Observed;
 use super::{names, Claim, Desired, DesiredRole, Owner, Plan, Side, POLICY_NAME};
@@ -420,15 +420,15 @@ fn legacy_rule_and_role(
     via: Option<&str>,
 ) -> Vec<OwnedResource> {
     let mut out = Vec::new();
-    if let Some((arn, name, bus)) = rule_arn.and_then(rule_identity) {
+    if let Some(rule) = rule_arn.and_then(|a| RuleArn::parse(a).ok()) {
         out.push(OwnedResource {
             kind: OwnedKind::Rule,
-            partition: arn.partition.clone(),
-            account_id: arn.account.clone(),
-            region: Some(arn.region.clone()),
-            arn: rule_arn.unwrap_or_default().to_string(),
-            name,
-            event_bus_name: Some(bus),
+            partition: rule.partition().to_string(),
+            account_id: rule.account().to_string(),
+            region: Some(rule.region().to_string()),
+            arn: rule.to_string(),
+            name: rule.name().to_string(),
+            event_bus_name: Some(rule.bus().to_string()),
             qualifier: None,
             statement_id: None,
             proof: None,
@@ -455,17 +455,6 @@ fn legacy_rule_and_role(
         });
     }
     out
-}
-
-/// `arn:…:rule/[bus/]name` → (ARN, name, bus).
-pub fn rule_identity(rule_arn: &str) -> Option<(Arn, String, String)> {
-    let arn = Arn::parse(rule_arn).ok()?;
-    let resource = arn.resource.strip_prefix("rule/")?.to_string();
-    let (bus, name) = match resource.rsplit_once('/') {
-        Some((b, n)) => (b.to_string(), n.to_string()),
-        None => ("default".to_string(), resource),
-    };
-    Some((arn, name, bus))
 }
 
 fn partition_of(arn: &str) -> String {

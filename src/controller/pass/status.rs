@@ -192,7 +192,7 @@ pub(in crate::controller) fn next_status(
     match (converged, previous) {
         (Some(c), _) => {
             let local = &c.plan.local;
-            status.rule_arn = local.rule.as_ref().map(|r| r.arn.clone());
+            status.rule_arn = local.rule.as_ref().map(|r| r.arn.to_string());
             status.rule_name = local.rule.as_ref().map(|r| r.name.clone());
             status.schedule_arn = local.schedule.as_ref().map(|s| s.arn.clone());
             status.role_arn = local.role.arn().map(str::to_string);
@@ -206,7 +206,7 @@ pub(in crate::controller) fn next_status(
             });
             status.target_account = c.plan.remote.as_ref().map(|remote| TargetAccountStatus {
                 account_id: remote.account_id.to_string(),
-                rule_arn: remote.rule.as_ref().map(|r| r.arn.clone()),
+                rule_arn: remote.rule.as_ref().map(|r| r.arn.to_string()),
                 role_arn: remote.role.arn().map(str::to_string),
             });
             status.findings = c.findings.to_vec();

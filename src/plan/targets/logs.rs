@@ -114,7 +114,7 @@ pub(super) fn permission(
         queue_name: POLICY_NAME.to_string(),
         queue_account: account.clone(),
         statement_id,
-        rule_arn: rule.arn.clone(),
+        rule_arn: rule.arn.to_string(),
     }
 }
 
@@ -190,7 +190,8 @@ mod tests {
     fn the_statement_admits_this_rule_to_this_group_in_the_controllers_policy() {
         let spec = spec(json!({}));
         let rule = DesiredRule {
-            arn: "arn:aws:events:us-east-1:123456789012:rule/r".into(),
+            arn: crate::iam::RuleArn::parse("arn:aws:events:us-east-1:123456789012:rule/r")
+                .unwrap(),
             name: "r".into(),
             event_bus_name: "default".into(),
             description: None,
@@ -217,7 +218,7 @@ mod tests {
         assert_eq!(p.statement["Resource"], format!("{GROUP}:*"));
         assert_eq!(
             p.statement["Condition"]["ArnEquals"]["aws:SourceArn"],
-            rule.arn
+            rule.arn.as_str()
         );
     }
 }

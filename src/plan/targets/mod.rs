@@ -728,7 +728,7 @@ mod tests {
             let rule = DesiredRule {
                 name: "orders".into(),
                 event_bus_name: "default".into(),
-                arn: RULE.into(),
+                arn: crate::iam::RuleArn::parse(RULE).unwrap(),
                 description: None,
                 event_pattern: None,
                 schedule_expression: None,
