@@ -485,6 +485,56 @@ pub(in crate::controller) async fn converge(
     let mut wanted = record::inventory(&planned.plan, via);
     // Observe and diff every account before writing anything: a resource we do not own in
     // either account stops the whole pass, so nothing is half-applied.
+    let (mut parts, optimistic) = observe_parts(ctx, owner, keeper, &planned, &mut wanted).await?;
+    let mut record = StatusRecord {
+        keeper: &mut *keeper,
+        api,
+        obj,
+    };
+    record_then_write(
+        &mut parts,
+        optimistic,
+        &mut wanted,
+        &mut record,
+        &planned.task_definitions,
+        owner,
+    )
+    .await?;
+    // Every part is as planned: the record's proofs and ways in are what is live now.
+    keeper.refresh(&wanted);
+    // Moves and renames: the new resources exist now, so the old ones can go. One that
+    // cannot be removed yet (its region unreachable, its account's role gone) stays in the
+    // record, says why, and is tried again with backoff: the integration itself is in place.
+    let (removed, left_behind) =
+        remove_superseded(obj, ctx, owner, keeper, &planned, &wanted).await;
+    let (diagnosis, observed) =
+        diagnose_and_observe_delivery(obj, ctx, &planned.plan, &parts).await;
+    Ok(Pass {
+        plan: planned.plan,
+        parts,
+        findings: diagnosis.findings,
+        not_evaluated: diagnosis.not_evaluated,
+        removed,
+        left_behind,
+        delivery: observed.delivery,
+        dead_letter: observed.dead_letter,
+        bus_log: observed.bus_log,
+        trail: observed.trail,
+    })
+}
+
+/// Every part observed and diffed, with what an optimistic create may meet (whether the
+/// managed role was assumed absent, and what may be adopted); what is adopted is noted in
+/// `wanted`. A resource not ours in any account stops the pass here, before any write, and
+/// is forgotten by the record.
+async fn observe_parts(
+    ctx: &Context,
+    owner: &Owner,
+    keeper: &mut RecordKeeper,
+    planned: &Planned,
+    wanted: &mut [OwnedResource],
+) -> Result<(Vec<Part>, Vec<(bool, Adoption)>), Error> {
+    let via = planned.admission.via_role();
     let mut parts = Vec::new();
     let mut optimistic = Vec::new();
     for (side, desired) in planned.plan.parts() {
@@ -509,7 +559,7 @@ pub(in crate::controller) async fn converge(
             }
             other => other?,
         };
-        record::note_adoptions(&mut wanted, desired, &seen.observed, owner);
+        record::note_adoptions(wanted, desired, &seen.observed, owner);
         optimistic.push((seen.role_assumed_absent, adopt));
         parts.push(Part {
             side,
@@ -519,28 +569,22 @@ pub(in crate::controller) async fn converge(
             changes,
         });
     }
-    let mut record = StatusRecord {
-        keeper: &mut *keeper,
-        api,
-        obj,
-    };
-    record_then_write(
-        &mut parts,
-        optimistic,
-        &mut wanted,
-        &mut record,
-        &planned.task_definitions,
-        owner,
-    )
-    .await?;
-    // Every part is as planned: the record's proofs and ways in are what is live now.
-    keeper.refresh(&wanted);
-    // Moves and renames: the new resources exist now, so the old ones can go. One that
-    // cannot be removed yet (its region unreachable, its account's role gone) stays in the
-    // record, says why, and is tried again with backoff: the integration itself is in place.
+    Ok((parts, optimistic))
+}
+
+/// The recorded resources the plan no longer wants, removed; what was removed, and what was
+/// left behind and why, each described.
+async fn remove_superseded(
+    obj: &EventBridgeIntegration,
+    ctx: &Context,
+    owner: &Owner,
+    keeper: &mut RecordKeeper,
+    planned: &Planned,
+    wanted: &[OwnedResource],
+) -> (Vec<String>, Vec<String>) {
     let mut removed = Vec::new();
     let mut left_behind = Vec::new();
-    for old in record::superseded(keeper.entries(), &wanted) {
+    for old in record::superseded(keeper.entries(), wanted) {
         match remove_recorded(
             obj,
             ctx,
@@ -565,18 +609,38 @@ pub(in crate::controller) async fn converge(
             }
         }
     }
+    (removed, left_behind)
+}
+
+/// What AWS says of delivery since the last window, and where it failed.
+struct DeliverySeen {
+    delivery: Delivery,
+    dead_letter: Option<observed_delivery::DeadLetter>,
+    bus_log: Option<BusLogFailure>,
+    trail: Option<TrailFailure>,
+}
+
+/// The diagnosis of every part, then delivery: the metrics, and when they report failures
+/// AWS's own words (a dead letter, the bus's log, CloudTrail) linked to the findings (a
+/// warning: never un-Ready). What could not be read is said in `not_evaluated`.
+async fn diagnose_and_observe_delivery(
+    obj: &EventBridgeIntegration,
+    ctx: &Context,
+    plan: &Plan,
+    parts: &[Part],
+) -> (super::diagnosis::Diagnosis, DeliverySeen) {
     let mut evidence = Vec::new();
-    for part in &parts {
+    for part in parts {
         evidence.push(evidence_for(ctx, part).await);
     }
-    let mut diagnosis = super::diagnosis::diagnose_parts(obj, &planned.plan, &parts, &evidence);
-    let delivery = delivery_of(ctx, &parts).await;
+    let mut diagnosis = super::diagnosis::diagnose_parts(obj, plan, parts, &evidence);
+    let delivery = delivery_of(ctx, parts).await;
     if let Delivery::Unreadable(why) = &delivery {
         diagnosis
             .not_evaluated
             .push(format!("delivery (CloudWatch metrics): {why}"));
     }
-    let dead_letter = match dead_letter_of(ctx, &parts).await {
+    let dead_letter = match dead_letter_of(ctx, parts).await {
         Ok(found) => found,
         Err(e) => {
             diagnosis
@@ -585,7 +649,7 @@ pub(in crate::controller) async fn converge(
             None
         }
     };
-    let bus_log = match bus_log_of(ctx, &parts, &delivery).await {
+    let bus_log = match bus_log_of(ctx, parts, &delivery).await {
         Ok(found) => found,
         Err(e) => {
             diagnosis
@@ -594,7 +658,7 @@ pub(in crate::controller) async fn converge(
             None
         }
     };
-    let trail = match trail_of(ctx, &parts, &delivery).await {
+    let trail = match trail_of(ctx, parts, &delivery).await {
         Ok(found) => found,
         Err(e) => {
             diagnosis
@@ -614,18 +678,15 @@ pub(in crate::controller) async fn converge(
         words,
         &diagnosis.findings,
     ));
-    Ok(Pass {
-        plan: planned.plan,
-        parts,
-        findings: diagnosis.findings,
-        not_evaluated: diagnosis.not_evaluated,
-        removed,
-        left_behind,
-        delivery,
-        dead_letter,
-        bus_log,
-        trail,
-    })
+    (
+        diagnosis,
+        DeliverySeen {
+            delivery,
+            dead_letter,
+            bus_log,
+            trail,
+        },
+    )
 }
 
 /// When the metrics report failures: the newest failed call EventBridge made for the role
