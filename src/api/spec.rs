@@ -236,8 +236,8 @@ pub struct CrossAccountSpec {
     /// `RoleChain`: the former name of `DirectDelivery`, which also created a role in the
     /// target account trusting the execution role; EventBridge never used it, so it is no
     /// longer created, and one an earlier version created is removed.
-    /// Default: DirectDelivery for a Lambda function, SQS queue or SNS topic, EventBusForwarding
-    /// for every other kind.
+    /// Default: DirectDelivery for a Lambda function, SQS queue, SNS topic or Kinesis stream,
+    /// EventBusForwarding for every other kind.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<CrossAccountMode>,
 

@@ -238,7 +238,16 @@ impl RuleArn {
         let account = AccountId::parse(&arn.account).map_err(|_| not_a_rule())?;
         let region = Region::parse(&arn.region).map_err(|_| not_a_rule())?;
         let partition = Partition::parse(&arn.partition).map_err(|_| not_a_rule())?;
-        Ok(RuleArn::new(&partition, &region, &account, bus, name))
+        // The text as given (`rule/default/NAME` stays so), the bus whole (a partner bus's
+        // name has slashes).
+        Ok(RuleArn {
+            text: text.to_string(),
+            partition,
+            account,
+            region,
+            bus: bus.to_string(),
+            name: name.to_string(),
+        })
     }
 
     pub fn as_str(&self) -> &str {
@@ -391,6 +400,12 @@ mod tests {
             assert_eq!((again.name(), again.account()), ("orders", &account));
             assert_eq!(again.partition(), &partition);
         }
+        let partner = "arn:aws:events:us-east-1:111122223333:rule/aws.partner/saas.com/1/orders";
+        let parsed = RuleArn::parse(partner).unwrap();
+        assert_eq!(
+            (parsed.as_str(), parsed.bus(), parsed.name()),
+            (partner, "aws.partner/saas.com/1", "orders")
+        );
         for bad in [
             "arn:aws:events:us-east-1:111122223333:event-bus/default",
             "arn:aws:events:us-east-1::rule/orders",
@@ -435,6 +450,12 @@ mod tests {
         assert_eq!(
             r.to_string(),
             "arn:aws-cn:iam::111122223333:role/service/ebi-orders"
+        );
+        let partner = "arn:aws:events:us-east-1:111122223333:rule/aws.partner/saas.com/1/orders";
+        let parsed = RuleArn::parse(partner).unwrap();
+        assert_eq!(
+            (parsed.as_str(), parsed.bus(), parsed.name()),
+            (partner, "aws.partner/saas.com/1", "orders")
         );
         for bad in [
             "arn:aws:iam:::role/no-account",

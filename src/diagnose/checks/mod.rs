@@ -250,7 +250,7 @@ impl<'a> TargetCheck<'a> {
             self.check_bus_target(&arn);
             return;
         }
-        let Some(kind) = kind_of_arn(&arn) else {
+        let Some(kind) = kind_of_target(&arn) else {
             return; // not a kind this controller builds: nothing is judged
         };
         let cross_account = !arn.account.is_empty() && arn.account != self.account;
@@ -425,6 +425,22 @@ fn scheduler_actions(arn: &Arn) -> Vec<(&'static str, Code)> {
     }
 }
 
+/// The kind of a rule's target by its ARN, and for one AWS accepted though its resource is
+/// not of the kind's form (a Lambda ARN naming no `function:`), the one kind of its service,
+/// so that the checks say what is wrong with it. `events` has no such default: its ARNs name
+/// buses, rules and API destinations.
+fn kind_of_target(arn: &Arn) -> Option<&'static KindFacts> {
+    kind_of_arn(arn).or_else(|| {
+        let mut of_service = crate::plan::KINDS
+            .into_iter()
+            .filter(|k| k.service == arn.service && k.service != "events");
+        match (of_service.next(), of_service.next()) {
+            (Some(kind), None) => Some(kind),
+            _ => None,
+        }
+    })
+}
+
 fn find_task_definition<'a>(
     snapshot: &'a Snapshot,
     arn: &str,
@@ -578,4 +594,35 @@ fn key_not_read(snapshot: &Snapshot, holder: &str) -> String {
         return format!("; {WHAT} is named by alias {key}, and the key's ARN, which IAM policies name it by, was not read (aws kms describe-key; a bundle's keyPolicies[…].KeyArn)");
     }
     String::new()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::api::TargetKind;
+
+    fn kind(arn: &str) -> Option<TargetKind> {
+        kind_of_target(&Arn::parse(arn).unwrap()).map(|k| k.kind)
+    }
+
+    /// A target AWS accepted is judged as its service's one kind even when its resource is
+    /// not of the kind's form; an events ARN only as what it names.
+    #[test]
+    fn a_target_is_judged_by_its_kind_or_its_services_one_kind() {
+        let a = "arn:aws:lambda:us-east-1:111122223333";
+        assert_eq!(kind(&format!("{a}:function:f")), Some(TargetKind::Lambda));
+        assert_eq!(kind(&format!("{a}:f")), Some(TargetKind::Lambda));
+        let logs = "arn:aws:logs:us-east-1:111122223333:group";
+        assert_eq!(kind(logs), Some(TargetKind::Logs));
+        let events = "arn:aws:events:us-east-1:111122223333";
+        assert_eq!(
+            kind(&format!("{events}:api-destination/d/1")),
+            Some(TargetKind::ApiDestination)
+        );
+        assert_eq!(kind(&format!("{events}:rule/r")), None);
+        assert_eq!(kind(&format!("{events}:event-bus/default")), None);
+        assert_eq!(kind("arn:aws:s3:::bucket"), None);
+    }
 }

@@ -37,8 +37,8 @@ const MAX_PARTITION_KEY_PATH: usize = 256;
 /// Kinesis's limit on a stream's name.
 const MAX_STREAM_NAME: usize = 128;
 
-/// Checks the stream's ARN, the partition key's JSONPath, and what the kind rules out
-/// elsewhere in `spec` (`spec.crossAccount`). The stream's ARN, parsed.
+/// Checks the stream's ARN, the partition key's JSONPath, and a fixed partition key outside
+/// a schedule. The stream's ARN, parsed.
 pub(super) fn validate(
     kinesis: &KinesisTarget,
     spec: &EventBridgeIntegrationSpec,

@@ -97,8 +97,9 @@ impl KindFacts {
 /// any other EventBusForwarding). None without `crossAccount`.
 pub fn cross_account_mode(spec: &EventBridgeIntegrationSpec) -> Option<CrossAccountMode> {
     let x = spec.cross_account.as_ref()?;
+    // Any kind set counts, as admission may ask before validation refuses a target of two.
     let defaults_to_direct = |t: &TargetSpec| {
-        ValidTarget::of(t).is_some_and(|k| {
+        ValidTarget::every_set(t).into_iter().any(|k| {
             k.facts()
                 .built_across_accounts
                 .first()

@@ -70,7 +70,7 @@ pub(super) fn validate(topic_arn: &str, message_group_id: Option<&str>) -> Resul
 }
 
 /// Checks the kind's fields and what it rules out elsewhere in `spec`: a role (the topic's
-/// policy admits EventBridge instead) and `spec.crossAccount` (not yet supported).
+/// policy admits EventBridge instead). The mode across accounts is checked from `FACTS`.
 pub(super) fn validate_spec(
     sns: &SnsTarget,
     spec: &EventBridgeIntegrationSpec,
