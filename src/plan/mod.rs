@@ -771,7 +771,7 @@ fn plan_in_one_account(placed: Placed<'_>) -> Result<Plan, PlanError> {
     let region = facts.region.clone();
     if target.account != account {
         let kind = workload.facts();
-        let advice = match kind.built_across_accounts.first() {
+        let advice = match kind.default_mode() {
             None => format!(
                 ": this controller builds {} targets in the rule's account only; use one in account {account}",
                 kind.label

@@ -90,6 +90,11 @@ impl KindFacts {
             .iter()
             .any(|m| m.is_direct() == mode.is_direct())
     }
+
+    /// The mode a target of the kind in another account takes when the spec names none.
+    pub fn default_mode(&self) -> Option<CrossAccountMode> {
+        self.built_across_accounts.first().copied()
+    }
 }
 
 /// The `spec.crossAccount.mode` in effect: the spec's, or the targets' default by kind (the
@@ -99,12 +104,9 @@ pub fn cross_account_mode(spec: &EventBridgeIntegrationSpec) -> Option<CrossAcco
     let x = spec.cross_account.as_ref()?;
     // Any kind set counts, as admission may ask before validation refuses a target of two.
     let defaults_to_direct = |t: &TargetSpec| {
-        ValidTarget::every_set(t).into_iter().any(|k| {
-            k.facts()
-                .built_across_accounts
-                .first()
-                .is_some_and(|m| m.is_direct())
-        })
+        ValidTarget::every_set(t)
+            .into_iter()
+            .any(|k| k.facts().default_mode().is_some_and(|m| m.is_direct()))
     };
     let entries = spec.target_entries();
     let all_direct = !entries.is_empty() && entries.iter().all(|(_, t)| defaults_to_direct(t));
