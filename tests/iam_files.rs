@@ -81,7 +81,7 @@ fn created_role() -> String {
     match plan(&spec, &owner, &facts, &guard).unwrap().local.role {
         DesiredRole::Managed(m) => {
             assert_eq!(m.permissions_boundary_arn.as_deref(), Some(BOUNDARY));
-            m.arn
+            m.arn.to_string()
         }
         other => panic!("{other:?}"),
     }

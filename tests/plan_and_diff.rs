@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use ebi::api::EventBridgeIntegrationSpec;
-use ebi::iam::{documents_equivalent, PolicyDocument};
+use ebi::iam::{documents_equivalent, PolicyDocument, RoleArn};
 use ebi::plan::diff::{
     diff, Adoption, Change, Observed, ObservedApiDestination, ObservedApiDestinationPair,
     ObservedConnection, ObservedRole, ObservedRule,
@@ -333,7 +333,7 @@ fn in_sync(p: &Plan) -> Observed {
 fn observed_role(p: &Plan) -> ObservedRole {
     let role = managed(p);
     ObservedRole {
-        arn: role.arn.clone(),
+        arn: role.arn.to_string(),
         name: role.name.clone(),
         trust_policy: url_encode(&role.trust_policy),
         tags: owner().tags(),
@@ -857,14 +857,14 @@ fn a_path_move_plans_a_second_name_while_the_old_role_holds_the_name() {
     assert_eq!(moving.bridge_for.as_deref(), Some(settled.name.as_str()));
     // The bridge recorded and the old role gone: the wanted name again.
     let done = at(Facts {
-        recorded_roles: vec![moving.arn.clone()],
+        recorded_roles: vec![moving.arn.to_string()],
         ..facts()
     });
     assert_eq!(done, settled);
     // Recorded at the very ARN wanted: no move.
     assert_eq!(
         at(Facts {
-            recorded_roles: vec![settled.arn.clone()],
+            recorded_roles: vec![settled.arn.to_string()],
             ..facts()
         }),
         settled
@@ -1801,7 +1801,7 @@ targets:
     assert_eq!(remote.permissions[0].principal, role.arn);
     assert_eq!(remote.queue_permissions.len(), 1);
     let queue_statement = remote.queue_permissions[0].statement.to_string();
-    assert!(queue_statement.contains(&role.arn), "{queue_statement}");
+    assert!(queue_statement.contains(&*role.arn), "{queue_statement}");
     assert_ne!(
         remote.permissions[0].statement_id,
         remote.queue_permissions[0].statement_id
@@ -2291,7 +2291,12 @@ fn a_schedules_own_role_is_named_in_its_target_and_never_created() {
     let p = planned(&spec(&format!(
         "schedule: {{expression: \"rate(1 hour)\"}}\nrole: {{arn: \"{byo}\"}}\ntarget: {{lambda: {{functionArn: \"arn:aws:lambda:us-east-1:{A}:function:f\"}}}}\n"
     )));
-    assert_eq!(p.local.role, DesiredRole::BringYourOwn { arn: byo.clone() });
+    assert_eq!(
+        p.local.role,
+        DesiredRole::BringYourOwn {
+            arn: RoleArn::parse(&byo).unwrap()
+        }
+    );
     let s = p.local.schedule.as_ref().unwrap();
     assert_eq!(s.target.role_arn.as_deref(), Some(byo.as_str()));
     assert!(p.local.permissions.is_empty(), "no function policy either");
@@ -2530,7 +2535,7 @@ fn a_role_of_the_users_is_parsed_once_and_must_name_its_account() {
     assert_eq!(
         ours.local.role,
         DesiredRole::BringYourOwn {
-            arn: format!("arn:aws:iam::{A}:role/path/orders")
+            arn: RoleArn::parse(&format!("arn:aws:iam::{A}:role/path/orders")).unwrap()
         }
     );
 }

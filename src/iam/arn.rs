@@ -136,6 +136,24 @@ pub struct RoleArn {
 }
 
 impl RoleArn {
+    /// The role `name` at `path` (`/`, or `/a/b/`) in `account`: how the planner names a role
+    /// it creates, from typed parts rather than text read back from a policy.
+    pub fn new(partition: &Partition, account: &AccountId, path: &str, name: &str) -> RoleArn {
+        let text = format!("arn:{partition}:iam::{account}:role{path}{name}");
+        RoleArn {
+            arn: Arn {
+                partition: partition.to_string(),
+                service: "iam".into(),
+                region: String::new(),
+                account: account.to_string(),
+                resource: format!("role{path}{name}"),
+            },
+            text,
+            account: account.clone(),
+            partition: partition.clone(),
+        }
+    }
+
     pub fn parse(text: &str) -> Result<RoleArn, ArnError> {
         let arn = Arn::parse(text)?;
         let not_a_role = || ArnError::NotARole(text.to_string());
@@ -178,6 +196,40 @@ impl RoleArn {
 impl fmt::Display for RoleArn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)
+    }
+}
+
+/// Read as text wherever an ARN is text (an SDK call, a policy document, a record entry).
+impl std::ops::Deref for RoleArn {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.text
+    }
+}
+
+impl AsRef<str> for RoleArn {
+    fn as_ref(&self) -> &str {
+        &self.text
+    }
+}
+
+/// A role's ARN read back from AWS or a record is text: compared as text.
+impl PartialEq<String> for RoleArn {
+    fn eq(&self, other: &String) -> bool {
+        &self.text == other
+    }
+}
+
+impl PartialEq<RoleArn> for String {
+    fn eq(&self, other: &RoleArn) -> bool {
+        *self == other.text
+    }
+}
+
+/// Written as its text (a policy's principal or condition).
+impl serde::Serialize for RoleArn {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
     }
 }
 
@@ -434,6 +486,25 @@ mod tests {
                 service_host("sqs", region, &partition),
                 format!("sqs.{region}.{domain}")
             );
+        }
+    }
+
+    #[test]
+    fn a_role_arn_made_from_its_parts_is_the_one_parsed_from_its_text() {
+        let partition = crate::iam::Partition::parse("aws-us-gov").unwrap();
+        let account = AccountId::parse("111122223333").unwrap();
+        for (path, text) in [
+            ("/", "arn:aws-us-gov:iam::111122223333:role/ebi-orders"),
+            (
+                "/team/a/",
+                "arn:aws-us-gov:iam::111122223333:role/team/a/ebi-orders",
+            ),
+        ] {
+            let made = RoleArn::new(&partition, &account, path, "ebi-orders");
+            assert_eq!(made, RoleArn::parse(text).unwrap());
+            assert_eq!(made.name(), "ebi-orders");
+            assert_eq!(made.account(), &account);
+            assert_eq!(made, text.to_string());
         }
     }
 

@@ -179,7 +179,7 @@ fn forward_bus_to_bus(
         spec,
         owner,
         guard,
-        &partition,
+        (&partition, &account),
         events_trust_policy(&account, &local_rule.arn),
         vec![
             json!({"Sid": "ForwardToTargetBus", "Effect": "Allow", "Action": "events:PutEvents", "Resource": bus_arn}),
@@ -209,7 +209,7 @@ fn forward_bus_to_bus(
     let target = TargetShape {
         id: spec.target.id.clone().unwrap_or_else(|| "1".into()),
         arn: bus_arn,
-        role_arn: Some(role.arn.clone()),
+        role_arn: Some(role.arn.to_string()),
         ..Default::default()
     };
     let local = Desired {
@@ -283,7 +283,7 @@ fn deliver_directly(
         spec,
         owner,
         guard,
-        &partition,
+        (&partition, &account),
         events_trust_policy(&account, &local_rule.arn),
         statements,
         &facts.recorded_roles,
@@ -293,7 +293,7 @@ fn deliver_directly(
         workload,
         &target,
         &local_rule.arn,
-        Some(source.arn.clone()),
+        Some(source.arn.to_string()),
     );
     let remote = Desired {
         kind: PartKind::Workload(workload.kind()),

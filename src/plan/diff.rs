@@ -927,7 +927,7 @@ pub fn after_writes(
             )
         }) {
             let mut role = before.role.clone().unwrap_or_else(|| ObservedRole {
-                arn: m.arn.clone(),
+                arn: m.arn.to_string(),
                 name: m.name.clone(),
                 trust_policy: Value::Null,
                 tags: BTreeMap::new(),

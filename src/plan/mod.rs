@@ -468,7 +468,7 @@ pub struct DesiredBusPermission {
     /// The source account, whose forwarding role may `events:PutEvents`.
     pub principal_account: AccountId,
     /// The forwarding role, the only principal the statement admits (`aws:PrincipalArn`).
-    pub principal_role_arn: String,
+    pub principal_role_arn: RoleArn,
     pub statement: Value,
 }
 
@@ -490,7 +490,7 @@ pub enum DesiredRole {
     NotNeeded,
     /// The user's role: used as is, only diagnosed.
     BringYourOwn {
-        arn: String,
+        arn: RoleArn,
     },
     Managed(ManagedRole),
 }
@@ -509,7 +509,7 @@ impl DesiredRole {
 pub struct ManagedRole {
     pub name: String,
     pub path: String,
-    pub arn: String,
+    pub arn: RoleArn,
     pub trust_policy: Value,
     pub policy: Value,
     pub permissions_boundary_arn: Option<String>,
@@ -921,19 +921,18 @@ fn check_role_prefix(guard: &Guardrails, field: &str, name: &str) -> Result<(), 
 /// plans the wanted name again (now free), and the target moves once more. Two moves, and
 /// at no moment does the target name a role that does not exist.
 fn role_identity(
-    partition: &str,
-    account: &str,
+    partition: &Partition,
+    account: &AccountId,
     path: &str,
     name: String,
     recorded_roles: &[String],
-) -> (String, String, Option<String>) {
-    let arn_of = |name: &str| format!("arn:{partition}:iam::{account}:role{path}{name}");
+) -> (String, RoleArn, Option<String>) {
+    let arn_of = |name: &str| RoleArn::new(partition, account, path, name);
     let arn = arn_of(&name);
     let held_elsewhere = recorded_roles.iter().any(|recorded| {
-        recorded != &arn
-            && Arn::parse(recorded).is_ok_and(|r| {
-                r.account == account && r.resource_name().eq_ignore_ascii_case(&name)
-            })
+        *recorded != arn
+            && RoleArn::parse(recorded)
+                .is_ok_and(|r| r.account() == account && r.name().eq_ignore_ascii_case(&name))
     });
     if !held_elsewhere {
         return (name, arn, None);
@@ -949,7 +948,7 @@ fn managed_role(
     spec: &EventBridgeIntegrationSpec,
     owner: &Owner,
     guard: &Guardrails,
-    partition: &str,
+    (partition, account): (&Partition, &AccountId),
     trust_policy: Value,
     statements: Vec<Value>,
     recorded_roles: &[String],
@@ -977,12 +976,7 @@ fn managed_role(
         (Some(b), _) => Some(b.clone()),
         (None, required) => required.clone(),
     };
-    let account = trust_policy
-        .pointer("/Statement/0/Condition/StringEquals/aws:SourceAccount")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    let (name, arn, bridge_for) = role_identity(partition, &account, &path, name, recorded_roles);
+    let (name, arn, bridge_for) = role_identity(partition, account, &path, name, recorded_roles);
     Ok(ManagedRole {
         arn,
         name,
@@ -1000,7 +994,7 @@ fn plan_role(
     owner: &Owner,
     workload: ValidTarget<'_>,
     own_role: Option<&RoleArn>,
-    account: &str,
+    account: &AccountId,
     target: &AccountArn,
     rule_arn: &str,
     facts: &Facts,
@@ -1011,15 +1005,13 @@ fn plan_role(
     }
     if let Some(own) = own_role {
         check_account(guard, own.account(), "the account of spec.role.arn")?;
-        return Ok(DesiredRole::BringYourOwn {
-            arn: own.to_string(),
-        });
+        return Ok(DesiredRole::BringYourOwn { arn: own.clone() });
     }
     let role = managed_role(
         spec,
         owner,
         guard,
-        &target.partition,
+        (&target.partition, account),
         events_trust_policy(account, rule_arn),
         workload.invoke_statements(target, facts, rule_arn),
         &facts.recorded_roles,

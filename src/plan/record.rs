@@ -77,7 +77,7 @@ fn part_inventory(d: &Desired, via: Option<String>) -> Vec<OwnedResource> {
     if let Some(b) = &d.bus_permission {
         out.push(OwnedResource {
             statement_id: Some(b.statement_id.clone()),
-            proof: Some(b.principal_role_arn.clone()),
+            proof: Some(b.principal_role_arn.to_string()),
             ..entry(
                 OwnedKind::BusPermission,
                 &b.event_bus_arn,

@@ -334,15 +334,13 @@ pub(super) fn plan(
         // group, its permission for the target and the dead-letter queue).
         Some(own) => {
             super::check_account(guard, own.account(), "the account of spec.role.arn")?;
-            DesiredRole::BringYourOwn {
-                arn: own.to_string(),
-            }
+            DesiredRole::BringYourOwn { arn: own.clone() }
         }
         None => DesiredRole::Managed(managed_role(
             spec,
             owner,
             guard,
-            partition,
+            (partition, account),
             scheduler_trust_policy(account, &group_arn),
             statements,
             &facts.recorded_roles,
