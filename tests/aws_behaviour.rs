@@ -19,9 +19,9 @@ use ebi::plan::DesiredPermission;
 
 fn permission() -> DesiredPermission {
     DesiredPermission {
-        function_arn: "arn:aws:lambda:us-east-1:111122223333:function:f:live".into(),
-        function_name: "arn:aws:lambda:us-east-1:111122223333:function:f".into(),
-        qualifier: Some("live".into()),
+        function_arn: "arn:aws:lambda:us-east-1:111122223333:function:f:live"
+            .parse()
+            .unwrap(),
         statement_id: "ebi-rule".into(),
         principal: "events.amazonaws.com".into(),
         source_arn: Some("arn:aws:events:us-east-1:111122223333:rule/rule".into()),

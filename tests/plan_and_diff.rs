@@ -163,10 +163,10 @@ fn lambda_gets_a_permission_on_exactly_the_qualifier_and_no_role() {
     assert_eq!(p.local.role, DesiredRole::NotNeeded);
     let perm = p.local.permissions.first().unwrap();
     assert_eq!(
-        perm.function_name,
+        perm.function_arn.unqualified(),
         format!("arn:aws:lambda:us-east-1:{A}:function:notify")
     );
-    assert_eq!(perm.qualifier.as_deref(), Some("live"));
+    assert_eq!(perm.function_arn.qualifier(), Some("live"));
     assert_eq!(perm.principal, "events.amazonaws.com");
     assert_eq!(
         perm.source_arn.as_deref(),
@@ -177,7 +177,13 @@ fn lambda_gets_a_permission_on_exactly_the_qualifier_and_no_role() {
         "arn:aws:lambda:us-east-1:{A}:function:notify"
     )));
     assert_eq!(
-        unqualified.local.permissions.first().unwrap().qualifier,
+        unqualified
+            .local
+            .permissions
+            .first()
+            .unwrap()
+            .function_arn
+            .qualifier(),
         None
     );
 }
@@ -285,6 +291,9 @@ fn invalid_specs_name_the_field() {
         ("rule: {eventPattern: {source: [x]}}\ntarget: {lambda: {functionArn: \"arn:aws:lambda:us-east-1::function:f\"}}", "spec.target.lambda.functionArn"),
         ("rule: {eventPattern: {source: [x]}}\ntarget: {lambda: {functionArn: \"arn:aws:lambda:us-east-1:444455556666:function:f\"}}", "spec.target.lambda.functionArn"),
         ("rule: {eventPattern: {source: [x]}}\ntarget: {lambda: {functionArn: \"arn:aws:lambda:eu-west-1:111122223333:function:f\"}}", "spec.target.lambda.functionArn"),
+        // A name and at most one version or alias: Lambda's permission calls take them apart.
+        ("rule: {eventPattern: {source: [x]}}\ntarget: {lambda: {functionArn: \"arn:aws:lambda:us-east-1:111122223333:function:f:1:extra\"}}", "spec.target.lambda.functionArn"),
+        ("rule: {eventPattern: {source: [x]}}\ntarget: {lambda: {functionArn: \"arn:aws:lambda:us-east-1:111122223333:function:\"}}", "spec.target.lambda.functionArn"),
         ("rule: {eventPattern: {source: [x]}}\ntarget: {input: {a: 1}, inputPath: $.detail, lambda: {functionArn: \"arn:aws:lambda:us-east-1:111122223333:function:f\"}}", "spec.target"),
     ];
     for (yaml, field) in cases {
@@ -544,7 +553,7 @@ fn the_lambda_permission_is_compared_by_meaning() {
             tags: owner().tags(),
         }),
         targets: vec![p.local.targets.first().cloned().unwrap()],
-        lambda_policies: [(perm.function_arn.clone(), json!(statement(&rule.arn)))].into(),
+        lambda_policies: [(perm.function_arn.to_string(), json!(statement(&rule.arn)))].into(),
         ..Default::default()
     };
     assert_eq!(
@@ -557,17 +566,17 @@ fn the_lambda_permission_is_compared_by_meaning() {
         r#""AWS:SourceAccount":"999999999999""#,
     );
     assert_ne!(drifted, statement(&rule.arn));
-    o.lambda_policies = [(perm.function_arn.clone(), json!(drifted))].into();
+    o.lambda_policies = [(perm.function_arn.to_string(), json!(drifted))].into();
     assert_eq!(
         diff(&p.local, &o, &owner(), Adoption::both(false)).unwrap(),
         vec![Change::AddPermission {
-            function_arn: perm.function_arn.clone(),
+            function_arn: perm.function_arn.to_string(),
             replace: true
         }]
     );
     // Under our id but granting another rule: someone else's, never replaced…
     let other = "arn:aws:events:us-east-1:111122223333:rule/other";
-    o.lambda_policies = [(perm.function_arn.clone(), json!(statement(other)))].into();
+    o.lambda_policies = [(perm.function_arn.to_string(), json!(statement(other)))].into();
     let err = diff(&p.local, &o, &owner(), Adoption::both(false)).unwrap_err();
     assert!(err.to_string().contains(other), "{err}");
     // …unless the record says this object granted exactly that (a rule renamed since).
@@ -578,7 +587,7 @@ fn the_lambda_permission_is_compared_by_meaning() {
     assert_eq!(
         diff(&p.local, &o, &owner(), recorded).unwrap(),
         vec![Change::AddPermission {
-            function_arn: perm.function_arn.clone(),
+            function_arn: perm.function_arn.to_string(),
             replace: true
         }]
     );
@@ -586,13 +595,13 @@ fn the_lambda_permission_is_compared_by_meaning() {
     assert_eq!(
         diff(&p.local, &o, &owner(), Adoption::both(false)).unwrap(),
         vec![Change::AddPermission {
-            function_arn: perm.function_arn.clone(),
+            function_arn: perm.function_arn.to_string(),
             replace: false
         }]
     );
     // The statement the pass believes it wrote is exactly the one diff wants.
     let changes = vec![Change::AddPermission {
-        function_arn: perm.function_arn.clone(),
+        function_arn: perm.function_arn.to_string(),
         replace: false,
     }];
     let after = ebi::plan::diff::after_writes(&p.local, &o, &changes, &owner()).unwrap();
@@ -1623,7 +1632,7 @@ fn a_target_list_is_refused_naming_the_entry_and_the_fix() {
         .local
         .permissions
         .iter()
-        .map(|p| p.function_name.rsplit(':').next().unwrap())
+        .map(|p| p.function_arn.unqualified().rsplit(':').next().unwrap())
         .collect();
     assert_eq!(functions, ["one", "two"]);
     let (field, message) = refused(&format!(

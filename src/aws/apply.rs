@@ -94,7 +94,7 @@ fn mark_written(c: &Clients, desired: &Desired, change: &Change) {
                 .find(|p| p.function_arn == *function_arn)
             {
                 c.shared
-                    .wrote_lambda_policy(&p.function_name, p.qualifier.as_deref());
+                    .wrote_lambda_policy(p.function_arn.unqualified(), p.function_arn.qualifier());
             }
         }
         Change::PutQueueStatements { queue_arn, .. } => {
@@ -408,8 +408,8 @@ pub async fn add_permission(
     if replace {
         remove_permission(
             lambda,
-            &p.function_name,
-            p.qualifier.as_deref(),
+            p.function_arn.unqualified(),
+            p.function_arn.qualifier(),
             &p.statement_id,
         )
         .await?;
@@ -417,8 +417,8 @@ pub async fn add_permission(
     let add = || {
         lambda
             .add_permission()
-            .function_name(&p.function_name)
-            .set_qualifier(p.qualifier.clone())
+            .function_name(p.function_arn.unqualified())
+            .set_qualifier(p.function_arn.qualifier().map(str::to_string))
             .statement_id(&p.statement_id)
             .action("lambda:InvokeFunction")
             .principal(&p.principal)
@@ -431,8 +431,8 @@ pub async fn add_permission(
             let policy = super::observe::found(
                 lambda
                     .get_policy()
-                    .function_name(&p.function_name)
-                    .set_qualifier(p.qualifier.clone())
+                    .function_name(p.function_arn.unqualified())
+                    .set_qualifier(p.function_arn.qualifier().map(str::to_string))
                     .send()
                     .await
                     .map_err(|e| classify("lambda:GetPolicy", e)),
@@ -472,8 +472,8 @@ pub async fn add_permission(
             }
             remove_permission(
                 lambda,
-                &p.function_name,
-                p.qualifier.as_deref(),
+                p.function_arn.unqualified(),
+                p.function_arn.qualifier(),
                 &p.statement_id,
             )
             .await?;

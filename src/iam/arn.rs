@@ -22,6 +22,8 @@ pub enum ArnError {
     NotARole(String),
     #[error("`{0}` is not an EventBridge rule's ARN: expected arn:aws:events:REGION:ACCOUNT_ID:rule/[BUS/]NAME")]
     NotARule(String),
+    #[error("`{0}` is not a Lambda function's ARN: expected arn:aws:lambda:REGION:ACCOUNT_ID:function:NAME[:VERSION_OR_ALIAS]")]
+    NotAFunction(String),
 }
 
 impl Arn {
@@ -369,6 +371,110 @@ impl serde::Serialize for RuleArn {
     }
 }
 
+/// A Lambda function's ARN, `arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`
+/// (a version or an alias), parsed once: its account and region typed, and the two halves
+/// Lambda's permission calls take apart (`FunctionName` and `Qualifier`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FunctionArn {
+    text: String,
+    account: AccountId,
+    region: Region,
+    unqualified: String,
+    qualifier: Option<String>,
+}
+
+impl FunctionArn {
+    pub fn parse(text: &str) -> Result<FunctionArn, ArnError> {
+        let arn = Arn::parse(text)?;
+        let not_a_function = || ArnError::NotAFunction(text.to_string());
+        let rest = arn
+            .resource
+            .strip_prefix("function:")
+            .ok_or_else(not_a_function)?;
+        let (name, qualifier) = match rest.split_once(':') {
+            Some((name, q)) => (name, Some(q)),
+            None => (rest, None),
+        };
+        let bad_qualifier = qualifier.is_some_and(|q| q.is_empty() || q.contains(':'));
+        if arn.service != "lambda" || name.is_empty() || bad_qualifier {
+            return Err(not_a_function());
+        }
+        Partition::parse(&arn.partition).map_err(|_| not_a_function())?;
+        Ok(FunctionArn {
+            account: AccountId::parse(&arn.account).map_err(|_| not_a_function())?,
+            region: Region::parse(&arn.region).map_err(|_| not_a_function())?,
+            unqualified: match qualifier {
+                Some(q) => text[..text.len() - q.len() - 1].to_string(),
+                None => text.to_string(),
+            },
+            qualifier: qualifier.map(str::to_string),
+            text: text.to_string(),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    pub fn account(&self) -> &AccountId {
+        &self.account
+    }
+
+    pub fn region(&self) -> &Region {
+        &self.region
+    }
+
+    /// The ARN without its qualifier: what Lambda's `FunctionName` takes beside `Qualifier`.
+    pub fn unqualified(&self) -> &str {
+        &self.unqualified
+    }
+
+    /// The version or alias the ARN names, if any.
+    pub fn qualifier(&self) -> Option<&str> {
+        self.qualifier.as_deref()
+    }
+}
+
+impl fmt::Display for FunctionArn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// Read as text wherever an ARN is text (an SDK call, a policy document, a record entry).
+impl std::ops::Deref for FunctionArn {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.text
+    }
+}
+
+/// A function's ARN read back from AWS or a record is text: compared as text.
+impl PartialEq<String> for FunctionArn {
+    fn eq(&self, other: &String) -> bool {
+        &self.text == other
+    }
+}
+
+impl PartialEq<FunctionArn> for String {
+    fn eq(&self, other: &FunctionArn) -> bool {
+        *self == other.text
+    }
+}
+
+impl std::str::FromStr for FunctionArn {
+    type Err = ArnError;
+    fn from_str(text: &str) -> Result<FunctionArn, ArnError> {
+        FunctionArn::parse(text)
+    }
+}
+
+impl serde::Serialize for FunctionArn {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
 /// The host of a regional service endpoint, as `kms:ViaService` names it:
 /// `sqs.us-east-1.amazonaws.com`, `sqs.cn-north-1.amazonaws.com.cn` in China (each
 /// partition's DNS suffix, as the SDK's partition table gives it).
@@ -485,6 +591,44 @@ mod tests {
             assert_eq!(
                 service_host("sqs", region, &partition),
                 format!("sqs.{region}.{domain}")
+            );
+        }
+    }
+
+    #[test]
+    fn a_function_arn_is_split_into_what_lambda_takes_apart() {
+        let plain = FunctionArn::parse("arn:aws:lambda:eu-west-1:111122223333:function:f").unwrap();
+        assert_eq!(
+            plain.unqualified(),
+            "arn:aws:lambda:eu-west-1:111122223333:function:f"
+        );
+        assert_eq!(plain.qualifier(), None);
+        assert_eq!(plain.account(), "111122223333");
+        assert_eq!(plain.region(), "eu-west-1");
+        let alias =
+            FunctionArn::parse("arn:aws:lambda:eu-west-1:111122223333:function:f:live").unwrap();
+        assert_eq!(alias.unqualified(), plain.as_str());
+        assert_eq!(alias.qualifier(), Some("live"));
+        assert_eq!(
+            alias,
+            "arn:aws:lambda:eu-west-1:111122223333:function:f:live".to_string()
+        );
+        for bad in [
+            "arn:aws:lambda:eu-west-1::function:no-account",
+            "arn:aws:lambda:eu-west-1:111122223333:function:",
+            "arn:aws:lambda:eu-west-1:111122223333:function:f:",
+            "arn:aws:lambda:eu-west-1:111122223333:function:f:1:extra",
+            "arn:aws:lambda:eu-west-1:111122223333:layer:l:1",
+            "arn:aws:lambda::111122223333:function:no-region",
+            "arn:aws:sqs:eu-west-1:111122223333:function:f",
+            "f",
+        ] {
+            assert!(
+                matches!(
+                    FunctionArn::parse(bad),
+                    Err(ArnError::NotAFunction(_) | ArnError::Malformed(_))
+                ),
+                "{bad}"
             );
         }
     }

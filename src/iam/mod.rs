@@ -9,7 +9,7 @@ pub mod ids;
 pub mod policy;
 pub mod request;
 
-pub use arn::{AccountArn, Arn, RoleArn, RuleArn};
+pub use arn::{AccountArn, Arn, FunctionArn, RoleArn, RuleArn};
 pub use eval::{Caller, Context, Decision, Evaluation, NamedPolicy, Request};
 pub use ids::{AccountId, IdError, Partition, Region, REGION_PATTERN};
 pub use policy::{documents_equivalent, PolicyDocument, PolicyError};

@@ -308,7 +308,7 @@ fn deliver_directly(
                 names::owned_statement_id(&rule_name, &local_rule.arn, &owner.uid),
                 &source.arn,
                 None,
-            )
+            )?
             .into_iter()
             .collect(),
         bus_permission: None,

@@ -563,7 +563,7 @@ fn lambda_permission_changes(
     for p in &desired.permissions {
         let existing = observed
             .lambda_policies
-            .get(&p.function_arn)
+            .get(p.function_arn.as_str())
             .and_then(|v| PolicyDocument::parse(v).ok())
             .and_then(|doc| {
                 doc.statements
@@ -572,7 +572,7 @@ fn lambda_permission_changes(
             });
         match existing {
             None => changes.push(Change::AddPermission {
-                function_arn: p.function_arn.clone(),
+                function_arn: p.function_arn.to_string(),
                 replace: false,
             }),
             Some(s) => {
@@ -588,7 +588,7 @@ fn lambda_permission_changes(
                 let resource_ok = s
                     .resource
                     .as_ref()
-                    .is_some_and(|r| r.patterns == vec![p.function_arn.clone()]);
+                    .is_some_and(|r| r.patterns == vec![p.function_arn.to_string()]);
                 let condition = |key: &str| {
                     s.conditions
                         .iter()
@@ -618,7 +618,7 @@ fn lambda_permission_changes(
                         });
                     }
                     changes.push(Change::AddPermission {
-                        function_arn: p.function_arn.clone(),
+                        function_arn: p.function_arn.to_string(),
                         replace: true,
                     });
                 }
@@ -1005,8 +1005,8 @@ pub fn after_writes(
             statement["Condition"] = Value::Object(condition);
         }
         after.lambda_policies.insert(
-            p.function_arn.clone(),
-            rewritten(before.lambda_policies.get(&p.function_arn), &statement),
+            p.function_arn.to_string(),
+            rewritten(before.lambda_policies.get(p.function_arn.as_str()), &statement),
         );
     }
     if let (Some(b), true) = (

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 
 use crate::api::{CrossAccountMode, EventBridgeIntegrationSpec, TargetKind};
 use crate::iam::documents::events_trust_policy;
-use crate::iam::{AccountArn, AccountId, Arn, Partition, Region, RoleArn, RuleArn};
+use crate::iam::{AccountArn, AccountId, Arn, FunctionArn, Partition, Region, RoleArn, RuleArn};
 pub use targets::{
     cross_account_mode, kind_of_arn, spec_fields, KindFacts, TargetParameters, ValidTarget, KINDS,
 };
@@ -556,10 +556,8 @@ pub struct EcsShape {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DesiredPermission {
-    /// The ARN exactly as the target uses it (qualified or not).
-    pub function_arn: String,
-    pub function_name: String,
-    pub qualifier: Option<String>,
+    /// The function exactly as the target names it (qualified or not).
+    pub function_arn: FunctionArn,
     pub statement_id: String,
     /// `events.amazonaws.com`, or (RoleChain) the ARN of the execution role EventBridge uses.
     pub principal: String,
@@ -864,7 +862,7 @@ fn plan_workload(
         names::owned_statement_id(&rule.name, &rule.arn, &owner.uid),
         "events.amazonaws.com",
         Some((&rule.arn, account)),
-    );
+    )?;
     let queue_permissions = workload
         .queue_permission(target, &rule, owner)
         .into_iter()

@@ -61,7 +61,7 @@ fn part_inventory(d: &Desired, via: Option<String>) -> Vec<OwnedResource> {
     }
     for p in &d.permissions {
         out.push(OwnedResource {
-            qualifier: p.qualifier.clone(),
+            qualifier: p.function_arn.qualifier().map(str::to_string),
             statement_id: Some(p.statement_id.clone()),
             // events.amazonaws.com grants are proven by their SourceArn, RoleChain's by the
             // principal role.
@@ -69,7 +69,7 @@ fn part_inventory(d: &Desired, via: Option<String>) -> Vec<OwnedResource> {
             ..entry(
                 OwnedKind::LambdaPermission,
                 &p.function_arn,
-                &p.function_name,
+                p.function_arn.unqualified(),
                 Some(&d.region),
             )
         });

@@ -30,8 +30,8 @@ pub(in crate::controller) fn snapshot(desired: &Desired, observed: &Observed) ->
     }
     let mut lambda_policies = BTreeMap::new();
     for p in &desired.permissions {
-        if let Some(doc) = observed.lambda_policies.get(&p.function_arn) {
-            lambda_policies.insert(p.function_arn.clone(), doc.clone());
+        if let Some(doc) = observed.lambda_policies.get(p.function_arn.as_str()) {
+            lambda_policies.insert(p.function_arn.to_string(), doc.clone());
         }
     }
     let task_definitions = observed.task_definitions.clone();

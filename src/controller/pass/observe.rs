@@ -195,7 +195,7 @@ impl<'a> Reader<'a> {
         let c = self.clients;
         let mut out = BTreeMap::new();
         for p in &desired.permissions {
-            let (name, qualifier) = (&p.function_name, p.qualifier.as_deref());
+            let (name, qualifier) = (p.function_arn.unqualified(), p.function_arn.qualifier());
             let snapshot = match self.max_age {
                 Some(max_age) if self.recorded.permission => {
                     let seen = c.shared.lambda_policy(c, name, qualifier, max_age).await?;
@@ -207,7 +207,7 @@ impl<'a> Reader<'a> {
                 Some(policy) => policy,
                 None => observe::lambda_policy(c, name, qualifier).await?,
             };
-            out.extend(policy.map(|policy| (p.function_arn.clone(), policy)));
+            out.extend(policy.map(|policy| (p.function_arn.to_string(), policy)));
         }
         Ok(out)
     }

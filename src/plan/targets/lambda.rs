@@ -7,8 +7,7 @@ use super::super::validate::{bad, check_arn, SpecError};
 use super::super::DesiredPermission;
 use super::KindFacts;
 use crate::api::{CrossAccountMode, EventBridgeIntegrationSpec, LambdaTarget, TargetKind};
-use crate::iam::arn::split_function_arn;
-use crate::iam::{AccountId, Arn};
+use crate::iam::{AccountId, Arn, FunctionArn};
 
 pub(super) const FIELD: &str = "spec.target.lambda.functionArn";
 
@@ -33,6 +32,7 @@ pub(super) fn validate(
     spec: &EventBridgeIntegrationSpec,
 ) -> Result<Arn, SpecError> {
     let function = check_arn(FIELD, &lambda.function_arn, "lambda", "function:")?;
+    function_of(lambda)?;
     // A schedule invokes every kind through a role, which spec.role may name or bring.
     if spec.role.is_some() && spec.schedule.is_none() {
         return Err(bad("spec.role", "Lambda targets are invoked through the function's resource-based policy, not a role; remove spec.role"));
@@ -55,15 +55,17 @@ pub(super) fn permission(
     statement_id: String,
     principal: &str,
     source: Option<(&str, &AccountId)>,
-) -> DesiredPermission {
-    let (function_name, qualifier) = split_function_arn(&lambda.function_arn);
-    DesiredPermission {
-        function_arn: lambda.function_arn.clone(),
-        function_name,
-        qualifier,
+) -> Result<DesiredPermission, SpecError> {
+    Ok(DesiredPermission {
+        function_arn: function_of(lambda)?,
         statement_id,
         principal: principal.to_string(),
         source_arn: source.map(|(arn, _)| arn.to_string()),
         source_account: source.map(|(_, account)| account.clone()),
-    }
+    })
+}
+
+/// The function, parsed: a name, at most one version or alias.
+fn function_of(lambda: &LambdaTarget) -> Result<FunctionArn, SpecError> {
+    FunctionArn::parse(&lambda.function_arn).map_err(|e| bad(FIELD, e.to_string()))
 }

@@ -405,9 +405,9 @@ impl<'a> ValidTarget<'a> {
         statement_id: String,
         principal: &str,
         source: Option<(&str, &AccountId)>,
-    ) -> Option<DesiredPermission> {
-        match self {
-            ValidTarget::Lambda(l) => Some(lambda::permission(l, statement_id, principal, source)),
+    ) -> Result<Option<DesiredPermission>, SpecError> {
+        Ok(match self {
+            ValidTarget::Lambda(l) => Some(lambda::permission(l, statement_id, principal, source)?),
             ValidTarget::Ecs(_)
             | ValidTarget::StepFunctions(_)
             | ValidTarget::Sqs(_)
@@ -417,7 +417,7 @@ impl<'a> ValidTarget<'a> {
             | ValidTarget::ApiGateway(_)
             | ValidTarget::Logs(_)
             | ValidTarget::ApiDestination(_) => None,
-        }
+        })
     }
 
     /// The statement the kind needs in a queue's or topic's policy (SQS: the target queue's,
