@@ -14,9 +14,10 @@ use super::{
     DesiredBusPermission, DesiredRole, DesiredRule, Facts, PartKind, Placed, Plan, PlanError,
     TargetShape, ValidTarget,
 };
+use crate::api::EventBridgeIntegrationSpec;
 use crate::api::{CrossAccountMode, CrossAccountSpec};
 use crate::iam::documents::events_trust_policy;
-use crate::iam::{AccountId, RuleArn};
+use crate::iam::{AccountId, RoleArn, RuleArn};
 
 pub(super) fn plan(
     placed: Placed<'_>,
@@ -110,7 +111,6 @@ fn forward_bus_to_bus(
     } = placed;
     let (account, region) = (facts.account_id.clone(), facts.region.clone());
     let partition = target.partition.clone();
-    let rule_name = local_rule.name.clone();
     let tags = owner.tags();
     let mode = CrossAccountMode::EventBusForwarding;
     if x.target_role_name.is_some() {
@@ -129,32 +129,7 @@ fn forward_bus_to_bus(
         .unwrap_or(&target_bus)
         .to_string();
     let bus_arn = format!("arn:{partition}:events:{region}:{remote_account}:event-bus/{bus_name}");
-    // The rule in the target account matches what the source rule forwards: the same
-    // pattern, or for a schedule, the scheduled events of exactly that rule.
-    let remote_pattern = match &spec.rule.schedule_expression {
-        Some(_) => Some(
-            json!({"source": ["aws.events"], "detail-type": ["Scheduled Event"], "resources": [local_rule.arn]}),
-        ),
-        None => spec.rule.event_pattern.clone(),
-    };
-    let remote_rule = DesiredRule {
-        arn: RuleArn::new(
-            &partition,
-            &region,
-            &remote_account,
-            &target_bus,
-            &rule_name,
-        ),
-        name: rule_name.clone(),
-        event_bus_name: target_bus.clone(),
-        description: Some(format!(
-            "Forwarded from {} in account {account}",
-            local_rule.arn
-        )),
-        event_pattern: remote_pattern,
-        schedule_expression: None,
-        enabled: spec.rule.enabled,
-    };
+    let remote_rule = forwarded_rule(spec, &local_rule, &remote_account, &target_bus);
     let remote_facts = Facts {
         account_id: remote_account.clone(),
         region: region.clone(),
@@ -186,26 +161,12 @@ fn forward_bus_to_bus(
         ],
         &facts.recorded_roles,
     )?;
-    // One statement per integration, admitting its forwarding role only: the bus
-    // policy is written whole (others' statements kept as they are), so statements
-    // of one source account no longer evict each other and none admits the whole
-    // account.
-    let statement_id = names::bus_statement_id(&local_rule.arn);
-    remote.bus_permission = Some(DesiredBusPermission {
-        statement: crate::iam::documents::forwarding_bus_statement(
-            &statement_id,
-            &bus_arn,
-            &partition,
-            &account,
-            &role.arn,
-        ),
-        partition: partition.clone(),
-        event_bus_name: target_bus,
-        event_bus_arn: bus_arn.clone(),
-        statement_id,
-        principal_account: account.clone(),
-        principal_role_arn: role.arn.clone(),
-    });
+    remote.bus_permission = Some(bus_permission(
+        &local_rule.arn,
+        target_bus,
+        bus_arn.clone(),
+        &role.arn,
+    ));
     let target = TargetShape {
         id: spec.target.id.clone().unwrap_or_else(|| "1".into()),
         arn: bus_arn,
@@ -232,6 +193,70 @@ fn forward_bus_to_bus(
         mode: Some(mode),
         chain: None,
     })
+}
+
+/// The rule in the target account: on its bus, matching what the source rule forwards (the
+/// same pattern, or for a schedule, the scheduled events of exactly that rule).
+fn forwarded_rule(
+    spec: &EventBridgeIntegrationSpec,
+    local_rule: &DesiredRule,
+    remote_account: &AccountId,
+    target_bus: &str,
+) -> DesiredRule {
+    let here = &local_rule.arn;
+    let event_pattern = match &spec.rule.schedule_expression {
+        Some(_) => Some(
+            json!({"source": ["aws.events"], "detail-type": ["Scheduled Event"], "resources": [here]}),
+        ),
+        None => spec.rule.event_pattern.clone(),
+    };
+    DesiredRule {
+        arn: RuleArn::new(
+            here.partition(),
+            here.region(),
+            remote_account,
+            target_bus,
+            &local_rule.name,
+        ),
+        name: local_rule.name.clone(),
+        event_bus_name: target_bus.to_string(),
+        description: Some(format!(
+            "Forwarded from {here} in account {}",
+            here.account()
+        )),
+        event_pattern,
+        schedule_expression: None,
+        enabled: spec.rule.enabled,
+    }
+}
+
+/// Our statement in the target bus's policy: one per integration, admitting its forwarding
+/// role only. The policy is written whole (others' statements kept as they are), so
+/// statements of one source account do not evict each other and none admits the whole
+/// account.
+fn bus_permission(
+    local_rule: &RuleArn,
+    event_bus_name: String,
+    event_bus_arn: String,
+    forwarding_role: &RoleArn,
+) -> DesiredBusPermission {
+    let statement_id = names::bus_statement_id(local_rule);
+    let (partition, account) = (forwarding_role.partition(), forwarding_role.account());
+    DesiredBusPermission {
+        statement: crate::iam::documents::forwarding_bus_statement(
+            &statement_id,
+            &event_bus_arn,
+            partition,
+            account,
+            forwarding_role,
+        ),
+        partition: partition.clone(),
+        event_bus_name,
+        event_bus_arn,
+        statement_id,
+        principal_account: account.clone(),
+        principal_role_arn: forwarding_role.clone(),
+    }
 }
 
 /// DirectDelivery: the rule here targets the resource in the other account with this
