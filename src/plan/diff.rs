@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::{
-    Claim, Desired, DesiredRole, DesiredRule, Owner, QueuePurpose, TargetShape, TaskDefinition,
-    OWNER_TAG,
+    Claim, Desired, DesiredPermission, DesiredRole, DesiredRule, ManagedRole, Owner, QueuePurpose,
+    TargetShape, TaskDefinition, OWNER_TAG,
 };
 use crate::iam::{documents_equivalent, PolicyDocument};
 
@@ -926,23 +926,7 @@ pub fn after_writes(
                     | Change::DeletePermissionsBoundary
             )
         }) {
-            let mut role = before.role.clone().unwrap_or_else(|| ObservedRole {
-                arn: m.arn.to_string(),
-                name: m.name.clone(),
-                trust_policy: Value::Null,
-                tags: BTreeMap::new(),
-                inline_policies: BTreeMap::new(),
-                attached_policies: BTreeMap::new(),
-                permissions_boundary: None,
-            });
-            role.trust_policy = m.trust_policy.clone();
-            role.tags.extend(owner.tags());
-            role.inline_policies
-                .insert(super::POLICY_NAME.to_string(), m.policy.clone());
-            if m.permissions_boundary_arn.is_none() {
-                role.permissions_boundary = None;
-            }
-            after.role = Some(role);
+            after.role = Some(role_as_written(m, before.role.as_ref(), owner));
         }
     }
     if let Some(schedule) = &desired.schedule {
@@ -952,22 +936,7 @@ pub fn after_writes(
     }
     if let (Some(rule), false) = (&desired.rule, desired.targets.is_empty()) {
         if wrote(|c| matches!(c, Change::PutRule { .. } | Change::TagRule)) {
-            let mut tags = before
-                .rule
-                .as_ref()
-                .map(|r| r.tags.clone())
-                .unwrap_or_default();
-            tags.extend(owner.tags());
-            after.rule = Some(ObservedRule {
-                name: rule.name.clone(),
-                arn: rule.arn.to_string(),
-                event_bus_name: rule.event_bus_name.clone(),
-                enabled: rule.enabled,
-                description: rule.description.clone(),
-                event_pattern: rule.event_pattern.clone(),
-                schedule_expression: rule.schedule_expression.clone(),
-                tags,
-            });
+            after.rule = Some(rule_as_written(rule, before.rule.as_ref(), owner));
         }
         if wrote(|c| matches!(c, Change::PutTarget)) {
             for target in &desired.targets {
@@ -987,23 +956,7 @@ pub fn after_writes(
             matches!(c, Change::AddPermission { function_arn, .. } if *function_arn == p.function_arn)
         })
     }) {
-        let mut condition = serde_json::Map::new();
-        if let Some(arn) = &p.source_arn {
-            condition.insert("ArnLike".into(), json!({"AWS:SourceArn": arn}));
-        }
-        if let Some(account) = &p.source_account {
-            condition.insert("StringEquals".into(), json!({"AWS:SourceAccount": account}));
-        }
-        let principal = if p.principal.ends_with(".amazonaws.com") {
-            json!({"Service": p.principal})
-        } else {
-            json!({"AWS": p.principal})
-        };
-        let mut statement = json!({"Sid": p.statement_id, "Effect": "Allow", "Principal": principal,
-            "Action": "lambda:InvokeFunction", "Resource": p.function_arn});
-        if !condition.is_empty() {
-            statement["Condition"] = Value::Object(condition);
-        }
+        let statement = permission_as_written(p);
         after.lambda_policies.insert(
             p.function_arn.to_string(),
             rewritten(before.lambda_policies.get(p.function_arn.as_str()), &statement),
@@ -1015,6 +968,77 @@ pub fn after_writes(
     ) {
         after.bus_policy = Some(rewritten(before.bus_policy.as_ref(), &b.statement));
     }
+    write_queue_statements(desired, changes, &mut after);
+    Some(after)
+}
+
+/// The role as `m` writes it over what was observed: trust, tags, our inline policy, and no
+/// boundary when none is wanted.
+fn role_as_written(m: &ManagedRole, before: Option<&ObservedRole>, owner: &Owner) -> ObservedRole {
+    let mut role = before.cloned().unwrap_or_else(|| ObservedRole {
+        arn: m.arn.to_string(),
+        name: m.name.clone(),
+        trust_policy: Value::Null,
+        tags: BTreeMap::new(),
+        inline_policies: BTreeMap::new(),
+        attached_policies: BTreeMap::new(),
+        permissions_boundary: None,
+    });
+    role.trust_policy = m.trust_policy.clone();
+    role.tags.extend(owner.tags());
+    role.inline_policies
+        .insert(super::POLICY_NAME.to_string(), m.policy.clone());
+    if m.permissions_boundary_arn.is_none() {
+        role.permissions_boundary = None;
+    }
+    role
+}
+
+/// The rule as `PutRule` writes it, keeping the tags it had besides ours.
+fn rule_as_written(
+    rule: &DesiredRule,
+    before: Option<&ObservedRule>,
+    owner: &Owner,
+) -> ObservedRule {
+    let mut tags = before.map(|r| r.tags.clone()).unwrap_or_default();
+    tags.extend(owner.tags());
+    ObservedRule {
+        name: rule.name.clone(),
+        arn: rule.arn.to_string(),
+        event_bus_name: rule.event_bus_name.clone(),
+        enabled: rule.enabled,
+        description: rule.description.clone(),
+        event_pattern: rule.event_pattern.clone(),
+        schedule_expression: rule.schedule_expression.clone(),
+        tags,
+    }
+}
+
+/// The statement `AddPermission` puts in the function's policy, in the form `GetPolicy`
+/// returns it (`ArnLike` on the source, `StringEquals` on its account).
+fn permission_as_written(p: &DesiredPermission) -> Value {
+    let mut condition = serde_json::Map::new();
+    if let Some(arn) = &p.source_arn {
+        condition.insert("ArnLike".into(), json!({"AWS:SourceArn": arn}));
+    }
+    if let Some(account) = &p.source_account {
+        condition.insert("StringEquals".into(), json!({"AWS:SourceAccount": account}));
+    }
+    let principal = if p.principal.ends_with(".amazonaws.com") {
+        json!({"Service": p.principal})
+    } else {
+        json!({"AWS": p.principal})
+    };
+    let mut statement = json!({"Sid": p.statement_id, "Effect": "Allow", "Principal": principal,
+        "Action": "lambda:InvokeFunction", "Resource": p.function_arn});
+    if !condition.is_empty() {
+        statement["Condition"] = Value::Object(condition);
+    }
+    statement
+}
+
+/// Each queue or topic policy a change rewrote, with our statements in place.
+fn write_queue_statements(desired: &Desired, changes: &[Change], after: &mut Observed) {
     for change in changes {
         let Change::PutQueueStatements { queue_arn, .. } = change else {
             continue;
@@ -1032,7 +1056,6 @@ pub fn after_writes(
             .attributes
             .insert("Policy".to_string(), policy.to_string());
     }
-    Some(after)
 }
 
 /// A resource policy (as observed: text or JSON) with `statement` in place of its Sid's.
