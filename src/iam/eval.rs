@@ -497,141 +497,47 @@ pub fn condition_outcome(c: &Condition, ctx: &Context) -> ConditionOutcome {
 /// statement's document is Version 2012-10-17).
 fn condition_outcome_in(c: &Condition, ctx: &Context, variables: bool) -> ConditionOutcome {
     use ConditionOutcome::*;
-    let mut op = c.operator.as_str();
-    let mut set = None;
-    for prefix in ["ForAnyValue:", "ForAllValues:"] {
-        if let Some(rest) = strip_prefix_ignore_case(op, prefix).filter(|r| !r.is_empty()) {
-            set = Some(prefix);
-            op = rest;
-        }
-    }
-    let if_exists = match strip_suffix_ignore_case(op, "IfExists").filter(|r| !r.is_empty()) {
-        Some(rest) => {
-            op = rest;
-            true
-        }
-        None => false,
-    };
-    let op = op.to_ascii_lowercase();
-    if !OPERATORS.contains(&op.as_str()) {
+    let Some(operator) = Operator::parse(&c.operator) else {
         return NotEvaluated(format!("unknown condition operator {}", c.operator));
-    }
+    };
     if ctx.is_unknown(&c.key) {
         return NotEvaluated(format!("the value of {} is not known here", c.key));
     }
     let present: &[String] = ctx.get(&c.key).unwrap_or(&[]);
-
+    let op = operator.base.as_str();
     if op == "null" {
-        // "true": the key must be absent; "false": present.
-        for v in &c.values {
-            if !v.eq_ignore_ascii_case("true") && !v.eq_ignore_ascii_case("false") {
-                return NotEvaluated(format!("Null takes true or false, not {v:?}"));
-            }
-        }
-        let holds = c
-            .values
-            .iter()
-            .any(|v| v.eq_ignore_ascii_case("true") == present.is_empty());
-        return if holds { Holds } else { Fails };
+        return null_outcome(&c.values, present);
     }
-    let negated = op.contains("not");
     let policy_values: Vec<String> = if variables {
         c.values.iter().map(|v| substitute(v, ctx)).collect()
     } else {
         c.values.clone()
     };
-    // Typed operators: every policy value must be of the type, or the condition is unknown.
-    let kind = op
-        .trim_start_matches("not")
-        .trim_start_matches("string")
-        .to_string();
-    if op.starts_with("date") {
-        if let Some(bad) = policy_values.iter().find(|v| parse_date(v).is_none()) {
-            return NotEvaluated(format!("{bad:?} is not an ISO 8601 date or epoch seconds"));
-        }
-    } else if op.starts_with("numeric") {
-        if let Some(bad) = policy_values.iter().find(|v| v.parse::<f64>().is_err()) {
-            return NotEvaluated(format!("{bad:?} is not a number"));
-        }
-    } else if kind.ends_with("ipaddress") {
-        if let Some(bad) = policy_values.iter().find(|v| parse_net(v).is_none()) {
-            return NotEvaluated(format!("{bad:?} is not an IP address or CIDR range"));
-        }
+    if let Some(why) = mistyped_policy_value(op, &policy_values) {
+        return NotEvaluated(why);
     }
-    let one = |actual: &str| -> Result<bool, String> {
-        let any = |f: &dyn Fn(&str) -> bool| policy_values.iter().any(|v| f(v));
-        Ok(match op.as_str() {
-            "stringequals" | "stringnotequals" => any(&|v| v == actual),
-            "stringequalsignorecase" | "stringnotequalsignorecase" => {
-                any(&|v| v.eq_ignore_ascii_case(actual))
-            }
-            "stringlike" | "stringnotlike" => any(&|v| glob::matches(v, actual)),
-            "arnequals" | "arnlike" | "arnnotequals" | "arnnotlike" => {
-                any(&|v| arn_like(v, actual))
-            }
-            "bool" => any(&|v| v.eq_ignore_ascii_case(actual)),
-            "binaryequals" => any(&|v| v == actual),
-            o if o.starts_with("numeric") => {
-                let a: f64 = actual
-                    .parse()
-                    .map_err(|_| format!("the request's {} {actual:?} is not a number", c.key))?;
-                any(&|v| {
-                    v.parse::<f64>().is_ok_and(|v| match o {
-                        "numericequals" | "numericnotequals" => a == v,
-                        "numericlessthan" => a < v,
-                        "numericlessthanequals" => a <= v,
-                        "numericgreaterthan" => a > v,
-                        _ => a >= v,
-                    })
-                })
-            }
-            o if o.starts_with("date") => {
-                let a = parse_date(actual)
-                    .ok_or_else(|| format!("the request's {} {actual:?} is not a date", c.key))?;
-                any(&|v| {
-                    parse_date(v).is_some_and(|v| match o {
-                        "dateequals" | "datenotequals" => a == v,
-                        "datelessthan" => a < v,
-                        "datelessthanequals" => a <= v,
-                        "dategreaterthan" => a > v,
-                        _ => a >= v,
-                    })
-                })
-            }
-            _ => {
-                // IpAddress / NotIpAddress.
-                let a: std::net::IpAddr = actual
-                    .parse()
-                    .or_else(|_| actual.parse::<ipnet::IpNet>().map(|n| n.addr()))
-                    .map_err(|_| {
-                        format!("the request's {} {actual:?} is not an IP address", c.key)
-                    })?;
-                any(&|v| parse_net(v).is_some_and(|n| n.contains(&a)))
-            }
-        })
-    };
-
+    let negated = op.contains("not");
     if present.is_empty() {
-        let holds = match set {
+        let holds = match operator.set {
             // ForAllValues over an empty set is vacuously true; ForAnyValue has nothing to match.
-            Some("ForAllValues:") => true,
-            Some(_) => false,
+            Some(SetOperator::ForAllValues) => true,
+            Some(SetOperator::ForAnyValue) => false,
             // IfExists: absent key → true. Negated operators also hold for an absent key.
-            None => if_exists || negated,
+            None => operator.if_exists || negated,
         };
         return if holds { Holds } else { Fails };
     }
     let mut results = Vec::new();
-    for v in present {
-        match one(v) {
+    for actual in present {
+        match matches_any(op, &c.key, &policy_values, actual) {
             Ok(hit) => results.push(hit != negated),
             Err(why) => return NotEvaluated(why),
         }
     }
     let mut results = results.into_iter();
-    let holds = match set {
-        Some("ForAllValues:") => results.all(|r| r),
-        Some(_) => results.any(|r| r),
+    let holds = match operator.set {
+        Some(SetOperator::ForAllValues) => results.all(|r| r),
+        Some(SetOperator::ForAnyValue) => results.any(|r| r),
         // A single-valued key: negated operators must hold for every value.
         None if negated => results.all(|r| r),
         None => results.any(|r| r),
@@ -641,6 +547,141 @@ fn condition_outcome_in(c: &Condition, ctx: &Context, variables: bool) -> Condit
     } else {
         Fails
     }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SetOperator {
+    ForAnyValue,
+    ForAllValues,
+}
+
+/// A condition operator taken apart: `ForAllValues:StringLikeIfExists` is the set operator,
+/// the base operator in lower case (`stringlike`), and `IfExists`.
+struct Operator {
+    base: String,
+    set: Option<SetOperator>,
+    if_exists: bool,
+}
+
+impl Operator {
+    /// None when the base operator is not one IAM knows.
+    fn parse(text: &str) -> Option<Operator> {
+        let mut op = text;
+        let mut set = None;
+        for (prefix, kind) in [
+            ("ForAnyValue:", SetOperator::ForAnyValue),
+            ("ForAllValues:", SetOperator::ForAllValues),
+        ] {
+            if let Some(rest) = strip_prefix_ignore_case(op, prefix).filter(|r| !r.is_empty()) {
+                set = Some(kind);
+                op = rest;
+            }
+        }
+        let if_exists = match strip_suffix_ignore_case(op, "IfExists").filter(|r| !r.is_empty()) {
+            Some(rest) => {
+                op = rest;
+                true
+            }
+            None => false,
+        };
+        let base = op.to_ascii_lowercase();
+        OPERATORS.contains(&base.as_str()).then_some(Operator {
+            base,
+            set,
+            if_exists,
+        })
+    }
+}
+
+/// `Null`: "true" holds when the key is absent, "false" when present.
+fn null_outcome(values: &[String], present: &[String]) -> ConditionOutcome {
+    if let Some(v) = values
+        .iter()
+        .find(|v| !v.eq_ignore_ascii_case("true") && !v.eq_ignore_ascii_case("false"))
+    {
+        return ConditionOutcome::NotEvaluated(format!("Null takes true or false, not {v:?}"));
+    }
+    if values
+        .iter()
+        .any(|v| v.eq_ignore_ascii_case("true") == present.is_empty())
+    {
+        ConditionOutcome::Holds
+    } else {
+        ConditionOutcome::Fails
+    }
+}
+
+/// Typed operators: every policy value must be of the type, or the condition is unknown.
+fn mistyped_policy_value(op: &str, policy_values: &[String]) -> Option<String> {
+    let kind = op.trim_start_matches("not").trim_start_matches("string");
+    if op.starts_with("date") {
+        let bad = policy_values.iter().find(|v| parse_date(v).is_none())?;
+        Some(format!("{bad:?} is not an ISO 8601 date or epoch seconds"))
+    } else if op.starts_with("numeric") {
+        let bad = policy_values.iter().find(|v| v.parse::<f64>().is_err())?;
+        Some(format!("{bad:?} is not a number"))
+    } else if kind.ends_with("ipaddress") {
+        let bad = policy_values.iter().find(|v| parse_net(v).is_none())?;
+        Some(format!("{bad:?} is not an IP address or CIDR range"))
+    } else {
+        None
+    }
+}
+
+/// Whether the request's `actual` value of `key` matches any policy value under `op`
+/// (negation is the caller's); an error when `actual` is not of the operator's type.
+fn matches_any(
+    op: &str,
+    key: &str,
+    policy_values: &[String],
+    actual: &str,
+) -> Result<bool, String> {
+    let any = |f: &dyn Fn(&str) -> bool| policy_values.iter().any(|v| f(v));
+    Ok(match op {
+        "stringequals" | "stringnotequals" => any(&|v| v == actual),
+        "stringequalsignorecase" | "stringnotequalsignorecase" => {
+            any(&|v| v.eq_ignore_ascii_case(actual))
+        }
+        "stringlike" | "stringnotlike" => any(&|v| glob::matches(v, actual)),
+        "arnequals" | "arnlike" | "arnnotequals" | "arnnotlike" => any(&|v| arn_like(v, actual)),
+        "bool" => any(&|v| v.eq_ignore_ascii_case(actual)),
+        "binaryequals" => any(&|v| v == actual),
+        o if o.starts_with("numeric") => {
+            let a: f64 = actual
+                .parse()
+                .map_err(|_| format!("the request's {key} {actual:?} is not a number"))?;
+            any(&|v| {
+                v.parse::<f64>().is_ok_and(|v| match o {
+                    "numericequals" | "numericnotequals" => a == v,
+                    "numericlessthan" => a < v,
+                    "numericlessthanequals" => a <= v,
+                    "numericgreaterthan" => a > v,
+                    _ => a >= v,
+                })
+            })
+        }
+        o if o.starts_with("date") => {
+            let a = parse_date(actual)
+                .ok_or_else(|| format!("the request's {key} {actual:?} is not a date"))?;
+            any(&|v| {
+                parse_date(v).is_some_and(|v| match o {
+                    "dateequals" | "datenotequals" => a == v,
+                    "datelessthan" => a < v,
+                    "datelessthanequals" => a <= v,
+                    "dategreaterthan" => a > v,
+                    _ => a >= v,
+                })
+            })
+        }
+        _ => {
+            // IpAddress / NotIpAddress.
+            let a: std::net::IpAddr = actual
+                .parse()
+                .or_else(|_| actual.parse::<ipnet::IpNet>().map(|n| n.addr()))
+                .map_err(|_| format!("the request's {key} {actual:?} is not an IP address"))?;
+            any(&|v| parse_net(v).is_some_and(|n| n.contains(&a)))
+        }
+    })
 }
 
 /// `text` without `prefix` (ASCII, compared ignoring case). Never cuts inside a character:
