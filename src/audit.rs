@@ -955,62 +955,17 @@ fn bundle_json(rule: Value, targets: &[TargetShape], snap: &Snapshot) -> Value {
 /// What a bundle holds besides the rule or schedule: roles, policies, task definitions,
 /// queues, API destinations, key policies and delivery evidence.
 fn evidence_json(snap: &Snapshot) -> Value {
-    let roles: Vec<Value> = snap
-        .roles
-        .values()
-        .map(|r| {
-            let mut entry = json!({
-                "Role": {
-                    "RoleName": r.name,
-                    "Arn": r.arn,
-                    "AssumeRolePolicyDocument": document_json(&r.trust_policy),
-                },
-                "RolePolicies": r.inline_policies.iter().map(|(name, doc)| json!({
-                    "RoleName": r.name,
-                    "PolicyName": name,
-                    "PolicyDocument": document_json(doc),
-                })).collect::<Vec<_>>(),
-                "AttachedPolicies": r.attached_policies.iter().map(|(arn, doc)| json!({
-                    "PolicyArn": arn,
-                    "Document": document_json(doc),
-                })).collect::<Vec<_>>(),
-            });
-            if let Some((arn, doc)) = &r.permissions_boundary {
-                entry["PermissionsBoundary"] =
-                    json!({"PolicyArn": arn, "Document": document_json(doc)});
-                entry["Role"]["PermissionsBoundary"] = json!({
-                    "PermissionsBoundaryType": "Policy",
-                    "PermissionsBoundaryArn": arn,
-                });
-            }
-            entry
-        })
-        .collect();
+    let roles: Vec<Value> = snap.roles.values().map(role_json).collect();
     // `aws lambda get-policy` prints the policy as JSON text.
     let lambda_policies: BTreeMap<&String, Value> = snap
         .lambda_policies
         .iter()
-        .map(|(arn, p)| {
-            let text = match p {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            (arn, json!({"Policy": text}))
-        })
+        .map(|(arn, p)| (arn, json!({"Policy": policy_text(p)})))
         .collect();
     let task_definitions: BTreeMap<&String, Value> = snap
         .task_definitions
         .iter()
-        .map(|(arn, td)| {
-            let mut inner = json!({"taskDefinitionArn": td.arn});
-            if let Some(r) = &td.execution_role_arn {
-                inner["executionRoleArn"] = json!(r);
-            }
-            if let Some(r) = &td.task_role_arn {
-                inner["taskRoleArn"] = json!(r);
-            }
-            (arn, json!({"taskDefinition": inner}))
-        })
+        .map(|(arn, td)| (arn, task_definition_json(td)))
         .collect();
     let mut bundle = json!({
         "roles": roles,
@@ -1020,66 +975,29 @@ fn evidence_json(snap: &Snapshot) -> Value {
     if let Some(delivery) = &snap.delivery {
         bundle["delivery"] = delivery_json(delivery);
     }
-    // As `aws sqs get-queue-attributes` (or `aws sns get-topic-attributes`) prints them; a
-    // gathered map without a queue says the queue does not exist.
+    // A gathered map without a queue says the queue does not exist.
     if let Some(queues) = &snap.dead_letter_queues {
-        let queues: serde_json::Map<String, Value> = queues
+        let queues = queues
             .iter()
-            .map(|(arn, q)| {
-                // A target topic sits among the queues: `aws sns get-topic-attributes`.
-                let arn_key = if Arn::parse(&q.arn).is_ok_and(|a| a.service == "sns") {
-                    "TopicArn"
-                } else {
-                    "QueueArn"
-                };
-                let mut attributes = json!({ arn_key: q.arn });
-                if let Some(policy) = &q.policy {
-                    attributes["Policy"] = Value::String(match policy {
-                        Value::String(text) => text.clone(),
-                        other => other.to_string(),
-                    });
-                }
-                if let Some(key) = &q.kms_key {
-                    attributes["KmsMasterKeyId"] = json!(key);
-                }
-                (arn.clone(), json!({"Attributes": attributes}))
-            })
+            .map(|(arn, q)| (arn.clone(), queue_json(q)))
             .collect();
         bundle["deadLetterQueues"] = Value::Object(queues);
     }
-    // As `aws events describe-api-destination` prints them, each with its connection as
-    // `aws events describe-connection` does (null: it does not exist).
     if !snap.api_destinations.is_empty() {
-        let destinations: serde_json::Map<String, Value> = snap
+        let destinations = snap
             .api_destinations
             .iter()
-            .map(|(arn, d)| {
-                let connection = d.connection_state.as_ref().map(|state| {
-                    let mut c = json!({"ConnectionArn": d.connection_arn, "ConnectionState": state});
-                    if let Some(reason) = &d.connection_state_reason {
-                        c["StateReason"] = json!(reason);
-                    }
-                    c
-                });
-                (
-                    arn.clone(),
-                    json!({"ApiDestinationArn": d.arn, "ConnectionArn": d.connection_arn, "Connection": connection}),
-                )
-            })
+            .map(|(arn, d)| (arn.clone(), api_destination_json(d)))
             .collect();
         bundle["apiDestinations"] = Value::Object(destinations);
     }
     // As `aws kms get-key-policy` prints them, keyed as the queue names the key.
     if !snap.key_policies.is_empty() {
-        let keys: serde_json::Map<String, Value> = snap
+        let keys = snap
             .key_policies
             .iter()
             .map(|(key, policy)| {
-                let text = match policy {
-                    Value::String(text) => text.clone(),
-                    other => other.to_string(),
-                };
-                let mut out = json!({"Policy": text, "PolicyName": "default"});
+                let mut out = json!({"Policy": policy_text(policy), "PolicyName": "default"});
                 if let Some(arn) = snap.key_arns.get(key) {
                     out["KeyArn"] = json!(arn);
                 }
@@ -1091,7 +1009,86 @@ fn evidence_json(snap: &Snapshot) -> Value {
     bundle
 }
 
-/// A target as `aws events list-targets-by-rule` prints it.
+/// A policy as the AWS CLI prints it: JSON text, whichever form it was read in.
+fn policy_text(policy: &Value) -> String {
+    match policy {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A role as `aws iam get-role`, `get-role-policy` and the attached policies' documents
+/// print it, with its permissions boundary.
+fn role_json(r: &diagnose::Role) -> Value {
+    let mut entry = json!({
+        "Role": {
+            "RoleName": r.name,
+            "Arn": r.arn,
+            "AssumeRolePolicyDocument": document_json(&r.trust_policy),
+        },
+        "RolePolicies": r.inline_policies.iter().map(|(name, doc)| json!({
+            "RoleName": r.name,
+            "PolicyName": name,
+            "PolicyDocument": document_json(doc),
+        })).collect::<Vec<_>>(),
+        "AttachedPolicies": r.attached_policies.iter().map(|(arn, doc)| json!({
+            "PolicyArn": arn,
+            "Document": document_json(doc),
+        })).collect::<Vec<_>>(),
+    });
+    if let Some((arn, doc)) = &r.permissions_boundary {
+        entry["PermissionsBoundary"] = json!({"PolicyArn": arn, "Document": document_json(doc)});
+        entry["Role"]["PermissionsBoundary"] = json!({
+            "PermissionsBoundaryType": "Policy",
+            "PermissionsBoundaryArn": arn,
+        });
+    }
+    entry
+}
+
+/// As `aws ecs describe-task-definition` prints the roles of one.
+fn task_definition_json(td: &diagnose::TaskDefinition) -> Value {
+    let mut inner = json!({"taskDefinitionArn": td.arn});
+    if let Some(r) = &td.execution_role_arn {
+        inner["executionRoleArn"] = json!(r);
+    }
+    if let Some(r) = &td.task_role_arn {
+        inner["taskRoleArn"] = json!(r);
+    }
+    json!({"taskDefinition": inner})
+}
+
+/// As `aws sqs get-queue-attributes` prints a queue, or `aws sns get-topic-attributes` a
+/// topic (a target topic sits among the queues).
+fn queue_json(q: &diagnose::Queue) -> Value {
+    let arn_key = if Arn::parse(&q.arn).is_ok_and(|a| a.service == "sns") {
+        "TopicArn"
+    } else {
+        "QueueArn"
+    };
+    let mut attributes = json!({ arn_key: q.arn });
+    if let Some(policy) = &q.policy {
+        attributes["Policy"] = Value::String(policy_text(policy));
+    }
+    if let Some(key) = &q.kms_key {
+        attributes["KmsMasterKeyId"] = json!(key);
+    }
+    json!({"Attributes": attributes})
+}
+
+/// As `aws events describe-api-destination` prints one, with its connection as `aws events
+/// describe-connection` does (null: it does not exist).
+fn api_destination_json(d: &diagnose::ApiDestination) -> Value {
+    let connection = d.connection_state.as_ref().map(|state| {
+        let mut c = json!({"ConnectionArn": d.connection_arn, "ConnectionState": state});
+        if let Some(reason) = &d.connection_state_reason {
+            c["StateReason"] = json!(reason);
+        }
+        c
+    });
+    json!({"ApiDestinationArn": d.arn, "ConnectionArn": d.connection_arn, "Connection": connection})
+}
+
 /// The bundle's `delivery`, as `diagnose::bundle` reads it.
 fn delivery_json(d: &diagnose::delivery::DeliveryEvidence) -> Value {
     let mut out = json!({
