@@ -477,114 +477,12 @@ async fn ensure(
     // Recorded before anything is created, as every owned resource is.
     record_place(cm, place).await?;
     let c = clients_for(ctx, place).await?;
-    let account = place.account_id.as_str();
-    let (url, arn) = match observe::queue(&c, name, account).await? {
-        Some(q) => {
-            if !ours(ctx, &drift_plumbing::queue_tags(&c, &q.url).await?) {
-                return Err(not_ours("queue", name));
-            }
-            let arn = q.attributes.get("QueueArn").cloned().unwrap_or_default();
-            correct_queue_attributes(&c, &q.url, &q.attributes).await?;
-            (q.url, arn)
-        }
-        None => {
-            let url = c
-                .sqs
-                .create_queue()
-                .queue_name(name)
-                .set_tags(Some(tags(ctx).into_iter().collect()))
-                .set_attributes(Some(queue_attributes(&drift::QUEUE_ATTRIBUTES)))
-                .send()
-                .await
-                .map_err(|e| classify("sqs:CreateQueue", e))?
-                .queue_url
-                .unwrap_or_default();
-            let arn = format!(
-                "arn:{}:sqs:{}:{account}:{name}",
-                place.partition, place.region
-            );
-            (url, arn)
-        }
-    };
-    let pattern = drift::pattern(&place.partition, &place.region);
-    let rule_arn = match observe::rule(&c, name, "default").await? {
-        Some(r) if !ours(ctx, &r.tags) => return Err(not_ours("rule", name)),
-        Some(r) if r.enabled && r.event_pattern.as_ref() == Some(&pattern) => r.arn,
-        found => {
-            let mut put = c
-                .events
-                .put_rule()
-                .name(name)
-                .event_bus_name("default")
-                .event_pattern(pattern.to_string())
-                .state(aws_sdk_eventbridge::types::RuleState::Enabled)
-                .description("eventbridge-integration-controller: CloudTrail events of calls that change what it owns (--drift-events)");
-            if found.is_none() {
-                for (k, v) in tags(ctx) {
-                    put = put.tags(
-                        aws_sdk_eventbridge::types::Tag::builder()
-                            .key(k)
-                            .value(v)
-                            .build()
-                            .map_err(|e| {
-                                AwsError::new(
-                                    "events:PutRule",
-                                    ErrorKind::Rejected,
-                                    "Tag",
-                                    e.to_string(),
-                                )
-                            })?,
-                    );
-                }
-            }
-            put.send()
-                .await
-                .map_err(|e| classify("events:PutRule", e))?
-                .rule_arn
-                .unwrap_or_default()
-        }
-    };
-    let targets = observe::targets(&c, name, "default").await?;
-    if !(targets.len() == 1 && targets[0].id == drift::TARGET_ID && targets[0].arn == arn) {
-        let strays: Vec<String> = targets
-            .iter()
-            .map(|t| t.id.clone())
-            .filter(|id| id != drift::TARGET_ID)
-            .collect();
-        if !strays.is_empty() {
-            c.events
-                .remove_targets()
-                .rule(name)
-                .event_bus_name("default")
-                .set_ids(Some(strays))
-                .send()
-                .await
-                .map_err(|e| classify("events:RemoveTargets", e))?;
-        }
-        let target = aws_sdk_eventbridge::types::Target::builder()
-            .id(drift::TARGET_ID)
-            .arn(&arn)
-            .build()
-            .map_err(|e| {
-                AwsError::new(
-                    "events:PutTargets",
-                    ErrorKind::Rejected,
-                    "Target",
-                    e.to_string(),
-                )
-            })?;
-        c.events
-            .put_targets()
-            .rule(name)
-            .event_bus_name("default")
-            .targets(target)
-            .send()
-            .await
-            .map_err(|e| classify("events:PutTargets", e))?;
-    }
+    let (url, arn) = ensure_queue(ctx, &c, name, place).await?;
+    let rule_arn = ensure_rule(ctx, &c, name, place).await?;
+    ensure_target(&c, name, &arn).await?;
     let statement =
         crate::iam::documents::dead_letter_queue_statement(STATEMENT_ID, &arn, &rule_arn);
-    crate::aws::apply::edit_queue_policy(&c, name, account, |policy| {
+    crate::aws::apply::edit_queue_policy(&c, name, place.account_id.as_str(), |policy| {
         Some(crate::iam::documents::with_statement(policy, &statement))
     })
     .await?;
@@ -596,6 +494,128 @@ async fn ensure(
         .ok()
         .and_then(|o| o.arn);
     Ok((c, url, own))
+}
+
+/// The queue, created or its attributes corrected: (URL, ARN). One of the same name without
+/// this cluster's tags is not taken.
+async fn ensure_queue(
+    ctx: &Context,
+    c: &Clients,
+    name: &str,
+    place: &Place,
+) -> Result<(String, String), AwsError> {
+    let account = place.account_id.as_str();
+    if let Some(q) = observe::queue(c, name, account).await? {
+        if !ours(ctx, &drift_plumbing::queue_tags(c, &q.url).await?) {
+            return Err(not_ours("queue", name));
+        }
+        let arn = q.attributes.get("QueueArn").cloned().unwrap_or_default();
+        correct_queue_attributes(c, &q.url, &q.attributes).await?;
+        return Ok((q.url, arn));
+    }
+    let url = c
+        .sqs
+        .create_queue()
+        .queue_name(name)
+        .set_tags(Some(tags(ctx).into_iter().collect()))
+        .set_attributes(Some(queue_attributes(&drift::QUEUE_ATTRIBUTES)))
+        .send()
+        .await
+        .map_err(|e| classify("sqs:CreateQueue", e))?
+        .queue_url
+        .unwrap_or_default();
+    let arn = format!(
+        "arn:{}:sqs:{}:{account}:{name}",
+        place.partition, place.region
+    );
+    Ok((url, arn))
+}
+
+/// The rule on the default bus, matching the place's CloudTrail events: its ARN. Written
+/// only when absent, disabled or matching something else; tagged only when created.
+async fn ensure_rule(
+    ctx: &Context,
+    c: &Clients,
+    name: &str,
+    place: &Place,
+) -> Result<String, AwsError> {
+    let pattern = drift::pattern(&place.partition, &place.region);
+    let found = match observe::rule(c, name, "default").await? {
+        Some(r) if !ours(ctx, &r.tags) => return Err(not_ours("rule", name)),
+        Some(r) if r.enabled && r.event_pattern.as_ref() == Some(&pattern) => return Ok(r.arn),
+        found => found,
+    };
+    let mut put = c
+        .events
+        .put_rule()
+        .name(name)
+        .event_bus_name("default")
+        .event_pattern(pattern.to_string())
+        .state(aws_sdk_eventbridge::types::RuleState::Enabled)
+        .description("eventbridge-integration-controller: CloudTrail events of calls that change what it owns (--drift-events)");
+    if found.is_none() {
+        for (k, v) in tags(ctx) {
+            put = put.tags(
+                aws_sdk_eventbridge::types::Tag::builder()
+                    .key(k)
+                    .value(v)
+                    .build()
+                    .map_err(|e| {
+                        AwsError::new("events:PutRule", ErrorKind::Rejected, "Tag", e.to_string())
+                    })?,
+            );
+        }
+    }
+    Ok(put
+        .send()
+        .await
+        .map_err(|e| classify("events:PutRule", e))?
+        .rule_arn
+        .unwrap_or_default())
+}
+
+/// The rule's one target, the queue: any other target of the rule removed.
+async fn ensure_target(c: &Clients, name: &str, queue_arn: &str) -> Result<(), AwsError> {
+    let targets = observe::targets(c, name, "default").await?;
+    if targets.len() == 1 && targets[0].id == drift::TARGET_ID && targets[0].arn == queue_arn {
+        return Ok(());
+    }
+    let strays: Vec<String> = targets
+        .iter()
+        .map(|t| t.id.clone())
+        .filter(|id| id != drift::TARGET_ID)
+        .collect();
+    if !strays.is_empty() {
+        c.events
+            .remove_targets()
+            .rule(name)
+            .event_bus_name("default")
+            .set_ids(Some(strays))
+            .send()
+            .await
+            .map_err(|e| classify("events:RemoveTargets", e))?;
+    }
+    let target = aws_sdk_eventbridge::types::Target::builder()
+        .id(drift::TARGET_ID)
+        .arn(queue_arn)
+        .build()
+        .map_err(|e| {
+            AwsError::new(
+                "events:PutTargets",
+                ErrorKind::Rejected,
+                "Target",
+                e.to_string(),
+            )
+        })?;
+    c.events
+        .put_targets()
+        .rule(name)
+        .event_bus_name("default")
+        .targets(target)
+        .send()
+        .await
+        .map_err(|e| classify("events:PutTargets", e))?;
+    Ok(())
 }
 
 /// `attributes` as the SDK takes them.
