@@ -14,13 +14,31 @@ pub(super) fn check_chain(snapshot: &Snapshot, chain: &Chain, out: &mut Findings
         check_arn(&chain.to, None, "The chain's target role", out);
         return;
     }
-    let caller = Caller::Aws {
-        arn: chain.from.clone(),
-        account: from.account.clone(),
+    // The source role asking for sts:AssumeRole (on the target role, when its own policy is
+    // asked; the trust policy is asked without a resource).
+    let request = |resource: Option<String>| Request {
+        caller: Caller::Aws {
+            arn: chain.from.clone(),
+            account: from.account.clone(),
+        },
+        action: "sts:AssumeRole".into(),
+        resource,
+        context: Context::new()
+            .with("aws:PrincipalArn", chain.from.clone())
+            .with("aws:PrincipalAccount", from.account.clone()),
     };
-    let context = Context::new()
-        .with("aws:PrincipalArn", chain.from.clone())
-        .with("aws:PrincipalAccount", from.account.clone());
+    check_target_trusts_source(snapshot, chain, &to, request(None), out);
+    check_source_may_assume(snapshot, chain, request(Some(chain.to.clone())), out);
+}
+
+/// The target role exists and its trust policy lets the source role assume it.
+fn check_target_trusts_source(
+    snapshot: &Snapshot,
+    chain: &Chain,
+    to: &Arn,
+    request: Request,
+    out: &mut Findings,
+) {
     let trust_fix = format!(
         "aws iam update-assume-role-policy --role-name {} --policy-document '{}' (run with credentials of account {})",
         to.resource_name(),
@@ -44,12 +62,6 @@ pub(super) fn check_chain(snapshot: &Snapshot, chain: &Chain, out: &mut Findings
             let allowed = PolicyDocument::parse(&role.trust_policy)
                 .ok()
                 .is_some_and(|doc| {
-                    let request = Request {
-                        caller: caller.clone(),
-                        action: "sts:AssumeRole".into(),
-                        resource: None,
-                        context: context.clone(),
-                    };
                     evaluate_resource_policy(
                         &NamedPolicy {
                             name: "trust policy",
@@ -71,6 +83,16 @@ pub(super) fn check_chain(snapshot: &Snapshot, chain: &Chain, out: &mut Findings
             }
         }
     }
+}
+
+/// The source role exists and its own policies (within its boundary) let it assume the
+/// target role.
+fn check_source_may_assume(
+    snapshot: &Snapshot,
+    chain: &Chain,
+    request: Request,
+    out: &mut Findings,
+) {
     let assume_fix = remedy::put_statement(
         &chain.from,
         "assume-cross-account",
@@ -104,12 +126,6 @@ pub(super) fn check_chain(snapshot: &Snapshot, chain: &Chain, out: &mut Findings
                 name: n,
                 document: d,
             });
-            let request = Request {
-                caller,
-                action: "sts:AssumeRole".into(),
-                resource: Some(chain.to.clone()),
-                context,
-            };
             let eval = evaluate_identity(&named, boundary_named.as_ref(), &request);
             if eval.decision != Decision::Allow {
                 let why = match eval.decision {
