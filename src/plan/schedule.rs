@@ -51,6 +51,15 @@ pub(super) fn validate(
     spec: &EventBridgeIntegrationSpec,
     schedule: &ScheduleSpec,
 ) -> Result<(), SpecError> {
+    check_what_a_schedule_has(spec)?;
+    check_target(spec)?;
+    check_keys(spec, schedule)?;
+    check_timing(schedule)
+}
+
+/// What a schedule does not have: a rule, several targets, another account, a FIFO
+/// dead-letter queue, an event to take a path from.
+fn check_what_a_schedule_has(spec: &EventBridgeIntegrationSpec) -> Result<(), SpecError> {
     if !spec.rule.is_unset() {
         return Err(bad(
             "spec.schedule",
@@ -86,6 +95,11 @@ pub(super) fn validate(
             "a schedule has no event to take a path or transform from: use input (the JSON the target receives)",
         ));
     }
+    Ok(())
+}
+
+/// A kind Scheduler invokes, and a Kinesis stream's key named outright.
+fn check_target(spec: &EventBridgeIntegrationSpec) -> Result<(), SpecError> {
     if let Some(kind) = ValidTarget::of(&spec.target) {
         if let Some(why) = kind.not_scheduled_because() {
             return Err(bad(
@@ -111,6 +125,11 @@ pub(super) fn validate(
             ));
         }
     }
+    Ok(())
+}
+
+/// `kmsKeyArns`: only for the created role, and only when it sends to a queue or topic.
+fn check_keys(spec: &EventBridgeIntegrationSpec, schedule: &ScheduleSpec) -> Result<(), SpecError> {
     let sends_to_holder = spec.target.sqs.is_some()
         || spec.target.sns.is_some()
         || spec.target.dead_letter_queue_arn.is_some();
@@ -126,6 +145,11 @@ pub(super) fn validate(
             "the schedule sends to no queue or topic (neither its target nor a dead-letter queue), so its role uses no key: remove it",
         ));
     }
+    Ok(())
+}
+
+/// The expression, its time zone, the flexible window and the dates.
+fn check_timing(schedule: &ScheduleSpec) -> Result<(), SpecError> {
     let expression = &schedule.expression;
     if !valid_expression(expression) {
         return Err(bad(
