@@ -656,7 +656,7 @@ fn queue_statement_changes(
             if let (false, Some(s)) = (same, &ours) {
                 provably_ours(
                     s,
-                    &q.rule_arn,
+                    &q.proof,
                     &adopt.statement_proofs,
                     q.purpose.statement_kind(),
                     &format!("{} on {}", q.statement_id, q.queue_arn),

@@ -419,9 +419,9 @@ pub struct DesiredQueuePermission {
     pub queue_name: String,
     pub queue_account: AccountId,
     pub statement_id: String,
-    /// What proves the statement ours: the rule of its `aws:SourceArn`, or for direct
-    /// delivery from another account the execution role it names.
-    pub rule_arn: String,
+    /// What proves the statement ours: the ARN of the rule its `aws:SourceArn` names, or for
+    /// direct delivery from another account the execution role it names.
+    pub proof: String,
     pub statement: Value,
 }
 
@@ -639,7 +639,7 @@ fn queue_permission(
         // The same account, checked above.
         queue_account: d.account_id.clone(),
         statement_id,
-        rule_arn: rule.arn.to_string(),
+        proof: rule.arn.to_string(),
     }))
 }
 

@@ -89,7 +89,7 @@ fn part_inventory(d: &Desired, via: Option<String>) -> Vec<OwnedResource> {
     for q in &d.queue_permissions {
         out.push(OwnedResource {
             statement_id: Some(q.statement_id.clone()),
-            proof: Some(q.rule_arn.clone()),
+            proof: Some(q.proof.clone()),
             ..entry(
                 OwnedKind::QueuePermission,
                 &q.queue_arn,

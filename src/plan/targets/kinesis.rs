@@ -91,7 +91,7 @@ pub(super) fn direct_permission(
         queue_name: stream.resource.trim_start_matches("stream/").to_string(),
         queue_account: stream.account.clone(),
         statement_id,
-        rule_arn: rule.arn.to_string(),
+        proof: rule.arn.to_string(),
     };
     super::naming_role(p, "kinesis:PutRecord", role_arn)
 }

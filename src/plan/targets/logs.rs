@@ -114,7 +114,7 @@ pub(super) fn permission(
         queue_name: POLICY_NAME.to_string(),
         queue_account: account.clone(),
         statement_id,
-        rule_arn: rule.arn.to_string(),
+        proof: rule.arn.to_string(),
     }
 }
 

@@ -519,7 +519,7 @@ fn naming_role(
 ) -> DesiredQueuePermission {
     p.statement =
         crate::iam::documents::role_send_statement(&p.statement_id, action, &p.queue_arn, role_arn);
-    p.rule_arn = role_arn.to_string();
+    p.proof = role_arn.to_string();
     p
 }
 

@@ -150,7 +150,7 @@ pub(super) fn permission(
         queue_name: topic.resource.clone(),
         queue_account: topic.account.clone(),
         statement_id,
-        rule_arn: rule.arn.to_string(),
+        proof: rule.arn.to_string(),
     }
 }
 

@@ -104,7 +104,7 @@ pub(super) fn permission(
         queue_name: queue.resource.clone(),
         queue_account: queue.account.clone(),
         statement_id,
-        rule_arn: rule.arn.to_string(),
+        proof: rule.arn.to_string(),
     }
 }
 
