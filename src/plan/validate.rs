@@ -128,6 +128,23 @@ pub fn validate(spec: &EventBridgeIntegrationSpec) -> Result<ValidSpec<'_>, Spec
             format!("set exactly one of {}", super::targets::spec_fields()),
         )
     })?;
+    check_delivery(target)?;
+    let target_arn = valid.validate(spec)?;
+    let own_role = match &spec.role {
+        Some(role) => check_role(role)?,
+        None => None,
+    };
+    Ok(ValidSpec {
+        target: valid,
+        target_arn,
+        own_role,
+        target_account,
+    })
+}
+
+/// What every kind's target may carry: one way to shape the input, a dead-letter queue, a
+/// retry policy within EventBridge's bounds.
+fn check_delivery(target: &crate::api::TargetSpec) -> Result<(), SpecError> {
     let inputs = [
         target.input.is_some(),
         target.input_path.is_some(),
@@ -160,58 +177,56 @@ pub fn validate(spec: &EventBridgeIntegrationSpec) -> Result<ValidSpec<'_>, Spec
             ));
         }
     }
-    let target_arn = valid.validate(spec)?;
+    Ok(())
+}
+
+/// `spec.role`: a name for the role the controller creates, or your own role's ARN (returned
+/// parsed), not both.
+fn check_role(role: &crate::api::RoleSpec) -> Result<Option<RoleArn>, SpecError> {
     let mut own_role = None;
-    if let Some(role) = &spec.role {
-        if role.name.is_some() && role.arn.is_some() {
-            return Err(bad(
-                "spec.role",
-                "set name (a role the controller creates) or arn (your own role), not both",
-            ));
-        }
-        if let Some(arn) = &role.arn {
-            own_role = Some(RoleArn::parse(arn).map_err(|e| bad("spec.role.arn", e.to_string()))?);
-            if role.path.is_some() || role.permissions_boundary_arn.is_some() {
-                return Err(bad("spec.role", "path and permissionsBoundaryArn apply to a role the controller creates; a bring-your-own role (arn) is never modified"));
-            }
-        }
-        if let Some(name) = &role.name {
-            if name.is_empty()
-                || name.len() > 64
-                || !name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
-            {
-                return Err(bad(
-                    "spec.role.name",
-                    "1-64 characters of letters, digits and +=,.@_-",
-                ));
-            }
-        }
-        if let Some(path) = &role.path {
-            if !path.starts_with('/') || !path.ends_with('/') {
-                return Err(bad(
-                    "spec.role.path",
-                    "an IAM path starts and ends with `/`, e.g. /eventbridge/",
-                ));
-            }
-        }
-        if let Some(b) = &role.permissions_boundary_arn {
-            check_arn("spec.role.permissionsBoundaryArn", b, "iam", "policy/").or_else(|e| {
-                // AWS managed policies have `aws` in the account field.
-                match Arn::parse(b) {
-                    Ok(arn) if b.starts_with("arn:aws:iam::aws:policy/") => Ok(arn),
-                    _ => Err(e),
-                }
-            })?;
+    if role.name.is_some() && role.arn.is_some() {
+        return Err(bad(
+            "spec.role",
+            "set name (a role the controller creates) or arn (your own role), not both",
+        ));
+    }
+    if let Some(arn) = &role.arn {
+        own_role = Some(RoleArn::parse(arn).map_err(|e| bad("spec.role.arn", e.to_string()))?);
+        if role.path.is_some() || role.permissions_boundary_arn.is_some() {
+            return Err(bad("spec.role", "path and permissionsBoundaryArn apply to a role the controller creates; a bring-your-own role (arn) is never modified"));
         }
     }
-    Ok(ValidSpec {
-        target: valid,
-        target_arn,
-        own_role,
-        target_account,
-    })
+    if let Some(name) = &role.name {
+        if name.is_empty()
+            || name.len() > 64
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+        {
+            return Err(bad(
+                "spec.role.name",
+                "1-64 characters of letters, digits and +=,.@_-",
+            ));
+        }
+    }
+    if let Some(path) = &role.path {
+        if !path.starts_with('/') || !path.ends_with('/') {
+            return Err(bad(
+                "spec.role.path",
+                "an IAM path starts and ends with `/`, e.g. /eventbridge/",
+            ));
+        }
+    }
+    if let Some(b) = &role.permissions_boundary_arn {
+        check_arn("spec.role.permissionsBoundaryArn", b, "iam", "policy/").or_else(|e| {
+            // AWS managed policies have `aws` in the account field.
+            match Arn::parse(b) {
+                Ok(arn) if b.starts_with("arn:aws:iam::aws:policy/") => Ok(arn),
+                _ => Err(e),
+            }
+        })?;
+    }
+    Ok(own_role)
 }
 
 /// The rule's own fields: a name, exactly one of a pattern and a schedule expression.
