@@ -140,28 +140,8 @@ async fn apply_half(
         keeper.into_entries(),
         Time(k8s_openapi::jiff::Timestamp::now()),
     );
-    let ready = status
-        .condition(crate::api::condition::READY)
-        .is_some_and(|c| c.status == "True");
-    let codes = status.findings.iter().map(|f| f.code).collect();
-    let not_delivering = status
-        .condition(crate::api::condition::DELIVERING)
-        .filter(|c| c.status == "False")
-        .map(|_| crate::telemetry::NotDelivering {
-            predicted: status
-                .findings
-                .iter()
-                .find(|f| f.is_error())
-                .map(|f| f.code),
-        });
-    ctx.metrics.object_state(
-        &owner.key(),
-        Some(crate::telemetry::ObjectState {
-            ready,
-            codes,
-            not_delivering,
-        }),
-    );
+    ctx.metrics
+        .object_state(&owner.key(), Some(object_state(&status)));
     if obj.status.as_ref() != Some(&status) {
         write_status(api, obj, &status).await?;
     }
@@ -174,21 +154,55 @@ async fn apply_half(
         Ok(pass) => (pass.plan.moving(), !pass.left_behind.is_empty()),
         Err(_) => (false, false),
     };
+    Ok(next_pass(obj, ctx, category, verdict, leaving, moving))
+}
+
+/// What the metrics say of an object, from its status.
+fn object_state(
+    status: &crate::api::EventBridgeIntegrationStatus,
+) -> crate::telemetry::ObjectState {
+    let not_delivering = status
+        .condition(crate::api::condition::DELIVERING)
+        .filter(|c| c.status == "False")
+        .map(|_| crate::telemetry::NotDelivering {
+            predicted: status
+                .findings
+                .iter()
+                .find(|f| f.is_error())
+                .map(|f| f.code),
+        });
+    crate::telemetry::ObjectState {
+        ready: status
+            .condition(crate::api::condition::READY)
+            .is_some_and(|c| c.status == "True"),
+        codes: status.findings.iter().map(|f| f.code).collect(),
+        not_delivering,
+    }
+}
+
+/// When the object is looked at again: with backoff after a failure or a removal left for
+/// later, at once during a role's move, otherwise at its next resync slot.
+fn next_pass(
+    obj: &EventBridgeIntegration,
+    ctx: &Context,
+    category: &OnceLock<Category>,
+    verdict: Option<Verdict>,
+    leaving: bool,
+    moving: bool,
+) -> Action {
     match verdict {
         // What could not be removed is tried again with backoff, not only at the resync
         // (a failure, for the backoff, without making the object un-Ready).
-        None if leaving => Ok(Action::requeue(
-            ctx.backoff(&ObjectRef::from(obj), Retry::Slow),
-        )),
+        None if leaving => Action::requeue(ctx.backoff(&ObjectRef::from(obj), Retry::Slow)),
         // A role moving to another path went through its second name: the next pass
         // creates the wanted one (the old is gone now) and moves the target again.
         None if moving => {
             ctx.succeeded(obj);
-            Ok(Action::requeue(std::time::Duration::from_secs(1)))
+            Action::requeue(std::time::Duration::from_secs(1))
         }
         None => {
             ctx.succeeded(obj);
-            Ok(Action::requeue(ctx.until_next_slot(obj)))
+            Action::requeue(ctx.until_next_slot(obj))
         }
         Some(v) => {
             let _ = category.set(v.category);
@@ -202,7 +216,7 @@ async fn apply_half(
                 Retry::AtResync => ctx.settings.resync_interval,
                 retry => ctx.backoff(&ObjectRef::from(obj), retry),
             };
-            Ok(Action::requeue(delay))
+            Action::requeue(delay)
         }
     }
 }
