@@ -29,20 +29,7 @@ impl TargetCheck<'_> {
             );
             return;
         };
-        for s in &doc.statements {
-            for c in &s.conditions {
-                if c.key.eq_ignore_ascii_case("aws:SourceArn") {
-                    for v in &c.values {
-                        check_arn(
-                            v,
-                            Some(&t.id),
-                            "The AWS:SourceArn of the function policy",
-                            self.out,
-                        );
-                    }
-                }
-            }
-        }
+        self.check_source_arns_in(&doc);
         let request = Request {
             caller: Caller::Service(EVENTS.into()),
             action: "lambda:InvokeFunction".into(),
@@ -91,35 +78,60 @@ impl TargetCheck<'_> {
                     fix,
                 );
             }
-            Decision::ImplicitDeny => {
-                let failed_key = |key: &str| {
-                    eval.near_misses
-                        .iter()
-                        .any(|m| m.failed.iter().any(|c| c.key.eq_ignore_ascii_case(key)))
-                };
-                if failed_key("aws:SourceArn") {
-                    self.finding(
-                        Code::LambdaPermissionSourceArnMismatch,
-                        &t.arn,
-                        format!("Function {} lets EventBridge invoke it only for other rules: {} (this rule is {}).", t.arn, describe_failed(&eval.near_misses), self.rule.arn),
-                        fix,
-                    );
-                } else if failed_key("aws:SourceAccount") {
-                    self.finding(
-                        Code::LambdaPermissionSourceAccountMismatch,
-                        &t.arn,
-                        format!("Function {} lets EventBridge invoke it only for another account: {} (this rule's account is {}).", t.arn, describe_failed(&eval.near_misses), self.account),
-                        fix,
-                    );
-                } else {
-                    self.finding(
-                        Code::LambdaPermissionMissing,
-                        &t.arn,
-                        format!("No statement of the policy of function {} lets events.amazonaws.com invoke exactly {}.{qualifier_hint}", t.arn, t.arn),
-                        fix,
-                    );
+            Decision::ImplicitDeny => self.no_statement_allows(&eval, fix, qualifier_hint),
+        }
+    }
+
+    /// Every `AWS:SourceArn` the function's policy names is a whole ARN (an account-less
+    /// one matches no rule).
+    fn check_source_arns_in(&mut self, doc: &PolicyDocument) {
+        let t = self.target;
+        for s in &doc.statements {
+            for c in &s.conditions {
+                if c.key.eq_ignore_ascii_case("aws:SourceArn") {
+                    for v in &c.values {
+                        check_arn(
+                            v,
+                            Some(&t.id),
+                            "The AWS:SourceArn of the function policy",
+                            self.out,
+                        );
+                    }
                 }
             }
+        }
+    }
+
+    /// No statement lets EventBridge invoke the function for this rule: the condition that
+    /// failed (the rule, the account) when one nearly did, else the missing grant.
+    fn no_statement_allows(&mut self, eval: &Evaluation, fix: String, qualifier_hint: &str) {
+        let t = self.target;
+        let failed_key = |key: &str| {
+            eval.near_misses
+                .iter()
+                .any(|m| m.failed.iter().any(|c| c.key.eq_ignore_ascii_case(key)))
+        };
+        if failed_key("aws:SourceArn") {
+            self.finding(
+                Code::LambdaPermissionSourceArnMismatch,
+                &t.arn,
+                format!("Function {} lets EventBridge invoke it only for other rules: {} (this rule is {}).", t.arn, describe_failed(&eval.near_misses), self.rule.arn),
+                fix,
+            );
+        } else if failed_key("aws:SourceAccount") {
+            self.finding(
+                Code::LambdaPermissionSourceAccountMismatch,
+                &t.arn,
+                format!("Function {} lets EventBridge invoke it only for another account: {} (this rule's account is {}).", t.arn, describe_failed(&eval.near_misses), self.account),
+                fix,
+            );
+        } else {
+            self.finding(
+                Code::LambdaPermissionMissing,
+                &t.arn,
+                format!("No statement of the policy of function {} lets events.amazonaws.com invoke exactly {}.{qualifier_hint}", t.arn, t.arn),
+                fix,
+            );
         }
     }
 }
