@@ -595,6 +595,7 @@ struct CheckedFlags {
     organization_role_arn: Option<ebi::iam::RoleArn>,
     allowed_account_ids: Vec<ebi::iam::AccountId>,
     delivery_window: Option<Duration>,
+    role_path: Option<String>,
 }
 
 fn check_flags(args: &RunArgs) -> Result<CheckedFlags, String> {
@@ -639,12 +640,21 @@ fn check_flags(args: &RunArgs) -> Result<CheckedFlags, String> {
     if args.leader_election && args.lease_renew_grace_seconds >= args.lease_duration_seconds {
         return Err("--lease-renew-grace-seconds must be below --lease-duration-seconds".into());
     }
+    // Every created role's ARN is made from it: IAM's form, as the chart's schema has it.
+    let role_path = args.role_path.clone().filter(|p| !p.is_empty());
+    if let Some(path) = &role_path {
+        let inner_ok = path.len() <= 512 && path.chars().all(|c| ('!'..='~').contains(&c));
+        if !(path.starts_with('/') && path.ends_with('/') && inner_ok) {
+            return Err(format!("--role-path (EBI_ROLE_PATH) `{path}` is not an IAM path: it starts and ends with `/`, e.g. /eventbridge/, in at most 512 printable ASCII characters"));
+        }
+    }
     Ok(CheckedFlags {
         limits,
         timeouts,
         organization_role_arn,
         allowed_account_ids,
         delivery_window,
+        role_path,
     })
 }
 
@@ -680,7 +690,7 @@ fn settings(
         guardrails: Guardrails {
             allowed_account_ids: flags.allowed_account_ids,
             role_name_prefix: args.role_name_prefix,
-            role_path: args.role_path,
+            role_path: flags.role_path,
             permissions_boundary_arn: args.permissions_boundary_arn,
         },
         default_region,
@@ -1239,6 +1249,8 @@ mod tests {
                 "--read-dead-letters",
             ),
             (&["--delivery-window", "30s"], "--delivery-window"),
+            (&["--role-path", "eventbridge"], "--role-path"),
+            (&["--role-path", "/a b/"], "--role-path"),
         ] {
             let refused = checked(flags).err().unwrap_or_default();
             assert!(refused.contains(named), "{flags:?}: {refused:?}");
@@ -1247,5 +1259,10 @@ mod tests {
         let window = checked(&[]).unwrap().delivery_window;
         assert!(window.is_some_and(|w| w >= Duration::from_secs(300)));
         assert!(checked(&["--read-dead-letters"]).is_ok());
+        // A blank path (a chart's empty value) is none.
+        for (path, kept) in [("", None), ("/", Some("/")), ("/team/a/", Some("/team/a/"))] {
+            let flags = checked(&["--role-path", path]).unwrap();
+            assert_eq!(flags.role_path.as_deref(), kept, "{path:?}");
+        }
     }
 }

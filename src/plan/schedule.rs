@@ -51,7 +51,7 @@ pub(super) fn validate(
     spec: &EventBridgeIntegrationSpec,
     schedule: &ScheduleSpec,
 ) -> Result<(), SpecError> {
-    check_what_a_schedule_has(spec)?;
+    refuse_what_a_schedule_lacks(spec)?;
     check_target(spec)?;
     check_keys(spec, schedule)?;
     check_timing(schedule)
@@ -59,7 +59,7 @@ pub(super) fn validate(
 
 /// What a schedule does not have: a rule, several targets, another account, a FIFO
 /// dead-letter queue, an event to take a path from.
-fn check_what_a_schedule_has(spec: &EventBridgeIntegrationSpec) -> Result<(), SpecError> {
+fn refuse_what_a_schedule_lacks(spec: &EventBridgeIntegrationSpec) -> Result<(), SpecError> {
     if !spec.rule.is_unset() {
         return Err(bad(
             "spec.schedule",

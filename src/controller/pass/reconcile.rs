@@ -180,8 +180,9 @@ fn object_state(
     }
 }
 
-/// When the object is looked at again: with backoff after a failure or a removal left for
-/// later, at once during a role's move, otherwise at its next resync slot.
+/// When the object is looked at again: after a failure, with backoff or at the resync as
+/// its verdict says; with backoff when a removal was left for later; at once during a role's
+/// move; otherwise at its next resync slot.
 fn next_pass(
     obj: &EventBridgeIntegration,
     ctx: &Context,
