@@ -326,6 +326,50 @@ fn error_policy_meta(
 }
 
 /// One watch of `watches`, in a term that began at `began`.
+/// A change of the policies selecting a namespace re-queues its integrations at once.
+fn policy_requeues(
+    ctx: &Arc<Context>,
+    reader: &reflector::Store<WatchedMeta>,
+) -> futures::stream::BoxStream<'static, ObjectKey> {
+    let Some(t) = &ctx.tenancy else {
+        return futures::stream::pending().boxed();
+    };
+    let (cached, urgency) = (reader.clone(), ctx.clone());
+    t.subscribe()
+        .flat_map(move |namespaces| {
+            let due: Vec<ObjectKey> = cached
+                .state()
+                .iter()
+                .filter(|o| o.namespace().is_some_and(|ns| namespaces.contains(&ns)))
+                .map(|o| ObjectKey::from_obj(o))
+                .inspect(|key| urgency.urgency.nudge(key))
+                .collect();
+            futures::stream::iter(due)
+        })
+        .boxed()
+}
+
+/// A drift event for a resource an object of this watch records re-queues it, urgent.
+fn drift_requeues(
+    ctx: &Arc<Context>,
+    reader: &reflector::Store<WatchedMeta>,
+) -> futures::stream::BoxStream<'static, ObjectKey> {
+    let Some(d) = &ctx.drift else {
+        return futures::stream::pending().boxed();
+    };
+    let (cached, urgency) = (reader.clone(), ctx.clone());
+    d.subscribe()
+        .filter_map(move |(ns, name)| {
+            let key = ObjectKey::new(&name).within(&ns);
+            let held = cached.get(&key).is_some();
+            if held {
+                urgency.urgency.nudge(&key);
+            }
+            futures::future::ready(held.then_some(key))
+        })
+        .boxed()
+}
+
 async fn run_one(
     api: Api<WatchedMeta>,
     ctx: Arc<Context>,
@@ -380,44 +424,8 @@ async fn run_one(
     let config = kube::runtime::controller::Config::default().concurrency(0);
     // The gate announces an object's turn here (see `gate`).
     let (turns, turns_heard) = futures::channel::mpsc::unbounded();
-    // A change of the policies selecting a namespace re-queues its integrations at once.
-    let requeues = match &ctx.tenancy {
-        Some(t) => {
-            let cached = reader.clone();
-            let urgency = ctx.clone();
-            t.subscribe()
-                .flat_map(move |namespaces| {
-                    let due: Vec<ObjectKey> = cached
-                        .state()
-                        .iter()
-                        .filter(|o| o.namespace().is_some_and(|ns| namespaces.contains(&ns)))
-                        .map(|o| ObjectKey::from_obj(o))
-                        .inspect(|key| urgency.urgency.nudge(key))
-                        .collect();
-                    futures::stream::iter(due)
-                })
-                .boxed()
-        }
-        None => futures::stream::pending().boxed(),
-    };
-    // A drift event for a resource an object of this watch records re-queues it, urgent.
-    let drifted = match &ctx.drift {
-        Some(d) => {
-            let cached = reader.clone();
-            let urgency = ctx.clone();
-            d.subscribe()
-                .filter_map(move |(ns, name)| {
-                    let key = ObjectKey::new(&name).within(&ns);
-                    let held = cached.get(&key).is_some();
-                    if held {
-                        urgency.urgency.nudge(&key);
-                    }
-                    futures::future::ready(held.then_some(key))
-                })
-                .boxed()
-        }
-        None => futures::stream::pending().boxed(),
-    };
+    let requeues = policy_requeues(&ctx, &reader);
+    let drifted = drift_requeues(&ctx, &reader);
     let controller = Controller::for_stream(stream, reader)
         .with_config(config)
         .reconcile_on(futures::stream::select(
