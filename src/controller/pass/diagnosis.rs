@@ -146,73 +146,36 @@ pub(in crate::controller) fn diagnose_parts(
         .filter_map(|(_, t)| t.ecs.as_ref()?.pass_role_arns.clone())
         .flatten()
         .collect();
-    for (part, snapshot) in snapshots {
-        if let Some(schedule) = &part.desired.schedule {
-            let expectations = Expectations {
-                schedule_name: Some(format!("{}/{}", schedule.group, schedule.name)),
-                pass_role_arns: pass_role_arns.clone(),
-                ..Expectations::default()
-            };
-            let mut snapshot = snapshot;
-            snapshot.roles = roles.clone();
+    for (part, mut snapshot) in snapshots {
+        snapshot.roles = roles.clone();
+        let diagnosis = if let Some(schedule) = &part.desired.schedule {
             snapshot.now = Some(now_text());
-            let diagnosis = diagnose::examine(&snapshot, &expectations);
-            for note in diagnosis.not_evaluated {
-                if !not_evaluated.contains(&note) {
-                    not_evaluated.push(note);
+            let mut d = examine_schedule(&snapshot, schedule, &pass_role_arns);
+            // The spec asks for a disabled schedule: that is intent, not a fault.
+            d.findings
+                .retain(|f| schedule.enabled || f.code != Code::ScheduleDisabled);
+            findings.extend(d.findings);
+            d.not_evaluated
+        } else if let Some(rule) = &part.desired.rule {
+            snapshot.lambda_policies = lambda_policies.clone();
+            snapshot.dead_letter_queues = holders.clone();
+            if part.side == Side::Local {
+                snapshot.chains = chains_of(plan);
+            }
+            let d = examine_rule(&snapshot, rule, part, &pass_role_arns);
+            for f in d.findings {
+                // The spec asks for a disabled rule: that is intent, not a fault.
+                if (f.code != Code::RuleDisabled || rule.enabled) && !findings.contains(&f) {
+                    findings.push(f);
                 }
             }
-            // The spec asks for a disabled schedule: that is intent, not a fault.
-            findings.extend(
-                diagnosis
-                    .findings
-                    .into_iter()
-                    .filter(|f| schedule.enabled || f.code != Code::ScheduleDisabled),
-            );
-            continue;
-        }
-        let Some(rule) = &part.desired.rule else {
+            d.not_evaluated
+        } else {
             continue;
         };
-        let mut snapshot = snapshot;
-        snapshot.roles = roles.clone();
-        snapshot.lambda_policies = lambda_policies.clone();
-        snapshot.dead_letter_queues = holders.clone();
-        if part.side == Side::Local {
-            snapshot.chains = plan
-                .chain
-                .iter()
-                .map(|(from, to)| Chain {
-                    from: from.clone(),
-                    to: to.clone(),
-                })
-                .collect();
-        }
-        let expectations = Expectations {
-            rule_name: Some(rule.name.clone()),
-            event_bus_name: Some(rule.event_bus_name.clone()),
-            targets: part
-                .desired
-                .targets
-                .iter()
-                .map(|t| (t.id.clone(), t.arn.clone()))
-                .collect(),
-            pass_role_arns: pass_role_arns.clone(),
-            schedule_name: None,
-        };
-        let diagnosis = diagnose::examine(&snapshot, &expectations);
-        for note in diagnosis.not_evaluated {
+        for note in diagnosis {
             if !not_evaluated.contains(&note) {
                 not_evaluated.push(note);
-            }
-        }
-        for f in diagnosis.findings {
-            // The spec asks for a disabled rule: that is intent, not a fault.
-            if f.code == Code::RuleDisabled && !rule.enabled {
-                continue;
-            }
-            if !findings.contains(&f) {
-                findings.push(f);
             }
         }
     }
@@ -221,6 +184,53 @@ pub(in crate::controller) fn diagnose_parts(
         findings,
         not_evaluated,
     }
+}
+
+/// A schedule's part, examined for its schedule and role.
+fn examine_schedule(
+    snapshot: &diagnose::Snapshot,
+    schedule: &crate::plan::schedule::DesiredSchedule,
+    pass_role_arns: &[String],
+) -> diagnose::Diagnosis {
+    let expectations = Expectations {
+        schedule_name: Some(format!("{}/{}", schedule.group, schedule.name)),
+        pass_role_arns: pass_role_arns.to_vec(),
+        ..Expectations::default()
+    };
+    diagnose::examine(snapshot, &expectations)
+}
+
+/// A rule's part, examined for its rule and the targets it should have.
+fn examine_rule(
+    snapshot: &diagnose::Snapshot,
+    rule: &crate::plan::DesiredRule,
+    part: &Part,
+    pass_role_arns: &[String],
+) -> diagnose::Diagnosis {
+    let expectations = Expectations {
+        rule_name: Some(rule.name.clone()),
+        event_bus_name: Some(rule.event_bus_name.clone()),
+        targets: part
+            .desired
+            .targets
+            .iter()
+            .map(|t| (t.id.clone(), t.arn.clone()))
+            .collect(),
+        pass_role_arns: pass_role_arns.to_vec(),
+        schedule_name: None,
+    };
+    diagnose::examine(snapshot, &expectations)
+}
+
+/// The plan's role chain, as the diagnosis follows it.
+fn chains_of(plan: &Plan) -> Vec<Chain> {
+    plan.chain
+        .iter()
+        .map(|(from, to)| Chain {
+            from: from.clone(),
+            to: to.clone(),
+        })
+        .collect()
 }
 
 /// Now, as a schedule's dates are written (`yyyy-mm-ddThh:mm:ssZ`).
