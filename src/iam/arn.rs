@@ -176,10 +176,6 @@ impl RoleArn {
         })
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.text
-    }
-
     /// The account the role is in.
     pub fn account(&self) -> &AccountId {
         &self.account
@@ -192,53 +188,6 @@ impl RoleArn {
     /// The role's name, without its path.
     pub fn name(&self) -> &str {
         self.arn.resource_name()
-    }
-}
-
-impl fmt::Display for RoleArn {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
-    }
-}
-
-/// Read as text wherever an ARN is text (an SDK call, a policy document, a record entry).
-impl std::ops::Deref for RoleArn {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.text
-    }
-}
-
-impl AsRef<str> for RoleArn {
-    fn as_ref(&self) -> &str {
-        &self.text
-    }
-}
-
-/// A role's ARN read back from AWS or a record is text: compared as text.
-impl PartialEq<String> for RoleArn {
-    fn eq(&self, other: &String) -> bool {
-        &self.text == other
-    }
-}
-
-impl PartialEq<RoleArn> for String {
-    fn eq(&self, other: &RoleArn) -> bool {
-        *self == other.text
-    }
-}
-
-/// Written as its text (a policy's principal or condition).
-impl serde::Serialize for RoleArn {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.text)
-    }
-}
-
-impl std::str::FromStr for RoleArn {
-    type Err = ArnError;
-    fn from_str(text: &str) -> Result<RoleArn, ArnError> {
-        RoleArn::parse(text)
     }
 }
 
@@ -304,10 +253,6 @@ impl RuleArn {
         })
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.text
-    }
-
     pub fn account(&self) -> &AccountId {
         &self.account
     }
@@ -328,46 +273,6 @@ impl RuleArn {
     /// The rule's name, without its bus.
     pub fn name(&self) -> &str {
         &self.name
-    }
-}
-
-impl fmt::Display for RuleArn {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
-    }
-}
-
-/// Read as text wherever an ARN is text (an SDK call, a policy document, a record entry).
-impl std::ops::Deref for RuleArn {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.text
-    }
-}
-
-impl AsRef<str> for RuleArn {
-    fn as_ref(&self) -> &str {
-        &self.text
-    }
-}
-
-/// A rule's ARN read back from AWS or a record is text: compared as text.
-impl PartialEq<String> for RuleArn {
-    fn eq(&self, other: &String) -> bool {
-        &self.text == other
-    }
-}
-
-impl PartialEq<RuleArn> for String {
-    fn eq(&self, other: &RuleArn) -> bool {
-        *self == other.text
-    }
-}
-
-/// Written as its text (in a policy document's condition).
-impl serde::Serialize for RuleArn {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.text)
     }
 }
 
@@ -412,10 +317,6 @@ impl FunctionArn {
         })
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.text
-    }
-
     pub fn account(&self) -> &AccountId {
         &self.account
     }
@@ -435,45 +336,64 @@ impl FunctionArn {
     }
 }
 
-impl fmt::Display for FunctionArn {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
-    }
+/// The typed ARNs read as the text they were made or parsed from wherever an ARN is text (an
+/// SDK call, a policy document, a record entry), compare with text read back from AWS or a
+/// record, and serialise as that text (a policy's principal or condition).
+macro_rules! reads_as_text {
+    ($($arn:ident),*) => {$(
+        impl $arn {
+            pub fn as_str(&self) -> &str {
+                &self.text
+            }
+        }
+
+        impl fmt::Display for $arn {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.text)
+            }
+        }
+
+        impl std::ops::Deref for $arn {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.text
+            }
+        }
+
+        impl AsRef<str> for $arn {
+            fn as_ref(&self) -> &str {
+                &self.text
+            }
+        }
+
+        impl PartialEq<String> for $arn {
+            fn eq(&self, other: &String) -> bool {
+                &self.text == other
+            }
+        }
+
+        impl PartialEq<$arn> for String {
+            fn eq(&self, other: &$arn) -> bool {
+                *self == other.text
+            }
+        }
+
+        impl serde::Serialize for $arn {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.text)
+            }
+        }
+
+        impl std::str::FromStr for $arn {
+            type Err = ArnError;
+            fn from_str(text: &str) -> Result<$arn, ArnError> {
+                $arn::parse(text)
+            }
+        }
+    )*};
 }
 
-/// Read as text wherever an ARN is text (an SDK call, a policy document, a record entry).
-impl std::ops::Deref for FunctionArn {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.text
-    }
-}
-
-/// A function's ARN read back from AWS or a record is text: compared as text.
-impl PartialEq<String> for FunctionArn {
-    fn eq(&self, other: &String) -> bool {
-        &self.text == other
-    }
-}
-
-impl PartialEq<FunctionArn> for String {
-    fn eq(&self, other: &FunctionArn) -> bool {
-        *self == other.text
-    }
-}
-
-impl std::str::FromStr for FunctionArn {
-    type Err = ArnError;
-    fn from_str(text: &str) -> Result<FunctionArn, ArnError> {
-        FunctionArn::parse(text)
-    }
-}
-
-impl serde::Serialize for FunctionArn {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.text)
-    }
-}
+reads_as_text!(RoleArn, RuleArn, FunctionArn);
 
 /// The host of a regional service endpoint, as `kms:ViaService` names it:
 /// `sqs.us-east-1.amazonaws.com`, `sqs.cn-north-1.amazonaws.com.cn` in China (each
