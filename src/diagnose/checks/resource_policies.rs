@@ -5,6 +5,23 @@
 use super::*;
 
 impl TargetCheck<'_> {
+    /// EventBridge (`events.amazonaws.com`) asking for `action` on `resource` for this rule,
+    /// as a resource policy sees it: with the rule's `aws:SourceArn` and `aws:SourceAccount`.
+    pub(super) fn events_request(&self, action: &str, resource: &str) -> Request {
+        Request {
+            caller: Caller::Service(EVENTS.into()),
+            action: action.into(),
+            resource: Some(resource.to_string()),
+            context: self.events_context(),
+        }
+    }
+
+    fn events_context(&self) -> Context {
+        Context::new()
+            .with("aws:SourceArn", self.rule.arn.clone())
+            .with("aws:SourceAccount", self.account)
+    }
+
     /// A dead-letter queue: same region as the rule, exists, lets EventBridge send to it
     /// (queue policy, RCPs) and, when encrypted with a KMS key, lets EventBridge use the key.
     pub(super) fn check_dead_letter_queue(&mut self, dlq: &str) {
@@ -115,9 +132,7 @@ impl TargetCheck<'_> {
             None => (
                 Caller::Service(EVENTS.into()),
                 request::Principal::Service(EVENTS.into()),
-                Context::new()
-                    .with("aws:SourceArn", self.rule.arn.clone())
-                    .with("aws:SourceAccount", self.account),
+                self.events_context(),
                 format!("EventBridge (events.amazonaws.com) {action} on {queue_arn}"),
             ),
             Some(role) => (
@@ -230,14 +245,7 @@ and: aws sqs set-queue-attributes --queue-url {} --attributes KmsMasterKeyId=KEY
         let key_arn = resolved
             .clone()
             .unwrap_or_else(|| key_arn_of(key, queue_arn));
-        let kms_request = Request {
-            caller: Caller::Service(EVENTS.into()),
-            action: "kms:GenerateDataKey".into(),
-            resource: Some(key_arn.clone()),
-            context: Context::new()
-                .with("aws:SourceArn", self.rule.arn.clone())
-                .with("aws:SourceAccount", self.account),
-        };
+        let kms_request = self.events_request("kms:GenerateDataKey", &key_arn);
         self.check_resource_control(
             &kms_request,
             &format!("EventBridge (events.amazonaws.com) kms:GenerateDataKey on {key_arn}, the key of {what} {queue}"),
@@ -245,14 +253,7 @@ and: aws sqs set-queue-attributes --queue-url {} --attributes KmsMasterKeyId=KEY
         let mut missing = vec![];
         let mut notes = vec![];
         for action in ["kms:GenerateDataKey", "kms:Decrypt"] {
-            let request = Request {
-                caller: Caller::Service(EVENTS.into()),
-                action: action.into(),
-                resource: Some(key_arn.clone()),
-                context: Context::new()
-                    .with("aws:SourceArn", self.rule.arn.clone())
-                    .with("aws:SourceAccount", self.account),
-            };
+            let request = self.events_request(action, &key_arn);
             let eval = evaluate_resource_policy(
                 &NamedPolicy {
                     name: "key policy",

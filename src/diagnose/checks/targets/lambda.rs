@@ -30,14 +30,7 @@ impl TargetCheck<'_> {
             return;
         };
         self.check_source_arns_in(&doc);
-        let request = Request {
-            caller: Caller::Service(EVENTS.into()),
-            action: "lambda:InvokeFunction".into(),
-            resource: Some(t.arn.clone()),
-            context: Context::new()
-                .with("aws:SourceArn", self.rule.arn.clone())
-                .with("aws:SourceAccount", self.account),
-        };
+        let request = self.events_request("lambda:InvokeFunction", &t.arn);
         let eval = evaluate_resource_policy(
             &NamedPolicy {
                 name: "function policy",
