@@ -744,6 +744,7 @@ impl Place<'_> {
             via_role_arn: self.via.clone(),
             restore: None,
             left_behind: None,
+            policy_written_at: None,
         }
     }
 }
@@ -995,21 +996,28 @@ struct DirectGrant {
     role_arn: String,
 }
 
-/// The direct grant `t` of `rule` may have left: a queue, topic or stream of another account
-/// that the rule reaches with a role.
+/// The direct grant `t` of `rule` may have left: a queue, topic, stream or REST API (by its
+/// method) of another account that the rule reaches with a role.
 fn direct_grant_of(t: &TargetShape, rule: &Orphan) -> Option<DirectGrant> {
     let target = crate::iam::Arn::parse(&t.arn).ok()?;
     let role_arn = t.role_arn.clone()?;
     if target.account == rule.resource.account_id
-        || !matches!(target.service.as_str(), "sqs" | "sns" | "kinesis")
+        || !matches!(
+            target.service.as_str(),
+            "sqs" | "sns" | "kinesis" | "execute-api"
+        )
     {
         return None;
     }
-    let holder_name = target
-        .resource
-        .strip_prefix("stream/")
-        .unwrap_or(&target.resource)
-        .to_string();
+    let holder_name = match target.service.as_str() {
+        // `API_ID/STAGE/METHOD/PATH`: the policy is the API's.
+        "execute-api" => target.resource.split('/').next().unwrap_or_default(),
+        _ => target
+            .resource
+            .strip_prefix("stream/")
+            .unwrap_or(&target.resource),
+    }
+    .to_string();
     Some(DirectGrant {
         rule: rule.clone(),
         account: target.account,
@@ -1235,6 +1243,7 @@ mod tests {
             via_role_arn: None,
             restore: None,
             left_behind: None,
+            policy_written_at: None,
         };
         let holders = |arn: &str, dlq: Option<&str>| {
             policy_holders_of(

@@ -457,6 +457,27 @@ fn cases() -> Vec<(
             Some("spec.target.apiGateway.restApiArn"),
         ),
         (
+            "an API Gateway target across accounts, called directly",
+            with(
+                api_gateway("us-east-1", "POST", "/orders"),
+                &["crossAccount"],
+                direct.clone(),
+            ),
+            None,
+            None,
+        ),
+        (
+            "an API Gateway target across accounts, no mode: called directly",
+            with(
+                api_gateway("us-east-1", "POST", "/orders"),
+                &["crossAccount"],
+                json!({"targetAccountId": B,
+                       "provisioningRoleArn": format!("arn:aws:iam::{B}:role/p")}),
+            ),
+            None,
+            None,
+        ),
+        (
             "an API Gateway API not in spec.region",
             with(
                 api_gateway("us-east-1", "POST", "/orders"),

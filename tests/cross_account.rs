@@ -1499,6 +1499,219 @@ async fn direct_delivery_puts_to_a_stream_in_another_account() {
     );
 }
 
+/// A REST API of account B with a POST /orders method on a deployed stage `prod`, and a
+/// foreign statement in its resource policy; its ID and that statement.
+async fn rest_api_in_b(apigw_b: &aws_sdk_apigateway::Client, ns: &str) -> (String, Value) {
+    let api = apigw_b
+        .create_rest_api()
+        .name(format!("orders-{ns}"))
+        .send()
+        .await
+        .unwrap();
+    let id = api.id().unwrap().to_string();
+    let resources = apigw_b
+        .get_resources()
+        .rest_api_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let root = resources.items()[0].id().unwrap().to_string();
+    let orders = apigw_b
+        .create_resource()
+        .rest_api_id(&id)
+        .parent_id(&root)
+        .path_part("orders")
+        .send()
+        .await
+        .unwrap();
+    let resource = orders.id().unwrap();
+    apigw_b
+        .put_method()
+        .rest_api_id(&id)
+        .resource_id(resource)
+        .http_method("POST")
+        .authorization_type("AWS_IAM")
+        .send()
+        .await
+        .unwrap();
+    apigw_b
+        .put_integration()
+        .rest_api_id(&id)
+        .resource_id(resource)
+        .http_method("POST")
+        .r#type(aws_sdk_apigateway::types::IntegrationType::Mock)
+        .send()
+        .await
+        .unwrap();
+    let partners = json!({"Sid": "Partners", "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{B}:root")}, "Action": "execute-api:Invoke",
+        "Resource": format!("arn:aws:execute-api:{REGION}:{B}:{id}/*/GET/orders")});
+    set_rest_api_policy(apigw_b, &id, vec![partners.clone()]).await;
+    deploy_stage(apigw_b, &id).await;
+    (id, partners)
+}
+
+async fn set_rest_api_policy(
+    apigw_b: &aws_sdk_apigateway::Client,
+    id: &str,
+    statements: Vec<Value>,
+) {
+    apigw_b
+        .update_rest_api()
+        .rest_api_id(id)
+        .patch_operations(
+            aws_sdk_apigateway::types::PatchOperation::builder()
+                .op(aws_sdk_apigateway::types::Op::Replace)
+                .path("/policy")
+                .value(json!({"Version": "2012-10-17", "Statement": statements}).to_string())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn deploy_stage(apigw_b: &aws_sdk_apigateway::Client, id: &str) {
+    apigw_b
+        .create_deployment()
+        .rest_api_id(id)
+        .stage_name("prod")
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The codes of an object's findings.
+async fn finding_codes(
+    api: &kube::Api<ebi::api::EventBridgeIntegration>,
+    name: &str,
+) -> Vec<ebi::diagnose::Code> {
+    let obj = api.get(name).await.unwrap();
+    obj.status
+        .map(|s| s.findings.iter().map(|f| f.code).collect())
+        .unwrap_or_default()
+}
+
+/// EventBridge calls a method of a REST API of another account of the same region directly
+/// (no mode given: the default for a REST API), with the rule account's execution role,
+/// which the API's resource policy names for exactly that method: one owned statement beside
+/// a foreign one, restored when removed by hand, removed on delete. The controller never
+/// deploys the stage: until someone does, a finding names the command, and it clears once
+/// the stage's deployment is newer than the controller's write.
+#[tokio::test(flavor = "multi_thread")]
+async fn direct_delivery_calls_a_rest_api_in_another_account() {
+    let ns = namespace("x-direct-apigw");
+    let apigw_b = aws_sdk_apigateway::Client::new(&sdk_config_in(B).await);
+    let (id, partners) = rest_api_in_b(&apigw_b, &ns).await;
+    let method_arn = format!("arn:aws:execute-api:{REGION}:{B}:{id}/prod/POST/orders");
+    let policy_of = || {
+        let apigw_b = apigw_b.clone();
+        let id = id.clone();
+        async move {
+            let api = apigw_b
+                .get_rest_api()
+                .rest_api_id(&id)
+                .send()
+                .await
+                .unwrap();
+            statements_of(api.policy().filter(|p| !p.is_empty()))
+        }
+    };
+    let stage_finding = |api: kube::Api<ebi::api::EventBridgeIntegration>| async move {
+        finding_codes(&api, "to-api")
+            .await
+            .contains(&ebi::diagnose::Code::ApiGatewayStageNotDeployed)
+    };
+    let yaml = format!(
+        "    apiGateway: {{restApiArn: \"arn:aws:apigateway:{REGION}::/restapis/{id}\", stage: prod, method: POST, path: /orders}}\n"
+    );
+    let ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    apply(&cross_yaml(&ns, "to-api", &yaml, ""));
+    // The stage was deployed before the controller wrote the policy: not in effect yet, so
+    // the rule's calls would be refused.
+    wait_condition(
+        &api,
+        "to-api",
+        "Ready",
+        "False",
+        Some("ApiGatewayStageNotDeployed"),
+    )
+    .await;
+    let a = aws().await;
+    let name = derived(&ns, "to-api");
+    let role = execution_role_of(&a, &name, "execute-api:Invoke", &method_arn).await;
+    let policy = policy_of().await;
+    let ours: Vec<&Value> = policy
+        .iter()
+        .filter(|s| s["Principal"]["AWS"] == json!(role))
+        .collect();
+    assert_eq!(ours.len(), 1, "{policy:?}");
+    assert_eq!(
+        (&ours[0]["Action"], &ours[0]["Resource"]),
+        (&json!("execute-api:Invoke"), &json!(method_arn)),
+        "exactly the method the rule calls"
+    );
+    assert!(
+        policy.contains(&partners),
+        "the partners' statement is kept"
+    );
+    assert!(!b_role_of(&name).await, "no role in B");
+    let status = api.get("to-api").await.unwrap().status.unwrap();
+    let stage = status
+        .findings
+        .iter()
+        .find(|f| f.code == ebi::diagnose::Code::ApiGatewayStageNotDeployed)
+        .expect("a finding that the stage serves the old policy");
+    assert!(
+        stage.remediation.contains(&format!(
+            "aws apigateway create-deployment --rest-api-id {id} --stage-name prod"
+        )),
+        "{}",
+        stage.remediation
+    );
+    let record = status.resources.unwrap_or_default();
+    assert!(
+        record
+            .iter()
+            .any(|r| r.arn == method_arn && r.policy_written_at.is_some()),
+        "the record keeps when the policy was written: {record:?}"
+    );
+
+    // Deployed by its owner: the finding clears, and stays cleared while in sync.
+    deploy_stage(&apigw_b, &id).await;
+    wait_condition(&api, "to-api", "Ready", "True", Some("Converged")).await;
+    // In sync, the API's policy and its stage are read: API Gateway has no bulk read of
+    // either.
+    let resync = count_an_in_sync_resync(&ctl, "API Gateway REST API of another account");
+    assert_eq!(resync.get("GetRestApi"), Some(&1), "{resync:?}");
+    assert_eq!(resync.get("GetStage"), Some(&1), "{resync:?}");
+    assert!(!stage_finding(api.clone()).await);
+
+    // Removed by hand, our statement is put back, and the stage needs deploying again.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    set_rest_api_policy(&apigw_b, &id, vec![partners.clone()]).await;
+    wait_until_async(
+        "the REST API statement to be restored",
+        Duration::from_secs(30),
+        || async { policy_of().await.len() == 2 },
+    )
+    .await;
+    wait_until_async(
+        "the stage finding to return",
+        Duration::from_secs(30),
+        || stage_finding(api.clone()),
+    )
+    .await;
+
+    delete_and_wait(&ns, &["to-api"]);
+    assert_eq!(
+        policy_of().await,
+        vec![partners],
+        "only the partners' statement is left"
+    );
+}
+
 /// An object that delivered directly to a queue of another account lost its clean-up (its
 /// finalizer removed by hand): the orphan report finds, with its rule and role, the statement
 /// the queue's policy holds in the other account (it names the role, not the rule), and

@@ -320,6 +320,35 @@ fn every_call(role: &str) -> Vec<Case> {
         cases.push(case(action, &stream, none.clone(), true));
     }
     cases.push(case("kinesis:PutRecord", &stream, none.clone(), false));
+    // Direct delivery to a REST API: the API's policy (PATCH on the API itself), its stage and
+    // that stage's deployment (GET); never a change to its stages, methods or deployments
+    // (deploying is the API owner's call), nor a call of the API.
+    let rest_api = "arn:aws:apigateway:us-east-1::/restapis/a1b2c3d4e5";
+    cases.push(case("apigateway:GET", rest_api, none.clone(), true));
+    cases.push(case("apigateway:PATCH", rest_api, none.clone(), true));
+    for sub in ["/stages/prod", "/deployments/abc123"] {
+        let sub = format!("{rest_api}{sub}");
+        cases.push(case("apigateway:GET", &sub, none.clone(), true));
+        cases.push(case("apigateway:PATCH", &sub, none.clone(), false));
+    }
+    cases.push(case(
+        "apigateway:POST",
+        &format!("{rest_api}/deployments"),
+        none.clone(),
+        false,
+    ));
+    cases.push(case(
+        "apigateway:PATCH",
+        &format!("{rest_api}/resources/r1/methods/POST"),
+        none.clone(),
+        false,
+    ));
+    cases.push(case(
+        "execute-api:Invoke",
+        &format!("arn:aws:execute-api:us-east-1:{ACCOUNT}:a1b2c3d4e5/prod/POST/orders"),
+        none.clone(),
+        false,
+    ));
     // spec.schedule: the schedules of this account (a schedule takes its role, passed to
     // Scheduler like the others to EventBridge).
     let schedule = format!("arn:aws:scheduler:us-east-1:{ACCOUNT}:schedule/default/ebi-x");

@@ -353,6 +353,17 @@ refused!(
         "  rule: {{eventPattern: {{source: [orders]}}}}\n  target:\n    apiGateway: {{restApiArn: \"arn:aws:apigateway:{REGION}::/restapis/p4yments00\", stage: prod, method: POST, path: /pay}}\n"
     )
 );
+// A REST API's ARN names no account: one of another account is matched with that account
+// written in, so a grant of the namespace's own APIs never reaches it.
+refused!(
+    refuses_another_accounts_rest_api_not_granted,
+    "tn-apigw-x",
+    "spec.target.apiGateway.restApiArn",
+    format!("arn:aws:apigateway:{REGION}:{OTHER_ACCOUNT}:/restapis/p4yments00"),
+    format!(
+        "  rule: {{eventPattern: {{source: [orders]}}}}\n  target:\n    apiGateway: {{restApiArn: \"arn:aws:apigateway:{REGION}::/restapis/p4yments00\", stage: prod, method: POST, path: /pay}}\n  crossAccount: {{targetAccountId: \"{OTHER_ACCOUNT}\", provisioningRoleArn: \"{PROVISIONER}\"}}\n"
+    )
+);
 refused!(
     refuses_a_log_group_target_not_granted,
     "tn-logs",

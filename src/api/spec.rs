@@ -128,15 +128,15 @@ pub const SCHEDULE_PATTERN: &str =
     {"rule": "!has(self.target) || (!has(self.target.apiDestination) || !has(self.crossAccount))",
      "fieldPath": ".target.apiDestination.endpoint",
      "message": "spec.target.apiDestination.endpoint: an API destination is an HTTPS endpoint called from the rule's account; remove spec.crossAccount"},
-    {"rule": "!has(self.target) || (!has(self.target.apiGateway) || !has(self.crossAccount))",
+    {"rule": "!has(self.target) || (!has(self.target.apiGateway) || !has(self.crossAccount) || !has(self.crossAccount.mode) || self.crossAccount.mode != 'EventBusForwarding')",
      "fieldPath": ".target.apiGateway.restApiArn",
-     "message": "spec.target.apiGateway.restApiArn: cross-account delivery to an API Gateway REST API is not yet supported; use an API in the rule's account and remove spec.crossAccount"},
-    {"rule": "!has(self.target) || (!has(self.crossAccount) || !has(self.crossAccount.mode) || self.crossAccount.mode == 'EventBusForwarding' || has(self.target.lambda) || has(self.target.sqs) || has(self.target.sns) || has(self.target.kinesis))",
+     "message": "spec.target.apiGateway.restApiArn: a REST API in another account is called directly: set spec.crossAccount.mode: DirectDelivery"},
+    {"rule": "!has(self.target) || (!has(self.crossAccount) || !has(self.crossAccount.mode) || self.crossAccount.mode == 'EventBusForwarding' || has(self.target.lambda) || has(self.target.sqs) || has(self.target.sns) || has(self.target.kinesis) || has(self.target.apiGateway))",
      "fieldPath": ".crossAccount.mode",
-     "message": "spec.crossAccount.mode: EventBridge delivers directly to a Lambda function, SQS queue, SNS topic or Kinesis stream of another account, and reaches ECS and Step Functions there only bus to bus; use mode EventBusForwarding"},
-    {"rule": "!has(self.target) || (!has(self.crossAccount) || !has(self.crossAccount.targetEventBusName) || (has(self.crossAccount.mode) ? self.crossAccount.mode == 'EventBusForwarding' : !(has(self.target.lambda) || has(self.target.sqs) || has(self.target.sns) || has(self.target.kinesis))))",
+     "message": "spec.crossAccount.mode: EventBridge delivers directly to a Lambda function, SQS queue, SNS topic, Kinesis stream or API Gateway REST API of another account, and reaches ECS and Step Functions there only bus to bus; use mode EventBusForwarding"},
+    {"rule": "!has(self.target) || (!has(self.crossAccount) || !has(self.crossAccount.targetEventBusName) || (has(self.crossAccount.mode) ? self.crossAccount.mode == 'EventBusForwarding' : !(has(self.target.lambda) || has(self.target.sqs) || has(self.target.sns) || has(self.target.kinesis) || has(self.target.apiGateway))))",
      "fieldPath": ".crossAccount.targetEventBusName",
-     "message": "spec.crossAccount.targetEventBusName: applies to mode EventBusForwarding (a function, queue or topic of another account is delivered to directly by default); remove it, or set mode: EventBusForwarding for a Lambda function"},
+     "message": "spec.crossAccount.targetEventBusName: applies to mode EventBusForwarding (a function, queue, topic, stream or REST API of another account is delivered to directly by default); remove it, or set mode: EventBusForwarding for a Lambda function"},
     {"rule": "!has(self.crossAccount) || !has(self.role) || !has(self.role.arn)",
      "fieldPath": ".role.arn",
      "message": "spec.role.arn: a bring-your-own role is not supported with spec.crossAccount (the controller creates the roles in both accounts); remove spec.role.arn"},
@@ -158,9 +158,9 @@ pub const SCHEDULE_PATTERN: &str =
     {"rule": "!has(self.targets) || self.targets.all(t, has(t.id)) && self.targets.all(a, self.targets.exists_one(b, b.id == a.id))",
      "fieldPath": ".targets",
      "message": "spec.targets: every target needs an id, unique on the rule"},
-    {"rule": "!has(self.targets) || !has(self.crossAccount) || has(self.crossAccount.mode) || self.targets.all(t, has(t.lambda) || has(t.sqs) || has(t.sns) || has(t.kinesis)) || self.targets.all(t, !has(t.lambda) && !has(t.sqs) && !has(t.sns) && !has(t.kinesis))",
+    {"rule": "!has(self.targets) || !has(self.crossAccount) || has(self.crossAccount.mode) || self.targets.all(t, has(t.lambda) || has(t.sqs) || has(t.sns) || has(t.kinesis) || has(t.apiGateway)) || self.targets.all(t, !has(t.lambda) && !has(t.sqs) && !has(t.sns) && !has(t.kinesis) && !has(t.apiGateway))",
      "fieldPath": ".crossAccount.mode",
-     "message": "spec.crossAccount.mode: the targets take different modes by default (DirectDelivery for a function, queue, topic or stream; EventBusForwarding for the rest), and one rule does one: split the list (a queue, topic or stream of another account is delivered to directly only; a function may also be forwarded, with mode EventBusForwarding)"},
+     "message": "spec.crossAccount.mode: the targets take different modes by default (DirectDelivery for a function, queue, topic, stream or REST API; EventBusForwarding for the rest), and one rule does one: split the list (a queue, topic, stream or REST API of another account is delivered to directly only; a function may also be forwarded, with mode EventBusForwarding)"},
     {"rule": "!has(self.targets) || !has(self.role) || self.targets.exists(t, has(t.ecs) || has(t.stepFunctions) || has(t.kinesis) || has(t.firehose) || has(t.apiGateway) || has(t.apiDestination))",
      "fieldPath": ".role",
      "message": "spec.role: none of spec.targets is invoked through a role (Lambda, SQS, SNS and log groups are granted by their own policies); remove spec.role"},
@@ -230,14 +230,15 @@ pub struct CrossAccountSpec {
 
     /// `EventBusForwarding` (EventBridge's path for every target kind): the rule here
     /// forwards to the target account's event bus, whose policy admits this account, and a
-    /// rule there invokes the target. `DirectDelivery` (Lambda, same region): the rule here
-    /// invokes the function with an execution role of this account, which the function's
-    /// policy names; EventBridge never assumes a role in the target account.
+    /// rule there invokes the target. `DirectDelivery` (Lambda, SQS, SNS, Kinesis, API Gateway;
+    /// same region): the rule here invokes the target with an execution role of this account,
+    /// which the target's own policy names; EventBridge never assumes a role in the target
+    /// account.
     /// `RoleChain`: the former name of `DirectDelivery`, which also created a role in the
     /// target account trusting the execution role; EventBridge never used it, so it is no
     /// longer created, and one an earlier version created is removed.
-    /// Default: DirectDelivery for a Lambda function, SQS queue, SNS topic or Kinesis stream,
-    /// EventBusForwarding for every other kind.
+    /// Default: DirectDelivery for a Lambda function, SQS queue, SNS topic, Kinesis stream or
+    /// API Gateway REST API, EventBusForwarding for every other kind.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<CrossAccountMode>,
 
@@ -820,13 +821,16 @@ pub struct FirehoseTarget {
     pub delivery_stream_arn: String,
 }
 
-/// A method of an API Gateway REST API in the rule's account: EventBridge calls it with the
-/// integration's role, which gets `execute-api:Invoke` on exactly this stage, method and path.
+/// A method of an API Gateway REST API: EventBridge calls it with the integration's role,
+/// which gets `execute-api:Invoke` on exactly this stage, method and path. An API of another
+/// account (`spec.crossAccount`) is called directly: its resource policy gets a statement
+/// naming that role and method, in effect once the stage is deployed again.
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiGatewayTarget {
     /// ARN of the REST API (`arn:aws:apigateway:REGION::/restapis/API_ID`, as API Gateway
-    /// writes it, without an account: the API is in the rule's account).
+    /// writes it, without an account: the API is in the rule's account, or in
+    /// `spec.crossAccount.targetAccountId`).
     #[schemars(regex(pattern = REST_API_ARN_PATTERN))]
     pub rest_api_arn: String,
 

@@ -133,6 +133,11 @@ pub struct OwnedResource {
     /// the `orphans` report lists it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub left_behind: Option<String>,
+    /// QueuePermission in an API Gateway REST API's policy: when the controller last wrote
+    /// that policy (RFC 3339). The stage serves it once deployed after this time; until
+    /// then a finding `ApiGatewayStageNotDeployed` names the deployment to make.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_written_at: Option<String>,
 }
 
 /// An adopted resource as it was before adoption: what the controller changes on it, and

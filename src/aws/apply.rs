@@ -546,6 +546,10 @@ pub async fn edit_policy(
         crate::plan::PolicyHolder::Topic
         | crate::plan::PolicyHolder::LogsPolicy
         | crate::plan::PolicyHolder::Stream => queue_lock(arn),
+        // Held by the API, not by the method the ARN names: two methods, one policy.
+        crate::plan::PolicyHolder::RestApi => {
+            queue_lock(&format!("{account}/{}/restapis/{queue_name}", c.region))
+        }
     };
     let _held = lock.lock().await;
     let Some(queue) = super::policy_holder::read(c, arn, queue_name, account).await? else {

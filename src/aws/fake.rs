@@ -124,6 +124,7 @@ impl FakeAccount {
             sqs: aws_sdk_sqs::Client::new(&config),
             sns: aws_sdk_sns::Client::new(&config),
             kinesis: aws_sdk_kinesis::Client::new(&config),
+            apigateway: aws_sdk_apigateway::Client::new(&config),
             scheduler: aws_sdk_scheduler::Client::new(&config),
             organizations: aws_sdk_organizations::Client::new(&config),
             kms: aws_sdk_kms::Client::new(&config),

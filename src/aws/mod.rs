@@ -137,6 +137,9 @@ pub struct Clients {
     pub sns: aws_sdk_sns::Client,
     /// A stream's resource policy, for direct delivery from another account.
     pub kinesis: aws_sdk_kinesis::Client,
+    /// A REST API's resource policy and its stage's deployment, for direct delivery from
+    /// another account.
+    pub apigateway: aws_sdk_apigateway::Client,
     /// EventBridge Scheduler: a `spec.schedule`'s schedule.
     pub scheduler: aws_sdk_scheduler::Client,
     /// Read-only: organisation policies (SCPs, RCPs) for the diagnosis.
@@ -407,6 +410,11 @@ impl AwsContext {
             ),
             kinesis: aws_sdk_kinesis::Client::from_conf(
                 aws_sdk_kinesis::config::Builder::from(config)
+                    .interceptor(counter.clone())
+                    .build(),
+            ),
+            apigateway: aws_sdk_apigateway::Client::from_conf(
+                aws_sdk_apigateway::config::Builder::from(config)
                     .interceptor(counter.clone())
                     .build(),
             ),

@@ -2,8 +2,9 @@
 //! own: an SQS queue (`GetQueueAttributes`/`SetQueueAttributes`), an SNS topic
 //! (`GetTopicAttributes`/`SetTopicAttributes`) and a CloudWatch Logs resource policy of the
 //! account (`DescribeResourcePolicies`/`PutResourcePolicy`, `DeleteResourcePolicy` when empty)
-//! and a Kinesis stream's resource policy (`Get`/`Put`/`DeleteResourcePolicy`). Everything above this file (plan, diff,
-//! apply, record, cleanup) treats them alike; only the read and the write differ.
+//! a Kinesis stream's resource policy (`Get`/`Put`/`DeleteResourcePolicy`) and an API Gateway
+//! REST API's resource policy (`GetRestApi`/`UpdateRestApi`). Everything above this file
+//! (plan, diff, apply, record, cleanup) treats them alike; only the read and the write differ.
 
 use super::errors::{classify, AwsError};
 use super::observe::found;
@@ -24,7 +25,96 @@ pub async fn read(
         PolicyHolder::Topic => topic(c, arn).await,
         PolicyHolder::LogsPolicy => logs_policy(c, name).await,
         PolicyHolder::Stream => stream(c, arn).await,
+        PolicyHolder::RestApi => rest_api(c, arn, name).await,
     }
+}
+
+/// A REST API's resource policy as a holder (`url` is the API's ID), with its stage's
+/// deployment: `DeploymentId` and `DeploymentCreatedDate` (seconds since the epoch) of the
+/// stage that `method_arn` names, when it exists. None: the API does not exist.
+pub async fn rest_api(
+    c: &Clients,
+    method_arn: &str,
+    api_id: &str,
+) -> Result<Option<ObservedQueue>, AwsError> {
+    let Some(api) = found(
+        c.apigateway
+            .get_rest_api()
+            .rest_api_id(api_id)
+            .send()
+            .await
+            .map_err(|e| classify("apigateway:GET", e)),
+    )?
+    else {
+        return Ok(None);
+    };
+    let mut attributes = std::collections::BTreeMap::new();
+    if let Some(policy) = api.policy().and_then(rest_api_policy_text) {
+        attributes.insert("Policy".to_string(), policy);
+    }
+    if let Some((id, created)) = stage_deployment(c, api_id, method_arn).await? {
+        attributes.insert("DeploymentId".to_string(), id);
+        attributes.insert("DeploymentCreatedDate".to_string(), created.to_string());
+    }
+    Ok(Some(ObservedQueue {
+        url: api_id.to_string(),
+        attributes,
+    }))
+}
+
+/// The deployment the stage of `method_arn` (`…:API_ID/STAGE/METHOD/PATH`) serves, and when
+/// it was created; None: no such stage, or it serves no deployment.
+async fn stage_deployment(
+    c: &Clients,
+    api_id: &str,
+    method_arn: &str,
+) -> Result<Option<(String, i64)>, AwsError> {
+    let Some(stage_name) = method_arn.split('/').nth(1).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let Some(stage) = found(
+        c.apigateway
+            .get_stage()
+            .rest_api_id(api_id)
+            .stage_name(stage_name)
+            .send()
+            .await
+            .map_err(|e| classify("apigateway:GET", e)),
+    )?
+    else {
+        return Ok(None);
+    };
+    let Some(id) = stage.deployment_id() else {
+        return Ok(None);
+    };
+    let deployment = found(
+        c.apigateway
+            .get_deployment()
+            .rest_api_id(api_id)
+            .deployment_id(id)
+            .send()
+            .await
+            .map_err(|e| classify("apigateway:GET", e)),
+    )?;
+    Ok(deployment
+        .and_then(|d| d.created_date().map(|t| t.secs()))
+        .map(|created| (id.to_string(), created)))
+}
+
+/// A REST API's policy as JSON text. `GetRestApi` returns it escaped (`{\"Version\":…`,
+/// `\/` for `/`); a policy read as written (moto, or a future AWS) is kept as it is.
+pub fn rest_api_policy_text(policy: &str) -> Option<String> {
+    let policy = policy.trim();
+    if policy.is_empty() {
+        return None;
+    }
+    if serde_json::from_str::<serde_json::Value>(policy).is_ok() {
+        return Some(policy.to_string());
+    }
+    serde_json::from_str::<String>(&format!("\"{policy}\""))
+        .ok()
+        .filter(|p| serde_json::from_str::<serde_json::Value>(p).is_ok())
+        .or_else(|| Some(policy.to_string()))
 }
 
 /// A Kinesis stream's resource policy as a holder (`url` is the stream's ARN); None: the
@@ -173,6 +263,24 @@ pub async fn write_policy(
             .await
             .map(|_| ())
             .map_err(|e| classify("kinesis:PutResourcePolicy", e)),
+        // API Gateway has no call to delete a policy: an empty one is none. The stage serves
+        // the policy it was deployed with until it is deployed again (never by us).
+        PolicyHolder::RestApi => super::apply::ignore_not_found(
+            c.apigateway
+                .update_rest_api()
+                .rest_api_id(&observed.url)
+                .patch_operations(
+                    aws_sdk_apigateway::types::PatchOperation::builder()
+                        .op(aws_sdk_apigateway::types::Op::Replace)
+                        .path("/policy")
+                        .value(policy)
+                        .build(),
+                )
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| classify("apigateway:PATCH", e)),
+        ),
         PolicyHolder::Topic => {
             // A topic always has a policy (SNS writes its default one); an empty value is
             // refused, so with no statement left the topic gets an empty statement list.

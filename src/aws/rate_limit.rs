@@ -134,7 +134,7 @@ pub struct RateLimits {
     per_service: BTreeMap<&'static str, f64>,
 }
 
-pub const SERVICES: [&str; 14] = [
+pub const SERVICES: [&str; 15] = [
     "events",
     "iam",
     "lambda",
@@ -143,6 +143,7 @@ pub const SERVICES: [&str; 14] = [
     "sqs",
     "sns",
     "kinesis",
+    "apigateway",
     "scheduler",
     "organizations",
     "kms",
@@ -169,6 +170,10 @@ impl Default for RateLimits {
                 // Kinesis's resource-policy calls share the stream control plane's quota
                 // (about 5 per second per account for most of its operations).
                 ("kinesis", 5.0),
+                // API Gateway's management API allows 10 requests per second per account
+                // (burst 40) for all its operations together; a REST API target of another
+                // account costs one GetRestApi and one GetStage a pass.
+                ("apigateway", 5.0),
                 // Scheduler's control plane: Get/Create/UpdateSchedule allow 50 per second
                 // per account and region; one GetSchedule per schedule and resync.
                 ("scheduler", 10.0),
@@ -372,6 +377,13 @@ impl Limiter {
                     .config()
                     .to_builder()
                     .http_client(http(c.kinesis.config().http_client(), "kinesis"))
+                    .build(),
+            ),
+            apigateway: aws_sdk_apigateway::Client::from_conf(
+                c.apigateway
+                    .config()
+                    .to_builder()
+                    .http_client(http(c.apigateway.config().http_client(), "apigateway"))
                     .build(),
             ),
             scheduler: aws_sdk_scheduler::Client::from_conf(

@@ -51,6 +51,9 @@ pub enum Code {
     SendMessageNotAllowed,
     PublishNotAllowed,
     KinesisStreamPolicyMissing,
+    /// A REST API of another account, called directly: its resource policy does not let the
+    /// rule's execution role `execute-api:Invoke` the method.
+    ApiGatewayPolicyMissing,
     ScheduleNotFound,
     ScheduleDisabled,
     SchedulerTrustMissing,
@@ -70,12 +73,17 @@ pub enum Code {
     /// Not a static cause: AWS's own metrics report failed invocations of the rule (see
     /// `delivery`). Not in `ALL`, the causes the static evaluator names.
     DeliveryFailing,
+    /// A REST API of another account: the controller wrote its resource policy after the
+    /// stage's deployment, so the stage still serves the policy it was deployed with. Judged
+    /// from the record's time of that write (`diagnose::stage_not_deployed`), not from a
+    /// snapshot: not in `ALL`.
+    ApiGatewayStageNotDeployed,
 }
 
 impl Code {
-    /// Every cause the static evaluator can name (`DeliveryFailing` is observed, not
-    /// evaluated, and is not among them).
-    pub const ALL: [Code; 51] = [
+    /// Every cause the static evaluator can name (`DeliveryFailing` and
+    /// `ApiGatewayStageNotDeployed` are observed, not evaluated, and are not among them).
+    pub const ALL: [Code; 52] = [
         Code::RuleNotFound,
         Code::RuleDisabled,
         Code::TargetNotFound,
@@ -118,6 +126,7 @@ impl Code {
         Code::SendMessageNotAllowed,
         Code::PublishNotAllowed,
         Code::KinesisStreamPolicyMissing,
+        Code::ApiGatewayPolicyMissing,
         Code::ScheduleNotFound,
         Code::ScheduleDisabled,
         Code::SchedulerTrustMissing,
@@ -190,6 +199,8 @@ impl Code {
             Code::SendMessageNotAllowed => "SendMessageNotAllowed",
             Code::PublishNotAllowed => "PublishNotAllowed",
             Code::KinesisStreamPolicyMissing => "KinesisStreamPolicyMissing",
+            Code::ApiGatewayPolicyMissing => "ApiGatewayPolicyMissing",
+            Code::ApiGatewayStageNotDeployed => "ApiGatewayStageNotDeployed",
             Code::ScheduleNotFound => "ScheduleNotFound",
             Code::ScheduleDisabled => "ScheduleDisabled",
             Code::SchedulerTrustMissing => "SchedulerTrustMissing",

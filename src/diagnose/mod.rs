@@ -11,7 +11,9 @@ pub mod remedy;
 pub mod snapshot;
 pub mod trail;
 
-pub use checks::{diagnose, examine, not_evaluated, schedule_sends_to, Diagnosis};
+pub use checks::{
+    diagnose, examine, not_evaluated, schedule_sends_to, stage_not_deployed, Diagnosis,
+};
 pub use finding::{Code, Finding, Severity};
 pub use snapshot::{
     ApiDestination, Chain, Expectations, Organization, Queue, Role, Rule, Schedule, Snapshot,

@@ -58,7 +58,7 @@ pub struct Watched {
     pub global: bool,
 }
 
-pub const WATCHED: [Watched; 8] = [
+pub const WATCHED: [Watched; 9] = [
     Watched {
         source: "aws.events",
         event_source: "events.amazonaws.com",
@@ -131,6 +131,15 @@ pub const WATCHED: [Watched; 8] = [
         source: "aws.kinesis",
         event_source: "kinesis.amazonaws.com",
         names: &["PutResourcePolicy", "DeleteResourcePolicy"],
+        prefixes: &[],
+        global: false,
+    },
+    // REST APIs of another account called directly: their resource policy (UpdateRestApi
+    // also records other edits of the API; the re-read finds nothing to do then).
+    Watched {
+        source: "aws.apigateway",
+        event_source: "apigateway.amazonaws.com",
+        names: &["UpdateRestApi"],
         prefixes: &[],
         global: false,
     },
@@ -397,6 +406,10 @@ pub fn parse_event(body: &str) -> Result<DriftEvent, Unparsable> {
                     )
                 }),
         ),
+        // A REST API's policy is recorded as QueuePermission under the API's ID.
+        "apigateway.amazonaws.com" => {
+            resources.extend(param("restApiId").map(|id| key(Named::Queue, id)))
+        }
         _ => {}
     }
     if resources.iter().any(|r| r.name.is_empty()) {
@@ -458,6 +471,7 @@ pub(crate) mod tests {
             via_role_arn: None,
             restore: None,
             left_behind: None,
+            policy_written_at: None,
         }
     }
 
@@ -605,6 +619,12 @@ pub(crate) mod tests {
                 "PutResourcePolicy",
                 json!({"resourceARN": "arn:aws:kinesis:eu-west-1:222222222222:stream/clicks", "policy": "{}"}),
                 entry(OwnedKind::QueuePermission, "clicks", Some("eu-west-1")),
+            ),
+            (
+                "apigateway.amazonaws.com",
+                "UpdateRestApi",
+                json!({"restApiId": "a1b2c3d4e5", "patchOperations": [{"op": "replace", "path": "/policy"}]}),
+                entry(OwnedKind::QueuePermission, "a1b2c3d4e5", Some("eu-west-1")),
             ),
             (
                 "events.amazonaws.com",

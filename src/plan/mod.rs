@@ -349,6 +349,10 @@ pub enum QueuePurpose {
     /// A Kinesis stream of another account is the rule's target (direct delivery: the
     /// statement of its resource policy names the rule account's execution role).
     StreamTarget,
+    /// A method of an API Gateway REST API of another account is the rule's target (direct
+    /// delivery: the statement of the API's resource policy names the rule account's
+    /// execution role and the method).
+    RestApiTarget,
 }
 
 /// What holds a policy of statements rewritten whole: an SQS queue or an SNS topic (neither
@@ -362,17 +366,23 @@ pub enum PolicyHolder {
     LogsPolicy,
     /// A Kinesis data stream's resource policy (direct delivery from another account).
     Stream,
+    /// An API Gateway REST API's resource policy (direct delivery from another account),
+    /// named by the ARN of the method the statement grants, `arn:…:execute-api:REGION:
+    /// ACCOUNT:API_ID/STAGE/METHOD/PATH`: the API's ARN names no account, and two methods of
+    /// one API are two statements of one policy. In effect once the stage is deployed again.
+    RestApi,
 }
 
 impl PolicyHolder {
     /// The holder an ARN names, by its service (`sns`: a topic; `logs`: a resource policy,
-    /// `arn:…:logs:REGION:ACCOUNT:resource-policy:NAME`; `kinesis`: a stream; anything else,
-    /// a queue).
+    /// `arn:…:logs:REGION:ACCOUNT:resource-policy:NAME`; `kinesis`: a stream; `execute-api`:
+    /// a REST API, by one of its methods; anything else, a queue).
     pub fn of_arn(arn: &str) -> PolicyHolder {
         match arn.split(':').nth(2) {
             Some("sns") => PolicyHolder::Topic,
             Some("logs") => PolicyHolder::LogsPolicy,
             Some("kinesis") => PolicyHolder::Stream,
+            Some("execute-api") => PolicyHolder::RestApi,
             _ => PolicyHolder::Queue,
         }
     }
@@ -395,6 +405,9 @@ impl QueuePurpose {
             QueuePurpose::StreamTarget => {
                 "let the rule's execution role put the rule's events to the target stream"
             }
+            QueuePurpose::RestApiTarget => {
+                "let the rule's execution role invoke the target REST API's method"
+            }
         }
     }
 
@@ -406,6 +419,7 @@ impl QueuePurpose {
             QueuePurpose::TopicTarget => "target topic policy statement",
             QueuePurpose::LogGroupTarget => "CloudWatch Logs resource policy statement",
             QueuePurpose::StreamTarget => "target stream resource policy statement",
+            QueuePurpose::RestApiTarget => "target REST API resource policy statement",
         }
     }
 }
@@ -670,7 +684,7 @@ fn plan_accounts(
     } = validate(spec)?;
     let own_role = own_role.as_ref();
     check_account(guard, &facts.account_id, "the controller's AWS account")?;
-    let target = place_target(workload, target_arn, facts)?;
+    let target = place_target(workload, target_arn, facts, target_account.as_ref())?;
     if let Some(schedule) = &spec.schedule {
         return schedule::plan(
             spec, schedule, owner, workload, &target, own_role, facts, guard,
@@ -694,12 +708,14 @@ fn plan_accounts(
 }
 
 /// The target's validated ARN in its account, which must be in the rule's region. A kind
-/// whose ARN names no account (API Gateway's REST API) is in the rule's account; one the spec
-/// names by no ARN at all (an API destination), in its region and partition.
+/// whose ARN names no account (API Gateway's REST API) is in `spec.crossAccount`'s target
+/// account if it names one, else in the rule's; one the spec names by no ARN at all (an API
+/// destination), in its region and partition.
 fn place_target(
     workload: ValidTarget<'_>,
     target: Arn,
     facts: &Facts,
+    target_account: Option<&AccountId>,
 ) -> Result<AccountArn, PlanError> {
     let target = if target.account.is_empty() && target.region.is_empty() {
         Arn {
@@ -710,7 +726,8 @@ fn place_target(
     } else {
         target
     };
-    let target = AccountArn::in_account(target, &facts.account_id)
+    let home = target_account.unwrap_or(&facts.account_id);
+    let target = AccountArn::in_account(target, home)
         .map_err(|e| invalid(workload.field(), e.to_string()))?;
     let region = &facts.region;
     if target.region != *region {

@@ -48,6 +48,7 @@ fn part_inventory(d: &Desired, via: Option<String>) -> Vec<OwnedResource> {
         via_role_arn: via.clone(),
         restore: None,
         left_behind: None,
+        policy_written_at: None,
     };
     let mut out = Vec::new();
     if let Some(s) = &d.schedule {
@@ -411,6 +412,7 @@ fn legacy_statement(
         via_role_arn: via,
         restore: None,
         left_behind: None,
+        policy_written_at: None,
     })
 }
 
@@ -435,6 +437,7 @@ fn legacy_rule_and_role(
             via_role_arn: via.map(str::to_string),
             restore: None,
             left_behind: None,
+            policy_written_at: None,
         });
     }
     if let Some(arn) = role_arn.and_then(|a| Arn::parse(a).ok()) {
@@ -452,6 +455,7 @@ fn legacy_rule_and_role(
             via_role_arn: via.map(str::to_string),
             restore: None,
             left_behind: None,
+            policy_written_at: None,
         });
     }
     out
@@ -513,6 +517,7 @@ mod tests {
             via_role_arn: via.map(str::to_string),
             restore: None,
             left_behind: None,
+            policy_written_at: None,
         };
         let before = vec![entry("arn:role/first", Some("arn:prov-1"))];
         let wanted = vec![entry("arn:role/second", Some("arn:prov-2"))];

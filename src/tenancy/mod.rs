@@ -216,15 +216,33 @@ fn partition(spec: &EventBridgeIntegrationSpec) -> String {
 }
 
 /// Every target's ARNs, each with its field (`spec.target…` or `spec.targets[i]…`).
-fn workload_arns(spec: &EventBridgeIntegrationSpec) -> Vec<(String, &str)> {
+fn workload_arns(spec: &EventBridgeIntegrationSpec) -> Vec<(String, String)> {
+    let remote = spec
+        .cross_account
+        .as_ref()
+        .map(|x| x.target_account_id.as_str());
     spec.target_entries()
         .into_iter()
         .flat_map(|(field, t)| {
             target_arns(t)
                 .into_iter()
-                .map(move |(f, arn)| (format!("{field}.{f}"), arn))
+                .map(move |(f, arn)| (format!("{field}.{f}"), in_its_account(arn, remote)))
         })
         .collect()
+}
+
+/// An ARN as a grant must match it. A REST API's ARN names no account, so one of another
+/// account (`spec.crossAccount`) is matched with that account written in
+/// (`arn:aws:apigateway:REGION:ACCOUNT:/restapis/ID`): a grant of the namespace's own APIs
+/// (`arn:aws:apigateway:*::/restapis/*`) never reaches another account's.
+fn in_its_account(arn: &str, remote: Option<&str>) -> String {
+    match (Arn::parse(arn), remote) {
+        (Ok(a), Some(account)) if a.service == "apigateway" && a.account.is_empty() => format!(
+            "arn:{}:{}:{}:{account}:{}",
+            a.partition, a.service, a.region, a.resource
+        ),
+        _ => arn.to_string(),
+    }
 }
 
 /// One target's ARNs, each with its field below the target: those its kind's module names
@@ -329,7 +347,7 @@ fn check(subject: &Subject<'_>, candidate: &Candidate<'_>) -> Result<Grant, Deni
         require("ruleNames", &policy.rule_names, "spec.rule.name", name)?;
     }
     for (field, arn) in workload_arns(spec) {
-        require("targets", &policy.targets, field, arn)?;
+        require("targets", &policy.targets, field, &arn)?;
     }
     for (field, target) in spec.target_entries() {
         pass_roles_granted(subject, policy, &field, target)?;

@@ -642,6 +642,30 @@ target: {apiGateway: {restApiArn: "arn:aws:apigateway:us-east-1::/restapis/a1b2c
 }
 
 #[test]
+fn another_accounts_rest_api_is_admitted_only_by_a_grant_naming_that_account() {
+    let spec = spec(
+        r#"
+rule: {eventPattern: {source: [orders]}}
+target: {apiGateway: {restApiArn: "arn:aws:apigateway:us-east-1::/restapis/a1b2c3d4e5", stage: prod, method: POST, path: /orders}}
+crossAccount: {targetAccountId: "222222222222"}
+"#,
+    );
+    let mut p = team_a();
+    // The namespace's own APIs, every one: an API's ARN names no account, so without the
+    // account written in this grant would reach any API of account 222222222222.
+    p.targets.push("arn:aws:apigateway:*::/restapis/*".into());
+    let r = refused(decide_for(&spec, &[("team-a", &p)]));
+    assert_eq!(r.field, "spec.target.apiGateway.restApiArn");
+    assert_eq!(
+        r.value,
+        "arn:aws:apigateway:us-east-1:222222222222:/restapis/a1b2c3d4e5"
+    );
+    p.targets
+        .push("arn:aws:apigateway:*:222222222222:/restapis/a1b2c3d4e5".into());
+    permitted(decide_for(&spec, &[("team-a", &p)]));
+}
+
+#[test]
 fn a_log_group_is_admitted_only_when_the_policy_grants_it_as_a_target() {
     let spec = spec(
         r#"

@@ -683,7 +683,7 @@ SENDER = f"arn:aws:iam::{A}:role/sender"
 def direct_good(target, action, holder, statement_principal=SENDER, role_action=None, target_region=R):
     arn = target.replace(f":{R}:", f":{target_region}:")
     allow = {"Effect": "Allow", "Principal": {"AWS": statement_principal}, "Action": action, "Resource": arn}
-    gathered = {"queue": queue, "topic": topic, "stream": stream_policy}[holder](arn=arn, policy=doc(allow))
+    gathered = {"queue": queue, "topic": topic, "stream": stream_policy, "restapi": stream_policy}[holder](arn=arn, policy=doc(allow))
     return {"rule": rule(), "targets": {"Targets": [{"Id": "t", "Arn": arn, "RoleArn": SENDER}]},
             "roles": [role(SENDER, trust_events(), [("send", doc({"Effect": "Allow", "Action": role_action or action, "Resource": arn}))])],
             "deadLetterQueues": {arn: gathered}}
@@ -718,6 +718,29 @@ case("direct-kinesis-role-cannot-put", "The execution role may not kinesis:PutRe
      direct_good(STREAM_B, "kinesis:PutRecord", "stream", role_action="kinesis:DescribeStream"), ["PutRecordNotAllowed"])
 case("direct-kinesis-other-region", "A stream of another account and another region: EventBridge puts directly only within the rule's region.",
      direct_good(STREAM_B, "kinesis:PutRecord", "stream", target_region="eu-west-1"), ["CrossAccountUnsupportedTarget"])
+
+# A REST API's policy as the controller holds it (`aws apigateway get-rest-api`'s policy, unescaped),
+# among the queues under the method the rule calls.
+API_METHOD_B = f"arn:aws:execute-api:{R}:{B}:a1b2c3d4e5/prod/POST/orders"
+case("direct-api-gateway-good", "A REST API of another account, called with the execution role its resource policy names for the method.",
+     direct_good(API_METHOD_B, "execute-api:Invoke", "restapi"))
+case("direct-api-gateway-good-stage-wildcard", "The API's policy lets the role invoke every method of the stage.",
+     mutate(direct_good(API_METHOD_B, "execute-api:Invoke", "restapi"), lambda b: b["deadLetterQueues"].__setitem__(API_METHOD_B, stream_policy(API_METHOD_B, doc({"Effect": "Allow", "Principal": {"AWS": SENDER}, "Action": "execute-api:Invoke", "Resource": f"arn:aws:execute-api:{R}:{B}:a1b2c3d4e5/prod/*"})))))
+case("direct-api-gateway-no-policy", "The REST API has no resource policy: a role of another account is refused whatever it may do.",
+     mutate(direct_good(API_METHOD_B, "execute-api:Invoke", "restapi"), lambda b: b["deadLetterQueues"].__setitem__(API_METHOD_B, stream_policy(API_METHOD_B))),
+     ["ApiGatewayPolicyMissing"])
+case("direct-api-gateway-policy-other-method", "The API's policy lets the role invoke GET /orders; the rule calls POST.",
+     mutate(direct_good(API_METHOD_B, "execute-api:Invoke", "restapi"), lambda b: b["deadLetterQueues"].__setitem__(API_METHOD_B, stream_policy(API_METHOD_B, doc({"Effect": "Allow", "Principal": {"AWS": SENDER}, "Action": "execute-api:Invoke", "Resource": API_METHOD_B.replace("/POST/", "/GET/")})))),
+     ["ApiGatewayPolicyMissing"])
+case("direct-api-gateway-policy-denies-outside-vpc", "The API's policy allows the role but denies every call not from a VPC endpoint, as private APIs' policies do.",
+     mutate(direct_good(API_METHOD_B, "execute-api:Invoke", "restapi"), lambda b: b["deadLetterQueues"].__setitem__(API_METHOD_B, stream_policy(API_METHOD_B, doc(
+         {"Effect": "Allow", "Principal": {"AWS": SENDER}, "Action": "execute-api:Invoke", "Resource": API_METHOD_B},
+         {"Effect": "Deny", "Principal": "*", "Action": "execute-api:Invoke", "Resource": f"arn:aws:execute-api:{R}:{B}:a1b2c3d4e5/*", "Condition": {"StringNotEquals": {"aws:SourceVpce": "vpce-0123456789abcdef0"}}})))),
+     ["ApiGatewayPolicyMissing"])
+case("direct-api-gateway-role-cannot-invoke", "The execution role may not execute-api:Invoke the method.",
+     direct_good(API_METHOD_B, "execute-api:Invoke", "restapi", role_action="execute-api:ManageConnections"), ["InvokeApiNotAllowed"])
+case("direct-api-gateway-other-region", "A REST API of another account and another region: EventBridge calls directly only within the rule's region.",
+     direct_good(API_METHOD_B, "execute-api:Invoke", "restapi", target_region="eu-west-1"), ["CrossAccountUnsupportedTarget"])
 
 case("direct-sqs-rcp-denies-outside-roles", "A resource control policy lets only principals of the target's own account send to its queues: the rule account's execution role is refused.",
      with_org(direct_good(QUEUE_B, "sqs:SendMessage", "queue"), organization(rcps=RCP_LEVELS([("RCPFullAWSAccess", RCP_FULL), ("OwnPrincipals", doc({"Sid": "OwnAccountOnly", "Effect": "Deny", "Principal": "*", "Action": "sqs:SendMessage", "Resource": "*",

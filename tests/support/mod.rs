@@ -981,6 +981,19 @@ pub async fn converge_and_count(
     let converged = ctl.aws_calls();
     let (total, writes, write_ops) = calls_between(&before, &converged);
     assert!(writes > 0, "convergence must have written something");
+    println!(
+        "[figures] {kind}: convergence {total} AWS calls ({writes} writes: {})",
+        write_ops.join(", ")
+    );
+    count_an_in_sync_resync(&ctl, kind)
+}
+
+/// Measures one resync of a converged object: it must make zero writes. Prints its call
+/// count (the README quotes it); returns its calls by operation.
+pub fn count_an_in_sync_resync(
+    ctl: &Controller,
+    kind: &str,
+) -> std::collections::BTreeMap<String, u64> {
     // A pass is counted after its status write, so the converging pass may not be counted
     // yet when Ready shows, and one increment could be that pass (no AWS call since
     // `converged`). Wait for one increment, then measure between it and the next: exactly
@@ -1001,7 +1014,7 @@ pub async fn converge_and_count(
         "an in-sync resync must not write, but made {resync_write_ops:?}"
     );
     assert!(resync_total > 0, "a resync must read AWS to detect drift");
-    println!("[figures] {kind}: convergence {total} AWS calls ({writes} writes: {}); in-sync resync {resync_total} calls, 0 writes", write_ops.join(", "));
+    println!("[figures] {kind}: in-sync resync {resync_total} calls, 0 writes");
     resynced
         .iter()
         .map(|(k, v)| (k.1.clone(), v - settled.get(k).copied().unwrap_or(0)))

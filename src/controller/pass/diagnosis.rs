@@ -237,3 +237,65 @@ fn chains_of(plan: &Plan) -> Vec<Chain> {
 pub(crate) fn now_text() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
+
+/// REST APIs of another account called directly, whose policy holds a statement of ours: a
+/// stage serves the policy it was last deployed with. Each record entry of such a statement
+/// gets the time of the last write of that policy (`now` when this pass wrote it, else what
+/// status held), and a stage whose deployment is older than that write is a finding.
+pub(in crate::controller) fn rest_api_stages(
+    parts: &[Part],
+    previous: Option<&crate::api::EventBridgeIntegrationStatus>,
+    record: &mut [crate::api::OwnedResource],
+    now: k8s_openapi::jiff::Timestamp,
+) -> Vec<Finding> {
+    use crate::plan::diff::Change;
+    use crate::plan::PolicyHolder;
+    let written_now = |arn: &str| {
+        parts
+            .iter()
+            .flat_map(|p| &p.changes)
+            .any(|c| matches!(c, Change::PutQueueStatements { queue_arn, .. } if queue_arn == arn))
+    };
+    let earlier = |entry: &crate::api::OwnedResource| {
+        previous
+            .and_then(|s| s.resources.as_ref())
+            .and_then(|r| r.iter().find(|r| r.same_as(entry)))
+            .and_then(|r| r.policy_written_at.clone())
+    };
+    let mut findings = vec![];
+    for entry in record.iter_mut() {
+        if entry.kind != crate::api::OwnedKind::QueuePermission
+            || PolicyHolder::of_arn(&entry.arn) != PolicyHolder::RestApi
+        {
+            continue;
+        }
+        entry.policy_written_at = if written_now(&entry.arn) {
+            Some(now.to_string())
+        } else {
+            earlier(entry)
+        };
+        let Some(written_at) = entry
+            .policy_written_at
+            .as_deref()
+            .and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok())
+        else {
+            continue;
+        };
+        let holder = parts.iter().find_map(|p| p.observed.queues.get(&entry.arn));
+        let deployed_at = holder
+            .and_then(|h| h.attributes.get("DeploymentCreatedDate"))
+            .and_then(|d| d.parse::<i64>().ok());
+        let target_id = parts
+            .iter()
+            .flat_map(|p| &p.desired.targets)
+            .find(|t| t.arn == entry.arn)
+            .map(|t| t.id.as_str());
+        findings.extend(diagnose::stage_not_deployed(
+            &entry.arn,
+            written_at.as_second(),
+            deployed_at,
+            target_id,
+        ));
+    }
+    findings
+}

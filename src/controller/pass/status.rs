@@ -303,6 +303,7 @@ mod tests {
             via_role_arn: None,
             restore: None,
             left_behind: None,
+            policy_written_at: None,
         }];
         let v = dependency_verdict("task definition missing".into());
         let now = Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH);

@@ -8,6 +8,7 @@ mod roles;
 mod schedule;
 mod targets;
 pub use schedule::schedule_sends_to;
+pub use targets::api_gateway::stage_not_deployed;
 
 use chain::{check_chain, org_block_text};
 use judge::{Invoker, Judge};
@@ -263,15 +264,16 @@ impl<'a> TargetCheck<'a> {
                 self.check_role_target(&arn);
             }
             TargetKind::Lambda => self.check_lambda(&arn),
-            // Another account's queue, topic or stream names the rule's role in its policy.
-            TargetKind::Sqs | TargetKind::Sns | TargetKind::Kinesis if cross_account => {
+            // Another account's queue, topic, stream or REST API names the rule's role in its
+            // policy.
+            TargetKind::Sqs | TargetKind::Sns | TargetKind::Kinesis | TargetKind::ApiGateway
+                if cross_account =>
+            {
                 self.check_direct_target(&arn);
             }
             TargetKind::Sqs => self.check_sqs_target(&arn),
             TargetKind::Sns => self.check_sns_target(&arn),
             TargetKind::Logs => self.check_logs_target(&arn),
-            // A REST API of another account is judged by the role alone: its resource policy
-            // is not gathered.
             _ if kind.invoked_with_role => self.check_role_target(&arn),
             _ => {}
         }

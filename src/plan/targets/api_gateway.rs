@@ -2,15 +2,19 @@
 //! method the rule calls (`arn:aws:execute-api:REGION:ACCOUNT:API_ID/STAGE/METHOD/PATH`,
 //! which is also the rule's target ARN), and `HttpParameters` for the path's `*` values,
 //! headers and query string. The REST API's own ARN names no account: the API is in the
-//! rule's account (direct delivery to another account's API is not yet supported, issue 19
-//! §3).
+//! rule's account, or in `spec.crossAccount.targetAccountId`'s of the rule's region, called
+//! directly (mode DirectDelivery): the rule account's execution role gets
+//! `execute-api:Invoke` on the method, and the API's resource policy one owned statement
+//! naming that role and that method ([`direct_permission`]). A REST API's policy takes effect
+//! when its stage is next deployed; the controller never deploys a stage it does not own (that
+//! would publish whatever else is pending there), so the status says when one is needed.
 
 use serde_json::{json, Value};
 
 use super::super::validate::{bad, SpecError};
-use super::super::HttpShape;
+use super::super::{names, DesiredQueuePermission, DesiredRule, HttpShape, Owner, QueuePurpose};
 use super::{KindFacts, TargetParameters};
-use crate::api::{ApiGatewayTarget, EventBridgeIntegrationSpec, TargetKind};
+use crate::api::{ApiGatewayTarget, CrossAccountMode, TargetKind};
 use crate::iam::{AccountArn, Arn};
 
 pub(super) const FIELD: &str = "spec.target.apiGateway.restApiArn";
@@ -25,7 +29,7 @@ pub(super) const FACTS: KindFacts = KindFacts {
     invoked_with_role: true,
     scheduler_actions: &[],
     eventbridge_delivers_across_accounts: true,
-    built_across_accounts: &[],
+    built_across_accounts: &[CrossAccountMode::DirectDelivery],
 };
 const PATH_FIELD: &str = "spec.target.apiGateway.path";
 const VALUES_FIELD: &str = "spec.target.apiGateway.pathParameterValues";
@@ -38,13 +42,9 @@ fn is_api_id(id: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
 }
 
-/// Checks the REST API's ARN, the stage, the path against its parameter values, and what the
-/// kind rules out elsewhere in `spec`. The REST API's ARN, parsed (no account: the planner
-/// puts the API in the rule's account).
-pub(super) fn validate(
-    api: &ApiGatewayTarget,
-    spec: &EventBridgeIntegrationSpec,
-) -> Result<Arn, SpecError> {
+/// Checks the REST API's ARN, the stage, and the path against its parameter values. The REST
+/// API's ARN, parsed (no account: the planner puts the API in its account).
+pub(super) fn validate(api: &ApiGatewayTarget) -> Result<Arn, SpecError> {
     let expected = "expected arn:aws:apigateway:REGION::/restapis/API_ID (as `aws apigateway get-rest-apis` shows the ID; no account)";
     let arn = Arn::parse(&api.rest_api_arn).map_err(|_| {
         bad(
@@ -97,17 +97,46 @@ pub(super) fn validate(
             ),
         ));
     }
-    if spec.cross_account.is_some() {
-        return Err(bad(FIELD, "cross-account delivery to an API Gateway REST API is not yet supported; use an API in the rule's account and remove spec.crossAccount"));
-    }
     Ok(arn)
+}
+
+/// Direct delivery to a REST API of another account: the statement of the API's resource
+/// policy that lets the rule account's execution role `role_arn` invoke exactly the method
+/// the rule calls, proven by that role. Held under the method's ARN (see
+/// `PolicyHolder::RestApi`); its Sid names the method too, so that two rules, or two
+/// methods of one rule's targets, each own their statement of the one policy.
+pub(super) fn direct_permission(
+    api: &ApiGatewayTarget,
+    rest_api: &AccountArn,
+    rule: &DesiredRule,
+    owner: &Owner,
+    role_arn: &str,
+) -> DesiredQueuePermission {
+    let method = method_arn(api, rest_api);
+    let statement_id =
+        names::owned_statement_id(&rule.name, &format!("{}#{method}", rule.arn), &owner.uid);
+    let p = DesiredQueuePermission {
+        purpose: QueuePurpose::RestApiTarget,
+        statement: Value::Null,
+        queue_name: rest_api_id(rest_api).to_string(),
+        queue_arn: method,
+        queue_account: rest_api.account.clone(),
+        statement_id,
+        proof: rule.arn.to_string(),
+    };
+    super::naming_role(p, "execute-api:Invoke", role_arn)
+}
+
+/// The REST API's ID (`a1b2c3d4e5` in `…::/restapis/a1b2c3d4e5`).
+fn rest_api_id(rest_api: &AccountArn) -> &str {
+    rest_api.resource.trim_start_matches("/restapis/")
 }
 
 /// The method's `execute-api` ARN: the rule's target, and the resource of the role's one
 /// statement. `rest_api` is the REST API's ARN as [`validate`] returned it, with the
 /// account the planner put it in.
 pub(super) fn method_arn(api: &ApiGatewayTarget, rest_api: &AccountArn) -> String {
-    let id = rest_api.resource.trim_start_matches("/restapis/");
+    let id = rest_api_id(rest_api);
     format!(
         "arn:{}:execute-api:{}:{}:{id}/{}/{}{}",
         rest_api.partition,
@@ -147,7 +176,7 @@ mod tests {
 
     const API: &str = "arn:aws:apigateway:us-east-1::/restapis/a1b2c3d4e5";
 
-    fn spec(target: Value) -> EventBridgeIntegrationSpec {
+    fn spec(target: Value) -> crate::api::EventBridgeIntegrationSpec {
         serde_json::from_value(json!({"rule": {"scheduleExpression": "rate(5 minutes)"},
             "target": {"apiGateway": target}}))
         .unwrap()
@@ -155,7 +184,7 @@ mod tests {
 
     fn check(target: Value) -> Result<Arn, SpecError> {
         let spec = spec(target);
-        validate(spec.target.api_gateway.as_ref().unwrap(), &spec)
+        validate(spec.target.api_gateway.as_ref().unwrap())
     }
 
     fn orders(method: &str, path: &str) -> Value {
@@ -187,6 +216,52 @@ mod tests {
             method_arn(&any, &rest_api),
             "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/*/"
         );
+    }
+
+    #[test]
+    fn another_accounts_api_names_the_role_and_the_method_in_its_policy() {
+        let api = spec_api(orders("POST", "/orders"));
+        let remote = "222222222222".parse().unwrap();
+        let rest_api = AccountArn::in_account(Arn::parse(API).unwrap(), &remote).unwrap();
+        let rule = DesiredRule {
+            name: "ebi-orders".into(),
+            event_bus_name: "default".into(),
+            arn: crate::iam::RuleArn::parse(
+                "arn:aws:events:us-east-1:111111111111:rule/ebi-orders",
+            )
+            .unwrap(),
+            description: None,
+            event_pattern: None,
+            schedule_expression: None,
+            enabled: true,
+        };
+        let owner = Owner {
+            cluster: "c".into(),
+            namespace: "n".into(),
+            name: "o".into(),
+            uid: "uid-1".into(),
+        };
+        let role = "arn:aws:iam::111111111111:role/ebi-orders";
+        let p = direct_permission(&api, &rest_api, &rule, &owner, role);
+        let method = "arn:aws:execute-api:us-east-1:222222222222:a1b2c3d4e5/prod/POST/orders";
+        assert_eq!(p.queue_arn, method);
+        assert_eq!(p.queue_name, "a1b2c3d4e5");
+        assert_eq!(p.queue_account.as_str(), "222222222222");
+        assert_eq!(p.holder(), crate::plan::PolicyHolder::RestApi);
+        assert_eq!(p.proof, role);
+        assert_eq!(p.statement["Principal"], json!({"AWS": role}));
+        assert_eq!(p.statement["Action"], "execute-api:Invoke");
+        assert_eq!(p.statement["Resource"], method);
+        // Another method of the same API: another statement of the same policy.
+        let other = direct_permission(
+            &spec_api(orders("GET", "/orders")),
+            &rest_api,
+            &rule,
+            &owner,
+            role,
+        );
+        assert_eq!(other.queue_name, p.queue_name);
+        assert_ne!(other.statement_id, p.statement_id);
     }
 
     fn spec_api(target: Value) -> ApiGatewayTarget {

@@ -275,7 +275,7 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::Sns(t) => sns::validate_spec(t, spec),
             ValidTarget::Kinesis(k) => kinesis::validate(k, spec),
             ValidTarget::Firehose(f) => firehose::validate(f),
-            ValidTarget::ApiGateway(a) => api_gateway::validate(a, spec),
+            ValidTarget::ApiGateway(a) => api_gateway::validate(a),
             ValidTarget::Logs(l) => logs::validate(l, spec),
             ValidTarget::ApiDestination(d) => api_destination::validate(d, spec),
         }
@@ -460,7 +460,7 @@ impl<'a> ValidTarget<'a> {
     }
 
     /// Direct delivery to another account: the statement the target's own policy needs for
-    /// the rule account's execution role `role_arn` (SQS, SNS; Lambda's is
+    /// the rule account's execution role `role_arn` (SQS, SNS, Kinesis, API Gateway; Lambda's is
     /// [`ValidTarget::resource_permission`]).
     pub fn direct_queue_permission(
         self,
@@ -475,6 +475,9 @@ impl<'a> ValidTarget<'a> {
             ValidTarget::Kinesis(k) => {
                 Some(kinesis::direct_permission(k, target, rule, owner, role_arn))
             }
+            ValidTarget::ApiGateway(a) => Some(api_gateway::direct_permission(
+                a, target, rule, owner, role_arn,
+            )),
             _ => None,
         }
     }

@@ -1,4 +1,4 @@
-//! A queue, topic or stream of another account, delivered to directly: the rule's
+//! A queue, topic, stream or REST API of another account, delivered to directly: the rule's
 //! execution role may act, and the target's own policy names that role.
 
 use super::super::*;
@@ -32,6 +32,12 @@ impl TargetCheck<'_> {
                 Code::KinesisStreamPolicyMissing,
                 "stream",
                 "aws kinesis put-resource-policy",
+            ),
+            "execute-api" => (
+                "execute-api:Invoke",
+                Code::ApiGatewayPolicyMissing,
+                "REST API",
+                "aws apigateway update-rest-api --patch-operations op=replace,path=/policy,value=POLICY, then aws apigateway create-deployment for the stage",
             ),
             _ => (
                 "sqs:SendMessage",

@@ -4,6 +4,7 @@
 //! account. The shared evaluation of a resource policy is `super::resource_policies`.
 
 mod api_destination;
+pub(super) mod api_gateway;
 mod direct;
 mod lambda;
 mod logs;
