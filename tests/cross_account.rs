@@ -1681,11 +1681,12 @@ async fn direct_delivery_calls_a_rest_api_in_another_account() {
     // Deployed by its owner: the finding clears, and stays cleared while in sync.
     deploy_stage(&apigw_b, &id).await;
     wait_condition(&api, "to-api", "Ready", "True", Some("Converged")).await;
-    // In sync, the API's policy and its stage are read: API Gateway has no bulk read of
-    // either.
+    // In sync, the API's policy and its stage are read (API Gateway has no bulk read of
+    // either); the deployment the stage serves, which never changes, is not read again.
     let resync = count_an_in_sync_resync(&ctl, "API Gateway REST API of another account");
     assert_eq!(resync.get("GetRestApi"), Some(&1), "{resync:?}");
     assert_eq!(resync.get("GetStage"), Some(&1), "{resync:?}");
+    assert_eq!(resync.get("GetDeployment"), None, "{resync:?}");
     assert!(!stage_finding(api.clone()).await);
 
     // Removed by hand, our statement is put back, and the stage needs deploying again.

@@ -132,6 +132,7 @@ impl FakeAccount {
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             cloudtrail: aws_sdk_cloudtrail::Client::new(&config),
             task_definitions: Default::default(),
+            deployments: Default::default(),
             shared: Default::default(),
         }
     }

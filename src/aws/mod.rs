@@ -157,6 +157,10 @@ pub struct Clients {
     /// Task definitions by ARN with a revision: a revision never changes, so it is read once
     /// per account and region, not once per object and pass.
     pub task_definitions: Arc<Mutex<HashMap<String, crate::plan::TaskDefinition>>>,
+    /// When each REST API deployment was created (seconds since the epoch), by
+    /// `API_ID/DEPLOYMENT_ID`: a deployment never changes, so it is read once, and a resync
+    /// reads only which one the stage serves.
+    pub deployments: Arc<Mutex<HashMap<String, i64>>>,
     /// Bulk reads shared by every integration of this account and region.
     pub shared: Arc<shared_reads::SharedReads>,
 }
@@ -439,6 +443,7 @@ impl AwsContext {
                     .build(),
             ),
             task_definitions: Default::default(),
+            deployments: Default::default(),
             shared: Default::default(),
         };
         match &self.buckets {

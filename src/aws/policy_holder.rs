@@ -11,6 +11,7 @@ use super::observe::found;
 use super::Clients;
 use crate::plan::diff::ObservedQueue;
 use crate::plan::PolicyHolder;
+use crate::sync::Locked;
 
 /// The holder named by `arn` (its `name` and `account` for a queue), with every attribute;
 /// None: it does not exist. For a topic, `url` is the topic's ARN.
@@ -25,18 +26,13 @@ pub async fn read(
         PolicyHolder::Topic => topic(c, arn).await,
         PolicyHolder::LogsPolicy => logs_policy(c, name).await,
         PolicyHolder::Stream => stream(c, arn).await,
-        PolicyHolder::RestApi => rest_api(c, arn, name).await,
+        PolicyHolder::RestApi => rest_api(c, name).await,
     }
 }
 
-/// A REST API's resource policy as a holder (`url` is the API's ID), with its stage's
-/// deployment: `DeploymentId` and `DeploymentCreatedDate` (seconds since the epoch) of the
-/// stage that `method_arn` names, when it exists. None: the API does not exist.
-pub async fn rest_api(
-    c: &Clients,
-    method_arn: &str,
-    api_id: &str,
-) -> Result<Option<ObservedQueue>, AwsError> {
+/// A REST API's resource policy as a holder (`url` is the API's ID); None: the API does not
+/// exist. What its stage serves is [`stage_deployment`]'s, read by the pass that observes.
+pub async fn rest_api(c: &Clients, api_id: &str) -> Result<Option<ObservedQueue>, AwsError> {
     let Some(api) = found(
         c.apigateway
             .get_rest_api()
@@ -48,23 +44,21 @@ pub async fn rest_api(
     else {
         return Ok(None);
     };
-    let mut attributes = std::collections::BTreeMap::new();
-    if let Some(policy) = api.policy().and_then(rest_api_policy_text) {
-        attributes.insert("Policy".to_string(), policy);
-    }
-    if let Some((id, created)) = stage_deployment(c, api_id, method_arn).await? {
-        attributes.insert("DeploymentId".to_string(), id);
-        attributes.insert("DeploymentCreatedDate".to_string(), created.to_string());
-    }
     Ok(Some(ObservedQueue {
         url: api_id.to_string(),
-        attributes,
+        attributes: api
+            .policy()
+            .and_then(rest_api_policy_text)
+            .map(|p| ("Policy".to_string(), p))
+            .into_iter()
+            .collect(),
     }))
 }
 
 /// The deployment the stage of `method_arn` (`…:API_ID/STAGE/METHOD/PATH`) serves, and when
-/// it was created; None: no such stage, or it serves no deployment.
-async fn stage_deployment(
+/// it was created (seconds since the epoch); None: no such stage, or it serves no deployment.
+/// A deployment never changes: its time is read once per process (`Clients::deployments`).
+pub async fn stage_deployment(
     c: &Clients,
     api_id: &str,
     method_arn: &str,
@@ -87,6 +81,10 @@ async fn stage_deployment(
     let Some(id) = stage.deployment_id() else {
         return Ok(None);
     };
+    let key = format!("{api_id}/{id}");
+    if let Some(created) = c.deployments.locked().get(&key) {
+        return Ok(Some((id.to_string(), *created)));
+    }
     let deployment = found(
         c.apigateway
             .get_deployment()
@@ -96,9 +94,11 @@ async fn stage_deployment(
             .await
             .map_err(|e| classify("apigateway:GET", e)),
     )?;
-    Ok(deployment
-        .and_then(|d| d.created_date().map(|t| t.secs()))
-        .map(|created| (id.to_string(), created)))
+    let Some(created) = deployment.and_then(|d| d.created_date().map(|t| t.secs())) else {
+        return Ok(None);
+    };
+    c.deployments.locked().insert(key, created);
+    Ok(Some((id.to_string(), created)))
 }
 
 /// A REST API's policy as JSON text. `GetRestApi` returns it escaped (`{\"Version\":…`,
@@ -300,5 +300,29 @@ pub async fn write_policy(
                     .map_err(|e| classify("sns:SetTopicAttributes", e)),
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rest_api_policy_text;
+
+    #[test]
+    fn a_rest_apis_policy_reads_back_escaped_or_not() {
+        let written = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:role/r"},"Action":"execute-api:Invoke","Resource":"arn:aws:execute-api:us-east-1:222222222222:a1b2c3d4e5/prod/POST/orders"}]}"#;
+        // As GetRestApi returns it: quotes escaped, and `/` as `\/`.
+        let escaped = written.replace('"', "\\\"").replace('/', "\\/");
+        assert_ne!(escaped, written);
+        let read: serde_json::Value =
+            serde_json::from_str(&rest_api_policy_text(&escaped).unwrap()).unwrap();
+        let expected: serde_json::Value = serde_json::from_str(written).unwrap();
+        assert_eq!(read, expected);
+        assert_eq!(rest_api_policy_text(written).as_deref(), Some(written));
+        assert_eq!(rest_api_policy_text("  "), None);
+        // Neither JSON nor escaped JSON: kept, for the diagnosis to say it cannot read it.
+        assert_eq!(
+            rest_api_policy_text("not json").as_deref(),
+            Some("not json")
+        );
     }
 }

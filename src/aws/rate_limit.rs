@@ -432,6 +432,7 @@ impl Limiter {
                     .build(),
             ),
             task_definitions: c.task_definitions.clone(),
+            deployments: c.deployments.clone(),
             shared: c.shared.clone(),
         }
     }

@@ -212,8 +212,10 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
-    /// The queues, topics, streams and logs policies holding a statement of ours, by ARN,
-    /// those that exist. Only queues have a shared read.
+    /// The queues, topics, streams, REST APIs and logs policies holding a statement of ours,
+    /// by ARN, those that exist. Only queues have a shared read. A REST API's holder also
+    /// says which deployment its stage serves (`DeploymentId`, `DeploymentCreatedDate`): a
+    /// policy written after it is not in effect.
     async fn policy_holders(
         &mut self,
         desired: &Desired,
@@ -236,6 +238,12 @@ impl<'a> Reader<'a> {
                     Some(queue) => queue,
                     None => observe::queue(c, name, account).await?,
                 }
+            };
+            let holder = match holder {
+                Some(h) if q.holder() == crate::plan::PolicyHolder::RestApi => {
+                    Some(with_stage(c, h, &q.queue_arn).await?)
+                }
+                other => other,
             };
             out.extend(holder.map(|h| (q.queue_arn.clone(), h)));
         }
@@ -267,6 +275,22 @@ impl<'a> Reader<'a> {
         }
         Ok(out)
     }
+}
+
+/// A REST API's holder with the deployment the stage of `method_arn` serves.
+async fn with_stage(
+    c: &Clients,
+    mut holder: ObservedQueue,
+    method_arn: &str,
+) -> Result<ObservedQueue, AwsError> {
+    let stage = crate::aws::policy_holder::stage_deployment(c, &holder.url, method_arn).await?;
+    if let Some((id, created)) = stage {
+        holder.attributes.insert("DeploymentId".into(), id);
+        holder
+            .attributes
+            .insert("DeploymentCreatedDate".into(), created.to_string());
+    }
+    Ok(holder)
 }
 
 /// `spec.schedule`'s schedule, read directly: Scheduler's list carries none of what the
