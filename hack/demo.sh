@@ -101,6 +101,9 @@ for n in orders-byo-role pipeline-byo-role nightly-byo-role; do
   kubectl wait --for=jsonpath='{.status.observedGeneration}'=1 "ebi/$n" --timeout=60s >/dev/null
 done
 kubectl wait --for=condition=Stalled ebi/orders-to-payments --timeout=60s >/dev/null
+# Its policy is written, but the stage serves the one it was deployed with (shown below).
+kubectl wait --for=jsonpath='{.status.conditions[?(@.type=="Ready")].reason}'=ApiGatewayStageNotDeployed \
+  ebi/orders-to-other-account-api --timeout=60s >/dev/null
 
 step "kubectl get ebipolicy"
 kubectl get ebipolicy
@@ -136,8 +139,20 @@ for s in p["Statement"]:
 PY
 
 step "The cross-account integrations (kubectl get ebi -o custom-columns)"
-kubectl get ebi orders-to-other-account orders-to-other-account-lambda orders-to-other-account-stream \
+kubectl get ebi orders-to-other-account orders-to-other-account-lambda orders-to-other-account-stream orders-to-other-account-api \
   -o custom-columns='NAME:.metadata.name,READY:.status.conditions[?(@.type=="Ready")].status,CROSS-ACCOUNT:.status.conditions[?(@.type=="CrossAccountReady")].message'
+
+step "A REST API of the other account: its policy names this account's role, but its stage serves the old policy until deployed"
+kubectl get ebi orders-to-other-account-api -o jsonpath='{range .status.findings[*]}{.severity} {.code}{"\n"}  Fix: {.remediation}{"\n"}{end}'
+echo "   The API's owner deploys the stage (account 222222222222); at its next resync (30 s here) the object is Ready:"
+"$EBI_PYTHON_VENV/bin/python" - <<'PY'
+import boto3
+apigw = boto3.client("apigateway", region_name="us-east-1")
+apigw.meta.events.register("before-sign.*.*", lambda request, **_: request.headers.__setitem__("x-moto-account-id", "222222222222"))
+apigw.create_deployment(restApiId="a1b2c3d4e5", stageName="prod")
+PY
+kubectl wait --for=condition=Ready ebi/orders-to-other-account-api --timeout=60s
+echo
 
 step "The broken bring-your-own role, diagnosed (kubectl get ebi orders-byo-role -o jsonpath='{.status.findings}')"
 kubectl get ebi orders-byo-role -o jsonpath='{range .status.findings[*]}{.severity} {.code} {.resource}{"\n"}  {.message}{"\n"}  Fix: {.remediation}{"\n\n"}{end}'

@@ -1038,8 +1038,17 @@ impl DirectGrant {
         let Some(policy) = holder.and_then(|h| h.policy()) else {
             return Ok(vec![]);
         };
+        // A REST API's policy holds one statement per method: each is listed under its own
+        // method (the rule's other targets of that API list theirs).
+        let of_this_target = |s: &crate::iam::policy::Statement| {
+            !self.holder_arn.contains(":execute-api:")
+                || s.resource
+                    .as_ref()
+                    .is_some_and(|r| r.patterns.contains(&self.holder_arn))
+        };
         Ok(policy_statements(&policy)
             .iter()
+            .filter(|s| of_this_target(s))
             .filter(|s| crate::plan::diff::StatementGrant::of(s).proven_by(&self.role_arn))
             .filter_map(|s| s.sid.clone())
             .map(|sid| Orphan {

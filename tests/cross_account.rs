@@ -1556,6 +1556,11 @@ async fn set_rest_api_policy(
     id: &str,
     statements: Vec<Value>,
 ) {
+    let policy = json!({"Version": "2012-10-17", "Statement": statements}).to_string();
+    set_raw_rest_api_policy(apigw_b, id, &policy).await;
+}
+
+async fn set_raw_rest_api_policy(apigw_b: &aws_sdk_apigateway::Client, id: &str, policy: &str) {
     apigw_b
         .update_rest_api()
         .rest_api_id(id)
@@ -1563,7 +1568,7 @@ async fn set_rest_api_policy(
             aws_sdk_apigateway::types::PatchOperation::builder()
                 .op(aws_sdk_apigateway::types::Op::Replace)
                 .path("/policy")
-                .value(json!({"Version": "2012-10-17", "Statement": statements}).to_string())
+                .value(policy)
                 .build(),
         )
         .send()
@@ -1678,7 +1683,9 @@ async fn direct_delivery_calls_a_rest_api_in_another_account() {
         "the record keeps when the policy was written: {record:?}"
     );
 
-    // Deployed by its owner: the finding clears, and stays cleared while in sync.
+    // Deployed by its owner: the finding clears, and stays cleared while in sync. (A
+    // deployment of the write's own second may predate it and does not count.)
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     deploy_stage(&apigw_b, &id).await;
     wait_condition(&api, "to-api", "Ready", "True", Some("Converged")).await;
     // In sync, the API's policy and its stage are read (API Gateway has no bulk read of
@@ -1704,6 +1711,25 @@ async fn direct_delivery_calls_a_rest_api_in_another_account() {
         || stage_finding(api.clone()),
     )
     .await;
+
+    // A policy that is not JSON is never rewritten: as ours alone it would lose every
+    // statement of its owner. The object says why it is stuck.
+    set_raw_rest_api_policy(&apigw_b, &id, "{not json").await;
+    let (_, _, message) =
+        wait_condition(&api, "to-api", "Stalled", "True", Some("PolicyUnreadable")).await;
+    assert!(message.contains("not JSON"), "{message}");
+    let raw = apigw_b
+        .get_rest_api()
+        .rest_api_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        raw.policy(),
+        Some("{not json"),
+        "left as its owner wrote it"
+    );
+    set_rest_api_policy(&apigw_b, &id, vec![partners.clone()]).await;
 
     delete_and_wait(&ns, &["to-api"]);
     assert_eq!(

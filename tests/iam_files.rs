@@ -326,6 +326,13 @@ fn every_call(role: &str) -> Vec<Case> {
     let rest_api = "arn:aws:apigateway:us-east-1::/restapis/a1b2c3d4e5";
     cases.push(case("apigateway:GET", rest_api, none.clone(), true));
     cases.push(case("apigateway:PATCH", rest_api, none.clone(), true));
+    // API Gateway asks for both on a change of the policy.
+    cases.push(case(
+        "apigateway:UpdateRestApiPolicy",
+        rest_api,
+        none.clone(),
+        true,
+    ));
     for sub in ["/stages/prod", "/deployments/abc123"] {
         let sub = format!("{rest_api}{sub}");
         cases.push(case("apigateway:GET", &sub, none.clone(), true));

@@ -85,6 +85,7 @@ fn team_grants() -> String {
   targets:
   - "arn:aws:lambda:*:{ACCOUNT}:function:order-notifier*"
   - "arn:aws:lambda:*:{OTHER_ACCOUNT}:function:order-notifier*"
+  - "arn:aws:apigateway:*::/restapis/0rders*"
   - {CLUSTER}
   - "arn:aws:ecs:*:{ACCOUNT}:task-definition/orders-worker:*"
   - {STATE_MACHINE}
@@ -354,14 +355,14 @@ refused!(
     )
 );
 // A REST API's ARN names no account: one of another account is matched with that account
-// written in, so a grant of the namespace's own APIs never reaches it.
+// written in, so the grant of the team's own APIs (`…::/restapis/0rders*`) does not reach it.
 refused!(
     refuses_another_accounts_rest_api_not_granted,
     "tn-apigw-x",
     "spec.target.apiGateway.restApiArn",
-    format!("arn:aws:apigateway:{REGION}:{OTHER_ACCOUNT}:/restapis/p4yments00"),
+    format!("arn:aws:apigateway:{REGION}:{OTHER_ACCOUNT}:/restapis/0rders0000"),
     format!(
-        "  rule: {{eventPattern: {{source: [orders]}}}}\n  target:\n    apiGateway: {{restApiArn: \"arn:aws:apigateway:{REGION}::/restapis/p4yments00\", stage: prod, method: POST, path: /pay}}\n  crossAccount: {{targetAccountId: \"{OTHER_ACCOUNT}\", provisioningRoleArn: \"{PROVISIONER}\"}}\n"
+        "  rule: {{eventPattern: {{source: [orders]}}}}\n  target:\n    apiGateway: {{restApiArn: \"arn:aws:apigateway:{REGION}::/restapis/0rders0000\", stage: prod, method: POST, path: /pay}}\n  crossAccount: {{targetAccountId: \"{OTHER_ACCOUNT}\", provisioningRoleArn: \"{PROVISIONER}\"}}\n"
     )
 );
 refused!(

@@ -267,6 +267,8 @@ pub enum Reason {
     Converged,
     Progressing,
     RejectedByAws,
+    /// A queue's, topic's, stream's or REST API's policy is not JSON: never rewritten.
+    PolicyUnreadable,
     InvalidCredentials,
     DependencyNotFound,
     CleanupPending,
@@ -299,6 +301,7 @@ impl Reason {
             Reason::Converged => "Converged",
             Reason::Progressing => "Progressing",
             Reason::RejectedByAws => "RejectedByAws",
+            Reason::PolicyUnreadable => "PolicyUnreadable",
             Reason::InvalidCredentials => "InvalidCredentials",
             Reason::DependencyNotFound => "DependencyNotFound",
             Reason::CleanupPending => "CleanupPending",

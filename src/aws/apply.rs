@@ -556,6 +556,22 @@ pub async fn edit_policy(
         return Ok(());
     };
     let current = queue.attributes.get("Policy").filter(|p| !p.is_empty());
+    // A policy that is not JSON would be rewritten as ours alone, dropping every statement
+    // of its owner (a Deny, a VPC condition): refused, for a person to look at.
+    if let Some(unreadable) =
+        current.filter(|p| serde_json::from_str::<serde_json::Value>(p).is_err())
+    {
+        return Err(AwsError::new(
+            "policy:Read",
+            super::errors::ErrorKind::Rejected,
+            super::errors::UNREADABLE_POLICY,
+            format!(
+                "the policy of {} is not JSON this controller can read, so it is not rewritten (it would lose its owner's statements): {}",
+                if arn.is_empty() { queue_name } else { arn },
+                unreadable.chars().take(200).collect::<String>()
+            ),
+        ));
+    }
     let next = edit(current.map(String::as_str))
         .map(|v| v.to_string())
         .unwrap_or_default();

@@ -171,6 +171,10 @@ where
 /// assume (the condition reason of the same name).
 pub const PROVISIONING_ROLE_NOT_ASSUMABLE: &str = "ProvisioningRoleNotAssumable";
 
+/// A resource policy the controller would rewrite is not JSON it can read: rewriting it
+/// would drop its owner's statements, so it is left alone.
+pub const UNREADABLE_POLICY: &str = "UnreadablePolicy";
+
 fn classify_ref<E, R>(operation: &'static str, err: &SdkError<E, R>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,

@@ -1014,12 +1014,13 @@ pub fn count_an_in_sync_resync(
         "an in-sync resync must not write, but made {resync_write_ops:?}"
     );
     assert!(resync_total > 0, "a resync must read AWS to detect drift");
-    println!("[figures] {kind}: in-sync resync {resync_total} calls, 0 writes");
-    resynced
+    let by_operation: std::collections::BTreeMap<String, u64> = resynced
         .iter()
         .map(|(k, v)| (k.1.clone(), v - settled.get(k).copied().unwrap_or(0)))
         .filter(|(_, d)| *d > 0)
-        .collect()
+        .collect();
+    println!("[figures] {kind}: in-sync resync {resync_total} calls, 0 writes: {by_operation:?}");
+    by_operation
 }
 
 /// A KMS key whose policy is AWS's default: it grants the account (`kms:*` to its root), so

@@ -250,7 +250,14 @@ async fn read_task_definitions(
     Ok((found, roles))
 }
 
-async fn apply_changes(part: &Part, owner: &Owner) -> Result<(), Error> {
+/// Applies a part's changes in order. `rest_api_writes` gets each REST API policy written,
+/// with the time its write returned, even when a later change fails: a stage serves the
+/// policy it was deployed with, so the record must know when the policy changed.
+async fn apply_changes(
+    part: &Part,
+    owner: &Owner,
+    rest_api_writes: &mut Vec<(String, k8s_openapi::jiff::Timestamp)>,
+) -> Result<(), Error> {
     for change in &part.changes {
         info!(side = ?part.side, account = %part.desired.account_id, ?change, "applying");
         apply::apply(&part.clients, &part.desired, change)
@@ -275,11 +282,30 @@ async fn apply_changes(part: &Part, owner: &Owner) -> Result<(), Error> {
                     _ => Error::Aws(e),
                 }
             })?;
+        if let Change::PutQueueStatements { queue_arn, .. } = change {
+            if crate::plan::PolicyHolder::of_arn(queue_arn) == crate::plan::PolicyHolder::RestApi {
+                rest_api_writes.push((queue_arn.clone(), k8s_openapi::jiff::Timestamp::now()));
+            }
+        }
         if let Change::PutRule { created: true } = change {
             settle_rule_claim(part, owner).await?;
         }
     }
     Ok(())
+}
+
+/// [`apply_changes`], then the record notes when each REST API policy was written.
+async fn apply_and_note(
+    part: &Part,
+    owner: &Owner,
+    keeper: &mut RecordKeeper,
+) -> Result<(), Error> {
+    let mut rest_api_writes = vec![];
+    let result = apply_changes(part, owner, &mut rest_api_writes).await;
+    for (arn, at) in rest_api_writes {
+        keeper.note_policy_written(&arn, at);
+    }
+    result
 }
 
 /// IAM's answer to CreateRole for a name that exists.
@@ -427,7 +453,7 @@ async fn record_then_write(
 ) -> Result<(), Error> {
     record.extend(wanted).await?;
     for (part, (optimistic, adopt)) in parts.iter_mut().zip(optimistic) {
-        match apply_changes(part, owner).await {
+        match apply_and_note(part, owner, record.keeper()).await {
             // The role was created without looking first and its name is taken: read it
             // and decide as for any existing role (ours, adoptable, or not ours). Role
             // changes come first, so nothing of this part was written yet.
@@ -444,7 +470,7 @@ async fn record_then_write(
                 // Taken over now: what it was is recorded before it is changed.
                 record::note_adoptions(wanted, &part.desired, &part.observed, owner);
                 record.extend(wanted).await?;
-                if let Err(failure) = apply_changes(part, owner).await {
+                if let Err(failure) = apply_and_note(part, owner, record.keeper()).await {
                     if let Error::NotOwned(n) = &failure {
                         forget_foreign(record.keeper(), &part.desired, n);
                     }
@@ -944,7 +970,7 @@ mod tests {
 
     /// Applies the part's changes; a failure fails the test.
     async fn applied(part: &Part) {
-        if let Err(f) = apply_changes(part, &owner()).await {
+        if let Err(f) = apply_changes(part, &owner(), &mut vec![]).await {
             panic!("{}", f);
         }
     }
@@ -1113,7 +1139,7 @@ mod tests {
             ..owner()
         };
         account.state().rule_claimed_meanwhile = Some(theirs.tags());
-        match apply_changes(&part, &owner()).await {
+        match apply_changes(&part, &owner(), &mut vec![]).await {
             Err(Error::NotOwned(n)) => {
                 assert_eq!(n.kind, "EventBridge rule");
                 assert!(
@@ -1138,7 +1164,7 @@ mod tests {
         let plan = planned();
         let part = observed_part(&account, &plan).await;
         account.state().rule_claimed_meanwhile = Some(Default::default());
-        match apply_changes(&part, &owner()).await {
+        match apply_changes(&part, &owner(), &mut vec![]).await {
             Err(Error::Aws(e)) => {
                 assert_eq!(
                     (e.code.as_str(), e.kind),

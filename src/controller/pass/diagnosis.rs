@@ -239,63 +239,128 @@ pub(crate) fn now_text() -> String {
 }
 
 /// REST APIs of another account called directly, whose policy holds a statement of ours: a
-/// stage serves the policy it was last deployed with. Each record entry of such a statement
-/// gets the time of the last write of that policy (`now` when this pass wrote it, else what
-/// status held), and a stage whose deployment is older than that write is a finding.
+/// stage serves the policy it was last deployed with. A record entry stamped with the last
+/// write of that policy (`RecordKeeper::note_policy_written`) whose stage, as this pass
+/// observed it, serves an older deployment is a finding.
 pub(in crate::controller) fn rest_api_stages(
     parts: &[Part],
-    previous: Option<&crate::api::EventBridgeIntegrationStatus>,
-    record: &mut [crate::api::OwnedResource],
-    now: k8s_openapi::jiff::Timestamp,
+    record: &[crate::api::OwnedResource],
 ) -> Vec<Finding> {
-    use crate::plan::diff::Change;
+    stage_findings(
+        record,
+        |arn| {
+            parts
+                .iter()
+                .find_map(|p| p.observed.queues.get(arn))
+                .and_then(|h| h.attributes.get("DeploymentCreatedDate"))
+                .and_then(|d| d.parse::<i64>().ok())
+        },
+        |arn| {
+            parts
+                .iter()
+                .flat_map(|p| &p.desired.targets)
+                .find(|t| t.arn == arn)
+                .map(|t| t.id.clone())
+        },
+    )
+}
+
+/// [`rest_api_stages`] over what a pass knows: when the stage of a method ARN was last
+/// deployed, and the rule's target calling that method (None: no target of this plan calls
+/// it, e.g. an entry left behind after the method changed, whose stage was not read).
+fn stage_findings(
+    record: &[crate::api::OwnedResource],
+    deployed_at: impl Fn(&str) -> Option<i64>,
+    target_id: impl Fn(&str) -> Option<String>,
+) -> Vec<Finding> {
     use crate::plan::PolicyHolder;
-    let written_now = |arn: &str| {
-        parts
-            .iter()
-            .flat_map(|p| &p.changes)
-            .any(|c| matches!(c, Change::PutQueueStatements { queue_arn, .. } if queue_arn == arn))
-    };
-    let earlier = |entry: &crate::api::OwnedResource| {
-        previous
-            .and_then(|s| s.resources.as_ref())
-            .and_then(|r| r.iter().find(|r| r.same_as(entry)))
-            .and_then(|r| r.policy_written_at.clone())
-    };
-    let mut findings = vec![];
-    for entry in record.iter_mut() {
-        if entry.kind != crate::api::OwnedKind::QueuePermission
-            || PolicyHolder::of_arn(&entry.arn) != PolicyHolder::RestApi
-        {
-            continue;
+    record
+        .iter()
+        .filter(|e| {
+            e.kind == crate::api::OwnedKind::QueuePermission
+                && e.left_behind.is_none()
+                && PolicyHolder::of_arn(&e.arn) == PolicyHolder::RestApi
+        })
+        .filter_map(|e| {
+            let id = target_id(&e.arn)?;
+            let written_at = e
+                .policy_written_at
+                .as_deref()?
+                .parse::<k8s_openapi::jiff::Timestamp>()
+                .ok()?;
+            diagnose::stage_not_deployed(
+                &e.arn,
+                written_at.as_second(),
+                deployed_at(&e.arn),
+                Some(&id),
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{OwnedKind, OwnedResource};
+
+    const METHOD: &str = "arn:aws:execute-api:us-east-1:222222222222:a1b2c3d4e5/prod/POST/orders";
+
+    fn statement(arn: &str, written_at: Option<&str>) -> OwnedResource {
+        OwnedResource {
+            kind: OwnedKind::QueuePermission,
+            partition: "aws".into(),
+            account_id: "222222222222".into(),
+            region: Some("us-east-1".into()),
+            arn: arn.into(),
+            name: "a1b2c3d4e5".into(),
+            event_bus_name: None,
+            qualifier: None,
+            statement_id: Some("ebi-x".into()),
+            proof: Some("arn:aws:iam::111111111111:role/r".into()),
+            via_role_arn: None,
+            restore: None,
+            left_behind: None,
+            policy_written_at: written_at.map(str::to_string),
         }
-        entry.policy_written_at = if written_now(&entry.arn) {
-            Some(now.to_string())
-        } else {
-            earlier(entry)
-        };
-        let Some(written_at) = entry
-            .policy_written_at
-            .as_deref()
-            .and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok())
-        else {
-            continue;
-        };
-        let holder = parts.iter().find_map(|p| p.observed.queues.get(&entry.arn));
-        let deployed_at = holder
-            .and_then(|h| h.attributes.get("DeploymentCreatedDate"))
-            .and_then(|d| d.parse::<i64>().ok());
-        let target_id = parts
-            .iter()
-            .flat_map(|p| &p.desired.targets)
-            .find(|t| t.arn == entry.arn)
-            .map(|t| t.id.as_str());
-        findings.extend(diagnose::stage_not_deployed(
-            &entry.arn,
-            written_at.as_second(),
-            deployed_at,
-            target_id,
-        ));
     }
-    findings
+
+    fn judge(record: &[OwnedResource], deployed_at: Option<i64>) -> Vec<Code> {
+        stage_findings(
+            record,
+            |_| deployed_at,
+            |arn| (arn == METHOD).then(|| "api".to_string()),
+        )
+        .into_iter()
+        .map(|f| f.code)
+        .collect()
+    }
+
+    #[test]
+    fn a_stage_deployed_before_the_policy_was_written_is_a_finding_until_redeployed() {
+        // 2026-12-06T10:00:00Z is 1796551200 seconds since the epoch.
+        let written = [statement(METHOD, Some("2026-12-06T10:00:00Z"))];
+        let stale = judge(&written, Some(1_796_551_199));
+        assert_eq!(stale, [Code::ApiGatewayStageNotDeployed]);
+        assert_eq!(judge(&written, None), [Code::ApiGatewayStageNotDeployed]);
+        assert!(judge(&written, Some(1_796_551_201)).is_empty());
+    }
+
+    #[test]
+    fn only_a_stamped_statement_of_a_called_method_in_use_is_judged() {
+        // Never written by this controller (adopted, or from before the stamp): not judged.
+        assert!(judge(&[statement(METHOD, None)], Some(0)).is_empty());
+        // Left behind after the method changed: its stage was not read.
+        let mut left = statement(METHOD, Some("2026-12-06T10:00:00Z"));
+        left.left_behind = Some("AccessDenied".into());
+        assert!(judge(&[left], None).is_empty());
+        // No target of this plan calls it.
+        let other = METHOD.replace("/POST/", "/GET/");
+        assert!(judge(&[statement(&other, Some("2026-12-06T10:00:00Z"))], None).is_empty());
+        // A queue's statement is not a REST API's.
+        let queue = statement(
+            "arn:aws:sqs:us-east-1:222222222222:q",
+            Some("2026-12-06T10:00:00Z"),
+        );
+        assert!(judge(&[queue], None).is_empty());
+    }
 }

@@ -95,8 +95,8 @@ async fn apply_half(
         RecordKeeper::from_status(obj, legacy_via_role(obj)).remembering(ctx.locations.clone());
     let result = converge(obj, ctx, &owner, api, &mut keeper).await;
     let verdict = result.as_ref().err().map(verdict_of);
-    let now = k8s_openapi::jiff::Timestamp::now();
-    let (record, findings) = record_and_findings(obj, &result, keeper, now);
+    let record = keeper.into_entries();
+    let findings = findings_of(&result, &record);
     let parts: Vec<PartOutcome<'_>> = match &result {
         Ok(pass) => pass
             .parts
@@ -140,7 +140,7 @@ async fn apply_half(
         }),
         &outcome,
         record,
-        Time(now),
+        Time(k8s_openapi::jiff::Timestamp::now()),
     );
     ctx.metrics
         .object_state(&owner.key(), Some(object_state(&status)));
@@ -159,30 +159,21 @@ async fn apply_half(
     Ok(next_pass(obj, ctx, category, verdict, leaving, moving))
 }
 
-/// The record to write, and the pass's findings: the diagnosis's, and a REST API stage that
-/// serves a policy older than the controller's last write to it (that write's time is kept
-/// in the record, so a failed pass carries it over).
-fn record_and_findings(
-    obj: &EventBridgeIntegration,
+/// The pass's findings: the diagnosis's, and a REST API stage that serves a policy older
+/// than the controller's last write to it (kept in the record, `record`).
+fn findings_of(
     result: &Result<Pass, Error>,
-    keeper: RecordKeeper,
-    now: k8s_openapi::jiff::Timestamp,
-) -> (
-    Vec<crate::api::OwnedResource>,
-    Vec<crate::diagnose::Finding>,
-) {
-    let mut record = keeper.into_entries();
-    let parts = result
-        .as_ref()
-        .map(|p| p.parts.as_slice())
-        .unwrap_or_default();
-    let stages = super::diagnosis::rest_api_stages(parts, obj.status.as_ref(), &mut record, now);
-    let findings = match result {
-        Ok(pass) => pass.findings.iter().cloned().chain(stages).collect(),
-        // Nothing was observed: the stages are not judged.
+    record: &[crate::api::OwnedResource],
+) -> Vec<crate::diagnose::Finding> {
+    match result {
+        Ok(pass) => pass
+            .findings
+            .iter()
+            .cloned()
+            .chain(super::diagnosis::rest_api_stages(&pass.parts, record))
+            .collect(),
         Err(_) => vec![],
-    };
-    (record, findings)
+    }
 }
 
 /// What the metrics say of an object, from its status.

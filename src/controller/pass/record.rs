@@ -112,6 +112,24 @@ impl RecordKeeper {
         }
     }
 
+    /// The REST API policy holding our statement for the method `arn` was written `at`: a
+    /// stage serves its policy only once deployed after that (`policyWrittenAt`).
+    pub(in crate::controller) fn note_policy_written(
+        &mut self,
+        arn: &str,
+        at: k8s_openapi::jiff::Timestamp,
+    ) {
+        let at = Some(at.to_string());
+        for e in self
+            .entries
+            .iter_mut()
+            .filter(|e| e.kind == crate::api::OwnedKind::QueuePermission && e.arn == arn)
+        {
+            e.policy_written_at.clone_from(&at);
+            self.written = false;
+        }
+    }
+
     /// A superseded resource whose removal failed stays, saying why.
     pub(in crate::controller) fn left_behind(&mut self, entry: &OwnedResource, why: String) {
         for e in self.entries.iter_mut().filter(|e| e.same_as(entry)) {

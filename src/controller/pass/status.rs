@@ -144,6 +144,15 @@ pub fn aws_verdict(e: &AwsError) -> Verdict {
             ),
             Retry::Backoff,
         ),
+        ErrorKind::Rejected if e.code == crate::aws::errors::UNREADABLE_POLICY => verdict(
+            category,
+            Reason::PolicyUnreadable,
+            format!(
+                "{}. Make it a JSON policy document (or remove it) in AWS; the controller adds its statement at the next resync.",
+                e.message
+            ),
+            Retry::AtResync,
+        ),
         ErrorKind::Rejected => verdict(
             category,
             Reason::RejectedByAws,
@@ -256,6 +265,24 @@ mod tests {
         assert!(v.message.contains("AWS's own words"), "{}", v.message);
         assert!(
             v.message.contains("MalformedPolicyDocument"),
+            "{}",
+            v.message
+        );
+    }
+
+    #[test]
+    fn a_policy_that_is_not_json_stalls_without_blaming_aws() {
+        let v = aws_verdict(&aws(
+            ErrorKind::Rejected,
+            crate::aws::errors::UNREADABLE_POLICY,
+        ));
+        assert_eq!(v.category, Category::Rejected);
+        assert!(v.blocked);
+        assert_eq!(v.retry, Retry::AtResync);
+        assert_eq!(v.reason, Reason::PolicyUnreadable);
+        assert!(!v.message.contains("AWS rejected"), "{}", v.message);
+        assert!(
+            v.message.contains("Make it a JSON policy document"),
             "{}",
             v.message
         );

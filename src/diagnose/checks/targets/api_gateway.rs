@@ -8,16 +8,17 @@ use crate::iam::Arn;
 /// The stage that `method_arn` (`arn:…:execute-api:REGION:ACCOUNT:API_ID/STAGE/METHOD/PATH`)
 /// names, when the controller wrote the API's policy at `written_at` and the stage serves a
 /// deployment created at `deployed_at` (seconds since the epoch; None: the stage serves no
-/// deployment, or does not exist): an error while the deployment is older than the write.
-/// Times are whole seconds, as API Gateway gives them: a deployment of the same second as the
-/// write counts as after it.
+/// deployment, or does not exist): an error until a deployment of a later second. Times are
+/// whole seconds, as API Gateway gives them; one of the same second as the write may be from
+/// before it, so it does not count: the error then asks for one more deployment, where
+/// counting it could hide a stage that refuses every call.
 pub fn stage_not_deployed(
     method_arn: &str,
     written_at: i64,
     deployed_at: Option<i64>,
     target_id: Option<&str>,
 ) -> Option<Finding> {
-    if deployed_at.is_some_and(|d| d >= written_at) {
+    if deployed_at.is_some_and(|d| d > written_at) {
         return None;
     }
     let arn = Arn::parse(method_arn).ok()?;
@@ -71,8 +72,10 @@ mod tests {
     }
 
     #[test]
-    fn a_deployment_of_the_same_second_or_later_puts_it_in_effect() {
-        assert_eq!(stage_not_deployed(METHOD, 1_000, Some(1_000), None), None);
+    fn only_a_deployment_of_a_later_second_puts_it_in_effect() {
+        assert_eq!(stage_not_deployed(METHOD, 1_000, Some(1_001), None), None);
         assert_eq!(stage_not_deployed(METHOD, 1_000, Some(1_060), None), None);
+        // The same second may be before the write.
+        assert!(stage_not_deployed(METHOD, 1_000, Some(1_000), None).is_some());
     }
 }
