@@ -259,8 +259,9 @@ struct RunArgs {
     #[arg(long, env = "EBI_LOCATIONS_NAMESPACE")]
     locations_namespace: Option<String>,
     /// Client-side AWS call rates per account, region and service, over the defaults
-    /// (events=20,iam=10,lambda=10,ecs=10,sts=10,sqs=20,organizations=2,kms=10,cloudwatch=5 calls per
-    /// second), e.g. `iam=5`.
+    /// (events=20,iam=10,lambda=10,ecs=10,sts=10,sqs=20,sns=20,kinesis=5,apigateway=5,
+    /// scheduler=10,organizations=2,kms=10,cloudwatch=5,logs=2,cloudtrail=1 calls per second),
+    /// e.g. `iam=5`.
     #[arg(long, default_value = "", env = "EBI_AWS_RATE_LIMITS")]
     aws_rate_limits: String,
     /// How long one AWS call may take as a whole: every attempt, the backoff between them
