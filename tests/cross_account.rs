@@ -1739,6 +1739,88 @@ async fn direct_delivery_calls_a_rest_api_in_another_account() {
     );
 }
 
+/// Two methods of one REST API of B on one rule (`spec.targets`): two statements of the one
+/// policy, each naming the execution role and its own method, written under one lock per
+/// API; each target has its own stage finding until the stage is deployed. The GET entry
+/// leaves the list: its statement goes, the POST one and the partners' stay.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_methods_of_one_rest_api_share_its_policy_and_one_leaves() {
+    let ns = namespace("x-apigw-list");
+    let apigw_b = aws_sdk_apigateway::Client::new(&sdk_config_in(B).await);
+    let (id, partners) = rest_api_in_b(&apigw_b, &ns).await;
+    let method = |verb: &str| format!("arn:aws:execute-api:{REGION}:{B}:{id}/prod/{verb}/orders");
+    let entry = |verb: &str| {
+        format!(
+            "  - id: {}\n    apiGateway: {{restApiArn: \"arn:aws:apigateway:{REGION}::/restapis/{id}\", stage: prod, method: {verb}, path: /orders}}\n",
+            verb.to_lowercase()
+        )
+    };
+    let yaml = |entries: &[String]| {
+        format!(
+            "apiVersion: eventbridge.dev/v1alpha1\nkind: EventBridgeIntegration\nmetadata: {{name: api-fan, namespace: {ns}}}\nspec:\n  rule: {{eventPattern: {{source: [com.example.orders]}}}}\n  crossAccount: {{targetAccountId: \"{B}\", provisioningRoleArn: \"{PROVISIONER}\"}}\n  targets:\n{}",
+            entries.concat()
+        )
+    };
+    let ours = || {
+        let apigw_b = apigw_b.clone();
+        let id = id.clone();
+        let partners = partners.clone();
+        async move {
+            let api = apigw_b
+                .get_rest_api()
+                .rest_api_id(&id)
+                .send()
+                .await
+                .unwrap();
+            let policy = statements_of(api.policy().filter(|p| !p.is_empty()));
+            let mut methods: Vec<String> = policy
+                .iter()
+                .filter(|s| {
+                    s["Action"] == json!("execute-api:Invoke") && s["Sid"] != json!("Partners")
+                })
+                .map(|s| s["Resource"].as_str().unwrap_or_default().to_string())
+                .collect();
+            methods.sort();
+            (methods, policy.contains(&partners))
+        }
+    };
+    let _ctl = Controller::start(&ns, &[]);
+    let api = kube_api(&ns).await;
+    apply(&yaml(&[entry("POST"), entry("GET")]));
+    wait_condition(
+        &api,
+        "api-fan",
+        "Ready",
+        "False",
+        Some("ApiGatewayStageNotDeployed"),
+    )
+    .await;
+    assert_eq!(ours().await, (vec![method("GET"), method("POST")], true));
+    let status = api.get("api-fan").await.unwrap().status.unwrap();
+    let mut stale: Vec<Option<String>> = status
+        .findings
+        .iter()
+        .filter(|f| f.code == ebi::diagnose::Code::ApiGatewayStageNotDeployed)
+        .map(|f| f.target_id.clone())
+        .collect();
+    stale.sort();
+    assert_eq!(stale, [Some("get".to_string()), Some("post".to_string())]);
+
+    apply(&yaml(&[entry("POST")]));
+    wait_until_async(
+        "the GET statement to go",
+        Duration::from_secs(45),
+        || async { ours().await == (vec![method("POST")], true) },
+    )
+    .await;
+    delete_and_wait(&ns, &["api-fan"]);
+    assert_eq!(
+        ours().await,
+        (vec![], true),
+        "only the partners' statement is left"
+    );
+}
+
 /// An object that delivered directly to a queue of another account lost its clean-up (its
 /// finalizer removed by hand): the orphan report finds, with its rule and role, the statement
 /// the queue's policy holds in the other account (it names the role, not the rule), and
