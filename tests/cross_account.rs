@@ -1576,6 +1576,12 @@ async fn set_raw_rest_api_policy(apigw_b: &aws_sdk_apigateway::Client, id: &str,
         .unwrap();
 }
 
+/// The statements of a REST API's resource policy in B (none without a policy).
+async fn rest_api_statements(apigw_b: &aws_sdk_apigateway::Client, id: &str) -> Vec<Value> {
+    let api = apigw_b.get_rest_api().rest_api_id(id).send().await.unwrap();
+    statements_of(api.policy().filter(|p| !p.is_empty()))
+}
+
 async fn deploy_stage(apigw_b: &aws_sdk_apigateway::Client, id: &str) {
     apigw_b
         .create_deployment()
@@ -1609,19 +1615,7 @@ async fn direct_delivery_calls_a_rest_api_in_another_account() {
     let apigw_b = aws_sdk_apigateway::Client::new(&sdk_config_in(B).await);
     let (id, partners) = rest_api_in_b(&apigw_b, &ns).await;
     let method_arn = format!("arn:aws:execute-api:{REGION}:{B}:{id}/prod/POST/orders");
-    let policy_of = || {
-        let apigw_b = apigw_b.clone();
-        let id = id.clone();
-        async move {
-            let api = apigw_b
-                .get_rest_api()
-                .rest_api_id(&id)
-                .send()
-                .await
-                .unwrap();
-            statements_of(api.policy().filter(|p| !p.is_empty()))
-        }
-    };
+    let policy_of = || rest_api_statements(&apigw_b, &id);
     let stage_finding = |api: kube::Api<ebi::api::EventBridgeIntegration>| async move {
         finding_codes(&api, "to-api")
             .await
@@ -1766,13 +1760,7 @@ async fn two_methods_of_one_rest_api_share_its_policy_and_one_leaves() {
         let id = id.clone();
         let partners = partners.clone();
         async move {
-            let api = apigw_b
-                .get_rest_api()
-                .rest_api_id(&id)
-                .send()
-                .await
-                .unwrap();
-            let policy = statements_of(api.policy().filter(|p| !p.is_empty()));
+            let policy = rest_api_statements(&apigw_b, &id).await;
             let mut methods: Vec<String> = policy
                 .iter()
                 .filter(|s| {
